@@ -1,0 +1,55 @@
+import { z } from "zod";
+
+/**
+ * Stable, machine-readable reasons carried in every error's `data.reason`.
+ * Callers branch on these, never on message text.
+ */
+export const reasons = {
+  /** Input failed validation; `data.fieldErrors` says which field. */
+  INVALID_INPUT: "INVALID_INPUT",
+  /** The substation's physical capacity cannot cover every session's minimum plus this one's. */
+  INSUFFICIENT_CAPACITY: "INSUFFICIENT_CAPACITY",
+  /** It would fit the capacity, but the grid operator's limit is lower. */
+  OPERATOR_LIMIT: "OPERATOR_LIMIT",
+  /** No reachable substation can admit the request; `details.substations` gives each one's reason. */
+  GRID_FULL: "GRID_FULL",
+  /** No substation answered. */
+  NO_SUBSTATION_AVAILABLE: "NO_SUBSTATION_AVAILABLE",
+  /** A substation did not answer in time and may or may not have started the session. */
+  SUBSTATION_TIMEOUT: "SUBSTATION_TIMEOUT",
+  /** The dispatch deadline passed before a substation admitted the request. */
+  DEADLINE_EXCEEDED: "DEADLINE_EXCEEDED",
+  /** The next service in the chain did not answer. */
+  UPSTREAM_UNAVAILABLE: "UPSTREAM_UNAVAILABLE",
+  SESSION_NOT_FOUND: "SESSION_NOT_FOUND",
+  /** The session id names a substation the balancer does not know. */
+  UNKNOWN_SUBSTATION: "UNKNOWN_SUBSTATION",
+  NOT_FOUND: "NOT_FOUND",
+  INTERNAL: "INTERNAL",
+} as const;
+export type Reason = (typeof reasons)[keyof typeof reasons];
+
+/** The `data` every error response carries (tRPC's shape plus ours). */
+export const errorDataSchema = z.object({
+  code: z.string(),
+  httpStatus: z.number(),
+  reason: z.string(),
+  path: z.string().optional(),
+  fieldErrors: z.record(z.string(), z.array(z.string()).optional()).optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export type ErrorData = z.infer<typeof errorDataSchema>;
+
+/** One substation's part in a failed dispatch. */
+export interface DispatchAttempt {
+  substationId: string;
+  outcome: "refused" | "failed" | "skipped";
+  reason: string;
+}
+
+/** Reads our error data out of anything a tRPC client threw; undefined for transport errors. */
+export function errorDataOf(err: unknown): ErrorData | undefined {
+  if (typeof err !== "object" || err === null || !("data" in err)) return undefined;
+  const parsed = errorDataSchema.safeParse((err as { data: unknown }).data);
+  return parsed.success ? parsed.data : undefined;
+}

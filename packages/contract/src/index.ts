@@ -1,0 +1,4 @@
+export * from "./charge.ts";
+export * from "./errors.ts";
+export * from "./results.ts";
+export * from "./substation.ts";

@@ -1,0 +1,53 @@
+import type { DispatchAttempt } from "./errors.ts";
+import type { Session, SubstationLoad } from "./substation.ts";
+
+/** The balancer's answer to `dispatch`. */
+export interface DispatchResult {
+  session: Session;
+  /** How many substations were asked before one admitted the session (1 = first choice). */
+  tries: number;
+  /** Substations that refused or failed before the one that admitted. */
+  attempts: DispatchAttempt[];
+}
+
+/** The public answer to `requestCharge`. */
+export interface ChargeGrant {
+  sessionId: string;
+  substationId: string;
+  vehicleId: string;
+  allocatedKw: number;
+  minKw: number;
+  maxKw: number;
+  startedAt: string;
+  /** For energy-based sessions an estimate at today's allocation. */
+  expectedEndAt: string | null;
+  durationS: number | null;
+  energyKwh: number | null;
+  tries: number;
+}
+
+/** One member of the balancer's view of the grid. */
+export interface SubstationStatus {
+  url: string;
+  /** null until the substation has answered `getLoad` once. */
+  substationId: string | null;
+  healthy: boolean;
+  load: SubstationLoad | null;
+  /** How old `load` is, in ms, when this status was produced. */
+  ageMs: number | null;
+  /** Dispatches sent to it whose answers have not arrived yet. */
+  inflight: number;
+  lastError: string | null;
+}
+
+export interface GridStatus {
+  substations: SubstationStatus[];
+  totals: {
+    substations: number;
+    healthy: number;
+    effectiveCapacityKw: number;
+    allocatedKw: number;
+    committedMinKw: number;
+    activeSessions: number;
+  };
+}

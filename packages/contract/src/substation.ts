@@ -1,0 +1,64 @@
+import { z } from "zod";
+import { substationIdSchema } from "./charge.ts";
+
+export const endReasons = ["time_elapsed", "energy_delivered", "stopped", "curtailed"] as const;
+export type EndReason = (typeof endReasons)[number];
+
+export const sessionSchema = z.object({
+  sessionId: z.string(),
+  substationId: z.string(),
+  vehicleId: z.string(),
+  minKw: z.number(),
+  maxKw: z.number(),
+  /** Power the substation gives this session right now (0 once ended). */
+  allocatedKw: z.number(),
+  status: z.enum(["active", "ended"]),
+  startedAt: z.iso.datetime(),
+  /** Set for time-based sessions. */
+  durationS: z.number().nullable(),
+  /** Set for energy-based sessions: the target. */
+  energyKwh: z.number().nullable(),
+  deliveredKwh: z.number(),
+  /** When the session will end at the current allocation (an estimate for energy-based sessions). */
+  expectedEndAt: z.iso.datetime().nullable(),
+  endedAt: z.iso.datetime().nullable(),
+  endReason: z.enum(endReasons).nullable(),
+});
+export type Session = z.infer<typeof sessionSchema>;
+
+/** One substation's load as its own authority reports it. */
+export const substationLoadSchema = z.object({
+  substationId: substationIdSchema,
+  capacityKw: z.number(),
+  /** Operator (grid) limit in force, if any. */
+  limitKw: z.number().nullable(),
+  /** min(capacityKw, limitKw): what may really be drawn. */
+  effectiveCapacityKw: z.number(),
+  /** Power handed out right now: min(demandKw, effectiveCapacityKw). */
+  allocatedKw: z.number(),
+  /** Sum of the active sessions' maxKw: what they would take if power were unlimited. */
+  demandKw: z.number(),
+  /** Sum of the active sessions' minKw: what admission has promised. */
+  committedMinKw: z.number(),
+  activeSessions: z.number().int(),
+  /** allocatedKw / effectiveCapacityKw, 0..1. */
+  utilization: z.number(),
+  /** effectiveCapacityKw - committedMinKw: the largest minimum that could still be admitted. */
+  headroomKw: z.number(),
+  /** Increases on every change, so a reader can tell which of two snapshots is newer. */
+  version: z.number().int(),
+  measuredAtMs: z.number(),
+});
+export type SubstationLoad = z.infer<typeof substationLoadSchema>;
+
+export const listSessionsInputSchema = z
+  .strictObject({
+    status: z.enum(["active", "ended", "all"]).default("active"),
+    limit: z.number().int().min(1).max(10_000).default(1000),
+  })
+  .default({ status: "active", limit: 1000 });
+
+export const setLimitInputSchema = z.strictObject({
+  /** null lifts the operator limit. */
+  limitKw: z.number().nonnegative("limitKw must be 0 or more").max(1_000_000).nullable(),
+});

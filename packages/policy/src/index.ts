@@ -1,0 +1,3 @@
+export * from "./admission.ts";
+export * from "./choice.ts";
+export * from "./water-filling.ts";
