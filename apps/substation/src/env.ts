@@ -1,0 +1,16 @@
+import { substationIdSchema } from "@evgrid/contract";
+import { hostSchema, loadEnv, portSchema } from "@evgrid/kit";
+import { z } from "zod";
+
+const schema = z.object({
+  SUBSTATION_ID: substationIdSchema.default("substation-1"),
+  SUBSTATION_CAPACITY_KW: z.coerce.number().positive().max(1_000_000).default(150),
+  /** Optional operator limit at start, in kW. */
+  SUBSTATION_LIMIT_KW: z.coerce.number().nonnegative().max(1_000_000).optional(),
+  HOST: hostSchema,
+  PORT: portSchema.default(8101),
+  LOG_QUIET: z.stringbool().default(false),
+});
+
+export type SubstationEnv = z.output<typeof schema>;
+export const readEnv = (env?: Record<string, string | undefined>) => loadEnv("substation", schema, env);

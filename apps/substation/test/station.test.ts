@@ -1,0 +1,108 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { type ChargeRequest, chargeRequestSchema } from "@evgrid/contract";
+import { GridError } from "@evgrid/kit";
+import { Station } from "../src/station.ts";
+
+const req = (over: Record<string, unknown> = {}): ChargeRequest =>
+  chargeRequestSchema.parse({ vehicleId: "ev-1", ...over });
+const stations: Station[] = [];
+const station = (capacityKw: number, limitKw: number | null = null) => {
+  const s = new Station({ id: "sub-a", capacityKw, limitKw });
+  stations.push(s);
+  return s;
+};
+afterEach(() => {
+  for (const s of stations.splice(0)) s.close();
+});
+
+function refusal(fn: () => unknown): GridError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof GridError) return err;
+    throw err;
+  }
+  throw new Error("expected a refusal");
+}
+
+describe("Station admission", () => {
+  test("admits while minimums fit and refuses the next with the binding constraint and the load", () => {
+    const s = station(42);
+    for (let i = 0; i < 10; i++) s.start(req({ vehicleId: `ev-${i}`, durationS: 60 }));
+    const err = refusal(() => s.start(req({ vehicleId: "ev-late", durationS: 60 })));
+    expect(err.code).toBe("TOO_MANY_REQUESTS");
+    expect(err.reason).toBe("INSUFFICIENT_CAPACITY");
+    expect(err.details?.load).toMatchObject({ activeSessions: 10, committedMinKw: expect.closeTo(42, 6) });
+    expect(s.load()).toMatchObject({ activeSessions: 10, allocatedKw: 42, utilization: 1, headroomKw: 0 });
+  });
+
+  test("names the operator limit when it is the constraint", () => {
+    const s = station(150, 8);
+    s.start(req({ durationS: 60 }));
+    expect(refusal(() => s.start(req({ vehicleId: "ev-2", durationS: 60 }))).reason).toBe("OPERATOR_LIMIT");
+  });
+
+  test("shares power fairly and reports each session's allocation", () => {
+    const s = station(30);
+    const a = s.start(req({ vehicleId: "a", maxKw: 22, durationS: 60 })).session;
+    expect(a.allocatedKw).toBe(22);
+    s.start(req({ vehicleId: "b", maxKw: 22, durationS: 60 }));
+    expect(s.get(a.sessionId).allocatedKw).toBe(15);
+    expect(s.load()).toMatchObject({ allocatedKw: 30, demandKw: 44, committedMinKw: 8.4 });
+  });
+});
+
+describe("Station session ends", () => {
+  test("a session ends by itself when its time is up and its power goes to the others at once", async () => {
+    const s = station(30);
+    const long = s.start(req({ vehicleId: "long", maxKw: 22, durationS: 60 })).session;
+    const short = s.start(req({ vehicleId: "short", maxKw: 22, durationS: 0.15 })).session;
+    expect(s.get(long.sessionId).allocatedKw).toBe(15);
+    await Bun.sleep(300);
+    expect(s.get(short.sessionId)).toMatchObject({ status: "ended", endReason: "time_elapsed", allocatedKw: 0 });
+    expect(s.get(long.sessionId).allocatedKw).toBe(22);
+    expect(s.load().activeSessions).toBe(1);
+  });
+
+  test("stopSession frees the power immediately and the session stays queryable", () => {
+    const s = station(30);
+    const a = s.start(req({ vehicleId: "a", maxKw: 22, durationS: 60 })).session;
+    const b = s.start(req({ vehicleId: "b", maxKw: 22, durationS: 60 })).session;
+    const { session, load } = s.stop(a.sessionId);
+    expect(session).toMatchObject({ status: "ended", endReason: "stopped" });
+    expect(load.activeSessions).toBe(1);
+    expect(s.get(b.sessionId).allocatedKw).toBe(22);
+    // Stopping twice is harmless and answers the same ended session.
+    expect(s.stop(a.sessionId).session.endReason).toBe("stopped");
+  });
+
+  test("an energy-based session ends once its energy is delivered", async () => {
+    const s = station(50);
+    // 11 kW for 0.0011 kWh = 0.36 s.
+    const e = s.start(req({ maxKw: 11, energyKwh: 0.0011 })).session;
+    expect(e.energyKwh).toBe(0.0011);
+    expect(e.expectedEndAt).not.toBeNull();
+    await Bun.sleep(600);
+    const done = s.get(e.sessionId);
+    expect(done).toMatchObject({ status: "ended", endReason: "energy_delivered" });
+    expect(done.deliveredKwh).toBeCloseTo(0.0011, 4);
+  });
+
+  test("unknown session ids are NOT_FOUND with reason SESSION_NOT_FOUND", () => {
+    const err = refusal(() => station(10).get(`sub-a.${"0".repeat(32)}`));
+    expect([err.code, err.reason]).toEqual(["NOT_FOUND", "SESSION_NOT_FOUND"]);
+  });
+});
+
+describe("Station operator limit", () => {
+  test("lowering the limit re-shares at once and curtails the newest sessions that no longer fit", () => {
+    const s = station(100);
+    const ids = [0, 1, 2, 3].map((i) => s.start(req({ vehicleId: `ev-${i}`, durationS: 60 })).session.sessionId);
+    expect(s.load().allocatedKw).toBe(44);
+    const { load, curtailed } = s.setLimit(10);
+    expect(curtailed.map((c) => c.sessionId)).toEqual([ids[3], ids[2]]);
+    expect(curtailed.every((c) => c.endReason === "curtailed")).toBe(true);
+    expect(load).toMatchObject({ effectiveCapacityKw: 10, activeSessions: 2, allocatedKw: 10 });
+    expect(s.setLimit(null).load.allocatedKw).toBe(22);
+  });
+});

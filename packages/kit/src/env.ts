@@ -1,0 +1,34 @@
+import { z } from "zod";
+
+/** A TCP port; 0 asks the OS for a free one (tests). */
+export const portSchema = z.coerce.number().int().min(0).max(65535);
+export const hostSchema = z.string().min(1).default("127.0.0.1");
+export const httpUrlSchema = z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" });
+export const positiveMsSchema = z.coerce.number().int().positive().max(600_000);
+
+/** A comma-separated list of URLs, e.g. SUBSTATION_URLS. */
+export const urlListSchema = z
+  .string()
+  .transform((s) =>
+    s
+      .split(",")
+      .map((u) => u.trim())
+      .filter((u) => u.length > 0),
+  )
+  .pipe(z.array(httpUrlSchema).min(1, "needs at least one URL"));
+
+/**
+ * Validates the environment once at start. On failure prints every wrong variable with the reason and
+ * exits 2, so a typo in a port never turns into a confusing crash later.
+ */
+export function loadEnv<S extends z.ZodType>(
+  service: string,
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): z.output<S> {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
+  console.error(`${service}: invalid configuration\n${lines.join("\n")}`);
+  process.exit(2);
+}

@@ -1,0 +1,88 @@
+import { reasons } from "@evgrid/contract";
+import type { AnyRouter } from "@trpc/server";
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+
+export interface AppServerOptions {
+  service: string;
+  version: string;
+  router: AnyRouter;
+  hostname: string;
+  port: number;
+  metrics: Metrics;
+  log: Logger;
+  /** Extra plain-HTTP routes (exact path match), e.g. charge-api's legacy `POST /request_charge`. */
+  routes?: Record<string, (req: Request) => Response | Promise<Response>>;
+}
+
+export interface AppServer {
+  /** e.g. http://127.0.0.1:8101, with the real port when 0 was asked for. */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export function jsonError(status: number, code: string, reason: string, message: string): Response {
+  return Response.json({ error: { message, code, data: { code, httpStatus: status, reason } } }, { status });
+}
+
+/**
+ * Every app is served the same way: tRPC under /trpc, plus /healthz and /metrics. Anything unexpected is
+ * answered with JSON, never Bun's HTML error page.
+ */
+export function serveApp(opts: AppServerOptions): AppServer {
+  const startedAt = Date.now();
+  const extra = opts.routes ?? {};
+  const server = Bun.serve({
+    hostname: opts.hostname,
+    port: opts.port,
+    development: false,
+    // Seconds a keep-alive connection may sit idle; long enough for pooled internal clients.
+    idleTimeout: 30,
+    async fetch(req) {
+      const { pathname } = new URL(req.url);
+      if (pathname.startsWith("/trpc/")) {
+        return fetchRequestHandler({
+          endpoint: "/trpc",
+          req,
+          router: opts.router,
+          createContext: () => ({ req }),
+          onError: ({ error, path }) => {
+            if (error.code === "INTERNAL_SERVER_ERROR") {
+              opts.log.error("procedure failed", { path, error: error.cause?.message ?? error.message });
+            }
+          },
+        });
+      }
+      if (pathname === "/healthz") {
+        return Response.json({
+          ok: true,
+          service: opts.service,
+          version: opts.version,
+          uptimeS: Math.round((Date.now() - startedAt) / 100) / 10,
+        });
+      }
+      if (pathname === "/metrics") {
+        return new Response(await opts.metrics.render(), {
+          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        });
+      }
+      const handler = extra[pathname];
+      if (handler) return handler(req);
+      return jsonError(404, "NOT_FOUND", reasons.NOT_FOUND, `no route ${req.method} ${pathname}`);
+    },
+    error(err) {
+      opts.log.error("unhandled request error", { error: err.message });
+      return jsonError(500, "INTERNAL_SERVER_ERROR", reasons.INTERNAL, "internal error");
+    },
+  });
+  const port = server.port ?? opts.port;
+  return {
+    url: `http://${opts.hostname}:${port}`,
+    port,
+    async stop() {
+      await server.stop(true);
+    },
+  };
+}

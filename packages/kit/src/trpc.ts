@@ -1,0 +1,62 @@
+/**
+ * The one place tRPC is initialised. Every app builds its router from these builders, so every app
+ * formats errors the same way: a tRPC code, a stable `reason`, the failing fields, never a stack.
+ */
+import { reasons } from "@evgrid/contract";
+import { initTRPC, type TRPCError } from "@trpc/server";
+import { ZodError, z } from "zod";
+import { GridError } from "./errors.ts";
+
+// 1. Context: what every procedure may read about its request.
+export interface RequestContext {
+  req: Request | null;
+}
+
+// 2. Error shape.
+const defaultReason: Partial<Record<TRPCError["code"], string>> = {
+  BAD_REQUEST: reasons.INVALID_INPUT,
+  PARSE_ERROR: reasons.INVALID_INPUT,
+  NOT_FOUND: reasons.NOT_FOUND,
+  METHOD_NOT_SUPPORTED: reasons.INVALID_INPUT,
+  UNSUPPORTED_MEDIA_TYPE: reasons.INVALID_INPUT,
+  PAYLOAD_TOO_LARGE: reasons.INVALID_INPUT,
+};
+
+function describeZodError(error: ZodError): { message: string; fieldErrors: Record<string, string[]> } {
+  const fieldErrors: Record<string, string[]> = {};
+  for (const issue of error.issues) {
+    const field = issue.path.length > 0 ? issue.path.join(".") : "(input)";
+    const list = fieldErrors[field] ?? [];
+    list.push(issue.message);
+    fieldErrors[field] = list;
+  }
+  const message = Object.entries(fieldErrors)
+    .map(([field, messages]) => `${field}: ${messages.join("; ")}`)
+    .join(", ");
+  return { message: `invalid input: ${message}`, fieldErrors };
+}
+
+// 3. Initialisation.
+const t = initTRPC.context<RequestContext>().create({
+  // Stack traces never leave the process, whatever NODE_ENV says.
+  isDev: false,
+  errorFormatter({ shape, error }) {
+    const { stack: _stack, ...data } = shape.data;
+    if (error.cause instanceof ZodError) {
+      const { message, fieldErrors } = describeZodError(error.cause);
+      return { ...shape, message, data: { ...data, reason: reasons.INVALID_INPUT, fieldErrors } };
+    }
+    if (error instanceof GridError) {
+      return { ...shape, data: { ...data, reason: error.reason, details: error.details } };
+    }
+    const reason = defaultReason[error.code] ?? reasons.INTERNAL;
+    const message = error.code === "INTERNAL_SERVER_ERROR" ? "internal error" : shape.message;
+    return { ...shape, message, data: { ...data, reason } };
+  },
+});
+
+// 4. Router and procedure builders.
+export const router = t.router;
+export const publicProcedure = t.procedure;
+export const createCallerFactory = t.createCallerFactory;
+export { z };
