@@ -98,12 +98,17 @@ export class Station {
 
   start(req: ChargeRequest): { session: Session; load: SubstationLoad } {
     if (this.closed) {
-      throw new GridError("SERVICE_UNAVAILABLE", reasons.NO_SUBSTATION_AVAILABLE, `${this.id} is shutting down`);
+      throw new GridError(
+        "SERVICE_UNAVAILABLE",
+        reasons.NO_SUBSTATION_AVAILABLE,
+        `${this.id} is shutting down`,
+      );
     }
     const decision = decideAdmission(this.site(), this.committedMinKw, req.minKw);
     if (!decision.admitted) {
       const load = this.load();
-      const constraint = decision.reason === "OPERATOR_LIMIT" ? `operator limit ${this.limitKw} kW` : "capacity";
+      const constraint =
+        decision.reason === "OPERATOR_LIMIT" ? `operator limit ${this.limitKw} kW` : "capacity";
       throw new GridError(
         "TOO_MANY_REQUESTS",
         decision.reason,

@@ -59,7 +59,11 @@ describe("Station session ends", () => {
     const short = s.start(req({ vehicleId: "short", maxKw: 22, durationS: 0.15 })).session;
     expect(s.get(long.sessionId).allocatedKw).toBe(15);
     await Bun.sleep(300);
-    expect(s.get(short.sessionId)).toMatchObject({ status: "ended", endReason: "time_elapsed", allocatedKw: 0 });
+    expect(s.get(short.sessionId)).toMatchObject({
+      status: "ended",
+      endReason: "time_elapsed",
+      allocatedKw: 0,
+    });
     expect(s.get(long.sessionId).allocatedKw).toBe(22);
     expect(s.load().activeSessions).toBe(1);
   });
@@ -97,10 +101,12 @@ describe("Station session ends", () => {
 describe("Station operator limit", () => {
   test("lowering the limit re-shares at once and curtails the newest sessions that no longer fit", () => {
     const s = station(100);
-    const ids = [0, 1, 2, 3].map((i) => s.start(req({ vehicleId: `ev-${i}`, durationS: 60 })).session.sessionId);
+    const ids = [0, 1, 2, 3].map(
+      (i) => s.start(req({ vehicleId: `ev-${i}`, durationS: 60 })).session.sessionId,
+    );
     expect(s.load().allocatedKw).toBe(44);
     const { load, curtailed } = s.setLimit(10);
-    expect(curtailed.map((c) => c.sessionId)).toEqual([ids[3], ids[2]]);
+    expect(curtailed.map((c) => c.sessionId)).toEqual([ids[3], ids[2]] as string[]);
     expect(curtailed.every((c) => c.endReason === "curtailed")).toBe(true);
     expect(load).toMatchObject({ effectiveCapacityKw: 10, activeSessions: 2, allocatedKw: 10 });
     expect(s.setLimit(null).load.allocatedKw).toBe(22);

@@ -28,7 +28,10 @@ export const substationIdSchema = z
 export const sessionIdSchema = z
   .string()
   .max(100)
-  .regex(/^[a-z0-9][a-z0-9-]{0,47}\.[0-9a-f]{32}$/, "sessionId must look like <substationId>.<32 hex digits>");
+  .regex(
+    /^[a-z0-9][a-z0-9-]{0,47}\.[0-9a-f]{32}$/,
+    "sessionId must look like <substationId>.<32 hex digits>",
+  );
 
 export function substationOfSession(sessionId: string): string {
   return sessionId.slice(0, sessionId.lastIndexOf("."));

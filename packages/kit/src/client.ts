@@ -8,7 +8,10 @@ type LinkFetch = NonNullable<Parameters<typeof httpLink<AnyRouter>>[0]["fetch"]>
  * A typed client for another app's router, with a timeout on every call. Bun's fetch keeps connections
  * alive, so a long-lived client reuses its sockets. No transformer: plain JSON, like curl and k6 send.
  */
-export function internalClient<TRouter extends AnyRouter>(baseUrl: string, timeoutMs: number): TRPCClient<TRouter> {
+export function internalClient<TRouter extends AnyRouter>(
+  baseUrl: string,
+  timeoutMs: number,
+): TRPCClient<TRouter> {
   // Cast: bun-types' ReadableStream and tRPC's structural stream type disagree only on overloads.
   const timedFetch = ((url: string, init?: RequestInit) => {
     const timeout = AbortSignal.timeout(timeoutMs);

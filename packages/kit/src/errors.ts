@@ -36,5 +36,9 @@ export function relayUpstreamError(err: unknown, upstream: string): GridError {
     return new GridError(data.code as Code, data.reason as Reason, message, data.details);
   }
   const why = err instanceof Error ? err.message : String(err);
-  return new GridError("SERVICE_UNAVAILABLE", reasons.UPSTREAM_UNAVAILABLE, `${upstream} unavailable: ${why}`);
+  return new GridError(
+    "SERVICE_UNAVAILABLE",
+    reasons.UPSTREAM_UNAVAILABLE,
+    `${upstream} unavailable: ${why}`,
+  );
 }

@@ -24,11 +24,17 @@ const defaultReason: Partial<Record<TRPCError["code"], string>> = {
 
 function describeZodError(error: ZodError): { message: string; fieldErrors: Record<string, string[]> } {
   const fieldErrors: Record<string, string[]> = {};
+  const add = (field: string, message: string) => {
+    fieldErrors[field] = [...(fieldErrors[field] ?? []), message];
+  };
   for (const issue of error.issues) {
-    const field = issue.path.length > 0 ? issue.path.join(".") : "(input)";
-    const list = fieldErrors[field] ?? [];
-    list.push(issue.message);
-    fieldErrors[field] = list;
+    const prefix = issue.path.map(String).join(".");
+    if (issue.code === "unrecognized_keys") {
+      // Name the unknown field itself, so a typo like `maxkW` points at the culprit.
+      for (const key of issue.keys) add(prefix ? `${prefix}.${key}` : key, "unknown field");
+    } else {
+      add(prefix || "(input)", issue.message);
+    }
   }
   const message = Object.entries(fieldErrors)
     .map(([field, messages]) => `${field}: ${messages.join("; ")}`)

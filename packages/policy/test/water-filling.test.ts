@@ -14,28 +14,41 @@ const demandArb = fc
   .map(({ maxKw, minFraction }): Demand => ({ maxKw, minKw: Math.max(0.1, maxKw * minFraction) }));
 
 /** A site whose capacity covers the minimums (admission guarantees that). */
-const siteArb = fc
-  .array(demandArb, { minLength: 1, maxLength: 60 })
-  .chain((demands) =>
-    fc.record({
-      demands: fc.constant(demands),
-      availableKw: fc.double({
-        min: sum(demands.map((d) => d.minKw)),
-        max: sum(demands.map((d) => d.maxKw)) * 1.5,
-        noNaN: true,
-      }),
+const siteArb = fc.array(demandArb, { minLength: 1, maxLength: 60 }).chain((demands) =>
+  fc.record({
+    demands: fc.constant(demands),
+    availableKw: fc.double({
+      min: sum(demands.map((d) => d.minKw)),
+      max: sum(demands.map((d) => d.maxKw)) * 1.5,
+      noNaN: true,
     }),
-  );
+  }),
+);
 
 describe("shareFairly", () => {
   test("everyone gets their maximum when power is plentiful", () => {
-    expect(shareFairly([{ minKw: 4.2, maxKw: 11 }, { minKw: 4.2, maxKw: 22 }], 100)).toEqual([11, 22]);
+    expect(
+      shareFairly(
+        [
+          { minKw: 4.2, maxKw: 11 },
+          { minKw: 4.2, maxKw: 22 },
+        ],
+        100,
+      ),
+    ).toEqual([11, 22]);
   });
 
   test("equal sessions split the power equally", () => {
-    expect(shareFairly([{ minKw: 4.2, maxKw: 11 }, { minKw: 4.2, maxKw: 11 }, { minKw: 4.2, maxKw: 11 }], 21)).toEqual([
-      7, 7, 7,
-    ]);
+    expect(
+      shareFairly(
+        [
+          { minKw: 4.2, maxKw: 11 },
+          { minKw: 4.2, maxKw: 11 },
+          { minKw: 4.2, maxKw: 11 },
+        ],
+        21,
+      ),
+    ).toEqual([7, 7, 7]);
   });
 
   test("a small maximum is capped and the rest goes to the others", () => {
@@ -67,7 +80,15 @@ describe("shareFairly", () => {
   });
 
   test("minimums over the power (after an operator cut) give everyone the minimum", () => {
-    expect(shareFairly([{ minKw: 4.2, maxKw: 11 }, { minKw: 4.2, maxKw: 11 }], 5)).toEqual([4.2, 4.2]);
+    expect(
+      shareFairly(
+        [
+          { minKw: 4.2, maxKw: 11 },
+          { minKw: 4.2, maxKw: 11 },
+        ],
+        5,
+      ),
+    ).toEqual([4.2, 4.2]);
   });
 
   test("no sessions, no shares", () => {

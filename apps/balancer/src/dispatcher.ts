@@ -1,0 +1,119 @@
+import {
+  type ChargeRequest,
+  type DispatchAttempt,
+  type DispatchResult,
+  errorDataOf,
+  reasons,
+  substationLoadSchema,
+} from "@evgrid/contract";
+import { classifyCallFailure, describeFailure, GridError, gridFull, relayUpstreamError } from "@evgrid/kit";
+import { decideAdmission, rankSubstations } from "@evgrid/policy";
+import { candidateView, type GridView, type Member } from "./view.ts";
+
+export interface DispatchOptions {
+  /** Substations asked at most per request. */
+  maxTries: number;
+  /** The whole dispatch, all tries included. */
+  deadlineMs: number;
+  now?: () => number;
+}
+
+/**
+ * Sends the request to the substation where the vehicle would get the most power, as the view sees it.
+ * A refusal (the substation knew better) or a substation that cannot be reached is skipped and the next best
+ * tried. A call that timed out is NOT retried elsewhere: that substation may have started the session, and a
+ * second one would double-book the vehicle.
+ */
+export async function dispatch(
+  view: GridView,
+  req: ChargeRequest,
+  opts: DispatchOptions,
+): Promise<DispatchResult> {
+  const now = opts.now ?? Date.now;
+  const deadline = now() + opts.deadlineMs;
+  const asked = new Set<Member>();
+  const attempts: DispatchAttempt[] = [];
+
+  while (asked.size < opts.maxTries) {
+    const remainingMs = deadline - now();
+    if (remainingMs <= 0) {
+      throw new GridError(
+        "SERVICE_UNAVAILABLE",
+        reasons.DEADLINE_EXCEEDED,
+        `no substation admitted the request within ${opts.deadlineMs} ms`,
+        { substations: attempts },
+      );
+    }
+    const open = view.candidates().filter((m) => !asked.has(m));
+    const best = rankSubstations(open.map(candidateView), req).feasible[0];
+    const member = best && open.find((m) => m.url === best.id);
+    if (!member) break;
+
+    asked.add(member);
+    view.beginAssignment(member, req);
+    try {
+      const res = await member.client.startSession.mutate(req, { signal: AbortSignal.timeout(remainingMs) });
+      view.record(member, res.load);
+      return { session: res.session, tries: asked.size, attempts };
+    } catch (err) {
+      attempts.push(handleFailure(view, member, err));
+    } finally {
+      view.endAssignment(member, req);
+    }
+  }
+
+  // Say why every substation we did not get a session from could not take it.
+  for (const m of view.members) {
+    if (asked.has(m)) continue;
+    attempts.push(
+      m.healthy && m.load
+        ? { substationId: m.load.substationId, outcome: "skipped", reason: viewReason(m, req) }
+        : { substationId: m.id ?? m.url, outcome: "failed", reason: m.lastError ?? "unreachable" },
+    );
+  }
+  if (attempts.some((a) => a.outcome !== "failed")) throw gridFull(attempts);
+  throw new GridError(
+    "SERVICE_UNAVAILABLE",
+    reasons.NO_SUBSTATION_AVAILABLE,
+    `no substation is reachable (${attempts.map((a) => `${a.substationId}: ${a.reason}`).join(", ") || "none configured"})`,
+    { substations: attempts },
+  );
+}
+
+function handleFailure(view: GridView, member: Member, err: unknown): DispatchAttempt {
+  const substationId = member.id ?? member.url;
+  switch (classifyCallFailure(err)) {
+    case "answered": {
+      const data = errorDataOf(err);
+      if (data?.code === "TOO_MANY_REQUESTS") {
+        const load = substationLoadSchema.safeParse(data.details?.load);
+        if (load.success) view.record(member, load.data);
+        return { substationId, outcome: "refused", reason: data.reason };
+      }
+      if (data?.code === "SERVICE_UNAVAILABLE") {
+        view.markFailed(member, data.reason);
+        return { substationId, outcome: "failed", reason: data.reason };
+      }
+      // Anything else (bad input) is the caller's problem, not the substation's: pass it on as it is.
+      throw relayUpstreamError(err, substationId);
+    }
+    case "unreachable":
+      view.markFailed(member, describeFailure(err));
+      return { substationId, outcome: "failed", reason: "unreachable" };
+    case "uncertain":
+      view.markFailed(member, describeFailure(err));
+      throw new GridError(
+        "SERVICE_UNAVAILABLE",
+        reasons.SUBSTATION_TIMEOUT,
+        `${substationId} did not answer in time (${describeFailure(err)}); not retried elsewhere to avoid a double booking`,
+        { substationId },
+      );
+  }
+}
+
+function viewReason(m: Member, req: ChargeRequest): string {
+  const load = m.load;
+  if (!load) return "unknown";
+  const decision = decideAdmission(load, load.committedMinKw + m.inflightMinKw, req.minKw);
+  return decision.admitted ? "not tried" : decision.reason;
+}

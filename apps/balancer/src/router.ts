@@ -1,0 +1,44 @@
+import { chargeRequestSchema, reasons, sessionRefSchema, substationOfSession } from "@evgrid/contract";
+import { GridError, publicProcedure, relayUpstreamError, router } from "@evgrid/kit";
+import { type DispatchOptions, dispatch } from "./dispatcher.ts";
+import type { GridView, Member } from "./view.ts";
+
+export function balancerRouter(view: GridView, options: DispatchOptions) {
+  /** A session id names its substation, so stop/get need no shared database. */
+  const ownerOf = (sessionId: string): Member => {
+    const substationId = substationOfSession(sessionId);
+    const member = view.byId(substationId);
+    if (!member) {
+      throw new GridError(
+        "NOT_FOUND",
+        reasons.UNKNOWN_SUBSTATION,
+        `no substation ${substationId} in this grid`,
+      );
+    }
+    return member;
+  };
+  return router({
+    dispatch: publicProcedure
+      .input(chargeRequestSchema)
+      .mutation(({ input }) => dispatch(view, input, options)),
+    listSubstations: publicProcedure.query(() => view.status()),
+    getSession: publicProcedure.input(sessionRefSchema).query(async ({ input }) => {
+      const member = ownerOf(input.sessionId);
+      return member.client.getSession.query(input).catch((err: unknown) => {
+        throw relayUpstreamError(err, member.id ?? member.url);
+      });
+    }),
+    stopSession: publicProcedure.input(sessionRefSchema).mutation(async ({ input }) => {
+      const member = ownerOf(input.sessionId);
+      try {
+        const { session, load } = await member.client.stopSession.mutate(input);
+        view.record(member, load);
+        return session;
+      } catch (err) {
+        throw relayUpstreamError(err, member.id ?? member.url);
+      }
+    }),
+  });
+}
+
+export type BalancerRouter = ReturnType<typeof balancerRouter>;

@@ -1,0 +1,150 @@
+import type { SubstationLoad, SubstationStatus } from "@evgrid/contract";
+import { describeFailure, internalClient } from "@evgrid/kit";
+import type { CandidateView } from "@evgrid/policy";
+import type { SubstationRouter } from "@evgrid/substation";
+import type { TRPCClient } from "@trpc/client";
+
+export interface Member {
+  url: string;
+  client: TRPCClient<SubstationRouter>;
+  /** Learned from the substation's own getLoad answer. */
+  id: string | null;
+  load: SubstationLoad | null;
+  receivedAtMs: number;
+  healthy: boolean;
+  lastError: string | null;
+  inflight: number;
+  inflightMinKw: number;
+  inflightMaxKw: number;
+}
+
+export interface GridViewOptions {
+  urls: readonly string[];
+  callTimeoutMs: number;
+  now?: () => number;
+}
+
+/**
+ * The balancer's picture of the grid: each substation's last authoritative load (from the background
+ * refresh or from the load every startSession answer carries) plus the assignments we have sent it that it
+ * has not answered yet. Choosing reads only this, so a dispatch costs no getLoad fan-out.
+ */
+export class GridView {
+  readonly members: Member[];
+  private readonly now: () => number;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private running = false;
+
+  constructor(opts: GridViewOptions) {
+    this.now = opts.now ?? Date.now;
+    this.members = opts.urls.map((url) => ({
+      url,
+      client: internalClient<SubstationRouter>(url, opts.callTimeoutMs),
+      id: null,
+      load: null,
+      receivedAtMs: 0,
+      healthy: false,
+      lastError: "not contacted yet",
+      inflight: 0,
+      inflightMinKw: 0,
+      inflightMaxKw: 0,
+    }));
+  }
+
+  /** Asks every substation for its load, in parallel; a failure marks that one unhealthy until it answers. */
+  async refresh(): Promise<void> {
+    await Promise.all(
+      this.members.map(async (m) => {
+        try {
+          this.record(m, await m.client.getLoad.query());
+        } catch (err) {
+          this.markFailed(m, describeFailure(err));
+        }
+      }),
+    );
+  }
+
+  /** Refreshes now and then every `intervalMs`, never overlapping itself. */
+  async start(intervalMs: number): Promise<void> {
+    this.running = true;
+    const loop = async () => {
+      await this.refresh();
+      if (this.running) this.timer = setTimeout(loop, intervalMs);
+    };
+    await loop();
+  }
+
+  stop(): void {
+    this.running = false;
+    clearTimeout(this.timer);
+  }
+
+  /** Keeps the newer of two snapshots: higher version, or later measurement (the substation restarted). */
+  record(m: Member, load: SubstationLoad): void {
+    const current = m.load;
+    const newer =
+      current === null ||
+      current.substationId !== load.substationId ||
+      load.version > current.version ||
+      load.measuredAtMs > current.measuredAtMs;
+    if (newer) {
+      m.load = load;
+      m.receivedAtMs = this.now();
+    }
+    m.id = load.substationId;
+    m.healthy = true;
+    m.lastError = null;
+  }
+
+  markFailed(m: Member, why: string): void {
+    m.healthy = false;
+    m.lastError = why;
+  }
+
+  /** Healthy members whose load we know. */
+  candidates(): Member[] {
+    return this.members.filter((m) => m.healthy && m.load !== null);
+  }
+
+  byId(substationId: string): Member | undefined {
+    return this.members.find((m) => m.id === substationId);
+  }
+
+  beginAssignment(m: Member, req: { minKw: number; maxKw: number }): void {
+    m.inflight += 1;
+    m.inflightMinKw += req.minKw;
+    m.inflightMaxKw += req.maxKw;
+  }
+
+  endAssignment(m: Member, req: { minKw: number; maxKw: number }): void {
+    m.inflight -= 1;
+    // Reset exactly at zero so float drift cannot leave phantom kilowatts behind.
+    m.inflightMinKw = m.inflight === 0 ? 0 : m.inflightMinKw - req.minKw;
+    m.inflightMaxKw = m.inflight === 0 ? 0 : m.inflightMaxKw - req.maxKw;
+  }
+
+  status(): SubstationStatus[] {
+    const nowMs = this.now();
+    return this.members.map((m) => ({
+      url: m.url,
+      substationId: m.id,
+      healthy: m.healthy,
+      load: m.load,
+      ageMs: m.load ? nowMs - m.receivedAtMs : null,
+      inflight: m.inflight,
+      lastError: m.lastError,
+    }));
+  }
+}
+
+export function candidateView(m: Member): CandidateView {
+  const load = m.load as SubstationLoad;
+  return {
+    id: m.url,
+    effectiveCapacityKw: load.effectiveCapacityKw,
+    committedMinKw: load.committedMinKw,
+    demandKw: load.demandKw,
+    inflightMinKw: m.inflightMinKw,
+    inflightMaxKw: m.inflightMaxKw,
+  };
+}

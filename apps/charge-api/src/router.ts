@@ -1,0 +1,56 @@
+import type { BalancerRouter } from "@evgrid/balancer";
+import { type ChargeGrant, chargeRequestSchema, type GridStatus, sessionRefSchema } from "@evgrid/contract";
+import { publicProcedure, relayUpstreamError, router } from "@evgrid/kit";
+import type { TRPCClient } from "@trpc/client";
+
+export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>) {
+  const relay = (err: unknown): never => {
+    throw relayUpstreamError(err, "balancer");
+  };
+  return router({
+    /** Starts a charging session on the substation with the most headroom, or says why none can. */
+    requestCharge: publicProcedure
+      .input(chargeRequestSchema)
+      .mutation(async ({ input }): Promise<ChargeGrant> => {
+        const { session, tries } = await balancer.dispatch.mutate(input).catch(relay);
+        return {
+          sessionId: session.sessionId,
+          substationId: session.substationId,
+          vehicleId: session.vehicleId,
+          allocatedKw: session.allocatedKw,
+          minKw: session.minKw,
+          maxKw: session.maxKw,
+          startedAt: session.startedAt,
+          expectedEndAt: session.expectedEndAt,
+          durationS: session.durationS,
+          energyKwh: session.energyKwh,
+          tries,
+        };
+      }),
+    stopCharge: publicProcedure
+      .input(sessionRefSchema)
+      .mutation(({ input }) => balancer.stopSession.mutate(input).catch(relay)),
+    getSession: publicProcedure
+      .input(sessionRefSchema)
+      .query(({ input }) => balancer.getSession.query(input).catch(relay)),
+    /** Every substation's last known load, as the balancer sees it, with grid totals. */
+    gridStatus: publicProcedure.query(async (): Promise<GridStatus> => {
+      const substations = await balancer.listSubstations.query().catch(relay);
+      const sum = (pick: (l: NonNullable<(typeof substations)[number]["load"]>) => number) =>
+        substations.reduce((acc, s) => acc + (s.healthy && s.load ? pick(s.load) : 0), 0);
+      return {
+        substations,
+        totals: {
+          substations: substations.length,
+          healthy: substations.filter((s) => s.healthy).length,
+          effectiveCapacityKw: sum((l) => l.effectiveCapacityKw),
+          allocatedKw: sum((l) => l.allocatedKw),
+          committedMinKw: sum((l) => l.committedMinKw),
+          activeSessions: sum((l) => l.activeSessions),
+        },
+      };
+    }),
+  });
+}
+
+export type ChargeApiRouter = ReturnType<typeof chargeApiRouter>;

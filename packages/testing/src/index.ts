@@ -1,0 +1,64 @@
+import { startBalancer } from "@evgrid/balancer/app";
+import { readEnv as balancerEnv } from "@evgrid/balancer/env";
+import type { ChargeApiRouter } from "@evgrid/charge-api";
+import { startChargeApi } from "@evgrid/charge-api/app";
+import { readEnv as chargeApiEnv } from "@evgrid/charge-api/env";
+import { internalClient } from "@evgrid/kit";
+import { type RunningSubstation, startSubstation } from "@evgrid/substation/app";
+import { readEnv as substationEnv } from "@evgrid/substation/env";
+
+export interface GridOptions {
+  /** One substation per entry, ids substation-1.. in order. */
+  capacitiesKw: number[];
+  balancer?: Record<string, string>;
+}
+
+/**
+ * A whole grid on 127.0.0.1 port 0: every app has its own Bun server and they talk real HTTP, exactly as in
+ * production, only inside one test process. `await using` stops everything.
+ */
+export async function startGrid(opts: GridOptions) {
+  const substations: RunningSubstation[] = opts.capacitiesKw.map((capacityKw, i) =>
+    startSubstation(
+      substationEnv({
+        SUBSTATION_ID: `substation-${i + 1}`,
+        SUBSTATION_CAPACITY_KW: String(capacityKw),
+        PORT: "0",
+        LOG_QUIET: "true",
+      }),
+    ),
+  );
+  const balancer = await startBalancer(
+    balancerEnv({
+      PORT: "0",
+      SUBSTATION_URLS: substations.map((s) => s.url).join(","),
+      LOG_QUIET: "true",
+      ...opts.balancer,
+    }),
+  );
+  const api = startChargeApi(chargeApiEnv({ PORT: "0", BALANCER_URL: balancer.url, LOG_QUIET: "true" }));
+  return {
+    substations,
+    balancer,
+    api,
+    client: internalClient<ChargeApiRouter>(api.url, 10_000),
+    async [Symbol.asyncDispose]() {
+      await api.stop();
+      await balancer.stop();
+      await Promise.all(substations.map((s) => s.stop()));
+    },
+  };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: tests poke at arbitrary JSON error bodies.
+export type Json = any;
+
+/** POST a tRPC mutation as curl or k6 would: plain JSON, no client library. */
+export async function postJson(url: string, body: unknown): Promise<{ status: number; json: Json }> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: res.status, json: await res.json() };
+}
