@@ -1,8 +1,8 @@
-import { hostSchema, loadEnv, portSchema, positiveMsSchema, urlListSchema } from "@evgrid/kit";
+import { commonEnvShape, loadEnv, portSchema, positiveMsSchema, urlListSchema } from "@evgrid/kit";
 import { z } from "zod";
 
 const schema = z.object({
-  HOST: hostSchema,
+  ...commonEnvShape,
   PORT: portSchema.default(8081),
   /** Comma-separated substation base URLs; each one's id is learned from its getLoad answer. */
   SUBSTATION_URLS: urlListSchema.default(["http://127.0.0.1:8101", "http://127.0.0.1:8102"]),
@@ -13,7 +13,6 @@ const schema = z.object({
   /** The whole dispatch, all tries included. */
   DISPATCH_DEADLINE_MS: positiveMsSchema.default(3000),
   DISPATCH_MAX_TRIES: z.coerce.number().int().min(1).max(100).default(3),
-  LOG_QUIET: z.stringbool().default(false),
 });
 
 export type BalancerEnv = z.output<typeof schema>;

@@ -1,6 +1,9 @@
-import { onShutdown } from "@evgrid/kit";
+import { onShutdown, runMain } from "@evgrid/kit";
 import { startBalancer } from "./app.ts";
 import { readEnv } from "./env.ts";
 
-const app = await startBalancer(readEnv());
-onShutdown(() => app.stop());
+await runMain("balancer", async () => {
+  const env = readEnv();
+  const app = await startBalancer(env);
+  onShutdown(() => app.stop(), { parentPid: env.PARENT_PID });
+});

@@ -1,13 +1,12 @@
-import { hostSchema, httpUrlSchema, loadEnv, portSchema, positiveMsSchema } from "@evgrid/kit";
+import { commonEnvShape, httpUrlSchema, loadEnv, portSchema, positiveMsSchema } from "@evgrid/kit";
 import { z } from "zod";
 
 const schema = z.object({
-  HOST: hostSchema,
+  ...commonEnvShape,
   PORT: portSchema.default(8080),
   BALANCER_URL: httpUrlSchema.default("http://127.0.0.1:8081"),
   /** Must exceed the balancer's DISPATCH_DEADLINE_MS so its typed answer arrives before we give up. */
   CALL_TIMEOUT_MS: positiveMsSchema.default(5000),
-  LOG_QUIET: z.stringbool().default(false),
 });
 
 export type ChargeApiEnv = z.output<typeof schema>;

@@ -1,6 +1,9 @@
-import { onShutdown } from "@evgrid/kit";
+import { onShutdown, runMain } from "@evgrid/kit";
 import { startChargeApi } from "./app.ts";
 import { readEnv } from "./env.ts";
 
-const app = startChargeApi(readEnv());
-onShutdown(() => app.stop());
+await runMain("charge-api", async () => {
+  const env = readEnv();
+  const app = startChargeApi(env);
+  onShutdown(() => app.stop(), { parentPid: env.PARENT_PID });
+});

@@ -1,5 +1,5 @@
 import { substationIdSchema } from "@evgrid/contract";
-import { hostSchema, loadEnv, portSchema } from "@evgrid/kit";
+import { commonEnvShape, loadEnv, portSchema } from "@evgrid/kit";
 import { z } from "zod";
 
 const schema = z.object({
@@ -7,9 +7,8 @@ const schema = z.object({
   SUBSTATION_CAPACITY_KW: z.coerce.number().positive().max(1_000_000).default(150),
   /** Optional operator limit at start, in kW. */
   SUBSTATION_LIMIT_KW: z.coerce.number().nonnegative().max(1_000_000).optional(),
-  HOST: hostSchema,
+  ...commonEnvShape,
   PORT: portSchema.default(8101),
-  LOG_QUIET: z.stringbool().default(false),
 });
 
 export type SubstationEnv = z.output<typeof schema>;

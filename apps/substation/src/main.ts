@@ -1,6 +1,9 @@
-import { onShutdown } from "@evgrid/kit";
+import { onShutdown, runMain } from "@evgrid/kit";
 import { startSubstation } from "./app.ts";
 import { readEnv } from "./env.ts";
 
-const app = startSubstation(readEnv());
-onShutdown(() => app.stop());
+await runMain("substation", async () => {
+  const env = readEnv();
+  const app = startSubstation(env);
+  onShutdown(() => app.stop(), { parentPid: env.PARENT_PID });
+});

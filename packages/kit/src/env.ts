@@ -6,6 +6,15 @@ export const hostSchema = z.string().min(1).default("127.0.0.1");
 export const httpUrlSchema = z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" });
 export const positiveMsSchema = z.coerce.number().int().positive().max(600_000);
 
+/** Settings every app reads. */
+export const commonEnvShape = {
+  HOST: hostSchema,
+  /** Silences info logs (tests). */
+  LOG_QUIET: z.stringbool().default(false),
+  /** Set by `bun run dev`: exit when that process is gone, so a killed runner leaves no orphans. */
+  PARENT_PID: z.coerce.number().int().positive().optional(),
+};
+
 /** A comma-separated list of URLs, e.g. SUBSTATION_URLS. */
 export const urlListSchema = z
   .string()

@@ -2,7 +2,11 @@
  * Runs `cleanup` once on SIGINT or SIGTERM, then exits 0. A second signal while cleaning up exits at once,
  * so an impatient Ctrl-C never leaves a process hanging.
  */
-export function onShutdown(cleanup: () => Promise<void> | void, timeoutMs = 5000): void {
+export function onShutdown(
+  cleanup: () => Promise<void> | void,
+  opts: { parentPid?: number | undefined; timeoutMs?: number } = {},
+): void {
+  const timeoutMs = opts.timeoutMs ?? 5000;
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(130);
@@ -26,4 +30,29 @@ export function onShutdown(cleanup: () => Promise<void> | void, timeoutMs = 5000
   };
   process.on("SIGINT", handler);
   process.on("SIGTERM", handler);
+  if (opts.parentPid !== undefined) watchParent(opts.parentPid, () => handler("SIGTERM"));
+}
+
+/** Polls the parent: signal 0 checks existence without touching it. */
+function watchParent(pid: number, onGone: () => void): void {
+  const timer = setInterval(() => {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      clearInterval(timer);
+      console.error(`parent process ${pid} is gone; shutting down`);
+      onGone();
+    }
+  }, 1000);
+  timer.unref();
+}
+
+/** Runs an app's start-up; a failure (port taken, ...) prints one line instead of a stack trace and exits 1. */
+export async function runMain(service: string, start: () => Promise<void> | void): Promise<void> {
+  try {
+    await start();
+  } catch (err) {
+    console.error(`${service}: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
 }

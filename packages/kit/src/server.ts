@@ -34,7 +34,25 @@ export function jsonError(status: number, code: string, reason: string, message:
 export function serveApp(opts: AppServerOptions): AppServer {
   const startedAt = Date.now();
   const extra = opts.routes ?? {};
-  const server = Bun.serve({
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = listen(opts, startedAt, extra);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? (err as Error).message;
+    throw new Error(`${opts.service} cannot listen on ${opts.hostname}:${opts.port} (${code})`);
+  }
+  const port = server.port ?? opts.port;
+  return {
+    url: `http://${opts.hostname}:${port}`,
+    port,
+    async stop() {
+      await server.stop(true);
+    },
+  };
+}
+
+function listen(opts: AppServerOptions, startedAt: number, extra: NonNullable<AppServerOptions["routes"]>) {
+  return Bun.serve({
     hostname: opts.hostname,
     port: opts.port,
     development: false,
@@ -77,12 +95,4 @@ export function serveApp(opts: AppServerOptions): AppServer {
       return jsonError(500, "INTERNAL_SERVER_ERROR", reasons.INTERNAL, "internal error");
     },
   });
-  const port = server.port ?? opts.port;
-  return {
-    url: `http://${opts.hostname}:${port}`,
-    port,
-    async stop() {
-      await server.stop(true);
-    },
-  };
 }

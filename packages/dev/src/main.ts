@@ -1,0 +1,153 @@
+/**
+ * `bun run dev`: the whole system on one machine, each app its own OS process.
+ * Wiring only: options -> plan -> supervisor -> banner. `bun run dev --help` for flags.
+ */
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { type DevOptions, devOptionsSchema, planSubstations } from "./plan.ts";
+import { Supervisor } from "./supervisor.ts";
+
+const HELP = `Usage: bun run dev [options]
+
+Starts N substations, the balancer and the charge-api as separate processes, with prefixed logs.
+Ctrl-C (or SIGTERM) stops all of them.
+
+Options (environment variable in brackets):
+  --substations <n>        how many substations                 [DEV_SUBSTATIONS]     (default: 2)
+  --capacities <kW,...>    one capacity for all, or one each    [DEV_CAPACITIES_KW]   (default: 150)
+  --host <addr>            address every app binds to           [DEV_HOST]            (default: 127.0.0.1)
+  --charge-api-port <p>                                         [CHARGE_API_PORT]     (default: 8080)
+  --balancer-port <p>                                           [BALANCER_PORT]       (default: 8081)
+  --substation-base-port <p>  substation i listens on p+i       [SUBSTATION_BASE_PORT] (default: 8100)
+  --random-ports           let the OS pick every port           [DEV_RANDOM_PORTS=true]
+  -h, --help               show this help
+
+Examples:
+  bun run dev --substations 3 --capacities 150,100,50
+  curl -X POST http://127.0.0.1:8080/request_charge
+  bun run client`;
+
+function readOptions(): DevOptions {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: Bun.argv.slice(2),
+      options: {
+        substations: { type: "string" },
+        capacities: { type: "string" },
+        host: { type: "string" },
+        "charge-api-port": { type: "string" },
+        "balancer-port": { type: "string" },
+        "substation-base-port": { type: "string" },
+        "random-ports": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    console.error(`dev: ${(err as Error).message}\n\n${HELP}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const env = process.env;
+  const parsed = devOptionsSchema.safeParse({
+    substations: values.substations ?? env.DEV_SUBSTATIONS,
+    capacitiesKw: values.capacities ?? env.DEV_CAPACITIES_KW,
+    host: values.host ?? env.DEV_HOST,
+    chargeApiPort: values["charge-api-port"] ?? env.CHARGE_API_PORT,
+    balancerPort: values["balancer-port"] ?? env.BALANCER_PORT,
+    substationBasePort: values["substation-base-port"] ?? env.SUBSTATION_BASE_PORT,
+    randomPorts: values["random-ports"] ?? env.DEV_RANDOM_PORTS === "true",
+  });
+  if (!parsed.success) {
+    const flag = (key: PropertyKey | undefined) =>
+      `--${String(key).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    const lines = parsed.error.issues.map((i) => `  ${flag(i.path[0]).replace(/-kw$/, "")}: ${i.message}`);
+    console.error(`dev: invalid options\n${lines.join("\n")}\n\n${HELP}`);
+    process.exit(2);
+  }
+  return parsed.data;
+}
+
+const opts = readOptions();
+const substations = planSubstations(opts);
+const root = resolve(import.meta.dir, "../../..");
+const app = (name: string) => [process.execPath, resolve(root, `apps/${name}/src/main.ts`)];
+const portOf = (p: number) => String(opts.randomPorts ? 0 : p);
+// Children get our environment plus their own settings. Bun queues fetches past 256 in flight per process;
+// the balancer and charge-api fan in every request, so they get room for bursts.
+const base = {
+  ...process.env,
+  HOST: opts.host,
+  PARENT_PID: String(process.pid),
+  BUN_CONFIG_MAX_HTTP_REQUESTS: process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? "4096",
+} as Record<string, string>;
+
+const supervisor = new Supervisor({
+  nameWidth: Math.max(10, ...substations.map((s) => s.id.length)),
+  color: process.stdout.isTTY === true && !process.env.NO_COLOR,
+});
+let shuttingDown = false;
+async function shutdown(code: number): Promise<never> {
+  if (shuttingDown) {
+    supervisor.killAll();
+    process.exit(code);
+  }
+  shuttingDown = true;
+  console.log("dev: stopping all apps ...");
+  await supervisor.stop();
+  console.log("dev: all apps stopped");
+  process.exit(code);
+}
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+supervisor.onUnexpectedExit = (name, code) => {
+  console.error(`dev: ${name} exited unexpectedly (code ${code}); stopping everything`);
+  void shutdown(1);
+};
+
+try {
+  const substationUrls = await Promise.all(
+    substations.map((s) =>
+      supervisor.start(s.id, app("substation"), {
+        ...base,
+        SUBSTATION_ID: s.id,
+        SUBSTATION_CAPACITY_KW: String(s.capacityKw),
+        PORT: portOf(s.port),
+      }),
+    ),
+  );
+  const balancerUrl = await supervisor.start("balancer", app("balancer"), {
+    ...base,
+    PORT: portOf(opts.balancerPort),
+    SUBSTATION_URLS: substationUrls.join(","),
+  });
+  const apiUrl = await supervisor.start("charge-api", app("charge-api"), {
+    ...base,
+    PORT: portOf(opts.chargeApiPort),
+    BALANCER_URL: balancerUrl,
+  });
+
+  const width = Math.max(12, ...substations.map((s) => s.id.length + 2));
+  const row = (name: string, url: string, note: string) => `  ${name.padEnd(width)}${url.padEnd(26)}${note}`;
+  console.log(
+    [
+      "",
+      "evgrid is running. Ctrl-C stops everything.",
+      row("charge-api", apiUrl, "public: POST /request_charge, /trpc/requestCharge, /trpc/gridStatus"),
+      row("balancer", balancerUrl, "internal: /trpc/dispatch, /trpc/listSubstations"),
+      ...substations.map((s, i) => row(s.id, substationUrls[i] ?? "", `${s.capacityKw} kW, /trpc/getLoad`)),
+      "  every app also serves GET /healthz and GET /metrics",
+      "",
+      `  try: curl -X POST ${apiUrl}/request_charge`,
+      `       bun run client${apiUrl === "http://127.0.0.1:8080" ? "" : ` --url ${apiUrl}`}`,
+      "",
+    ].join("\n"),
+  );
+} catch (err) {
+  console.error(`dev: ${(err as Error).message}; stopping`);
+  await shutdown(1);
+}

@@ -1,0 +1,99 @@
+import type { Subprocess } from "bun";
+
+interface Child {
+  name: string;
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+}
+
+const COLORS = [36, 33, 35, 32, 34, 91, 92, 93, 94, 95, 96];
+
+/**
+ * Runs each app as its own OS process, prefixes every line it prints with its name, learns its URL from
+ * its "listening ... url=" line, and stops all of them together: SIGTERM, a grace period, then SIGKILL.
+ */
+export class Supervisor {
+  private readonly children: Child[] = [];
+  private stopping = false;
+  private readonly nameWidth: number;
+  private readonly color: boolean;
+  onUnexpectedExit: (name: string, code: number | null) => void = () => {};
+
+  constructor(opts: { nameWidth: number; color: boolean }) {
+    this.nameWidth = opts.nameWidth;
+    this.color = opts.color;
+  }
+
+  /** Starts a child and resolves with the URL it says it listens on. */
+  start(name: string, cmd: string[], env: Record<string, string>, timeoutMs = 20_000): Promise<string> {
+    const proc = Bun.spawn(cmd, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    this.children.push({ name, proc });
+    const prefix = this.prefix(name, this.children.length - 1);
+    return new Promise<string>((resolve, reject) => {
+      let ready = false;
+      const timer = setTimeout(
+        () => reject(new Error(`${name} did not start within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const onLine = (line: string, toErr: boolean) => {
+        (toErr ? process.stderr : process.stdout).write(`${prefix}${line}\n`);
+        const match = ready ? null : /listening .*url=(\S+)/.exec(line);
+        if (match?.[1]) {
+          ready = true;
+          clearTimeout(timer);
+          resolve(match[1]);
+        }
+      };
+      void pumpLines(proc.stdout, (l) => onLine(l, false));
+      void pumpLines(proc.stderr, (l) => onLine(l, true));
+      void proc.exited.then((code) => {
+        clearTimeout(timer);
+        if (!ready) reject(new Error(`${name} exited with code ${code} before it was ready`));
+        else if (!this.stopping) this.onUnexpectedExit(name, code);
+      });
+    });
+  }
+
+  /** Stops the newest first (the public API before what it depends on). */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopping = true;
+    for (const child of [...this.children].reverse()) {
+      if (child.proc.exitCode !== null || child.proc.signalCode !== null) continue;
+      child.proc.kill("SIGTERM");
+      const exited = await Promise.race([
+        child.proc.exited.then(() => true),
+        Bun.sleep(graceMs).then(() => false),
+      ]);
+      if (!exited) {
+        process.stderr.write(`${child.name} did not stop within ${graceMs} ms; killing it\n`);
+        child.proc.kill("SIGKILL");
+        await child.proc.exited;
+      }
+    }
+  }
+
+  /** Second Ctrl-C: no more waiting. */
+  killAll(): void {
+    this.stopping = true;
+    for (const child of this.children) child.proc.kill("SIGKILL");
+  }
+
+  private prefix(name: string, index: number): string {
+    const label = `${name.padEnd(this.nameWidth)} |`;
+    return this.color ? `\x1b[${COLORS[index % COLORS.length]}m${label}\x1b[0m ` : `${label} `;
+  }
+}
+
+async function pumpLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  for await (const chunk of stream) {
+    buffered += decoder.decode(chunk, { stream: true });
+    let newline = buffered.indexOf("\n");
+    while (newline >= 0) {
+      onLine(buffered.slice(0, newline));
+      buffered = buffered.slice(newline + 1);
+      newline = buffered.indexOf("\n");
+    }
+  }
+  if (buffered.length > 0) onLine(buffered);
+}
