@@ -4,6 +4,7 @@
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { SIGNAL_ECHO_MS } from "@evgrid/kit/process";
 import { type DevOptions, devOptionsSchema, planSubstations } from "./plan.ts";
 import { Supervisor } from "./supervisor.ts";
 
@@ -90,13 +91,17 @@ const supervisor = new Supervisor({
   nameWidth: Math.max(10, ...substations.map((s) => s.id.length)),
   color: process.stdout.isTTY === true && !process.env.NO_COLOR,
 });
-let shuttingDown = false;
-async function shutdown(code: number): Promise<never> {
-  if (shuttingDown) {
-    supervisor.killAll();
-    process.exit(code);
+let shutdownSince = 0;
+async function shutdown(code: number): Promise<void> {
+  if (shutdownSince > 0) {
+    // An echo of the same Ctrl-C is ignored; pressing it again later means "now".
+    if (Date.now() - shutdownSince > SIGNAL_ECHO_MS) {
+      supervisor.killAll();
+      process.exit(130);
+    }
+    return;
   }
-  shuttingDown = true;
+  shutdownSince = Date.now();
   console.log("dev: stopping all apps ...");
   await supervisor.stop();
   console.log("dev: all apps stopped");

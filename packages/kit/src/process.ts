@@ -1,16 +1,22 @@
+/** A repeat within this window is an echo (Ctrl-C reaches the whole process group, and `bun run` forwards it too). */
+export const SIGNAL_ECHO_MS = 1000;
+
 /**
- * Runs `cleanup` once on SIGINT or SIGTERM, then exits 0. A second signal while cleaning up exits at once,
- * so an impatient Ctrl-C never leaves a process hanging.
+ * Runs `cleanup` once on SIGINT or SIGTERM, then exits 0. A second signal a while later (an impatient
+ * Ctrl-C) exits at once, so a process never hangs.
  */
 export function onShutdown(
   cleanup: () => Promise<void> | void,
   opts: { parentPid?: number | undefined; timeoutMs?: number } = {},
 ): void {
   const timeoutMs = opts.timeoutMs ?? 5000;
-  let stopping = false;
+  let stoppingSince = 0;
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(130);
-    stopping = true;
+    if (stoppingSince > 0) {
+      if (Date.now() - stoppingSince > SIGNAL_ECHO_MS) process.exit(130);
+      return;
+    }
+    stoppingSince = Date.now();
     const force = setTimeout(() => {
       console.error(`shutdown after ${signal} took over ${timeoutMs} ms; exiting`);
       process.exit(1);

@@ -62,3 +62,4 @@ export async function postJson(url: string, body: unknown): Promise<{ status: nu
   });
   return { status: res.status, json: await res.json() };
 }
+export * from "./processes.ts";

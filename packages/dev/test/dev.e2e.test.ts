@@ -1,0 +1,54 @@
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { alive, runClient, startDev } from "@evgrid/testing";
+
+setDefaultTimeout(60_000);
+
+describe("bun run dev, end to end, as a user runs it", () => {
+  test("starts every app, the client's 20 requests use both substations, Ctrl-C leaves no process behind", async () => {
+    await using dev = await startDev(["--random-ports"]);
+    expect(Object.keys(dev.urls.substations).toSorted()).toEqual(["substation-1", "substation-2"]);
+    // The runner, the two substations, the balancer and the charge-api are real processes.
+    expect(dev.tree.length).toBeGreaterThanOrEqual(4);
+
+    for (const url of [dev.urls.chargeApi, dev.urls.balancer, ...Object.values(dev.urls.substations)]) {
+      const health = (await (await fetch(`${url}/healthz`)).json()) as { ok: boolean };
+      expect(health.ok).toBe(true);
+      expect((await fetch(`${url}/metrics`)).headers.get("content-type")).toStartWith("text/plain");
+    }
+
+    const client = await runClient(["--url", dev.urls.chargeApi, "--interval", "0.05"]);
+    expect(client.code).toBe(0);
+    const routed = client.stdout.match(/^\d+: Routed to substation-\d \(\d+\.\d kW\)$/gm) ?? [];
+    expect(routed).toHaveLength(20);
+    expect(routed.some((l) => l.includes("substation-1"))).toBe(true);
+    expect(routed.some((l) => l.includes("substation-2"))).toBe(true);
+    expect(client.stdout).toContain("20 requests: 20 admitted");
+
+    // The original system's clients work unchanged.
+    const legacy = await fetch(`${dev.urls.chargeApi}/request_charge`, { method: "POST" });
+    expect(await legacy.text()).toMatch(/^Routed to substation-[12]\n$/);
+
+    const { code, output } = await dev.interrupt();
+    expect(code).toBe(0);
+    expect(output).toContain("all apps stopped");
+    expect(dev.tree.filter(alive)).toEqual([]);
+  });
+
+  test("SIGTERM to the runner alone also stops every app", async () => {
+    await using dev = await startDev(["--random-ports", "--substations", "3", "--capacities", "150,100,50"]);
+    expect(Object.keys(dev.urls.substations)).toHaveLength(3);
+    const { code } = await dev.terminate();
+    expect(code).toBe(0);
+    expect(dev.tree.filter(alive)).toEqual([]);
+  });
+
+  test("bad options are refused with the flag named and exit status 2", async () => {
+    const proc = Bun.spawn([process.execPath, "run", "dev", "--substations", "3", "--capacities", "1,2"], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const stderr = await new Response(proc.stderr).text();
+    expect(await proc.exited).toBe(2);
+    expect(stderr).toContain("--capacities");
+  });
+});
