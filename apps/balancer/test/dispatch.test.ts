@@ -1,0 +1,69 @@
+import { describe, expect, test } from "bun:test";
+import { errorDataOf } from "@evgrid/contract";
+import { startGrid } from "@evgrid/testing";
+
+/** A substation front that answers getLoad but swallows startSession: accepted, never answered. */
+function hangingFront(target: string) {
+  let startCalls = 0;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const url = new URL(req.url);
+      if (url.pathname.endsWith("/startSession")) {
+        startCalls += 1;
+        return new Promise<Response>(() => {});
+      }
+      return fetch(`${target}${url.pathname}${url.search}`, {
+        method: req.method,
+        body: (await req.text()) || null,
+      });
+    },
+  });
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    startCalls: () => startCalls,
+    [Symbol.dispose]: () => server.stop(true),
+  };
+}
+
+describe("dispatch when a substation hangs", () => {
+  test("a start that times out is not retried elsewhere (no double booking) and fails typed within the deadline", async () => {
+    // substation-1 (big, so it is chosen first) is behind a front that never answers startSession.
+    await using inner = await startGrid({ capacitiesKw: [1000, 50] });
+    using front = hangingFront(inner.substations[0]?.url ?? "");
+    await using grid = await startGrid({
+      capacitiesKw: [],
+      balancer: {
+        SUBSTATION_URLS: `${front.url},${inner.substations[1]?.url}`,
+        CALL_TIMEOUT_MS: "300",
+        DISPATCH_DEADLINE_MS: "1000",
+      },
+    });
+    const started = performance.now();
+    const err = await grid.client.requestCharge
+      .mutate({ vehicleId: "ev", durationS: 60 })
+      .catch((e: unknown) => e);
+    const elapsedMs = performance.now() - started;
+    expect(errorDataOf(err)).toMatchObject({ code: "SERVICE_UNAVAILABLE", reason: "SUBSTATION_TIMEOUT" });
+    expect(elapsedMs).toBeLessThan(1500);
+    expect(front.startCalls()).toBe(1);
+    // The other substation was not asked: the vehicle cannot end up with two sessions.
+    expect(inner.substations[1]?.station.load().activeSessions).toBe(0);
+
+    // The hanging one is out of rotation now, so the next vehicle goes straight to the healthy one.
+    const next = await grid.client.requestCharge.mutate({ vehicleId: "ev-2", durationS: 60 });
+    expect(next).toMatchObject({ substationId: "substation-2", tries: 1 });
+  });
+
+  test("listSubstations shows membership, each load and its age", async () => {
+    await using grid = await startGrid({ capacitiesKw: [150, 50] });
+    const status = await grid.client.gridStatus.query();
+    for (const s of status.substations) {
+      expect(s.healthy).toBe(true);
+      expect(s.ageMs).toBeGreaterThanOrEqual(0);
+      expect(s.ageMs).toBeLessThan(5000);
+      expect(s.load?.effectiveCapacityKw).toBe(s.substationId === "substation-1" ? 150 : 50);
+    }
+  });
+});
