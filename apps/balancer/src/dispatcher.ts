@@ -8,7 +8,14 @@ import {
 } from "@evgrid/contract";
 import { classifyCallFailure, describeFailure, GridError, gridFull, relayUpstreamError } from "@evgrid/kit";
 import { decideAdmission, rankSubstations } from "@evgrid/policy";
+import { annotate, attr } from "@evgrid/telemetry";
 import { candidateView, type GridView, type Member } from "./view.ts";
+
+export interface DispatchReport {
+  outcome: "admitted" | "grid_full" | "unavailable" | "timeout" | "deadline" | "invalid";
+  substationId: string | null;
+  tries: number;
+}
 
 export interface DispatchOptions {
   /** Substations asked at most per request. */
@@ -16,6 +23,45 @@ export interface DispatchOptions {
   /** The whole dispatch, all tries included. */
   deadlineMs: number;
   now?: () => number;
+  /** Told how every dispatch ended (metrics). */
+  report?: (report: DispatchReport) => void;
+}
+
+const outcomeOf: Record<string, DispatchReport["outcome"]> = {
+  [reasons.GRID_FULL]: "grid_full",
+  [reasons.NO_SUBSTATION_AVAILABLE]: "unavailable",
+  [reasons.SUBSTATION_TIMEOUT]: "timeout",
+  [reasons.DEADLINE_EXCEEDED]: "deadline",
+};
+
+/** Dispatches and says how it went: on the active span (the trace) and to `opts.report` (the metrics). */
+export async function dispatch(
+  view: GridView,
+  req: ChargeRequest,
+  opts: DispatchOptions,
+): Promise<DispatchResult> {
+  annotate({
+    [attr.vehicleId]: req.vehicleId,
+    [attr.requestedMaxKw]: req.maxKw,
+    [attr.requestedMinKw]: req.minKw,
+  });
+  const asked = { count: 0 };
+  try {
+    const result = await choose(view, req, opts, asked);
+    annotate({
+      [attr.substationId]: result.session.substationId,
+      [attr.sessionId]: result.session.sessionId,
+      [attr.allocatedKw]: result.session.allocatedKw,
+      [attr.tries]: result.tries,
+    });
+    opts.report?.({ outcome: "admitted", substationId: result.session.substationId, tries: result.tries });
+    return result;
+  } catch (err) {
+    const reason = err instanceof GridError ? err.reason : reasons.INTERNAL;
+    annotate({ [attr.tries]: asked.count, [attr.reason]: reason });
+    opts.report?.({ outcome: outcomeOf[reason] ?? "invalid", substationId: null, tries: asked.count });
+    throw err;
+  }
 }
 
 /**
@@ -24,10 +70,11 @@ export interface DispatchOptions {
  * tried. A call that timed out is NOT retried elsewhere: that substation may have started the session, and a
  * second one would double-book the vehicle.
  */
-export async function dispatch(
+async function choose(
   view: GridView,
   req: ChargeRequest,
   opts: DispatchOptions,
+  progress: { count: number },
 ): Promise<DispatchResult> {
   const now = opts.now ?? Date.now;
   const deadline = now() + opts.deadlineMs;
@@ -50,6 +97,7 @@ export async function dispatch(
     if (!member) break;
 
     asked.add(member);
+    progress.count = asked.size;
     view.beginAssignment(member, req);
     try {
       const res = await member.client.startSession.mutate(req, { signal: AbortSignal.timeout(remainingMs) });

@@ -1,5 +1,5 @@
 import type { SubstationLoad, SubstationStatus } from "@evgrid/contract";
-import { describeFailure, internalClient } from "@evgrid/kit";
+import { describeFailure } from "@evgrid/kit";
 import type { CandidateView } from "@evgrid/policy";
 import type { SubstationRouter } from "@evgrid/substation";
 import type { TRPCClient } from "@trpc/client";
@@ -20,7 +20,8 @@ export interface Member {
 
 export interface GridViewOptions {
   urls: readonly string[];
-  callTimeoutMs: number;
+  /** Builds the typed client for one substation (timeouts and tracing are the caller's choice). */
+  client: (url: string) => TRPCClient<SubstationRouter>;
   now?: () => number;
 }
 
@@ -39,7 +40,7 @@ export class GridView {
     this.now = opts.now ?? Date.now;
     this.members = opts.urls.map((url) => ({
       url,
-      client: internalClient<SubstationRouter>(url, opts.callTimeoutMs),
+      client: opts.client(url),
       id: null,
       load: null,
       receivedAtMs: 0,

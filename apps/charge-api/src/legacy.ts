@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
+import type { RpcObservability } from "@evgrid/kit";
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { ChargeApiRouter } from "./router.ts";
-
-type Caller = ReturnType<ChargeApiRouter["createCaller"]>;
 
 const text = (status: number, body: string, headers: Record<string, string> = {}) =>
   new Response(`${body.replace(/\s*\n\s*/g, " ")}\n`, {
@@ -16,8 +15,8 @@ const text = (status: number, body: string, headers: Record<string, string> = {}
  * `200 Routed to <substation-id>`. An optional JSON body may carry the same fields as requestCharge.
  * Failures are one line of text with the right status (429 grid full, 503 nothing reachable), never HTML.
  */
-export function legacyRequestCharge(caller: Caller) {
-  return async (req: Request): Promise<Response> => {
+export function legacyRequestCharge(router: ChargeApiRouter) {
+  return async (req: Request, obs: RpcObservability): Promise<Response> => {
     if (req.method !== "POST") return text(405, "use POST /request_charge", { allow: "POST" });
     let body: Record<string, unknown> = {};
     const raw = await req.text();
@@ -32,6 +31,8 @@ export function legacyRequestCharge(caller: Caller) {
       }
     }
     try {
+      // In-process call through the same procedure (and middleware: span, metrics) as the tRPC route.
+      const caller = router.createCaller({ req, obs });
       const grant = await caller.requestCharge({ vehicleId: `legacy-${randomUUID()}`, ...body } as never);
       return text(200, `Routed to ${grant.substationId}`);
     } catch (err) {

@@ -4,6 +4,6 @@ import { readEnv } from "./env.ts";
 
 await runMain("charge-api", async () => {
   const env = readEnv();
-  const app = startChargeApi(env);
+  const app = await startChargeApi(env);
   onShutdown(() => app.stop(), { parentPid: env.PARENT_PID });
 });

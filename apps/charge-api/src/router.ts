@@ -1,6 +1,7 @@
 import type { BalancerRouter } from "@evgrid/balancer";
 import { type ChargeGrant, chargeRequestSchema, type GridStatus, sessionRefSchema } from "@evgrid/contract";
 import { publicProcedure, relayUpstreamError, router } from "@evgrid/kit";
+import { annotate, attr } from "@evgrid/telemetry";
 import type { TRPCClient } from "@trpc/client";
 
 export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>) {
@@ -12,7 +13,14 @@ export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>) {
     requestCharge: publicProcedure
       .input(chargeRequestSchema)
       .mutation(async ({ input }): Promise<ChargeGrant> => {
+        annotate({ [attr.vehicleId]: input.vehicleId, [attr.requestedMaxKw]: input.maxKw });
         const { session, tries } = await balancer.dispatch.mutate(input).catch(relay);
+        annotate({
+          [attr.substationId]: session.substationId,
+          [attr.sessionId]: session.sessionId,
+          [attr.allocatedKw]: session.allocatedKw,
+          [attr.tries]: tries,
+        });
         return {
           sessionId: session.sessionId,
           substationId: session.substationId,

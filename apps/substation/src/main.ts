@@ -4,6 +4,6 @@ import { readEnv } from "./env.ts";
 
 await runMain("substation", async () => {
   const env = readEnv();
-  const app = startSubstation(env);
+  const app = await startSubstation(env);
   onShutdown(() => app.stop(), { parentPid: env.PARENT_PID });
 });

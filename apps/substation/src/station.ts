@@ -16,8 +16,10 @@ export interface StationOptions {
   /** How many ended sessions stay queryable (oldest forgotten first). */
   endedRetention?: number;
   now?: () => number;
-  /** Told of every session that ends, for metrics and logs. */
+  /** Told of every admission, end and refusal, for metrics. */
+  onStart?: (session: Session) => void;
   onEnd?: (session: Session) => void;
+  onRefuse?: (reason: string) => void;
 }
 
 interface LiveSession {
@@ -51,7 +53,9 @@ export class Station {
   private readonly ended = new Map<string, Session>();
   private readonly endedRetention: number;
   private readonly now: () => number;
-  private readonly onEnd: ((session: Session) => void) | undefined;
+  private readonly hooks: Pick<StationOptions, "onStart" | "onEnd" | "onRefuse">;
+  /** Energy of sessions already ended; active ones are added when asked. */
+  private endedEnergyKwh = 0;
   private committedMinKw = 0;
   private demandKw = 0;
   private version = 0;
@@ -63,7 +67,7 @@ export class Station {
     this.limitKw = opts.limitKw ?? null;
     this.endedRetention = opts.endedRetention ?? 10_000;
     this.now = opts.now ?? Date.now;
-    this.onEnd = opts.onEnd;
+    this.hooks = { onStart: opts.onStart, onEnd: opts.onEnd, onRefuse: opts.onRefuse };
   }
 
   load(): SubstationLoad {
@@ -106,6 +110,7 @@ export class Station {
     }
     const decision = decideAdmission(this.site(), this.committedMinKw, req.minKw);
     if (!decision.admitted) {
+      this.hooks.onRefuse?.(decision.reason);
       const load = this.load();
       const constraint =
         decision.reason === "OPERATOR_LIMIT" ? `operator limit ${this.limitKw} kW` : "capacity";
@@ -135,7 +140,9 @@ export class Station {
       live.timer = setTimeout(() => this.end(live.sessionId, "time_elapsed"), live.durationS * 1000);
     }
     this.reallocate();
-    return { session: this.view(live), load: this.load() };
+    const session = this.view(live);
+    this.hooks.onStart?.(session);
+    return { session, load: this.load() };
   }
 
   stop(sessionId: string): { session: Session; load: SubstationLoad } {
@@ -188,6 +195,16 @@ export class Station {
     return { load: this.load(), curtailed };
   }
 
+  /** Total energy delivered since start: ended sessions plus what active ones have drawn so far. O(active). */
+  energyDeliveredKwh(): number {
+    const nowMs = this.now();
+    let activeKwh = 0;
+    for (const live of this.active.values()) {
+      activeKwh += live.deliveredKwh + (live.allocatedKw * (nowMs - live.accruedToMs)) / MS_PER_HOUR;
+    }
+    return this.endedEnergyKwh + activeKwh;
+  }
+
   /** Stops all timers; sessions stay as they are (a later issue makes them durable). */
   close(): void {
     this.closed = true;
@@ -214,8 +231,9 @@ export class Station {
       const oldest = this.ended.keys().next().value;
       if (oldest !== undefined) this.ended.delete(oldest);
     }
+    this.endedEnergyKwh += session.deliveredKwh;
     if (reallocate) this.reallocate();
-    this.onEnd?.(session);
+    this.hooks.onEnd?.(session);
     return session;
   }
 

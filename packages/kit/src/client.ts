@@ -1,8 +1,39 @@
 import { errorDataOf } from "@evgrid/contract";
 import { createTRPCClient, httpLink, type TRPCClient, type TRPCLink } from "@trpc/client";
 import type { AnyRouter } from "@trpc/server";
+import { observable } from "@trpc/server/observable";
+import { type RpcObservability, startClientCall } from "./observe.ts";
 
 type LinkFetch = NonNullable<Parameters<typeof httpLink<AnyRouter>>[0]["fetch"]>;
+
+export interface InternalClientOptions {
+  timeoutMs: number;
+  /** With it, every call is a CLIENT span carrying `traceparent`, and is timed. */
+  obs?: RpcObservability;
+  /** The service called, for span names and metric labels. */
+  peer?: string;
+}
+
+/** A link that wraps each call in a CLIENT span and hands its trace headers to httpLink. */
+function tracingLink(obs: RpcObservability, peer: string): TRPCLink<AnyRouter> {
+  return () =>
+    ({ op, next }) =>
+      observable((observer) => {
+        const call = startClientCall(obs, peer, op.path);
+        const sub = next({ ...op, context: { ...op.context, traceHeaders: call.headers } }).subscribe({
+          next: (value) => observer.next(value),
+          error: (err) => {
+            call.end(errorDataOf(err)?.code ?? "UNAVAILABLE", err.message);
+            observer.error(err);
+          },
+          complete: () => {
+            call.end("OK");
+            observer.complete();
+          },
+        });
+        return () => sub.unsubscribe();
+      });
+}
 
 /**
  * A typed client for another app's router, with a timeout on every call. Bun's fetch keeps connections
@@ -10,16 +41,21 @@ type LinkFetch = NonNullable<Parameters<typeof httpLink<AnyRouter>>[0]["fetch"]>
  */
 export function internalClient<TRouter extends AnyRouter>(
   baseUrl: string,
-  timeoutMs: number,
+  opts: InternalClientOptions,
 ): TRPCClient<TRouter> {
   // Cast: bun-types' ReadableStream and tRPC's structural stream type disagree only on overloads.
   const timedFetch = ((url: string, init?: RequestInit) => {
-    const timeout = AbortSignal.timeout(timeoutMs);
+    const timeout = AbortSignal.timeout(opts.timeoutMs);
     const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
     return fetch(url, { ...init, signal });
   }) as unknown as LinkFetch;
-  const link = httpLink<AnyRouter>({ url: `${baseUrl.replace(/\/$/, "")}/trpc`, fetch: timedFetch });
-  return createTRPCClient<TRouter>({ links: [link as unknown as TRPCLink<TRouter>] });
+  const transport = httpLink<AnyRouter>({
+    url: `${baseUrl.replace(/\/$/, "")}/trpc`,
+    fetch: timedFetch,
+    headers: ({ op }) => (op.context.traceHeaders as Record<string, string> | undefined) ?? {},
+  });
+  const links = opts.obs ? [tracingLink(opts.obs, opts.peer ?? baseUrl), transport] : [transport];
+  return createTRPCClient<TRouter>({ links: links as unknown as TRPCLink<TRouter>[] });
 }
 
 /**

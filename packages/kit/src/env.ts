@@ -1,3 +1,4 @@
+import { telemetryEnvShape } from "@evgrid/telemetry";
 import { z } from "zod";
 
 /** A TCP port; 0 asks the OS for a free one (tests). */
@@ -13,6 +14,7 @@ export const commonEnvShape = {
   LOG_QUIET: z.stringbool().default(false),
   /** Set by `bun run dev`: exit when that process is gone, so a killed runner leaves no orphans. */
   PARENT_PID: z.coerce.number().int().positive().optional(),
+  ...telemetryEnvShape,
 };
 
 /** A comma-separated list of URLs, e.g. SUBSTATION_URLS. */

@@ -1,8 +1,9 @@
 import { reasons } from "@evgrid/contract";
+import type { Telemetry } from "@evgrid/telemetry";
 import type { AnyRouter } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
+import type { RpcObservability } from "./observe.ts";
 
 export interface AppServerOptions {
   service: string;
@@ -10,7 +11,8 @@ export interface AppServerOptions {
   router: AnyRouter;
   hostname: string;
   port: number;
-  metrics: Metrics;
+  telemetry: Telemetry;
+  obs: RpcObservability;
   log: Logger;
   /** Extra plain-HTTP routes (exact path match), e.g. charge-api's legacy `POST /request_charge`. */
   routes?: Record<string, (req: Request) => Response | Promise<Response>>;
@@ -65,7 +67,7 @@ function listen(opts: AppServerOptions, startedAt: number, extra: NonNullable<Ap
           endpoint: "/trpc",
           req,
           router: opts.router,
-          createContext: () => ({ req }),
+          createContext: () => ({ req, obs: opts.obs }),
           onError: ({ error, path }) => {
             if (error.code === "INTERNAL_SERVER_ERROR") {
               opts.log.error("procedure failed", { path, error: error.cause?.message ?? error.message });
@@ -82,7 +84,7 @@ function listen(opts: AppServerOptions, startedAt: number, extra: NonNullable<Ap
         });
       }
       if (pathname === "/metrics") {
-        return new Response(await opts.metrics.render(), {
+        return new Response(await opts.telemetry.renderMetrics(), {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
         });
       }

@@ -6,10 +6,13 @@ import { reasons } from "@evgrid/contract";
 import { initTRPC, type TRPCError } from "@trpc/server";
 import { ZodError, z } from "zod";
 import { GridError } from "./errors.ts";
+import { observeProcedure, type RpcObservability } from "./observe.ts";
 
 // 1. Context: what every procedure may read about its request.
 export interface RequestContext {
+  /** null for in-process calls (the legacy text route calls the router directly). */
   req: Request | null;
+  obs: RpcObservability | null;
 }
 
 // 2. Error shape.
@@ -61,8 +64,24 @@ const t = initTRPC.context<RequestContext>().create({
   },
 });
 
-// 4. Router and procedure builders.
+// 4. Every procedure is a SERVER span and a point in the RED histogram.
+const observed = t.middleware(({ ctx, path, next }) => {
+  if (!ctx.obs) return next();
+  return observeProcedure(ctx.obs, ctx.req, path, next, (result) => {
+    if (result.ok) return undefined;
+    const { error } = result;
+    const reason =
+      error instanceof GridError
+        ? error.reason
+        : error.cause instanceof ZodError
+          ? reasons.INVALID_INPUT
+          : undefined;
+    return { code: error.code, message: error.message, reason };
+  });
+});
+
+// 5. Router and procedure builders.
 export const router = t.router;
-export const publicProcedure = t.procedure;
+export const publicProcedure = t.procedure.use(observed);
 export const createCallerFactory = t.createCallerFactory;
 export { z };

@@ -18,14 +18,16 @@ export interface GridOptions {
  * production, only inside one test process. `await using` stops everything.
  */
 export async function startGrid(opts: GridOptions) {
-  const substations: RunningSubstation[] = opts.capacitiesKw.map((capacityKw, i) =>
-    startSubstation(
-      substationEnv({
-        SUBSTATION_ID: `substation-${i + 1}`,
-        SUBSTATION_CAPACITY_KW: String(capacityKw),
-        PORT: "0",
-        LOG_QUIET: "true",
-      }),
+  const substations: RunningSubstation[] = await Promise.all(
+    opts.capacitiesKw.map((capacityKw, i) =>
+      startSubstation(
+        substationEnv({
+          SUBSTATION_ID: `substation-${i + 1}`,
+          SUBSTATION_CAPACITY_KW: String(capacityKw),
+          PORT: "0",
+          LOG_QUIET: "true",
+        }),
+      ),
     ),
   );
   const balancer = await startBalancer(
@@ -36,12 +38,14 @@ export async function startGrid(opts: GridOptions) {
       ...opts.balancer,
     }),
   );
-  const api = startChargeApi(chargeApiEnv({ PORT: "0", BALANCER_URL: balancer.url, LOG_QUIET: "true" }));
+  const api = await startChargeApi(
+    chargeApiEnv({ PORT: "0", BALANCER_URL: balancer.url, LOG_QUIET: "true" }),
+  );
   return {
     substations,
     balancer,
     api,
-    client: internalClient<ChargeApiRouter>(api.url, 10_000),
+    client: internalClient<ChargeApiRouter>(api.url, { timeoutMs: 10_000 }),
     async [Symbol.asyncDispose]() {
       await api.stop();
       await balancer.stop();

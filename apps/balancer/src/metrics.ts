@@ -1,0 +1,56 @@
+import type { Meter } from "@opentelemetry/api";
+import type { DispatchReport } from "./dispatcher.ts";
+import type { GridView } from "./view.ts";
+
+/** What the balancer did and what it believes, labelled by substation id (its URL until it has answered). */
+export function balancerMetrics(meter: Meter, view: GridView) {
+  const dispatches = meter.createCounter("evgrid_balancer_dispatches", {
+    description:
+      "Dispatches by outcome (admitted, grid_full, unavailable, timeout, deadline, invalid) and chosen substation",
+  });
+  const tries = meter.createHistogram("evgrid_balancer_dispatch_tries", {
+    description: "Substations asked per dispatch",
+    advice: { explicitBucketBoundaries: [1, 2, 3, 4, 5, 8, 13] },
+  });
+  const outcomes = ["admitted", "grid_full", "unavailable", "timeout", "deadline", "invalid"];
+  for (const outcome of outcomes) dispatches.add(0, { outcome, substation: "none" });
+
+  const label = (m: GridView["members"][number]) => m.id ?? m.url;
+  const gauges = {
+    age: meter.createObservableGauge("evgrid_balancer_view_age_seconds", {
+      description: "Age of the load the balancer last received from each substation",
+      unit: "s",
+    }),
+    up: meter.createObservableGauge("evgrid_balancer_substation_up", {
+      description: "1 if the substation answers and is in rotation, else 0",
+    }),
+    healthy: meter.createObservableGauge("evgrid_balancer_healthy_substations", {
+      description: "Substations in rotation",
+    }),
+    members: meter.createObservableGauge("evgrid_balancer_substations", {
+      description: "Substations configured",
+    }),
+    inflight: meter.createObservableGauge("evgrid_balancer_inflight_dispatches", {
+      description: "startSession calls sent and not yet answered",
+    }),
+  };
+  meter.addBatchObservableCallback((r) => {
+    let healthy = 0;
+    for (const s of view.status()) {
+      const m = view.members.find((x) => x.url === s.url);
+      if (!m) continue;
+      const attrs = { substation: label(m) };
+      if (s.ageMs !== null) r.observe(gauges.age, s.ageMs / 1000, attrs);
+      r.observe(gauges.up, s.healthy ? 1 : 0, attrs);
+      r.observe(gauges.inflight, s.inflight, attrs);
+      if (s.healthy) healthy += 1;
+    }
+    r.observe(gauges.healthy, healthy);
+    r.observe(gauges.members, view.members.length);
+  }, Object.values(gauges));
+
+  return (report: DispatchReport) => {
+    dispatches.add(1, { outcome: report.outcome, substation: report.substationId ?? "none" });
+    tries.record(report.tries);
+  };
+}

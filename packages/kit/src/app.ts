@@ -1,0 +1,70 @@
+import { startTelemetry, type Telemetry, type TelemetryEnv } from "@evgrid/telemetry";
+import type { AnyRouter } from "@trpc/server";
+import { createLogger, type Logger } from "./log.ts";
+import { type RpcObservability, rpcObservability } from "./observe.ts";
+import { type AppServer, serveApp } from "./server.ts";
+
+export interface AppEnv extends TelemetryEnv {
+  HOST: string;
+  PORT: number;
+  LOG_QUIET: boolean;
+}
+
+export interface AppParts<Extra> {
+  router: AnyRouter;
+  /** Extra plain-HTTP routes (exact path match). */
+  routes?: Record<string, (req: Request, obs: RpcObservability) => Response | Promise<Response>>;
+  /** Facts for the start-up log line. */
+  describe?: Record<string, unknown>;
+  /** Runs before the server stops (timers, background loops). */
+  stop?: () => void | Promise<void>;
+  /** Handed back to the caller (tests reach into the station or the view). */
+  expose: Extra;
+}
+
+export type RunningApp<Extra> = AppServer & Extra & { telemetry: Telemetry };
+
+/**
+ * The one way every app starts: telemetry, then the app's own parts, then the server; and stops in reverse.
+ * An app's app.ts only says what its parts are.
+ */
+export async function launchApp<Extra>(
+  service: string,
+  version: string,
+  env: AppEnv,
+  build: (deps: {
+    telemetry: Telemetry;
+    obs: RpcObservability;
+    log: Logger;
+  }) => Promise<AppParts<Extra>> | AppParts<Extra>,
+): Promise<RunningApp<Extra>> {
+  const log = createLogger(env.LOG_QUIET);
+  const telemetry = startTelemetry({ service, version, env });
+  const obs = rpcObservability(telemetry, telemetry.serviceName);
+  const parts = await build({ telemetry, obs, log });
+  const routes = Object.fromEntries(
+    Object.entries(parts.routes ?? {}).map(([path, handler]) => [path, (req: Request) => handler(req, obs)]),
+  );
+  const server = serveApp({
+    service,
+    version,
+    router: parts.router,
+    hostname: env.HOST,
+    port: env.PORT,
+    telemetry,
+    obs,
+    log,
+    routes,
+  });
+  log.info(`${service} listening`, { url: server.url, ...parts.describe, tracing: telemetry.tracing });
+  return {
+    ...parts.expose,
+    ...server,
+    telemetry,
+    async stop() {
+      await parts.stop?.();
+      await server.stop();
+      await telemetry.shutdown();
+    },
+  };
+}

@@ -1,0 +1,23 @@
+import { type Attributes, trace } from "@opentelemetry/api";
+
+/** Span attribute names of this domain, under one namespace (OpenTelemetry naming: dotted, lower case). */
+export const attr = {
+  vehicleId: "evgrid.vehicle.id",
+  substationId: "evgrid.substation.id",
+  sessionId: "evgrid.session.id",
+  requestedMaxKw: "evgrid.request.max_kw",
+  requestedMinKw: "evgrid.request.min_kw",
+  allocatedKw: "evgrid.allocated_kw",
+  tries: "evgrid.dispatch.tries",
+  reason: "evgrid.error.reason",
+} as const;
+
+/** Adds attributes to the span of the procedure being served (no-op when tracing is off). */
+export function annotate(attributes: Attributes): void {
+  trace.getActiveSpan()?.setAttributes(attributes);
+}
+
+/** Histogram buckets for request durations in seconds: 0.5 ms to 10 s. */
+export const durationBucketsS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];

@@ -1,0 +1,38 @@
+import { z } from "zod";
+
+/**
+ * The standard OTEL_* variables this project honours. Read here, once, like every other setting; the SDK
+ * would otherwise pick some of them up on its own and ignore others (the 3.x trace SDK reads none).
+ */
+export const telemetryEnvShape = {
+  OTEL_SDK_DISABLED: z.stringbool().default(false),
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  /** Base URL of an OTLP/HTTP receiver (the collector): traces go to <url>/v1/traces, metrics to /v1/metrics. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  /** `none` keeps metrics on /metrics only (Prometheus or the collector scrapes them). */
+  OTEL_METRICS_EXPORTER: z.enum(["otlp", "none", "prometheus"]).default("prometheus"),
+  OTEL_TRACES_EXPORTER: z.enum(["otlp", "none"]).default("otlp"),
+  OTEL_TRACES_SAMPLER: z
+    .enum([
+      "always_on",
+      "always_off",
+      "traceidratio",
+      "parentbased_always_on",
+      "parentbased_always_off",
+      "parentbased_traceidratio",
+    ])
+    .default("parentbased_always_on"),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+  /** Batch span processor: how long spans wait before export, and the queue bound. */
+  OTEL_BSP_SCHEDULE_DELAY: z.coerce.number().int().positive().default(1000),
+  OTEL_BSP_MAX_QUEUE_SIZE: z.coerce.number().int().positive().default(4096),
+  OTEL_METRIC_EXPORT_INTERVAL: z.coerce.number().int().positive().default(15_000),
+};
+
+const schema = z.object(telemetryEnvShape);
+export type TelemetryEnv = z.output<typeof schema>;
+
+/** Defaults only: for tests and tools that do not read the environment. */
+export const telemetryDefaults: TelemetryEnv = schema.parse({});

@@ -1,0 +1,3 @@
+export * from "./attributes.ts";
+export * from "./env.ts";
+export * from "./setup.ts";

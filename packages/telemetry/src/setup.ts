@@ -1,0 +1,135 @@
+import { context, type Meter, propagation, type Tracer, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
+import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
+import { MeterProvider, type MetricReader, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  type Sampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+} from "@opentelemetry/sdk-trace";
+import type { TelemetryEnv } from "./env.ts";
+
+export interface Telemetry {
+  serviceName: string;
+  meter: Meter;
+  tracer: Tracer;
+  /** True when spans are recorded and exported; false means the tracer is a no-op. */
+  tracing: boolean;
+  /** Prometheus text exposition of this app's metrics, for its own GET /metrics. */
+  renderMetrics(): Promise<string>;
+  /** Flushes pending spans and metrics. */
+  shutdown(): Promise<void>;
+}
+
+let globalsInstalled = false;
+
+/**
+ * Context propagation is process-wide by nature: W3C trace context on the wire, AsyncLocalStorage to carry
+ * the active span across awaits (auto-instrumentation does not cover Bun.serve or fetch).
+ */
+function installGlobals(): void {
+  if (globalsInstalled) return;
+  globalsInstalled = true;
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+}
+
+function samplerFrom(env: TelemetryEnv): Sampler {
+  const ratio = new TraceIdRatioBasedSampler(env.OTEL_TRACES_SAMPLER_ARG);
+  switch (env.OTEL_TRACES_SAMPLER) {
+    case "always_on":
+      return new AlwaysOnSampler();
+    case "always_off":
+      return new AlwaysOffSampler();
+    case "traceidratio":
+      return ratio;
+    case "parentbased_always_off":
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case "parentbased_traceidratio":
+      return new ParentBasedSampler({ root: ratio });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
+const join = (base: string, path: string) => `${base.replace(/\/$/, "")}/${path}`;
+
+/**
+ * Everything one app instance measures. Each instance gets its own providers (so the in-process test grid
+ * keeps its three services apart); only the propagator and context manager are global.
+ */
+export function startTelemetry(opts: { service: string; version: string; env: TelemetryEnv }): Telemetry {
+  const { env } = opts;
+  installGlobals();
+  const serviceName = env.OTEL_SERVICE_NAME ?? opts.service;
+  const resource = resourceFromAttributes({
+    "service.name": serviceName,
+    "service.version": opts.version,
+  }).merge(
+    // OTEL_RESOURCE_ATTRIBUTES (deployment.environment, service.instance.id, ...).
+    detectResources({ detectors: [envDetector] }),
+  );
+
+  // Metrics: always pulled as Prometheus text from the app's own server (the exporter's own HTTP server
+  // is never started); optionally also pushed by OTLP.
+  const prometheus = new PrometheusExporter({ preventServerStart: true });
+  const readers: MetricReader[] = [prometheus];
+  const metricsUrl =
+    env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ??
+    (env.OTEL_EXPORTER_OTLP_ENDPOINT && join(env.OTEL_EXPORTER_OTLP_ENDPOINT, "v1/metrics"));
+  if (!env.OTEL_SDK_DISABLED && env.OTEL_METRICS_EXPORTER === "otlp" && metricsUrl) {
+    readers.push(
+      new PeriodicExportingMetricReader({
+        exporter: new OTLPMetricExporter({ url: metricsUrl }),
+        exportIntervalMillis: env.OTEL_METRIC_EXPORT_INTERVAL,
+      }),
+    );
+  }
+  const meterProvider = new MeterProvider({ resource, readers });
+  // No otel_scope_* labels on every series: one scope per app, and target_info carries the service.
+  const serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
+
+  // Traces: only with somewhere to send them. Without, the API's no-op tracer costs almost nothing, and
+  // incoming trace context still flows through to the next hop.
+  const tracesUrl =
+    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    (env.OTEL_EXPORTER_OTLP_ENDPOINT && join(env.OTEL_EXPORTER_OTLP_ENDPOINT, "v1/traces"));
+  const tracing = !env.OTEL_SDK_DISABLED && env.OTEL_TRACES_EXPORTER === "otlp" && tracesUrl !== undefined;
+  const tracerProvider = tracing
+    ? new TracerProvider({
+        resource,
+        sampler: samplerFrom(env),
+        spanProcessors: [
+          new BatchSpanProcessor({
+            exporter: new OTLPTraceExporter({ url: tracesUrl }),
+            scheduledDelayMillis: env.OTEL_BSP_SCHEDULE_DELAY,
+            maxQueueSize: env.OTEL_BSP_MAX_QUEUE_SIZE,
+          }),
+        ],
+      })
+    : undefined;
+
+  return {
+    serviceName,
+    meter: meterProvider.getMeter(opts.service, opts.version),
+    tracer: tracerProvider
+      ? tracerProvider.getTracer(opts.service, opts.version)
+      : trace.getTracer(opts.service),
+    tracing,
+    async renderMetrics() {
+      const { resourceMetrics } = await prometheus.collect();
+      return serializer.serialize(resourceMetrics);
+    },
+    async shutdown() {
+      await Promise.allSettled([meterProvider.shutdown(), tracerProvider?.shutdown()]);
+    },
+  };
+}
