@@ -66,4 +66,5 @@ export async function postJson(url: string, body: unknown): Promise<{ status: nu
   });
   return { status: res.status, json: await res.json() };
 }
+export * from "./otlp-sink.ts";
 export * from "./processes.ts";

@@ -42,14 +42,18 @@ export function alive(pid: number): boolean {
  * Runs `bun run dev <args>` exactly as a user would, in its own process group (like a terminal job), and
  * waits for the banner. `interrupt()` is Ctrl-C: SIGINT to the whole group.
  */
-export async function startDev(args: string[], timeoutMs = 30_000) {
+export async function startDev(
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
+) {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
   const proc: Subprocess<"ignore", "pipe", "pipe"> = Bun.spawn([process.execPath, "run", "dev", ...args], {
     cwd: repoRoot,
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
     detached: true,
-    env: { ...process.env, NO_COLOR: "1" },
+    env: { ...process.env, NO_COLOR: "1", ...opts.env },
   });
   let output = "";
   const stderr = new Response(proc.stderr).text();

@@ -1,0 +1,142 @@
+/**
+ * One request is ONE trace across three processes: charge-api -> balancer -> substation, with W3C trace
+ * context on the wire. The apps run as real processes (`bun run dev`) exporting OTLP/HTTP to a receiver
+ * this test runs in place of the collector.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import type { ChargeApiRouter } from "@evgrid/charge-api";
+import { internalClient } from "@evgrid/kit";
+import { type ReceivedSpan, startDev, startOtlpSink } from "@evgrid/testing";
+
+setDefaultTimeout(60_000);
+const SERVER = 2;
+const CLIENT = 3;
+const STATUS_ERROR = 2;
+
+let sink: ReturnType<typeof startOtlpSink>;
+let dev: Awaited<ReturnType<typeof startDev>>;
+
+beforeAll(async () => {
+  sink = startOtlpSink();
+  dev = await startDev(["--random-ports", "--capacities", "150,4.2"], {
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+      OTEL_METRICS_EXPORTER: "otlp",
+      OTEL_METRIC_EXPORT_INTERVAL: "500",
+      OTEL_BSP_SCHEDULE_DELAY: "100",
+    },
+  });
+});
+afterAll(async () => {
+  await dev?.[Symbol.asyncDispose]();
+  sink?.[Symbol.dispose]();
+});
+
+const byName = (spans: ReceivedSpan[], service: string, name: string, kind: number) =>
+  spans.filter((s) => s.service === service && s.name === name && s.kind === kind);
+
+describe("distributed tracing", () => {
+  test("requestCharge produces spans from all three services in one trace with correct parent links", async () => {
+    const api = internalClient<ChargeApiRouter>(dev.urls.chargeApi, { timeoutMs: 5000 });
+    const grant = await api.requestCharge.mutate({ vehicleId: "ev-traced", maxKw: 22, durationS: 60 });
+
+    // Each service flushes on its own schedule: wait for every hop of this request's trace.
+    const rootOf = (all: ReceivedSpan[]) =>
+      byName(all, "charge-api", "charge-api/requestCharge", SERVER).find(
+        (s) => s.attributes["evgrid.vehicle.id"] === "ev-traced",
+      );
+    const spans = await sink.waitFor((all) => {
+      const root = rootOf(all);
+      const services = new Set(
+        all.filter((s) => s.traceId === root?.traceId).map((s) => `${s.service}:${s.kind}`),
+      );
+      return services.size === 5;
+    });
+    const apiServer = rootOf(spans);
+    const trace = spans.filter((s) => s.traceId === apiServer?.traceId);
+    const one = (service: string, name: string, kind: number) => {
+      const found = byName(trace, service, name, kind);
+      expect({ service, name, count: found.length }).toEqual({ service, name, count: 1 });
+      return found[0] as ReceivedSpan;
+    };
+    const apiClient = one("charge-api", "balancer/dispatch", CLIENT);
+    const balancerServer = one("balancer", "balancer/dispatch", SERVER);
+    const balancerClient = one("balancer", "substation/startSession", CLIENT);
+    const substationServer = one("substation", "substation/startSession", SERVER);
+
+    // The chain of parents, hop by hop.
+    expect(apiServer?.parentSpanId).toBe("");
+    expect(apiClient.parentSpanId).toBe(apiServer?.spanId as string);
+    expect(balancerServer.parentSpanId).toBe(apiClient.spanId);
+    expect(balancerClient.parentSpanId).toBe(balancerServer.spanId);
+    expect(substationServer.parentSpanId).toBe(balancerClient.spanId);
+
+    // What an operator looks for in Tempo.
+    expect(apiServer?.attributes).toMatchObject({
+      "rpc.system.name": "trpc",
+      "rpc.method": "requestCharge",
+      "rpc.response.status_code": "OK",
+      "evgrid.vehicle.id": "ev-traced",
+      "evgrid.request.max_kw": 22,
+      "evgrid.substation.id": grant.substationId,
+      "evgrid.session.id": grant.sessionId,
+      "evgrid.allocated_kw": grant.allocatedKw,
+      "evgrid.dispatch.tries": 1,
+    });
+    expect(balancerServer.attributes).toMatchObject({
+      "evgrid.vehicle.id": "ev-traced",
+      "evgrid.request.min_kw": 4.2,
+      "evgrid.substation.id": grant.substationId,
+      "evgrid.dispatch.tries": 1,
+    });
+  });
+
+  test("a refused request is an error span carrying the refusal reason", async () => {
+    // Fill the grid (150 + 4.2 kW of 4.2 kW minimums) until the first refusal.
+    const api = internalClient<ChargeApiRouter>(dev.urls.chargeApi, { timeoutMs: 5000 });
+    let refusedAfter = -1;
+    for (let i = 0; i < 100 && refusedAfter < 0; i++) {
+      await api.requestCharge.mutate({ vehicleId: `fill-${i}`, durationS: 60 }).catch(() => {
+        refusedAfter = i;
+      });
+    }
+    expect(refusedAfter).toBeGreaterThan(30);
+    const spans = await sink.waitFor((all) => {
+      const root = all.find(
+        (s) => s.service === "charge-api" && s.attributes["evgrid.error.reason"] === "GRID_FULL",
+      );
+      return all.some((s) => s.traceId === root?.traceId && s.service === "balancer" && s.kind === SERVER);
+    });
+    const refused = spans.find(
+      (s) => s.service === "charge-api" && s.attributes["evgrid.error.reason"] === "GRID_FULL",
+    );
+    expect(refused?.statusCode).toBe(STATUS_ERROR);
+    expect(refused?.attributes["rpc.response.status_code"]).toBe("TOO_MANY_REQUESTS");
+    const balancer = spans.find(
+      (s) => s.traceId === refused?.traceId && s.service === "balancer" && s.kind === SERVER,
+    );
+    expect(balancer?.attributes["evgrid.error.reason"]).toBe("GRID_FULL");
+  });
+
+  test("an incoming traceparent (k6, a browser) is continued, including on POST /request_charge", async () => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const parentId = "00f067aa0ba902b7";
+    const res = await fetch(`${dev.urls.chargeApi}/request_charge`, {
+      method: "POST",
+      headers: { traceparent: `00-${traceId}-${parentId}-01` },
+      body: JSON.stringify({ durationS: 1 }),
+    });
+    expect(res.status === 200 || res.status === 429).toBe(true);
+    const spans = await sink.waitFor((all) =>
+      all.some((s) => s.traceId === traceId && s.service === "charge-api" && s.kind === SERVER),
+    );
+    const root = spans.find((s) => s.traceId === traceId && s.service === "charge-api" && s.kind === SERVER);
+    expect(root?.parentSpanId).toBe(parentId);
+  });
+
+  test("metrics are also pushed by OTLP when asked (OTEL_METRICS_EXPORTER=otlp)", async () => {
+    const deadline = Date.now() + 5000;
+    while (sink.metricPushes() === 0 && Date.now() < deadline) await Bun.sleep(50);
+    expect(sink.metricPushes()).toBeGreaterThan(0);
+  });
+});
