@@ -68,3 +68,4 @@ export async function postJson(url: string, body: unknown): Promise<{ status: nu
 }
 export * from "./otlp-sink.ts";
 export * from "./processes.ts";
+export * from "./stack.ts";
