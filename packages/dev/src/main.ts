@@ -21,6 +21,7 @@ Options (environment variable in brackets):
   --balancer-port <p>                                           [BALANCER_PORT]       (default: 8081)
   --substation-base-port <p>  substation i listens on p+i       [SUBSTATION_BASE_PORT] (default: 8100)
   --random-ports           let the OS pick every port           [DEV_RANDOM_PORTS=true]
+  --keep-going             an app that exits does not stop the others (watch failover)
   -h, --help               show this help
 
 Examples:
@@ -41,6 +42,7 @@ function readOptions(): DevOptions {
         "balancer-port": { type: "string" },
         "substation-base-port": { type: "string" },
         "random-ports": { type: "boolean" },
+        "keep-going": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -62,6 +64,7 @@ function readOptions(): DevOptions {
     balancerPort: values["balancer-port"] ?? env.BALANCER_PORT,
     substationBasePort: values["substation-base-port"] ?? env.SUBSTATION_BASE_PORT,
     randomPorts: values["random-ports"] ?? env.DEV_RANDOM_PORTS === "true",
+    keepGoing: values["keep-going"] ?? false,
   });
   if (!parsed.success) {
     const flag = (key: PropertyKey | undefined) =>
@@ -110,6 +113,10 @@ async function shutdown(code: number): Promise<void> {
 process.on("SIGINT", () => void shutdown(0));
 process.on("SIGTERM", () => void shutdown(0));
 supervisor.onUnexpectedExit = (name, code) => {
+  if (opts.keepGoing) {
+    console.error(`dev: ${name} exited (code ${code}); the others keep running (--keep-going)`);
+    return;
+  }
   console.error(`dev: ${name} exited unexpectedly (code ${code}); stopping everything`);
   void shutdown(1);
 };

@@ -20,6 +20,8 @@ export const devOptionsSchema = z
     substationBasePort: port.default(8100),
     /** Every app on a free port picked by the OS (tests, or a second copy next to a running one). */
     randomPorts: z.boolean().default(false),
+    /** An app that exits leaves the others running (to watch the balancer route around it). */
+    keepGoing: z.boolean().default(false),
   })
   .superRefine((o, ctx) => {
     const list = o.capacitiesKw ?? [];

@@ -36,7 +36,6 @@ const dotEnv = Object.fromEntries(
 );
 
 const APPS = ["substation-1", "substation-2", "substation-3", "balancer", "charge-api"];
-const hostPort = (url: string) => new URL(url).host;
 const envOf = (service: string): Record<string, string> => compose.services[service].environment;
 
 /** Runs a command, failing (never skipping) when the tool is missing: CI installs it. */
@@ -224,6 +223,7 @@ describe("Grafana provisioning", () => {
     expect(compose.services.grafana.environment).toMatchObject({
       GF_AUTH_ANONYMOUS_ENABLED: "true",
       GF_AUTH_ANONYMOUS_ORG_ROLE: "Viewer",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a compose variable, interpolated from .env or the shell.
       GF_SECURITY_ADMIN_PASSWORD: "${GRAFANA_ADMIN_PASSWORD}",
     });
   });

@@ -38,7 +38,7 @@ interface OtlpTraces {
   }[];
 }
 
-const valueOf = (v: OtlpValue) =>
+const plainValue = (v: OtlpValue) =>
   v.stringValue ??
   (v.intValue !== undefined ? Number(v.intValue) : undefined) ??
   v.doubleValue ??
@@ -46,7 +46,7 @@ const valueOf = (v: OtlpValue) =>
   "";
 
 const attributes = (list: OtlpAttribute[] = []) =>
-  Object.fromEntries(list.map((a) => [a.key, valueOf(a.value)]));
+  Object.fromEntries(list.map((a) => [a.key, plainValue(a.value)]));
 
 /**
  * An OTLP/HTTP (JSON) trace receiver on 127.0.0.1:0, standing in for the collector in tests. It also counts

@@ -90,6 +90,16 @@ export async function startDev(
   }
   const tree = await descendants(proc.pid);
 
+  /** The PIDs of the app processes whose command line contains `needle` (e.g. "apps/substation"). */
+  const pidsOf = async (needle: string) => {
+    const ps = await new Response(Bun.spawn(["ps", "-o", "pid=,args=", "-p", tree.join(",")]).stdout).text();
+    return ps
+      .trim()
+      .split("\n")
+      .filter((l) => l.includes(needle))
+      .map((l) => Number(l.trim().split(/\s+/)[0]));
+  };
+
   const waitExit = async (ms: number) => {
     const code = await Promise.race([proc.exited, Bun.sleep(ms).then(() => "timeout" as const)]);
     await Promise.race([rest, Bun.sleep(1000)]);
@@ -101,6 +111,7 @@ export async function startDev(
     /** Every process that `bun run dev` started (the runner and each app), captured once it was up. */
     tree,
     output: () => output,
+    pidsOf,
     /** Ctrl-C in the terminal: SIGINT to the whole process group. */
     interrupt: (ms = 15_000) => {
       process.kill(-proc.pid, "SIGINT");

@@ -1,0 +1,197 @@
+/**
+ * A real Prometheus scrapes the running apps with the very scrape jobs the collector uses in compose
+ * (otel/collector.yaml), re-targeted to loopback; then every PromQL expression of every provisioned
+ * dashboard panel and alert rule must return data. Prometheus comes from Debian (`apt-get install -y
+ * prometheus`); without it this test fails, it never skips.
+ */
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import {
+  alertRules,
+  dashboardQueries,
+  readYaml,
+  repoRoot,
+  runClient,
+  startDev,
+  substituteGrafanaVariables,
+} from "@evgrid/testing";
+
+setDefaultTimeout(120_000);
+
+interface ScrapeJob {
+  job_name: string;
+  static_configs: { targets: string[] }[];
+}
+interface PromResult {
+  status: string;
+  data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  error?: string;
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+function freePort(): number {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const { port } = probe;
+  probe.stop(true);
+  return port;
+}
+
+async function startPrometheus(scrapeConfigs: ScrapeJob[]) {
+  if (!Bun.which("prometheus")) {
+    throw new Error("prometheus is not installed; on Debian/Ubuntu: apt-get install -y prometheus");
+  }
+  const dir = mkdtempSync(join(tmpdir(), "evgrid-prometheus-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const config = {
+    // Faster than the stack's 5 s so the test needs seconds, not minutes, of data.
+    global: { scrape_interval: "1s", evaluation_interval: "1s" },
+    rule_files: [resolve(repoRoot, "otel/alerts.yaml")],
+    scrape_configs: scrapeConfigs,
+  };
+  // JSON is YAML: the config is written as JSON.
+  await Bun.write(join(dir, "prometheus.yml"), JSON.stringify(config, null, 2));
+  const port = freePort();
+  const proc = Bun.spawn(
+    [
+      "prometheus",
+      `--config.file=${join(dir, "prometheus.yml")}`,
+      `--storage.tsdb.path=${join(dir, "data")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--log.level=warn",
+    ],
+    { stdout: "ignore", stderr: "pipe" },
+  );
+  cleanups.push(async () => {
+    proc.kill("SIGTERM");
+    await proc.exited;
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) break;
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`prometheus did not start: ${await new Response(proc.stderr).text()}`);
+    }
+    await Bun.sleep(200);
+  }
+  return {
+    url,
+    async query(expr: string): Promise<PromResult> {
+      const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+      return (await res.json()) as PromResult;
+    },
+  };
+}
+
+/** True when the expression returns at least one sample with a finite value. */
+const hasData = (r: PromResult) =>
+  r.status === "success" && r.data.result.some((s) => Number.isFinite(Number(s.value[1])));
+
+async function untilAllHaveData(
+  prom: Awaited<ReturnType<typeof startPrometheus>>,
+  exprs: { name: string; expr: string }[],
+  timeoutMs: number,
+) {
+  const deadline = Date.now() + timeoutMs;
+  let empty = exprs;
+  while (empty.length > 0 && Date.now() < deadline) {
+    const results = await Promise.all(empty.map(async (e) => ({ e, r: await prom.query(e.expr) })));
+    for (const { e, r } of results)
+      if (r.status !== "success") throw new Error(`${e.name}: ${r.error}\n${e.expr}`);
+    empty = results.filter(({ r }) => !hasData(r)).map(({ e }) => e);
+    if (empty.length > 0) await Bun.sleep(500);
+  }
+  return empty.map((e) => `${e.name}: ${e.expr}`);
+}
+
+describe("dashboards and alerts against a real Prometheus", () => {
+  test("every panel query and alert expression returns data", async () => {
+    // The grid compose runs: three substations, small enough to fill up.
+    const dev = await startDev(["--random-ports", "--keep-going", "--capacities", "60,40,20"]);
+    cleanups.push(() => dev[Symbol.asyncDispose]());
+    const hostOf: Record<string, string> = {
+      "charge-api": new URL(dev.urls.chargeApi).host,
+      balancer: new URL(dev.urls.balancer).host,
+      ...Object.fromEntries(Object.entries(dev.urls.substations).map(([id, url]) => [id, new URL(url).host])),
+    };
+
+    // The collector's scrape jobs, unchanged but for addresses (compose service name -> loopback).
+    const collector = await readYaml<{
+      receivers: { prometheus: { config: { scrape_configs: ScrapeJob[] } } };
+    }>("otel/collector.yaml");
+    const jobs = collector.receivers.prometheus.config.scrape_configs.map((job) => ({
+      ...job,
+      scrape_interval: "1s",
+      static_configs: job.static_configs.map((sc) => ({
+        targets: sc.targets.map((t) => {
+          const service = t.split(":")[0] as string;
+          if (!hostOf[service]) throw new Error(`collector scrapes ${t}, which the dev grid does not run`);
+          return hostOf[service];
+        }),
+      })),
+    }));
+    const prom = await startPrometheus(jobs);
+
+    // Fill the grid (120 kW of 4.2 kW minimums = 27 sessions) and keep requests coming, so rates,
+    // refusals and latency histograms all have recent samples.
+    const fill = await runClient([
+      "--url",
+      dev.urls.chargeApi,
+      "--count",
+      "60",
+      "--concurrency",
+      "10",
+      "--interval",
+      "0",
+      "--duration-s",
+      "300",
+    ]);
+    expect(fill.code).toBe(0);
+    const trickle = runClient([
+      "--url",
+      dev.urls.chargeApi,
+      "--count",
+      "80",
+      "--interval",
+      "0.25",
+      "--duration-s",
+      "300",
+    ]);
+
+    const rules = await alertRules();
+    const saturated = [
+      ...(await dashboardQueries())
+        .filter((q) => q.datasourceUid === "prometheus")
+        .map((q) => ({ name: `${q.dashboard} / ${q.panel}`, expr: substituteGrafanaVariables(q.expr) })),
+      // With every substation full, these alert conditions hold.
+      ...rules
+        .filter((r) => r.alert !== "NoHealthySubstation")
+        .map((r) => ({ name: `alert ${r.alert}`, expr: r.expr.replaceAll("[5m]", "[15s]") })),
+    ];
+    const emptyWhileFull = await untilAllHaveData(prom, saturated, 30_000);
+    expect(emptyWhileFull).toEqual([]);
+    await trickle;
+
+    // Then every substation goes away: the balancer's view empties and NoHealthySubstation's condition holds.
+    for (const pid of await dev.pidsOf("apps/substation/")) process.kill(pid, "SIGTERM");
+    const down = rules
+      .filter((r) => r.alert === "NoHealthySubstation")
+      .map((r) => ({ name: `alert ${r.alert}`, expr: r.expr }));
+    expect(down).toHaveLength(1);
+    expect(await untilAllHaveData(prom, down, 20_000)).toEqual([]);
+
+    console.log(
+      `real Prometheus: ${saturated.length + down.length} expressions (${saturated.length - (rules.length - 1)} dashboard queries, ${rules.length} alert rules) all returned data`,
+    );
+  });
+});
