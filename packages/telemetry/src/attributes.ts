@@ -1,4 +1,5 @@
-import { type Attributes, trace } from "@opentelemetry/api";
+import { randomBytes } from "node:crypto";
+import { type Attributes, context, ROOT_CONTEXT, TraceFlags, trace } from "@opentelemetry/api";
 
 /** Span attribute names of this domain, under one namespace (OpenTelemetry naming: dotted, lower case). */
 export const attr = {
@@ -21,3 +22,17 @@ export function annotate(attributes: Attributes): void {
 export const durationBucketsS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
+
+/**
+ * Runs `fn` under an unsampled trace context: spans started inside are not recorded, and the `traceparent`
+ * sent to the next service says "not sampled", so its parent-based sampler records nothing either.
+ * For background chatter (the balancer's load refresh) that would otherwise flood the trace store.
+ */
+export function withoutTracing<T>(fn: () => T): T {
+  const unsampled = trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: randomBytes(16).toString("hex"),
+    spanId: randomBytes(8).toString("hex"),
+    traceFlags: TraceFlags.NONE,
+  });
+  return context.with(unsampled, fn);
+}

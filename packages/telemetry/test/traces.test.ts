@@ -134,6 +134,12 @@ describe("distributed tracing", () => {
     expect(root?.parentSpanId).toBe(parentId);
   });
 
+  test("the balancer's background load refresh is not traced on either side", () => {
+    // By now the refresh has run dozens of times (every 500 ms per substation).
+    expect(sink.spans.filter((s) => s.name.endsWith("/getLoad"))).toEqual([]);
+    expect(sink.spans.length).toBeGreaterThan(10);
+  });
+
   test("metrics are also pushed by OTLP when asked (OTEL_METRICS_EXPORTER=otlp)", async () => {
     const deadline = Date.now() + 5000;
     while (sink.metricPushes() === 0 && Date.now() < deadline) await Bun.sleep(50);
