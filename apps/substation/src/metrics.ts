@@ -1,9 +1,46 @@
-import type { Session } from "@evgrid/contract";
+import type { Session, SubstationLoad } from "@evgrid/contract";
 import type { Meter } from "@opentelemetry/api";
 import type { Station } from "./station.ts";
 
 const WATTS_PER_KW = 1000;
 const JOULES_PER_KWH = 3_600_000;
+
+/** name, description, unit, how to read it from a load snapshot. */
+const LOAD_GAUGES: [string, string, string | null, (load: SubstationLoad) => number][] = [
+  ["evgrid_substation_capacity_watts", "Physical capacity", "W", (l) => l.capacityKw * WATTS_PER_KW],
+  [
+    "evgrid_substation_effective_capacity_watts",
+    "Capacity in force: min(capacity, operator limit)",
+    "W",
+    (l) => l.effectiveCapacityKw * WATTS_PER_KW,
+  ],
+  [
+    "evgrid_substation_allocated_watts",
+    "Power handed out to sessions now",
+    "W",
+    (l) => l.allocatedKw * WATTS_PER_KW,
+  ],
+  [
+    "evgrid_substation_committed_min_watts",
+    "Sum of admitted sessions' minimum power",
+    "W",
+    (l) => l.committedMinKw * WATTS_PER_KW,
+  ],
+  [
+    "evgrid_substation_demand_watts",
+    "Sum of active sessions' maximum power",
+    "W",
+    (l) => l.demandKw * WATTS_PER_KW,
+  ],
+  ["evgrid_substation_active_sessions", "Sessions charging now", null, (l) => l.activeSessions],
+  [
+    "evgrid_substation_utilization_ratio",
+    "Allocated over effective capacity, 0..1",
+    "1",
+    (l) => l.utilization,
+  ],
+  ["current_load", "Active sessions (the original system's load gauge)", null, (l) => l.activeSessions],
+];
 
 /**
  * The substation's own account of itself, in Prometheus base units (watts, joules, ratios) with the
@@ -32,38 +69,10 @@ export function stationMetrics(meter: Meter, substationId: string) {
     onRefuse: (reason: string) => refused.add(1, { ...attrs, reason }),
     /** Gauges are read from the station when scraped: one O(1) load snapshot per scrape. */
     observe(station: Station) {
-      const gauges = {
-        capacity: meter.createObservableGauge("evgrid_substation_capacity_watts", {
-          description: "Physical capacity",
-          unit: "W",
-        }),
-        effective: meter.createObservableGauge("evgrid_substation_effective_capacity_watts", {
-          description: "Capacity in force: min(capacity, operator limit)",
-          unit: "W",
-        }),
-        allocated: meter.createObservableGauge("evgrid_substation_allocated_watts", {
-          description: "Power handed out to sessions now",
-          unit: "W",
-        }),
-        committed: meter.createObservableGauge("evgrid_substation_committed_min_watts", {
-          description: "Sum of admitted sessions' minimum power",
-          unit: "W",
-        }),
-        demand: meter.createObservableGauge("evgrid_substation_demand_watts", {
-          description: "Sum of active sessions' maximum power",
-          unit: "W",
-        }),
-        active: meter.createObservableGauge("evgrid_substation_active_sessions", {
-          description: "Sessions charging now",
-        }),
-        utilization: meter.createObservableGauge("evgrid_substation_utilization_ratio", {
-          description: "Allocated over effective capacity, 0..1",
-          unit: "1",
-        }),
-        currentLoad: meter.createObservableGauge("current_load", {
-          description: "Active sessions (the original system's load gauge)",
-        }),
-      };
+      const gauges = LOAD_GAUGES.map(([name, description, unit, read]) => ({
+        gauge: meter.createObservableGauge(name, unit ? { description, unit } : { description }),
+        read,
+      }));
       const energy = meter.createObservableCounter("evgrid_substation_energy_delivered_joules", {
         description: "Energy delivered to vehicles since start, ended and active sessions",
         unit: "J",
@@ -71,17 +80,10 @@ export function stationMetrics(meter: Meter, substationId: string) {
       meter.addBatchObservableCallback(
         (r) => {
           const load = station.load();
-          r.observe(gauges.capacity, load.capacityKw * WATTS_PER_KW, attrs);
-          r.observe(gauges.effective, load.effectiveCapacityKw * WATTS_PER_KW, attrs);
-          r.observe(gauges.allocated, load.allocatedKw * WATTS_PER_KW, attrs);
-          r.observe(gauges.committed, load.committedMinKw * WATTS_PER_KW, attrs);
-          r.observe(gauges.demand, load.demandKw * WATTS_PER_KW, attrs);
-          r.observe(gauges.active, load.activeSessions, attrs);
-          r.observe(gauges.utilization, load.utilization, attrs);
-          r.observe(gauges.currentLoad, load.activeSessions, attrs);
+          for (const { gauge, read } of gauges) r.observe(gauge, read(load), attrs);
           r.observe(energy, station.energyDeliveredKwh() * JOULES_PER_KWH, attrs);
         },
-        [...Object.values(gauges), energy],
+        [...gauges.map((g) => g.gauge), energy],
       );
     },
   };
