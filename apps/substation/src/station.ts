@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import {
   type ChargeRequest,
   type EndReason,
@@ -7,7 +7,8 @@ import {
   type SubstationLoad,
 } from "@evgrid/contract";
 import { GridError } from "@evgrid/kit";
-import { decideAdmission, effectiveCapacityKw, KW_EPSILON, shareFairly } from "@evgrid/policy";
+import { decideAdmission, effectiveCapacityKw, KW_EPSILON, waterLevel } from "@evgrid/policy";
+import { type EnergyGoal, PowerClass } from "./power-class.ts";
 
 export interface StationOptions {
   id: string;
@@ -25,39 +26,40 @@ export interface StationOptions {
 interface LiveSession {
   sessionId: string;
   vehicleId: string;
-  minKw: number;
-  maxKw: number;
+  cls: PowerClass;
   startedAtMs: number;
   durationS: number | null;
   energyKwh: number | null;
-  deliveredKwh: number;
-  allocatedKw: number;
-  /** Energy is integrated up to this instant at `allocatedKw`. */
-  accruedToMs: number;
+  /** The class's energy integral when this session started: delivered = integral now - this. */
+  startKwh: number;
   timer: ReturnType<typeof setTimeout> | undefined;
+  goal: EnergyGoal | undefined;
 }
 
-const MS_PER_HOUR = 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
  * One substation's sessions. Every mutation runs synchronously from check to commit, so two admissions can
  * never interleave: the event loop makes the substation the atomic authority. After every change the power
- * is re-shared (water-filling) and energy-based sessions get a new end time.
+ * is re-shared (water-filling) at once. Sessions with the same (minKw, maxKw) form a power class that
+ * shares one allocation and one energy integral, so a change costs O(classes), whatever the session count.
  */
 export class Station {
   readonly id: string;
   readonly capacityKw: number;
   private limitKw: number | null;
+  private readonly classes = new Map<string, PowerClass>();
   private readonly active = new Map<string, LiveSession>();
   private readonly ended = new Map<string, Session>();
   private readonly endedRetention: number;
   private readonly now: () => number;
   private readonly hooks: Pick<StationOptions, "onStart" | "onEnd" | "onRefuse">;
-  /** Energy of sessions already ended; active ones are added when asked. */
-  private endedEnergyKwh = 0;
   private committedMinKw = 0;
   private demandKw = 0;
+  /** Energy of sessions already ended; active ones are added when asked. */
+  private endedEnergyKwh = 0;
+  /** Sum of active sessions' startKwh per class, so total delivered energy is O(classes). */
+  private readonly startKwhByClass = new Map<PowerClass, number>();
   private version = 0;
   private closed = false;
 
@@ -70,9 +72,17 @@ export class Station {
     this.hooks = { onStart: opts.onStart, onEnd: opts.onEnd, onRefuse: opts.onRefuse };
   }
 
+  get limit(): number | null {
+    return this.limitKw;
+  }
+
+  private site() {
+    return { capacityKw: this.capacityKw, limitKw: this.limitKw };
+  }
+
+  /** O(1): maintained sums; water-filling hands out everything up to the demand. */
   load(): SubstationLoad {
     const effectiveKw = effectiveCapacityKw(this.site());
-    // Water-filling hands out everything up to the demand, so the total needs no per-session walk.
     // Minimums above the capacity only happen within an operator cut, before curtailment; float noise aside.
     const overCommitted = this.committedMinKw > effectiveKw + KW_EPSILON;
     const allocatedKw = Math.min(this.demandKw, overCommitted ? this.committedMinKw : effectiveKw);
@@ -90,14 +100,6 @@ export class Station {
       version: this.version,
       measuredAtMs: this.now(),
     };
-  }
-
-  get limit(): number | null {
-    return this.limitKw;
-  }
-
-  private site() {
-    return { capacityKw: this.capacityKw, limitKw: this.limitKw };
   }
 
   start(req: ChargeRequest): { session: Session; load: SubstationLoad } {
@@ -122,25 +124,30 @@ export class Station {
       );
     }
     const nowMs = this.now();
+    const cls = this.classFor(req.minKw, req.maxKw, nowMs);
+    const sessionId = `${this.id}.${randomUUID().replaceAll("-", "")}`;
     const live: LiveSession = {
-      sessionId: `${this.id}.${randomBytes(16).toString("hex")}`,
+      sessionId,
       vehicleId: req.vehicleId,
-      minKw: req.minKw,
-      maxKw: req.maxKw,
+      cls,
       startedAtMs: nowMs,
       durationS: "durationS" in req ? req.durationS : null,
       energyKwh: "energyKwh" in req ? req.energyKwh : null,
-      deliveredKwh: 0,
-      allocatedKw: 0,
-      accruedToMs: nowMs,
+      startKwh: cls.integralAt(nowMs),
       timer: undefined,
+      goal: undefined,
     };
-    this.active.set(live.sessionId, live);
+    cls.count += 1;
+    this.startKwhByClass.set(cls, (this.startKwhByClass.get(cls) ?? 0) + live.startKwh);
+    this.active.set(sessionId, live);
     if (live.durationS !== null) {
-      live.timer = setTimeout(() => this.end(live.sessionId, "time_elapsed"), live.durationS * 1000);
+      live.timer = setTimeout(() => this.end(sessionId, "time_elapsed"), live.durationS * 1000);
+    } else {
+      live.goal = { sessionId, finishAtKwh: live.startKwh + (live.energyKwh ?? 0), done: false };
+      cls.addGoal(live.goal);
     }
-    this.reallocate();
-    const session = this.view(live);
+    this.reallocate(nowMs);
+    const session = this.view(live, nowMs);
     this.hooks.onStart?.(session);
     return { session, load: this.load() };
   }
@@ -153,18 +160,19 @@ export class Station {
 
   get(sessionId: string): Session {
     const live = this.active.get(sessionId);
-    if (live) return this.view(live);
+    if (live) return this.view(live, this.now());
     const done = this.ended.get(sessionId);
     if (done) return done;
     throw this.notFound(sessionId);
   }
 
   list(status: "active" | "ended" | "all", limit: number): Session[] {
+    const nowMs = this.now();
     const out: Session[] = [];
     if (status !== "ended") {
       for (const live of this.active.values()) {
         if (out.length >= limit) return out;
-        out.push(this.view(live));
+        out.push(this.view(live, nowMs));
       }
     }
     if (status !== "active") {
@@ -187,20 +195,20 @@ export class Station {
     const newestFirst = [...this.active.values()].reverse();
     let committed = this.committedMinKw;
     for (const live of newestFirst) {
-      if (committed <= effectiveKw + 1e-9) break;
-      committed -= live.minKw;
+      if (committed <= effectiveKw + KW_EPSILON) break;
+      committed -= live.cls.minKw;
       curtailed.push(this.end(live.sessionId, "curtailed", false));
     }
-    this.reallocate();
+    this.reallocate(this.now());
     return { load: this.load(), curtailed };
   }
 
-  /** Total energy delivered since start: ended sessions plus what active ones have drawn so far. O(active). */
+  /** Total energy delivered since start: ended sessions plus what active ones have drawn so far. O(classes). */
   energyDeliveredKwh(): number {
     const nowMs = this.now();
     let activeKwh = 0;
-    for (const live of this.active.values()) {
-      activeKwh += live.deliveredKwh + (live.allocatedKw * (nowMs - live.accruedToMs)) / MS_PER_HOUR;
+    for (const cls of this.classes.values()) {
+      activeKwh += cls.count * cls.integralAt(nowMs) - (this.startKwhByClass.get(cls) ?? 0);
     }
     return this.endedEnergyKwh + activeKwh;
   }
@@ -209,17 +217,37 @@ export class Station {
   close(): void {
     this.closed = true;
     for (const live of this.active.values()) clearTimeout(live.timer);
+    for (const cls of this.classes.values()) cls.disarm();
+  }
+
+  private classFor(minKw: number, maxKw: number, nowMs: number): PowerClass {
+    const key = `${minKw}|${maxKw}`;
+    let cls = this.classes.get(key);
+    if (!cls) {
+      cls = new PowerClass(minKw, maxKw, nowMs);
+      this.classes.set(key, cls);
+    }
+    return cls;
   }
 
   private end(sessionId: string, reason: EndReason, reallocate = true): Session {
     const live = this.active.get(sessionId);
     if (!live) throw this.notFound(sessionId);
     const nowMs = this.now();
-    this.accrue(live, nowMs);
+    const last = this.view(live, nowMs);
     clearTimeout(live.timer);
+    if (live.goal) live.goal.done = true;
     this.active.delete(sessionId);
+    const { cls } = live;
+    cls.count -= 1;
+    this.startKwhByClass.set(cls, (this.startKwhByClass.get(cls) ?? 0) - live.startKwh);
+    if (cls.count === 0) {
+      cls.disarm();
+      this.classes.delete(`${cls.minKw}|${cls.maxKw}`);
+      this.startKwhByClass.delete(cls);
+    }
     const session: Session = {
-      ...this.view(live),
+      ...last,
       allocatedKw: 0,
       status: "ended",
       expectedEndAt: null,
@@ -232,65 +260,59 @@ export class Station {
       if (oldest !== undefined) this.ended.delete(oldest);
     }
     this.endedEnergyKwh += session.deliveredKwh;
-    if (reallocate) this.reallocate();
+    if (reallocate) this.reallocate(nowMs);
     this.hooks.onEnd?.(session);
     return session;
   }
 
-  /** Re-shares the power after any change; sums are recomputed exactly so float drift never accumulates. */
-  private reallocate(): void {
-    const nowMs = this.now();
-    const sessions = [...this.active.values()];
-    const shares = shareFairly(sessions, effectiveCapacityKw(this.site()));
+  /** Re-shares the power after any change, class by class; sums are recomputed exactly from the classes. */
+  private reallocate(nowMs: number): void {
+    const classes = [...this.classes.values()];
+    for (const cls of classes) cls.accrue(nowMs);
+    const level = waterLevel(classes, effectiveCapacityKw(this.site()));
     let committed = 0;
     let demand = 0;
-    sessions.forEach((live, i) => {
-      this.accrue(live, nowMs);
-      live.allocatedKw = shares[i] ?? live.minKw;
-      committed += live.minKw;
-      demand += live.maxKw;
-      if (live.energyKwh !== null) this.scheduleEnergyEnd(live);
-    });
+    for (const cls of classes) {
+      cls.allocatedKw = Math.min(cls.maxKw, Math.max(cls.minKw, level));
+      committed += cls.count * cls.minKw;
+      demand += cls.count * cls.maxKw;
+      cls.arm(nowMs, () => this.energyDue(cls));
+    }
     this.committedMinKw = committed;
     this.demandKw = demand;
     this.version += 1;
   }
 
-  private accrue(live: LiveSession, nowMs: number): void {
-    live.deliveredKwh += (live.allocatedKw * (nowMs - live.accruedToMs)) / MS_PER_HOUR;
-    live.accruedToMs = nowMs;
-  }
-
-  private scheduleEnergyEnd(live: LiveSession): void {
-    clearTimeout(live.timer);
-    const remainingMs = this.energyRemainingMs(live);
-    live.timer = setTimeout(() => this.end(live.sessionId, "energy_delivered"), Math.max(0, remainingMs));
-  }
-
-  private energyRemainingMs(live: LiveSession): number {
-    const remainingKwh = Math.max(0, (live.energyKwh ?? 0) - live.deliveredKwh);
-    return live.allocatedKw > 0 ? (remainingKwh / live.allocatedKw) * MS_PER_HOUR : Number.POSITIVE_INFINITY;
-  }
-
-  private view(live: LiveSession): Session {
+  private energyDue(cls: PowerClass): void {
     const nowMs = this.now();
-    const deliveredKwh = live.deliveredKwh + (live.allocatedKw * (nowMs - live.accruedToMs)) / MS_PER_HOUR;
-    const expectedEndMs =
-      live.durationS !== null
-        ? live.startedAtMs + live.durationS * 1000
-        : live.accruedToMs + this.energyRemainingMs(live);
+    const reached = cls.takeReached(nowMs);
+    for (const goal of reached) this.end(goal.sessionId, "energy_delivered", false);
+    this.reallocate(nowMs);
+  }
+
+  private view(live: LiveSession, nowMs: number): Session {
+    const { cls } = live;
+    const drawnKwh = cls.integralAt(nowMs) - live.startKwh;
+    const deliveredKwh = live.energyKwh !== null ? Math.min(live.energyKwh, drawnKwh) : drawnKwh;
+    let expectedEndMs: number;
+    if (live.durationS !== null) {
+      expectedEndMs = live.startedAtMs + live.durationS * 1000;
+    } else {
+      const remainingKwh = Math.max(0, (live.energyKwh ?? 0) - drawnKwh);
+      expectedEndMs = cls.allocatedKw > 0 ? nowMs + (remainingKwh / cls.allocatedKw) * 3_600_000 : Number.NaN;
+    }
     return {
       sessionId: live.sessionId,
       substationId: this.id,
       vehicleId: live.vehicleId,
-      minKw: live.minKw,
-      maxKw: live.maxKw,
-      allocatedKw: live.allocatedKw,
+      minKw: cls.minKw,
+      maxKw: cls.maxKw,
+      allocatedKw: cls.allocatedKw,
       status: "active",
       startedAt: iso(live.startedAtMs),
       durationS: live.durationS,
       energyKwh: live.energyKwh,
-      deliveredKwh: live.energyKwh !== null ? Math.min(live.energyKwh, deliveredKwh) : deliveredKwh,
+      deliveredKwh,
       expectedEndAt: Number.isFinite(expectedEndMs) ? iso(expectedEndMs) : null,
       endedAt: null,
       endReason: null,

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { type ChargeRequest, chargeRequestSchema } from "@evgrid/contract";
 import { GridError } from "@evgrid/kit";
+import { shareFairly } from "@evgrid/policy";
 import { Station } from "../src/station.ts";
 
 const req = (over: Record<string, unknown> = {}): ChargeRequest =>
@@ -110,5 +111,52 @@ describe("Station operator limit", () => {
     expect(curtailed.every((c) => c.endReason === "curtailed")).toBe(true);
     expect(load).toMatchObject({ effectiveCapacityKw: 10, activeSessions: 2, allocatedKw: 10 });
     expect(s.setLimit(null).load.allocatedKw).toBe(22);
+  });
+});
+
+describe("Station power classes", () => {
+  test("energy integrates across a re-share: a session slows when another arrives and ends later", async () => {
+    const s = station(22);
+    // Alone at 22 kW: 0.004 kWh would take 0.65 s.
+    const a = s.start(req({ vehicleId: "a", maxKw: 22, energyKwh: 0.004 })).session;
+    await Bun.sleep(200);
+    // Now both get 11 kW: a's remaining 0.00278 kWh takes another 0.91 s, ending near 1.11 s.
+    s.start(req({ vehicleId: "b", maxKw: 22, durationS: 60 }));
+    expect(s.get(a.sessionId).allocatedKw).toBe(11);
+    await Bun.sleep(700);
+    expect(s.get(a.sessionId).status).toBe("active");
+    await Bun.sleep(450);
+    const done = s.get(a.sessionId);
+    expect(done).toMatchObject({ status: "ended", endReason: "energy_delivered" });
+    expect(done.deliveredKwh).toBeCloseTo(0.004, 4);
+    expect(s.energyDeliveredKwh()).toBeGreaterThanOrEqual(0.004);
+  });
+
+  test("per-session allocations in mixed classes equal water-filling over the individual sessions", () => {
+    const s = station(200);
+    const kinds = [
+      { maxKw: 3.7 },
+      { maxKw: 7.4, minKw: 1.4 },
+      { maxKw: 11 },
+      { maxKw: 22 },
+      { maxKw: 50, minKw: 20 },
+    ];
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const kind = kinds[i % kinds.length] as Record<string, number>;
+      try {
+        ids.push(s.start(req({ vehicleId: `ev-${i}`, durationS: 60, ...kind })).session.sessionId);
+      } catch {
+        // Refused once the minimums are spoken for: fine, the rest must still be shared right.
+      }
+    }
+    const sessions = s.list("active", 1000);
+    const expected = shareFairly(sessions, 200);
+    sessions.forEach((x, i) => {
+      expect(x.allocatedKw).toBeCloseTo(expected[i] as number, 9);
+    });
+    const total = sessions.reduce((acc, x) => acc + x.allocatedKw, 0);
+    expect(total).toBeCloseTo(s.load().allocatedKw, 9);
+    expect(total).toBeLessThanOrEqual(200 + 1e-9);
   });
 });

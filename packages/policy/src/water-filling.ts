@@ -1,6 +1,8 @@
 export interface Demand {
   minKw: number;
   maxKw: number;
+  /** Identical sessions this demand stands for (default 1): lets a substation share by power class. */
+  count?: number;
 }
 
 /**
@@ -8,35 +10,38 @@ export interface Demand {
  * for the single water level at which the shares add up to the available power. No session can gain without
  * taking from one that has the same or less, nobody is below its minimum, nobody above its maximum.
  *
- * If the minimums alone exceed the power (only after an operator cut), everybody gets the minimum and the
- * caller must shed sessions. O(n log n).
+ * Returns one share per demand (per session of a class when `count` is given). If the minimums alone exceed
+ * the power (only after an operator cut), everybody gets the minimum and the caller must shed sessions.
+ * O(k log k) for k demands.
  */
 export function shareFairly(demands: readonly Demand[], availableKw: number): number[] {
-  let sumMin = 0;
-  let sumMax = 0;
-  for (const d of demands) {
-    sumMin += d.minKw;
-    sumMax += d.maxKw;
-  }
-  if (sumMax <= availableKw) return demands.map((d) => d.maxKw);
-  if (sumMin >= availableKw) return demands.map((d) => d.minKw);
-  const level = waterLevel(demands, availableKw, sumMin);
+  const level = waterLevel(demands, availableKw);
   return demands.map((d) => Math.min(d.maxKw, Math.max(d.minKw, level)));
 }
 
 /**
- * Solves sum(clamp(L, min_i, max_i)) = available for L. The sum is continuous, non-decreasing and linear
- * between breakpoints (the mins and maxes), so sweep the breakpoints in order and solve inside the first
- * segment whose end reaches the target.
+ * The level L solving sum(count_i * clamp(L, min_i, max_i)) = available; +Infinity when everyone can have
+ * their maximum, -Infinity when not even the minimums fit. The sum is continuous, non-decreasing and linear
+ * between breakpoints (the mins and maxes), so sweep them in order and solve in the first segment that
+ * reaches the target.
  */
-function waterLevel(demands: readonly Demand[], availableKw: number, sumMin: number): number {
-  type Event = { at: number; isMin: boolean };
-  const events: Event[] = [];
+export function waterLevel(demands: readonly Demand[], availableKw: number): number {
+  let sumMin = 0;
+  let sumMax = 0;
   for (const d of demands) {
-    events.push({ at: d.minKw, isMin: true }, { at: d.maxKw, isMin: false });
+    const n = d.count ?? 1;
+    sumMin += n * d.minKw;
+    sumMax += n * d.maxKw;
   }
-  // At equal values, process maxes first is not needed: a session with min == max contributes
-  // its value either way; order only matters for the slope inside open segments, which excludes ties.
+  if (sumMax <= availableKw) return Number.POSITIVE_INFINITY;
+  if (sumMin >= availableKw) return Number.NEGATIVE_INFINITY;
+
+  const events: { at: number; weight: number; isMin: boolean }[] = [];
+  for (const d of demands) {
+    const weight = d.count ?? 1;
+    if (weight === 0) continue;
+    events.push({ at: d.minKw, weight, isMin: true }, { at: d.maxKw, weight, isMin: false });
+  }
   events.sort((a, b) => a.at - b.at);
 
   // Below every breakpoint each session sits at its minimum: f(L) = sumMin, slope 0.
@@ -44,17 +49,11 @@ function waterLevel(demands: readonly Demand[], availableKw: number, sumMin: num
   let rising = 0; // sessions whose share currently equals L
   let prevAt = 0;
   for (const e of events) {
-    const fAtE = fixedKw + rising * e.at;
-    if (fAtE >= availableKw && rising > 0) {
+    if (rising > 0 && fixedKw + rising * e.at >= availableKw) {
       return Math.max(prevAt, (availableKw - fixedKw) / rising);
     }
-    if (e.isMin) {
-      fixedKw -= e.at;
-      rising += 1;
-    } else {
-      fixedKw += e.at;
-      rising -= 1;
-    }
+    fixedKw += e.isMin ? -e.weight * e.at : e.weight * e.at;
+    rising += e.isMin ? e.weight : -e.weight;
     prevAt = e.at;
   }
   return prevAt; // unreachable when sumMax > available, kept for safety

@@ -141,3 +141,32 @@ describe("shareFairly", () => {
     );
   });
 });
+
+describe("shareFairly by class", () => {
+  test("a class of n identical sessions gets what n separate sessions would", () => {
+    fc.assert(
+      fc.property(siteArb, fc.integer({ min: 1, max: 50 }), ({ demands, availableKw }, n) => {
+        const classes = demands.map((d) => ({ ...d, count: n }));
+        const expanded = demands.flatMap((d) => Array.from({ length: n }, () => d));
+        const byClass = shareFairly(classes, availableKw * n);
+        const bySession = shareFairly(expanded, availableKw * n);
+        demands.forEach((_, i) => {
+          expect(byClass[i]).toBeCloseTo(bySession[i * n] as number, 6);
+        });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test("an empty class takes nothing", () => {
+    expect(
+      shareFairly(
+        [
+          { minKw: 4.2, maxKw: 11, count: 0 },
+          { minKw: 4.2, maxKw: 22, count: 1 },
+        ],
+        15,
+      ),
+    ).toEqual([11, 15]);
+  });
+});

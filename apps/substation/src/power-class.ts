@@ -1,0 +1,85 @@
+import { Heap } from "heap-js";
+
+const MS_PER_HOUR = 3_600_000;
+
+/** An energy-based session waiting to reach its target, ordered by the class integral at which it does. */
+export interface EnergyGoal {
+  sessionId: string;
+  /** The class's per-session energy integral at which this session has its energy. */
+  finishAtKwh: number;
+  /** Set when the session ends otherwise; the heap drops it lazily. */
+  done: boolean;
+}
+
+/**
+ * All active sessions with the same (minKw, maxKw). Water-filling gives every session of a class the same
+ * power, so a class keeps one allocation and one running integral of energy per session: a session's
+ * delivered energy is the integral now minus the integral when it started. Re-sharing after a change then
+ * costs O(classes), not O(sessions); real sites have a handful of classes (3.7, 7.4, 11, 22 kW AC, a few DC).
+ */
+export class PowerClass {
+  count = 0;
+  allocatedKw = 0;
+  private integralKwh = 0;
+  private accruedToMs: number;
+  private readonly goals = new Heap<EnergyGoal>((a, b) => a.finishAtKwh - b.finishAtKwh);
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly minKw: number,
+    readonly maxKw: number,
+    nowMs: number,
+  ) {
+    this.accruedToMs = nowMs;
+  }
+
+  /** Energy one session of this class has received since the class began, as of `nowMs`. */
+  integralAt(nowMs: number): number {
+    return this.integralKwh + (this.allocatedKw * (nowMs - this.accruedToMs)) / MS_PER_HOUR;
+  }
+
+  /** Closes the books at `nowMs` before the allocation changes. */
+  accrue(nowMs: number): void {
+    this.integralKwh = this.integralAt(nowMs);
+    this.accruedToMs = nowMs;
+  }
+
+  addGoal(goal: EnergyGoal): void {
+    this.goals.push(goal);
+  }
+
+  /** When (ms from now) the first energy-based session of the class will be done; Infinity if none. */
+  msToNextGoal(nowMs: number): number {
+    while (this.goals.peek()?.done) this.goals.pop();
+    const next = this.goals.peek();
+    if (!next) return Number.POSITIVE_INFINITY;
+    if (this.allocatedKw <= 0) return Number.POSITIVE_INFINITY;
+    const remainingKwh = next.finishAtKwh - this.integralAt(nowMs);
+    return Math.max(0, (remainingKwh / this.allocatedKw) * MS_PER_HOUR);
+  }
+
+  /** Removes and returns the goals reached by `nowMs`. */
+  takeReached(nowMs: number): EnergyGoal[] {
+    const reached: EnergyGoal[] = [];
+    // A microsecond of slack: timers fire on the millisecond, the integral is continuous.
+    const integral = this.integralAt(nowMs) + 1e-9;
+    for (let g = this.goals.peek(); g && (g.done || g.finishAtKwh <= integral); g = this.goals.peek()) {
+      this.goals.pop();
+      if (!g.done) reached.push(g);
+    }
+    return reached;
+  }
+
+  /** One timer per class, for its earliest energy goal, re-armed whenever the allocation changes. */
+  arm(nowMs: number, onDue: () => void): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const ms = this.msToNextGoal(nowMs);
+    if (Number.isFinite(ms)) this.timer = setTimeout(onDue, ms);
+  }
+
+  disarm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
