@@ -65,9 +65,9 @@ const t = initTRPC.context<RequestContext>().create({
 });
 
 // 4. Every procedure is a SERVER span and a point in the RED histogram.
-const observed = t.middleware(({ ctx, path, next }) => {
+const observed = t.middleware(({ ctx, path, batchIndex, next }) => {
   if (!ctx.obs) return next();
-  return observeProcedure(ctx.obs, ctx.req, path, next, (result) => {
+  return observeProcedure(ctx.obs, ctx.req, { procedure: path, batchIndex }, next, (result) => {
     if (result.ok) return undefined;
     const { error } = result;
     const reason =
