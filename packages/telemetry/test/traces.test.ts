@@ -96,7 +96,10 @@ describe("distributed tracing", () => {
     const vehicles = Array.from({ length: 20 }, (_, i) => `ev-batch-${i}`);
     await Promise.all(vehicles.map((vehicleId) => api.requestCharge.mutate({ vehicleId, durationS: 60 })));
     const rootOf = (all: ReceivedSpan[], vehicleId: string) =>
-      all.find((s) => s.service === "charge-api" && s.kind === SERVER && s.attributes["evgrid.vehicle.id"] === vehicleId);
+      all.find(
+        (s) =>
+          s.service === "charge-api" && s.kind === SERVER && s.attributes["evgrid.vehicle.id"] === vehicleId,
+      );
     const spans = await sink.waitFor((all) =>
       vehicles.every((v) => {
         const root = rootOf(all, v);
@@ -106,7 +109,8 @@ describe("distributed tracing", () => {
     for (const vehicleId of vehicles) {
       const root = rootOf(spans, vehicleId) as ReceivedSpan;
       const trace = spans.filter((s) => s.traceId === root.traceId);
-      const at = (service: string, kind: number) => trace.filter((s) => s.service === service && s.kind === kind);
+      const at = (service: string, kind: number) =>
+        trace.filter((s) => s.service === service && s.kind === kind);
       const [apiClient] = at("charge-api", CLIENT);
       const [balServer] = at("balancer", SERVER);
       const [balClient] = at("balancer", CLIENT);
