@@ -1,94 +1,76 @@
 import { errorDataOf } from "@evgrid/contract";
-import {
-  createTRPCClient,
-  httpBatchStreamLink,
-  httpLink,
-  type TRPCClient,
-  type TRPCLink,
-} from "@trpc/client";
+import { createTRPCClient, type TRPCClient, TRPCClientError, type TRPCLink } from "@trpc/client";
 import type { AnyRouter } from "@trpc/server";
 import { observable } from "@trpc/server/observable";
-import { BATCH_TRACEPARENT_HEADER, type RpcObservability, startClientCall } from "./observe.ts";
-
-type LinkFetch = NonNullable<Parameters<typeof httpLink<AnyRouter>>[0]["fetch"]>;
-type Op = { context: Record<string, unknown> };
+import { type RpcObservability, startClientCall } from "./observe.ts";
 
 export interface InternalClientOptions {
   timeoutMs: number;
-  /** With it, every call is a CLIENT span carrying `traceparent`, and is timed. */
+  /** With it, every call is timed and (tracing on) a CLIENT span carrying `traceparent`. */
   obs?: RpcObservability;
   /** The service called, for span names and metric labels. */
   peer?: string;
-  /**
-   * Concurrent calls share HTTP requests (tRPC batching, results streamed back as each completes, so a slow
-   * call never holds up the others). Default on: per-request HTTP work dominated the cost of a hop.
-   */
-  batch?: boolean;
+}
+
+interface Envelope {
+  result?: { data: unknown };
+  error?: unknown;
 }
 
 /**
- * A batch is one HTTP request, but each call in it belongs to its own trace. `traceparent` carries the first
- * call's context (for any standard reader); `evgrid-batch-traceparent` lists every call's, in batch order,
- * and the server's middleware picks its own by batch index.
+ * The terminating link of internal clients: one plain tRPC HTTP call per operation (POST /trpc/<mutation>
+ * with the input as body, GET /trpc/<query>?input=), the same wire format as tRPC's httpLink, without its
+ * per-call machinery. Measured in BENCHMARKS.md: tRPC's httpLink roughly halved a hop's throughput here.
+ * Every call has a timeout; it also ends when the caller's signal aborts.
  */
-function batchTraceHeaders(opList: readonly Op[]): Record<string, string> {
-  const parents = opList.map(
-    (op) => (op.context.traceHeaders as Record<string, string> | undefined)?.traceparent ?? "",
-  );
-  if (parents.every((p) => p === "")) return {};
-  const first = parents[0];
-  return { ...(first ? { traceparent: first } : {}), [BATCH_TRACEPARENT_HEADER]: parents.join(",") };
-}
-
-/** A link that wraps each call in a CLIENT span and hands its trace headers to httpLink. */
-function tracingLink(obs: RpcObservability, peer: string): TRPCLink<AnyRouter> {
+function leanHttpLink(baseUrl: string, opts: InternalClientOptions): TRPCLink<AnyRouter> {
+  const root = `${baseUrl.replace(/\/$/, "")}/trpc`;
+  const peer = opts.peer ?? baseUrl;
   return () =>
-    ({ op, next }) =>
+    ({ op }) =>
       observable((observer) => {
-        const call = startClientCall(obs, peer, op.path);
-        // The operation's context is its own object: set the headers on it rather than copying the op.
-        op.context.traceHeaders = call.headers;
-        const sub = next(op).subscribe({
-          next: (value) => observer.next(value),
-          error: (err) => {
-            call.end(errorDataOf(err)?.code ?? "UNAVAILABLE", err.message);
-            observer.error(err);
-          },
-          complete: () => {
-            call.end("OK");
+        const call = opts.obs ? startClientCall(opts.obs, peer, op.path) : null;
+        const timeout = AbortSignal.timeout(opts.timeoutMs);
+        const signal = op.signal ? AbortSignal.any([op.signal, timeout]) : timeout;
+        const isQuery = op.type === "query";
+        const url =
+          isQuery && op.input !== undefined
+            ? `${root}/${op.path}?input=${encodeURIComponent(JSON.stringify(op.input))}`
+            : `${root}/${op.path}`;
+        fetch(url, {
+          method: isQuery ? "GET" : "POST",
+          headers: isQuery ? call?.headers : { "content-type": "application/json", ...call?.headers },
+          body: isQuery || op.input === undefined ? undefined : JSON.stringify(op.input),
+          signal,
+        })
+          .then(async (res) => {
+            const envelope = (await res.json()) as Envelope;
+            if (envelope.error !== undefined || !envelope.result) {
+              throw TRPCClientError.from(envelope as never, { meta: { response: res } });
+            }
+            call?.end("OK");
+            observer.next({ result: { type: "data", data: envelope.result.data } });
             observer.complete();
-          },
-        });
-        return () => sub.unsubscribe();
+          })
+          .catch((err: unknown) => {
+            const error = err instanceof TRPCClientError ? err : TRPCClientError.from(err as Error);
+            call?.end(errorDataOf(error)?.code ?? "UNAVAILABLE", error.message);
+            observer.error(error);
+          });
+        // Nothing to tear down: the call ends by itself, or by its timeout or the caller's signal.
+        return () => {};
       });
 }
 
 /**
- * A typed client for another app's router, with a timeout on every call. Bun's fetch keeps connections
- * alive, so a long-lived client reuses its sockets. No transformer: plain JSON, like curl and k6 send.
+ * A typed client for another app's router (types only are imported from it), with a timeout on every
+ * call. Bun's fetch keeps connections alive, so a long-lived client reuses its sockets.
  */
 export function internalClient<TRouter extends AnyRouter>(
   baseUrl: string,
   opts: InternalClientOptions,
 ): TRPCClient<TRouter> {
-  // Cast: bun-types' ReadableStream and tRPC's structural stream type disagree only on overloads.
-  const timedFetch = ((url: string, init?: RequestInit) => {
-    const timeout = AbortSignal.timeout(opts.timeoutMs);
-    const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-    return fetch(url, { ...init, signal });
-  }) as unknown as LinkFetch;
-  const url = `${baseUrl.replace(/\/$/, "")}/trpc`;
-  const transport =
-    opts.batch === false
-      ? httpLink<AnyRouter>({ url, fetch: timedFetch, headers: ({ op }) => batchTraceHeaders([op]) })
-      : httpBatchStreamLink<AnyRouter>({
-          url,
-          fetch: timedFetch,
-          maxItems: 100,
-          headers: ({ opList }) => batchTraceHeaders(opList),
-        });
-  const links = opts.obs ? [tracingLink(opts.obs, opts.peer ?? baseUrl), transport] : [transport];
-  return createTRPCClient<TRouter>({ links: links as unknown as TRPCLink<TRouter>[] });
+  return createTRPCClient<TRouter>({ links: [leanHttpLink(baseUrl, opts) as unknown as TRPCLink<TRouter>] });
 }
 
 /**

@@ -38,9 +38,6 @@ export function rpcObservability(telemetry: Telemetry, service: string): RpcObse
   };
 }
 
-/** Per-call trace contexts of a batched request, comma-separated in batch order (see client.ts). */
-export const BATCH_TRACEPARENT_HEADER = "evgrid-batch-traceparent";
-
 const headerGetter: TextMapGetter<Headers> = {
   keys: (h) => [...h.keys()],
   get: (h, key) => h.get(key) ?? undefined,
@@ -59,13 +56,13 @@ export interface Failure {
 export async function observeProcedure<R>(
   obs: RpcObservability,
   req: Request | null,
-  call: { procedure: string; batchIndex: number },
+  call: { procedure: string },
   run: () => Promise<R>,
   failureOf: (result: R) => Failure | undefined,
 ): Promise<R> {
   if (!obs.telemetry.tracing) return observeUntraced(obs, req, call, run, failureOf);
   const { procedure } = call;
-  const parent: Context = req ? incomingContext(req, call.batchIndex) : context.active();
+  const parent: Context = req ? incomingContext(req) : context.active();
   const span = obs.telemetry.tracer.startSpan(
     `${obs.service}/${procedure}`,
     {
@@ -95,24 +92,20 @@ export async function observeProcedure<R>(
 async function observeUntraced<R>(
   obs: RpcObservability,
   req: Request | null,
-  call: { procedure: string; batchIndex: number },
+  call: { procedure: string },
   run: () => Promise<R>,
   failureOf: (result: R) => Failure | undefined,
 ): Promise<R> {
   const startedMs = performance.now();
   const incoming = req?.headers.has("traceparent") === true;
-  const result = incoming ? await context.with(incomingContext(req, call.batchIndex), run) : await run();
+  const result = incoming ? await context.with(incomingContext(req), run) : await run();
   const code = failureOf(result)?.code ?? "OK";
   obs.serverDuration.record((performance.now() - startedMs) / 1000, { rpc_method: call.procedure, code });
   return result;
 }
 
-/** The caller's trace context for call `batchIndex` of this request. */
-function incomingContext(req: Request, batchIndex: number): Context {
-  const batch = req.headers.get(BATCH_TRACEPARENT_HEADER);
-  const own = batch?.split(",")[batchIndex];
-  if (own) return propagation.extract(ROOT_CONTEXT, { traceparent: own });
-  // Not batched by one of ours: the standard header (k6, browsers, other services).
+/** The caller's trace context, from the W3C `traceparent` header. */
+function incomingContext(req: Request): Context {
   return propagation.extract(ROOT_CONTEXT, req.headers, headerGetter);
 }
 

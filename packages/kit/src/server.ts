@@ -1,7 +1,8 @@
 import { reasons } from "@evgrid/contract";
 import type { Telemetry } from "@evgrid/telemetry";
-import type { AnyRouter } from "@trpc/server";
+import type { AnyRouter, TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { leanTrpcHandler } from "./lean-http.ts";
 import type { Logger } from "./log.ts";
 import type { RpcObservability } from "./observe.ts";
 
@@ -54,6 +55,13 @@ export function serveApp(opts: AppServerOptions): AppServer {
 }
 
 function listen(opts: AppServerOptions, startedAt: number, extra: NonNullable<AppServerOptions["routes"]>) {
+  const createContext = (req: Request) => ({ req, obs: opts.obs });
+  const logInternal = (error: TRPCError, path: string | undefined) => {
+    if (error.code === "INTERNAL_SERVER_ERROR") {
+      opts.log.error("procedure failed", { path, error: error.cause?.message ?? error.message });
+    }
+  };
+  const lean = leanTrpcHandler(opts.router, createContext, logInternal);
   return Bun.serve({
     hostname: opts.hostname,
     port: opts.port,
@@ -61,18 +69,17 @@ function listen(opts: AppServerOptions, startedAt: number, extra: NonNullable<Ap
     // Seconds a keep-alive connection may sit idle; long enough for pooled internal clients.
     idleTimeout: 30,
     async fetch(req) {
-      const { pathname } = new URL(req.url);
+      const url = new URL(req.url);
+      const { pathname } = url;
       if (pathname.startsWith("/trpc/")) {
+        const fast = await lean(req, url, pathname.slice("/trpc/".length));
+        if (fast) return fast;
         return fetchRequestHandler({
           endpoint: "/trpc",
           req,
           router: opts.router,
-          createContext: () => ({ req, obs: opts.obs }),
-          onError: ({ error, path }) => {
-            if (error.code === "INTERNAL_SERVER_ERROR") {
-              opts.log.error("procedure failed", { path, error: error.cause?.message ?? error.message });
-            }
-          },
+          createContext: () => createContext(req),
+          onError: ({ error, path }) => logInternal(error, path),
         });
       }
       if (pathname === "/healthz") {

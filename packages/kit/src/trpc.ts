@@ -45,29 +45,34 @@ function describeZodError(error: ZodError): { message: string; fieldErrors: Reco
   return { message: `invalid input: ${message}`, fieldErrors };
 }
 
-// 3. Initialisation.
-const t = initTRPC.context<RequestContext>().create({
+// 3. Initialisation. The formatter is exported so the lean HTTP path (server.ts) answers in the same shape.
+type DefaultShape = {
+  message: string;
+  code: number;
+  data: { code: TRPCError["code"]; httpStatus: number; path?: string; stack?: string };
+};
+
+export function formatError({ shape, error }: { shape: DefaultShape; error: TRPCError }) {
   // Stack traces never leave the process, whatever NODE_ENV says.
-  isDev: false,
-  errorFormatter({ shape, error }) {
-    const { stack: _stack, ...data } = shape.data;
-    if (error.cause instanceof ZodError) {
-      const { message, fieldErrors } = describeZodError(error.cause);
-      return { ...shape, message, data: { ...data, reason: reasons.INVALID_INPUT, fieldErrors } };
-    }
-    if (error instanceof GridError) {
-      return { ...shape, data: { ...data, reason: error.reason, details: error.details } };
-    }
-    const reason = defaultReason[error.code] ?? reasons.INTERNAL;
-    const message = error.code === "INTERNAL_SERVER_ERROR" ? "internal error" : shape.message;
-    return { ...shape, message, data: { ...data, reason } };
-  },
-});
+  const { stack: _stack, ...data } = shape.data;
+  if (error.cause instanceof ZodError) {
+    const { message, fieldErrors } = describeZodError(error.cause);
+    return { ...shape, message, data: { ...data, reason: reasons.INVALID_INPUT, fieldErrors } };
+  }
+  if (error instanceof GridError) {
+    return { ...shape, data: { ...data, reason: error.reason, details: error.details } };
+  }
+  const reason = defaultReason[error.code] ?? reasons.INTERNAL;
+  const message = error.code === "INTERNAL_SERVER_ERROR" ? "internal error" : shape.message;
+  return { ...shape, message, data: { ...data, reason } };
+}
+
+const t = initTRPC.context<RequestContext>().create({ isDev: false, errorFormatter: formatError });
 
 // 4. Every procedure is a SERVER span and a point in the RED histogram.
-const observed = t.middleware(({ ctx, path, batchIndex, next }) => {
+const observed = t.middleware(({ ctx, path, next }) => {
   if (!ctx.obs) return next();
-  return observeProcedure(ctx.obs, ctx.req, { procedure: path, batchIndex }, next, (result) => {
+  return observeProcedure(ctx.obs, ctx.req, { procedure: path }, next, (result) => {
     if (result.ok) return undefined;
     const { error } = result;
     const reason =

@@ -91,8 +91,8 @@ describe("distributed tracing", () => {
     });
   });
 
-  test("concurrent requests batched between services still get one trace each, correctly linked", async () => {
-    const api = internalClient<ChargeApiRouter>(dev.urls.chargeApi, { timeoutMs: 5000, batch: false });
+  test("concurrent requests each get their own trace, correctly linked hop by hop", async () => {
+    const api = internalClient<ChargeApiRouter>(dev.urls.chargeApi, { timeoutMs: 5000 });
     const vehicles = Array.from({ length: 20 }, (_, i) => `ev-batch-${i}`);
     await Promise.all(vehicles.map((vehicleId) => api.requestCharge.mutate({ vehicleId, durationS: 60 })));
     const rootOf = (all: ReceivedSpan[], vehicleId: string) =>
