@@ -100,7 +100,7 @@ async function choose(
     progress.count = asked.size;
     view.beginAssignment(member, req);
     try {
-      const res = await member.client.startSession.mutate(req, { signal: AbortSignal.timeout(remainingMs) });
+      const res = await member.client.startSession.mutate(req, { context: { timeoutMs: remainingMs } });
       view.record(member, res.load);
       return { session: res.session, tries: asked.size, attempts };
     } catch (err) {

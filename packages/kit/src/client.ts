@@ -1,7 +1,6 @@
 import { errorDataOf } from "@evgrid/contract";
-import { createTRPCClient, type TRPCClient, TRPCClientError, type TRPCLink } from "@trpc/client";
+import { type TRPCClient, TRPCClientError } from "@trpc/client";
 import type { AnyRouter } from "@trpc/server";
-import { observable } from "@trpc/server/observable";
 import { type RpcObservability, startClientCall } from "./observe.ts";
 
 export interface InternalClientOptions {
@@ -17,60 +16,81 @@ interface Envelope {
   error?: unknown;
 }
 
-/**
- * The terminating link of internal clients: one plain tRPC HTTP call per operation (POST /trpc/<mutation>
- * with the input as body, GET /trpc/<query>?input=), the same wire format as tRPC's httpLink, without its
- * per-call machinery. Measured in BENCHMARKS.md: tRPC's httpLink roughly halved a hop's throughput here.
- * Every call has a timeout; it also ends when the caller's signal aborts.
- */
-function leanHttpLink(baseUrl: string, opts: InternalClientOptions): TRPCLink<AnyRouter> {
-  const root = `${baseUrl.replace(/\/$/, "")}/trpc`;
-  const peer = opts.peer ?? baseUrl;
-  return () =>
-    ({ op }) =>
-      observable((observer) => {
-        const call = opts.obs ? startClientCall(opts.obs, peer, op.path) : null;
-        const timeout = AbortSignal.timeout(opts.timeoutMs);
-        const signal = op.signal ? AbortSignal.any([op.signal, timeout]) : timeout;
-        const isQuery = op.type === "query";
-        const url =
-          isQuery && op.input !== undefined
-            ? `${root}/${op.path}?input=${encodeURIComponent(JSON.stringify(op.input))}`
-            : `${root}/${op.path}`;
-        fetch(url, {
-          method: isQuery ? "GET" : "POST",
-          headers: isQuery ? call?.headers : { "content-type": "application/json", ...call?.headers },
-          body: isQuery || op.input === undefined ? undefined : JSON.stringify(op.input),
-          signal,
-        })
-          .then(async (res) => {
-            const envelope = (await res.json()) as Envelope;
-            if (envelope.error !== undefined || !envelope.result) {
-              throw TRPCClientError.from(envelope as never, { meta: { response: res } });
-            }
-            call?.end("OK");
-            observer.next({ result: { type: "data", data: envelope.result.data } });
-            observer.complete();
-          })
-          .catch((err: unknown) => {
-            const error = err instanceof TRPCClientError ? err : TRPCClientError.from(err as Error);
-            call?.end(errorDataOf(error)?.code ?? "UNAVAILABLE", error.message);
-            observer.error(error);
-          });
-        // Nothing to tear down: the call ends by itself, or by its timeout or the caller's signal.
-        return () => {};
-      });
+type ProcedureType = "query" | "mutation";
+
+/** Per call: `context.timeoutMs` shortens this call's timeout (e.g. to what is left of a deadline). */
+interface CallOptions {
+  context?: { timeoutMs?: number };
 }
 
 /**
- * A typed client for another app's router (types only are imported from it), with a timeout on every
- * call. Bun's fetch keeps connections alive, so a long-lived client reuses its sockets.
+ * A typed client for another app's router: `client.getLoad.query()`, `client.startSession.mutate(input)`,
+ * typed from the router (types only are imported), speaking tRPC's HTTP wire format (POST /trpc/<mutation>
+ * with the input as body, GET /trpc/<query>?input=) and failing with tRPC's own `TRPCClientError`.
+ *
+ * It is not @trpc/client's proxy: measured in BENCHMARKS.md, its per-call chain (observables, an
+ * AbortController aborted after every call) cost ~50 µs of CPU per call, about as much as the rest of a hop.
+ * Flat routers only (ours are). Every call has a timeout, which `{ context: { timeoutMs } }` may shorten.
  */
 export function internalClient<TRouter extends AnyRouter>(
   baseUrl: string,
   opts: InternalClientOptions,
 ): TRPCClient<TRouter> {
-  return createTRPCClient<TRouter>({ links: [leanHttpLink(baseUrl, opts) as unknown as TRPCLink<TRouter>] });
+  const root = `${baseUrl.replace(/\/$/, "")}/trpc`;
+  const peer = opts.peer ?? baseUrl;
+
+  async function call(path: string, type: ProcedureType, input: unknown, callOpts?: CallOptions) {
+    const traced = opts.obs ? startClientCall(opts.obs, peer, path) : null;
+    // A timer cleared when the call ends: AbortSignal.timeout() would fire later for every call that
+    // finished long ago, and under load those stale aborts cost more CPU than the calls themselves.
+    const controller = new AbortController();
+    const timeoutMs = Math.min(opts.timeoutMs, callOpts?.context?.timeoutMs ?? Number.POSITIVE_INFINITY);
+    const timer = setTimeout(
+      () => controller.abort(new DOMException("timed out", "TimeoutError")),
+      timeoutMs,
+    );
+    const isQuery = type === "query";
+    const url =
+      isQuery && input !== undefined
+        ? `${root}/${path}?input=${encodeURIComponent(JSON.stringify(input))}`
+        : `${root}/${path}`;
+    try {
+      const res = await fetch(url, {
+        method: isQuery ? "GET" : "POST",
+        headers: isQuery ? traced?.headers : { "content-type": "application/json", ...traced?.headers },
+        body: isQuery || input === undefined ? undefined : JSON.stringify(input),
+        signal: controller.signal,
+      });
+      const envelope = (await res.json()) as Envelope;
+      if (envelope.error !== undefined || !envelope.result) {
+        throw TRPCClientError.from(envelope as never, { meta: { response: res } });
+      }
+      traced?.end("OK");
+      return envelope.result.data;
+    } catch (err) {
+      const error = err instanceof TRPCClientError ? err : TRPCClientError.from(err as Error);
+      traced?.end(errorDataOf(error)?.code ?? "UNAVAILABLE", error.message);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  const procedures = new Map<string, unknown>();
+  return new Proxy({} as TRPCClient<TRouter>, {
+    get(_, path) {
+      if (typeof path !== "string") return undefined;
+      let procedure = procedures.get(path);
+      if (!procedure) {
+        procedure = {
+          query: (input?: unknown, o?: CallOptions) => call(path, "query", input, o),
+          mutate: (input?: unknown, o?: CallOptions) => call(path, "mutation", input, o),
+        };
+        procedures.set(path, procedure);
+      }
+      return procedure;
+    },
+  });
 }
 
 /**

@@ -2,6 +2,7 @@ export * from "./app.ts";
 export * from "./client.ts";
 export * from "./env.ts";
 export * from "./errors.ts";
+export * from "./lean-http.ts";
 export * from "./log.ts";
 export * from "./observe.ts";
 export * from "./process.ts";
