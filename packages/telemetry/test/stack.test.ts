@@ -31,7 +31,7 @@ const providers: Yaml = await readYaml("grafana/provisioning/dashboards/dashboar
 const dotEnv = Object.fromEntries(
   (await Bun.file(resolve(repoRoot, ".env")).text())
     .split("\n")
-    .filter((l) => /^[A-Z_]+=/.test(l))
+    .filter((l) => /^[A-Z0-9_]+=/.test(l))
     .map((l) => l.split("=", 2) as [string, string]),
 );
 
@@ -74,12 +74,22 @@ describe("compose.yaml", () => {
 
   test("runs every app, three substations of mixed capacity, and the whole telemetry stack", () => {
     expect(Object.keys(compose.services).toSorted()).toEqual(
-      [...APPS, "otel-collector", "prometheus", "tempo", "grafana"].toSorted(),
+      [...APPS, "otel-collector", "prometheus", "tempo", "grafana", "k6"].toSorted(),
     );
     const capacities = ["substation-1", "substation-2", "substation-3"].map((s) =>
       Number(envOf(s).SUBSTATION_CAPACITY_KW),
     );
     expect(new Set(capacities).size).toBe(3);
+  });
+
+  test("k6 runs only in the `load` profile, against charge-api, writing its metrics to Prometheus", () => {
+    const k6 = compose.services.k6;
+    expect(k6.profiles).toEqual(["load"]);
+    expect(k6.environment.BASE_URL).toBe(`http://charge-api:${envOf("charge-api").PORT}`);
+    expect(k6.environment.K6_PROMETHEUS_RW_SERVER_URL).toBe("http://prometheus:9090/api/v1/write");
+    expect(k6.command).toEqual(["run", "-o", "experimental-prometheus-rw", "/scripts/charge.ts"]);
+    expect(k6.volumes).toContain("./apps/load-tester/k6:/scripts:ro");
+    expect(existsSync(resolve(repoRoot, "apps/load-tester/k6/charge.ts"))).toBe(true);
   });
 
   test("publishes only charge-api, Grafana and Prometheus", () => {
@@ -93,7 +103,8 @@ describe("compose.yaml", () => {
     // The collector and Tempo images are distroless: no shell or HTTP client to run a check with.
     const distroless = new Set(["otel-collector", "tempo"]);
     for (const [name, service] of Object.entries(compose.services) as [string, Yaml][]) {
-      if (!distroless.has(name))
+      // One-shot jobs behind a profile (k6) run to completion; there is nothing to keep healthy.
+      if (!distroless.has(name) && !service.profiles)
         expect({ name, healthcheck: Boolean(service.healthcheck?.test) }).toEqual({
           name,
           healthcheck: true,
@@ -109,7 +120,7 @@ describe("compose.yaml", () => {
     for (const [name, service] of Object.entries(compose.services) as [string, Yaml][]) {
       const image: string = service.image;
       if (image === "evgrid-app:local") continue;
-      const variable = /\$\{([A-Z_]+)\}$/.exec(image)?.[1];
+      const variable = /\$\{([A-Z0-9_]+)\}$/.exec(image)?.[1];
       expect({ name, pinned: variable !== undefined && dotEnv[variable] !== undefined }).toEqual({
         name,
         pinned: true,
