@@ -149,3 +149,45 @@ export async function runClient(args: string[], env: Record<string, string> = {}
   ]);
   return { stdout, stderr, code };
 }
+
+/**
+ * Starts a process that prints `... listening ... url=<url>` when ready (every app here does) and returns
+ * its URL; `stop()` sends SIGTERM and waits.
+ */
+export async function spawnListening(cmd: string[], env: Record<string, string> = {}, timeoutMs = 15_000) {
+  const proc = Bun.spawn(cmd, {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const reader = proc.stdout.getReader();
+  const decoder = new TextDecoder();
+  let seen = "";
+  const deadline = Date.now() + timeoutMs;
+  let url: string | undefined;
+  while (!url) {
+    const chunk = await Promise.race([
+      reader.read(),
+      Bun.sleep(Math.max(0, deadline - Date.now())).then(() => null),
+    ]);
+    if (chunk === null || chunk.done) {
+      proc.kill("SIGKILL");
+      throw new Error(`${cmd.join(" ")} did not report listening:\n${seen}`);
+    }
+    seen += decoder.decode(chunk.value, { stream: true });
+    url = /listening .*url=(\S+)/.exec(seen)?.[1];
+  }
+  // Keep draining stdout so the child never blocks on a full pipe.
+  void (async () => {
+    while (!(await reader.read()).done) {}
+  })();
+  return {
+    url,
+    proc,
+    async stop() {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    },
+  };
+}

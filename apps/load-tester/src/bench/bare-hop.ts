@@ -45,3 +45,5 @@ process.on("SIGTERM", () => {
   server.stop(true);
   process.exit(0);
 });
+
+export {};

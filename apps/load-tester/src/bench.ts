@@ -1,0 +1,293 @@
+/**
+ * `bun run bench`: measures, in one run on this machine, the bare three-process Bun chain, this system end
+ * to end with telemetry off and on, its cost as substations grow, a burst, and the substation's own cost
+ * at 10 and 10,000 sessions. Prints a table and JSON, and rewrites the generated part of BENCHMARKS.md.
+ *   bun run bench [--quick] [--json] [--no-write]
+ */
+import { cpus, release, totalmem } from "node:os";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { repoRoot, spawnListening, startDev } from "@evgrid/testing";
+import { type BurstResult, burst, closedLoad, type Throughput } from "./bench/run.ts";
+import { type StationCost, stationCost } from "./bench/station-cost.ts";
+
+const { values } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: {
+    quick: { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+    "no-write": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (values.help) {
+  console.log(`Usage: bun run bench [--quick] [--json] [--no-write]
+
+  --quick      short runs (a smoke test of the benchmark itself; numbers are noisy)
+  --json       print only the JSON results
+  --no-write   do not update BENCHMARKS.md`);
+  process.exit(0);
+}
+const quick = values.quick === true;
+const say = (s: string) => {
+  if (!values.json) console.log(s);
+};
+
+const LOAD = { concurrency: 64, durationS: quick ? 1 : 8, warmupS: quick ? 0.5 : 2, sessionS: 2 };
+const BIG_KW = "1000000"; // every request admitted: the benchmark measures the admission path, not refusals
+const BUN = process.execPath;
+const hop = resolve(import.meta.dir, "bench/bare-hop.ts");
+const room = { BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" };
+
+async function bareChain(): Promise<Throughput> {
+  const c = await spawnListening([BUN, hop], { PORT: "0" });
+  const b = await spawnListening([BUN, hop], {
+    ...room,
+    PORT: "0",
+    NEXT_URL: c.url,
+    NEXT_PATH: "/trpc/startSession",
+  });
+  const a = await spawnListening([BUN, hop], {
+    ...room,
+    PORT: "0",
+    NEXT_URL: b.url,
+    NEXT_PATH: "/trpc/dispatch",
+  });
+  try {
+    return await closedLoad(a.url, LOAD);
+  } finally {
+    await Promise.all([a.stop(), b.stop(), c.stop()]);
+  }
+}
+
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux). */
+async function cpuMs(pid: number): Promise<number> {
+  const fields = (await Bun.file(`/proc/${pid}/stat`).text()).split(") ")[1]?.split(" ") ?? [];
+  // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name; clock ticks of 10 ms.
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+type SystemRun = Throughput & { balancerCpuUsPerDispatch: number };
+
+async function system(substations: number, tracesTo: string | null, sampleRatio = 1): Promise<SystemRun> {
+  const env: Record<string, string> = tracesTo
+    ? {
+        OTEL_EXPORTER_OTLP_ENDPOINT: tracesTo,
+        OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+        OTEL_TRACES_SAMPLER_ARG: String(sampleRatio),
+      }
+    : { OTEL_SDK_DISABLED: "true" };
+  const dev = await startDev(
+    ["--random-ports", "--substations", String(substations), "--capacities", BIG_KW],
+    {
+      env,
+      timeoutMs: 60_000,
+    },
+  );
+  try {
+    // The balancer's own CPU per dispatch isolates the cost of choosing from the machine-wide effect of
+    // running N substation processes on a few cores.
+    const [balancerPid] = await dev.pidsOf("apps/balancer/");
+    const before = balancerPid ? await cpuMs(balancerPid) : 0;
+    const t = await closedLoad(dev.urls.chargeApi, LOAD);
+    const after = balancerPid ? await cpuMs(balancerPid) : 0;
+    // Warm-up requests are in the CPU window too: divide by every request the balancer served.
+    const served = t.requests * (1 + LOAD.warmupS / LOAD.durationS);
+    return { ...t, balancerCpuUsPerDispatch: ((after - before) * 1000) / served };
+  } finally {
+    await dev.terminate();
+    await dev[Symbol.asyncDispose]();
+  }
+}
+
+async function burstRun(): Promise<BurstResult> {
+  // 4 substations of mixed capacity, 26 MW; 2,000 x 11 kW = 22 MW of demand: all admitted, sites shared.
+  const capacities = [10_000, 7_000, 5_000, 4_000];
+  const dev = await startDev(["--random-ports", "--capacities", capacities.join(",")], { timeoutMs: 60_000 });
+  try {
+    const urls = Object.keys(dev.urls.substations)
+      .sort()
+      .map((id) => dev.urls.substations[id] as string);
+    return await burst(dev.urls.chargeApi, urls, {
+      count: quick ? 400 : 2000,
+      concurrency: 256,
+      sessionS: 600,
+      maxKw: 11,
+    });
+  } finally {
+    await dev.terminate();
+    await dev[Symbol.asyncDispose]();
+  }
+}
+
+say(`bench: ${quick ? "quick " : ""}closed model, ${LOAD.concurrency} users, ${LOAD.durationS} s per run`);
+const bare = await bareChain();
+say(`  bare chain            ${bare.perS.toFixed(0)} req/s`);
+const off = await system(2, null);
+say(`  system, telemetry off ${off.perS.toFixed(0)} req/s`);
+const sink = await spawnListening([BUN, resolve(import.meta.dir, "bench/otlp-sink.ts")], { PORT: "0" });
+const on2 = await system(2, sink.url);
+say(`  system, telemetry on  ${on2.perS.toFixed(0)} req/s (2 substations)`);
+const sampled = await system(2, sink.url, 0.1);
+say(`  system, 10% sampled   ${sampled.perS.toFixed(0)} req/s`);
+const on8 = await system(8, sink.url);
+say(`  system, 8 substations ${on8.perS.toFixed(0)} req/s`);
+const on32 = await system(32, sink.url);
+say(`  system, 32 substations ${on32.perS.toFixed(0)} req/s`);
+const spans = (await (await fetch(sink.url)).json()) as { exports: number; bytes: number };
+await sink.stop();
+const burstResult = await burstRun();
+say(
+  `  burst                 ${burstResult.admitted}/${burstResult.requests} admitted, ${burstResult.breaches} breaches`,
+);
+const station: StationCost[] = [stationCost(10), stationCost(10_000)];
+
+const ratio = (a: number, b: number) => a / b;
+const results = {
+  machine: {
+    cpu: cpus()[0]?.model ?? "unknown",
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    bun: Bun.version,
+  },
+  settings: { ...LOAD, quick },
+  bareChain: bare,
+  system: { telemetryOff: off, telemetryOn: on2, sampled10: sampled, substations8: on8, substations32: on32 },
+  tracesExported: spans,
+  burst: burstResult,
+  station,
+  targets: [
+    {
+      name: "end-to-end throughput >= 50% of the bare chain (telemetry on)",
+      value: ratio(on2.perS, bare.perS),
+      limit: 0.5,
+      ok: ratio(on2.perS, bare.perS) >= 0.5,
+    },
+    {
+      name: "p99 <= 3x the bare chain's p99 (telemetry on)",
+      value: ratio(on2.latency.p99Ms, bare.latency.p99Ms),
+      limit: 3,
+      ok: ratio(on2.latency.p99Ms, bare.latency.p99Ms) <= 3,
+    },
+    {
+      name: "32 substations >= 80% of the throughput with 2",
+      value: ratio(on32.perS, on2.perS),
+      limit: 0.8,
+      ok: ratio(on32.perS, on2.perS) >= 0.8,
+    },
+    {
+      name: "balancer CPU per dispatch, 32 substations / 2 (does not grow with N)",
+      value: ratio(on32.balancerCpuUsPerDispatch, on2.balancerCpuUsPerDispatch),
+      limit: 1.25,
+      ok: ratio(on32.balancerCpuUsPerDispatch, on2.balancerCpuUsPerDispatch) <= 1.25,
+    },
+    {
+      name: "tracing overhead <= 15%",
+      value: 1 - ratio(on2.perS, off.perS),
+      limit: 0.15,
+      ok: 1 - ratio(on2.perS, off.perS) <= 0.15,
+    },
+    {
+      name: "burst: 0 capacity breaches",
+      value: burstResult.breaches,
+      limit: 0,
+      ok: burstResult.breaches === 0,
+    },
+    {
+      name: "burst: load spread <= one request's share of the smallest substation",
+      value: burstResult.loadSpread,
+      limit: burstResult.spreadBound,
+      ok: burstResult.loadSpread <= burstResult.spreadBound + 1e-9,
+    },
+    {
+      name: "admission cost at 10,000 sessions <= 2x at 10",
+      value: ratio(station[1]?.admitAndStopUs ?? 0, station[0]?.admitAndStopUs ?? 1),
+      limit: 2,
+      ok: ratio(station[1]?.admitAndStopUs ?? 0, station[0]?.admitAndStopUs ?? 1) <= 2,
+    },
+    {
+      name: "getLoad cost at 10,000 sessions <= 2x at 10",
+      value: ratio(station[1]?.getLoadUs ?? 0, station[0]?.getLoadUs ?? 1),
+      limit: 2,
+      ok: ratio(station[1]?.getLoadUs ?? 0, station[0]?.getLoadUs ?? 1) <= 2,
+    },
+  ],
+};
+
+const f0 = (x: number) => x.toFixed(0);
+const f2 = (x: number) => x.toFixed(2);
+const row = (name: string, t: Throughput & { balancerCpuUsPerDispatch?: number }, base: Throughput) =>
+  `| ${name} | ${f0(t.perS)} | ${f2(t.perS / base.perS)} | ${t.latency.p50Ms} | ${t.latency.p99Ms} | ${t.notOk} | ${
+    t.balancerCpuUsPerDispatch === undefined ? "" : f0(t.balancerCpuUsPerDispatch)
+  } |`;
+const table = [
+  "| run | req/s | vs bare | p50 ms | p99 ms | not 200 | balancer CPU µs/dispatch |",
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  row("bare chain (3 Bun.serve processes, fetch)", bare, bare),
+  row("system, telemetry off", off, bare),
+  row("system, telemetry on (2 substations)", on2, bare),
+  row("system, telemetry on, traces 10% sampled", sampled, bare),
+  row("system, telemetry on, 8 substations", on8, bare),
+  row("system, telemetry on, 32 substations", on32, bare),
+].join("\n");
+const targetTable = [
+  "| target | measured | limit | |",
+  "| --- | ---: | ---: | --- |",
+  ...results.targets.map(
+    (t) => `| ${t.name} | ${f2(t.value)} | ${f2(t.limit)} | ${t.ok ? "met" : "**not met**"} |`,
+  ),
+].join("\n");
+const burstTable = [
+  "| substation | capacity kW | sessions | demand / capacity |",
+  "| --- | ---: | ---: | ---: |",
+  ...burstResult.substations.map(
+    (s) => `| ${s.substationId} | ${f0(s.capacityKw)} | ${s.sessions} | ${s.loadRatio.toFixed(4)} |`,
+  ),
+].join("\n");
+const stationTable = [
+  "| active sessions | admission + stop, µs | getLoad, µs |",
+  "| ---: | ---: | ---: |",
+  ...station.map((s) => `| ${s.sessions} | ${f2(s.admitAndStopUs)} | ${s.getLoadUs.toFixed(3)} |`),
+].join("\n");
+
+const m = results.machine;
+const generated = `<!-- bench:begin (written by \`bun run bench\`; edit outside these markers) -->
+Measured ${new Date().toISOString().slice(0, 10)} on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel},
+Bun ${m.bun}, with \`bun run bench${quick ? " --quick" : ""}\`. Closed model, ${LOAD.concurrency} concurrent users,
+${LOAD.durationS} s per run after a ${LOAD.warmupS} s warm-up, same load generator for every run (the typed tRPC
+client). Telemetry on = metrics plus every span exported by OTLP/HTTP to a sink process
+(${spans.exports} exports, ${(spans.bytes / 2 ** 20).toFixed(1)} MiB).
+
+${table}
+
+${targetTable}
+
+Burst: ${burstResult.requests} requests at concurrency 256, ${burstResult.admitted} admitted
+(${Object.entries(burstResult.outcomes)
+  .map(([k, v]) => `${k} ${v}`)
+  .join(", ")}), p99 ${burstResult.latency.p99Ms} ms; ${burstResult.breaches} capacity breaches in
+${burstResult.samples} samples of every substation's own load; load spread ${burstResult.loadSpread.toFixed(4)}
+(bound ${burstResult.spreadBound.toFixed(4)}).
+
+${burstTable}
+
+Substation cost, in process (four power classes):
+
+${stationTable}
+<!-- bench:end -->`;
+
+if (!values["no-write"]) {
+  const path = resolve(repoRoot, "BENCHMARKS.md");
+  const file = Bun.file(path);
+  const current = (await file.exists())
+    ? await file.text()
+    : "# Benchmarks\n\n<!-- bench:begin -->\n<!-- bench:end -->\n";
+  const next = current.replace(/<!-- bench:begin[\s\S]*<!-- bench:end -->/, generated);
+  await Bun.write(path, next);
+}
+if (values.json) {
+  console.log(JSON.stringify(results, null, 2));
+} else {
+  say(`\n${table}\n\n${targetTable}`);
+}

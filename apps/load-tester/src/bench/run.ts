@@ -1,0 +1,119 @@
+import type { AppRouter } from "@evgrid/charge-api";
+import { errorDataOf, type SubstationLoad } from "@evgrid/contract";
+import { internalClient } from "@evgrid/kit";
+import type { SubstationRouter } from "@evgrid/substation";
+import { createTRPCClient, httpLink } from "@trpc/client";
+import { runClosed } from "../load/driver.ts";
+import { GridWatcher } from "../load/grid-watch.ts";
+import { type LatencySummary, RunStats, summarizeLatency } from "../load/stats.ts";
+
+export interface Throughput {
+  requests: number;
+  perS: number;
+  latency: LatencySummary;
+  /** Requests that were not answered 200 (should be 0 with ample capacity). */
+  notOk: number;
+}
+
+/**
+ * The one load generator every measurement uses: the typed tRPC client (stock httpLink, as a user's
+ * client would be), closed model. A warm-up run is thrown away first so the JIT and connection pools of
+ * every process are warm.
+ */
+export async function closedLoad(
+  url: string,
+  opts: { concurrency: number; durationS: number; warmupS: number; sessionS: number },
+): Promise<Throughput> {
+  const api = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${url}/trpc` })] });
+  let n = 0;
+  const send = async () => {
+    n += 1;
+    try {
+      const g = await api.requestCharge.mutate({
+        vehicleId: `bench-${n}`,
+        maxKw: 11,
+        durationS: opts.sessionS,
+      });
+      return { ok: true as const, substationId: g.substationId, allocatedKw: g.allocatedKw, tries: g.tries };
+    } catch (err) {
+      const d = errorDataOf(err);
+      return { ok: false as const, code: d?.code ?? "NETWORK", reason: d?.reason ?? "UNREACHABLE" };
+    }
+  };
+  await runClosed(new RunStats(), send, opts.concurrency, { durationS: opts.warmupS });
+  const stats = new RunStats();
+  const t0 = performance.now();
+  await runClosed(stats, send, opts.concurrency, { durationS: opts.durationS });
+  const elapsedS = (performance.now() - t0) / 1000;
+  return {
+    requests: stats.completed,
+    perS: stats.completed / elapsedS,
+    latency: summarizeLatency(stats.latency),
+    notOk: stats.completed - stats.admitted,
+  };
+}
+
+export interface BurstResult {
+  requests: number;
+  admitted: number;
+  outcomes: Record<string, number>;
+  latency: LatencySummary;
+  breaches: number;
+  samples: number;
+  /** max - min of demand / capacity across substations once the burst is done. */
+  loadSpread: number;
+  /** One request's maxKw over the smallest substation's capacity: the bound for loadSpread. */
+  spreadBound: number;
+  substations: { substationId: string; capacityKw: number; sessions: number; loadRatio: number }[];
+}
+
+/** `count` requests at `concurrency` against a grid, watching every substation's own load throughout. */
+export async function burst(
+  apiUrl: string,
+  substationUrls: string[],
+  opts: { count: number; concurrency: number; sessionS: number; maxKw: number },
+): Promise<BurstResult> {
+  const clients = substationUrls.map((u) => internalClient<SubstationRouter>(u, { timeoutMs: 5000 }));
+  const read = () => Promise.all(clients.map((c) => c.getLoad.query())) as Promise<SubstationLoad[]>;
+  const watcher = new GridWatcher(read, 20);
+  watcher.start();
+  const api = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${apiUrl}/trpc` })] });
+  const stats = new RunStats();
+  await runClosed(
+    stats,
+    async (i) => {
+      try {
+        const g = await api.requestCharge.mutate({
+          vehicleId: `burst-${i}`,
+          maxKw: opts.maxKw,
+          durationS: opts.sessionS,
+        });
+        return { ok: true, substationId: g.substationId, allocatedKw: g.allocatedKw, tries: g.tries };
+      } catch (err) {
+        const d = errorDataOf(err);
+        return { ok: false, code: d?.code ?? "NETWORK", reason: d?.reason ?? "UNREACHABLE" };
+      }
+    },
+    opts.concurrency,
+    { count: opts.count },
+  );
+  const watch = await watcher.stop();
+  const finals = await read();
+  const ratios = finals.map((l) => l.demandKw / l.effectiveCapacityKw);
+  return {
+    requests: stats.completed,
+    admitted: stats.admitted,
+    outcomes: Object.fromEntries(stats.outcomes),
+    latency: summarizeLatency(stats.latency),
+    breaches: watch.breaches,
+    samples: watch.samples,
+    loadSpread: Math.max(...ratios) - Math.min(...ratios),
+    spreadBound: opts.maxKw / Math.min(...finals.map((l) => l.effectiveCapacityKw)),
+    substations: finals.map((l, i) => ({
+      substationId: l.substationId,
+      capacityKw: l.effectiveCapacityKw,
+      sessions: l.activeSessions,
+      loadRatio: ratios[i] as number,
+    })),
+  };
+}
