@@ -12,7 +12,12 @@ export function startBalancer(env: BalancerEnv) {
     const view = new GridView({
       urls: env.SUBSTATION_URLS,
       client: (url) =>
-        internalClient<SubstationRouter>(url, { timeoutMs: env.CALL_TIMEOUT_MS, obs, peer: "substation" }),
+        internalClient<SubstationRouter>(url, {
+          timeoutMs: env.CALL_TIMEOUT_MS,
+          obs,
+          peer: "substation",
+          token: env.SERVICE_TOKEN,
+        }),
     });
     await view.start(env.LOAD_REFRESH_MS);
     const report = balancerMetrics(telemetry.meter, view);

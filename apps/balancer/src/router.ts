@@ -1,8 +1,9 @@
 import { chargeRequestSchema, reasons, sessionRefSchema, substationOfSession } from "@evgrid/contract";
-import { GridError, publicProcedure, relayUpstreamError, router } from "@evgrid/kit";
+import { GridError, internalProcedure, relayUpstreamError, router } from "@evgrid/kit";
 import { type DispatchOptions, dispatch } from "./dispatcher.ts";
 import type { GridView, Member } from "./view.ts";
 
+/** Every procedure is internal: charge-api and operators call them with the service token. */
 export function balancerRouter(view: GridView, options: DispatchOptions) {
   /** A session id names its substation, so stop/get need no shared database. */
   const ownerOf = (sessionId: string): Member => {
@@ -18,17 +19,17 @@ export function balancerRouter(view: GridView, options: DispatchOptions) {
     return member;
   };
   return router({
-    dispatch: publicProcedure
+    dispatch: internalProcedure
       .input(chargeRequestSchema)
       .mutation(({ input }) => dispatch(view, input, options)),
-    listSubstations: publicProcedure.query(() => view.status()),
-    getSession: publicProcedure.input(sessionRefSchema).query(async ({ input }) => {
+    listSubstations: internalProcedure.query(() => view.status()),
+    getSession: internalProcedure.input(sessionRefSchema).query(async ({ input }) => {
       const member = ownerOf(input.sessionId);
       return member.client.getSession.query(input).catch((err: unknown) => {
         throw relayUpstreamError(err, member.id ?? member.url);
       });
     }),
-    stopSession: publicProcedure.input(sessionRefSchema).mutation(async ({ input }) => {
+    stopSession: internalProcedure.input(sessionRefSchema).mutation(async ({ input }) => {
       const member = ownerOf(input.sessionId);
       try {
         const { session, load } = await member.client.stopSession.mutate(input);

@@ -20,7 +20,7 @@ async function burst(capacitiesKw: number[]) {
   const substations = Object.entries(dev.urls.substations).map(([id, url]) => ({
     id,
     capacityKw: capacitiesKw[Number(id.split("-")[1]) - 1] as number,
-    client: internalClient<SubstationRouter>(url, { timeoutMs: 5000 }),
+    client: internalClient<SubstationRouter>(url, { timeoutMs: 5000, token: dev.urls.serviceToken }),
   }));
   // Sample every substation's own account of its load for as long as the burst runs.
   const peaks = new Map(substations.map((s) => [s.id, { allocatedKw: 0, committedMinKw: 0, samples: 0 }]));

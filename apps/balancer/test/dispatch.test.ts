@@ -33,6 +33,7 @@ describe("dispatch when a substation hangs", () => {
     using front = hangingFront(inner.substations[0]?.url ?? "");
     await using grid = await startGrid({
       capacitiesKw: [],
+      serviceToken: inner.serviceToken,
       balancer: {
         SUBSTATION_URLS: `${front.url},${inner.substations[1]?.url}`,
         CALL_TIMEOUT_MS: "300",

@@ -12,6 +12,7 @@ export function startChargeApi(env: ChargeApiEnv) {
       timeoutMs: env.CALL_TIMEOUT_MS,
       obs,
       peer: "balancer",
+      token: env.SERVICE_TOKEN,
     });
     const router = chargeApiRouter(balancer);
     return {

@@ -32,7 +32,7 @@ export function legacyRequestCharge(router: ChargeApiRouter) {
     }
     try {
       // In-process call through the same procedure (and middleware: span, metrics) as the tRPC route.
-      const caller = router.createCaller({ req, obs });
+      const caller = router.createCaller({ req, obs, serviceToken: null });
       const grant = await caller.requestCharge({ vehicleId: `legacy-${randomUUID()}`, ...body } as never);
       return text(200, `Routed to ${grant.substationId}`);
     } catch (err) {

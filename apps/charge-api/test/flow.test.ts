@@ -65,7 +65,10 @@ describe("charge-api -> balancer -> substation over HTTP", () => {
     // A minute between refreshes: the balancer only learns from its own calls.
     await using grid = await startGrid({ capacitiesKw: [100, 50], balancer: { LOAD_REFRESH_MS: "60000" } });
     // Someone fills substation-1 behind the balancer's back.
-    const direct = internalClient<SubstationRouter>(grid.substations[0]?.url ?? "", { timeoutMs: 2000 });
+    const direct = internalClient<SubstationRouter>(grid.substations[0]?.url ?? "", {
+      timeoutMs: 2000,
+      token: grid.serviceToken,
+    });
     for (let i = 0; i < 23; i++) await direct.startSession.mutate({ vehicleId: `x${i}`, durationS: 60 });
     const grant = await grid.client.requestCharge.mutate({ vehicleId: "ev", durationS: 60 });
     expect(grant).toMatchObject({ substationId: "substation-2", tries: 2 });

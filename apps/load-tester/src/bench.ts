@@ -113,6 +113,7 @@ async function burstRun(): Promise<BurstResult> {
       concurrency: 256,
       sessionS: 600,
       maxKw: 11,
+      serviceToken: dev.urls.serviceToken,
     });
   } finally {
     await dev.terminate();

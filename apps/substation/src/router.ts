@@ -4,24 +4,25 @@ import {
   sessionRefSchema,
   setLimitInputSchema,
 } from "@evgrid/contract";
-import { publicProcedure, router } from "@evgrid/kit";
+import { internalProcedure, router } from "@evgrid/kit";
 import type { Station } from "./station.ts";
 
+/** Every procedure is internal: the balancer and operators call them with the service token. */
 export function substationRouter(station: Station) {
   return router({
     /** The load the balancer ranks by: one O(1) snapshot, no per-session walk. */
-    getLoad: publicProcedure.query(() => station.load()),
+    getLoad: internalProcedure.query(() => station.load()),
     /** Admits atomically or refuses with INSUFFICIENT_CAPACITY / OPERATOR_LIMIT and the current load. */
-    startSession: publicProcedure.input(chargeRequestSchema).mutation(({ input }) => station.start(input)),
-    stopSession: publicProcedure
+    startSession: internalProcedure.input(chargeRequestSchema).mutation(({ input }) => station.start(input)),
+    stopSession: internalProcedure
       .input(sessionRefSchema)
       .mutation(({ input }) => station.stop(input.sessionId)),
-    getSession: publicProcedure.input(sessionRefSchema).query(({ input }) => station.get(input.sessionId)),
-    listSessions: publicProcedure
+    getSession: internalProcedure.input(sessionRefSchema).query(({ input }) => station.get(input.sessionId)),
+    listSessions: internalProcedure
       .input(listSessionsInputSchema)
       .query(({ input }) => ({ sessions: station.list(input.status, input.limit), load: station.load() })),
     /** Operator (demand-response) limit; null lifts it. May curtail the newest sessions. */
-    setLimit: publicProcedure
+    setLimit: internalProcedure
       .input(setLimitInputSchema)
       .mutation(({ input }) => station.setLimit(input.limitKw)),
   });

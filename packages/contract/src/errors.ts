@@ -25,6 +25,10 @@ export const reasons = {
   /** The session id names a substation the balancer does not know. */
   UNKNOWN_SUBSTATION: "UNKNOWN_SUBSTATION",
   NOT_FOUND: "NOT_FOUND",
+  /** An internal or admin procedure was called without the right service token. */
+  UNAUTHORIZED: "UNAUTHORIZED",
+  /** The request body is larger than the server accepts. */
+  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
   INTERNAL: "INTERNAL",
 } as const;
 export type Reason = (typeof reasons)[keyof typeof reasons];

@@ -2,6 +2,7 @@
  * `bun run dev`: the whole system on one machine, each app its own OS process.
  * Wiring only: options -> plan -> supervisor -> banner. `bun run dev --help` for flags.
  */
+import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { SIGNAL_ECHO_MS } from "@evgrid/kit/process";
@@ -83,8 +84,11 @@ const app = (name: string) => [process.execPath, resolve(root, `apps/${name}/src
 const portOf = (p: number) => String(opts.randomPorts ? 0 : p);
 // Children get our environment plus their own settings. Bun queues fetches past 256 in flight per process;
 // the balancer and charge-api fan in every request, so they get room for bursts.
+// One service token per run (or the one in the environment): internal procedures require it.
+const serviceToken = process.env.SERVICE_TOKEN ?? randomBytes(24).toString("base64url");
 const base = {
   ...process.env,
+  SERVICE_TOKEN: serviceToken,
   HOST: opts.host,
   PARENT_PID: String(process.pid),
   BUN_CONFIG_MAX_HTTP_REQUESTS: process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? "4096",
@@ -153,6 +157,7 @@ try {
       row("balancer", balancerUrl, "internal: /trpc/dispatch, /trpc/listSubstations"),
       ...substations.map((s, i) => row(s.id, substationUrls[i] ?? "", `${s.capacityKw} kW, /trpc/getLoad`)),
       "  every app also serves GET /healthz and GET /metrics",
+      `  internal procedures (balancer, substations) need: Authorization: Bearer ${serviceToken}`,
       "",
       `  try: curl -X POST ${apiUrl}/request_charge`,
       `       bun run client${apiUrl === "http://127.0.0.1:8080" ? "" : ` --url ${apiUrl}`}`,

@@ -8,6 +8,7 @@ export interface AppEnv extends TelemetryEnv {
   HOST: string;
   PORT: number;
   LOG_QUIET: boolean;
+  SERVICE_TOKEN: string;
 }
 
 export interface AppParts<Extra> {
@@ -55,6 +56,7 @@ export async function launchApp<Extra>(
     obs,
     log,
     routes,
+    serviceToken: env.SERVICE_TOKEN,
   });
   log.info(`${service} listening`, { url: server.url, ...parts.describe, tracing: telemetry.tracing });
   return {

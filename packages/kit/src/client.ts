@@ -2,6 +2,7 @@ import { errorDataOf } from "@evgrid/contract";
 import { type TRPCClient, TRPCClientError } from "@trpc/client";
 import type { AnyRouter } from "@trpc/server";
 import { type RpcObservability, startClientCall } from "./observe.ts";
+import { bearer } from "./token.ts";
 
 export interface InternalClientOptions {
   timeoutMs: number;
@@ -9,6 +10,8 @@ export interface InternalClientOptions {
   obs?: RpcObservability;
   /** The service called, for span names and metric labels. */
   peer?: string;
+  /** Sent as `Authorization: Bearer <token>`: internal procedures require the grid's service token. */
+  token?: string;
 }
 
 interface Envelope {
@@ -38,6 +41,7 @@ export function internalClient<TRouter extends AnyRouter>(
 ): TRPCClient<TRouter> {
   const root = `${baseUrl.replace(/\/$/, "")}/trpc`;
   const peer = opts.peer ?? baseUrl;
+  const auth = opts.token ? bearer(opts.token) : {};
 
   async function call(path: string, type: ProcedureType, input: unknown, callOpts?: CallOptions) {
     const traced = opts.obs ? startClientCall(opts.obs, peer, path) : null;
@@ -57,7 +61,9 @@ export function internalClient<TRouter extends AnyRouter>(
     try {
       const res = await fetch(url, {
         method: isQuery ? "GET" : "POST",
-        headers: isQuery ? traced?.headers : { "content-type": "application/json", ...traced?.headers },
+        headers: isQuery
+          ? { ...auth, ...traced?.headers }
+          : { "content-type": "application/json", ...auth, ...traced?.headers },
         body: isQuery || input === undefined ? undefined : JSON.stringify(input),
         signal: controller.signal,
       });

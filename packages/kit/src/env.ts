@@ -14,6 +14,12 @@ export const commonEnvShape = {
   LOG_QUIET: z.stringbool().default(false),
   /** Set by `bun run dev`: exit when that process is gone, so a killed runner leaves no orphans. */
   PARENT_PID: z.coerce.number().int().positive().optional(),
+  /** Shared secret of the grid's services: internal and admin procedures require it as a bearer token. */
+  SERVICE_TOKEN: z
+    .string({
+      error: "SERVICE_TOKEN is required: a shared secret of 16+ characters (bun run dev makes one per run)",
+    })
+    .min(16, "SERVICE_TOKEN must be at least 16 characters"),
   ...telemetryEnvShape,
 };
 

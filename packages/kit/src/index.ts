@@ -7,4 +7,5 @@ export * from "./log.ts";
 export * from "./observe.ts";
 export * from "./process.ts";
 export * from "./server.ts";
+export * from "./token.ts";
 export * from "./trpc.ts";

@@ -3,16 +3,19 @@
  * formats errors the same way: a tRPC code, a stable `reason`, the failing fields, never a stack.
  */
 import { reasons } from "@evgrid/contract";
-import { initTRPC, type TRPCError } from "@trpc/server";
+import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError, z } from "zod";
 import { GridError } from "./errors.ts";
 import { observeProcedure, type RpcObservability } from "./observe.ts";
+import { tokenMatches } from "./token.ts";
 
 // 1. Context: what every procedure may read about its request.
 export interface RequestContext {
   /** null for in-process calls (the legacy text route calls the router directly). */
   req: Request | null;
   obs: RpcObservability | null;
+  /** The token internal procedures require; null for apps that serve only public procedures. */
+  serviceToken: string | null;
 }
 
 // 2. Error shape.
@@ -22,7 +25,8 @@ const defaultReason: Partial<Record<TRPCError["code"], string>> = {
   NOT_FOUND: reasons.NOT_FOUND,
   METHOD_NOT_SUPPORTED: reasons.INVALID_INPUT,
   UNSUPPORTED_MEDIA_TYPE: reasons.INVALID_INPUT,
-  PAYLOAD_TOO_LARGE: reasons.INVALID_INPUT,
+  PAYLOAD_TOO_LARGE: reasons.PAYLOAD_TOO_LARGE,
+  UNAUTHORIZED: reasons.UNAUTHORIZED,
 };
 
 function describeZodError(error: ZodError): { message: string; fieldErrors: Record<string, string[]> } {
@@ -85,8 +89,23 @@ const observed = t.middleware(({ ctx, path, next }) => {
   });
 });
 
-// 5. Router and procedure builders.
+// 5. Internal and admin procedures need the service token (Authorization: Bearer <SERVICE_TOKEN>).
+const serviceOnly = t.middleware(({ ctx, next }) => {
+  // In-process calls (ctx.req null) come from this app itself.
+  if (ctx.req !== null && !tokenMatches(ctx.serviceToken, ctx.req.headers.get("authorization"))) {
+    throw new TRPCError({
+      code: "UNAUTHORIZED",
+      message: "this procedure is internal: send Authorization: Bearer <service token>",
+    });
+  }
+  return next();
+});
+
+// 6. Router and procedure builders.
 export const router = t.router;
+/** For anyone: the charge-api's procedures. */
 export const publicProcedure = t.procedure.use(observed);
+/** For the other services of the grid (and operators) holding the service token. */
+export const internalProcedure = publicProcedure.use(serviceOnly);
 export const createCallerFactory = t.createCallerFactory;
 export { z };

@@ -6,7 +6,7 @@ const repoRoot = resolve(import.meta.dir, "../../..");
 async function start(app: string, env: Record<string, string>) {
   const proc = Bun.spawn([process.execPath, `apps/${app}/src/main.ts`], {
     cwd: repoRoot,
-    env: { ...process.env, HOST: "127.0.0.1", ...env },
+    env: { ...process.env, HOST: "127.0.0.1", SERVICE_TOKEN: "startup-test-token-0123", ...env },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -24,6 +24,7 @@ describe("apps validate their configuration at start", () => {
     ["balancer", { SUBSTATION_URLS: "localhost:8101" }, "SUBSTATION_URLS"],
     ["balancer", { DISPATCH_MAX_TRIES: "0" }, "DISPATCH_MAX_TRIES"],
     ["charge-api", { BALANCER_URL: "ftp://x" }, "BALANCER_URL"],
+    ["balancer", { SERVICE_TOKEN: "short" }, "SERVICE_TOKEN"],
   ])("%s refuses %j naming %s, exit 2, no stack trace", async (app, env, variable) => {
     const { code, stderr } = await start(app, env);
     expect(code).toBe(2);

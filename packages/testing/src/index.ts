@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { startBalancer } from "@evgrid/balancer/app";
 import { readEnv as balancerEnv } from "@evgrid/balancer/env";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
@@ -11,6 +12,8 @@ export interface GridOptions {
   /** One substation per entry, ids substation-1.. in order. */
   capacitiesKw: number[];
   balancer?: Record<string, string>;
+  /** Share a token with another grid (default: a new one). */
+  serviceToken?: string;
 }
 
 /**
@@ -18,6 +21,7 @@ export interface GridOptions {
  * production, only inside one test process. `await using` stops everything.
  */
 export async function startGrid(opts: GridOptions) {
+  const serviceToken = opts.serviceToken ?? randomBytes(24).toString("base64url");
   const substations: RunningSubstation[] = await Promise.all(
     opts.capacitiesKw.map((capacityKw, i) =>
       startSubstation(
@@ -26,6 +30,7 @@ export async function startGrid(opts: GridOptions) {
           SUBSTATION_CAPACITY_KW: String(capacityKw),
           PORT: "0",
           LOG_QUIET: "true",
+          SERVICE_TOKEN: serviceToken,
         }),
       ),
     ),
@@ -35,13 +40,15 @@ export async function startGrid(opts: GridOptions) {
       PORT: "0",
       SUBSTATION_URLS: substations.map((s) => s.url).join(","),
       LOG_QUIET: "true",
+      SERVICE_TOKEN: serviceToken,
       ...opts.balancer,
     }),
   );
   const api = await startChargeApi(
-    chargeApiEnv({ PORT: "0", BALANCER_URL: balancer.url, LOG_QUIET: "true" }),
+    chargeApiEnv({ PORT: "0", BALANCER_URL: balancer.url, LOG_QUIET: "true", SERVICE_TOKEN: serviceToken }),
   );
   return {
+    serviceToken,
     substations,
     balancer,
     api,

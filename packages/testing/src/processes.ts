@@ -7,6 +7,8 @@ export interface DevUrls {
   chargeApi: string;
   balancer: string;
   substations: Record<string, string>;
+  /** The run's service token, from the banner: internal procedures need it. */
+  serviceToken: string;
 }
 
 /** Every process below `pid`, from `ps`; used to prove that nothing outlives a shutdown. */
@@ -81,7 +83,12 @@ export async function startDev(
     }
   })();
 
-  const urls: DevUrls = { chargeApi: "", balancer: "", substations: {} };
+  const urls: DevUrls = {
+    chargeApi: "",
+    balancer: "",
+    substations: {},
+    serviceToken: /Authorization: Bearer (\S+)/.exec(output)?.[1] ?? "",
+  };
   for (const m of output.matchAll(/^ {2}(charge-api|balancer|substation-\d+)\s+(http:\/\/\S+)/gm)) {
     const [, name, url] = m as unknown as [string, string, string];
     if (name === "charge-api") urls.chargeApi = url;

@@ -71,9 +71,11 @@ export interface BurstResult {
 export async function burst(
   apiUrl: string,
   substationUrls: string[],
-  opts: { count: number; concurrency: number; sessionS: number; maxKw: number },
+  opts: { count: number; concurrency: number; sessionS: number; maxKw: number; serviceToken: string },
 ): Promise<BurstResult> {
-  const clients = substationUrls.map((u) => internalClient<SubstationRouter>(u, { timeoutMs: 5000 }));
+  const clients = substationUrls.map((u) =>
+    internalClient<SubstationRouter>(u, { timeoutMs: 5000, token: opts.serviceToken }),
+  );
   const read = () => Promise.all(clients.map((c) => c.getLoad.query())) as Promise<SubstationLoad[]>;
   const watcher = new GridWatcher(read, 20);
   watcher.start();
