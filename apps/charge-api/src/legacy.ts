@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { RpcObservability } from "@evgrid/kit";
+import { MAX_BODY_BYTES, type RpcObservability } from "@evgrid/kit";
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { ChargeApiRouter } from "./router.ts";
@@ -20,6 +20,7 @@ export function legacyRequestCharge(router: ChargeApiRouter) {
     if (req.method !== "POST") return text(405, "use POST /request_charge", { allow: "POST" });
     let body: Record<string, unknown> = {};
     const raw = await req.text();
+    if (raw.length > MAX_BODY_BYTES) return text(413, "Payload too large: the body may be at most 64 KiB");
     if (raw.trim().length > 0) {
       try {
         const parsed: unknown = JSON.parse(raw);

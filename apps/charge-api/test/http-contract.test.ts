@@ -75,6 +75,10 @@ describe("bad input on the tRPC API: 400 naming the field, never a 500", () => {
     ["negative energy", { vehicleId: "ev", energyKwh: -1 }, "energyKwh"],
     ["both duration and energy", { vehicleId: "ev", durationS: 10, energyKwh: 5 }, "energyKwh"],
     ["an unknown field", { vehicleId: "ev", maxkw: 11 }, "maxkw"],
+    // Found by the fuzz test: field names that are Object.prototype members used to crash the formatter.
+    ["a field named constructor", { vehicleId: "ev", constructor: 1 }, "constructor"],
+    ["a field named __proto__", JSON.parse('{"vehicleId":"ev","__proto__":{"x":1}}'), "__proto__"],
+    ["a field named toString", { vehicleId: "ev", toString: "x" }, "toString"],
   ];
   for (const [name, input, field] of cases) {
     test(name, async () => {

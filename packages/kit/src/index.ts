@@ -3,6 +3,7 @@ export * from "./client.ts";
 export * from "./env.ts";
 export * from "./errors.ts";
 export * from "./lean-http.ts";
+export * from "./limits.ts";
 export * from "./log.ts";
 export * from "./observe.ts";
 export * from "./process.ts";

@@ -1,6 +1,7 @@
 import { type AnyRouter, TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
+import { MAX_BODY_BYTES } from "./limits.ts";
 import { formatError, type RequestContext } from "./trpc.ts";
 
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -26,6 +27,12 @@ export function leanTrpcHandler(
       if (type === "mutation" && req.method === "POST") {
         if (!req.headers.get("content-type")?.startsWith("application/json")) return null;
         const text = await req.text();
+        if (text.length > MAX_BODY_BYTES) {
+          return errorResponse(
+            new TRPCError({ code: "PAYLOAD_TOO_LARGE", message: "request body too large" }),
+            path,
+          );
+        }
         input = text.length === 0 ? undefined : JSON.parse(text);
       } else if (type === "query" && req.method === "GET") {
         const raw = url.searchParams.get("input");

@@ -3,6 +3,7 @@ import type { Telemetry } from "@evgrid/telemetry";
 import type { AnyRouter, TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { leanTrpcHandler } from "./lean-http.ts";
+import { MAX_BODY_BYTES } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { RpcObservability } from "./observe.ts";
 
@@ -68,11 +69,21 @@ function listen(opts: AppServerOptions, startedAt: number, extra: NonNullable<Ap
     hostname: opts.hostname,
     port: opts.port,
     development: false,
+    // Hard stop for bodies without a length (chunked); the typed 413 below covers the usual case.
+    maxRequestBodySize: 16 * MAX_BODY_BYTES,
     // Seconds a keep-alive connection may sit idle; long enough for pooled internal clients.
     idleTimeout: 30,
     async fetch(req) {
       const url = new URL(req.url);
       const { pathname } = url;
+      if (Number(req.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) {
+        return jsonError(
+          413,
+          "PAYLOAD_TOO_LARGE",
+          reasons.PAYLOAD_TOO_LARGE,
+          `request body over ${MAX_BODY_BYTES} bytes`,
+        );
+      }
       if (pathname.startsWith("/trpc/")) {
         const fast = await lean(req, url, pathname.slice("/trpc/".length));
         if (fast) return fast;

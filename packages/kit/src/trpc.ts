@@ -30,10 +30,11 @@ const defaultReason: Partial<Record<TRPCError["code"], string>> = {
 };
 
 function describeZodError(error: ZodError): { message: string; fieldErrors: Record<string, string[]> } {
-  const fieldErrors: Record<string, string[]> = {};
-  const add = (field: string, message: string) => {
-    fieldErrors[field] = [...(fieldErrors[field] ?? []), message];
-  };
+  // A Map, not an object: field names come from the caller, and "constructor" or "__proto__" must not
+  // find Object.prototype's members (found by the fuzz test).
+  const byField = new Map<string, string[]>();
+  const add = (field: string, message: string) =>
+    byField.set(field, [...(byField.get(field) ?? []), message]);
   for (const issue of error.issues) {
     const prefix = issue.path.map(String).join(".");
     if (issue.code === "unrecognized_keys") {
@@ -43,9 +44,11 @@ function describeZodError(error: ZodError): { message: string; fieldErrors: Reco
       add(prefix || "(input)", issue.message);
     }
   }
-  const message = Object.entries(fieldErrors)
+  const message = [...byField.entries()]
     .map(([field, messages]) => `${field}: ${messages.join("; ")}`)
     .join(", ");
+  // defineProperty-style construction: a "__proto__" field becomes an own key, not a prototype.
+  const fieldErrors = Object.fromEntries(byField) as Record<string, string[]>;
   return { message: `invalid input: ${message}`, fieldErrors };
 }
 
