@@ -1,14 +1,17 @@
 import { launchApp } from "@evgrid/kit";
 import pkg from "../package.json" with { type: "json" };
 import type { SubstationEnv } from "./env.ts";
+import { Journal } from "./journal.ts";
 import { stationMetrics } from "./metrics.ts";
 import { substationRouter } from "./router.ts";
 import { Station } from "./station.ts";
 
 /** Wires config -> telemetry -> station -> router -> server. Used by main.ts and by tests (port 0). */
 export function startSubstation(env: SubstationEnv) {
-  return launchApp("substation", pkg.version, env, ({ telemetry }) => {
+  return launchApp("substation", pkg.version, env, ({ telemetry, log }) => {
     const measures = stationMetrics(telemetry.meter, env.SUBSTATION_ID);
+    const dbPath = env.SUBSTATION_DB_PATH ?? `data/${env.SUBSTATION_ID}.sqlite`;
+    const journal = new Journal(dbPath);
     const station = new Station({
       id: env.SUBSTATION_ID,
       capacityKw: env.SUBSTATION_CAPACITY_KW,
@@ -16,12 +19,19 @@ export function startSubstation(env: SubstationEnv) {
       onStart: measures.onStart,
       onEnd: measures.onEnd,
       onRefuse: measures.onRefuse,
+      journal,
     });
+    const recovery = station.recover();
     measures.observe(station);
+    if (recovery.resumed + recovery.endedWhileDown > 0)
+      log.info("recovered sessions from the journal", { dbPath, ...recovery });
     return {
       router: substationRouter(station),
-      describe: { id: station.id, capacityKw: station.capacityKw, limitKw: station.limit },
-      stop: () => station.close(),
+      describe: { id: station.id, capacityKw: station.capacityKw, limitKw: station.limit, journal: dbPath },
+      stop: () => {
+        station.close();
+        journal.close();
+      },
       expose: { station },
     };
   });

@@ -9,6 +9,8 @@ const schema = z.object({
   SUBSTATION_LIMIT_KW: z.coerce.number().nonnegative().max(1_000_000).optional(),
   ...commonEnvShape,
   PORT: portSchema.default(8101),
+  /** The session journal (SQLite, WAL); ":memory:" keeps nothing across restarts. Default data/<id>.sqlite. */
+  SUBSTATION_DB_PATH: z.string().min(1).optional(),
 });
 
 export type SubstationEnv = z.output<typeof schema>;

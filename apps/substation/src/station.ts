@@ -8,6 +8,7 @@ import {
 } from "@evgrid/contract";
 import { GridError } from "@evgrid/kit";
 import { decideAdmission, effectiveCapacityKw, KW_EPSILON, waterLevel } from "@evgrid/policy";
+import type { Journal, SessionRecord } from "./journal.ts";
 import { type EnergyGoal, PowerClass } from "./power-class.ts";
 
 export interface StationOptions {
@@ -21,6 +22,20 @@ export interface StationOptions {
   onStart?: (session: Session) => void;
   onEnd?: (session: Session) => void;
   onRefuse?: (reason: string) => void;
+  /** Where admissions and ends are written before they are answered; none = nothing survives a restart. */
+  journal?: Journal;
+  /** How often energy drawn by active energy-based sessions is written to the journal. */
+  checkpointMs?: number;
+}
+
+/** What a restart found in the journal. */
+export interface Recovery {
+  /** Active sessions taken up again, with their remaining time or energy. */
+  resumed: number;
+  /** Sessions whose time ran out (or energy was reached) while the substation was down. */
+  endedWhileDown: number;
+  /** Resumed sessions that no longer fit (capacity or limit lowered since) and were curtailed. */
+  curtailed: number;
 }
 
 interface LiveSession {
@@ -62,6 +77,8 @@ export class Station {
   private readonly startKwhByClass = new Map<PowerClass, number>();
   private version = 0;
   private closed = false;
+  private readonly journal: Journal | undefined;
+  private readonly checkpointTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: StationOptions) {
     this.id = opts.id;
@@ -70,6 +87,13 @@ export class Station {
     this.endedRetention = opts.endedRetention ?? 10_000;
     this.now = opts.now ?? Date.now;
     this.hooks = { onStart: opts.onStart, onEnd: opts.onEnd, onRefuse: opts.onRefuse };
+    this.journal = opts.journal;
+    if (this.journal) {
+      const saved = this.journal.getSetting("limitKw");
+      if (saved !== null) this.limitKw = Number(saved);
+      this.checkpointTimer = setInterval(() => this.checkpoint(), opts.checkpointMs ?? 2000);
+      this.checkpointTimer.unref();
+    }
   }
 
   get limit(): number | null {
@@ -126,13 +150,33 @@ export class Station {
     const nowMs = this.now();
     const cls = this.classFor(req.minKw, req.maxKw, nowMs);
     const sessionId = `${this.id}.${randomUUID().replaceAll("-", "")}`;
+    const durationS = "durationS" in req ? req.durationS : null;
+    const energyKwh = "energyKwh" in req ? req.energyKwh : null;
+    // Journal first: if it cannot be written, the vehicle is refused rather than admitted and forgotten.
+    try {
+      this.journal?.started({
+        sessionId,
+        vehicleId: req.vehicleId,
+        minKw: req.minKw,
+        maxKw: req.maxKw,
+        startedAtMs: nowMs,
+        durationS,
+        energyKwh,
+      });
+    } catch (err) {
+      throw new GridError(
+        "SERVICE_UNAVAILABLE",
+        reasons.NO_SUBSTATION_AVAILABLE,
+        `${this.id} cannot journal the session: ${(err as Error).message}`,
+      );
+    }
     const live: LiveSession = {
       sessionId,
       vehicleId: req.vehicleId,
       cls,
       startedAtMs: nowMs,
-      durationS: "durationS" in req ? req.durationS : null,
-      energyKwh: "energyKwh" in req ? req.energyKwh : null,
+      durationS,
+      energyKwh,
       startKwh: cls.integralAt(nowMs),
       timer: undefined,
       goal: undefined,
@@ -190,6 +234,13 @@ export class Station {
    */
   setLimit(limitKw: number | null): { load: SubstationLoad; curtailed: Session[] } {
     this.limitKw = limitKw;
+    this.journal?.setSetting("limitKw", limitKw === null ? null : String(limitKw));
+    const curtailed = this.curtailToFit();
+    return { load: this.load(), curtailed };
+  }
+
+  /** Ends the newest sessions until the admitted minimums fit the capacity in force again. */
+  private curtailToFit(): Session[] {
     const curtailed: Session[] = [];
     const effectiveKw = effectiveCapacityKw(this.site());
     const newestFirst = [...this.active.values()].reverse();
@@ -200,7 +251,98 @@ export class Station {
       curtailed.push(this.end(live.sessionId, "curtailed", false));
     }
     this.reallocate(this.now());
-    return { load: this.load(), curtailed };
+    return curtailed;
+  }
+
+  /**
+   * Takes up what the journal holds after a restart: every active session comes back with its id, start
+   * time and energy drawn so far (as of the last checkpoint: a crash costs the vehicle at most that much
+   * accounting, never a second session); those whose time ran out meanwhile are ended as they would have been.
+   */
+  recover(): Recovery {
+    const journal = this.journal;
+    if (!journal) return { resumed: 0, endedWhileDown: 0, curtailed: 0 };
+    const nowMs = this.now();
+    for (const rec of journal.recentlyEnded(this.endedRetention))
+      this.ended.set(rec.sessionId, this.fromRecord(rec));
+    let resumed = 0;
+    let endedWhileDown = 0;
+    for (const rec of journal.active()) {
+      const endsAtMs =
+        rec.durationS !== null ? rec.startedAtMs + rec.durationS * 1000 : Number.POSITIVE_INFINITY;
+      const energyDone = rec.energyKwh !== null && rec.deliveredKwh >= rec.energyKwh;
+      if (endsAtMs <= nowMs || energyDone) {
+        const reason: EndReason = energyDone ? "energy_delivered" : "time_elapsed";
+        const endedAtMs = Math.min(endsAtMs, nowMs);
+        journal.ended(rec.sessionId, rec.deliveredKwh, endedAtMs, reason);
+        const session = this.fromRecord({ ...rec, status: "ended", endedAtMs, endReason: reason });
+        this.ended.set(rec.sessionId, session);
+        this.endedEnergyKwh += rec.deliveredKwh;
+        endedWhileDown += 1;
+        continue;
+      }
+      const cls = this.classFor(rec.minKw, rec.maxKw, nowMs);
+      const live: LiveSession = {
+        sessionId: rec.sessionId,
+        vehicleId: rec.vehicleId,
+        cls,
+        startedAtMs: rec.startedAtMs,
+        durationS: rec.durationS,
+        energyKwh: rec.energyKwh,
+        // So that energy drawn = integral now - startKwh = what was drawn before the crash.
+        startKwh: cls.integralAt(nowMs) - rec.deliveredKwh,
+        timer: undefined,
+        goal: undefined,
+      };
+      cls.count += 1;
+      this.startKwhByClass.set(cls, (this.startKwhByClass.get(cls) ?? 0) + live.startKwh);
+      this.active.set(rec.sessionId, live);
+      if (rec.durationS !== null) {
+        live.timer = setTimeout(() => this.end(rec.sessionId, "time_elapsed"), endsAtMs - nowMs);
+      } else {
+        live.goal = {
+          sessionId: rec.sessionId,
+          finishAtKwh: live.startKwh + (rec.energyKwh ?? 0),
+          done: false,
+        };
+        cls.addGoal(live.goal);
+      }
+      resumed += 1;
+    }
+    this.reallocate(nowMs);
+    const curtailed = this.curtailToFit().length;
+    return { resumed: resumed - curtailed, endedWhileDown, curtailed };
+  }
+
+  /** Writes the energy drawn so far by energy-based sessions (the only ones whose end depends on it). */
+  checkpoint(): void {
+    if (!this.journal || this.closed) return;
+    const nowMs = this.now();
+    const rows: { sessionId: string; deliveredKwh: number }[] = [];
+    for (const live of this.active.values()) {
+      if (live.energyKwh !== null)
+        rows.push({ sessionId: live.sessionId, deliveredKwh: live.cls.integralAt(nowMs) - live.startKwh });
+    }
+    if (rows.length > 0) this.journal.checkpoint(rows);
+  }
+
+  private fromRecord(rec: SessionRecord): Session {
+    return {
+      sessionId: rec.sessionId,
+      substationId: this.id,
+      vehicleId: rec.vehicleId,
+      minKw: rec.minKw,
+      maxKw: rec.maxKw,
+      allocatedKw: 0,
+      status: rec.status,
+      startedAt: iso(rec.startedAtMs),
+      durationS: rec.durationS,
+      energyKwh: rec.energyKwh,
+      deliveredKwh: rec.deliveredKwh,
+      expectedEndAt: null,
+      endedAt: rec.endedAtMs === null ? null : iso(rec.endedAtMs),
+      endReason: rec.endReason,
+    };
   }
 
   /** Total energy delivered since start: ended sessions plus what active ones have drawn so far. O(classes). */
@@ -215,7 +357,9 @@ export class Station {
 
   /** Stops all timers; sessions stay as they are (a later issue makes them durable). */
   close(): void {
+    this.checkpoint();
     this.closed = true;
+    clearInterval(this.checkpointTimer);
     for (const live of this.active.values()) clearTimeout(live.timer);
     for (const cls of this.classes.values()) cls.disarm();
   }
@@ -260,6 +404,12 @@ export class Station {
       if (oldest !== undefined) this.ended.delete(oldest);
     }
     this.endedEnergyKwh += session.deliveredKwh;
+    try {
+      this.journal?.ended(sessionId, session.deliveredKwh, nowMs, reason);
+    } catch {
+      // The session has ended in memory; if the process dies before the journal works again, recovery
+      // ends it by its time (or resumes an energy session): never a double booking.
+    }
     if (reallocate) this.reallocate(nowMs);
     this.hooks.onEnd?.(session);
     return session;

@@ -23,6 +23,7 @@ Options (environment variable in brackets):
   --substation-base-port <p>  substation i listens on p+i       [SUBSTATION_BASE_PORT] (default: 8100)
   --random-ports           let the OS pick every port           [DEV_RANDOM_PORTS=true]
   --keep-going             an app that exits does not stop the others (watch failover)
+  --data-dir <dir>         substations' session journals        [DEV_DATA_DIR]        (default: .evgrid/data)
   -h, --help               show this help
 
 Examples:
@@ -44,6 +45,7 @@ function readOptions(): DevOptions {
         "substation-base-port": { type: "string" },
         "random-ports": { type: "boolean" },
         "keep-going": { type: "boolean" },
+        "data-dir": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -66,6 +68,7 @@ function readOptions(): DevOptions {
     substationBasePort: values["substation-base-port"] ?? env.SUBSTATION_BASE_PORT,
     randomPorts: values["random-ports"] ?? env.DEV_RANDOM_PORTS === "true",
     keepGoing: values["keep-going"] ?? false,
+    dataDir: values["data-dir"] ?? env.DEV_DATA_DIR,
   });
   if (!parsed.success) {
     const flag = (key: PropertyKey | undefined) =>
@@ -132,6 +135,7 @@ try {
         ...base,
         SUBSTATION_ID: s.id,
         SUBSTATION_CAPACITY_KW: String(s.capacityKw),
+        SUBSTATION_DB_PATH: resolve(opts.dataDir, `${s.id}.sqlite`),
         PORT: portOf(s.port),
       }),
     ),

@@ -31,6 +31,7 @@ export async function startGrid(opts: GridOptions) {
           PORT: "0",
           LOG_QUIET: "true",
           SERVICE_TOKEN: serviceToken,
+          SUBSTATION_DB_PATH: ":memory:",
         }),
       ),
     ),

@@ -1,4 +1,6 @@
-import { resolve } from "node:path";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 
 export const repoRoot = resolve(import.meta.dir, "../../..");
@@ -49,14 +51,21 @@ export async function startDev(
   opts: { env?: Record<string, string>; timeoutMs?: number } = {},
 ) {
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const proc: Subprocess<"ignore", "pipe", "pipe"> = Bun.spawn([process.execPath, "run", "dev", ...args], {
-    cwd: repoRoot,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    detached: true,
-    env: { ...process.env, NO_COLOR: "1", ...opts.env },
-  });
+  // A fresh journal directory per run unless the caller chose one: runs must not inherit each other's sessions.
+  const dataArgs = args.includes("--data-dir")
+    ? []
+    : ["--data-dir", mkdtempSync(join(tmpdir(), "evgrid-dev-"))];
+  const proc: Subprocess<"ignore", "pipe", "pipe"> = Bun.spawn(
+    [process.execPath, "run", "dev", ...args, ...dataArgs],
+    {
+      cwd: repoRoot,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      detached: true,
+      env: { ...process.env, NO_COLOR: "1", ...opts.env },
+    },
+  );
   let output = "";
   const stderr = new Response(proc.stderr).text();
   const reader = proc.stdout.getReader();
