@@ -2,6 +2,7 @@ import { internalClient, launchApp } from "@evgrid/kit";
 import type { SubstationRouter } from "@evgrid/substation";
 import pkg from "../package.json" with { type: "json" };
 import type { BalancerEnv } from "./env.ts";
+import { DispatchMemory } from "./memory.ts";
 import { balancerMetrics } from "./metrics.ts";
 import { balancerRouter } from "./router.ts";
 import { GridView } from "./view.ts";
@@ -25,6 +26,7 @@ export function startBalancer(env: BalancerEnv) {
       maxTries: env.DISPATCH_MAX_TRIES,
       deadlineMs: env.DISPATCH_DEADLINE_MS,
       report,
+      memory: new DispatchMemory(),
     });
     return {
       router,

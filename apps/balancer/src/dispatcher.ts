@@ -9,6 +9,7 @@ import {
 import { classifyCallFailure, describeFailure, GridError, gridFull, relayUpstreamError } from "@evgrid/kit";
 import { decideAdmission, rankSubstations } from "@evgrid/policy";
 import { annotate, attr } from "@evgrid/telemetry";
+import type { DispatchMemory } from "./memory.ts";
 import { candidateView, type GridView, type Member } from "./view.ts";
 
 export interface DispatchReport {
@@ -25,6 +26,8 @@ export interface DispatchOptions {
   now?: () => number;
   /** Told how every dispatch ended (metrics). */
   report?: (report: DispatchReport) => void;
+  /** Idempotency and one-session-per-vehicle across this balancer's dispatches. */
+  memory?: DispatchMemory;
 }
 
 const outcomeOf: Record<string, DispatchReport["outcome"]> = {
@@ -46,8 +49,14 @@ export async function dispatch(
     [attr.requestedMinKw]: req.minKw,
   });
   const asked = { count: 0 };
+  const { memory } = opts;
   try {
-    const result = await choose(view, req, opts, asked);
+    const run = async () => {
+      const result = await choose(view, req, opts, asked, memory?.homeOf(req));
+      memory?.remember(req, result.session);
+      return result;
+    };
+    const result = await (memory ? memory.coalesce(req, run) : run());
     annotate({
       [attr.substationId]: result.session.substationId,
       [attr.sessionId]: result.session.sessionId,
@@ -75,6 +84,7 @@ async function choose(
   req: ChargeRequest,
   opts: DispatchOptions,
   progress: { count: number },
+  home: string | undefined,
 ): Promise<DispatchResult> {
   const now = opts.now ?? Date.now;
   const deadline = now() + opts.deadlineMs;
@@ -91,9 +101,17 @@ async function choose(
         { substations: attempts },
       );
     }
-    const open = view.candidates().filter((m) => !asked.has(m));
-    const best = rankSubstations(open.map(candidateView), req).feasible[0];
-    const member = best && open.find((m) => m.url === best.id);
+    // A vehicle with a session, or a retried key, goes first to the substation that knows it.
+    const isHome = home !== undefined && asked.size === 0;
+    let member: Member | undefined;
+    if (isHome) {
+      member = view.byId(home);
+      if (!member?.healthy) throw homeUnavailable(home, member?.lastError ?? "not in this grid");
+    } else {
+      const open = view.candidates().filter((m) => !asked.has(m));
+      const best = rankSubstations(open.map(candidateView), req).feasible[0];
+      member = best && open.find((m) => m.url === best.id);
+    }
     if (!member) break;
 
     asked.add(member);
@@ -102,8 +120,14 @@ async function choose(
     try {
       const res = await member.client.startSession.mutate(req, { context: { timeoutMs: remainingMs } });
       view.record(member, res.load);
-      return { session: res.session, tries: asked.size, attempts };
+      return { session: res.session, replayed: res.replayed, tries: asked.size, attempts };
     } catch (err) {
+      // Only "full" proves the vehicle has no active session at its home; anything else stays there.
+      if (isHome && errorDataOf(err)?.code !== "TOO_MANY_REQUESTS") {
+        if (errorDataOf(err)) throw relayUpstreamError(err, home);
+        view.markFailed(member, describeFailure(err));
+        throw homeUnavailable(home, describeFailure(err));
+      }
       attempts.push(handleFailure(view, member, err));
     } finally {
       view.endAssignment(member, req);
@@ -125,6 +149,15 @@ async function choose(
     reasons.NO_SUBSTATION_AVAILABLE,
     `no substation is reachable (${attempts.map((a) => `${a.substationId}: ${a.reason}`).join(", ") || "none configured"})`,
     { substations: attempts },
+  );
+}
+
+function homeUnavailable(substationId: string, why: string): GridError {
+  return new GridError(
+    "SERVICE_UNAVAILABLE",
+    reasons.HOME_SUBSTATION_UNAVAILABLE,
+    `${substationId}, which holds this vehicle's session, is unreachable (${why}); not booked elsewhere, retry later`,
+    { substationId },
   );
 }
 

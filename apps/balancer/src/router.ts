@@ -34,6 +34,7 @@ export function balancerRouter(view: GridView, options: DispatchOptions) {
       try {
         const { session, load } = await member.client.stopSession.mutate(input);
         view.record(member, load);
+        options.memory?.forgetVehicle(session.vehicleId);
         return session;
       } catch (err) {
         throw relayUpstreamError(err, member.id ?? member.url);

@@ -14,7 +14,7 @@ export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>) {
       .input(chargeRequestSchema)
       .mutation(async ({ input }): Promise<ChargeGrant> => {
         annotate({ [attr.vehicleId]: input.vehicleId, [attr.requestedMaxKw]: input.maxKw });
-        const { session, tries } = await balancer.dispatch.mutate(input).catch(relay);
+        const { session, tries, replayed } = await balancer.dispatch.mutate(input).catch(relay);
         annotate({
           [attr.substationId]: session.substationId,
           [attr.sessionId]: session.sessionId,
@@ -33,6 +33,7 @@ export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>) {
           durationS: session.durationS,
           energyKwh: session.energyKwh,
           tries,
+          replayed,
         };
       }),
     stopCharge: publicProcedure

@@ -17,6 +17,7 @@ export interface SessionRecord {
   status: "active" | "ended";
   endedAtMs: number | null;
   endReason: EndReason | null;
+  idempotencyKey: string | null;
 }
 
 interface Row {
@@ -31,6 +32,7 @@ interface Row {
   status: "active" | "ended";
   ended_at_ms: number | null;
   end_reason: EndReason | null;
+  idempotency_key: string | null;
 }
 
 const fromRow = (r: Row): SessionRecord => ({
@@ -45,6 +47,7 @@ const fromRow = (r: Row): SessionRecord => ({
   status: r.status,
   endedAtMs: r.ended_at_ms,
   endReason: r.end_reason,
+  idempotencyKey: r.idempotency_key,
 });
 
 /**
@@ -74,14 +77,20 @@ export class Journal {
         delivered_kwh REAL NOT NULL DEFAULT 0,
         status TEXT NOT NULL CHECK (status IN ('active', 'ended')),
         ended_at_ms INTEGER,
-        end_reason TEXT
+        end_reason TEXT,
+        idempotency_key TEXT
       );
       CREATE INDEX IF NOT EXISTS sessions_active ON sessions (status, started_at_ms);
       CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT);
     `);
+    // Journals written before idempotency keys existed get the column.
+    const columns = this.db.query("PRAGMA table_info(sessions)").all() as { name: string }[];
+    if (!columns.some((c) => c.name === "idempotency_key")) {
+      this.db.exec("ALTER TABLE sessions ADD COLUMN idempotency_key TEXT");
+    }
     this.insertStmt = this.db.prepare(
-      `INSERT INTO sessions (session_id, vehicle_id, min_kw, max_kw, started_at_ms, duration_s, energy_kwh, status)
-       VALUES ($sessionId, $vehicleId, $minKw, $maxKw, $startedAtMs, $durationS, $energyKwh, 'active')`,
+      `INSERT INTO sessions (session_id, vehicle_id, min_kw, max_kw, started_at_ms, duration_s, energy_kwh, status, idempotency_key)
+       VALUES ($sessionId, $vehicleId, $minKw, $maxKw, $startedAtMs, $durationS, $energyKwh, 'active', $idempotencyKey)`,
     );
     this.endStmt = this.db.prepare(
       `UPDATE sessions SET status = 'ended', delivered_kwh = $deliveredKwh, ended_at_ms = $endedAtMs, end_reason = $endReason

@@ -47,6 +47,7 @@ interface LiveSession {
   energyKwh: number | null;
   /** The class's energy integral when this session started: delivered = integral now - this. */
   startKwh: number;
+  idempotencyKey: string | null;
   timer: ReturnType<typeof setTimeout> | undefined;
   goal: EnergyGoal | undefined;
 }
@@ -66,6 +67,10 @@ export class Station {
   private readonly classes = new Map<string, PowerClass>();
   private readonly active = new Map<string, LiveSession>();
   private readonly ended = new Map<string, Session>();
+  /** Active session of each vehicle: one at a time. */
+  private readonly byVehicle = new Map<string, string>();
+  /** Session of each idempotency key, active or still remembered as ended. */
+  private readonly byKey = new Map<string, string>();
   private readonly endedRetention: number;
   private readonly now: () => number;
   private readonly hooks: Pick<StationOptions, "onStart" | "onEnd" | "onRefuse">;
@@ -126,12 +131,38 @@ export class Station {
     };
   }
 
-  start(req: ChargeRequest): { session: Session; load: SubstationLoad } {
+  start(req: ChargeRequest): { session: Session; load: SubstationLoad; replayed: boolean } {
     if (this.closed) {
       throw new GridError(
         "SERVICE_UNAVAILABLE",
         reasons.NO_SUBSTATION_AVAILABLE,
         `${this.id} is shutting down`,
+      );
+    }
+    // A retry of a request this substation already answered gets the same session, even if it is full now.
+    const key = req.idempotencyKey ?? null;
+    const earlier = key === null ? undefined : this.byKey.get(key);
+    if (earlier !== undefined) {
+      const session = this.get(earlier);
+      if (session.vehicleId !== req.vehicleId) {
+        throw new GridError(
+          "CONFLICT",
+          reasons.INVALID_INPUT,
+          `idempotencyKey ${key} belongs to another vehicle`,
+          {
+            field: "idempotencyKey",
+          },
+        );
+      }
+      return { session, load: this.load(), replayed: true };
+    }
+    const current = this.byVehicle.get(req.vehicleId);
+    if (current !== undefined) {
+      throw new GridError(
+        "CONFLICT",
+        reasons.VEHICLE_ALREADY_CHARGING,
+        `vehicle ${req.vehicleId} already charges in session ${current}`,
+        { sessionId: current, substationId: this.id },
       );
     }
     const decision = decideAdmission(this.site(), this.committedMinKw, req.minKw);
@@ -162,6 +193,7 @@ export class Station {
         startedAtMs: nowMs,
         durationS,
         energyKwh,
+        idempotencyKey: key,
       });
     } catch (err) {
       throw new GridError(
@@ -178,9 +210,11 @@ export class Station {
       durationS,
       energyKwh,
       startKwh: cls.integralAt(nowMs),
+      idempotencyKey: key,
       timer: undefined,
       goal: undefined,
     };
+    this.index(live);
     cls.count += 1;
     this.startKwhByClass.set(cls, (this.startKwhByClass.get(cls) ?? 0) + live.startKwh);
     this.active.set(sessionId, live);
@@ -193,7 +227,7 @@ export class Station {
     this.reallocate(nowMs);
     const session = this.view(live, nowMs);
     this.hooks.onStart?.(session);
-    return { session, load: this.load() };
+    return { session, load: this.load(), replayed: false };
   }
 
   stop(sessionId: string): { session: Session; load: SubstationLoad } {
@@ -263,8 +297,10 @@ export class Station {
     const journal = this.journal;
     if (!journal) return { resumed: 0, endedWhileDown: 0, curtailed: 0 };
     const nowMs = this.now();
-    for (const rec of journal.recentlyEnded(this.endedRetention))
+    for (const rec of journal.recentlyEnded(this.endedRetention)) {
       this.ended.set(rec.sessionId, this.fromRecord(rec));
+      if (rec.idempotencyKey !== null) this.byKey.set(rec.idempotencyKey, rec.sessionId);
+    }
     let resumed = 0;
     let endedWhileDown = 0;
     for (const rec of journal.active()) {
@@ -277,6 +313,7 @@ export class Station {
         journal.ended(rec.sessionId, rec.deliveredKwh, endedAtMs, reason);
         const session = this.fromRecord({ ...rec, status: "ended", endedAtMs, endReason: reason });
         this.ended.set(rec.sessionId, session);
+        if (rec.idempotencyKey !== null) this.byKey.set(rec.idempotencyKey, rec.sessionId);
         this.endedEnergyKwh += rec.deliveredKwh;
         endedWhileDown += 1;
         continue;
@@ -291,9 +328,11 @@ export class Station {
         energyKwh: rec.energyKwh,
         // So that energy drawn = integral now - startKwh = what was drawn before the crash.
         startKwh: cls.integralAt(nowMs) - rec.deliveredKwh,
+        idempotencyKey: rec.idempotencyKey,
         timer: undefined,
         goal: undefined,
       };
+      this.index(live);
       cls.count += 1;
       this.startKwhByClass.set(cls, (this.startKwhByClass.get(cls) ?? 0) + live.startKwh);
       this.active.set(rec.sessionId, live);
@@ -326,6 +365,11 @@ export class Station {
     if (rows.length > 0) this.journal.checkpoint(rows);
   }
 
+  private index(live: LiveSession): void {
+    this.byVehicle.set(live.vehicleId, live.sessionId);
+    if (live.idempotencyKey !== null) this.byKey.set(live.idempotencyKey, live.sessionId);
+  }
+
   private fromRecord(rec: SessionRecord): Session {
     return {
       sessionId: rec.sessionId,
@@ -342,6 +386,7 @@ export class Station {
       expectedEndAt: null,
       endedAt: rec.endedAtMs === null ? null : iso(rec.endedAtMs),
       endReason: rec.endReason,
+      idempotencyKey: rec.idempotencyKey,
     };
   }
 
@@ -382,6 +427,7 @@ export class Station {
     clearTimeout(live.timer);
     if (live.goal) live.goal.done = true;
     this.active.delete(sessionId);
+    if (this.byVehicle.get(live.vehicleId) === sessionId) this.byVehicle.delete(live.vehicleId);
     const { cls } = live;
     cls.count -= 1;
     this.startKwhByClass.set(cls, (this.startKwhByClass.get(cls) ?? 0) - live.startKwh);
@@ -401,7 +447,11 @@ export class Station {
     this.ended.set(sessionId, session);
     if (this.ended.size > this.endedRetention) {
       const oldest = this.ended.keys().next().value;
-      if (oldest !== undefined) this.ended.delete(oldest);
+      if (oldest !== undefined) {
+        const oldKey = this.ended.get(oldest)?.idempotencyKey;
+        if (oldKey && this.byKey.get(oldKey) === oldest) this.byKey.delete(oldKey);
+        this.ended.delete(oldest);
+      }
     }
     this.endedEnergyKwh += session.deliveredKwh;
     try {
@@ -466,6 +516,7 @@ export class Station {
       expectedEndAt: Number.isFinite(expectedEndMs) ? iso(expectedEndMs) : null,
       endedAt: null,
       endReason: null,
+      idempotencyKey: live.idempotencyKey,
     };
   }
 

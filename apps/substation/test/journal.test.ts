@@ -117,3 +117,21 @@ describe("journal and recovery", () => {
     expect(ids.map((id) => second.station.get(id).status)).toEqual(["active", "active", "ended", "ended"]);
   });
 });
+
+describe("idempotency across a restart", () => {
+  test("a retried key gets the same session from the recovered substation, and the vehicle stays unique", () => {
+    const path = dbPath();
+    const first = boot(path);
+    const s = first.station.start(
+      req({ vehicleId: "ev", idempotencyKey: "order-1", durationS: 600 }),
+    ).session;
+    first.station.close();
+
+    const second = boot(path);
+    open.push(second.station, second.journal);
+    const retry = second.station.start(req({ vehicleId: "ev", idempotencyKey: "order-1", durationS: 600 }));
+    expect(retry).toMatchObject({ replayed: true, session: { sessionId: s.sessionId, status: "active" } });
+    expect(() => second.station.start(req({ vehicleId: "ev", durationS: 600 }))).toThrow(/already charges/);
+    expect(second.station.load().activeSessions).toBe(1);
+  });
+});

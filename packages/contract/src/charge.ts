@@ -47,9 +47,17 @@ const kw = (field: string) =>
  * What a vehicle asks for. Either `durationS` (ends after that time, the original system's 5 s by default)
  * or `energyKwh` (ends once that energy is delivered). Unknown keys are refused so typos are not silently ignored.
  */
+export const idempotencyKeySchema = z
+  .string()
+  .min(1, "idempotencyKey must not be empty")
+  .max(128, "idempotencyKey is at most 128 characters")
+  .regex(/^[A-Za-z0-9._:-]+$/, "idempotencyKey may use letters, digits and . _ : - only");
+
 export const chargeRequestSchema = z
   .strictObject({
     vehicleId: vehicleIdSchema,
+    /** Retries with the same key get the same session back, never a second one. */
+    idempotencyKey: idempotencyKeySchema.optional(),
     maxKw: kw("maxKw").default(DEFAULT_MAX_KW),
     minKw: kw("minKw").optional(),
     durationS: z
@@ -77,7 +85,12 @@ export const chargeRequestSchema = z
   })
   .transform((req) => {
     const minKw = req.minKw ?? Math.min(req.maxKw, DEFAULT_MIN_KW);
-    const base = { vehicleId: req.vehicleId, maxKw: req.maxKw, minKw };
+    const base = {
+      vehicleId: req.vehicleId,
+      maxKw: req.maxKw,
+      minKw,
+      ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
+    };
     return req.energyKwh !== undefined
       ? { ...base, energyKwh: req.energyKwh }
       : { ...base, durationS: req.durationS ?? DEFAULT_DURATION_S };

@@ -22,6 +22,13 @@ export const reasons = {
   /** The next service in the chain did not answer. */
   UPSTREAM_UNAVAILABLE: "UPSTREAM_UNAVAILABLE",
   SESSION_NOT_FOUND: "SESSION_NOT_FOUND",
+  /** The vehicle already has an active session (`details.sessionId`); stop it first, or retry with its key. */
+  VEHICLE_ALREADY_CHARGING: "VEHICLE_ALREADY_CHARGING",
+  /**
+   * The substation that holds this vehicle's active session (or this idempotency key's) is unreachable; it
+   * is not booked elsewhere, which could double-book the vehicle. Retry later.
+   */
+  HOME_SUBSTATION_UNAVAILABLE: "HOME_SUBSTATION_UNAVAILABLE",
   /** The session id names a substation the balancer does not know. */
   UNKNOWN_SUBSTATION: "UNKNOWN_SUBSTATION",
   NOT_FOUND: "NOT_FOUND",

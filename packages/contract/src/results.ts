@@ -4,6 +4,8 @@ import type { Session, SubstationLoad } from "./substation.ts";
 /** The balancer's answer to `dispatch`. */
 export interface DispatchResult {
   session: Session;
+  /** The session already existed for this idempotency key. */
+  replayed: boolean;
   /** How many substations were asked before one admitted the session (1 = first choice). */
   tries: number;
   /** Substations that refused or failed before the one that admitted. */
@@ -24,6 +26,8 @@ export interface ChargeGrant {
   durationS: number | null;
   energyKwh: number | null;
   tries: number;
+  /** True when this answers a retry: the session was started by an earlier request with the same key. */
+  replayed: boolean;
 }
 
 /** One member of the balancer's view of the grid. */

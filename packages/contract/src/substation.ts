@@ -23,6 +23,7 @@ export const sessionSchema = z.object({
   expectedEndAt: z.iso.datetime().nullable(),
   endedAt: z.iso.datetime().nullable(),
   endReason: z.enum(endReasons).nullable(),
+  idempotencyKey: z.string().nullable(),
 });
 export type Session = z.infer<typeof sessionSchema>;
 

@@ -13,6 +13,8 @@ export interface Throughput {
   latency: LatencySummary;
   /** Requests that were not answered 200 (should be 0 with ample capacity). */
   notOk: number;
+  /** Their codes and reasons, e.g. SERVICE_UNAVAILABLE/SUBSTATION_TIMEOUT. */
+  failures: Record<string, number>;
 }
 
 /**
@@ -50,6 +52,7 @@ export async function closedLoad(
     perS: stats.completed / elapsedS,
     latency: summarizeLatency(stats.latency),
     notOk: stats.completed - stats.admitted,
+    failures: Object.fromEntries([...stats.outcomes].filter(([k]) => k !== "OK")),
   };
 }
 

@@ -19,13 +19,18 @@ const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.leng
 export function stationCost(sessions: number, rounds = 7, opsPerRound = 4000): StationCost {
   const station = new Station({ id: "bench", capacityKw: 1e9 });
   try {
-    for (let i = 0; i < sessions; i++) station.start(KINDS[i % KINDS.length] as (typeof KINDS)[number]);
+    // One vehicle per session: a vehicle may hold one active session only.
+    const kind = (i: number) => ({
+      ...(KINDS[i % KINDS.length] as (typeof KINDS)[number]),
+      vehicleId: `bench-${i}`,
+    });
+    for (let i = 0; i < sessions; i++) station.start(kind(i));
     const admit: number[] = [];
     const load: number[] = [];
     for (let r = 0; r < rounds; r++) {
       let t0 = performance.now();
       for (let i = 0; i < opsPerRound; i++) {
-        const { session } = station.start(KINDS[i % KINDS.length] as (typeof KINDS)[number]);
+        const { session } = station.start(kind(sessions + i));
         station.stop(session.sessionId);
       }
       admit.push(((performance.now() - t0) / opsPerRound) * 1000);
