@@ -12,6 +12,7 @@ export function startBalancer(env: BalancerEnv) {
   return launchApp("balancer", pkg.version, env, async ({ telemetry, obs }) => {
     const view = new GridView({
       urls: env.SUBSTATION_URLS,
+      maxBackoffMs: env.MAX_BACKOFF_MS,
       client: (url) =>
         internalClient<SubstationRouter>(url, {
           timeoutMs: env.CALL_TIMEOUT_MS,

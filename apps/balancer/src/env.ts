@@ -13,6 +13,8 @@ const schema = z.object({
   /** The whole dispatch, all tries included. */
   DISPATCH_DEADLINE_MS: positiveMsSchema.default(3000),
   DISPATCH_MAX_TRIES: z.coerce.number().int().min(1).max(100).default(3),
+  /** Longest wait between probes of a substation that keeps failing (back-off doubles up to this). */
+  MAX_BACKOFF_MS: positiveMsSchema.default(10_000),
 });
 
 export type BalancerEnv = z.output<typeof schema>;

@@ -14,6 +14,9 @@ export interface Member {
   receivedAtMs: number;
   healthy: boolean;
   lastError: string | null;
+  consecutiveFailures: number;
+  /** Not probed before this time while out of rotation (exponential back-off). */
+  nextProbeAtMs: number;
   inflight: number;
   inflightMinKw: number;
   inflightMaxKw: number;
@@ -23,6 +26,8 @@ export interface GridViewOptions {
   urls: readonly string[];
   /** Builds the typed client for one substation (timeouts and tracing are the caller's choice). */
   client: (url: string) => TRPCClient<SubstationRouter>;
+  /** Longest wait between probes of a failing substation. */
+  maxBackoffMs?: number;
   now?: () => number;
 }
 
@@ -33,12 +38,15 @@ export interface GridViewOptions {
  */
 export class GridView {
   readonly members: Member[];
+  private readonly maxBackoffMs: number;
+  private refreshMs = 500;
   private readonly now: () => number;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running = false;
 
   constructor(opts: GridViewOptions) {
     this.now = opts.now ?? Date.now;
+    this.maxBackoffMs = opts.maxBackoffMs ?? 10_000;
     this.members = opts.urls.map((url) => ({
       url,
       client: opts.client(url),
@@ -47,6 +55,8 @@ export class GridView {
       receivedAtMs: 0,
       healthy: false,
       lastError: "not contacted yet",
+      consecutiveFailures: 0,
+      nextProbeAtMs: 0,
       inflight: 0,
       inflightMinKw: 0,
       inflightMaxKw: 0,
@@ -62,8 +72,11 @@ export class GridView {
   }
 
   private async refreshAll(): Promise<void> {
+    const nowMs = this.now();
     await Promise.all(
       this.members.map(async (m) => {
+        // A failing substation waits out its back-off; a healthy one is refreshed every time.
+        if (!m.healthy && m.consecutiveFailures > 0 && nowMs < m.nextProbeAtMs) return;
         try {
           this.record(m, await m.client.getLoad.query());
         } catch (err) {
@@ -76,6 +89,7 @@ export class GridView {
   /** Refreshes now and then every `intervalMs`, never overlapping itself. */
   async start(intervalMs: number): Promise<void> {
     this.running = true;
+    this.refreshMs = intervalMs;
     const loop = async () => {
       await this.refresh();
       if (this.running) this.timer = setTimeout(loop, intervalMs);
@@ -103,11 +117,18 @@ export class GridView {
     m.id = load.substationId;
     m.healthy = true;
     m.lastError = null;
+    m.consecutiveFailures = 0;
+    m.nextProbeAtMs = 0;
   }
 
   markFailed(m: Member, why: string): void {
     m.healthy = false;
     m.lastError = why;
+    m.consecutiveFailures += 1;
+    // Out of rotation at once; probed again after 1, 2, 4 ... refresh intervals (at most maxBackoffMs),
+    // with jitter so several balancers do not probe a recovering substation in lockstep.
+    const backoffMs = Math.min(this.maxBackoffMs, this.refreshMs * 2 ** (m.consecutiveFailures - 1));
+    m.nextProbeAtMs = this.now() + backoffMs * (0.8 + 0.4 * Math.random());
   }
 
   /** Healthy members whose load we know. */
@@ -142,6 +163,8 @@ export class GridView {
       ageMs: m.load ? nowMs - m.receivedAtMs : null,
       inflight: m.inflight,
       lastError: m.lastError,
+      consecutiveFailures: m.consecutiveFailures,
+      nextProbeInMs: m.healthy ? null : Math.max(0, Math.round(m.nextProbeAtMs - nowMs)),
     }));
   }
 }

@@ -179,3 +179,49 @@ describe("a substation that accepts connections but never answers", () => {
     expect(performance.now() - started).toBeLessThan(1000);
   });
 });
+
+describe("back-off", () => {
+  test("a failing substation is probed less and less often, and rejoins once it answers", async () => {
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    const target = grid.substations[0]?.url as string;
+    let broken = true;
+    let probes = 0;
+    // While broken: accepts and never answers. Repaired: a plain proxy to a real substation.
+    using front = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(req) {
+        const url = new URL(req.url);
+        if (url.pathname.includes("getLoad")) probes += 1;
+        if (broken) return new Promise<Response>(() => {});
+        return fetch(new Request(`${target}${url.pathname}${url.search}`, req));
+      },
+    });
+    await using outer = await startGrid({
+      capacitiesKw: [],
+      serviceToken: grid.serviceToken,
+      balancer: {
+        SUBSTATION_URLS: `http://127.0.0.1:${front.port}`,
+        LOAD_REFRESH_MS: "100",
+        CALL_TIMEOUT_MS: "100",
+        MAX_BACKOFF_MS: "800",
+      },
+    });
+    await Bun.sleep(3000);
+    // Every 200 ms (timeout + interval) would be ~15 probes; back-off (100, 200, 400, 800, 800 ms) makes ~6.
+    const whileBroken = probes;
+    console.log(`back-off: ${whileBroken} probes of a hanging substation in 3 s (refresh every 100 ms)`);
+    expect(whileBroken).toBeGreaterThanOrEqual(3);
+    expect(whileBroken).toBeLessThanOrEqual(9);
+    const [down] = (await outer.client.gridStatus.query()).substations;
+    expect(down).toMatchObject({ healthy: false, lastError: "timed out" });
+    expect(down?.consecutiveFailures).toBeGreaterThanOrEqual(3);
+
+    broken = false;
+    await Bun.sleep(1200); // at most one back-off (800 ms + jitter) and a refresh
+    const [back] = (await outer.client.gridStatus.query()).substations;
+    expect(back).toMatchObject({ healthy: true, consecutiveFailures: 0, substationId: "substation-1" });
+    const grant = await outer.client.requestCharge.mutate({ vehicleId: "ev", durationS: 60 });
+    expect(grant.substationId).toBe("substation-1");
+  });
+});

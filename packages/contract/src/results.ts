@@ -42,6 +42,10 @@ export interface SubstationStatus {
   /** Dispatches sent to it whose answers have not arrived yet. */
   inflight: number;
   lastError: string | null;
+  /** Failed calls in a row; a failing substation is probed again after an exponential back-off. */
+  consecutiveFailures: number;
+  /** When it will be probed next, if it is out of rotation. */
+  nextProbeInMs: number | null;
 }
 
 export interface GridStatus {
