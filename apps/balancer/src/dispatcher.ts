@@ -171,6 +171,12 @@ function handleFailure(view: GridView, member: Member, err: unknown): DispatchAt
         if (load.success) view.record(member, load.data);
         return { substationId, outcome: "refused", reason: data.reason };
       }
+      if (data?.reason === reasons.SUBSTATION_DRAINING) {
+        // Healthy, just not taking sessions: learn it from the load it sent, do not count it as a failure.
+        const load = substationLoadSchema.safeParse(data.details?.load);
+        if (load.success) view.record(member, load.data);
+        return { substationId, outcome: "refused", reason: data.reason };
+      }
       if (data?.code === "SERVICE_UNAVAILABLE") {
         view.markFailed(member, data.reason);
         return { substationId, outcome: "failed", reason: data.reason };
@@ -195,6 +201,7 @@ function handleFailure(view: GridView, member: Member, err: unknown): DispatchAt
 function viewReason(m: Member, req: ChargeRequest): string {
   const load = m.load;
   if (!load) return "unknown";
+  if (load.draining) return reasons.SUBSTATION_DRAINING;
   const decision = decideAdmission(load, load.committedMinKw + m.inflightMinKw, req.minKw);
   return decision.admitted ? "not tried" : decision.reason;
 }

@@ -133,7 +133,7 @@ export class GridView {
 
   /** Healthy members whose load we know. */
   candidates(): Member[] {
-    return this.members.filter((m) => m.healthy && m.load !== null);
+    return this.members.filter((m) => m.healthy && m.load !== null && !m.load.draining);
   }
 
   byId(substationId: string): Member | undefined {

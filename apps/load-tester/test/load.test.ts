@@ -19,6 +19,7 @@ const load = (id: string, over: Partial<SubstationLoad> = {}): SubstationLoad =>
   activeSessions: 5,
   utilization: 0.5,
   headroomKw: 80,
+  draining: false,
   version: 1,
   measuredAtMs: 0,
   ...over,

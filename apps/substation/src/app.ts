@@ -28,7 +28,12 @@ export function startSubstation(env: SubstationEnv) {
     return {
       router: substationRouter(station),
       describe: { id: station.id, capacityKw: station.capacityKw, limitKw: station.limit, journal: dbPath },
+      // Runs before the server stops: take no new sessions while in-flight calls finish (not persisted:
+      // a restarted substation takes sessions again unless an operator drained it).
       stop: () => {
+        station.setDraining(true, false);
+      },
+      afterStop: () => {
         station.close();
         journal.close();
       },

@@ -2,6 +2,7 @@ import {
   chargeRequestSchema,
   listSessionsInputSchema,
   sessionRefSchema,
+  setDrainingInputSchema,
   setLimitInputSchema,
 } from "@evgrid/contract";
 import { internalProcedure, router } from "@evgrid/kit";
@@ -21,6 +22,10 @@ export function substationRouter(station: Station) {
     listSessions: internalProcedure
       .input(listSessionsInputSchema)
       .query(({ input }) => ({ sessions: station.list(input.status, input.limit), load: station.load() })),
+    /** Operator: stop taking new sessions (existing ones run to their end), or take them again. */
+    setDraining: internalProcedure
+      .input(setDrainingInputSchema)
+      .mutation(({ input }) => station.setDraining(input.draining)),
     /** Operator (demand-response) limit; null lifts it. May curtail the newest sessions. */
     setLimit: internalProcedure
       .input(setLimitInputSchema)

@@ -82,6 +82,7 @@ export class Station {
   private readonly startKwhByClass = new Map<PowerClass, number>();
   private version = 0;
   private closed = false;
+  private draining = false;
   private readonly journal: Journal | undefined;
   private readonly checkpointTimer: ReturnType<typeof setInterval> | undefined;
 
@@ -96,6 +97,7 @@ export class Station {
     if (this.journal) {
       const saved = this.journal.getSetting("limitKw");
       if (saved !== null) this.limitKw = Number(saved);
+      this.draining = this.journal.getSetting("draining") === "true";
       this.checkpointTimer = setInterval(() => this.checkpoint(), opts.checkpointMs ?? 2000);
       this.checkpointTimer.unref();
     }
@@ -126,6 +128,7 @@ export class Station {
       activeSessions: this.active.size,
       utilization: effectiveKw > 0 ? allocatedKw / effectiveKw : this.active.size > 0 ? 1 : 0,
       headroomKw: Math.max(0, effectiveKw - this.committedMinKw),
+      draining: this.draining,
       version: this.version,
       measuredAtMs: this.now(),
     };
@@ -155,6 +158,14 @@ export class Station {
         );
       }
       return { session, load: this.load(), replayed: true };
+    }
+    if (this.draining) {
+      throw new GridError(
+        "SERVICE_UNAVAILABLE",
+        reasons.SUBSTATION_DRAINING,
+        `${this.id} is draining: no new sessions, existing ones run to their end`,
+        { substationId: this.id, load: this.load() },
+      );
     }
     const current = this.byVehicle.get(req.vehicleId);
     if (current !== undefined) {
@@ -271,6 +282,17 @@ export class Station {
     this.journal?.setSetting("limitKw", limitKw === null ? null : String(limitKw));
     const curtailed = this.curtailToFit();
     return { load: this.load(), curtailed };
+  }
+
+  /**
+   * Drain (operator, or SIGTERM): no new sessions; the ones charging run to their end. Remembered in the
+   * journal, so a drained substation stays drained across a restart until undrained.
+   */
+  setDraining(draining: boolean, persist = true): SubstationLoad {
+    this.draining = draining;
+    if (persist) this.journal?.setSetting("draining", draining ? "true" : null);
+    this.version += 1;
+    return this.load();
   }
 
   /** Ends the newest sessions until the admitted minimums fit the capacity in force again. */

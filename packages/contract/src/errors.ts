@@ -29,6 +29,8 @@ export const reasons = {
    * is not booked elsewhere, which could double-book the vehicle. Retry later.
    */
   HOME_SUBSTATION_UNAVAILABLE: "HOME_SUBSTATION_UNAVAILABLE",
+  /** The substation is being drained by an operator: it takes no new sessions, existing ones run on. */
+  SUBSTATION_DRAINING: "SUBSTATION_DRAINING",
   /** The session id names a substation the balancer does not know. */
   UNKNOWN_SUBSTATION: "UNKNOWN_SUBSTATION",
   NOT_FOUND: "NOT_FOUND",

@@ -46,6 +46,8 @@ export const substationLoadSchema = z.object({
   utilization: z.number(),
   /** effectiveCapacityKw - committedMinKw: the largest minimum that could still be admitted. */
   headroomKw: z.number(),
+  /** Drained by an operator: no new sessions. */
+  draining: z.boolean(),
   /** Increases on every change, so a reader can tell which of two snapshots is newer. */
   version: z.number().int(),
   measuredAtMs: z.number(),
@@ -58,6 +60,8 @@ export const listSessionsInputSchema = z
     limit: z.number().int().min(1).max(10_000).default(1000),
   })
   .default({ status: "active", limit: 1000 });
+
+export const setDrainingInputSchema = z.strictObject({ draining: z.boolean() });
 
 export const setLimitInputSchema = z.strictObject({
   /** null lifts the operator limit. */

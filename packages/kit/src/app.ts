@@ -17,8 +17,10 @@ export interface AppParts<Extra> {
   routes?: Record<string, (req: Request, obs: RpcObservability) => Response | Promise<Response>>;
   /** Facts for the start-up log line. */
   describe?: Record<string, unknown>;
-  /** Runs before the server stops (timers, background loops). */
+  /** Runs before the server stops (timers, background loops, refusing new work). */
   stop?: () => void | Promise<void>;
+  /** Runs once the server has stopped and in-flight requests are done (closing files). */
+  afterStop?: () => void | Promise<void>;
   /** Handed back to the caller (tests reach into the station or the view). */
   expose: Extra;
 }
@@ -66,6 +68,7 @@ export async function launchApp<Extra>(
     async stop() {
       await parts.stop?.();
       await server.stop();
+      await parts.afterStop?.();
       await telemetry.shutdown();
     },
   };

@@ -51,7 +51,9 @@ export function serveApp(opts: AppServerOptions): AppServer {
   return {
     url: `http://${opts.hostname}:${port}`,
     port,
+    /** Graceful: no new connections, in-flight requests finish (at most 3 s), then the rest are closed. */
     async stop() {
+      await Promise.race([server.stop(false), Bun.sleep(3000)]);
       await server.stop(true);
     },
   };
