@@ -9,7 +9,7 @@ import { GridView } from "./view.ts";
 
 /** Wires config -> telemetry -> grid view (first refresh done) -> router -> server. */
 export function startBalancer(env: BalancerEnv) {
-  return launchApp("balancer", pkg.version, env, async ({ telemetry, obs }) => {
+  return launchApp("balancer", pkg.version, env, async ({ telemetry, obs, log }) => {
     const view = new GridView({
       urls: env.SUBSTATION_URLS,
       maxBackoffMs: env.MAX_BACKOFF_MS,
@@ -29,6 +29,11 @@ export function startBalancer(env: BalancerEnv) {
       report,
       memory: new DispatchMemory(),
     });
+    // Registered substations that stopped heartbeating leave the grid.
+    const expiry = setInterval(() => {
+      for (const url of view.expire(env.HEARTBEAT_TIMEOUT_MS))
+        log.warn("substation stopped heartbeating; removed", { url });
+    }, 1000);
     return {
       router,
       describe: {
@@ -36,7 +41,10 @@ export function startBalancer(env: BalancerEnv) {
           .status()
           .map((s) => `${s.substationId ?? "?"}@${s.url}${s.healthy ? "" : " (down)"}`),
       },
-      stop: () => view.stop(),
+      stop: () => {
+        clearInterval(expiry);
+        view.stop();
+      },
       expose: { view },
     };
   });

@@ -4,7 +4,10 @@ import { z } from "zod";
 const schema = z.object({
   ...commonEnvShape,
   PORT: portSchema.default(8081),
-  /** Comma-separated substation base URLs; each one's id is learned from its getLoad answer. */
+  /**
+   * Comma-separated substation base URLs; each one's id is learned from its getLoad answer. May be empty
+   * when substations register themselves.
+   */
   SUBSTATION_URLS: urlListSchema.default(["http://127.0.0.1:8101", "http://127.0.0.1:8102"]),
   /** How often every substation's load is fetched in the background. */
   LOAD_REFRESH_MS: positiveMsSchema.default(500),
@@ -15,6 +18,8 @@ const schema = z.object({
   DISPATCH_MAX_TRIES: z.coerce.number().int().min(1).max(100).default(3),
   /** Longest wait between probes of a substation that keeps failing (back-off doubles up to this). */
   MAX_BACKOFF_MS: positiveMsSchema.default(10_000),
+  /** A registered substation that has not heartbeated for this long leaves rotation. */
+  HEARTBEAT_TIMEOUT_MS: positiveMsSchema.default(6000),
 });
 
 export type BalancerEnv = z.output<typeof schema>;

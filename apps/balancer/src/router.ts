@@ -1,4 +1,10 @@
-import { chargeRequestSchema, reasons, sessionRefSchema, substationOfSession } from "@evgrid/contract";
+import {
+  chargeRequestSchema,
+  reasons,
+  registrationSchema,
+  sessionRefSchema,
+  substationOfSession,
+} from "@evgrid/contract";
 import { GridError, internalProcedure, relayUpstreamError, router } from "@evgrid/kit";
 import { type DispatchOptions, dispatch } from "./dispatcher.ts";
 import type { GridView, Member } from "./view.ts";
@@ -23,6 +29,20 @@ export function balancerRouter(view: GridView, options: DispatchOptions) {
       .input(chargeRequestSchema)
       .mutation(({ input }) => dispatch(view, input, options)),
     listSubstations: internalProcedure.query(() => view.status()),
+    /** A substation joins (and heartbeats by calling this again); internal, like everything here. */
+    register: internalProcedure.input(registrationSchema).mutation(async ({ input }) => {
+      const member = await view.register(input.url);
+      return {
+        url: member.url,
+        substationId: member.id,
+        healthy: member.healthy,
+        lastError: member.lastError,
+      };
+    }),
+    /** A substation leaves on a graceful shutdown. */
+    deregister: internalProcedure
+      .input(registrationSchema)
+      .mutation(({ input }) => ({ removed: view.deregister(input.url) })),
     getSession: internalProcedure.input(sessionRefSchema).query(async ({ input }) => {
       const member = ownerOf(input.sessionId);
       return member.client.getSession.query(input).catch((err: unknown) => {

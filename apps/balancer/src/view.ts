@@ -20,6 +20,9 @@ export interface Member {
   inflight: number;
   inflightMinKw: number;
   inflightMaxKw: number;
+  /** Joined by registering (not from the static list); leaves when its heartbeats stop. */
+  registered: boolean;
+  lastHeartbeatMs: number;
 }
 
 export interface GridViewOptions {
@@ -38,6 +41,7 @@ export interface GridViewOptions {
  */
 export class GridView {
   readonly members: Member[];
+  private readonly client: GridViewOptions["client"];
   private readonly maxBackoffMs: number;
   private refreshMs = 500;
   private readonly now: () => number;
@@ -47,9 +51,14 @@ export class GridView {
   constructor(opts: GridViewOptions) {
     this.now = opts.now ?? Date.now;
     this.maxBackoffMs = opts.maxBackoffMs ?? 10_000;
-    this.members = opts.urls.map((url) => ({
+    this.client = opts.client;
+    this.members = opts.urls.map((url) => this.newMember(url, false));
+  }
+
+  private newMember(url: string, registered: boolean): Member {
+    return {
       url,
-      client: opts.client(url),
+      client: this.client(url),
       id: null,
       load: null,
       receivedAtMs: 0,
@@ -60,7 +69,47 @@ export class GridView {
       inflight: 0,
       inflightMinKw: 0,
       inflightMaxKw: 0,
-    }));
+      registered,
+      lastHeartbeatMs: 0,
+    };
+  }
+
+  /**
+   * A substation announces itself (and keeps doing so: the heartbeat). A new one joins rotation as soon
+   * as it answers getLoad, here and now rather than at the next refresh.
+   */
+  async register(url: string): Promise<Member> {
+    const normalized = url.replace(/\/$/, "");
+    let member = this.members.find((m) => m.url === normalized);
+    if (!member) {
+      member = this.newMember(normalized, true);
+      this.members.push(member);
+    }
+    member.lastHeartbeatMs = this.now();
+    if (!member.healthy) {
+      try {
+        this.record(member, await withoutTracing(() => (member as Member).client.getLoad.query()));
+      } catch (err) {
+        this.markFailed(member, describeFailure(err));
+      }
+    }
+    return member;
+  }
+
+  /** A registered substation leaves (graceful shutdown); static members stay configured. */
+  deregister(url: string): boolean {
+    const i = this.members.findIndex((m) => m.url === url.replace(/\/$/, "") && m.registered);
+    if (i < 0) return false;
+    this.members.splice(i, 1);
+    return true;
+  }
+
+  /** Registered members whose heartbeats stopped more than `timeoutMs` ago leave the grid. */
+  expire(timeoutMs: number): string[] {
+    const cutoff = this.now() - timeoutMs;
+    const gone = this.members.filter((m) => m.registered && m.lastHeartbeatMs < cutoff).map((m) => m.url);
+    for (const url of gone) this.deregister(url);
+    return gone;
   }
 
   /**
@@ -165,6 +214,7 @@ export class GridView {
       lastError: m.lastError,
       consecutiveFailures: m.consecutiveFailures,
       nextProbeInMs: m.healthy ? null : Math.max(0, Math.round(m.nextProbeAtMs - nowMs)),
+      registered: m.registered,
     }));
   }
 }

@@ -11,10 +11,13 @@ const INTERNAL: [app: "balancer" | "substation", path: string, method: "GET" | "
   ["substation", "getSession", "GET", { sessionId: SESSION }],
   ["substation", "listSessions", "GET", { status: "all" }],
   ["substation", "setLimit", "POST", { limitKw: 10 }],
+  ["substation", "setDraining", "POST", { draining: false }],
   ["balancer", "dispatch", "POST", { vehicleId: "ev", durationS: 60 }],
   ["balancer", "listSubstations", "GET", undefined],
   ["balancer", "getSession", "GET", { sessionId: SESSION }],
   ["balancer", "stopSession", "POST", { sessionId: SESSION }],
+  ["balancer", "register", "POST", { url: "http://127.0.0.1:9" }],
+  ["balancer", "deregister", "POST", { url: "http://127.0.0.1:9" }],
 ];
 
 function call(base: string, path: string, method: string, input: unknown, authorization?: string) {

@@ -26,12 +26,15 @@ const PROCEDURES: [App, string, "query" | "mutation"][] = [
   ["balancer", "listSubstations", "query"],
   ["balancer", "getSession", "query"],
   ["balancer", "stopSession", "mutation"],
+  ["balancer", "register", "mutation"],
+  ["balancer", "deregister", "mutation"],
   ["substation", "getLoad", "query"],
   ["substation", "startSession", "mutation"],
   ["substation", "stopSession", "mutation"],
   ["substation", "getSession", "query"],
   ["substation", "listSessions", "query"],
   ["substation", "setLimit", "mutation"],
+  ["substation", "setDraining", "mutation"],
 ];
 
 const trickyString = fc.oneof(
@@ -62,6 +65,11 @@ const nearlyValid = fc.record(
     energyKwh: trickyNumber,
     sessionId: trickyString,
     limitKw: fc.option(trickyNumber),
+    draining: fc.oneof(fc.boolean(), trickyString),
+    url: fc.oneof(
+      trickyString,
+      fc.constantFrom("http://127.0.0.1:9", "file:///etc/passwd", "javascript:alert(1)"),
+    ),
     status: fc.constantFrom("active", "ended", "all", "ALL", ""),
     limit: trickyNumber,
     __proto__: fc.constant({ polluted: true }),

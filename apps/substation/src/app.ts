@@ -2,6 +2,7 @@ import { launchApp } from "@evgrid/kit";
 import pkg from "../package.json" with { type: "json" };
 import type { SubstationEnv } from "./env.ts";
 import { Journal } from "./journal.ts";
+import { joinBalancers } from "./membership.ts";
 import { stationMetrics } from "./metrics.ts";
 import { substationRouter } from "./router.ts";
 import { Station } from "./station.ts";
@@ -22,6 +23,7 @@ export function startSubstation(env: SubstationEnv) {
       journal,
     });
     const recovery = station.recover();
+    let membership: ReturnType<typeof joinBalancers> | undefined;
     measures.observe(station);
     if (recovery.resumed + recovery.endedWhileDown > 0)
       log.info("recovered sessions from the journal", { dbPath, ...recovery });
@@ -30,14 +32,30 @@ export function startSubstation(env: SubstationEnv) {
       describe: { id: station.id, capacityKw: station.capacityKw, limitKw: station.limit, journal: dbPath },
       // Runs before the server stops: take no new sessions while in-flight calls finish (not persisted:
       // a restarted substation takes sessions again unless an operator drained it).
-      stop: () => {
+      afterStart: (server) => {
+        if (env.BALANCER_URLS.length === 0) return;
+        const advertiseUrl = env.ADVERTISE_URL ?? server.url.replace("//0.0.0.0:", "//127.0.0.1:");
+        membership = joinBalancers({
+          balancerUrls: env.BALANCER_URLS,
+          advertiseUrl,
+          token: env.SERVICE_TOKEN,
+          intervalMs: env.HEARTBEAT_MS,
+          log,
+        });
+      },
+      stop: async () => {
+        await membership?.stop(true);
         station.setDraining(true, false);
       },
       afterStop: () => {
         station.close();
         journal.close();
       },
-      expose: { station },
+      expose: {
+        station,
+        /** Stops heartbeating without deregistering: what a crash looks like to the balancers. */
+        stopHeartbeats: () => membership?.stop(false),
+      },
     };
   });
 }

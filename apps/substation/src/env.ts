@@ -1,5 +1,12 @@
 import { substationIdSchema } from "@evgrid/contract";
-import { commonEnvShape, loadEnv, portSchema } from "@evgrid/kit";
+import {
+  commonEnvShape,
+  httpUrlSchema,
+  loadEnv,
+  portSchema,
+  positiveMsSchema,
+  urlListSchema,
+} from "@evgrid/kit";
 import { z } from "zod";
 
 const schema = z.object({
@@ -11,6 +18,11 @@ const schema = z.object({
   PORT: portSchema.default(8101),
   /** The session journal (SQLite, WAL); ":memory:" keeps nothing across restarts. Default data/<id>.sqlite. */
   SUBSTATION_DB_PATH: z.string().min(1).optional(),
+  /** Balancers to register with and heartbeat to (comma-separated); empty: only static membership. */
+  BALANCER_URLS: urlListSchema.default([]),
+  /** The URL balancers reach this substation on; default http://<HOST>:<port> (127.0.0.1 for 0.0.0.0). */
+  ADVERTISE_URL: httpUrlSchema.optional(),
+  HEARTBEAT_MS: positiveMsSchema.default(2000),
 });
 
 export type SubstationEnv = z.output<typeof schema>;

@@ -46,6 +46,8 @@ export interface SubstationStatus {
   consecutiveFailures: number;
   /** When it will be probed next, if it is out of rotation. */
   nextProbeInMs: number | null;
+  /** Joined by registering itself (rather than from SUBSTATION_URLS). */
+  registered: boolean;
 }
 
 export interface GridStatus {

@@ -61,6 +61,11 @@ export const listSessionsInputSchema = z
   })
   .default({ status: "active", limit: 1000 });
 
+/** A substation announcing itself to a balancer: the base URL the balancer should call it on. */
+export const registrationSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: "url must be an http:// or https:// base URL" }).max(2048),
+});
+
 export const setDrainingInputSchema = z.strictObject({ draining: z.boolean() });
 
 export const setLimitInputSchema = z.strictObject({

@@ -19,6 +19,8 @@ export interface AppParts<Extra> {
   describe?: Record<string, unknown>;
   /** Runs before the server stops (timers, background loops, refusing new work). */
   stop?: () => void | Promise<void>;
+  /** Runs once the server listens, with its real URL (e.g. to register with someone). */
+  afterStart?: (server: AppServer) => void | Promise<void>;
   /** Runs once the server has stopped and in-flight requests are done (closing files). */
   afterStop?: () => void | Promise<void>;
   /** Handed back to the caller (tests reach into the station or the view). */
@@ -61,6 +63,7 @@ export async function launchApp<Extra>(
     serviceToken: env.SERVICE_TOKEN,
   });
   log.info(`${service} listening`, { url: server.url, ...parts.describe, tracing: telemetry.tracing });
+  await parts.afterStart?.(server);
   return {
     ...parts.expose,
     ...server,

@@ -32,7 +32,7 @@ export const urlListSchema = z
       .map((u) => u.trim())
       .filter((u) => u.length > 0),
   )
-  .pipe(z.array(httpUrlSchema).min(1, "needs at least one URL"));
+  .pipe(z.array(httpUrlSchema));
 
 /**
  * Validates the environment once at start. On failure prints every wrong variable with the reason and
