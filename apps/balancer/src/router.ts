@@ -6,11 +6,19 @@ import {
   substationOfSession,
 } from "@evgrid/contract";
 import { GridError, internalProcedure, relayUpstreamError, router } from "@evgrid/kit";
+import { rankSubstations } from "@evgrid/policy";
 import { type DispatchOptions, dispatch } from "./dispatcher.ts";
-import type { GridView, Member } from "./view.ts";
+import { candidateView, type GridView, type Member } from "./view.ts";
+import { WaitQueue } from "./wait-queue.ts";
 
 /** Every procedure is internal: charge-api and operators call them with the service token. */
 export function balancerRouter(view: GridView, options: DispatchOptions) {
+  // Requests that will wait for capacity (waitS), served in arrival order as power frees up.
+  const waiting = new WaitQueue(
+    (req) => rankSubstations(view.candidates().map(candidateView), req).feasible.length > 0,
+    (req) => dispatch(view, req, options),
+  );
+  view.onRefreshed = () => void waiting.pump();
   /** A session id names its substation, so stop/get need no shared database. */
   const ownerOf = (sessionId: string): Member => {
     const substationId = substationOfSession(sessionId);
@@ -25,9 +33,18 @@ export function balancerRouter(view: GridView, options: DispatchOptions) {
     return member;
   };
   return router({
-    dispatch: internalProcedure
-      .input(chargeRequestSchema)
-      .mutation(({ input }) => dispatch(view, input, options)),
+    dispatch: internalProcedure.input(chargeRequestSchema).mutation(async ({ input }) => {
+      // Earlier waiters go first: a new waiting request takes its place at the back.
+      if (input.waitS !== undefined && waiting.length > 0) return waiting.wait(input);
+      try {
+        return await dispatch(view, input, options);
+      } catch (err) {
+        if (input.waitS !== undefined && err instanceof GridError && err.reason === reasons.GRID_FULL) {
+          return waiting.wait(input);
+        }
+        throw err;
+      }
+    }),
     listSubstations: internalProcedure.query(() => view.status()),
     /** A substation joins (and heartbeats by calling this again); internal, like everything here. */
     register: internalProcedure.input(registrationSchema).mutation(async ({ input }) => {
@@ -55,6 +72,7 @@ export function balancerRouter(view: GridView, options: DispatchOptions) {
         const { session, load } = await member.client.stopSession.mutate(input);
         view.record(member, load);
         options.memory?.forgetVehicle(session.vehicleId);
+        void waiting.pump();
         return session;
       } catch (err) {
         throw relayUpstreamError(err, member.id ?? member.url);

@@ -47,6 +47,8 @@ export class GridView {
   private readonly now: () => number;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running = false;
+  /** Told after every background refresh (the wait queue checks for freed power). */
+  onRefreshed: () => void = () => {};
 
   constructor(opts: GridViewOptions) {
     this.now = opts.now ?? Date.now;
@@ -118,6 +120,7 @@ export class GridView {
    */
   async refresh(): Promise<void> {
     await withoutTracing(() => this.refreshAll());
+    this.onRefreshed();
   }
 
   private async refreshAll(): Promise<void> {

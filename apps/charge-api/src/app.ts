@@ -14,7 +14,7 @@ export function startChargeApi(env: ChargeApiEnv) {
       peer: "balancer",
       token: env.SERVICE_TOKEN,
     });
-    const router = chargeApiRouter(balancer);
+    const router = chargeApiRouter(balancer, env.CALL_TIMEOUT_MS);
     return {
       router,
       routes: { "/request_charge": legacyRequestCharge(router) },

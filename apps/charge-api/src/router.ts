@@ -4,7 +4,7 @@ import { publicProcedure, relayUpstreamError, router } from "@evgrid/kit";
 import { annotate, attr } from "@evgrid/telemetry";
 import type { TRPCClient } from "@trpc/client";
 
-export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>) {
+export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>, callTimeoutMs: number) {
   const relay = (err: unknown): never => {
     throw relayUpstreamError(err, "balancer");
   };
@@ -14,7 +14,11 @@ export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>) {
       .input(chargeRequestSchema)
       .mutation(async ({ input }): Promise<ChargeGrant> => {
         annotate({ [attr.vehicleId]: input.vehicleId, [attr.requestedMaxKw]: input.maxKw });
-        const { session, tries, replayed } = await balancer.dispatch.mutate(input).catch(relay);
+        // A request that may wait for capacity needs the call to outlast its wait.
+        const timeoutMs = input.waitS === undefined ? undefined : callTimeoutMs + input.waitS * 1000;
+        const { session, tries, replayed } = await balancer.dispatch
+          .mutate(input, timeoutMs === undefined ? undefined : { context: { timeoutMs } })
+          .catch(relay);
         annotate({
           [attr.substationId]: session.substationId,
           [attr.sessionId]: session.sessionId,

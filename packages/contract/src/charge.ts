@@ -9,6 +9,8 @@ export const DEFAULT_DURATION_S = 5;
 export const MAX_SESSION_KW = 350;
 export const MAX_DURATION_S = 24 * 60 * 60;
 export const MAX_ENERGY_KWH = 1000;
+/** Longest a request may wait for capacity. */
+export const MAX_WAIT_S = 300;
 
 export const vehicleIdSchema = z
   .string()
@@ -58,6 +60,12 @@ export const chargeRequestSchema = z
     vehicleId: vehicleIdSchema,
     /** Retries with the same key get the same session back, never a second one. */
     idempotencyKey: idempotencyKeySchema.optional(),
+    /** If the grid is full, wait up to this long (in a fair FIFO queue) for power to free up. */
+    waitS: z
+      .number()
+      .positive("waitS must be greater than 0")
+      .max(MAX_WAIT_S, `waitS must be at most ${MAX_WAIT_S}`)
+      .optional(),
     maxKw: kw("maxKw").default(DEFAULT_MAX_KW),
     minKw: kw("minKw").optional(),
     durationS: z
@@ -90,6 +98,7 @@ export const chargeRequestSchema = z
       maxKw: req.maxKw,
       minKw,
       ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
+      ...(req.waitS === undefined ? {} : { waitS: req.waitS }),
     };
     return req.energyKwh !== undefined
       ? { ...base, energyKwh: req.energyKwh }

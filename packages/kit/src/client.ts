@@ -21,7 +21,7 @@ interface Envelope {
 
 type ProcedureType = "query" | "mutation";
 
-/** Per call: `context.timeoutMs` shortens this call's timeout (e.g. to what is left of a deadline). */
+/** Per call: `context.timeoutMs` replaces the client's timeout (what is left of a deadline, or a long wait). */
 interface CallOptions {
   context?: { timeoutMs?: number };
 }
@@ -33,7 +33,7 @@ interface CallOptions {
  *
  * It is not @trpc/client's proxy: measured in BENCHMARKS.md, its per-call chain (observables, an
  * AbortController aborted after every call) cost ~50 µs of CPU per call, about as much as the rest of a hop.
- * Flat routers only (ours are). Every call has a timeout, which `{ context: { timeoutMs } }` may shorten.
+ * Flat routers only (ours are). Every call has a timeout, which `{ context: { timeoutMs } }` may replace.
  */
 export function internalClient<TRouter extends AnyRouter>(
   baseUrl: string,
@@ -48,7 +48,7 @@ export function internalClient<TRouter extends AnyRouter>(
     // A timer cleared when the call ends: AbortSignal.timeout() would fire later for every call that
     // finished long ago, and under load those stale aborts cost more CPU than the calls themselves.
     const controller = new AbortController();
-    const timeoutMs = Math.min(opts.timeoutMs, callOpts?.context?.timeoutMs ?? Number.POSITIVE_INFINITY);
+    const timeoutMs = callOpts?.context?.timeoutMs ?? opts.timeoutMs;
     const timer = setTimeout(
       () => controller.abort(new DOMException("timed out", "TimeoutError")),
       timeoutMs,

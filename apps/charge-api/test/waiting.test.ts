@@ -1,0 +1,58 @@
+import { describe, expect, test } from "bun:test";
+import { errorDataOf } from "@evgrid/contract";
+import { startGrid } from "@evgrid/testing";
+
+const fast = { LOAD_REFRESH_MS: "100" };
+
+describe("bounded waiting for capacity (waitS)", () => {
+  test("a request that may wait is admitted as soon as a session ends", async () => {
+    await using grid = await startGrid({ capacitiesKw: [8.4], balancer: fast });
+    await grid.client.requestCharge.mutate({ vehicleId: "a", durationS: 1 });
+    await grid.client.requestCharge.mutate({ vehicleId: "b", durationS: 60 });
+    const started = performance.now();
+    const grant = await grid.client.requestCharge.mutate({ vehicleId: "c", durationS: 60, waitS: 5 });
+    const waitedMs = performance.now() - started;
+    expect(grant.substationId).toBe("substation-1");
+    // "a" ends after 1 s; the next refresh (100 ms) lets "c" in.
+    expect(waitedMs).toBeGreaterThan(700);
+    expect(waitedMs).toBeLessThan(2500);
+  });
+
+  test("when no power frees up in time the answer is GRID_FULL, after the wait and not before", async () => {
+    await using grid = await startGrid({ capacitiesKw: [4.2], balancer: fast });
+    await grid.client.requestCharge.mutate({ vehicleId: "a", durationS: 60 });
+    const started = performance.now();
+    const err = await grid.client.requestCharge
+      .mutate({ vehicleId: "b", waitS: 0.5 })
+      .catch((e: unknown) => e);
+    const waitedMs = performance.now() - started;
+    expect(errorDataOf(err)).toMatchObject({ code: "TOO_MANY_REQUESTS", reason: "GRID_FULL" });
+    expect(waitedMs).toBeGreaterThan(450);
+    expect(waitedMs).toBeLessThan(1500);
+    expect(grid.substations[0]?.station.load().activeSessions).toBe(1);
+  });
+
+  test("waiters are served first come, first served", async () => {
+    await using grid = await startGrid({ capacitiesKw: [4.2], balancer: fast });
+    await grid.client.requestCharge.mutate({ vehicleId: "first", durationS: 0.4 });
+    const order: string[] = [];
+    const waiters = ["x", "y", "z"].map(async (vehicleId, i) => {
+      await Bun.sleep(i * 20);
+      const g = await grid.client.requestCharge.mutate({ vehicleId, durationS: 0.4, waitS: 5 });
+      order.push(g.vehicleId);
+    });
+    await Promise.all(waiters);
+    expect(order).toEqual(["x", "y", "z"]);
+  });
+
+  test("waitS is validated like every field", async () => {
+    await using grid = await startGrid({ capacitiesKw: [4.2] });
+    const err = await grid.client.requestCharge
+      .mutate({ vehicleId: "a", waitS: 301 })
+      .catch((e: unknown) => e);
+    expect(errorDataOf(err)).toMatchObject({
+      code: "BAD_REQUEST",
+      fieldErrors: { waitS: expect.any(Array) },
+    });
+  });
+});
