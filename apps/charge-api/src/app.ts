@@ -17,7 +17,7 @@ export function startChargeApi(env: ChargeApiEnv) {
     const router = chargeApiRouter(balancer, env.CALL_TIMEOUT_MS);
     return {
       router,
-      routes: { "/request_charge": legacyRequestCharge(router) },
+      routes: { "/request_charge": legacyRequestCharge(router, env.API_KEYS) },
       describe: { balancer: env.BALANCER_URL },
       expose: {},
     };

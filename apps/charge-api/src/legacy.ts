@@ -15,7 +15,7 @@ const text = (status: number, body: string, headers: Record<string, string> = {}
  * `200 Routed to <substation-id>`. An optional JSON body may carry the same fields as requestCharge.
  * Failures are one line of text with the right status (429 grid full, 503 nothing reachable), never HTML.
  */
-export function legacyRequestCharge(router: ChargeApiRouter) {
+export function legacyRequestCharge(router: ChargeApiRouter, apiKeys: readonly string[]) {
   return async (req: Request, obs: RpcObservability): Promise<Response> => {
     if (req.method !== "POST") return text(405, "use POST /request_charge", { allow: "POST" });
     let body: Record<string, unknown> = {};
@@ -33,7 +33,7 @@ export function legacyRequestCharge(router: ChargeApiRouter) {
     }
     try {
       // In-process call through the same procedure (and middleware: span, metrics) as the tRPC route.
-      const caller = router.createCaller({ req, obs, serviceToken: null });
+      const caller = router.createCaller({ req, obs, serviceToken: null, apiKeys });
       const grant = await caller.requestCharge({ vehicleId: `legacy-${randomUUID()}`, ...body } as never);
       return text(200, `Routed to ${grant.substationId}`);
     } catch (err) {
@@ -46,7 +46,9 @@ export function legacyRequestCharge(router: ChargeApiRouter) {
             ? "Unavailable"
             : status === 400
               ? "Bad request"
-              : "Error";
+              : status === 401
+                ? "Unauthorized"
+                : "Error";
       return text(status, `${prefix}: ${err.message}`);
     }
   };

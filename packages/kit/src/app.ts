@@ -9,6 +9,8 @@ export interface AppEnv extends TelemetryEnv {
   PORT: number;
   LOG_QUIET: boolean;
   SERVICE_TOKEN: string;
+  /** Only the charge-api reads it. */
+  API_KEYS?: readonly string[];
 }
 
 export interface AppParts<Extra> {
@@ -61,6 +63,7 @@ export async function launchApp<Extra>(
     log,
     routes,
     serviceToken: env.SERVICE_TOKEN,
+    apiKeys: env.API_KEYS ?? [],
   });
   log.info(`${service} listening`, { url: server.url, ...parts.describe, tracing: telemetry.tracing });
   await parts.afterStart?.(server);

@@ -17,6 +17,8 @@ export interface AppServerOptions {
   obs: RpcObservability;
   /** What internal procedures require as `Authorization: Bearer ...`. */
   serviceToken: string;
+  /** Keys the public procedures require (empty: open). */
+  apiKeys?: readonly string[];
   log: Logger;
   /** Extra plain-HTTP routes (exact path match), e.g. charge-api's legacy `POST /request_charge`. */
   routes?: Record<string, (req: Request) => Response | Promise<Response>>;
@@ -60,7 +62,8 @@ export function serveApp(opts: AppServerOptions): AppServer {
 }
 
 function listen(opts: AppServerOptions, startedAt: number, extra: NonNullable<AppServerOptions["routes"]>) {
-  const createContext = (req: Request) => ({ req, obs: opts.obs, serviceToken: opts.serviceToken });
+  const apiKeys = opts.apiKeys ?? [];
+  const createContext = (req: Request) => ({ req, obs: opts.obs, serviceToken: opts.serviceToken, apiKeys });
   const logInternal = (error: TRPCError, path: string | undefined) => {
     if (error.code === "INTERNAL_SERVER_ERROR") {
       opts.log.error("procedure failed", { path, error: error.cause?.message ?? error.message });

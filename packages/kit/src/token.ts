@@ -12,5 +12,15 @@ export function tokenMatches(expected: string | null, authorization: string | nu
   return timingSafeEqual(digest(presented), digest(expected));
 }
 
+/** Does the request carry one of `keys` (as a bearer token or in X-API-Key)? Every key is compared. */
+export function apiKeyMatches(keys: readonly string[], headers: Headers): boolean {
+  const auth = headers.get("authorization");
+  const presented =
+    headers.get("x-api-key") ?? (auth?.startsWith("Bearer ") ? auth.slice("Bearer ".length) : "");
+  let ok = false;
+  for (const key of keys) ok = tokenMatches(key, `Bearer ${presented}`) || ok;
+  return ok;
+}
+
 /** The header an internal client sends. */
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });

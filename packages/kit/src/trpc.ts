@@ -7,7 +7,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError, z } from "zod";
 import { GridError } from "./errors.ts";
 import { observeProcedure, type RpcObservability } from "./observe.ts";
-import { tokenMatches } from "./token.ts";
+import { apiKeyMatches, tokenMatches } from "./token.ts";
 
 // 1. Context: what every procedure may read about its request.
 export interface RequestContext {
@@ -16,6 +16,8 @@ export interface RequestContext {
   obs: RpcObservability | null;
   /** The token internal procedures require; null for apps that serve only public procedures. */
   serviceToken: string | null;
+  /** Keys the public API accepts; empty = open to anyone. */
+  apiKeys: readonly string[];
 }
 
 // 2. Error shape.
@@ -104,11 +106,22 @@ const serviceOnly = t.middleware(({ ctx, next }) => {
   return next();
 });
 
-// 6. Router and procedure builders.
+// 6. The public API may require an API key (API_KEYS); internal calls in-process (ctx.req null) pass.
+const withApiKey = t.middleware(({ ctx, next }) => {
+  if (ctx.req !== null && ctx.apiKeys.length > 0 && !apiKeyMatches(ctx.apiKeys, ctx.req.headers)) {
+    throw new TRPCError({
+      code: "UNAUTHORIZED",
+      message: "send an API key: Authorization: Bearer <key> or X-API-Key",
+    });
+  }
+  return next();
+});
+
+// 7. Router and procedure builders.
 export const router = t.router;
-/** For anyone: the charge-api's procedures. */
-export const publicProcedure = t.procedure.use(observed);
+/** For anyone (holding an API key, if the app has API_KEYS): the charge-api's procedures. */
+export const publicProcedure = t.procedure.use(observed).use(withApiKey);
 /** For the other services of the grid (and operators) holding the service token. */
-export const internalProcedure = publicProcedure.use(serviceOnly);
+export const internalProcedure = t.procedure.use(observed).use(serviceOnly);
 export const createCallerFactory = t.createCallerFactory;
 export { z };

@@ -14,6 +14,7 @@ export interface GridOptions {
   balancer?: Record<string, string>;
   /** Share a token with another grid (default: a new one). */
   serviceToken?: string;
+  chargeApi?: Record<string, string>;
 }
 
 /**
@@ -46,7 +47,13 @@ export async function startGrid(opts: GridOptions) {
     }),
   );
   const api = await startChargeApi(
-    chargeApiEnv({ PORT: "0", BALANCER_URL: balancer.url, LOG_QUIET: "true", SERVICE_TOKEN: serviceToken }),
+    chargeApiEnv({
+      PORT: "0",
+      BALANCER_URL: balancer.url,
+      LOG_QUIET: "true",
+      SERVICE_TOKEN: serviceToken,
+      ...opts.chargeApi,
+    }),
   );
   return {
     serviceToken,
