@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import type { AppRouter } from "@evgrid/charge-api";
 import { errorDataOf } from "@evgrid/contract";
 import { createTRPCClient, httpLink } from "@trpc/client";
+import { parseNumberFlag } from "./flags.ts";
 import { describeOutcome, formatSummary, type Outcome, summarize } from "./summary.ts";
 
 const HELP = `Usage: bun run client [options]
@@ -64,17 +65,9 @@ function parseFlags(argv: string[]) {
     process.exit(0);
   }
   const num = (name: string, raw: string | undefined, min: number, integer = false) => {
-    const n = Number(raw);
-    if (
-      raw === undefined ||
-      raw.trim() === "" ||
-      !Number.isFinite(n) ||
-      n < min ||
-      (integer && !Number.isInteger(n))
-    ) {
-      fail(`--${name} must be ${integer ? "an integer" : "a number"} >= ${min}, got ${JSON.stringify(raw)}`);
-    }
-    return n;
+    const parsed = parseNumberFlag(name, raw, min, integer);
+    if (!parsed.ok) fail(parsed.message);
+    return parsed.value;
   };
   const url = values.url ?? process.env.CHARGE_API_URL ?? "http://127.0.0.1:8080";
   if (!/^https?:\/\/[^/]+/.test(url)) fail(`--url must be an http(s) URL, got ${JSON.stringify(url)}`);

@@ -7,6 +7,7 @@ import type { AppRouter } from "@evgrid/charge-api";
 import { errorDataOf } from "@evgrid/contract";
 import { createTRPCClient, httpLink } from "@trpc/client";
 import logUpdate from "log-update";
+import { parseNumberFlag } from "./flags.ts";
 import { runClosed, runOpen, type Send } from "./load/driver.ts";
 import { GridWatcher, loadRatio, viaGridStatus } from "./load/grid-watch.ts";
 import { buildReport, formatReport, progressLine } from "./load/report.ts";
@@ -76,17 +77,9 @@ function flags() {
   const num = (name: string, min: number, integer = false): number | undefined => {
     const raw = values[name];
     if (raw === undefined) return undefined;
-    const n = Number(raw);
-    if (
-      typeof raw !== "string" ||
-      raw.trim() === "" ||
-      !Number.isFinite(n) ||
-      n < min ||
-      (integer && !Number.isInteger(n))
-    ) {
-      fail(`--${name} must be ${integer ? "an integer" : "a number"} >= ${min}, got ${JSON.stringify(raw)}`);
-    }
-    return n;
+    const parsed = parseNumberFlag(name, raw, min, integer);
+    if (!parsed.ok) fail(parsed.message);
+    return parsed.value;
   };
   const rate = num("rate", 0.001);
   const concurrency = num("concurrency", 1, true);
