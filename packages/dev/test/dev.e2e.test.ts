@@ -1,5 +1,5 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { alive, runClient, startDev } from "@evgrid/testing";
+import { alive, repoRoot, runClient, startDev } from "@evgrid/testing";
 
 setDefaultTimeout(60_000);
 
@@ -7,6 +7,10 @@ describe("bun run dev, end to end, as a user runs it", () => {
   test("starts every app, the client's 20 requests use both substations, Ctrl-C leaves no process behind", async () => {
     await using dev = await startDev(["--random-ports"]);
     expect(Object.keys(dev.urls.substations).toSorted()).toEqual(["substation-1", "substation-2"]);
+    // A token made for this run, not compose's demo token from .env (which Bun would load by itself).
+    const composeToken = /^SERVICE_TOKEN=(.*)$/m.exec(await Bun.file(`${repoRoot}/.env`).text())?.[1];
+    expect(dev.urls.serviceToken).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(dev.urls.serviceToken).not.toBe(composeToken as string);
     // The runner, the two substations, the balancer and the charge-api are real processes.
     expect(dev.tree.length).toBeGreaterThanOrEqual(4);
 
