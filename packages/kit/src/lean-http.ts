@@ -62,7 +62,8 @@ export function leanTrpcHandler(
   };
 }
 
-function errorResponse(error: TRPCError, path: string): Response {
+/** A TRPCError as tRPC's fetch adapter would answer it: same envelope, status and formatted shape. */
+export function errorResponse(error: TRPCError, path?: string): Response {
   const httpStatus = getHTTPStatusCodeFromError(error);
   const shape = formatError({
     error,

@@ -1,8 +1,7 @@
-import { reasons } from "@evgrid/contract";
 import type { Telemetry } from "@evgrid/telemetry";
-import type { AnyRouter, TRPCError } from "@trpc/server";
+import { type AnyRouter, TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { leanTrpcHandler } from "./lean-http.ts";
+import { errorResponse, leanTrpcHandler } from "./lean-http.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { RpcObservability } from "./observe.ts";
@@ -29,10 +28,6 @@ export interface AppServer {
   url: string;
   port: number;
   stop(): Promise<void>;
-}
-
-export function jsonError(status: number, code: string, reason: string, message: string): Response {
-  return Response.json({ error: { message, code, data: { code, httpStatus: status, reason } } }, { status });
 }
 
 /**
@@ -82,11 +77,8 @@ function listen(opts: AppServerOptions, startedAt: number, extra: NonNullable<Ap
       const url = new URL(req.url);
       const { pathname } = url;
       if (Number(req.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) {
-        return jsonError(
-          413,
-          "PAYLOAD_TOO_LARGE",
-          reasons.PAYLOAD_TOO_LARGE,
-          `request body over ${MAX_BODY_BYTES} bytes`,
+        return errorResponse(
+          new TRPCError({ code: "PAYLOAD_TOO_LARGE", message: `request body over ${MAX_BODY_BYTES} bytes` }),
         );
       }
       if (pathname.startsWith("/trpc/")) {
@@ -115,11 +107,13 @@ function listen(opts: AppServerOptions, startedAt: number, extra: NonNullable<Ap
       }
       const handler = extra[pathname];
       if (handler) return handler(req);
-      return jsonError(404, "NOT_FOUND", reasons.NOT_FOUND, `no route ${req.method} ${pathname}`);
+      return errorResponse(
+        new TRPCError({ code: "NOT_FOUND", message: `no route ${req.method} ${pathname}` }),
+      );
     },
     error(err) {
       opts.log.error("unhandled request error", { error: err.message });
-      return jsonError(500, "INTERNAL_SERVER_ERROR", reasons.INTERNAL, "internal error");
+      return errorResponse(new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "internal error" }));
     },
   });
 }
