@@ -17,9 +17,14 @@ export interface EnergyGoal {
  * delivered energy is the integral now minus the integral when it started. Re-sharing after a change then
  * costs O(classes), not O(sessions); real sites have a handful of classes (3.7, 7.4, 11, 22 kW AC, a few DC).
  */
+export const classKey = (minKw: number, maxKw: number) => `${minKw}|${maxKw}`;
+
 export class PowerClass {
+  readonly key: string;
   count = 0;
   allocatedKw = 0;
+  /** Sum of its active sessions' starting integrals: energy drawn by all = count x integral - this. */
+  startKwhSum = 0;
   private integralKwh = 0;
   private accruedToMs: number;
   private readonly goals = new Heap<EnergyGoal>((a, b) => a.finishAtKwh - b.finishAtKwh);
@@ -30,6 +35,7 @@ export class PowerClass {
     readonly maxKw: number,
     nowMs: number,
   ) {
+    this.key = classKey(minKw, maxKw);
     this.accruedToMs = nowMs;
   }
 

@@ -9,7 +9,7 @@ import {
 import { GridError } from "@evgrid/kit";
 import { decideAdmission, effectiveCapacityKw, KW_EPSILON, waterLevel } from "@evgrid/policy";
 import type { Journal, SessionRecord } from "./journal.ts";
-import { type EnergyGoal, PowerClass } from "./power-class.ts";
+import { classKey, type EnergyGoal, PowerClass } from "./power-class.ts";
 
 export interface StationOptions {
   id: string;
@@ -78,8 +78,6 @@ export class Station {
   private demandKw = 0;
   /** Energy of sessions already ended; active ones are added when asked. */
   private endedEnergyKwh = 0;
-  /** Sum of active sessions' startKwh per class, so total delivered energy is O(classes). */
-  private readonly startKwhByClass = new Map<PowerClass, number>();
   private version = 0;
   private closed = false;
   private draining = false;
@@ -225,16 +223,7 @@ export class Station {
       timer: undefined,
       goal: undefined,
     };
-    this.index(live);
-    cls.count += 1;
-    this.startKwhByClass.set(cls, (this.startKwhByClass.get(cls) ?? 0) + live.startKwh);
-    this.active.set(sessionId, live);
-    if (live.durationS !== null) {
-      live.timer = setTimeout(() => this.end(sessionId, "time_elapsed"), live.durationS * 1000);
-    } else {
-      live.goal = { sessionId, finishAtKwh: live.startKwh + (live.energyKwh ?? 0), done: false };
-      cls.addGoal(live.goal);
-    }
+    this.activate(live, nowMs);
     this.reallocate(nowMs);
     const session = this.view(live, nowMs);
     this.hooks.onStart?.(session);
@@ -319,10 +308,7 @@ export class Station {
     const journal = this.journal;
     if (!journal) return { resumed: 0, endedWhileDown: 0, curtailed: 0 };
     const nowMs = this.now();
-    for (const rec of journal.recentlyEnded(this.endedRetention)) {
-      this.ended.set(rec.sessionId, this.fromRecord(rec));
-      if (rec.idempotencyKey !== null) this.byKey.set(rec.idempotencyKey, rec.sessionId);
-    }
+    for (const rec of journal.recentlyEnded(this.endedRetention)) this.rememberEnded(this.fromRecord(rec));
     let resumed = 0;
     let endedWhileDown = 0;
     for (const rec of journal.active()) {
@@ -333,9 +319,7 @@ export class Station {
         const reason: EndReason = energyDone ? "energy_delivered" : "time_elapsed";
         const endedAtMs = Math.min(endsAtMs, nowMs);
         journal.ended(rec.sessionId, rec.deliveredKwh, endedAtMs, reason);
-        const session = this.fromRecord({ ...rec, status: "ended", endedAtMs, endReason: reason });
-        this.ended.set(rec.sessionId, session);
-        if (rec.idempotencyKey !== null) this.byKey.set(rec.idempotencyKey, rec.sessionId);
+        this.rememberEnded(this.fromRecord({ ...rec, status: "ended", endedAtMs, endReason: reason }));
         this.endedEnergyKwh += rec.deliveredKwh;
         endedWhileDown += 1;
         continue;
@@ -354,20 +338,7 @@ export class Station {
         timer: undefined,
         goal: undefined,
       };
-      this.index(live);
-      cls.count += 1;
-      this.startKwhByClass.set(cls, (this.startKwhByClass.get(cls) ?? 0) + live.startKwh);
-      this.active.set(rec.sessionId, live);
-      if (rec.durationS !== null) {
-        live.timer = setTimeout(() => this.end(rec.sessionId, "time_elapsed"), endsAtMs - nowMs);
-      } else {
-        live.goal = {
-          sessionId: rec.sessionId,
-          finishAtKwh: live.startKwh + (rec.energyKwh ?? 0),
-          done: false,
-        };
-        cls.addGoal(live.goal);
-      }
+      this.activate(live, nowMs);
       resumed += 1;
     }
     this.reallocate(nowMs);
@@ -387,9 +358,36 @@ export class Station {
     if (rows.length > 0) this.journal.checkpoint(rows);
   }
 
-  private index(live: LiveSession): void {
+  /** Makes a session charge: indexed, counted in its class, and set to end by its time or its energy. */
+  private activate(live: LiveSession, nowMs: number): void {
     this.byVehicle.set(live.vehicleId, live.sessionId);
     if (live.idempotencyKey !== null) this.byKey.set(live.idempotencyKey, live.sessionId);
+    live.cls.count += 1;
+    live.cls.startKwhSum += live.startKwh;
+    this.active.set(live.sessionId, live);
+    if (live.durationS !== null) {
+      const endsInMs = live.startedAtMs + live.durationS * 1000 - nowMs;
+      live.timer = setTimeout(() => this.end(live.sessionId, "time_elapsed"), endsInMs);
+    } else {
+      live.goal = {
+        sessionId: live.sessionId,
+        finishAtKwh: live.startKwh + (live.energyKwh ?? 0),
+        done: false,
+      };
+      live.cls.addGoal(live.goal);
+    }
+  }
+
+  /** Keeps an ended session queryable (and its idempotency key answered), forgetting the oldest past retention. */
+  private rememberEnded(session: Session): void {
+    this.ended.set(session.sessionId, session);
+    if (session.idempotencyKey !== null) this.byKey.set(session.idempotencyKey, session.sessionId);
+    if (this.ended.size <= this.endedRetention) return;
+    const oldest = this.ended.keys().next().value;
+    if (oldest === undefined) return;
+    const oldKey = this.ended.get(oldest)?.idempotencyKey;
+    if (oldKey && this.byKey.get(oldKey) === oldest) this.byKey.delete(oldKey);
+    this.ended.delete(oldest);
   }
 
   private fromRecord(rec: SessionRecord): Session {
@@ -417,12 +415,12 @@ export class Station {
     const nowMs = this.now();
     let activeKwh = 0;
     for (const cls of this.classes.values()) {
-      activeKwh += cls.count * cls.integralAt(nowMs) - (this.startKwhByClass.get(cls) ?? 0);
+      activeKwh += cls.count * cls.integralAt(nowMs) - cls.startKwhSum;
     }
     return this.endedEnergyKwh + activeKwh;
   }
 
-  /** Stops all timers; sessions stay as they are (a later issue makes them durable). */
+  /** Stops all timers after a last checkpoint; active sessions stay in the journal for the next start. */
   close(): void {
     this.checkpoint();
     this.closed = true;
@@ -432,11 +430,10 @@ export class Station {
   }
 
   private classFor(minKw: number, maxKw: number, nowMs: number): PowerClass {
-    const key = `${minKw}|${maxKw}`;
-    let cls = this.classes.get(key);
+    let cls = this.classes.get(classKey(minKw, maxKw));
     if (!cls) {
       cls = new PowerClass(minKw, maxKw, nowMs);
-      this.classes.set(key, cls);
+      this.classes.set(cls.key, cls);
     }
     return cls;
   }
@@ -452,11 +449,10 @@ export class Station {
     if (this.byVehicle.get(live.vehicleId) === sessionId) this.byVehicle.delete(live.vehicleId);
     const { cls } = live;
     cls.count -= 1;
-    this.startKwhByClass.set(cls, (this.startKwhByClass.get(cls) ?? 0) - live.startKwh);
+    cls.startKwhSum -= live.startKwh;
     if (cls.count === 0) {
       cls.disarm();
-      this.classes.delete(`${cls.minKw}|${cls.maxKw}`);
-      this.startKwhByClass.delete(cls);
+      this.classes.delete(cls.key);
     }
     const session: Session = {
       ...last,
@@ -466,15 +462,7 @@ export class Station {
       endedAt: iso(nowMs),
       endReason: reason,
     };
-    this.ended.set(sessionId, session);
-    if (this.ended.size > this.endedRetention) {
-      const oldest = this.ended.keys().next().value;
-      if (oldest !== undefined) {
-        const oldKey = this.ended.get(oldest)?.idempotencyKey;
-        if (oldKey && this.byKey.get(oldKey) === oldest) this.byKey.delete(oldKey);
-        this.ended.delete(oldest);
-      }
-    }
+    this.rememberEnded(session);
     this.endedEnergyKwh += session.deliveredKwh;
     try {
       this.journal?.ended(sessionId, session.deliveredKwh, nowMs, reason);
