@@ -7,10 +7,10 @@ import {
   substationLoadSchema,
 } from "@evgrid/contract";
 import { classifyCallFailure, describeFailure, GridError, gridFull, relayUpstreamError } from "@evgrid/kit";
-import { decideAdmission, rankSubstations } from "@evgrid/policy";
+import { decideAdmission } from "@evgrid/policy";
 import { annotate, attr } from "@evgrid/telemetry";
 import type { DispatchMemory } from "./memory.ts";
-import { candidateView, type GridView, type Member } from "./view.ts";
+import type { GridView, Member } from "./view.ts";
 
 export interface DispatchReport {
   outcome: "admitted" | "grid_full" | "unavailable" | "timeout" | "deadline" | "invalid";
@@ -108,9 +108,7 @@ async function choose(
       member = view.byId(home);
       if (!member?.healthy) throw homeUnavailable(home, member?.lastError ?? "not in this grid");
     } else {
-      const open = view.candidates().filter((m) => !asked.has(m));
-      const best = rankSubstations(open.map(candidateView), req).feasible[0];
-      member = best && open.find((m) => m.url === best.id);
+      member = view.best(req, asked);
     }
     if (!member) break;
 
@@ -166,13 +164,8 @@ function handleFailure(view: GridView, member: Member, err: unknown): DispatchAt
   switch (classifyCallFailure(err)) {
     case "answered": {
       const data = errorDataOf(err);
-      if (data?.code === "TOO_MANY_REQUESTS") {
-        const load = substationLoadSchema.safeParse(data.details?.load);
-        if (load.success) view.record(member, load.data);
-        return { substationId, outcome: "refused", reason: data.reason };
-      }
-      if (data?.reason === reasons.SUBSTATION_DRAINING) {
-        // Healthy, just not taking sessions: learn it from the load it sent, do not count it as a failure.
+      // Full, or drained: healthy, just not taking this session. Learn from the load it sent; no failure.
+      if (data?.code === "TOO_MANY_REQUESTS" || data?.reason === reasons.SUBSTATION_DRAINING) {
         const load = substationLoadSchema.safeParse(data.details?.load);
         if (load.success) view.record(member, load.data);
         return { substationId, outcome: "refused", reason: data.reason };

@@ -6,16 +6,15 @@ import {
   substationOfSession,
 } from "@evgrid/contract";
 import { GridError, internalProcedure, relayUpstreamError, router } from "@evgrid/kit";
-import { rankSubstations } from "@evgrid/policy";
 import { type DispatchOptions, dispatch } from "./dispatcher.ts";
-import { candidateView, type GridView, type Member } from "./view.ts";
+import type { GridView, Member } from "./view.ts";
 import { WaitQueue } from "./wait-queue.ts";
 
 /** Every procedure is internal: charge-api and operators call them with the service token. */
 export function balancerRouter(view: GridView, options: DispatchOptions) {
   // Requests that will wait for capacity (waitS), served in arrival order as power frees up.
   const waiting = new WaitQueue(
-    (req) => rankSubstations(view.candidates().map(candidateView), req).feasible.length > 0,
+    (req) => view.best(req) !== undefined,
     (req) => dispatch(view, req, options),
   );
   view.onRefreshed = () => void waiting.pump();

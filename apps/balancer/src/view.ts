@@ -1,6 +1,6 @@
 import type { SubstationLoad, SubstationStatus } from "@evgrid/contract";
 import { describeFailure } from "@evgrid/kit";
-import type { CandidateView } from "@evgrid/policy";
+import { type CandidateView, rankSubstations } from "@evgrid/policy";
 import type { SubstationRouter } from "@evgrid/substation";
 import { withoutTracing } from "@evgrid/telemetry";
 import type { TRPCClient } from "@trpc/client";
@@ -88,13 +88,7 @@ export class GridView {
       this.members.push(member);
     }
     member.lastHeartbeatMs = this.now();
-    if (!member.healthy) {
-      try {
-        this.record(member, await withoutTracing(() => (member as Member).client.getLoad.query()));
-      } catch (err) {
-        this.markFailed(member, describeFailure(err));
-      }
-    }
+    if (!member.healthy) await withoutTracing(() => this.probe(member as Member));
     return member;
   }
 
@@ -125,17 +119,17 @@ export class GridView {
 
   private async refreshAll(): Promise<void> {
     const nowMs = this.now();
-    await Promise.all(
-      this.members.map(async (m) => {
-        // A failing substation waits out its back-off; a healthy one is refreshed every time.
-        if (!m.healthy && m.consecutiveFailures > 0 && nowMs < m.nextProbeAtMs) return;
-        try {
-          this.record(m, await m.client.getLoad.query());
-        } catch (err) {
-          this.markFailed(m, describeFailure(err));
-        }
-      }),
-    );
+    // A failing substation waits out its back-off (nextProbeAtMs is 0 for the others).
+    await Promise.all(this.members.filter((m) => nowMs >= m.nextProbeAtMs).map((m) => this.probe(m)));
+  }
+
+  /** Asks one substation for its load: it is healthy with that load, or failed with the reason. */
+  private async probe(m: Member): Promise<void> {
+    try {
+      this.record(m, await m.client.getLoad.query());
+    } catch (err) {
+      this.markFailed(m, describeFailure(err));
+    }
   }
 
   /** Refreshes now and then every `intervalMs`, never overlapping itself. */
@@ -188,6 +182,16 @@ export class GridView {
     return this.members.filter((m) => m.healthy && m.load !== null && !m.load.draining);
   }
 
+  /**
+   * The substation the request should go to, by the pure ranking policy over what this view knows
+   * (loads plus in-flight assignments), leaving out `except`; undefined if none has room.
+   */
+  best(req: { minKw: number; maxKw: number }, except: ReadonlySet<Member> = new Set()): Member | undefined {
+    const open = this.candidates().filter((m) => !except.has(m));
+    const first = rankSubstations(open.map(candidateView), req).feasible[0];
+    return first && open.find((m) => m.url === first.id);
+  }
+
   byId(substationId: string): Member | undefined {
     return this.members.find((m) => m.id === substationId);
   }
@@ -222,7 +226,7 @@ export class GridView {
   }
 }
 
-export function candidateView(m: Member): CandidateView {
+function candidateView(m: Member): CandidateView {
   const load = m.load as SubstationLoad;
   return {
     id: m.url,
