@@ -4,11 +4,11 @@
  */
 import { parseArgs } from "node:util";
 import type { AppRouter } from "@evgrid/charge-api";
-import { errorDataOf } from "@evgrid/contract";
 import { createTRPCClient, httpLink } from "@trpc/client";
 import logUpdate from "log-update";
 import { parseNumberFlag } from "./flags.ts";
-import { runClosed, runOpen, type Send } from "./load/driver.ts";
+import { chargeRequests } from "./load/charge.ts";
+import { runClosed, runOpen } from "./load/driver.ts";
 import { GridWatcher, loadRatio, viaGridStatus } from "./load/grid-watch.ts";
 import { buildReport, formatReport, progressLine } from "./load/report.ts";
 import { RunStats } from "./load/stats.ts";
@@ -120,16 +120,7 @@ const request = {
   durationS: f.sessionS,
   ...(f.minKw === undefined ? {} : { minKw: f.minKw }),
 };
-const vehiclePrefix = `load-${process.pid}`;
-const send: Send = async (index) => {
-  try {
-    const grant = await api.requestCharge.mutate({ vehicleId: `${vehiclePrefix}-${index}`, ...request });
-    return { ok: true, substationId: grant.substationId, allocatedKw: grant.allocatedKw, tries: grant.tries };
-  } catch (err) {
-    const data = errorDataOf(err);
-    return { ok: false, code: data?.code ?? "NETWORK", reason: data?.reason ?? "UNREACHABLE" };
-  }
-};
+const send = chargeRequests(api, `load-${process.pid}`, request);
 
 const stats = new RunStats();
 const watcher =

@@ -1,8 +1,9 @@
 import type { AppRouter } from "@evgrid/charge-api";
-import { errorDataOf, type SubstationLoad } from "@evgrid/contract";
+import type { SubstationLoad } from "@evgrid/contract";
 import { internalClient } from "@evgrid/kit";
 import type { SubstationRouter } from "@evgrid/substation";
 import { createTRPCClient, httpLink } from "@trpc/client";
+import { chargeRequests } from "../load/charge.ts";
 import { runClosed } from "../load/driver.ts";
 import { GridWatcher } from "../load/grid-watch.ts";
 import { type LatencySummary, RunStats, summarizeLatency } from "../load/stats.ts";
@@ -27,22 +28,12 @@ export async function closedLoad(
   opts: { concurrency: number; durationS: number; warmupS: number; sessionS: number },
 ): Promise<Throughput> {
   const api = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${url}/trpc` })] });
-  let n = 0;
-  const send = async () => {
-    n += 1;
-    try {
-      const g = await api.requestCharge.mutate({
-        vehicleId: `bench-${n}`,
-        maxKw: 11,
-        durationS: opts.sessionS,
-      });
-      return { ok: true as const, substationId: g.substationId, allocatedKw: g.allocatedKw, tries: g.tries };
-    } catch (err) {
-      const d = errorDataOf(err);
-      return { ok: false as const, code: d?.code ?? "NETWORK", reason: d?.reason ?? "UNREACHABLE" };
-    }
-  };
-  await runClosed(new RunStats(), send, opts.concurrency, { durationS: opts.warmupS });
+  const request = { maxKw: 11, durationS: opts.sessionS };
+  // Own vehicle ids for the warm-up: a vehicle holds one session at a time.
+  await runClosed(new RunStats(), chargeRequests(api, "bench-warmup", request), opts.concurrency, {
+    durationS: opts.warmupS,
+  });
+  const send = chargeRequests(api, "bench", request);
   const stats = new RunStats();
   const t0 = performance.now();
   await runClosed(stats, send, opts.concurrency, { durationS: opts.durationS });
@@ -86,19 +77,7 @@ export async function burst(
   const stats = new RunStats();
   await runClosed(
     stats,
-    async (i) => {
-      try {
-        const g = await api.requestCharge.mutate({
-          vehicleId: `burst-${i}`,
-          maxKw: opts.maxKw,
-          durationS: opts.sessionS,
-        });
-        return { ok: true, substationId: g.substationId, allocatedKw: g.allocatedKw, tries: g.tries };
-      } catch (err) {
-        const d = errorDataOf(err);
-        return { ok: false, code: d?.code ?? "NETWORK", reason: d?.reason ?? "UNREACHABLE" };
-      }
-    },
+    chargeRequests(api, "burst", { maxKw: opts.maxKw, durationS: opts.sessionS }),
     opts.concurrency,
     { count: opts.count },
   );
