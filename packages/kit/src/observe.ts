@@ -5,6 +5,7 @@ import {
   type Histogram,
   propagation,
   ROOT_CONTEXT,
+  type Span,
   SpanKind,
   SpanStatusCode,
   type TextMapGetter,
@@ -50,57 +51,46 @@ export interface Failure {
 }
 
 /**
- * Wraps one procedure call in a SERVER span (child of the caller's `traceparent`, if any) and records its
- * duration. The span is active while the procedure runs, so outgoing calls become its children.
+ * Times one procedure call and, with tracing on, wraps it in a SERVER span (child of the caller's
+ * `traceparent`, if any) that is active while it runs, so outgoing calls become its children. With tracing
+ * off there is no span at all (no-op spans and context churn cost several percent per hop), but an incoming
+ * `traceparent` is still made current, so the next hop continues the caller's trace.
  */
 export async function observeProcedure<R>(
   obs: RpcObservability,
   req: Request | null,
-  call: { procedure: string },
+  procedure: string,
   run: () => Promise<R>,
   failureOf: (result: R) => Failure | undefined,
 ): Promise<R> {
-  if (!obs.telemetry.tracing) return observeUntraced(obs, req, call, run, failureOf);
-  const { procedure } = call;
-  const parent: Context = req ? incomingContext(req) : context.active();
-  const span = obs.telemetry.tracer.startSpan(
-    `${obs.service}/${procedure}`,
-    {
-      kind: SpanKind.SERVER,
-      attributes: { "rpc.system.name": "trpc", "rpc.service": obs.service, "rpc.method": procedure },
-    },
-    parent,
-  );
   const startedMs = performance.now();
-  const result = await context.with(trace.setSpan(parent, span), run);
+  const incoming = req?.headers.has("traceparent") ? incomingContext(req) : null;
+  let span: Span | null = null;
+  let runIn = incoming;
+  if (obs.telemetry.tracing) {
+    const parent = incoming ?? (req ? ROOT_CONTEXT : context.active());
+    span = obs.telemetry.tracer.startSpan(
+      `${obs.service}/${procedure}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: { "rpc.system.name": "trpc", "rpc.service": obs.service, "rpc.method": procedure },
+      },
+      parent,
+    );
+    runIn = trace.setSpan(parent, span);
+  }
+  const result = runIn ? await context.with(runIn, run) : await run();
   const failure = failureOf(result);
   const code = failure?.code ?? "OK";
-  span.setAttribute("rpc.response.status_code", code);
-  if (failure) {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
-    if (failure.reason) span.setAttribute(attr.reason, failure.reason);
+  if (span) {
+    span.setAttribute("rpc.response.status_code", code);
+    if (failure) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+      if (failure.reason) span.setAttribute(attr.reason, failure.reason);
+    }
+    span.end();
   }
-  span.end();
   obs.serverDuration.record((performance.now() - startedMs) / 1000, { rpc_method: procedure, code });
-  return result;
-}
-
-/**
- * Tracing off: no spans at all (profiling showed no-op spans and context churn costing several percent per
- * hop), but an incoming `traceparent` is still made current, so the next hop continues the caller's trace.
- */
-async function observeUntraced<R>(
-  obs: RpcObservability,
-  req: Request | null,
-  call: { procedure: string },
-  run: () => Promise<R>,
-  failureOf: (result: R) => Failure | undefined,
-): Promise<R> {
-  const startedMs = performance.now();
-  const incoming = req?.headers.has("traceparent") === true;
-  const result = incoming ? await context.with(incomingContext(req), run) : await run();
-  const code = failureOf(result)?.code ?? "OK";
-  obs.serverDuration.record((performance.now() - startedMs) / 1000, { rpc_method: call.procedure, code });
   return result;
 }
 
@@ -110,47 +100,33 @@ function incomingContext(req: Request): Context {
 }
 
 /**
- * Starts the CLIENT span of an outgoing call and returns the headers that carry its context, plus the
- * function that ends it. Used by the tRPC link in client.ts.
+ * Starts an outgoing call: with tracing on, a CLIENT span; either way the headers that carry the trace
+ * context (tracing off: only if the caller brought one), and the function that ends the call and times it.
  */
 export function startClientCall(obs: RpcObservability, peer: string, procedure: string) {
-  if (!obs.telemetry.tracing) return startUntracedCall(obs, peer, procedure);
-  const parent = context.active();
-  const span = obs.telemetry.tracer.startSpan(
-    `${peer}/${procedure}`,
-    {
-      kind: SpanKind.CLIENT,
-      attributes: { "rpc.system.name": "trpc", "rpc.service": peer, "rpc.method": procedure },
-    },
-    parent,
-  );
-  const headers: Record<string, string> = {};
-  propagation.inject(trace.setSpan(parent, span), headers);
   const startedMs = performance.now();
+  const parent = context.active();
+  const span = obs.telemetry.tracing
+    ? obs.telemetry.tracer.startSpan(
+        `${peer}/${procedure}`,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: { "rpc.system.name": "trpc", "rpc.service": peer, "rpc.method": procedure },
+        },
+        parent,
+      )
+    : null;
+  const headers: Record<string, string> = {};
+  if (span) propagation.inject(trace.setSpan(parent, span), headers);
+  else if (trace.getSpanContext(parent)) propagation.inject(parent, headers);
   return {
     headers,
     end(code: string, message?: string) {
-      span.setAttribute("rpc.response.status_code", code);
-      if (code !== "OK") span.setStatus({ code: SpanStatusCode.ERROR, message });
-      span.end();
-      obs.clientDuration.record((performance.now() - startedMs) / 1000, {
-        peer,
-        rpc_method: procedure,
-        code,
-      });
-    },
-  };
-}
-
-/** Tracing off: time the call, and pass on a trace context only if the caller brought one. */
-function startUntracedCall(obs: RpcObservability, peer: string, procedure: string) {
-  const active = context.active();
-  const headers: Record<string, string> = {};
-  if (trace.getSpanContext(active)) propagation.inject(active, headers);
-  const startedMs = performance.now();
-  return {
-    headers,
-    end(code: string) {
+      if (span) {
+        span.setAttribute("rpc.response.status_code", code);
+        if (code !== "OK") span.setStatus({ code: SpanStatusCode.ERROR, message });
+        span.end();
+      }
       obs.clientDuration.record((performance.now() - startedMs) / 1000, {
         peer,
         rpc_method: procedure,

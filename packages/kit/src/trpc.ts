@@ -81,7 +81,7 @@ const t = initTRPC.context<RequestContext>().create({ isDev: false, errorFormatt
 // 4. Every procedure is a SERVER span and a point in the RED histogram.
 const observed = t.middleware(({ ctx, path, next }) => {
   if (!ctx.obs) return next();
-  return observeProcedure(ctx.obs, ctx.req, { procedure: path }, next, (result) => {
+  return observeProcedure(ctx.obs, ctx.req, path, next, (result) => {
     if (result.ok) return undefined;
     const { error } = result;
     const reason =
