@@ -1,36 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { errorDataOf } from "@evgrid/contract";
-import { startGrid } from "@evgrid/testing";
-
-/** A substation front that answers getLoad but swallows startSession: accepted, never answered. */
-function hangingFront(target: string) {
-  let startCalls = 0;
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch(req) {
-      const url = new URL(req.url);
-      // Batched calls arrive as /trpc/startSession?batch=1 (or several procedures joined by commas).
-      if (url.pathname.includes("startSession")) {
-        startCalls += 1;
-        return new Promise<Response>(() => {});
-      }
-      // Forward as a proxy would, headers included (the batch stream link negotiates with trpc-accept).
-      return fetch(new Request(`${target}${url.pathname}${url.search}`, req));
-    },
-  });
-  return {
-    url: `http://127.0.0.1:${server.port}`,
-    startCalls: () => startCalls,
-    [Symbol.dispose]: () => server.stop(true),
-  };
-}
+import { faultyProxy, startGrid } from "@evgrid/testing";
 
 describe("dispatch when a substation hangs", () => {
   test("a start that times out is not retried elsewhere (no double booking) and fails typed within the deadline", async () => {
     // substation-1 (big, so it is chosen first) is behind a front that never answers startSession.
     await using inner = await startGrid({ capacitiesKw: [1000, 50] });
-    using front = hangingFront(inner.substations[0]?.url ?? "");
+    // Answers getLoad, swallows startSession: accepted, never answered.
+    using front = faultyProxy(inner.substations[0]?.url ?? "", (procedure) => procedure === "startSession");
     await using grid = await startGrid({
       capacitiesKw: [],
       serviceToken: inner.serviceToken,
@@ -47,7 +24,7 @@ describe("dispatch when a substation hangs", () => {
     const elapsedMs = performance.now() - started;
     expect(errorDataOf(err)).toMatchObject({ code: "SERVICE_UNAVAILABLE", reason: "SUBSTATION_TIMEOUT" });
     expect(elapsedMs).toBeLessThan(1500);
-    expect(front.startCalls()).toBe(1);
+    expect(front.calls("startSession")).toBe(1);
     // The other substation was not asked: the vehicle cannot end up with two sessions.
     expect(inner.substations[1]?.station.load().activeSessions).toBe(0);
 

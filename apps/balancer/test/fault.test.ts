@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { errorDataOf } from "@evgrid/contract";
 import { internalClient } from "@evgrid/kit";
-import { spawnListening, startGrid } from "@evgrid/testing";
+import { faultyProxy, spawnListening, startGrid } from "@evgrid/testing";
 
 setDefaultTimeout(60_000);
 const BUN = process.execPath;
@@ -185,23 +185,13 @@ describe("back-off", () => {
     await using grid = await startGrid({ capacitiesKw: [150] });
     const target = grid.substations[0]?.url as string;
     let broken = true;
-    let probes = 0;
     // While broken: accepts and never answers. Repaired: a plain proxy to a real substation.
-    using front = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      fetch(req) {
-        const url = new URL(req.url);
-        if (url.pathname.includes("getLoad")) probes += 1;
-        if (broken) return new Promise<Response>(() => {});
-        return fetch(new Request(`${target}${url.pathname}${url.search}`, req));
-      },
-    });
+    using front = faultyProxy(target, () => broken);
     await using outer = await startGrid({
       capacitiesKw: [],
       serviceToken: grid.serviceToken,
       balancer: {
-        SUBSTATION_URLS: `http://127.0.0.1:${front.port}`,
+        SUBSTATION_URLS: front.url,
         LOAD_REFRESH_MS: "100",
         CALL_TIMEOUT_MS: "100",
         MAX_BACKOFF_MS: "800",
@@ -209,7 +199,7 @@ describe("back-off", () => {
     });
     await Bun.sleep(3000);
     // Every 200 ms (timeout + interval) would be ~15 probes; back-off (100, 200, 400, 800, 800 ms) makes ~6.
-    const whileBroken = probes;
+    const whileBroken = front.calls("getLoad");
     console.log(`back-off: ${whileBroken} probes of a hanging substation in 3 s (refresh every 100 ms)`);
     expect(whileBroken).toBeGreaterThanOrEqual(3);
     expect(whileBroken).toBeLessThanOrEqual(9);
