@@ -33,6 +33,3 @@ export const telemetryEnvShape = {
 
 const schema = z.object(telemetryEnvShape);
 export type TelemetryEnv = z.output<typeof schema>;
-
-/** Defaults only: for tests and tools that do not read the environment. */
-export const telemetryDefaults: TelemetryEnv = schema.parse({});
