@@ -218,6 +218,8 @@ const results = {
 
 const f0 = (x: number) => x.toFixed(0);
 const f2 = (x: number) => x.toFixed(2);
+/** Enough digits that a value and its limit never round to the wrong side of each other. */
+const num = (x: number) => (x !== 0 && Math.abs(x) < 0.1 ? x.toPrecision(3) : x.toFixed(2));
 const row = (name: string, t: Throughput & { balancerCpuUsPerDispatch?: number }, base: Throughput) =>
   `| ${name} | ${f0(t.perS)} | ${f2(t.perS / base.perS)} | ${t.latency.p50Ms} | ${t.latency.p99Ms} | ${t.notOk} | ${
     t.balancerCpuUsPerDispatch === undefined ? "" : f0(t.balancerCpuUsPerDispatch)
@@ -236,7 +238,7 @@ const targetTable = [
   "| target | measured | limit | |",
   "| --- | ---: | ---: | --- |",
   ...results.targets.map(
-    (t) => `| ${t.name} | ${f2(t.value)} | ${f2(t.limit)} | ${t.ok ? "met" : "**not met**"} |`,
+    (t) => `| ${t.name} | ${num(t.value)} | ${num(t.limit)} | ${t.ok ? "met" : "**not met**"} |`,
   ),
 ].join("\n");
 const burstTable = [
@@ -268,8 +270,8 @@ Burst: ${burstResult.requests} requests at concurrency 256, ${burstResult.admitt
 (${Object.entries(burstResult.outcomes)
   .map(([k, v]) => `${k} ${v}`)
   .join(", ")}), p99 ${burstResult.latency.p99Ms} ms; ${burstResult.breaches} capacity breaches in
-${burstResult.samples} samples of every substation's own load; load spread ${burstResult.loadSpread.toFixed(4)}
-(bound ${burstResult.spreadBound.toFixed(4)}).
+${burstResult.samples} samples of every substation's own load; load spread ${num(burstResult.loadSpread)}
+(bound ${num(burstResult.spreadBound)}).
 
 ${burstTable}
 
