@@ -26,6 +26,7 @@ export function startBalancer(env: BalancerEnv) {
     const router = balancerRouter(view, {
       maxTries: env.DISPATCH_MAX_TRIES,
       deadlineMs: env.DISPATCH_DEADLINE_MS,
+      callTimeoutMs: env.CALL_TIMEOUT_MS,
       report,
       memory: new DispatchMemory(),
     });

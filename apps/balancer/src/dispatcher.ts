@@ -23,6 +23,8 @@ export interface DispatchOptions {
   maxTries: number;
   /** The whole dispatch, all tries included. */
   deadlineMs: number;
+  /** One startSession call at most (less if the deadline is nearer). */
+  callTimeoutMs: number;
   now?: () => number;
   /** Told how every dispatch ended (metrics). */
   report?: (report: DispatchReport) => void;
@@ -116,7 +118,8 @@ async function choose(
     progress.count = asked.size;
     view.beginAssignment(member, req);
     try {
-      const res = await member.client.startSession.mutate(req, { context: { timeoutMs: remainingMs } });
+      const timeoutMs = Math.min(opts.callTimeoutMs, remainingMs);
+      const res = await member.client.startSession.mutate(req, { context: { timeoutMs } });
       view.record(member, res.load);
       return { session: res.session, replayed: res.replayed, tries: asked.size, attempts };
     } catch (err) {
