@@ -17,6 +17,8 @@ export interface Member {
   consecutiveFailures: number;
   /** Not probed before this time while out of rotation (exponential back-off). */
   nextProbeAtMs: number;
+  /** When it last failed: an answer to a probe sent before that must not put it back in rotation. */
+  failedAtMs: number;
   inflight: number;
   inflightMinKw: number;
   inflightMaxKw: number;
@@ -68,6 +70,7 @@ export class GridView {
       lastError: "not contacted yet",
       consecutiveFailures: 0,
       nextProbeAtMs: 0,
+      failedAtMs: 0,
       inflight: 0,
       inflightMinKw: 0,
       inflightMaxKw: 0,
@@ -125,8 +128,17 @@ export class GridView {
 
   /** Asks one substation for its load: it is healthy with that load, or failed with the reason. */
   private async probe(m: Member): Promise<void> {
+    const sentAtMs = this.now();
     try {
-      this.record(m, await m.client.getLoad.query());
+      const load = await m.client.getLoad.query();
+      // A call failed while this probe was on its way: keep the failure (and its back-off); the load is
+      // still news, but only a probe sent after the failure may put the substation back in rotation.
+      if (m.failedAtMs >= sentAtMs && !m.healthy) {
+        m.load = load;
+        m.receivedAtMs = this.now();
+        return;
+      }
+      this.record(m, load);
     } catch (err) {
       this.markFailed(m, describeFailure(err));
     }
@@ -170,6 +182,7 @@ export class GridView {
   markFailed(m: Member, why: string): void {
     m.healthy = false;
     m.lastError = why;
+    m.failedAtMs = this.now();
     m.consecutiveFailures += 1;
     // Out of rotation at once; probed again after 1, 2, 4 ... refresh intervals (at most maxBackoffMs),
     // with jitter so several balancers do not probe a recovering substation in lockstep.
