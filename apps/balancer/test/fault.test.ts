@@ -166,8 +166,8 @@ describe("a substation that accepts connections but never answers", () => {
         CALL_TIMEOUT_MS: "300",
       },
     });
-    const status = await outer.client.gridStatus.query();
-    const hole = status.substations.find((s) => s.url.endsWith(`:${blackHole.port}`));
+    const status = await outer.operator.listSubstations.query();
+    const hole = status.find((s) => s.url.endsWith(`:${blackHole.port}`));
     expect(hole).toMatchObject({ healthy: false, lastError: "timed out" });
     const started = performance.now();
     const grants = await Promise.all(
@@ -203,13 +203,13 @@ describe("back-off", () => {
     console.log(`back-off: ${whileBroken} probes of a hanging substation in 3 s (refresh every 100 ms)`);
     expect(whileBroken).toBeGreaterThanOrEqual(3);
     expect(whileBroken).toBeLessThanOrEqual(9);
-    const [down] = (await outer.client.gridStatus.query()).substations;
+    const [down] = await outer.operator.listSubstations.query();
     expect(down).toMatchObject({ healthy: false, lastError: "timed out" });
     expect(down?.consecutiveFailures).toBeGreaterThanOrEqual(3);
 
     broken = false;
     await Bun.sleep(1200); // at most one back-off (800 ms + jitter) and a refresh
-    const [back] = (await outer.client.gridStatus.query()).substations;
+    const [back] = await outer.operator.listSubstations.query();
     expect(back).toMatchObject({ healthy: true, consecutiveFailures: 0, substationId: "substation-1" });
     const grant = await outer.client.requestCharge.mutate({ vehicleId: "ev", durationS: 60 });
     expect(grant.substationId).toBe("substation-1");

@@ -23,7 +23,7 @@ describe("self-registration", () => {
     );
     try {
       await Bun.sleep(300);
-      const joined = (await grid.client.gridStatus.query()).substations.find(
+      const joined = (await grid.operator.listSubstations.query()).find(
         (s) => s.substationId === "substation-9",
       );
       expect(joined).toMatchObject({ registered: true, healthy: true, url: extra.url });

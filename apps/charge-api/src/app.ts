@@ -14,7 +14,7 @@ export function startChargeApi(env: ChargeApiEnv) {
       peer: "balancer",
       token: env.SERVICE_TOKEN,
     });
-    const router = chargeApiRouter(balancer, env.CALL_TIMEOUT_MS);
+    const router = chargeApiRouter(balancer, env.CALL_TIMEOUT_MS, env.SERVICE_TOKEN);
     return {
       router,
       routes: { "/request_charge": legacyRequestCharge(router, env.API_KEYS) },

@@ -1,10 +1,14 @@
 import type { BalancerRouter } from "@evgrid/balancer";
 import { type ChargeGrant, chargeRequestSchema, type GridStatus, sessionRefSchema } from "@evgrid/contract";
-import { publicProcedure, relayUpstreamError, router } from "@evgrid/kit";
+import { publicProcedure, relayUpstreamError, router, sessionSecretFor } from "@evgrid/kit";
 import { annotate, attr } from "@evgrid/telemetry";
 import type { TRPCClient } from "@trpc/client";
 
-export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>, callTimeoutMs: number) {
+export function chargeApiRouter(
+  balancer: TRPCClient<BalancerRouter>,
+  callTimeoutMs: number,
+  serviceToken: string,
+) {
   const relay = (err: unknown): never => {
     throw relayUpstreamError(err, "balancer");
   };
@@ -38,6 +42,7 @@ export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>, callTimeou
           energyKwh: session.energyKwh,
           tries,
           replayed,
+          sessionSecret: sessionSecretFor(serviceToken, session.sessionId),
         };
       }),
     stopCharge: publicProcedure
@@ -48,7 +53,9 @@ export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>, callTimeou
       .query(({ input }) => balancer.getSession.query(input).catch(relay)),
     /** Every substation's last known load, as the balancer sees it, with grid totals. */
     gridStatus: publicProcedure.query(async (): Promise<GridStatus> => {
-      const substations = await balancer.listSubstations.query().catch(relay);
+      const members = await balancer.listSubstations.query().catch(relay);
+      // The public view: ids, health and load. Addresses, error texts and failure counts stay internal.
+      const substations = members.map(({ substationId, healthy, load }) => ({ substationId, healthy, load }));
       const sum = (pick: (l: NonNullable<(typeof substations)[number]["load"]>) => number) =>
         substations.reduce((acc, s) => acc + (s.healthy && s.load ? pick(s.load) : 0), 0);
       return {

@@ -18,6 +18,7 @@ export interface SessionRecord {
   endedAtMs: number | null;
   endReason: EndReason | null;
   idempotencyKey: string | null;
+  owner: string;
 }
 
 interface Row {
@@ -33,6 +34,7 @@ interface Row {
   ended_at_ms: number | null;
   end_reason: EndReason | null;
   idempotency_key: string | null;
+  owner: string | null;
 }
 
 const fromRow = (r: Row): SessionRecord => ({
@@ -48,6 +50,8 @@ const fromRow = (r: Row): SessionRecord => ({
   endedAtMs: r.ended_at_ms,
   endReason: r.end_reason,
   idempotencyKey: r.idempotency_key,
+  // Sessions journaled before owners existed were started by whoever held the service token.
+  owner: r.owner ?? "operator",
 });
 
 /**
@@ -83,14 +87,17 @@ export class Journal {
       CREATE INDEX IF NOT EXISTS sessions_active ON sessions (status, started_at_ms);
       CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT);
     `);
-    // Journals written before idempotency keys existed get the column.
+    // Journals written before idempotency keys (or owners) existed get the column.
     const columns = this.db.query("PRAGMA table_info(sessions)").all() as { name: string }[];
     if (!columns.some((c) => c.name === "idempotency_key")) {
       this.db.exec("ALTER TABLE sessions ADD COLUMN idempotency_key TEXT");
     }
+    if (!columns.some((c) => c.name === "owner")) {
+      this.db.exec("ALTER TABLE sessions ADD COLUMN owner TEXT");
+    }
     this.insertStmt = this.db.prepare(
-      `INSERT INTO sessions (session_id, vehicle_id, min_kw, max_kw, started_at_ms, duration_s, energy_kwh, status, idempotency_key)
-       VALUES ($sessionId, $vehicleId, $minKw, $maxKw, $startedAtMs, $durationS, $energyKwh, 'active', $idempotencyKey)`,
+      `INSERT INTO sessions (session_id, vehicle_id, min_kw, max_kw, started_at_ms, duration_s, energy_kwh, status, idempotency_key, owner)
+       VALUES ($sessionId, $vehicleId, $minKw, $maxKw, $startedAtMs, $durationS, $energyKwh, 'active', $idempotencyKey, $owner)`,
     );
     this.endStmt = this.db.prepare(
       `UPDATE sessions SET status = 'ended', delivered_kwh = $deliveredKwh, ended_at_ms = $endedAtMs, end_reason = $endReason

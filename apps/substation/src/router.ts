@@ -1,7 +1,7 @@
 import {
-  chargeRequestSchema,
+  dispatchRequestSchema,
   listSessionsInputSchema,
-  sessionRefSchema,
+  sessionAccessSchema,
   setDrainingInputSchema,
   setLimitInputSchema,
 } from "@evgrid/contract";
@@ -14,11 +14,16 @@ export function substationRouter(station: Station) {
     /** The load the balancer ranks by: one O(1) snapshot, no per-session walk. */
     getLoad: internalProcedure.query(() => station.load()),
     /** Admits atomically or refuses with INSUFFICIENT_CAPACITY / OPERATOR_LIMIT and the current load. */
-    startSession: internalProcedure.input(chargeRequestSchema).mutation(({ input }) => station.start(input)),
+    startSession: internalProcedure
+      .input(dispatchRequestSchema)
+      .mutation(({ input }) => station.start(input)),
+    /** With `owner`, only that owner's session (the public API passes the caller's); without, any. */
     stopSession: internalProcedure
-      .input(sessionRefSchema)
-      .mutation(({ input }) => station.stop(input.sessionId)),
-    getSession: internalProcedure.input(sessionRefSchema).query(({ input }) => station.get(input.sessionId)),
+      .input(sessionAccessSchema)
+      .mutation(({ input }) => station.stop(input.sessionId, input.owner)),
+    getSession: internalProcedure
+      .input(sessionAccessSchema)
+      .query(({ input }) => station.get(input.sessionId, input.owner)),
     listSessions: internalProcedure
       .input(listSessionsInputSchema)
       .query(({ input }) => ({ sessions: station.list(input.status, input.limit), load: station.load() })),

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import {
-  type ChargeRequest,
+  type DispatchRequest,
   type EndReason,
   reasons,
   type Session,
@@ -48,11 +48,14 @@ interface LiveSession {
   /** The class's energy integral when this session started: delivered = integral now - this. */
   startKwh: number;
   idempotencyKey: string | null;
+  owner: string;
   timer: ReturnType<typeof setTimeout> | undefined;
   goal: EnergyGoal | undefined;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** Idempotency keys are scoped to their owner: two callers may use the same key without meeting. */
+const scopedKey = (owner: string, key: string) => `${owner}\u0000${key}`;
 
 /**
  * One substation's sessions. Every mutation runs synchronously from check to commit, so two admissions can
@@ -69,7 +72,7 @@ export class Station {
   private readonly ended = new Map<string, Session>();
   /** Active session of each vehicle: one at a time. */
   private readonly byVehicle = new Map<string, string>();
-  /** Session of each idempotency key, active or still remembered as ended. */
+  /** Session of each (owner, idempotency key), active or still remembered as ended. */
   private readonly byKey = new Map<string, string>();
   private readonly endedRetention: number;
   private readonly now: () => number;
@@ -132,7 +135,7 @@ export class Station {
     };
   }
 
-  start(req: ChargeRequest): { session: Session; load: SubstationLoad; replayed: boolean } {
+  start(req: DispatchRequest): { session: Session; load: SubstationLoad; replayed: boolean } {
     if (this.closed) {
       throw new GridError(
         "SERVICE_UNAVAILABLE",
@@ -142,7 +145,7 @@ export class Station {
     }
     // A retry of a request this substation already answered gets the same session, even if it is full now.
     const key = req.idempotencyKey ?? null;
-    const earlier = key === null ? undefined : this.byKey.get(key);
+    const earlier = key === null ? undefined : this.byKey.get(scopedKey(req.owner, key));
     if (earlier !== undefined) {
       const session = this.get(earlier);
       if (session.vehicleId !== req.vehicleId) {
@@ -170,8 +173,8 @@ export class Station {
       throw new GridError(
         "CONFLICT",
         reasons.VEHICLE_ALREADY_CHARGING,
-        `vehicle ${req.vehicleId} already charges in session ${current}`,
-        { sessionId: current, substationId: this.id },
+        // Nothing more: who asks may not be who charges, and a session id must not leak to a stranger.
+        `vehicle ${req.vehicleId} already has an active session; a retry with the key that started it gets it back`,
       );
     }
     const decision = decideAdmission(this.site(), this.committedMinKw, req.minKw);
@@ -203,6 +206,7 @@ export class Station {
         durationS,
         energyKwh,
         idempotencyKey: key,
+        owner: req.owner,
       });
     } catch (err) {
       throw new GridError(
@@ -220,6 +224,7 @@ export class Station {
       energyKwh,
       startKwh: cls.integralAt(nowMs),
       idempotencyKey: key,
+      owner: req.owner,
       timer: undefined,
       goal: undefined,
     };
@@ -230,18 +235,20 @@ export class Station {
     return { session, load: this.load(), replayed: false };
   }
 
-  stop(sessionId: string): { session: Session; load: SubstationLoad } {
+  /** Ends a session now. With `owner`, only that owner's session: anybody else's is "not found". */
+  stop(sessionId: string, owner?: string): { session: Session; load: SubstationLoad } {
+    this.get(sessionId, owner);
     const session = this.active.has(sessionId) ? this.end(sessionId, "stopped") : this.ended.get(sessionId);
     if (!session) throw this.notFound(sessionId);
     return { session, load: this.load() };
   }
 
-  get(sessionId: string): Session {
+  /** With `owner`, only that owner's session: another caller learns nothing, not even that it exists. */
+  get(sessionId: string, owner?: string): Session {
     const live = this.active.get(sessionId);
-    if (live) return this.view(live, this.now());
-    const done = this.ended.get(sessionId);
-    if (done) return done;
-    throw this.notFound(sessionId);
+    const session = live ? this.view(live, this.now()) : this.ended.get(sessionId);
+    if (!session || (owner !== undefined && session.owner !== owner)) throw this.notFound(sessionId);
+    return session;
   }
 
   list(status: "active" | "ended" | "all", limit: number): Session[] {
@@ -335,6 +342,7 @@ export class Station {
         // So that energy drawn = integral now - startKwh = what was drawn before the crash.
         startKwh: cls.integralAt(nowMs) - rec.deliveredKwh,
         idempotencyKey: rec.idempotencyKey,
+        owner: rec.owner,
         timer: undefined,
         goal: undefined,
       };
@@ -361,7 +369,8 @@ export class Station {
   /** Makes a session charge: indexed, counted in its class, and set to end by its time or its energy. */
   private activate(live: LiveSession, nowMs: number): void {
     this.byVehicle.set(live.vehicleId, live.sessionId);
-    if (live.idempotencyKey !== null) this.byKey.set(live.idempotencyKey, live.sessionId);
+    if (live.idempotencyKey !== null)
+      this.byKey.set(scopedKey(live.owner, live.idempotencyKey), live.sessionId);
     live.cls.count += 1;
     live.cls.startKwhSum += live.startKwh;
     this.active.set(live.sessionId, live);
@@ -381,12 +390,16 @@ export class Station {
   /** Keeps an ended session queryable (and its idempotency key answered), forgetting the oldest past retention. */
   private rememberEnded(session: Session): void {
     this.ended.set(session.sessionId, session);
-    if (session.idempotencyKey !== null) this.byKey.set(session.idempotencyKey, session.sessionId);
+    if (session.idempotencyKey !== null)
+      this.byKey.set(scopedKey(session.owner, session.idempotencyKey), session.sessionId);
     if (this.ended.size <= this.endedRetention) return;
     const oldest = this.ended.keys().next().value;
     if (oldest === undefined) return;
-    const oldKey = this.ended.get(oldest)?.idempotencyKey;
-    if (oldKey && this.byKey.get(oldKey) === oldest) this.byKey.delete(oldKey);
+    const old = this.ended.get(oldest);
+    if (old?.idempotencyKey) {
+      const oldKey = scopedKey(old.owner, old.idempotencyKey);
+      if (this.byKey.get(oldKey) === oldest) this.byKey.delete(oldKey);
+    }
     this.ended.delete(oldest);
   }
 
@@ -407,6 +420,7 @@ export class Station {
       endedAt: rec.endedAtMs === null ? null : iso(rec.endedAtMs),
       endReason: rec.endReason,
       idempotencyKey: rec.idempotencyKey,
+      owner: rec.owner,
     };
   }
 
@@ -527,6 +541,7 @@ export class Station {
       endedAt: null,
       endReason: null,
       idempotencyKey: live.idempotencyKey,
+      owner: live.owner,
     };
   }
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chargeRequestSchema } from "@evgrid/contract";
+import { dispatchRequestSchema } from "@evgrid/contract";
 import { Journal } from "../src/journal.ts";
 import { Station } from "../src/station.ts";
 
@@ -26,7 +26,7 @@ function boot(path: string, capacityKw = 100, now?: () => number) {
   const recovery = station.recover();
   return { journal, station, recovery };
 }
-const req = (o: Record<string, unknown>) => chargeRequestSchema.parse({ vehicleId: "ev", ...o });
+const req = (o: Record<string, unknown>) => dispatchRequestSchema.parse({ vehicleId: "ev", ...o });
 
 describe("journal and recovery", () => {
   test("after a crash every active session comes back with its id, start time and remaining time", () => {
@@ -131,7 +131,9 @@ describe("idempotency across a restart", () => {
     open.push(second.station, second.journal);
     const retry = second.station.start(req({ vehicleId: "ev", idempotencyKey: "order-1", durationS: 600 }));
     expect(retry).toMatchObject({ replayed: true, session: { sessionId: s.sessionId, status: "active" } });
-    expect(() => second.station.start(req({ vehicleId: "ev", durationS: 600 }))).toThrow(/already charges/);
+    expect(() => second.station.start(req({ vehicleId: "ev", durationS: 600 }))).toThrow(
+      expect.objectContaining({ reason: "VEHICLE_ALREADY_CHARGING" }),
+    );
     expect(second.station.load().activeSessions).toBe(1);
   });
 });

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { type ChargeRequest, chargeRequestSchema } from "@evgrid/contract";
+import { type DispatchRequest, dispatchRequestSchema } from "@evgrid/contract";
 import { GridError } from "@evgrid/kit";
 import { shareFairly } from "@evgrid/policy";
 import { Station } from "../src/station.ts";
 
-const req = (over: Record<string, unknown> = {}): ChargeRequest =>
-  chargeRequestSchema.parse({ vehicleId: "ev-1", ...over });
+const req = (over: Record<string, unknown> = {}): DispatchRequest =>
+  dispatchRequestSchema.parse({ vehicleId: "ev-1", ...over });
 const stations: Station[] = [];
 const station = (capacityKw: number, limitKw: number | null = null) => {
   const s = new Station({ id: "sub-a", capacityKw, limitKw });

@@ -7,6 +7,12 @@ export const DEFAULT_MIN_KW = 4.2;
 export const DEFAULT_DURATION_S = 5;
 /** The largest DC charger on the market; anything above is a typo or an attack. */
 export const MAX_SESSION_KW = 350;
+/**
+ * The least power any session may ask for. An AC charger cannot run below 6 A (IEC 61851): 1.4 kW on one
+ * phase. 1 kW leaves room for low-voltage sites while keeping power, not the caller, the thing that bounds
+ * how many sessions a site holds: at 1e-300 kW one client could open millions.
+ */
+export const MIN_SESSION_KW = 1;
 export const MAX_DURATION_S = 24 * 60 * 60;
 export const MAX_ENERGY_KWH = 1000;
 /** Longest a request may wait for capacity. */
@@ -42,73 +48,116 @@ export function substationOfSession(sessionId: string): string {
 const kw = (field: string) =>
   z
     .number({ error: `${field} must be a number of kW` })
-    .positive(`${field} must be greater than 0`)
+    .min(MIN_SESSION_KW, `${field} must be at least ${MIN_SESSION_KW} kW`)
     .max(MAX_SESSION_KW, `${field} must be at most ${MAX_SESSION_KW} kW`);
 
-/**
- * What a vehicle asks for. Either `durationS` (ends after that time, the original system's 5 s by default)
- * or `energyKwh` (ends once that energy is delivered). Unknown keys are refused so typos are not silently ignored.
- */
+/** Retries with the same key get the same session back, never a second one. Scoped to the caller. */
 export const idempotencyKeySchema = z
   .string()
   .min(1, "idempotencyKey must not be empty")
   .max(128, "idempotencyKey is at most 128 characters")
   .regex(/^[A-Za-z0-9._:-]+$/, "idempotencyKey may use letters, digits and . _ : - only");
 
-export const chargeRequestSchema = z
-  .strictObject({
-    vehicleId: vehicleIdSchema,
-    /** Retries with the same key get the same session back, never a second one. */
-    idempotencyKey: idempotencyKeySchema.optional(),
-    /** If the grid is full, wait up to this long (in a fair FIFO queue) for power to free up. */
-    waitS: z
-      .number()
-      .positive("waitS must be greater than 0")
-      .max(MAX_WAIT_S, `waitS must be at most ${MAX_WAIT_S}`)
-      .optional(),
-    maxKw: kw("maxKw").default(DEFAULT_MAX_KW),
-    minKw: kw("minKw").optional(),
-    durationS: z
-      .number()
-      .positive("durationS must be greater than 0")
-      .max(MAX_DURATION_S, `durationS must be at most ${MAX_DURATION_S} (24 h)`)
-      .optional(),
-    energyKwh: z
-      .number()
-      .positive("energyKwh must be greater than 0")
-      .max(MAX_ENERGY_KWH, `energyKwh must be at most ${MAX_ENERGY_KWH}`)
-      .optional(),
-  })
-  .superRefine((req, ctx) => {
-    if (req.minKw !== undefined && req.minKw > req.maxKw) {
-      ctx.addIssue({ code: "custom", path: ["minKw"], message: "minKw must not exceed maxKw" });
-    }
-    if (req.durationS !== undefined && req.energyKwh !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["energyKwh"],
-        message: "give either durationS or energyKwh, not both",
-      });
-    }
-  })
-  .transform((req) => {
-    const minKw = req.minKw ?? Math.min(req.maxKw, DEFAULT_MIN_KW);
-    const base = {
-      vehicleId: req.vehicleId,
-      maxKw: req.maxKw,
-      minKw,
-      ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
-      ...(req.waitS === undefined ? {} : { waitS: req.waitS }),
-    };
-    return req.energyKwh !== undefined
-      ? { ...base, energyKwh: req.energyKwh }
-      : { ...base, durationS: req.durationS ?? DEFAULT_DURATION_S };
-  });
+/**
+ * Who a session belongs to, as the public API identified its caller: `key:<16 hex>` (an API key, by a hash of
+ * it), `addr:<address>` (open mode: the client's address, IPv6 by its /64) or `operator` (the service token).
+ * Set by the charge-api, never by the caller; internal procedures use it to scope keys and check access.
+ */
+export const ownerSchema = z
+  .string()
+  .max(72)
+  .regex(
+    /^(operator|key:[0-9a-f]{16}|addr:[0-9A-Za-z.:/]{1,64})$/,
+    "owner: operator, key:<hex> or addr:<address>",
+  );
+export const OPERATOR = "operator";
+
+const chargeFields = {
+  vehicleId: vehicleIdSchema,
+  idempotencyKey: idempotencyKeySchema.optional(),
+  /** If the grid is full, wait up to this long (in a fair FIFO queue) for power to free up. */
+  waitS: z
+    .number()
+    .positive("waitS must be greater than 0")
+    .max(MAX_WAIT_S, `waitS must be at most ${MAX_WAIT_S}`)
+    .optional(),
+  maxKw: kw("maxKw").default(DEFAULT_MAX_KW),
+  minKw: kw("minKw").optional(),
+  durationS: z
+    .number()
+    .positive("durationS must be greater than 0")
+    .max(MAX_DURATION_S, `durationS must be at most ${MAX_DURATION_S} (24 h)`)
+    .optional(),
+  energyKwh: z
+    .number()
+    .positive("energyKwh must be greater than 0")
+    .max(MAX_ENERGY_KWH, `energyKwh must be at most ${MAX_ENERGY_KWH}`)
+    .optional(),
+};
+
+type ChargeFields = z.output<z.ZodObject<typeof chargeFields>>;
+
+function checkCharge(req: ChargeFields, ctx: z.RefinementCtx): void {
+  if (req.minKw !== undefined && req.minKw > req.maxKw) {
+    ctx.addIssue({ code: "custom", path: ["minKw"], message: "minKw must not exceed maxKw" });
+  }
+  if (req.durationS !== undefined && req.energyKwh !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["energyKwh"],
+      message: "give either durationS or energyKwh, not both",
+    });
+  }
+}
+
+/** Fills the defaults: the minimum from the maximum, the original 5 s unless an energy target is given. */
+function normalize(req: ChargeFields) {
+  const minKw = req.minKw ?? Math.min(req.maxKw, DEFAULT_MIN_KW);
+  const base = {
+    vehicleId: req.vehicleId,
+    maxKw: req.maxKw,
+    minKw,
+    ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
+    ...(req.waitS === undefined ? {} : { waitS: req.waitS }),
+  };
+  return req.energyKwh !== undefined
+    ? { ...base, energyKwh: req.energyKwh }
+    : { ...base, durationS: req.durationS ?? DEFAULT_DURATION_S };
+}
+
+/**
+ * What a vehicle asks for. Either `durationS` (ends after that time, the original system's 5 s by default)
+ * or `energyKwh` (ends once that energy is delivered). Unknown keys are refused so typos are not silently ignored.
+ */
+export const chargeRequestSchema = z.strictObject(chargeFields).superRefine(checkCharge).transform(normalize);
+
+/** A charge request inside the grid: what the vehicle asked for, and whose it is. */
+export const dispatchRequestSchema = z
+  .strictObject({ ...chargeFields, owner: ownerSchema.default(OPERATOR) })
+  .superRefine(checkCharge)
+  .transform((req) => ({ ...normalize(req), owner: req.owner }));
 
 /** What callers send (defaults optional). */
 export type ChargeRequestInput = z.input<typeof chargeRequestSchema>;
 /** What servers see after validation (defaults filled in). */
 export type ChargeRequest = z.output<typeof chargeRequestSchema>;
+/** A charge request inside the grid, with its owner. */
+export type DispatchRequest = z.output<typeof dispatchRequestSchema>;
 
-export const sessionRefSchema = z.strictObject({ sessionId: sessionIdSchema });
-export type SessionRef = z.infer<typeof sessionRefSchema>;
+/**
+ * A public caller names a session. In open mode (no API keys) it must also show the session's secret,
+ * which `requestCharge` handed to whoever started the session.
+ */
+export const sessionRefSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  sessionSecret: z.string().max(128, "sessionSecret is at most 128 characters").optional(),
+});
+
+/**
+ * An internal call names a session. With `owner`, a session of anybody else is answered as not found
+ * (the public API passes the caller's API key); without, any session (operators, the service token).
+ */
+export const sessionAccessSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  owner: ownerSchema.optional(),
+});

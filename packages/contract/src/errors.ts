@@ -22,7 +22,7 @@ export const reasons = {
   /** The next service in the chain did not answer. */
   UPSTREAM_UNAVAILABLE: "UPSTREAM_UNAVAILABLE",
   SESSION_NOT_FOUND: "SESSION_NOT_FOUND",
-  /** The vehicle already has an active session (`details.sessionId`); stop it first, or retry with its key. */
+  /** The vehicle already has an active session; stop it first, or retry with the key that started it. */
   VEHICLE_ALREADY_CHARGING: "VEHICLE_ALREADY_CHARGING",
   /**
    * The substation that holds this vehicle's active session (or this idempotency key's) is unreachable; it
@@ -38,6 +38,21 @@ export const reasons = {
   UNAUTHORIZED: "UNAUTHORIZED",
   /** The request body is larger than the server accepts. */
   PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  /** Only JSON bodies are accepted (`content-type: application/json`). */
+  UNSUPPORTED_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
+  /**
+   * The caller has used up a quota (`details.quota`: `rate`, `active_sessions`, `grid_share` or `waiting`;
+   * `details.limit`). The `Retry-After` header says when to try again.
+   */
+  QUOTA_EXCEEDED: "QUOTA_EXCEEDED",
+  /** As many requests are already waiting for capacity as the grid queues; `Retry-After` says when to retry. */
+  WAIT_QUEUE_FULL: "WAIT_QUEUE_FULL",
+  /** The session is not the caller's: open mode needs the `sessionSecret` that requestCharge returned. */
+  SESSION_FORBIDDEN: "SESSION_FORBIDDEN",
+  /** The minimum asked for is more than any substation of the grid could ever supply: waiting cannot help. */
+  EXCEEDS_SITE_CAPACITY: "EXCEEDS_SITE_CAPACITY",
+  /** The substation cannot write its journal (disk full, I/O error): existing sessions run on, new ones are refused. */
+  JOURNAL_UNAVAILABLE: "JOURNAL_UNAVAILABLE",
   INTERNAL: "INTERNAL",
 } as const;
 export type Reason = (typeof reasons)[keyof typeof reasons];

@@ -28,6 +28,11 @@ export interface ChargeGrant {
   tries: number;
   /** True when this answers a retry: the session was started by an earlier request with the same key. */
   replayed: boolean;
+  /**
+   * Open mode (no API keys): what getSession / stopCharge need besides the id. Keep it like a password;
+   * a retry with the same idempotency key returns it again. null when an API key owns the session.
+   */
+  sessionSecret: string | null;
 }
 
 /** One member of the balancer's view of the grid. */
@@ -50,8 +55,16 @@ export interface SubstationStatus {
   registered: boolean;
 }
 
+/** One substation as the public sees it: its id, whether it is in rotation, its load. No addresses, no errors. */
+export interface PublicSubstationStatus {
+  /** null until the substation has answered once. */
+  substationId: string | null;
+  healthy: boolean;
+  load: SubstationLoad | null;
+}
+
 export interface GridStatus {
-  substations: SubstationStatus[];
+  substations: PublicSubstationStatus[];
   totals: {
     substations: number;
     healthy: number;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { substationIdSchema } from "./charge.ts";
+import { ownerSchema, substationIdSchema } from "./charge.ts";
 
 export const endReasons = ["time_elapsed", "energy_delivered", "stopped", "curtailed"] as const;
 export type EndReason = (typeof endReasons)[number];
@@ -23,9 +23,14 @@ export const sessionSchema = z.object({
   expectedEndAt: z.iso.datetime().nullable(),
   endedAt: z.iso.datetime().nullable(),
   endReason: z.enum(endReasons).nullable(),
+  /** The caller's own key, as it sent it (keys are scoped to their owner). */
   idempotencyKey: z.string().nullable(),
+  /** Who started it (see ownerSchema); the public API never shows it. */
+  owner: ownerSchema,
 });
 export type Session = z.infer<typeof sessionSchema>;
+/** A session as its owner sees it through the public API. */
+export type PublicSession = Omit<Session, "owner">;
 
 /** One substation's load as its own authority reports it. */
 export const substationLoadSchema = z.object({

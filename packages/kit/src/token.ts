@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
@@ -24,3 +24,21 @@ export function apiKeyMatches(keys: readonly string[], headers: Headers): boolea
 
 /** The header an internal client sends. */
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+const SESSION_SECRET_LABEL = "evgrid session secret v1:";
+
+/**
+ * The secret that proves a caller started a session (open mode): an HMAC of the session id under the grid's
+ * service token. Every charge-api replica can check it without storing anything, and a retry with the same
+ * idempotency key gets the same secret back. Rotating the service token invalidates the secrets in use.
+ */
+export function sessionSecretFor(serviceToken: string, sessionId: string): string {
+  return createHmac("sha256", serviceToken)
+    .update(SESSION_SECRET_LABEL + sessionId)
+    .digest("base64url");
+}
+
+/** Constant-time check of a presented session secret; never logs or echoes it. */
+export function sessionSecretMatches(serviceToken: string, sessionId: string, presented: string): boolean {
+  return timingSafeEqual(digest(sessionSecretFor(serviceToken, sessionId)), digest(presented));
+}

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { BalancerRouter } from "@evgrid/balancer";
 import { startBalancer } from "@evgrid/balancer/app";
 import { readEnv as balancerEnv } from "@evgrid/balancer/env";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
@@ -61,6 +62,8 @@ export async function startGrid(opts: GridOptions) {
     balancer,
     api,
     client: internalClient<ChargeApiRouter>(api.url, { timeoutMs: 10_000 }),
+    /** The balancer as an operator sees it (service token): membership, errors, every session. */
+    operator: internalClient<BalancerRouter>(balancer.url, { timeoutMs: 10_000, token: serviceToken }),
     async [Symbol.asyncDispose]() {
       await api.stop();
       await balancer.stop();

@@ -1,4 +1,4 @@
-import { chargeRequestSchema } from "@evgrid/contract";
+import { dispatchRequestSchema } from "@evgrid/contract";
 import { Station } from "@evgrid/substation/station";
 
 export interface StationCost {
@@ -10,7 +10,7 @@ export interface StationCost {
 
 // Four power classes, as on a real site: 11 and 22 kW AC, 7.4 kW with a low floor, 50 kW DC.
 const KINDS = [{ maxKw: 11 }, { maxKw: 22 }, { maxKw: 7.4, minKw: 1.4 }, { maxKw: 50, minKw: 20 }].map(
-  (k, i) => chargeRequestSchema.parse({ vehicleId: `bench-${i}`, durationS: 3600, ...k }),
+  (k, i) => dispatchRequestSchema.parse({ vehicleId: `bench-${i}`, durationS: 3600, ...k }),
 );
 
 const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
