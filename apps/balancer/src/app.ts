@@ -1,6 +1,7 @@
 import { internalClient, launchApp } from "@evgrid/kit";
 import type { SubstationRouter } from "@evgrid/substation";
 import pkg from "../package.json" with { type: "json" };
+import { Dispatcher } from "./dispatcher.ts";
 import type { BalancerEnv } from "./env.ts";
 import { DispatchMemory } from "./memory.ts";
 import { balancerMetrics } from "./metrics.ts";
@@ -23,13 +24,17 @@ export function startBalancer(env: BalancerEnv) {
     });
     await view.start(env.LOAD_REFRESH_MS);
     const report = balancerMetrics(telemetry.meter, view);
-    const router = balancerRouter(view, {
+    const dispatcher = new Dispatcher(view, {
       maxTries: env.DISPATCH_MAX_TRIES,
       deadlineMs: env.DISPATCH_DEADLINE_MS,
       callTimeoutMs: env.CALL_TIMEOUT_MS,
+      quota: { maxActiveSessions: env.QUOTA_ACTIVE_SESSIONS, maxGridShare: env.QUOTA_GRID_SHARE },
+      maxWaiting: env.WAIT_QUEUE_MAX,
+      maxWaitingPerOwner: env.QUOTA_WAITING,
+      memory: new DispatchMemory(env.IDEMPOTENCY_TTL_H * 3_600_000),
       report,
-      memory: new DispatchMemory(),
     });
+    const router = balancerRouter(dispatcher);
     // Registered substations that stopped heartbeating leave the grid.
     const expiry = setInterval(() => {
       for (const url of view.expire(env.HEARTBEAT_TIMEOUT_MS))

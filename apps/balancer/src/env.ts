@@ -20,6 +20,20 @@ const schema = z.object({
   MAX_BACKOFF_MS: positiveMsSchema.default(10_000),
   /** A registered substation that has not heartbeated for this long leaves rotation. */
   HEARTBEAT_TIMEOUT_MS: positiveMsSchema.default(6000),
+  /** Active sessions one caller (API key, or address in open mode) may hold across the grid. */
+  QUOTA_ACTIVE_SESSIONS: z.coerce.number().int().min(1).max(10_000_000).default(100),
+  /** Share of the grid's capacity in force that one caller's session minimums may take, (0, 1]. */
+  QUOTA_GRID_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
+  /** Requests one caller may have waiting for capacity (waitS). */
+  QUOTA_WAITING: z.coerce.number().int().min(0).max(1_000_000).default(10),
+  /** Requests waiting for capacity, all callers together; more are refused with WAIT_QUEUE_FULL. */
+  WAIT_QUEUE_MAX: z.coerce.number().int().min(0).max(1_000_000).default(1000),
+  /** How long an idempotency key is honoured (hours). */
+  IDEMPOTENCY_TTL_H: z.coerce
+    .number()
+    .positive()
+    .max(24 * 30)
+    .default(24),
 });
 
 export type BalancerEnv = z.output<typeof schema>;

@@ -1,17 +1,16 @@
-import type { ChargeRequest, DispatchResult, Session } from "@evgrid/contract";
+import type { DispatchRequest, DispatchResult, Session } from "@evgrid/contract";
 
 interface Home {
   substationId: string;
   expiresAtMs: number;
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
-
 /**
  * What this balancer remembers about its own dispatches, so retries and repeats go back to the substation
  * that knows them (which then answers with the same session, or refuses a second one for the vehicle):
  * - concurrent requests with the same idempotency key share one dispatch;
- * - an idempotency key points at its substation for a day;
+ * - an idempotency key (scoped to its owner: two callers' "order-1" are two keys) points at its substation
+ *   for `keyTtlMs` (IDEMPOTENCY_TTL_H);
  * - a vehicle points at the substation of its active session until that session is expected to end.
  * Bounded (oldest forgotten first). Lives in this process: see the README for what that does not cover.
  */
@@ -20,14 +19,15 @@ export class DispatchMemory {
   private readonly homes = new Map<string, Home>();
 
   constructor(
+    private readonly keyTtlMs = 24 * 3_600_000,
     private readonly maxEntries = 200_000,
     private readonly now: () => number = Date.now,
   ) {}
 
   /** Runs `dispatch` once per idempotency key at a time; later callers with the key await the same result. */
-  coalesce(req: ChargeRequest, dispatch: () => Promise<DispatchResult>): Promise<DispatchResult> {
-    const key = req.idempotencyKey;
-    if (key === undefined) return dispatch();
+  coalesce(req: DispatchRequest, dispatch: () => Promise<DispatchResult>): Promise<DispatchResult> {
+    if (req.idempotencyKey === undefined) return dispatch();
+    const key = keyOf(req);
     const running = this.inflight.get(key);
     if (running) return running.then((r) => ({ ...r, replayed: true }));
     const p = dispatch().finally(() => this.inflight.delete(key));
@@ -36,7 +36,7 @@ export class DispatchMemory {
   }
 
   /** Where this request (by key) or this vehicle (by its active session) already is, if known. */
-  homeOf(req: ChargeRequest): string | undefined {
+  homeOf(req: DispatchRequest): string | undefined {
     const nowMs = this.now();
     for (const k of this.keysOf(req)) {
       const home = this.homes.get(k);
@@ -46,11 +46,18 @@ export class DispatchMemory {
     return undefined;
   }
 
-  remember(req: ChargeRequest, session: Session): void {
+  /** A retry (same owner, same key) of a dispatch this balancer made: it replays, it asks for nothing new. */
+  isRetry(req: DispatchRequest): boolean {
+    if (req.idempotencyKey === undefined) return false;
+    const key = keyOf(req);
+    const home = this.homes.get(key);
+    return this.inflight.has(key) || (home !== undefined && home.expiresAtMs > this.now());
+  }
+
+  remember(req: DispatchRequest, session: Session): void {
     const nowMs = this.now();
-    const endsAtMs = session.expectedEndAt ? Date.parse(session.expectedEndAt) : nowMs + DAY_MS;
-    if (req.idempotencyKey !== undefined)
-      this.set(`key:${req.idempotencyKey}`, session.substationId, nowMs + DAY_MS);
+    const endsAtMs = session.expectedEndAt ? Date.parse(session.expectedEndAt) : nowMs + this.keyTtlMs;
+    if (req.idempotencyKey !== undefined) this.set(keyOf(req), session.substationId, nowMs + this.keyTtlMs);
     if (session.status === "active") this.set(`vehicle:${req.vehicleId}`, session.substationId, endsAtMs);
   }
 
@@ -58,9 +65,9 @@ export class DispatchMemory {
     this.homes.delete(`vehicle:${vehicleId}`);
   }
 
-  private keysOf(req: ChargeRequest): string[] {
+  private keysOf(req: DispatchRequest): string[] {
     return req.idempotencyKey !== undefined
-      ? [`key:${req.idempotencyKey}`, `vehicle:${req.vehicleId}`]
+      ? [keyOf(req), `vehicle:${req.vehicleId}`]
       : [`vehicle:${req.vehicleId}`];
   }
 
@@ -73,3 +80,5 @@ export class DispatchMemory {
     }
   }
 }
+
+const keyOf = (req: DispatchRequest) => `key:${req.owner}\u0000${req.idempotencyKey}`;

@@ -6,13 +6,13 @@ import type { GridView } from "./view.ts";
 export function balancerMetrics(meter: Meter, view: GridView) {
   const dispatches = meter.createCounter("evgrid_balancer_dispatches", {
     description:
-      "Dispatches by outcome (admitted, grid_full, unavailable, timeout, deadline, invalid) and chosen substation",
+      "Dispatches by outcome (admitted, grid_full, unavailable, timeout, deadline, quota, invalid) and chosen substation",
   });
   const tries = meter.createHistogram("evgrid_balancer_dispatch_tries", {
     description: "Substations asked per dispatch",
     advice: { explicitBucketBoundaries: [1, 2, 3, 4, 5, 8, 13] },
   });
-  const outcomes = ["admitted", "grid_full", "unavailable", "timeout", "deadline", "invalid"];
+  const outcomes = ["admitted", "grid_full", "unavailable", "timeout", "deadline", "quota", "invalid"];
   for (const outcome of outcomes) dispatches.add(0, { outcome, substation: "none" });
 
   const label = (m: GridView["members"][number]) => m.id ?? m.url;

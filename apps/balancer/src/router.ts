@@ -1,49 +1,15 @@
-import {
-  chargeRequestSchema,
-  reasons,
-  registrationSchema,
-  sessionRefSchema,
-  substationOfSession,
-} from "@evgrid/contract";
-import { GridError, internalProcedure, relayUpstreamError, router } from "@evgrid/kit";
-import { type DispatchOptions, dispatch } from "./dispatcher.ts";
-import type { GridView, Member } from "./view.ts";
-import { WaitQueue } from "./wait-queue.ts";
+import { dispatchRequestSchema, registrationSchema, sessionAccessSchema } from "@evgrid/contract";
+import { internalProcedure, router } from "@evgrid/kit";
+import type { Dispatcher } from "./dispatcher.ts";
 
 /** Every procedure is internal: charge-api and operators call them with the service token. */
-export function balancerRouter(view: GridView, options: DispatchOptions) {
-  // Requests that will wait for capacity (waitS), served in arrival order as power frees up.
-  const waiting = new WaitQueue(
-    (req) => view.best(req) !== undefined,
-    (req) => dispatch(view, req, options),
-  );
-  view.onRefreshed = () => void waiting.pump();
-  /** A session id names its substation, so stop/get need no shared database. */
-  const ownerOf = (sessionId: string): Member => {
-    const substationId = substationOfSession(sessionId);
-    const member = view.byId(substationId);
-    if (!member) {
-      throw new GridError(
-        "NOT_FOUND",
-        reasons.UNKNOWN_SUBSTATION,
-        `no substation ${substationId} in this grid`,
-      );
-    }
-    return member;
-  };
+export function balancerRouter(dispatcher: Dispatcher) {
+  const { view } = dispatcher;
   return router({
-    dispatch: internalProcedure.input(chargeRequestSchema).mutation(async ({ input }) => {
-      // Earlier waiters go first: a new waiting request takes its place at the back.
-      if (input.waitS !== undefined && waiting.length > 0) return waiting.wait(input);
-      try {
-        return await dispatch(view, input, options);
-      } catch (err) {
-        if (input.waitS !== undefined && err instanceof GridError && err.reason === reasons.GRID_FULL) {
-          return waiting.wait(input);
-        }
-        throw err;
-      }
-    }),
+    /** A session for this request, or (with waitS) once power frees up; a caller that hangs up leaves the queue. */
+    dispatch: internalProcedure
+      .input(dispatchRequestSchema)
+      .mutation(({ input, signal }) => dispatcher.request(input, signal)),
     listSubstations: internalProcedure.query(() => view.status()),
     /** A substation joins (and heartbeats by calling this again); internal, like everything here. */
     register: internalProcedure.input(registrationSchema).mutation(async ({ input }) => {
@@ -59,24 +25,13 @@ export function balancerRouter(view: GridView, options: DispatchOptions) {
     deregister: internalProcedure
       .input(registrationSchema)
       .mutation(({ input }) => ({ removed: view.deregister(input.url) })),
-    getSession: internalProcedure.input(sessionRefSchema).query(async ({ input }) => {
-      const member = ownerOf(input.sessionId);
-      return member.client.getSession.query(input).catch((err: unknown) => {
-        throw relayUpstreamError(err, member.id ?? member.url);
-      });
-    }),
-    stopSession: internalProcedure.input(sessionRefSchema).mutation(async ({ input }) => {
-      const member = ownerOf(input.sessionId);
-      try {
-        const { session, load } = await member.client.stopSession.mutate(input);
-        view.record(member, load);
-        options.memory?.forgetVehicle(session.vehicleId);
-        void waiting.pump();
-        return session;
-      } catch (err) {
-        throw relayUpstreamError(err, member.id ?? member.url);
-      }
-    }),
+    /** With `owner`, only that owner's session; without (operators), any. */
+    getSession: internalProcedure
+      .input(sessionAccessSchema)
+      .query(({ input }) => dispatcher.getSession(input)),
+    stopSession: internalProcedure
+      .input(sessionAccessSchema)
+      .mutation(({ input }) => dispatcher.stopSession(input)),
   });
 }
 

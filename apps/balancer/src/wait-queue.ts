@@ -1,35 +1,76 @@
-import { type ChargeRequest, type DispatchResult, reasons } from "@evgrid/contract";
+import { type DispatchRequest, type DispatchResult, OPERATOR, reasons } from "@evgrid/contract";
 import { GridError } from "@evgrid/kit";
 
 interface Waiter {
-  req: ChargeRequest;
+  req: DispatchRequest;
   resolve: (r: DispatchResult) => void;
   reject: (err: unknown) => void;
   timer: ReturnType<typeof setTimeout>;
   /** Being dispatched now: its outcome settles it, not its timer (no session may be left unknown). */
   inFlight: boolean;
   expired: boolean;
+  /** The caller hung up (or gave up) while its dispatch was in flight: a session it got must be stopped. */
+  abandoned: boolean;
+  /** Answered and out of the queue. */
+  done: boolean;
 }
 
+export interface WaitQueueOptions {
+  hasRoomFor: (req: DispatchRequest) => boolean;
+  dispatch: (req: DispatchRequest) => Promise<DispatchResult>;
+  /** Ends a session admitted for a caller that is no longer there to be told. */
+  abandon: (result: DispatchResult) => void;
+  /** Waiters across all callers. */
+  maxWaiting: number;
+  /** Waiters of one caller (operators are not limited). */
+  maxPerOwner: number;
+}
+
+/** How long a refused waiter is told to wait before asking again. */
+const QUEUE_FULL_RETRY_S = 5;
+
 /**
- * Requests that said they would wait for capacity (`waitS`), first come first served across the grid.
- * `pump` is called whenever power may have freed up (after each load refresh, after a stop); the head is
- * dispatched only when the view shows room for it, so waiting costs no calls while the grid is full.
+ * Requests that said they would wait for capacity (`waitS`), in arrival order across the grid. `pump` is
+ * called whenever power may have freed up (after each load refresh, after a stop) and dispatches, oldest
+ * first, every waiter the view shows room for: a waiter that cannot fit yet (a big minimum) does not hold up
+ * later ones that can. Waiting costs no calls while the grid is full, and the queue is bounded, globally and
+ * per caller, so a flood of waiters is refused at once instead of piling up.
  */
 export class WaitQueue {
   private readonly waiters: Waiter[] = [];
+  private readonly perOwner = new Map<string, number>();
   private pumping = false;
+  private pumpAgain = false;
 
-  constructor(
-    private readonly hasRoomFor: (req: ChargeRequest) => boolean,
-    private readonly dispatch: (req: ChargeRequest) => Promise<DispatchResult>,
-  ) {}
+  constructor(private readonly opts: WaitQueueOptions) {}
 
   get length(): number {
     return this.waiters.length;
   }
 
-  wait(req: ChargeRequest): Promise<DispatchResult> {
+  wait(req: DispatchRequest, signal?: AbortSignal): Promise<DispatchResult> {
+    if (this.waiters.length >= this.opts.maxWaiting) {
+      return Promise.reject(
+        new GridError(
+          "TOO_MANY_REQUESTS",
+          reasons.WAIT_QUEUE_FULL,
+          `${this.waiters.length} requests are already waiting for capacity; try again later`,
+          { retryAfterS: QUEUE_FULL_RETRY_S },
+        ),
+      );
+    }
+    const mine = this.perOwner.get(req.owner) ?? 0;
+    if (req.owner !== OPERATOR && mine >= this.opts.maxPerOwner) {
+      return Promise.reject(
+        new GridError(
+          "TOO_MANY_REQUESTS",
+          reasons.QUOTA_EXCEEDED,
+          `you already have ${mine} requests waiting for capacity (at most ${this.opts.maxPerOwner})`,
+          { quota: "waiting", limit: this.opts.maxPerOwner, retryAfterS: QUEUE_FULL_RETRY_S },
+        ),
+      );
+    }
+    if (signal?.aborted) return Promise.reject(callerGone());
     const waitMs = (req.waitS ?? 0) * 1000;
     return new Promise<DispatchResult>((resolve, reject) => {
       const waiter: Waiter = {
@@ -38,56 +79,91 @@ export class WaitQueue {
         reject,
         inFlight: false,
         expired: false,
+        abandoned: false,
+        done: false,
         timer: setTimeout(() => {
           waiter.expired = true;
           if (waiter.inFlight) return;
-          this.remove(waiter);
-          reject(
-            new GridError(
-              "TOO_MANY_REQUESTS",
-              reasons.GRID_FULL,
-              `grid full: no substation freed up power for this vehicle's minimum within ${req.waitS} s`,
-              { waitedS: req.waitS },
+          this.settle(waiter, () =>
+            reject(
+              new GridError(
+                "TOO_MANY_REQUESTS",
+                reasons.GRID_FULL,
+                `grid full: no substation freed up power for this vehicle's minimum within ${req.waitS} s`,
+                { waitedS: req.waitS },
+              ),
             ),
           );
         }, waitMs),
       };
+      // A caller that hangs up leaves the queue at once; one whose dispatch is under way is let go after it.
+      signal?.addEventListener(
+        "abort",
+        () => {
+          if (waiter.inFlight) waiter.abandoned = true;
+          else this.settle(waiter, () => reject(callerGone()));
+        },
+        { once: true },
+      );
       this.waiters.push(waiter);
+      this.perOwner.set(req.owner, mine + 1);
       void this.pump();
     });
   }
 
   async pump(): Promise<void> {
-    if (this.pumping) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
     this.pumping = true;
     try {
-      for (let head = this.waiters[0]; head && this.hasRoomFor(head.req); head = this.waiters[0]) {
-        head.inFlight = true;
-        try {
-          const result = await this.dispatch(head.req);
-          this.settle(head, () => head.resolve(result));
-        } catch (err) {
-          if (err instanceof GridError && err.reason === reasons.GRID_FULL && !head.expired) {
-            // The view was optimistic: keep the place in the queue and wait for the next chance.
-            head.inFlight = false;
-            break;
-          }
-          this.settle(head, () => head.reject(err));
+      do {
+        this.pumpAgain = false;
+        for (const waiter of [...this.waiters]) {
+          if (waiter.inFlight || waiter.done) continue;
+          if (this.opts.hasRoomFor(waiter.req)) await this.serve(waiter);
         }
-      }
+      } while (this.pumpAgain);
     } finally {
       this.pumping = false;
     }
   }
 
-  private settle(waiter: Waiter, finish: () => void): void {
-    clearTimeout(waiter.timer);
-    this.remove(waiter);
-    finish();
+  private async serve(waiter: Waiter): Promise<void> {
+    waiter.inFlight = true;
+    try {
+      const result = await this.opts.dispatch(waiter.req);
+      if (waiter.abandoned) {
+        this.opts.abandon(result);
+        this.settle(waiter, () => waiter.reject(callerGone()));
+      } else {
+        this.settle(waiter, () => waiter.resolve(result));
+      }
+    } catch (err) {
+      const stillWaiting = !waiter.expired && !waiter.abandoned;
+      if (err instanceof GridError && err.reason === reasons.GRID_FULL && stillWaiting) {
+        // The view was optimistic: keep the place in the queue and wait for the next chance.
+        waiter.inFlight = false;
+        return;
+      }
+      this.settle(waiter, () => waiter.reject(waiter.abandoned ? callerGone() : err));
+    }
   }
 
-  private remove(waiter: Waiter): void {
-    const i = this.waiters.indexOf(waiter);
-    if (i >= 0) this.waiters.splice(i, 1);
+  private settle(waiter: Waiter, finish: () => void): void {
+    if (waiter.done) return;
+    waiter.done = true;
+    clearTimeout(waiter.timer);
+    this.waiters.splice(this.waiters.indexOf(waiter), 1);
+    const left = (this.perOwner.get(waiter.req.owner) ?? 1) - 1;
+    if (left > 0) this.perOwner.set(waiter.req.owner, left);
+    else this.perOwner.delete(waiter.req.owner);
+    finish();
   }
+}
+
+/** Nobody reads this answer; it exists so the promise settles and the waiter's memory is freed. */
+function callerGone(): GridError {
+  return new GridError("CLIENT_CLOSED_REQUEST", reasons.CALLER_GONE, "the caller stopped waiting");
 }

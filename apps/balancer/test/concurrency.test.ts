@@ -16,7 +16,7 @@ interface ClientReport {
 }
 
 async function burst(capacitiesKw: number[]) {
-  const dev = await startDev(["--random-ports", "--capacities", capacitiesKw.join(",")]);
+  const dev = await startDev(["--random-ports", "--no-quotas", "--capacities", capacitiesKw.join(",")]);
   const substations = Object.entries(dev.urls.substations).map(([id, url]) => ({
     id,
     capacityKw: capacitiesKw[Number(id.split("-")[1]) - 1] as number,

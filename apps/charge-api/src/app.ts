@@ -3,6 +3,7 @@ import { internalClient, launchApp } from "@evgrid/kit";
 import pkg from "../package.json" with { type: "json" };
 import type { ChargeApiEnv } from "./env.ts";
 import { legacyRequestCharge } from "./legacy.ts";
+import { RateLimiter } from "./rate-limit.ts";
 import { chargeApiRouter } from "./router.ts";
 
 /** Wires config -> telemetry -> balancer client -> router (+ legacy text route) -> server. */
@@ -14,11 +15,20 @@ export function startChargeApi(env: ChargeApiEnv) {
       peer: "balancer",
       token: env.SERVICE_TOKEN,
     });
-    const router = chargeApiRouter(balancer, env.CALL_TIMEOUT_MS, env.SERVICE_TOKEN);
+    const router = chargeApiRouter(balancer, {
+      callTimeoutMs: env.CALL_TIMEOUT_MS,
+      serviceToken: env.SERVICE_TOKEN,
+      rate: new RateLimiter({ ratePerS: env.QUOTA_RPS, burst: env.QUOTA_BURST }),
+      maxWaiting: env.MAX_WAITING,
+    });
     return {
       router,
-      routes: { "/request_charge": legacyRequestCharge(router, env.API_KEYS) },
-      describe: { balancer: env.BALANCER_URL },
+      routes: { "/request_charge": legacyRequestCharge(router) },
+      describe: {
+        balancer: env.BALANCER_URL,
+        access: env.API_KEYS.length > 0 ? `${env.API_KEYS.length} API keys` : "open (session secrets)",
+        quotaRps: env.QUOTA_RPS,
+      },
       expose: {},
     };
   });

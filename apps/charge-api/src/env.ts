@@ -1,24 +1,49 @@
 import { commonEnvShape, httpUrlSchema, loadEnv, portSchema, positiveMsSchema } from "@evgrid/kit";
 import { z } from "zod";
 
-const schema = z.object({
-  ...commonEnvShape,
-  PORT: portSchema.default(8080),
-  BALANCER_URL: httpUrlSchema.default("http://127.0.0.1:8081"),
-  /** Must exceed the balancer's DISPATCH_DEADLINE_MS so its typed answer arrives before we give up. */
-  CALL_TIMEOUT_MS: positiveMsSchema.default(5000),
-  /** Comma-separated API keys the public API requires (16+ characters each); unset: open to anyone. */
-  API_KEYS: z
-    .string()
-    .transform((s) =>
-      s
-        .split(",")
-        .map((k) => k.trim())
-        .filter((k) => k.length > 0),
-    )
-    .pipe(z.array(z.string().min(16, "each API key must be at least 16 characters")))
-    .default([]),
-});
+const schema = z
+  .object({
+    ...commonEnvShape,
+    PORT: portSchema.default(8080),
+    BALANCER_URL: httpUrlSchema.default("http://127.0.0.1:8081"),
+    /** Must exceed the balancer's DISPATCH_DEADLINE_MS so its typed answer arrives before we give up. */
+    CALL_TIMEOUT_MS: positiveMsSchema.default(5000),
+    /** Comma-separated API keys the public API requires (16+ characters each); unset: open to anyone. */
+    API_KEYS: z
+      .string()
+      .transform((s) =>
+        s
+          .split(",")
+          .map((k) => k.trim())
+          .filter((k) => k.length > 0),
+      )
+      .pipe(z.array(z.string().min(16, "each API key must be at least 16 characters")))
+      .default([]),
+    /**
+     * How many reverse proxies of our own stand in front of this app. 0 (the default) ignores
+     * X-Forwarded-For, which any client can write; set it only when every request comes through them.
+     */
+    TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
+    /** Requests per second per caller (API key, or address in open mode), and the burst allowed. */
+    QUOTA_RPS: z.coerce.number().positive().max(1_000_000).default(50),
+    QUOTA_BURST: z.coerce.number().int().min(1).max(1_000_000).default(100),
+    /** Requests waiting for capacity (waitS) this app holds open at once; unset: half of Bun's fetch limit. */
+    MAX_WAITING: z.coerce.number().int().min(0).max(1_000_000).optional(),
+    /**
+     * Bun's own limit on outgoing fetch calls in flight (read, not set, here). Each waiting request holds a
+     * call to the balancer, so waiting is capped below it: everything else always has room.
+     */
+    BUN_CONFIG_MAX_HTTP_REQUESTS: z.coerce.number().int().positive().default(256),
+  })
+  .transform((env) => ({
+    ...env,
+    MAX_WAITING: env.MAX_WAITING ?? Math.floor(env.BUN_CONFIG_MAX_HTTP_REQUESTS / 2),
+  }))
+  .refine((env) => env.MAX_WAITING < env.BUN_CONFIG_MAX_HTTP_REQUESTS, {
+    path: ["MAX_WAITING"],
+    message:
+      "MAX_WAITING must stay below BUN_CONFIG_MAX_HTTP_REQUESTS, or waiting requests starve all others",
+  });
 
 export type ChargeApiEnv = z.output<typeof schema>;
 export const readEnv = (env?: Record<string, string | undefined>) => loadEnv("charge-api", schema, env);

@@ -1,58 +1,132 @@
 import type { BalancerRouter } from "@evgrid/balancer";
-import { type ChargeGrant, chargeRequestSchema, type GridStatus, sessionRefSchema } from "@evgrid/contract";
-import { publicProcedure, relayUpstreamError, router, sessionSecretFor } from "@evgrid/kit";
+import {
+  type ChargeGrant,
+  chargeRequestSchema,
+  type GridStatus,
+  type PublicSession,
+  reasons,
+  type Session,
+  sessionRefSchema,
+} from "@evgrid/contract";
+import {
+  type Caller,
+  GridError,
+  publicProcedure,
+  relayUpstreamError,
+  router,
+  sessionSecretFor,
+  sessionSecretMatches,
+} from "@evgrid/kit";
 import { annotate, attr } from "@evgrid/telemetry";
 import type { TRPCClient } from "@trpc/client";
+import type { RateLimiter } from "./rate-limit.ts";
 
-export function chargeApiRouter(
-  balancer: TRPCClient<BalancerRouter>,
-  callTimeoutMs: number,
-  serviceToken: string,
-) {
+export interface ChargeApiOptions {
+  /** Calls to the balancer; a waiting request gets its wait on top. */
+  callTimeoutMs: number;
+  /** Signs open-mode session secrets. */
+  serviceToken: string;
+  /** Requests per second per caller. */
+  rate: RateLimiter;
+  /** Waiting requests held open at once (each holds a call to the balancer). */
+  maxWaiting: number;
+}
+
+const WAIT_FULL_RETRY_S = 5;
+
+/** The public API. Every call is counted against its caller's rate, one by one, batched or not. */
+export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>, opts: ChargeApiOptions) {
   const relay = (err: unknown): never => {
     throw relayUpstreamError(err, "balancer");
   };
+  const limited = publicProcedure.use(({ ctx, next }) => {
+    if (!ctx.caller.operator) opts.rate.take(ctx.caller.owner);
+    return next();
+  });
+  /**
+   * Who may act on a session: an operator on any; an API key on its own (the substation checks the owner);
+   * in open mode whoever shows the session's secret. A wrong or missing secret is refused before any lookup,
+   * so the answer says nothing about whether the session exists.
+   */
+  const access = (caller: Caller, ref: { sessionId: string; sessionSecret?: string | null | undefined }) => {
+    if (caller.operator) return { sessionId: ref.sessionId };
+    if (caller.owner.startsWith("key:")) return { sessionId: ref.sessionId, owner: caller.owner };
+    if (!ref.sessionSecret || !sessionSecretMatches(opts.serviceToken, ref.sessionId, ref.sessionSecret)) {
+      throw new GridError(
+        "FORBIDDEN",
+        reasons.SESSION_FORBIDDEN,
+        "this session needs its sessionSecret (requestCharge returned it to whoever started the session)",
+        { field: "sessionSecret" },
+      );
+    }
+    return { sessionId: ref.sessionId };
+  };
+  let waiting = 0;
+
   return router({
     /** Starts a charging session on the substation with the most headroom, or says why none can. */
-    requestCharge: publicProcedure
+    requestCharge: limited
       .input(chargeRequestSchema)
-      .mutation(async ({ input }): Promise<ChargeGrant> => {
+      .mutation(async ({ input, ctx, signal }): Promise<ChargeGrant> => {
         annotate({ [attr.vehicleId]: input.vehicleId, [attr.requestedMaxKw]: input.maxKw });
-        // A request that may wait for capacity needs the call to outlast its wait.
-        const timeoutMs = input.waitS === undefined ? undefined : callTimeoutMs + input.waitS * 1000;
-        const { session, tries, replayed } = await balancer.dispatch
-          .mutate(input, timeoutMs === undefined ? undefined : { context: { timeoutMs } })
-          .catch(relay);
-        annotate({
-          [attr.substationId]: session.substationId,
-          [attr.sessionId]: session.sessionId,
-          [attr.allocatedKw]: session.allocatedKw,
-          [attr.tries]: tries,
-        });
-        return {
-          sessionId: session.sessionId,
-          substationId: session.substationId,
-          vehicleId: session.vehicleId,
-          allocatedKw: session.allocatedKw,
-          minKw: session.minKw,
-          maxKw: session.maxKw,
-          startedAt: session.startedAt,
-          expectedEndAt: session.expectedEndAt,
-          durationS: session.durationS,
-          energyKwh: session.energyKwh,
-          tries,
-          replayed,
-          sessionSecret: sessionSecretFor(serviceToken, session.sessionId),
-        };
+        const waits = input.waitS !== undefined;
+        if (waits && waiting >= opts.maxWaiting) {
+          throw new GridError(
+            "TOO_MANY_REQUESTS",
+            reasons.WAIT_QUEUE_FULL,
+            `${waiting} requests are already waiting for capacity here; try again later`,
+            { retryAfterS: WAIT_FULL_RETRY_S },
+          );
+        }
+        // A request that may wait needs the call to outlast its wait, and is let go if its caller hangs up.
+        const callOpts = waits
+          ? { context: { timeoutMs: opts.callTimeoutMs + (input.waitS ?? 0) * 1000, signal } }
+          : undefined;
+        if (waits) waiting += 1;
+        try {
+          const { session, tries, replayed } = await balancer.dispatch
+            .mutate({ ...input, owner: ctx.caller.owner }, callOpts)
+            .catch(relay);
+          annotate({
+            [attr.substationId]: session.substationId,
+            [attr.sessionId]: session.sessionId,
+            [attr.allocatedKw]: session.allocatedKw,
+            [attr.tries]: tries,
+          });
+          return {
+            sessionId: session.sessionId,
+            substationId: session.substationId,
+            vehicleId: session.vehicleId,
+            allocatedKw: session.allocatedKw,
+            minKw: session.minKw,
+            maxKw: session.maxKw,
+            startedAt: session.startedAt,
+            expectedEndAt: session.expectedEndAt,
+            durationS: session.durationS,
+            energyKwh: session.energyKwh,
+            tries,
+            replayed,
+            // An API key owns its sessions by itself; everyone else proves ownership with this.
+            sessionSecret: ctx.caller.owner.startsWith("key:")
+              ? null
+              : sessionSecretFor(opts.serviceToken, session.sessionId),
+          };
+        } finally {
+          if (waits) waiting -= 1;
+        }
       }),
-    stopCharge: publicProcedure
+    stopCharge: limited
       .input(sessionRefSchema)
-      .mutation(({ input }) => balancer.stopSession.mutate(input).catch(relay)),
-    getSession: publicProcedure
+      .mutation(({ input, ctx }) =>
+        balancer.stopSession.mutate(access(ctx.caller, input)).then(publicSession, relay),
+      ),
+    getSession: limited
       .input(sessionRefSchema)
-      .query(({ input }) => balancer.getSession.query(input).catch(relay)),
+      .query(({ input, ctx }) =>
+        balancer.getSession.query(access(ctx.caller, input)).then(publicSession, relay),
+      ),
     /** Every substation's last known load, as the balancer sees it, with grid totals. */
-    gridStatus: publicProcedure.query(async (): Promise<GridStatus> => {
+    gridStatus: limited.query(async (): Promise<GridStatus> => {
       const members = await balancer.listSubstations.query().catch(relay);
       // The public view: ids, health and load. Addresses, error texts and failure counts stay internal.
       const substations = members.map(({ substationId, healthy, load }) => ({ substationId, healthy, load }));
@@ -71,6 +145,11 @@ export function chargeApiRouter(
       };
     }),
   });
+}
+
+/** What the owner sees of its session: everything but the owner id (its own key comes back as it sent it). */
+function publicSession({ owner: _owner, ...session }: Session): PublicSession {
+  return session;
 }
 
 export type ChargeApiRouter = ReturnType<typeof chargeApiRouter>;

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { errorDataOf, type SubstationLoad } from "@evgrid/contract";
 import { internalClient } from "@evgrid/kit";
 import type { SubstationRouter } from "@evgrid/substation";
@@ -26,10 +27,10 @@ describe("charge-api -> balancer -> substation over HTTP", () => {
     const owner = grid.substations.find((s) => s.station.id === grant.substationId);
     expect(owner?.station.load()).toMatchObject({ activeSessions: 1, allocatedKw: 22 });
 
-    expect(await grid.client.getSession.query({ sessionId: grant.sessionId })).toMatchObject({
-      status: "active",
-    });
-    const stopped = await grid.client.stopCharge.mutate({ sessionId: grant.sessionId });
+    // Open mode: the id and the secret handed to whoever started the session.
+    const ref = { sessionId: grant.sessionId, sessionSecret: grant.sessionSecret };
+    expect(await grid.client.getSession.query(ref)).toMatchObject({ status: "active" });
+    const stopped = await grid.client.stopCharge.mutate(ref);
     expect(stopped).toMatchObject({ status: "ended", endReason: "stopped" });
     expect(owner?.station.load()).toMatchObject({ activeSessions: 0, allocatedKw: 0 });
   });
@@ -41,7 +42,7 @@ describe("charge-api -> balancer -> substation over HTTP", () => {
     expect((await failure(grid.client.requestCharge.mutate({ vehicleId: "c", durationS: 60 }))).reason).toBe(
       "GRID_FULL",
     );
-    await grid.client.stopCharge.mutate({ sessionId: a.sessionId });
+    await grid.client.stopCharge.mutate({ sessionId: a.sessionId, sessionSecret: a.sessionSecret });
     const c = await grid.client.requestCharge.mutate({ vehicleId: "c", durationS: 60 });
     expect(c.allocatedKw).toBeCloseTo(4.2, 9);
   });
@@ -92,10 +93,15 @@ describe("charge-api -> balancer -> substation over HTTP", () => {
 
   test("session ids from unknown substations are NOT_FOUND / UNKNOWN_SUBSTATION", async () => {
     await using grid = await startGrid({ capacitiesKw: [150] });
-    const data = await failure(grid.client.getSession.query({ sessionId: `elsewhere.${"a".repeat(32)}` }));
+    // Operators (the service token) may look up any id; the public needs the session's secret first.
+    const operator = internalClient<ChargeApiRouter>(grid.api.url, {
+      timeoutMs: 5000,
+      token: grid.serviceToken,
+    });
+    const data = await failure(operator.getSession.query({ sessionId: `elsewhere.${"a".repeat(32)}` }));
     expect(data).toMatchObject({ code: "NOT_FOUND", reason: "UNKNOWN_SUBSTATION" });
     const missing = await failure(
-      grid.client.stopCharge.mutate({ sessionId: `substation-1.${"a".repeat(32)}` }),
+      operator.stopCharge.mutate({ sessionId: `substation-1.${"a".repeat(32)}` }),
     );
     expect(missing).toMatchObject({ code: "NOT_FOUND", reason: "SESSION_NOT_FOUND" });
   });

@@ -10,7 +10,7 @@ setDefaultTimeout(120_000);
 
 let dev: Awaited<ReturnType<typeof startDev>>;
 beforeAll(async () => {
-  dev = await startDev(["--random-ports", "--capacities", "150,50"]);
+  dev = await startDev(["--random-ports", "--no-quotas", "--capacities", "150,50"]);
 });
 afterAll(async () => {
   await dev?.[Symbol.asyncDispose]();

@@ -78,7 +78,7 @@ async function system(substations: number, tracesTo: string | null, sampleRatio 
       }
     : { OTEL_SDK_DISABLED: "true" };
   const dev = await startDev(
-    ["--random-ports", "--substations", String(substations), "--capacities", BIG_KW],
+    ["--random-ports", "--no-quotas", "--substations", String(substations), "--capacities", BIG_KW],
     {
       env,
       timeoutMs: 60_000,
@@ -103,7 +103,9 @@ async function system(substations: number, tracesTo: string | null, sampleRatio 
 async function burstRun(): Promise<BurstResult> {
   // 4 substations of mixed capacity, 26 MW; 2,000 x 11 kW = 22 MW of demand: all admitted, sites shared.
   const capacities = [10_000, 7_000, 5_000, 4_000];
-  const dev = await startDev(["--random-ports", "--capacities", capacities.join(",")], { timeoutMs: 60_000 });
+  const dev = await startDev(["--random-ports", "--no-quotas", "--capacities", capacities.join(",")], {
+    timeoutMs: 60_000,
+  });
   try {
     const urls = Object.keys(dev.urls.substations)
       .sort()

@@ -150,7 +150,7 @@ export type DispatchRequest = z.output<typeof dispatchRequestSchema>;
  */
 export const sessionRefSchema = z.strictObject({
   sessionId: sessionIdSchema,
-  sessionSecret: z.string().max(128, "sessionSecret is at most 128 characters").optional(),
+  sessionSecret: z.string().max(128, "sessionSecret is at most 128 characters").nullish(),
 });
 
 /**

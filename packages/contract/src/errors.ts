@@ -53,6 +53,8 @@ export const reasons = {
   EXCEEDS_SITE_CAPACITY: "EXCEEDS_SITE_CAPACITY",
   /** The substation cannot write its journal (disk full, I/O error): existing sessions run on, new ones are refused. */
   JOURNAL_UNAVAILABLE: "JOURNAL_UNAVAILABLE",
+  /** The caller hung up before its answer was ready (recorded in metrics and traces; nobody reads it). */
+  CALLER_GONE: "CALLER_GONE",
   INTERNAL: "INTERNAL",
 } as const;
 export type Reason = (typeof reasons)[keyof typeof reasons];

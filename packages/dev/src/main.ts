@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { UNLIMITED_QUOTAS } from "@evgrid/kit/env";
 import { SIGNAL_ECHO_MS } from "@evgrid/kit/process";
 import { type DevOptions, devOptionsSchema, planSubstations } from "./plan.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -23,6 +24,7 @@ Options (environment variable in brackets):
   --substation-base-port <p>  substation i listens on p+i       [SUBSTATION_BASE_PORT] (default: 8100)
   --random-ports           let the OS pick every port           [DEV_RANDOM_PORTS=true]
   --keep-going             an app that exits does not stop the others (watch failover)
+  --no-quotas              no per-caller quotas: for load tests from one address (bun run load, k6)
   --data-dir <dir>         substations' session journals        [DEV_DATA_DIR]        (default: .evgrid/data)
   -h, --help               show this help
 
@@ -45,6 +47,7 @@ function readOptions(): DevOptions {
         "substation-base-port": { type: "string" },
         "random-ports": { type: "boolean" },
         "keep-going": { type: "boolean" },
+        "no-quotas": { type: "boolean" },
         "data-dir": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -68,6 +71,7 @@ function readOptions(): DevOptions {
     substationBasePort: values["substation-base-port"] ?? env.SUBSTATION_BASE_PORT,
     randomPorts: values["random-ports"] ?? env.DEV_RANDOM_PORTS === "true",
     keepGoing: values["keep-going"] ?? false,
+    noQuotas: values["no-quotas"] ?? false,
     dataDir: values["data-dir"] ?? env.DEV_DATA_DIR,
   });
   if (!parsed.success) {
@@ -95,6 +99,7 @@ const base = {
   HOST: opts.host,
   PARENT_PID: String(process.pid),
   BUN_CONFIG_MAX_HTTP_REQUESTS: process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? "4096",
+  ...(opts.noQuotas ? UNLIMITED_QUOTAS : {}),
 } as Record<string, string>;
 
 const supervisor = new Supervisor({

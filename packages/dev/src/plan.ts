@@ -22,6 +22,8 @@ export const devOptionsSchema = z
     randomPorts: z.boolean().default(false),
     /** An app that exits leaves the others running (to watch the balancer route around it). */
     keepGoing: z.boolean().default(false),
+    /** Per-caller quotas off: load tests send everything from one address. */
+    noQuotas: z.boolean().default(false),
     /** Where substations keep their session journals; sessions survive a restart of `bun run dev`. */
     dataDir: z.string().min(1).default(".evgrid/data"),
   })

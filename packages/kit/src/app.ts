@@ -2,21 +2,24 @@ import { startTelemetry, type Telemetry, type TelemetryEnv } from "@evgrid/telem
 import type { AnyRouter } from "@trpc/server";
 import { createLogger, type Logger } from "./log.ts";
 import { type RpcObservability, rpcObservability } from "./observe.ts";
-import { type AppServer, serveApp } from "./server.ts";
+import { type AppServer, type RouteHandler, serveApp } from "./server.ts";
+import { ApiKeys } from "./token.ts";
 
 export interface AppEnv extends TelemetryEnv {
   HOST: string;
   PORT: number;
   LOG_QUIET: boolean;
   SERVICE_TOKEN: string;
-  /** Only the charge-api reads it. */
+  METRICS_TOKEN?: string | undefined;
+  /** Only the public app (charge-api) reads these two. */
   API_KEYS?: readonly string[];
+  TRUST_PROXY?: number;
 }
 
 export interface AppParts<Extra> {
   router: AnyRouter;
   /** Extra plain-HTTP routes (exact path match). */
-  routes?: Record<string, (req: Request, obs: RpcObservability) => Response | Promise<Response>>;
+  routes?: Record<string, RouteHandler>;
   /** Facts for the start-up log line. */
   describe?: Record<string, unknown>;
   /** Runs before the server stops (timers, background loops, refusing new work). */
@@ -49,9 +52,6 @@ export async function launchApp<Extra>(
   const telemetry = startTelemetry({ service, version, env });
   const obs = rpcObservability(telemetry, telemetry.serviceName);
   const parts = await build({ telemetry, obs, log });
-  const routes = Object.fromEntries(
-    Object.entries(parts.routes ?? {}).map(([path, handler]) => [path, (req: Request) => handler(req, obs)]),
-  );
   const server = serveApp({
     service,
     version,
@@ -61,9 +61,11 @@ export async function launchApp<Extra>(
     telemetry,
     obs,
     log,
-    routes,
+    routes: parts.routes ?? {},
     serviceToken: env.SERVICE_TOKEN,
-    apiKeys: env.API_KEYS ?? [],
+    apiKeys: new ApiKeys(env.API_KEYS ?? []),
+    trustedProxies: env.TRUST_PROXY ?? 0,
+    metricsToken: env.METRICS_TOKEN,
   });
   log.info(`${service} listening`, { url: server.url, ...parts.describe, tracing: telemetry.tracing });
   await parts.afterStart?.(server);

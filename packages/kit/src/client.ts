@@ -21,9 +21,12 @@ interface Envelope {
 
 type ProcedureType = "query" | "mutation";
 
-/** Per call: `context.timeoutMs` replaces the client's timeout (what is left of a deadline, or a long wait). */
+/**
+ * Per call: `context.timeoutMs` replaces the client's timeout (what is left of a deadline, or a long wait);
+ * `context.signal` ends the call early (the caller hung up), which the server sees as a closed request.
+ */
 interface CallOptions {
-  context?: { timeoutMs?: number };
+  context?: { timeoutMs?: number; signal?: AbortSignal | undefined };
 }
 
 /**
@@ -53,6 +56,10 @@ export function internalClient<TRouter extends AnyRouter>(
       () => controller.abort(new DOMException("timed out", "TimeoutError")),
       timeoutMs,
     );
+    const callerSignal = callOpts?.context?.signal;
+    const callerGone = () => controller.abort(callerSignal?.reason);
+    if (callerSignal?.aborted) callerGone();
+    else callerSignal?.addEventListener("abort", callerGone, { once: true });
     const isQuery = type === "query";
     const url =
       isQuery && input !== undefined
@@ -79,6 +86,7 @@ export function internalClient<TRouter extends AnyRouter>(
       throw error;
     } finally {
       clearTimeout(timer);
+      callerSignal?.removeEventListener("abort", callerGone);
     }
   }
 

@@ -20,6 +20,8 @@ export const commonEnvShape = {
       error: "SERVICE_TOKEN is required: a shared secret of 16+ characters (bun run dev makes one per run)",
     })
     .min(16, "SERVICE_TOKEN must be at least 16 characters"),
+  /** If set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>` (give Prometheus the same). */
+  METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
   ...telemetryEnvShape,
 };
 
@@ -49,3 +51,16 @@ export function loadEnv<S extends z.ZodType>(
   console.error(`${service}: invalid configuration\n${lines.join("\n")}`);
   process.exit(2);
 }
+
+/**
+ * Quota settings (charge-api and balancer) high enough never to bind: for load tests, benchmarks and tests
+ * of other behaviour, which send thousands of requests from one address. `bun run dev --no-quotas` uses it.
+ */
+export const UNLIMITED_QUOTAS: Readonly<Record<string, string>> = {
+  QUOTA_RPS: "1000000",
+  QUOTA_BURST: "1000000",
+  QUOTA_ACTIVE_SESSIONS: "10000000",
+  QUOTA_GRID_SHARE: "1",
+  QUOTA_WAITING: "1000000",
+  WAIT_QUEUE_MAX: "1000000",
+};

@@ -1,5 +1,6 @@
 import { type DispatchAttempt, errorDataOf, type Reason, reasons } from "@evgrid/contract";
 import { TRPCError } from "@trpc/server";
+import { classifyCallFailure } from "./client.ts";
 
 type Code = TRPCError["code"];
 
@@ -35,10 +36,7 @@ export function relayUpstreamError(err: unknown, upstream: string): GridError {
     const message = err instanceof Error ? err.message : `${upstream} refused`;
     return new GridError(data.code as Code, data.reason as Reason, message, data.details);
   }
-  const why = err instanceof Error ? err.message : String(err);
-  return new GridError(
-    "SERVICE_UNAVAILABLE",
-    reasons.UPSTREAM_UNAVAILABLE,
-    `${upstream} unavailable: ${why}`,
-  );
+  // What exactly broke (a socket error's text, a runtime hint) is not the caller's business.
+  const why = classifyCallFailure(err) === "unreachable" ? "is unreachable" : "did not answer in time";
+  return new GridError("SERVICE_UNAVAILABLE", reasons.UPSTREAM_UNAVAILABLE, `${upstream} ${why}`);
 }

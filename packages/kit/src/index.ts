@@ -1,4 +1,6 @@
+export * from "./address.ts";
 export * from "./app.ts";
+export * from "./body.ts";
 export * from "./client.ts";
 export * from "./env.ts";
 export * from "./errors.ts";

@@ -1,7 +1,7 @@
 import { type AnyRouter, TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
-import { MAX_BODY_BYTES } from "./limits.ts";
+import { GridError } from "./errors.ts";
 import { formatError, type RequestContext } from "./trpc.ts";
 
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -13,27 +13,21 @@ const JSON_HEADERS = { "content-type": "application/json" };
  * wrong methods or content types, unknown paths) returns null and goes to tRPC's own adapter, which
  * answers it as it always does. Measured in BENCHMARKS.md: the adapter roughly halved a hop's throughput.
  */
-export function leanTrpcHandler(
-  router: AnyRouter,
-  createContext: (req: Request) => RequestContext,
-  onError: (error: TRPCError, path: string) => void,
-) {
+export function leanTrpcHandler(router: AnyRouter, onError: (error: TRPCError, path: string) => void) {
   const procedures = router._def.procedures as Record<string, { _def: { type: string } } | undefined>;
-  return async (req: Request, url: URL, path: string): Promise<Response | null> => {
+  return async (
+    req: Request,
+    url: URL,
+    path: string,
+    body: string,
+    ctx: RequestContext,
+  ): Promise<Response | null> => {
     const type = procedures[path]?._def.type;
     if (type === undefined || url.searchParams.has("batch")) return null;
     let input: unknown;
     try {
       if (type === "mutation" && req.method === "POST") {
-        if (!req.headers.get("content-type")?.startsWith("application/json")) return null;
-        const text = await req.text();
-        if (text.length > MAX_BODY_BYTES) {
-          return errorResponse(
-            new TRPCError({ code: "PAYLOAD_TOO_LARGE", message: "request body too large" }),
-            path,
-          );
-        }
-        input = text.length === 0 ? undefined : JSON.parse(text);
+        input = body.length === 0 ? undefined : JSON.parse(body);
       } else if (type === "query" && req.method === "GET") {
         const raw = url.searchParams.get("input");
         input = raw === null ? undefined : JSON.parse(raw);
@@ -47,7 +41,8 @@ export function leanTrpcHandler(
       );
     }
     try {
-      const caller = router.createCaller(createContext(req)) as Record<
+      // The request's signal reaches the procedure: a caller that hangs up can be let go (the wait queue).
+      const caller = router.createCaller(ctx, { signal: req.signal }) as Record<
         string,
         (input: unknown) => Promise<unknown>
       >;
@@ -62,6 +57,12 @@ export function leanTrpcHandler(
   };
 }
 
+/** Seconds a refused caller should wait before trying again (quotas, a full queue); 0 when it does not say. */
+export function retryAfterOf(error: TRPCError): number {
+  const s = error instanceof GridError ? error.details?.retryAfterS : undefined;
+  return typeof s === "number" && Number.isFinite(s) && s > 0 ? Math.ceil(s) : 0;
+}
+
 /** A TRPCError as tRPC's fetch adapter would answer it: same envelope, status and formatted shape. */
 export function errorResponse(error: TRPCError, path?: string): Response {
   const httpStatus = getHTTPStatusCodeFromError(error);
@@ -73,5 +74,9 @@ export function errorResponse(error: TRPCError, path?: string): Response {
       data: { code: error.code, httpStatus, path },
     },
   });
-  return new Response(JSON.stringify({ error: shape }), { status: httpStatus, headers: JSON_HEADERS });
+  const retryAfterS = retryAfterOf(error);
+  return new Response(JSON.stringify({ error: shape }), {
+    status: httpStatus,
+    headers: retryAfterS > 0 ? { ...JSON_HEADERS, "retry-after": String(retryAfterS) } : JSON_HEADERS,
+  });
 }

@@ -1,10 +1,22 @@
 import type { Telemetry } from "@evgrid/telemetry";
 import { type AnyRouter, TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { errorResponse, leanTrpcHandler } from "./lean-http.ts";
+import type { Server } from "bun";
+import { clientAddress } from "./address.ts";
+import { readBodyLimited } from "./body.ts";
+import { errorResponse, leanTrpcHandler, retryAfterOf } from "./lean-http.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { RpcObservability } from "./observe.ts";
+import { type ApiKeys, tokenMatches } from "./token.ts";
+import type { RequestContext } from "./trpc.ts";
+
+/** A plain-HTTP route beside /trpc, e.g. charge-api's legacy `POST /request_charge`; the body is read already. */
+export type RouteHandler = (call: {
+  req: Request;
+  ctx: RequestContext;
+  body: string;
+}) => Response | Promise<Response>;
 
 export interface AppServerOptions {
   service: string;
@@ -16,11 +28,15 @@ export interface AppServerOptions {
   obs: RpcObservability;
   /** What internal procedures require as `Authorization: Bearer ...`. */
   serviceToken: string;
-  /** Keys the public procedures require (empty: open). */
-  apiKeys?: readonly string[];
+  /** Keys the public procedures require (none: open). */
+  apiKeys: ApiKeys;
+  /** Reverse proxies of our own in front of this app, whose X-Forwarded-For is believed (0: none). */
+  trustedProxies: number;
+  /** If set, GET /metrics requires `Authorization: Bearer <it>`. */
+  metricsToken: string | undefined;
   log: Logger;
-  /** Extra plain-HTTP routes (exact path match), e.g. charge-api's legacy `POST /request_charge`. */
-  routes?: Record<string, (req: Request) => Response | Promise<Response>>;
+  /** Extra plain-HTTP routes (exact path match). */
+  routes?: Record<string, RouteHandler>;
 }
 
 export interface AppServer {
@@ -36,10 +52,9 @@ export interface AppServer {
  */
 export function serveApp(opts: AppServerOptions): AppServer {
   const startedAt = Date.now();
-  const extra = opts.routes ?? {};
-  let server: ReturnType<typeof Bun.serve>;
+  let server: Server<undefined>;
   try {
-    server = listen(opts, startedAt, extra);
+    server = listen(opts, startedAt);
   } catch (err) {
     const code = (err as { code?: string }).code ?? (err as Error).message;
     throw new Error(`${opts.service} cannot listen on ${opts.hostname}:${opts.port} (${code})`);
@@ -56,40 +71,71 @@ export function serveApp(opts: AppServerOptions): AppServer {
   };
 }
 
-function listen(opts: AppServerOptions, startedAt: number, extra: NonNullable<AppServerOptions["routes"]>) {
-  const apiKeys = opts.apiKeys ?? [];
-  const createContext = (req: Request) => ({ req, obs: opts.obs, serviceToken: opts.serviceToken, apiKeys });
+const hasBody = (method: string) => method !== "GET" && method !== "HEAD";
+
+function listen(opts: AppServerOptions, startedAt: number) {
+  const extra = opts.routes ?? {};
   const logInternal = (error: TRPCError, path: string | undefined) => {
     if (error.code === "INTERNAL_SERVER_ERROR") {
       opts.log.error("procedure failed", { path, error: error.cause?.message ?? error.message });
     }
   };
-  const lean = leanTrpcHandler(opts.router, createContext, logInternal);
+  const lean = leanTrpcHandler(opts.router, logInternal);
   return Bun.serve({
     hostname: opts.hostname,
     port: opts.port,
     development: false,
-    // Hard stop for bodies without a length (chunked); the typed 413 below covers the usual case.
+    // Bun's own hard stop; bodies are refused with a typed 413 far below it (readBodyLimited).
     maxRequestBodySize: 16 * MAX_BODY_BYTES,
     // Seconds a keep-alive connection may sit idle; long enough for pooled internal clients.
     idleTimeout: 30,
-    async fetch(req) {
+    async fetch(req, server) {
       const url = new URL(req.url);
       const { pathname } = url;
-      if (Number(req.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) {
-        return errorResponse(
-          new TRPCError({ code: "PAYLOAD_TOO_LARGE", message: `request body over ${MAX_BODY_BYTES} bytes` }),
-        );
+      const ctx: RequestContext = {
+        req,
+        obs: opts.obs,
+        serviceToken: opts.serviceToken,
+        apiKeys: opts.apiKeys,
+        clientAddress: clientAddress(
+          server.requestIP(req)?.address,
+          opts.trustedProxies > 0 ? req.headers.get("x-forwarded-for") : null,
+          opts.trustedProxies,
+        ),
+      };
+      let body = "";
+      if (hasBody(req.method)) {
+        try {
+          body = await readBodyLimited(req, MAX_BODY_BYTES);
+        } catch (err) {
+          return errorResponse(err instanceof TRPCError ? err : new TRPCError({ code: "BAD_REQUEST" }));
+        }
       }
       if (pathname.startsWith("/trpc/")) {
-        const fast = await lean(req, url, pathname.slice("/trpc/".length));
+        const path = pathname.slice("/trpc/".length);
+        // Bodies are JSON; tRPC's adapter would answer anything else with an untyped text/plain 415.
+        if (hasBody(req.method) && !req.headers.get("content-type")?.startsWith("application/json")) {
+          return errorResponse(
+            new TRPCError({
+              code: "UNSUPPORTED_MEDIA_TYPE",
+              message: "send the body as JSON: content-type: application/json",
+            }),
+            path,
+          );
+        }
+        const fast = await lean(req, url, path, body, ctx);
         if (fast) return fast;
+        // Batches and anything unusual: tRPC's own adapter, on the body already read (and bounded).
         return fetchRequestHandler({
           endpoint: "/trpc",
-          req,
+          req: hasBody(req.method) ? new Request(req, { body }) : req,
           router: opts.router,
-          createContext: () => createContext(req),
+          createContext: () => ctx,
           onError: ({ error, path }) => logInternal(error, path),
+          responseMeta: ({ errors }) => {
+            const retryAfterS = Math.max(0, ...errors.map(retryAfterOf));
+            return retryAfterS > 0 ? { headers: { "retry-after": String(retryAfterS) } } : {};
+          },
         });
       }
       if (pathname === "/healthz") {
@@ -101,12 +147,20 @@ function listen(opts: AppServerOptions, startedAt: number, extra: NonNullable<Ap
         });
       }
       if (pathname === "/metrics") {
+        if (opts.metricsToken && !tokenMatches(opts.metricsToken, req.headers.get("authorization"))) {
+          return errorResponse(
+            new TRPCError({
+              code: "UNAUTHORIZED",
+              message: "metrics need Authorization: Bearer <METRICS_TOKEN>",
+            }),
+          );
+        }
         return new Response(await opts.telemetry.renderMetrics(), {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
         });
       }
       const handler = extra[pathname];
-      if (handler) return handler(req);
+      if (handler) return handler({ req, ctx, body });
       return errorResponse(
         new TRPCError({ code: "NOT_FOUND", message: `no route ${req.method} ${pathname}` }),
       );

@@ -12,14 +12,36 @@ export function tokenMatches(expected: string | null, authorization: string | nu
   return timingSafeEqual(digest(presented), digest(expected));
 }
 
-/** Does the request carry one of `keys` (as a bearer token or in X-API-Key)? Every key is compared. */
-export function apiKeyMatches(keys: readonly string[], headers: Headers): boolean {
-  const auth = headers.get("authorization");
-  const presented =
-    headers.get("x-api-key") ?? (auth?.startsWith("Bearer ") ? auth.slice("Bearer ".length) : "");
-  let ok = false;
-  for (const key of keys) ok = tokenMatches(key, `Bearer ${presented}`) || ok;
-  return ok;
+/**
+ * The public API's keys (API_KEYS). Each is known by an id derived from it, `key:<16 hex of its SHA-256>`:
+ * the id owns the sessions started with the key and names its quotas, so the key itself is never stored,
+ * logged or sent further.
+ */
+export class ApiKeys {
+  private readonly entries: { digest: Buffer; owner: string }[];
+
+  constructor(keys: readonly string[]) {
+    this.entries = keys.map((key) => ({
+      digest: digest(key),
+      owner: `key:${createHash("sha256").update(key).digest("hex").slice(0, 16)}`,
+    }));
+  }
+
+  /** Open mode: no keys configured, anyone may call. */
+  get open(): boolean {
+    return this.entries.length === 0;
+  }
+
+  /** The owner id of the key the request carries (bearer or X-API-Key), or null. Every key is compared. */
+  ownerOf(headers: Headers): string | null {
+    const auth = headers.get("authorization");
+    const presented = digest(
+      headers.get("x-api-key") ?? (auth?.startsWith("Bearer ") ? auth.slice("Bearer ".length) : ""),
+    );
+    let owner: string | null = null;
+    for (const e of this.entries) if (timingSafeEqual(e.digest, presented)) owner = e.owner;
+    return owner;
+  }
 }
 
 /** The header an internal client sends. */

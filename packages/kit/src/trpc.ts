@@ -2,12 +2,12 @@
  * The one place tRPC is initialised. Every app builds its router from these builders, so every app
  * formats errors the same way: a tRPC code, a stable `reason`, the failing fields, never a stack.
  */
-import { reasons } from "@evgrid/contract";
+import { OPERATOR, reasons } from "@evgrid/contract";
 import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError, z } from "zod";
 import { GridError } from "./errors.ts";
 import { observeProcedure, type RpcObservability } from "./observe.ts";
-import { apiKeyMatches, tokenMatches } from "./token.ts";
+import { type ApiKeys, tokenMatches } from "./token.ts";
 
 // 1. Context: what every procedure may read about its request.
 export interface RequestContext {
@@ -16,8 +16,18 @@ export interface RequestContext {
   obs: RpcObservability | null;
   /** The token internal procedures require; null for apps that serve only public procedures. */
   serviceToken: string | null;
-  /** Keys the public API accepts; empty = open to anyone. */
-  apiKeys: readonly string[];
+  /** Keys the public API accepts; none = open to anyone. */
+  apiKeys: ApiKeys;
+  /** The caller's address as this app trusts it (TRUST_PROXY), IPv6 by its /64; null in-process. */
+  clientAddress: string | null;
+}
+
+/** Who is calling a public procedure. */
+export interface Caller {
+  /** What owns the sessions it starts and names its quotas: `key:<id>`, `addr:<address>` or `operator`. */
+  owner: string;
+  /** Holds the service token: may act on any session, and no quota applies. */
+  operator: boolean;
 }
 
 // 2. Error shape.
@@ -26,8 +36,8 @@ const defaultReason: Partial<Record<TRPCError["code"], string>> = {
   PARSE_ERROR: reasons.INVALID_INPUT,
   NOT_FOUND: reasons.NOT_FOUND,
   METHOD_NOT_SUPPORTED: reasons.INVALID_INPUT,
-  UNSUPPORTED_MEDIA_TYPE: reasons.INVALID_INPUT,
   PAYLOAD_TOO_LARGE: reasons.PAYLOAD_TOO_LARGE,
+  UNSUPPORTED_MEDIA_TYPE: reasons.UNSUPPORTED_MEDIA_TYPE,
   UNAUTHORIZED: reasons.UNAUTHORIZED,
 };
 
@@ -106,21 +116,33 @@ const serviceOnly = t.middleware(({ ctx, next }) => {
   return next();
 });
 
-// 6. The public API may require an API key (API_KEYS); internal calls in-process (ctx.req null) pass.
-const withApiKey = t.middleware(({ ctx, next }) => {
-  if (ctx.req !== null && ctx.apiKeys.length > 0 && !apiKeyMatches(ctx.apiKeys, ctx.req.headers)) {
-    throw new TRPCError({
-      code: "UNAUTHORIZED",
-      message: "send an API key: Authorization: Bearer <key> or X-API-Key",
-    });
+// 6. Public procedures know their caller: an operator (the service token), an API key (required when
+// API_KEYS is set), or, in open mode, an address. In-process calls (ctx.req null) are the app itself.
+const OPERATOR_CALLER: Caller = { owner: OPERATOR, operator: true };
+
+export function identifyCaller(ctx: RequestContext): Caller {
+  if (ctx.req === null) return OPERATOR_CALLER;
+  const { headers } = ctx.req;
+  if (tokenMatches(ctx.serviceToken, headers.get("authorization"))) return OPERATOR_CALLER;
+  if (!ctx.apiKeys.open) {
+    const owner = ctx.apiKeys.ownerOf(headers);
+    if (owner === null) {
+      throw new TRPCError({
+        code: "UNAUTHORIZED",
+        message: "send an API key: Authorization: Bearer <key> or X-API-Key",
+      });
+    }
+    return { owner, operator: false };
   }
-  return next();
-});
+  return { owner: `addr:${ctx.clientAddress ?? "unknown"}`, operator: false };
+}
+
+const identified = t.middleware(({ ctx, next }) => next({ ctx: { caller: identifyCaller(ctx) } }));
 
 // 7. Router and procedure builders.
 export const router = t.router;
-/** For anyone (holding an API key, if the app has API_KEYS): the charge-api's procedures. */
-export const publicProcedure = t.procedure.use(observed).use(withApiKey);
+/** For anyone (holding an API key, if the app has API_KEYS): the charge-api's procedures. `ctx.caller` says who. */
+export const publicProcedure = t.procedure.use(observed).use(identified);
 /** For the other services of the grid (and operators) holding the service token. */
 export const internalProcedure = t.procedure.use(observed).use(serviceOnly);
 export const createCallerFactory = t.createCallerFactory;

@@ -1,3 +1,4 @@
 export * from "./admission.ts";
 export * from "./choice.ts";
+export * from "./quota.ts";
 export * from "./water-filling.ts";

@@ -117,7 +117,7 @@ async function untilAllHaveData(
 describe("dashboards and alerts against a real Prometheus", () => {
   test("every panel query and alert expression returns data", async () => {
     // The grid compose runs: three substations, small enough to fill up.
-    const dev = await startDev(["--random-ports", "--keep-going", "--capacities", "60,40,20"]);
+    const dev = await startDev(["--random-ports", "--no-quotas", "--keep-going", "--capacities", "60,40,20"]);
     cleanups.push(() => dev[Symbol.asyncDispose]());
     const hostOf: Record<string, string> = {
       "charge-api": new URL(dev.urls.chargeApi).host,

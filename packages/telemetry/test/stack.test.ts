@@ -262,7 +262,7 @@ describe("Grafana provisioning", () => {
     const a = await grid.client.requestCharge.mutate({ vehicleId: "a", durationS: 60 });
     for (const v of ["b", "c", "d"]) await grid.client.requestCharge.mutate({ vehicleId: v, durationS: 60 });
     await grid.client.requestCharge.mutate({ vehicleId: "e", durationS: 60 }).catch(() => undefined);
-    await grid.client.stopCharge.mutate({ sessionId: a.sessionId });
+    await grid.client.stopCharge.mutate({ sessionId: a.sessionId, sessionSecret: a.sessionSecret });
     const exported = new Set<string>();
     for (const app of [grid.api, grid.balancer, ...grid.substations]) {
       for (const name of exposedMetricNames(await (await fetch(`${app.url}/metrics`)).text()))

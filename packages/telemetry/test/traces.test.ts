@@ -18,7 +18,7 @@ let dev: Awaited<ReturnType<typeof startDev>>;
 
 beforeAll(async () => {
   sink = startOtlpSink();
-  dev = await startDev(["--random-ports", "--capacities", "150,4.2"], {
+  dev = await startDev(["--random-ports", "--no-quotas", "--capacities", "150,4.2"], {
     env: {
       OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
       OTEL_METRICS_EXPORTER: "otlp",

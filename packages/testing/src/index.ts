@@ -5,7 +5,7 @@ import { readEnv as balancerEnv } from "@evgrid/balancer/env";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { startChargeApi } from "@evgrid/charge-api/app";
 import { readEnv as chargeApiEnv } from "@evgrid/charge-api/env";
-import { internalClient } from "@evgrid/kit";
+import { internalClient, UNLIMITED_QUOTAS } from "@evgrid/kit";
 import { type RunningSubstation, startSubstation } from "@evgrid/substation/app";
 import { readEnv as substationEnv } from "@evgrid/substation/env";
 
@@ -16,6 +16,8 @@ export interface GridOptions {
   /** Share a token with another grid (default: a new one). */
   serviceToken?: string;
   chargeApi?: Record<string, string>;
+  /** The apps' own default quotas; without, quotas never bind (tests of other behaviour send many requests). */
+  defaultQuotas?: boolean;
 }
 
 /**
@@ -24,6 +26,7 @@ export interface GridOptions {
  */
 export async function startGrid(opts: GridOptions) {
   const serviceToken = opts.serviceToken ?? randomBytes(24).toString("base64url");
+  const quotas = opts.defaultQuotas ? {} : UNLIMITED_QUOTAS;
   const substations: RunningSubstation[] = await Promise.all(
     opts.capacitiesKw.map((capacityKw, i) =>
       startSubstation(
@@ -44,6 +47,7 @@ export async function startGrid(opts: GridOptions) {
       SUBSTATION_URLS: substations.map((s) => s.url).join(","),
       LOG_QUIET: "true",
       SERVICE_TOKEN: serviceToken,
+      ...quotas,
       ...opts.balancer,
     }),
   );
@@ -53,6 +57,7 @@ export async function startGrid(opts: GridOptions) {
       BALANCER_URL: balancer.url,
       LOG_QUIET: "true",
       SERVICE_TOKEN: serviceToken,
+      ...quotas,
       ...opts.chargeApi,
     }),
   );
