@@ -23,8 +23,9 @@ export function startBalancer(env: BalancerEnv) {
         }),
     });
     await view.start(env.LOAD_REFRESH_MS);
-    const report = balancerMetrics(telemetry.meter, view);
-    const dispatcher = new Dispatcher(view, {
+    let dispatcher: Dispatcher | undefined;
+    const report = balancerMetrics(telemetry.meter, view, () => dispatcher?.waitingCount ?? 0);
+    dispatcher = new Dispatcher(view, {
       maxTries: env.DISPATCH_MAX_TRIES,
       deadlineMs: env.DISPATCH_DEADLINE_MS,
       callTimeoutMs: env.CALL_TIMEOUT_MS,

@@ -84,6 +84,11 @@ export class Dispatcher {
     view.onRefreshed = () => void this.waiting.pump();
   }
 
+  /** Requests waiting for capacity right now. */
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+
   /** `dispatch`: a session for this request now, or (with `waitS`) once power frees up. */
   async request(req: DispatchRequest, signal?: AbortSignal): Promise<DispatchResult> {
     annotate({

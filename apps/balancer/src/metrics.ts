@@ -3,7 +3,7 @@ import type { DispatchReport } from "./dispatcher.ts";
 import type { GridView } from "./view.ts";
 
 /** What the balancer did and what it believes, labelled by substation id (its URL until it has answered). */
-export function balancerMetrics(meter: Meter, view: GridView) {
+export function balancerMetrics(meter: Meter, view: GridView, waiting: () => number) {
   const dispatches = meter.createCounter("evgrid_balancer_dispatches", {
     description:
       "Dispatches by outcome (admitted, grid_full, unavailable, timeout, deadline, quota, invalid) and chosen substation",
@@ -33,6 +33,9 @@ export function balancerMetrics(meter: Meter, view: GridView) {
     inflight: meter.createObservableGauge("evgrid_balancer_inflight_dispatches", {
       description: "startSession calls sent and not yet answered",
     }),
+    waiting: meter.createObservableGauge("evgrid_balancer_waiting_requests", {
+      description: "Requests waiting for capacity (waitS), all callers",
+    }),
   };
   meter.addBatchObservableCallback((r) => {
     let healthy = 0;
@@ -47,6 +50,7 @@ export function balancerMetrics(meter: Meter, view: GridView) {
     }
     r.observe(gauges.healthy, healthy);
     r.observe(gauges.members, view.members.length);
+    r.observe(gauges.waiting, waiting());
   }, Object.values(gauges));
 
   return (report: DispatchReport) => {

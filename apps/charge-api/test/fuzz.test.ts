@@ -72,6 +72,14 @@ const nearlyValid = fc.record(
     ),
     status: fc.constantFrom("active", "ended", "all", "ALL", ""),
     limit: trickyNumber,
+    // Ownership and waiting: a caller may try to pick an owner, forge a secret, or wait (briefly here).
+    owner: fc.oneof(trickyString, fc.constantFrom("operator", "key:0123456789abcdef", "addr:127.0.0.1")),
+    sessionSecret: fc.oneof(trickyString, fc.constant(null)),
+    idempotencyKey: trickyString,
+    waitS: fc.oneof(
+      fc.constantFrom(0, -1, 0.05, 301, Number.NaN),
+      fc.double({ min: 0, max: 0.2, noNaN: true }),
+    ),
     __proto__: fc.constant({ polluted: true }),
     constructor: fc.constant({ prototype: { polluted: true } }),
   },
@@ -123,7 +131,34 @@ const request = fc.record({
   ),
   body,
   withToken: fc.boolean(),
+  // How it travels: one call, a batch of 1-60 calls (POST body or GET URL), or a chunked body of no length.
+  shape: fc.oneof(
+    { weight: 6, arbitrary: fc.constant<"single">("single") },
+    { weight: 1, arbitrary: fc.constant<"chunked">("chunked") },
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: 60 }) },
+  ),
+  /** A batch's input: one item per call (tRPC's shape), or the raw body as the whole input. */
+  batchItems: fc.boolean(),
 });
+
+/** A body sent without a length, in small pieces, as a streaming client (or an attacker) sends it. */
+const chunked = (text: string) =>
+  new ReadableStream<Uint8Array>({
+    start(ctl) {
+      const bytes = new TextEncoder().encode(text);
+      for (let i = 0; i < bytes.length; i += 1024) ctl.enqueue(bytes.slice(i, i + 1024));
+      ctl.close();
+    },
+  });
+
+/** The body as JSON if it is JSON, else the text itself (so a batch item can be anything). */
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
 
 function baseOf(app: App): string {
   if (app === "chargeApi") return dev.urls.chargeApi;
@@ -148,13 +183,28 @@ describe("hostile input", () => {
         if (r.legacy) {
           url = `${dev.urls.chargeApi}/request_charge`;
           init = { method, headers, body: method === "GET" ? undefined : r.body };
+        } else if (typeof r.shape === "number") {
+          // A batch: the same body for every call (or a tRPC batch object), the path repeated.
+          const batch = `${baseOf(app)}/trpc/${Array(r.shape).fill(path).join(",")}?batch=1`;
+          // Deeply nested bodies are sent one call at a time above; copied into 60 items they only cost time.
+          const item = r.body.length <= 2000 ? safeJson(r.body) : r.body.slice(0, 2000);
+          const items = Object.fromEntries(Array.from({ length: r.shape }, (_, i) => [String(i), item]));
+          const payload = r.batchItems ? JSON.stringify(items) : r.body;
+          if (method === "GET") {
+            url = `${batch}&input=${encodeURIComponent(payload.slice(0, 4000).toWellFormed())}`;
+            init = { method: "GET", headers };
+          } else {
+            url = batch;
+            init = { method, headers, body: payload };
+          }
         } else if (kind === "query" && method === "GET") {
           // Keep the URL under Bun's header limit; a long URL is its own case below.
-          url = `${baseOf(app)}/trpc/${path}?input=${encodeURIComponent(r.body.slice(0, 4000))}`;
+          url = `${baseOf(app)}/trpc/${path}?input=${encodeURIComponent(r.body.slice(0, 4000).toWellFormed())}`;
           init = { method: "GET", headers };
         } else {
           url = `${baseOf(app)}/trpc/${path}`;
-          init = { method, headers, body: method === "GET" ? undefined : r.body };
+          const body = r.shape === "chunked" ? chunked(r.body) : r.body;
+          init = { method, headers, body: method === "GET" ? undefined : body };
         }
         const res = await fetch(url, init);
         const text = await res.text();
@@ -163,8 +213,14 @@ describe("hostile input", () => {
         expect({ url, status: res.status < 500 }).toEqual({ url, status: true });
         expect(text.toLowerCase()).not.toContain("<html");
         if (res.status >= 400 && res.headers.get("content-type")?.includes("application/json")) {
-          const reason = (JSON.parse(text) as { error?: { data?: { reason?: string } } }).error?.data?.reason;
-          if (!reason) untyped.push(`${res.status} ${url}: ${text.slice(0, 120)}`);
+          // One error, or a batch's answers (each call failed or succeeded on its own): every error typed.
+          type Answer = { error?: { data?: { reason?: string } } };
+          const parsed = JSON.parse(text) as Answer | Answer[];
+          const errors = (Array.isArray(parsed) ? parsed : [parsed]).filter(
+            (a) => a.error !== undefined || !Array.isArray(parsed),
+          );
+          if (errors.some((a) => !a.error?.data?.reason))
+            untyped.push(`${res.status} ${url}: ${text.slice(0, 120)}`);
         }
       }),
       { numRuns: 1200 },

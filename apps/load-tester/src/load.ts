@@ -30,6 +30,9 @@ Options:
   --max-kw <kW>         each vehicle's maximum power                             (default: 11)
   --min-kw <kW>         each vehicle's minimum power                             (default: min(max-kw, 4.2))
   --session-s <s>       each session's duration                                  (default: 5)
+  --wait-s <s>          each request waits up to this long for freed power (waitS)
+  --vehicle-prefix <p>  vehicle ids are <p>-<n>                                  (default: load-<pid>)
+  --api-key <key>       send this API key (charge-api with API_KEYS)             (default: $API_KEY)
   --watch-ms <ms>       how often to sample the grid's load (0: never)           (default: 250)
   --json                print one JSON report, nothing else
   --no-progress         no live progress line
@@ -60,6 +63,9 @@ function flags() {
         "max-kw": { type: "string", default: "11" },
         "min-kw": { type: "string" },
         "session-s": { type: "string", default: "5" },
+        "wait-s": { type: "string" },
+        "vehicle-prefix": { type: "string" },
+        "api-key": { type: "string" },
         "watch-ms": { type: "string", default: "250" },
         json: { type: "boolean", default: false },
         "no-progress": { type: "boolean", default: false },
@@ -100,6 +106,9 @@ function flags() {
     maxKw: num("max-kw", 0) as number,
     minKw: num("min-kw", 0),
     sessionS: num("session-s", 0) as number,
+    waitS: num("wait-s", 0),
+    vehiclePrefix: String(values["vehicle-prefix"] ?? `load-${process.pid}`),
+    apiKey: (values["api-key"] as string | undefined) ?? process.env.API_KEY,
     watchMs: num("watch-ms", 0, true) as number,
     json: values.json === true,
     progress: values["no-progress"] !== true && values.json !== true,
@@ -107,7 +116,11 @@ function flags() {
 }
 
 const f = flags();
-const api = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${f.url}/trpc` })] });
+const api = createTRPCClient<AppRouter>({
+  links: [
+    httpLink({ url: `${f.url}/trpc`, headers: f.apiKey ? { authorization: `Bearer ${f.apiKey}` } : {} }),
+  ],
+});
 try {
   await api.gridStatus.query();
 } catch (err) {
@@ -119,8 +132,9 @@ const request = {
   maxKw: f.maxKw,
   durationS: f.sessionS,
   ...(f.minKw === undefined ? {} : { minKw: f.minKw }),
+  ...(f.waitS === undefined ? {} : { waitS: f.waitS }),
 };
-const send = chargeRequests(api, `load-${process.pid}`, request);
+const send = chargeRequests(api, f.vehiclePrefix, request);
 
 const stats = new RunStats();
 const watcher =

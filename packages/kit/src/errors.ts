@@ -37,6 +37,6 @@ export function relayUpstreamError(err: unknown, upstream: string): GridError {
     return new GridError(data.code as Code, data.reason as Reason, message, data.details);
   }
   // What exactly broke (a socket error's text, a runtime hint) is not the caller's business.
-  const why = classifyCallFailure(err) === "unreachable" ? "is unreachable" : "did not answer in time";
+  const why = classifyCallFailure(err) === "unreachable" ? "is unreachable" : "did not answer";
   return new GridError("SERVICE_UNAVAILABLE", reasons.UPSTREAM_UNAVAILABLE, `${upstream} ${why}`);
 }

@@ -1,0 +1,52 @@
+/** Raw HTTP as an attacker (or curl) sends it: no client library, every status and header visible. */
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies.
+export type Json = any;
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  json: Json;
+}
+
+export interface As {
+  /** Open mode with TRUST_PROXY=1: the address the one trusted proxy saw. */
+  address?: string;
+  /** An API key, or the service token. */
+  bearer?: string;
+}
+
+const headersFor = (as: As, extra: Record<string, string> = {}) => ({
+  ...(as.address ? { "x-forwarded-for": as.address } : {}),
+  ...(as.bearer ? { authorization: `Bearer ${as.bearer}` } : {}),
+  ...extra,
+});
+
+async function answer(res: Response): Promise<Answer> {
+  const text = await res.text();
+  let json: Json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = { text };
+  }
+  return { status: res.status, headers: res.headers, json };
+}
+
+export async function mutation(base: string, path: string, input: unknown, as: As = {}): Promise<Answer> {
+  return answer(
+    await fetch(`${base}/trpc/${path}`, {
+      method: "POST",
+      headers: headersFor(as, { "content-type": "application/json" }),
+      body: JSON.stringify(input),
+    }),
+  );
+}
+
+export async function query(base: string, path: string, input: unknown, as: As = {}): Promise<Answer> {
+  const q = input === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify(input))}`;
+  return answer(await fetch(`${base}/trpc/${path}${q}`, { headers: headersFor(as) }));
+}
+
+/** The reason of a tRPC error answer. */
+export const reasonOf = (a: Answer): string | undefined => a.json?.error?.data?.reason;

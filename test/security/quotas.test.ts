@@ -1,0 +1,196 @@
+/**
+ * Quotas per caller: requests per second, active sessions, and a share of the grid's power; batches are
+ * counted call by call, and bodies are bounded however they are sent. Real processes (`bun run dev`).
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { connect } from "node:net";
+import { startDev } from "@evgrid/testing";
+import { type As, type Json, mutation, query, reasonOf } from "./http.ts";
+
+setDefaultTimeout(60_000);
+
+const KEYS = ["flood", "calm", "hog", "many", "batch", "getter"].map((k) => `${k}-key-0123456789abcdef`);
+const [FLOOD, CALM, HOG, MANY, BATCH, GETTER] = KEYS.map((bearer) => ({ bearer })) as As[] as [
+  As,
+  As,
+  As,
+  As,
+  As,
+  As,
+];
+const BURST = 40;
+
+let dev: Awaited<ReturnType<typeof startDev>>;
+let api: string;
+beforeAll(async () => {
+  dev = await startDev(["--random-ports", "--capacities", "150,150,150"], {
+    env: {
+      API_KEYS: KEYS.join(","),
+      QUOTA_RPS: "20",
+      QUOTA_BURST: String(BURST),
+      QUOTA_ACTIVE_SESSIONS: "20",
+    },
+  });
+  api = dev.urls.chargeApi;
+});
+afterAll(() => dev?.[Symbol.asyncDispose]());
+
+describe("quotas per API key", () => {
+  test("one key's flood gets 429 QUOTA_EXCEEDED with Retry-After, while another key is served normally", async () => {
+    const flood = await Promise.all(
+      Array.from({ length: 200 }, () => query(api, "gridStatus", undefined, FLOOD)),
+    );
+    const refused = flood.filter((a) => a.status === 429);
+    expect(flood.filter((a) => a.status === 200).length).toBeLessThanOrEqual(BURST + 5);
+    expect(refused.length).toBeGreaterThanOrEqual(150);
+    for (const a of refused) {
+      expect(reasonOf(a)).toBe("QUOTA_EXCEEDED");
+      expect(a.json.error.data.details).toMatchObject({ quota: "rate", limit: 20 });
+      expect(Number(a.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    }
+    const calm = await Promise.all(
+      Array.from({ length: 10 }, () => query(api, "gridStatus", undefined, CALM)),
+    );
+    expect(calm.map((a) => a.status)).toEqual(Array(10).fill(200));
+  });
+
+  test("three 24-hour 150 kW requests cannot take the whole grid: the second is over the key's share", async () => {
+    const hog = { minKw: 150, maxKw: 150, durationS: 86_400 };
+    const first = await mutation(api, "requestCharge", { ...hog, vehicleId: "hog-1" }, HOG);
+    expect(first.status).toBe(200);
+    for (const v of ["hog-2", "hog-3"]) {
+      const next = await mutation(api, "requestCharge", { ...hog, vehicleId: v }, HOG);
+      expect(next.status).toBe(429);
+      expect(reasonOf(next)).toBe("QUOTA_EXCEEDED");
+      expect(next.json.error.data.details).toMatchObject({ quota: "grid_share", limit: 0.5 });
+      expect(Number(next.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    }
+    // Everyone else still charges, the original endpoint included.
+    expect((await mutation(api, "requestCharge", { vehicleId: "calm-1", durationS: 60 }, CALM)).status).toBe(
+      200,
+    );
+    const legacy = await fetch(`${api}/request_charge`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${CALM.bearer}` },
+    });
+    expect(await legacy.text()).toMatch(/^Routed to substation-\d\n$/);
+  });
+
+  test("power is what bounds sessions: 1e-300 kW is refused on the field, and one key's sessions are counted", async () => {
+    const tiny = await mutation(
+      api,
+      "requestCharge",
+      { vehicleId: "tiny", maxKw: 1e-300, minKw: 1e-300 },
+      MANY,
+    );
+    expect(tiny.status).toBe(400);
+    expect(tiny.json.error.data.fieldErrors).toHaveProperty("maxKw");
+    const many = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        mutation(api, "requestCharge", { vehicleId: `many-${i}`, maxKw: 1, durationS: 600 }, MANY),
+      ),
+    );
+    expect(many.filter((a) => a.status === 200)).toHaveLength(20);
+    for (const a of many.filter((x) => x.status !== 200)) {
+      expect(a.json.error.data).toMatchObject({
+        reason: "QUOTA_EXCEEDED",
+        details: { quota: "active_sessions" },
+      });
+    }
+  });
+});
+
+describe("batches and streamed bodies", () => {
+  /** An HTTP/1.1 request written by hand, body chunked: no client library would send a bad one. */
+  function chunkedPost(
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+  ): Promise<{ status: number; headers: string; body: string }> {
+    const { hostname, port, pathname, search } = new URL(url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => {
+        const head = [
+          `POST ${pathname}${search} HTTP/1.1`,
+          `Host: ${hostname}:${port}`,
+          "Transfer-Encoding: chunked",
+          "Connection: close",
+          ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+        ].join("\r\n");
+        socket.write(`${head}\r\n\r\n`);
+        // Many small chunks, as a slow or malicious client would send them.
+        for (let i = 0; i < body.length; i += 4096) {
+          const piece = body.slice(i, i + 4096);
+          socket.write(`${Buffer.byteLength(piece).toString(16)}\r\n${piece}\r\n`);
+        }
+        socket.write("0\r\n\r\n");
+      });
+      let raw = "";
+      socket.on("data", (d) => {
+        raw += d.toString();
+      });
+      // The server may answer (413) and close while the rest is still being written: that is the point.
+      socket.on("error", (err) => {
+        if (raw.length === 0) reject(err);
+      });
+      socket.on("close", () => {
+        const [head = "", ...rest] = raw.split("\r\n\r\n");
+        resolve({ status: Number(head.split(" ")[1]), headers: head, body: rest.join("\r\n\r\n") });
+      });
+    });
+  }
+
+  test("1,100 requestCharge calls in one chunked batch are counted one by one", async () => {
+    const n = 1100;
+    const input = Object.fromEntries(
+      Array.from({ length: n }, (_, i) => [String(i), { vehicleId: `b-${i}`, maxKw: 1, durationS: 60 }]),
+    );
+    const body = JSON.stringify(input);
+    expect(body.length).toBeLessThan(64 * 1024); // within the body limit: only the quota can stop it
+    const res = await chunkedPost(
+      `${api}/trpc/${Array(n).fill("requestCharge").join(",")}?batch=1`,
+      { "content-type": "application/json", authorization: `Bearer ${BATCH.bearer}` },
+      body,
+    );
+    expect(res.status).toBe(207);
+    const parsed = JSON.parse(res.body.replace(/^[0-9a-f]+\r\n|\r\n[0-9a-f]+\r\n|\r\n0\r\n$/g, "")) as Json[];
+    expect(parsed).toHaveLength(n);
+    const admitted = parsed.filter((r) => r.result).length;
+    expect(admitted).toBeLessThanOrEqual(20);
+    const reasons = new Set(parsed.filter((r) => r.error).map((r) => r.error.data.reason));
+    expect([...reasons].sort()).toEqual(["QUOTA_EXCEEDED"]);
+  });
+
+  test("a chunked body over 64 KiB is refused with the same typed 413 as one with a length", async () => {
+    const res = await chunkedPost(
+      `${api}/trpc/requestCharge`,
+      { "content-type": "application/json", authorization: `Bearer ${CALM.bearer}` },
+      JSON.stringify({ vehicleId: "x".repeat(200_000) }),
+    );
+    expect(res.status).toBe(413);
+    expect(res.headers.toLowerCase()).toContain("content-type: application/json");
+    expect(JSON.parse(res.body.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, "")).error.data.reason).toBe(
+      "PAYLOAD_TOO_LARGE",
+    );
+  });
+
+  test("140 getSession calls in one URL cost 140 tokens: the caller's rate bounds the fan-out", async () => {
+    const n = 140;
+    const input = Object.fromEntries(
+      Array.from({ length: n }, (_, i) => [
+        String(i),
+        { sessionId: `substation-1.${i.toString(16).padStart(32, "0")}` },
+      ]),
+    );
+    const res = await fetch(
+      `${api}/trpc/${Array(n).fill("getSession").join(",")}?batch=1&input=${encodeURIComponent(JSON.stringify(input))}`,
+      { headers: { authorization: `Bearer ${GETTER.bearer}` } },
+    );
+    const parsed = (await res.json()) as Json[];
+    const limited = parsed.filter((r) => r.error?.data?.reason === "QUOTA_EXCEEDED").length;
+    const looked = parsed.filter((r) => r.error?.data?.reason === "SESSION_NOT_FOUND").length;
+    expect(limited + looked).toBe(n);
+    expect(looked).toBeLessThanOrEqual(BURST + 1);
+    expect(res.headers.get("retry-after")).not.toBeNull();
+  });
+});
