@@ -9,7 +9,9 @@ import { type As, type Json, mutation, query, reasonOf } from "./http.ts";
 
 setDefaultTimeout(60_000);
 
-const KEYS = ["flood", "calm", "hog", "many", "batch", "getter"].map((k) => `${k}-key-0123456789abcdef`);
+const KEYS = ["flood", "calm", "hog", "many", "batch", "getter", "recheck"].map(
+  (k) => `${k}-key-0123456789abcdef`,
+);
 const [FLOOD, CALM, HOG, MANY, BATCH, GETTER] = KEYS.map((bearer) => ({ bearer })) as As[] as [
   As,
   As,
@@ -97,6 +99,42 @@ describe("quotas per API key", () => {
         details: { quota: "active_sessions" },
       });
     }
+  });
+});
+
+describe("quotas count what callers really hold", () => {
+  test("a session ended behind the balancer's back (an operator at the substation) frees its caller's place", async () => {
+    const RECHECK = { bearer: KEYS[6] };
+    const held = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        mutation(api, "requestCharge", { vehicleId: `held-${i}`, maxKw: 1, durationS: 600 }, RECHECK),
+      ),
+    );
+    expect(held.every((a) => a.status === 200)).toBe(true);
+    // An operator stops one at its substation directly: the balancer is not told.
+    const { sessionId, substationId } = held[0]?.json.result.data;
+    const stopped = await fetch(`${dev.urls.substations[substationId]}/trpc/stopSession`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${dev.urls.serviceToken}` },
+      body: JSON.stringify({ sessionId }),
+    });
+    expect(stopped.status).toBe(200);
+    // At its quota, the caller's sessions are checked with their substations: it has 19, so one more fits...
+    const again = await mutation(
+      api,
+      "requestCharge",
+      { vehicleId: "held-20", maxKw: 1, durationS: 600 },
+      RECHECK,
+    );
+    expect(again.status).toBe(200);
+    // ...and then it is at 20 again, really.
+    const over = await mutation(
+      api,
+      "requestCharge",
+      { vehicleId: "held-21", maxKw: 1, durationS: 600 },
+      RECHECK,
+    );
+    expect(over.json.error.data.details).toMatchObject({ quota: "active_sessions" });
   });
 });
 

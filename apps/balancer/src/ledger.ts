@@ -16,8 +16,8 @@ const MS_PER_HOUR = 3_600_000;
 /**
  * The sessions each caller holds across the grid, for its quotas. Filled from this balancer's admissions
  * and emptied by stops through it and by time: a session is counted until it must have ended, so a caller
- * is never under-counted. Sessions that ended early (stopped by an operator, curtailed, energy reached
- * sooner) are over-counted until `uncertain()` lists them and someone asks their substation.
+ * is never under-counted. Sessions that ended early (stopped at the substation, curtailed, energy reached
+ * sooner) are over-counted until the caller hits its quota and the dispatcher asks their substations.
  * Holds one entry per active session admitted here, so it is bounded by what the grid can power.
  */
 export class OwnerLedger {
@@ -81,11 +81,15 @@ export class OwnerLedger {
     return { activeSessions: (held?.size ?? 0) + (pending?.count ?? 0), committedMinKw };
   }
 
-  /** Sessions past their expected end that may or may not still run; worth asking their substation. */
-  uncertain(owner: string): string[] {
-    const nowMs = this.now();
+  /**
+   * The caller's sessions most likely to have ended without this balancer hearing of it (curtailed, stopped
+   * at the substation, energy reached sooner): those expected to end first. At most `limit`, so asking
+   * their substations stays cheap.
+   */
+  uncertain(owner: string, limit = 20): string[] {
     return [...(this.byOwner.get(owner)?.values() ?? [])]
-      .filter((h) => h.expectedEndMs <= nowMs)
+      .sort((a, b) => a.expectedEndMs - b.expectedEndMs)
+      .slice(0, limit)
       .map((h) => h.sessionId);
   }
 
