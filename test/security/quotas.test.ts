@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { connect } from "node:net";
 import { startDev } from "@evgrid/testing";
-import { type As, type Json, mutation, query, reasonOf } from "./http.ts";
+import { type Answer, type As, type Json, mutation, query, reasonOf } from "./http.ts";
 
 setDefaultTimeout(60_000);
 
@@ -112,7 +112,7 @@ describe("quotas count what callers really hold", () => {
     );
     expect(held.every((a) => a.status === 200)).toBe(true);
     // An operator stops one at its substation directly: the balancer is not told.
-    const { sessionId, substationId } = held[0]?.json.result.data;
+    const { sessionId, substationId } = (held[0] as Answer).json.result.data;
     const stopped = await fetch(`${dev.urls.substations[substationId]}/trpc/stopSession`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${dev.urls.serviceToken}` },

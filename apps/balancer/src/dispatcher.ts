@@ -4,18 +4,27 @@ import {
   type DispatchResult,
   errorDataOf,
   OPERATOR,
+  type RefusalDetails,
   reasons,
+  refusalDetailsSchema,
   type Session,
-  substationLoadSchema,
   substationOfSession,
 } from "@evgrid/contract";
 import { classifyCallFailure, describeFailure, GridError, gridFull, relayUpstreamError } from "@evgrid/kit";
-import { checkSessionQuota, decideAdmission, exceedsEverySite, type SessionQuota } from "@evgrid/policy";
-import { annotate, attr } from "@evgrid/telemetry";
+import {
+  checkSessionQuota,
+  exceedsEverySite,
+  firstStop,
+  nextStepAfter,
+  type SessionQuota,
+  type StartFailure,
+  takesOutOfRotation,
+} from "@evgrid/policy";
+import { annotate, annotateGrant, annotateRequest, attr } from "@evgrid/telemetry";
 import { OwnerLedger } from "./ledger.ts";
 import { DispatchMemory } from "./memory.ts";
 import type { GridView, Member } from "./view.ts";
-import { WaitQueue } from "./wait-queue.ts";
+import { isGridFull, WaitQueue } from "./wait-queue.ts";
 
 export interface DispatchReport {
   outcome: "admitted" | "grid_full" | "unavailable" | "timeout" | "deadline" | "quota" | "invalid";
@@ -91,11 +100,7 @@ export class Dispatcher {
 
   /** `dispatch`: a session for this request now, or (with `waitS`) once power frees up. */
   async request(req: DispatchRequest, signal?: AbortSignal): Promise<DispatchResult> {
-    annotate({
-      [attr.vehicleId]: req.vehicleId,
-      [attr.requestedMaxKw]: req.maxKw,
-      [attr.requestedMinKw]: req.minKw,
-    });
+    annotateRequest(req);
     const capacitiesKw = this.view.members.flatMap((m) => (m.load ? [m.load.capacityKw] : []));
     if (exceedsEverySite(capacitiesKw, req.minKw)) {
       this.opts.report?.({ outcome: "invalid", substationId: null, tries: 0 });
@@ -111,9 +116,7 @@ export class Dispatcher {
     try {
       return await this.admit(req);
     } catch (err) {
-      if (req.waitS !== undefined && err instanceof GridError && err.reason === reasons.GRID_FULL) {
-        return this.waiting.wait(req, signal);
-      }
+      if (req.waitS !== undefined && isGridFull(err)) return this.waiting.wait(req, signal);
       throw err;
     }
   }
@@ -232,20 +235,15 @@ export class Dispatcher {
 
   /** One dispatch (coalesced per idempotency key), said on the active span (the trace) and to the metrics. */
   private async dispatch(req: DispatchRequest): Promise<DispatchResult> {
-    const progress = { count: 0 };
+    let run: DispatchRun | undefined;
     try {
-      const run = async () => {
-        const result = await this.choose(req, progress, this.memory.homeOf(req));
-        this.memory.remember(req, result.session);
-        return result;
-      };
-      const result = await this.memory.coalesce(req, run);
-      annotate({
-        [attr.substationId]: result.session.substationId,
-        [attr.sessionId]: result.session.sessionId,
-        [attr.allocatedKw]: result.session.allocatedKw,
-        [attr.tries]: result.tries,
+      const result = await this.memory.coalesce(req, async () => {
+        run = new DispatchRun(this.view, req, this.opts, this.now);
+        const r = await run.run(this.memory.homeOf(req));
+        this.memory.remember(req, r.session);
+        return r;
       });
+      annotateGrant(result.session, result.tries);
       this.opts.report?.({
         outcome: "admitted",
         substationId: result.session.substationId,
@@ -254,86 +252,155 @@ export class Dispatcher {
       return result;
     } catch (err) {
       const reason = err instanceof GridError ? err.reason : reasons.INTERNAL;
-      annotate({ [attr.tries]: progress.count, [attr.reason]: reason });
-      this.opts.report?.({
-        outcome: outcomeOf[reason] ?? "invalid",
-        substationId: null,
-        tries: progress.count,
-      });
+      const tries = run?.tries ?? 0;
+      annotate({ [attr.tries]: tries, [attr.reason]: reason });
+      this.opts.report?.({ outcome: outcomeOf[reason] ?? "invalid", substationId: null, tries });
       throw err;
     }
   }
+}
 
-  /**
-   * Sends the request to the substation where the vehicle would get the most power, as the view sees it.
-   * A refusal (the substation knew better) or a substation that cannot be reached is skipped and the next
-   * best tried. A call that timed out is NOT retried elsewhere: that substation may have started the
-   * session, and a second one would double-book the vehicle.
-   */
-  private async choose(
-    req: DispatchRequest,
-    progress: { count: number },
-    home: string | undefined,
-  ): Promise<DispatchResult> {
-    const { view, opts } = this;
+/** How a failed startSession looked from here, in the terms of the dispatch rules. */
+interface Failed {
+  failure: StartFailure;
+  /** A reason code for the attempt list (never an error's text). */
+  reason: string;
+  /** What the substation said of itself when it refused: news for the view. */
+  refusal: RefusalDetails | undefined;
+}
+
+function classify(err: unknown): Failed {
+  switch (classifyCallFailure(err)) {
+    case "answered": {
+      const data = errorDataOf(err);
+      const refusal = refusalDetailsSchema.safeParse(data?.details).data;
+      const reason = data?.reason ?? reasons.INTERNAL;
+      if (data?.code === "TOO_MANY_REQUESTS") return { failure: "full", reason, refusal };
+      if (reason === reasons.SUBSTATION_DRAINING) return { failure: "draining", reason, refusal };
+      if (data?.code === "SERVICE_UNAVAILABLE")
+        return { failure: "out_of_service", reason, refusal: undefined };
+      return { failure: "rejected", reason, refusal: undefined };
+    }
+    case "unreachable":
+      return { failure: "unreachable", reason: "UNREACHABLE", refusal: undefined };
+    case "uncertain":
+      return { failure: "uncertain", reason: "NO_ANSWER", refusal: undefined };
+  }
+}
+
+/**
+ * One request's way through the grid: which substations it asked, and why each did not admit it. It goes
+ * first to its home if it has one, else where the vehicle would get the most power as the view sees it; a
+ * substation that surely did nothing (full, unreachable) is skipped for the next best, within the deadline
+ * and at most `maxTries`. The rules of where it may go are `nextStepAfter` in packages/policy.
+ */
+class DispatchRun {
+  private readonly asked = new Set<Member>();
+  private readonly attempts: DispatchAttempt[] = [];
+
+  constructor(
+    private readonly view: GridView,
+    private readonly req: DispatchRequest,
+    private readonly opts: DispatcherOptions,
+    private readonly now: () => number,
+  ) {}
+
+  /** Substations asked so far. */
+  get tries(): number {
+    return this.asked.size;
+  }
+
+  async run(home: string | undefined): Promise<DispatchResult> {
+    const { view, req, opts } = this;
     const deadline = this.now() + opts.deadlineMs;
-    const asked = new Set<Member>();
-    const attempts: DispatchAttempt[] = [];
+    const homeMember = home === undefined ? undefined : view.byId(home);
+    const first = firstStop(
+      home === undefined ? undefined : { id: home, healthy: homeMember?.healthy ?? false },
+    );
+    if (first === "home_unavailable") throw homeUnavailable(home as string);
 
-    while (asked.size < opts.maxTries) {
+    while (this.asked.size < opts.maxTries) {
       const remainingMs = deadline - this.now();
       if (remainingMs <= 0) {
         throw new GridError(
           "SERVICE_UNAVAILABLE",
           reasons.DEADLINE_EXCEEDED,
           `no substation admitted the request within ${opts.deadlineMs} ms`,
-          { substations: attempts },
+          { substations: this.attempts },
         );
       }
-      // A vehicle with a session, or a retried key, goes first to the substation that knows it.
-      const isHome = home !== undefined && asked.size === 0;
-      let member: Member | undefined;
-      if (isHome) {
-        member = view.byId(home);
-        if (!member?.healthy) throw homeUnavailable(home);
-      } else {
-        member = view.best(req, asked);
-      }
+      const atHome = first === "home" && this.asked.size === 0;
+      const member = atHome ? homeMember : view.best(req, this.asked);
       if (!member) break;
-
-      asked.add(member);
-      progress.count = asked.size;
+      this.asked.add(member);
       view.beginAssignment(member, req);
       try {
         const timeoutMs = Math.min(opts.callTimeoutMs, remainingMs);
         const res = await member.client.startSession.mutate(req, { context: { timeoutMs } });
         view.record(member, res.load);
-        return { session: res.session, replayed: res.replayed, tries: asked.size, attempts };
+        return {
+          session: res.session,
+          replayed: res.replayed,
+          tries: this.asked.size,
+          attempts: this.attempts,
+        };
       } catch (err) {
-        // Only "full" proves the vehicle has no active session at its home; anything else stays there.
-        if (isHome && errorDataOf(err)?.code !== "TOO_MANY_REQUESTS") {
-          if (errorDataOf(err)) throw relayUpstreamError(err, home);
-          view.markFailed(member, describeFailure(err));
-          throw homeUnavailable(home);
-        }
-        attempts.push(handleFailure(view, member, err));
+        this.afterFailure(member, err, atHome);
       } finally {
         view.endAssignment(member, req);
       }
     }
+    throw this.noneAdmitted();
+  }
 
-    // Say why every substation we did not get a session from could not take it (in reason codes: what
-    // exactly failed stays in the balancer's own status, for operators).
-    for (const m of view.members) {
-      if (asked.has(m)) continue;
-      attempts.push(
-        m.healthy && m.load
-          ? { substationId: m.load.substationId, outcome: "skipped", reason: viewReason(m, req) }
-          : { substationId: m.id ?? "unknown", outcome: "failed", reason: "UNREACHABLE" },
-      );
+  /** Learns from the failure, then goes on to the next substation or ends the dispatch, as the rules say. */
+  private afterFailure(member: Member, err: unknown, atHome: boolean): void {
+    const { failure, reason, refusal } = classify(err);
+    const substationId = member.id ?? "unknown";
+    if (refusal) this.view.record(member, refusal.load);
+    if (takesOutOfRotation(failure))
+      this.view.markFailed(member, failure === "out_of_service" ? reason : describeFailure(err));
+    switch (nextStepAfter(failure, atHome)) {
+      case "try_next":
+        this.attempts.push({
+          substationId,
+          outcome: failure === "full" || failure === "draining" ? "refused" : "failed",
+          reason,
+        });
+        return;
+      case "relay":
+        throw relayUpstreamError(err, substationId);
+      case "fail_home_unavailable":
+        throw homeUnavailable(substationId);
+      case "fail_uncertain":
+        throw new GridError(
+          "SERVICE_UNAVAILABLE",
+          reasons.SUBSTATION_TIMEOUT,
+          `${substationId} did not answer in time; not retried elsewhere to avoid a double booking`,
+          { substationId },
+        );
     }
-    if (attempts.some((a) => a.outcome !== "failed")) throw gridFull(attempts);
-    throw new GridError(
+  }
+
+  /**
+   * Says why every substation we did not get a session from could not take it, in reason codes (what
+   * exactly failed stays in the balancer's own status, for operators): GRID_FULL if any could answer.
+   */
+  private noneAdmitted(): GridError {
+    const ranking = this.view.rank(this.req, this.asked);
+    const fullReason = new Map(ranking.full.map((f) => [f.member, f.reason]));
+    const attempts = [...this.attempts];
+    for (const m of this.view.members) {
+      if (this.asked.has(m)) continue;
+      if (!m.healthy || !m.load) {
+        attempts.push({ substationId: m.id ?? "unknown", outcome: "failed", reason: "UNREACHABLE" });
+        continue;
+      }
+      const reason = m.load.draining ? reasons.SUBSTATION_DRAINING : (fullReason.get(m) ?? "NOT_TRIED");
+      attempts.push({ substationId: m.load.substationId, outcome: "skipped", reason });
+    }
+    if (attempts.some((a) => a.outcome !== "failed")) return gridFull(attempts);
+    return new GridError(
       "SERVICE_UNAVAILABLE",
       reasons.NO_SUBSTATION_AVAILABLE,
       `no substation is reachable (${attempts.map((a) => `${a.substationId}: ${a.reason}`).join(", ") || "none configured"})`,
@@ -349,44 +416,4 @@ function homeUnavailable(substationId: string): GridError {
     `${substationId}, which holds this vehicle's session, is unreachable; not booked elsewhere, retry later`,
     { substationId },
   );
-}
-
-function handleFailure(view: GridView, member: Member, err: unknown): DispatchAttempt {
-  const substationId = member.id ?? "unknown";
-  switch (classifyCallFailure(err)) {
-    case "answered": {
-      const data = errorDataOf(err);
-      // Full, or drained: healthy, just not taking this session. Learn from the load it sent; no failure.
-      if (data?.code === "TOO_MANY_REQUESTS" || data?.reason === reasons.SUBSTATION_DRAINING) {
-        const load = substationLoadSchema.safeParse(data.details?.load);
-        if (load.success) view.record(member, load.data);
-        return { substationId, outcome: "refused", reason: data.reason };
-      }
-      if (data?.code === "SERVICE_UNAVAILABLE") {
-        view.markFailed(member, data.reason);
-        return { substationId, outcome: "failed", reason: data.reason };
-      }
-      // Anything else (bad input) is the caller's problem, not the substation's: pass it on as it is.
-      throw relayUpstreamError(err, substationId);
-    }
-    case "unreachable":
-      view.markFailed(member, describeFailure(err));
-      return { substationId, outcome: "failed", reason: "UNREACHABLE" };
-    case "uncertain":
-      view.markFailed(member, describeFailure(err));
-      throw new GridError(
-        "SERVICE_UNAVAILABLE",
-        reasons.SUBSTATION_TIMEOUT,
-        `${substationId} did not answer in time; not retried elsewhere to avoid a double booking`,
-        { substationId },
-      );
-  }
-}
-
-function viewReason(m: Member, req: DispatchRequest): string {
-  const load = m.load;
-  if (!load) return "UNKNOWN";
-  if (load.draining) return reasons.SUBSTATION_DRAINING;
-  const decision = decideAdmission(load, load.committedMinKw + m.inflightMinKw, req.minKw);
-  return decision.admitted ? "NOT_TRIED" : decision.reason;
 }

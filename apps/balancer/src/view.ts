@@ -1,6 +1,6 @@
 import type { SubstationLoad, SubstationStatus } from "@evgrid/contract";
-import { describeFailure } from "@evgrid/kit";
-import { type CandidateView, rankSubstations } from "@evgrid/policy";
+import { describeFailure, type Scheduler, timerScheduler } from "@evgrid/kit";
+import { type CandidateView, probeBackoffMs, rankSubstations } from "@evgrid/policy";
 import type { SubstationRouter } from "@evgrid/substation";
 import { withoutTracing } from "@evgrid/telemetry";
 import type { TRPCClient } from "@trpc/client";
@@ -17,8 +17,8 @@ export interface Member {
   consecutiveFailures: number;
   /** Not probed before this time while out of rotation (exponential back-off). */
   nextProbeAtMs: number;
-  /** When it last failed: an answer to a probe sent before that must not put it back in rotation. */
-  failedAtMs: number;
+  /** Failures so far (never reset): an answer to a probe sent before the last must not restore it. */
+  failures: number;
   inflight: number;
   inflightMinKw: number;
   inflightMaxKw: number;
@@ -34,6 +34,15 @@ export interface GridViewOptions {
   /** Longest wait between probes of a failing substation. */
   maxBackoffMs?: number;
   now?: () => number;
+  /** Schedules the next refresh (tests drive it by hand). */
+  schedule?: Scheduler;
+  random?: () => number;
+}
+
+/** The view's ranking, in members: who can take the request (best first), and who is full and why. */
+export interface MemberRanking {
+  feasible: Member[];
+  full: { member: Member; reason: "INSUFFICIENT_CAPACITY" | "OPERATOR_LIMIT" }[];
 }
 
 /**
@@ -47,13 +56,17 @@ export class GridView {
   private readonly maxBackoffMs: number;
   private refreshMs = 500;
   private readonly now: () => number;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly schedule: NonNullable<GridViewOptions["schedule"]>;
+  private readonly random: () => number;
+  private next: { cancel(): void } | undefined;
   private running = false;
   /** Told after every background refresh (the wait queue checks for freed power). */
   onRefreshed: () => void = () => {};
 
   constructor(opts: GridViewOptions) {
     this.now = opts.now ?? Date.now;
+    this.schedule = opts.schedule ?? timerScheduler;
+    this.random = opts.random ?? Math.random;
     this.maxBackoffMs = opts.maxBackoffMs ?? 10_000;
     this.client = opts.client;
     this.members = opts.urls.map((url) => this.newMember(url, false));
@@ -70,7 +83,7 @@ export class GridView {
       lastError: "not contacted yet",
       consecutiveFailures: 0,
       nextProbeAtMs: 0,
-      failedAtMs: 0,
+      failures: 0,
       inflight: 0,
       inflightMinKw: 0,
       inflightMaxKw: 0,
@@ -128,12 +141,12 @@ export class GridView {
 
   /** Asks one substation for its load: it is healthy with that load, or failed with the reason. */
   private async probe(m: Member): Promise<void> {
-    const sentAtMs = this.now();
+    const failuresWhenSent = m.failures;
     try {
       const load = await m.client.getLoad.query();
       // A call failed while this probe was on its way: keep the failure (and its back-off); the load is
       // still news, but only a probe sent after the failure may put the substation back in rotation.
-      if (m.failedAtMs >= sentAtMs && !m.healthy) {
+      if (m.failures !== failuresWhenSent && !m.healthy) {
         m.load = load;
         m.receivedAtMs = this.now();
         return;
@@ -150,14 +163,14 @@ export class GridView {
     this.refreshMs = intervalMs;
     const loop = async () => {
       await this.refresh();
-      if (this.running) this.timer = setTimeout(loop, intervalMs);
+      if (this.running) this.next = this.schedule(() => void loop(), intervalMs);
     };
     await loop();
   }
 
   stop(): void {
     this.running = false;
-    clearTimeout(this.timer);
+    this.next?.cancel();
   }
 
   /** Keeps the newer of two snapshots: higher version, or later measurement (the substation restarted). */
@@ -182,12 +195,11 @@ export class GridView {
   markFailed(m: Member, why: string): void {
     m.healthy = false;
     m.lastError = why;
-    m.failedAtMs = this.now();
+    m.failures += 1;
     m.consecutiveFailures += 1;
-    // Out of rotation at once; probed again after 1, 2, 4 ... refresh intervals (at most maxBackoffMs),
-    // with jitter so several balancers do not probe a recovering substation in lockstep.
-    const backoffMs = Math.min(this.maxBackoffMs, this.refreshMs * 2 ** (m.consecutiveFailures - 1));
-    m.nextProbeAtMs = this.now() + backoffMs * (0.8 + 0.4 * Math.random());
+    // Out of rotation at once; probed again after a back-off (packages/policy).
+    m.nextProbeAtMs =
+      this.now() + probeBackoffMs(m.consecutiveFailures, this.refreshMs, this.maxBackoffMs, this.random());
   }
 
   /** Healthy members whose load we know. */
@@ -200,9 +212,21 @@ export class GridView {
    * (loads plus in-flight assignments), leaving out `except`; undefined if none has room.
    */
   best(req: { minKw: number; maxKw: number }, except: ReadonlySet<Member> = new Set()): Member | undefined {
+    return this.rank(req, except).feasible[0];
+  }
+
+  /** The pure ranking policy over what this view knows, in members, leaving out `except`. */
+  rank(req: { minKw: number; maxKw: number }, except: ReadonlySet<Member> = new Set()): MemberRanking {
     const open = this.candidates().filter((m) => !except.has(m));
-    const first = rankSubstations(open.map(candidateView), req).feasible[0];
-    return first && open.find((m) => m.url === first.id);
+    const byUrl = new Map(open.map((m) => [m.url, m]));
+    const ranking = rankSubstations(open.map(candidateView), req, this.random);
+    return {
+      feasible: ranking.feasible.flatMap((c) => byUrl.get(c.id) ?? []),
+      full: ranking.full.flatMap((f) => {
+        const member = byUrl.get(f.id);
+        return member ? [{ member, reason: f.reason }] : [];
+      }),
+    };
   }
 
   byId(substationId: string): Member | undefined {
@@ -243,6 +267,7 @@ function candidateView(m: Member): CandidateView {
   const load = m.load as SubstationLoad;
   return {
     id: m.url,
+    capacityKw: load.capacityKw,
     effectiveCapacityKw: load.effectiveCapacityKw,
     committedMinKw: load.committedMinKw,
     demandKw: load.demandKw,

@@ -1,11 +1,11 @@
 import { type DispatchRequest, type DispatchResult, OPERATOR, reasons } from "@evgrid/contract";
-import { GridError } from "@evgrid/kit";
+import { GridError, type Scheduler, timerScheduler } from "@evgrid/kit";
 
 interface Waiter {
   req: DispatchRequest;
   resolve: (r: DispatchResult) => void;
   reject: (err: unknown) => void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: { cancel(): void };
   /** Being dispatched now: its outcome settles it, not its timer (no session may be left unknown). */
   inFlight: boolean;
   expired: boolean;
@@ -24,6 +24,8 @@ export interface WaitQueueOptions {
   maxWaiting: number;
   /** Waiters of one caller (operators are not limited). */
   maxPerOwner: number;
+  /** Runs a waiter's expiry after its wait (tests drive it by hand). */
+  schedule?: Scheduler;
 }
 
 /** How long a refused waiter is told to wait before asking again. */
@@ -81,7 +83,7 @@ export class WaitQueue {
         expired: false,
         abandoned: false,
         done: false,
-        timer: setTimeout(() => {
+        timer: (this.opts.schedule ?? timerScheduler)(() => {
           waiter.expired = true;
           if (waiter.inFlight) return;
           this.settle(waiter, () =>
@@ -141,8 +143,7 @@ export class WaitQueue {
         this.settle(waiter, () => waiter.resolve(result));
       }
     } catch (err) {
-      const stillWaiting = !waiter.expired && !waiter.abandoned;
-      if (err instanceof GridError && err.reason === reasons.GRID_FULL && stillWaiting) {
+      if (isGridFull(err) && !waiter.expired && !waiter.abandoned) {
         // The view was optimistic: keep the place in the queue and wait for the next chance.
         waiter.inFlight = false;
         return;
@@ -154,13 +155,18 @@ export class WaitQueue {
   private settle(waiter: Waiter, finish: () => void): void {
     if (waiter.done) return;
     waiter.done = true;
-    clearTimeout(waiter.timer);
+    waiter.timer.cancel();
     this.waiters.splice(this.waiters.indexOf(waiter), 1);
     const left = (this.perOwner.get(waiter.req.owner) ?? 1) - 1;
     if (left > 0) this.perOwner.set(waiter.req.owner, left);
     else this.perOwner.delete(waiter.req.owner);
     finish();
   }
+}
+
+/** "No room now": the one failure a request that said it would wait keeps waiting after. */
+export function isGridFull(err: unknown): boolean {
+  return err instanceof GridError && err.reason === reasons.GRID_FULL;
 }
 
 /** Nobody reads this answer; it exists so the promise settles and the waiter's memory is freed. */

@@ -17,7 +17,7 @@ import {
   sessionSecretFor,
   sessionSecretMatches,
 } from "@evgrid/kit";
-import { annotate, attr } from "@evgrid/telemetry";
+import { annotateGrant, annotateRequest } from "@evgrid/telemetry";
 import type { TRPCClient } from "@trpc/client";
 import type { RateLimiter } from "./rate-limit.ts";
 
@@ -68,7 +68,7 @@ export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>, opts: Char
     requestCharge: limited
       .input(chargeRequestSchema)
       .mutation(async ({ input, ctx, signal }): Promise<ChargeGrant> => {
-        annotate({ [attr.vehicleId]: input.vehicleId, [attr.requestedMaxKw]: input.maxKw });
+        annotateRequest(input);
         const waits = input.waitS !== undefined;
         if (waits && waiting >= opts.maxWaiting) {
           throw new GridError(
@@ -87,12 +87,7 @@ export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>, opts: Char
           const { session, tries, replayed } = await balancer.dispatch
             .mutate({ ...input, owner: ctx.caller.owner }, callOpts)
             .catch(relay);
-          annotate({
-            [attr.substationId]: session.substationId,
-            [attr.sessionId]: session.sessionId,
-            [attr.allocatedKw]: session.allocatedKw,
-            [attr.tries]: tries,
-          });
+          annotateGrant(session, tries);
           return {
             sessionId: session.sessionId,
             substationId: session.substationId,

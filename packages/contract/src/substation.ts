@@ -59,6 +59,20 @@ export const substationLoadSchema = z.object({
 });
 export type SubstationLoad = z.infer<typeof substationLoadSchema>;
 
+/**
+ * The `details` of a substation's refusal (full, held down by the operator's limit, draining): which
+ * substation, and its load as of the refusal, which the balancer takes as news. Built by the substation,
+ * read back by the balancer with this schema.
+ */
+export const refusalDetailsSchema = z.object({
+  substationId: substationIdSchema,
+  load: substationLoadSchema,
+  /** For a full site: the minimum asked for, and the largest that would still fit. */
+  requestedMinKw: z.number().optional(),
+  headroomKw: z.number().optional(),
+});
+export type RefusalDetails = z.infer<typeof refusalDetailsSchema>;
+
 export const listSessionsInputSchema = z
   .strictObject({
     status: z.enum(["active", "ended", "all"]).default("active"),

@@ -9,6 +9,7 @@ export * from "./limits.ts";
 export * from "./log.ts";
 export * from "./observe.ts";
 export * from "./process.ts";
+export * from "./scheduler.ts";
 export * from "./server.ts";
 export * from "./token.ts";
 export * from "./trpc.ts";

@@ -3,6 +3,8 @@ import { KW_EPSILON } from "./admission.ts";
 /** What the dispatcher believes about one substation: last known load plus its own unanswered assignments. */
 export interface CandidateView {
   id: string;
+  /** Physical capacity: tells a full site from one held down by the operator's limit. */
+  capacityKw: number;
   effectiveCapacityKw: number;
   committedMinKw: number;
   demandKw: number;
@@ -17,11 +19,17 @@ export interface RankedCandidate {
   projectedUtilization: number;
 }
 
+export interface FullCandidate {
+  id: string;
+  /** The binding constraint: the hardware, or the operator's lower limit. */
+  reason: "INSUFFICIENT_CAPACITY" | "OPERATOR_LIMIT";
+}
+
 export interface Ranking {
   /** Candidates that can admit the request by what we know, best first. */
   feasible: RankedCandidate[];
-  /** Candidates whose known minimums (with in-flight ones) leave no room. */
-  full: string[];
+  /** Candidates whose known minimums (with in-flight ones) leave no room, and why. */
+  full: FullCandidate[];
 }
 
 /**
@@ -36,12 +44,13 @@ export function rankSubstations(
   random: () => number = Math.random,
 ): Ranking {
   const feasible: (RankedCandidate & { tieBreak: number })[] = [];
-  const full: string[] = [];
+  const full: FullCandidate[] = [];
   for (const c of candidates) {
     const capacity = c.effectiveCapacityKw;
     const minsKw = c.committedMinKw + c.inflightMinKw + request.minKw;
     if (capacity <= 0 || minsKw > capacity + KW_EPSILON) {
-      full.push(c.id);
+      const reason = minsKw <= c.capacityKw + KW_EPSILON ? "OPERATOR_LIMIT" : "INSUFFICIENT_CAPACITY";
+      full.push({ id: c.id, reason });
       continue;
     }
     const projectedUtilization = (c.demandKw + c.inflightMaxKw + request.maxKw) / capacity;

@@ -1,4 +1,5 @@
 export * from "./admission.ts";
 export * from "./choice.ts";
+export * from "./dispatch.ts";
 export * from "./quota.ts";
 export * from "./water-filling.ts";

@@ -3,6 +3,7 @@ import { type CandidateView, rankSubstations } from "../src/choice.ts";
 
 const view = (id: string, capacityKw: number, demandKw = 0, committedMinKw = 0): CandidateView => ({
   id,
+  capacityKw,
   effectiveCapacityKw: capacityKw,
   committedMinKw,
   demandKw,
@@ -20,7 +21,7 @@ describe("rankSubstations", () => {
 
   test("marks a site whose minimums are spoken for as full, whatever its utilization", () => {
     const ranking = rankSubstations([view("a", 42, 42, 42), view("b", 100, 90, 80)], car);
-    expect(ranking.full).toEqual(["a"]);
+    expect(ranking.full).toEqual([{ id: "a", reason: "INSUFFICIENT_CAPACITY" }]);
     expect(ranking.feasible.map((c) => c.id)).toEqual(["b"]);
   });
 
@@ -48,6 +49,12 @@ describe("rankSubstations", () => {
   });
 
   test("a site with no effective capacity (limit 0) is full", () => {
-    expect(rankSubstations([view("off", 0)], car).full).toEqual(["off"]);
+    const off = { ...view("off", 150), effectiveCapacityKw: 0 };
+    expect(rankSubstations([off], car).full).toEqual([{ id: "off", reason: "OPERATOR_LIMIT" }]);
+  });
+
+  test("a site held down by the operator's limit is full for that reason, not for want of hardware", () => {
+    const limited = { ...view("dr", 150, 0, 40), effectiveCapacityKw: 42 };
+    expect(rankSubstations([limited], car).full).toEqual([{ id: "dr", reason: "OPERATOR_LIMIT" }]);
   });
 });

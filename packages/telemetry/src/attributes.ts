@@ -18,6 +18,28 @@ export function annotate(attributes: Attributes): void {
   trace.getActiveSpan()?.setAttributes(attributes);
 }
 
+/** What a charge request asked for, on the span serving it. */
+export function annotateRequest(req: { vehicleId: string; maxKw: number; minKw: number }): void {
+  annotate({
+    [attr.vehicleId]: req.vehicleId,
+    [attr.requestedMaxKw]: req.maxKw,
+    [attr.requestedMinKw]: req.minKw,
+  });
+}
+
+/** Where a charge request went and what it got, on the span serving it. */
+export function annotateGrant(
+  session: { substationId: string; sessionId: string; allocatedKw: number },
+  tries: number,
+): void {
+  annotate({
+    [attr.substationId]: session.substationId,
+    [attr.sessionId]: session.sessionId,
+    [attr.allocatedKw]: session.allocatedKw,
+    [attr.tries]: tries,
+  });
+}
+
 /** Histogram buckets for request durations in seconds: 0.5 ms to 10 s. */
 export const durationBucketsS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,

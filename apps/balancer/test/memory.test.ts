@@ -1,0 +1,53 @@
+import { describe, expect, test } from "bun:test";
+import { type DispatchResult, dispatchRequestSchema, type Session } from "@evgrid/contract";
+import { DispatchMemory } from "../src/memory.ts";
+
+const req = (o: Record<string, unknown>) =>
+  dispatchRequestSchema.parse({ vehicleId: "ev", owner: "addr:203.0.113.1", ...o });
+const session = (substationId: string, expectedEndMs: number) =>
+  ({ substationId, status: "active", expectedEndAt: new Date(expectedEndMs).toISOString() }) as Session;
+
+describe("DispatchMemory", () => {
+  test("concurrent requests with one key share one dispatch; the others are told it is a replay", async () => {
+    const memory = new DispatchMemory();
+    let runs = 0;
+    const dispatch = async () => {
+      runs += 1;
+      await Bun.sleep(1);
+      return { replayed: false } as DispatchResult;
+    };
+    const r = req({ idempotencyKey: "k" });
+    const results = await Promise.all([1, 2, 3].map(() => memory.coalesce(r, dispatch)));
+    expect(runs).toBe(1);
+    expect(results.map((x) => x.replayed)).toEqual([false, true, true]);
+  });
+
+  test("a key is remembered for its TTL, per caller; a vehicle until its session is expected to end", () => {
+    let nowMs = 0;
+    const memory = new DispatchMemory(3_600_000, 1000, () => nowMs);
+    memory.remember(req({ idempotencyKey: "order-1" }), session("substation-2", 600_000));
+    expect(memory.homeOf(req({ idempotencyKey: "order-1", vehicleId: "other" }))).toBe("substation-2");
+    expect(memory.isRetry(req({ idempotencyKey: "order-1" }))).toBe(true);
+    // Another caller's "order-1" is another key.
+    const stranger = req({ idempotencyKey: "order-1", vehicleId: "x", owner: "addr:198.51.100.7" });
+    expect(memory.homeOf(stranger)).toBeUndefined();
+    expect(memory.isRetry(stranger)).toBe(false);
+    // The vehicle's home lasts until its session should end; the key, until its TTL.
+    nowMs = 600_000;
+    expect(memory.homeOf(req({ vehicleId: "ev" }))).toBeUndefined();
+    expect(memory.homeOf(req({ idempotencyKey: "order-1", vehicleId: "other" }))).toBe("substation-2");
+    nowMs = 3_600_000;
+    expect(memory.isRetry(req({ idempotencyKey: "order-1" }))).toBe(false);
+  });
+
+  test("bounded: past its size the oldest entries go first", () => {
+    const memory = new DispatchMemory(3_600_000, 2, () => 0);
+    for (const k of ["a", "b", "c"])
+      memory.remember(req({ idempotencyKey: k, vehicleId: k }), session("s-1", 1));
+    expect(["a", "b", "c"].map((k) => memory.isRetry(req({ idempotencyKey: k })))).toEqual([
+      false,
+      false,
+      true,
+    ]);
+  });
+});

@@ -1,0 +1,121 @@
+import { describe, expect, test } from "bun:test";
+import {
+  type DispatchRequest,
+  type DispatchResult,
+  dispatchRequestSchema,
+  errorDataOf,
+} from "@evgrid/contract";
+import { GridError, manualScheduler } from "@evgrid/kit";
+import { WaitQueue } from "../src/wait-queue.ts";
+
+const req = (vehicleId: string, over: Record<string, unknown> = {}): DispatchRequest =>
+  dispatchRequestSchema.parse({ vehicleId, waitS: 10, owner: "addr:203.0.113.1", ...over });
+const resultFor = (r: DispatchRequest) =>
+  ({ session: { sessionId: `s.${r.vehicleId}` } }) as unknown as DispatchResult;
+const flush = () => new Promise((r) => setTimeout(r, 0));
+const gridFull = () => new GridError("TOO_MANY_REQUESTS", "GRID_FULL", "full");
+
+/** A queue over a grid with `roomKw` of free minimum power, on a hand-driven clock. */
+function queue(opts: { roomKw: number; maxWaiting?: number; maxPerOwner?: number }) {
+  const clock = manualScheduler();
+  const grid = { roomKw: opts.roomKw, dispatched: [] as string[], abandoned: [] as string[] };
+  const q = new WaitQueue({
+    hasRoomFor: (r) => r.minKw <= grid.roomKw,
+    dispatch: async (r) => {
+      if (r.minKw > grid.roomKw) throw gridFull();
+      grid.roomKw -= r.minKw;
+      grid.dispatched.push(r.vehicleId);
+      return resultFor(r);
+    },
+    abandon: (result) => grid.abandoned.push(result.session.sessionId),
+    maxWaiting: opts.maxWaiting ?? 100,
+    maxPerOwner: opts.maxPerOwner ?? 100,
+    schedule: clock.schedule,
+  });
+  return { q, grid, clock };
+}
+
+describe("WaitQueue", () => {
+  test("freed power goes to waiters oldest first; one that cannot fit yet does not hold up the rest", async () => {
+    const { q, grid } = queue({ roomKw: 0 });
+    const answers = ["big", "a", "b"].map((v) => q.wait(req(v, v === "big" ? { minKw: 50, maxKw: 50 } : {})));
+    grid.roomKw = 8.4;
+    await q.pump();
+    expect(grid.dispatched).toEqual(["a", "b"]);
+    grid.roomKw += 50;
+    await q.pump();
+    expect(grid.dispatched).toEqual(["a", "b", "big"]);
+    expect((await Promise.all(answers)).map((r) => r.session.sessionId)).toEqual(["s.big", "s.a", "s.b"]);
+  });
+
+  test("a waiter whose time runs out is refused GRID_FULL and leaves the queue", async () => {
+    const { q, clock } = queue({ roomKw: 0 });
+    const answer = q.wait(req("late", { waitS: 2 })).catch((e: unknown) => e);
+    clock.advance(1999);
+    await flush();
+    expect(q.length).toBe(1);
+    clock.advance(1);
+    expect(errorDataOf(await answer) ?? (await answer)).toMatchObject({ reason: "GRID_FULL" });
+    expect(q.length).toBe(0);
+  });
+
+  test("an optimistic view (the substation was full after all) keeps the waiter's place", async () => {
+    let refusals = 1;
+    const q = new WaitQueue({
+      hasRoomFor: () => true,
+      dispatch: async (r) => {
+        if (refusals-- > 0) throw gridFull();
+        return resultFor(r);
+      },
+      abandon: () => {},
+      maxWaiting: 10,
+      maxPerOwner: 10,
+      schedule: manualScheduler().schedule,
+    });
+    const answer = q.wait(req("a"));
+    await flush();
+    expect(q.length).toBe(1);
+    await q.pump();
+    expect((await answer).session.sessionId).toBe("s.a");
+  });
+
+  test("a caller that hangs up leaves at once; if its dispatch was under way, its session is stopped again", async () => {
+    const { q, grid } = queue({ roomKw: 0 });
+    const gone = new AbortController();
+    const leaving = q.wait(req("gone"), gone.signal).catch((e: unknown) => e);
+    gone.abort();
+    expect(errorDataOf(await leaving) ?? (await leaving)).toMatchObject({ reason: "CALLER_GONE" });
+    expect(q.length).toBe(0);
+
+    // Now one whose caller hangs up while it is being admitted.
+    let admit: (() => void) | undefined;
+    const slow = new WaitQueue({
+      hasRoomFor: () => true,
+      dispatch: (r) => new Promise((resolve) => (admit = () => resolve(resultFor(r)))),
+      abandon: (result) => grid.abandoned.push(result.session.sessionId),
+      maxWaiting: 10,
+      maxPerOwner: 10,
+      schedule: manualScheduler().schedule,
+    });
+    const midway = new AbortController();
+    const answer = slow.wait(req("midway"), midway.signal).catch((e: unknown) => e);
+    await flush();
+    midway.abort();
+    admit?.();
+    expect(errorDataOf(await answer) ?? (await answer)).toMatchObject({ reason: "CALLER_GONE" });
+    expect(grid.abandoned).toEqual(["s.midway"]);
+  });
+
+  test("bounded in all and per caller: the rest are told at once, with when to retry", async () => {
+    const { q } = queue({ roomKw: 0, maxWaiting: 3, maxPerOwner: 2 });
+    const waiting = [q.wait(req("a1")), q.wait(req("a2"))];
+    const third = await q.wait(req("a3")).catch((e: unknown) => e);
+    expect(third).toMatchObject({ reason: "QUOTA_EXCEEDED", details: { quota: "waiting", limit: 2 } });
+    const other = req("b1", { owner: "addr:198.51.100.7" });
+    waiting.push(q.wait(other));
+    const full = await q.wait(req("c1", { owner: "addr:192.0.2.1" })).catch((e: unknown) => e);
+    expect(full).toMatchObject({ reason: "WAIT_QUEUE_FULL", details: { retryAfterS: 5 } });
+    expect(q.length).toBe(3);
+    for (const w of waiting) void w.catch(() => {});
+  });
+});
