@@ -1,5 +1,6 @@
-import { dispatchRequestSchema, registrationSchema, sessionAccessSchema } from "@evgrid/contract";
+import { dispatchRequestSchema, sessionAccessSchema } from "@evgrid/contract";
 import { internalProcedure, router } from "@evgrid/kit";
+import { membershipProcedures } from "@evgrid/membership";
 import type { Dispatcher } from "./dispatcher.ts";
 
 /** Every procedure is internal: charge-api and operators call them with the service token. */
@@ -11,20 +12,8 @@ export function balancerRouter(dispatcher: Dispatcher) {
       .input(dispatchRequestSchema)
       .mutation(({ input, signal }) => dispatcher.request(input, signal)),
     listSubstations: internalProcedure.query(() => view.status()),
-    /** A substation joins (and heartbeats by calling this again); internal, like everything here. */
-    register: internalProcedure.input(registrationSchema).mutation(async ({ input }) => {
-      const member = await view.register(input.url);
-      return {
-        url: member.url,
-        substationId: member.id,
-        healthy: member.healthy,
-        lastError: member.lastError,
-      };
-    }),
-    /** A substation leaves on a graceful shutdown. */
-    deregister: internalProcedure
-      .input(registrationSchema)
-      .mutation(({ input }) => ({ removed: view.deregister(input.url) })),
+    /** register and deregister: substations join and leave (packages/membership). */
+    ...membershipProcedures(view),
     /** With `owner`, only that owner's session; without (operators), any. */
     getSession: internalProcedure
       .input(sessionAccessSchema)

@@ -1,8 +1,8 @@
 import { launchApp } from "@evgrid/kit";
+import { joinBalancers } from "@evgrid/membership";
 import pkg from "../package.json" with { type: "json" };
 import type { SubstationEnv } from "./env.ts";
 import { Journal } from "./journal.ts";
-import { joinBalancers } from "./membership.ts";
 import { stationMetrics } from "./metrics.ts";
 import { substationRouter } from "./router.ts";
 import { Station } from "./station.ts";

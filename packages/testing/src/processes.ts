@@ -5,6 +5,22 @@ import type { Subprocess } from "bun";
 
 export const repoRoot = resolve(import.meta.dir, "../../..");
 
+/**
+ * `promise`, or `onTimeout` after `ms`, whichever comes first. Unlike racing a bare `Bun.sleep`, the timer
+ * is cleared when the promise wins, so a finished script does not linger until every deadline has passed.
+ */
+export async function within<T, U>(promise: Promise<T>, ms: number, onTimeout: U): Promise<T | U> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<U>((resolve) => {
+    timer = setTimeout(() => resolve(onTimeout), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface DevUrls {
   chargeApi: string;
   balancer: string;
@@ -72,10 +88,7 @@ export async function startDev(
   const decoder = new TextDecoder();
   const deadline = Date.now() + timeoutMs;
   while (!output.includes("Ctrl-C stops everything") || !output.includes("every app also serves")) {
-    const chunk = await Promise.race([
-      reader.read(),
-      Bun.sleep(Math.max(0, deadline - Date.now())).then(() => null),
-    ]);
+    const chunk = await within(reader.read(), deadline - Date.now(), null);
     if (chunk === null) {
       proc.kill("SIGKILL");
       throw new Error(`bun run dev printed no banner within ${timeoutMs} ms:\n${output}`);
@@ -117,8 +130,8 @@ export async function startDev(
   };
 
   const waitExit = async (ms: number) => {
-    const code = await Promise.race([proc.exited, Bun.sleep(ms).then(() => "timeout" as const)]);
-    await Promise.race([rest, Bun.sleep(1000)]);
+    const code = await within(proc.exited, ms, "timeout" as const);
+    await within(rest, 1000, undefined);
     return { code, output, stderr: await stderr };
   };
   return {
@@ -183,10 +196,7 @@ export async function spawnListening(cmd: string[], env: Record<string, string> 
   const deadline = Date.now() + timeoutMs;
   let url: string | undefined;
   while (!url) {
-    const chunk = await Promise.race([
-      reader.read(),
-      Bun.sleep(Math.max(0, deadline - Date.now())).then(() => null),
-    ]);
+    const chunk = await within(reader.read(), deadline - Date.now(), null);
     if (chunk === null || chunk.done) {
       proc.kill("SIGKILL");
       throw new Error(`${cmd.join(" ")} did not report listening:\n${seen}`);

@@ -1,5 +1,5 @@
-import type { BalancerRouter } from "@evgrid/balancer";
 import { describeFailure, internalClient, type Logger } from "@evgrid/kit";
+import type { MembershipRouter } from "./procedures.ts";
 
 export interface MembershipOptions {
   balancerUrls: readonly string[];
@@ -18,7 +18,7 @@ export interface MembershipOptions {
 export function joinBalancers(opts: MembershipOptions) {
   const clients = opts.balancerUrls.map((url) => ({
     url,
-    client: internalClient<BalancerRouter>(url, {
+    client: internalClient<MembershipRouter>(url, {
       timeoutMs: Math.min(2000, opts.intervalMs),
       token: opts.token,
     }),
