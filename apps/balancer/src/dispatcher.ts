@@ -1,7 +1,6 @@
 import {
   type DispatchAttempt,
   type DispatchRequest,
-  type DispatchResult,
   errorDataOf,
   OPERATOR,
   type RefusalDetails,
@@ -25,6 +24,17 @@ import { OwnerLedger } from "./ledger.ts";
 import { DispatchMemory } from "./memory.ts";
 import type { GridView, Member } from "./view.ts";
 import { isGridFull, WaitQueue } from "./wait-queue.ts";
+
+/** The balancer's answer to `dispatch` (clients see it as the router's output type). */
+export interface DispatchResult {
+  session: Session;
+  /** The session already existed for this idempotency key. */
+  replayed: boolean;
+  /** How many substations were asked before one admitted the session (1 = first choice). */
+  tries: number;
+  /** Substations that refused or failed before the one that admitted. */
+  attempts: DispatchAttempt[];
+}
 
 export interface DispatchReport {
   outcome: "admitted" | "grid_full" | "unavailable" | "timeout" | "deadline" | "quota" | "invalid";

@@ -1,4 +1,5 @@
-import type { DispatchRequest, DispatchResult, Session } from "@evgrid/contract";
+import type { DispatchRequest, Session } from "@evgrid/contract";
+import type { DispatchResult } from "./dispatcher.ts";
 
 interface Home {
   substationId: string;

@@ -1,4 +1,4 @@
-import type { SubstationLoad, SubstationStatus } from "@evgrid/contract";
+import type { SubstationLoad } from "@evgrid/contract";
 import { describeFailure, type Scheduler, timerScheduler } from "@evgrid/kit";
 import { type CandidateView, probeBackoffMs, rankSubstations } from "@evgrid/policy";
 import type { SubstationRouter } from "@evgrid/substation";
@@ -37,6 +37,26 @@ export interface GridViewOptions {
   /** Schedules the next refresh (tests drive it by hand). */
   schedule?: Scheduler;
   random?: () => number;
+}
+
+/** One member of the view, as operators see it (listSubstations). */
+export interface SubstationStatus {
+  url: string;
+  /** null until the substation has answered `getLoad` once. */
+  substationId: string | null;
+  healthy: boolean;
+  load: SubstationLoad | null;
+  /** How old `load` is, in ms, when this status was produced. */
+  ageMs: number | null;
+  /** Dispatches sent to it whose answers have not arrived yet. */
+  inflight: number;
+  lastError: string | null;
+  /** Failed calls in a row; a failing substation is probed again after an exponential back-off. */
+  consecutiveFailures: number;
+  /** When it will be probed next, if it is out of rotation. */
+  nextProbeInMs: number | null;
+  /** Joined by registering itself (rather than from SUBSTATION_URLS). */
+  registered: boolean;
 }
 
 /** The view's ranking, in members: who can take the request (best first), and who is full and why. */

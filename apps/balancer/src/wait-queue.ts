@@ -1,5 +1,6 @@
-import { type DispatchRequest, type DispatchResult, OPERATOR, reasons } from "@evgrid/contract";
+import { type DispatchRequest, OPERATOR, reasons } from "@evgrid/contract";
 import { GridError, type Scheduler, timerScheduler } from "@evgrid/kit";
+import type { DispatchResult } from "./dispatcher.ts";
 
 interface Waiter {
   req: DispatchRequest;

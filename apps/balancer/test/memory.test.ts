@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { type DispatchResult, dispatchRequestSchema, type Session } from "@evgrid/contract";
+import { dispatchRequestSchema, type Session } from "@evgrid/contract";
+import type { DispatchResult } from "../src/dispatcher.ts";
 import { DispatchMemory } from "../src/memory.ts";
 
 const req = (o: Record<string, unknown>) =>

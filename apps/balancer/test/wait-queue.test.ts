@@ -1,11 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import {
-  type DispatchRequest,
-  type DispatchResult,
-  dispatchRequestSchema,
-  errorDataOf,
-} from "@evgrid/contract";
+import { type DispatchRequest, dispatchRequestSchema, errorDataOf } from "@evgrid/contract";
 import { GridError, manualScheduler } from "@evgrid/kit";
+import type { DispatchResult } from "../src/dispatcher.ts";
 import { WaitQueue } from "../src/wait-queue.ts";
 
 const req = (vehicleId: string, over: Record<string, unknown> = {}): DispatchRequest =>

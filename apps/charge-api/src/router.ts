@@ -1,8 +1,6 @@
 import type { BalancerRouter } from "@evgrid/balancer";
 import {
-  type ChargeGrant,
   chargeRequestSchema,
-  type GridStatus,
   type PublicSession,
   reasons,
   type Session,
@@ -65,51 +63,41 @@ export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>, opts: Char
 
   return router({
     /** Starts a charging session on the substation with the most headroom, or says why none can. */
-    requestCharge: limited
-      .input(chargeRequestSchema)
-      .mutation(async ({ input, ctx, signal }): Promise<ChargeGrant> => {
-        annotateRequest(input);
-        const waits = input.waitS !== undefined;
-        if (waits && waiting >= opts.maxWaiting) {
-          throw new GridError(
-            "TOO_MANY_REQUESTS",
-            reasons.WAIT_QUEUE_FULL,
-            `${waiting} requests are already waiting for capacity here; try again later`,
-            { retryAfterS: WAIT_FULL_RETRY_S },
-          );
-        }
-        // A request that may wait needs the call to outlast its wait, and is let go if its caller hangs up.
-        const callOpts = waits
-          ? { context: { timeoutMs: opts.callTimeoutMs + (input.waitS ?? 0) * 1000, signal } }
-          : undefined;
-        if (waits) waiting += 1;
-        try {
-          const { session, tries, replayed } = await balancer.dispatch
-            .mutate({ ...input, owner: ctx.caller.owner }, callOpts)
-            .catch(relay);
-          annotateGrant(session, tries);
-          return {
-            sessionId: session.sessionId,
-            substationId: session.substationId,
-            vehicleId: session.vehicleId,
-            allocatedKw: session.allocatedKw,
-            minKw: session.minKw,
-            maxKw: session.maxKw,
-            startedAt: session.startedAt,
-            expectedEndAt: session.expectedEndAt,
-            durationS: session.durationS,
-            energyKwh: session.energyKwh,
-            tries,
-            replayed,
-            // An API key owns its sessions by itself; everyone else proves ownership with this.
-            sessionSecret: ctx.caller.owner.startsWith("key:")
-              ? null
-              : sessionSecretFor(opts.serviceToken, session.sessionId),
-          };
-        } finally {
-          if (waits) waiting -= 1;
-        }
-      }),
+    requestCharge: limited.input(chargeRequestSchema).mutation(async ({ input, ctx, signal }) => {
+      annotateRequest(input);
+      const waits = input.waitS !== undefined;
+      if (waits && waiting >= opts.maxWaiting) {
+        throw new GridError(
+          "TOO_MANY_REQUESTS",
+          reasons.WAIT_QUEUE_FULL,
+          `${waiting} requests are already waiting for capacity here; try again later`,
+          { retryAfterS: WAIT_FULL_RETRY_S },
+        );
+      }
+      // A request that may wait needs the call to outlast its wait, and is let go if its caller hangs up.
+      const callOpts = waits
+        ? { context: { timeoutMs: opts.callTimeoutMs + (input.waitS ?? 0) * 1000, signal } }
+        : undefined;
+      if (waits) waiting += 1;
+      try {
+        const { session, tries, replayed } = await balancer.dispatch
+          .mutate({ ...input, owner: ctx.caller.owner }, callOpts)
+          .catch(relay);
+        annotateGrant(session, tries);
+        return {
+          ...grantOf(session),
+          tries,
+          /** True when this answers a retry: an earlier request with the same key started the session. */
+          replayed,
+          // An API key owns its sessions by itself; everyone else proves ownership with this.
+          sessionSecret: ctx.caller.owner.startsWith("key:")
+            ? null
+            : sessionSecretFor(opts.serviceToken, session.sessionId),
+        };
+      } finally {
+        if (waits) waiting -= 1;
+      }
+    }),
     stopCharge: limited
       .input(sessionRefSchema)
       .mutation(({ input, ctx }) =>
@@ -121,7 +109,7 @@ export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>, opts: Char
         balancer.getSession.query(access(ctx.caller, input)).then(publicSession, relay),
       ),
     /** Every substation's last known load, as the balancer sees it, with grid totals. */
-    gridStatus: limited.query(async (): Promise<GridStatus> => {
+    gridStatus: limited.query(async () => {
       const members = await balancer.listSubstations.query().catch(relay);
       // The public view: ids, health and load. Addresses, error texts and failure counts stay internal.
       const substations = members.map(({ substationId, healthy, load }) => ({ substationId, healthy, load }));
@@ -140,6 +128,27 @@ export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>, opts: Char
       };
     }),
   });
+}
+
+/** What a grant says of its session (the rest is getSession's). */
+const GRANT_FIELDS = [
+  "sessionId",
+  "substationId",
+  "vehicleId",
+  "allocatedKw",
+  "minKw",
+  "maxKw",
+  "startedAt",
+  "expectedEndAt",
+  "durationS",
+  "energyKwh",
+] as const satisfies readonly (keyof Session)[];
+
+function grantOf(session: Session): Pick<Session, (typeof GRANT_FIELDS)[number]> {
+  return Object.fromEntries(GRANT_FIELDS.map((k) => [k, session[k]])) as Pick<
+    Session,
+    (typeof GRANT_FIELDS)[number]
+  >;
 }
 
 /** What the owner sees of its session: everything but the owner id (its own key comes back as it sent it). */

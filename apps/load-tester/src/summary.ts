@@ -1,4 +1,6 @@
-import type { ChargeGrant } from "@evgrid/contract";
+import type { RouterOutputs } from "@evgrid/charge-api";
+
+type ChargeGrant = RouterOutputs["requestCharge"];
 
 export type Outcome =
   | { index: number; ok: true; grant: ChargeGrant; latencyMs: number }

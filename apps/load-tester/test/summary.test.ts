@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import type { ChargeGrant } from "@evgrid/contract";
+import type { RouterOutputs } from "@evgrid/charge-api";
 import { describeOutcome, formatSummary, type Outcome, summarize } from "../src/summary.ts";
 
-const grant = (substationId: string, allocatedKw: number) => ({ substationId, allocatedKw }) as ChargeGrant;
+const grant = (substationId: string, allocatedKw: number) =>
+  ({ substationId, allocatedKw }) as RouterOutputs["requestCharge"];
 const outcomes: Outcome[] = [
   { index: 1, ok: true, grant: grant("substation-2", 11), latencyMs: 3 },
   { index: 2, ok: true, grant: grant("substation-1", 7.5), latencyMs: 3 },

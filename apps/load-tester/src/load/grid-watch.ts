@@ -1,4 +1,7 @@
-import type { GridStatus, SubstationLoad } from "@evgrid/contract";
+import type { RouterOutputs } from "@evgrid/charge-api";
+import type { SubstationLoad } from "@evgrid/contract";
+
+type GridStatus = RouterOutputs["gridStatus"];
 
 export interface SubstationPeak {
   substationId: string;
