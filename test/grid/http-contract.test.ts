@@ -1,9 +1,15 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { postJson, startGrid } from "@evgrid/testing";
+
+/** One grid for every case that changes nothing (validation, routing, health); others start their own. */
+let grid: Awaited<ReturnType<typeof startGrid>>;
+beforeAll(async () => {
+  grid = await startGrid({ capacitiesKw: [150, 150] });
+});
+afterAll(() => grid?.[Symbol.asyncDispose]());
 
 describe("POST /request_charge (the original system's text contract)", () => {
   test("no body: 200 and `Routed to <substation-id>`, spread over the substations", async () => {
-    await using grid = await startGrid({ capacitiesKw: [150, 150] });
     const seen = new Set<string>();
     for (let i = 0; i < 6; i++) {
       const res = await fetch(`${grid.api.url}/request_charge`, { method: "POST" });
@@ -17,9 +23,8 @@ describe("POST /request_charge (the original system's text contract)", () => {
   });
 
   test("an optional JSON body is honoured and validated", async () => {
-    await using grid = await startGrid({ capacitiesKw: [150] });
     const ok = await fetch(`${grid.api.url}/request_charge`, { method: "POST", body: '{"maxKw": 22}' });
-    expect(await ok.text()).toBe("Routed to substation-1\n");
+    expect(await ok.text()).toMatch(/^Routed to substation-[12]\n$/);
     const bad = await fetch(`${grid.api.url}/request_charge`, { method: "POST", body: '{"maxKw": 9000}' });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toMatch(/^Bad request: .*maxKw.*\n$/);
@@ -28,9 +33,9 @@ describe("POST /request_charge (the original system's text contract)", () => {
   });
 
   test("grid full: 429 with one line of text", async () => {
-    await using grid = await startGrid({ capacitiesKw: [4.2] });
-    expect((await fetch(`${grid.api.url}/request_charge`, { method: "POST" })).status).toBe(200);
-    const res = await fetch(`${grid.api.url}/request_charge`, { method: "POST" });
+    await using full = await startGrid({ capacitiesKw: [4.2] });
+    expect((await fetch(`${full.api.url}/request_charge`, { method: "POST" })).status).toBe(200);
+    const res = await fetch(`${full.api.url}/request_charge`, { method: "POST" });
     expect(res.status).toBe(429);
     const body = await res.text();
     expect(body).toMatch(/^Grid full: .*substation-1: INSUFFICIENT_CAPACITY.*\n$/);
@@ -38,9 +43,9 @@ describe("POST /request_charge (the original system's text contract)", () => {
   });
 
   test("nothing reachable: 503 with one line of text, never an HTML page", async () => {
-    await using grid = await startGrid({ capacitiesKw: [150, 150] });
-    for (const s of grid.substations) await s.stop();
-    const res = await fetch(`${grid.api.url}/request_charge`, { method: "POST" });
+    await using dark = await startGrid({ capacitiesKw: [150, 150] });
+    for (const s of dark.substations) await s.stop();
+    const res = await fetch(`${dark.api.url}/request_charge`, { method: "POST" });
     expect(res.status).toBe(503);
     const body = await res.text();
     expect(body).toMatch(/^Unavailable: .*\n$/);
@@ -48,15 +53,14 @@ describe("POST /request_charge (the original system's text contract)", () => {
   });
 
   test("a balancer that is down is 503 too", async () => {
-    await using grid = await startGrid({ capacitiesKw: [150] });
-    await grid.balancer.stop();
-    const res = await fetch(`${grid.api.url}/request_charge`, { method: "POST" });
+    await using headless = await startGrid({ capacitiesKw: [150] });
+    await headless.balancer.stop();
+    const res = await fetch(`${headless.api.url}/request_charge`, { method: "POST" });
     expect(res.status).toBe(503);
     expect(await res.text()).toBe("Unavailable: balancer is unreachable\n");
   });
 
   test("other methods are 405 with an Allow header", async () => {
-    await using grid = await startGrid({ capacitiesKw: [150] });
     const res = await fetch(`${grid.api.url}/request_charge`);
     expect([res.status, res.headers.get("allow")]).toEqual([405, "POST"]);
   });
@@ -82,7 +86,6 @@ describe("bad input on the tRPC API: 400 naming the field, never a 500", () => {
   ];
   for (const [name, input, field] of cases) {
     test(name, async () => {
-      await using grid = await startGrid({ capacitiesKw: [150] });
       const { status, json } = await postJson(`${grid.api.url}/trpc/requestCharge`, input);
       expect(status).toBe(400);
       expect(json.error.data).toMatchObject({ code: "BAD_REQUEST", reason: "INVALID_INPUT" });
@@ -92,21 +95,18 @@ describe("bad input on the tRPC API: 400 naming the field, never a 500", () => {
   }
 
   test("malformed JSON is 400 INVALID_INPUT", async () => {
-    await using grid = await startGrid({ capacitiesKw: [150] });
     const { status, json } = await postJson(`${grid.api.url}/trpc/requestCharge`, "{not json");
     expect(status).toBe(400);
     expect(json.error.data.reason).toBe("INVALID_INPUT");
   });
 
   test("malformed session ids are 400 on sessionId", async () => {
-    await using grid = await startGrid({ capacitiesKw: [150] });
     const { status, json } = await postJson(`${grid.api.url}/trpc/stopCharge`, { sessionId: "../../etc" });
     expect(status).toBe(400);
     expect(Object.keys(json.error.data.fieldErrors)).toEqual(["sessionId"]);
   });
 
   test("a query called as a mutation, or an unknown procedure, is a typed 4xx", async () => {
-    await using grid = await startGrid({ capacitiesKw: [150] });
     const wrong = await postJson(`${grid.api.url}/trpc/gridStatus`, {});
     expect(wrong.status).toBe(405);
     const unknown = await postJson(`${grid.api.url}/trpc/launchMissiles`, {});
@@ -117,7 +117,6 @@ describe("bad input on the tRPC API: 400 naming the field, never a 500", () => {
 
 describe("every app serves /healthz", () => {
   test("JSON with ok, service, version and uptime", async () => {
-    await using grid = await startGrid({ capacitiesKw: [150] });
     const apps = [grid.api, grid.balancer, grid.substations[0]];
     const names = [];
     for (const app of apps) {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { startSubstation } from "@evgrid/substation/app";
 import { readEnv } from "@evgrid/substation/env";
-import { startGrid } from "@evgrid/testing";
+import { eventually, startGrid } from "@evgrid/testing";
 
 describe("self-registration", () => {
   test("a new substation joins rotation without restarting anything, and leaves when its heartbeats stop", async () => {
@@ -22,11 +22,12 @@ describe("self-registration", () => {
       }),
     );
     try {
-      await Bun.sleep(300);
-      const joined = (await grid.operator.listSubstations.query()).find(
-        (s) => s.substationId === "substation-9",
-      );
-      expect(joined).toMatchObject({ registered: true, healthy: true, url: extra.url });
+      await eventually(async () => {
+        const joined = (await grid.operator.listSubstations.query()).find(
+          (s) => s.substationId === "substation-9",
+        );
+        expect(joined).toMatchObject({ registered: true, healthy: true, url: extra.url });
+      });
 
       const grants = await Promise.all(
         Array.from({ length: 10 }, (_, i) =>
@@ -37,9 +38,16 @@ describe("self-registration", () => {
 
       // A crash, as the balancer sees it: heartbeats stop, nobody says goodbye.
       await extra.stopHeartbeats();
-      await Bun.sleep(2200); // timeout 800 ms + the once-a-second expiry check
-      const ids = (await grid.client.gridStatus.query()).substations.map((s) => s.substationId);
-      expect(ids).toEqual(["substation-1"]);
+      const stoppedAt = performance.now();
+      await eventually(
+        async () => {
+          const ids = (await grid.client.gridStatus.query()).substations.map((s) => s.substationId);
+          expect(ids).toEqual(["substation-1"]);
+        },
+        { timeoutMs: 4000 },
+      );
+      // Not before its heartbeat timeout (800 ms), and by the once-a-second expiry check after it.
+      expect(performance.now() - stoppedAt).toBeGreaterThan(800);
       // Its sessions are still its own; they are just not routed to any more.
       expect(extra.station.load().activeSessions).toBeGreaterThan(0);
     } finally {
@@ -59,8 +67,7 @@ describe("self-registration", () => {
         BALANCER_URLS: grid.balancer.url,
       }),
     );
-    await Bun.sleep(200);
-    expect((await grid.client.gridStatus.query()).substations).toHaveLength(2);
+    await eventually(async () => expect((await grid.client.gridStatus.query()).substations).toHaveLength(2));
     await extra.stop();
     expect((await grid.client.gridStatus.query()).substations.map((s) => s.substationId)).toEqual([
       "substation-1",

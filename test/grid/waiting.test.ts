@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { errorDataOf } from "@evgrid/contract";
-import { startGrid } from "@evgrid/testing";
+import { eventually, startGrid } from "@evgrid/testing";
 
 const fast = { LOAD_REFRESH_MS: "100" };
 
@@ -34,13 +34,18 @@ describe("bounded waiting for capacity (waitS)", () => {
 
   test("waiters are served first come, first served", async () => {
     await using grid = await startGrid({ capacitiesKw: [4.2], balancer: fast });
-    await grid.client.requestCharge.mutate({ vehicleId: "first", durationS: 0.4 });
+    await grid.client.requestCharge.mutate({ vehicleId: "first", durationS: 1 });
     const order: string[] = [];
-    const waiters = ["x", "y", "z"].map(async (vehicleId, i) => {
-      await Bun.sleep(i * 20);
-      const g = await grid.client.requestCharge.mutate({ vehicleId, durationS: 0.4, waitS: 5 });
-      order.push(g.vehicleId);
-    });
+    const waiters: Promise<void>[] = [];
+    // Each joins the queue only once the one before it is in: arrival order is certain.
+    for (const [i, vehicleId] of ["x", "y", "z"].entries()) {
+      waiters.push(
+        grid.client.requestCharge
+          .mutate({ vehicleId, durationS: 0.4, waitS: 5 })
+          .then((g) => void order.push(g.vehicleId)),
+      );
+      await eventually(() => expect(grid.balancer.dispatcher.waitingCount).toBe(i + 1));
+    }
     await Promise.all(waiters);
     expect(order).toEqual(["x", "y", "z"]);
   });

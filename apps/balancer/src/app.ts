@@ -52,7 +52,7 @@ export function startBalancer(env: BalancerEnv) {
         clearInterval(expiry);
         view.stop();
       },
-      expose: { view },
+      expose: { view, dispatcher },
     };
   });
 }

@@ -89,6 +89,7 @@ export async function postJson(url: string, body: unknown): Promise<{ status: nu
   });
   return { status: res.status, json: await res.json() };
 }
+export * from "./eventually.ts";
 export * from "./faulty-proxy.ts";
 export * from "./otlp-sink.ts";
 export * from "./processes.ts";
