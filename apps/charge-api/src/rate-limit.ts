@@ -27,7 +27,11 @@ export class RateLimiter {
         "TOO_MANY_REQUESTS",
         reasons.QUOTA_EXCEEDED,
         `quota exceeded: at most ${this.limit.ratePerS} requests per second (bursts of ${this.limit.burst})`,
-        { quota: "rate", limit: this.limit.ratePerS, retryAfterS: Math.max(1, decision.retryAfterMs / 1000) },
+        {
+          quota: "rate",
+          limit: this.limit.ratePerS,
+          retryAfterS: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
+        },
       );
     }
   }

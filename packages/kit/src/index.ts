@@ -4,7 +4,7 @@ export * from "./body.ts";
 export * from "./client.ts";
 export * from "./env.ts";
 export * from "./errors.ts";
-export * from "./lean-http.ts";
+export * from "./http-errors.ts";
 export * from "./limits.ts";
 export * from "./log.ts";
 export * from "./observe.ts";

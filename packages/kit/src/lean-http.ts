@@ -1,10 +1,6 @@
 import { type AnyRouter, TRPCError } from "@trpc/server";
-import { getHTTPStatusCodeFromError } from "@trpc/server/http";
-import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
-import { GridError } from "./errors.ts";
-import { formatError, type RequestContext } from "./trpc.ts";
-
-const JSON_HEADERS = { "content-type": "application/json" };
+import { errorResponse, JSON_HEADERS } from "./http-errors.ts";
+import type { RequestContext } from "./trpc.ts";
 
 /**
  * Serves the everyday tRPC calls itself: one mutation POSTed with a JSON body, or one query by GET with
@@ -26,19 +22,18 @@ export function leanTrpcHandler(router: AnyRouter, onError: (error: TRPCError, p
     if (type === undefined || url.searchParams.has("batch")) return null;
     let input: unknown;
     try {
+      // As tRPC's adapter reads them: an empty body or `?input=` is no input.
       if (type === "mutation" && req.method === "POST") {
-        input = body.length === 0 ? undefined : JSON.parse(body);
+        input = body ? JSON.parse(body) : undefined;
       } else if (type === "query" && req.method === "GET") {
         const raw = url.searchParams.get("input");
-        input = raw === null ? undefined : JSON.parse(raw);
+        input = raw ? JSON.parse(raw) : undefined;
       } else {
         return null;
       }
     } catch (cause) {
-      return errorResponse(
-        new TRPCError({ code: "PARSE_ERROR", message: "input is not valid JSON", cause }),
-        path,
-      );
+      const message = cause instanceof Error ? cause.message : "Invalid input";
+      return errorResponse(new TRPCError({ code: "BAD_REQUEST", message, cause }), path);
     }
     try {
       // The request's signal reaches the procedure: a caller that hangs up can be let go (the wait queue).
@@ -55,28 +50,4 @@ export function leanTrpcHandler(router: AnyRouter, onError: (error: TRPCError, p
       return errorResponse(error, path);
     }
   };
-}
-
-/** Seconds a refused caller should wait before trying again (quotas, a full queue); 0 when it does not say. */
-export function retryAfterOf(error: TRPCError): number {
-  const s = error instanceof GridError ? error.details?.retryAfterS : undefined;
-  return typeof s === "number" && Number.isFinite(s) && s > 0 ? Math.ceil(s) : 0;
-}
-
-/** A TRPCError as tRPC's fetch adapter would answer it: same envelope, status and formatted shape. */
-export function errorResponse(error: TRPCError, path?: string): Response {
-  const httpStatus = getHTTPStatusCodeFromError(error);
-  const shape = formatError({
-    error,
-    shape: {
-      message: error.message,
-      code: TRPC_ERROR_CODES_BY_KEY[error.code],
-      data: { code: error.code, httpStatus, path },
-    },
-  });
-  const retryAfterS = retryAfterOf(error);
-  return new Response(JSON.stringify({ error: shape }), {
-    status: httpStatus,
-    headers: retryAfterS > 0 ? { ...JSON_HEADERS, "retry-after": String(retryAfterS) } : JSON_HEADERS,
-  });
 }

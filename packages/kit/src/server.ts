@@ -4,7 +4,8 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { Server } from "bun";
 import { clientAddress } from "./address.ts";
 import { readBodyLimited } from "./body.ts";
-import { errorResponse, leanTrpcHandler, retryAfterOf } from "./lean-http.ts";
+import { errorResponse, retryAfterMeta } from "./http-errors.ts";
+import { leanTrpcHandler } from "./lean-http.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { RpcObservability } from "./observe.ts";
@@ -72,6 +73,9 @@ export function serveApp(opts: AppServerOptions): AppServer {
 }
 
 const hasBody = (method: string) => method !== "GET" && method !== "HEAD";
+/** As tRPC matches it: the media type alone, in any case. */
+const isJson = (req: Request) =>
+  req.headers.get("content-type")?.split(";", 1)[0]?.trim().toLowerCase() === "application/json";
 
 function listen(opts: AppServerOptions, startedAt: number) {
   const extra = opts.routes ?? {};
@@ -114,7 +118,7 @@ function listen(opts: AppServerOptions, startedAt: number) {
       if (pathname.startsWith("/trpc/")) {
         const path = pathname.slice("/trpc/".length);
         // Bodies are JSON; tRPC's adapter would answer anything else with an untyped text/plain 415.
-        if (hasBody(req.method) && !req.headers.get("content-type")?.startsWith("application/json")) {
+        if (hasBody(req.method) && !isJson(req)) {
           return errorResponse(
             new TRPCError({
               code: "UNSUPPORTED_MEDIA_TYPE",
@@ -132,10 +136,7 @@ function listen(opts: AppServerOptions, startedAt: number) {
           router: opts.router,
           createContext: () => ctx,
           onError: ({ error, path }) => logInternal(error, path),
-          responseMeta: ({ errors }) => {
-            const retryAfterS = Math.max(0, ...errors.map(retryAfterOf));
-            return retryAfterS > 0 ? { headers: { "retry-after": String(retryAfterS) } } : {};
-          },
+          responseMeta: retryAfterMeta,
         });
       }
       if (pathname === "/healthz") {

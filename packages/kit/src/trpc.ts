@@ -64,7 +64,7 @@ function describeZodError(error: ZodError): { message: string; fieldErrors: Reco
   return { message: `invalid input: ${message}`, fieldErrors };
 }
 
-// 3. Initialisation. The formatter is exported so the lean HTTP path (server.ts) answers in the same shape.
+// 3. Initialisation. The formatter is exported so the lean HTTP path (lean-http.ts) answers in the same shape.
 type DefaultShape = {
   message: string;
   code: number;
@@ -145,5 +145,4 @@ export const router = t.router;
 export const publicProcedure = t.procedure.use(observed).use(identified);
 /** For the other services of the grid (and operators) holding the service token. */
 export const internalProcedure = t.procedure.use(observed).use(serviceOnly);
-export const createCallerFactory = t.createCallerFactory;
 export { z };
