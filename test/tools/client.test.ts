@@ -23,7 +23,7 @@ describe("bun run client", () => {
   test("bad flags exit 2 naming the flag", async () => {
     const { stderr, code } = await runClient(["--count", "lots"]);
     expect(code).toBe(2);
-    expect(stderr).toContain("--count must be an integer");
+    expect(stderr).toContain('--count: must be an integer >= 1 (got "lots")');
   });
 
   test("prints a line per request and a per-substation summary; refusals are reported, not crashes", async () => {

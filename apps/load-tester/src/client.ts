@@ -2,11 +2,12 @@
  * The typed tRPC client script: sends charge requests to the public API and prints where each went.
  * Defaults reproduce the original tester (20 requests, 0.5 s apart). `bun run client --help` for flags.
  */
-import { parseArgs } from "node:util";
 import type { AppRouter } from "@evgrid/charge-api";
 import { errorDataOf } from "@evgrid/contract";
+import { numberFlag, parseCommandLine } from "@evgrid/kit/cli";
 import { createTRPCClient, httpLink } from "@trpc/client";
-import { parseNumberFlag } from "./flags.ts";
+import { z } from "zod";
+import { baseUrlFlag } from "./flags.ts";
 import { describeOutcome, formatSummary, type Outcome, summarize } from "./summary.ts";
 
 const HELP = `Usage: bun run client [options]
@@ -28,64 +29,48 @@ Options:
 
 Exit status: 0 when every request got an answer (admitted or refused), 1 when some failed, 2 on bad flags.`;
 
-function fail(message: string): never {
-  console.error(`client: ${message}\n\n${HELP}`);
-  process.exit(2);
-}
-
-function parseFlags(argv: string[]) {
-  let parsed: ReturnType<typeof parse>;
-  function parse() {
-    return parseArgs({
-      args: argv,
-      options: {
-        url: { type: "string" },
-        count: { type: "string", default: "20" },
-        interval: { type: "string", default: "0.5" },
-        concurrency: { type: "string", default: "1" },
-        "max-kw": { type: "string", default: "11" },
-        "min-kw": { type: "string" },
-        "duration-s": { type: "string", default: "5" },
-        "vehicle-prefix": { type: "string", default: `client-${process.pid}` },
-        "timeout-ms": { type: "string", default: "10000" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-    });
-  }
-  try {
-    parsed = parse();
-  } catch (err) {
-    fail((err as Error).message);
-  }
-  const { values } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    process.exit(0);
-  }
-  const num = (name: string, raw: string | undefined, min: number, integer = false) => {
-    const parsed = parseNumberFlag(name, raw, min, integer);
-    if (!parsed.ok) fail(parsed.message);
-    return parsed.value;
-  };
-  const url = values.url ?? process.env.CHARGE_API_URL ?? "http://127.0.0.1:8080";
-  if (!/^https?:\/\/[^/]+/.test(url)) fail(`--url must be an http(s) URL, got ${JSON.stringify(url)}`);
-  return {
-    url: url.replace(/\/$/, ""),
-    count: num("count", values.count, 1, true),
-    intervalS: num("interval", values.interval, 0),
-    concurrency: num("concurrency", values.concurrency, 1, true),
-    maxKw: num("max-kw", values["max-kw"], 0),
-    minKw: values["min-kw"] === undefined ? undefined : num("min-kw", values["min-kw"], 0),
-    durationS: num("duration-s", values["duration-s"], 0),
-    vehiclePrefix: values["vehicle-prefix"],
-    timeoutMs: num("timeout-ms", values["timeout-ms"], 1, true),
-    json: values.json,
-  };
-}
-
-const flags = parseFlags(Bun.argv.slice(2));
+const flags = parseCommandLine({
+  command: "client",
+  help: HELP,
+  flags: {
+    url: { type: "string" },
+    count: { type: "string" },
+    interval: { type: "string" },
+    concurrency: { type: "string" },
+    "max-kw": { type: "string" },
+    "min-kw": { type: "string" },
+    "duration-s": { type: "string" },
+    "vehicle-prefix": { type: "string" },
+    "timeout-ms": { type: "string" },
+    json: { type: "boolean" },
+  },
+  schema: z
+    .object({
+      url: baseUrlFlag,
+      count: numberFlag(1, { integer: true }).default(20),
+      interval: numberFlag(0).default(0.5),
+      concurrency: numberFlag(1, { integer: true }).default(1),
+      "max-kw": numberFlag(0).default(11),
+      "min-kw": numberFlag(0).optional(),
+      "duration-s": numberFlag(0).default(5),
+      "vehicle-prefix": z.string().min(1).default(`client-${process.pid}`),
+      "timeout-ms": numberFlag(1, { integer: true }).default(10_000),
+      json: z.boolean().default(false),
+    })
+    .transform((f) => ({
+      url: f.url,
+      count: f.count,
+      intervalS: f.interval,
+      concurrency: f.concurrency,
+      maxKw: f["max-kw"],
+      minKw: f["min-kw"],
+      durationS: f["duration-s"],
+      vehiclePrefix: f["vehicle-prefix"],
+      timeoutMs: f["timeout-ms"],
+      json: f.json,
+    })),
+  fallbacks: { url: process.env.CHARGE_API_URL ?? "http://127.0.0.1:8080" },
+});
 const api = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${flags.url}/trpc` })] });
 
 async function send(index: number): Promise<Outcome> {

@@ -2,11 +2,12 @@
  * `bun run load`: drives the public API with the typed tRPC client, open model (arrival rate) or closed
  * model (concurrency), shows live progress and ends with a summary. `bun run load --help`.
  */
-import { parseArgs } from "node:util";
 import type { AppRouter } from "@evgrid/charge-api";
+import { numberFlag, parseCommandLine } from "@evgrid/kit/cli";
 import { createTRPCClient, httpLink } from "@trpc/client";
 import logUpdate from "log-update";
-import { parseNumberFlag } from "./flags.ts";
+import { z } from "zod";
+import { baseUrlFlag } from "./flags.ts";
 import { chargeRequests } from "./load/charge.ts";
 import { runClosed, runOpen } from "./load/driver.ts";
 import { GridWatcher, loadRatio, viaGridStatus } from "./load/grid-watch.ts";
@@ -42,80 +43,74 @@ Examples:
   bun run load --rate 200 --duration-s 30 --poisson
   bun run load --concurrency 256 --count 2000 --session-s 120`;
 
-function fail(message: string): never {
-  console.error(`load: ${message}\n\n${HELP}`);
-  process.exit(2);
-}
-
-function flags() {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: Bun.argv.slice(2),
-      options: {
-        url: { type: "string" },
-        rate: { type: "string" },
-        poisson: { type: "boolean" },
-        "max-inflight": { type: "string", default: "10000" },
-        concurrency: { type: "string" },
-        "duration-s": { type: "string" },
-        count: { type: "string" },
-        "max-kw": { type: "string", default: "11" },
-        "min-kw": { type: "string" },
-        "session-s": { type: "string", default: "5" },
-        "wait-s": { type: "string" },
-        "vehicle-prefix": { type: "string" },
-        "api-key": { type: "string" },
-        "watch-ms": { type: "string", default: "250" },
-        json: { type: "boolean", default: false },
-        "no-progress": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-    }).values;
-  } catch (err) {
-    fail((err as Error).message);
-  }
-  if (values.help) {
-    console.log(HELP);
-    process.exit(0);
-  }
-  const num = (name: string, min: number, integer = false): number | undefined => {
-    const raw = values[name];
-    if (raw === undefined) return undefined;
-    const parsed = parseNumberFlag(name, raw, min, integer);
-    if (!parsed.ok) fail(parsed.message);
-    return parsed.value;
-  };
-  const rate = num("rate", 0.001);
-  const concurrency = num("concurrency", 1, true);
-  if (rate !== undefined && concurrency !== undefined)
-    fail("give --rate (open model) or --concurrency (closed model), not both");
-  const count = num("count", 1, true);
-  const durationS = num("duration-s", 0.1);
-  if (count !== undefined && durationS !== undefined) fail("give --count or --duration-s, not both");
-  const url = String(values.url ?? process.env.CHARGE_API_URL ?? "http://127.0.0.1:8080").replace(/\/$/, "");
-  if (!/^https?:\/\/[^/]+$/.test(url)) fail(`--url must be an http(s) base URL, got ${JSON.stringify(url)}`);
-  return {
-    url,
-    rate,
-    concurrency: concurrency ?? 32,
-    poisson: values.poisson === true,
-    maxInflight: num("max-inflight", 1, true) as number,
-    stop: count !== undefined ? { count } : { durationS: durationS ?? 10 },
-    maxKw: num("max-kw", 0) as number,
-    minKw: num("min-kw", 0),
-    sessionS: num("session-s", 0) as number,
-    waitS: num("wait-s", 0),
-    vehiclePrefix: String(values["vehicle-prefix"] ?? `load-${process.pid}`),
-    apiKey: (values["api-key"] as string | undefined) ?? process.env.API_KEY,
-    watchMs: num("watch-ms", 0, true) as number,
-    json: values.json === true,
-    progress: values["no-progress"] !== true && values.json !== true,
-  };
-}
-
-const f = flags();
+const f = parseCommandLine({
+  command: "load",
+  help: HELP,
+  flags: {
+    url: { type: "string" },
+    rate: { type: "string" },
+    poisson: { type: "boolean" },
+    "max-inflight": { type: "string" },
+    concurrency: { type: "string" },
+    "duration-s": { type: "string" },
+    count: { type: "string" },
+    "max-kw": { type: "string" },
+    "min-kw": { type: "string" },
+    "session-s": { type: "string" },
+    "wait-s": { type: "string" },
+    "vehicle-prefix": { type: "string" },
+    "api-key": { type: "string" },
+    "watch-ms": { type: "string" },
+    json: { type: "boolean" },
+    "no-progress": { type: "boolean" },
+  },
+  schema: z
+    .object({
+      url: baseUrlFlag,
+      rate: numberFlag(0.001).optional(),
+      poisson: z.boolean().default(false),
+      "max-inflight": numberFlag(1, { integer: true }).default(10_000),
+      concurrency: numberFlag(1, { integer: true }).optional(),
+      "duration-s": numberFlag(0.1).optional(),
+      count: numberFlag(1, { integer: true }).optional(),
+      "max-kw": numberFlag(0).default(11),
+      "min-kw": numberFlag(0).optional(),
+      "session-s": numberFlag(0).default(5),
+      "wait-s": numberFlag(0).optional(),
+      "vehicle-prefix": z.string().min(1).default(`load-${process.pid}`),
+      "api-key": z.string().min(1).optional(),
+      "watch-ms": numberFlag(0, { integer: true }).default(250),
+      json: z.boolean().default(false),
+      "no-progress": z.boolean().default(false),
+    })
+    .refine((o) => o.rate === undefined || o.concurrency === undefined, {
+      message: "give --rate (open model) or --concurrency (closed model), not both",
+    })
+    .refine((o) => o.count === undefined || o["duration-s"] === undefined, {
+      message: "give --count or --duration-s, not both",
+    })
+    .transform((o) => ({
+      url: o.url,
+      rate: o.rate,
+      concurrency: o.concurrency ?? 32,
+      poisson: o.poisson,
+      maxInflight: o["max-inflight"],
+      stop: o.count !== undefined ? { count: o.count } : { durationS: o["duration-s"] ?? 10 },
+      maxKw: o["max-kw"],
+      minKw: o["min-kw"],
+      sessionS: o["session-s"],
+      waitS: o["wait-s"],
+      vehiclePrefix: o["vehicle-prefix"],
+      apiKey: o["api-key"],
+      watchMs: o["watch-ms"],
+      json: o.json,
+      progress: !o["no-progress"] && !o.json,
+    })),
+  fallbacks: {
+    url: process.env.CHARGE_API_URL ?? "http://127.0.0.1:8080",
+    ...(process.env.API_KEY ? { "api-key": process.env.API_KEY } : {}),
+  },
+});
 const api = createTRPCClient<AppRouter>({
   links: [
     httpLink({ url: `${f.url}/trpc`, headers: f.apiKey ? { authorization: `Bearer ${f.apiKey}` } : {} }),

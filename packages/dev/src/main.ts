@@ -4,10 +4,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "@evgrid/kit/cli";
 import { UNLIMITED_QUOTAS } from "@evgrid/kit/env";
-import { SIGNAL_ECHO_MS } from "@evgrid/kit/process";
-import { type DevOptions, devOptionsSchema, planSubstations } from "./plan.ts";
+import { onShutdown } from "@evgrid/kit/process";
+import { devOptionsSchema, planSubstations } from "./plan.ts";
 import { Supervisor } from "./supervisor.ts";
 
 const HELP = `Usage: bun run dev [options]
@@ -33,58 +33,35 @@ Examples:
   curl -X POST http://127.0.0.1:8080/request_charge
   bun run client`;
 
-function readOptions(): DevOptions {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: Bun.argv.slice(2),
-      options: {
-        substations: { type: "string" },
-        capacities: { type: "string" },
-        host: { type: "string" },
-        "charge-api-port": { type: "string" },
-        "balancer-port": { type: "string" },
-        "substation-base-port": { type: "string" },
-        "random-ports": { type: "boolean" },
-        "keep-going": { type: "boolean" },
-        "no-quotas": { type: "boolean" },
-        "data-dir": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }).values;
-  } catch (err) {
-    console.error(`dev: ${(err as Error).message}\n\n${HELP}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    console.log(HELP);
-    process.exit(0);
-  }
-  const env = process.env;
-  const parsed = devOptionsSchema.safeParse({
-    substations: values.substations ?? env.DEV_SUBSTATIONS,
-    capacitiesKw: values.capacities ?? env.DEV_CAPACITIES_KW,
-    host: values.host ?? env.DEV_HOST,
-    chargeApiPort: values["charge-api-port"] ?? env.CHARGE_API_PORT,
-    balancerPort: values["balancer-port"] ?? env.BALANCER_PORT,
-    substationBasePort: values["substation-base-port"] ?? env.SUBSTATION_BASE_PORT,
-    randomPorts: values["random-ports"] ?? env.DEV_RANDOM_PORTS === "true",
-    keepGoing: values["keep-going"] ?? false,
-    noQuotas: values["no-quotas"] ?? false,
-    dataDir: values["data-dir"] ?? env.DEV_DATA_DIR,
-  });
-  if (!parsed.success) {
-    const flag = (key: PropertyKey | undefined) =>
-      `--${String(key).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    const lines = parsed.error.issues.map((i) => `  ${flag(i.path[0]).replace(/-kw$/, "")}: ${i.message}`);
-    console.error(`dev: invalid options\n${lines.join("\n")}\n\n${HELP}`);
-    process.exit(2);
-  }
-  return parsed.data;
-}
-
-const opts = readOptions();
+const env = process.env;
+const opts = parseCommandLine({
+  command: "dev",
+  help: HELP,
+  flags: {
+    substations: { type: "string" },
+    capacities: { type: "string" },
+    host: { type: "string" },
+    "charge-api-port": { type: "string" },
+    "balancer-port": { type: "string" },
+    "substation-base-port": { type: "string" },
+    "random-ports": { type: "boolean" },
+    "keep-going": { type: "boolean" },
+    "no-quotas": { type: "boolean" },
+    "data-dir": { type: "string" },
+  },
+  schema: devOptionsSchema,
+  // The environment variables named in the help; flags win.
+  fallbacks: {
+    substations: env.DEV_SUBSTATIONS,
+    capacities: env.DEV_CAPACITIES_KW,
+    host: env.DEV_HOST,
+    "charge-api-port": env.CHARGE_API_PORT,
+    "balancer-port": env.BALANCER_PORT,
+    "substation-base-port": env.SUBSTATION_BASE_PORT,
+    "random-ports": env.DEV_RANDOM_PORTS,
+    "data-dir": env.DEV_DATA_DIR,
+  },
+});
 const substations = planSubstations(opts);
 const root = resolve(import.meta.dir, "../../..");
 const app = (name: string) => [process.execPath, resolve(root, `apps/${name}/src/main.ts`)];
@@ -106,31 +83,22 @@ const supervisor = new Supervisor({
   nameWidth: Math.max(10, ...substations.map((s) => s.id.length)),
   color: process.stdout.isTTY === true && !process.env.NO_COLOR,
 });
-let shutdownSince = 0;
-async function shutdown(code: number): Promise<void> {
-  if (shutdownSince > 0) {
-    // An echo of the same Ctrl-C is ignored; pressing it again later means "now".
-    if (Date.now() - shutdownSince > SIGNAL_ECHO_MS) {
-      supervisor.killAll();
-      process.exit(130);
-    }
-    return;
-  }
-  shutdownSince = Date.now();
-  console.log("dev: stopping all apps ...");
-  await supervisor.stop();
-  console.log("dev: all apps stopped");
-  process.exit(code);
-}
-process.on("SIGINT", () => void shutdown(0));
-process.on("SIGTERM", () => void shutdown(0));
+// Ctrl-C (or SIGTERM) stops every app, newest first; a second Ctrl-C a while later kills them at once.
+const shutdown = onShutdown(
+  async () => {
+    console.log("dev: stopping all apps ...");
+    await supervisor.stop();
+    console.log("dev: all apps stopped");
+  },
+  { timeoutMs: 60_000, onForce: () => supervisor.killAll() },
+);
 supervisor.onUnexpectedExit = (name, code) => {
   if (opts.keepGoing) {
     console.error(`dev: ${name} exited (code ${code}); the others keep running (--keep-going)`);
     return;
   }
   console.error(`dev: ${name} exited unexpectedly (code ${code}); stopping everything`);
-  void shutdown(1);
+  shutdown(1);
 };
 
 try {
@@ -175,5 +143,5 @@ try {
   );
 } catch (err) {
   console.error(`dev: ${(err as Error).message}; stopping`);
-  await shutdown(1);
+  shutdown(1);
 }

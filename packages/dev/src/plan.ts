@@ -7,36 +7,53 @@ const capacityList = z
   .string()
   .transform((s) => s.split(",").map((x) => (x.trim() === "" ? Number.NaN : Number(x))))
   .pipe(z.array(z.number("each capacity must be a number of kW").positive().max(1_000_000)).min(1));
+/** A switch given as a flag (true) or by an environment variable ("true"/"false"). */
+const flag = z.union([z.boolean(), z.stringbool()]).default(false);
 
-/** Flags win over environment variables, which win over defaults. */
+/**
+ * `bun run dev`'s options, keyed as the flags are spelled (an issue at `capacities` is reported as
+ * `--capacities`). Flags win over environment variables (see main.ts), which win over defaults.
+ */
 export const devOptionsSchema = z
   .object({
     substations: z.coerce.number().int().min(1).max(64).optional(),
-    capacitiesKw: capacityList.optional(),
+    capacities: capacityList.optional(),
     host: z.string().min(1).default("127.0.0.1"),
-    chargeApiPort: port.default(8080),
-    balancerPort: port.default(8081),
+    "charge-api-port": port.default(8080),
+    "balancer-port": port.default(8081),
     /** Substation i listens on base + i. */
-    substationBasePort: port.default(8100),
+    "substation-base-port": port.default(8100),
     /** Every app on a free port picked by the OS (tests, or a second copy next to a running one). */
-    randomPorts: z.boolean().default(false),
+    "random-ports": flag,
     /** An app that exits leaves the others running (to watch the balancer route around it). */
-    keepGoing: z.boolean().default(false),
+    "keep-going": flag,
     /** Per-caller quotas off: load tests send everything from one address. */
-    noQuotas: z.boolean().default(false),
+    "no-quotas": flag,
     /** Where substations keep their session journals; sessions survive a restart of `bun run dev`. */
-    dataDir: z.string().min(1).default(".evgrid/data"),
+    "data-dir": z.string().min(1).default(".evgrid/data"),
   })
   .superRefine((o, ctx) => {
-    const list = o.capacitiesKw ?? [];
+    const list = o.capacities ?? [];
     if (o.substations !== undefined && list.length > 1 && list.length !== o.substations) {
       ctx.addIssue({
         code: "custom",
-        path: ["capacitiesKw"],
+        path: ["capacities"],
         message: `${list.length} capacities given for ${o.substations} substations; give one (used for all) or one each`,
       });
     }
-  });
+  })
+  .transform((o) => ({
+    substations: o.substations,
+    capacitiesKw: o.capacities,
+    host: o.host,
+    chargeApiPort: o["charge-api-port"],
+    balancerPort: o["balancer-port"],
+    substationBasePort: o["substation-base-port"],
+    randomPorts: o["random-ports"],
+    keepGoing: o["keep-going"],
+    noQuotas: o["no-quotas"],
+    dataDir: o["data-dir"],
+  }));
 export type DevOptions = z.output<typeof devOptionsSchema>;
 
 export interface SubstationSpec {

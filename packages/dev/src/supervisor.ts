@@ -1,3 +1,4 @@
+import { listeningUrl } from "@evgrid/kit/listening";
 import type { Subprocess } from "bun";
 
 interface Child {
@@ -36,11 +37,11 @@ export class Supervisor {
       );
       const onLine = (line: string, toErr: boolean) => {
         (toErr ? process.stderr : process.stdout).write(`${prefix}${line}\n`);
-        const match = ready ? null : /listening .*url=(\S+)/.exec(line);
-        if (match?.[1]) {
+        const url = ready ? undefined : listeningUrl(line);
+        if (url) {
           ready = true;
           clearTimeout(timer);
-          resolve(match[1]);
+          resolve(url);
         }
       };
       void pumpLines(proc.stdout, (l) => onLine(l, false));

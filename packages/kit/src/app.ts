@@ -1,5 +1,6 @@
 import { startTelemetry, type Telemetry, type TelemetryEnv } from "@evgrid/telemetry";
 import type { AnyRouter } from "@trpc/server";
+import { listeningLine } from "./listening.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { type RpcObservability, rpcObservability } from "./observe.ts";
 import { type AppServer, type RouteHandler, serveApp } from "./server.ts";
@@ -67,7 +68,7 @@ export async function launchApp<Extra>(
     trustedProxies: env.TRUST_PROXY ?? 0,
     metricsToken: env.METRICS_TOKEN,
   });
-  log.info(`${service} listening`, { url: server.url, ...parts.describe, tracing: telemetry.tracing });
+  log.info(listeningLine(service), { url: server.url, ...parts.describe, tracing: telemetry.tracing });
   await parts.afterStart?.(server);
   return {
     ...parts.expose,

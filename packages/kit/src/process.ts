@@ -1,24 +1,37 @@
 /** A repeat within this window is an echo (Ctrl-C reaches the whole process group, and `bun run` forwards it too). */
 export const SIGNAL_ECHO_MS = 1000;
 
+export interface ShutdownOptions {
+  /** Exit when this process is gone (set by `bun run dev`), so a killed runner leaves no orphans. */
+  parentPid?: number | undefined;
+  /** Cleanup must be done by then, or the process exits 1 anyway. */
+  timeoutMs?: number;
+  /** A second signal (not an echo of the first) means "now": runs this, then exits 130. */
+  onForce?: () => void;
+}
+
 /**
  * Runs `cleanup` once on SIGINT or SIGTERM, then exits 0. A second signal a while later (an impatient
- * Ctrl-C) exits at once, so a process never hangs.
+ * Ctrl-C) exits at once, so a process never hangs. Returns the same shutdown to call from code, with the
+ * exit status to end with (a supervised child died, start-up failed).
  */
 export function onShutdown(
   cleanup: () => Promise<void> | void,
-  opts: { parentPid?: number | undefined; timeoutMs?: number } = {},
-): void {
+  opts: ShutdownOptions = {},
+): (exitCode?: number) => void {
   const timeoutMs = opts.timeoutMs ?? 5000;
   let stoppingSince = 0;
-  const handler = (signal: NodeJS.Signals) => {
+  const shutdown = (exitCode = 0, why = "shutdown") => {
     if (stoppingSince > 0) {
-      if (Date.now() - stoppingSince > SIGNAL_ECHO_MS) process.exit(130);
+      if (Date.now() - stoppingSince > SIGNAL_ECHO_MS) {
+        opts.onForce?.();
+        process.exit(130);
+      }
       return;
     }
     stoppingSince = Date.now();
     const force = setTimeout(() => {
-      console.error(`shutdown after ${signal} took over ${timeoutMs} ms; exiting`);
+      console.error(`${why} took over ${timeoutMs} ms; exiting`);
       process.exit(1);
     }, timeoutMs);
     Promise.resolve()
@@ -26,7 +39,7 @@ export function onShutdown(
       .then(
         () => {
           clearTimeout(force);
-          process.exit(0);
+          process.exit(exitCode);
         },
         (err: unknown) => {
           console.error("shutdown failed:", err);
@@ -34,9 +47,10 @@ export function onShutdown(
         },
       );
   };
-  process.on("SIGINT", handler);
-  process.on("SIGTERM", handler);
-  if (opts.parentPid !== undefined) watchParent(opts.parentPid, () => handler("SIGTERM"));
+  process.on("SIGINT", (signal) => shutdown(0, signal));
+  process.on("SIGTERM", (signal) => shutdown(0, signal));
+  if (opts.parentPid !== undefined) watchParent(opts.parentPid, () => shutdown(0, "parent gone"));
+  return (exitCode) => shutdown(exitCode);
 }
 
 /** Polls the parent: signal 0 checks existence without touching it. */

@@ -1,6 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { listeningUrl } from "@evgrid/kit/listening";
 import type { Subprocess } from "bun";
 
 export const repoRoot = resolve(import.meta.dir, "../../..");
@@ -202,7 +203,10 @@ export async function spawnListening(cmd: string[], env: Record<string, string> 
       throw new Error(`${cmd.join(" ")} did not report listening:\n${seen}`);
     }
     seen += decoder.decode(chunk.value, { stream: true });
-    url = /listening .*url=(\S+)/.exec(seen)?.[1];
+    url = seen
+      .split("\n")
+      .map(listeningUrl)
+      .find((u) => u !== undefined);
   }
   // Keep draining stdout so the child never blocks on a full pipe.
   void (async () => {
