@@ -42,3 +42,18 @@ describe("workspace dependencies", () => {
     }
   });
 });
+
+describe("the container image", () => {
+  test("copies every workspace's manifest before installing, so the dependency layer survives source changes", async () => {
+    const dockerfile = await Bun.file(`${repoRoot}/apps/Dockerfile`).text();
+    const install = dockerfile.indexOf("RUN bun install");
+    const manifests = [...dockerfile.slice(0, install).matchAll(/^COPY (\S+\/package\.json) /gm)].map(
+      (m) => m[1],
+    );
+    const workspaces: string[] = [];
+    for await (const path of new Glob("{apps,packages}/*/package.json").scan(repoRoot)) workspaces.push(path);
+    expect(manifests.sort()).toEqual(workspaces.sort());
+    // Source only after the install.
+    expect(dockerfile.indexOf("COPY packages/ packages/")).toBeGreaterThan(install);
+  });
+});
