@@ -138,19 +138,23 @@ describe("waiting, one caller at a time", () => {
   });
   afterAll(() => dev?.[Symbol.asyncDispose]());
 
+  /** One 150 kW session on each site, for 2 s: an operator's, so no quota is spent on them. */
+  async function fillBothSites(prefix: string, extra: { waitS?: number }) {
+    for (const v of [`${prefix}-1`, `${prefix}-2`]) {
+      const r = await mutation(
+        dev.urls.chargeApi,
+        "requestCharge",
+        { vehicleId: v, minKw: 150, maxKw: 150, durationS: 2, ...extra },
+        { bearer: dev.urls.serviceToken },
+      );
+      expect({ status: r.status, reason: reasonOf(r) }).toEqual({ status: 200, reason: undefined });
+    }
+  }
+
   test("one caller may keep only so many requests waiting (QUOTA_WAITING, 10 by default)", async () => {
     const api = dev.urls.chargeApi;
-    const operator = { bearer: dev.urls.serviceToken };
     // Both sites full for 2 s (this test runs first, on an empty grid).
-    for (const v of ["wall-1", "wall-2"]) {
-      const wall = await mutation(
-        api,
-        "requestCharge",
-        { vehicleId: v, minKw: 150, maxKw: 150, durationS: 2 },
-        operator,
-      );
-      expect({ status: wall.status, reason: reasonOf(wall) }).toEqual({ status: 200, reason: undefined });
-    }
+    await fillBothSites("wall", {});
     const waiters = Array.from({ length: 15 }, (_, i) =>
       mutation(api, "requestCharge", { vehicleId: `q-${i}`, waitS: 0.8, durationS: 5 }),
     );
@@ -164,17 +168,8 @@ describe("waiting, one caller at a time", () => {
 
   test("a waiter whose caller hangs up leaves the queue and is never admitted", async () => {
     const api = dev.urls.chargeApi;
-    // Fill both sites with one big session each (an operator's: no quota), ending 2 s after they start.
-    const operator = { bearer: dev.urls.serviceToken };
-    for (const v of ["big-1", "big-2"]) {
-      const r = await mutation(
-        api,
-        "requestCharge",
-        { vehicleId: v, minKw: 150, maxKw: 150, durationS: 2, waitS: 5 },
-        operator,
-      );
-      expect(r.status).toBe(200);
-    }
+    // Both sites full for 2 s from when the last test's sessions have ended.
+    await fillBothSites("big", { waitS: 5 });
     const controllers = Array.from({ length: 5 }, () => new AbortController());
     const gone = controllers.map((c, i) =>
       fetch(`${api}/trpc/requestCharge`, {
