@@ -8,5 +8,6 @@ export * from "./log.ts";
 export * from "./observe.ts";
 export * from "./process.ts";
 export * from "./server.ts";
+export * from "./timers.ts";
 export * from "./token.ts";
 export * from "./trpc.ts";
