@@ -6,7 +6,7 @@ import {
   type Session,
   type SubstationLoad,
 } from "@evgrid/contract";
-import { GridError } from "@evgrid/kit";
+import { GridError, type LongTimeout, setLongTimeout } from "@evgrid/kit";
 import { decideAdmission, effectiveCapacityKw, KW_EPSILON, waterLevel } from "@evgrid/policy";
 import type { Journal, SessionRecord } from "./journal.ts";
 import { classKey, type EnergyGoal, PowerClass } from "./power-class.ts";
@@ -49,7 +49,7 @@ interface LiveSession {
   startKwh: number;
   idempotencyKey: string | null;
   owner: string;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: LongTimeout | undefined;
   goal: EnergyGoal | undefined;
 }
 
@@ -376,7 +376,8 @@ export class Station {
     this.active.set(live.sessionId, live);
     if (live.durationS !== null) {
       const endsInMs = live.startedAtMs + live.durationS * 1000 - nowMs;
-      live.timer = setTimeout(() => this.end(live.sessionId, "time_elapsed"), endsInMs);
+      // Long timeout: a duration is bounded today (24 h), but a timer from input must never clamp to 1 ms.
+      live.timer = setLongTimeout(() => this.end(live.sessionId, "time_elapsed"), endsInMs);
     } else {
       live.goal = {
         sessionId: live.sessionId,
@@ -439,7 +440,7 @@ export class Station {
     this.checkpoint();
     this.closed = true;
     clearInterval(this.checkpointTimer);
-    for (const live of this.active.values()) clearTimeout(live.timer);
+    for (const live of this.active.values()) live.timer?.clear();
     for (const cls of this.classes.values()) cls.disarm();
   }
 
@@ -457,7 +458,7 @@ export class Station {
     if (!live) throw this.notFound(sessionId);
     const nowMs = this.now();
     const last = this.view(live, nowMs);
-    clearTimeout(live.timer);
+    live.timer?.clear();
     if (live.goal) live.goal.done = true;
     this.active.delete(sessionId);
     if (this.byVehicle.get(live.vehicleId) === sessionId) this.byVehicle.delete(live.vehicleId);
