@@ -2,8 +2,9 @@ import { launchApp } from "@evgrid/kit";
 import pkg from "../package.json" with { type: "json" };
 import type { SubstationEnv } from "./env.ts";
 import { Journal } from "./journal.ts";
+import { JournalHealth } from "./journal-writes.ts";
 import { joinBalancers } from "./membership.ts";
-import { stationMetrics } from "./metrics.ts";
+import { journalMetrics, stationMetrics } from "./metrics.ts";
 import { substationRouter } from "./router.ts";
 import { Station } from "./station.ts";
 
@@ -12,7 +13,9 @@ export function startSubstation(env: SubstationEnv) {
   return launchApp("substation", pkg.version, env, ({ telemetry, log }) => {
     const measures = stationMetrics(telemetry.meter, env.SUBSTATION_ID);
     const dbPath = env.SUBSTATION_DB_PATH ?? `data/${env.SUBSTATION_ID}.sqlite`;
-    const journal = new Journal(dbPath);
+    const journal = new Journal(dbPath, { maxMb: env.SUBSTATION_JOURNAL_MAX_MB });
+    const journalMeasures = journalMetrics(telemetry.meter, env.SUBSTATION_ID);
+    const journalHealth = new JournalHealth({ count: journalMeasures.onError, log });
     const station = new Station({
       id: env.SUBSTATION_ID,
       capacityKw: env.SUBSTATION_CAPACITY_KW,
@@ -21,15 +24,23 @@ export function startSubstation(env: SubstationEnv) {
       onEnd: measures.onEnd,
       onRefuse: measures.onRefuse,
       journal,
+      journalHealth,
     });
     const recovery = station.recover();
     let membership: ReturnType<typeof joinBalancers> | undefined;
     measures.observe(station);
+    journalMeasures.observePending(() => station.pendingJournalWrites);
     if (recovery.resumed + recovery.endedWhileDown > 0)
       log.info("recovered sessions from the journal", { dbPath, ...recovery });
     return {
       router: substationRouter(station),
-      describe: { id: station.id, capacityKw: station.capacityKw, limitKw: station.limit, journal: dbPath },
+      describe: {
+        id: station.id,
+        capacityKw: station.capacityKw,
+        limitKw: station.limit,
+        journal: dbPath,
+        journalMaxMb: env.SUBSTATION_JOURNAL_MAX_MB ?? null,
+      },
       // Runs before the server stops: take no new sessions while in-flight calls finish (not persisted:
       // a restarted substation takes sessions again unless an operator drained it).
       afterStart: (server) => {

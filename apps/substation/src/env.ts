@@ -18,6 +18,12 @@ const schema = z.object({
   PORT: portSchema.default(8101),
   /** The session journal (SQLite, WAL); ":memory:" keeps nothing across restarts. Default data/<id>.sqlite. */
   SUBSTATION_DB_PATH: z.string().min(1).optional(),
+  /**
+   * Optional cap on the journal's size in MB (SQLite max_page_count; the WAL comes on top). At the cap the
+   * journal behaves as on a full disk: new sessions and settings are refused 503 JOURNAL_UNAVAILABLE,
+   * sessions already charging run on and their ends are retried. Unset: the disk is the limit.
+   */
+  SUBSTATION_JOURNAL_MAX_MB: z.coerce.number().positive().max(1_000_000).optional(),
   /** Balancers to register with and heartbeat to (comma-separated); empty: only static membership. */
   BALANCER_URLS: urlListSchema.default([]),
   /** The URL balancers reach this substation on; default http://<HOST>:<port> (127.0.0.1 for 0.0.0.0). */

@@ -8,7 +8,9 @@ import {
 } from "@evgrid/contract";
 import { GridError, type LongTimeout, setLongTimeout } from "@evgrid/kit";
 import { decideAdmission, effectiveCapacityKw, KW_EPSILON, waterLevel } from "@evgrid/policy";
-import type { Journal, SessionRecord } from "./journal.ts";
+import { IdempotencyKeys } from "./idempotency.ts";
+import { type Journal, sessionOf } from "./journal.ts";
+import { type JournalHealth, JournalWrites } from "./journal-writes.ts";
 import { classKey, type EnergyGoal, PowerClass } from "./power-class.ts";
 
 export interface StationOptions {
@@ -24,7 +26,9 @@ export interface StationOptions {
   onRefuse?: (reason: string) => void;
   /** Where admissions and ends are written before they are answered; none = nothing survives a restart. */
   journal?: Journal;
-  /** How often energy drawn by active energy-based sessions is written to the journal. */
+  /** Counts and logs failed journal writes (metrics); none: failures are only handled. */
+  journalHealth?: JournalHealth;
+  /** How often energy drawn by active energy-based sessions is written to the journal (and failed ends retried). */
   checkpointMs?: number;
 }
 
@@ -54,8 +58,6 @@ interface LiveSession {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
-/** Idempotency keys are scoped to their owner: two callers may use the same key without meeting. */
-const scopedKey = (owner: string, key: string) => `${owner}\u0000${key}`;
 
 /**
  * One substation's sessions. Every mutation runs synchronously from check to commit, so two admissions can
@@ -72,8 +74,7 @@ export class Station {
   private readonly ended = new Map<string, Session>();
   /** Active session of each vehicle: one at a time. */
   private readonly byVehicle = new Map<string, string>();
-  /** Session of each (owner, idempotency key), active or still remembered as ended. */
-  private readonly byKey = new Map<string, string>();
+  private readonly keys: IdempotencyKeys;
   private readonly endedRetention: number;
   private readonly now: () => number;
   private readonly hooks: Pick<StationOptions, "onStart" | "onEnd" | "onRefuse">;
@@ -84,7 +85,7 @@ export class Station {
   private version = 0;
   private closed = false;
   private draining = false;
-  private readonly journal: Journal | undefined;
+  private readonly writes: JournalWrites | undefined;
   private readonly checkpointTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: StationOptions) {
@@ -94,11 +95,12 @@ export class Station {
     this.endedRetention = opts.endedRetention ?? 10_000;
     this.now = opts.now ?? Date.now;
     this.hooks = { onStart: opts.onStart, onEnd: opts.onEnd, onRefuse: opts.onRefuse };
-    this.journal = opts.journal;
-    if (this.journal) {
-      const saved = this.journal.getSetting("limitKw");
+    this.keys = new IdempotencyKeys();
+    if (opts.journal) {
+      this.writes = new JournalWrites(opts.journal, this.id, opts.journalHealth);
+      const saved = opts.journal.getSetting("limitKw");
       if (saved !== null) this.limitKw = Number(saved);
-      this.draining = this.journal.getSetting("draining") === "true";
+      this.draining = opts.journal.getSetting("draining") === "true";
       this.checkpointTimer = setInterval(() => this.checkpoint(), opts.checkpointMs ?? 2000);
       this.checkpointTimer.unref();
     }
@@ -106,6 +108,11 @@ export class Station {
 
   get limit(): number | null {
     return this.limitKw;
+  }
+
+  /** Journal writes not done yet (ends, the energy checkpoint), waiting for the journal to take them. */
+  get pendingJournalWrites(): number {
+    return this.writes?.pending ?? 0;
   }
 
   private site() {
@@ -145,10 +152,9 @@ export class Station {
     }
     // A retry of a request this substation already answered gets the same session, even if it is full now.
     const key = req.idempotencyKey ?? null;
-    const earlier = key === null ? undefined : this.byKey.get(scopedKey(req.owner, key));
+    const earlier = key === null ? undefined : this.keys.find(req.owner, key, (id) => this.held(id));
     if (earlier !== undefined) {
-      const session = this.get(earlier);
-      if (session.vehicleId !== req.vehicleId) {
+      if (earlier.vehicleId !== req.vehicleId) {
         throw new GridError(
           "CONFLICT",
           reasons.INVALID_INPUT,
@@ -158,7 +164,7 @@ export class Station {
           },
         );
       }
-      return { session, load: this.load(), replayed: true };
+      return { session: earlier, load: this.load(), replayed: true };
     }
     if (this.draining) {
       throw new GridError(
@@ -191,30 +197,23 @@ export class Station {
       );
     }
     const nowMs = this.now();
-    const cls = this.classFor(req.minKw, req.maxKw, nowMs);
     const sessionId = `${this.id}.${randomUUID().replaceAll("-", "")}`;
     const durationS = "durationS" in req ? req.durationS : null;
     const energyKwh = "energyKwh" in req ? req.energyKwh : null;
-    // Journal first: if it cannot be written, the vehicle is refused rather than admitted and forgotten.
-    try {
-      this.journal?.started({
-        sessionId,
-        vehicleId: req.vehicleId,
-        minKw: req.minKw,
-        maxKw: req.maxKw,
-        startedAtMs: nowMs,
-        durationS,
-        energyKwh,
-        idempotencyKey: key,
-        owner: req.owner,
-      });
-    } catch (err) {
-      throw new GridError(
-        "SERVICE_UNAVAILABLE",
-        reasons.NO_SUBSTATION_AVAILABLE,
-        `${this.id} cannot journal the session: ${(err as Error).message}`,
-      );
-    }
+    // Journal first: if it cannot be written, the vehicle is refused (503 JOURNAL_UNAVAILABLE) rather than
+    // admitted and forgotten at the next restart.
+    this.writes?.started({
+      sessionId,
+      vehicleId: req.vehicleId,
+      minKw: req.minKw,
+      maxKw: req.maxKw,
+      startedAtMs: nowMs,
+      durationS,
+      energyKwh,
+      idempotencyKey: key,
+      owner: req.owner,
+    });
+    const cls = this.classFor(req.minKw, req.maxKw, nowMs);
     const live: LiveSession = {
       sessionId,
       vehicleId: req.vehicleId,
@@ -237,18 +236,22 @@ export class Station {
 
   /** Ends a session now. With `owner`, only that owner's session: anybody else's is "not found". */
   stop(sessionId: string, owner?: string): { session: Session; load: SubstationLoad } {
-    this.get(sessionId, owner);
-    const session = this.active.has(sessionId) ? this.end(sessionId, "stopped") : this.ended.get(sessionId);
-    if (!session) throw this.notFound(sessionId);
+    const found = this.get(sessionId, owner);
+    const session = this.active.has(sessionId) ? this.end(sessionId, "stopped") : found;
     return { session, load: this.load() };
   }
 
   /** With `owner`, only that owner's session: another caller learns nothing, not even that it exists. */
   get(sessionId: string, owner?: string): Session {
-    const live = this.active.get(sessionId);
-    const session = live ? this.view(live, this.now()) : this.ended.get(sessionId);
+    const session = this.held(sessionId);
     if (!session || (owner !== undefined && session.owner !== owner)) throw this.notFound(sessionId);
     return session;
+  }
+
+  /** A session still in memory: active, or among the last `endedRetention` ended. */
+  private held(sessionId: string): Session | undefined {
+    const live = this.active.get(sessionId);
+    return live ? this.view(live, this.now()) : this.ended.get(sessionId);
   }
 
   list(status: "active" | "ended" | "all", limit: number): Session[] {
@@ -274,8 +277,9 @@ export class Station {
    * ended ("curtailed") until it can: the promise to the older ones is kept, and the shed ones are told why.
    */
   setLimit(limitKw: number | null): { load: SubstationLoad; curtailed: Session[] } {
+    // Journal first: a limit that could not be written is refused, so memory and journal never disagree.
+    this.writes?.setting("limitKw", limitKw === null ? null : String(limitKw));
     this.limitKw = limitKw;
-    this.journal?.setSetting("limitKw", limitKw === null ? null : String(limitKw));
     const curtailed = this.curtailToFit();
     return { load: this.load(), curtailed };
   }
@@ -285,8 +289,8 @@ export class Station {
    * journal, so a drained substation stays drained across a restart until undrained.
    */
   setDraining(draining: boolean, persist = true): SubstationLoad {
+    if (persist) this.writes?.setting("draining", draining ? "true" : null);
     this.draining = draining;
-    if (persist) this.journal?.setSetting("draining", draining ? "true" : null);
     this.version += 1;
     return this.load();
   }
@@ -312,10 +316,11 @@ export class Station {
    * accounting, never a second session); those whose time ran out meanwhile are ended as they would have been.
    */
   recover(): Recovery {
-    const journal = this.journal;
-    if (!journal) return { resumed: 0, endedWhileDown: 0, curtailed: 0 };
+    const writes = this.writes;
+    if (!writes) return { resumed: 0, endedWhileDown: 0, curtailed: 0 };
     const nowMs = this.now();
-    for (const rec of journal.recentlyEnded(this.endedRetention)) this.rememberEnded(this.fromRecord(rec));
+    const { journal } = writes;
+    for (const rec of journal.recentlyEnded(this.endedRetention)) this.rememberEnded(sessionOf(rec, this.id));
     let resumed = 0;
     let endedWhileDown = 0;
     for (const rec of journal.active()) {
@@ -325,8 +330,14 @@ export class Station {
       if (endsAtMs <= nowMs || energyDone) {
         const reason: EndReason = energyDone ? "energy_delivered" : "time_elapsed";
         const endedAtMs = Math.min(endsAtMs, nowMs);
-        journal.ended(rec.sessionId, rec.deliveredKwh, endedAtMs, reason);
-        this.rememberEnded(this.fromRecord({ ...rec, status: "ended", endedAtMs, endReason: reason }));
+        // Kept and retried if the journal is full: a restart on a full disk must come up, not crash.
+        writes.ended({
+          sessionId: rec.sessionId,
+          deliveredKwh: rec.deliveredKwh,
+          endedAtMs,
+          endReason: reason,
+        });
+        this.rememberEnded(sessionOf({ ...rec, status: "ended", endedAtMs, endReason: reason }, this.id));
         this.endedEnergyKwh += rec.deliveredKwh;
         endedWhileDown += 1;
         continue;
@@ -354,23 +365,26 @@ export class Station {
     return { resumed: resumed - curtailed, endedWhileDown, curtailed };
   }
 
-  /** Writes the energy drawn so far by energy-based sessions (the only ones whose end depends on it). */
+  /**
+   * Writes the energy drawn so far by energy-based sessions (the only ones whose end depends on it), after
+   * retrying ends the journal could not take before. Never throws: a full journal is counted, not fatal.
+   */
   checkpoint(): void {
-    if (!this.journal || this.closed) return;
+    if (!this.writes || this.closed) return;
+    this.writes.flush();
     const nowMs = this.now();
     const rows: { sessionId: string; deliveredKwh: number }[] = [];
     for (const live of this.active.values()) {
       if (live.energyKwh !== null)
         rows.push({ sessionId: live.sessionId, deliveredKwh: live.cls.integralAt(nowMs) - live.startKwh });
     }
-    if (rows.length > 0) this.journal.checkpoint(rows);
+    this.writes.checkpoint(rows);
   }
 
   /** Makes a session charge: indexed, counted in its class, and set to end by its time or its energy. */
   private activate(live: LiveSession, nowMs: number): void {
     this.byVehicle.set(live.vehicleId, live.sessionId);
-    if (live.idempotencyKey !== null)
-      this.byKey.set(scopedKey(live.owner, live.idempotencyKey), live.sessionId);
+    this.keys.remember(live.owner, live.idempotencyKey, live.sessionId);
     live.cls.count += 1;
     live.cls.startKwhSum += live.startKwh;
     this.active.set(live.sessionId, live);
@@ -391,38 +405,13 @@ export class Station {
   /** Keeps an ended session queryable (and its idempotency key answered), forgetting the oldest past retention. */
   private rememberEnded(session: Session): void {
     this.ended.set(session.sessionId, session);
-    if (session.idempotencyKey !== null)
-      this.byKey.set(scopedKey(session.owner, session.idempotencyKey), session.sessionId);
+    this.keys.remember(session.owner, session.idempotencyKey, session.sessionId);
     if (this.ended.size <= this.endedRetention) return;
     const oldest = this.ended.keys().next().value;
     if (oldest === undefined) return;
     const old = this.ended.get(oldest);
-    if (old?.idempotencyKey) {
-      const oldKey = scopedKey(old.owner, old.idempotencyKey);
-      if (this.byKey.get(oldKey) === oldest) this.byKey.delete(oldKey);
-    }
+    if (old) this.keys.forget(old.owner, old.idempotencyKey, oldest);
     this.ended.delete(oldest);
-  }
-
-  private fromRecord(rec: SessionRecord): Session {
-    return {
-      sessionId: rec.sessionId,
-      substationId: this.id,
-      vehicleId: rec.vehicleId,
-      minKw: rec.minKw,
-      maxKw: rec.maxKw,
-      allocatedKw: 0,
-      status: rec.status,
-      startedAt: iso(rec.startedAtMs),
-      durationS: rec.durationS,
-      energyKwh: rec.energyKwh,
-      deliveredKwh: rec.deliveredKwh,
-      expectedEndAt: null,
-      endedAt: rec.endedAtMs === null ? null : iso(rec.endedAtMs),
-      endReason: rec.endReason,
-      idempotencyKey: rec.idempotencyKey,
-      owner: rec.owner,
-    };
   }
 
   /** Total energy delivered since start: ended sessions plus what active ones have drawn so far. O(classes). */
@@ -479,12 +468,14 @@ export class Station {
     };
     this.rememberEnded(session);
     this.endedEnergyKwh += session.deliveredKwh;
-    try {
-      this.journal?.ended(sessionId, session.deliveredKwh, nowMs, reason);
-    } catch {
-      // The session has ended in memory; if the process dies before the journal works again, recovery
-      // ends it by its time (or resumes an energy session): never a double booking.
-    }
+    // Kept and retried if the journal cannot be written now. Should the process die before it can, recovery
+    // ends it by its time (or resumes an energy session): never a double booking.
+    this.writes?.ended({
+      sessionId,
+      deliveredKwh: session.deliveredKwh,
+      endedAtMs: nowMs,
+      endReason: reason,
+    });
     if (reallocate) this.reallocate(nowMs);
     this.hooks.onEnd?.(session);
     return session;
