@@ -25,6 +25,7 @@ export function startSubstation(env: SubstationEnv) {
       onRefuse: measures.onRefuse,
       journal,
       journalHealth,
+      idempotencyTtlMs: env.IDEMPOTENCY_TTL_H * 3_600_000,
     });
     const recovery = station.recover();
     let membership: ReturnType<typeof joinBalancers> | undefined;

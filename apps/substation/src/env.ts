@@ -24,6 +24,15 @@ const schema = z.object({
    * sessions already charging run on and their ends are retried. Unset: the disk is the limit.
    */
   SUBSTATION_JOURNAL_MAX_MB: z.coerce.number().positive().max(1_000_000).optional(),
+  /**
+   * How long an idempotency key is honoured, in hours from its session's start: a retry within it gets the
+   * same session, from memory or from the journal. After it, the key may start a new session.
+   */
+  IDEMPOTENCY_TTL_H: z.coerce
+    .number()
+    .positive()
+    .max(24 * 365)
+    .default(24),
   /** Balancers to register with and heartbeat to (comma-separated); empty: only static membership. */
   BALANCER_URLS: urlListSchema.default([]),
   /** The URL balancers reach this substation on; default http://<HOST>:<port> (127.0.0.1 for 0.0.0.0). */

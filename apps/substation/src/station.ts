@@ -28,6 +28,8 @@ export interface StationOptions {
   journal?: Journal;
   /** Counts and logs failed journal writes (metrics); none: failures are only handled. */
   journalHealth?: JournalHealth;
+  /** How long an idempotency key is honoured after its session started (looked up in the journal beyond memory). */
+  idempotencyTtlMs?: number;
   /** How often energy drawn by active energy-based sessions is written to the journal (and failed ends retried). */
   checkpointMs?: number;
 }
@@ -95,7 +97,7 @@ export class Station {
     this.endedRetention = opts.endedRetention ?? 10_000;
     this.now = opts.now ?? Date.now;
     this.hooks = { onStart: opts.onStart, onEnd: opts.onEnd, onRefuse: opts.onRefuse };
-    this.keys = new IdempotencyKeys();
+    this.keys = new IdempotencyKeys(this.id, opts.idempotencyTtlMs ?? 24 * 3_600_000, opts.journal);
     if (opts.journal) {
       this.writes = new JournalWrites(opts.journal, this.id, opts.journalHealth);
       const saved = opts.journal.getSetting("limitKw");
@@ -152,7 +154,8 @@ export class Station {
     }
     // A retry of a request this substation already answered gets the same session, even if it is full now.
     const key = req.idempotencyKey ?? null;
-    const earlier = key === null ? undefined : this.keys.find(req.owner, key, (id) => this.held(id));
+    const earlier =
+      key === null ? undefined : this.keys.find(req.owner, key, this.now(), (id) => this.held(id));
     if (earlier !== undefined) {
       if (earlier.vehicleId !== req.vehicleId) {
         throw new GridError(
@@ -241,9 +244,13 @@ export class Station {
     return { session, load: this.load() };
   }
 
-  /** With `owner`, only that owner's session: another caller learns nothing, not even that it exists. */
+  /**
+   * A session this substation started, from memory or, once forgotten there, from the journal. With
+   * `owner`, only that owner's session: another caller learns nothing, not even that it exists.
+   */
   get(sessionId: string, owner?: string): Session {
-    const session = this.held(sessionId);
+    const journaled = this.writes?.journal.find(sessionId);
+    const session = this.held(sessionId) ?? (journaled ? sessionOf(journaled, this.id) : undefined);
     if (!session || (owner !== undefined && session.owner !== owner)) throw this.notFound(sessionId);
     return session;
   }
@@ -410,6 +417,7 @@ export class Station {
     const oldest = this.ended.keys().next().value;
     if (oldest === undefined) return;
     const old = this.ended.get(oldest);
+    // The key stays honoured from the journal for the rest of its time to live.
     if (old) this.keys.forget(old.owner, old.idempotencyKey, oldest);
     this.ended.delete(oldest);
   }
