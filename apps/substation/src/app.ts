@@ -1,10 +1,13 @@
+import { dirname, join } from "node:path";
 import { launchApp } from "@evgrid/kit";
 import pkg from "../package.json" with { type: "json" };
+import { CdrExport } from "./cdr.ts";
 import type { SubstationEnv } from "./env.ts";
 import { Journal } from "./journal.ts";
 import { JournalHealth } from "./journal-writes.ts";
 import { joinBalancers } from "./membership.ts";
 import { journalMetrics, stationMetrics } from "./metrics.ts";
+import { Retention } from "./retention.ts";
 import { substationRouter } from "./router.ts";
 import { Station } from "./station.ts";
 
@@ -28,6 +31,17 @@ export function startSubstation(env: SubstationEnv) {
       idempotencyTtlMs: env.IDEMPOTENCY_TTL_H * 3_600_000,
     });
     const recovery = station.recover();
+    const cdrDir =
+      env.SUBSTATION_CDR_DIR ?? (dbPath === ":memory:" ? undefined : join(dirname(dbPath), "cdr"));
+    const retention = new Retention({
+      journal,
+      retentionMs: env.SUBSTATION_RETENTION_H * 3_600_000,
+      ...(cdrDir ? { cdr: new CdrExport(cdrDir, env.SUBSTATION_ID, journal) } : {}),
+      health: journalHealth,
+      onExported: journalMeasures.onExported,
+      onPruned: journalMeasures.onPruned,
+    });
+    retention.start();
     let membership: ReturnType<typeof joinBalancers> | undefined;
     measures.observe(station);
     journalMeasures.observePending(() => station.pendingJournalWrites);
@@ -41,6 +55,8 @@ export function startSubstation(env: SubstationEnv) {
         limitKw: station.limit,
         journal: dbPath,
         journalMaxMb: env.SUBSTATION_JOURNAL_MAX_MB ?? null,
+        retentionH: env.SUBSTATION_RETENTION_H,
+        cdr: cdrDir ?? null,
       },
       // Runs before the server stops: take no new sessions while in-flight calls finish (not persisted:
       // a restarted substation takes sessions again unless an operator drained it).
@@ -59,7 +75,8 @@ export function startSubstation(env: SubstationEnv) {
         await membership?.stop(true);
         station.setDraining(true, false);
       },
-      afterStop: () => {
+      afterStop: async () => {
+        await retention.stop();
         station.close();
         journal.close();
       },
