@@ -6,27 +6,47 @@ import type { EndRecord, Journal, SessionRecord } from "./journal.ts";
 export const JOURNAL_OPS = ["start", "end", "checkpoint", "setting", "export", "prune", "schema"] as const;
 export type JournalOp = (typeof JOURNAL_OPS)[number];
 
+/** At most one log line per kind of write and event in this long: a full disk must not also flood the log. */
+const LOG_EVERY_MS = 60_000;
+
 /**
- * Counts every failed journal write, and tells the log once when a kind of write starts failing and once
- * when it works again: a full disk must not also flood the log.
+ * Counts every failed journal write, and logs when a kind of write starts failing and when it works again,
+ * at most once a minute each (a nearly full journal can flap between the two many times a second).
  */
 export class JournalHealth {
   private readonly failing = new Set<JournalOp>();
+  private readonly failuresSinceLog = new Map<JournalOp, number>();
+  private readonly loggedAtMs = new Map<string, number>();
 
-  constructor(private readonly report: { count?: (op: JournalOp) => void; log?: Logger } = {}) {}
+  constructor(
+    private readonly report: { count?: (op: JournalOp) => void; log?: Logger; now?: () => number } = {},
+  ) {}
 
   failed(op: JournalOp, err: unknown): void {
     this.report.count?.(op);
-    if (this.failing.has(op)) return;
     this.failing.add(op);
-    this.report.log?.warn("cannot write the journal; will retry", {
+    const failures = (this.failuresSinceLog.get(op) ?? 0) + 1;
+    this.failuresSinceLog.set(op, failures);
+    if (!this.mayLog(`failed:${op}`)) return;
+    this.failuresSinceLog.set(op, 0);
+    this.report.log?.warn("cannot write the journal", {
       op,
+      failures,
       error: err instanceof Error ? err.message : String(err),
     });
   }
 
   worked(op: JournalOp): void {
-    if (this.failing.delete(op)) this.report.log?.info("journal writes work again", { op });
+    if (this.failing.delete(op) && this.mayLog(`worked:${op}`))
+      this.report.log?.info("journal writes work again", { op });
+  }
+
+  private mayLog(event: string): boolean {
+    const nowMs = (this.report.now ?? Date.now)();
+    const lastMs = this.loggedAtMs.get(event);
+    if (lastMs !== undefined && nowMs - lastMs < LOG_EVERY_MS) return false;
+    this.loggedAtMs.set(event, nowMs);
+    return true;
   }
 }
 
@@ -70,10 +90,14 @@ export class JournalWrites {
     this.must("setting", () => this.journal.setSetting(key, value));
   }
 
-  /** Journals an end that already happened; kept and retried by `flush` if it cannot be written now. */
+  /**
+   * Journals an end that already happened; kept and retried by `flush` if it cannot be written now. While
+   * earlier ends wait, it only joins them: the next tick retries all at once, not every end on its own.
+   */
   ended(end: EndRecord): void {
+    const nothingWaits = this.pendingEnds.size === 0;
     this.pendingEnds.set(end.sessionId, end);
-    this.flush();
+    if (nothingWaits) this.flush();
   }
 
   /** Energy drawn so far; a failed checkpoint needs no copy, the next one writes fresher figures. */

@@ -249,10 +249,15 @@ export class Station {
    * `owner`, only that owner's session: another caller learns nothing, not even that it exists.
    */
   get(sessionId: string, owner?: string): Session {
-    const journaled = this.writes?.journal.find(sessionId);
-    const session = this.held(sessionId) ?? (journaled ? sessionOf(journaled, this.id) : undefined);
+    const session = this.held(sessionId) ?? this.journaled(sessionId);
     if (!session || (owner !== undefined && session.owner !== owner)) throw this.notFound(sessionId);
     return session;
+  }
+
+  /** An ended session the station no longer holds, while the journal keeps it (retention). */
+  private journaled(sessionId: string): Session | undefined {
+    const rec = this.writes?.journal.find(sessionId);
+    return rec ? sessionOf(rec, this.id) : undefined;
   }
 
   /** A session still in memory: active, or among the last `endedRetention` ended. */

@@ -101,7 +101,7 @@ describe("a substation on a full disk (issue 8, point 3)", () => {
       expect(errors("start")).toBeGreaterThanOrEqual(1);
       expect(errors("setting")).toBe(2);
       expect(errors("end")).toBeGreaterThanOrEqual(1);
-      // Said once per kind of write, not once per retry.
+      // Logged at most once a minute per kind of write, not once per failure.
       expect(
         a
           .stderr()
