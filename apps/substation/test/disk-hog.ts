@@ -2,9 +2,9 @@ import { Database } from "bun:sqlite";
 
 /**
  * Something else on the disk: it takes room in a journal capped at `maxMb` (the same cap the substation
- * uses) and gives it back. SQLite keeps writing into free bytes inside its pages even at the cap, and frees
- * pages as rows move, so "full" is done in steps: whole pages (`take`), the last bytes of the settings table
- * (`packSettings`), and `squeeze`, which packs every page tight so that any write that adds a byte fails.
+ * uses) and gives it back. SQLite keeps writing into free bytes inside its pages even at the cap, so besides
+ * whole pages (`take`) it can take the last bytes of the settings table (`packSettings`), which an
+ * operator's setLimit/setDraining would otherwise still fit into.
  */
 export function diskHog(path: string, maxMb: number) {
   const db = new Database(path, { strict: true });
@@ -29,7 +29,7 @@ export function diskHog(path: string, maxMb: number) {
     return fitted;
   };
   return {
-    /** Takes up to `pages` whole pages (values larger than a page go to overflow pages). */
+    /** Takes up to `pages` whole pages, one value of nearly a page each. */
     take(pages: number) {
       return fillWith(page_size - 100, pages);
     },
@@ -37,12 +37,6 @@ export function diskHog(path: string, maxMb: number) {
     packSettings() {
       for (const bytes of [2000, 500, 100, 20, 1, 0]) fillWith(bytes);
     },
-    /** Rewrites the journal with full pages (VACUUM), then takes every page and byte that freed. */
-    squeeze() {
-      db.exec("VACUUM");
-      this.packSettings();
-    },
-    pageCount: () => (db.query("PRAGMA page_count").get() as { page_count: number }).page_count,
     /** Deletes everything it took: the room is free again. */
     free() {
       db.exec("DELETE FROM settings WHERE key LIKE 'hog-%'");
