@@ -12,6 +12,9 @@ import { IdempotencyKeys } from "./idempotency.ts";
 import { type Journal, sessionOf } from "./journal.ts";
 import { type JournalHealth, JournalWrites } from "./journal-writes.ts";
 import { classKey, type EnergyGoal, PowerClass } from "./power-class.ts";
+import { type Recovery, recoveryOf } from "./recovery.ts";
+
+export type { Recovery } from "./recovery.ts";
 
 export interface StationOptions {
   id: string;
@@ -32,16 +35,6 @@ export interface StationOptions {
   idempotencyTtlMs?: number;
   /** How often energy drawn by active energy-based sessions is written to the journal (and failed ends retried). */
   checkpointMs?: number;
-}
-
-/** What a restart found in the journal. */
-export interface Recovery {
-  /** Active sessions taken up again, with their remaining time or energy. */
-  resumed: number;
-  /** Sessions whose time ran out (or energy was reached) while the substation was down. */
-  endedWhileDown: number;
-  /** Resumed sessions that no longer fit (capacity or limit lowered since) and were curtailed. */
-  curtailed: number;
 }
 
 interface LiveSession {
@@ -336,20 +329,11 @@ export class Station {
     let resumed = 0;
     let endedWhileDown = 0;
     for (const rec of journal.active()) {
-      const endsAtMs =
-        rec.durationS !== null ? rec.startedAtMs + rec.durationS * 1000 : Number.POSITIVE_INFINITY;
-      const energyDone = rec.energyKwh !== null && rec.deliveredKwh >= rec.energyKwh;
-      if (endsAtMs <= nowMs || energyDone) {
-        const reason: EndReason = energyDone ? "energy_delivered" : "time_elapsed";
-        const endedAtMs = Math.min(endsAtMs, nowMs);
+      const plan = recoveryOf(rec, nowMs);
+      if ("end" in plan) {
         // Kept and retried if the journal is full: a restart on a full disk must come up, not crash.
-        writes.ended({
-          sessionId: rec.sessionId,
-          deliveredKwh: rec.deliveredKwh,
-          endedAtMs,
-          endReason: reason,
-        });
-        this.rememberEnded(sessionOf({ ...rec, status: "ended", endedAtMs, endReason: reason }, this.id));
+        writes.ended(plan.end);
+        this.rememberEnded(sessionOf({ ...rec, ...plan.end, status: "ended" }, this.id));
         this.endedEnergyKwh += rec.deliveredKwh;
         endedWhileDown += 1;
         continue;
