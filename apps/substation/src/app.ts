@@ -1,9 +1,13 @@
+import { dirname, join } from "node:path";
 import { launchApp } from "@evgrid/kit";
 import { joinBalancers } from "@evgrid/membership";
 import pkg from "../package.json" with { type: "json" };
+import { CdrExport } from "./cdr.ts";
 import type { SubstationEnv } from "./env.ts";
 import { Journal } from "./journal.ts";
-import { stationMetrics } from "./metrics.ts";
+import { JournalHealth } from "./journal-writes.ts";
+import { journalMetrics, stationMetrics } from "./metrics.ts";
+import { Retention } from "./retention.ts";
 import { substationRouter } from "./router.ts";
 import { Station } from "./station.ts";
 
@@ -12,7 +16,9 @@ export function startSubstation(env: SubstationEnv) {
   return launchApp("substation", pkg.version, env, ({ telemetry, log }) => {
     const measures = stationMetrics(telemetry.meter, env.SUBSTATION_ID);
     const dbPath = env.SUBSTATION_DB_PATH ?? `data/${env.SUBSTATION_ID}.sqlite`;
-    const journal = new Journal(dbPath);
+    const journal = new Journal(dbPath, { maxMb: env.SUBSTATION_JOURNAL_MAX_MB });
+    const journalMeasures = journalMetrics(telemetry.meter, env.SUBSTATION_ID);
+    const journalHealth = new JournalHealth({ count: journalMeasures.onError, log });
     const station = new Station({
       id: env.SUBSTATION_ID,
       capacityKw: env.SUBSTATION_CAPACITY_KW,
@@ -21,15 +27,37 @@ export function startSubstation(env: SubstationEnv) {
       onEnd: measures.onEnd,
       onRefuse: measures.onRefuse,
       journal,
+      journalHealth,
+      idempotencyTtlMs: env.IDEMPOTENCY_TTL_H * 3_600_000,
     });
     const recovery = station.recover();
+    const cdrDir =
+      env.SUBSTATION_CDR_DIR ?? (dbPath === ":memory:" ? undefined : join(dirname(dbPath), "cdr"));
+    const retention = new Retention({
+      journal,
+      retentionMs: env.SUBSTATION_RETENTION_H * 3_600_000,
+      ...(cdrDir ? { cdr: new CdrExport(cdrDir, env.SUBSTATION_ID, journal) } : {}),
+      health: journalHealth,
+      onExported: journalMeasures.onExported,
+      onPruned: journalMeasures.onPruned,
+    });
+    retention.start();
     let membership: ReturnType<typeof joinBalancers> | undefined;
     measures.observe(station);
+    journalMeasures.observePending(() => station.pendingJournalWrites);
     if (recovery.resumed + recovery.endedWhileDown > 0)
       log.info("recovered sessions from the journal", { dbPath, ...recovery });
     return {
       router: substationRouter(station),
-      describe: { id: station.id, capacityKw: station.capacityKw, limitKw: station.limit, journal: dbPath },
+      describe: {
+        id: station.id,
+        capacityKw: station.capacityKw,
+        limitKw: station.limit,
+        journal: dbPath,
+        journalMaxMb: env.SUBSTATION_JOURNAL_MAX_MB ?? null,
+        retentionH: env.SUBSTATION_RETENTION_H,
+        cdr: cdrDir ?? null,
+      },
       // Runs before the server stops: take no new sessions while in-flight calls finish (not persisted:
       // a restarted substation takes sessions again unless an operator drained it).
       afterStart: (server) => {
@@ -47,7 +75,8 @@ export function startSubstation(env: SubstationEnv) {
         await membership?.stop(true);
         station.setDraining(true, false);
       },
-      afterStop: () => {
+      afterStop: async () => {
+        await retention.stop();
         station.close();
         journal.close();
       },

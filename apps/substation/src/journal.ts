@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import type { EndReason } from "@evgrid/contract";
+import { type EndReason, OPERATOR, type Session } from "@evgrid/contract";
 
 /** One session as the journal keeps it. */
 export interface SessionRecord {
@@ -51,24 +51,106 @@ const fromRow = (r: Row): SessionRecord => ({
   endReason: r.end_reason,
   idempotencyKey: r.idempotency_key,
   // Sessions journaled before owners existed were started by whoever held the service token.
-  owner: r.owner ?? "operator",
+  owner: r.owner ?? OPERATOR,
 });
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A journaled session as the API shows it (an ended or recovered session has no allocation). */
+export function sessionOf(rec: SessionRecord, substationId: string): Session {
+  return {
+    sessionId: rec.sessionId,
+    substationId,
+    vehicleId: rec.vehicleId,
+    minKw: rec.minKw,
+    maxKw: rec.maxKw,
+    allocatedKw: 0,
+    status: rec.status,
+    startedAt: iso(rec.startedAtMs),
+    durationS: rec.durationS,
+    energyKwh: rec.energyKwh,
+    deliveredKwh: rec.deliveredKwh,
+    expectedEndAt: null,
+    endedAt: rec.endedAtMs === null ? null : iso(rec.endedAtMs),
+    endReason: rec.endReason,
+    idempotencyKey: rec.idempotencyKey,
+    owner: rec.owner,
+  };
+}
+
+/** An end to write: what the session drew, when and why it ended. */
+export interface EndRecord {
+  sessionId: string;
+  deliveredKwh: number;
+  endedAtMs: number;
+  endReason: EndReason;
+}
+
+/**
+ * What recovery, lookups, export and pruning read; each has an index (below) so that none scans the table.
+ * Exported so a test can show their query plans.
+ */
+export const QUERIES = {
+  active: "SELECT * FROM sessions WHERE status = 'active' ORDER BY started_at_ms",
+  recentlyEnded: "SELECT * FROM sessions WHERE status = 'ended' ORDER BY ended_at_ms DESC LIMIT $limit",
+  byKey: `SELECT * FROM sessions WHERE owner = $owner AND idempotency_key = $key AND started_at_ms >= $sinceMs
+          ORDER BY started_at_ms DESC LIMIT 1`,
+  byId: "SELECT * FROM sessions WHERE session_id = $sessionId",
+  unexported: `SELECT * FROM sessions WHERE status = 'ended' AND cdr_exported = 0
+               ORDER BY ended_at_ms LIMIT $limit`,
+  oldestUnexported:
+    "SELECT MIN(ended_at_ms) AS atMs FROM sessions WHERE status = 'ended' AND cdr_exported = 0",
+  prune: `DELETE FROM sessions WHERE rowid IN (
+            SELECT rowid FROM sessions WHERE status = 'ended' AND ended_at_ms < $beforeMs
+            AND cdr_exported >= $exported LIMIT $limit)`,
+} as const;
+
+/**
+ * Partial indexes: each holds only the rows its query reads, so the ended sessions that make up almost all
+ * of a journal cost no index space for the active scan, and the export backlog index empties as it goes.
+ */
+const INDEXES = `
+  CREATE INDEX IF NOT EXISTS sessions_active_by_start ON sessions (started_at_ms) WHERE status = 'active';
+  CREATE INDEX IF NOT EXISTS sessions_ended_by_end ON sessions (ended_at_ms) WHERE status = 'ended';
+  CREATE INDEX IF NOT EXISTS sessions_unexported ON sessions (ended_at_ms) WHERE status = 'ended' AND cdr_exported = 0;
+  CREATE INDEX IF NOT EXISTS sessions_by_owner_key ON sessions (owner, idempotency_key, started_at_ms)
+    WHERE idempotency_key IS NOT NULL;
+  DROP INDEX IF EXISTS sessions_active;
+  UPDATE sessions SET owner = 'operator' WHERE owner IS NULL;
+`;
+
+export interface JournalOptions {
+  /** A cap on the database's size (SQLite max_page_count); past it every write fails as on a full disk. */
+  maxMb?: number;
+}
 
 /**
  * The substation's journal in an embedded SQLite database (WAL). Admissions are written before they are
  * answered, so a session the balancer was told about survives a crash; `synchronous = NORMAL` makes each
  * commit durable against a process crash (kill -9), which is the failure a substation process has.
+ * Any write may throw (disk full, the size cap, I/O errors): callers decide what that means (journal-writes.ts).
  */
 export class Journal {
   private readonly db: Database;
   private readonly insertStmt;
   private readonly endStmt;
   private readonly checkpointStmt;
+  private readonly markStmt;
+  private indexed = false;
 
-  constructor(path: string) {
+  constructor(path: string, opts: JournalOptions = {}) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path, { create: true, strict: true });
     this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+    // The WAL is reused after each checkpoint but never shrinks by itself: cut it back to 4 MB after a burst.
+    this.db.exec("PRAGMA journal_size_limit = 4194304;");
+    if (opts.maxMb !== undefined) {
+      const { page_size } = this.db.query("PRAGMA page_size").get() as { page_size: number };
+      // Per connection, not stored: each start applies the cap in force. SQLite never sets it below the
+      // pages already used, so a lowered cap freezes a bigger journal where it is rather than failing to open.
+      const pages = Math.max(1, Math.floor((opts.maxMb * 1024 * 1024) / page_size));
+      this.db.exec(`PRAGMA max_page_count = ${pages}`);
+    }
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS sessions (
         session_id TEXT PRIMARY KEY,
@@ -82,19 +164,27 @@ export class Journal {
         status TEXT NOT NULL CHECK (status IN ('active', 'ended')),
         ended_at_ms INTEGER,
         end_reason TEXT,
-        idempotency_key TEXT
+        idempotency_key TEXT,
+        owner TEXT,
+        cdr_exported INTEGER NOT NULL DEFAULT 0
       );
-      CREATE INDEX IF NOT EXISTS sessions_active ON sessions (status, started_at_ms);
       CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT);
     `);
-    // Journals written before idempotency keys (or owners) existed get the column.
+    // Journals written by older versions get the newer columns (a change of schema only: no page is added,
+    // so this works on a full journal too).
     const columns = this.db.query("PRAGMA table_info(sessions)").all() as { name: string }[];
-    if (!columns.some((c) => c.name === "idempotency_key")) {
-      this.db.exec("ALTER TABLE sessions ADD COLUMN idempotency_key TEXT");
+    for (const [name, type] of [
+      ["idempotency_key", "TEXT"],
+      ["owner", "TEXT"],
+      ["cdr_exported", "INTEGER NOT NULL DEFAULT 0"],
+    ]) {
+      if (!columns.some((c) => c.name === name))
+        this.db.exec(`ALTER TABLE sessions ADD COLUMN ${name} ${type}`);
     }
-    if (!columns.some((c) => c.name === "owner")) {
-      this.db.exec("ALTER TABLE sessions ADD COLUMN owner TEXT");
-    }
+    // Indexes need pages: on a full journal they wait (ensureIndexes is retried) rather than stop the start.
+    try {
+      this.ensureIndexes();
+    } catch {}
     this.insertStmt = this.db.prepare(
       `INSERT INTO sessions (session_id, vehicle_id, min_kw, max_kw, started_at_ms, duration_s, energy_kwh, status, idempotency_key, owner)
        VALUES ($sessionId, $vehicleId, $minKw, $maxKw, $startedAtMs, $durationS, $energyKwh, 'active', $idempotencyKey, $owner)`,
@@ -106,14 +196,27 @@ export class Journal {
     this.checkpointStmt = this.db.prepare(
       "UPDATE sessions SET delivered_kwh = $deliveredKwh WHERE session_id = $sessionId AND status = 'active'",
     );
+    this.markStmt = this.db.prepare("UPDATE sessions SET cdr_exported = 1 WHERE session_id = $sessionId");
+  }
+
+  /** Creates the indexes (and upgrades old rows) once; true when done. Throws if the journal is full. */
+  ensureIndexes(): boolean {
+    if (!this.indexed) {
+      this.db.transaction(() => this.db.exec(INDEXES))();
+      this.indexed = true;
+    }
+    return this.indexed;
   }
 
   started(s: Omit<SessionRecord, "deliveredKwh" | "status" | "endedAtMs" | "endReason">): void {
     this.insertStmt.run(s);
   }
 
-  ended(sessionId: string, deliveredKwh: number, endedAtMs: number, endReason: EndReason): void {
-    this.endStmt.run({ sessionId, deliveredKwh, endedAtMs, endReason });
+  /** Writes ends in one transaction: all or none. */
+  ended(ends: readonly EndRecord[]): void {
+    this.db.transaction((rows: readonly EndRecord[]) => {
+      for (const r of rows) this.endStmt.run({ ...r });
+    })(ends);
   }
 
   /** Records how much energy active sessions have drawn, in one transaction. */
@@ -124,16 +227,47 @@ export class Journal {
   }
 
   active(): SessionRecord[] {
-    return (
-      this.db.query("SELECT * FROM sessions WHERE status = 'active' ORDER BY started_at_ms").all() as Row[]
-    ).map(fromRow);
+    return (this.db.query(QUERIES.active).all() as Row[]).map(fromRow);
   }
 
   recentlyEnded(limit: number): SessionRecord[] {
-    const rows = this.db
-      .query("SELECT * FROM sessions WHERE status = 'ended' ORDER BY ended_at_ms DESC LIMIT $limit")
-      .all({ limit }) as Row[];
+    const rows = this.db.query(QUERIES.recentlyEnded).all({ limit }) as Row[];
     return rows.map(fromRow).reverse();
+  }
+
+  /** The newest session this owner started with this key since `sinceMs`, if the journal still has it. */
+  findByKey(owner: string, key: string, sinceMs: number): SessionRecord | null {
+    const row = this.db.query(QUERIES.byKey).get({ owner, key, sinceMs }) as Row | null;
+    return row ? fromRow(row) : null;
+  }
+
+  find(sessionId: string): SessionRecord | null {
+    const row = this.db.query(QUERIES.byId).get({ sessionId }) as Row | null;
+    return row ? fromRow(row) : null;
+  }
+
+  /** Ended sessions not yet exported as charge detail records, oldest end first. */
+  unexported(limit: number): SessionRecord[] {
+    return (this.db.query(QUERIES.unexported).all({ limit }) as Row[]).map(fromRow);
+  }
+
+  markExported(sessionIds: readonly string[]): void {
+    this.db.transaction((ids: readonly string[]) => {
+      for (const sessionId of ids) this.markStmt.run({ sessionId });
+    })(sessionIds);
+  }
+
+  /** When the oldest ended session still waiting for export ended; null if none waits. */
+  oldestUnexportedMs(): number | null {
+    return (this.db.query(QUERIES.oldestUnexported).get() as { atMs: number | null }).atMs;
+  }
+
+  /**
+   * Deletes up to `limit` sessions that ended before `beforeMs` (with `exportedOnly`, only those already
+   * exported); returns how many.
+   */
+  prune(beforeMs: number, limit: number, exportedOnly: boolean): number {
+    return this.db.query(QUERIES.prune).run({ beforeMs, limit, exported: exportedOnly ? 1 : 0 }).changes;
   }
 
   getSetting(key: string): string | null {

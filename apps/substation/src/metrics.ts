@@ -1,5 +1,6 @@
 import type { Session, SubstationLoad } from "@evgrid/contract";
 import type { Meter } from "@opentelemetry/api";
+import { JOURNAL_OPS, type JournalOp } from "./journal-writes.ts";
 import type { Station } from "./station.ts";
 
 const WATTS_PER_KW = 1000;
@@ -85,6 +86,38 @@ export function stationMetrics(meter: Meter, substationId: string) {
         },
         [...gauges.map((g) => g.gauge), energy],
       );
+    },
+  };
+}
+
+/**
+ * The journal's health: failed writes by kind (`op`: start, end, checkpoint, setting, export, prune, schema),
+ * writes waiting to be retried, and what retention did. A failing journal refuses new sessions, so the
+ * error counter has an alert (otel/alerts.yaml).
+ */
+export function journalMetrics(meter: Meter, substationId: string) {
+  const attrs = { substation: substationId };
+  const errors = meter.createCounter("evgrid_substation_journal_errors", {
+    description: "Journal writes that failed (disk full, size cap, I/O), by op; each is retried or refused",
+  });
+  for (const op of JOURNAL_OPS) errors.add(0, { ...attrs, op });
+  const pruned = meter.createCounter("evgrid_substation_journal_pruned_sessions", {
+    description: "Ended sessions deleted from the journal after retention (and export)",
+  });
+  const exported = meter.createCounter("evgrid_substation_cdr_exported_sessions", {
+    description: "Ended sessions written as charge detail records (JSON Lines)",
+  });
+  pruned.add(0, attrs);
+  exported.add(0, attrs);
+  const pending = meter.createObservableGauge("evgrid_substation_journal_pending_writes", {
+    description: "Journal writes waiting for room: ends, and the energy checkpoint while it is behind",
+  });
+  return {
+    onError: (op: JournalOp) => errors.add(1, { ...attrs, op }),
+    onPruned: (n: number) => pruned.add(n, attrs),
+    onExported: (n: number) => exported.add(n, attrs),
+    observePending(read: () => number) {
+      pending.addCallback((r) => r.observe(read(), attrs));
     },
   };
 }

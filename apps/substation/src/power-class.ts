@@ -1,3 +1,4 @@
+import { type LongTimeout, setLongTimeout } from "@evgrid/kit";
 import { Heap } from "heap-js";
 
 const MS_PER_HOUR = 3_600_000;
@@ -28,7 +29,7 @@ export class PowerClass {
   private integralKwh = 0;
   private accruedToMs: number;
   private readonly goals = new Heap<EnergyGoal>((a, b) => a.finishAtKwh - b.finishAtKwh);
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: LongTimeout | undefined;
 
   constructor(
     readonly minKw: number,
@@ -76,16 +77,18 @@ export class PowerClass {
     return reached;
   }
 
-  /** One timer per class, for its earliest energy goal, re-armed whenever the allocation changes. */
+  /**
+   * One timer per class, for its earliest energy goal, re-armed whenever the allocation changes. A goal can
+   * be weeks away (1000 kWh at 1 kW), beyond what setTimeout takes: the long timeout waits in steps.
+   */
   arm(nowMs: number, onDue: () => void): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.disarm();
     const ms = this.msToNextGoal(nowMs);
-    if (Number.isFinite(ms)) this.timer = setTimeout(onDue, ms);
+    if (Number.isFinite(ms)) this.timer = setLongTimeout(onDue, ms);
   }
 
   disarm(): void {
-    clearTimeout(this.timer);
+    this.timer?.clear();
     this.timer = undefined;
   }
 }

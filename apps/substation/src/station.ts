@@ -6,10 +6,15 @@ import {
   type Session,
   type SubstationLoad,
 } from "@evgrid/contract";
-import { GridError } from "@evgrid/kit";
+import { GridError, type LongTimeout, setLongTimeout } from "@evgrid/kit";
 import { decideAdmission, effectiveCapacityKw, KW_EPSILON, waterLevel } from "@evgrid/policy";
-import type { Journal, SessionRecord } from "./journal.ts";
+import { IdempotencyKeys } from "./idempotency.ts";
+import { type Journal, sessionOf } from "./journal.ts";
+import { type JournalHealth, JournalWrites } from "./journal-writes.ts";
 import { classKey, type EnergyGoal, PowerClass } from "./power-class.ts";
+import { type Recovery, recoveryOf } from "./recovery.ts";
+
+export type { Recovery } from "./recovery.ts";
 
 export interface StationOptions {
   id: string;
@@ -24,18 +29,12 @@ export interface StationOptions {
   onRefuse?: (reason: string) => void;
   /** Where admissions and ends are written before they are answered; none = nothing survives a restart. */
   journal?: Journal;
-  /** How often energy drawn by active energy-based sessions is written to the journal. */
+  /** Counts and logs failed journal writes (metrics); none: failures are only handled. */
+  journalHealth?: JournalHealth;
+  /** How long an idempotency key is honoured after its session started (looked up in the journal beyond memory). */
+  idempotencyTtlMs?: number;
+  /** How often energy drawn by active energy-based sessions is written to the journal (and failed ends retried). */
   checkpointMs?: number;
-}
-
-/** What a restart found in the journal. */
-export interface Recovery {
-  /** Active sessions taken up again, with their remaining time or energy. */
-  resumed: number;
-  /** Sessions whose time ran out (or energy was reached) while the substation was down. */
-  endedWhileDown: number;
-  /** Resumed sessions that no longer fit (capacity or limit lowered since) and were curtailed. */
-  curtailed: number;
 }
 
 interface LiveSession {
@@ -49,13 +48,11 @@ interface LiveSession {
   startKwh: number;
   idempotencyKey: string | null;
   owner: string;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: LongTimeout | undefined;
   goal: EnergyGoal | undefined;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
-/** Idempotency keys are scoped to their owner: two callers may use the same key without meeting. */
-const scopedKey = (owner: string, key: string) => `${owner}\u0000${key}`;
 
 /**
  * One substation's sessions. Every mutation runs synchronously from check to commit, so two admissions can
@@ -72,8 +69,7 @@ export class Station {
   private readonly ended = new Map<string, Session>();
   /** Active session of each vehicle: one at a time. */
   private readonly byVehicle = new Map<string, string>();
-  /** Session of each (owner, idempotency key), active or still remembered as ended. */
-  private readonly byKey = new Map<string, string>();
+  private readonly keys: IdempotencyKeys;
   private readonly endedRetention: number;
   private readonly now: () => number;
   private readonly hooks: Pick<StationOptions, "onStart" | "onEnd" | "onRefuse">;
@@ -84,7 +80,7 @@ export class Station {
   private version = 0;
   private closed = false;
   private draining = false;
-  private readonly journal: Journal | undefined;
+  private readonly writes: JournalWrites | undefined;
   private readonly checkpointTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: StationOptions) {
@@ -94,11 +90,12 @@ export class Station {
     this.endedRetention = opts.endedRetention ?? 10_000;
     this.now = opts.now ?? Date.now;
     this.hooks = { onStart: opts.onStart, onEnd: opts.onEnd, onRefuse: opts.onRefuse };
-    this.journal = opts.journal;
-    if (this.journal) {
-      const saved = this.journal.getSetting("limitKw");
+    this.keys = new IdempotencyKeys(this.id, opts.idempotencyTtlMs ?? 24 * 3_600_000, opts.journal);
+    if (opts.journal) {
+      this.writes = new JournalWrites(opts.journal, this.id, opts.journalHealth);
+      const saved = opts.journal.getSetting("limitKw");
       if (saved !== null) this.limitKw = Number(saved);
-      this.draining = this.journal.getSetting("draining") === "true";
+      this.draining = opts.journal.getSetting("draining") === "true";
       this.checkpointTimer = setInterval(() => this.checkpoint(), opts.checkpointMs ?? 2000);
       this.checkpointTimer.unref();
     }
@@ -106,6 +103,11 @@ export class Station {
 
   get limit(): number | null {
     return this.limitKw;
+  }
+
+  /** Journal writes not done yet (ends, the energy checkpoint), waiting for the journal to take them. */
+  get pendingJournalWrites(): number {
+    return this.writes?.pending ?? 0;
   }
 
   private site() {
@@ -145,10 +147,10 @@ export class Station {
     }
     // A retry of a request this substation already answered gets the same session, even if it is full now.
     const key = req.idempotencyKey ?? null;
-    const earlier = key === null ? undefined : this.byKey.get(scopedKey(req.owner, key));
+    const earlier =
+      key === null ? undefined : this.keys.find(req.owner, key, this.now(), (id) => this.held(id));
     if (earlier !== undefined) {
-      const session = this.get(earlier);
-      if (session.vehicleId !== req.vehicleId) {
+      if (earlier.vehicleId !== req.vehicleId) {
         throw new GridError(
           "CONFLICT",
           reasons.INVALID_INPUT,
@@ -158,7 +160,7 @@ export class Station {
           },
         );
       }
-      return { session, load: this.load(), replayed: true };
+      return { session: earlier, load: this.load(), replayed: true };
     }
     if (this.draining) {
       throw new GridError(
@@ -191,30 +193,23 @@ export class Station {
       );
     }
     const nowMs = this.now();
-    const cls = this.classFor(req.minKw, req.maxKw, nowMs);
     const sessionId = `${this.id}.${randomUUID().replaceAll("-", "")}`;
     const durationS = "durationS" in req ? req.durationS : null;
     const energyKwh = "energyKwh" in req ? req.energyKwh : null;
-    // Journal first: if it cannot be written, the vehicle is refused rather than admitted and forgotten.
-    try {
-      this.journal?.started({
-        sessionId,
-        vehicleId: req.vehicleId,
-        minKw: req.minKw,
-        maxKw: req.maxKw,
-        startedAtMs: nowMs,
-        durationS,
-        energyKwh,
-        idempotencyKey: key,
-        owner: req.owner,
-      });
-    } catch (err) {
-      throw new GridError(
-        "SERVICE_UNAVAILABLE",
-        reasons.NO_SUBSTATION_AVAILABLE,
-        `${this.id} cannot journal the session: ${(err as Error).message}`,
-      );
-    }
+    // Journal first: if it cannot be written, the vehicle is refused (503 JOURNAL_UNAVAILABLE) rather than
+    // admitted and forgotten at the next restart.
+    this.writes?.started({
+      sessionId,
+      vehicleId: req.vehicleId,
+      minKw: req.minKw,
+      maxKw: req.maxKw,
+      startedAtMs: nowMs,
+      durationS,
+      energyKwh,
+      idempotencyKey: key,
+      owner: req.owner,
+    });
+    const cls = this.classFor(req.minKw, req.maxKw, nowMs);
     const live: LiveSession = {
       sessionId,
       vehicleId: req.vehicleId,
@@ -237,18 +232,31 @@ export class Station {
 
   /** Ends a session now. With `owner`, only that owner's session: anybody else's is "not found". */
   stop(sessionId: string, owner?: string): { session: Session; load: SubstationLoad } {
-    this.get(sessionId, owner);
-    const session = this.active.has(sessionId) ? this.end(sessionId, "stopped") : this.ended.get(sessionId);
-    if (!session) throw this.notFound(sessionId);
+    const found = this.get(sessionId, owner);
+    const session = this.active.has(sessionId) ? this.end(sessionId, "stopped") : found;
     return { session, load: this.load() };
   }
 
-  /** With `owner`, only that owner's session: another caller learns nothing, not even that it exists. */
+  /**
+   * A session this substation started, from memory or, once forgotten there, from the journal. With
+   * `owner`, only that owner's session: another caller learns nothing, not even that it exists.
+   */
   get(sessionId: string, owner?: string): Session {
-    const live = this.active.get(sessionId);
-    const session = live ? this.view(live, this.now()) : this.ended.get(sessionId);
+    const session = this.held(sessionId) ?? this.journaled(sessionId);
     if (!session || (owner !== undefined && session.owner !== owner)) throw this.notFound(sessionId);
     return session;
+  }
+
+  /** An ended session the station no longer holds, while the journal keeps it (retention). */
+  private journaled(sessionId: string): Session | undefined {
+    const rec = this.writes?.journal.find(sessionId);
+    return rec ? sessionOf(rec, this.id) : undefined;
+  }
+
+  /** A session still in memory: active, or among the last `endedRetention` ended. */
+  private held(sessionId: string): Session | undefined {
+    const live = this.active.get(sessionId);
+    return live ? this.view(live, this.now()) : this.ended.get(sessionId);
   }
 
   list(status: "active" | "ended" | "all", limit: number): Session[] {
@@ -274,8 +282,9 @@ export class Station {
    * ended ("curtailed") until it can: the promise to the older ones is kept, and the shed ones are told why.
    */
   setLimit(limitKw: number | null): { load: SubstationLoad; curtailed: Session[] } {
+    // Journal first: a limit that could not be written is refused, so memory and journal never disagree.
+    this.writes?.setting("limitKw", limitKw === null ? null : String(limitKw));
     this.limitKw = limitKw;
-    this.journal?.setSetting("limitKw", limitKw === null ? null : String(limitKw));
     const curtailed = this.curtailToFit();
     return { load: this.load(), curtailed };
   }
@@ -285,8 +294,8 @@ export class Station {
    * journal, so a drained substation stays drained across a restart until undrained.
    */
   setDraining(draining: boolean, persist = true): SubstationLoad {
+    if (persist) this.writes?.setting("draining", draining ? "true" : null);
     this.draining = draining;
-    if (persist) this.journal?.setSetting("draining", draining ? "true" : null);
     this.version += 1;
     return this.load();
   }
@@ -312,21 +321,19 @@ export class Station {
    * accounting, never a second session); those whose time ran out meanwhile are ended as they would have been.
    */
   recover(): Recovery {
-    const journal = this.journal;
-    if (!journal) return { resumed: 0, endedWhileDown: 0, curtailed: 0 };
+    const writes = this.writes;
+    if (!writes) return { resumed: 0, endedWhileDown: 0, curtailed: 0 };
     const nowMs = this.now();
-    for (const rec of journal.recentlyEnded(this.endedRetention)) this.rememberEnded(this.fromRecord(rec));
+    const { journal } = writes;
+    for (const rec of journal.recentlyEnded(this.endedRetention)) this.rememberEnded(sessionOf(rec, this.id));
     let resumed = 0;
     let endedWhileDown = 0;
     for (const rec of journal.active()) {
-      const endsAtMs =
-        rec.durationS !== null ? rec.startedAtMs + rec.durationS * 1000 : Number.POSITIVE_INFINITY;
-      const energyDone = rec.energyKwh !== null && rec.deliveredKwh >= rec.energyKwh;
-      if (endsAtMs <= nowMs || energyDone) {
-        const reason: EndReason = energyDone ? "energy_delivered" : "time_elapsed";
-        const endedAtMs = Math.min(endsAtMs, nowMs);
-        journal.ended(rec.sessionId, rec.deliveredKwh, endedAtMs, reason);
-        this.rememberEnded(this.fromRecord({ ...rec, status: "ended", endedAtMs, endReason: reason }));
+      const plan = recoveryOf(rec, nowMs);
+      if ("end" in plan) {
+        // Kept and retried if the journal is full: a restart on a full disk must come up, not crash.
+        writes.ended(plan.end);
+        this.rememberEnded(sessionOf({ ...rec, ...plan.end, status: "ended" }, this.id));
         this.endedEnergyKwh += rec.deliveredKwh;
         endedWhileDown += 1;
         continue;
@@ -354,29 +361,33 @@ export class Station {
     return { resumed: resumed - curtailed, endedWhileDown, curtailed };
   }
 
-  /** Writes the energy drawn so far by energy-based sessions (the only ones whose end depends on it). */
+  /**
+   * Writes the energy drawn so far by energy-based sessions (the only ones whose end depends on it), after
+   * retrying ends the journal could not take before. Never throws: a full journal is counted, not fatal.
+   */
   checkpoint(): void {
-    if (!this.journal || this.closed) return;
+    if (!this.writes || this.closed) return;
+    this.writes.flush();
     const nowMs = this.now();
     const rows: { sessionId: string; deliveredKwh: number }[] = [];
     for (const live of this.active.values()) {
       if (live.energyKwh !== null)
         rows.push({ sessionId: live.sessionId, deliveredKwh: live.cls.integralAt(nowMs) - live.startKwh });
     }
-    if (rows.length > 0) this.journal.checkpoint(rows);
+    this.writes.checkpoint(rows);
   }
 
   /** Makes a session charge: indexed, counted in its class, and set to end by its time or its energy. */
   private activate(live: LiveSession, nowMs: number): void {
     this.byVehicle.set(live.vehicleId, live.sessionId);
-    if (live.idempotencyKey !== null)
-      this.byKey.set(scopedKey(live.owner, live.idempotencyKey), live.sessionId);
+    this.keys.remember(live.owner, live.idempotencyKey, live.sessionId);
     live.cls.count += 1;
     live.cls.startKwhSum += live.startKwh;
     this.active.set(live.sessionId, live);
     if (live.durationS !== null) {
       const endsInMs = live.startedAtMs + live.durationS * 1000 - nowMs;
-      live.timer = setTimeout(() => this.end(live.sessionId, "time_elapsed"), endsInMs);
+      // Long timeout: a duration is bounded today (24 h), but a timer from input must never clamp to 1 ms.
+      live.timer = setLongTimeout(() => this.end(live.sessionId, "time_elapsed"), endsInMs);
     } else {
       live.goal = {
         sessionId: live.sessionId,
@@ -390,38 +401,14 @@ export class Station {
   /** Keeps an ended session queryable (and its idempotency key answered), forgetting the oldest past retention. */
   private rememberEnded(session: Session): void {
     this.ended.set(session.sessionId, session);
-    if (session.idempotencyKey !== null)
-      this.byKey.set(scopedKey(session.owner, session.idempotencyKey), session.sessionId);
+    this.keys.remember(session.owner, session.idempotencyKey, session.sessionId);
     if (this.ended.size <= this.endedRetention) return;
     const oldest = this.ended.keys().next().value;
     if (oldest === undefined) return;
     const old = this.ended.get(oldest);
-    if (old?.idempotencyKey) {
-      const oldKey = scopedKey(old.owner, old.idempotencyKey);
-      if (this.byKey.get(oldKey) === oldest) this.byKey.delete(oldKey);
-    }
+    // The key stays honoured from the journal for the rest of its time to live.
+    if (old) this.keys.forget(old.owner, old.idempotencyKey, oldest);
     this.ended.delete(oldest);
-  }
-
-  private fromRecord(rec: SessionRecord): Session {
-    return {
-      sessionId: rec.sessionId,
-      substationId: this.id,
-      vehicleId: rec.vehicleId,
-      minKw: rec.minKw,
-      maxKw: rec.maxKw,
-      allocatedKw: 0,
-      status: rec.status,
-      startedAt: iso(rec.startedAtMs),
-      durationS: rec.durationS,
-      energyKwh: rec.energyKwh,
-      deliveredKwh: rec.deliveredKwh,
-      expectedEndAt: null,
-      endedAt: rec.endedAtMs === null ? null : iso(rec.endedAtMs),
-      endReason: rec.endReason,
-      idempotencyKey: rec.idempotencyKey,
-      owner: rec.owner,
-    };
   }
 
   /** Total energy delivered since start: ended sessions plus what active ones have drawn so far. O(classes). */
@@ -439,7 +426,7 @@ export class Station {
     this.checkpoint();
     this.closed = true;
     clearInterval(this.checkpointTimer);
-    for (const live of this.active.values()) clearTimeout(live.timer);
+    for (const live of this.active.values()) live.timer?.clear();
     for (const cls of this.classes.values()) cls.disarm();
   }
 
@@ -457,7 +444,7 @@ export class Station {
     if (!live) throw this.notFound(sessionId);
     const nowMs = this.now();
     const last = this.view(live, nowMs);
-    clearTimeout(live.timer);
+    live.timer?.clear();
     if (live.goal) live.goal.done = true;
     this.active.delete(sessionId);
     if (this.byVehicle.get(live.vehicleId) === sessionId) this.byVehicle.delete(live.vehicleId);
@@ -478,12 +465,14 @@ export class Station {
     };
     this.rememberEnded(session);
     this.endedEnergyKwh += session.deliveredKwh;
-    try {
-      this.journal?.ended(sessionId, session.deliveredKwh, nowMs, reason);
-    } catch {
-      // The session has ended in memory; if the process dies before the journal works again, recovery
-      // ends it by its time (or resumes an energy session): never a double booking.
-    }
+    // Kept and retried if the journal cannot be written now. Should the process die before it can, recovery
+    // ends it by its time (or resumes an energy session): never a double booking.
+    this.writes?.ended({
+      sessionId,
+      deliveredKwh: session.deliveredKwh,
+      endedAtMs: nowMs,
+      endReason: reason,
+    });
     if (reallocate) this.reallocate(nowMs);
     this.hooks.onEnd?.(session);
     return session;

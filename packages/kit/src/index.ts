@@ -13,5 +13,6 @@ export * from "./observe.ts";
 export * from "./process.ts";
 export * from "./scheduler.ts";
 export * from "./server.ts";
+export * from "./timers.ts";
 export * from "./token.ts";
 export * from "./trpc.ts";

@@ -1,0 +1,54 @@
+import { describe, expect, test } from "bun:test";
+import { repoRoot } from "@evgrid/testing";
+
+/** Runs the soak as a user would, in its JSON form. */
+async function soak(args: string[]) {
+  const proc = Bun.spawn([process.execPath, "run", "soak", ...args], {
+    cwd: repoRoot,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { stdout, stderr, code };
+}
+
+describe("bun run soak", () => {
+  test("--help says what it measures", async () => {
+    const { stdout, code } = await soak(["--help"]);
+    expect(code).toBe(0);
+    expect(stdout).toContain("--duration-s");
+    expect(stdout).toContain("--retention-s");
+  });
+
+  test("a short soak admits every session, and retention keeps the journal to a retention's worth", async () => {
+    const rate = 50;
+    const retentionS = 1;
+    const { stdout, code, stderr } = await soak([
+      "--duration-s",
+      "5",
+      "--sample-s",
+      "1",
+      "--retention-s",
+      String(retentionS),
+      "--rate",
+      String(rate),
+      "--json",
+    ]);
+    expect({ code, stderr: code === 0 ? "" : stderr }).toEqual({ code: 0, stderr: "" });
+    const report = JSON.parse(stdout.slice(stdout.indexOf("{")));
+    expect(Object.keys(report.outcomes)).toEqual(["OK"]);
+    expect(report.samples.length).toBeGreaterThanOrEqual(4);
+    const last = report.samples.at(-1);
+    expect(last.admitted).toBeGreaterThanOrEqual(4 * rate);
+    // Exported before pruned, and most of the ended sessions already gone from the journal.
+    expect(last.exported).toBeGreaterThanOrEqual(last.pruned);
+    expect(last.pruned).toBeGreaterThanOrEqual(2 * rate);
+    // Ended rows: what ended within the retention plus a tick or two, not everything since the start.
+    expect(last.endedRows).toBeLessThanOrEqual(rate * (retentionS + 2));
+    expect(report.startup.afterRunMs).toBeGreaterThan(0);
+  }, 30_000);
+});

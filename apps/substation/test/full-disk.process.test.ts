@@ -1,0 +1,144 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { Journal } from "../src/journal.ts";
+import { diskHog } from "./disk-hog.ts";
+import { metric, spawnSubstation, tempDir, until } from "./process.ts";
+
+const CAP_MB = 0.2;
+const SHORT_S = 4;
+
+type Sub = Awaited<ReturnType<typeof spawnSubstation>>;
+const query = (sub: Sub, procedure: string, input: unknown) =>
+  sub.call(`${procedure}?input=${encodeURIComponent(JSON.stringify(input))}`);
+const reasonOf = (answer: { json: { error?: { data?: { reason?: string } } } }) =>
+  answer.json.error?.data?.reason;
+const pending = async (sub: Sub) =>
+  metric(await sub.metrics(), "evgrid_substation_journal_pending_writes") ?? -1;
+
+/** Calls the substation every 250 ms for `windowMs`: it must answer each time, and not exit. */
+async function answersThroughout(sub: Sub, windowMs: number) {
+  const endMs = Date.now() + windowMs;
+  while (Date.now() < endMs) {
+    expect((await sub.call("getLoad")).status).toBe(200);
+    await Bun.sleep(250);
+  }
+  expect(sub.proc.exitCode).toBeNull();
+}
+
+describe("a substation on a full disk (issue 8, point 3)", () => {
+  test("refuses new work with 503, runs and ends its sessions, never exits, and catches up once there is room", async () => {
+    using dir = tempDir("evgrid-full-disk-");
+    const path = join(dir.path, "substation.sqlite");
+    const env = {
+      SUBSTATION_DB_PATH: path,
+      SUBSTATION_JOURNAL_MAX_MB: String(CAP_MB),
+      SUBSTATION_CAPACITY_KW: "1000000",
+    };
+    const hog = diskHog(path, CAP_MB);
+    try {
+      await using a = await spawnSubstation(env);
+      hog.take(5); // room that will be freed later, as deleting some other file would
+
+      // Sessions that will end by themselves while the disk is full.
+      const short = await Promise.all(
+        [0, 1, 2, 3].map(
+          async (i) =>
+            (await a.call("startSession", { vehicleId: `short-${i}`, durationS: SHORT_S })).json.result.data
+              .session,
+        ),
+      );
+      // Fill the journal with energy-based sessions (their energy is checkpointed every 2 s) until refused.
+      const admitted: string[] = [];
+      for (let batch = 0; ; batch++) {
+        const answers = await Promise.all(
+          Array.from({ length: 25 }, (_, i) =>
+            a.call("startSession", { vehicleId: `ev-${batch}-${i}`, maxKw: 11, energyKwh: 100 }),
+          ),
+        );
+        for (const r of answers) if (r.status === 200) admitted.push(r.json.result.data.session.sessionId);
+        const refused = answers.filter((r) => r.status !== 200);
+        // Never a 500: every refusal is the typed one.
+        expect(refused.map((r) => [r.status, reasonOf(r)])).toEqual(
+          refused.map(() => [503, "JOURNAL_UNAVAILABLE"]),
+        );
+        if (refused.length > 0) break;
+        if (batch > 200) throw new Error("the journal never filled up");
+      }
+      // SQLite still writes into free bytes inside pages: take those of the settings table too, then an
+      // operator tries to change something.
+      hog.packSettings();
+      const limit = await a.call("setLimit", { limitKw: 50 });
+      expect([limit.status, reasonOf(limit)]).toEqual([503, "JOURNAL_UNAVAILABLE"]);
+      const drain = await a.call("setDraining", { draining: true });
+      expect([drain.status, reasonOf(drain)]).toEqual([503, "JOURNAL_UNAVAILABLE"]);
+      expect(await a.load()).toMatchObject({ limitKw: null, draining: false });
+
+      // Ends grow rows, so the journal takes some of them; the operator stops sessions until one has to wait.
+      for (let stopped = 0; (await pending(a)) === 0; stopped++) {
+        if (stopped >= admitted.length) throw new Error("every end fitted");
+        expect((await a.call("stopSession", { sessionId: admitted[stopped] })).status).toBe(200);
+        hog.packSettings();
+      }
+
+      // Sessions already charging run on, and end on time, whatever the journal took.
+      const running = await query(a, "getSession", { sessionId: admitted.at(-1) });
+      expect(running.json.result.data).toMatchObject({ status: "active", allocatedKw: 11 });
+      for (const s of short) {
+        const ended = await until(`${s.vehicleId} to end`, async () => {
+          const got = (await query(a, "getSession", { sessionId: s.sessionId })).json.result.data;
+          return got.status === "ended" ? got : undefined;
+        });
+        expect(ended.endReason).toBe("time_elapsed");
+        const lateMs = Date.parse(ended.endedAt) - Date.parse(s.startedAt) - SHORT_S * 1000;
+        expect(lateMs).toBeGreaterThanOrEqual(0);
+        expect(lateMs).toBeLessThan(500);
+      }
+
+      // More than two 2 s checkpoints (each retries what waits), and it answers throughout.
+      await answersThroughout(a, 4500);
+      const page = await a.metrics();
+      const errors = (op: string) => metric(page, "evgrid_substation_journal_errors_total", { op }) ?? 0;
+      expect(errors("start")).toBeGreaterThanOrEqual(1);
+      expect(errors("setting")).toBe(2);
+      expect(errors("end")).toBeGreaterThanOrEqual(1);
+      // Logged at most once a minute per kind of write, not once per failure.
+      expect(
+        a
+          .stderr()
+          .split("\n")
+          .filter((l) => l.includes("cannot write the journal")).length,
+      ).toBeLessThan(6);
+
+      // A crash on the full disk, and a restart on it: it comes up, with the state it answered.
+      a.proc.kill("SIGKILL");
+      await a.proc.exited;
+      await using b = await spawnSubstation(env);
+      expect(await b.load()).toMatchObject({ limitKw: null, draining: false });
+      for (const s of short) {
+        const got = (await query(b, "getSession", { sessionId: s.sessionId })).json.result.data;
+        expect(got).toMatchObject({ status: "ended", endReason: "time_elapsed" });
+      }
+      await answersThroughout(b, 4500);
+
+      // Room again: what waited lands, and new work is taken.
+      hog.free();
+      await until("pending journal writes to land", async () =>
+        (await pending(b)) === 0 ? true : undefined,
+      );
+      expect((await b.call("startSession", { vehicleId: "after", durationS: 60 })).status).toBe(200);
+      expect((await b.call("setLimit", { limitKw: 900_000 })).status).toBe(200);
+      expect(await b.stop()).toBe(0);
+
+      const journal = new Journal(path);
+      try {
+        for (const s of short)
+          expect(journal.find(s.sessionId)).toMatchObject({ status: "ended", endReason: "time_elapsed" });
+        expect(journal.getSetting("limitKw")).toBe("900000");
+      } finally {
+        journal.close();
+      }
+    } finally {
+      hog.close();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,113 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { dispatchRequestSchema } from "@evgrid/contract";
+import { Journal } from "../src/journal.ts";
+import { Station } from "../src/station.ts";
+
+const HOUR_MS = 3_600_000;
+const dirs: string[] = [];
+const open: { close(): void }[] = [];
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A station that keeps only 2 ended sessions in memory, on a journal, with a clock the test moves. */
+function boot(clock: { ms: number }, endedRetention = 2) {
+  const dir = mkdtempSync(join(tmpdir(), "evgrid-keys-"));
+  dirs.push(dir);
+  const journal = new Journal(join(dir, "substation.sqlite"));
+  const station = new Station({
+    id: "sub-a",
+    capacityKw: 1000,
+    journal,
+    endedRetention,
+    idempotencyTtlMs: 24 * HOUR_MS,
+    now: () => clock.ms,
+  });
+  open.push(station, journal);
+  return station;
+}
+const ALICE = "key:00000000000000a1";
+const BOB = "key:00000000000000b2";
+const req = (o: Record<string, unknown>) =>
+  dispatchRequestSchema.parse({ vehicleId: "ev", owner: ALICE, durationS: 60, ...o });
+
+/** Ends `n` other sessions, pushing older ended ones out of the station's memory. */
+function churn(station: Station, n: number) {
+  for (let i = 0; i < n; i++) station.stop(station.start(req({ vehicleId: `other-${i}` })).session.sessionId);
+}
+
+describe("idempotency keys beyond memory (issue 8, point 6)", () => {
+  test("a key whose session fell out of memory still replays that session, for its owner only", () => {
+    const clock = { ms: 1_000_000 };
+    const station = boot(clock);
+    const first = station.start(req({ idempotencyKey: "order-1001" })).session;
+    station.stop(first.sessionId);
+    churn(station, 5);
+    expect(station.list("ended", 100).map((s) => s.sessionId)).not.toContain(first.sessionId);
+
+    clock.ms += 23 * HOUR_MS;
+    const retry = station.start(req({ idempotencyKey: "order-1001" }));
+    expect(retry).toMatchObject({ replayed: true, session: { sessionId: first.sessionId, status: "ended" } });
+    // The replayed session can be read back, from the journal.
+    expect(station.get(first.sessionId, ALICE)).toMatchObject({ status: "ended", endReason: "stopped" });
+    expect(station.load().activeSessions).toBe(0);
+
+    // Bob's identical key is his own: it starts his session, and never sees Alice's.
+    const bobs = station.start(req({ idempotencyKey: "order-1001", owner: BOB }));
+    expect(bobs.replayed).toBe(false);
+    expect(bobs.session.sessionId).not.toBe(first.sessionId);
+    expect(() => station.get(first.sessionId, BOB)).toThrow(
+      expect.objectContaining({ reason: "SESSION_NOT_FOUND" }),
+    );
+  });
+
+  test("after its time to live a key starts a new session, from memory and from the journal alike", () => {
+    const clock = { ms: 5_000_000 };
+    const station = boot(clock);
+    const inJournal = station.start(req({ vehicleId: "a", idempotencyKey: "k-journal" })).session;
+    station.stop(inJournal.sessionId);
+    churn(station, 5);
+    const inMemory = station.start(req({ vehicleId: "b", idempotencyKey: "k-memory" })).session;
+    station.stop(inMemory.sessionId);
+
+    clock.ms += 24 * HOUR_MS + 1;
+    for (const [vehicleId, key, old] of [
+      ["a", "k-journal", inJournal],
+      ["b", "k-memory", inMemory],
+    ] as const) {
+      const again = station.start(req({ vehicleId, idempotencyKey: key }));
+      expect(again.replayed).toBe(false);
+      expect(again.session.sessionId).not.toBe(old.sessionId);
+      // And from now on the key means the new session.
+      expect(station.start(req({ vehicleId, idempotencyKey: key })).session.sessionId).toBe(
+        again.session.sessionId,
+      );
+    }
+  });
+
+  test("an active session's key is honoured however long it runs", () => {
+    const clock = { ms: 9_000_000 };
+    const station = boot(clock);
+    const long = station.start(req({ idempotencyKey: "k-long", durationS: 86_400 })).session;
+    clock.ms += 25 * HOUR_MS; // its end timer runs on the real clock: still active here
+    expect(station.start(req({ idempotencyKey: "k-long", durationS: 86_400 }))).toMatchObject({
+      replayed: true,
+      session: { sessionId: long.sessionId, status: "active" },
+    });
+  });
+
+  test("a key replayed from the journal still refuses another vehicle", () => {
+    const clock = { ms: 1_000_000 };
+    const station = boot(clock);
+    const first = station.start(req({ idempotencyKey: "order-7" })).session;
+    station.stop(first.sessionId);
+    churn(station, 5);
+    expect(() => station.start(req({ vehicleId: "someone-else", idempotencyKey: "order-7" }))).toThrow(
+      expect.objectContaining({ code: "CONFLICT", reason: "INVALID_INPUT" }),
+    );
+  });
+});

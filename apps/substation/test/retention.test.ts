@@ -1,0 +1,181 @@
+import { Database } from "bun:sqlite";
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { dispatchRequestSchema } from "@evgrid/contract";
+import { CdrExport, type ChargeDetailRecord } from "../src/cdr.ts";
+import { Journal, QUERIES } from "../src/journal.ts";
+import { JournalHealth, type JournalOp } from "../src/journal-writes.ts";
+import { Retention } from "../src/retention.ts";
+import { Station } from "../src/station.ts";
+
+const HOUR_MS = 3_600_000;
+const dirs: string[] = [];
+const open: { close(): void }[] = [];
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A station and its retention on a fresh journal, on a clock the test moves. */
+function boot(opts: { retentionH?: number; batchRows?: number; cdrDir?: string } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "evgrid-retention-"));
+  dirs.push(dir);
+  const path = join(dir, "substation.sqlite");
+  const clock = { ms: Date.parse("2030-05-01T23:00:00Z") };
+  const journal = new Journal(path);
+  const errors: Partial<Record<JournalOp, number>> = {};
+  const health = new JournalHealth({ count: (op) => (errors[op] = (errors[op] ?? 0) + 1) });
+  const station = new Station({ id: "sub-a", capacityKw: 10_000, journal, now: () => clock.ms });
+  const cdrDir = opts.cdrDir ?? join(dir, "cdr");
+  const cdr = new CdrExport(cdrDir, "sub-a", journal);
+  const retention = new Retention({
+    journal,
+    retentionMs: (opts.retentionH ?? 1) * HOUR_MS,
+    cdr,
+    health,
+    now: () => clock.ms,
+    batchRows: opts.batchRows ?? 500,
+  });
+  open.push(station, journal);
+  /** Starts and stops `n` sessions (ended now). */
+  const endSessions = (n: number, prefix: string) =>
+    Array.from({ length: n }, (_, i) => {
+      const id = station.start(
+        dispatchRequestSchema.parse({ vehicleId: `${prefix}-${i}`, durationS: 60, owner: "addr:10.0.0.1" }),
+      ).session.sessionId;
+      station.stop(id);
+      return id;
+    });
+  const rows = () => journal.recentlyEnded(1_000_000).length;
+  /** Every record in the CDR directory, in file order. */
+  const records = (): ChargeDetailRecord[] =>
+    readdirSync(cdrDir)
+      .sort()
+      .flatMap((f) =>
+        readFileSync(join(cdrDir, f), "utf8")
+          .split("\n")
+          .filter((l) => l.length > 0)
+          .map((l) => JSON.parse(l)),
+      );
+  return { path, dir, cdrDir, clock, journal, station, retention, errors, endSessions, rows, records };
+}
+
+describe("retention and charge detail records (issue 8, point 7)", () => {
+  test("ended sessions are exported as JSON Lines, one file a day, and deleted only after the retention", async () => {
+    const t = boot({ retentionH: 1 });
+    const before = t.endSessions(3, "late-may"); // 23:00 on 1 May
+    t.clock.ms += 2 * HOUR_MS; // 01:00 on 2 May
+    const after = t.endSessions(2, "june");
+    expect(await t.retention.tick()).toEqual({ exported: 5, pruned: 3 });
+
+    expect(readdirSync(t.cdrDir).sort()).toEqual(["sub-a-2030-05-01.jsonl", "sub-a-2030-05-02.jsonl"]);
+    const first = t.records()[0];
+    expect(first).toEqual({
+      sessionId: before[0] as string,
+      substationId: "sub-a",
+      vehicleId: "late-may-0",
+      owner: "addr:10.0.0.1",
+      startedAt: "2030-05-01T23:00:00.000Z",
+      endedAt: "2030-05-01T23:00:00.000Z",
+      deliveredKwh: 0,
+      endReason: "stopped",
+    });
+    expect(t.records().map((r) => r.sessionId)).toEqual([...before, ...after]);
+    // The ones within the retention stay in the journal; the older ones are gone from it, not from the CDRs.
+    expect(after.map((id) => t.journal.find(id)?.status)).toEqual(["ended", "ended"]);
+    expect(before.map((id) => t.journal.find(id))).toEqual([null, null, null]);
+    expect(await t.retention.tick()).toEqual({ exported: 0, pruned: 0 });
+  });
+
+  test("a session that cannot be exported is kept, and exported and pruned once it can", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "evgrid-cdr-"));
+    dirs.push(dir);
+    const blocked = join(dir, "cdr");
+    writeFileSync(blocked, "a file where the directory should be"); // writes fail like a full disk
+    const t = boot({ retentionH: 1, cdrDir: blocked });
+    const ids = t.endSessions(4, "ev");
+    t.clock.ms += 2 * HOUR_MS;
+    expect(await t.retention.tick()).toEqual({ exported: 0, pruned: 0 });
+    expect(await t.retention.tick()).toEqual({ exported: 0, pruned: 0 });
+    expect(t.errors.export).toBe(2);
+    expect(t.rows()).toBe(4);
+
+    rmSync(blocked);
+    mkdirSync(blocked);
+    expect(await t.retention.tick()).toEqual({ exported: 4, pruned: 4 });
+    expect(t.records().map((r) => r.sessionId)).toEqual(ids);
+  });
+
+  test("at least once: lines written but not marked are written again, and the session id dedupes them", async () => {
+    const t = boot({ retentionH: 1 });
+    const ids = t.endSessions(3, "ev");
+    const mark = t.journal.markExported.bind(t.journal);
+    t.journal.markExported = () => {
+      throw new Error("crash between append and mark");
+    };
+    await t.retention.tick();
+    t.journal.markExported = mark;
+    t.clock.ms += 2 * HOUR_MS;
+    expect(await t.retention.tick()).toEqual({ exported: 3, pruned: 3 });
+    const seen = t.records().map((r) => r.sessionId);
+    expect(seen).toHaveLength(6);
+    expect([...new Set(seen)]).toEqual(ids);
+  });
+
+  test("pruning goes in small batches, yielding to the event loop between them", async () => {
+    const t = boot({ retentionH: 1, batchRows: 10 });
+    t.endSessions(45, "ev");
+    t.clock.ms += 2 * HOUR_MS;
+    let turns = 0;
+    let ticking = true;
+    const other = () => {
+      turns += 1;
+      if (ticking) setImmediate(other);
+    };
+    setImmediate(other);
+    const done = await t.retention.tick();
+    ticking = false;
+    expect(done).toEqual({ exported: 45, pruned: 45 });
+    // 5 export and 5 prune batches of at most 10 rows, other work running in between.
+    expect(turns).toBeGreaterThanOrEqual(4);
+    expect(t.rows()).toBe(0);
+  });
+
+  test("recovery, key lookups, export and pruning read through indexes, never a scan of the table", () => {
+    const t = boot();
+    t.endSessions(50, "ev");
+    const db = new Database(t.path, { readonly: true });
+    open.push(db);
+    // No ANALYZE: a substation's journal has no statistics either, so these are the plans it runs.
+    const plan = (sql: string, params: Record<string, string | number>) =>
+      (db.query(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((r) => r.detail);
+    const plans = {
+      active: plan(QUERIES.active, {}),
+      recentlyEnded: plan(QUERIES.recentlyEnded, { $limit: 10 }),
+      byKey: plan(QUERIES.byKey, { $owner: "operator", $key: "k", $sinceMs: 0 }),
+      unexported: plan(QUERIES.unexported, { $limit: 10 }),
+      oldestUnexported: plan(QUERIES.oldestUnexported, {}),
+      prune: plan(QUERIES.prune, { $beforeMs: 0, $limit: 10, $exported: 1 }),
+    };
+    console.log(plans);
+    expect(plans.active.join()).toContain("USING INDEX sessions_active_by_start");
+    expect(plans.recentlyEnded.join()).toContain("sessions_ended_by_end");
+    expect(plans.byKey.join()).toContain("sessions_by_owner_key");
+    expect(plans.unexported.join()).toContain("sessions_unexported");
+    expect(plans.oldestUnexported.join()).toContain("sessions_unexported");
+    expect(plans.prune.join()).toContain("sessions_ended_by_end");
+    for (const [name, steps] of Object.entries(plans))
+      expect({ name, scans: steps.filter((s) => /^SCAN sessions\b(?! USING)/.test(s)) }).toEqual({
+        name,
+        scans: [],
+      });
+    // No ORDER BY needs a temporary sort: the index order is the answer's order.
+    expect(
+      Object.values(plans)
+        .flat()
+        .filter((s) => s.includes("TEMP B-TREE")),
+    ).toEqual([]);
+  });
+});
