@@ -7,7 +7,7 @@
 import { cpus, release, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { repoRoot, spawnListening, startDev } from "@evgrid/testing";
+import { cpuMs, repoRoot, spawnListening, startDev } from "@evgrid/testing";
 import { type BurstResult, burst, closedLoad, type Throughput } from "./bench/run.ts";
 import { type StationCost, stationCost } from "./bench/station-cost.ts";
 import { benchTargets, type SystemRun } from "./bench/targets.ts";
@@ -68,13 +68,6 @@ async function bareChain(): Promise<Throughput> {
   } finally {
     await Promise.all([a.stop(), b.stop(), c.stop()]);
   }
-}
-
-/** CPU time (user + system) a process has used, in ms, from /proc (Linux). */
-async function cpuMs(pid: number): Promise<number> {
-  const fields = (await Bun.file(`/proc/${pid}/stat`).text()).split(") ")[1]?.split(" ") ?? [];
-  // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name; clock ticks of 10 ms.
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 async function system(substations: number, tracesTo: string | null, sampleRatio = 1): Promise<SystemRun> {

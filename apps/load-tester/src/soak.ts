@@ -12,7 +12,7 @@ import { errorDataOf } from "@evgrid/contract";
 import { internalClient } from "@evgrid/kit";
 import { numberFlag, parseCommandLine } from "@evgrid/kit/cli";
 import type { SubstationRouter } from "@evgrid/substation";
-import { spawnListening } from "@evgrid/testing";
+import { rssBytes, spawnListening } from "@evgrid/testing";
 import { z } from "zod";
 import { runOpen } from "./load/driver.ts";
 import { RunStats, summarizeLatency } from "./load/stats.ts";
@@ -89,12 +89,6 @@ interface Sample {
 const MB = 1024 * 1024;
 const mb = (bytes: number) => Math.round((bytes / MB) * 100) / 100;
 const sizeOf = (path: string) => (existsSync(path) ? statSync(path).size : 0);
-
-/** Resident memory of a process, from /proc (Linux). */
-async function rssBytes(pid: number): Promise<number> {
-  const status = await Bun.file(`/proc/${pid}/status`).text();
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-}
 
 function rowCounts(dbPath: string): { active: number; ended: number } {
   const db = new Database(dbPath, { readonly: true });

@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { listeningUrl } from "@evgrid/kit/listening";
@@ -182,42 +182,119 @@ export async function runClient(args: string[], env: Record<string, string> = {}
 
 /**
  * Starts a process that prints `... listening ... url=<url>` when ready (every app here does) and returns
- * its URL; `stop()` sends SIGTERM and waits.
+ * its URL. What it prints is kept (`stdout()`, `stderr()`); `stop()` sends SIGTERM and resolves with the
+ * exit code; `await using` kills it if the test did not stop it.
  */
 export async function spawnListening(cmd: string[], env: Record<string, string> = {}, timeoutMs = 15_000) {
   const proc = Bun.spawn(cmd, {
     cwd: repoRoot,
     env: { ...process.env, ...env },
+    stdin: "ignore",
     stdout: "pipe",
-    stderr: "inherit",
+    stderr: "pipe",
   });
-  const reader = proc.stdout.getReader();
-  const decoder = new TextDecoder();
-  let seen = "";
+  const out = { text: "" };
+  const err = { text: "" };
+  // Always drained, so the child never blocks on a full pipe.
+  const drained = Promise.all([keep(proc.stdout, out), keep(proc.stderr, err)]);
   const deadline = Date.now() + timeoutMs;
   let url: string | undefined;
   while (!url) {
-    const chunk = await within(reader.read(), deadline - Date.now(), null);
-    if (chunk === null || chunk.done) {
-      proc.kill("SIGKILL");
-      throw new Error(`${cmd.join(" ")} did not report listening:\n${seen}`);
-    }
-    seen += decoder.decode(chunk.value, { stream: true });
-    url = seen
+    url = out.text
       .split("\n")
       .map(listeningUrl)
       .find((u) => u !== undefined);
+    if (url) break;
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      proc.kill("SIGKILL");
+      throw new Error(
+        `${cmd.join(" ")} did not report listening (exit ${proc.exitCode}):\n${out.text}\n${err.text}`,
+      );
+    }
+    await Bun.sleep(20);
   }
-  // Keep draining stdout so the child never blocks on a full pipe.
-  void (async () => {
-    while (!(await reader.read()).done) {}
-  })();
   return {
     url,
     proc,
+    pid: proc.pid,
+    stdout: () => out.text,
+    stderr: () => err.text,
+    /** SIGTERM, as a process manager stops it; resolves with the exit code once its output is read. */
     async stop() {
       proc.kill("SIGTERM");
+      const code = await proc.exited;
+      await within(drained, 1000, undefined);
+      return code;
+    },
+    async [Symbol.asyncDispose]() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
       await proc.exited;
     },
   };
+}
+
+async function keep(stream: ReadableStream<Uint8Array>, sink: { text: string }): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) sink.text += decoder.decode(chunk, { stream: true });
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers.
+type Json = any;
+
+/**
+ * One app as its own OS process (`bun apps/<app>/src/main.ts`) on 127.0.0.1 port 0, plus `call` for its
+ * tRPC procedures with the service token in `env`.
+ */
+export async function spawnApp(app: "substation" | "balancer" | "charge-api", env: Record<string, string>) {
+  const running = await spawnListening([process.execPath, `apps/${app}/src/main.ts`], {
+    HOST: "127.0.0.1",
+    PORT: "0",
+    ...env,
+  });
+  const call = async (procedure: string, input?: unknown): Promise<{ status: number; json: Json }> => {
+    const headers = { authorization: `Bearer ${env.SERVICE_TOKEN}`, "content-type": "application/json" };
+    const res =
+      input === undefined
+        ? await fetch(`${running.url}/trpc/${procedure}`, { headers })
+        : await fetch(`${running.url}/trpc/${procedure}`, {
+            method: "POST",
+            headers,
+            body: JSON.stringify(input),
+          });
+    return { status: res.status, json: await res.json() };
+  };
+  return { ...running, call, metrics: async () => (await fetch(`${running.url}/metrics`)).text() };
+}
+
+/** A fresh directory, removed by `using`. */
+export function tempDir(prefix: string) {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux; clock ticks of 10 ms). */
+export async function cpuMs(pid: number): Promise<number> {
+  const fields = (await Bun.file(`/proc/${pid}/stat`).text()).split(") ")[1]?.split(" ") ?? [];
+  // utime and stime are fields 14 and 15 of stat: 12 and 13 once pid and command name are cut off.
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Resident memory of a process, from /proc (Linux). */
+export async function rssBytes(pid: number): Promise<number> {
+  const status = await Bun.file(`/proc/${pid}/status`).text();
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+/** A sample's value on a /metrics page: metricValue(text, "evgrid_substation_journal_errors_total", {op: "start"}). */
+export function metricValue(
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    return Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return undefined;
 }

@@ -1,19 +1,23 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { Journal } from "../src/journal.ts";
-import { diskHog } from "./disk-hog.ts";
-import { metric, spawnSubstation, tempDir, until } from "./process.ts";
+import { Journal } from "@evgrid/substation/journal";
+import { diskHog } from "@evgrid/substation/test/disk-hog";
+import { eventually, metricValue, spawnApp, tempDir } from "@evgrid/testing";
+
+const TOKEN = "substation-process-test-token";
 
 const CAP_MB = 0.2;
 const SHORT_S = 4;
 
-type Sub = Awaited<ReturnType<typeof spawnSubstation>>;
+type Sub = Awaited<ReturnType<typeof spawnApp>>;
+const spawnSubstation = (env: Record<string, string>) =>
+  spawnApp("substation", { SERVICE_TOKEN: TOKEN, ...env });
 const query = (sub: Sub, procedure: string, input: unknown) =>
   sub.call(`${procedure}?input=${encodeURIComponent(JSON.stringify(input))}`);
 const reasonOf = (answer: { json: { error?: { data?: { reason?: string } } } }) =>
   answer.json.error?.data?.reason;
 const pending = async (sub: Sub) =>
-  metric(await sub.metrics(), "evgrid_substation_journal_pending_writes") ?? -1;
+  metricValue(await sub.metrics(), "evgrid_substation_journal_pending_writes") ?? -1;
 
 /** Calls the substation every 250 ms for `windowMs`: it must answer each time, and not exit. */
 async function answersThroughout(sub: Sub, windowMs: number) {
@@ -71,7 +75,7 @@ describe("a substation on a full disk (issue 8, point 3)", () => {
       expect([limit.status, reasonOf(limit)]).toEqual([503, "JOURNAL_UNAVAILABLE"]);
       const drain = await a.call("setDraining", { draining: true });
       expect([drain.status, reasonOf(drain)]).toEqual([503, "JOURNAL_UNAVAILABLE"]);
-      expect(await a.load()).toMatchObject({ limitKw: null, draining: false });
+      expect((await a.call("getLoad")).json.result.data).toMatchObject({ limitKw: null, draining: false });
 
       // Ends grow rows, so the journal takes some of them; the operator stops sessions until one has to wait.
       for (let stopped = 0; (await pending(a)) === 0; stopped++) {
@@ -84,10 +88,14 @@ describe("a substation on a full disk (issue 8, point 3)", () => {
       const running = await query(a, "getSession", { sessionId: admitted.at(-1) });
       expect(running.json.result.data).toMatchObject({ status: "active", allocatedKw: 11 });
       for (const s of short) {
-        const ended = await until(`${s.vehicleId} to end`, async () => {
-          const got = (await query(a, "getSession", { sessionId: s.sessionId })).json.result.data;
-          return got.status === "ended" ? got : undefined;
-        });
+        const ended = await eventually(
+          async () => {
+            const got = (await query(a, "getSession", { sessionId: s.sessionId })).json.result.data;
+            expect(got.status).toBe("ended");
+            return got;
+          },
+          { timeoutMs: 10_000 },
+        );
         expect(ended.endReason).toBe("time_elapsed");
         const lateMs = Date.parse(ended.endedAt) - Date.parse(s.startedAt) - SHORT_S * 1000;
         expect(lateMs).toBeGreaterThanOrEqual(0);
@@ -97,7 +105,7 @@ describe("a substation on a full disk (issue 8, point 3)", () => {
       // More than two 2 s checkpoints (each retries what waits), and it answers throughout.
       await answersThroughout(a, 4500);
       const page = await a.metrics();
-      const errors = (op: string) => metric(page, "evgrid_substation_journal_errors_total", { op }) ?? 0;
+      const errors = (op: string) => metricValue(page, "evgrid_substation_journal_errors_total", { op }) ?? 0;
       expect(errors("start")).toBeGreaterThanOrEqual(1);
       expect(errors("setting")).toBe(2);
       expect(errors("end")).toBeGreaterThanOrEqual(1);
@@ -113,7 +121,7 @@ describe("a substation on a full disk (issue 8, point 3)", () => {
       a.proc.kill("SIGKILL");
       await a.proc.exited;
       await using b = await spawnSubstation(env);
-      expect(await b.load()).toMatchObject({ limitKw: null, draining: false });
+      expect((await b.call("getLoad")).json.result.data).toMatchObject({ limitKw: null, draining: false });
       for (const s of short) {
         const got = (await query(b, "getSession", { sessionId: s.sessionId })).json.result.data;
         expect(got).toMatchObject({ status: "ended", endReason: "time_elapsed" });
@@ -122,9 +130,7 @@ describe("a substation on a full disk (issue 8, point 3)", () => {
 
       // Room again: what waited lands, and new work is taken.
       hog.free();
-      await until("pending journal writes to land", async () =>
-        (await pending(b)) === 0 ? true : undefined,
-      );
+      await eventually(async () => expect(await pending(b)).toBe(0), { timeoutMs: 10_000 });
       expect((await b.call("startSession", { vehicleId: "after", durationS: 60 })).status).toBe(200);
       expect((await b.call("setLimit", { limitKw: 900_000 })).status).toBe(200);
       expect(await b.stop()).toBe(0);

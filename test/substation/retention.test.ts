@@ -1,15 +1,18 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Journal } from "../src/journal.ts";
-import { metric, spawnSubstation, tempDir, until } from "./process.ts";
+import { Journal } from "@evgrid/substation/journal";
+import { eventually, metricValue, spawnApp, tempDir } from "@evgrid/testing";
+
+const TOKEN = "substation-process-test-token";
 
 describe("a substation process with a short retention (issue 8, point 7)", () => {
   test("exports every ended session as a charge detail record, then deletes it from the journal", async () => {
     using dir = tempDir("evgrid-retention-process-");
     const path = join(dir.path, "journal", "substation.sqlite");
     const retentionS = 1;
-    await using sub = await spawnSubstation({
+    await using sub = await spawnApp("substation", {
+      SERVICE_TOKEN: TOKEN,
       SUBSTATION_DB_PATH: path,
       SUBSTATION_CAPACITY_KW: "1000",
       SUBSTATION_RETENTION_H: String(retentionS / 3600),
@@ -21,12 +24,16 @@ describe("a substation process with a short retention (issue 8, point 7)", () =>
         return r.json.result.data.session.sessionId as string;
       }),
     );
-    await until("every session to be pruned", async () =>
-      metric(await sub.metrics(), "evgrid_substation_journal_pruned_sessions_total") === ids.length
-        ? true
-        : undefined,
+    await eventually(
+      async () =>
+        expect(metricValue(await sub.metrics(), "evgrid_substation_journal_pruned_sessions_total")).toBe(
+          ids.length,
+        ),
+      { timeoutMs: 10_000 },
     );
-    expect(metric(await sub.metrics(), "evgrid_substation_cdr_exported_sessions_total")).toBe(ids.length);
+    expect(metricValue(await sub.metrics(), "evgrid_substation_cdr_exported_sessions_total")).toBe(
+      ids.length,
+    );
     expect(await sub.stop()).toBe(0);
 
     // By default the records go next to the journal, one file a day.
