@@ -50,7 +50,7 @@ describe("idempotency and one session per vehicle", () => {
     const data = await failure(
       grid.client.requestCharge.mutate({ vehicleId: "ev-b", idempotencyKey: "k-1" }),
     );
-    expect(data).toMatchObject({ code: "CONFLICT", reason: "INVALID_INPUT" });
+    expect(data).toMatchObject({ code: "CONFLICT", reason: "IDEMPOTENCY_KEY_REUSED" });
   });
 
   test("if the substation holding the vehicle's session is down, the vehicle is not booked elsewhere", async () => {

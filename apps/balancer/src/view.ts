@@ -1,5 +1,5 @@
 import type { SubstationLoad } from "@evgrid/contract";
-import { describeFailure, type Scheduler, timerScheduler } from "@evgrid/kit";
+import { describeFailure, type Scheduler, systemScheduler } from "@evgrid/kit";
 import { type CandidateView, probeBackoffMs, rankSubstations } from "@evgrid/policy";
 import type { SubstationRouter } from "@evgrid/substation";
 import { withoutTracing } from "@evgrid/telemetry";
@@ -35,7 +35,7 @@ export interface GridViewOptions {
   maxBackoffMs?: number;
   now?: () => number;
   /** Schedules the next refresh (tests drive it by hand). */
-  schedule?: Scheduler;
+  scheduler?: Scheduler;
   random?: () => number;
 }
 
@@ -76,7 +76,7 @@ export class GridView {
   private readonly maxBackoffMs: number;
   private refreshMs = 500;
   private readonly now: () => number;
-  private readonly schedule: NonNullable<GridViewOptions["schedule"]>;
+  private readonly scheduler: Scheduler;
   private readonly random: () => number;
   private next: { cancel(): void } | undefined;
   private running = false;
@@ -85,7 +85,7 @@ export class GridView {
 
   constructor(opts: GridViewOptions) {
     this.now = opts.now ?? Date.now;
-    this.schedule = opts.schedule ?? timerScheduler;
+    this.scheduler = opts.scheduler ?? systemScheduler;
     this.random = opts.random ?? Math.random;
     this.maxBackoffMs = opts.maxBackoffMs ?? 10_000;
     this.client = opts.client;
@@ -183,7 +183,7 @@ export class GridView {
     this.refreshMs = intervalMs;
     const loop = async () => {
       await this.refresh();
-      if (this.running) this.next = this.schedule(() => void loop(), intervalMs);
+      if (this.running) this.next = this.scheduler.schedule(() => void loop(), intervalMs);
     };
     await loop();
   }

@@ -1,5 +1,5 @@
 import { type DispatchRequest, OPERATOR, reasons } from "@evgrid/contract";
-import { GridError, type Scheduler, timerScheduler } from "@evgrid/kit";
+import { GridError, type Scheduler, systemScheduler } from "@evgrid/kit";
 import type { DispatchResult } from "./dispatcher.ts";
 
 interface Waiter {
@@ -26,7 +26,7 @@ export interface WaitQueueOptions {
   /** Waiters of one caller (operators are not limited). */
   maxPerOwner: number;
   /** Runs a waiter's expiry after its wait (tests drive it by hand). */
-  schedule?: Scheduler;
+  scheduler?: Scheduler;
 }
 
 /** How long a refused waiter is told to wait before asking again. */
@@ -84,7 +84,7 @@ export class WaitQueue {
         expired: false,
         abandoned: false,
         done: false,
-        timer: (this.opts.schedule ?? timerScheduler)(() => {
+        timer: (this.opts.scheduler ?? systemScheduler).schedule(() => {
           waiter.expired = true;
           if (waiter.inFlight) return;
           this.settle(waiter, () =>

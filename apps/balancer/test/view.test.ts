@@ -15,7 +15,7 @@ function viewOf(
     client: (url) => (subs[url] as ReturnType<typeof fakeSubstation>).client,
     maxBackoffMs,
     now: clock.now,
-    schedule: clock.schedule,
+    scheduler: clock,
     random: () => 0.5,
   });
   return { view, clock };

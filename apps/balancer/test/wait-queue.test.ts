@@ -26,7 +26,7 @@ function queue(opts: { roomKw: number; maxWaiting?: number; maxPerOwner?: number
     abandon: (result) => grid.abandoned.push(result.session.sessionId),
     maxWaiting: opts.maxWaiting ?? 100,
     maxPerOwner: opts.maxPerOwner ?? 100,
-    schedule: clock.schedule,
+    scheduler: clock,
   });
   return { q, grid, clock };
 }
@@ -66,7 +66,7 @@ describe("WaitQueue", () => {
       abandon: () => {},
       maxWaiting: 10,
       maxPerOwner: 10,
-      schedule: manualScheduler().schedule,
+      scheduler: manualScheduler(),
     });
     const answer = q.wait(req("a"));
     await flush();
@@ -91,7 +91,7 @@ describe("WaitQueue", () => {
       abandon: (result) => grid.abandoned.push(result.session.sessionId),
       maxWaiting: 10,
       maxPerOwner: 10,
-      schedule: manualScheduler().schedule,
+      scheduler: manualScheduler(),
     });
     const midway = new AbortController();
     const answer = slow.wait(req("midway"), midway.signal).catch((e: unknown) => e);

@@ -58,8 +58,7 @@ export function startSubstation(env: SubstationEnv) {
         retentionH: env.SUBSTATION_RETENTION_H,
         cdr: cdrDir ?? null,
       },
-      // Runs before the server stops: take no new sessions while in-flight calls finish (not persisted:
-      // a restarted substation takes sessions again unless an operator drained it).
+      // Once listening, join the balancers (if any are named) and keep heartbeating.
       afterStart: (server) => {
         if (env.BALANCER_URLS.length === 0) return;
         const advertiseUrl = env.ADVERTISE_URL ?? server.url.replace("//0.0.0.0:", "//127.0.0.1:");
@@ -71,6 +70,8 @@ export function startSubstation(env: SubstationEnv) {
           log,
         });
       },
+      // Runs before the server stops: leave the balancers, and take no new sessions while in-flight calls
+      // finish (not persisted: a restarted substation takes sessions again unless an operator drained it).
       stop: async () => {
         await membership?.stop(true);
         station.setDraining(true, false);

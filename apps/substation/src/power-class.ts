@@ -1,4 +1,4 @@
-import { type LongTimeout, setLongTimeout } from "@evgrid/kit";
+import { type LongTimeout, type Scheduler, setLongTimeout, systemScheduler } from "@evgrid/kit";
 import { Heap } from "heap-js";
 
 const MS_PER_HOUR = 3_600_000;
@@ -12,14 +12,15 @@ export interface EnergyGoal {
   done: boolean;
 }
 
+/** Sessions with the same (minKw, maxKw) are one class. */
+export const classKey = (minKw: number, maxKw: number) => `${minKw}|${maxKw}`;
+
 /**
  * All active sessions with the same (minKw, maxKw). Water-filling gives every session of a class the same
  * power, so a class keeps one allocation and one running integral of energy per session: a session's
  * delivered energy is the integral now minus the integral when it started. Re-sharing after a change then
  * costs O(classes), not O(sessions); real sites have a handful of classes (3.7, 7.4, 11, 22 kW AC, a few DC).
  */
-export const classKey = (minKw: number, maxKw: number) => `${minKw}|${maxKw}`;
-
 export class PowerClass {
   readonly key: string;
   count = 0;
@@ -81,10 +82,10 @@ export class PowerClass {
    * One timer per class, for its earliest energy goal, re-armed whenever the allocation changes. A goal can
    * be weeks away (1000 kWh at 1 kW), beyond what setTimeout takes: the long timeout waits in steps.
    */
-  arm(nowMs: number, onDue: () => void): void {
+  arm(nowMs: number, onDue: () => void, scheduler: Scheduler = systemScheduler): void {
     this.disarm();
     const ms = this.msToNextGoal(nowMs);
-    if (Number.isFinite(ms)) this.timer = setLongTimeout(onDue, ms);
+    if (Number.isFinite(ms)) this.timer = setLongTimeout(onDue, ms, scheduler);
   }
 
   disarm(): void {

@@ -107,7 +107,7 @@ describe("idempotency keys beyond memory (issue 8, point 6)", () => {
     station.stop(first.sessionId);
     churn(station, 5);
     expect(() => station.start(req({ vehicleId: "someone-else", idempotencyKey: "order-7" }))).toThrow(
-      expect.objectContaining({ code: "CONFLICT", reason: "INVALID_INPUT" }),
+      expect.objectContaining({ code: "CONFLICT", reason: "IDEMPOTENCY_KEY_REUSED" }),
     );
   });
 });

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dispatchRequestSchema } from "@evgrid/contract";
+import { manualScheduler } from "@evgrid/kit";
 import { Journal } from "../src/journal.ts";
 import { Station } from "../src/station.ts";
 
@@ -19,13 +20,18 @@ function dbPath(): string {
   return join(dir, "substation.sqlite");
 }
 
-/** A substation process: a journal on `path` and a station on it. "Crashing" = dropping both unclosed. */
-function boot(path: string, capacityKw = 100, now?: () => number) {
+/**
+ * A substation process: a journal on `path` and a station on it, on a clock that moves only when told (so a
+ * "crashed" station, dropped without closing, never runs a timer again). A crash leaves no last checkpoint.
+ */
+function boot(path: string, capacityKw = 100, clock = manualScheduler(5_000_000)) {
   const journal = new Journal(path);
-  const station = new Station({ id: "sub-a", capacityKw, journal, ...(now ? { now } : {}) });
+  const station = new Station({ id: "sub-a", capacityKw, journal, now: clock.now, scheduler: clock });
   const recovery = station.recover();
-  return { journal, station, recovery };
+  return { journal, station, recovery, clock };
 }
+/** A crash: the process is gone mid-flight. Its file handle goes with it; nothing is flushed or closed. */
+const crash = (b: ReturnType<typeof boot>) => open.push(b.journal);
 const req = (o: Record<string, unknown>) => dispatchRequestSchema.parse({ vehicleId: "ev", ...o });
 
 describe("journal and recovery", () => {
@@ -35,8 +41,7 @@ describe("journal and recovery", () => {
     const ids = [0, 1, 2].map(
       (i) => first.station.start(req({ vehicleId: `ev-${i}`, durationS: 600 })).session,
     );
-    // Crash: no close, no final checkpoint. Timers of the dead station must not fire into the test.
-    first.station.close();
+    crash(first);
 
     const second = boot(path);
     open.push(second.station, second.journal);
@@ -60,33 +65,33 @@ describe("journal and recovery", () => {
 
   test("sessions whose time passed while the substation was down are ended, and stay queryable", () => {
     const path = dbPath();
-    let clock = 1_000_000;
-    const first = boot(path, 100, () => clock);
+    const first = boot(path);
     const short = first.station.start(req({ vehicleId: "short", durationS: 5 })).session;
     const long = first.station.start(req({ vehicleId: "long", durationS: 600 })).session;
-    first.station.close();
+    crash(first);
 
-    clock += 60_000; // down for a minute
-    const second = boot(path, 100, () => clock);
+    // Back a minute later.
+    const second = boot(path, 100, manualScheduler(first.clock.now() + 60_000));
     open.push(second.station, second.journal);
     expect(second.recovery).toEqual({ resumed: 1, endedWhileDown: 1, curtailed: 0 });
     expect(second.station.get(short.sessionId)).toMatchObject({ status: "ended", endReason: "time_elapsed" });
     expect(second.station.get(long.sessionId).status).toBe("active");
   });
 
-  test("an energy-based session resumes with the energy it had drawn at the last checkpoint", () => {
+  test("an energy-based session resumes with the energy it had drawn at the last checkpoint, no more", () => {
     const path = dbPath();
-    let clock = 5_000_000;
-    const first = boot(path, 100, () => clock);
+    const first = boot(path);
     const e = first.station.start(req({ vehicleId: "e", maxKw: 11, energyKwh: 10 })).session;
-    clock += 3_600_000 / 11; // one kWh at 11 kW
-    first.station.checkpoint();
-    first.station.close();
+    // The 2 s checkpoints run; the crash comes 1.5 s after the last one, whose energy is lost.
+    first.clock.advance(6000);
+    first.clock.advance(1500);
+    expect(first.station.get(e.sessionId).deliveredKwh).toBeCloseTo((11 * 7.5) / 3600, 9);
+    crash(first);
 
-    const second = boot(path, 100, () => clock);
+    const second = boot(path, 100, first.clock);
     open.push(second.station, second.journal);
-    expect(second.station.get(e.sessionId).deliveredKwh).toBeCloseTo(1, 6);
     expect(second.recovery.resumed).toBe(1);
+    expect(second.station.get(e.sessionId).deliveredKwh).toBeCloseTo((11 * 6) / 3600, 9);
   });
 
   test("stopped sessions stay stopped, and the operator limit survives a restart", () => {
@@ -95,7 +100,7 @@ describe("journal and recovery", () => {
     const a = first.station.start(req({ vehicleId: "a", durationS: 600 })).session;
     first.station.stop(a.sessionId);
     first.station.setLimit(40);
-    first.station.close();
+    crash(first);
 
     const second = boot(path);
     open.push(second.station, second.journal);
@@ -109,7 +114,7 @@ describe("journal and recovery", () => {
     const ids = [0, 1, 2, 3].map(
       (i) => first.station.start(req({ vehicleId: `ev-${i}`, durationS: 600 })).session.sessionId,
     );
-    first.station.close();
+    crash(first);
 
     const second = boot(path, 9); // now room for two 4.2 kW minimums
     open.push(second.station, second.journal);
@@ -125,7 +130,7 @@ describe("idempotency across a restart", () => {
     const s = first.station.start(
       req({ vehicleId: "ev", idempotencyKey: "order-1", durationS: 600 }),
     ).session;
-    first.station.close();
+    crash(first);
 
     const second = boot(path);
     open.push(second.station, second.journal);

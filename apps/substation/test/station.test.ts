@@ -1,17 +1,22 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { type DispatchRequest, dispatchRequestSchema } from "@evgrid/contract";
-import { GridError } from "@evgrid/kit";
+import { GridError, manualScheduler } from "@evgrid/kit";
 import { shareFairly } from "@evgrid/policy";
 import { Station } from "../src/station.ts";
 
 const req = (over: Record<string, unknown> = {}): DispatchRequest =>
   dispatchRequestSchema.parse({ vehicleId: "ev-1", ...over });
 const stations: Station[] = [];
+/** A station on a hand-driven clock: `clock.advance(ms)` runs its session ends and energy goals exactly. */
+let clock = manualScheduler();
 const station = (capacityKw: number, limitKw: number | null = null) => {
-  const s = new Station({ id: "sub-a", capacityKw, limitKw });
+  const s = new Station({ id: "sub-a", capacityKw, limitKw, now: clock.now, scheduler: clock });
   stations.push(s);
   return s;
 };
+afterEach(() => {
+  clock = manualScheduler();
+});
 afterEach(() => {
   for (const s of stations.splice(0)) s.close();
 });
@@ -54,12 +59,14 @@ describe("Station admission", () => {
 });
 
 describe("Station session ends", () => {
-  test("a session ends by itself when its time is up and its power goes to the others at once", async () => {
+  test("a session ends by itself when its time is up and its power goes to the others at once", () => {
     const s = station(30);
     const long = s.start(req({ vehicleId: "long", maxKw: 22, durationS: 60 })).session;
     const short = s.start(req({ vehicleId: "short", maxKw: 22, durationS: 0.15 })).session;
     expect(s.get(long.sessionId).allocatedKw).toBe(15);
-    await Bun.sleep(300);
+    clock.advance(149);
+    expect(s.get(short.sessionId).status).toBe("active");
+    clock.advance(1);
     expect(s.get(short.sessionId)).toMatchObject({
       status: "ended",
       endReason: "time_elapsed",
@@ -81,13 +88,15 @@ describe("Station session ends", () => {
     expect(s.stop(a.sessionId).session.endReason).toBe("stopped");
   });
 
-  test("an energy-based session ends once its energy is delivered", async () => {
+  test("an energy-based session ends once its energy is delivered", () => {
     const s = station(50);
     // 11 kW for 0.0011 kWh = 0.36 s.
     const e = s.start(req({ maxKw: 11, energyKwh: 0.0011 })).session;
     expect(e.energyKwh).toBe(0.0011);
-    expect(e.expectedEndAt).not.toBeNull();
-    await Bun.sleep(600);
+    expect(e.expectedEndAt).toBe(new Date(360).toISOString());
+    clock.advance(359);
+    expect(s.get(e.sessionId).status).toBe("active");
+    clock.advance(1);
     const done = s.get(e.sessionId);
     expect(done).toMatchObject({ status: "ended", endReason: "energy_delivered" });
     expect(done.deliveredKwh).toBeCloseTo(0.0011, 4);
@@ -115,17 +124,17 @@ describe("Station operator limit", () => {
 });
 
 describe("Station power classes", () => {
-  test("energy integrates across a re-share: a session slows when another arrives and ends later", async () => {
+  test("energy integrates across a re-share: a session slows when another arrives and ends later", () => {
     const s = station(22);
     // Alone at 22 kW: 0.004 kWh would take 0.65 s.
     const a = s.start(req({ vehicleId: "a", maxKw: 22, energyKwh: 0.004 })).session;
-    await Bun.sleep(200);
-    // Now both get 11 kW: a's remaining 0.00278 kWh takes another 0.91 s, ending near 1.11 s.
+    clock.advance(200);
+    // Now both get 11 kW: a's remaining 0.0027778 kWh takes another 909 ms, ending at 1,109 ms.
     s.start(req({ vehicleId: "b", maxKw: 22, durationS: 60 }));
     expect(s.get(a.sessionId).allocatedKw).toBe(11);
-    await Bun.sleep(700);
+    clock.advance(700);
     expect(s.get(a.sessionId).status).toBe("active");
-    await Bun.sleep(450);
+    clock.advance(210);
     const done = s.get(a.sessionId);
     expect(done).toMatchObject({ status: "ended", endReason: "energy_delivered" });
     expect(done.deliveredKwh).toBeCloseTo(0.004, 4);

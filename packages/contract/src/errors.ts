@@ -31,6 +31,10 @@ export const reasons = {
   HOME_SUBSTATION_UNAVAILABLE: "HOME_SUBSTATION_UNAVAILABLE",
   /** The substation is being drained by an operator: it takes no new sessions, existing ones run on. */
   SUBSTATION_DRAINING: "SUBSTATION_DRAINING",
+  /** The substation is shutting down (SIGTERM): no new sessions; its sessions are taken up on restart. */
+  SUBSTATION_CLOSING: "SUBSTATION_CLOSING",
+  /** This idempotency key already started a session for another vehicle: a key names one request. */
+  IDEMPOTENCY_KEY_REUSED: "IDEMPOTENCY_KEY_REUSED",
   /** The session id names a substation the balancer does not know. */
   UNKNOWN_SUBSTATION: "UNKNOWN_SUBSTATION",
   NOT_FOUND: "NOT_FOUND",

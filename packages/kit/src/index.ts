@@ -11,7 +11,6 @@ export * from "./listening.ts";
 export * from "./log.ts";
 export * from "./observe.ts";
 export * from "./process.ts";
-export * from "./scheduler.ts";
 export * from "./server.ts";
 export * from "./timers.ts";
 export * from "./token.ts";

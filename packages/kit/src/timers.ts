@@ -4,20 +4,63 @@
  */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
-/** What a long timeout needs from the runtime; tests pass a fake clock. */
-export interface TimerScheduler {
+/** A clock and something that runs a function once after a delay: injected where tests drive time. */
+export interface Scheduler {
   /** Monotonic milliseconds. */
   now(): number;
-  setTimeout(fn: () => void, delayMs: number): unknown;
-  clearTimeout(handle: unknown): void;
+  /** Runs `run` once after `ms` (at most MAX_TIMEOUT_MS: use setLongTimeout for longer), unless cancelled. */
+  schedule(run: () => void, ms: number): { cancel(): void };
 }
 
-export const systemScheduler: TimerScheduler = {
+export const systemScheduler: Scheduler = {
   // Monotonic: a wall-clock jump must not fire a long timer early or hold it back.
   now: () => performance.now(),
-  setTimeout: (fn, delayMs) => setTimeout(fn, delayMs),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  schedule: (run, ms) => {
+    const timer = setTimeout(run, ms);
+    return { cancel: () => clearTimeout(timer) };
+  },
 };
+
+/**
+ * A scheduler for tests: nothing runs until `advance(ms)` moves its clock, then everything due runs in order
+ * of its time (and what it schedules in turn, if due). `armedMs` lists every delay ever scheduled.
+ */
+export function manualScheduler(startMs = 0) {
+  let nowMs = startMs;
+  let seq = 0;
+  const due: { atMs: number; seq: number; run: () => void; cancelled: boolean }[] = [];
+  const armedMs: number[] = [];
+  return {
+    now: () => nowMs,
+    schedule(run: () => void, ms: number) {
+      armedMs.push(ms);
+      const task = { atMs: nowMs + Math.max(0, ms), seq: seq++, run, cancelled: false };
+      due.push(task);
+      return {
+        cancel: () => {
+          task.cancelled = true;
+        },
+      };
+    },
+    armedMs,
+    /** Tasks waiting to run. */
+    get pending() {
+      return due.filter((t) => !t.cancelled).length;
+    },
+    advance(ms: number): void {
+      const until = nowMs + ms;
+      for (;;) {
+        due.sort((a, b) => a.atMs - b.atMs || a.seq - b.seq);
+        const next = due.find((t) => !t.cancelled && t.atMs <= until);
+        if (!next) break;
+        due.splice(due.indexOf(next), 1);
+        nowMs = next.atMs;
+        next.run();
+      }
+      nowMs = until;
+    },
+  } satisfies Scheduler & Record<string, unknown>;
+}
 
 /** A timer armed by `setLongTimeout`; `clear()` may be called at any time, any number of times. */
 export interface LongTimeout {
@@ -33,19 +76,19 @@ const NEVER: LongTimeout = { clear() {} };
 export function setLongTimeout(
   fn: () => void,
   delayMs: number,
-  scheduler: TimerScheduler = systemScheduler,
+  scheduler: Scheduler = systemScheduler,
 ): LongTimeout {
   const ms = Number.isNaN(delayMs) ? 0 : Math.max(0, delayMs);
   if (ms === Number.POSITIVE_INFINITY) return NEVER;
   const deadlineMs = scheduler.now() + ms;
-  let handle: unknown;
+  let task: { cancel(): void } | undefined;
   let cleared = false;
   const arm = (leftMs: number) => {
     const stepMs = Math.min(leftMs, MAX_TIMEOUT_MS);
     // Only a capped step looks at the clock again: a timer armed for its whole delay fires as setTimeout would.
     const capped = stepMs < leftMs;
-    handle = scheduler.setTimeout(() => {
-      handle = undefined;
+    task = scheduler.schedule(() => {
+      task = undefined;
       if (cleared) return;
       const stillMs = deadlineMs - scheduler.now();
       if (capped && stillMs > 0) arm(stillMs);
@@ -56,8 +99,8 @@ export function setLongTimeout(
   return {
     clear() {
       cleared = true;
-      if (handle !== undefined) scheduler.clearTimeout(handle);
-      handle = undefined;
+      task?.cancel();
+      task = undefined;
     },
   };
 }

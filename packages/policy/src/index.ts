@@ -1,5 +1,6 @@
 export * from "./admission.ts";
 export * from "./choice.ts";
+export * from "./curtailment.ts";
 export * from "./dispatch.ts";
 export * from "./quota.ts";
 export * from "./water-filling.ts";

@@ -1,0 +1,82 @@
+import type { Scheduler } from "@evgrid/kit";
+import { shareFairly } from "@evgrid/policy";
+import { classKey, PowerClass } from "./power-class.ts";
+import type { LiveSession } from "./sessions.ts";
+
+/**
+ * A station's power: its active sessions grouped in classes of equal (minKw, maxKw), which water-filling
+ * gives one share each, so re-sharing costs O(classes) however many sessions there are. Keeps the sums
+ * admission and `getLoad` read, and each class's timer for its next energy goal.
+ */
+export class PowerPool {
+  private readonly classes = new Map<string, PowerClass>();
+  /** Sum of the active sessions' minimums: what admission has promised. */
+  committedMinKw = 0;
+  /** Sum of the active sessions' maximums: what they would take if power were unlimited. */
+  demandKw = 0;
+
+  /** `onEnergyDue` is called when a class's earliest energy-based session may have its energy. */
+  constructor(
+    private readonly onEnergyDue: (cls: PowerClass) => void,
+    private readonly scheduler?: Scheduler,
+  ) {}
+
+  /** The class for this (minKw, maxKw), made if it is new. */
+  classFor(minKw: number, maxKw: number, nowMs: number): PowerClass {
+    let cls = this.classes.get(classKey(minKw, maxKw));
+    if (!cls) {
+      cls = new PowerClass(minKw, maxKw, nowMs);
+      this.classes.set(cls.key, cls);
+    }
+    return cls;
+  }
+
+  join(live: LiveSession): void {
+    live.cls.count += 1;
+    live.cls.startKwhSum += live.startKwh;
+    if (live.goal) live.cls.addGoal(live.goal);
+  }
+
+  leave(live: LiveSession): void {
+    const { cls } = live;
+    if (live.goal) live.goal.done = true;
+    cls.count -= 1;
+    cls.startKwhSum -= live.startKwh;
+    if (cls.count === 0) {
+      cls.disarm();
+      this.classes.delete(cls.key);
+    }
+  }
+
+  /**
+   * Shares `availableKw` again (packages/policy's water-filling, by class) after any change, closing each
+   * class's energy books first; the sums are recomputed exactly from the classes.
+   */
+  reshare(nowMs: number, availableKw: number): void {
+    const classes = [...this.classes.values()];
+    for (const cls of classes) cls.accrue(nowMs);
+    const shares = shareFairly(classes, availableKw);
+    let committed = 0;
+    let demand = 0;
+    classes.forEach((cls, i) => {
+      cls.allocatedKw = shares[i] ?? cls.minKw;
+      committed += cls.count * cls.minKw;
+      demand += cls.count * cls.maxKw;
+      cls.arm(nowMs, () => this.onEnergyDue(cls), this.scheduler);
+    });
+    this.committedMinKw = committed;
+    this.demandKw = demand;
+  }
+
+  /** Energy active sessions have drawn since they started, as of `nowMs`. O(classes). */
+  activeEnergyKwh(nowMs: number): number {
+    let kwh = 0;
+    for (const cls of this.classes.values()) kwh += cls.count * cls.integralAt(nowMs) - cls.startKwhSum;
+    return kwh;
+  }
+
+  /** No class timer fires any more (the station is closing). */
+  disarm(): void {
+    for (const cls of this.classes.values()) cls.disarm();
+  }
+}

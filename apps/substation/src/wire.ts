@@ -1,0 +1,49 @@
+import type { EndReason, Session } from "@evgrid/contract";
+import type { LiveSession } from "./sessions.ts";
+
+const MS_PER_HOUR = 3_600_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** An active session as the wire carries it, as of `nowMs`: its class's share, energy drawn, expected end. */
+export function activeSession(substationId: string, live: LiveSession, nowMs: number): Session {
+  const { cls } = live;
+  const drawnKwh = cls.integralAt(nowMs) - live.startKwh;
+  const deliveredKwh = live.energyKwh !== null ? Math.min(live.energyKwh, drawnKwh) : drawnKwh;
+  let expectedEndMs: number;
+  if (live.durationS !== null) {
+    expectedEndMs = live.startedAtMs + live.durationS * 1000;
+  } else {
+    const remainingKwh = Math.max(0, (live.energyKwh ?? 0) - drawnKwh);
+    expectedEndMs = cls.allocatedKw > 0 ? nowMs + (remainingKwh / cls.allocatedKw) * MS_PER_HOUR : Number.NaN;
+  }
+  return {
+    sessionId: live.sessionId,
+    substationId,
+    vehicleId: live.vehicleId,
+    minKw: cls.minKw,
+    maxKw: cls.maxKw,
+    allocatedKw: cls.allocatedKw,
+    status: "active",
+    startedAt: iso(live.startedAtMs),
+    durationS: live.durationS,
+    energyKwh: live.energyKwh,
+    deliveredKwh,
+    expectedEndAt: Number.isFinite(expectedEndMs) ? iso(expectedEndMs) : null,
+    endedAt: null,
+    endReason: null,
+    idempotencyKey: live.idempotencyKey,
+    owner: live.owner,
+  };
+}
+
+/** The same session once ended at `nowMs`: no power any more, and why it ended. */
+export function endedSession(last: Session, nowMs: number, reason: EndReason): Session {
+  return {
+    ...last,
+    allocatedKw: 0,
+    status: "ended",
+    expectedEndAt: null,
+    endedAt: iso(nowMs),
+    endReason: reason,
+  };
+}
