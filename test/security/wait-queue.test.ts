@@ -52,9 +52,12 @@ describe("a flood of waiters", () => {
   test("5,000 waiters: the queue is bounded, the API stays responsive, nobody refused is admitted later", async () => {
     const api = dev.urls.chargeApi;
     const operator = { bearer: dev.urls.serviceToken };
+    // The grid full until the test frees it: however slowly the flood arrives, it meets a full grid.
+    const fills: { sessionId: string }[] = [];
     for (let i = 0; i < 4; i++) {
-      const fill = await mutation(api, "requestCharge", { vehicleId: `fill-${i}`, durationS: 3 }, operator);
+      const fill = await mutation(api, "requestCharge", { vehicleId: `fill-${i}`, durationS: 600 }, operator);
       expect(fill.status).toBe(200);
+      fills.push(fill.json.result.data);
     }
     const flood = Bun.spawn(
       [
@@ -68,7 +71,7 @@ describe("a flood of waiters", () => {
         "--concurrency",
         "5000",
         "--wait-s",
-        "6",
+        "5",
         "--session-s",
         "60",
         "--vehicle-prefix",
@@ -105,6 +108,9 @@ describe("a flood of waiters", () => {
     expect(probes.filter((p) => p.value.status === 429).every((p) => reasonOf(p.value) === "GRID_FULL")).toBe(
       true,
     );
+    // Four places free up: they go to waiters; the rest wait out their 5 s.
+    for (const f of fills)
+      expect((await mutation(api, "stopCharge", { sessionId: f.sessionId }, operator)).status).toBe(200);
 
     const [out, code] = await Promise.all([new Response(flood.stdout).text(), flood.exited]);
     expect(code).toBe(0);
@@ -138,13 +144,13 @@ describe("waiting, one caller at a time", () => {
   });
   afterAll(() => dev?.[Symbol.asyncDispose]());
 
-  /** One 150 kW session on each site, for 2 s: an operator's, so no quota is spent on them. */
+  /** One 150 kW session on each site, for 1 s: an operator's, so no quota is spent on them. */
   async function fillBothSites(prefix: string, extra: { waitS?: number }) {
     for (const v of [`${prefix}-1`, `${prefix}-2`]) {
       const r = await mutation(
         dev.urls.chargeApi,
         "requestCharge",
-        { vehicleId: v, minKw: 150, maxKw: 150, durationS: 2, ...extra },
+        { vehicleId: v, minKw: 150, maxKw: 150, durationS: 1, ...extra },
         { bearer: dev.urls.serviceToken },
       );
       expect({ status: r.status, reason: reasonOf(r) }).toEqual({ status: 200, reason: undefined });
@@ -153,10 +159,10 @@ describe("waiting, one caller at a time", () => {
 
   test("one caller may keep only so many requests waiting (QUOTA_WAITING, 10 by default)", async () => {
     const api = dev.urls.chargeApi;
-    // Both sites full for 2 s (this test runs first, on an empty grid).
+    // Both sites full for 1 s (this test runs first, on an empty grid).
     await fillBothSites("wall", {});
     const waiters = Array.from({ length: 15 }, (_, i) =>
-      mutation(api, "requestCharge", { vehicleId: `q-${i}`, waitS: 0.8, durationS: 5 }),
+      mutation(api, "requestCharge", { vehicleId: `q-${i}`, waitS: 0.5, durationS: 5 }),
     );
     const answers = await Promise.all(waiters);
     const overQuota = answers.filter((a) => reasonOf(a) === "QUOTA_EXCEEDED");
@@ -168,7 +174,7 @@ describe("waiting, one caller at a time", () => {
 
   test("a waiter whose caller hangs up leaves the queue and is never admitted", async () => {
     const api = dev.urls.chargeApi;
-    // Both sites full for 2 s from when the last test's sessions have ended.
+    // Both sites full for 1 s from when the last test's sessions have ended.
     await fillBothSites("big", { waitS: 5 });
     const controllers = Array.from({ length: 5 }, () => new AbortController());
     const gone = controllers.map((c, i) =>
@@ -182,8 +188,8 @@ describe("waiting, one caller at a time", () => {
     await Bun.sleep(300);
     for (const c of controllers) c.abort();
     expect(await Promise.all(gone)).toEqual(Array(5).fill("hung up"));
-    // Power frees up at 2 s; a caller still waiting gets it, the ones that left get nothing.
-    const stayed = await mutation(api, "requestCharge", { vehicleId: "stayed", waitS: 10, durationS: 2 });
+    // Power frees up at 1 s; a caller still waiting gets it, the ones that left get nothing.
+    const stayed = await mutation(api, "requestCharge", { vehicleId: "stayed", waitS: 10, durationS: 1 });
     expect(stayed.status).toBe(200);
     await Bun.sleep(300);
     const left = (await allSessions(dev)).filter((s) => s.vehicleId.startsWith("gone-"));
@@ -201,18 +207,18 @@ describe("waiting, one caller at a time", () => {
 
     const operator = { bearer: dev.urls.serviceToken };
     for (const v of ["half-1", "half-2"]) {
-      await mutation(api, "requestCharge", { vehicleId: v, minKw: 20, maxKw: 20, durationS: 3 }, operator);
+      await mutation(api, "requestCharge", { vehicleId: v, minKw: 20, maxKw: 20, durationS: 1 }, operator);
     }
     // 140 kW fits nowhere until a 20 kW session ends; it waits, and an 11 kW car behind it goes straight in.
     const big = mutation(
       api,
       "requestCharge",
-      { vehicleId: "big-wait", minKw: 140, maxKw: 140, waitS: 10, durationS: 5 },
+      { vehicleId: "big-wait", minKw: 140, maxKw: 140, waitS: 10, durationS: 1 },
       operator,
     );
     await Bun.sleep(100);
     const small = await timed(() =>
-      mutation(api, "requestCharge", { vehicleId: "small", maxKw: 11, waitS: 10, durationS: 5 }),
+      mutation(api, "requestCharge", { vehicleId: "small", maxKw: 11, waitS: 10, durationS: 1 }),
     );
     expect(small.value.status).toBe(200);
     expect(small.ms).toBeLessThan(500);

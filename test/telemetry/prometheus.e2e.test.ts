@@ -157,13 +157,14 @@ describe("dashboards and alerts against a real Prometheus", () => {
       "300",
     ]);
     expect(fill.code).toBe(0);
+    // Refusals keep coming for the alert windows (8 s: 40 requests, one each 0.2 s) while Prometheus fills in.
     const trickle = runClient([
       "--url",
       dev.urls.chargeApi,
       "--count",
-      "80",
+      "40",
       "--interval",
-      "0.25",
+      "0.2",
       "--duration-s",
       "300",
     ]);
@@ -177,7 +178,7 @@ describe("dashboards and alerts against a real Prometheus", () => {
       ...rules
         .filter((r) => r.alert !== "NoHealthySubstation" && r.alert !== "SubstationJournalFailing")
         .map((r) => ({ name: `alert ${r.alert}`, expr: r.expr.replaceAll("[5m]", "[15s]") })),
-      // A failing journal needs a full disk (apps/substation/test/full-disk.process.test.ts); here its
+      // A failing journal needs a full disk (test/substation/full-disk.test.ts); here its
       // expression, without the threshold, must find the series every substation exports.
       ...rules
         .filter((r) => r.alert === "SubstationJournalFailing")

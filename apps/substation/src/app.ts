@@ -29,6 +29,7 @@ export function startSubstation(env: SubstationEnv) {
       journal,
       journalHealth,
       idempotencyTtlMs: env.IDEMPOTENCY_TTL_H * 3_600_000,
+      checkpointMs: env.SUBSTATION_CHECKPOINT_MS,
     });
     const recovery = station.recover();
     const cdrDir =

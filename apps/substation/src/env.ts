@@ -40,6 +40,11 @@ const schema = z
     ADVERTISE_URL: httpUrlSchema.optional(),
     HEARTBEAT_MS: positiveMsSchema.default(2000),
     /**
+     * How often the energy drawn by energy-based sessions is written to the journal (and writes the journal
+     * could not take are retried): a crash loses at most this much accounting; more often is more writes.
+     */
+    SUBSTATION_CHECKPOINT_MS: positiveMsSchema.default(2000),
+    /**
      * Ended sessions are deleted from the journal this many hours after they ended, once exported as charge
      * detail records; at least IDEMPOTENCY_TTL_H, so a key's session is kept as long as the key is honoured.
      */
