@@ -1,26 +1,9 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { dispatchRequestSchema } from "@evgrid/contract";
-import { GridError } from "@evgrid/kit";
+import { describe, expect, test } from "bun:test";
 import { Journal } from "../src/journal.ts";
 import { JournalHealth, type JournalOp } from "../src/journal-writes.ts";
 import { Station } from "../src/station.ts";
 import { diskHog } from "./disk-hog.ts";
-
-const dirs: string[] = [];
-const open: { close(): void }[] = [];
-afterEach(() => {
-  for (const o of open.splice(0)) o.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function dbPath(): string {
-  const dir = mkdtempSync(join(tmpdir(), "evgrid-full-"));
-  dirs.push(dir);
-  return join(dir, "substation.sqlite");
-}
+import { dbPath, open, refusal, req } from "./fixtures.ts";
 
 /** A station on a journal capped at `maxMb`, counting journal errors by op. */
 function boot(path: string, maxMb?: number, now?: () => number) {
@@ -38,17 +21,6 @@ function boot(path: string, maxMb?: number, now?: () => number) {
   const recovery = station.recover();
   open.push(station, journal);
   return { journal, station, recovery, errors };
-}
-const req = (o: Record<string, unknown>) => dispatchRequestSchema.parse({ vehicleId: "ev", ...o });
-
-function refusal(fn: () => unknown): GridError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof GridError) return err;
-    throw err;
-  }
-  throw new Error("expected a refusal");
 }
 
 const CAP_MB = 0.2;

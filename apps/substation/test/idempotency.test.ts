@@ -1,23 +1,15 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { dispatchRequestSchema } from "@evgrid/contract";
 import { Journal } from "../src/journal.ts";
 import { Station } from "../src/station.ts";
+import { open, tempDir } from "./fixtures.ts";
 
 const HOUR_MS = 3_600_000;
-const dirs: string[] = [];
-const open: { close(): void }[] = [];
-afterEach(() => {
-  for (const o of open.splice(0)) o.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 /** A station that keeps only 2 ended sessions in memory, on a journal, with a clock the test moves. */
 function boot(clock: { ms: number }, endedRetention = 2) {
-  const dir = mkdtempSync(join(tmpdir(), "evgrid-keys-"));
-  dirs.push(dir);
+  const dir = tempDir("evgrid-keys-");
   const journal = new Journal(join(dir, "substation.sqlite"));
   const station = new Station({
     id: "sub-a",

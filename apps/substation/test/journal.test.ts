@@ -1,24 +1,8 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { dispatchRequestSchema } from "@evgrid/contract";
+import { describe, expect, test } from "bun:test";
 import { manualScheduler } from "@evgrid/kit";
 import { Journal } from "../src/journal.ts";
 import { Station } from "../src/station.ts";
-
-const dirs: string[] = [];
-const open: { close(): void }[] = [];
-afterEach(() => {
-  for (const o of open.splice(0)) o.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function dbPath(): string {
-  const dir = mkdtempSync(join(tmpdir(), "evgrid-journal-"));
-  dirs.push(dir);
-  return join(dir, "substation.sqlite");
-}
+import { dbPath, open, req } from "./fixtures.ts";
 
 /**
  * A substation process: a journal on `path` and a station on it, on a clock that moves only when told (so a
@@ -32,7 +16,6 @@ function boot(path: string, capacityKw = 100, clock = manualScheduler(5_000_000)
 }
 /** A crash: the process is gone mid-flight. Its file handle goes with it; nothing is flushed or closed. */
 const crash = (b: ReturnType<typeof boot>) => open.push(b.journal);
-const req = (o: Record<string, unknown>) => dispatchRequestSchema.parse({ vehicleId: "ev", ...o });
 
 describe("journal and recovery", () => {
   test("after a crash every active session comes back with its id, start time and remaining time", () => {

@@ -1,7 +1,6 @@
 import { Database } from "bun:sqlite";
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { dispatchRequestSchema } from "@evgrid/contract";
 import { CdrExport, type ChargeDetailRecord } from "../src/cdr.ts";
@@ -9,19 +8,13 @@ import { Journal, QUERIES } from "../src/journal.ts";
 import { JournalHealth, type JournalOp } from "../src/journal-writes.ts";
 import { Retention } from "../src/retention.ts";
 import { Station } from "../src/station.ts";
+import { open, tempDir } from "./fixtures.ts";
 
 const HOUR_MS = 3_600_000;
-const dirs: string[] = [];
-const open: { close(): void }[] = [];
-afterEach(() => {
-  for (const o of open.splice(0)) o.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 /** A station and its retention on a fresh journal, on a clock the test moves. */
 function boot(opts: { retentionH?: number; batchRows?: number; cdrDir?: string } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), "evgrid-retention-"));
-  dirs.push(dir);
+  const dir = tempDir("evgrid-retention-");
   const path = join(dir, "substation.sqlite");
   const clock = { ms: Date.parse("2030-05-01T23:00:00Z") };
   const journal = new Journal(path);
@@ -90,8 +83,7 @@ describe("retention and charge detail records (issue 8, point 7)", () => {
   });
 
   test("a session that cannot be exported is kept, and exported and pruned once it can", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "evgrid-cdr-"));
-    dirs.push(dir);
+    const dir = tempDir("evgrid-cdr-");
     const blocked = join(dir, "cdr");
     writeFileSync(blocked, "a file where the directory should be"); // writes fail like a full disk
     const t = boot({ retentionH: 1, cdrDir: blocked });

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { type DispatchRequest, dispatchRequestSchema } from "@evgrid/contract";
-import { GridError, manualScheduler } from "@evgrid/kit";
+import { manualScheduler } from "@evgrid/kit";
 import { shareFairly } from "@evgrid/policy";
 import { Station } from "../src/station.ts";
+import { refusal } from "./fixtures.ts";
 
 const req = (over: Record<string, unknown> = {}): DispatchRequest =>
   dispatchRequestSchema.parse({ vehicleId: "ev-1", ...over });
@@ -20,16 +21,6 @@ afterEach(() => {
 afterEach(() => {
   for (const s of stations.splice(0)) s.close();
 });
-
-function refusal(fn: () => unknown): GridError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof GridError) return err;
-    throw err;
-  }
-  throw new Error("expected a refusal");
-}
 
 describe("Station admission", () => {
   test("admits while minimums fit and refuses the next with the binding constraint and the load", () => {

@@ -1,0 +1,40 @@
+/** What the substation's unit tests share: journals in temporary directories, removed after each test. */
+import { afterEach } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type DispatchRequest, dispatchRequestSchema } from "@evgrid/contract";
+import { GridError } from "@evgrid/kit";
+
+const dirs: string[] = [];
+/** Journals and stations to close after the test (before their directories go). */
+export const open: { close(): void }[] = [];
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh directory, removed after the test. */
+export function tempDir(prefix = "evgrid-substation-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
+/** A journal path in a fresh directory. */
+export const dbPath = (prefix?: string) => join(tempDir(prefix), "substation.sqlite");
+
+/** A charge request as the balancer sends it (defaults filled in; vehicle "ev" unless given). */
+export const req = (o: Record<string, unknown> = {}): DispatchRequest =>
+  dispatchRequestSchema.parse({ vehicleId: "ev", ...o });
+
+/** The typed refusal `fn` throws; anything else fails the test. */
+export function refusal(fn: () => unknown): GridError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof GridError) return err;
+    throw err;
+  }
+  throw new Error("expected a refusal");
+}
