@@ -1,5 +1,6 @@
 import type { Session } from "@evgrid/contract";
 import type { OwnerUsage } from "@evgrid/policy";
+import { Heap } from "heap-js";
 
 interface Held {
   sessionId: string;
@@ -11,6 +12,15 @@ interface Held {
   latestEndMs: number;
 }
 
+/** One caller's sessions, with running sums: usage is O(1) (plus what expires), whatever it holds. */
+interface OwnerBook {
+  held: Map<string, Held>;
+  committedMinKw: number;
+  /** Reserved for requests being dispatched. */
+  pendingCount: number;
+  pendingMinKw: number;
+}
+
 const MS_PER_HOUR = 3_600_000;
 
 /**
@@ -18,76 +28,81 @@ const MS_PER_HOUR = 3_600_000;
  * and emptied by stops through it and by time: a session is counted until it must have ended, so a caller
  * is never under-counted. Sessions that ended early (stopped at the substation, curtailed, energy reached
  * sooner) are over-counted until the caller hits its quota and the dispatcher asks their substations.
- * Holds one entry per active session admitted here, so it is bounded by what the grid can power.
+ * Holds one entry per active session admitted here, so it is bounded by what the grid can power; each
+ * operation costs O(log n) (a heap of end times), never a walk over a caller's sessions.
  */
 export class OwnerLedger {
-  private readonly byOwner = new Map<string, Map<string, Held>>();
+  private readonly owners = new Map<string, OwnerBook>();
   private readonly ownerOf = new Map<string, string>();
-  /** Requests of each caller being dispatched right now: counted, so a burst cannot slip past the quota. */
-  private readonly pending = new Map<string, { count: number; minKw: number }>();
+  /** Every held session by its latest end; removed ones are dropped lazily. */
+  private readonly ends = new Heap<Held>((a, b) => a.latestEndMs - b.latestEndMs);
 
   constructor(private readonly now: () => number = Date.now) {}
 
   add(session: Session): void {
+    if (this.ownerOf.has(session.sessionId)) return;
     const startedMs = Date.parse(session.startedAt);
     const latestEndMs =
       session.durationS !== null
         ? startedMs + session.durationS * 1000
         : startedMs + ((session.energyKwh ?? 0) / session.minKw) * MS_PER_HOUR;
     const expectedEndMs = session.expectedEndAt ? Date.parse(session.expectedEndAt) : latestEndMs;
-    let held = this.byOwner.get(session.owner);
-    if (!held) {
-      held = new Map();
-      this.byOwner.set(session.owner, held);
-    }
-    held.set(session.sessionId, {
+    const held: Held = {
       sessionId: session.sessionId,
       owner: session.owner,
       minKw: session.minKw,
       expectedEndMs: Math.min(expectedEndMs, latestEndMs),
       latestEndMs,
-    });
-    this.ownerOf.set(session.sessionId, session.owner);
+    };
+    const book = this.book(session.owner);
+    book.held.set(held.sessionId, held);
+    book.committedMinKw += held.minKw;
+    this.ownerOf.set(held.sessionId, held.owner);
+    this.ends.push(held);
   }
 
   remove(sessionId: string): void {
     const owner = this.ownerOf.get(sessionId);
     if (owner === undefined) return;
     this.ownerOf.delete(sessionId);
-    const held = this.byOwner.get(owner);
-    held?.delete(sessionId);
-    if (held?.size === 0) this.byOwner.delete(owner);
+    const book = this.owners.get(owner);
+    const held = book?.held.get(sessionId);
+    if (!book || !held) return;
+    book.held.delete(sessionId);
+    book.committedMinKw -= held.minKw;
+    this.dropIfEmpty(owner, book);
   }
 
   /** Counts a request in its caller's usage while it is dispatched; call the result when it is done. */
   reserve(owner: string, minKw: number): () => void {
-    const p = this.pending.get(owner) ?? { count: 0, minKw: 0 };
-    p.count += 1;
-    p.minKw += minKw;
-    this.pending.set(owner, p);
+    const book = this.book(owner);
+    book.pendingCount += 1;
+    book.pendingMinKw += minKw;
     return () => {
-      p.count -= 1;
-      p.minKw -= minKw;
-      if (p.count === 0) this.pending.delete(owner);
+      book.pendingCount -= 1;
+      book.pendingMinKw -= minKw;
+      this.dropIfEmpty(owner, book);
     };
   }
 
   usage(owner: string): OwnerUsage {
-    this.expire(owner);
-    const pending = this.pending.get(owner);
-    let committedMinKw = pending?.minKw ?? 0;
-    const held = this.byOwner.get(owner);
-    for (const h of held?.values() ?? []) committedMinKw += h.minKw;
-    return { activeSessions: (held?.size ?? 0) + (pending?.count ?? 0), committedMinKw };
+    this.expire();
+    const book = this.owners.get(owner);
+    if (!book) return { activeSessions: 0, committedMinKw: 0 };
+    return {
+      activeSessions: book.held.size + book.pendingCount,
+      // Sums of floats drift: an empty book is exactly zero.
+      committedMinKw: book.held.size + book.pendingCount === 0 ? 0 : book.committedMinKw + book.pendingMinKw,
+    };
   }
 
   /**
    * The caller's sessions most likely to have ended without this balancer hearing of it (curtailed, stopped
    * at the substation, energy reached sooner): those expected to end first. At most `limit`, so asking
-   * their substations stays cheap.
+   * their substations stays cheap. Only called when the caller is at its quota.
    */
   uncertain(owner: string, limit = 20): string[] {
-    return [...(this.byOwner.get(owner)?.values() ?? [])]
+    return [...(this.owners.get(owner)?.held.values() ?? [])]
       .sort((a, b) => a.expectedEndMs - b.expectedEndMs)
       .slice(0, limit)
       .map((h) => h.sessionId);
@@ -97,14 +112,29 @@ export class OwnerLedger {
   retryAfterS(owner: string): number {
     const nowMs = this.now();
     let first = Number.POSITIVE_INFINITY;
-    for (const h of this.byOwner.get(owner)?.values() ?? []) first = Math.min(first, h.expectedEndMs);
+    for (const h of this.owners.get(owner)?.held.values() ?? []) first = Math.min(first, h.expectedEndMs);
     return Math.min(3600, Math.max(1, Math.ceil((first - nowMs) / 1000)));
   }
 
-  private expire(owner: string): void {
+  /** Sessions that must have ended by now leave the books (removed ones were already gone). */
+  private expire(): void {
     const nowMs = this.now();
-    for (const h of [...(this.byOwner.get(owner)?.values() ?? [])]) {
-      if (h.latestEndMs <= nowMs) this.remove(h.sessionId);
+    for (let h = this.ends.peek(); h && h.latestEndMs <= nowMs; h = this.ends.peek()) {
+      this.ends.pop();
+      if (this.owners.get(h.owner)?.held.get(h.sessionId) === h) this.remove(h.sessionId);
     }
+  }
+
+  private book(owner: string): OwnerBook {
+    let book = this.owners.get(owner);
+    if (!book) {
+      book = { held: new Map(), committedMinKw: 0, pendingCount: 0, pendingMinKw: 0 };
+      this.owners.set(owner, book);
+    }
+    return book;
+  }
+
+  private dropIfEmpty(owner: string, book: OwnerBook): void {
+    if (book.held.size === 0 && book.pendingCount === 0) this.owners.delete(owner);
   }
 }
