@@ -111,13 +111,13 @@ export class Dispatcher {
   /** `dispatch`: a session for this request now, or (with `waitS`) once power frees up. */
   async request(req: DispatchRequest, signal?: AbortSignal): Promise<DispatchResult> {
     annotateRequest(req);
-    const capacitiesKw = this.view.members.flatMap((m) => (m.load ? [m.load.capacityKw] : []));
-    if (exceedsEverySite(capacitiesKw, req.minKw)) {
+    const largestKw = this.view.largestCapacityKw;
+    if (largestKw > 0 && exceedsEverySite([largestKw], req.minKw)) {
       this.opts.report?.({ outcome: "invalid", substationId: null, tries: 0 });
       throw new GridError(
         "UNPROCESSABLE_CONTENT",
         reasons.EXCEEDS_SITE_CAPACITY,
-        `a ${req.minKw} kW minimum is more than any substation of this grid can supply (largest: ${Math.max(...capacitiesKw)} kW)`,
+        `a ${req.minKw} kW minimum is more than any substation of this grid can supply (largest: ${largestKw} kW)`,
         { field: "minKw" },
       );
     }
@@ -172,7 +172,12 @@ export class Dispatcher {
 
   private async checkQuota(req: DispatchRequest): Promise<void> {
     const decide = () =>
-      checkSessionQuota(this.ledger.usage(req.owner), req.minKw, this.opts.quota, this.capacityInForceKw());
+      checkSessionQuota(
+        this.ledger.usage(req.owner),
+        req.minKw,
+        this.opts.quota,
+        this.view.capacityInForceKw,
+      );
     let decision = decide();
     if (!decision.ok && (await this.reconcile(req.owner))) decision = decide();
     if (decision.ok) return;
@@ -218,11 +223,6 @@ export class Dispatcher {
       if (gone && id !== undefined) this.ledger.remove(id);
     });
     return ended.some(Boolean);
-  }
-
-  /** Power in force over the substations taking sessions: what quota shares are shares of. */
-  private capacityInForceKw(): number {
-    return this.view.candidates().reduce((sum, m) => sum + (m.load?.effectiveCapacityKw ?? 0), 0);
   }
 
   /** A session was admitted for a caller that hung up while waiting: nobody will ever use it. */

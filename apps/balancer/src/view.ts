@@ -80,6 +80,11 @@ export class GridView {
   private readonly random: () => number;
   private next: { cancel(): void } | undefined;
   private running = false;
+  /** Capacity in force over the members taking sessions, kept as members change (O(1) to read). */
+  private inForceKw = 0;
+  /** The largest physical capacity of any member heard from; recomputed only when capacities change. */
+  private largestKw = 0;
+  private readonly byIdMap = new Map<string, Member>();
   /** Told after every background refresh (the wait queue checks for freed power). */
   onRefreshed: () => void = () => {};
 
@@ -132,7 +137,12 @@ export class GridView {
   deregister(url: string): boolean {
     const i = this.members.findIndex((m) => m.url === url.replace(/\/$/, "") && m.registered);
     if (i < 0) return false;
-    this.members.splice(i, 1);
+    const [gone] = this.members.splice(i, 1);
+    if (gone) {
+      this.inForceKw -= inForce(gone);
+      if (gone.id !== null && this.byIdMap.get(gone.id) === gone) this.byIdMap.delete(gone.id);
+      this.largestKw = largestCapacity(this.members);
+    }
     return true;
   }
 
@@ -167,8 +177,10 @@ export class GridView {
       // A call failed while this probe was on its way: keep the failure (and its back-off); the load is
       // still news, but only a probe sent after the failure may put the substation back in rotation.
       if (m.failures !== failuresWhenSent && !m.healthy) {
-        m.load = load;
-        m.receivedAtMs = this.now();
+        this.change(m, () => {
+          m.load = load;
+          m.receivedAtMs = this.now();
+        });
         return;
       }
       this.record(m, load);
@@ -195,31 +207,58 @@ export class GridView {
 
   /** Keeps the newer of two snapshots: higher version, or later measurement (the substation restarted). */
   record(m: Member, load: SubstationLoad): void {
-    const current = m.load;
-    const newer =
-      current === null ||
-      current.substationId !== load.substationId ||
-      load.version > current.version ||
-      load.measuredAtMs > current.measuredAtMs;
-    if (newer) {
-      m.load = load;
-      m.receivedAtMs = this.now();
-    }
-    m.id = load.substationId;
-    m.healthy = true;
-    m.lastError = null;
-    m.consecutiveFailures = 0;
-    m.nextProbeAtMs = 0;
+    this.change(m, () => {
+      const current = m.load;
+      const newer =
+        current === null ||
+        current.substationId !== load.substationId ||
+        load.version > current.version ||
+        load.measuredAtMs > current.measuredAtMs;
+      if (newer) {
+        m.load = load;
+        m.receivedAtMs = this.now();
+      }
+      if (m.id !== load.substationId) {
+        if (m.id !== null && this.byIdMap.get(m.id) === m) this.byIdMap.delete(m.id);
+        m.id = load.substationId;
+      }
+      this.byIdMap.set(m.id, m);
+      m.healthy = true;
+      m.lastError = null;
+      m.consecutiveFailures = 0;
+      m.nextProbeAtMs = 0;
+    });
   }
 
   markFailed(m: Member, why: string): void {
-    m.healthy = false;
-    m.lastError = why;
-    m.failures += 1;
-    m.consecutiveFailures += 1;
-    // Out of rotation at once; probed again after a back-off (packages/policy).
-    m.nextProbeAtMs =
-      this.now() + probeBackoffMs(m.consecutiveFailures, this.refreshMs, this.maxBackoffMs, this.random());
+    this.change(m, () => {
+      m.healthy = false;
+      m.lastError = why;
+      m.failures += 1;
+      m.consecutiveFailures += 1;
+      // Out of rotation at once; probed again after a back-off (packages/policy).
+      m.nextProbeAtMs =
+        this.now() + probeBackoffMs(m.consecutiveFailures, this.refreshMs, this.maxBackoffMs, this.random());
+    });
+  }
+
+  /** Power in force over the substations taking sessions: what quota shares are shares of. O(1). */
+  get capacityInForceKw(): number {
+    return Math.max(0, this.inForceKw);
+  }
+
+  /** The largest physical capacity of any substation heard from (0 if none yet). O(1). */
+  get largestCapacityKw(): number {
+    return this.largestKw;
+  }
+
+  /** Applies a change to one member, keeping the grid's sums right. */
+  private change(m: Member, mutate: () => void): void {
+    const capacityBefore = m.load?.capacityKw;
+    this.inForceKw -= inForce(m);
+    mutate();
+    this.inForceKw += inForce(m);
+    if (m.load?.capacityKw !== capacityBefore) this.largestKw = largestCapacity(this.members);
   }
 
   /** Healthy members whose load we know. */
@@ -250,7 +289,7 @@ export class GridView {
   }
 
   byId(substationId: string): Member | undefined {
-    return this.members.find((m) => m.id === substationId);
+    return this.byIdMap.get(substationId);
   }
 
   beginAssignment(m: Member, req: { minKw: number; maxKw: number }): void {
@@ -295,3 +334,9 @@ function candidateView(m: Member): CandidateView {
     inflightMaxKw: m.inflightMaxKw,
   };
 }
+
+/** What a member adds to the capacity in force: its effective capacity, if it takes sessions. */
+const inForce = (m: Member) => (m.healthy && m.load && !m.load.draining ? m.load.effectiveCapacityKw : 0);
+
+const largestCapacity = (members: readonly Member[]) =>
+  members.reduce((max, m) => Math.max(max, m.load?.capacityKw ?? 0), 0);

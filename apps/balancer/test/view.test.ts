@@ -126,4 +126,35 @@ describe("GridView", () => {
     expect(view.expire(6000)).toEqual(["b"]);
     expect(view.members.map((m) => m.url)).toEqual(["a"]);
   });
+
+  test("keeps the capacity in force and the largest site as members come, go, fail and drain", async () => {
+    const subs = {
+      a: fakeSubstation(() => loadOf("substation-1", { capacityKw: 150, effectiveCapacityKw: 150 })),
+      b: fakeSubstation(() =>
+        loadOf("substation-2", { capacityKw: 300, effectiveCapacityKw: 200, limitKw: 200 }),
+      ),
+    };
+    const { view } = viewOf(subs);
+    expect([view.capacityInForceKw, view.largestCapacityKw]).toEqual([0, 0]);
+    await view.refresh();
+    expect([view.capacityInForceKw, view.largestCapacityKw]).toEqual([350, 300]);
+    const [a, b] = view.members;
+    if (!a || !b) throw new Error("members");
+    view.markFailed(b, "down");
+    expect(view.capacityInForceKw).toBe(150);
+    view.record(
+      b,
+      loadOf("substation-2", { capacityKw: 300, effectiveCapacityKw: 200, draining: true, version: 2 }),
+    );
+    expect(view.capacityInForceKw).toBe(150);
+    view.record(
+      a,
+      loadOf("substation-1", { capacityKw: 150, effectiveCapacityKw: 90, limitKw: 90, version: 2 }),
+    );
+    expect(view.capacityInForceKw).toBe(90);
+    expect(view.byId("substation-2")).toBe(b);
+    // Summing what the members say gives the same, whatever happened in between.
+    const summed = view.candidates().reduce((sum, m) => sum + (m.load?.effectiveCapacityKw ?? 0), 0);
+    expect(view.capacityInForceKw).toBeCloseTo(summed, 9);
+  });
 });
