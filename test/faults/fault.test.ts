@@ -170,7 +170,8 @@ describe("a substation that accepts connections but never answers", () => {
     });
     const status = await outer.operator.listSubstations.query();
     const hole = status.find((s) => s.url.endsWith(`:${blackHole.port}`));
-    expect(hole).toMatchObject({ healthy: false, lastError: "timed out" });
+    // Over a link it never opens; over HTTP it never answers: either way, out of rotation for timing out.
+    expect(hole).toMatchObject({ healthy: false, lastError: expect.stringMatching(/^timed out/) });
     const started = performance.now();
     const grants = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>

@@ -83,6 +83,7 @@ function request(c: Call): { req: Request; url: URL; body: string } {
 
 const context = (c: Call, req: Request): RequestContext => ({
   req,
+  link: null,
   obs: null,
   serviceToken: grid.serviceToken,
   apiKeys: new ApiKeys(c.app === "keyedApi" ? [KEY] : []),

@@ -16,6 +16,7 @@ export function startBalancer(env: BalancerEnv) {
       maxBackoffMs: env.MAX_BACKOFF_MS,
       client: (url) =>
         internalClient<SubstationRouter>(url, {
+          transport: env.INTERNAL_TRANSPORT,
           timeoutMs: env.CALL_TIMEOUT_MS,
           obs,
           peer: "substation",

@@ -1,13 +1,18 @@
 import type { SubstationLoad } from "@evgrid/contract";
-import { describeFailure, type Scheduler, systemScheduler } from "@evgrid/kit";
+import {
+  closeLink,
+  describeFailure,
+  type InternalClient,
+  type Scheduler,
+  systemScheduler,
+} from "@evgrid/kit";
 import { type CandidateView, probeBackoffMs, rankSubstations } from "@evgrid/policy";
 import type { SubstationRouter } from "@evgrid/substation";
 import { withoutTracing } from "@evgrid/telemetry";
-import type { TRPCClient } from "@trpc/client";
 
 export interface Member {
   url: string;
-  client: TRPCClient<SubstationRouter>;
+  client: InternalClient<SubstationRouter>;
   /** Learned from the substation's own getLoad answer. */
   id: string | null;
   load: SubstationLoad | null;
@@ -30,7 +35,7 @@ export interface Member {
 export interface GridViewOptions {
   urls: readonly string[];
   /** Builds the typed client for one substation (timeouts and tracing are the caller's choice). */
-  client: (url: string) => TRPCClient<SubstationRouter>;
+  client: (url: string) => InternalClient<SubstationRouter>;
   /** Longest wait between probes of a failing substation. */
   maxBackoffMs?: number;
   now?: () => number;
@@ -139,6 +144,7 @@ export class GridView {
     if (i < 0) return false;
     const [gone] = this.members.splice(i, 1);
     if (gone) {
+      gone.client[closeLink]();
       this.inForceKw -= inForce(gone);
       if (gone.id !== null && this.byIdMap.get(gone.id) === gone) this.byIdMap.delete(gone.id);
       this.largestKw = largestCapacity(this.members);
@@ -200,9 +206,11 @@ export class GridView {
     await loop();
   }
 
+  /** Stops refreshing, and closes every link to the substations. */
   stop(): void {
     this.running = false;
     this.next?.cancel();
+    for (const m of this.members) m.client[closeLink]();
   }
 
   /** Keeps the newer of two snapshots: higher version, or later measurement (the substation restarted). */

@@ -1,7 +1,7 @@
 /** Stand-ins for a substation's typed client, for unit tests of the balancer's own logic (no sockets). */
 import type { SubstationLoad } from "@evgrid/contract";
+import { closeLink, type InternalClient } from "@evgrid/kit";
 import type { SubstationRouter } from "@evgrid/substation";
-import type { TRPCClient } from "@trpc/client";
 
 export const loadOf = (substationId: string, over: Partial<SubstationLoad> = {}): SubstationLoad => ({
   substationId,
@@ -30,6 +30,7 @@ export function fakeSubstation(answer: () => SubstationLoad | Promise<Substation
         return answer();
       },
     },
-  } as unknown as TRPCClient<SubstationRouter>;
+    [closeLink]: () => {},
+  } as unknown as InternalClient<SubstationRouter>;
   return Object.assign(fake, { client });
 }

@@ -1,5 +1,5 @@
 import type { BalancerRouter } from "@evgrid/balancer";
-import { internalClient, launchApp } from "@evgrid/kit";
+import { closeLink, internalClient, launchApp } from "@evgrid/kit";
 import pkg from "../package.json" with { type: "json" };
 import type { ChargeApiEnv } from "./env.ts";
 import { legacyRequestCharge } from "./legacy.ts";
@@ -10,6 +10,7 @@ import { chargeApiRouter } from "./router.ts";
 export function startChargeApi(env: ChargeApiEnv) {
   return launchApp("charge-api", pkg.version, env, ({ obs }) => {
     const balancer = internalClient<BalancerRouter>(env.BALANCER_URL, {
+      transport: env.INTERNAL_TRANSPORT,
       timeoutMs: env.CALL_TIMEOUT_MS,
       obs,
       peer: "balancer",
@@ -26,9 +27,11 @@ export function startChargeApi(env: ChargeApiEnv) {
       routes: { "/request_charge": legacyRequestCharge(router) },
       describe: {
         balancer: env.BALANCER_URL,
+        transport: env.INTERNAL_TRANSPORT,
         access: env.API_KEYS.length > 0 ? `${env.API_KEYS.length} API keys` : "open (session secrets)",
         quotaRps: env.QUOTA_RPS,
       },
+      stop: () => balancer[closeLink](),
       expose: {},
     };
   });

@@ -27,7 +27,10 @@ const schema = z
     /** Requests per second per caller (API key, or address in open mode), and the burst allowed. */
     QUOTA_RPS: z.coerce.number().positive().max(1_000_000).default(50),
     QUOTA_BURST: z.coerce.number().int().min(1).max(1_000_000).default(100),
-    /** Requests waiting for capacity (waitS) this app holds open at once; unset: half of Bun's fetch limit. */
+    /**
+     * Requests waiting for capacity (waitS) this app holds open at once. Unset: 1,000 over a link; over
+     * HTTP (each waiting call holds a connection) half of Bun's fetch limit.
+     */
     MAX_WAITING: z.coerce.number().int().min(0).max(1_000_000).optional(),
     /**
      * Bun's own limit on outgoing fetch calls in flight (read, not set, here). Each waiting request holds a
@@ -37,9 +40,11 @@ const schema = z
   })
   .transform((env) => ({
     ...env,
-    MAX_WAITING: env.MAX_WAITING ?? Math.floor(env.BUN_CONFIG_MAX_HTTP_REQUESTS / 2),
+    MAX_WAITING:
+      env.MAX_WAITING ??
+      (env.INTERNAL_TRANSPORT === "ws" ? 1000 : Math.floor(env.BUN_CONFIG_MAX_HTTP_REQUESTS / 2)),
   }))
-  .refine((env) => env.MAX_WAITING < env.BUN_CONFIG_MAX_HTTP_REQUESTS, {
+  .refine((env) => env.INTERNAL_TRANSPORT === "ws" || env.MAX_WAITING < env.BUN_CONFIG_MAX_HTTP_REQUESTS, {
     path: ["MAX_WAITING"],
     message:
       "MAX_WAITING must stay below BUN_CONFIG_MAX_HTTP_REQUESTS, or waiting requests starve all others",

@@ -1,6 +1,7 @@
 import { errorDataOf } from "@evgrid/contract";
 import { type TRPCClient, TRPCClientError } from "@trpc/client";
 import type { AnyRouter } from "@trpc/server";
+import { Link } from "./link-client.ts";
 import { type RpcObservability, startClientCall } from "./observe.ts";
 import { bearer } from "./token.ts";
 
@@ -12,7 +13,15 @@ export interface InternalClientOptions {
   peer?: string;
   /** Sent as `Authorization: Bearer <token>`: internal procedures require the grid's service token. */
   token?: string;
+  /**
+   * How calls travel: `ws`, one persistent link with every call multiplexed on it (link-client.ts), or
+   * `http`, one request per call (tRPC's HTTP wire format). Default `http`; the apps choose `ws` for
+   * their internal calls (INTERNAL_TRANSPORT).
+   */
+  transport?: Transport;
 }
+
+export type Transport = "ws" | "http";
 
 interface Envelope {
   result?: { data: unknown };
@@ -29,10 +38,22 @@ interface CallOptions {
   context?: { timeoutMs?: number; signal?: AbortSignal | undefined };
 }
 
+/** A subscription's callbacks; the call returns the way to stop it (links only). */
+interface SubscribeOptions {
+  onData: (data: unknown) => void;
+  onError?: (err: Error) => void;
+}
+
+/** Closes a client's link (a `ws` client); `client[closeLink]()`. */
+export const closeLink = Symbol("closeLink");
+
+export type InternalClient<TRouter extends AnyRouter> = TRPCClient<TRouter> & { [closeLink](): void };
+
 /**
  * A typed client for another app's router: `client.getLoad.query()`, `client.startSession.mutate(input)`,
- * typed from the router (types only are imported), speaking tRPC's HTTP wire format (POST /trpc/<mutation>
- * with the input as body, GET /trpc/<query>?input=) and failing with tRPC's own `TRPCClientError`.
+ * typed from the router (types only are imported), failing with tRPC's own `TRPCClientError`. Over `http`
+ * it speaks tRPC's HTTP wire format (POST /trpc/<mutation> with the input as body, GET /trpc/<query>?input=);
+ * over `ws`, tRPC's WebSocket protocol on one persistent link to the peer's /trpc.
  *
  * It is not @trpc/client's proxy: measured in BENCHMARKS.md, its per-call chain (observables, an
  * AbortController aborted after every call) cost ~50 µs of CPU per call, about as much as the rest of a hop.
@@ -41,36 +62,37 @@ interface CallOptions {
 export function internalClient<TRouter extends AnyRouter>(
   baseUrl: string,
   opts: InternalClientOptions,
-): TRPCClient<TRouter> {
+): InternalClient<TRouter> {
   const root = `${baseUrl.replace(/\/$/, "")}/trpc`;
   const peer = opts.peer ?? baseUrl;
   const auth = opts.token ? bearer(opts.token) : {};
+  const link = opts.transport === "ws" ? new Link(root.replace(/^http/, "ws"), { token: opts.token }) : null;
 
-  async function call(path: string, type: ProcedureType, input: unknown, callOpts?: CallOptions) {
-    const traced = opts.obs ? startClientCall(opts.obs, peer, path) : null;
+  async function overHttp(
+    url: string,
+    type: ProcedureType,
+    input: unknown,
+    timeoutMs: number,
+    callerSignal: AbortSignal | undefined,
+    traceHeaders: Record<string, string> | undefined,
+  ) {
     // A timer cleared when the call ends: AbortSignal.timeout() would fire later for every call that
     // finished long ago, and under load those stale aborts cost more CPU than the calls themselves.
     const controller = new AbortController();
-    const timeoutMs = callOpts?.context?.timeoutMs ?? opts.timeoutMs;
     const timer = setTimeout(
       () => controller.abort(new DOMException("timed out", "TimeoutError")),
       timeoutMs,
     );
-    const callerSignal = callOpts?.context?.signal;
     const callerGone = () => controller.abort(callerSignal?.reason);
     if (callerSignal?.aborted) callerGone();
     else callerSignal?.addEventListener("abort", callerGone, { once: true });
     const isQuery = type === "query";
-    const url =
-      isQuery && input !== undefined
-        ? `${root}/${path}?input=${encodeURIComponent(JSON.stringify(input))}`
-        : `${root}/${path}`;
     try {
       const res = await fetch(url, {
         method: isQuery ? "GET" : "POST",
         headers: isQuery
-          ? { ...auth, ...traced?.headers }
-          : { "content-type": "application/json", ...auth, ...traced?.headers },
+          ? { ...auth, ...traceHeaders }
+          : { "content-type": "application/json", ...auth, ...traceHeaders },
         body: isQuery || input === undefined ? undefined : JSON.stringify(input),
         signal: controller.signal,
       });
@@ -78,27 +100,59 @@ export function internalClient<TRouter extends AnyRouter>(
       if (envelope.error !== undefined || !envelope.result) {
         throw TRPCClientError.from(envelope as never, { meta: { response: res } });
       }
-      traced?.end("OK");
       return envelope.result.data;
-    } catch (err) {
-      const error = err instanceof TRPCClientError ? err : TRPCClientError.from(err as Error);
-      traced?.end(errorDataOf(error)?.code ?? "UNAVAILABLE", error.message);
-      throw error;
     } finally {
       clearTimeout(timer);
       callerSignal?.removeEventListener("abort", callerGone);
     }
   }
 
+  async function call(path: string, type: ProcedureType, input: unknown, callOpts?: CallOptions) {
+    const traced = opts.obs ? startClientCall(opts.obs, peer, path) : null;
+    const timeoutMs = callOpts?.context?.timeoutMs ?? opts.timeoutMs;
+    const signal = callOpts?.context?.signal;
+    try {
+      const data = link
+        ? await link.call(type, path, input, {
+            timeoutMs,
+            signal,
+            traceparent: traced?.headers.traceparent,
+            tracestate: traced?.headers.tracestate,
+          })
+        : await overHttp(
+            type === "query" && input !== undefined
+              ? `${root}/${path}?input=${encodeURIComponent(JSON.stringify(input))}`
+              : `${root}/${path}`,
+            type,
+            input,
+            timeoutMs,
+            signal,
+            traced?.headers,
+          );
+      traced?.end("OK");
+      return data;
+    } catch (err) {
+      const error = err instanceof TRPCClientError ? err : TRPCClientError.from(err as Error);
+      traced?.end(errorDataOf(error)?.code ?? "UNAVAILABLE", error.message);
+      throw error;
+    }
+  }
+
   const procedures = new Map<string, unknown>();
-  return new Proxy({} as TRPCClient<TRouter>, {
+  return new Proxy({} as InternalClient<TRouter>, {
     get(_, path) {
+      if (path === closeLink) return () => link?.close();
       if (typeof path !== "string") return undefined;
       let procedure = procedures.get(path);
       if (!procedure) {
         procedure = {
           query: (input?: unknown, o?: CallOptions) => call(path, "query", input, o),
           mutate: (input?: unknown, o?: CallOptions) => call(path, "mutation", input, o),
+          subscribe: (input: unknown, o: SubscribeOptions) => {
+            if (!link) throw new Error("subscriptions need the ws transport");
+            const stop = link.subscribe(path, input, o.onData, o.onError ?? (() => {}));
+            return { unsubscribe: stop };
+          },
         };
         procedures.set(path, procedure);
       }

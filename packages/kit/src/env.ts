@@ -20,6 +20,12 @@ export const commonEnvShape = {
       error: "SERVICE_TOKEN is required: a shared secret of 16+ characters (bun run dev makes one per run)",
     })
     .min(16, "SERVICE_TOKEN must be at least 16 characters"),
+  /**
+   * How this app calls the next one: `ws`, one persistent WebSocket link per peer with every call
+   * multiplexed on it (tRPC's WebSocket protocol), or `http`, one request per call. /trpc over HTTP is
+   * served either way.
+   */
+  INTERNAL_TRANSPORT: z.enum(["ws", "http"]).default("ws"),
   /** If set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>` (give Prometheus the same). */
   METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
   ...telemetryEnvShape,

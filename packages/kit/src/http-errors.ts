@@ -12,17 +12,22 @@ export function retryAfterOf(error: TRPCError): number {
   return typeof s === "number" && Number.isFinite(s) && s > 0 ? Math.ceil(s) : 0;
 }
 
-/** A TRPCError as tRPC's fetch adapter would answer it: same envelope, status and formatted shape. */
-export function errorResponse(error: TRPCError, path?: string): Response {
-  const httpStatus = getHTTPStatusCodeFromError(error);
-  const shape = formatError({
+/** A TRPCError in tRPC's error envelope, formatted as every app formats errors (trpc.ts). */
+export function errorShape(error: TRPCError, path?: string) {
+  return formatError({
     error,
     shape: {
       message: error.message,
       code: TRPC_ERROR_CODES_BY_KEY[error.code],
-      data: { code: error.code, httpStatus, path },
+      data: { code: error.code, httpStatus: getHTTPStatusCodeFromError(error), path },
     },
   });
+}
+
+/** A TRPCError as tRPC's fetch adapter would answer it: same envelope, status and formatted shape. */
+export function errorResponse(error: TRPCError, path?: string): Response {
+  const httpStatus = getHTTPStatusCodeFromError(error);
+  const shape = errorShape(error, path);
   const retryAfterS = retryAfterOf(error);
   return new Response(JSON.stringify({ error: shape }), {
     status: httpStatus,

@@ -1,6 +1,5 @@
 import { attr, durationBucketsS, type Telemetry } from "@evgrid/telemetry";
 import {
-  type Context,
   context,
   type Histogram,
   propagation,
@@ -39,9 +38,18 @@ export function rpcObservability(telemetry: Telemetry, service: string): RpcObse
   };
 }
 
-const headerGetter: TextMapGetter<Headers> = {
-  keys: (h) => [...h.keys()],
-  get: (h, key) => h.get(key) ?? undefined,
+/**
+ * Where a served call's trace context comes from: `remote` calls (HTTP, an internal link) start a trace of
+ * their own unless they carry one; in-process calls continue the active context.
+ */
+export interface TraceCarrier {
+  remote: boolean;
+  get(key: string): string | undefined;
+}
+
+const carrierGetter: TextMapGetter<TraceCarrier> = {
+  keys: () => ["traceparent", "tracestate"],
+  get: (c, key) => c.get(key),
 };
 
 export interface Failure {
@@ -58,17 +66,20 @@ export interface Failure {
  */
 export async function observeProcedure<R>(
   obs: RpcObservability,
-  req: Request | null,
+  carrier: TraceCarrier,
   procedure: string,
   run: () => Promise<R>,
   failureOf: (result: R) => Failure | undefined,
 ): Promise<R> {
   const startedMs = performance.now();
-  const incoming = req?.headers.has("traceparent") ? incomingContext(req) : null;
+  const incoming =
+    carrier.get("traceparent") !== undefined
+      ? propagation.extract(ROOT_CONTEXT, carrier, carrierGetter)
+      : null;
   let span: Span | null = null;
   let runIn = incoming;
   if (obs.telemetry.tracing) {
-    const parent = incoming ?? (req ? ROOT_CONTEXT : context.active());
+    const parent = incoming ?? (carrier.remote ? ROOT_CONTEXT : context.active());
     span = obs.telemetry.tracer.startSpan(
       `${obs.service}/${procedure}`,
       {
@@ -92,11 +103,6 @@ export async function observeProcedure<R>(
   }
   obs.serverDuration.record((performance.now() - startedMs) / 1000, { rpc_method: procedure, code });
   return result;
-}
-
-/** The caller's trace context, from the W3C `traceparent` header. */
-function incomingContext(req: Request): Context {
-  return propagation.extract(ROOT_CONTEXT, req.headers, headerGetter);
 }
 
 /**

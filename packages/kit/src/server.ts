@@ -7,6 +7,7 @@ import { readBodyLimited } from "./body.ts";
 import { errorResponse, retryAfterMeta } from "./http-errors.ts";
 import { leanTrpcHandler } from "./lean-http.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
+import { type LinkData, linkServer } from "./link-server.ts";
 import type { Logger } from "./log.ts";
 import type { RpcObservability } from "./observe.ts";
 import { type ApiKeys, tokenMatches } from "./token.ts";
@@ -53,9 +54,10 @@ export interface AppServer {
  */
 export function serveApp(opts: AppServerOptions): AppServer {
   const startedAt = Date.now();
-  let server: Server<undefined>;
+  let server: Server<LinkData>;
+  let links: ReturnType<typeof linkServer>;
   try {
-    server = listen(opts, startedAt);
+    ({ server, links } = listen(opts, startedAt));
   } catch (err) {
     const code = (err as { code?: string }).code ?? (err as Error).message;
     throw new Error(`${opts.service} cannot listen on ${opts.hostname}:${opts.port} (${code})`);
@@ -64,9 +66,12 @@ export function serveApp(opts: AppServerOptions): AppServer {
   return {
     url: `http://${opts.hostname}:${port}`,
     port,
-    /** Graceful: no new connections, in-flight requests finish (at most 3 s), then the rest are closed. */
+    /**
+     * Graceful: no new connections; in-flight requests and link calls finish (at most 3 s); links are closed
+     * as going away; then whatever is left.
+     */
     async stop() {
-      await Promise.race([server.stop(false), Bun.sleep(3000)]);
+      await Promise.race([Promise.all([server.stop(false), links.drain(3000)]), Bun.sleep(3000)]);
       await server.stop(true);
     },
   };
@@ -85,7 +90,15 @@ function listen(opts: AppServerOptions, startedAt: number) {
     }
   };
   const lean = leanTrpcHandler(opts.router, logInternal);
-  return Bun.serve({
+  // Internal links: tRPC's WebSocket protocol on GET /trpc (link-server.ts).
+  const links = linkServer({
+    router: opts.router,
+    serviceToken: opts.serviceToken,
+    apiKeys: opts.apiKeys,
+    obs: opts.obs,
+    onInternalError: logInternal,
+  });
+  const server = Bun.serve<LinkData>({
     hostname: opts.hostname,
     port: opts.port,
     development: false,
@@ -93,11 +106,16 @@ function listen(opts: AppServerOptions, startedAt: number) {
     maxRequestBodySize: 16 * MAX_BODY_BYTES,
     // Seconds a keep-alive connection may sit idle; long enough for pooled internal clients.
     idleTimeout: 30,
+    websocket: links.websocket,
     async fetch(req, server) {
       const url = new URL(req.url);
       const { pathname } = url;
+      if (pathname === "/trpc" && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+        return links.upgrade(req, server);
+      }
       const ctx: RequestContext = {
         req,
+        link: null,
         obs: opts.obs,
         serviceToken: opts.serviceToken,
         apiKeys: opts.apiKeys,
@@ -171,4 +189,5 @@ function listen(opts: AppServerOptions, startedAt: number) {
       return errorResponse(new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "internal error" }));
     },
   });
+  return { server, links };
 }

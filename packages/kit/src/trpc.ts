@@ -6,13 +6,18 @@ import { OPERATOR, reasons } from "@evgrid/contract";
 import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError, z } from "zod";
 import { GridError } from "./errors.ts";
-import { observeProcedure, type RpcObservability } from "./observe.ts";
+import { observeProcedure, type RpcObservability, type TraceCarrier } from "./observe.ts";
 import { type ApiKeys, tokenMatches } from "./token.ts";
 
 // 1. Context: what every procedure may read about its request.
 export interface RequestContext {
-  /** null for in-process calls (the legacy text route calls the router directly). */
+  /** null for in-process calls (the legacy text route calls the router directly) and internal links. */
   req: Request | null;
+  /**
+   * A call over an internal link (a WebSocket that proved the service token when it opened), with the
+   * trace context its message carried; null over HTTP and in-process.
+   */
+  link: { traceparent?: string | undefined; tracestate?: string | undefined } | null;
   obs: RpcObservability | null;
   /** The token internal procedures require; null for apps that serve only public procedures. */
   serviceToken: string | null;
@@ -89,9 +94,22 @@ export function formatError({ shape, error }: { shape: DefaultShape; error: TRPC
 const t = initTRPC.context<RequestContext>().create({ isDev: false, errorFormatter: formatError });
 
 // 4. Every procedure is a SERVER span and a point in the RED histogram.
+/** Where the caller's trace context is: the request's headers, an internal link's message, or nowhere. */
+function traceCarrier(ctx: RequestContext): TraceCarrier {
+  if (ctx.req) return { remote: true, get: (key) => ctx.req?.headers.get(key) ?? undefined };
+  if (ctx.link) {
+    const { traceparent, tracestate } = ctx.link;
+    return {
+      remote: true,
+      get: (key) => (key === "traceparent" ? traceparent : key === "tracestate" ? tracestate : undefined),
+    };
+  }
+  return { remote: false, get: () => undefined };
+}
+
 const observed = t.middleware(({ ctx, path, next }) => {
   if (!ctx.obs) return next();
-  return observeProcedure(ctx.obs, ctx.req, path, next, (result) => {
+  return observeProcedure(ctx.obs, traceCarrier(ctx), path, next, (result) => {
     if (result.ok) return undefined;
     const { error } = result;
     const reason =
@@ -106,7 +124,7 @@ const observed = t.middleware(({ ctx, path, next }) => {
 
 // 5. Internal and admin procedures need the service token (Authorization: Bearer <SERVICE_TOKEN>).
 const serviceOnly = t.middleware(({ ctx, next }) => {
-  // In-process calls (ctx.req null) come from this app itself.
+  // In-process calls (ctx.req null) come from this app itself; an internal link proved the token when it opened.
   if (ctx.req !== null && !tokenMatches(ctx.serviceToken, ctx.req.headers.get("authorization"))) {
     throw new TRPCError({
       code: "UNAUTHORIZED",
@@ -121,6 +139,7 @@ const serviceOnly = t.middleware(({ ctx, next }) => {
 const OPERATOR_CALLER: Caller = { owner: OPERATOR, operator: true };
 
 export function identifyCaller(ctx: RequestContext): Caller {
+  // In-process, or over an internal link (which proved the service token): the grid itself.
   if (ctx.req === null) return OPERATOR_CALLER;
   const { headers } = ctx.req;
   if (tokenMatches(ctx.serviceToken, headers.get("authorization"))) return OPERATOR_CALLER;

@@ -1,0 +1,252 @@
+import { TRPCClientError } from "@trpc/client";
+
+/**
+ * The client end of an internal link: one WebSocket to a peer app, speaking tRPC's WebSocket protocol, with
+ * any number of calls in flight on it (each by its own id). Opened on first use with the service token in
+ * the upgrade; reopened on demand after it drops, with a back-off between failed attempts.
+ *
+ * How a call fails says what the peer may have done (see classifyCallFailure):
+ * - the link could not be opened: `ConnectionRefused`, unreachable, it certainly did nothing;
+ * - the link dropped while the call was out: `ConnectionClosed`, uncertain, at once (no waiting for the
+ *   deadline);
+ * - no answer by its deadline: a `TimeoutError`, uncertain.
+ */
+export interface LinkOptions {
+  /** Sent as `Authorization: Bearer <token>` when the link opens. */
+  token?: string | undefined;
+  /** Longest wait between attempts to reopen a link that keeps failing. */
+  maxBackoffMs?: number;
+  /** How long opening the link may take before the attempt counts as failed. */
+  connectTimeoutMs?: number;
+}
+
+interface Pending {
+  resolve: (data: unknown) => void;
+  reject: (err: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface Subscription {
+  path: string;
+  input: unknown;
+  onData: (data: unknown) => void;
+  onError: (err: Error) => void;
+}
+
+export interface CallOptions {
+  timeoutMs: number;
+  /** The caller gave up (hung up): the call fails at once as aborted. */
+  signal?: AbortSignal | undefined;
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
+}
+
+const FIRST_BACKOFF_MS = 50;
+
+export class Link {
+  private ws: WebSocket | null = null;
+  private opening: Promise<WebSocket> | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private readonly subscriptions = new Map<number, Subscription>();
+  private nextId = 1;
+  private failures = 0;
+  private retryAtMs = 0;
+  private closed = false;
+
+  constructor(
+    /** ws:// or wss:// URL of the peer's /trpc. */
+    readonly url: string,
+    private readonly opts: LinkOptions = {},
+  ) {}
+
+  /** Calls currently waiting for an answer. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** A query or mutation: resolves with its data, or fails with a TRPCClientError. */
+  async call(type: "query" | "mutation", path: string, input: unknown, opts: CallOptions): Promise<unknown> {
+    if (opts.signal?.aborted) throw aborted();
+    const deadline = Date.now() + opts.timeoutMs;
+    const ws = await this.openWithin(deadline);
+    const id = this.nextId++;
+    return new Promise<unknown>((resolve, reject) => {
+      const finish = () => {
+        clearTimeout(entry.timer);
+        this.pending.delete(id);
+        opts.signal?.removeEventListener("abort", onAbort);
+      };
+      const onAbort = () => {
+        finish();
+        // tRPC's protocol cancels with subscription.stop; our server aborts the call's signal for any call
+        // (a waiting dispatch whose caller hung up leaves the queue). A stock tRPC server ignores it.
+        if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ id, method: "subscription.stop" }));
+        reject(aborted());
+      };
+      const entry: Pending = {
+        resolve: (data) => {
+          finish();
+          resolve(data);
+        },
+        reject: (err) => {
+          finish();
+          reject(err);
+        },
+        timer: setTimeout(
+          () => entry.reject(transportError(new DOMException("timed out", "TimeoutError"))),
+          Math.max(0, deadline - Date.now()),
+        ),
+      };
+      this.pending.set(id, entry);
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      ws.send(
+        JSON.stringify({
+          id,
+          method: type,
+          params: { path, input },
+          ...(opts.traceparent ? { traceparent: opts.traceparent, tracestate: opts.tracestate } : {}),
+        }),
+      );
+    });
+  }
+
+  /**
+   * A subscription: `onData` for every value, kept across reconnections (it is subscribed again on the new
+   * link); `onError` when the peer refuses it. Returns the way to stop it.
+   */
+  subscribe(
+    path: string,
+    input: unknown,
+    onData: (data: unknown) => void,
+    onError: (err: Error) => void,
+  ): () => void {
+    const id = this.nextId++;
+    this.subscriptions.set(id, { path, input, onData, onError });
+    void this.open().then(
+      (ws) => this.sendSubscribe(ws, id),
+      () => {}, // retried when the link opens again
+    );
+    return () => {
+      this.subscriptions.delete(id);
+      if (this.ws?.readyState === WebSocket.OPEN)
+        this.ws.send(JSON.stringify({ id, method: "subscription.stop" }));
+    };
+  }
+
+  /** Closes the link; calls in flight fail as if it dropped. */
+  close(): void {
+    this.closed = true;
+    this.ws?.close(1000, "closing");
+    this.failAll(transportError(Object.assign(new Error("link closed"), { code: "ConnectionClosed" })));
+  }
+
+  private sendSubscribe(ws: WebSocket, id: number): void {
+    const sub = this.subscriptions.get(id);
+    if (sub && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify({ id, method: "subscription", params: { path: sub.path, input: sub.input } }));
+    }
+  }
+
+  /**
+   * The open link, for a call that must be sent by `deadline`. Opening may outlast one call (others wait on
+   * the same attempt), but not its deadline: nothing was sent, so the peer certainly did nothing.
+   */
+  private async openWithin(deadline: number): Promise<WebSocket> {
+    if (this.ws?.readyState === WebSocket.OPEN) return this.ws;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(refused("timed out opening the link")),
+        Math.max(0, deadline - Date.now()),
+      );
+    });
+    try {
+      return await Promise.race([this.open(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The open link, opening it if need be; fails fast while a peer that keeps refusing is backed off. */
+  private open(): Promise<WebSocket> {
+    if (this.ws?.readyState === WebSocket.OPEN) return Promise.resolve(this.ws);
+    if (this.closed) return Promise.reject(refused("link closed"));
+    if (this.opening) return this.opening;
+    if (Date.now() < this.retryAtMs) return Promise.reject(refused("peer unreachable (backing off)"));
+    const opening = new Promise<WebSocket>((resolve, reject) => {
+      const headers = this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : undefined;
+      // Bun's WebSocket takes headers for the upgrade request.
+      const ws = new WebSocket(this.url, { headers } as unknown as string[]);
+      const giveUp = setTimeout(() => ws.close(), this.opts.connectTimeoutMs ?? 2000);
+      ws.addEventListener("open", () => {
+        clearTimeout(giveUp);
+        this.ws = ws;
+        this.opening = null;
+        this.failures = 0;
+        for (const id of this.subscriptions.keys()) this.sendSubscribe(ws, id);
+        resolve(ws);
+      });
+      ws.addEventListener("message", (event) => this.receive(event.data));
+      ws.addEventListener("close", (event) => {
+        clearTimeout(giveUp);
+        const wasOpen = this.ws === ws;
+        if (wasOpen) this.ws = null;
+        if (this.opening === opening) this.opening = null;
+        if (!wasOpen) {
+          // Never opened: the peer is down or refused us. Back off before the next attempt.
+          this.failures += 1;
+          const backoffMs = Math.min(
+            this.opts.maxBackoffMs ?? 5000,
+            FIRST_BACKOFF_MS * 2 ** (this.failures - 1),
+          );
+          this.retryAtMs = Date.now() + backoffMs;
+          reject(refused(event.code === 1002 || event.code === 1006 ? "peer unreachable" : event.reason));
+          return;
+        }
+        // Dropped: every call out on it may or may not have run there.
+        this.failAll(transportError(Object.assign(new Error("link dropped"), { code: "ConnectionClosed" })));
+      });
+    });
+    this.opening = opening;
+    return opening;
+  }
+
+  private receive(raw: unknown): void {
+    const text = typeof raw === "string" ? raw : new TextDecoder().decode(raw as ArrayBuffer);
+    if (text === "PING") return void this.ws?.send("PONG");
+    if (text === "PONG") return;
+    let msg: { id?: number; result?: { type?: string; data?: unknown }; error?: unknown; method?: string };
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (typeof msg.id !== "number") return;
+    const sub = this.subscriptions.get(msg.id);
+    if (sub) {
+      if (msg.error !== undefined) sub.onError(TRPCClientError.from({ error: msg.error } as never));
+      else if (msg.result?.type === "data" || msg.result?.type === undefined) sub.onData(msg.result?.data);
+      return;
+    }
+    const call = this.pending.get(msg.id);
+    if (!call) return; // answered after its deadline: nobody waits for it any more
+    if (msg.error !== undefined) call.reject(TRPCClientError.from({ error: msg.error } as never));
+    else call.resolve(msg.result?.data);
+  }
+
+  private failAll(err: Error): void {
+    for (const call of [...this.pending.values()]) call.reject(err);
+  }
+}
+
+function transportError(cause: Error): TRPCClientError<never> {
+  return TRPCClientError.from(cause);
+}
+
+function refused(why: string): TRPCClientError<never> {
+  return transportError(Object.assign(new Error(why || "link refused"), { code: "ConnectionRefused" }));
+}
+
+function aborted(): TRPCClientError<never> {
+  return transportError(new DOMException("the caller gave up", "AbortError"));
+}
