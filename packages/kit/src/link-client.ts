@@ -1,4 +1,7 @@
 import { TRPCClientError } from "@trpc/client";
+import { TRPCError } from "@trpc/server";
+import { errorShape } from "./http-errors.ts";
+import { MAX_BODY_BYTES } from "./limits.ts";
 
 /**
  * The client end of an internal link: one WebSocket to a peer app, speaking tRPC's WebSocket protocol, with
@@ -52,6 +55,9 @@ export class Link {
   private failures = 0;
   private retryAtMs = 0;
   private closed = false;
+  /** Messages (serialized) waiting for the end of this turn of the event loop, to go out in few frames. */
+  private outbox: string[] = [];
+  private flushing = false;
 
   constructor(
     /** ws:// or wss:// URL of the peer's /trpc. */
@@ -80,7 +86,7 @@ export class Link {
         finish();
         // tRPC's protocol cancels with subscription.stop; our server aborts the call's signal for any call
         // (a waiting dispatch whose caller hung up leaves the queue). A stock tRPC server ignores it.
-        if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ id, method: "subscription.stop" }));
+        if (ws.readyState === WebSocket.OPEN) this.post({ id, method: "subscription.stop" });
         reject(aborted());
       };
       const entry: Pending = {
@@ -99,14 +105,27 @@ export class Link {
       };
       this.pending.set(id, entry);
       opts.signal?.addEventListener("abort", onAbort, { once: true });
-      ws.send(
-        JSON.stringify({
-          id,
-          method: type,
-          params: { path, input },
-          ...(opts.traceparent ? { traceparent: opts.traceparent, tracestate: opts.tracestate } : {}),
-        }),
+      const message = JSON.stringify(
+        opts.traceparent
+          ? {
+              id,
+              method: type,
+              params: { path, input },
+              traceparent: opts.traceparent,
+              tracestate: opts.tracestate,
+            }
+          : { id, method: type, params: { path, input } },
       );
+      // A message the peer would refuse by closing the link (failing every call on it) fails alone, unsent,
+      // answered here as the peer answers an oversized HTTP body: typed, certainly not run.
+      const bytes = Buffer.byteLength(message);
+      if (bytes > MAX_FRAME_BYTES) {
+        const why = `a call of ${bytes} bytes is over the link's ${MAX_FRAME_BYTES}`;
+        const error = errorShape(new TRPCError({ code: "PAYLOAD_TOO_LARGE", message: why }), path);
+        entry.reject(TRPCClientError.from({ error } as never));
+        return;
+      }
+      this.post(message);
     });
   }
 
@@ -128,8 +147,7 @@ export class Link {
     );
     return () => {
       this.subscriptions.delete(id);
-      if (this.ws?.readyState === WebSocket.OPEN)
-        this.ws.send(JSON.stringify({ id, method: "subscription.stop" }));
+      if (this.ws?.readyState === WebSocket.OPEN) this.post({ id, method: "subscription.stop" });
     };
   }
 
@@ -143,8 +161,31 @@ export class Link {
   private sendSubscribe(ws: WebSocket, id: number): void {
     const sub = this.subscriptions.get(id);
     if (sub && ws.readyState === WebSocket.OPEN) {
-      ws.send(JSON.stringify({ id, method: "subscription", params: { path: sub.path, input: sub.input } }));
+      this.post({ id, method: "subscription", params: { path: sub.path, input: sub.input } });
     }
+  }
+
+  /**
+   * Queues a message for the open link. Everything queued in one turn of the event loop leaves as one frame,
+   * a JSON array when there are several (as tRPC's own wsLink batches): one send and one wake-up of the peer
+   * for many calls, which is most of what a call costs under load.
+   */
+  private post(message: object | string): void {
+    this.outbox.push(typeof message === "string" ? message : JSON.stringify(message));
+    if (this.flushing) return;
+    this.flushing = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushing = false;
+    const messages = this.outbox;
+    this.outbox = [];
+    if (messages.length === 0) return;
+    const ws = this.ws;
+    // Dropped between the call and the end of the turn: the close handler fails the calls.
+    if (ws?.readyState !== WebSocket.OPEN) return;
+    for (const frame of frames(messages, MAX_FRAME_BYTES)) ws.send(frame);
   }
 
   /**
@@ -176,7 +217,10 @@ export class Link {
     const opening = new Promise<WebSocket>((resolve, reject) => {
       const headers = this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : undefined;
       // Bun's WebSocket takes headers for the upgrade request.
-      const ws = new WebSocket(this.url, { headers } as unknown as string[]);
+      // ?batch=1: our server may answer several calls in one frame (a JSON array), which we read.
+      const url = new URL(this.url);
+      url.searchParams.set("batch", "1");
+      const ws = new WebSocket(url.href, { headers } as unknown as string[]);
       const giveUp = setTimeout(() => ws.close(), this.opts.connectTimeoutMs ?? 2000);
       ws.addEventListener("open", () => {
         clearTimeout(giveUp);
@@ -215,13 +259,19 @@ export class Link {
     const text = typeof raw === "string" ? raw : new TextDecoder().decode(raw as ArrayBuffer);
     if (text === "PING") return void this.ws?.send("PONG");
     if (text === "PONG") return;
-    let msg: { id?: number; result?: { type?: string; data?: unknown }; error?: unknown; method?: string };
+    let parsed: Answer | Answer[];
     try {
-      msg = JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
       return;
     }
-    if (typeof msg.id !== "number") return;
+    // Our server answers several calls in one frame (we asked for it with ?batch=1 when opening).
+    if (Array.isArray(parsed)) for (const msg of parsed) this.answer(msg);
+    else this.answer(parsed);
+  }
+
+  private answer(msg: Answer): void {
+    if (typeof msg?.id !== "number") return;
     const sub = this.subscriptions.get(msg.id);
     if (sub) {
       if (msg.error !== undefined) sub.onError(TRPCClientError.from({ error: msg.error } as never));
@@ -237,6 +287,36 @@ export class Link {
   private failAll(err: Error): void {
     for (const call of [...this.pending.values()]) call.reject(err);
   }
+}
+
+/** The largest frame a link's server takes (its body limit); more closes the link. */
+const MAX_FRAME_BYTES = MAX_BODY_BYTES;
+
+/** Serialized messages packed into frames of at most `maxBytes` (UTF-8): one alone, several as a JSON array. */
+export function frames(messages: readonly string[], maxBytes: number): string[] {
+  const out: string[] = [];
+  let batch: string[] = [];
+  let size = 2;
+  const close = () => {
+    if (batch.length === 1) out.push(batch[0] as string);
+    else if (batch.length > 1) out.push(`[${batch.join(",")}]`);
+    batch = [];
+    size = 2;
+  };
+  for (const m of messages) {
+    const bytes = Buffer.byteLength(m);
+    if (batch.length > 0 && size + bytes + 1 > maxBytes) close();
+    batch.push(m);
+    size += bytes + 1;
+  }
+  close();
+  return out;
+}
+
+interface Answer {
+  id?: number;
+  result?: { type?: string; data?: unknown };
+  error?: unknown;
 }
 
 function transportError(cause: Error): TRPCClientError<never> {

@@ -3,14 +3,17 @@ import { TRPCError } from "@trpc/server";
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { errorShape } from "./http-errors.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
+import { frames } from "./link-client.ts";
 import type { RpcObservability } from "./observe.ts";
+import { resolveProcedures } from "./procedures.ts";
 import { type ApiKeys, tokenMatches } from "./token.ts";
 import type { RequestContext } from "./trpc.ts";
 
 /**
  * The server end of the grid's internal links: tRPC's own WebSocket protocol (the one @trpc/client's wsLink
- * speaks: JSON `{id, method, params: {path, input}}` in, `{id, result: {type, data}}` or `{id, error}` out,
- * PING/PONG, subscriptions started/data/stopped), on Bun's WebSocket server.
+ * speaks: JSON `{id, method, params: {path, input}}` in, alone or several in an array, `{id, result: {type,
+ * data}}` or `{id, error}` out, PING/PONG, subscriptions started/data/stopped), on Bun's WebSocket server.
+ * A client that opens with `?batch=1` (ours) also gets the answers of one turn of the event loop as one array.
  *
  * A link proves the service token before anything runs: at the upgrade (`Authorization: Bearer`), or, for
  * clients that cannot set headers (browsers, tRPC's createWSClient), in tRPC's `connectionParams` message
@@ -24,6 +27,10 @@ export interface LinkData {
   authed: boolean;
   /** Calls running on this link, to abort when it closes (and to bound). */
   running: Map<string | number, AbortController>;
+  /** The client reads several answers in one frame (it asked with `?batch=1`; tRPC's own client does not). */
+  batch: boolean;
+  /** Answers waiting for the end of this turn of the event loop (batching links only). */
+  outbox: object[];
 }
 
 export interface LinkServerOptions {
@@ -36,7 +43,6 @@ export interface LinkServerOptions {
   onInternalError?: (error: TRPCError, path: string) => void;
 }
 
-type Procedure = ((opts: unknown) => Promise<unknown>) & { _def: { type: string } };
 type Ws = ServerWebSocket<LinkData>;
 
 /** Close codes: the WebSocket range for applications (4000-4999), after HTTP's statuses. */
@@ -44,18 +50,38 @@ export const LINK_CLOSE = { unauthorized: 4401, badMessage: 4400 } as const;
 
 export function linkServer(opts: LinkServerOptions) {
   // Resolved once: a call looks its procedure up by path, no caller is built per call.
-  const procedures = opts.router._def.procedures as Record<string, Procedure | undefined>;
+  const procedureAt = resolveProcedures(opts.router);
   const maxRunning = opts.maxRunning ?? 100_000;
   const open = new Set<Ws>();
 
-  const send = (ws: Ws, message: unknown) => {
-    if (ws.readyState === 1) ws.send(JSON.stringify(message));
+  // Links with answers queued this turn; flushed together once the turn's I/O is done.
+  const dirty = new Set<Ws>();
+  const flush = () => {
+    for (const ws of dirty) {
+      const messages = ws.data.outbox;
+      ws.data.outbox = [];
+      if (ws.readyState !== 1) continue;
+      // Frames no bigger than the client would take from us (the same limit we take from it).
+      for (const frame of frames(
+        messages.map((m) => JSON.stringify(m)),
+        MAX_BODY_BYTES,
+      ))
+        ws.send(frame);
+    }
+    dirty.clear();
+  };
+  const send = (ws: Ws, message: object) => {
+    if (ws.readyState !== 1) return;
+    if (!ws.data.batch) return void ws.send(JSON.stringify(message));
+    ws.data.outbox.push(message);
+    if (dirty.size === 0) setImmediate(flush);
+    dirty.add(ws);
   };
   const fail = (ws: Ws, id: string | number | null, error: TRPCError, path?: string) =>
     send(ws, { id, error: errorShape(error, path) });
 
   async function run(ws: Ws, id: string | number, method: string, params: CallParams, trace: TraceFields) {
-    const procedure = procedures[params.path];
+    const procedure = procedureAt(params.path);
     if (!procedure) {
       return fail(
         ws,
@@ -64,8 +90,8 @@ export function linkServer(opts: LinkServerOptions) {
         params.path,
       );
     }
-    if (procedure._def.type !== method) {
-      const message = `${params.path} is a ${procedure._def.type}, not a ${method}`;
+    if (procedure.type !== method) {
+      const message = `${params.path} is a ${procedure.type}, not a ${method}`;
       return fail(ws, id, new TRPCError({ code: "METHOD_NOT_SUPPORTED", message }), params.path);
     }
     if (ws.data.running.has(id)) {
@@ -87,14 +113,7 @@ export function linkServer(opts: LinkServerOptions) {
       clientAddress: null,
     };
     try {
-      const data = await procedure({
-        ctx,
-        path: params.path,
-        getRawInput: async () => params.input,
-        type: method,
-        signal: aborter.signal,
-        batchIndex: 0,
-      });
+      const data = await procedure.call(ctx, params.input, aborter.signal);
       if (method === "subscription") await stream(ws, id, data as AsyncIterable<unknown>, aborter.signal);
       else send(ws, { id, result: { type: "data", data } });
     } catch (err) {
@@ -126,6 +145,39 @@ export function linkServer(opts: LinkServerOptions) {
     }
   }
 
+  /** One message of a frame; false when it closed the link (the rest of the frame is dropped). */
+  function receive(ws: Ws, msg: Message): boolean {
+    if (!ws.data.authed) {
+      // Only the connectionParams message may come first, and it must carry the service token.
+      const token =
+        msg.method === "connectionParams" ? (msg.data as { token?: unknown } | null)?.token : undefined;
+      if (typeof token === "string" && tokenMatches(opts.serviceToken, `Bearer ${token}`)) {
+        ws.data.authed = true;
+        return true;
+      }
+      ws.close(LINK_CLOSE.unauthorized, "send the service token first");
+      return false;
+    }
+    if (msg.method === "subscription.stop") {
+      // Stops a subscription, or (our extension) tells a running call its caller is gone.
+      if (msg.id !== null && msg.id !== undefined) ws.data.running.get(msg.id)?.abort();
+      return true;
+    }
+    if (msg.id === null || msg.id === undefined || !isCall(msg.method) || !isParams(msg.params)) {
+      const error = new TRPCError({
+        code: "BAD_REQUEST",
+        message: "a call needs an id, a method and params.path",
+      });
+      fail(ws, msg.id ?? null, error);
+      return true;
+    }
+    void run(ws, msg.id, msg.method, msg.params, {
+      traceparent: msg.traceparent,
+      tracestate: msg.tracestate,
+    });
+    return true;
+  }
+
   const websocket: WebSocketHandler<LinkData> = {
     // A message over the body limit closes the link (1009): it cannot be a call of ours.
     maxPayloadLength: MAX_BODY_BYTES,
@@ -137,37 +189,15 @@ export function linkServer(opts: LinkServerOptions) {
       const text = typeof raw === "string" ? raw : new TextDecoder().decode(raw);
       if (text === "PING") return void ws.send("PONG");
       if (text === "PONG") return;
-      const msg = parseMessage(text);
-      if (!msg) return ws.close(LINK_CLOSE.badMessage, "not a tRPC message");
-      if (!ws.data.authed) {
-        // Only the connectionParams message may come first, and it must carry the service token.
-        const token =
-          msg.method === "connectionParams" ? (msg.data as { token?: unknown } | null)?.token : undefined;
-        if (typeof token === "string" && tokenMatches(opts.serviceToken, `Bearer ${token}`)) {
-          ws.data.authed = true;
-          return;
-        }
-        return ws.close(LINK_CLOSE.unauthorized, "send the service token first");
+      const parsed = parseFrame(text);
+      if (!parsed) return ws.close(LINK_CLOSE.badMessage, "not a tRPC message");
+      for (const msg of parsed) {
+        if (!receive(ws, msg)) return;
       }
-      if (msg.method === "subscription.stop") {
-        // Stops a subscription, or (our extension) tells a running call its caller is gone.
-        if (msg.id !== null && msg.id !== undefined) ws.data.running.get(msg.id)?.abort();
-        return;
-      }
-      if (msg.id === null || msg.id === undefined || !isCall(msg.method) || !isParams(msg.params)) {
-        const error = new TRPCError({
-          code: "BAD_REQUEST",
-          message: "a call needs an id, a method and params.path",
-        });
-        return fail(ws, msg.id ?? null, error);
-      }
-      void run(ws, msg.id, msg.method, msg.params, {
-        traceparent: msg.traceparent,
-        tracestate: msg.tracestate,
-      });
     },
     close(ws) {
       open.delete(ws);
+      dirty.delete(ws);
       for (const aborter of ws.data.running.values()) aborter.abort();
       ws.data.running.clear();
     },
@@ -180,6 +210,7 @@ export function linkServer(opts: LinkServerOptions) {
   async function drain(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while ([...open].some((ws) => ws.data.running.size > 0) && Date.now() < deadline) await Bun.sleep(10);
+    flush(); // the last answers, before the links close
     for (const ws of open) ws.close(1001, "shutting down");
   }
 
@@ -195,7 +226,8 @@ export function linkServer(opts: LinkServerOptions) {
       const authed = tokenMatches(opts.serviceToken, req.headers.get("authorization"));
       const willSend = url.searchParams.get("connectionParams") === "1";
       if (!authed && !willSend) return unauthorized();
-      const data: LinkData = { authed, running: new Map() };
+      const batch = url.searchParams.get("batch") === "1";
+      const data: LinkData = { authed, running: new Map(), batch, outbox: [] };
       if (server.upgrade(req, { data })) return undefined;
       return Response.json({ error: "expected a WebSocket upgrade" }, { status: 400 });
     },
@@ -217,24 +249,41 @@ interface Message extends TraceFields {
   data?: unknown;
 }
 
-function parseMessage(text: string): Message | null {
+/**
+ * A frame: one message, or an array of them (tRPC's wsLink sends the calls of one tick together). Null when
+ * it is not JSON, or not objects with a usable id.
+ */
+function parseFrame(text: string): Message[] | null {
+  let frame: unknown;
   try {
-    const msg: unknown = JSON.parse(text);
-    if (typeof msg !== "object" || msg === null || Array.isArray(msg)) return null;
-    const m = msg as Record<string, unknown>;
-    if (m.id !== undefined && m.id !== null && typeof m.id !== "string" && typeof m.id !== "number")
-      return null;
-    return {
-      id: m.id as Message["id"],
-      method: m.method,
-      params: m.params,
-      data: m.data,
-      traceparent: typeof m.traceparent === "string" ? m.traceparent : undefined,
-      tracestate: typeof m.tracestate === "string" ? m.tracestate : undefined,
-    };
+    frame = JSON.parse(text);
   } catch {
     return null;
   }
+  const items = Array.isArray(frame) ? frame : [frame];
+  if (items.length === 0) return null;
+  const messages: Message[] = [];
+  for (const item of items) {
+    const msg = asMessage(item);
+    if (!msg) return null;
+    messages.push(msg);
+  }
+  return messages;
+}
+
+function asMessage(item: unknown): Message | null {
+  if (typeof item !== "object" || item === null || Array.isArray(item)) return null;
+  const m = item as Record<string, unknown>;
+  if (m.id !== undefined && m.id !== null && typeof m.id !== "string" && typeof m.id !== "number")
+    return null;
+  return {
+    id: m.id as Message["id"],
+    method: m.method,
+    params: m.params,
+    data: m.data,
+    traceparent: typeof m.traceparent === "string" ? m.traceparent : undefined,
+    tracestate: typeof m.tracestate === "string" ? m.tracestate : undefined,
+  };
 }
 
 const isCall = (method: unknown): method is "query" | "mutation" | "subscription" =>
