@@ -158,8 +158,7 @@ export class Dispatcher {
   private async admit(req: DispatchRequest): Promise<DispatchResult> {
     // A retry of a request already made asks for nothing new: it is answered, not counted again.
     const counted = req.owner !== OPERATOR && !this.memory.isRetry(req);
-    if (counted) await this.checkQuota(req);
-    const release = counted ? this.ledger.reserve(req.owner, req.minKw) : () => {};
+    const release = counted ? await this.reserveWithinQuota(req) : () => {};
     try {
       const result = await this.dispatch(req);
       if (result.session.status === "active" && result.session.owner !== OPERATOR)
@@ -170,7 +169,12 @@ export class Dispatcher {
     }
   }
 
-  private async checkQuota(req: DispatchRequest): Promise<void> {
+  /**
+   * Checks the caller's quota and, within it, reserves the request's place in the same synchronous step:
+   * calls that arrive together (a batch, one frame of a link) cannot all pass the check before any of them
+   * counts. Over the quota, the caller's sessions are reconciled first (async), then checked and reserved again.
+   */
+  private reserveWithinQuota(req: DispatchRequest): (() => void) | Promise<() => void> {
     const decide = () =>
       checkSessionQuota(
         this.ledger.usage(req.owner),
@@ -178,15 +182,25 @@ export class Dispatcher {
         this.opts.quota,
         this.view.capacityInForceKw,
       );
-    let decision = decide();
-    if (!decision.ok && (await this.reconcile(req.owner))) decision = decide();
-    if (decision.ok) return;
+    const first = decide();
+    if (first.ok) return this.ledger.reserve(req.owner, req.minKw);
+    return (async () => {
+      const decision = (await this.reconcile(req.owner)) ? decide() : first;
+      if (decision.ok) return this.ledger.reserve(req.owner, req.minKw);
+      throw this.overQuota(req, decision);
+    })();
+  }
+
+  private overQuota(
+    req: DispatchRequest,
+    decision: Exclude<ReturnType<typeof checkSessionQuota>, { ok: true }>,
+  ) {
     this.opts.report?.({ outcome: "quota", substationId: null, tries: 0 });
     const what =
       decision.quota === "active_sessions"
         ? `at most ${decision.limit} active sessions per caller`
         : `at most ${decision.limit * 100}% of the grid's capacity (${decision.limitKw.toFixed(1)} kW of minimums) per caller`;
-    throw new GridError("TOO_MANY_REQUESTS", reasons.QUOTA_EXCEEDED, `quota exceeded: ${what}`, {
+    return new GridError("TOO_MANY_REQUESTS", reasons.QUOTA_EXCEEDED, `quota exceeded: ${what}`, {
       quota: decision.quota,
       limit: decision.limit,
       retryAfterS: this.ledger.retryAfterS(req.owner),
