@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type RouteHandler, retryAfterOf } from "@evgrid/kit";
+import { type RouteHandler, resolveProcedures, retryAfterOf } from "@evgrid/kit";
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { ChargeApiRouter } from "./router.ts";
@@ -25,6 +25,8 @@ const prefixes: Record<number, string> = {
  * there is one; 503 nothing reachable), never HTML. Same caller, same quotas as the tRPC route.
  */
 export function legacyRequestCharge(router: ChargeApiRouter): RouteHandler {
+  const requestCharge = resolveProcedures(router)("requestCharge");
+  if (!requestCharge) throw new Error("the charge-api router has no requestCharge");
   return async ({ req, ctx, body: raw }) => {
     if (req.method !== "POST") return text(405, "use POST /request_charge", { allow: "POST" });
     let body: Record<string, unknown> = {};
@@ -40,8 +42,8 @@ export function legacyRequestCharge(router: ChargeApiRouter): RouteHandler {
     }
     try {
       // In-process call through the same procedure (and middleware: caller, quota, span, metrics).
-      const caller = router.createCaller(ctx, { signal: req.signal });
-      const grant = await caller.requestCharge({ vehicleId: `legacy-${randomUUID()}`, ...body } as never);
+      const input = { vehicleId: `legacy-${randomUUID()}`, ...body };
+      const grant = (await requestCharge.call(ctx, input, req.signal)) as { substationId: string };
       return text(200, `Routed to ${grant.substationId}`);
     } catch (err) {
       if (!(err instanceof TRPCError)) return text(500, "Internal error");

@@ -1,16 +1,18 @@
 import { type AnyRouter, TRPCError } from "@trpc/server";
 import { errorResponse, JSON_HEADERS } from "./http-errors.ts";
+import { resolveProcedures } from "./procedures.ts";
 import type { RequestContext } from "./trpc.ts";
 
 /**
  * Serves the everyday tRPC calls itself: one mutation POSTed with a JSON body, or one query by GET with
- * `?input=`. Same URLs, same JSON envelope, same error shape as tRPC's fetch adapter, but through
- * `createCaller`, so every middleware, validator and error formatter still runs. Anything else (batches,
+ * `?input=`. Same URLs, same JSON envelope, same error shape as tRPC's fetch adapter, calling the
+ * procedure resolved once at start (no caller built per request), so every middleware, validator and error
+ * formatter still runs. Anything else (batches,
  * wrong methods or content types, unknown paths) returns null and goes to tRPC's own adapter, which
  * answers it as it always does. Measured in BENCHMARKS.md: the adapter roughly halved a hop's throughput.
  */
 export function leanTrpcHandler(router: AnyRouter, onError: (error: TRPCError, path: string) => void) {
-  const procedures = router._def.procedures as Record<string, { _def: { type: string } } | undefined>;
+  const procedureAt = resolveProcedures(router);
   return async (
     req: Request,
     url: URL,
@@ -18,8 +20,9 @@ export function leanTrpcHandler(router: AnyRouter, onError: (error: TRPCError, p
     body: string,
     ctx: RequestContext,
   ): Promise<Response | null> => {
-    const type = procedures[path]?._def.type;
-    if (type === undefined || url.searchParams.has("batch")) return null;
+    const procedure = procedureAt(path);
+    if (procedure === undefined || url.searchParams.has("batch")) return null;
+    const type = procedure.type;
     let input: unknown;
     try {
       // As tRPC's adapter reads them: an empty body or `?input=` is no input.
@@ -37,11 +40,7 @@ export function leanTrpcHandler(router: AnyRouter, onError: (error: TRPCError, p
     }
     try {
       // The request's signal reaches the procedure: a caller that hangs up can be let go (the wait queue).
-      const caller = router.createCaller(ctx, { signal: req.signal }) as Record<
-        string,
-        (input: unknown) => Promise<unknown>
-      >;
-      const data = await (caller[path] as (input: unknown) => Promise<unknown>)(input);
+      const data = await procedure.call(ctx, input, req.signal);
       return new Response(JSON.stringify({ result: { data } }), { headers: JSON_HEADERS });
     } catch (err) {
       const error =
