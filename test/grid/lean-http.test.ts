@@ -39,7 +39,7 @@ beforeAll(async () => {
   grid = await startGrid({ capacitiesKw: [150, 4.2], defaultQuotas: true });
   // The big site is taken: any minimum above 4.2 kW finds the grid full, however often it is asked.
   const station = (grid.substations[0] as (typeof grid.substations)[number]).station;
-  station.start(
+  await station.start(
     dispatchRequestSchema.parse({ vehicleId: "resident", minKw: 150, maxKw: 150, durationS: 3600 }),
   );
   await grid.balancer.view.refresh();

@@ -1,6 +1,6 @@
 import { reasons } from "@evgrid/contract";
 import { GridError, type Logger } from "@evgrid/kit";
-import type { EndRecord, Journal, SessionRecord } from "./journal.ts";
+import type { EndRecord, Journal, StartRecord } from "./journal.ts";
 
 /** Every kind of journal write, as the error metric labels them. */
 export const JOURNAL_OPS = ["start", "end", "checkpoint", "setting", "export", "prune", "schema"] as const;
@@ -51,16 +51,28 @@ export class JournalHealth {
 }
 
 /**
- * The station's writes to its journal, with the rule for each when the journal cannot be written:
+ * The station's writes to its journal, grouped and with the rule for each when the journal cannot be written.
+ *
+ * Group commit: the admissions, ends and energy checkpoint of one turn of the event loop are written in one
+ * transaction at its end (one WAL commit, one fsync with `sync: "full"`, however many sessions). An admission
+ * is answered only once its group is committed.
+ *
+ * When the journal cannot be written:
  * - a write the caller waits for (an admission, an operator setting) is refused 503 JOURNAL_UNAVAILABLE,
- *   and the caller changes nothing;
+ *   and the caller undoes or changes nothing;
  * - a write that records what already happened (an end, the energy checkpoint) is kept and retried, so the
  *   journal catches up once there is room again. The process never exits over it.
  */
 export class JournalWrites {
   /** Ends that happened but are not in the journal yet, in the order they happened. */
   private readonly pendingEnds = new Map<string, EndRecord>();
+  /** Admissions of this turn, each with its caller waiting for the commit. */
+  private starts: { record: StartRecord; done: (err: GridError | null) => void }[] = [];
+  private checkpointRows: { sessionId: string; deliveredKwh: number }[] | null = null;
   private checkpointBehind = false;
+  /** A commit of ends failed: later ends only join them until the next flush (no retry per end on a full disk). */
+  private endsBehind = false;
+  private scheduled = false;
 
   constructor(
     readonly journal: Journal,
@@ -74,47 +86,91 @@ export class JournalWrites {
   }
 
   /**
-   * Journals an admission before it is answered. Ends still pending go first: a restart must never find a
-   * vehicle's new session while its old one still looks active.
+   * Journals an admission with the other writes of this turn; resolves once committed, or rejects with
+   * JOURNAL_UNAVAILABLE (the caller then undoes the admission). Ends still pending go first in the group: a
+   * restart must never find a vehicle's new session while its old one still looks active.
    */
-  started(s: Omit<SessionRecord, "deliveredKwh" | "status" | "endedAtMs" | "endReason">): void {
-    this.must("start", () => {
-      if (this.pendingEnds.size > 0) this.journal.ended([...this.pendingEnds.values()]);
-      this.pendingEnds.clear();
-      this.journal.started(s);
+  started(record: StartRecord): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.starts.push({ record, done: (err) => (err ? reject(err) : resolve()) });
+      this.schedule();
     });
   }
 
-  /** Journals an operator setting before memory changes; null removes it. */
+  /** Journals an operator setting before memory changes (at once, not grouped); null removes it. */
   setting(key: string, value: string | null): void {
-    this.must("setting", () => this.journal.setSetting(key, value));
+    if (this.attempt("setting", () => this.journal.setSetting(key, value))) return;
+    throw this.unavailable();
   }
 
-  /**
-   * Journals an end that already happened; kept and retried by `flush` if it cannot be written now. While
-   * earlier ends wait, it only joins them: the next tick retries all at once, not every end on its own.
-   */
+  /** Journals an end that already happened, with this turn's group; kept and retried if it cannot be written. */
   ended(end: EndRecord): void {
-    const nothingWaits = this.pendingEnds.size === 0;
     this.pendingEnds.set(end.sessionId, end);
-    if (nothingWaits) this.flush();
+    if (!this.endsBehind) this.schedule();
   }
 
-  /** Energy drawn so far; a failed checkpoint needs no copy, the next one writes fresher figures. */
+  /** Energy drawn so far, with this turn's group; a failed checkpoint needs no copy, the next is fresher. */
   checkpoint(rows: { sessionId: string; deliveredKwh: number }[]): void {
     if (rows.length === 0) {
       this.checkpointBehind = false;
       return;
     }
-    this.checkpointBehind = !this.attempt("checkpoint", () => this.journal.checkpoint(rows));
+    this.checkpointRows = rows;
+    this.schedule();
   }
 
-  /** Writes the pending ends, in one transaction; true once none are left. */
+  /**
+   * Commits whatever waits, now: the group of this turn, or ends kept from a failed one. True once nothing
+   * is left (closing calls it last; the checkpoint timer calls it to retry).
+   */
   flush(): boolean {
-    if (this.pendingEnds.size === 0) return true;
-    const ok = this.attempt("end", () => this.journal.ended([...this.pendingEnds.values()]));
-    if (ok) this.pendingEnds.clear();
-    return ok;
+    this.commit();
+    return this.pendingEnds.size === 0;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // After this turn's I/O callbacks: every call that arrived with this one is in the group.
+    setImmediate(() => this.commit());
+  }
+
+  private commit(): void {
+    this.scheduled = false;
+    const starts = this.starts;
+    this.starts = [];
+    const checkpoint = this.checkpointRows ?? [];
+    this.checkpointRows = null;
+    const ends = [...this.pendingEnds.values()];
+    if (starts.length + ends.length + checkpoint.length === 0) return;
+    const group = { ends, starts: starts.map((s) => s.record), checkpoint };
+    const op: JournalOp = starts.length > 0 ? "start" : ends.length > 0 ? "end" : "checkpoint";
+    if (this.attempt(op, () => this.journal.commit(group))) {
+      this.written(ends, checkpoint);
+      for (const s of starts) s.done(null);
+      return;
+    }
+    // All or nothing: no admission of the group is journaled, so none is answered as admitted. What
+    // already happened is tried again on its own (an admission's new row may be what did not fit).
+    for (const s of starts) s.done(this.unavailable());
+    const retried = { ends, starts: [], checkpoint };
+    const retry = starts.length > 0 && ends.length + checkpoint.length > 0;
+    if (retry && this.attempt(ends.length > 0 ? "end" : "checkpoint", () => this.journal.commit(retried))) {
+      this.written(ends, checkpoint);
+      return;
+    }
+    this.endsBehind = ends.length > 0;
+    this.checkpointBehind ||= checkpoint.length > 0;
+  }
+
+  private written(ends: readonly EndRecord[], checkpoint: readonly unknown[]): void {
+    for (const end of ends) this.pendingEnds.delete(end.sessionId);
+    if (ends.length > 0) this.health.worked("end");
+    this.endsBehind = false;
+    if (checkpoint.length > 0) {
+      this.checkpointBehind = false;
+      this.health.worked("checkpoint");
+    }
   }
 
   private attempt(op: JournalOp, write: () => void): boolean {
@@ -128,10 +184,9 @@ export class JournalWrites {
     }
   }
 
-  private must(op: JournalOp, write: () => void): void {
-    if (this.attempt(op, write)) return;
+  private unavailable(): GridError {
     // The cause (SQLite's message) goes to the log, not to a caller outside the substation.
-    throw new GridError(
+    return new GridError(
       "SERVICE_UNAVAILABLE",
       reasons.JOURNAL_UNAVAILABLE,
       `${this.substationId} cannot write its journal: it takes no new sessions or settings until it can; sessions already charging run on`,

@@ -122,12 +122,31 @@ const INDEXES = `
 export interface JournalOptions {
   /** A cap on the database's size (SQLite max_page_count); past it every write fails as on a full disk. */
   maxMb?: number;
+  /**
+   * `normal` (default): each commit survives a crash of the process (kill -9), the failure a substation
+   * process has. `full`: an fsync per commit, so it also survives a power loss; one per group of writes.
+   */
+  sync?: JournalSync;
 }
+
+export const JOURNAL_SYNC = ["normal", "full"] as const;
+export type JournalSync = (typeof JOURNAL_SYNC)[number];
+
+/** What one group commit writes: ends first (a vehicle's old session never outlives its new one), then starts. */
+export interface JournalGroup {
+  ends: readonly EndRecord[];
+  starts: readonly StartRecord[];
+  checkpoint: readonly { sessionId: string; deliveredKwh: number }[];
+}
+
+export type StartRecord = Omit<SessionRecord, "deliveredKwh" | "status" | "endedAtMs" | "endReason">;
 
 /**
  * The substation's journal in an embedded SQLite database (WAL). Admissions are written before they are
  * answered, so a session the balancer was told about survives a crash; `synchronous = NORMAL` makes each
- * commit durable against a process crash (kill -9), which is the failure a substation process has.
+ * commit durable against a process crash (kill -9), which is the failure a substation process has, and
+ * `FULL` (sync: "full") against a power loss too. The writes of one turn of the event loop share one
+ * transaction (`commit`, driven by journal-writes.ts): one WAL commit for many admissions and ends.
  * Any write may throw (disk full, the size cap, I/O errors): callers decide what that means (journal-writes.ts).
  */
 export class Journal {
@@ -136,12 +155,16 @@ export class Journal {
   private readonly endStmt;
   private readonly checkpointStmt;
   private readonly markStmt;
+  private readonly groupTx: (group: JournalGroup) => void;
   private indexed = false;
 
   constructor(path: string, opts: JournalOptions = {}) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path, { create: true, strict: true });
-    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+    const synchronous = opts.sync === "full" ? "FULL" : "NORMAL";
+    this.db.exec(
+      `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous}; PRAGMA busy_timeout = 5000;`,
+    );
     // The WAL is reused after each checkpoint but never shrinks by itself: cut it back to 4 MB after a burst.
     this.db.exec("PRAGMA journal_size_limit = 4194304;");
     if (opts.maxMb !== undefined) {
@@ -197,6 +220,11 @@ export class Journal {
       "UPDATE sessions SET delivered_kwh = $deliveredKwh WHERE session_id = $sessionId AND status = 'active'",
     );
     this.markStmt = this.db.prepare("UPDATE sessions SET cdr_exported = 1 WHERE session_id = $sessionId");
+    this.groupTx = this.db.transaction((g: JournalGroup) => {
+      for (const r of g.ends) this.endStmt.run({ ...r });
+      for (const r of g.starts) this.insertStmt.run(r);
+      for (const r of g.checkpoint) this.checkpointStmt.run(r);
+    });
   }
 
   /** Creates the indexes (and upgrades old rows) once; true when done. Throws if the journal is full. */
@@ -208,22 +236,9 @@ export class Journal {
     return this.indexed;
   }
 
-  started(s: Omit<SessionRecord, "deliveredKwh" | "status" | "endedAtMs" | "endReason">): void {
-    this.insertStmt.run(s);
-  }
-
-  /** Writes ends in one transaction: all or none. */
-  ended(ends: readonly EndRecord[]): void {
-    this.db.transaction((rows: readonly EndRecord[]) => {
-      for (const r of rows) this.endStmt.run({ ...r });
-    })(ends);
-  }
-
-  /** Records how much energy active sessions have drawn, in one transaction. */
-  checkpoint(delivered: { sessionId: string; deliveredKwh: number }[]): void {
-    this.db.transaction((rows: typeof delivered) => {
-      for (const r of rows) this.checkpointStmt.run(r);
-    })(delivered);
+  /** Writes a group of ends, starts and energy figures in one transaction: all or none. */
+  commit(group: JournalGroup): void {
+    this.groupTx(group);
   }
 
   active(): SessionRecord[] {

@@ -67,6 +67,8 @@ export class Station {
   private draining = false;
   private readonly writes: JournalWrites | undefined;
   private checkpoints: { cancel(): void } | undefined;
+  /** Admissions waiting for their group commit, by session id. */
+  private readonly uncommitted = new Map<string, Promise<void>>();
 
   constructor(opts: StationOptions) {
     this.id = opts.id;
@@ -125,13 +127,22 @@ export class Station {
     };
   }
 
-  start(req: DispatchRequest): { session: Session; load: SubstationLoad; replayed: boolean } {
+  /**
+   * Admits a vehicle, or refuses it with a typed reason. The session takes its share of power at once (so the
+   * next admission of this turn sees it), and is answered once the journal has it: if the journal's group
+   * commit fails, the admission is undone and refused 503 JOURNAL_UNAVAILABLE.
+   */
+  async start(req: DispatchRequest): Promise<{ session: Session; load: SubstationLoad; replayed: boolean }> {
     if (this.closed) throw closing(this.id);
     // A retry of a request this substation already answered gets the same session, even if it is full now.
     const key = req.idempotencyKey ?? null;
     const earlier =
       key === null ? undefined : this.book.keys.find(req.owner, key, this.now(), (id) => this.held(id));
-    if (earlier !== undefined) return { session: replayOf(req, earlier), load: this.load(), replayed: true };
+    if (earlier !== undefined) {
+      // A retry within the same turn waits for the first one's commit, and shares its fate.
+      await this.uncommitted.get(earlier.sessionId);
+      return { session: replayOf(req, earlier), load: this.load(), replayed: true };
+    }
     checkAdmission(
       req,
       {
@@ -148,19 +159,6 @@ export class Station {
     const sessionId = `${this.id}.${randomUUID().replaceAll("-", "")}`;
     const durationS = "durationS" in req ? req.durationS : null;
     const energyKwh = "energyKwh" in req ? req.energyKwh : null;
-    // Journal first: if it cannot be written, the vehicle is refused (503 JOURNAL_UNAVAILABLE) rather than
-    // admitted and forgotten at the next restart.
-    this.writes?.started({
-      sessionId,
-      vehicleId: req.vehicleId,
-      minKw: req.minKw,
-      maxKw: req.maxKw,
-      startedAtMs: nowMs,
-      durationS,
-      energyKwh,
-      idempotencyKey: key,
-      owner: req.owner,
-    });
     const cls = this.pool.classFor(req.minKw, req.maxKw, nowMs);
     const live = this.activate(
       {
@@ -177,9 +175,43 @@ export class Station {
       nowMs,
     );
     this.reshare(nowMs);
+    if (this.writes) {
+      // Journaled before it is answered: if it cannot be, the vehicle is refused rather than admitted and
+      // forgotten at the next restart.
+      const committed = this.writes.started({
+        sessionId,
+        vehicleId: req.vehicleId,
+        minKw: req.minKw,
+        maxKw: req.maxKw,
+        startedAtMs: nowMs,
+        durationS,
+        energyKwh,
+        idempotencyKey: key,
+        owner: req.owner,
+      });
+      this.uncommitted.set(sessionId, committed);
+      try {
+        await committed;
+      } catch (err) {
+        this.undo(live);
+        throw err;
+      } finally {
+        this.uncommitted.delete(sessionId);
+      }
+    }
     const session = activeSession(this.id, live, nowMs);
     this.hooks.onStart?.(session);
     return { session, load: this.load(), replayed: false };
+  }
+
+  /** Takes back an admission the journal could not take: as if it never happened. */
+  private undo(live: LiveSession): void {
+    if (this.book.active.get(live.sessionId) !== live) return; // already ended (curtailed) meanwhile
+    this.book.remove(live.sessionId);
+    this.book.keys.forget(live.owner, live.idempotencyKey, live.sessionId);
+    live.timer?.clear();
+    this.pool.leave(live);
+    this.reshare(this.now());
   }
 
   /** Ends a session now. With `owner`, only that owner's session: anybody else's is "not found". */
@@ -311,6 +343,7 @@ export class Station {
   /** Stops all timers after a last checkpoint; active sessions stay in the journal for the next start. */
   close(): void {
     this.checkpoint();
+    this.writes?.flush(); // this turn's group, with the last checkpoint: nothing waits for a later turn
     this.closed = true;
     this.checkpoints?.cancel();
     for (const live of this.book.active.values()) live.timer?.clear();

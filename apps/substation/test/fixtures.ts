@@ -38,3 +38,20 @@ export function refusal(fn: () => unknown): GridError {
   }
   throw new Error("expected a refusal");
 }
+
+/** The typed refusal `promise` rejects with; anything else, or an answer, fails the test. */
+export async function refusalOf(promise: Promise<unknown>): Promise<GridError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof GridError) return err;
+    throw err;
+  }
+  throw new Error("expected a refusal");
+}
+
+/**
+ * Resolves in a later turn of the event loop: by then the journal's group commit of this turn has run (the
+ * ends and checkpoint written with it, or kept to retry if the journal refused them).
+ */
+export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -28,28 +28,29 @@ const req = (o: Record<string, unknown>) =>
   dispatchRequestSchema.parse({ vehicleId: "ev", owner: ALICE, durationS: 60, ...o });
 
 /** Ends `n` other sessions, pushing older ended ones out of the station's memory. */
-function churn(station: Station, n: number) {
-  for (let i = 0; i < n; i++) station.stop(station.start(req({ vehicleId: `other-${i}` })).session.sessionId);
+async function churn(station: Station, n: number) {
+  for (let i = 0; i < n; i++)
+    station.stop((await station.start(req({ vehicleId: `other-${i}` }))).session.sessionId);
 }
 
 describe("idempotency keys beyond memory (issue 8, point 6)", () => {
-  test("a key whose session fell out of memory still replays that session, for its owner only", () => {
+  test("a key whose session fell out of memory still replays that session, for its owner only", async () => {
     const clock = { ms: 1_000_000 };
     const station = boot(clock);
-    const first = station.start(req({ idempotencyKey: "order-1001" })).session;
+    const first = (await station.start(req({ idempotencyKey: "order-1001" }))).session;
     station.stop(first.sessionId);
-    churn(station, 5);
+    await churn(station, 5);
     expect(station.list("ended", 100).map((s) => s.sessionId)).not.toContain(first.sessionId);
 
     clock.ms += 23 * HOUR_MS;
-    const retry = station.start(req({ idempotencyKey: "order-1001" }));
+    const retry = await station.start(req({ idempotencyKey: "order-1001" }));
     expect(retry).toMatchObject({ replayed: true, session: { sessionId: first.sessionId, status: "ended" } });
     // The replayed session can be read back, from the journal.
     expect(station.get(first.sessionId, ALICE)).toMatchObject({ status: "ended", endReason: "stopped" });
     expect(station.load().activeSessions).toBe(0);
 
     // Bob's identical key is his own: it starts his session, and never sees Alice's.
-    const bobs = station.start(req({ idempotencyKey: "order-1001", owner: BOB }));
+    const bobs = await station.start(req({ idempotencyKey: "order-1001", owner: BOB }));
     expect(bobs.replayed).toBe(false);
     expect(bobs.session.sessionId).not.toBe(first.sessionId);
     expect(() => station.get(first.sessionId, BOB)).toThrow(
@@ -57,13 +58,13 @@ describe("idempotency keys beyond memory (issue 8, point 6)", () => {
     );
   });
 
-  test("after its time to live a key starts a new session, from memory and from the journal alike", () => {
+  test("after its time to live a key starts a new session, from memory and from the journal alike", async () => {
     const clock = { ms: 5_000_000 };
     const station = boot(clock);
-    const inJournal = station.start(req({ vehicleId: "a", idempotencyKey: "k-journal" })).session;
+    const inJournal = (await station.start(req({ vehicleId: "a", idempotencyKey: "k-journal" }))).session;
     station.stop(inJournal.sessionId);
-    churn(station, 5);
-    const inMemory = station.start(req({ vehicleId: "b", idempotencyKey: "k-memory" })).session;
+    await churn(station, 5);
+    const inMemory = (await station.start(req({ vehicleId: "b", idempotencyKey: "k-memory" }))).session;
     station.stop(inMemory.sessionId);
 
     clock.ms += 24 * HOUR_MS + 1;
@@ -71,35 +72,35 @@ describe("idempotency keys beyond memory (issue 8, point 6)", () => {
       ["a", "k-journal", inJournal],
       ["b", "k-memory", inMemory],
     ] as const) {
-      const again = station.start(req({ vehicleId, idempotencyKey: key }));
+      const again = await station.start(req({ vehicleId, idempotencyKey: key }));
       expect(again.replayed).toBe(false);
       expect(again.session.sessionId).not.toBe(old.sessionId);
       // And from now on the key means the new session.
-      expect(station.start(req({ vehicleId, idempotencyKey: key })).session.sessionId).toBe(
+      expect((await station.start(req({ vehicleId, idempotencyKey: key }))).session.sessionId).toBe(
         again.session.sessionId,
       );
     }
   });
 
-  test("an active session's key is honoured however long it runs", () => {
+  test("an active session's key is honoured however long it runs", async () => {
     const clock = { ms: 9_000_000 };
     const station = boot(clock);
-    const long = station.start(req({ idempotencyKey: "k-long", durationS: 86_400 })).session;
+    const long = (await station.start(req({ idempotencyKey: "k-long", durationS: 86_400 }))).session;
     clock.ms += 25 * HOUR_MS; // its end timer runs on the real clock: still active here
-    expect(station.start(req({ idempotencyKey: "k-long", durationS: 86_400 }))).toMatchObject({
+    expect(await station.start(req({ idempotencyKey: "k-long", durationS: 86_400 }))).toMatchObject({
       replayed: true,
       session: { sessionId: long.sessionId, status: "active" },
     });
   });
 
-  test("a key replayed from the journal still refuses another vehicle", () => {
+  test("a key replayed from the journal still refuses another vehicle", async () => {
     const clock = { ms: 1_000_000 };
     const station = boot(clock);
-    const first = station.start(req({ idempotencyKey: "order-7" })).session;
+    const first = (await station.start(req({ idempotencyKey: "order-7" }))).session;
     station.stop(first.sessionId);
-    churn(station, 5);
-    expect(() => station.start(req({ vehicleId: "someone-else", idempotencyKey: "order-7" }))).toThrow(
-      expect.objectContaining({ code: "CONFLICT", reason: "IDEMPOTENCY_KEY_REUSED" }),
-    );
+    await churn(station, 5);
+    await expect(
+      station.start(req({ vehicleId: "someone-else", idempotencyKey: "order-7" })),
+    ).rejects.toThrow(expect.objectContaining({ code: "CONFLICT", reason: "IDEMPOTENCY_KEY_REUSED" }));
   });
 });

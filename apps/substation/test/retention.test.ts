@@ -8,7 +8,7 @@ import { Journal, QUERIES } from "../src/journal.ts";
 import { JournalHealth, type JournalOp } from "../src/journal-writes.ts";
 import { Retention } from "../src/retention.ts";
 import { Station } from "../src/station.ts";
-import { open, tempDir } from "./fixtures.ts";
+import { nextTurn, open, tempDir } from "./fixtures.ts";
 
 const HOUR_MS = 3_600_000;
 
@@ -32,15 +32,19 @@ function boot(opts: { retentionH?: number; batchRows?: number; cdrDir?: string }
     batchRows: opts.batchRows ?? 500,
   });
   open.push(station, journal);
-  /** Starts and stops `n` sessions (ended now). */
-  const endSessions = (n: number, prefix: string) =>
-    Array.from({ length: n }, (_, i) => {
-      const id = station.start(
+  /** Starts and stops `n` sessions (ended now), and lets the journal take the last end. */
+  const endSessions = async (n: number, prefix: string) => {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const { session } = await station.start(
         dispatchRequestSchema.parse({ vehicleId: `${prefix}-${i}`, durationS: 60, owner: "addr:10.0.0.1" }),
-      ).session.sessionId;
-      station.stop(id);
-      return id;
-    });
+      );
+      station.stop(session.sessionId);
+      ids.push(session.sessionId);
+    }
+    await nextTurn(); // the group commit of the last stop's turn
+    return ids;
+  };
   const rows = () => journal.recentlyEnded(1_000_000).length;
   /** Every record in the CDR directory, in file order. */
   const records = (): ChargeDetailRecord[] =>
@@ -58,9 +62,9 @@ function boot(opts: { retentionH?: number; batchRows?: number; cdrDir?: string }
 describe("retention and charge detail records (issue 8, point 7)", () => {
   test("ended sessions are exported as JSON Lines, one file a day, and deleted only after the retention", async () => {
     const t = boot({ retentionH: 1 });
-    const before = t.endSessions(3, "late-may"); // 23:00 on 1 May
+    const before = await t.endSessions(3, "late-may"); // 23:00 on 1 May
     t.clock.ms += 2 * HOUR_MS; // 01:00 on 2 May
-    const after = t.endSessions(2, "june");
+    const after = await t.endSessions(2, "june");
     expect(await t.retention.tick()).toEqual({ exported: 5, pruned: 3 });
 
     expect(readdirSync(t.cdrDir).sort()).toEqual(["sub-a-2030-05-01.jsonl", "sub-a-2030-05-02.jsonl"]);
@@ -87,7 +91,7 @@ describe("retention and charge detail records (issue 8, point 7)", () => {
     const blocked = join(dir, "cdr");
     writeFileSync(blocked, "a file where the directory should be"); // writes fail like a full disk
     const t = boot({ retentionH: 1, cdrDir: blocked });
-    const ids = t.endSessions(4, "ev");
+    const ids = await t.endSessions(4, "ev");
     t.clock.ms += 2 * HOUR_MS;
     expect(await t.retention.tick()).toEqual({ exported: 0, pruned: 0 });
     expect(await t.retention.tick()).toEqual({ exported: 0, pruned: 0 });
@@ -102,7 +106,7 @@ describe("retention and charge detail records (issue 8, point 7)", () => {
 
   test("at least once: lines written but not marked are written again, and the session id dedupes them", async () => {
     const t = boot({ retentionH: 1 });
-    const ids = t.endSessions(3, "ev");
+    const ids = await t.endSessions(3, "ev");
     const mark = t.journal.markExported.bind(t.journal);
     t.journal.markExported = () => {
       throw new Error("crash between append and mark");
@@ -118,7 +122,7 @@ describe("retention and charge detail records (issue 8, point 7)", () => {
 
   test("pruning goes in small batches, yielding to the event loop between them", async () => {
     const t = boot({ retentionH: 1, batchRows: 10 });
-    t.endSessions(45, "ev");
+    await t.endSessions(45, "ev");
     t.clock.ms += 2 * HOUR_MS;
     let turns = 0;
     let ticking = true;
@@ -135,9 +139,9 @@ describe("retention and charge detail records (issue 8, point 7)", () => {
     expect(t.rows()).toBe(0);
   });
 
-  test("recovery, key lookups, export and pruning read through indexes, never a scan of the table", () => {
+  test("recovery, key lookups, export and pruning read through indexes, never a scan of the table", async () => {
     const t = boot();
-    t.endSessions(50, "ev");
+    await t.endSessions(50, "ev");
     const db = new Database(t.path, { readonly: true });
     open.push(db);
     // No ANALYZE: a substation's journal has no statistics either, so these are the plans it runs.

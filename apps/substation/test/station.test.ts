@@ -3,7 +3,7 @@ import { type DispatchRequest, dispatchRequestSchema } from "@evgrid/contract";
 import { manualScheduler } from "@evgrid/kit";
 import { shareFairly } from "@evgrid/policy";
 import { Station } from "../src/station.ts";
-import { refusal } from "./fixtures.ts";
+import { refusal, refusalOf } from "./fixtures.ts";
 
 const req = (over: Record<string, unknown> = {}): DispatchRequest =>
   dispatchRequestSchema.parse({ vehicleId: "ev-1", ...over });
@@ -23,37 +23,39 @@ afterEach(() => {
 });
 
 describe("Station admission", () => {
-  test("admits while minimums fit and refuses the next with the binding constraint and the load", () => {
+  test("admits while minimums fit and refuses the next with the binding constraint and the load", async () => {
     const s = station(42);
-    for (let i = 0; i < 10; i++) s.start(req({ vehicleId: `ev-${i}`, durationS: 60 }));
-    const err = refusal(() => s.start(req({ vehicleId: "ev-late", durationS: 60 })));
+    for (let i = 0; i < 10; i++) await s.start(req({ vehicleId: `ev-${i}`, durationS: 60 }));
+    const err = await refusalOf(s.start(req({ vehicleId: "ev-late", durationS: 60 })));
     expect(err.code).toBe("TOO_MANY_REQUESTS");
     expect(err.reason).toBe("INSUFFICIENT_CAPACITY");
     expect(err.details?.load).toMatchObject({ activeSessions: 10, committedMinKw: expect.closeTo(42, 6) });
     expect(s.load()).toMatchObject({ activeSessions: 10, allocatedKw: 42, utilization: 1, headroomKw: 0 });
   });
 
-  test("names the operator limit when it is the constraint", () => {
+  test("names the operator limit when it is the constraint", async () => {
     const s = station(150, 8);
-    s.start(req({ durationS: 60 }));
-    expect(refusal(() => s.start(req({ vehicleId: "ev-2", durationS: 60 }))).reason).toBe("OPERATOR_LIMIT");
+    await s.start(req({ durationS: 60 }));
+    expect((await refusalOf(s.start(req({ vehicleId: "ev-2", durationS: 60 })))).reason).toBe(
+      "OPERATOR_LIMIT",
+    );
   });
 
-  test("shares power fairly and reports each session's allocation", () => {
+  test("shares power fairly and reports each session's allocation", async () => {
     const s = station(30);
-    const a = s.start(req({ vehicleId: "a", maxKw: 22, durationS: 60 })).session;
+    const a = (await s.start(req({ vehicleId: "a", maxKw: 22, durationS: 60 }))).session;
     expect(a.allocatedKw).toBe(22);
-    s.start(req({ vehicleId: "b", maxKw: 22, durationS: 60 }));
+    await s.start(req({ vehicleId: "b", maxKw: 22, durationS: 60 }));
     expect(s.get(a.sessionId).allocatedKw).toBe(15);
     expect(s.load()).toMatchObject({ allocatedKw: 30, demandKw: 44, committedMinKw: 8.4 });
   });
 });
 
 describe("Station session ends", () => {
-  test("a session ends by itself when its time is up and its power goes to the others at once", () => {
+  test("a session ends by itself when its time is up and its power goes to the others at once", async () => {
     const s = station(30);
-    const long = s.start(req({ vehicleId: "long", maxKw: 22, durationS: 60 })).session;
-    const short = s.start(req({ vehicleId: "short", maxKw: 22, durationS: 0.15 })).session;
+    const long = (await s.start(req({ vehicleId: "long", maxKw: 22, durationS: 60 }))).session;
+    const short = (await s.start(req({ vehicleId: "short", maxKw: 22, durationS: 0.15 }))).session;
     expect(s.get(long.sessionId).allocatedKw).toBe(15);
     clock.advance(149);
     expect(s.get(short.sessionId).status).toBe("active");
@@ -67,10 +69,10 @@ describe("Station session ends", () => {
     expect(s.load().activeSessions).toBe(1);
   });
 
-  test("stopSession frees the power immediately and the session stays queryable", () => {
+  test("stopSession frees the power immediately and the session stays queryable", async () => {
     const s = station(30);
-    const a = s.start(req({ vehicleId: "a", maxKw: 22, durationS: 60 })).session;
-    const b = s.start(req({ vehicleId: "b", maxKw: 22, durationS: 60 })).session;
+    const a = (await s.start(req({ vehicleId: "a", maxKw: 22, durationS: 60 }))).session;
+    const b = (await s.start(req({ vehicleId: "b", maxKw: 22, durationS: 60 }))).session;
     const { session, load } = s.stop(a.sessionId);
     expect(session).toMatchObject({ status: "ended", endReason: "stopped" });
     expect(load.activeSessions).toBe(1);
@@ -79,10 +81,10 @@ describe("Station session ends", () => {
     expect(s.stop(a.sessionId).session.endReason).toBe("stopped");
   });
 
-  test("an energy-based session ends once its energy is delivered", () => {
+  test("an energy-based session ends once its energy is delivered", async () => {
     const s = station(50);
     // 11 kW for 0.0011 kWh = 0.36 s.
-    const e = s.start(req({ maxKw: 11, energyKwh: 0.0011 })).session;
+    const e = (await s.start(req({ maxKw: 11, energyKwh: 0.0011 }))).session;
     expect(e.energyKwh).toBe(0.0011);
     expect(e.expectedEndAt).toBe(new Date(360).toISOString());
     clock.advance(359);
@@ -100,11 +102,11 @@ describe("Station session ends", () => {
 });
 
 describe("Station operator limit", () => {
-  test("lowering the limit re-shares at once and curtails the newest sessions that no longer fit", () => {
+  test("lowering the limit re-shares at once and curtails the newest sessions that no longer fit", async () => {
     const s = station(100);
-    const ids = [0, 1, 2, 3].map(
-      (i) => s.start(req({ vehicleId: `ev-${i}`, durationS: 60 })).session.sessionId,
-    );
+    const ids: string[] = [];
+    for (const i of [0, 1, 2, 3])
+      ids.push((await s.start(req({ vehicleId: `ev-${i}`, durationS: 60 }))).session.sessionId);
     expect(s.load().allocatedKw).toBe(44);
     const { load, curtailed } = s.setLimit(10);
     expect(curtailed.map((c) => c.sessionId)).toEqual([ids[3], ids[2]] as string[]);
@@ -115,13 +117,13 @@ describe("Station operator limit", () => {
 });
 
 describe("Station power classes", () => {
-  test("energy integrates across a re-share: a session slows when another arrives and ends later", () => {
+  test("energy integrates across a re-share: a session slows when another arrives and ends later", async () => {
     const s = station(22);
     // Alone at 22 kW: 0.004 kWh would take 0.65 s.
-    const a = s.start(req({ vehicleId: "a", maxKw: 22, energyKwh: 0.004 })).session;
+    const a = (await s.start(req({ vehicleId: "a", maxKw: 22, energyKwh: 0.004 }))).session;
     clock.advance(200);
     // Now both get 11 kW: a's remaining 0.0027778 kWh takes another 909 ms, ending at 1,109 ms.
-    s.start(req({ vehicleId: "b", maxKw: 22, durationS: 60 }));
+    await s.start(req({ vehicleId: "b", maxKw: 22, durationS: 60 }));
     expect(s.get(a.sessionId).allocatedKw).toBe(11);
     clock.advance(700);
     expect(s.get(a.sessionId).status).toBe("active");
@@ -132,7 +134,7 @@ describe("Station power classes", () => {
     expect(s.energyDeliveredKwh()).toBeGreaterThanOrEqual(0.004);
   });
 
-  test("per-session allocations in mixed classes equal water-filling over the individual sessions", () => {
+  test("per-session allocations in mixed classes equal water-filling over the individual sessions", async () => {
     const s = station(200);
     const kinds = [
       { maxKw: 3.7 },
@@ -145,7 +147,7 @@ describe("Station power classes", () => {
     for (let i = 0; i < 30; i++) {
       const kind = kinds[i % kinds.length] as Record<string, number>;
       try {
-        ids.push(s.start(req({ vehicleId: `ev-${i}`, durationS: 60, ...kind })).session.sessionId);
+        ids.push((await s.start(req({ vehicleId: `ev-${i}`, durationS: 60, ...kind }))).session.sessionId);
       } catch {
         // Refused once the minimums are spoken for: fine, the rest must still be shared right.
       }
