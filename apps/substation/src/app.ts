@@ -15,8 +15,8 @@ import { Station } from "./station.ts";
 export function startSubstation(env: SubstationEnv) {
   return launchApp("substation", pkg.version, env, ({ telemetry, log }) => {
     const measures = stationMetrics(telemetry.meter, env.SUBSTATION_ID);
-    const dbPath = env.SUBSTATION_DB_PATH ?? `data/${env.SUBSTATION_ID}.sqlite`;
-    const journal = new Journal(dbPath, { maxMb: env.SUBSTATION_JOURNAL_MAX_MB });
+    const dbPath = env.SUBSTATION_DB_PATH ?? join(env.SUBSTATION_DATA_DIR, `${env.SUBSTATION_ID}.sqlite`);
+    const journal = new Journal(dbPath, { maxMb: env.SUBSTATION_JOURNAL_MAX_MB, sync: env.SUBSTATION_SYNC });
     const journalMeasures = journalMetrics(telemetry.meter, env.SUBSTATION_ID);
     const journalHealth = new JournalHealth({ count: journalMeasures.onError, log });
     const station = new Station({
@@ -55,6 +55,7 @@ export function startSubstation(env: SubstationEnv) {
         capacityKw: station.capacityKw,
         limitKw: station.limit,
         journal: dbPath,
+        sync: env.SUBSTATION_SYNC,
         journalMaxMb: env.SUBSTATION_JOURNAL_MAX_MB ?? null,
         retentionH: env.SUBSTATION_RETENTION_H,
         cdr: cdrDir ?? null,

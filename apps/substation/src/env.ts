@@ -8,6 +8,33 @@ import {
   urlListSchema,
 } from "@evgrid/kit";
 import { z } from "zod";
+import { JOURNAL_SYNC } from "./journal.ts";
+
+/**
+ * Several substations in one process: `id=kW` pairs, comma-separated. Each is a substation of its own (its
+ * id, port, journal, getLoad and /metrics), sharing the process: so a test or `bun run dev --substations 128`
+ * can have many substations without one Bun process each.
+ */
+const sitesSchema = z
+  .string()
+  .transform((s) =>
+    s.split(",").map((pair) => {
+      const [id = "", capacityKw = ""] = pair.trim().split("=");
+      return { id, capacityKw: capacityKw === "" ? Number.NaN : Number(capacityKw) };
+    }),
+  )
+  .pipe(
+    z
+      .array(
+        z.object({
+          id: substationIdSchema,
+          capacityKw: z.number("each site is <id>=<capacity kW>").positive().max(1_000_000),
+        }),
+      )
+      .min(1)
+      .max(1000)
+      .refine((sites) => new Set(sites.map((s) => s.id)).size === sites.length, "site ids must differ"),
+  );
 
 const schema = z
   .object({
@@ -17,8 +44,20 @@ const schema = z
     SUBSTATION_LIMIT_KW: z.coerce.number().nonnegative().max(1_000_000).optional(),
     ...commonEnvShape,
     PORT: portSchema.default(8101),
-    /** The session journal (SQLite, WAL); ":memory:" keeps nothing across restarts. Default data/<id>.sqlite. */
+    /** Several substations in this process (`id=kW,...`), instead of SUBSTATION_ID and _CAPACITY_KW. */
+    SUBSTATION_SITES: sitesSchema.optional(),
+    /**
+     * The session journal (SQLite, WAL); ":memory:" keeps nothing across restarts. Default
+     * <SUBSTATION_DATA_DIR>/<id>.sqlite (with SUBSTATION_SITES, only ":memory:" may be given: each site
+     * has its own journal in the data directory).
+     */
     SUBSTATION_DB_PATH: z.string().min(1).optional(),
+    SUBSTATION_DATA_DIR: z.string().min(1).default("data"),
+    /**
+     * `normal`: a commit survives a crash of the process; `full`: also a power loss (an fsync per group
+     * commit, which costs throughput: see BENCHMARKS.md).
+     */
+    SUBSTATION_SYNC: z.enum(JOURNAL_SYNC).default("normal"),
     /**
      * Optional cap on the journal's size in MB (SQLite max_page_count; the WAL comes on top). At the cap the
      * journal behaves as on a full disk: new sessions and settings are refused 503 JOURNAL_UNAVAILABLE,
@@ -59,6 +98,14 @@ const schema = z
      */
     SUBSTATION_CDR_DIR: z.string().min(1).optional(),
   })
+  .refine(
+    (env) => !env.SUBSTATION_SITES || !env.SUBSTATION_DB_PATH || env.SUBSTATION_DB_PATH === ":memory:",
+    {
+      path: ["SUBSTATION_DB_PATH"],
+      message:
+        "with SUBSTATION_SITES each site keeps its journal in SUBSTATION_DATA_DIR; only :memory: may be given",
+    },
+  )
   .refine((env) => env.SUBSTATION_RETENTION_H >= env.IDEMPOTENCY_TTL_H, {
     path: ["SUBSTATION_RETENTION_H"],
     message:
@@ -66,4 +113,19 @@ const schema = z
   });
 
 export type SubstationEnv = z.output<typeof schema>;
+
+/**
+ * One environment per substation this process hosts: just itself, or each of SUBSTATION_SITES with its own
+ * id, capacity, journal and port (PORT, PORT+1, ...; every one picked by the OS when PORT is 0).
+ */
+export function siteEnvs(env: SubstationEnv): SubstationEnv[] {
+  if (!env.SUBSTATION_SITES) return [env];
+  return env.SUBSTATION_SITES.map((site, i) => ({
+    ...env,
+    SUBSTATION_SITES: undefined,
+    SUBSTATION_ID: site.id,
+    SUBSTATION_CAPACITY_KW: site.capacityKw,
+    PORT: env.PORT === 0 ? 0 : env.PORT + i,
+  }));
+}
 export const readEnv = (env?: Record<string, string | undefined>) => loadEnv("substation", schema, env);

@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import { parseCommandLine } from "@evgrid/kit/cli";
 import { UNLIMITED_QUOTAS } from "@evgrid/kit/env";
 import { onShutdown } from "@evgrid/kit/process";
-import { devOptionsSchema, planSubstations } from "./plan.ts";
+import { devOptionsSchema, planHosts, planSubstations } from "./plan.ts";
 import { Supervisor } from "./supervisor.ts";
 
 const HELP = `Usage: bun run dev [options]
@@ -17,6 +17,8 @@ Ctrl-C (or SIGTERM) stops all of them.
 
 Options (environment variable in brackets):
   --substations <n>        how many substations                 [DEV_SUBSTATIONS]     (default: 2)
+  --substations-per-process <n>  substations one OS process hosts  [DEV_SUBSTATIONS_PER_PROCESS]
+                           (default: one each up to 8 substations, then spread over 8 processes)
   --capacities <kW,...>    one capacity for all, or one each    [DEV_CAPACITIES_KW]   (default: 150)
   --host <addr>            address every app binds to           [DEV_HOST]            (default: 127.0.0.1)
   --charge-api-port <p>                                         [CHARGE_API_PORT]     (default: 8080)
@@ -39,6 +41,7 @@ const opts = parseCommandLine({
   help: HELP,
   flags: {
     substations: { type: "string" },
+    "substations-per-process": { type: "string" },
     capacities: { type: "string" },
     host: { type: "string" },
     "charge-api-port": { type: "string" },
@@ -53,6 +56,7 @@ const opts = parseCommandLine({
   // The environment variables named in the help; flags win.
   fallbacks: {
     substations: env.DEV_SUBSTATIONS,
+    "substations-per-process": env.DEV_SUBSTATIONS_PER_PROCESS,
     capacities: env.DEV_CAPACITIES_KW,
     host: env.DEV_HOST,
     "charge-api-port": env.CHARGE_API_PORT,
@@ -63,6 +67,7 @@ const opts = parseCommandLine({
   },
 });
 const substations = planSubstations(opts);
+const hosts = planHosts(opts, substations);
 const root = resolve(import.meta.dir, "../../..");
 const app = (name: string) => [process.execPath, resolve(root, `apps/${name}/src/main.ts`)];
 const portOf = (p: number) => String(opts.randomPorts ? 0 : p);
@@ -80,7 +85,7 @@ const base = {
 } as Record<string, string>;
 
 const supervisor = new Supervisor({
-  nameWidth: Math.max(10, ...substations.map((s) => s.id.length)),
+  nameWidth: Math.max(10, ...hosts.map((h) => h.name.length)),
   color: process.stdout.isTTY === true && !process.env.NO_COLOR,
 });
 // Ctrl-C (or SIGTERM) stops every app, newest first; a second Ctrl-C a while later kills them at once.
@@ -102,17 +107,22 @@ supervisor.onUnexpectedExit = (name, code) => {
 };
 
 try {
-  const substationUrls = await Promise.all(
-    substations.map((s) =>
-      supervisor.start(s.id, app("substation"), {
-        ...base,
-        SUBSTATION_ID: s.id,
-        SUBSTATION_CAPACITY_KW: String(s.capacityKw),
-        SUBSTATION_DB_PATH: resolve(opts.dataDir, `${s.id}.sqlite`),
-        PORT: portOf(s.port),
-      }),
-    ),
+  const hosted = await Promise.all(
+    hosts.map(({ name, sites }) => {
+      const [first] = sites as [(typeof sites)[number]];
+      const own: Record<string, string> =
+        sites.length === 1
+          ? { SUBSTATION_ID: first.id, SUBSTATION_CAPACITY_KW: String(first.capacityKw) }
+          : { SUBSTATION_SITES: sites.map((s) => `${s.id}=${s.capacityKw}`).join(",") };
+      return supervisor.startListening(
+        name,
+        app("substation"),
+        { ...base, ...own, SUBSTATION_DATA_DIR: resolve(opts.dataDir), PORT: portOf(first.port) },
+        sites.length,
+      );
+    }),
   );
+  const substationUrls = hosted.flat();
   const balancerUrl = await supervisor.start("balancer", app("balancer"), {
     ...base,
     PORT: portOf(opts.balancerPort),

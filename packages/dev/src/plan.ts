@@ -16,7 +16,9 @@ const flag = z.union([z.boolean(), z.stringbool()]).default(false);
  */
 export const devOptionsSchema = z
   .object({
-    substations: z.coerce.number().int().min(1).max(64).optional(),
+    substations: z.coerce.number().int().min(1).max(512).optional(),
+    /** Substations per OS process; default: one each up to 8, then spread over 8 processes. */
+    "substations-per-process": z.coerce.number().int().min(1).max(512).optional(),
     capacities: capacityList.optional(),
     host: z.string().min(1).default("127.0.0.1"),
     "charge-api-port": port.default(8080),
@@ -44,6 +46,7 @@ export const devOptionsSchema = z
   })
   .transform((o) => ({
     substations: o.substations,
+    substationsPerProcess: o["substations-per-process"],
     capacitiesKw: o.capacities,
     host: o.host,
     chargeApiPort: o["charge-api-port"],
@@ -73,4 +76,27 @@ export function planSubstations(o: DevOptions): SubstationSpec[] {
       port: o.randomPorts ? 0 : o.substationBasePort + i,
     };
   });
+}
+
+/** Substation processes `bun run dev` starts by default, however many substations: more only measures the machine. */
+export const DEFAULT_SUBSTATION_PROCESSES = 8;
+
+/** One substation process and the substations it hosts (one, or several as SUBSTATION_SITES). */
+export interface SubstationHost {
+  /** Its log prefix: the substation's id, or `substation-3..4` for a range. */
+  name: string;
+  sites: SubstationSpec[];
+}
+
+export function planHosts(o: DevOptions, substations: SubstationSpec[]): SubstationHost[] {
+  const perProcess = o.substationsPerProcess ?? Math.ceil(substations.length / DEFAULT_SUBSTATION_PROCESSES);
+  const hosts: SubstationHost[] = [];
+  for (let k = 0; k < substations.length; k += perProcess) {
+    const sites = substations.slice(k, k + perProcess);
+    const first = sites[0] as SubstationSpec;
+    const last = sites[sites.length - 1] as SubstationSpec;
+    const name = sites.length === 1 ? first.id : `${first.id}..${last.id.replace(/^substation-/, "")}`;
+    hosts.push({ name, sites });
+  }
+  return hosts;
 }

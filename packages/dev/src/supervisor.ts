@@ -25,30 +25,47 @@ export class Supervisor {
   }
 
   /** Starts a child and resolves with the URL it says it listens on. */
-  start(name: string, cmd: string[], env: Record<string, string>, timeoutMs = 20_000): Promise<string> {
+  async start(name: string, cmd: string[], env: Record<string, string>, timeoutMs = 20_000): Promise<string> {
+    const [url] = await this.startListening(name, cmd, env, 1, timeoutMs);
+    return url as string;
+  }
+
+  /**
+   * Starts a child that serves `count` apps (a substation process hosting several sites) and resolves with
+   * their URLs, in the order it announces them.
+   */
+  startListening(
+    name: string,
+    cmd: string[],
+    env: Record<string, string>,
+    count: number,
+    timeoutMs = 20_000,
+  ): Promise<string[]> {
     const proc = Bun.spawn(cmd, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     this.children.push({ name, proc });
     const prefix = this.prefix(name, this.children.length - 1);
-    return new Promise<string>((resolve, reject) => {
-      let ready = false;
+    return new Promise<string[]>((resolve, reject) => {
+      const urls: string[] = [];
+      const ready = () => urls.length >= count;
       const timer = setTimeout(
         () => reject(new Error(`${name} did not start within ${timeoutMs} ms`)),
         timeoutMs,
       );
       const onLine = (line: string, toErr: boolean) => {
         (toErr ? process.stderr : process.stdout).write(`${prefix}${line}\n`);
-        const url = ready ? undefined : listeningUrl(line);
-        if (url) {
-          ready = true;
+        const url = ready() ? undefined : listeningUrl(line);
+        if (!url) return;
+        urls.push(url);
+        if (ready()) {
           clearTimeout(timer);
-          resolve(url);
+          resolve(urls);
         }
       };
       void pumpLines(proc.stdout, (l) => onLine(l, false));
       void pumpLines(proc.stderr, (l) => onLine(l, true));
       void proc.exited.then((code) => {
         clearTimeout(timer);
-        if (!ready) reject(new Error(`${name} exited with code ${code} before it was ready`));
+        if (!ready()) reject(new Error(`${name} exited with code ${code} before it was ready`));
         else if (!this.stopping) this.onUnexpectedExit(name, code);
       });
     });
