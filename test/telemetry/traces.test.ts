@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { internalClient } from "@evgrid/kit";
+import { startTelemetry, telemetryEnvSchema } from "@evgrid/telemetry";
 import { type ReceivedSpan, startDev, startOtlpSink } from "@evgrid/testing";
 
 setDefaultTimeout(60_000);
@@ -75,7 +76,6 @@ describe("distributed tracing", () => {
     expect(apiServer?.attributes).toMatchObject({
       "rpc.system.name": "trpc",
       "rpc.method": "requestCharge",
-      "rpc.response.status_code": "OK",
       "evgrid.vehicle.id": "ev-traced",
       "evgrid.request.max_kw": 22,
       "evgrid.substation.id": grant.substationId,
@@ -83,6 +83,12 @@ describe("distributed tracing", () => {
       "evgrid.allocated_kw": grant.allocatedKw,
       "evgrid.dispatch.tries": 1,
     });
+    // OTLP/protobuf by default (the cheaper encoding, BENCHMARKS.md).
+    expect(sink.encodings.protobuf).toBeGreaterThan(0);
+    expect(sink.encodings.json).toBe(0);
+    // Answered OK: no error status, and no status code attribute (it is written only on a failure).
+    expect(apiServer?.statusCode).not.toBe(2);
+    expect(apiServer?.attributes["rpc.response.status_code"]).toBeUndefined();
     expect(balancerServer.attributes).toMatchObject({
       "evgrid.vehicle.id": "ev-traced",
       "evgrid.request.min_kw": 4.2,
@@ -171,6 +177,33 @@ describe("distributed tracing", () => {
     // By now the refresh has run dozens of times (every 500 ms per substation).
     expect(sink.spans.filter((s) => s.name.endsWith("/getLoad"))).toEqual([]);
     expect(sink.spans.length).toBeGreaterThan(10);
+  });
+
+  test("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json exports the same spans as JSON", async () => {
+    using own = startOtlpSink();
+    const env = telemetryEnvSchema.parse({
+      OTEL_EXPORTER_OTLP_ENDPOINT: own.url,
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/json",
+    });
+    const telemetry = startTelemetry({ service: "json-check", version: "0", env });
+    telemetry.tracer.startSpan("json-check/ping", { attributes: { "rpc.method": "ping" } }).end();
+    await telemetry.shutdown();
+    const [span] = await own.waitFor((all) => all.length > 0);
+    expect(own.encodings).toEqual({ protobuf: 0, json: 1 });
+    expect(span).toMatchObject({
+      service: "json-check",
+      name: "json-check/ping",
+      attributes: { "rpc.method": "ping" },
+    });
+    expect(span?.traceId).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  test("an unknown OTLP protocol is refused, naming the variable and what it may be", () => {
+    const parsed = telemetryEnvSchema.safeParse({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" });
+    expect(parsed.error?.issues[0]).toMatchObject({
+      path: ["OTEL_EXPORTER_OTLP_PROTOCOL"],
+      message: expect.stringContaining("http/protobuf or http/json"),
+    });
   });
 
   test("metrics are also pushed by OTLP when asked (OTEL_METRICS_EXPORTER=otlp)", async () => {

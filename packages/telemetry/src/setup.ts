@@ -3,7 +3,8 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as OTLPJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as OTLPProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import { MeterProvider, type MetricReader, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import {
@@ -60,6 +61,13 @@ function samplerFrom(env: TelemetryEnv): Sampler {
   }
 }
 
+/** OTLP over HTTP, as protobuf (default) or JSON: OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL. */
+function traceExporter(env: TelemetryEnv, url: string) {
+  const protocol =
+    env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf";
+  return protocol === "http/json" ? new OTLPJsonTraceExporter({ url }) : new OTLPProtoTraceExporter({ url });
+}
+
 const join = (base: string, path: string) => `${base.replace(/\/$/, "")}/${path}`;
 
 /**
@@ -109,9 +117,10 @@ export function startTelemetry(opts: { service: string; version: string; env: Te
         sampler: samplerFrom(env),
         spanProcessors: [
           new BatchSpanProcessor({
-            exporter: new OTLPTraceExporter({ url: tracesUrl }),
+            exporter: traceExporter(env, tracesUrl),
             scheduledDelayMillis: env.OTEL_BSP_SCHEDULE_DELAY,
             maxQueueSize: env.OTEL_BSP_MAX_QUEUE_SIZE,
+            maxExportBatchSize: Math.min(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, env.OTEL_BSP_MAX_QUEUE_SIZE),
           }),
         ],
       })
