@@ -151,27 +151,39 @@ describe("a substation killed with SIGKILL under steady load, then restarted", (
 });
 
 describe("a substation that accepts connections but never answers", () => {
-  test("is taken out of rotation and nobody waits on it", async () => {
-    // Accepts the TCP connection, reads the request, never responds.
+  test("is taken out of rotation and nobody waits on it: silent over HTTP, or silent on an open link", async () => {
+    // Accepts the TCP connection, reads the request, never responds (a link to it never opens).
     using blackHole = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
       fetch: () => new Promise<Response>(() => {}),
+    });
+    // Opens the WebSocket link, then never answers a call on it.
+    using silentLink = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req, server) => (server.upgrade(req, { data: undefined }) ? undefined : new Response("no")),
+      websocket: { message() {} },
     });
     await using grid = await startGrid({ capacitiesKw: [150] });
     await using outer = await startGrid({
       capacitiesKw: [],
       serviceToken: grid.serviceToken,
       balancer: {
-        SUBSTATION_URLS: `http://127.0.0.1:${blackHole.port},${grid.substations[0]?.url}`,
+        SUBSTATION_URLS: [blackHole, silentLink]
+          .map((s) => `http://127.0.0.1:${s.port}`)
+          .concat(grid.substations[0]?.url as string)
+          .join(","),
         LOAD_REFRESH_MS: "200",
         CALL_TIMEOUT_MS: "300",
       },
     });
     const status = await outer.operator.listSubstations.query();
-    const hole = status.find((s) => s.url.endsWith(`:${blackHole.port}`));
-    // Over a link it never opens; over HTTP it never answers: either way, out of rotation for timing out.
-    expect(hole).toMatchObject({ healthy: false, lastError: expect.stringMatching(/^timed out/) });
+    for (const silent of [blackHole, silentLink]) {
+      const member = status.find((s) => s.url.endsWith(`:${silent.port}`));
+      // Either way, out of rotation for timing out (getLoad, each call on its own deadline).
+      expect(member).toMatchObject({ healthy: false, lastError: expect.stringMatching(/^timed out/) });
+    }
     const started = performance.now();
     const grants = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>

@@ -3,7 +3,7 @@
  * 5xx, always a typed reason, and every process alive and consistent afterwards.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { startDev } from "@evgrid/testing";
+import { startDev, within } from "@evgrid/testing";
 import fc from "fast-check";
 
 setDefaultTimeout(120_000);
@@ -141,6 +141,111 @@ const request = fc.record({
   batchItems: fc.boolean(),
 });
 
+/** One call on a link, as a fuzzer varies it: ids, methods and params of every kind. */
+const wsCall = fc.record(
+  {
+    id: fc.oneof(
+      { weight: 6, arbitrary: fc.integer({ min: 1, max: 2 ** 31 }) },
+      {
+        weight: 1,
+        arbitrary: fc.oneof(
+          fc.string({ maxLength: 20 }),
+          fc.constant(null),
+          fc.double(),
+          fc.object(),
+          fc.constant(-1),
+        ),
+      },
+    ),
+    method: fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom("query", "mutation") },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom("subscription", "subscription.stop", "connectionParams", "teleport", ""),
+      },
+    ),
+    params: fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc.record({ path: fc.constantFrom(...PROCEDURES.map(([, p]) => p)), input: nearlyValid }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.oneof(
+          fc.record({ path: fc.constantFrom("nope", "__proto__", "constructor", "toString", "") }),
+          fc.jsonValue(),
+        ),
+      },
+    ),
+    traceparent: fc.oneof(fc.constant(undefined), fc.string({ maxLength: 60 })),
+  },
+  { requiredKeys: ["id", "method"] },
+);
+/** A frame: one call, a batch of calls, not JSON, any JSON, or over the 64 KiB a link takes. */
+const wsFrame = fc
+  .record({
+    app: fc.constantFrom<App>("balancer", "substation"),
+    withToken: fc.oneof(
+      { weight: 9, arbitrary: fc.constant(true) },
+      { weight: 1, arbitrary: fc.constant(false) },
+    ),
+    body: fc.oneof(
+      { weight: 5, arbitrary: wsCall.map((c) => [c]) },
+      { weight: 2, arbitrary: fc.array(wsCall, { minLength: 0, maxLength: 40 }) },
+      { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 200 }) },
+      { weight: 1, arbitrary: fc.jsonValue().map((v) => ({ raw: JSON.stringify(v) ?? "null" })) },
+      {
+        weight: 1,
+        arbitrary: fc.constant({
+          raw: `{"id":1,"method":"query","params":{"path":"${"x".repeat(70_000)}"}}`,
+        }),
+      },
+    ),
+  })
+  .map(({ app, withToken, body }) => {
+    if (typeof body === "string") return { app, withToken, frame: body, ids: [] as unknown[] };
+    if (!Array.isArray(body)) return { app, withToken, frame: body.raw, ids: [] as unknown[] };
+    const frame = JSON.stringify(body.length === 1 ? body[0] : body);
+    // Answered for sure: calls whose id a server can use, once each (a repeated id may be refused as running).
+    const ids = body.every((c) => typeof c.id === "number" || typeof c.id === "string")
+      ? body.filter((c) => c.method === "query" || c.method === "mutation").map((c) => c.id)
+      : [];
+    return { app, withToken, frame, ids: new Set(ids).size === ids.length ? ids : [] };
+  });
+
+interface FuzzLink {
+  url: string;
+  ws: WebSocket;
+  received: string[];
+  closed(): { code: number; reason: string } | null;
+  closedWithin(ms: number): Promise<{ code: number; reason: string } | null>;
+}
+
+/** A raw WebSocket to a link endpoint, keeping every message and how it closed. */
+async function openFuzzLink(url: string, headers: Record<string, string>): Promise<FuzzLink> {
+  const ws = new WebSocket(url, { headers } as unknown as string[]);
+  const received: string[] = [];
+  let closed: { code: number; reason: string } | null = null;
+  const closing = new Promise<void>((resolve) =>
+    ws.addEventListener("close", (e) => {
+      closed = { code: e.code, reason: e.reason };
+      resolve();
+    }),
+  );
+  ws.addEventListener("message", (e) => received.push(String(e.data)));
+  await Promise.race([new Promise((resolve) => ws.addEventListener("open", resolve)), closing]);
+  return {
+    url,
+    ws,
+    received,
+    closed: () => closed,
+    closedWithin: async (ms) => {
+      await within(closing, ms, undefined);
+      return closed;
+    },
+  };
+}
+
 /** A body sent without a length, in small pieces, as a streaming client (or an attacker) sends it. */
 const chunked = (text: string) =>
   new ReadableStream<Uint8Array>({
@@ -228,6 +333,64 @@ describe("hostile input", () => {
     expect(untyped).toEqual([]);
     expect(sent).toBeGreaterThanOrEqual(1200);
     console.log(`fuzz: ${sent} requests; statuses ${JSON.stringify(Object.fromEntries(statuses))}; 0 x 5xx`);
+  });
+
+  test("600 generated hostile frames on the internal links (WebSocket): typed answers or a reasoned close", async () => {
+    const closes = new Map<number, number>();
+    const untyped: string[] = [];
+    let answered = 0;
+    let link: FuzzLink | null = null;
+    await fc.assert(
+      fc.asyncProperty(wsFrame, async (f) => {
+        const url = `${baseOf(f.app).replace(/^http/, "ws")}/trpc`;
+        if (!f.withToken) {
+          // Without the token: refused at the upgrade, nothing runs.
+          const closed = await (await openFuzzLink(url, {})).closedWithin(2000);
+          expect(closed?.code).not.toBe(1000);
+          return;
+        }
+        if (!link || link.closed() || link.url !== url)
+          link = await openFuzzLink(url, { authorization: `Bearer ${dev.urls.serviceToken}` });
+        const answersBefore = link.received.length;
+        link.ws.send(f.frame);
+        // Every call with a usable id is answered or the link is closed; PING/PONG orders the rest.
+        link.ws.send("PING");
+        const done = await within(
+          (async () => {
+            for (;;) {
+              if (link?.closed()) return "closed";
+              const got = link?.received.slice(answersBefore) ?? [];
+              const answeredIds = new Set(got.filter((m) => m !== "PONG").map((m) => JSON.parse(m).id));
+              if (got.includes("PONG") && f.ids.every((id) => answeredIds.has(id))) return "answered";
+              await Bun.sleep(5);
+            }
+          })(),
+          5000,
+          "hung" as const,
+        );
+        expect({ frame: f.frame.slice(0, 200), done }).not.toEqual({
+          frame: f.frame.slice(0, 200),
+          done: "hung",
+        });
+        for (const m of link.received.slice(answersBefore)) {
+          if (m === "PONG") continue;
+          const parsed = JSON.parse(m) as { error?: { data?: { code?: string; reason?: string } } };
+          answered += 1;
+          if (parsed.error && !parsed.error.data?.reason) untyped.push(m.slice(0, 160));
+        }
+        const closed = link.closed();
+        if (closed) {
+          closes.set(closed.code, (closes.get(closed.code) ?? 0) + 1);
+          // Refused with a reason: not a tRPC message (4400) or too big (1009). Never an internal error.
+          const reasoned = closed.code === 4400 || closed.code === 1009;
+          expect({ frame: f.frame.slice(0, 200), closed, reasoned }).toMatchObject({ reasoned: true });
+        }
+      }),
+      { numRuns: 600 },
+    );
+    (link as FuzzLink | null)?.ws.close();
+    expect(untyped).toEqual([]);
+    console.log(`fuzz (links): ${answered} answers; closes ${JSON.stringify(Object.fromEntries(closes))}`);
   });
 
   test("a URL over the header limit and a body over 64 KiB are refused with 4xx", async () => {
