@@ -42,27 +42,20 @@ const LOAD = {
   concurrency: 64,
   durationS: smoke ? 0.5 : quick ? 1 : 8,
   warmupS: smoke ? 0.2 : quick ? 0.5 : 2,
-  sessionS: 2,
+  sessionS: 1,
 };
 const BIG_KW = "1000000"; // every request admitted: the benchmark measures the admission path, not refusals
 const BUN = process.execPath;
-const hop = resolve(import.meta.dir, "bench/bare-hop.ts");
 const room = { BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" };
 
-async function bareChain(): Promise<Throughput> {
+/** Three bare processes in a chain: HTTP hops (fetch), or WebSocket hops after the first. */
+async function bareChain(transport: "http" | "ws"): Promise<Throughput> {
+  const hop = resolve(import.meta.dir, transport === "http" ? "bench/bare-hop.ts" : "bench/bare-ws-hop.ts");
+  const next = (url: string, path: string): Record<string, string> =>
+    transport === "http" ? { NEXT_URL: url, NEXT_PATH: path } : { NEXT_URL: url.replace(/^http/, "ws") };
   const c = await spawnListening([BUN, hop], { PORT: "0" });
-  const b = await spawnListening([BUN, hop], {
-    ...room,
-    PORT: "0",
-    NEXT_URL: c.url,
-    NEXT_PATH: "/trpc/startSession",
-  });
-  const a = await spawnListening([BUN, hop], {
-    ...room,
-    PORT: "0",
-    NEXT_URL: b.url,
-    NEXT_PATH: "/trpc/dispatch",
-  });
+  const b = await spawnListening([BUN, hop], { ...room, PORT: "0", ...next(c.url, "/trpc/startSession") });
+  const a = await spawnListening([BUN, hop], { ...room, PORT: "0", ...next(b.url, "/trpc/dispatch") });
   try {
     return await closedLoad(a.url, LOAD);
   } finally {
@@ -70,24 +63,40 @@ async function bareChain(): Promise<Throughput> {
   }
 }
 
-async function system(substations: number, tracesTo: string | null, sampleRatio = 1): Promise<SystemRun> {
-  const env: Record<string, string> = tracesTo
-    ? {
-        OTEL_EXPORTER_OTLP_ENDPOINT: tracesTo,
-        OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
-        OTEL_TRACES_SAMPLER_ARG: String(sampleRatio),
-      }
-    : { OTEL_SDK_DISABLED: "true" };
+interface SystemOptions {
+  substations: number;
+  /** Where to export every span; none: traces off (metrics stay on, as always). */
+  tracesTo?: string;
+  /** More settings for every app (the journal's, the transport's). */
+  env?: Record<string, string>;
+}
+
+async function system(o: SystemOptions): Promise<SystemRun> {
+  const env: Record<string, string> = {
+    ...(o.tracesTo
+      ? { OTEL_EXPORTER_OTLP_ENDPOINT: o.tracesTo, OTEL_TRACES_SAMPLER: "parentbased_always_on" }
+      : { OTEL_SDK_DISABLED: "true" }),
+    ...o.env,
+  };
+  // However many substations, two processes host them: the runs then differ in N, not in how many busy
+  // processes share the machine's cores.
+  const perProcess = String(Math.max(1, Math.ceil(o.substations / 2)));
   const dev = await startDev(
-    ["--random-ports", "--no-quotas", "--substations", String(substations), "--capacities", BIG_KW],
-    {
-      env,
-      timeoutMs: 60_000,
-    },
+    [
+      "--random-ports",
+      "--no-quotas",
+      "--substations",
+      String(o.substations),
+      "--substations-per-process",
+      perProcess,
+      "--capacities",
+      BIG_KW,
+    ],
+    { env, timeoutMs: 120_000 },
   );
   try {
     // The balancer's own CPU per dispatch isolates the cost of choosing from the machine-wide effect of
-    // running N substation processes on a few cores.
+    // the other processes on a few cores.
     const [balancerPid] = await dev.pidsOf("apps/balancer/");
     const before = balancerPid ? await cpuMs(balancerPid) : 0;
     const t = await closedLoad(dev.urls.chargeApi, LOAD);
@@ -125,28 +134,46 @@ async function burstRun(): Promise<BurstResult> {
 }
 
 say(`bench: ${quick ? "quick " : ""}closed model, ${LOAD.concurrency} users, ${LOAD.durationS} s per run`);
-const bare = await bareChain();
-say(`  bare chain            ${bare.perS.toFixed(0)} req/s`);
-const off = await system(2, null);
-say(`  system, telemetry off ${off.perS.toFixed(0)} req/s`);
+const line = (name: string, t: Throughput) => say(`  ${name.padEnd(40)} ${t.perS.toFixed(0)} req/s`);
+const bare = await bareChain("http");
+line("bare chain, HTTP", bare);
+const bareWs = smoke ? undefined : await bareChain("ws");
+if (bareWs) line("bare chain, WebSocket", bareWs);
+const tracesOff = await system({ substations: 2 });
+line("system, traces off", tracesOff);
 const sink = await spawnListening([BUN, resolve(import.meta.dir, "bench/otlp-sink.ts")], { PORT: "0" });
-const on2 = await system(2, sink.url);
-say(`  system, telemetry on  ${on2.perS.toFixed(0)} req/s (2 substations)`);
-const sampled = smoke ? undefined : await system(2, sink.url, 0.1);
-if (sampled) say(`  system, 10% sampled   ${sampled.perS.toFixed(0)} req/s`);
-const on8 = smoke ? undefined : await system(8, sink.url);
-if (on8) say(`  system, 8 substations ${on8.perS.toFixed(0)} req/s`);
-const on32 = smoke ? undefined : await system(32, sink.url);
-if (on32) say(`  system, 32 substations ${on32.perS.toFixed(0)} req/s`);
+const tracesOn = await system({ substations: 2, tracesTo: sink.url });
+line("system, every span exported", tracesOn);
 const spans = (await (await fetch(sink.url)).json()) as { exports: number; bytes: number };
 await sink.stop();
+const optional = async (name: string, o: SystemOptions) => {
+  if (smoke) return undefined;
+  const t = await system(o);
+  line(name, t);
+  return t;
+};
+const httpLinks = await optional("system, internal calls over HTTP", {
+  substations: 2,
+  env: { INTERNAL_TRANSPORT: "http" },
+});
+const memoryJournal = await optional("system, journals in memory", {
+  substations: 2,
+  env: { SUBSTATION_DB_PATH: ":memory:" },
+});
+const fullSync = await optional("system, journal sync full", {
+  substations: 2,
+  env: { SUBSTATION_SYNC: "full" },
+});
+const substations8 = await optional("system, 8 substations", { substations: 8 });
+const substations32 = await optional("system, 32 substations", { substations: 32 });
+const substations128 = await optional("system, 128 substations", { substations: 128 });
 const burstResult = await burstRun();
 say(
-  `  burst                 ${burstResult.admitted}/${burstResult.requests} admitted, ${burstResult.breaches} breaches`,
+  `  burst                                    ${burstResult.admitted}/${burstResult.requests} admitted, ${burstResult.breaches} breaches`,
 );
 const station: [StationCost, StationCost] = smoke
-  ? [stationCost(10, 3, 500), stationCost(1000, 3, 500)]
-  : [stationCost(10), stationCost(10_000)];
+  ? [await stationCost(10, 3, 500), await stationCost(1000, 3, 500)]
+  : [await stationCost(10), await stationCost(10_000)];
 
 const results = {
   machine: {
@@ -158,15 +185,27 @@ const results = {
   },
   settings: { ...LOAD, quick },
   bareChain: bare,
-  system: { telemetryOff: off, telemetryOn: on2, sampled10: sampled, substations8: on8, substations32: on32 },
+  bareWsChain: bareWs,
+  system: {
+    tracesOff,
+    tracesOn,
+    httpLinks,
+    memoryJournal,
+    fullSync,
+    substations8,
+    substations32,
+    substations128,
+  },
   tracesExported: spans,
   burst: burstResult,
   station,
   targets: benchTargets({
     bare,
-    telemetryOff: off,
-    telemetryOn: on2,
-    substations32: on32,
+    tracesOff,
+    tracesOn,
+    memoryJournal,
+    substations32,
+    substations128,
     burst: burstResult,
     station,
   }),
@@ -180,15 +219,22 @@ const row = (name: string, t: Throughput & { balancerCpuUsPerDispatch?: number }
   `| ${name} | ${f0(t.perS)} | ${f2(t.perS / base.perS)} | ${t.latency.p50Ms} | ${t.latency.p99Ms} | ${t.notOk} | ${
     t.balancerCpuUsPerDispatch === undefined ? "" : f0(t.balancerCpuUsPerDispatch)
   } |`;
+const rows: [string, (Throughput & { balancerCpuUsPerDispatch?: number }) | undefined][] = [
+  ["bare chain: 3 Bun.serve processes, HTTP (fetch) hops", bare],
+  ["bare chain: HTTP in, then WebSocket hops", bareWs],
+  ["system: metrics on, traces off (2 substations)", tracesOff],
+  ["system: every span exported", tracesOn],
+  ["system: internal calls over HTTP (INTERNAL_TRANSPORT=http)", httpLinks],
+  ["system: journals in memory (SUBSTATION_DB_PATH=:memory:)", memoryJournal],
+  ["system: journal sync full (SUBSTATION_SYNC=full)", fullSync],
+  ["system: 8 substations (2 processes)", substations8],
+  ["system: 32 substations (2 processes)", substations32],
+  ["system: 128 substations (2 processes)", substations128],
+];
 const table = [
   "| run | req/s | vs bare | p50 ms | p99 ms | not 200 | balancer CPU µs/dispatch |",
   "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-  row("bare chain (3 Bun.serve processes, fetch)", bare, bare),
-  row("system, telemetry off", off, bare),
-  row("system, telemetry on (2 substations)", on2, bare),
-  ...(sampled ? [row("system, telemetry on, traces 10% sampled", sampled, bare)] : []),
-  ...(on8 ? [row("system, telemetry on, 8 substations", on8, bare)] : []),
-  ...(on32 ? [row("system, telemetry on, 32 substations", on32, bare)] : []),
+  ...rows.flatMap(([name, t]) => (t ? [row(name, t, bare)] : [])),
 ].join("\n");
 const targetTable = [
   "| target | measured | limit | |",
@@ -214,9 +260,11 @@ const m = results.machine;
 const generated = `<!-- bench:begin (written by \`bun run bench\`; edit outside these markers) -->
 Measured ${new Date().toISOString().slice(0, 10)} on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel},
 Bun ${m.bun}, with \`bun run bench${quick ? " --quick" : ""}\`. Closed model, ${LOAD.concurrency} concurrent users,
-${LOAD.durationS} s per run after a ${LOAD.warmupS} s warm-up, same load generator for every run (the typed tRPC
-client). Telemetry on = metrics plus every span exported by OTLP/HTTP to a sink process
-(${spans.exports} exports, ${(spans.bytes / 2 ** 20).toFixed(1)} MiB).
+${LOAD.durationS} s per run after a ${LOAD.warmupS} s warm-up, ${LOAD.sessionS} s sessions, one vehicle per request,
+same load generator for every run (the typed tRPC client). Unless the row says otherwise: internal calls on
+WebSocket links, journals on disk with group commit (sync normal), metrics on, traces off. "Every span
+exported" sends each span by OTLP/protobuf to a sink process (${spans.exports} exports,
+${(spans.bytes / 2 ** 20).toFixed(1)} MiB).
 
 ${table}
 

@@ -5,30 +5,15 @@
  * else: no validation, no routing, no telemetry. This is the ceiling the real chain is compared to.
  *   PORT=0 NEXT_URL=http://127.0.0.1:9001 NEXT_PATH=/trpc/dispatch bun bare-hop.ts
  */
+import { SESSION_ANSWER } from "./bare-answer.ts";
+
 const next = process.env.NEXT_URL ? `${process.env.NEXT_URL}${process.env.NEXT_PATH ?? ""}` : null;
-const session = JSON.stringify({
-  result: {
-    data: {
-      sessionId: `substation-1.${"0".repeat(32)}`,
-      substationId: "substation-1",
-      vehicleId: "bare",
-      allocatedKw: 11,
-      minKw: 4.2,
-      maxKw: 11,
-      startedAt: new Date(0).toISOString(),
-      expectedEndAt: new Date(5000).toISOString(),
-      durationS: 5,
-      energyKwh: null,
-      tries: 1,
-    },
-  },
-});
 
 const server = Bun.serve({
   hostname: process.env.HOST ?? "127.0.0.1",
   port: Number(process.env.PORT ?? 0),
   async fetch(req) {
-    if (!next) return new Response(session, { headers: { "content-type": "application/json" } });
+    if (!next) return new Response(SESSION_ANSWER, { headers: { "content-type": "application/json" } });
     const upstream = await fetch(next, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -45,5 +30,3 @@ process.on("SIGTERM", () => {
   server.stop(true);
   process.exit(0);
 });
-
-export {};
