@@ -11,6 +11,9 @@ import { startGrid } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
 
+/** The level an event carries; undefined for an end. */
+const levelOf = (e: PowerEvent | undefined) => (e?.type === "level" ? e.levelKw : undefined);
+
 describe("sessions for chargers", () => {
   test("a dispatched vehicle's session is found wherever it is; a vehicle without one is null", async () => {
     await using grid = await startGrid({ capacitiesKw: [150, 150] });
@@ -95,10 +98,10 @@ describe("sessions for chargers", () => {
         durationS: 60,
       });
       await grid.client.requestCharge.mutate({ vehicleId: "b", maxKw: 22, minKw: 1, durationS: 60 });
-      await until(() => events.at(-1)?.type === "level" && events.at(-1)?.levelKw === 11);
+      await until(() => levelOf(events.at(-1)) === 11);
       await grid.operator.stopSession.mutate({ sessionId: a.sessionId });
       await until(() => events.some((e) => e.type === "ended" && e.sessionId === a.sessionId));
-      await until(() => events.at(-1)?.type === "level" && events.at(-1)?.levelKw === null);
+      await until(() => levelOf(events.at(-1)) === null);
     } finally {
       ac.abort();
       await reading;
