@@ -2,7 +2,6 @@
 import { describe, expect, test } from "bun:test";
 import type { AppRouter } from "@evgrid/charge-api";
 import type { SessionUpdate } from "@evgrid/contract";
-import { EventSource } from "eventsource";
 import { startGrid } from "@evgrid/testing";
 import {
   createTRPCClient,
@@ -13,6 +12,7 @@ import {
   splitLink,
   type TRPCLink,
 } from "@trpc/client";
+import { EventSource } from "eventsource";
 
 const links: [string, (url: string) => TRPCLink<AppRouter>][] = [
   ["httpLink", (url) => httpLink({ url })],

@@ -11,7 +11,11 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
   test("a dispatched vehicle plugs in: its charger gets the session's allocation; a second vehicle lowers it within 1 s", async () => {
     await using grid = await startGrid({ capacitiesKw: [20] });
     await using ocpp = await startOcppGateway(grid);
-    const grant = await grid.client.requestCharge.mutate({ vehicleId: "ev-booked", maxKw: 11, durationS: 3600 });
+    const grant = await grid.client.requestCharge.mutate({
+      vehicleId: "ev-booked",
+      maxKw: 11,
+      durationS: 3600,
+    });
     expect(grant.allocatedKw).toBe(11);
 
     const first = await ocpp.charger("cp-a", { protocol });
@@ -20,7 +24,11 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     expect((await firstProfile).watts).toBe(11_000);
     // The transaction took over the booked session: no second one.
     const [listed] = await ocpp.admin.listChargePoints.query();
-    expect(listed?.transactions[0]).toMatchObject({ sessionId: grant.sessionId, state: "charging", profileW: 11_000 });
+    expect(listed?.transactions[0]).toMatchObject({
+      sessionId: grant.sessionId,
+      state: "charging",
+      profileW: 11_000,
+    });
 
     // A walk-in at the same substation: 20 kW shared, 10 each.
     const second = await ocpp.charger("cp-b", { protocol: protocol === "ocpp1.6" ? "ocpp2.0.1" : "ocpp1.6" });
@@ -42,7 +50,12 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
   test("a full grid gives 0 W, then real power once some frees up", async () => {
     await using grid = await startGrid({ capacitiesKw: [11] });
     await using ocpp = await startOcppGateway(grid);
-    const hog = await grid.client.requestCharge.mutate({ vehicleId: "ev-hog", minKw: 11, maxKw: 11, durationS: 600 });
+    const hog = await grid.client.requestCharge.mutate({
+      vehicleId: "ev-hog",
+      minKw: 11,
+      maxKw: 11,
+      durationS: 600,
+    });
     const cp = await ocpp.charger("cp-full", { protocol });
     const zero = cp.nextProfile(1, () => true);
     await cp.startTransaction(1, "ev-waiting");
@@ -78,12 +91,18 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     await eventually(() => expect(cp.limit(1)).toBe(11_000));
     await cp.meter(1, { energyWh: 11_000 });
     await eventually(async () => {
-      const s = await grid.client.getSession.query({ sessionId: grant.sessionId, sessionSecret: grant.sessionSecret });
+      const s = await grid.client.getSession.query({
+        sessionId: grant.sessionId,
+        sessionSecret: grant.sessionSecret,
+      });
       expect(s.deliveredKwh).toBeCloseTo(1, 3);
     });
     await cp.meter(1, { energyWh: 12_000 });
     await eventually(() => expect(cp.stopsAsked.length).toBe(1));
-    const s = await grid.client.getSession.query({ sessionId: grant.sessionId, sessionSecret: grant.sessionSecret });
+    const s = await grid.client.getSession.query({
+      sessionId: grant.sessionId,
+      sessionSecret: grant.sessionSecret,
+    });
     expect(s).toMatchObject({ status: "ended", endReason: "energy_delivered" });
   });
 });

@@ -68,9 +68,22 @@ type Handler = (
   params: Record<string, unknown>,
 ) => Promise<Record<string, unknown>> | Record<string, unknown>;
 
-export type TxState = "charging" | "waiting" | "binding" | "stopping";
+/**
+ * charging: bound to a session; waiting: for power, at 0 W; binding: its session is being found or
+ * admitted; unidentified: no valid vehicle id yet (2.0.1); stopping: the grid ended it, the charger is asked.
+ */
+export type TxState = "charging" | "waiting" | "binding" | "unidentified" | "stopping";
 const stateOf = (tx: Tx): TxState =>
-  tx.gridEnded ? "stopping" : tx.waiting ? "waiting" : tx.sessionId ? "charging" : "binding";
+  tx.gridEnded
+    ? "stopping"
+    : tx.waiting
+      ? "waiting"
+      : tx.sessionId
+        ? "charging"
+        : tx.vehicleId
+          ? "binding"
+          : "unidentified";
+const walkInKey = (tx: Tx) => `ocpp:${tx.chargePointId}:${tx.transactionId}`;
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -194,12 +207,8 @@ export class Gateway {
           return fn((params ?? {}) as Record<string, unknown>);
         }),
       );
-    // Anything else (an action this gateway does not serve, or one the schemas do not know).
-    client.handle(async ({ method }) => {
-      this.metrics.message("other", "in", "not_implemented");
-      throw createRPCError("NotImplemented", `${String(method).slice(0, 64)} is not served`);
-    });
-
+    // Any other action (unknown, or one this gateway does not serve) is answered NotImplemented by the library
+    // before its payload is looked at.
     handle("BootNotification", () => {
       const at = Date.now();
       this.registry.markBooted(id, at);
@@ -261,6 +270,8 @@ export class Gateway {
     if (!vehicleIdSchema.safeParse(idTag).success) {
       return { transactionId, idTagInfo: { status: "Invalid" } };
     }
+    // One vehicle, one transaction: plugged in elsewhere already, this one is refused (the charger stops it).
+    if (this.chargingVehicle(idTag)) return { transactionId, idTagInfo: { status: "ConcurrentTx" } };
     this.open(ch, connectorId, String(transactionId), idTag, Number(p.meterStart));
     return { transactionId, idTagInfo: { status: "Accepted" } };
   }
@@ -269,8 +280,17 @@ export class Gateway {
     const info = p.transactionInfo as { transactionId: string };
     const token = (p.idToken as { idToken?: string } | undefined)?.idToken;
     const evse = (p.evse as { id: number } | undefined)?.id;
-    const tokenOk = token === undefined ? undefined : vehicleIdSchema.safeParse(token).success;
-    const answer = tokenOk === undefined ? {} : { idTokenInfo: { status: tokenOk ? "Accepted" : "Invalid" } };
+    const valid = token !== undefined && vehicleIdSchema.safeParse(token).success;
+    const status =
+      token === undefined
+        ? undefined
+        : !valid
+          ? "Invalid"
+          : this.chargingVehicle(token, info.transactionId)
+            ? "ConcurrentTx"
+            : "Accepted";
+    const tokenOk = status === undefined ? undefined : status === "Accepted";
+    const answer = status === undefined ? {} : { idTokenInfo: { status } };
     const reading = readMeter(p.meterValue as MeterValue[] | undefined);
     let tx = ch.txs.get(info.transactionId);
 
@@ -378,7 +398,7 @@ export class Gateway {
             minKw: Math.min(maxKw, this.cfg.walkInMinKw),
             durationS: this.cfg.walkInMaxS,
             substationId: tx.substationId,
-            idempotencyKey: `ocpp:${tx.chargePointId}:${tx.transactionId}`,
+            idempotencyKey: walkInKey(tx),
             ...(waitS === undefined ? {} : { waitS }),
           },
           { context: { timeoutMs: (waitS ?? 5) * 1000 + 10_000, signal: ac.signal } },
@@ -467,7 +487,10 @@ export class Gateway {
   /** The charger reported the end, or it stayed offline: the session ends and power goes to the others. */
   private async endTransaction(ch: Charger, tx: Tx, reason: "stopped" | "charger_offline"): Promise<void> {
     ch.txs.delete(tx.transactionId);
-    tx.admitting?.abort();
+    if (tx.admitting) {
+      tx.admitting.abort();
+      void this.releaseOrphan(tx);
+    }
     ch.pusher.forget(tx.connectorId);
     this.registry.closeTransaction(ch.cp.chargePointId, tx.transactionId, Date.now());
     const sessionId = tx.sessionId;
@@ -484,6 +507,27 @@ export class Gateway {
       this.log.warn("charger stayed offline; its session ended", {
         chargePointId: ch.cp.chargePointId,
         sessionId,
+      });
+    }
+  }
+
+  /**
+   * The transaction ended while its admission was on its way: the grid may have admitted it anyway (the
+   * hang-up arriving after the substation said yes). Such a session, found by the walk-in's idempotency
+   * key and bound to no transaction, is stopped.
+   */
+  private async releaseOrphan(tx: Tx): Promise<void> {
+    if (!tx.vehicleId) return;
+    await sleep(1000);
+    try {
+      const found = await this.grid.balancer.findVehicleSession.query({ vehicleId: tx.vehicleId });
+      if (found && found.idempotencyKey === walkInKey(tx) && !this.bySession.has(found.sessionId)) {
+        await this.grid.balancer.stopSession.mutate({ sessionId: found.sessionId });
+      }
+    } catch (err) {
+      this.log.warn("could not check for a session admitted after its transaction ended", {
+        vehicleId: tx.vehicleId,
+        error: describeFailure(err),
       });
     }
   }
@@ -673,7 +717,13 @@ export class Gateway {
   }
 
   txCounts(): Record<TxState, number> {
-    const counts: Record<TxState, number> = { charging: 0, waiting: 0, binding: 0, stopping: 0 };
+    const counts: Record<TxState, number> = {
+      charging: 0,
+      waiting: 0,
+      binding: 0,
+      unidentified: 0,
+      stopping: 0,
+    };
     for (const ch of this.chargers.values()) for (const tx of ch.txs.values()) counts[stateOf(tx)]++;
     return counts;
   }
@@ -753,6 +803,16 @@ export class Gateway {
       trace: null,
     };
     return tx;
+  }
+
+  /** Is this vehicle in an open transaction (other than `except`) on any charger? */
+  private chargingVehicle(vehicleId: string, except?: string): boolean {
+    for (const ch of this.chargers.values()) {
+      for (const tx of ch.txs.values()) {
+        if (tx.vehicleId === vehicleId && tx.transactionId !== except && !tx.gridEnded) return true;
+      }
+    }
+    return false;
   }
 
   private txOnConnector(ch: Charger, connectorId: number): Tx | undefined {
