@@ -68,7 +68,7 @@ export function startGateway(env: GatewayEnv) {
       log,
     );
     return {
-      router: gatewayRouter(registry, gw),
+      router: gatewayRouter(registry, gw, ocpp.url),
       describe: { ocpp: ocpp.url, chargePoints: registry.all().length, resumedTransactions: resumed },
       stop: async () => {
         await gw.close();

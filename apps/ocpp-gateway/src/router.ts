@@ -29,7 +29,7 @@ export const registerChargePointSchema = z.strictObject({
 });
 
 /** Admin procedures (service token): the registry of charge points and what each one is doing. */
-export function gatewayRouter(registry: Registry, gateway: Gateway) {
+export function gatewayRouter(registry: Registry, gateway: Gateway, ocppUrl: string) {
   const view = () =>
     registry.all().map((cp) => ({
       chargePointId: cp.chargePointId,
@@ -57,6 +57,12 @@ export function gatewayRouter(registry: Registry, gateway: Gateway) {
         registry.remove(input.chargePointId);
         return { removed: true };
       }),
+    /** Where charge points connect (ws://HOST:OCPP_PORT/ocpp), and how many are registered and connected. */
+    gatewayInfo: internalProcedure.query(() => ({
+      ocppUrl,
+      chargePoints: registry.all().length,
+      connected: gateway.connectedCount,
+    })),
     /** Every charge point: connected or not, each connector's status, its transactions, sessions and profiles. */
     listChargePoints: internalProcedure.query(() => view()),
   });
