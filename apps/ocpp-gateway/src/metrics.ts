@@ -9,7 +9,7 @@ export function gatewayMetrics(meter: Meter) {
   const profiles = meter.createCounter("evgrid_ocpp_profiles", {
     description: "SetChargingProfile calls by outcome (accepted, rejected, timeout, error)",
   });
-  const pushLatency = meter.createHistogram("evgrid_ocpp_push_latency", {
+  const pushLatency = meter.createHistogram("evgrid_ocpp_push_latency_seconds", {
     description: "From a re-share at the substation to the charger's answer to its new profile",
     unit: "s",
     advice: { explicitBucketBoundaries: durationBucketsS },
