@@ -257,7 +257,10 @@ type Json = any;
  * One app as its own OS process (`bun apps/<app>/src/main.ts`) on 127.0.0.1 port 0, plus `call` for its
  * tRPC procedures with the service token in `env`.
  */
-export async function spawnApp(app: "substation" | "balancer" | "charge-api", env: Record<string, string>) {
+export async function spawnApp(
+  app: "substation" | "balancer" | "charge-api" | "ocpp-gateway",
+  env: Record<string, string>,
+) {
   const running = await spawnListening([process.execPath, `apps/${app}/src/main.ts`], {
     HOST: "127.0.0.1",
     PORT: "0",
