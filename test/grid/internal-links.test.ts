@@ -160,8 +160,12 @@ describe("a dropped or silent peer", () => {
       token: env.SERVICE_TOKEN,
       transport: "ws",
     });
+    // A subscription outlives the link: sent again when the peer is back, starting afresh (current level).
+    const levels: unknown[] = [];
+    const watch = client.watchPower.subscribe(undefined, { onData: (e) => levels.push(e) });
     try {
       expect((await client.getLoad.query()).substationId).toBe("substation-1");
+      await eventually(() => expect(levels).toHaveLength(1));
       // Calls out on the link when the process dies: each fails long before its 5 s deadline.
       const t0 = performance.now();
       const calls = Array.from({ length: 50 }, () =>
@@ -183,8 +187,10 @@ describe("a dropped or silent peer", () => {
       await eventually(async () => expect((await client.getLoad.query()).substationId).toBe("substation-1"), {
         timeoutMs: 10_000,
       });
+      await eventually(() => expect(levels).toHaveLength(2), { timeoutMs: 10_000 });
       expect(await second.stop()).toBe(0);
     } finally {
+      watch.unsubscribe();
       client[closeLink]();
     }
   });

@@ -14,6 +14,7 @@ import {
   readYaml,
   repoRoot,
   runClient,
+  SimulatedChargePoint,
   startDev,
   substituteGrafanaVariables,
 } from "@evgrid/testing";
@@ -117,11 +118,20 @@ async function untilAllHaveData(
 describe("dashboards and alerts against a real Prometheus", () => {
   test("every panel query and alert expression returns data", async () => {
     // The grid compose runs: three substations, small enough to fill up.
-    const dev = await startDev(["--random-ports", "--no-quotas", "--keep-going", "--capacities", "60,40,20"]);
+    const dev = await startDev([
+      "--random-ports",
+      "--no-quotas",
+      "--keep-going",
+      "--capacities",
+      "60,40,20",
+      "--chargers",
+      "1",
+    ]);
     cleanups.push(() => dev[Symbol.asyncDispose]());
     const hostOf: Record<string, string> = {
       "charge-api": new URL(dev.urls.chargeApi).host,
       balancer: new URL(dev.urls.balancer).host,
+      "ocpp-gateway": new URL(dev.urls.gateway).host,
       ...Object.fromEntries(Object.entries(dev.urls.substations).map(([id, url]) => [id, new URL(url).host])),
     };
 
@@ -141,6 +151,39 @@ describe("dashboards and alerts against a real Prometheus", () => {
       })),
     }));
     const prom = await startPrometheus(jobs);
+
+    // A charger per substation, each charging a vehicle and metering it: every re-share below pushes them
+    // profiles (the OCPP row's rates and push latency), and one draws little enough to be reclaimed.
+    expect(dev.urls.chargers).toHaveLength(3);
+    const chargers = await Promise.all(
+      dev.urls.chargers.map(async (c, i) => {
+        const cp = new SimulatedChargePoint({
+          url: dev.urls.ocpp,
+          id: c.id,
+          password: c.password,
+          protocol: i % 2 ? "ocpp2.0.1" : "ocpp1.6",
+        });
+        await cp.connect();
+        await cp.startTransaction(1, `ev-plugged-${i}`);
+        return cp;
+      }),
+    );
+    cleanups.push(async () => {
+      await Promise.all(chargers.map((c) => c.close()));
+    });
+    // Vehicles come and go at the chargers all the time: each new transaction is admitted (or waits at 0 W
+    // on a full grid) and gets a profile, so profile rates and push latency have recent samples.
+    let plugged = 0;
+    const metering = setInterval(() => {
+      for (const [i, cp] of chargers.entries()) {
+        void (async () => {
+          await cp.meter(1, { powerW: 2000 });
+          await cp.stopTransaction(1);
+          await cp.startTransaction(1, `ev-plugged-${i}-${++plugged}`);
+        })().catch(() => {});
+      }
+    }, 1000);
+    cleanups.push(() => clearInterval(metering));
 
     // Fill the grid (120 kW of 4.2 kW minimums = 27 sessions) and keep requests coming, so rates,
     // refusals and latency histograms all have recent samples.

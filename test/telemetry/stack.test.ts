@@ -10,11 +10,13 @@ import {
   alertRules,
   dashboardFiles,
   dashboardQueries,
+  eventually,
   exposedMetricNames,
   metricNamesIn,
   readYaml,
   repoRoot,
   startGrid,
+  startOcppGateway,
 } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
@@ -35,7 +37,7 @@ const dotEnv = Object.fromEntries(
     .map((l) => l.split("=", 2) as [string, string]),
 );
 
-const APPS = ["substation-1", "substation-2", "substation-3", "balancer", "charge-api"];
+const APPS = ["substation-1", "substation-2", "substation-3", "balancer", "charge-api", "ocpp-gateway"];
 const envOf = (service: string): Record<string, string> => compose.services[service].environment;
 
 /** Runs a command, failing (never skipping) when the tool is missing: CI installs it. */
@@ -92,11 +94,15 @@ describe("compose.yaml", () => {
     expect(existsSync(resolve(repoRoot, "apps/load-tester/k6/charge.ts"))).toBe(true);
   });
 
-  test("publishes only charge-api, Grafana and Prometheus", () => {
+  test("publishes only charge-api, the OCPP endpoint, Grafana and Prometheus", () => {
     const published = Object.entries(compose.services)
       .filter(([, s]: [string, Yaml]) => s.ports?.length)
       .map(([name]) => name);
-    expect(published.toSorted()).toEqual(["charge-api", "grafana", "prometheus"]);
+    expect(published.toSorted()).toEqual(["charge-api", "grafana", "ocpp-gateway", "prometheus"]);
+    // Of the gateway, only where charge points connect: its admin port stays inside.
+    expect(compose.services["ocpp-gateway"].ports).toEqual([
+      `127.0.0.1:8180:${envOf("ocpp-gateway").OCPP_PORT}`,
+    ]);
   });
 
   test("has a healthcheck on every service whose image can run one, and waits on it", () => {
@@ -166,6 +172,7 @@ describe("collector, Tempo and Prometheus configs", () => {
     expect(targets).toEqual({
       "charge-api": [`charge-api:${envOf("charge-api").PORT}`],
       balancer: [`balancer:${envOf("balancer").PORT}`],
+      "ocpp-gateway": [`ocpp-gateway:${envOf("ocpp-gateway").PORT}`],
       substation: ["substation-1", "substation-2", "substation-3"].map((s) => `${s}:${envOf(s).PORT}`),
     });
     // Job names are the services' OTEL_SERVICE_NAME, so Tempo's service.name and Prometheus' job agree.
@@ -263,8 +270,18 @@ describe("Grafana provisioning", () => {
     for (const v of ["b", "c", "d"]) await grid.client.requestCharge.mutate({ vehicleId: v, durationS: 60 });
     await grid.client.requestCharge.mutate({ vehicleId: "e", durationS: 60 }).catch(() => undefined);
     await grid.client.stopCharge.mutate({ sessionId: a.sessionId, sessionSecret: a.sessionSecret });
+    // A charger connected to the gateway, with a profile pushed and a refused connection.
+    await using ocpp = await startOcppGateway(grid);
+    const cp = await ocpp.charger("cp-metrics");
+    await cp.startTransaction(1, "ev-metrics");
+    await eventually(() => expect(cp.limit(1)).toBeDefined());
+    const refused = new WebSocket(`${ocpp.gateway.ocppUrl}/cp-nobody`, ["ocpp1.6"]);
+    await new Promise((resolve) => {
+      refused.onerror = resolve;
+      refused.onclose = resolve;
+    });
     const exported = new Set<string>();
-    for (const app of [grid.api, grid.balancer, ...grid.substations]) {
+    for (const app of [grid.api, grid.balancer, ...grid.substations, ocpp.gateway]) {
       for (const name of exposedMetricNames(await (await fetch(`${app.url}/metrics`)).text()))
         exported.add(name);
     }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { internalClient } from "@evgrid/kit";
 import { startTelemetry, telemetryEnvSchema } from "@evgrid/telemetry";
-import { type ReceivedSpan, startDev, startOtlpSink } from "@evgrid/testing";
+import { type ReceivedSpan, SimulatedChargePoint, startDev, startOtlpSink } from "@evgrid/testing";
 
 setDefaultTimeout(60_000);
 const SERVER = 2;
@@ -19,7 +19,7 @@ let dev: Awaited<ReturnType<typeof startDev>>;
 
 beforeAll(async () => {
   sink = startOtlpSink();
-  dev = await startDev(["--random-ports", "--no-quotas", "--capacities", "150,4.2"], {
+  dev = await startDev(["--random-ports", "--no-quotas", "--capacities", "150,4.2", "--chargers", "1"], {
     env: {
       OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
       OTEL_METRICS_EXPORTER: "otlp",
@@ -37,6 +37,51 @@ const byName = (spans: ReceivedSpan[], service: string, name: string, kind: numb
   spans.filter((s) => s.service === service && s.name === name && s.kind === kind);
 
 describe("distributed tracing", () => {
+  test("a charger's StartTransaction is one trace with the walk-in's dispatch, and its profile push joins it", async () => {
+    const [demo] = dev.urls.chargers.filter((c) => c.substationId === "substation-1");
+    if (!demo) throw new Error("bun run dev --chargers 1 printed no charge point at substation-1");
+    const cp = new SimulatedChargePoint({
+      url: dev.urls.ocpp,
+      id: demo.id,
+      password: demo.password,
+      protocol: "ocpp2.0.1",
+    });
+    try {
+      await cp.connect();
+      const profile = cp.nextProfile(1, () => true);
+      await cp.startTransaction(1, "ev-traced-ocpp");
+      await profile;
+      const gw = (all: ReceivedSpan[]) =>
+        all.find(
+          (s) => s.service === "ocpp-gateway" && s.name === "ocpp TransactionEvent" && s.kind === SERVER,
+        );
+      const spans = await sink.waitFor((all) => {
+        const root = gw(all);
+        const names = new Set(
+          all.filter((s) => s.traceId === root?.traceId).map((s) => `${s.service}:${s.name}`),
+        );
+        return (
+          names.has("substation:substation/startSession") && names.has("ocpp-gateway:ocpp SetChargingProfile")
+        );
+      });
+      const root = gw(spans) as ReceivedSpan;
+      const trace = spans.filter((s) => s.traceId === root.traceId);
+      expect(root.attributes).toMatchObject({
+        "ocpp.action": "TransactionEvent",
+        "ocpp.charge_point": demo.id,
+      });
+      const dispatch = trace.find((s) => s.service === "ocpp-gateway" && s.name === "balancer/dispatch");
+      expect(dispatch?.kind).toBe(CLIENT);
+      const push = trace.find((s) => s.name === "ocpp SetChargingProfile");
+      expect({ kind: push?.kind, parent: push?.parentSpanId }).toEqual({ kind: CLIENT, parent: root.spanId });
+      expect(
+        trace.some((s) => s.service === "balancer" && s.name === "balancer/dispatch" && s.kind === SERVER),
+      ).toBe(true);
+    } finally {
+      await cp.close();
+    }
+  });
+
   test("requestCharge produces spans from all three services in one trace with correct parent links", async () => {
     const api = internalClient<ChargeApiRouter>(dev.urls.chargeApi, { timeoutMs: 5000 });
     const grant = await api.requestCharge.mutate({ vehicleId: "ev-traced", maxKw: 22, durationS: 60 });

@@ -44,6 +44,32 @@ describe("bun run client", () => {
     expect(stdout).toContain("4 requests: 3 admitted, 1 not admitted (GRID_FULL 1)");
   });
 
+  test("--watch follows each admitted session live: its power when another starts, then its end", async () => {
+    await using grid = await startGrid({ capacitiesKw: [22] });
+    const { stdout, code } = await runClient([
+      "--url",
+      grid.api.url,
+      "--count",
+      "2",
+      "--interval",
+      "0.5",
+      "--max-kw",
+      "22",
+      "--min-kw",
+      "1",
+      "--duration-s",
+      "1.5",
+      "--vehicle-prefix",
+      "w",
+      "--watch",
+    ]);
+    expect(code).toBe(0);
+    expect(stdout).toContain("watching 2 sessions");
+    // w-1 had the site alone, shared it when w-2 started, and both ended by their time.
+    expect(stdout).toMatch(/ {2}w-1 {2}substation-1 {2}11\.0 kW/);
+    expect(stdout.match(/ended \(time_elapsed\)/g)).toHaveLength(2);
+  });
+
   test("an unreachable API is a failure (exit 1), not a hang", async () => {
     const { stdout, code } = await runClient(["--url", "http://127.0.0.1:9", "--count", "1"]);
     expect(code).toBe(1);

@@ -7,9 +7,17 @@ import {
   reasons,
   refusalDetailsSchema,
   type Session,
+  type SessionUpdate,
   substationOfSession,
 } from "@evgrid/contract";
-import { classifyCallFailure, describeFailure, GridError, gridFull, relayUpstreamError } from "@evgrid/kit";
+import {
+  classifyCallFailure,
+  describeFailure,
+  GridError,
+  gridFull,
+  relayUpstreamError,
+  subscriptionValues,
+} from "@evgrid/kit";
 import {
   checkSessionQuota,
   exceedsEverySite,
@@ -94,7 +102,12 @@ export class Dispatcher {
     this.memory = opts.memory ?? new DispatchMemory();
     this.ledger = new OwnerLedger(this.now);
     this.waiting = new WaitQueue({
-      hasRoomFor: (req) => view.best(req) !== undefined,
+      // A pinned request (a vehicle at a charger) waits for its own substation only.
+      hasRoomFor: (req) => {
+        if (req.substationId === undefined) return view.best(req) !== undefined;
+        const pinned = view.byId(req.substationId);
+        return pinned !== undefined && view.hasRoomAt(pinned, req);
+      },
       dispatch: (req) => this.admit(req),
       abandon: (result) => void this.stopQuietly(result.session),
       maxWaiting: opts.maxWaiting,
@@ -139,8 +152,48 @@ export class Dispatcher {
     });
   }
 
+  /**
+   * A vehicle's active session anywhere in the grid, or null: from the substation this balancer sent it to,
+   * else by asking every healthy substation (at most one has it). The OCPP gateway asks when a vehicle plugs in.
+   */
+  async findVehicleSession(vehicleId: string): Promise<Session | null> {
+    const home = this.memory.vehicleHome(vehicleId);
+    const homeMember = home === undefined ? undefined : this.view.byId(home);
+    const members = homeMember?.healthy ? [homeMember] : this.view.members.filter((m) => m.healthy);
+    const found = await Promise.all(
+      members.map((m) => m.client.findSession.query({ vehicleId }).catch(() => null)),
+    );
+    const session = found.find((s) => s !== null) ?? null;
+    if (session === null && homeMember?.healthy) {
+      // Memory may be stale (the session ended behind us): the others are asked before saying none.
+      this.memory.forgetVehicle(vehicleId);
+      return this.findVehicleSession(vehicleId);
+    }
+    return session;
+  }
+
+  /**
+   * One session's power, energy and end as they change, relayed from its substation's own subscription
+   * (with `owner`, only that owner's session). Ends when the session ends or the watcher stops.
+   */
+  async *watchSession(
+    ref: { sessionId: string; owner?: string | undefined },
+    signal?: AbortSignal,
+  ): AsyncGenerator<SessionUpdate> {
+    const member = this.ownerOf(ref.sessionId);
+    try {
+      yield* subscriptionValues<SessionUpdate>((o) => member.client.watchSession.subscribe(ref, o), signal);
+    } catch (err) {
+      throw relayUpstreamError(err, member.id ?? member.url);
+    }
+  }
+
   /** `stopSession`: ends it now and lets the waiters have its power. */
-  async stopSession(ref: { sessionId: string; owner?: string | undefined }): Promise<Session> {
+  async stopSession(ref: {
+    sessionId: string;
+    owner?: string | undefined;
+    reason?: "stopped" | "charger_offline";
+  }): Promise<Session> {
     const member = this.ownerOf(ref.sessionId);
     try {
       const { session, load } = await member.client.stopSession.mutate(ref);
@@ -342,6 +395,9 @@ class DispatchRun {
       home === undefined ? undefined : { id: home, healthy: homeMember?.healthy ?? false },
     );
     if (first === "home_unavailable") throw homeUnavailable(home as string);
+    // Pinned (a vehicle at a charger there): that substation or none.
+    const pinned = req.substationId === undefined ? undefined : view.byId(req.substationId);
+    if (req.substationId !== undefined && !pinned?.healthy) throw homeUnavailable(req.substationId);
 
     while (this.asked.size < opts.maxTries) {
       const remainingMs = deadline - this.now();
@@ -353,8 +409,14 @@ class DispatchRun {
           { substations: this.attempts },
         );
       }
-      const atHome = first === "home" && this.asked.size === 0;
-      const member = atHome ? homeMember : view.best(req, this.asked);
+      const atHome = (first === "home" || pinned !== undefined) && this.asked.size === 0;
+      const member = pinned
+        ? this.asked.size === 0
+          ? pinned
+          : undefined
+        : atHome
+          ? homeMember
+          : view.best(req, this.asked);
       if (!member) break;
       this.asked.add(member);
       view.beginAssignment(member, req);

@@ -62,6 +62,12 @@ export class DispatchMemory {
     if (session.status === "active") this.set(`vehicle:${req.vehicleId}`, session.substationId, endsAtMs);
   }
 
+  /** The substation of this vehicle's active session, as this balancer last knew it. */
+  vehicleHome(vehicleId: string): string | undefined {
+    const home = this.homes.get(`vehicle:${vehicleId}`);
+    return home && home.expiresAtMs > this.now() ? home.substationId : undefined;
+  }
+
   forgetVehicle(vehicleId: string): void {
     this.homes.delete(`vehicle:${vehicleId}`);
   }

@@ -1,6 +1,12 @@
-import { dispatchRequestSchema, sessionAccessSchema } from "@evgrid/contract";
+import {
+  dispatchRequestSchema,
+  sessionAccessSchema,
+  stopSessionInputSchema,
+  vehicleIdSchema,
+} from "@evgrid/contract";
 import { internalProcedure, router } from "@evgrid/kit";
 import { membershipProcedures } from "@evgrid/membership";
+import { z } from "zod";
 import type { Dispatcher } from "./dispatcher.ts";
 
 /** Every procedure is internal: charge-api and operators call them with the service token. */
@@ -19,8 +25,16 @@ export function balancerRouter(dispatcher: Dispatcher) {
       .input(sessionAccessSchema)
       .query(({ input }) => dispatcher.getSession(input)),
     stopSession: internalProcedure
-      .input(sessionAccessSchema)
+      .input(stopSessionInputSchema)
       .mutation(({ input }) => dispatcher.stopSession(input)),
+    /** A vehicle's active session anywhere, or null (the OCPP gateway, when a vehicle plugs in). */
+    findVehicleSession: internalProcedure
+      .input(z.strictObject({ vehicleId: vehicleIdSchema }))
+      .query(({ input }) => dispatcher.findVehicleSession(input.vehicleId)),
+    /** One session's power, energy and end as they change (the public watchSession). */
+    watchSession: internalProcedure
+      .input(sessionAccessSchema)
+      .subscription(({ input, signal }) => dispatcher.watchSession(input, signal)),
   });
 }
 

@@ -6,7 +6,13 @@ import {
   type Scheduler,
   systemScheduler,
 } from "@evgrid/kit";
-import { bestCandidate, type CandidateView, probeBackoffMs, rankSubstations } from "@evgrid/policy";
+import {
+  bestCandidate,
+  type CandidateView,
+  probeBackoffMs,
+  projectedUtilizationAt,
+  rankSubstations,
+} from "@evgrid/policy";
 import type { SubstationRouter } from "@evgrid/substation";
 import { withoutTracing } from "@evgrid/telemetry";
 
@@ -300,6 +306,11 @@ export class GridView {
         return member ? [{ member, reason: f.reason }] : [];
       }),
     };
+  }
+
+  /** Whether this member could take the request by what the view knows (healthy, not draining, room). */
+  hasRoomAt(m: Member, req: { minKw: number; maxKw: number }): boolean {
+    return isCandidate(m) && projectedUtilizationAt(candidateView(m), req) !== null;
   }
 
   byId(substationId: string): Member | undefined {

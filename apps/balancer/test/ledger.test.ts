@@ -8,6 +8,7 @@ const session = (over: Partial<Session>): Session => ({
   vehicleId: "ev",
   minKw: 4.2,
   maxKw: 11,
+  capKw: null,
   allocatedKw: 11,
   status: "active",
   startedAt: new Date(0).toISOString(),

@@ -27,6 +27,9 @@ const schema = z
     /** Requests per second per caller (API key, or address in open mode), and the burst allowed. */
     QUOTA_RPS: z.coerce.number().positive().max(1_000_000).default(50),
     QUOTA_BURST: z.coerce.number().int().min(1).max(1_000_000).default(100),
+    /** Sessions one caller may watch at once (watchSession streams), and all callers together. */
+    QUOTA_WATCHERS: z.coerce.number().int().min(0).max(1_000_000).default(100),
+    MAX_WATCHERS: z.coerce.number().int().min(0).max(1_000_000).default(5000),
     /**
      * Requests waiting for capacity (waitS) this app holds open at once. Unset: 1,000 over a link; over
      * HTTP (each waiting call holds a connection) half of Bun's fetch limit.

@@ -4,19 +4,21 @@ import {
   type PublicSession,
   reasons,
   type Session,
+  type SessionUpdate,
   sessionRefSchema,
 } from "@evgrid/contract";
 import {
   type Caller,
   GridError,
+  type InternalClient,
   publicProcedure,
   relayUpstreamError,
   router,
   sessionSecretFor,
   sessionSecretMatches,
+  subscriptionValues,
 } from "@evgrid/kit";
 import { annotateGrant, annotateRequest } from "@evgrid/telemetry";
-import type { TRPCClient } from "@trpc/client";
 import type { RateLimiter } from "./rate-limit.ts";
 
 export interface ChargeApiOptions {
@@ -28,12 +30,14 @@ export interface ChargeApiOptions {
   rate: RateLimiter;
   /** Waiting requests held open at once (each holds a call to the balancer). */
   maxWaiting: number;
+  /** Session watchers open at once, per caller and in all; null: watching is off (internal calls over HTTP). */
+  watchers?: { perCaller: number; total: number } | null;
 }
 
 const WAIT_FULL_RETRY_S = 5;
 
 /** The public API. Every call is counted against its caller's rate, one by one, batched or not. */
-export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>, opts: ChargeApiOptions) {
+export function chargeApiRouter(balancer: InternalClient<BalancerRouter>, opts: ChargeApiOptions) {
   const relay = (err: unknown): never => {
     throw relayUpstreamError(err, "balancer");
   };
@@ -60,6 +64,43 @@ export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>, opts: Char
     return { sessionId: ref.sessionId };
   };
   let waiting = 0;
+  const watching = new Map<string, number>();
+  let watchingTotal = 0;
+  /** Takes a watcher's place for this caller, or refuses: the streams are long-lived, so they are bounded. */
+  const takeWatcher = (caller: Caller): (() => void) => {
+    const limits = opts.watchers;
+    if (!limits) {
+      throw new GridError(
+        "SERVICE_UNAVAILABLE",
+        reasons.WATCH_UNAVAILABLE,
+        "watching sessions needs the charge-api's internal calls on links (INTERNAL_TRANSPORT=ws)",
+      );
+    }
+    const mine = watching.get(caller.owner) ?? 0;
+    const overMine = !caller.operator && mine >= limits.perCaller;
+    if (overMine || watchingTotal >= limits.total) {
+      throw new GridError(
+        "TOO_MANY_REQUESTS",
+        reasons.QUOTA_EXCEEDED,
+        overMine
+          ? `quota exceeded: at most ${limits.perCaller} sessions watched at once per caller`
+          : `${watchingTotal} sessions are watched here already; try again later`,
+        {
+          quota: "watchers",
+          limit: overMine ? limits.perCaller : limits.total,
+          retryAfterS: WAIT_FULL_RETRY_S,
+        },
+      );
+    }
+    watching.set(caller.owner, mine + 1);
+    watchingTotal += 1;
+    return () => {
+      const left = (watching.get(caller.owner) ?? 1) - 1;
+      if (left > 0) watching.set(caller.owner, left);
+      else watching.delete(caller.owner);
+      watchingTotal -= 1;
+    };
+  };
 
   return router({
     /** Starts a charging session on the substation with the most headroom, or says why none can. */
@@ -108,6 +149,21 @@ export function chargeApiRouter(balancer: TRPCClient<BalancerRouter>, opts: Char
       .query(({ input, ctx }) =>
         balancer.getSession.query(access(ctx.caller, input)).then(publicSession, relay),
       ),
+    /**
+     * A session's power, energy and end as they change (SSE: tRPC's httpSubscriptionLink), until it ends or
+     * the caller goes. Only its owner (API key, or the sessionSecret in open mode) or an operator may watch.
+     */
+    watchSession: limited.input(sessionRefSchema).subscription(async function* ({ input, ctx, signal }) {
+      const ref = access(ctx.caller, input);
+      const release = takeWatcher(ctx.caller);
+      try {
+        yield* subscriptionValues<SessionUpdate>((o) => balancer.watchSession.subscribe(ref, o), signal);
+      } catch (err) {
+        relay(err);
+      } finally {
+        release();
+      }
+    }),
     /** Every substation's last known load, as the balancer sees it, with grid totals. */
     gridStatus: limited.query(async () => {
       const members = await balancer.listSubstations.query().catch(relay);

@@ -5,7 +5,8 @@
 import type { AppRouter } from "@evgrid/charge-api";
 import { errorDataOf } from "@evgrid/contract";
 import { numberFlag, parseCommandLine } from "@evgrid/kit/cli";
-import { createTRPCClient, httpLink } from "@trpc/client";
+import { createTRPCClient, httpLink, httpSubscriptionLink, splitLink } from "@trpc/client";
+import { EventSource } from "eventsource";
 import { z } from "zod";
 import { baseUrlFlag } from "./flags.ts";
 import { describeOutcome, formatSummary, type Outcome, summarize } from "./summary.ts";
@@ -25,6 +26,7 @@ Options:
   --vehicle-prefix <p>   vehicle ids are <p>-<n>         (default: client-<pid>)
   --timeout-ms <ms>      per-request timeout             (default: 10000)
   --json                 print one JSON document instead of lines and a table
+  --watch                then watch every admitted session live (power, energy, end) until all end
   -h, --help             show this help
 
 Exit status: 0 when every request got an answer (admitted or refused), 1 when some failed, 2 on bad flags.`;
@@ -43,6 +45,7 @@ const flags = parseCommandLine({
     "vehicle-prefix": { type: "string" },
     "timeout-ms": { type: "string" },
     json: { type: "boolean" },
+    watch: { type: "boolean" },
   },
   schema: z
     .object({
@@ -56,6 +59,7 @@ const flags = parseCommandLine({
       "vehicle-prefix": z.string().min(1).default(`client-${process.pid}`),
       "timeout-ms": numberFlag(1, { integer: true }).default(10_000),
       json: z.boolean().default(false),
+      watch: z.boolean().default(false),
     })
     .transform((f) => ({
       url: f.url,
@@ -68,10 +72,21 @@ const flags = parseCommandLine({
       vehiclePrefix: f["vehicle-prefix"],
       timeoutMs: f["timeout-ms"],
       json: f.json,
+      watch: f.watch,
     })),
   fallbacks: { url: process.env.CHARGE_API_URL ?? "http://127.0.0.1:8080" },
 });
-const api = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${flags.url}/trpc` })] });
+const url = `${flags.url}/trpc`;
+// Calls over plain HTTP; watching over SSE (Bun has no EventSource of its own: the eventsource package).
+const api = createTRPCClient<AppRouter>({
+  links: [
+    splitLink({
+      condition: (op) => op.type === "subscription",
+      true: httpSubscriptionLink({ url, EventSource }),
+      false: httpLink({ url }),
+    }),
+  ],
+});
 
 async function send(index: number): Promise<Outcome> {
   const started = performance.now();
@@ -128,5 +143,42 @@ if (flags.json) {
 } else {
   console.log(`\n${formatSummary(summary)}`);
 }
+if (flags.watch) await watchAll(outcomes);
 const networkFailures = outcomes.filter((o) => !o.ok && o.code !== "TOO_MANY_REQUESTS").length;
 process.exit(networkFailures > 0 ? 1 : 0);
+
+/** Follows every admitted session (watchSession over SSE), one line per change, until each has ended. */
+async function watchAll(all: Outcome[]): Promise<void> {
+  const admitted = all.flatMap((o) => (o.ok ? [o.grant] : []));
+  if (admitted.length === 0) return;
+  if (!flags.json) console.log(`\nwatching ${admitted.length} sessions (Ctrl-C to stop):`);
+  await Promise.all(
+    admitted.map(
+      (grant) =>
+        new Promise<void>((resolve) => {
+          const sub = api.watchSession.subscribe(
+            { sessionId: grant.sessionId, sessionSecret: grant.sessionSecret },
+            {
+              onData: (u) => {
+                const time = new Date(u.atMs).toISOString().slice(11, 19);
+                const what =
+                  u.status === "ended"
+                    ? `ended (${u.endReason}), ${u.deliveredKwh.toFixed(3)} kWh`
+                    : `${u.allocatedKw.toFixed(1)} kW, ${u.deliveredKwh.toFixed(3)} kWh`;
+                if (!flags.json) console.log(`${time}  ${grant.vehicleId}  ${grant.substationId}  ${what}`);
+                if (u.status === "ended") {
+                  sub.unsubscribe();
+                  resolve();
+                }
+              },
+              onError: (err) => {
+                console.error(`${grant.vehicleId}: cannot watch: ${err.message}`);
+                resolve();
+              },
+              onComplete: resolve,
+            },
+          );
+        }),
+    ),
+  );
+}

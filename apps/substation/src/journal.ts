@@ -64,6 +64,7 @@ export function sessionOf(rec: SessionRecord, substationId: string): Session {
     vehicleId: rec.vehicleId,
     minKw: rec.minKw,
     maxKw: rec.maxKw,
+    capKw: null,
     allocatedKw: 0,
     status: rec.status,
     startedAt: iso(rec.startedAtMs),

@@ -1,5 +1,5 @@
 import type { Scheduler } from "@evgrid/kit";
-import { shareFairly } from "@evgrid/policy";
+import { shareAtLevel, waterLevel } from "@evgrid/policy";
 import { classKey, PowerClass } from "./power-class.ts";
 import type { LiveSession } from "./sessions.ts";
 
@@ -14,6 +14,11 @@ export class PowerPool {
   committedMinKw = 0;
   /** Sum of the active sessions' maximums: what they would take if power were unlimited. */
   demandKw = 0;
+  /**
+   * The water level of the last re-share: every session has clamp(level, min, max). null: no level binds
+   * (everyone has their maximum); 0 when not even the minimums fit (everyone has their minimum).
+   */
+  levelKw: number | null = null;
 
   /** `onEnergyDue` is called when a class's earliest energy-based session may have its energy. */
   constructor(
@@ -55,11 +60,12 @@ export class PowerPool {
   reshare(nowMs: number, availableKw: number): void {
     const classes = [...this.classes.values()];
     for (const cls of classes) cls.accrue(nowMs);
-    const shares = shareFairly(classes, availableKw);
+    const level = waterLevel(classes, availableKw);
+    this.levelKw = level === Number.POSITIVE_INFINITY ? null : Math.max(0, level);
     let committed = 0;
     let demand = 0;
-    classes.forEach((cls, i) => {
-      cls.allocatedKw = shares[i] ?? cls.minKw;
+    classes.forEach((cls) => {
+      cls.allocatedKw = shareAtLevel(cls, this.levelKw);
       committed += cls.count * cls.minKw;
       demand += cls.count * cls.maxKw;
       cls.arm(nowMs, () => this.onEnergyDue(cls), this.scheduler);

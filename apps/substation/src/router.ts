@@ -1,11 +1,16 @@
 import {
   dispatchRequestSchema,
   listSessionsInputSchema,
+  meterReadingInputSchema,
   sessionAccessSchema,
   setDrainingInputSchema,
   setLimitInputSchema,
+  setSessionCapInputSchema,
+  stopSessionInputSchema,
+  vehicleIdSchema,
 } from "@evgrid/contract";
 import { internalProcedure, router } from "@evgrid/kit";
+import { z } from "zod";
 import type { Station } from "./station.ts";
 
 /** Every procedure is internal: the balancer and operators call them with the service token. */
@@ -19,8 +24,12 @@ export function substationRouter(station: Station) {
       .mutation(({ input }) => station.start(input)),
     /** With `owner`, only that owner's session (the public API passes the caller's); without, any. */
     stopSession: internalProcedure
-      .input(sessionAccessSchema)
-      .mutation(({ input }) => station.stop(input.sessionId, input.owner)),
+      .input(stopSessionInputSchema)
+      .mutation(({ input }) => station.stop(input.sessionId, input.owner, input.reason)),
+    /** The active session of a vehicle here, or null (the OCPP gateway binds a plugged-in vehicle to it). */
+    findSession: internalProcedure
+      .input(z.strictObject({ vehicleId: vehicleIdSchema }))
+      .query(({ input }) => station.activeSessionOf(input.vehicleId)),
     getSession: internalProcedure
       .input(sessionAccessSchema)
       .query(({ input }) => station.get(input.sessionId, input.owner)),
@@ -31,6 +40,23 @@ export function substationRouter(station: Station) {
     setDraining: internalProcedure
       .input(setDrainingInputSchema)
       .mutation(({ input }) => station.setDraining(input.draining)),
+    /**
+     * Every re-share's water level and every end (the OCPP gateway pushes each charger's power from it).
+     * Over an internal link; the first event is the current level.
+     */
+    watchPower: internalProcedure.subscription(({ signal }) => station.watchPower(signal)),
+    /** One session's power, energy and end as they change (the public watchSession, through the balancer). */
+    watchSession: internalProcedure
+      .input(sessionAccessSchema)
+      .subscription(({ input, signal }) => station.watchSession(input.sessionId, input.owner, signal)),
+    /** Reclaim (OCPP gateway): cap a session's maximum while its vehicle draws less; null lifts it. */
+    setSessionCap: internalProcedure
+      .input(setSessionCapInputSchema)
+      .mutation(({ input }) => station.setCap(input.sessionId, input.capKw)),
+    /** The charger's meter (OCPP gateway): energy delivered so far; ends an energy session at its target. */
+    reportMeter: internalProcedure
+      .input(meterReadingInputSchema)
+      .mutation(({ input }) => station.meter(input.sessionId, input.energyKwh)),
     /** Operator (demand-response) limit; null lifts it. May curtail the newest sessions. */
     setLimit: internalProcedure
       .input(setLimitInputSchema)

@@ -7,6 +7,12 @@ import type { EnergyGoal, PowerClass } from "./power-class.ts";
 export interface LiveSession {
   sessionId: string;
   vehicleId: string;
+  /** As requested; the class's maximum is lower while a cap is set (reclaim). */
+  maxKw: number;
+  /** An effective maximum below maxKw while the vehicle draws less (set by the OCPP gateway); null: none. */
+  capKw: number | null;
+  /** Energy as the charger's meter reports it; once set, it is the session's delivered energy and ends it. */
+  meteredKwh: number | null;
   cls: PowerClass;
   startedAtMs: number;
   durationS: number | null;

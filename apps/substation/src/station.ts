@@ -2,8 +2,10 @@ import { randomUUID } from "node:crypto";
 import {
   type DispatchRequest,
   type EndReason,
+  type PowerEvent,
   reasons,
   type Session,
+  type SessionUpdate,
   type SubstationLoad,
 } from "@evgrid/contract";
 import { GridError, type Scheduler, setLongTimeout } from "@evgrid/kit";
@@ -13,6 +15,7 @@ import { IdempotencyKeys } from "./idempotency.ts";
 import { type Journal, sessionOf } from "./journal.ts";
 import { type JournalHealth, JournalWrites } from "./journal-writes.ts";
 import type { PowerClass } from "./power-class.ts";
+import { PowerFeed } from "./power-feed.ts";
 import { PowerPool } from "./power-pool.ts";
 import { type Recovery, recoveryOf } from "./recovery.ts";
 import { type LiveSession, SessionBook } from "./sessions.ts";
@@ -67,6 +70,8 @@ export class Station {
   private draining = false;
   private readonly writes: JournalWrites | undefined;
   private checkpoints: { cancel(): void } | undefined;
+  /** Who watches this station's power (the OCPP gateway, session watchers). */
+  private readonly feed = new PowerFeed();
   /** Admissions waiting for their group commit, by session id. */
   private readonly uncommitted = new Map<string, Promise<void>>();
 
@@ -164,6 +169,9 @@ export class Station {
       {
         sessionId,
         vehicleId: req.vehicleId,
+        maxKw: req.maxKw,
+        capKw: null,
+        meteredKwh: null,
         cls,
         startedAtMs: nowMs,
         durationS,
@@ -214,11 +222,105 @@ export class Station {
     this.reshare(this.now());
   }
 
-  /** Ends a session now. With `owner`, only that owner's session: anybody else's is "not found". */
-  stop(sessionId: string, owner?: string): { session: Session; load: SubstationLoad } {
+  /**
+   * Ends a session now (`stopped`, or `charger_offline` when the OCPP gateway gave up on its charger). With
+   * `owner`, only that owner's session: anybody else's is "not found". An ended session is answered as it is.
+   */
+  stop(
+    sessionId: string,
+    owner?: string,
+    reason: "stopped" | "charger_offline" = "stopped",
+  ): { session: Session; load: SubstationLoad } {
     const found = this.get(sessionId, owner);
-    const session = this.book.active.has(sessionId) ? this.end(sessionId, "stopped") : found;
+    const session = this.book.active.has(sessionId) ? this.end(sessionId, reason) : found;
     return { session, load: this.load() };
+  }
+
+  /**
+   * Reclaim (OCPP gateway): the session may take at most `capKw` (clamped to its minimum and maximum) while
+   * its vehicle draws less than it is given; null lifts the cap. The power freed goes to the others at once.
+   * Not journaled: after a restart a session has its full maximum again until the gateway caps it anew.
+   */
+  setCap(sessionId: string, capKw: number | null): Session {
+    const live = this.activeOrNotFound(sessionId);
+    const nowMs = this.now();
+    const effectiveMax = capKw === null ? live.maxKw : Math.min(live.maxKw, Math.max(live.cls.minKw, capKw));
+    live.capKw = effectiveMax < live.maxKw ? effectiveMax : null;
+    if (effectiveMax !== live.cls.maxKw) {
+      this.moveToClass(live, effectiveMax, nowMs);
+      this.reshare(nowMs);
+    }
+    return activeSession(this.id, live, nowMs);
+  }
+
+  /**
+   * The charger's meter (OCPP gateway): from now on the session's delivered energy is what its meter says,
+   * and an energy-based session ends when the meter reaches its target, not when its allocation would have.
+   */
+  meter(sessionId: string, energyKwh: number): Session {
+    const live = this.activeOrNotFound(sessionId);
+    live.meteredKwh = Math.max(live.meteredKwh ?? 0, energyKwh); // a meter never runs backwards
+    if (live.goal) {
+      live.goal.done = true; // the meter decides now
+      live.goal = undefined;
+    }
+    if (live.energyKwh !== null && live.meteredKwh >= live.energyKwh - KW_EPSILON)
+      return this.end(sessionId, "energy_delivered");
+    return activeSession(this.id, live, this.now());
+  }
+
+  /**
+   * Every re-share's water level and every end, from the current level on, until `signal` aborts (the
+   * gateway works out each of its sessions' power from the level: packages/policy shareAtLevel).
+   */
+  watchPower(signal?: AbortSignal): AsyncGenerator<PowerEvent> {
+    return this.feed.watch(this.levelEvent(), signal);
+  }
+
+  /**
+   * One session as it changes: its state now, then each change of its power, its energy at least every
+   * `everyMs`, and its end (the last update). With `owner`, only that owner's session.
+   */
+  async *watchSession(
+    sessionId: string,
+    owner: string | undefined,
+    signal: AbortSignal | undefined,
+    everyMs = 5000,
+  ): AsyncGenerator<SessionUpdate> {
+    const first = this.get(sessionId, owner);
+    yield updateOf(first, this.now());
+    if (first.status === "ended") return;
+    let lastKw = first.allocatedKw;
+    let lastAtMs = this.now();
+    const events = this.feed.watch(this.levelEvent(), signal);
+    let pending = events.next();
+    try {
+      for (;;) {
+        // The next event, or a periodic update of the energy if none comes for `everyMs`.
+        const timer = new Promise<"tick">((resolve) => setTimeout(resolve, everyMs, "tick").unref());
+        const next = await Promise.race([pending, timer]);
+        if (next !== "tick") {
+          if (next.done) return;
+          pending = events.next();
+          const event = next.value;
+          if (event.type === "ended" && event.sessionId !== sessionId) continue;
+        }
+        const session = this.held(sessionId);
+        if (!session) return;
+        const nowMs = this.now();
+        if (session.status === "ended") {
+          yield updateOf(session, nowMs);
+          return;
+        }
+        if (next === "tick" || session.allocatedKw !== lastKw || nowMs - lastAtMs >= everyMs) {
+          lastKw = session.allocatedKw;
+          lastAtMs = nowMs;
+          yield updateOf(session, nowMs);
+        }
+      }
+    } finally {
+      await events.return(undefined);
+    }
   }
 
   /**
@@ -229,6 +331,13 @@ export class Station {
     const session = this.held(sessionId) ?? this.journaled(sessionId);
     if (!session || (owner !== undefined && session.owner !== owner)) throw this.notFound(sessionId);
     return session;
+  }
+
+  /** The vehicle's active session here, if it has one. */
+  activeSessionOf(vehicleId: string): Session | null {
+    const sessionId = this.book.activeOf(vehicleId);
+    const live = sessionId === undefined ? undefined : this.book.active.get(sessionId);
+    return live ? activeSession(this.id, live, this.now()) : null;
   }
 
   list(status: "active" | "ended" | "all", limit: number): Session[] {
@@ -301,6 +410,9 @@ export class Station {
         {
           sessionId: rec.sessionId,
           vehicleId: rec.vehicleId,
+          maxKw: rec.maxKw,
+          capKw: null,
+          meteredKwh: null,
           cls,
           startedAtMs: rec.startedAtMs,
           durationS: rec.durationS,
@@ -411,13 +523,52 @@ export class Station {
       endReason: reason,
     });
     if (reshare) this.reshare(nowMs);
+    this.feed.ended({
+      type: "ended",
+      substationId: this.id,
+      sessionId,
+      endReason: reason,
+      deliveredKwh: session.deliveredKwh,
+      atMs: nowMs,
+    });
     this.hooks.onEnd?.(session);
     return session;
+  }
+
+  /** Moves a session to the power class of its new effective maximum, keeping the energy it has drawn. */
+  private moveToClass(live: LiveSession, maxKw: number, nowMs: number): void {
+    const drawnKwh = live.cls.integralAt(nowMs) - live.startKwh;
+    this.pool.leave(live);
+    const cls = this.pool.classFor(live.cls.minKw, maxKw, nowMs);
+    cls.accrue(nowMs);
+    live.cls = cls;
+    live.startKwh = cls.integralAt(nowMs) - drawnKwh;
+    if (live.energyKwh !== null && live.meteredKwh === null) {
+      live.goal = { sessionId: live.sessionId, finishAtKwh: live.startKwh + live.energyKwh, done: false };
+    }
+    this.pool.join(live);
+  }
+
+  private activeOrNotFound(sessionId: string): LiveSession {
+    const live = this.book.active.get(sessionId);
+    if (!live) throw this.notFound(sessionId);
+    return live;
+  }
+
+  private levelEvent(): Extract<PowerEvent, { type: "level" }> {
+    return {
+      type: "level",
+      substationId: this.id,
+      version: this.version,
+      levelKw: this.pool.levelKw,
+      atMs: this.now(),
+    };
   }
 
   private reshare(nowMs: number): void {
     this.pool.reshare(nowMs, effectiveCapacityKw(this.site()));
     this.version += 1;
+    this.feed.level(this.levelEvent());
   }
 
   private energyDue(cls: PowerClass): void {
@@ -442,6 +593,15 @@ export class Station {
     return new GridError("NOT_FOUND", reasons.SESSION_NOT_FOUND, `${this.id} has no session ${sessionId}`);
   }
 }
+
+const updateOf = (s: Session, atMs: number): SessionUpdate => ({
+  sessionId: s.sessionId,
+  status: s.status,
+  allocatedKw: s.allocatedKw,
+  deliveredKwh: s.deliveredKwh,
+  endReason: s.endReason,
+  atMs,
+});
 
 /** A timer that does not keep the process alive (the checkpoint is housekeeping). */
 function unrefTimer(run: () => void, ms: number): { cancel(): void } {

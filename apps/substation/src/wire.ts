@@ -7,7 +7,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** An active session as the wire carries it, as of `nowMs`: its class's share, energy drawn, expected end. */
 export function activeSession(substationId: string, live: LiveSession, nowMs: number): Session {
   const { cls } = live;
-  const drawnKwh = cls.integralAt(nowMs) - live.startKwh;
+  // The charger's meter, once it reports, is the truth; before that, what the allocation integrates to.
+  const drawnKwh = live.meteredKwh ?? cls.integralAt(nowMs) - live.startKwh;
   const deliveredKwh = live.energyKwh !== null ? Math.min(live.energyKwh, drawnKwh) : drawnKwh;
   let expectedEndMs: number;
   if (live.durationS !== null) {
@@ -21,7 +22,8 @@ export function activeSession(substationId: string, live: LiveSession, nowMs: nu
     substationId,
     vehicleId: live.vehicleId,
     minKw: cls.minKw,
-    maxKw: cls.maxKw,
+    maxKw: live.maxKw,
+    capKw: live.capKw,
     allocatedKw: cls.allocatedKw,
     status: "active",
     startedAt: iso(live.startedAtMs),

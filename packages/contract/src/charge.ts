@@ -131,11 +131,22 @@ function normalize(req: ChargeFields) {
  */
 export const chargeRequestSchema = z.strictObject(chargeFields).superRefine(checkCharge).transform(normalize);
 
-/** A charge request inside the grid: what the vehicle asked for, and whose it is. */
+/**
+ * A charge request inside the grid: what the vehicle asked for, and whose it is. `substationId` pins it to one
+ * substation (a vehicle plugged into a charger there: the OCPP gateway); it waits for that one only.
+ */
 export const dispatchRequestSchema = z
-  .strictObject({ ...chargeFields, owner: ownerSchema.default(OPERATOR) })
+  .strictObject({
+    ...chargeFields,
+    owner: ownerSchema.default(OPERATOR),
+    substationId: substationIdSchema.optional(),
+  })
   .superRefine(checkCharge)
-  .transform((req) => ({ ...normalize(req), owner: req.owner }));
+  .transform((req) => ({
+    ...normalize(req),
+    owner: req.owner,
+    ...(req.substationId === undefined ? {} : { substationId: req.substationId }),
+  }));
 
 /** What callers send (defaults optional). */
 export type ChargeRequestInput = z.input<typeof chargeRequestSchema>;
@@ -160,4 +171,26 @@ export const sessionRefSchema = z.strictObject({
 export const sessionAccessSchema = z.strictObject({
   sessionId: sessionIdSchema,
   owner: ownerSchema.optional(),
+});
+
+/** Ends a session: the operator's or owner's stop, or (OCPP gateway) its charger gone for good. */
+export const stopSessionInputSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  owner: ownerSchema.optional(),
+  reason: z.enum(["stopped", "charger_offline"]).default("stopped"),
+});
+
+/** Reclaim (OCPP gateway): an effective maximum below the session's maxKw while it draws less; null lifts it. */
+export const setSessionCapInputSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  capKw: kw("capKw").nullable(),
+});
+
+/** A charger's meter (OCPP gateway): energy delivered to the session so far, which ends an energy session. */
+export const meterReadingInputSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  energyKwh: z
+    .number()
+    .nonnegative("energyKwh must be 0 or more")
+    .max(MAX_ENERGY_KWH * 2),
 });

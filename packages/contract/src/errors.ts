@@ -45,8 +45,8 @@ export const reasons = {
   /** Only JSON bodies are accepted (`content-type: application/json`). */
   UNSUPPORTED_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
   /**
-   * The caller has used up a quota (`details.quota`: `rate`, `active_sessions`, `grid_share` or `waiting`;
-   * `details.limit`). The `Retry-After` header says when to try again.
+   * The caller has used up a quota (`details.quota`: `rate`, `active_sessions`, `grid_share`, `waiting` or
+   * `watchers`; `details.limit`). The `Retry-After` header says when to try again.
    */
   QUOTA_EXCEEDED: "QUOTA_EXCEEDED",
   /** As many requests are already waiting for capacity as the grid queues; `Retry-After` says when to retry. */
@@ -57,6 +57,8 @@ export const reasons = {
   EXCEEDS_SITE_CAPACITY: "EXCEEDS_SITE_CAPACITY",
   /** The substation cannot write its journal (disk full, I/O error): existing sessions run on, new ones are refused. */
   JOURNAL_UNAVAILABLE: "JOURNAL_UNAVAILABLE",
+  /** Sessions cannot be watched through this charge-api (its internal calls go over HTTP, not links). */
+  WATCH_UNAVAILABLE: "WATCH_UNAVAILABLE",
   /** The caller hung up before its answer was ready (recorded in metrics and traces; nobody reads it). */
   CALLER_GONE: "CALLER_GONE",
   INTERNAL: "INTERNAL",

@@ -1,7 +1,14 @@
 import { z } from "zod";
 import { ownerSchema, substationIdSchema } from "./charge.ts";
 
-export const endReasons = ["time_elapsed", "energy_delivered", "stopped", "curtailed"] as const;
+export const endReasons = [
+  "time_elapsed",
+  "energy_delivered",
+  "stopped",
+  "curtailed",
+  /** Its charger went offline and did not come back within the grace period (OCPP gateway). */
+  "charger_offline",
+] as const;
 export type EndReason = (typeof endReasons)[number];
 
 export const sessionSchema = z.object({
@@ -10,6 +17,11 @@ export const sessionSchema = z.object({
   vehicleId: z.string(),
   minKw: z.number(),
   maxKw: z.number(),
+  /**
+   * An effective maximum below maxKw while the vehicle draws less than it is given (reclaim, set by the OCPP
+   * gateway from the charger's meter); null: maxKw. Power above it goes to the others.
+   */
+  capKw: z.number().nullable(),
   /** Power the substation gives this session right now (0 once ended). */
   allocatedKw: z.number(),
   status: z.enum(["active", "ended"]),
@@ -91,3 +103,39 @@ export const setLimitInputSchema = z.strictObject({
   /** null lifts the operator limit. */
   limitKw: z.number().nonnegative("limitKw must be 0 or more").max(1_000_000).nullable(),
 });
+
+/**
+ * What a substation streams to whoever watches its power (the OCPP gateway): every re-share as the one water
+ * level it computed (each session gets shareAtLevel(minKw, capKw ?? maxKw, level), packages/policy), and
+ * every end. The first event of a subscription is the current level.
+ */
+export const powerEventSchema = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("level"),
+    substationId: substationIdSchema,
+    version: z.number().int(),
+    /** null: power for everyone's maximum (no level binds). */
+    levelKw: z.number().nullable(),
+    atMs: z.number(),
+  }),
+  z.object({
+    type: z.literal("ended"),
+    substationId: substationIdSchema,
+    sessionId: z.string(),
+    endReason: z.enum(endReasons),
+    deliveredKwh: z.number(),
+    atMs: z.number(),
+  }),
+]);
+export type PowerEvent = z.infer<typeof powerEventSchema>;
+
+/** One session as a watcher sees it change: its power, its energy, its end. */
+export const sessionUpdateSchema = z.object({
+  sessionId: z.string(),
+  status: z.enum(["active", "ended"]),
+  allocatedKw: z.number(),
+  deliveredKwh: z.number(),
+  endReason: z.enum(endReasons).nullable(),
+  atMs: z.number(),
+});
+export type SessionUpdate = z.infer<typeof sessionUpdateSchema>;

@@ -5,14 +5,18 @@
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { parseCommandLine } from "@evgrid/kit/cli";
+import { internalClient } from "@evgrid/kit/client";
 import { UNLIMITED_QUOTAS } from "@evgrid/kit/env";
 import { onShutdown } from "@evgrid/kit/process";
+import type { GatewayRouter } from "@evgrid/ocpp-gateway";
+import { demoLines, registerDemoChargers } from "./chargers.ts";
 import { devOptionsSchema, planHosts, planSubstations } from "./plan.ts";
 import { Supervisor } from "./supervisor.ts";
 
 const HELP = `Usage: bun run dev [options]
 
-Starts N substations, the balancer and the charge-api as separate processes, with prefixed logs.
+Starts N substations, the balancer, the charge-api and the OCPP gateway as separate processes, with
+prefixed logs.
 Ctrl-C (or SIGTERM) stops all of them.
 
 Options (environment variable in brackets):
@@ -23,17 +27,22 @@ Options (environment variable in brackets):
   --host <addr>            address every app binds to           [DEV_HOST]            (default: 127.0.0.1)
   --charge-api-port <p>                                         [CHARGE_API_PORT]     (default: 8080)
   --balancer-port <p>                                           [BALANCER_PORT]       (default: 8081)
+  --ocpp-port <p>          charge points connect here (OCPP-J)  [OCPP_PORT]           (default: 8180)
+  --gateway-port <p>       the gateway's admin tRPC             [GATEWAY_PORT]        (default: 8181)
+  --chargers <k>           register k demo charge points per substation; ids and passwords are printed
+                                                                [DEV_CHARGERS]        (default: 0)
   --substation-base-port <p>  substation i listens on p+i       [SUBSTATION_BASE_PORT] (default: 8100)
   --random-ports           let the OS pick every port           [DEV_RANDOM_PORTS=true]
   --keep-going             an app that exits does not stop the others (watch failover)
   --no-quotas              no per-caller quotas: for load tests from one address (bun run load, k6)
-  --data-dir <dir>         substations' session journals        [DEV_DATA_DIR]        (default: .evgrid/data)
+  --data-dir <dir>         journals and the gateway's registry  [DEV_DATA_DIR]        (default: .evgrid/data)
   -h, --help               show this help
 
 Examples:
   bun run dev --substations 3 --capacities 150,100,50
   curl -X POST http://127.0.0.1:8080/request_charge
-  bun run client`;
+  bun run client
+  bun run dev --chargers 1      then: bun run charger --id <printed id> --password <printed password>`;
 
 const env = process.env;
 const opts = parseCommandLine({
@@ -46,6 +55,9 @@ const opts = parseCommandLine({
     host: { type: "string" },
     "charge-api-port": { type: "string" },
     "balancer-port": { type: "string" },
+    "ocpp-port": { type: "string" },
+    "gateway-port": { type: "string" },
+    chargers: { type: "string" },
     "substation-base-port": { type: "string" },
     "random-ports": { type: "boolean" },
     "keep-going": { type: "boolean" },
@@ -61,6 +73,9 @@ const opts = parseCommandLine({
     host: env.DEV_HOST,
     "charge-api-port": env.CHARGE_API_PORT,
     "balancer-port": env.BALANCER_PORT,
+    "ocpp-port": env.OCPP_PORT,
+    "gateway-port": env.GATEWAY_PORT,
+    chargers: env.DEV_CHARGERS,
     "substation-base-port": env.SUBSTATION_BASE_PORT,
     "random-ports": env.DEV_RANDOM_PORTS,
     "data-dir": env.DEV_DATA_DIR,
@@ -133,6 +148,16 @@ try {
     PORT: portOf(opts.chargeApiPort),
     BALANCER_URL: balancerUrl,
   });
+  const gatewayUrl = await supervisor.start("ocpp-gateway", app("ocpp-gateway"), {
+    ...base,
+    PORT: portOf(opts.gatewayPort),
+    OCPP_PORT: portOf(opts.ocppPort),
+    BALANCER_URL: balancerUrl,
+    OCPP_DB_PATH: resolve(opts.dataDir, "ocpp-gateway.sqlite"),
+  });
+  const gateway = internalClient<GatewayRouter>(gatewayUrl, { timeoutMs: 10_000, token: serviceToken });
+  const { ocppUrl } = await gateway.gatewayInfo.query();
+  const demo = await registerDemoChargers(gateway, substations, opts.chargers);
 
   const width = Math.max(12, ...substations.map((s) => s.id.length + 2));
   const row = (name: string, url: string, note: string) => `  ${name.padEnd(width)}${url.padEnd(26)}${note}`;
@@ -143,11 +168,13 @@ try {
       row("charge-api", apiUrl, "public: POST /request_charge, /trpc/requestCharge, /trpc/gridStatus"),
       row("balancer", balancerUrl, "internal: /trpc/dispatch, /trpc/listSubstations"),
       ...substations.map((s, i) => row(s.id, substationUrls[i] ?? "", `${s.capacityKw} kW, /trpc/getLoad`)),
+      row("ocpp-gateway", gatewayUrl, `admin: /trpc/listChargePoints; charge points: ${ocppUrl}/<id>`),
       "  every app also serves GET /healthz and GET /metrics",
       `  internal procedures (balancer, substations) need: Authorization: Bearer ${serviceToken}`,
       "",
       `  try: curl -X POST ${apiUrl}/request_charge`,
       `       bun run client${apiUrl === "http://127.0.0.1:8080" ? "" : ` --url ${apiUrl}`}`,
+      ...demoLines(demo, ocppUrl),
       "",
     ].join("\n"),
   );

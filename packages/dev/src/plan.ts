@@ -23,6 +23,11 @@ export const devOptionsSchema = z
     host: z.string().min(1).default("127.0.0.1"),
     "charge-api-port": port.default(8080),
     "balancer-port": port.default(8081),
+    /** The OCPP gateway: charge points connect to ws://HOST:<ocpp-port>/ocpp/<id>; admin on gateway-port. */
+    "ocpp-port": port.default(8180),
+    "gateway-port": port.default(8181),
+    /** Demo charge points registered per substation (ids and passwords printed). */
+    chargers: z.coerce.number().int().min(0).max(1000).default(0),
     /** Substation i listens on base + i. */
     "substation-base-port": port.default(8100),
     /** Every app on a free port picked by the OS (tests, or a second copy next to a running one). */
@@ -51,6 +56,9 @@ export const devOptionsSchema = z
     host: o.host,
     chargeApiPort: o["charge-api-port"],
     balancerPort: o["balancer-port"],
+    ocppPort: o["ocpp-port"],
+    gatewayPort: o["gateway-port"],
+    chargers: o.chargers,
     substationBasePort: o["substation-base-port"],
     randomPorts: o["random-ports"],
     keepGoing: o["keep-going"],

@@ -39,9 +39,11 @@ interface CallOptions {
 }
 
 /** A subscription's callbacks; the call returns the way to stop it (links only). */
-interface SubscribeOptions {
+export interface SubscribeOptions {
   onData: (data: unknown) => void;
   onError?: (err: Error) => void;
+  /** The peer ended it. */
+  onComplete?: () => void;
 }
 
 /** Closes a client's link (a `ws` client); `client[closeLink]()`. */
@@ -150,7 +152,7 @@ export function internalClient<TRouter extends AnyRouter>(
           mutate: (input?: unknown, o?: CallOptions) => call(path, "mutation", input, o),
           subscribe: (input: unknown, o: SubscribeOptions) => {
             if (!link) throw new Error("subscriptions need the ws transport");
-            const stop = link.subscribe(path, input, o.onData, o.onError ?? (() => {}));
+            const stop = link.subscribe(path, input, o.onData, o.onError ?? (() => {}), o.onComplete);
             return { unsubscribe: stop };
           },
         };
@@ -181,4 +183,58 @@ export function describeFailure(err: unknown): string {
   const cause = err instanceof Error ? (err.cause ?? err) : err;
   if (cause instanceof Error) return cause.name === "TimeoutError" ? "timed out" : cause.message;
   return String(cause);
+}
+
+/**
+ * A link subscription as an async generator: every value until the peer ends it, its error thrown, and the
+ * subscription stopped when the consumer stops reading or `signal` aborts. Values wait in a queue of at most
+ * `maxQueued`; past it the generator fails rather than hold an unbounded backlog.
+ */
+export async function* subscriptionValues<T>(
+  subscribe: (o: Required<SubscribeOptions>) => { unsubscribe(): void },
+  signal?: AbortSignal,
+  maxQueued = 10_000,
+): AsyncGenerator<T> {
+  const queue: T[] = [];
+  let failure: Error | null = null;
+  let done = false;
+  let wake: (() => void) | null = null;
+  const notify = () => wake?.();
+  const sub = subscribe({
+    onData: (data) => {
+      if (queue.length >= maxQueued) failure ??= new Error(`more than ${maxQueued} values waiting`);
+      else queue.push(data as T);
+      notify();
+    },
+    onError: (err) => {
+      failure ??= err;
+      notify();
+    },
+    onComplete: () => {
+      done = true;
+      notify();
+    },
+  });
+  const aborted = () => {
+    done = true;
+    notify();
+  };
+  signal?.addEventListener("abort", aborted, { once: true });
+  try {
+    for (;;) {
+      if (queue.length > 0) {
+        yield queue.shift() as T;
+        continue;
+      }
+      if (failure) throw failure;
+      if (done || signal?.aborted) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = null;
+    }
+  } finally {
+    signal?.removeEventListener("abort", aborted);
+    sub.unsubscribe();
+  }
 }

@@ -34,6 +34,7 @@ interface Subscription {
   input: unknown;
   onData: (data: unknown) => void;
   onError: (err: Error) => void;
+  onComplete: () => void;
 }
 
 export interface CallOptions {
@@ -55,6 +56,7 @@ export class Link {
   private failures = 0;
   private retryAtMs = 0;
   private closed = false;
+  private reopening: ReturnType<typeof setTimeout> | undefined;
   /** Messages (serialized) waiting for the end of this turn of the event loop, to go out in few frames. */
   private outbox: string[] = [];
   private flushing = false;
@@ -130,29 +132,45 @@ export class Link {
   }
 
   /**
-   * A subscription: `onData` for every value, kept across reconnections (it is subscribed again on the new
-   * link); `onError` when the peer refuses it. Returns the way to stop it.
+   * A subscription: `onData` for every value. It outlives the link: when the link drops, or cannot be
+   * opened, it is opened again with a back-off and the subscription sent again (the peer then starts it
+   * afresh). `onError` when the peer refuses or fails it, `onComplete` when the peer ends it; either way it
+   * is over. Returns the way to stop it.
    */
   subscribe(
     path: string,
     input: unknown,
     onData: (data: unknown) => void,
     onError: (err: Error) => void,
+    onComplete: () => void = () => {},
   ): () => void {
     const id = this.nextId++;
-    this.subscriptions.set(id, { path, input, onData, onError });
-    void this.open().then(
-      (ws) => this.sendSubscribe(ws, id),
-      () => {}, // retried when the link opens again
-    );
+    this.subscriptions.set(id, { path, input, onData, onError, onComplete });
+    // On an open link, at once; otherwise opening it sends every subscription (once).
+    if (this.ws?.readyState === WebSocket.OPEN) this.sendSubscribe(this.ws, id);
+    else this.open().catch(() => this.reopenForSubscriptions());
     return () => {
       this.subscriptions.delete(id);
       if (this.ws?.readyState === WebSocket.OPEN) this.post({ id, method: "subscription.stop" });
     };
   }
 
+  /** While subscriptions wait for a link, one attempt to reopen it after the back-off. */
+  private reopenForSubscriptions(): void {
+    if (this.closed || this.subscriptions.size === 0 || this.reopening) return;
+    this.reopening = setTimeout(
+      () => {
+        this.reopening = undefined;
+        // On success, open() sends every subscription again; on failure, try again later.
+        this.open().catch(() => this.reopenForSubscriptions());
+      },
+      Math.max(FIRST_BACKOFF_MS, this.retryAtMs - Date.now()),
+    );
+  }
+
   /** Closes the link; calls in flight fail as if it dropped. */
   close(): void {
+    clearTimeout(this.reopening);
     this.closed = true;
     this.ws?.close(1000, "closing");
     this.failAll(transportError(Object.assign(new Error("link closed"), { code: "ConnectionClosed" })));
@@ -249,6 +267,7 @@ export class Link {
         }
         // Dropped: every call out on it may or may not have run there.
         this.failAll(transportError(Object.assign(new Error("link dropped"), { code: "ConnectionClosed" })));
+        this.reopenForSubscriptions();
       });
     });
     this.opening = opening;
@@ -274,8 +293,15 @@ export class Link {
     if (typeof msg?.id !== "number") return;
     const sub = this.subscriptions.get(msg.id);
     if (sub) {
-      if (msg.error !== undefined) sub.onError(TRPCClientError.from({ error: msg.error } as never));
-      else if (msg.result?.type === "data" || msg.result?.type === undefined) sub.onData(msg.result?.data);
+      if (msg.error !== undefined) {
+        this.subscriptions.delete(msg.id);
+        sub.onError(TRPCClientError.from({ error: msg.error } as never));
+      } else if (msg.result?.type === "stopped") {
+        this.subscriptions.delete(msg.id);
+        sub.onComplete();
+      } else if (msg.result?.type === "data" || msg.result?.type === undefined) {
+        sub.onData(msg.result?.data);
+      }
       return;
     }
     const call = this.pending.get(msg.id);

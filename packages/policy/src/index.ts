@@ -3,4 +3,5 @@ export * from "./choice.ts";
 export * from "./curtailment.ts";
 export * from "./dispatch.ts";
 export * from "./quota.ts";
+export * from "./reclaim.ts";
 export * from "./water-filling.ts";

@@ -16,7 +16,15 @@ export interface Demand {
  */
 export function shareFairly(demands: readonly Demand[], availableKw: number): number[] {
   const level = waterLevel(demands, availableKw);
-  return demands.map((d) => Math.min(d.maxKw, Math.max(d.minKw, level)));
+  return demands.map((d) => shareAtLevel(d, level));
+}
+
+/**
+ * One session's share at a water level: clamp(level, minKw, maxKw). A substation streams its level (null:
+ * no level binds, everyone has their maximum) and a watcher works out each session's power with this.
+ */
+export function shareAtLevel(d: { minKw: number; maxKw: number }, level: number | null): number {
+  return Math.min(d.maxKw, Math.max(d.minKw, level ?? Number.POSITIVE_INFINITY));
 }
 
 /**

@@ -89,8 +89,10 @@ export async function postJson(url: string, body: unknown): Promise<{ status: nu
   });
   return { status: res.status, json: await res.json() };
 }
+export * from "./charge-point.ts";
 export * from "./eventually.ts";
 export * from "./faulty-proxy.ts";
+export * from "./gateway.ts";
 export * from "./otlp-sink.ts";
 export * from "./processes.ts";
 export * from "./stack.ts";

@@ -26,6 +26,11 @@ export interface DevUrls {
   chargeApi: string;
   balancer: string;
   substations: Record<string, string>;
+  /** The OCPP gateway's admin URL, and where charge points connect (ws://.../ocpp). */
+  gateway: string;
+  ocpp: string;
+  /** Demo charge points (`--chargers k`), as the banner prints them. */
+  chargers: { id: string; password: string; substationId: string }[];
   /** The run's service token, from the banner: internal procedures need it. */
   serviceToken: string;
 }
@@ -110,6 +115,13 @@ export async function startDev(
     chargeApi: "",
     balancer: "",
     substations: {},
+    gateway: /^ {2}ocpp-gateway\s+(http:\/\/\S+)/m.exec(output)?.[1] ?? "",
+    ocpp: /charge points: (ws:\/\/\S+)\/<id>/.exec(output)?.[1] ?? "",
+    chargers: [...output.matchAll(/^ {4}(cp-\S+)\s+(\S+)\s+at (\S+)$/gm)].map((m) => ({
+      id: m[1] as string,
+      password: m[2] as string,
+      substationId: m[3] as string,
+    })),
     serviceToken: /Authorization: Bearer (\S+)/.exec(output)?.[1] ?? "",
   };
   for (const m of output.matchAll(/^ {2}(charge-api|balancer|substation-\d+)\s+(http:\/\/\S+)/gm)) {
@@ -245,7 +257,10 @@ type Json = any;
  * One app as its own OS process (`bun apps/<app>/src/main.ts`) on 127.0.0.1 port 0, plus `call` for its
  * tRPC procedures with the service token in `env`.
  */
-export async function spawnApp(app: "substation" | "balancer" | "charge-api", env: Record<string, string>) {
+export async function spawnApp(
+  app: "substation" | "balancer" | "charge-api" | "ocpp-gateway",
+  env: Record<string, string>,
+) {
   const running = await spawnListening([process.execPath, `apps/${app}/src/main.ts`], {
     HOST: "127.0.0.1",
     PORT: "0",

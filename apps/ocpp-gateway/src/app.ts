@@ -1,0 +1,84 @@
+import { launchApp } from "@evgrid/kit";
+import pkg from "../package.json" with { type: "json" };
+import type { GatewayEnv } from "./env.ts";
+import { Gateway } from "./gateway.ts";
+import { Grid } from "./grid.ts";
+import { gatewayMetrics } from "./metrics.ts";
+import { serveOcpp } from "./ocpp-server.ts";
+import { Registry } from "./registry.ts";
+import { gatewayRouter } from "./router.ts";
+
+/**
+ * Wires config -> telemetry -> registry -> the grid's links (balancer, substations' power events) -> the
+ * OCPP endpoint (OCPP_PORT) and the admin tRPC router (PORT).
+ */
+export function startGateway(env: GatewayEnv) {
+  return launchApp("ocpp-gateway", pkg.version, env, async ({ telemetry, obs, log }) => {
+    const registry = new Registry(env.OCPP_DB_PATH);
+    const metrics = gatewayMetrics(telemetry.meter);
+    let gateway: Gateway | undefined;
+    const grid = new Grid({
+      balancerUrl: env.BALANCER_URL,
+      token: env.SERVICE_TOKEN,
+      transport: env.INTERNAL_TRANSPORT,
+      timeoutMs: env.OCPP_CALL_TIMEOUT_MS,
+      obs,
+      onPower: (e) => gateway?.onPower(e),
+      onError: (substationId, err) =>
+        log.warn("power events interrupted", { substationId, error: err.message }),
+    });
+    gateway = new Gateway(
+      registry,
+      grid,
+      {
+        heartbeatS: env.OCPP_HEARTBEAT_S,
+        callTimeoutMs: env.OCPP_CALL_TIMEOUT_MS,
+        offlineGraceMs: env.OCPP_OFFLINE_GRACE_S * 1000,
+        walkInMaxS: env.OCPP_WALKIN_MAX_S,
+        walkInMinKw: env.OCPP_WALKIN_MIN_KW,
+        reclaim: {
+          windowMs: env.OCPP_RECLAIM_WINDOW_S * 1000,
+          belowRatio: env.OCPP_RECLAIM_RATIO,
+          marginKw: env.OCPP_RECLAIM_MARGIN_KW,
+        },
+      },
+      metrics,
+      telemetry.tracer,
+      log,
+    );
+    const gw = gateway;
+    metrics.observe({
+      connected: () => gw.connectedCount,
+      reclaimedKw: () => gw.reclaimedKw(),
+      transactions: () => gw.txCounts(),
+    });
+    await grid.start();
+    const resumed = gw.restore();
+    const ocpp = await serveOcpp(
+      {
+        host: env.HOST,
+        port: env.OCPP_PORT,
+        callTimeoutMs: env.OCPP_CALL_TIMEOUT_MS,
+        maxChargers: env.OCPP_MAX_CHARGERS,
+        maxBadMessages: env.OCPP_MAX_BAD_MESSAGES,
+      },
+      registry,
+      gw,
+      metrics,
+      log,
+    );
+    return {
+      router: gatewayRouter(registry, gw, ocpp.url),
+      describe: { ocpp: ocpp.url, chargePoints: registry.all().length, resumedTransactions: resumed },
+      stop: async () => {
+        await gw.close();
+        await ocpp.close();
+        grid.stop();
+      },
+      afterStop: () => registry.close(),
+      expose: { gateway: gw, registry, ocppUrl: ocpp.url, ocppPort: ocpp.port },
+    };
+  });
+}
+
+export type RunningGateway = Awaited<ReturnType<typeof startGateway>>;

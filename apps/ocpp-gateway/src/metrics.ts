@@ -1,0 +1,59 @@
+import { durationBucketsS } from "@evgrid/telemetry";
+import type { Meter } from "@opentelemetry/api";
+
+/** The gateway's metrics (Prometheus names: evgrid_ocpp_*). */
+export function gatewayMetrics(meter: Meter) {
+  const messages = meter.createCounter("evgrid_ocpp_messages", {
+    description: "OCPP calls by action, direction (in: from chargers, out: to them) and outcome",
+  });
+  const profiles = meter.createCounter("evgrid_ocpp_profiles", {
+    description: "SetChargingProfile calls by outcome (accepted, rejected, timeout, error)",
+  });
+  const pushLatency = meter.createHistogram("evgrid_ocpp_push_latency_seconds", {
+    description: "From a re-share at the substation to the charger's answer to its new profile",
+    unit: "s",
+    advice: { explicitBucketBoundaries: durationBucketsS },
+  });
+  const refused = meter.createCounter("evgrid_ocpp_connections_refused", {
+    description: "WebSocket upgrades refused, by reason (unknown, password, protocol, full, path)",
+  });
+  return {
+    message(action: string, direction: "in" | "out", outcome: string) {
+      messages.add(1, { action, direction, outcome });
+    },
+    profile(outcome: string, latencyMs: number) {
+      profiles.add(1, { outcome });
+      if (outcome === "accepted") pushLatency.record(latencyMs / 1000);
+    },
+    refused(reason: string) {
+      refused.add(1, { reason });
+    },
+    /** Gauges read at scrape time. */
+    observe(read: {
+      connected: () => number;
+      reclaimedKw: () => number;
+      transactions: () => Record<string, number>;
+    }) {
+      meter
+        .createObservableGauge("evgrid_ocpp_connected_chargers", {
+          description: "Charge points connected now",
+        })
+        .addCallback((r) => r.observe(read.connected()));
+      meter
+        .createObservableGauge("evgrid_ocpp_reclaimed_watts", {
+          description: "Power taken back from vehicles drawing less than their share, now",
+          unit: "W",
+        })
+        .addCallback((r) => r.observe(read.reclaimedKw() * 1000));
+      meter
+        .createObservableGauge("evgrid_ocpp_transactions", {
+          description: "Open transactions by state (charging, waiting, binding, stopping)",
+        })
+        .addCallback((r) => {
+          for (const [state, n] of Object.entries(read.transactions())) r.observe(n, { state });
+        });
+    },
+  };
+}
+
+export type GatewayMetrics = ReturnType<typeof gatewayMetrics>;

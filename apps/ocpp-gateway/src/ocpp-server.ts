@@ -1,0 +1,101 @@
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import type { Logger } from "@evgrid/kit";
+import { RPCServer } from "ocpp-rpc";
+import type { Gateway } from "./gateway.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+import type { ChargePoint, Registry } from "./registry.ts";
+import { chargePointIdSchema } from "./router.ts";
+
+export const OCPP_PROTOCOLS = ["ocpp2.0.1", "ocpp1.6"];
+/** OCPP-J frames larger than this close the connection (1009): no charger message comes near it. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+
+export interface OcppServerOptions {
+  host: string;
+  port: number;
+  callTimeoutMs: number;
+  maxChargers: number;
+  maxBadMessages: number;
+}
+
+/**
+ * The charge points' endpoint: ws://HOST:PORT/ocpp/<chargePointId>, subprotocol ocpp1.6 or ocpp2.0.1,
+ * Security Profile 1 (HTTP Basic auth on the upgrade, user = the charge point id). The OCPP-J framing and
+ * the strict validation of every message against the official schemas, both ways, are ocpp-rpc's.
+ */
+export async function serveOcpp(
+  opts: OcppServerOptions,
+  registry: Registry,
+  gateway: Gateway,
+  metrics: GatewayMetrics,
+  log: Logger,
+) {
+  const rpc = new RPCServer({
+    protocols: OCPP_PROTOCOLS,
+    strictMode: true,
+    callTimeoutMs: opts.callTimeoutMs,
+    pingIntervalMs: 30_000,
+    maxBadMessages: opts.maxBadMessages,
+    respondWithDetailedErrors: false,
+    wssOptions: { maxPayload: MAX_FRAME_BYTES },
+  });
+
+  rpc.auth(async (accept, reject, handshake) => {
+    const id = handshake.identity;
+    const refuse = (code: number, message: string, reason: string) => {
+      metrics.refused(reason);
+      log.warn("charge point refused", {
+        chargePointId: id.slice(0, 64),
+        reason,
+        address: handshake.remoteAddress,
+      });
+      reject(code, message);
+    };
+    if (!chargePointIdSchema.safeParse(id).success) return refuse(404, "Not Found", "unknown");
+    if (!OCPP_PROTOCOLS.some((p) => handshake.protocols.has(p))) {
+      return refuse(400, "Offer subprotocol ocpp1.6 or ocpp2.0.1", "protocol");
+    }
+    const cp = registry.get(id);
+    // Unknown id and wrong password answer alike: a stranger learns nothing about which ids exist.
+    const ok =
+      cp !== null &&
+      handshake.password !== undefined &&
+      (await registry.checkPassword(id, handshake.password));
+    if (!ok || !cp) return refuse(401, "Unauthorized", cp ? "password" : "unknown");
+    if (gateway.connectedCount >= opts.maxChargers) return refuse(503, "Service Unavailable", "full");
+    accept({ cp } satisfies { cp: ChargePoint });
+  });
+  rpc.on("client", (client) => gateway.connect((client.session as { cp: ChargePoint }).cp, client));
+  rpc.on("error", (err: Error) => log.warn("ocpp server error", { error: err.message }));
+
+  const server = createServer((_req, res) => {
+    res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
+    res.end("OCPP-J: connect a WebSocket to /ocpp/<chargePointId> with subprotocol ocpp1.6 or ocpp2.0.1\n");
+  });
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => socket.destroy());
+    if (!req.url?.startsWith("/ocpp/")) {
+      metrics.refused("path");
+      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    rpc.handleUpgrade(req, socket as never, head);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
+  return {
+    url: `ws://${host}:${port}/ocpp`,
+    port,
+    async close() {
+      await rpc.close({ code: 1001, reason: "gateway stopping", force: true }).catch(() => {});
+      server.closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

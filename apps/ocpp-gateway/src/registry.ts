@@ -1,0 +1,207 @@
+import { Database } from "bun:sqlite";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+/**
+ * argon2id with OWASP's recommended minimum (19 MiB, 2 passes) rather than Bun's 64 MiB default: a gateway
+ * restarted under 1,000 chargers verifies 1,000 passwords as they reconnect, and each costs this much.
+ */
+const ARGON2 = { algorithm: "argon2id", memoryCost: 19_456, timeCost: 2 } as const;
+
+export type OcppProtocol = "ocpp1.6" | "ocpp2.0.1";
+
+export interface ChargePoint {
+  chargePointId: string;
+  substationId: string;
+  maxKw: number;
+  /** Set once it has sent an accepted BootNotification: until then only BootNotification is served. */
+  bootedAt: number | null;
+}
+
+/** A charger's transaction as the gateway keeps it across restarts. */
+export interface TransactionRow {
+  chargePointId: string;
+  connectorId: number;
+  transactionId: string;
+  vehicleId: string | null;
+  sessionId: string | null;
+  meterStartWh: number;
+  startedAt: number;
+  endedAt: number | null;
+}
+
+/**
+ * The gateway's own state, in embedded SQLite: registered charge points (their password as an argon2id hash,
+ * never the password) and the transactions bound to grid sessions, so a restarted gateway resumes them.
+ */
+export class Registry {
+  private readonly db: Database;
+  /** SHA-256 of passwords already verified per charge point: argon2 once per password, not per connect. */
+  private readonly verified = new Map<string, Buffer>();
+
+  constructor(path: string) {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path, { create: true, strict: true });
+    this.db.run("PRAGMA journal_mode = WAL");
+    this.db.run(`CREATE TABLE IF NOT EXISTS charge_points (
+      id TEXT PRIMARY KEY, substation_id TEXT NOT NULL, password_hash TEXT NOT NULL,
+      max_kw REAL NOT NULL, booted_at INTEGER)`);
+    this.db.run(`CREATE TABLE IF NOT EXISTS transactions (
+      charge_point_id TEXT NOT NULL, connector_id INTEGER NOT NULL, transaction_id TEXT NOT NULL,
+      vehicle_id TEXT, session_id TEXT, meter_start_wh REAL NOT NULL, started_at INTEGER NOT NULL,
+      ended_at INTEGER, PRIMARY KEY (charge_point_id, transaction_id))`);
+    this.db.run(
+      "CREATE INDEX IF NOT EXISTS transactions_open ON transactions (charge_point_id) WHERE ended_at IS NULL",
+    );
+    this.db.run("CREATE TABLE IF NOT EXISTS sequence (name TEXT PRIMARY KEY, next INTEGER NOT NULL)");
+    // Ended transactions are kept a week: long enough to recognise a reused id or a late StopTransaction.
+    this.db.run("DELETE FROM transactions WHERE ended_at < ?", [Date.now() - 7 * 86_400_000]);
+  }
+
+  async register(cp: { chargePointId: string; substationId: string; maxKw: number; password: string }) {
+    const hash = await Bun.password.hash(cp.password, ARGON2);
+    this.verified.delete(cp.chargePointId);
+    this.db.run(
+      `INSERT INTO charge_points (id, substation_id, password_hash, max_kw) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET substation_id = excluded.substation_id,
+         password_hash = excluded.password_hash, max_kw = excluded.max_kw`,
+      [cp.chargePointId, cp.substationId, hash, cp.maxKw],
+    );
+  }
+
+  remove(chargePointId: string): boolean {
+    this.verified.delete(chargePointId);
+    return this.db.run("DELETE FROM charge_points WHERE id = ?", [chargePointId]).changes > 0;
+  }
+
+  get(chargePointId: string): ChargePoint | null {
+    const row = this.db
+      .query<{ id: string; substation_id: string; max_kw: number; booted_at: number | null }, [string]>(
+        "SELECT id, substation_id, max_kw, booted_at FROM charge_points WHERE id = ?",
+      )
+      .get(chargePointId);
+    return row && toChargePoint(row);
+  }
+
+  all(): ChargePoint[] {
+    return this.db
+      .query<{ id: string; substation_id: string; max_kw: number; booted_at: number | null }, []>(
+        "SELECT id, substation_id, max_kw, booted_at FROM charge_points ORDER BY id",
+      )
+      .all()
+      .map(toChargePoint);
+  }
+
+  /** Checks a charge point's password (constant time once verified; argon2id the first time). */
+  async checkPassword(chargePointId: string, password: Buffer): Promise<boolean> {
+    const digest = createHash("sha256").update(password).digest();
+    const known = this.verified.get(chargePointId);
+    if (known) return timingSafeEqual(known, digest);
+    const row = this.db
+      .query<{ password_hash: string }, [string]>("SELECT password_hash FROM charge_points WHERE id = ?")
+      .get(chargePointId);
+    if (!row) return false;
+    const ok = await Bun.password.verify(password.toString("utf8"), row.password_hash).catch(() => false);
+    if (ok) this.verified.set(chargePointId, digest);
+    return ok;
+  }
+
+  markBooted(chargePointId: string, atMs: number): void {
+    this.db.run("UPDATE charge_points SET booted_at = ? WHERE id = ?", [atMs, chargePointId]);
+  }
+
+  /** The next 1.6 transaction id (the backend hands them out), never reused. */
+  nextTransactionId(): number {
+    const row = this.db
+      .query<{ next: number }, []>(
+        `INSERT INTO sequence (name, next) VALUES ('transaction', 1)
+         ON CONFLICT (name) DO UPDATE SET next = next + 1 RETURNING next`,
+      )
+      .get();
+    return row?.next ?? 1;
+  }
+
+  openTransaction(t: Omit<TransactionRow, "endedAt">): void {
+    this.db.run(
+      `INSERT INTO transactions (charge_point_id, connector_id, transaction_id, vehicle_id, session_id,
+         meter_start_wh, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      [
+        t.chargePointId,
+        t.connectorId,
+        t.transactionId,
+        t.vehicleId,
+        t.sessionId,
+        t.meterStartWh,
+        t.startedAt,
+      ],
+    );
+  }
+
+  bind(chargePointId: string, transactionId: string, vehicleId: string | null, sessionId: string | null) {
+    this.db.run(
+      "UPDATE transactions SET vehicle_id = ?, session_id = ? WHERE charge_point_id = ? AND transaction_id = ?",
+      [vehicleId, sessionId, chargePointId, transactionId],
+    );
+  }
+
+  closeTransaction(chargePointId: string, transactionId: string, atMs: number): void {
+    this.db.run(
+      "UPDATE transactions SET ended_at = ? WHERE charge_point_id = ? AND transaction_id = ? AND ended_at IS NULL",
+      [atMs, chargePointId, transactionId],
+    );
+  }
+
+  /** A transaction with this id, open or ended (a reused id is refused). */
+  findTransaction(chargePointId: string, transactionId: string): TransactionRow | null {
+    const row = this.db
+      .query<RawTx, [string, string]>(`${SELECT_TX} WHERE charge_point_id = ? AND transaction_id = ?`)
+      .get(chargePointId, transactionId);
+    return row && toTx(row);
+  }
+
+  openTransactions(): TransactionRow[] {
+    return this.db.query<RawTx, []>(`${SELECT_TX} WHERE ended_at IS NULL`).all().map(toTx);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+interface RawTx {
+  charge_point_id: string;
+  connector_id: number;
+  transaction_id: string;
+  vehicle_id: string | null;
+  session_id: string | null;
+  meter_start_wh: number;
+  started_at: number;
+  ended_at: number | null;
+}
+
+const SELECT_TX = `SELECT charge_point_id, connector_id, transaction_id, vehicle_id, session_id, meter_start_wh,
+  started_at, ended_at FROM transactions`;
+
+const toTx = (r: RawTx): TransactionRow => ({
+  chargePointId: r.charge_point_id,
+  connectorId: r.connector_id,
+  transactionId: r.transaction_id,
+  vehicleId: r.vehicle_id,
+  sessionId: r.session_id,
+  meterStartWh: r.meter_start_wh,
+  startedAt: r.started_at,
+  endedAt: r.ended_at,
+});
+
+const toChargePoint = (r: {
+  id: string;
+  substation_id: string;
+  max_kw: number;
+  booted_at: number | null;
+}): ChargePoint => ({
+  chargePointId: r.id,
+  substationId: r.substation_id,
+  maxKw: r.max_kw,
+  bootedAt: r.booted_at,
+});

@@ -1,0 +1,71 @@
+import { MAX_SESSION_KW, MIN_SESSION_KW, reasons, substationIdSchema } from "@evgrid/contract";
+import { GridError, internalProcedure, router } from "@evgrid/kit";
+import { z } from "zod";
+import type { Gateway } from "./gateway.ts";
+import type { Registry } from "./registry.ts";
+
+/**
+ * A charge point id as it appears in ws://HOST:8180/ocpp/<id> and as the Basic auth user: OCPP's
+ * identifierString (2.0.1), at most 48 characters.
+ */
+export const chargePointIdSchema = z
+  .string()
+  .min(1, "chargePointId must not be empty")
+  .max(48, "chargePointId is at most 48 characters")
+  .regex(/^[A-Za-z0-9*\-_=+|@.]+$/, "chargePointId may use letters, digits and * - _ = + | @ . only");
+
+export const registerChargePointSchema = z.strictObject({
+  chargePointId: chargePointIdSchema,
+  substationId: substationIdSchema,
+  /** Security Profile 1's password: 16-40 characters (OCPP 1.6 security whitepaper, 2.0.1 A00). */
+  password: z
+    .string()
+    .min(16, "password must be at least 16 characters")
+    .max(40, "password is at most 40 characters"),
+  maxKw: z
+    .number()
+    .min(MIN_SESSION_KW, `maxKw must be at least ${MIN_SESSION_KW} kW`)
+    .max(MAX_SESSION_KW, `maxKw must be at most ${MAX_SESSION_KW} kW`),
+});
+
+/** Admin procedures (service token): the registry of charge points and what each one is doing. */
+export function gatewayRouter(registry: Registry, gateway: Gateway, ocppUrl: string) {
+  const view = () =>
+    registry.all().map((cp) => ({
+      chargePointId: cp.chargePointId,
+      substationId: cp.substationId,
+      maxKw: cp.maxKw,
+      bootedAt: cp.bootedAt === null ? null : new Date(cp.bootedAt).toISOString(),
+      ...gateway.status(cp),
+    }));
+  return router({
+    /** Adds a charge point, or changes one (its password, site or maximum); the password is stored hashed. */
+    registerChargePoint: internalProcedure.input(registerChargePointSchema).mutation(async ({ input }) => {
+      await registry.register(input);
+      return { chargePointId: input.chargePointId, url: `/ocpp/${encodeURIComponent(input.chargePointId)}` };
+    }),
+    /** Removes a charge point: it is disconnected and its sessions end. */
+    removeChargePoint: internalProcedure
+      .input(z.strictObject({ chargePointId: chargePointIdSchema }))
+      .mutation(async ({ input }) => {
+        if (!registry.get(input.chargePointId)) {
+          throw new GridError("NOT_FOUND", reasons.NOT_FOUND, `no charge point ${input.chargePointId}`, {
+            chargePointId: input.chargePointId,
+          });
+        }
+        await gateway.removed(input.chargePointId);
+        registry.remove(input.chargePointId);
+        return { removed: true };
+      }),
+    /** Where charge points connect (ws://HOST:OCPP_PORT/ocpp), and how many are registered and connected. */
+    gatewayInfo: internalProcedure.query(() => ({
+      ocppUrl,
+      chargePoints: registry.all().length,
+      connected: gateway.connectedCount,
+    })),
+    /** Every charge point: connected or not, each connector's status, its transactions, sessions and profiles. */
+    listChargePoints: internalProcedure.query(() => view()),
+  });
+}
+
+export type GatewayRouter = ReturnType<typeof gatewayRouter>;

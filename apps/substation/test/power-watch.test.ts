@@ -1,0 +1,128 @@
+/** What the OCPP gateway and session watchers read from a station: levels, ends, caps and meters. */
+import { describe, expect, test } from "bun:test";
+import type { PowerEvent } from "@evgrid/contract";
+import { shareAtLevel } from "@evgrid/policy";
+import { Station } from "../src/station.ts";
+import { open, req } from "./fixtures.ts";
+
+const station = (capacityKw: number) => {
+  const s = new Station({ id: "s1", capacityKw });
+  open.push(s);
+  return s;
+};
+
+/** Reads events from a watch until `count` are in (or 2 s pass). */
+async function take(events: AsyncGenerator<PowerEvent>, count: number): Promise<PowerEvent[]> {
+  const out: PowerEvent[] = [];
+  const deadline = Date.now() + 2000;
+  while (out.length < count && Date.now() < deadline) {
+    const next = await Promise.race([events.next(), Bun.sleep(50).then(() => null)]);
+    if (next && !next.done) out.push(next.value);
+  }
+  return out;
+}
+
+describe("watchPower", () => {
+  test("starts with the current level, then the level of each turn's re-shares and every end", async () => {
+    const s = station(33);
+    const ac = new AbortController();
+    const events = s.watchPower(ac.signal);
+    expect(await take(events, 1)).toEqual([
+      expect.objectContaining({ type: "level", substationId: "s1", levelKw: null }),
+    ]);
+    // Three admissions in one turn: one level event, the last one.
+    const [a] = await Promise.all([
+      s.start(req({ vehicleId: "a", maxKw: 22, minKw: 1 })),
+      s.start(req({ vehicleId: "b", maxKw: 22, minKw: 1 })),
+      s.start(req({ vehicleId: "c", maxKw: 22, minKw: 1 })),
+    ]);
+    const [level] = await take(events, 1);
+    expect(level).toMatchObject({ type: "level", levelKw: 11 });
+    // Each session's power follows from the level alone (a's answer was its power when it was admitted).
+    expect(shareAtLevel({ minKw: 1, maxKw: 22 }, level?.type === "level" ? level.levelKw : null)).toBe(
+      s.get(a?.session.sessionId as string).allocatedKw,
+    );
+    s.stop(a?.session.sessionId as string, undefined, "charger_offline");
+    const after = await take(events, 2);
+    expect(after[0]).toMatchObject({
+      type: "ended",
+      sessionId: a?.session.sessionId,
+      endReason: "charger_offline",
+    });
+    expect(after[1]).toMatchObject({ type: "level", levelKw: 16.5 });
+    ac.abort();
+    expect((await events.next()).done).toBe(true);
+  });
+});
+
+describe("caps (reclaim) and meters", () => {
+  test("a cap gives the power a vehicle does not draw to the others, and lifting it gives it back", async () => {
+    const s = station(22);
+    const a = (await s.start(req({ vehicleId: "a", maxKw: 22, minKw: 1 }))).session;
+    const b = (await s.start(req({ vehicleId: "b", maxKw: 22, minKw: 1 }))).session;
+    expect(s.get(a.sessionId).allocatedKw).toBe(11);
+    const capped = s.setCap(a.sessionId, 3);
+    expect(capped).toMatchObject({ capKw: 3, maxKw: 22, allocatedKw: 3 });
+    expect(s.get(b.sessionId).allocatedKw).toBe(19);
+    expect(s.setCap(a.sessionId, null)).toMatchObject({ capKw: null, allocatedKw: 11 });
+    expect(s.get(b.sessionId).allocatedKw).toBe(11);
+    // Never below the minimum nor above the maximum.
+    expect(s.setCap(a.sessionId, 0.5)).toMatchObject({ capKw: 1 });
+    expect(s.setCap(a.sessionId, 50)).toMatchObject({ capKw: null, allocatedKw: 11 });
+  });
+
+  test("moving a session to a capped class keeps the energy it has drawn", async () => {
+    let nowMs = 1_000_000;
+    const s = new Station({ id: "s1", capacityKw: 22, now: () => nowMs });
+    open.push(s);
+    const a = (await s.start(req({ vehicleId: "a", maxKw: 22, minKw: 1, durationS: 3600 }))).session;
+    nowMs += 3_600_000 / 2; // half an hour at 22 kW
+    expect(s.get(a.sessionId).deliveredKwh).toBeCloseTo(11, 9);
+    s.setCap(a.sessionId, 10);
+    nowMs += 3_600_000 / 2; // half an hour at 10 kW
+    expect(s.get(a.sessionId).deliveredKwh).toBeCloseTo(16, 9);
+  });
+
+  test("the meter is the delivered energy, and ends an energy session at its target", async () => {
+    const s = station(50);
+    const e = (await s.start(req({ vehicleId: "e", maxKw: 11, energyKwh: 20 }))).session;
+    expect(s.meter(e.sessionId, 5)).toMatchObject({ status: "active", deliveredKwh: 5 });
+    // A meter never runs backwards.
+    expect(s.meter(e.sessionId, 4).deliveredKwh).toBe(5);
+    expect(s.meter(e.sessionId, 20)).toMatchObject({
+      status: "ended",
+      endReason: "energy_delivered",
+      deliveredKwh: 20,
+    });
+    expect(() => s.meter(e.sessionId, 21)).toThrow(/no session/);
+  });
+});
+
+describe("watchSession", () => {
+  test("its power as it changes, then its end", async () => {
+    const s = station(22);
+    const a = (await s.start(req({ vehicleId: "a", maxKw: 22, minKw: 1 }))).session;
+    const ac = new AbortController();
+    const updates = s.watchSession(a.sessionId, undefined, ac.signal, 60_000);
+    expect((await updates.next()).value).toMatchObject({ status: "active", allocatedKw: 22 });
+    const b = (await s.start(req({ vehicleId: "b", maxKw: 22, minKw: 1 }))).session;
+    expect((await updates.next()).value).toMatchObject({ status: "active", allocatedKw: 11 });
+    s.stop(b.sessionId);
+    expect((await updates.next()).value).toMatchObject({ allocatedKw: 22 });
+    s.stop(a.sessionId);
+    expect((await updates.next()).value).toMatchObject({
+      status: "ended",
+      endReason: "stopped",
+      allocatedKw: 0,
+    });
+    expect((await updates.next()).done).toBe(true);
+  });
+
+  test("someone else's session is not found", async () => {
+    const s = station(22);
+    const a = (await s.start(req({ vehicleId: "a", owner: "key:0123456789abcdef" }))).session;
+    await expect(s.watchSession(a.sessionId, "key:fedcba9876543210", undefined).next()).rejects.toThrow(
+      /no session/,
+    );
+  });
+});

@@ -1,0 +1,233 @@
+import { randomUUID } from "node:crypto";
+import { RPCClient } from "ocpp-rpc";
+
+export type OcppVersion = "ocpp1.6" | "ocpp2.0.1";
+
+export interface ChargePointOptions {
+  /** The gateway's endpoint, e.g. ws://127.0.0.1:8180/ocpp (the id is appended). */
+  url: string;
+  id: string;
+  password: string;
+  protocol: OcppVersion;
+  /** Reconnect with back-off when the connection drops (default true), as real chargers do. */
+  reconnect?: boolean;
+  /** Answer every SetChargingProfile with Rejected (tests of a misbehaving charger). */
+  rejectProfiles?: boolean;
+  /** When asked to stop remotely, end the transaction at once (default true), as real chargers do. */
+  stopWhenAsked?: boolean;
+}
+
+export interface ProfileReceived {
+  connectorId: number;
+  transactionId: string;
+  watts: number;
+  atMs: number;
+}
+
+/**
+ * A simulated charge point, built on ocpp-rpc's client in strict mode: every message it sends and receives is
+ * validated against the official OCPP JSON schemas, so a test passing with it speaks real OCPP-J. It keeps
+ * the power limits it was given and answers remote stops like a charger does.
+ */
+export class SimulatedChargePoint {
+  readonly client: RPCClient;
+  readonly profiles: ProfileReceived[] = [];
+  readonly stopsAsked: string[] = [];
+  /** Open transactions: connector -> transaction id. */
+  readonly transactions = new Map<number, string>();
+  private readonly listeners = new Set<(p: ProfileReceived) => void>();
+  private seqNo = 0;
+
+  constructor(readonly opts: ChargePointOptions) {
+    this.client = new RPCClient({
+      endpoint: opts.url,
+      identity: opts.id,
+      password: opts.password,
+      protocols: [opts.protocol],
+      strictMode: true,
+      reconnect: opts.reconnect ?? true,
+      callTimeoutMs: 10_000,
+      backoff: { initialDelay: 200, maxDelay: 2000, factor: 2, randomisationFactor: 0.25 },
+    } as ConstructorParameters<typeof RPCClient>[0]);
+    this.client.handle("SetChargingProfile", async ({ params }) => this.onProfile(params ?? {}));
+    const stop = async ({ params }: { params?: Record<string, unknown> }) => {
+      const transactionId = String(params?.transactionId);
+      this.stopsAsked.push(transactionId);
+      const connector = [...this.transactions].find(([, t]) => t === transactionId)?.[0];
+      if (connector === undefined) return { status: "Rejected" };
+      if (this.opts.stopWhenAsked ?? true) {
+        setTimeout(() => void this.stopTransaction(connector).catch(() => {}), 0);
+      }
+      return { status: "Accepted" };
+    };
+    this.client.handle(
+      opts.protocol === "ocpp1.6" ? "RemoteStopTransaction" : "RequestStopTransaction",
+      stop,
+    );
+  }
+
+  get v16(): boolean {
+    return this.opts.protocol === "ocpp1.6";
+  }
+
+  /** Connects and boots. */
+  async connect(): Promise<void> {
+    await this.client.connect();
+    await this.boot();
+  }
+
+  boot(): Promise<unknown> {
+    return this.client.call(
+      "BootNotification",
+      this.v16
+        ? { chargePointVendor: "evgrid", chargePointModel: "simulator" }
+        : { reason: "PowerUp", chargingStation: { vendorName: "evgrid", model: "simulator" } },
+    );
+  }
+
+  status(connectorId: number, status: "Available" | "Occupied" | "Charging"): Promise<unknown> {
+    return this.v16
+      ? this.client.call("StatusNotification", {
+          connectorId,
+          errorCode: "NoError",
+          status: status === "Occupied" ? "Preparing" : status,
+        })
+      : this.client.call("StatusNotification", {
+          timestamp: new Date().toISOString(),
+          connectorStatus: status === "Charging" ? "Occupied" : status,
+          evseId: connectorId,
+          connectorId: 1,
+        });
+  }
+
+  /** A vehicle plugs in and presents its id: the transaction id the charger ends up with. */
+  async startTransaction(connectorId: number, vehicleId: string, meterStartWh = 0): Promise<string> {
+    let transactionId: string;
+    if (this.v16) {
+      const res = (await this.client.call("StartTransaction", {
+        connectorId,
+        idTag: vehicleId,
+        meterStart: Math.round(meterStartWh),
+        timestamp: new Date().toISOString(),
+      })) as { transactionId: number; idTagInfo: { status: string } };
+      if (res.idTagInfo.status !== "Accepted") throw new Error(`StartTransaction: ${res.idTagInfo.status}`);
+      transactionId = String(res.transactionId);
+    } else {
+      transactionId = randomUUID();
+      await this.client.call("TransactionEvent", {
+        eventType: "Started",
+        timestamp: new Date().toISOString(),
+        triggerReason: "Authorized",
+        seqNo: this.seqNo++,
+        transactionInfo: { transactionId, chargingState: "Charging" },
+        idToken: { idToken: vehicleId, type: "Central" },
+        evse: { id: connectorId, connectorId: 1 },
+        meterValue: [this.meterValue({ energyWh: meterStartWh })],
+      });
+    }
+    this.transactions.set(connectorId, transactionId);
+    return transactionId;
+  }
+
+  async stopTransaction(connectorId: number, meterStopWh = 0): Promise<void> {
+    const transactionId = this.transactions.get(connectorId);
+    if (transactionId === undefined) return;
+    this.transactions.delete(connectorId);
+    if (this.v16) {
+      await this.client.call("StopTransaction", {
+        transactionId: Number(transactionId),
+        meterStop: Math.round(meterStopWh),
+        timestamp: new Date().toISOString(),
+        reason: "Remote",
+      });
+    } else {
+      await this.client.call("TransactionEvent", {
+        eventType: "Ended",
+        timestamp: new Date().toISOString(),
+        triggerReason: "RemoteStop",
+        seqNo: this.seqNo++,
+        transactionInfo: { transactionId, stoppedReason: "Remote" },
+        evse: { id: connectorId, connectorId: 1 },
+      });
+    }
+  }
+
+  /** The meter: energy register (Wh) and/or the power drawn now (W). */
+  meter(connectorId: number, reading: { energyWh?: number; powerW?: number }): Promise<unknown> {
+    const transactionId = this.transactions.get(connectorId);
+    return this.v16
+      ? this.client.call("MeterValues", {
+          connectorId,
+          ...(transactionId === undefined ? {} : { transactionId: Number(transactionId) }),
+          meterValue: [this.meterValue(reading)],
+        })
+      : this.client.call("MeterValues", { evseId: connectorId, meterValue: [this.meterValue(reading)] });
+  }
+
+  private meterValue(r: { energyWh?: number; powerW?: number }) {
+    const sampled: Record<string, unknown>[] = [];
+    const add = (value: number, measurand: string, unit: string) =>
+      sampled.push(
+        this.v16 ? { value: String(value), measurand, unit } : { value, measurand, unitOfMeasure: { unit } },
+      );
+    if (r.energyWh !== undefined) add(r.energyWh, "Energy.Active.Import.Register", "Wh");
+    if (r.powerW !== undefined) add(r.powerW, "Power.Active.Import", "W");
+    return { timestamp: new Date().toISOString(), sampledValue: sampled };
+  }
+
+  /** The newest limit received for a connector (W), or undefined. */
+  limit(connectorId: number): number | undefined {
+    for (let i = this.profiles.length - 1; i >= 0; i--) {
+      const p = this.profiles[i];
+      if (p?.connectorId === connectorId) return p.watts;
+    }
+    return undefined;
+  }
+
+  /** Resolves with the first profile (from now on) on the connector that `match` accepts. */
+  nextProfile(
+    connectorId: number,
+    match: (watts: number) => boolean,
+    timeoutMs = 5000,
+  ): Promise<ProfileReceived> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.listeners.delete(listen);
+        reject(
+          new Error(
+            `${this.opts.id}: no matching profile in ${timeoutMs} ms (last ${this.limit(connectorId)})`,
+          ),
+        );
+      }, timeoutMs);
+      const listen = (p: ProfileReceived) => {
+        if (p.connectorId !== connectorId || !match(p.watts)) return;
+        clearTimeout(timer);
+        this.listeners.delete(listen);
+        resolve(p);
+      };
+      this.listeners.add(listen);
+    });
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: the library validated the payload against the OCPP schema.
+  private onProfile(params: Record<string, any>) {
+    const connectorId = Number(this.v16 ? params.connectorId : params.evseId);
+    const p = (this.v16 ? params.csChargingProfiles : params.chargingProfile) as {
+      transactionId?: string | number;
+      chargingSchedule:
+        | { chargingSchedulePeriod: { limit: number }[] }
+        | { chargingSchedulePeriod: { limit: number }[] }[];
+    };
+    const schedule = Array.isArray(p.chargingSchedule) ? p.chargingSchedule[0] : p.chargingSchedule;
+    const watts = schedule?.chargingSchedulePeriod[0]?.limit ?? Number.NaN;
+    const got = { connectorId, transactionId: String(p.transactionId), watts, atMs: Date.now() };
+    if (this.opts.rejectProfiles) return { status: "Rejected" };
+    this.profiles.push(got);
+    for (const l of [...this.listeners]) l(got);
+    return { status: "Accepted" };
+  }
+
+  async close(): Promise<void> {
+    await this.client.close({ force: true }).catch(() => {});
+  }
+}

@@ -1,0 +1,524 @@
+/**
+ * The OCPP endpoint under hostile or broken chargers: refused before the WebSocket opens when not who they
+ * say, a CALLERROR with the right code for every bad message (the connection stays open where OCPP-J allows),
+ * and a fuzz run after which the grid and the gateway agree on every session.
+ */
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { eventually, SimulatedChargePoint, startGrid, startOcppGateway } from "@evgrid/testing";
+import fc from "fast-check";
+
+setDefaultTimeout(60_000);
+
+type Frame = unknown[];
+
+/** What an answer was: "result", the CALLERROR's code, or "none". */
+const kind = (f: Frame | null) =>
+  f === null ? "none" : f[0] === 3 ? "result" : f[0] === 4 ? String(f[2]) : "other";
+
+/** A charger speaking raw frames: what a broken or hostile one can send. */
+class RawCharger {
+  readonly frames: Frame[] = [];
+  closed: { code: number; reason: string } | null = null;
+  private waiters = new Set<() => void>();
+  private constructor(readonly ws: WebSocket) {
+    ws.onmessage = (e) => {
+      try {
+        this.frames.push(JSON.parse(String(e.data)));
+      } catch {
+        this.frames.push(["unparseable", String(e.data)]);
+      }
+      for (const w of this.waiters) w();
+    };
+    ws.onclose = (e) => {
+      this.closed = { code: e.code, reason: e.reason };
+      for (const w of this.waiters) w();
+    };
+  }
+
+  static open(url: string, id: string, password: string, protocol = "ocpp1.6"): Promise<RawCharger> {
+    const ws = new WebSocket(`${url}/${id}`, {
+      protocols: [protocol],
+      headers: { authorization: `Basic ${Buffer.from(`${id}:${password}`).toString("base64")}` },
+    } as never);
+    return new Promise((resolve, reject) => {
+      ws.onopen = () => resolve(new RawCharger(ws));
+      ws.onerror = () => reject(new Error("refused"));
+    });
+  }
+
+  /** Sends a frame and waits for the answer to it (by message id), or any frame when the id is unknowable. */
+  async send(frame: string | Frame, id?: string): Promise<Frame | null> {
+    const before = this.frames.length;
+    this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+    const deadline = Date.now() + 3000;
+    for (;;) {
+      const found = this.frames.slice(before).find((f) => id === undefined || f[1] === id);
+      if (found) return found;
+      if (this.closed || Date.now() > deadline) return null;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 50);
+        this.waiters.add(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+      this.waiters.clear();
+    }
+  }
+
+  /**
+   * Sends any frame, then a Heartbeat: the frames that came back before the Heartbeat's answer are the
+   * answer to it (a CALLRESULT or CALLERROR sent to us is answered by nothing, rightly), without waiting out a
+   * timeout. null: no answer.
+   */
+  async probe(frame: string): Promise<Frame | null> {
+    const before = this.frames.length;
+    this.ws.send(frame);
+    const id = `probe-${randomBytes(4).toString("hex")}`;
+    const hb = await this.send([2, id, "Heartbeat", {}], id);
+    if (hb === null) throw new Error(`no answer to a Heartbeat after ${frame.slice(0, 200)}`);
+    // Calls the gateway makes of its own (SetChargingProfile) are not answers.
+    return this.frames.slice(before).find((f) => f[1] !== id && f[0] !== 2) ?? null;
+  }
+
+  call(action: string, payload: unknown, id = randomBytes(6).toString("hex")) {
+    return this.send([2, id, action, payload], id);
+  }
+}
+
+async function setUp(env: Record<string, string> = {}) {
+  const grid = await startGrid({ capacitiesKw: [40] });
+  const ocpp = await startOcppGateway(grid, env);
+  const password = "a-long-enough-password";
+  await ocpp.admin.registerChargePoint.mutate({
+    chargePointId: "cp-raw",
+    substationId: "substation-1",
+    password,
+    maxKw: 11,
+  });
+  return {
+    grid,
+    ocpp,
+    password,
+    raw: (protocol = "ocpp1.6") => RawCharger.open(ocpp.gateway.ocppUrl, "cp-raw", password, protocol),
+    async [Symbol.asyncDispose]() {
+      await ocpp[Symbol.asyncDispose]();
+      await grid[Symbol.asyncDispose]();
+    },
+  };
+}
+
+const boot16 = { chargePointVendor: "evgrid", chargePointModel: "raw" };
+
+describe("who may connect", () => {
+  test("a wrong password, an unknown id, no OCPP subprotocol or another path: refused before the WebSocket opens", async () => {
+    await using s = await setUp();
+    const url = s.ocpp.gateway.ocppUrl;
+    await expect(RawCharger.open(url, "cp-raw", "wrong-password-wrong")).rejects.toThrow("refused");
+    await expect(RawCharger.open(url, "cp-nobody", s.password)).rejects.toThrow("refused");
+    await expect(RawCharger.open(url, "cp-raw", s.password, "wamp")).rejects.toThrow("refused");
+    const opens = (ws: WebSocket) =>
+      new Promise<boolean>((resolve) => {
+        ws.onopen = () => resolve(true);
+        ws.onerror = () => resolve(false);
+      });
+    expect(await opens(new WebSocket(`${url}/cp-raw`, ["ocpp1.6"]))).toBe(false); // no credentials
+    const elsewhere = `${url.replace(/\/ocpp$/, "/other")}/cp-raw`;
+    expect(await opens(new WebSocket(elsewhere, ["ocpp1.6"]))).toBe(false);
+    // The status a stranger sees does not say whether the id exists.
+    const status = async (id: string, password: string) => {
+      const res = await fetch(`${url.replace("ws:", "http:")}/${id}`, {
+        headers: {
+          connection: "Upgrade",
+          upgrade: "websocket",
+          "sec-websocket-version": "13",
+          "sec-websocket-key": randomBytes(16).toString("base64"),
+          "sec-websocket-protocol": "ocpp1.6",
+          authorization: `Basic ${Buffer.from(`${id}:${password}`).toString("base64")}`,
+        },
+      }).catch((e) => e);
+      return res instanceof Response ? res.status : String(res);
+    };
+    expect(await status("cp-nobody", "whatever-password")).toBe(
+      await status("cp-raw", "wrong-password-wrong"),
+    );
+    const metrics = await (await fetch(`${s.ocpp.gateway.url}/metrics`)).text();
+    expect(metrics).toMatch(/evgrid_ocpp_connections_refused_total\{[^}]*reason="password"[^}]*\} [1-9]/);
+    // And the right one still gets in.
+    const ok = await s.raw();
+    expect(await ok.call("BootNotification", boot16)).toMatchObject([
+      3,
+      expect.any(String),
+      { status: "Accepted" },
+    ]);
+    ok.ws.close();
+  });
+});
+
+describe("bad messages get the OCPP-J error, and the connection stays open", () => {
+  test("before BootNotification only BootNotification is served (SecurityError)", async () => {
+    await using s = await setUp();
+    const c = await s.raw();
+    expect(kind(await c.call("Heartbeat", {}))).toBe("SecurityError");
+    expect(await c.call("BootNotification", boot16)).toMatchObject([
+      3,
+      expect.any(String),
+      { status: "Accepted" },
+    ]);
+    expect(await c.call("Heartbeat", {})).toMatchObject([
+      3,
+      expect.any(String),
+      { currentTime: expect.any(String) },
+    ]);
+  });
+
+  test("malformed frames, unknown actions, schema violations, a wrong message type id", async () => {
+    await using s = await setUp({ OCPP_MAX_BAD_MESSAGES: "1000" });
+    const c = await s.raw();
+    await c.call("BootNotification", boot16);
+    const code = (f: Frame | null) =>
+      f?.[0] === 4 ? f[2] : f === null ? "no answer" : `not an error: ${JSON.stringify(f)}`;
+    expect(code(await c.send("this is not json"))).toMatch(
+      /FormationViolation|ProtocolError|RpcFrameworkError/,
+    );
+    expect(code(await c.call("Teleport", {}))).toBe("NotImplemented");
+    expect(code(await c.call("StartTransaction", { connectorId: 1 }))).toMatch(/Violation/);
+    expect(
+      code(
+        await c.call("StartTransaction", { connectorId: "one", idTag: "x", meterStart: 0, timestamp: "now" }),
+      ),
+    ).toMatch(/Violation/);
+    expect(code(await c.probe(JSON.stringify([7, "abc", "Heartbeat", {}])))).toMatch(
+      /MessageTypeNotSupported|ProtocolError|RpcFrameworkError/,
+    );
+    // Still served.
+    expect(await c.call("Heartbeat", {})).toMatchObject([
+      3,
+      expect.any(String),
+      { currentTime: expect.any(String) },
+    ]);
+    expect(c.closed).toBeNull();
+  });
+
+  test("a frame over 64 KiB closes the connection with 1009 and nothing else happens", async () => {
+    await using s = await setUp();
+    const c = await s.raw();
+    await c.call("BootNotification", boot16);
+    await c.send([2, "big", "DataTransfer", { vendorId: "x", data: "y".repeat(70_000) }], "big");
+    await eventually(() => expect(c.closed?.code).toBe(1009));
+    const again = await s.raw();
+    expect(kind(await again.call("Heartbeat", {}))).toBe("result");
+  });
+
+  test("a StartTransaction on a charging connector, and a reused 2.0.1 transactionId", async () => {
+    await using s = await setUp();
+    const c = await s.raw();
+    await c.call("BootNotification", boot16);
+    const start = { connectorId: 1, idTag: "ev-one", meterStart: 0, timestamp: new Date().toISOString() };
+    const first = await c.call("StartTransaction", start);
+    expect(first).toMatchObject([3, expect.any(String), { idTagInfo: { status: "Accepted" } }]);
+    // The same vehicle again (a lost answer retried): the same transaction.
+    const retry = await c.call("StartTransaction", start);
+    const txIdOf = (f: Frame | null) => (f?.[2] as { transactionId?: number } | undefined)?.transactionId;
+    expect(txIdOf(retry)).toBe(txIdOf(first) as number);
+    expect(kind(await c.call("StartTransaction", { ...start, idTag: "ev-two" }))).toBe("GenericError");
+    await eventually(async () =>
+      expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-one" })).not.toBeNull(),
+    );
+    expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-two" })).toBeNull();
+    c.ws.close();
+
+    await s.ocpp.admin.registerChargePoint.mutate({
+      chargePointId: "cp-201",
+      substationId: "substation-1",
+      password: s.password,
+      maxKw: 11,
+    });
+    const d = await RawCharger.open(s.ocpp.gateway.ocppUrl, "cp-201", s.password, "ocpp2.0.1");
+    await d.call("BootNotification", {
+      reason: "PowerUp",
+      chargingStation: { model: "raw", vendorName: "evgrid" },
+    });
+    const event = (eventType: string, transactionId: string, evse: number, seqNo: number) => ({
+      eventType,
+      timestamp: new Date().toISOString(),
+      triggerReason: "Authorized",
+      seqNo,
+      transactionInfo: { transactionId },
+      idToken: { idToken: `ev-${transactionId}`, type: "Central" },
+      evse: { id: evse, connectorId: 1 },
+    });
+    expect(kind(await d.call("TransactionEvent", event("Started", "t-1", 1, 0)))).toBe("result");
+    expect(kind(await d.call("TransactionEvent", event("Started", "t-1", 2, 1)))).toBe(
+      "PropertyConstraintViolation",
+    );
+    expect(kind(await d.call("TransactionEvent", event("Ended", "t-1", 1, 2)))).toBe("result");
+    // Ended, then started again with the same id: refused.
+    expect(kind(await d.call("TransactionEvent", event("Started", "t-1", 1, 3)))).toBe(
+      "PropertyConstraintViolation",
+    );
+    d.ws.close();
+  });
+});
+
+test("fuzz: 1,200 mutated and random frames from both versions, 0 crashes, grid and gateway agree afterwards", async () => {
+  await using s = await setUp({ OCPP_MAX_BAD_MESSAGES: "100000" });
+  const c16 = await s.raw("ocpp1.6");
+  await c16.call("BootNotification", boot16);
+  await s.ocpp.admin.registerChargePoint.mutate({
+    chargePointId: "cp-fuzz-201",
+    substationId: "substation-1",
+    password: s.password,
+    maxKw: 11,
+  });
+  const c201 = await RawCharger.open(s.ocpp.gateway.ocppUrl, "cp-fuzz-201", s.password, "ocpp2.0.1");
+  await c201.call("BootNotification", {
+    reason: "PowerUp",
+    chargingStation: { model: "raw", vendorName: "evgrid" },
+  });
+
+  const actions16 = [
+    "StartTransaction",
+    "StopTransaction",
+    "MeterValues",
+    "StatusNotification",
+    "Authorize",
+    "Heartbeat",
+    "BootNotification",
+    "DataTransfer",
+    "Nope",
+  ];
+  const actions201 = [
+    "TransactionEvent",
+    "MeterValues",
+    "StatusNotification",
+    "Authorize",
+    "Heartbeat",
+    "Nope",
+  ];
+  const anyValue = fc.oneof(
+    fc.integer({ min: -5, max: 5 }),
+    fc.double(),
+    fc.string({ maxLength: 30 }),
+    fc.constant(null),
+    fc.boolean(),
+    fc.constantFrom(
+      "ev-1",
+      "ev-2",
+      "t-1",
+      "t-2",
+      "Started",
+      "Updated",
+      "Ended",
+      "Energy.Active.Import.Register",
+      "Power.Active.Import",
+    ),
+  );
+  const payload = fc.oneof(
+    fc.record(
+      {
+        connectorId: fc.integer({ min: 0, max: 3 }),
+        evseId: fc.integer({ min: 0, max: 3 }),
+        idTag: fc.constantFrom("ev-1", "ev-2", "bad tag!", ""),
+        meterStart: fc.integer({ min: -10, max: 100_000 }),
+        meterStop: fc.integer({ min: -10, max: 100_000 }),
+        transactionId: fc.oneof(fc.integer({ min: -2, max: 5 }), fc.constantFrom("t-1", "t-2")),
+        timestamp: fc.constantFrom(new Date().toISOString(), "yesterday"),
+        eventType: fc.constantFrom("Started", "Updated", "Ended", "Paused"),
+        triggerReason: fc.constantFrom("Authorized", "MeterValuePeriodic"),
+        seqNo: fc.integer({ min: 0, max: 10 }),
+        transactionInfo: fc.record({ transactionId: fc.constantFrom("t-1", "t-2", "t-3") }),
+        idToken: fc.record({
+          idToken: fc.constantFrom("ev-3", "ev-4", ""),
+          type: fc.constantFrom("Central", "ISO14443"),
+        }),
+        evse: fc.record({ id: fc.integer({ min: 0, max: 3 }), connectorId: fc.constant(1) }),
+        meterValue: fc.array(
+          fc.record({
+            timestamp: fc.constant(new Date().toISOString()),
+            sampledValue: fc.array(
+              fc.record({
+                value: fc.oneof(fc.double({ min: -1e6, max: 1e9 }), fc.string({ maxLength: 8 })),
+                measurand: fc.constantFrom("Energy.Active.Import.Register", "Power.Active.Import", "Voltage"),
+                unit: fc.constantFrom("Wh", "kWh", "W", "kW"),
+              }),
+              { maxLength: 3 },
+            ),
+          }),
+          { maxLength: 2 },
+        ),
+        status: fc.constantFrom("Available", "Charging", "Faulted"),
+        connectorStatus: fc.constantFrom("Available", "Occupied"),
+        errorCode: fc.constantFrom("NoError", "OtherError"),
+      },
+      { requiredKeys: [] },
+    ),
+    fc.dictionary(fc.string({ maxLength: 8 }), anyValue, { maxKeys: 4 }),
+    anyValue,
+  );
+  const frame = fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.tuple(
+        fc.constant(2),
+        fc.string({ unit: fc.constantFrom(..."0123456789abcdef"), minLength: 1, maxLength: 12 }),
+        fc.boolean(),
+        fc.nat(),
+        payload,
+      ),
+    },
+    { weight: 1, arbitrary: fc.string({ maxLength: 60 }) },
+    { weight: 1, arbitrary: fc.array(anyValue, { maxLength: 5 }) },
+  );
+  // Well-formed messages with values from small domains: they reach the gateway's own logic (busy
+  // connectors, unknown and reused transactions, meters going backwards, stops of nothing).
+  const now = new Date().toISOString();
+  const vehicle = fc.constantFrom("ev-1", "ev-2", "ev-3", "bad tag!");
+  const meterValue16 = fc.record({
+    timestamp: fc.constant(now),
+    sampledValue: fc.array(
+      fc.record({
+        value: fc.oneof(
+          fc.integer({ min: -1000, max: 200_000 }).map(String),
+          fc.constantFrom("NaN", "1e308", "x"),
+        ),
+        measurand: fc.constantFrom("Energy.Active.Import.Register", "Power.Active.Import"),
+        unit: fc.constantFrom("Wh", "kWh", "W", "kW"),
+      }),
+      { minLength: 1, maxLength: 2 },
+    ),
+  });
+  const wellFormed16 = fc.oneof(
+    fc
+      .record({
+        connectorId: fc.integer({ min: 1, max: 3 }),
+        idTag: vehicle,
+        meterStart: fc.nat(100_000),
+        timestamp: fc.constant(now),
+      })
+      .map((p) => ["StartTransaction", p] as const),
+    fc
+      .record({
+        transactionId: fc.integer({ min: 0, max: 30 }),
+        meterStop: fc.nat(200_000),
+        timestamp: fc.constant(now),
+      })
+      .map((p) => ["StopTransaction", p] as const),
+    fc
+      .record({
+        connectorId: fc.integer({ min: 1, max: 3 }),
+        transactionId: fc.integer({ min: 0, max: 30 }),
+        meterValue: fc.array(meterValue16, { minLength: 1, maxLength: 2 }),
+      })
+      .map((p) => ["MeterValues", p] as const),
+    fc.record({ idTag: vehicle }).map((p) => ["Authorize", p] as const),
+    fc
+      .record({
+        connectorId: fc.integer({ min: 0, max: 3 }),
+        errorCode: fc.constant("NoError"),
+        status: fc.constantFrom("Available", "Charging", "Faulted"),
+      })
+      .map((p) => ["StatusNotification", p] as const),
+  );
+  const wellFormed201 = fc.oneof(
+    fc
+      .record(
+        {
+          eventType: fc.constantFrom("Started", "Updated", "Ended"),
+          timestamp: fc.constant(now),
+          triggerReason: fc.constantFrom("Authorized", "MeterValuePeriodic", "StopAuthorized"),
+          seqNo: fc.nat(50),
+          transactionInfo: fc.record({ transactionId: fc.constantFrom("t-1", "t-2", "t-3", "t-4") }),
+          idToken: fc.record({ idToken: vehicle, type: fc.constant("Central") }),
+          evse: fc.record({ id: fc.integer({ min: 1, max: 3 }), connectorId: fc.constant(1) }),
+        },
+        { requiredKeys: ["eventType", "timestamp", "triggerReason", "seqNo", "transactionInfo"] },
+      )
+      .map((p) => ["TransactionEvent", p] as const),
+    fc
+      .record({
+        evseId: fc.integer({ min: 1, max: 3 }),
+        meterValue: fc.array(
+          fc.record({
+            timestamp: fc.constant(now),
+            sampledValue: fc.array(
+              fc.record({
+                value: fc.double({ min: -1e3, max: 1e9, noNaN: true }),
+                measurand: fc.constantFrom("Energy.Active.Import.Register", "Power.Active.Import"),
+              }),
+              { minLength: 1, maxLength: 2 },
+            ),
+          }),
+          { minLength: 1, maxLength: 2 },
+        ),
+      })
+      .map((p) => ["MeterValues", p] as const),
+  );
+  const asFrame = ([action, p]: readonly [string, unknown], i: number) => [2, `ok-${i}`, action, p];
+  // Half random and mutated frames (each charger in turn), half well-formed ones, some sent twice.
+  const cases: { to: "1.6" | "2.0.1"; frame: unknown }[] = [
+    ...fc
+      .sample(frame, 600)
+      .map((f, i) => ({ to: i % 2 === 0 ? ("1.6" as const) : ("2.0.1" as const), frame: f })),
+    ...fc.sample(wellFormed16, 200).flatMap((m, i) => [
+      { to: "1.6" as const, frame: asFrame(m, i) },
+      { to: "1.6" as const, frame: asFrame(m, i + 10_000) },
+    ]),
+    ...fc.sample(wellFormed201, 200).map((m, i) => ({ to: "2.0.1" as const, frame: asFrame(m, i) })),
+  ];
+  const answers: Record<string, number> = {};
+  for (const [i, { to, frame: f }] of cases.entries()) {
+    const c = to === "1.6" ? c16 : c201;
+    const actions = c === c16 ? actions16 : actions201;
+    let sent: string | Frame;
+    if (
+      Array.isArray(f) &&
+      f.length === 5 &&
+      f[0] === 2 &&
+      typeof f[2] === "boolean" &&
+      typeof f[3] === "number"
+    ) {
+      sent = [2, `${f[1]}-${i}`, actions[f[3] % actions.length], f[4]];
+    } else sent = typeof f === "string" ? f : (f as Frame);
+    const answer = await c.probe(typeof sent === "string" ? sent : JSON.stringify(sent));
+    const key = answer === null ? "none" : answer[0] === 3 ? "result" : String(answer[2]);
+    answers[key] = (answers[key] ?? 0) + 1;
+  }
+  console.log(`ocpp fuzz: ${cases.length} frames, answers ${JSON.stringify(answers)}`);
+  expect(c16.closed).toBeNull();
+  expect(c201.closed).toBeNull();
+  expect(answers.InternalError ?? 0).toBe(0);
+  expect(answers.result ?? 0).toBeGreaterThan(200);
+  expect(cases.length).toBeGreaterThanOrEqual(1200);
+
+  // The gateway serves, a well-behaved charger still gets its power, and grid and gateway agree.
+  const good = new SimulatedChargePoint({
+    url: s.ocpp.gateway.ocppUrl,
+    id: "cp-raw",
+    password: s.password,
+    protocol: "ocpp1.6",
+  });
+  c16.ws.close();
+  c201.ws.close();
+  // Every transaction settles (bound, waiting, unidentified or stopping), and the substation's active sessions
+  // are exactly those bound to open transactions: none lost, none left running unbound.
+  const station = s.grid.substations[0]?.station;
+  await eventually(
+    async () => {
+      const listed = await s.ocpp.admin.listChargePoints.query();
+      const txs = listed.flatMap((cp) => cp.transactions);
+      for (const t of txs) expect(t.state).not.toBe("binding");
+      const bound = txs.filter((t) => t.state !== "stopping" && t.sessionId !== null).map((t) => t.sessionId);
+      const active = station?.list("active", 1000).map((x) => x.sessionId) ?? [];
+      expect(new Set<string | null>(active)).toEqual(new Set(bound));
+    },
+    { timeoutMs: 10_000 },
+  );
+  expect(station?.load().allocatedKw ?? 0).toBeLessThanOrEqual(40 + 1e-9);
+  await good.connect();
+  const profile = good.nextProfile(4, () => true);
+  await good.startTransaction(4, "ev-good");
+  expect((await profile).watts).toBeGreaterThanOrEqual(0);
+  await good.close();
+});
