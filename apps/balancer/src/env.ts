@@ -28,6 +28,16 @@ const schema = z.object({
   QUOTA_WAITING: z.coerce.number().int().min(0).max(1_000_000).default(10),
   /** Requests waiting for capacity, all callers together; more are refused with WAIT_QUEUE_FULL. */
   WAIT_QUEUE_MAX: z.coerce.number().int().min(0).max(1_000_000).default(1000),
+  /**
+   * Valkey/Redis shared by every balancer replica (redis://, rediss://, valkey://): idempotency keys, each
+   * vehicle's session and the wait queue's order then hold across replicas. Unset: one replica, in memory.
+   */
+  REDIS_URL: z
+    .url({
+      protocol: /^(redis|rediss|valkey|valkeys)$/,
+      error: "REDIS_URL must be a redis:// or valkey:// URL",
+    })
+    .optional(),
   /** How long an idempotency key is honoured (hours). */
   IDEMPOTENCY_TTL_H: z.coerce
     .number()
