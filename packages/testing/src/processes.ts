@@ -133,8 +133,7 @@ export async function startDev(
     else if (name.startsWith("balancer")) {
       urls.balancers.push(url);
       urls.balancer ||= url;
-    }
-    else urls.substations[name] = url;
+    } else urls.substations[name] = url;
   }
   const tree = await descendants(proc.pid);
 
