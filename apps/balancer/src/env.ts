@@ -47,4 +47,6 @@ const schema = z.object({
 });
 
 export type BalancerEnv = z.output<typeof schema>;
+/** The schema itself (the Kubernetes manifests are checked against it). */
+export const envSchema = schema;
 export const readEnv = (env?: Record<string, string | undefined>) => loadEnv("balancer", schema, env);

@@ -71,4 +71,6 @@ const schema = z
   });
 
 export type ChargeApiEnv = z.output<typeof schema>;
+/** The schema itself (the Kubernetes manifests are checked against it). */
+export const envSchema = schema;
 export const readEnv = (env?: Record<string, string | undefined>) => loadEnv("charge-api", schema, env);
