@@ -110,12 +110,14 @@ async function system(o: SystemOptions): Promise<SystemRun> {
   }
 }
 
-async function burstRun(): Promise<BurstResult> {
+async function burstRun(replicas = 1): Promise<BurstResult> {
   // 4 substations of mixed capacity, 26 MW; 2,000 x 11 kW = 22 MW of demand: all admitted, sites shared.
   const capacities = [10_000, 7_000, 5_000, 4_000];
-  const dev = await startDev(["--random-ports", "--no-quotas", "--capacities", capacities.join(",")], {
-    timeoutMs: 60_000,
-  });
+  const shared = replicas > 1 ? ["--balancers", String(replicas), "--redis"] : [];
+  const dev = await startDev(
+    ["--random-ports", "--no-quotas", "--capacities", capacities.join(","), ...shared],
+    { timeoutMs: 60_000, env: { REDIS_URL: "" } },
+  );
   try {
     const urls = Object.keys(dev.urls.substations)
       .sort()
@@ -171,6 +173,18 @@ const burstResult = await burstRun();
 say(
   `  burst                                    ${burstResult.admitted}/${burstResult.requests} admitted, ${burstResult.breaches} breaches`,
 );
+// The same burst through balancer replicas sharing state (a local redis-server; skipped in a smoke run).
+const burstReplicas = smoke
+  ? undefined
+  : [
+      { replicas: 2, result: await burstRun(2) },
+      { replicas: 4, result: await burstRun(4) },
+    ];
+for (const r of burstReplicas ?? []) {
+  say(
+    `  burst, ${r.replicas} replicas                       ${r.result.admitted}/${r.result.requests} admitted, ${r.result.breaches} breaches, spread ${r.result.loadSpread.toFixed(4)}`,
+  );
+}
 const station: [StationCost, StationCost] = smoke
   ? [await stationCost(10, 3, 500), await stationCost(1000, 3, 500)]
   : [await stationCost(10), await stationCost(10_000)];
@@ -198,6 +212,7 @@ const results = {
   },
   tracesExported: spans,
   burst: burstResult,
+  burstReplicas,
   station,
   targets: benchTargets({
     bare,
@@ -207,6 +222,7 @@ const results = {
     substations32,
     substations128,
     burst: burstResult,
+    burstReplicas,
     station,
   }),
 };
@@ -256,6 +272,25 @@ const stationTable = [
   ...station.map((s) => `| ${s.sessions} | ${f2(s.admitAndStopUs)} | ${s.getLoadUs.toFixed(3)} |`),
 ].join("\n");
 
+// The same burst through balancer replicas sharing state: each replica counts only its own assignments in
+// flight, so up to R requests may pick one substation unseen by each other.
+const replicaSection = burstReplicas
+  ? [
+      "",
+      "The same burst through balancer replicas sharing state (`--balancers R --redis`): each replica counts",
+      "only its own assignments in flight, so up to R requests may pick one substation unseen by the others;",
+      "the bound is R requests' share of the smallest substation.",
+      "",
+      "| replicas | admitted | breaches | load spread | bound | p99 ms |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: |",
+      ...burstReplicas.map(
+        (r) =>
+          `| ${r.replicas} | ${r.result.admitted}/${r.result.requests} | ${r.result.breaches} | ${num(r.result.loadSpread)} | ${num(r.replicas * r.result.spreadBound)} | ${r.result.latency.p99Ms} |`,
+      ),
+      "",
+    ].join("\n")
+  : "";
+
 const m = results.machine;
 const generated = `<!-- bench:begin (written by \`bun run bench\`; edit outside these markers) -->
 Measured ${new Date().toISOString().slice(0, 10)} on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel},
@@ -278,7 +313,7 @@ ${burstResult.samples} samples of every substation's own load; load spread ${num
 (bound ${num(burstResult.spreadBound)}).
 
 ${burstTable}
-
+${replicaSection}
 Substation cost, in process (four power classes):
 
 ${stationTable}

@@ -22,11 +22,21 @@ const passing = (): BenchMeasurements => ({
   substations32: run(800, 40, 110),
   substations128: run(780, 40, 125),
   burst: burst(0.00275),
+  burstReplicas: [
+    { replicas: 2, result: burst(0.0055) },
+    { replicas: 4, result: burst(0.011) },
+  ],
   station: [
     { sessions: 10, admitAndStopUs: 10, getLoadUs: 0.1 },
     { sessions: 10_000, admitAndStopUs: 20, getLoadUs: 0.2 },
   ],
 });
+
+const replicaRun = (m: BenchMeasurements, replicas: number) => {
+  const found = m.burstReplicas?.find((r) => r.replicas === replicas);
+  if (!found) throw new Error(`no burst with ${replicas} replicas`);
+  return found.result;
+};
 
 const byName = (m: BenchMeasurements) => Object.fromEntries(benchTargets(m).map((t) => [t.name, t]));
 
@@ -52,8 +62,12 @@ describe("bench targets", () => {
       ok: true,
     });
     expect(t["admission cost at 10,000 sessions <= 2x at 10"]).toMatchObject({ value: 2, ok: true });
+    // With R replicas, each blind to the others' assignments in flight, the bound is R requests' share.
+    expect(
+      t["burst, 4 balancer replicas: load spread <= 4 requests' share of the smallest substation"],
+    ).toMatchObject({ value: 0.011, limit: 0.011, ok: true });
     expect(Object.values(t).every((x) => x.ok)).toBe(true);
-    expect(Object.keys(t)).toHaveLength(10);
+    expect(Object.keys(t)).toHaveLength(14);
   });
 
   test("one step past any limit is not met", () => {
@@ -78,6 +92,11 @@ describe("bench targets", () => {
         "burst: load spread <= one request's share of the smallest substation",
         (m) => (m.burst.loadSpread = 0.003),
       ],
+      ["burst, 2 balancer replicas: 0 capacity breaches", (m) => (replicaRun(m, 2).breaches = 1)],
+      [
+        "burst, 2 balancer replicas: load spread <= 2 requests' share of the smallest substation",
+        (m) => (replicaRun(m, 2).loadSpread = 0.0056),
+      ],
       ["admission cost at 10,000 sessions <= 2x at 10", (m) => (m.station[1].admitAndStopUs = 21)],
       ["getLoad cost at 10,000 sessions <= 2x at 10", (m) => (m.station[1].getLoadUs = 0.21)],
     ];
@@ -94,6 +113,7 @@ describe("bench targets", () => {
     delete m.substations32;
     delete m.substations128;
     delete m.memoryJournal;
+    delete m.burstReplicas;
     const names = benchTargets(m).map((t) => t.name);
     expect(names).not.toContain("throughput at 32 substations / at 2");
     expect(names).toHaveLength(7);

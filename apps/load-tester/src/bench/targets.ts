@@ -25,6 +25,11 @@ export interface BenchMeasurements {
   substations32?: SystemRun;
   substations128?: SystemRun;
   burst: BurstResult;
+  /**
+   * The same burst through 2 and 4 balancer replicas sharing state (REDIS_URL). Each replica counts only its
+   * own assignments in flight, so up to R requests may pick one substation without seeing each other.
+   */
+  burstReplicas?: { replicas: number; result: BurstResult }[];
   /** The substation's own cost at a few and at many sessions, in that order. */
   station: [StationCost, StationCost];
 }
@@ -85,6 +90,23 @@ const SPECS: Spec[] = [
     limit: (m) => m.burst.spreadBound,
     met: "at_most",
   },
+  ...[2, 4].flatMap((replicas): Spec[] => {
+    const run = (m: BenchMeasurements) => m.burstReplicas?.find((r) => r.replicas === replicas)?.result;
+    return [
+      {
+        name: `burst, ${replicas} balancer replicas: 0 capacity breaches`,
+        value: (m) => run(m)?.breaches,
+        limit: () => 0,
+        met: "at_most",
+      },
+      {
+        name: `burst, ${replicas} balancer replicas: load spread <= ${replicas} requests' share of the smallest substation`,
+        value: (m) => run(m)?.loadSpread,
+        limit: (m) => replicas * (run(m)?.spreadBound ?? 0),
+        met: "at_most",
+      },
+    ];
+  }),
   {
     name: "admission cost at 10,000 sessions <= 2x at 10",
     value: (m) => ratio(m.station[1].admitAndStopUs, m.station[0].admitAndStopUs),
