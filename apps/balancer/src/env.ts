@@ -32,12 +32,15 @@ const schema = z.object({
    * Valkey/Redis shared by every balancer replica (redis://, rediss://, valkey://): idempotency keys, each
    * vehicle's session and the wait queue's order then hold across replicas. Unset: one replica, in memory.
    */
-  REDIS_URL: z
-    .url({
-      protocol: /^(redis|rediss|valkey|valkeys)$/,
-      error: "REDIS_URL must be a redis:// or valkey:// URL",
-    })
-    .optional(),
+  REDIS_URL: z.preprocess(
+    (v) => (v === "" ? undefined : v), // set but empty: unset, as shells and compose files often leave it
+    z
+      .url({
+        protocol: /^(redis|rediss|valkey|valkeys)$/,
+        error: "REDIS_URL must be a redis:// or valkey:// URL",
+      })
+      .optional(),
+  ),
   /** How long an idempotency key is honoured (hours). */
   IDEMPOTENCY_TTL_H: z.coerce
     .number()

@@ -116,7 +116,8 @@ async function burstRun(replicas = 1): Promise<BurstResult> {
   const shared = replicas > 1 ? ["--balancers", String(replicas), "--redis"] : [];
   const dev = await startDev(
     ["--random-ports", "--no-quotas", "--capacities", capacities.join(","), ...shared],
-    { timeoutMs: 60_000, env: { REDIS_URL: "" } },
+    // A local redis-server for the replicas, whatever REDIS_URL the shell has.
+    { timeoutMs: 60_000, ...(replicas > 1 ? { env: { REDIS_URL: "" } } : {}) },
   );
   try {
     const urls = Object.keys(dev.urls.substations)
