@@ -34,6 +34,13 @@ export interface BenchMeasurements {
   station: [StationCost, StationCost];
 }
 
+/** The balancers' LOAD_REFRESH_MS default: how stale a replica's view of the others' admissions may be. */
+export const REFRESH_S = 0.5;
+
+/** Admissions of the other R-1 replicas one replica cannot see between two refreshes, at `ratePerS` in all. */
+export const blindRequests = (replicas: number, ratePerS: number) =>
+  ((replicas - 1) / replicas) * ratePerS * REFRESH_S;
+
 interface Spec {
   name: string;
   /** undefined: not measured in this run, so not reported. */
@@ -92,6 +99,10 @@ const SPECS: Spec[] = [
   },
   ...[2, 4].flatMap((replicas): Spec[] => {
     const run = (m: BenchMeasurements) => m.burstReplicas?.find((r) => r.replicas === replicas)?.result;
+    // A replica sees the others' admissions only when it next refreshes its view (LOAD_REFRESH_MS): the
+    // requests it cannot see, each one request's share, plus its own one.
+    const bound = (r: BurstResult | undefined) =>
+      r ? r.spreadBound * (1 + blindRequests(replicas, r.requests / r.durationS)) : 0;
     return [
       {
         name: `burst, ${replicas} balancer replicas: 0 capacity breaches`,
@@ -100,9 +111,9 @@ const SPECS: Spec[] = [
         met: "at_most",
       },
       {
-        name: `burst, ${replicas} balancer replicas: load spread <= ${replicas} requests' share of the smallest substation`,
+        name: `burst, ${replicas} balancer replicas: load spread <= the share of the requests one replica cannot see`,
         value: (m) => run(m)?.loadSpread,
-        limit: (m) => replicas * (run(m)?.spreadBound ?? 0),
+        limit: (m) => bound(run(m)),
         met: "at_most",
       },
     ];
