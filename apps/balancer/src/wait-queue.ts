@@ -158,9 +158,11 @@ export class WaitQueue {
       do {
         this.pumpAgain = false;
         // Other replicas' waiters, when the order is shared: an earlier one that fits goes first.
-        const others = (await this.opts.order?.snapshot())?.filter(
-          (w) => w.replica !== this.opts.order?.replica,
-        );
+        // (Without one, nothing is awaited here: a pump serves at once, as a single replica always has.)
+        const order = this.opts.order;
+        const others = order
+          ? (await order.snapshot())?.filter((w) => w.replica !== order.replica)
+          : undefined;
         for (const waiter of [...this.waiters]) {
           if (waiter.inFlight || waiter.done) continue;
           if (this.opts.order && waiter.ticket === null && others) continue; // its ticket is on its way
