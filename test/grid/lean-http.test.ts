@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { BalancerRouter } from "@evgrid/balancer";
 import { balancerRouter } from "@evgrid/balancer/router";
+import { Balancers } from "@evgrid/charge-api/balancers";
 import { RateLimiter } from "@evgrid/charge-api/rate-limit";
 import { chargeApiRouter } from "@evgrid/charge-api/router";
 import { dispatchRequestSchema } from "@evgrid/contract";
@@ -43,10 +44,9 @@ beforeAll(async () => {
     dispatchRequestSchema.parse({ vehicleId: "resident", minKw: 150, maxKw: 150, durationS: 3600 }),
   );
   await grid.balancer.view.refresh();
-  const balancer = internalClient<BalancerRouter>(grid.balancer.url, {
-    timeoutMs: 5000,
-    token: grid.serviceToken,
-  });
+  const balancer = new Balancers([grid.balancer.url], (url) =>
+    internalClient<BalancerRouter>(url, { timeoutMs: 5000, token: grid.serviceToken }),
+  );
   const api = (burst: number) =>
     chargeApiRouter(balancer, {
       callTimeoutMs: 5000,

@@ -202,7 +202,7 @@ describe("distributed tracing", () => {
     expect(balancer?.attributes["evgrid.error.reason"]).toBe("GRID_FULL");
   });
 
-  test("an incoming traceparent (k6, a browser) is continued, including on POST /request_charge", async () => {
+  test("an incoming traceparent (a browser, a caller that traces) is continued, including on POST /request_charge", async () => {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const parentId = "00f067aa0ba902b7";
     const res = await fetch(`${dev.urls.chargeApi}/request_charge`, {

@@ -6,7 +6,11 @@ import type { BalancerEnv } from "./env.ts";
 import { DispatchMemory } from "./memory.ts";
 import { balancerMetrics } from "./metrics.ts";
 import { balancerRouter } from "./router.ts";
+import { SharedState } from "./shared-state.ts";
 import { GridView } from "./view.ts";
+
+/** A store's URL as it may be logged: no password. */
+const redactedUrl = (url: string) => url.replace(/\/\/[^@/]*@/, "//***@");
 
 /** Wires config -> telemetry -> grid view (first refresh done) -> router -> server. */
 export function startBalancer(env: BalancerEnv) {
@@ -24,8 +28,28 @@ export function startBalancer(env: BalancerEnv) {
         }),
     });
     await view.start(env.LOAD_REFRESH_MS);
+    const shared = env.REDIS_URL
+      ? new SharedState({
+          url: env.REDIS_URL,
+          keyTtlMs: env.IDEMPOTENCY_TTL_H * 3_600_000,
+          // A claim outlives the longest dispatch; past it, a replica that died is taken over.
+          leaseMs: env.DISPATCH_DEADLINE_MS + env.CALL_TIMEOUT_MS,
+          log,
+        })
+      : undefined;
+    await shared?.start();
+    log.info(
+      shared
+        ? `state shared with other balancer replicas in ${redactedUrl(env.REDIS_URL as string)}`
+        : "state in this process only (no REDIS_URL): run one balancer, or set REDIS_URL for replicas",
+    );
     let dispatcher: Dispatcher | undefined;
-    const report = balancerMetrics(telemetry.meter, view, () => dispatcher?.waitingCount ?? 0);
+    const report = balancerMetrics(
+      telemetry.meter,
+      view,
+      () => dispatcher?.waitingCount ?? 0,
+      () => shared?.up,
+    );
     dispatcher = new Dispatcher(view, {
       maxTries: env.DISPATCH_MAX_TRIES,
       deadlineMs: env.DISPATCH_DEADLINE_MS,
@@ -34,6 +58,7 @@ export function startBalancer(env: BalancerEnv) {
       maxWaiting: env.WAIT_QUEUE_MAX,
       maxWaitingPerOwner: env.QUOTA_WAITING,
       memory: new DispatchMemory(env.IDEMPOTENCY_TTL_H * 3_600_000),
+      ...(shared ? { shared } : {}),
       report,
     });
     const router = balancerRouter(dispatcher);
@@ -53,6 +78,8 @@ export function startBalancer(env: BalancerEnv) {
         clearInterval(expiry);
         view.stop();
       },
+      // After the calls in flight are answered: they may still claim.
+      afterStop: () => shared?.close(),
       expose: { view, dispatcher },
     };
   });

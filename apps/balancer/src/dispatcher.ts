@@ -2,6 +2,7 @@ import {
   type DispatchAttempt,
   type DispatchRequest,
   errorDataOf,
+  MAX_WAIT_S,
   OPERATOR,
   type RefusalDetails,
   reasons,
@@ -30,6 +31,7 @@ import {
 import { annotate, annotateGrant, annotateRequest, attr } from "@evgrid/telemetry";
 import { OwnerLedger } from "./ledger.ts";
 import { DispatchMemory } from "./memory.ts";
+import type { Claim, SharedState } from "./shared-state.ts";
 import type { GridView, Member } from "./view.ts";
 import { isGridFull, WaitQueue } from "./wait-queue.ts";
 
@@ -64,6 +66,8 @@ export interface DispatcherOptions {
   maxWaitingPerOwner: number;
   /** Idempotency and one-session-per-vehicle across this balancer's dispatches. */
   memory?: DispatchMemory;
+  /** Claims shared with other balancer replicas (REDIS_URL); none: this replica's memory alone. */
+  shared?: SharedState;
   now?: () => number;
   /** Told how every dispatch ended (metrics). */
   report?: (report: DispatchReport) => void;
@@ -112,8 +116,14 @@ export class Dispatcher {
       abandon: (result) => void this.stopQuietly(result.session),
       maxWaiting: opts.maxWaiting,
       maxPerOwner: opts.maxWaitingPerOwner,
+      ...(opts.shared ? { order: opts.shared.waitOrder(crypto.randomUUID(), MAX_WAIT_S * 1000) } : {}),
     });
     view.onRefreshed = () => void this.waiting.pump();
+  }
+
+  /** The store shared with other replicas, if any. */
+  get sharedState(): SharedState | undefined {
+    return this.opts.shared;
   }
 
   /** Requests waiting for capacity right now. */
@@ -157,7 +167,7 @@ export class Dispatcher {
    * else by asking every healthy substation (at most one has it). The OCPP gateway asks when a vehicle plugs in.
    */
   async findVehicleSession(vehicleId: string): Promise<Session | null> {
-    const home = this.memory.vehicleHome(vehicleId);
+    const home = (await this.opts.shared?.vehicleHome(vehicleId)) ?? this.memory.vehicleHome(vehicleId);
     const homeMember = home === undefined ? undefined : this.view.byId(home);
     const members = homeMember?.healthy ? [homeMember] : this.view.members.filter((m) => m.healthy);
     const found = await Promise.all(
@@ -167,6 +177,7 @@ export class Dispatcher {
     if (session === null && homeMember?.healthy) {
       // Memory may be stale (the session ended behind us): the others are asked before saying none.
       this.memory.forgetVehicle(vehicleId);
+      await this.opts.shared?.forgetVehicle(vehicleId);
       return this.findVehicleSession(vehicleId);
     }
     return session;
@@ -199,6 +210,7 @@ export class Dispatcher {
       const { session, load } = await member.client.stopSession.mutate(ref);
       this.view.record(member, load);
       this.memory.forgetVehicle(session.vehicleId);
+      await this.opts.shared?.forgetVehicle(session.vehicleId);
       this.ledger.remove(session.sessionId);
       void this.waiting.pump();
       return session;
@@ -310,15 +322,27 @@ export class Dispatcher {
     return member;
   }
 
-  /** One dispatch (coalesced per idempotency key), said on the active span (the trace) and to the metrics. */
+  /**
+   * One dispatch (coalesced per idempotency key here, claimed across replicas when state is shared), said on
+   * the active span (the trace) and to the metrics.
+   */
   private async dispatch(req: DispatchRequest): Promise<DispatchResult> {
     let run: DispatchRun | undefined;
     try {
       const result = await this.memory.coalesce(req, async () => {
-        run = new DispatchRun(this.view, req, this.opts, this.now);
-        const r = await run.run(this.memory.homeOf(req));
-        this.memory.remember(req, r.session);
-        return r;
+        const claim = this.opts.shared
+          ? await this.opts.shared.claim(req, this.now() + this.opts.deadlineMs)
+          : null;
+        run = new DispatchRun(this.view, req, this.opts, this.now, claim);
+        try {
+          const r = await run.run(claim?.home ?? this.memory.homeOf(req));
+          this.memory.remember(req, r.session);
+          await claim?.finish({ at: r.session.substationId, vehicleUntilMs: endOf(r.session) });
+          return r;
+        } catch (err) {
+          await claim?.finish(uncertainAt(err));
+          throw err;
+        }
       });
       annotateGrant(result.session, result.tries);
       this.opts.report?.({
@@ -335,6 +359,21 @@ export class Dispatcher {
       throw err;
     }
   }
+}
+
+/** When an active session is expected to end (its vehicle's claim lasts until then); undefined: unknown. */
+function endOf(session: Session): number | undefined {
+  return session.status === "active" && session.expectedEndAt ? Date.parse(session.expectedEndAt) : undefined;
+}
+
+/**
+ * Where a failed dispatch may still have started a session: the substation that never answered. Its claim
+ * then points there, so a retry (same key, any replica) goes there and never books a second session.
+ */
+function uncertainAt(err: unknown): { at: string } | null {
+  if (!(err instanceof GridError) || err.reason !== reasons.SUBSTATION_TIMEOUT) return null;
+  const at = (err.details as { substationId?: unknown } | undefined)?.substationId;
+  return typeof at === "string" ? { at } : null;
 }
 
 /** How a failed startSession looked from here, in the terms of the dispatch rules. */
@@ -380,6 +419,8 @@ class DispatchRun {
     private readonly req: DispatchRequest,
     private readonly opts: DispatcherOptions,
     private readonly now: () => number,
+    /** The shared claim to record each try in, when replicas share state. */
+    private readonly claim: Claim | null = null,
   ) {}
 
   /** Substations asked so far. */
@@ -419,6 +460,7 @@ class DispatchRun {
           : view.best(req, this.asked);
       if (!member) break;
       this.asked.add(member);
+      if (this.claim && member.id !== null) await this.claim.trying(member.id);
       view.beginAssignment(member, req);
       try {
         const timeoutMs = Math.min(opts.callTimeoutMs, remainingMs);

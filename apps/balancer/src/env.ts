@@ -28,6 +28,19 @@ const schema = z.object({
   QUOTA_WAITING: z.coerce.number().int().min(0).max(1_000_000).default(10),
   /** Requests waiting for capacity, all callers together; more are refused with WAIT_QUEUE_FULL. */
   WAIT_QUEUE_MAX: z.coerce.number().int().min(0).max(1_000_000).default(1000),
+  /**
+   * Valkey/Redis shared by every balancer replica (redis://, rediss://, valkey://): idempotency keys, each
+   * vehicle's session and the wait queue's order then hold across replicas. Unset: one replica, in memory.
+   */
+  REDIS_URL: z.preprocess(
+    (v) => (v === "" ? undefined : v), // set but empty: unset, as shells and compose files often leave it
+    z
+      .url({
+        protocol: /^(redis|rediss|valkey|valkeys)$/,
+        error: "REDIS_URL must be a redis:// or valkey:// URL",
+      })
+      .optional(),
+  ),
   /** How long an idempotency key is honoured (hours). */
   IDEMPOTENCY_TTL_H: z.coerce
     .number()
@@ -37,4 +50,6 @@ const schema = z.object({
 });
 
 export type BalancerEnv = z.output<typeof schema>;
+/** The schema itself (the Kubernetes manifests are checked against it). */
+export const envSchema = schema;
 export const readEnv = (env?: Record<string, string | undefined>) => loadEnv("balancer", schema, env);

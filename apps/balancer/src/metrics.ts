@@ -3,7 +3,13 @@ import type { DispatchReport } from "./dispatcher.ts";
 import type { GridView } from "./view.ts";
 
 /** What the balancer did and what it believes, labelled by substation id (its URL until it has answered). */
-export function balancerMetrics(meter: Meter, view: GridView, waiting: () => number) {
+export function balancerMetrics(
+  meter: Meter,
+  view: GridView,
+  waiting: () => number,
+  /** 1 reachable, 0 not; undefined: no shared store configured (one replica), and no series. */
+  storeUp: () => boolean | undefined = () => undefined,
+) {
   const dispatches = meter.createCounter("evgrid_balancer_dispatches", {
     description:
       "Dispatches by outcome (admitted, grid_full, unavailable, timeout, deadline, quota, invalid) and chosen substation",
@@ -36,6 +42,10 @@ export function balancerMetrics(meter: Meter, view: GridView, waiting: () => num
     waiting: meter.createObservableGauge("evgrid_balancer_waiting_requests", {
       description: "Requests waiting for capacity (waitS), all callers",
     }),
+    store: meter.createObservableGauge("evgrid_balancer_state_store_up", {
+      description:
+        "1 if the shared state store (REDIS_URL) answers; 0: this replica keeps to its own memory (README)",
+    }),
   };
   meter.addBatchObservableCallback((r) => {
     let healthy = 0;
@@ -51,6 +61,8 @@ export function balancerMetrics(meter: Meter, view: GridView, waiting: () => num
     r.observe(gauges.healthy, healthy);
     r.observe(gauges.members, view.members.length);
     r.observe(gauges.waiting, waiting());
+    const up = storeUp();
+    if (up !== undefined) r.observe(gauges.store, up ? 1 : 0);
   }, Object.values(gauges));
 
   return (report: DispatchReport) => {

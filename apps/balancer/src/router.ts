@@ -18,6 +18,14 @@ export function balancerRouter(dispatcher: Dispatcher) {
       .input(dispatchRequestSchema)
       .mutation(({ input, signal }) => dispatcher.request(input, signal)),
     listSubstations: internalProcedure.query(() => view.status()),
+    /**
+     * Whether this replica shares state with the others right now (REDIS_URL set and reachable): only then may
+     * the charge-api retry an uncertain dispatch on another replica under the same idempotency key.
+     */
+    stateInfo: internalProcedure.query(() => ({
+      shared: dispatcher.sharedState !== undefined,
+      storeUp: dispatcher.sharedState?.up ?? false,
+    })),
     /** register and deregister: substations join and leave (packages/membership). */
     ...membershipProcedures(view),
     /** With `owner`, only that owner's session; without (operators), any. */

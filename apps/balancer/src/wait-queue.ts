@@ -4,6 +4,8 @@ import type { DispatchResult } from "./dispatcher.ts";
 
 interface Waiter {
   req: DispatchRequest;
+  /** Its place in the order shared by every replica (REDIS_URL); null: this replica's order only. */
+  ticket: number | null;
   resolve: (r: DispatchResult) => void;
   reject: (err: unknown) => void;
   timer: { cancel(): void };
@@ -27,6 +29,27 @@ export interface WaitQueueOptions {
   maxPerOwner: number;
   /** Runs a waiter's expiry after its wait (tests drive it by hand). */
   scheduler?: Scheduler;
+  /** The first-come-first-served order shared with other balancer replicas, if any. */
+  order?: WaitOrder;
+}
+
+/** A waiter of any replica, as the shared order holds it. */
+export interface OrderedWaiter {
+  ticket: number;
+  replica: string;
+  minKw: number;
+  maxKw: number;
+  substationId?: string | undefined;
+}
+
+/** The wait queue's order across replicas (shared-state.ts): tickets in arrival order. */
+export interface WaitOrder {
+  readonly replica: string;
+  /** Takes a ticket for a waiter until `untilMs`; null when the store is down (local order only). */
+  enter(req: DispatchRequest, untilMs: number): Promise<number | null>;
+  leave(ticket: number): void;
+  /** Every waiter of every replica still waiting, oldest first; null when the store is down. */
+  snapshot(): Promise<OrderedWaiter[] | null>;
 }
 
 /** How long a refused waiter is told to wait before asking again. */
@@ -78,6 +101,7 @@ export class WaitQueue {
     return new Promise<DispatchResult>((resolve, reject) => {
       const waiter: Waiter = {
         req,
+        ticket: null,
         resolve,
         reject,
         inFlight: false,
@@ -110,7 +134,17 @@ export class WaitQueue {
       );
       this.waiters.push(waiter);
       this.perOwner.set(req.owner, mine + 1);
-      void this.pump();
+      const order = this.opts.order;
+      if (!order) return void this.pump();
+      // Its place among every replica's waiters, then a first chance.
+      void order.enter(req, Date.now() + waitMs).then((ticket) => {
+        if (waiter.done) {
+          if (ticket !== null) order.leave(ticket);
+          return;
+        }
+        waiter.ticket = ticket;
+        void this.pump();
+      });
     });
   }
 
@@ -123,9 +157,31 @@ export class WaitQueue {
     try {
       do {
         this.pumpAgain = false;
+        // Other replicas' waiters, when the order is shared: an earlier one that fits goes first.
+        // (Without one, nothing is awaited here: a pump serves at once, as a single replica always has.)
+        const order = this.opts.order;
+        const others = order
+          ? (await order.snapshot())?.filter((w) => w.replica !== order.replica)
+          : undefined;
         for (const waiter of [...this.waiters]) {
           if (waiter.inFlight || waiter.done) continue;
-          if (this.opts.hasRoomFor(waiter.req)) await this.serve(waiter);
+          if (this.opts.order && waiter.ticket === null && others) continue; // its ticket is on its way
+          if (!this.opts.hasRoomFor(waiter.req)) continue;
+          const ticket = waiter.ticket;
+          const earlierFits =
+            ticket !== null &&
+            others?.some(
+              (w) =>
+                w.ticket < ticket &&
+                this.opts.hasRoomFor({
+                  ...waiter.req,
+                  minKw: w.minKw,
+                  maxKw: w.maxKw,
+                  substationId: w.substationId,
+                }),
+            );
+          if (earlierFits) continue; // theirs first; their replica serves it on its next pump
+          await this.serve(waiter);
         }
       } while (this.pumpAgain);
     } finally {
@@ -157,6 +213,7 @@ export class WaitQueue {
     if (waiter.done) return;
     waiter.done = true;
     waiter.timer.cancel();
+    if (waiter.ticket !== null) this.opts.order?.leave(waiter.ticket);
     this.waiters.splice(this.waiters.indexOf(waiter), 1);
     const left = (this.perOwner.get(waiter.req.owner) ?? 1) - 1;
     if (left > 0) this.perOwner.set(waiter.req.owner, left);

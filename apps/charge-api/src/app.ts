@@ -1,6 +1,7 @@
 import type { BalancerRouter } from "@evgrid/balancer";
-import { closeLink, internalClient, launchApp } from "@evgrid/kit";
+import { internalClient, launchApp } from "@evgrid/kit";
 import pkg from "../package.json" with { type: "json" };
+import { Balancers } from "./balancers.ts";
 import type { ChargeApiEnv } from "./env.ts";
 import { legacyRequestCharge } from "./legacy.ts";
 import { RateLimiter } from "./rate-limit.ts";
@@ -8,15 +9,22 @@ import { chargeApiRouter } from "./router.ts";
 
 /** Wires config -> telemetry -> balancer client -> router (+ legacy text route) -> server. */
 export function startChargeApi(env: ChargeApiEnv) {
-  return launchApp("charge-api", pkg.version, env, ({ obs }) => {
-    const balancer = internalClient<BalancerRouter>(env.BALANCER_URL, {
-      transport: env.INTERNAL_TRANSPORT,
-      timeoutMs: env.CALL_TIMEOUT_MS,
-      obs,
-      peer: "balancer",
-      token: env.SERVICE_TOKEN,
-    });
-    const router = chargeApiRouter(balancer, {
+  return launchApp("charge-api", pkg.version, env, async ({ obs, log }) => {
+    const balancers = new Balancers(
+      env.BALANCER_URLS,
+      (url) =>
+        internalClient<BalancerRouter>(url, {
+          transport: env.INTERNAL_TRANSPORT,
+          timeoutMs: env.CALL_TIMEOUT_MS,
+          obs,
+          peer: "balancer",
+          token: env.SERVICE_TOKEN,
+        }),
+      { log },
+    );
+    // Which replicas are up and share state, before the first request.
+    if (balancers.count > 1) await balancers.check();
+    const router = chargeApiRouter(balancers, {
       callTimeoutMs: env.CALL_TIMEOUT_MS,
       serviceToken: env.SERVICE_TOKEN,
       rate: new RateLimiter({ ratePerS: env.QUOTA_RPS, burst: env.QUOTA_BURST }),
@@ -28,12 +36,12 @@ export function startChargeApi(env: ChargeApiEnv) {
       router,
       routes: { "/request_charge": legacyRequestCharge(router) },
       describe: {
-        balancer: env.BALANCER_URL,
+        balancers: env.BALANCER_URLS.join(","),
         transport: env.INTERNAL_TRANSPORT,
         access: env.API_KEYS.length > 0 ? `${env.API_KEYS.length} API keys` : "open (session secrets)",
         quotaRps: env.QUOTA_RPS,
       },
-      stop: () => balancer[closeLink](),
+      stop: () => balancers.close(),
       expose: {},
     };
   });

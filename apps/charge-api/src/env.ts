@@ -1,11 +1,24 @@
-import { commonEnvShape, httpUrlSchema, loadEnv, portSchema, positiveMsSchema } from "@evgrid/kit";
+import {
+  commonEnvShape,
+  httpUrlSchema,
+  loadEnv,
+  portSchema,
+  positiveMsSchema,
+  urlListSchema,
+} from "@evgrid/kit";
 import { z } from "zod";
 
 const schema = z
   .object({
     ...commonEnvShape,
     PORT: portSchema.default(8080),
-    BALANCER_URL: httpUrlSchema.default("http://127.0.0.1:8081"),
+    /** One balancer (kept for older set-ups); BALANCER_URLS names several replicas and wins. */
+    BALANCER_URL: httpUrlSchema.optional(),
+    /**
+     * Balancer replicas, comma-separated: calls are spread over the healthy ones, a replica that refuses
+     * connections is skipped. Default: BALANCER_URL, else http://127.0.0.1:8081.
+     */
+    BALANCER_URLS: urlListSchema.optional(),
     /** Must exceed the balancer's DISPATCH_DEADLINE_MS so its typed answer arrives before we give up. */
     CALL_TIMEOUT_MS: positiveMsSchema.default(5000),
     /** Comma-separated API keys the public API requires (16+ characters each); unset: open to anyone. */
@@ -43,6 +56,10 @@ const schema = z
   })
   .transform((env) => ({
     ...env,
+    BALANCER_URLS:
+      env.BALANCER_URLS && env.BALANCER_URLS.length > 0
+        ? env.BALANCER_URLS
+        : [env.BALANCER_URL ?? "http://127.0.0.1:8081"],
     MAX_WAITING:
       env.MAX_WAITING ??
       (env.INTERNAL_TRANSPORT === "ws" ? 1000 : Math.floor(env.BUN_CONFIG_MAX_HTTP_REQUESTS / 2)),
@@ -54,4 +71,6 @@ const schema = z
   });
 
 export type ChargeApiEnv = z.output<typeof schema>;
+/** The schema itself (the Kubernetes manifests are checked against it). */
+export const envSchema = schema;
 export const readEnv = (env?: Record<string, string | undefined>) => loadEnv("charge-api", schema, env);

@@ -1,4 +1,4 @@
-import type { BalancerRouter } from "@evgrid/balancer";
+import { randomUUID } from "node:crypto";
 import {
   chargeRequestSchema,
   type PublicSession,
@@ -10,7 +10,6 @@ import {
 import {
   type Caller,
   GridError,
-  type InternalClient,
   publicProcedure,
   relayUpstreamError,
   router,
@@ -19,6 +18,7 @@ import {
   subscriptionValues,
 } from "@evgrid/kit";
 import { annotateGrant, annotateRequest } from "@evgrid/telemetry";
+import type { Balancers } from "./balancers.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 
 export interface ChargeApiOptions {
@@ -37,7 +37,7 @@ export interface ChargeApiOptions {
 const WAIT_FULL_RETRY_S = 5;
 
 /** The public API. Every call is counted against its caller's rate, one by one, batched or not. */
-export function chargeApiRouter(balancer: InternalClient<BalancerRouter>, opts: ChargeApiOptions) {
+export function chargeApiRouter(balancers: Balancers, opts: ChargeApiOptions) {
   const relay = (err: unknown): never => {
     throw relayUpstreamError(err, "balancer");
   };
@@ -121,8 +121,18 @@ export function chargeApiRouter(balancer: InternalClient<BalancerRouter>, opts: 
         : undefined;
       if (waits) waiting += 1;
       try {
-        const { session, tries, replayed } = await balancer.dispatch
-          .mutate({ ...input, owner: ctx.caller.owner }, callOpts)
+        // Several replicas sharing state: every dispatch carries a key (the caller's, or one made here), so
+        // an answer that never came may be asked again on another replica and still give one session.
+        const retryUncertain = balancers.count > 1 && balancers.allShared;
+        const req = {
+          ...input,
+          owner: ctx.caller.owner,
+          ...(retryUncertain && input.idempotencyKey === undefined
+            ? { idempotencyKey: `auto:${randomUUID()}` }
+            : {}),
+        };
+        const { session, tries, replayed } = await balancers
+          .call((b) => b.dispatch.mutate(req, callOpts), { retryUncertain })
           .catch(relay);
         annotateGrant(session, tries);
         return {
@@ -139,16 +149,15 @@ export function chargeApiRouter(balancer: InternalClient<BalancerRouter>, opts: 
         if (waits) waiting -= 1;
       }
     }),
-    stopCharge: limited
-      .input(sessionRefSchema)
-      .mutation(({ input, ctx }) =>
-        balancer.stopSession.mutate(access(ctx.caller, input)).then(publicSession, relay),
-      ),
-    getSession: limited
-      .input(sessionRefSchema)
-      .query(({ input, ctx }) =>
-        balancer.getSession.query(access(ctx.caller, input)).then(publicSession, relay),
-      ),
+    stopCharge: limited.input(sessionRefSchema).mutation(({ input, ctx }) => {
+      // Checked here, before any call: a refusal is the caller's answer, not a replica's failure.
+      const ref = access(ctx.caller, input);
+      return balancers.call((b) => b.stopSession.mutate(ref)).then(publicSession, relay);
+    }),
+    getSession: limited.input(sessionRefSchema).query(({ input, ctx }) => {
+      const ref = access(ctx.caller, input);
+      return balancers.call((b) => b.getSession.query(ref)).then(publicSession, relay);
+    }),
     /**
      * A session's power, energy and end as they change (SSE: tRPC's httpSubscriptionLink), until it ends or
      * the caller goes. Only its owner (API key, or the sessionSecret in open mode) or an operator may watch.
@@ -157,6 +166,7 @@ export function chargeApiRouter(balancer: InternalClient<BalancerRouter>, opts: 
       const ref = access(ctx.caller, input);
       const release = takeWatcher(ctx.caller);
       try {
+        const balancer = balancers.pick();
         yield* subscriptionValues<SessionUpdate>((o) => balancer.watchSession.subscribe(ref, o), signal);
       } catch (err) {
         relay(err);
@@ -166,7 +176,7 @@ export function chargeApiRouter(balancer: InternalClient<BalancerRouter>, opts: 
     }),
     /** Every substation's last known load, as the balancer sees it, with grid totals. */
     gridStatus: limited.query(async () => {
-      const members = await balancer.listSubstations.query().catch(relay);
+      const members = await balancers.call((b) => b.listSubstations.query()).catch(relay);
       // The public view: ids, health and load. Addresses, error texts and failure counts stay internal.
       const substations = members.map(({ substationId, healthy, load }) => ({ substationId, healthy, load }));
       const sum = (pick: (l: NonNullable<(typeof substations)[number]["load"]>) => number) =>

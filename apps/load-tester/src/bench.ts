@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { cpuMs, repoRoot, spawnListening, startDev } from "@evgrid/testing";
 import { type BurstResult, burst, closedLoad, type Throughput } from "./bench/run.ts";
 import { type StationCost, stationCost } from "./bench/station-cost.ts";
-import { benchTargets, type SystemRun } from "./bench/targets.ts";
+import { benchTargets, blindRequests, type SystemRun } from "./bench/targets.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -110,12 +110,15 @@ async function system(o: SystemOptions): Promise<SystemRun> {
   }
 }
 
-async function burstRun(): Promise<BurstResult> {
+async function burstRun(replicas = 1): Promise<BurstResult> {
   // 4 substations of mixed capacity, 26 MW; 2,000 x 11 kW = 22 MW of demand: all admitted, sites shared.
   const capacities = [10_000, 7_000, 5_000, 4_000];
-  const dev = await startDev(["--random-ports", "--no-quotas", "--capacities", capacities.join(",")], {
-    timeoutMs: 60_000,
-  });
+  const shared = replicas > 1 ? ["--balancers", String(replicas), "--redis"] : [];
+  const dev = await startDev(
+    ["--random-ports", "--no-quotas", "--capacities", capacities.join(","), ...shared],
+    // A local redis-server for the replicas, whatever REDIS_URL the shell has.
+    { timeoutMs: 60_000, ...(replicas > 1 ? { env: { REDIS_URL: "" } } : {}) },
+  );
   try {
     const urls = Object.keys(dev.urls.substations)
       .sort()
@@ -171,6 +174,18 @@ const burstResult = await burstRun();
 say(
   `  burst                                    ${burstResult.admitted}/${burstResult.requests} admitted, ${burstResult.breaches} breaches`,
 );
+// The same burst through balancer replicas sharing state (a local redis-server; skipped in a smoke run).
+const burstReplicas = smoke
+  ? undefined
+  : [
+      { replicas: 2, result: await burstRun(2) },
+      { replicas: 4, result: await burstRun(4) },
+    ];
+for (const r of burstReplicas ?? []) {
+  say(
+    `  burst, ${r.replicas} replicas                       ${r.result.admitted}/${r.result.requests} admitted, ${r.result.breaches} breaches, spread ${r.result.loadSpread.toFixed(4)}`,
+  );
+}
 const station: [StationCost, StationCost] = smoke
   ? [await stationCost(10, 3, 500), await stationCost(1000, 3, 500)]
   : [await stationCost(10), await stationCost(10_000)];
@@ -198,6 +213,7 @@ const results = {
   },
   tracesExported: spans,
   burst: burstResult,
+  burstReplicas,
   station,
   targets: benchTargets({
     bare,
@@ -207,6 +223,7 @@ const results = {
     substations32,
     substations128,
     burst: burstResult,
+    burstReplicas,
     station,
   }),
 };
@@ -256,6 +273,27 @@ const stationTable = [
   ...station.map((s) => `| ${s.sessions} | ${f2(s.admitAndStopUs)} | ${s.getLoadUs.toFixed(3)} |`),
 ].join("\n");
 
+// The same burst through balancer replicas sharing state: each replica counts only its own assignments in
+// flight, so up to R requests may pick one substation unseen by each other.
+const replicaSection = burstReplicas
+  ? [
+      "",
+      "The same burst through balancer replicas sharing state (`--balancers R --redis`): each replica counts",
+      "only its own assignments in flight and sees the others' admissions at its next load refresh (500 ms), so",
+      "the bound is one request's share of the smallest substation times the requests one replica cannot see",
+      "in a refresh period ((R-1)/R of the burst's rate x 0.5 s), plus its own. Capacity is never breached:",
+      "herding costs evenness across sites, not safety.",
+      "",
+      "| replicas | admitted | breaches | load spread | bound | p99 ms |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: |",
+      ...burstReplicas.map(
+        (r) =>
+          `| ${r.replicas} | ${r.result.admitted}/${r.result.requests} | ${r.result.breaches} | ${num(r.result.loadSpread)} | ${num(r.result.spreadBound * (1 + blindRequests(r.replicas, r.result.requests / r.result.durationS)))} | ${r.result.latency.p99Ms} |`,
+      ),
+      "",
+    ].join("\n")
+  : "";
+
 const m = results.machine;
 const generated = `<!-- bench:begin (written by \`bun run bench\`; edit outside these markers) -->
 Measured ${new Date().toISOString().slice(0, 10)} on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel},
@@ -278,7 +316,7 @@ ${burstResult.samples} samples of every substation's own load; load spread ${num
 (bound ${num(burstResult.spreadBound)}).
 
 ${burstTable}
-
+${replicaSection}
 Substation cost, in process (four power classes):
 
 ${stationTable}

@@ -11,7 +11,14 @@ const run = (perS: number, p99Ms: number, balancerCpuUsPerDispatch = 100): Syste
   balancerCpuUsPerDispatch,
 });
 const burst = (loadSpread: number, breaches = 0) =>
-  ({ requests: 2000, admitted: 2000, breaches, loadSpread, spreadBound: 0.00275 }) as BurstResult;
+  ({
+    requests: 2000,
+    admitted: 2000,
+    breaches,
+    loadSpread,
+    spreadBound: 0.00275,
+    durationS: 2,
+  }) as BurstResult;
 
 /** A run where every target sits just on the good side of its limit. */
 const passing = (): BenchMeasurements => ({
@@ -22,11 +29,22 @@ const passing = (): BenchMeasurements => ({
   substations32: run(800, 40, 110),
   substations128: run(780, 40, 125),
   burst: burst(0.00275),
+  // 1,000 requests/s: one replica of 2 cannot see 250 of them in a 0.5 s refresh, one of 4 375.
+  burstReplicas: [
+    { replicas: 2, result: burst(0.00275 * 251) },
+    { replicas: 4, result: burst(0.00275 * 376) },
+  ],
   station: [
     { sessions: 10, admitAndStopUs: 10, getLoadUs: 0.1 },
     { sessions: 10_000, admitAndStopUs: 20, getLoadUs: 0.2 },
   ],
 });
+
+const replicaRun = (m: BenchMeasurements, replicas: number) => {
+  const found = m.burstReplicas?.find((r) => r.replicas === replicas);
+  if (!found) throw new Error(`no burst with ${replicas} replicas`);
+  return found.result;
+};
 
 const byName = (m: BenchMeasurements) => Object.fromEntries(benchTargets(m).map((t) => [t.name, t]));
 
@@ -52,8 +70,13 @@ describe("bench targets", () => {
       ok: true,
     });
     expect(t["admission cost at 10,000 sessions <= 2x at 10"]).toMatchObject({ value: 2, ok: true });
+    // With R replicas, each blind to the others' admissions until its next refresh.
+    const four =
+      t["burst, 4 balancer replicas: load spread <= the share of the requests one replica cannot see"];
+    expect(four?.limit).toBeCloseTo(0.00275 * 376, 9);
+    expect(four?.ok).toBe(true);
     expect(Object.values(t).every((x) => x.ok)).toBe(true);
-    expect(Object.keys(t)).toHaveLength(10);
+    expect(Object.keys(t)).toHaveLength(14);
   });
 
   test("one step past any limit is not met", () => {
@@ -78,6 +101,11 @@ describe("bench targets", () => {
         "burst: load spread <= one request's share of the smallest substation",
         (m) => (m.burst.loadSpread = 0.003),
       ],
+      ["burst, 2 balancer replicas: 0 capacity breaches", (m) => (replicaRun(m, 2).breaches = 1)],
+      [
+        "burst, 2 balancer replicas: load spread <= the share of the requests one replica cannot see",
+        (m) => (replicaRun(m, 2).loadSpread = 0.00275 * 252),
+      ],
       ["admission cost at 10,000 sessions <= 2x at 10", (m) => (m.station[1].admitAndStopUs = 21)],
       ["getLoad cost at 10,000 sessions <= 2x at 10", (m) => (m.station[1].getLoadUs = 0.21)],
     ];
@@ -94,6 +122,7 @@ describe("bench targets", () => {
     delete m.substations32;
     delete m.substations128;
     delete m.memoryJournal;
+    delete m.burstReplicas;
     const names = benchTargets(m).map((t) => t.name);
     expect(names).not.toContain("throughput at 32 substations / at 2");
     expect(names).toHaveLength(7);

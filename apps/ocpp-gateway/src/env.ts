@@ -38,4 +38,6 @@ const schema = z.object({
 });
 
 export type GatewayEnv = z.output<typeof schema>;
+/** The schema itself (the Kubernetes manifests are checked against it). */
+export const envSchema = schema;
 export const readEnv = (env?: Record<string, string | undefined>) => loadEnv("ocpp-gateway", schema, env);

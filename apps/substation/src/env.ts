@@ -128,4 +128,6 @@ export function siteEnvs(env: SubstationEnv): SubstationEnv[] {
     PORT: env.PORT === 0 ? 0 : env.PORT + i,
   }));
 }
+/** The schema itself (the Kubernetes manifests are checked against it). */
+export const envSchema = schema;
 export const readEnv = (env?: Record<string, string | undefined>) => loadEnv("substation", schema, env);

@@ -11,6 +11,7 @@ import { onShutdown } from "@evgrid/kit/process";
 import type { GatewayRouter } from "@evgrid/ocpp-gateway";
 import { demoLines, registerDemoChargers } from "./chargers.ts";
 import { devOptionsSchema, planHosts, planSubstations } from "./plan.ts";
+import { startRedis } from "./redis.ts";
 import { Supervisor } from "./supervisor.ts";
 
 const HELP = `Usage: bun run dev [options]
@@ -27,6 +28,9 @@ Options (environment variable in brackets):
   --host <addr>            address every app binds to           [DEV_HOST]            (default: 127.0.0.1)
   --charge-api-port <p>                                         [CHARGE_API_PORT]     (default: 8080)
   --balancer-port <p>                                           [BALANCER_PORT]       (default: 8081)
+  --balancers <n>          balancer replicas (ports p, p+1, ...) [DEV_BALANCERS]       (default: 1)
+  --redis                  state shared by the balancers in a local redis-server on a free port,
+                           or in REDIS_URL if set (apt-get install -y redis-server) [DEV_REDIS=true]
   --ocpp-port <p>          charge points connect here (OCPP-J)  [OCPP_PORT]           (default: 8180)
   --gateway-port <p>       the gateway's admin tRPC             [GATEWAY_PORT]        (default: 8181)
   --chargers <k>           register k demo charge points per substation; ids and passwords are printed
@@ -42,6 +46,7 @@ Examples:
   bun run dev --substations 3 --capacities 150,100,50
   curl -X POST http://127.0.0.1:8080/request_charge
   bun run client
+  bun run dev --balancers 2 --redis
   bun run dev --chargers 1      then: bun run charger --id <printed id> --password <printed password>`;
 
 const env = process.env;
@@ -55,6 +60,8 @@ const opts = parseCommandLine({
     host: { type: "string" },
     "charge-api-port": { type: "string" },
     "balancer-port": { type: "string" },
+    balancers: { type: "string" },
+    redis: { type: "boolean" },
     "ocpp-port": { type: "string" },
     "gateway-port": { type: "string" },
     chargers: { type: "string" },
@@ -73,6 +80,8 @@ const opts = parseCommandLine({
     host: env.DEV_HOST,
     "charge-api-port": env.CHARGE_API_PORT,
     "balancer-port": env.BALANCER_PORT,
+    balancers: env.DEV_BALANCERS,
+    redis: env.DEV_REDIS,
     "ocpp-port": env.OCPP_PORT,
     "gateway-port": env.GATEWAY_PORT,
     chargers: env.DEV_CHARGERS,
@@ -100,7 +109,7 @@ const base = {
 } as Record<string, string>;
 
 const supervisor = new Supervisor({
-  nameWidth: Math.max(10, ...hosts.map((h) => h.name.length)),
+  nameWidth: Math.max(12, ...hosts.map((h) => h.name.length)),
   color: process.stdout.isTTY === true && !process.env.NO_COLOR,
 });
 // Ctrl-C (or SIGTERM) stops every app, newest first; a second Ctrl-C a while later kills them at once.
@@ -138,15 +147,24 @@ try {
     }),
   );
   const substationUrls = hosted.flat();
-  const balancerUrl = await supervisor.start("balancer", app("balancer"), {
-    ...base,
-    PORT: portOf(opts.balancerPort),
-    SUBSTATION_URLS: substationUrls.join(","),
-  });
+  const redisUrl = opts.redis ? await startRedis(supervisor, opts.host) : undefined;
+  const balancerUrls: string[] = [];
+  for (let i = 0; i < opts.balancers; i++) {
+    const name = opts.balancers === 1 ? "balancer" : `balancer-${i + 1}`;
+    balancerUrls.push(
+      await supervisor.start(name, app("balancer"), {
+        ...base,
+        PORT: portOf(opts.balancerPort + i),
+        SUBSTATION_URLS: substationUrls.join(","),
+        ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+      }),
+    );
+  }
+  const [balancerUrl] = balancerUrls as [string];
   const apiUrl = await supervisor.start("charge-api", app("charge-api"), {
     ...base,
     PORT: portOf(opts.chargeApiPort),
-    BALANCER_URL: balancerUrl,
+    BALANCER_URLS: balancerUrls.join(","),
   });
   const gatewayUrl = await supervisor.start("ocpp-gateway", app("ocpp-gateway"), {
     ...base,
@@ -166,7 +184,13 @@ try {
       "",
       "evgrid is running. Ctrl-C stops everything.",
       row("charge-api", apiUrl, "public: POST /request_charge, /trpc/requestCharge, /trpc/gridStatus"),
-      row("balancer", balancerUrl, "internal: /trpc/dispatch, /trpc/listSubstations"),
+      ...balancerUrls.map((url, i) =>
+        row(
+          balancerUrls.length === 1 ? "balancer" : `balancer-${i + 1}`,
+          url,
+          `internal: /trpc/dispatch, /trpc/listSubstations${redisUrl ? `; state in ${redisUrl}` : ""}`,
+        ),
+      ),
       ...substations.map((s, i) => row(s.id, substationUrls[i] ?? "", `${s.capacityKw} kW, /trpc/getLoad`)),
       row("ocpp-gateway", gatewayUrl, `admin: /trpc/listChargePoints; charge points: ${ocppUrl}/<id>`),
       "  every app also serves GET /healthz and GET /metrics",

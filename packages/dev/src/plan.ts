@@ -23,6 +23,10 @@ export const devOptionsSchema = z
     host: z.string().min(1).default("127.0.0.1"),
     "charge-api-port": port.default(8080),
     "balancer-port": port.default(8081),
+    /** Balancer replicas (ports balancer-port, +1, ...); more than one needs shared state (--redis). */
+    balancers: z.coerce.number().int().min(1).max(8).default(1),
+    /** A local redis-server on a free port, shared by the balancers (or REDIS_URL, if set, is used). */
+    redis: flag,
     /** The OCPP gateway: charge points connect to ws://HOST:<ocpp-port>/ocpp/<id>; admin on gateway-port. */
     "ocpp-port": port.default(8180),
     "gateway-port": port.default(8181),
@@ -40,6 +44,14 @@ export const devOptionsSchema = z
     "data-dir": z.string().min(1).default(".evgrid/data"),
   })
   .superRefine((o, ctx) => {
+    if (o.balancers > 1 && !o.redis) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["balancers"],
+        message:
+          "more than one balancer needs shared state: add --redis (a local redis-server, or REDIS_URL)",
+      });
+    }
     const list = o.capacities ?? [];
     if (o.substations !== undefined && list.length > 1 && list.length !== o.substations) {
       ctx.addIssue({
@@ -56,6 +68,8 @@ export const devOptionsSchema = z
     host: o.host,
     chargeApiPort: o["charge-api-port"],
     balancerPort: o["balancer-port"],
+    balancers: o.balancers,
+    redis: o.redis,
     ocppPort: o["ocpp-port"],
     gatewayPort: o["gateway-port"],
     chargers: o.chargers,

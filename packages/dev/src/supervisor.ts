@@ -41,22 +41,37 @@ export class Supervisor {
     count: number,
     timeoutMs = 20_000,
   ): Promise<string[]> {
+    return this.startUntil(name, cmd, env, count, listeningUrl, timeoutMs);
+  }
+
+  /**
+   * Starts any child (redis-server, say) and resolves once `ready` has recognised `count` of its lines,
+   * with what it made of them.
+   */
+  startUntil(
+    name: string,
+    cmd: string[],
+    env: Record<string, string>,
+    count: number,
+    ready: (line: string) => string | undefined,
+    timeoutMs = 20_000,
+  ): Promise<string[]> {
     const proc = Bun.spawn(cmd, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     this.children.push({ name, proc });
     const prefix = this.prefix(name, this.children.length - 1);
     return new Promise<string[]>((resolve, reject) => {
       const urls: string[] = [];
-      const ready = () => urls.length >= count;
+      const done = () => urls.length >= count;
       const timer = setTimeout(
         () => reject(new Error(`${name} did not start within ${timeoutMs} ms`)),
         timeoutMs,
       );
       const onLine = (line: string, toErr: boolean) => {
         (toErr ? process.stderr : process.stdout).write(`${prefix}${line}\n`);
-        const url = ready() ? undefined : listeningUrl(line);
+        const url = done() ? undefined : ready(line);
         if (!url) return;
         urls.push(url);
-        if (ready()) {
+        if (done()) {
           clearTimeout(timer);
           resolve(urls);
         }
@@ -65,7 +80,7 @@ export class Supervisor {
       void pumpLines(proc.stderr, (l) => onLine(l, true));
       void proc.exited.then((code) => {
         clearTimeout(timer);
-        if (!ready()) reject(new Error(`${name} exited with code ${code} before it was ready`));
+        if (!done()) reject(new Error(`${name} exited with code ${code} before it was ready`));
         else if (!this.stopping) this.onUnexpectedExit(name, code);
       });
     });

@@ -3,11 +3,16 @@ export interface Demand {
   maxKw: number;
   /** Identical sessions this demand stands for (default 1): lets a substation share by power class. */
   count?: number;
+  /**
+   * Its priority weight (default 1): above the minimums, shares grow in proportion to weight, each still
+   * capped at its maximum. Equal weights give exactly the unweighted shares.
+   */
+  weight?: number;
 }
 
 /**
- * Max-min fair shares with floors and caps ("water-filling"): every session gets clamp(level, minKw, maxKw)
- * for the single water level at which the shares add up to the available power. No session can gain without
+ * Max-min fair shares with floors and caps ("water-filling"): every session gets clamp(weight × level,
+ * minKw, maxKw) for the single water level at which the shares add up to the available power. No session can gain without
  * taking from one that has the same or less, nobody is below its minimum, nobody above its maximum.
  *
  * Returns one share per demand (per session of a class when `count` is given). If the minimums alone exceed
@@ -20,15 +25,18 @@ export function shareFairly(demands: readonly Demand[], availableKw: number): nu
 }
 
 /**
- * One session's share at a water level: clamp(level, minKw, maxKw). A substation streams its level (null:
- * no level binds, everyone has their maximum) and a watcher works out each session's power with this.
+ * One session's share at a water level: clamp(weight × level, minKw, maxKw). A substation streams its level
+ * (null: no level binds, everyone has their maximum) and a watcher works out each session's power with this.
  */
-export function shareAtLevel(d: { minKw: number; maxKw: number }, level: number | null): number {
-  return Math.min(d.maxKw, Math.max(d.minKw, level ?? Number.POSITIVE_INFINITY));
+export function shareAtLevel(
+  d: { minKw: number; maxKw: number; weight?: number | undefined },
+  level: number | null,
+): number {
+  return Math.min(d.maxKw, Math.max(d.minKw, (d.weight ?? 1) * (level ?? Number.POSITIVE_INFINITY)));
 }
 
 /**
- * The level L solving sum(count_i * clamp(L, min_i, max_i)) = available; +Infinity when everyone can have
+ * The level L solving sum(count_i * clamp(weight_i * L, min_i, max_i)) = available; +Infinity when everyone can have
  * their maximum, -Infinity when not even the minimums fit. The sum is continuous, non-decreasing and linear
  * between breakpoints (the mins and maxes), so sweep them in order and solve in the first segment that
  * reaches the target.
@@ -44,24 +52,29 @@ export function waterLevel(demands: readonly Demand[], availableKw: number): num
   if (sumMax <= availableKw) return Number.POSITIVE_INFINITY;
   if (sumMin >= availableKw) return Number.NEGATIVE_INFINITY;
 
-  const events: { at: number; weight: number; isMin: boolean }[] = [];
+  // A session rises with the level between L = min/w and L = max/w, at slope w.
+  const events: { at: number; slope: number; kw: number; isMin: boolean }[] = [];
   for (const d of demands) {
-    const weight = d.count ?? 1;
-    if (weight === 0) continue;
-    events.push({ at: d.minKw, weight, isMin: true }, { at: d.maxKw, weight, isMin: false });
+    const n = d.count ?? 1;
+    const w = d.weight ?? 1;
+    if (n === 0) continue;
+    events.push(
+      { at: d.minKw / w, slope: n * w, kw: n * d.minKw, isMin: true },
+      { at: d.maxKw / w, slope: n * w, kw: n * d.maxKw, isMin: false },
+    );
   }
   events.sort((a, b) => a.at - b.at);
 
   // Below every breakpoint each session sits at its minimum: f(L) = sumMin, slope 0.
   let fixedKw = sumMin; // minimums of sessions not yet lifted + maximums of sessions already capped
-  let rising = 0; // sessions whose share currently equals L
+  let rising = 0; // total weight of the sessions whose share currently equals weight × L
   let prevAt = 0;
   for (const e of events) {
     if (rising > 0 && fixedKw + rising * e.at >= availableKw) {
       return Math.max(prevAt, (availableKw - fixedKw) / rising);
     }
-    fixedKw += e.isMin ? -e.weight * e.at : e.weight * e.at;
-    rising += e.isMin ? e.weight : -e.weight;
+    fixedKw += e.isMin ? -e.kw : e.kw;
+    rising += e.isMin ? e.slope : -e.slope;
     prevAt = e.at;
   }
   return prevAt; // unreachable when sumMax > available, kept for safety

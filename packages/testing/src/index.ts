@@ -95,4 +95,5 @@ export * from "./faulty-proxy.ts";
 export * from "./gateway.ts";
 export * from "./otlp-sink.ts";
 export * from "./processes.ts";
+export * from "./redis.ts";
 export * from "./stack.ts";

@@ -24,7 +24,9 @@ export async function within<T, U>(promise: Promise<T>, ms: number, onTimeout: U
 
 export interface DevUrls {
   chargeApi: string;
+  /** The first balancer; `balancers` lists every replica (`--balancers n`). */
   balancer: string;
+  balancers: string[];
   substations: Record<string, string>;
   /** The OCPP gateway's admin URL, and where charge points connect (ws://.../ocpp). */
   gateway: string;
@@ -114,6 +116,7 @@ export async function startDev(
   const urls: DevUrls = {
     chargeApi: "",
     balancer: "",
+    balancers: [],
     substations: {},
     gateway: /^ {2}ocpp-gateway\s+(http:\/\/\S+)/m.exec(output)?.[1] ?? "",
     ocpp: /charge points: (ws:\/\/\S+)\/<id>/.exec(output)?.[1] ?? "",
@@ -124,11 +127,13 @@ export async function startDev(
     })),
     serviceToken: /Authorization: Bearer (\S+)/.exec(output)?.[1] ?? "",
   };
-  for (const m of output.matchAll(/^ {2}(charge-api|balancer|substation-\d+)\s+(http:\/\/\S+)/gm)) {
+  for (const m of output.matchAll(/^ {2}(charge-api|balancer(?:-\d+)?|substation-\d+)\s+(http:\/\/\S+)/gm)) {
     const [, name, url] = m as unknown as [string, string, string];
     if (name === "charge-api") urls.chargeApi = url;
-    else if (name === "balancer") urls.balancer = url;
-    else urls.substations[name] = url;
+    else if (name.startsWith("balancer")) {
+      urls.balancers.push(url);
+      urls.balancer ||= url;
+    } else urls.substations[name] = url;
   }
   const tree = await descendants(proc.pid);
 

@@ -58,6 +58,8 @@ export interface BurstResult {
   loadSpread: number;
   /** One request's maxKw over the smallest substation's capacity: the bound for loadSpread. */
   spreadBound: number;
+  /** How long the burst took (s): with replicas, how many admissions each cannot see before a refresh. */
+  durationS: number;
   substations: { substationId: string; capacityKw: number; sessions: number; loadRatio: number }[];
 }
 
@@ -75,12 +77,14 @@ export async function burst(
   watcher.start();
   const api = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${apiUrl}/trpc` })] });
   const stats = new RunStats();
+  const started = performance.now();
   await runClosed(
     stats,
     chargeRequests(api, "burst", { maxKw: opts.maxKw, durationS: opts.sessionS }),
     opts.concurrency,
     { count: opts.count },
   );
+  const durationS = (performance.now() - started) / 1000;
   const watch = await watcher.stop();
   const finals = await read();
   const ratios = finals.map((l) => l.demandKw / l.effectiveCapacityKw);
@@ -93,6 +97,7 @@ export async function burst(
     samples: watch.samples,
     loadSpread: Math.max(...ratios) - Math.min(...ratios),
     spreadBound: opts.maxKw / Math.min(...finals.map((l) => l.effectiveCapacityKw)),
+    durationS,
     substations: finals.map((l, i) => ({
       substationId: l.substationId,
       capacityKw: l.effectiveCapacityKw,

@@ -1,0 +1,119 @@
+import type { BalancerRouter } from "@evgrid/balancer";
+import { classifyCallFailure, closeLink, type InternalClient, type Logger } from "@evgrid/kit";
+import { TRPCClientError } from "@trpc/client";
+
+interface Replica {
+  url: string;
+  client: InternalClient<BalancerRouter>;
+  /** Answered its last check (or has not been checked yet). */
+  healthy: boolean;
+  /** Shares state with the others (REDIS_URL set and reachable) as of its last check. */
+  shared: boolean;
+}
+
+export interface BalancersOptions {
+  /** How often every replica is asked whether it is up and shares state. */
+  checkMs?: number;
+  log?: Logger;
+}
+
+/**
+ * The balancer replicas this charge-api calls (BALANCER_URLS), each over its own link. Calls go round-robin
+ * over the healthy ones; a replica that refuses the connection (certainly did nothing) is marked down and the
+ * call goes to the next. A call that may have run (a timeout, a dropped link) is tried again elsewhere only
+ * when both replicas share state: the caller gives the same idempotency key, so the shared claim sends the
+ * retry where the first try went, and it can never make a second session. Without shared state that retry
+ * could, so the failure is the caller's answer, as with one balancer.
+ */
+export class Balancers {
+  private readonly replicas: Replica[];
+  private next = 0;
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  constructor(
+    urls: readonly string[],
+    client: (url: string) => InternalClient<BalancerRouter>,
+    private readonly opts: BalancersOptions = {},
+  ) {
+    this.replicas = urls.map((url) => ({ url, client: client(url), healthy: true, shared: false }));
+    this.timer = setInterval(() => void this.check(), opts.checkMs ?? 2000);
+    this.timer.unref();
+  }
+
+  get count(): number {
+    return this.replicas.length;
+  }
+
+  /** Every replica shares state right now: an uncertain dispatch may be retried on another one. */
+  get allShared(): boolean {
+    return this.replicas.every((r) => r.shared);
+  }
+
+  /** Asks every replica whether it is up and shares state (also at start, before the first call). */
+  async check(): Promise<void> {
+    await Promise.all(
+      this.replicas.map(async (r) => {
+        try {
+          const info = await r.client.stateInfo.query(undefined, { context: { timeoutMs: 1000 } });
+          if (!r.healthy) this.opts.log?.info("balancer replica answers again", { url: r.url });
+          r.healthy = true;
+          r.shared = info.shared && info.storeUp;
+        } catch {
+          if (r.healthy)
+            this.opts.log?.warn("balancer replica does not answer; calls skip it", { url: r.url });
+          r.healthy = false;
+          r.shared = false;
+        }
+      }),
+    );
+  }
+
+  /**
+   * Runs `call` on a replica: the next healthy one, then the others if a replica refuses the connection, or
+   * (with `retryUncertain`, when both share state) if its answer never came.
+   */
+  async call<T>(
+    call: (client: InternalClient<BalancerRouter>) => Promise<T>,
+    opts: { retryUncertain?: boolean } = {},
+  ): Promise<T> {
+    const order = this.order();
+    let lastError: unknown;
+    for (const [i, r] of order.entries()) {
+      try {
+        return await call(r.client);
+      } catch (err) {
+        lastError = err;
+        // Only a call's own failures decide a retry; anything else (a bug, a refusal raised here) is the answer.
+        if (!(err instanceof TRPCClientError)) throw err;
+        const failure = classifyCallFailure(err);
+        if (failure === "answered") throw err;
+        if (failure === "unreachable") {
+          r.healthy = false;
+          continue;
+        }
+        // Uncertain: elsewhere only if this one and the next share state (same key, same claim).
+        const nextReplica = order[i + 1];
+        if (!opts.retryUncertain || !r.shared || !nextReplica?.shared) throw err;
+      }
+    }
+    throw lastError;
+  }
+
+  /** A replica for a subscription (its link re-subscribes there if it drops). */
+  pick(): InternalClient<BalancerRouter> {
+    return (this.order()[0] as Replica).client;
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    for (const r of this.replicas) r.client[closeLink]();
+  }
+
+  /** Healthy replicas first, starting round-robin; the others after, in case they are back. */
+  private order(): Replica[] {
+    const n = this.replicas.length;
+    const start = this.next++ % n;
+    const rotated = Array.from({ length: n }, (_, i) => this.replicas[(start + i) % n] as Replica);
+    return [...rotated.filter((r) => r.healthy), ...rotated.filter((r) => !r.healthy)];
+  }
+}

@@ -1,0 +1,68 @@
+import { createServer } from "node:net";
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; it is free again when this returns). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Answers PING on the port? */
+async function pings(port: number): Promise<boolean> {
+  try {
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      socket: { data() {}, error() {} },
+    });
+    socket.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A real redis-server (Debian's `redis-server`) on 127.0.0.1 and a free port, nothing persisted. `stop()` and
+ * `start()` take it down and bring it back on the same port (a store outage); `await using` stops it. Throws,
+ * never skips, when the binary is missing: the tests that need it must fail in CI.
+ */
+export async function startRedis() {
+  const bin = Bun.which("redis-server");
+  if (!bin) throw new Error("redis-server is not installed: apt-get install -y redis-server (.ci/run does)");
+  const port = await freePort();
+  let proc: ReturnType<typeof Bun.spawn> | null = null;
+  const start = async () => {
+    proc = Bun.spawn(
+      [bin, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      { stdout: "ignore", stderr: "pipe" },
+    );
+    const deadline = Date.now() + 10_000;
+    while (!(await pings(port))) {
+      if (proc.exitCode !== null || Date.now() > deadline)
+        throw new Error(`redis-server did not start on ${port}`);
+      await Bun.sleep(20);
+    }
+  };
+  const stop = async () => {
+    if (!proc) return;
+    proc.kill("SIGKILL");
+    await proc.exited;
+    proc = null;
+  };
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    start,
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop();
+    },
+  };
+}

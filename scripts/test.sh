@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Every test, on a machine with only Node.js, npm and Bun: installs the real components the tests use when
+# they are missing, then runs `bun run test`. Needs root (or sudo) only to install them.
+#   Prometheus and promtool  the end-to-end telemetry test and the alert rule tests
+#   redis-server             balancer replicas sharing state
+#   docker-compose           validates compose.yaml offline
+# The tests fail, not skip, without them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for tool in prometheus promtool redis-server docker-compose; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing what the tests need: ${missing[*]}"
+  sudo_=""
+  [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq prometheus redis-server docker-compose
+fi
+exec bun run test

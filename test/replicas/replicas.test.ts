@@ -1,0 +1,234 @@
+/**
+ * Balancer replicas sharing state in a real redis-server: 2-3 balancer processes, substations and the
+ * charge-api (BALANCER_URLS) in this process, all over real HTTP and links.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import type { BalancerRouter } from "@evgrid/balancer";
+import type { ChargeApiRouter } from "@evgrid/charge-api";
+import { startChargeApi } from "@evgrid/charge-api/app";
+import { readEnv as chargeApiEnv } from "@evgrid/charge-api/env";
+import { errorDataOf } from "@evgrid/contract";
+import { internalClient, UNLIMITED_QUOTAS } from "@evgrid/kit";
+import { type RunningSubstation, startSubstation } from "@evgrid/substation/app";
+import { readEnv as substationEnv } from "@evgrid/substation/env";
+import { eventually, metricValue, spawnApp, startRedis } from "@evgrid/testing";
+
+setDefaultTimeout(60_000);
+
+async function startReplicas(count: number, redisUrl: string, capacityKw = 100_000) {
+  const token = randomBytes(24).toString("base64url");
+  const substations: RunningSubstation[] = await Promise.all(
+    [1, 2].map((i) =>
+      startSubstation(
+        substationEnv({
+          SUBSTATION_ID: `substation-${i}`,
+          SUBSTATION_CAPACITY_KW: String(capacityKw),
+          PORT: "0",
+          LOG_QUIET: "true",
+          SERVICE_TOKEN: token,
+          SUBSTATION_DB_PATH: ":memory:",
+        }),
+      ),
+    ),
+  );
+  const balancers = await Promise.all(
+    Array.from({ length: count }, () =>
+      spawnApp("balancer", {
+        SERVICE_TOKEN: token,
+        SUBSTATION_URLS: substations.map((s) => s.url).join(","),
+        REDIS_URL: redisUrl,
+        ...UNLIMITED_QUOTAS,
+      }),
+    ),
+  );
+  const api = await startChargeApi(
+    chargeApiEnv({
+      PORT: "0",
+      BALANCER_URLS: balancers.map((b) => b.url).join(","),
+      SERVICE_TOKEN: token,
+      LOG_QUIET: "true",
+      ...UNLIMITED_QUOTAS,
+    }),
+  );
+  return {
+    token,
+    substations,
+    balancers,
+    api,
+    client: internalClient<ChargeApiRouter>(api.url, { timeoutMs: 15_000 }),
+    operator: (i: number) =>
+      internalClient<BalancerRouter>((balancers[i] as { url: string }).url, { timeoutMs: 15_000, token }),
+    /** Every active session of every substation, by vehicle. */
+    activeByVehicle() {
+      const counts = new Map<string, number>();
+      for (const s of substations)
+        for (const x of s.station.list("active", 100_000))
+          counts.set(x.vehicleId, (counts.get(x.vehicleId) ?? 0) + 1);
+      return counts;
+    },
+    async [Symbol.asyncDispose]() {
+      await api.stop();
+      await Promise.all(balancers.map((b) => b[Symbol.asyncDispose]()));
+      await Promise.all(substations.map((s) => s.stop()));
+    },
+  };
+}
+
+let redis: Awaited<ReturnType<typeof startRedis>>;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.[Symbol.asyncDispose]();
+});
+
+describe("balancer replicas sharing state", () => {
+  test("200 concurrent requests with one idempotency key, spread over 3 replicas: exactly 1 session", async () => {
+    await using grid = await startReplicas(3, redis.url);
+    const answers = await Promise.allSettled(
+      Array.from({ length: 200 }, () =>
+        grid.client.requestCharge.mutate({
+          vehicleId: "ev-one-key",
+          durationS: 600,
+          idempotencyKey: "order-200",
+        }),
+      ),
+    );
+    const ok = answers.flatMap((a) => (a.status === "fulfilled" ? [a.value] : []));
+    const failed = answers.flatMap((a) => (a.status === "rejected" ? [errorDataOf(a.reason)?.reason] : []));
+    console.log(
+      `one key over 3 replicas: ${ok.length} answered with the session, failures ${JSON.stringify(failed)}`,
+    );
+    expect(new Set(ok.map((g) => g.sessionId)).size).toBe(1);
+    expect(ok.length).toBeGreaterThan(150);
+    expect(grid.activeByVehicle().get("ev-one-key")).toBe(1);
+    // And each replica served some of them: the spread is real.
+    for (const b of grid.balancers) {
+      const started = metricValue(await b.metrics(), "evgrid_balancer_dispatch_tries_count");
+      expect(started).toBeGreaterThan(0);
+    }
+  });
+
+  test("the same vehicle through two replicas at once: 1 active session and a 409", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    const outcomes: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const req = { vehicleId: `ev-twice-${i}`, maxKw: 11, minKw: 4.2, durationS: 600 };
+      const both = await Promise.allSettled([
+        grid.operator(0).dispatch.mutate(req),
+        grid.operator(1).dispatch.mutate(req),
+      ]);
+      const kinds = both
+        .map((b) => (b.status === "fulfilled" ? "ok" : (errorDataOf(b.reason)?.reason ?? "?")))
+        .sort();
+      outcomes.push(kinds.join("+"));
+      expect(kinds).toEqual(["VEHICLE_ALREADY_CHARGING", "ok"]);
+    }
+    for (const [, n] of grid.activeByVehicle()) expect(n).toBe(1);
+    expect(grid.activeByVehicle().size).toBe(20);
+  });
+
+  test("kill -9 of one replica under load: the charge-api fails over, nothing hangs, no vehicle twice", async () => {
+    await using grid = await startReplicas(3, redis.url);
+    const latencies: number[] = [];
+    const failures: string[] = [];
+    let n = 0;
+    const sendOne = async () => {
+      const vehicleId = `ev-load-${n++}`;
+      const started = performance.now();
+      try {
+        await grid.client.requestCharge.mutate({ vehicleId, durationS: 600 });
+      } catch (err) {
+        failures.push(errorDataOf(err)?.reason ?? String(err));
+      } finally {
+        latencies.push(performance.now() - started);
+      }
+    };
+    const stopAt = Date.now() + 4000;
+    const load = (async () => {
+      const inFlight: Promise<void>[] = [];
+      while (Date.now() < stopAt) {
+        inFlight.push(sendOne());
+        await Bun.sleep(10);
+      }
+      await Promise.all(inFlight);
+    })();
+    await Bun.sleep(1500);
+    const victim = grid.balancers[1];
+    victim?.proc.kill("SIGKILL");
+    await load;
+    const slowest = Math.max(...latencies);
+    console.log(
+      `kill -9 under load: ${latencies.length} requests, ${failures.length} failed ${JSON.stringify(failures)}, slowest ${slowest.toFixed(0)} ms`,
+    );
+    // The charge-api's call timeout (5 s) bounds every request; most go through on the other replicas.
+    expect(slowest).toBeLessThan(5500);
+    expect(failures.length).toBeLessThan(latencies.length * 0.1);
+    for (const [vehicle, count] of grid.activeByVehicle())
+      expect({ vehicle, count }).toEqual({ vehicle, count: 1 });
+  });
+
+  test("the wait queue is first come, first served across replicas", async () => {
+    await using grid = await startReplicas(2, redis.url, 11);
+    const req = (vehicleId: string, waitS?: number) => ({
+      vehicleId,
+      maxKw: 11,
+      minKw: 11,
+      durationS: 600,
+      substationId: "substation-1",
+      ...(waitS === undefined ? {} : { waitS }),
+    });
+    const first = await grid.operator(0).dispatch.mutate(req("ev-holder"));
+    const order: string[] = [];
+    const wait = (replica: number, vehicleId: string) =>
+      grid
+        .operator(replica)
+        .dispatch.mutate(req(vehicleId, 20), { context: { timeoutMs: 25_000 } })
+        .then((r) => {
+          order.push(vehicleId);
+          return r;
+        });
+    // The earlier waiter is on replica 0, the later on replica 1; the substation-1 is full.
+    const early = wait(0, "ev-early");
+    await Bun.sleep(300);
+    const late = wait(1, "ev-late");
+    await Bun.sleep(300);
+    await grid.operator(1).stopSession.mutate({ sessionId: first.session.sessionId });
+    const admitted = await early;
+    await Bun.sleep(1500); // both replicas have pumped since: the later one must still be waiting
+    expect(order).toEqual(["ev-early"]);
+    await grid.operator(0).stopSession.mutate({ sessionId: admitted.session.sessionId });
+    await late;
+    expect(order).toEqual(["ev-early", "ev-late"]);
+  });
+
+  test("store down: replicas keep serving from their own memory (gauge 0); back: shared again (gauge 1)", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    const up = async () =>
+      Promise.all(
+        grid.balancers.map(async (b) => metricValue(await b.metrics(), "evgrid_balancer_state_store_up")),
+      );
+    expect(await up()).toEqual([1, 1]);
+    await redis.stop();
+    // Served all the same, one replica's rules each.
+    const during = await grid.client.requestCharge.mutate({ vehicleId: "ev-store-down", durationS: 600 });
+    expect(during.sessionId).toBeDefined();
+    await eventually(async () => expect(await up()).toEqual([0, 0]), { timeoutMs: 10_000 });
+    expect((await grid.operator(0).stateInfo.query()).storeUp).toBe(false);
+
+    await redis.start();
+    await eventually(async () => expect(await up()).toEqual([1, 1]), { timeoutMs: 10_000 });
+    // Shared again: one key over both replicas is one session.
+    const again = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        grid.client.requestCharge.mutate({
+          vehicleId: "ev-after",
+          durationS: 600,
+          idempotencyKey: "after-outage",
+        }),
+      ),
+    );
+    expect(new Set(again.map((g) => g.sessionId)).size).toBe(1);
+  });
+});

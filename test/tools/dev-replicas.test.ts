@@ -1,0 +1,61 @@
+/** `bun run dev --balancers n --redis`: balancer replicas sharing state in a local redis-server. */
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import type { BalancerRouter } from "@evgrid/balancer";
+import type { ChargeApiRouter } from "@evgrid/charge-api";
+import { internalClient } from "@evgrid/kit";
+import { alive, descendants, repoRoot, startDev } from "@evgrid/testing";
+
+setDefaultTimeout(60_000);
+
+async function runDevMain(args: string[], env: Record<string, string> = {}) {
+  const proc = Bun.spawn([process.execPath, "packages/dev/src/main.ts", ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+  return { stderr, code };
+}
+
+describe("bun run dev with balancer replicas", () => {
+  test("more than one balancer without --redis, or --redis without redis-server: exit 2 with the fix", async () => {
+    const unshared = await runDevMain(["--balancers", "2", "--random-ports"]);
+    expect(unshared.code).toBe(2);
+    expect(unshared.stderr).toContain("--balancers: more than one balancer needs shared state: add --redis");
+    const missing = await runDevMain(["--balancers", "2", "--redis", "--random-ports"], {
+      PATH: "/nonexistent",
+      REDIS_URL: "",
+    });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("apt-get install -y redis-server");
+  });
+
+  test("--balancers 2 --redis: both replicas share a local redis-server; Ctrl-C stops it too", async () => {
+    const dev = await startDev(["--random-ports", "--balancers", "2", "--redis"], { env: { REDIS_URL: "" } });
+    try {
+      expect(dev.urls.balancers).toHaveLength(2);
+      for (const url of dev.urls.balancers) {
+        const b = internalClient<BalancerRouter>(url, { timeoutMs: 5000, token: dev.urls.serviceToken });
+        expect(await b.stateInfo.query()).toEqual({ shared: true, storeUp: true });
+      }
+      const api = internalClient<ChargeApiRouter>(dev.urls.chargeApi, { timeoutMs: 5000 });
+      const grants = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          api.requestCharge.mutate({
+            vehicleId: "ev-dev-replicas",
+            durationS: 60,
+            idempotencyKey: "dev-key",
+          }),
+        ),
+      );
+      expect(new Set(grants.map((g) => g.sessionId)).size).toBe(1);
+      const tree = await descendants(dev.proc.pid);
+      const { code } = await dev.interrupt();
+      expect(code).toBe(0);
+      for (const pid of tree) expect({ pid, alive: alive(pid) }).toEqual({ pid, alive: false });
+    } finally {
+      await dev[Symbol.asyncDispose]();
+    }
+  });
+});
