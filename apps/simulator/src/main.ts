@@ -8,7 +8,7 @@ import { parseCommandLine } from "@evgrid/kit/cli";
 import { z } from "zod";
 import { type Arrival, generateArrivals, readSessionsCsv } from "./arrivals.ts";
 import { POLICIES, type PolicyResult, simulate } from "./engine.ts";
-import { buildReport, renderHtml, SUMMARY_HEADER, summaryRows } from "./report.ts";
+import { buildReport, powerChart, renderHtml, SUMMARY_HEADER, summaryRows } from "./report.ts";
 import { loadScenario, ScenarioError } from "./scenario.ts";
 
 const HELP = `Usage: bun run simulate [--scenario <file>] [--out <dir>] [--json]
@@ -19,7 +19,8 @@ choice, curtailment and wait-queue code the apps run, under four policies on the
   2. least-utilization   least utilization, no admission
   3. evgrid              capacity-weighted choice, admission on minimums, water-filling, waiting
   4. evgrid-priorities   the same, with priority classes as weights and queue order
-Writes <out>/report.html (self-contained: open it from disk) and <out>/report.json.
+Writes <out>/report.html (self-contained: open it from disk), <out>/report.json and
+<out>/substation-power.svg (the first substation's chart).
 
 Options:
   --scenario <file>  JSON or YAML scenario        (default: apps/simulator/scenarios/workplace-and-home.yaml)
@@ -81,6 +82,8 @@ try {
   mkdirSync(out, { recursive: true });
   writeFileSync(resolve(out, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(resolve(out, "report.html"), renderHtml(scenario, report, results));
+  // The first substation's power chart on its own, to put in a document.
+  writeFileSync(resolve(out, "substation-power.svg"), powerChart(results, 0, scenario.sampleMin));
   if (flags.json) console.log(JSON.stringify(report));
   else {
     const rows = [SUMMARY_HEADER, ...summaryRows(results)];
