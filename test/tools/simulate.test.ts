@@ -6,19 +6,11 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { repoRoot } from "@evgrid/testing";
+import { repoRoot, runCommand } from "@evgrid/testing";
 
 setDefaultTimeout(60_000);
 
-async function run(cmd: string[]) {
-  const proc = Bun.spawn(cmd, { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { stdout, stderr, code };
-}
+const run = (cmd: string[]) => runCommand(cmd);
 
 describe("bun run simulate", () => {
   test("--help explains the scenario format; a bad scenario is exit 2 naming the field", async () => {
