@@ -4,12 +4,13 @@
 #   Prometheus and promtool  the end-to-end telemetry test and the alert rule tests
 #   redis-server             balancer replicas sharing state
 #   docker-compose           validates compose.yaml offline
+#   chromium                 opens the simulator's HTML report as a user would
 # The tests fail, not skip, without them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in prometheus promtool redis-server docker-compose; do
+for tool in prometheus promtool redis-server docker-compose chromium; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -17,6 +18,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_=""
   [ "$(id -u)" -eq 0 ] || sudo_="sudo"
   $sudo_ apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq prometheus redis-server docker-compose
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq prometheus redis-server docker-compose chromium
 fi
 exec bun run test

@@ -1,23 +1,10 @@
 /** `bun run charger`: a simulated charge point a user can run against the gateway. */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { repoRoot, startGrid, startOcppGateway } from "@evgrid/testing";
+import { runScript, startGrid, startOcppGateway } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
 
-async function runCharger(args: string[]) {
-  const proc = Bun.spawn([process.execPath, "run", "charger", ...args], {
-    cwd: repoRoot,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { stdout, stderr, code };
-}
+const runCharger = (args: string[]) => runScript("charger", args);
 
 describe("bun run charger", () => {
   test("--help explains it; a missing id or a bad protocol is exit 2 naming the flag", async () => {

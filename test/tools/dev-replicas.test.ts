@@ -3,20 +3,12 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { BalancerRouter } from "@evgrid/balancer";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { internalClient } from "@evgrid/kit";
-import { alive, descendants, repoRoot, startDev } from "@evgrid/testing";
+import { alive, descendants, runCommand, startDev } from "@evgrid/testing";
 
 setDefaultTimeout(60_000);
 
-async function runDevMain(args: string[], env: Record<string, string> = {}) {
-  const proc = Bun.spawn([process.execPath, "packages/dev/src/main.ts", ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
-  return { stderr, code };
-}
+const runDevMain = (args: string[], env: Record<string, string> = {}) =>
+  runCommand([process.execPath, "packages/dev/src/main.ts", ...args], env);
 
 describe("bun run dev with balancer replicas", () => {
   test("more than one balancer without --redis, or --redis without redis-server: exit 2 with the fix", async () => {

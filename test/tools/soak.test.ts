@@ -1,20 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { repoRoot } from "@evgrid/testing";
+import { runScript } from "@evgrid/testing";
 
-/** Runs the soak as a user would, in its JSON form. */
-async function soak(args: string[]) {
-  const proc = Bun.spawn([process.execPath, "run", "soak", ...args], {
-    cwd: repoRoot,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { stdout, stderr, code };
-}
+/** Runs the soak as a user would. */
+const soak = (args: string[]) => runScript("soak", args);
 
 describe("bun run soak", () => {
   test("--help says what it measures", async () => {

@@ -1,9 +1,13 @@
 import { type DispatchRequest, OPERATOR, reasons } from "@evgrid/contract";
 import { GridError, type Scheduler, systemScheduler } from "@evgrid/kit";
+import { byClassThenArrival } from "@evgrid/policy";
 import type { DispatchResult } from "./dispatcher.ts";
 
 interface Waiter {
   req: DispatchRequest;
+  /** Arrival order here; with the request's priority class, the order freed power is offered in. */
+  seq: number;
+  priority: DispatchRequest["priority"];
   /** Its place in the order shared by every replica (REDIS_URL); null: this replica's order only. */
   ticket: number | null;
   resolve: (r: DispatchResult) => void;
@@ -64,6 +68,7 @@ const QUEUE_FULL_RETRY_S = 5;
  */
 export class WaitQueue {
   private readonly waiters: Waiter[] = [];
+  private arrivals = 0;
   private readonly perOwner = new Map<string, number>();
   private pumping = false;
   private pumpAgain = false;
@@ -101,6 +106,8 @@ export class WaitQueue {
     return new Promise<DispatchResult>((resolve, reject) => {
       const waiter: Waiter = {
         req,
+        seq: this.arrivals++,
+        priority: req.priority,
         ticket: null,
         resolve,
         reject,
@@ -163,7 +170,8 @@ export class WaitQueue {
         const others = order
           ? (await order.snapshot())?.filter((w) => w.replica !== order.replica)
           : undefined;
-        for (const waiter of [...this.waiters]) {
+        // Higher priority classes first, then first come, first served (packages/policy).
+        for (const waiter of [...this.waiters].sort(byClassThenArrival)) {
           if (waiter.inFlight || waiter.done) continue;
           if (this.opts.order && waiter.ticket === null && others) continue; // its ticket is on its way
           if (!this.opts.hasRoomFor(waiter.req)) continue;

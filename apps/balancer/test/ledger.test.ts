@@ -13,6 +13,7 @@ const session = (over: Partial<Session>): Session => ({
   status: "active",
   startedAt: new Date(0).toISOString(),
   durationS: 60,
+  priority: "standard",
   energyKwh: null,
   deliveredKwh: 0,
   expectedEndAt: new Date(60_000).toISOString(),

@@ -29,6 +29,7 @@ export function startChargeApi(env: ChargeApiEnv) {
       serviceToken: env.SERVICE_TOKEN,
       rate: new RateLimiter({ ratePerS: env.QUOTA_RPS, burst: env.QUOTA_BURST }),
       maxWaiting: env.MAX_WAITING,
+      priorities: env.API_KEY_PRIORITIES,
       watchers:
         env.INTERNAL_TRANSPORT === "ws" ? { perCaller: env.QUOTA_WATCHERS, total: env.MAX_WATCHERS } : null,
     });

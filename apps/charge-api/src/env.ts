@@ -1,4 +1,6 @@
+import { type Priority, priorityClassSchema } from "@evgrid/contract";
 import {
+  apiKeyOwner,
   commonEnvShape,
   httpUrlSchema,
   loadEnv,
@@ -21,16 +23,33 @@ const schema = z
     BALANCER_URLS: urlListSchema.optional(),
     /** Must exceed the balancer's DISPATCH_DEADLINE_MS so its typed answer arrives before we give up. */
     CALL_TIMEOUT_MS: positiveMsSchema.default(5000),
-    /** Comma-separated API keys the public API requires (16+ characters each); unset: open to anyone. */
+    /**
+     * Comma-separated API keys the public API requires (16+ characters each); unset: open to anyone. A key
+     * may carry the highest priority class its holder may ask for, `key=fleet` or `key=emergency`;
+     * without one, `standard`.
+     */
     API_KEYS: z
       .string()
       .transform((s) =>
         s
           .split(",")
           .map((k) => k.trim())
-          .filter((k) => k.length > 0),
+          .filter((k) => k.length > 0)
+          .map((entry) => {
+            const at = entry.lastIndexOf("=");
+            return at < 0
+              ? { key: entry, priority: "standard" }
+              : { key: entry.slice(0, at), priority: entry.slice(at + 1) };
+          }),
       )
-      .pipe(z.array(z.string().min(16, "each API key must be at least 16 characters")))
+      .pipe(
+        z.array(
+          z.object({
+            key: z.string().min(16, "each API key must be at least 16 characters"),
+            priority: priorityClassSchema,
+          }),
+        ),
+      )
       .default([]),
     /**
      * How many reverse proxies of our own stand in front of this app. 0 (the default) ignores
@@ -56,6 +75,11 @@ const schema = z
   })
   .transform((env) => ({
     ...env,
+    API_KEYS: env.API_KEYS.map((k) => k.key),
+    /** The highest class each key's holder may ask for, by its owner id. */
+    API_KEY_PRIORITIES: Object.fromEntries(
+      env.API_KEYS.map((k) => [apiKeyOwner(k.key), k.priority]),
+    ) as Record<string, Priority>,
     BALANCER_URLS:
       env.BALANCER_URLS && env.BALANCER_URLS.length > 0
         ? env.BALANCER_URLS

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import {
   chargeRequestSchema,
+  type Priority,
   type PublicSession,
   reasons,
   type Session,
@@ -17,11 +18,14 @@ import {
   sessionSecretMatches,
   subscriptionValues,
 } from "@evgrid/kit";
+import { mayRequest } from "@evgrid/policy";
 import { annotateGrant, annotateRequest } from "@evgrid/telemetry";
 import type { Balancers } from "./balancers.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 
 export interface ChargeApiOptions {
+  /** The highest priority class each API key may ask for, by owner id; anyone else: standard. */
+  priorities?: Readonly<Record<string, Priority>>;
   /** Calls to the balancer; a waiting request gets its wait on top. */
   callTimeoutMs: number;
   /** Signs open-mode session secrets. */
@@ -106,6 +110,17 @@ export function chargeApiRouter(balancers: Balancers, opts: ChargeApiOptions) {
     /** Starts a charging session on the substation with the most headroom, or says why none can. */
     requestCharge: limited.input(chargeRequestSchema).mutation(async ({ input, ctx, signal }) => {
       annotateRequest(input);
+      const allowed: Priority = ctx.caller.operator
+        ? "emergency"
+        : (opts.priorities?.[ctx.caller.owner] ?? "standard");
+      if (!mayRequest(input.priority, allowed)) {
+        throw new GridError(
+          "FORBIDDEN",
+          reasons.PRIORITY_NOT_ALLOWED,
+          `priority ${input.priority} is above what this caller may ask for (${allowed})`,
+          { field: "priority", allowed },
+        );
+      }
       const waits = input.waitS !== undefined;
       if (waits && waiting >= opts.maxWaiting) {
         throw new GridError(
@@ -208,6 +223,7 @@ const GRANT_FIELDS = [
   "expectedEndAt",
   "durationS",
   "energyKwh",
+  "priority",
 ] as const satisfies readonly (keyof Session)[];
 
 function grantOf(session: Session): Pick<Session, (typeof GRANT_FIELDS)[number]> {

@@ -186,6 +186,18 @@ for (const r of burstReplicas ?? []) {
     `  burst, ${r.replicas} replicas                       ${r.result.admitted}/${r.result.requests} admitted, ${r.result.breaches} breaches, spread ${r.result.loadSpread.toFixed(4)}`,
   );
 }
+// The simulator on its shipped scenario, in process: the planning tool's own speed.
+let simulateS: number | undefined;
+if (!smoke) {
+  const { loadScenario, runAll } = await import("@evgrid/simulator");
+  const { scenario, dir } = loadScenario(
+    resolve(repoRoot, "apps/simulator/scenarios/workplace-and-home.yaml"),
+  );
+  const t0 = performance.now();
+  const runs = runAll(scenario, dir);
+  simulateS = (performance.now() - t0) / 1000;
+  say(`  simulate (${runs[0]?.vehicles} sessions, 4 policies)       ${simulateS.toFixed(2)} s`);
+}
 const station: [StationCost, StationCost] = smoke
   ? [await stationCost(10, 3, 500), await stationCost(1000, 3, 500)]
   : [await stationCost(10), await stationCost(10_000)];
@@ -214,6 +226,7 @@ const results = {
   tracesExported: spans,
   burst: burstResult,
   burstReplicas,
+  simulateS,
   station,
   targets: benchTargets({
     bare,
@@ -224,6 +237,7 @@ const results = {
     substations128,
     burst: burstResult,
     burstReplicas,
+    simulateS,
     station,
   }),
 };

@@ -34,6 +34,7 @@ const passing = (): BenchMeasurements => ({
     { replicas: 2, result: burst(0.00275 * 251) },
     { replicas: 4, result: burst(0.00275 * 376) },
   ],
+  simulateS: 10,
   station: [
     { sessions: 10, admitAndStopUs: 10, getLoadUs: 0.1 },
     { sessions: 10_000, admitAndStopUs: 20, getLoadUs: 0.2 },
@@ -76,7 +77,7 @@ describe("bench targets", () => {
     expect(four?.limit).toBeCloseTo(0.00275 * 376, 9);
     expect(four?.ok).toBe(true);
     expect(Object.values(t).every((x) => x.ok)).toBe(true);
-    expect(Object.keys(t)).toHaveLength(14);
+    expect(Object.keys(t)).toHaveLength(15);
   });
 
   test("one step past any limit is not met", () => {
@@ -106,6 +107,7 @@ describe("bench targets", () => {
         "burst, 2 balancer replicas: load spread <= the share of the requests one replica cannot see",
         (m) => (replicaRun(m, 2).loadSpread = 0.00275 * 252),
       ],
+      ["simulate: 24 h, 20 substations, 10,000 sessions, 4 policies, seconds", (m) => (m.simulateS = 10.5)],
       ["admission cost at 10,000 sessions <= 2x at 10", (m) => (m.station[1].admitAndStopUs = 21)],
       ["getLoad cost at 10,000 sessions <= 2x at 10", (m) => (m.station[1].getLoadUs = 0.21)],
     ];
@@ -123,6 +125,7 @@ describe("bench targets", () => {
     delete m.substations128;
     delete m.memoryJournal;
     delete m.burstReplicas;
+    delete m.simulateS;
     const names = benchTargets(m).map((t) => t.name);
     expect(names).not.toContain("throughput at 32 substations / at 2");
     expect(names).toHaveLength(7);

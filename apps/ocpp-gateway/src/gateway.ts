@@ -1,6 +1,13 @@
 import { errorDataOf, type PowerEvent, type Session, vehicleIdSchema } from "@evgrid/contract";
 import { describeFailure, type Logger } from "@evgrid/kit";
-import { type DrawSample, type ReclaimSettings, reclaimCap, shareAtLevel, trimSamples } from "@evgrid/policy";
+import {
+  type DrawSample,
+  PRIORITY_WEIGHT,
+  type ReclaimSettings,
+  reclaimCap,
+  shareAtLevel,
+  trimSamples,
+} from "@evgrid/policy";
 import {
   type Context,
   context,
@@ -36,7 +43,7 @@ export interface Tx {
   vehicleId: string | null;
   sessionId: string | null;
   /** The session's bounds, from which its power follows every water level. */
-  limits: { minKw: number; maxKw: number; capKw: number | null } | null;
+  limits: { minKw: number; maxKw: number; capKw: number | null; weight: number } | null;
   /** The power the admission answer gave, valid until a newer level than `levelVersion` arrives. */
   admittedKw: number;
   levelVersion: number;
@@ -451,7 +458,7 @@ export class Gateway {
     tx.sessionId = s.sessionId;
     tx.waiting = false;
     tx.admittedKw = admittedKw;
-    tx.limits = { minKw: s.minKw, maxKw: s.maxKw, capKw: s.capKw };
+    tx.limits = { minKw: s.minKw, maxKw: s.maxKw, capKw: s.capKw, weight: PRIORITY_WEIGHT[s.priority] };
     this.bySession.set(s.sessionId, tx);
     this.registry.bind(tx.chargePointId, tx.transactionId, tx.vehicleId, s.sessionId);
     this.log.info("transaction bound to session", {
@@ -567,10 +574,10 @@ export class Gateway {
     const ch = this.chargers.get(tx.chargePointId);
     if (!ch || !tx.limits || tx.gridEnded || tx.waiting || !tx.sessionId) return 0;
     const level = this.levels.get(tx.substationId);
-    const { minKw, maxKw, capKw } = tx.limits;
+    const { minKw, maxKw, capKw, weight } = tx.limits;
     const kw =
       level && level.version > tx.levelVersion
-        ? shareAtLevel({ minKw, maxKw: capKw ?? maxKw }, level.levelKw)
+        ? shareAtLevel({ minKw, maxKw: capKw ?? maxKw, weight }, level.levelKw)
         : tx.admittedKw;
     return Math.min(kw, ch.cp.maxKw);
   }

@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { type EndReason, OPERATOR, type Session } from "@evgrid/contract";
+import { type EndReason, OPERATOR, type Priority, type Session } from "@evgrid/contract";
 
 /** One session as the journal keeps it. */
 export interface SessionRecord {
@@ -19,6 +19,8 @@ export interface SessionRecord {
   endReason: EndReason | null;
   idempotencyKey: string | null;
   owner: string;
+  /** Its priority class (a weight in the fair share). */
+  priority: Priority;
 }
 
 interface Row {
@@ -35,6 +37,7 @@ interface Row {
   end_reason: EndReason | null;
   idempotency_key: string | null;
   owner: string | null;
+  priority: Priority | null;
 }
 
 const fromRow = (r: Row): SessionRecord => ({
@@ -52,6 +55,8 @@ const fromRow = (r: Row): SessionRecord => ({
   idempotencyKey: r.idempotency_key,
   // Sessions journaled before owners existed were started by whoever held the service token.
   owner: r.owner ?? OPERATOR,
+  // Sessions journaled before priority classes existed were all standard.
+  priority: r.priority ?? "standard",
 });
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -76,6 +81,7 @@ export function sessionOf(rec: SessionRecord, substationId: string): Session {
     endReason: rec.endReason,
     idempotencyKey: rec.idempotencyKey,
     owner: rec.owner,
+    priority: rec.priority,
   };
 }
 
@@ -190,6 +196,7 @@ export class Journal {
         end_reason TEXT,
         idempotency_key TEXT,
         owner TEXT,
+        priority TEXT,
         cdr_exported INTEGER NOT NULL DEFAULT 0
       );
       CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT);
@@ -200,6 +207,7 @@ export class Journal {
     for (const [name, type] of [
       ["idempotency_key", "TEXT"],
       ["owner", "TEXT"],
+      ["priority", "TEXT"],
       ["cdr_exported", "INTEGER NOT NULL DEFAULT 0"],
     ]) {
       if (!columns.some((c) => c.name === name))
@@ -210,8 +218,8 @@ export class Journal {
       this.ensureIndexes();
     } catch {}
     this.insertStmt = this.db.prepare(
-      `INSERT INTO sessions (session_id, vehicle_id, min_kw, max_kw, started_at_ms, duration_s, energy_kwh, status, idempotency_key, owner)
-       VALUES ($sessionId, $vehicleId, $minKw, $maxKw, $startedAtMs, $durationS, $energyKwh, 'active', $idempotencyKey, $owner)`,
+      `INSERT INTO sessions (session_id, vehicle_id, min_kw, max_kw, started_at_ms, duration_s, energy_kwh, status, idempotency_key, owner, priority)
+       VALUES ($sessionId, $vehicleId, $minKw, $maxKw, $startedAtMs, $durationS, $energyKwh, 'active', $idempotencyKey, $owner, $priority)`,
     );
     this.endStmt = this.db.prepare(
       `UPDATE sessions SET status = 'ended', delivered_kwh = $deliveredKwh, ended_at_ms = $endedAtMs, end_reason = $endReason

@@ -12,8 +12,8 @@ export interface EnergyGoal {
   done: boolean;
 }
 
-/** Sessions with the same (minKw, maxKw) are one class. */
-export const classKey = (minKw: number, maxKw: number) => `${minKw}|${maxKw}`;
+/** Sessions with the same (minKw, maxKw, priority weight) are one class. */
+export const classKey = (minKw: number, maxKw: number, weight = 1) => `${minKw}|${maxKw}|${weight}`;
 
 /**
  * All active sessions with the same (minKw, maxKw). Water-filling gives every session of a class the same
@@ -36,8 +36,10 @@ export class PowerClass {
     readonly minKw: number,
     readonly maxKw: number,
     nowMs: number,
+    /** Its priority class's weight in water-filling (packages/policy/src/priority.ts). */
+    readonly weight = 1,
   ) {
-    this.key = classKey(minKw, maxKw);
+    this.key = classKey(minKw, maxKw, weight);
     this.accruedToMs = nowMs;
   }
 

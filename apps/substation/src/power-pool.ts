@@ -26,11 +26,11 @@ export class PowerPool {
     private readonly scheduler?: Scheduler,
   ) {}
 
-  /** The class for this (minKw, maxKw), made if it is new. */
-  classFor(minKw: number, maxKw: number, nowMs: number): PowerClass {
-    let cls = this.classes.get(classKey(minKw, maxKw));
+  /** The class for this (minKw, maxKw, weight), made if it is new. */
+  classFor(minKw: number, maxKw: number, nowMs: number, weight = 1): PowerClass {
+    let cls = this.classes.get(classKey(minKw, maxKw, weight));
     if (!cls) {
-      cls = new PowerClass(minKw, maxKw, nowMs);
+      cls = new PowerClass(minKw, maxKw, nowMs, weight);
       this.classes.set(cls.key, cls);
     }
     return cls;

@@ -1,4 +1,4 @@
-import type { Session } from "@evgrid/contract";
+import type { Priority, Session } from "@evgrid/contract";
 import type { LongTimeout } from "@evgrid/kit";
 import type { IdempotencyKeys } from "./idempotency.ts";
 import type { EnergyGoal, PowerClass } from "./power-class.ts";
@@ -21,6 +21,8 @@ export interface LiveSession {
   startKwh: number;
   idempotencyKey: string | null;
   owner: string;
+  /** Its priority class: a weight in the fair share. */
+  priority: Priority;
   /** Ends a time-based session. */
   timer: LongTimeout | undefined;
   /** Ends an energy-based session, in its class's queue of goals. */

@@ -9,7 +9,7 @@ import {
   type SubstationLoad,
 } from "@evgrid/contract";
 import { GridError, type Scheduler, setLongTimeout } from "@evgrid/kit";
-import { curtailNewestFirst, effectiveCapacityKw, KW_EPSILON } from "@evgrid/policy";
+import { curtailNewestFirst, effectiveCapacityKw, KW_EPSILON, PRIORITY_WEIGHT } from "@evgrid/policy";
 import { checkAdmission, closing, replayOf } from "./admission.ts";
 import { IdempotencyKeys } from "./idempotency.ts";
 import { type Journal, sessionOf } from "./journal.ts";
@@ -164,7 +164,8 @@ export class Station {
     const sessionId = `${this.id}.${randomUUID().replaceAll("-", "")}`;
     const durationS = "durationS" in req ? req.durationS : null;
     const energyKwh = "energyKwh" in req ? req.energyKwh : null;
-    const cls = this.pool.classFor(req.minKw, req.maxKw, nowMs);
+    const priority = req.priority ?? "standard";
+    const cls = this.pool.classFor(req.minKw, req.maxKw, nowMs, PRIORITY_WEIGHT[priority]);
     const live = this.activate(
       {
         sessionId,
@@ -179,6 +180,7 @@ export class Station {
         startKwh: cls.integralAt(nowMs),
         idempotencyKey: key,
         owner: req.owner,
+        priority,
       },
       nowMs,
     );
@@ -196,6 +198,7 @@ export class Station {
         energyKwh,
         idempotencyKey: key,
         owner: req.owner,
+        priority,
       });
       this.uncommitted.set(sessionId, committed);
       try {
@@ -405,7 +408,7 @@ export class Station {
         endedWhileDown += 1;
         continue;
       }
-      const cls = this.pool.classFor(rec.minKw, rec.maxKw, nowMs);
+      const cls = this.pool.classFor(rec.minKw, rec.maxKw, nowMs, PRIORITY_WEIGHT[rec.priority]);
       this.activate(
         {
           sessionId: rec.sessionId,
@@ -421,6 +424,7 @@ export class Station {
           startKwh: cls.integralAt(nowMs) - rec.deliveredKwh,
           idempotencyKey: rec.idempotencyKey,
           owner: rec.owner,
+          priority: rec.priority,
         },
         nowMs,
       );
@@ -539,7 +543,7 @@ export class Station {
   private moveToClass(live: LiveSession, maxKw: number, nowMs: number): void {
     const drawnKwh = live.cls.integralAt(nowMs) - live.startKwh;
     this.pool.leave(live);
-    const cls = this.pool.classFor(live.cls.minKw, maxKw, nowMs);
+    const cls = this.pool.classFor(live.cls.minKw, maxKw, nowMs, live.cls.weight);
     cls.accrue(nowMs);
     live.cls = cls;
     live.startKwh = cls.integralAt(nowMs) - drawnKwh;

@@ -35,6 +35,7 @@ export function activeSession(substationId: string, live: LiveSession, nowMs: nu
     endReason: null,
     idempotencyKey: live.idempotencyKey,
     owner: live.owner,
+    priority: live.priority,
   };
 }
 

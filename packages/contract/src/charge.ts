@@ -72,8 +72,19 @@ export const ownerSchema = z
   );
 export const OPERATOR = "operator";
 
+/**
+ * A request's priority class: a weight in the fair share above the minimums and an order in the wait queue
+ * (packages/policy/src/priority.ts has the weights; a test keeps the two lists equal). Anonymous callers
+ * and API keys without a class may ask for `standard` only.
+ */
+export const priorityClassSchema = z.enum(["standard", "fleet", "emergency"], {
+  error: "priority must be standard, fleet or emergency",
+});
+export type Priority = z.infer<typeof priorityClassSchema>;
+
 const chargeFields = {
   vehicleId: vehicleIdSchema,
+  priority: priorityClassSchema.optional(),
   idempotencyKey: idempotencyKeySchema.optional(),
   /** If the grid is full, wait up to this long (in a fair FIFO queue) for power to free up. */
   waitS: z
@@ -119,6 +130,7 @@ function normalize(req: ChargeFields) {
     minKw,
     ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
     ...(req.waitS === undefined ? {} : { waitS: req.waitS }),
+    ...(req.priority === undefined || req.priority === "standard" ? {} : { priority: req.priority }),
   };
   return req.energyKwh !== undefined
     ? { ...base, energyKwh: req.energyKwh }

@@ -59,6 +59,11 @@ export const reasons = {
   JOURNAL_UNAVAILABLE: "JOURNAL_UNAVAILABLE",
   /** Sessions cannot be watched through this charge-api (its internal calls go over HTTP, not links). */
   WATCH_UNAVAILABLE: "WATCH_UNAVAILABLE",
+  /**
+   * The request asks for a priority class above what the caller may ask for (`details.allowed`): anonymous
+   * callers and API keys without a class may ask for `standard` only.
+   */
+  PRIORITY_NOT_ALLOWED: "PRIORITY_NOT_ALLOWED",
   /** The caller hung up before its answer was ready (recorded in metrics and traces; nobody reads it). */
   CALLER_GONE: "CALLER_GONE",
   INTERNAL: "INTERNAL",

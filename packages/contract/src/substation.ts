@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ownerSchema, substationIdSchema } from "./charge.ts";
+import { ownerSchema, priorityClassSchema, substationIdSchema } from "./charge.ts";
 
 export const endReasons = [
   "time_elapsed",
@@ -39,6 +39,8 @@ export const sessionSchema = z.object({
   idempotencyKey: z.string().nullable(),
   /** Who started it (see ownerSchema); the public API never shows it. */
   owner: ownerSchema,
+  /** Its priority class: a weight in the fair share above the minimums. */
+  priority: priorityClassSchema,
 });
 export type Session = z.infer<typeof sessionSchema>;
 /** A session as its owner sees it through the public API. */

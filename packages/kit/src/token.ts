@@ -23,6 +23,10 @@ export function tokenMatches(expected: string | null, authorization: string | nu
   return timingSafeEqual(digest(authorization.slice("Bearer ".length)), digestOfSecret(expected));
 }
 
+/** The owner id of an API key: `key:<16 hex of its SHA-256>`. */
+export const apiKeyOwner = (key: string) =>
+  `key:${createHash("sha256").update(key).digest("hex").slice(0, 16)}`;
+
 /**
  * The public API's keys (API_KEYS). Each is known by an id derived from it, `key:<16 hex of its SHA-256>`:
  * the id owns the sessions started with the key and names its quotas, so the key itself is never stored,
@@ -32,10 +36,7 @@ export class ApiKeys {
   private readonly entries: { digest: Buffer; owner: string }[];
 
   constructor(keys: readonly string[]) {
-    this.entries = keys.map((key) => ({
-      digest: digest(key),
-      owner: `key:${createHash("sha256").update(key).digest("hex").slice(0, 16)}`,
-    }));
+    this.entries = keys.map((key) => ({ digest: digest(key), owner: apiKeyOwner(key) }));
   }
 
   /** Open mode: no keys configured, anyone may call. */

@@ -180,9 +180,9 @@ export async function startDev(
   };
 }
 
-/** Runs the client script as a user would, and returns what it printed. */
-export async function runClient(args: string[], env: Record<string, string> = {}) {
-  const proc = Bun.spawn([process.execPath, "run", "client", ...args], {
+/** Runs a command from the repository's root as a user would, and returns what it printed and its exit code. */
+export async function runCommand(cmd: string[], env: Record<string, string> = {}) {
+  const proc = Bun.spawn(cmd, {
     cwd: repoRoot,
     stdin: "ignore",
     stdout: "pipe",
@@ -196,6 +196,13 @@ export async function runClient(args: string[], env: Record<string, string> = {}
   ]);
   return { stdout, stderr, code };
 }
+
+/** `bun run <script> <args>`, as a user types it. */
+export const runScript = (script: string, args: string[], env: Record<string, string> = {}) =>
+  runCommand([process.execPath, "run", script, ...args], env);
+
+/** Runs the client script as a user would, and returns what it printed. */
+export const runClient = (args: string[], env: Record<string, string> = {}) => runScript("client", args, env);
 
 /**
  * Starts a process that prints `... listening ... url=<url>` when ready (every app here does) and returns

@@ -30,6 +30,8 @@ export interface BenchMeasurements {
    * own assignments in flight, so up to R requests may pick one substation without seeing each other.
    */
   burstReplicas?: { replicas: number; result: BurstResult }[];
+  /** `bun run simulate` on the shipped scenario (24 h, 20 substations, ~10,000 sessions, 4 policies), s. */
+  simulateS?: number;
   /** The substation's own cost at a few and at many sessions, in that order. */
   station: [StationCost, StationCost];
 }
@@ -118,6 +120,12 @@ const SPECS: Spec[] = [
       },
     ];
   }),
+  {
+    name: "simulate: 24 h, 20 substations, 10,000 sessions, 4 policies, seconds",
+    value: (m) => m.simulateS,
+    limit: () => 10,
+    met: "at_most",
+  },
   {
     name: "admission cost at 10,000 sessions <= 2x at 10",
     value: (m) => ratio(m.station[1].admitAndStopUs, m.station[0].admitAndStopUs),

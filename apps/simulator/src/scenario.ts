@@ -1,0 +1,178 @@
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { PRIORITY_CLASSES } from "@evgrid/policy";
+import { z } from "zod";
+
+/** "HH:MM" within a day, as minutes since midnight. */
+const clock = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be a time of day, HH:MM")
+  .transform((s) => Number(s.slice(0, 2)) * 60 + Number(s.slice(3)));
+
+const range = (what: string, min: number, max: number) =>
+  z
+    .object({
+      mean: z.number().positive(`${what} mean must be positive`),
+      sd: z.number().nonnegative(),
+      min: z.number().nonnegative().default(min),
+      max: z.number().positive().default(max),
+    })
+    .refine((r) => r.min <= r.max, { message: "min must not exceed max", path: ["min"] });
+
+const peak = z.object({
+  /** Centre of the peak. */
+  at: clock,
+  /** Its spread (standard deviation), hours. */
+  spreadH: z.number().positive().max(12),
+  /** Share of the day's arrivals in this peak. */
+  share: z.number().min(0).max(1),
+});
+
+/**
+ * A day to replay. Every field is checked with a message naming it; `bun run simulate --help` prints this
+ * format. Times are local clock times of the simulated day.
+ */
+export const scenarioSchema = z
+  .strictObject({
+    name: z.string().min(1).max(200),
+    seed: z.number().int().default(1),
+    substations: z
+      .array(
+        z.strictObject({
+          id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, "substation id: a-z, 0-9 and -"),
+          capacityKw: z.number().positive().max(1_000_000),
+        }),
+      )
+      .min(1, "give at least one substation")
+      .max(1000),
+    /** Operator (demand-response) limits: a share of each listed substation's capacity (all if none listed). */
+    operatorLimits: z
+      .array(
+        z.strictObject({
+          from: clock,
+          to: clock,
+          share: z.number().min(0).max(1),
+          substations: z.array(z.string()).optional(),
+        }),
+      )
+      .default([]),
+    /** A Poisson arrival process with a daily profile (or `sessionsCsv` instead). */
+    arrivals: z
+      .strictObject({
+        /** Expected arrivals in the day (the count is drawn from a Poisson distribution with this mean). */
+        perDay: z.number().positive().max(1_000_000),
+        /** Workplace morning peak, evening home peak, ...; the rest arrive evenly over the day. */
+        peaks: z.array(peak).default([]),
+      })
+      .optional(),
+    /** Real sessions instead: a CSV in ACN-Data's layout (connectionTime, disconnectTime, kWhDelivered). */
+    sessionsCsv: z.string().min(1).optional(),
+    /** The vehicle mix: each kind's share of arrivals, its maximum and minimum power. */
+    vehicles: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1),
+          share: z.number().positive(),
+          maxKw: z.number().min(1).max(350),
+          minKw: z.number().min(1).max(350),
+        }),
+      )
+      .min(1)
+      .default([
+        { name: "AC 7.4 kW", share: 0.45, maxKw: 7.4, minKw: 1.4 },
+        { name: "AC 11 kW", share: 0.35, maxKw: 11, minKw: 4.2 },
+        { name: "AC 22 kW", share: 0.12, maxKw: 22, minKw: 4.2 },
+        { name: "DC 50-150 kW", share: 0.08, maxKw: 100, minKw: 20 },
+      ]),
+    /** Energy each vehicle wants (kWh) and how long it stays (hours): truncated normal distributions. */
+    energyKwh: range("energyKwh", 1, 150).default({ mean: 18, sd: 10, min: 2, max: 80 }),
+    dwellH: range("dwellH", 0.25, 24).default({ mean: 4, sd: 3, min: 0.5, max: 12 }),
+    /** Share of arrivals in each priority class above standard (the rest are standard). */
+    priorities: z
+      .strictObject({
+        fleet: z.number().min(0).max(1).default(0),
+        emergency: z.number().min(0).max(1).default(0),
+      })
+      .default({ fleet: 0, emergency: 0 }),
+    /** How long a vehicle refused for lack of power waits for some (policies that queue), in minutes. */
+    maxWaitMin: z
+      .number()
+      .min(0)
+      .max(24 * 60)
+      .default(30),
+    /** Sampling step of the charts, minutes. */
+    sampleMin: z.number().min(1).max(60).default(5),
+  })
+  .superRefine((s, ctx) => {
+    if (!s.arrivals === !s.sessionsCsv) {
+      ctx.addIssue({ code: "custom", path: ["arrivals"], message: "give either arrivals or sessionsCsv" });
+    }
+    for (const [i, v] of s.vehicles.entries()) {
+      if (v.minKw > v.maxKw)
+        ctx.addIssue({
+          code: "custom",
+          path: ["vehicles", i, "minKw"],
+          message: "minKw must not exceed maxKw",
+        });
+    }
+    const peakShare = (s.arrivals?.peaks ?? []).reduce((sum, p) => sum + p.share, 0);
+    if (peakShare > 1 + 1e-9)
+      ctx.addIssue({
+        code: "custom",
+        path: ["arrivals", "peaks"],
+        message: "peak shares add up to more than 1",
+      });
+    if (s.priorities.fleet + s.priorities.emergency > 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["priorities"],
+        message: "priority shares add up to more than 1",
+      });
+    }
+    const ids = new Set(s.substations.map((x) => x.id));
+    if (ids.size !== s.substations.length)
+      ctx.addIssue({ code: "custom", path: ["substations"], message: "substation ids must be unique" });
+    for (const [i, l] of s.operatorLimits.entries()) {
+      if (l.to <= l.from)
+        ctx.addIssue({ code: "custom", path: ["operatorLimits", i, "to"], message: "to must be after from" });
+      for (const id of l.substations ?? []) {
+        if (!ids.has(id))
+          ctx.addIssue({
+            code: "custom",
+            path: ["operatorLimits", i, "substations"],
+            message: `no substation ${id}`,
+          });
+      }
+    }
+  });
+
+export type Scenario = z.output<typeof scenarioSchema>;
+export const PRIORITIES = PRIORITY_CLASSES;
+
+export class ScenarioError extends Error {}
+
+/** Reads a scenario (JSON or YAML), every problem reported with the field it is about. */
+export function loadScenario(path: string): { scenario: Scenario; dir: string } {
+  let raw: unknown;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ScenarioError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  try {
+    raw = /\.ya?ml$/i.test(path) ? Bun.YAML.parse(text) : JSON.parse(text);
+  } catch (err) {
+    throw new ScenarioError(
+      `${path} is not valid ${/\.ya?ml$/i.test(path) ? "YAML" : "JSON"}: ${(err as Error).message}`,
+    );
+  }
+  return { scenario: parseScenario(raw, path), dir: dirname(resolve(path)) };
+}
+
+export function parseScenario(raw: unknown, source = "scenario"): Scenario {
+  const parsed = scenarioSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(top level)"}: ${i.message}`);
+  throw new ScenarioError(`${source} is not a valid scenario:\n${lines.join("\n")}`);
+}

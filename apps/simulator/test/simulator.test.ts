@@ -1,0 +1,113 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { loadScenario, parseScenario, runAll, ScenarioError } from "../src/index.ts";
+
+const scenarios = resolve(import.meta.dir, "../scenarios");
+const shipped = loadScenario(join(scenarios, "workplace-and-home.yaml"));
+
+/** A small day: two sites of very different size, evening arrivals of 11 kW cars. */
+const small = (over: Record<string, unknown> = {}) =>
+  parseScenario({
+    name: "small",
+    seed: 3,
+    substations: [
+      { id: "tiny", capacityKw: 22 },
+      { id: "big", capacityKw: 220 },
+    ],
+    arrivals: { perDay: 300, peaks: [{ at: "18:00", spreadH: 1, share: 0.8 }] },
+    vehicles: [{ name: "AC 11", share: 1, maxKw: 11, minKw: 4.2 }],
+    ...over,
+  });
+
+describe("simulate", () => {
+  test("the same scenario and seed give the same numbers; another seed, other numbers", () => {
+    const strip = (rs: ReturnType<typeof runAll>) =>
+      JSON.stringify(rs.map(({ policy, ...r }) => ({ id: policy.id, ...r })));
+    const a = strip(runAll(small()));
+    expect(strip(runAll(small()))).toBe(a);
+    expect(strip(runAll(small({ seed: 4 })))).not.toBe(a);
+  });
+
+  test("this system's policies never exceed a site's capacity or the operator's limit", () => {
+    const results = runAll(shipped.scenario, shipped.dir);
+    for (const r of results.filter((x) => x.policy.controlled)) {
+      for (const s of r.substations) {
+        expect({ policy: r.policy.id, site: s.id, peak: s.peakUtilization <= 1 + 1e-9 }).toMatchObject({
+          peak: true,
+        });
+        expect(s.minutesAboveCapacity).toBe(0);
+        expect(s.minutesAboveLimit).toBe(0);
+      }
+      expect(r.overCapacityKwh).toBe(0);
+    }
+  });
+
+  test("the original policy overloads a small site next to a big one, and the report counts it", () => {
+    const [fewest, , evgrid] = runAll(small());
+    const tiny = fewest?.substations.find((s) => s.id === "tiny");
+    expect(tiny?.peakUtilization).toBeGreaterThan(1);
+    expect(tiny?.minutesAboveCapacity).toBeGreaterThan(0);
+    expect(fewest?.overCapacityKwh).toBeGreaterThan(0);
+    expect(evgrid?.substations.every((s) => s.peakUtilization <= 1 + 1e-9)).toBe(true);
+  });
+
+  test("energy is conserved: delivered never exceeds wanted, and a 24 h day with no limits delivers something", () => {
+    for (const r of runAll(small())) {
+      expect(r.deliveredKwh).toBeLessThanOrEqual(r.wantedKwh + 1e-6);
+      expect(r.deliveredKwh).toBeGreaterThan(0);
+      expect(r.jainFairness).toBeGreaterThan(0);
+      expect(r.jainFairness).toBeLessThanOrEqual(1 + 1e-12);
+    }
+  });
+
+  test("priorities: higher classes get a larger share of what they wanted, paid for by standard", () => {
+    const s = small({
+      priorities: { fleet: 0.3, emergency: 0.05 },
+      substations: [{ id: "one", capacityKw: 120 }],
+    });
+    const [, , plain, prioritised] = runAll(s);
+    const ratio = (r: typeof plain, c: string) => {
+      const x = r?.byClass[c];
+      return x ? x.deliveredKwh / x.wantedKwh : Number.NaN;
+    };
+    expect(ratio(prioritised, "emergency")).toBeGreaterThanOrEqual(ratio(prioritised, "fleet"));
+    expect(ratio(prioritised, "fleet")).toBeGreaterThan(ratio(prioritised, "standard"));
+    expect(ratio(prioritised, "standard")).toBeLessThan(ratio(plain, "standard"));
+  });
+
+  test("the ACN-layout sample is read; a malformed row is an error naming its line", () => {
+    const acn = loadScenario(join(scenarios, "acn-workplace.yaml"));
+    const [first] = runAll(acn.scenario, acn.dir);
+    expect(first?.vehicles).toBe(80);
+    const dir = mkdtempSync(join(tmpdir(), "evgrid-sim-"));
+    writeFileSync(
+      join(dir, "bad.csv"),
+      [
+        "connectionTime,disconnectTime,kWhDelivered",
+        '"Tue, 10 Mar 2026 07:01:34 GMT","Tue, 10 Mar 2026 14:19:35 GMT",12',
+        '"yesterday","Tue, 10 Mar 2026 14:19:35 GMT",12',
+      ].join("\n"),
+    );
+    const bad = { ...acn.scenario, sessionsCsv: "bad.csv" };
+    expect(() => runAll(bad, dir)).toThrow(/bad\.csv line 3: connectionTime is not a date/);
+  });
+
+  test("a scenario error names the field", () => {
+    expect(() =>
+      parseScenario({ name: "x", substations: [{ id: "a", capacityKw: -1 }], arrivals: { perDay: 10 } }),
+    ).toThrow(/substations\.0\.capacityKw/);
+    expect(() => parseScenario({ name: "x", substations: [{ id: "a", capacityKw: 1 }] })).toThrow(
+      /arrivals: give either arrivals or sessionsCsv/,
+    );
+    expect(() =>
+      parseScenario({
+        name: "x",
+        substations: [{ id: "a", capacityKw: 1 }],
+        arrivals: { perDay: 10 },
+        operatorLimits: [{ from: "25:00", to: "19:00", share: 0.5 }],
+      }),
+    ).toThrow(ScenarioError);
+  });
+});
