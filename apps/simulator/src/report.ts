@@ -25,7 +25,12 @@ function svg(option: echarts.EChartsOption, width = 900, height = 320): string {
   chart.setOption({ animation: false, ...option });
   const out = chart.renderToSVGString();
   chart.dispose();
-  return out;
+  // An accessible name (the chart's title) for screen readers and for an <img> of the file.
+  const title = (option.title as { text?: string } | undefined)?.text ?? "chart";
+  return out.replace(
+    /^<svg\b([^>]*)>/,
+    `<svg$1 role="img" aria-label="${esc(title)}"><title>${esc(title)}</title>`,
+  );
 }
 
 /** Each substation's power over the day under every policy, against its capacity and the operator's limit. */
