@@ -66,33 +66,25 @@ test("kill -9 of the gateway: chargers reconnect, sessions resume, power keeps f
     await a.startTransaction(1, "ev-booked");
     await b.startTransaction(1, "ev-walk-in");
     await eventually(() => expect([a.limit(1), b.limit(1)]).toEqual([10_000, 10_000]));
-    const before = grid.substations[0]?.station
-      .list("active", 10)
-      .map((s) => s.sessionId)
-      .sort();
+    const active = () =>
+      grid.substations[0]?.station
+        .list("active", 10)
+        .map((s) => s.sessionId)
+        .sort();
+    const before = active();
 
     gateway.proc.kill("SIGKILL");
     await gateway.proc.exited;
     // The grid does not notice: the sessions keep their power.
     await Bun.sleep(500);
-    expect(
-      grid.substations[0]?.station
-        .list("active", 10)
-        .map((s) => s.sessionId)
-        .sort(),
-    ).toEqual(before);
+    expect(active()).toEqual(before);
 
     const resentA = a.nextProfile(1, (w) => w === 10_000, 15_000);
     const resentB = b.nextProfile(1, (w) => w === 10_000, 15_000);
     gateway = await start();
     expect(gateway.stdout()).toMatch(/resumedTransactions=2/);
     await Promise.all([resentA, resentB]);
-    expect(
-      grid.substations[0]?.station
-        .list("active", 10)
-        .map((s) => s.sessionId)
-        .sort(),
-    ).toEqual(before);
+    expect(active()).toEqual(before);
 
     // Power events flow again: the booked vehicle is stopped, its charger told to stop, the other gets 11 kW.
     const raised = b.nextProfile(1, (w) => w === 11_000, 5000);

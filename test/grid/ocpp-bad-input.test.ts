@@ -102,6 +102,21 @@ async function setUp(env: Record<string, string> = {}) {
     ocpp,
     password,
     raw: (protocol = "ocpp1.6") => RawCharger.open(ocpp.gateway.ocppUrl, "cp-raw", password, protocol),
+    /** Another charge point, registered and booted over 2.0.1. */
+    async booted201(id: string) {
+      await ocpp.admin.registerChargePoint.mutate({
+        chargePointId: id,
+        substationId: "substation-1",
+        password,
+        maxKw: 11,
+      });
+      const c = await RawCharger.open(ocpp.gateway.ocppUrl, id, password, "ocpp2.0.1");
+      await c.call("BootNotification", {
+        reason: "PowerUp",
+        chargingStation: { model: "raw", vendorName: "evgrid" },
+      });
+      return c;
+    },
     async [Symbol.asyncDispose]() {
       await ocpp[Symbol.asyncDispose]();
       await grid[Symbol.asyncDispose]();
@@ -229,17 +244,7 @@ describe("bad messages get the OCPP-J error, and the connection stays open", () 
     expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-two" })).toBeNull();
     c.ws.close();
 
-    await s.ocpp.admin.registerChargePoint.mutate({
-      chargePointId: "cp-201",
-      substationId: "substation-1",
-      password: s.password,
-      maxKw: 11,
-    });
-    const d = await RawCharger.open(s.ocpp.gateway.ocppUrl, "cp-201", s.password, "ocpp2.0.1");
-    await d.call("BootNotification", {
-      reason: "PowerUp",
-      chargingStation: { model: "raw", vendorName: "evgrid" },
-    });
+    const d = await s.booted201("cp-201");
     const event = (eventType: string, transactionId: string, evse: number, seqNo: number) => ({
       eventType,
       timestamp: new Date().toISOString(),
@@ -266,17 +271,7 @@ test("fuzz: 1,200 mutated and random frames from both versions, 0 crashes, grid 
   await using s = await setUp({ OCPP_MAX_BAD_MESSAGES: "100000" });
   const c16 = await s.raw("ocpp1.6");
   await c16.call("BootNotification", boot16);
-  await s.ocpp.admin.registerChargePoint.mutate({
-    chargePointId: "cp-fuzz-201",
-    substationId: "substation-1",
-    password: s.password,
-    maxKw: 11,
-  });
-  const c201 = await RawCharger.open(s.ocpp.gateway.ocppUrl, "cp-fuzz-201", s.password, "ocpp2.0.1");
-  await c201.call("BootNotification", {
-    reason: "PowerUp",
-    chargingStation: { model: "raw", vendorName: "evgrid" },
-  });
+  const c201 = await s.booted201("cp-fuzz-201");
 
   const actions16 = [
     "StartTransaction",

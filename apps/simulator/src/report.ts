@@ -76,6 +76,17 @@ export function powerChart(results: PolicyResult[], siteIndex: number, sampleMin
   });
 }
 
+/** One policy's step line, in its colour. */
+const policySteps = (r: PolicyResult, i: number, data: number[] | number[][]) => ({
+  name: r.policy.id,
+  type: "line" as const,
+  step: "end" as const,
+  showSymbol: false,
+  lineStyle: { color: COLORS[i] },
+  itemStyle: { color: COLORS[i] },
+  data,
+});
+
 export function queueChart(results: PolicyResult[], sampleMin: number): string {
   const times = (results[0]?.queue ?? []).map((_, i) => hhmm(i * sampleMin));
   return svg({
@@ -84,15 +95,7 @@ export function queueChart(results: PolicyResult[], sampleMin: number): string {
     grid: { left: 60, right: 20, top: 40, bottom: 60 },
     xAxis: { type: "category", data: times, axisLabel: { interval: Math.round(120 / sampleMin) - 1 } },
     yAxis: { type: "value", name: "vehicles" },
-    series: results.map((r, i) => ({
-      name: r.policy.id,
-      type: "line" as const,
-      step: "end" as const,
-      showSymbol: false,
-      lineStyle: { color: COLORS[i] },
-      itemStyle: { color: COLORS[i] },
-      data: r.queue,
-    })),
+    series: results.map((r, i) => policySteps(r, i, r.queue)),
   });
 }
 
@@ -117,15 +120,7 @@ export function waitCdfChart(results: PolicyResult[]): string {
     grid: { left: 60, right: 20, top: 40, bottom: 60 },
     xAxis: { type: "value", name: "minutes" },
     yAxis: { type: "value", min: 0, max: 1, name: "share" },
-    series: results.map((r, i) => ({
-      name: r.policy.id,
-      type: "line" as const,
-      step: "end" as const,
-      showSymbol: false,
-      lineStyle: { color: COLORS[i] },
-      itemStyle: { color: COLORS[i] },
-      data: points(r.waits),
-    })),
+    series: results.map((r, i) => policySteps(r, i, points(r.waits))),
   });
 }
 
