@@ -207,7 +207,9 @@ const wsFrame = fc
     if (!Array.isArray(body)) return { app, withToken, frame: body.raw, ids: [] as unknown[] };
     const frame = JSON.stringify(body.length === 1 ? body[0] : body);
     // Answered for sure: calls whose id a server can use, once each (a repeated id may be refused as running).
-    const ids = body.every((c) => typeof c.id === "number" || typeof c.id === "string")
+    // An id must survive JSON: NaN and ±Infinity are sent as null, which names no call.
+    const usable = (id: unknown) => (typeof id === "number" && Number.isFinite(id)) || typeof id === "string";
+    const ids = body.every((c) => usable(c.id))
       ? body.filter((c) => c.method === "query" || c.method === "mutation").map((c) => c.id)
       : [];
     return { app, withToken, frame, ids: new Set(ids).size === ids.length ? ids : [] };
