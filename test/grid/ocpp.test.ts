@@ -161,4 +161,17 @@ describe("reclaim and offline", () => {
       }),
     );
   });
+
+  test("an end whose event never arrived (power events cut) is found by the reconcile, and the charger is stopped", async () => {
+    await using grid = await startGrid({ capacitiesKw: [50] });
+    await using ocpp = await startOcppGateway(grid, { OCPP_RECONCILE_S: "0.5" });
+    const grant = await grid.client.requestCharge.mutate({ vehicleId: "ev-lost-end", durationS: 600 });
+    const cp = await ocpp.charger("cp-lost-end");
+    const tx = await cp.startTransaction(1, "ev-lost-end");
+    await eventually(() => expect(cp.limit(1)).toBe(11_000));
+    // The gateway stops hearing the substation (as when a link is down), then the session is stopped.
+    ocpp.gateway.grid.watchOnly([]);
+    await grid.client.stopCharge.mutate({ sessionId: grant.sessionId, sessionSecret: grant.sessionSecret });
+    await eventually(() => expect(cp.stopsAsked).toEqual([tx]), { timeoutMs: 5000 });
+  });
 });

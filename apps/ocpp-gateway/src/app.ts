@@ -67,16 +67,25 @@ export function startGateway(env: GatewayEnv) {
       metrics,
       log,
     );
+    let reconciling = false;
+    const reconcile = setInterval(() => {
+      if (reconciling) return;
+      reconciling = true;
+      void gw.reconcile().finally(() => {
+        reconciling = false;
+      });
+    }, env.OCPP_RECONCILE_S * 1000);
     return {
       router: gatewayRouter(registry, gw, ocpp.url),
       describe: { ocpp: ocpp.url, chargePoints: registry.all().length, resumedTransactions: resumed },
       stop: async () => {
+        clearInterval(reconcile);
         await gw.close();
         await ocpp.close();
         grid.stop();
       },
       afterStop: () => registry.close(),
-      expose: { gateway: gw, registry, ocppUrl: ocpp.url, ocppPort: ocpp.port },
+      expose: { gateway: gw, grid, registry, ocppUrl: ocpp.url, ocppPort: ocpp.port },
     };
   });
 }

@@ -31,6 +31,11 @@ const schema = z.object({
   OCPP_RECLAIM_RATIO: z.coerce.number().gt(0).lt(1).default(0.8),
   /** ...and the cap is the draw plus this margin (kW). */
   OCPP_RECLAIM_MARGIN_KW: z.coerce.number().min(0).max(50).default(1),
+  /**
+   * How often bound sessions are checked against their substations: an end whose event was lost while a
+   * link was down is found within this long (power changes always come as events; this is only a safety net).
+   */
+  OCPP_RECONCILE_S: seconds.default(30),
   /** Connected charge points at most; more are refused at the upgrade (HTTP 503). */
   OCPP_MAX_CHARGERS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   /** A charger sending this many malformed or invalid messages is disconnected. */

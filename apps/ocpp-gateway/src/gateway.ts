@@ -735,6 +735,33 @@ export class Gateway {
     return counts;
   }
 
+  /**
+   * The safety net under the power events: every bound session is read back from its substation, and one
+   * that ended there (its `ended` event lost while a link was down, say) is handled as if the event came.
+   * Returns how many it found ended.
+   */
+  async reconcile(): Promise<number> {
+    let found = 0;
+    for (const [sessionId, tx] of [...this.bySession]) {
+      if (this.closed) break;
+      const site = this.grid.site(tx.substationId);
+      if (!site || tx.gridEnded) continue;
+      try {
+        const s = await site.getSession.query({ sessionId });
+        if (s.status !== "ended") continue;
+      } catch (err) {
+        if (errorDataOf(err)?.reason !== "SESSION_NOT_FOUND") continue; // unreachable: try next time
+      }
+      if (this.bySession.get(sessionId) !== tx) continue;
+      found += 1;
+      this.log.warn("a session ended without its event reaching the gateway; stopping its charger", {
+        sessionId,
+      });
+      this.onEnded(sessionId);
+    }
+    return found;
+  }
+
   /** Only substations with our charge points are watched. */
   watchSites(): void {
     const ids = new Set<string>();
