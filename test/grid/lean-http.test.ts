@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { BalancerRouter } from "@evgrid/balancer";
+import { balancerPool } from "@evgrid/balancer/pool";
 import { balancerRouter } from "@evgrid/balancer/router";
-import { Balancers } from "@evgrid/charge-api/balancers";
 import { RateLimiter } from "@evgrid/charge-api/rate-limit";
 import { chargeApiRouter } from "@evgrid/charge-api/router";
 import { dispatchRequestSchema } from "@evgrid/contract";
@@ -44,7 +44,7 @@ beforeAll(async () => {
     dispatchRequestSchema.parse({ vehicleId: "resident", minKw: 150, maxKw: 150, durationS: 3600 }),
   );
   await grid.balancer.view.refresh();
-  const balancer = new Balancers([grid.balancer.url], (url) =>
+  const balancer = balancerPool([grid.balancer.url], (url) =>
     internalClient<BalancerRouter>(url, { timeoutMs: 5000, token: grid.serviceToken }),
   );
   const api = (burst: number) =>

@@ -12,7 +12,7 @@ import { errorDataOf } from "@evgrid/contract";
 import { internalClient, UNLIMITED_QUOTAS } from "@evgrid/kit";
 import { type RunningSubstation, startSubstation } from "@evgrid/substation/app";
 import { readEnv as substationEnv } from "@evgrid/substation/env";
-import { eventually, metricValue, spawnApp, startRedis } from "@evgrid/testing";
+import { eventually, metricValue, spawnApp, startOcppGateway, startRedis } from "@evgrid/testing";
 
 setDefaultTimeout(60_000);
 
@@ -230,5 +230,18 @@ describe("balancer replicas sharing state", () => {
       ),
     );
     expect(new Set(again.map((g) => g.sessionId)).size).toBe(1);
+  });
+
+  test("the OCPP gateway spreads over the replicas: with one killed, a walk-in is still admitted and powered", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    await using ocpp = await startOcppGateway(
+      { balancer: grid.balancers[0] as { url: string }, serviceToken: grid.token },
+      { BALANCER_URLS: grid.balancers.map((b) => b.url).join(",") },
+    );
+    grid.balancers[0]?.proc.kill("SIGKILL");
+    const cp = await ocpp.charger("cp-replicas");
+    await cp.startTransaction(1, "ev-replicas");
+    await eventually(() => expect(cp.limit(1)).toBe(11_000), { timeoutMs: 10_000 });
+    expect(grid.activeByVehicle().get("ev-replicas")).toBe(1);
   });
 });

@@ -1,7 +1,7 @@
 import type { BalancerRouter } from "@evgrid/balancer";
+import { balancerPool } from "@evgrid/balancer/pool";
 import { internalClient, launchApp } from "@evgrid/kit";
 import pkg from "../package.json" with { type: "json" };
-import { Balancers } from "./balancers.ts";
 import type { ChargeApiEnv } from "./env.ts";
 import { legacyRequestCharge } from "./legacy.ts";
 import { RateLimiter } from "./rate-limit.ts";
@@ -10,7 +10,7 @@ import { chargeApiRouter } from "./router.ts";
 /** Wires config -> telemetry -> balancer client -> router (+ legacy text route) -> server. */
 export function startChargeApi(env: ChargeApiEnv) {
   return launchApp("charge-api", pkg.version, env, async ({ obs, log }) => {
-    const balancers = new Balancers(
+    const balancers = balancerPool(
       env.BALANCER_URLS,
       (url) =>
         internalClient<BalancerRouter>(url, {
@@ -20,7 +20,7 @@ export function startChargeApi(env: ChargeApiEnv) {
           peer: "balancer",
           token: env.SERVICE_TOKEN,
         }),
-      { log },
+      log,
     );
     // Which replicas are up and share state, before the first request.
     if (balancers.count > 1) await balancers.check();

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Balancers } from "@evgrid/balancer/pool";
 import {
   chargeRequestSchema,
   type Priority,
@@ -20,7 +21,6 @@ import {
 } from "@evgrid/kit";
 import { mayRequest } from "@evgrid/policy";
 import { annotateGrant, annotateRequest } from "@evgrid/telemetry";
-import type { Balancers } from "./balancers.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 
 export interface ChargeApiOptions {

@@ -18,7 +18,7 @@ export function startGateway(env: GatewayEnv) {
     const metrics = gatewayMetrics(telemetry.meter);
     let gateway: Gateway | undefined;
     const grid = new Grid({
-      balancerUrl: env.BALANCER_URL,
+      balancerUrls: env.BALANCER_URLS,
       token: env.SERVICE_TOKEN,
       transport: env.INTERNAL_TRANSPORT,
       timeoutMs: env.OCPP_CALL_TIMEOUT_MS,

@@ -1,4 +1,11 @@
-import { commonEnvShape, httpUrlSchema, loadEnv, portSchema, positiveMsSchema } from "@evgrid/kit";
+import {
+  commonEnvShape,
+  httpUrlSchema,
+  loadEnv,
+  portSchema,
+  positiveMsSchema,
+  urlListSchema,
+} from "@evgrid/kit";
 import { z } from "zod";
 
 const seconds = z.coerce
@@ -6,41 +13,53 @@ const seconds = z.coerce
   .positive()
   .max(7 * 24 * 3600);
 
-const schema = z.object({
-  ...commonEnvShape,
-  /** Admin tRPC (/trpc: registerChargePoint, listChargePoints...), /metrics and /healthz. */
-  PORT: portSchema.default(8181),
-  /** Where charge points connect: ws://HOST:OCPP_PORT/ocpp/<chargePointId>. */
-  OCPP_PORT: portSchema.default(8180),
-  /** The balancer: dispatches walk-ins, finds a plugged-in vehicle's session, lists the substations. */
-  BALANCER_URL: httpUrlSchema.default("http://127.0.0.1:8081"),
-  /** The registry of charge points and the transactions bound to sessions (SQLite; ":memory:" in tests). */
-  OCPP_DB_PATH: z.string().min(1).default("data/ocpp-gateway.sqlite"),
-  /** Interval a charger is told to heartbeat at (BootNotification). */
-  OCPP_HEARTBEAT_S: z.coerce.number().int().min(1).max(86_400).default(300),
-  /** How long a charger's SetChargingProfile / RemoteStop may take before it counts as timed out. */
-  OCPP_CALL_TIMEOUT_MS: positiveMsSchema.default(10_000),
-  /** A charger gone for this long has its sessions ended (reason charger_offline); back sooner, they resume. */
-  OCPP_OFFLINE_GRACE_S: seconds.default(120),
-  /** A walk-in (no session booked) charges at most this long, then the grid ends it (24 h at most). */
-  OCPP_WALKIN_MAX_S: z.coerce.number().positive().max(86_400).default(86_400),
-  /** Walk-ins' minimum power (kW): what admission reserves for them, at most the charge point's maxKw. */
-  OCPP_WALKIN_MIN_KW: z.coerce.number().min(1).max(350).default(4.2),
-  /** Reclaim: the draw must stay below OCPP_RECLAIM_RATIO of the allocation for this long... */
-  OCPP_RECLAIM_WINDOW_S: seconds.default(60),
-  OCPP_RECLAIM_RATIO: z.coerce.number().gt(0).lt(1).default(0.8),
-  /** ...and the cap is the draw plus this margin (kW). */
-  OCPP_RECLAIM_MARGIN_KW: z.coerce.number().min(0).max(50).default(1),
-  /**
-   * How often bound sessions are checked against their substations: an end whose event was lost while a
-   * link was down is found within this long (power changes always come as events; this is only a safety net).
-   */
-  OCPP_RECONCILE_S: seconds.default(30),
-  /** Connected charge points at most; more are refused at the upgrade (HTTP 503). */
-  OCPP_MAX_CHARGERS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
-  /** A charger sending this many malformed or invalid messages is disconnected. */
-  OCPP_MAX_BAD_MESSAGES: z.coerce.number().int().min(1).max(1_000_000).default(20),
-});
+const schema = z
+  .object({
+    ...commonEnvShape,
+    /** Admin tRPC (/trpc: registerChargePoint, listChargePoints...), /metrics and /healthz. */
+    PORT: portSchema.default(8181),
+    /** Where charge points connect: ws://HOST:OCPP_PORT/ocpp/<chargePointId>. */
+    OCPP_PORT: portSchema.default(8180),
+    /**
+     * The balancer replicas, comma-separated (dispatching walk-ins, finding a plugged-in vehicle's session,
+     * listing the substations): calls are spread over the healthy ones. BALANCER_URL names one.
+     */
+    BALANCER_URLS: urlListSchema.optional(),
+    BALANCER_URL: httpUrlSchema.optional(),
+    /** The registry of charge points and the transactions bound to sessions (SQLite; ":memory:" in tests). */
+    OCPP_DB_PATH: z.string().min(1).default("data/ocpp-gateway.sqlite"),
+    /** Interval a charger is told to heartbeat at (BootNotification). */
+    OCPP_HEARTBEAT_S: z.coerce.number().int().min(1).max(86_400).default(300),
+    /** How long a charger's SetChargingProfile / RemoteStop may take before it counts as timed out. */
+    OCPP_CALL_TIMEOUT_MS: positiveMsSchema.default(10_000),
+    /** A charger gone for this long has its sessions ended (reason charger_offline); back sooner, they resume. */
+    OCPP_OFFLINE_GRACE_S: seconds.default(120),
+    /** A walk-in (no session booked) charges at most this long, then the grid ends it (24 h at most). */
+    OCPP_WALKIN_MAX_S: z.coerce.number().positive().max(86_400).default(86_400),
+    /** Walk-ins' minimum power (kW): what admission reserves for them, at most the charge point's maxKw. */
+    OCPP_WALKIN_MIN_KW: z.coerce.number().min(1).max(350).default(4.2),
+    /** Reclaim: the draw must stay below OCPP_RECLAIM_RATIO of the allocation for this long... */
+    OCPP_RECLAIM_WINDOW_S: seconds.default(60),
+    OCPP_RECLAIM_RATIO: z.coerce.number().gt(0).lt(1).default(0.8),
+    /** ...and the cap is the draw plus this margin (kW). */
+    OCPP_RECLAIM_MARGIN_KW: z.coerce.number().min(0).max(50).default(1),
+    /**
+     * How often bound sessions are checked against their substations: an end whose event was lost while a
+     * link was down is found within this long (power changes always come as events; this is only a safety net).
+     */
+    OCPP_RECONCILE_S: seconds.default(30),
+    /** Connected charge points at most; more are refused at the upgrade (HTTP 503). */
+    OCPP_MAX_CHARGERS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+    /** A charger sending this many malformed or invalid messages is disconnected. */
+    OCPP_MAX_BAD_MESSAGES: z.coerce.number().int().min(1).max(1_000_000).default(20),
+  })
+  .transform((env) => ({
+    ...env,
+    BALANCER_URLS:
+      env.BALANCER_URLS && env.BALANCER_URLS.length > 0
+        ? env.BALANCER_URLS
+        : [env.BALANCER_URL ?? "http://127.0.0.1:8081"],
+  }));
 
 export type GatewayEnv = z.output<typeof schema>;
 /** The schema itself (the Kubernetes manifests are checked against it). */

@@ -370,10 +370,12 @@ export class Gateway {
     const vehicleId = tx.vehicleId as string;
     for (let attempt = 0; this.isOpen(tx); attempt++) {
       try {
-        const found = await this.grid.balancer.findVehicleSession.query({ vehicleId });
+        const found = await this.grid.balancers.call((b) => b.findVehicleSession.query({ vehicleId }));
         if (found && found.substationId === tx.substationId) return this.attach(tx, found, found.allocatedKw);
         if (found) {
-          await this.grid.balancer.stopSession.mutate({ sessionId: found.sessionId, reason: "stopped" });
+          await this.grid.balancers.call((b) =>
+            b.stopSession.mutate({ sessionId: found.sessionId, reason: "stopped" }),
+          );
           this.log.info("vehicle plugged in at another substation; its reservation was released", {
             vehicleId,
             sessionId: found.sessionId,
@@ -398,22 +400,29 @@ export class Gateway {
       const waitS = tx.waiting ? MAX_WAIT_S : undefined;
       const levelVersion = this.levels.get(tx.substationId)?.version ?? -1;
       try {
-        const { session } = await this.grid.balancer.dispatch.mutate(
-          {
-            vehicleId: tx.vehicleId as string,
-            maxKw,
-            minKw: Math.min(maxKw, this.cfg.walkInMinKw),
-            durationS: this.cfg.walkInMaxS,
-            substationId: tx.substationId,
-            idempotencyKey: walkInKey(tx),
-            ...(waitS === undefined ? {} : { waitS }),
-          },
-          { context: { timeoutMs: (waitS ?? 5) * 1000 + 10_000, signal: ac.signal } },
+        const { session } = await this.grid.balancers.call(
+          (b) =>
+            b.dispatch.mutate(
+              {
+                vehicleId: tx.vehicleId as string,
+                maxKw,
+                minKw: Math.min(maxKw, this.cfg.walkInMinKw),
+                durationS: this.cfg.walkInMaxS,
+                substationId: tx.substationId,
+                idempotencyKey: walkInKey(tx),
+                ...(waitS === undefined ? {} : { waitS }),
+              },
+              { context: { timeoutMs: (waitS ?? 5) * 1000 + 10_000, signal: ac.signal } },
+            ),
+          // It carries its idempotency key: an answer lost with a replica may be asked of another.
+          { retryUncertain: true },
         );
         tx.admitting = null;
         if (!this.isOpen(tx)) {
           // The charger stopped while the admission was on its way: give the power back.
-          await this.grid.balancer.stopSession.mutate({ sessionId: session.sessionId }).catch(() => {});
+          await this.grid.balancers
+            .call((b) => b.stopSession.mutate({ sessionId: session.sessionId }))
+            .catch(() => {});
           return;
         }
         tx.levelVersion = levelVersion;
@@ -504,8 +513,8 @@ export class Gateway {
     if (sessionId) this.bySession.delete(sessionId);
     this.watchSites();
     if (sessionId && !tx.gridEnded) {
-      await this.grid.balancer.stopSession
-        .mutate({ sessionId, reason })
+      await this.grid.balancers
+        .call((b) => b.stopSession.mutate({ sessionId, reason }))
         .catch((err) =>
           this.log.warn("could not end the session", { sessionId, reason, error: describeFailure(err) }),
         );
@@ -527,9 +536,10 @@ export class Gateway {
     if (!tx.vehicleId) return;
     await sleep(1000);
     try {
-      const found = await this.grid.balancer.findVehicleSession.query({ vehicleId: tx.vehicleId });
+      const vehicleId = tx.vehicleId;
+      const found = await this.grid.balancers.call((b) => b.findVehicleSession.query({ vehicleId }));
       if (found && found.idempotencyKey === walkInKey(tx) && !this.bySession.has(found.sessionId)) {
-        await this.grid.balancer.stopSession.mutate({ sessionId: found.sessionId });
+        await this.grid.balancers.call((b) => b.stopSession.mutate({ sessionId: found.sessionId }));
       }
     } catch (err) {
       this.log.warn("could not check for a session admitted after its transaction ended", {

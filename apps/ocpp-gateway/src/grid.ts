@@ -1,4 +1,5 @@
 import type { BalancerRouter } from "@evgrid/balancer";
+import { type Balancers, balancerPool } from "@evgrid/balancer/pool";
 import type { PowerEvent } from "@evgrid/contract";
 import {
   closeLink,
@@ -10,7 +11,7 @@ import {
 import type { SubstationRouter } from "@evgrid/substation";
 
 export interface GridOptions {
-  balancerUrl: string;
+  balancerUrls: readonly string[];
   token: string;
   transport: Transport;
   timeoutMs: number;
@@ -33,23 +34,28 @@ interface Site {
  * that moves or joins late is found.
  */
 export class Grid {
-  readonly balancer: InternalClient<BalancerRouter>;
+  /** The balancer replicas; a walk-in's dispatch carries its idempotency key, so it may move between them. */
+  readonly balancers: Balancers;
   private readonly sites = new Map<string, Site>();
   private wanted = new Set<string>();
   private timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly opts: GridOptions) {
-    this.balancer = internalClient<BalancerRouter>(opts.balancerUrl, {
-      transport: opts.transport,
-      timeoutMs: opts.timeoutMs,
-      obs: opts.obs,
-      peer: "balancer",
-      token: opts.token,
-    });
+    this.balancers = balancerPool(opts.balancerUrls, (url) =>
+      internalClient<BalancerRouter>(url, {
+        transport: opts.transport,
+        timeoutMs: opts.timeoutMs,
+        obs: opts.obs,
+        peer: "balancer",
+        token: opts.token,
+      }),
+    );
   }
 
   /** Learns the substations' addresses now (a failure is retried by the timer) and every `everyMs`. */
   async start(everyMs = 3000): Promise<void> {
+    // Which replicas are up and share state, before the first call.
+    if (this.balancers.count > 1) await this.balancers.check();
     await this.refresh().catch(() => {});
     this.timer = setInterval(() => void this.refresh().catch(() => {}), everyMs);
   }
@@ -66,7 +72,7 @@ export class Grid {
   }
 
   async refresh(): Promise<void> {
-    const members = await this.balancer.listSubstations.query();
+    const members = await this.balancers.call((b) => b.listSubstations.query());
     for (const m of members) {
       if (m.substationId === null) continue;
       const known = this.sites.get(m.substationId);
@@ -115,6 +121,6 @@ export class Grid {
   stop(): void {
     clearInterval(this.timer);
     for (const [id, site] of this.sites) this.drop(id, site);
-    this.balancer[closeLink]();
+    this.balancers.close();
   }
 }

@@ -160,7 +160,6 @@ try {
       }),
     );
   }
-  const [balancerUrl] = balancerUrls as [string];
   const apiUrl = await supervisor.start("charge-api", app("charge-api"), {
     ...base,
     PORT: portOf(opts.chargeApiPort),
@@ -170,7 +169,7 @@ try {
     ...base,
     PORT: portOf(opts.gatewayPort),
     OCPP_PORT: portOf(opts.ocppPort),
-    BALANCER_URL: balancerUrl,
+    BALANCER_URLS: balancerUrls.join(","),
     OCPP_DB_PATH: resolve(opts.dataDir, "ocpp-gateway.sqlite"),
   });
   const gateway = internalClient<GatewayRouter>(gatewayUrl, { timeoutMs: 10_000, token: serviceToken });

@@ -1,43 +1,55 @@
-import type { BalancerRouter } from "@evgrid/balancer";
-import { classifyCallFailure, closeLink, type InternalClient, type Logger } from "@evgrid/kit";
 import { TRPCClientError } from "@trpc/client";
+import type { AnyRouter } from "@trpc/server";
+import { classifyCallFailure, closeLink, type InternalClient } from "./client.ts";
+import type { Logger } from "./log.ts";
 
-interface Replica {
+interface Replica<TRouter extends AnyRouter> {
   url: string;
-  client: InternalClient<BalancerRouter>;
+  client: InternalClient<TRouter>;
   /** Answered its last check (or has not been checked yet). */
   healthy: boolean;
   /** Shares state with the others (REDIS_URL set and reachable) as of its last check. */
   shared: boolean;
 }
 
-export interface BalancersOptions {
-  /** How often every replica is asked whether it is up and shares state. */
+export interface ReplicaPoolOptions<TRouter extends AnyRouter> {
+  /**
+   * Asks one replica whether it is up (it answers) and shares state with the others (true): what decides
+   * whether an uncertain call may be tried again elsewhere.
+   */
+  probe: (client: InternalClient<TRouter>) => Promise<boolean>;
+  /** How often every replica is probed. */
   checkMs?: number;
+  /** What the replicas are, for log lines ("balancer replica ..."). */
+  what?: string;
   log?: Logger;
 }
 
 /**
- * The balancer replicas this charge-api calls (BALANCER_URLS), each over its own link. Calls go round-robin
+ * Replicas of one service (the balancers, for the charge-api and the OCPP gateway), each over its own link. Calls go round-robin
  * over the healthy ones; a replica that refuses the connection (certainly did nothing) is marked down and the
  * call goes to the next. A call that may have run (a timeout, a dropped link) is tried again elsewhere only
  * when both replicas share state: the caller gives the same idempotency key, so the shared claim sends the
  * retry where the first try went, and it can never make a second session. Without shared state that retry
  * could, so the failure is the caller's answer, as with one balancer.
  */
-export class Balancers {
-  private readonly replicas: Replica[];
+export class ReplicaPool<TRouter extends AnyRouter> {
+  private readonly replicas: Replica<TRouter>[];
   private next = 0;
   private readonly timer: ReturnType<typeof setInterval>;
 
   constructor(
     urls: readonly string[],
-    client: (url: string) => InternalClient<BalancerRouter>,
-    private readonly opts: BalancersOptions = {},
+    client: (url: string) => InternalClient<TRouter>,
+    private readonly opts: ReplicaPoolOptions<TRouter>,
   ) {
     this.replicas = urls.map((url) => ({ url, client: client(url), healthy: true, shared: false }));
     this.timer = setInterval(() => void this.check(), opts.checkMs ?? 2000);
     this.timer.unref();
+  }
+
+  private get what(): string {
+    return this.opts.what ?? "service";
   }
 
   get count(): number {
@@ -54,13 +66,13 @@ export class Balancers {
     await Promise.all(
       this.replicas.map(async (r) => {
         try {
-          const info = await r.client.stateInfo.query(undefined, { context: { timeoutMs: 1000 } });
-          if (!r.healthy) this.opts.log?.info("balancer replica answers again", { url: r.url });
+          const shared = await this.opts.probe(r.client);
+          if (!r.healthy) this.opts.log?.info(`${this.what} replica answers again`, { url: r.url });
           r.healthy = true;
-          r.shared = info.shared && info.storeUp;
+          r.shared = shared;
         } catch {
           if (r.healthy)
-            this.opts.log?.warn("balancer replica does not answer; calls skip it", { url: r.url });
+            this.opts.log?.warn(`${this.what} replica does not answer; calls skip it`, { url: r.url });
           r.healthy = false;
           r.shared = false;
         }
@@ -73,7 +85,7 @@ export class Balancers {
    * (with `retryUncertain`, when both share state) if its answer never came.
    */
   async call<T>(
-    call: (client: InternalClient<BalancerRouter>) => Promise<T>,
+    call: (client: InternalClient<TRouter>) => Promise<T>,
     opts: { retryUncertain?: boolean } = {},
   ): Promise<T> {
     const order = this.order();
@@ -100,8 +112,8 @@ export class Balancers {
   }
 
   /** A replica for a subscription (its link re-subscribes there if it drops). */
-  pick(): InternalClient<BalancerRouter> {
-    return (this.order()[0] as Replica).client;
+  pick(): InternalClient<TRouter> {
+    return (this.order()[0] as Replica<TRouter>).client;
   }
 
   close(): void {
@@ -110,10 +122,10 @@ export class Balancers {
   }
 
   /** Healthy replicas first, starting round-robin; the others after, in case they are back. */
-  private order(): Replica[] {
+  private order(): Replica<TRouter>[] {
     const n = this.replicas.length;
     const start = this.next++ % n;
-    const rotated = Array.from({ length: n }, (_, i) => this.replicas[(start + i) % n] as Replica);
+    const rotated = Array.from({ length: n }, (_, i) => this.replicas[(start + i) % n] as Replica<TRouter>);
     return [...rotated.filter((r) => r.healthy), ...rotated.filter((r) => !r.healthy)];
   }
 }
