@@ -1,12 +1,12 @@
 import { type Priority, priorityClassSchema } from "@evgrid/contract";
 import {
   apiKeyOwner,
+  balancerUrlsOf,
+  balancerUrlsShape,
   commonEnvShape,
-  httpUrlSchema,
   loadEnv,
   portSchema,
   positiveMsSchema,
-  urlListSchema,
 } from "@evgrid/kit";
 import { z } from "zod";
 
@@ -14,13 +14,11 @@ const schema = z
   .object({
     ...commonEnvShape,
     PORT: portSchema.default(8080),
-    /** One balancer (kept for older set-ups); BALANCER_URLS names several replicas and wins. */
-    BALANCER_URL: httpUrlSchema.optional(),
     /**
-     * Balancer replicas, comma-separated: calls are spread over the healthy ones, a replica that refuses
-     * connections is skipped. Default: BALANCER_URL, else http://127.0.0.1:8081.
+     * Balancer replicas (BALANCER_URLS, comma-separated; or BALANCER_URL): calls are spread over the healthy
+     * ones, a replica that refuses connections is skipped. Default: http://127.0.0.1:8081.
      */
-    BALANCER_URLS: urlListSchema.optional(),
+    ...balancerUrlsShape,
     /** Must exceed the balancer's DISPATCH_DEADLINE_MS so its typed answer arrives before we give up. */
     CALL_TIMEOUT_MS: positiveMsSchema.default(5000),
     /**
@@ -80,10 +78,7 @@ const schema = z
     API_KEY_PRIORITIES: Object.fromEntries(
       env.API_KEYS.map((k) => [apiKeyOwner(k.key), k.priority]),
     ) as Record<string, Priority>,
-    BALANCER_URLS:
-      env.BALANCER_URLS && env.BALANCER_URLS.length > 0
-        ? env.BALANCER_URLS
-        : [env.BALANCER_URL ?? "http://127.0.0.1:8081"],
+    BALANCER_URLS: balancerUrlsOf(env),
     MAX_WAITING:
       env.MAX_WAITING ??
       (env.INTERNAL_TRANSPORT === "ws" ? 1000 : Math.floor(env.BUN_CONFIG_MAX_HTTP_REQUESTS / 2)),

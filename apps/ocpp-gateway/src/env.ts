@@ -1,10 +1,10 @@
 import {
+  balancerUrlsOf,
+  balancerUrlsShape,
   commonEnvShape,
-  httpUrlSchema,
   loadEnv,
   portSchema,
   positiveMsSchema,
-  urlListSchema,
 } from "@evgrid/kit";
 import { z } from "zod";
 
@@ -24,8 +24,7 @@ const schema = z
      * The balancer replicas, comma-separated (dispatching walk-ins, finding a plugged-in vehicle's session,
      * listing the substations): calls are spread over the healthy ones. BALANCER_URL names one.
      */
-    BALANCER_URLS: urlListSchema.optional(),
-    BALANCER_URL: httpUrlSchema.optional(),
+    ...balancerUrlsShape,
     /** The registry of charge points and the transactions bound to sessions (SQLite; ":memory:" in tests). */
     OCPP_DB_PATH: z.string().min(1).default("data/ocpp-gateway.sqlite"),
     /** Interval a charger is told to heartbeat at (BootNotification). */
@@ -55,10 +54,7 @@ const schema = z
   })
   .transform((env) => ({
     ...env,
-    BALANCER_URLS:
-      env.BALANCER_URLS && env.BALANCER_URLS.length > 0
-        ? env.BALANCER_URLS
-        : [env.BALANCER_URL ?? "http://127.0.0.1:8081"],
+    BALANCER_URLS: balancerUrlsOf(env),
   }));
 
 export type GatewayEnv = z.output<typeof schema>;

@@ -43,6 +43,24 @@ export const urlListSchema = z
   .pipe(z.array(httpUrlSchema));
 
 /**
+ * Where the balancer replicas are, for their callers (the charge-api, the OCPP gateway): BALANCER_URLS,
+ * comma-separated, or BALANCER_URL for one (older set-ups). `balancerUrlsOf` picks, with the default.
+ */
+export const balancerUrlsShape = {
+  BALANCER_URLS: urlListSchema.optional(),
+  BALANCER_URL: httpUrlSchema.optional(),
+};
+
+export function balancerUrlsOf(env: {
+  BALANCER_URLS?: string[] | undefined;
+  BALANCER_URL?: string | undefined;
+}) {
+  return env.BALANCER_URLS && env.BALANCER_URLS.length > 0
+    ? env.BALANCER_URLS
+    : [env.BALANCER_URL ?? "http://127.0.0.1:8081"];
+}
+
+/**
  * Validates the environment once at start. On failure prints every wrong variable with the reason and
  * exits 2, so a typo in a port never turns into a confusing crash later.
  */
