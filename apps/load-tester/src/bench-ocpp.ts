@@ -165,4 +165,4 @@ else {
     ].join("\n"),
   );
 }
-process.exit(0);
+// The processes started above are stopped as this module ends (`await using`): no process.exit here.
