@@ -164,6 +164,8 @@ export class WaitQueue {
     try {
       do {
         this.pumpAgain = false;
+        // Called at every load refresh: with nobody waiting here, nothing to read from the shared store.
+        if (this.waiters.length === 0) break;
         // Other replicas' waiters, when the order is shared: an earlier one that fits goes first.
         // (Without one, nothing is awaited here: a pump serves at once, as a single replica always has.)
         const order = this.opts.order;
