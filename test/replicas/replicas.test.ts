@@ -252,4 +252,25 @@ describe("balancer replicas sharing state", () => {
     await eventually(() => expect(cp.limit(1)).toBe(11_000), { timeoutMs: 10_000 });
     expect(grid.activeByVehicle().get("ev-replicas")).toBe(1);
   });
+
+  test("a replica started while the store is down starts anyway, on its own memory, and shares once it is back", async () => {
+    await redis.stop();
+    try {
+      await using lone = await spawnApp("balancer", {
+        SERVICE_TOKEN: randomBytes(24).toString("base64url"),
+        SUBSTATION_URLS: "",
+        REDIS_URL: redis.url,
+      });
+      expect(metricValue(await lone.metrics(), "evgrid_balancer_state_store_up")).toBe(0);
+      await redis.start();
+      await eventually(
+        async () => expect(metricValue(await lone.metrics(), "evgrid_balancer_state_store_up")).toBe(1),
+        {
+          timeoutMs: 10_000,
+        },
+      );
+    } finally {
+      await redis.start();
+    }
+  });
 });

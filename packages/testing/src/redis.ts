@@ -28,6 +28,7 @@ export async function startRedis() {
   const port = freePort();
   let proc: ReturnType<typeof Bun.spawn> | null = null;
   const start = async () => {
+    if (proc) return; // running already
     proc = Bun.spawn(
       [bin, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
       { stdout: "ignore", stderr: "pipe" },
