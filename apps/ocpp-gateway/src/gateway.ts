@@ -751,25 +751,24 @@ export class Gateway {
    * Returns how many it found ended.
    */
   async reconcile(): Promise<number> {
-    let found = 0;
-    for (const [sessionId, tx] of [...this.bySession]) {
-      if (this.closed) break;
+    // All asked at once: over a link, the calls of one turn travel in one frame per substation.
+    const checks = [...this.bySession].map(async ([sessionId, tx]) => {
       const site = this.grid.site(tx.substationId);
-      if (!site || tx.gridEnded) continue;
+      if (!site || tx.gridEnded) return false;
       try {
         const s = await site.getSession.query({ sessionId });
-        if (s.status !== "ended") continue;
+        if (s.status !== "ended") return false;
       } catch (err) {
-        if (errorDataOf(err)?.reason !== "SESSION_NOT_FOUND") continue; // unreachable: try next time
+        if (errorDataOf(err)?.reason !== "SESSION_NOT_FOUND") return false; // unreachable: try next time
       }
-      if (this.bySession.get(sessionId) !== tx) continue;
-      found += 1;
+      if (this.closed || this.bySession.get(sessionId) !== tx) return false;
       this.log.warn("a session ended without its event reaching the gateway; stopping its charger", {
         sessionId,
       });
       this.onEnded(sessionId);
-    }
-    return found;
+      return true;
+    });
+    return (await Promise.all(checks)).filter(Boolean).length;
   }
 
   /** Only substations with our charge points are watched. */
