@@ -30,6 +30,8 @@ export interface GatewaySettings {
   offlineGraceMs: number;
   walkInMaxS: number;
   walkInMinKw: number;
+  /** Open transactions per charge point at most. */
+  maxTransactions: number;
   reclaim: ReclaimSettings;
 }
 
@@ -273,6 +275,7 @@ export class Gateway {
       }
       throw createRPCError("GenericError", `connector ${connectorId} is already charging a transaction`);
     }
+    this.roomForTransaction(ch);
     const transactionId = this.registry.nextTransactionId();
     if (!vehicleIdSchema.safeParse(idTag).success) {
       return { transactionId, idTagInfo: { status: "Invalid" } };
@@ -320,6 +323,7 @@ export class Gateway {
       if (this.txOnConnector(ch, evse)) {
         throw createRPCError("GenericError", `EVSE ${evse} is already charging a transaction`);
       }
+      this.roomForTransaction(ch);
       tx = this.open(ch, evse, info.transactionId, tokenOk ? (token as string) : null, reading.energyWh ?? 0);
       return answer;
     }
@@ -846,6 +850,16 @@ export class Gateway {
       trace: null,
     };
     return tx;
+  }
+
+  /** Refuses a new transaction past the charge point's limit of open ones (each books grid power). */
+  private roomForTransaction(ch: Charger): void {
+    if (ch.txs.size >= this.cfg.maxTransactions) {
+      throw createRPCError(
+        "GenericError",
+        `at most ${this.cfg.maxTransactions} open transactions per charge point`,
+      );
+    }
   }
 
   /** Is this vehicle in an open transaction (other than `except`) on any charger? */
