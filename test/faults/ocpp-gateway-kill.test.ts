@@ -4,24 +4,22 @@
  * bound to the same sessions, with power pushed again.
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { eventually, SimulatedChargePoint, spawnListening, startGrid, tempDir } from "@evgrid/testing";
+import {
+  eventually,
+  freePort,
+  SimulatedChargePoint,
+  spawnListening,
+  startGrid,
+  tempDir,
+} from "@evgrid/testing";
 
 setDefaultTimeout(60_000);
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 test("kill -9 of the gateway: chargers reconnect, sessions resume, power keeps following the shares", async () => {
   using dir = tempDir("evgrid-ocpp-");
   await using grid = await startGrid({ capacitiesKw: [20] });
-  const ocppPort = await freePort();
+  const ocppPort = freePort();
   const env = {
     HOST: "127.0.0.1",
     PORT: "0",

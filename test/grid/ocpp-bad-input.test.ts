@@ -267,6 +267,23 @@ describe("bad messages get the OCPP-J error, and the connection stays open", () 
   });
 });
 
+test("a charge point may hold only so many open transactions (OCPP_MAX_TRANSACTIONS): each books grid power", async () => {
+  await using s = await setUp({ OCPP_MAX_TRANSACTIONS: "2" });
+  const c = await s.raw();
+  await c.call("BootNotification", boot16);
+  const start = (connectorId: number) =>
+    c.call("StartTransaction", {
+      connectorId,
+      idTag: `ev-many-${connectorId}`,
+      meterStart: 0,
+      timestamp: new Date().toISOString(),
+    });
+  expect(kind(await start(1))).toBe("result");
+  expect(kind(await start(2))).toBe("result");
+  expect(kind(await start(3))).toBe("GenericError");
+  expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-many-3" })).toBeNull();
+});
+
 test("fuzz: 1,200 mutated and random frames from both versions, 0 crashes, grid and gateway agree afterwards", async () => {
   await using s = await setUp({ OCPP_MAX_BAD_MESSAGES: "100000" });
   const c16 = await s.raw("ocpp1.6");

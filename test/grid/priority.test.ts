@@ -3,7 +3,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { errorDataOf } from "@evgrid/contract";
 import { internalClient } from "@evgrid/kit";
-import { startGrid } from "@evgrid/testing";
+import { eventually, startGrid } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
 
@@ -93,10 +93,11 @@ describe("priority classes", () => {
           order.push(vehicleId);
           return g;
         });
+    const waiting = (n: number) => eventually(() => expect(grid.balancer.dispatcher.waitingCount).toBe(n));
     const first = wait("ev-standard-first", "standard");
-    await Bun.sleep(200);
+    await waiting(1);
     const later = wait("ev-fleet-later", "fleet");
-    await Bun.sleep(200);
+    await waiting(2);
     await op.stopCharge.mutate({ sessionId: holder.sessionId });
     const admitted = await later;
     expect(order).toEqual(["ev-fleet-later"]);

@@ -5,39 +5,18 @@
  * run one at a time, after the others (package.json's test script).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import type { Session } from "@evgrid/contract";
 import { repoRoot, startDev } from "@evgrid/testing";
-import { type Json, mutation, query, reasonOf } from "../security/http.ts";
+import { allSessions, mutation, query, reasonOf, timed } from "../security/http.ts";
 
 setDefaultTimeout(60_000);
 
 type Dev = Awaited<ReturnType<typeof startDev>>;
-
-/** Every session any substation holds, active or ended, as operators see them. */
-async function allSessions(dev: Dev): Promise<Session[]> {
-  const lists = await Promise.all(
-    Object.values(dev.urls.substations).map(async (url) => {
-      const res = await fetch(
-        `${url}/trpc/listSessions?input=${encodeURIComponent(JSON.stringify({ status: "all", limit: 10_000 }))}`,
-        { headers: { authorization: `Bearer ${dev.urls.serviceToken}` } },
-      );
-      return ((await res.json()) as Json).result.data.sessions as Session[];
-    }),
-  );
-  return lists.flat();
-}
 
 /** What the balancer's own gauge says is waiting. */
 async function waitingAtBalancer(dev: Dev): Promise<number> {
   const text = await (await fetch(`${dev.urls.balancer}/metrics`)).text();
   return Number(/^evgrid_balancer_waiting_requests (\S+)$/m.exec(text)?.[1] ?? 0);
 }
-
-const timed = async <T>(f: () => Promise<T>) => {
-  const t0 = performance.now();
-  const value = await f();
-  return { value, ms: performance.now() - t0 };
-};
 
 describe("a flood of waiters", () => {
   let dev: Dev;

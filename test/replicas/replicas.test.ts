@@ -13,6 +13,7 @@ import { internalClient, UNLIMITED_QUOTAS } from "@evgrid/kit";
 import { type RunningSubstation, startSubstation } from "@evgrid/substation/app";
 import { readEnv as substationEnv } from "@evgrid/substation/env";
 import { eventually, metricValue, spawnApp, startOcppGateway, startRedis } from "@evgrid/testing";
+import { RedisClient } from "bun";
 
 setDefaultTimeout(60_000);
 
@@ -189,11 +190,17 @@ describe("balancer replicas sharing state", () => {
           order.push(vehicleId);
           return r;
         });
-    // The earlier waiter is on replica 0, the later on replica 1; the substation-1 is full.
+    // The earlier waiter is on replica 0, the later on replica 1; the substation-1 is full. Each has its
+    // ticket in the shared order before the next step.
+    const store = new RedisClient(redis.url);
+    const tickets = (n: number) =>
+      eventually(async () => expect(Number(await store.send("ZCARD", ["evgrid:wait"]))).toBe(n), {
+        timeoutMs: 10_000,
+      });
     const early = wait(0, "ev-early");
-    await Bun.sleep(300);
+    await tickets(1);
     const late = wait(1, "ev-late");
-    await Bun.sleep(300);
+    await tickets(2);
     await grid.operator(1).stopSession.mutate({ sessionId: first.session.sessionId });
     const admitted = await early;
     await Bun.sleep(1500); // both replicas have pumped since: the later one must still be waiting
@@ -201,6 +208,7 @@ describe("balancer replicas sharing state", () => {
     await grid.operator(0).stopSession.mutate({ sessionId: admitted.session.sessionId });
     await late;
     expect(order).toEqual(["ev-early", "ev-late"]);
+    store.close();
   });
 
   test("store down: replicas keep serving from their own memory (gauge 0); back: shared again (gauge 1)", async () => {
@@ -243,5 +251,26 @@ describe("balancer replicas sharing state", () => {
     await cp.startTransaction(1, "ev-replicas");
     await eventually(() => expect(cp.limit(1)).toBe(11_000), { timeoutMs: 10_000 });
     expect(grid.activeByVehicle().get("ev-replicas")).toBe(1);
+  });
+
+  test("a replica started while the store is down starts anyway, on its own memory, and shares once it is back", async () => {
+    await redis.stop();
+    try {
+      await using lone = await spawnApp("balancer", {
+        SERVICE_TOKEN: randomBytes(24).toString("base64url"),
+        SUBSTATION_URLS: "",
+        REDIS_URL: redis.url,
+      });
+      expect(metricValue(await lone.metrics(), "evgrid_balancer_state_store_up")).toBe(0);
+      await redis.start();
+      await eventually(
+        async () => expect(metricValue(await lone.metrics(), "evgrid_balancer_state_store_up")).toBe(1),
+        {
+          timeoutMs: 10_000,
+        },
+      );
+    } finally {
+      await redis.start();
+    }
   });
 });

@@ -1,7 +1,32 @@
+import type { Session } from "@evgrid/contract";
+
 /** Raw HTTP as an attacker (or curl) sends it: no client library, every status and header visible. */
 
 // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies.
 export type Json = any;
+
+/** Every session any substation of a `bun run dev` grid holds, active or ended, as operators see them. */
+export async function allSessions(dev: {
+  urls: { substations: Record<string, string>; serviceToken: string };
+}): Promise<Session[]> {
+  const lists = await Promise.all(
+    Object.values(dev.urls.substations).map(async (url) => {
+      const res = await fetch(
+        `${url}/trpc/listSessions?input=${encodeURIComponent(JSON.stringify({ status: "all", limit: 10_000 }))}`,
+        { headers: { authorization: `Bearer ${dev.urls.serviceToken}` } },
+      );
+      return ((await res.json()) as Json).result.data.sessions as Session[];
+    }),
+  );
+  return lists.flat();
+}
+
+/** What `f` answered and how long it took (ms). */
+export const timed = async <T>(f: () => Promise<T>) => {
+  const t0 = performance.now();
+  const value = await f();
+  return { value, ms: performance.now() - t0 };
+};
 
 export interface Answer {
   status: number;

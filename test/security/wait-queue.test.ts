@@ -3,33 +3,12 @@
  * hung up. Real processes. The 5,000-waiter flood is in test/load/wait-flood.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import type { Session } from "@evgrid/contract";
 import { startDev } from "@evgrid/testing";
-import { type Json, mutation, reasonOf } from "./http.ts";
+import { allSessions, mutation, reasonOf, timed } from "./http.ts";
 
 setDefaultTimeout(60_000);
 
 type Dev = Awaited<ReturnType<typeof startDev>>;
-
-/** Every session any substation holds, active or ended, as operators see them. */
-async function allSessions(dev: Dev): Promise<Session[]> {
-  const lists = await Promise.all(
-    Object.values(dev.urls.substations).map(async (url) => {
-      const res = await fetch(
-        `${url}/trpc/listSessions?input=${encodeURIComponent(JSON.stringify({ status: "all", limit: 10_000 }))}`,
-        { headers: { authorization: `Bearer ${dev.urls.serviceToken}` } },
-      );
-      return ((await res.json()) as Json).result.data.sessions as Session[];
-    }),
-  );
-  return lists.flat();
-}
-
-const timed = async <T>(f: () => Promise<T>) => {
-  const t0 = performance.now();
-  const value = await f();
-  return { value, ms: performance.now() - t0 };
-};
 
 describe("waiting, one caller at a time", () => {
   let dev: Dev;

@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import {
   alertRules,
   dashboardQueries,
+  freePort,
   readYaml,
   repoRoot,
   runClient,
@@ -35,13 +36,6 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-function freePort(): number {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const { port } = probe;
-  probe.stop(true);
-  return port;
-}
 
 async function startPrometheus(scrapeConfigs: ScrapeJob[]) {
   if (!Bun.which("prometheus")) {

@@ -1,6 +1,6 @@
 /** `bun run charger`: a simulated charge point a user can run against the gateway. */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { runScript, startGrid, startOcppGateway } from "@evgrid/testing";
+import { eventually, runScript, startGrid, startOcppGateway } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
 
@@ -41,10 +41,17 @@ describe("bun run charger", () => {
       "--meter-every-s",
       "0.5",
       "--duration-s",
-      "3",
+      "4",
     ]);
-    // Another vehicle arrives meanwhile: 16 kW shared, 8 each.
-    await Bun.sleep(1500);
+    // Once it has been sent its first limit (not after a fixed pause: a busy machine starts it slowly),
+    // another vehicle arrives: 16 kW shared, 8 each.
+    await eventually(
+      async () => {
+        const cp = (await ocpp.admin.listChargePoints.query()).find((c) => c.chargePointId === "cp-cli");
+        expect(cp?.transactions[0]?.profileW).toBe(11_000);
+      },
+      { timeoutMs: 20_000, intervalMs: 50 },
+    );
     const other = await ocpp.charger("cp-other");
     await other.startTransaction(1, "ev-other");
     const { stdout, code } = await run;

@@ -91,12 +91,15 @@ return 1
 `;
 
 const POLL_MS = 20;
+/** How long a starting balancer waits for the store before it starts without it (and keeps trying). */
+const START_WAIT_MS = 2000;
 
 export class SharedState {
   private readonly redis: RedisClient;
   private readonly now: () => number;
   private isUp = true;
-  private probing: ReturnType<typeof setInterval> | undefined;
+  /** A PING every second, whatever the traffic: the gauge and the fallback follow the store, idle or not. */
+  private health: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly opts: SharedStateOptions) {
     this.now = opts.now ?? Date.now;
@@ -111,13 +114,18 @@ export class SharedState {
 
   /** Connects (or notes the store is down and keeps trying): a replica starts either way. */
   async start(): Promise<void> {
-    try {
-      await this.redis.connect();
-      await this.redis.send("PING", []);
-      this.markUp(true);
-    } catch (err) {
-      this.markDown(err);
+    // The client keeps connecting in the background (autoReconnect): a store that is down delays nothing.
+    void this.redis.connect().catch(() => {});
+    const deadline = this.now() + START_WAIT_MS;
+    let answered = await this.ping();
+    while (!answered && this.now() < deadline) {
+      await Bun.sleep(100);
+      answered = await this.ping();
     }
+    if (answered) this.markUp(true);
+    else this.markDown(new Error(`no answer within ${START_WAIT_MS} ms`));
+    this.health = setInterval(() => void this.probe(), 1000);
+    this.health.unref?.();
   }
 
   get up(): boolean {
@@ -125,7 +133,7 @@ export class SharedState {
   }
 
   close(): void {
-    clearInterval(this.probing);
+    clearInterval(this.health);
     this.redis.close();
   }
 
@@ -242,6 +250,7 @@ export class SharedState {
           const member: OrderedWaiter & { untilMs: number } = {
             ticket,
             replica,
+            priority: req.priority,
             minKw: req.minKw,
             maxKw: req.maxKw,
             substationId: req.substationId,
@@ -300,7 +309,6 @@ export class SharedState {
       this.opts.onUp?.(false);
     }
     this.isUp = false;
-    this.probing ??= setInterval(() => void this.probe(), 1000);
   }
 
   private markUp(first: boolean): void {
@@ -309,15 +317,19 @@ export class SharedState {
       this.opts.onUp?.(true);
     }
     this.isUp = true;
-    clearInterval(this.probing);
-    this.probing = undefined;
+  }
+
+  /** Does the store answer now? (Fails at once while disconnected: no offline queue.) */
+  private async ping(): Promise<boolean> {
+    const answer = this.redis.send("PING", []).then(
+      () => true,
+      () => false,
+    );
+    return Promise.race([answer, Bun.sleep(1000).then(() => false)]);
   }
 
   private async probe(): Promise<void> {
-    try {
-      if (!this.redis.connected) await this.redis.connect();
-      await this.redis.send("PING", []);
-      this.markUp(false);
-    } catch {}
+    if (await this.ping()) this.markUp(false);
+    else if (this.isUp) this.markDown(new Error("no answer to PING"));
   }
 }

@@ -41,6 +41,7 @@ export interface WaitQueueOptions {
 export interface OrderedWaiter {
   ticket: number;
   replica: string;
+  priority?: DispatchRequest["priority"];
   minKw: number;
   maxKw: number;
   substationId?: string | undefined;
@@ -164,6 +165,8 @@ export class WaitQueue {
     try {
       do {
         this.pumpAgain = false;
+        // Called at every load refresh: with nobody waiting here, nothing to read from the shared store.
+        if (this.waiters.length === 0) break;
         // Other replicas' waiters, when the order is shared: an earlier one that fits goes first.
         // (Without one, nothing is awaited here: a pump serves at once, as a single replica always has.)
         const order = this.opts.order;
@@ -176,11 +179,16 @@ export class WaitQueue {
           if (this.opts.order && waiter.ticket === null && others) continue; // its ticket is on its way
           if (!this.opts.hasRoomFor(waiter.req)) continue;
           const ticket = waiter.ticket;
+          // Someone before this one in the order every replica shares (a higher class, or the same one and
+          // an earlier ticket) whom the freed power would fit goes first.
           const earlierFits =
             ticket !== null &&
             others?.some(
               (w) =>
-                w.ticket < ticket &&
+                byClassThenArrival(
+                  { priority: w.priority, seq: w.ticket },
+                  { priority: waiter.priority, seq: ticket },
+                ) < 0 &&
                 this.opts.hasRoomFor({
                   ...waiter.req,
                   minKw: w.minKw,

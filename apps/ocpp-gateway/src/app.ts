@@ -36,6 +36,7 @@ export function startGateway(env: GatewayEnv) {
         offlineGraceMs: env.OCPP_OFFLINE_GRACE_S * 1000,
         walkInMaxS: env.OCPP_WALKIN_MAX_S,
         walkInMinKw: env.OCPP_WALKIN_MIN_KW,
+        maxTransactions: env.OCPP_MAX_TRANSACTIONS,
         reclaim: {
           windowMs: env.OCPP_RECLAIM_WINDOW_S * 1000,
           belowRatio: env.OCPP_RECLAIM_RATIO,

@@ -47,6 +47,11 @@ const schema = z
      * link was down is found within this long (power changes always come as events; this is only a safety net).
      */
     OCPP_RECONCILE_S: seconds.default(30),
+    /**
+     * Open transactions one charge point may hold (its connectors in use): each is a session on the grid,
+     * so a misbehaving or hostile charger cannot book a site's power connector id after connector id.
+     */
+    OCPP_MAX_TRANSACTIONS: z.coerce.number().int().min(1).max(1000).default(16),
     /** Connected charge points at most; more are refused at the upgrade (HTTP 503). */
     OCPP_MAX_CHARGERS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
     /** A charger sending this many malformed or invalid messages is disconnected. */

@@ -30,6 +30,8 @@ export interface GatewaySettings {
   offlineGraceMs: number;
   walkInMaxS: number;
   walkInMinKw: number;
+  /** Open transactions per charge point at most. */
+  maxTransactions: number;
   reclaim: ReclaimSettings;
 }
 
@@ -273,6 +275,7 @@ export class Gateway {
       }
       throw createRPCError("GenericError", `connector ${connectorId} is already charging a transaction`);
     }
+    this.roomForTransaction(ch);
     const transactionId = this.registry.nextTransactionId();
     if (!vehicleIdSchema.safeParse(idTag).success) {
       return { transactionId, idTagInfo: { status: "Invalid" } };
@@ -320,6 +323,7 @@ export class Gateway {
       if (this.txOnConnector(ch, evse)) {
         throw createRPCError("GenericError", `EVSE ${evse} is already charging a transaction`);
       }
+      this.roomForTransaction(ch);
       tx = this.open(ch, evse, info.transactionId, tokenOk ? (token as string) : null, reading.energyWh ?? 0);
       return answer;
     }
@@ -751,25 +755,24 @@ export class Gateway {
    * Returns how many it found ended.
    */
   async reconcile(): Promise<number> {
-    let found = 0;
-    for (const [sessionId, tx] of [...this.bySession]) {
-      if (this.closed) break;
+    // All asked at once: over a link, the calls of one turn travel in one frame per substation.
+    const checks = [...this.bySession].map(async ([sessionId, tx]) => {
       const site = this.grid.site(tx.substationId);
-      if (!site || tx.gridEnded) continue;
+      if (!site || tx.gridEnded) return false;
       try {
         const s = await site.getSession.query({ sessionId });
-        if (s.status !== "ended") continue;
+        if (s.status !== "ended") return false;
       } catch (err) {
-        if (errorDataOf(err)?.reason !== "SESSION_NOT_FOUND") continue; // unreachable: try next time
+        if (errorDataOf(err)?.reason !== "SESSION_NOT_FOUND") return false; // unreachable: try next time
       }
-      if (this.bySession.get(sessionId) !== tx) continue;
-      found += 1;
+      if (this.closed || this.bySession.get(sessionId) !== tx) return false;
       this.log.warn("a session ended without its event reaching the gateway; stopping its charger", {
         sessionId,
       });
       this.onEnded(sessionId);
-    }
-    return found;
+      return true;
+    });
+    return (await Promise.all(checks)).filter(Boolean).length;
   }
 
   /** Only substations with our charge points are watched. */
@@ -847,6 +850,16 @@ export class Gateway {
       trace: null,
     };
     return tx;
+  }
+
+  /** Refuses a new transaction past the charge point's limit of open ones (each books grid power). */
+  private roomForTransaction(ch: Charger): void {
+    if (ch.txs.size >= this.cfg.maxTransactions) {
+      throw createRPCError(
+        "GenericError",
+        `at most ${this.cfg.maxTransactions} open transactions per charge point`,
+      );
+    }
   }
 
   /** Is this vehicle in an open transaction (other than `except`) on any charger? */

@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { PRIORITY_CLASSES } from "@evgrid/policy";
 import { z } from "zod";
 
 /** "HH:MM" within a day, as minutes since midnight. */
@@ -147,7 +146,6 @@ export const scenarioSchema = z
   });
 
 export type Scenario = z.output<typeof scenarioSchema>;
-export const PRIORITIES = PRIORITY_CLASSES;
 
 export class ScenarioError extends Error {}
 

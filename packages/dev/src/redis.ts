@@ -1,17 +1,5 @@
-import { createServer } from "node:net";
+import { freePort } from "@evgrid/kit/listening";
 import type { Supervisor } from "./supervisor.ts";
-
-/** A free port on `host`, picked by the OS. */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, host, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * `bun run dev --redis`: REDIS_URL if set (a running Valkey/Redis), else Debian's redis-server started on a
@@ -26,7 +14,7 @@ export async function startRedis(supervisor: Supervisor, host: string): Promise<
     );
     process.exit(2);
   }
-  const port = await freePort(host);
+  const port = freePort(host);
   const args = [bin, "--port", String(port), "--bind", host, "--save", "", "--appendonly", "no"];
   await supervisor.startUntil("redis", args, process.env as Record<string, string>, 1, (line) =>
     line.includes("Ready to accept connections") ? "ready" : undefined,

@@ -9,3 +9,14 @@ export const listeningLine = (service: string) => `${service} listening`;
 export function listeningUrl(line: string): string | undefined {
   return /\blistening .*\burl=(\S+)/.exec(line)?.[1];
 }
+
+/**
+ * A TCP port free on `host` right now, picked by the OS (for a child that must be told its port up front:
+ * redis-server, or a process restarted on the same port).
+ */
+export function freePort(host = "127.0.0.1"): number {
+  const probe = Bun.listen({ hostname: host, port: 0, socket: { data() {} } });
+  const { port } = probe;
+  probe.stop(true);
+  return port;
+}

@@ -1,16 +1,6 @@
-import { createServer } from "node:net";
+import { freePort } from "@evgrid/kit/listening";
 
-/** A free TCP port on 127.0.0.1 (the OS picks it; it is free again when this returns). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** Answers PING on the port? */
 async function pings(port: number): Promise<boolean> {
@@ -35,9 +25,10 @@ async function pings(port: number): Promise<boolean> {
 export async function startRedis() {
   const bin = Bun.which("redis-server");
   if (!bin) throw new Error("redis-server is not installed: apt-get install -y redis-server (.ci/run does)");
-  const port = await freePort();
+  const port = freePort();
   let proc: ReturnType<typeof Bun.spawn> | null = null;
   const start = async () => {
+    if (proc) return; // running already
     proc = Bun.spawn(
       [bin, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
       { stdout: "ignore", stderr: "pipe" },
