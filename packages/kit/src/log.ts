@@ -10,7 +10,7 @@ export interface Logger {
  * separators: any of them in a field (a charger's id from its URL, an error message) could end the line and
  * forge another, or repaint a terminal.
  */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const CONTROL = /[\p{Cc}\u2028\u2029]/gu;
 const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 
 /** The text with every control character written as an escape, so one event stays one line. */
