@@ -61,7 +61,7 @@ const schema = z
      * Failed logins (HTTP Basic at the upgrade) allowed per charge point id + address before that pair is
      * locked out (HTTP 429) for OCPP_AUTH_LOCKOUT_MS, doubled per further failure up to OCPP_AUTH_LOCKOUT_MAX_MS.
      */
-    OCPP_AUTH_PAIR_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+    OCPP_AUTH_PAIR_FAILURES: z.coerce.number().int().min(1).max(100_000).default(5),
     /** ...per address, any id (a guesser trying many ids); ids that logged in from it before are exempt. */
     OCPP_AUTH_ADDRESS_FAILURES: z.coerce.number().int().min(1).max(100_000).default(20),
     /**
