@@ -6,6 +6,7 @@
 import { expect, setDefaultTimeout, spyOn, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { request } from "node:http";
+import { connect } from "node:net";
 import {
   eventually,
   freePort,
@@ -203,7 +204,7 @@ test("a flood of wrong passwords from many addresses: refused at once when the q
   expect(statuses[503] ?? 0).toBeGreaterThan(0);
 });
 
-test("a charge point id with a newline or NUL in the URL is logged as one line, escaped (a real process)", async () => {
+test("a charge point id with a newline or NUL in the URL is logged as one line, escaped; a malformed one is refused (a real process)", async () => {
   await using grid = await startGrid({ capacitiesKw: [20] });
   const ocppPort = freePort();
   await using gateway = await spawnListening([process.execPath, "apps/ocpp-gateway/src/main.ts"], {
@@ -224,4 +225,23 @@ test("a charge point id with a newline or NUL in the URL is logged as one line, 
     expect.stringContaining("chargePointId=cp-1\\nwarn charge point accepted\\u0000\\u001b[2Jx"),
   ]);
   expect(output).not.toMatch(/[\p{Cc}--[\n]]/v);
+  // A malformed %-escape in the id (ocpp-rpc decodes it unguarded) is refused; the gateway lives on.
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(ocppPort, "127.0.0.1", () =>
+      socket.write(
+        "GET /ocpp/%E0%A4%A HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+          "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+          "Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n",
+      ),
+    );
+    let text = "";
+    socket.on("data", (d) => {
+      text += d;
+    });
+    socket.on("close", () => resolve(text));
+    socket.on("error", reject);
+  });
+  expect(answer).toStartWith("HTTP/1.1 404");
+  expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+  expect(await upgrade(url, "cp-nobody", "whatever-password-x")).toBe(401);
 });

@@ -90,12 +90,16 @@ export async function serveOcpp(
   });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
-    if (!req.url?.startsWith("/ocpp/")) {
+    // ocpp-rpc decodes the id outside its own error handling: a malformed %-escape would crash the process.
+    if (!req.url?.startsWith("/ocpp/") || !decodablePath(req.url)) {
       metrics.refused("path");
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
-    rpc.handleUpgrade(req, socket as never, head);
+    Promise.resolve(rpc.handleUpgrade(req, socket as never, head)).catch((err: Error) => {
+      log.warn("ocpp upgrade failed", { error: err.message });
+      socket.destroy();
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -112,4 +116,14 @@ export async function serveOcpp(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The path's last segment (the charge point id) is valid %-encoding. */
+function decodablePath(url: string): boolean {
+  try {
+    decodeURIComponent(new URL(`http://localhost${url}`).pathname.split("/").pop() ?? "");
+    return true;
+  } catch {
+    return false;
+  }
 }
