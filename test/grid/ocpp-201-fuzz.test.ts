@@ -73,7 +73,8 @@ const transactionEvent = fc.record(
   },
   { requiredKeys: ["eventType", "timestamp", "triggerReason", "seqNo", "transactionInfo"] },
 );
-const other = fc.oneof(
+type Message = readonly [string, unknown];
+const other: fc.Arbitrary<Message> = fc.oneof<fc.Arbitrary<Message>[]>(
   fc.record({ evseId: fc.integer({ min: 0, max: 3 }), meterValue }).map((p) => ["MeterValues", p] as const),
   fc
     .record({
@@ -90,7 +91,7 @@ const other = fc.oneof(
 /** One step: which charger, and a well-formed TransactionEvent, another message, or a mutated event. */
 const step = fc.record({
   charger: fc.nat(1),
-  message: fc.oneof(
+  message: fc.oneof<fc.WeightedArbitrary<Message>[]>(
     { weight: 6, arbitrary: transactionEvent.map((p) => ["TransactionEvent", p] as const) },
     { weight: 2, arbitrary: other },
     {
