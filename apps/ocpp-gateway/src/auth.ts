@@ -1,3 +1,4 @@
+import { type Scheduler, systemScheduler } from "@evgrid/kit";
 import { LoginLimiter, type LoginLimits } from "./login-limits.ts";
 
 /**
@@ -40,10 +41,10 @@ export class ChargerAuth {
   constructor(
     private readonly store: PasswordStore,
     opts: AuthOptions,
-    nowMs: () => number = Date.now,
+    scheduler: Scheduler = systemScheduler,
   ) {
-    this.limiter = new LoginLimiter(opts, nowMs);
-    this.queue = new VerifyQueue(opts);
+    this.limiter = new LoginLimiter(opts, () => scheduler.now());
+    this.queue = new VerifyQueue(opts, scheduler);
   }
 
   /** Verifications running and waiting now. */
@@ -72,7 +73,7 @@ export class ChargerAuth {
 interface Waiter {
   address: string;
   start: () => void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: { cancel(): void };
 }
 
 /** A semaphore with a bounded queue, a bounded wait and a bounded share per address. */
@@ -86,6 +87,7 @@ export class VerifyQueue {
       AuthOptions,
       "verifyConcurrency" | "verifyQueue" | "verifyWaitMs" | "verifyPerAddress"
     >,
+    private readonly scheduler: Scheduler = systemScheduler,
   ) {}
 
   get pending(): number {
@@ -103,12 +105,11 @@ export class VerifyQueue {
         const waiter: Waiter = {
           address,
           start: () => resolve(true),
-          timer: setTimeout(() => {
+          timer: this.scheduler.schedule(() => {
             this.waiting.splice(this.waiting.indexOf(waiter), 1);
             resolve(false);
           }, this.opts.verifyWaitMs),
         };
-        waiter.timer.unref?.();
         this.waiting.push(waiter);
       });
       if (!started) {
@@ -126,7 +127,7 @@ export class VerifyQueue {
       this.release(address);
       const next = this.waiting.shift();
       if (next) {
-        clearTimeout(next.timer);
+        next.timer.cancel();
         this.running += 1;
         next.start();
       }

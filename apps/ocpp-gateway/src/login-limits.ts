@@ -79,6 +79,10 @@ class Strikes {
   clear(key: string): void {
     this.entries.delete(key);
   }
+
+  get size(): number {
+    return this.entries.size;
+  }
 }
 
 /** Addresses remembered per charge point id as known good (the latest few it logged in from). */
@@ -118,6 +122,11 @@ export class LoginLimiter {
       this.addresses.fail(address, now),
       this.ids.fail(id, now),
     );
+  }
+
+  /** Entries kept per table (each at most `maxTracked`). */
+  tracked() {
+    return { pairs: this.pairs.size, addresses: this.addresses.size, ids: this.ids.size };
   }
 
   succeeded(id: string, address: string): void {
