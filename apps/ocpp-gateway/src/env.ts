@@ -86,8 +86,11 @@ const schema = z
      * retries: with the queue bounded, no flood delays a connect beyond this plus one verification.
      */
     OCPP_AUTH_VERIFY_WAIT_MS: positiveMsSchema.default(2000),
-    /** Verifications running or waiting per address at most, so one address cannot fill the queue. */
-    OCPP_AUTH_VERIFY_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(8),
+    /**
+     * Verifications running or waiting per address at most, so one address cannot fill the queue. Chargers
+     * behind one NAT that all reconnect at once past this get 503 and retry with their back-off.
+     */
+    OCPP_AUTH_VERIFY_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(16),
     /** Reverse proxies of our own in front of OCPP_PORT: the charger's address is read from X-Forwarded-For. */
     OCPP_TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
   })
