@@ -61,7 +61,11 @@ export class ChargerAuth {
       return OK;
     }
     const ok = password
-      ? await this.queue.run(address, () => this.store.verifyPassword(id, password))
+      ? await this.queue.run(
+          address,
+          () => this.store.verifyPassword(id, password),
+          this.limiter.isClean(address),
+        )
       : false;
     if (ok === "busy") return { ok: false, reason: "busy", lockedMs: 0 };
     if (!ok) return { ok: false, reason: "failed", lockedMs: this.limiter.failed(id, address) };
@@ -72,11 +76,18 @@ export class ChargerAuth {
 
 interface Waiter {
   address: string;
-  start: () => void;
+  /** From an address with no recent failed login: served before, and never pushed out by, the others. */
+  clean: boolean;
+  settle: (started: boolean) => void;
   timer: { cancel(): void };
 }
 
-/** A semaphore with a bounded queue, a bounded wait and a bounded share per address. */
+/**
+ * A semaphore with a bounded queue, a bounded wait and a bounded share per address. Logins from clean
+ * addresses (no failures) go ahead of those from addresses that have failed, and when the queue is full
+ * take the place of the last of those: a guessing flood, whose addresses soon all have failures, cannot
+ * keep a real charger waiting behind it or refuse it as busy.
+ */
 export class VerifyQueue {
   private running = 0;
   private readonly waiting: Waiter[] = [];
@@ -95,30 +106,33 @@ export class VerifyQueue {
   }
 
   /** Runs `job` when a slot is free; "busy" at once if the queue (or this address's share) is full. */
-  async run<T>(address: string, job: () => Promise<T>): Promise<T | "busy"> {
+  async run<T>(address: string, job: () => Promise<T>, clean = false): Promise<T | "busy"> {
     const mine = this.perAddress.get(address) ?? 0;
     if (mine >= this.opts.verifyPerAddress) return "busy";
-    if (this.running >= this.opts.verifyConcurrency) {
-      if (this.waiting.length >= this.opts.verifyQueue) return "busy";
+    if (this.running < this.opts.verifyConcurrency) {
       this.perAddress.set(address, mine + 1);
-      const started = await new Promise<boolean>((resolve) => {
+      this.running += 1;
+    } else {
+      const firstDirty = this.waiting.findIndex((w) => !w.clean);
+      if (this.waiting.length >= this.opts.verifyQueue) {
+        if (!clean || firstDirty < 0) return "busy";
+        this.remove(this.waiting[this.waiting.length - 1] as Waiter).settle(false);
+      }
+      this.perAddress.set(address, mine + 1);
+      const started = await new Promise<boolean>((settle) => {
         const waiter: Waiter = {
           address,
-          start: () => resolve(true),
-          timer: this.scheduler.schedule(() => {
-            this.waiting.splice(this.waiting.indexOf(waiter), 1);
-            resolve(false);
-          }, this.opts.verifyWaitMs),
+          clean,
+          settle,
+          timer: this.scheduler.schedule(() => this.remove(waiter).settle(false), this.opts.verifyWaitMs),
         };
-        this.waiting.push(waiter);
+        const at = clean ? this.waiting.findIndex((w) => !w.clean) : -1;
+        this.waiting.splice(at < 0 ? this.waiting.length : at, 0, waiter);
       });
       if (!started) {
         this.release(address);
         return "busy";
       }
-    } else {
-      this.perAddress.set(address, mine + 1);
-      this.running += 1;
     }
     try {
       return await job();
@@ -129,9 +143,16 @@ export class VerifyQueue {
       if (next) {
         next.timer.cancel();
         this.running += 1;
-        next.start();
+        next.settle(true);
       }
     }
+  }
+
+  private remove(waiter: Waiter): Waiter {
+    const i = this.waiting.indexOf(waiter);
+    if (i >= 0) this.waiting.splice(i, 1);
+    waiter.timer.cancel();
+    return waiter;
   }
 
   private release(address: string): void {

@@ -114,6 +114,11 @@ export class LoginLimiter {
     return Math.max(addressLock, idLock);
   }
 
+  /** No failed login from this address lately (its logins go first in the verification queue). */
+  isClean(address: string): boolean {
+    return this.addresses.failures(address, this.nowMs()) === 0;
+  }
+
   /** Counts a failed login; returns the longest lockout it started (0: none). */
   failed(id: string, address: string): number {
     const now = this.nowMs();

@@ -134,6 +134,29 @@ describe("the verification queue", () => {
     expect(await running).toBe(true);
   });
 
+  test("a login from a clean address goes first, and takes a full queue's last place from a failed address", async () => {
+    const clock = manualScheduler();
+    const q = new VerifyQueue({ ...opts, verifyPerAddress: 10 }, clock);
+    const h = held();
+    const order: string[] = [];
+    const tagged = (name: string) => () => {
+      order.push(name);
+      return h.job();
+    };
+    const running = q.run("guesser", tagged("guess-1"));
+    const dirty1 = q.run("guesser", tagged("guess-2"));
+    const dirty2 = q.run("guesser", tagged("guess-3"));
+    const clean = q.run("charger", tagged("charger"), true);
+    expect(await dirty2).toBe("busy"); // pushed out
+    expect(await q.run("guesser", tagged("guess-4"))).toBe("busy");
+    for (const done of [running, clean, dirty1]) {
+      h.release();
+      expect(await done).toBe(true);
+      await Promise.resolve();
+    }
+    expect(order).toEqual(["guess-1", "charger", "guess-2"]);
+  });
+
   test("a verified password skips the queue, even when it is full", async () => {
     const clock = manualScheduler();
     const h = held();
