@@ -116,11 +116,6 @@ export class Registry {
     return true;
   }
 
-  /** Checks a charge point's password (constant time once verified; argon2id otherwise). */
-  async checkPassword(chargePointId: string, password: Buffer): Promise<boolean> {
-    return this.isVerified(chargePointId, password) || this.verifyPassword(chargePointId, password);
-  }
-
   markBooted(chargePointId: string, atMs: number): void {
     this.db.run("UPDATE charge_points SET booted_at = ? WHERE id = ?", [atMs, chargePointId]);
   }
