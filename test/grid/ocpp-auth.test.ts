@@ -11,6 +11,7 @@ import {
   eventually,
   freePort,
   metricValue,
+  spawnApp,
   spawnListening,
   startGrid,
   startOcppGateway,
@@ -67,7 +68,7 @@ async function setUp(env: Record<string, string>, ids: string[]) {
   }
   const refused = async (reason: string) =>
     metricValue(
-      await await fetch(`${ocpp.gateway.url}/metrics`).then((r) => r.text()),
+      await fetch(`${ocpp.gateway.url}/metrics`).then((r) => r.text()),
       "evgrid_ocpp_connections_refused_total",
       { reason },
     ) ?? 0;
@@ -77,6 +78,37 @@ async function setUp(env: Record<string, string>, ids: string[]) {
     refused,
     async [Symbol.asyncDispose]() {
       await ocpp[Symbol.asyncDispose]();
+      await grid[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** The same with the gateway as its own process: a flood sent from this one does not share its event loop. */
+async function setUpProcess(env: Record<string, string>, ids: string[]) {
+  const grid = await startGrid({ capacitiesKw: [40] });
+  const ocppPort = freePort();
+  const gateway = await spawnApp("ocpp-gateway", {
+    OCPP_PORT: String(ocppPort),
+    BALANCER_URL: grid.balancer.url,
+    SERVICE_TOKEN: grid.serviceToken,
+    OCPP_DB_PATH: ":memory:",
+    ...env,
+  });
+  for (const chargePointId of ids) {
+    const res = await gateway.call("registerChargePoint", {
+      chargePointId,
+      substationId: "substation-1",
+      password: PASSWORD,
+      maxKw: 11,
+    });
+    expect(res.status).toBe(200);
+  }
+  return {
+    url: `ws://127.0.0.1:${ocppPort}/ocpp`,
+    refused: async (reason: string) =>
+      metricValue(await gateway.metrics(), "evgrid_ocpp_connections_refused_total", { reason }) ?? 0,
+    async [Symbol.asyncDispose]() {
+      await gateway[Symbol.asyncDispose]();
       await grid[Symbol.asyncDispose]();
     },
   };
@@ -155,7 +187,7 @@ test("an unknown id costs one argon2 verification, as a wrong password does", as
 
 test("a flood of wrong passwords from many addresses: refused at once when the queue is full, and real chargers get in", async () => {
   const ids = Array.from({ length: 20 }, (_, i) => `cp-flood-${i}`);
-  await using s = await setUp(
+  await using s = await setUpProcess(
     {
       OCPP_AUTH_PAIR_FAILURES: "100000",
       OCPP_AUTH_ADDRESS_FAILURES: "100000",
