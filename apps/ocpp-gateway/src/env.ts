@@ -69,6 +69,7 @@ const schema = z
      * that id themselves: a real charger, which never fails, cannot be locked out by a guesser elsewhere.
      */
     OCPP_AUTH_ID_FAILURES: z.coerce.number().int().min(1).max(100_000).default(10),
+    /** The first lockout, doubled per further failure: short, so a mistyped password costs a second. */
     OCPP_AUTH_LOCKOUT_MS: positiveMsSchema.default(1000),
     /**
      * The longest lockout: a guesser sharing the real charger's address (a NAT) delays its reconnect by at
