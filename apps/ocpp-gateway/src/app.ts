@@ -62,6 +62,8 @@ export function startGateway(env: GatewayEnv) {
         callTimeoutMs: env.OCPP_CALL_TIMEOUT_MS,
         maxChargers: env.OCPP_MAX_CHARGERS,
         maxBadMessages: env.OCPP_MAX_BAD_MESSAGES,
+        auth: env.ocppAuth,
+        trustedProxies: env.OCPP_TRUST_PROXY,
       },
       registry,
       gw,

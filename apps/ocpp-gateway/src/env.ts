@@ -7,6 +7,7 @@ import {
   positiveMsSchema,
 } from "@evgrid/kit";
 import { z } from "zod";
+import type { AuthOptions } from "./auth.ts";
 
 const seconds = z.coerce
   .number()
@@ -56,10 +57,59 @@ const schema = z
     OCPP_MAX_CHARGERS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
     /** A charger sending this many malformed or invalid messages is disconnected. */
     OCPP_MAX_BAD_MESSAGES: z.coerce.number().int().min(1).max(1_000_000).default(20),
+    /**
+     * Failed logins (HTTP Basic at the upgrade) allowed per charge point id + address before that pair is
+     * locked out (HTTP 429) for OCPP_AUTH_LOCKOUT_MS, doubled per further failure up to OCPP_AUTH_LOCKOUT_MAX_MS.
+     */
+    OCPP_AUTH_PAIR_FAILURES: z.coerce.number().int().min(1).max(100_000).default(5),
+    /** ...per address, any id (a guesser trying many ids); ids that logged in from it before are exempt. */
+    OCPP_AUTH_ADDRESS_FAILURES: z.coerce.number().int().min(1).max(100_000).default(20),
+    /**
+     * ...per id, any address (guessing spread over many addresses). It locks only addresses that failed for
+     * that id themselves: a real charger, which never fails, cannot be locked out by a guesser elsewhere.
+     */
+    OCPP_AUTH_ID_FAILURES: z.coerce.number().int().min(1).max(100_000).default(10),
+    /** The first lockout, doubled per further failure: short, so a mistyped password costs a second. */
+    OCPP_AUTH_LOCKOUT_MS: positiveMsSchema.default(1000),
+    /**
+     * The longest lockout: a guesser sharing the real charger's address (a NAT) delays its reconnect by at
+     * most this long after the last guess. Failure counts are forgotten after this long without a failure.
+     */
+    OCPP_AUTH_LOCKOUT_MAX_MS: positiveMsSchema.default(60_000),
+    /** Ids, addresses and pairs whose failures are tracked at most (oldest forgotten first): bounded memory. */
+    OCPP_AUTH_TRACKED: z.coerce.number().int().min(100).max(10_000_000).default(100_000),
+    /** argon2id verifications at once: each takes a core for ~40 ms, so a flood cannot take every core. */
+    OCPP_AUTH_VERIFY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+    /** Logins waiting for a verification at most; more are refused at once (HTTP 503) rather than queued. */
+    OCPP_AUTH_VERIFY_QUEUE: z.coerce.number().int().min(0).max(100_000).default(64),
+    /**
+     * A login waits at most this long for its verification to start, then is refused (503) and the charger
+     * retries: with the queue bounded, no flood delays a connect beyond this plus one verification.
+     */
+    OCPP_AUTH_VERIFY_WAIT_MS: positiveMsSchema.default(2000),
+    /**
+     * Verifications running or waiting per address at most, so one address cannot fill the queue. Chargers
+     * behind one NAT that all reconnect at once past this get 503 and retry with their back-off.
+     */
+    OCPP_AUTH_VERIFY_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(16),
+    /** Reverse proxies of our own in front of OCPP_PORT: the charger's address is read from X-Forwarded-For. */
+    OCPP_TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
   })
   .transform((env) => ({
     ...env,
     BALANCER_URLS: balancerUrlsOf(env),
+    ocppAuth: {
+      pairFailures: env.OCPP_AUTH_PAIR_FAILURES,
+      addressFailures: env.OCPP_AUTH_ADDRESS_FAILURES,
+      idFailures: env.OCPP_AUTH_ID_FAILURES,
+      lockoutMs: env.OCPP_AUTH_LOCKOUT_MS,
+      lockoutMaxMs: Math.max(env.OCPP_AUTH_LOCKOUT_MAX_MS, env.OCPP_AUTH_LOCKOUT_MS),
+      maxTracked: env.OCPP_AUTH_TRACKED,
+      verifyConcurrency: env.OCPP_AUTH_VERIFY_CONCURRENCY,
+      verifyQueue: env.OCPP_AUTH_VERIFY_QUEUE,
+      verifyWaitMs: env.OCPP_AUTH_VERIFY_WAIT_MS,
+      verifyPerAddress: env.OCPP_AUTH_VERIFY_PER_ADDRESS,
+    } satisfies AuthOptions,
   }));
 
 export type GatewayEnv = z.output<typeof schema>;

@@ -15,7 +15,8 @@ export function gatewayMetrics(meter: Meter) {
     advice: { explicitBucketBoundaries: durationBucketsS },
   });
   const refused = meter.createCounter("evgrid_ocpp_connections_refused", {
-    description: "WebSocket upgrades refused, by reason (unknown, password, protocol, full, path)",
+    description:
+      "WebSocket upgrades refused, by reason (unknown, password, locked, busy, protocol, full, path)",
   });
   return {
     message(action: string, direction: "in" | "out", outcome: string) {

@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import type { Logger } from "@evgrid/kit";
+import { clientAddress, type Logger } from "@evgrid/kit";
 import { RPCServer } from "ocpp-rpc";
+import { type AuthOptions, ChargerAuth } from "./auth.ts";
 import type { Gateway } from "./gateway.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { ChargePoint, Registry } from "./registry.ts";
@@ -18,6 +19,9 @@ export interface OcppServerOptions {
   callTimeoutMs: number;
   maxChargers: number;
   maxBadMessages: number;
+  auth: AuthOptions;
+  /** Reverse proxies of our own in front (their X-Forwarded-For names the charger's address). */
+  trustedProxies: number;
 }
 
 /**
@@ -42,28 +46,38 @@ export async function serveOcpp(
     wssOptions: { maxPayload: MAX_FRAME_BYTES },
   });
 
+  const auth = new ChargerAuth(registry, opts.auth);
   rpc.auth(async (accept, reject, handshake) => {
     const id = handshake.identity;
-    const refuse = (code: number, message: string, reason: string) => {
+    const forwarded = handshake.headers["x-forwarded-for"];
+    const address = clientAddress(
+      handshake.remoteAddress,
+      typeof forwarded === "string" ? forwarded : null,
+      opts.trustedProxies,
+    );
+    // The id comes from the URL: bounded here, its control characters escaped by the logger.
+    const fields = { chargePointId: id.slice(0, 64), address };
+    const refuse = (code: number, message: string, reason: string, quiet = false) => {
       metrics.refused(reason);
-      log.warn("charge point refused", {
-        chargePointId: id.slice(0, 64),
-        reason,
-        address: handshake.remoteAddress,
-      });
+      if (!quiet) log.warn("charge point refused", { ...fields, reason });
       reject(code, message);
     };
     if (!chargePointIdSchema.safeParse(id).success) return refuse(404, "Not Found", "unknown");
     if (!OCPP_PROTOCOLS.some((p) => handshake.protocols.has(p))) {
       return refuse(400, "Offer subprotocol ocpp1.6 or ocpp2.0.1", "protocol");
     }
+    const verdict = await auth.login(id, address, handshake.password);
+    // Locked and busy refusals cost nothing and come in floods: counted, and logged when a lockout starts.
+    if (verdict.reason === "locked") return refuse(429, "Too Many Requests", "locked", true);
+    if (verdict.reason === "busy") return refuse(503, "Service Unavailable", "busy", true);
     const cp = registry.get(id);
     // Unknown id and wrong password answer alike: a stranger learns nothing about which ids exist.
-    const ok =
-      cp !== null &&
-      handshake.password !== undefined &&
-      (await registry.checkPassword(id, handshake.password));
-    if (!ok || !cp) return refuse(401, "Unauthorized", cp ? "password" : "unknown");
+    if (!verdict.ok || !cp) {
+      refuse(401, "Unauthorized", cp ? "password" : "unknown");
+      if (verdict.lockedMs > 0)
+        log.warn("charge point login locked", { ...fields, lockedMs: verdict.lockedMs });
+      return;
+    }
     if (gateway.connectedCount >= opts.maxChargers) return refuse(503, "Service Unavailable", "full");
     accept({ cp } satisfies { cp: ChargePoint });
   });
@@ -76,12 +90,16 @@ export async function serveOcpp(
   });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
-    if (!req.url?.startsWith("/ocpp/")) {
+    // ocpp-rpc decodes the id outside its own error handling: a malformed %-escape would crash the process.
+    if (!req.url?.startsWith("/ocpp/") || !decodablePath(req.url)) {
       metrics.refused("path");
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
-    rpc.handleUpgrade(req, socket as never, head);
+    Promise.resolve(rpc.handleUpgrade(req, socket as never, head)).catch((err: Error) => {
+      log.warn("ocpp upgrade failed", { error: err.message });
+      socket.destroy();
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -98,4 +116,14 @@ export async function serveOcpp(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The path's last segment (the charge point id) is valid %-encoding. */
+function decodablePath(url: string): boolean {
+  try {
+    decodeURIComponent(new URL(`http://localhost${url}`).pathname.split("/").pop() ?? "");
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,5 +1,5 @@
 import { Database } from "bun:sqlite";
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 
@@ -39,6 +39,8 @@ export class Registry {
   private readonly db: Database;
   /** SHA-256 of passwords already verified per charge point: argon2 once per password, not per connect. */
   private readonly verified = new Map<string, Buffer>();
+  /** What unknown ids are verified against: a hash of a random password no one knows. */
+  private readonly dummyHash = Bun.password.hash(randomBytes(24).toString("base64url"), ARGON2);
 
   constructor(path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -93,18 +95,25 @@ export class Registry {
       .map(toChargePoint);
   }
 
-  /** Checks a charge point's password (constant time once verified; argon2id the first time). */
-  async checkPassword(chargePointId: string, password: Buffer): Promise<boolean> {
-    const digest = createHash("sha256").update(password).digest();
+  /** The password is the one already verified for this charge point (constant time, no argon2). */
+  isVerified(chargePointId: string, password: Buffer): boolean {
     const known = this.verified.get(chargePointId);
-    if (known) return timingSafeEqual(known, digest);
+    return known !== undefined && timingSafeEqual(known, createHash("sha256").update(password).digest());
+  }
+
+  /**
+   * argon2id against the charge point's hash; for an unknown id against a dummy hash with the same
+   * parameters, so an unknown id costs what a wrong password does and timing tells no one which ids exist.
+   */
+  async verifyPassword(chargePointId: string, password: Buffer): Promise<boolean> {
     const row = this.db
       .query<{ password_hash: string }, [string]>("SELECT password_hash FROM charge_points WHERE id = ?")
       .get(chargePointId);
-    if (!row) return false;
-    const ok = await Bun.password.verify(password.toString("utf8"), row.password_hash).catch(() => false);
-    if (ok) this.verified.set(chargePointId, digest);
-    return ok;
+    const hash = row?.password_hash ?? (await this.dummyHash);
+    const ok = await Bun.password.verify(password.toString("utf8"), hash).catch(() => false);
+    if (!ok || !row) return false;
+    this.verified.set(chargePointId, createHash("sha256").update(password).digest());
+    return true;
   }
 
   markBooted(chargePointId: string, atMs: number): void {

@@ -5,21 +5,43 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-function format(level: string, message: string, fields?: Record<string, unknown>): string {
+/**
+ * C0 and C1 controls (newline, CR, NUL, ESC that starts an ANSI sequence...), DEL and the Unicode line
+ * separators: any of them in a field (a charger's id from its URL, an error message) could end the line and
+ * forge another, or repaint a terminal.
+ */
+const CONTROL = /[\p{Cc}\u2028\u2029]/gu;
+const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/** The text with every control character written as an escape, so one event stays one line. */
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL, (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+function formatValue(v: unknown): string {
+  if (typeof v === "string") return v;
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+export function formatLine(level: string, message: string, fields?: Record<string, unknown>): string {
   const extra = fields
     ? Object.entries(fields)
-        .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+        .map(([k, v]) => `${k}=${formatValue(v)}`)
         .join(" ")
     : "";
-  return extra ? `${level} ${message} ${extra}` : `${level} ${message}`;
+  return escapeControl(extra ? `${level} ${message} ${extra}` : `${level} ${message}`);
 }
 
 export function createLogger(quiet = false): Logger {
   return {
     info: (m, f) => {
-      if (!quiet) console.log(format("info", m, f));
+      if (!quiet) console.log(formatLine("info", m, f));
     },
-    warn: (m, f) => console.warn(format("warn", m, f)),
-    error: (m, f) => console.error(format("error", m, f)),
+    warn: (m, f) => console.warn(formatLine("warn", m, f)),
+    error: (m, f) => console.error(formatLine("error", m, f)),
   };
 }

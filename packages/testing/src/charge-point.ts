@@ -70,9 +70,21 @@ export class SimulatedChargePoint {
     return this.opts.protocol === "ocpp1.6";
   }
 
-  /** Connects and boots. */
+  /**
+   * Connects and boots. A gateway that is busy verifying other logins (503) or has this one locked out (429)
+   * is tried again with back-off, as real chargers do, for about half a minute.
+   */
   async connect(): Promise<void> {
-    await this.client.connect();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.connect();
+        break;
+      } catch (err) {
+        const status = (err as { code?: unknown }).code;
+        if ((status !== 503 && status !== 429) || attempt >= 15) throw err;
+        await Bun.sleep(Math.min(2000, 100 * 2 ** attempt) * (0.75 + Math.random() / 2));
+      }
+    }
     await this.boot();
   }
 
