@@ -227,6 +227,12 @@ describe("balancer replicas sharing state", () => {
 
     await redis.start();
     await eventually(async () => expect(await up()).toEqual([1, 1]), { timeoutMs: 10_000 });
+    // It came back empty (no persistence): each replica rebuilds it from the substations first.
+    for (const i of [0, 1])
+      await eventually(
+        async () => expect((await grid.operator(i).stateInfo.query()).storeRebuilding).toBe(false),
+        { timeoutMs: 15_000 },
+      );
     // Shared again: one key over both replicas is one session.
     const again = await Promise.all(
       Array.from({ length: 20 }, () =>

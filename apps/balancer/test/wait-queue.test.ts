@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { type DispatchRequest, dispatchRequestSchema, errorDataOf } from "@evgrid/contract";
 import { GridError, manualScheduler } from "@evgrid/kit";
-import type { DispatchResult } from "../src/dispatcher.ts";
+import type { DispatchResult } from "../src/types.ts";
 import { WaitQueue } from "../src/wait-queue.ts";
 
 const req = (vehicleId: string, over: Record<string, unknown> = {}): DispatchRequest =>
