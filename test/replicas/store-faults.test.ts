@@ -1,0 +1,163 @@
+/**
+ * The shared store misbehaving as stores do (issue 18): hung, flushed, fed garbage or planted keys, against a
+ * real redis-server and real balancer processes.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { errorDataOf } from "@evgrid/contract";
+import { eventually, metricValue, startRedis } from "@evgrid/testing";
+import { RedisClient } from "bun";
+import { allSessions, startReplicas } from "./replica-grid.ts";
+
+setDefaultTimeout(90_000);
+
+let redis: Awaited<ReturnType<typeof startRedis>>;
+let store: RedisClient;
+beforeAll(async () => {
+  redis = await startRedis();
+  store = new RedisClient(redis.url);
+});
+afterAll(async () => {
+  store?.close();
+  await redis?.[Symbol.asyncDispose]();
+});
+
+const storeUp = async (b: { metrics(): Promise<string> }) =>
+  metricValue(await b.metrics(), "evgrid_balancer_state_store_up");
+
+describe("a shared store that misbehaves", () => {
+  test("a request that starts waiting while the store hangs is served once it is back and power frees up", async () => {
+    await using grid = await startReplicas(2, redis.url, 11);
+    const req = (vehicleId: string, waitS?: number) => ({
+      vehicleId,
+      maxKw: 11,
+      minKw: 11,
+      durationS: 600,
+      substationId: "substation-1",
+      ...(waitS === undefined ? {} : { waitS }),
+    });
+    const holder = await grid.operator(0).dispatch.mutate(req("ev-holder-starve"));
+    redis.pause();
+    try {
+      await eventually(async () => expect(await storeUp(grid.balancers[0] as never)).toBe(0), {
+        timeoutMs: 10_000,
+      });
+      const waiting = grid
+        .operator(0)
+        .dispatch.mutate(req("ev-starved", 30), { context: { timeoutMs: 40_000 } });
+      await eventually(
+        async () =>
+          expect(
+            metricValue(
+              await (grid.balancers[0] as never as { metrics(): Promise<string> }).metrics(),
+              "evgrid_balancer_waiting_requests",
+            ),
+          ).toBe(1),
+        { timeoutMs: 10_000 },
+      );
+      redis.resume();
+      await eventually(async () => expect(await storeUp(grid.balancers[0] as never)).toBe(1), {
+        timeoutMs: 10_000,
+      });
+      // Back: the waiter takes its place in the shared order, then gets the power the holder frees.
+      await eventually(async () => expect(Number(await store.send("ZCARD", ["evgrid:wait"]))).toBe(1), {
+        timeoutMs: 10_000,
+      });
+      await grid.operator(0).stopSession.mutate({ sessionId: holder.session.sessionId });
+      const served = await waiting;
+      expect(served.session.vehicleId).toBe("ev-starved");
+    } finally {
+      redis.resume();
+    }
+  });
+
+  test("a malformed value under a claim is treated as absent (counted), not as a dead store", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    await store.send("SET", ["evgrid:vehicle:ev-garbage", "{not json", "PX", "600000"]);
+    await store.send("SET", ["evgrid:key:service\u0000k-garbage", "\u0000\u0001", "PX", "600000"]);
+    const first = await grid.operator(0).dispatch.mutate({
+      vehicleId: "ev-garbage",
+      durationS: 600,
+      idempotencyKey: "k-garbage",
+    });
+    // Still shared, right away: the other replica replays the same session for the key.
+    expect((await grid.operator(0).stateInfo.query()).storeUp).toBe(true);
+    const again = await grid.operator(1).dispatch.mutate({
+      vehicleId: "ev-garbage",
+      durationS: 600,
+      idempotencyKey: "k-garbage",
+    });
+    expect(again.session.sessionId).toBe(first.session.sessionId);
+    const bad = metricValue(
+      await grid.balancers[0]!.metrics(),
+      "evgrid_balancer_state_store_bad_values_total",
+    );
+    expect(bad).toBeGreaterThan(0);
+  });
+
+  test("a claim planted without expiry locks nobody out", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    const forever = JSON.stringify({ s: "p", t: "planted", u: Date.now() + 10 * 365 * 86_400_000 });
+    await store.send("SET", ["evgrid:vehicle:ev-planted", forever]);
+    await store.send("SET", ["evgrid:vehicle:ev-planted-ttl", forever, "PX", "86400000"]);
+    for (const vehicleId of ["ev-planted", "ev-planted-ttl"]) {
+      const r = await grid.operator(1).dispatch.mutate({ vehicleId, durationS: 600 });
+      expect(r.session.vehicleId).toBe(vehicleId);
+    }
+    // And what the balancer wrote instead has an expiry.
+    expect(Number(await store.send("PTTL", ["evgrid:vehicle:ev-planted"]))).toBeGreaterThan(0);
+  });
+
+  test("FLUSHALL under load: no vehicle twice, no key twice, the reset counted", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    const seed = Number(process.env.SEED ?? Date.now() % 100_000);
+    let state = seed;
+    const random = (n: number) => {
+      state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return state % n;
+    };
+    const answers: string[] = [];
+    const one = async () => {
+      const v = random(100);
+      const key = random(3) === 0 ? undefined : `flush-${v}-${random(2)}`;
+      try {
+        await grid.operator(random(2)).dispatch.mutate({
+          vehicleId: `ev-flush-${v}`,
+          durationS: 600,
+          ...(key ? { idempotencyKey: key } : {}),
+        });
+        answers.push("ok");
+      } catch (err) {
+        answers.push(errorDataOf(err)?.reason ?? "?");
+      }
+    };
+    const wave = () => Promise.all(Array.from({ length: 60 }, one));
+    await wave();
+    await Promise.all([wave(), store.send("FLUSHALL", []), wave()]);
+    await eventually(
+      async () => {
+        const resets = await Promise.all(
+          grid.balancers.map(async (b) =>
+            metricValue(await b.metrics(), "evgrid_balancer_state_store_resets_total"),
+          ),
+        );
+        expect(resets.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+      },
+      { timeoutMs: 10_000 },
+    );
+    await wave();
+    for (const i of [0, 1])
+      await eventually(
+        async () => expect((await grid.operator(i).stateInfo.query()).storeRebuilding).toBe(false),
+        { timeoutMs: 20_000 },
+      );
+    await wave();
+    const byKey = new Map<string, number>();
+    for (const s of allSessions(grid))
+      if (s.idempotencyKey) byKey.set(s.idempotencyKey, (byKey.get(s.idempotencyKey) ?? 0) + 1);
+    const counts = answers.reduce<Record<string, number>>((c, a) => ({ ...c, [a]: (c[a] ?? 0) + 1 }), {});
+    console.log(`FLUSHALL under load (seed ${seed}): ${JSON.stringify(counts)}`);
+    for (const [vehicle, n] of grid.activeByVehicle())
+      expect({ seed, vehicle, n }).toEqual({ seed, vehicle, n: 1 });
+    for (const [key, n] of byKey) expect({ seed, key, n }).toEqual({ seed, key, n: 1 });
+  });
+});
