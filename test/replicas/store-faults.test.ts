@@ -107,6 +107,38 @@ describe("a shared store that misbehaves", () => {
     expect(Number(await store.send("PTTL", ["evgrid:vehicle:ev-planted"]))).toBeGreaterThan(0);
   });
 
+  test("FLUSHALL: a vehicle and a key another replica started are not booked elsewhere", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    const req = { vehicleId: "ev-forgotten", durationS: 600, idempotencyKey: "forgotten-key" };
+    const first = await grid.operator(0).dispatch.mutate(req);
+    const home = first.session.substationId;
+    // Replica 1 sees that substation busier than the other: a request it cannot place goes to the other.
+    await eventually(async () => {
+      const view = await grid.operator(1).listSubstations.query();
+      expect(view.find((s) => s.substationId === home)?.load?.allocatedKw ?? 0).toBeGreaterThan(0);
+    });
+    await store.send("FLUSHALL", []);
+    const during = await grid
+      .operator(1)
+      .dispatch.mutate(req)
+      .then((r) => r.session.sessionId)
+      .catch((err) => errorDataOf(err)?.reason);
+    expect([first.session.sessionId, "STATE_REBUILDING"]).toContain(during as string);
+    await eventually(
+      async () => expect((await grid.operator(1).stateInfo.query()).storeRebuilding).toBe(false),
+      { timeoutMs: 20_000 },
+    );
+    const after = await grid.operator(1).dispatch.mutate(req);
+    expect(after.session.sessionId).toBe(first.session.sessionId);
+    expect(after.replayed).toBe(true);
+    expect(grid.activeByVehicle().get("ev-forgotten")).toBe(1);
+    const resets = metricValue(
+      await grid.balancers[1]!.metrics(),
+      "evgrid_balancer_state_store_resets_total",
+    );
+    expect(resets).toBe(1);
+  });
+
   test("FLUSHALL under load: no vehicle twice, no key twice, the reset counted", async () => {
     await using grid = await startReplicas(2, redis.url);
     const seed = Number(process.env.SEED ?? Date.now() % 100_000);
