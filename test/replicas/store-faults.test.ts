@@ -172,7 +172,7 @@ describe("a shared store that misbehaves", () => {
             metricValue(await b.metrics(), "evgrid_balancer_state_store_resets_total"),
           ),
         );
-        expect(resets.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+        expect(resets.reduce<number>((a, b) => a + (b ?? 0), 0)).toBeGreaterThan(0);
       },
       { timeoutMs: 10_000 },
     );

@@ -2,8 +2,9 @@ import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
 import { GridError, type Logger } from "@evgrid/kit";
 import type { MemoryStore } from "./memory.ts";
 import { homesOf, storeKeys } from "./rebuild.ts";
+import { type Claimer, claimKey, claimOnce } from "./redis-claim.ts";
 import { RedisLink, StoreUnavailable } from "./redis-link.ts";
-import { CLAIM, EPOCH, FINISH, TRYING } from "./redis-scripts.ts";
+import { EPOCH, FINISH, TRYING } from "./redis-scripts.ts";
 import { RedisWaitOrder } from "./redis-wait-order.ts";
 import type { Claim, DispatchResult, DispatchStore, WaitOrder } from "./types.ts";
 
@@ -29,7 +30,6 @@ export interface RedisStoreOptions {
 
 /** How long a starting balancer waits for the store before it starts without it (and keeps trying). */
 const START_WAIT_MS = 2000;
-type Answer = { state: string; at: string; msLeft: number };
 
 /**
  * The dispatch store shared by every replica in Valkey/Redis (`REDIS_URL`): for each idempotency key and
@@ -51,10 +51,12 @@ export class RedisStore implements DispatchStore {
   private trusted = false;
   private rebuildRound = 0;
   private health: ReturnType<typeof setInterval> | undefined;
+  private readonly claimer: Claimer;
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.now = opts.now ?? Date.now;
     this.link = new RedisLink(opts.url, opts.commandTimeoutMs);
+    this.claimer = { ...opts, link: this.link, now: this.now };
     this.waitOrder = new RedisWaitOrder(crypto.randomUUID(), {
       link: this.link,
       available: () => this.reachable,
@@ -116,15 +118,10 @@ export class RedisStore implements DispatchStore {
   }
 
   async vehicleHome(vehicleId: string): Promise<string | undefined> {
-    let home: string | undefined;
-    if (this.reachable) {
-      try {
-        home = this.parse(await this.link.send("GET", [storeKeys.vehicle(vehicleId)]));
-      } catch (err) {
-        this.markDown(err);
-      }
-    }
-    return home ?? this.opts.fallback.vehicleHome(vehicleId);
+    const raw = this.reachable
+      ? await this.link.send("GET", [storeKeys.vehicle(vehicleId)]).catch((err) => this.markDown(err))
+      : undefined;
+    return this.parse(raw) ?? this.opts.fallback.vehicleHome(vehicleId);
   }
 
   async forgetVehicle(vehicleId: string): Promise<void> {
@@ -144,13 +141,13 @@ export class RedisStore implements DispatchStore {
     let keyHeld = false;
     let vehicleHeld = false;
     if (keyName !== undefined) {
-      const k = await this.claimKey(keyName, token, epoch, deadlineMs);
+      const k = await claimKey(this.claimer, keyName, token, epoch, deadlineMs);
       if (k.state === "epoch") return null;
       keyHeld = k.state === "claimed";
       home = k.at || undefined;
     }
     if (home === undefined) {
-      const v = await this.claimOnce(vehicleName, token, epoch);
+      const v = await claimOnce(this.claimer, vehicleName, token, epoch);
       if (v.state !== "claimed" && v.state !== "done") {
         if (keyHeld) await release(keyName as string);
         if (v.state === "epoch") return null;
@@ -201,60 +198,11 @@ export class RedisStore implements DispatchStore {
     };
   }
 
-  /** Claims a key, waiting (woken when its claim finishes, at most its lease) while another replica holds it. */
-  private async claimKey(name: string, token: string, epoch: string, deadlineMs: number): Promise<Answer> {
-    let answer = await this.claimOnce(name, token, epoch);
-    if (answer.state !== "busy") return answer;
-    let woke = false;
-    let wake: (() => void) | undefined;
-    const stop = await this.link.listen(`evgrid:done:${name}`, () => {
-      woke = true;
-      wake?.();
-    });
-    try {
-      for (;;) {
-        woke = false;
-        answer = await this.claimOnce(name, token, epoch);
-        if (answer.state !== "busy") return answer;
-        const waitMs = Math.min(answer.msLeft + 1, deadlineMs - this.now());
-        if (waitMs <= 0) {
-          throw new GridError(
-            "SERVICE_UNAVAILABLE",
-            reasons.DEADLINE_EXCEEDED,
-            "a request with this idempotency key is still being dispatched; retry with the same key",
-          );
-        }
-        if (woke) continue;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, waitMs);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-    } finally {
-      stop();
-    }
-  }
-
-  private async claimOnce(name: string, token: string, epoch: string): Promise<Answer> {
-    const args = [token, String(this.opts.leaseMs), String(this.opts.keyTtlMs), epoch];
-    const [state, at, bad, msLeft] = (await this.link.run(CLAIM, [name, storeKeys.epoch], args)) as [
-      string,
-      string,
-      number,
-      number,
-    ];
-    if (bad) this.opts.onBadValue?.();
-    return { state, at, msLeft: Number(msLeft) };
-  }
-
   /** A claim's substation if it is done; garbage is absent (and counted). */
   private parse(raw: unknown): string | undefined {
-    if (typeof raw !== "string") return undefined;
+    if (raw === undefined || raw === null) return undefined;
     try {
-      const c = JSON.parse(raw) as { s?: unknown; at?: unknown };
+      const c = JSON.parse(String(raw)) as { s?: unknown; at?: unknown };
       if (c.s === "p") return undefined;
       if (c.s === "d" && typeof c.at === "string") return c.at;
     } catch {}
