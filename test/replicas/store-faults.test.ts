@@ -40,15 +40,15 @@ describe("a shared store that misbehaves", () => {
     const holder = await grid.operator(0).dispatch.mutate(req("ev-holder-starve"));
     redis.pause();
     try {
-      await eventually(async () => expect(await storeUp(first0(grid))).toBe(0), {
-        timeoutMs: 10_000,
-      });
-      // A request meanwhile is answered, not held by the hung store: its commands time out, memory serves it.
+      // A request right away is answered, not held by the hung store: its commands time out, memory serves it.
       const meanwhile = await grid.operator(1).dispatch.mutate({
         ...req("ev-during-pause"),
         substationId: "substation-2",
       });
       expect(meanwhile.session.substationId).toBe("substation-2");
+      await eventually(async () => expect(await storeUp(first0(grid))).toBe(0), {
+        timeoutMs: 10_000,
+      });
       const waiting = grid
         .operator(0)
         .dispatch.mutate(req("ev-starved", 30), { context: { timeoutMs: 40_000 } });
@@ -76,7 +76,7 @@ describe("a shared store that misbehaves", () => {
   test("a malformed value under a claim is treated as absent (counted), not as a dead store", async () => {
     await using grid = await startReplicas(2, redis.url);
     await store.send("SET", ["evgrid:vehicle:ev-garbage", "{not json", "PX", "600000"]);
-    await store.send("SET", ["evgrid:key:service\u0000k-garbage", "\u0000\u0001", "PX", "600000"]);
+    await store.send("SET", ["evgrid:key:operator\u0000k-garbage", "\u0000\u0001", "PX", "600000"]);
     const first = await grid.operator(0).dispatch.mutate({
       vehicleId: "ev-garbage",
       durationS: 600,
@@ -108,6 +108,41 @@ describe("a shared store that misbehaves", () => {
     }
     // And what the balancer wrote instead has an expiry.
     expect(Number(await store.send("PTTL", ["evgrid:vehicle:ev-planted"]))).toBeGreaterThan(0);
+  });
+
+  test("a request waiting for another replica's claim on its key is woken when it finishes, not polling", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    const [seconds] = (await store.send("TIME", [])) as [string, string];
+    const claimName = "evgrid:key:operator\u0000k-woken";
+    // Another replica holds the key for 3 s more (within the lease a balancer gives).
+    const held = JSON.stringify({ s: "p", t: "elsewhere", u: Number(seconds) * 1000 + 3000 });
+    await store.send("SET", [claimName, held, "PX", "600000"]);
+    await store.send("CONFIG", ["RESETSTAT"]);
+    const evalshaCalls = async () => {
+      const info = String(await store.send("INFO", ["commandstats"]));
+      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0);
+    };
+    const answer = grid.operator(0).dispatch.mutate({
+      vehicleId: "ev-woken",
+      durationS: 600,
+      idempotencyKey: "k-woken",
+    });
+    // It waits, subscribed to the claim's channel.
+    await eventually(async () => {
+      const channels = (await store.send("PUBSUB", ["CHANNELS", "evgrid:done:*"])) as string[];
+      expect(channels).toContain(`evgrid:done:${claimName}`);
+    });
+    const whileWaiting = await evalshaCalls();
+    // The holder finishes: its session is on substation-2.
+    await store.send("SET", [claimName, JSON.stringify({ s: "d", at: "substation-2" }), "PX", "600000"]);
+    await store.send("PUBLISH", [`evgrid:done:${claimName}`, "1"]);
+    const r = await answer;
+    expect(r.session.substationId).toBe("substation-2");
+    // A handful of script calls (claim, re-check once subscribed, re-check when woken), not one every 20 ms;
+    // and never the script text (EVAL).
+    expect(whileWaiting).toBeLessThanOrEqual(4);
+    const info = String(await store.send("INFO", ["commandstats"]));
+    expect(info).not.toContain("cmdstat_eval:");
   });
 
   test("FLUSHALL: a vehicle and a key another replica started are not booked elsewhere", async () => {
