@@ -94,13 +94,10 @@ export class RedisStore implements DispatchStore {
     this.link.close();
   }
 
-  coalesce(req: DispatchRequest, dispatch: () => Promise<DispatchResult>): Promise<DispatchResult> {
-    return this.opts.fallback.coalesce(req, dispatch);
-  }
-
-  isRetry(req: DispatchRequest): boolean {
-    return this.opts.fallback.isRetry(req);
-  }
+  // In this process, whatever the store: concurrent requests with one key share one dispatch here.
+  coalesce = (req: DispatchRequest, dispatch: () => Promise<DispatchResult>) =>
+    this.opts.fallback.coalesce(req, dispatch);
+  isRetry = (req: DispatchRequest) => this.opts.fallback.isRetry(req);
 
   async claim(req: DispatchRequest, deadlineMs: number): Promise<Claim> {
     for (let round = 0; this.reachable && this.epoch !== undefined && round < 2; round++) {
@@ -160,8 +157,9 @@ export class RedisStore implements DispatchStore {
       vehicleHeld = v.state === "claimed";
       home = v.at || undefined;
     }
-    // Not rebuilt yet: an absent claim proves nothing. What this replica itself knows still holds.
-    if (!this.trusted) home ??= this.opts.fallback.homeOf(req);
+    // What this replica itself knows still holds (a session it started while the store was down, say);
+    // not rebuilt yet, an absent claim proves nothing.
+    home ??= this.opts.fallback.homeOf(req);
     if (home === undefined && !this.trusted) {
       await Promise.all([
         keyHeld ? release(keyName as string) : null,
@@ -251,7 +249,9 @@ export class RedisStore implements DispatchStore {
     const round = ++this.rebuildRound;
     const attempt = async (): Promise<void> => {
       if (round !== this.rebuildRound) return;
-      if (await this.rebuild()) {
+      const done = await this.rebuild();
+      if (round !== this.rebuildRound) return; // it forgot again meanwhile: a newer round rebuilds
+      if (done) {
         this.trusted = true;
         this.opts.log?.info("state store rebuilt from the substations: claims are trusted again");
       } else setTimeout(() => void attempt(), 1000).unref?.();
