@@ -5,7 +5,7 @@ import { Dispatcher } from "./dispatcher.ts";
 import type { BalancerEnv } from "./env.ts";
 import { MemoryStore } from "./memory.ts";
 import { balancerMetrics, storeMetrics } from "./metrics.ts";
-import { sessionsOfGrid } from "./rebuild.ts";
+import { locateVehicle, sessionsOfGrid } from "./rebuild.ts";
 import { RedisStore } from "./redis-store.ts";
 import { balancerRouter } from "./router.ts";
 import { GridView } from "./view.ts";
@@ -39,6 +39,7 @@ export function startBalancer(env: BalancerEnv) {
           commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
           fallback: memory,
           sessions: () => sessionsOfGrid(view),
+          locate: (vehicleId) => locateVehicle(view, vehicleId),
           ...storeMetrics(telemetry.meter),
           log,
         })

@@ -1,4 +1,5 @@
-import type { Session } from "@evgrid/contract";
+import { reasons, type Session } from "@evgrid/contract";
+import { GridError } from "@evgrid/kit";
 import type { GridView } from "./view.ts";
 
 /** Names of what the replicas share in the store. */
@@ -58,4 +59,27 @@ export function homesOf(sessions: readonly Session[], keyTtlMs: number, nowMs: n
     }
   }
   return homes;
+}
+
+/**
+ * The substation holding a vehicle's active session: undefined if none has one, null if one did not answer
+ * (then nobody can vouch for the vehicle).
+ */
+export async function locateVehicle(view: GridView, vehicleId: string): Promise<string | undefined | null> {
+  try {
+    const found = await Promise.all(view.members.map((m) => m.client.findSession.query({ vehicleId })));
+    return found.find((s) => s !== null)?.substationId;
+  } catch {
+    return null;
+  }
+}
+
+/** A request the replica cannot vouch for while it rebuilds the store: refused, nothing started. */
+export function rebuilding(leaseMs: number): GridError {
+  return new GridError(
+    "SERVICE_UNAVAILABLE",
+    reasons.STATE_REBUILDING,
+    "the balancers' shared state was lost and is being rebuilt from the substations; nothing was started, retry shortly",
+    { retryAfterS: Math.max(1, Math.ceil(leaseMs / 1000)) },
+  );
 }

@@ -1,7 +1,7 @@
 import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
 import { GridError, type Logger } from "@evgrid/kit";
 import type { MemoryStore } from "./memory.ts";
-import { homesOf, storeKeys } from "./rebuild.ts";
+import { homesOf, rebuilding, storeKeys } from "./rebuild.ts";
 import { type Claimer, claimKey, claimOnce } from "./redis-claim.ts";
 import { RedisLink, StoreUnavailable } from "./redis-link.ts";
 import { EPOCH, FINISH, TRYING } from "./redis-scripts.ts";
@@ -20,6 +20,8 @@ export interface RedisStoreOptions {
   fallback: MemoryStore;
   /** Every session of the grid (null if a substation did not answer): what a forgetful store is rebuilt from. */
   sessions: () => Promise<Session[] | null>;
+  /** The substation of a vehicle's active session (undefined: none; null: a substation did not answer). */
+  locate: (vehicleId: string) => Promise<string | undefined | null>;
   /** The store forgot (its epoch changed or vanished): a counter, and an alert. */
   onReset?: () => void;
   /** A value that does not parse (or was planted without expiry) was treated as absent. */
@@ -160,6 +162,8 @@ export class RedisStore implements DispatchStore {
     // What this replica itself knows still holds (a session it started while the store was down, say);
     // not rebuilt yet, an absent claim proves nothing.
     home ??= this.opts.fallback.homeOf(req);
+    // Not rebuilt yet: the substations say where the vehicle charges, and it goes there or nowhere.
+    if (home === undefined && !this.trusted) home = (await this.opts.locate(req.vehicleId)) ?? undefined;
     if (home === undefined && !this.trusted) {
       await Promise.all([
         keyHeld ? release(keyName as string) : null,
@@ -286,13 +290,4 @@ export class RedisStore implements DispatchStore {
     }
     this.reachable = false;
   }
-}
-
-function rebuilding(leaseMs: number): GridError {
-  return new GridError(
-    "SERVICE_UNAVAILABLE",
-    reasons.STATE_REBUILDING,
-    "the balancers' shared state was lost and is being rebuilt from the substations; nothing was started, retry shortly",
-    { retryAfterS: Math.max(1, Math.ceil(leaseMs / 1000)) },
-  );
 }
