@@ -4,77 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import type { BalancerRouter } from "@evgrid/balancer";
-import type { ChargeApiRouter } from "@evgrid/charge-api";
-import { startChargeApi } from "@evgrid/charge-api/app";
-import { readEnv as chargeApiEnv } from "@evgrid/charge-api/env";
 import { errorDataOf } from "@evgrid/contract";
-import { internalClient, UNLIMITED_QUOTAS } from "@evgrid/kit";
-import { type RunningSubstation, startSubstation } from "@evgrid/substation/app";
-import { readEnv as substationEnv } from "@evgrid/substation/env";
 import { eventually, metricValue, spawnApp, startOcppGateway, startRedis } from "@evgrid/testing";
 import { RedisClient } from "bun";
+import { startReplicas } from "./replica-grid.ts";
 
 setDefaultTimeout(60_000);
-
-async function startReplicas(count: number, redisUrl: string, capacityKw = 100_000) {
-  const token = randomBytes(24).toString("base64url");
-  const substations: RunningSubstation[] = await Promise.all(
-    [1, 2].map((i) =>
-      startSubstation(
-        substationEnv({
-          SUBSTATION_ID: `substation-${i}`,
-          SUBSTATION_CAPACITY_KW: String(capacityKw),
-          PORT: "0",
-          LOG_QUIET: "true",
-          SERVICE_TOKEN: token,
-          SUBSTATION_DB_PATH: ":memory:",
-        }),
-      ),
-    ),
-  );
-  const balancers = await Promise.all(
-    Array.from({ length: count }, () =>
-      spawnApp("balancer", {
-        SERVICE_TOKEN: token,
-        SUBSTATION_URLS: substations.map((s) => s.url).join(","),
-        REDIS_URL: redisUrl,
-        ...UNLIMITED_QUOTAS,
-      }),
-    ),
-  );
-  const api = await startChargeApi(
-    chargeApiEnv({
-      PORT: "0",
-      BALANCER_URLS: balancers.map((b) => b.url).join(","),
-      SERVICE_TOKEN: token,
-      LOG_QUIET: "true",
-      ...UNLIMITED_QUOTAS,
-    }),
-  );
-  return {
-    token,
-    substations,
-    balancers,
-    api,
-    client: internalClient<ChargeApiRouter>(api.url, { timeoutMs: 15_000 }),
-    operator: (i: number) =>
-      internalClient<BalancerRouter>((balancers[i] as { url: string }).url, { timeoutMs: 15_000, token }),
-    /** Every active session of every substation, by vehicle. */
-    activeByVehicle() {
-      const counts = new Map<string, number>();
-      for (const s of substations)
-        for (const x of s.station.list("active", 100_000))
-          counts.set(x.vehicleId, (counts.get(x.vehicleId) ?? 0) + 1);
-      return counts;
-    },
-    async [Symbol.asyncDispose]() {
-      await api.stop();
-      await Promise.all(balancers.map((b) => b[Symbol.asyncDispose]()));
-      await Promise.all(substations.map((s) => s.stop()));
-    },
-  };
-}
 
 let redis: Awaited<ReturnType<typeof startRedis>>;
 beforeAll(async () => {
@@ -227,6 +162,12 @@ describe("balancer replicas sharing state", () => {
 
     await redis.start();
     await eventually(async () => expect(await up()).toEqual([1, 1]), { timeoutMs: 10_000 });
+    // It came back empty (no persistence): each replica rebuilds it from the substations first.
+    for (const i of [0, 1])
+      await eventually(
+        async () => expect((await grid.operator(i).stateInfo.query()).storeRebuilding).toBe(false),
+        { timeoutMs: 15_000 },
+      );
     // Shared again: one key over both replicas is one session.
     const again = await Promise.all(
       Array.from({ length: 20 }, () =>

@@ -3,10 +3,11 @@ import type { SubstationRouter } from "@evgrid/substation";
 import pkg from "../package.json" with { type: "json" };
 import { Dispatcher } from "./dispatcher.ts";
 import type { BalancerEnv } from "./env.ts";
-import { DispatchMemory } from "./memory.ts";
-import { balancerMetrics } from "./metrics.ts";
+import { MemoryStore } from "./memory.ts";
+import { balancerMetrics, storeMetrics } from "./metrics.ts";
+import { locateVehicle, sessionsOfGrid } from "./rebuild.ts";
+import { RedisStore } from "./redis-store.ts";
 import { balancerRouter } from "./router.ts";
-import { SharedState } from "./shared-state.ts";
 import { GridView } from "./view.ts";
 
 /** A store's URL as it may be logged: no password. */
@@ -28,12 +29,18 @@ export function startBalancer(env: BalancerEnv) {
         }),
     });
     await view.start(env.LOAD_REFRESH_MS);
+    const memory = new MemoryStore(env.IDEMPOTENCY_TTL_H * 3_600_000);
     const shared = env.REDIS_URL
-      ? new SharedState({
+      ? new RedisStore({
           url: env.REDIS_URL,
           keyTtlMs: env.IDEMPOTENCY_TTL_H * 3_600_000,
           // A claim outlives the longest dispatch; past it, a replica that died is taken over.
           leaseMs: env.DISPATCH_DEADLINE_MS + env.CALL_TIMEOUT_MS,
+          commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+          fallback: memory,
+          sessions: () => sessionsOfGrid(view),
+          locate: (vehicleId) => locateVehicle(view, vehicleId),
+          ...storeMetrics(telemetry.meter),
           log,
         })
       : undefined;
@@ -57,8 +64,7 @@ export function startBalancer(env: BalancerEnv) {
       quota: { maxActiveSessions: env.QUOTA_ACTIVE_SESSIONS, maxGridShare: env.QUOTA_GRID_SHARE },
       maxWaiting: env.WAIT_QUEUE_MAX,
       maxWaitingPerOwner: env.QUOTA_WAITING,
-      memory: new DispatchMemory(env.IDEMPOTENCY_TTL_H * 3_600_000),
-      ...(shared ? { shared } : {}),
+      store: shared ?? memory,
       report,
     });
     const router = balancerRouter(dispatcher);

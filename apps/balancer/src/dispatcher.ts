@@ -1,56 +1,24 @@
 import {
-  type DispatchAttempt,
   type DispatchRequest,
   errorDataOf,
-  MAX_WAIT_S,
   OPERATOR,
-  type RefusalDetails,
   reasons,
-  refusalDetailsSchema,
   type Session,
   type SessionUpdate,
   substationOfSession,
 } from "@evgrid/contract";
-import {
-  classifyCallFailure,
-  describeFailure,
-  GridError,
-  gridFull,
-  relayUpstreamError,
-  subscriptionValues,
-} from "@evgrid/kit";
-import {
-  checkSessionQuota,
-  exceedsEverySite,
-  firstStop,
-  nextStepAfter,
-  type SessionQuota,
-  type StartFailure,
-  takesOutOfRotation,
-} from "@evgrid/policy";
+import { GridError, relayUpstreamError, subscriptionValues } from "@evgrid/kit";
+import { checkSessionQuota, exceedsEverySite, type SessionQuota } from "@evgrid/policy";
 import { annotate, annotateGrant, annotateRequest, attr } from "@evgrid/telemetry";
+import { DispatchRun } from "./dispatch-run.ts";
 import { OwnerLedger } from "./ledger.ts";
-import { DispatchMemory } from "./memory.ts";
-import type { Claim, SharedState } from "./shared-state.ts";
-import type { GridView, Member } from "./view.ts";
+import { MemoryStore } from "./memory.ts";
+import { findVehicleSession, outcomeOf, ownerOf } from "./session-access.ts";
+import type { ClaimOutcome, DispatchReport, DispatchResult, DispatchStore } from "./types.ts";
+import type { GridView } from "./view.ts";
 import { isGridFull, WaitQueue } from "./wait-queue.ts";
 
-/** The balancer's answer to `dispatch` (clients see it as the router's output type). */
-export interface DispatchResult {
-  session: Session;
-  /** The session already existed for this idempotency key. */
-  replayed: boolean;
-  /** How many substations were asked before one admitted the session (1 = first choice). */
-  tries: number;
-  /** Substations that refused or failed before the one that admitted. */
-  attempts: DispatchAttempt[];
-}
-
-export interface DispatchReport {
-  outcome: "admitted" | "grid_full" | "unavailable" | "timeout" | "deadline" | "quota" | "invalid";
-  substationId: string | null;
-  tries: number;
-}
+export type { DispatchReport, DispatchResult } from "./types.ts";
 
 export interface DispatcherOptions {
   /** Substations asked at most per request. */
@@ -64,23 +32,12 @@ export interface DispatcherOptions {
   /** Requests waiting for capacity: in all, and per caller. */
   maxWaiting: number;
   maxWaitingPerOwner: number;
-  /** Idempotency and one-session-per-vehicle across this balancer's dispatches. */
-  memory?: DispatchMemory;
-  /** Claims shared with other balancer replicas (REDIS_URL); none: this replica's memory alone. */
-  shared?: SharedState;
+  /** Idempotency keys, vehicles' homes and the wait order: this replica's memory, or shared (REDIS_URL). */
+  store?: DispatchStore;
   now?: () => number;
   /** Told how every dispatch ended (metrics). */
   report?: (report: DispatchReport) => void;
 }
-
-const outcomeOf: Record<string, DispatchReport["outcome"]> = {
-  [reasons.GRID_FULL]: "grid_full",
-  [reasons.NO_SUBSTATION_AVAILABLE]: "unavailable",
-  [reasons.SUBSTATION_TIMEOUT]: "timeout",
-  [reasons.DEADLINE_EXCEEDED]: "deadline",
-  [reasons.QUOTA_EXCEEDED]: "quota",
-  [reasons.WAIT_QUEUE_FULL]: "quota",
-};
 
 /** A caller over its quota is re-checked against its substations at most this often. */
 const RECONCILE_EVERY_MS = 2000;
@@ -92,7 +49,7 @@ const RECONCILE_EVERY_MS = 2000;
  * view of the grid, the dispatch memory, the owner ledger and the wait queue; the router only delegates.
  */
 export class Dispatcher {
-  readonly memory: DispatchMemory;
+  readonly store: DispatchStore;
   private readonly ledger: OwnerLedger;
   private readonly waiting: WaitQueue;
   private readonly now: () => number;
@@ -103,7 +60,7 @@ export class Dispatcher {
     private readonly opts: DispatcherOptions,
   ) {
     this.now = opts.now ?? Date.now;
-    this.memory = opts.memory ?? new DispatchMemory();
+    this.store = opts.store ?? new MemoryStore();
     this.ledger = new OwnerLedger(this.now);
     this.waiting = new WaitQueue({
       // A pinned request (a vehicle at a charger) waits for its own substation only.
@@ -116,14 +73,9 @@ export class Dispatcher {
       abandon: (result) => void this.stopQuietly(result.session),
       maxWaiting: opts.maxWaiting,
       maxPerOwner: opts.maxWaitingPerOwner,
-      ...(opts.shared ? { order: opts.shared.waitOrder(crypto.randomUUID(), MAX_WAIT_S * 1000) } : {}),
+      ...(this.store.waitOrder ? { order: this.store.waitOrder } : {}),
     });
     view.onRefreshed = () => void this.waiting.pump();
-  }
-
-  /** The store shared with other replicas, if any. */
-  get sharedState(): SharedState | undefined {
-    return this.opts.shared;
   }
 
   /** Requests waiting for capacity right now. */
@@ -156,31 +108,15 @@ export class Dispatcher {
 
   /** `getSession`: with `owner`, only that owner's session (the substation checks). */
   getSession(ref: { sessionId: string; owner?: string | undefined }): Promise<Session> {
-    const member = this.ownerOf(ref.sessionId);
+    const member = ownerOf(this.view, ref.sessionId);
     return member.client.getSession.query(ref).catch((err: unknown) => {
       throw relayUpstreamError(err, member.id ?? member.url);
     });
   }
 
-  /**
-   * A vehicle's active session anywhere in the grid, or null: from the substation this balancer sent it to,
-   * else by asking every healthy substation (at most one has it). The OCPP gateway asks when a vehicle plugs in.
-   */
-  async findVehicleSession(vehicleId: string): Promise<Session | null> {
-    const home = (await this.opts.shared?.vehicleHome(vehicleId)) ?? this.memory.vehicleHome(vehicleId);
-    const homeMember = home === undefined ? undefined : this.view.byId(home);
-    const members = homeMember?.healthy ? [homeMember] : this.view.members.filter((m) => m.healthy);
-    const found = await Promise.all(
-      members.map((m) => m.client.findSession.query({ vehicleId }).catch(() => null)),
-    );
-    const session = found.find((s) => s !== null) ?? null;
-    if (session === null && homeMember?.healthy) {
-      // Memory may be stale (the session ended behind us): the others are asked before saying none.
-      this.memory.forgetVehicle(vehicleId);
-      await this.opts.shared?.forgetVehicle(vehicleId);
-      return this.findVehicleSession(vehicleId);
-    }
-    return session;
+  /** A vehicle's active session anywhere in the grid, or null (the OCPP gateway asks when it plugs in). */
+  findVehicleSession(vehicleId: string): Promise<Session | null> {
+    return findVehicleSession(this.view, this.store, vehicleId);
   }
 
   /**
@@ -191,7 +127,7 @@ export class Dispatcher {
     ref: { sessionId: string; owner?: string | undefined },
     signal?: AbortSignal,
   ): AsyncGenerator<SessionUpdate> {
-    const member = this.ownerOf(ref.sessionId);
+    const member = ownerOf(this.view, ref.sessionId);
     try {
       yield* subscriptionValues<SessionUpdate>((o) => member.client.watchSession.subscribe(ref, o), signal);
     } catch (err) {
@@ -205,12 +141,11 @@ export class Dispatcher {
     owner?: string | undefined;
     reason?: "stopped" | "charger_offline";
   }): Promise<Session> {
-    const member = this.ownerOf(ref.sessionId);
+    const member = ownerOf(this.view, ref.sessionId);
     try {
       const { session, load } = await member.client.stopSession.mutate(ref);
       this.view.record(member, load);
-      this.memory.forgetVehicle(session.vehicleId);
-      await this.opts.shared?.forgetVehicle(session.vehicleId);
+      await this.store.forgetVehicle(session.vehicleId);
       this.ledger.remove(session.sessionId);
       void this.waiting.pump();
       return session;
@@ -222,7 +157,7 @@ export class Dispatcher {
   /** What every request goes through, directly or from the queue: its caller's quota, then the dispatch. */
   private async admit(req: DispatchRequest): Promise<DispatchResult> {
     // A retry of a request already made asks for nothing new: it is answered, not counted again.
-    const counted = req.owner !== OPERATOR && !this.memory.isRetry(req);
+    const counted = req.owner !== OPERATOR && !this.store.isRetry(req);
     const release = counted ? await this.reserveWithinQuota(req) : () => {};
     try {
       const result = await this.dispatch(req);
@@ -309,19 +244,6 @@ export class Dispatcher {
     await this.stopSession({ sessionId: session.sessionId }).catch(() => {});
   }
 
-  private ownerOf(sessionId: string): Member {
-    const substationId = substationOfSession(sessionId);
-    const member = this.view.byId(substationId);
-    if (!member) {
-      throw new GridError(
-        "NOT_FOUND",
-        reasons.UNKNOWN_SUBSTATION,
-        `no substation ${substationId} in this grid`,
-      );
-    }
-    return member;
-  }
-
   /**
    * One dispatch (coalesced per idempotency key here, claimed across replicas when state is shared), said on
    * the active span (the trace) and to the metrics.
@@ -329,18 +251,15 @@ export class Dispatcher {
   private async dispatch(req: DispatchRequest): Promise<DispatchResult> {
     let run: DispatchRun | undefined;
     try {
-      const result = await this.memory.coalesce(req, async () => {
-        const claim = this.opts.shared
-          ? await this.opts.shared.claim(req, this.now() + this.opts.deadlineMs)
-          : null;
+      const result = await this.store.coalesce(req, async () => {
+        const claim = await this.store.claim(req, this.now() + this.opts.deadlineMs);
         run = new DispatchRun(this.view, req, this.opts, this.now, claim);
         try {
-          const r = await run.run(claim?.home ?? this.memory.homeOf(req));
-          this.memory.remember(req, r.session);
-          await claim?.finish({ at: r.session.substationId, vehicleUntilMs: endOf(r.session) });
+          const r = await run.run(claim.home);
+          await claim.finish({ kind: "admitted", session: r.session });
           return r;
         } catch (err) {
-          await claim?.finish(uncertainAt(err));
+          await claim.finish(uncertainAt(err));
           throw err;
         }
       });
@@ -361,187 +280,12 @@ export class Dispatcher {
   }
 }
 
-/** When an active session is expected to end (its vehicle's claim lasts until then); undefined: unknown. */
-function endOf(session: Session): number | undefined {
-  return session.status === "active" && session.expectedEndAt ? Date.parse(session.expectedEndAt) : undefined;
-}
-
 /**
  * Where a failed dispatch may still have started a session: the substation that never answered. Its claim
  * then points there, so a retry (same key, any replica) goes there and never books a second session.
  */
-function uncertainAt(err: unknown): { at: string } | null {
-  if (!(err instanceof GridError) || err.reason !== reasons.SUBSTATION_TIMEOUT) return null;
+function uncertainAt(err: unknown): ClaimOutcome {
+  if (!(err instanceof GridError) || err.reason !== reasons.SUBSTATION_TIMEOUT) return { kind: "none" };
   const at = (err.details as { substationId?: unknown } | undefined)?.substationId;
-  return typeof at === "string" ? { at } : null;
-}
-
-/** How a failed startSession looked from here, in the terms of the dispatch rules. */
-interface Failed {
-  failure: StartFailure;
-  /** A reason code for the attempt list (never an error's text). */
-  reason: string;
-  /** What the substation said of itself when it refused: news for the view. */
-  refusal: RefusalDetails | undefined;
-}
-
-function classify(err: unknown): Failed {
-  switch (classifyCallFailure(err)) {
-    case "answered": {
-      const data = errorDataOf(err);
-      const refusal = refusalDetailsSchema.safeParse(data?.details).data;
-      const reason = data?.reason ?? reasons.INTERNAL;
-      if (data?.code === "TOO_MANY_REQUESTS") return { failure: "full", reason, refusal };
-      if (reason === reasons.SUBSTATION_DRAINING) return { failure: "draining", reason, refusal };
-      if (data?.code === "SERVICE_UNAVAILABLE")
-        return { failure: "out_of_service", reason, refusal: undefined };
-      return { failure: "rejected", reason, refusal: undefined };
-    }
-    case "unreachable":
-      return { failure: "unreachable", reason: "UNREACHABLE", refusal: undefined };
-    case "uncertain":
-      return { failure: "uncertain", reason: "NO_ANSWER", refusal: undefined };
-  }
-}
-
-/**
- * One request's way through the grid: which substations it asked, and why each did not admit it. It goes
- * first to its home if it has one, else where the vehicle would get the most power as the view sees it; a
- * substation that surely did nothing (full, unreachable) is skipped for the next best, within the deadline
- * and at most `maxTries`. The rules of where it may go are `nextStepAfter` in packages/policy.
- */
-class DispatchRun {
-  private readonly asked = new Set<Member>();
-  private readonly attempts: DispatchAttempt[] = [];
-
-  constructor(
-    private readonly view: GridView,
-    private readonly req: DispatchRequest,
-    private readonly opts: DispatcherOptions,
-    private readonly now: () => number,
-    /** The shared claim to record each try in, when replicas share state. */
-    private readonly claim: Claim | null = null,
-  ) {}
-
-  /** Substations asked so far. */
-  get tries(): number {
-    return this.asked.size;
-  }
-
-  async run(home: string | undefined): Promise<DispatchResult> {
-    const { view, req, opts } = this;
-    const deadline = this.now() + opts.deadlineMs;
-    const homeMember = home === undefined ? undefined : view.byId(home);
-    const first = firstStop(
-      home === undefined ? undefined : { id: home, healthy: homeMember?.healthy ?? false },
-    );
-    if (first === "home_unavailable") throw homeUnavailable(home as string);
-    // Pinned (a vehicle at a charger there): that substation or none.
-    const pinned = req.substationId === undefined ? undefined : view.byId(req.substationId);
-    if (req.substationId !== undefined && !pinned?.healthy) throw homeUnavailable(req.substationId);
-
-    while (this.asked.size < opts.maxTries) {
-      const remainingMs = deadline - this.now();
-      if (remainingMs <= 0) {
-        throw new GridError(
-          "SERVICE_UNAVAILABLE",
-          reasons.DEADLINE_EXCEEDED,
-          `no substation admitted the request within ${opts.deadlineMs} ms`,
-          { substations: this.attempts },
-        );
-      }
-      const atHome = (first === "home" || pinned !== undefined) && this.asked.size === 0;
-      const member = pinned
-        ? this.asked.size === 0
-          ? pinned
-          : undefined
-        : atHome
-          ? homeMember
-          : view.best(req, this.asked);
-      if (!member) break;
-      this.asked.add(member);
-      if (this.claim && member.id !== null) await this.claim.trying(member.id);
-      view.beginAssignment(member, req);
-      try {
-        const timeoutMs = Math.min(opts.callTimeoutMs, remainingMs);
-        const res = await member.client.startSession.mutate(req, { context: { timeoutMs } });
-        view.record(member, res.load);
-        return {
-          session: res.session,
-          replayed: res.replayed,
-          tries: this.asked.size,
-          attempts: this.attempts,
-        };
-      } catch (err) {
-        this.afterFailure(member, err, atHome);
-      } finally {
-        view.endAssignment(member, req);
-      }
-    }
-    throw this.noneAdmitted();
-  }
-
-  /** Learns from the failure, then goes on to the next substation or ends the dispatch, as the rules say. */
-  private afterFailure(member: Member, err: unknown, atHome: boolean): void {
-    const { failure, reason, refusal } = classify(err);
-    const substationId = member.id ?? "unknown";
-    if (refusal) this.view.record(member, refusal.load);
-    if (takesOutOfRotation(failure))
-      this.view.markFailed(member, failure === "out_of_service" ? reason : describeFailure(err));
-    switch (nextStepAfter(failure, atHome)) {
-      case "try_next":
-        this.attempts.push({
-          substationId,
-          outcome: failure === "full" || failure === "draining" ? "refused" : "failed",
-          reason,
-        });
-        return;
-      case "relay":
-        throw relayUpstreamError(err, substationId);
-      case "fail_home_unavailable":
-        throw homeUnavailable(substationId);
-      case "fail_uncertain":
-        throw new GridError(
-          "SERVICE_UNAVAILABLE",
-          reasons.SUBSTATION_TIMEOUT,
-          `${substationId} did not answer in time; not retried elsewhere to avoid a double booking`,
-          { substationId },
-        );
-    }
-  }
-
-  /**
-   * Says why every substation we did not get a session from could not take it, in reason codes (what
-   * exactly failed stays in the balancer's own status, for operators): GRID_FULL if any could answer.
-   */
-  private noneAdmitted(): GridError {
-    const ranking = this.view.rank(this.req, this.asked);
-    const fullReason = new Map(ranking.full.map((f) => [f.member, f.reason]));
-    const attempts = [...this.attempts];
-    for (const m of this.view.members) {
-      if (this.asked.has(m)) continue;
-      if (!m.healthy || !m.load) {
-        attempts.push({ substationId: m.id ?? "unknown", outcome: "failed", reason: "UNREACHABLE" });
-        continue;
-      }
-      const reason = m.load.draining ? reasons.SUBSTATION_DRAINING : (fullReason.get(m) ?? "NOT_TRIED");
-      attempts.push({ substationId: m.load.substationId, outcome: "skipped", reason });
-    }
-    if (attempts.some((a) => a.outcome !== "failed")) return gridFull(attempts);
-    return new GridError(
-      "SERVICE_UNAVAILABLE",
-      reasons.NO_SUBSTATION_AVAILABLE,
-      `no substation is reachable (${attempts.map((a) => `${a.substationId}: ${a.reason}`).join(", ") || "none configured"})`,
-      { substations: attempts },
-    );
-  }
-}
-
-function homeUnavailable(substationId: string): GridError {
-  return new GridError(
-    "SERVICE_UNAVAILABLE",
-    reasons.HOME_SUBSTATION_UNAVAILABLE,
-    `${substationId}, which holds this vehicle's session, is unreachable; not booked elsewhere, retry later`,
-    { substationId },
-  );
+  return typeof at === "string" ? { kind: "uncertain", at } : { kind: "none" };
 }

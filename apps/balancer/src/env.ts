@@ -41,6 +41,11 @@ const schema = z.object({
       })
       .optional(),
   ),
+  /**
+   * Each command to REDIS_URL at most: past it the store counts as down for that call (each replica keeps
+   * to its own memory), so a paused store never holds a request; well inside DISPATCH_DEADLINE_MS.
+   */
+  REDIS_COMMAND_TIMEOUT_MS: positiveMsSchema.default(300),
   /** How long an idempotency key is honoured (hours). */
   IDEMPOTENCY_TTL_H: z.coerce
     .number()

@@ -1,5 +1,5 @@
 import type { DispatchRequest, Session } from "@evgrid/contract";
-import type { DispatchResult } from "./dispatcher.ts";
+import type { Claim, DispatchResult, DispatchStore } from "./types.ts";
 
 interface Home {
   substationId: string;
@@ -14,8 +14,13 @@ interface Home {
  *   for `keyTtlMs` (IDEMPOTENCY_TTL_H);
  * - a vehicle points at the substation of its active session until that session is expected to end.
  * Bounded (oldest forgotten first). Lives in this process: see the README for what that does not cover.
+ * The dispatch store of a lone replica, and the one a shared store falls back to while it is down.
  */
-export class DispatchMemory {
+export class MemoryStore implements DispatchStore {
+  readonly shared = false;
+  readonly up = false;
+  readonly rebuilding = false;
+  readonly waitOrder = undefined;
   private readonly inflight = new Map<string, Promise<DispatchResult>>();
   private readonly homes = new Map<string, Home>();
 
@@ -34,6 +39,17 @@ export class DispatchMemory {
     const p = dispatch().finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
     return p;
+  }
+
+  /** A claim in this process: concurrent ones are already coalesced, so it only says where to go. */
+  async claim(req: DispatchRequest): Promise<Claim> {
+    return {
+      home: this.homeOf(req),
+      trying: async () => {},
+      finish: async (outcome) => {
+        if (outcome.kind === "admitted") this.remember(req, outcome.session);
+      },
+    };
   }
 
   /** Where this request (by key) or this vehicle (by its active session) already is, if known. */
@@ -63,12 +79,12 @@ export class DispatchMemory {
   }
 
   /** The substation of this vehicle's active session, as this balancer last knew it. */
-  vehicleHome(vehicleId: string): string | undefined {
+  async vehicleHome(vehicleId: string): Promise<string | undefined> {
     const home = this.homes.get(`vehicle:${vehicleId}`);
     return home && home.expiresAtMs > this.now() ? home.substationId : undefined;
   }
 
-  forgetVehicle(vehicleId: string): void {
+  async forgetVehicle(vehicleId: string): Promise<void> {
     this.homes.delete(`vehicle:${vehicleId}`);
   }
 

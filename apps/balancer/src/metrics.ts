@@ -1,5 +1,5 @@
 import type { Meter } from "@opentelemetry/api";
-import type { DispatchReport } from "./dispatcher.ts";
+import type { DispatchReport } from "./types.ts";
 import type { GridView } from "./view.ts";
 
 /** What the balancer did and what it believes, labelled by substation id (its URL until it has answered). */
@@ -69,4 +69,18 @@ export function balancerMetrics(
     dispatches.add(1, { outcome: report.outcome, substation: report.substationId ?? "none" });
     tries.record(report.tries);
   };
+}
+
+/** What the shared store did wrong, as counters (created only when REDIS_URL is set). */
+export function storeMetrics(meter: Meter) {
+  const resets = meter.createCounter("evgrid_balancer_state_store_resets_total", {
+    description:
+      "Times this replica found the shared store had forgotten its state (epoch changed or gone) and rebuilt it from the substations",
+  });
+  const bad = meter.createCounter("evgrid_balancer_state_store_bad_values_total", {
+    description: "Values in the shared store that did not parse (or had no expiry), treated as absent",
+  });
+  resets.add(0);
+  bad.add(0);
+  return { onReset: () => resets.add(1), onBadValue: () => bad.add(1) };
 }

@@ -23,8 +23,10 @@ export function balancerRouter(dispatcher: Dispatcher) {
      * the charge-api retry an uncertain dispatch on another replica under the same idempotency key.
      */
     stateInfo: internalProcedure.query(() => ({
-      shared: dispatcher.sharedState !== undefined,
-      storeUp: dispatcher.sharedState?.up ?? false,
+      shared: dispatcher.store.shared,
+      storeUp: dispatcher.store.up,
+      /** The store forgot and this replica is rebuilding it from the substations (STATE_REBUILDING). */
+      storeRebuilding: dispatcher.store.rebuilding,
     })),
     /** register and deregister: substations join and leave (packages/membership). */
     ...membershipProcedures(view),

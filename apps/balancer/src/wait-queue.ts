@@ -1,15 +1,22 @@
 import { type DispatchRequest, OPERATOR, reasons } from "@evgrid/contract";
 import { GridError, type Scheduler, systemScheduler } from "@evgrid/kit";
 import { byClassThenArrival } from "@evgrid/policy";
-import type { DispatchResult } from "./dispatcher.ts";
+import type { DispatchResult, WaitOrder } from "./types.ts";
+
+/**
+ * A waiter's place in the order every replica shares: none (no shared order, or the store was down when it
+ * arrived: this replica's order only, until the store is back), asked for, or held.
+ */
+type Place = { kind: "local" } | { kind: "pending" } | { kind: "ticketed"; ticket: number };
 
 interface Waiter {
   req: DispatchRequest;
   /** Arrival order here; with the request's priority class, the order freed power is offered in. */
   seq: number;
   priority: DispatchRequest["priority"];
-  /** Its place in the order shared by every replica (REDIS_URL); null: this replica's order only. */
-  ticket: number | null;
+  place: Place;
+  /** When its wait ends (wall clock), as the shared order records it. */
+  untilMs: number;
   resolve: (r: DispatchResult) => void;
   reject: (err: unknown) => void;
   timer: { cancel(): void };
@@ -35,26 +42,6 @@ export interface WaitQueueOptions {
   scheduler?: Scheduler;
   /** The first-come-first-served order shared with other balancer replicas, if any. */
   order?: WaitOrder;
-}
-
-/** A waiter of any replica, as the shared order holds it. */
-export interface OrderedWaiter {
-  ticket: number;
-  replica: string;
-  priority?: DispatchRequest["priority"];
-  minKw: number;
-  maxKw: number;
-  substationId?: string | undefined;
-}
-
-/** The wait queue's order across replicas (shared-state.ts): tickets in arrival order. */
-export interface WaitOrder {
-  readonly replica: string;
-  /** Takes a ticket for a waiter until `untilMs`; null when the store is down (local order only). */
-  enter(req: DispatchRequest, untilMs: number): Promise<number | null>;
-  leave(ticket: number): void;
-  /** Every waiter of every replica still waiting, oldest first; null when the store is down. */
-  snapshot(): Promise<OrderedWaiter[] | null>;
 }
 
 /** How long a refused waiter is told to wait before asking again. */
@@ -109,7 +96,8 @@ export class WaitQueue {
         req,
         seq: this.arrivals++,
         priority: req.priority,
-        ticket: null,
+        place: { kind: "local" },
+        untilMs: Date.now() + waitMs,
         resolve,
         reject,
         inFlight: false,
@@ -142,17 +130,22 @@ export class WaitQueue {
       );
       this.waiters.push(waiter);
       this.perOwner.set(req.owner, mine + 1);
-      const order = this.opts.order;
-      if (!order) return void this.pump();
       // Its place among every replica's waiters, then a first chance.
-      void order.enter(req, Date.now() + waitMs).then((ticket) => {
-        if (waiter.done) {
-          if (ticket !== null) order.leave(ticket);
-          return;
-        }
-        waiter.ticket = ticket;
-        void this.pump();
-      });
+      if (this.opts.order) this.enter(waiter, this.opts.order);
+      else void this.pump();
+    });
+  }
+
+  /** Asks the shared order for a ticket, then pumps: with one, or (store down) in this replica's order. */
+  private enter(waiter: Waiter, order: WaitOrder): void {
+    waiter.place = { kind: "pending" };
+    void order.enter(waiter.req, waiter.untilMs).then((ticket) => {
+      if (waiter.done) {
+        if (ticket !== null) order.leave(ticket);
+        return;
+      }
+      waiter.place = ticket === null ? { kind: "local" } : { kind: "ticketed", ticket };
+      void this.pump();
     });
   }
 
@@ -176,9 +169,14 @@ export class WaitQueue {
         // Higher priority classes first, then first come, first served (packages/policy).
         for (const waiter of [...this.waiters].sort(byClassThenArrival)) {
           if (waiter.inFlight || waiter.done) continue;
-          if (this.opts.order && waiter.ticket === null && others) continue; // its ticket is on its way
+          if (waiter.place.kind === "pending") continue; // its ticket is on its way; then it pumps again
+          if (waiter.place.kind === "local" && order && others) {
+            // It arrived while the store was down: it takes its place in the shared order now.
+            this.enter(waiter, order);
+            continue;
+          }
           if (!this.opts.hasRoomFor(waiter.req)) continue;
-          const ticket = waiter.ticket;
+          const ticket = waiter.place.kind === "ticketed" ? waiter.place.ticket : null;
           // Someone before this one in the order every replica shares (a higher class, or the same one and
           // an earlier ticket) whom the freed power would fit goes first.
           const earlierFits =
@@ -216,8 +214,8 @@ export class WaitQueue {
         this.settle(waiter, () => waiter.resolve(result));
       }
     } catch (err) {
-      if (isGridFull(err) && !waiter.expired && !waiter.abandoned) {
-        // The view was optimistic: keep the place in the queue and wait for the next chance.
+      if (keepsWaiting(err) && !waiter.expired && !waiter.abandoned) {
+        // The view was optimistic (or the store is being rebuilt): keep the place, wait for the next chance.
         waiter.inFlight = false;
         return;
       }
@@ -229,7 +227,7 @@ export class WaitQueue {
     if (waiter.done) return;
     waiter.done = true;
     waiter.timer.cancel();
-    if (waiter.ticket !== null) this.opts.order?.leave(waiter.ticket);
+    if (waiter.place.kind === "ticketed") this.opts.order?.leave(waiter.place.ticket);
     this.waiters.splice(this.waiters.indexOf(waiter), 1);
     const left = (this.perOwner.get(waiter.req.owner) ?? 1) - 1;
     if (left > 0) this.perOwner.set(waiter.req.owner, left);
@@ -241,6 +239,11 @@ export class WaitQueue {
 /** "No room now": the one failure a request that said it would wait keeps waiting after. */
 export function isGridFull(err: unknown): boolean {
   return err instanceof GridError && err.reason === reasons.GRID_FULL;
+}
+
+/** Refusals that say "not yet": a waiter keeps its place after them. */
+function keepsWaiting(err: unknown): boolean {
+  return isGridFull(err) || (err instanceof GridError && err.reason === reasons.STATE_REBUILDING);
 }
 
 /** Nobody reads this answer; it exists so the promise settles and the waiter's memory is freed. */

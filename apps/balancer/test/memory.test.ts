@@ -1,16 +1,16 @@
 import { describe, expect, test } from "bun:test";
 import { dispatchRequestSchema, type Session } from "@evgrid/contract";
-import type { DispatchResult } from "../src/dispatcher.ts";
-import { DispatchMemory } from "../src/memory.ts";
+import { MemoryStore } from "../src/memory.ts";
+import type { DispatchResult } from "../src/types.ts";
 
 const req = (o: Record<string, unknown>) =>
   dispatchRequestSchema.parse({ vehicleId: "ev", owner: "addr:203.0.113.1", ...o });
 const session = (substationId: string, expectedEndMs: number) =>
   ({ substationId, status: "active", expectedEndAt: new Date(expectedEndMs).toISOString() }) as Session;
 
-describe("DispatchMemory", () => {
+describe("MemoryStore", () => {
   test("concurrent requests with one key share one dispatch; the others are told it is a replay", async () => {
-    const memory = new DispatchMemory();
+    const memory = new MemoryStore();
     let runs = 0;
     const dispatch = async () => {
       runs += 1;
@@ -25,7 +25,7 @@ describe("DispatchMemory", () => {
 
   test("a key is remembered for its TTL, per caller; a vehicle until its session is expected to end", () => {
     let nowMs = 0;
-    const memory = new DispatchMemory(3_600_000, 1000, () => nowMs);
+    const memory = new MemoryStore(3_600_000, 1000, () => nowMs);
     memory.remember(req({ idempotencyKey: "order-1" }), session("substation-2", 600_000));
     expect(memory.homeOf(req({ idempotencyKey: "order-1", vehicleId: "other" }))).toBe("substation-2");
     expect(memory.isRetry(req({ idempotencyKey: "order-1" }))).toBe(true);
@@ -42,7 +42,7 @@ describe("DispatchMemory", () => {
   });
 
   test("bounded: past its size the oldest entries go first", () => {
-    const memory = new DispatchMemory(3_600_000, 2, () => 0);
+    const memory = new MemoryStore(3_600_000, 2, () => 0);
     for (const k of ["a", "b", "c"])
       memory.remember(req({ idempotencyKey: k, vehicleId: k }), session("s-1", 1));
     expect(["a", "b", "c"].map((k) => memory.isRetry(req({ idempotencyKey: k })))).toEqual([

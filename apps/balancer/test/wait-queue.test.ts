@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { type DispatchRequest, dispatchRequestSchema, errorDataOf } from "@evgrid/contract";
 import { GridError, manualScheduler } from "@evgrid/kit";
-import type { DispatchResult } from "../src/dispatcher.ts";
+import type { DispatchResult } from "../src/types.ts";
 import { WaitQueue } from "../src/wait-queue.ts";
 
 const req = (vehicleId: string, over: Record<string, unknown> = {}): DispatchRequest =>
@@ -113,5 +113,35 @@ describe("WaitQueue", () => {
     expect(full).toMatchObject({ reason: "WAIT_QUEUE_FULL", details: { retryAfterS: 5 } });
     expect(q.length).toBe(3);
     for (const w of waiting) void w.catch(() => {});
+  });
+
+  test("a waiter that arrived while the shared store was down takes its place once it is back, then is served", async () => {
+    let storeUp = false;
+    let tickets = 0;
+    const order = {
+      replica: "me",
+      enter: async () => (storeUp ? ++tickets : null),
+      leave: () => {},
+      snapshot: async () => (storeUp ? [] : null),
+    };
+    let roomKw = 0;
+    const q = new WaitQueue({
+      hasRoomFor: (r) => r.minKw <= roomKw,
+      dispatch: async (r) => resultFor(r),
+      abandon: () => {},
+      maxWaiting: 10,
+      maxPerOwner: 10,
+      scheduler: manualScheduler(),
+      order,
+    });
+    const answer = q.wait(req("arrived-while-down"));
+    await flush();
+    storeUp = true;
+    await q.pump(); // back: it asks for its ticket
+    await flush();
+    expect(tickets).toBe(1);
+    roomKw = 100;
+    await q.pump();
+    expect((await answer).session.sessionId).toBe("s.arrived-while-down");
   });
 });

@@ -29,6 +29,12 @@ export const reasons = {
    * is not booked elsewhere, which could double-book the vehicle. Retry later.
    */
   HOME_SUBSTATION_UNAVAILABLE: "HOME_SUBSTATION_UNAVAILABLE",
+  /**
+   * The balancers' shared state store forgot what it held (a flush, a restart without persistence, a failover
+   * to an empty replica) and is being rebuilt from the substations: nothing was started; retry after
+   * `Retry-After`.
+   */
+  STATE_REBUILDING: "STATE_REBUILDING",
   /** The substation is being drained by an operator: it takes no new sessions, existing ones run on. */
   SUBSTATION_DRAINING: "SUBSTATION_DRAINING",
   /** The substation is shutting down (SIGTERM): no new sessions; its sessions are taken up on restart. */

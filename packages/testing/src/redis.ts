@@ -42,16 +42,22 @@ export async function startRedis() {
   };
   const stop = async () => {
     if (!proc) return;
+    proc.kill("SIGCONT");
     proc.kill("SIGKILL");
     await proc.exited;
     proc = null;
   };
+  /** SIGSTOP / SIGCONT: a store that hangs (connections stay open, nothing answers). */
+  const pause = () => proc?.kill("SIGSTOP");
+  const resume = () => proc?.kill("SIGCONT");
   await start();
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
     start,
     stop,
+    pause,
+    resume,
     async [Symbol.asyncDispose]() {
       await stop();
     },

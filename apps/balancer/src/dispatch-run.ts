@@ -1,0 +1,189 @@
+import {
+  type DispatchAttempt,
+  type DispatchRequest,
+  errorDataOf,
+  type RefusalDetails,
+  reasons,
+  refusalDetailsSchema,
+} from "@evgrid/contract";
+import { classifyCallFailure, describeFailure, GridError, gridFull, relayUpstreamError } from "@evgrid/kit";
+import { firstStop, nextStepAfter, type StartFailure, takesOutOfRotation } from "@evgrid/policy";
+import type { Claim, DispatchResult } from "./types.ts";
+import type { GridView, Member } from "./view.ts";
+
+/** What a run needs of the dispatcher's settings. */
+export interface RunOptions {
+  maxTries: number;
+  deadlineMs: number;
+  callTimeoutMs: number;
+}
+
+/** How a failed startSession looked from here, in the terms of the dispatch rules. */
+interface Failed {
+  failure: StartFailure;
+  /** A reason code for the attempt list (never an error's text). */
+  reason: string;
+  /** What the substation said of itself when it refused: news for the view. */
+  refusal: RefusalDetails | undefined;
+}
+
+function classify(err: unknown): Failed {
+  switch (classifyCallFailure(err)) {
+    case "answered": {
+      const data = errorDataOf(err);
+      const refusal = refusalDetailsSchema.safeParse(data?.details).data;
+      const reason = data?.reason ?? reasons.INTERNAL;
+      if (data?.code === "TOO_MANY_REQUESTS") return { failure: "full", reason, refusal };
+      if (reason === reasons.SUBSTATION_DRAINING) return { failure: "draining", reason, refusal };
+      if (data?.code === "SERVICE_UNAVAILABLE")
+        return { failure: "out_of_service", reason, refusal: undefined };
+      return { failure: "rejected", reason, refusal: undefined };
+    }
+    case "unreachable":
+      return { failure: "unreachable", reason: "UNREACHABLE", refusal: undefined };
+    case "uncertain":
+      return { failure: "uncertain", reason: "NO_ANSWER", refusal: undefined };
+  }
+}
+
+/**
+ * One request's way through the grid: which substations it asked, and why each did not admit it. It goes
+ * first to its home if it has one, else where the vehicle would get the most power as the view sees it; a
+ * substation that surely did nothing (full, unreachable) is skipped for the next best, within the deadline
+ * and at most `maxTries`. The rules of where it may go are `nextStepAfter` in packages/policy.
+ */
+export class DispatchRun {
+  private readonly asked = new Set<Member>();
+  private readonly attempts: DispatchAttempt[] = [];
+
+  constructor(
+    private readonly view: GridView,
+    private readonly req: DispatchRequest,
+    private readonly opts: RunOptions,
+    private readonly now: () => number,
+    /** The claim to record each try in (replicas that share state). */
+    private readonly claim: Claim,
+  ) {}
+
+  /** Substations asked so far. */
+  get tries(): number {
+    return this.asked.size;
+  }
+
+  async run(home: string | undefined): Promise<DispatchResult> {
+    const { view, req, opts } = this;
+    const deadline = this.now() + opts.deadlineMs;
+    const homeMember = home === undefined ? undefined : view.byId(home);
+    const first = firstStop(
+      home === undefined ? undefined : { id: home, healthy: homeMember?.healthy ?? false },
+    );
+    if (first === "home_unavailable") throw homeUnavailable(home as string);
+    // Pinned (a vehicle at a charger there): that substation or none.
+    const pinned = req.substationId === undefined ? undefined : view.byId(req.substationId);
+    if (req.substationId !== undefined && !pinned?.healthy) throw homeUnavailable(req.substationId);
+
+    while (this.asked.size < opts.maxTries) {
+      const remainingMs = deadline - this.now();
+      if (remainingMs <= 0) {
+        throw new GridError(
+          "SERVICE_UNAVAILABLE",
+          reasons.DEADLINE_EXCEEDED,
+          `no substation admitted the request within ${opts.deadlineMs} ms`,
+          { substations: this.attempts },
+        );
+      }
+      const atHome = (first === "home" || pinned !== undefined) && this.asked.size === 0;
+      const member = pinned
+        ? this.asked.size === 0
+          ? pinned
+          : undefined
+        : atHome
+          ? homeMember
+          : view.best(req, this.asked);
+      if (!member) break;
+      this.asked.add(member);
+      if (member.id !== null) await this.claim.trying(member.id);
+      view.beginAssignment(member, req);
+      try {
+        const timeoutMs = Math.min(opts.callTimeoutMs, remainingMs);
+        const res = await member.client.startSession.mutate(req, { context: { timeoutMs } });
+        view.record(member, res.load);
+        return {
+          session: res.session,
+          replayed: res.replayed,
+          tries: this.asked.size,
+          attempts: this.attempts,
+        };
+      } catch (err) {
+        this.afterFailure(member, err, atHome);
+      } finally {
+        view.endAssignment(member, req);
+      }
+    }
+    throw this.noneAdmitted();
+  }
+
+  /** Learns from the failure, then goes on to the next substation or ends the dispatch, as the rules say. */
+  private afterFailure(member: Member, err: unknown, atHome: boolean): void {
+    const { failure, reason, refusal } = classify(err);
+    const substationId = member.id ?? "unknown";
+    if (refusal) this.view.record(member, refusal.load);
+    if (takesOutOfRotation(failure))
+      this.view.markFailed(member, failure === "out_of_service" ? reason : describeFailure(err));
+    switch (nextStepAfter(failure, atHome)) {
+      case "try_next":
+        this.attempts.push({
+          substationId,
+          outcome: failure === "full" || failure === "draining" ? "refused" : "failed",
+          reason,
+        });
+        return;
+      case "relay":
+        throw relayUpstreamError(err, substationId);
+      case "fail_home_unavailable":
+        throw homeUnavailable(substationId);
+      case "fail_uncertain":
+        throw new GridError(
+          "SERVICE_UNAVAILABLE",
+          reasons.SUBSTATION_TIMEOUT,
+          `${substationId} did not answer in time; not retried elsewhere to avoid a double booking`,
+          { substationId },
+        );
+    }
+  }
+
+  /**
+   * Says why every substation we did not get a session from could not take it, in reason codes (what
+   * exactly failed stays in the balancer's own status, for operators): GRID_FULL if any could answer.
+   */
+  private noneAdmitted(): GridError {
+    const ranking = this.view.rank(this.req, this.asked);
+    const fullReason = new Map(ranking.full.map((f) => [f.member, f.reason]));
+    const attempts = [...this.attempts];
+    for (const m of this.view.members) {
+      if (this.asked.has(m)) continue;
+      if (!m.healthy || !m.load) {
+        attempts.push({ substationId: m.id ?? "unknown", outcome: "failed", reason: "UNREACHABLE" });
+        continue;
+      }
+      const reason = m.load.draining ? reasons.SUBSTATION_DRAINING : (fullReason.get(m) ?? "NOT_TRIED");
+      attempts.push({ substationId: m.load.substationId, outcome: "skipped", reason });
+    }
+    if (attempts.some((a) => a.outcome !== "failed")) return gridFull(attempts);
+    return new GridError(
+      "SERVICE_UNAVAILABLE",
+      reasons.NO_SUBSTATION_AVAILABLE,
+      `no substation is reachable (${attempts.map((a) => `${a.substationId}: ${a.reason}`).join(", ") || "none configured"})`,
+      { substations: attempts },
+    );
+  }
+}
+
+export function homeUnavailable(substationId: string): GridError {
+  return new GridError(
+    "SERVICE_UNAVAILABLE",
+    reasons.HOME_SUBSTATION_UNAVAILABLE,
+    `${substationId}, which holds this vehicle's session, is unreachable; not booked elsewhere, retry later`,
+    { substationId },
+  );
+}

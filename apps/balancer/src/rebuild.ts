@@ -1,0 +1,85 @@
+import { reasons, type Session } from "@evgrid/contract";
+import { GridError } from "@evgrid/kit";
+import type { GridView } from "./view.ts";
+
+/** Names of what the replicas share in the store. */
+export const storeKeys = {
+  epoch: "evgrid:epoch",
+  key: (owner: string, idempotencyKey: string) => `evgrid:key:${owner}\u0000${idempotencyKey}`,
+  vehicle: (vehicleId: string) => `evgrid:vehicle:${vehicleId}`,
+  wait: "evgrid:wait",
+  waitSeq: "evgrid:wait:seq",
+};
+
+/** A claim done at `at`, to write (if nothing newer is there) for `ttlMs`. */
+export interface Home {
+  name: string;
+  value: string;
+  ttlMs: number;
+}
+
+/** The most sessions asked of one substation; past it, its oldest ended ones (and their keys) are not seen. */
+const LIST_LIMIT = 10_000;
+
+/**
+ * Every session of every substation in the view (they are the truth: each names its vehicle, owner and
+ * idempotency key), or null if one did not answer: what it holds cannot be vouched for yet.
+ */
+export async function sessionsOfGrid(view: GridView): Promise<Session[] | null> {
+  try {
+    const lists = await Promise.all(
+      view.members.map((m) => m.client.listSessions.query({ status: "all", limit: LIST_LIMIT })),
+    );
+    return lists.flatMap((l) => l.sessions);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The claims the sessions imply: each active session's vehicle until the session is expected to end, and
+ * each key that made a session for the rest of its TTL.
+ */
+export function homesOf(sessions: readonly Session[], keyTtlMs: number, nowMs: number): Home[] {
+  const homes: Home[] = [];
+  const done = (at: string) => JSON.stringify({ s: "d", at });
+  for (const s of sessions) {
+    if (s.idempotencyKey !== null) {
+      const ttlMs = Date.parse(s.startedAt) + keyTtlMs - nowMs;
+      if (ttlMs > 0)
+        homes.push({ name: storeKeys.key(s.owner, s.idempotencyKey), value: done(s.substationId), ttlMs });
+    }
+    if (s.status === "active") {
+      const endMs = s.expectedEndAt ? Date.parse(s.expectedEndAt) : nowMs + keyTtlMs;
+      homes.push({
+        name: storeKeys.vehicle(s.vehicleId),
+        value: done(s.substationId),
+        ttlMs: Math.max(1000, endMs - nowMs),
+      });
+    }
+  }
+  return homes;
+}
+
+/**
+ * The substation holding a vehicle's active session: undefined if none has one, null if one did not answer
+ * (then nobody can vouch for the vehicle).
+ */
+export async function locateVehicle(view: GridView, vehicleId: string): Promise<string | undefined | null> {
+  try {
+    const found = await Promise.all(view.members.map((m) => m.client.findSession.query({ vehicleId })));
+    return found.find((s) => s !== null)?.substationId;
+  } catch {
+    return null;
+  }
+}
+
+/** A request the replica cannot vouch for while it rebuilds the store: refused, nothing started. */
+export function rebuilding(leaseMs: number): GridError {
+  return new GridError(
+    "SERVICE_UNAVAILABLE",
+    reasons.STATE_REBUILDING,
+    "the balancers' shared state was lost and is being rebuilt from the substations; nothing was started, retry shortly",
+    { retryAfterS: Math.max(1, Math.ceil(leaseMs / 1000)) },
+  );
+}

@@ -1,0 +1,117 @@
+/**
+ * The Lua scripts the replicas share the dispatch state with (run with EVALSHA: loaded once, reloaded on
+ * NOSCRIPT). Every key they write has an expiry. A value no balancer could have written (it does not parse,
+ * it has no expiry, its lease is longer than any lease given) is treated as absent and overwritten, and
+ * counted by the caller: garbage never makes a store look dead, nor locks a key or vehicle out.
+ */
+
+export interface Script {
+  text: string;
+  sha: string;
+}
+
+const script = (text: string): Script => ({
+  text,
+  sha: new Bun.CryptoHasher("sha1").update(text).digest("hex"),
+});
+
+/** The server's clock in ms: leases are compared on one clock, whatever the replicas' clocks say. */
+const NOW = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+/** Reads KEYS[1] as a claim: `c` the claim, or nil (absent or garbage, `bad` = 1). */
+const READ = `
+local v = redis.call('GET', KEYS[1])
+local c = nil
+local bad = 0
+if v then
+  local ok, d = pcall(cjson.decode, v)
+  if ok and type(d) == 'table' and (d.at == nil or type(d.at) == 'string')
+    and ((d.s == 'd' and type(d.at) == 'string') or (d.s == 'p' and type(d.t) == 'string' and type(d.u) == 'number'))
+    and redis.call('PTTL', KEYS[1]) >= 0 then
+    c = d
+  else
+    bad = 1
+  end
+end
+`;
+
+/**
+ * Claims KEYS[1] for token ARGV[1] with a lease of ARGV[2] ms, the key living ARGV[3] ms, if the store's epoch
+ * (KEYS[2]) is still ARGV[4]. Answers {state, where, bad, msLeft}: `epoch` (the store is not the one this
+ * replica knew), `claimed` (new, or taken over from a lease that ran out: where it last tried), `done`
+ * (where it went) or `busy` (another replica holds it for msLeft more).
+ */
+export const CLAIM = script(`${NOW}
+if redis.call('GET', KEYS[2]) ~= ARGV[4] then return {'epoch', '', 0, 0} end
+${READ}
+local lease = tonumber(ARGV[2])
+if c == nil then
+  redis.call('SET', KEYS[1], cjson.encode({s='p', t=ARGV[1], u=now + lease}), 'PX', ARGV[3])
+  return {'claimed', '', bad, 0}
+end
+if c.s == 'd' then return {'done', c.at, bad, 0} end
+if c.u < now or c.u > now + lease then
+  c.t = ARGV[1]
+  c.u = now + lease
+  redis.call('SET', KEYS[1], cjson.encode(c), 'KEEPTTL')
+  return {'claimed', c.at or '', bad, 0}
+end
+return {'busy', c.at or '', bad, c.u - now}
+`);
+
+/** Records the substation ARGV[2] about to be asked, if the claim is still ARGV[1]'s. */
+export const TRYING = script(`${READ}
+if c == nil or c.s ~= 'p' or c.t ~= ARGV[1] then return 0 end
+c.at = ARGV[2]
+redis.call('SET', KEYS[1], cjson.encode(c), 'KEEPTTL')
+return 1
+`);
+
+/**
+ * Ends ARGV[1]'s claim: where the session is (ARGV[2], kept ARGV[3] ms), or released (ARGV[2] empty); then
+ * wakes whoever waits for it. A claim lost meanwhile (the store forgot) is written again when there is a
+ * session: it is the truth.
+ */
+export const FINISH = script(`${READ}
+local mine = c ~= nil and c.s == 'p' and c.t == ARGV[1]
+if mine or (c == nil and ARGV[2] ~= '') then
+  if ARGV[2] == '' then
+    redis.call('DEL', KEYS[1])
+  else
+    redis.call('SET', KEYS[1], cjson.encode({s='d', at=ARGV[2]}), 'PX', ARGV[3])
+  end
+end
+redis.call('PUBLISH', 'evgrid:done:' .. KEYS[1], '1')
+return mine and 1 or 0
+`);
+
+/**
+ * The store's epoch KEYS[1]: its value (kept ARGV[2] ms more), or ARGV[1] written now if it had none.
+ * Answers {epoch, 1 if written now}.
+ */
+export const EPOCH = script(`
+local e = redis.call('GET', KEYS[1])
+if not e then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {ARGV[1], 1}
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {e, 0}
+`);
+
+/**
+ * A waiter's ticket in one round trip: the next number of KEYS[2], its member (ARGV[1], JSON) in the sorted
+ * set KEYS[1] under it; both live ARGV[2] ms past the latest entry.
+ */
+export const ENTER = script(`
+local t = redis.call('INCR', KEYS[2])
+local m = cjson.decode(ARGV[1])
+m.ticket = t
+redis.call('ZADD', KEYS[1], t, cjson.encode(m))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return t
+`);

@@ -1,0 +1,80 @@
+/** A grid of balancer replicas sharing a redis-server: substations and the charge-api in this process. */
+import { randomBytes } from "node:crypto";
+import type { BalancerRouter } from "@evgrid/balancer";
+import type { ChargeApiRouter } from "@evgrid/charge-api";
+import { startChargeApi } from "@evgrid/charge-api/app";
+import { readEnv as chargeApiEnv } from "@evgrid/charge-api/env";
+import { internalClient, UNLIMITED_QUOTAS } from "@evgrid/kit";
+import { type RunningSubstation, startSubstation } from "@evgrid/substation/app";
+import { readEnv as substationEnv } from "@evgrid/substation/env";
+import { spawnApp } from "@evgrid/testing";
+
+export async function startReplicas(
+  count: number,
+  redisUrl: string,
+  capacityKw = 100_000,
+  balancerEnv: Record<string, string> = {},
+) {
+  const token = randomBytes(24).toString("base64url");
+  const substations: RunningSubstation[] = await Promise.all(
+    [1, 2].map((i) =>
+      startSubstation(
+        substationEnv({
+          SUBSTATION_ID: `substation-${i}`,
+          SUBSTATION_CAPACITY_KW: String(capacityKw),
+          PORT: "0",
+          LOG_QUIET: "true",
+          SERVICE_TOKEN: token,
+          SUBSTATION_DB_PATH: ":memory:",
+        }),
+      ),
+    ),
+  );
+  const balancers = await Promise.all(
+    Array.from({ length: count }, () =>
+      spawnApp("balancer", {
+        SERVICE_TOKEN: token,
+        SUBSTATION_URLS: substations.map((s) => s.url).join(","),
+        REDIS_URL: redisUrl,
+        ...UNLIMITED_QUOTAS,
+        ...balancerEnv,
+      }),
+    ),
+  );
+  const api = await startChargeApi(
+    chargeApiEnv({
+      PORT: "0",
+      BALANCER_URLS: balancers.map((b) => b.url).join(","),
+      SERVICE_TOKEN: token,
+      LOG_QUIET: "true",
+      ...UNLIMITED_QUOTAS,
+    }),
+  );
+  return {
+    token,
+    substations,
+    balancers,
+    api,
+    client: internalClient<ChargeApiRouter>(api.url, { timeoutMs: 15_000 }),
+    operator: (i: number) =>
+      internalClient<BalancerRouter>((balancers[i] as { url: string }).url, { timeoutMs: 15_000, token }),
+    /** Every active session of every substation, by vehicle. */
+    activeByVehicle() {
+      const counts = new Map<string, number>();
+      for (const s of substations)
+        for (const x of s.station.list("active", 100_000))
+          counts.set(x.vehicleId, (counts.get(x.vehicleId) ?? 0) + 1);
+      return counts;
+    },
+    async [Symbol.asyncDispose]() {
+      await api.stop();
+      await Promise.all(balancers.map((b) => b[Symbol.asyncDispose]()));
+      await Promise.all(substations.map((s) => s.stop()));
+    },
+  };
+}
+
+/** Every session (active or ended) of every substation. */
+export function allSessions(grid: { substations: RunningSubstation[] }) {
+  return grid.substations.flatMap((s) => s.station.list("all", 100_000));
+}

@@ -1,0 +1,238 @@
+/**
+ * The shared store misbehaving as stores do (issue 18): hung, flushed, fed garbage or planted keys, against a
+ * real redis-server and real balancer processes.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { errorDataOf } from "@evgrid/contract";
+import { eventually, metricValue, startRedis } from "@evgrid/testing";
+import { RedisClient } from "bun";
+import { allSessions, startReplicas } from "./replica-grid.ts";
+
+setDefaultTimeout(90_000);
+
+let redis: Awaited<ReturnType<typeof startRedis>>;
+let store: RedisClient;
+beforeAll(async () => {
+  redis = await startRedis();
+  store = new RedisClient(redis.url);
+});
+afterAll(async () => {
+  store?.close();
+  await redis?.[Symbol.asyncDispose]();
+});
+
+const first0 = (grid: { balancers: { metrics(): Promise<string> }[] }) =>
+  grid.balancers[0] as { metrics(): Promise<string> };
+const storeUp = async (b: { metrics(): Promise<string> }) =>
+  metricValue(await b.metrics(), "evgrid_balancer_state_store_up");
+
+describe("a shared store that misbehaves", () => {
+  test("a request that starts waiting while the store hangs is served once it is back and power frees up", async () => {
+    await using grid = await startReplicas(2, redis.url, 11);
+    const req = (vehicleId: string, waitS?: number) => ({
+      vehicleId,
+      maxKw: 11,
+      minKw: 11,
+      durationS: 600,
+      substationId: "substation-1",
+      ...(waitS === undefined ? {} : { waitS }),
+    });
+    const holder = await grid.operator(0).dispatch.mutate(req("ev-holder-starve"));
+    redis.pause();
+    try {
+      // A request right away is answered, not held by the hung store: its commands time out, memory serves it.
+      const meanwhile = await grid.operator(1).dispatch.mutate({
+        ...req("ev-during-pause"),
+        substationId: "substation-2",
+      });
+      expect(meanwhile.session.substationId).toBe("substation-2");
+      await eventually(async () => expect(await storeUp(first0(grid))).toBe(0), {
+        timeoutMs: 10_000,
+      });
+      const waiting = grid
+        .operator(0)
+        .dispatch.mutate(req("ev-starved", 30), { context: { timeoutMs: 40_000 } });
+      await eventually(
+        async () =>
+          expect(metricValue(await first0(grid).metrics(), "evgrid_balancer_waiting_requests")).toBe(1),
+        { timeoutMs: 10_000 },
+      );
+      redis.resume();
+      await eventually(async () => expect(await storeUp(first0(grid))).toBe(1), {
+        timeoutMs: 10_000,
+      });
+      // Back: the waiter takes its place in the shared order, then gets the power the holder frees.
+      await eventually(async () => expect(Number(await store.send("ZCARD", ["evgrid:wait"]))).toBe(1), {
+        timeoutMs: 10_000,
+      });
+      await grid.operator(0).stopSession.mutate({ sessionId: holder.session.sessionId });
+      const served = await waiting;
+      expect(served.session.vehicleId).toBe("ev-starved");
+    } finally {
+      redis.resume();
+    }
+  });
+
+  test("a malformed value under a claim is treated as absent (counted), not as a dead store", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    await store.send("SET", ["evgrid:vehicle:ev-garbage", "{not json", "PX", "600000"]);
+    await store.send("SET", ["evgrid:key:operator\u0000k-garbage", "\u0000\u0001", "PX", "600000"]);
+    const first = await grid.operator(0).dispatch.mutate({
+      vehicleId: "ev-garbage",
+      durationS: 600,
+      idempotencyKey: "k-garbage",
+    });
+    // Still shared, right away: the other replica replays the same session for the key.
+    expect((await grid.operator(0).stateInfo.query()).storeUp).toBe(true);
+    const again = await grid.operator(1).dispatch.mutate({
+      vehicleId: "ev-garbage",
+      durationS: 600,
+      idempotencyKey: "k-garbage",
+    });
+    expect(again.session.sessionId).toBe(first.session.sessionId);
+    const bad = metricValue(
+      (await grid.balancers[0]?.metrics()) ?? "",
+      "evgrid_balancer_state_store_bad_values_total",
+    );
+    expect(bad).toBeGreaterThan(0);
+  });
+
+  test("a claim planted without expiry locks nobody out", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    const forever = JSON.stringify({ s: "p", t: "planted", u: Date.now() + 10 * 365 * 86_400_000 });
+    await store.send("SET", ["evgrid:vehicle:ev-planted", forever]);
+    await store.send("SET", ["evgrid:vehicle:ev-planted-ttl", forever, "PX", "86400000"]);
+    for (const vehicleId of ["ev-planted", "ev-planted-ttl"]) {
+      const r = await grid.operator(1).dispatch.mutate({ vehicleId, durationS: 600 });
+      expect(r.session.vehicleId).toBe(vehicleId);
+    }
+    // And what the balancer wrote instead has an expiry.
+    expect(Number(await store.send("PTTL", ["evgrid:vehicle:ev-planted"]))).toBeGreaterThan(0);
+  });
+
+  test("a request waiting for another replica's claim on its key is woken when it finishes, not polling", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    const [seconds] = (await store.send("TIME", [])) as [string, string];
+    const claimName = "evgrid:key:operator\u0000k-woken";
+    // Another replica holds the key for 3 s more (within the lease a balancer gives).
+    const held = JSON.stringify({ s: "p", t: "elsewhere", u: Number(seconds) * 1000 + 3000 });
+    await store.send("SET", [claimName, held, "PX", "600000"]);
+    await store.send("CONFIG", ["RESETSTAT"]);
+    const evalshaCalls = async () => {
+      const info = String(await store.send("INFO", ["commandstats"]));
+      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0);
+    };
+    const answer = grid.operator(0).dispatch.mutate({
+      vehicleId: "ev-woken",
+      durationS: 600,
+      idempotencyKey: "k-woken",
+    });
+    // It waits, subscribed to the claim's channel.
+    await eventually(async () => {
+      const channels = (await store.send("PUBSUB", ["CHANNELS", "evgrid:done:*"])) as string[];
+      expect(channels).toContain(`evgrid:done:${claimName}`);
+    });
+    const whileWaiting = await evalshaCalls();
+    // The holder finishes: its session is on substation-2.
+    await store.send("SET", [claimName, JSON.stringify({ s: "d", at: "substation-2" }), "PX", "600000"]);
+    await store.send("PUBLISH", [`evgrid:done:${claimName}`, "1"]);
+    const r = await answer;
+    expect(r.session.substationId).toBe("substation-2");
+    // A handful of script calls (claim, re-check once subscribed, re-check when woken), not one every 20 ms;
+    // and never the script text (EVAL).
+    expect(whileWaiting).toBeLessThanOrEqual(4);
+    const info = String(await store.send("INFO", ["commandstats"]));
+    expect(info).not.toContain("cmdstat_eval:");
+  });
+
+  test("FLUSHALL: a vehicle and a key another replica started are not booked elsewhere", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    const req = { vehicleId: "ev-forgotten", durationS: 600, idempotencyKey: "forgotten-key" };
+    const first = await grid.operator(0).dispatch.mutate(req);
+    const home = first.session.substationId;
+    // Replica 1 sees that substation busier than the other: a request it cannot place goes to the other.
+    await eventually(async () => {
+      const view = await grid.operator(1).listSubstations.query();
+      expect(view.find((s) => s.substationId === home)?.load?.allocatedKw ?? 0).toBeGreaterThan(0);
+    });
+    await store.send("FLUSHALL", []);
+    // Not rebuilt yet, replica 1 asks the substations where the vehicle charges: there, the same session.
+    const during = await grid.operator(1).dispatch.mutate(req);
+    expect(during.session.sessionId).toBe(first.session.sessionId);
+    // A vehicle nobody can vouch for yet (no session anywhere, the store empty) is refused, not guessed.
+    const unknown = await grid
+      .operator(1)
+      .dispatch.mutate({ vehicleId: "ev-unknown", durationS: 600 })
+      .then(() => "admitted")
+      .catch((err) => errorDataOf(err)?.reason);
+    expect(unknown).toBe("STATE_REBUILDING");
+    await eventually(
+      async () => expect((await grid.operator(1).stateInfo.query()).storeRebuilding).toBe(false),
+      { timeoutMs: 20_000 },
+    );
+    const after = await grid.operator(1).dispatch.mutate(req);
+    expect(after.session.sessionId).toBe(first.session.sessionId);
+    expect(after.replayed).toBe(true);
+    expect(grid.activeByVehicle().get("ev-forgotten")).toBe(1);
+    const resets = metricValue(
+      (await grid.balancers[1]?.metrics()) ?? "",
+      "evgrid_balancer_state_store_resets_total",
+    );
+    expect(resets).toBe(1);
+  });
+
+  test("FLUSHALL under load: no vehicle twice, no key twice, the reset counted", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    const seed = Number(process.env.SEED ?? Date.now() % 100_000);
+    let state = seed;
+    const random = (n: number) => {
+      state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return state % n;
+    };
+    const answers: string[] = [];
+    const one = async () => {
+      const v = random(100);
+      const key = random(3) === 0 ? undefined : `flush-${v}-${random(2)}`;
+      try {
+        await grid.operator(random(2)).dispatch.mutate({
+          vehicleId: `ev-flush-${v}`,
+          durationS: 600,
+          ...(key ? { idempotencyKey: key } : {}),
+        });
+        answers.push("ok");
+      } catch (err) {
+        answers.push(errorDataOf(err)?.reason ?? "?");
+      }
+    };
+    const wave = () => Promise.all(Array.from({ length: 60 }, one));
+    await wave();
+    await Promise.all([wave(), store.send("FLUSHALL", []), wave()]);
+    await eventually(
+      async () => {
+        const resets = await Promise.all(
+          grid.balancers.map(async (b) =>
+            metricValue(await b.metrics(), "evgrid_balancer_state_store_resets_total"),
+          ),
+        );
+        expect(resets.reduce<number>((a, b) => a + (b ?? 0), 0)).toBeGreaterThan(0);
+      },
+      { timeoutMs: 10_000 },
+    );
+    await wave();
+    for (const i of [0, 1])
+      await eventually(
+        async () => expect((await grid.operator(i).stateInfo.query()).storeRebuilding).toBe(false),
+        { timeoutMs: 20_000 },
+      );
+    await wave();
+    const byKey = new Map<string, number>();
+    for (const s of allSessions(grid))
+      if (s.idempotencyKey) byKey.set(s.idempotencyKey, (byKey.get(s.idempotencyKey) ?? 0) + 1);
+    const counts: Record<string, number> = {};
+    for (const a of answers) counts[a] = (counts[a] ?? 0) + 1;
+    console.log(`FLUSHALL under load (seed ${seed}): ${JSON.stringify(counts)}`);
+    for (const [vehicle, n] of grid.activeByVehicle())
+      expect({ seed, vehicle, n }).toEqual({ seed, vehicle, n: 1 });
+    for (const [key, n] of byKey) expect({ seed, key, n }).toEqual({ seed, key, n: 1 });
+  });
+});
