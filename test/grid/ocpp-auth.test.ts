@@ -120,8 +120,9 @@ test("guessing is locked out per id + address and per address; the real charger 
       OCPP_AUTH_PAIR_FAILURES: "3",
       OCPP_AUTH_ID_FAILURES: "3",
       OCPP_AUTH_ADDRESS_FAILURES: "6",
-      OCPP_AUTH_LOCKOUT_MS: "100",
-      OCPP_AUTH_LOCKOUT_MAX_MS: "300",
+      // Long enough that a lockout outlasts the next attempt on a busy machine (an argon2 takes ~1 s there).
+      OCPP_AUTH_LOCKOUT_MS: "3000",
+      OCPP_AUTH_LOCKOUT_MAX_MS: "3000",
     },
     ["cp-victim", "cp-new"],
   );
@@ -137,7 +138,10 @@ test("guessing is locked out per id + address and per address; the real charger 
   expect(await upgrade(s.url, "cp-victim", PASSWORD, "127.0.0.1")).toBe(101);
   expect(await upgrade(s.url, "cp-victim", PASSWORD, "127.0.0.3")).toBe(101);
   // A lockout is short: the guesser's address gets a try again within OCPP_AUTH_LOCKOUT_MAX_MS.
-  await eventually(async () => expect(await upgrade(s.url, "cp-victim", PASSWORD, "127.0.0.2")).toBe(101));
+  await eventually(async () => expect(await upgrade(s.url, "cp-victim", PASSWORD, "127.0.0.2")).toBe(101), {
+    timeoutMs: 15_000,
+    intervalMs: 250,
+  });
 
   // The real charger also logs in from behind a NAT that a guesser shares.
   expect(await upgrade(s.url, "cp-victim", PASSWORD, "127.0.0.4")).toBe(101);
