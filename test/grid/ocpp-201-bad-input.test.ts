@@ -177,7 +177,8 @@ describe("2.0.1 TransactionEvent", () => {
 
   test("OCPP_MAX_TRANSACTIONS bounds 2.0.1 transactions too", async () => {
     await using s = await rawGateway({ OCPP_MAX_TRANSACTIONS: "2" });
-    const c = await s.raw201("cp-many");
+    // Room for three by its EVSEs and its power: the limit of open transactions is what refuses the third.
+    const c = await s.raw201("cp-many", true, { maxKw: 22, connectors: 4 });
     for (const evse of [1, 2]) {
       expect(kind(await c.call("TransactionEvent", event("Started", `t-m${evse}`, { evse })))).toBe("result");
     }

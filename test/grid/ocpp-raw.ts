@@ -92,12 +92,13 @@ export async function rawGateway(env: Record<string, string> = {}, capacityKw = 
     grid,
     ocpp,
     /** Registers the id and opens a raw connection (booted over 2.0.1 unless `boot` is false). */
-    async raw201(id: string, boot = true) {
+    async raw201(id: string, boot = true, cp: { maxKw?: number; connectors?: number } = {}) {
       await ocpp.admin.registerChargePoint.mutate({
         chargePointId: id,
         substationId: "substation-1",
         password: PASSWORD,
-        maxKw: 11,
+        maxKw: cp.maxKw ?? 11,
+        ...(cp.connectors === undefined ? {} : { connectors: cp.connectors }),
       });
       const c = await RawCharger.open(ocpp.gateway.ocppUrl, id, PASSWORD, "ocpp2.0.1");
       if (boot) {
