@@ -6,11 +6,10 @@ import type { BalancerEnv } from "./env.ts";
 import { DispatchMemory } from "./memory.ts";
 import { balancerMetrics } from "./metrics.ts";
 import { balancerRouter } from "./router.ts";
+import { SharedQuota } from "./shared-quota.ts";
 import { SharedState } from "./shared-state.ts";
+import { openStoreClient, printableStore, type StoreConnection } from "./store-connection.ts";
 import { GridView } from "./view.ts";
-
-/** A store's URL as it may be logged: no password. */
-const redactedUrl = (url: string) => url.replace(/\/\/[^@/]*@/, "//***@");
 
 /** Wires config -> telemetry -> grid view (first refresh done) -> router -> server. */
 export function startBalancer(env: BalancerEnv) {
@@ -28,9 +27,12 @@ export function startBalancer(env: BalancerEnv) {
         }),
     });
     await view.start(env.LOAD_REFRESH_MS);
-    const shared = env.REDIS_URL
+    const store: StoreConnection | undefined = env.REDIS_URL
+      ? { url: env.REDIS_URL, password: env.REDIS_PASSWORD, tlsCaFile: env.REDIS_TLS_CA_FILE }
+      : undefined;
+    const shared = store
       ? new SharedState({
-          url: env.REDIS_URL,
+          ...store,
           keyTtlMs: env.IDEMPOTENCY_TTL_H * 3_600_000,
           // A claim outlives the longest dispatch; past it, a replica that died is taken over.
           leaseMs: env.DISPATCH_DEADLINE_MS + env.CALL_TIMEOUT_MS,
@@ -38,9 +40,23 @@ export function startBalancer(env: BalancerEnv) {
         })
       : undefined;
     await shared?.start();
+    // Its own connection: a quota check never queues behind claims, and fails alone.
+    const quotaRedis = store
+      ? openStoreClient(store, { enableOfflineQueue: false, autoReconnect: true, maxRetries: 4_294_967_295 })
+      : undefined;
+    void quotaRedis?.connect().catch(() => {});
+    const sharedQuota = quotaRedis
+      ? new SharedQuota({
+          redis: quotaRedis,
+          // A reservation outlives the longest dispatch; past it, a replica that died frees its places.
+          reservationTtlMs: env.DISPATCH_DEADLINE_MS + env.CALL_TIMEOUT_MS + 1000,
+          commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+          log,
+        })
+      : undefined;
     log.info(
       shared
-        ? `state shared with other balancer replicas in ${redactedUrl(env.REDIS_URL as string)}`
+        ? `state shared with other balancer replicas in ${printableStore(store as StoreConnection)}`
         : "state in this process only (no REDIS_URL): run one balancer, or set REDIS_URL for replicas",
     );
     let dispatcher: Dispatcher | undefined;
@@ -59,6 +75,7 @@ export function startBalancer(env: BalancerEnv) {
       maxWaitingPerOwner: env.QUOTA_WAITING,
       memory: new DispatchMemory(env.IDEMPOTENCY_TTL_H * 3_600_000),
       ...(shared ? { shared } : {}),
+      ...(sharedQuota ? { sharedQuota } : {}),
       report,
     });
     const router = balancerRouter(dispatcher);
@@ -79,7 +96,10 @@ export function startBalancer(env: BalancerEnv) {
         view.stop();
       },
       // After the calls in flight are answered: they may still claim.
-      afterStop: () => shared?.close(),
+      afterStop: () => {
+        shared?.close();
+        quotaRedis?.close();
+      },
       expose: { view, dispatcher },
     };
   });

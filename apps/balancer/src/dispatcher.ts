@@ -31,6 +31,7 @@ import {
 import { annotate, annotateGrant, annotateRequest, attr } from "@evgrid/telemetry";
 import { OwnerLedger } from "./ledger.ts";
 import { DispatchMemory } from "./memory.ts";
+import type { SharedQuota, SharedReservation } from "./shared-quota.ts";
 import type { Claim, SharedState } from "./shared-state.ts";
 import type { GridView, Member } from "./view.ts";
 import { isGridFull, WaitQueue } from "./wait-queue.ts";
@@ -68,6 +69,8 @@ export interface DispatcherOptions {
   memory?: DispatchMemory;
   /** Claims shared with other balancer replicas (REDIS_URL); none: this replica's memory alone. */
   shared?: SharedState;
+  /** Quotas counted across replicas (REDIS_URL); none, or the store silent: this replica's ledger alone. */
+  sharedQuota?: SharedQuota;
   now?: () => number;
   /** Told how every dispatch ended (metrics). */
   report?: (report: DispatchReport) => void;
@@ -212,6 +215,7 @@ export class Dispatcher {
       this.memory.forgetVehicle(session.vehicleId);
       await this.opts.shared?.forgetVehicle(session.vehicleId);
       this.ledger.remove(session.sessionId);
+      this.opts.sharedQuota?.ended(session.owner, session.sessionId);
       void this.waiting.pump();
       return session;
     } catch (err) {
@@ -224,14 +228,40 @@ export class Dispatcher {
     // A retry of a request already made asks for nothing new: it is answered, not counted again.
     const counted = req.owner !== OPERATOR && !this.memory.isRetry(req);
     const release = counted ? await this.reserveWithinQuota(req) : () => {};
+    let across: SharedReservation | undefined;
     try {
+      across = counted ? await this.reserveAcrossReplicas(req) : undefined;
       const result = await this.dispatch(req);
-      if (result.session.status === "active" && result.session.owner !== OPERATOR)
+      if (result.session.status === "active" && result.session.owner !== OPERATOR) {
         this.ledger.add(result.session);
+        across?.admitted(result.session);
+      }
       return result;
     } finally {
       release();
+      across?.release();
     }
+  }
+
+  /** The caller's quota across every replica (after this replica's own): undefined if not shared now. */
+  private async reserveAcrossReplicas(req: DispatchRequest): Promise<SharedReservation | undefined> {
+    const answer = await this.opts.sharedQuota?.reserve(
+      req.owner,
+      req.minKw,
+      this.opts.quota,
+      this.view.capacityInForceKw,
+      () => this.ledger.heldBy(req.owner),
+      async (ids) => {
+        if (!this.reconcileDue(req.owner)) return [];
+        const gone = await Promise.all(ids.map((id) => this.sessionEnded(id)));
+        const ended = ids.filter((_, i) => gone[i]);
+        for (const id of ended) this.ledger.remove(id);
+        return ended;
+      },
+    );
+    if (!answer) return undefined;
+    if (answer.ok) return answer.reservation;
+    throw this.overQuota(req, answer.decision, answer.retryAfterS);
   }
 
   /**
@@ -259,6 +289,7 @@ export class Dispatcher {
   private overQuota(
     req: DispatchRequest,
     decision: Exclude<ReturnType<typeof checkSessionQuota>, { ok: true }>,
+    retryAfterS = this.ledger.retryAfterS(req.owner),
   ) {
     this.opts.report?.({ outcome: "quota", substationId: null, tries: 0 });
     const what =
@@ -268,7 +299,7 @@ export class Dispatcher {
     return new GridError("TOO_MANY_REQUESTS", reasons.QUOTA_EXCEEDED, `quota exceeded: ${what}`, {
       quota: decision.quota,
       limit: decision.limit,
-      retryAfterS: this.ledger.retryAfterS(req.owner),
+      retryAfterS,
     });
   }
 
@@ -278,6 +309,21 @@ export class Dispatcher {
    * longer has. At most once per RECONCILE_EVERY_MS per caller; true if anything was learned.
    */
   private async reconcile(owner: string): Promise<boolean> {
+    if (!this.reconcileDue(owner)) return false;
+    const uncertain = this.ledger.uncertain(owner);
+    const ended = await Promise.all(uncertain.map((sessionId) => this.sessionEnded(sessionId)));
+    ended.forEach((gone, i) => {
+      const id = uncertain[i];
+      if (gone && id !== undefined) {
+        this.ledger.remove(id);
+        this.opts.sharedQuota?.ended(owner, id);
+      }
+    });
+    return ended.some(Boolean);
+  }
+
+  /** May the caller's sessions be asked about now (at most once per RECONCILE_EVERY_MS)? Counts it if so. */
+  private reconcileDue(owner: string): boolean {
     const nowMs = this.now();
     if (nowMs - (this.reconciledAtMs.get(owner) ?? 0) < RECONCILE_EVERY_MS) return false;
     this.reconciledAtMs.set(owner, nowMs);
@@ -285,23 +331,18 @@ export class Dispatcher {
       for (const [o, at] of this.reconciledAtMs)
         if (nowMs - at >= RECONCILE_EVERY_MS) this.reconciledAtMs.delete(o);
     }
-    const uncertain = this.ledger.uncertain(owner);
-    const ended = await Promise.all(
-      uncertain.map(async (sessionId) => {
-        const member = this.view.byId(substationOfSession(sessionId));
-        if (!member?.healthy) return false;
-        try {
-          return (await member.client.getSession.query({ sessionId })).status === "ended";
-        } catch (err) {
-          return errorDataOf(err)?.reason === reasons.SESSION_NOT_FOUND;
-        }
-      }),
-    );
-    ended.forEach((gone, i) => {
-      const id = uncertain[i];
-      if (gone && id !== undefined) this.ledger.remove(id);
-    });
-    return ended.some(Boolean);
+    return true;
+  }
+
+  /** Has this session surely ended? Its substation says so (an unreachable one says nothing). */
+  private async sessionEnded(sessionId: string): Promise<boolean> {
+    const member = this.view.byId(substationOfSession(sessionId));
+    if (!member?.healthy) return false;
+    try {
+      return (await member.client.getSession.query({ sessionId })).status === "ended";
+    } catch (err) {
+      return errorDataOf(err)?.reason === reasons.SESSION_NOT_FOUND;
+    }
   }
 
   /** A session was admitted for a caller that hung up while waiting: nobody will ever use it. */

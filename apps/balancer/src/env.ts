@@ -37,10 +37,22 @@ const schema = z.object({
     z
       .url({
         protocol: /^(redis|rediss|valkey|valkeys)$/,
-        error: "REDIS_URL must be a redis:// or valkey:// URL",
+        error: "REDIS_URL must be a redis://, rediss://, valkey:// or valkeys:// URL",
       })
       .optional(),
   ),
+  /**
+   * The store's password, replacing REDIS_URL's (a Kubernetes Secret as it is, no URL-encoding). With an ACL
+   * user, put the user in REDIS_URL (`redis://evgrid@valkey:6379`).
+   */
+  REDIS_PASSWORD: z.preprocess((v) => (v === "" ? undefined : v), z.string().optional()),
+  /** PEM file of the CA that signed a rediss:// store's certificate (a private CA); unset: the system's CAs. */
+  REDIS_TLS_CA_FILE: z.preprocess((v) => (v === "" ? undefined : v), z.string().optional()),
+  /**
+   * One quota command to the store at most: past it the caller is held to this replica's quotas (a store
+   * that hangs must not hang dispatches), and the store is skipped for a second.
+   */
+  REDIS_COMMAND_TIMEOUT_MS: positiveMsSchema.default(250),
   /** How long an idempotency key is honoured (hours). */
   IDEMPOTENCY_TTL_H: z.coerce
     .number()

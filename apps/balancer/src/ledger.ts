@@ -108,6 +108,15 @@ export class OwnerLedger {
       .map((h) => h.sessionId);
   }
 
+  /** What the caller holds as this replica knows it (to write back into a shared store that forgot it). */
+  heldBy(owner: string): { sessionId: string; minKw: number; latestEndMs: number }[] {
+    return [...(this.owners.get(owner)?.held.values() ?? [])].map(({ sessionId, minKw, latestEndMs }) => ({
+      sessionId,
+      minKw,
+      latestEndMs,
+    }));
+  }
+
   /** Seconds until the caller's first session is expected to end: when a refused caller may try again. */
   retryAfterS(owner: string): number {
     const nowMs = this.now();

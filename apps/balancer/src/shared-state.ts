@@ -1,6 +1,7 @@
 import { type DispatchRequest, reasons } from "@evgrid/contract";
 import { GridError, type Logger } from "@evgrid/kit";
-import { RedisClient } from "bun";
+import type { RedisClient } from "bun";
+import { openStoreClient, type StoreConnection } from "./store-connection.ts";
 import type { OrderedWaiter, WaitOrder } from "./wait-queue.ts";
 
 /**
@@ -34,8 +35,7 @@ export interface Claim {
   finish(outcome: { at: string; vehicleUntilMs?: number | undefined } | null): Promise<void>;
 }
 
-export interface SharedStateOptions {
-  url: string;
+export interface SharedStateOptions extends StoreConnection {
   /** How long an idempotency key is honoured. */
   keyTtlMs: number;
   /** How long a claim holds without being finished (a dispatch's deadline, and some). */
@@ -104,7 +104,7 @@ export class SharedState {
   constructor(private readonly opts: SharedStateOptions) {
     this.now = opts.now ?? Date.now;
     // Commands fail at once while disconnected (no offline queue): a dispatch never waits on a dead store.
-    this.redis = new RedisClient(opts.url, {
+    this.redis = openStoreClient(opts, {
       enableOfflineQueue: false,
       connectionTimeout: 2000,
       autoReconnect: true,

@@ -1,0 +1,94 @@
+/**
+ * The quota across replicas, as one Lua script (Valkey/Redis run it atomically). A caller's keys:
+ * KEYS[1] a sorted set of what it holds, scored by when each entry expires (`r:<token>` a request being
+ * dispatched, `s:<sessionId>` an admitted session, until it must have ended); KEYS[2] a hash of each entry's
+ * minimum kW plus their running sum (`#sum`), so a check costs O(log n) whatever the caller holds.
+ * Time is the store's own (TIME): replicas' clocks may differ, expiry must not.
+ *
+ * ARGV[1] is the operation:
+ * - reserve member kw ttlMs maxSessions maxKw ('' = no power share): counts the request if it fits.
+ *   Answers {verdict, sessions, kw, existed, firstExpiryMs}; verdict 'ok', 'active_sessions' or 'grid_share'.
+ * - admit reservation session kw untilMs: the reservation becomes the session.
+ * - drop member: a reservation given back, or a session that ended.
+ * - seed (session kw untilMs)...: sessions a replica holds, written back into a store that forgot them.
+ * - list n: the n sessions that end first (to ask their substations whether they already have).
+ */
+export const QUOTA_SCRIPT = `
+local at, kw = KEYS[1], KEYS[2]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local op = ARGV[1]
+
+local function remove(member)
+  local w = redis.call('HGET', kw, member)
+  if w then
+    redis.call('HINCRBYFLOAT', kw, '#sum', -tonumber(w))
+    redis.call('HDEL', kw, member)
+  end
+  redis.call('ZREM', at, member)
+end
+
+local function add(member, w, untilMs)
+  if redis.call('ZSCORE', at, member) then return end
+  redis.call('ZADD', at, untilMs, member)
+  redis.call('HSET', kw, member, w)
+  redis.call('HINCRBYFLOAT', kw, '#sum', w)
+end
+
+-- Both keys live as long as their last entry (and a minute): nothing is written without a TTL.
+local function settle()
+  if redis.call('ZCARD', at) == 0 then
+    redis.call('DEL', at, kw)
+    return
+  end
+  local last = redis.call('ZRANGE', at, -1, -1, 'WITHSCORES')
+  local ttl = math.max(1, tonumber(last[2]) - now) + 60000
+  redis.call('PEXPIRE', at, ttl)
+  redis.call('PEXPIRE', kw, ttl)
+end
+
+local existed = redis.call('EXISTS', at)
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', at, '-inf', now)) do remove(m) end
+
+if op == 'reserve' then
+  local w = tonumber(ARGV[3])
+  local n = redis.call('ZCARD', at)
+  local sum = n == 0 and 0 or (tonumber(redis.call('HGET', kw, '#sum')) or 0)
+  local first = redis.call('ZRANGE', at, 0, 0, 'WITHSCORES')
+  local firstMs = first[2] or 0
+  local verdict = 'ok'
+  if n + 1 > tonumber(ARGV[5]) then
+    verdict = 'active_sessions'
+  elseif ARGV[6] ~= '' and sum + w > tonumber(ARGV[6]) + 1e-9 then
+    verdict = 'grid_share'
+  else
+    add(ARGV[2], w, now + tonumber(ARGV[4]))
+    n = n + 1
+    sum = sum + w
+  end
+  settle()
+  return {verdict, n, tostring(sum), existed, tostring(firstMs)}
+elseif op == 'admit' then
+  remove(ARGV[2])
+  if tonumber(ARGV[5]) > now then add(ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])) end
+  settle()
+  return {'ok'}
+elseif op == 'drop' then
+  remove(ARGV[2])
+  settle()
+  return {'ok'}
+elseif op == 'seed' then
+  for i = 2, #ARGV, 3 do
+    if tonumber(ARGV[i + 2]) > now then add(ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])) end
+  end
+  settle()
+  return {'ok'}
+elseif op == 'list' then
+  local out = {}
+  for _, m in ipairs(redis.call('ZRANGE', at, 0, -1)) do
+    if string.sub(m, 1, 2) == 's:' and #out < tonumber(ARGV[2]) then out[#out + 1] = m end
+  end
+  return out
+end
+return redis.error_reply('unknown quota operation')
+`;
