@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { freePort } from "@evgrid/kit/listening";
 
 export { freePort };
@@ -22,6 +25,21 @@ export interface RedisOptions {
   password?: string;
   /** An ACL user with this password, allowed the evgrid keys and every command (`redis://user:password@...`). */
   user?: { name: string; password: string };
+  /** TLS only (`rediss://`), with a self-signed certificate for 127.0.0.1 made by openssl (`caFile`). */
+  tls?: boolean;
+}
+
+/** A self-signed certificate and its key for 127.0.0.1, in a fresh directory. */
+function selfSignedCert(): { dir: string; cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), "evgrid-redis-tls-"));
+  const [cert, key] = [join(dir, "cert.pem"), join(dir, "key.pem")];
+  const made = Bun.spawnSync(
+    ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+      .concat(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert]),
+    { stdout: "ignore", stderr: "pipe" },
+  );
+  if (made.exitCode !== 0) throw new Error(`openssl could not make a certificate: ${made.stderr.toString()}`);
+  return { dir, cert, key };
 }
 
 /**
@@ -34,8 +52,12 @@ export async function startRedis(opts: RedisOptions = {}) {
   const bin = Bun.which("redis-server");
   if (!bin) throw new Error("redis-server is not installed: apt-get install -y redis-server (.ci/run does)");
   const port = freePort();
+  const tls = opts.tls ? selfSignedCert() : undefined;
   const config = [
-    `port ${port}`,
+    ...(tls
+      ? ["port 0", `tls-port ${port}`, `tls-cert-file ${tls.cert}`, `tls-key-file ${tls.key}`]
+      : [`port ${port}`]),
+    ...(tls ? [`tls-ca-cert-file ${tls.cert}`, "tls-auth-clients no"] : []),
     "bind 127.0.0.1",
     'save ""',
     "appendonly no",
@@ -65,16 +87,20 @@ export async function startRedis(opts: RedisOptions = {}) {
     : opts.password
       ? `:${encodeURIComponent(opts.password)}@`
       : "";
+  const scheme = tls ? "rediss" : "redis";
   return {
     /** With the credentials in it (the ACL user's when there is one). */
-    url: `redis://${auth}127.0.0.1:${port}`,
+    url: `${scheme}://${auth}127.0.0.1:${port}`,
     /** With no credentials: what a stranger on the network would try. */
-    openUrl: `redis://127.0.0.1:${port}`,
+    openUrl: `${scheme}://127.0.0.1:${port}`,
+    /** The certificate to trust (TLS only). */
+    caFile: tls?.cert,
     port,
     start,
     stop,
     async [Symbol.asyncDispose]() {
       await stop();
+      if (tls) rmSync(tls.dir, { recursive: true, force: true });
     },
   };
 }
