@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { redactUrl } from "@evgrid/kit";
+import { redactUrl } from "@evgrid/kit/redact";
 import { RedisClient, type RedisOptions } from "bun";
 
 /**
