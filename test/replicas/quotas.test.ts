@@ -13,6 +13,7 @@ import { internalClient, UNLIMITED_QUOTAS } from "@evgrid/kit";
 import { type RunningSubstation, startSubstation } from "@evgrid/substation/app";
 import { readEnv as substationEnv } from "@evgrid/substation/env";
 import { eventually, metricValue, spawnApp, startRedis } from "@evgrid/testing";
+import { RedisClient } from "bun";
 
 setDefaultTimeout(60_000);
 
@@ -123,6 +124,45 @@ describe("a caller's session quota across replicas", () => {
     at?.station.stop(ended);
     // The replicas learn it from the substation when the caller is at its quota (at most every 2 s).
     await eventually(async () => expect((await grid.requestAll(["ev-e-more"])).admitted.length).toBe(1));
+    expect(grid.active().length).toBe(QUOTA);
+  });
+
+  test("the store down: each replica holds the key to its own quota; back (and empty), across both again", async () => {
+    await using own = await startRedis();
+    await using grid = await startGrid(own.url, "down-key-0123456789abcdef");
+    await own.stop();
+    await eventually(async () => {
+      for (const b of grid.balancers)
+        expect(metricValue(await b.metrics(), "evgrid_balancer_state_store_up")).toBe(0);
+    });
+    const down = await grid.requestAll(Array.from({ length: 12 }, (_, i) => `ev-d-${i}`));
+    console.log(`store down: ${down.admitted.length} admitted of 12 (quota ${QUOTA} per replica)`);
+    expect(down.admitted.length).toBeGreaterThanOrEqual(QUOTA);
+    expect(down.admitted.length).toBeLessThanOrEqual(2 * QUOTA);
+    expect(new Set(down.refused)).toEqual(new Set(["QUOTA_EXCEEDED:active_sessions"]));
+
+    // Back, with nothing in it: each replica writes what it holds into it with its next reservation.
+    await own.start();
+    for (const id of down.admitted) await grid.stop(id);
+    await eventually(async () => {
+      for (const b of grid.balancers)
+        expect(metricValue(await b.metrics(), "evgrid_balancer_state_store_up")).toBe(1);
+    });
+    const back = await grid.requestAll(Array.from({ length: 12 }, (_, i) => `ev-b-${i}`));
+    expect(back.admitted.length).toBe(QUOTA);
+  });
+
+  test("a store that forgot (FLUSHALL) is rebuilt from the substations before it counts: the quota holds", async () => {
+    await using grid = await startGrid(redis.url, "flush-key-0123456789abcdef");
+    const first = await grid.requestAll(Array.from({ length: QUOTA }, (_, i) => `ev-f-${i}`));
+    expect(first.admitted.length).toBe(QUOTA);
+    const admin = new RedisClient(redis.url);
+    await admin.send("FLUSHALL", []);
+    admin.close();
+    // Each replica alone holds fewer than the quota: only the rebuilt store can refuse these.
+    const burst = await grid.requestAll(Array.from({ length: 6 }, (_, i) => `ev-f2-${i}`));
+    expect(burst.admitted).toEqual([]);
+    expect(new Set(burst.refused)).toEqual(new Set(["QUOTA_EXCEEDED:active_sessions"]));
     expect(grid.active().length).toBe(QUOTA);
   });
 });

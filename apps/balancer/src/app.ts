@@ -51,6 +51,7 @@ export function startBalancer(env: BalancerEnv) {
           // A reservation outlives the longest dispatch; past it, a replica that died frees its places.
           reservationTtlMs: env.DISPATCH_DEADLINE_MS + env.CALL_TIMEOUT_MS + 1000,
           commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+          storeUp: () => shared?.up ?? false,
           log,
         })
       : undefined;

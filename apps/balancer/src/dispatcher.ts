@@ -31,7 +31,7 @@ import {
 import { annotate, annotateGrant, annotateRequest, attr } from "@evgrid/telemetry";
 import { OwnerLedger } from "./ledger.ts";
 import { DispatchMemory } from "./memory.ts";
-import type { SharedQuota, SharedReservation } from "./shared-quota.ts";
+import { type HeldSession, latestEndMs, type SharedQuota, type SharedReservation } from "./shared-quota.ts";
 import type { Claim, SharedState } from "./shared-state.ts";
 import type { GridView, Member } from "./view.ts";
 import { isGridFull, WaitQueue } from "./wait-queue.ts";
@@ -250,13 +250,16 @@ export class Dispatcher {
       req.minKw,
       this.opts.quota,
       this.view.capacityInForceKw,
-      () => this.ledger.heldBy(req.owner),
-      async (ids) => {
-        if (!this.reconcileDue(req.owner)) return [];
-        const gone = await Promise.all(ids.map((id) => this.sessionEnded(id)));
-        const ended = ids.filter((_, i) => gone[i]);
-        for (const id of ended) this.ledger.remove(id);
-        return ended;
+      {
+        held: () => this.ledger.held(),
+        activeSessions: () => this.activeSessions(),
+        ended: async (ids) => {
+          if (!this.reconcileDue(req.owner)) return [];
+          const gone = await Promise.all(ids.map((id) => this.sessionEnded(id)));
+          const ended = ids.filter((_, i) => gone[i]);
+          for (const id of ended) this.ledger.remove(id);
+          return ended;
+        },
       },
     );
     if (!answer) return undefined;
@@ -320,6 +323,29 @@ export class Dispatcher {
       }
     });
     return ended.some(Boolean);
+  }
+
+  /** Every active session of every substation that answers (their lists are the truth). */
+  private async activeSessions(): Promise<HeldSession[]> {
+    const lists = await Promise.all(
+      this.view.members
+        .filter((m) => m.healthy)
+        .map((m) =>
+          m.client.listSessions
+            .query({ status: "active", limit: 10_000 })
+            .then((r) => r.sessions)
+            .catch(() => []),
+        ),
+    );
+    return lists
+      .flat()
+      .filter((s) => s.owner !== OPERATOR)
+      .map((s) => ({
+        owner: s.owner,
+        sessionId: s.sessionId,
+        minKw: s.minKw,
+        latestEndMs: latestEndMs(s),
+      }));
   }
 
   /** May the caller's sessions be asked about now (at most once per RECONCILE_EVERY_MS)? Counts it if so. */

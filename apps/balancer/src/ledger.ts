@@ -108,13 +108,17 @@ export class OwnerLedger {
       .map((h) => h.sessionId);
   }
 
-  /** What the caller holds as this replica knows it (to write back into a shared store that forgot it). */
-  heldBy(owner: string): { sessionId: string; minKw: number; latestEndMs: number }[] {
-    return [...(this.owners.get(owner)?.held.values() ?? [])].map(({ sessionId, minKw, latestEndMs }) => ({
-      sessionId,
-      minKw,
-      latestEndMs,
-    }));
+  /** Every session this replica knows is held (to write back into a shared store that forgot them). */
+  held(): { owner: string; sessionId: string; minKw: number; latestEndMs: number }[] {
+    this.expire();
+    return [...this.owners.values()].flatMap((book) =>
+      [...book.held.values()].map(({ owner, sessionId, minKw, latestEndMs }) => ({
+        owner,
+        sessionId,
+        minKw,
+        latestEndMs,
+      })),
+    );
   }
 
   /** Seconds until the caller's first session is expected to end: when a refused caller may try again. */

@@ -3,21 +3,27 @@
  * KEYS[1] a sorted set of what it holds, scored by when each entry expires (`r:<token>` a request being
  * dispatched, `s:<sessionId>` an admitted session, until it must have ended); KEYS[2] a hash of each entry's
  * minimum kW plus their running sum (`#sum`), so a check costs O(log n) whatever the caller holds.
- * Time is the store's own (TIME): replicas' clocks may differ, expiry must not.
+ * KEYS[3] is the quotas' epoch: a random value written when the store first holds quotas. A store that
+ * forgot (flushed, restarted empty, failed over to an empty replica) has none, or another: a replica that
+ * saw an older one, or the one that makes it, is answered 'reset' and counts nothing until it has written
+ * back what the substations hold (`seed`). Time is the store's own (TIME): replicas' clocks may differ, expiry must not.
  *
  * ARGV[1] is the operation:
- * - reserve member kw ttlMs maxSessions maxKw ('' = no power share): counts the request if it fits.
- *   Answers {verdict, sessions, kw, existed, firstExpiryMs}; verdict 'ok', 'active_sessions' or 'grid_share'.
+ * - reserve member kw ttlMs maxSessions maxKw knownEpoch newEpoch: counts the request if it fits (maxKw ''
+ *   = no power share). Answers {verdict, sessions, kw, epoch, firstExpiryMs}; verdict 'ok',
+ *   'active_sessions', 'grid_share', or 'reset' (the epoch is new, or knownEpoch is not the store's:
+ *   nothing counted).
  * - admit reservation session kw untilMs: the reservation becomes the session.
  * - drop member: a reservation given back, or a session that ended.
- * - seed (session kw untilMs)...: sessions a replica holds, written back into a store that forgot them.
+ * - seed (session kw untilMs)...: sessions written back into a store that forgot them (kept if present).
  * - list n: the n sessions that end first (to ask their substations whether they already have).
  */
 export const QUOTA_SCRIPT = `
-local at, kw = KEYS[1], KEYS[2]
+local at, kw, epochKey = KEYS[1], KEYS[2], KEYS[3]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local op = ARGV[1]
+local EPOCH_TTL_MS = 7 * 24 * 3600 * 1000
 
 local function remove(member)
   local w = redis.call('HGET', kw, member)
@@ -29,7 +35,7 @@ local function remove(member)
 end
 
 local function add(member, w, untilMs)
-  if redis.call('ZSCORE', at, member) then return end
+  if untilMs <= now or redis.call('ZSCORE', at, member) then return end
   redis.call('ZADD', at, untilMs, member)
   redis.call('HSET', kw, member, w)
   redis.call('HINCRBYFLOAT', kw, '#sum', w)
@@ -47,10 +53,18 @@ local function settle()
   redis.call('PEXPIRE', kw, ttl)
 end
 
-local existed = redis.call('EXISTS', at)
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', at, '-inf', now)) do remove(m) end
 
 if op == 'reserve' then
+  local epoch = redis.call('GET', epochKey)
+  local created = not epoch
+  if created then epoch = ARGV[8] end
+  -- Used: it stays (a week after its last use; then a rebuild, which costs nothing but a listing).
+  redis.call('SET', epochKey, epoch, 'PX', EPOCH_TTL_MS)
+  if created or (ARGV[7] ~= '' and ARGV[7] ~= epoch) then
+    settle()
+    return {'reset', 0, '0', epoch, '0'}
+  end
   local w = tonumber(ARGV[3])
   local n = redis.call('ZCARD', at)
   local sum = n == 0 and 0 or (tonumber(redis.call('HGET', kw, '#sum')) or 0)
@@ -67,10 +81,10 @@ if op == 'reserve' then
     sum = sum + w
   end
   settle()
-  return {verdict, n, tostring(sum), existed, tostring(firstMs)}
+  return {verdict, n, tostring(sum), epoch, tostring(firstMs)}
 elseif op == 'admit' then
   remove(ARGV[2])
-  if tonumber(ARGV[5]) > now then add(ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])) end
+  add(ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
   settle()
   return {'ok'}
 elseif op == 'drop' then
@@ -78,9 +92,7 @@ elseif op == 'drop' then
   settle()
   return {'ok'}
 elseif op == 'seed' then
-  for i = 2, #ARGV, 3 do
-    if tonumber(ARGV[i + 2]) > now then add(ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])) end
-  end
+  for i = 2, #ARGV, 3 do add(ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])) end
   settle()
   return {'ok'}
 elseif op == 'list' then

@@ -23,15 +23,28 @@ export interface SharedQuotaOptions {
   /** One store command at most; past it the store is skipped (per-replica quotas) for `pauseMs`. */
   commandTimeoutMs: number;
   pauseMs?: number;
+  /** What the replica's shared state knows of the store: while it says down, the store is not asked. */
+  storeUp?: () => boolean;
   log?: Logger;
   now?: () => number;
 }
 
-/** A session this replica holds for a caller, as the store records it (to re-seed a store that forgot). */
+/** An active session, as the quota counts it. */
 export interface HeldSession {
+  owner: string;
   sessionId: string;
   minKw: number;
   latestEndMs: number;
+}
+
+/** What the quota asks of the grid (the dispatcher answers). */
+export interface QuotaGrid {
+  /** Every active session the substations that answer hold (one that does not: its sessions are missed). */
+  activeSessions(): Promise<HeldSession[]>;
+  /** What this replica knows its callers hold. */
+  held(): HeldSession[];
+  /** Which of these sessions have surely ended (their substations say so). */
+  ended(sessionIds: string[]): Promise<string[]>;
 }
 
 const MS_PER_HOUR = 3_600_000;
@@ -47,11 +60,16 @@ const RECONCILE_LIMIT = 20;
  *
  * This is a second check on top of the replica's own ledger, never instead of it: while the store does not
  * answer (down, paused, over its timeout) `reserve` says null and the caller is held to per-replica quotas
- * only, as with one replica. A store that forgot (flushed, restarted empty) is re-seeded with this replica's
- * sessions the first time it is asked about a caller it no longer knows.
+ * only, as with one replica. A store that holds no quotas (new, flushed, restarted empty, failed over to an
+ * empty replica) is noticed by its epoch (see the script) and rebuilt from the substations' active sessions
+ * before any replica counts there again.
  */
 export class SharedQuota {
   private sha: string;
+  /** The store's quota epoch this replica has written what it knows into ('' none yet: see the script). */
+  private epoch = "";
+  private rebuilding: Promise<void> = Promise.resolve();
+  private rebuildingFor: string | null = null;
   private pausedUntilMs = 0;
   private readonly now: () => number;
 
@@ -61,46 +79,53 @@ export class SharedQuota {
   }
 
   /**
-   * Counts one request of `minKw` for `owner` if it fits its quota across replicas. `held` is what this
-   * replica knows the caller holds (to re-seed a store that forgot); `ended` asks the substations which of
-   * the given sessions are over (to free a caller held to sessions nobody told us have ended). Null: the
-   * store did not answer; the replica's own quota is all there is.
+   * Counts one request of `minKw` for `owner` if it fits its quota across replicas. Null: the store did not
+   * answer (or could not be rebuilt); the replica's own quota is all there is.
    */
   async reserve(
     owner: string,
     minKw: number,
     quota: SessionQuota,
     gridCapacityKw: number,
-    held: () => HeldSession[],
-    ended: (sessionIds: string[]) => Promise<string[]>,
+    grid: QuotaGrid,
   ): Promise<SharedQuotaAnswer | null> {
     const member = `r:${crypto.randomUUID()}`;
     const limitKw = quota.maxGridShare < 1 && gridCapacityKw > 0 ? quota.maxGridShare * gridCapacityKw : null;
-    const attempt = () =>
-      this.call(owner, [
-        "reserve",
-        member,
-        String(minKw),
-        String(this.opts.reservationTtlMs),
-        String(quota.maxActiveSessions),
-        limitKw === null ? "" : String(limitKw),
-      ]);
+    const attempt = async (): Promise<unknown[] | null> => {
+      for (let round = 0; round < 2; round++) {
+        await this.rebuilding;
+        const known = this.epoch;
+        const answer = await this.call(owner, [
+          "reserve",
+          member,
+          String(minKw),
+          String(this.opts.reservationTtlMs),
+          String(quota.maxActiveSessions),
+          limitKw === null ? "" : String(limitKw),
+          known,
+          crypto.randomUUID(),
+        ]);
+        if (answer === null) return null;
+        if (answer[0] !== "reset") {
+          this.epoch = String(answer[3]);
+          return answer;
+        }
+        // The store holds no quotas, or forgot them: written back from the substations before counting.
+        const epoch = String(answer[3]);
+        if (this.rebuildingFor !== epoch) {
+          this.rebuildingFor = epoch;
+          this.rebuilding = this.rebuild(grid, epoch).finally(() => {
+            if (this.rebuildingFor === epoch) this.rebuildingFor = null;
+          });
+        }
+      }
+      return null;
+    };
     let answer = await attempt();
     if (answer === null) return null;
-    if (answer[3] === 0) {
-      // The store has no record of this caller: new, or forgotten. What this replica holds goes back first.
-      const mine = held();
-      if (mine.length > 0) {
-        const seed = mine.flatMap((h) => [`s:${h.sessionId}`, String(h.minKw), String(h.latestEndMs)]);
-        if ((await this.call(owner, ["drop", member])) === null) return null;
-        if ((await this.call(owner, ["seed", ...seed])) === null) return null;
-        answer = await attempt();
-        if (answer === null) return null;
-      }
-    }
     if (answer[0] !== "ok") {
       const sessions = await this.call(owner, ["list", String(RECONCILE_LIMIT)]);
-      const gone = sessions === null ? [] : await ended(sessions.map((m) => String(m).slice(2)));
+      const gone = sessions === null ? [] : await grid.ended(sessions.map((m) => String(m).slice(2)));
       if (gone.length > 0) {
         for (const id of gone) await this.call(owner, ["drop", `s:${id}`]);
         answer = await attempt();
@@ -109,6 +134,28 @@ export class SharedQuota {
     }
     if (answer[0] !== "ok") return { ok: false, ...this.refusal(answer, quota, limitKw) };
     return { ok: true, reservation: this.reservation(owner, member, minKw) };
+  }
+
+  /**
+   * Writes every active session the substations hold (and this replica's own) into the store, caller by
+   * caller, then takes `epoch` as the store's. Until then this replica counts nothing there. If the
+   * substations cannot all be read, the epoch is not taken: the next reservation tries again.
+   */
+  private async rebuild(grid: QuotaGrid, epoch: string): Promise<void> {
+    try {
+      const sessions = await grid.activeSessions();
+      const byOwner = new Map<string, string[]>();
+      for (const s of [...sessions, ...grid.held()]) {
+        const args = byOwner.get(s.owner) ?? [];
+        args.push(`s:${s.sessionId}`, String(s.minKw), String(s.latestEndMs));
+        byOwner.set(s.owner, args);
+      }
+      for (const [owner, args] of byOwner) if ((await this.call(owner, ["seed", ...args])) === null) return;
+      this.opts.log?.info("quota store rebuilt from the substations", { callers: byOwner.size });
+      this.epoch = epoch;
+    } catch {
+      // Nothing taken: the next reservation rebuilds again.
+    }
   }
 
   /** The session ended (stopped through any replica, or found ended): its place is free on every replica. */
@@ -149,18 +196,18 @@ export class SharedQuota {
 
   /**
    * One call of the script on a caller's keys (EVALSHA; loaded again if the store lost it), or null if the
-   * store did not answer within the command timeout. Its keys share a hash tag: one slot on a cluster.
+   * store did not answer within the command timeout. (Three keys in one script: one Valkey, not a cluster.)
    */
   private async call(owner: string, args: string[]): Promise<unknown[] | null> {
-    if (this.now() < this.pausedUntilMs) return null;
-    const keys = [`evgrid:quota:{${owner}}:at`, `evgrid:quota:{${owner}}:kw`];
+    if (this.now() < this.pausedUntilMs || this.opts.storeUp?.() === false) return null;
+    const keys = [`evgrid:quota:${owner}:at`, `evgrid:quota:${owner}:kw`, "evgrid:quota-epoch"];
     const run = async () => {
       try {
-        return await this.opts.redis.send("EVALSHA", [this.sha, "2", ...keys, ...args]);
+        return await this.opts.redis.send("EVALSHA", [this.sha, "3", ...keys, ...args]);
       } catch (err) {
         if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
         this.sha = String(await this.opts.redis.send("SCRIPT", ["LOAD", QUOTA_SCRIPT]));
-        return this.opts.redis.send("EVALSHA", [this.sha, "2", ...keys, ...args]);
+        return this.opts.redis.send("EVALSHA", [this.sha, "3", ...keys, ...args]);
       }
     };
     let timer: ReturnType<typeof setTimeout> | undefined;
