@@ -152,12 +152,14 @@ describe("a caller's session quota across replicas", () => {
     expect(back.admitted.length).toBe(QUOTA);
   });
 
-  test("a store that forgot (FLUSHALL) is rebuilt from the substations before it counts: the quota holds", async () => {
+  test("a store that forgot (FLUSHALL, SCRIPT FLUSH) is rebuilt from the substations before it counts: the quota holds", async () => {
     await using grid = await startGrid(redis.url, "flush-key-0123456789abcdef");
     const first = await grid.requestAll(Array.from({ length: QUOTA }, (_, i) => `ev-f-${i}`));
     expect(first.admitted.length).toBe(QUOTA);
     const admin = new RedisClient(redis.url);
     await admin.send("FLUSHALL", []);
+    // And its scripts: each replica loads the quota script again (EVALSHA answers NOSCRIPT).
+    await admin.send("SCRIPT", ["FLUSH"]);
     admin.close();
     // Each replica alone holds fewer than the quota: only the rebuilt store can refuse these.
     const burst = await grid.requestAll(Array.from({ length: 6 }, (_, i) => `ev-f2-${i}`));
