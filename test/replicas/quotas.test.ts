@@ -74,6 +74,9 @@ async function startGrid(redisUrl: string, key: string) {
         }),
       };
     },
+    /** The same request, with its idempotency key. */
+    keyed: (vehicleId: string, idempotencyKey: string) =>
+      client.requestCharge.mutate({ vehicleId, durationS: 3600, idempotencyKey }),
     stop: (sessionId: string) => client.stopCharge.mutate({ sessionId }),
     active: () => substations.flatMap((s) => s.station.list("active", 100_000)),
     async [Symbol.asyncDispose]() {
@@ -125,6 +128,22 @@ describe("a caller's session quota across replicas", () => {
     // The replicas learn it from the substation when the caller is at its quota (at most every 2 s).
     await eventually(async () => expect((await grid.requestAll(["ev-e-more"])).admitted.length).toBe(1));
     expect(grid.active().length).toBe(QUOTA);
+  });
+
+  test("at its quota, a key's request retried with its idempotency key, through either replica, gets its session", async () => {
+    await using grid = await startGrid(redis.url, "retry-key-0123456789abcdef");
+    const others = await grid.requestAll(Array.from({ length: QUOTA - 1 }, (_, i) => `ev-r-${i}`));
+    expect(others.admitted.length).toBe(QUOTA - 1);
+    const made = await grid.keyed("ev-r-keyed", "order-1");
+    // Retries alternate over both replicas (round-robin): each answers the session, none counts it again.
+    for (let i = 0; i < 4; i++) {
+      const again = await grid.keyed("ev-r-keyed", "order-1");
+      expect({ sessionId: again.sessionId, replayed: again.replayed }).toEqual({
+        sessionId: made.sessionId,
+        replayed: true,
+      });
+    }
+    expect((await grid.requestAll(["ev-r-more"])).refused).toEqual(["QUOTA_EXCEEDED:active_sessions"]);
   });
 
   test("the store down: each replica holds the key to its own quota; back (and empty), across both again", async () => {

@@ -247,6 +247,7 @@ export class Dispatcher {
   private async reserveAcrossReplicas(req: DispatchRequest): Promise<SharedReservation | undefined> {
     const answer = await this.opts.sharedQuota?.reserve(
       req.owner,
+      req.idempotencyKey,
       req.minKw,
       this.opts.quota,
       this.view.capacityInForceKw,
@@ -345,6 +346,7 @@ export class Dispatcher {
         sessionId: s.sessionId,
         minKw: s.minKw,
         latestEndMs: latestEndMs(s),
+        idempotencyKey: s.idempotencyKey,
       }));
   }
 

@@ -9,13 +9,14 @@
  * back what the substations hold (`seed`). Time is the store's own (TIME): replicas' clocks may differ, expiry must not.
  *
  * ARGV[1] is the operation:
- * - reserve member kw ttlMs maxSessions maxKw knownEpoch newEpoch: counts the request if it fits (maxKw ''
- *   = no power share). Answers {verdict, sessions, kw, epoch, firstExpiryMs}; verdict 'ok',
- *   'active_sessions', 'grid_share', or 'reset' (the epoch is new, or knownEpoch is not the store's:
- *   nothing counted).
- * - admit reservation session kw untilMs: the reservation becomes the session.
+ * - reserve member kw ttlMs maxSessions maxKw knownEpoch newEpoch key: counts the request if it fits (maxKw
+ *   '' = no power share). Answers {verdict, sessions, kw, epoch, firstExpiryMs}; verdict 'ok',
+ *   'active_sessions', 'grid_share', 'reset' (the epoch is new, or knownEpoch is not the store's: nothing
+ *   counted), 'replay' (the key's session is held: nothing counted) or 'joined' (the key's request is being
+ *   dispatched: its reservation, `member`, is shared).
+ * - admit reservation session kw untilMs key: the reservation becomes the session (found again by its key).
  * - drop member: a reservation given back, or a session that ended.
- * - seed (session kw untilMs)...: sessions written back into a store that forgot them (kept if present).
+ * - seed (session kw untilMs key)...: sessions written back into a store that forgot them (kept if present).
  * - list n: the n sessions that end first (to ask their substations whether they already have).
  */
 export const QUOTA_SCRIPT = `
@@ -26,6 +27,9 @@ local op = ARGV[1]
 local EPOCH_TTL_MS = 7 * 24 * 3600 * 1000
 
 local function remove(member)
+  -- A session's idempotency key goes with it (k: key -> session, K: session -> key).
+  local key = redis.call('HGET', kw, 'K:' .. member)
+  if key then redis.call('HDEL', kw, 'k:' .. key, 'K:' .. member) end
   local w = redis.call('HGET', kw, member)
   if w then
     redis.call('HINCRBYFLOAT', kw, '#sum', -tonumber(w))
@@ -65,6 +69,19 @@ if op == 'reserve' then
     settle()
     return {'reset', 0, '0', epoch, '0'}
   end
+  -- The same request again (its idempotency key): already a session, or being dispatched. Not counted twice.
+  local key = ARGV[9]
+  if key ~= '' then
+    local held = redis.call('HGET', kw, 'k:' .. key)
+    if held and redis.call('ZSCORE', at, held) then
+      settle()
+      return {'replay', 0, '0', epoch, '0'}
+    end
+    if redis.call('ZSCORE', at, ARGV[2]) then
+      settle()
+      return {'joined', 0, '0', epoch, '0'}
+    end
+  end
   local w = tonumber(ARGV[3])
   local n = redis.call('ZCARD', at)
   local sum = n == 0 and 0 or (tonumber(redis.call('HGET', kw, '#sum')) or 0)
@@ -85,6 +102,9 @@ if op == 'reserve' then
 elseif op == 'admit' then
   remove(ARGV[2])
   add(ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
+  if ARGV[6] ~= '' and redis.call('ZSCORE', at, ARGV[3]) then
+    redis.call('HSET', kw, 'k:' .. ARGV[6], ARGV[3], 'K:' .. ARGV[3], ARGV[6])
+  end
   settle()
   return {'ok'}
 elseif op == 'drop' then
@@ -92,7 +112,12 @@ elseif op == 'drop' then
   settle()
   return {'ok'}
 elseif op == 'seed' then
-  for i = 2, #ARGV, 3 do add(ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])) end
+  for i = 2, #ARGV, 4 do
+    add(ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]))
+    if ARGV[i + 3] ~= '' and redis.call('ZSCORE', at, ARGV[i]) then
+      redis.call('HSET', kw, 'k:' .. ARGV[i + 3], ARGV[i], 'K:' .. ARGV[i], ARGV[i + 3])
+    end
+  end
   settle()
   return {'ok'}
 elseif op == 'list' then

@@ -35,6 +35,8 @@ export interface HeldSession {
   sessionId: string;
   minKw: number;
   latestEndMs: number;
+  /** Its caller's idempotency key, when known: a retry with it is then not counted again. */
+  idempotencyKey?: string | null;
 }
 
 /** What the quota asks of the grid (the dispatcher answers). */
@@ -50,6 +52,8 @@ export interface QuotaGrid {
 const MS_PER_HOUR = 3_600_000;
 /** Sessions of one caller asked about when it is over its quota (as the per-replica ledger does). */
 const RECONCILE_LIMIT = 20;
+/** The script's verdicts that let the request go on. */
+const PASSED = new Set(["ok", "replay", "joined"]);
 
 /**
  * What each caller holds across every balancer replica, in Valkey/Redis: its active sessions and their
@@ -84,12 +88,14 @@ export class SharedQuota {
    */
   async reserve(
     owner: string,
+    idempotencyKey: string | undefined,
     minKw: number,
     quota: SessionQuota,
     gridCapacityKw: number,
     grid: QuotaGrid,
   ): Promise<SharedQuotaAnswer | null> {
-    const member = `r:${crypto.randomUUID()}`;
+    // A key's request has one reservation whichever replica it reaches (a retry joins it).
+    const member = idempotencyKey === undefined ? `r:${crypto.randomUUID()}` : `r:k:${idempotencyKey}`;
     const limitKw = quota.maxGridShare < 1 && gridCapacityKw > 0 ? quota.maxGridShare * gridCapacityKw : null;
     const attempt = async (): Promise<unknown[] | null> => {
       for (let round = 0; round < 2; round++) {
@@ -104,6 +110,7 @@ export class SharedQuota {
           limitKw === null ? "" : String(limitKw),
           known,
           crypto.randomUUID(),
+          idempotencyKey ?? "",
         ]);
         if (answer === null) return null;
         if (answer[0] !== "reset") {
@@ -123,7 +130,7 @@ export class SharedQuota {
     };
     let answer = await attempt();
     if (answer === null) return null;
-    if (answer[0] !== "ok") {
+    if (!PASSED.has(String(answer[0]))) {
       const sessions = await this.call(owner, ["list", String(RECONCILE_LIMIT)]);
       const gone = sessions === null ? [] : await grid.ended(sessions.map((m) => String(m).slice(2)));
       if (gone.length > 0) {
@@ -132,8 +139,10 @@ export class SharedQuota {
         if (answer === null) return null;
       }
     }
-    if (answer[0] !== "ok") return { ok: false, ...this.refusal(answer, quota, limitKw) };
-    return { ok: true, reservation: this.reservation(owner, member, minKw) };
+    if (!PASSED.has(String(answer[0]))) return { ok: false, ...this.refusal(answer, quota, limitKw) };
+    // Only the request that made the reservation gives it back; a retry that joined it leaves it be.
+    const own = answer[0] === "ok";
+    return { ok: true, reservation: this.reservation(owner, member, minKw, idempotencyKey ?? "", own) };
   }
 
   /**
@@ -147,7 +156,7 @@ export class SharedQuota {
       const byOwner = new Map<string, string[]>();
       for (const s of [...sessions, ...grid.held()]) {
         const args = byOwner.get(s.owner) ?? [];
-        args.push(`s:${s.sessionId}`, String(s.minKw), String(s.latestEndMs));
+        args.push(`s:${s.sessionId}`, String(s.minKw), String(s.latestEndMs), s.idempotencyKey ?? "");
         byOwner.set(s.owner, args);
       }
       for (const [owner, args] of byOwner) if ((await this.call(owner, ["seed", ...args])) === null) return;
@@ -163,19 +172,25 @@ export class SharedQuota {
     void this.call(owner, ["drop", `s:${sessionId}`]);
   }
 
-  private reservation(owner: string, member: string, minKw: number): SharedReservation {
+  private reservation(
+    owner: string,
+    member: string,
+    minKw: number,
+    key: string,
+    own: boolean,
+  ): SharedReservation {
     let settled = false;
     return {
       admitted: (session) => {
         if (settled) return;
         settled = true;
-        const until = latestEndMs(session);
-        void this.call(owner, ["admit", member, `s:${session.sessionId}`, String(minKw), String(until)]);
+        const until = String(latestEndMs(session));
+        void this.call(owner, ["admit", member, `s:${session.sessionId}`, String(minKw), until, key]);
       },
       release: () => {
         if (settled) return;
         settled = true;
-        void this.call(owner, ["drop", member]);
+        if (own) void this.call(owner, ["drop", member]);
       },
     };
   }
