@@ -44,7 +44,9 @@ export function startBalancer(env: BalancerEnv) {
     const quotaRedis = store
       ? openStoreClient(store, { enableOfflineQueue: false, autoReconnect: true, maxRetries: 4_294_967_295 })
       : undefined;
-    void quotaRedis?.connect().catch(() => {});
+    // Connected before the first request when the store answers (a store found down delays nothing more).
+    const connecting = quotaRedis?.connect().catch(() => {});
+    if (shared?.up) await Promise.race([connecting, Bun.sleep(2000)]);
     const sharedQuota = quotaRedis
       ? new SharedQuota({
           redis: quotaRedis,
