@@ -31,7 +31,7 @@ import {
 import { annotate, annotateGrant, annotateRequest, attr } from "@evgrid/telemetry";
 import { OwnerLedger } from "./ledger.ts";
 import { DispatchMemory } from "./memory.ts";
-import { type HeldSession, latestEndMs, type SharedQuota, type SharedReservation } from "./shared-quota.ts";
+import { activeSessionsOf, type SharedQuota, type SharedReservation } from "./shared-quota.ts";
 import type { Claim, SharedState } from "./shared-state.ts";
 import type { GridView, Member } from "./view.ts";
 import { isGridFull, WaitQueue } from "./wait-queue.ts";
@@ -253,7 +253,7 @@ export class Dispatcher {
       this.view.capacityInForceKw,
       {
         held: () => this.ledger.held(),
-        activeSessions: () => this.activeSessions(),
+        activeSessions: () => activeSessionsOf(this.view),
         ended: async (ids) => {
           if (!this.reconcileDue(req.owner)) return [];
           const gone = await Promise.all(ids.map((id) => this.sessionEnded(id)));
@@ -324,30 +324,6 @@ export class Dispatcher {
       }
     });
     return ended.some(Boolean);
-  }
-
-  /** Every active session of every substation that answers (their lists are the truth). */
-  private async activeSessions(): Promise<HeldSession[]> {
-    const lists = await Promise.all(
-      this.view.members
-        .filter((m) => m.healthy)
-        .map((m) =>
-          m.client.listSessions
-            .query({ status: "active", limit: 10_000 })
-            .then((r) => r.sessions)
-            .catch(() => []),
-        ),
-    );
-    return lists
-      .flat()
-      .filter((s) => s.owner !== OPERATOR)
-      .map((s) => ({
-        owner: s.owner,
-        sessionId: s.sessionId,
-        minKw: s.minKw,
-        latestEndMs: latestEndMs(s),
-        idempotencyKey: s.idempotencyKey,
-      }));
   }
 
   /** May the caller's sessions be asked about now (at most once per RECONCILE_EVERY_MS)? Counts it if so. */

@@ -1,8 +1,9 @@
-import type { Session } from "@evgrid/contract";
+import { OPERATOR, type Session } from "@evgrid/contract";
 import type { Logger } from "@evgrid/kit";
 import type { QuotaDecision, SessionQuota } from "@evgrid/policy";
 import type { RedisClient } from "bun";
 import { QUOTA_SCRIPT } from "./shared-quota-script.ts";
+import type { GridView } from "./view.ts";
 
 /** A place counted in the store for one request: it becomes a held session, or it is given back. */
 export interface SharedReservation {
@@ -250,4 +251,28 @@ export function latestEndMs(session: Session): number {
   return session.durationS !== null
     ? startedMs + session.durationS * 1000
     : startedMs + ((session.energyKwh ?? 0) / session.minKw) * MS_PER_HOUR;
+}
+
+/** Every active session (the operator's aside) of every substation that answers: their lists are the truth. */
+export async function activeSessionsOf(view: GridView): Promise<HeldSession[]> {
+  const lists = await Promise.all(
+    view.members
+      .filter((m) => m.healthy)
+      .map((m) =>
+        m.client.listSessions
+          .query({ status: "active", limit: 10_000 })
+          .then((r) => r.sessions)
+          .catch(() => []),
+      ),
+  );
+  return lists
+    .flat()
+    .filter((s) => s.owner !== OPERATOR)
+    .map((s) => ({
+      owner: s.owner,
+      sessionId: s.sessionId,
+      minKw: s.minKw,
+      latestEndMs: latestEndMs(s),
+      idempotencyKey: s.idempotencyKey,
+    }));
 }
