@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { randomBytes } from "node:crypto";
+import type { BalancerRouter } from "@evgrid/balancer";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { startChargeApi } from "@evgrid/charge-api/app";
 import { readEnv as chargeApiEnv } from "@evgrid/charge-api/env";
@@ -60,6 +61,7 @@ async function startGrid(redisUrl: string, key: string) {
   return {
     substations,
     balancers,
+    token,
     /** One request per vehicle, all at once: the sessions admitted and the refusals' reasons and quotas. */
     async requestAll(vehicles: string[]) {
       const answers = await Promise.allSettled(
@@ -167,6 +169,14 @@ describe("a caller's session quota across replicas", () => {
       for (const b of grid.balancers)
         expect(metricValue(await b.metrics(), "evgrid_balancer_state_store_up")).toBe(1);
     });
+    // It came back empty: each replica first rebuilds the claims from the substations (their own epoch);
+    // until then a request nobody can vouch for is refused STATE_REBUILDING, which is not the quota.
+    for (const b of grid.balancers) {
+      const operator = internalClient<BalancerRouter>(b.url, { timeoutMs: 5000, token: grid.token });
+      await eventually(async () => expect((await operator.stateInfo.query()).storeRebuilding).toBe(false), {
+        timeoutMs: 15_000,
+      });
+    }
     const back = await grid.requestAll(Array.from({ length: 12 }, (_, i) => `ev-b-${i}`));
     expect(back.admitted.length).toBe(QUOTA);
   });
