@@ -3,7 +3,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { BalancerRouter } from "@evgrid/balancer";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { internalClient } from "@evgrid/kit";
-import { alive, descendants, runCommand, startDev } from "@evgrid/testing";
+import { alive, descendants, runCommand, startDev, startRedis } from "@evgrid/testing";
 
 setDefaultTimeout(60_000);
 
@@ -42,10 +42,32 @@ describe("bun run dev with balancer replicas", () => {
         ),
       );
       expect(new Set(grants.map((g) => g.sessionId)).size).toBe(1);
+      // Its redis-server wants the password made for this run, which the banner does not show.
+      expect(dev.output()).toMatch(/state in redis:\/\/:\*\*\*@127\.0\.0\.1:\d+/);
       const tree = await descendants(dev.proc.pid);
       const { code } = await dev.interrupt();
       expect(code).toBe(0);
       for (const pid of tree) expect({ pid, alive: alive(pid) }).toEqual({ pid, alive: false });
+    } finally {
+      await dev[Symbol.asyncDispose]();
+    }
+  });
+
+  test("--redis with a REDIS_URL that carries a password: shared, and the password printed nowhere", async () => {
+    const password = "dev-s3cret-0123456789";
+    await using redis = await startRedis({ password });
+    const dev = await startDev(["--random-ports", "--balancers", "2", "--redis"], {
+      env: { REDIS_URL: redis.url },
+    });
+    try {
+      for (const url of dev.urls.balancers) {
+        const b = internalClient<BalancerRouter>(url, { timeoutMs: 5000, token: dev.urls.serviceToken });
+        expect(await b.stateInfo.query()).toMatchObject({ shared: true, storeUp: true });
+      }
+      expect(dev.output()).toContain(`state in redis://:***@127.0.0.1:${redis.port}`);
+      const { code, output, stderr } = await dev.interrupt();
+      expect(code).toBe(0);
+      expect(output + stderr).not.toContain(password);
     } finally {
       await dev[Symbol.asyncDispose]();
     }

@@ -6,12 +6,12 @@ import type { BalancerEnv } from "./env.ts";
 import { MemoryStore } from "./memory.ts";
 import { balancerMetrics, storeMetrics } from "./metrics.ts";
 import { locateVehicle, sessionsOfGrid } from "./rebuild.ts";
+import { RedisLink } from "./redis-link.ts";
 import { RedisStore } from "./redis-store.ts";
 import { balancerRouter } from "./router.ts";
+import { SharedQuota } from "./shared-quota.ts";
+import { printableStore, type StoreConnection } from "./store-connection.ts";
 import { GridView } from "./view.ts";
-
-/** A store's URL as it may be logged: no password. */
-const redactedUrl = (url: string) => url.replace(/\/\/[^@/]*@/, "//***@");
 
 /** Wires config -> telemetry -> grid view (first refresh done) -> router -> server. */
 export function startBalancer(env: BalancerEnv) {
@@ -30,9 +30,12 @@ export function startBalancer(env: BalancerEnv) {
     });
     await view.start(env.LOAD_REFRESH_MS);
     const memory = new MemoryStore(env.IDEMPOTENCY_TTL_H * 3_600_000);
-    const shared = env.REDIS_URL
+    const conn: StoreConnection | undefined = env.REDIS_URL
+      ? { url: env.REDIS_URL, password: env.REDIS_PASSWORD, tlsCaFile: env.REDIS_TLS_CA_FILE }
+      : undefined;
+    const shared = conn
       ? new RedisStore({
-          url: env.REDIS_URL,
+          ...conn,
           keyTtlMs: env.IDEMPOTENCY_TTL_H * 3_600_000,
           // A claim outlives the longest dispatch; past it, a replica that died is taken over.
           leaseMs: env.DISPATCH_DEADLINE_MS + env.CALL_TIMEOUT_MS,
@@ -45,9 +48,25 @@ export function startBalancer(env: BalancerEnv) {
         })
       : undefined;
     await shared?.start();
+    // The quotas' own connection (a quota check never queues behind claims), same timeout and credentials.
+    const quotaLink = conn ? new RedisLink(conn, env.REDIS_COMMAND_TIMEOUT_MS) : undefined;
+    const connecting = quotaLink?.connect();
+    // Connected before the first request when the store answers (a store found down delays nothing more).
+    if (shared?.up) await Promise.race([connecting, Bun.sleep(2000)]);
+    const sharedQuota =
+      quotaLink && shared
+        ? new SharedQuota({
+            link: quotaLink,
+            // A reservation outlives the longest dispatch; past it, a replica that died frees its places.
+            reservationTtlMs: env.DISPATCH_DEADLINE_MS + env.CALL_TIMEOUT_MS + 1000,
+            // The dispatch store's probe (every second) says whether the store answers.
+            storeUp: () => shared.up,
+            log,
+          })
+        : undefined;
     log.info(
-      shared
-        ? `state shared with other balancer replicas in ${redactedUrl(env.REDIS_URL as string)}`
+      conn
+        ? `state shared with other balancer replicas in ${printableStore(conn)}`
         : "state in this process only (no REDIS_URL): run one balancer, or set REDIS_URL for replicas",
     );
     let dispatcher: Dispatcher | undefined;
@@ -65,6 +84,7 @@ export function startBalancer(env: BalancerEnv) {
       maxWaiting: env.WAIT_QUEUE_MAX,
       maxWaitingPerOwner: env.QUOTA_WAITING,
       store: shared ?? memory,
+      ...(sharedQuota ? { sharedQuota } : {}),
       report,
     });
     const router = balancerRouter(dispatcher);
@@ -85,7 +105,10 @@ export function startBalancer(env: BalancerEnv) {
         view.stop();
       },
       // After the calls in flight are answered: they may still claim.
-      afterStop: () => shared?.close(),
+      afterStop: () => {
+        shared?.close();
+        quotaLink?.close();
+      },
       expose: { view, dispatcher },
     };
   });

@@ -1,19 +1,12 @@
-import {
-  type DispatchRequest,
-  errorDataOf,
-  OPERATOR,
-  reasons,
-  type Session,
-  type SessionUpdate,
-  substationOfSession,
-} from "@evgrid/contract";
+import { type DispatchRequest, OPERATOR, reasons, type Session, type SessionUpdate } from "@evgrid/contract";
 import { GridError, relayUpstreamError, subscriptionValues } from "@evgrid/kit";
-import { checkSessionQuota, exceedsEverySite, type SessionQuota } from "@evgrid/policy";
+import { exceedsEverySite, type SessionQuota } from "@evgrid/policy";
 import { annotate, annotateGrant, annotateRequest, attr } from "@evgrid/telemetry";
 import { DispatchRun } from "./dispatch-run.ts";
-import { OwnerLedger } from "./ledger.ts";
 import { MemoryStore } from "./memory.ts";
+import { QuotaGate } from "./quota-gate.ts";
 import { findVehicleSession, outcomeOf, ownerOf } from "./session-access.ts";
+import type { SharedQuota } from "./shared-quota.ts";
 import type { ClaimOutcome, DispatchReport, DispatchResult, DispatchStore } from "./types.ts";
 import type { GridView } from "./view.ts";
 import { isGridFull, WaitQueue } from "./wait-queue.ts";
@@ -34,26 +27,24 @@ export interface DispatcherOptions {
   maxWaitingPerOwner: number;
   /** Idempotency keys, vehicles' homes and the wait order: this replica's memory, or shared (REDIS_URL). */
   store?: DispatchStore;
+  /** Quotas counted across replicas (REDIS_URL); none, or the store silent: this replica's ledger alone. */
+  sharedQuota?: SharedQuota;
   now?: () => number;
   /** Told how every dispatch ended (metrics). */
   report?: (report: DispatchReport) => void;
 }
 
-/** A caller over its quota is re-checked against its substations at most this often. */
-const RECONCILE_EVERY_MS = 2000;
-
 /**
  * The balancer's whole dispatch flow, in one place: refuse what can never fit, hold each caller to its
  * quotas, send the request where the vehicle gets the most power (retrying elsewhere only when that is safe),
  * queue it for freed power if it said it would wait, and remember what is needed for retries. It owns the
- * view of the grid, the dispatch memory, the owner ledger and the wait queue; the router only delegates.
+ * view of the grid, the dispatch store, the quota gate and the wait queue; the router only delegates.
  */
 export class Dispatcher {
   readonly store: DispatchStore;
-  private readonly ledger: OwnerLedger;
+  private readonly quota: QuotaGate;
   private readonly waiting: WaitQueue;
   private readonly now: () => number;
-  private readonly reconciledAtMs = new Map<string, number>();
 
   constructor(
     readonly view: GridView,
@@ -61,7 +52,12 @@ export class Dispatcher {
   ) {
     this.now = opts.now ?? Date.now;
     this.store = opts.store ?? new MemoryStore();
-    this.ledger = new OwnerLedger(this.now);
+    this.quota = new QuotaGate(view, {
+      quota: opts.quota,
+      sharedQuota: opts.sharedQuota,
+      report: opts.report,
+      now: this.now,
+    });
     this.waiting = new WaitQueue({
       // A pinned request (a vehicle at a charger) waits for its own substation only.
       hasRoomFor: (req) => {
@@ -146,7 +142,7 @@ export class Dispatcher {
       const { session, load } = await member.client.stopSession.mutate(ref);
       this.view.record(member, load);
       await this.store.forgetVehicle(session.vehicleId);
-      this.ledger.remove(session.sessionId);
+      this.quota.ended(session);
       void this.waiting.pump();
       return session;
     } catch (err) {
@@ -158,85 +154,15 @@ export class Dispatcher {
   private async admit(req: DispatchRequest): Promise<DispatchResult> {
     // A retry of a request already made asks for nothing new: it is answered, not counted again.
     const counted = req.owner !== OPERATOR && !this.store.isRetry(req);
-    const release = counted ? await this.reserveWithinQuota(req) : () => {};
+    // The quota's reservation point: this replica's count, then every replica's (quota-gate.ts).
+    const place = await this.quota.reserve(req, counted);
     try {
       const result = await this.dispatch(req);
-      if (result.session.status === "active" && result.session.owner !== OPERATOR)
-        this.ledger.add(result.session);
+      place.admitted(result.session);
       return result;
     } finally {
-      release();
+      place.release();
     }
-  }
-
-  /**
-   * Checks the caller's quota and, within it, reserves the request's place in the same synchronous step:
-   * calls that arrive together (a batch, one frame of a link) cannot all pass the check before any of them
-   * counts. Over the quota, the caller's sessions are reconciled first (async), then checked and reserved again.
-   */
-  private reserveWithinQuota(req: DispatchRequest): (() => void) | Promise<() => void> {
-    const decide = () =>
-      checkSessionQuota(
-        this.ledger.usage(req.owner),
-        req.minKw,
-        this.opts.quota,
-        this.view.capacityInForceKw,
-      );
-    const first = decide();
-    if (first.ok) return this.ledger.reserve(req.owner, req.minKw);
-    return (async () => {
-      const decision = (await this.reconcile(req.owner)) ? decide() : first;
-      if (decision.ok) return this.ledger.reserve(req.owner, req.minKw);
-      throw this.overQuota(req, decision);
-    })();
-  }
-
-  private overQuota(
-    req: DispatchRequest,
-    decision: Exclude<ReturnType<typeof checkSessionQuota>, { ok: true }>,
-  ) {
-    this.opts.report?.({ outcome: "quota", substationId: null, tries: 0 });
-    const what =
-      decision.quota === "active_sessions"
-        ? `at most ${decision.limit} active sessions per caller`
-        : `at most ${decision.limit * 100}% of the grid's capacity (${decision.limitKw.toFixed(1)} kW of minimums) per caller`;
-    return new GridError("TOO_MANY_REQUESTS", reasons.QUOTA_EXCEEDED, `quota exceeded: ${what}`, {
-      quota: decision.quota,
-      limit: decision.limit,
-      retryAfterS: this.ledger.retryAfterS(req.owner),
-    });
-  }
-
-  /**
-   * Asks the substations about the caller's sessions that may have ended early (stopped by an operator,
-   * curtailed, energy reached sooner than expected), so an honest caller is not held to sessions it no
-   * longer has. At most once per RECONCILE_EVERY_MS per caller; true if anything was learned.
-   */
-  private async reconcile(owner: string): Promise<boolean> {
-    const nowMs = this.now();
-    if (nowMs - (this.reconciledAtMs.get(owner) ?? 0) < RECONCILE_EVERY_MS) return false;
-    this.reconciledAtMs.set(owner, nowMs);
-    if (this.reconciledAtMs.size > 10_000) {
-      for (const [o, at] of this.reconciledAtMs)
-        if (nowMs - at >= RECONCILE_EVERY_MS) this.reconciledAtMs.delete(o);
-    }
-    const uncertain = this.ledger.uncertain(owner);
-    const ended = await Promise.all(
-      uncertain.map(async (sessionId) => {
-        const member = this.view.byId(substationOfSession(sessionId));
-        if (!member?.healthy) return false;
-        try {
-          return (await member.client.getSession.query({ sessionId })).status === "ended";
-        } catch (err) {
-          return errorDataOf(err)?.reason === reasons.SESSION_NOT_FOUND;
-        }
-      }),
-    );
-    ended.forEach((gone, i) => {
-      const id = uncertain[i];
-      if (gone && id !== undefined) this.ledger.remove(id);
-    });
-    return ended.some(Boolean);
   }
 
   /** A session was admitted for a caller that hung up while waiting: nobody will ever use it. */

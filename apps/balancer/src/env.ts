@@ -30,20 +30,29 @@ const schema = z.object({
   WAIT_QUEUE_MAX: z.coerce.number().int().min(0).max(1_000_000).default(1000),
   /**
    * Valkey/Redis shared by every balancer replica (redis://, rediss://, valkey://): idempotency keys, each
-   * vehicle's session and the wait queue's order then hold across replicas. Unset: one replica, in memory.
+   * vehicle's session, the wait queue's order and each caller's quotas then hold across replicas. Unset:
+   * one replica, in memory.
    */
   REDIS_URL: z.preprocess(
     (v) => (v === "" ? undefined : v), // set but empty: unset, as shells and compose files often leave it
     z
       .url({
         protocol: /^(redis|rediss|valkey|valkeys)$/,
-        error: "REDIS_URL must be a redis:// or valkey:// URL",
+        error: "REDIS_URL must be a redis://, rediss://, valkey:// or valkeys:// URL",
       })
       .optional(),
   ),
   /**
-   * Each command to REDIS_URL at most: past it the store counts as down for that call (each replica keeps
-   * to its own memory), so a paused store never holds a request; well inside DISPATCH_DEADLINE_MS.
+   * The store's password, replacing REDIS_URL's (a Kubernetes Secret as it is, no URL-encoding). With an ACL
+   * user, put the user in REDIS_URL (`redis://evgrid@valkey:6379`).
+   */
+  REDIS_PASSWORD: z.preprocess((v) => (v === "" ? undefined : v), z.string().optional()),
+  /** PEM file of the CA that signed a rediss:// store's certificate (a private CA); unset: the system's CAs. */
+  REDIS_TLS_CA_FILE: z.preprocess((v) => (v === "" ? undefined : v), z.string().optional()),
+  /**
+   * Each command to REDIS_URL at most, claims and quotas alike: past it the store counts as down for that
+   * call (each replica keeps to its own memory and its own quotas), so a paused store never holds a
+   * request; well inside DISPATCH_DEADLINE_MS.
    */
   REDIS_COMMAND_TIMEOUT_MS: positiveMsSchema.default(300),
   /** How long an idempotency key is honoured (hours). */

@@ -108,6 +108,19 @@ export class OwnerLedger {
       .map((h) => h.sessionId);
   }
 
+  /** Every session this replica knows is held (to write back into a shared store that forgot them). */
+  held(): { owner: string; sessionId: string; minKw: number; latestEndMs: number }[] {
+    this.expire();
+    return [...this.owners.values()].flatMap((book) =>
+      [...book.held.values()].map(({ owner, sessionId, minKw, latestEndMs }) => ({
+        owner,
+        sessionId,
+        minKw,
+        latestEndMs,
+      })),
+    );
+  }
+
   /** Seconds until the caller's first session is expected to end: when a refused caller may try again. */
   retryAfterS(owner: string): number {
     const nowMs = this.now();

@@ -1,5 +1,6 @@
-import { RedisClient } from "bun";
+import type { RedisClient } from "bun";
 import type { Script } from "./redis-scripts.ts";
+import { openStoreClient, type StoreConnection } from "./store-connection.ts";
 
 /** The store did not answer this command in time (or at all): for this call, the store is down. */
 export class StoreUnavailable extends Error {}
@@ -15,11 +16,12 @@ export class RedisLink {
   private readonly wakers = new Map<string, Set<() => void>>();
 
   constructor(
-    url: string,
+    conn: StoreConnection,
     private readonly commandTimeoutMs: number,
   ) {
     // Commands fail at once while disconnected (no offline queue): a dispatch never waits on a dead store.
-    this.client = new RedisClient(url, {
+    // Credentials and TLS come with the connection (store-connection.ts); the subscriber duplicates them.
+    this.client = openStoreClient(conn, {
       enableOfflineQueue: false,
       connectionTimeout: 2000,
       autoReconnect: true,
@@ -27,9 +29,9 @@ export class RedisLink {
     });
   }
 
-  connect(): void {
-    // The client keeps connecting in the background (autoReconnect): a store that is down delays nothing.
-    void this.client.connect().catch(() => {});
+  /** Resolves once connected or failed; the client keeps trying in the background (autoReconnect). */
+  connect(): Promise<void> {
+    return this.client.connect().catch(() => {});
   }
 
   /** One command, answered within the command timeout or failed with StoreUnavailable. */

@@ -10,7 +10,7 @@ export interface Script {
   sha: string;
 }
 
-const script = (text: string): Script => ({
+export const script = (text: string): Script => ({
   text,
   sha: new Bun.CryptoHasher("sha1").update(text).digest("hex"),
 });

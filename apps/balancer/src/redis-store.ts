@@ -6,10 +6,11 @@ import { type Claimer, claimKey, claimOnce } from "./redis-claim.ts";
 import { RedisLink, StoreUnavailable } from "./redis-link.ts";
 import { EPOCH, FINISH, TRYING } from "./redis-scripts.ts";
 import { RedisWaitOrder } from "./redis-wait-order.ts";
+import type { StoreConnection } from "./store-connection.ts";
 import type { Claim, DispatchResult, DispatchStore, WaitOrder } from "./types.ts";
 
-export interface RedisStoreOptions {
-  url: string;
+/** Where the store is and how to log in (credentials, TLS): store-connection.ts. */
+export interface RedisStoreOptions extends StoreConnection {
   /** How long an idempotency key is honoured. */
   keyTtlMs: number;
   /** How long a claim holds without being finished (a dispatch's deadline, and some). */
@@ -57,7 +58,7 @@ export class RedisStore implements DispatchStore {
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.now = opts.now ?? Date.now;
-    this.link = new RedisLink(opts.url, opts.commandTimeoutMs);
+    this.link = new RedisLink(opts, opts.commandTimeoutMs);
     this.claimer = { ...opts, link: this.link, now: this.now };
     this.waitOrder = new RedisWaitOrder(crypto.randomUUID(), {
       link: this.link,
@@ -70,7 +71,7 @@ export class RedisStore implements DispatchStore {
 
   /** Connects (or notes the store is down and keeps trying): a replica starts either way. */
   async start(): Promise<void> {
-    this.link.connect();
+    void this.link.connect();
     const deadline = this.now() + START_WAIT_MS;
     while (!(await this.probe()) && this.now() < deadline) await Bun.sleep(100);
     if (!this.reachable)

@@ -8,6 +8,7 @@ import { parseCommandLine } from "@evgrid/kit/cli";
 import { internalClient } from "@evgrid/kit/client";
 import { UNLIMITED_QUOTAS } from "@evgrid/kit/env";
 import { onShutdown } from "@evgrid/kit/process";
+import { redactUrl } from "@evgrid/kit/redact";
 import type { GatewayRouter } from "@evgrid/ocpp-gateway";
 import { demoLines, registerDemoChargers } from "./chargers.ts";
 import { devOptionsSchema, planHosts, planSubstations } from "./plan.ts";
@@ -147,7 +148,7 @@ try {
     }),
   );
   const substationUrls = hosted.flat();
-  const redisUrl = opts.redis ? await startRedis(supervisor, opts.host) : undefined;
+  const redisUrl = opts.redis ? await startRedis(supervisor, opts.host, resolve(opts.dataDir)) : undefined;
   const balancerUrls: string[] = [];
   for (let i = 0; i < opts.balancers; i++) {
     const name = opts.balancers === 1 ? "balancer" : `balancer-${i + 1}`;
@@ -187,7 +188,7 @@ try {
         row(
           balancerUrls.length === 1 ? "balancer" : `balancer-${i + 1}`,
           url,
-          `internal: /trpc/dispatch, /trpc/listSubstations${redisUrl ? `; state in ${redisUrl}` : ""}`,
+          `internal: /trpc/dispatch, /trpc/listSubstations${redisUrl ? `; state in ${redactUrl(redisUrl)}` : ""}`,
         ),
       ),
       ...substations.map((s, i) => row(s.id, substationUrls[i] ?? "", `${s.capacityKw} kW, /trpc/getLoad`)),

@@ -12,6 +12,7 @@ export * from "./log.ts";
 export * from "./observe.ts";
 export * from "./procedures.ts";
 export * from "./process.ts";
+export * from "./redact.ts";
 export * from "./replica-pool.ts";
 export * from "./server.ts";
 export * from "./timers.ts";

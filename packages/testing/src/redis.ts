@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { freePort } from "@evgrid/kit/listening";
 
 export { freePort };
@@ -17,22 +20,64 @@ async function pings(port: number): Promise<boolean> {
   }
 }
 
+export interface RedisOptions {
+  /** `requirepass`: the default user needs it (`redis://:password@...`). */
+  password?: string;
+  /** An ACL user with this password, allowed the evgrid keys and every command (`redis://user:password@...`). */
+  user?: { name: string; password: string };
+  /** TLS only (`rediss://`), with a self-signed certificate for 127.0.0.1 made by openssl (`caFile`). */
+  tls?: boolean;
+}
+
+/** A self-signed certificate and its key for 127.0.0.1, in a fresh directory. */
+function selfSignedCert(): { dir: string; cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), "evgrid-redis-tls-"));
+  const [cert, key] = [join(dir, "cert.pem"), join(dir, "key.pem")];
+  const made = Bun.spawnSync(
+    [
+      "openssl",
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+    ].concat(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert]),
+    { stdout: "ignore", stderr: "pipe" },
+  );
+  if (made.exitCode !== 0) throw new Error(`openssl could not make a certificate: ${made.stderr.toString()}`);
+  return { dir, cert, key };
+}
+
 /**
- * A real redis-server (Debian's `redis-server`) on 127.0.0.1 and a free port, nothing persisted. `stop()` and
- * `start()` take it down and bring it back on the same port (a store outage); `await using` stops it. Throws,
- * never skips, when the binary is missing: the tests that need it must fail in CI.
+ * A real redis-server (Debian's `redis-server`) on 127.0.0.1 and a free port, nothing persisted, closed with a
+ * password if asked (its config comes on stdin: no password in the process list). `stop()` and `start()` take
+ * it down and bring it back on the same port (a store outage); `await using` stops it. Throws, never skips,
+ * when the binary is missing: the tests that need it must fail in CI.
  */
-export async function startRedis() {
+export async function startRedis(opts: RedisOptions = {}) {
   const bin = Bun.which("redis-server");
   if (!bin) throw new Error("redis-server is not installed: apt-get install -y redis-server (.ci/run does)");
   const port = freePort();
+  const tls = opts.tls ? selfSignedCert() : undefined;
+  const config = [
+    ...(tls
+      ? ["port 0", `tls-port ${port}`, `tls-cert-file ${tls.cert}`, `tls-key-file ${tls.key}`]
+      : [`port ${port}`]),
+    ...(tls ? [`tls-ca-cert-file ${tls.cert}`, "tls-auth-clients no"] : []),
+    "bind 127.0.0.1",
+    'save ""',
+    "appendonly no",
+    ...(opts.password ? [`requirepass ${opts.password}`] : []),
+    ...(opts.user ? [`user ${opts.user.name} on >${opts.user.password} ~evgrid:* &* +@all`] : []),
+  ].join("\n");
   let proc: ReturnType<typeof Bun.spawn> | null = null;
   const start = async () => {
     if (proc) return; // running already
-    proc = Bun.spawn(
-      [bin, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-      { stdout: "ignore", stderr: "pipe" },
-    );
+    proc = Bun.spawn([bin, "-"], { stdin: new Blob([`${config}\n`]), stdout: "ignore", stderr: "pipe" });
     const deadline = Date.now() + 10_000;
     while (!(await pings(port))) {
       if (proc.exitCode !== null || Date.now() > deadline)
@@ -51,8 +96,19 @@ export async function startRedis() {
   const pause = () => proc?.kill("SIGSTOP");
   const resume = () => proc?.kill("SIGCONT");
   await start();
+  const auth = opts.user
+    ? `${opts.user.name}:${encodeURIComponent(opts.user.password)}@`
+    : opts.password
+      ? `:${encodeURIComponent(opts.password)}@`
+      : "";
+  const scheme = tls ? "rediss" : "redis";
   return {
-    url: `redis://127.0.0.1:${port}`,
+    /** With the credentials in it (the ACL user's when there is one). */
+    url: `${scheme}://${auth}127.0.0.1:${port}`,
+    /** With no credentials: what a stranger on the network would try. */
+    openUrl: `${scheme}://127.0.0.1:${port}`,
+    /** The certificate to trust (TLS only). */
+    caFile: tls?.cert,
     port,
     start,
     stop,
@@ -60,6 +116,7 @@ export async function startRedis() {
     resume,
     async [Symbol.asyncDispose]() {
       await stop();
+      if (tls) rmSync(tls.dir, { recursive: true, force: true });
     },
   };
 }
