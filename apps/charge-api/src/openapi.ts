@@ -21,6 +21,7 @@ import type { TRPCError } from "@trpc/server";
 import type { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
 import type { RouterOutputs } from "./index.ts";
+import { legacyPrefixes } from "./legacy.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { type ChargeApiRouter, chargeApiRouter } from "./router.ts";
 
@@ -120,13 +121,14 @@ function legacyPath(requestChargeInput: Record<string, unknown>): Record<string,
   const { required: _required, ...optionalFields } = requestChargeInput;
   const text = (description: string, example: string) => ({
     description,
-    content: { "text/plain": { schema: { type: "string" }, example } },
+    content: { "text/plain": { schema: { type: "string" }, example: `${example}\n` } },
   });
   const errors = Object.fromEntries(
-    Object.keys(errorResponses(errorCodes)).map((status) => [
-      status,
-      text("One line: `<Bad request|Unauthorized|Grid full|Too many requests|Unavailable|...>: <why>`.", ""),
-    ]),
+    Object.keys(errorResponses(errorCodes)).map((status) => {
+      const prefix = legacyPrefixes[Number(status)] ?? "Error";
+      const quota = status === "429" ? " (over a quota: `Too many requests: <why>`)" : "";
+      return [status, text(`One line of text: \`${prefix}: <why>\`${quota}.`, `${prefix}: <why>`)];
+    }),
   );
   return {
     post: {
@@ -139,7 +141,7 @@ function legacyPath(requestChargeInput: Record<string, unknown>): Record<string,
       security,
       requestBody: { required: false, content: { "application/json": { schema: optionalFields } } },
       responses: {
-        "200": text("The substation that took the session.", "Routed to substation-1\n"),
+        "200": text("The substation that took the session.", "Routed to substation-1"),
         ...errors,
       },
     },
