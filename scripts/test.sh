@@ -5,12 +5,13 @@
 #   redis-server             balancer replicas sharing state
 #   docker-compose           validates compose.yaml offline
 #   chromium                 opens the simulator's HTML report as a user would
+#   python3                  a client in another language, made from the OpenAPI document
 # The tests fail, not skip, without them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in prometheus promtool redis-server docker-compose chromium; do
+for tool in prometheus promtool redis-server docker-compose chromium python3; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -18,6 +19,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_=""
   [ "$(id -u)" -eq 0 ] || sudo_="sudo"
   $sudo_ apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq prometheus redis-server docker-compose chromium
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq prometheus redis-server docker-compose chromium python3
 fi
 exec bun run test

@@ -4,6 +4,7 @@ import { internalClient, launchApp } from "@evgrid/kit";
 import pkg from "../package.json" with { type: "json" };
 import type { ChargeApiEnv } from "./env.ts";
 import { legacyRequestCharge } from "./legacy.ts";
+import { openApiRoute } from "./openapi.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { chargeApiRouter } from "./router.ts";
 
@@ -35,7 +36,7 @@ export function startChargeApi(env: ChargeApiEnv) {
     });
     return {
       router,
-      routes: { "/request_charge": legacyRequestCharge(router) },
+      routes: { "/request_charge": legacyRequestCharge(router), "/openapi.json": openApiRoute(router) },
       describe: {
         balancers: env.BALANCER_URLS.join(","),
         transport: env.INTERNAL_TRANSPORT,

@@ -10,7 +10,8 @@ const text = (status: number, body: string, headers: Record<string, string> = {}
     headers: { "content-type": "text/plain; charset=utf-8", ...headers },
   });
 
-const prefixes: Record<number, string> = {
+/** The first words of a refusal, by status (the OpenAPI document lists them too). */
+export const legacyPrefixes: Record<number, string> = {
   400: "Bad request",
   401: "Unauthorized",
   422: "Bad request",
@@ -49,7 +50,8 @@ export function legacyRequestCharge(router: ChargeApiRouter): RouteHandler {
       if (!(err instanceof TRPCError)) return text(500, "Internal error");
       const status = getHTTPStatusCodeFromError(err);
       const retryAfterS = retryAfterOf(err);
-      const prefix = status === 429 && /quota/i.test(err.message) ? "Too many requests" : prefixes[status];
+      const prefix =
+        status === 429 && /quota/i.test(err.message) ? "Too many requests" : legacyPrefixes[status];
       return text(
         status,
         `${prefix ?? "Error"}: ${err.message}`,

@@ -83,27 +83,36 @@ export const priorityClassSchema = z.enum(["standard", "fleet", "emergency"], {
 export type Priority = z.infer<typeof priorityClassSchema>;
 
 const chargeFields = {
-  vehicleId: vehicleIdSchema,
-  priority: priorityClassSchema.optional(),
-  idempotencyKey: idempotencyKeySchema.optional(),
-  /** If the grid is full, wait up to this long (in a fair FIFO queue) for power to free up. */
+  // The descriptions are for integrators: they are the OpenAPI document's (GET /openapi.json).
+  vehicleId: vehicleIdSchema.describe("The vehicle; it holds one active session at a time."),
+  priority: priorityClassSchema
+    .optional()
+    .describe("standard (default), fleet or emergency; above standard needs an API key that allows it."),
+  idempotencyKey: idempotencyKeySchema
+    .optional()
+    .describe("A retry with the same key (the caller's own) returns the same session, never a second."),
   waitS: z
     .number()
     .positive("waitS must be greater than 0")
     .max(MAX_WAIT_S, `waitS must be at most ${MAX_WAIT_S}`)
-    .optional(),
-  maxKw: kw("maxKw").default(DEFAULT_MAX_KW),
-  minKw: kw("minKw").optional(),
+    .optional()
+    .describe("If the grid is full, wait up to this many seconds (a fair queue) for power to free up."),
+  maxKw: kw("maxKw").default(DEFAULT_MAX_KW).describe("The most power the vehicle takes."),
+  minKw: kw("minKw")
+    .optional()
+    .describe(`The least power it can charge with; default the lower of maxKw and ${DEFAULT_MIN_KW}.`),
   durationS: z
     .number()
     .positive("durationS must be greater than 0")
     .max(MAX_DURATION_S, `durationS must be at most ${MAX_DURATION_S} (24 h)`)
-    .optional(),
+    .optional()
+    .describe(`Ends after this many seconds (default ${DEFAULT_DURATION_S}); or give energyKwh.`),
   energyKwh: z
     .number()
     .positive("energyKwh must be greater than 0")
     .max(MAX_ENERGY_KWH, `energyKwh must be at most ${MAX_ENERGY_KWH}`)
-    .optional(),
+    .optional()
+    .describe("Ends once this energy is delivered; or give durationS."),
 };
 
 type ChargeFields = z.output<z.ZodObject<typeof chargeFields>>;
@@ -178,8 +187,14 @@ export type DispatchRequest = z.output<typeof dispatchRequestSchema>;
  * which `requestCharge` handed to whoever started the session.
  */
 export const sessionRefSchema = z.strictObject({
-  sessionId: sessionIdSchema,
-  sessionSecret: z.string().max(128, "sessionSecret is at most 128 characters").nullish(),
+  sessionId: sessionIdSchema.describe("As requestCharge returned it: <substationId>.<32 hex>."),
+  sessionSecret: z
+    .string()
+    .max(128, "sessionSecret is at most 128 characters")
+    .nullish()
+    .describe(
+      "Open mode: the secret requestCharge returned, the proof that this caller started the session.",
+    ),
 });
 
 /**

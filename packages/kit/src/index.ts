@@ -10,6 +10,7 @@ export * from "./limits.ts";
 export * from "./listening.ts";
 export * from "./log.ts";
 export * from "./observe.ts";
+export * from "./openapi.ts";
 export * from "./procedures.ts";
 export * from "./process.ts";
 export * from "./redact.ts";
