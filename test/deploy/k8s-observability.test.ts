@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
-import { repoRoot } from "@evgrid/testing";
+import { repoRoot, tempDir } from "@evgrid/testing";
 import { type Build, builds, containersOf, envOf, type K8s, kinds, named, workloadsOf } from "./manifests.ts";
 
 /** host:port an endpoint names: URLs, `endpoint: host:port`, and Prometheus targets. */
@@ -97,4 +97,27 @@ describe("deploy/k8s telemetry", () => {
     expect(Object.keys(data).sort()).toEqual(files.sort());
     for (const f of files) expect(data[f]).toBe(await Bun.file(`${repoRoot}/grafana/dashboards/${f}`).text());
   });
+
+  // Debian's prometheus and prometheus-alertmanager packages (in the machine image) bring these.
+  test.skipIf(!Bun.which("promtool") || !Bun.which("amtool"))(
+    "Prometheus' and Alertmanager's configs, rules included, are what promtool and amtool accept",
+    async () => {
+      using dir = tempDir("k8s-prometheus-");
+      const config = configMap("prometheus").data["prometheus.yaml"] as string;
+      await Bun.write(`${dir.path}/rules/alerts.yaml`, configMap("prometheus-rules").data["alerts.yaml"]);
+      await Bun.write(
+        `${dir.path}/prometheus.yaml`,
+        config.replace("/etc/prometheus/rules/", `${dir.path}/rules/`),
+      );
+      await Bun.write(`${dir.path}/alertmanager.yaml`, configMap("alertmanager").data["alertmanager.yaml"]);
+      for (const cmd of [
+        ["promtool", "check", "config", `${dir.path}/prometheus.yaml`],
+        ["amtool", "check-config", `${dir.path}/alertmanager.yaml`],
+      ]) {
+        const run = Bun.spawnSync(cmd);
+        const out = `${run.stdout}${run.stderr}`;
+        expect({ cmd: cmd[0], code: run.exitCode, out }).toMatchObject({ cmd: cmd[0], code: 0 });
+      }
+    },
+  );
 });
