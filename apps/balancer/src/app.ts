@@ -95,6 +95,14 @@ export function startBalancer(env: BalancerEnv) {
     }, 1000);
     return {
       router,
+      // Ready once a substation can take a session: listed or joined, and answering.
+      ready: () => {
+        const known = view.status();
+        if (known.some((s) => s.healthy)) return null;
+        return known.length === 0
+          ? "no substation listed or joined"
+          : `no healthy substation (${known.length} down)`;
+      },
       describe: {
         substations: view
           .status()

@@ -36,6 +36,7 @@ export function startChargeApi(env: ChargeApiEnv) {
     });
     return {
       router,
+      ready: () => (balancers.healthyCount > 0 ? null : `no balancer answers (${balancers.count} listed)`),
       routes: { "/request_charge": legacyRequestCharge(router), "/openapi.json": openApiRoute(router) },
       describe: {
         balancers: env.BALANCER_URLS.join(","),

@@ -83,6 +83,7 @@ export function startGateway(env: GatewayEnv) {
     }, env.OCPP_RECONCILE_S * 1000);
     return {
       router: gatewayRouter(registry, gw, ocpp.url),
+      ready: () => (registry.isOpen() ? null : "the charge point registry is not open"),
       describe: { ocpp: ocpp.url, chargePoints: registry.all().length, resumedTransactions: resumed },
       stop: async () => {
         clearInterval(reconcile);

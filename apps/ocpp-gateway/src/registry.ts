@@ -227,6 +227,16 @@ export class Registry {
     return this.db.query<RawTx, []>(`${SELECT_TX} WHERE ended_at IS NULL`).all().map(toTx);
   }
 
+  /** The database answers (it is open and readable): what the gateway's readiness asks. */
+  isOpen(): boolean {
+    try {
+      this.db.query("SELECT 1").get();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   close(): void {
     this.db.close();
   }

@@ -50,6 +50,10 @@ export function startSubstation(env: SubstationEnv) {
       log.info("recovered sessions from the journal", { dbPath, ...recovery });
     return {
       router: substationRouter(station),
+      ready: () => {
+        const failing = journalHealth.failingOps();
+        return failing.length === 0 ? null : `journal writes failing: ${failing.join(", ")}`;
+      },
       describe: {
         id: station.id,
         capacityKw: station.capacityKw,
@@ -66,6 +70,7 @@ export function startSubstation(env: SubstationEnv) {
         const advertiseUrl = env.ADVERTISE_URL ?? server.url.replace("//0.0.0.0:", "//127.0.0.1:");
         membership = joinBalancers({
           balancerUrls: env.BALANCER_URLS,
+          discovery: env.BALANCER_DISCOVERY,
           advertiseUrl,
           token: env.SERVICE_TOKEN,
           intervalMs: env.HEARTBEAT_MS,

@@ -75,6 +75,11 @@ const schema = z
       .default(24),
     /** Balancers to register with and heartbeat to (comma-separated); empty: only static membership. */
     BALANCER_URLS: urlListSchema.default([]),
+    /**
+     * "dns": join every address each BALANCER_URLS host names, looked up on every heartbeat (a headless
+     * Service naming each balancer replica, so replicas added later are joined too); "urls": one each.
+     */
+    BALANCER_DISCOVERY: z.enum(["urls", "dns"]).default("urls"),
     /** The URL balancers reach this substation on; default http://<HOST>:<port> (127.0.0.1 for 0.0.0.0). */
     ADVERTISE_URL: httpUrlSchema.optional(),
     HEARTBEAT_MS: positiveMsSchema.default(2000),

@@ -36,6 +36,11 @@ export class JournalHealth {
     });
   }
 
+  /** The kinds of write whose last try failed: none while the journal is writable. */
+  failingOps(): JournalOp[] {
+    return [...this.failing];
+  }
+
   worked(op: JournalOp): void {
     if (this.failing.delete(op) && this.mayLog(`worked:${op}`))
       this.report.log?.info("journal writes work again", { op });

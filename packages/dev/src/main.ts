@@ -193,7 +193,7 @@ try {
       ),
       ...substations.map((s, i) => row(s.id, substationUrls[i] ?? "", `${s.capacityKw} kW, /trpc/getLoad`)),
       row("ocpp-gateway", gatewayUrl, `admin: /trpc/listChargePoints; charge points: ${ocppUrl}/<id>`),
-      "  every app also serves GET /healthz and GET /metrics",
+      "  every app also serves GET /livez, GET /readyz, GET /healthz and GET /metrics",
       `  internal procedures (balancer, substations) need: Authorization: Bearer ${serviceToken}`,
       "",
       `  try: curl -X POST ${apiUrl}/request_charge`,

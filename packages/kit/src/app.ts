@@ -1,5 +1,6 @@
 import { startTelemetry, type Telemetry, type TelemetryEnv } from "@evgrid/telemetry";
 import type { AnyRouter } from "@trpc/server";
+import type { ReadinessCheck } from "./health.ts";
 import { listeningLine } from "./listening.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { type RpcObservability, rpcObservability } from "./observe.ts";
@@ -21,6 +22,8 @@ export interface AppParts<Extra> {
   router: AnyRouter;
   /** Extra plain-HTTP routes (exact path match). */
   routes?: Record<string, RouteHandler>;
+  /** Why the app cannot serve now (its dependency is missing), or null: what /readyz answers. */
+  ready?: ReadinessCheck;
   /** Facts for the start-up log line. */
   describe?: Record<string, unknown>;
   /** Runs before the server stops (timers, background loops, refusing new work). */
@@ -67,6 +70,7 @@ export async function launchApp<Extra>(
     apiKeys: new ApiKeys(env.API_KEYS ?? []),
     trustedProxies: env.TRUST_PROXY ?? 0,
     metricsToken: env.METRICS_TOKEN,
+    ready: parts.ready,
   });
   log.info(listeningLine(service), { url: server.url, ...parts.describe, tracing: telemetry.tracing });
   await parts.afterStart?.(server);

@@ -56,6 +56,11 @@ export class ReplicaPool<TRouter extends AnyRouter> {
     return this.replicas.length;
   }
 
+  /** Replicas that answered their last check (or have not been checked yet). */
+  get healthyCount(): number {
+    return this.replicas.filter((r) => r.healthy).length;
+  }
+
   /** Every replica shares state right now: an uncertain dispatch may be retried on another one. */
   get allShared(): boolean {
     return this.replicas.every((r) => r.shared);

@@ -4,6 +4,7 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { Server } from "bun";
 import { clientAddress } from "./address.ts";
 import { readBodyLimited } from "./body.ts";
+import { healthResponse, type ReadinessCheck } from "./health.ts";
 import { errorResponse, retryAfterMeta } from "./http-errors.ts";
 import { leanTrpcHandler } from "./lean-http.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
@@ -39,6 +40,8 @@ export interface AppServerOptions {
   log: Logger;
   /** Extra plain-HTTP routes (exact path match). */
   routes?: Record<string, RouteHandler>;
+  /** What /readyz asks (none: ready whenever it serves). */
+  ready?: ReadinessCheck | undefined;
 }
 
 export interface AppServer {
@@ -49,8 +52,8 @@ export interface AppServer {
 }
 
 /**
- * Every app is served the same way: tRPC under /trpc, plus /healthz and /metrics. Anything unexpected is
- * answered with JSON, never Bun's HTML error page.
+ * Every app is served the same way: tRPC under /trpc, plus /livez, /readyz, /healthz and /metrics (health.ts).
+ * Anything unexpected is answered with JSON, never Bun's HTML error page.
  */
 export function serveApp(opts: AppServerOptions): AppServer {
   const startedAt = Date.now();
@@ -90,6 +93,7 @@ function listen(opts: AppServerOptions, startedAt: number) {
     }
   };
   const lean = leanTrpcHandler(opts.router, logInternal);
+  const probes = { service: opts.service, version: opts.version, startedAt, ready: opts.ready };
   // Internal links: tRPC's WebSocket protocol on GET /trpc (link-server.ts).
   const links = linkServer({
     router: opts.router,
@@ -157,14 +161,8 @@ function listen(opts: AppServerOptions, startedAt: number) {
           responseMeta: retryAfterMeta,
         });
       }
-      if (pathname === "/healthz") {
-        return Response.json({
-          ok: true,
-          service: opts.service,
-          version: opts.version,
-          uptimeS: Math.round((Date.now() - startedAt) / 100) / 10,
-        });
-      }
+      const health = await healthResponse(pathname, probes);
+      if (health) return health;
       if (pathname === "/metrics") {
         if (opts.metricsToken && !tokenMatches(opts.metricsToken, req.headers.get("authorization"))) {
           return errorResponse(
