@@ -15,7 +15,10 @@ export const telemetryEnvShape = {
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
-  /** `none` keeps metrics on /metrics only (Prometheus or the collector scrapes them). */
+  /**
+   * `prometheus` (default) or `none` serve metrics on /metrics (the collector scrapes them); `otlp` pushes
+   * them instead and /metrics serves no samples, so the collector never counts them twice.
+   */
   OTEL_METRICS_EXPORTER: z.enum(["otlp", "none", "prometheus"]).default("prometheus"),
   OTEL_TRACES_EXPORTER: z.enum(["otlp", "none"]).default("otlp"),
   /**
