@@ -2,6 +2,7 @@
 # Every test, on a machine with only Node.js, npm and Bun: installs the real components the tests use when
 # they are missing, then runs `bun run test`. Needs root (or sudo) only to install them.
 #   Prometheus and promtool  the end-to-end telemetry test and the alert rule tests
+#   Alertmanager and amtool  an alert delivered end to end, Alertmanager's config checked
 #   redis-server             balancer replicas sharing state
 #   docker-compose           validates compose.yaml offline
 #   chromium                 opens the simulator's HTML report as a user would
@@ -10,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in prometheus promtool redis-server docker-compose chromium; do
+for tool in prometheus promtool prometheus-alertmanager amtool redis-server docker-compose chromium; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -18,6 +19,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_=""
   [ "$(id -u)" -eq 0 ] || sudo_="sudo"
   $sudo_ apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq prometheus redis-server docker-compose chromium
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq prometheus prometheus-alertmanager redis-server docker-compose chromium
 fi
 exec bun run test

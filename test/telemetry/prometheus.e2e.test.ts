@@ -224,7 +224,15 @@ describe("dashboards and alerts against a real Prometheus", () => {
       ...rules
         .filter(
           (r) =>
-            !["NoHealthySubstation", "SubstationJournalFailing", "BalancerStateStoreDown"].includes(r.alert),
+            ![
+              "NoHealthySubstation",
+              "SubstationJournalFailing",
+              "BalancerStateStoreDown",
+              // Apps down or unscraped: the substations stop below; the rest is alertmanager.e2e's.
+              "AppDown",
+              "AppNotScraped",
+              "TelemetryCollectorDown",
+            ].includes(r.alert),
         )
         .map((r) => ({ name: `alert ${r.alert}`, expr: r.expr.replaceAll("[5m]", "[15s]") })),
       // A failing journal needs a full disk (test/substation/full-disk.test.ts); here its
@@ -248,16 +256,17 @@ describe("dashboards and alerts against a real Prometheus", () => {
     expect(storeDown).toHaveLength(1);
     expect(await untilAllHaveData(prom, storeDown, 20_000)).toEqual([]);
 
-    // Then every substation goes away: the balancer's view empties and NoHealthySubstation's condition holds.
+    // Then every substation goes away: the balancer's view empties and NoHealthySubstation's condition holds,
+    // and so does AppDown's for the substation job.
     for (const pid of await dev.pidsOf("apps/substation/")) process.kill(pid, "SIGTERM");
     const down = rules
-      .filter((r) => r.alert === "NoHealthySubstation")
+      .filter((r) => r.alert === "NoHealthySubstation" || r.alert === "AppDown")
       .map((r) => ({ name: `alert ${r.alert}`, expr: r.expr }));
-    expect(down).toHaveLength(1);
+    expect(down).toHaveLength(2);
     expect(await untilAllHaveData(prom, down, 20_000)).toEqual([]);
 
     console.log(
-      `real Prometheus: ${saturated.length + down.length + storeDown.length} expressions (${saturated.length - (rules.length - 2)} dashboard queries, ${rules.length} alert rules) all returned data`,
+      `real Prometheus: ${saturated.length + down.length + storeDown.length} expressions (${saturated.length - (rules.length - 8)} dashboard queries, ${rules.length} alert rules) all returned data`,
     );
   });
 });
