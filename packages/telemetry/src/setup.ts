@@ -17,6 +17,7 @@ import {
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
 import type { TelemetryEnv } from "./env.ts";
+import { type LogEvent, startLogExport } from "./logs.ts";
 
 export interface Telemetry {
   serviceName: string;
@@ -28,7 +29,9 @@ export interface Telemetry {
   metricsPushed: boolean;
   /** Prometheus text exposition of this app's metrics, for its own GET /metrics. */
   renderMetrics(): Promise<string>;
-  /** Flushes pending spans and metrics. */
+  /** Exports a log event by OTLP (OTEL_LOGS_EXPORTER=otlp); undefined when logs stay on stdout only. */
+  emitLog?: ((event: LogEvent) => void) | undefined;
+  /** Flushes pending spans, metrics and logs. */
   shutdown(): Promise<void>;
 }
 
@@ -130,8 +133,14 @@ export function startTelemetry(opts: { service: string; version: string; env: Te
       })
     : undefined;
 
+  const logsUrl =
+    env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT ??
+    (env.OTEL_EXPORTER_OTLP_ENDPOINT && join(env.OTEL_EXPORTER_OTLP_ENDPOINT, "v1/logs"));
+  const logExport = startLogExport(env, resource, logsUrl);
+
   return {
     serviceName,
+    emitLog: logExport?.emit,
     meter: meterProvider.getMeter(opts.service, opts.version),
     tracer: tracerProvider
       ? tracerProvider.getTracer(opts.service, opts.version)
@@ -145,7 +154,7 @@ export function startTelemetry(opts: { service: string; version: string; env: Te
       return serializer.serialize(resourceMetrics);
     },
     async shutdown() {
-      await Promise.allSettled([meterProvider.shutdown(), tracerProvider?.shutdown()]);
+      await Promise.allSettled([meterProvider.shutdown(), tracerProvider?.shutdown(), logExport?.shutdown()]);
     },
   };
 }
