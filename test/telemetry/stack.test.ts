@@ -79,6 +79,7 @@ describe("compose.yaml", () => {
         "otel-collector",
         "prometheus",
         "alertmanager",
+        "loki",
         "tempo",
         "grafana",
         "k6",
