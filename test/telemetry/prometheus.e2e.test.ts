@@ -172,6 +172,12 @@ describe("dashboards and alerts against a real Prometheus", () => {
     cleanups.push(async () => {
       await Promise.all(chargers.map((c) => c.close()));
     });
+    // A charge point nobody registered is refused: the refused-connections panel has its sample.
+    const stranger = new WebSocket(`${dev.urls.ocpp}/cp-nobody`, ["ocpp1.6"]);
+    await new Promise((resolve) => {
+      stranger.onerror = resolve;
+      stranger.onclose = resolve;
+    });
     // Vehicles come and go at the chargers all the time: each new transaction is admitted (or waits at 0 W
     // on a full grid) and gets a profile, so profile rates and push latency have recent samples.
     let plugged = 0;
@@ -228,6 +234,7 @@ describe("dashboards and alerts against a real Prometheus", () => {
               "NoHealthySubstation",
               "SubstationJournalFailing",
               "BalancerStateStoreDown",
+              "BalancerStateStoreForgot",
               // Apps down or unscraped: the substations stop below; the rest is alertmanager.e2e's.
               "AppDown",
               "AppNotScraped",
@@ -235,10 +242,11 @@ describe("dashboards and alerts against a real Prometheus", () => {
             ].includes(r.alert),
         )
         .map((r) => ({ name: `alert ${r.alert}`, expr: r.expr.replaceAll("[5m]", "[15s]") })),
-      // A failing journal needs a full disk (test/substation/full-disk.test.ts); here its
-      // expression, without the threshold, must find the series every substation exports.
+      // A failing journal needs a full disk (test/substation/full-disk.test.ts), a store reset a store that
+      // forgot (alertmanager.e2e.test.ts); here their expressions, without the threshold, must find the
+      // series the apps export.
       ...rules
-        .filter((r) => r.alert === "SubstationJournalFailing")
+        .filter((r) => r.alert === "SubstationJournalFailing" || r.alert === "BalancerStateStoreForgot")
         .map((r) => ({
           name: `alert ${r.alert} (healthy: 0)`,
           expr: r.expr.replace(/\s*>\s*0\s*$/, "").replaceAll("[5m]", "[15s]"),

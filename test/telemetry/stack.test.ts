@@ -237,6 +237,12 @@ describe("collector, Tempo and Prometheus configs", () => {
     expect(mounts).toContain("./otel/alerts.yaml:/etc/prometheus/alerts.yaml:ro");
   });
 
+  test("every key of the collector config has a comment above it saying why (house style)", async () => {
+    const lines = (await Bun.file(resolve(repoRoot, "otel/collector.yaml")).text()).split("\n");
+    const bare = lines.filter((l, i) => /^\s*(- )?[\w/]+:/.test(l) && !lines[i - 1]?.trim().startsWith("#"));
+    expect(bare).toEqual([]);
+  });
+
   test("promtool check config and promtool test rules pass", async () => {
     const check = await run(["promtool", "check", "config", "prometheus.yaml"], resolve(repoRoot, "otel"));
     expect(check.output).toContain("SUCCESS");
