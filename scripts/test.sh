@@ -2,7 +2,7 @@
 # Every test, on a machine with only Node.js, npm and Bun: installs the real components the tests use when
 # they are missing, then runs `bun run test`. Needs root (or sudo) only to install them.
 #   Prometheus and promtool  the end-to-end telemetry test and the alert rule tests
-#   Alertmanager and amtool  alerts that reach a receiver; the Kubernetes overlay's Alertmanager config
+#   Alertmanager and amtool  an alert delivered end to end, Alertmanager's config checked
 #   redis-server             balancer replicas sharing state
 #   docker-compose           validates compose.yaml offline
 #   chromium                 opens the simulator's HTML report as a user would

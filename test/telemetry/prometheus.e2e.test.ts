@@ -172,6 +172,12 @@ describe("dashboards and alerts against a real Prometheus", () => {
     cleanups.push(async () => {
       await Promise.all(chargers.map((c) => c.close()));
     });
+    // A charge point nobody registered is refused: the refused-connections panel has its sample.
+    const stranger = new WebSocket(`${dev.urls.ocpp}/cp-nobody`, ["ocpp1.6"]);
+    await new Promise((resolve) => {
+      stranger.onerror = resolve;
+      stranger.onclose = resolve;
+    });
     // Vehicles come and go at the chargers all the time: each new transaction is admitted (or waits at 0 W
     // on a full grid) and gets a profile, so profile rates and push latency have recent samples.
     let plugged = 0;
@@ -224,13 +230,23 @@ describe("dashboards and alerts against a real Prometheus", () => {
       ...rules
         .filter(
           (r) =>
-            !["NoHealthySubstation", "SubstationJournalFailing", "BalancerStateStoreDown"].includes(r.alert),
+            ![
+              "NoHealthySubstation",
+              "SubstationJournalFailing",
+              "BalancerStateStoreDown",
+              "BalancerStateStoreForgot",
+              // Apps down or unscraped: the substations stop below; the rest is alertmanager.e2e's.
+              "AppDown",
+              "AppNotScraped",
+              "TelemetryCollectorDown",
+            ].includes(r.alert),
         )
         .map((r) => ({ name: `alert ${r.alert}`, expr: r.expr.replaceAll("[5m]", "[15s]") })),
-      // A failing journal needs a full disk (test/substation/full-disk.test.ts); here its
-      // expression, without the threshold, must find the series every substation exports.
+      // A failing journal needs a full disk (test/substation/full-disk.test.ts), a store reset a store that
+      // forgot (alertmanager.e2e.test.ts); here their expressions, without the threshold, must find the
+      // series the apps export.
       ...rules
-        .filter((r) => r.alert === "SubstationJournalFailing")
+        .filter((r) => r.alert === "SubstationJournalFailing" || r.alert === "BalancerStateStoreForgot")
         .map((r) => ({
           name: `alert ${r.alert} (healthy: 0)`,
           expr: r.expr.replace(/\s*>\s*0\s*$/, "").replaceAll("[5m]", "[15s]"),
@@ -248,16 +264,17 @@ describe("dashboards and alerts against a real Prometheus", () => {
     expect(storeDown).toHaveLength(1);
     expect(await untilAllHaveData(prom, storeDown, 20_000)).toEqual([]);
 
-    // Then every substation goes away: the balancer's view empties and NoHealthySubstation's condition holds.
+    // Then every substation goes away: the balancer's view empties and NoHealthySubstation's condition holds,
+    // and so does AppDown's for the substation job.
     for (const pid of await dev.pidsOf("apps/substation/")) process.kill(pid, "SIGTERM");
     const down = rules
-      .filter((r) => r.alert === "NoHealthySubstation")
+      .filter((r) => r.alert === "NoHealthySubstation" || r.alert === "AppDown")
       .map((r) => ({ name: `alert ${r.alert}`, expr: r.expr }));
-    expect(down).toHaveLength(1);
+    expect(down).toHaveLength(2);
     expect(await untilAllHaveData(prom, down, 20_000)).toEqual([]);
 
     console.log(
-      `real Prometheus: ${saturated.length + down.length + storeDown.length} expressions (${saturated.length - (rules.length - 2)} dashboard queries, ${rules.length} alert rules) all returned data`,
+      `real Prometheus: ${saturated.length + down.length + storeDown.length} expressions (${saturated.length - (rules.length - 8)} dashboard queries, ${rules.length} alert rules) all returned data`,
     );
   });
 });

@@ -70,7 +70,17 @@ describe("compose.yaml", () => {
 
   test("runs every app, three substations of mixed capacity, and the whole telemetry stack", () => {
     expect(Object.keys(compose.services).toSorted()).toEqual(
-      [...APPS, "valkey", "otel-collector", "prometheus", "tempo", "grafana", "k6"].toSorted(),
+      [
+        ...APPS,
+        "valkey",
+        "otel-collector",
+        "prometheus",
+        "alertmanager",
+        "loki",
+        "tempo",
+        "grafana",
+        "k6",
+      ].toSorted(),
     );
     const capacities = ["substation-1", "substation-2", "substation-3"].map((s) =>
       Number(envOf(s).SUBSTATION_CAPACITY_KW),
@@ -88,11 +98,21 @@ describe("compose.yaml", () => {
     expect(existsSync(resolve(repoRoot, "apps/load-tester/k6/charge.ts"))).toBe(true);
   });
 
-  test("publishes only charge-api, the OCPP endpoint, Grafana and Prometheus", () => {
+  test("publishes only charge-api, the OCPP endpoint, Grafana, Prometheus, Alertmanager and OTLP/HTTP", () => {
     const published = Object.entries(compose.services)
       .filter(([, s]: [string, Yaml]) => s.ports?.length)
       .map(([name]) => name);
-    expect(published.toSorted()).toEqual(["charge-api", "grafana", "ocpp-gateway", "prometheus"]);
+    expect(published.toSorted()).toEqual([
+      "alertmanager",
+      "charge-api",
+      "grafana",
+      "ocpp-gateway",
+      "otel-collector",
+      "prometheus",
+    ]);
+    // The README's `OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 bun run dev` reaches the collector.
+    const otlpHttp = collector.receivers.otlp.protocols.http.endpoint.split(":")[1];
+    expect(compose.services["otel-collector"].ports).toEqual([`127.0.0.1:4318:${otlpHttp}`]);
     // Of the gateway, only where charge points connect: its admin port stays inside.
     expect(compose.services["ocpp-gateway"].ports).toEqual([
       `127.0.0.1:8180:${envOf("ocpp-gateway").OCPP_PORT}`,
@@ -212,6 +232,12 @@ describe("collector, Tempo and Prometheus configs", () => {
     expect(prometheus.rule_files).toEqual(["alerts.yaml"]);
     const mounts: string[] = compose.services.prometheus.volumes;
     expect(mounts).toContain("./otel/alerts.yaml:/etc/prometheus/alerts.yaml:ro");
+  });
+
+  test("every key of the collector config has a comment above it saying why (house style)", async () => {
+    const lines = (await Bun.file(resolve(repoRoot, "otel/collector.yaml")).text()).split("\n");
+    const bare = lines.filter((l, i) => /^\s*(- )?[\w/]+:/.test(l) && !lines[i - 1]?.trim().startsWith("#"));
+    expect(bare).toEqual([]);
   });
 
   test("promtool check config and promtool test rules pass", async () => {

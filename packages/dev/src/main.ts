@@ -105,6 +105,8 @@ const base = {
   SERVICE_TOKEN: serviceToken,
   HOST: opts.host,
   PARENT_PID: String(process.pid),
+  // Lines for people reading the terminal; LOG_FORMAT=json in the environment keeps the JSON.
+  LOG_FORMAT: process.env.LOG_FORMAT ?? "pretty",
   BUN_CONFIG_MAX_HTTP_REQUESTS: process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? "4096",
   ...(opts.noQuotas ? UNLIMITED_QUOTAS : {}),
 } as Record<string, string>;

@@ -2,7 +2,7 @@ import { startTelemetry, type Telemetry, type TelemetryEnv } from "@evgrid/telem
 import type { AnyRouter } from "@trpc/server";
 import type { ReadinessCheck } from "./health.ts";
 import { listeningLine } from "./listening.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, type LogFormat, type Logger } from "./log.ts";
 import { type RpcObservability, rpcObservability } from "./observe.ts";
 import { type AppServer, type RouteHandler, serveApp } from "./server.ts";
 import { ApiKeys } from "./token.ts";
@@ -11,6 +11,7 @@ export interface AppEnv extends TelemetryEnv {
   HOST: string;
   PORT: number;
   LOG_QUIET: boolean;
+  LOG_FORMAT?: LogFormat;
   SERVICE_TOKEN: string;
   METRICS_TOKEN?: string | undefined;
   /** Only the public app (charge-api) reads these two. */
@@ -52,8 +53,13 @@ export async function launchApp<Extra>(
     log: Logger;
   }) => Promise<AppParts<Extra>> | AppParts<Extra>,
 ): Promise<RunningApp<Extra>> {
-  const log = createLogger(env.LOG_QUIET);
   const telemetry = startTelemetry({ service, version, env });
+  const log = createLogger({
+    service: telemetry.serviceName,
+    quiet: env.LOG_QUIET,
+    format: env.LOG_FORMAT,
+    onRecord: telemetry.emitLog,
+  });
   const obs = rpcObservability(telemetry, telemetry.serviceName);
   const parts = await build({ telemetry, obs, log });
   const server = serveApp({

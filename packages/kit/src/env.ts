@@ -12,6 +12,11 @@ export const commonEnvShape = {
   HOST: hostSchema,
   /** Silences info logs (tests). */
   LOG_QUIET: z.stringbool().default(false),
+  /**
+   * `json` (default): one JSON object a line with trace_id/span_id, for log collectors; `pretty`:
+   * `level message key=value`, for people (`bun run dev` sets it unless you do).
+   */
+  LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
   /** Set by `bun run dev`: exit when that process is gone, so a killed runner leaves no orphans. */
   PARENT_PID: z.coerce.number().int().positive().optional(),
   /** Shared secret of the grid's services: internal and admin procedures require it as a bearer token. */

@@ -15,9 +15,15 @@ export const telemetryEnvShape = {
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
-  /** `none` keeps metrics on /metrics only (Prometheus or the collector scrapes them). */
+  /**
+   * `prometheus` (default) or `none` serve metrics on /metrics (the collector scrapes them); `otlp` pushes
+   * them instead and /metrics serves no samples, so the collector never counts them twice.
+   */
   OTEL_METRICS_EXPORTER: z.enum(["otlp", "none", "prometheus"]).default("prometheus"),
   OTEL_TRACES_EXPORTER: z.enum(["otlp", "none"]).default("otlp"),
+  /** `otlp` also sends every log line to <endpoint>/v1/logs (the collector's logs pipeline); stdout keeps them. */
+  OTEL_LOGS_EXPORTER: z.enum(["otlp", "none"]).default("none"),
+  OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   /**
    * How spans are encoded on the wire: `http/protobuf` (default, the OTLP spec's and the cheaper one here,
    * see BENCHMARKS.md) or `http/json`. The traces-only variable wins over the general one.

@@ -17,6 +17,7 @@ import {
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
 import type { TelemetryEnv } from "./env.ts";
+import { type LogEvent, startLogExport } from "./logs.ts";
 
 export interface Telemetry {
   serviceName: string;
@@ -24,9 +25,13 @@ export interface Telemetry {
   tracer: Tracer;
   /** True when spans are recorded and exported; false means the tracer is a no-op. */
   tracing: boolean;
+  /** True when metrics are pushed by OTLP; /metrics then serves no samples. */
+  metricsPushed: boolean;
   /** Prometheus text exposition of this app's metrics, for its own GET /metrics. */
   renderMetrics(): Promise<string>;
-  /** Flushes pending spans and metrics. */
+  /** Exports a log event by OTLP (OTEL_LOGS_EXPORTER=otlp); undefined when logs stay on stdout only. */
+  emitLog?: ((event: LogEvent) => void) | undefined;
+  /** Flushes pending spans, metrics and logs. */
   shutdown(): Promise<void>;
 }
 
@@ -86,21 +91,23 @@ export function startTelemetry(opts: { service: string; version: string; env: Te
     detectResources({ detectors: [envDetector] }),
   );
 
-  // Metrics: always pulled as Prometheus text from the app's own server (the exporter's own HTTP server
-  // is never started); optionally also pushed by OTLP.
-  const prometheus = new PrometheusExporter({ preventServerStart: true });
-  const readers: MetricReader[] = [prometheus];
+  // Metrics: pulled as Prometheus text from the app's own server (the exporter's own HTTP server is never
+  // started), or, with OTEL_METRICS_EXPORTER=otlp and an endpoint, pushed by OTLP instead. Never both: the
+  // collector scrapes every app as well as receiving OTLP, and would add each counter up twice.
   const metricsUrl =
     env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ??
     (env.OTEL_EXPORTER_OTLP_ENDPOINT && join(env.OTEL_EXPORTER_OTLP_ENDPOINT, "v1/metrics"));
-  if (!env.OTEL_SDK_DISABLED && env.OTEL_METRICS_EXPORTER === "otlp" && metricsUrl) {
-    readers.push(
-      new PeriodicExportingMetricReader({
-        exporter: new OTLPMetricExporter({ url: metricsUrl }),
-        exportIntervalMillis: env.OTEL_METRIC_EXPORT_INTERVAL,
-      }),
-    );
-  }
+  const pushUrl =
+    !env.OTEL_SDK_DISABLED && env.OTEL_METRICS_EXPORTER === "otlp" && metricsUrl ? metricsUrl : undefined;
+  const prometheus = pushUrl ? undefined : new PrometheusExporter({ preventServerStart: true });
+  const readers: MetricReader[] = prometheus
+    ? [prometheus]
+    : [
+        new PeriodicExportingMetricReader({
+          exporter: new OTLPMetricExporter({ url: pushUrl }),
+          exportIntervalMillis: env.OTEL_METRIC_EXPORT_INTERVAL,
+        }),
+      ];
   const meterProvider = new MeterProvider({ resource, readers });
   // No otel_scope_* labels on every series: one scope per app, and target_info carries the service.
   const serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
@@ -126,19 +133,28 @@ export function startTelemetry(opts: { service: string; version: string; env: Te
       })
     : undefined;
 
+  const logsUrl =
+    env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT ??
+    (env.OTEL_EXPORTER_OTLP_ENDPOINT && join(env.OTEL_EXPORTER_OTLP_ENDPOINT, "v1/logs"));
+  const logExport = startLogExport(env, resource, logsUrl);
+
   return {
     serviceName,
+    emitLog: logExport?.emit,
     meter: meterProvider.getMeter(opts.service, opts.version),
     tracer: tracerProvider
       ? tracerProvider.getTracer(opts.service, opts.version)
       : trace.getTracer(opts.service),
     tracing,
+    metricsPushed: pushUrl !== undefined,
     async renderMetrics() {
+      // A scrape still answers (its `up` says the process lives) but with no samples to count twice.
+      if (!prometheus) return `# metrics are pushed by OTLP (OTEL_METRICS_EXPORTER=otlp), not served here\n`;
       const { resourceMetrics } = await prometheus.collect();
       return serializer.serialize(resourceMetrics);
     },
     async shutdown() {
-      await Promise.allSettled([meterProvider.shutdown(), tracerProvider?.shutdown()]);
+      await Promise.allSettled([meterProvider.shutdown(), tracerProvider?.shutdown(), logExport?.shutdown()]);
     },
   };
 }

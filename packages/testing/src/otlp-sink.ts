@@ -93,11 +93,13 @@ function decodeProtobuf(bytes: Uint8Array): OtlpTraces {
 
 /**
  * An OTLP/HTTP trace receiver on 127.0.0.1:0, standing in for the collector in tests: protobuf (the apps'
- * default) or JSON, as the collector takes both. It also counts metric pushes so a test can tell they arrive.
+ * default) or JSON, as the collector takes both. It also counts metric pushes so a test can tell they arrive,
+ * and keeps log records (OTLP/JSON, what the HTTP log exporter sends).
  */
 export function startOtlpSink() {
   const spans: ReceivedSpan[] = [];
   let metricPushes = 0;
+  const logs: ReceivedLog[] = [];
   /** Trace exports received in each encoding. */
   const encodings = { protobuf: 0, json: 0 };
   const server = Bun.serve({
@@ -107,6 +109,10 @@ export function startOtlpSink() {
       const { pathname } = new URL(req.url);
       if (pathname === "/v1/metrics") {
         metricPushes += 1;
+        return Response.json({});
+      }
+      if (pathname === "/v1/logs") {
+        logs.push(...receivedLogs((await req.json()) as OtlpLogs));
         return Response.json({});
       }
       if (pathname !== "/v1/traces") return new Response("not found", { status: 404 });
@@ -140,6 +146,7 @@ export function startOtlpSink() {
     url: `http://127.0.0.1:${server.port}`,
     spans,
     metricPushes: () => metricPushes,
+    logs,
     encodings,
     /** Waits until `predicate` holds for the spans received so far. */
     async waitFor(
@@ -155,4 +162,44 @@ export function startOtlpSink() {
     },
     [Symbol.dispose]: () => server.stop(true),
   };
+}
+
+export interface ReceivedLog {
+  service: string;
+  severityText: string;
+  body: string;
+  traceId: string;
+  spanId: string;
+  attributes: Record<string, unknown>;
+}
+
+interface OtlpLogs {
+  resourceLogs?: {
+    resource?: { attributes?: OtlpAttribute[] };
+    scopeLogs?: {
+      logRecords?: {
+        severityText?: string;
+        body?: { stringValue?: string };
+        traceId?: string;
+        spanId?: string;
+        attributes?: OtlpAttribute[];
+      }[];
+    }[];
+  }[];
+}
+
+function receivedLogs(body: OtlpLogs): ReceivedLog[] {
+  return (body.resourceLogs ?? []).flatMap((rl) => {
+    const service = String(attributes(rl.resource?.attributes)["service.name"] ?? "");
+    return (rl.scopeLogs ?? []).flatMap((sl) =>
+      (sl.logRecords ?? []).map((r) => ({
+        service,
+        severityText: r.severityText ?? "",
+        body: r.body?.stringValue ?? "",
+        traceId: r.traceId ?? "",
+        spanId: r.spanId ?? "",
+        attributes: attributes(r.attributes),
+      })),
+    );
+  });
 }

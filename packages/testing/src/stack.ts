@@ -9,7 +9,10 @@ export async function readYaml<T = Record<string, unknown>>(path: string): Promi
 export interface DashboardQuery {
   dashboard: string;
   panel: string;
+  /** The data source the query runs against: a `${variable}` resolved to the variable's default. */
   datasourceUid: string;
+  /** As written in the panel (`${datasource}`, or a hard-coded uid). */
+  datasourceRef: string;
   expr: string;
 }
 
@@ -20,7 +23,14 @@ interface Panel {
   panels?: Panel[];
 }
 
-export const dashboardFiles = ["grid-overview.json", "dispatch.json", "services-red.json"];
+export const dashboardFiles = ["grid-overview.json", "dispatch.json", "services-red.json", "trace.json"];
+
+export interface DashboardVariable {
+  name: string;
+  type: string;
+  query?: unknown;
+  current?: { value?: string };
+}
 
 /** Every query of every panel of every provisioned dashboard. */
 export async function dashboardQueries(): Promise<DashboardQuery[]> {
@@ -29,14 +39,22 @@ export async function dashboardQueries(): Promise<DashboardQuery[]> {
     const dash = (await Bun.file(resolve(repoRoot, "grafana/dashboards", file)).json()) as {
       uid: string;
       panels: Panel[];
+      templating?: { list: DashboardVariable[] };
     };
+    const defaults = new Map(
+      (dash.templating?.list ?? [])
+        .filter((v) => v.type === "datasource")
+        .map((v) => [`\${${v.name}}`, v.current?.value ?? ""]),
+    );
     const walk = (panels: Panel[]) => {
       for (const p of panels) {
         for (const t of p.targets ?? []) {
+          const ref = t.datasource?.uid ?? p.datasource?.uid ?? "";
           out.push({
             dashboard: dash.uid,
             panel: p.title,
-            datasourceUid: t.datasource?.uid ?? p.datasource?.uid ?? "",
+            datasourceUid: defaults.get(ref) ?? ref,
+            datasourceRef: ref,
             expr: t.expr ?? t.query ?? "",
           });
         }
