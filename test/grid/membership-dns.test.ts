@@ -49,7 +49,7 @@ describe("joining balancers found by DNS", () => {
       advertiseUrl: substation.url,
       token: serviceToken,
       intervalMs: 100,
-      log: createLogger(true),
+      log: createLogger({ quiet: true }),
     });
     const joined = (b: (typeof replicas)[number]) => b.view.status().map((s) => s.substationId);
     try {
