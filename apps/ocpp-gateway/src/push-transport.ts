@@ -1,0 +1,52 @@
+/** The pusher's side of the wire: what it needs from the gateway, and how an answer is classified. */
+
+export type PushOutcome = "accepted" | "rejected" | "timeout" | "lost";
+
+/** How the pusher reaches the chargers: one SetChargingProfile; resolves the charger's status. */
+export interface PushTransport {
+  /** `connectorId` 0 with `transactionId` null: the charge-point-wide default (TxDefaultProfile). */
+  send(
+    chargePointId: string,
+    connectorId: number,
+    transactionId: string | null,
+    watts: number,
+  ): Promise<string>;
+  /** Each answer (metrics, logs); latency from the re-share to the answer that reached its target, or null. */
+  outcome(
+    chargePointId: string,
+    connectorId: number,
+    watts: number,
+    o: PushOutcome,
+    latencyMs: number | null,
+  ): void;
+  /** A charger became unmanaged (true: managed again): its sessions are pinned at their maximum, or not. */
+  managed(chargePointId: string, managed: boolean): void;
+}
+
+export interface PusherSettings {
+  /** First wait after a charger rejected a limit or did not answer; doubled on every failure... */
+  backoffMs: number;
+  /** ...up to this. */
+  backoffMaxMs: number;
+  /** The charge-point-wide default limit sent at boot and after each reconnect (W). */
+  defaultW: number;
+}
+
+/** One SetChargingProfile, its answer classified (never throws). */
+export async function pushOnce(
+  transport: PushTransport,
+  chargePointId: string,
+  connectorId: number,
+  transactionId: string | null,
+  watts: number,
+): Promise<PushOutcome> {
+  try {
+    const status = await transport.send(chargePointId, connectorId, transactionId, watts);
+    return status === "Accepted" ? "accepted" : "rejected";
+  } catch (err) {
+    if ((err as Error)?.name === "TimeoutError") return "timeout";
+    // A CALLERROR (NotImplemented, NotSupported...) is an answer: the charger cannot take the limit.
+    if ((err as { rpcErrorCode?: string }).rpcErrorCode !== undefined) return "rejected";
+    return "lost";
+  }
+}

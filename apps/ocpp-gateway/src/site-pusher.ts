@@ -1,0 +1,295 @@
+import { answered, budgetWatts, type ConnectorPower, sendable, sent, siteCommittedW } from "@evgrid/policy";
+import { type PusherSettings, type PushOutcome, type PushTransport, pushOnce } from "./push-transport.ts";
+
+interface Slot {
+  chargePointId: string;
+  connectorId: number;
+  transactionId: string;
+  power: ConnectorPower;
+  /** The re-share the pending target came from (latency), null once reached. */
+  sinceMs: number | null;
+  /** Sent again even if unchanged (after a reconnect the charger is told its limit once more). */
+  resend: boolean;
+}
+
+interface ChargerState {
+  substationId: string;
+  connected: boolean;
+  busy: boolean;
+  managed: boolean;
+  /** Its default was accepted: a transaction starts under it at defaultW, not unlimited. */
+  defaultAccepted: boolean;
+  defaultWanted: boolean;
+  /** Waiting for the default's answer (the boot is answered after it). */
+  defaultWaiters: (() => void)[];
+  failures: number;
+  retryAtMs: number;
+  retry: ReturnType<typeof setTimeout> | null;
+  slots: Map<number, Slot>;
+}
+
+/** Per site: its budget (W; null: unknown yet, nothing may rise) and its connectors in order of arrival. */
+interface Site {
+  budgetW: number | null;
+  slots: Map<string, Slot>;
+  /** Chargers whose default is to be sent (before anything else). */
+  defaults: Set<string>;
+  planned: boolean;
+}
+
+const keyOf = (chargePointId: string, connectorId: number) => `${chargePointId}\u0000${connectorId}`;
+
+/**
+ * Sends chargers their power limits, per substation, break before make (packages/policy): decreases at
+ * once, an increase only once the decreases it needs are acknowledged, against the substation's effective
+ * capacity. Per charger one call at a time (OCPP-J allows one outstanding call per direction) and only the
+ * newest value per connector: a burst of re-shares collapses into one more call. A charger that rejects
+ * limits or does not answer is unmanaged (counted at its maximum) and retried with a bounded exponential
+ * back-off until it accepts one.
+ */
+export class SitePusher {
+  private readonly sites = new Map<string, Site>();
+  private readonly chargers = new Map<string, ChargerState>();
+
+  constructor(
+    private readonly transport: PushTransport,
+    private readonly cfg: PusherSettings,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The substation's effective capacity, from its level event. */
+  setBudget(substationId: string, effectiveCapacityKw: number): void {
+    this.site(substationId).budgetW = budgetWatts(effectiveCapacityKw);
+    this.plan(substationId);
+  }
+
+  /** A charger (re)connected: its default is installed first, then every limit is sent again. */
+  connected(chargePointId: string, substationId: string): void {
+    const ch = this.charger(chargePointId, substationId);
+    ch.connected = true;
+    ch.defaultWanted = true;
+    this.site(substationId).defaults.add(chargePointId);
+    for (const slot of ch.slots.values()) slot.resend = true;
+    this.plan(substationId);
+  }
+
+  disconnected(chargePointId: string): void {
+    const ch = this.chargers.get(chargePointId);
+    if (ch) ch.connected = false;
+  }
+
+  /** connected(), resolving once the charger answered its default (or failed to), or after `waitMs`. */
+  installDefault(chargePointId: string, substationId: string, waitMs: number): Promise<void> {
+    this.connected(chargePointId, substationId);
+    const ch = this.charger(chargePointId, substationId);
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, waitMs);
+      ch.defaultWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** The limit a connector's transaction should have now (W, already rounded down) and its maximum. */
+  want(
+    chargePointId: string,
+    substationId: string,
+    connectorId: number,
+    transactionId: string,
+    targetW: number,
+    maxW: number,
+    sinceMs: number,
+  ): void {
+    const ch = this.charger(chargePointId, substationId);
+    let slot = ch.slots.get(connectorId);
+    if (!slot || slot.transactionId !== transactionId) {
+      if (slot) this.drop(chargePointId, connectorId);
+      // Under an accepted default it starts at defaultW; otherwise nothing is known to hold it.
+      const acceptedW = ch.defaultAccepted ? this.cfg.defaultW : maxW;
+      const power = { acceptedW, inFlightW: null, targetW, maxW, managed: ch.managed };
+      slot = { chargePointId, connectorId, transactionId, power, sinceMs, resend: true };
+      ch.slots.set(connectorId, slot);
+      this.site(substationId).slots.set(keyOf(chargePointId, connectorId), slot);
+    } else if (slot.power.targetW !== targetW) {
+      slot.power = { ...slot.power, targetW, maxW };
+      slot.sinceMs ??= sinceMs;
+    }
+    this.plan(substationId);
+  }
+
+  /** The transaction ended: its connector leaves the books (the charger stopped drawing for it). */
+  drop(chargePointId: string, connectorId: number): void {
+    const ch = this.chargers.get(chargePointId);
+    if (!ch?.slots.delete(connectorId)) return;
+    this.sites.get(ch.substationId)?.slots.delete(keyOf(chargePointId, connectorId));
+    this.plan(ch.substationId);
+  }
+
+  /** The charger is gone for good (removed). */
+  forget(chargePointId: string): void {
+    const ch = this.chargers.get(chargePointId);
+    if (!ch) return;
+    for (const connectorId of [...ch.slots.keys()]) this.drop(chargePointId, connectorId);
+    if (ch.retry) clearTimeout(ch.retry);
+    this.chargers.delete(chargePointId);
+  }
+
+  /** What the connector's charger has acknowledged (W), or null. */
+  acceptedW(chargePointId: string, connectorId: number): number | null {
+    return this.chargers.get(chargePointId)?.slots.get(connectorId)?.power.acceptedW ?? null;
+  }
+
+  /** Its charge-point-wide default is in force (a transaction there starts at defaultW). */
+  hasDefault(chargePointId: string): boolean {
+    return this.chargers.get(chargePointId)?.defaultAccepted ?? false;
+  }
+
+  isManaged(chargePointId: string): boolean {
+    return this.chargers.get(chargePointId)?.managed ?? true;
+  }
+
+  /** Chargers that take no limits now (the unmanaged-chargers gauge). */
+  unmanagedCount(): number {
+    let n = 0;
+    for (const ch of this.chargers.values()) if (!ch.managed) n++;
+    return n;
+  }
+
+  /** What the gateway counts a site's chargers at (W): Σ max(accepted, in flight), maxima for unmanaged. */
+  committedW(substationId: string): number {
+    return siteCommittedW([...(this.sites.get(substationId)?.slots.values() ?? [])].map((s) => s.power));
+  }
+
+  close(): void {
+    for (const ch of this.chargers.values()) if (ch.retry) clearTimeout(ch.retry);
+  }
+
+  private plan(substationId: string): void {
+    const site = this.site(substationId);
+    if (site.planned) return;
+    site.planned = true;
+    // Once per turn: a burst of wants and answers is planned together.
+    queueMicrotask(() => {
+      site.planned = false;
+      this.planNow(site);
+    });
+  }
+
+  private planNow(site: Site): void {
+    const nowMs = this.now();
+    for (const id of site.defaults) {
+      const ch = this.chargers.get(id);
+      if (!ch?.defaultWanted) site.defaults.delete(id);
+      else if (this.ready(ch, nowMs)) this.sendDefault(id, ch);
+    }
+    const powers = new Map<string, ConnectorPower>();
+    for (const [key, slot] of site.slots) powers.set(key, slot.power);
+    const go = sendable(powers, site.budgetW ?? 0);
+    // An unchanged limit sent again after a reconnect changes nothing in the books.
+    for (const [key, slot] of site.slots) {
+      if (slot.resend && slot.power.inFlightW === null && slot.power.targetW === slot.power.acceptedW)
+        go.push(key);
+    }
+    for (const key of go) {
+      const slot = site.slots.get(key);
+      const ch = slot && this.chargers.get(slot.chargePointId);
+      if (slot && ch && this.ready(ch, nowMs) && !ch.defaultWanted) this.sendLimit(slot, ch);
+    }
+  }
+
+  /** Connected, no call out, and not backing off (a retry is scheduled for when it may). */
+  private ready(ch: ChargerState, nowMs: number): boolean {
+    if (!ch.connected || ch.busy) return false;
+    if (nowMs >= ch.retryAtMs) return true;
+    ch.retry ??= setTimeout(() => {
+      ch.retry = null;
+      this.plan(ch.substationId);
+    }, ch.retryAtMs - nowMs);
+    ch.retry.unref?.();
+    return false;
+  }
+
+  private sendDefault(chargePointId: string, ch: ChargerState): void {
+    ch.busy = true;
+    ch.defaultWanted = false;
+    const startMs = this.now();
+    void pushOnce(this.transport, chargePointId, 0, null, this.cfg.defaultW).then((o) => {
+      ch.busy = false;
+      if (o === "lost") ch.defaultWanted = ch.connected;
+      else ch.defaultAccepted = o === "accepted";
+      for (const wake of ch.defaultWaiters.splice(0)) wake();
+      this.settle(chargePointId, ch, o);
+      this.transport.outcome(chargePointId, 0, this.cfg.defaultW, o, this.now() - startMs);
+      this.plan(ch.substationId);
+    });
+  }
+
+  private sendLimit(slot: Slot, ch: ChargerState): void {
+    ch.busy = true;
+    slot.resend = false;
+    slot.power = sent(slot.power);
+    const watts = slot.power.targetW;
+    void pushOnce(this.transport, slot.chargePointId, slot.connectorId, slot.transactionId, watts).then(
+      (o) => {
+        ch.busy = false;
+        slot.power = answered(slot.power, o);
+        if (o === "lost") slot.resend = true;
+        const reached = o === "accepted" && slot.power.acceptedW === slot.power.targetW;
+        const latencyMs = reached ? this.now() - (slot.sinceMs ?? this.now()) : null;
+        if (reached) slot.sinceMs = null;
+        this.transport.outcome(slot.chargePointId, slot.connectorId, watts, o, latencyMs);
+        this.settle(slot.chargePointId, ch, o);
+        this.plan(ch.substationId);
+      },
+    );
+  }
+
+  /** Managed again on an acceptance; unmanaged, backing off, on a refusal or silence. */
+  private settle(chargePointId: string, ch: ChargerState, o: PushOutcome): void {
+    if (o === "lost") return;
+    const managed = o === "accepted";
+    if (managed) {
+      ch.failures = 0;
+      ch.retryAtMs = 0;
+    } else {
+      ch.failures += 1;
+      ch.retryAtMs =
+        this.now() + Math.min(this.cfg.backoffMaxMs, this.cfg.backoffMs * 2 ** (ch.failures - 1));
+    }
+    if (managed === ch.managed) return;
+    ch.managed = managed;
+    for (const slot of ch.slots.values()) slot.power = { ...slot.power, managed };
+    this.transport.managed(chargePointId, managed);
+  }
+
+  private site(substationId: string): Site {
+    let site = this.sites.get(substationId);
+    if (!site) {
+      site = { budgetW: null, slots: new Map(), defaults: new Set(), planned: false };
+      this.sites.set(substationId, site);
+    }
+    return site;
+  }
+
+  private charger(chargePointId: string, substationId: string): ChargerState {
+    let ch = this.chargers.get(chargePointId);
+    if (!ch) {
+      ch = {
+        substationId,
+        connected: false,
+        busy: false,
+        managed: true,
+        defaultAccepted: false,
+        defaultWanted: false,
+        defaultWaiters: [],
+        failures: 0,
+        retryAtMs: 0,
+        retry: null,
+        slots: new Map(),
+      };
+      this.chargers.set(chargePointId, ch);
+    }
+    return ch;
+  }
+}
