@@ -45,6 +45,9 @@ export class SimulatedChargePoint {
   readonly stopsAsked: string[] = [];
   /** Transactions started with no limit in force (neither a default nor a profile): what must not happen. */
   readonly startedUnlimited: number[] = [];
+  /** SetChargingProfile calls received, however answered; and those received but not answered yet. */
+  profileCalls = 0;
+  pendingProfiles = 0;
   /** Open transactions: connector -> transaction id. */
   readonly transactions = new Map<number, string>();
   private readonly listeners = new Set<(p: ProfileReceived) => void>();
@@ -234,10 +237,13 @@ export class SimulatedChargePoint {
     };
     const schedule = Array.isArray(p.chargingSchedule) ? p.chargingSchedule[0] : p.chargingSchedule;
     const watts = schedule?.chargingSchedulePeriod[0]?.limit ?? Number.NaN;
-    const delayMs = this.opts.profileDelayMs?.() ?? 0;
-    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    this.profileCalls++;
     const answer = this.opts.rejectProfiles ? "Rejected" : (this.opts.profileAnswer ?? "Accepted");
     if (answer === "silent") return new Promise(() => {});
+    const delayMs = this.opts.profileDelayMs?.() ?? 0;
+    this.pendingProfiles++;
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    this.pendingProfiles--;
     if (answer === "NotImplemented") throw createRPCError("NotImplemented", "no smart charging here");
     if (answer === "Rejected") return { status: "Rejected" };
     const purpose = p.chargingProfilePurpose;

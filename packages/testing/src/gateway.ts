@@ -3,7 +3,7 @@ import { internalClient } from "@evgrid/kit";
 import type { GatewayRouter } from "@evgrid/ocpp-gateway";
 import { startGateway } from "@evgrid/ocpp-gateway/app";
 import { readEnv } from "@evgrid/ocpp-gateway/env";
-import { type OcppVersion, SimulatedChargePoint } from "./charge-point.ts";
+import { type ChargePointOptions, type OcppVersion, SimulatedChargePoint } from "./charge-point.ts";
 
 /**
  * An OCPP gateway on 127.0.0.1 port 0 (both its ports) beside a grid of startGrid, with helpers to register
@@ -33,7 +33,14 @@ export async function startOcppGateway(
     /** Registers a charge point and connects a simulated one (booted unless `boot: false`). */
     async charger(
       id: string,
-      opts: { substationId?: string; maxKw?: number; protocol?: OcppVersion; boot?: boolean } = {},
+      opts: {
+        substationId?: string;
+        maxKw?: number;
+        protocol?: OcppVersion;
+        boot?: boolean;
+        /** How the simulated charger answers profiles (slowly, not at all...). */
+        behaviour?: Pick<ChargePointOptions, "profileAnswer" | "profileDelayMs" | "stopWhenAsked">;
+      } = {},
     ) {
       const password = randomBytes(12).toString("base64url");
       await admin.registerChargePoint.mutate({
@@ -47,6 +54,7 @@ export async function startOcppGateway(
         id,
         password,
         protocol: opts.protocol ?? "ocpp1.6",
+        ...opts.behaviour,
       });
       chargers.push(cp);
       if (opts.boot === false) await cp.client.connect();
