@@ -218,7 +218,7 @@ export class Binder {
       sessionId: s.sessionId,
     });
     // A session booked for more than this charger can give: the rest goes to the others.
-    if (s.maxKw > ch.cp.maxKw && (s.capKw === null || s.capKw > ch.cp.maxKw)) this.caps.set(tx, ch.cp.maxKw);
+    this.caps.bound(tx, ch.cp.maxKw, this.power.isManaged(ch));
     this.power.push(tx, Date.now());
   }
 }

@@ -54,6 +54,16 @@ export class Ends {
     void this.askToStop(tx);
   }
 
+  /** Its charger takes no limits and its maximum does not fit: the session ends, the charger is asked to stop. */
+  async unaffordable(tx: Tx): Promise<void> {
+    const sessionId = sessionOf(tx);
+    this.gridEnded(tx);
+    if (!sessionId) return;
+    await this.grid.balancers
+      .call((b) => b.stopSession.mutate({ sessionId }))
+      .catch((err) => this.log.warn("could not end the session", { sessionId, error: describeFailure(err) }));
+  }
+
   /** RemoteStop / RequestStop; an offline charger is asked again when it reconnects. */
   async askToStop(tx: Tx): Promise<void> {
     const ch = this.table.get(tx.chargePointId);

@@ -69,6 +69,7 @@ export class Meters {
     const ch = this.table.get(tx.chargePointId);
     if (!ch || tx.phase.state !== "charging") return;
     const { limits } = tx.phase;
+    if (limits.pinned) return; // its charger takes no limits: a cap would only be a fiction
     // The charge point's own maximum is a cap of its own (set at binding), not a reclaim.
     const base = limits.maxKw > ch.cp.maxKw ? ch.cp.maxKw : null;
     const maxKw = Math.min(limits.maxKw, ch.cp.maxKw);

@@ -1,5 +1,5 @@
-import { shareAtLevel } from "@evgrid/policy";
-import type { ChargerTable } from "./chargers.ts";
+import { shareAtLevel, wattsDown } from "@evgrid/policy";
+import type { Charger, ChargerTable } from "./chargers.ts";
 import type { Tx } from "./model.ts";
 import type { Pusher } from "./pusher.ts";
 
@@ -16,8 +16,17 @@ export class Power {
     private readonly pusher: Pusher,
   ) {}
 
-  /** A substation's new water level: every transaction there gets its share. */
-  onLevel(substationId: string, levelKw: number | null, atMs: number): void {
+  /**
+   * A substation's new water level: every transaction there gets its share, within the substation's
+   * effective capacity (undefined from a substation that does not send it yet: not enforced).
+   */
+  onLevel(
+    substationId: string,
+    levelKw: number | null,
+    effectiveCapacityKw: number | undefined,
+    atMs: number,
+  ): void {
+    this.pusher.setBudget(substationId, effectiveCapacityKw ?? Number.POSITIVE_INFINITY);
     // Counted here, not by the substation's own version (which starts again when it restarts).
     this.levels.set(substationId, { levelKw, version: ++this.levelSeq });
     for (const ch of this.table.atSubstation(substationId)) {
@@ -36,8 +45,9 @@ export class Power {
     if (!ch || tx.phase.state !== "charging") return 0;
     const { limits, admittedKw, levelVersion } = tx.phase;
     const level = this.levels.get(tx.substationId);
-    const kw =
-      level && level.version > levelVersion
+    const kw = limits.pinned
+      ? (limits.capKw ?? limits.maxKw) // held at its maximum: its charger takes no limits
+      : level && level.version > levelVersion
         ? shareAtLevel(
             { minKw: limits.minKw, maxKw: limits.capKw ?? limits.maxKw, weight: limits.weight },
             level.levelKw,
@@ -56,7 +66,18 @@ export class Power {
       substationId: tx.substationId,
       connectorId: tx.connectorId,
       transactionId: tx.transactionId,
+      maxW: wattsDown(ch.cp.maxKw),
     };
-    this.pusher.want(target, Math.round(this.powerOf(tx) * 1000), sinceMs);
+    // Rounded down: a sum of shares never rounds above the site.
+    this.pusher.want(target, wattsDown(this.powerOf(tx)), sinceMs);
+  }
+
+  /** The charger booted or came back: its default first (resolves once answered, or after `waitMs`). */
+  online(ch: Charger, waitMs = 0): Promise<void> {
+    return this.pusher.online(ch.cp.chargePointId, ch.cp.substationId, waitMs);
+  }
+
+  isManaged(ch: Charger): boolean {
+    return this.pusher.isManaged(ch.cp.chargePointId);
   }
 }

@@ -1,5 +1,6 @@
 import { answered, budgetWatts, type ConnectorPower, sendable, sent, siteCommittedW } from "@evgrid/policy";
 import { type PusherSettings, type PushOutcome, type PushTransport, pushOnce } from "./push-transport.ts";
+import type { Pusher, PushTarget } from "./pusher.ts";
 
 interface Slot {
   chargePointId: string;
@@ -10,6 +11,7 @@ interface Slot {
   sinceMs: number | null;
   /** Sent again even if unchanged (after a reconnect the charger is told its limit once more). */
   resend: boolean;
+  lastSentW: number | null;
 }
 
 interface ChargerState {
@@ -20,6 +22,7 @@ interface ChargerState {
   /** Its default was accepted: a transaction starts under it at defaultW, not unlimited. */
   defaultAccepted: boolean;
   defaultWanted: boolean;
+  defaultInFlight: boolean;
   /** Waiting for the default's answer (the boot is answered after it). */
   defaultWaiters: (() => void)[];
   failures: number;
@@ -47,7 +50,7 @@ const keyOf = (chargePointId: string, connectorId: number) => `${chargePointId}\
  * limits or does not answer is unmanaged (counted at its maximum) and retried with a bounded exponential
  * back-off until it accepts one.
  */
-export class SitePusher {
+export class SitePusher implements Pusher {
   private readonly sites = new Map<string, Site>();
   private readonly chargers = new Map<string, ChargerState>();
 
@@ -63,25 +66,17 @@ export class SitePusher {
     this.plan(substationId);
   }
 
-  /** A charger (re)connected: its default is installed first, then every limit is sent again. */
-  connected(chargePointId: string, substationId: string): void {
+  /** The charger booted or came back: its default is installed first, then every limit is sent again. */
+  online(chargePointId: string, substationId: string, waitMs = 0): Promise<void> {
     const ch = this.charger(chargePointId, substationId);
     ch.connected = true;
-    ch.defaultWanted = true;
+    // One on its way already answers for this one too.
+    if (!ch.defaultInFlight) ch.defaultWanted = true;
     this.site(substationId).defaults.add(chargePointId);
     for (const slot of ch.slots.values()) slot.resend = true;
     this.plan(substationId);
-  }
-
-  disconnected(chargePointId: string): void {
-    const ch = this.chargers.get(chargePointId);
-    if (ch) ch.connected = false;
-  }
-
-  /** connected(), resolving once the charger answered its default (or failed to), or after `waitMs`. */
-  installDefault(chargePointId: string, substationId: string, waitMs: number): Promise<void> {
-    this.connected(chargePointId, substationId);
-    const ch = this.charger(chargePointId, substationId);
+    // Backing off (it refused before): not waited for; it is sent when the back-off ends.
+    if (this.now() < ch.retryAtMs) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, waitMs);
       ch.defaultWaiters.push(() => {
@@ -91,24 +86,24 @@ export class SitePusher {
     });
   }
 
-  /** The limit a connector's transaction should have now (W, already rounded down) and its maximum. */
-  want(
-    chargePointId: string,
-    substationId: string,
-    connectorId: number,
-    transactionId: string,
-    targetW: number,
-    maxW: number,
-    sinceMs: number,
-  ): void {
+  offline(chargePointId: string): void {
+    const ch = this.chargers.get(chargePointId);
+    if (!ch) return;
+    ch.connected = false;
+    for (const wake of ch.defaultWaiters.splice(0)) wake();
+  }
+
+  /** The limit a connector's transaction should have now (W, already rounded down). */
+  want(t: PushTarget, targetW: number, sinceMs: number): void {
+    const { chargePointId, substationId, connectorId, transactionId, maxW } = t;
     const ch = this.charger(chargePointId, substationId);
     let slot = ch.slots.get(connectorId);
     if (!slot || slot.transactionId !== transactionId) {
-      if (slot) this.drop(chargePointId, connectorId);
+      if (slot) this.forget(chargePointId, connectorId);
       // Under an accepted default it starts at defaultW; otherwise nothing is known to hold it.
       const acceptedW = ch.defaultAccepted ? this.cfg.defaultW : maxW;
       const power = { acceptedW, inFlightW: null, targetW, maxW, managed: ch.managed };
-      slot = { chargePointId, connectorId, transactionId, power, sinceMs, resend: true };
+      slot = { chargePointId, connectorId, transactionId, power, sinceMs, resend: true, lastSentW: null };
       ch.slots.set(connectorId, slot);
       this.site(substationId).slots.set(keyOf(chargePointId, connectorId), slot);
     } else if (slot.power.targetW !== targetW) {
@@ -119,7 +114,7 @@ export class SitePusher {
   }
 
   /** The transaction ended: its connector leaves the books (the charger stopped drawing for it). */
-  drop(chargePointId: string, connectorId: number): void {
+  forget(chargePointId: string, connectorId: number): void {
     const ch = this.chargers.get(chargePointId);
     if (!ch?.slots.delete(connectorId)) return;
     this.sites.get(ch.substationId)?.slots.delete(keyOf(chargePointId, connectorId));
@@ -127,12 +122,16 @@ export class SitePusher {
   }
 
   /** The charger is gone for good (removed). */
-  forget(chargePointId: string): void {
+  drop(chargePointId: string): void {
     const ch = this.chargers.get(chargePointId);
     if (!ch) return;
-    for (const connectorId of [...ch.slots.keys()]) this.drop(chargePointId, connectorId);
+    for (const connectorId of [...ch.slots.keys()]) this.forget(chargePointId, connectorId);
     if (ch.retry) clearTimeout(ch.retry);
     this.chargers.delete(chargePointId);
+  }
+
+  lastSent(chargePointId: string, connectorId: number): number | null {
+    return this.chargers.get(chargePointId)?.slots.get(connectorId)?.lastSentW ?? null;
   }
 
   /** What the connector's charger has acknowledged (W), or null. */
@@ -213,10 +212,13 @@ export class SitePusher {
   private sendDefault(chargePointId: string, ch: ChargerState): void {
     ch.busy = true;
     ch.defaultWanted = false;
+    ch.defaultInFlight = true;
     const startMs = this.now();
     void pushOnce(this.transport, chargePointId, 0, null, this.cfg.defaultW).then((o) => {
       ch.busy = false;
-      if (o === "lost") ch.defaultWanted = ch.connected;
+      ch.defaultInFlight = false;
+      // Lost: the connection is gone; the next online() (its reconnect) sends the default again.
+      if (o === "lost") ch.connected = false;
       else ch.defaultAccepted = o === "accepted";
       for (const wake of ch.defaultWaiters.splice(0)) wake();
       this.settle(chargePointId, ch, o);
@@ -230,11 +232,15 @@ export class SitePusher {
     slot.resend = false;
     slot.power = sent(slot.power);
     const watts = slot.power.targetW;
+    slot.lastSentW = watts;
     void pushOnce(this.transport, slot.chargePointId, slot.connectorId, slot.transactionId, watts).then(
       (o) => {
         ch.busy = false;
         slot.power = answered(slot.power, o);
-        if (o === "lost") slot.resend = true;
+        if (o === "lost") {
+          slot.resend = true; // sent again once it is back
+          ch.connected = false;
+        }
         const reached = o === "accepted" && slot.power.acceptedW === slot.power.targetW;
         const latencyMs = reached ? this.now() - (slot.sinceMs ?? this.now()) : null;
         if (reached) slot.sinceMs = null;
@@ -282,6 +288,7 @@ export class SitePusher {
         managed: true,
         defaultAccepted: false,
         defaultWanted: false,
+        defaultInFlight: false,
         defaultWaiters: [],
         failures: 0,
         retryAtMs: 0,

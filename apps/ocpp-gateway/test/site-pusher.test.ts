@@ -37,8 +37,8 @@ describe("SitePusher", () => {
     const { calls, transport } = scripted();
     const p = new SitePusher(transport, settings);
     p.setBudget("s1", 40);
-    p.connected("A", "s1");
-    p.connected("B", "s1");
+    void p.online("A", "s1");
+    void p.online("B", "s1");
     await eventually(() =>
       expect(calls.map((c) => [c.chargePointId, c.connectorId])).toEqual([
         ["A", 0],
@@ -49,14 +49,26 @@ describe("SitePusher", () => {
     answer(calls[1]);
     await eventually(() => expect(p.hasDefault("A") && p.hasDefault("B")).toBe(true));
     // Both start under the 0 W default: A's first limit fits, B's (30 kW) does not beside A's 20.
-    p.want("A", "s1", 1, "t1", 20_000, 22_000, 0);
-    p.want("B", "s1", 1, "t2", 30_000, 40_000, 0);
+    p.want(
+      { chargePointId: "A", substationId: "s1", connectorId: 1, transactionId: "t1", maxW: 22_000 },
+      20_000,
+      0,
+    );
+    p.want(
+      { chargePointId: "B", substationId: "s1", connectorId: 1, transactionId: "t2", maxW: 40_000 },
+      30_000,
+      0,
+    );
     await eventually(() =>
       expect(open(calls).map((c) => [c.chargePointId, c.watts])).toEqual([["A", 20_000]]),
     );
     answer(open(calls)[0]);
     // A re-share: A 20 -> 10 kW. B's 30 kW fits only once A has acknowledged its 10.
-    p.want("A", "s1", 1, "t1", 10_000, 22_000, 0);
+    p.want(
+      { chargePointId: "A", substationId: "s1", connectorId: 1, transactionId: "t1", maxW: 22_000 },
+      10_000,
+      0,
+    );
     await eventually(() =>
       expect(open(calls).map((c) => [c.chargePointId, c.watts])).toEqual([["A", 10_000]]),
     );
@@ -74,15 +86,31 @@ describe("SitePusher", () => {
     const { calls, transport } = scripted();
     const p = new SitePusher(transport, settings);
     p.setBudget("s1", 100);
-    p.connected("A", "s1");
+    void p.online("A", "s1");
     await eventually(() => expect(calls.length).toBe(1));
     answer(calls[0]);
     await eventually(() => expect(p.hasDefault("A")).toBe(true));
-    p.want("A", "s1", 1, "t1", 5000, 22_000, 0);
-    p.want("A", "s1", 2, "t2", 6000, 22_000, 0);
+    p.want(
+      { chargePointId: "A", substationId: "s1", connectorId: 1, transactionId: "t1", maxW: 22_000 },
+      5000,
+      0,
+    );
+    p.want(
+      { chargePointId: "A", substationId: "s1", connectorId: 2, transactionId: "t2", maxW: 22_000 },
+      6000,
+      0,
+    );
     await eventually(() => expect(open(calls).length).toBe(1));
-    p.want("A", "s1", 1, "t1", 7000, 22_000, 0);
-    p.want("A", "s1", 1, "t1", 8000, 22_000, 0);
+    p.want(
+      { chargePointId: "A", substationId: "s1", connectorId: 1, transactionId: "t1", maxW: 22_000 },
+      7000,
+      0,
+    );
+    p.want(
+      { chargePointId: "A", substationId: "s1", connectorId: 1, transactionId: "t1", maxW: 22_000 },
+      8000,
+      0,
+    );
     while (p.acceptedW("A", 1) !== 8000 || p.acceptedW("A", 2) !== 6000) {
       await eventually(() => expect(open(calls).length).toBe(1));
       answer(open(calls)[0]);
@@ -97,17 +125,30 @@ describe("SitePusher", () => {
     let nowMs = 1_000;
     const p = new SitePusher(transport, { ...settings, backoffMs: 1_000 }, () => nowMs);
     p.setBudget("s1", 60);
-    p.connected("X", "s1");
+    void p.online("X", "s1");
     await eventually(() => expect(calls.length).toBe(1));
     const notImplemented = Object.assign(new Error("NotImplemented"), { rpcErrorCode: "NotImplemented" });
     calls[0]?.fail(notImplemented);
     await eventually(() => expect(managed).toEqual([["X", false]]));
     expect(p.unmanagedCount()).toBe(1);
-    p.want("X", "s1", 1, "t1", 20_000, 22_000, 0);
+    p.want(
+      { chargePointId: "X", substationId: "s1", connectorId: 1, transactionId: "t1", maxW: 22_000 },
+      20_000,
+      0,
+    );
     await eventually(() => expect(p.committedW("s1")).toBe(22_000));
     // Backing off: however many re-shares, no call until the wait is over.
-    for (const w of [19_000, 18_000, 17_000]) p.want("X", "s1", 1, "t1", w, 22_000, 0);
-    p.want("Y", "s1", 1, "t9", 1_000, 22_000, 0); // a neighbour's want plans the site again
+    for (const w of [19_000, 18_000, 17_000])
+      p.want(
+        { chargePointId: "X", substationId: "s1", connectorId: 1, transactionId: "t1", maxW: 22_000 },
+        w,
+        0,
+      );
+    p.want(
+      { chargePointId: "Y", substationId: "s1", connectorId: 1, transactionId: "t9", maxW: 22_000 },
+      1_000,
+      0,
+    ); // a neighbour's want plans the site again
     await Promise.resolve();
     expect(calls.length).toBe(1);
     nowMs += 1_000;

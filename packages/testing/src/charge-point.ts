@@ -239,7 +239,7 @@ export class SimulatedChargePoint {
     const watts = schedule?.chargingSchedulePeriod[0]?.limit ?? Number.NaN;
     this.profileCalls++;
     const answer = this.opts.rejectProfiles ? "Rejected" : (this.opts.profileAnswer ?? "Accepted");
-    if (answer === "silent") return new Promise(() => {});
+    if (answer === "silent") return new Promise<{ status: string }>(() => {});
     const delayMs = this.opts.profileDelayMs?.() ?? 0;
     this.pendingProfiles++;
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
