@@ -14,7 +14,7 @@ import { gatewayRouter } from "./router.ts";
  */
 export function startGateway(env: GatewayEnv) {
   return launchApp("ocpp-gateway", pkg.version, env, async ({ telemetry, obs, log }) => {
-    const registry = new Registry(env.OCPP_DB_PATH);
+    const registry = new Registry(env.OCPP_DB_PATH, { maxMb: env.OCPP_DB_MAX_MB });
     const metrics = gatewayMetrics(telemetry.meter);
     let gateway: Gateway | undefined;
     const grid = new Grid({
@@ -39,6 +39,8 @@ export function startGateway(env: GatewayEnv) {
         maxTransactions: env.OCPP_MAX_TRANSACTIONS,
         profileBackoffMs: env.OCPP_PROFILE_BACKOFF_MS,
         profileBackoffMaxMs: env.OCPP_PROFILE_BACKOFF_MAX_MS,
+        meterSlackWh: env.OCPP_METER_SLACK_WH,
+        meterSilentMs: env.OCPP_METER_SILENT_S * 1000,
         reclaim: {
           windowMs: env.OCPP_RECLAIM_WINDOW_S * 1000,
           belowRatio: env.OCPP_RECLAIM_RATIO,
@@ -55,6 +57,7 @@ export function startGateway(env: GatewayEnv) {
       unmanaged: () => gw.unmanagedCount(),
       reclaimedKw: () => gw.reclaimedKw(),
       transactions: () => gw.txCounts(),
+      stopsPending: () => gw.stopsPending,
     });
     await grid.start();
     const resumed = gw.restore();

@@ -2,14 +2,15 @@ import { type dispatchRequestSchema, errorDataOf, type Session } from "@evgrid/c
 import { describeFailure, type Logger } from "@evgrid/kit";
 import { PRIORITY_WEIGHT } from "@evgrid/policy";
 import type { z } from "zod";
-import type { Caps } from "./caps.ts";
 import type { ChargerTable } from "./chargers.ts";
+import type { ChargePointShares } from "./cp-shares.ts";
 import type { Ends } from "./ends.ts";
 import type { Grid } from "./grid.ts";
 import type { Tx } from "./model.ts";
 import type { Power } from "./power.ts";
 import type { Registry } from "./registry.ts";
 import { Backoff } from "./retry.ts";
+import type { StopOutbox } from "./stop-outbox.ts";
 
 export interface BinderSettings {
   walkInMaxS: number;
@@ -43,8 +44,9 @@ export class Binder {
     private readonly grid: Grid,
     private readonly registry: Registry,
     private readonly power: Power,
-    private readonly caps: Caps,
+    private readonly shares: ChargePointShares,
     private readonly ends: Ends,
+    private readonly outbox: StopOutbox,
     private readonly cfg: BinderSettings,
     private readonly log: Logger,
   ) {}
@@ -61,6 +63,9 @@ export class Binder {
       try {
         const found = await this.grid.balancers.call((b) => b.findVehicleSession.query({ vehicleId }));
         if (found && found.substationId === tx.substationId) {
+          const ch = this.table.get(tx.chargePointId);
+          const demand = { minKw: found.minKw, maxKw: found.maxKw };
+          if (ch && (await this.shares.makeRoom(ch, tx, demand)) === null) return this.cannotFit(tx);
           return this.attach(tx, found, found.allocatedKw, -1);
         }
         if (found) {
@@ -124,10 +129,15 @@ export class Binder {
     const backoff = new Backoff(500, 10_000);
     while (this.table.isCurrent(tx)) {
       const waitS = tx.phase.state === "waiting" ? MAX_WAIT_S : undefined;
+      // Its share of the charge point, made before it is admitted and admitted capped at it.
+      const shareKw = await this.shares.makeRoom(ch, tx);
+      if (shareKw === null) return this.cannotFit(tx);
+      if (!this.table.isCurrent(tx)) return;
       const levelVersion = this.power.levelVersion(tx.substationId);
       const request: WalkIn = {
         vehicleId,
         maxKw,
+        ...(shareKw < maxKw ? { capKw: shareKw } : {}),
         minKw: Math.min(maxKw, this.cfg.walkInMinKw),
         durationS: this.cfg.walkInMaxS,
         substationId: tx.substationId,
@@ -199,26 +209,43 @@ export class Binder {
   /** A session admitted for a transaction that has ended: its power goes back (unless a new one took it). */
   private async release(sessionId: string): Promise<void> {
     if (this.table.txOfSession(sessionId)) return;
-    await this.grid.balancers
-      .call((b) => b.stopSession.mutate({ sessionId }))
-      .catch((err) =>
-        this.log.warn("could not release a session", { sessionId, error: describeFailure(err) }),
-      );
+    await this.outbox.stop({ sessionId, reason: "stopped" }, (queued) => {
+      if (queued) this.registry.queueStop(queued);
+    });
   }
 
   private attach(tx: Tx, s: Session, admittedKw: number, levelVersion: number): void {
     const ch = this.table.get(tx.chargePointId);
     if (!ch || !this.table.isCurrent(tx) || tx.phase.state === "stopping") return;
     const limits = { minKw: s.minKw, maxKw: s.maxKw, capKw: s.capKw, weight: PRIORITY_WEIGHT[s.priority] };
-    tx.phase = { state: "charging", sessionId: s.sessionId, limits, admittedKw, levelVersion };
+    tx.phase = {
+      state: "charging",
+      sessionId: s.sessionId,
+      limits,
+      admittedKw,
+      levelVersion,
+      chargePointKw: null,
+      reclaimKw: null,
+    };
     this.table.bindSession(s.sessionId, tx);
     this.registry.bind(tx.chargePointId, tx.transactionId, tx.vehicleId, s.sessionId);
     this.log.info("transaction bound to session", {
       transactionId: tx.transactionId,
       sessionId: s.sessionId,
     });
-    // A session booked for more than this charger can give: the rest goes to the others.
-    this.caps.bound(tx, ch.cp.maxKw, this.power.isManaged(ch));
+    // An energy session ends when its meter says so: bounded in time all the same.
+    if (s.durationS === null) this.ends.endBy(tx, Date.parse(s.startedAt) + this.cfg.walkInMaxS * 1000);
+    // Its share of the charge point (a booked session may ask more than this charger can give).
+    void this.shares.rebalance(ch);
     this.power.push(tx, Date.now());
+  }
+
+  /** Its minimum does not fit in what the charge point has left: the charger is asked to stop it. */
+  private cannotFit(tx: Tx): void {
+    this.log.warn("the charge point's maximum cannot hold this transaction's minimum; stopping it", {
+      chargePointId: tx.chargePointId,
+      transactionId: tx.transactionId,
+    });
+    this.ends.gridEnded(tx);
   }
 }

@@ -7,69 +7,61 @@ import type { Tx } from "./model.ts";
 const NO_ROOM = new Set(["INSUFFICIENT_CAPACITY", "OPERATOR_LIMIT"]);
 
 /**
- * A bound session's cap at its substation (setSessionCap): the charge point's own maximum, or a reclaim; and
- * its pin, while its charger takes no limits. The cap is recorded at once (optimistic), so a burst of
- * readings asks once; a refusal puts the old one back.
+ * A bound session's cap at its substation (setSessionCap): the lower of its share of the charge point's
+ * maximum and a reclaim; and its pin while its charger takes no limits (held at that cap, or its maximum,
+ * whatever the level, so the others' shares leave room for what it may really draw; no reclaim then). The
+ * cap is recorded at once (optimistic), so a burst of readings asks once; a refusal puts the old one back.
  */
 export class Caps {
   constructor(
     private readonly grid: Grid,
     private readonly log: Logger,
+    /** Whether the charge point takes limits (site-pusher.ts); if not, its sessions are pinned. */
+    private readonly isManaged: (chargePointId: string) => boolean,
     /** A session whose charger takes no limits, and whose maximum does not fit: it must stop. */
     private readonly onPinRefused: (tx: Tx) => void,
   ) {}
 
-  set(tx: Tx, capKw: number | null): void {
-    const site = this.grid.site(tx.substationId);
-    if (!site || tx.phase.state !== "charging") return;
-    const { sessionId, limits } = tx.phase;
-    const previous = limits.capKw;
-    limits.capKw = capKw;
-    const pinned = limits.pinned ?? false;
-    void site.setSessionCap.mutate({ sessionId, capKw, pinned }).then(
-      () => this.log.info("session cap changed", { sessionId, capKw }),
-      (err) => {
-        if (limits.capKw === capKw) limits.capKw = previous;
-        this.log.warn("could not change the session's cap", { error: describeFailure(err) });
-      },
-    );
+  /** The cap the transaction's session should have now (null: none, its own maximum). */
+  desired(tx: Tx): number | null {
+    if (tx.phase.state !== "charging") return null;
+    const { chargePointKw, reclaimKw, limits } = tx.phase;
+    const reclaim = this.isManaged(tx.chargePointId) ? (reclaimKw ?? Number.POSITIVE_INFINITY) : Infinity;
+    const kw = Math.min(chargePointKw ?? Number.POSITIVE_INFINITY, reclaim);
+    return kw < limits.maxKw ? kw : null;
   }
 
-  /**
-   * Once bound: capped at the charge point's maximum if the session asked for more, and pinned at that
-   * maximum if the charger takes no limits (so the others' shares leave room for what it may draw).
-   */
-  bound(tx: Tx, chargePointMaxKw: number, managed: boolean): void {
-    if (tx.phase.state !== "charging") return;
+  /** Whether bringing the session to its desired cap lowers its power (those go first). */
+  lowers(tx: Tx): boolean {
+    if (tx.phase.state !== "charging") return false;
     const { limits } = tx.phase;
-    const over =
-      limits.maxKw > chargePointMaxKw && (limits.capKw === null || limits.capKw > chargePointMaxKw);
-    if (!managed) this.pin(tx, chargePointMaxKw, true);
-    else if (over) this.set(tx, chargePointMaxKw);
+    return (this.desired(tx) ?? limits.maxKw) < (limits.capKw ?? limits.maxKw);
   }
 
-  /** Pinned at its maximum (a reclaim cap is dropped), or back to an ordinary share. */
-  pin(tx: Tx, chargePointMaxKw: number, pinned: boolean): void {
+  /** Brings the session's cap and pin at its substation to the desired ones; resolves once answered. */
+  async sync(tx: Tx): Promise<void> {
     const site = this.grid.site(tx.substationId);
     if (!site || tx.phase.state !== "charging") return;
+    const capKw = this.desired(tx);
+    const pinned = !this.isManaged(tx.chargePointId);
     const { sessionId, limits } = tx.phase;
-    if ((limits.pinned ?? false) === pinned) return;
-    const capKw = limits.maxKw > chargePointMaxKw ? chargePointMaxKw : null;
-    limits.pinned = pinned;
+    if (capKw === limits.capKw && pinned === (limits.pinned ?? false)) return;
+    const previous = { capKw: limits.capKw, pinned: limits.pinned };
     limits.capKw = capKw;
-    void site.setSessionCap.mutate({ sessionId, capKw, pinned }).then(
-      () => this.log.info(pinned ? "session pinned at its maximum" : "session unpinned", { sessionId }),
-      (err) => {
-        if (pinned && NO_ROOM.has(errorDataOf(err)?.reason ?? "")) {
-          this.log.warn("a charger that takes no limits does not fit at its maximum; stopping it", {
-            sessionId,
-          });
-          this.onPinRefused(tx);
-          return;
-        }
-        if (limits.pinned === pinned) limits.pinned = !pinned; // asked again on its next change
-        this.log.warn("could not pin the session", { sessionId, error: describeFailure(err) });
-      },
-    );
+    limits.pinned = pinned;
+    try {
+      await site.setSessionCap.mutate({ sessionId, capKw, pinned });
+      this.log.info("session cap changed", { sessionId, capKw, pinned });
+    } catch (err) {
+      if (limits.capKw === capKw && limits.pinned === pinned) Object.assign(limits, previous);
+      if (pinned && NO_ROOM.has(errorDataOf(err)?.reason ?? "")) {
+        this.log.warn("a charger that takes no limits does not fit at its maximum; stopping it", {
+          sessionId,
+        });
+        this.onPinRefused(tx);
+        return;
+      }
+      this.log.warn("could not change the session's cap", { error: describeFailure(err) });
+    }
   }
 }

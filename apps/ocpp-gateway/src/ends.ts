@@ -1,10 +1,13 @@
 import { errorDataOf } from "@evgrid/contract";
-import { describeFailure, type Logger } from "@evgrid/kit";
+import { describeFailure, type Logger, MAX_TIMEOUT_MS } from "@evgrid/kit";
 import { type Charger, type ChargerTable, sessionOf } from "./chargers.ts";
+import type { ChargePointShares } from "./cp-shares.ts";
 import type { Grid } from "./grid.ts";
+import type { GatewayMetrics } from "./metrics.ts";
 import type { Tx } from "./model.ts";
 import type { Pusher } from "./pusher.ts";
-import type { Registry } from "./registry.ts";
+import type { QueuedStop, Registry } from "./registry.ts";
+import type { StopOutbox } from "./stop-outbox.ts";
 
 export type EndReason = "stopped" | "charger_offline";
 
@@ -19,23 +22,35 @@ export class Ends {
     private readonly grid: Grid,
     private readonly registry: Registry,
     private readonly pusher: Pusher,
+    private readonly outbox: StopOutbox,
+    private readonly shares: ChargePointShares,
+    private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
   ) {}
 
-  /** The charger reported the end, or it stayed offline: the session ends and power goes to the others. */
+  /**
+   * The charger reported the end, or it stayed offline: the session ends and power goes to the others. The
+   * grid first, then the registry: a stop the grid has not confirmed is recorded with the end and retried
+   * (the outbox); a registry that cannot be written (a full disk) changes nothing for the grid.
+   */
   async end(ch: Charger, tx: Tx, reason: EndReason): Promise<void> {
     const sessionId = sessionOf(tx);
     this.table.removeTx(ch, tx);
     // Its retries stop; an admission on its way is settled by the binder, which owns it.
     tx.life.abort();
     this.pusher.forget(ch.cp.chargePointId, tx.connectorId);
-    this.registry.closeTransaction(ch.cp.chargePointId, tx.transactionId, Date.now());
+    const close = (stop: QueuedStop | null) =>
+      this.registry.closeTransaction(ch.cp.chargePointId, tx.transactionId, Date.now(), stop);
+    // Its power goes to its charge point's other transactions only once the grid has taken it back.
     if (sessionId) {
-      await this.grid.balancers
-        .call((b) => b.stopSession.mutate({ sessionId, reason }))
-        .catch((err) =>
-          this.log.warn("could not end the session", { sessionId, reason, error: describeFailure(err) }),
-        );
+      if (await this.outbox.stop({ sessionId, reason }, close)) void this.shares.rebalance(ch);
+    } else {
+      try {
+        close(null);
+      } catch (err) {
+        this.metrics.registryWriteFailed();
+        this.log.error("could not record a transaction's end", { error: describeFailure(err) });
+      }
     }
     if (reason === "charger_offline") {
       this.log.warn("charger stayed offline; its session ended", {
@@ -46,22 +61,52 @@ export class Ends {
   }
 
   /** The grid ended the transaction's session (or can never admit it): the charger is asked to stop. */
-  gridEnded(tx: Tx): void {
+  gridEnded(tx: Tx, sessionGone = true): void {
     if (tx.phase.state === "stopping") return;
     const sessionId = sessionOf(tx);
     if (sessionId) this.table.unbindSession(sessionId);
     tx.phase = { state: "stopping" };
     void this.askToStop(tx);
+    const ch = this.table.get(tx.chargePointId);
+    // Its power goes to the charge point's others once the grid has taken it back.
+    if (ch && sessionId && sessionGone) void this.shares.rebalance(ch);
   }
 
-  /** Its charger takes no limits and its maximum does not fit: the session ends, the charger is asked to stop. */
-  async unaffordable(tx: Tx): Promise<void> {
-    const sessionId = sessionOf(tx);
-    this.gridEnded(tx);
-    if (!sessionId) return;
-    await this.grid.balancers
-      .call((b) => b.stopSession.mutate({ sessionId }))
-      .catch((err) => this.log.warn("could not end the session", { sessionId, error: describeFailure(err) }));
+  /**
+   * A session that could otherwise run forever (an energy session whose meter decides, and never advances)
+   * ends at `atMs`: the grid first, then the charger is asked to stop.
+   */
+  endBy(tx: Tx, atMs: number): void {
+    const timer = setTimeout(
+      () => void this.timeUp(tx),
+      Math.min(MAX_TIMEOUT_MS, Math.max(0, atMs - Date.now())),
+    );
+    timer.unref?.();
+    tx.life.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+  }
+
+  private async timeUp(tx: Tx): Promise<void> {
+    if (tx.phase.state !== "charging" || !this.table.isCurrent(tx)) return;
+    this.log.warn("the session reached its time bound; stopping it", {
+      sessionId: tx.phase.sessionId,
+      transactionId: tx.transactionId,
+    });
+    await this.stopFromGrid(tx);
+  }
+
+  /** Its charger takes no limits and its maximum does not fit: it stops, the grid first. */
+  unaffordable(tx: Tx): Promise<void> {
+    return this.stopFromGrid(tx);
+  }
+
+  /** The grid session is stopped (or queued to be), then the charger is asked to stop. */
+  private async stopFromGrid(tx: Tx): Promise<void> {
+    if (tx.phase.state !== "charging" || !this.table.isCurrent(tx)) return;
+    const { sessionId } = tx.phase;
+    const done = await this.outbox.stop({ sessionId, reason: "stopped" }, (queued) => {
+      if (queued) this.registry.queueStop(queued);
+    });
+    this.gridEnded(tx, done);
   }
 
   /** RemoteStop / RequestStop; an offline charger is asked again when it reconnects. */
@@ -88,6 +133,7 @@ export class Ends {
    * Returns how many it found ended.
    */
   async reconcile(): Promise<number> {
+    this.outbox.retryNow();
     // All asked at once: over a link, the calls of one turn travel in one frame per substation.
     const checks = [...this.table.boundSessions()].map(async ([sessionId, tx]) => {
       const site = this.grid.site(tx.substationId);

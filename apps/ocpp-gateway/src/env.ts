@@ -27,6 +27,11 @@ const schema = z
     ...balancerUrlsShape,
     /** The registry of charge points and the transactions bound to sessions (SQLite; ":memory:" in tests). */
     OCPP_DB_PATH: z.string().min(1).default("data/ocpp-gateway.sqlite"),
+    /**
+     * Optional cap on the registry's size in MB (SQLite max_page_count): past it every write fails as on a
+     * full disk, and the gateway carries on from memory (stops are still retried until the grid confirms).
+     */
+    OCPP_DB_MAX_MB: z.coerce.number().positive().max(1_000_000).optional(),
     /** Interval a charger is told to heartbeat at (BootNotification). */
     OCPP_HEARTBEAT_S: z.coerce.number().int().min(1).max(86_400).default(300),
     /** How long a charger's SetChargingProfile / RemoteStop may take before it counts as timed out. */
@@ -42,6 +47,16 @@ const schema = z
     OCPP_RECLAIM_RATIO: z.coerce.number().gt(0).lt(1).default(0.8),
     /** ...and the cap is the draw plus this margin (kW). */
     OCPP_RECLAIM_MARGIN_KW: z.coerce.number().min(0).max(50).default(1),
+    /**
+     * A meter that says nothing for this long counts as drawing nothing, so reclaim gives its power to the
+     * others (a charger configured to never send MeterValues keeps only its minimum).
+     */
+    OCPP_METER_SILENT_S: seconds.default(300),
+    /**
+     * Meter readings above what the connector's maximum could deliver since the last one (and since the start)
+     * are ignored and counted; this much energy (Wh) is allowed on top: a kWh meter steps 1,000 Wh at once.
+     */
+    OCPP_METER_SLACK_WH: z.coerce.number().min(0).max(100_000).default(1000),
     /**
      * How often bound sessions are checked against their substations: an end whose event was lost while a
      * link was down is found within this long (power changes always come as events; this is only a safety net).

@@ -7,6 +7,7 @@ import { Binder } from "./binder.ts";
 import { Caps } from "./caps.ts";
 import { ChargerTable } from "./chargers.ts";
 import { Connections } from "./connections.ts";
+import { ChargePointShares } from "./cp-shares.ts";
 import { Ends } from "./ends.ts";
 import type { Grid } from "./grid.ts";
 import { Meters } from "./meters.ts";
@@ -19,6 +20,7 @@ import type { Pusher } from "./pusher.ts";
 import type { ChargePoint, Registry } from "./registry.ts";
 import { SitePusher } from "./site-pusher.ts";
 import { Status } from "./status.ts";
+import { StopOutbox } from "./stop-outbox.ts";
 import { newTx, Transactions } from "./transactions.ts";
 
 export interface GatewaySettings {
@@ -33,6 +35,10 @@ export interface GatewaySettings {
   /** A charger that takes no limits is sent nothing for this long, doubling up to profileBackoffMaxMs. */
   profileBackoffMs: number;
   profileBackoffMaxMs: number;
+  /** Slack on the energy a connector could have delivered (a meter register's resolution). */
+  meterSlackWh: number;
+  /** A meter silent this long counts as drawing nothing. */
+  meterSilentMs: number;
 }
 
 /**
@@ -54,6 +60,7 @@ export class Gateway {
   private readonly power: Power;
   private readonly meters: Meters;
   private readonly ends: Ends;
+  private readonly outbox: StopOutbox;
   private readonly binder: Binder;
   private readonly connections: Connections;
   private readonly view: Status;
@@ -68,13 +75,31 @@ export class Gateway {
     log: Logger,
   ) {
     this.table = new ChargerTable((ids) => grid.watchOnly(ids));
-    const caps = new Caps(grid, log, (tx) => void this.ends.unaffordable(tx));
+    const caps = new Caps(
+      grid,
+      log,
+      (id) => this.pusher.isManaged(id),
+      (tx) => void this.ends.unaffordable(tx),
+    );
     const pusher = sitePusher(this.table, caps, cfg, metrics, log);
     this.pusher = pusher;
     this.power = new Power(this.table, pusher);
-    this.meters = new Meters(this.table, grid, this.power, caps, cfg.reclaim, metrics, log);
-    this.ends = new Ends(this.table, grid, registry, pusher, log);
-    this.binder = new Binder(this.table, grid, registry, this.power, caps, this.ends, cfg, log);
+    const shares = new ChargePointShares(caps, cfg.walkInMinKw);
+    const meterSettings = { reclaim: cfg.reclaim, slackWh: cfg.meterSlackWh, silentMs: cfg.meterSilentMs };
+    this.meters = new Meters(this.table, grid, registry, this.power, caps, meterSettings, metrics, log);
+    this.outbox = new StopOutbox(grid, registry, metrics, log);
+    this.ends = new Ends(this.table, grid, registry, pusher, this.outbox, shares, metrics, log);
+    this.binder = new Binder(
+      this.table,
+      grid,
+      registry,
+      this.power,
+      shares,
+      this.ends,
+      this.outbox,
+      cfg,
+      log,
+    );
     const transactions = new Transactions(
       this.table,
       registry,
@@ -82,6 +107,8 @@ export class Gateway {
       this.power,
       this.meters,
       this.ends,
+      shares,
+      metrics,
       cfg,
     );
     const serve = ocppAdapter({ tracer, metrics, callTimeoutMs: cfg.callTimeoutMs });
@@ -107,14 +134,22 @@ export class Gateway {
         continue;
       }
       const ch = this.table.ensure(cp);
-      const tx = newTx(ch, row.connectorId, row.transactionId, row.vehicleId, row.meterStartWh);
+      const tx = newTx(
+        ch,
+        row.connectorId,
+        row.transactionId,
+        row.vehicleId,
+        row.meterStartWh,
+        row.startedAt,
+      );
       this.table.addTx(ch, tx, false);
       if (row.sessionId) this.binder.resume(tx, row.sessionId);
       else if (tx.vehicleId) void this.binder.bind(tx);
       this.connections.startGrace(ch);
     }
     this.table.sitesChanged();
-    return open.length;
+    const stops = this.outbox.restore();
+    return open.length + stops;
   }
 
   get connectedCount(): number {
@@ -150,6 +185,10 @@ export class Gateway {
     return this.pusher.unmanagedCount();
   }
 
+  get stopsPending(): number {
+    return this.outbox.size;
+  }
+
   reclaimedKw(): number {
     return this.meters.reclaimedKw();
   }
@@ -163,6 +202,8 @@ export class Gateway {
     this.connections.close();
     this.binder.close();
     this.pusher.close();
+    this.outbox.close();
+    this.meters.close();
   }
 }
 
@@ -198,7 +239,7 @@ function sitePusher(
         log.warn(managed ? "charger takes limits again" : "charger takes no limits: counted at its maximum", {
           chargePointId,
         });
-        for (const tx of ch.txs.values()) caps.pin(tx, ch.cp.maxKw, !managed);
+        for (const tx of ch.txs.values()) void caps.sync(tx);
       },
     },
     { backoffMs: cfg.profileBackoffMs, backoffMaxMs: cfg.profileBackoffMaxMs, defaultW: DEFAULT_LIMIT_W },

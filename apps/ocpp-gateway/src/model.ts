@@ -26,7 +26,8 @@ export interface TxStarted {
   transactionId: string | null;
   /** The idTag / idToken presented, if any. */
   token: string | undefined;
-  meterStartWh: number;
+  /** The meter's register at the start, if the charger said (2.0.1 may not). */
+  meterStartWh: number | undefined;
   /**
    * A start whose token is not accepted is still opened, unidentified (2.0.1: a transaction exists from the
    * cable plug-in, before authorisation); otherwise it is refused and the charger stops it itself (1.6).
@@ -39,6 +40,8 @@ export type StartRefusal =
   | "connector-missing"
   | "connector-busy"
   | "too-many-transactions"
+  /** The charge point's maximum cannot hold one more transaction's minimum. */
+  | "charge-point-full"
   | "transaction-id-reused"
   | "transaction-id-on-other-connector";
 
@@ -48,7 +51,9 @@ export type StartOutcome =
   | { kind: "repeated"; transactionId: string; token: TokenStatus | undefined }
   /** Not opened: the token is not accepted. */
   | { kind: "not-authorised"; transactionId: string; token: TokenStatus }
-  | { kind: "refused"; reason: StartRefusal; message: string };
+  | { kind: "refused"; reason: StartRefusal; message: string }
+  /** A connector id the charge point was not registered with; `transactionId` as named or handed out. */
+  | { kind: "bad-connector"; transactionId: string; message: string };
 
 /** Later news of a transaction (2.0.1 Updated/Ended, 1.6 StopTransaction). */
 export interface TxUpdated {
@@ -130,6 +135,10 @@ export type TxPhase =
       /** The power the admission answer gave, valid until a newer level than `levelVersion` arrives. */
       admittedKw: number;
       levelVersion: number;
+      /** Its share of the charge point's maximum (null: its own maximum fits), a cap at the substation. */
+      chargePointKw: number | null;
+      /** Reclaimed: it draws well below its power (null: not). Its cap is the lower of the two. */
+      reclaimKw: number | null;
     }
   | { state: "stopping" };
 
@@ -147,8 +156,14 @@ export interface Tx {
   phase: TxPhase;
   /** Aborted when the transaction ends (or the gateway stops): its retries and calls give up. */
   life: AbortController;
-  meterStartWh: number;
+  startedAtMs: number;
+  /** The register at the start; null: unknown (not said, or not believable), the first reading sets it. */
+  meterStartWh: number | null;
+  /** The last believable energy reading, and the one before it (the draw between them). */
   lastEnergy: { wh: number; atMs: number } | null;
+  previousEnergy: { wh: number; atMs: number } | null;
+  /** When the meter last said something believable (or the start): a meter silent too long counts as 0 kW. */
+  lastReadingAtMs: number;
   samples: DrawSample[];
   /** The trace of the transaction's start: its later calls (profiles, stops) join it. */
   trace: SpanContext | null;

@@ -1,7 +1,7 @@
 import { shareAtLevel, wattsDown } from "@evgrid/policy";
 import type { Charger, ChargerTable } from "./chargers.ts";
 import type { Tx } from "./model.ts";
-import type { Pusher } from "./pusher.ts";
+import type { Pusher, PushTarget } from "./pusher.ts";
 
 /**
  * From the substations' water levels to each transaction's limit: a level event re-computes the power of the
@@ -61,15 +61,24 @@ export class Power {
     const ch = this.table.get(tx.chargePointId);
     if (!ch?.link || ch.cp.bootedAt === null) return;
     if (tx.phase.state !== "charging" && tx.phase.state !== "waiting") return;
-    const target = {
+    // Rounded down: a sum of shares never rounds above the site.
+    this.pusher.want(this.targetOf(ch, tx), wattsDown(this.powerOf(tx)), sinceMs);
+  }
+
+  private targetOf(ch: Charger, tx: Tx): PushTarget {
+    return {
       chargePointId: tx.chargePointId,
       substationId: tx.substationId,
       connectorId: tx.connectorId,
       transactionId: tx.transactionId,
       maxW: wattsDown(ch.cp.maxKw),
     };
-    // Rounded down: a sum of shares never rounds above the site.
-    this.pusher.want(target, wattsDown(this.powerOf(tx)), sinceMs);
+  }
+
+  /** A transaction opened: the pusher counts it from now. */
+  opened(tx: Tx): void {
+    const ch = this.table.get(tx.chargePointId);
+    if (ch) this.pusher.opened(this.targetOf(ch, tx));
   }
 
   /** The charger booted or came back: its default first (resolves once answered, or after `waitMs`). */

@@ -1,4 +1,7 @@
-/** The pusher's side of the wire: what it needs from the gateway, and how an answer is classified. */
+/**
+ * The pusher's side of the wire (what it needs from the gateway, how an answer is classified) and its books.
+ */
+import type { ConnectorPower } from "@evgrid/policy";
 
 export type PushOutcome = "accepted" | "rejected" | "timeout" | "lost";
 
@@ -49,4 +52,42 @@ export async function pushOnce(
     if ((err as { rpcErrorCode?: string }).rpcErrorCode !== undefined) return "rejected";
     return "lost";
   }
+}
+
+export interface Slot {
+  chargePointId: string;
+  connectorId: number;
+  transactionId: string;
+  power: ConnectorPower;
+  /** The re-share the pending target came from (latency), null once reached. */
+  sinceMs: number | null;
+  /** Sent again even if unchanged (after a reconnect the charger is told its limit once more). */
+  resend: boolean;
+  lastSentW: number | null;
+}
+
+export interface ChargerState {
+  substationId: string;
+  connected: boolean;
+  busy: boolean;
+  managed: boolean;
+  /** Its default was accepted: a transaction starts under it at defaultW, not unlimited. */
+  defaultAccepted: boolean;
+  defaultWanted: boolean;
+  defaultInFlight: boolean;
+  /** Waiting for the default's answer (the boot is answered after it). */
+  defaultWaiters: (() => void)[];
+  failures: number;
+  retryAtMs: number;
+  retry: ReturnType<typeof setTimeout> | null;
+  slots: Map<number, Slot>;
+}
+
+/** Per site: its budget (W; null: unknown yet, nothing may rise) and its connectors in order of arrival. */
+export interface Site {
+  budgetW: number | null;
+  slots: Map<string, Slot>;
+  /** Chargers whose default is to be sent (before anything else). */
+  defaults: Set<string>;
+  planned: boolean;
 }

@@ -14,6 +14,8 @@ export interface PushTarget {
  * make per substation).
  */
 export interface Pusher {
+  /** A transaction opened on the connector: in the books from now (at the default, or its maximum). */
+  opened(target: PushTarget): void;
   /** The limit the transaction should have now (W, rounded down), since the re-share at `sinceMs`. */
   want(target: PushTarget, watts: number, sinceMs: number): void;
   /** The transaction on this connector ended: it leaves the books. */

@@ -15,8 +15,16 @@ export interface ChargePoint {
   chargePointId: string;
   substationId: string;
   maxKw: number;
+  /** Its connectors (1.6) / EVSEs (2.0.1), numbered 1..connectors: any other id is refused. */
+  connectors: number;
   /** Set once it has sent an accepted BootNotification: until then only BootNotification is served. */
   bootedAt: number | null;
+}
+
+/** A grid session to stop, and why. */
+export interface QueuedStop {
+  sessionId: string;
+  reason: "stopped" | "charger_offline";
 }
 
 /** A charger's transaction as the gateway keeps it across restarts. */
@@ -26,7 +34,8 @@ export interface TransactionRow {
   transactionId: string;
   vehicleId: string | null;
   sessionId: string | null;
-  meterStartWh: number;
+  /** null: not known yet (stored as -1). */
+  meterStartWh: number | null;
   startedAt: number;
   endedAt: number | null;
 }
@@ -40,13 +49,25 @@ export class Registry {
   /** SHA-256 of passwords already verified per charge point: argon2 once per password, not per connect. */
   private readonly verified = new Map<string, Buffer>();
 
-  constructor(path: string) {
+  /** `maxMb`: a cap on the file (SQLite max_page_count); past it every write fails as on a full disk. */
+  constructor(path: string, opts: { maxMb?: number | undefined } = {}) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path, { create: true, strict: true });
     this.db.run("PRAGMA journal_mode = WAL");
+    if (opts.maxMb !== undefined) {
+      const pageSize = this.db.query<{ page_size: number }, []>("PRAGMA page_size").get()?.page_size ?? 4096;
+      this.db.run(
+        `PRAGMA max_page_count = ${Math.max(1, Math.floor((opts.maxMb * 1024 * 1024) / pageSize))}`,
+      );
+    }
     this.db.run(`CREATE TABLE IF NOT EXISTS charge_points (
       id TEXT PRIMARY KEY, substation_id TEXT NOT NULL, password_hash TEXT NOT NULL,
       max_kw REAL NOT NULL, booted_at INTEGER)`);
+    const columns = this.db.query<{ name: string }, []>("PRAGMA table_info(charge_points)").all();
+    if (!columns.some((c) => c.name === "connectors")) {
+      // Registries from before connectors were counted: the default of registerChargePoint.
+      this.db.run("ALTER TABLE charge_points ADD COLUMN connectors INTEGER NOT NULL DEFAULT 2");
+    }
     this.db.run(`CREATE TABLE IF NOT EXISTS transactions (
       charge_point_id TEXT NOT NULL, connector_id INTEGER NOT NULL, transaction_id TEXT NOT NULL,
       vehicle_id TEXT, session_id TEXT, meter_start_wh REAL NOT NULL, started_at INTEGER NOT NULL,
@@ -55,18 +76,21 @@ export class Registry {
       "CREATE INDEX IF NOT EXISTS transactions_open ON transactions (charge_point_id) WHERE ended_at IS NULL",
     );
     this.db.run("CREATE TABLE IF NOT EXISTS sequence (name TEXT PRIMARY KEY, next INTEGER NOT NULL)");
+    // Grid sessions whose stop the grid has not confirmed yet: the outbox, retried until done.
+    this.db.run(`CREATE TABLE IF NOT EXISTS stops (
+      session_id TEXT PRIMARY KEY, reason TEXT NOT NULL, queued_at INTEGER NOT NULL)`);
     // Ended transactions are kept a week: long enough to recognise a reused id or a late StopTransaction.
     this.db.run("DELETE FROM transactions WHERE ended_at < ?", [Date.now() - 7 * 86_400_000]);
   }
 
-  async register(cp: { chargePointId: string; substationId: string; maxKw: number; password: string }) {
+  async register(cp: Omit<ChargePoint, "bootedAt"> & { password: string }) {
     const hash = await Bun.password.hash(cp.password, ARGON2);
     this.verified.delete(cp.chargePointId);
     this.db.run(
-      `INSERT INTO charge_points (id, substation_id, password_hash, max_kw) VALUES (?, ?, ?, ?)
+      `INSERT INTO charge_points (id, substation_id, password_hash, max_kw, connectors) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET substation_id = excluded.substation_id,
-         password_hash = excluded.password_hash, max_kw = excluded.max_kw`,
-      [cp.chargePointId, cp.substationId, hash, cp.maxKw],
+         password_hash = excluded.password_hash, max_kw = excluded.max_kw, connectors = excluded.connectors`,
+      [cp.chargePointId, cp.substationId, hash, cp.maxKw, cp.connectors],
     );
   }
 
@@ -76,21 +100,12 @@ export class Registry {
   }
 
   get(chargePointId: string): ChargePoint | null {
-    const row = this.db
-      .query<{ id: string; substation_id: string; max_kw: number; booted_at: number | null }, [string]>(
-        "SELECT id, substation_id, max_kw, booted_at FROM charge_points WHERE id = ?",
-      )
-      .get(chargePointId);
+    const row = this.db.query<RawChargePoint, [string]>(`${SELECT_CP} WHERE id = ?`).get(chargePointId);
     return row && toChargePoint(row);
   }
 
   all(): ChargePoint[] {
-    return this.db
-      .query<{ id: string; substation_id: string; max_kw: number; booted_at: number | null }, []>(
-        "SELECT id, substation_id, max_kw, booted_at FROM charge_points ORDER BY id",
-      )
-      .all()
-      .map(toChargePoint);
+    return this.db.query<RawChargePoint, []>(`${SELECT_CP} ORDER BY id`).all().map(toChargePoint);
   }
 
   /** Checks a charge point's password (constant time once verified; argon2id the first time). */
@@ -132,7 +147,7 @@ export class Registry {
         t.transactionId,
         t.vehicleId,
         t.sessionId,
-        t.meterStartWh,
+        t.meterStartWh ?? -1,
         t.startedAt,
       ],
     );
@@ -145,10 +160,49 @@ export class Registry {
     );
   }
 
-  closeTransaction(chargePointId: string, transactionId: string, atMs: number): void {
+  /** The transaction ended; `stop`: its session is still to be stopped (recorded with it, atomically). */
+  closeTransaction(
+    chargePointId: string,
+    transactionId: string,
+    atMs: number,
+    stop?: QueuedStop | null,
+  ): void {
+    this.db.transaction(() => {
+      this.db.run(
+        "UPDATE transactions SET ended_at = ? WHERE charge_point_id = ? AND transaction_id = ? AND ended_at IS NULL",
+        [atMs, chargePointId, transactionId],
+      );
+      if (stop) this.queueStop(stop, atMs);
+    })();
+  }
+
+  queueStop(stop: QueuedStop, atMs = Date.now()): void {
+    this.db.run("INSERT OR IGNORE INTO stops (session_id, reason, queued_at) VALUES (?, ?, ?)", [
+      stop.sessionId,
+      stop.reason,
+      atMs,
+    ]);
+  }
+
+  stopDone(sessionId: string): void {
+    this.db.run("DELETE FROM stops WHERE session_id = ?", [sessionId]);
+  }
+
+  queuedStops(): QueuedStop[] {
+    return this.db
+      .query<{ session_id: string; reason: string }, []>("SELECT session_id, reason FROM stops")
+      .all()
+      .map((r) => ({
+        sessionId: r.session_id,
+        reason: r.reason === "charger_offline" ? "charger_offline" : "stopped",
+      }));
+  }
+
+  /** The meter's register at the start, learnt from its first believable reading. */
+  setMeterStart(chargePointId: string, transactionId: string, wh: number): void {
     this.db.run(
-      "UPDATE transactions SET ended_at = ? WHERE charge_point_id = ? AND transaction_id = ? AND ended_at IS NULL",
-      [atMs, chargePointId, transactionId],
+      "UPDATE transactions SET meter_start_wh = ? WHERE charge_point_id = ? AND transaction_id = ?",
+      [wh, chargePointId, transactionId],
     );
   }
 
@@ -189,19 +243,25 @@ const toTx = (r: RawTx): TransactionRow => ({
   transactionId: r.transaction_id,
   vehicleId: r.vehicle_id,
   sessionId: r.session_id,
-  meterStartWh: r.meter_start_wh,
+  meterStartWh: r.meter_start_wh < 0 ? null : r.meter_start_wh,
   startedAt: r.started_at,
   endedAt: r.ended_at,
 });
 
-const toChargePoint = (r: {
+interface RawChargePoint {
   id: string;
   substation_id: string;
   max_kw: number;
+  connectors: number;
   booted_at: number | null;
-}): ChargePoint => ({
+}
+
+const SELECT_CP = "SELECT id, substation_id, max_kw, connectors, booted_at FROM charge_points";
+
+const toChargePoint = (r: RawChargePoint): ChargePoint => ({
   chargePointId: r.id,
   substationId: r.substation_id,
   maxKw: r.max_kw,
+  connectors: r.connectors,
   bootedAt: r.booted_at,
 });

@@ -1,44 +1,14 @@
 import { answered, budgetWatts, type ConnectorPower, sendable, sent, siteCommittedW } from "@evgrid/policy";
-import { type PusherSettings, type PushOutcome, type PushTransport, pushOnce } from "./push-transport.ts";
+import {
+  type ChargerState,
+  type PusherSettings,
+  type PushOutcome,
+  type PushTransport,
+  pushOnce,
+  type Site,
+  type Slot,
+} from "./push-transport.ts";
 import type { Pusher, PushTarget } from "./pusher.ts";
-
-interface Slot {
-  chargePointId: string;
-  connectorId: number;
-  transactionId: string;
-  power: ConnectorPower;
-  /** The re-share the pending target came from (latency), null once reached. */
-  sinceMs: number | null;
-  /** Sent again even if unchanged (after a reconnect the charger is told its limit once more). */
-  resend: boolean;
-  lastSentW: number | null;
-}
-
-interface ChargerState {
-  substationId: string;
-  connected: boolean;
-  busy: boolean;
-  managed: boolean;
-  /** Its default was accepted: a transaction starts under it at defaultW, not unlimited. */
-  defaultAccepted: boolean;
-  defaultWanted: boolean;
-  defaultInFlight: boolean;
-  /** Waiting for the default's answer (the boot is answered after it). */
-  defaultWaiters: (() => void)[];
-  failures: number;
-  retryAtMs: number;
-  retry: ReturnType<typeof setTimeout> | null;
-  slots: Map<number, Slot>;
-}
-
-/** Per site: its budget (W; null: unknown yet, nothing may rise) and its connectors in order of arrival. */
-interface Site {
-  budgetW: number | null;
-  slots: Map<string, Slot>;
-  /** Chargers whose default is to be sent (before anything else). */
-  defaults: Set<string>;
-  planned: boolean;
-}
 
 const keyOf = (chargePointId: string, connectorId: number) => `${chargePointId}\u0000${connectorId}`;
 
@@ -93,24 +63,31 @@ export class SitePusher implements Pusher {
     for (const wake of ch.defaultWaiters.splice(0)) wake();
   }
 
+  /**
+   * A transaction opened: it is in the books from now, at the default if the charger took it (it starts
+   * under it), else at its maximum, until it is sent its own limit.
+   */
+  opened(t: PushTarget): void {
+    const ch = this.charger(t.chargePointId, t.substationId);
+    const acceptedW = ch.defaultAccepted && ch.managed ? this.cfg.defaultW : t.maxW;
+    // Nothing to send: its first limit comes once bound (after the charger has its transaction id).
+    this.add(ch, t, acceptedW, acceptedW, false);
+  }
+
   /** The limit a connector's transaction should have now (W, already rounded down). */
   want(t: PushTarget, targetW: number, sinceMs: number): void {
-    const { chargePointId, substationId, connectorId, transactionId, maxW } = t;
-    const ch = this.charger(chargePointId, substationId);
-    let slot = ch.slots.get(connectorId);
-    if (!slot || slot.transactionId !== transactionId) {
-      if (slot) this.forget(chargePointId, connectorId);
-      // Under an accepted default it starts at defaultW; otherwise nothing is known to hold it.
-      const acceptedW = ch.defaultAccepted ? this.cfg.defaultW : maxW;
-      const power = { acceptedW, inFlightW: null, targetW, maxW, managed: ch.managed };
-      slot = { chargePointId, connectorId, transactionId, power, sinceMs, resend: true, lastSentW: null };
-      ch.slots.set(connectorId, slot);
-      this.site(substationId).slots.set(keyOf(chargePointId, connectorId), slot);
-    } else if (slot.power.targetW !== targetW) {
-      slot.power = { ...slot.power, targetW, maxW };
-      slot.sinceMs ??= sinceMs;
+    const ch = this.charger(t.chargePointId, t.substationId);
+    const slot = ch.slots.get(t.connectorId);
+    // Not seen opening (restored after a restart, say): what holds it is unknown, so its maximum.
+    if (!slot || slot.transactionId !== t.transactionId) this.add(ch, t, t.maxW, targetW, true);
+    else {
+      if (slot.lastSentW === null) slot.resend = true; // its first limit goes out even if unchanged
+      if (slot.power.targetW !== targetW) {
+        slot.power = { ...slot.power, targetW };
+        slot.sinceMs ??= sinceMs;
+      }
     }
-    this.plan(substationId);
+    this.plan(t.substationId);
   }
 
   /** The transaction ended: its connector leaves the books (the charger stopped drawing for it). */
@@ -267,6 +244,23 @@ export class SitePusher implements Pusher {
     ch.managed = managed;
     for (const slot of ch.slots.values()) slot.power = { ...slot.power, managed };
     this.transport.managed(chargePointId, managed);
+  }
+
+  private add(ch: ChargerState, t: PushTarget, acceptedW: number, targetW: number, resend: boolean): void {
+    const { chargePointId, connectorId, transactionId, maxW } = t;
+    if (ch.slots.has(connectorId)) this.forget(chargePointId, connectorId);
+    const power = { acceptedW, inFlightW: null, targetW, maxW, managed: ch.managed };
+    const slot = {
+      chargePointId,
+      connectorId,
+      transactionId,
+      power,
+      sinceMs: this.now(),
+      resend,
+      lastSentW: null,
+    };
+    ch.slots.set(connectorId, slot);
+    this.site(t.substationId).slots.set(keyOf(chargePointId, connectorId), slot);
   }
 
   private site(substationId: string): Site {

@@ -1,9 +1,12 @@
 import { vehicleIdSchema } from "@evgrid/contract";
+import { plausibleRegister } from "@evgrid/policy";
 import { context, trace } from "@opentelemetry/api";
 import type { Binder } from "./binder.ts";
 import type { Charger, ChargerTable } from "./chargers.ts";
+import type { ChargePointShares } from "./cp-shares.ts";
 import type { Ends } from "./ends.ts";
 import type { Meters } from "./meters.ts";
+import type { GatewayMetrics } from "./metrics.ts";
 import type {
   Answered,
   ChargerEvents,
@@ -32,7 +35,8 @@ export function newTx(
   connectorId: number,
   transactionId: string,
   vehicleId: string | null,
-  wh: number,
+  meterStartWh: number | null,
+  startedAtMs = Date.now(),
 ) {
   const tx: Tx = {
     chargePointId: ch.cp.chargePointId,
@@ -42,8 +46,11 @@ export function newTx(
     vehicleId,
     phase: vehicleId ? { state: "binding" } : { state: "unidentified" },
     life: new AbortController(),
-    meterStartWh: Number.isFinite(wh) ? wh : 0,
+    startedAtMs,
+    meterStartWh,
     lastEnergy: null,
+    previousEnergy: null,
+    lastReadingAtMs: startedAtMs,
     samples: [],
     trace: null,
   };
@@ -62,6 +69,8 @@ export class Transactions {
     private readonly power: Power,
     private readonly meters: Meters,
     private readonly ends: Ends,
+    private readonly shares: ChargePointShares,
+    private readonly metrics: GatewayMetrics,
     private readonly cfg: TransactionSettings,
   ) {}
 
@@ -130,6 +139,12 @@ export class Transactions {
     }
     if (e.connectorId === undefined)
       return refuse("connector-missing", "evse is required when a transaction starts");
+    if (!Number.isInteger(e.connectorId) || e.connectorId < 1 || e.connectorId > ch.cp.connectors) {
+      this.metrics.connectorRefused();
+      const transactionId = e.transactionId ?? String(this.registry.nextTransactionId());
+      const message = `connector ${e.connectorId} is not one of this charge point's 1..${ch.cp.connectors}`;
+      return { answer: { kind: "bad-connector", transactionId, message } };
+    }
     const busy = this.table.txOnConnector(ch, e.connectorId);
     if (busy) {
       // The same vehicle again, and the charger did not name it (a retry after a lost answer): the same one.
@@ -142,6 +157,12 @@ export class Transactions {
       return refuse(
         "too-many-transactions",
         `at most ${this.cfg.maxTransactions} open transactions per charge point`,
+      );
+    }
+    if (!this.shares.fitsNew(ch)) {
+      return refuse(
+        "charge-point-full",
+        `this charge point's ${ch.cp.maxKw} kW cannot hold one more transaction`,
       );
     }
     const transactionId = e.transactionId ?? String(this.registry.nextTransactionId());
@@ -172,11 +193,15 @@ export class Transactions {
     connectorId: number,
     transactionId: string,
     vehicleId: string | null,
-    wh: number,
+    wh: number | undefined,
   ) {
-    const tx = newTx(ch, connectorId, transactionId, vehicleId, wh);
+    // A register that cannot be a meter's (negative, absurd) is not believed: the first reading sets it.
+    const believed = wh !== undefined && plausibleRegister(wh);
+    if (wh !== undefined && !believed) this.metrics.meterImplausible("meter_start");
+    const tx = newTx(ch, connectorId, transactionId, vehicleId, believed ? wh : null);
     tx.trace = trace.getActiveSpan()?.spanContext() ?? null;
     this.table.addTx(ch, tx);
+    this.power.opened(tx);
     this.registry.openTransaction({
       chargePointId: ch.cp.chargePointId,
       connectorId,
@@ -184,7 +209,7 @@ export class Transactions {
       vehicleId,
       sessionId: null,
       meterStartWh: tx.meterStartWh,
-      startedAt: Date.now(),
+      startedAt: tx.startedAtMs,
     });
     return tx;
   }

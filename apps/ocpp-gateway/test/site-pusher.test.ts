@@ -24,6 +24,13 @@ function scripted() {
   return { calls, managed, transport };
 }
 
+const at = (chargePointId: string, connectorId: number, transactionId: string, maxW: number) => ({
+  chargePointId,
+  substationId: "s1",
+  connectorId,
+  transactionId,
+  maxW,
+});
 const settings = { backoffMs: 60_000, backoffMaxMs: 600_000, defaultW: 0 };
 const open = (calls: Call[]) => calls.filter((c) => !(c as { done?: boolean }).done);
 const answer = (c: Call | undefined, status = "Accepted") => {
@@ -49,26 +56,16 @@ describe("SitePusher", () => {
     answer(calls[1]);
     await eventually(() => expect(p.hasDefault("A") && p.hasDefault("B")).toBe(true));
     // Both start under the 0 W default: A's first limit fits, B's (30 kW) does not beside A's 20.
-    p.want(
-      { chargePointId: "A", substationId: "s1", connectorId: 1, transactionId: "t1", maxW: 22_000 },
-      20_000,
-      0,
-    );
-    p.want(
-      { chargePointId: "B", substationId: "s1", connectorId: 1, transactionId: "t2", maxW: 40_000 },
-      30_000,
-      0,
-    );
+    p.opened(at("A", 1, "t1", 22_000));
+    p.opened(at("B", 1, "t2", 40_000));
+    p.want(at("A", 1, "t1", 22_000), 20_000, 0);
+    p.want(at("B", 1, "t2", 40_000), 30_000, 0);
     await eventually(() =>
       expect(open(calls).map((c) => [c.chargePointId, c.watts])).toEqual([["A", 20_000]]),
     );
     answer(open(calls)[0]);
     // A re-share: A 20 -> 10 kW. B's 30 kW fits only once A has acknowledged its 10.
-    p.want(
-      { chargePointId: "A", substationId: "s1", connectorId: 1, transactionId: "t1", maxW: 22_000 },
-      10_000,
-      0,
-    );
+    p.want(at("A", 1, "t1", 22_000), 10_000, 0);
     await eventually(() =>
       expect(open(calls).map((c) => [c.chargePointId, c.watts])).toEqual([["A", 10_000]]),
     );
@@ -90,27 +87,13 @@ describe("SitePusher", () => {
     await eventually(() => expect(calls.length).toBe(1));
     answer(calls[0]);
     await eventually(() => expect(p.hasDefault("A")).toBe(true));
-    p.want(
-      { chargePointId: "A", substationId: "s1", connectorId: 1, transactionId: "t1", maxW: 22_000 },
-      5000,
-      0,
-    );
-    p.want(
-      { chargePointId: "A", substationId: "s1", connectorId: 2, transactionId: "t2", maxW: 22_000 },
-      6000,
-      0,
-    );
+    p.opened(at("A", 1, "t1", 22_000));
+    p.opened(at("A", 2, "t2", 22_000));
+    p.want(at("A", 1, "t1", 22_000), 5000, 0);
+    p.want(at("A", 2, "t2", 22_000), 6000, 0);
     await eventually(() => expect(open(calls).length).toBe(1));
-    p.want(
-      { chargePointId: "A", substationId: "s1", connectorId: 1, transactionId: "t1", maxW: 22_000 },
-      7000,
-      0,
-    );
-    p.want(
-      { chargePointId: "A", substationId: "s1", connectorId: 1, transactionId: "t1", maxW: 22_000 },
-      8000,
-      0,
-    );
+    p.want(at("A", 1, "t1", 22_000), 7000, 0);
+    p.want(at("A", 1, "t1", 22_000), 8000, 0);
     while (p.acceptedW("A", 1) !== 8000 || p.acceptedW("A", 2) !== 6000) {
       await eventually(() => expect(open(calls).length).toBe(1));
       answer(open(calls)[0]);
@@ -131,24 +114,11 @@ describe("SitePusher", () => {
     calls[0]?.fail(notImplemented);
     await eventually(() => expect(managed).toEqual([["X", false]]));
     expect(p.unmanagedCount()).toBe(1);
-    p.want(
-      { chargePointId: "X", substationId: "s1", connectorId: 1, transactionId: "t1", maxW: 22_000 },
-      20_000,
-      0,
-    );
+    p.want(at("X", 1, "t1", 22_000), 20_000, 0);
     await eventually(() => expect(p.committedW("s1")).toBe(22_000));
     // Backing off: however many re-shares, no call until the wait is over.
-    for (const w of [19_000, 18_000, 17_000])
-      p.want(
-        { chargePointId: "X", substationId: "s1", connectorId: 1, transactionId: "t1", maxW: 22_000 },
-        w,
-        0,
-      );
-    p.want(
-      { chargePointId: "Y", substationId: "s1", connectorId: 1, transactionId: "t9", maxW: 22_000 },
-      1_000,
-      0,
-    ); // a neighbour's want plans the site again
+    for (const w of [19_000, 18_000, 17_000]) p.want(at("X", 1, "t1", 22_000), w, 0);
+    p.want(at("Y", 1, "t9", 22_000), 1_000, 0); // a neighbour's want plans the site again
     await Promise.resolve();
     expect(calls.length).toBe(1);
     nowMs += 1_000;

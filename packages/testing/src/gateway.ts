@@ -36,6 +36,7 @@ export async function startOcppGateway(
       opts: {
         substationId?: string;
         maxKw?: number;
+        connectors?: number;
         protocol?: OcppVersion;
         boot?: boolean;
         /** How the simulated charger answers profiles (slowly, not at all...). */
@@ -48,6 +49,7 @@ export async function startOcppGateway(
         substationId: opts.substationId ?? "substation-1",
         password,
         maxKw: opts.maxKw ?? 11,
+        ...(opts.connectors === undefined ? {} : { connectors: opts.connectors }),
       });
       const cp = new SimulatedChargePoint({
         url: gateway.ocppUrl,

@@ -23,6 +23,7 @@ const REFUSAL_CODE: Record<StartRefusal, string> = {
   "connector-missing": "OccurrenceConstraintViolation",
   "connector-busy": "GenericError",
   "too-many-transactions": "GenericError",
+  "charge-point-full": "GenericError",
   "transaction-id-reused": "PropertyConstraintViolation",
   "transaction-id-on-other-connector": "PropertyConstraintViolation",
 };
@@ -81,11 +82,12 @@ export function serve201(
       connectorId: req.evse?.id,
       transactionId,
       token,
-      meterStartWh: meter.energyWh ?? 0,
+      meterStartWh: meter.energyWh,
       // A 2.0.1 transaction exists from the plug-in, before (or without) an accepted token.
       openUnidentified: true,
     });
     if (answer.kind === "refused") throw createRPCError(REFUSAL_CODE[answer.reason], answer.message);
+    if (answer.kind === "bad-connector") throw createRPCError("PropertyConstraintViolation", answer.message);
     if (afterAnswer) after(afterAnswer);
     return tokenInfo(answer.token);
   });
