@@ -2,6 +2,7 @@
  * The pusher's side of the wire (what it needs from the gateway, how an answer is classified) and its books.
  */
 import type { ConnectorPower } from "@evgrid/policy";
+import { TimeoutError } from "ocpp-rpc";
 
 export type PushOutcome = "accepted" | "rejected" | "timeout" | "lost";
 
@@ -47,7 +48,8 @@ export async function pushOnce(
     const status = await transport.send(chargePointId, connectorId, transactionId, watts);
     return status === "Accepted" ? "accepted" : "rejected";
   } catch (err) {
-    if ((err as Error)?.name === "TimeoutError") return "timeout";
+    // ocpp-rpc's TimeoutError keeps Error's name: only its class tells it apart.
+    if (err instanceof TimeoutError) return "timeout";
     // A CALLERROR (NotImplemented, NotSupported...) is an answer: the charger cannot take the limit.
     if ((err as { rpcErrorCode?: string }).rpcErrorCode !== undefined) return "rejected";
     return "lost";

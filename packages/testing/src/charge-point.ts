@@ -20,6 +20,8 @@ export interface ChargePointOptions {
   profileAnswer?: "Accepted" | "Rejected" | "NotImplemented" | "silent";
   /** Before answering a SetChargingProfile (and applying it), waits this long (ms): a slow charger. */
   profileDelayMs?: () => number;
+  /** Told of every profile as it takes effect (tests recording a whole history, in order). */
+  onAccepted?: (p: ProfileReceived) => void;
   /** When asked to stop remotely, end the transaction at once (default true), as real chargers do. */
   stopWhenAsked?: boolean;
 }
@@ -249,6 +251,7 @@ export class SimulatedChargePoint {
     const purpose = p.chargingProfilePurpose;
     const got = { connectorId, transactionId: String(p.transactionId), watts, atMs: Date.now(), purpose };
     this.profiles.push(got);
+    this.opts.onAccepted?.(got);
     for (const l of [...this.listeners]) l(got);
     return { status: "Accepted" };
   }

@@ -40,7 +40,10 @@ export async function startOcppGateway(
         protocol?: OcppVersion;
         boot?: boolean;
         /** How the simulated charger answers profiles (slowly, not at all...). */
-        behaviour?: Pick<ChargePointOptions, "profileAnswer" | "profileDelayMs" | "stopWhenAsked">;
+        behaviour?: Pick<
+          ChargePointOptions,
+          "profileAnswer" | "profileDelayMs" | "stopWhenAsked" | "onAccepted"
+        >;
       } = {},
     ) {
       const password = randomBytes(12).toString("base64url");
