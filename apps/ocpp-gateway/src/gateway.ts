@@ -72,7 +72,7 @@ export class Gateway {
     cfg: GatewaySettings,
     metrics: GatewayMetrics,
     tracer: Tracer,
-    log: Logger,
+    private readonly log: Logger,
   ) {
     this.table = new ChargerTable((ids) => grid.watchOnly(ids));
     const caps = new Caps(
@@ -142,6 +142,7 @@ export class Gateway {
         row.meterStartWh,
         row.startedAt,
       );
+      tx.lastReadingAtMs = Date.now(); // its meter's silence counts from now, not from before the restart
       this.table.addTx(ch, tx, false);
       if (row.sessionId) this.binder.resume(tx, row.sessionId);
       else if (tx.vehicleId) void this.binder.bind(tx);
@@ -149,7 +150,9 @@ export class Gateway {
     }
     this.table.sitesChanged();
     const stops = this.outbox.restore();
-    return open.length + stops;
+    if (stops > 0)
+      this.log.warn("stops the grid had not confirmed before the restart are retried", { stops });
+    return open.length;
   }
 
   get connectedCount(): number {
