@@ -55,3 +55,16 @@ test("finding 11: a 2.0.1 station answering NotImplemented counts at its maximum
   const metrics = await (await fetch(`${ocpp.gateway.url}/metrics`)).text();
   expect(metrics).toMatch(/evgrid_ocpp_unmanaged_chargers(\{[^}]*\})? 1\b/);
 });
+
+test("finding 12: nine chargers sharing 60 kW are given limits that sum within it (watts rounded down)", async () => {
+  await using grid = await startGrid({ capacitiesKw: [60] });
+  await using ocpp = await startOcppGateway(grid);
+  const cps = [];
+  for (let i = 0; i < 9; i++) {
+    const cp = await ocpp.charger(`cp-nine-${i}`, { maxKw: 11 });
+    await cp.startTransaction(1, `ev-nine-${i}`);
+    cps.push(cp);
+  }
+  // 60 / 9 = 6.667 kW each: 6,666 W, not 6,667 W (9 x 6,667 W = 60,003 W).
+  await eventually(() => expect(cps.map((cp) => cp.limit(1))).toEqual(Array(9).fill(6666)));
+});
