@@ -49,6 +49,7 @@ export class SitePusher implements Pusher {
     if (this.now() < ch.retryAtMs) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, waitMs);
+      timer.unref?.();
       ch.defaultWaiters.push(() => {
         clearTimeout(timer);
         resolve();
