@@ -18,6 +18,15 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     expect(cp.profiles[0]).toMatchObject({ connectorId: 0, watts: 0, purpose: "TxDefaultProfile" });
     await eventually(() => expect(cp.limit(1)).toBe(11_000));
     expect(cp.profiles.find((p) => p.connectorId === 1)?.purpose).toBe("TxProfile");
+
+    // The connection drops and comes back (no new boot): the default goes again first, then its limit.
+    const defaults = () => cp.profiles.filter((p) => p.purpose === "TxDefaultProfile").length;
+    const resent = cp.nextProfile(1, (w) => w === 11_000);
+    (cp.client as unknown as { _ws: { terminate(): void } })._ws.terminate();
+    const again = await resent;
+    expect(defaults()).toBe(2);
+    const lastDefault = cp.profiles.findLast((p) => p.purpose === "TxDefaultProfile");
+    expect(lastDefault && cp.profiles.indexOf(lastDefault)).toBeLessThan(cp.profiles.indexOf(again));
   });
 });
 
