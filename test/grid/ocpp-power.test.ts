@@ -3,7 +3,7 @@
  * that cannot take limits counted at its maximum.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { eventually, startGrid, startOcppGateway } from "@evgrid/testing";
+import { eventually, type SimulatedChargePoint, startGrid, startOcppGateway } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
 
@@ -68,7 +68,7 @@ test("finding 11: a 2.0.1 station answering NotImplemented counts at its maximum
 test("finding 12: nine chargers sharing 60 kW are given limits that sum within it (watts rounded down)", async () => {
   await using grid = await startGrid({ capacitiesKw: [60] });
   await using ocpp = await startOcppGateway(grid);
-  const cps = [];
+  const cps: SimulatedChargePoint[] = [];
   for (let i = 0; i < 9; i++) {
     const cp = await ocpp.charger(`cp-nine-${i}`, { maxKw: 11 });
     await cp.startTransaction(1, `ev-nine-${i}`);
