@@ -34,9 +34,10 @@ export class Connections {
     this.table.setLink(ch, link);
     if (ch.offlineTimer) clearTimeout(ch.offlineTimer);
     ch.offlineTimer = null;
-    // Back after a boot: its default first, then its limits again. Not booted yet: nothing before the boot.
+    // A new connection (calls on the old one are lost with it). Back after a boot: its default first, then
+    // its limits again. Not booted yet: nothing before the boot.
+    this.pusher.offline(cp.chargePointId);
     if (cp.bootedAt !== null) void this.pusher.online(cp.chargePointId, cp.substationId);
-    else this.pusher.offline(cp.chargePointId);
     if (previous) void previous.close(1000, "replaced by a new connection");
     link.onClose(() => {
       if (ch.link !== link) return;

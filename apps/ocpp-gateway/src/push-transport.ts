@@ -79,6 +79,8 @@ export interface ChargerState {
   defaultInFlight: boolean;
   /** Waiting for the default's answer (the boot is answered after it). */
   defaultWaiters: (() => void)[];
+  /** Counts its connections: an answer from an older one (a call lost with it) changes nothing. */
+  epoch: number;
   failures: number;
   retryAtMs: number;
   retry: ReturnType<typeof setTimeout> | null;
@@ -92,4 +94,23 @@ export interface Site {
   /** Chargers whose default is to be sent (before anything else). */
   defaults: Set<string>;
   planned: boolean;
+}
+
+/** A charger as the pusher first sees it: not connected, managed until it refuses a limit. */
+export function newChargerState(substationId: string): ChargerState {
+  return {
+    substationId,
+    connected: false,
+    busy: false,
+    managed: true,
+    defaultAccepted: false,
+    defaultWanted: false,
+    defaultInFlight: false,
+    defaultWaiters: [],
+    epoch: 0,
+    failures: 0,
+    retryAtMs: 0,
+    retry: null,
+    slots: new Map(),
+  };
 }

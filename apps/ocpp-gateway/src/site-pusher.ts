@@ -1,6 +1,7 @@
 import { answered, budgetWatts, type ConnectorPower, sendable, sent, siteCommittedW } from "@evgrid/policy";
 import {
   type ChargerState,
+  newChargerState,
   type PusherSettings,
   type PushOutcome,
   type PushTransport,
@@ -39,6 +40,7 @@ export class SitePusher implements Pusher {
   /** The charger booted or came back: its default is installed first, then every limit is sent again. */
   online(chargePointId: string, substationId: string, waitMs = 0): Promise<void> {
     const ch = this.charger(chargePointId, substationId);
+    if (!ch.connected) this.newConnection(ch);
     ch.connected = true;
     // One on its way already answers for this one too.
     if (!ch.defaultInFlight) ch.defaultWanted = true;
@@ -62,6 +64,16 @@ export class SitePusher implements Pusher {
     if (!ch) return;
     ch.connected = false;
     for (const wake of ch.defaultWaiters.splice(0)) wake();
+  }
+
+  /** Calls made on the old connection are lost with it (it may have applied them, or not). */
+  private newConnection(ch: ChargerState): void {
+    ch.epoch += 1;
+    ch.busy = false;
+    ch.defaultInFlight = false;
+    for (const slot of ch.slots.values()) {
+      if (slot.power.inFlightW !== null) slot.power = answered(slot.power, "lost");
+    }
   }
 
   /**
@@ -192,7 +204,9 @@ export class SitePusher implements Pusher {
     ch.defaultWanted = false;
     ch.defaultInFlight = true;
     const startMs = this.now();
+    const epoch = ch.epoch;
     void pushOnce(this.transport, chargePointId, 0, null, this.cfg.defaultW).then((o) => {
+      if (ch.epoch !== epoch) return;
       ch.busy = false;
       ch.defaultInFlight = false;
       // Lost: the connection is gone; the next online() (its reconnect) sends the default again.
@@ -211,8 +225,10 @@ export class SitePusher implements Pusher {
     slot.power = sent(slot.power);
     const watts = slot.power.targetW;
     slot.lastSentW = watts;
+    const epoch = ch.epoch;
     void pushOnce(this.transport, slot.chargePointId, slot.connectorId, slot.transactionId, watts).then(
       (o) => {
+        if (ch.epoch !== epoch) return;
         ch.busy = false;
         slot.power = answered(slot.power, o);
         if (o === "lost") {
@@ -276,20 +292,7 @@ export class SitePusher implements Pusher {
   private charger(chargePointId: string, substationId: string): ChargerState {
     let ch = this.chargers.get(chargePointId);
     if (!ch) {
-      ch = {
-        substationId,
-        connected: false,
-        busy: false,
-        managed: true,
-        defaultAccepted: false,
-        defaultWanted: false,
-        defaultInFlight: false,
-        defaultWaiters: [],
-        failures: 0,
-        retryAtMs: 0,
-        retry: null,
-        slots: new Map(),
-      };
+      ch = newChargerState(substationId);
       this.chargers.set(chargePointId, ch);
     }
     return ch;
