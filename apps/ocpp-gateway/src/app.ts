@@ -37,6 +37,8 @@ export function startGateway(env: GatewayEnv) {
         walkInMaxS: env.OCPP_WALKIN_MAX_S,
         walkInMinKw: env.OCPP_WALKIN_MIN_KW,
         maxTransactions: env.OCPP_MAX_TRANSACTIONS,
+        profileBackoffMs: env.OCPP_PROFILE_BACKOFF_MS,
+        profileBackoffMaxMs: env.OCPP_PROFILE_BACKOFF_MAX_MS,
         meterSlackWh: env.OCPP_METER_SLACK_WH,
         meterSilentMs: env.OCPP_METER_SILENT_S * 1000,
         reclaim: {
@@ -52,6 +54,7 @@ export function startGateway(env: GatewayEnv) {
     const gw = gateway;
     metrics.observe({
       connected: () => gw.connectedCount,
+      unmanaged: () => gw.unmanagedCount(),
       reclaimedKw: () => gw.reclaimedKw(),
       transactions: () => gw.txCounts(),
       stopsPending: () => gw.stopsPending,

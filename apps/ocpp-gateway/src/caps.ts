@@ -1,23 +1,33 @@
+import { errorDataOf } from "@evgrid/contract";
 import { describeFailure, type Logger } from "@evgrid/kit";
 import type { Grid } from "./grid.ts";
 import type { Tx } from "./model.ts";
 
+/** Refusals of a pin: the charger's maximum does not fit beside the others' minimums. */
+const NO_ROOM = new Set(["INSUFFICIENT_CAPACITY", "OPERATOR_LIMIT"]);
+
 /**
  * A bound session's cap at its substation (setSessionCap): the lower of its share of the charge point's
- * maximum and a reclaim. The cap is recorded at once (optimistic), so a burst of readings asks once; a
- * refusal puts the old one back.
+ * maximum and a reclaim; and its pin while its charger takes no limits (held at that cap, or its maximum,
+ * whatever the level, so the others' shares leave room for what it may really draw; no reclaim then). The
+ * cap is recorded at once (optimistic), so a burst of readings asks once; a refusal puts the old one back.
  */
 export class Caps {
   constructor(
     private readonly grid: Grid,
     private readonly log: Logger,
+    /** Whether the charge point takes limits (site-pusher.ts); if not, its sessions are pinned. */
+    private readonly isManaged: (chargePointId: string) => boolean,
+    /** A session whose charger takes no limits, and whose maximum does not fit: it must stop. */
+    private readonly onPinRefused: (tx: Tx) => void,
   ) {}
 
   /** The cap the transaction's session should have now (null: none, its own maximum). */
   desired(tx: Tx): number | null {
     if (tx.phase.state !== "charging") return null;
     const { chargePointKw, reclaimKw, limits } = tx.phase;
-    const kw = Math.min(chargePointKw ?? Number.POSITIVE_INFINITY, reclaimKw ?? Number.POSITIVE_INFINITY);
+    const reclaim = this.isManaged(tx.chargePointId) ? (reclaimKw ?? Number.POSITIVE_INFINITY) : Infinity;
+    const kw = Math.min(chargePointKw ?? Number.POSITIVE_INFINITY, reclaim);
     return kw < limits.maxKw ? kw : null;
   }
 
@@ -28,20 +38,29 @@ export class Caps {
     return (this.desired(tx) ?? limits.maxKw) < (limits.capKw ?? limits.maxKw);
   }
 
-  /** Brings the session's cap at its substation to the desired one; resolves once the substation answered. */
+  /** Brings the session's cap and pin at its substation to the desired ones; resolves once answered. */
   async sync(tx: Tx): Promise<void> {
     const site = this.grid.site(tx.substationId);
     if (!site || tx.phase.state !== "charging") return;
     const capKw = this.desired(tx);
+    const pinned = !this.isManaged(tx.chargePointId);
     const { sessionId, limits } = tx.phase;
-    if (capKw === limits.capKw) return;
-    const previous = limits.capKw;
+    if (capKw === limits.capKw && pinned === (limits.pinned ?? false)) return;
+    const previous = { capKw: limits.capKw, pinned: limits.pinned };
     limits.capKw = capKw;
+    limits.pinned = pinned;
     try {
-      await site.setSessionCap.mutate({ sessionId, capKw });
-      this.log.info("session cap changed", { sessionId, capKw });
+      await site.setSessionCap.mutate({ sessionId, capKw, pinned });
+      this.log.info("session cap changed", { sessionId, capKw, pinned });
     } catch (err) {
-      if (limits.capKw === capKw) limits.capKw = previous;
+      if (limits.capKw === capKw && limits.pinned === pinned) Object.assign(limits, previous);
+      if (pinned && NO_ROOM.has(errorDataOf(err)?.reason ?? "")) {
+        this.log.warn("a charger that takes no limits does not fit at its maximum; stopping it", {
+          sessionId,
+        });
+        this.onPinRefused(tx);
+        return;
+      }
       this.log.warn("could not change the session's cap", { error: describeFailure(err) });
     }
   }

@@ -34,11 +34,15 @@ export class Connections {
     this.table.setLink(ch, link);
     if (ch.offlineTimer) clearTimeout(ch.offlineTimer);
     ch.offlineTimer = null;
-    this.pusher.forget(cp.chargePointId);
+    // A new connection (calls on the old one are lost with it). Back after a boot: its default first, then
+    // its limits again. Not booted yet: nothing before the boot.
+    this.pusher.offline(cp.chargePointId);
+    if (cp.bootedAt !== null) void this.pusher.online(cp.chargePointId, cp.substationId);
     if (previous) void previous.close(1000, "replaced by a new connection");
     link.onClose(() => {
       if (ch.link !== link) return;
       this.table.setLink(ch, null);
+      this.pusher.offline(cp.chargePointId);
       this.log.info("charge point disconnected", { chargePointId: cp.chargePointId });
       if (ch.txs.size > 0) this.startGrace(ch);
     });

@@ -87,11 +87,22 @@ export class Ends {
 
   private async timeUp(tx: Tx): Promise<void> {
     if (tx.phase.state !== "charging" || !this.table.isCurrent(tx)) return;
-    const { sessionId } = tx.phase;
     this.log.warn("the session reached its time bound; stopping it", {
-      sessionId,
+      sessionId: tx.phase.sessionId,
       transactionId: tx.transactionId,
     });
+    await this.stopFromGrid(tx);
+  }
+
+  /** Its charger takes no limits and its maximum does not fit: it stops, the grid first. */
+  unaffordable(tx: Tx): Promise<void> {
+    return this.stopFromGrid(tx);
+  }
+
+  /** The grid session is stopped (or queued to be), then the charger is asked to stop. */
+  private async stopFromGrid(tx: Tx): Promise<void> {
+    if (tx.phase.state !== "charging" || !this.table.isCurrent(tx)) return;
+    const { sessionId } = tx.phase;
     const done = await this.outbox.stop({ sessionId, reason: "stopped" }, (queued) => {
       if (queued) this.registry.queueStop(queued);
     });

@@ -68,6 +68,13 @@ const schema = z
      * so a misbehaving or hostile charger cannot book a site's power connector id after connector id.
      */
     OCPP_MAX_TRANSACTIONS: z.coerce.number().int().min(1).max(1000).default(16),
+    /**
+     * A charger that rejects a power limit or does not answer is counted at its maximum and sent nothing for
+     * this long, doubled on each further failure up to OCPP_PROFILE_BACKOFF_MAX_MS: a charger that cannot
+     * take limits is not sent every re-share.
+     */
+    OCPP_PROFILE_BACKOFF_MS: positiveMsSchema.default(1000),
+    OCPP_PROFILE_BACKOFF_MAX_MS: positiveMsSchema.default(300_000),
     /** Connected charge points at most; more are refused at the upgrade (HTTP 503). */
     OCPP_MAX_CHARGERS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
     /** A charger sending this many malformed or invalid messages is disconnected. */

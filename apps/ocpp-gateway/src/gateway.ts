@@ -15,8 +15,10 @@ import type { GatewayMetrics } from "./metrics.ts";
 import type { TxState } from "./model.ts";
 import { ocppAdapter } from "./ocpp/adapter.ts";
 import { Power } from "./power.ts";
-import { PerChargerPusher, type Pusher } from "./pusher.ts";
+import type { PushOutcome } from "./push-transport.ts";
+import type { Pusher } from "./pusher.ts";
 import type { ChargePoint, Registry } from "./registry.ts";
+import { SitePusher } from "./site-pusher.ts";
 import { Status } from "./status.ts";
 import { StopOutbox } from "./stop-outbox.ts";
 import { newTx, Transactions } from "./transactions.ts";
@@ -30,11 +32,22 @@ export interface GatewaySettings {
   /** Open transactions per charge point at most. */
   maxTransactions: number;
   reclaim: ReclaimSettings;
+  /** A charger that takes no limits is sent nothing for this long, doubling up to profileBackoffMaxMs. */
+  profileBackoffMs: number;
+  profileBackoffMaxMs: number;
   /** Slack on the energy a connector could have delivered (a meter register's resolution). */
   meterSlackWh: number;
   /** A meter silent this long counts as drawing nothing. */
   meterSilentMs: number;
 }
+
+/**
+ * The charge-point-wide default sent at boot: 0 W. A transaction then draws nothing until its own limit,
+ * which break before make sends once its share fits. The walk-in minimum instead would have to be reserved
+ * in the site's budget for every idle connector, or a burst of plug-ins could exceed the site before any
+ * admission.
+ */
+const DEFAULT_LIMIT_W = 0;
 
 /**
  * The gateway, composed along the flow: OCPP adapters (ocpp/) turn each charger's messages into events for
@@ -51,6 +64,7 @@ export class Gateway {
   private readonly binder: Binder;
   private readonly connections: Connections;
   private readonly view: Status;
+  private readonly pusher: Pusher;
 
   constructor(
     private readonly registry: Registry,
@@ -59,13 +73,17 @@ export class Gateway {
     metrics: GatewayMetrics,
     tracer: Tracer,
     private readonly log: Logger,
-    /** How limits reach the chargers (replaceable: a pusher that orders a site's pushes, say). */
-    makePusher: (table: ChargerTable) => Pusher = (table) => chargerPusher(table, metrics, log),
   ) {
     this.table = new ChargerTable((ids) => grid.watchOnly(ids));
-    const pusher = makePusher(this.table);
+    const caps = new Caps(
+      grid,
+      log,
+      (id) => this.pusher.isManaged(id),
+      (tx) => void this.ends.unaffordable(tx),
+    );
+    const pusher = sitePusher(this.table, caps, cfg, metrics, log);
+    this.pusher = pusher;
     this.power = new Power(this.table, pusher);
-    const caps = new Caps(grid, log);
     const shares = new ChargePointShares(caps, cfg.walkInMinKw);
     const meterSettings = { reclaim: cfg.reclaim, slackWh: cfg.meterSlackWh, silentMs: cfg.meterSilentMs };
     this.meters = new Meters(this.table, grid, registry, this.power, caps, meterSettings, metrics, log);
@@ -149,7 +167,7 @@ export class Gateway {
   /** A substation's event: a new water level (every transaction there gets its share) or a session's end. */
   onPower(e: PowerEvent): void {
     if (e.type === "ended") this.ends.onSessionEnded(e.sessionId);
-    else this.power.onLevel(e.substationId, e.levelKw, e.atMs);
+    else this.power.onLevel(e.substationId, e.levelKw, e.effectiveCapacityKw, e.atMs);
   }
 
   /** A charge point was removed: it is disconnected and its sessions end. */
@@ -163,6 +181,11 @@ export class Gateway {
 
   txCounts(): Record<TxState, number> {
     return this.view.txCounts();
+  }
+
+  /** Charge points that take no limits now (counted at their maximum). */
+  unmanagedCount(): number {
+    return this.pusher.unmanagedCount();
   }
 
   get stopsPending(): number {
@@ -181,30 +204,47 @@ export class Gateway {
   async close(): Promise<void> {
     this.connections.close();
     this.binder.close();
+    this.pusher.close();
     this.outbox.close();
     this.meters.close();
   }
 }
 
-/** Each charger told on its own; outcomes counted and refusals logged. */
-function chargerPusher(table: ChargerTable, metrics: GatewayMetrics, log: Logger): Pusher {
-  return new PerChargerPusher(
-    (t, watts) => {
-      const ch = table.get(t.chargePointId);
-      if (!ch?.link) return Promise.reject(new Error("charger offline"));
-      const trace = ch.txs.get(t.transactionId)?.trace ?? null;
-      return ch.link.setLimit(t.connectorId, t.transactionId, watts, trace);
-    },
-    (t, o, watts) => {
-      metrics.profile(o.outcome, o.latencyMs);
-      if (o.outcome !== "accepted") {
-        log.warn("charging profile not applied", {
-          chargePointId: t.chargePointId,
-          connectorId: t.connectorId,
-          watts,
-          outcome: o.outcome,
+/**
+ * Break before make per substation (site-pusher.ts); outcomes counted and refusals logged; a charger that
+ * stops or starts taking limits has its sessions pinned at their maximum, or unpinned.
+ */
+function sitePusher(
+  table: ChargerTable,
+  caps: Caps,
+  cfg: GatewaySettings,
+  metrics: GatewayMetrics,
+  log: Logger,
+): SitePusher {
+  const outcomeLabel = (o: PushOutcome) => (o === "lost" ? "error" : o);
+  return new SitePusher(
+    {
+      send(chargePointId, connectorId, transactionId, watts) {
+        const link = table.get(chargePointId)?.link;
+        if (!link) return Promise.reject(new Error("charger offline"));
+        if (transactionId === null) return link.setDefaultLimit(watts);
+        const trace = table.get(chargePointId)?.txs.get(transactionId)?.trace ?? null;
+        return link.setLimit(connectorId, transactionId, watts, trace);
+      },
+      outcome(chargePointId, connectorId, watts, o, latencyMs) {
+        metrics.profile(outcomeLabel(o), latencyMs);
+        if (o !== "accepted")
+          log.warn("charging profile not applied", { chargePointId, connectorId, watts, outcome: o });
+      },
+      managed(chargePointId, managed) {
+        const ch = table.get(chargePointId);
+        if (!ch) return;
+        log.warn(managed ? "charger takes limits again" : "charger takes no limits: counted at its maximum", {
+          chargePointId,
         });
-      }
+        for (const tx of ch.txs.values()) void caps.sync(tx);
+      },
     },
+    { backoffMs: cfg.profileBackoffMs, backoffMaxMs: cfg.profileBackoffMaxMs, defaultW: DEFAULT_LIMIT_W },
   );
 }

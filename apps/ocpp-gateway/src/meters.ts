@@ -150,6 +150,7 @@ export class Meters {
   private reclaim(tx: Tx, now: number): void {
     if (tx.phase.state !== "charging") return;
     const { limits, chargePointKw, reclaimKw } = tx.phase;
+    if (limits.pinned) return; // its charger takes no limits: a cap would only be a fiction
     // Its share of the charge point is a cap of its own, not a reclaim: reclaim works below it.
     const maxKw = Math.min(limits.maxKw, chargePointKw ?? Number.POSITIVE_INFINITY);
     const decision = reclaimCap(

@@ -54,9 +54,10 @@ export function gatewayMetrics(meter: Meter) {
     message(action: string, direction: "in" | "out", outcome: string) {
       messages.add(1, { action, direction, outcome });
     },
-    profile(outcome: string, latencyMs: number) {
+    /** latencyMs: from the re-share to the answer that reached its value; null for any other answer. */
+    profile(outcome: string, latencyMs: number | null) {
       profiles.add(1, { outcome });
-      if (outcome === "accepted") pushLatency.record(latencyMs / 1000);
+      if (outcome === "accepted" && latencyMs !== null) pushLatency.record(latencyMs / 1000);
     },
     refused(reason: string) {
       refused.add(1, { reason });
@@ -64,6 +65,7 @@ export function gatewayMetrics(meter: Meter) {
     /** Gauges read at scrape time. */
     observe(read: {
       connected: () => number;
+      unmanaged: () => number;
       reclaimedKw: () => number;
       transactions: () => Record<string, number>;
       stopsPending: () => number;
@@ -78,6 +80,12 @@ export function gatewayMetrics(meter: Meter) {
           description: "Charge points connected now",
         })
         .addCallback((r) => r.observe(read.connected()));
+      meter
+        .createObservableGauge("evgrid_ocpp_unmanaged_chargers", {
+          description:
+            "Charge points that take no power limits (they refuse them or do not answer): counted at their maximum",
+        })
+        .addCallback((r) => r.observe(read.unmanaged()));
       meter
         .createObservableGauge("evgrid_ocpp_reclaimed_watts", {
           description: "Power taken back from vehicles drawing less than their share, now",

@@ -80,7 +80,8 @@ export interface Answered<T> {
 export interface ChargerEvents {
   /** Until an accepted BootNotification, only BootNotification is served. */
   readonly booted: boolean;
-  boot(): Answered<{ atMs: number; heartbeatS: number }>;
+  /** Answered once the charger has its default limit (or a bounded wait for it passed). */
+  boot(): Promise<Answered<{ atMs: number; heartbeatS: number }>>;
   status(connectorId: number, status: string): void;
   authorize(token: string): TokenStatus;
   start(e: TxStarted): Answered<StartOutcome>;
@@ -98,6 +99,8 @@ export interface ChargerLink {
     watts: number,
     parent: SpanContext | null,
   ): Promise<string>;
+  /** A charge-point-wide TxDefaultProfile (connector 0 / EVSE 0) with this limit in W; the charger's status. */
+  setDefaultLimit(watts: number): Promise<string>;
   /** RemoteStopTransaction (1.6) / RequestStopTransaction (2.0.1). */
   requestStop(transactionId: string, parent: SpanContext | null): Promise<string>;
   close(code: number, reason: string): Promise<void>;
@@ -110,6 +113,8 @@ export interface SessionLimits {
   maxKw: number;
   capKw: number | null;
   weight: number;
+  /** Its charger takes no limits: the session is held at its maximum in the substation's books. */
+  pinned?: boolean;
 }
 
 /**

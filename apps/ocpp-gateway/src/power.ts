@@ -1,7 +1,7 @@
-import { shareAtLevel } from "@evgrid/policy";
-import type { ChargerTable } from "./chargers.ts";
+import { shareAtLevel, wattsDown } from "@evgrid/policy";
+import type { Charger, ChargerTable } from "./chargers.ts";
 import type { Tx } from "./model.ts";
-import type { Pusher } from "./pusher.ts";
+import type { Pusher, PushTarget } from "./pusher.ts";
 
 /**
  * From the substations' water levels to each transaction's limit: a level event re-computes the power of the
@@ -16,8 +16,17 @@ export class Power {
     private readonly pusher: Pusher,
   ) {}
 
-  /** A substation's new water level: every transaction there gets its share. */
-  onLevel(substationId: string, levelKw: number | null, atMs: number): void {
+  /**
+   * A substation's new water level: every transaction there gets its share, within the substation's
+   * effective capacity (undefined from a substation that does not send it yet: not enforced).
+   */
+  onLevel(
+    substationId: string,
+    levelKw: number | null,
+    effectiveCapacityKw: number | undefined,
+    atMs: number,
+  ): void {
+    this.pusher.setBudget(substationId, effectiveCapacityKw ?? Number.POSITIVE_INFINITY);
     // Counted here, not by the substation's own version (which starts again when it restarts).
     this.levels.set(substationId, { levelKw, version: ++this.levelSeq });
     for (const ch of this.table.atSubstation(substationId)) {
@@ -36,8 +45,9 @@ export class Power {
     if (!ch || tx.phase.state !== "charging") return 0;
     const { limits, admittedKw, levelVersion } = tx.phase;
     const level = this.levels.get(tx.substationId);
-    const kw =
-      level && level.version > levelVersion
+    const kw = limits.pinned
+      ? (limits.capKw ?? limits.maxKw) // held at its maximum: its charger takes no limits
+      : level && level.version > levelVersion
         ? shareAtLevel(
             { minKw: limits.minKw, maxKw: limits.capKw ?? limits.maxKw, weight: limits.weight },
             level.levelKw,
@@ -51,12 +61,32 @@ export class Power {
     const ch = this.table.get(tx.chargePointId);
     if (!ch?.link || ch.cp.bootedAt === null) return;
     if (tx.phase.state !== "charging" && tx.phase.state !== "waiting") return;
-    const target = {
+    // Rounded down: a sum of shares never rounds above the site.
+    this.pusher.want(this.targetOf(ch, tx), wattsDown(this.powerOf(tx)), sinceMs);
+  }
+
+  private targetOf(ch: Charger, tx: Tx): PushTarget {
+    return {
       chargePointId: tx.chargePointId,
       substationId: tx.substationId,
       connectorId: tx.connectorId,
       transactionId: tx.transactionId,
+      maxW: wattsDown(ch.cp.maxKw),
     };
-    this.pusher.want(target, Math.round(this.powerOf(tx) * 1000), sinceMs);
+  }
+
+  /** A transaction opened: the pusher counts it from now. */
+  opened(tx: Tx): void {
+    const ch = this.table.get(tx.chargePointId);
+    if (ch) this.pusher.opened(this.targetOf(ch, tx));
+  }
+
+  /** The charger booted or came back: its default first (resolves once answered, or after `waitMs`). */
+  online(ch: Charger, waitMs = 0): Promise<void> {
+    return this.pusher.online(ch.cp.chargePointId, ch.cp.substationId, waitMs);
+  }
+
+  isManaged(ch: Charger): boolean {
+    return this.pusher.isManaged(ch.cp.chargePointId);
   }
 }

@@ -1,61 +1,40 @@
-import { ProfilePusher, type PushOutcome } from "./profile-pusher.ts";
-
-/** Which transaction a limit is for (the substation too, for a pusher that orders a site's pushes). */
+/** Which transaction a limit is for, on which substation (whose pushes are ordered together). */
 export interface PushTarget {
   chargePointId: string;
   substationId: string;
   connectorId: number;
   transactionId: string;
+  /** Its charge point's maximum (W): what it may draw when nothing limits it. */
+  maxW: number;
 }
 
 /**
  * Where the power module sends each transaction's limit. The power module only says what each transaction
- * should have now; how and in which order the chargers are told is the pusher's.
+ * should have now; how and in which order the chargers are told is the pusher's (site-pusher.ts: break before
+ * make per substation).
  */
 export interface Pusher {
-  /** The limit the transaction should have now (W), since the re-share at `sinceMs`; a no-op if already sent. */
+  /** A transaction opened on the connector: in the books from now (at the default, or its maximum). */
+  opened(target: PushTarget): void;
+  /** The limit the transaction should have now (W, rounded down), since the re-share at `sinceMs`. */
   want(target: PushTarget, watts: number, sinceMs: number): void;
-  /** Everything is sent again on the next want (the charger reconnected), or one connector's (its tx ended). */
-  forget(chargePointId: string, connectorId?: number): void;
+  /** The transaction on this connector ended: it leaves the books. */
+  forget(chargePointId: string, connectorId: number): void;
   /** The charge point is gone. */
   drop(chargePointId: string): void;
   /** What the connector was last sent (for listChargePoints). */
   lastSent(chargePointId: string, connectorId: number): number | null;
-}
-
-export type SendLimit = (target: PushTarget, watts: number) => Promise<string>;
-export type OnPushOutcome = (target: PushTarget, outcome: PushOutcome, watts: number) => void;
-
-/** Each charger told on its own: one call at a time per charger, the newest value per connector. */
-export class PerChargerPusher implements Pusher {
-  private readonly pushers = new Map<string, ProfilePusher>();
-
-  constructor(
-    private readonly send: SendLimit,
-    private readonly onOutcome: OnPushOutcome,
-  ) {}
-
-  want(target: PushTarget, watts: number, sinceMs: number): void {
-    let p = this.pushers.get(target.chargePointId);
-    if (!p) {
-      p = new ProfilePusher(
-        (connectorId, transactionId, w) => this.send({ ...target, connectorId, transactionId }, w),
-        (o, connectorId, w) => this.onOutcome({ ...target, connectorId }, o, w),
-      );
-      this.pushers.set(target.chargePointId, p);
-    }
-    p.want(target.connectorId, target.transactionId, watts, sinceMs);
-  }
-
-  forget(chargePointId: string, connectorId?: number): void {
-    this.pushers.get(chargePointId)?.forget(connectorId);
-  }
-
-  drop(chargePointId: string): void {
-    this.pushers.delete(chargePointId);
-  }
-
-  lastSent(chargePointId: string, connectorId: number): number | null {
-    return this.pushers.get(chargePointId)?.lastSent(connectorId) ?? null;
-  }
+  /** A substation's effective capacity (kW), from its level event: the sum the chargers must stay within. */
+  setBudget(substationId: string, effectiveCapacityKw: number): void;
+  /**
+   * The charger booted or came back: its charge-point-wide default goes first, then its limits again.
+   * Resolves once the charger answered the default, or after `waitMs`.
+   */
+  online(chargePointId: string, substationId: string, waitMs?: number): Promise<void>;
+  offline(chargePointId: string): void;
+  /** false: it rejects limits or does not answer, and is counted at its maximum. */
+  isManaged(chargePointId: string): boolean;
+  unmanagedCount(): number;
+  /** No timer left (the gateway stops). */
+  close(): void;
 }

@@ -29,6 +29,8 @@ export class Status {
     }));
     return {
       connected: Boolean(ch?.link),
+      /** false: it rejects limits or does not answer, and is counted at its maximum. */
+      managed: this.pusher.isManaged(cp.chargePointId),
       protocol: ch?.link ? ch.link.protocol : null,
       connectedAt: ch?.connectedAt ? new Date(ch.connectedAt).toISOString() : null,
       connectors,

@@ -21,9 +21,13 @@ import type { Registry } from "./registry.ts";
 
 export interface TransactionSettings {
   heartbeatS: number;
+  callTimeoutMs: number;
   /** Open transactions per charge point at most. */
   maxTransactions: number;
 }
+
+/** How long a boot answer waits for the charger to take its default profile. */
+const BOOT_DEFAULT_WAIT_MS = 2000;
 
 /** A new transaction, not yet bound. */
 export function newTx(
@@ -101,10 +105,13 @@ export class Transactions {
     }
   }
 
-  private boot(ch: Charger): Answered<{ atMs: number; heartbeatS: number }> {
+  private async boot(ch: Charger): Promise<Answered<{ atMs: number; heartbeatS: number }>> {
     const atMs = Date.now();
     this.registry.markBooted(ch.cp.chargePointId, atMs);
     ch.cp = { ...ch.cp, bootedAt: atMs };
+    // Answered once its default (0 W) is in place, so no transaction can start unlimited; waited for a
+    // bounded time, since the charger's own boot call has a timeout too.
+    await this.power.online(ch, Math.min(this.cfg.callTimeoutMs, BOOT_DEFAULT_WAIT_MS));
     return { answer: { atMs, heartbeatS: this.cfg.heartbeatS }, afterAnswer: () => this.resend(ch) };
   }
 
@@ -194,6 +201,7 @@ export class Transactions {
     const tx = newTx(ch, connectorId, transactionId, vehicleId, believed ? wh : null);
     tx.trace = trace.getActiveSpan()?.spanContext() ?? null;
     this.table.addTx(ch, tx);
+    this.power.opened(tx);
     this.registry.openTransaction({
       chargePointId: ch.cp.chargePointId,
       connectorId,

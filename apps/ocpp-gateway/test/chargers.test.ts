@@ -19,6 +19,7 @@ class UnscannableTable extends ChargerTable {
 const link: ChargerLink = {
   protocol: "ocpp1.6",
   setLimit: async () => "Accepted",
+  setDefaultLimit: async () => "Accepted",
   requestStop: async () => "Accepted",
   close: async () => {},
   onClose: () => {},
@@ -42,10 +43,17 @@ describe("the charger table's indexes", () => {
     const table = new UnscannableTable();
     const wanted: PushTarget[] = [];
     const pusher: Pusher = {
+      opened: () => {},
       want: (t) => wanted.push(t),
       forget: () => {},
       drop: () => {},
       lastSent: () => null,
+      setBudget: () => {},
+      online: async () => {},
+      offline: () => {},
+      isManaged: () => true,
+      unmanagedCount: () => 0,
+      close: () => {},
     };
     const power = new Power(table, pusher);
     const cp = (id: string, substationId: string) => ({
@@ -64,7 +72,7 @@ describe("the charger table's indexes", () => {
     table.setLink(near, link);
     table.addTx(near, charging(newTx(near, 1, "t-near", "ev-near", 0)), false);
 
-    power.onLevel("substation-1", 5, Date.now());
+    power.onLevel("substation-1", 5, 100, Date.now());
     expect(wanted.map((t) => t.chargePointId)).toEqual(["near"]);
     expect(table.chargingVehicle("ev-far-999")).toBe(true);
     expect(table.chargingVehicle("ev-nobody")).toBe(false);

@@ -49,10 +49,13 @@ export function substationRouter(station: Station) {
     watchSession: internalProcedure
       .input(sessionAccessSchema)
       .subscription(({ input, signal }) => station.watchSession(input.sessionId, input.owner, signal)),
-    /** Reclaim (OCPP gateway): cap a session's maximum while its vehicle draws less; null lifts it. */
+    /**
+     * Reclaim (OCPP gateway): cap a session's maximum while its vehicle draws less; null lifts it. pinned: its
+     * charger takes no limits, so it counts at that maximum.
+     */
     setSessionCap: internalProcedure
       .input(setSessionCapInputSchema)
-      .mutation(({ input }) => station.setCap(input.sessionId, input.capKw)),
+      .mutation(({ input }) => station.setCap(input.sessionId, input.capKw, input.pinned)),
     /** The charger's meter (OCPP gateway): energy delivered so far; ends an energy session at its target. */
     reportMeter: internalProcedure
       .input(meterReadingInputSchema)

@@ -13,6 +13,8 @@ export interface LiveSession {
   capKw: number | null;
   /** Energy as the charger's meter reports it; once set, it is the session's delivered energy and ends it. */
   meteredKwh: number | null;
+  /** Set while pinned (its charger takes no limits): its own minimum, the class's being its maximum. */
+  unpinnedMinKw?: number;
   cls: PowerClass;
   startedAtMs: number;
   durationS: number | null;

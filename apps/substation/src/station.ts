@@ -9,7 +9,13 @@ import {
   type SubstationLoad,
 } from "@evgrid/contract";
 import { GridError, type Scheduler, setLongTimeout } from "@evgrid/kit";
-import { curtailNewestFirst, effectiveCapacityKw, KW_EPSILON, PRIORITY_WEIGHT } from "@evgrid/policy";
+import {
+  curtailNewestFirst,
+  decideAdmission,
+  effectiveCapacityKw,
+  KW_EPSILON,
+  PRIORITY_WEIGHT,
+} from "@evgrid/policy";
 import { checkAdmission, closing, replayOf } from "./admission.ts";
 import { IdempotencyKeys } from "./idempotency.ts";
 import { type Journal, sessionOf } from "./journal.ts";
@@ -244,15 +250,31 @@ export class Station {
   /**
    * Reclaim (OCPP gateway): the session may take at most `capKw` (clamped to its minimum and maximum) while
    * its vehicle draws less than it is given; null lifts the cap. The power freed goes to the others at once.
-   * Not journaled: after a restart a session has its full maximum again until the gateway caps it anew.
+   * `pinned`: its charger takes no limits, so the session counts at that effective maximum (its minimum is
+   * raised to it), refused like an admission if that does not fit. Neither is journaled: after a restart a
+   * session has its own bounds again until the gateway sets them anew.
    */
-  setCap(sessionId: string, capKw: number | null): Session {
+  setCap(sessionId: string, capKw: number | null, pinned = false): Session {
     const live = this.activeOrNotFound(sessionId);
     const nowMs = this.now();
-    const effectiveMax = capKw === null ? live.maxKw : Math.min(live.maxKw, Math.max(live.cls.minKw, capKw));
+    const minKw = live.unpinnedMinKw ?? live.cls.minKw;
+    const effectiveMax = capKw === null ? live.maxKw : Math.min(live.maxKw, Math.max(minKw, capKw));
+    const effectiveMin = pinned ? effectiveMax : minKw;
+    if (effectiveMin > live.cls.minKw) {
+      const others = this.pool.committedMinKw - live.cls.minKw;
+      const decision = decideAdmission(this.site(), others, effectiveMin);
+      if (!decision.admitted) {
+        throw new GridError(
+          "TOO_MANY_REQUESTS",
+          decision.reason,
+          `${this.id}: ${sessionId} cannot be held at ${effectiveMin} kW; ${decision.headroomKw} kW left`,
+        );
+      }
+    }
     live.capKw = effectiveMax < live.maxKw ? effectiveMax : null;
-    if (effectiveMax !== live.cls.maxKw) {
-      this.moveToClass(live, effectiveMax, nowMs);
+    live.unpinnedMinKw = pinned ? minKw : undefined;
+    if (effectiveMax !== live.cls.maxKw || effectiveMin !== live.cls.minKw) {
+      this.moveToClass(live, effectiveMin, effectiveMax, nowMs);
       this.reshare(nowMs);
     }
     return activeSession(this.id, live, nowMs);
@@ -542,10 +564,10 @@ export class Station {
   }
 
   /** Moves a session to the power class of its new effective maximum, keeping the energy it has drawn. */
-  private moveToClass(live: LiveSession, maxKw: number, nowMs: number): void {
+  private moveToClass(live: LiveSession, minKw: number, maxKw: number, nowMs: number): void {
     const drawnKwh = live.cls.integralAt(nowMs) - live.startKwh;
     this.pool.leave(live);
-    const cls = this.pool.classFor(live.cls.minKw, maxKw, nowMs, live.cls.weight);
+    const cls = this.pool.classFor(minKw, maxKw, nowMs, live.cls.weight);
     cls.accrue(nowMs);
     live.cls = cls;
     live.startKwh = cls.integralAt(nowMs) - drawnKwh;
@@ -567,6 +589,7 @@ export class Station {
       substationId: this.id,
       version: this.version,
       levelKw: this.pool.levelKw,
+      effectiveCapacityKw: effectiveCapacityKw(this.site()),
       atMs: this.now(),
     };
   }

@@ -21,7 +21,7 @@ export function activeSession(substationId: string, live: LiveSession, nowMs: nu
     sessionId: live.sessionId,
     substationId,
     vehicleId: live.vehicleId,
-    minKw: cls.minKw,
+    minKw: live.unpinnedMinKw ?? cls.minKw,
     maxKw: live.maxKw,
     capKw: live.capKw,
     allocatedKw: cls.allocatedKw,

@@ -71,6 +71,31 @@ describe("caps (reclaim) and meters", () => {
     expect(s.setCap(a.sessionId, 50)).toMatchObject({ capKw: null, allocatedKw: 11 });
   });
 
+  test("a pinned session (its charger takes no limits) counts at its maximum, and the others share the rest", async () => {
+    const s = station(40);
+    const ac = new AbortController();
+    const events = s.watchPower(ac.signal);
+    expect(await take(events, 1)).toEqual([expect.objectContaining({ effectiveCapacityKw: 40 })]);
+    const a = (await s.start(req({ vehicleId: "a", maxKw: 22, minKw: 4 }))).session;
+    const b = (await s.start(req({ vehicleId: "b", maxKw: 22, minKw: 4 }))).session;
+    expect(s.get(b.sessionId).allocatedKw).toBe(20);
+    expect(s.setCap(a.sessionId, null, true)).toMatchObject({ allocatedKw: 22, minKw: 4 });
+    expect(s.get(b.sessionId).allocatedKw).toBe(18);
+    // A third vehicle's minimum must fit beside the pinned maximum: 22 + 4 + 4 <= 40.
+    await s.start(req({ vehicleId: "c", maxKw: 22, minKw: 4 }));
+    expect(s.get(a.sessionId).allocatedKw).toBe(22);
+    // Unpinned: an ordinary share again.
+    expect(s.setCap(a.sessionId, null, false).allocatedKw).toBeCloseTo(40 / 3, 9);
+    // A pin that does not fit beside the others' minimums is refused, and changes nothing.
+    s.setLimit(29);
+    expect(() => s.setCap(a.sessionId, null, true)).toThrow(/cannot be held/);
+    expect(s.get(a.sessionId).allocatedKw).toBeCloseTo(29 / 3, 9);
+    // Every level carries the effective capacity the chargers' limits must fit in.
+    let last: PowerEvent | undefined;
+    while (last?.type !== "level" || last.effectiveCapacityKw !== 29) last = (await take(events, 1))[0];
+    ac.abort();
+  });
+
   test("moving a session to a capped class keeps the energy it has drawn", async () => {
     let nowMs = 1_000_000;
     const s = new Station({ id: "s1", capacityKw: 22, now: () => nowMs });

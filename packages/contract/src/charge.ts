@@ -217,6 +217,12 @@ export const stopSessionInputSchema = z.strictObject({
 export const setSessionCapInputSchema = z.strictObject({
   sessionId: sessionIdSchema,
   capKw: kw("capKw").nullable(),
+  /**
+   * Its charger takes no limits (it rejects them or does not answer): the session is accounted at its
+   * effective maximum whatever the level, so the others' shares leave room for what it may really draw.
+   * Refused (INSUFFICIENT_CAPACITY / OPERATOR_LIMIT) if that maximum does not fit; false lifts it.
+   */
+  pinned: z.boolean().default(false),
 });
 
 /** A charger's meter (OCPP gateway): energy delivered to the session so far, which ends an energy session. */

@@ -118,6 +118,11 @@ export const powerEventSchema = z.discriminatedUnion("type", [
     version: z.number().int(),
     /** null: power for everyone's maximum (no level binds). */
     levelKw: z.number().nullable(),
+    /**
+     * min(capacityKw, limitKw) as of this level: what the chargers' accepted limits must stay within (the
+     * gateway sends decreases before increases against it).
+     */
+    effectiveCapacityKw: z.number(),
     atMs: z.number(),
   }),
   z.object({

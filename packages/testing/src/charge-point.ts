@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { RPCClient } from "ocpp-rpc";
+import { createRPCError, RPCClient } from "ocpp-rpc";
 
 export type OcppVersion = "ocpp1.6" | "ocpp2.0.1";
 
@@ -13,15 +13,27 @@ export interface ChargePointOptions {
   reconnect?: boolean;
   /** Answer every SetChargingProfile with Rejected (tests of a misbehaving charger). */
   rejectProfiles?: boolean;
+  /**
+   * How it answers SetChargingProfile (default "Accepted"): "NotImplemented" is a CALLERROR, "silent" never
+   * answers (the gateway times out). Only an accepted limit is in force.
+   */
+  profileAnswer?: "Accepted" | "Rejected" | "NotImplemented" | "silent";
+  /** Before answering a SetChargingProfile (and applying it), waits this long (ms): a slow charger. */
+  profileDelayMs?: () => number;
+  /** Told of every profile as it takes effect (tests recording a whole history, in order). */
+  onAccepted?: (p: ProfileReceived) => void;
   /** When asked to stop remotely, end the transaction at once (default true), as real chargers do. */
   stopWhenAsked?: boolean;
 }
 
 export interface ProfileReceived {
+  /** 0 for a charge-point-wide profile (the default). */
   connectorId: number;
   transactionId: string;
   watts: number;
+  /** When it took effect: when the charger accepted it. */
   atMs: number;
+  purpose: string;
 }
 
 /**
@@ -33,6 +45,11 @@ export class SimulatedChargePoint {
   readonly client: RPCClient;
   readonly profiles: ProfileReceived[] = [];
   readonly stopsAsked: string[] = [];
+  /** Transactions started with no limit in force (neither a default nor a profile): what must not happen. */
+  readonly startedUnlimited: number[] = [];
+  /** SetChargingProfile calls received, however answered; and those received but not answered yet. */
+  profileCalls = 0;
+  pendingProfiles = 0;
   /** Open transactions: connector -> transaction id. */
   readonly transactions = new Map<number, string>();
   private readonly listeners = new Set<(p: ProfileReceived) => void>();
@@ -114,6 +131,7 @@ export class SimulatedChargePoint {
 
   /** A vehicle plugs in and presents its id: the transaction id the charger ends up with. */
   async startTransaction(connectorId: number, vehicleId: string, meterStartWh = 0): Promise<string> {
+    if (!this.profiles.some((p) => p.purpose === "TxDefaultProfile")) this.startedUnlimited.push(connectorId);
     let transactionId: string;
     if (this.v16) {
       const res = (await this.client.call("StartTransaction", {
@@ -222,19 +240,30 @@ export class SimulatedChargePoint {
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: the library validated the payload against the OCPP schema.
-  private onProfile(params: Record<string, any>) {
+  private async onProfile(params: Record<string, any>) {
     const connectorId = Number(this.v16 ? params.connectorId : params.evseId);
     const p = (this.v16 ? params.csChargingProfiles : params.chargingProfile) as {
       transactionId?: string | number;
+      chargingProfilePurpose: string;
       chargingSchedule:
         | { chargingSchedulePeriod: { limit: number }[] }
         | { chargingSchedulePeriod: { limit: number }[] }[];
     };
     const schedule = Array.isArray(p.chargingSchedule) ? p.chargingSchedule[0] : p.chargingSchedule;
     const watts = schedule?.chargingSchedulePeriod[0]?.limit ?? Number.NaN;
-    const got = { connectorId, transactionId: String(p.transactionId), watts, atMs: Date.now() };
-    if (this.opts.rejectProfiles) return { status: "Rejected" };
+    this.profileCalls++;
+    const answer = this.opts.rejectProfiles ? "Rejected" : (this.opts.profileAnswer ?? "Accepted");
+    if (answer === "silent") return new Promise<{ status: string }>(() => {});
+    const delayMs = this.opts.profileDelayMs?.() ?? 0;
+    this.pendingProfiles++;
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    this.pendingProfiles--;
+    if (answer === "NotImplemented") throw createRPCError("NotImplemented", "no smart charging here");
+    if (answer === "Rejected") return { status: "Rejected" };
+    const purpose = p.chargingProfilePurpose;
+    const got = { connectorId, transactionId: String(p.transactionId), watts, atMs: Date.now(), purpose };
     this.profiles.push(got);
+    this.opts.onAccepted?.(got);
     for (const l of [...this.listeners]) l(got);
     return { status: "Accepted" };
   }

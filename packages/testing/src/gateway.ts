@@ -3,7 +3,7 @@ import { internalClient } from "@evgrid/kit";
 import type { GatewayRouter } from "@evgrid/ocpp-gateway";
 import { startGateway } from "@evgrid/ocpp-gateway/app";
 import { readEnv } from "@evgrid/ocpp-gateway/env";
-import { type OcppVersion, SimulatedChargePoint } from "./charge-point.ts";
+import { type ChargePointOptions, type OcppVersion, SimulatedChargePoint } from "./charge-point.ts";
 
 /**
  * An OCPP gateway on 127.0.0.1 port 0 (both its ports) beside a grid of startGrid, with helpers to register
@@ -39,6 +39,11 @@ export async function startOcppGateway(
         connectors?: number;
         protocol?: OcppVersion;
         boot?: boolean;
+        /** How the simulated charger answers profiles (slowly, not at all...). */
+        behaviour?: Pick<
+          ChargePointOptions,
+          "profileAnswer" | "profileDelayMs" | "stopWhenAsked" | "onAccepted"
+        >;
       } = {},
     ) {
       const password = randomBytes(12).toString("base64url");
@@ -54,6 +59,7 @@ export async function startOcppGateway(
         id,
         password,
         protocol: opts.protocol ?? "ocpp1.6",
+        ...opts.behaviour,
       });
       chargers.push(cp);
       if (opts.boot === false) await cp.client.connect();

@@ -39,8 +39,8 @@ export function serve16(
   ctx: OcppContext,
 ): ChargerLink {
   const conn = new OcppConnection<In, Out>(client, chargePointId, ctx, () => events.booted);
-  conn.handle("BootNotification", (_req, after) => {
-    const { answer, afterAnswer } = events.boot();
+  conn.handle("BootNotification", async (_req, after) => {
+    const { answer, afterAnswer } = await events.boot();
     if (afterAnswer) after(afterAnswer);
     return {
       status: "Accepted",
@@ -106,6 +106,26 @@ export function serve16(
           },
         },
         parent,
+      );
+      return r.status;
+    },
+    async setDefaultLimit(watts) {
+      const r = await conn.call(
+        "SetChargingProfile",
+        {
+          connectorId: 0,
+          csChargingProfiles: {
+            chargingProfileId: profileIdOf(0),
+            stackLevel: 0,
+            chargingProfilePurpose: "TxDefaultProfile",
+            chargingProfileKind: "Relative",
+            chargingSchedule: {
+              chargingRateUnit: "W",
+              chargingSchedulePeriod: [{ startPeriod: 0, limit: watts }],
+            },
+          },
+        },
+        null,
       );
       return r.status;
     },

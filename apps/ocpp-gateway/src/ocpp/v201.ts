@@ -51,8 +51,8 @@ export function serve201(
   ctx: OcppContext,
 ): ChargerLink {
   const conn = new OcppConnection<In, Out>(client, chargePointId, ctx, () => events.booted);
-  conn.handle("BootNotification", (_req, after) => {
-    const { answer, afterAnswer } = events.boot();
+  conn.handle("BootNotification", async (_req, after) => {
+    const { answer, afterAnswer } = await events.boot();
     if (afterAnswer) after(afterAnswer);
     return {
       status: "Accepted",
@@ -111,6 +111,25 @@ export function serve201(
           },
         },
         parent,
+      );
+      return r.status;
+    },
+    async setDefaultLimit(watts) {
+      const id = profileIdOf(0);
+      const period: [M.ChargingSchedulePeriodType] = [{ startPeriod: 0, limit: watts }];
+      const r = await conn.call(
+        "SetChargingProfile",
+        {
+          evseId: 0,
+          chargingProfile: {
+            id,
+            stackLevel: 0,
+            chargingProfilePurpose: "TxDefaultProfile",
+            chargingProfileKind: "Relative",
+            chargingSchedule: [{ id, chargingRateUnit: "W", chargingSchedulePeriod: period }],
+          },
+        },
+        null,
       );
       return r.status;
     },

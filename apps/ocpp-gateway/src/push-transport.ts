@@ -1,0 +1,116 @@
+/**
+ * The pusher's side of the wire (what it needs from the gateway, how an answer is classified) and its books.
+ */
+import type { ConnectorPower } from "@evgrid/policy";
+import { TimeoutError } from "ocpp-rpc";
+
+export type PushOutcome = "accepted" | "rejected" | "timeout" | "lost";
+
+/** How the pusher reaches the chargers: one SetChargingProfile; resolves the charger's status. */
+export interface PushTransport {
+  /** `connectorId` 0 with `transactionId` null: the charge-point-wide default (TxDefaultProfile). */
+  send(
+    chargePointId: string,
+    connectorId: number,
+    transactionId: string | null,
+    watts: number,
+  ): Promise<string>;
+  /** Each answer (metrics, logs); latency from the re-share to the answer that reached its target, or null. */
+  outcome(
+    chargePointId: string,
+    connectorId: number,
+    watts: number,
+    o: PushOutcome,
+    latencyMs: number | null,
+  ): void;
+  /** A charger became unmanaged (true: managed again): its sessions are pinned at their maximum, or not. */
+  managed(chargePointId: string, managed: boolean): void;
+}
+
+export interface PusherSettings {
+  /** First wait after a charger rejected a limit or did not answer; doubled on every failure... */
+  backoffMs: number;
+  /** ...up to this. */
+  backoffMaxMs: number;
+  /** The charge-point-wide default limit sent at boot and after each reconnect (W). */
+  defaultW: number;
+}
+
+/** One SetChargingProfile, its answer classified (never throws). */
+export async function pushOnce(
+  transport: PushTransport,
+  chargePointId: string,
+  connectorId: number,
+  transactionId: string | null,
+  watts: number,
+): Promise<PushOutcome> {
+  try {
+    const status = await transport.send(chargePointId, connectorId, transactionId, watts);
+    return status === "Accepted" ? "accepted" : "rejected";
+  } catch (err) {
+    // ocpp-rpc's TimeoutError keeps Error's name: only its class tells it apart.
+    if (err instanceof TimeoutError) return "timeout";
+    // A CALLERROR (NotImplemented, NotSupported...) is an answer: the charger cannot take the limit.
+    if ((err as { rpcErrorCode?: string }).rpcErrorCode !== undefined) return "rejected";
+    return "lost";
+  }
+}
+
+export interface Slot {
+  chargePointId: string;
+  connectorId: number;
+  transactionId: string;
+  power: ConnectorPower;
+  /** The re-share the pending target came from (latency), null once reached. */
+  sinceMs: number | null;
+  /** Sent again even if unchanged (after a reconnect the charger is told its limit once more). */
+  resend: boolean;
+  lastSentW: number | null;
+}
+
+export interface ChargerState {
+  substationId: string;
+  connected: boolean;
+  busy: boolean;
+  managed: boolean;
+  /** Its default was accepted: a transaction starts under it at defaultW, not unlimited. */
+  defaultAccepted: boolean;
+  defaultWanted: boolean;
+  defaultInFlight: boolean;
+  /** Waiting for the default's answer (the boot is answered after it). */
+  defaultWaiters: (() => void)[];
+  /** Counts its connections: an answer from an older one (a call lost with it) changes nothing. */
+  epoch: number;
+  failures: number;
+  retryAtMs: number;
+  retry: ReturnType<typeof setTimeout> | null;
+  slots: Map<number, Slot>;
+}
+
+/** Per site: its budget (W; null: unknown yet, nothing may rise) and its connectors in order of arrival. */
+export interface Site {
+  budgetW: number | null;
+  slots: Map<string, Slot>;
+  /** Chargers whose default is to be sent (before anything else). */
+  defaults: Set<string>;
+  planned: boolean;
+}
+
+/** A charger as the pusher first sees it: not connected, managed until it refuses a limit. */
+export function newChargerState(substationId: string): ChargerState {
+  return {
+    substationId,
+    connected: false,
+    busy: false,
+    managed: true,
+    defaultAccepted: false,
+    defaultWanted: false,
+    defaultInFlight: false,
+    defaultWaiters: [],
+    epoch: 0,
+    failures: 0,
+    retryAtMs: 0,
+    retry: null,
+    slots: new Map(),
+  };
+}

@@ -1,0 +1,300 @@
+import { answered, budgetWatts, type ConnectorPower, sendable, sent, siteCommittedW } from "@evgrid/policy";
+import {
+  type ChargerState,
+  newChargerState,
+  type PusherSettings,
+  type PushOutcome,
+  type PushTransport,
+  pushOnce,
+  type Site,
+  type Slot,
+} from "./push-transport.ts";
+import type { Pusher, PushTarget } from "./pusher.ts";
+
+const keyOf = (chargePointId: string, connectorId: number) => `${chargePointId}\u0000${connectorId}`;
+
+/**
+ * Sends chargers their power limits, per substation, break before make (packages/policy): decreases at
+ * once, an increase only once the decreases it needs are acknowledged, against the substation's effective
+ * capacity. Per charger one call at a time (OCPP-J allows one outstanding call per direction) and only the
+ * newest value per connector: a burst of re-shares collapses into one more call. A charger that rejects
+ * limits or does not answer is unmanaged (counted at its maximum) and retried with a bounded exponential
+ * back-off until it accepts one.
+ */
+export class SitePusher implements Pusher {
+  private readonly sites = new Map<string, Site>();
+  private readonly chargers = new Map<string, ChargerState>();
+
+  constructor(
+    private readonly transport: PushTransport,
+    private readonly cfg: PusherSettings,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The substation's effective capacity, from its level event. */
+  setBudget(substationId: string, effectiveCapacityKw: number): void {
+    this.site(substationId).budgetW = budgetWatts(effectiveCapacityKw);
+    this.plan(substationId);
+  }
+
+  /** The charger booted or came back: its default is installed first, then every limit is sent again. */
+  online(chargePointId: string, substationId: string, waitMs = 0): Promise<void> {
+    const ch = this.charger(chargePointId, substationId);
+    if (!ch.connected) this.newConnection(ch);
+    ch.connected = true;
+    // One on its way already answers for this one too.
+    if (!ch.defaultInFlight) ch.defaultWanted = true;
+    this.site(substationId).defaults.add(chargePointId);
+    for (const slot of ch.slots.values()) slot.resend = true;
+    this.plan(substationId);
+    // Backing off (it refused before): not waited for; it is sent when the back-off ends.
+    if (this.now() < ch.retryAtMs) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, waitMs);
+      timer.unref?.();
+      ch.defaultWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  offline(chargePointId: string): void {
+    const ch = this.chargers.get(chargePointId);
+    if (!ch) return;
+    ch.connected = false;
+    for (const wake of ch.defaultWaiters.splice(0)) wake();
+  }
+
+  /** Calls made on the old connection are lost with it (it may have applied them, or not). */
+  private newConnection(ch: ChargerState): void {
+    ch.epoch += 1;
+    ch.busy = false;
+    ch.defaultInFlight = false;
+    for (const slot of ch.slots.values()) {
+      if (slot.power.inFlightW !== null) slot.power = answered(slot.power, "lost");
+    }
+  }
+
+  /**
+   * A transaction opened: it is in the books from now, at the default if the charger took it (it starts
+   * under it), else at its maximum, until it is sent its own limit.
+   */
+  opened(t: PushTarget): void {
+    const ch = this.charger(t.chargePointId, t.substationId);
+    const acceptedW = ch.defaultAccepted && ch.managed ? this.cfg.defaultW : t.maxW;
+    // Nothing to send: its first limit comes once bound (after the charger has its transaction id).
+    this.add(ch, t, acceptedW, acceptedW, false);
+  }
+
+  /** The limit a connector's transaction should have now (W, already rounded down). */
+  want(t: PushTarget, targetW: number, sinceMs: number): void {
+    const ch = this.charger(t.chargePointId, t.substationId);
+    const slot = ch.slots.get(t.connectorId);
+    // Not seen opening (restored after a restart, say): what holds it is unknown, so its maximum.
+    if (!slot || slot.transactionId !== t.transactionId) this.add(ch, t, t.maxW, targetW, true);
+    else {
+      if (slot.lastSentW === null) slot.resend = true; // its first limit goes out even if unchanged
+      if (slot.power.targetW !== targetW) {
+        slot.power = { ...slot.power, targetW };
+        slot.sinceMs ??= sinceMs;
+      }
+    }
+    this.plan(t.substationId);
+  }
+
+  /** The transaction ended: its connector leaves the books (the charger stopped drawing for it). */
+  forget(chargePointId: string, connectorId: number): void {
+    const ch = this.chargers.get(chargePointId);
+    if (!ch?.slots.delete(connectorId)) return;
+    this.sites.get(ch.substationId)?.slots.delete(keyOf(chargePointId, connectorId));
+    this.plan(ch.substationId);
+  }
+
+  /** The charger is gone for good (removed). */
+  drop(chargePointId: string): void {
+    const ch = this.chargers.get(chargePointId);
+    if (!ch) return;
+    for (const connectorId of [...ch.slots.keys()]) this.forget(chargePointId, connectorId);
+    if (ch.retry) clearTimeout(ch.retry);
+    this.chargers.delete(chargePointId);
+  }
+
+  lastSent(chargePointId: string, connectorId: number): number | null {
+    return this.chargers.get(chargePointId)?.slots.get(connectorId)?.lastSentW ?? null;
+  }
+
+  /** What the connector's charger has acknowledged (W), or null. */
+  acceptedW(chargePointId: string, connectorId: number): number | null {
+    return this.chargers.get(chargePointId)?.slots.get(connectorId)?.power.acceptedW ?? null;
+  }
+
+  /** Its charge-point-wide default is in force (a transaction there starts at defaultW). */
+  hasDefault(chargePointId: string): boolean {
+    return this.chargers.get(chargePointId)?.defaultAccepted ?? false;
+  }
+
+  isManaged(chargePointId: string): boolean {
+    return this.chargers.get(chargePointId)?.managed ?? true;
+  }
+
+  /** Chargers that take no limits now (the unmanaged-chargers gauge). */
+  unmanagedCount(): number {
+    let n = 0;
+    for (const ch of this.chargers.values()) if (!ch.managed) n++;
+    return n;
+  }
+
+  /** What the gateway counts a site's chargers at (W): Σ max(accepted, in flight), maxima for unmanaged. */
+  committedW(substationId: string): number {
+    return siteCommittedW([...(this.sites.get(substationId)?.slots.values() ?? [])].map((s) => s.power));
+  }
+
+  close(): void {
+    for (const ch of this.chargers.values()) if (ch.retry) clearTimeout(ch.retry);
+  }
+
+  private plan(substationId: string): void {
+    const site = this.site(substationId);
+    if (site.planned) return;
+    site.planned = true;
+    // Once per turn: a burst of wants and answers is planned together.
+    queueMicrotask(() => {
+      site.planned = false;
+      this.planNow(site);
+    });
+  }
+
+  private planNow(site: Site): void {
+    const nowMs = this.now();
+    for (const id of site.defaults) {
+      const ch = this.chargers.get(id);
+      if (!ch?.defaultWanted) site.defaults.delete(id);
+      else if (this.ready(ch, nowMs)) this.sendDefault(id, ch);
+    }
+    const powers = new Map<string, ConnectorPower>();
+    for (const [key, slot] of site.slots) powers.set(key, slot.power);
+    const go = sendable(powers, site.budgetW ?? 0);
+    // An unchanged limit sent again after a reconnect changes nothing in the books.
+    for (const [key, slot] of site.slots) {
+      if (slot.resend && slot.power.inFlightW === null && slot.power.targetW === slot.power.acceptedW)
+        go.push(key);
+    }
+    for (const key of go) {
+      const slot = site.slots.get(key);
+      const ch = slot && this.chargers.get(slot.chargePointId);
+      if (slot && ch && this.ready(ch, nowMs) && !ch.defaultWanted) this.sendLimit(slot, ch);
+    }
+  }
+
+  /** Connected, no call out, and not backing off (a retry is scheduled for when it may). */
+  private ready(ch: ChargerState, nowMs: number): boolean {
+    if (!ch.connected || ch.busy) return false;
+    if (nowMs >= ch.retryAtMs) return true;
+    ch.retry ??= setTimeout(() => {
+      ch.retry = null;
+      this.plan(ch.substationId);
+    }, ch.retryAtMs - nowMs);
+    ch.retry.unref?.();
+    return false;
+  }
+
+  private sendDefault(chargePointId: string, ch: ChargerState): void {
+    ch.busy = true;
+    ch.defaultWanted = false;
+    ch.defaultInFlight = true;
+    const startMs = this.now();
+    const epoch = ch.epoch;
+    void pushOnce(this.transport, chargePointId, 0, null, this.cfg.defaultW).then((o) => {
+      if (ch.epoch !== epoch) return;
+      ch.busy = false;
+      ch.defaultInFlight = false;
+      // Lost: the connection is gone; the next online() (its reconnect) sends the default again.
+      if (o === "lost") ch.connected = false;
+      else ch.defaultAccepted = o === "accepted";
+      for (const wake of ch.defaultWaiters.splice(0)) wake();
+      this.settle(chargePointId, ch, o);
+      this.transport.outcome(chargePointId, 0, this.cfg.defaultW, o, this.now() - startMs);
+      this.plan(ch.substationId);
+    });
+  }
+
+  private sendLimit(slot: Slot, ch: ChargerState): void {
+    ch.busy = true;
+    slot.resend = false;
+    slot.power = sent(slot.power);
+    const watts = slot.power.targetW;
+    slot.lastSentW = watts;
+    const epoch = ch.epoch;
+    void pushOnce(this.transport, slot.chargePointId, slot.connectorId, slot.transactionId, watts).then(
+      (o) => {
+        if (ch.epoch !== epoch) return;
+        ch.busy = false;
+        slot.power = answered(slot.power, o);
+        if (o === "lost") {
+          slot.resend = true; // sent again once it is back
+          ch.connected = false;
+        }
+        const reached = o === "accepted" && slot.power.acceptedW === slot.power.targetW;
+        const latencyMs = reached ? this.now() - (slot.sinceMs ?? this.now()) : null;
+        if (reached) slot.sinceMs = null;
+        this.transport.outcome(slot.chargePointId, slot.connectorId, watts, o, latencyMs);
+        this.settle(slot.chargePointId, ch, o);
+        this.plan(ch.substationId);
+      },
+    );
+  }
+
+  /** Managed again on an acceptance; unmanaged, backing off, on a refusal or silence. */
+  private settle(chargePointId: string, ch: ChargerState, o: PushOutcome): void {
+    if (o === "lost") return;
+    const managed = o === "accepted";
+    if (managed) {
+      ch.failures = 0;
+      ch.retryAtMs = 0;
+    } else {
+      ch.failures += 1;
+      ch.retryAtMs =
+        this.now() + Math.min(this.cfg.backoffMaxMs, this.cfg.backoffMs * 2 ** (ch.failures - 1));
+    }
+    if (managed === ch.managed) return;
+    ch.managed = managed;
+    for (const slot of ch.slots.values()) slot.power = { ...slot.power, managed };
+    this.transport.managed(chargePointId, managed);
+  }
+
+  private add(ch: ChargerState, t: PushTarget, acceptedW: number, targetW: number, resend: boolean): void {
+    const { chargePointId, connectorId, transactionId, maxW } = t;
+    if (ch.slots.has(connectorId)) this.forget(chargePointId, connectorId);
+    const power = { acceptedW, inFlightW: null, targetW, maxW, managed: ch.managed };
+    const slot = {
+      chargePointId,
+      connectorId,
+      transactionId,
+      power,
+      sinceMs: this.now(),
+      resend,
+      lastSentW: null,
+    };
+    ch.slots.set(connectorId, slot);
+    this.site(t.substationId).slots.set(keyOf(chargePointId, connectorId), slot);
+  }
+
+  private site(substationId: string): Site {
+    let site = this.sites.get(substationId);
+    if (!site) {
+      site = { budgetW: null, slots: new Map(), defaults: new Set(), planned: false };
+      this.sites.set(substationId, site);
+    }
+    return site;
+  }
+
+  private charger(chargePointId: string, substationId: string): ChargerState {
+    let ch = this.chargers.get(chargePointId);
+    if (!ch) {
+      ch = newChargerState(substationId);
+      this.chargers.set(chargePointId, ch);
+    }
+    return ch;
+  }
+}

@@ -1,0 +1,136 @@
+/** The per-site pusher with a scripted transport: no sockets, every answer released by hand. */
+import { describe, expect, test } from "bun:test";
+import { eventually } from "@evgrid/testing";
+import type { PushTransport } from "../src/push-transport.ts";
+import { SitePusher } from "../src/site-pusher.ts";
+
+interface Call {
+  chargePointId: string;
+  connectorId: number;
+  watts: number;
+  answer: (status: string) => void;
+  fail: (err: Error) => void;
+}
+
+function scripted() {
+  const calls: Call[] = [];
+  const managed: [string, boolean][] = [];
+  const transport: PushTransport = {
+    send: (chargePointId, connectorId, _tx, watts) =>
+      new Promise<string>((answer, fail) => calls.push({ chargePointId, connectorId, watts, answer, fail })),
+    outcome: () => {},
+    managed: (id, m) => managed.push([id, m]),
+  };
+  return { calls, managed, transport };
+}
+
+const at = (chargePointId: string, connectorId: number, transactionId: string, maxW: number) => ({
+  chargePointId,
+  substationId: "s1",
+  connectorId,
+  transactionId,
+  maxW,
+});
+const settings = { backoffMs: 60_000, backoffMaxMs: 600_000, defaultW: 0 };
+const open = (calls: Call[]) => calls.filter((c) => !(c as { done?: boolean }).done);
+const answer = (c: Call | undefined, status = "Accepted") => {
+  if (!c) throw new Error("no such call");
+  (c as { done?: boolean }).done = true;
+  c.answer(status);
+};
+
+describe("SitePusher", () => {
+  test("the default goes first; a raise waits until the decrease it needs is acknowledged", async () => {
+    const { calls, transport } = scripted();
+    const p = new SitePusher(transport, settings);
+    p.setBudget("s1", 40);
+    void p.online("A", "s1");
+    void p.online("B", "s1");
+    await eventually(() =>
+      expect(calls.map((c) => [c.chargePointId, c.connectorId])).toEqual([
+        ["A", 0],
+        ["B", 0],
+      ]),
+    );
+    answer(calls[0]);
+    answer(calls[1]);
+    await eventually(() => expect(p.hasDefault("A") && p.hasDefault("B")).toBe(true));
+    // Both start under the 0 W default: A's first limit fits, B's (30 kW) does not beside A's 20.
+    p.opened(at("A", 1, "t1", 22_000));
+    p.opened(at("B", 1, "t2", 40_000));
+    p.want(at("A", 1, "t1", 22_000), 20_000, 0);
+    p.want(at("B", 1, "t2", 40_000), 30_000, 0);
+    await eventually(() =>
+      expect(open(calls).map((c) => [c.chargePointId, c.watts])).toEqual([["A", 20_000]]),
+    );
+    answer(open(calls)[0]);
+    // A re-share: A 20 -> 10 kW. B's 30 kW fits only once A has acknowledged its 10.
+    p.want(at("A", 1, "t1", 22_000), 10_000, 0);
+    await eventually(() =>
+      expect(open(calls).map((c) => [c.chargePointId, c.watts])).toEqual([["A", 10_000]]),
+    );
+    expect(p.committedW("s1")).toBe(20_000);
+    answer(open(calls)[0]);
+    await eventually(() =>
+      expect(open(calls).map((c) => [c.chargePointId, c.watts])).toEqual([["B", 30_000]]),
+    );
+    answer(open(calls)[0]);
+    await eventually(() => expect(p.acceptedW("B", 1)).toBe(30_000));
+    p.close();
+  });
+
+  test("one call per charger; the newest value per connector wins", async () => {
+    const { calls, transport } = scripted();
+    const p = new SitePusher(transport, settings);
+    p.setBudget("s1", 100);
+    void p.online("A", "s1");
+    await eventually(() => expect(calls.length).toBe(1));
+    answer(calls[0]);
+    await eventually(() => expect(p.hasDefault("A")).toBe(true));
+    p.opened(at("A", 1, "t1", 22_000));
+    p.opened(at("A", 2, "t2", 22_000));
+    p.want(at("A", 1, "t1", 22_000), 5000, 0);
+    p.want(at("A", 2, "t2", 22_000), 6000, 0);
+    await eventually(() => expect(open(calls).length).toBe(1));
+    p.want(at("A", 1, "t1", 22_000), 7000, 0);
+    p.want(at("A", 1, "t1", 22_000), 8000, 0);
+    while (p.acceptedW("A", 1) !== 8000 || p.acceptedW("A", 2) !== 6000) {
+      await eventually(() => expect(open(calls).length).toBe(1));
+      answer(open(calls)[0]);
+      await eventually(() => expect(open(calls).length === 1 || p.acceptedW("A", 2) === 6000).toBe(true));
+    }
+    expect(calls.map((c) => c.watts)).toEqual([0, 5000, 8000, 6000]);
+    p.close();
+  });
+
+  test("a charger answering NotImplemented is unmanaged at its maximum, backs off, and is managed again once it accepts", async () => {
+    const { calls, managed, transport } = scripted();
+    let nowMs = 1_000;
+    const p = new SitePusher(transport, { ...settings, backoffMs: 1_000 }, () => nowMs);
+    p.setBudget("s1", 60);
+    void p.online("X", "s1");
+    await eventually(() => expect(calls.length).toBe(1));
+    const notImplemented = Object.assign(new Error("NotImplemented"), { rpcErrorCode: "NotImplemented" });
+    calls[0]?.fail(notImplemented);
+    await eventually(() => expect(managed).toEqual([["X", false]]));
+    expect(p.unmanagedCount()).toBe(1);
+    p.want(at("X", 1, "t1", 22_000), 20_000, 0);
+    await eventually(() => expect(p.committedW("s1")).toBe(22_000));
+    // Backing off: however many re-shares, no call until the wait is over.
+    for (const w of [19_000, 18_000, 17_000]) p.want(at("X", 1, "t1", 22_000), w, 0);
+    p.want(at("Y", 1, "t9", 22_000), 1_000, 0); // a neighbour's want plans the site again
+    await Promise.resolve();
+    expect(calls.length).toBe(1);
+    nowMs += 1_000;
+    await eventually(() => expect(calls.length).toBe(2), { timeoutMs: 3000 });
+    (calls[1] as Call).answer("Accepted"); // the default again, first
+    await eventually(() =>
+      expect(managed).toEqual([
+        ["X", false],
+        ["X", true],
+      ]),
+    );
+    await eventually(() => expect(calls.at(-1)?.watts).toBe(17_000));
+    p.close();
+  });
+});

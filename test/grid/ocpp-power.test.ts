@@ -1,0 +1,79 @@
+/**
+ * Power at the chargers (issue 17, findings 10 and 11): a safe default before the first profile, and a charger
+ * that cannot take limits counted at its maximum.
+ */
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { eventually, type SimulatedChargePoint, startGrid, startOcppGateway } from "@evgrid/testing";
+
+setDefaultTimeout(30_000);
+
+describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
+  test("finding 10: a charge-point-wide 0 W default is installed at boot, so a transaction never starts unlimited", async () => {
+    await using grid = await startGrid({ capacitiesKw: [50] });
+    await using ocpp = await startOcppGateway(grid);
+    const cp = await ocpp.charger("cp-default", { protocol });
+    // At once after the boot, as a charger would.
+    await cp.startTransaction(1, "ev-default");
+    expect(cp.startedUnlimited).toEqual([]);
+    expect(cp.profiles[0]).toMatchObject({ connectorId: 0, watts: 0, purpose: "TxDefaultProfile" });
+    await eventually(() => expect(cp.limit(1)).toBe(11_000));
+    expect(cp.profiles.find((p) => p.connectorId === 1)?.purpose).toBe("TxProfile");
+
+    // The connection drops and comes back (no new boot): the default goes again first, then its limit.
+    const defaults = () => cp.profiles.filter((p) => p.purpose === "TxDefaultProfile").length;
+    const resent = cp.nextProfile(1, (w) => w === 11_000);
+    (cp.client as unknown as { _ws: { terminate(): void } })._ws.terminate();
+    const again = await resent;
+    expect(defaults()).toBe(2);
+    const lastDefault = cp.profiles.findLast((p) => p.purpose === "TxDefaultProfile");
+    expect(lastDefault && cp.profiles.indexOf(lastDefault)).toBeLessThan(cp.profiles.indexOf(again));
+  });
+});
+
+test("finding 11: a 2.0.1 station answering NotImplemented counts at its maximum, backs off, and is shown unmanaged", async () => {
+  await using grid = await startGrid({ capacitiesKw: [40] });
+  // A long back-off: after its first refusal it is sent nothing more during this test.
+  await using ocpp = await startOcppGateway(grid, { OCPP_PROFILE_BACKOFF_MS: "600000" });
+  const station = grid.substations[0]?.station;
+  if (!station) throw new Error("no substation");
+  const deaf = await ocpp.charger("cp-deaf", {
+    protocol: "ocpp2.0.1",
+    maxKw: 22,
+    behaviour: { profileAnswer: "NotImplemented" },
+  });
+  const neighbour = await ocpp.charger("cp-neighbour", { protocol: "ocpp1.6", maxKw: 22 });
+  await deaf.startTransaction(1, "ev-deaf");
+  await neighbour.startTransaction(1, "ev-neighbour");
+  // Fair shares would be 20 kW each; nothing holds the deaf one below 22 kW, so its neighbour gets 18.
+  await eventually(() => expect(neighbour.limit(1)).toBe(18_000));
+  const [deafListed] = (await ocpp.admin.listChargePoints.query()).filter(
+    (c) => c.chargePointId === "cp-deaf",
+  );
+  expect(deafListed).toMatchObject({ managed: false });
+  const deafSession = await grid.operator.findVehicleSession.query({ vehicleId: "ev-deaf" });
+  expect(deafSession?.allocatedKw).toBe(22);
+
+  // Re-shares: the neighbour follows each; the deaf station is sent nothing more (its default was its one call).
+  const callsBefore = deaf.profileCalls;
+  for (const limitKw of [39, 38, 37]) {
+    station.setLimit(limitKw);
+    await eventually(() => expect(neighbour.limit(1)).toBe((limitKw - 22) * 1000));
+  }
+  expect(deaf.profileCalls).toBe(callsBefore);
+  expect(callsBefore).toBeLessThanOrEqual(2);
+  const metrics = await (await fetch(`${ocpp.gateway.url}/metrics`)).text();
+  expect(metrics).toMatch(/evgrid_ocpp_unmanaged_chargers(\{[^}]*\})? 1\b/);
+});
+
+test("finding 12: nine chargers sharing 60 kW are given limits that sum within it (watts rounded down)", async () => {
+  await using grid = await startGrid({ capacitiesKw: [60] });
+  await using ocpp = await startOcppGateway(grid);
+  const cps: SimulatedChargePoint[] = [];
+  for (let i = 0; i < 9; i++) {
+    const cp = await ocpp.charger(`cp-nine-${i}`, { maxKw: 11 });
+    await cp.startTransaction(1, `ev-nine-${i}`);
+    cps.push(cp);
+  }
+  // 60 / 9 = 6.667 kW each: 6,666 W, not 6,667 W (9 x 6,667 W = 60,003 W).
+  await eventually(() => expect(cps.map((cp) => cp.limit(1))).toEqual(Array(9).fill(6666)));
+});
