@@ -100,25 +100,22 @@ describe("deploy/k8s telemetry", () => {
 
   // Debian's prometheus and prometheus-alertmanager packages bring these (scripts/test.sh installs them):
   // missing, the test fails rather than skips.
-  test(
-    "Prometheus' and Alertmanager's configs, rules included, are what promtool and amtool accept",
-    async () => {
-      using dir = tempDir("k8s-prometheus-");
-      const config = configMap("prometheus").data["prometheus.yaml"] as string;
-      await Bun.write(`${dir.path}/rules/alerts.yaml`, configMap("prometheus-rules").data["alerts.yaml"]);
-      await Bun.write(
-        `${dir.path}/prometheus.yaml`,
-        config.replace("/etc/prometheus/rules/", `${dir.path}/rules/`),
-      );
-      await Bun.write(`${dir.path}/alertmanager.yaml`, configMap("alertmanager").data["alertmanager.yaml"]);
-      for (const cmd of [
-        ["promtool", "check", "config", `${dir.path}/prometheus.yaml`],
-        ["amtool", "check-config", `${dir.path}/alertmanager.yaml`],
-      ]) {
-        const run = Bun.spawnSync(cmd);
-        const out = `${run.stdout}${run.stderr}`;
-        expect({ cmd: cmd[0], code: run.exitCode, out }).toMatchObject({ cmd: cmd[0], code: 0 });
-      }
-    },
-  );
+  test("Prometheus' and Alertmanager's configs, rules included, are what promtool and amtool accept", async () => {
+    using dir = tempDir("k8s-prometheus-");
+    const config = configMap("prometheus").data["prometheus.yaml"] as string;
+    await Bun.write(`${dir.path}/rules/alerts.yaml`, configMap("prometheus-rules").data["alerts.yaml"]);
+    await Bun.write(
+      `${dir.path}/prometheus.yaml`,
+      config.replace("/etc/prometheus/rules/", `${dir.path}/rules/`),
+    );
+    await Bun.write(`${dir.path}/alertmanager.yaml`, configMap("alertmanager").data["alertmanager.yaml"]);
+    for (const cmd of [
+      ["promtool", "check", "config", `${dir.path}/prometheus.yaml`],
+      ["amtool", "check-config", `${dir.path}/alertmanager.yaml`],
+    ]) {
+      const run = Bun.spawnSync(cmd);
+      const out = `${run.stdout}${run.stderr}`;
+      expect({ cmd: cmd[0], code: run.exitCode, out }).toMatchObject({ cmd: cmd[0], code: 0 });
+    }
+  });
 });
