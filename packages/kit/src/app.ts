@@ -3,6 +3,7 @@ import type { AnyRouter } from "@trpc/server";
 import { listeningLine } from "./listening.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { type RpcObservability, rpcObservability } from "./observe.ts";
+import { assertServiceToken, INSECURE_DEMO_WARNING } from "./secrets.ts";
 import { type AppServer, type RouteHandler, serveApp } from "./server.ts";
 import { ApiKeys } from "./token.ts";
 
@@ -11,6 +12,8 @@ export interface AppEnv extends TelemetryEnv {
   PORT: number;
   LOG_QUIET: boolean;
   SERVICE_TOKEN: string;
+  /** A short or published SERVICE_TOKEN is accepted, with a warning at start and on /healthz. */
+  EVGRID_INSECURE_DEMO?: boolean;
   METRICS_TOKEN?: string | undefined;
   /** Only the public app (charge-api) reads these two. */
   API_KEYS?: readonly string[];
@@ -50,6 +53,9 @@ export async function launchApp<Extra>(
   }) => Promise<AppParts<Extra>> | AppParts<Extra>,
 ): Promise<RunningApp<Extra>> {
   const log = createLogger(env.LOG_QUIET);
+  // Also here, not only in loadEnv: tests and embedders build the env without it.
+  assertServiceToken(env.SERVICE_TOKEN, env.EVGRID_INSECURE_DEMO === true);
+  if (env.EVGRID_INSECURE_DEMO) log.warn(INSECURE_DEMO_WARNING, { service });
   const telemetry = startTelemetry({ service, version, env });
   const obs = rpcObservability(telemetry, telemetry.serviceName);
   const parts = await build({ telemetry, obs, log });
@@ -67,6 +73,7 @@ export async function launchApp<Extra>(
     apiKeys: new ApiKeys(env.API_KEYS ?? []),
     trustedProxies: env.TRUST_PROXY ?? 0,
     metricsToken: env.METRICS_TOKEN,
+    insecureDemo: env.EVGRID_INSECURE_DEMO === true,
   });
   log.info(listeningLine(service), { url: server.url, ...parts.describe, tracing: telemetry.tracing });
   await parts.afterStart?.(server);

@@ -1,5 +1,6 @@
 import { telemetryEnvShape } from "@evgrid/telemetry";
 import { z } from "zod";
+import { serviceTokenProblem } from "./secrets.ts";
 
 /** A TCP port; 0 asks the OS for a free one (tests). */
 export const portSchema = z.coerce.number().int().min(0).max(65535);
@@ -14,12 +15,16 @@ export const commonEnvShape = {
   LOG_QUIET: z.stringbool().default(false),
   /** Set by `bun run dev`: exit when that process is gone, so a killed runner leaves no orphans. */
   PARENT_PID: z.coerce.number().int().positive().optional(),
-  /** Shared secret of the grid's services: internal and admin procedures require it as a bearer token. */
-  SERVICE_TOKEN: z
-    .string({
-      error: "SERVICE_TOKEN is required: a shared secret of 16+ characters (bun run dev makes one per run)",
-    })
-    .min(16, "SERVICE_TOKEN must be at least 16 characters"),
+  /**
+   * Shared secret of the grid's services: internal and admin procedures require it as a bearer token, and
+   * session secrets are HMACs under it. 32+ characters and not one published in the repo (secrets.ts),
+   * checked by loadEnv and launchApp unless EVGRID_INSECURE_DEMO.
+   */
+  SERVICE_TOKEN: z.string({
+    error: "SERVICE_TOKEN is required: a shared secret of 32+ characters (bun run dev makes one per run)",
+  }),
+  /** Accepts a short or published SERVICE_TOKEN, loudly (start-up warning, /healthz): demos only. */
+  EVGRID_INSECURE_DEMO: z.stringbool().default(false),
   /**
    * How this app calls the next one: `ws`, one persistent WebSocket link per peer with every call
    * multiplexed on it (tRPC's WebSocket protocol), or `http`, one request per call. /trpc over HTTP is
@@ -70,10 +75,23 @@ export function loadEnv<S extends z.ZodType>(
   env: Record<string, string | undefined> = process.env,
 ): z.output<S> {
   const parsed = schema.safeParse(env);
-  if (parsed.success) return parsed.data;
-  const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
+  const lines = parsed.success
+    ? tokenIssues(parsed.data)
+    : parsed.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
+  if (parsed.success && lines.length === 0) return parsed.data;
   console.error(`${service}: invalid configuration\n${lines.join("\n")}`);
   process.exit(2);
+}
+
+/** A weak SERVICE_TOKEN, unless the operator said EVGRID_INSECURE_DEMO: as a line of loadEnv's report. */
+function tokenIssues(env: unknown): string[] {
+  const { SERVICE_TOKEN, EVGRID_INSECURE_DEMO } = env as {
+    SERVICE_TOKEN?: unknown;
+    EVGRID_INSECURE_DEMO?: unknown;
+  };
+  if (typeof SERVICE_TOKEN !== "string" || EVGRID_INSECURE_DEMO === true) return [];
+  const problem = serviceTokenProblem(SERVICE_TOKEN);
+  return problem ? [`  SERVICE_TOKEN: ${problem} (or EVGRID_INSECURE_DEMO=1 for a demo)`] : [];
 }
 
 /**

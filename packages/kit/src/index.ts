@@ -13,6 +13,7 @@ export * from "./observe.ts";
 export * from "./procedures.ts";
 export * from "./process.ts";
 export * from "./replica-pool.ts";
+export * from "./secrets.ts";
 export * from "./server.ts";
 export * from "./timers.ts";
 export * from "./token.ts";

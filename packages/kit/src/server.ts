@@ -10,6 +10,7 @@ import { MAX_BODY_BYTES } from "./limits.ts";
 import { type LinkData, linkServer } from "./link-server.ts";
 import type { Logger } from "./log.ts";
 import type { RpcObservability } from "./observe.ts";
+import { INSECURE_DEMO_WARNING } from "./secrets.ts";
 import { type ApiKeys, tokenMatches } from "./token.ts";
 import type { RequestContext } from "./trpc.ts";
 
@@ -37,6 +38,8 @@ export interface AppServerOptions {
   /** If set, GET /metrics requires `Authorization: Bearer <it>`. */
   metricsToken: string | undefined;
   log: Logger;
+  /** EVGRID_INSECURE_DEMO: /healthz says so, to whoever checks. */
+  insecureDemo?: boolean;
   /** Extra plain-HTTP routes (exact path match). */
   routes?: Record<string, RouteHandler>;
 }
@@ -163,6 +166,7 @@ function listen(opts: AppServerOptions, startedAt: number) {
           service: opts.service,
           version: opts.version,
           uptimeS: Math.round((Date.now() - startedAt) / 100) / 10,
+          ...(opts.insecureDemo ? { insecureDemo: true, warning: INSECURE_DEMO_WARNING } : {}),
         });
       }
       if (pathname === "/metrics") {
