@@ -1,5 +1,6 @@
 import { startTelemetry, type Telemetry, type TelemetryEnv } from "@evgrid/telemetry";
 import type { AnyRouter } from "@trpc/server";
+import { TrustedProxies } from "./address.ts";
 import { listeningLine } from "./listening.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { type RpcObservability, rpcObservability } from "./observe.ts";
@@ -17,7 +18,7 @@ export interface AppEnv extends TelemetryEnv {
   METRICS_TOKEN?: string | undefined;
   /** Only the public app (charge-api) reads these two. */
   API_KEYS?: readonly string[];
-  TRUST_PROXY?: number;
+  TRUST_PROXY?: TrustedProxies;
 }
 
 export interface AppParts<Extra> {
@@ -71,7 +72,7 @@ export async function launchApp<Extra>(
     routes: parts.routes ?? {},
     serviceToken: env.SERVICE_TOKEN,
     apiKeys: new ApiKeys(env.API_KEYS ?? []),
-    trustedProxies: env.TRUST_PROXY ?? 0,
+    trustedProxies: env.TRUST_PROXY ?? TrustedProxies.none,
     metricsToken: env.METRICS_TOKEN,
     insecureDemo: env.EVGRID_INSECURE_DEMO === true,
   });

@@ -1,5 +1,6 @@
 import { telemetryEnvShape } from "@evgrid/telemetry";
 import { z } from "zod";
+import { TrustedProxies } from "./address.ts";
 import { serviceTokenProblem } from "./secrets.ts";
 
 /** A TCP port; 0 asks the OS for a free one (tests). */
@@ -35,6 +36,32 @@ export const commonEnvShape = {
   METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
   ...telemetryEnvShape,
 };
+
+/**
+ * TRUST_PROXY / OCPP_TRUST_PROXY: the reverse proxies of our own whose X-Forwarded-For is believed, as
+ * comma-separated CIDRs (`10.0.0.0/8,127.0.0.1/32`). Unset, empty, `0` or `false`: none. The old form, a
+ * count (`1`, `true`), is refused, not mapped: it believed whoever sent the header, the very hole it named.
+ */
+export const trustProxySchema = z
+  .string()
+  .default("")
+  .transform((raw, ctx) => {
+    const value = raw.trim();
+    if (value === "" || value === "0" || value === "false") return TrustedProxies.none;
+    if (/^(\d+|true)$/.test(value)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `now names the trusted proxies as CIDRs, e.g. 10.0.0.0/8,127.0.0.1/32 (a count such as "${value}" trusted any client's X-Forwarded-For)`,
+      });
+      return z.NEVER;
+    }
+    try {
+      return new TrustedProxies(value.split(",").filter((c) => c.trim() !== ""));
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: `${(err as Error).message}; e.g. 10.0.0.0/8,127.0.0.1/32` });
+      return z.NEVER;
+    }
+  });
 
 /** A comma-separated list of URLs, e.g. SUBSTATION_URLS. */
 export const urlListSchema = z

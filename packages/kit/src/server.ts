@@ -2,7 +2,7 @@ import type { Telemetry } from "@evgrid/telemetry";
 import { type AnyRouter, TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { Server } from "bun";
-import { clientAddress } from "./address.ts";
+import { clientAddress, type TrustedProxies } from "./address.ts";
 import { readBodyLimited } from "./body.ts";
 import { errorResponse, retryAfterMeta } from "./http-errors.ts";
 import { leanTrpcHandler } from "./lean-http.ts";
@@ -33,8 +33,8 @@ export interface AppServerOptions {
   serviceToken: string;
   /** Keys the public procedures require (none: open). */
   apiKeys: ApiKeys;
-  /** Reverse proxies of our own in front of this app, whose X-Forwarded-For is believed (0: none). */
-  trustedProxies: number;
+  /** Reverse proxies of our own in front of this app (TRUST_PROXY), whose X-Forwarded-For is believed. */
+  trustedProxies: TrustedProxies;
   /** If set, GET /metrics requires `Authorization: Bearer <it>`. */
   metricsToken: string | undefined;
   log: Logger;
@@ -124,7 +124,7 @@ function listen(opts: AppServerOptions, startedAt: number) {
         apiKeys: opts.apiKeys,
         clientAddress: clientAddress(
           server.requestIP(req)?.address,
-          opts.trustedProxies > 0 ? req.headers.get("x-forwarded-for") : null,
+          opts.trustedProxies.any ? req.headers.get("x-forwarded-for") : null,
           opts.trustedProxies,
         ),
       };
