@@ -36,6 +36,8 @@ export function startChargeApi(env: ChargeApiEnv) {
     return {
       router,
       routes: { "/request_charge": legacyRequestCharge(router) },
+      // The public API is HTTP (+ SSE): nobody opens a link to it, so no WebSocket may tie up its sockets.
+      links: false,
       describe: {
         balancers: env.BALANCER_URLS.join(","),
         transport: env.INTERNAL_TRANSPORT,

@@ -1,6 +1,7 @@
 import { startTelemetry, type Telemetry, type TelemetryEnv } from "@evgrid/telemetry";
 import type { AnyRouter } from "@trpc/server";
 import { TrustedProxies } from "./address.ts";
+import { openFilesLimit } from "./fd-limit.ts";
 import { listeningLine } from "./listening.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { type RpcObservability, rpcObservability } from "./observe.ts";
@@ -16,6 +17,8 @@ export interface AppEnv extends TelemetryEnv {
   /** A short or published SERVICE_TOKEN is accepted, with a warning at start and on /healthz. */
   EVGRID_INSECURE_DEMO?: boolean;
   METRICS_TOKEN?: string | undefined;
+  LINK_AUTH_TIMEOUT_MS?: number;
+  LINK_MAX_PER_ADDRESS?: number;
   /** Only the public app (charge-api) reads these two. */
   API_KEYS?: readonly string[];
   TRUST_PROXY?: TrustedProxies;
@@ -25,6 +28,8 @@ export interface AppParts<Extra> {
   router: AnyRouter;
   /** Extra plain-HTTP routes (exact path match). */
   routes?: Record<string, RouteHandler>;
+  /** False when no caller opens an internal link (WebSocket) to this app: upgrades are refused. */
+  links?: boolean;
   /** Facts for the start-up log line. */
   describe?: Record<string, unknown>;
   /** Runs before the server stops (timers, background loops, refusing new work). */
@@ -57,6 +62,8 @@ export async function launchApp<Extra>(
   // Also here, not only in loadEnv: tests and embedders build the env without it.
   assertServiceToken(env.SERVICE_TOKEN, env.EVGRID_INSECURE_DEMO === true);
   if (env.EVGRID_INSECURE_DEMO) log.warn(INSECURE_DEMO_WARNING, { service });
+  const files = openFilesLimit();
+  if (files && files.soft < files.hard) log.warn("open-file limit below its hard limit", { ...files });
   const telemetry = startTelemetry({ service, version, env });
   const obs = rpcObservability(telemetry, telemetry.serviceName);
   const parts = await build({ telemetry, obs, log });
@@ -75,8 +82,15 @@ export async function launchApp<Extra>(
     trustedProxies: env.TRUST_PROXY ?? TrustedProxies.none,
     metricsToken: env.METRICS_TOKEN,
     insecureDemo: env.EVGRID_INSECURE_DEMO === true,
+    links: parts.links === false ? false : linkLimits(env),
+    openFilesLimit: files,
   });
-  log.info(listeningLine(service), { url: server.url, ...parts.describe, tracing: telemetry.tracing });
+  log.info(listeningLine(service), {
+    url: server.url,
+    ...parts.describe,
+    tracing: telemetry.tracing,
+    openFilesLimit: files?.soft,
+  });
   await parts.afterStart?.(server);
   return {
     ...parts.expose,
@@ -90,3 +104,8 @@ export async function launchApp<Extra>(
     },
   };
 }
+
+const linkLimits = (env: AppEnv) => ({
+  authTimeoutMs: env.LINK_AUTH_TIMEOUT_MS ?? 5000,
+  maxPerAddress: env.LINK_MAX_PER_ADDRESS ?? 64,
+});

@@ -5,6 +5,7 @@ export * from "./cli.ts";
 export * from "./client.ts";
 export * from "./env.ts";
 export * from "./errors.ts";
+export * from "./fd-limit.ts";
 export * from "./http-errors.ts";
 export * from "./limits.ts";
 export * from "./listening.ts";

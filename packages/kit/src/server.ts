@@ -40,6 +40,14 @@ export interface AppServerOptions {
   log: Logger;
   /** EVGRID_INSECURE_DEMO: /healthz says so, to whoever checks. */
   insecureDemo?: boolean;
+  /**
+   * Internal links (WebSocket upgrades on /trpc): `false` on a port no caller of ours opens one to (the
+   * public charge-api: HTTP and SSE only), else how long an unauthenticated link may wait and how many
+   * links one address may hold.
+   */
+  links: false | { authTimeoutMs: number; maxPerAddress: number };
+  /** RLIMIT_NOFILE as the process runs with it, for /healthz (openFilesLimit in fd-limit.ts). */
+  openFilesLimit?: { soft: number; hard: number } | undefined;
   /** Extra plain-HTTP routes (exact path match). */
   routes?: Record<string, RouteHandler>;
 }
@@ -100,6 +108,7 @@ function listen(opts: AppServerOptions, startedAt: number) {
     apiKeys: opts.apiKeys,
     obs: opts.obs,
     onInternalError: logInternal,
+    ...(opts.links || {}),
   });
   const server = Bun.serve<LinkData>({
     hostname: opts.hostname,
@@ -114,7 +123,9 @@ function listen(opts: AppServerOptions, startedAt: number) {
       const url = new URL(req.url);
       const { pathname } = url;
       if (pathname === "/trpc" && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
-        return links.upgrade(req, server);
+        if (opts.links) return links.upgrade(req, server);
+        const message = `${opts.service} takes no WebSocket: call /trpc over HTTP (subscriptions over SSE)`;
+        return errorResponse(new TRPCError({ code: "NOT_FOUND", message }));
       }
       const ctx: RequestContext = {
         req,
@@ -166,6 +177,7 @@ function listen(opts: AppServerOptions, startedAt: number) {
           service: opts.service,
           version: opts.version,
           uptimeS: Math.round((Date.now() - startedAt) / 100) / 10,
+          openFilesLimit: opts.openFilesLimit,
           ...(opts.insecureDemo ? { insecureDemo: true, warning: INSECURE_DEMO_WARNING } : {}),
         });
       }
