@@ -1,7 +1,6 @@
 import { Database } from "bun:sqlite";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { preparePrivateDatabase } from "@evgrid/kit/private-files";
 
 /**
  * argon2id with OWASP's recommended minimum (19 MiB, 2 passes) rather than Bun's 64 MiB default: a gateway
@@ -43,7 +42,7 @@ export class Registry {
   private readonly dummyHash = Bun.password.hash(randomBytes(24).toString("base64url"), ARGON2);
 
   constructor(path: string) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    preparePrivateDatabase(path);
     this.db = new Database(path, { create: true, strict: true });
     this.db.run("PRAGMA journal_mode = WAL");
     this.db.run(`CREATE TABLE IF NOT EXISTS charge_points (

@@ -11,6 +11,7 @@ export * from "./limits.ts";
 export * from "./listening.ts";
 export * from "./log.ts";
 export * from "./observe.ts";
+export * from "./private-files.ts";
 export * from "./procedures.ts";
 export * from "./process.ts";
 export * from "./replica-pool.ts";
