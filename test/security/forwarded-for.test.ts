@@ -12,17 +12,20 @@ setDefaultTimeout(30_000);
 const BURST = 10;
 
 describe("TRUST_PROXY", () => {
-  test.each(["1", "true"])("the old form %s is refused at start, exit 2, naming the CIDR form", async (old) => {
-    const { code, stderr } = await runCommand([process.execPath, "apps/charge-api/src/main.ts"], {
-      SERVICE_TOKEN: "forwarded-for-test-token-0123456789",
-      HOST: "127.0.0.1",
-      PORT: "0",
-      TRUST_PROXY: old,
-    });
-    expect(code).toBe(2);
-    expect(stderr).toContain("TRUST_PROXY");
-    expect(stderr).toContain("10.0.0.0/8,127.0.0.1/32");
-  });
+  test.each(["1", "true"])(
+    "the old form %s is refused at start, exit 2, naming the CIDR form",
+    async (old) => {
+      const { code, stderr } = await runCommand([process.execPath, "apps/charge-api/src/main.ts"], {
+        SERVICE_TOKEN: "forwarded-for-test-token-0123456789",
+        HOST: "127.0.0.1",
+        PORT: "0",
+        TRUST_PROXY: old,
+      });
+      expect(code).toBe(2);
+      expect(stderr).toContain("TRUST_PROXY");
+      expect(stderr).toContain("10.0.0.0/8,127.0.0.1/32");
+    },
+  );
 
   test("a caller that is not a trusted proxy gets one quota, whatever X-Forwarded-For it writes", async () => {
     await using grid = await startGrid({
