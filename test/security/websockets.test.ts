@@ -1,7 +1,7 @@
 /**
  * Nobody ties up an app with unauthenticated WebSockets: the public charge-api takes none (its API is HTTP
  * and SSE), an internal app closes a link that does not show the token within LINK_AUTH_TIMEOUT_MS and
- * caps links per address (LINK_MAX_PER_ADDRESS), and every app runs with its open-file limit raised to the
+ * caps such links per address (LINK_MAX_PENDING_PER_ADDRESS), and every app runs with its open-file limit raised to the
  * hard limit and says so.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -39,11 +39,21 @@ describe("unauthenticated WebSockets", () => {
     await using sub = await spawnApp("substation", {
       SERVICE_TOKEN: TOKEN,
       SUBSTATION_DB_PATH: ":memory:",
-      // Long enough that all 30 arrive while the first five still hold their slots.
-      LINK_AUTH_TIMEOUT_MS: "2000",
-      LINK_MAX_PER_ADDRESS: "5",
+      // Long enough that all 30, and the peer below, arrive while the first five still hold their slots.
+      LINK_AUTH_TIMEOUT_MS: "3000",
+      LINK_MAX_PENDING_PER_ADDRESS: "5",
     });
     const sockets = Array.from({ length: 30 }, () => stranger(sub.url));
+    // While strangers hold every slot, a peer with the token still gets its link.
+    await eventually(() => expect(sockets.filter((s) => s.opened)).toHaveLength(5));
+    const peer = new WebSocket(`${sub.url.replace(/^http/, "ws")}/trpc`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    } as unknown as string[]);
+    await new Promise((resolve, reject) => {
+      peer.onopen = resolve;
+      peer.onclose = reject;
+    });
+    peer.close();
     // Every one ends by itself: refused at the upgrade past the cap, or closed when its grace is up.
     await eventually(() => expect(sockets.filter((s) => s.closed === null)).toEqual([]), {
       timeoutMs: 15_000,
@@ -51,7 +61,7 @@ describe("unauthenticated WebSockets", () => {
     const opened = sockets.filter((s) => s.opened);
     expect(opened).toHaveLength(5);
     for (const s of opened)
-      expect(s.closed).toEqual({ code: 4401, reason: "no service token within 2000 ms" });
+      expect(s.closed).toEqual({ code: 4401, reason: "no service token within 3000 ms" });
     // The address's slots are free again: a peer with the token gets its link.
     const load = await sub.call("getLoad");
     expect(load.status).toBe(200);

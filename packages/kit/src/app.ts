@@ -18,7 +18,7 @@ export interface AppEnv extends TelemetryEnv {
   EVGRID_INSECURE_DEMO?: boolean;
   METRICS_TOKEN?: string | undefined;
   LINK_AUTH_TIMEOUT_MS?: number;
-  LINK_MAX_PER_ADDRESS?: number;
+  LINK_MAX_PENDING_PER_ADDRESS?: number;
   /** Only the public app (charge-api) reads these two. */
   API_KEYS?: readonly string[];
   TRUST_PROXY?: TrustedProxies;
@@ -107,5 +107,5 @@ export async function launchApp<Extra>(
 
 const linkLimits = (env: AppEnv) => ({
   authTimeoutMs: env.LINK_AUTH_TIMEOUT_MS ?? 5000,
-  maxPerAddress: env.LINK_MAX_PER_ADDRESS ?? 64,
+  maxPendingPerAddress: env.LINK_MAX_PENDING_PER_ADDRESS ?? 16,
 });

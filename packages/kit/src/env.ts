@@ -37,8 +37,11 @@ export const commonEnvShape = {
    * is closed: an unauthenticated socket must not hold a file descriptor for the idle timeout.
    */
   LINK_AUTH_TIMEOUT_MS: positiveMsSchema.default(5000),
-  /** Links one address may hold open at once; our own peers need a few each, a flood gets 429. */
-  LINK_MAX_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(64),
+  /**
+   * Links one address may hold open before they show the token: our peers send it at once (or in the
+   * upgrade), so only a flood of strangers reaches this and gets 429.
+   */
+  LINK_MAX_PENDING_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(16),
   /** If set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>` (give Prometheus the same). */
   METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
   ...telemetryEnvShape,

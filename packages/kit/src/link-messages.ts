@@ -1,4 +1,7 @@
-/** The messages of tRPC's WebSocket protocol as link-server.ts reads them: parsed and checked, nothing run. */
+/**
+ * The messages of tRPC's WebSocket protocol as link-server.ts reads them (parsed and checked, nothing run),
+ * and its refusals of an upgrade.
+ */
 export interface CallParams {
   path: string;
   input?: unknown;
@@ -56,3 +59,20 @@ export const isCall = (method: unknown): method is "query" | "mutation" | "subsc
 
 export const isParams = (params: unknown): params is CallParams =>
   typeof params === "object" && params !== null && typeof (params as CallParams).path === "string";
+
+export function tooMany(max: number): Response {
+  const message = `at most ${max} links from one address may wait to show the service token`;
+  return Response.json({ error: { message, data: { reason: "TOO_MANY_REQUESTS" } } }, { status: 429 });
+}
+
+export function unauthorized(): Response {
+  return Response.json(
+    {
+      error: {
+        message: "internal link: send Authorization: Bearer <service token>",
+        data: { reason: "UNAUTHORIZED" },
+      },
+    },
+    { status: 401 },
+  );
+}

@@ -12,6 +12,8 @@ import {
   type Message,
   parseFrame,
   type TraceFields,
+  tooMany,
+  unauthorized,
 } from "./link-messages.ts";
 import type { RpcObservability } from "./observe.ts";
 import { resolveProcedures } from "./procedures.ts";
@@ -27,7 +29,7 @@ import type { RequestContext } from "./trpc.ts";
  * A link proves the service token before anything runs: at the upgrade (`Authorization: Bearer`), or, for
  * clients that cannot set headers (browsers, tRPC's createWSClient), in tRPC's `connectionParams` message
  * (`?connectionParams=1`, then `{method: "connectionParams", data: {token}}` first). Anything else first,
- * or nothing within `authTimeoutMs`, closes the link; links per address are capped. Each call then runs like an HTTP call (every middleware, validator and error format),
+ * or nothing within `authTimeoutMs`, closes the link; links waiting for it are capped per address. Each call then runs like an HTTP call (every middleware, validator and error format),
  * with its own trace context (`traceparent` beside `params`) and its own abort signal, which fires when the
  * link drops: a waiting dispatch whose caller is gone leaves the queue.
  */
@@ -40,7 +42,7 @@ export interface LinkData {
   batch: boolean;
   /** Answers waiting for the end of this turn of the event loop (batching links only). */
   outbox: object[];
-  /** The peer's address (IPv6 by its /64): links are counted per address. */
+  /** The peer's address (IPv6 by its /64): links still waiting for the token are counted per address. */
   address: string;
   /** Closes a link that has not shown the token in time. */
   authTimer?: ReturnType<typeof setTimeout> | undefined;
@@ -55,8 +57,11 @@ export interface LinkServerOptions {
   maxRunning?: number;
   /** How long a link opened without the token has to send it in connectionParams (LINK_AUTH_TIMEOUT_MS). */
   authTimeoutMs?: number;
-  /** Links open at once from one address (LINK_MAX_PER_ADDRESS); more upgrades are refused 429. */
-  maxPerAddress?: number;
+  /**
+   * Links one address may hold open before they show the token (LINK_MAX_PENDING_PER_ADDRESS); more such
+   * upgrades are refused 429. Links with the token are bounded by who holds it, not counted.
+   */
+  maxPendingPerAddress?: number;
   onInternalError?: (error: TRPCError, path: string) => void;
 }
 
@@ -71,13 +76,14 @@ export function linkServer(opts: LinkServerOptions) {
   const maxRunning = opts.maxRunning ?? 100_000;
   const open = new Set<Ws>();
   const authTimeoutMs = opts.authTimeoutMs ?? 5000;
-  const maxPerAddress = opts.maxPerAddress ?? 64;
-  // Links per address, counted from the upgrade (a burst of upgrades in one tick counts at once).
-  const perAddress = new Map<string, number>();
-  const release = (address: string) => {
-    const n = (perAddress.get(address) ?? 1) - 1;
-    if (n > 0) perAddress.set(address, n);
-    else perAddress.delete(address);
+  const maxPending = opts.maxPendingPerAddress ?? 16;
+  // Links without the token yet, per address, counted from the upgrade (a burst in one tick counts at once).
+  const pending = new Map<string, number>();
+  const release = (data: LinkData) => {
+    if (data.authed) return;
+    const n = (pending.get(data.address) ?? 1) - 1;
+    if (n > 0) pending.set(data.address, n);
+    else pending.delete(data.address);
   };
 
   // Links with answers queued this turn; flushed together once the turn's I/O is done.
@@ -178,6 +184,7 @@ export function linkServer(opts: LinkServerOptions) {
       const token =
         msg.method === "connectionParams" ? (msg.data as { token?: unknown } | null)?.token : undefined;
       if (typeof token === "string" && tokenMatches(opts.serviceToken, `Bearer ${token}`)) {
+        release(ws.data);
         ws.data.authed = true;
         clearTimeout(ws.data.authTimer);
         return true;
@@ -231,7 +238,7 @@ export function linkServer(opts: LinkServerOptions) {
     },
     close(ws) {
       clearTimeout(ws.data.authTimer);
-      release(ws.data.address);
+      release(ws.data);
       open.delete(ws);
       dirty.delete(ws);
       for (const aborter of ws.data.running.values()) aborter.abort();
@@ -263,31 +270,16 @@ export function linkServer(opts: LinkServerOptions) {
       const willSend = url.searchParams.get("connectionParams") === "1";
       if (!authed && !willSend) return unauthorized();
       const address = normalizeAddress(server.requestIP(req)?.address ?? "unknown");
-      const count = perAddress.get(address) ?? 0;
-      if (count >= maxPerAddress) return tooMany(maxPerAddress);
-      perAddress.set(address, count + 1);
+      if (!authed) {
+        const count = pending.get(address) ?? 0;
+        if (count >= maxPending) return tooMany(maxPending);
+        pending.set(address, count + 1);
+      }
       const batch = url.searchParams.get("batch") === "1";
       const data: LinkData = { authed, running: new Map(), batch, outbox: [], address };
       if (server.upgrade(req, { data })) return undefined;
-      release(address);
+      release(data);
       return Response.json({ error: "expected a WebSocket upgrade" }, { status: 400 });
     },
   };
-}
-
-function tooMany(max: number): Response {
-  const message = `at most ${max} links from one address`;
-  return Response.json({ error: { message, data: { reason: "TOO_MANY_REQUESTS" } } }, { status: 429 });
-}
-
-function unauthorized(): Response {
-  return Response.json(
-    {
-      error: {
-        message: "internal link: send Authorization: Bearer <service token>",
-        data: { reason: "UNAUTHORIZED" },
-      },
-    },
-    { status: 401 },
-  );
 }

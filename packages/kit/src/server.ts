@@ -43,9 +43,9 @@ export interface AppServerOptions {
   /**
    * Internal links (WebSocket upgrades on /trpc): `false` on a port no caller of ours opens one to (the
    * public charge-api: HTTP and SSE only), else how long an unauthenticated link may wait and how many
-   * links one address may hold.
+   * such links one address may hold.
    */
-  links: false | { authTimeoutMs: number; maxPerAddress: number };
+  links: false | { authTimeoutMs: number; maxPendingPerAddress: number };
   /** RLIMIT_NOFILE as the process runs with it, for /healthz (openFilesLimit in fd-limit.ts). */
   openFilesLimit?: { soft: number; hard: number } | undefined;
   /** Extra plain-HTTP routes (exact path match). */
