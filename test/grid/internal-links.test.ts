@@ -150,7 +150,7 @@ describe("bad messages are refused, and the app is unharmed", () => {
 describe("a dropped or silent peer", () => {
   test("kill -9 fails the calls in flight at once, typed; the link comes back when the peer does", async () => {
     const env = {
-      SERVICE_TOKEN: "links-test-token-0123456789",
+      SERVICE_TOKEN: "links-test-token-0123456789abcdefg",
       SUBSTATION_DB_PATH: ":memory:",
     };
     const first = await spawnApp("substation", env);

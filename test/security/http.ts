@@ -35,7 +35,7 @@ export interface Answer {
 }
 
 export interface As {
-  /** Open mode with TRUST_PROXY=1: the address the one trusted proxy saw. */
+  /** Open mode with TRUST_PROXY=127.0.0.1/32: the address our (loopback) proxy saw. */
   address?: string;
   /** An API key, or the service token. */
   bearer?: string;

@@ -14,7 +14,9 @@ describe("open mode (no API keys): the session secret is the proof of ownership"
   const victim: As = { address: "203.0.113.10" };
   const stranger: As = { address: "198.51.100.66" };
   beforeAll(async () => {
-    dev = await startDev(["--random-ports", "--capacities", "150,150"], { env: { TRUST_PROXY: "1" } });
+    dev = await startDev(["--random-ports", "--capacities", "150,150"], {
+      env: { TRUST_PROXY: "127.0.0.1/32" },
+    });
     api = dev.urls.chargeApi;
   });
   afterAll(() => dev?.[Symbol.asyncDispose]());

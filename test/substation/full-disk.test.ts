@@ -4,7 +4,7 @@ import { Journal } from "@evgrid/substation/journal";
 import { diskHog } from "@evgrid/substation/test/disk-hog";
 import { eventually, metricValue, spawnApp, tempDir } from "@evgrid/testing";
 
-const TOKEN = "substation-process-test-token";
+const TOKEN = "substation-process-test-token-0123";
 
 const CAP_MB = 0.2;
 const SHORT_S = 2;

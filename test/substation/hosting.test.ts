@@ -12,7 +12,7 @@ import { eventually, repoRoot, spawnListening, startDev, tempDir } from "@evgrid
 
 setDefaultTimeout(60_000);
 const MAIN = resolve(repoRoot, "apps/substation/src/main.ts");
-const TOKEN = "hosting-token-0123456789";
+const TOKEN = "hosting-token-0123456789abcdefghij";
 
 describe("several substations in one process", () => {
   test("each site has its own id, port, journal and load; SIGTERM stops them all", async () => {

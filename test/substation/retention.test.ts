@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Journal } from "@evgrid/substation/journal";
 import { eventually, metricValue, spawnApp, tempDir } from "@evgrid/testing";
 
-const TOKEN = "substation-process-test-token";
+const TOKEN = "substation-process-test-token-0123";
 
 describe("a substation process with a short retention (issue 8, point 7)", () => {
   test("exports every ended session as a charge detail record, then deletes it from the journal", async () => {

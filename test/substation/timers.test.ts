@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { cpuMs, spawnApp, tempDir } from "@evgrid/testing";
 
-const TOKEN = "substation-process-test-token";
+const TOKEN = "substation-process-test-token-0123";
 
 describe("timers armed from input (issue 8, point 2)", () => {
   test("a session that ends in 1000 hours leaves the substation idle and silent", async () => {

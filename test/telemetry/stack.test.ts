@@ -38,13 +38,13 @@ const serviceOf = (app: string) => app.replace(/-\d+$/, "");
 const envOf = (service: string): Record<string, string> => compose.services[service].environment;
 
 /** Runs a command, failing (never skipping) when the tool is missing: CI installs it. */
-async function run(cmd: string[], cwd = repoRoot, env: Record<string, string | undefined> = process.env) {
+async function run(cmd: string[], cwd = repoRoot, env: Record<string, string | undefined> = {}) {
   if (!Bun.which(cmd[0] as string)) {
     throw new Error(
       `${cmd[0]} is not installed: apt-get install -y ${cmd[0] === "docker-compose" ? "docker-compose" : "prometheus"}`,
     );
   }
-  const proc = Bun.spawn(cmd, { cwd, env, stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn(cmd, { cwd, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, code] = await Promise.all([
     new Response(proc.stdout).text(),
     new Response(proc.stderr).text(),
@@ -59,11 +59,17 @@ describe("compose.yaml", () => {
     const withoutName = (await Bun.file(resolve(repoRoot, "compose.yaml")).text()).replace(/^name: .*$/m, "");
     const tmp = resolve(repoRoot, "node_modules/.compose-check.yaml");
     await Bun.write(tmp, withoutName);
+    // The secrets compose takes from the operator's shell (test/security/secrets.test.ts: none has a default).
+    const secrets = {
+      SERVICE_TOKEN: "compose-check-token-0123456789abcdef",
+      GRAFANA_ADMIN_PASSWORD: "check",
+      VALKEY_PASSWORD: "0123abcd",
+    };
     const check = ["docker-compose", "-f", tmp, "--project-directory", repoRoot, "config", "-q"];
-    const { code, output } = await run(check, repoRoot, { ...process.env, VALKEY_PASSWORD: "0123abcd" });
+    const { code, output } = await run(check, repoRoot, secrets);
     expect({ code, output }).toEqual({ code: 0, output: "" });
     // Valkey is closed: without its password compose refuses to start, and says what to set.
-    const open = await run(check, repoRoot, { ...process.env, VALKEY_PASSWORD: undefined });
+    const open = await run(check, repoRoot, { ...secrets, VALKEY_PASSWORD: undefined });
     expect(open.code).not.toBe(0);
     expect(open.output).toContain("set VALKEY_PASSWORD (openssl rand -hex 24)");
   });

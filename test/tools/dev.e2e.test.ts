@@ -38,6 +38,17 @@ describe("bun run dev, end to end, as a user runs it", () => {
     expect(dev.tree.filter(alive)).toEqual([]);
   });
 
+  test("a SERVICE_TOKEN from the environment is used by every app and printed nowhere", async () => {
+    const token = "dev-own-token-0123456789abcdefghijkl";
+    await using dev = await startDev(["--random-ports"], { env: { SERVICE_TOKEN: token } });
+    const listed = await fetch(`${dev.urls.balancer}/trpc/listSubstations`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(listed.status).toBe(200);
+    expect(dev.output()).toContain("Authorization: Bearer $SERVICE_TOKEN");
+    expect(dev.output()).not.toContain(token);
+  });
+
   test("SIGTERM to the runner alone also stops every app", async () => {
     await using dev = await startDev(["--random-ports", "--substations", "3", "--capacities", "150,100,50"]);
     expect(Object.keys(dev.urls.substations)).toHaveLength(3);

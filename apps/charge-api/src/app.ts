@@ -38,6 +38,8 @@ export function startChargeApi(env: ChargeApiEnv) {
       router,
       ready: () => (balancers.healthyCount > 0 ? null : `no balancer answers (${balancers.count} listed)`),
       routes: { "/request_charge": legacyRequestCharge(router), "/openapi.json": openApiRoute(router) },
+      // The public API is HTTP (+ SSE): nobody opens a link to it, so no WebSocket may tie up its sockets.
+      links: false,
       describe: {
         balancers: env.BALANCER_URLS.join(","),
         transport: env.INTERNAL_TRANSPORT,

@@ -7,6 +7,7 @@ import {
   loadEnv,
   portSchema,
   positiveMsSchema,
+  trustProxySchema,
 } from "@evgrid/kit";
 import { z } from "zod";
 
@@ -50,10 +51,11 @@ const schema = z
       )
       .default([]),
     /**
-     * How many reverse proxies of our own stand in front of this app. 0 (the default) ignores
-     * X-Forwarded-For, which any client can write; set it only when every request comes through them.
+     * The reverse proxies of our own in front of this app, as CIDRs (`10.0.0.0/8,127.0.0.1/32`): a request
+     * from one of them is keyed by the right-most X-Forwarded-For address that is not one of them. Unset:
+     * X-Forwarded-For is ignored (any client can write it).
      */
-    TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
+    TRUST_PROXY: trustProxySchema,
     /** Requests per second per caller (API key, or address in open mode), and the burst allowed. */
     QUOTA_RPS: z.coerce.number().positive().max(1_000_000).default(50),
     QUOTA_BURST: z.coerce.number().int().min(1).max(1_000_000).default(100),

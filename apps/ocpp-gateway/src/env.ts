@@ -5,6 +5,7 @@ import {
   loadEnv,
   portSchema,
   positiveMsSchema,
+  trustProxySchema,
 } from "@evgrid/kit";
 import { z } from "zod";
 import type { AuthOptions } from "./auth.ts";
@@ -114,8 +115,11 @@ const schema = z
      * behind one NAT that all reconnect at once past this get 503 and retry with their back-off.
      */
     OCPP_AUTH_VERIFY_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(16),
-    /** Reverse proxies of our own in front of OCPP_PORT: the charger's address is read from X-Forwarded-For. */
-    OCPP_TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
+    /**
+     * Reverse proxies of our own in front of OCPP_PORT, as CIDRs (as TRUST_PROXY): the charger's address is
+     * the right-most X-Forwarded-For entry that is not one of them.
+     */
+    OCPP_TRUST_PROXY: trustProxySchema,
   })
   .transform((env) => ({
     ...env,

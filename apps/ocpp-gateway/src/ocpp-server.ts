@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { clientAddress, type Logger } from "@evgrid/kit";
+import { clientAddress, type Logger, type TrustedProxies } from "@evgrid/kit";
 import { RPCServer } from "ocpp-rpc";
 import { type AuthOptions, ChargerAuth } from "./auth.ts";
 import type { Gateway } from "./gateway.ts";
@@ -21,7 +21,7 @@ export interface OcppServerOptions {
   maxBadMessages: number;
   auth: AuthOptions;
   /** Reverse proxies of our own in front (their X-Forwarded-For names the charger's address). */
-  trustedProxies: number;
+  trustedProxies: TrustedProxies;
 }
 
 /**

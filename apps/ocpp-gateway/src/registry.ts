@@ -1,7 +1,6 @@
 import { Database } from "bun:sqlite";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { preparePrivateDatabase } from "@evgrid/kit/private-files";
 
 /**
  * argon2id with OWASP's recommended minimum (19 MiB, 2 passes) rather than Bun's 64 MiB default: a gateway
@@ -53,7 +52,7 @@ export class Registry {
 
   /** `maxMb`: a cap on the file (SQLite max_page_count); past it every write fails as on a full disk. */
   constructor(path: string, opts: { maxMb?: number | undefined } = {}) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    preparePrivateDatabase(path);
     this.db = new Database(path, { create: true, strict: true });
     this.db.run("PRAGMA journal_mode = WAL");
     if (opts.maxMb !== undefined) {

@@ -1,6 +1,7 @@
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { EndReason } from "@evgrid/contract";
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from "@evgrid/kit/private-files";
 import type { Journal, SessionRecord } from "./journal.ts";
 
 /** One charge detail record: what billing needs of an ended session, one JSON object per line. */
@@ -38,8 +39,9 @@ export const cdrFileName = (substationId: string, endedAtMs: number) =>
  * it never holds half a line.
  */
 export function appendDurably(path: string, text: string): void {
-  const fd = openSync(path, "a");
+  const fd = openSync(path, "a", PRIVATE_FILE_MODE);
   try {
+    fchmodSync(fd, PRIVATE_FILE_MODE); // a file an older version made 0644
     const sizeBefore = fstatSync(fd).size;
     try {
       writeSync(fd, text);
@@ -78,7 +80,7 @@ export class CdrExport {
       lines.push(JSON.stringify(cdrOf(rec, this.substationId)));
       byFile.set(file, lines);
     }
-    mkdirSync(this.dir, { recursive: true });
+    ensurePrivateDir(this.dir);
     for (const [file, lines] of byFile) appendDurably(join(this.dir, file), `${lines.join("\n")}\n`);
     this.journal.markExported(recs.map((r) => r.sessionId));
     return recs.length;

@@ -1,7 +1,6 @@
 import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import { type EndReason, OPERATOR, type Priority, type Session } from "@evgrid/contract";
+import { preparePrivateDatabase } from "@evgrid/kit/private-files";
 
 /** One session as the journal keeps it. */
 export interface SessionRecord {
@@ -166,7 +165,7 @@ export class Journal {
   private indexed = false;
 
   constructor(path: string, opts: JournalOptions = {}) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    preparePrivateDatabase(path);
     this.db = new Database(path, { create: true, strict: true });
     const synchronous = opts.sync === "full" ? "FULL" : "NORMAL";
     this.db.exec(

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { readEnv } from "../src/env.ts";
 
 const repoRoot = resolve(import.meta.dir, "../../..");
-const TOKEN = { SERVICE_TOKEN: "substation-env-test-token" };
+const TOKEN = { SERVICE_TOKEN: "substation-env-test-token-0123456789" };
 
 describe("journal settings", () => {
   test("defaults: keys honoured 24 h, sessions kept 48 h, no size cap", () => {

@@ -98,8 +98,11 @@ const app = (name: string) => [process.execPath, resolve(root, `apps/${name}/src
 const portOf = (p: number) => String(opts.randomPorts ? 0 : p);
 // Children get our environment plus their own settings. Bun queues fetches past 256 in flight per process;
 // the balancer and charge-api fan in every request, so they get room for bursts.
-// One service token per run (or the one in the environment): internal procedures require it.
+// One service token per run (or the one in the environment): internal procedures require it. A token made
+// here is printed in the banner, for the developer to paste (it dies with the run; README says so); one
+// from the environment is never printed: whoever set it has it.
 const serviceToken = process.env.SERVICE_TOKEN ?? randomBytes(24).toString("base64url");
+const tokenShown = process.env.SERVICE_TOKEN ? "$SERVICE_TOKEN" : serviceToken;
 const base = {
   ...process.env,
   SERVICE_TOKEN: serviceToken,
@@ -196,7 +199,7 @@ try {
       ...substations.map((s, i) => row(s.id, substationUrls[i] ?? "", `${s.capacityKw} kW, /trpc/getLoad`)),
       row("ocpp-gateway", gatewayUrl, `admin: /trpc/listChargePoints; charge points: ${ocppUrl}/<id>`),
       "  every app also serves GET /livez, GET /readyz, GET /healthz and GET /metrics",
-      `  internal procedures (balancer, substations) need: Authorization: Bearer ${serviceToken}`,
+      `  internal procedures (balancer, substations) need: Authorization: Bearer ${tokenShown}`,
       "",
       `  try: curl -X POST ${apiUrl}/request_charge`,
       `       bun run client${apiUrl === "http://127.0.0.1:8080" ? "" : ` --url ${apiUrl}`}`,

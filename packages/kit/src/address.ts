@@ -1,12 +1,57 @@
-import { isIPv4, isIPv6 } from "node:net";
+import { isIP, isIPv4, isIPv6 } from "node:net";
+import ipaddr from "ipaddr.js";
+
+type Ip = ipaddr.IPv4 | ipaddr.IPv6;
+
+/**
+ * The reverse proxies of our own (TRUST_PROXY): CIDRs such as `10.0.0.0/8,127.0.0.1/32`. Only a request that
+ * reaches us from one of them has its X-Forwarded-For read, and only as far as they wrote it.
+ */
+export class TrustedProxies {
+  static readonly none = new TrustedProxies([]);
+  private readonly ranges: [Ip, number][];
+
+  /** Throws, naming the entry, on anything but CIDRs or plain addresses (one host). */
+  constructor(cidrs: readonly string[]) {
+    this.ranges = cidrs.map((cidr) => {
+      const trimmed = cidr.trim();
+      if (ipaddr.isValidCIDR(trimmed)) return ipaddr.parseCIDR(trimmed);
+      if (isIP(trimmed)) {
+        const ip = ipaddr.parse(trimmed);
+        return [ip, ip.kind() === "ipv4" ? 32 : 128];
+      }
+      throw new Error(`"${trimmed}" is not a CIDR (e.g. 10.0.0.0/8) or an address`);
+    });
+  }
+
+  get any(): boolean {
+    return this.ranges.length > 0;
+  }
+
+  /** Is `address` (as the socket or a proxy wrote it) one of our proxies? */
+  has(address: string): boolean {
+    const ip = parseStrict(address);
+    if (!ip) return false;
+    return this.ranges.some(([range, bits]) => range.kind() === ip.kind() && ip.match(range, bits));
+  }
+}
+
+/** An address as a socket or X-Forwarded-For writes it (brackets, zone, IPv4-mapped), or null. */
+function parseStrict(raw: string): Ip | null {
+  const address = raw
+    .trim()
+    .replace(/^\[|\]$/g, "")
+    .replace(/%.*$/, "");
+  return isIP(address) ? ipaddr.process(address) : null;
+}
 
 /**
  * The address a public caller's quotas and open-mode sessions are keyed by.
  *
- * `trustedProxies` is how many reverse proxies of our own stand in front of the app (TRUST_PROXY). With 0,
- * the default, X-Forwarded-For is ignored: anyone can write that header, so trusting it unasked would let a
- * client pick a fresh address, and fresh quotas, per request. With n, the client is the address our
- * outermost proxy saw: the n-th entry from the right of X-Forwarded-For.
+ * X-Forwarded-For is read only when the peer is one of `trusted` (TRUST_PROXY): anyone can write that
+ * header, so trusting it unasked would let a client pick a fresh address, and fresh quotas, per request.
+ * Then the client is the right-most address in it that is not a proxy of ours: each of our proxies appends
+ * the address it saw, and everything left of the first stranger is the stranger's own writing.
  *
  * IPv6 clients are keyed by their /64: one subscriber usually holds a whole /64 and could otherwise rotate
  * through 2^64 addresses. IPv4-mapped IPv6 addresses are written as IPv4.
@@ -14,16 +59,18 @@ import { isIPv4, isIPv6 } from "node:net";
 export function clientAddress(
   peer: string | undefined,
   forwardedFor: string | null,
-  trustedProxies: number,
+  trusted: TrustedProxies,
 ): string {
   let address = peer ?? "unknown";
-  if (trustedProxies > 0 && forwardedFor) {
+  if (trusted.any && forwardedFor && trusted.has(address)) {
     const hops = forwardedFor
       .split(",")
       .map((h) => h.trim())
       .filter((h) => h.length > 0);
-    const picked = hops[Math.max(0, hops.length - trustedProxies)];
-    if (picked !== undefined) address = picked;
+    for (let i = hops.length - 1; i >= 0; i--) {
+      address = hops[i] as string;
+      if (!trusted.has(address)) break;
+    }
   }
   return normalizeAddress(address);
 }

@@ -1,9 +1,12 @@
 import { startTelemetry, type Telemetry, type TelemetryEnv } from "@evgrid/telemetry";
 import type { AnyRouter } from "@trpc/server";
 import type { ReadinessCheck } from "./health.ts";
+import { TrustedProxies } from "./address.ts";
+import { openFilesLimit } from "./fd-limit.ts";
 import { listeningLine } from "./listening.ts";
 import { createLogger, type LogFormat, type Logger } from "./log.ts";
 import { type RpcObservability, rpcObservability } from "./observe.ts";
+import { assertServiceToken, INSECURE_DEMO_WARNING } from "./secrets.ts";
 import { type AppServer, type RouteHandler, serveApp } from "./server.ts";
 import { ApiKeys } from "./token.ts";
 
@@ -13,10 +16,14 @@ export interface AppEnv extends TelemetryEnv {
   LOG_QUIET: boolean;
   LOG_FORMAT?: LogFormat;
   SERVICE_TOKEN: string;
+  /** A short or published SERVICE_TOKEN is accepted, with a warning at start and on /healthz. */
+  EVGRID_INSECURE_DEMO?: boolean;
   METRICS_TOKEN?: string | undefined;
+  LINK_AUTH_TIMEOUT_MS?: number;
+  LINK_MAX_PENDING_PER_ADDRESS?: number;
   /** Only the public app (charge-api) reads these two. */
   API_KEYS?: readonly string[];
-  TRUST_PROXY?: number;
+  TRUST_PROXY?: TrustedProxies;
 }
 
 export interface AppParts<Extra> {
@@ -25,6 +32,8 @@ export interface AppParts<Extra> {
   routes?: Record<string, RouteHandler>;
   /** Why the app cannot serve now (its dependency is missing), or null: what /readyz answers. */
   ready?: ReadinessCheck;
+  /** False when no caller opens an internal link (WebSocket) to this app: upgrades are refused. */
+  links?: boolean;
   /** Facts for the start-up log line. */
   describe?: Record<string, unknown>;
   /** Runs before the server stops (timers, background loops, refusing new work). */
@@ -53,6 +62,12 @@ export async function launchApp<Extra>(
     log: Logger;
   }) => Promise<AppParts<Extra>> | AppParts<Extra>,
 ): Promise<RunningApp<Extra>> {
+  const log = createLogger(env.LOG_QUIET);
+  // Also here, not only in loadEnv: tests and embedders build the env without it.
+  assertServiceToken(env.SERVICE_TOKEN, env.EVGRID_INSECURE_DEMO === true);
+  if (env.EVGRID_INSECURE_DEMO) log.warn(INSECURE_DEMO_WARNING, { service });
+  const files = openFilesLimit();
+  if (files && files.soft < files.hard) log.warn("open-file limit below its hard limit", { ...files });
   const telemetry = startTelemetry({ service, version, env });
   const log = createLogger({
     service: telemetry.serviceName,
@@ -74,11 +89,19 @@ export async function launchApp<Extra>(
     routes: parts.routes ?? {},
     serviceToken: env.SERVICE_TOKEN,
     apiKeys: new ApiKeys(env.API_KEYS ?? []),
-    trustedProxies: env.TRUST_PROXY ?? 0,
+    trustedProxies: env.TRUST_PROXY ?? TrustedProxies.none,
     metricsToken: env.METRICS_TOKEN,
     ready: parts.ready,
+    insecureDemo: env.EVGRID_INSECURE_DEMO === true,
+    links: parts.links === false ? false : linkLimits(env),
+    openFilesLimit: files,
   });
-  log.info(listeningLine(service), { url: server.url, ...parts.describe, tracing: telemetry.tracing });
+  log.info(listeningLine(service), {
+    url: server.url,
+    ...parts.describe,
+    tracing: telemetry.tracing,
+    openFilesLimit: files?.soft,
+  });
   await parts.afterStart?.(server);
   return {
     ...parts.expose,
@@ -92,3 +115,8 @@ export async function launchApp<Extra>(
     },
   };
 }
+
+const linkLimits = (env: AppEnv) => ({
+  authTimeoutMs: env.LINK_AUTH_TIMEOUT_MS ?? 5000,
+  maxPendingPerAddress: env.LINK_MAX_PENDING_PER_ADDRESS ?? 16,
+});

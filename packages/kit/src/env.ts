@@ -1,5 +1,7 @@
 import { telemetryEnvShape } from "@evgrid/telemetry";
 import { z } from "zod";
+import { TrustedProxies } from "./address.ts";
+import { serviceTokenProblem } from "./secrets.ts";
 
 /** A TCP port; 0 asks the OS for a free one (tests). */
 export const portSchema = z.coerce.number().int().min(0).max(65535);
@@ -19,22 +21,62 @@ export const commonEnvShape = {
   LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
   /** Set by `bun run dev`: exit when that process is gone, so a killed runner leaves no orphans. */
   PARENT_PID: z.coerce.number().int().positive().optional(),
-  /** Shared secret of the grid's services: internal and admin procedures require it as a bearer token. */
-  SERVICE_TOKEN: z
-    .string({
-      error: "SERVICE_TOKEN is required: a shared secret of 16+ characters (bun run dev makes one per run)",
-    })
-    .min(16, "SERVICE_TOKEN must be at least 16 characters"),
+  /**
+   * Shared secret of the grid's services: internal and admin procedures require it as a bearer token, and
+   * session secrets are HMACs under it. 32+ characters and not one published in the repo (secrets.ts),
+   * checked by loadEnv and launchApp unless EVGRID_INSECURE_DEMO.
+   */
+  SERVICE_TOKEN: z.string({
+    error: "SERVICE_TOKEN is required: a shared secret of 32+ characters (bun run dev makes one per run)",
+  }),
+  /** Accepts a short or published SERVICE_TOKEN, loudly (start-up warning, /healthz): demos only. */
+  EVGRID_INSECURE_DEMO: z.stringbool().default(false),
   /**
    * How this app calls the next one: `ws`, one persistent WebSocket link per peer with every call
    * multiplexed on it (tRPC's WebSocket protocol), or `http`, one request per call. /trpc over HTTP is
    * served either way.
    */
   INTERNAL_TRANSPORT: z.enum(["ws", "http"]).default("ws"),
+  /**
+   * An internal link (WebSocket) opened without the token must send it (connectionParams) within this, or
+   * is closed: an unauthenticated socket must not hold a file descriptor for the idle timeout.
+   */
+  LINK_AUTH_TIMEOUT_MS: positiveMsSchema.default(5000),
+  /**
+   * Links one address may hold open before they show the token: our peers send it at once (or in the
+   * upgrade), so only a flood of strangers reaches this and gets 429.
+   */
+  LINK_MAX_PENDING_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(16),
   /** If set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>` (give Prometheus the same). */
   METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
   ...telemetryEnvShape,
 };
+
+/**
+ * TRUST_PROXY / OCPP_TRUST_PROXY: the reverse proxies of our own whose X-Forwarded-For is believed, as
+ * comma-separated CIDRs (`10.0.0.0/8,127.0.0.1/32`). Unset, empty, `0` or `false`: none. The old form, a
+ * count (`1`, `true`), is refused, not mapped: it believed whoever sent the header, the very hole it named.
+ */
+export const trustProxySchema = z
+  .string()
+  .default("")
+  .transform((raw, ctx) => {
+    const value = raw.trim();
+    if (value === "" || value === "0" || value === "false") return TrustedProxies.none;
+    if (/^(\d+|true)$/.test(value)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `now names the trusted proxies as CIDRs, e.g. 10.0.0.0/8,127.0.0.1/32 (a count such as "${value}" trusted any client's X-Forwarded-For)`,
+      });
+      return z.NEVER;
+    }
+    try {
+      return new TrustedProxies(value.split(",").filter((c) => c.trim() !== ""));
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: `${(err as Error).message}; e.g. 10.0.0.0/8,127.0.0.1/32` });
+      return z.NEVER;
+    }
+  });
 
 /** A comma-separated list of URLs, e.g. SUBSTATION_URLS. */
 export const urlListSchema = z
@@ -75,10 +117,23 @@ export function loadEnv<S extends z.ZodType>(
   env: Record<string, string | undefined> = process.env,
 ): z.output<S> {
   const parsed = schema.safeParse(env);
-  if (parsed.success) return parsed.data;
-  const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
+  const lines = parsed.success
+    ? tokenIssues(parsed.data)
+    : parsed.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
+  if (parsed.success && lines.length === 0) return parsed.data;
   console.error(`${service}: invalid configuration\n${lines.join("\n")}`);
   process.exit(2);
+}
+
+/** A weak SERVICE_TOKEN, unless the operator said EVGRID_INSECURE_DEMO: as a line of loadEnv's report. */
+function tokenIssues(env: unknown): string[] {
+  const { SERVICE_TOKEN, EVGRID_INSECURE_DEMO } = env as {
+    SERVICE_TOKEN?: unknown;
+    EVGRID_INSECURE_DEMO?: unknown;
+  };
+  if (typeof SERVICE_TOKEN !== "string" || EVGRID_INSECURE_DEMO === true) return [];
+  const problem = serviceTokenProblem(SERVICE_TOKEN);
+  return problem ? [`  SERVICE_TOKEN: ${problem} (or EVGRID_INSECURE_DEMO=1 for a demo)`] : [];
 }
 
 /**

@@ -12,6 +12,8 @@ export interface HealthRoutes {
   version: string;
   startedAt: number;
   ready?: ReadinessCheck | undefined;
+  /** More facts for /healthz (the open-files limit, an insecure-demo warning). */
+  details?: Record<string, unknown> | undefined;
 }
 
 export async function healthResponse(pathname: string, h: HealthRoutes): Promise<Response | null> {
@@ -20,7 +22,7 @@ export async function healthResponse(pathname: string, h: HealthRoutes): Promise
     version: h.version,
     uptimeS: Math.round((Date.now() - h.startedAt) / 100) / 10,
   };
-  if (pathname === "/healthz" || pathname === "/livez") return Response.json({ ok: true, ...about });
+  if (pathname === "/healthz" || pathname === "/livez") return Response.json({ ok: true, ...about, ...h.details });
   if (pathname !== "/readyz") return null;
   let reason: string | null;
   try {

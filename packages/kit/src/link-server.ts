@@ -1,9 +1,20 @@
 import type { AnyRouter } from "@trpc/server";
 import { TRPCError } from "@trpc/server";
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
+import { normalizeAddress } from "./address.ts";
 import { errorShape } from "./http-errors.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
 import { frames } from "./link-client.ts";
+import {
+  type CallParams,
+  isCall,
+  isParams,
+  type Message,
+  parseFrame,
+  type TraceFields,
+  tooMany,
+  unauthorized,
+} from "./link-messages.ts";
 import type { RpcObservability } from "./observe.ts";
 import { resolveProcedures } from "./procedures.ts";
 import { type ApiKeys, tokenMatches } from "./token.ts";
@@ -17,8 +28,8 @@ import type { RequestContext } from "./trpc.ts";
  *
  * A link proves the service token before anything runs: at the upgrade (`Authorization: Bearer`), or, for
  * clients that cannot set headers (browsers, tRPC's createWSClient), in tRPC's `connectionParams` message
- * (`?connectionParams=1`, then `{method: "connectionParams", data: {token}}` first). Anything else first
- * closes the link. Each call then runs like an HTTP call (every middleware, validator and error format),
+ * (`?connectionParams=1`, then `{method: "connectionParams", data: {token}}` first). Anything else first,
+ * or nothing within `authTimeoutMs`, closes the link; links waiting for it are capped per address. Each call then runs like an HTTP call (every middleware, validator and error format),
  * with its own trace context (`traceparent` beside `params`) and its own abort signal, which fires when the
  * link drops: a waiting dispatch whose caller is gone leaves the queue.
  */
@@ -31,6 +42,10 @@ export interface LinkData {
   batch: boolean;
   /** Answers waiting for the end of this turn of the event loop (batching links only). */
   outbox: object[];
+  /** The peer's address (IPv6 by its /64): links still waiting for the token are counted per address. */
+  address: string;
+  /** Closes a link that has not shown the token in time. */
+  authTimer?: ReturnType<typeof setTimeout> | undefined;
 }
 
 export interface LinkServerOptions {
@@ -40,6 +55,13 @@ export interface LinkServerOptions {
   obs: RpcObservability;
   /** Calls one link may have running at once; more are refused (TOO_MANY_REQUESTS). */
   maxRunning?: number;
+  /** How long a link opened without the token has to send it in connectionParams (LINK_AUTH_TIMEOUT_MS). */
+  authTimeoutMs?: number;
+  /**
+   * Links one address may hold open before they show the token (LINK_MAX_PENDING_PER_ADDRESS); more such
+   * upgrades are refused 429. Links with the token are bounded by who holds it, not counted.
+   */
+  maxPendingPerAddress?: number;
   onInternalError?: (error: TRPCError, path: string) => void;
 }
 
@@ -53,6 +75,16 @@ export function linkServer(opts: LinkServerOptions) {
   const procedureAt = resolveProcedures(opts.router);
   const maxRunning = opts.maxRunning ?? 100_000;
   const open = new Set<Ws>();
+  const authTimeoutMs = opts.authTimeoutMs ?? 5000;
+  const maxPending = opts.maxPendingPerAddress ?? 16;
+  // Links without the token yet, per address, counted from the upgrade (a burst in one tick counts at once).
+  const pending = new Map<string, number>();
+  const release = (data: LinkData) => {
+    if (data.authed) return;
+    const n = (pending.get(data.address) ?? 1) - 1;
+    if (n > 0) pending.set(data.address, n);
+    else pending.delete(data.address);
+  };
 
   // Links with answers queued this turn; flushed together once the turn's I/O is done.
   const dirty = new Set<Ws>();
@@ -152,7 +184,9 @@ export function linkServer(opts: LinkServerOptions) {
       const token =
         msg.method === "connectionParams" ? (msg.data as { token?: unknown } | null)?.token : undefined;
       if (typeof token === "string" && tokenMatches(opts.serviceToken, `Bearer ${token}`)) {
+        release(ws.data);
         ws.data.authed = true;
+        clearTimeout(ws.data.authTimer);
         return true;
       }
       ws.close(LINK_CLOSE.unauthorized, "send the service token first");
@@ -184,6 +218,13 @@ export function linkServer(opts: LinkServerOptions) {
     idleTimeout: 120,
     open(ws) {
       open.add(ws);
+      // An unauthenticated link holds a socket for nothing: it gets a few seconds, not the idle timeout.
+      if (!ws.data.authed) {
+        ws.data.authTimer = setTimeout(
+          () => ws.close(LINK_CLOSE.unauthorized, `no service token within ${authTimeoutMs} ms`),
+          authTimeoutMs,
+        );
+      }
     },
     message(ws, raw) {
       const text = typeof raw === "string" ? raw : new TextDecoder().decode(raw);
@@ -196,6 +237,8 @@ export function linkServer(opts: LinkServerOptions) {
       }
     },
     close(ws) {
+      clearTimeout(ws.data.authTimer);
+      release(ws.data);
       open.delete(ws);
       dirty.delete(ws);
       for (const aborter of ws.data.running.values()) aborter.abort();
@@ -226,80 +269,17 @@ export function linkServer(opts: LinkServerOptions) {
       const authed = tokenMatches(opts.serviceToken, req.headers.get("authorization"));
       const willSend = url.searchParams.get("connectionParams") === "1";
       if (!authed && !willSend) return unauthorized();
+      const address = normalizeAddress(server.requestIP(req)?.address ?? "unknown");
+      if (!authed) {
+        const count = pending.get(address) ?? 0;
+        if (count >= maxPending) return tooMany(maxPending);
+        pending.set(address, count + 1);
+      }
       const batch = url.searchParams.get("batch") === "1";
-      const data: LinkData = { authed, running: new Map(), batch, outbox: [] };
+      const data: LinkData = { authed, running: new Map(), batch, outbox: [], address };
       if (server.upgrade(req, { data })) return undefined;
+      release(data);
       return Response.json({ error: "expected a WebSocket upgrade" }, { status: 400 });
     },
   };
-}
-
-interface CallParams {
-  path: string;
-  input?: unknown;
-}
-interface TraceFields {
-  traceparent?: string | undefined;
-  tracestate?: string | undefined;
-}
-interface Message extends TraceFields {
-  id?: string | number | null;
-  method?: unknown;
-  params?: unknown;
-  data?: unknown;
-}
-
-/**
- * A frame: one message, or an array of them (tRPC's wsLink sends the calls of one tick together). Null when
- * it is not JSON, or not objects with a usable id.
- */
-function parseFrame(text: string): Message[] | null {
-  let frame: unknown;
-  try {
-    frame = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  const items = Array.isArray(frame) ? frame : [frame];
-  if (items.length === 0) return null;
-  const messages: Message[] = [];
-  for (const item of items) {
-    const msg = asMessage(item);
-    if (!msg) return null;
-    messages.push(msg);
-  }
-  return messages;
-}
-
-function asMessage(item: unknown): Message | null {
-  if (typeof item !== "object" || item === null || Array.isArray(item)) return null;
-  const m = item as Record<string, unknown>;
-  if (m.id !== undefined && m.id !== null && typeof m.id !== "string" && typeof m.id !== "number")
-    return null;
-  return {
-    id: m.id as Message["id"],
-    method: m.method,
-    params: m.params,
-    data: m.data,
-    traceparent: typeof m.traceparent === "string" ? m.traceparent : undefined,
-    tracestate: typeof m.tracestate === "string" ? m.tracestate : undefined,
-  };
-}
-
-const isCall = (method: unknown): method is "query" | "mutation" | "subscription" =>
-  method === "query" || method === "mutation" || method === "subscription";
-
-const isParams = (params: unknown): params is CallParams =>
-  typeof params === "object" && params !== null && typeof (params as CallParams).path === "string";
-
-function unauthorized(): Response {
-  return Response.json(
-    {
-      error: {
-        message: "internal link: send Authorization: Bearer <service token>",
-        data: { reason: "UNAUTHORIZED" },
-      },
-    },
-    { status: 401 },
-  );
 }

@@ -2,7 +2,7 @@ import type { Telemetry } from "@evgrid/telemetry";
 import { type AnyRouter, TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { Server } from "bun";
-import { clientAddress } from "./address.ts";
+import { clientAddress, type TrustedProxies } from "./address.ts";
 import { readBodyLimited } from "./body.ts";
 import { healthResponse, type ReadinessCheck } from "./health.ts";
 import { errorResponse, retryAfterMeta } from "./http-errors.ts";
@@ -11,6 +11,7 @@ import { MAX_BODY_BYTES } from "./limits.ts";
 import { type LinkData, linkServer } from "./link-server.ts";
 import type { Logger } from "./log.ts";
 import type { RpcObservability } from "./observe.ts";
+import { INSECURE_DEMO_WARNING } from "./secrets.ts";
 import { type ApiKeys, tokenMatches } from "./token.ts";
 import type { RequestContext } from "./trpc.ts";
 
@@ -33,11 +34,21 @@ export interface AppServerOptions {
   serviceToken: string;
   /** Keys the public procedures require (none: open). */
   apiKeys: ApiKeys;
-  /** Reverse proxies of our own in front of this app, whose X-Forwarded-For is believed (0: none). */
-  trustedProxies: number;
+  /** Reverse proxies of our own in front of this app (TRUST_PROXY), whose X-Forwarded-For is believed. */
+  trustedProxies: TrustedProxies;
   /** If set, GET /metrics requires `Authorization: Bearer <it>`. */
   metricsToken: string | undefined;
   log: Logger;
+  /** EVGRID_INSECURE_DEMO: /healthz says so, to whoever checks. */
+  insecureDemo?: boolean;
+  /**
+   * Internal links (WebSocket upgrades on /trpc): `false` on a port no caller of ours opens one to (the
+   * public charge-api: HTTP and SSE only), else how long an unauthenticated link may wait and how many
+   * such links one address may hold.
+   */
+  links: false | { authTimeoutMs: number; maxPendingPerAddress: number };
+  /** RLIMIT_NOFILE as the process runs with it, for /healthz (openFilesLimit in fd-limit.ts). */
+  openFilesLimit?: { soft: number; hard: number } | undefined;
   /** Extra plain-HTTP routes (exact path match). */
   routes?: Record<string, RouteHandler>;
   /** What /readyz asks (none: ready whenever it serves). */
@@ -93,7 +104,16 @@ function listen(opts: AppServerOptions, startedAt: number) {
     }
   };
   const lean = leanTrpcHandler(opts.router, logInternal);
-  const probes = { service: opts.service, version: opts.version, startedAt, ready: opts.ready };
+  const probes = {
+    service: opts.service,
+    version: opts.version,
+    startedAt,
+    ready: opts.ready,
+    details: {
+      openFilesLimit: opts.openFilesLimit,
+      ...(opts.insecureDemo ? { insecureDemo: true, warning: INSECURE_DEMO_WARNING } : {}),
+    },
+  };
   // Internal links: tRPC's WebSocket protocol on GET /trpc (link-server.ts).
   const links = linkServer({
     router: opts.router,
@@ -101,6 +121,7 @@ function listen(opts: AppServerOptions, startedAt: number) {
     apiKeys: opts.apiKeys,
     obs: opts.obs,
     onInternalError: logInternal,
+    ...(opts.links || {}),
   });
   const server = Bun.serve<LinkData>({
     hostname: opts.hostname,
@@ -115,7 +136,9 @@ function listen(opts: AppServerOptions, startedAt: number) {
       const url = new URL(req.url);
       const { pathname } = url;
       if (pathname === "/trpc" && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
-        return links.upgrade(req, server);
+        if (opts.links) return links.upgrade(req, server);
+        const message = `${opts.service} takes no WebSocket: call /trpc over HTTP (subscriptions over SSE)`;
+        return errorResponse(new TRPCError({ code: "NOT_FOUND", message }));
       }
       const ctx: RequestContext = {
         req,
@@ -125,7 +148,7 @@ function listen(opts: AppServerOptions, startedAt: number) {
         apiKeys: opts.apiKeys,
         clientAddress: clientAddress(
           server.requestIP(req)?.address,
-          opts.trustedProxies > 0 ? req.headers.get("x-forwarded-for") : null,
+          opts.trustedProxies.any ? req.headers.get("x-forwarded-for") : null,
           opts.trustedProxies,
         ),
       };

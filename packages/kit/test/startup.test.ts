@@ -6,7 +6,7 @@ const repoRoot = resolve(import.meta.dir, "../../..");
 async function start(app: string, env: Record<string, string>) {
   const proc = Bun.spawn([process.execPath, `apps/${app}/src/main.ts`], {
     cwd: repoRoot,
-    env: { ...process.env, HOST: "127.0.0.1", SERVICE_TOKEN: "startup-test-token-0123", ...env },
+    env: { ...process.env, HOST: "127.0.0.1", SERVICE_TOKEN: "startup-test-token-0123456789abcdef", ...env },
     stdout: "pipe",
     stderr: "pipe",
   });

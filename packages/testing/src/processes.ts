@@ -125,7 +125,8 @@ export async function startDev(
       password: m[2] as string,
       substationId: m[3] as string,
     })),
-    serviceToken: /Authorization: Bearer (\S+)/.exec(output)?.[1] ?? "",
+    // Printed when the run made it; one passed in the environment is not printed.
+    serviceToken: opts.env?.SERVICE_TOKEN ?? /Authorization: Bearer (\S+)/.exec(output)?.[1] ?? "",
   };
   for (const m of output.matchAll(/^ {2}(charge-api|balancer(?:-\d+)?|substation-\d+)\s+(http:\/\/\S+)/gm)) {
     const [, name, url] = m as unknown as [string, string, string];

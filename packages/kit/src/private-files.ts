@@ -1,0 +1,28 @@
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { dirname } from "node:path";
+
+/**
+ * Data files hold what no other local user should read: argon2 hashes of charger passwords, vehicle ids,
+ * caller addresses, bills. So directories the apps create are 0700 and their files 0600, whatever the umask.
+ * A directory that already exists is left as the operator made it (it may be /tmp or a shared volume).
+ */
+export const PRIVATE_DIR_MODE = 0o700;
+export const PRIVATE_FILE_MODE = 0o600;
+
+/** Creates `dir` (and missing parents) as 0700. */
+export function ensurePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+}
+
+/**
+ * Makes an SQLite database file 0600 before bun:sqlite opens it: SQLite gives its -wal and -shm files the
+ * database file's own mode, so they follow. Files an older version left 0644 are tightened too.
+ */
+export function preparePrivateDatabase(path: string): void {
+  if (path === ":memory:") return;
+  ensurePrivateDir(dirname(path));
+  closeSync(openSync(path, "a", PRIVATE_FILE_MODE));
+  for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) {
+    if (existsSync(file)) chmodSync(file, PRIVATE_FILE_MODE);
+  }
+}
