@@ -1,8 +1,8 @@
 import { startTelemetry, type Telemetry, type TelemetryEnv } from "@evgrid/telemetry";
 import type { AnyRouter } from "@trpc/server";
-import type { ReadinessCheck } from "./health.ts";
 import { TrustedProxies } from "./address.ts";
 import { openFilesLimit } from "./fd-limit.ts";
+import type { ReadinessCheck } from "./health.ts";
 import { listeningLine } from "./listening.ts";
 import { createLogger, type LogFormat, type Logger } from "./log.ts";
 import { type RpcObservability, rpcObservability } from "./observe.ts";
@@ -62,12 +62,8 @@ export async function launchApp<Extra>(
     log: Logger;
   }) => Promise<AppParts<Extra>> | AppParts<Extra>,
 ): Promise<RunningApp<Extra>> {
-  const log = createLogger(env.LOG_QUIET);
   // Also here, not only in loadEnv: tests and embedders build the env without it.
   assertServiceToken(env.SERVICE_TOKEN, env.EVGRID_INSECURE_DEMO === true);
-  if (env.EVGRID_INSECURE_DEMO) log.warn(INSECURE_DEMO_WARNING, { service });
-  const files = openFilesLimit();
-  if (files && files.soft < files.hard) log.warn("open-file limit below its hard limit", { ...files });
   const telemetry = startTelemetry({ service, version, env });
   const log = createLogger({
     service: telemetry.serviceName,
@@ -75,6 +71,9 @@ export async function launchApp<Extra>(
     format: env.LOG_FORMAT,
     onRecord: telemetry.emitLog,
   });
+  if (env.EVGRID_INSECURE_DEMO) log.warn(INSECURE_DEMO_WARNING, { service });
+  const files = openFilesLimit();
+  if (files && files.soft < files.hard) log.warn("open-file limit below its hard limit", { ...files });
   const obs = rpcObservability(telemetry, telemetry.serviceName);
   const parts = await build({ telemetry, obs, log });
   const server = serveApp({

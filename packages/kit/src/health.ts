@@ -22,7 +22,8 @@ export async function healthResponse(pathname: string, h: HealthRoutes): Promise
     version: h.version,
     uptimeS: Math.round((Date.now() - h.startedAt) / 100) / 10,
   };
-  if (pathname === "/healthz" || pathname === "/livez") return Response.json({ ok: true, ...about, ...h.details });
+  if (pathname === "/healthz" || pathname === "/livez")
+    return Response.json({ ok: true, ...about, ...h.details });
   if (pathname !== "/readyz") return null;
   let reason: string | null;
   try {
