@@ -84,6 +84,6 @@ describe("open-file limit", () => {
       openFilesLimit: { soft: number; hard: number };
     };
     expect(health.openFilesLimit).toEqual({ soft: Number(soft), hard: Number(hard) });
-    expect(app.stdout()).toContain(`openFilesLimit=${soft}`);
+    expect(app.stdout()).toContain(`"openFilesLimit":${soft}`);
   });
 });
