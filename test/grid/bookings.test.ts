@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { bookingIdTagSchema } from "@evgrid/contract";
+import { bookingIdTagSchema, errorDataOf } from "@evgrid/contract";
 import { idTagFor, internalClient } from "@evgrid/kit";
 import type { SubstationRouter } from "@evgrid/substation";
 import { startSubstation } from "@evgrid/substation/app";
@@ -36,6 +36,13 @@ describe("booking idTags", () => {
     await using grid = await startGrid({ capacitiesKw: [50] });
     await grid.client.requestCharge.mutate({ vehicleId: "ev-1", durationS: 600 });
     await expect(grid.operator.findBooking.query({ idTag: "ev-1" })).rejects.toThrow(/idTag/);
+  });
+
+  test("walk-ins' vehicle ids are kept apart: the public API refuses to book one", async () => {
+    await using grid = await startGrid({ capacitiesKw: [50] });
+    const refused = await grid.client.requestCharge.mutate({ vehicleId: "ocpp:CARD-1" }).catch(errorDataOf);
+    expect(refused).toMatchObject({ httpStatus: 400, reason: "INVALID_INPUT" });
+    expect(JSON.stringify(refused)).toContain("vehicleId");
   });
 
   test("a restarted substation finds its resumed bookings by their idTags again", async () => {
