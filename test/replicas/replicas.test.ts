@@ -8,7 +8,7 @@ import type { BalancerRouter } from "@evgrid/balancer";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { startChargeApi } from "@evgrid/charge-api/app";
 import { readEnv as chargeApiEnv } from "@evgrid/charge-api/env";
-import { errorDataOf } from "@evgrid/contract";
+import { errorDataOf, walkInVehicleId } from "@evgrid/contract";
 import { internalClient, UNLIMITED_QUOTAS } from "@evgrid/kit";
 import { type RunningSubstation, startSubstation } from "@evgrid/substation/app";
 import { readEnv as substationEnv } from "@evgrid/substation/env";
@@ -250,7 +250,7 @@ describe("balancer replicas sharing state", () => {
     const cp = await ocpp.charger("cp-replicas");
     await cp.startTransaction(1, "ev-replicas");
     await eventually(() => expect(cp.limit(1)).toBe(11_000), { timeoutMs: 10_000 });
-    expect(grid.activeByVehicle().get("ev-replicas")).toBe(1);
+    expect(grid.activeByVehicle().get(walkInVehicleId("ev-replicas"))).toBe(1);
   });
 
   test("a replica started while the store is down starts anyway, on its own memory, and shares once it is back", async () => {

@@ -1,4 +1,11 @@
-import { errorDataOf, type PowerEvent, type Session, vehicleIdSchema } from "@evgrid/contract";
+import {
+  bookingIdTagSchema,
+  errorDataOf,
+  type PowerEvent,
+  type Session,
+  vehicleIdSchema,
+  walkInVehicleId,
+} from "@evgrid/contract";
 import { describeFailure, type Logger } from "@evgrid/kit";
 import {
   type DrawSample,
@@ -41,8 +48,10 @@ export interface Tx {
   connectorId: number;
   transactionId: string;
   substationId: string;
-  /** The idTag / idToken: the vehicle. null until a 2.0.1 charger reports who it is. */
+  /** The idTag / idToken presented. null until a 2.0.1 charger reports who it is. */
   vehicleId: string | null;
+  /** The grid vehicle id its admission asked for (`ocpp:<idTag>`, or a claimed booking's vehicle). */
+  admittedAs: string | null;
   sessionId: string | null;
   /** The session's bounds, from which its power follows every water level. */
   limits: { minKw: number; maxKw: number; capKw: number | null; weight: number } | null;
@@ -367,39 +376,49 @@ export class Gateway {
   }
 
   /**
-   * Dispatched: the vehicle's session at this substation becomes this transaction's. Booked elsewhere: that
-   * reservation is released and the vehicle is admitted here as a walk-in.
+   * The idTag is a booking's (its owner was told it): that session at this substation becomes this
+   * transaction's; booked elsewhere, it is released there and the booked vehicle admitted here as a walk-in.
+   * Any other idTag is a walk-in of its own (`ocpp:<idTag>`): a vehicle id claims nobody's booking.
    */
   private async bind(tx: Tx): Promise<void> {
-    const vehicleId = tx.vehicleId as string;
+    const idTag = tx.vehicleId as string;
     for (let attempt = 0; this.isOpen(tx); attempt++) {
       try {
-        const found = await this.grid.balancers.call((b) => b.findVehicleSession.query({ vehicleId }));
+        const found = await this.findBooking(idTag);
+        if (found && this.bySession.has(found.sessionId)) return this.concurrent(tx);
         if (found && found.substationId === tx.substationId) return this.attach(tx, found, found.allocatedKw);
         if (found) {
           await this.grid.balancers.call((b) =>
             b.stopSession.mutate({ sessionId: found.sessionId, reason: "stopped" }),
           );
-          this.log.info("vehicle plugged in at another substation; its reservation was released", {
-            vehicleId,
+          this.log.info("booking claimed at another substation; released there", {
             sessionId: found.sessionId,
           });
+          return await this.admit(tx, found.vehicleId);
         }
-        return await this.admit(tx);
+        return await this.admit(tx, walkInVehicleId(idTag));
       } catch (err) {
-        this.log.warn("cannot look the vehicle up yet; retrying", { vehicleId, error: describeFailure(err) });
+        this.log.warn("cannot look the idTag up yet; retrying", { error: describeFailure(err) });
         await sleep(Math.min(10_000, 500 * 2 ** attempt));
       }
     }
   }
 
+  /** The booking an idTag claims, or null: only a booking's shape is looked up (OCPP compares ignoring case). */
+  private async findBooking(idTag: string): Promise<Session | null> {
+    const tag = idTag.toUpperCase();
+    if (!bookingIdTagSchema.safeParse(tag).success) return null;
+    return this.grid.balancers.call((b) => b.findBooking.query({ idTag: tag }));
+  }
+
   /** A walk-in: admitted at the charger's own substation, waiting (0 W) while the grid is full. */
-  private async admit(tx: Tx): Promise<void> {
+  private async admit(tx: Tx, vehicleId: string): Promise<void> {
     const ch = this.chargers.get(tx.chargePointId);
     if (!ch) return;
     const ac = new AbortController();
     tx.admitting = ac;
     const maxKw = ch.cp.maxKw;
+    tx.admittedAs = vehicleId;
     for (let attempt = 0; this.isOpen(tx) && !ac.signal.aborted; ) {
       const waitS = tx.waiting ? MAX_WAIT_S : undefined;
       const levelVersion = this.levels.get(tx.substationId)?.version ?? -1;
@@ -408,7 +427,7 @@ export class Gateway {
           (b) =>
             b.dispatch.mutate(
               {
-                vehicleId: tx.vehicleId as string,
+                vehicleId,
                 maxKw,
                 minKw: Math.min(maxKw, this.cfg.walkInMinKw),
                 durationS: this.cfg.walkInMaxS,
@@ -437,7 +456,7 @@ export class Gateway {
         if (reason !== undefined && WAIT_REASONS.has(reason)) {
           if (!tx.waiting) {
             tx.waiting = true;
-            this.log.info("grid full: the transaction waits for power at 0 W", { vehicleId: tx.vehicleId });
+            this.log.info("grid full: the transaction waits for power at 0 W", { vehicleId });
             this.push(tx, Date.now());
           }
           attempt = 0;
@@ -445,11 +464,14 @@ export class Gateway {
         }
         if (reason === "VEHICLE_ALREADY_CHARGING") {
           tx.admitting = null;
-          return this.bind(tx);
+          // A claimed booking's vehicle booked again meanwhile: the holder charges as a walk-in instead.
+          const own = walkInVehicleId(tx.vehicleId as string);
+          if (vehicleId !== own) return this.admit(tx, own);
+          return this.concurrent(tx);
         }
         if (reason === "EXCEEDS_SITE_CAPACITY" || reason === "INVALID_INPUT") {
           this.log.warn("walk-in can never be admitted here; stopping it", {
-            vehicleId: tx.vehicleId,
+            vehicleId,
             reason,
           });
           tx.gridEnded = true;
@@ -457,12 +479,24 @@ export class Gateway {
           return;
         }
         this.log.warn("walk-in admission failed; retrying", {
-          vehicleId: tx.vehicleId,
+          vehicleId,
           error: describeFailure(err),
         });
         await sleep(Math.min(10_000, 500 * 2 ** attempt++), ac.signal);
       }
     }
+  }
+
+  /** Its idTag holds a session already (another transaction, or elsewhere in the grid): this one is stopped. */
+  private async concurrent(tx: Tx): Promise<void> {
+    const ch = this.chargers.get(tx.chargePointId);
+    if (!ch || !this.isOpen(tx)) return;
+    this.log.warn("idTag is charging elsewhere; stopping this transaction", {
+      chargePointId: tx.chargePointId,
+      transactionId: tx.transactionId,
+    });
+    tx.gridEnded = true;
+    await this.askToStop(ch, tx);
   }
 
   private attach(tx: Tx, s: Session, admittedKw: number): void {
@@ -540,14 +574,14 @@ export class Gateway {
     if (!tx.vehicleId) return;
     await sleep(1000);
     try {
-      const vehicleId = tx.vehicleId;
+      const vehicleId = tx.admittedAs ?? walkInVehicleId(tx.vehicleId);
       const found = await this.grid.balancers.call((b) => b.findVehicleSession.query({ vehicleId }));
       if (found && found.idempotencyKey === walkInKey(tx) && !this.bySession.has(found.sessionId)) {
         await this.grid.balancers.call((b) => b.stopSession.mutate({ sessionId: found.sessionId }));
       }
     } catch (err) {
       this.log.warn("could not check for a session admitted after its transaction ended", {
-        vehicleId: tx.vehicleId,
+        vehicleId: tx.admittedAs,
         error: describeFailure(err),
       });
     }
@@ -837,6 +871,7 @@ export class Gateway {
       transactionId,
       substationId: cp.substationId,
       vehicleId,
+      admittedAs: null,
       sessionId: null,
       limits: null,
       admittedKw: 0,
