@@ -37,7 +37,7 @@ export function balancerRouter(dispatcher: Dispatcher) {
     stopSession: internalProcedure
       .input(stopSessionInputSchema)
       .mutation(({ input }) => dispatcher.stopSession(input)),
-    /** A vehicle's active session anywhere, or null (the OCPP gateway, when a vehicle plugs in). */
+    /** A vehicle's active session anywhere, or null (operators; never what binds a charger: see findBooking). */
     findVehicleSession: internalProcedure
       .input(z.strictObject({ vehicleId: vehicleIdSchema }))
       .query(({ input }) => dispatcher.findVehicleSession(input.vehicleId)),

@@ -28,7 +28,7 @@ export function substationRouter(station: Station, bookings: BookingIndex) {
     stopSession: internalProcedure
       .input(stopSessionInputSchema)
       .mutation(({ input }) => station.stop(input.sessionId, input.owner, input.reason)),
-    /** The active session of a vehicle here, or null (the OCPP gateway binds a plugged-in vehicle to it). */
+    /** The active session of a vehicle here, or null (operators and the balancer's findVehicleSession). */
     findSession: internalProcedure
       .input(z.strictObject({ vehicleId: vehicleIdSchema }))
       .query(({ input }) => station.activeSessionOf(input.vehicleId)),
