@@ -17,7 +17,13 @@ export function gatewayMetrics(meter: Meter) {
   const refused = meter.createCounter("evgrid_ocpp_connections_refused", {
     description: "WebSocket upgrades refused, by reason (unknown, password, protocol, full, path)",
   });
+  const meterReports = meter.createCounter("evgrid_ocpp_meter_reports", {
+    description: "Meter readings reported to the substations (reportMeter), by outcome (ok, failed)",
+  });
   return {
+    meterReport(outcome: "ok" | "failed") {
+      meterReports.add(1, { outcome });
+    },
     message(action: string, direction: "in" | "out", outcome: string) {
       messages.add(1, { action, direction, outcome });
     },

@@ -1,0 +1,249 @@
+import {
+  bookingIdTagSchema,
+  type dispatchRequestSchema,
+  errorDataOf,
+  type Session,
+  walkInVehicleId,
+} from "@evgrid/contract";
+import { describeFailure, type Logger } from "@evgrid/kit";
+import { PRIORITY_WEIGHT } from "@evgrid/policy";
+import type { z } from "zod";
+import type { Caps } from "./caps.ts";
+import type { ChargerTable } from "./chargers.ts";
+import type { Ends } from "./ends.ts";
+import type { Grid } from "./grid.ts";
+import type { Tx } from "./model.ts";
+import type { Power } from "./power.ts";
+import type { Registry } from "./registry.ts";
+import { Backoff } from "./retry.ts";
+
+export interface BinderSettings {
+  walkInMaxS: number;
+  walkInMinKw: number;
+}
+
+/** Admission answers that mean "no power now": the transaction waits with a 0 W profile. */
+const WAIT_REASONS = new Set([
+  "GRID_FULL",
+  "INSUFFICIENT_CAPACITY",
+  "OPERATOR_LIMIT",
+  "WAIT_QUEUE_FULL",
+  "DEADLINE_EXCEEDED",
+  "SUBSTATION_DRAINING",
+]);
+const MAX_WAIT_S = 300;
+const walkInKey = (tx: Tx) => `ocpp:${tx.chargePointId}:${tx.transactionId}`;
+type WalkIn = z.input<typeof dispatchRequestSchema>;
+
+/**
+ * Binds transactions to grid sessions, and owns their phase from `binding` to `charging`: a vehicle's booked
+ * session at this substation becomes its transaction's; otherwise it is admitted as a walk-in, waiting at 0 W
+ * while the grid is full; after a gateway restart its session is read back (`resuming`).
+ */
+export class Binder {
+  /** Aborted when the gateway stops: the settling of abandoned admissions gives up. */
+  private readonly closing = new AbortController();
+
+  constructor(
+    private readonly table: ChargerTable,
+    private readonly grid: Grid,
+    private readonly registry: Registry,
+    private readonly power: Power,
+    private readonly caps: Caps,
+    private readonly ends: Ends,
+    private readonly cfg: BinderSettings,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * The idTag is a booking's (its owner was told it): that session at this substation becomes this
+   * transaction's; booked elsewhere, it is released there and the booked vehicle admitted here as a walk-in.
+   * Any other idTag is a walk-in of its own (`ocpp:<idTag>`): a vehicle id claims nobody's booking.
+   */
+  async bind(tx: Tx): Promise<void> {
+    const idTag = tx.vehicleId;
+    if (!idTag) return;
+    const backoff = new Backoff(500, 10_000);
+    while (this.table.isCurrent(tx)) {
+      try {
+        const found = await this.findBooking(idTag);
+        // Claimed already by another transaction (the same tag in other letter case): one per idTag.
+        if (found && this.table.txOfSession(found.sessionId)) return this.ends.gridEnded(tx);
+        if (found && found.substationId === tx.substationId) {
+          return this.attach(tx, found, found.allocatedKw, -1);
+        }
+        if (found) {
+          await this.grid.balancers.call((b) =>
+            b.stopSession.mutate({ sessionId: found.sessionId, reason: "stopped" }),
+          );
+          this.log.info("booking claimed at another substation; released there", {
+            sessionId: found.sessionId,
+          });
+          return await this.admit(tx, found.vehicleId);
+        }
+        return await this.admit(tx, walkInVehicleId(idTag));
+      } catch (err) {
+        this.log.warn("cannot look the idTag up yet; retrying", { error: describeFailure(err) });
+        if (!(await backoff.wait(tx.life.signal))) return;
+      }
+    }
+  }
+
+  /** The booking an idTag claims, or null: only a booking's shape is looked up (OCPP ignores letter case). */
+  private async findBooking(idTag: string): Promise<Session | null> {
+    const tag = idTag.toUpperCase();
+    if (!bookingIdTagSchema.safeParse(tag).success) return null;
+    return this.grid.balancers.call((b) => b.findBooking.query({ idTag: tag }));
+  }
+
+  /** A 2.0.1 charger said who its unidentified transaction is for. */
+  identify(tx: Tx, vehicleId: string): void {
+    if (tx.phase.state !== "unidentified") return;
+    this.table.identify(tx, vehicleId);
+    tx.phase = { state: "binding" };
+    this.registry.bind(tx.chargePointId, tx.transactionId, vehicleId, null);
+    void this.bind(tx);
+  }
+
+  /** After a gateway restart: the session is read back from its substation once it can be reached. */
+  resume(tx: Tx, sessionId: string): void {
+    tx.phase = { state: "resuming", sessionId };
+    this.table.bindSession(sessionId, tx);
+    void (async () => {
+      const backoff = new Backoff(250, 10_000);
+      while (this.table.isCurrent(tx) && tx.phase.state === "resuming") {
+        const site = this.grid.site(tx.substationId);
+        try {
+          if (site) {
+            const s = await site.getSession.query({ sessionId });
+            if (tx.phase.state !== "resuming") return;
+            if (s.status === "ended") return this.ends.gridEnded(tx);
+            return this.attach(tx, s, s.allocatedKw, -1);
+          }
+        } catch (err) {
+          if (errorDataOf(err)?.reason === "SESSION_NOT_FOUND") return this.ends.gridEnded(tx);
+        }
+        if (!(await backoff.wait(tx.life.signal))) return;
+      }
+    })();
+  }
+
+  close(): void {
+    this.closing.abort();
+  }
+
+  /** A walk-in: admitted at the charger's own substation, waiting (0 W) while the grid is full. */
+  private async admit(tx: Tx, vehicleId: string): Promise<void> {
+    const ch = this.table.get(tx.chargePointId);
+    if (!ch) return;
+    const maxKw = ch.cp.maxKw;
+    const backoff = new Backoff(500, 10_000);
+    while (this.table.isCurrent(tx)) {
+      const waitS = tx.phase.state === "waiting" ? MAX_WAIT_S : undefined;
+      const levelVersion = this.power.levelVersion(tx.substationId);
+      const request: WalkIn = {
+        vehicleId,
+        maxKw,
+        minKw: Math.min(maxKw, this.cfg.walkInMinKw),
+        durationS: this.cfg.walkInMaxS,
+        substationId: tx.substationId,
+        idempotencyKey: walkInKey(tx),
+        ...(waitS === undefined ? {} : { waitS }),
+      };
+      let session: Session;
+      try {
+        ({ session } = await this.grid.balancers.call(
+          (b) =>
+            b.dispatch.mutate(request, {
+              context: { timeoutMs: (waitS ?? 5) * 1000 + 10_000, signal: tx.life.signal },
+            }),
+          // It carries its idempotency key: an answer lost with a replica may be asked of another.
+          { retryUncertain: true },
+        ));
+      } catch (err) {
+        if (tx.life.signal.aborted) return this.settleAbandoned(request);
+        const reason = errorDataOf(err)?.reason;
+        if (reason !== undefined && WAIT_REASONS.has(reason)) {
+          if (tx.phase.state !== "waiting") {
+            tx.phase = { state: "waiting" };
+            this.log.info("grid full: the transaction waits for power at 0 W", { vehicleId });
+            this.power.push(tx, Date.now());
+          }
+          backoff.reset();
+          continue;
+        }
+        if (reason === "VEHICLE_ALREADY_CHARGING") {
+          // A claimed booking's vehicle booked again meanwhile: the holder charges as a walk-in instead.
+          const own = walkInVehicleId(tx.vehicleId ?? "");
+          if (vehicleId !== own) return this.admit(tx, own);
+          this.log.warn("idTag is charging elsewhere in the grid; stopping this transaction", {
+            chargePointId: tx.chargePointId,
+            transactionId: tx.transactionId,
+          });
+          return this.ends.gridEnded(tx);
+        }
+        if (reason === "EXCEEDS_SITE_CAPACITY" || reason === "INVALID_INPUT") {
+          this.log.warn("walk-in can never be admitted here; stopping it", { vehicleId, reason });
+          return this.ends.gridEnded(tx);
+        }
+        this.log.warn("walk-in admission failed; retrying", { vehicleId, error: describeFailure(err) });
+        if (!(await backoff.wait(tx.life.signal))) return;
+        continue;
+      }
+      if (!this.table.isCurrent(tx)) return this.release(session.sessionId); // ended meanwhile
+      return this.attach(tx, session, session.allocatedKw, levelVersion);
+    }
+  }
+
+  /**
+   * The transaction ended while its admission was on its way: the grid may have admitted it anyway (the
+   * hang-up arriving after the substation said yes). The same dispatch again, without waiting, under its
+   * idempotency key, joins the one still in flight or replays its answer: a session it names is stopped. An
+   * answered refusal means no session was made.
+   */
+  private async settleAbandoned(request: WalkIn): Promise<void> {
+    const { waitS: _waitS, ...again } = request;
+    const backoff = new Backoff(500, 10_000);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const { session } = await this.grid.balancers.call((b) => b.dispatch.mutate(again), {
+          retryUncertain: true,
+        });
+        return this.release(session.sessionId);
+      } catch (err) {
+        if (errorDataOf(err)?.reason !== undefined) return;
+        this.log.warn("could not settle an admission whose transaction ended; retrying", {
+          vehicleId: request.vehicleId,
+          error: describeFailure(err),
+        });
+        if (!(await backoff.wait(this.closing.signal))) return;
+      }
+    }
+  }
+
+  /** A session admitted for a transaction that has ended: its power goes back (unless a new one took it). */
+  private async release(sessionId: string): Promise<void> {
+    if (this.table.txOfSession(sessionId)) return;
+    await this.grid.balancers
+      .call((b) => b.stopSession.mutate({ sessionId }))
+      .catch((err) =>
+        this.log.warn("could not release a session", { sessionId, error: describeFailure(err) }),
+      );
+  }
+
+  private attach(tx: Tx, s: Session, admittedKw: number, levelVersion: number): void {
+    const ch = this.table.get(tx.chargePointId);
+    if (!ch || !this.table.isCurrent(tx) || tx.phase.state === "stopping") return;
+    const limits = { minKw: s.minKw, maxKw: s.maxKw, capKw: s.capKw, weight: PRIORITY_WEIGHT[s.priority] };
+    tx.phase = { state: "charging", sessionId: s.sessionId, limits, admittedKw, levelVersion };
+    this.table.bindSession(s.sessionId, tx);
+    this.registry.bind(tx.chargePointId, tx.transactionId, tx.vehicleId, s.sessionId);
+    this.log.info("transaction bound to session", {
+      transactionId: tx.transactionId,
+      sessionId: s.sessionId,
+    });
+    // A session booked for more than this charger can give: the rest goes to the others.
+    if (s.maxKw > ch.cp.maxKw && (s.capKw === null || s.capKw > ch.cp.maxKw)) this.caps.set(tx, ch.cp.maxKw);
+    this.power.push(tx, Date.now());
+  }
+}

@@ -1,0 +1,100 @@
+import { errorDataOf } from "@evgrid/contract";
+import { describeFailure, type Logger } from "@evgrid/kit";
+import { type Charger, type ChargerTable, sessionOf } from "./chargers.ts";
+import type { Grid } from "./grid.ts";
+import type { Tx } from "./model.ts";
+import type { Pusher } from "./pusher.ts";
+import type { Registry } from "./registry.ts";
+
+export type EndReason = "stopped" | "charger_offline";
+
+/**
+ * How transactions end: the charger reports the end (or stays offline past its grace) and the grid session
+ * is stopped; or the grid ends the session and the charger is asked to stop. The reconcile finds ends whose
+ * event was lost.
+ */
+export class Ends {
+  constructor(
+    private readonly table: ChargerTable,
+    private readonly grid: Grid,
+    private readonly registry: Registry,
+    private readonly pusher: Pusher,
+    private readonly log: Logger,
+  ) {}
+
+  /** The charger reported the end, or it stayed offline: the session ends and power goes to the others. */
+  async end(ch: Charger, tx: Tx, reason: EndReason): Promise<void> {
+    const sessionId = sessionOf(tx);
+    this.table.removeTx(ch, tx);
+    // Its retries stop; an admission on its way is settled by the binder, which owns it.
+    tx.life.abort();
+    this.pusher.forget(ch.cp.chargePointId, tx.connectorId);
+    this.registry.closeTransaction(ch.cp.chargePointId, tx.transactionId, Date.now());
+    if (sessionId) {
+      await this.grid.balancers
+        .call((b) => b.stopSession.mutate({ sessionId, reason }))
+        .catch((err) =>
+          this.log.warn("could not end the session", { sessionId, reason, error: describeFailure(err) }),
+        );
+    }
+    if (reason === "charger_offline") {
+      this.log.warn("charger stayed offline; its session ended", {
+        chargePointId: ch.cp.chargePointId,
+        sessionId,
+      });
+    }
+  }
+
+  /** The grid ended the transaction's session (or can never admit it): the charger is asked to stop. */
+  gridEnded(tx: Tx): void {
+    if (tx.phase.state === "stopping") return;
+    const sessionId = sessionOf(tx);
+    if (sessionId) this.table.unbindSession(sessionId);
+    tx.phase = { state: "stopping" };
+    void this.askToStop(tx);
+  }
+
+  /** RemoteStop / RequestStop; an offline charger is asked again when it reconnects. */
+  async askToStop(tx: Tx): Promise<void> {
+    const ch = this.table.get(tx.chargePointId);
+    if (!ch?.link) return;
+    await ch.link.requestStop(tx.transactionId, tx.trace).catch((err) =>
+      this.log.warn("charger did not accept the stop", {
+        chargePointId: ch.cp.chargePointId,
+        error: describeFailure(err),
+      }),
+    );
+  }
+
+  /** A session's end, from its substation's power events. */
+  onSessionEnded(sessionId: string): void {
+    const tx = this.table.txOfSession(sessionId);
+    if (tx) this.gridEnded(tx);
+  }
+
+  /**
+   * The safety net under the power events: every bound session is read back from its substation, and one
+   * that ended there (its `ended` event lost while a link was down, say) is handled as if the event came.
+   * Returns how many it found ended.
+   */
+  async reconcile(): Promise<number> {
+    // All asked at once: over a link, the calls of one turn travel in one frame per substation.
+    const checks = [...this.table.boundSessions()].map(async ([sessionId, tx]) => {
+      const site = this.grid.site(tx.substationId);
+      if (!site || tx.phase.state === "stopping") return false;
+      try {
+        const s = await site.getSession.query({ sessionId });
+        if (s.status !== "ended") return false;
+      } catch (err) {
+        if (errorDataOf(err)?.reason !== "SESSION_NOT_FOUND") return false; // unreachable: try next time
+      }
+      if (tx.life.signal.aborted || this.table.txOfSession(sessionId) !== tx) return false;
+      this.log.warn("a session ended without its event reaching the gateway; stopping its charger", {
+        sessionId,
+      });
+      this.gridEnded(tx);
+      return true;
+    });
+    return (await Promise.all(checks)).filter(Boolean).length;
+  }
+}

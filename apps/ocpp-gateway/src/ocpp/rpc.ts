@@ -1,0 +1,131 @@
+import {
+  type Context,
+  context,
+  type SpanContext,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from "@opentelemetry/api";
+import { createRPCError, type RPCClient } from "ocpp-rpc";
+import type { GatewayMetrics } from "../metrics.ts";
+
+export interface OcppContext {
+  tracer: Tracer;
+  metrics: GatewayMetrics;
+  callTimeoutMs: number;
+}
+
+/** Each action's request and response payloads (the generated types). */
+export type ActionTypes = Record<string, { req: object; res: object }>;
+
+/** Runs `fn` once the answer to this call has gone out. */
+export type AfterAnswer = (fn: () => void) => void;
+
+/**
+ * ocpp-rpc's payloads are untyped. In strict mode it has validated every request it hands a handler and every
+ * response it returns against the official schema, the same one our types are generated from: this is the
+ * one place that relies on it.
+ */
+function schemaChecked<T>(payload: unknown): T {
+  // biome-ignore lint/suspicious/noExplicitAny: validated against the schema the type is generated from
+  const checked: any = payload ?? {};
+  return checked;
+}
+
+/**
+ * One charger's OCPP-J connection with typed actions: `In` the calls it makes to us, `Out` ours to it. Every
+ * call, either way, is a span (joined to the transaction's trace where there is one) and a counted message.
+ */
+export class OcppConnection<In extends ActionTypes, Out extends ActionTypes> {
+  private readonly pendingAfter = new Map<string, () => void>();
+
+  constructor(
+    readonly client: RPCClient,
+    private readonly chargePointId: string,
+    private readonly ctx: OcppContext,
+    private readonly booted: () => boolean,
+  ) {
+    // ocpp-rpc emits `response` just before it writes the answer: a microtask queued then runs after it.
+    client.on("response", ({ outbound, payload }: { outbound: boolean; payload: unknown[] }) => {
+      const id = outbound ? payload[1] : undefined;
+      const fn = typeof id === "string" ? this.pendingAfter.get(id) : undefined;
+      if (typeof id !== "string" || !fn) return;
+      this.pendingAfter.delete(id);
+      queueMicrotask(fn);
+    });
+    // No answer can go out any more: nothing left to wait for.
+    client.on("close", () => {
+      const fns = [...this.pendingAfter.values()];
+      this.pendingAfter.clear();
+      for (const fn of fns) queueMicrotask(fn);
+    });
+  }
+
+  /** Serves an action; until the charger has booted, only BootNotification is. */
+  handle<A extends keyof In & string>(
+    action: A,
+    fn: (req: In[A]["req"], after: AfterAnswer) => Promise<In[A]["res"]> | In[A]["res"],
+  ): void {
+    this.client.handle(action, ({ params, messageId }) =>
+      this.inSpan(SpanKind.SERVER, action, null, async () => {
+        if (action !== "BootNotification" && !this.booted()) {
+          throw createRPCError("SecurityError", "send BootNotification first");
+        }
+        const after: AfterAnswer = (run) => {
+          if (messageId !== undefined) this.pendingAfter.set(messageId, run);
+        };
+        return fn(schemaChecked<In[A]["req"]>(params), after);
+      }),
+    );
+  }
+
+  /** Calls the charger; `parent` joins the call to a transaction's trace. */
+  async call<A extends keyof Out & string>(
+    action: A,
+    params: Out[A]["req"],
+    parent: SpanContext | null,
+  ): Promise<Out[A]["res"]> {
+    const res = await this.inSpan(SpanKind.CLIENT, action, parent, () =>
+      this.client.call(action, params, { callTimeoutMs: this.ctx.callTimeoutMs }),
+    );
+    return schemaChecked<Out[A]["res"]>(res);
+  }
+
+  /** A span per OCPP call, in either direction; a call with a parent joins that trace (its dispatch's). */
+  private inSpan<T>(
+    kind: SpanKind,
+    action: string,
+    parent: SpanContext | null,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const direction = kind === SpanKind.SERVER ? "in" : "out";
+    const ctx: Context = parent ? trace.setSpanContext(context.active(), parent) : context.active();
+    return this.ctx.tracer.startActiveSpan(
+      `ocpp ${action}`,
+      { kind, attributes: { "ocpp.action": action, "ocpp.charge_point": this.chargePointId } },
+      ctx,
+      async (span) => {
+        try {
+          const out = await fn();
+          this.ctx.metrics.message(action, direction, "ok");
+          return out;
+        } catch (err) {
+          const code = err instanceof Error && "rpcErrorCode" in err ? String(err.rpcErrorCode) : undefined;
+          const outcome = err instanceof Error && err.name === "TimeoutError" ? "timeout" : (code ?? "error");
+          this.ctx.metrics.message(action, direction, outcome);
+          span.setStatus({
+            code: SpanStatusCode.ERROR,
+            message: err instanceof Error ? err.message : String(err),
+          });
+          throw err;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+}
+
+/** The charging profile id the gateway uses on a connector: each new limit replaces the previous one. */
+export const profileIdOf = (connectorId: number) => 1000 + connectorId;

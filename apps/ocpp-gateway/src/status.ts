@@ -1,0 +1,50 @@
+import { type ChargerTable, sessionOf, stateOf } from "./chargers.ts";
+import type { TxState } from "./model.ts";
+import type { Pusher } from "./pusher.ts";
+import type { ChargePoint } from "./registry.ts";
+
+/** What operators see of the chargers (listChargePoints, the transactions gauge). Reads only. */
+export class Status {
+  constructor(
+    private readonly table: ChargerTable,
+    private readonly pusher: Pusher,
+  ) {}
+
+  of(cp: ChargePoint) {
+    const ch = this.table.get(cp.chargePointId);
+    const connectors = [...(ch?.connectors ?? [])]
+      .map(([connectorId, status]): { connectorId: number; status: string | null } => ({
+        connectorId,
+        status,
+      }))
+      .sort((a, b) => a.connectorId - b.connectorId);
+    const transactions = [...(ch?.txs.values() ?? [])].map((tx) => ({
+      connectorId: tx.connectorId,
+      transactionId: tx.transactionId,
+      vehicleId: tx.vehicleId,
+      sessionId: sessionOf(tx),
+      state: stateOf(tx),
+      profileW: this.pusher.lastSent(cp.chargePointId, tx.connectorId),
+      capKw: tx.phase.state === "charging" ? tx.phase.limits.capKw : null,
+    }));
+    return {
+      connected: Boolean(ch?.link),
+      protocol: ch?.link ? ch.link.protocol : null,
+      connectedAt: ch?.connectedAt ? new Date(ch.connectedAt).toISOString() : null,
+      connectors,
+      transactions,
+    };
+  }
+
+  txCounts(): Record<TxState, number> {
+    const counts: Record<TxState, number> = {
+      charging: 0,
+      waiting: 0,
+      binding: 0,
+      unidentified: 0,
+      stopping: 0,
+    };
+    for (const ch of this.table.all()) for (const tx of ch.txs.values()) counts[stateOf(tx)]++;
+    return counts;
+  }
+}

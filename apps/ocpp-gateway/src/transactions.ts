@@ -1,0 +1,184 @@
+import { vehicleIdSchema } from "@evgrid/contract";
+import { context, trace } from "@opentelemetry/api";
+import type { Binder } from "./binder.ts";
+import type { Charger, ChargerTable } from "./chargers.ts";
+import type { Ends } from "./ends.ts";
+import type { Meters } from "./meters.ts";
+import type {
+  Answered,
+  ChargerEvents,
+  StartOutcome,
+  TokenStatus,
+  Tx,
+  TxStarted,
+  TxUpdated,
+} from "./model.ts";
+import type { Power } from "./power.ts";
+import type { Registry } from "./registry.ts";
+
+export interface TransactionSettings {
+  heartbeatS: number;
+  /** Open transactions per charge point at most. */
+  maxTransactions: number;
+}
+
+/** A new transaction, not yet bound. */
+export function newTx(
+  ch: Charger,
+  connectorId: number,
+  transactionId: string,
+  vehicleId: string | null,
+  wh: number,
+) {
+  const tx: Tx = {
+    chargePointId: ch.cp.chargePointId,
+    connectorId,
+    transactionId,
+    substationId: ch.cp.substationId,
+    vehicleId,
+    phase: vehicleId ? { state: "binding" } : { state: "unidentified" },
+    life: new AbortController(),
+    meterStartWh: Number.isFinite(wh) ? wh : 0,
+    lastEnergy: null,
+    samples: [],
+    trace: null,
+  };
+  return tx;
+}
+
+/**
+ * What a charger's messages mean, written once for both OCPP versions: the adapters hand in version-free
+ * events; transactions are opened here and handed to the binder, meters and ends.
+ */
+export class Transactions {
+  constructor(
+    private readonly table: ChargerTable,
+    private readonly registry: Registry,
+    private readonly binder: Binder,
+    private readonly power: Power,
+    private readonly meters: Meters,
+    private readonly ends: Ends,
+    private readonly cfg: TransactionSettings,
+  ) {}
+
+  /** The events of one charger's connection. */
+  eventsOf(ch: Charger): ChargerEvents {
+    return {
+      get booted() {
+        return ch.cp.bootedAt !== null;
+      },
+      boot: () => this.boot(ch),
+      status: (connectorId, status) => {
+        if (ch.connectors.size < 64 || ch.connectors.has(connectorId)) ch.connectors.set(connectorId, status);
+      },
+      authorize: (token) => (vehicleIdSchema.safeParse(token).success ? "Accepted" : "Invalid"),
+      start: (e) => this.start(ch, e),
+      update: (e) => this.update(ch, e),
+      meter: (e) => {
+        const tx =
+          e.transactionId !== undefined
+            ? ch.txs.get(e.transactionId)
+            : this.table.txOnConnector(ch, e.connectorId);
+        if (tx) this.meters.read(tx, e.reading);
+      },
+    };
+  }
+
+  /** Back (a reconnect, a boot): each transaction's power is sent again, or its stop asked again. */
+  resend(ch: Charger): void {
+    for (const tx of ch.txs.values()) {
+      if (tx.phase.state === "stopping") void this.ends.askToStop(tx);
+      else this.power.push(tx, Date.now());
+    }
+  }
+
+  private boot(ch: Charger): Answered<{ atMs: number; heartbeatS: number }> {
+    const atMs = Date.now();
+    this.registry.markBooted(ch.cp.chargePointId, atMs);
+    ch.cp = { ...ch.cp, bootedAt: atMs };
+    return { answer: { atMs, heartbeatS: this.cfg.heartbeatS }, afterAnswer: () => this.resend(ch) };
+  }
+
+  private tokenStatus(token: string | undefined, exceptTransactionId?: string): TokenStatus | undefined {
+    if (token === undefined) return undefined;
+    if (!vehicleIdSchema.safeParse(token).success) return "Invalid";
+    // One vehicle, one transaction: plugged in elsewhere already, this one is refused (the charger stops it).
+    return this.table.chargingVehicle(token, exceptTransactionId) ? "ConcurrentTx" : "Accepted";
+  }
+
+  private start(ch: Charger, e: TxStarted): Answered<StartOutcome> {
+    const refuse = (reason: Extract<StartOutcome, { kind: "refused" }>["reason"], message: string) => ({
+      answer: { kind: "refused" as const, reason, message },
+    });
+    const named = e.transactionId === null ? undefined : ch.txs.get(e.transactionId);
+    const status = e.openUnidentified ? this.tokenStatus(e.token, e.transactionId ?? undefined) : undefined;
+    if (named) {
+      if (e.connectorId !== undefined && e.connectorId !== named.connectorId) {
+        return refuse("transaction-id-on-other-connector", "transactionId is already in use on another EVSE");
+      }
+      return { answer: { kind: "repeated", transactionId: named.transactionId, token: status } };
+    }
+    if (e.transactionId !== null && this.registry.findTransaction(ch.cp.chargePointId, e.transactionId)) {
+      return refuse("transaction-id-reused", "transactionId was already used");
+    }
+    if (e.connectorId === undefined)
+      return refuse("connector-missing", "evse is required when a transaction starts");
+    const busy = this.table.txOnConnector(ch, e.connectorId);
+    if (busy) {
+      // The same vehicle again, and the charger did not name it (a retry after a lost answer): the same one.
+      if (e.transactionId === null && busy.vehicleId === e.token) {
+        return { answer: { kind: "repeated", transactionId: busy.transactionId, token: "Accepted" } };
+      }
+      return refuse("connector-busy", `connector ${e.connectorId} is already charging a transaction`);
+    }
+    if (ch.txs.size >= this.cfg.maxTransactions) {
+      return refuse(
+        "too-many-transactions",
+        `at most ${this.cfg.maxTransactions} open transactions per charge point`,
+      );
+    }
+    const transactionId = e.transactionId ?? String(this.registry.nextTransactionId());
+    const token = e.openUnidentified ? status : this.tokenStatus(e.token);
+    if (!e.openUnidentified && token !== "Accepted") {
+      return { answer: { kind: "not-authorised", transactionId, token: token ?? "Invalid" } };
+    }
+    const vehicleId = token === "Accepted" ? (e.token ?? null) : null;
+    const tx = this.open(ch, e.connectorId, transactionId, vehicleId, e.meterStartWh);
+    // Bound only once the answer has gone out: the charger must know the transaction id before its profiles.
+    const ctx = context.active();
+    const afterAnswer = vehicleId ? () => context.with(ctx, () => void this.binder.bind(tx)) : undefined;
+    return { answer: { kind: "opened", transactionId, token }, ...(afterAnswer ? { afterAnswer } : {}) };
+  }
+
+  private async update(ch: Charger, e: TxUpdated): Promise<TokenStatus | undefined> {
+    const tx = ch.txs.get(e.transactionId);
+    const status = this.tokenStatus(e.token, e.transactionId);
+    if (!tx) return status; // a transaction the grid already closed (after the offline grace, say)
+    if (status === "Accepted" && e.token !== undefined) this.binder.identify(tx, e.token);
+    this.meters.read(tx, e.reading);
+    if (e.ended) await this.ends.end(ch, tx, "stopped");
+    return status;
+  }
+
+  private open(
+    ch: Charger,
+    connectorId: number,
+    transactionId: string,
+    vehicleId: string | null,
+    wh: number,
+  ) {
+    const tx = newTx(ch, connectorId, transactionId, vehicleId, wh);
+    tx.trace = trace.getActiveSpan()?.spanContext() ?? null;
+    this.table.addTx(ch, tx);
+    this.registry.openTransaction({
+      chargePointId: ch.cp.chargePointId,
+      connectorId,
+      transactionId,
+      vehicleId,
+      sessionId: null,
+      meterStartWh: tx.meterStartWh,
+      startedAt: Date.now(),
+    });
+    return tx;
+  }
+}
