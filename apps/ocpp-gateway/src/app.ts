@@ -14,7 +14,7 @@ import { gatewayRouter } from "./router.ts";
  */
 export function startGateway(env: GatewayEnv) {
   return launchApp("ocpp-gateway", pkg.version, env, async ({ telemetry, obs, log }) => {
-    const registry = new Registry(env.OCPP_DB_PATH);
+    const registry = new Registry(env.OCPP_DB_PATH, { maxMb: env.OCPP_DB_MAX_MB });
     const metrics = gatewayMetrics(telemetry.meter);
     let gateway: Gateway | undefined;
     const grid = new Grid({
@@ -52,6 +52,7 @@ export function startGateway(env: GatewayEnv) {
       connected: () => gw.connectedCount,
       reclaimedKw: () => gw.reclaimedKw(),
       transactions: () => gw.txCounts(),
+      stopsPending: () => gw.stopsPending,
     });
     await grid.start();
     const resumed = gw.restore();

@@ -16,6 +16,7 @@ import type { Tx } from "./model.ts";
 import type { Power } from "./power.ts";
 import type { Registry } from "./registry.ts";
 import { Backoff } from "./retry.ts";
+import type { StopOutbox } from "./stop-outbox.ts";
 
 export interface BinderSettings {
   walkInMaxS: number;
@@ -51,6 +52,7 @@ export class Binder {
     private readonly power: Power,
     private readonly caps: Caps,
     private readonly ends: Ends,
+    private readonly outbox: StopOutbox,
     private readonly cfg: BinderSettings,
     private readonly log: Logger,
   ) {}
@@ -224,11 +226,9 @@ export class Binder {
   /** A session admitted for a transaction that has ended: its power goes back (unless a new one took it). */
   private async release(sessionId: string): Promise<void> {
     if (this.table.txOfSession(sessionId)) return;
-    await this.grid.balancers
-      .call((b) => b.stopSession.mutate({ sessionId }))
-      .catch((err) =>
-        this.log.warn("could not release a session", { sessionId, error: describeFailure(err) }),
-      );
+    await this.outbox.stop({ sessionId, reason: "stopped" }, (queued) => {
+      if (queued) this.registry.queueStop(queued);
+    });
   }
 
   private attach(tx: Tx, s: Session, admittedKw: number, levelVersion: number): void {

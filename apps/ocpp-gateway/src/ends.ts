@@ -2,9 +2,11 @@ import { errorDataOf } from "@evgrid/contract";
 import { describeFailure, type Logger } from "@evgrid/kit";
 import { type Charger, type ChargerTable, sessionOf } from "./chargers.ts";
 import type { Grid } from "./grid.ts";
+import type { GatewayMetrics } from "./metrics.ts";
 import type { Tx } from "./model.ts";
 import type { Pusher } from "./pusher.ts";
-import type { Registry } from "./registry.ts";
+import type { QueuedStop, Registry } from "./registry.ts";
+import type { StopOutbox } from "./stop-outbox.ts";
 
 export type EndReason = "stopped" | "charger_offline";
 
@@ -19,23 +21,32 @@ export class Ends {
     private readonly grid: Grid,
     private readonly registry: Registry,
     private readonly pusher: Pusher,
+    private readonly outbox: StopOutbox,
+    private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
   ) {}
 
-  /** The charger reported the end, or it stayed offline: the session ends and power goes to the others. */
+  /**
+   * The charger reported the end, or it stayed offline: the session ends and power goes to the others. The
+   * grid first, then the registry: a stop the grid has not confirmed is recorded with the end and retried
+   * (the outbox); a registry that cannot be written (a full disk) changes nothing for the grid.
+   */
   async end(ch: Charger, tx: Tx, reason: EndReason): Promise<void> {
     const sessionId = sessionOf(tx);
     this.table.removeTx(ch, tx);
     // Its retries stop; an admission on its way is settled by the binder, which owns it.
     tx.life.abort();
     this.pusher.forget(ch.cp.chargePointId, tx.connectorId);
-    this.registry.closeTransaction(ch.cp.chargePointId, tx.transactionId, Date.now());
-    if (sessionId) {
-      await this.grid.balancers
-        .call((b) => b.stopSession.mutate({ sessionId, reason }))
-        .catch((err) =>
-          this.log.warn("could not end the session", { sessionId, reason, error: describeFailure(err) }),
-        );
+    const close = (stop: QueuedStop | null) =>
+      this.registry.closeTransaction(ch.cp.chargePointId, tx.transactionId, Date.now(), stop);
+    if (sessionId) await this.outbox.stop({ sessionId, reason }, close);
+    else {
+      try {
+        close(null);
+      } catch (err) {
+        this.metrics.registryWriteFailed();
+        this.log.error("could not record a transaction's end", { error: describeFailure(err) });
+      }
     }
     if (reason === "charger_offline") {
       this.log.warn("charger stayed offline; its session ended", {
@@ -78,6 +89,7 @@ export class Ends {
    * Returns how many it found ended.
    */
   async reconcile(): Promise<number> {
+    this.outbox.retryNow();
     // All asked at once: over a link, the calls of one turn travel in one frame per substation.
     const checks = [...this.table.boundSessions()].map(async ([sessionId, tx]) => {
       const site = this.grid.site(tx.substationId);

@@ -27,6 +27,11 @@ const schema = z
     ...balancerUrlsShape,
     /** The registry of charge points and the transactions bound to sessions (SQLite; ":memory:" in tests). */
     OCPP_DB_PATH: z.string().min(1).default("data/ocpp-gateway.sqlite"),
+    /**
+     * Optional cap on the registry's size in MB (SQLite max_page_count): past it every write fails as on a
+     * full disk, and the gateway carries on from memory (stops are still retried until the grid confirms).
+     */
+    OCPP_DB_MAX_MB: z.coerce.number().positive().max(1_000_000).optional(),
     /** Interval a charger is told to heartbeat at (BootNotification). */
     OCPP_HEARTBEAT_S: z.coerce.number().int().min(1).max(86_400).default(300),
     /** How long a charger's SetChargingProfile / RemoteStop may take before it counts as timed out. */

@@ -17,6 +17,7 @@ import { Power } from "./power.ts";
 import { PerChargerPusher, type Pusher } from "./pusher.ts";
 import type { ChargePoint, Registry } from "./registry.ts";
 import { Status } from "./status.ts";
+import { StopOutbox } from "./stop-outbox.ts";
 import { newTx, Transactions } from "./transactions.ts";
 
 export interface GatewaySettings {
@@ -41,6 +42,7 @@ export class Gateway {
   private readonly power: Power;
   private readonly meters: Meters;
   private readonly ends: Ends;
+  private readonly outbox: StopOutbox;
   private readonly binder: Binder;
   private readonly connections: Connections;
   private readonly view: Status;
@@ -60,8 +62,9 @@ export class Gateway {
     this.power = new Power(this.table, pusher);
     const caps = new Caps(grid, log);
     this.meters = new Meters(this.table, grid, this.power, caps, cfg.reclaim, metrics, log);
-    this.ends = new Ends(this.table, grid, registry, pusher, log);
-    this.binder = new Binder(this.table, grid, registry, this.power, caps, this.ends, cfg, log);
+    this.outbox = new StopOutbox(grid, registry, metrics, log);
+    this.ends = new Ends(this.table, grid, registry, pusher, this.outbox, metrics, log);
+    this.binder = new Binder(this.table, grid, registry, this.power, caps, this.ends, this.outbox, cfg, log);
     const transactions = new Transactions(
       this.table,
       registry,
@@ -101,7 +104,8 @@ export class Gateway {
       this.connections.startGrace(ch);
     }
     this.table.sitesChanged();
-    return open.length;
+    const stops = this.outbox.restore();
+    return open.length + stops;
   }
 
   get connectedCount(): number {
@@ -132,6 +136,10 @@ export class Gateway {
     return this.view.txCounts();
   }
 
+  get stopsPending(): number {
+    return this.outbox.size;
+  }
+
   reclaimedKw(): number {
     return this.meters.reclaimedKw();
   }
@@ -144,6 +152,7 @@ export class Gateway {
   async close(): Promise<void> {
     this.connections.close();
     this.binder.close();
+    this.outbox.close();
   }
 }
 

@@ -20,7 +20,20 @@ export function gatewayMetrics(meter: Meter) {
   const meterReports = meter.createCounter("evgrid_ocpp_meter_reports", {
     description: "Meter readings reported to the substations (reportMeter), by outcome (ok, failed)",
   });
+  const stops = meter.createCounter("evgrid_ocpp_session_stops", {
+    description:
+      "Attempts to stop a grid session for a charger, by outcome (done, failed: retried until done)",
+  });
+  const registryFailures = meter.createCounter("evgrid_ocpp_registry_write_failures", {
+    description: "Registry writes that failed (a full disk, say) where the gateway carried on from memory",
+  });
   return {
+    stop(outcome: "done" | "failed") {
+      stops.add(1, { outcome });
+    },
+    registryWriteFailed() {
+      registryFailures.add(1);
+    },
     meterReport(outcome: "ok" | "failed") {
       meterReports.add(1, { outcome });
     },
@@ -39,7 +52,13 @@ export function gatewayMetrics(meter: Meter) {
       connected: () => number;
       reclaimedKw: () => number;
       transactions: () => Record<string, number>;
+      stopsPending: () => number;
     }) {
+      meter
+        .createObservableGauge("evgrid_ocpp_stops_pending", {
+          description: "Grid sessions whose stop the grid has not confirmed yet (retried until it has)",
+        })
+        .addCallback((r) => r.observe(read.stopsPending()));
       meter
         .createObservableGauge("evgrid_ocpp_connected_chargers", {
           description: "Charge points connected now",

@@ -19,6 +19,12 @@ export interface ChargePoint {
   bootedAt: number | null;
 }
 
+/** A grid session to stop, and why. */
+export interface QueuedStop {
+  sessionId: string;
+  reason: "stopped" | "charger_offline";
+}
+
 /** A charger's transaction as the gateway keeps it across restarts. */
 export interface TransactionRow {
   chargePointId: string;
@@ -40,10 +46,17 @@ export class Registry {
   /** SHA-256 of passwords already verified per charge point: argon2 once per password, not per connect. */
   private readonly verified = new Map<string, Buffer>();
 
-  constructor(path: string) {
+  /** `maxMb`: a cap on the file (SQLite max_page_count); past it every write fails as on a full disk. */
+  constructor(path: string, opts: { maxMb?: number | undefined } = {}) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path, { create: true, strict: true });
     this.db.run("PRAGMA journal_mode = WAL");
+    if (opts.maxMb !== undefined) {
+      const pageSize = this.db.query<{ page_size: number }, []>("PRAGMA page_size").get()?.page_size ?? 4096;
+      this.db.run(
+        `PRAGMA max_page_count = ${Math.max(1, Math.floor((opts.maxMb * 1024 * 1024) / pageSize))}`,
+      );
+    }
     this.db.run(`CREATE TABLE IF NOT EXISTS charge_points (
       id TEXT PRIMARY KEY, substation_id TEXT NOT NULL, password_hash TEXT NOT NULL,
       max_kw REAL NOT NULL, booted_at INTEGER)`);
@@ -55,6 +68,9 @@ export class Registry {
       "CREATE INDEX IF NOT EXISTS transactions_open ON transactions (charge_point_id) WHERE ended_at IS NULL",
     );
     this.db.run("CREATE TABLE IF NOT EXISTS sequence (name TEXT PRIMARY KEY, next INTEGER NOT NULL)");
+    // Grid sessions whose stop the grid has not confirmed yet: the outbox, retried until done.
+    this.db.run(`CREATE TABLE IF NOT EXISTS stops (
+      session_id TEXT PRIMARY KEY, reason TEXT NOT NULL, queued_at INTEGER NOT NULL)`);
     // Ended transactions are kept a week: long enough to recognise a reused id or a late StopTransaction.
     this.db.run("DELETE FROM transactions WHERE ended_at < ?", [Date.now() - 7 * 86_400_000]);
   }
@@ -145,11 +161,42 @@ export class Registry {
     );
   }
 
-  closeTransaction(chargePointId: string, transactionId: string, atMs: number): void {
-    this.db.run(
-      "UPDATE transactions SET ended_at = ? WHERE charge_point_id = ? AND transaction_id = ? AND ended_at IS NULL",
-      [atMs, chargePointId, transactionId],
-    );
+  /** The transaction ended; `stop`: its session is still to be stopped (recorded with it, atomically). */
+  closeTransaction(
+    chargePointId: string,
+    transactionId: string,
+    atMs: number,
+    stop?: QueuedStop | null,
+  ): void {
+    this.db.transaction(() => {
+      this.db.run(
+        "UPDATE transactions SET ended_at = ? WHERE charge_point_id = ? AND transaction_id = ? AND ended_at IS NULL",
+        [atMs, chargePointId, transactionId],
+      );
+      if (stop) this.queueStop(stop, atMs);
+    })();
+  }
+
+  queueStop(stop: QueuedStop, atMs = Date.now()): void {
+    this.db.run("INSERT OR IGNORE INTO stops (session_id, reason, queued_at) VALUES (?, ?, ?)", [
+      stop.sessionId,
+      stop.reason,
+      atMs,
+    ]);
+  }
+
+  stopDone(sessionId: string): void {
+    this.db.run("DELETE FROM stops WHERE session_id = ?", [sessionId]);
+  }
+
+  queuedStops(): QueuedStop[] {
+    return this.db
+      .query<{ session_id: string; reason: string }, []>("SELECT session_id, reason FROM stops")
+      .all()
+      .map((r) => ({
+        sessionId: r.session_id,
+        reason: r.reason === "charger_offline" ? "charger_offline" : "stopped",
+      }));
   }
 
   /** A transaction with this id, open or ended (a reused id is refused). */
