@@ -8,8 +8,8 @@ import {
 import { describeFailure, type Logger } from "@evgrid/kit";
 import { PRIORITY_WEIGHT } from "@evgrid/policy";
 import type { z } from "zod";
-import type { Caps } from "./caps.ts";
 import type { ChargerTable } from "./chargers.ts";
+import type { ChargePointShares } from "./cp-shares.ts";
 import type { Ends } from "./ends.ts";
 import type { Grid } from "./grid.ts";
 import type { Tx } from "./model.ts";
@@ -50,7 +50,7 @@ export class Binder {
     private readonly grid: Grid,
     private readonly registry: Registry,
     private readonly power: Power,
-    private readonly caps: Caps,
+    private readonly shares: ChargePointShares,
     private readonly ends: Ends,
     private readonly outbox: StopOutbox,
     private readonly cfg: BinderSettings,
@@ -72,6 +72,9 @@ export class Binder {
         // Claimed already by another transaction (the same tag in other letter case): one per idTag.
         if (found && this.table.txOfSession(found.sessionId)) return this.ends.gridEnded(tx);
         if (found && found.substationId === tx.substationId) {
+          const ch = this.table.get(tx.chargePointId);
+          const demand = { minKw: found.minKw, maxKw: found.maxKw };
+          if (ch && (await this.shares.makeRoom(ch, tx, demand)) === null) return this.cannotFit(tx);
           return this.attach(tx, found, found.allocatedKw, -1);
         }
         if (found) {
@@ -142,10 +145,15 @@ export class Binder {
     const backoff = new Backoff(500, 10_000);
     while (this.table.isCurrent(tx)) {
       const waitS = tx.phase.state === "waiting" ? MAX_WAIT_S : undefined;
+      // Its share of the charge point, made before it is admitted and admitted capped at it.
+      const shareKw = await this.shares.makeRoom(ch, tx);
+      if (shareKw === null) return this.cannotFit(tx);
+      if (!this.table.isCurrent(tx)) return;
       const levelVersion = this.power.levelVersion(tx.substationId);
       const request: WalkIn = {
         vehicleId,
         maxKw,
+        ...(shareKw < maxKw ? { capKw: shareKw } : {}),
         minKw: Math.min(maxKw, this.cfg.walkInMinKw),
         durationS: this.cfg.walkInMaxS,
         substationId: tx.substationId,
@@ -235,15 +243,32 @@ export class Binder {
     const ch = this.table.get(tx.chargePointId);
     if (!ch || !this.table.isCurrent(tx) || tx.phase.state === "stopping") return;
     const limits = { minKw: s.minKw, maxKw: s.maxKw, capKw: s.capKw, weight: PRIORITY_WEIGHT[s.priority] };
-    tx.phase = { state: "charging", sessionId: s.sessionId, limits, admittedKw, levelVersion };
+    tx.phase = {
+      state: "charging",
+      sessionId: s.sessionId,
+      limits,
+      admittedKw,
+      levelVersion,
+      chargePointKw: null,
+      reclaimKw: null,
+    };
     this.table.bindSession(s.sessionId, tx);
     this.registry.bind(tx.chargePointId, tx.transactionId, tx.vehicleId, s.sessionId);
     this.log.info("transaction bound to session", {
       transactionId: tx.transactionId,
       sessionId: s.sessionId,
     });
-    // A session booked for more than this charger can give: the rest goes to the others.
-    if (s.maxKw > ch.cp.maxKw && (s.capKw === null || s.capKw > ch.cp.maxKw)) this.caps.set(tx, ch.cp.maxKw);
+    // Its share of the charge point (a booked session may ask more than this charger can give).
+    void this.shares.rebalance(ch);
     this.power.push(tx, Date.now());
+  }
+
+  /** Its minimum does not fit in what the charge point has left: the charger is asked to stop it. */
+  private cannotFit(tx: Tx): void {
+    this.log.warn("the charge point's maximum cannot hold this transaction's minimum; stopping it", {
+      chargePointId: tx.chargePointId,
+      transactionId: tx.transactionId,
+    });
+    this.ends.gridEnded(tx);
   }
 }

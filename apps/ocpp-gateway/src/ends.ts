@@ -1,6 +1,7 @@
 import { errorDataOf } from "@evgrid/contract";
 import { describeFailure, type Logger } from "@evgrid/kit";
 import { type Charger, type ChargerTable, sessionOf } from "./chargers.ts";
+import type { ChargePointShares } from "./cp-shares.ts";
 import type { Grid } from "./grid.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { Tx } from "./model.ts";
@@ -22,6 +23,7 @@ export class Ends {
     private readonly registry: Registry,
     private readonly pusher: Pusher,
     private readonly outbox: StopOutbox,
+    private readonly shares: ChargePointShares,
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
   ) {}
@@ -39,8 +41,10 @@ export class Ends {
     this.pusher.forget(ch.cp.chargePointId, tx.connectorId);
     const close = (stop: QueuedStop | null) =>
       this.registry.closeTransaction(ch.cp.chargePointId, tx.transactionId, Date.now(), stop);
-    if (sessionId) await this.outbox.stop({ sessionId, reason }, close);
-    else {
+    // Its power goes to its charge point's other transactions only once the grid has taken it back.
+    if (sessionId) {
+      if (await this.outbox.stop({ sessionId, reason }, close)) void this.shares.rebalance(ch);
+    } else {
       try {
         close(null);
       } catch (err) {
@@ -63,6 +67,8 @@ export class Ends {
     if (sessionId) this.table.unbindSession(sessionId);
     tx.phase = { state: "stopping" };
     void this.askToStop(tx);
+    const ch = this.table.get(tx.chargePointId);
+    if (ch && sessionId) void this.shares.rebalance(ch);
   }
 
   /** RemoteStop / RequestStop; an offline charger is asked again when it reconnects. */

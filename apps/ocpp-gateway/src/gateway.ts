@@ -7,6 +7,7 @@ import { Binder } from "./binder.ts";
 import { Caps } from "./caps.ts";
 import { ChargerTable } from "./chargers.ts";
 import { Connections } from "./connections.ts";
+import { ChargePointShares } from "./cp-shares.ts";
 import { Ends } from "./ends.ts";
 import type { Grid } from "./grid.ts";
 import { Meters } from "./meters.ts";
@@ -61,10 +62,21 @@ export class Gateway {
     const pusher = makePusher(this.table);
     this.power = new Power(this.table, pusher);
     const caps = new Caps(grid, log);
+    const shares = new ChargePointShares(caps, cfg.walkInMinKw);
     this.meters = new Meters(this.table, grid, this.power, caps, cfg.reclaim, metrics, log);
     this.outbox = new StopOutbox(grid, registry, metrics, log);
-    this.ends = new Ends(this.table, grid, registry, pusher, this.outbox, metrics, log);
-    this.binder = new Binder(this.table, grid, registry, this.power, caps, this.ends, this.outbox, cfg, log);
+    this.ends = new Ends(this.table, grid, registry, pusher, this.outbox, shares, metrics, log);
+    this.binder = new Binder(
+      this.table,
+      grid,
+      registry,
+      this.power,
+      shares,
+      this.ends,
+      this.outbox,
+      cfg,
+      log,
+    );
     const transactions = new Transactions(
       this.table,
       registry,
@@ -72,6 +84,8 @@ export class Gateway {
       this.power,
       this.meters,
       this.ends,
+      shares,
+      metrics,
       cfg,
     );
     const serve = ocppAdapter({ tracer, metrics, callTimeoutMs: cfg.callTimeoutMs });

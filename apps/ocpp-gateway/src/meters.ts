@@ -43,10 +43,9 @@ export class Meters {
   reclaimedKw(): number {
     let kw = 0;
     for (const [, tx] of this.table.boundSessions()) {
-      const ch = this.table.get(tx.chargePointId);
-      if (!ch || tx.phase.state !== "charging" || tx.phase.limits.capKw === null) continue;
-      const { maxKw, capKw } = tx.phase.limits;
-      kw += Math.max(0, Math.min(maxKw, ch.cp.maxKw) - capKw);
+      if (tx.phase.state !== "charging" || tx.phase.reclaimKw === null) continue;
+      const { limits, chargePointKw, reclaimKw } = tx.phase;
+      kw += Math.max(0, Math.min(limits.maxKw, chargePointKw ?? Number.POSITIVE_INFINITY) - reclaimKw);
     }
     return kw;
   }
@@ -66,21 +65,18 @@ export class Meters {
   }
 
   private reclaim(tx: Tx, now: number): void {
-    const ch = this.table.get(tx.chargePointId);
-    if (!ch || tx.phase.state !== "charging") return;
-    const { limits } = tx.phase;
-    // The charge point's own maximum is a cap of its own (set at binding), not a reclaim.
-    const base = limits.maxKw > ch.cp.maxKw ? ch.cp.maxKw : null;
-    const maxKw = Math.min(limits.maxKw, ch.cp.maxKw);
-    const capKw = limits.capKw === base ? null : limits.capKw;
+    if (tx.phase.state !== "charging") return;
+    const { limits, chargePointKw, reclaimKw } = tx.phase;
+    // Its share of the charge point is a cap of its own, not a reclaim: reclaim works below it.
+    const maxKw = Math.min(limits.maxKw, chargePointKw ?? Number.POSITIVE_INFINITY);
     const decision = reclaimCap(
       tx.samples,
       now,
-      { minKw: limits.minKw, maxKw, capKw, allocatedKw: this.power.powerOf(tx) },
+      { minKw: limits.minKw, maxKw, capKw: reclaimKw, allocatedKw: this.power.powerOf(tx) },
       this.reclaimSettings,
     );
-    if (decision === undefined) return;
-    const next = decision ?? base;
-    if (next !== limits.capKw) this.caps.set(tx, next);
+    if (decision === undefined || decision === reclaimKw) return;
+    tx.phase.reclaimKw = decision;
+    void this.caps.sync(tx);
   }
 }

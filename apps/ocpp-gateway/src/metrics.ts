@@ -27,7 +27,13 @@ export function gatewayMetrics(meter: Meter) {
   const registryFailures = meter.createCounter("evgrid_ocpp_registry_write_failures", {
     description: "Registry writes that failed (a full disk, say) where the gateway carried on from memory",
   });
+  const connectorsRefused = meter.createCounter("evgrid_ocpp_connector_refused", {
+    description: "Transactions refused on a connector id the charge point was not registered with",
+  });
   return {
+    connectorRefused() {
+      connectorsRefused.add(1);
+    },
     stop(outcome: "done" | "failed") {
       stops.add(1, { outcome });
     },

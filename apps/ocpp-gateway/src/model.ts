@@ -39,6 +39,8 @@ export type StartRefusal =
   | "connector-missing"
   | "connector-busy"
   | "too-many-transactions"
+  /** The charge point's maximum cannot hold one more transaction's minimum. */
+  | "charge-point-full"
   | "transaction-id-reused"
   | "transaction-id-on-other-connector";
 
@@ -48,7 +50,9 @@ export type StartOutcome =
   | { kind: "repeated"; transactionId: string; token: TokenStatus | undefined }
   /** Not opened: the token is not accepted. */
   | { kind: "not-authorised"; transactionId: string; token: TokenStatus }
-  | { kind: "refused"; reason: StartRefusal; message: string };
+  | { kind: "refused"; reason: StartRefusal; message: string }
+  /** A connector id the charge point was not registered with; `transactionId` as named or handed out. */
+  | { kind: "bad-connector"; transactionId: string; message: string };
 
 /** Later news of a transaction (2.0.1 Updated/Ended, 1.6 StopTransaction). */
 export interface TxUpdated {
@@ -125,6 +129,10 @@ export type TxPhase =
       /** The power the admission answer gave, valid until a newer level than `levelVersion` arrives. */
       admittedKw: number;
       levelVersion: number;
+      /** Its share of the charge point's maximum (null: its own maximum fits), a cap at the substation. */
+      chargePointKw: number | null;
+      /** Reclaimed: it draws well below its power (null: not). Its cap is the lower of the two. */
+      reclaimKw: number | null;
     }
   | { state: "stopping" };
 

@@ -15,6 +15,8 @@ export interface ChargePoint {
   chargePointId: string;
   substationId: string;
   maxKw: number;
+  /** Its connectors (1.6) / EVSEs (2.0.1), numbered 1..connectors: any other id is refused. */
+  connectors: number;
   /** Set once it has sent an accepted BootNotification: until then only BootNotification is served. */
   bootedAt: number | null;
 }
@@ -60,6 +62,11 @@ export class Registry {
     this.db.run(`CREATE TABLE IF NOT EXISTS charge_points (
       id TEXT PRIMARY KEY, substation_id TEXT NOT NULL, password_hash TEXT NOT NULL,
       max_kw REAL NOT NULL, booted_at INTEGER)`);
+    const columns = this.db.query<{ name: string }, []>("PRAGMA table_info(charge_points)").all();
+    if (!columns.some((c) => c.name === "connectors")) {
+      // Registries from before connectors were counted: the default of registerChargePoint.
+      this.db.run("ALTER TABLE charge_points ADD COLUMN connectors INTEGER NOT NULL DEFAULT 2");
+    }
     this.db.run(`CREATE TABLE IF NOT EXISTS transactions (
       charge_point_id TEXT NOT NULL, connector_id INTEGER NOT NULL, transaction_id TEXT NOT NULL,
       vehicle_id TEXT, session_id TEXT, meter_start_wh REAL NOT NULL, started_at INTEGER NOT NULL,
@@ -75,14 +82,14 @@ export class Registry {
     this.db.run("DELETE FROM transactions WHERE ended_at < ?", [Date.now() - 7 * 86_400_000]);
   }
 
-  async register(cp: { chargePointId: string; substationId: string; maxKw: number; password: string }) {
+  async register(cp: Omit<ChargePoint, "bootedAt"> & { password: string }) {
     const hash = await Bun.password.hash(cp.password, ARGON2);
     this.verified.delete(cp.chargePointId);
     this.db.run(
-      `INSERT INTO charge_points (id, substation_id, password_hash, max_kw) VALUES (?, ?, ?, ?)
+      `INSERT INTO charge_points (id, substation_id, password_hash, max_kw, connectors) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET substation_id = excluded.substation_id,
-         password_hash = excluded.password_hash, max_kw = excluded.max_kw`,
-      [cp.chargePointId, cp.substationId, hash, cp.maxKw],
+         password_hash = excluded.password_hash, max_kw = excluded.max_kw, connectors = excluded.connectors`,
+      [cp.chargePointId, cp.substationId, hash, cp.maxKw, cp.connectors],
     );
   }
 
@@ -92,21 +99,12 @@ export class Registry {
   }
 
   get(chargePointId: string): ChargePoint | null {
-    const row = this.db
-      .query<{ id: string; substation_id: string; max_kw: number; booted_at: number | null }, [string]>(
-        "SELECT id, substation_id, max_kw, booted_at FROM charge_points WHERE id = ?",
-      )
-      .get(chargePointId);
+    const row = this.db.query<RawChargePoint, [string]>(`${SELECT_CP} WHERE id = ?`).get(chargePointId);
     return row && toChargePoint(row);
   }
 
   all(): ChargePoint[] {
-    return this.db
-      .query<{ id: string; substation_id: string; max_kw: number; booted_at: number | null }, []>(
-        "SELECT id, substation_id, max_kw, booted_at FROM charge_points ORDER BY id",
-      )
-      .all()
-      .map(toChargePoint);
+    return this.db.query<RawChargePoint, []>(`${SELECT_CP} ORDER BY id`).all().map(toChargePoint);
   }
 
   /** Checks a charge point's password (constant time once verified; argon2id the first time). */
@@ -241,14 +239,20 @@ const toTx = (r: RawTx): TransactionRow => ({
   endedAt: r.ended_at,
 });
 
-const toChargePoint = (r: {
+interface RawChargePoint {
   id: string;
   substation_id: string;
   max_kw: number;
+  connectors: number;
   booted_at: number | null;
-}): ChargePoint => ({
+}
+
+const SELECT_CP = "SELECT id, substation_id, max_kw, connectors, booted_at FROM charge_points";
+
+const toChargePoint = (r: RawChargePoint): ChargePoint => ({
   chargePointId: r.id,
   substationId: r.substation_id,
   maxKw: r.max_kw,
+  connectors: r.connectors,
   bootedAt: r.booted_at,
 });

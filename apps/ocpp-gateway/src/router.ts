@@ -26,6 +26,17 @@ export const registerChargePointSchema = z.strictObject({
     .number()
     .min(MIN_SESSION_KW, `maxKw must be at least ${MIN_SESSION_KW} kW`)
     .max(MAX_SESSION_KW, `maxKw must be at most ${MAX_SESSION_KW} kW`),
+  /**
+   * Its connectors (1.6) / EVSEs (2.0.1), numbered from 1: a transaction on any other id is refused. 2 by
+   * default, as most public AC posts have two sockets; a one-socket charger registered with the default can
+   * open a second transaction, but its transactions together still never hold more than maxKw.
+   */
+  connectors: z
+    .number()
+    .int("connectors must be a whole number")
+    .min(1, "connectors must be at least 1")
+    .max(64, "connectors is at most 64")
+    .default(2),
 });
 
 /** Admin procedures (service token): the registry of charge points and what each one is doing. */

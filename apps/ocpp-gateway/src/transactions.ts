@@ -2,8 +2,10 @@ import { vehicleIdSchema } from "@evgrid/contract";
 import { context, trace } from "@opentelemetry/api";
 import type { Binder } from "./binder.ts";
 import type { Charger, ChargerTable } from "./chargers.ts";
+import type { ChargePointShares } from "./cp-shares.ts";
 import type { Ends } from "./ends.ts";
 import type { Meters } from "./meters.ts";
+import type { GatewayMetrics } from "./metrics.ts";
 import type {
   Answered,
   ChargerEvents,
@@ -58,6 +60,8 @@ export class Transactions {
     private readonly power: Power,
     private readonly meters: Meters,
     private readonly ends: Ends,
+    private readonly shares: ChargePointShares,
+    private readonly metrics: GatewayMetrics,
     private readonly cfg: TransactionSettings,
   ) {}
 
@@ -123,6 +127,12 @@ export class Transactions {
     }
     if (e.connectorId === undefined)
       return refuse("connector-missing", "evse is required when a transaction starts");
+    if (!Number.isInteger(e.connectorId) || e.connectorId < 1 || e.connectorId > ch.cp.connectors) {
+      this.metrics.connectorRefused();
+      const transactionId = e.transactionId ?? String(this.registry.nextTransactionId());
+      const message = `connector ${e.connectorId} is not one of this charge point's 1..${ch.cp.connectors}`;
+      return { answer: { kind: "bad-connector", transactionId, message } };
+    }
     const busy = this.table.txOnConnector(ch, e.connectorId);
     if (busy) {
       // The same vehicle again, and the charger did not name it (a retry after a lost answer): the same one.
@@ -135,6 +145,12 @@ export class Transactions {
       return refuse(
         "too-many-transactions",
         `at most ${this.cfg.maxTransactions} open transactions per charge point`,
+      );
+    }
+    if (!this.shares.fitsNew(ch)) {
+      return refuse(
+        "charge-point-full",
+        `this charge point's ${ch.cp.maxKw} kW cannot hold one more transaction`,
       );
     }
     const transactionId = e.transactionId ?? String(this.registry.nextTransactionId());

@@ -165,13 +165,15 @@ export class Station {
     const durationS = "durationS" in req ? req.durationS : null;
     const energyKwh = "energyKwh" in req ? req.energyKwh : null;
     const priority = req.priority ?? "standard";
-    const cls = this.pool.classFor(req.minKw, req.maxKw, nowMs, PRIORITY_WEIGHT[priority]);
+    // Capped from the start (as setCap clamps it): power above the cap goes to the others.
+    const capKw = req.capKw !== undefined && req.capKw < req.maxKw ? Math.max(req.minKw, req.capKw) : null;
+    const cls = this.pool.classFor(req.minKw, capKw ?? req.maxKw, nowMs, PRIORITY_WEIGHT[priority]);
     const live = this.activate(
       {
         sessionId,
         vehicleId: req.vehicleId,
         maxKw: req.maxKw,
-        capKw: null,
+        capKw,
         meteredKwh: null,
         cls,
         startedAtMs: nowMs,

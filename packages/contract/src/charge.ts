@@ -167,12 +167,18 @@ export const dispatchRequestSchema = z
     ...chargeFields,
     owner: ownerSchema.default(OPERATOR),
     substationId: substationIdSchema.optional(),
+    /**
+     * Admitted already capped, as by setSessionCap (the OCPP gateway: the session's share of its charge
+     * point's maximum), so its first allocation is never above it.
+     */
+    capKw: kw("capKw").optional(),
   })
   .superRefine(checkCharge)
   .transform((req) => ({
     ...normalize(req),
     owner: req.owner,
     ...(req.substationId === undefined ? {} : { substationId: req.substationId }),
+    ...(req.capKw === undefined ? {} : { capKw: req.capKw }),
   }));
 
 /** What callers send (defaults optional). */

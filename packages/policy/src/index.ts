@@ -1,4 +1,5 @@
 export * from "./admission.ts";
+export * from "./charge-point.ts";
 export * from "./choice.ts";
 export * from "./curtailment.ts";
 export * from "./dispatch.ts";

@@ -33,7 +33,13 @@ export async function startOcppGateway(
     /** Registers a charge point and connects a simulated one (booted unless `boot: false`). */
     async charger(
       id: string,
-      opts: { substationId?: string; maxKw?: number; protocol?: OcppVersion; boot?: boolean } = {},
+      opts: {
+        substationId?: string;
+        maxKw?: number;
+        connectors?: number;
+        protocol?: OcppVersion;
+        boot?: boolean;
+      } = {},
     ) {
       const password = randomBytes(12).toString("base64url");
       await admin.registerChargePoint.mutate({
@@ -41,6 +47,7 @@ export async function startOcppGateway(
         substationId: opts.substationId ?? "substation-1",
         password,
         maxKw: opts.maxKw ?? 11,
+        ...(opts.connectors === undefined ? {} : { connectors: opts.connectors }),
       });
       const cp = new SimulatedChargePoint({
         url: gateway.ocppUrl,

@@ -68,6 +68,10 @@ export function serve16(
       openUnidentified: false,
     });
     if (answer.kind === "refused") throw createRPCError("GenericError", answer.message);
+    // Not a connector of this charge point: Invalid, so the charger ends it itself (no retry, as a CALLERROR would).
+    if (answer.kind === "bad-connector") {
+      return { transactionId: Number(answer.transactionId), idTagInfo: { status: "Invalid" } };
+    }
     if (afterAnswer) after(afterAnswer);
     return { transactionId: Number(answer.transactionId), idTagInfo: { status: answer.token ?? "Accepted" } };
   });

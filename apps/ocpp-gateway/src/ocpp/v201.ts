@@ -23,6 +23,7 @@ const REFUSAL_CODE: Record<StartRefusal, string> = {
   "connector-missing": "OccurrenceConstraintViolation",
   "connector-busy": "GenericError",
   "too-many-transactions": "GenericError",
+  "charge-point-full": "GenericError",
   "transaction-id-reused": "PropertyConstraintViolation",
   "transaction-id-on-other-connector": "PropertyConstraintViolation",
 };
@@ -86,6 +87,7 @@ export function serve201(
       openUnidentified: true,
     });
     if (answer.kind === "refused") throw createRPCError(REFUSAL_CODE[answer.reason], answer.message);
+    if (answer.kind === "bad-connector") throw createRPCError("PropertyConstraintViolation", answer.message);
     if (afterAnswer) after(afterAnswer);
     return tokenInfo(answer.token);
   });
