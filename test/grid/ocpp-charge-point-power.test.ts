@@ -5,7 +5,7 @@
  * in OCPP terms and counted. Checked over the whole history: after every re-share of the substation.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import type { Session } from "@evgrid/contract";
+import { type Session, walkInVehicleId } from "@evgrid/contract";
 import { eventually, metricValue, startGrid, startOcppGateway } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
@@ -49,7 +49,7 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     await using ocpp = await startOcppGateway(grid);
     const station = grid.substations[0]?.station;
     if (!station) throw new Error("no substation");
-    await using books = watchBooks(station, "ev-cp22-");
+    await using books = watchBooks(station, walkInVehicleId("ev-cp22-"));
 
     const cp4 = await ocpp.charger("cp-22", { protocol, maxKw: 22, connectors: 4 });
 
@@ -79,7 +79,9 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     expect(books.seen.events).toBeGreaterThan(4);
     expect(books.seen.maxKw).toBeLessThanOrEqual(22 + 1e-6);
     expect(books.seen.maxKw).toBeGreaterThan(21.9);
-    expect(await grid.operator.findVehicleSession.query({ vehicleId: "ev-cp22-x101" })).toBeNull();
+    expect(
+      await grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-cp22-x101") }),
+    ).toBeNull();
   });
 });
 
@@ -92,5 +94,5 @@ test("a transaction whose minimum does not fit in what the charge point has left
   await cp.startTransaction(2, "ev-11-b");
   expect(await cp.startTransaction(3, "ev-11-c").catch(rpcCode)).toBe("GenericError");
   await eventually(() => expect([cp.limit(1), cp.limit(2)]).toEqual([5500, 5500]));
-  expect(await grid.operator.findVehicleSession.query({ vehicleId: "ev-11-c" })).toBeNull();
+  expect(await grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-11-c") })).toBeNull();
 });
