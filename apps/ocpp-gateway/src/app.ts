@@ -37,6 +37,8 @@ export function startGateway(env: GatewayEnv) {
         walkInMaxS: env.OCPP_WALKIN_MAX_S,
         walkInMinKw: env.OCPP_WALKIN_MIN_KW,
         maxTransactions: env.OCPP_MAX_TRANSACTIONS,
+        meterSlackWh: env.OCPP_METER_SLACK_WH,
+        meterSilentMs: env.OCPP_METER_SILENT_S * 1000,
         reclaim: {
           windowMs: env.OCPP_RECLAIM_WINDOW_S * 1000,
           belowRatio: env.OCPP_RECLAIM_RATIO,

@@ -258,6 +258,8 @@ export class Binder {
       transactionId: tx.transactionId,
       sessionId: s.sessionId,
     });
+    // An energy session ends when its meter says so: bounded in time all the same.
+    if (s.durationS === null) this.ends.endBy(tx, Date.parse(s.startedAt) + this.cfg.walkInMaxS * 1000);
     // Its share of the charge point (a booked session may ask more than this charger can give).
     void this.shares.rebalance(ch);
     this.power.push(tx, Date.now());

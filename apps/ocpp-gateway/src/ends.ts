@@ -1,5 +1,5 @@
 import { errorDataOf } from "@evgrid/contract";
-import { describeFailure, type Logger } from "@evgrid/kit";
+import { describeFailure, type Logger, MAX_TIMEOUT_MS } from "@evgrid/kit";
 import { type Charger, type ChargerTable, sessionOf } from "./chargers.ts";
 import type { ChargePointShares } from "./cp-shares.ts";
 import type { Grid } from "./grid.ts";
@@ -61,14 +61,41 @@ export class Ends {
   }
 
   /** The grid ended the transaction's session (or can never admit it): the charger is asked to stop. */
-  gridEnded(tx: Tx): void {
+  gridEnded(tx: Tx, sessionGone = true): void {
     if (tx.phase.state === "stopping") return;
     const sessionId = sessionOf(tx);
     if (sessionId) this.table.unbindSession(sessionId);
     tx.phase = { state: "stopping" };
     void this.askToStop(tx);
     const ch = this.table.get(tx.chargePointId);
-    if (ch && sessionId) void this.shares.rebalance(ch);
+    // Its power goes to the charge point's others once the grid has taken it back.
+    if (ch && sessionId && sessionGone) void this.shares.rebalance(ch);
+  }
+
+  /**
+   * A session that could otherwise run forever (an energy session whose meter decides, and never advances)
+   * ends at `atMs`: the grid first, then the charger is asked to stop.
+   */
+  endBy(tx: Tx, atMs: number): void {
+    const timer = setTimeout(
+      () => void this.timeUp(tx),
+      Math.min(MAX_TIMEOUT_MS, Math.max(0, atMs - Date.now())),
+    );
+    timer.unref?.();
+    tx.life.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+  }
+
+  private async timeUp(tx: Tx): Promise<void> {
+    if (tx.phase.state !== "charging" || !this.table.isCurrent(tx)) return;
+    const { sessionId } = tx.phase;
+    this.log.warn("the session reached its time bound; stopping it", {
+      sessionId,
+      transactionId: tx.transactionId,
+    });
+    const done = await this.outbox.stop({ sessionId, reason: "stopped" }, (queued) => {
+      if (queued) this.registry.queueStop(queued);
+    });
+    this.gridEnded(tx, done);
   }
 
   /** RemoteStop / RequestStop; an offline charger is asked again when it reconnects. */

@@ -48,6 +48,16 @@ const schema = z
     /** ...and the cap is the draw plus this margin (kW). */
     OCPP_RECLAIM_MARGIN_KW: z.coerce.number().min(0).max(50).default(1),
     /**
+     * A meter that says nothing for this long counts as drawing nothing, so reclaim gives its power to the
+     * others (a charger configured to never send MeterValues keeps only its minimum).
+     */
+    OCPP_METER_SILENT_S: seconds.default(300),
+    /**
+     * Meter readings above what the connector's maximum could deliver since the last one (and since the start)
+     * are ignored and counted; this much energy (Wh) is allowed on top: a kWh meter steps 1,000 Wh at once.
+     */
+    OCPP_METER_SLACK_WH: z.coerce.number().min(0).max(100_000).default(1000),
+    /**
      * How often bound sessions are checked against their substations: an end whose event was lost while a
      * link was down is found within this long (power changes always come as events; this is only a safety net).
      */

@@ -30,6 +30,10 @@ export interface GatewaySettings {
   /** Open transactions per charge point at most. */
   maxTransactions: number;
   reclaim: ReclaimSettings;
+  /** Slack on the energy a connector could have delivered (a meter register's resolution). */
+  meterSlackWh: number;
+  /** A meter silent this long counts as drawing nothing. */
+  meterSilentMs: number;
 }
 
 /**
@@ -63,7 +67,8 @@ export class Gateway {
     this.power = new Power(this.table, pusher);
     const caps = new Caps(grid, log);
     const shares = new ChargePointShares(caps, cfg.walkInMinKw);
-    this.meters = new Meters(this.table, grid, this.power, caps, cfg.reclaim, metrics, log);
+    const meterSettings = { reclaim: cfg.reclaim, slackWh: cfg.meterSlackWh, silentMs: cfg.meterSilentMs };
+    this.meters = new Meters(this.table, grid, registry, this.power, caps, meterSettings, metrics, log);
     this.outbox = new StopOutbox(grid, registry, metrics, log);
     this.ends = new Ends(this.table, grid, registry, pusher, this.outbox, shares, metrics, log);
     this.binder = new Binder(
@@ -111,7 +116,14 @@ export class Gateway {
         continue;
       }
       const ch = this.table.ensure(cp);
-      const tx = newTx(ch, row.connectorId, row.transactionId, row.vehicleId, row.meterStartWh);
+      const tx = newTx(
+        ch,
+        row.connectorId,
+        row.transactionId,
+        row.vehicleId,
+        row.meterStartWh,
+        row.startedAt,
+      );
       this.table.addTx(ch, tx, false);
       if (row.sessionId) this.binder.resume(tx, row.sessionId);
       else if (tx.vehicleId) void this.binder.bind(tx);
@@ -167,6 +179,7 @@ export class Gateway {
     this.connections.close();
     this.binder.close();
     this.outbox.close();
+    this.meters.close();
   }
 }
 

@@ -1,42 +1,125 @@
 import { describeFailure, type Logger } from "@evgrid/kit";
-import { type ReclaimSettings, reclaimCap, trimSamples } from "@evgrid/policy";
+import {
+  checkMeterReading,
+  type MeterPoint,
+  plausibleRegister,
+  type ReclaimSettings,
+  reclaimCap,
+  trimSamples,
+} from "@evgrid/policy";
 import type { Caps } from "./caps.ts";
 import type { ChargerTable } from "./chargers.ts";
 import type { Grid } from "./grid.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { MeterReading, Tx } from "./model.ts";
 import type { Power } from "./power.ts";
+import type { Registry } from "./registry.ts";
 
 /**
  * Meter readings: the energy delivered goes to the session's substation (reportMeter), and a vehicle that
  * draws well below its share for a while is capped near its draw so the rest goes to the others (reclaim).
  */
+export interface MeterSettings {
+  reclaim: ReclaimSettings;
+  /** Slack on what a connector could have delivered (a register's resolution). */
+  slackWh: number;
+  /** A meter silent this long counts as drawing nothing. */
+  silentMs: number;
+}
+
 export class Meters {
+  private readonly silence: ReturnType<typeof setInterval>;
+
   constructor(
     private readonly table: ChargerTable,
     private readonly grid: Grid,
+    private readonly registry: Registry,
     private readonly power: Power,
     private readonly caps: Caps,
-    private readonly reclaimSettings: ReclaimSettings,
+    private readonly cfg: MeterSettings,
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    const everyMs = Math.max(100, Math.min(cfg.silentMs, cfg.reclaim.windowMs) / 2);
+    this.silence = setInterval(() => this.sweepSilent(Date.now()), everyMs);
+    this.silence.unref?.();
+  }
 
+  /** A reading: believed (monotonic, within what the connector could deliver), or ignored and counted. */
   read(tx: Tx, r: MeterReading): void {
     const now = Date.now();
+    const maxKw = this.table.get(tx.chargePointId)?.cp.maxKw ?? 0;
     let drawW = r.powerW;
-    if (r.energyWh !== undefined && Number.isFinite(r.energyWh)) {
-      const prev = tx.lastEnergy;
-      if (drawW === undefined && prev && now - prev.atMs >= 1000) {
-        drawW = ((r.energyWh - prev.wh) * 3_600_000) / (now - prev.atMs);
-      }
-      tx.lastEnergy = { wh: r.energyWh, atMs: now };
-      if (tx.phase.state === "charging") this.report(tx, tx.phase.sessionId, r.energyWh);
+    // A draw no connector of this charge point could have (10 % over its maximum allowed).
+    if (drawW !== undefined && !(drawW >= 0 && drawW <= maxKw * 1100)) {
+      this.metrics.meterImplausible("power");
+      drawW = undefined;
     }
-    if (drawW === undefined || !Number.isFinite(drawW) || tx.phase.state !== "charging") return;
-    tx.samples.push({ atMs: now, drawKw: Math.max(0, drawW / 1000) });
-    trimSamples(tx.samples, now, this.reclaimSettings.windowMs);
+    if (r.energyWh !== undefined) {
+      // A reading whose register is not believed is not believed at all (its power neither).
+      if (!this.energy(tx, { wh: r.energyWh, atMs: now }, maxKw)) return;
+      drawW ??= this.drawFromEnergy(tx, now);
+    }
+    if (drawW === undefined && r.energyWh === undefined) return;
+    tx.lastReadingAtMs = now;
+    if (drawW !== undefined && Number.isFinite(drawW)) this.sample(tx, now, drawW / 1000);
+  }
+
+  close(): void {
+    clearInterval(this.silence);
+  }
+
+  /** The energy register: checked, then kept and reported. False if it was not believed. */
+  private energy(tx: Tx, reading: MeterPoint, maxKw: number): boolean {
+    if (tx.meterStartWh === null) {
+      // No register known yet: this reading is the start, if it can be a meter's at all.
+      if (!plausibleRegister(reading.wh)) return this.implausible("meter_start");
+      tx.meterStartWh = reading.wh;
+      this.write(() => this.registry.setMeterStart(tx.chargePointId, tx.transactionId, reading.wh));
+    }
+    const start = { wh: tx.meterStartWh, atMs: tx.startedAtMs };
+    const verdict = checkMeterReading(reading, tx.lastEnergy ?? start, start, maxKw, this.cfg.slackWh);
+    if (verdict !== "ok") return this.implausible(verdict);
+    tx.previousEnergy = tx.lastEnergy;
+    tx.lastEnergy = reading;
+    if (tx.phase.state === "charging") this.report(tx, tx.phase.sessionId, reading.wh - start.wh);
+    return true;
+  }
+
+  private drawFromEnergy(tx: Tx, now: number): number | undefined {
+    const prev = tx.previousEnergy;
+    const last = tx.lastEnergy;
+    if (!prev || !last || now - prev.atMs < 1000) return undefined;
+    return ((last.wh - prev.wh) * 3_600_000) / (now - prev.atMs);
+  }
+
+  private sample(tx: Tx, now: number, drawKw: number): void {
+    if (tx.phase.state !== "charging") return;
+    tx.samples.push({ atMs: now, drawKw: Math.max(0, drawKw) });
+    trimSamples(tx.samples, now, this.cfg.reclaim.windowMs);
     this.reclaim(tx, now);
+  }
+
+  /** A meter silent past OCPP_METER_SILENT_S counts as drawing nothing: reclaim applies to it. */
+  private sweepSilent(now: number): void {
+    for (const [, tx] of this.table.boundSessions()) {
+      if (tx.phase.state === "charging" && now - tx.lastReadingAtMs >= this.cfg.silentMs)
+        this.sample(tx, now, 0);
+    }
+  }
+
+  private implausible(reason: "backwards" | "too_fast" | "meter_start"): false {
+    this.metrics.meterImplausible(reason);
+    return false;
+  }
+
+  private write(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.metrics.registryWriteFailed();
+      this.log.warn("could not record a meter's start", { error: describeFailure(err) });
+    }
   }
 
   /** Power taken back from vehicles drawing less than their share (the reclaimed-power gauge). */
@@ -50,10 +133,10 @@ export class Meters {
     return kw;
   }
 
-  private report(tx: Tx, sessionId: string, energyWh: number): void {
+  private report(tx: Tx, sessionId: string, deliveredWh: number): void {
     const site = this.grid.site(tx.substationId);
     if (!site) return;
-    const energyKwh = Math.max(0, (energyWh - tx.meterStartWh) / 1000);
+    const energyKwh = Math.max(0, deliveredWh / 1000);
     void site.reportMeter.mutate({ sessionId, energyKwh }).then(
       () => this.metrics.meterReport("ok"),
       (err) => {
@@ -73,7 +156,7 @@ export class Meters {
       tx.samples,
       now,
       { minKw: limits.minKw, maxKw, capKw: reclaimKw, allocatedKw: this.power.powerOf(tx) },
-      this.reclaimSettings,
+      this.cfg.reclaim,
     );
     if (decision === undefined || decision === reclaimKw) return;
     tx.phase.reclaimKw = decision;

@@ -30,7 +30,14 @@ export function gatewayMetrics(meter: Meter) {
   const connectorsRefused = meter.createCounter("evgrid_ocpp_connector_refused", {
     description: "Transactions refused on a connector id the charge point was not registered with",
   });
+  const implausible = meter.createCounter("evgrid_ocpp_meter_implausible", {
+    description:
+      "Meter readings ignored as not believable, by reason (backwards, too_fast, power, meter_start)",
+  });
   return {
+    meterImplausible(reason: "backwards" | "too_fast" | "power" | "meter_start") {
+      implausible.add(1, { reason });
+    },
     connectorRefused() {
       connectorsRefused.add(1);
     },

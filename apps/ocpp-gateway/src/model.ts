@@ -26,7 +26,8 @@ export interface TxStarted {
   transactionId: string | null;
   /** The idTag / idToken presented, if any. */
   token: string | undefined;
-  meterStartWh: number;
+  /** The meter's register at the start, if the charger said (2.0.1 may not). */
+  meterStartWh: number | undefined;
   /**
    * A start whose token is not accepted is still opened, unidentified (2.0.1: a transaction exists from the
    * cable plug-in, before authorisation); otherwise it is refused and the charger stops it itself (1.6).
@@ -150,8 +151,14 @@ export interface Tx {
   phase: TxPhase;
   /** Aborted when the transaction ends (or the gateway stops): its retries and calls give up. */
   life: AbortController;
-  meterStartWh: number;
+  startedAtMs: number;
+  /** The register at the start; null: unknown (not said, or not believable), the first reading sets it. */
+  meterStartWh: number | null;
+  /** The last believable energy reading, and the one before it (the draw between them). */
   lastEnergy: { wh: number; atMs: number } | null;
+  previousEnergy: { wh: number; atMs: number } | null;
+  /** When the meter last said something believable (or the start): a meter silent too long counts as 0 kW. */
+  lastReadingAtMs: number;
   samples: DrawSample[];
   /** The trace of the transaction's start: its later calls (profiles, stops) join it. */
   trace: SpanContext | null;

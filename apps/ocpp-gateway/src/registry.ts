@@ -34,7 +34,8 @@ export interface TransactionRow {
   transactionId: string;
   vehicleId: string | null;
   sessionId: string | null;
-  meterStartWh: number;
+  /** null: not known yet (stored as -1). */
+  meterStartWh: number | null;
   startedAt: number;
   endedAt: number | null;
 }
@@ -146,7 +147,7 @@ export class Registry {
         t.transactionId,
         t.vehicleId,
         t.sessionId,
-        t.meterStartWh,
+        t.meterStartWh ?? -1,
         t.startedAt,
       ],
     );
@@ -197,6 +198,14 @@ export class Registry {
       }));
   }
 
+  /** The meter's register at the start, learnt from its first believable reading. */
+  setMeterStart(chargePointId: string, transactionId: string, wh: number): void {
+    this.db.run(
+      "UPDATE transactions SET meter_start_wh = ? WHERE charge_point_id = ? AND transaction_id = ?",
+      [wh, chargePointId, transactionId],
+    );
+  }
+
   /** A transaction with this id, open or ended (a reused id is refused). */
   findTransaction(chargePointId: string, transactionId: string): TransactionRow | null {
     const row = this.db
@@ -234,7 +243,7 @@ const toTx = (r: RawTx): TransactionRow => ({
   transactionId: r.transaction_id,
   vehicleId: r.vehicle_id,
   sessionId: r.session_id,
-  meterStartWh: r.meter_start_wh,
+  meterStartWh: r.meter_start_wh < 0 ? null : r.meter_start_wh,
   startedAt: r.started_at,
   endedAt: r.ended_at,
 });

@@ -1,4 +1,5 @@
 import { vehicleIdSchema } from "@evgrid/contract";
+import { plausibleRegister } from "@evgrid/policy";
 import { context, trace } from "@opentelemetry/api";
 import type { Binder } from "./binder.ts";
 import type { Charger, ChargerTable } from "./chargers.ts";
@@ -30,7 +31,8 @@ export function newTx(
   connectorId: number,
   transactionId: string,
   vehicleId: string | null,
-  wh: number,
+  meterStartWh: number | null,
+  startedAtMs = Date.now(),
 ) {
   const tx: Tx = {
     chargePointId: ch.cp.chargePointId,
@@ -40,8 +42,11 @@ export function newTx(
     vehicleId,
     phase: vehicleId ? { state: "binding" } : { state: "unidentified" },
     life: new AbortController(),
-    meterStartWh: Number.isFinite(wh) ? wh : 0,
+    startedAtMs,
+    meterStartWh,
     lastEnergy: null,
+    previousEnergy: null,
+    lastReadingAtMs: startedAtMs,
     samples: [],
     trace: null,
   };
@@ -181,9 +186,12 @@ export class Transactions {
     connectorId: number,
     transactionId: string,
     vehicleId: string | null,
-    wh: number,
+    wh: number | undefined,
   ) {
-    const tx = newTx(ch, connectorId, transactionId, vehicleId, wh);
+    // A register that cannot be a meter's (negative, absurd) is not believed: the first reading sets it.
+    const believed = wh !== undefined && plausibleRegister(wh);
+    if (wh !== undefined && !believed) this.metrics.meterImplausible("meter_start");
+    const tx = newTx(ch, connectorId, transactionId, vehicleId, believed ? wh : null);
     tx.trace = trace.getActiveSpan()?.spanContext() ?? null;
     this.table.addTx(ch, tx);
     this.registry.openTransaction({
@@ -193,7 +201,7 @@ export class Transactions {
       vehicleId,
       sessionId: null,
       meterStartWh: tx.meterStartWh,
-      startedAt: Date.now(),
+      startedAt: tx.startedAtMs,
     });
     return tx;
   }

@@ -3,6 +3,7 @@ export * from "./charge-point.ts";
 export * from "./choice.ts";
 export * from "./curtailment.ts";
 export * from "./dispatch.ts";
+export * from "./meter.ts";
 export * from "./priority.ts";
 export * from "./quota.ts";
 export * from "./reclaim.ts";

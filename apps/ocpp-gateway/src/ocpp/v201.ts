@@ -82,7 +82,7 @@ export function serve201(
       connectorId: req.evse?.id,
       transactionId,
       token,
-      meterStartWh: meter.energyWh ?? 0,
+      meterStartWh: meter.energyWh,
       // A 2.0.1 transaction exists from the plug-in, before (or without) an accepted token.
       openUnidentified: true,
     });
