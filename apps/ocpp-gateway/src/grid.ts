@@ -9,6 +9,7 @@ import {
   type Transport,
 } from "@evgrid/kit";
 import type { SubstationRouter } from "@evgrid/substation";
+import { pause } from "./retry.ts";
 
 export interface GridOptions {
   balancerUrls: readonly string[];
@@ -39,6 +40,7 @@ export class Grid {
   private readonly sites = new Map<string, Site>();
   private wanted = new Set<string>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly stopping = new AbortController();
 
   constructor(private readonly opts: GridOptions) {
     this.balancers = balancerPool(opts.balancerUrls, (url) =>
@@ -99,8 +101,8 @@ export class Grid {
         onError: (err) => {
           this.opts.onError(substationId, err);
           site.watch = null;
-          // The link reopens on its own; an error from the substation itself is retried on the next refresh.
-          setTimeout(() => this.syncWatch(substationId, site), 1000).unref?.();
+          // The link reopens on its own; an error from the substation itself is retried after a pause.
+          void pause(1000, this.stopping.signal).then((go) => go && this.syncWatch(substationId, site));
         },
         onComplete: () => {
           site.watch = null;
@@ -119,6 +121,7 @@ export class Grid {
   }
 
   stop(): void {
+    this.stopping.abort();
     clearInterval(this.timer);
     for (const [id, site] of this.sites) this.drop(id, site);
     this.balancers.close();

@@ -29,7 +29,10 @@ export class StopOutbox {
    * Resolves true once the grid confirmed it.
    */
   async stop(stop: QueuedStop, record: (queued: QueuedStop | null) => void = () => {}): Promise<boolean> {
-    if (this.pending.has(stop.sessionId)) return false; // already on its way
+    if (this.pending.has(stop.sessionId)) {
+      this.write(() => record(stop)); // already on its way: only recorded
+      return false;
+    }
     this.pending.set(stop.sessionId, stop.reason);
     const done = await this.attempt(stop);
     this.write(() => record(done ? null : stop));
