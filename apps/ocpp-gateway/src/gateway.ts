@@ -124,6 +124,7 @@ export class Gateway {
         row.meterStartWh,
         row.startedAt,
       );
+      tx.lastReadingAtMs = Date.now(); // its meter's silence counts from now, not from before the restart
       this.table.addTx(ch, tx, false);
       if (row.sessionId) this.binder.resume(tx, row.sessionId);
       else if (tx.vehicleId) void this.binder.bind(tx);
