@@ -7,6 +7,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { type Session, walkInVehicleId } from "@evgrid/contract";
 import { eventually, metricValue, startGrid, startOcppGateway } from "@evgrid/testing";
+import fc from "fast-check";
 
 setDefaultTimeout(30_000);
 
@@ -95,4 +96,44 @@ test("a transaction whose minimum does not fit in what the charge point has left
   expect(await cp.startTransaction(3, "ev-11-c").catch(rpcCode)).toBe("GenericError");
   await eventually(() => expect([cp.limit(1), cp.limit(2)]).toEqual([5500, 5500]));
   expect(await grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-11-c") })).toBeNull();
+});
+
+test("a random history of starts and stops, valid and invented connectors: the books never hold more than maxKw", async () => {
+  const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
+  const steps = fc.sample(fc.record({ start: fc.boolean(), connector: fc.integer({ min: 0, max: 6 }) }), {
+    seed,
+    numRuns: 40,
+  });
+  await using grid = await startGrid({ capacitiesKw: [150] });
+  await using ocpp = await startOcppGateway(grid);
+  const station = grid.substations[0]?.station;
+  if (!station) throw new Error("no substation");
+  await using books = watchBooks(station, "ev-h-");
+  // 11 kW on 4 connectors: room for two walk-in minimums, so starts are refused by connector id and by power.
+  const cp = await ocpp.charger("cp-history", { maxKw: 11, connectors: 4 });
+  const open = new Set<number>();
+  let n = 0;
+  for (const { start, connector } of steps) {
+    if (start && !open.has(connector)) {
+      const ok = await cp.startTransaction(connector, `ev-h-${n++}`).then(
+        () => true,
+        () => false,
+      );
+      if (ok) open.add(connector);
+    } else if (!start && open.has(connector)) {
+      await cp.stopTransaction(connector);
+      open.delete(connector);
+    }
+  }
+  const msg = `seed ${seed} (SEED=${seed} to replay)`;
+  expect(
+    [...open].every((c) => c >= 1 && c <= 4),
+    msg,
+  ).toBe(true);
+  expect(open.size, msg).toBeLessThanOrEqual(2);
+  // Settled: as many sessions as open transactions, and never more than 11 kW at any re-share.
+  await eventually(() =>
+    expect(station.list("active", 100).filter((s) => s.vehicleId.startsWith("ev-h-")).length).toBe(open.size),
+  );
+  expect(books.seen.maxKw, msg).toBeLessThanOrEqual(11 + 1e-6);
 });
