@@ -108,7 +108,7 @@ test("a random history of starts and stops, valid and invented connectors: the b
   await using ocpp = await startOcppGateway(grid);
   const station = grid.substations[0]?.station;
   if (!station) throw new Error("no substation");
-  await using books = watchBooks(station, "ev-h-");
+  await using books = watchBooks(station, walkInVehicleId("ev-h-"));
   // 11 kW on 4 connectors: room for two walk-in minimums, so starts are refused by connector id and by power.
   const cp = await ocpp.charger("cp-history", { maxKw: 11, connectors: 4 });
   const open = new Set<number>();
@@ -133,7 +133,9 @@ test("a random history of starts and stops, valid and invented connectors: the b
   expect(open.size, msg).toBeLessThanOrEqual(2);
   // Settled: as many sessions as open transactions, and never more than 11 kW at any re-share.
   await eventually(() =>
-    expect(station.list("active", 100).filter((s) => s.vehicleId.startsWith("ev-h-")).length).toBe(open.size),
+    expect(
+      station.list("active", 100).filter((s) => s.vehicleId.startsWith(walkInVehicleId("ev-h-"))).length,
+    ).toBe(open.size),
   );
   expect(books.seen.maxKw, msg).toBeLessThanOrEqual(11 + 1e-6);
 });
