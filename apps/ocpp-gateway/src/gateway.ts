@@ -58,7 +58,7 @@ export class Gateway {
     cfg: GatewaySettings,
     metrics: GatewayMetrics,
     tracer: Tracer,
-    log: Logger,
+    private readonly log: Logger,
     /** How limits reach the chargers (replaceable: a pusher that orders a site's pushes, say). */
     makePusher: (table: ChargerTable) => Pusher = (table) => chargerPusher(table, metrics, log),
   ) {
@@ -132,7 +132,9 @@ export class Gateway {
     }
     this.table.sitesChanged();
     const stops = this.outbox.restore();
-    return open.length + stops;
+    if (stops > 0)
+      this.log.warn("stops the grid had not confirmed before the restart are retried", { stops });
+    return open.length;
   }
 
   get connectedCount(): number {
