@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { errorDataOf } from "@evgrid/contract";
+import { errorDataOf, walkInVehicleId } from "@evgrid/contract";
 import { eventually, metricValue, spawnApp, startOcppGateway, startRedis } from "@evgrid/testing";
 import { RedisClient } from "bun";
 import { startReplicas } from "./replica-grid.ts";
@@ -191,7 +191,7 @@ describe("balancer replicas sharing state", () => {
     const cp = await ocpp.charger("cp-replicas");
     await cp.startTransaction(1, "ev-replicas");
     await eventually(() => expect(cp.limit(1)).toBe(11_000), { timeoutMs: 10_000 });
-    expect(grid.activeByVehicle().get("ev-replicas")).toBe(1);
+    expect(grid.activeByVehicle().get(walkInVehicleId("ev-replicas"))).toBe(1);
   });
 
   test("a replica started while the store is down starts anyway, on its own memory, and shares once it is back", async () => {

@@ -1,5 +1,6 @@
 import {
   dispatchRequestSchema,
+  findBookingInputSchema,
   sessionAccessSchema,
   stopSessionInputSchema,
   vehicleIdSchema,
@@ -7,6 +8,7 @@ import {
 import { internalProcedure, router } from "@evgrid/kit";
 import { membershipProcedures } from "@evgrid/membership";
 import { z } from "zod";
+import { findBooking } from "./bookings.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 
 /** Every procedure is internal: charge-api and operators call them with the service token. */
@@ -37,10 +39,14 @@ export function balancerRouter(dispatcher: Dispatcher) {
     stopSession: internalProcedure
       .input(stopSessionInputSchema)
       .mutation(({ input }) => dispatcher.stopSession(input)),
-    /** A vehicle's active session anywhere, or null (the OCPP gateway, when a vehicle plugs in). */
+    /** A vehicle's active session anywhere, or null (operators; never what binds a charger: see findBooking). */
     findVehicleSession: internalProcedure
       .input(z.strictObject({ vehicleId: vehicleIdSchema }))
       .query(({ input }) => dispatcher.findVehicleSession(input.vehicleId)),
+    /** The active booking an idTag claims, anywhere, or null (the OCPP gateway, when a charger presents one). */
+    findBooking: internalProcedure
+      .input(findBookingInputSchema)
+      .query(({ input }) => findBooking(view, input.idTag)),
     /** One session's power, energy and end as they change (the public watchSession). */
     watchSession: internalProcedure
       .input(sessionAccessSchema)

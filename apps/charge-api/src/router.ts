@@ -12,6 +12,7 @@ import {
 import {
   type Caller,
   GridError,
+  idTagFor,
   publicProcedure,
   relayUpstreamError,
   router,
@@ -159,6 +160,8 @@ export function chargeApiRouter(balancers: Balancers, opts: ChargeApiOptions) {
           sessionSecret: ctx.caller.owner.startsWith("key:")
             ? null
             : sessionSecretFor(opts.serviceToken, session.sessionId),
+          // What the owner presents at a charger to claim the booking there; only the owner is told it.
+          idTag: idTagFor(opts.serviceToken, session.sessionId),
         };
       } finally {
         if (waits) waiting -= 1;
@@ -171,7 +174,9 @@ export function chargeApiRouter(balancers: Balancers, opts: ChargeApiOptions) {
     }),
     getSession: limited.input(sessionRefSchema).query(({ input, ctx }) => {
       const ref = access(ctx.caller, input);
-      return balancers.call((b) => b.getSession.query(ref)).then(publicSession, relay);
+      return balancers
+        .call((b) => b.getSession.query(ref))
+        .then((s) => ({ ...publicSession(s), idTag: idTagFor(opts.serviceToken, s.sessionId) }), relay);
     }),
     /**
      * A session's power, energy and end as they change (SSE: tRPC's httpSubscriptionLink), until it ends or

@@ -1,5 +1,6 @@
 import {
   dispatchRequestSchema,
+  findBookingInputSchema,
   listSessionsInputSchema,
   meterReadingInputSchema,
   sessionAccessSchema,
@@ -11,10 +12,11 @@ import {
 } from "@evgrid/contract";
 import { internalProcedure, router } from "@evgrid/kit";
 import { z } from "zod";
+import type { BookingIndex } from "./bookings.ts";
 import type { Station } from "./station.ts";
 
 /** Every procedure is internal: the balancer and operators call them with the service token. */
-export function substationRouter(station: Station) {
+export function substationRouter(station: Station, bookings: BookingIndex) {
   return router({
     /** The load the balancer ranks by: one O(1) snapshot, no per-session walk. */
     getLoad: internalProcedure.query(() => station.load()),
@@ -26,10 +28,14 @@ export function substationRouter(station: Station) {
     stopSession: internalProcedure
       .input(stopSessionInputSchema)
       .mutation(({ input }) => station.stop(input.sessionId, input.owner, input.reason)),
-    /** The active session of a vehicle here, or null (the OCPP gateway binds a plugged-in vehicle to it). */
+    /** The active session of a vehicle here, or null (operators and the balancer's findVehicleSession). */
     findSession: internalProcedure
       .input(z.strictObject({ vehicleId: vehicleIdSchema }))
       .query(({ input }) => station.activeSessionOf(input.vehicleId)),
+    /** The active session a booking idTag claims here, or null (the OCPP gateway, when a charger presents it). */
+    findBooking: internalProcedure
+      .input(findBookingInputSchema)
+      .query(({ input }) => bookings.find(input.idTag)),
     getSession: internalProcedure
       .input(sessionAccessSchema)
       .query(({ input }) => station.get(input.sessionId, input.owner)),
