@@ -47,7 +47,7 @@ describe("booking idTags", () => {
 
   test("a restarted substation finds its resumed bookings by their idTags again", async () => {
     using dir = tempDir("evgrid-bookings-");
-    const token = "bookings-test-service-token";
+    const token = "bookings-test-service-token-0123456789";
     const env = readEnv({
       PORT: "0",
       LOG_QUIET: "true",
