@@ -13,7 +13,9 @@ import {
 } from "@evgrid/contract";
 import {
   classifyCallFailure,
+  deadlineExceeded,
   describeFailure,
+  earliest,
   GridError,
   gridFull,
   relayUpstreamError,
@@ -97,6 +99,8 @@ export class Dispatcher {
   private readonly waiting: WaitQueue;
   private readonly now: () => number;
   private readonly reconciledAtMs = new Map<string, number>();
+  /** Each request's caller's deadline (epoch ms), for as long as the request is in flight or waiting. */
+  private readonly deadlines = new WeakMap<DispatchRequest, number>();
 
   constructor(
     readonly view: GridView,
@@ -131,9 +135,17 @@ export class Dispatcher {
     return this.waiting.length;
   }
 
-  /** `dispatch`: a session for this request now, or (with `waitS`) once power frees up. */
-  async request(req: DispatchRequest, signal?: AbortSignal): Promise<DispatchResult> {
+  /**
+   * `dispatch`: a session for this request now, or (with `waitS`) once power frees up; never once the
+   * caller's deadline (`deadlineAtMs`, epoch ms) has passed.
+   */
+  async request(
+    req: DispatchRequest,
+    signal?: AbortSignal,
+    deadlineAtMs: number | null = null,
+  ): Promise<DispatchResult> {
     annotateRequest(req);
+    if (deadlineAtMs !== null) this.deadlines.set(req, deadlineAtMs);
     const largestKw = this.view.largestCapacityKw;
     if (largestKw > 0 && exceedsEverySite([largestKw], req.minKw)) {
       this.opts.report?.({ outcome: "invalid", substationId: null, tries: 0 });
@@ -330,10 +342,14 @@ export class Dispatcher {
     let run: DispatchRun | undefined;
     try {
       const result = await this.memory.coalesce(req, async () => {
+        const callerDeadlineAtMs = this.deadlines.get(req) ?? null;
         const claim = this.opts.shared
-          ? await this.opts.shared.claim(req, this.now() + this.opts.deadlineMs)
+          ? await this.opts.shared.claim(
+              req,
+              earliest(this.now() + this.opts.deadlineMs, callerDeadlineAtMs) as number,
+            )
           : null;
-        run = new DispatchRun(this.view, req, this.opts, this.now, claim);
+        run = new DispatchRun(this.view, req, this.opts, this.now, claim, callerDeadlineAtMs);
         try {
           const r = await run.run(claim?.home ?? this.memory.homeOf(req));
           this.memory.remember(req, r.session);
@@ -391,6 +407,8 @@ function classify(err: unknown): Failed {
       const data = errorDataOf(err);
       const refusal = refusalDetailsSchema.safeParse(data?.details).data;
       const reason = data?.reason ?? reasons.INTERNAL;
+      // Too late to ask anyone: the dispatch ends with it (the substation is not at fault).
+      if (reason === reasons.DEADLINE_EXCEEDED) return { failure: "rejected", reason, refusal: undefined };
       if (data?.code === "TOO_MANY_REQUESTS") return { failure: "full", reason, refusal };
       if (reason === reasons.SUBSTATION_DRAINING) return { failure: "draining", reason, refusal };
       if (data?.code === "SERVICE_UNAVAILABLE")
@@ -421,6 +439,8 @@ class DispatchRun {
     private readonly now: () => number,
     /** The shared claim to record each try in, when replicas share state. */
     private readonly claim: Claim | null = null,
+    /** When the caller gives up (epoch ms); the dispatch's own deadline is never later. */
+    private readonly callerDeadlineAtMs: number | null = null,
   ) {}
 
   /** Substations asked so far. */
@@ -430,7 +450,7 @@ class DispatchRun {
 
   async run(home: string | undefined): Promise<DispatchResult> {
     const { view, req, opts } = this;
-    const deadline = this.now() + opts.deadlineMs;
+    const deadline = earliest(this.now() + opts.deadlineMs, this.callerDeadlineAtMs) as number;
     const homeMember = home === undefined ? undefined : view.byId(home);
     const first = firstStop(
       home === undefined ? undefined : { id: home, healthy: homeMember?.healthy ?? false },
@@ -463,8 +483,12 @@ class DispatchRun {
       if (this.claim && member.id !== null) await this.claim.trying(member.id);
       view.beginAssignment(member, req);
       try {
-        const timeoutMs = Math.min(opts.callTimeoutMs, remainingMs);
-        const res = await member.client.startSession.mutate(req, { context: { timeoutMs } });
+        // What is left now, after the claim's write: a store that stalled must not send a late start.
+        const timeoutMs = Math.min(opts.callTimeoutMs, deadline - this.now());
+        if (timeoutMs <= 0) throw deadlineExceeded("the deadline passed before a substation was asked");
+        const res = await member.client.startSession.mutate(req, {
+          context: { timeoutMs, deadlineAtMs: this.callerDeadlineAtMs },
+        });
         view.record(member, res.load);
         return {
           session: res.session,
@@ -499,13 +523,13 @@ class DispatchRun {
       case "relay":
         throw relayUpstreamError(err, substationId);
       case "fail_home_unavailable":
-        throw homeUnavailable(substationId);
+        throw homeUnavailable(substationId, failure === "uncertain");
       case "fail_uncertain":
         throw new GridError(
           "SERVICE_UNAVAILABLE",
           reasons.SUBSTATION_TIMEOUT,
           `${substationId} did not answer in time; not retried elsewhere to avoid a double booking`,
-          { substationId },
+          { substationId, uncertain: true },
         );
     }
   }
@@ -537,11 +561,12 @@ class DispatchRun {
   }
 }
 
-function homeUnavailable(substationId: string): GridError {
+/** `uncertain`: it was asked and did not answer, so it may have started this very request's session. */
+function homeUnavailable(substationId: string, uncertain = false): GridError {
   return new GridError(
     "SERVICE_UNAVAILABLE",
     reasons.HOME_SUBSTATION_UNAVAILABLE,
     `${substationId}, which holds this vehicle's session, is unreachable; not booked elsewhere, retry later`,
-    { substationId },
+    uncertain ? { substationId, uncertain: true } : { substationId },
   );
 }
