@@ -1,4 +1,5 @@
 import { freePort } from "@evgrid/kit/listening";
+import { RedisClient } from "bun";
 
 export { freePort };
 
@@ -42,16 +43,30 @@ export async function startRedis() {
   };
   const stop = async () => {
     if (!proc) return;
+    proc.kill("SIGCONT"); // a paused one too
     proc.kill("SIGKILL");
     await proc.exited;
     proc = null;
   };
+  /** SIGSTOP / SIGCONT: a store that hangs (connections open, nothing answered), then carries on. */
+  const signal = (sig: "SIGSTOP" | "SIGCONT") => (proc as ReturnType<typeof Bun.spawn> | null)?.kill(sig);
   await start();
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
     start,
     stop,
+    pause: () => signal("SIGSTOP"),
+    resume: () => signal("SIGCONT"),
+    /** The store forgets everything (as a restart without persistence or a failover to an empty replica). */
+    async flushAll() {
+      const client = new RedisClient(`redis://127.0.0.1:${port}`);
+      try {
+        await client.send("FLUSHALL", []);
+      } finally {
+        client.close();
+      }
+    },
     async [Symbol.asyncDispose]() {
       await stop();
     },
