@@ -6,6 +6,7 @@
 import { numberFlag, parseCommandLine } from "@evgrid/kit";
 import { z } from "zod";
 import { tally } from "./chaos/check.ts";
+import { FAULT_KINDS, type FaultKind } from "./chaos/faults.ts";
 import { runChaos } from "./chaos/run.ts";
 
 const help = `bun run chaos [flags]
@@ -25,6 +26,8 @@ are over; then every request and answer is checked against every session the sub
   --requests N    requests to send (default 2000)
   --duration S    longest the drive sends for, in seconds (default 60)
   --faults N      faults to inject (default 6)
+  --kinds LIST    faults to draw from, comma-separated (default all):
+                  pause_store, flush_store, restart_store, kill_replica
   -h, --help      this text
 
 Exits 0 when every invariant holds, 1 otherwise (with the seed to replay), 2 on a wrong flag.`;
@@ -37,12 +40,18 @@ const args = parseCommandLine({
     requests: { type: "string" },
     duration: { type: "string" },
     faults: { type: "string" },
+    kinds: { type: "string" },
   },
   schema: z.object({
     seed: numberFlag(0, { integer: true }).default(() => Math.floor(Math.random() * 2 ** 31)),
     requests: numberFlag(1, { integer: true }).default(2000),
     duration: numberFlag(1).default(60),
     faults: numberFlag(0, { integer: true }).default(6),
+    kinds: z
+      .string()
+      .transform((s) => s.split(",").map((k) => k.trim()))
+      .pipe(z.array(z.enum(FAULT_KINDS as [FaultKind, ...FaultKind[]])).min(1))
+      .default([...FAULT_KINDS]),
   }),
 });
 
@@ -54,6 +63,7 @@ const report = await runChaos({
   requests: args.requests,
   durationS: args.duration,
   faults: args.faults,
+  kinds: args.kinds,
   log: (line) => console.log(`  ${line}`),
 });
 const c = report.counts;
