@@ -38,7 +38,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const log = opts.log ?? (() => {});
   const rng = new Rng(opts.seed);
   const durationMs = opts.durationS * 1000;
-  await using grid = await startChaosGrid({ substations: 3, replicas: 2, capacityKw: 150 });
+  await using grid = await startChaosGrid({ substations: 3, replicas: 2, capacityKw: 100 });
   const plan = opts.plan ?? planFaults(rng, opts.faults, durationMs, 2, opts.kinds);
   log(`grid up: charge-api ${grid.apiUrl}, 2 replicas, 3 substations, redis on ${grid.redis.port}`);
   const startMs = Date.now();
