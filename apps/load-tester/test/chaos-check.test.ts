@@ -49,16 +49,20 @@ describe("the chaos history checker", () => {
           settle: [{ kind: "hung" }, { kind: "refused", reason: "VEHICLE_ALREADY_CHARGING" }],
         },
       ),
+      // Sent twice at once: one refused, the other started the key's session (a retry that succeeded).
+      req(5, { kind: "refused", reason: "GRID_FULL" }),
+      req(5, { kind: "ok", sessionId: "s5", replayed: false }),
     ];
     // ev-1 charges twice, one session after the other: no overlap.
     const sessions = [
       session("s1", "k1", "ev-1", T, T + 1000),
       session("s0", "other", "ev-1", T + 1000, T + 2000),
       session("s3", "k3", "ev-3", T, T + 1000),
+      session("s5", "k5", "ev-5", T, T + 1000),
     ];
     const { violations, counts } = checkHistory(requests, sessions, { slackMs: 500 });
     expect(violations).toEqual([]);
-    expect(counts).toMatchObject({ ok: 1, uncertain: 2, settledWithSession: 1, settledNone: 1, sessions: 3 });
+    expect(counts).toMatchObject({ ok: 2, uncertain: 2, settledWithSession: 1, settledNone: 1, sessions: 4 });
   });
 
   test("finds each broken invariant", () => {
