@@ -35,9 +35,7 @@ describe("the store paused 5 s under load through 2 replicas", () => {
     expect(broken(r, "past_deadline", "uncertain_without_key")).toEqual([]);
   });
 
-  // enable after 18-store merge: a paused store makes the replicas fall back to their own memory (no store
-  // command timeouts, no rebuild from the substations yet), which double-books vehicles and keys.
-  test.todo("no request answered with a certain refusal has a session; a retry with an uncertain answer's key settles it", async () => {
+  test("no request answered with a certain refusal has a session; a retry with an uncertain answer's key settles it", async () => {
     const r = await paused();
     expect(
       broken(
@@ -48,5 +46,13 @@ describe("the store paused 5 s under load through 2 replicas", () => {
         "ok_names_no_session",
       ),
     ).toEqual([]);
+  });
+
+  // enable after 18-store merge: while the store is paused the replicas fall back to their own memory (store
+  // commands have no timeout of their own, nothing is rebuilt from the substations), and a vehicle or a key
+  // sent through both replicas is booked twice (seed 18: 16-22 vehicles, 3 keys).
+  test.todo("no vehicle holds two sessions at once, no key makes two sessions", async () => {
+    const r = await paused();
+    expect(broken(r, "vehicle_two_active_sessions", "key_two_sessions")).toEqual([]);
   });
 });
