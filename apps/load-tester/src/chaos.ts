@@ -80,6 +80,6 @@ if (report.violations.length === 0) {
 console.log(`VIOLATIONS  ${JSON.stringify(tally(report.violations))}`);
 for (const v of report.violations) if (v.detail) console.log(`  ${v.invariant}: ${v.detail}`);
 console.log(
-  `replay: bun run chaos --seed ${report.seed} --requests ${args.requests} --duration ${args.duration} --faults ${args.faults}`,
+  `replay: bun run chaos --seed ${report.seed} --requests ${args.requests} --duration ${args.duration} --faults ${args.faults} --kinds ${args.kinds.join(",")}`,
 );
 process.exit(1);
