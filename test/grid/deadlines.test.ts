@@ -149,4 +149,25 @@ describe("charge-api -> balancer -> substation", () => {
     const sessions = grid.substations[0]?.station.list("all", 100) ?? [];
     expect(sessions.map((s) => [s.sessionId, s.idempotencyKey])).toEqual([[settled.sessionId, key]]);
   });
+
+  test("a waiter whose caller gave up is never admitted when power frees up", async () => {
+    await using grid = await startGrid({ capacitiesKw: [4.2], balancer: { LOAD_REFRESH_MS: "100" } });
+    const holder = await grid.client.requestCharge.mutate({ vehicleId: "holder", durationS: 60 });
+    // Willing to wait 20 s, but its caller gives up after 300 ms: the deadline travels with the wait.
+    const res = await fetch(`${grid.api.url}/trpc/requestCharge`, {
+      method: "POST",
+      headers: { "content-type": "application/json", [BUDGET_HEADER]: "300" },
+      body: JSON.stringify({ vehicleId: "gave-up", durationS: 60, waitS: 20 }),
+    });
+    expect(res.status).toBe(503);
+    await grid.operator.stopSession.mutate({ sessionId: holder.sessionId });
+    // The power that freed up goes to the next caller, not to the one that left: it would have been first.
+    await eventually(async () => {
+      expect(
+        (await grid.client.requestCharge.mutate({ vehicleId: "next", durationS: 60 })).sessionId,
+      ).toBeDefined();
+    });
+    const vehicles = grid.substations[0]?.station.list("all", 100).map((s) => s.vehicleId);
+    expect(vehicles?.sort()).toEqual(["holder", "next"]);
+  });
 });
