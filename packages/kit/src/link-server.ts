@@ -120,6 +120,11 @@ export function linkServer(opts: LinkServerOptions) {
     }
     const aborter = new AbortController();
     ws.data.running.set(id, aborter);
+    // Past its deadline a call is let go as one whose caller hung up: a waiting dispatch leaves the queue.
+    const late =
+      deadlineAtMs === null || method === "subscription"
+        ? undefined
+        : setTimeout(() => aborter.abort(), Math.max(0, deadlineAtMs - Date.now()));
     const ctx: RequestContext = {
       req: null,
       link: trace,
@@ -139,6 +144,7 @@ export function linkServer(opts: LinkServerOptions) {
       if (error.code === "INTERNAL_SERVER_ERROR") opts.onInternalError?.(error, params.path);
       fail(ws, id, error, params.path);
     } finally {
+      clearTimeout(late);
       ws.data.running.delete(id);
     }
   }
