@@ -135,6 +135,7 @@ describe("charge-api -> balancer -> substation", () => {
     expect(data?.details).toMatchObject({ uncertain: true });
     const key = data?.details?.idempotencyKey as string;
     expect(key).toStartWith("auto:");
+    expect((err as Error).message).toContain(key);
 
     hanging = false;
     // The substation that did not answer was taken out of rotation: the retry waits until it is back.

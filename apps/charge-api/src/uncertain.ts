@@ -10,7 +10,9 @@ import { classifyCallFailure, GridError, relayUpstreamError } from "@evgrid/kit"
 export function relayDispatchError(err: unknown, idempotencyKey: string): never {
   const relayed = relayUpstreamError(err, "balancer");
   if (!mayHaveStarted(err)) throw relayed;
-  throw new GridError(relayed.code, relayed.reason, relayed.message, {
+  // In the message too, for callers that read only text (POST /request_charge).
+  const message = `${relayed.message}; it may have started: retry with idempotencyKey ${idempotencyKey} to know`;
+  throw new GridError(relayed.code, relayed.reason, message, {
     ...relayed.details,
     uncertain: true,
     idempotencyKey,
