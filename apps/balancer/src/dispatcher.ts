@@ -1,5 +1,5 @@
 import { type DispatchRequest, OPERATOR, reasons, type Session, type SessionUpdate } from "@evgrid/contract";
-import { GridError, relayUpstreamError, subscriptionValues } from "@evgrid/kit";
+import { earliest, GridError, relayUpstreamError, subscriptionValues } from "@evgrid/kit";
 import { exceedsEverySite, type SessionQuota } from "@evgrid/policy";
 import { annotate, annotateGrant, annotateRequest, attr } from "@evgrid/telemetry";
 import { DispatchRun } from "./dispatch-run.ts";
@@ -45,6 +45,8 @@ export class Dispatcher {
   private readonly quota: QuotaGate;
   private readonly waiting: WaitQueue;
   private readonly now: () => number;
+  /** Each request's caller's deadline (epoch ms), for as long as the request is in flight or waiting. */
+  private readonly deadlines = new WeakMap<DispatchRequest, number>();
 
   constructor(
     readonly view: GridView,
@@ -79,9 +81,17 @@ export class Dispatcher {
     return this.waiting.length;
   }
 
-  /** `dispatch`: a session for this request now, or (with `waitS`) once power frees up. */
-  async request(req: DispatchRequest, signal?: AbortSignal): Promise<DispatchResult> {
+  /**
+   * `dispatch`: a session for this request now, or (with `waitS`) once power frees up; never once the
+   * caller's deadline (`deadlineAtMs`, epoch ms) has passed.
+   */
+  async request(
+    req: DispatchRequest,
+    signal?: AbortSignal,
+    deadlineAtMs: number | null = null,
+  ): Promise<DispatchResult> {
     annotateRequest(req);
+    if (deadlineAtMs !== null) this.deadlines.set(req, deadlineAtMs);
     const largestKw = this.view.largestCapacityKw;
     if (largestKw > 0 && exceedsEverySite([largestKw], req.minKw)) {
       this.opts.report?.({ outcome: "invalid", substationId: null, tries: 0 });
@@ -178,8 +188,10 @@ export class Dispatcher {
     let run: DispatchRun | undefined;
     try {
       const result = await this.store.coalesce(req, async () => {
-        const claim = await this.store.claim(req, this.now() + this.opts.deadlineMs);
-        run = new DispatchRun(this.view, req, this.opts, this.now, claim);
+        const callerDeadlineAtMs = this.deadlines.get(req) ?? null;
+        const deadlineAtMs = earliest(this.now() + this.opts.deadlineMs, callerDeadlineAtMs) as number;
+        const claim = await this.store.claim(req, deadlineAtMs);
+        run = new DispatchRun(this.view, req, this.opts, this.now, claim, callerDeadlineAtMs);
         try {
           const r = await run.run(claim.home);
           await claim.finish({ kind: "admitted", session: r.session });

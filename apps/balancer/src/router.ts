@@ -16,7 +16,7 @@ export function balancerRouter(dispatcher: Dispatcher) {
     /** A session for this request, or (with waitS) once power frees up; a caller that hangs up leaves the queue. */
     dispatch: internalProcedure
       .input(dispatchRequestSchema)
-      .mutation(({ input, signal }) => dispatcher.request(input, signal)),
+      .mutation(({ input, ctx, signal }) => dispatcher.request(input, signal, ctx.deadlineAtMs ?? null)),
     listSubstations: internalProcedure.query(() => view.status()),
     /**
      * Whether this replica shares state with the others right now (REDIS_URL set and reachable): only then may

@@ -9,7 +9,7 @@ import {
   stopSessionInputSchema,
   vehicleIdSchema,
 } from "@evgrid/contract";
-import { internalProcedure, router } from "@evgrid/kit";
+import { internalProcedure, isPast, router } from "@evgrid/kit";
 import { z } from "zod";
 import type { Station } from "./station.ts";
 
@@ -18,10 +18,13 @@ export function substationRouter(station: Station) {
   return router({
     /** The load the balancer ranks by: one O(1) snapshot, no per-session walk. */
     getLoad: internalProcedure.query(() => station.load()),
-    /** Admits atomically or refuses with INSUFFICIENT_CAPACITY / OPERATOR_LIMIT and the current load. */
+    /**
+     * Admits atomically or refuses with INSUFFICIENT_CAPACITY / OPERATOR_LIMIT and the current load; past the
+     * call's deadline, refuses DEADLINE_EXCEEDED (a retried key still gets its session back).
+     */
     startSession: internalProcedure
       .input(dispatchRequestSchema)
-      .mutation(({ input }) => station.start(input)),
+      .mutation(({ input, ctx }) => station.start(input, isPast(ctx.deadlineAtMs))),
     /** With `owner`, only that owner's session (the public API passes the caller's); without, any. */
     stopSession: internalProcedure
       .input(stopSessionInputSchema)

@@ -1,9 +1,18 @@
 import type { AnyRouter } from "@trpc/server";
 import { TRPCError } from "@trpc/server";
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
+import { deadlineFromBudget } from "./deadline.ts";
 import { errorShape } from "./http-errors.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
-import { frames } from "./link-client.ts";
+import {
+  type CallParams,
+  frames,
+  isCall,
+  isParams,
+  type Message,
+  parseFrame,
+  type TraceFields,
+} from "./link-wire.ts";
 import type { RpcObservability } from "./observe.ts";
 import { resolveProcedures } from "./procedures.ts";
 import { type ApiKeys, tokenMatches } from "./token.ts";
@@ -80,7 +89,14 @@ export function linkServer(opts: LinkServerOptions) {
   const fail = (ws: Ws, id: string | number | null, error: TRPCError, path?: string) =>
     send(ws, { id, error: errorShape(error, path) });
 
-  async function run(ws: Ws, id: string | number, method: string, params: CallParams, trace: TraceFields) {
+  async function run(
+    ws: Ws,
+    id: string | number,
+    method: string,
+    params: CallParams,
+    trace: TraceFields,
+    deadlineAtMs: number | null,
+  ) {
     const procedure = procedureAt(params.path);
     if (!procedure) {
       return fail(
@@ -104,6 +120,11 @@ export function linkServer(opts: LinkServerOptions) {
     }
     const aborter = new AbortController();
     ws.data.running.set(id, aborter);
+    // Past its deadline a call is let go as one whose caller hung up: a waiting dispatch leaves the queue.
+    const late =
+      deadlineAtMs === null || method === "subscription"
+        ? undefined
+        : setTimeout(() => aborter.abort(), Math.max(0, deadlineAtMs - Date.now()));
     const ctx: RequestContext = {
       req: null,
       link: trace,
@@ -111,6 +132,7 @@ export function linkServer(opts: LinkServerOptions) {
       serviceToken: opts.serviceToken,
       apiKeys: opts.apiKeys,
       clientAddress: null,
+      deadlineAtMs,
     };
     try {
       const data = await procedure.call(ctx, params.input, aborter.signal);
@@ -122,6 +144,7 @@ export function linkServer(opts: LinkServerOptions) {
       if (error.code === "INTERNAL_SERVER_ERROR") opts.onInternalError?.(error, params.path);
       fail(ws, id, error, params.path);
     } finally {
+      clearTimeout(late);
       ws.data.running.delete(id);
     }
   }
@@ -171,10 +194,15 @@ export function linkServer(opts: LinkServerOptions) {
       fail(ws, msg.id ?? null, error);
       return true;
     }
-    void run(ws, msg.id, msg.method, msg.params, {
-      traceparent: msg.traceparent,
-      tracestate: msg.tracestate,
-    });
+    // The call's budget becomes a deadline on this host's clock as it is read (deadline.ts).
+    void run(
+      ws,
+      msg.id,
+      msg.method,
+      msg.params,
+      { traceparent: msg.traceparent, tracestate: msg.tracestate },
+      deadlineFromBudget(msg.budgetMs),
+    );
     return true;
   }
 
@@ -233,64 +261,6 @@ export function linkServer(opts: LinkServerOptions) {
     },
   };
 }
-
-interface CallParams {
-  path: string;
-  input?: unknown;
-}
-interface TraceFields {
-  traceparent?: string | undefined;
-  tracestate?: string | undefined;
-}
-interface Message extends TraceFields {
-  id?: string | number | null;
-  method?: unknown;
-  params?: unknown;
-  data?: unknown;
-}
-
-/**
- * A frame: one message, or an array of them (tRPC's wsLink sends the calls of one tick together). Null when
- * it is not JSON, or not objects with a usable id.
- */
-function parseFrame(text: string): Message[] | null {
-  let frame: unknown;
-  try {
-    frame = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  const items = Array.isArray(frame) ? frame : [frame];
-  if (items.length === 0) return null;
-  const messages: Message[] = [];
-  for (const item of items) {
-    const msg = asMessage(item);
-    if (!msg) return null;
-    messages.push(msg);
-  }
-  return messages;
-}
-
-function asMessage(item: unknown): Message | null {
-  if (typeof item !== "object" || item === null || Array.isArray(item)) return null;
-  const m = item as Record<string, unknown>;
-  if (m.id !== undefined && m.id !== null && typeof m.id !== "string" && typeof m.id !== "number")
-    return null;
-  return {
-    id: m.id as Message["id"],
-    method: m.method,
-    params: m.params,
-    data: m.data,
-    traceparent: typeof m.traceparent === "string" ? m.traceparent : undefined,
-    tracestate: typeof m.tracestate === "string" ? m.tracestate : undefined,
-  };
-}
-
-const isCall = (method: unknown): method is "query" | "mutation" | "subscription" =>
-  method === "query" || method === "mutation" || method === "subscription";
-
-const isParams = (params: unknown): params is CallParams =>
-  typeof params === "object" && params !== null && typeof (params as CallParams).path === "string";
 
 function unauthorized(): Response {
   return Response.json(

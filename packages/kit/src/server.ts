@@ -4,6 +4,7 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { Server } from "bun";
 import { clientAddress } from "./address.ts";
 import { readBodyLimited } from "./body.ts";
+import { BUDGET_HEADER, deadlineFromBudget } from "./deadline.ts";
 import { errorResponse, retryAfterMeta } from "./http-errors.ts";
 import { leanTrpcHandler } from "./lean-http.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
@@ -124,6 +125,7 @@ function listen(opts: AppServerOptions, startedAt: number) {
           opts.trustedProxies > 0 ? req.headers.get("x-forwarded-for") : null,
           opts.trustedProxies,
         ),
+        deadlineAtMs: deadlineFromBudget(req.headers.get(BUDGET_HEADER)),
       };
       let body = "";
       if (hasBody(req.method)) {
