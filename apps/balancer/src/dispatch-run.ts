@@ -90,9 +90,10 @@ export class DispatchRun {
       home === undefined ? undefined : { id: home, healthy: homeMember?.healthy ?? false },
     );
     if (first === "home_unavailable") throw homeUnavailable(home as string);
-    // Pinned (a vehicle at a charger there): that substation or none.
-    const pinned = req.substationId === undefined ? undefined : view.byId(req.substationId);
-    if (req.substationId !== undefined && !pinned?.healthy) throw homeUnavailable(req.substationId);
+    // Pinned (a vehicle at a charger there, or a home the claim allows no alternative to): that one or none.
+    const pinnedId = this.claim.pinned && home !== undefined ? home : req.substationId;
+    const pinned = pinnedId === undefined ? undefined : view.byId(pinnedId);
+    if (pinnedId !== undefined && !pinned?.healthy) throw homeUnavailable(pinnedId);
 
     while (this.asked.size < opts.maxTries) {
       const remainingMs = deadline - this.now();

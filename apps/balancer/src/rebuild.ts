@@ -61,17 +61,16 @@ export function homesOf(sessions: readonly Session[], keyTtlMs: number, nowMs: n
   return homes;
 }
 
-/**
- * The substation holding a vehicle's active session: undefined if none has one, null if one did not answer
- * (then nobody can vouch for the vehicle).
- */
-export async function locateVehicle(view: GridView, vehicleId: string): Promise<string | undefined | null> {
+/** A claim's substation if it is done; garbage is absent (and counted). */
+export function parseHome(raw: unknown, onBadValue?: () => void): string | undefined {
+  if (raw === undefined || raw === null) return undefined;
   try {
-    const found = await Promise.all(view.members.map((m) => m.client.findSession.query({ vehicleId })));
-    return found.find((s) => s !== null)?.substationId;
-  } catch {
-    return null;
-  }
+    const c = JSON.parse(String(raw)) as { s?: unknown; at?: unknown };
+    if (c.s === "p") return undefined;
+    if (c.s === "d" && typeof c.at === "string") return c.at;
+  } catch {}
+  onBadValue?.();
+  return undefined;
 }
 
 /** A request the replica cannot vouch for while it rebuilds the store: refused, nothing started. */

@@ -1,7 +1,7 @@
 import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
 import { GridError, type Logger } from "@evgrid/kit";
 import type { MemoryStore } from "./memory.ts";
-import { homesOf, rebuilding, storeKeys } from "./rebuild.ts";
+import { homesOf, parseHome, rebuilding, storeKeys } from "./rebuild.ts";
 import { type Claimer, claimKey, claimOnce } from "./redis-claim.ts";
 import { RedisLink, StoreUnavailable } from "./redis-link.ts";
 import { EPOCH, FINISH, TRYING } from "./redis-scripts.ts";
@@ -21,8 +21,10 @@ export interface RedisStoreOptions extends StoreConnection {
   fallback: MemoryStore;
   /** Every session of the grid (null if a substation did not answer): what a forgetful store is rebuilt from. */
   sessions: () => Promise<Session[] | null>;
-  /** The substation of a vehicle's active session (undefined: none; null: a substation did not answer). */
-  locate: (vehicleId: string) => Promise<string | undefined | null>;
+  /** The substation holding the request's key or vehicle (undefined: none; null: one did not answer). */
+  locate: (req: DispatchRequest) => Promise<string | undefined | null>;
+  /** Where a request goes while the store is silent (lost at `sinceMs`), or a certain refusal: degraded.ts. */
+  degradedHome: (req: DispatchRequest, sinceMs: number) => Promise<string>;
   /** The store forgot (its epoch changed or vanished): a counter, and an alert. */
   onReset?: () => void;
   /** A value that does not parse (or was planted without expiry) was treated as absent. */
@@ -53,11 +55,14 @@ export class RedisStore implements DispatchStore {
   /** The store's state holds every session of the grid (rebuilt since the epoch changed). */
   private trusted = false;
   private rebuildRound = 0;
+  /** When this replica last lost the store (or started without it). */
+  private downSinceMs: number;
   private health: ReturnType<typeof setInterval> | undefined;
   private readonly claimer: Claimer;
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.now = opts.now ?? Date.now;
+    this.downSinceMs = this.now();
     this.link = new RedisLink(opts, opts.commandTimeoutMs);
     this.claimer = { ...opts, link: this.link, now: this.now };
     this.waitOrder = new RedisWaitOrder(crypto.randomUUID(), {
@@ -114,14 +119,16 @@ export class RedisStore implements DispatchStore {
       }
     }
     if (this.reachable && this.epoch !== undefined) throw rebuilding(this.opts.leaseMs);
-    return this.opts.fallback.claim(req);
+    // The store is silent: where the substations say, or the vehicle's hashed home (degraded.ts).
+    const home = await this.opts.degradedHome(req, this.downSinceMs);
+    return { ...(await this.opts.fallback.claim(req)), home, pinned: true };
   }
 
   async vehicleHome(vehicleId: string): Promise<string | undefined> {
     const raw = this.reachable
       ? await this.link.send("GET", [storeKeys.vehicle(vehicleId)]).catch((err) => this.markDown(err))
       : undefined;
-    return this.parse(raw) ?? this.opts.fallback.vehicleHome(vehicleId);
+    return parseHome(raw, this.opts.onBadValue) ?? this.opts.fallback.vehicleHome(vehicleId);
   }
 
   async forgetVehicle(vehicleId: string): Promise<void> {
@@ -160,11 +167,10 @@ export class RedisStore implements DispatchStore {
       vehicleHeld = v.state === "claimed";
       home = v.at || undefined;
     }
-    // What this replica itself knows still holds (a session it started while the store was down, say);
-    // not rebuilt yet, an absent claim proves nothing.
-    home ??= this.opts.fallback.homeOf(req);
-    // Not rebuilt yet: the substations say where the vehicle charges, and it goes there or nowhere.
-    if (home === undefined && !this.trusted) home = (await this.opts.locate(req.vehicleId)) ?? undefined;
+    // Not rebuilt yet, an absent claim proves nothing: the substations say where the key or vehicle is,
+    // and it goes there or nowhere.
+    const pinned = home === undefined && !this.trusted;
+    if (pinned) home = (await this.opts.locate(req)) ?? undefined;
     if (home === undefined && !this.trusted) {
       await Promise.all([
         keyHeld ? release(keyName as string) : null,
@@ -179,6 +185,7 @@ export class RedisStore implements DispatchStore {
       ]).catch((err) => this.markDown(err));
     return {
       home,
+      pinned,
       trying: async (substationId) => {
         await both(TRYING, () => [token, substationId]);
       },
@@ -201,18 +208,6 @@ export class RedisStore implements DispatchStore {
     };
   }
 
-  /** A claim's substation if it is done; garbage is absent (and counted). */
-  private parse(raw: unknown): string | undefined {
-    if (raw === undefined || raw === null) return undefined;
-    try {
-      const c = JSON.parse(String(raw)) as { s?: unknown; at?: unknown };
-      if (c.s === "p") return undefined;
-      if (c.s === "d" && typeof c.at === "string") return c.at;
-    } catch {}
-    this.opts.onBadValue?.();
-    return undefined;
-  }
-
   /** Does the store answer, and is it the one this replica knew? (Learns its epoch, or a new one.) */
   private async probe(): Promise<boolean> {
     let answer: [string, number];
@@ -227,29 +222,38 @@ export class RedisStore implements DispatchStore {
       return false;
     }
     const [epoch, created] = answer;
-    if (!this.reachable && this.epoch !== undefined)
-      this.opts.log?.info("state store reachable again: claims are shared across replicas");
+    const back = !this.reachable && this.epoch !== undefined;
+    if (back)
+      this.opts.log?.info("state store reachable again: rebuilding from the substations before trusting it");
     this.reachable = true;
-    if (epoch === this.epoch) return true;
+    if (epoch === this.epoch) {
+      // Sessions were started without it meanwhile (here, or by hash at another replica): rebuilt first.
+      if (back) this.forgot(this.opts.leaseMs);
+      return true;
+    }
     const known = this.epoch !== undefined;
     this.epoch = epoch;
     // A store this replica never knew, found with an epoch: it has been kept by the others all along.
     if (!known && !created) this.trusted = true;
-    else this.forgot(known);
+    else {
+      if (known) {
+        this.opts.onReset?.();
+        this.opts.log?.warn(
+          "state store forgot the dispatch state (epoch changed): rebuilding from the substations",
+        );
+      }
+      // A store it knew: dispatches claimed before it forgot may still land; a new one: nothing to wait for.
+      this.forgot(known ? this.opts.leaseMs : 0);
+    }
     return true;
   }
 
   /**
-   * The store is new to this replica (it forgot, or was just set up): its absent claims prove nothing until
-   * the homes are rebuilt from the substations, after a lease (dispatches claimed before it land or fail).
+   * The store's state is not to be trusted (it forgot, was just set up, or was silent while sessions were
+   * started without it): absent claims prove nothing until the homes are rebuilt from the substations, after
+   * `waitMs` (dispatches claimed before land or fail).
    */
-  private forgot(wasKnown: boolean): void {
-    if (wasKnown) {
-      this.opts.onReset?.();
-      this.opts.log?.warn(
-        "state store forgot the dispatch state (epoch changed): rebuilding from the substations",
-      );
-    }
+  private forgot(waitMs: number): void {
     this.trusted = false;
     const round = ++this.rebuildRound;
     const attempt = async (): Promise<void> => {
@@ -261,8 +265,7 @@ export class RedisStore implements DispatchStore {
         this.opts.log?.info("state store rebuilt from the substations: claims are trusted again");
       } else setTimeout(() => void attempt(), 1000).unref?.();
     };
-    // A store it knew: dispatches claimed before it forgot may still land; a new one: nothing to wait for.
-    setTimeout(() => void attempt(), wasKnown ? this.opts.leaseMs : 0).unref?.();
+    setTimeout(() => void attempt(), waitMs).unref?.();
   }
 
   /** Writes every home the substations' sessions imply (never over a newer claim); false if incomplete. */
@@ -285,6 +288,9 @@ export class RedisStore implements DispatchStore {
 
   private markDown(err: unknown): void {
     if (this.reachable) {
+      this.downSinceMs = this.now();
+      this.trusted = false;
+      this.rebuildRound += 1; // a rebuild under way is redone once the store is back
       this.opts.log?.warn("state store unreachable: each balancer keeps to its own memory until it is back", {
         error: err instanceof Error ? err.message : String(err),
       });

@@ -35,6 +35,11 @@ export type ClaimOutcome =
 export interface Claim {
   /** Where the key or vehicle already is (a replay, a session, or a substation a dead replica tried). */
   readonly home: string | undefined;
+  /**
+   * The home is the only substation it may go to (the store could not vouch: the substations said where
+   * the key or vehicle is, or it is the vehicle's hashed home): full there is a certain refusal.
+   */
+  readonly pinned?: boolean;
   /** Called before each startSession: if this replica dies now, a successor goes there first. */
   trying(substationId: string): Promise<void>;
   finish(outcome: ClaimOutcome): Promise<void>;

@@ -1,7 +1,9 @@
 import {
   dispatchRequestSchema,
+  idempotencyKeySchema,
   listSessionsInputSchema,
   meterReadingInputSchema,
+  ownerSchema,
   sessionAccessSchema,
   setDrainingInputSchema,
   setLimitInputSchema,
@@ -33,6 +35,13 @@ export function substationRouter(station: Station) {
     findSession: internalProcedure
       .input(z.strictObject({ vehicleId: vehicleIdSchema }))
       .query(({ input }) => station.activeSessionOf(input.vehicleId)),
+    /**
+     * The session this owner's idempotency key started here while the key is honoured, or null: balancers
+     * that cannot trust their shared store ask every substation before they send a key anywhere.
+     */
+    findKeySession: internalProcedure
+      .input(z.strictObject({ owner: ownerSchema, idempotencyKey: idempotencyKeySchema }))
+      .query(({ input }) => station.sessionOfKey(input.owner, input.idempotencyKey)),
     getSession: internalProcedure
       .input(sessionAccessSchema)
       .query(({ input }) => station.get(input.sessionId, input.owner)),
