@@ -9,7 +9,7 @@ import { findVehicleSession, outcomeOf, ownerOf } from "./session-access.ts";
 import type { SharedQuota } from "./shared-quota.ts";
 import type { ClaimOutcome, DispatchReport, DispatchResult, DispatchStore } from "./types.ts";
 import type { GridView } from "./view.ts";
-import { isGridFull, WaitQueue } from "./wait-queue.ts";
+import { keepsWaiting, WaitQueue } from "./wait-queue.ts";
 
 export type { DispatchReport, DispatchResult } from "./types.ts";
 
@@ -107,7 +107,7 @@ export class Dispatcher {
     try {
       return await this.admit(req);
     } catch (err) {
-      if (req.waitS !== undefined && isGridFull(err)) return this.waiting.wait(req, signal);
+      if (req.waitS !== undefined && keepsWaiting(err)) return this.waiting.wait(req, signal);
       throw err;
     }
   }

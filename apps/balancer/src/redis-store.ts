@@ -38,11 +38,10 @@ const START_WAIT_MS = 2000;
 
 /**
  * The dispatch store shared by every replica in Valkey/Redis (`REDIS_URL`): for each idempotency key and
- * each vehicle, who is dispatching it right now and where it went (redis-scripts.ts says how). While the
- * store does not answer, each replica keeps to its own memory (`fallback`), as with one replica; it comes
- * back by itself. A store that forgot (its epoch changed: FLUSHALL, a restart without persistence, a
- * failover to an empty replica) is not trusted until this replica has rebuilt the vehicles' and keys'
- * homes from the substations: meanwhile only requests whose home is known are dispatched (there).
+ * each vehicle, who is dispatching it right now and where it went (redis-scripts.ts). While it is silent, a
+ * request goes where the substations hold its key or vehicle, else to its vehicle's hashed home (degraded.ts).
+ * A store that forgot (its epoch changed) or was silent is trusted again once this replica has rebuilt the
+ * homes from the substations; meanwhile only requests whose home the substations know are dispatched (there).
  */
 export class RedisStore implements DispatchStore {
   readonly shared = true;
@@ -50,19 +49,16 @@ export class RedisStore implements DispatchStore {
   private readonly link: RedisLink;
   private readonly now: () => number;
   private reachable = false;
-  /** The epoch this replica knows the store by; undefined until it first answered. */
-  private epoch: string | undefined;
-  /** The store's state holds every session of the grid (rebuilt since the epoch changed). */
-  private trusted = false;
+  private epoch: string | undefined; // as this replica knows the store; undefined until it first answered
+  private trusted = false; // the store holds every session of the grid (rebuilt since it forgot or was silent)
   private rebuildRound = 0;
-  /** When this replica last lost the store (or started without it). */
-  private downSinceMs: number;
+  private downSinceMs: number; // when this replica last lost the store (or started without it)
   private health: ReturnType<typeof setInterval> | undefined;
   private readonly claimer: Claimer;
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.now = opts.now ?? Date.now;
-    this.downSinceMs = this.now();
+    this.downSinceMs = this.now(); // the window applies at start too
     this.link = new RedisLink(opts, opts.commandTimeoutMs);
     this.claimer = { ...opts, link: this.link, now: this.now };
     this.waitOrder = new RedisWaitOrder(crypto.randomUUID(), {
@@ -94,6 +90,10 @@ export class RedisStore implements DispatchStore {
 
   get rebuilding(): boolean {
     return this.reachable && !this.trusted;
+  }
+
+  get hashing(): boolean {
+    return !this.reachable && this.now() >= this.downSinceMs + this.opts.leaseMs;
   }
 
   close(): void {
@@ -248,11 +248,7 @@ export class RedisStore implements DispatchStore {
     return true;
   }
 
-  /**
-   * The store's state is not to be trusted (it forgot, was just set up, or was silent while sessions were
-   * started without it): absent claims prove nothing until the homes are rebuilt from the substations, after
-   * `waitMs` (dispatches claimed before land or fail).
-   */
+  /** Absent claims prove nothing until the homes are rebuilt from the substations, after `waitMs`. */
   private forgot(waitMs: number): void {
     this.trusted = false;
     const round = ++this.rebuildRound;
@@ -291,9 +287,12 @@ export class RedisStore implements DispatchStore {
       this.downSinceMs = this.now();
       this.trusted = false;
       this.rebuildRound += 1; // a rebuild under way is redone once the store is back
-      this.opts.log?.warn("state store unreachable: each balancer keeps to its own memory until it is back", {
-        error: err instanceof Error ? err.message : String(err),
-      });
+      this.opts.log?.warn(
+        "state store unreachable: requests go where the substations say, or to a hashed home",
+        {
+          error: err instanceof Error ? err.message : String(err),
+        },
+      );
     }
     this.reachable = false;
   }

@@ -27,6 +27,8 @@ export function balancerRouter(dispatcher: Dispatcher) {
       storeUp: dispatcher.store.up,
       /** The store forgot and this replica is rebuilding it from the substations (STATE_REBUILDING). */
       storeRebuilding: dispatcher.store.rebuilding,
+      /** The store is silent: a vehicle no substation holds goes to its hashed home (after a lease). */
+      storeHashing: dispatcher.store.hashing,
     })),
     /** register and deregister: substations join and leave (packages/membership). */
     ...membershipProcedures(view),
