@@ -40,11 +40,12 @@ describe("a shared store that misbehaves", () => {
     const holder = await grid.operator(0).dispatch.mutate(req("ev-holder-starve"));
     redis.pause();
     try {
-      // A request right away is answered, not held by the hung store: its commands time out, memory serves it.
-      const meanwhile = await grid.operator(1).dispatch.mutate({
-        ...req("ev-during-pause"),
-        substationId: "substation-2",
-      });
+      // Not held by the hung store: its commands time out; a certain refusal for a lease (another replica's
+      // dispatch may still land), then the substation the vehicle is pinned to serves it.
+      const meanwhile = await eventually(
+        () => grid.operator(1).dispatch.mutate({ ...req("ev-during-pause"), substationId: "substation-2" }),
+        { timeoutMs: 15_000 },
+      );
       expect(meanwhile.session.substationId).toBe("substation-2");
       await eventually(async () => expect(await storeUp(first0(grid))).toBe(0), {
         timeoutMs: 10_000,
