@@ -1,0 +1,95 @@
+/**
+ * The store silent (stopped) under 2 balancer replicas: what a replica cannot vouch for goes where the
+ * substations hold it (its key, or its vehicle's active session), never where the load says.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { errorDataOf } from "@evgrid/contract";
+import { eventually, startRedis } from "@evgrid/testing";
+import { allSessions, startReplicas } from "./replica-grid.ts";
+
+setDefaultTimeout(90_000);
+
+let redis: Awaited<ReturnType<typeof startRedis>>;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.[Symbol.asyncDispose]();
+});
+
+const reasonOf = (p: Promise<unknown>) =>
+  p.then(
+    () => "ok",
+    (err: unknown) => errorDataOf(err)?.reason ?? "?",
+  );
+
+type Grid = Awaited<ReturnType<typeof startReplicas>>;
+
+/** Stops the store and waits until both replicas admit unknown vehicles again (a lease later, by hash). */
+async function storeSilent(grid: Grid): Promise<void> {
+  await redis.stop();
+  for (const i of [0, 1])
+    await eventually(async () => expect((await grid.operator(i).stateInfo.query()).storeHashing).toBe(true), {
+      timeoutMs: 15_000,
+    });
+}
+
+describe("the store silent: the substations say where a key or vehicle is", () => {
+  test("a key that made a session (now ended) while the store was up, retried through the other replica: the same session, not a second", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    try {
+      // Three made while the store is up, placed by load: at least one of them is not at its hashed home.
+      const made = await Promise.all(
+        [0, 1, 2].map((i) =>
+          grid.operator(0).dispatch.mutate({
+            vehicleId: `ev-ended-key-${i}`,
+            maxKw: 11,
+            durationS: 600,
+            idempotencyKey: `ended-key-${i}`,
+          }),
+        ),
+      );
+      for (const m of made) await grid.operator(0).stopSession.mutate({ sessionId: m.session.sessionId });
+      await storeSilent(grid);
+      for (const [i, m] of made.entries()) {
+        const again = await grid.operator(1).dispatch.mutate({
+          vehicleId: `ev-ended-key-${i}`,
+          maxKw: 11,
+          durationS: 600,
+          idempotencyKey: `ended-key-${i}`,
+        });
+        expect({ sessionId: again.session.sessionId, replayed: again.replayed }).toEqual({
+          sessionId: m.session.sessionId,
+          replayed: true,
+        });
+      }
+      expect(allSessions(grid).filter((s) => s.idempotencyKey?.startsWith("ended-key-")).length).toBe(3);
+    } finally {
+      await redis.start();
+    }
+  });
+
+  test("a key reused for another vehicle through the other replica: refused by the key's substation, one session", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    try {
+      const keys = [0, 1, 2].map((i) => `reused-key-${i}`);
+      await Promise.all(
+        keys.map((key, i) =>
+          grid
+            .operator(0)
+            .dispatch.mutate({ vehicleId: `ev-key-a-${i}`, maxKw: 11, durationS: 600, idempotencyKey: key }),
+        ),
+      );
+      await storeSilent(grid);
+      for (const [i, key] of keys.entries()) {
+        const other = grid
+          .operator(1)
+          .dispatch.mutate({ vehicleId: `ev-key-b-${i}`, maxKw: 11, durationS: 600, idempotencyKey: key });
+        expect(await reasonOf(other)).toBe("IDEMPOTENCY_KEY_REUSED");
+      }
+      expect(allSessions(grid).filter((s) => s.idempotencyKey?.startsWith("reused-key-")).length).toBe(3);
+    } finally {
+      await redis.start();
+    }
+  });
+});
