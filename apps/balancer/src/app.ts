@@ -1,7 +1,7 @@
 import { internalClient, launchApp } from "@evgrid/kit";
 import type { SubstationRouter } from "@evgrid/substation";
 import pkg from "../package.json" with { type: "json" };
-import { degradedHome, locateRequest } from "./degraded.ts";
+import { degradedHome } from "./degraded.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import type { BalancerEnv } from "./env.ts";
 import { MemoryStore } from "./memory.ts";
@@ -43,7 +43,6 @@ export function startBalancer(env: BalancerEnv) {
           commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
           fallback: memory,
           sessions: () => sessionsOfGrid(view),
-          locate: (req) => locateRequest(view, req),
           degradedHome: (req, sinceMs) =>
             degradedHome(view, req, {
               sinceMs,

@@ -62,11 +62,11 @@ export function cannotVouch(retryAfterMs: number, why: string): GridError {
 }
 
 /**
- * Where a request goes with the store silent (`sinceMs`: when this replica last lost it): where the
- * substations hold its key or vehicle; else, once a lease has passed since the store was lost (every
- * dispatch another replica claimed before has landed or been refused as late), its vehicle's home by hash
- * (a vehicle at a charger: that charger's substation). Meanwhile, and when a substation does not answer, a
- * certain refusal.
+ * Where a request goes while the store cannot vouch for it (`sinceMs`: since this replica lost it, found it
+ * forgotten, or started): where the substations hold its key or vehicle; else, once a lease has passed since
+ * (every dispatch another replica claimed before has landed or been refused as late), its vehicle's home by
+ * hash (a vehicle at a charger: that charger's substation). Meanwhile, and when a substation does not
+ * answer, a certain refusal.
  */
 export async function degradedHome(
   view: GridView,
@@ -75,16 +75,22 @@ export async function degradedHome(
 ): Promise<string> {
   const found = await locateRequest(view, req);
   if (found === null)
-    throw cannotVouch(opts.leaseMs, "the shared state store does not answer, nor does every substation");
+    throw cannotVouch(
+      opts.leaseMs,
+      "the shared state store cannot vouch for this vehicle, and not every substation answered",
+    );
   if (found !== undefined) return found;
   const waitMs = opts.sinceMs + opts.leaseMs - opts.nowMs;
   if (waitMs > 0)
     throw cannotVouch(
       waitMs,
-      "the shared state store does not answer; dispatches claimed before may still land",
+      "the shared state store cannot vouch for this vehicle yet; dispatches claimed before may still land",
     );
   const home = req.substationId ?? hashHome(req.vehicleId, view);
   if (home === undefined)
-    throw cannotVouch(opts.leaseMs, "the shared state store does not answer and a substation is unknown");
+    throw cannotVouch(
+      opts.leaseMs,
+      "the shared state store cannot vouch for this vehicle, and a substation is unknown",
+    );
   return home;
 }

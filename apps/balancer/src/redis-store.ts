@@ -21,9 +21,7 @@ export interface RedisStoreOptions extends StoreConnection {
   fallback: MemoryStore;
   /** Every session of the grid (null if a substation did not answer): what a forgetful store is rebuilt from. */
   sessions: () => Promise<Session[] | null>;
-  /** The substation holding the request's key or vehicle (undefined: none; null: one did not answer). */
-  locate: (req: DispatchRequest) => Promise<string | undefined | null>;
-  /** Where a request goes while the store is silent (lost at `sinceMs`), or a certain refusal: degraded.ts. */
+  /** Where a request goes while the store cannot vouch (since `sinceMs`), or a certain refusal: degraded.ts. */
   degradedHome: (req: DispatchRequest, sinceMs: number) => Promise<string>;
   /** The store forgot (its epoch changed or vanished): a counter, and an alert. */
   onReset?: () => void;
@@ -52,13 +50,13 @@ export class RedisStore implements DispatchStore {
   private epoch: string | undefined; // as this replica knows the store; undefined until it first answered
   private trusted = false; // the store holds every session of the grid (rebuilt since it forgot or was silent)
   private rebuildRound = 0;
-  private downSinceMs: number; // when this replica last lost the store (or started without it)
+  private distrustedAtMs: number; // since when absent claims prove nothing (lost, forgot, or at start)
   private health: ReturnType<typeof setInterval> | undefined;
   private readonly claimer: Claimer;
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.now = opts.now ?? Date.now;
-    this.downSinceMs = this.now(); // the window applies at start too
+    this.distrustedAtMs = this.now(); // the window applies at start too
     this.link = new RedisLink(opts, opts.commandTimeoutMs);
     this.claimer = { ...opts, link: this.link, now: this.now };
     this.waitOrder = new RedisWaitOrder(crypto.randomUUID(), {
@@ -93,7 +91,7 @@ export class RedisStore implements DispatchStore {
   }
 
   get hashing(): boolean {
-    return !this.reachable && this.now() >= this.downSinceMs + this.opts.leaseMs;
+    return !this.trusted && this.now() >= this.distrustedAtMs + this.opts.leaseMs;
   }
 
   close(): void {
@@ -120,7 +118,7 @@ export class RedisStore implements DispatchStore {
     }
     if (this.reachable && this.epoch !== undefined) throw rebuilding(this.opts.leaseMs);
     // The store is silent: where the substations say, or the vehicle's hashed home (degraded.ts).
-    const home = await this.opts.degradedHome(req, this.downSinceMs);
+    const home = await this.opts.degradedHome(req, this.distrustedAtMs);
     return { ...(await this.opts.fallback.claim(req)), home, pinned: true };
   }
 
@@ -167,16 +165,17 @@ export class RedisStore implements DispatchStore {
       vehicleHeld = v.state === "claimed";
       home = v.at || undefined;
     }
-    // Not rebuilt yet, an absent claim proves nothing: the substations say where the key or vehicle is,
-    // and it goes there or nowhere.
+    // Not rebuilt yet, an absent claim proves nothing: where the substations say, or the hashed home (a
+    // lease after it was distrusted: claims made before have landed), and nowhere else.
     const pinned = home === undefined && !this.trusted;
-    if (pinned) home = (await this.opts.locate(req)) ?? undefined;
-    if (home === undefined && !this.trusted) {
-      await Promise.all([
-        keyHeld ? release(keyName as string) : null,
-        vehicleHeld ? release(vehicleName) : null,
-      ]);
-      throw rebuilding(this.opts.leaseMs);
+    if (pinned) {
+      home = await this.opts.degradedHome(req, this.distrustedAtMs).catch(async (err: unknown) => {
+        await Promise.all([
+          keyHeld ? release(keyName as string) : null,
+          vehicleHeld ? release(vehicleName) : null,
+        ]);
+        throw err;
+      });
     }
     const both = (script: typeof TRYING, args: (name: string) => string[]) =>
       Promise.all([
@@ -233,6 +232,7 @@ export class RedisStore implements DispatchStore {
     }
     const known = this.epoch !== undefined;
     this.epoch = epoch;
+    if (known) this.distrustedAtMs = this.now();
     // A store this replica never knew, found with an epoch: it has been kept by the others all along.
     if (!known && !created) this.trusted = true;
     else {
@@ -284,7 +284,7 @@ export class RedisStore implements DispatchStore {
 
   private markDown(err: unknown): void {
     if (this.reachable) {
-      this.downSinceMs = this.now();
+      this.distrustedAtMs = this.now();
       this.trusted = false;
       this.rebuildRound += 1; // a rebuild under way is redone once the store is back
       this.opts.log?.warn(
