@@ -3,8 +3,11 @@
  * substations hold it (its key, or its vehicle's active session), never where the load says.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import type { BalancerRouter } from "@evgrid/balancer";
 import { errorDataOf } from "@evgrid/contract";
-import { eventually, startRedis } from "@evgrid/testing";
+import { internalClient } from "@evgrid/kit";
+import { eventually, spawnApp, startRedis } from "@evgrid/testing";
+import { RedisClient } from "bun";
 import { allSessions, startReplicas } from "./replica-grid.ts";
 
 setDefaultTimeout(90_000);
@@ -90,6 +93,34 @@ describe("the store silent: the substations say where a key or vehicle is", () =
       expect(allSessions(grid).filter((s) => s.idempotencyKey?.startsWith("reused-key-")).length).toBe(3);
     } finally {
       await redis.start();
+    }
+  });
+
+  test("a replica started after the store forgot, before it was rebuilt, does not trust it: a charging vehicle is not booked elsewhere", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    const admin = new RedisClient(redis.url);
+    try {
+      const vehicles = [0, 1, 2].map((i) => `ev-before-flush-${i}`);
+      for (const vehicleId of vehicles)
+        await grid.operator(0).dispatch.mutate({ vehicleId, maxKw: 11, durationS: 600 });
+      await admin.send("FLUSHALL", []);
+      // A replica that knew the store finds it forgot and writes a new epoch; the store is not rebuilt yet.
+      await eventually(async () => expect(await admin.send("GET", ["evgrid:epoch"])).not.toBeNull(), {
+        timeoutMs: 10_000,
+      });
+      await using late = await spawnApp("balancer", {
+        SERVICE_TOKEN: grid.token,
+        SUBSTATION_URLS: grid.substations.map((s) => s.url).join(","),
+        REDIS_URL: redis.url,
+      });
+      const operator = internalClient<BalancerRouter>(late.url, { timeoutMs: 15_000, token: grid.token });
+      for (const vehicleId of vehicles) {
+        const again = operator.dispatch.mutate({ vehicleId, maxKw: 11, durationS: 600 });
+        expect([vehicleId, await reasonOf(again)]).toEqual([vehicleId, "VEHICLE_ALREADY_CHARGING"]);
+      }
+      for (const vehicleId of vehicles) expect(grid.activeByVehicle().get(vehicleId)).toBe(1);
+    } finally {
+      admin.close();
     }
   });
 });

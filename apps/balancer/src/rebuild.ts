@@ -1,10 +1,13 @@
 import { reasons, type Session } from "@evgrid/contract";
 import { GridError } from "@evgrid/kit";
+import type { RedisLink } from "./redis-link.ts";
 import type { GridView } from "./view.ts";
 
 /** Names of what the replicas share in the store. */
 export const storeKeys = {
   epoch: "evgrid:epoch",
+  /** The epoch the state was last rebuilt under: a replica that starts trusts a store only with it. */
+  rebuilt: "evgrid:rebuilt",
   key: (owner: string, idempotencyKey: string) => `evgrid:key:${owner}\u0000${idempotencyKey}`,
   vehicle: (vehicleId: string) => `evgrid:vehicle:${vehicleId}`,
   wait: "evgrid:wait",
@@ -59,6 +62,24 @@ export function homesOf(sessions: readonly Session[], keyTtlMs: number, nowMs: n
     }
   }
   return homes;
+}
+
+/**
+ * Writes every home the sessions imply (never over a newer claim), then marks the store rebuilt under
+ * `epoch`, for replicas that start later.
+ */
+export async function writeHomes(
+  link: RedisLink,
+  sessions: readonly Session[],
+  epoch: string,
+  ttl: { keyTtlMs: number; leaseMs: number },
+  nowMs: number,
+): Promise<void> {
+  const homes = homesOf(sessions, ttl.keyTtlMs, nowMs);
+  await Promise.all(
+    homes.map((h) => link.send("SET", [h.name, h.value, "PX", String(Math.round(h.ttlMs)), "NX"])),
+  );
+  await link.send("SET", [storeKeys.rebuilt, epoch, "PX", String(ttl.keyTtlMs + ttl.leaseMs)]);
 }
 
 /** A claim's substation if it is done; garbage is absent (and counted). */

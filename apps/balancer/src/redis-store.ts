@@ -1,7 +1,7 @@
 import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
 import { GridError, type Logger } from "@evgrid/kit";
 import type { MemoryStore } from "./memory.ts";
-import { homesOf, parseHome, rebuilding, storeKeys } from "./rebuild.ts";
+import { parseHome, rebuilding, storeKeys, writeHomes } from "./rebuild.ts";
 import { type Claimer, claimKey, claimOnce } from "./redis-claim.ts";
 import { RedisLink, StoreUnavailable } from "./redis-link.ts";
 import { EPOCH, FINISH, TRYING } from "./redis-scripts.ts";
@@ -222,28 +222,31 @@ export class RedisStore implements DispatchStore {
     }
     const [epoch, created] = answer;
     const back = !this.reachable && this.epoch !== undefined;
-    if (back)
-      this.opts.log?.info("state store reachable again: rebuilding from the substations before trusting it");
+    if (back) this.opts.log?.info("state store reachable again: rebuilt from the substations before trusted");
     this.reachable = true;
     if (epoch === this.epoch) {
-      // Sessions were started without it meanwhile (here, or by hash at another replica): rebuilt first.
-      if (back) this.forgot(this.opts.leaseMs);
+      // Sessions were started without it meanwhile (here, or by hash at another replica): rebuilt first,
+      // and a replica starting meanwhile does not trust it either.
+      if (back) {
+        void this.link.send("DEL", [storeKeys.rebuilt]).catch(() => {});
+        this.forgot(this.opts.leaseMs);
+      }
       return true;
     }
     const known = this.epoch !== undefined;
     this.epoch = epoch;
     if (known) this.distrustedAtMs = this.now();
-    // A store this replica never knew, found with an epoch: it has been kept by the others all along.
-    if (!known && !created) this.trusted = true;
+    // A store this replica never knew, found with an epoch: trusted if it was rebuilt under that epoch.
+    const kept =
+      !known && !created && (await this.link.send("GET", [storeKeys.rebuilt]).catch(() => null)) === epoch;
+    if (kept) this.trusted = true;
     else {
       if (known) {
         this.opts.onReset?.();
-        this.opts.log?.warn(
-          "state store forgot the dispatch state (epoch changed): rebuilding from the substations",
-        );
+        this.opts.log?.warn("state store forgot the dispatch state (epoch changed): rebuilding it");
       }
-      // A store it knew: dispatches claimed before it forgot may still land; a new one: nothing to wait for.
-      this.forgot(known ? this.opts.leaseMs : 0);
+      // Dispatches claimed before it forgot (or before this replica started) may still land; a new one: none.
+      this.forgot(known || !created ? this.opts.leaseMs : 0);
     }
     return true;
   }
@@ -269,11 +272,8 @@ export class RedisStore implements DispatchStore {
     const sessions = await this.opts.sessions();
     if (sessions === null || !this.reachable) return false;
     const epoch = this.epoch;
-    const homes = homesOf(sessions, this.opts.keyTtlMs, this.now());
     try {
-      await Promise.all(
-        homes.map((h) => this.link.send("SET", [h.name, h.value, "PX", String(Math.round(h.ttlMs)), "NX"])),
-      );
+      if (epoch !== undefined) await writeHomes(this.link, sessions, epoch, this.opts, this.now());
     } catch (err) {
       this.markDown(err);
       return false;
