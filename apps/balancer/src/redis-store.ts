@@ -17,7 +17,7 @@ export interface RedisStoreOptions extends StoreConnection {
   leaseMs: number;
   /** Each store command at most: past it, the store is down for that call (well inside the deadline). */
   commandTimeoutMs: number;
-  /** This replica's own memory: written through, and used alone while the store is down. */
+  /** This replica's own memory: coalescing, retries, and the claim it records in while the store is silent. */
   fallback: MemoryStore;
   /** Every session of the grid (null if a substation did not answer): what a forgetful store is rebuilt from. */
   sessions: () => Promise<Session[] | null>;
@@ -75,7 +75,7 @@ export class RedisStore implements DispatchStore {
     while (!(await this.probe()) && this.now() < deadline) await Bun.sleep(100);
     if (!this.reachable)
       this.opts.log?.warn(
-        "state store unreachable at start: this balancer keeps to its own memory until it is up",
+        "state store unreachable at start: requests go where the substations say, or to a hashed home, until it is up",
       );
     // Every second, whatever the traffic: the gauge, the fallback and the epoch follow the store.
     this.health = setInterval(() => void this.probe(), 1000);
