@@ -168,7 +168,11 @@ describe("balancer replicas sharing state", () => {
     // goes where the substations say it charges, which refuses it.
     for (const i of [0, 1])
       await eventually(
-        async () => expect((await grid.operator(i).stateInfo.query()).storeHashing).toBe(true),
+        async () =>
+          expect(await grid.operator(i).stateInfo.query()).toMatchObject({
+            storeUp: false,
+            storeHashing: true,
+          }),
         {
           timeoutMs: 15_000,
         },

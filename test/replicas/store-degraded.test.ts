@@ -32,9 +32,16 @@ type Grid = Awaited<ReturnType<typeof startReplicas>>;
 async function storeSilent(grid: Grid): Promise<void> {
   await redis.stop();
   for (const i of [0, 1])
-    await eventually(async () => expect((await grid.operator(i).stateInfo.query()).storeHashing).toBe(true), {
-      timeoutMs: 15_000,
-    });
+    await eventually(
+      async () =>
+        expect(await grid.operator(i).stateInfo.query()).toMatchObject({
+          storeUp: false,
+          storeHashing: true,
+        }),
+      {
+        timeoutMs: 15_000,
+      },
+    );
 }
 
 describe("the store silent: the substations say where a key or vehicle is", () => {
@@ -121,6 +128,45 @@ describe("the store silent: the substations say where a key or vehicle is", () =
       for (const vehicleId of vehicles) expect(grid.activeByVehicle().get(vehicleId)).toBe(1);
     } finally {
       admin.close();
+    }
+  });
+
+  test("back after a silence, not rebuilt yet: a vehicle the store last saw elsewhere goes where it charges now, not there", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    try {
+      const vehicles = [0, 1, 2, 3, 4].map((i) => `ev-moved-${i}`);
+      const req = (vehicleId: string) => ({ vehicleId, maxKw: 11, durationS: 600 });
+      // Placed by load while the store is up (it records where), then ended behind the balancers' back.
+      for (const v of vehicles) {
+        const { session } = await grid.operator(0).dispatch.mutate(req(v));
+        const at = grid.substations.find((s) => s.station.id === session.substationId);
+        await at?.station.stop(session.sessionId);
+      }
+      redis.pause();
+      // Silent: each charges again at its hashed home, which the store never hears of.
+      await eventually(
+        async () =>
+          expect(await grid.operator(1).stateInfo.query()).toMatchObject({
+            storeUp: false,
+            storeHashing: true,
+          }),
+        {
+          timeoutMs: 15_000,
+        },
+      );
+      for (const v of vehicles) await grid.operator(1).dispatch.mutate(req(v));
+      redis.resume();
+      await eventually(async () => expect((await grid.operator(0).stateInfo.query()).storeUp).toBe(true), {
+        timeoutMs: 15_000,
+      });
+      for (const v of vehicles)
+        expect([v, await reasonOf(grid.operator(0).dispatch.mutate(req(v)))]).toEqual([
+          v,
+          "VEHICLE_ALREADY_CHARGING",
+        ]);
+      for (const v of vehicles) expect([v, grid.activeByVehicle().get(v)]).toEqual([v, 1]);
+    } finally {
+      redis.resume();
     }
   });
 });

@@ -72,11 +72,10 @@ export class RedisStore implements DispatchStore {
   async start(): Promise<void> {
     void this.link.connect();
     const deadline = this.now() + START_WAIT_MS;
-    while (!(await this.probe()) && this.now() < deadline) await Bun.sleep(100);
+    // Up and trusted (marked rebuilt, or rebuilt: a new store), or the deadline: it starts either way.
+    while (!((await this.probe()) && this.trusted) && this.now() < deadline) await Bun.sleep(50);
     if (!this.reachable)
-      this.opts.log?.warn(
-        "state store unreachable at start: requests go where the substations say, or to a hashed home, until it is up",
-      );
+      this.opts.log?.warn("state store unreachable at start: placing as the substations say");
     // Every second, whatever the traffic: the gauge, the fallback and the epoch follow the store.
     this.health = setInterval(() => void this.probe(), 1000);
     this.health.unref?.();
@@ -165,9 +164,10 @@ export class RedisStore implements DispatchStore {
       vehicleHeld = v.state === "claimed";
       home = v.at || undefined;
     }
-    // Not rebuilt yet, an absent claim proves nothing: where the substations say, or the hashed home (a
-    // lease after it was distrusted: claims made before have landed), and nowhere else.
-    const pinned = home === undefined && !this.trusted;
+    // Not rebuilt yet, a claim proves nothing (absent, or stale: the vehicle may have charged elsewhere while
+    // the store was silent): where the substations say, or the hashed home (a lease after it was distrusted:
+    // claims made before have landed), and nowhere else. The claims still serialize the replicas.
+    const pinned = !this.trusted;
     if (pinned) {
       home = await this.opts.degradedHome(req, this.distrustedAtMs).catch(async (err: unknown) => {
         await Promise.all([
@@ -236,35 +236,35 @@ export class RedisStore implements DispatchStore {
     const known = this.epoch !== undefined;
     this.epoch = epoch;
     if (known) this.distrustedAtMs = this.now();
-    // A store this replica never knew, found with an epoch: trusted if it was rebuilt under that epoch.
-    const kept =
-      !known && !created && (await this.link.send("GET", [storeKeys.rebuilt]).catch(() => null)) === epoch;
-    if (kept) this.trusted = true;
+    // A store this replica never knew, found with an epoch: trusted once it is marked rebuilt under it.
+    if (!known && !created) this.forgot(this.opts.leaseMs, true);
     else {
-      if (known) {
-        this.opts.onReset?.();
-        this.opts.log?.warn("state store forgot the dispatch state (epoch changed): rebuilding it");
-      }
-      // Dispatches claimed before it forgot (or before this replica started) may still land; a new one: none.
-      this.forgot(known || !created ? this.opts.leaseMs : 0);
+      if (known) this.opts.onReset?.();
+      if (known) this.opts.log?.warn("state store forgot the dispatch state (epoch changed): rebuilding it");
+      // Dispatches claimed before it forgot may still land; a new one: none.
+      this.forgot(known ? this.opts.leaseMs : 0);
     }
     return true;
   }
 
   /** Absent claims prove nothing until the homes are rebuilt from the substations, after `waitMs`. */
-  private forgot(waitMs: number): void {
+  private forgot(waitMs: number, fresh = false): void {
     this.trusted = false;
     const round = ++this.rebuildRound;
+    const untilMs = this.now() + waitMs;
     const attempt = async (): Promise<void> => {
       if (round !== this.rebuildRound) return;
-      const done = await this.rebuild();
+      // Started on a store another replica is rebuilding: its mark, when it comes, is enough.
+      const marked =
+        fresh && (await this.link.send("GET", [storeKeys.rebuilt]).catch(() => null)) === this.epoch;
+      const done = marked || (this.now() >= untilMs && (await this.rebuild()));
       if (round !== this.rebuildRound) return; // it forgot again meanwhile: a newer round rebuilds
       if (done) {
         this.trusted = true;
         this.opts.log?.info("state store rebuilt from the substations: claims are trusted again");
-      } else setTimeout(() => void attempt(), 1000).unref?.();
+      } else setTimeout(() => void attempt(), this.now() < untilMs ? 200 : 1000).unref?.();
     };
-    setTimeout(() => void attempt(), waitMs).unref?.();
+    setTimeout(() => void attempt(), fresh ? 0 : waitMs).unref?.();
   }
 
   /** Writes every home the substations' sessions imply (never over a newer claim); false if incomplete. */
