@@ -111,6 +111,23 @@ describe("a shared store that misbehaves", () => {
     expect(Number(await store.send("PTTL", ["evgrid:vehicle:ev-planted"]))).toBeGreaterThan(0);
   });
 
+  test("a dead replica's claim taken over at a substation where the vehicle charges: the claim says so, the next request is not booked elsewhere", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    const req = { vehicleId: "ev-taken-over", maxKw: 11, durationS: 600 };
+    await grid.operator(0).dispatch.mutate({ ...req, substationId: "substation-1" });
+    // As a replica killed after its startSession landed leaves it: pending, lease run out, trying substation-1.
+    const dead = JSON.stringify({ s: "p", t: "killed", u: 1, at: "substation-1" });
+    await store.send("SET", ["evgrid:vehicle:ev-taken-over", dead, "PX", "600000"]);
+    const reasonOf = (p: Promise<unknown>) =>
+      p.then(
+        () => "ok",
+        (err: unknown) => errorDataOf(err)?.reason ?? "?",
+      );
+    expect(await reasonOf(grid.operator(1).dispatch.mutate(req))).toBe("VEHICLE_ALREADY_CHARGING");
+    expect(await reasonOf(grid.operator(0).dispatch.mutate(req))).toBe("VEHICLE_ALREADY_CHARGING");
+    expect(grid.activeByVehicle().get("ev-taken-over")).toBe(1);
+  });
+
   test("a request waiting for another replica's claim on its key is woken when it finishes, not polling", async () => {
     await using grid = await startReplicas(2, redis.url);
     const [seconds] = (await store.send("TIME", [])) as [string, string];

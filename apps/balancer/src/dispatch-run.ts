@@ -65,6 +65,8 @@ function classify(err: unknown): Failed {
 export class DispatchRun {
   private readonly asked = new Set<Member>();
   private readonly attempts: DispatchAttempt[] = [];
+  /** The substation that refused because the vehicle charges there: its claim must say so, not be freed. */
+  chargingAt: string | undefined;
 
   constructor(
     private readonly view: GridView,
@@ -156,6 +158,7 @@ export class DispatchRun {
         });
         return;
       case "relay":
+        if (reason === reasons.VEHICLE_ALREADY_CHARGING) this.chargingAt = substationId;
         throw relayUpstreamError(err, substationId);
       case "fail_home_unavailable":
         throw homeUnavailable(substationId, failure === "uncertain");

@@ -197,7 +197,7 @@ export class Dispatcher {
           await claim.finish({ kind: "admitted", session: r.session });
           return r;
         } catch (err) {
-          await claim.finish(uncertainAt(err));
+          await claim.finish(uncertainAt(err, run?.chargingAt));
           throw err;
         }
       });
@@ -222,8 +222,12 @@ export class Dispatcher {
  * Where a failed dispatch may still have started a session: the substation that never answered. Its claim
  * then points there, so a retry (same key, any replica) goes there and never books a second session.
  */
-function uncertainAt(err: unknown): ClaimOutcome {
-  if (!(err instanceof GridError) || err.reason !== reasons.SUBSTATION_TIMEOUT) return { kind: "none" };
-  const at = (err.details as { substationId?: unknown } | undefined)?.substationId;
-  return typeof at === "string" ? { kind: "uncertain", at } : { kind: "none" };
+function uncertainAt(err: unknown, chargingAt: string | undefined): ClaimOutcome {
+  // The vehicle charges there (the substation said so): a freed claim would let the next request go elsewhere.
+  if (chargingAt !== undefined) return { kind: "uncertain", at: chargingAt };
+  if (!(err instanceof GridError)) return { kind: "none" };
+  const details = err.details as { substationId?: unknown; uncertain?: unknown } | undefined;
+  const uncertain = err.reason === reasons.SUBSTATION_TIMEOUT || details?.uncertain === true;
+  const at = details?.substationId;
+  return uncertain && typeof at === "string" ? { kind: "uncertain", at } : { kind: "none" };
 }
