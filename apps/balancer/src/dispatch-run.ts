@@ -91,11 +91,14 @@ export class DispatchRun {
     const first = firstStop(
       home === undefined ? undefined : { id: home, healthy: homeMember?.healthy ?? false },
     );
-    if (first === "home_unavailable") throw homeUnavailable(home as string);
+    // Down, the home may hold this key's session (an earlier try's): not a certain "none" for a keyed request.
+    const keyed = req.idempotencyKey !== undefined;
+    if (first === "home_unavailable") throw homeUnavailable(home as string, keyed);
     // Pinned (a vehicle at a charger there, or a home the claim allows no alternative to): that one or none.
     const pinnedId = this.claim.pinned && home !== undefined ? home : req.substationId;
     const pinned = pinnedId === undefined ? undefined : view.byId(pinnedId);
-    if (pinnedId !== undefined && !pinned?.healthy) throw homeUnavailable(pinnedId);
+    if (pinnedId !== undefined && !pinned?.healthy)
+      throw homeUnavailable(pinnedId, keyed && this.claim.pinned);
 
     while (this.asked.size < opts.maxTries) {
       const remainingMs = deadline - this.now();
