@@ -18,7 +18,7 @@ export function balancerRouter(dispatcher: Dispatcher) {
     /** A session for this request, or (with waitS) once power frees up; a caller that hangs up leaves the queue. */
     dispatch: internalProcedure
       .input(dispatchRequestSchema)
-      .mutation(({ input, signal }) => dispatcher.request(input, signal)),
+      .mutation(({ input, ctx, signal }) => dispatcher.request(input, signal, ctx.deadlineAtMs ?? null)),
     listSubstations: internalProcedure.query(() => view.status()),
     /**
      * Whether this replica shares state with the others right now (REDIS_URL set and reachable): only then may
@@ -29,6 +29,8 @@ export function balancerRouter(dispatcher: Dispatcher) {
       storeUp: dispatcher.store.up,
       /** The store forgot and this replica is rebuilding it from the substations (STATE_REBUILDING). */
       storeRebuilding: dispatcher.store.rebuilding,
+      /** The store is silent: a vehicle no substation holds goes to its hashed home (after a lease). */
+      storeHashing: dispatcher.store.hashing,
     })),
     /** register and deregister: substations join and leave (packages/membership). */
     ...membershipProcedures(view),

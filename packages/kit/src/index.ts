@@ -3,6 +3,7 @@ export * from "./app.ts";
 export * from "./body.ts";
 export * from "./cli.ts";
 export * from "./client.ts";
+export * from "./deadline.ts";
 export * from "./env.ts";
 export * from "./errors.ts";
 export * from "./fd-limit.ts";

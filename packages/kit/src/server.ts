@@ -4,6 +4,7 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { Server } from "bun";
 import { clientAddress, type TrustedProxies } from "./address.ts";
 import { readBodyLimited } from "./body.ts";
+import { BUDGET_HEADER, deadlineFromBudget } from "./deadline.ts";
 import { healthResponse, type ReadinessCheck } from "./health.ts";
 import { errorResponse, retryAfterMeta } from "./http-errors.ts";
 import { leanTrpcHandler } from "./lean-http.ts";
@@ -151,6 +152,7 @@ function listen(opts: AppServerOptions, startedAt: number) {
           opts.trustedProxies.any ? req.headers.get("x-forwarded-for") : null,
           opts.trustedProxies,
         ),
+        deadlineAtMs: deadlineFromBudget(req.headers.get(BUDGET_HEADER)),
       };
       let body = "";
       if (hasBody(req.method)) {
