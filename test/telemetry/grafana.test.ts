@@ -113,8 +113,8 @@ describe("Grafana provisioning", () => {
       GF_AUTH_ANONYMOUS_ORG_ROLE: "Viewer",
     });
     // The admin password comes from the operator's shell and has no default (compose refuses without it).
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: a compose variable, interpolated from the shell.
     expect(compose.services.grafana.environment.GF_SECURITY_ADMIN_PASSWORD).toStartWith(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a compose variable, interpolated from the shell.
       "${GRAFANA_ADMIN_PASSWORD:?",
     );
   });
