@@ -1,5 +1,5 @@
 import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
-import { GridError, type Logger } from "@evgrid/kit";
+import { Backoff, GridError, type Logger, systemScheduler } from "@evgrid/kit";
 import type { MemoryStore } from "./memory.ts";
 import { homesOf, rebuilding, storeKeys } from "./rebuild.ts";
 import { type Claimer, claimKey, claimOnce } from "./redis-claim.ts";
@@ -73,7 +73,9 @@ export class RedisStore implements DispatchStore {
   async start(): Promise<void> {
     void this.link.connect();
     const deadline = this.now() + START_WAIT_MS;
-    while (!(await this.probe()) && this.now() < deadline) await Bun.sleep(100);
+    // Ref'd timers: the replica has nothing else holding the process open before its server starts.
+    const backoff = new Backoff({ delayMs: 100, maxDelayMs: 500, scheduler: systemScheduler });
+    while (!(await this.probe()) && this.now() < deadline) await backoff.wait();
     if (!this.reachable)
       this.opts.log?.warn(
         "state store unreachable at start: this balancer keeps to its own memory until it is up",

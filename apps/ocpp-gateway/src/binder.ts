@@ -1,5 +1,5 @@
 import { type dispatchRequestSchema, errorDataOf, type Session } from "@evgrid/contract";
-import { describeFailure, type Logger } from "@evgrid/kit";
+import { Backoff, type BackoffOptions, describeFailure, type Logger, retry } from "@evgrid/kit";
 import { PRIORITY_WEIGHT } from "@evgrid/policy";
 import type { z } from "zod";
 import type { ChargerTable } from "./chargers.ts";
@@ -9,7 +9,6 @@ import type { Grid } from "./grid.ts";
 import type { Tx } from "./model.ts";
 import type { Power } from "./power.ts";
 import type { Registry } from "./registry.ts";
-import { Backoff } from "./retry.ts";
 import type { StopOutbox } from "./stop-outbox.ts";
 
 export interface BinderSettings {
@@ -27,6 +26,8 @@ const WAIT_REASONS = new Set([
   "SUBSTATION_DRAINING",
 ]);
 const MAX_WAIT_S = 300;
+/** Calls to the grid that failed are tried again from half a second, at most every 10 s. */
+const RETRY: BackoffOptions = { delayMs: 500, maxDelayMs: 10_000 };
 const walkInKey = (tx: Tx) => `ocpp:${tx.chargePointId}:${tx.transactionId}`;
 type WalkIn = z.input<typeof dispatchRequestSchema>;
 
@@ -58,7 +59,7 @@ export class Binder {
   async bind(tx: Tx): Promise<void> {
     const vehicleId = tx.vehicleId;
     if (!vehicleId) return;
-    const backoff = new Backoff(500, 10_000);
+    const backoff = new Backoff(RETRY);
     while (this.table.isCurrent(tx)) {
       try {
         const found = await this.grid.balancers.call((b) => b.findVehicleSession.query({ vehicleId }));
@@ -99,7 +100,7 @@ export class Binder {
     tx.phase = { state: "resuming", sessionId };
     this.table.bindSession(sessionId, tx);
     void (async () => {
-      const backoff = new Backoff(250, 10_000);
+      const backoff = new Backoff({ ...RETRY, delayMs: 250 });
       while (this.table.isCurrent(tx) && tx.phase.state === "resuming") {
         const site = this.grid.site(tx.substationId);
         try {
@@ -126,7 +127,7 @@ export class Binder {
     const ch = this.table.get(tx.chargePointId);
     if (!ch) return;
     const maxKw = ch.cp.maxKw;
-    const backoff = new Backoff(500, 10_000);
+    const backoff = new Backoff(RETRY);
     while (this.table.isCurrent(tx)) {
       const waitS = tx.phase.state === "waiting" ? MAX_WAIT_S : undefined;
       // Its share of the charge point, made before it is admitted and admitted capped at it.
@@ -188,22 +189,22 @@ export class Binder {
    */
   private async settleAbandoned(request: WalkIn): Promise<void> {
     const { waitS: _waitS, ...again } = request;
-    const backoff = new Backoff(500, 10_000);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        const { session } = await this.grid.balancers.call((b) => b.dispatch.mutate(again), {
-          retryUncertain: true,
-        });
-        return this.release(session.sessionId);
-      } catch (err) {
-        if (errorDataOf(err)?.reason !== undefined) return;
-        this.log.warn("could not settle an admission whose transaction ended; retrying", {
-          vehicleId: request.vehicleId,
-          error: describeFailure(err),
-        });
-        if (!(await backoff.wait(this.closing.signal))) return;
-      }
-    }
+    const settled = await retry(
+      () => this.grid.balancers.call((b) => b.dispatch.mutate(again), { retryUncertain: true }),
+      {
+        ...RETRY,
+        maxAttempts: 5,
+        signal: this.closing.signal,
+        // An answered refusal: no session was made, nothing to settle.
+        retryIf: (err) => errorDataOf(err)?.reason === undefined,
+        onRetry: (err) =>
+          this.log.warn("could not settle an admission whose transaction ended; retrying", {
+            vehicleId: request.vehicleId,
+            error: describeFailure(err),
+          }),
+      },
+    ).catch(() => null);
+    if (settled) await this.release(settled.session.sessionId);
   }
 
   /** A session admitted for a transaction that has ended: its power goes back (unless a new one took it). */

@@ -2,6 +2,7 @@ import { TRPCClientError } from "@trpc/client";
 import { TRPCError } from "@trpc/server";
 import { errorShape } from "./http-errors.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
+import { backoffDelayMs } from "./retry.ts";
 
 /**
  * The client end of an internal link: one WebSocket to a peer app, speaking tRPC's WebSocket protocol, with
@@ -257,11 +258,12 @@ export class Link {
         if (!wasOpen) {
           // Never opened: the peer is down or refused us. Back off before the next attempt.
           this.failures += 1;
-          const backoffMs = Math.min(
-            this.opts.maxBackoffMs ?? 5000,
-            FIRST_BACKOFF_MS * 2 ** (this.failures - 1),
-          );
-          this.retryAtMs = Date.now() + backoffMs;
+          this.retryAtMs =
+            Date.now() +
+            backoffDelayMs(this.failures - 1, {
+              delayMs: FIRST_BACKOFF_MS,
+              maxDelayMs: this.opts.maxBackoffMs ?? 5000,
+            });
           reject(refused(event.code === 1002 || event.code === 1006 ? "peer unreachable" : event.reason));
           return;
         }
