@@ -123,6 +123,7 @@ export class Binder {
   }
 
   /** A walk-in: admitted at the charger's own substation, waiting (0 W) while the grid is full. */
+  // biome-ignore lint/complexity/noExcessiveCognitiveComplexity: walk-in loop (the gateway split issue)
   private async admit(tx: Tx, vehicleId: string): Promise<void> {
     const ch = this.table.get(tx.chargePointId);
     if (!ch) return;
