@@ -4,6 +4,7 @@ import { lateCall } from "./deadline.ts";
 import { errorShape } from "./http-errors.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
 import { frames } from "./link-wire.ts";
+import { backoffDelayMs } from "./retry.ts";
 
 /**
  * The client end of an internal link: one WebSocket to a peer app, speaking tRPC's WebSocket protocol, with
@@ -263,11 +264,12 @@ export class Link {
         if (!wasOpen) {
           // Never opened: the peer is down or refused us. Back off before the next attempt.
           this.failures += 1;
-          const backoffMs = Math.min(
-            this.opts.maxBackoffMs ?? 5000,
-            FIRST_BACKOFF_MS * 2 ** (this.failures - 1),
-          );
-          this.retryAtMs = Date.now() + backoffMs;
+          this.retryAtMs =
+            Date.now() +
+            backoffDelayMs(this.failures - 1, {
+              delayMs: FIRST_BACKOFF_MS,
+              maxDelayMs: this.opts.maxBackoffMs ?? 5000,
+            });
           reject(refused(event.code === 1002 || event.code === 1006 ? "peer unreachable" : event.reason));
           return;
         }
