@@ -136,10 +136,10 @@ describe("ChargeDesk", () => {
     expect(b.dispatched).toHaveLength(4);
   });
 
-  test("a key is made for a dispatch only when replicas share state, and a caller's own key is kept", async () => {
+  test("every dispatch carries a key (one made here, so an uncertain answer can hand it back); a caller's own key is kept", async () => {
     const alone = fakeBalancers();
     await desk(alone.pool).requestCharge(open, request());
-    expect(alone.dispatched[0]?.idempotencyKey).toBeUndefined();
+    expect(alone.dispatched[0]?.idempotencyKey).toMatch(/^auto:[0-9a-f-]{36}$/);
     const shared = fakeBalancers({ replicas: 2, shared: true });
     const d = desk(shared.pool);
     await d.requestCharge(open, request());
