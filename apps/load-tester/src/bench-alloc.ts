@@ -4,7 +4,7 @@
  * the ratios printed come from the same minute of a shared machine. CPU per request is every thread of
  * every process of the chain (the load generator excluded). With --wrk, the load is `wrk -c32` on the
  * system and CPU is also printed per thread (the table in BENCHMARKS.md).
- *   bun run bench:alloc [--pairs 3] [--seconds 3] [--wrk] [--settings 100,-1]
+ *   bun run bench:alloc [--pairs 3] [--seconds 3] [--warmup-s 5] [--wrk] [--settings 100,-1]
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -17,6 +17,8 @@ const { values } = parseArgs({
   options: {
     pairs: { type: "string", default: "3" },
     seconds: { type: "string", default: "3" },
+    // Long enough that the JIT has compiled the hot path: its compiler threads are a warm-up cost.
+    "warmup-s": { type: "string", default: "5" },
     wrk: { type: "boolean", default: false },
     // mimalloc 3's default purge delay is 100 ms (MIMALLOC_VERBOSE=1 bun -e 1 prints it); -1: never purge.
     settings: { type: "string", default: "100,-1" },
@@ -37,7 +39,7 @@ interface Measured {
 
 /** Load on `url` after a warm-up; CPU and page faults of each named process over the measured window. */
 async function measure(url: string, procs: Record<string, number>): Promise<Measured> {
-  await closedLoad(url, { ...LOAD, durationS: 1 });
+  await closedLoad(url, { ...LOAD, durationS: Number(values["warmup-s"]) });
   const snap = () =>
     Promise.all(Object.entries(procs).map(async ([n, pid]) => [n, await sample(pid)] as const));
   const before = new Map(await snap());
