@@ -82,6 +82,8 @@ try {
   );
   clearInterval(sampler);
   await sampling;
+  // The last sample at the end of the load, so a 600 s soak reports its RSS at 10 minutes.
+  if (performance.now() - t0 > ((rss[APPS[0] as string]?.length ?? 0) + 0.5) * sampleS * 1000) await sample();
   console.log(`done: ${stats.completed} requests, ${stats.completed - stats.admitted} not admitted`);
   for (const a of APPS) {
     const r = rss[a] ?? [];
