@@ -8,85 +8,9 @@ import { randomBytes } from "node:crypto";
 import { walkInVehicleId } from "@evgrid/contract";
 import { eventually, SimulatedChargePoint, startGrid, startOcppGateway } from "@evgrid/testing";
 import fc from "fast-check";
+import { type Frame, kind, RawCharger } from "./ocpp-raw.ts";
 
 setDefaultTimeout(60_000);
-
-type Frame = unknown[];
-
-/** What an answer was: "result", the CALLERROR's code, or "none". */
-const kind = (f: Frame | null) =>
-  f === null ? "none" : f[0] === 3 ? "result" : f[0] === 4 ? String(f[2]) : "other";
-
-/** A charger speaking raw frames: what a broken or hostile one can send. */
-class RawCharger {
-  readonly frames: Frame[] = [];
-  closed: { code: number; reason: string } | null = null;
-  private waiters = new Set<() => void>();
-  private constructor(readonly ws: WebSocket) {
-    ws.onmessage = (e) => {
-      try {
-        this.frames.push(JSON.parse(String(e.data)));
-      } catch {
-        this.frames.push(["unparseable", String(e.data)]);
-      }
-      for (const w of this.waiters) w();
-    };
-    ws.onclose = (e) => {
-      this.closed = { code: e.code, reason: e.reason };
-      for (const w of this.waiters) w();
-    };
-  }
-
-  static open(url: string, id: string, password: string, protocol = "ocpp1.6"): Promise<RawCharger> {
-    const ws = new WebSocket(`${url}/${id}`, {
-      protocols: [protocol],
-      headers: { authorization: `Basic ${Buffer.from(`${id}:${password}`).toString("base64")}` },
-    } as never);
-    return new Promise((resolve, reject) => {
-      ws.onopen = () => resolve(new RawCharger(ws));
-      ws.onerror = () => reject(new Error("refused"));
-    });
-  }
-
-  /** Sends a frame and waits for the answer to it (by message id), or any frame when the id is unknowable. */
-  async send(frame: string | Frame, id?: string): Promise<Frame | null> {
-    const before = this.frames.length;
-    this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
-    const deadline = Date.now() + 3000;
-    for (;;) {
-      const found = this.frames.slice(before).find((f) => id === undefined || f[1] === id);
-      if (found) return found;
-      if (this.closed || Date.now() > deadline) return null;
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 50);
-        this.waiters.add(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-      this.waiters.clear();
-    }
-  }
-
-  /**
-   * Sends any frame, then a Heartbeat: the frames that came back before the Heartbeat's answer are the
-   * answer to it (a CALLRESULT or CALLERROR sent to us is answered by nothing, rightly), without waiting out a
-   * timeout. null: no answer.
-   */
-  async probe(frame: string): Promise<Frame | null> {
-    const before = this.frames.length;
-    this.ws.send(frame);
-    const id = `probe-${randomBytes(4).toString("hex")}`;
-    const hb = await this.send([2, id, "Heartbeat", {}], id);
-    if (hb === null) throw new Error(`no answer to a Heartbeat after ${frame.slice(0, 200)}`);
-    // Calls the gateway makes of its own (SetChargingProfile) are not answers.
-    return this.frames.slice(before).find((f) => f[1] !== id && f[0] !== 2) ?? null;
-  }
-
-  call(action: string, payload: unknown, id = randomBytes(6).toString("hex")) {
-    return this.send([2, id, action, payload], id);
-  }
-}
 
 async function setUp(env: Record<string, string> = {}) {
   const grid = await startGrid({ capacitiesKw: [40] });
