@@ -5,7 +5,7 @@
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { PowerEvent } from "@evgrid/contract";
-import { closeLink, internalClient, subscriptionValues } from "@evgrid/kit";
+import { closeLink, internalClient, subscriptionValues } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
 import { startGrid } from "@evgrid/testing";
 

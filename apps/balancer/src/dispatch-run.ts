@@ -6,7 +6,8 @@ import {
   reasons,
   refusalDetailsSchema,
 } from "@evgrid/contract";
-import { classifyCallFailure, describeFailure, GridError, gridFull, relayUpstreamError } from "@evgrid/kit";
+import { GridError, gridFull, relayUpstreamError } from "@evgrid/kit";
+import { classifyCallFailure, describeFailure } from "@evgrid/link";
 import { firstStop, nextStepAfter, type StartFailure, takesOutOfRotation } from "@evgrid/policy";
 import type { Claim, DispatchResult } from "./types.ts";
 import type { GridView, Member } from "./view.ts";

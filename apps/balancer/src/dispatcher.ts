@@ -1,5 +1,6 @@
 import { type DispatchRequest, OPERATOR, reasons, type Session, type SessionUpdate } from "@evgrid/contract";
-import { GridError, relayUpstreamError, subscriptionValues } from "@evgrid/kit";
+import { GridError, relayUpstreamError } from "@evgrid/kit";
+import { subscriptionValues } from "@evgrid/link";
 import { exceedsEverySite, type SessionQuota } from "@evgrid/policy";
 import { annotate, annotateGrant, annotateRequest, attr } from "@evgrid/telemetry";
 import { DispatchRun } from "./dispatch-run.ts";

@@ -1,11 +1,6 @@
 import type { SubstationLoad } from "@evgrid/contract";
-import {
-  closeLink,
-  describeFailure,
-  type InternalClient,
-  type Scheduler,
-  systemScheduler,
-} from "@evgrid/kit";
+import { type Scheduler, systemScheduler } from "@evgrid/kit";
+import { closeLink, describeFailure, type InternalClient } from "@evgrid/link";
 import {
   bestCandidate,
   type CandidateView,

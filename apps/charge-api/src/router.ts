@@ -17,8 +17,8 @@ import {
   router,
   sessionSecretFor,
   sessionSecretMatches,
-  subscriptionValues,
 } from "@evgrid/kit";
+import { subscriptionValues } from "@evgrid/link";
 import { mayRequest } from "@evgrid/policy";
 import { annotateGrant, annotateRequest } from "@evgrid/telemetry";
 import type { RateLimiter } from "./rate-limit.ts";

@@ -1,5 +1,6 @@
 import { type dispatchRequestSchema, errorDataOf, type Session } from "@evgrid/contract";
-import { describeFailure, type Logger } from "@evgrid/kit";
+import type { Logger } from "@evgrid/kit";
+import { describeFailure } from "@evgrid/link";
 import { PRIORITY_WEIGHT } from "@evgrid/policy";
 import type { z } from "zod";
 import type { ChargerTable } from "./chargers.ts";

@@ -1,6 +1,6 @@
 import { type DispatchAttempt, errorDataOf, type Reason, reasons } from "@evgrid/contract";
+import { classifyCallFailure } from "@evgrid/link/call-failure";
 import { TRPCError } from "@trpc/server";
-import { classifyCallFailure } from "./client.ts";
 
 type Code = TRPCError["code"];
 

@@ -1,8 +1,8 @@
 export * from "./address.ts";
 export * from "./app.ts";
 export * from "./body.ts";
+export * from "./call-observer.ts";
 export * from "./cli.ts";
-export * from "./client.ts";
 export * from "./env.ts";
 export * from "./errors.ts";
 export * from "./fd-limit.ts";
@@ -14,7 +14,6 @@ export * from "./log.ts";
 export * from "./observe.ts";
 export * from "./openapi.ts";
 export * from "./private-files.ts";
-export * from "./procedures.ts";
 export * from "./process.ts";
 export * from "./redact.ts";
 export * from "./replica-pool.ts";

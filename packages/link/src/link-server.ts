@@ -1,10 +1,8 @@
 import type { AnyRouter } from "@trpc/server";
 import { TRPCError } from "@trpc/server";
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
-import { normalizeAddress } from "./address.ts";
-import { errorShape } from "./http-errors.ts";
-import { MAX_BODY_BYTES } from "./limits.ts";
-import { frames } from "./link-client.ts";
+import { errorShapeOf } from "./error-shape.ts";
+import { DEFAULT_MAX_FRAME_BYTES, frames } from "./frames.ts";
 import {
   type CallParams,
   isCall,
@@ -14,11 +12,8 @@ import {
   type TraceFields,
   tooMany,
   unauthorized,
-} from "./link-messages.ts";
-import type { RpcObservability } from "./observe.ts";
+} from "./messages.ts";
 import { resolveProcedures } from "./procedures.ts";
-import { type ApiKeys, tokenMatches } from "./token.ts";
-import type { RequestContext } from "./trpc.ts";
 
 /**
  * The server end of the grid's internal links: tRPC's own WebSocket protocol (the one @trpc/client's wsLink
@@ -48,11 +43,19 @@ export interface LinkData {
   authTimer?: ReturnType<typeof setTimeout> | undefined;
 }
 
-export interface LinkServerOptions {
+export interface LinkServerOptions<TContext> {
   router: AnyRouter;
-  serviceToken: string;
-  apiKeys: ApiKeys;
-  obs: RpcObservability;
+  /**
+   * Does this `Authorization` value open a link? Asked with the upgrade's header, and with
+   * `Bearer <connectionParams.token>` for a client that sends it in tRPC's connectionParams message.
+   */
+  authorize(authorization: string | null): boolean;
+  /** The context each call on a link runs with; `trace` is the trace context its message carried. */
+  createContext(trace: TraceFields): TContext;
+  /** The key a peer's address is counted under (e.g. IPv6 by its /64); the address itself by default. */
+  addressKey?: (address: string) => string;
+  /** The largest frame taken (more closes the link, 1009) and sent. */
+  maxFrameBytes?: number;
   /** Calls one link may have running at once; more are refused (TOO_MANY_REQUESTS). */
   maxRunning?: number;
   /** How long a link opened without the token has to send it in connectionParams (LINK_AUTH_TIMEOUT_MS). */
@@ -70,9 +73,10 @@ type Ws = ServerWebSocket<LinkData>;
 /** Close codes: the WebSocket range for applications (4000-4999), after HTTP's statuses. */
 export const LINK_CLOSE = { unauthorized: 4401, badMessage: 4400 } as const;
 
-export function linkServer(opts: LinkServerOptions) {
+export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
   // Resolved once: a call looks its procedure up by path, no caller is built per call.
-  const procedureAt = resolveProcedures(opts.router);
+  const procedureAt = resolveProcedures<TContext>(opts.router);
+  const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const maxRunning = opts.maxRunning ?? 100_000;
   const open = new Set<Ws>();
   const authTimeoutMs = opts.authTimeoutMs ?? 5000;
@@ -96,7 +100,7 @@ export function linkServer(opts: LinkServerOptions) {
       // Frames no bigger than the client would take from us (the same limit we take from it).
       for (const frame of frames(
         messages.map((m) => JSON.stringify(m)),
-        MAX_BODY_BYTES,
+        maxFrameBytes,
       ))
         ws.send(frame);
     }
@@ -109,8 +113,13 @@ export function linkServer(opts: LinkServerOptions) {
     if (dirty.size === 0) setImmediate(flush);
     dirty.add(ws);
   };
-  const fail = (ws: Ws, id: string | number | null, error: TRPCError, path?: string) =>
-    send(ws, { id, error: errorShape(error, path) });
+  const fail = (
+    ws: Ws,
+    id: string | number | null,
+    error: TRPCError,
+    path?: string,
+    type: "query" | "mutation" | "subscription" | "unknown" = "unknown",
+  ) => send(ws, { id, error: errorShapeOf(opts.router, error, path, type) });
 
   async function run(ws: Ws, id: string | number, method: string, params: CallParams, trace: TraceFields) {
     const procedure = procedureAt(params.path);
@@ -136,14 +145,7 @@ export function linkServer(opts: LinkServerOptions) {
     }
     const aborter = new AbortController();
     ws.data.running.set(id, aborter);
-    const ctx: RequestContext = {
-      req: null,
-      link: trace,
-      obs: opts.obs,
-      serviceToken: opts.serviceToken,
-      apiKeys: opts.apiKeys,
-      clientAddress: null,
-    };
+    const ctx = opts.createContext(trace);
     try {
       const data = await procedure.call(ctx, params.input, aborter.signal);
       if (method === "subscription") await stream(ws, id, data as AsyncIterable<unknown>, aborter.signal);
@@ -152,7 +154,7 @@ export function linkServer(opts: LinkServerOptions) {
       const error =
         err instanceof TRPCError ? err : new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: err });
       if (error.code === "INTERNAL_SERVER_ERROR") opts.onInternalError?.(error, params.path);
-      fail(ws, id, error, params.path);
+      fail(ws, id, error, params.path, procedure.type);
     } finally {
       ws.data.running.delete(id);
     }
@@ -183,7 +185,7 @@ export function linkServer(opts: LinkServerOptions) {
       // Only the connectionParams message may come first, and it must carry the service token.
       const token =
         msg.method === "connectionParams" ? (msg.data as { token?: unknown } | null)?.token : undefined;
-      if (typeof token === "string" && tokenMatches(opts.serviceToken, `Bearer ${token}`)) {
+      if (typeof token === "string" && opts.authorize(`Bearer ${token}`)) {
         release(ws.data);
         ws.data.authed = true;
         clearTimeout(ws.data.authTimer);
@@ -214,7 +216,7 @@ export function linkServer(opts: LinkServerOptions) {
 
   const websocket: WebSocketHandler<LinkData> = {
     // A message over the body limit closes the link (1009): it cannot be a call of ours.
-    maxPayloadLength: MAX_BODY_BYTES,
+    maxPayloadLength: maxFrameBytes,
     idleTimeout: 120,
     open(ws) {
       open.add(ws);
@@ -266,10 +268,11 @@ export function linkServer(opts: LinkServerOptions) {
      */
     upgrade(req: Request, server: Server<LinkData>): Response | undefined {
       const url = new URL(req.url);
-      const authed = tokenMatches(opts.serviceToken, req.headers.get("authorization"));
+      const authed = opts.authorize(req.headers.get("authorization"));
       const willSend = url.searchParams.get("connectionParams") === "1";
       if (!authed && !willSend) return unauthorized();
-      const address = normalizeAddress(server.requestIP(req)?.address ?? "unknown");
+      const ip = server.requestIP(req)?.address ?? "unknown";
+      const address = opts.addressKey ? opts.addressKey(ip) : ip;
       if (!authed) {
         const count = pending.get(address) ?? 0;
         if (count >= maxPending) return tooMany(maxPending);

@@ -1,7 +1,7 @@
+import { reasons } from "@evgrid/contract";
 import { TRPCClientError } from "@trpc/client";
-import { TRPCError } from "@trpc/server";
-import { errorShape } from "./http-errors.ts";
-import { MAX_BODY_BYTES } from "./limits.ts";
+import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
+import { DEFAULT_MAX_FRAME_BYTES, frames } from "./frames.ts";
 
 /**
  * The client end of an internal link: one WebSocket to a peer app, speaking tRPC's WebSocket protocol, with
@@ -21,6 +21,8 @@ export interface LinkOptions {
   maxBackoffMs?: number;
   /** How long opening the link may take before the attempt counts as failed. */
   connectTimeoutMs?: number;
+  /** The largest frame the peer takes (its body limit); a call that alone is bigger fails unsent. */
+  maxFrameBytes?: number;
 }
 
 interface Pending {
@@ -37,7 +39,7 @@ interface Subscription {
   onComplete: () => void;
 }
 
-export interface CallOptions {
+export interface LinkCallOptions {
   timeoutMs: number;
   /** The caller gave up (hung up): the call fails at once as aborted. */
   signal?: AbortSignal | undefined;
@@ -60,12 +62,15 @@ export class Link {
   /** Messages (serialized) waiting for the end of this turn of the event loop, to go out in few frames. */
   private outbox: string[] = [];
   private flushing = false;
+  private readonly maxFrameBytes: number;
 
   constructor(
     /** ws:// or wss:// URL of the peer's /trpc. */
     readonly url: string,
     private readonly opts: LinkOptions = {},
-  ) {}
+  ) {
+    this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  }
 
   /** Calls currently waiting for an answer. */
   get inFlight(): number {
@@ -73,7 +78,12 @@ export class Link {
   }
 
   /** A query or mutation: resolves with its data, or fails with a TRPCClientError. */
-  async call(type: "query" | "mutation", path: string, input: unknown, opts: CallOptions): Promise<unknown> {
+  async call(
+    type: "query" | "mutation",
+    path: string,
+    input: unknown,
+    opts: LinkCallOptions,
+  ): Promise<unknown> {
     if (opts.signal?.aborted) throw aborted();
     const deadline = Date.now() + opts.timeoutMs;
     const ws = await this.openWithin(deadline);
@@ -121,10 +131,8 @@ export class Link {
       // A message the peer would refuse by closing the link (failing every call on it) fails alone, unsent,
       // answered here as the peer answers an oversized HTTP body: typed, certainly not run.
       const bytes = Buffer.byteLength(message);
-      if (bytes > MAX_FRAME_BYTES) {
-        const why = `a call of ${bytes} bytes is over the link's ${MAX_FRAME_BYTES}`;
-        const error = errorShape(new TRPCError({ code: "PAYLOAD_TOO_LARGE", message: why }), path);
-        entry.reject(TRPCClientError.from({ error } as never));
+      if (bytes > this.maxFrameBytes) {
+        entry.reject(tooLarge(`a call of ${bytes} bytes is over the link's ${this.maxFrameBytes}`, path));
         return;
       }
       this.post(message);
@@ -203,7 +211,7 @@ export class Link {
     const ws = this.ws;
     // Dropped between the call and the end of the turn: the close handler fails the calls.
     if (ws?.readyState !== WebSocket.OPEN) return;
-    for (const frame of frames(messages, MAX_FRAME_BYTES)) ws.send(frame);
+    for (const frame of frames(messages, this.maxFrameBytes)) ws.send(frame);
   }
 
   /**
@@ -315,30 +323,6 @@ export class Link {
   }
 }
 
-/** The largest frame a link's server takes (its body limit); more closes the link. */
-const MAX_FRAME_BYTES = MAX_BODY_BYTES;
-
-/** Serialized messages packed into frames of at most `maxBytes` (UTF-8): one alone, several as a JSON array. */
-export function frames(messages: readonly string[], maxBytes: number): string[] {
-  const out: string[] = [];
-  let batch: string[] = [];
-  let size = 2;
-  const close = () => {
-    if (batch.length === 1) out.push(batch[0] as string);
-    else if (batch.length > 1) out.push(`[${batch.join(",")}]`);
-    batch = [];
-    size = 2;
-  };
-  for (const m of messages) {
-    const bytes = Buffer.byteLength(m);
-    if (batch.length > 0 && size + bytes + 1 > maxBytes) close();
-    batch.push(m);
-    size += bytes + 1;
-  }
-  close();
-  return out;
-}
-
 interface Answer {
   id?: number;
   result?: { type?: string; data?: unknown };
@@ -351,6 +335,13 @@ function transportError(cause: Error): TRPCClientError<never> {
 
 function refused(why: string): TRPCClientError<never> {
   return transportError(Object.assign(new Error(why || "link refused"), { code: "ConnectionRefused" }));
+}
+
+/** Answered here as the peer answers an oversized HTTP body: typed, with the grid's reason, certainly not run. */
+function tooLarge(message: string, path: string): TRPCClientError<never> {
+  const code = "PAYLOAD_TOO_LARGE";
+  const data = { code, httpStatus: 413, path, reason: reasons.PAYLOAD_TOO_LARGE };
+  return TRPCClientError.from({ error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data } } as never);
 }
 
 function aborted(): TRPCClientError<never> {

@@ -1,0 +1,76 @@
+import type {
+  AnyProcedure,
+  AnyRouter,
+  AnySubscriptionProcedure,
+  inferProcedureInput,
+  inferSubscriptionOutput,
+  inferTRPCClientTypes,
+  inferTransformedProcedureOutput,
+  TRPCRouterRecord,
+} from "@trpc/server";
+
+/**
+ * Per call: `context.timeoutMs` replaces the client's timeout (what is left of a deadline, or a long wait);
+ * `context.signal` ends the call early (the caller hung up), which the server sees as a closed request.
+ */
+export interface CallOptions {
+  context?: { timeoutMs?: number; signal?: AbortSignal | undefined };
+}
+
+/** A subscription's callbacks, each value typed as the procedure yields it; the call returns the way to stop it. */
+export interface SubscribeOptions<TData = unknown> {
+  onData: (data: TData) => void;
+  onError?: (err: Error) => void;
+  /** The peer ended it. */
+  onComplete?: () => void;
+}
+
+export interface Unsubscribable {
+  unsubscribe(): void;
+}
+
+/**
+ * Watches each call: started before it is sent (its `headers` carry the trace context), ended with its
+ * outcome code (`OK`, a tRPC code, or `UNAVAILABLE`). kit's `observeCalls` times calls and makes spans.
+ */
+export type CallObserver = (path: string) => {
+  headers: Record<string, string>;
+  end(code: string, message?: string): void;
+} | null;
+
+/** The run-time shape of every node of the proxy: a procedure's three verbs (only the right one is typed). */
+export interface ProcedureNode {
+  query(input?: unknown, opts?: CallOptions): Promise<unknown>;
+  mutate(input?: unknown, opts?: CallOptions): Promise<unknown>;
+  subscribe(input: unknown, opts: SubscribeOptions): Unsubscribable;
+}
+
+type Output<TRouter extends AnyRouter, P extends AnyProcedure> = inferTransformedProcedureOutput<
+  inferTRPCClientTypes<TRouter>,
+  P
+>;
+
+/** What a procedure offers on the client: the verb of its type, with its input and output from the router. */
+type ClientProcedure<TRouter extends AnyRouter, P extends AnyProcedure> = P["_def"]["type"] extends "query"
+  ? { query(input: inferProcedureInput<P>, opts?: CallOptions): Promise<Output<TRouter, P>> }
+  : P["_def"]["type"] extends "mutation"
+    ? { mutate(input: inferProcedureInput<P>, opts?: CallOptions): Promise<Output<TRouter, P>> }
+    : P extends AnySubscriptionProcedure
+      ? {
+          subscribe(
+            input: inferProcedureInput<P>,
+            opts: SubscribeOptions<inferSubscriptionOutput<P>>,
+          ): Unsubscribable;
+        }
+      : never;
+
+type ClientRecord<TRouter extends AnyRouter, TRecord extends TRPCRouterRecord> = {
+  [K in keyof TRecord]: TRecord[K] extends AnyProcedure
+    ? ClientProcedure<TRouter, TRecord[K]>
+    : TRecord[K] extends TRPCRouterRecord
+      ? ClientRecord<TRouter, TRecord[K]>
+      : never;
+};
+
+/** The typed proxy over a router: `client.a.b.query(input)`, nested routers by their dotted paths. */
+export type RouterClient<TRouter extends AnyRouter> = ClientRecord<TRouter, TRouter["_def"]["record"]>;
