@@ -160,7 +160,11 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
     }
   }
 
-  /** A subscription: started, every value as data, then stopped (the client's stop, or the stream's end). */
+  /**
+   * A subscription: started, every value as data, then stopped (the client's stop, or the stream's end). A
+   * stream that fails ends with its error alone, as tRPC's own server ends it: a client that read `stopped`
+   * first would take the failure for a normal end.
+   */
   async function stream(ws: Ws, id: string | number, values: AsyncIterable<unknown>, signal: AbortSignal) {
     send(ws, { id, result: { type: "started" } });
     const iterator = values[Symbol.asyncIterator]();
@@ -173,10 +177,12 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
         if (next === null || next.done) break;
         send(ws, { id, result: { type: "data", data: next.value } });
       }
-    } finally {
+    } catch (err) {
       await iterator.return?.();
-      send(ws, { id, result: { type: "stopped" } });
+      throw err;
     }
+    await iterator.return?.();
+    send(ws, { id, result: { type: "stopped" } });
   }
 
   /** One message of a frame; false when it closed the link (the rest of the frame is dropped). */
