@@ -126,7 +126,7 @@ export class Dispatcher {
   ): AsyncGenerator<SessionUpdate> {
     const member = ownerOf(this.view, ref.sessionId);
     try {
-      yield* subscriptionValues<SessionUpdate>((o) => member.client.watchSession.subscribe(ref, o), signal);
+      yield* subscriptionValues(member.client.watchSession, ref, signal);
     } catch (err) {
       throw relayUpstreamError(err, member.id ?? member.url);
     }

@@ -6,7 +6,6 @@ import {
   type PublicSession,
   reasons,
   type Session,
-  type SessionUpdate,
   sessionRefSchema,
 } from "@evgrid/contract";
 import {
@@ -182,7 +181,7 @@ export function chargeApiRouter(balancers: Balancers, opts: ChargeApiOptions) {
       const release = takeWatcher(ctx.caller);
       try {
         const balancer = balancers.pick();
-        yield* subscriptionValues<SessionUpdate>((o) => balancer.watchSession.subscribe(ref, o), signal);
+        yield* subscriptionValues(balancer.watchSession, ref, signal);
       } catch (err) {
         relay(err);
       } finally {

@@ -1,12 +1,19 @@
-import type { SubscribeOptions } from "./client-types.ts";
+import type { SubscribeOptions, Unsubscribable } from "./client-types.ts";
+
+/** A subscription procedure of a typed client (`client.watchPower`): its values' type comes with it. */
+export interface Subscribable<TInput, TData> {
+  subscribe(input: TInput, opts: SubscribeOptions<TData>): Unsubscribable;
+}
 
 /**
- * A link subscription as an async generator: every value until the peer ends it, its error thrown, and the
- * subscription stopped when the consumer stops reading or `signal` aborts. Values wait in a queue of at most
+ * A link subscription as an async generator, `subscriptionValues(client.watchPower, undefined, signal)`,
+ * typed from the router: every value until the peer ends it, its error thrown, and the subscription stopped
+ * when the consumer stops reading or `signal` aborts. Values wait in a queue of at most
  * `maxQueued`; past it the generator fails rather than hold an unbounded backlog.
  */
-export async function* subscriptionValues<T>(
-  subscribe: (o: Required<SubscribeOptions<T>>) => { unsubscribe(): void },
+export async function* subscriptionValues<TInput, T>(
+  procedure: Subscribable<TInput, T>,
+  input: TInput,
   signal?: AbortSignal,
   maxQueued = 10_000,
 ): AsyncGenerator<T> {
@@ -15,7 +22,7 @@ export async function* subscriptionValues<T>(
   let done = false;
   let wake: (() => void) | null = null;
   const notify = () => wake?.();
-  const sub = subscribe({
+  const sub = procedure.subscribe(input, {
     onData: (data) => {
       if (queue.length >= maxQueued) failure ??= new Error(`more than ${maxQueued} values waiting`);
       else queue.push(data);
