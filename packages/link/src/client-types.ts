@@ -74,3 +74,47 @@ type ClientRecord<TRouter extends AnyRouter, TRecord extends TRPCRouterRecord> =
 
 /** The typed proxy over a router: `client.a.b.query(input)`, nested routers by their dotted paths. */
 export type RouterClient<TRouter extends AnyRouter> = ClientRecord<TRouter, TRouter["_def"]["record"]>;
+
+// The link's own (link-client.ts).
+
+export interface LinkOptions {
+  /** Sent as `Authorization: Bearer <token>` when the link opens. */
+  token?: string | undefined;
+  /** Longest wait between attempts to reopen a link that keeps failing. */
+  maxBackoffMs?: number;
+  /** How long opening the link may take before the attempt counts as failed. */
+  connectTimeoutMs?: number;
+  /** The largest frame the peer takes (its body limit); a call that alone is bigger fails unsent. */
+  maxFrameBytes?: number;
+}
+
+/** A call out on a link, waiting for its answer. */
+export interface Pending {
+  resolve: (data: unknown) => void;
+  reject: (err: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** A subscription on a link, sent again whenever the link reopens. */
+export interface Subscription {
+  path: string;
+  input: unknown;
+  onData: (data: unknown) => void;
+  onError: (err: Error) => void;
+  onComplete: () => void;
+}
+
+export interface LinkCallOptions {
+  timeoutMs: number;
+  /** The caller gave up (hung up): the call fails at once as aborted. */
+  signal?: AbortSignal | undefined;
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
+}
+
+/** An answer as it arrives, not yet checked. */
+export interface Answer {
+  id?: number;
+  result?: { type?: string; data?: unknown };
+  error?: unknown;
+}

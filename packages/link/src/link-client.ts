@@ -1,54 +1,16 @@
-import { reasons } from "@evgrid/contract";
 import { TRPCClientError } from "@trpc/client";
-import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
+import type { Answer, LinkCallOptions, LinkOptions, Pending, Subscription } from "./client-types.ts";
 import { DEFAULT_MAX_FRAME_BYTES, frames } from "./frames.ts";
+import { aborted, dropped, refused, timedOut, tooLarge } from "./link-failures.ts";
+
+const FIRST_BACKOFF_MS = 50;
 
 /**
  * The client end of an internal link: one WebSocket to a peer app, speaking tRPC's WebSocket protocol, with
  * any number of calls in flight on it (each by its own id). Opened on first use with the service token in
  * the upgrade; reopened on demand after it drops, with a back-off between failed attempts.
- *
- * How a call fails says what the peer may have done (see classifyCallFailure):
- * - the link could not be opened: `ConnectionRefused`, unreachable, it certainly did nothing;
- * - the link dropped while the call was out: `ConnectionClosed`, uncertain, at once (no waiting for the
- *   deadline);
- * - no answer by its deadline: a `TimeoutError`, uncertain.
+ * How a call fails says what the peer may have done: link-failures.ts.
  */
-export interface LinkOptions {
-  /** Sent as `Authorization: Bearer <token>` when the link opens. */
-  token?: string | undefined;
-  /** Longest wait between attempts to reopen a link that keeps failing. */
-  maxBackoffMs?: number;
-  /** How long opening the link may take before the attempt counts as failed. */
-  connectTimeoutMs?: number;
-  /** The largest frame the peer takes (its body limit); a call that alone is bigger fails unsent. */
-  maxFrameBytes?: number;
-}
-
-interface Pending {
-  resolve: (data: unknown) => void;
-  reject: (err: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
-interface Subscription {
-  path: string;
-  input: unknown;
-  onData: (data: unknown) => void;
-  onError: (err: Error) => void;
-  onComplete: () => void;
-}
-
-export interface LinkCallOptions {
-  timeoutMs: number;
-  /** The caller gave up (hung up): the call fails at once as aborted. */
-  signal?: AbortSignal | undefined;
-  traceparent?: string | undefined;
-  tracestate?: string | undefined;
-}
-
-const FIRST_BACKOFF_MS = 50;
-
 export class Link {
   private ws: WebSocket | null = null;
   private opening: Promise<WebSocket> | null = null;
@@ -110,10 +72,7 @@ export class Link {
           finish();
           reject(err);
         },
-        timer: setTimeout(
-          () => entry.reject(transportError(new DOMException("timed out", "TimeoutError"))),
-          Math.max(0, deadline - Date.now()),
-        ),
+        timer: setTimeout(() => entry.reject(timedOut()), Math.max(0, deadline - Date.now())),
       };
       this.pending.set(id, entry);
       opts.signal?.addEventListener("abort", onAbort, { once: true });
@@ -181,7 +140,7 @@ export class Link {
     clearTimeout(this.reopening);
     this.closed = true;
     this.ws?.close(1000, "closing");
-    this.failAll(transportError(Object.assign(new Error("link closed"), { code: "ConnectionClosed" })));
+    this.failAll(dropped("link closed"));
   }
 
   private sendSubscribe(ws: WebSocket, id: number): void {
@@ -274,7 +233,7 @@ export class Link {
           return;
         }
         // Dropped: every call out on it may or may not have run there.
-        this.failAll(transportError(Object.assign(new Error("link dropped"), { code: "ConnectionClosed" })));
+        this.failAll(dropped("link dropped"));
         this.reopenForSubscriptions();
       });
     });
@@ -321,29 +280,4 @@ export class Link {
   private failAll(err: Error): void {
     for (const call of [...this.pending.values()]) call.reject(err);
   }
-}
-
-interface Answer {
-  id?: number;
-  result?: { type?: string; data?: unknown };
-  error?: unknown;
-}
-
-function transportError(cause: Error): TRPCClientError<never> {
-  return TRPCClientError.from(cause);
-}
-
-function refused(why: string): TRPCClientError<never> {
-  return transportError(Object.assign(new Error(why || "link refused"), { code: "ConnectionRefused" }));
-}
-
-/** Answered here as the peer answers an oversized HTTP body: typed, with the grid's reason, certainly not run. */
-function tooLarge(message: string, path: string): TRPCClientError<never> {
-  const code = "PAYLOAD_TOO_LARGE";
-  const data = { code, httpStatus: 413, path, reason: reasons.PAYLOAD_TOO_LARGE };
-  return TRPCClientError.from({ error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data } } as never);
-}
-
-function aborted(): TRPCClientError<never> {
-  return transportError(new DOMException("the caller gave up", "AbortError"));
 }
