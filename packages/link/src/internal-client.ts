@@ -122,11 +122,21 @@ export function internalClient<TRouter extends AnyRouter>(
     }
   }
 
-  // One node per path, made on first use and kept: a call costs two property reads, no allocation.
+  // One node per path, made on first use and kept. Its verbs are its own plain properties (a call reads
+  // them without a proxy trap, as before nested paths); any other name falls through to its prototype,
+  // a proxy that makes the child's node (`a` -> `a.b`).
   const nodes = new Map<string, object>();
   const nodeAt = (path: string): object => {
     let node = nodes.get(path);
     if (node) return node;
+    const children = new Proxy(
+      {},
+      {
+        get: (_, key) =>
+          // Not a thenable (`await client.x` must not call anything); symbols name no procedure.
+          typeof key !== "string" || key === "then" ? undefined : nodeAt(`${path}.${key}`),
+      },
+    );
     const verbs: ProcedureNode = {
       query: (input, o) => call(path, "query", input, o),
       mutate: (input, o) => call(path, "mutation", input, o),
@@ -136,14 +146,7 @@ export function internalClient<TRouter extends AnyRouter>(
         return { unsubscribe: stop };
       },
     };
-    node = new Proxy(verbs, {
-      get: (target, key) => {
-        if (key === "query" || key === "mutate" || key === "subscribe") return target[key];
-        // Not a thenable (`await client.x` must not call anything); symbols name no procedure.
-        if (typeof key !== "string" || key === "then") return undefined;
-        return nodeAt(`${path}.${key}`);
-      },
-    });
+    node = Object.assign(Object.create(children), verbs) as object;
     nodes.set(path, node);
     return node;
   };
