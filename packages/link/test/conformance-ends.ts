@@ -94,6 +94,31 @@ export interface ClientEnd extends Disposable {
   close(): void;
 }
 
+type Unsubscribable = { unsubscribe(): void };
+
+/** The calls both typed clients offer alike (each client type must fit it: a check of its own). */
+interface CommonApi {
+  echo: { query(input: { text: string }): Promise<{ said: string }> };
+  add: { mutate(input: { a: number; b: number }): Promise<{ sum: number }> };
+  refuse: { query(): Promise<unknown> };
+  crash: { mutate(): Promise<unknown> };
+  nested: { deep: { query(): Promise<string> } };
+  ticks: { subscribe(input: { count: number }, on: Callbacks): Unsubscribable };
+  failing: { subscribe(input: undefined, on: Callbacks): Unsubscribable };
+  forever: { subscribe(input: { tag: string }, on: Callbacks): Unsubscribable };
+}
+
+const commonCalls = (api: CommonApi) => ({
+  echo: (text: string) => api.echo.query({ text }),
+  add: (a: number, b: number) => api.add.mutate({ a, b }),
+  refuse: () => api.refuse.query(),
+  crash: () => api.crash.mutate(),
+  deep: () => api.nested.deep.query(),
+  ticks: (count: number, on: Callbacks) => api.ticks.subscribe({ count }, on),
+  failing: (on: Callbacks) => api.failing.subscribe(undefined, on),
+  forever: (tag: string, on: Callbacks) => api.forever.subscribe({ tag }, on),
+});
+
 export function ourClient(server: ServerEnd): ClientEnd {
   const api = internalClient<ConformanceRouter>(server.url, {
     transport: "ws",
@@ -102,15 +127,8 @@ export function ourClient(server: ServerEnd): ClientEnd {
   });
   return {
     kind: "ours",
-    echo: (text) => api.echo.query({ text }),
-    add: (a, b) => api.add.mutate({ a, b }),
-    refuse: () => api.refuse.query(),
-    crash: () => api.crash.mutate(),
-    deep: () => api.nested.deep.query(),
-    // The values are typed from the router: no cast between the subscription and `on.onData`.
-    ticks: (count, on) => api.ticks.subscribe({ count }, on),
-    failing: (on) => api.failing.subscribe(undefined, on),
-    forever: (tag, on) => api.forever.subscribe({ tag }, on),
+    // Subscription values are typed from the router: `api` fits CommonApi's `{ tick: number }` callbacks.
+    ...commonCalls(api),
     wait: (tag, signal) => api.wait.mutate({ tag }, { context: { signal } }),
     close: () => api[closeLink](),
     [Symbol.dispose]: () => api[closeLink](),
@@ -125,14 +143,7 @@ export function stockClient(server: ServerEnd): ClientEnd {
   const api = createTRPCClient<ConformanceRouter>({ links: [wsLink({ client: ws })] });
   return {
     kind: "stock",
-    echo: (text) => api.echo.query({ text }),
-    add: (a, b) => api.add.mutate({ a, b }),
-    refuse: () => api.refuse.query(),
-    crash: () => api.crash.mutate(),
-    deep: () => api.nested.deep.query(),
-    ticks: (count, on) => api.ticks.subscribe({ count }, on),
-    failing: (on) => api.failing.subscribe(undefined, on),
-    forever: (tag, on) => api.forever.subscribe({ tag }, on),
+    ...commonCalls(api),
     wait: (tag, signal) => api.wait.mutate({ tag }, signal ? { signal } : undefined),
     close: () => void ws.close(),
     [Symbol.dispose]: () => void ws.close(),
