@@ -1,5 +1,5 @@
 /**
- * The lean HTTP path (packages/kit/src/lean-http.ts) serves single calls without tRPC's fetch adapter, for
+ * The lean HTTP path (packages/link/src/lean-http.ts) serves single calls without tRPC's fetch adapter, for
  * speed. It must answer exactly as the adapter would: same status, same envelope, same error shape and
  * reason, same Retry-After. Every procedure of every app, and each way a call can fail, both ways.
  */

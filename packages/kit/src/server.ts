@@ -116,7 +116,7 @@ function listen(opts: AppServerOptions, startedAt: number) {
       ...(opts.insecureDemo ? { insecureDemo: true, warning: INSECURE_DEMO_WARNING } : {}),
     },
   };
-  // Internal links: tRPC's WebSocket protocol on GET /trpc (link-server.ts).
+  // Internal links: tRPC's WebSocket protocol on GET /trpc (@evgrid/link).
   const links = linkServer<RequestContext>({
     router: opts.router,
     // One token opens a link: the grid's service token, at the upgrade or in connectionParams.
