@@ -20,6 +20,10 @@ export function typeChecks(api: Client, signal: AbortSignal) {
   // @ts-expect-error the input is checked too
   api.ticks.subscribe({ count: "1" }, { onData: () => {} });
   const values: AsyncGenerator<{ tick: number }> = subscriptionValues(api.ticks, { count: 1 }, signal);
+  // @ts-expect-error the values' type comes from the procedure, not from the caller (it was `<T>` + `as T`)
+  const wrong: AsyncGenerator<string> = subscriptionValues(api.ticks, { count: 1 }, signal);
+  // @ts-expect-error no async-iterator form: the proxy does not offer it (tRPC's type promised it)
+  api.ticks.subscribe({ count: 1 });
   // Queries and mutations: the output type, and only their own verb.
   const said: Promise<{ said: string }> = api.echo.query({ text: "x" });
   // @ts-expect-error a mutation is not queried
@@ -30,7 +34,7 @@ export function typeChecks(api: Client, signal: AbortSignal) {
   const deep: Promise<string> = api.nested.deep.query();
   // @ts-expect-error a router has no verbs of its own
   api.nested.query();
-  return { values, said, deep };
+  return { values, wrong, said, deep };
 }
 
 test("a nested router's procedure is called by its dotted path; no node is thenable", async () => {
