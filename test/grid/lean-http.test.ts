@@ -39,7 +39,7 @@ const KEY = "a-key-0123456789abcdef";
 beforeAll(async () => {
   grid = await startGrid({ capacitiesKw: [150, 4.2], defaultQuotas: true });
   // The big site is taken: any minimum above 4.2 kW finds the grid full, however often it is asked.
-  const station = (grid.substations[0] as (typeof grid.substations)[number]).station;
+  const { station, bookings } = grid.substations[0] as (typeof grid.substations)[number];
   await station.start(
     dispatchRequestSchema.parse({ vehicleId: "resident", minKw: 150, maxKw: 150, durationS: 3600 }),
   );
@@ -55,7 +55,7 @@ beforeAll(async () => {
       maxWaiting: 10,
     });
   const set = (): Record<Call["app"], AnyRouter> => ({
-    substation: substationRouter(station),
+    substation: substationRouter(station, bookings),
     balancer: balancerRouter(grid.balancer.dispatcher),
     chargeApi: api(1_000_000),
     // A caller with one request: its second is over the rate quota.

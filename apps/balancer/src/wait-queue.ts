@@ -241,8 +241,8 @@ export function isGridFull(err: unknown): boolean {
   return err instanceof GridError && err.reason === reasons.GRID_FULL;
 }
 
-/** Refusals that say "not yet": a waiter keeps its place after them. */
-function keepsWaiting(err: unknown): boolean {
+/** Refusals that say "not yet": a waiter keeps its place after them (and a new one takes its place). */
+export function keepsWaiting(err: unknown): boolean {
   return isGridFull(err) || (err instanceof GridError && err.reason === reasons.STATE_REBUILDING);
 }
 

@@ -7,6 +7,7 @@ import type { Balancers } from "@evgrid/balancer/pool";
 import {
   chargeGrantSchema,
   gridStatusSchema,
+  ownedSessionSchema,
   publicSessionSchema,
   sessionUpdateSchema,
 } from "@evgrid/contract";
@@ -29,7 +30,7 @@ import { type ChargeApiRouter, chargeApiRouter } from "./router.ts";
 const outputs = {
   requestCharge: chargeGrantSchema,
   stopCharge: publicSessionSchema,
-  getSession: publicSessionSchema,
+  getSession: ownedSessionSchema,
   watchSession: sessionUpdateSchema,
   gridStatus: gridStatusSchema,
 };

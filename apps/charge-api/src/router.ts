@@ -11,16 +11,18 @@ import {
 import {
   type Caller,
   GridError,
+  idTagFor,
   publicProcedure,
   relayUpstreamError,
   router,
   sessionSecretFor,
   sessionSecretMatches,
 } from "@evgrid/kit";
-import { subscriptionValues } from "@evgrid/link";
+import { earliest, subscriptionValues } from "@evgrid/link";
 import { mayRequest } from "@evgrid/policy";
 import { annotateGrant, annotateRequest } from "@evgrid/telemetry";
 import type { RateLimiter } from "./rate-limit.ts";
+import { relayDispatchError } from "./uncertain.ts";
 
 export interface ChargeApiOptions {
   /** The highest priority class each API key may ask for, by owner id; anyone else: standard. */
@@ -129,25 +131,27 @@ export function chargeApiRouter(balancers: Balancers, opts: ChargeApiOptions) {
           { retryAfterS: WAIT_FULL_RETRY_S },
         );
       }
-      // A request that may wait needs the call to outlast its wait, and is let go if its caller hangs up.
-      const callOpts = waits
-        ? { context: { timeoutMs: opts.callTimeoutMs + (input.waitS ?? 0) * 1000, signal } }
-        : undefined;
+      // The request's deadline: the call timeout (a waiting request's wait on top), or sooner if its caller
+      // sent a shorter budget. It travels with the dispatch: nothing starts for this request after it.
+      const deadlineAtMs = earliest(
+        ctx.deadlineAtMs,
+        Date.now() + opts.callTimeoutMs + (input.waitS ?? 0) * 1000,
+      ) as number;
       if (waits) waiting += 1;
+      // Every dispatch carries a key (the caller's, or one made here): an answer that cannot say whether a
+      // session started hands it back, and a retry with it settles the question (never a second session).
+      const idempotencyKey = input.idempotencyKey ?? `auto:${randomUUID()}`;
       try {
-        // Several replicas sharing state: every dispatch carries a key (the caller's, or one made here), so
-        // an answer that never came may be asked again on another replica and still give one session.
+        // Several replicas sharing state: an answer that never came is asked again on another replica.
         const retryUncertain = balancers.count > 1 && balancers.allShared;
-        const req = {
-          ...input,
-          owner: ctx.caller.owner,
-          ...(retryUncertain && input.idempotencyKey === undefined
-            ? { idempotencyKey: `auto:${randomUUID()}` }
-            : {}),
+        const req = { ...input, owner: ctx.caller.owner, idempotencyKey };
+        // A waiting request is let go if its caller hangs up.
+        const callOpts = {
+          context: { timeoutMs: deadlineAtMs - Date.now(), deadlineAtMs, signal: waits ? signal : undefined },
         };
         const { session, tries, replayed } = await balancers
           .call((b) => b.dispatch.mutate(req, callOpts), { retryUncertain })
-          .catch(relay);
+          .catch((err: unknown) => relayDispatchError(err, idempotencyKey));
         annotateGrant(session, tries);
         return {
           ...grantOf(session),
@@ -158,6 +162,8 @@ export function chargeApiRouter(balancers: Balancers, opts: ChargeApiOptions) {
           sessionSecret: ctx.caller.owner.startsWith("key:")
             ? null
             : sessionSecretFor(opts.serviceToken, session.sessionId),
+          // What the owner presents at a charger to claim the booking there; only the owner is told it.
+          idTag: idTagFor(opts.serviceToken, session.sessionId),
         };
       } finally {
         if (waits) waiting -= 1;
@@ -170,7 +176,9 @@ export function chargeApiRouter(balancers: Balancers, opts: ChargeApiOptions) {
     }),
     getSession: limited.input(sessionRefSchema).query(({ input, ctx }) => {
       const ref = access(ctx.caller, input);
-      return balancers.call((b) => b.getSession.query(ref)).then(publicSession, relay);
+      return balancers
+        .call((b) => b.getSession.query(ref))
+        .then((s) => ({ ...publicSession(s), idTag: idTagFor(opts.serviceToken, s.sessionId) }), relay);
     }),
     /**
      * A session's power, energy and end as they change (SSE: tRPC's httpSubscriptionLink), until it ends or

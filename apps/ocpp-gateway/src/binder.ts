@@ -1,8 +1,9 @@
-import { type dispatchRequestSchema, errorDataOf, type Session } from "@evgrid/contract";
+import { type dispatchRequestSchema, errorDataOf, type Session, walkInVehicleId } from "@evgrid/contract";
 import type { Logger } from "@evgrid/kit";
 import { describeFailure } from "@evgrid/link";
 import { PRIORITY_WEIGHT } from "@evgrid/policy";
 import type { z } from "zod";
+import { findBooking } from "./booking-lookup.ts";
 import type { ChargerTable } from "./chargers.ts";
 import type { ChargePointShares } from "./cp-shares.ts";
 import type { Ends } from "./ends.ts";
@@ -30,11 +31,13 @@ const WAIT_REASONS = new Set([
 const MAX_WAIT_S = 300;
 const walkInKey = (tx: Tx) => `ocpp:${tx.chargePointId}:${tx.transactionId}`;
 type WalkIn = z.input<typeof dispatchRequestSchema>;
+/** What one admission try leaves to do. */
+type Step = "done" | "again" | "backoff" | { as: string };
 
 /**
- * Binds transactions to grid sessions, and owns their phase from `binding` to `charging`: a vehicle's booked
- * session at this substation becomes its transaction's; otherwise it is admitted as a walk-in, waiting at 0 W
- * while the grid is full; after a gateway restart its session is read back (`resuming`).
+ * Binds transactions to grid sessions, and owns their phase from `binding` to `charging`: the booking its
+ * idTag claims becomes its transaction's; otherwise it is admitted as a walk-in, waiting at 0 W while the
+ * grid is full; after a gateway restart its session is read back (`resuming`).
  */
 export class Binder {
   /** Aborted when the gateway stops: the settling of abandoned admissions gives up. */
@@ -53,34 +56,43 @@ export class Binder {
   ) {}
 
   /**
-   * Dispatched: the vehicle's session at this substation becomes this transaction's. Booked elsewhere: that
-   * reservation is released and the vehicle is admitted here as a walk-in.
+   * The idTag is a booking's (its owner was told it): that session at this substation becomes this
+   * transaction's; booked elsewhere, it is released there and the booked vehicle admitted here as a walk-in.
+   * Any other idTag is a walk-in of its own (`ocpp:<idTag>`): a vehicle id claims nobody's booking.
    */
   async bind(tx: Tx): Promise<void> {
-    const vehicleId = tx.vehicleId;
-    if (!vehicleId) return;
+    const idTag = tx.vehicleId;
+    if (!idTag) return;
     const backoff = new Backoff(500, 10_000);
     while (this.table.isCurrent(tx)) {
       try {
-        const found = await this.grid.balancers.call((b) => b.findVehicleSession.query({ vehicleId }));
+        const found = await findBooking(this.grid, idTag);
+        // Claimed already by another transaction (the same tag in other letter case): one per idTag.
+        if (found && this.table.txOfSession(found.sessionId)) return this.ends.gridEnded(tx);
         if (found && found.substationId === tx.substationId) {
           const ch = this.table.get(tx.chargePointId);
-          const demand = { minKw: found.minKw, maxKw: found.maxKw };
-          if (ch && (await this.shares.makeRoom(ch, tx, demand)) === null) return this.cannotFit(tx);
-          return this.attach(tx, found, found.allocatedKw, -1);
+          const release = await this.shares.turns.take(tx.chargePointId, tx.life.signal);
+          if (!release) return;
+          try {
+            const demand = { minKw: found.minKw, maxKw: found.maxKw };
+            if (ch && (await this.shares.makeRoom(ch, tx, demand)) === null) return this.cannotFit(tx);
+            return this.attach(tx, found, found.allocatedKw, -1);
+          } finally {
+            release();
+          }
         }
         if (found) {
           await this.grid.balancers.call((b) =>
             b.stopSession.mutate({ sessionId: found.sessionId, reason: "stopped" }),
           );
-          this.log.info("vehicle plugged in at another substation; its reservation was released", {
-            vehicleId,
+          this.log.info("booking claimed at another substation; released there", {
             sessionId: found.sessionId,
           });
+          return await this.admit(tx, found.vehicleId);
         }
-        return await this.admit(tx, vehicleId);
+        return await this.admit(tx, walkInVehicleId(idTag));
       } catch (err) {
-        this.log.warn("cannot look the vehicle up yet; retrying", { vehicleId, error: describeFailure(err) });
+        this.log.warn("cannot look the idTag up yet; retrying", { error: describeFailure(err) });
         if (!(await backoff.wait(tx.life.signal))) return;
       }
     }
@@ -122,63 +134,100 @@ export class Binder {
     this.closing.abort();
   }
 
-  /** A walk-in: admitted at the charger's own substation, waiting (0 W) while the grid is full. */
-  private async admit(tx: Tx, vehicleId: string): Promise<void> {
-    const ch = this.table.get(tx.chargePointId);
-    if (!ch) return;
-    const maxKw = ch.cp.maxKw;
+  /**
+   * A walk-in: admitted at the charger's own substation, waiting (0 W) while the grid is full. Each try takes
+   * the charge point's turn: its share is planned, admitted and bound before another transaction's is.
+   */
+  private async admit(tx: Tx, asVehicle: string): Promise<void> {
     const backoff = new Backoff(500, 10_000);
+    let vehicleId = asVehicle;
     while (this.table.isCurrent(tx)) {
-      const waitS = tx.phase.state === "waiting" ? MAX_WAIT_S : undefined;
-      // Its share of the charge point, made before it is admitted and admitted capped at it.
-      const shareKw = await this.shares.makeRoom(ch, tx);
-      if (shareKw === null) return this.cannotFit(tx);
-      if (!this.table.isCurrent(tx)) return;
-      const levelVersion = this.power.levelVersion(tx.substationId);
-      const request: WalkIn = {
-        vehicleId,
-        maxKw,
-        ...(shareKw < maxKw ? { capKw: shareKw } : {}),
-        minKw: Math.min(maxKw, this.cfg.walkInMinKw),
-        durationS: this.cfg.walkInMaxS,
-        substationId: tx.substationId,
-        idempotencyKey: walkInKey(tx),
-        ...(waitS === undefined ? {} : { waitS }),
-      };
-      let session: Session;
+      const release = await this.shares.turns.take(tx.chargePointId, tx.life.signal);
+      if (!release) return;
+      let next: Step;
       try {
-        ({ session } = await this.grid.balancers.call(
-          (b) =>
-            b.dispatch.mutate(request, {
-              context: { timeoutMs: (waitS ?? 5) * 1000 + 10_000, signal: tx.life.signal },
-            }),
-          // It carries its idempotency key: an answer lost with a replica may be asked of another.
-          { retryUncertain: true },
-        ));
-      } catch (err) {
-        if (tx.life.signal.aborted) return this.settleAbandoned(request);
-        const reason = errorDataOf(err)?.reason;
-        if (reason !== undefined && WAIT_REASONS.has(reason)) {
-          if (tx.phase.state !== "waiting") {
-            tx.phase = { state: "waiting" };
-            this.log.info("grid full: the transaction waits for power at 0 W", { vehicleId });
-            this.power.push(tx, Date.now());
-          }
-          backoff.reset();
-          continue;
-        }
-        if (reason === "VEHICLE_ALREADY_CHARGING") return this.bind(tx);
-        if (reason === "EXCEEDS_SITE_CAPACITY" || reason === "INVALID_INPUT") {
-          this.log.warn("walk-in can never be admitted here; stopping it", { vehicleId, reason });
-          return this.ends.gridEnded(tx);
-        }
-        this.log.warn("walk-in admission failed; retrying", { vehicleId, error: describeFailure(err) });
-        if (!(await backoff.wait(tx.life.signal))) return;
-        continue;
+        next = await this.tryAdmit(tx, vehicleId, backoff);
+      } finally {
+        release();
       }
-      if (!this.table.isCurrent(tx)) return this.release(session.sessionId); // ended meanwhile
-      return this.attach(tx, session, session.allocatedKw, levelVersion);
+      if (next === "done") return;
+      if (next === "backoff" && !(await backoff.wait(tx.life.signal))) return;
+      if (typeof next === "object") vehicleId = next.as;
     }
+  }
+
+  /** One admission try: bound or settled (done), again now, again after a back-off, or again as a walk-in. */
+  private async tryAdmit(tx: Tx, vehicleId: string, backoff: Backoff): Promise<Step> {
+    const ch = this.table.get(tx.chargePointId);
+    if (!ch) return "done";
+    const maxKw = ch.cp.maxKw;
+    const waitS = tx.phase.state === "waiting" ? MAX_WAIT_S : undefined;
+    // Its share of the charge point, made before it is admitted and admitted capped at it.
+    const shareKw = await this.shares.makeRoom(ch, tx);
+    if (shareKw === null) {
+      this.cannotFit(tx);
+      return "done";
+    }
+    if (!this.table.isCurrent(tx)) return "done";
+    const levelVersion = this.power.levelVersion(tx.substationId);
+    const request: WalkIn = {
+      vehicleId,
+      maxKw,
+      ...(shareKw < maxKw ? { capKw: shareKw } : {}),
+      minKw: Math.min(maxKw, this.cfg.walkInMinKw),
+      durationS: this.cfg.walkInMaxS,
+      substationId: tx.substationId,
+      idempotencyKey: walkInKey(tx),
+      ...(waitS === undefined ? {} : { waitS }),
+    };
+    let session: Session;
+    try {
+      ({ session } = await this.grid.balancers.call(
+        (b) =>
+          b.dispatch.mutate(request, {
+            context: { timeoutMs: (waitS ?? 5) * 1000 + 10_000, signal: tx.life.signal },
+          }),
+        // It carries its idempotency key: an answer lost with a replica may be asked of another.
+        { retryUncertain: true },
+      ));
+    } catch (err) {
+      // Settled in its turn: a session it may have made is gone before the next is planned.
+      if (tx.life.signal.aborted) {
+        await this.settleAbandoned(request);
+        return "done";
+      }
+      const reason = errorDataOf(err)?.reason;
+      if (reason !== undefined && WAIT_REASONS.has(reason)) {
+        if (tx.phase.state !== "waiting") {
+          tx.phase = { state: "waiting" };
+          this.log.info("grid full: the transaction waits for power at 0 W", { vehicleId });
+          this.power.push(tx, Date.now());
+        }
+        backoff.reset();
+        return "again";
+      }
+      if (reason === "VEHICLE_ALREADY_CHARGING") {
+        // A claimed booking's vehicle booked again meanwhile: the holder charges as a walk-in instead.
+        const own = walkInVehicleId(tx.vehicleId ?? "");
+        if (vehicleId !== own) return { as: own };
+        this.log.warn("idTag is charging elsewhere in the grid; stopping this transaction", {
+          chargePointId: tx.chargePointId,
+          transactionId: tx.transactionId,
+        });
+        this.ends.gridEnded(tx);
+        return "done";
+      }
+      if (reason === "EXCEEDS_SITE_CAPACITY" || reason === "INVALID_INPUT") {
+        this.log.warn("walk-in can never be admitted here; stopping it", { vehicleId, reason });
+        this.ends.gridEnded(tx);
+        return "done";
+      }
+      this.log.warn("walk-in admission failed; retrying", { vehicleId, error: describeFailure(err) });
+      return "backoff";
+    }
+    if (this.table.isCurrent(tx)) this.attach(tx, session, session.allocatedKw, levelVersion);
+    else await this.release(session.sessionId); // ended meanwhile
+    return "done";
   }
 
   /**

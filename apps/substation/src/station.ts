@@ -143,7 +143,10 @@ export class Station {
    * next admission of this turn sees it), and is answered once the journal has it: if the journal's group
    * commit fails, the admission is undone and refused 503 JOURNAL_UNAVAILABLE.
    */
-  async start(req: DispatchRequest): Promise<{ session: Session; load: SubstationLoad; replayed: boolean }> {
+  async start(
+    req: DispatchRequest,
+    pastDeadline = false,
+  ): Promise<{ session: Session; load: SubstationLoad; replayed: boolean }> {
     if (this.closed) throw closing(this.id);
     // A retry of a request this substation already answered gets the same session, even if it is full now.
     const key = req.idempotencyKey ?? null;
@@ -163,6 +166,7 @@ export class Station {
         committedMinKw: this.pool.committedMinKw,
         activeOfVehicle: this.book.activeOf(req.vehicleId),
         load: () => this.load(),
+        pastDeadline,
       },
       this.hooks.onRefuse,
     );
@@ -365,6 +369,11 @@ export class Station {
     const sessionId = this.book.activeOf(vehicleId);
     const live = sessionId === undefined ? undefined : this.book.active.get(sessionId);
     return live ? activeSession(this.id, live, this.now()) : null;
+  }
+
+  /** The session this owner's key started here, while the key is honoured. */
+  sessionOfKey(owner: string, key: string): Session | null {
+    return this.book.keys.find(owner, key, this.now(), (id) => this.held(id)) ?? null;
   }
 
   list(status: "active" | "ended" | "all", limit: number): Session[] {

@@ -16,6 +16,11 @@ export class GridError extends TRPCError {
   }
 }
 
+/** The caller's deadline (ctx.deadlineAtMs, from the budget its call carried) passed: nothing was started. */
+export function deadlineExceeded(what: string, details?: Record<string, unknown>): GridError {
+  return new GridError("SERVICE_UNAVAILABLE", reasons.DEADLINE_EXCEEDED, what, details);
+}
+
 export function gridFull(attempts: DispatchAttempt[]): GridError {
   const summary = attempts.map((a) => `${a.substationId}: ${a.reason}`).join(", ");
   return new GridError(

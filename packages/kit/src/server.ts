@@ -1,4 +1,4 @@
-import { type LinkData, leanTrpcHandler, linkServer } from "@evgrid/link";
+import { BUDGET_HEADER, deadlineFromBudget, type LinkData, leanTrpcHandler, linkServer } from "@evgrid/link";
 import type { Telemetry } from "@evgrid/telemetry";
 import { type AnyRouter, TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
@@ -122,13 +122,14 @@ function listen(opts: AppServerOptions, startedAt: number) {
     // One token opens a link: the grid's service token, at the upgrade or in connectionParams.
     authorize: (authorization) => tokenMatches(opts.serviceToken, authorization),
     // A call on a link is the grid calling: no request, the trace context its message carried.
-    createContext: (link) => ({
+    createContext: (link, deadlineAtMs) => ({
       req: null,
       link,
       obs: opts.obs,
       serviceToken: opts.serviceToken,
       apiKeys: opts.apiKeys,
       clientAddress: null,
+      deadlineAtMs,
     }),
     addressKey: normalizeAddress,
     maxFrameBytes: MAX_BODY_BYTES,
@@ -163,6 +164,7 @@ function listen(opts: AppServerOptions, startedAt: number) {
           opts.trustedProxies.any ? req.headers.get("x-forwarded-for") : null,
           opts.trustedProxies,
         ),
+        deadlineAtMs: deadlineFromBudget(req.headers.get(BUDGET_HEADER)),
       };
       let body = "";
       if (hasBody(req.method)) {

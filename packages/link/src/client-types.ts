@@ -10,11 +10,18 @@ import type {
 } from "@trpc/server";
 
 /**
- * Per call: `context.timeoutMs` replaces the client's timeout (what is left of a deadline, or a long wait);
- * `context.signal` ends the call early (the caller hung up), which the server sees as a closed request.
+ * Per call: `context.timeoutMs` replaces the client's timeout (a long wait); `context.deadlineAtMs` (epoch
+ * ms, the caller's own deadline, e.g. `ctx.deadlineAtMs`) shortens it to what is left, and a call whose
+ * deadline has passed is not sent (it fails DEADLINE_EXCEEDED, certainly not run); `context.signal` ends the
+ * call early (the caller hung up), which the server sees as a closed request. Every call tells the peer its
+ * budget (what is left of its timeout), which becomes the peer's `ctx.deadlineAtMs`.
  */
 export interface CallOptions {
-  context?: { timeoutMs?: number; signal?: AbortSignal | undefined };
+  context?: {
+    timeoutMs?: number;
+    deadlineAtMs?: number | null | undefined;
+    signal?: AbortSignal | undefined;
+  };
 }
 
 /** A subscription's callbacks, each value typed as the procedure yields it; the call returns the way to stop it. */

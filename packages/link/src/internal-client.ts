@@ -2,7 +2,9 @@ import { errorDataOf } from "@evgrid/contract";
 import { TRPCClientError } from "@trpc/client";
 import type { AnyRouter } from "@trpc/server";
 import type { CallObserver, CallOptions, ProcedureNode, RouterClient } from "./client-types.ts";
+import { BUDGET_HEADER, earliest } from "./deadline.ts";
 import { Link } from "./link-client.ts";
+import { lateCall } from "./link-failures.ts";
 
 export interface InternalClientOptions {
   timeoutMs: number;
@@ -42,7 +44,8 @@ export type InternalClient<TRouter extends AnyRouter> = RouterClient<TRouter> & 
  * It is not @trpc/client's proxy: measured in BENCHMARKS.md, its per-call chain (observables, an
  * AbortController aborted after every call) cost ~50 µs of CPU per call, about as much as the rest of a hop.
  * Nested routers are reached by their dotted paths (`client.a.b.query()` calls `a.b`). Every call has a
- * timeout, which `{ context: { timeoutMs } }` may replace.
+ * timeout, which `{ context: { timeoutMs } }` may replace and `{ context: { deadlineAtMs } }` shorten, and
+ * tells the peer what is left of it (its budget: deadline.ts).
  */
 export function internalClient<TRouter extends AnyRouter>(
   baseUrl: string,
@@ -74,9 +77,15 @@ export function internalClient<TRouter extends AnyRouter>(
     try {
       const res = await fetch(url, {
         method: isQuery ? "GET" : "POST",
+        // The budget travels as a header (deadline.ts): what is left of this call's timeout.
         headers: isQuery
-          ? { ...auth, ...traceHeaders }
-          : { "content-type": "application/json", ...auth, ...traceHeaders },
+          ? { ...auth, ...traceHeaders, [BUDGET_HEADER]: String(timeoutMs) }
+          : {
+              "content-type": "application/json",
+              ...auth,
+              ...traceHeaders,
+              [BUDGET_HEADER]: String(timeoutMs),
+            },
         body: isQuery || input === undefined ? undefined : JSON.stringify(input),
         signal: controller.signal,
       });
@@ -92,8 +101,14 @@ export function internalClient<TRouter extends AnyRouter>(
   }
 
   async function call(path: string, type: ProcedureType, input: unknown, callOpts?: CallOptions) {
+    const nowMs = Date.now();
+    const deadlineAtMs = earliest(
+      nowMs + (callOpts?.context?.timeoutMs ?? opts.timeoutMs),
+      callOpts?.context?.deadlineAtMs,
+    ) as number;
+    const timeoutMs = deadlineAtMs - nowMs;
+    if (timeoutMs <= 0) throw lateCall(path);
     const traced = opts.observe ? opts.observe(path) : null;
-    const timeoutMs = callOpts?.context?.timeoutMs ?? opts.timeoutMs;
     const signal = callOpts?.context?.signal;
     try {
       const data = link

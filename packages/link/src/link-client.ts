@@ -1,7 +1,7 @@
 import { TRPCClientError } from "@trpc/client";
 import type { Answer, LinkCallOptions, LinkOptions, Pending, Subscription } from "./client-types.ts";
 import { DEFAULT_MAX_FRAME_BYTES, frames } from "./frames.ts";
-import { aborted, dropped, refused, timedOut, tooLarge } from "./link-failures.ts";
+import { aborted, dropped, lateCall, refused, timedOut, tooLarge } from "./link-failures.ts";
 
 const FIRST_BACKOFF_MS = 50;
 
@@ -49,6 +49,7 @@ export class Link {
     if (opts.signal?.aborted) throw aborted();
     const deadline = Date.now() + opts.timeoutMs;
     const ws = await this.openWithin(deadline);
+    if (Date.now() >= deadline) throw lateCall(path);
     const id = this.nextId++;
     return new Promise<unknown>((resolve, reject) => {
       const finish = () => {
@@ -76,16 +77,19 @@ export class Link {
       };
       this.pending.set(id, entry);
       opts.signal?.addEventListener("abort", onAbort, { once: true });
+      // What is left of the deadline once the link is open: the peer's own deadline for this call.
+      const budgetMs = Math.max(0, deadline - Date.now());
       const message = JSON.stringify(
         opts.traceparent
           ? {
               id,
               method: type,
               params: { path, input },
+              budgetMs,
               traceparent: opts.traceparent,
               tracestate: opts.tracestate,
             }
-          : { id, method: type, params: { path, input } },
+          : { id, method: type, params: { path, input }, budgetMs },
       );
       // A message the peer would refuse by closing the link (failing every call on it) fails alone, unsent,
       // answered here as the peer answers an oversized HTTP body: typed, certainly not run.

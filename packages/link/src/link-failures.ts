@@ -10,6 +10,7 @@ import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
  * - no answer by its deadline: a `TimeoutError`, uncertain;
  * - the caller gave up: an `AbortError`;
  * - the call alone is over the peer's frame limit: `PAYLOAD_TOO_LARGE`, answered here, certainly not run.
+ * - its deadline passed before it was sent: `DEADLINE_EXCEEDED`, answered here, certainly not run.
  */
 
 const transportError = (cause: Error): TRPCClientError<never> => TRPCClientError.from(cause);
@@ -34,5 +35,16 @@ export function aborted(): TRPCClientError<never> {
 export function tooLarge(message: string, path: string): TRPCClientError<never> {
   const code = "PAYLOAD_TOO_LARGE";
   const data = { code, httpStatus: 413, path, reason: reasons.PAYLOAD_TOO_LARGE };
+  return TRPCClientError.from({ error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data } } as never);
+}
+
+/**
+ * A call whose deadline passed before it was sent fails here, unsent, as if the peer had refused it with
+ * DEADLINE_EXCEEDED: certainly not run, so "answered", never "uncertain".
+ */
+export function lateCall(path: string): TRPCClientError<never> {
+  const code = "SERVICE_UNAVAILABLE";
+  const message = `the deadline passed before ${path} was sent`;
+  const data = { code, httpStatus: 503, path, reason: reasons.DEADLINE_EXCEEDED };
   return TRPCClientError.from({ error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data } } as never);
 }

@@ -1,6 +1,6 @@
-import type { AnyRouter } from "@trpc/server";
 import { TRPCError } from "@trpc/server";
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
+import { deadlineFromBudget } from "./deadline.ts";
 import { errorShapeOf } from "./error-shape.ts";
 import { DEFAULT_MAX_FRAME_BYTES, frames } from "./frames.ts";
 import {
@@ -14,6 +14,12 @@ import {
   unauthorized,
 } from "./messages.ts";
 import { resolveProcedures } from "./procedures.ts";
+import type { LinkData, LinkServerOptions } from "./server-types.ts";
+
+type Ws = ServerWebSocket<LinkData>;
+
+/** Close codes: the WebSocket range for applications (4000-4999), after HTTP's statuses. */
+export const LINK_CLOSE = { unauthorized: 4401, badMessage: 4400 } as const;
 
 /**
  * The server end of the grid's internal links: tRPC's own WebSocket protocol (the one @trpc/client's wsLink
@@ -24,55 +30,12 @@ import { resolveProcedures } from "./procedures.ts";
  * A link proves the service token before anything runs: at the upgrade (`Authorization: Bearer`), or, for
  * clients that cannot set headers (browsers, tRPC's createWSClient), in tRPC's `connectionParams` message
  * (`?connectionParams=1`, then `{method: "connectionParams", data: {token}}` first). Anything else first,
- * or nothing within `authTimeoutMs`, closes the link; links waiting for it are capped per address. Each call then runs like an HTTP call (every middleware, validator and error format),
- * with its own trace context (`traceparent` beside `params`) and its own abort signal, which fires when the
- * link drops: a waiting dispatch whose caller is gone leaves the queue.
+ * or nothing within `authTimeoutMs`, closes the link; links waiting for it are capped per address. Each call
+ * then runs like an HTTP call (every middleware, validator and error format), with its own trace context
+ * (`traceparent` beside `params`), its own deadline (`budgetMs` beside `params`: deadline.ts) and its own
+ * abort signal, which fires when the link drops or the deadline passes: a waiting dispatch whose caller is
+ * gone leaves the queue.
  */
-export interface LinkData {
-  /** The token was shown at the upgrade; else the first message must be connectionParams. */
-  authed: boolean;
-  /** Calls running on this link, to abort when it closes (and to bound). */
-  running: Map<string | number, AbortController>;
-  /** The client reads several answers in one frame (it asked with `?batch=1`; tRPC's own client does not). */
-  batch: boolean;
-  /** Answers waiting for the end of this turn of the event loop (batching links only). */
-  outbox: object[];
-  /** The peer's address (IPv6 by its /64): links still waiting for the token are counted per address. */
-  address: string;
-  /** Closes a link that has not shown the token in time. */
-  authTimer?: ReturnType<typeof setTimeout> | undefined;
-}
-
-export interface LinkServerOptions<TContext> {
-  router: AnyRouter;
-  /**
-   * Does this `Authorization` value open a link? Asked with the upgrade's header, and with
-   * `Bearer <connectionParams.token>` for a client that sends it in tRPC's connectionParams message.
-   */
-  authorize(authorization: string | null): boolean;
-  /** The context each call on a link runs with; `trace` is the trace context its message carried. */
-  createContext(trace: TraceFields): TContext;
-  /** The key a peer's address is counted under (e.g. IPv6 by its /64); the address itself by default. */
-  addressKey?: (address: string) => string;
-  /** The largest frame taken (more closes the link, 1009) and sent. */
-  maxFrameBytes?: number;
-  /** Calls one link may have running at once; more are refused (TOO_MANY_REQUESTS). */
-  maxRunning?: number;
-  /** How long a link opened without the token has to send it in connectionParams (LINK_AUTH_TIMEOUT_MS). */
-  authTimeoutMs?: number;
-  /**
-   * Links one address may hold open before they show the token (LINK_MAX_PENDING_PER_ADDRESS); more such
-   * upgrades are refused 429. Links with the token are bounded by who holds it, not counted.
-   */
-  maxPendingPerAddress?: number;
-  onInternalError?: (error: TRPCError, path: string) => void;
-}
-
-type Ws = ServerWebSocket<LinkData>;
-
-/** Close codes: the WebSocket range for applications (4000-4999), after HTTP's statuses. */
-export const LINK_CLOSE = { unauthorized: 4401, badMessage: 4400 } as const;
-
 export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
   // Resolved once: a call looks its procedure up by path, no caller is built per call.
   const procedureAt = resolveProcedures<TContext>(opts.router);
@@ -121,7 +84,14 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
     type: "query" | "mutation" | "subscription" | "unknown" = "unknown",
   ) => send(ws, { id, error: errorShapeOf(opts.router, error, path, type) });
 
-  async function run(ws: Ws, id: string | number, method: string, params: CallParams, trace: TraceFields) {
+  async function run(
+    ws: Ws,
+    id: string | number,
+    method: string,
+    params: CallParams,
+    trace: TraceFields,
+    deadlineAtMs: number | null,
+  ) {
     const procedure = procedureAt(params.path);
     if (!procedure) {
       return fail(
@@ -145,7 +115,12 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
     }
     const aborter = new AbortController();
     ws.data.running.set(id, aborter);
-    const ctx = opts.createContext(trace);
+    // Past its deadline a call is let go as one whose caller hung up: a waiting dispatch leaves the queue.
+    const late =
+      deadlineAtMs === null || method === "subscription"
+        ? undefined
+        : setTimeout(() => aborter.abort(), Math.max(0, deadlineAtMs - Date.now()));
+    const ctx = opts.createContext(trace, deadlineAtMs);
     try {
       const data = await procedure.call(ctx, params.input, aborter.signal);
       if (method === "subscription") await stream(ws, id, data as AsyncIterable<unknown>, aborter.signal);
@@ -156,6 +131,7 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
       if (error.code === "INTERNAL_SERVER_ERROR") opts.onInternalError?.(error, params.path);
       fail(ws, id, error, params.path, procedure.type);
     } finally {
+      clearTimeout(late);
       ws.data.running.delete(id);
     }
   }
@@ -213,10 +189,15 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
       fail(ws, msg.id ?? null, error);
       return true;
     }
-    void run(ws, msg.id, msg.method, msg.params, {
-      traceparent: msg.traceparent,
-      tracestate: msg.tracestate,
-    });
+    // The call's budget becomes a deadline on this host's clock as it is read (deadline.ts).
+    void run(
+      ws,
+      msg.id,
+      msg.method,
+      msg.params,
+      { traceparent: msg.traceparent, tracestate: msg.tracestate },
+      deadlineFromBudget(msg.budgetMs),
+    );
     return true;
   }
 

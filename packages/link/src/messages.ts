@@ -12,6 +12,8 @@ export interface TraceFields {
 }
 export interface Message extends TraceFields {
   id?: string | number | null;
+  /** What is left of the caller's deadline, in ms (ours; tRPC's own clients send none). */
+  budgetMs?: unknown;
   method?: unknown;
   params?: unknown;
   data?: unknown;
@@ -49,6 +51,7 @@ function asMessage(item: unknown): Message | null {
     method: m.method,
     params: m.params,
     data: m.data,
+    budgetMs: m.budgetMs,
     traceparent: typeof m.traceparent === "string" ? m.traceparent : undefined,
     tracestate: typeof m.tracestate === "string" ? m.tracestate : undefined,
   };

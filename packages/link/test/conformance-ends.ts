@@ -8,7 +8,8 @@ import { TRPCError } from "@trpc/server";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
 import { WebSocketServer } from "ws";
 import { closeLink, internalClient } from "../src/internal-client.ts";
-import { type LinkData, linkServer } from "../src/link-server.ts";
+import { linkServer } from "../src/link-server.ts";
+import type { LinkData } from "../src/server-types.ts";
 import { type ConformanceRouter, conformanceRouter, Moments } from "./conformance-router.ts";
 
 export const TOKEN = "conformance-token-of-at-least-32-characters";
