@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { BalancerRouter } from "@evgrid/balancer";
 import { balancerPool } from "@evgrid/balancer/pool";
 import { balancerRouter } from "@evgrid/balancer/router";
+import { ChargeDesk } from "@evgrid/charge-api/desk";
 import { RateLimiter } from "@evgrid/charge-api/rate-limit";
 import { chargeApiRouter } from "@evgrid/charge-api/router";
 import { dispatchRequestSchema } from "@evgrid/contract";
@@ -48,12 +49,14 @@ beforeAll(async () => {
     internalClient<BalancerRouter>(url, { timeoutMs: 5000, token: grid.serviceToken }),
   );
   const api = (burst: number) =>
-    chargeApiRouter(balancer, {
-      callTimeoutMs: 5000,
-      serviceToken: grid.serviceToken,
-      rate: new RateLimiter({ ratePerS: 0.001, burst }),
-      maxWaiting: 10,
-    });
+    chargeApiRouter(
+      new ChargeDesk(balancer, {
+        callTimeoutMs: 5000,
+        serviceToken: grid.serviceToken,
+        rate: new RateLimiter({ ratePerS: 0.001, burst }),
+        maxWaiting: 10,
+      }),
+    );
   const set = (): Record<Call["app"], AnyRouter> => ({
     substation: substationRouter(station, bookings),
     balancer: balancerRouter(grid.balancer.dispatcher),

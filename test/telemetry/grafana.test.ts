@@ -114,7 +114,6 @@ describe("Grafana provisioning", () => {
     });
     // The admin password comes from the operator's shell and has no default (compose refuses without it).
     expect(compose.services.grafana.environment.GF_SECURITY_ADMIN_PASSWORD).toStartWith(
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: a compose variable, interpolated from the shell.
       "${GRAFANA_ADMIN_PASSWORD:?",
     );
   });

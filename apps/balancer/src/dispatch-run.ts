@@ -77,6 +77,7 @@ export class DispatchRun {
     return this.asked.size;
   }
 
+  // biome-ignore lint/complexity/noExcessiveCognitiveComplexity: one dispatch's walk (dispatch store issue)
   async run(home: string | undefined): Promise<DispatchResult> {
     const { view, req, opts } = this;
     const deadline = earliest(this.now() + opts.deadlineMs, this.callerDeadlineAtMs) as number;

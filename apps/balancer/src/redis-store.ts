@@ -1,5 +1,5 @@
 import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
-import { GridError, type Logger } from "@evgrid/kit";
+import { Backoff, GridError, type Logger, systemScheduler } from "@evgrid/kit";
 import type { MemoryStore } from "./memory.ts";
 import { parseHome, rebuilding, storeKeys, writeHomes } from "./rebuild.ts";
 import { type Claimer, claimKey, claimOnce } from "./redis-claim.ts";
@@ -73,7 +73,9 @@ export class RedisStore implements DispatchStore {
     void this.link.connect();
     const deadline = this.now() + START_WAIT_MS;
     // Up and trusted (marked rebuilt, or rebuilt: a new store), or the deadline: it starts either way.
-    while (!((await this.probe()) && this.trusted) && this.now() < deadline) await Bun.sleep(50);
+    // Ref'd timers: the replica has nothing else holding the process open before its server starts.
+    const backoff = new Backoff({ delayMs: 100, maxDelayMs: 500, scheduler: systemScheduler });
+    while (!((await this.probe()) && this.trusted) && this.now() < deadline) await backoff.wait();
     if (!this.reachable)
       this.opts.log?.warn("state store unreachable at start: placing as the substations say");
     // Every second, whatever the traffic: the gauge, the fallback and the epoch follow the store.

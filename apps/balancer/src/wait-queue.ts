@@ -149,6 +149,7 @@ export class WaitQueue {
     });
   }
 
+  // biome-ignore lint/complexity/noExcessiveCognitiveComplexity: the queue's pass (dispatch store issue)
   async pump(): Promise<void> {
     if (this.pumping) {
       this.pumpAgain = true;

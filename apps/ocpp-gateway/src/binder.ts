@@ -1,5 +1,5 @@
 import { type dispatchRequestSchema, errorDataOf, type Session, walkInVehicleId } from "@evgrid/contract";
-import type { Logger } from "@evgrid/kit";
+import { Backoff, type BackoffOptions, type Logger, retry } from "@evgrid/kit";
 import { describeFailure } from "@evgrid/link";
 import { PRIORITY_WEIGHT } from "@evgrid/policy";
 import type { z } from "zod";
@@ -11,7 +11,6 @@ import type { Grid } from "./grid.ts";
 import type { Tx } from "./model.ts";
 import type { Power } from "./power.ts";
 import type { Registry } from "./registry.ts";
-import { Backoff } from "./retry.ts";
 import type { StopOutbox } from "./stop-outbox.ts";
 
 export interface BinderSettings {
@@ -29,6 +28,8 @@ const WAIT_REASONS = new Set([
   "SUBSTATION_DRAINING",
 ]);
 const MAX_WAIT_S = 300;
+/** Calls to the grid that failed are tried again from half a second, at most every 10 s. */
+const RETRY: BackoffOptions = { delayMs: 500, maxDelayMs: 10_000 };
 const walkInKey = (tx: Tx) => `ocpp:${tx.chargePointId}:${tx.transactionId}`;
 type WalkIn = z.input<typeof dispatchRequestSchema>;
 /** What one admission try leaves to do. */
@@ -63,7 +64,7 @@ export class Binder {
   async bind(tx: Tx): Promise<void> {
     const idTag = tx.vehicleId;
     if (!idTag) return;
-    const backoff = new Backoff(500, 10_000);
+    const backoff = new Backoff(RETRY);
     while (this.table.isCurrent(tx)) {
       try {
         const found = await findBooking(this.grid, idTag);
@@ -112,7 +113,7 @@ export class Binder {
     tx.phase = { state: "resuming", sessionId };
     this.table.bindSession(sessionId, tx);
     void (async () => {
-      const backoff = new Backoff(250, 10_000);
+      const backoff = new Backoff({ ...RETRY, delayMs: 250 });
       while (this.table.isCurrent(tx) && tx.phase.state === "resuming") {
         const site = this.grid.site(tx.substationId);
         try {
@@ -139,7 +140,7 @@ export class Binder {
    * the charge point's turn: its share is planned, admitted and bound before another transaction's is.
    */
   private async admit(tx: Tx, asVehicle: string): Promise<void> {
-    const backoff = new Backoff(500, 10_000);
+    const backoff = new Backoff(RETRY);
     let vehicleId = asVehicle;
     while (this.table.isCurrent(tx)) {
       const release = await this.shares.turns.take(tx.chargePointId, tx.life.signal);
@@ -157,6 +158,7 @@ export class Binder {
   }
 
   /** One admission try: bound or settled (done), again now, again after a back-off, or again as a walk-in. */
+  // biome-ignore lint/complexity/noExcessiveCognitiveComplexity: one admission answer per branch (the gateway split issue)
   private async tryAdmit(tx: Tx, vehicleId: string, backoff: Backoff): Promise<Step> {
     const ch = this.table.get(tx.chargePointId);
     if (!ch) return "done";
@@ -238,22 +240,22 @@ export class Binder {
    */
   private async settleAbandoned(request: WalkIn): Promise<void> {
     const { waitS: _waitS, ...again } = request;
-    const backoff = new Backoff(500, 10_000);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        const { session } = await this.grid.balancers.call((b) => b.dispatch.mutate(again), {
-          retryUncertain: true,
-        });
-        return this.release(session.sessionId);
-      } catch (err) {
-        if (errorDataOf(err)?.reason !== undefined) return;
-        this.log.warn("could not settle an admission whose transaction ended; retrying", {
-          vehicleId: request.vehicleId,
-          error: describeFailure(err),
-        });
-        if (!(await backoff.wait(this.closing.signal))) return;
-      }
-    }
+    const settled = await retry(
+      () => this.grid.balancers.call((b) => b.dispatch.mutate(again), { retryUncertain: true }),
+      {
+        ...RETRY,
+        maxAttempts: 5,
+        signal: this.closing.signal,
+        // An answered refusal: no session was made, nothing to settle.
+        retryIf: (err) => errorDataOf(err)?.reason === undefined,
+        onRetry: (err) =>
+          this.log.warn("could not settle an admission whose transaction ended; retrying", {
+            vehicleId: request.vehicleId,
+            error: describeFailure(err),
+          }),
+      },
+    ).catch(() => null);
+    if (settled) await this.release(settled.session.sessionId);
   }
 
   /** A session admitted for a transaction that has ended: its power goes back (unless a new one took it). */

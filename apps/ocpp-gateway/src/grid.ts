@@ -2,9 +2,9 @@ import type { BalancerRouter } from "@evgrid/balancer";
 import { type Balancers, balancerPool } from "@evgrid/balancer/pool";
 import type { PowerEvent } from "@evgrid/contract";
 import { observeCalls, type RpcObservability } from "@evgrid/kit";
+import { delay } from "@evgrid/kit/retry";
 import { closeLink, type InternalClient, internalClient, type Transport } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
-import { pause } from "./retry.ts";
 
 export interface GridOptions {
   balancerUrls: readonly string[];
@@ -95,7 +95,7 @@ export class Grid {
           this.opts.onError(substationId, err);
           site.watch = null;
           // The link reopens on its own; an error from the substation itself is retried after a pause.
-          void pause(1000, this.stopping.signal).then((go) => go && this.syncWatch(substationId, site));
+          void delay(1000, this.stopping.signal).then((go) => go && this.syncWatch(substationId, site));
         },
         onComplete: () => {
           site.watch = null;

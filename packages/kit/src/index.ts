@@ -17,6 +17,7 @@ export * from "./private-files.ts";
 export * from "./process.ts";
 export * from "./redact.ts";
 export * from "./replica-pool.ts";
+export * from "./retry.ts";
 export * from "./secrets.ts";
 export * from "./server.ts";
 export * from "./timers.ts";

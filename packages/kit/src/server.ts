@@ -145,6 +145,7 @@ function listen(opts: AppServerOptions, startedAt: number) {
     // Seconds a keep-alive connection may sit idle; long enough for pooled internal clients.
     idleTimeout: 30,
     websocket: links.websocket,
+    // biome-ignore lint/complexity/noExcessiveCognitiveComplexity: all routes; split by the transport move
     async fetch(req, server) {
       const url = new URL(req.url);
       const { pathname } = url;

@@ -2,6 +2,7 @@ import { TRPCClientError } from "@trpc/client";
 import type { Answer, LinkCallOptions, LinkOptions, Pending, Subscription } from "./client-types.ts";
 import { DEFAULT_MAX_FRAME_BYTES, frames } from "./frames.ts";
 import { aborted, dropped, lateCall, refused, timedOut, tooLarge } from "./link-failures.ts";
+import { backoffDelayMs } from "./retry.ts";
 
 const FIRST_BACKOFF_MS = 50;
 
@@ -228,11 +229,12 @@ export class Link {
         if (!wasOpen) {
           // Never opened: the peer is down or refused us. Back off before the next attempt.
           this.failures += 1;
-          const backoffMs = Math.min(
-            this.opts.maxBackoffMs ?? 5000,
-            FIRST_BACKOFF_MS * 2 ** (this.failures - 1),
-          );
-          this.retryAtMs = Date.now() + backoffMs;
+          this.retryAtMs =
+            Date.now() +
+            backoffDelayMs(this.failures - 1, {
+              delayMs: FIRST_BACKOFF_MS,
+              maxDelayMs: this.opts.maxBackoffMs ?? 5000,
+            });
           reject(refused(event.code === 1002 || event.code === 1006 ? "peer unreachable" : event.reason));
           return;
         }
