@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { errorDataOf } from "@evgrid/contract";
-import { internalClient, UNLIMITED_QUOTAS } from "@evgrid/kit";
+import { UNLIMITED_QUOTAS } from "@evgrid/kit";
+import { internalClient } from "@evgrid/link";
 import { eventually, faultyProxy, spawnListening, startGrid } from "@evgrid/testing";
 
 setDefaultTimeout(60_000);

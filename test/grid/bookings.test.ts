@@ -6,7 +6,8 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { bookingIdTagSchema, errorDataOf } from "@evgrid/contract";
-import { idTagFor, internalClient } from "@evgrid/kit";
+import { idTagFor } from "@evgrid/kit";
+import { internalClient } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
 import { startSubstation } from "@evgrid/substation/app";
 import { readEnv } from "@evgrid/substation/env";

@@ -5,7 +5,7 @@
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { PowerEvent } from "@evgrid/contract";
-import { closeLink, internalClient, subscriptionValues } from "@evgrid/kit";
+import { closeLink, internalClient, subscriptionValues } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
 import { startGrid } from "@evgrid/testing";
 
@@ -75,11 +75,7 @@ describe("sessions for chargers", () => {
     const ac = new AbortController();
     const events: PowerEvent[] = [];
     const reading = (async () => {
-      for await (const e of subscriptionValues<PowerEvent>(
-        (o) => link.watchPower.subscribe(undefined, o),
-        ac.signal,
-      ))
-        events.push(e);
+      for await (const e of subscriptionValues(link.watchPower, undefined, ac.signal)) events.push(e);
     })();
     const until = async (check: () => boolean) => {
       const deadline = Date.now() + 3000;

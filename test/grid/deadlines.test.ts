@@ -5,7 +5,7 @@
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { errorDataOf } from "@evgrid/contract";
-import { BUDGET_HEADER, classifyCallFailure, internalClient } from "@evgrid/kit";
+import { BUDGET_HEADER, classifyCallFailure, internalClient } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
 import { eventually, faultyProxy, type Json, startGrid } from "@evgrid/testing";
 

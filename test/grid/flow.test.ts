@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { errorDataOf, type SubstationLoad } from "@evgrid/contract";
-import { internalClient } from "@evgrid/kit";
+import { internalClient } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
 import { startGrid } from "@evgrid/testing";
 

@@ -4,7 +4,7 @@
  * peer fails calls typed and on time.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { classifyCallFailure, closeLink, internalClient } from "@evgrid/kit";
+import { classifyCallFailure, closeLink, internalClient } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
 import { eventually, spawnApp, startGrid } from "@evgrid/testing";
 import { createTRPCClient, createWSClient, wsLink } from "@trpc/client";

@@ -1,5 +1,5 @@
 /**
- * The lean HTTP path (packages/kit/src/lean-http.ts) serves single calls without tRPC's fetch adapter, for
+ * The lean HTTP path (packages/link/src/lean-http.ts) serves single calls without tRPC's fetch adapter, for
  * speed. It must answer exactly as the adapter would: same status, same envelope, same error shape and
  * reason, same Retry-After. Every procedure of every app, and each way a call can fail, both ways.
  */
@@ -11,8 +11,8 @@ import { ChargeDesk } from "@evgrid/charge-api/desk";
 import { RateLimiter } from "@evgrid/charge-api/rate-limit";
 import { chargeApiRouter } from "@evgrid/charge-api/router";
 import { dispatchRequestSchema } from "@evgrid/contract";
-import { ApiKeys, internalClient, type RequestContext, retryAfterMeta } from "@evgrid/kit";
-import { leanTrpcHandler } from "@evgrid/kit/lean-http";
+import { ApiKeys, type RequestContext, retryAfterMeta } from "@evgrid/kit";
+import { internalClient, leanTrpcHandler } from "@evgrid/link";
 import { substationRouter } from "@evgrid/substation/router";
 import { type Json, startGrid } from "@evgrid/testing";
 import type { AnyRouter } from "@trpc/server";
@@ -95,13 +95,9 @@ const context = (c: Call, req: Request): RequestContext => ({
 
 async function both(c: Call) {
   const lean = request(c);
-  const leanRes = await leanTrpcHandler(routers.lean[c.app], () => {})(
-    lean.req,
-    lean.url,
-    c.path,
-    lean.body,
-    context(c, lean.req),
-  );
+  const leanRes = await leanTrpcHandler<RequestContext>(routers.lean[c.app], {
+    responseMeta: retryAfterMeta,
+  })(lean.req, lean.url, c.path, lean.body, context(c, lean.req));
   const viaAdapter = request(c);
   const adapterRes = await fetchRequestHandler({
     endpoint: "/trpc",
@@ -357,7 +353,7 @@ describe("the lean HTTP path answers as tRPC's fetch adapter", () => {
   });
 
   test("what the lean path does not serve (batches, wrong methods, unknown paths) it leaves to the adapter", async () => {
-    const lean = leanTrpcHandler(routers.lean.substation, () => {});
+    const lean = leanTrpcHandler<RequestContext>(routers.lean.substation);
     const cases: [string, string, string][] = [
       ["POST", "getLoad", ""],
       ["GET", "startSession", ""],

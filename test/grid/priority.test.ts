@@ -2,7 +2,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { errorDataOf } from "@evgrid/contract";
-import { internalClient } from "@evgrid/kit";
+import { internalClient } from "@evgrid/link";
 import { eventually, startGrid } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);

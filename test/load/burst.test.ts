@@ -5,7 +5,7 @@
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { SubstationLoad } from "@evgrid/contract";
-import { internalClient } from "@evgrid/kit";
+import { internalClient } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
 import { runClient, startDev } from "@evgrid/testing";
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { BalancerRouter } from "@evgrid/balancer";
 import { errorDataOf } from "@evgrid/contract";
-import { internalClient } from "@evgrid/kit";
+import { internalClient } from "@evgrid/link";
 import { eventually, spawnApp, startRedis } from "@evgrid/testing";
 import { RedisClient } from "bun";
 import { allSessions, startReplicas } from "./replica-grid.ts";

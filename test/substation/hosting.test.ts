@@ -5,8 +5,8 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { closeLink, internalClient } from "@evgrid/kit";
 import { listeningUrl } from "@evgrid/kit/listening";
+import { closeLink, internalClient } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
 import { eventually, repoRoot, spawnListening, startDev, tempDir } from "@evgrid/testing";
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
-import { internalClient } from "@evgrid/kit";
+import { internalClient } from "@evgrid/link";
 import { startTelemetry, telemetryEnvSchema } from "@evgrid/telemetry";
 import { type ReceivedSpan, SimulatedChargePoint, startDev, startOtlpSink } from "@evgrid/testing";
 

@@ -2,7 +2,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { BalancerRouter } from "@evgrid/balancer";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
-import { internalClient } from "@evgrid/kit";
+import { internalClient } from "@evgrid/link";
 import { alive, descendants, runCommand, startDev, startRedis } from "@evgrid/testing";
 
 setDefaultTimeout(60_000);

@@ -1,4 +1,5 @@
-import { internalClient, launchApp } from "@evgrid/kit";
+import { launchApp, observeCalls } from "@evgrid/kit";
+import { internalClient } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
 import pkg from "../package.json" with { type: "json" };
 import { degradedHome } from "./degraded.ts";
@@ -24,8 +25,7 @@ export function startBalancer(env: BalancerEnv) {
         internalClient<SubstationRouter>(url, {
           transport: env.INTERNAL_TRANSPORT,
           timeoutMs: env.CALL_TIMEOUT_MS,
-          obs,
-          peer: "substation",
+          observe: observeCalls(obs, "substation"),
           token: env.SERVICE_TOKEN,
         }),
     });

@@ -6,15 +6,8 @@ import {
   reasons,
   refusalDetailsSchema,
 } from "@evgrid/contract";
-import {
-  classifyCallFailure,
-  deadlineExceeded,
-  describeFailure,
-  earliest,
-  GridError,
-  gridFull,
-  relayUpstreamError,
-} from "@evgrid/kit";
+import { deadlineExceeded, GridError, gridFull, relayUpstreamError } from "@evgrid/kit";
+import { classifyCallFailure, describeFailure, earliest } from "@evgrid/link";
 import { firstStop, nextStepAfter, type StartFailure, takesOutOfRotation } from "@evgrid/policy";
 import type { Claim, DispatchResult } from "./types.ts";
 import type { GridView, Member } from "./view.ts";

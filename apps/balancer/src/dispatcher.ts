@@ -1,5 +1,6 @@
 import { type DispatchRequest, OPERATOR, reasons, type Session, type SessionUpdate } from "@evgrid/contract";
-import { earliest, GridError, relayUpstreamError, subscriptionValues } from "@evgrid/kit";
+import { GridError, relayUpstreamError } from "@evgrid/kit";
+import { earliest, subscriptionValues } from "@evgrid/link";
 import { exceedsEverySite, type SessionQuota } from "@evgrid/policy";
 import { annotate, annotateGrant, annotateRequest, attr } from "@evgrid/telemetry";
 import { DispatchRun } from "./dispatch-run.ts";
@@ -135,7 +136,7 @@ export class Dispatcher {
   ): AsyncGenerator<SessionUpdate> {
     const member = ownerOf(this.view, ref.sessionId);
     try {
-      yield* subscriptionValues<SessionUpdate>((o) => member.client.watchSession.subscribe(ref, o), signal);
+      yield* subscriptionValues(member.client.watchSession, ref, signal);
     } catch (err) {
       throw relayUpstreamError(err, member.id ?? member.url);
     }

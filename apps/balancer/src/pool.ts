@@ -1,4 +1,5 @@
-import { type InternalClient, type Logger, ReplicaPool } from "@evgrid/kit";
+import { type Logger, ReplicaPool } from "@evgrid/kit";
+import type { InternalClient } from "@evgrid/link";
 import type { BalancerRouter } from "./router.ts";
 
 /** The balancer replicas a caller (the charge-api, the OCPP gateway) spreads its calls over. */

@@ -1,12 +1,6 @@
 import type { SubstationLoad } from "@evgrid/contract";
-import {
-  backoffDelayMs,
-  closeLink,
-  describeFailure,
-  type InternalClient,
-  type Scheduler,
-  systemScheduler,
-} from "@evgrid/kit";
+import { backoffDelayMs, type Scheduler, systemScheduler } from "@evgrid/kit";
+import { closeLink, describeFailure, type InternalClient } from "@evgrid/link";
 import { bestCandidate, type CandidateView, projectedUtilizationAt, rankSubstations } from "@evgrid/policy";
 import type { SubstationRouter } from "@evgrid/substation";
 import { withoutTracing } from "@evgrid/telemetry";

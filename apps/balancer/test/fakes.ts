@@ -1,6 +1,6 @@
 /** Stand-ins for a substation's typed client, for unit tests of the balancer's own logic (no sockets). */
 import type { SubstationLoad } from "@evgrid/contract";
-import { closeLink, type InternalClient } from "@evgrid/kit";
+import { closeLink, type InternalClient } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
 
 export const loadOf = (substationId: string, over: Partial<SubstationLoad> = {}): SubstationLoad => ({

@@ -1,6 +1,7 @@
 import type { BalancerRouter } from "@evgrid/balancer";
 import { balancerPool } from "@evgrid/balancer/pool";
-import { internalClient, launchApp } from "@evgrid/kit";
+import { launchApp, observeCalls } from "@evgrid/kit";
+import { internalClient } from "@evgrid/link";
 import pkg from "../package.json" with { type: "json" };
 import { ChargeDesk } from "./desk.ts";
 import type { ChargeApiEnv } from "./env.ts";
@@ -18,8 +19,7 @@ export function startChargeApi(env: ChargeApiEnv) {
         internalClient<BalancerRouter>(url, {
           transport: env.INTERNAL_TRANSPORT,
           timeoutMs: env.CALL_TIMEOUT_MS,
-          obs,
-          peer: "balancer",
+          observe: observeCalls(obs, "balancer"),
           token: env.SERVICE_TOKEN,
         }),
       log,

@@ -3,14 +3,13 @@ import type { Balancers } from "@evgrid/balancer/pool";
 import { type ChargeRequest, type Priority, reasons, type SessionUpdate } from "@evgrid/contract";
 import {
   type Caller,
-  earliest,
   GridError,
   idTagFor,
   relayUpstreamError,
   sessionSecretFor,
   sessionSecretMatches,
-  subscriptionValues,
 } from "@evgrid/kit";
+import { earliest, subscriptionValues } from "@evgrid/link";
 import { mayRequest } from "@evgrid/policy";
 import { annotateGrant, annotateRequest } from "@evgrid/telemetry";
 import { grantOf, publicGridStatus, publicSession } from "./public-view.ts";
@@ -178,7 +177,7 @@ export class ChargeDesk {
     const release = this.watchers.take(caller);
     try {
       const balancer = this.balancers.pick();
-      yield* subscriptionValues<SessionUpdate>((o) => balancer.watchSession.subscribe(access, o), signal);
+      yield* subscriptionValues(balancer.watchSession, access, signal);
     } catch (err) {
       relay(err);
     } finally {

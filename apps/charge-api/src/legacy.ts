@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { type RouteHandler, resolveProcedures, retryAfterOf } from "@evgrid/kit";
+import { type RouteHandler, retryAfterOf } from "@evgrid/kit";
+import { resolveProcedures } from "@evgrid/link";
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { ChargeApiRouter } from "./router.ts";

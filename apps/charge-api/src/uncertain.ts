@@ -1,5 +1,6 @@
 import { errorDataOf, isUncertain, reasons } from "@evgrid/contract";
-import { classifyCallFailure, GridError, relayUpstreamError } from "@evgrid/kit";
+import { GridError, relayUpstreamError } from "@evgrid/kit";
+import { classifyCallFailure } from "@evgrid/link";
 
 /**
  * A failed dispatch as the public caller gets it. A certain refusal (the balancer decided, nothing was

@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { errorDataOf } from "@evgrid/contract";
-import { internalClient } from "@evgrid/kit";
 import { numberFlag, parseCommandLine } from "@evgrid/kit/cli";
+import { internalClient } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
 import { rssBytes, spawnListening } from "@evgrid/testing";
 import { z } from "zod";

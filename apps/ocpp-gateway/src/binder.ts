@@ -1,5 +1,6 @@
 import { type dispatchRequestSchema, errorDataOf, type Session, walkInVehicleId } from "@evgrid/contract";
-import { Backoff, type BackoffOptions, describeFailure, type Logger, retry } from "@evgrid/kit";
+import { Backoff, type BackoffOptions, type Logger, retry } from "@evgrid/kit";
+import { describeFailure } from "@evgrid/link";
 import { PRIORITY_WEIGHT } from "@evgrid/policy";
 import type { z } from "zod";
 import { findBooking } from "./booking-lookup.ts";

@@ -1,5 +1,6 @@
 import { errorDataOf } from "@evgrid/contract";
-import { describeFailure, type Logger } from "@evgrid/kit";
+import type { Logger } from "@evgrid/kit";
+import { describeFailure } from "@evgrid/link";
 import type { Grid } from "./grid.ts";
 import type { Tx } from "./model.ts";
 

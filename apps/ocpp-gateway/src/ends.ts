@@ -1,5 +1,6 @@
 import { errorDataOf } from "@evgrid/contract";
-import { describeFailure, type Logger, MAX_TIMEOUT_MS } from "@evgrid/kit";
+import { type Logger, MAX_TIMEOUT_MS } from "@evgrid/kit";
+import { describeFailure } from "@evgrid/link";
 import { type Charger, type ChargerTable, sessionOf } from "./chargers.ts";
 import type { ChargePointShares } from "./cp-shares.ts";
 import type { Grid } from "./grid.ts";

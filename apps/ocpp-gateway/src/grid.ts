@@ -1,14 +1,9 @@
 import type { BalancerRouter } from "@evgrid/balancer";
 import { type Balancers, balancerPool } from "@evgrid/balancer/pool";
 import type { PowerEvent } from "@evgrid/contract";
-import {
-  closeLink,
-  type InternalClient,
-  internalClient,
-  type RpcObservability,
-  type Transport,
-} from "@evgrid/kit";
+import { observeCalls, type RpcObservability } from "@evgrid/kit";
 import { delay } from "@evgrid/kit/retry";
+import { closeLink, type InternalClient, internalClient, type Transport } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
 
 export interface GridOptions {
@@ -47,8 +42,7 @@ export class Grid {
       internalClient<BalancerRouter>(url, {
         transport: opts.transport,
         timeoutMs: opts.timeoutMs,
-        obs: opts.obs,
-        peer: "balancer",
+        observe: observeCalls(opts.obs, "balancer"),
         token: opts.token,
       }),
     );
@@ -83,8 +77,7 @@ export class Grid {
       const client = internalClient<SubstationRouter>(m.url, {
         transport: this.opts.transport,
         timeoutMs: this.opts.timeoutMs,
-        obs: this.opts.obs,
-        peer: "substation",
+        observe: observeCalls(this.opts.obs, "substation"),
         token: this.opts.token,
       });
       const site: Site = { url: m.url, client, watch: null };
@@ -97,7 +90,7 @@ export class Grid {
     const want = this.wanted.has(substationId);
     if (want && !site.watch) {
       site.watch = site.client.watchPower.subscribe(undefined, {
-        onData: (e) => this.opts.onPower(e as PowerEvent),
+        onData: (e) => this.opts.onPower(e),
         onError: (err) => {
           this.opts.onError(substationId, err);
           site.watch = null;

@@ -1,4 +1,5 @@
-import { describeFailure, type Logger } from "@evgrid/kit";
+import type { Logger } from "@evgrid/kit";
+import { describeFailure } from "@evgrid/link";
 import {
   checkMeterReading,
   type MeterPoint,

@@ -1,5 +1,6 @@
 import { errorDataOf } from "@evgrid/contract";
-import { Backoff, describeFailure, type Logger } from "@evgrid/kit";
+import { Backoff, type Logger } from "@evgrid/kit";
+import { describeFailure } from "@evgrid/link";
 import type { Grid } from "./grid.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { QueuedStop, Registry } from "./registry.ts";

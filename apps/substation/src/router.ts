@@ -12,7 +12,8 @@ import {
   stopSessionInputSchema,
   vehicleIdSchema,
 } from "@evgrid/contract";
-import { internalProcedure, isPast, router } from "@evgrid/kit";
+import { internalProcedure, router } from "@evgrid/kit";
+import { isPast } from "@evgrid/link";
 import { z } from "zod";
 import type { BookingIndex } from "./bookings.ts";
 import type { Station } from "./station.ts";

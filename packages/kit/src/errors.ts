@@ -1,6 +1,6 @@
 import { type DispatchAttempt, errorDataOf, type Reason, reasons } from "@evgrid/contract";
+import { classifyCallFailure } from "@evgrid/link/call-failure";
 import { TRPCError } from "@trpc/server";
-import { classifyCallFailure } from "./client.ts";
 
 type Code = TRPCError["code"];
 
@@ -14,6 +14,11 @@ export class GridError extends TRPCError {
     this.reason = reason;
     this.details = details;
   }
+}
+
+/** The caller's deadline (ctx.deadlineAtMs, from the budget its call carried) passed: nothing was started. */
+export function deadlineExceeded(what: string, details?: Record<string, unknown>): GridError {
+  return new GridError("SERVICE_UNAVAILABLE", reasons.DEADLINE_EXCEEDED, what, details);
 }
 
 export function gridFull(attempts: DispatchAttempt[]): GridError {

@@ -1,6 +1,6 @@
+import { classifyCallFailure, closeLink, type InternalClient } from "@evgrid/link";
 import { TRPCClientError } from "@trpc/client";
 import type { AnyRouter } from "@trpc/server";
-import { classifyCallFailure, closeLink, type InternalClient } from "./client.ts";
 import type { Logger } from "./log.ts";
 
 interface Replica<TRouter extends AnyRouter> {

@@ -1,15 +1,13 @@
+import { BUDGET_HEADER, deadlineFromBudget, type LinkData, leanTrpcHandler, linkServer } from "@evgrid/link";
 import type { Telemetry } from "@evgrid/telemetry";
 import { type AnyRouter, TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { Server } from "bun";
-import { clientAddress, type TrustedProxies } from "./address.ts";
+import { clientAddress, normalizeAddress, type TrustedProxies } from "./address.ts";
 import { readBodyLimited } from "./body.ts";
-import { BUDGET_HEADER, deadlineFromBudget } from "./deadline.ts";
 import { healthResponse, type ReadinessCheck } from "./health.ts";
 import { errorResponse, retryAfterMeta } from "./http-errors.ts";
-import { leanTrpcHandler } from "./lean-http.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
-import { type LinkData, linkServer } from "./link-server.ts";
 import type { Logger } from "./log.ts";
 import type { RpcObservability } from "./observe.ts";
 import { INSECURE_DEMO_WARNING } from "./secrets.ts";
@@ -104,7 +102,10 @@ function listen(opts: AppServerOptions, startedAt: number) {
       opts.log.error("procedure failed", { path, error: error.cause?.message ?? error.message });
     }
   };
-  const lean = leanTrpcHandler(opts.router, logInternal);
+  const lean = leanTrpcHandler<RequestContext>(opts.router, {
+    onError: logInternal,
+    responseMeta: retryAfterMeta,
+  });
   const probes = {
     service: opts.service,
     version: opts.version,
@@ -115,12 +116,23 @@ function listen(opts: AppServerOptions, startedAt: number) {
       ...(opts.insecureDemo ? { insecureDemo: true, warning: INSECURE_DEMO_WARNING } : {}),
     },
   };
-  // Internal links: tRPC's WebSocket protocol on GET /trpc (link-server.ts).
-  const links = linkServer({
+  // Internal links: tRPC's WebSocket protocol on GET /trpc (@evgrid/link).
+  const links = linkServer<RequestContext>({
     router: opts.router,
-    serviceToken: opts.serviceToken,
-    apiKeys: opts.apiKeys,
-    obs: opts.obs,
+    // One token opens a link: the grid's service token, at the upgrade or in connectionParams.
+    authorize: (authorization) => tokenMatches(opts.serviceToken, authorization),
+    // A call on a link is the grid calling: no request, the trace context its message carried.
+    createContext: (link, deadlineAtMs) => ({
+      req: null,
+      link,
+      obs: opts.obs,
+      serviceToken: opts.serviceToken,
+      apiKeys: opts.apiKeys,
+      clientAddress: null,
+      deadlineAtMs,
+    }),
+    addressKey: normalizeAddress,
+    maxFrameBytes: MAX_BODY_BYTES,
     onInternalError: logInternal,
     ...(opts.links || {}),
   });

@@ -1,16 +1,13 @@
+import type { Scheduler } from "@evgrid/link/retry";
+
 /**
  * The longest delay `setTimeout` honours: 2^31-1 ms, about 24.8 days. Longer delays (and Infinity) are
  * clamped to 1 ms with a TimeoutOverflowWarning, so a timer armed from input can spin and flood the log.
  */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
-/** A clock and something that runs a function once after a delay: injected where tests drive time. */
-export interface Scheduler {
-  /** Monotonic milliseconds. */
-  now(): number;
-  /** Runs `run` once after `ms` (at most MAX_TIMEOUT_MS: use setLongTimeout for longer), unless cancelled. */
-  schedule(run: () => void, ms: number): { cancel(): void };
-}
+// The Scheduler type sits beside the back-off in @evgrid/link (the link's reconnect waits on it).
+export type { Scheduler } from "@evgrid/link/retry";
 
 export const systemScheduler: Scheduler = {
   // Monotonic: a wall-clock jump must not fire a long timer early or hold it back.

@@ -75,7 +75,7 @@ function describeZodError(error: ZodError): { message: string; fieldErrors: Reco
   return { message: `invalid input: ${message}`, fieldErrors };
 }
 
-// 3. Initialisation. The formatter is exported so the lean HTTP path (lean-http.ts) answers in the same shape.
+// 3. Initialisation. The formatter is exported so errors answered outside tRPC (http-errors.ts) share its shape.
 type DefaultShape = {
   message: string;
   code: number;

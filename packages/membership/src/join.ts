@@ -1,5 +1,6 @@
 import { lookup } from "node:dns/promises";
-import { describeFailure, type InternalClient, internalClient, type Logger } from "@evgrid/kit";
+import type { Logger } from "@evgrid/kit";
+import { describeFailure, type InternalClient, internalClient } from "@evgrid/link";
 import type { MembershipRouter } from "./procedures.ts";
 
 export interface MembershipOptions {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { InternalClient } from "@evgrid/kit/client";
+import type { InternalClient } from "@evgrid/link";
 import type { GatewayRouter } from "@evgrid/ocpp-gateway";
 
 export interface DemoCharger {

@@ -5,10 +5,10 @@
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { parseCommandLine } from "@evgrid/kit/cli";
-import { internalClient } from "@evgrid/kit/client";
 import { UNLIMITED_QUOTAS } from "@evgrid/kit/env";
 import { onShutdown } from "@evgrid/kit/process";
 import { redactUrl } from "@evgrid/kit/redact";
+import { internalClient } from "@evgrid/link";
 import type { GatewayRouter } from "@evgrid/ocpp-gateway";
 import { demoLines, registerDemoChargers } from "./chargers.ts";
 import { devOptionsSchema, planHosts, planSubstations } from "./plan.ts";

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { internalClient } from "@evgrid/kit";
+import { internalClient } from "@evgrid/link";
 import type { GatewayRouter } from "@evgrid/ocpp-gateway";
 import { startGateway } from "@evgrid/ocpp-gateway/app";
 import { readEnv } from "@evgrid/ocpp-gateway/env";

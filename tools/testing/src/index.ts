@@ -5,7 +5,8 @@ import { readEnv as balancerEnv } from "@evgrid/balancer/env";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { startChargeApi } from "@evgrid/charge-api/app";
 import { readEnv as chargeApiEnv } from "@evgrid/charge-api/env";
-import { internalClient, UNLIMITED_QUOTAS } from "@evgrid/kit";
+import { UNLIMITED_QUOTAS } from "@evgrid/kit";
+import { internalClient } from "@evgrid/link";
 import { type RunningSubstation, startSubstation } from "@evgrid/substation/app";
 import { readEnv as substationEnv } from "@evgrid/substation/env";
 

@@ -1,6 +1,6 @@
 import type { AppRouter } from "@evgrid/charge-api";
 import type { SubstationLoad } from "@evgrid/contract";
-import { internalClient } from "@evgrid/kit";
+import { internalClient } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
 import { createTRPCClient, httpLink } from "@trpc/client";
 import { chargeRequests } from "../load/charge.ts";

@@ -1,29 +1,7 @@
 /**
- * The frames of tRPC's WebSocket protocol as both ends of our links read and write them (link-client.ts,
- * link-server.ts): messages alone or several in a JSON array.
+ * The messages of tRPC's WebSocket protocol as link-server.ts reads them (parsed and checked, nothing run),
+ * and its refusals of an upgrade.
  */
-
-/** Serialized messages packed into frames of at most `maxBytes` (UTF-8): one alone, several as a JSON array. */
-export function frames(messages: readonly string[], maxBytes: number): string[] {
-  const out: string[] = [];
-  let batch: string[] = [];
-  let size = 2;
-  const close = () => {
-    if (batch.length === 1) out.push(batch[0] as string);
-    else if (batch.length > 1) out.push(`[${batch.join(",")}]`);
-    batch = [];
-    size = 2;
-  };
-  for (const m of messages) {
-    const bytes = Buffer.byteLength(m);
-    if (batch.length > 0 && size + bytes + 1 > maxBytes) close();
-    batch.push(m);
-    size += bytes + 1;
-  }
-  close();
-  return out;
-}
-
 export interface CallParams {
   path: string;
   input?: unknown;
@@ -84,3 +62,20 @@ export const isCall = (method: unknown): method is "query" | "mutation" | "subsc
 
 export const isParams = (params: unknown): params is CallParams =>
   typeof params === "object" && params !== null && typeof (params as CallParams).path === "string";
+
+export function tooMany(max: number): Response {
+  const message = `at most ${max} links from one address may wait to show the service token`;
+  return Response.json({ error: { message, data: { reason: "TOO_MANY_REQUESTS" } } }, { status: 429 });
+}
+
+export function unauthorized(): Response {
+  return Response.json(
+    {
+      error: {
+        message: "internal link: send Authorization: Bearer <service token>",
+        data: { reason: "UNAUTHORIZED" },
+      },
+    },
+    { status: 401 },
+  );
+}

@@ -1,24 +1,25 @@
-import type { AnyRouter } from "@trpc/server";
 import { TRPCError } from "@trpc/server";
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
-import { normalizeAddress } from "./address.ts";
 import { deadlineFromBudget } from "./deadline.ts";
-import { errorShape } from "./http-errors.ts";
-import { MAX_BODY_BYTES } from "./limits.ts";
-import { tooMany, unauthorized } from "./link-messages.ts";
+import { errorShapeOf } from "./error-shape.ts";
+import { DEFAULT_MAX_FRAME_BYTES, frames } from "./frames.ts";
 import {
   type CallParams,
-  frames,
   isCall,
   isParams,
   type Message,
   parseFrame,
   type TraceFields,
-} from "./link-wire.ts";
-import type { RpcObservability } from "./observe.ts";
+  tooMany,
+  unauthorized,
+} from "./messages.ts";
 import { resolveProcedures } from "./procedures.ts";
-import { type ApiKeys, tokenMatches } from "./token.ts";
-import type { RequestContext } from "./trpc.ts";
+import type { LinkData, LinkServerOptions } from "./server-types.ts";
+
+type Ws = ServerWebSocket<LinkData>;
+
+/** Close codes: the WebSocket range for applications (4000-4999), after HTTP's statuses. */
+export const LINK_CLOSE = { unauthorized: 4401, badMessage: 4400 } as const;
 
 /**
  * The server end of the grid's internal links: tRPC's own WebSocket protocol (the one @trpc/client's wsLink
@@ -29,50 +30,16 @@ import type { RequestContext } from "./trpc.ts";
  * A link proves the service token before anything runs: at the upgrade (`Authorization: Bearer`), or, for
  * clients that cannot set headers (browsers, tRPC's createWSClient), in tRPC's `connectionParams` message
  * (`?connectionParams=1`, then `{method: "connectionParams", data: {token}}` first). Anything else first,
- * or nothing within `authTimeoutMs`, closes the link; links waiting for it are capped per address. Each call then runs like an HTTP call (every middleware, validator and error format),
- * with its own trace context (`traceparent` beside `params`) and its own abort signal, which fires when the
- * link drops: a waiting dispatch whose caller is gone leaves the queue.
+ * or nothing within `authTimeoutMs`, closes the link; links waiting for it are capped per address. Each call
+ * then runs like an HTTP call (every middleware, validator and error format), with its own trace context
+ * (`traceparent` beside `params`), its own deadline (`budgetMs` beside `params`: deadline.ts) and its own
+ * abort signal, which fires when the link drops or the deadline passes: a waiting dispatch whose caller is
+ * gone leaves the queue.
  */
-export interface LinkData {
-  /** The token was shown at the upgrade; else the first message must be connectionParams. */
-  authed: boolean;
-  /** Calls running on this link, to abort when it closes (and to bound). */
-  running: Map<string | number, AbortController>;
-  /** The client reads several answers in one frame (it asked with `?batch=1`; tRPC's own client does not). */
-  batch: boolean;
-  /** Answers waiting for the end of this turn of the event loop (batching links only). */
-  outbox: object[];
-  /** The peer's address (IPv6 by its /64): links still waiting for the token are counted per address. */
-  address: string;
-  /** Closes a link that has not shown the token in time. */
-  authTimer?: ReturnType<typeof setTimeout> | undefined;
-}
-
-export interface LinkServerOptions {
-  router: AnyRouter;
-  serviceToken: string;
-  apiKeys: ApiKeys;
-  obs: RpcObservability;
-  /** Calls one link may have running at once; more are refused (TOO_MANY_REQUESTS). */
-  maxRunning?: number;
-  /** How long a link opened without the token has to send it in connectionParams (LINK_AUTH_TIMEOUT_MS). */
-  authTimeoutMs?: number;
-  /**
-   * Links one address may hold open before they show the token (LINK_MAX_PENDING_PER_ADDRESS); more such
-   * upgrades are refused 429. Links with the token are bounded by who holds it, not counted.
-   */
-  maxPendingPerAddress?: number;
-  onInternalError?: (error: TRPCError, path: string) => void;
-}
-
-type Ws = ServerWebSocket<LinkData>;
-
-/** Close codes: the WebSocket range for applications (4000-4999), after HTTP's statuses. */
-export const LINK_CLOSE = { unauthorized: 4401, badMessage: 4400 } as const;
-
-export function linkServer(opts: LinkServerOptions) {
+export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
   // Resolved once: a call looks its procedure up by path, no caller is built per call.
-  const procedureAt = resolveProcedures(opts.router);
+  const procedureAt = resolveProcedures<TContext>(opts.router);
+  const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const maxRunning = opts.maxRunning ?? 100_000;
   const open = new Set<Ws>();
   const authTimeoutMs = opts.authTimeoutMs ?? 5000;
@@ -96,7 +63,7 @@ export function linkServer(opts: LinkServerOptions) {
       // Frames no bigger than the client would take from us (the same limit we take from it).
       for (const frame of frames(
         messages.map((m) => JSON.stringify(m)),
-        MAX_BODY_BYTES,
+        maxFrameBytes,
       ))
         ws.send(frame);
     }
@@ -109,8 +76,13 @@ export function linkServer(opts: LinkServerOptions) {
     if (dirty.size === 0) setImmediate(flush);
     dirty.add(ws);
   };
-  const fail = (ws: Ws, id: string | number | null, error: TRPCError, path?: string) =>
-    send(ws, { id, error: errorShape(error, path) });
+  const fail = (
+    ws: Ws,
+    id: string | number | null,
+    error: TRPCError,
+    path?: string,
+    type: "query" | "mutation" | "subscription" | "unknown" = "unknown",
+  ) => send(ws, { id, error: errorShapeOf(opts.router, error, path, type) });
 
   async function run(
     ws: Ws,
@@ -148,15 +120,7 @@ export function linkServer(opts: LinkServerOptions) {
       deadlineAtMs === null || method === "subscription"
         ? undefined
         : setTimeout(() => aborter.abort(), Math.max(0, deadlineAtMs - Date.now()));
-    const ctx: RequestContext = {
-      req: null,
-      link: trace,
-      obs: opts.obs,
-      serviceToken: opts.serviceToken,
-      apiKeys: opts.apiKeys,
-      clientAddress: null,
-      deadlineAtMs,
-    };
+    const ctx = opts.createContext(trace, deadlineAtMs);
     try {
       const data = await procedure.call(ctx, params.input, aborter.signal);
       if (method === "subscription") await stream(ws, id, data as AsyncIterable<unknown>, aborter.signal);
@@ -165,14 +129,18 @@ export function linkServer(opts: LinkServerOptions) {
       const error =
         err instanceof TRPCError ? err : new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: err });
       if (error.code === "INTERNAL_SERVER_ERROR") opts.onInternalError?.(error, params.path);
-      fail(ws, id, error, params.path);
+      fail(ws, id, error, params.path, procedure.type);
     } finally {
       clearTimeout(late);
       ws.data.running.delete(id);
     }
   }
 
-  /** A subscription: started, every value as data, then stopped (the client's stop, or the stream's end). */
+  /**
+   * A subscription: started, every value as data, then stopped (the client's stop, or the stream's end). A
+   * stream that fails ends with its error alone, as tRPC's own server ends it: a client that read `stopped`
+   * first would take the failure for a normal end.
+   */
   async function stream(ws: Ws, id: string | number, values: AsyncIterable<unknown>, signal: AbortSignal) {
     send(ws, { id, result: { type: "started" } });
     const iterator = values[Symbol.asyncIterator]();
@@ -185,10 +153,12 @@ export function linkServer(opts: LinkServerOptions) {
         if (next === null || next.done) break;
         send(ws, { id, result: { type: "data", data: next.value } });
       }
-    } finally {
+    } catch (err) {
       await iterator.return?.();
-      send(ws, { id, result: { type: "stopped" } });
+      throw err;
     }
+    await iterator.return?.();
+    send(ws, { id, result: { type: "stopped" } });
   }
 
   /** One message of a frame; false when it closed the link (the rest of the frame is dropped). */
@@ -197,7 +167,7 @@ export function linkServer(opts: LinkServerOptions) {
       // Only the connectionParams message may come first, and it must carry the service token.
       const token =
         msg.method === "connectionParams" ? (msg.data as { token?: unknown } | null)?.token : undefined;
-      if (typeof token === "string" && tokenMatches(opts.serviceToken, `Bearer ${token}`)) {
+      if (typeof token === "string" && opts.authorize(`Bearer ${token}`)) {
         release(ws.data);
         ws.data.authed = true;
         clearTimeout(ws.data.authTimer);
@@ -233,7 +203,7 @@ export function linkServer(opts: LinkServerOptions) {
 
   const websocket: WebSocketHandler<LinkData> = {
     // A message over the body limit closes the link (1009): it cannot be a call of ours.
-    maxPayloadLength: MAX_BODY_BYTES,
+    maxPayloadLength: maxFrameBytes,
     idleTimeout: 120,
     open(ws) {
       open.add(ws);
@@ -285,10 +255,11 @@ export function linkServer(opts: LinkServerOptions) {
      */
     upgrade(req: Request, server: Server<LinkData>): Response | undefined {
       const url = new URL(req.url);
-      const authed = tokenMatches(opts.serviceToken, req.headers.get("authorization"));
+      const authed = opts.authorize(req.headers.get("authorization"));
       const willSend = url.searchParams.get("connectionParams") === "1";
       if (!authed && !willSend) return unauthorized();
-      const address = normalizeAddress(server.requestIP(req)?.address ?? "unknown");
+      const ip = server.requestIP(req)?.address ?? "unknown";
+      const address = opts.addressKey ? opts.addressKey(ip) : ip;
       if (!authed) {
         const count = pending.get(address) ?? 0;
         if (count >= maxPending) return tooMany(maxPending);

@@ -1,8 +1,3 @@
-import { reasons } from "@evgrid/contract";
-import { TRPCClientError } from "@trpc/client";
-import { GridError } from "./errors.ts";
-import { errorShape } from "./http-errors.ts";
-
 /**
  * Deadlines travel with every call, as what is left of them: a call carries its remaining budget in ms (the
  * `x-evgrid-budget-ms` header over HTTP, `budgetMs` beside `params` on a link) and the receiver turns it into
@@ -32,18 +27,4 @@ export function earliest(a: number | null | undefined, b: number | null | undefi
 /** True once `deadlineAtMs` has passed (never, without one). */
 export function isPast(deadlineAtMs: number | null | undefined, nowMs: number = Date.now()): boolean {
   return deadlineAtMs !== null && deadlineAtMs !== undefined && nowMs >= deadlineAtMs;
-}
-
-/** The caller's deadline passed: nothing was started for it. */
-export function deadlineExceeded(what: string, details?: Record<string, unknown>): GridError {
-  return new GridError("SERVICE_UNAVAILABLE", reasons.DEADLINE_EXCEEDED, what, details);
-}
-
-/**
- * A call whose deadline passed before it was sent fails here, unsent, as if the peer had refused it with
- * DEADLINE_EXCEEDED: certainly not run, so never "uncertain".
- */
-export function lateCall(path: string): TRPCClientError<never> {
-  const error = errorShape(deadlineExceeded(`the deadline passed before ${path} was sent`), path);
-  return TRPCClientError.from({ error } as never);
 }

@@ -1,55 +1,17 @@
 import { TRPCClientError } from "@trpc/client";
-import { TRPCError } from "@trpc/server";
-import { lateCall } from "./deadline.ts";
-import { errorShape } from "./http-errors.ts";
-import { MAX_BODY_BYTES } from "./limits.ts";
-import { frames } from "./link-wire.ts";
+import type { Answer, LinkCallOptions, LinkOptions, Pending, Subscription } from "./client-types.ts";
+import { DEFAULT_MAX_FRAME_BYTES, frames } from "./frames.ts";
+import { aborted, dropped, lateCall, refused, timedOut, tooLarge } from "./link-failures.ts";
 import { backoffDelayMs } from "./retry.ts";
+
+const FIRST_BACKOFF_MS = 50;
 
 /**
  * The client end of an internal link: one WebSocket to a peer app, speaking tRPC's WebSocket protocol, with
  * any number of calls in flight on it (each by its own id). Opened on first use with the service token in
  * the upgrade; reopened on demand after it drops, with a back-off between failed attempts.
- *
- * How a call fails says what the peer may have done (see classifyCallFailure):
- * - the link could not be opened: `ConnectionRefused`, unreachable, it certainly did nothing;
- * - the link dropped while the call was out: `ConnectionClosed`, uncertain, at once (no waiting for the
- *   deadline);
- * - no answer by its deadline: a `TimeoutError`, uncertain.
+ * How a call fails says what the peer may have done: link-failures.ts.
  */
-export interface LinkOptions {
-  /** Sent as `Authorization: Bearer <token>` when the link opens. */
-  token?: string | undefined;
-  /** Longest wait between attempts to reopen a link that keeps failing. */
-  maxBackoffMs?: number;
-  /** How long opening the link may take before the attempt counts as failed. */
-  connectTimeoutMs?: number;
-}
-
-interface Pending {
-  resolve: (data: unknown) => void;
-  reject: (err: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
-interface Subscription {
-  path: string;
-  input: unknown;
-  onData: (data: unknown) => void;
-  onError: (err: Error) => void;
-  onComplete: () => void;
-}
-
-export interface CallOptions {
-  timeoutMs: number;
-  /** The caller gave up (hung up): the call fails at once as aborted. */
-  signal?: AbortSignal | undefined;
-  traceparent?: string | undefined;
-  tracestate?: string | undefined;
-}
-
-const FIRST_BACKOFF_MS = 50;
-
 export class Link {
   private ws: WebSocket | null = null;
   private opening: Promise<WebSocket> | null = null;
@@ -63,12 +25,15 @@ export class Link {
   /** Messages (serialized) waiting for the end of this turn of the event loop, to go out in few frames. */
   private outbox: string[] = [];
   private flushing = false;
+  private readonly maxFrameBytes: number;
 
   constructor(
     /** ws:// or wss:// URL of the peer's /trpc. */
     readonly url: string,
     private readonly opts: LinkOptions = {},
-  ) {}
+  ) {
+    this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  }
 
   /** Calls currently waiting for an answer. */
   get inFlight(): number {
@@ -76,7 +41,12 @@ export class Link {
   }
 
   /** A query or mutation: resolves with its data, or fails with a TRPCClientError. */
-  async call(type: "query" | "mutation", path: string, input: unknown, opts: CallOptions): Promise<unknown> {
+  async call(
+    type: "query" | "mutation",
+    path: string,
+    input: unknown,
+    opts: LinkCallOptions,
+  ): Promise<unknown> {
     if (opts.signal?.aborted) throw aborted();
     const deadline = Date.now() + opts.timeoutMs;
     const ws = await this.openWithin(deadline);
@@ -104,10 +74,7 @@ export class Link {
           finish();
           reject(err);
         },
-        timer: setTimeout(
-          () => entry.reject(transportError(new DOMException("timed out", "TimeoutError"))),
-          Math.max(0, deadline - Date.now()),
-        ),
+        timer: setTimeout(() => entry.reject(timedOut()), Math.max(0, deadline - Date.now())),
       };
       this.pending.set(id, entry);
       opts.signal?.addEventListener("abort", onAbort, { once: true });
@@ -128,10 +95,8 @@ export class Link {
       // A message the peer would refuse by closing the link (failing every call on it) fails alone, unsent,
       // answered here as the peer answers an oversized HTTP body: typed, certainly not run.
       const bytes = Buffer.byteLength(message);
-      if (bytes > MAX_FRAME_BYTES) {
-        const why = `a call of ${bytes} bytes is over the link's ${MAX_FRAME_BYTES}`;
-        const error = errorShape(new TRPCError({ code: "PAYLOAD_TOO_LARGE", message: why }), path);
-        entry.reject(TRPCClientError.from({ error } as never));
+      if (bytes > this.maxFrameBytes) {
+        entry.reject(tooLarge(`a call of ${bytes} bytes is over the link's ${this.maxFrameBytes}`, path));
         return;
       }
       this.post(message);
@@ -180,7 +145,7 @@ export class Link {
     clearTimeout(this.reopening);
     this.closed = true;
     this.ws?.close(1000, "closing");
-    this.failAll(transportError(Object.assign(new Error("link closed"), { code: "ConnectionClosed" })));
+    this.failAll(dropped("link closed"));
   }
 
   private sendSubscribe(ws: WebSocket, id: number): void {
@@ -210,7 +175,7 @@ export class Link {
     const ws = this.ws;
     // Dropped between the call and the end of the turn: the close handler fails the calls.
     if (ws?.readyState !== WebSocket.OPEN) return;
-    for (const frame of frames(messages, MAX_FRAME_BYTES)) ws.send(frame);
+    for (const frame of frames(messages, this.maxFrameBytes)) ws.send(frame);
   }
 
   /**
@@ -274,7 +239,7 @@ export class Link {
           return;
         }
         // Dropped: every call out on it may or may not have run there.
-        this.failAll(transportError(Object.assign(new Error("link dropped"), { code: "ConnectionClosed" })));
+        this.failAll(dropped("link dropped"));
         this.reopenForSubscriptions();
       });
     });
@@ -321,25 +286,4 @@ export class Link {
   private failAll(err: Error): void {
     for (const call of [...this.pending.values()]) call.reject(err);
   }
-}
-
-/** The largest frame a link's server takes (its body limit); more closes the link. */
-const MAX_FRAME_BYTES = MAX_BODY_BYTES;
-
-interface Answer {
-  id?: number;
-  result?: { type?: string; data?: unknown };
-  error?: unknown;
-}
-
-function transportError(cause: Error): TRPCClientError<never> {
-  return TRPCClientError.from(cause);
-}
-
-function refused(why: string): TRPCClientError<never> {
-  return transportError(Object.assign(new Error(why || "link refused"), { code: "ConnectionRefused" }));
-}
-
-function aborted(): TRPCClientError<never> {
-  return transportError(new DOMException("the caller gave up", "AbortError"));
 }

@@ -1,24 +1,32 @@
 import { type AnyRouter, TRPCError } from "@trpc/server";
-import { errorResponse, JSON_HEADERS } from "./http-errors.ts";
+import { errorResponseOf, JSON_HEADERS, type ResponseMeta } from "./error-shape.ts";
 import { resolveProcedures } from "./procedures.ts";
-import type { RequestContext } from "./trpc.ts";
+
+export interface LeanHttpOptions {
+  /** Every failed call, with its path (an app logs its internal errors). */
+  onError?: (error: TRPCError, path: string) => void;
+  /** Headers an error answer adds (Retry-After), the same function tRPC's fetch adapter is given. */
+  responseMeta?: ResponseMeta;
+}
 
 /**
  * Serves the everyday tRPC calls itself: one mutation POSTed with a JSON body, or one query by GET with
- * `?input=`. Same URLs, same JSON envelope, same error shape as tRPC's fetch adapter, calling the
- * procedure resolved once at start (no caller built per request), so every middleware, validator and error
- * formatter still runs. Anything else (batches,
- * wrong methods or content types, unknown paths) returns null and goes to tRPC's own adapter, which
- * answers it as it always does. Measured in BENCHMARKS.md: the adapter roughly halved a hop's throughput.
+ * `?input=`. Same URLs, same JSON envelope, same error shape (the router's own formatter) as tRPC's fetch
+ * adapter, calling the procedure resolved once at start (no caller built per request), so every middleware,
+ * validator and error formatter still runs. Anything else (batches, wrong methods or content types, unknown
+ * paths) returns null and goes to tRPC's own adapter, which answers it as it always does. Measured in
+ * BENCHMARKS.md: the adapter roughly halved a hop's throughput.
  */
-export function leanTrpcHandler(router: AnyRouter, onError: (error: TRPCError, path: string) => void) {
-  const procedureAt = resolveProcedures(router);
+export function leanTrpcHandler<TContext>(router: AnyRouter, opts: LeanHttpOptions = {}) {
+  const procedureAt = resolveProcedures<TContext>(router);
+  const errorResponse = (error: TRPCError, path: string) =>
+    errorResponseOf(router, error, path, opts.responseMeta);
   return async (
     req: Request,
     url: URL,
     path: string,
     body: string,
-    ctx: RequestContext,
+    ctx: TContext,
   ): Promise<Response | null> => {
     const procedure = procedureAt(path);
     if (procedure === undefined || url.searchParams.has("batch")) return null;
@@ -45,7 +53,7 @@ export function leanTrpcHandler(router: AnyRouter, onError: (error: TRPCError, p
     } catch (err) {
       const error =
         err instanceof TRPCError ? err : new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: err });
-      onError(error, path);
+      opts.onError?.(error, path);
       return errorResponse(error, path);
     }
   };

@@ -1,0 +1,13 @@
+export * from "./call-failure.ts";
+export * from "./client-types.ts";
+export * from "./deadline.ts";
+export * from "./error-shape.ts";
+export * from "./frames.ts";
+export * from "./internal-client.ts";
+export * from "./lean-http.ts";
+export * from "./link-client.ts";
+export * from "./link-server.ts";
+export type { TraceFields } from "./messages.ts";
+export * from "./procedures.ts";
+export type * from "./server-types.ts";
+export * from "./subscription-values.ts";
