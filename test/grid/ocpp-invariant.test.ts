@@ -13,9 +13,11 @@
  * - the sum never exceeds the operator limit in force either, except while the chargers are settling a cut:
  *   a lower limit applies at the substation at once, but the chargers can only follow as fast as they answer,
  *   and a raise sent before the gateway heard of the cut may still land. So after each limit change the
- *   test waits until the chargers have settled (the sum within the new limit, no profile call unanswered,
- *   each transaction's last sent limit in force) and until then checks against the higher of the old and
- *   new limits: no raise beyond what either allowed, and nothing rising over the new limit once settled.
+ *   test waits until the chargers have settled (the gateway has heard the new limit, the sum within it, no
+ *   profile call unanswered, each transaction's last sent limit in force) and until then checks against the
+ *   higher of the old and new limits: no raise beyond what either allowed, and nothing rising over the new
+ *   limit once settled. Without "heard", a change could count as settled before the gateway knew of it
+ *   (a raise is within the new limit at once), and a raise it then made for that limit land after the next.
  * SEED=<n> replays a history; the seed is printed when the check fails.
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
@@ -119,6 +121,13 @@ test("the chargers' limits in force never sum above the substation, over a rando
   const settle = async () => {
     await eventually(
       async () => {
+        const chargePoints = await ocpp.admin.listChargePoints.query();
+        // Checked after the query, with nothing awaited until "settled" is logged: an answer landing while
+        // the query runs is seen.
+        for (const c of chargePoints) {
+          if (c.substationBudgetW !== limitW)
+            throw new Error(`seed ${seed}: the gateway holds ${c.substationBudgetW} W, not ${limitW} W yet`);
+        }
         expect(honest.every((cp) => cp.pendingProfiles === 0)).toBe(true);
         let sum = 0;
         for (const w of inForce.values()) sum += w;
@@ -126,7 +135,7 @@ test("the chargers' limits in force never sum above the substation, over a rando
           throw new Error(
             `seed ${seed}: not settled, ${sum} W > ${limitW} W ${JSON.stringify([...inForce])}`,
           );
-        for (const c of await ocpp.admin.listChargePoints.query()) {
+        for (const c of chargePoints) {
           if (unlimited.has(c.chargePointId)) continue;
           for (const t of c.transactions) {
             if (t.profileW === null || txOf.get(`${c.chargePointId}:${t.connectorId}`) !== t.transactionId)
@@ -135,10 +144,10 @@ test("the chargers' limits in force never sum above the substation, over a rando
               throw new Error(`seed ${seed}: ${c.chargePointId} not settled: ${JSON.stringify(t)}`);
           }
         }
+        log.push({ kind: "settled" });
       },
       { timeoutMs: 15_000 },
     );
-    log.push({ kind: "settled" });
   };
 
   for (let step = 0; step < 60; step++) {
@@ -172,7 +181,7 @@ test("the chargers' limits in force never sum above the substation, over a rando
     if (sum > CAPACITY_W || sum > boundW) {
       throw new Error(
         `seed ${seed}: at event ${i} of ${log.length} the limits in force sum to ${sum} W ` +
-          `(capacity ${CAPACITY_W} W, bound ${boundW} W): ${JSON.stringify(log.slice(Math.max(0, i - 8), i + 1))}`,
+          `(capacity ${CAPACITY_W} W, bound ${boundW} W): ${JSON.stringify(log.slice(Math.max(0, i - 8), i + 1))}; in force ${JSON.stringify([...drawn])}`,
       );
     }
   }

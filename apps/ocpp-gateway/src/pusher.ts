@@ -26,6 +26,8 @@ export interface Pusher {
   lastSent(chargePointId: string, connectorId: number): number | null;
   /** A substation's effective capacity (kW), from its level event: the sum the chargers must stay within. */
   setBudget(substationId: string, effectiveCapacityKw: number): void;
+  /** The sum a substation's chargers are held to now (W), as last heard; null before its first level. */
+  budgetW(substationId: string): number | null;
   /**
    * The charger booted or came back: its charge-point-wide default goes first, then its limits again.
    * Resolves once the charger answered the default, or after `waitMs`.

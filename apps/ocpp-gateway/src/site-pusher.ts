@@ -72,15 +72,11 @@ export class SitePusher implements Pusher {
     ch.epoch += 1;
     ch.busy = false;
     ch.defaultInFlight = false;
-    for (const slot of ch.slots.values()) {
+    for (const slot of ch.slots.values())
       if (slot.power.inFlightW !== null) slot.power = answered(slot.power, "lost");
-    }
   }
 
-  /**
-   * A transaction opened: it is in the books from now, at the default if the charger took it (it starts
-   * under it), else at its maximum, until it is sent its own limit.
-   */
+  /** A transaction opened: in the books from now, at the default if its charger took it, else its maximum. */
   opened(t: PushTarget): void {
     const ch = this.charger(t.chargePointId, t.substationId);
     const acceptedW = ch.defaultAccepted && ch.managed ? this.cfg.defaultW : t.maxW;
@@ -112,7 +108,6 @@ export class SitePusher implements Pusher {
     this.plan(ch.substationId);
   }
 
-  /** The charger is gone for good (removed). */
   drop(chargePointId: string): void {
     const ch = this.chargers.get(chargePointId);
     if (!ch) return;
@@ -123,6 +118,11 @@ export class SitePusher implements Pusher {
 
   lastSent(chargePointId: string, connectorId: number): number | null {
     return this.chargers.get(chargePointId)?.slots.get(connectorId)?.lastSentW ?? null;
+  }
+
+  budgetW(substationId: string): number | null {
+    const w = this.sites.get(substationId)?.budgetW ?? null;
+    return Number.isFinite(w) ? w : null; // infinite (no capacity sent): nothing enforced, shown as null
   }
 
   /** What the connector's charger has acknowledged (W), or null. */

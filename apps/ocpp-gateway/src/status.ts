@@ -31,6 +31,8 @@ export class Status {
       connected: Boolean(ch?.link),
       /** false: it rejects limits or does not answer, and is counted at its maximum. */
       managed: this.pusher.isManaged(cp.chargePointId),
+      /** What its substation's chargers are held to in sum (W): the effective capacity the gateway last heard. */
+      substationBudgetW: this.pusher.budgetW(cp.substationId),
       protocol: ch?.link ? ch.link.protocol : null,
       connectedAt: ch?.connectedAt ? new Date(ch.connectedAt).toISOString() : null,
       connectors,

@@ -49,6 +49,7 @@ describe("the charger table's indexes", () => {
       drop: () => {},
       lastSent: () => null,
       setBudget: () => {},
+      budgetW: () => null,
       online: async () => {},
       offline: () => {},
       isManaged: () => true,
