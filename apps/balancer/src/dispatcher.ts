@@ -79,6 +79,11 @@ export class Dispatcher {
     return this.waiting.length;
   }
 
+  /** Passes over the wait queue done so far. */
+  get waitPumps(): number {
+    return this.waiting.pumps;
+  }
+
   /** `dispatch`: a session for this request now, or (with `waitS`) once power frees up. */
   async request(req: DispatchRequest, signal?: AbortSignal): Promise<DispatchResult> {
     annotateRequest(req);
