@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test, on a machine with only Node.js, npm and Bun: installs the real components the tests use when
-# they are missing, then runs `bun run test`. Needs root (or sudo) only to install them.
+# they are missing, then runs `bun run test` (lint, typecheck, unit and integration) and `bun run test:e2e`
+# (real components, chaos, fuzz, tools, load: test/README.md). Needs root (or sudo) only to install them.
 #   Prometheus and promtool  the end-to-end telemetry test and the alert rule tests
 #   Alertmanager and amtool  an alert delivered end to end, Alertmanager's config checked
 #   redis-server             balancer replicas sharing state
@@ -22,4 +23,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_ apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq prometheus prometheus-alertmanager redis-server docker-compose chromium python3
 fi
-exec bun run test
+# Both parts run even if the first fails (a CI log then shows every failure); the exit status is the first
+# failure's.
+status=0
+bun run test || status=$?
+bun run test:e2e || { [ "$status" -ne 0 ] || status=$?; }
+exit "$status"

@@ -7,7 +7,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { PowerEvent } from "@evgrid/contract";
 import { closeLink, internalClient, subscriptionValues } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
-import { startGrid } from "@evgrid/testing";
+import { eventually, startGrid } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
 
@@ -38,7 +38,6 @@ describe("sessions for chargers", () => {
     });
     expect(here.session.substationId).toBe("substation-1");
     // substation-1 is full; substation-2 has room but is not where the vehicle is.
-    const started = Date.now();
     const waiting = grid.operator.dispatch.mutate(
       {
         vehicleId: "walk-in-2",
@@ -50,11 +49,12 @@ describe("sessions for chargers", () => {
       },
       { context: { timeoutMs: 15_000 } },
     );
-    await Bun.sleep(300);
+    // Queued for substation-1, not admitted at substation-2 meanwhile.
+    await eventually(() => expect(grid.balancer.dispatcher.waitingCount).toBe(1), { timeoutMs: 10_000 });
+    expect(grid.substations[1]?.station.list("active", 10)).toEqual([]);
     await grid.operator.stopSession.mutate({ sessionId: here.session.sessionId, reason: "charger_offline" });
     const admitted = await waiting;
     expect(admitted.session.substationId).toBe("substation-1");
-    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     const ended = await grid.operator.getSession.query({ sessionId: here.session.sessionId });
     expect(ended).toMatchObject({ status: "ended", endReason: "charger_offline" });
     // Without waiting, a full pinned substation is a refusal naming it, not a session elsewhere.
@@ -77,13 +77,10 @@ describe("sessions for chargers", () => {
     const reading = (async () => {
       for await (const e of subscriptionValues(link.watchPower, undefined, ac.signal)) events.push(e);
     })();
-    const until = async (check: () => boolean) => {
-      const deadline = Date.now() + 3000;
-      while (!check()) {
-        if (Date.now() > deadline) throw new Error(JSON.stringify(events));
-        await Bun.sleep(10);
-      }
-    };
+    const until = (check: () => boolean) =>
+      eventually(() => expect({ seen: check(), events }).toMatchObject({ seen: true }), {
+        timeoutMs: 10_000,
+      });
     try {
       await until(() => events.length >= 1);
       expect(events[0]).toMatchObject({ type: "level", levelKw: null });

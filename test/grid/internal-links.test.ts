@@ -155,8 +155,10 @@ describe("a dropped or silent peer", () => {
     };
     const first = await spawnApp("substation", env);
     const port = new URL(first.url).port;
+    // A deadline past the test's own timeout: a call that waited for it instead of failing on the dropped
+    // link would fail the test (no clock read here).
     const client = internalClient<SubstationRouter>(first.url, {
-      timeoutMs: 5000,
+      timeoutMs: 120_000,
       token: env.SERVICE_TOKEN,
       transport: "ws",
     });
@@ -166,8 +168,7 @@ describe("a dropped or silent peer", () => {
     try {
       expect((await client.getLoad.query()).substationId).toBe("substation-1");
       await eventually(() => expect(levels).toHaveLength(1));
-      // Calls out on the link when the process dies: each fails long before its 5 s deadline.
-      const t0 = performance.now();
+      // Calls out on the link when the process dies: each fails on the drop, not on its deadline.
       const calls = Array.from({ length: 50 }, () =>
         client.getLoad.query().then(
           () => "answered",
@@ -178,7 +179,6 @@ describe("a dropped or silent peer", () => {
       const outcomes = await Promise.all(calls);
       const failed = outcomes.filter((o) => o !== "answered");
       for (const f of failed) expect(["uncertain", "unreachable"]).toContain(classifyCallFailure(f));
-      expect(performance.now() - t0).toBeLessThan(2000);
       // Down: refused at once (unreachable), not a hang.
       const down = await client.getLoad.query().catch((e: unknown) => e);
       expect(classifyCallFailure(down)).toBe("unreachable");
@@ -211,16 +211,22 @@ describe("a dropped or silent peer", () => {
       transport: "ws",
     });
     try {
+      // Lower bounds and order only: a slow machine makes each later, never earlier nor out of order.
       const t0 = performance.now();
-      const timed = (timeoutMs: number) =>
+      const settled: string[] = [];
+      const timed = (name: string, timeoutMs: number) =>
         client.getLoad.query(undefined, { context: { timeoutMs } }).then(
           () => ({ e: undefined as unknown, ms: performance.now() - t0 }),
-          (e: unknown) => ({ e, ms: performance.now() - t0 }),
+          (e: unknown) => {
+            settled.push(name);
+            return { e, ms: performance.now() - t0 };
+          },
         );
-      const [short, long] = await Promise.all([timed(200), timed(600)]);
+      const [short, long] = await Promise.all([timed("short", 200), timed("long", 600)]);
       expect(classifyCallFailure(short.e)).toBe("uncertain");
+      expect(classifyCallFailure(long.e)).toBe("uncertain");
+      expect(settled).toEqual(["short", "long"]);
       expect(short.ms).toBeGreaterThanOrEqual(190);
-      expect(short.ms).toBeLessThan(450);
       expect(long.ms).toBeGreaterThanOrEqual(590);
     } finally {
       client[closeLink]();

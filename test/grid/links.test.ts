@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import type { AppRouter } from "@evgrid/charge-api";
 import type { SessionUpdate } from "@evgrid/contract";
-import { startGrid } from "@evgrid/testing";
+import { eventually, startGrid } from "@evgrid/testing";
 import {
   createTRPCClient,
   httpBatchLink,
@@ -68,13 +68,10 @@ describe("httpSubscriptionLink: watchSession over SSE", () => {
         completed = true;
       },
     });
-    const waitFor = async (check: () => boolean) => {
-      const deadline = Date.now() + 3000;
-      while (!check()) {
-        if (Date.now() > deadline) throw new Error(`not seen; updates: ${JSON.stringify(updates)}`);
-        await Bun.sleep(10);
-      }
-    };
+    const waitFor = (check: () => boolean) =>
+      eventually(() => expect({ seen: check(), updates }).toMatchObject({ seen: true }), {
+        timeoutMs: 10_000,
+      });
     try {
       await waitFor(() => updates.length >= 1);
       expect(updates[0]).toMatchObject({ sessionId: a.sessionId, status: "active", allocatedKw: 22 });

@@ -44,7 +44,7 @@ describe("self-registration", () => {
           const ids = (await grid.client.gridStatus.query()).substations.map((s) => s.substationId);
           expect(ids).toEqual(["substation-1"]);
         },
-        { timeoutMs: 4000 },
+        { timeoutMs: 15_000 },
       );
       // Not before its heartbeat timeout (800 ms) counted from its last heartbeat, which may have come up
       // to one interval (200 ms) before they stopped.

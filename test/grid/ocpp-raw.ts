@@ -46,7 +46,8 @@ export class RawCharger {
   async send(frame: string | Frame, id?: string): Promise<Frame | null> {
     const before = this.frames.length;
     this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
-    const deadline = Date.now() + 3000;
+    // A guard against a hang, not a latency target: an answer, however slow the machine, comes first.
+    const deadline = Date.now() + 15_000;
     for (;;) {
       const found = this.frames.slice(before).find((f) => id === undefined || f[1] === id);
       if (found) return found;

@@ -33,11 +33,10 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
 
     // A walk-in at the same substation: 20 kW shared, 10 each.
     const second = await ocpp.charger("cp-b", { protocol: protocol === "ocpp1.6" ? "ocpp2.0.1" : "ocpp1.6" });
-    const lowered = first.nextProfile(1, (w) => w < 11_000, 1000);
-    const started = Date.now();
+    // How fast the push comes is `bun run bench:ocpp`'s business; here only that it comes.
+    const lowered = first.nextProfile(1, (w) => w < 11_000);
     await second.startTransaction(1, "ev-walk-in");
     expect((await lowered).watts).toBe(10_000);
-    expect(Date.now() - started).toBeLessThan(1000);
     await eventually(() => expect(second.limit(1)).toBe(10_000));
 
     // The second leaves: the first goes back up.
@@ -118,11 +117,15 @@ describe("reclaim and offline", () => {
     await slow.startTransaction(1, "ev-tapering");
     await fast.startTransaction(1, "ev-hungry");
     await eventually(() => expect([slow.limit(1), fast.limit(1)]).toEqual([11_000, 11_000]));
-    const rises = fast.nextProfile(1, (w) => w > 11_000, 5000);
-    for (let i = 0; i < 5; i++) {
-      await slow.meter(1, { powerW: 3000 });
-      await Bun.sleep(200);
-    }
+    const rises = fast.nextProfile(1, (w) => w > 11_000, 15_000);
+    // It keeps reporting 3 kW until the reclaim window (0.6 s) has seen enough of it.
+    await eventually(
+      async () => {
+        await slow.meter(1, { powerW: 3000 });
+        expect(fast.limit(1)).toBeGreaterThan(11_000);
+      },
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
     // Capped at max(draw + 1 kW margin, the walk-in minimum 4.2 kW): 22 - 4.2 = 17.8 kW for the other.
     expect((await rises).watts).toBe(17_800);
     await eventually(() => expect(slow.limit(1)).toBe(4200));
@@ -151,17 +154,21 @@ describe("reclaim and offline", () => {
     const resent = cp.nextProfile(1, (w) => w === 11_000, 5000);
     (cp.client as unknown as { _ws: { terminate(): void } })._ws.terminate();
     await resent;
-    await Bun.sleep(1300);
     expect(await grid.client.getSession.query(access)).toMatchObject({ status: "active" });
 
-    // Gone for good: after the grace the session ends and its power is freed.
+    // Gone for good: after the grace the session ends and its power is freed. It ends a grace after THIS
+    // close, not after the first drop's: the resumed charger's grace was called off (a later event, no pause).
+    const closedAtMs = Date.now();
     await cp.close();
-    await eventually(async () =>
-      expect(await grid.client.getSession.query(access)).toMatchObject({
-        status: "ended",
-        endReason: "charger_offline",
-      }),
+    const ended = await eventually(
+      async () => {
+        const s = await grid.client.getSession.query(access);
+        expect(s).toMatchObject({ status: "ended", endReason: "charger_offline" });
+        return s;
+      },
+      { timeoutMs: 15_000 },
     );
+    expect(Date.parse(ended.endedAt ?? "")).toBeGreaterThanOrEqual(closedAtMs + 1000 - 50);
   });
 
   test("an end whose event never arrived (power events cut) is found by the reconcile, and the charger is stopped", async () => {

@@ -7,15 +7,14 @@ const fast = { LOAD_REFRESH_MS: "100" };
 describe("bounded waiting for capacity (waitS)", () => {
   test("a request that may wait is admitted as soon as a session ends", async () => {
     await using grid = await startGrid({ capacitiesKw: [8.4], balancer: fast });
-    await grid.client.requestCharge.mutate({ vehicleId: "a", durationS: 1 });
+    const a = await grid.client.requestCharge.mutate({ vehicleId: "a", durationS: 600 });
     await grid.client.requestCharge.mutate({ vehicleId: "b", durationS: 60 });
-    const started = performance.now();
-    const grant = await grid.client.requestCharge.mutate({ vehicleId: "c", durationS: 60, waitS: 5 });
-    const waitedMs = performance.now() - started;
-    expect(grant.substationId).toBe("substation-1");
-    // "a" ends after 1 s; the next refresh (100 ms) lets "c" in.
-    expect(waitedMs).toBeGreaterThan(700);
-    expect(waitedMs).toBeLessThan(2500);
+    const waiting = grid.client.requestCharge.mutate({ vehicleId: "c", durationS: 60, waitS: 30 });
+    await eventually(() => expect(grid.balancer.dispatcher.waitingCount).toBe(1)); // queued, not refused
+    expect(grid.substations[0]?.station.load().activeSessions).toBe(2);
+    // "a" ends; the next refresh lets "c" in.
+    await grid.client.stopCharge.mutate({ sessionId: a.sessionId, sessionSecret: a.sessionSecret });
+    expect((await waiting).substationId).toBe("substation-1");
   });
 
   test("when no power frees up in time the answer is GRID_FULL, after the wait and not before", async () => {
@@ -27,8 +26,7 @@ describe("bounded waiting for capacity (waitS)", () => {
       .catch((e: unknown) => e);
     const waitedMs = performance.now() - started;
     expect(errorDataOf(err)).toMatchObject({ code: "TOO_MANY_REQUESTS", reason: "GRID_FULL" });
-    expect(waitedMs).toBeGreaterThan(450);
-    expect(waitedMs).toBeLessThan(1500);
+    expect(waitedMs).toBeGreaterThan(450); // a lower bound: a slow machine only makes the wait longer
     expect(grid.substations[0]?.station.load().activeSessions).toBe(1);
   });
 

@@ -3,7 +3,7 @@
  * runtime hints; /metrics can be closed; every error is JSON. Real processes (`bun run dev`).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { startDev } from "@evgrid/testing";
+import { eventually, startDev } from "@evgrid/testing";
 import { type Json, mutation, query, reasonOf } from "./http.ts";
 
 setDefaultTimeout(60_000);
@@ -28,11 +28,18 @@ describe("what the public side reveals", () => {
     process.kill(pid as number, "SIGKILL");
     const api = dev.urls.chargeApi;
     // Until the balancer notices, a request may still be sent there: either way, no internal detail.
-    const answers = [];
-    for (let i = 0; i < 6; i++) {
-      answers.push(await mutation(api, "requestCharge", { vehicleId: `ev-${i}`, minKw: 150, maxKw: 150 }));
-      await Bun.sleep(150);
-    }
+    // Requests before and after it has noticed (it shows the substation unhealthy): both kinds are seen.
+    const answers: Awaited<ReturnType<typeof mutation>>[] = [];
+    await eventually(
+      async () => {
+        const vehicleId = `ev-${answers.length}`;
+        answers.push(await mutation(api, "requestCharge", { vehicleId, minKw: 150, maxKw: 150 }));
+        const seen = await query(api, "gridStatus", undefined);
+        expect(seen.json.result.data.substations.some((s: { healthy: boolean }) => !s.healthy)).toBe(true);
+      },
+      { timeoutMs: 20_000, intervalMs: 150 },
+    );
+    answers.push(await mutation(api, "requestCharge", { vehicleId: "ev-after", minKw: 150, maxKw: 150 }));
     for (const a of answers) expect(JSON.stringify(a.json)).not.toMatch(INTERNALS);
     const status = await query(api, "gridStatus", undefined);
     expect(status.status).toBe(200);

@@ -3,8 +3,8 @@
  * hung up. Real processes. The 5,000-waiter flood is in test/load/wait-flood.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { startDev } from "@evgrid/testing";
-import { allSessions, mutation, reasonOf, timed } from "./http.ts";
+import { eventually, metricValue, startDev } from "@evgrid/testing";
+import { allSessions, mutation, reasonOf } from "./http.ts";
 
 setDefaultTimeout(60_000);
 
@@ -17,23 +17,48 @@ describe("waiting, one caller at a time", () => {
   });
   afterAll(() => dev?.[Symbol.asyncDispose]());
 
-  /** One 150 kW session on each site, for 1 s: an operator's, so no quota is spent on them. */
+  const operator = () => ({ bearer: dev.urls.serviceToken });
+
+  /**
+   * One 150 kW session on each site, until the test frees them: an operator's, so no quota is spent on them.
+   * The test decides when power frees up, not a clock (a slow machine must not let a site free up early).
+   */
   async function fillBothSites(prefix: string, extra: { waitS?: number }) {
+    const grants: { sessionId: string; sessionSecret?: string }[] = [];
     for (const v of [`${prefix}-1`, `${prefix}-2`]) {
       const r = await mutation(
         dev.urls.chargeApi,
         "requestCharge",
-        { vehicleId: v, minKw: 150, maxKw: 150, durationS: 1, ...extra },
-        { bearer: dev.urls.serviceToken },
+        { vehicleId: v, minKw: 150, maxKw: 150, durationS: 600, ...extra },
+        operator(),
       );
       expect({ status: r.status, reason: reasonOf(r) }).toEqual({ status: 200, reason: undefined });
+      grants.push(r.json.result.data);
     }
+    return () => Promise.all(grants.map((g) => free(g)));
   }
+
+  async function free(grant: { sessionId: string; sessionSecret?: string }) {
+    const { sessionId, sessionSecret } = grant;
+    const ref = sessionSecret === undefined ? { sessionId } : { sessionId, sessionSecret };
+    const r = await mutation(dev.urls.chargeApi, "stopCharge", ref, operator());
+    expect(r.status).toBe(200);
+  }
+
+  /** Requests waiting at the balancer (its gauge): what a test waits for before it acts on a waiter. */
+  const waiting = async () => {
+    const res = await fetch(`${dev.urls.balancer}/metrics`, {
+      headers: { authorization: `Bearer ${dev.urls.serviceToken}` },
+    });
+    return metricValue(await res.text(), "evgrid_balancer_waiting_requests");
+  };
+  const untilWaiting = (n: number) =>
+    eventually(async () => expect(await waiting()).toBe(n), { timeoutMs: 20_000 });
 
   test("one caller may keep only so many requests waiting (QUOTA_WAITING, 10 by default)", async () => {
     const api = dev.urls.chargeApi;
-    // Both sites full for 1 s (this test runs first, on an empty grid).
-    await fillBothSites("wall", {});
+    // Both sites full (this test runs first, on an empty grid).
+    const freeWall = await fillBothSites("wall", {});
     const waiters = Array.from({ length: 15 }, (_, i) =>
       mutation(api, "requestCharge", { vehicleId: `q-${i}`, waitS: 0.5, durationS: 5 }),
     );
@@ -43,12 +68,12 @@ describe("waiting, one caller at a time", () => {
     for (const a of overQuota)
       expect(a.json.error.data.details).toMatchObject({ quota: "waiting", limit: 10 });
     expect(answers.filter((a) => reasonOf(a) === "GRID_FULL")).toHaveLength(10);
+    await freeWall();
   });
 
   test("a waiter whose caller hangs up leaves the queue and is never admitted", async () => {
     const api = dev.urls.chargeApi;
-    // Both sites full for 1 s from when the last test's sessions have ended.
-    await fillBothSites("big", { waitS: 5 });
+    const freeBig = await fillBothSites("big", { waitS: 5 });
     const controllers = Array.from({ length: 5 }, () => new AbortController());
     const gone = controllers.map((c, i) =>
       fetch(`${api}/trpc/requestCharge`, {
@@ -58,43 +83,60 @@ describe("waiting, one caller at a time", () => {
         signal: c.signal,
       }).catch(() => "hung up"),
     );
-    await Bun.sleep(300);
+    await untilWaiting(5); // all five queued before they hang up
     for (const c of controllers) c.abort();
     expect(await Promise.all(gone)).toEqual(Array(5).fill("hung up"));
-    // Power frees up at 1 s; a caller still waiting gets it, the ones that left get nothing.
-    const stayed = await mutation(api, "requestCharge", { vehicleId: "stayed", waitS: 10, durationS: 1 });
-    expect(stayed.status).toBe(200);
-    await Bun.sleep(300);
+    await untilWaiting(0);
+    // Power frees up; a caller still waiting gets it, the ones that left get nothing.
+    const stayed = mutation(api, "requestCharge", { vehicleId: "stayed", waitS: 30, durationS: 1 });
+    await untilWaiting(1);
+    await freeBig();
+    expect((await stayed).status).toBe(200);
+    // Admitting "stayed" was the pump that would have served the ones that left: nothing after it can.
     const left = (await allSessions(dev)).filter((s) => s.vehicleId.startsWith("gone-"));
     expect(left).toEqual([]);
   });
 
   test("a minimum no site can ever supply is refused at once; one that cannot fit yet does not block others", async () => {
     const api = dev.urls.chargeApi;
-    const never = await timed(() =>
-      mutation(api, "requestCharge", { vehicleId: "huge", minKw: 350, maxKw: 350, waitS: 20 }),
-    );
-    expect(never.value.status).toBe(422);
-    expect(reasonOf(never.value)).toBe("EXCEEDS_SITE_CAPACITY");
-    expect(never.ms).toBeLessThan(500);
+    // Refused, not queued: a waiter would have been answered differently (and only after its wait).
+    const never = await mutation(api, "requestCharge", {
+      vehicleId: "huge",
+      minKw: 350,
+      maxKw: 350,
+      waitS: 20,
+    });
+    expect(never.status).toBe(422);
+    expect(reasonOf(never)).toBe("EXCEEDS_SITE_CAPACITY");
+    expect(await waiting()).toBe(0);
 
-    const operator = { bearer: dev.urls.serviceToken };
+    const halves: { sessionId: string; sessionSecret?: string }[] = [];
     for (const v of ["half-1", "half-2"]) {
-      await mutation(api, "requestCharge", { vehicleId: v, minKw: 20, maxKw: 20, durationS: 1 }, operator);
+      const r = await mutation(
+        api,
+        "requestCharge",
+        { vehicleId: v, minKw: 20, maxKw: 20, durationS: 600 },
+        operator(),
+      );
+      halves.push(r.json.result.data);
     }
     // 140 kW fits nowhere until a 20 kW session ends; it waits, and an 11 kW car behind it goes straight in.
     const big = mutation(
       api,
       "requestCharge",
-      { vehicleId: "big-wait", minKw: 140, maxKw: 140, waitS: 10, durationS: 1 },
-      operator,
+      { vehicleId: "big-wait", minKw: 140, maxKw: 140, waitS: 30, durationS: 1 },
+      operator(),
     );
-    await Bun.sleep(100);
-    const small = await timed(() =>
-      mutation(api, "requestCharge", { vehicleId: "small", maxKw: 11, waitS: 10, durationS: 1 }),
-    );
-    expect(small.value.status).toBe(200);
-    expect(small.ms).toBeLessThan(500);
+    await untilWaiting(1);
+    const small = await mutation(api, "requestCharge", {
+      vehicleId: "small",
+      maxKw: 11,
+      waitS: 30,
+      durationS: 1,
+    });
+    expect(small.status).toBe(200);
+    expect(await waiting()).toBe(1); // admitted past the big one, which still waits
+    await free(halves[0] as { sessionId: string });
     expect((await big).status).toBe(200);
   });
 });

@@ -51,6 +51,8 @@ const OFF_PANELS: Record<string, string> = {
   target_info: "resource attributes (service.version, instance), joined onto series when needed, not plotted",
   evgrid_substation_capacity_watts:
     "nameplate capacity: panels plot the capacity in force (limit included); the $substation variable lists from it",
+  evgrid_balancer_wait_pumps_total:
+    "passes over the wait queue: what tests wait for (a later event), not an operating signal",
 };
 
 /** Every metric the apps export once traffic has made each labelled series appear. */

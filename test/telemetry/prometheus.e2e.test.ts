@@ -243,7 +243,7 @@ describe("dashboards and alerts against a real Prometheus", () => {
             ].includes(r.alert),
         )
         .map((r) => ({ name: `alert ${r.alert}`, expr: r.expr.replaceAll("[5m]", "[15s]") })),
-      // A failing journal needs a full disk (test/substation/full-disk.test.ts), a store reset a store that
+      // A failing journal needs a full disk (test/substation/full-disk.e2e.test.ts), a store reset a store that
       // forgot (alertmanager.e2e.test.ts), a stuck stop a grid that refuses it for minutes (its promtool
       // test); here their expressions, without the threshold, must find the series the apps export.
       ...rules

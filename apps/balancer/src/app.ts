@@ -81,6 +81,7 @@ export function startBalancer(env: BalancerEnv) {
       view,
       () => dispatcher?.waitingCount ?? 0,
       () => shared?.up,
+      () => dispatcher?.waitPumps ?? 0,
     );
     dispatcher = new Dispatcher(view, {
       maxTries: env.DISPATCH_MAX_TRIES,

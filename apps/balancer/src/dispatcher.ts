@@ -82,6 +82,11 @@ export class Dispatcher {
     return this.waiting.length;
   }
 
+  /** Passes over the wait queue done so far. */
+  get waitPumps(): number {
+    return this.waiting.pumps;
+  }
+
   /**
    * `dispatch`: a session for this request now, or (with `waitS`) once power frees up; never once the
    * caller's deadline (`deadlineAtMs`, epoch ms) has passed.

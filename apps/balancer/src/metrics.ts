@@ -9,6 +9,7 @@ export function balancerMetrics(
   waiting: () => number,
   /** 1 reachable, 0 not; undefined: no shared store configured (one replica), and no series. */
   storeUp: () => boolean | undefined = () => undefined,
+  waitPumps: () => number = () => 0,
 ) {
   const dispatches = meter.createCounter("evgrid_balancer_dispatches", {
     description:
@@ -42,6 +43,9 @@ export function balancerMetrics(
     waiting: meter.createObservableGauge("evgrid_balancer_waiting_requests", {
       description: "Requests waiting for capacity (waitS), all callers",
     }),
+    pumps: meter.createObservableCounter("evgrid_balancer_wait_pumps_total", {
+      description: "Passes over the wait queue (after each load refresh and stop): what tests wait for",
+    }),
     store: meter.createObservableGauge("evgrid_balancer_state_store_up", {
       description:
         "1 if the shared state store (REDIS_URL) answers; 0: requests go where the substations say, or to a hashed home (README)",
@@ -61,6 +65,7 @@ export function balancerMetrics(
     r.observe(gauges.healthy, healthy);
     r.observe(gauges.members, view.members.length);
     r.observe(gauges.waiting, waiting());
+    r.observe(gauges.pumps, waitPumps());
     const up = storeUp();
     if (up !== undefined) r.observe(gauges.store, up ? 1 : 0);
   }, Object.values(gauges));

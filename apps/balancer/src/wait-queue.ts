@@ -60,11 +60,17 @@ export class WaitQueue {
   private readonly perOwner = new Map<string, number>();
   private pumping = false;
   private pumpAgain = false;
+  private pumped = 0;
 
   constructor(private readonly opts: WaitQueueOptions) {}
 
   get length(): number {
     return this.waiters.length;
+  }
+
+  /** Pumps done: a waiter still waiting after the next one was passed over, not merely not reached yet. */
+  get pumps(): number {
+    return this.pumped;
   }
 
   wait(req: DispatchRequest, signal?: AbortSignal): Promise<DispatchResult> {
@@ -201,6 +207,7 @@ export class WaitQueue {
       } while (this.pumpAgain);
     } finally {
       this.pumping = false;
+      this.pumped += 1;
     }
   }
 

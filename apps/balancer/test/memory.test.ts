@@ -12,13 +12,20 @@ describe("MemoryStore", () => {
   test("concurrent requests with one key share one dispatch; the others are told it is a replay", async () => {
     const memory = new MemoryStore();
     let runs = 0;
+    // The dispatch is answered only once all three have asked: they certainly overlap.
+    let answer = () => {};
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
     const dispatch = async () => {
       runs += 1;
-      await Bun.sleep(1);
+      await answered;
       return { replayed: false } as DispatchResult;
     };
     const r = req({ idempotencyKey: "k" });
-    const results = await Promise.all([1, 2, 3].map(() => memory.coalesce(r, dispatch)));
+    const asked = [1, 2, 3].map(() => memory.coalesce(r, dispatch));
+    answer();
+    const results = await Promise.all(asked);
     expect(runs).toBe(1);
     expect(results.map((x) => x.replayed)).toEqual([false, true, true]);
   });

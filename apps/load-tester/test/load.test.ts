@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { SubstationLoad } from "@evgrid/contract";
+import { eventually } from "@evgrid/testing";
 import { runClosed, runOpen } from "../src/load/driver.ts";
 import { GridWatcher, isBreach, spreadOf } from "../src/load/grid-watch.ts";
 import { RunStats } from "../src/load/stats.ts";
@@ -30,7 +31,7 @@ describe("load driver", () => {
       stats,
       async () => {
         peak = Math.max(peak, ++inflight);
-        await Bun.sleep(1);
+        await new Promise((resolve) => setImmediate(resolve)); // a turn of the loop: the others start meanwhile
         inflight -= 1;
         return { ok: true, substationId: "s", allocatedKw: 11, tries: 1 };
       },
@@ -79,9 +80,14 @@ describe("grid watch", () => {
       [load("a", { utilization: 0.9, allocatedKw: 120 })],
       [load("a")],
     ];
-    const watcher = new GridWatcher(async () => samples.shift() ?? [load("a")], 1);
+    let samplesAsked = 0;
+    const watcher = new GridWatcher(async () => {
+      samplesAsked += 1;
+      return samples.shift() ?? [load("a")];
+    }, 1);
     watcher.start();
-    await Bun.sleep(30);
+    // Every sample taken (and one more asked for, so the last was counted), not "30 ms passed".
+    await eventually(() => expect(samplesAsked).toBeGreaterThanOrEqual(4));
     const watch = await watcher.stop();
     expect(watch.substations[0]).toMatchObject({ substationId: "a", peakUtilization: 0.9, breaches: 1 });
     expect(watch.breaches).toBe(1);

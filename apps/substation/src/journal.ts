@@ -231,6 +231,9 @@ export class Journal {
     this.groupTx = this.db.transaction((g: JournalGroup) => {
       for (const r of g.ends) this.endStmt.run({ ...r });
       for (const r of g.starts) this.insertStmt.run(r);
+      // A session whose end came before its own admission's commit (a stalled process): ended after its start.
+      for (const r of g.ends)
+        if (g.starts.some((s) => s.sessionId === r.sessionId)) this.endStmt.run({ ...r });
       for (const r of g.checkpoint) this.checkpointStmt.run(r);
     });
   }

@@ -65,6 +65,21 @@ describe("journal and recovery", () => {
     expect(second.station.load().activeSessions).toBe(4);
   });
 
+  test("a session whose time is up before its admission is committed (a stalled process) is journaled as ended", async () => {
+    // Found by test/substation/retention.test.ts on a busy machine: the end was written before the start
+    // in one group, so the row stayed "active" and was never exported nor pruned.
+    const b = boot(dbPath());
+    open.push(b.station, b.journal);
+    await b.recovery;
+    const admitted = b.station.start(req({ vehicleId: "ev-stalled", durationS: 0.2 }));
+    b.clock.advance(1_000); // the end timer fires before this turn's group commit runs
+    const { session } = await admitted;
+    await nextTurn();
+    expect(b.station.get(session.sessionId).status).toBe("ended");
+    expect(b.journal.find(session.sessionId)).toMatchObject({ status: "ended", endReason: "time_elapsed" });
+    expect(b.journal.active()).toEqual([]);
+  });
+
   test("sessions whose time passed while the substation was down are ended, and stay queryable", async () => {
     const path = dbPath();
     const first = boot(path);

@@ -1,6 +1,6 @@
 /**
  * OCPP 2.0.1's TransactionEvent under broken or hostile chargers, case for case what the 1.6 tests
- * (ocpp-bad-input.test.ts) check of StartTransaction / StopTransaction: the right CALLERROR, the connection
+ * (ocpp-bad-input.e2e.test.ts) check of StartTransaction / StopTransaction: the right CALLERROR, the connection
  * kept, and the grid's sessions matching the gateway's transactions.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";

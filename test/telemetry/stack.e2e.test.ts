@@ -59,7 +59,7 @@ describe("compose.yaml", () => {
     const withoutName = (await Bun.file(resolve(repoRoot, "compose.yaml")).text()).replace(/^name: .*$/m, "");
     const tmp = resolve(repoRoot, "node_modules/.compose-check.yaml");
     await Bun.write(tmp, withoutName);
-    // The secrets compose takes from the operator's shell (test/security/secrets.test.ts: none has a default).
+    // The secrets compose takes from the operator's shell (test/security/secrets.e2e.test.ts: none has a default).
     const secrets = {
       SERVICE_TOKEN: "compose-check-token-0123456789abcdef",
       GRAFANA_ADMIN_PASSWORD: "check",

