@@ -3,6 +3,7 @@ export * from "./break-before-make.ts";
 export * from "./charge-point.ts";
 export * from "./choice.ts";
 export * from "./curtailment.ts";
+export * from "./deadline.ts";
 export * from "./dispatch.ts";
 export * from "./meter.ts";
 export * from "./priority.ts";
