@@ -224,6 +224,10 @@ const GRANT_FIELDS = [
   "durationS",
   "energyKwh",
   "priority",
+  "departAt",
+  "projectedKwh",
+  "onTrack",
+  "maxDeliverableKwh",
 ] as const satisfies readonly (keyof Session)[];
 
 function grantOf(session: Session): Pick<Session, (typeof GRANT_FIELDS)[number]> {

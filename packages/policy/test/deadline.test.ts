@@ -8,6 +8,7 @@ import {
   requiredKw,
   shareByNeed,
 } from "../src/deadline.ts";
+import { nextLaxityCrossingS } from "../src/laxity.ts";
 import { shareFairly } from "../src/water-filling.ts";
 
 const EPS = 1e-6;
@@ -143,5 +144,26 @@ describe("projectAtDeparture", () => {
       projectedKwh: 30,
       onTrack: true,
     });
+  });
+});
+
+describe("nextLaxityCrossingS", () => {
+  test("the car charging slower overtakes the other in laxity, and then the order is re-shared", () => {
+    // a: 1 h left, 10 kWh at 20 kW max = 0.5 h needed, laxity 1800 s, at its max (laxity constant).
+    // b: 2 h left, 20 kWh at 20 kW max, laxity 3600 s, at 10 kW: laxity falls 0.5 s per s.
+    const a = { minKw: 1, maxKw: 20, energyLeftKwh: 10, departInS: 3600 };
+    const b = { minKw: 1, maxKw: 20, energyLeftKwh: 20, departInS: 7200 };
+    expect(nextLaxityCrossingS([a, b], [20, 10])).toBeCloseTo(3600, 6);
+    expect(nextLaxityCrossingS([a, b], [20, 20])).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  test("never in the past, and never without a deadline", () => {
+    fc.assert(
+      fc.property(siteArb(true), ({ demands, availableKw }) => {
+        const t = nextLaxityCrossingS(demands, shareByNeed(demands, availableKw));
+        expect(t).toBeGreaterThanOrEqual(0);
+        if (!demands.some((d) => d.departInS !== undefined)) expect(t).toBe(Number.POSITIVE_INFINITY);
+      }),
+    );
   });
 });
