@@ -17,6 +17,7 @@ import {
   PRIORITY_WEIGHT,
 } from "@evgrid/policy";
 import { checkAdmission, closing, replayOf } from "./admission.ts";
+import { CrossingTimer, departureOf, needOf } from "./departures.ts";
 import { IdempotencyKeys } from "./idempotency.ts";
 import { type Journal, sessionOf } from "./journal.ts";
 import { type JournalHealth, JournalWrites } from "./journal-writes.ts";
@@ -51,6 +52,8 @@ export interface StationOptions {
   idempotencyTtlMs?: number;
   /** How often energy drawn by active energy-based sessions is written to the journal (and failed ends retried). */
   checkpointMs?: number;
+  /** The least time between two re-shares for a departures' laxity crossing (default 1 s). */
+  reshareMinMs?: number;
 }
 
 /**
@@ -80,6 +83,7 @@ export class Station {
   private readonly feed = new PowerFeed();
   /** Admissions waiting for their group commit, by session id. */
   private readonly uncommitted = new Map<string, Promise<void>>();
+  private readonly crossings: CrossingTimer;
 
   constructor(opts: StationOptions) {
     this.id = opts.id;
@@ -91,6 +95,11 @@ export class Station {
     const keys = new IdempotencyKeys(this.id, opts.idempotencyTtlMs ?? 24 * 3_600_000, opts.journal);
     this.book = new SessionBook(keys, opts.endedRetention ?? 10_000);
     this.pool = new PowerPool((cls) => this.energyDue(cls), opts.scheduler);
+    this.crossings = new CrossingTimer(
+      opts.reshareMinMs ?? 1000,
+      () => this.reshare(this.now()),
+      opts.scheduler,
+    );
     if (opts.journal) {
       this.writes = new JournalWrites(opts.journal, this.id, opts.journalHealth);
       const saved = opts.journal.getSetting("limitKw");
@@ -167,14 +176,16 @@ export class Station {
       this.hooks.onRefuse,
     );
     const nowMs = this.now();
+    const departure = departureOf(req, nowMs);
     const sessionId = `${this.id}.${randomUUID().replaceAll("-", "")}`;
     const durationS = "durationS" in req ? req.durationS : null;
     const energyKwh = "energyKwh" in req ? req.energyKwh : null;
     const priority = req.priority ?? "standard";
     // Capped from the start (as setCap clamps it): power above the cap goes to the others.
     const capKw = req.capKw !== undefined && req.capKw < req.maxKw ? Math.max(req.minKw, req.capKw) : null;
-    const cls = this.pool.classFor(req.minKw, capKw ?? req.maxKw, nowMs, PRIORITY_WEIGHT[priority]);
-    const live = this.activate(
+    const own = departure ? { id: sessionId, need: needOf(() => live) } : undefined;
+    const cls = this.pool.classFor(req.minKw, capKw ?? req.maxKw, nowMs, PRIORITY_WEIGHT[priority], own);
+    const live: LiveSession = this.activate(
       {
         sessionId,
         vehicleId: req.vehicleId,
@@ -185,6 +196,7 @@ export class Station {
         startedAtMs: nowMs,
         durationS,
         energyKwh,
+        departure,
         startKwh: cls.integralAt(nowMs),
         idempotencyKey: key,
         owner: req.owner,
@@ -444,6 +456,7 @@ export class Station {
           startedAtMs: rec.startedAtMs,
           durationS: rec.durationS,
           energyKwh: rec.energyKwh,
+          departure: null, // not journaled yet: after a restart it charges to its energy
           // So that energy drawn = integral now - startKwh = what was drawn before the crash.
           startKwh: cls.integralAt(nowMs) - rec.deliveredKwh,
           idempotencyKey: rec.idempotencyKey,
@@ -488,6 +501,7 @@ export class Station {
     this.checkpoints?.cancel();
     for (const live of this.book.active.values()) live.timer?.clear();
     this.pool.disarm();
+    this.crossings.clear();
   }
 
   /** Checkpoints every `intervalMs` until closed. */
@@ -514,6 +528,13 @@ export class Station {
         finishAtKwh: live.startKwh + (live.energyKwh ?? 0),
         done: false,
       };
+      const departAtMs = live.departure?.departAtMs;
+      if (departAtMs !== undefined)
+        live.timer = setLongTimeout(
+          () => this.end(live.sessionId, "departed"),
+          departAtMs - nowMs,
+          this.scheduler,
+        );
     }
     this.book.add(live);
     this.pool.join(live);
@@ -567,7 +588,8 @@ export class Station {
   private moveToClass(live: LiveSession, minKw: number, maxKw: number, nowMs: number): void {
     const drawnKwh = live.cls.integralAt(nowMs) - live.startKwh;
     this.pool.leave(live);
-    const cls = this.pool.classFor(minKw, maxKw, nowMs, live.cls.weight);
+    const own = live.departure ? { id: live.sessionId, need: needOf(() => live) } : undefined;
+    const cls = this.pool.classFor(minKw, maxKw, nowMs, live.cls.weight, own);
     cls.accrue(nowMs);
     live.cls = cls;
     live.startKwh = cls.integralAt(nowMs) - drawnKwh;
@@ -584,18 +606,21 @@ export class Station {
   }
 
   private levelEvent(): Extract<PowerEvent, { type: "level" }> {
+    const floorsKw = this.pool.floors();
     return {
       type: "level",
       substationId: this.id,
       version: this.version,
       levelKw: this.pool.levelKw,
       effectiveCapacityKw: effectiveCapacityKw(this.site()),
+      ...(floorsKw ? { floorsKw } : {}),
       atMs: this.now(),
     };
   }
 
   private reshare(nowMs: number): void {
     this.pool.reshare(nowMs, effectiveCapacityKw(this.site()));
+    if (!this.closed) this.crossings.arm(this.pool.nextCrossingS);
     this.version += 1;
     this.feed.level(this.levelEvent());
   }
@@ -629,6 +654,7 @@ const updateOf = (s: Session, atMs: number): SessionUpdate => ({
   allocatedKw: s.allocatedKw,
   deliveredKwh: s.deliveredKwh,
   endReason: s.endReason,
+  ...(s.projectedKwh == null ? {} : { projectedKwh: s.projectedKwh, onTrack: s.onTrack }),
   atMs,
 });
 

@@ -1,0 +1,98 @@
+import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
+import { GridError, type LongTimeout, type Scheduler, setLongTimeout } from "@evgrid/kit";
+import { projectAtDeparture } from "@evgrid/policy";
+import type { NeedOf } from "./power-class.ts";
+import type { LiveSession } from "./sessions.ts";
+
+const MS_PER_HOUR = 3_600_000;
+
+/** A session's departure as the station keeps it. */
+export interface Departure {
+  departAtMs: number;
+  /** What even its maximum could deliver by then, as of admission. */
+  maxDeliverableKwh: number;
+}
+
+/**
+ * The departure a request names, checked against this substation's clock: a `strict` request whose energy
+ * its maximum cannot deliver in time is refused (DEPARTURE_UNREACHABLE, with `details.maxDeliverableKwh`);
+ * without strict it is admitted and delivers what it can. null without a departure.
+ */
+export function departureOf(req: DispatchRequest, nowMs: number): Departure | null {
+  if (!("energyKwh" in req) || req.departAt === undefined) return null;
+  const departAtMs = Date.parse(req.departAt);
+  const maxDeliverableKwh = (req.maxKw * Math.max(0, departAtMs - nowMs)) / MS_PER_HOUR;
+  if (req.strict && maxDeliverableKwh < req.energyKwh) {
+    throw new GridError(
+      "BAD_REQUEST",
+      reasons.DEPARTURE_UNREACHABLE,
+      `${req.energyKwh} kWh cannot be delivered by ${req.departAt}: at most ${maxDeliverableKwh.toFixed(2)} kWh at ${req.maxKw} kW`,
+      { field: "energyKwh", maxDeliverableKwh },
+    );
+  }
+  return { departAtMs, maxDeliverableKwh };
+}
+
+/** Energy drawn so far: the charger's meter once it reports, else what the allocation integrates to. */
+export const drawnKwh = (live: LiveSession, nowMs: number): number =>
+  live.meteredKwh ?? live.cls.integralAt(nowMs) - live.startKwh;
+
+/** The need a departure session's class re-shares with (read at each re-share). */
+export const needOf =
+  (live: () => LiveSession): NeedOf =>
+  (nowMs) => {
+    const s = live();
+    return {
+      energyLeftKwh: Math.max(0, (s.energyKwh ?? 0) - drawnKwh(s, nowMs)),
+      departInS: ((s.departure?.departAtMs ?? nowMs) - nowMs) / 1000,
+    };
+  };
+
+/** What the wire shows of a departure: when, what it will have by then at its allocation now, on track. */
+export function departureView(
+  live: LiveSession,
+  deliveredKwh: number,
+  nowMs: number,
+): Pick<Session, "departAt" | "projectedKwh" | "onTrack" | "maxDeliverableKwh"> {
+  const d = live.departure;
+  if (!d || live.energyKwh === null) return { departAt: null, projectedKwh: null, onTrack: null };
+  const { projectedKwh, onTrack } = projectAtDeparture({
+    targetKwh: live.energyKwh,
+    deliveredKwh,
+    departInS: (d.departAtMs - nowMs) / 1000,
+    allocatedKw: live.cls.allocatedKw,
+  });
+  return {
+    departAt: new Date(d.departAtMs).toISOString(),
+    projectedKwh,
+    onTrack,
+    maxDeliverableKwh: d.maxDeliverableKwh,
+  };
+}
+
+/**
+ * Re-shares when time changes the departures' need order (a laxity crossing), but no more often than every
+ * `minIntervalMs`: the floors drift between crossings, and a re-share costs O(k log k) for k classes.
+ */
+export class CrossingTimer {
+  private timer: LongTimeout | undefined;
+
+  constructor(
+    private readonly minIntervalMs: number,
+    private readonly reshare: () => void,
+    private readonly scheduler?: Scheduler,
+  ) {}
+
+  /** After any re-share: arm for the next crossing, `inS` seconds away (Infinity: none). */
+  arm(inS: number): void {
+    this.timer?.clear();
+    this.timer = undefined;
+    if (!Number.isFinite(inS)) return;
+    const dueMs = Math.max(inS * 1000, this.minIntervalMs);
+    this.timer = setLongTimeout(() => this.reshare(), dueMs, this.scheduler);
+  }
+
+  clear(): void {
+    this.timer?.clear();
+  }
+}

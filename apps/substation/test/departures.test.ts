@@ -1,0 +1,100 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { type DispatchRequest, dispatchRequestSchema, type PowerEvent } from "@evgrid/contract";
+import { manualScheduler } from "@evgrid/kit";
+import { shareAtLevel } from "@evgrid/policy";
+import { Station } from "../src/station.ts";
+import { refusalOf } from "./fixtures.ts";
+
+const HOUR_MS = 3_600_000;
+/** A hand-driven clock that starts at the wall clock's now, as departures are wall-clock times. */
+let clock = manualScheduler(Date.now());
+const stations: Station[] = [];
+const station = (capacityKw: number, reshareMinMs?: number) => {
+  const s = new Station({
+    id: "sub-a",
+    capacityKw,
+    now: clock.now,
+    scheduler: clock,
+    ...(reshareMinMs === undefined ? {} : { reshareMinMs }),
+  });
+  stations.push(s);
+  return s;
+};
+afterEach(() => {
+  for (const s of stations.splice(0)) s.close();
+  clock = manualScheduler(Date.now());
+});
+/** A request leaving `inH` hours from the clock's now. */
+const leaving = (vehicleId: string, energyKwh: number, inH: number, over: Record<string, unknown> = {}) =>
+  dispatchRequestSchema.parse({
+    vehicleId,
+    maxKw: 22,
+    energyKwh,
+    departAt: new Date(clock.now() + inH * HOUR_MS).toISOString(),
+    ...over,
+  }) as DispatchRequest;
+
+describe("Station with departures", () => {
+  test("of two cars wanting 20 kWh, the one leaving in 1 h gets more than the one leaving in 8 h, both on track", async () => {
+    const s = station(30);
+    const early = (await s.start(leaving("early", 20, 1))).session;
+    const late = (await s.start(leaving("late", 20, 8))).session;
+    expect(s.get(early.sessionId)).toMatchObject({ allocatedKw: 20, onTrack: true, projectedKwh: 20 });
+    expect(s.get(late.sessionId)).toMatchObject({ allocatedKw: 10, onTrack: true, projectedKwh: 20 });
+    expect(s.load().allocatedKw).toBeCloseTo(30, 9);
+  });
+
+  test("without departures the shares are today's: equal", async () => {
+    const s = station(30);
+    const a = (await s.start(dispatchRequestSchema.parse({ vehicleId: "a", maxKw: 22, energyKwh: 20 })))
+      .session;
+    await s.start(dispatchRequestSchema.parse({ vehicleId: "b", maxKw: 22, energyKwh: 20 }));
+    expect(s.get(a.sessionId)).toMatchObject({ allocatedKw: 15, departAt: null, onTrack: null });
+  });
+
+  test("a session ends at its departure if its energy is not delivered by then", async () => {
+    const s = station(30);
+    const a = (await s.start(leaving("a", 100, 1))).session;
+    expect(a).toMatchObject({ onTrack: false, maxDeliverableKwh: 22 });
+    clock.advance(HOUR_MS);
+    expect(s.get(a.sessionId)).toMatchObject({ status: "ended", endReason: "departed" });
+    expect(s.get(a.sessionId).deliveredKwh).toBeCloseTo(22, 6);
+  });
+
+  test("strict: energy its maximum cannot deliver in time is refused, saying how much it could", async () => {
+    const s = station(30);
+    const err = await refusalOf(s.start(leaving("a", 100, 1, { strict: true })));
+    expect(err.code).toBe("BAD_REQUEST");
+    expect(err.reason).toBe("DEPARTURE_UNREACHABLE");
+    expect(err.details).toMatchObject({ field: "energyKwh", maxDeliverableKwh: 22 });
+    expect(s.load().activeSessions).toBe(0);
+  });
+
+  test("the gateway's level event carries the lifted floors: its shares add up to the station's", async () => {
+    const s = station(30);
+    const early = (await s.start(leaving("early", 20, 1))).session;
+    const late = (await s.start(leaving("late", 20, 8))).session;
+    const events = s.watchPower();
+    const first = (await events.next()).value as Extract<PowerEvent, { type: "level" }>;
+    await events.return(undefined);
+    const share = (x: typeof early) =>
+      shareAtLevel({ minKw: first.floorsKw?.[x.sessionId] ?? x.minKw, maxKw: x.maxKw }, first.levelKw);
+    expect(share(early)).toBeCloseTo(20, 9);
+    expect(share(late)).toBeCloseTo(10, 9);
+  });
+
+  test("time changes the order: a re-share at the laxity crossing, no sooner than the bounded rate", async () => {
+    // a: 10 kWh in 1 h at up to 20 kW; b: 30 kWh in 2 h at up to 20 kW. 25 kW: a gets its need first.
+    const s = station(25, 60_000);
+    const a = (await s.start(leaving("a", 10, 1, { maxKw: 20 }))).session;
+    const b = (await s.start(leaving("b", 30, 2, { maxKw: 20 }))).session;
+    const before = s.load().version;
+    expect(s.get(a.sessionId).allocatedKw).toBeCloseTo(10, 9); // exactly its need
+    expect(s.get(b.sessionId).allocatedKw).toBeCloseTo(15, 9);
+    clock.advance(59_999);
+    expect(s.load().version).toBe(before); // bounded: nothing before the minimum interval
+    clock.advance(HOUR_MS);
+    expect(s.load().version).toBeGreaterThan(before);
+    expect(s.get(b.sessionId).onTrack).toBe(true);
+  });
+});
