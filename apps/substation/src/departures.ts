@@ -1,4 +1,4 @@
-import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
+import { type DispatchRequest, reasons, type Session, type SessionNeeds } from "@evgrid/contract";
 import { GridError, type LongTimeout, type Scheduler, setLongTimeout } from "@evgrid/kit";
 import { projectAtDeparture } from "@evgrid/policy";
 import type { NeedOf } from "./power-class.ts";
@@ -31,6 +31,21 @@ export function departureOf(req: DispatchRequest, nowMs: number): Departure | nu
     );
   }
   return { departAtMs, maxDeliverableKwh };
+}
+
+/**
+ * Takes the car's needs into a live session (its energy target, its departure); true if it already has
+ * that energy. The caller re-arms its end timer and moves it to a class of its own.
+ */
+export function takeNeeds(live: LiveSession, needs: SessionNeeds, nowMs: number): boolean {
+  live.energyKwh = needs.energyKwh;
+  live.durationS = null;
+  if (needs.departAt !== undefined) {
+    const departAtMs = Date.parse(needs.departAt);
+    const leftKwh = (live.maxKw * Math.max(0, departAtMs - nowMs)) / MS_PER_HOUR;
+    live.departure = { departAtMs, maxDeliverableKwh: drawnKwh(live, nowMs) + leftKwh };
+  }
+  return drawnKwh(live, nowMs) >= needs.energyKwh - 1e-9;
 }
 
 /** Energy drawn so far: the charger's meter once it reports, else what the allocation integrates to. */

@@ -5,6 +5,7 @@ import {
   type PowerEvent,
   reasons,
   type Session,
+  type SessionNeeds,
   type SessionUpdate,
   type SubstationLoad,
 } from "@evgrid/contract";
@@ -17,7 +18,7 @@ import {
   PRIORITY_WEIGHT,
 } from "@evgrid/policy";
 import { checkAdmission, closing, replayOf } from "./admission.ts";
-import { CrossingTimer, departureOf, needOf } from "./departures.ts";
+import { CrossingTimer, departureOf, needOf, takeNeeds } from "./departures.ts";
 import { IdempotencyKeys } from "./idempotency.ts";
 import { type Journal, sessionOf } from "./journal.ts";
 import { type JournalHealth, JournalWrites } from "./journal-writes.ts";
@@ -289,6 +290,26 @@ export class Station {
       this.moveToClass(live, effectiveMin, effectiveMax, nowMs);
       this.reshare(nowMs);
     }
+    return activeSession(this.id, live, nowMs);
+  }
+
+  /**
+   * What the car needs (OCPP gateway: NotifyEVChargingNeeds): its energy, and when it leaves. A time-based
+   * session (a walk-in) becomes energy-based; the session re-shares by its need at once.
+   */
+  setNeeds(needs: SessionNeeds): Session {
+    const live = this.activeOrNotFound(needs.sessionId);
+    const nowMs = this.now();
+    const enough = takeNeeds(live, needs, nowMs);
+    live.timer?.clear();
+    const departAtMs = live.departure?.departAtMs;
+    live.timer =
+      departAtMs === undefined
+        ? undefined
+        : setLongTimeout(() => this.end(live.sessionId, "departed"), departAtMs - nowMs, this.scheduler);
+    if (enough) return this.end(live.sessionId, "energy_delivered");
+    this.moveToClass(live, live.cls.minKw, live.cls.maxKw, nowMs);
+    this.reshare(nowMs);
     return activeSession(this.id, live, nowMs);
   }
 

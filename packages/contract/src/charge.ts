@@ -278,3 +278,17 @@ export const meterReadingInputSchema = z.strictObject({
     .nonnegative("energyKwh must be 0 or more")
     .max(MAX_ENERGY_KWH * 2),
 });
+
+/**
+ * What the car says it needs (OCPP 2.0.1 NotifyEVChargingNeeds, ISO 15118, through the OCPP gateway): this
+ * much energy by this departure. The bound session takes them (a time-based walk-in becomes energy-based).
+ */
+export const setSessionNeedsInputSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  energyKwh: z
+    .number()
+    .positive("energyKwh must be greater than 0")
+    .max(MAX_ENERGY_KWH, `energyKwh must be at most ${MAX_ENERGY_KWH}`),
+  departAt: z.iso.datetime({ offset: true }).optional(),
+});
+export type SessionNeeds = z.infer<typeof setSessionNeedsInputSchema>;
