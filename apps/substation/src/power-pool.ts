@@ -1,5 +1,5 @@
 import type { Scheduler } from "@evgrid/kit";
-import { needFloors, nextLaxityCrossingS, shareAtLevel, waterLevel } from "@evgrid/policy";
+import { type Capacity, reshareSite } from "@evgrid/policy";
 import { classKey, type NeedOf, PowerClass } from "./power-class.ts";
 import type { LiveSession } from "./sessions.ts";
 
@@ -80,30 +80,30 @@ export class PowerPool {
    * water-filling) after any change, closing each class's energy books first; the sums are recomputed
    * exactly from the classes. Without departures it is exactly today's water-filling.
    */
-  reshare(nowMs: number, availableKw: number): void {
+  reshare(nowMs: number, site: Capacity): void {
     const classes = [...this.classes.values()];
     for (const cls of classes) cls.accrue(nowMs);
-    const demands = classes.map((cls) => ({ ...(cls.need?.(nowMs) ?? {}), ...demandOf(cls) }));
-    const floors = needFloors(demands, availableKw);
-    classes.forEach((cls, i) => {
-      cls.floorKw = floors[i] as number;
-    });
-    const level = waterLevel(classes.map(liftedDemandOf), availableKw);
-    this.levelKw = level === Number.POSITIVE_INFINITY ? null : Math.max(0, level);
+    const demands = classes.map((cls) => ({
+      ...cls.need?.(nowMs),
+      minKw: cls.minKw,
+      maxKw: cls.maxKw,
+      weight: cls.weight,
+      count: cls.count,
+    }));
+    const shares = reshareSite(site, demands);
+    this.levelKw = shares.levelKw;
+    this.nextCrossingS = shares.nextCrossingS;
     let committed = 0;
     let demand = 0;
-    classes.forEach((cls) => {
-      cls.allocatedKw = shareAtLevel(liftedDemandOf(cls), this.levelKw);
+    classes.forEach((cls, i) => {
+      cls.floorKw = shares.floorsKw[i] as number;
+      cls.allocatedKw = shares.sharesKw[i] as number;
       committed += cls.count * cls.minKw;
       demand += cls.count * cls.maxKw;
       cls.arm(nowMs, () => this.onEnergyDue(cls), this.scheduler);
     });
     this.committedMinKw = committed;
     this.demandKw = demand;
-    this.nextCrossingS = nextLaxityCrossingS(
-      demands,
-      classes.map((cls) => cls.allocatedKw),
-    );
   }
 
   /** Energy active sessions have drawn since they started, as of `nowMs`. O(classes). */
@@ -118,12 +118,3 @@ export class PowerPool {
     for (const cls of this.classes.values()) cls.disarm();
   }
 }
-
-const demandOf = (cls: PowerClass) => ({
-  minKw: cls.minKw,
-  maxKw: cls.maxKw,
-  weight: cls.weight,
-  count: cls.count,
-});
-/** A class with its departure's floor as its minimum (admission still counts its own minimum). */
-const liftedDemandOf = (cls: PowerClass) => ({ ...demandOf(cls), minKw: cls.floorKw });

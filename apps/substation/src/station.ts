@@ -11,7 +11,7 @@ import {
 } from "@evgrid/contract";
 import { GridError, type Scheduler, setLongTimeout } from "@evgrid/kit";
 import {
-  curtailNewestFirst,
+  curtailSite,
   decideAdmission,
   effectiveCapacityKw,
   KW_EPSILON,
@@ -565,10 +565,10 @@ export class Station {
   /** Ends the newest sessions until the admitted minimums fit the capacity in force again. */
   private curtailToFit(): Session[] {
     const newestFirst = [...this.book.active.values()].reverse();
-    const shed = curtailNewestFirst(
+    const shed = curtailSite(
+      this.site(),
       newestFirst.map((live) => live.cls.minKw),
       this.pool.committedMinKw,
-      effectiveCapacityKw(this.site()),
     );
     const curtailed = newestFirst.slice(0, shed).map((live) => this.end(live.sessionId, "curtailed", false));
     this.reshare(this.now());
@@ -640,7 +640,7 @@ export class Station {
   }
 
   private reshare(nowMs: number): void {
-    this.pool.reshare(nowMs, effectiveCapacityKw(this.site()));
+    this.pool.reshare(nowMs, this.site());
     if (!this.closed) this.crossings.arm(this.pool.nextCrossingS);
     this.version += 1;
     this.feed.level(this.levelEvent());

@@ -10,4 +10,5 @@ export * from "./meter.ts";
 export * from "./priority.ts";
 export * from "./quota.ts";
 export * from "./reclaim.ts";
+export * from "./site-step.ts";
 export * from "./water-filling.ts";
