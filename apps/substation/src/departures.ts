@@ -48,6 +48,20 @@ export function takeNeeds(live: LiveSession, needs: SessionNeeds, nowMs: number)
   return drawnKwh(live, nowMs) >= needs.energyKwh - 1e-9;
 }
 
+/** A journaled session's departure, as it comes back after a restart (what its maximum can still deliver). */
+export function departureAfterRestart(
+  rec: { departAtMs: number | null; maxKw: number; deliveredKwh: number },
+  nowMs: number,
+): Departure | null {
+  if (rec.departAtMs === null) return null;
+  const leftKwh = (rec.maxKw * Math.max(0, rec.departAtMs - nowMs)) / MS_PER_HOUR;
+  return { departAtMs: rec.departAtMs, maxDeliverableKwh: rec.deliveredKwh + leftKwh };
+}
+
+/** Why a session ends at its departure: its energy, if it has just had it (a tie), or its departure. */
+export const reasonAtDeparture = (live: LiveSession, nowMs: number): "energy_delivered" | "departed" =>
+  drawnKwh(live, nowMs) >= (live.energyKwh ?? 0) - 1e-6 ? "energy_delivered" : "departed";
+
 /** Energy drawn so far: the charger's meter once it reports, else what the allocation integrates to. */
 export const drawnKwh = (live: LiveSession, nowMs: number): number =>
   live.meteredKwh ?? live.cls.integralAt(nowMs) - live.startKwh;

@@ -7,7 +7,7 @@ import {
 } from "@evgrid/contract";
 import { GridError, type Scheduler, setLongTimeout } from "@evgrid/kit";
 import { curtailSite, effectiveCapacityKw, KW_EPSILON } from "@evgrid/policy";
-import { CrossingTimer, needOf } from "./departures.ts";
+import { CrossingTimer, needOf, reasonAtDeparture } from "./departures.ts";
 import { IdempotencyKeys } from "./idempotency.ts";
 import { type Journal, sessionOf } from "./journal.ts";
 import { type JournalHealth, JournalWrites } from "./journal-writes.ts";
@@ -158,7 +158,7 @@ export abstract class StationCore {
       const departAtMs = live.departure?.departAtMs;
       if (departAtMs !== undefined)
         live.timer = setLongTimeout(
-          () => this.end(live.sessionId, "departed"),
+          () => this.end(live.sessionId, reasonAtDeparture(live, this.now())),
           departAtMs - nowMs,
           this.scheduler,
         );

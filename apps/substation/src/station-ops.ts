@@ -1,6 +1,7 @@
 import type { Session, SubstationLoad } from "@evgrid/contract";
 import { GridError } from "@evgrid/kit";
 import { decideAdmission, KW_EPSILON, PRIORITY_WEIGHT } from "@evgrid/policy";
+import { departureAfterRestart, needOf } from "./departures.ts";
 import { sessionOf } from "./journal.ts";
 import { type Recovery, recoveryOf } from "./recovery.ts";
 import type { LiveSession } from "./sessions.ts";
@@ -56,8 +57,10 @@ export abstract class StationOps extends StationCore {
         endedWhileDown += 1;
         continue;
       }
-      const cls = this.pool.classFor(rec.minKw, rec.maxKw, nowMs, PRIORITY_WEIGHT[rec.priority]);
-      this.activate(
+      const departure = departureAfterRestart(rec, nowMs);
+      const own = departure ? { id: rec.sessionId, need: needOf(() => live) } : undefined;
+      const cls = this.pool.classFor(rec.minKw, rec.maxKw, nowMs, PRIORITY_WEIGHT[rec.priority], own);
+      const live: LiveSession = this.activate(
         {
           sessionId: rec.sessionId,
           vehicleId: rec.vehicleId,
@@ -68,7 +71,7 @@ export abstract class StationOps extends StationCore {
           startedAtMs: rec.startedAtMs,
           durationS: rec.durationS,
           energyKwh: rec.energyKwh,
-          departure: null, // not journaled yet: after a restart it charges to its energy
+          departure,
           // So that energy drawn = integral now - startKwh = what was drawn before the crash.
           startKwh: cls.integralAt(nowMs) - rec.deliveredKwh,
           idempotencyKey: rec.idempotencyKey,

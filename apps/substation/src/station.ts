@@ -10,7 +10,7 @@ import type {
 import { setLongTimeout } from "@evgrid/kit";
 import { PRIORITY_WEIGHT } from "@evgrid/policy";
 import { checkAdmission, closing, replayOf } from "./admission.ts";
-import { departureOf, needOf, takeNeeds } from "./departures.ts";
+import { departureOf, needOf, reasonAtDeparture, takeNeeds } from "./departures.ts";
 import type { LiveSession } from "./sessions.ts";
 import { StationOps } from "./station-ops.ts";
 import { activeSession } from "./wire.ts";
@@ -98,6 +98,7 @@ export class Station extends StationOps {
         idempotencyKey: key,
         owner: req.owner,
         priority,
+        departAtMs: departure?.departAtMs ?? null,
       });
       this.uncommitted.set(sessionId, committed);
       try {
@@ -121,13 +122,20 @@ export class Station extends StationOps {
   setNeeds(needs: SessionNeeds): Session {
     const live = this.activeOrNotFound(needs.sessionId);
     const nowMs = this.now();
+    // Journal first: needs that could not be written are refused, so memory and journal never disagree.
+    const departAtMs =
+      needs.departAt === undefined ? (live.departure?.departAtMs ?? null) : Date.parse(needs.departAt);
+    this.writes?.needs({ sessionId: live.sessionId, energyKwh: needs.energyKwh, departAtMs });
     const enough = takeNeeds(live, needs, nowMs);
     live.timer?.clear();
-    const departAtMs = live.departure?.departAtMs;
     live.timer =
-      departAtMs === undefined
+      departAtMs === null
         ? undefined
-        : setLongTimeout(() => this.end(live.sessionId, "departed"), departAtMs - nowMs, this.scheduler);
+        : setLongTimeout(
+            () => this.end(live.sessionId, reasonAtDeparture(live, this.now())),
+            departAtMs - nowMs,
+            this.scheduler,
+          );
     if (enough) return this.end(live.sessionId, "energy_delivered");
     this.moveToClass(live, live.cls.minKw, live.cls.maxKw, nowMs);
     this.reshare(nowMs);

@@ -2,8 +2,9 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { type DispatchRequest, dispatchRequestSchema, type PowerEvent } from "@evgrid/contract";
 import { manualScheduler } from "@evgrid/kit";
 import { shareAtLevel } from "@evgrid/policy";
+import { Journal } from "../src/journal.ts";
 import { Station } from "../src/station.ts";
-import { refusalOf } from "./fixtures.ts";
+import { dbPath, nextTurn, open, refusalOf } from "./fixtures.ts";
 
 const HOUR_MS = 3_600_000;
 /** A hand-driven clock that starts at the wall clock's now, as departures are wall-clock times. */
@@ -96,5 +97,74 @@ describe("Station with departures", () => {
     clock.advance(HOUR_MS);
     expect(s.load().version).toBeGreaterThan(before);
     expect(s.get(b.sessionId).onTrack).toBe(true);
+  });
+});
+
+describe("departures across a restart, and to a watcher", () => {
+  test("a restart keeps a session's departure: it still shares by need, and ends then", async () => {
+    const path = dbPath();
+    const boot = () => {
+      const journal = new Journal(path);
+      const s = new Station({ id: "sub-a", capacityKw: 30, journal, now: clock.now, scheduler: clock });
+      open.push(journal);
+      s.recover();
+      return s;
+    };
+    const first = boot();
+    const early = (await first.start(leaving("early", 20, 1))).session;
+    await first.start(leaving("late", 20, 8));
+    first.close();
+    await nextTurn();
+    const again = boot();
+    stations.push(again);
+    expect(again.get(early.sessionId)).toMatchObject({
+      allocatedKw: 20,
+      departAt: early.departAt,
+      onTrack: true,
+    });
+    clock.advance(HOUR_MS);
+    expect(again.get(early.sessionId)).toMatchObject({ status: "ended", endReason: "energy_delivered" });
+  });
+
+  test("the car's needs (NotifyEVChargingNeeds) turn a walk-in into a departure session, journaled", async () => {
+    const path = dbPath();
+    const journal = new Journal(path);
+    open.push(journal);
+    const s = new Station({ id: "sub-a", capacityKw: 30, journal, now: clock.now, scheduler: clock });
+    stations.push(s);
+    const walkIn = (
+      await s.start(dispatchRequestSchema.parse({ vehicleId: "w", maxKw: 22, durationS: 8 * 3600 }))
+    ).session;
+    await s.start(dispatchRequestSchema.parse({ vehicleId: "n", maxKw: 22, durationS: 8 * 3600 }));
+    expect(s.get(walkIn.sessionId).allocatedKw).toBe(15);
+    const departAt = new Date(clock.now() + HOUR_MS).toISOString();
+    s.setNeeds({ sessionId: walkIn.sessionId, energyKwh: 20, departAt });
+    expect(s.get(walkIn.sessionId)).toMatchObject({
+      allocatedKw: 20,
+      durationS: null,
+      energyKwh: 20,
+      onTrack: true,
+    });
+    expect(journal.find(walkIn.sessionId)).toMatchObject({
+      energyKwh: 20,
+      durationS: null,
+      departAtMs: Date.parse(departAt),
+    });
+  });
+
+  test("a watcher sees projectedKwh and onTrack with each change of power", async () => {
+    const s = station(30);
+    const a = (await s.start(leaving("a", 20, 1))).session;
+    const updates = s.watchSession(a.sessionId, undefined, undefined);
+    expect((await updates.next()).value).toMatchObject({ allocatedKw: 22, projectedKwh: 20, onTrack: true });
+    const next = updates.next();
+    await s.start(leaving("b", 25, 1));
+    // 30 kW for 45 kWh in an hour: the need order serves a (20 kW) first, b has the rest and is short.
+    expect((await next).value).toMatchObject({ allocatedKw: 20, projectedKwh: 20, onTrack: true });
+    expect(s.list("active", 10).find((x) => x.vehicleId === "b")).toMatchObject({
+      allocatedKw: 10,
+      onTrack: false,
+    });
+    await updates.return(undefined);
   });
 });
