@@ -84,19 +84,31 @@ describe("Station with departures", () => {
     expect(share(late)).toBeCloseTo(10, 9);
   });
 
-  test("time changes the order: a re-share at the laxity crossing, no sooner than the bounded rate", async () => {
-    // a: 10 kWh in 1 h at up to 20 kW; b: 30 kWh in 2 h at up to 20 kW. 25 kW: a gets its need first.
-    const s = station(25, 60_000);
-    const a = (await s.start(leaving("a", 10, 1, { maxKw: 20 }))).session;
-    const b = (await s.start(leaving("b", 30, 2, { maxKw: 20 }))).session;
+  test("time changes the order: a re-share at the laxity crossing, not before", async () => {
+    // a: 20 kWh in 4 h at up to 10 kW (laxity 2 h); b: 60 kWh in 5.5 h at up to 20 kW (laxity 2.5 h). On
+    // 20 kW: floors 5 and 10.9 kW, the rest shared: 9.09 and 10.91 kW. b's laxity falls 0.36 s per s faster,
+    // so it overtakes a after 1800 / 0.3636 = 4950 s; nothing else happens before.
+    const s = station(20, 60_000);
+    const a = (await s.start(leaving("a", 20, 4, { maxKw: 10 }))).session;
+    const b = (await s.start(leaving("b", 60, 5.5, { maxKw: 20 }))).session;
+    expect(s.get(a.sessionId).allocatedKw).toBeCloseTo(100 / 11, 9);
+    expect(s.get(b.sessionId).allocatedKw).toBeCloseTo(120 / 11, 9);
     const before = s.load().version;
-    expect(s.get(a.sessionId).allocatedKw).toBeCloseTo(10, 9); // exactly its need
-    expect(s.get(b.sessionId).allocatedKw).toBeCloseTo(15, 9);
-    clock.advance(59_999);
-    expect(s.load().version).toBe(before); // bounded: nothing before the minimum interval
-    clock.advance(HOUR_MS);
-    expect(s.load().version).toBeGreaterThan(before);
-    expect(s.get(b.sessionId).onTrack).toBe(true);
+    clock.advance(4940_000);
+    expect(s.load().version).toBe(before);
+    clock.advance(20_000);
+    expect(s.load().version).toBe(before + 1);
+  });
+
+  test("re-shares for crossings are bounded by SUBSTATION_RESHARE_MIN_MS", async () => {
+    const s = station(20, 6_000_000); // longer than the crossing at 4950 s
+    await s.start(leaving("a", 20, 4, { maxKw: 10 }));
+    await s.start(leaving("b", 60, 5.5, { maxKw: 20 }));
+    const before = s.load().version;
+    clock.advance(5_999_000);
+    expect(s.load().version).toBe(before);
+    clock.advance(2000);
+    expect(s.load().version).toBe(before + 1);
   });
 });
 

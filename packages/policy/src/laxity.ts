@@ -19,8 +19,8 @@ export function nextLaxityCrossingS(demands: readonly NeedDemand[], sharesKw: re
   lanes.forEach((lane, i) => {
     if (lane.laxity > 0 && lane.slope < 0) soonestS = Math.min(soonestS, lane.laxity / -lane.slope);
     const next = lanes[i + 1];
-    // The one behind (more laxity) falls faster: it overtakes.
-    if (next && next.slope < lane.slope)
+    // The one behind (more laxity) falls faster: it overtakes. Equal laxities have no order to change.
+    if (next && next.slope < lane.slope && next.laxity > lane.laxity)
       soonestS = Math.min(soonestS, (next.laxity - lane.laxity) / (lane.slope - next.slope));
   });
   return soonestS;
