@@ -50,9 +50,10 @@ test("over any history: within capacity, minimums kept, work-conserving", async 
               vehicleId: `ev-${n++}`,
               maxKw: op.maxKw,
               energyKwh: op.energyKwh,
+              priority: op.priority,
               ...departure,
             });
-            await s.start({ ...req, priority: op.priority as "standard" | "fleet" }).catch(() => undefined);
+            await s.start(req).catch(() => undefined);
           } else if (op.kind === "stop") {
             const active = s.list("active", 1000);
             const victim = active[op.pick % Math.max(1, active.length)];
