@@ -69,15 +69,38 @@ describe("deploy/k8s telemetry", () => {
     }
   });
 
-  test("the observability overlay: collector to Tempo and Prometheus, alerts to Alertmanager, apps traced", () => {
+  test("the observability overlay: collector to Tempo, Loki and Prometheus, alerts to Alertmanager, apps traced", () => {
     const hosts = new Set(endpointsOf(observability).map((e) => `${e.host}:${e.port}`));
-    for (const needed of ["tempo:4317", "prometheus:9090", "alertmanager:9093", "otel-collector:4318"])
+    for (const needed of [
+      "tempo:4317",
+      "loki:3100",
+      "prometheus:9090",
+      "alertmanager:9093",
+      "otel-collector:4318",
+    ])
       expect({ needed, found: hosts.has(needed) }).toEqual({ needed, found: true });
-    for (const name of ["otel-collector", "prometheus", "alertmanager", "tempo", "grafana"])
+    for (const name of ["otel-collector", "prometheus", "alertmanager", "tempo", "loki", "grafana"])
       expect({ name, found: Boolean(named(observability, "Deployment", name)) }).toEqual({
         name,
         found: true,
       });
+  });
+
+  test("log lines: every app exports them by OTLP, the collector's logs pipeline ends in Loki, as in compose", async () => {
+    // The apps are the workloads that export traces to the collector.
+    const apps = workloadsOf(observability)
+      .map((w) => ({ app: w.metadata.name as string, env: envOf(w, containersOf(w)[0] as K8s) }))
+      .filter(({ env }) => env.OTEL_EXPORTER_OTLP_ENDPOINT);
+    expect(apps.map((a) => a.app).sort()).toEqual(["balancer", "charge-api", "ocpp-gateway", "substation"]);
+    for (const { app, env } of apps)
+      expect({ app, logs: env.OTEL_LOGS_EXPORTER }).toEqual({ app, logs: "otlp" });
+    const overlay = Bun.YAML.parse(configMap("otel-collector").data["collector.yaml"]) as K8s;
+    const compose = Bun.YAML.parse(await Bun.file(`${repoRoot}/otel/collector.yaml`).text()) as K8s;
+    const logs = overlay.service.pipelines.logs;
+    expect(logs).toEqual(compose.service.pipelines.logs);
+    for (const e of logs.exporters) expect(overlay.exporters[e]).toEqual(compose.exporters[e]);
+    const loki = configMap("loki").data["loki.yaml"];
+    expect(loki).toBe(await Bun.file(`${repoRoot}/otel/loki.yaml`).text());
   });
 
   test("Prometheus loads otel/alerts.yaml as it is in the repo, from where the rules are mounted", async () => {

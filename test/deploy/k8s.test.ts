@@ -19,7 +19,11 @@ const APPS: Record<string, z.ZodType> = {
   "ocpp-gateway": gatewayEnv,
 };
 /** Read by the runtime or the OTel SDK themselves, not by an app's schema. */
-const RUNTIME_ENV = new Set(["BUN_CONFIG_MAX_HTTP_REQUESTS", "OTEL_RESOURCE_ATTRIBUTES"]);
+const RUNTIME_ENV = new Set([
+  "BUN_CONFIG_MAX_HTTP_REQUESTS",
+  "MIMALLOC_PURGE_DELAY",
+  "OTEL_RESOURCE_ATTRIBUTES",
+]);
 /** What the app's own graceful stop may take after SIGTERM (kit/process.ts onShutdown's default). */
 const APP_DRAIN_S = 5;
 

@@ -61,7 +61,7 @@ test("kill -9 of the gateway: chargers reconnect, sessions resume, power keeps f
   const [a, b] = chargers as [SimulatedChargePoint, SimulatedChargePoint];
   try {
     const booked = await grid.client.requestCharge.mutate({ vehicleId: "ev-booked", durationS: 600 });
-    await a.startTransaction(1, "ev-booked");
+    await a.startTransaction(1, booked.idTag);
     await b.startTransaction(1, "ev-walk-in");
     await eventually(() => expect([a.limit(1), b.limit(1)]).toEqual([10_000, 10_000]));
     const active = () =>

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { BalancerRouter } from "@evgrid/balancer";
 import { balancerPool } from "@evgrid/balancer/pool";
 import { balancerRouter } from "@evgrid/balancer/router";
+import { ChargeDesk } from "@evgrid/charge-api/desk";
 import { RateLimiter } from "@evgrid/charge-api/rate-limit";
 import { chargeApiRouter } from "@evgrid/charge-api/router";
 import { dispatchRequestSchema } from "@evgrid/contract";
@@ -39,7 +40,7 @@ const KEY = "a-key-0123456789abcdef";
 beforeAll(async () => {
   grid = await startGrid({ capacitiesKw: [150, 4.2], defaultQuotas: true });
   // The big site is taken: any minimum above 4.2 kW finds the grid full, however often it is asked.
-  const station = (grid.substations[0] as (typeof grid.substations)[number]).station;
+  const { station, bookings } = grid.substations[0] as (typeof grid.substations)[number];
   await station.start(
     dispatchRequestSchema.parse({ vehicleId: "resident", minKw: 150, maxKw: 150, durationS: 3600 }),
   );
@@ -48,14 +49,16 @@ beforeAll(async () => {
     internalClient<BalancerRouter>(url, { timeoutMs: 5000, token: grid.serviceToken }),
   );
   const api = (burst: number) =>
-    chargeApiRouter(balancer, {
-      callTimeoutMs: 5000,
-      serviceToken: grid.serviceToken,
-      rate: new RateLimiter({ ratePerS: 0.001, burst }),
-      maxWaiting: 10,
-    });
+    chargeApiRouter(
+      new ChargeDesk(balancer, {
+        callTimeoutMs: 5000,
+        serviceToken: grid.serviceToken,
+        rate: new RateLimiter({ ratePerS: 0.001, burst }),
+        maxWaiting: 10,
+      }),
+    );
   const set = (): Record<Call["app"], AnyRouter> => ({
-    substation: substationRouter(station),
+    substation: substationRouter(station, bookings),
     balancer: balancerRouter(grid.balancer.dispatcher),
     chargeApi: api(1_000_000),
     // A caller with one request: its second is over the rate quota.

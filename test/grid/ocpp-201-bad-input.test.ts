@@ -4,6 +4,7 @@
  * kept, and the grid's sessions matching the gateway's transactions.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { walkInVehicleId } from "@evgrid/contract";
 import { eventually } from "@evgrid/testing";
 import { type Frame, kind, rawGateway } from "./ocpp-raw.ts";
 
@@ -49,7 +50,9 @@ describe("2.0.1 TransactionEvent", () => {
     const c = await s.raw201("cp-unbooted", false);
     expect(kind(await c.call("Heartbeat", {}))).toBe("SecurityError");
     expect(kind(await c.call("TransactionEvent", event("Started", "t-1")))).toBe("SecurityError");
-    expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-t-1" })).toBeNull();
+    expect(
+      await s.grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-t-1") }),
+    ).toBeNull();
     const boot = { reason: "PowerUp", chargingStation: { model: "raw", vendorName: "evgrid" } };
     expect(kind(await c.call("BootNotification", boot))).toBe("result");
     expect(kind(await c.call("Heartbeat", {}))).toBe("result");
@@ -68,9 +71,13 @@ describe("2.0.1 TransactionEvent", () => {
     );
     expect(kind(await c.call("TransactionEvent", event("Started", "t-2", { evse: 1 })))).toBe("GenericError");
     await eventually(async () =>
-      expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-t-1" })).not.toBeNull(),
+      expect(
+        await s.grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-t-1") }),
+      ).not.toBeNull(),
     );
-    expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-t-2" })).toBeNull();
+    expect(
+      await s.grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-t-2") }),
+    ).toBeNull();
     const [cp] = await s.ocpp.admin.listChargePoints.query();
     expect(cp?.transactions.map((t) => t.transactionId)).toEqual(["t-1"]);
     expect(c.closed).toBeNull();
@@ -83,7 +90,9 @@ describe("2.0.1 TransactionEvent", () => {
     expect(kind(await c.call("TransactionEvent", event("Ended", "t-none", { seqNo: 4 })))).toBe("result");
     const [cp] = await s.ocpp.admin.listChargePoints.query();
     expect(cp?.transactions).toEqual([]);
-    expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-t-none" })).toBeNull();
+    expect(
+      await s.grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-t-none") }),
+    ).toBeNull();
   });
 
   test("Ended stops the session; the transactionId cannot be started again", async () => {
@@ -91,18 +100,24 @@ describe("2.0.1 TransactionEvent", () => {
     const c = await s.raw201("cp-reuse");
     expect(kind(await c.call("TransactionEvent", event("Started", "t-9")))).toBe("result");
     await eventually(async () =>
-      expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-t-9" })).not.toBeNull(),
+      expect(
+        await s.grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-t-9") }),
+      ).not.toBeNull(),
     );
     expect(kind(await c.call("TransactionEvent", event("Ended", "t-9", { seqNo: 1 })))).toBe("result");
     await eventually(async () =>
-      expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-t-9" })).toBeNull(),
+      expect(
+        await s.grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-t-9") }),
+      ).toBeNull(),
     );
     // An Ended retried after it was processed: acknowledged, nothing else.
     expect(kind(await c.call("TransactionEvent", event("Ended", "t-9", { seqNo: 1 })))).toBe("result");
     expect(kind(await c.call("TransactionEvent", event("Started", "t-9", { seqNo: 2 })))).toBe(
       "PropertyConstraintViolation",
     );
-    expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-t-9" })).toBeNull();
+    expect(
+      await s.grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-t-9") }),
+    ).toBeNull();
   });
 
   test("an invalid idToken books nothing; a valid one in a later Updated binds the transaction", async () => {
@@ -121,10 +136,16 @@ describe("2.0.1 TransactionEvent", () => {
       tokenStatus(await c.call("TransactionEvent", event("Updated", "t-3", { token: "ev-late", seqNo: 1 }))),
     ).toBe("Accepted");
     await eventually(async () =>
-      expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-late" })).not.toBeNull(),
+      expect(
+        await s.grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-late") }),
+      ).not.toBeNull(),
     );
-    books = await s.booksAgree();
-    expect(books.active).toEqual(books.bound);
+    // The substation admits before the gateway binds the answer: wait for both books to agree.
+    await eventually(async () => {
+      books = await s.booksAgree();
+      expect(books.active).toEqual(books.bound);
+      expect(books.bound.size).toBe(1);
+    });
   });
 
   test("garbage meter values: a violation or ignored, never an internal error; the session stays bound", async () => {
@@ -132,7 +153,9 @@ describe("2.0.1 TransactionEvent", () => {
     const c = await s.raw201("cp-meter");
     expect(kind(await c.call("TransactionEvent", event("Started", "t-5")))).toBe("result");
     await eventually(async () =>
-      expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-t-5" })).not.toBeNull(),
+      expect(
+        await s.grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-t-5") }),
+      ).not.toBeNull(),
     );
     const garbage: unknown[] = [
       energy(-5000),
@@ -154,7 +177,9 @@ describe("2.0.1 TransactionEvent", () => {
     }
     expect(answers.has("InternalError")).toBe(false);
     expect(c.closed).toBeNull();
-    expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-t-5" })).not.toBeNull();
+    expect(
+      await s.grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-t-5") }),
+    ).not.toBeNull();
     const books = await s.booksAgree();
     expect(books.active).toEqual(books.bound);
   });
@@ -167,11 +192,15 @@ describe("2.0.1 TransactionEvent", () => {
     expect(kind(await send("Updated", { seqNo: 2, meterValue: energy(100) }))).toBe("result");
     expect(kind(await send("Updated", { seqNo: 2, meterValue: energy(100) }))).toBe("result");
     await eventually(async () =>
-      expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-t-6" })).not.toBeNull(),
+      expect(
+        await s.grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-t-6") }),
+      ).not.toBeNull(),
     );
     expect(kind(await send("Ended", { seqNo: 100, offline: true, meterValue: energy(900) }))).toBe("result");
     await eventually(async () =>
-      expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-t-6" })).toBeNull(),
+      expect(
+        await s.grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-t-6") }),
+      ).toBeNull(),
     );
   });
 
@@ -185,7 +214,9 @@ describe("2.0.1 TransactionEvent", () => {
     expect(kind(await c.call("TransactionEvent", event("Started", "t-m3", { evse: 3 })))).toBe(
       "GenericError",
     );
-    expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-t-m3" })).toBeNull();
+    expect(
+      await s.grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-t-m3") }),
+    ).toBeNull();
   });
 
   test("a frame over 64 KiB closes the connection with 1009; the charger reconnects and is served", async () => {

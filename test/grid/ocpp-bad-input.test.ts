@@ -5,6 +5,7 @@
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { randomBytes } from "node:crypto";
+import { walkInVehicleId } from "@evgrid/contract";
 import { eventually, SimulatedChargePoint, startGrid, startOcppGateway } from "@evgrid/testing";
 import fc from "fast-check";
 
@@ -239,9 +240,13 @@ describe("bad messages get the OCPP-J error, and the connection stays open", () 
     expect(txIdOf(retry)).toBe(txIdOf(first) as number);
     expect(kind(await c.call("StartTransaction", { ...start, idTag: "ev-two" }))).toBe("GenericError");
     await eventually(async () =>
-      expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-one" })).not.toBeNull(),
+      expect(
+        await s.grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-one") }),
+      ).not.toBeNull(),
     );
-    expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-two" })).toBeNull();
+    expect(
+      await s.grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-two") }),
+    ).toBeNull();
     c.ws.close();
 
     const d = await s.booted201("cp-201");
@@ -289,7 +294,9 @@ test("a charge point may hold only so many open transactions (OCPP_MAX_TRANSACTI
   expect(kind(await start(1))).toBe("result");
   expect(kind(await start(2))).toBe("result");
   expect(kind(await start(3))).toBe("GenericError");
-  expect(await s.grid.operator.findVehicleSession.query({ vehicleId: "ev-many-3" })).toBeNull();
+  expect(
+    await s.grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-many-3") }),
+  ).toBeNull();
 });
 
 test("fuzz: 1,200 mutated and random frames from both versions, 0 crashes, grid and gateway agree afterwards", async () => {

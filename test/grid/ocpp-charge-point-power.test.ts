@@ -5,7 +5,7 @@
  * in OCPP terms and counted. Checked over the whole history: after every re-share of the substation.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import type { Session } from "@evgrid/contract";
+import { type Session, walkInVehicleId } from "@evgrid/contract";
 import { eventually, metricValue, startGrid, startOcppGateway } from "@evgrid/testing";
 import fc from "fast-check";
 
@@ -50,7 +50,7 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     await using ocpp = await startOcppGateway(grid);
     const station = grid.substations[0]?.station;
     if (!station) throw new Error("no substation");
-    await using books = watchBooks(station, "ev-cp22-");
+    await using books = watchBooks(station, walkInVehicleId("ev-cp22-"));
 
     const cp4 = await ocpp.charger("cp-22", { protocol, maxKw: 22, connectors: 4 });
 
@@ -80,7 +80,9 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     expect(books.seen.events).toBeGreaterThan(4);
     expect(books.seen.maxKw).toBeLessThanOrEqual(22 + 1e-6);
     expect(books.seen.maxKw).toBeGreaterThan(21.9);
-    expect(await grid.operator.findVehicleSession.query({ vehicleId: "ev-cp22-x101" })).toBeNull();
+    expect(
+      await grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-cp22-x101") }),
+    ).toBeNull();
   });
 });
 
@@ -93,7 +95,7 @@ test("a transaction whose minimum does not fit in what the charge point has left
   await cp.startTransaction(2, "ev-11-b");
   expect(await cp.startTransaction(3, "ev-11-c").catch(rpcCode)).toBe("GenericError");
   await eventually(() => expect([cp.limit(1), cp.limit(2)]).toEqual([5500, 5500]));
-  expect(await grid.operator.findVehicleSession.query({ vehicleId: "ev-11-c" })).toBeNull();
+  expect(await grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-11-c") })).toBeNull();
 });
 
 test("a random history of starts and stops, valid and invented connectors: the books never hold more than maxKw", async () => {
@@ -106,7 +108,7 @@ test("a random history of starts and stops, valid and invented connectors: the b
   await using ocpp = await startOcppGateway(grid);
   const station = grid.substations[0]?.station;
   if (!station) throw new Error("no substation");
-  await using books = watchBooks(station, "ev-h-");
+  await using books = watchBooks(station, walkInVehicleId("ev-h-"));
   // 11 kW on 4 connectors: room for two walk-in minimums, so starts are refused by connector id and by power.
   const cp = await ocpp.charger("cp-history", { maxKw: 11, connectors: 4 });
   const open = new Set<number>();
@@ -131,7 +133,9 @@ test("a random history of starts and stops, valid and invented connectors: the b
   expect(open.size, msg).toBeLessThanOrEqual(2);
   // Settled: as many sessions as open transactions, and never more than 11 kW at any re-share.
   await eventually(() =>
-    expect(station.list("active", 100).filter((s) => s.vehicleId.startsWith("ev-h-")).length).toBe(open.size),
+    expect(
+      station.list("active", 100).filter((s) => s.vehicleId.startsWith(walkInVehicleId("ev-h-"))).length,
+    ).toBe(open.size),
   );
   expect(books.seen.maxKw, msg).toBeLessThanOrEqual(11 + 1e-6);
 });

@@ -21,7 +21,7 @@ describe("charging needs from the charger", () => {
     const late = await ocpp.charger("cp-late", { protocol: "ocpp2.0.1", maxKw: 22 });
     await soon.startTransaction(1, "ev-soon");
     await late.startTransaction(1, "ev-late");
-    // Two walk-ins of up to 22 kW on 30 kW: 15 kW each, as today.
+    // Two walk-ins (vehicles "ocpp:<idTag>") of up to 22 kW on 30 kW: 15 kW each, as today.
     await eventually(() => expect([soon.limit(1), late.limit(1)]).toEqual([15_000, 15_000]));
 
     expect(await soon.notifyEVChargingNeeds(1, { energyWh: 20_000, departureTime: inH(1) })).toBe("Accepted");
@@ -31,7 +31,7 @@ describe("charging needs from the charger", () => {
       near(20_000)(soon.limit(1));
       near(10_000)(late.limit(1));
     });
-    const session = await grid.operator.findVehicleSession.query({ vehicleId: "ev-soon" });
+    const session = await grid.operator.findVehicleSession.query({ vehicleId: "ocpp:ev-soon" });
     expect(session).toMatchObject({ energyKwh: 20, durationS: null, onTrack: true });
 
     // The car can take 16 A on three phases (11.04 kW) only: capped there, the rest to its neighbour.
@@ -40,14 +40,14 @@ describe("charging needs from the charger", () => {
       near(11_040)(soon.limit(1));
       near(18_960)(late.limit(1));
     });
-    const capped = await grid.operator.findVehicleSession.query({ vehicleId: "ev-soon" });
+    const capped = await grid.operator.findVehicleSession.query({ vehicleId: "ocpp:ev-soon" });
     expect(capped).toMatchObject({ capKw: expect.closeTo(11.04, 6), onTrack: false });
   });
 
   test("1.6: the departure comes from the booking made through the public API", async () => {
     await using grid = await startGrid({ capacitiesKw: [30] });
     await using ocpp = await startOcppGateway(grid);
-    await grid.client.requestCharge.mutate({
+    const grant = await grid.client.requestCharge.mutate({
       vehicleId: "ev-booked",
       maxKw: 22,
       energyKwh: 20,
@@ -55,7 +55,8 @@ describe("charging needs from the charger", () => {
     });
     const booked = await ocpp.charger("cp-booked", { protocol: "ocpp1.6", maxKw: 22 });
     const walkIn = await ocpp.charger("cp-walk-in", { protocol: "ocpp1.6", maxKw: 22 });
-    await booked.startTransaction(1, "ev-booked");
+    // The booking is claimed at the charger by its idTag (issue 17).
+    await booked.startTransaction(1, grant.idTag);
     await walkIn.startTransaction(1, "ev-walk-in");
     await eventually(() => {
       near(20_000)(booked.limit(1));

@@ -25,7 +25,7 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     const grant = await grid.client.requestCharge.mutate({ vehicleId: "ev-stuck", energyKwh: 50 });
     const access = { sessionId: grant.sessionId, sessionSecret: grant.sessionSecret };
     const cp = await ocpp.charger("cp-stuck", { protocol });
-    await cp.startTransaction(1, "ev-stuck", 1000);
+    await cp.startTransaction(1, grant.idTag, 1000);
     await eventually(() => expect(cp.limit(1)).toBe(11_000));
     await cp.meter(1, { energyWh: 1001 }); // from now on the meter decides the energy, and it never moves
     await eventually(async () => expect((await grid.client.getSession.query(access)).status).toBe("ended"), {
@@ -40,7 +40,7 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     const grant = await grid.client.requestCharge.mutate({ vehicleId: "ev-liar", energyKwh: 2 });
     const access = { sessionId: grant.sessionId, sessionSecret: grant.sessionSecret };
     const cp = await ocpp.charger("cp-liar", { protocol });
-    await cp.startTransaction(1, "ev-liar", 10_000);
+    await cp.startTransaction(1, grant.idTag, 10_000);
     await eventually(() => expect(cp.limit(1)).toBe(11_000));
     await cp.meter(1, { energyWh: 10_500 });
     await eventually(async () =>
@@ -70,7 +70,7 @@ test("a meterStart no meter could have is not believed: the first reading is the
   const grant = await grid.client.requestCharge.mutate({ vehicleId: "ev-start", energyKwh: 2 });
   const access = { sessionId: grant.sessionId, sessionSecret: grant.sessionSecret };
   const cp = await ocpp.charger("cp-start");
-  await cp.startTransaction(1, "ev-start", -1_000_000);
+  await cp.startTransaction(1, grant.idTag, -1_000_000);
   await eventually(() => expect(cp.limit(1)).toBe(11_000));
   expect(await implausible(ocpp, "meter_start")).toBe(1);
   await cp.meter(1, { energyWh: 5_000 }); // against -1 MWh this would be 1,005 kWh delivered at once

@@ -3,6 +3,7 @@
  * that cannot take limits counted at its maximum.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { walkInVehicleId } from "@evgrid/contract";
 import { eventually, type SimulatedChargePoint, startGrid, startOcppGateway } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
@@ -50,7 +51,7 @@ test("finding 11: a 2.0.1 station answering NotImplemented counts at its maximum
     (c) => c.chargePointId === "cp-deaf",
   );
   expect(deafListed).toMatchObject({ managed: false });
-  const deafSession = await grid.operator.findVehicleSession.query({ vehicleId: "ev-deaf" });
+  const deafSession = await grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-deaf") });
   expect(deafSession?.allocatedKw).toBe(22);
 
   // Re-shares: the neighbour follows each; the deaf station is sent nothing more (its default was its one call).

@@ -6,6 +6,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
+import { walkInVehicleId } from "@evgrid/contract";
 import {
   eventually,
   faultyProxy,
@@ -27,8 +28,9 @@ function gridBehindProxy(grid: Grid) {
   return { broken, proxy, via: { balancer: { url: proxy.url }, serviceToken: grid.serviceToken } };
 }
 
-const active = async (grid: Grid, vehicleId: string) =>
-  (await grid.operator.findVehicleSession.query({ vehicleId }))?.status === "active";
+/** Whether the walk-in presenting this idTag holds an active grid session (walk-ins have ids of their own). */
+const active = async (grid: Grid, idTag: string) =>
+  (await grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId(idTag) }))?.status === "active";
 
 /** Plugs a walk-in in and waits until it charges (bound to a grid session, its limit received). */
 async function charging(cp: SimulatedChargePoint, grid: Grid, vehicleId: string) {

@@ -3,6 +3,7 @@
  * speaking 1.6J and 2.0.1 through ocpp-rpc's strict client.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { walkInVehicleId } from "@evgrid/contract";
 import { eventually, startGrid, startOcppGateway } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
@@ -20,7 +21,7 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
 
     const first = await ocpp.charger("cp-a", { protocol });
     const firstProfile = first.nextProfile(1, () => true);
-    await first.startTransaction(1, "ev-booked");
+    await first.startTransaction(1, grant.idTag);
     expect((await firstProfile).watts).toBe(11_000);
     // The transaction took over the booked session: no second one.
     const [listed] = await ocpp.admin.listChargePoints.query();
@@ -43,7 +44,7 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     const raised = first.nextProfile(1, (w) => w === 11_000);
     await second.stopTransaction(1, 500);
     await raised;
-    const ended = await grid.operator.findVehicleSession.query({ vehicleId: "ev-walk-in" });
+    const ended = await grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-walk-in") });
     expect(ended).toBeNull();
   });
 
@@ -73,7 +74,7 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     await using ocpp = await startOcppGateway(grid);
     const grant = await grid.client.requestCharge.mutate({ vehicleId: "ev-stop", durationS: 600 });
     const cp = await ocpp.charger("cp-stop", { protocol });
-    const tx = await cp.startTransaction(1, "ev-stop");
+    const tx = await cp.startTransaction(1, grant.idTag);
     await eventually(() => expect(cp.limit(1)).toBe(11_000));
     await grid.client.stopCharge.mutate({ sessionId: grant.sessionId, sessionSecret: grant.sessionSecret });
     await eventually(() => expect(cp.stopsAsked).toEqual([tx]));
@@ -88,7 +89,7 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     await using ocpp = await startOcppGateway(grid, { OCPP_METER_SLACK_WH: "2000" });
     const grant = await grid.client.requestCharge.mutate({ vehicleId: "ev-energy", energyKwh: 2 });
     const cp = await ocpp.charger("cp-meter", { protocol });
-    await cp.startTransaction(1, "ev-energy", 10_000);
+    await cp.startTransaction(1, grant.idTag, 10_000);
     await eventually(() => expect(cp.limit(1)).toBe(11_000));
     await cp.meter(1, { energyWh: 11_000 });
     await eventually(async () => {
@@ -143,7 +144,7 @@ describe("reclaim and offline", () => {
     const grant = await grid.client.requestCharge.mutate({ vehicleId: "ev-offline", durationS: 600 });
     const access = { sessionId: grant.sessionId, sessionSecret: grant.sessionSecret };
     const cp = await ocpp.charger("cp-offline");
-    await cp.startTransaction(1, "ev-offline");
+    await cp.startTransaction(1, grant.idTag);
     await eventually(() => expect(cp.limit(1)).toBe(11_000));
 
     // The connection drops; the charger reconnects on its own (back-off) and is sent its power again.
@@ -168,7 +169,7 @@ describe("reclaim and offline", () => {
     await using ocpp = await startOcppGateway(grid, { OCPP_RECONCILE_S: "0.5" });
     const grant = await grid.client.requestCharge.mutate({ vehicleId: "ev-lost-end", durationS: 600 });
     const cp = await ocpp.charger("cp-lost-end");
-    const tx = await cp.startTransaction(1, "ev-lost-end");
+    const tx = await cp.startTransaction(1, grant.idTag);
     await eventually(() => expect(cp.limit(1)).toBe(11_000));
     // The gateway stops hearing the substation (as when a link is down), then the session is stopped.
     ocpp.gateway.grid.watchOnly([]);

@@ -1,4 +1,5 @@
 /** A grid of balancer replicas sharing a redis-server: substations and the charge-api in this process. */
+import { expect } from "bun:test";
 import { randomBytes } from "node:crypto";
 import type { BalancerRouter } from "@evgrid/balancer";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
@@ -7,7 +8,7 @@ import { readEnv as chargeApiEnv } from "@evgrid/charge-api/env";
 import { internalClient, UNLIMITED_QUOTAS } from "@evgrid/kit";
 import { type RunningSubstation, startSubstation } from "@evgrid/substation/app";
 import { readEnv as substationEnv } from "@evgrid/substation/env";
-import { spawnApp } from "@evgrid/testing";
+import { eventually, spawnApp } from "@evgrid/testing";
 
 export async function startReplicas(
   count: number,
@@ -50,7 +51,7 @@ export async function startReplicas(
       ...UNLIMITED_QUOTAS,
     }),
   );
-  return {
+  const grid = {
     token,
     substations,
     balancers,
@@ -72,6 +73,22 @@ export async function startReplicas(
       await Promise.all(substations.map((s) => s.stop()));
     },
   };
+  // A store an earlier test left unrebuilt (paused, flushed) is rebuilt before the test's requests count.
+  try {
+    await eventually(
+      async () => {
+        for (const i of balancers.keys()) {
+          const info = await grid.operator(i).stateInfo.query();
+          expect(info.storeUp && info.storeRebuilding).toBe(false);
+        }
+      },
+      { timeoutMs: 15_000 },
+    );
+  } catch (err) {
+    await grid[Symbol.asyncDispose]();
+    throw err;
+  }
+  return grid;
 }
 
 /** Every session (active or ended) of every substation. */

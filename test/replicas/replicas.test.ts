@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { errorDataOf } from "@evgrid/contract";
+import { errorDataOf, walkInVehicleId } from "@evgrid/contract";
 import { eventually, metricValue, spawnApp, startOcppGateway, startRedis } from "@evgrid/testing";
 import { RedisClient } from "bun";
 import { startReplicas } from "./replica-grid.ts";
@@ -146,7 +146,7 @@ describe("balancer replicas sharing state", () => {
     store.close();
   });
 
-  test("store down: replicas keep serving from their own memory (gauge 0); back: shared again (gauge 1)", async () => {
+  test("store down (gauge 0): a certain refusal for a lease, then one vehicle through both replicas is one session; back: shared again (gauge 1)", async () => {
     await using grid = await startReplicas(2, redis.url);
     const up = async () =>
       Promise.all(
@@ -154,11 +154,33 @@ describe("balancer replicas sharing state", () => {
       );
     expect(await up()).toEqual([1, 1]);
     await redis.stop();
-    // Served all the same, one replica's rules each.
-    const during = await grid.client.requestCharge.mutate({ vehicleId: "ev-store-down", durationS: 600 });
-    expect(during.sessionId).toBeDefined();
+    const req = { vehicleId: "ev-store-down", maxKw: 11, durationS: 600 };
+    const reasonOf = (p: Promise<unknown>) =>
+      p.then(
+        () => "ok",
+        (err: unknown) => errorDataOf(err)?.reason ?? "?",
+      );
+    // Just lost: a dispatch another replica claimed before may still land, so nothing is started yet.
+    expect(await reasonOf(grid.operator(0).dispatch.mutate(req))).toBe("STATE_REBUILDING");
     await eventually(async () => expect(await up()).toEqual([0, 0]), { timeoutMs: 10_000 });
     expect((await grid.operator(0).stateInfo.query()).storeUp).toBe(false);
+    // A lease later, the vehicle's hashed home (the same for every replica): the second replica's request
+    // goes where the substations say it charges, which refuses it.
+    for (const i of [0, 1])
+      await eventually(
+        async () =>
+          expect(await grid.operator(i).stateInfo.query()).toMatchObject({
+            storeUp: false,
+            storeHashing: true,
+          }),
+        {
+          timeoutMs: 15_000,
+        },
+      );
+    const during = await grid.operator(0).dispatch.mutate(req);
+    expect(await reasonOf(grid.operator(1).dispatch.mutate(req))).toBe("VEHICLE_ALREADY_CHARGING");
+    expect(grid.activeByVehicle().get("ev-store-down")).toBe(1);
+    await grid.operator(0).stopSession.mutate({ sessionId: during.session.sessionId });
 
     await redis.start();
     await eventually(async () => expect(await up()).toEqual([1, 1]), { timeoutMs: 10_000 });
@@ -191,7 +213,7 @@ describe("balancer replicas sharing state", () => {
     const cp = await ocpp.charger("cp-replicas");
     await cp.startTransaction(1, "ev-replicas");
     await eventually(() => expect(cp.limit(1)).toBe(11_000), { timeoutMs: 10_000 });
-    expect(grid.activeByVehicle().get("ev-replicas")).toBe(1);
+    expect(grid.activeByVehicle().get(walkInVehicleId("ev-replicas"))).toBe(1);
   });
 
   test("a replica started while the store is down starts anyway, on its own memory, and shares once it is back", async () => {

@@ -40,11 +40,12 @@ describe("a shared store that misbehaves", () => {
     const holder = await grid.operator(0).dispatch.mutate(req("ev-holder-starve"));
     redis.pause();
     try {
-      // A request right away is answered, not held by the hung store: its commands time out, memory serves it.
-      const meanwhile = await grid.operator(1).dispatch.mutate({
-        ...req("ev-during-pause"),
-        substationId: "substation-2",
-      });
+      // Not held by the hung store: its commands time out; a certain refusal for a lease (another replica's
+      // dispatch may still land), then the substation the vehicle is pinned to serves it.
+      const meanwhile = await eventually(
+        () => grid.operator(1).dispatch.mutate({ ...req("ev-during-pause"), substationId: "substation-2" }),
+        { timeoutMs: 15_000 },
+      );
       expect(meanwhile.session.substationId).toBe("substation-2");
       await eventually(async () => expect(await storeUp(first0(grid))).toBe(0), {
         timeoutMs: 10_000,
@@ -108,6 +109,23 @@ describe("a shared store that misbehaves", () => {
     }
     // And what the balancer wrote instead has an expiry.
     expect(Number(await store.send("PTTL", ["evgrid:vehicle:ev-planted"]))).toBeGreaterThan(0);
+  });
+
+  test("a dead replica's claim taken over at a substation where the vehicle charges: the claim says so, the next request is not booked elsewhere", async () => {
+    await using grid = await startReplicas(2, redis.url);
+    const req = { vehicleId: "ev-taken-over", maxKw: 11, durationS: 600 };
+    await grid.operator(0).dispatch.mutate({ ...req, substationId: "substation-1" });
+    // As a replica killed after its startSession landed leaves it: pending, lease run out, trying substation-1.
+    const dead = JSON.stringify({ s: "p", t: "killed", u: 1, at: "substation-1" });
+    await store.send("SET", ["evgrid:vehicle:ev-taken-over", dead, "PX", "600000"]);
+    const reasonOf = (p: Promise<unknown>) =>
+      p.then(
+        () => "ok",
+        (err: unknown) => errorDataOf(err)?.reason ?? "?",
+      );
+    expect(await reasonOf(grid.operator(1).dispatch.mutate(req))).toBe("VEHICLE_ALREADY_CHARGING");
+    expect(await reasonOf(grid.operator(0).dispatch.mutate(req))).toBe("VEHICLE_ALREADY_CHARGING");
+    expect(grid.activeByVehicle().get("ev-taken-over")).toBe(1);
   });
 
   test("a request waiting for another replica's claim on its key is woken when it finishes, not polling", async () => {

@@ -19,7 +19,7 @@ describe("bun run charger", () => {
     expect(bad.stderr).toContain("--protocol");
   });
 
-  test("charges a vehicle: prints the power the grid gives it, and a second charger's arrival lowers it", async () => {
+  test("claims a booking with its idTag: prints the power the grid gives it, and a second charger's arrival lowers it", async () => {
     await using grid = await startGrid({ capacitiesKw: [16] });
     await using ocpp = await startOcppGateway(grid);
     const password = "charger-cli-password";
@@ -29,6 +29,8 @@ describe("bun run charger", () => {
       password,
       maxKw: 11,
     });
+    // Booked through the public API: the owner is told the idTag to present at the charger.
+    const booking = await grid.client.requestCharge.mutate({ vehicleId: "ev-cli", durationS: 600 });
     const run = runCharger([
       "--url",
       ocpp.gateway.ocppUrl,
@@ -36,8 +38,8 @@ describe("bun run charger", () => {
       "cp-cli",
       "--password",
       password,
-      "--vehicle",
-      "ev-cli",
+      "--id-tag",
+      booking.idTag,
       "--meter-every-s",
       "0.5",
       "--duration-s",
@@ -48,7 +50,7 @@ describe("bun run charger", () => {
     await eventually(
       async () => {
         const cp = (await ocpp.admin.listChargePoints.query()).find((c) => c.chargePointId === "cp-cli");
-        expect(cp?.transactions[0]?.profileW).toBe(11_000);
+        expect(cp?.transactions[0]).toMatchObject({ sessionId: booking.sessionId, profileW: 11_000 });
       },
       { timeoutMs: 20_000, intervalMs: 50 },
     );
@@ -56,7 +58,7 @@ describe("bun run charger", () => {
     await other.startTransaction(1, "ev-other");
     const { stdout, code } = await run;
     expect(code).toBe(0);
-    expect(stdout).toContain("vehicle ev-cli plugged in");
+    expect(stdout).toContain(`vehicle plugged in, idTag ${booking.idTag}`);
     expect(stdout).toMatch(/power limit 11\.00 kW[\s\S]*power limit 8\.00 kW/);
     expect(stdout).toMatch(/transaction ended, 0\.0\d\d kWh/);
   });

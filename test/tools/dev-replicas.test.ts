@@ -8,7 +8,7 @@ import { alive, descendants, runCommand, startDev, startRedis } from "@evgrid/te
 setDefaultTimeout(60_000);
 
 const runDevMain = (args: string[], env: Record<string, string> = {}) =>
-  runCommand([process.execPath, "packages/dev/src/main.ts", ...args], env);
+  runCommand([process.execPath, "tools/dev/src/main.ts", ...args], env);
 
 describe("bun run dev with balancer replicas", () => {
   test("more than one balancer without --redis, or --redis without redis-server: exit 2 with the fix", async () => {

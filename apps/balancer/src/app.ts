@@ -1,11 +1,12 @@
 import { internalClient, launchApp } from "@evgrid/kit";
 import type { SubstationRouter } from "@evgrid/substation";
 import pkg from "../package.json" with { type: "json" };
+import { degradedHome } from "./degraded.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import type { BalancerEnv } from "./env.ts";
 import { MemoryStore } from "./memory.ts";
 import { balancerMetrics, storeMetrics } from "./metrics.ts";
-import { locateVehicle, sessionsOfGrid } from "./rebuild.ts";
+import { sessionsOfGrid } from "./rebuild.ts";
 import { RedisLink } from "./redis-link.ts";
 import { RedisStore } from "./redis-store.ts";
 import { balancerRouter } from "./router.ts";
@@ -42,7 +43,12 @@ export function startBalancer(env: BalancerEnv) {
           commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
           fallback: memory,
           sessions: () => sessionsOfGrid(view),
-          locate: (vehicleId) => locateVehicle(view, vehicleId),
+          degradedHome: (req, sinceMs) =>
+            degradedHome(view, req, {
+              sinceMs,
+              leaseMs: env.DISPATCH_DEADLINE_MS + env.CALL_TIMEOUT_MS,
+              nowMs: Date.now(),
+            }),
           ...storeMetrics(telemetry.meter),
           log,
         })

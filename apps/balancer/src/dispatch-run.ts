@@ -6,7 +6,15 @@ import {
   reasons,
   refusalDetailsSchema,
 } from "@evgrid/contract";
-import { classifyCallFailure, describeFailure, GridError, gridFull, relayUpstreamError } from "@evgrid/kit";
+import {
+  classifyCallFailure,
+  deadlineExceeded,
+  describeFailure,
+  earliest,
+  GridError,
+  gridFull,
+  relayUpstreamError,
+} from "@evgrid/kit";
 import { firstStop, nextStepAfter, type StartFailure, takesOutOfRotation } from "@evgrid/policy";
 import type { Claim, DispatchResult } from "./types.ts";
 import type { GridView, Member } from "./view.ts";
@@ -33,6 +41,8 @@ function classify(err: unknown): Failed {
       const data = errorDataOf(err);
       const refusal = refusalDetailsSchema.safeParse(data?.details).data;
       const reason = data?.reason ?? reasons.INTERNAL;
+      // Too late to ask anyone: the dispatch ends with it (the substation is not at fault).
+      if (reason === reasons.DEADLINE_EXCEEDED) return { failure: "rejected", reason, refusal: undefined };
       if (data?.code === "TOO_MANY_REQUESTS") return { failure: "full", reason, refusal };
       if (reason === reasons.SUBSTATION_DRAINING) return { failure: "draining", reason, refusal };
       if (data?.code === "SERVICE_UNAVAILABLE")
@@ -55,6 +65,8 @@ function classify(err: unknown): Failed {
 export class DispatchRun {
   private readonly asked = new Set<Member>();
   private readonly attempts: DispatchAttempt[] = [];
+  /** The substation that refused because the vehicle charges there: its claim must say so, not be freed. */
+  chargingAt: string | undefined;
 
   constructor(
     private readonly view: GridView,
@@ -63,6 +75,8 @@ export class DispatchRun {
     private readonly now: () => number,
     /** The claim to record each try in (replicas that share state). */
     private readonly claim: Claim,
+    /** When the caller gives up (epoch ms); the dispatch's own deadline is never later. */
+    private readonly callerDeadlineAtMs: number | null = null,
   ) {}
 
   /** Substations asked so far. */
@@ -70,17 +84,22 @@ export class DispatchRun {
     return this.asked.size;
   }
 
+  // biome-ignore lint/complexity/noExcessiveCognitiveComplexity: one dispatch's walk (dispatch store issue)
   async run(home: string | undefined): Promise<DispatchResult> {
     const { view, req, opts } = this;
-    const deadline = this.now() + opts.deadlineMs;
+    const deadline = earliest(this.now() + opts.deadlineMs, this.callerDeadlineAtMs) as number;
     const homeMember = home === undefined ? undefined : view.byId(home);
     const first = firstStop(
       home === undefined ? undefined : { id: home, healthy: homeMember?.healthy ?? false },
     );
-    if (first === "home_unavailable") throw homeUnavailable(home as string);
-    // Pinned (a vehicle at a charger there): that substation or none.
-    const pinned = req.substationId === undefined ? undefined : view.byId(req.substationId);
-    if (req.substationId !== undefined && !pinned?.healthy) throw homeUnavailable(req.substationId);
+    // Down, the home may hold this key's session (an earlier try's): not a certain "none" for a keyed request.
+    const keyed = req.idempotencyKey !== undefined;
+    if (first === "home_unavailable") throw homeUnavailable(home as string, keyed);
+    // Pinned (a vehicle at a charger there, or a home the claim allows no alternative to): that one or none.
+    const pinnedId = this.claim.pinned && home !== undefined ? home : req.substationId;
+    const pinned = pinnedId === undefined ? undefined : view.byId(pinnedId);
+    if (pinnedId !== undefined && !pinned?.healthy)
+      throw homeUnavailable(pinnedId, keyed && this.claim.pinned);
 
     while (this.asked.size < opts.maxTries) {
       const remainingMs = deadline - this.now();
@@ -105,8 +124,12 @@ export class DispatchRun {
       if (member.id !== null) await this.claim.trying(member.id);
       view.beginAssignment(member, req);
       try {
-        const timeoutMs = Math.min(opts.callTimeoutMs, remainingMs);
-        const res = await member.client.startSession.mutate(req, { context: { timeoutMs } });
+        // What is left now, after the claim's write: a store that stalled must not send a late start.
+        const timeoutMs = Math.min(opts.callTimeoutMs, deadline - this.now());
+        if (timeoutMs <= 0) throw deadlineExceeded("the deadline passed before a substation was asked");
+        const res = await member.client.startSession.mutate(req, {
+          context: { timeoutMs, deadlineAtMs: this.callerDeadlineAtMs },
+        });
         view.record(member, res.load);
         return {
           session: res.session,
@@ -139,15 +162,16 @@ export class DispatchRun {
         });
         return;
       case "relay":
+        if (reason === reasons.VEHICLE_ALREADY_CHARGING) this.chargingAt = substationId;
         throw relayUpstreamError(err, substationId);
       case "fail_home_unavailable":
-        throw homeUnavailable(substationId);
+        throw homeUnavailable(substationId, failure === "uncertain");
       case "fail_uncertain":
         throw new GridError(
           "SERVICE_UNAVAILABLE",
           reasons.SUBSTATION_TIMEOUT,
           `${substationId} did not answer in time; not retried elsewhere to avoid a double booking`,
-          { substationId },
+          { substationId, uncertain: true },
         );
     }
   }
@@ -179,11 +203,12 @@ export class DispatchRun {
   }
 }
 
-export function homeUnavailable(substationId: string): GridError {
+/** `uncertain`: it was asked and did not answer, so it may have started this very request's session. */
+export function homeUnavailable(substationId: string, uncertain = false): GridError {
   return new GridError(
     "SERVICE_UNAVAILABLE",
     reasons.HOME_SUBSTATION_UNAVAILABLE,
     `${substationId}, which holds this vehicle's session, is unreachable; not booked elsewhere, retry later`,
-    { substationId },
+    uncertain ? { substationId, uncertain: true } : { substationId },
   );
 }

@@ -1,5 +1,5 @@
 import { type DispatchRequest, OPERATOR, reasons, type Session, type SessionUpdate } from "@evgrid/contract";
-import { GridError, relayUpstreamError, subscriptionValues } from "@evgrid/kit";
+import { earliest, GridError, relayUpstreamError, subscriptionValues } from "@evgrid/kit";
 import { exceedsEverySite, type SessionQuota } from "@evgrid/policy";
 import { annotate, annotateGrant, annotateRequest, attr } from "@evgrid/telemetry";
 import { DispatchRun } from "./dispatch-run.ts";
@@ -9,7 +9,7 @@ import { findVehicleSession, outcomeOf, ownerOf } from "./session-access.ts";
 import type { SharedQuota } from "./shared-quota.ts";
 import type { ClaimOutcome, DispatchReport, DispatchResult, DispatchStore } from "./types.ts";
 import type { GridView } from "./view.ts";
-import { isGridFull, WaitQueue } from "./wait-queue.ts";
+import { keepsWaiting, WaitQueue } from "./wait-queue.ts";
 
 export type { DispatchReport, DispatchResult } from "./types.ts";
 
@@ -45,6 +45,8 @@ export class Dispatcher {
   private readonly quota: QuotaGate;
   private readonly waiting: WaitQueue;
   private readonly now: () => number;
+  /** Each request's caller's deadline (epoch ms), for as long as the request is in flight or waiting. */
+  private readonly deadlines = new WeakMap<DispatchRequest, number>();
 
   constructor(
     readonly view: GridView,
@@ -79,9 +81,17 @@ export class Dispatcher {
     return this.waiting.length;
   }
 
-  /** `dispatch`: a session for this request now, or (with `waitS`) once power frees up. */
-  async request(req: DispatchRequest, signal?: AbortSignal): Promise<DispatchResult> {
+  /**
+   * `dispatch`: a session for this request now, or (with `waitS`) once power frees up; never once the
+   * caller's deadline (`deadlineAtMs`, epoch ms) has passed.
+   */
+  async request(
+    req: DispatchRequest,
+    signal?: AbortSignal,
+    deadlineAtMs: number | null = null,
+  ): Promise<DispatchResult> {
     annotateRequest(req);
+    if (deadlineAtMs !== null) this.deadlines.set(req, deadlineAtMs);
     const largestKw = this.view.largestCapacityKw;
     if (largestKw > 0 && exceedsEverySite([largestKw], req.minKw)) {
       this.opts.report?.({ outcome: "invalid", substationId: null, tries: 0 });
@@ -97,7 +107,7 @@ export class Dispatcher {
     try {
       return await this.admit(req);
     } catch (err) {
-      if (req.waitS !== undefined && isGridFull(err)) return this.waiting.wait(req, signal);
+      if (req.waitS !== undefined && keepsWaiting(err)) return this.waiting.wait(req, signal);
       throw err;
     }
   }
@@ -178,14 +188,16 @@ export class Dispatcher {
     let run: DispatchRun | undefined;
     try {
       const result = await this.store.coalesce(req, async () => {
-        const claim = await this.store.claim(req, this.now() + this.opts.deadlineMs);
-        run = new DispatchRun(this.view, req, this.opts, this.now, claim);
+        const callerDeadlineAtMs = this.deadlines.get(req) ?? null;
+        const deadlineAtMs = earliest(this.now() + this.opts.deadlineMs, callerDeadlineAtMs) as number;
+        const claim = await this.store.claim(req, deadlineAtMs);
+        run = new DispatchRun(this.view, req, this.opts, this.now, claim, callerDeadlineAtMs);
         try {
           const r = await run.run(claim.home);
           await claim.finish({ kind: "admitted", session: r.session });
           return r;
         } catch (err) {
-          await claim.finish(uncertainAt(err));
+          await claim.finish(uncertainAt(err, run?.chargingAt));
           throw err;
         }
       });
@@ -210,8 +222,12 @@ export class Dispatcher {
  * Where a failed dispatch may still have started a session: the substation that never answered. Its claim
  * then points there, so a retry (same key, any replica) goes there and never books a second session.
  */
-function uncertainAt(err: unknown): ClaimOutcome {
-  if (!(err instanceof GridError) || err.reason !== reasons.SUBSTATION_TIMEOUT) return { kind: "none" };
-  const at = (err.details as { substationId?: unknown } | undefined)?.substationId;
-  return typeof at === "string" ? { kind: "uncertain", at } : { kind: "none" };
+function uncertainAt(err: unknown, chargingAt: string | undefined): ClaimOutcome {
+  // The vehicle charges there (the substation said so): a freed claim would let the next request go elsewhere.
+  if (chargingAt !== undefined) return { kind: "uncertain", at: chargingAt };
+  if (!(err instanceof GridError)) return { kind: "none" };
+  const details = err.details as { substationId?: unknown; uncertain?: unknown } | undefined;
+  const uncertain = err.reason === reasons.SUBSTATION_TIMEOUT || details?.uncertain === true;
+  const at = details?.substationId;
+  return uncertain && typeof at === "string" ? { kind: "uncertain", at } : { kind: "none" };
 }

@@ -51,7 +51,7 @@ const schema = z.object({
   REDIS_TLS_CA_FILE: z.preprocess((v) => (v === "" ? undefined : v), z.string().optional()),
   /**
    * Each command to REDIS_URL at most, claims and quotas alike: past it the store counts as down for that
-   * call (each replica keeps to its own memory and its own quotas), so a paused store never holds a
+   * call (requests go where the substations say, quotas per replica), so a paused store never holds a
    * request; well inside DISPATCH_DEADLINE_MS.
    */
   REDIS_COMMAND_TIMEOUT_MS: positiveMsSchema.default(300),

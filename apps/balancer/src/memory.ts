@@ -20,6 +20,7 @@ export class MemoryStore implements DispatchStore {
   readonly shared = false;
   readonly up = false;
   readonly rebuilding = false;
+  readonly hashing = false;
   readonly waitOrder = undefined;
   private readonly inflight = new Map<string, Promise<DispatchResult>>();
   private readonly homes = new Map<string, Home>();

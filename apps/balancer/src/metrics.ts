@@ -44,7 +44,7 @@ export function balancerMetrics(
     }),
     store: meter.createObservableGauge("evgrid_balancer_state_store_up", {
       description:
-        "1 if the shared state store (REDIS_URL) answers; 0: this replica keeps to its own memory (README)",
+        "1 if the shared state store (REDIS_URL) answers; 0: requests go where the substations say, or to a hashed home (README)",
     }),
   };
   meter.addBatchObservableCallback((r) => {

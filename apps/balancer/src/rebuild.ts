@@ -1,10 +1,13 @@
 import { reasons, type Session } from "@evgrid/contract";
 import { GridError } from "@evgrid/kit";
+import type { RedisLink } from "./redis-link.ts";
 import type { GridView } from "./view.ts";
 
 /** Names of what the replicas share in the store. */
 export const storeKeys = {
   epoch: "evgrid:epoch",
+  /** The epoch the state was last rebuilt under: a replica that starts trusts a store only with it. */
+  rebuilt: "evgrid:rebuilt",
   key: (owner: string, idempotencyKey: string) => `evgrid:key:${owner}\u0000${idempotencyKey}`,
   vehicle: (vehicleId: string) => `evgrid:vehicle:${vehicleId}`,
   wait: "evgrid:wait",
@@ -62,16 +65,33 @@ export function homesOf(sessions: readonly Session[], keyTtlMs: number, nowMs: n
 }
 
 /**
- * The substation holding a vehicle's active session: undefined if none has one, null if one did not answer
- * (then nobody can vouch for the vehicle).
+ * Writes every home the sessions imply (never over a newer claim), then marks the store rebuilt under
+ * `epoch`, for replicas that start later.
  */
-export async function locateVehicle(view: GridView, vehicleId: string): Promise<string | undefined | null> {
+export async function writeHomes(
+  link: RedisLink,
+  sessions: readonly Session[],
+  epoch: string,
+  ttl: { keyTtlMs: number; leaseMs: number },
+  nowMs: number,
+): Promise<void> {
+  const homes = homesOf(sessions, ttl.keyTtlMs, nowMs);
+  await Promise.all(
+    homes.map((h) => link.send("SET", [h.name, h.value, "PX", String(Math.round(h.ttlMs)), "NX"])),
+  );
+  await link.send("SET", [storeKeys.rebuilt, epoch, "PX", String(ttl.keyTtlMs + ttl.leaseMs)]);
+}
+
+/** A claim's substation if it is done; garbage is absent (and counted). */
+export function parseHome(raw: unknown, onBadValue?: () => void): string | undefined {
+  if (raw === undefined || raw === null) return undefined;
   try {
-    const found = await Promise.all(view.members.map((m) => m.client.findSession.query({ vehicleId })));
-    return found.find((s) => s !== null)?.substationId;
-  } catch {
-    return null;
-  }
+    const c = JSON.parse(String(raw)) as { s?: unknown; at?: unknown };
+    if (c.s === "p") return undefined;
+    if (c.s === "d" && typeof c.at === "string") return c.at;
+  } catch {}
+  onBadValue?.();
+  return undefined;
 }
 
 /** A request the replica cannot vouch for while it rebuilds the store: refused, nothing started. */

@@ -47,6 +47,8 @@ export async function claimKey(
           "SERVICE_UNAVAILABLE",
           reasons.DEADLINE_EXCEEDED,
           "a request with this idempotency key is still being dispatched; retry with the same key",
+          // That dispatch may still start the key's session: not a certain "none".
+          { uncertain: true },
         );
       }
       if (woke) continue;

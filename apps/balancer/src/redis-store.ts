@@ -1,7 +1,7 @@
 import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
-import { GridError, type Logger } from "@evgrid/kit";
+import { Backoff, GridError, type Logger, systemScheduler } from "@evgrid/kit";
 import type { MemoryStore } from "./memory.ts";
-import { homesOf, rebuilding, storeKeys } from "./rebuild.ts";
+import { parseHome, rebuilding, storeKeys, writeHomes } from "./rebuild.ts";
 import { type Claimer, claimKey, claimOnce } from "./redis-claim.ts";
 import { RedisLink, StoreUnavailable } from "./redis-link.ts";
 import { EPOCH, FINISH, TRYING } from "./redis-scripts.ts";
@@ -17,12 +17,12 @@ export interface RedisStoreOptions extends StoreConnection {
   leaseMs: number;
   /** Each store command at most: past it, the store is down for that call (well inside the deadline). */
   commandTimeoutMs: number;
-  /** This replica's own memory: written through, and used alone while the store is down. */
+  /** This replica's own memory: coalescing, retries, and the claim it records in while the store is silent. */
   fallback: MemoryStore;
   /** Every session of the grid (null if a substation did not answer): what a forgetful store is rebuilt from. */
   sessions: () => Promise<Session[] | null>;
-  /** The substation of a vehicle's active session (undefined: none; null: a substation did not answer). */
-  locate: (vehicleId: string) => Promise<string | undefined | null>;
+  /** Where a request goes while the store cannot vouch (since `sinceMs`), or a certain refusal: degraded.ts. */
+  degradedHome: (req: DispatchRequest, sinceMs: number) => Promise<string>;
   /** The store forgot (its epoch changed or vanished): a counter, and an alert. */
   onReset?: () => void;
   /** A value that does not parse (or was planted without expiry) was treated as absent. */
@@ -36,11 +36,10 @@ const START_WAIT_MS = 2000;
 
 /**
  * The dispatch store shared by every replica in Valkey/Redis (`REDIS_URL`): for each idempotency key and
- * each vehicle, who is dispatching it right now and where it went (redis-scripts.ts says how). While the
- * store does not answer, each replica keeps to its own memory (`fallback`), as with one replica; it comes
- * back by itself. A store that forgot (its epoch changed: FLUSHALL, a restart without persistence, a
- * failover to an empty replica) is not trusted until this replica has rebuilt the vehicles' and keys'
- * homes from the substations: meanwhile only requests whose home is known are dispatched (there).
+ * each vehicle, who is dispatching it right now and where it went (redis-scripts.ts). While it is silent, a
+ * request goes where the substations hold its key or vehicle, else to its vehicle's hashed home (degraded.ts).
+ * A store that forgot (its epoch changed) or was silent is trusted again once this replica has rebuilt the
+ * homes from the substations; meanwhile only requests whose home the substations know are dispatched (there).
  */
 export class RedisStore implements DispatchStore {
   readonly shared = true;
@@ -48,16 +47,16 @@ export class RedisStore implements DispatchStore {
   private readonly link: RedisLink;
   private readonly now: () => number;
   private reachable = false;
-  /** The epoch this replica knows the store by; undefined until it first answered. */
-  private epoch: string | undefined;
-  /** The store's state holds every session of the grid (rebuilt since the epoch changed). */
-  private trusted = false;
+  private epoch: string | undefined; // as this replica knows the store; undefined until it first answered
+  private trusted = false; // the store holds every session of the grid (rebuilt since it forgot or was silent)
   private rebuildRound = 0;
+  private distrustedAtMs: number; // since when absent claims prove nothing (lost, forgot, or at start)
   private health: ReturnType<typeof setInterval> | undefined;
   private readonly claimer: Claimer;
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.now = opts.now ?? Date.now;
+    this.distrustedAtMs = this.now(); // the window applies at start too
     this.link = new RedisLink(opts, opts.commandTimeoutMs);
     this.claimer = { ...opts, link: this.link, now: this.now };
     this.waitOrder = new RedisWaitOrder(crypto.randomUUID(), {
@@ -73,11 +72,12 @@ export class RedisStore implements DispatchStore {
   async start(): Promise<void> {
     void this.link.connect();
     const deadline = this.now() + START_WAIT_MS;
-    while (!(await this.probe()) && this.now() < deadline) await Bun.sleep(100);
+    // Up and trusted (marked rebuilt, or rebuilt: a new store), or the deadline: it starts either way.
+    // Ref'd timers: the replica has nothing else holding the process open before its server starts.
+    const backoff = new Backoff({ delayMs: 100, maxDelayMs: 500, scheduler: systemScheduler });
+    while (!((await this.probe()) && this.trusted) && this.now() < deadline) await backoff.wait();
     if (!this.reachable)
-      this.opts.log?.warn(
-        "state store unreachable at start: this balancer keeps to its own memory until it is up",
-      );
+      this.opts.log?.warn("state store unreachable at start: placing as the substations say");
     // Every second, whatever the traffic: the gauge, the fallback and the epoch follow the store.
     this.health = setInterval(() => void this.probe(), 1000);
     this.health.unref?.();
@@ -89,6 +89,10 @@ export class RedisStore implements DispatchStore {
 
   get rebuilding(): boolean {
     return this.reachable && !this.trusted;
+  }
+
+  get hashing(): boolean {
+    return !this.trusted && this.now() >= this.distrustedAtMs + this.opts.leaseMs;
   }
 
   close(): void {
@@ -114,14 +118,16 @@ export class RedisStore implements DispatchStore {
       }
     }
     if (this.reachable && this.epoch !== undefined) throw rebuilding(this.opts.leaseMs);
-    return this.opts.fallback.claim(req);
+    // The store is silent: where the substations say, or the vehicle's hashed home (degraded.ts).
+    const home = await this.opts.degradedHome(req, this.distrustedAtMs);
+    return { ...(await this.opts.fallback.claim(req)), home, pinned: true };
   }
 
   async vehicleHome(vehicleId: string): Promise<string | undefined> {
     const raw = this.reachable
       ? await this.link.send("GET", [storeKeys.vehicle(vehicleId)]).catch((err) => this.markDown(err))
       : undefined;
-    return this.parse(raw) ?? this.opts.fallback.vehicleHome(vehicleId);
+    return parseHome(raw, this.opts.onBadValue) ?? this.opts.fallback.vehicleHome(vehicleId);
   }
 
   async forgetVehicle(vehicleId: string): Promise<void> {
@@ -160,17 +166,18 @@ export class RedisStore implements DispatchStore {
       vehicleHeld = v.state === "claimed";
       home = v.at || undefined;
     }
-    // What this replica itself knows still holds (a session it started while the store was down, say);
-    // not rebuilt yet, an absent claim proves nothing.
-    home ??= this.opts.fallback.homeOf(req);
-    // Not rebuilt yet: the substations say where the vehicle charges, and it goes there or nowhere.
-    if (home === undefined && !this.trusted) home = (await this.opts.locate(req.vehicleId)) ?? undefined;
-    if (home === undefined && !this.trusted) {
-      await Promise.all([
-        keyHeld ? release(keyName as string) : null,
-        vehicleHeld ? release(vehicleName) : null,
-      ]);
-      throw rebuilding(this.opts.leaseMs);
+    // Not rebuilt yet, a claim proves nothing (absent, or stale: the vehicle may have charged elsewhere while
+    // the store was silent): where the substations say, or the hashed home (a lease after it was distrusted:
+    // claims made before have landed), and nowhere else. The claims still serialize the replicas.
+    const pinned = !this.trusted;
+    if (pinned) {
+      home = await this.opts.degradedHome(req, this.distrustedAtMs).catch(async (err: unknown) => {
+        await Promise.all([
+          keyHeld ? release(keyName as string) : null,
+          vehicleHeld ? release(vehicleName) : null,
+        ]);
+        throw err;
+      });
     }
     const both = (script: typeof TRYING, args: (name: string) => string[]) =>
       Promise.all([
@@ -179,6 +186,7 @@ export class RedisStore implements DispatchStore {
       ]).catch((err) => this.markDown(err));
     return {
       home,
+      pinned,
       trying: async (substationId) => {
         await both(TRYING, () => [token, substationId]);
       },
@@ -201,18 +209,6 @@ export class RedisStore implements DispatchStore {
     };
   }
 
-  /** A claim's substation if it is done; garbage is absent (and counted). */
-  private parse(raw: unknown): string | undefined {
-    if (raw === undefined || raw === null) return undefined;
-    try {
-      const c = JSON.parse(String(raw)) as { s?: unknown; at?: unknown };
-      if (c.s === "p") return undefined;
-      if (c.s === "d" && typeof c.at === "string") return c.at;
-    } catch {}
-    this.opts.onBadValue?.();
-    return undefined;
-  }
-
   /** Does the store answer, and is it the one this replica knew? (Learns its epoch, or a new one.) */
   private async probe(): Promise<boolean> {
     let answer: [string, number];
@@ -227,42 +223,50 @@ export class RedisStore implements DispatchStore {
       return false;
     }
     const [epoch, created] = answer;
-    if (!this.reachable && this.epoch !== undefined)
-      this.opts.log?.info("state store reachable again: claims are shared across replicas");
+    const back = !this.reachable && this.epoch !== undefined;
+    if (back) this.opts.log?.info("state store reachable again: rebuilt from the substations before trusted");
     this.reachable = true;
-    if (epoch === this.epoch) return true;
+    if (epoch === this.epoch) {
+      // Sessions were started without it meanwhile (here, or by hash at another replica): rebuilt first,
+      // and a replica starting meanwhile does not trust it either.
+      if (back) {
+        void this.link.send("DEL", [storeKeys.rebuilt]).catch(() => {});
+        this.forgot(this.opts.leaseMs);
+      }
+      return true;
+    }
     const known = this.epoch !== undefined;
     this.epoch = epoch;
-    // A store this replica never knew, found with an epoch: it has been kept by the others all along.
-    if (!known && !created) this.trusted = true;
-    else this.forgot(known);
+    if (known) this.distrustedAtMs = this.now();
+    // A store this replica never knew, found with an epoch: trusted once it is marked rebuilt under it.
+    if (!known && !created) this.forgot(this.opts.leaseMs, true);
+    else {
+      if (known) this.opts.onReset?.();
+      if (known) this.opts.log?.warn("state store forgot the dispatch state (epoch changed): rebuilding it");
+      // Dispatches claimed before it forgot may still land; a new one: none.
+      this.forgot(known ? this.opts.leaseMs : 0);
+    }
     return true;
   }
 
-  /**
-   * The store is new to this replica (it forgot, or was just set up): its absent claims prove nothing until
-   * the homes are rebuilt from the substations, after a lease (dispatches claimed before it land or fail).
-   */
-  private forgot(wasKnown: boolean): void {
-    if (wasKnown) {
-      this.opts.onReset?.();
-      this.opts.log?.warn(
-        "state store forgot the dispatch state (epoch changed): rebuilding from the substations",
-      );
-    }
+  /** Absent claims prove nothing until the homes are rebuilt from the substations, after `waitMs`. */
+  private forgot(waitMs: number, fresh = false): void {
     this.trusted = false;
     const round = ++this.rebuildRound;
+    const untilMs = this.now() + waitMs;
     const attempt = async (): Promise<void> => {
       if (round !== this.rebuildRound) return;
-      const done = await this.rebuild();
+      // Started on a store another replica is rebuilding: its mark, when it comes, is enough.
+      const marked =
+        fresh && (await this.link.send("GET", [storeKeys.rebuilt]).catch(() => null)) === this.epoch;
+      const done = marked || (this.now() >= untilMs && (await this.rebuild()));
       if (round !== this.rebuildRound) return; // it forgot again meanwhile: a newer round rebuilds
       if (done) {
         this.trusted = true;
         this.opts.log?.info("state store rebuilt from the substations: claims are trusted again");
-      } else setTimeout(() => void attempt(), 1000).unref?.();
+      } else setTimeout(() => void attempt(), this.now() < untilMs ? 200 : 1000).unref?.();
     };
-    // A store it knew: dispatches claimed before it forgot may still land; a new one: nothing to wait for.
-    setTimeout(() => void attempt(), wasKnown ? this.opts.leaseMs : 0).unref?.();
+    setTimeout(() => void attempt(), fresh ? 0 : waitMs).unref?.();
   }
 
   /** Writes every home the substations' sessions imply (never over a newer claim); false if incomplete. */
@@ -270,11 +274,8 @@ export class RedisStore implements DispatchStore {
     const sessions = await this.opts.sessions();
     if (sessions === null || !this.reachable) return false;
     const epoch = this.epoch;
-    const homes = homesOf(sessions, this.opts.keyTtlMs, this.now());
     try {
-      await Promise.all(
-        homes.map((h) => this.link.send("SET", [h.name, h.value, "PX", String(Math.round(h.ttlMs)), "NX"])),
-      );
+      if (epoch !== undefined) await writeHomes(this.link, sessions, epoch, this.opts, this.now());
     } catch (err) {
       this.markDown(err);
       return false;
@@ -285,9 +286,15 @@ export class RedisStore implements DispatchStore {
 
   private markDown(err: unknown): void {
     if (this.reachable) {
-      this.opts.log?.warn("state store unreachable: each balancer keeps to its own memory until it is back", {
-        error: err instanceof Error ? err.message : String(err),
-      });
+      this.distrustedAtMs = this.now();
+      this.trusted = false;
+      this.rebuildRound += 1; // a rebuild under way is redone once the store is back
+      this.opts.log?.warn(
+        "state store unreachable: requests go where the substations say, or to a hashed home",
+        {
+          error: err instanceof Error ? err.message : String(err),
+        },
+      );
     }
     this.reachable = false;
   }

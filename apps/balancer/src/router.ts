@@ -1,5 +1,6 @@
 import {
   dispatchRequestSchema,
+  findBookingInputSchema,
   sessionAccessSchema,
   stopSessionInputSchema,
   vehicleIdSchema,
@@ -7,6 +8,7 @@ import {
 import { internalProcedure, router } from "@evgrid/kit";
 import { membershipProcedures } from "@evgrid/membership";
 import { z } from "zod";
+import { findBooking } from "./bookings.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 
 /** Every procedure is internal: charge-api and operators call them with the service token. */
@@ -16,7 +18,7 @@ export function balancerRouter(dispatcher: Dispatcher) {
     /** A session for this request, or (with waitS) once power frees up; a caller that hangs up leaves the queue. */
     dispatch: internalProcedure
       .input(dispatchRequestSchema)
-      .mutation(({ input, signal }) => dispatcher.request(input, signal)),
+      .mutation(({ input, ctx, signal }) => dispatcher.request(input, signal, ctx.deadlineAtMs ?? null)),
     listSubstations: internalProcedure.query(() => view.status()),
     /**
      * Whether this replica shares state with the others right now (REDIS_URL set and reachable): only then may
@@ -27,6 +29,8 @@ export function balancerRouter(dispatcher: Dispatcher) {
       storeUp: dispatcher.store.up,
       /** The store forgot and this replica is rebuilding it from the substations (STATE_REBUILDING). */
       storeRebuilding: dispatcher.store.rebuilding,
+      /** The store is silent: a vehicle no substation holds goes to its hashed home (after a lease). */
+      storeHashing: dispatcher.store.hashing,
     })),
     /** register and deregister: substations join and leave (packages/membership). */
     ...membershipProcedures(view),
@@ -37,10 +41,14 @@ export function balancerRouter(dispatcher: Dispatcher) {
     stopSession: internalProcedure
       .input(stopSessionInputSchema)
       .mutation(({ input }) => dispatcher.stopSession(input)),
-    /** A vehicle's active session anywhere, or null (the OCPP gateway, when a vehicle plugs in). */
+    /** A vehicle's active session anywhere, or null (operators; never what binds a charger: see findBooking). */
     findVehicleSession: internalProcedure
       .input(z.strictObject({ vehicleId: vehicleIdSchema }))
       .query(({ input }) => dispatcher.findVehicleSession(input.vehicleId)),
+    /** The active booking an idTag claims, anywhere, or null (the OCPP gateway, when a charger presents one). */
+    findBooking: internalProcedure
+      .input(findBookingInputSchema)
+      .query(({ input }) => findBooking(view, input.idTag)),
     /** One session's power, energy and end as they change (the public watchSession). */
     watchSession: internalProcedure
       .input(sessionAccessSchema)

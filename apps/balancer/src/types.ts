@@ -35,6 +35,11 @@ export type ClaimOutcome =
 export interface Claim {
   /** Where the key or vehicle already is (a replay, a session, or a substation a dead replica tried). */
   readonly home: string | undefined;
+  /**
+   * The home is the only substation it may go to (the store could not vouch: the substations said where
+   * the key or vehicle is, or it is the vehicle's hashed home): full there is a certain refusal.
+   */
+  readonly pinned?: boolean;
   /** Called before each startSession: if this replica dies now, a successor goes there first. */
   trying(substationId: string): Promise<void>;
   finish(outcome: ClaimOutcome): Promise<void>;
@@ -71,6 +76,8 @@ export interface DispatchStore {
   readonly up: boolean;
   /** The store forgot and is being rebuilt from the substations: only requests with a known home go. */
   readonly rebuilding: boolean;
+  /** The store is silent and a lease has passed: unknown vehicles go to their hashed home (degraded.ts). */
+  readonly hashing: boolean;
   /** Runs `dispatch` once per idempotency key at a time in this process; later callers get a replay. */
   coalesce(req: DispatchRequest, dispatch: () => Promise<DispatchResult>): Promise<DispatchResult>;
   /** A retry of a dispatch this replica made (it asks for nothing new: no quota is counted). */

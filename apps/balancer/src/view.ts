@@ -1,18 +1,13 @@
 import type { SubstationLoad } from "@evgrid/contract";
 import {
+  backoffDelayMs,
   closeLink,
   describeFailure,
   type InternalClient,
   type Scheduler,
   systemScheduler,
 } from "@evgrid/kit";
-import {
-  bestCandidate,
-  type CandidateView,
-  probeBackoffMs,
-  projectedUtilizationAt,
-  rankSubstations,
-} from "@evgrid/policy";
+import { bestCandidate, type CandidateView, projectedUtilizationAt, rankSubstations } from "@evgrid/policy";
 import type { SubstationRouter } from "@evgrid/substation";
 import { withoutTracing } from "@evgrid/telemetry";
 
@@ -250,9 +245,9 @@ export class GridView {
       m.lastError = why;
       m.failures += 1;
       m.consecutiveFailures += 1;
-      // Out of rotation at once; probed again after a back-off (packages/policy).
-      m.nextProbeAtMs =
-        this.now() + probeBackoffMs(m.consecutiveFailures, this.refreshMs, this.maxBackoffMs, this.random());
+      // Out of rotation at once; probed again after 1, 2, 4 ... refresh intervals (jittered: other balancers).
+      const backoff = { delayMs: this.refreshMs, maxDelayMs: this.maxBackoffMs, random: this.random };
+      m.nextProbeAtMs = this.now() + backoffDelayMs(m.consecutiveFailures - 1, backoff);
     });
   }
 

@@ -149,6 +149,7 @@ export class WaitQueue {
     });
   }
 
+  // biome-ignore lint/complexity/noExcessiveCognitiveComplexity: the queue's pass (dispatch store issue)
   async pump(): Promise<void> {
     if (this.pumping) {
       this.pumpAgain = true;
@@ -241,8 +242,8 @@ export function isGridFull(err: unknown): boolean {
   return err instanceof GridError && err.reason === reasons.GRID_FULL;
 }
 
-/** Refusals that say "not yet": a waiter keeps its place after them. */
-function keepsWaiting(err: unknown): boolean {
+/** Refusals that say "not yet": a waiter keeps its place after them (and a new one takes its place). */
+export function keepsWaiting(err: unknown): boolean {
   return isGridFull(err) || (err instanceof GridError && err.reason === reasons.STATE_REBUILDING);
 }
 

@@ -2,13 +2,14 @@ import type { BalancerRouter } from "@evgrid/balancer";
 import { balancerPool } from "@evgrid/balancer/pool";
 import { internalClient, launchApp } from "@evgrid/kit";
 import pkg from "../package.json" with { type: "json" };
+import { ChargeDesk } from "./desk.ts";
 import type { ChargeApiEnv } from "./env.ts";
 import { legacyRequestCharge } from "./legacy.ts";
 import { openApiRoute } from "./openapi.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { chargeApiRouter } from "./router.ts";
 
-/** Wires config -> telemetry -> balancer client -> router (+ legacy text route) -> server. */
+/** Wires config -> telemetry -> balancer client -> desk -> router (+ legacy text route) -> server. */
 export function startChargeApi(env: ChargeApiEnv) {
   return launchApp("charge-api", pkg.version, env, async ({ obs, log }) => {
     const balancers = balancerPool(
@@ -25,7 +26,7 @@ export function startChargeApi(env: ChargeApiEnv) {
     );
     // Which replicas are up and share state, before the first request.
     if (balancers.count > 1) await balancers.check();
-    const router = chargeApiRouter(balancers, {
+    const desk = new ChargeDesk(balancers, {
       callTimeoutMs: env.CALL_TIMEOUT_MS,
       serviceToken: env.SERVICE_TOKEN,
       rate: new RateLimiter({ ratePerS: env.QUOTA_RPS, burst: env.QUOTA_BURST }),
@@ -34,6 +35,7 @@ export function startChargeApi(env: ChargeApiEnv) {
       watchers:
         env.INTERNAL_TRANSPORT === "ws" ? { perCaller: env.QUOTA_WATCHERS, total: env.MAX_WATCHERS } : null,
     });
+    const router = chargeApiRouter(desk);
     return {
       router,
       ready: () => (balancers.healthyCount > 0 ? null : `no balancer answers (${balancers.count} listed)`),

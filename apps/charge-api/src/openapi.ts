@@ -7,6 +7,7 @@ import type { Balancers } from "@evgrid/balancer/pool";
 import {
   chargeGrantSchema,
   gridStatusSchema,
+  ownedSessionSchema,
   publicSessionSchema,
   sessionUpdateSchema,
 } from "@evgrid/contract";
@@ -20,6 +21,7 @@ import {
 import type { TRPCError } from "@trpc/server";
 import type { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
+import { ChargeDesk } from "./desk.ts";
 import type { RouterOutputs } from "./index.ts";
 import { legacyPrefixes } from "./legacy.ts";
 import { RateLimiter } from "./rate-limit.ts";
@@ -29,7 +31,7 @@ import { type ChargeApiRouter, chargeApiRouter } from "./router.ts";
 const outputs = {
   requestCharge: chargeGrantSchema,
   stopCharge: publicSessionSchema,
-  getSession: publicSessionSchema,
+  getSession: ownedSessionSchema,
   watchSession: sessionUpdateSchema,
   gridStatus: gridStatusSchema,
 };
@@ -176,12 +178,13 @@ export function chargeApiOpenApi(router: ChargeApiRouter): Record<string, unknow
 /** The router built only to be described: its procedures are never called, so it needs no balancer. */
 export function describedChargeApi(): Record<string, unknown> {
   const unused = {} as Balancers;
-  const router = chargeApiRouter(unused, {
+  const desk = new ChargeDesk(unused, {
     callTimeoutMs: 1,
     serviceToken: "unused",
     rate: new RateLimiter({ ratePerS: 1, burst: 1 }),
     maxWaiting: 0,
   });
+  const router = chargeApiRouter(desk);
   return chargeApiOpenApi(router);
 }
 

@@ -8,9 +8,10 @@ import { cpus, release, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { cpuMs, repoRoot, spawnListening, startDev } from "@evgrid/testing";
+import { type BenchResults, renderReport, writeReport } from "./bench/report.ts";
 import { type BurstResult, burst, closedLoad, type Throughput } from "./bench/run.ts";
 import { type StationCost, stationCost } from "./bench/station-cost.ts";
-import { benchTargets, blindRequests, type SystemRun } from "./bench/targets.ts";
+import { benchTargets, type SystemRun } from "./bench/targets.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -47,15 +48,27 @@ const LOAD = {
 const BIG_KW = "1000000"; // every request admitted: the benchmark measures the admission path, not refusals
 const BUN = process.execPath;
 const room = { BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" };
+// Both chains with the same allocator setting: the dev runner's (MIMALLOC_PURGE_DELAY=-1 unless the shell says).
+const allocator = { MIMALLOC_PURGE_DELAY: process.env.MIMALLOC_PURGE_DELAY ?? "-1" };
 
 /** Three bare processes in a chain: HTTP hops (fetch), or WebSocket hops after the first. */
 async function bareChain(transport: "http" | "ws"): Promise<Throughput> {
   const hop = resolve(import.meta.dir, transport === "http" ? "bench/bare-hop.ts" : "bench/bare-ws-hop.ts");
   const next = (url: string, path: string): Record<string, string> =>
     transport === "http" ? { NEXT_URL: url, NEXT_PATH: path } : { NEXT_URL: url.replace(/^http/, "ws") };
-  const c = await spawnListening([BUN, hop], { PORT: "0" });
-  const b = await spawnListening([BUN, hop], { ...room, PORT: "0", ...next(c.url, "/trpc/startSession") });
-  const a = await spawnListening([BUN, hop], { ...room, PORT: "0", ...next(b.url, "/trpc/dispatch") });
+  const c = await spawnListening([BUN, hop], { ...allocator, PORT: "0" });
+  const b = await spawnListening([BUN, hop], {
+    ...allocator,
+    ...room,
+    PORT: "0",
+    ...next(c.url, "/trpc/startSession"),
+  });
+  const a = await spawnListening([BUN, hop], {
+    ...allocator,
+    ...room,
+    PORT: "0",
+    ...next(b.url, "/trpc/dispatch"),
+  });
   try {
     return await closedLoad(a.url, LOAD);
   } finally {
@@ -202,7 +215,7 @@ const station: [StationCost, StationCost] = smoke
   ? [await stationCost(10, 3, 500), await stationCost(1000, 3, 500)]
   : [await stationCost(10), await stationCost(10_000)];
 
-const results = {
+const results: BenchResults = {
   machine: {
     cpu: cpus()[0]?.model ?? "unknown",
     cores: cpus().length,
@@ -210,7 +223,7 @@ const results = {
     kernel: release(),
     bun: Bun.version,
   },
-  settings: { ...LOAD, quick },
+  settings: { ...LOAD, quick, purgeDelay: allocator.MIMALLOC_PURGE_DELAY },
   bareChain: bare,
   bareWsChain: bareWs,
   system: {
@@ -242,116 +255,8 @@ const results = {
   }),
 };
 
-const f0 = (x: number) => x.toFixed(0);
-const f2 = (x: number) => x.toFixed(2);
-/** Enough digits that a value and its limit never round to the wrong side of each other. */
-const num = (x: number) => (x !== 0 && Math.abs(x) < 0.1 ? x.toPrecision(3) : x.toFixed(2));
-const row = (name: string, t: Throughput & { balancerCpuUsPerDispatch?: number }, base: Throughput) =>
-  `| ${name} | ${f0(t.perS)} | ${f2(t.perS / base.perS)} | ${t.latency.p50Ms} | ${t.latency.p99Ms} | ${t.notOk} | ${
-    t.balancerCpuUsPerDispatch === undefined ? "" : f0(t.balancerCpuUsPerDispatch)
-  } |`;
-const rows: [string, (Throughput & { balancerCpuUsPerDispatch?: number }) | undefined][] = [
-  ["bare chain: 3 Bun.serve processes, HTTP (fetch) hops", bare],
-  ["bare chain: HTTP in, then WebSocket hops", bareWs],
-  ["system: metrics on, traces off (2 substations)", tracesOff],
-  ["system: every span exported", tracesOn],
-  ["system: internal calls over HTTP (INTERNAL_TRANSPORT=http)", httpLinks],
-  ["system: journals in memory (SUBSTATION_DB_PATH=:memory:)", memoryJournal],
-  ["system: journal sync full (SUBSTATION_SYNC=full)", fullSync],
-  ["system: 8 substations (2 processes)", substations8],
-  ["system: 32 substations (2 processes)", substations32],
-  ["system: 128 substations (2 processes)", substations128],
-];
-const table = [
-  "| run | req/s | vs bare | p50 ms | p99 ms | not 200 | balancer CPU µs/dispatch |",
-  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-  ...rows.flatMap(([name, t]) => (t ? [row(name, t, bare)] : [])),
-].join("\n");
-const targetTable = [
-  "| target | measured | limit | |",
-  "| --- | ---: | ---: | --- |",
-  ...results.targets.map(
-    (t) => `| ${t.name} | ${num(t.value)} | ${num(t.limit)} | ${t.ok ? "met" : "**not met**"} |`,
-  ),
-].join("\n");
-const burstTable = [
-  "| substation | capacity kW | sessions | demand / capacity |",
-  "| --- | ---: | ---: | ---: |",
-  ...burstResult.substations.map(
-    (s) => `| ${s.substationId} | ${f0(s.capacityKw)} | ${s.sessions} | ${s.loadRatio.toFixed(4)} |`,
-  ),
-].join("\n");
-const stationTable = [
-  "| active sessions | admission + stop, µs | getLoad, µs |",
-  "| ---: | ---: | ---: |",
-  ...station.map((s) => `| ${s.sessions} | ${f2(s.admitAndStopUs)} | ${s.getLoadUs.toFixed(3)} |`),
-].join("\n");
-
-// The same burst through balancer replicas sharing state: each replica counts only its own assignments in
-// flight, so up to R requests may pick one substation unseen by each other.
-const replicaSection = burstReplicas
-  ? [
-      "",
-      "The same burst through balancer replicas sharing state (`--balancers R --redis`): each replica counts",
-      "only its own assignments in flight and sees the others' admissions at its next load refresh (500 ms), so",
-      "the bound is one request's share of the smallest substation times the requests one replica cannot see",
-      "in a refresh period ((R-1)/R of the burst's rate x 0.5 s), plus its own. Capacity is never breached:",
-      "herding costs evenness across sites, not safety.",
-      "",
-      "| replicas | admitted | breaches | load spread | bound | p99 ms |",
-      "| ---: | ---: | ---: | ---: | ---: | ---: |",
-      ...burstReplicas.map(
-        (r) =>
-          `| ${r.replicas} | ${r.result.admitted}/${r.result.requests} | ${r.result.breaches} | ${num(r.result.loadSpread)} | ${num(r.result.spreadBound * (1 + blindRequests(r.replicas, r.result.requests / r.result.durationS)))} | ${r.result.latency.p99Ms} |`,
-      ),
-      "",
-    ].join("\n")
-  : "";
-
-const m = results.machine;
-const generated = `<!-- bench:begin (written by \`bun run bench\`; edit outside these markers) -->
-Measured ${new Date().toISOString().slice(0, 10)} on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel},
-Bun ${m.bun}, with \`bun run bench${quick ? " --quick" : ""}\`. Closed model, ${LOAD.concurrency} concurrent users,
-${LOAD.durationS} s per run after a ${LOAD.warmupS} s warm-up, ${LOAD.sessionS} s sessions, one vehicle per request,
-same load generator for every run (the typed tRPC client). Unless the row says otherwise: internal calls on
-WebSocket links, journals on disk with group commit (sync normal), metrics on, traces off. "Every span
-exported" sends each span by OTLP/protobuf to a sink process (${spans.exports} exports,
-${(spans.bytes / 2 ** 20).toFixed(1)} MiB).
-
-${table}
-
-${targetTable}
-
-Burst: ${burstResult.requests} requests at concurrency 256, ${burstResult.admitted} admitted
-(${Object.entries(burstResult.outcomes)
-  .map(([k, v]) => `${k} ${v}`)
-  .join(", ")}), p99 ${burstResult.latency.p99Ms} ms; ${burstResult.breaches} capacity breaches in
-${burstResult.samples} samples of every substation's own load; load spread ${num(burstResult.loadSpread)}
-(bound ${num(burstResult.spreadBound)}).
-
-${burstTable}
-${replicaSection}
-Substation cost, in process (four power classes):
-
-${stationTable}
-<!-- bench:end -->`;
-
-if (!values["no-write"] && !smoke) {
-  const path = resolve(repoRoot, "BENCHMARKS.md");
-  const file = Bun.file(path);
-  const current = (await file.exists())
-    ? await file.text()
-    : "# Benchmarks\n\n<!-- bench:begin -->\n<!-- bench:end -->\n";
-  const next = current.replace(/<!-- bench:begin[\s\S]*<!-- bench:end -->/, generated);
-  await Bun.write(path, next);
-  // Laid out as the repository's formatter wants it (padded tables), so the lint passes after a bench.
-  const format = Bun.spawn([resolve(repoRoot, "node_modules/.bin/biome"), "format", "--write", path], {
-    cwd: repoRoot,
-    stdout: "ignore",
-    stderr: "inherit",
-  });
-  if ((await format.exited) !== 0) console.error("bench: could not format BENCHMARKS.md (biome)");
-}
+const { table, targetTable, generated } = renderReport(results);
+if (!values["no-write"] && !smoke) await writeReport(generated);
 if (values.json) {
   console.log(JSON.stringify(results, null, 2));
 } else {

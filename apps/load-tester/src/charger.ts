@@ -18,7 +18,10 @@ Options:
   --id <id>              charge point id (Basic auth user)
   --password <pw>        its password                   (default: $OCPP_PASSWORD)
   --protocol <p>         ocpp1.6 or ocpp2.0.1           (default: ocpp1.6)
-  --vehicle <id>         the idTag / idToken presented  (default: ev-<pid>)
+  --id-tag <tag>         the idTag / idToken presented: a booking's idTag (requestCharge answers it
+                         to the booking's owner) claims that booking here; any other is a walk-in
+                         (default: ev-<pid>)
+  --vehicle <tag>        the same as --id-tag (its older name)
   --connector <n>        connector (1.6) / EVSE (2.0.1)  (default: 1)
   --draw-kw <kW>         what the vehicle draws at most; below its limit it draws this (default: draws its limit)
   --meter-every-s <s>    seconds between MeterValues    (default: 5)
@@ -26,7 +29,7 @@ Options:
   -h, --help             show this help
 
 Example:
-  bun run charger --id cp-substation-1-1 --password <printed by bun run dev --chargers 1> --vehicle ev-42`;
+  bun run charger --id cp-substation-1-1 --password <printed by bun run dev --chargers 1> --id-tag <idTag>`;
 
 const flags = parseCommandLine({
   command: "charger",
@@ -36,6 +39,7 @@ const flags = parseCommandLine({
     id: { type: "string" },
     password: { type: "string" },
     protocol: { type: "string" },
+    "id-tag": { type: "string" },
     vehicle: { type: "string" },
     connector: { type: "string" },
     "draw-kw": { type: "string" },
@@ -50,7 +54,8 @@ const flags = parseCommandLine({
     id: z.string({ error: "is required" }).min(1),
     password: z.string({ error: "is required (or set OCPP_PASSWORD)" }).min(1),
     protocol: z.enum(["ocpp1.6", "ocpp2.0.1"]).default("ocpp1.6"),
-    vehicle: z.string().min(1).default(`ev-${process.pid}`),
+    "id-tag": z.string().min(1).max(36).optional(),
+    vehicle: z.string().min(1).max(36).optional(),
     connector: numberFlag(1, { integer: true }).default(1),
     "draw-kw": numberFlag(0).optional(),
     "meter-every-s": numberFlag(0.1).default(5),
@@ -59,6 +64,7 @@ const flags = parseCommandLine({
   fallbacks: { url: process.env.OCPP_URL, password: process.env.OCPP_PASSWORD },
 });
 
+const idTag = flags["id-tag"] ?? flags.vehicle ?? `ev-${process.pid}`;
 const log = (msg: string) => console.log(`${new Date().toISOString().slice(11, 23)}  ${flags.id}  ${msg}`);
 const cp = new SimulatedChargePoint({
   url: flags.url,
@@ -100,8 +106,8 @@ try {
   process.exit(1);
 }
 await cp.status(connector, "Occupied");
-const transactionId = await cp.startTransaction(connector, flags.vehicle, 0);
-log(`vehicle ${flags.vehicle} plugged in: transaction ${transactionId}`);
+const transactionId = await cp.startTransaction(connector, idTag, 0);
+log(`vehicle plugged in, idTag ${idTag}: transaction ${transactionId}`);
 const watch = () =>
   void cp
     .nextProfile(connector, () => true, 2 ** 31 - 1)

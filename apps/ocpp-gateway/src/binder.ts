@@ -1,7 +1,8 @@
-import { type dispatchRequestSchema, errorDataOf, type Session } from "@evgrid/contract";
-import { describeFailure, type Logger } from "@evgrid/kit";
+import { type dispatchRequestSchema, errorDataOf, type Session, walkInVehicleId } from "@evgrid/contract";
+import { Backoff, type BackoffOptions, describeFailure, type Logger, retry } from "@evgrid/kit";
 import { PRIORITY_WEIGHT } from "@evgrid/policy";
 import type { z } from "zod";
+import { findBooking } from "./booking-lookup.ts";
 import type { ChargerTable } from "./chargers.ts";
 import type { ChargePointShares } from "./cp-shares.ts";
 import type { Ends } from "./ends.ts";
@@ -9,7 +10,6 @@ import type { Grid } from "./grid.ts";
 import type { Tx } from "./model.ts";
 import type { Power } from "./power.ts";
 import type { Registry } from "./registry.ts";
-import { Backoff } from "./retry.ts";
 import type { StopOutbox } from "./stop-outbox.ts";
 
 export interface BinderSettings {
@@ -27,13 +27,17 @@ const WAIT_REASONS = new Set([
   "SUBSTATION_DRAINING",
 ]);
 const MAX_WAIT_S = 300;
+/** Calls to the grid that failed are tried again from half a second, at most every 10 s. */
+const RETRY: BackoffOptions = { delayMs: 500, maxDelayMs: 10_000 };
 const walkInKey = (tx: Tx) => `ocpp:${tx.chargePointId}:${tx.transactionId}`;
 type WalkIn = z.input<typeof dispatchRequestSchema>;
+/** What one admission try leaves to do. */
+type Step = "done" | "again" | "backoff" | { as: string };
 
 /**
- * Binds transactions to grid sessions, and owns their phase from `binding` to `charging`: a vehicle's booked
- * session at this substation becomes its transaction's; otherwise it is admitted as a walk-in, waiting at 0 W
- * while the grid is full; after a gateway restart its session is read back (`resuming`).
+ * Binds transactions to grid sessions, and owns their phase from `binding` to `charging`: the booking its
+ * idTag claims becomes its transaction's; otherwise it is admitted as a walk-in, waiting at 0 W while the
+ * grid is full; after a gateway restart its session is read back (`resuming`).
  */
 export class Binder {
   /** Aborted when the gateway stops: the settling of abandoned admissions gives up. */
@@ -52,34 +56,43 @@ export class Binder {
   ) {}
 
   /**
-   * Dispatched: the vehicle's session at this substation becomes this transaction's. Booked elsewhere: that
-   * reservation is released and the vehicle is admitted here as a walk-in.
+   * The idTag is a booking's (its owner was told it): that session at this substation becomes this
+   * transaction's; booked elsewhere, it is released there and the booked vehicle admitted here as a walk-in.
+   * Any other idTag is a walk-in of its own (`ocpp:<idTag>`): a vehicle id claims nobody's booking.
    */
   async bind(tx: Tx): Promise<void> {
-    const vehicleId = tx.vehicleId;
-    if (!vehicleId) return;
-    const backoff = new Backoff(500, 10_000);
+    const idTag = tx.vehicleId;
+    if (!idTag) return;
+    const backoff = new Backoff(RETRY);
     while (this.table.isCurrent(tx)) {
       try {
-        const found = await this.grid.balancers.call((b) => b.findVehicleSession.query({ vehicleId }));
+        const found = await findBooking(this.grid, idTag);
+        // Claimed already by another transaction (the same tag in other letter case): one per idTag.
+        if (found && this.table.txOfSession(found.sessionId)) return this.ends.gridEnded(tx);
         if (found && found.substationId === tx.substationId) {
           const ch = this.table.get(tx.chargePointId);
-          const demand = { minKw: found.minKw, maxKw: found.maxKw };
-          if (ch && (await this.shares.makeRoom(ch, tx, demand)) === null) return this.cannotFit(tx);
-          return this.attach(tx, found, found.allocatedKw, -1);
+          const release = await this.shares.turns.take(tx.chargePointId, tx.life.signal);
+          if (!release) return;
+          try {
+            const demand = { minKw: found.minKw, maxKw: found.maxKw };
+            if (ch && (await this.shares.makeRoom(ch, tx, demand)) === null) return this.cannotFit(tx);
+            return this.attach(tx, found, found.allocatedKw, -1);
+          } finally {
+            release();
+          }
         }
         if (found) {
           await this.grid.balancers.call((b) =>
             b.stopSession.mutate({ sessionId: found.sessionId, reason: "stopped" }),
           );
-          this.log.info("vehicle plugged in at another substation; its reservation was released", {
-            vehicleId,
+          this.log.info("booking claimed at another substation; released there", {
             sessionId: found.sessionId,
           });
+          return await this.admit(tx, found.vehicleId);
         }
-        return await this.admit(tx, vehicleId);
+        return await this.admit(tx, walkInVehicleId(idTag));
       } catch (err) {
-        this.log.warn("cannot look the vehicle up yet; retrying", { vehicleId, error: describeFailure(err) });
+        this.log.warn("cannot look the idTag up yet; retrying", { error: describeFailure(err) });
         if (!(await backoff.wait(tx.life.signal))) return;
       }
     }
@@ -99,7 +112,7 @@ export class Binder {
     tx.phase = { state: "resuming", sessionId };
     this.table.bindSession(sessionId, tx);
     void (async () => {
-      const backoff = new Backoff(250, 10_000);
+      const backoff = new Backoff({ ...RETRY, delayMs: 250 });
       while (this.table.isCurrent(tx) && tx.phase.state === "resuming") {
         const site = this.grid.site(tx.substationId);
         try {
@@ -121,63 +134,101 @@ export class Binder {
     this.closing.abort();
   }
 
-  /** A walk-in: admitted at the charger's own substation, waiting (0 W) while the grid is full. */
-  private async admit(tx: Tx, vehicleId: string): Promise<void> {
-    const ch = this.table.get(tx.chargePointId);
-    if (!ch) return;
-    const maxKw = ch.cp.maxKw;
-    const backoff = new Backoff(500, 10_000);
+  /**
+   * A walk-in: admitted at the charger's own substation, waiting (0 W) while the grid is full. Each try takes
+   * the charge point's turn: its share is planned, admitted and bound before another transaction's is.
+   */
+  private async admit(tx: Tx, asVehicle: string): Promise<void> {
+    const backoff = new Backoff(RETRY);
+    let vehicleId = asVehicle;
     while (this.table.isCurrent(tx)) {
-      const waitS = tx.phase.state === "waiting" ? MAX_WAIT_S : undefined;
-      // Its share of the charge point, made before it is admitted and admitted capped at it.
-      const shareKw = await this.shares.makeRoom(ch, tx);
-      if (shareKw === null) return this.cannotFit(tx);
-      if (!this.table.isCurrent(tx)) return;
-      const levelVersion = this.power.levelVersion(tx.substationId);
-      const request: WalkIn = {
-        vehicleId,
-        maxKw,
-        ...(shareKw < maxKw ? { capKw: shareKw } : {}),
-        minKw: Math.min(maxKw, this.cfg.walkInMinKw),
-        durationS: this.cfg.walkInMaxS,
-        substationId: tx.substationId,
-        idempotencyKey: walkInKey(tx),
-        ...(waitS === undefined ? {} : { waitS }),
-      };
-      let session: Session;
+      const release = await this.shares.turns.take(tx.chargePointId, tx.life.signal);
+      if (!release) return;
+      let next: Step;
       try {
-        ({ session } = await this.grid.balancers.call(
-          (b) =>
-            b.dispatch.mutate(request, {
-              context: { timeoutMs: (waitS ?? 5) * 1000 + 10_000, signal: tx.life.signal },
-            }),
-          // It carries its idempotency key: an answer lost with a replica may be asked of another.
-          { retryUncertain: true },
-        ));
-      } catch (err) {
-        if (tx.life.signal.aborted) return this.settleAbandoned(request);
-        const reason = errorDataOf(err)?.reason;
-        if (reason !== undefined && WAIT_REASONS.has(reason)) {
-          if (tx.phase.state !== "waiting") {
-            tx.phase = { state: "waiting" };
-            this.log.info("grid full: the transaction waits for power at 0 W", { vehicleId });
-            this.power.push(tx, Date.now());
-          }
-          backoff.reset();
-          continue;
-        }
-        if (reason === "VEHICLE_ALREADY_CHARGING") return this.bind(tx);
-        if (reason === "EXCEEDS_SITE_CAPACITY" || reason === "INVALID_INPUT") {
-          this.log.warn("walk-in can never be admitted here; stopping it", { vehicleId, reason });
-          return this.ends.gridEnded(tx);
-        }
-        this.log.warn("walk-in admission failed; retrying", { vehicleId, error: describeFailure(err) });
-        if (!(await backoff.wait(tx.life.signal))) return;
-        continue;
+        next = await this.tryAdmit(tx, vehicleId, backoff);
+      } finally {
+        release();
       }
-      if (!this.table.isCurrent(tx)) return this.release(session.sessionId); // ended meanwhile
-      return this.attach(tx, session, session.allocatedKw, levelVersion);
+      if (next === "done") return;
+      if (next === "backoff" && !(await backoff.wait(tx.life.signal))) return;
+      if (typeof next === "object") vehicleId = next.as;
     }
+  }
+
+  /** One admission try: bound or settled (done), again now, again after a back-off, or again as a walk-in. */
+  // biome-ignore lint/complexity/noExcessiveCognitiveComplexity: one admission answer per branch (the gateway split issue)
+  private async tryAdmit(tx: Tx, vehicleId: string, backoff: Backoff): Promise<Step> {
+    const ch = this.table.get(tx.chargePointId);
+    if (!ch) return "done";
+    const maxKw = ch.cp.maxKw;
+    const waitS = tx.phase.state === "waiting" ? MAX_WAIT_S : undefined;
+    // Its share of the charge point, made before it is admitted and admitted capped at it.
+    const shareKw = await this.shares.makeRoom(ch, tx);
+    if (shareKw === null) {
+      this.cannotFit(tx);
+      return "done";
+    }
+    if (!this.table.isCurrent(tx)) return "done";
+    const levelVersion = this.power.levelVersion(tx.substationId);
+    const request: WalkIn = {
+      vehicleId,
+      maxKw,
+      ...(shareKw < maxKw ? { capKw: shareKw } : {}),
+      minKw: Math.min(maxKw, this.cfg.walkInMinKw),
+      durationS: this.cfg.walkInMaxS,
+      substationId: tx.substationId,
+      idempotencyKey: walkInKey(tx),
+      ...(waitS === undefined ? {} : { waitS }),
+    };
+    let session: Session;
+    try {
+      ({ session } = await this.grid.balancers.call(
+        (b) =>
+          b.dispatch.mutate(request, {
+            context: { timeoutMs: (waitS ?? 5) * 1000 + 10_000, signal: tx.life.signal },
+          }),
+        // It carries its idempotency key: an answer lost with a replica may be asked of another.
+        { retryUncertain: true },
+      ));
+    } catch (err) {
+      // Settled in its turn: a session it may have made is gone before the next is planned.
+      if (tx.life.signal.aborted) {
+        await this.settleAbandoned(request);
+        return "done";
+      }
+      const reason = errorDataOf(err)?.reason;
+      if (reason !== undefined && WAIT_REASONS.has(reason)) {
+        if (tx.phase.state !== "waiting") {
+          tx.phase = { state: "waiting" };
+          this.log.info("grid full: the transaction waits for power at 0 W", { vehicleId });
+          this.power.push(tx, Date.now());
+        }
+        backoff.reset();
+        return "again";
+      }
+      if (reason === "VEHICLE_ALREADY_CHARGING") {
+        // A claimed booking's vehicle booked again meanwhile: the holder charges as a walk-in instead.
+        const own = walkInVehicleId(tx.vehicleId ?? "");
+        if (vehicleId !== own) return { as: own };
+        this.log.warn("idTag is charging elsewhere in the grid; stopping this transaction", {
+          chargePointId: tx.chargePointId,
+          transactionId: tx.transactionId,
+        });
+        this.ends.gridEnded(tx);
+        return "done";
+      }
+      if (reason === "EXCEEDS_SITE_CAPACITY" || reason === "INVALID_INPUT") {
+        this.log.warn("walk-in can never be admitted here; stopping it", { vehicleId, reason });
+        this.ends.gridEnded(tx);
+        return "done";
+      }
+      this.log.warn("walk-in admission failed; retrying", { vehicleId, error: describeFailure(err) });
+      return "backoff";
+    }
+    if (this.table.isCurrent(tx)) this.attach(tx, session, session.allocatedKw, levelVersion);
+    else await this.release(session.sessionId); // ended meanwhile
+    return "done";
   }
 
   /**
@@ -188,22 +239,22 @@ export class Binder {
    */
   private async settleAbandoned(request: WalkIn): Promise<void> {
     const { waitS: _waitS, ...again } = request;
-    const backoff = new Backoff(500, 10_000);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        const { session } = await this.grid.balancers.call((b) => b.dispatch.mutate(again), {
-          retryUncertain: true,
-        });
-        return this.release(session.sessionId);
-      } catch (err) {
-        if (errorDataOf(err)?.reason !== undefined) return;
-        this.log.warn("could not settle an admission whose transaction ended; retrying", {
-          vehicleId: request.vehicleId,
-          error: describeFailure(err),
-        });
-        if (!(await backoff.wait(this.closing.signal))) return;
-      }
-    }
+    const settled = await retry(
+      () => this.grid.balancers.call((b) => b.dispatch.mutate(again), { retryUncertain: true }),
+      {
+        ...RETRY,
+        maxAttempts: 5,
+        signal: this.closing.signal,
+        // An answered refusal: no session was made, nothing to settle.
+        retryIf: (err) => errorDataOf(err)?.reason === undefined,
+        onRetry: (err) =>
+          this.log.warn("could not settle an admission whose transaction ended; retrying", {
+            vehicleId: request.vehicleId,
+            error: describeFailure(err),
+          }),
+      },
+    ).catch(() => null);
+    if (settled) await this.release(settled.session.sessionId);
   }
 
   /** A session admitted for a transaction that has ended: its power goes back (unless a new one took it). */

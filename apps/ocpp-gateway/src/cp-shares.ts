@@ -2,6 +2,9 @@ import { type ConnectorDemand, chargePointCaps, fitsChargePoint } from "@evgrid/
 import type { Caps } from "./caps.ts";
 import type { Charger } from "./chargers.ts";
 import type { Tx } from "./model.ts";
+import { Turns } from "./turns.ts";
+
+const NEVER = new AbortController().signal;
 
 /**
  * A charge point's maximum, split across its open transactions (packages/policy chargePointCaps) and held as
@@ -9,6 +12,14 @@ import type { Tx } from "./model.ts";
  * whatever connector ids it uses. Lowered caps are sent, and answered, before raised ones.
  */
 export class ChargePointShares {
+  /**
+   * A charge point's changes of shares, one at a time: the binder holds the turn from planning an admission
+   * to binding it, and a rebalance waits for it (else a raise planned earlier could land after a cut).
+   */
+  readonly turns = new Turns();
+  /** Stops on their way to the grid, by charge point: their sessions still hold power in the books. */
+  private readonly leaving = new Map<string, Set<Promise<unknown>>>();
+
   constructor(
     private readonly caps: Caps,
     private readonly walkInMinKw: number,
@@ -26,18 +37,47 @@ export class ChargePointShares {
    * minimum does not fit.
    */
   async makeRoom(ch: Charger, tx: Tx, demand?: ConnectorDemand): Promise<number | null> {
+    await this.left(ch);
     const plan = this.plan(ch, tx, demand);
     if (!plan) return null;
     await this.apply(plan, true);
     return plan.get(tx) ?? null;
   }
 
+  /** A transaction's stop on its way to the grid: admissions at its charge point wait for it. */
+  whileLeaving<T>(ch: Charger, stop: Promise<T>): Promise<T> {
+    const id = ch.cp.chargePointId;
+    const set = this.leaving.get(id) ?? new Set();
+    this.leaving.set(id, set);
+    const settled = stop.then(
+      () => {},
+      () => {},
+    );
+    set.add(settled);
+    void settled.then(() => {
+      set.delete(settled);
+      if (set.size === 0 && this.leaving.get(id) === set) this.leaving.delete(id);
+    });
+    return stop;
+  }
+
+  /** A transaction just ended still holds its share until the grid has taken it back (one attempt). */
+  private async left(ch: Charger): Promise<void> {
+    await Promise.all(this.leaving.get(ch.cp.chargePointId) ?? []);
+  }
+
   /** A transaction bound or gone: every cap follows its share, decreases first. */
   async rebalance(ch: Charger): Promise<void> {
-    const plan = this.plan(ch);
-    if (!plan) return;
-    await this.apply(plan, true);
-    await this.apply(plan, false);
+    const release = await this.turns.take(ch.cp.chargePointId, NEVER);
+    try {
+      await this.left(ch);
+      const plan = this.plan(ch);
+      if (!plan) return;
+      await this.apply(plan, true);
+      await this.apply(plan, false);
+    } finally {
+      release?.();
+    }
   }
 
   private plan(ch: Charger, tx?: Tx, demand?: ConnectorDemand): Map<Tx, number> | null {

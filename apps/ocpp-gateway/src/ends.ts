@@ -43,7 +43,8 @@ export class Ends {
       this.registry.closeTransaction(ch.cp.chargePointId, tx.transactionId, Date.now(), stop);
     // Its power goes to its charge point's other transactions only once the grid has taken it back.
     if (sessionId) {
-      if (await this.outbox.stop({ sessionId, reason }, close)) void this.shares.rebalance(ch);
+      const stopped = this.shares.whileLeaving(ch, this.outbox.stop({ sessionId, reason }, close));
+      if (await stopped) void this.shares.rebalance(ch);
     } else {
       try {
         close(null);

@@ -8,8 +8,8 @@ import {
   type RpcObservability,
   type Transport,
 } from "@evgrid/kit";
+import { delay } from "@evgrid/kit/retry";
 import type { SubstationRouter } from "@evgrid/substation";
-import { pause } from "./retry.ts";
 
 export interface GridOptions {
   balancerUrls: readonly string[];
@@ -102,7 +102,7 @@ export class Grid {
           this.opts.onError(substationId, err);
           site.watch = null;
           // The link reopens on its own; an error from the substation itself is retried after a pause.
-          void pause(1000, this.stopping.signal).then((go) => go && this.syncWatch(substationId, site));
+          void delay(1000, this.stopping.signal).then((go) => go && this.syncWatch(substationId, site));
         },
         onComplete: () => {
           site.watch = null;

@@ -1,6 +1,7 @@
 /**
  * The pusher's side of the wire (what it needs from the gateway, how an answer is classified) and its books.
  */
+import { backoffDelayMs } from "@evgrid/kit/retry";
 import type { ConnectorPower } from "@evgrid/policy";
 import { TimeoutError } from "ocpp-rpc";
 
@@ -113,4 +114,9 @@ export function newChargerState(substationId: string): ChargerState {
     retry: null,
     slots: new Map(),
   };
+}
+
+/** How long a charger that refused or ignored its last `failures` limits is left alone (kit's back-off). */
+export function retryDelayMs(cfg: PusherSettings, failures: number): number {
+  return backoffDelayMs(failures - 1, { delayMs: cfg.backoffMs, maxDelayMs: cfg.backoffMaxMs });
 }

@@ -6,6 +6,7 @@ import {
   type PushOutcome,
   type PushTransport,
   pushOnce,
+  retryDelayMs,
   type Site,
   type Slot,
 } from "./push-transport.ts";
@@ -254,8 +255,7 @@ export class SitePusher implements Pusher {
       ch.retryAtMs = 0;
     } else {
       ch.failures += 1;
-      ch.retryAtMs =
-        this.now() + Math.min(this.cfg.backoffMaxMs, this.cfg.backoffMs * 2 ** (ch.failures - 1));
+      ch.retryAtMs = this.now() + retryDelayMs(this.cfg, ch.failures);
     }
     if (managed === ch.managed) return;
     ch.managed = managed;

@@ -1,9 +1,8 @@
 import { errorDataOf } from "@evgrid/contract";
-import { describeFailure, type Logger } from "@evgrid/kit";
+import { Backoff, describeFailure, type Logger } from "@evgrid/kit";
 import type { Grid } from "./grid.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { QueuedStop, Registry } from "./registry.ts";
-import { Backoff } from "./retry.ts";
 
 /**
  * Grid sessions to stop, until the grid confirmed each (a stop, or "no such session": already ended). The
@@ -68,7 +67,7 @@ export class StopOutbox {
   }
 
   private async retry(stop: QueuedStop): Promise<void> {
-    const backoff = new Backoff(500, 30_000);
+    const backoff = new Backoff({ delayMs: 500, maxDelayMs: 30_000 });
     while (!this.closing.signal.aborted && this.pending.has(stop.sessionId)) {
       await backoff.wait(AbortSignal.any([this.closing.signal, this.wake.signal]));
       if (this.closing.signal.aborted) return;

@@ -126,6 +126,7 @@ export class Transactions {
     return this.table.chargingVehicle(token, exceptTransactionId) ? "ConcurrentTx" : "Accepted";
   }
 
+  // biome-ignore lint/complexity/noExcessiveCognitiveComplexity: StartTransaction (gateway split issue)
   private start(ch: Charger, e: TxStarted): Answered<StartOutcome> {
     const refuse = (reason: Extract<StartOutcome, { kind: "refused" }>["reason"], message: string) => ({
       answer: { kind: "refused" as const, reason, message },

@@ -121,7 +121,7 @@ describe("SitePusher", () => {
     p.want(at("Y", 1, "t9", 22_000), 1_000, 0); // a neighbour's want plans the site again
     await Promise.resolve();
     expect(calls.length).toBe(1);
-    nowMs += 1_000;
+    nowMs += 1_200; // the wait: 1 s, spread by at most +20 %
     await eventually(() => expect(calls.length).toBe(2), { timeoutMs: 3000 });
     (calls[1] as Call).answer("Accepted"); // the default again, first
     await eventually(() =>

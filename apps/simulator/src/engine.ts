@@ -137,6 +137,7 @@ const DAY_MIN = 24 * 60;
 const KWH_EPSILON = 1e-6;
 
 /** Replays the day under one policy. */
+// biome-ignore lint/complexity/noExcessiveCognitiveComplexity: the day's loop (simulator engine issue)
 export function simulate(scenario: Scenario, arrivals: readonly Arrival[], policy: Policy): PolicyResult {
   const random = new Random(scenario.seed + 7919);
   const sites: Site[] = scenario.substations.map((s, index) => ({

@@ -4,7 +4,7 @@ import { type AdmissionDecision, type Capacity, decideAdmission } from "@evgrid/
 
 /**
  * The checks a new request passes before a session starts, in order, each refusing with its own typed
- * reason: the station is drained; the vehicle already charges; the minimum does not fit (packages/policy's
+ * reason: the caller's deadline passed; the station is drained; the vehicle already charges; the minimum does not fit (packages/policy's
  * all-or-nothing admission). Before them, Station.start refuses everything while closing and answers a
  * retried key with its session (`replayOf`), even on a drained or full station.
  */
@@ -16,6 +16,8 @@ export interface AdmissionState {
   /** The vehicle's active session here, if any. */
   activeOfVehicle: string | undefined;
   load: () => SubstationLoad;
+  /** The caller's deadline has passed: it gave up, so nothing may start for it. */
+  pastDeadline?: boolean;
 }
 
 /** Throws the typed refusal if the request may not start a session here; returns if it may. */
@@ -24,6 +26,14 @@ export function checkAdmission(
   s: AdmissionState,
   onRefuse?: (reason: string) => void,
 ): void {
+  if (s.pastDeadline) {
+    throw new GridError(
+      "SERVICE_UNAVAILABLE",
+      reasons.DEADLINE_EXCEEDED,
+      `${s.substationId}: the request's deadline passed before it arrived; nothing was started`,
+      { substationId: s.substationId },
+    );
+  }
   if (s.draining) {
     throw new GridError(
       "SERVICE_UNAVAILABLE",

@@ -1,7 +1,8 @@
 import { dirname, join } from "node:path";
-import { launchApp } from "@evgrid/kit";
+import { idTagFor, launchApp } from "@evgrid/kit";
 import { joinBalancers } from "@evgrid/membership";
 import pkg from "../package.json" with { type: "json" };
+import { BookingIndex } from "./bookings.ts";
 import { CdrExport } from "./cdr.ts";
 import type { SubstationEnv } from "./env.ts";
 import { Journal } from "./journal.ts";
@@ -19,12 +20,28 @@ export function startSubstation(env: SubstationEnv) {
     const journal = new Journal(dbPath, { maxMb: env.SUBSTATION_JOURNAL_MAX_MB, sync: env.SUBSTATION_SYNC });
     const journalMeasures = journalMetrics(telemetry.meter, env.SUBSTATION_ID);
     const journalHealth = new JournalHealth({ count: journalMeasures.onError, log });
+    const bookings = new BookingIndex(
+      (sessionId) => idTagFor(env.SERVICE_TOKEN, sessionId),
+      (sessionId) => {
+        try {
+          return station.get(sessionId);
+        } catch {
+          return null;
+        }
+      },
+    );
     const station = new Station({
       id: env.SUBSTATION_ID,
       capacityKw: env.SUBSTATION_CAPACITY_KW,
       limitKw: env.SUBSTATION_LIMIT_KW ?? null,
-      onStart: measures.onStart,
-      onEnd: measures.onEnd,
+      onStart: (session) => {
+        measures.onStart();
+        bookings.add(session.sessionId);
+      },
+      onEnd: (session) => {
+        measures.onEnd(session);
+        bookings.remove(session.sessionId);
+      },
       onRefuse: measures.onRefuse,
       journal,
       journalHealth,
@@ -33,6 +50,8 @@ export function startSubstation(env: SubstationEnv) {
       reshareMinMs: env.SUBSTATION_RESHARE_MIN_MS,
     });
     const recovery = station.recover();
+    // Resumed sessions keep the idTags their owners were given.
+    for (const session of station.list("active", Number.MAX_SAFE_INTEGER)) bookings.add(session.sessionId);
     const cdrDir =
       env.SUBSTATION_CDR_DIR ?? (dbPath === ":memory:" ? undefined : join(dirname(dbPath), "cdr"));
     const retention = new Retention({
@@ -50,7 +69,7 @@ export function startSubstation(env: SubstationEnv) {
     if (recovery.resumed + recovery.endedWhileDown > 0)
       log.info("recovered sessions from the journal", { dbPath, ...recovery });
     return {
-      router: substationRouter(station),
+      router: substationRouter(station, bookings),
       ready: () => {
         const failing = journalHealth.failingOps();
         return failing.length === 0 ? null : `journal writes failing: ${failing.join(", ")}`;
@@ -91,6 +110,7 @@ export function startSubstation(env: SubstationEnv) {
       },
       expose: {
         station,
+        bookings,
         /** Stops heartbeating without deregistering: what a crash looks like to the balancers. */
         stopHeartbeats: () => membership?.stop(false),
       },

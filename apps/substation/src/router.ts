@@ -1,7 +1,10 @@
 import {
   dispatchRequestSchema,
+  findBookingInputSchema,
+  idempotencyKeySchema,
   listSessionsInputSchema,
   meterReadingInputSchema,
+  ownerSchema,
   sessionAccessSchema,
   setDrainingInputSchema,
   setLimitInputSchema,
@@ -10,27 +13,42 @@ import {
   stopSessionInputSchema,
   vehicleIdSchema,
 } from "@evgrid/contract";
-import { internalProcedure, router } from "@evgrid/kit";
+import { internalProcedure, isPast, router } from "@evgrid/kit";
 import { z } from "zod";
+import type { BookingIndex } from "./bookings.ts";
 import type { Station } from "./station.ts";
 
 /** Every procedure is internal: the balancer and operators call them with the service token. */
-export function substationRouter(station: Station) {
+export function substationRouter(station: Station, bookings: BookingIndex) {
   return router({
     /** The load the balancer ranks by: one O(1) snapshot, no per-session walk. */
     getLoad: internalProcedure.query(() => station.load()),
-    /** Admits atomically or refuses with INSUFFICIENT_CAPACITY / OPERATOR_LIMIT and the current load. */
+    /**
+     * Admits atomically or refuses with INSUFFICIENT_CAPACITY / OPERATOR_LIMIT and the current load; past the
+     * call's deadline, refuses DEADLINE_EXCEEDED (a retried key still gets its session back).
+     */
     startSession: internalProcedure
       .input(dispatchRequestSchema)
-      .mutation(({ input }) => station.start(input)),
+      .mutation(({ input, ctx }) => station.start(input, isPast(ctx.deadlineAtMs))),
     /** With `owner`, only that owner's session (the public API passes the caller's); without, any. */
     stopSession: internalProcedure
       .input(stopSessionInputSchema)
       .mutation(({ input }) => station.stop(input.sessionId, input.owner, input.reason)),
-    /** The active session of a vehicle here, or null (the OCPP gateway binds a plugged-in vehicle to it). */
+    /** The active session of a vehicle here, or null (operators and the balancer's findVehicleSession). */
     findSession: internalProcedure
       .input(z.strictObject({ vehicleId: vehicleIdSchema }))
       .query(({ input }) => station.activeSessionOf(input.vehicleId)),
+    /** The active session a booking idTag claims here, or null (the OCPP gateway, when a charger presents it). */
+    findBooking: internalProcedure
+      .input(findBookingInputSchema)
+      .query(({ input }) => bookings.find(input.idTag)),
+    /**
+     * The session this owner's idempotency key started here while the key is honoured, or null: balancers
+     * that cannot trust their shared store ask every substation before they send a key anywhere.
+     */
+    findKeySession: internalProcedure
+      .input(z.strictObject({ owner: ownerSchema, idempotencyKey: idempotencyKeySchema }))
+      .query(({ input }) => station.sessionOfKey(input.owner, input.idempotencyKey)),
     getSession: internalProcedure
       .input(sessionAccessSchema)
       .query(({ input }) => station.get(input.sessionId, input.owner)),

@@ -209,6 +209,11 @@ export abstract class StationOps extends StationCore {
     return live ? activeSession(this.id, live, this.now()) : null;
   }
 
+  /** The session this owner's key started here, while the key is honoured. */
+  sessionOfKey(owner: string, key: string): Session | null {
+    return this.book.keys.find(owner, key, this.now(), (id) => this.held(id)) ?? null;
+  }
+
   list(status: "active" | "ended" | "all", limit: number): Session[] {
     const nowMs = this.now();
     const out: Session[] = [];

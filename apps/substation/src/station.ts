@@ -31,7 +31,10 @@ export class Station extends StationOps {
    * next admission of this turn sees it), and is answered once the journal has it: if the journal's group
    * commit fails, the admission is undone and refused 503 JOURNAL_UNAVAILABLE.
    */
-  async start(req: DispatchRequest): Promise<{ session: Session; load: SubstationLoad; replayed: boolean }> {
+  async start(
+    req: DispatchRequest,
+    pastDeadline = false,
+  ): Promise<{ session: Session; load: SubstationLoad; replayed: boolean }> {
     if (this.closed) throw closing(this.id);
     // A retry of a request this substation already answered gets the same session, even if it is full now.
     const key = req.idempotencyKey ?? null;
@@ -51,6 +54,7 @@ export class Station extends StationOps {
         committedMinKw: this.pool.committedMinKw,
         activeOfVehicle: this.book.activeOf(req.vehicleId),
         load: () => this.load(),
+        pastDeadline,
       },
       this.hooks.onRefuse,
     );

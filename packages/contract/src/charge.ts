@@ -26,6 +26,13 @@ export const vehicleIdSchema = z
   .max(64, "vehicleId is at most 64 characters")
   .regex(/^[A-Za-z0-9._:-]+$/, "vehicleId may use letters, digits and . _ : - only");
 
+/**
+ * The vehicle id the OCPP gateway gives a walk-in: its idTag / idToken under a prefix the public API refuses,
+ * so no booking can sit on a walk-in's id and no walk-in's id can name a booked vehicle.
+ */
+export const WALK_IN_VEHICLE_PREFIX = "ocpp:";
+export const walkInVehicleId = (idTag: string) => `${WALK_IN_VEHICLE_PREFIX}${idTag}`;
+
 /** Lower-case and dash only: ids appear in URLs, metric labels and session ids. */
 export const substationIdSchema = z
   .string()
@@ -195,7 +202,15 @@ function normalize(req: ChargeFields) {
  * or `energyKwh` (ends once that energy is delivered), the latter maybe by a departure (`departAt` or
  * `departInS`, passed on as `departAt`: the session then ends at its departure if that comes first). Unknown keys are refused so typos are not silently ignored.
  */
-export const chargeRequestSchema = z.strictObject(chargeFields).superRefine(checkCharge).transform(normalize);
+export const chargeRequestSchema = z
+  .strictObject({
+    ...chargeFields,
+    vehicleId: vehicleIdSchema.refine((id) => !id.startsWith(WALK_IN_VEHICLE_PREFIX), {
+      message: `vehicleId may not start with ${WALK_IN_VEHICLE_PREFIX} (kept for vehicles at chargers)`,
+    }),
+  })
+  .superRefine(checkCharge)
+  .transform(normalize);
 
 /**
  * A charge request inside the grid: what the vehicle asked for, and whose it is. `substationId` pins it to one
@@ -241,6 +256,19 @@ export const sessionRefSchema = z.strictObject({
       "Open mode: the secret requestCharge returned, the proof that this caller started the session.",
     ),
 });
+
+/**
+ * A booking's idTag: what its owner presents at a charger (OCPP 1.6 idTag, 2.0.1 idToken) to claim it there.
+ * requestCharge returns it to the session's owner only; it is derived from the session id under the grid's
+ * service token (packages/kit token.ts), 20 characters of base32 (CiString20, 100 bits). A vehicle id alone
+ * never claims a booking: anyone may know one.
+ */
+export const bookingIdTagSchema = z
+  .string()
+  .regex(/^[A-Z2-7]{20}$/, "idTag is 20 of A-Z and 2-7, as requestCharge returned it");
+
+/** Finds the active booking an idTag claims (the OCPP gateway, when a charger presents one). */
+export const findBookingInputSchema = z.strictObject({ idTag: bookingIdTagSchema });
 
 /**
  * An internal call names a session. With `owner`, a session of anybody else is answered as not found

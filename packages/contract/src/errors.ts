@@ -17,7 +17,10 @@ export const reasons = {
   NO_SUBSTATION_AVAILABLE: "NO_SUBSTATION_AVAILABLE",
   /** A substation did not answer in time and may or may not have started the session. */
   SUBSTATION_TIMEOUT: "SUBSTATION_TIMEOUT",
-  /** The dispatch deadline passed before a substation admitted the request. */
+  /**
+   * The request's deadline (what was left of the caller's) passed before a substation admitted it: nothing
+   * was started. A substation refuses a startSession that arrives after its deadline with it.
+   */
   DEADLINE_EXCEEDED: "DEADLINE_EXCEEDED",
   /** The next service in the chain did not answer. */
   UPSTREAM_UNAVAILABLE: "UPSTREAM_UNAVAILABLE",
@@ -91,6 +94,22 @@ export const errorDataSchema = z.object({
   details: z.record(z.string(), z.unknown()).optional(),
 });
 export type ErrorData = z.infer<typeof errorDataSchema>;
+
+/**
+ * An answer that cannot say whether a session was started (a substation or the balancer did not answer in
+ * time, and may have started it) carries `details.uncertain: true` and the `idempotencyKey` the request went
+ * with (the caller's, or the one the charge-api made for it). A retry with that key settles it: the same
+ * session, or a certain answer. Every other refusal of a charge request is certain: nothing was started.
+ */
+export const uncertainDetailsSchema = z.looseObject({
+  uncertain: z.literal(true),
+  idempotencyKey: z.string().optional(),
+});
+
+/** True for an error whose details say its outcome is unknown (see uncertainDetailsSchema). */
+export function isUncertain(data: ErrorData | undefined): boolean {
+  return uncertainDetailsSchema.safeParse(data?.details).success;
+}
 
 /** One substation's part in a failed dispatch. */
 export interface DispatchAttempt {

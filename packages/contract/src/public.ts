@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { bookingIdTagSchema } from "./charge.ts";
 import { sessionSchema, substationLoadSchema } from "./substation.ts";
 
 /**
@@ -7,8 +8,11 @@ import { sessionSchema, substationLoadSchema } from "./substation.ts";
  * router returns, so a field added to an answer fails the typecheck until it is added here.
  */
 
-/** A session as its owner sees it (getSession, stopCharge): everything but the owner id. */
+/** A session as the public sees it (stopCharge): everything but the owner id. */
 export const publicSessionSchema = sessionSchema.omit({ owner: true });
+
+/** A session as its owner reads it (getSession): with the idTag that claims it at a charger. */
+export const ownedSessionSchema = publicSessionSchema.extend({ idTag: bookingIdTagSchema });
 
 /** What requestCharge answers: the session as granted, how it was reached, and how to act on it later. */
 export const chargeGrantSchema = sessionSchema
@@ -39,6 +43,8 @@ export const chargeGrantSchema = sessionSchema
      * watchSession. null for API-key callers (the key owns its sessions).
      */
     sessionSecret: z.string().nullable(),
+    /** What the owner presents at a charger (OCPP idTag / idToken) to claim this booking there. */
+    idTag: bookingIdTagSchema,
   });
 
 /** One substation as the public sees it: id, health and load (never its address or errors). */

@@ -1,6 +1,7 @@
 import { errorDataOf } from "@evgrid/contract";
 import { type TRPCClient, TRPCClientError } from "@trpc/client";
 import type { AnyRouter } from "@trpc/server";
+import { BUDGET_HEADER, earliest, lateCall } from "./deadline.ts";
 import { Link } from "./link-client.ts";
 import { type RpcObservability, startClientCall } from "./observe.ts";
 import { bearer } from "./token.ts";
@@ -31,11 +32,18 @@ interface Envelope {
 type ProcedureType = "query" | "mutation";
 
 /**
- * Per call: `context.timeoutMs` replaces the client's timeout (what is left of a deadline, or a long wait);
- * `context.signal` ends the call early (the caller hung up), which the server sees as a closed request.
+ * Per call: `context.timeoutMs` replaces the client's timeout (a long wait); `context.deadlineAtMs` (epoch
+ * ms, the caller's own deadline, e.g. `ctx.deadlineAtMs`) shortens it to what is left, and a call whose
+ * deadline has passed is not sent (it fails DEADLINE_EXCEEDED, certainly not run); `context.signal` ends the
+ * call early (the caller hung up), which the server sees as a closed request. Every call tells the peer its
+ * budget (what is left of its timeout), which becomes the peer's `ctx.deadlineAtMs`.
  */
 interface CallOptions {
-  context?: { timeoutMs?: number; signal?: AbortSignal | undefined };
+  context?: {
+    timeoutMs?: number;
+    deadlineAtMs?: number | null | undefined;
+    signal?: AbortSignal | undefined;
+  };
 }
 
 /** A subscription's callbacks; the call returns the way to stop it (links only). */
@@ -93,8 +101,13 @@ export function internalClient<TRouter extends AnyRouter>(
       const res = await fetch(url, {
         method: isQuery ? "GET" : "POST",
         headers: isQuery
-          ? { ...auth, ...traceHeaders }
-          : { "content-type": "application/json", ...auth, ...traceHeaders },
+          ? { ...auth, ...traceHeaders, [BUDGET_HEADER]: String(timeoutMs) }
+          : {
+              "content-type": "application/json",
+              ...auth,
+              ...traceHeaders,
+              [BUDGET_HEADER]: String(timeoutMs),
+            },
         body: isQuery || input === undefined ? undefined : JSON.stringify(input),
         signal: controller.signal,
       });
@@ -110,8 +123,14 @@ export function internalClient<TRouter extends AnyRouter>(
   }
 
   async function call(path: string, type: ProcedureType, input: unknown, callOpts?: CallOptions) {
+    const nowMs = Date.now();
+    const deadlineAtMs = earliest(
+      nowMs + (callOpts?.context?.timeoutMs ?? opts.timeoutMs),
+      callOpts?.context?.deadlineAtMs,
+    ) as number;
+    const timeoutMs = deadlineAtMs - nowMs;
+    if (timeoutMs <= 0) throw lateCall(path);
     const traced = opts.obs ? startClientCall(opts.obs, peer, path) : null;
-    const timeoutMs = callOpts?.context?.timeoutMs ?? opts.timeoutMs;
     const signal = callOpts?.context?.signal;
     try {
       const data = link

@@ -1,7 +1,10 @@
 import { TRPCClientError } from "@trpc/client";
 import { TRPCError } from "@trpc/server";
+import { lateCall } from "./deadline.ts";
 import { errorShape } from "./http-errors.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
+import { frames } from "./link-wire.ts";
+import { backoffDelayMs } from "./retry.ts";
 
 /**
  * The client end of an internal link: one WebSocket to a peer app, speaking tRPC's WebSocket protocol, with
@@ -77,6 +80,7 @@ export class Link {
     if (opts.signal?.aborted) throw aborted();
     const deadline = Date.now() + opts.timeoutMs;
     const ws = await this.openWithin(deadline);
+    if (Date.now() >= deadline) throw lateCall(path);
     const id = this.nextId++;
     return new Promise<unknown>((resolve, reject) => {
       const finish = () => {
@@ -107,16 +111,19 @@ export class Link {
       };
       this.pending.set(id, entry);
       opts.signal?.addEventListener("abort", onAbort, { once: true });
+      // What is left of the deadline once the link is open: the peer's own deadline for this call.
+      const budgetMs = Math.max(0, deadline - Date.now());
       const message = JSON.stringify(
         opts.traceparent
           ? {
               id,
               method: type,
               params: { path, input },
+              budgetMs,
               traceparent: opts.traceparent,
               tracestate: opts.tracestate,
             }
-          : { id, method: type, params: { path, input } },
+          : { id, method: type, params: { path, input }, budgetMs },
       );
       // A message the peer would refuse by closing the link (failing every call on it) fails alone, unsent,
       // answered here as the peer answers an oversized HTTP body: typed, certainly not run.
@@ -257,11 +264,12 @@ export class Link {
         if (!wasOpen) {
           // Never opened: the peer is down or refused us. Back off before the next attempt.
           this.failures += 1;
-          const backoffMs = Math.min(
-            this.opts.maxBackoffMs ?? 5000,
-            FIRST_BACKOFF_MS * 2 ** (this.failures - 1),
-          );
-          this.retryAtMs = Date.now() + backoffMs;
+          this.retryAtMs =
+            Date.now() +
+            backoffDelayMs(this.failures - 1, {
+              delayMs: FIRST_BACKOFF_MS,
+              maxDelayMs: this.opts.maxBackoffMs ?? 5000,
+            });
           reject(refused(event.code === 1002 || event.code === 1006 ? "peer unreachable" : event.reason));
           return;
         }
@@ -317,27 +325,6 @@ export class Link {
 
 /** The largest frame a link's server takes (its body limit); more closes the link. */
 const MAX_FRAME_BYTES = MAX_BODY_BYTES;
-
-/** Serialized messages packed into frames of at most `maxBytes` (UTF-8): one alone, several as a JSON array. */
-export function frames(messages: readonly string[], maxBytes: number): string[] {
-  const out: string[] = [];
-  let batch: string[] = [];
-  let size = 2;
-  const close = () => {
-    if (batch.length === 1) out.push(batch[0] as string);
-    else if (batch.length > 1) out.push(`[${batch.join(",")}]`);
-    batch = [];
-    size = 2;
-  };
-  for (const m of messages) {
-    const bytes = Buffer.byteLength(m);
-    if (batch.length > 0 && size + bytes + 1 > maxBytes) close();
-    batch.push(m);
-    size += bytes + 1;
-  }
-  close();
-  return out;
-}
 
 interface Answer {
   id?: number;

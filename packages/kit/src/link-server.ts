@@ -2,19 +2,19 @@ import type { AnyRouter } from "@trpc/server";
 import { TRPCError } from "@trpc/server";
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { normalizeAddress } from "./address.ts";
+import { deadlineFromBudget } from "./deadline.ts";
 import { errorShape } from "./http-errors.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
-import { frames } from "./link-client.ts";
+import { tooMany, unauthorized } from "./link-messages.ts";
 import {
   type CallParams,
+  frames,
   isCall,
   isParams,
   type Message,
   parseFrame,
   type TraceFields,
-  tooMany,
-  unauthorized,
-} from "./link-messages.ts";
+} from "./link-wire.ts";
 import type { RpcObservability } from "./observe.ts";
 import { resolveProcedures } from "./procedures.ts";
 import { type ApiKeys, tokenMatches } from "./token.ts";
@@ -112,7 +112,14 @@ export function linkServer(opts: LinkServerOptions) {
   const fail = (ws: Ws, id: string | number | null, error: TRPCError, path?: string) =>
     send(ws, { id, error: errorShape(error, path) });
 
-  async function run(ws: Ws, id: string | number, method: string, params: CallParams, trace: TraceFields) {
+  async function run(
+    ws: Ws,
+    id: string | number,
+    method: string,
+    params: CallParams,
+    trace: TraceFields,
+    deadlineAtMs: number | null,
+  ) {
     const procedure = procedureAt(params.path);
     if (!procedure) {
       return fail(
@@ -136,6 +143,11 @@ export function linkServer(opts: LinkServerOptions) {
     }
     const aborter = new AbortController();
     ws.data.running.set(id, aborter);
+    // Past its deadline a call is let go as one whose caller hung up: a waiting dispatch leaves the queue.
+    const late =
+      deadlineAtMs === null || method === "subscription"
+        ? undefined
+        : setTimeout(() => aborter.abort(), Math.max(0, deadlineAtMs - Date.now()));
     const ctx: RequestContext = {
       req: null,
       link: trace,
@@ -143,6 +155,7 @@ export function linkServer(opts: LinkServerOptions) {
       serviceToken: opts.serviceToken,
       apiKeys: opts.apiKeys,
       clientAddress: null,
+      deadlineAtMs,
     };
     try {
       const data = await procedure.call(ctx, params.input, aborter.signal);
@@ -154,6 +167,7 @@ export function linkServer(opts: LinkServerOptions) {
       if (error.code === "INTERNAL_SERVER_ERROR") opts.onInternalError?.(error, params.path);
       fail(ws, id, error, params.path);
     } finally {
+      clearTimeout(late);
       ws.data.running.delete(id);
     }
   }
@@ -205,10 +219,15 @@ export function linkServer(opts: LinkServerOptions) {
       fail(ws, msg.id ?? null, error);
       return true;
     }
-    void run(ws, msg.id, msg.method, msg.params, {
-      traceparent: msg.traceparent,
-      tracestate: msg.tracestate,
-    });
+    // The call's budget becomes a deadline on this host's clock as it is read (deadline.ts).
+    void run(
+      ws,
+      msg.id,
+      msg.method,
+      msg.params,
+      { traceparent: msg.traceparent, tracestate: msg.tracestate },
+      deadlineFromBudget(msg.budgetMs),
+    );
     return true;
   }
 

@@ -95,22 +95,26 @@ export class ReplicaPool<TRouter extends AnyRouter> {
   ): Promise<T> {
     const order = this.order();
     let lastError: unknown;
+    // Once a try may have run, no later failure can say nothing was done: the answer stays uncertain.
+    let uncertain: unknown;
     for (const [i, r] of order.entries()) {
       try {
         return await call(r.client);
       } catch (err) {
-        lastError = err;
+        lastError = uncertain ?? err;
         // Only a call's own failures decide a retry; anything else (a bug, a refusal raised here) is the answer.
-        if (!(err instanceof TRPCClientError)) throw err;
+        if (!(err instanceof TRPCClientError)) throw uncertain ?? err;
         const failure = classifyCallFailure(err);
-        if (failure === "answered") throw err;
+        if (failure === "answered") throw uncertain ?? err;
         if (failure === "unreachable") {
           r.healthy = false;
           continue;
         }
         // Uncertain: elsewhere only if this one and the next share state (same key, same claim).
+        uncertain ??= err;
+        lastError = uncertain;
         const nextReplica = order[i + 1];
-        if (!opts.retryUncertain || !r.shared || !nextReplica?.shared) throw err;
+        if (!opts.retryUncertain || !r.shared || !nextReplica?.shared) throw uncertain;
       }
     }
     throw lastError;

@@ -4,6 +4,7 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { Server } from "bun";
 import { clientAddress, type TrustedProxies } from "./address.ts";
 import { readBodyLimited } from "./body.ts";
+import { BUDGET_HEADER, deadlineFromBudget } from "./deadline.ts";
 import { healthResponse, type ReadinessCheck } from "./health.ts";
 import { errorResponse, retryAfterMeta } from "./http-errors.ts";
 import { leanTrpcHandler } from "./lean-http.ts";
@@ -132,6 +133,7 @@ function listen(opts: AppServerOptions, startedAt: number) {
     // Seconds a keep-alive connection may sit idle; long enough for pooled internal clients.
     idleTimeout: 30,
     websocket: links.websocket,
+    // biome-ignore lint/complexity/noExcessiveCognitiveComplexity: all routes; split by the transport move
     async fetch(req, server) {
       const url = new URL(req.url);
       const { pathname } = url;
@@ -151,6 +153,7 @@ function listen(opts: AppServerOptions, startedAt: number) {
           opts.trustedProxies.any ? req.headers.get("x-forwarded-for") : null,
           opts.trustedProxies,
         ),
+        deadlineAtMs: deadlineFromBudget(req.headers.get(BUDGET_HEADER)),
       };
       let body = "";
       if (hasBody(req.method)) {

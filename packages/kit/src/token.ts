@@ -76,3 +76,28 @@ export function sessionSecretFor(serviceToken: string, sessionId: string): strin
 export function sessionSecretMatches(serviceToken: string, sessionId: string, presented: string): boolean {
   return timingSafeEqual(digest(sessionSecretFor(serviceToken, sessionId)), digest(presented));
 }
+
+const ID_TAG_LABEL = "evgrid booking idTag v1:";
+/** RFC 4648 base32: upper case and digits 2-7, which every charger keypad and RFID backend takes. */
+const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+/** 20 characters (OCPP 1.6's CiString20) of 5 bits: 100 bits, beyond guessing at any rate a charger can try. */
+export const ID_TAG_LENGTH = 20;
+
+/**
+ * The idTag / idToken that claims a booking at a charger: an HMAC of the session id under the service token,
+ * in base32. Only the booking's owner is told it (with the session secret); every substation and charge-api
+ * replica derives the same one, so nothing is stored beyond a substation's index of its active sessions.
+ */
+export function idTagFor(serviceToken: string, sessionId: string): string {
+  const mac = createHmac("sha256", serviceToken)
+    .update(ID_TAG_LABEL + sessionId)
+    .digest();
+  let tag = "";
+  for (let i = 0; i < ID_TAG_LENGTH; i++) {
+    const bit = i * 5;
+    // Five bits starting at `bit`, read across a byte boundary where they straddle one.
+    const pair = ((mac[bit >> 3] ?? 0) << 8) | (mac[(bit >> 3) + 1] ?? 0);
+    tag += BASE32[(pair >> (11 - (bit & 7))) & 31];
+  }
+  return tag;
+}

@@ -25,6 +25,12 @@ export interface RequestContext {
   apiKeys: ApiKeys;
   /** The caller's address as this app trusts it (TRUST_PROXY), IPv6 by its /64; null in-process. */
   clientAddress: string | null;
+  /**
+   * When the caller gives up (epoch ms on this host's clock), from the budget its call carried
+   * (deadline.ts); null or absent when it sent none. Work that would start after it must not start, and
+   * calls made for this one pass it on (`{ context: { deadlineAtMs } }`).
+   */
+  deadlineAtMs?: number | null;
 }
 
 /** Who is calling a public procedure. */

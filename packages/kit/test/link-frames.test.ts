@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { frames } from "../src/link-client.ts";
+import { frames } from "../src/link-wire.ts";
 
 describe("frames: the messages of one turn, packed for the link", () => {
   test("one message goes alone; several go as one JSON array, in order", () => {

@@ -63,18 +63,3 @@ export function firstStop(
   if (home === undefined) return "rank";
   return home.healthy ? "home" : "home_unavailable";
 }
-
-/**
- * How long a failing substation is left alone before it is probed again: 1, 2, 4 ... refresh intervals,
- * at most `maxBackoffMs`, spread by ±20 % (`jitter01` in [0, 1)) so several balancers do not probe a
- * recovering substation in lockstep.
- */
-export function probeBackoffMs(
-  consecutiveFailures: number,
-  refreshMs: number,
-  maxBackoffMs: number,
-  jitter01: number,
-): number {
-  const backoffMs = Math.min(maxBackoffMs, refreshMs * 2 ** Math.max(0, consecutiveFailures - 1));
-  return backoffMs * (0.8 + 0.4 * jitter01);
-}

@@ -1,11 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import {
-  firstStop,
-  nextStepAfter,
-  probeBackoffMs,
-  type StartFailure,
-  takesOutOfRotation,
-} from "../src/dispatch.ts";
+import { firstStop, nextStepAfter, type StartFailure, takesOutOfRotation } from "../src/dispatch.ts";
 
 const all: StartFailure[] = ["full", "draining", "out_of_service", "rejected", "unreachable", "uncertain"];
 
@@ -41,14 +35,5 @@ describe("where a request may go after a failed start", () => {
 
   test("only failures of the substation itself take it out of rotation", () => {
     expect(all.filter(takesOutOfRotation)).toEqual(["out_of_service", "unreachable", "uncertain"]);
-  });
-});
-
-describe("probe back-off", () => {
-  test("doubles per failure from one refresh interval, capped, within ±20 %", () => {
-    const mid = (n: number) => probeBackoffMs(n, 500, 10_000, 0.5);
-    expect([1, 2, 3, 4, 5, 6, 10].map(mid)).toEqual([500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
-    expect(probeBackoffMs(3, 500, 10_000, 0)).toBe(1600);
-    expect(probeBackoffMs(3, 500, 10_000, 0.999999)).toBeCloseTo(2400, 2);
   });
 });

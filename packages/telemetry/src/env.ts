@@ -16,8 +16,9 @@ export const telemetryEnvShape = {
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   /**
-   * `prometheus` (default) or `none` serve metrics on /metrics (the collector scrapes them); `otlp` pushes
-   * them instead and /metrics serves no samples, so the collector never counts them twice.
+   * `prometheus` (default) serves metrics on /metrics (the collector scrapes them); `otlp` pushes them
+   * instead and /metrics serves no samples, so the collector never counts them twice; `none` records
+   * nothing (a no-op meter: no cost per request) and /metrics serves no samples.
    */
   OTEL_METRICS_EXPORTER: z.enum(["otlp", "none", "prometheus"]).default("prometheus"),
   OTEL_TRACES_EXPORTER: z.enum(["otlp", "none"]).default("otlp"),

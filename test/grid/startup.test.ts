@@ -1,7 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { resolve } from "node:path";
-
-const repoRoot = resolve(import.meta.dir, "../../..");
+import { repoRoot } from "@evgrid/testing";
 
 async function start(app: string, env: Record<string, string>) {
   const proc = Bun.spawn([process.execPath, `apps/${app}/src/main.ts`], {

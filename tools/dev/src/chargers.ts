@@ -41,6 +41,7 @@ export function demoLines(demo: DemoCharger[], ocppUrl: string): string[] {
     "",
     `  demo charge points (connect to ${ocppUrl}/<id>, Basic auth <id>:<password>):`,
     ...demo.map((d) => `    ${d.chargePointId.padEnd(width)}${d.password}   at ${d.substationId}`),
-    `  try: bun run charger${url} --id ${first.chargePointId} --password ${first.password} --vehicle ev-42`,
+    `  try: bun run charger${url} --id ${first.chargePointId} --password ${first.password} --id-tag card-42`,
+    "       (a walk-in; the idTag requestCharge answers a booking's owner claims that booking instead)",
   ];
 }

@@ -6,7 +6,14 @@
  */
 export function faultyProxy(target: string, hangs: (procedure: string) => boolean) {
   const calls = new Map<string, number>();
-  const count = (procedure: string) => calls.set(procedure, (calls.get(procedure) ?? 0) + 1);
+  /** The budget (ms) each call carried, by procedure: what was left of its caller's deadline. */
+  const budgets = new Map<string, number[]>();
+  const count = (procedure: string, budgetMs: unknown) => {
+    calls.set(procedure, (calls.get(procedure) ?? 0) + 1);
+    const ms = Number(budgetMs);
+    if (budgetMs !== null && budgetMs !== undefined && Number.isFinite(ms))
+      budgets.set(procedure, [...(budgets.get(procedure) ?? []), ms]);
+  };
   interface Relay {
     upstream: WebSocket;
     /** Messages from the client before the upstream link is open. */
@@ -27,7 +34,7 @@ export function faultyProxy(target: string, hangs: (procedure: string) => boolea
         return new Response("expected a WebSocket", { status: 400 });
       }
       const procedure = url.pathname.replace(/^\/trpc\//, "");
-      count(procedure);
+      count(procedure, req.headers.get("x-evgrid-budget-ms"));
       if (hangs(procedure)) return new Promise<Response>(() => {});
       return fetch(new Request(`${target}${url.pathname}${url.search}`, req));
     },
@@ -43,11 +50,14 @@ export function faultyProxy(target: string, hangs: (procedure: string) => boolea
       message(ws, raw) {
         const text = String(raw);
         let path: string | undefined;
+        let budgetMs: unknown;
         try {
-          path = (JSON.parse(text) as { params?: { path?: string } }).params?.path;
+          const msg = JSON.parse(text) as { params?: { path?: string }; budgetMs?: unknown };
+          path = msg.params?.path;
+          budgetMs = msg.budgetMs;
         } catch {}
         if (path !== undefined) {
-          count(path);
+          count(path, budgetMs);
           if (hangs(path)) return; // taken, never answered
         }
         const { upstream, queued } = ws.data;
@@ -62,6 +72,7 @@ export function faultyProxy(target: string, hangs: (procedure: string) => boolea
   return {
     url: `http://127.0.0.1:${server.port}`,
     calls: (procedure: string) => calls.get(procedure) ?? 0,
+    budgets: (procedure: string) => budgets.get(procedure) ?? [],
     [Symbol.dispose]: () => server.stop(true),
   };
 }

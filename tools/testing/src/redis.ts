@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "@evgrid/kit/listening";
+import { RedisClient } from "bun";
 
 export { freePort };
 
@@ -87,12 +88,12 @@ export async function startRedis(opts: RedisOptions = {}) {
   };
   const stop = async () => {
     if (!proc) return;
-    proc.kill("SIGCONT");
+    proc.kill("SIGCONT"); // a paused one too
     proc.kill("SIGKILL");
     await proc.exited;
     proc = null;
   };
-  /** SIGSTOP / SIGCONT: a store that hangs (connections stay open, nothing answers). */
+  /** SIGSTOP / SIGCONT: a store that hangs (connections stay open, nothing answers), then carries on. */
   const pause = () => proc?.kill("SIGSTOP");
   const resume = () => proc?.kill("SIGCONT");
   await start();
@@ -102,9 +103,11 @@ export async function startRedis(opts: RedisOptions = {}) {
       ? `:${encodeURIComponent(opts.password)}@`
       : "";
   const scheme = tls ? "rediss" : "redis";
+  const adminUrl = `${scheme}://${auth}127.0.0.1:${port}`;
+  const adminTls = tls ? { tls: { ca: readFileSync(tls.cert, "utf8") } } : {};
   return {
     /** With the credentials in it (the ACL user's when there is one). */
-    url: `${scheme}://${auth}127.0.0.1:${port}`,
+    url: adminUrl,
     /** With no credentials: what a stranger on the network would try. */
     openUrl: `${scheme}://127.0.0.1:${port}`,
     /** The certificate to trust (TLS only). */
@@ -114,6 +117,15 @@ export async function startRedis(opts: RedisOptions = {}) {
     stop,
     pause,
     resume,
+    /** The store forgets everything (as a restart without persistence or a failover to an empty replica). */
+    async flushAll() {
+      const client = new RedisClient(adminUrl, adminTls);
+      try {
+        await client.send("FLUSHALL", []);
+      } finally {
+        client.close();
+      }
+    },
     async [Symbol.asyncDispose]() {
       await stop();
       if (tls) rmSync(tls.dir, { recursive: true, force: true });

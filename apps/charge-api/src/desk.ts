@@ -1,0 +1,216 @@
+import { randomUUID } from "node:crypto";
+import type { Balancers } from "@evgrid/balancer/pool";
+import { type ChargeRequest, type Priority, reasons, type SessionUpdate } from "@evgrid/contract";
+import {
+  type Caller,
+  earliest,
+  GridError,
+  idTagFor,
+  relayUpstreamError,
+  sessionSecretFor,
+  sessionSecretMatches,
+  subscriptionValues,
+} from "@evgrid/kit";
+import { mayRequest } from "@evgrid/policy";
+import { annotateGrant, annotateRequest } from "@evgrid/telemetry";
+import { grantOf, publicGridStatus, publicSession } from "./public-view.ts";
+import type { RateLimiter } from "./rate-limit.ts";
+import { relayDispatchError } from "./uncertain.ts";
+import { type WatcherLimits, WatcherSlots } from "./watchers.ts";
+
+export interface ChargeDeskOptions {
+  /** The highest priority class each API key may ask for, by owner id; anyone else: standard. */
+  priorities?: Readonly<Record<string, Priority>>;
+  /** Calls to the balancer; a waiting request gets its wait on top. */
+  callTimeoutMs: number;
+  /** Signs open-mode session secrets. */
+  serviceToken: string;
+  /** Requests per second per caller. */
+  rate: RateLimiter;
+  /** Waiting requests held open at once (each holds a call to the balancer). */
+  maxWaiting: number;
+  /** Session watchers open at once, per caller and in all; null: watching is off (internal calls over HTTP). */
+  watchers?: WatcherLimits | null;
+}
+
+/** A session named by a public caller: its id, and in open mode the secret that proves it started it. */
+export interface SessionRef {
+  sessionId: string;
+  sessionSecret?: string | null | undefined;
+}
+
+/** How long a caller refused for a full wait queue is told to wait before asking again. */
+const WAIT_FULL_RETRY_S = 5;
+
+const relay = (err: unknown): never => {
+  throw relayUpstreamError(err, "balancer");
+};
+
+/**
+ * The charge-api's admission side, in one place: each caller's rate, which priority class it may ask for,
+ * how many requests may wait for capacity and how many sessions may be watched here, who may act on a
+ * session, and the idempotency key a dispatch carries across balancer replicas. The router only validates
+ * input and delegates here; the balancer decides where (and whether) a session starts.
+ */
+export class ChargeDesk {
+  private waitingNow = 0;
+  private readonly watchers: WatcherSlots | null;
+
+  constructor(
+    private readonly balancers: Balancers,
+    private readonly opts: ChargeDeskOptions,
+  ) {
+    this.watchers = opts.watchers ? new WatcherSlots(opts.watchers) : null;
+  }
+
+  /** Requests waiting for capacity now, held open here. */
+  get waiting(): number {
+    return this.waitingNow;
+  }
+
+  /** Sessions watched now, in all. */
+  get watching(): number {
+    return this.watchers?.open ?? 0;
+  }
+
+  /** Counts one call against its caller's rate, one by one, batched or not; operators are not counted. */
+  countCall(caller: Caller): void {
+    if (!caller.operator) this.opts.rate.take(caller.owner);
+  }
+
+  /** The highest priority class this caller may ask for: an operator any, an API key its own, others standard. */
+  allowedPriority(caller: Caller): Priority {
+    return caller.operator ? "emergency" : (this.opts.priorities?.[caller.owner] ?? "standard");
+  }
+
+  /** Starts a charging session on the substation with the most headroom, or says why none can. */
+  async requestCharge(
+    caller: Caller,
+    input: ChargeRequest,
+    signal?: AbortSignal,
+    deadlineAtMs?: number | null,
+  ) {
+    annotateRequest(input);
+    const allowed = this.allowedPriority(caller);
+    if (!mayRequest(input.priority, allowed)) {
+      throw new GridError(
+        "FORBIDDEN",
+        reasons.PRIORITY_NOT_ALLOWED,
+        `priority ${input.priority} is above what this caller may ask for (${allowed})`,
+        { field: "priority", allowed },
+      );
+    }
+    const waits = input.waitS !== undefined;
+    if (waits && this.waitingNow >= this.opts.maxWaiting) {
+      throw new GridError(
+        "TOO_MANY_REQUESTS",
+        reasons.WAIT_QUEUE_FULL,
+        `${this.waitingNow} requests are already waiting for capacity here; try again later`,
+        { retryAfterS: WAIT_FULL_RETRY_S },
+      );
+    }
+    // The request's deadline: the call timeout (a waiting request's wait on top), or sooner if its caller
+    // sent a shorter budget. It travels with the dispatch: nothing starts for this request after it.
+    const deadline = earliest(
+      deadlineAtMs,
+      Date.now() + this.opts.callTimeoutMs + (input.waitS ?? 0) * 1000,
+    ) as number;
+    if (waits) this.waitingNow += 1;
+    // Every dispatch carries a key (the caller's, or one made here): an answer that cannot say whether a
+    // session started hands it back, and a retry with it settles the question (never a second session).
+    const idempotencyKey = input.idempotencyKey ?? `auto:${randomUUID()}`;
+    try {
+      // Several replicas sharing state: an answer that never came is asked again on another replica.
+      const retryUncertain = this.balancers.count > 1 && this.balancers.allShared;
+      const req = { ...input, owner: caller.owner, idempotencyKey };
+      // A waiting request is let go if its caller hangs up.
+      const callOpts = {
+        context: {
+          timeoutMs: deadline - Date.now(),
+          deadlineAtMs: deadline,
+          signal: waits ? signal : undefined,
+        },
+      };
+      const { session, tries, replayed } = await this.balancers
+        .call((b) => b.dispatch.mutate(req, callOpts), { retryUncertain })
+        .catch((err: unknown) => relayDispatchError(err, idempotencyKey));
+      annotateGrant(session, tries);
+      return {
+        ...grantOf(session),
+        tries,
+        /** True when this answers a retry: an earlier request with the same key started the session. */
+        replayed,
+        // An API key owns its sessions by itself; everyone else proves ownership with this.
+        sessionSecret: caller.owner.startsWith("key:")
+          ? null
+          : sessionSecretFor(this.opts.serviceToken, session.sessionId),
+        // What the owner presents at a charger to claim the booking there; only the owner is told it.
+        idTag: idTagFor(this.opts.serviceToken, session.sessionId),
+      };
+    } finally {
+      if (waits) this.waitingNow -= 1;
+    }
+  }
+
+  async stopCharge(caller: Caller, ref: SessionRef) {
+    // Checked here, before any call: a refusal is the caller's answer, not a replica's failure.
+    const access = this.access(caller, ref);
+    return this.balancers.call((b) => b.stopSession.mutate(access)).then(publicSession, relay);
+  }
+
+  async getSession(caller: Caller, ref: SessionRef) {
+    const access = this.access(caller, ref);
+    return this.balancers
+      .call((b) => b.getSession.query(access))
+      .then((s) => ({ ...publicSession(s), idTag: idTagFor(this.opts.serviceToken, s.sessionId) }), relay);
+  }
+
+  /** A session's power, energy and end as they change, until it ends or the caller goes. */
+  async *watchSession(caller: Caller, ref: SessionRef, signal?: AbortSignal): AsyncGenerator<SessionUpdate> {
+    const access = this.access(caller, ref);
+    if (!this.watchers) {
+      throw new GridError(
+        "SERVICE_UNAVAILABLE",
+        reasons.WATCH_UNAVAILABLE,
+        "watching sessions needs the charge-api's internal calls on links (INTERNAL_TRANSPORT=ws)",
+      );
+    }
+    const release = this.watchers.take(caller);
+    try {
+      const balancer = this.balancers.pick();
+      yield* subscriptionValues<SessionUpdate>((o) => balancer.watchSession.subscribe(access, o), signal);
+    } catch (err) {
+      relay(err);
+    } finally {
+      release();
+    }
+  }
+
+  /** Every substation's last known load, as the balancer sees it, with grid totals. */
+  async gridStatus() {
+    const members = await this.balancers.call((b) => b.listSubstations.query()).catch(relay);
+    return publicGridStatus(members);
+  }
+
+  /**
+   * Who may act on a session: an operator on any; an API key on its own (the substation checks the owner);
+   * in open mode whoever shows the session's secret. A wrong or missing secret is refused before any lookup,
+   * so the answer says nothing about whether the session exists.
+   */
+  private access(caller: Caller, ref: SessionRef): { sessionId: string; owner?: string } {
+    if (caller.operator) return { sessionId: ref.sessionId };
+    if (caller.owner.startsWith("key:")) return { sessionId: ref.sessionId, owner: caller.owner };
+    if (
+      !ref.sessionSecret ||
+      !sessionSecretMatches(this.opts.serviceToken, ref.sessionId, ref.sessionSecret)
+    ) {
+      throw new GridError(
+        "FORBIDDEN",
+        reasons.SESSION_FORBIDDEN,
+        "this session needs its sessionSecret (requestCharge returned it to whoever started the session)",
+        { field: "sessionSecret" },
+      );
+    }
+    return { sessionId: ref.sessionId };
+  }
+}

@@ -1,0 +1,46 @@
+import type { Session } from "@evgrid/contract";
+
+/**
+ * Which active session each booking idTag claims: the OCPP gateway asks when a charger presents one, so the
+ * lookup is one map read, never a walk over the sessions. Fed by the station's starts and ends, and filled
+ * again from the active sessions after a restart (the tags are derived, so nothing extra is journaled).
+ */
+export class BookingIndex {
+  private readonly byTag = new Map<string, string>();
+  private readonly tagOf = new Map<string, string>();
+
+  constructor(
+    /** The idTag of a session (idTagFor under the service token). */
+    private readonly idTagOf: (sessionId: string) => string,
+    /** The session as it is now, for the answer; an ended one does not claim anything. */
+    private readonly read: (sessionId: string) => Session | null,
+  ) {}
+
+  add(sessionId: string): void {
+    if (this.tagOf.has(sessionId)) return;
+    const tag = this.idTagOf(sessionId);
+    this.byTag.set(tag, sessionId);
+    this.tagOf.set(sessionId, tag);
+  }
+
+  remove(sessionId: string): void {
+    const tag = this.tagOf.get(sessionId);
+    if (tag === undefined) return;
+    this.tagOf.delete(sessionId);
+    if (this.byTag.get(tag) === sessionId) this.byTag.delete(tag);
+  }
+
+  /** The active session this idTag claims here, or null. */
+  find(idTag: string): Session | null {
+    const sessionId = this.byTag.get(idTag);
+    if (sessionId === undefined) return null;
+    const session = this.read(sessionId);
+    if (session?.status === "active") return session;
+    this.remove(sessionId);
+    return null;
+  }
+
+  get size(): number {
+    return this.byTag.size;
+  }
+}

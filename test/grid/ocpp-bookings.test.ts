@@ -1,0 +1,129 @@
+/**
+ * Bookings are bound by proof, not by a vehicle id (issue 17, finding 3). A charger with valid credentials that
+ * presents a victim's vehicle id as its idTag / idToken gets a walk-in of its own: it neither ends the victim's
+ * booking at another substation nor takes it over at its own, and its stop ends only its walk-in. The owner's
+ * idTag (requestCharge answers it to the owner only) claims the booking, at its own substation or another.
+ */
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import type { RouterOutputs } from "@evgrid/charge-api";
+import { walkInVehicleId } from "@evgrid/contract";
+import { eventually, startGrid, startOcppGateway } from "@evgrid/testing";
+
+setDefaultTimeout(30_000);
+
+type Grid = Awaited<ReturnType<typeof startGrid>>;
+type Ocpp = Awaited<ReturnType<typeof startOcppGateway>>;
+type Grant = RouterOutputs["requestCharge"];
+
+/** The session a charger's transaction is bound to, once it is (charging). */
+async function boundSession(ocpp: Ocpp, chargePointId: string): Promise<string> {
+  let sessionId = "";
+  await eventually(async () => {
+    const cp = (await ocpp.admin.listChargePoints.query()).find((c) => c.chargePointId === chargePointId);
+    expect(cp?.transactions[0]?.state).toBe("charging");
+    sessionId = cp?.transactions[0]?.sessionId ?? "";
+  });
+  return sessionId;
+}
+
+const statusOf = async (grid: Grid, grant: Grant) =>
+  (await grid.client.getSession.query({ sessionId: grant.sessionId, sessionSecret: grant.sessionSecret }))
+    .status;
+
+describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
+  test("a victim's vehicle id at a charger of another substation is a walk-in there; the booking stays", async () => {
+    await using grid = await startGrid({ capacitiesKw: [50, 100] });
+    await using ocpp = await startOcppGateway(grid);
+    const victim = await grid.client.requestCharge.mutate({ vehicleId: "ev-victim", durationS: 600 });
+    expect(victim.substationId).toBe("substation-2");
+
+    const thief = await ocpp.charger("cp-thief", { protocol, substationId: "substation-1" });
+    await thief.startTransaction(1, "ev-victim");
+    const walkIn = await boundSession(ocpp, "cp-thief");
+    expect(walkIn).not.toBe(victim.sessionId);
+    const taken = await grid.operator.getSession.query({ sessionId: walkIn });
+    expect(taken).toMatchObject({ substationId: "substation-1", vehicleId: walkInVehicleId("ev-victim") });
+    expect(await statusOf(grid, victim)).toBe("active");
+
+    // Its stop ends its own walk-in, and only that.
+    await thief.stopTransaction(1, 100);
+    await eventually(async () =>
+      expect((await grid.operator.getSession.query({ sessionId: walkIn })).status).toBe("ended"),
+    );
+    expect(await statusOf(grid, victim)).toBe("active");
+  });
+
+  test("a victim's vehicle id at a charger of the booking's own substation takes nothing over", async () => {
+    await using grid = await startGrid({ capacitiesKw: [50] });
+    await using ocpp = await startOcppGateway(grid);
+    const victim = await grid.client.requestCharge.mutate({ vehicleId: "ev-victim", durationS: 600 });
+    const thief = await ocpp.charger("cp-thief", { protocol });
+    await thief.startTransaction(1, "ev-victim");
+    const walkIn = await boundSession(ocpp, "cp-thief");
+    expect(walkIn).not.toBe(victim.sessionId);
+    expect(grid.substations[0]?.station.load().activeSessions).toBe(2);
+
+    await thief.stopTransaction(1, 100);
+    await eventually(() => expect(grid.substations[0]?.station.load().activeSessions).toBe(1));
+    expect(await statusOf(grid, victim)).toBe("active");
+  });
+
+  test("the owner's idTag claims the booking at its own substation: the same session, no second one", async () => {
+    await using grid = await startGrid({ capacitiesKw: [50] });
+    await using ocpp = await startOcppGateway(grid);
+    const booking = await grid.client.requestCharge.mutate({ vehicleId: "ev-owner", durationS: 600 });
+    const cp = await ocpp.charger("cp-owner", { protocol });
+    // OCPP compares idTags without regard to case (CiString): typed in lower case it is the same tag.
+    await cp.startTransaction(1, protocol === "ocpp1.6" ? booking.idTag.toLowerCase() : booking.idTag);
+    expect(await boundSession(ocpp, "cp-owner")).toBe(booking.sessionId);
+    expect(grid.substations[0]?.station.load().activeSessions).toBe(1);
+
+    // The charger's stop ends the booking it claimed.
+    await cp.stopTransaction(1, 100);
+    await eventually(async () => expect(await statusOf(grid, booking)).toBe("ended"));
+  });
+
+  test("the owner's idTag at another substation moves the booking there, for the booked vehicle", async () => {
+    await using grid = await startGrid({ capacitiesKw: [50, 100] });
+    await using ocpp = await startOcppGateway(grid);
+    const booking = await grid.client.requestCharge.mutate({ vehicleId: "ev-owner", durationS: 600 });
+    expect(booking.substationId).toBe("substation-2");
+    const cp = await ocpp.charger("cp-owner", { protocol, substationId: "substation-1" });
+    await cp.startTransaction(1, booking.idTag);
+    const here = await boundSession(ocpp, "cp-owner");
+    expect(await grid.operator.getSession.query({ sessionId: here })).toMatchObject({
+      substationId: "substation-1",
+      vehicleId: "ev-owner",
+    });
+    expect(await statusOf(grid, booking)).toBe("ended");
+    // The vehicle charges here now: one session for it in the whole grid.
+    expect((await grid.operator.findVehicleSession.query({ vehicleId: "ev-owner" }))?.sessionId).toBe(here);
+  });
+});
+
+describe("one idTag, one transaction", () => {
+  test("a booking's idTag already charging at one charger is ConcurrentTx at another", async () => {
+    await using grid = await startGrid({ capacitiesKw: [50] });
+    await using ocpp = await startOcppGateway(grid);
+    const booking = await grid.client.requestCharge.mutate({ vehicleId: "ev-owner", durationS: 600 });
+    const first = await ocpp.charger("cp-first");
+    await first.startTransaction(1, booking.idTag);
+    expect(await boundSession(ocpp, "cp-first")).toBe(booking.sessionId);
+    const second = await ocpp.charger("cp-second");
+    await expect(second.startTransaction(1, booking.idTag)).rejects.toThrow(/ConcurrentTx/);
+  });
+
+  test("the same idTag in other letter case is the same tag: the second transaction is stopped, the booking stays bound", async () => {
+    await using grid = await startGrid({ capacitiesKw: [50] });
+    await using ocpp = await startOcppGateway(grid);
+    const booking = await grid.client.requestCharge.mutate({ vehicleId: "ev-owner", durationS: 600 });
+    const first = await ocpp.charger("cp-first");
+    await first.startTransaction(1, booking.idTag);
+    expect(await boundSession(ocpp, "cp-first")).toBe(booking.sessionId);
+    const second = await ocpp.charger("cp-second");
+    const tx = await second.startTransaction(1, booking.idTag.toLowerCase());
+    await eventually(() => expect(second.stopsAsked).toEqual([tx]));
+    expect(await boundSession(ocpp, "cp-first")).toBe(booking.sessionId);
+    expect(grid.substations[0]?.station.load().activeSessions).toBe(1);
+  });
+});
