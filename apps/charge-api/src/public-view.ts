@@ -21,6 +21,10 @@ const GRANT_FIELDS = [
   "durationS",
   "energyKwh",
   "priority",
+  "departAt",
+  "projectedKwh",
+  "onTrack",
+  "maxDeliverableKwh",
 ] as const satisfies readonly (keyof Session)[];
 
 export type Grant = Pick<Session, (typeof GRANT_FIELDS)[number]>;

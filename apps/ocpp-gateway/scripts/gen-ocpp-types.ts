@@ -31,6 +31,7 @@ const ACTIONS = {
       "BootNotification",
       "Heartbeat",
       "MeterValues",
+      "NotifyEVChargingNeeds",
       "RequestStopTransaction",
       "SetChargingProfile",
       "StatusNotification",

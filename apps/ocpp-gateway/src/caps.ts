@@ -26,9 +26,10 @@ export class Caps {
   /** The cap the transaction's session should have now (null: none, its own maximum). */
   desired(tx: Tx): number | null {
     if (tx.phase.state !== "charging") return null;
-    const { chargePointKw, reclaimKw, limits } = tx.phase;
+    const { chargePointKw, reclaimKw, limits, evMaxKw } = tx.phase;
     const reclaim = this.isManaged(tx.chargePointId) ? (reclaimKw ?? Number.POSITIVE_INFINITY) : Infinity;
-    const kw = Math.min(chargePointKw ?? Number.POSITIVE_INFINITY, reclaim);
+    // The car's own maximum caps it too: power it cannot take goes to the others.
+    const kw = Math.min(chargePointKw ?? Number.POSITIVE_INFINITY, reclaim, evMaxKw ?? Infinity);
     return kw < limits.maxKw ? kw : null;
   }
 

@@ -167,7 +167,7 @@ export class Gateway {
   /** A substation's event: a new water level (every transaction there gets its share) or a session's end. */
   onPower(e: PowerEvent): void {
     if (e.type === "ended") this.ends.onSessionEnded(e.sessionId);
-    else this.power.onLevel(e.substationId, e.levelKw, e.effectiveCapacityKw, e.atMs);
+    else this.power.onLevel(e.substationId, e.levelKw, e.effectiveCapacityKw, e.atMs, e.floorsKw);
   }
 
   /** A charge point was removed: it is disconnected and its sessions end. */

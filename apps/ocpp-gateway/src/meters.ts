@@ -12,7 +12,7 @@ import type { Caps } from "./caps.ts";
 import type { ChargerTable } from "./chargers.ts";
 import type { Grid } from "./grid.ts";
 import type { GatewayMetrics } from "./metrics.ts";
-import type { MeterReading, Tx } from "./model.ts";
+import type { EvNeeds, MeterReading, Tx } from "./model.ts";
 import type { Power } from "./power.ts";
 import type { Registry } from "./registry.ts";
 
@@ -132,6 +132,28 @@ export class Meters {
       kw += Math.max(0, Math.min(limits.maxKw, chargePointKw ?? Number.POSITIVE_INFINITY) - reclaimKw);
     }
     return kw;
+  }
+
+  /**
+   * What the car needs (NotifyEVChargingNeeds): its maximum caps its session (setSessionCap, with the
+   * charge point's share); its energy and departure go to the session at its substation. False if the
+   * transaction is not bound to a session yet (the car may send them again).
+   */
+  needs(tx: Tx, e: EvNeeds): boolean {
+    if (tx.phase.state !== "charging") return false;
+    const { sessionId } = tx.phase;
+    if (e.maxKw !== undefined) {
+      tx.phase.evMaxKw = e.maxKw;
+      void this.caps.sync(tx);
+    }
+    const site = this.grid.site(tx.substationId);
+    if (e.energyKwh === undefined || !site) return true;
+    const departAt = e.departAtMs === undefined ? {} : { departAt: new Date(e.departAtMs).toISOString() };
+    void site.setSessionNeeds.mutate({ sessionId, energyKwh: e.energyKwh, ...departAt }).then(
+      () => this.log.info("the car's needs were taken", { sessionId, energyKwh: e.energyKwh, ...departAt }),
+      (err) => this.log.warn("could not pass on the car's needs", { sessionId, error: describeFailure(err) }),
+    );
+    return true;
   }
 
   private report(tx: Tx, sessionId: string, deliveredWh: number): void {

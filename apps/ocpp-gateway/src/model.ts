@@ -87,6 +87,16 @@ export interface ChargerEvents {
   start(e: TxStarted): Answered<StartOutcome>;
   update(e: TxUpdated): Promise<TokenStatus | undefined>;
   meter(e: MeterEvent): void;
+  /** What the car needs (2.0.1 NotifyEVChargingNeeds, ISO 15118); false if no bound transaction takes it. */
+  needs(e: EvNeeds): boolean;
+}
+
+/** A car's charging needs on a connector: its energy, its departure, its own maximum power. */
+export interface EvNeeds {
+  connectorId: number;
+  energyKwh?: number;
+  departAtMs?: number;
+  maxKw?: number;
 }
 
 /** What the gateway can ask of a connected charger, version-free (the adapters build the messages). */
@@ -139,6 +149,8 @@ export type TxPhase =
       chargePointKw: number | null;
       /** Reclaimed: it draws well below its power (null: not). Its cap is the lower of the two. */
       reclaimKw: number | null;
+      /** The car's own maximum, as it reported it (NotifyEVChargingNeeds): a cap too. */
+      evMaxKw?: number;
     }
   | { state: "stopping" };
 

@@ -8,7 +8,10 @@ import type { Pusher, PushTarget } from "./pusher.ts";
  * transactions at that substation only, and hands each to the pusher.
  */
 export class Power {
-  private readonly levels = new Map<string, { levelKw: number | null; version: number }>();
+  private readonly levels = new Map<
+    string,
+    { levelKw: number | null; version: number; floorsKw: Readonly<Record<string, number>> | undefined }
+  >();
   private levelSeq = 0;
 
   constructor(
@@ -25,10 +28,12 @@ export class Power {
     levelKw: number | null,
     effectiveCapacityKw: number | undefined,
     atMs: number,
+    /** Sessions lifted above their minimum by their departure's need (packages/policy needFloors). */
+    floorsKw?: Readonly<Record<string, number>>,
   ): void {
     this.pusher.setBudget(substationId, effectiveCapacityKw ?? Number.POSITIVE_INFINITY);
     // Counted here, not by the substation's own version (which starts again when it restarts).
-    this.levels.set(substationId, { levelKw, version: ++this.levelSeq });
+    this.levels.set(substationId, { levelKw, version: ++this.levelSeq, floorsKw });
     for (const ch of this.table.atSubstation(substationId)) {
       for (const tx of ch.txs.values()) if (tx.phase.state === "charging") this.push(tx, atMs);
     }
@@ -49,7 +54,11 @@ export class Power {
       ? (limits.capKw ?? limits.maxKw) // held at its maximum: its charger takes no limits
       : level && level.version > levelVersion
         ? shareAtLevel(
-            { minKw: limits.minKw, maxKw: limits.capKw ?? limits.maxKw, weight: limits.weight },
+            {
+              minKw: level.floorsKw?.[tx.phase.sessionId] ?? limits.minKw,
+              maxKw: limits.capKw ?? limits.maxKw,
+              weight: limits.weight,
+            },
             level.levelKw,
           )
         : admittedKw;

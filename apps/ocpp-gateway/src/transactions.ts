@@ -94,6 +94,10 @@ export class Transactions {
             : this.table.txOnConnector(ch, e.connectorId);
         if (tx) this.meters.read(tx, e.reading);
       },
+      needs: (e) => {
+        const tx = this.table.txOnConnector(ch, e.connectorId);
+        return tx !== undefined && this.meters.needs(tx, e);
+      },
     };
   }
 

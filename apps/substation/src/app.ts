@@ -47,6 +47,7 @@ export function startSubstation(env: SubstationEnv) {
       journalHealth,
       idempotencyTtlMs: env.IDEMPOTENCY_TTL_H * 3_600_000,
       checkpointMs: env.SUBSTATION_CHECKPOINT_MS,
+      reshareMinMs: env.SUBSTATION_RESHARE_MIN_MS,
     });
     const recovery = station.recover();
     // Resumed sessions keep the idTags their owners were given.

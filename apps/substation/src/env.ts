@@ -89,6 +89,11 @@ const schema = z
      */
     SUBSTATION_CHECKPOINT_MS: positiveMsSchema.default(2000),
     /**
+     * The least time between two re-shares caused by time alone (departures' laxities crossing): bounds the
+     * re-share rate, and so the level events the gateway pushes to chargers (which it coalesces anyway).
+     */
+    SUBSTATION_RESHARE_MIN_MS: positiveMsSchema.default(1000),
+    /**
      * Ended sessions are deleted from the journal this many hours after they ended, once exported as charge
      * detail records; at least IDEMPOTENCY_TTL_H, so a key's session is kept as long as the key is honoured.
      */

@@ -3,7 +3,16 @@ import { GridError, type Logger } from "@evgrid/kit";
 import type { EndRecord, Journal, StartRecord } from "./journal.ts";
 
 /** Every kind of journal write, as the error metric labels them. */
-export const JOURNAL_OPS = ["start", "end", "checkpoint", "setting", "export", "prune", "schema"] as const;
+export const JOURNAL_OPS = [
+  "start",
+  "end",
+  "checkpoint",
+  "setting",
+  "needs",
+  "export",
+  "prune",
+  "schema",
+] as const;
 export type JournalOp = (typeof JOURNAL_OPS)[number];
 
 /** At most one log line per kind of write and event in this long: a full disk must not also flood the log. */
@@ -105,6 +114,12 @@ export class JournalWrites {
   /** Journals an operator setting before memory changes (at once, not grouped); null removes it. */
   setting(key: string, value: string | null): void {
     if (this.attempt("setting", () => this.journal.setSetting(key, value))) return;
+    throw this.unavailable();
+  }
+
+  /** Journals a car's needs before memory changes (at once, not grouped): refused if it cannot be written. */
+  needs(n: { sessionId: string; energyKwh: number; departAtMs: number | null }): void {
+    if (this.attempt("needs", () => this.journal.setNeeds(n))) return;
     throw this.unavailable();
   }
 

@@ -1,88 +1,9 @@
 import { Database } from "bun:sqlite";
-import { type EndReason, OPERATOR, type Priority, type Session } from "@evgrid/contract";
+import type { EndReason } from "@evgrid/contract";
 import { preparePrivateDatabase } from "@evgrid/kit/private-files";
+import { fromRow, type Row, type SessionRecord } from "./journal-rows.ts";
 
-/** One session as the journal keeps it. */
-export interface SessionRecord {
-  sessionId: string;
-  vehicleId: string;
-  minKw: number;
-  maxKw: number;
-  startedAtMs: number;
-  durationS: number | null;
-  energyKwh: number | null;
-  /** At the last checkpoint (active) or at the end (ended). */
-  deliveredKwh: number;
-  status: "active" | "ended";
-  endedAtMs: number | null;
-  endReason: EndReason | null;
-  idempotencyKey: string | null;
-  owner: string;
-  /** Its priority class (a weight in the fair share). */
-  priority: Priority;
-}
-
-interface Row {
-  session_id: string;
-  vehicle_id: string;
-  min_kw: number;
-  max_kw: number;
-  started_at_ms: number;
-  duration_s: number | null;
-  energy_kwh: number | null;
-  delivered_kwh: number;
-  status: "active" | "ended";
-  ended_at_ms: number | null;
-  end_reason: EndReason | null;
-  idempotency_key: string | null;
-  owner: string | null;
-  priority: Priority | null;
-}
-
-const fromRow = (r: Row): SessionRecord => ({
-  sessionId: r.session_id,
-  vehicleId: r.vehicle_id,
-  minKw: r.min_kw,
-  maxKw: r.max_kw,
-  startedAtMs: r.started_at_ms,
-  durationS: r.duration_s,
-  energyKwh: r.energy_kwh,
-  deliveredKwh: r.delivered_kwh,
-  status: r.status,
-  endedAtMs: r.ended_at_ms,
-  endReason: r.end_reason,
-  idempotencyKey: r.idempotency_key,
-  // Sessions journaled before owners existed were started by whoever held the service token.
-  owner: r.owner ?? OPERATOR,
-  // Sessions journaled before priority classes existed were all standard.
-  priority: r.priority ?? "standard",
-});
-
-const iso = (ms: number) => new Date(ms).toISOString();
-
-/** A journaled session as the API shows it (an ended or recovered session has no allocation). */
-export function sessionOf(rec: SessionRecord, substationId: string): Session {
-  return {
-    sessionId: rec.sessionId,
-    substationId,
-    vehicleId: rec.vehicleId,
-    minKw: rec.minKw,
-    maxKw: rec.maxKw,
-    capKw: null,
-    allocatedKw: 0,
-    status: rec.status,
-    startedAt: iso(rec.startedAtMs),
-    durationS: rec.durationS,
-    energyKwh: rec.energyKwh,
-    deliveredKwh: rec.deliveredKwh,
-    expectedEndAt: null,
-    endedAt: rec.endedAtMs === null ? null : iso(rec.endedAtMs),
-    endReason: rec.endReason,
-    idempotencyKey: rec.idempotencyKey,
-    owner: rec.owner,
-    priority: rec.priority,
-  };
-}
+export { type SessionRecord, sessionOf } from "./journal-rows.ts";
 
 /** An end to write: what the session drew, when and why it ended. */
 export interface EndRecord {
@@ -196,7 +117,8 @@ export class Journal {
         idempotency_key TEXT,
         owner TEXT,
         priority TEXT,
-        cdr_exported INTEGER NOT NULL DEFAULT 0
+        cdr_exported INTEGER NOT NULL DEFAULT 0,
+        depart_at_ms INTEGER
       );
       CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT);
     `);
@@ -208,6 +130,7 @@ export class Journal {
       ["owner", "TEXT"],
       ["priority", "TEXT"],
       ["cdr_exported", "INTEGER NOT NULL DEFAULT 0"],
+      ["depart_at_ms", "INTEGER"],
     ]) {
       if (!columns.some((c) => c.name === name))
         this.db.exec(`ALTER TABLE sessions ADD COLUMN ${name} ${type}`);
@@ -217,8 +140,8 @@ export class Journal {
       this.ensureIndexes();
     } catch {}
     this.insertStmt = this.db.prepare(
-      `INSERT INTO sessions (session_id, vehicle_id, min_kw, max_kw, started_at_ms, duration_s, energy_kwh, status, idempotency_key, owner, priority)
-       VALUES ($sessionId, $vehicleId, $minKw, $maxKw, $startedAtMs, $durationS, $energyKwh, 'active', $idempotencyKey, $owner, $priority)`,
+      `INSERT INTO sessions (session_id, vehicle_id, min_kw, max_kw, started_at_ms, duration_s, energy_kwh, status, idempotency_key, owner, priority, depart_at_ms)
+       VALUES ($sessionId, $vehicleId, $minKw, $maxKw, $startedAtMs, $durationS, $energyKwh, 'active', $idempotencyKey, $owner, $priority, $departAtMs)`,
     );
     this.endStmt = this.db.prepare(
       `UPDATE sessions SET status = 'ended', delivered_kwh = $deliveredKwh, ended_at_ms = $endedAtMs, end_reason = $endReason
@@ -294,6 +217,14 @@ export class Journal {
    */
   prune(beforeMs: number, limit: number, exportedOnly: boolean): number {
     return this.db.query(QUERIES.prune).run({ beforeMs, limit, exported: exportedOnly ? 1 : 0 }).changes;
+  }
+
+  /** A car's needs (NotifyEVChargingNeeds): the active session is energy-based from now on, maybe by a departure. */
+  setNeeds(n: { sessionId: string; energyKwh: number; departAtMs: number | null }): void {
+    this.db
+      .query(`UPDATE sessions SET energy_kwh = $energyKwh, duration_s = NULL, depart_at_ms = $departAtMs
+              WHERE session_id = $sessionId AND status = 'active'`)
+      .run(n);
   }
 
   getSetting(key: string): string | null {

@@ -12,8 +12,15 @@ export interface EnergyGoal {
   done: boolean;
 }
 
-/** Sessions with the same (minKw, maxKw, priority weight) are one class. */
-export const classKey = (minKw: number, maxKw: number, weight = 1) => `${minKw}|${maxKw}|${weight}`;
+/**
+ * Sessions with the same (minKw, maxKw, priority weight) are one class; a session with a departure is a class
+ * of its own (`own`: its id), as its need is its own.
+ */
+export const classKey = (minKw: number, maxKw: number, weight = 1, own?: string) =>
+  `${minKw}|${maxKw}|${weight}${own === undefined ? "" : `|${own}`}`;
+
+/** A departure session's need as of a time: energy still wanted, seconds left (packages/policy NeedDemand). */
+export type NeedOf = (nowMs: number) => { energyLeftKwh: number; departInS: number };
 
 /**
  * All active sessions with the same (minKw, maxKw). Water-filling gives every session of a class the same
@@ -25,6 +32,10 @@ export class PowerClass {
   readonly key: string;
   count = 0;
   allocatedKw = 0;
+  /** Its minimum as lifted by its departure's need at the last re-share (= minKw without one). */
+  floorKw: number;
+  /** Set for a class of one with a departure. */
+  need: NeedOf | undefined;
   /** Sum of its active sessions' starting integrals: energy drawn by all = count x integral - this. */
   startKwhSum = 0;
   private integralKwh = 0;
@@ -38,8 +49,11 @@ export class PowerClass {
     nowMs: number,
     /** Its priority class's weight in water-filling (packages/policy/src/priority.ts). */
     readonly weight = 1,
+    /** The session id of a class of one (a session with a departure). */
+    readonly own?: string,
   ) {
-    this.key = classKey(minKw, maxKw, weight);
+    this.key = classKey(minKw, maxKw, weight, own);
+    this.floorKw = minKw;
     this.accruedToMs = nowMs;
   }
 

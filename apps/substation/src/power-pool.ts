@@ -1,6 +1,6 @@
 import type { Scheduler } from "@evgrid/kit";
-import { shareAtLevel, waterLevel } from "@evgrid/policy";
-import { classKey, PowerClass } from "./power-class.ts";
+import { type Capacity, reshareSite } from "@evgrid/policy";
+import { classKey, type NeedOf, PowerClass } from "./power-class.ts";
 import type { LiveSession } from "./sessions.ts";
 
 /**
@@ -26,14 +26,36 @@ export class PowerPool {
     private readonly scheduler?: Scheduler,
   ) {}
 
-  /** The class for this (minKw, maxKw, weight), made if it is new. */
-  classFor(minKw: number, maxKw: number, nowMs: number, weight = 1): PowerClass {
-    let cls = this.classes.get(classKey(minKw, maxKw, weight));
+  /**
+   * Seconds from the last re-share until time changes the departures' need order (a laxity crossing);
+   * +Infinity without departures.
+   */
+  nextCrossingS = Number.POSITIVE_INFINITY;
+
+  /**
+   * The class for this (minKw, maxKw, weight), made if it is new; with `need`, a class of its own for
+   * session `own` (a departure).
+   */
+  classFor(minKw: number, maxKw: number, nowMs: number, weight = 1, own?: { id: string; need: NeedOf }) {
+    let cls = this.classes.get(classKey(minKw, maxKw, weight, own?.id));
     if (!cls) {
-      cls = new PowerClass(minKw, maxKw, nowMs, weight);
+      cls = new PowerClass(minKw, maxKw, nowMs, weight, own?.id);
+      cls.need = own?.need;
       this.classes.set(cls.key, cls);
     }
     return cls;
+  }
+
+  /** Sessions lifted above their minimum by their departure's need, by id (for the level event). */
+  floors(): Record<string, number> | undefined {
+    const out: Record<string, number> = {};
+    let any = false;
+    for (const cls of this.classes.values()) {
+      if (cls.own === undefined || cls.floorKw <= cls.minKw) continue;
+      out[cls.own] = cls.floorKw;
+      any = true;
+    }
+    return any ? out : undefined;
   }
 
   join(live: LiveSession): void {
@@ -54,18 +76,28 @@ export class PowerPool {
   }
 
   /**
-   * Shares `availableKw` again (packages/policy's water-filling, by class) after any change, closing each
-   * class's energy books first; the sums are recomputed exactly from the classes.
+   * Shares `availableKw` again (packages/policy's shareByNeed, by class: departures' floors, then
+   * water-filling) after any change, closing each class's energy books first; the sums are recomputed
+   * exactly from the classes. Without departures it is exactly today's water-filling.
    */
-  reshare(nowMs: number, availableKw: number): void {
+  reshare(nowMs: number, site: Capacity): void {
     const classes = [...this.classes.values()];
     for (const cls of classes) cls.accrue(nowMs);
-    const level = waterLevel(classes, availableKw);
-    this.levelKw = level === Number.POSITIVE_INFINITY ? null : Math.max(0, level);
+    const demands = classes.map((cls) => ({
+      ...cls.need?.(nowMs),
+      minKw: cls.minKw,
+      maxKw: cls.maxKw,
+      weight: cls.weight,
+      count: cls.count,
+    }));
+    const shares = reshareSite(site, demands);
+    this.levelKw = shares.levelKw;
+    this.nextCrossingS = shares.nextCrossingS;
     let committed = 0;
     let demand = 0;
-    classes.forEach((cls) => {
-      cls.allocatedKw = shareAtLevel(cls, this.levelKw);
+    classes.forEach((cls, i) => {
+      cls.floorKw = shares.floorsKw[i] as number;
+      cls.allocatedKw = shares.sharesKw[i] as number;
       committed += cls.count * cls.minKw;
       demand += cls.count * cls.maxKw;
       cls.arm(nowMs, () => this.onEnergyDue(cls), this.scheduler);

@@ -13,17 +13,24 @@ export interface Recovery {
 
 /**
  * How a session the journal holds as active comes back at `nowMs`: ended as it would have been if its time
- * ran out or its energy was reached while the substation was down (at the time it would have ended), or
+ * ran out, its departure passed, or its energy was reached while the substation was down (at the time it would have ended), or
  * resumed. Pure: the station does the taking up.
  */
 export function recoveryOf(
   rec: SessionRecord,
   nowMs: number,
 ): { end: EndRecord } | { resume: SessionRecord } {
-  const endsAtMs = rec.durationS !== null ? rec.startedAtMs + rec.durationS * 1000 : Number.POSITIVE_INFINITY;
+  const endsAtMs =
+    rec.durationS !== null
+      ? rec.startedAtMs + rec.durationS * 1000
+      : (rec.departAtMs ?? Number.POSITIVE_INFINITY);
   const energyDone = rec.energyKwh !== null && rec.deliveredKwh >= rec.energyKwh;
   if (endsAtMs > nowMs && !energyDone) return { resume: rec };
-  const endReason: EndReason = energyDone ? "energy_delivered" : "time_elapsed";
+  const endReason: EndReason = energyDone
+    ? "energy_delivered"
+    : rec.durationS !== null
+      ? "time_elapsed"
+      : "departed";
   return {
     end: {
       sessionId: rec.sessionId,

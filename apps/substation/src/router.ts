@@ -9,6 +9,7 @@ import {
   setDrainingInputSchema,
   setLimitInputSchema,
   setSessionCapInputSchema,
+  setSessionNeedsInputSchema,
   stopSessionInputSchema,
   vehicleIdSchema,
 } from "@evgrid/contract";
@@ -75,6 +76,10 @@ export function substationRouter(station: Station, bookings: BookingIndex) {
     setSessionCap: internalProcedure
       .input(setSessionCapInputSchema)
       .mutation(({ input }) => station.setCap(input.sessionId, input.capKw, input.pinned)),
+    /** What the car needs (OCPP gateway, NotifyEVChargingNeeds): energy by a departure. */
+    setSessionNeeds: internalProcedure
+      .input(setSessionNeedsInputSchema)
+      .mutation(({ input }) => station.setNeeds(input)),
     /** The charger's meter (OCPP gateway): energy delivered so far; ends an energy session at its target. */
     reportMeter: internalProcedure
       .input(meterReadingInputSchema)

@@ -1,5 +1,6 @@
 import type { Priority, Session } from "@evgrid/contract";
 import type { LongTimeout } from "@evgrid/kit";
+import type { Departure } from "./departures.ts";
 import type { IdempotencyKeys } from "./idempotency.ts";
 import type { EnergyGoal, PowerClass } from "./power-class.ts";
 
@@ -19,13 +20,15 @@ export interface LiveSession {
   startedAtMs: number;
   durationS: number | null;
   energyKwh: number | null;
+  /** When an energy session's vehicle leaves (it ends then if its energy is not delivered); null: never. */
+  departure: Departure | null;
   /** The class's energy integral when this session started: delivered = integral now - this. */
   startKwh: number;
   idempotencyKey: string | null;
   owner: string;
   /** Its priority class: a weight in the fair share. */
   priority: Priority;
-  /** Ends a time-based session. */
+  /** Ends a time-based session, or a departure session at its departure. */
   timer: LongTimeout | undefined;
   /** Ends an energy-based session, in its class's queue of goals. */
   goal: EnergyGoal | undefined;

@@ -1,4 +1,5 @@
 import type { EndReason, Session } from "@evgrid/contract";
+import { departureView, drawnKwh as drawnOf } from "./departures.ts";
 import type { LiveSession } from "./sessions.ts";
 
 const MS_PER_HOUR = 3_600_000;
@@ -8,7 +9,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export function activeSession(substationId: string, live: LiveSession, nowMs: number): Session {
   const { cls } = live;
   // The charger's meter, once it reports, is the truth; before that, what the allocation integrates to.
-  const drawnKwh = live.meteredKwh ?? cls.integralAt(nowMs) - live.startKwh;
+  const drawnKwh = drawnOf(live, nowMs);
   const deliveredKwh = live.energyKwh !== null ? Math.min(live.energyKwh, drawnKwh) : drawnKwh;
   let expectedEndMs: number;
   if (live.durationS !== null) {
@@ -36,6 +37,7 @@ export function activeSession(substationId: string, live: LiveSession, nowMs: nu
     idempotencyKey: live.idempotencyKey,
     owner: live.owner,
     priority: live.priority,
+    ...departureView(live, deliveredKwh, nowMs),
   };
 }
 

@@ -15,6 +15,8 @@ export const MAX_SESSION_KW = 350;
 export const MIN_SESSION_KW = 1;
 export const MAX_DURATION_S = 24 * 60 * 60;
 export const MAX_ENERGY_KWH = 1000;
+/** The furthest departure a request may name: a week (a depot's weekend, not a parking lot's year). */
+export const MAX_DEPART_IN_S = 7 * 24 * 60 * 60;
 /** Longest a request may wait for capacity. */
 export const MAX_WAIT_S = 300;
 
@@ -120,6 +122,22 @@ const chargeFields = {
     .max(MAX_ENERGY_KWH, `energyKwh must be at most ${MAX_ENERGY_KWH}`)
     .optional()
     .describe("Ends once this energy is delivered; or give durationS."),
+  departAt: z.iso
+    .datetime({ offset: true, error: "departAt must be an ISO time, e.g. 2026-12-02T17:30:00Z" })
+    .optional()
+    .describe("With energyKwh: this much energy by then. The session ends at its energy or here, first."),
+  departInS: z
+    .number()
+    .positive("departInS must be greater than 0")
+    .max(MAX_DEPART_IN_S, `departInS must be at most ${MAX_DEPART_IN_S} (7 days)`)
+    .optional()
+    .describe("As departAt, in seconds from now."),
+  strict: z
+    .boolean()
+    .optional()
+    .describe(
+      "With a departure: refuse (DEPARTURE_UNREACHABLE) rather than admit what maxKw cannot deliver.",
+    ),
 };
 
 type ChargeFields = z.output<z.ZodObject<typeof chargeFields>>;
@@ -135,7 +153,33 @@ function checkCharge(req: ChargeFields, ctx: z.RefinementCtx): void {
       message: "give either durationS or energyKwh, not both",
     });
   }
+  checkDeparture(req, ctx);
 }
+
+/** A departure goes with an energy target, one way of saying it, between now and a week from now. */
+function checkDeparture(req: ChargeFields, ctx: z.RefinementCtx): void {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+  if (req.departAt !== undefined && req.departInS !== undefined)
+    issue("departInS", "give either departAt or departInS, not both");
+  const field = req.departAt !== undefined ? "departAt" : "departInS";
+  if (req.departAt === undefined && req.departInS === undefined) {
+    if (req.strict !== undefined) issue("strict", "strict needs a departure (departAt or departInS)");
+    return;
+  }
+  if (req.energyKwh === undefined) issue(field, `${field} needs energyKwh: this much energy by then`);
+  if (req.departAt === undefined) return;
+  const inMs = Date.parse(req.departAt) - Date.now();
+  if (inMs <= 0) issue("departAt", "departAt is in the past");
+  else if (inMs > MAX_DEPART_IN_S * 1000) issue("departAt", "departAt must be at most 7 days away");
+}
+
+/** The departure as an ISO time (departInS counted from now), or nothing. */
+const departureOf = (req: ChargeFields): { departAt?: string } =>
+  req.departAt !== undefined
+    ? { departAt: new Date(Date.parse(req.departAt)).toISOString() }
+    : req.departInS !== undefined
+      ? { departAt: new Date(Date.now() + req.departInS * 1000).toISOString() }
+      : {};
 
 /** Fills the defaults: the minimum from the maximum, the original 5 s unless an energy target is given. */
 function normalize(req: ChargeFields) {
@@ -149,13 +193,14 @@ function normalize(req: ChargeFields) {
     ...(req.priority === undefined || req.priority === "standard" ? {} : { priority: req.priority }),
   };
   return req.energyKwh !== undefined
-    ? { ...base, energyKwh: req.energyKwh }
+    ? { ...base, energyKwh: req.energyKwh, ...departureOf(req), ...(req.strict ? { strict: true } : {}) }
     : { ...base, durationS: req.durationS ?? DEFAULT_DURATION_S };
 }
 
 /**
  * What a vehicle asks for. Either `durationS` (ends after that time, the original system's 5 s by default)
- * or `energyKwh` (ends once that energy is delivered). Unknown keys are refused so typos are not silently ignored.
+ * or `energyKwh` (ends once that energy is delivered), the latter maybe by a departure (`departAt` or
+ * `departInS`, passed on as `departAt`: the session then ends at its departure if that comes first). Unknown keys are refused so typos are not silently ignored.
  */
 export const chargeRequestSchema = z
   .strictObject({
@@ -261,3 +306,17 @@ export const meterReadingInputSchema = z.strictObject({
     .nonnegative("energyKwh must be 0 or more")
     .max(MAX_ENERGY_KWH * 2),
 });
+
+/**
+ * What the car says it needs (OCPP 2.0.1 NotifyEVChargingNeeds, ISO 15118, through the OCPP gateway): this
+ * much energy by this departure. The bound session takes them (a time-based walk-in becomes energy-based).
+ */
+export const setSessionNeedsInputSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  energyKwh: z
+    .number()
+    .positive("energyKwh must be greater than 0")
+    .max(MAX_ENERGY_KWH, `energyKwh must be at most ${MAX_ENERGY_KWH}`),
+  departAt: z.iso.datetime({ offset: true }).optional(),
+});
+export type SessionNeeds = z.infer<typeof setSessionNeedsInputSchema>;

@@ -73,6 +73,11 @@ export const reasons = {
    * callers and API keys without a class may ask for `standard` only.
    */
   PRIORITY_NOT_ALLOWED: "PRIORITY_NOT_ALLOWED",
+  /**
+   * A `strict: true` request asks for more energy than even its maxKw can deliver before its departure
+   * (`details.maxDeliverableKwh`). Without strict it is admitted and delivers what it can.
+   */
+  DEPARTURE_UNREACHABLE: "DEPARTURE_UNREACHABLE",
   /** The caller hung up before its answer was ready (recorded in metrics and traces; nobody reads it). */
   CALLER_GONE: "CALLER_GONE",
   INTERNAL: "INTERNAL",

@@ -28,6 +28,10 @@ export const chargeGrantSchema = sessionSchema
     durationS: true,
     energyKwh: true,
     priority: true,
+    departAt: true,
+    projectedKwh: true,
+    onTrack: true,
+    maxDeliverableKwh: true,
   })
   .extend({
     /** Substations tried before one admitted the request. */

@@ -8,6 +8,8 @@ export const endReasons = [
   "curtailed",
   /** Its charger went offline and did not come back within the grace period (OCPP gateway). */
   "charger_offline",
+  /** Its departure came before its energy was delivered. */
+  "departed",
 ] as const;
 export type EndReason = (typeof endReasons)[number];
 
@@ -41,6 +43,14 @@ export const sessionSchema = z.object({
   owner: ownerSchema,
   /** Its priority class: a weight in the fair share above the minimums. */
   priority: priorityClassSchema,
+  /** When the vehicle leaves (energy sessions only); null or absent: no departure. */
+  departAt: z.iso.datetime().nullish(),
+  /** With a departure: what it will have by then at its current allocation (kWh), updated on each re-share. */
+  projectedKwh: z.number().nullish(),
+  /** With a departure: whether projectedKwh meets energyKwh. */
+  onTrack: z.boolean().nullish(),
+  /** With a departure: the most even maxKw could deliver by then, as of admission. */
+  maxDeliverableKwh: z.number().nullish(),
 });
 export type Session = z.infer<typeof sessionSchema>;
 /** A session as its owner sees it through the public API. */
@@ -123,6 +133,11 @@ export const powerEventSchema = z.discriminatedUnion("type", [
      * gateway sends decreases before increases against it).
      */
     effectiveCapacityKw: z.number(),
+    /**
+     * Sessions whose departure lifts their floor above their minimum (packages/policy needFloors), by id:
+     * each gets shareAtLevel with this as its minimum. Absent: none.
+     */
+    floorsKw: z.record(z.string(), z.number()).optional(),
     atMs: z.number(),
   }),
   z.object({
@@ -143,6 +158,9 @@ export const sessionUpdateSchema = z.object({
   allocatedKw: z.number(),
   deliveredKwh: z.number(),
   endReason: z.enum(endReasons).nullable(),
+  /** With a departure: what it will have by then at this power, and whether that meets its target. */
+  projectedKwh: z.number().nullish(),
+  onTrack: z.boolean().nullish(),
   atMs: z.number(),
 });
 export type SessionUpdate = z.infer<typeof sessionUpdateSchema>;

@@ -194,6 +194,31 @@ export class SimulatedChargePoint {
       : this.client.call("MeterValues", { evseId: connectorId, meterValue: [this.meterValue(reading)] });
   }
 
+  /**
+   * 2.0.1 (ISO 15118): the car's needs, as an AC car reports them: energy in Wh, departure, its maximum
+   * current per phase at 230 V. The charger's answer status.
+   */
+  async notifyEVChargingNeeds(
+    connectorId: number,
+    needs: { energyWh: number; departureTime?: string; evMaxCurrentA?: number },
+  ): Promise<string> {
+    if (this.v16) throw new Error("NotifyEVChargingNeeds is OCPP 2.0.1");
+    const res = (await this.client.call("NotifyEVChargingNeeds", {
+      evseId: connectorId,
+      chargingNeeds: {
+        requestedEnergyTransfer: "AC_three_phase",
+        ...(needs.departureTime === undefined ? {} : { departureTime: needs.departureTime }),
+        acChargingParameters: {
+          energyAmount: needs.energyWh,
+          evMinCurrent: 6,
+          evMaxCurrent: needs.evMaxCurrentA ?? 32,
+          evMaxVoltage: 230,
+        },
+      },
+    })) as { status: string };
+    return res.status;
+  }
+
   private meterValue(r: { energyWh?: number; powerW?: number }) {
     const sampled: Record<string, unknown>[] = [];
     const add = (value: number, measurand: string, unit: string) =>

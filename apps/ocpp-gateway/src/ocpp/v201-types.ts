@@ -132,6 +132,18 @@ export type PhaseEnumType = "L1" | "L2" | "L3" | "N" | "L1-N" | "L2-N" | "L3-N" 
  */
 export type LocationEnumType = "Body" | "Cable" | "EV" | "Inlet" | "Outlet";
 /**
+ * Charging_ Needs. Requested. Energy_ Transfer_ Mode_ Code
+ * urn:x-oca:ocpp:uid:1:569209
+ * Mode of energy transfer requested by the EV.
+ *
+ */
+export type EnergyTransferModeEnumType = "DC" | "AC_single_phase" | "AC_two_phase" | "AC_three_phase";
+/**
+ * Returns whether the CSMS has been able to process the message successfully. It does not imply that the evChargingNeeds can be met with the current charging profile.
+ *
+ */
+export type NotifyEVChargingNeedsStatusEnumType = "Accepted" | "Rejected" | "Processing";
+/**
  * Status indicating whether Charging Station accepts the request to stop a transaction.
  *
  */
@@ -258,6 +270,8 @@ export interface Messages {
   HeartbeatResponse?: HeartbeatResponse;
   MeterValuesRequest?: MeterValuesRequest;
   MeterValuesResponse?: MeterValuesResponse;
+  NotifyEVChargingNeedsRequest?: NotifyEVChargingNeedsRequest;
+  NotifyEVChargingNeedsResponse?: NotifyEVChargingNeedsResponse;
   RequestStopTransactionRequest?: RequestStopTransactionRequest;
   RequestStopTransactionResponse?: RequestStopTransactionResponse;
   SetChargingProfileRequest?: SetChargingProfileRequest;
@@ -648,6 +662,148 @@ export interface UnitOfMeasureType {
 }
 export interface MeterValuesResponse {
   customData?: CustomDataType;
+}
+export interface NotifyEVChargingNeedsRequest {
+  customData?: CustomDataType;
+  /**
+   * Contains the maximum schedule tuples the car supports per schedule.
+   *
+   */
+  maxScheduleTuples?: number;
+  chargingNeeds: ChargingNeedsType;
+  /**
+   * Defines the EVSE and connector to which the EV is connected. EvseId may not be 0.
+   *
+   */
+  evseId: number;
+}
+/**
+ * Charging_ Needs
+ * urn:x-oca:ocpp:uid:2:233249
+ *
+ */
+export interface ChargingNeedsType {
+  customData?: CustomDataType;
+  acChargingParameters?: ACChargingParametersType;
+  dcChargingParameters?: DCChargingParametersType;
+  requestedEnergyTransfer: EnergyTransferModeEnumType;
+  /**
+   * Charging_ Needs. Departure_ Time. Date_ Time
+   * urn:x-oca:ocpp:uid:1:569223
+   * Estimated departure time of the EV.
+   *
+   */
+  departureTime?: string;
+}
+/**
+ * AC_ Charging_ Parameters
+ * urn:x-oca:ocpp:uid:2:233250
+ * EV AC charging parameters.
+ *
+ *
+ */
+export interface ACChargingParametersType {
+  customData?: CustomDataType;
+  /**
+   * AC_ Charging_ Parameters. Energy_ Amount. Energy_ Amount
+   * urn:x-oca:ocpp:uid:1:569211
+   * Amount of energy requested (in Wh). This includes energy required for preconditioning.
+   *
+   */
+  energyAmount: number;
+  /**
+   * AC_ Charging_ Parameters. EV_ Min. Current
+   * urn:x-oca:ocpp:uid:1:569212
+   * Minimum current (amps) supported by the electric vehicle (per phase).
+   *
+   */
+  evMinCurrent: number;
+  /**
+   * AC_ Charging_ Parameters. EV_ Max. Current
+   * urn:x-oca:ocpp:uid:1:569213
+   * Maximum current (amps) supported by the electric vehicle (per phase). Includes cable capacity.
+   *
+   */
+  evMaxCurrent: number;
+  /**
+   * AC_ Charging_ Parameters. EV_ Max. Voltage
+   * urn:x-oca:ocpp:uid:1:569214
+   * Maximum voltage supported by the electric vehicle
+   *
+   */
+  evMaxVoltage: number;
+}
+/**
+ * DC_ Charging_ Parameters
+ * urn:x-oca:ocpp:uid:2:233251
+ * EV DC charging parameters
+ *
+ *
+ *
+ */
+export interface DCChargingParametersType {
+  customData?: CustomDataType;
+  /**
+   * DC_ Charging_ Parameters. EV_ Max. Current
+   * urn:x-oca:ocpp:uid:1:569215
+   * Maximum current (amps) supported by the electric vehicle. Includes cable capacity.
+   *
+   */
+  evMaxCurrent: number;
+  /**
+   * DC_ Charging_ Parameters. EV_ Max. Voltage
+   * urn:x-oca:ocpp:uid:1:569216
+   * Maximum voltage supported by the electric vehicle
+   *
+   */
+  evMaxVoltage: number;
+  /**
+   * DC_ Charging_ Parameters. Energy_ Amount. Energy_ Amount
+   * urn:x-oca:ocpp:uid:1:569217
+   * Amount of energy requested (in Wh). This inludes energy required for preconditioning.
+   *
+   */
+  energyAmount?: number;
+  /**
+   * DC_ Charging_ Parameters. EV_ Max. Power
+   * urn:x-oca:ocpp:uid:1:569218
+   * Maximum power (in W) supported by the electric vehicle. Required for DC charging.
+   *
+   */
+  evMaxPower?: number;
+  /**
+   * DC_ Charging_ Parameters. State_ Of_ Charge. Numeric
+   * urn:x-oca:ocpp:uid:1:569219
+   * Energy available in the battery (in percent of the battery capacity)
+   *
+   */
+  stateOfCharge?: number;
+  /**
+   * DC_ Charging_ Parameters. EV_ Energy_ Capacity. Numeric
+   * urn:x-oca:ocpp:uid:1:569220
+   * Capacity of the electric vehicle battery (in Wh)
+   *
+   */
+  evEnergyCapacity?: number;
+  /**
+   * DC_ Charging_ Parameters. Full_ SOC. Percentage
+   * urn:x-oca:ocpp:uid:1:569221
+   * Percentage of SoC at which the EV considers the battery fully charged. (possible values: 0 - 100)
+   *
+   */
+  fullSoC?: number;
+  /**
+   * DC_ Charging_ Parameters. Bulk_ SOC. Percentage
+   * urn:x-oca:ocpp:uid:1:569222
+   * Percentage of SoC at which the EV considers a fast charging process to end. (possible values: 0 - 100)
+   *
+   */
+  bulkSoC?: number;
+}
+export interface NotifyEVChargingNeedsResponse {
+  customData?: CustomDataType;
+  status: NotifyEVChargingNeedsStatusEnumType;
+  statusInfo?: StatusInfoType;
 }
 export interface RequestStopTransactionRequest {
   customData?: CustomDataType;

@@ -1,6 +1,7 @@
 /** OCPP 2.0.1: its messages into the gateway's version-free events, and its calls out of the gateway's asks. */
 import { createRPCError, type RPCClient } from "ocpp-rpc";
 import type { ChargerEvents, ChargerLink, StartRefusal, TokenStatus } from "../model.ts";
+import { evNeedsOf } from "./ev-needs.ts";
 import { readSamples } from "./meter-values.ts";
 import { OcppConnection, type OcppContext, profileIdOf } from "./rpc.ts";
 import type * as M from "./v201-types.ts";
@@ -12,6 +13,7 @@ type In = {
   Authorize: { req: M.AuthorizeRequest; res: M.AuthorizeResponse };
   MeterValues: { req: M.MeterValuesRequest; res: M.MeterValuesResponse };
   TransactionEvent: { req: M.TransactionEventRequest; res: M.TransactionEventResponse };
+  NotifyEVChargingNeeds: { req: M.NotifyEVChargingNeedsRequest; res: M.NotifyEVChargingNeedsResponse };
 };
 type Out = {
   SetChargingProfile: { req: M.SetChargingProfileRequest; res: M.SetChargingProfileResponse };
@@ -70,6 +72,10 @@ export function serve201(
     events.meter({ connectorId: req.evseId, transactionId: undefined, reading: reading(req.meterValue) });
     return {};
   });
+  // Accepted once a bound transaction takes them; the car may send them again (it does on renegotiation).
+  conn.handle("NotifyEVChargingNeeds", (req) => ({
+    status: events.needs(evNeedsOf(req, Date.now())) ? "Accepted" : "Rejected",
+  }));
   conn.handle("TransactionEvent", async (req, after) => {
     const token = req.idToken?.idToken;
     const transactionId = req.transactionInfo.transactionId;

@@ -1,0 +1,127 @@
+import { type DispatchRequest, reasons, type Session, type SessionNeeds } from "@evgrid/contract";
+import { GridError, type LongTimeout, type Scheduler, setLongTimeout } from "@evgrid/kit";
+import { projectAtDeparture } from "@evgrid/policy";
+import type { NeedOf } from "./power-class.ts";
+import type { LiveSession } from "./sessions.ts";
+
+const MS_PER_HOUR = 3_600_000;
+
+/** A session's departure as the station keeps it. */
+export interface Departure {
+  departAtMs: number;
+  /** What even its maximum could deliver by then, as of admission. */
+  maxDeliverableKwh: number;
+}
+
+/**
+ * The departure a request names, checked against this substation's clock: a `strict` request whose energy
+ * its maximum cannot deliver in time is refused (DEPARTURE_UNREACHABLE, with `details.maxDeliverableKwh`);
+ * without strict it is admitted and delivers what it can. null without a departure.
+ */
+export function departureOf(req: DispatchRequest, nowMs: number): Departure | null {
+  if (!("energyKwh" in req) || req.departAt === undefined) return null;
+  const departAtMs = Date.parse(req.departAt);
+  const maxDeliverableKwh = (req.maxKw * Math.max(0, departAtMs - nowMs)) / MS_PER_HOUR;
+  if (req.strict && maxDeliverableKwh < req.energyKwh) {
+    throw new GridError(
+      "BAD_REQUEST",
+      reasons.DEPARTURE_UNREACHABLE,
+      `${req.energyKwh} kWh cannot be delivered by ${req.departAt}: at most ${maxDeliverableKwh.toFixed(2)} kWh at ${req.maxKw} kW`,
+      { field: "energyKwh", maxDeliverableKwh },
+    );
+  }
+  return { departAtMs, maxDeliverableKwh };
+}
+
+/**
+ * Takes the car's needs into a live session (its energy target, its departure); true if it already has
+ * that energy. The caller re-arms its end timer and moves it to a class of its own.
+ */
+export function takeNeeds(live: LiveSession, needs: SessionNeeds, nowMs: number): boolean {
+  live.energyKwh = needs.energyKwh;
+  live.durationS = null;
+  if (needs.departAt !== undefined) {
+    const departAtMs = Date.parse(needs.departAt);
+    const leftKwh = (live.maxKw * Math.max(0, departAtMs - nowMs)) / MS_PER_HOUR;
+    live.departure = { departAtMs, maxDeliverableKwh: drawnKwh(live, nowMs) + leftKwh };
+  }
+  return drawnKwh(live, nowMs) >= needs.energyKwh - 1e-9;
+}
+
+/** A journaled session's departure, as it comes back after a restart (what its maximum can still deliver). */
+export function departureAfterRestart(
+  rec: { departAtMs: number | null; maxKw: number; deliveredKwh: number },
+  nowMs: number,
+): Departure | null {
+  if (rec.departAtMs === null) return null;
+  const leftKwh = (rec.maxKw * Math.max(0, rec.departAtMs - nowMs)) / MS_PER_HOUR;
+  return { departAtMs: rec.departAtMs, maxDeliverableKwh: rec.deliveredKwh + leftKwh };
+}
+
+/** Why a session ends at its departure: its energy, if it has just had it (a tie), or its departure. */
+export const reasonAtDeparture = (live: LiveSession, nowMs: number): "energy_delivered" | "departed" =>
+  drawnKwh(live, nowMs) >= (live.energyKwh ?? 0) - 1e-6 ? "energy_delivered" : "departed";
+
+/** Energy drawn so far: the charger's meter once it reports, else what the allocation integrates to. */
+export const drawnKwh = (live: LiveSession, nowMs: number): number =>
+  live.meteredKwh ?? live.cls.integralAt(nowMs) - live.startKwh;
+
+/** The need a departure session's class re-shares with (read at each re-share). */
+export const needOf =
+  (live: () => LiveSession): NeedOf =>
+  (nowMs) => {
+    const s = live();
+    return {
+      energyLeftKwh: Math.max(0, (s.energyKwh ?? 0) - drawnKwh(s, nowMs)),
+      departInS: ((s.departure?.departAtMs ?? nowMs) - nowMs) / 1000,
+    };
+  };
+
+/** What the wire shows of a departure: when, what it will have by then at its allocation now, on track. */
+export function departureView(
+  live: LiveSession,
+  deliveredKwh: number,
+  nowMs: number,
+): Pick<Session, "departAt" | "projectedKwh" | "onTrack" | "maxDeliverableKwh"> {
+  const d = live.departure;
+  if (!d || live.energyKwh === null) return { departAt: null, projectedKwh: null, onTrack: null };
+  const { projectedKwh, onTrack } = projectAtDeparture({
+    targetKwh: live.energyKwh,
+    deliveredKwh,
+    departInS: (d.departAtMs - nowMs) / 1000,
+    allocatedKw: live.cls.allocatedKw,
+  });
+  return {
+    departAt: new Date(d.departAtMs).toISOString(),
+    projectedKwh,
+    onTrack,
+    maxDeliverableKwh: d.maxDeliverableKwh,
+  };
+}
+
+/**
+ * Re-shares when time changes the departures' need order (a laxity crossing), but no more often than every
+ * `minIntervalMs`: the floors drift between crossings, and a re-share costs O(k log k) for k classes.
+ */
+export class CrossingTimer {
+  private timer: LongTimeout | undefined;
+
+  constructor(
+    private readonly minIntervalMs: number,
+    private readonly reshare: () => void,
+    private readonly scheduler?: Scheduler,
+  ) {}
+
+  /** After any re-share: arm for the next crossing, `inS` seconds away (Infinity: none). */
+  arm(inS: number): void {
+    this.timer?.clear();
+    this.timer = undefined;
+    if (!Number.isFinite(inS)) return;
+    const dueMs = Math.max(inS * 1000, this.minIntervalMs);
+    this.timer = setLongTimeout(() => this.reshare(), dueMs, this.scheduler);
+  }
+
+  clear(): void {
+    this.timer?.clear();
+  }
+}

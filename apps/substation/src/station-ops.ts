@@ -1,0 +1,234 @@
+import type { Session, SubstationLoad } from "@evgrid/contract";
+import { GridError } from "@evgrid/kit";
+import { decideAdmission, KW_EPSILON, PRIORITY_WEIGHT } from "@evgrid/policy";
+import { departureAfterRestart, needOf } from "./departures.ts";
+import { sessionOf } from "./journal.ts";
+import { type Recovery, recoveryOf } from "./recovery.ts";
+import type { LiveSession } from "./sessions.ts";
+import { StationCore } from "./station-core.ts";
+import { activeSession } from "./wire.ts";
+
+/** A substation's operations on sessions already started, its operator's settings and its life cycle. */
+export abstract class StationOps extends StationCore {
+  /**
+   * The grid operator's limit. If the new limit cannot cover the admitted minimums, the newest sessions are
+   * ended ("curtailed") until it can: the promise to the older ones is kept, and the shed ones are told why.
+   */
+  setLimit(limitKw: number | null): { load: SubstationLoad; curtailed: Session[] } {
+    // Journal first: a limit that could not be written is refused, so memory and journal never disagree.
+    this.writes?.setting("limitKw", limitKw === null ? null : String(limitKw));
+    this.limitKw = limitKw;
+    const curtailed = this.curtailToFit();
+    return { load: this.load(), curtailed };
+  }
+
+  /**
+   * Drain (operator, or SIGTERM): no new sessions; the ones charging run to their end. Remembered in the
+   * journal, so a drained substation stays drained across a restart until undrained.
+   */
+  setDraining(draining: boolean, persist = true): SubstationLoad {
+    if (persist) this.writes?.setting("draining", draining ? "true" : null);
+    this.draining = draining;
+    this.version += 1;
+    return this.load();
+  }
+
+  /**
+   * Takes up what the journal holds after a restart: every active session comes back with its id, start
+   * time and energy drawn so far (as of the last checkpoint: a crash costs the vehicle at most that much
+   * accounting, never a second session); those whose time ran out meanwhile are ended as they would have been.
+   */
+  recover(): Recovery {
+    const writes = this.writes;
+    if (!writes) return { resumed: 0, endedWhileDown: 0, curtailed: 0 };
+    const nowMs = this.now();
+    const { journal } = writes;
+    for (const rec of journal.recentlyEnded(this.book.retention))
+      this.book.rememberEnded(sessionOf(rec, this.id));
+    let resumed = 0;
+    let endedWhileDown = 0;
+    for (const rec of journal.active()) {
+      const plan = recoveryOf(rec, nowMs);
+      if ("end" in plan) {
+        // Kept and retried if the journal is full: a restart on a full disk must come up, not crash.
+        writes.ended(plan.end);
+        this.book.rememberEnded(sessionOf({ ...rec, ...plan.end, status: "ended" }, this.id));
+        this.endedEnergyKwh += rec.deliveredKwh;
+        endedWhileDown += 1;
+        continue;
+      }
+      const departure = departureAfterRestart(rec, nowMs);
+      const own = departure ? { id: rec.sessionId, need: needOf(() => live) } : undefined;
+      const cls = this.pool.classFor(rec.minKw, rec.maxKw, nowMs, PRIORITY_WEIGHT[rec.priority], own);
+      const live: LiveSession = this.activate(
+        {
+          sessionId: rec.sessionId,
+          vehicleId: rec.vehicleId,
+          maxKw: rec.maxKw,
+          capKw: null,
+          meteredKwh: null,
+          cls,
+          startedAtMs: rec.startedAtMs,
+          durationS: rec.durationS,
+          energyKwh: rec.energyKwh,
+          departure,
+          // So that energy drawn = integral now - startKwh = what was drawn before the crash.
+          startKwh: cls.integralAt(nowMs) - rec.deliveredKwh,
+          idempotencyKey: rec.idempotencyKey,
+          owner: rec.owner,
+          priority: rec.priority,
+        },
+        nowMs,
+      );
+      resumed += 1;
+    }
+    this.reshare(nowMs);
+    const curtailed = this.curtailToFit().length;
+    return { resumed: resumed - curtailed, endedWhileDown, curtailed };
+  }
+
+  /**
+   * Writes the energy drawn so far by energy-based sessions (the only ones whose end depends on it), after
+   * retrying ends the journal could not take before. Never throws: a full journal is counted, not fatal.
+   */
+  checkpoint(): void {
+    if (!this.writes || this.closed) return;
+    this.writes.flush();
+    const nowMs = this.now();
+    const rows: { sessionId: string; deliveredKwh: number }[] = [];
+    for (const live of this.book.active.values()) {
+      if (live.energyKwh !== null)
+        rows.push({ sessionId: live.sessionId, deliveredKwh: live.cls.integralAt(nowMs) - live.startKwh });
+    }
+    this.writes.checkpoint(rows);
+  }
+
+  /** Total energy delivered since start: ended sessions plus what active ones have drawn so far. O(classes). */
+  energyDeliveredKwh(): number {
+    return this.endedEnergyKwh + this.pool.activeEnergyKwh(this.now());
+  }
+
+  /** Stops all timers after a last checkpoint; active sessions stay in the journal for the next start. */
+  close(): void {
+    this.checkpoint();
+    this.writes?.flush(); // this turn's group, with the last checkpoint: nothing waits for a later turn
+    this.closed = true;
+    this.checkpoints?.cancel();
+    for (const live of this.book.active.values()) live.timer?.clear();
+    this.pool.disarm();
+    this.crossings.clear();
+  }
+
+  /** Takes back an admission the journal could not take: as if it never happened. */
+  protected undo(live: LiveSession): void {
+    if (this.book.active.get(live.sessionId) !== live) return; // already ended (curtailed) meanwhile
+    this.book.remove(live.sessionId);
+    this.book.keys.forget(live.owner, live.idempotencyKey, live.sessionId);
+    live.timer?.clear();
+    this.pool.leave(live);
+    this.reshare(this.now());
+  }
+
+  /**
+   * Ends a session now (`stopped`, or `charger_offline` when the OCPP gateway gave up on its charger). With
+   * `owner`, only that owner's session: anybody else's is "not found". An ended session is answered as it is.
+   */
+  stop(
+    sessionId: string,
+    owner?: string,
+    reason: "stopped" | "charger_offline" = "stopped",
+  ): { session: Session; load: SubstationLoad } {
+    const found = this.get(sessionId, owner);
+    const session = this.book.active.has(sessionId) ? this.end(sessionId, reason) : found;
+    return { session, load: this.load() };
+  }
+
+  /**
+   * The charger's meter (OCPP gateway): from now on the session's delivered energy is what its meter says,
+   * and an energy-based session ends when the meter reaches its target, not when its allocation would have.
+   */
+  meter(sessionId: string, energyKwh: number): Session {
+    const live = this.activeOrNotFound(sessionId);
+    live.meteredKwh = Math.max(live.meteredKwh ?? 0, energyKwh); // a meter never runs backwards
+    if (live.goal) {
+      live.goal.done = true; // the meter decides now
+      live.goal = undefined;
+    }
+    if (live.energyKwh !== null && live.meteredKwh >= live.energyKwh - KW_EPSILON)
+      return this.end(sessionId, "energy_delivered");
+    return activeSession(this.id, live, this.now());
+  }
+
+  /**
+   * Reclaim (OCPP gateway): the session may take at most `capKw` (clamped to its minimum and maximum) while
+   * its vehicle draws less than it is given; null lifts the cap. The power freed goes to the others at once.
+   * `pinned`: its charger takes no limits, so the session counts at that effective maximum (its minimum is
+   * raised to it), refused like an admission if that does not fit. Neither is journaled: after a restart a
+   * session has its own bounds again until the gateway sets them anew.
+   */
+  setCap(sessionId: string, capKw: number | null, pinned = false): Session {
+    const live = this.activeOrNotFound(sessionId);
+    const nowMs = this.now();
+    const minKw = live.unpinnedMinKw ?? live.cls.minKw;
+    const effectiveMax = capKw === null ? live.maxKw : Math.min(live.maxKw, Math.max(minKw, capKw));
+    const effectiveMin = pinned ? effectiveMax : minKw;
+    if (effectiveMin > live.cls.minKw) {
+      const others = this.pool.committedMinKw - live.cls.minKw;
+      const decision = decideAdmission(this.site(), others, effectiveMin);
+      if (!decision.admitted) {
+        throw new GridError(
+          "TOO_MANY_REQUESTS",
+          decision.reason,
+          `${this.id}: ${sessionId} cannot be held at ${effectiveMin} kW; ${decision.headroomKw} kW left`,
+        );
+      }
+    }
+    live.capKw = effectiveMax < live.maxKw ? effectiveMax : null;
+    live.unpinnedMinKw = pinned ? minKw : undefined;
+    if (effectiveMax !== live.cls.maxKw || effectiveMin !== live.cls.minKw) {
+      this.moveToClass(live, effectiveMin, effectiveMax, nowMs);
+      this.reshare(nowMs);
+    }
+    return activeSession(this.id, live, nowMs);
+  }
+
+  /**
+   * A session this substation started, from memory or, once forgotten there, from the journal. With
+   * `owner`, only that owner's session: another caller learns nothing, not even that it exists.
+   */
+  get(sessionId: string, owner?: string): Session {
+    const session = this.held(sessionId) ?? this.journaled(sessionId);
+    if (!session || (owner !== undefined && session.owner !== owner)) throw this.notFound(sessionId);
+    return session;
+  }
+
+  /** The vehicle's active session here, if it has one. */
+  activeSessionOf(vehicleId: string): Session | null {
+    const sessionId = this.book.activeOf(vehicleId);
+    const live = sessionId === undefined ? undefined : this.book.active.get(sessionId);
+    return live ? activeSession(this.id, live, this.now()) : null;
+  }
+
+  /** The session this owner's key started here, while the key is honoured. */
+  sessionOfKey(owner: string, key: string): Session | null {
+    return this.book.keys.find(owner, key, this.now(), (id) => this.held(id)) ?? null;
+  }
+
+  list(status: "active" | "ended" | "all", limit: number): Session[] {
+    const nowMs = this.now();
+    const out: Session[] = [];
+    if (status !== "ended") {
+      for (const live of this.book.active.values()) {
+        if (out.length >= limit) return out;
+        out.push(activeSession(this.id, live, nowMs));
+      }
+    }
+    if (status !== "active") {
+      for (const done of this.book.endedSessions()) {
+        if (out.length >= limit) return out;
+        out.push(done);
+      }
+    }
+    return out;
+  }
+}

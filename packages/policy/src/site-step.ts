@@ -1,0 +1,64 @@
+/**
+ * One site's bookkeeping step, in plain data and virtual time: what a substation decides when a session asks
+ * to start (admit), when anything changes (re-share), when the operator's limit drops (curtail) and, where a
+ * site keeps a queue, when power frees up (serve waiters). The substation's Station calls it on its power
+ * classes; the simulator's engine is to call it on its sessions (its own copy has drifted before).
+ *
+ * Contract for callers:
+ * - Times are the caller's (virtual or wall): a demand's need is given as seconds left, never as a clock.
+ * - `demands` is any grouping the caller likes (one per session, or per class with `count`); the answers
+ *   come back in the same order. The caller keeps what it delivers; nothing here holds state.
+ * - After `reshareSite`, re-share again when a session starts or ends, the limit changes, or `nextCrossingS`
+ *   seconds have passed (no sooner than the caller's bounded rate): the need order changes then.
+ * - Admission counts minimums only (`committedMinKw`): floors lifted by need are never promised.
+ */
+import { type AdmissionDecision, type Capacity, decideAdmission, effectiveCapacityKw } from "./admission.ts";
+import { curtailNewestFirst } from "./curtailment.ts";
+import { type NeedDemand, needFloors } from "./deadline.ts";
+import { nextLaxityCrossingS } from "./laxity.ts";
+import { byClassThenArrival, type PriorityClass } from "./priority.ts";
+import { shareAtLevel, waterLevel } from "./water-filling.ts";
+
+export interface SiteShares {
+  /** The water level above the floors; null: nobody is held below their maximum. 0: only minimums fit. */
+  levelKw: number | null;
+  /** Each demand's floor: its minimum, lifted by its departure's need. */
+  floorsKw: number[];
+  /** Each demand's share (per session of a class). */
+  sharesKw: number[];
+  /** Seconds until time changes the need order; +Infinity without departures. */
+  nextCrossingS: number;
+}
+
+/** Admit: all-or-nothing on the minimum (packages/policy admission). */
+export const admitTo = (site: Capacity, committedMinKw: number, minKw: number): AdmissionDecision =>
+  decideAdmission(site, committedMinKw, minKw);
+
+/**
+ * Re-share: floors by need, then water-filling from them, within the site's effective capacity. Without
+ * departures, exactly today's water-filling. O(k log k) for k demands.
+ */
+export function reshareSite(site: Capacity, demands: readonly NeedDemand[]): SiteShares {
+  const availableKw = effectiveCapacityKw(site);
+  const floorsKw = needFloors(demands, availableKw);
+  const lifted = demands.map((d, i) => ({ ...d, minKw: floorsKw[i] as number }));
+  const level = waterLevel(lifted, availableKw);
+  const levelKw = level === Number.POSITIVE_INFINITY ? null : Math.max(0, level);
+  const sharesKw = lifted.map((d) => shareAtLevel(d, levelKw));
+  return { levelKw, floorsKw, sharesKw, nextCrossingS: nextLaxityCrossingS(demands, sharesKw) };
+}
+
+/** Curtail: how many of the newest sessions to end so that the minimums left fit the capacity in force. */
+export const curtailSite = (site: Capacity, minimumsNewestFirst: readonly number[], committedMinKw: number) =>
+  curtailNewestFirst(minimumsNewestFirst, committedMinKw, effectiveCapacityKw(site));
+
+/**
+ * Serve waiters: offered freed power higher class first, then by arrival; one that cannot start (`tryStart`
+ * false) does not block the ones behind it. Returns those started, in the order they were.
+ */
+export function serveWaiters<W extends { priority?: PriorityClass | undefined; seq: number }>(
+  waiters: readonly W[],
+  tryStart: (w: W) => boolean,
+): W[] {
+  return [...waiters].sort(byClassThenArrival).filter((w) => tryStart(w));
+}

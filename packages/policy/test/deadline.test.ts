@@ -1,0 +1,169 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import {
+  canMakeIt,
+  type NeedDemand,
+  needFloors,
+  projectAtDeparture,
+  requiredKw,
+  shareByNeed,
+} from "../src/deadline.ts";
+import { nextLaxityCrossingS } from "../src/laxity.ts";
+import { shareFairly } from "../src/water-filling.ts";
+
+const EPS = 1e-6;
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** A session: AC or DC bounds, a priority weight, and (maybe) energy left by a departure. */
+const demandArb = (deadlines: boolean) =>
+  fc
+    .record({
+      maxKw: fc.double({ min: 1.4, max: 350, noNaN: true }),
+      minFraction: fc.double({ min: 0.01, max: 1, noNaN: true }),
+      weight: fc.constantFrom(1, 2, 4),
+      deadline: deadlines
+        ? fc.option(
+            fc.record({
+              energyLeftKwh: fc.double({ min: 0, max: 200, noNaN: true }),
+              departInS: fc.double({ min: 0, max: 7 * 86_400, noNaN: true }),
+            }),
+          )
+        : fc.constant(null),
+    })
+    .map(
+      ({ maxKw, minFraction, weight, deadline }): NeedDemand => ({
+        maxKw,
+        minKw: Math.max(0.1, maxKw * minFraction),
+        weight,
+        ...(deadline ?? {}),
+      }),
+    );
+
+/** A site whose capacity covers the minimums (admission guarantees that). */
+const siteArb = (deadlines: boolean) =>
+  fc.array(demandArb(deadlines), { minLength: 1, maxLength: 40 }).chain((demands) =>
+    fc.record({
+      demands: fc.constant(demands),
+      availableKw: fc.double({
+        min: sum(demands.map((d) => d.minKw)),
+        max: sum(demands.map((d) => d.maxKw)) * 1.5,
+        noNaN: true,
+      }),
+    }),
+  );
+
+describe("shareByNeed", () => {
+  test("two cars, one leaving in an hour, one in eight: the early one gets what it needs first", () => {
+    // 20 kWh each, 30 kW site: equal shares (15 each) would leave the early car 5 kWh short at 1 h.
+    const early = { minKw: 4.2, maxKw: 22, energyLeftKwh: 20, departInS: 3600 };
+    const late = { minKw: 4.2, maxKw: 22, energyLeftKwh: 20, departInS: 8 * 3600 };
+    const [earlyKw, lateKw] = shareByNeed([early, late], 30) as [number, number];
+    expect(earlyKw).toBeCloseTo(20, 9);
+    expect(lateKw).toBeCloseTo(10, 9); // the rest: 2.5 kW would do for it
+    expect(shareFairly([early, late], 30)).toEqual([15, 15]);
+    expect(
+      projectAtDeparture({ targetKwh: 20, deliveredKwh: 0, departInS: 3600, allocatedKw: earlyKw }).onTrack,
+    ).toBe(true);
+  });
+
+  test("without deadlines it is exactly today's water-filling", () => {
+    fc.assert(
+      fc.property(siteArb(false), ({ demands, availableKw }) => {
+        expect(shareByNeed(demands, availableKw)).toEqual(shareFairly(demands, availableKw));
+      }),
+    );
+  });
+
+  test("never over the power, every minimum kept, nobody above its maximum", () => {
+    fc.assert(
+      fc.property(siteArb(true), ({ demands, availableKw }) => {
+        const shares = shareByNeed(demands, availableKw);
+        expect(sum(shares)).toBeLessThanOrEqual(availableKw + EPS);
+        shares.forEach((kw, i) => {
+          const d = demands[i] as NeedDemand;
+          expect(kw).toBeGreaterThanOrEqual(d.minKw - EPS);
+          expect(kw).toBeLessThanOrEqual(d.maxKw + EPS);
+        });
+      }),
+    );
+  });
+
+  test("work-conserving: power is left unused only when everyone has their maximum", () => {
+    fc.assert(
+      fc.property(siteArb(true), ({ demands, availableKw }) => {
+        const shares = shareByNeed(demands, availableKw);
+        const below = shares.some((kw, i) => kw < (demands[i] as NeedDemand).maxKw - EPS);
+        if (below) expect(sum(shares)).toBeCloseTo(availableKw, 6);
+      }),
+    );
+  });
+
+  test("a car that can make its departure is never starved by one that cannot", () => {
+    fc.assert(
+      fc.property(siteArb(true), ({ demands, availableKw }) => {
+        const shares = shareByNeed(demands, availableKw);
+        const floors = needFloors(demands, availableKw);
+        demands.forEach((a, i) => {
+          if (requiredKw(a) === null || !canMakeIt(a)) return;
+          const wantKw = Math.max(a.minKw, requiredKw(a) ?? 0);
+          demands.forEach((b, j) => {
+            if (requiredKw(b) === null || canMakeIt(b)) return;
+            // b was lifted above its minimum by need: then a has all it needs.
+            if ((floors[j] as number) > b.minKw + EPS)
+              expect(shares[i] as number).toBeGreaterThanOrEqual(wantKw - EPS);
+          });
+        });
+      }),
+    );
+  });
+
+  test("a higher class is never worse off than a lower one with the same needs", () => {
+    fc.assert(
+      fc.property(siteArb(true), demandArb(true), fc.nat(), ({ demands, availableKw }, twin, at) => {
+        const lower = { ...twin, weight: 1 };
+        const higher = { ...twin, weight: 2 };
+        const all = [...demands];
+        all.splice(at % (all.length + 1), 0, lower, higher);
+        const site = availableKw + lower.minKw + higher.minKw;
+        const shares = shareByNeed(all, site);
+        const lo = shares[all.indexOf(lower)] as number;
+        const hi = shares[all.indexOf(higher)] as number;
+        expect(hi).toBeGreaterThanOrEqual(lo - EPS);
+      }),
+    );
+  });
+});
+
+describe("projectAtDeparture", () => {
+  test("what it will have at this power by its departure, never above its target", () => {
+    expect(projectAtDeparture({ targetKwh: 30, deliveredKwh: 5, departInS: 3600, allocatedKw: 11 })).toEqual({
+      projectedKwh: 16,
+      onTrack: false,
+    });
+    expect(projectAtDeparture({ targetKwh: 30, deliveredKwh: 5, departInS: 7200, allocatedKw: 22 })).toEqual({
+      projectedKwh: 30,
+      onTrack: true,
+    });
+  });
+});
+
+describe("nextLaxityCrossingS", () => {
+  test("the car charging slower overtakes the other in laxity, and then the order is re-shared", () => {
+    // a: 1 h left, 10 kWh at 20 kW max = 0.5 h needed, laxity 1800 s, at its max (laxity constant).
+    // b: 2 h left, 20 kWh at 20 kW max, laxity 3600 s, at 10 kW: laxity falls 0.5 s per s.
+    const a = { minKw: 1, maxKw: 20, energyLeftKwh: 10, departInS: 3600 };
+    const b = { minKw: 1, maxKw: 20, energyLeftKwh: 20, departInS: 7200 };
+    expect(nextLaxityCrossingS([a, b], [20, 10])).toBeCloseTo(3600, 6);
+    expect(nextLaxityCrossingS([a, b], [20, 20])).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  test("never in the past, and never without a deadline", () => {
+    fc.assert(
+      fc.property(siteArb(true), ({ demands, availableKw }) => {
+        const t = nextLaxityCrossingS(demands, shareByNeed(demands, availableKw));
+        expect(t).toBeGreaterThanOrEqual(0);
+        if (!demands.some((d) => d.departInS !== undefined)) expect(t).toBe(Number.POSITIVE_INFINITY);
+      }),
+    );
+  });
+});

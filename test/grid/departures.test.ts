@@ -1,0 +1,79 @@
+/**
+ * Issue 22: sessions that know when they leave, through a real grid (charge-api, balancer, substation). Of two
+ * cars wanting the same energy, the one leaving soon gets more power; both make it when the site allows; with
+ * no departures the shares are today's.
+ */
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { errorDataOf } from "@evgrid/contract";
+import { shareFairly } from "@evgrid/policy";
+import { startGrid } from "@evgrid/testing";
+
+setDefaultTimeout(30_000);
+
+describe("departures through the public API", () => {
+  test("the car leaving in 1 h gets more than the one leaving in 8 h; both on track", async () => {
+    await using grid = await startGrid({ capacitiesKw: [30] });
+    const ask = (vehicleId: string, departInS: number) =>
+      grid.client.requestCharge.mutate({ vehicleId, maxKw: 22, energyKwh: 20, departInS });
+    const early = await ask("ev-early", 3600);
+    const late = await ask("ev-late", 8 * 3600);
+    expect(Date.parse(early.departAt ?? "")).toBeGreaterThan(Date.now() + 3500_000);
+    const now = async (g: typeof early) =>
+      grid.client.getSession.query({ sessionId: g.sessionId, sessionSecret: g.sessionSecret });
+    const [e, l] = [await now(early), await now(late)];
+    expect(e.allocatedKw).toBeCloseTo(20, 1); // its need: the clock runs between the hops
+    expect(l.allocatedKw).toBeCloseTo(10, 1);
+    expect(e).toMatchObject({ onTrack: true, projectedKwh: expect.closeTo(20, 1) });
+    expect(l).toMatchObject({ onTrack: true, projectedKwh: expect.closeTo(20, 1) });
+  });
+
+  test("without departures the shares are exactly today's water-filling", async () => {
+    await using grid = await startGrid({ capacitiesKw: [30] });
+    const a = await grid.client.requestCharge.mutate({ vehicleId: "ev-a", maxKw: 22, energyKwh: 20 });
+    await grid.client.requestCharge.mutate({ vehicleId: "ev-b", maxKw: 11, energyKwh: 20 });
+    const [share] = shareFairly(
+      [
+        { minKw: 4.2, maxKw: 22 },
+        { minKw: 4.2, maxKw: 11 },
+      ],
+      30,
+    );
+    const got = await grid.client.getSession.query({
+      sessionId: a.sessionId,
+      sessionSecret: a.sessionSecret,
+    });
+    expect(got.allocatedKw).toBe(share as number);
+    expect(got.onTrack ?? null).toBeNull();
+  });
+
+  test("strict energy its maximum cannot deliver in time: 400 DEPARTURE_UNREACHABLE with maxDeliverableKwh", async () => {
+    await using grid = await startGrid({ capacitiesKw: [30] });
+    const refused = await grid.client.requestCharge
+      .mutate({ vehicleId: "ev-s", maxKw: 11, energyKwh: 50, departInS: 3600, strict: true })
+      .catch((e) => e);
+    expect(errorDataOf(refused)).toMatchObject({
+      httpStatus: 400,
+      reason: "DEPARTURE_UNREACHABLE",
+      details: { field: "energyKwh", maxDeliverableKwh: expect.closeTo(11, 1) },
+    });
+    // Without strict it is admitted, says what it can deliver, and is not on track.
+    const admitted = await grid.client.requestCharge.mutate({
+      vehicleId: "ev-s",
+      maxKw: 11,
+      energyKwh: 50,
+      departInS: 3600,
+    });
+    expect(admitted).toMatchObject({ onTrack: false, maxDeliverableKwh: expect.closeTo(11, 1) });
+  });
+
+  test("a departure in the past is refused as invalid input, naming the field", async () => {
+    await using grid = await startGrid({ capacitiesKw: [30] });
+    const refused = await grid.client.requestCharge
+      .mutate({ vehicleId: "ev-p", energyKwh: 5, departAt: new Date(Date.now() - 60_000).toISOString() })
+      .catch((e) => e);
+    expect(errorDataOf(refused)).toMatchObject({
+      reason: "INVALID_INPUT",
+      fieldErrors: { departAt: expect.anything() },
+    });
+  });
+});

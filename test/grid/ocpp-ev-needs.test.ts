@@ -1,0 +1,66 @@
+/**
+ * Issue 22, from the charger: a 2.0.1 car's NotifyEVChargingNeeds (ISO 15118) feeds its session's energy and
+ * departure, so a car leaving soon gets more power than its neighbour staying long; its own maximum caps it.
+ * A 1.6 charger's session takes its departure from the booking made through the public API.
+ */
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { eventually, startGrid, startOcppGateway } from "@evgrid/testing";
+
+setDefaultTimeout(30_000);
+
+const inH = (h: number) => new Date(Date.now() + h * 3_600_000).toISOString();
+/** Within a watt of (the gateway rounds down; the clock runs between the hops). */
+const near = (expectedW: number) => (w: number | undefined) =>
+  expect(Math.abs((w ?? 0) - expectedW)).toBeLessThanOrEqual(expectedW * 0.01);
+
+describe("charging needs from the charger", () => {
+  test("2.0.1: the car leaving in 1 h gets more than its neighbour leaving in 8 h; its own maximum caps it", async () => {
+    await using grid = await startGrid({ capacitiesKw: [30] });
+    await using ocpp = await startOcppGateway(grid);
+    const soon = await ocpp.charger("cp-soon", { protocol: "ocpp2.0.1", maxKw: 22 });
+    const late = await ocpp.charger("cp-late", { protocol: "ocpp2.0.1", maxKw: 22 });
+    await soon.startTransaction(1, "ev-soon");
+    await late.startTransaction(1, "ev-late");
+    // Two walk-ins (vehicles "ocpp:<idTag>") of up to 22 kW on 30 kW: 15 kW each, as today.
+    await eventually(() => expect([soon.limit(1), late.limit(1)]).toEqual([15_000, 15_000]));
+
+    expect(await soon.notifyEVChargingNeeds(1, { energyWh: 20_000, departureTime: inH(1) })).toBe("Accepted");
+    expect(await late.notifyEVChargingNeeds(1, { energyWh: 20_000, departureTime: inH(8) })).toBe("Accepted");
+    // 20 kWh in 1 h needs 20 kW; the one staying 8 h has the rest (2.5 kW would do).
+    await eventually(() => {
+      near(20_000)(soon.limit(1));
+      near(10_000)(late.limit(1));
+    });
+    const session = await grid.operator.findVehicleSession.query({ vehicleId: "ocpp:ev-soon" });
+    expect(session).toMatchObject({ energyKwh: 20, durationS: null, onTrack: true });
+
+    // The car can take 16 A on three phases (11.04 kW) only: capped there, the rest to its neighbour.
+    await soon.notifyEVChargingNeeds(1, { energyWh: 20_000, departureTime: inH(1), evMaxCurrentA: 16 });
+    await eventually(() => {
+      near(11_040)(soon.limit(1));
+      near(18_960)(late.limit(1));
+    });
+    const capped = await grid.operator.findVehicleSession.query({ vehicleId: "ocpp:ev-soon" });
+    expect(capped).toMatchObject({ capKw: expect.closeTo(11.04, 6), onTrack: false });
+  });
+
+  test("1.6: the departure comes from the booking made through the public API", async () => {
+    await using grid = await startGrid({ capacitiesKw: [30] });
+    await using ocpp = await startOcppGateway(grid);
+    const grant = await grid.client.requestCharge.mutate({
+      vehicleId: "ev-booked",
+      maxKw: 22,
+      energyKwh: 20,
+      departAt: inH(1),
+    });
+    const booked = await ocpp.charger("cp-booked", { protocol: "ocpp1.6", maxKw: 22 });
+    const walkIn = await ocpp.charger("cp-walk-in", { protocol: "ocpp1.6", maxKw: 22 });
+    // The booking is claimed at the charger by its idTag (issue 17).
+    await booked.startTransaction(1, grant.idTag);
+    await walkIn.startTransaction(1, "ev-walk-in");
+    await eventually(() => {
+      near(20_000)(booked.limit(1));
+      near(10_000)(walkIn.limit(1));
+    });
+  });
+});
