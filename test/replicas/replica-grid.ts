@@ -5,7 +5,7 @@ import type { BalancerRouter } from "@evgrid/balancer";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { startChargeApi } from "@evgrid/charge-api/app";
 import { readEnv as chargeApiEnv } from "@evgrid/charge-api/env";
-import { UNLIMITED_QUOTAS } from "@evgrid/kit";
+import { type Scheduler, UNLIMITED_QUOTAS } from "@evgrid/kit";
 import { internalClient } from "@evgrid/link";
 import { type RunningSubstation, startSubstation } from "@evgrid/substation/app";
 import { readEnv as substationEnv } from "@evgrid/substation/env";
@@ -16,6 +16,8 @@ export async function startReplicas(
   redisUrl: string,
   capacityKw = 100_000,
   balancerEnv: Record<string, string> = {},
+  /** Runs substation-1's session ends (a test makes them late); none: its own timers. */
+  substation1Scheduler?: Scheduler,
 ) {
   const token = randomBytes(24).toString("base64url");
   const substations: RunningSubstation[] = await Promise.all(
@@ -29,6 +31,7 @@ export async function startReplicas(
           SERVICE_TOKEN: token,
           SUBSTATION_DB_PATH: ":memory:",
         }),
+        i === 1 && substation1Scheduler ? { scheduler: substation1Scheduler } : {},
       ),
     ),
   );

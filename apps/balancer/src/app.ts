@@ -30,7 +30,12 @@ export function startBalancer(env: BalancerEnv) {
         }),
     });
     await view.start(env.LOAD_REFRESH_MS);
-    const memory = new MemoryStore(env.IDEMPOTENCY_TTL_H * 3_600_000);
+    const memory = new MemoryStore(
+      env.IDEMPOTENCY_TTL_H * 3_600_000,
+      undefined,
+      Date.now,
+      env.VEHICLE_HOME_GRACE_MS,
+    );
     const conn: StoreConnection | undefined = env.REDIS_URL
       ? { url: env.REDIS_URL, password: env.REDIS_PASSWORD, tlsCaFile: env.REDIS_TLS_CA_FILE }
       : undefined;
@@ -40,6 +45,7 @@ export function startBalancer(env: BalancerEnv) {
           keyTtlMs: env.IDEMPOTENCY_TTL_H * 3_600_000,
           // A claim outlives the longest dispatch; past it, a replica that died is taken over.
           leaseMs: env.DISPATCH_DEADLINE_MS + env.CALL_TIMEOUT_MS,
+          vehicleGraceMs: env.VEHICLE_HOME_GRACE_MS,
           commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
           fallback: memory,
           sessions: () => sessionsOfGrid(view),

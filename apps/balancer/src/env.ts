@@ -15,6 +15,12 @@ const schema = z.object({
   CALL_TIMEOUT_MS: positiveMsSchema.default(1000),
   /** The whole dispatch, all tries included. */
   DISPATCH_DEADLINE_MS: positiveMsSchema.default(3000),
+  /**
+   * A vehicle stays homed at the substation of its last session this long past the session's expected end:
+   * that substation ends it when its timer fires, late if its event loop stalls, and refuses the vehicle until
+   * then; a request asked anywhere else meanwhile would be a second active session.
+   */
+  VEHICLE_HOME_GRACE_MS: positiveMsSchema.default(60_000),
   DISPATCH_MAX_TRIES: z.coerce.number().int().min(1).max(100).default(3),
   /** Longest wait between probes of a substation that keeps failing (back-off doubles up to this). */
   MAX_BACKOFF_MS: positiveMsSchema.default(10_000),

@@ -29,6 +29,8 @@ export class MemoryStore implements DispatchStore {
     private readonly keyTtlMs = 24 * 3_600_000,
     private readonly maxEntries = 200_000,
     private readonly now: () => number = Date.now,
+    /** Past a session's expected end, until its substation surely ended it (VEHICLE_HOME_GRACE_MS). */
+    private readonly vehicleGraceMs = 60_000,
   ) {}
 
   /** Runs `dispatch` once per idempotency key at a time; later callers with the key await the same result. */
@@ -74,7 +76,9 @@ export class MemoryStore implements DispatchStore {
 
   remember(req: DispatchRequest, session: Session): void {
     const nowMs = this.now();
-    const endsAtMs = session.expectedEndAt ? Date.parse(session.expectedEndAt) : nowMs + this.keyTtlMs;
+    const endsAtMs = session.expectedEndAt
+      ? Date.parse(session.expectedEndAt) + this.vehicleGraceMs
+      : nowMs + this.keyTtlMs;
     if (req.idempotencyKey !== undefined) this.set(keyOf(req), session.substationId, nowMs + this.keyTtlMs);
     if (session.status === "active") this.set(`vehicle:${req.vehicleId}`, session.substationId, endsAtMs);
   }

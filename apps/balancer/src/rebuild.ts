@@ -40,10 +40,29 @@ export async function sessionsOfGrid(view: GridView): Promise<Session[] | null> 
 }
 
 /**
- * The claims the sessions imply: each active session's vehicle until the session is expected to end, and
- * each key that made a session for the rest of its TTL.
+ * How long a vehicle stays homed at its session's substation: the grace past the session's expected end (that
+ * substation ends it when its timer fires, late if its event loop stalls, and refuses the vehicle until then;
+ * asked anywhere else meanwhile, it would get a second session), or the key TTL for one with no expected end.
  */
-export function homesOf(sessions: readonly Session[], keyTtlMs: number, nowMs: number): Home[] {
+export function vehicleHomeMs(
+  s: Session,
+  nowMs: number,
+  ttl: { keyTtlMs: number; vehicleGraceMs: number },
+): number {
+  if (s.status !== "active" || !s.expectedEndAt) return ttl.keyTtlMs;
+  return Math.max(1, Date.parse(s.expectedEndAt) - nowMs) + ttl.vehicleGraceMs;
+}
+
+/**
+ * The claims the sessions imply: each active session's vehicle until the session is expected to end (and
+ * `vehicleGraceMs`: its substation may end it late), and each key that made a session for the rest of its TTL.
+ */
+export function homesOf(
+  sessions: readonly Session[],
+  ttl: { keyTtlMs: number; vehicleGraceMs: number },
+  nowMs: number,
+): Home[] {
+  const { keyTtlMs } = ttl;
   const homes: Home[] = [];
   const done = (at: string) => JSON.stringify({ s: "d", at });
   for (const s of sessions) {
@@ -53,12 +72,8 @@ export function homesOf(sessions: readonly Session[], keyTtlMs: number, nowMs: n
         homes.push({ name: storeKeys.key(s.owner, s.idempotencyKey), value: done(s.substationId), ttlMs });
     }
     if (s.status === "active") {
-      const endMs = s.expectedEndAt ? Date.parse(s.expectedEndAt) : nowMs + keyTtlMs;
-      homes.push({
-        name: storeKeys.vehicle(s.vehicleId),
-        value: done(s.substationId),
-        ttlMs: Math.max(1000, endMs - nowMs),
-      });
+      const ttlMs = Math.max(1000, vehicleHomeMs(s, nowMs, ttl));
+      homes.push({ name: storeKeys.vehicle(s.vehicleId), value: done(s.substationId), ttlMs });
     }
   }
   return homes;
@@ -72,10 +87,10 @@ export async function writeHomes(
   link: RedisLink,
   sessions: readonly Session[],
   epoch: string,
-  ttl: { keyTtlMs: number; leaseMs: number },
+  ttl: { keyTtlMs: number; leaseMs: number; vehicleGraceMs: number },
   nowMs: number,
 ): Promise<void> {
-  const homes = homesOf(sessions, ttl.keyTtlMs, nowMs);
+  const homes = homesOf(sessions, ttl, nowMs);
   await Promise.all(
     homes.map((h) => link.send("SET", [h.name, h.value, "PX", String(Math.round(h.ttlMs)), "NX"])),
   );

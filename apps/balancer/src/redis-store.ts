@@ -1,7 +1,7 @@
 import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
 import { Backoff, GridError, type Logger, systemScheduler } from "@evgrid/kit";
 import type { MemoryStore } from "./memory.ts";
-import { parseHome, rebuilding, storeKeys, writeHomes } from "./rebuild.ts";
+import { parseHome, rebuilding, storeKeys, vehicleHomeMs, writeHomes } from "./rebuild.ts";
 import { type Claimer, claimKey, claimOnce } from "./redis-claim.ts";
 import { RedisLink, StoreUnavailable } from "./redis-link.ts";
 import { EPOCH, FINISH, TRYING } from "./redis-scripts.ts";
@@ -15,6 +15,8 @@ export interface RedisStoreOptions extends StoreConnection {
   keyTtlMs: number;
   /** How long a claim holds without being finished (a dispatch's deadline, and some). */
   leaseMs: number;
+  /** A vehicle's home outlives its session's expected end by this (VEHICLE_HOME_GRACE_MS: late ends). */
+  vehicleGraceMs: number;
   /** Each store command at most: past it, the store is down for that call (well inside the deadline). */
   commandTimeoutMs: number;
   /** This replica's own memory: coalescing, retries, and the claim it records in while the store is silent. */
@@ -187,18 +189,14 @@ export class RedisStore implements DispatchStore {
     return {
       home,
       pinned,
-      trying: async (substationId) => {
-        await both(TRYING, () => [token, substationId]);
-      },
+      trying: (substationId) => both(TRYING, () => [token, substationId]).then(() => {}),
       finish: async (outcome) => {
-        const nowMs = this.now();
         let at = "";
         let vehicleMs = this.opts.keyTtlMs;
         if (outcome.kind === "admitted") {
           this.opts.fallback.remember(req, outcome.session);
           at = outcome.session.substationId;
-          const end = outcome.session.expectedEndAt;
-          if (outcome.session.status === "active" && end) vehicleMs = Math.max(1, Date.parse(end) - nowMs);
+          vehicleMs = vehicleHomeMs(outcome.session, this.now(), this.opts);
         } else if (outcome.kind === "uncertain") at = outcome.at;
         await both(FINISH, (name) => [
           token,

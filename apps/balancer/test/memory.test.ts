@@ -30,9 +30,9 @@ describe("MemoryStore", () => {
     expect(results.map((x) => x.replayed)).toEqual([false, true, true]);
   });
 
-  test("a key is remembered for its TTL, per caller; a vehicle until its session is expected to end", () => {
+  test("a key is remembered for its TTL, per caller; a vehicle a grace past its session's expected end", () => {
     let nowMs = 0;
-    const memory = new MemoryStore(3_600_000, 1000, () => nowMs);
+    const memory = new MemoryStore(3_600_000, 1000, () => nowMs, 60_000);
     memory.remember(req({ idempotencyKey: "order-1" }), session("substation-2", 600_000));
     expect(memory.homeOf(req({ idempotencyKey: "order-1", vehicleId: "other" }))).toBe("substation-2");
     expect(memory.isRetry(req({ idempotencyKey: "order-1" }))).toBe(true);
@@ -40,8 +40,10 @@ describe("MemoryStore", () => {
     const stranger = req({ idempotencyKey: "order-1", vehicleId: "x", owner: "addr:198.51.100.7" });
     expect(memory.homeOf(stranger)).toBeUndefined();
     expect(memory.isRetry(stranger)).toBe(false);
-    // The vehicle's home lasts until its session should end; the key, until its TTL.
+    // The vehicle's home outlives its session's expected end by the grace (its substation may end it late).
     nowMs = 600_000;
+    expect(memory.homeOf(req({ vehicleId: "ev" }))).toBe("substation-2");
+    nowMs = 660_000;
     expect(memory.homeOf(req({ vehicleId: "ev" }))).toBeUndefined();
     expect(memory.homeOf(req({ idempotencyKey: "order-1", vehicleId: "other" }))).toBe("substation-2");
     nowMs = 3_600_000;

@@ -1,5 +1,5 @@
 import { dirname, join } from "node:path";
-import { idTagFor, launchApp } from "@evgrid/kit";
+import { idTagFor, launchApp, type Scheduler } from "@evgrid/kit";
 import { joinBalancers } from "@evgrid/membership";
 import pkg from "../package.json" with { type: "json" };
 import { BookingIndex } from "./bookings.ts";
@@ -13,7 +13,7 @@ import { substationRouter } from "./router.ts";
 import { Station } from "./station.ts";
 
 /** Wires config -> telemetry -> station -> router -> server. Used by main.ts and by tests (port 0). */
-export function startSubstation(env: SubstationEnv) {
+export function startSubstation(env: SubstationEnv, extra: { scheduler?: Scheduler } = {}) {
   return launchApp("substation", pkg.version, env, ({ telemetry, log }) => {
     const measures = stationMetrics(telemetry.meter, env.SUBSTATION_ID);
     const dbPath = env.SUBSTATION_DB_PATH ?? join(env.SUBSTATION_DATA_DIR, `${env.SUBSTATION_ID}.sqlite`);
@@ -48,6 +48,8 @@ export function startSubstation(env: SubstationEnv) {
       idempotencyTtlMs: env.IDEMPOTENCY_TTL_H * 3_600_000,
       checkpointMs: env.SUBSTATION_CHECKPOINT_MS,
       reshareMinMs: env.SUBSTATION_RESHARE_MIN_MS,
+      // Tests make session ends late (a substation whose event loop stalls).
+      ...(extra.scheduler ? { scheduler: extra.scheduler } : {}),
     });
     const recovery = station.recover();
     // Resumed sessions keep the idTags their owners were given.
