@@ -4,6 +4,7 @@
  * again and again: each change is a full re-share, whose new power the gateway pushes to all 500 chargers.
  * Reports, per re-share, the time from the change to the last charger's acknowledged profile (p50/p99,
  * target p99 <= 250 ms on 2 cores), the profiles sent, and the gateway's memory per connected charger.
+ * Registering and connecting (argon2id twice per charger) is set-up: timed and printed, not the measure.
  *   bun run bench:ocpp [--chargers 1000] [--charging 500] [--reshares 30] [--json]
  */
 import { randomBytes } from "node:crypto";
@@ -12,12 +13,20 @@ import { numberFlag, parseCommandLine } from "@evgrid/kit/cli";
 import { rssBytes, SimulatedChargePoint, spawnApp, tempDir } from "@evgrid/testing";
 import { z } from "zod";
 
+/** Registrations + connects in flight at once: enough to keep every core hashing, bounded for memory. */
+const CONNECT_CONCURRENCY = 16;
+
 const HELP = `Usage: bun run bench:ocpp [options]
 
   --chargers <n>   chargers connected to the gateway          (default: 1000)
   --charging <n>   of them charging at substation-1            (default: 500; the rest idle at substation-2)
   --reshares <n>   operator-limit changes at substation-1      (default: 30)
-  --json           print only the JSON result`;
+  --json           print only the JSON result
+
+Bench-only gateway settings (every charger logs in from 127.0.0.1 at once, which production's login
+bounds are there to refuse): OCPP_AUTH_VERIFY_CONCURRENCY = the core count, OCPP_AUTH_VERIFY_QUEUE,
+OCPP_AUTH_VERIFY_PER_ADDRESS = 100000 and OCPP_AUTH_VERIFY_WAIT_MS = 600000. Chargers are registered and
+connected ${CONNECT_CONCURRENCY} at a time; that time is printed apart and is not the measured figure.`;
 
 const flags = parseCommandLine({
   command: "bench:ocpp",
@@ -64,6 +73,11 @@ await using gateway = await spawnApp("ocpp-gateway", {
   BALANCER_URL: balancer.url,
   OCPP_DB_PATH: `${dir.path}/gateway.sqlite`,
   OCPP_WALKIN_MIN_KW: "1.4",
+  // Bench-only (see HELP): thousands of logins from one address, which the production bounds refuse.
+  OCPP_AUTH_VERIFY_CONCURRENCY: String(Math.max(1, Math.min(64, cpus().length))),
+  OCPP_AUTH_VERIFY_QUEUE: "100000",
+  OCPP_AUTH_VERIFY_PER_ADDRESS: "100000",
+  OCPP_AUTH_VERIFY_WAIT_MS: "600000",
 });
 const info = (await gateway.call("gatewayInfo")).json.result.data as { ocppUrl: string };
 const rssIdle = await rssBytes(gateway.pid);
@@ -72,37 +86,60 @@ say(`registering and connecting ${flags.chargers} chargers (${charging} charging
 const password = randomBytes(15).toString("base64url");
 const chargers: SimulatedChargePoint[] = [];
 const connectStarted = performance.now();
-const batches = 16;
-for (let i = 0; i < flags.chargers; i += batches) {
-  await Promise.all(
-    Array.from({ length: Math.min(batches, flags.chargers - i) }, async (_, k) => {
-      const n = i + k;
-      const id = `bench-${n}`;
-      const substationId = n < charging ? "substation-1" : "substation-2";
-      const res = await gateway.call("registerChargePoint", {
-        chargePointId: id,
-        substationId,
-        password,
-        maxKw: 11,
-      });
-      if (res.status !== 200) throw new Error(`register ${id}: ${JSON.stringify(res.json)}`);
-      const cp = new SimulatedChargePoint({
-        url: info.ocppUrl,
-        id,
-        password,
-        protocol: n % 2 ? "ocpp2.0.1" : "ocpp1.6",
-      });
-      await cp.connect();
-      chargers.push(cp);
-      if (n < charging) await cp.startTransaction(1, `ev-bench-${n}`);
-    }),
-  );
-}
+let next = 0;
+// A pool of CONNECT_CONCURRENCY workers, each registering and connecting one charger after another.
+const connectOne = async (n: number) => {
+  const id = `bench-${n}`;
+  const substationId = n < charging ? "substation-1" : "substation-2";
+  const res = await gateway.call("registerChargePoint", {
+    chargePointId: id,
+    substationId,
+    password,
+    maxKw: 11,
+  });
+  if (res.status !== 200) throw new Error(`register ${id}: ${JSON.stringify(res.json)}`);
+  const cp = new SimulatedChargePoint({
+    url: info.ocppUrl,
+    id,
+    password,
+    protocol: n % 2 ? "ocpp2.0.1" : "ocpp1.6",
+  });
+  await cp.connect();
+  chargers.push(cp);
+  if (n < charging) await cp.startTransaction(1, `ev-bench-${n}`);
+};
+let lastReport = performance.now();
+await Promise.all(
+  Array.from({ length: CONNECT_CONCURRENCY }, async () => {
+    for (let n = next++; n < flags.chargers; n = next++) {
+      await connectOne(n);
+      if (performance.now() - lastReport > 30_000) {
+        lastReport = performance.now();
+        say(`  ${chargers.length} connected after ${((lastReport - connectStarted) / 1000).toFixed(0)} s`);
+      }
+    }
+  }),
+);
 const connectS = (performance.now() - connectStarted) / 1000;
 const active = chargers.filter((c) => c.transactions.size > 0);
-// Everyone charging has had its first profile.
-const deadline = Date.now() + 60_000;
-while (active.some((c) => c.limit(1) === undefined) && Date.now() < deadline) await Bun.sleep(100);
+if (active.length !== charging) throw new Error(`${active.length} of ${charging} transactions started`);
+// The gateway sends whole watts rounded down (a sum never above the substation); the share computed here
+// may differ from the substation's by float noise, so a limit within 1 W below the exact share is it.
+const isShare = (w: number, shareKw: number) => Math.abs(w - shareKw * 1000) < 1;
+// Before any re-share, every charging charger must hold its first limit: 11 kW (the substation has room for
+// every charger's maximum). A charger without it would make the first re-share's time meaningless.
+const firstShareKw = Math.min(11, capacityKw / charging);
+const firstDeadline = Date.now() + 120_000;
+const lacking = () => active.filter((c) => !isShare(c.limit(1) ?? -1, firstShareKw));
+while (lacking().length > 0 && Date.now() < firstDeadline) await Bun.sleep(200);
+if (lacking().length > 0) {
+  const sample = lacking()
+    .slice(0, 5)
+    .map((c) => `${c.opts.id}: ${c.limit(1)}`);
+  throw new Error(
+    `${lacking().length} of ${active.length} charging chargers lack their first limit (${sample})`,
+  );
+}
 // Password hashing's memory is given back after a moment: measure once it settles.
 await Bun.sleep(2000);
 const rssConnected = await rssBytes(gateway.pid);
@@ -113,10 +150,10 @@ const profileLatencies: number[] = [];
 let profiles = 0;
 for (let r = 0; r < flags.reshares; r++) {
   const limitKw = limits[r % 2] as number;
-  // Every charging vehicle gets limit / charging: wait for each charger to have that value.
-  const wantW = Math.round((limitKw / active.length) * 1000);
+  // Every charging vehicle gets limit / charging, in whole watts rounded down: wait for each to have it.
+  const shareKw = limitKw / active.length;
   const started = Date.now();
-  const waits = active.map((c) => c.nextProfile(1, (w) => w === wantW, 30_000));
+  const waits = active.map((c) => c.nextProfile(1, (w) => isShare(w, shareKw), 30_000));
   const res = await s1.call("setLimit", { limitKw });
   if (res.status !== 200) throw new Error(`setLimit: ${JSON.stringify(res.json)}`);
   const got = await Promise.all(waits);
@@ -155,7 +192,7 @@ else {
   say(
     [
       "",
-      `chargers connected           ${result.chargers} (${result.charging} charging at substation-1), all connected in ${result.connectAllS} s`,
+      `chargers connected           ${result.chargers} (${result.charging} charging at substation-1), set-up (register + connect, not measured) ${result.connectAllS} s`,
       `profiles acknowledged        ${result.profilesAcknowledged} over ${result.reshares} re-shares`,
       `re-share -> last ack         p50 ${result.reshareToLastAckMs.p50} ms, p99 ${result.reshareToLastAckMs.p99} ms (target <= ${TARGET_P99_MS} ms: ${result.target.met ? "met" : "NOT met"})`,
       `re-share -> each ack         p50 ${result.reshareToEachAckMs.p50} ms, p99 ${result.reshareToEachAckMs.p99} ms`,
