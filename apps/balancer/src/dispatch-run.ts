@@ -114,8 +114,15 @@ export class DispatchRun {
           : view.best(req, this.asked);
       if (!member) break;
       this.asked.add(member);
-      if (member.id !== null) await this.claim.trying(member.id);
+      // Counted in flight at once, in the same turn as the pick: concurrent dispatches that pick while this
+      // one waits for its claim's write see it (otherwise a burst herds onto one substation).
       view.beginAssignment(member, req);
+      try {
+        if (member.id !== null) await this.claim.trying(member.id);
+      } catch (err) {
+        view.endAssignment(member, req);
+        throw err;
+      }
       try {
         // What is left now, after the claim's write: a store that stalled must not send a late start.
         const timeoutMs = Math.min(opts.callTimeoutMs, deadline - this.now());
