@@ -19,14 +19,11 @@ export interface BinderSettings {
 }
 
 /** Admission answers that mean "no power now": the transaction waits with a 0 W profile. */
-const WAIT_REASONS = new Set([
-  "GRID_FULL",
-  "INSUFFICIENT_CAPACITY",
-  "OPERATOR_LIMIT",
-  "WAIT_QUEUE_FULL",
-  "DEADLINE_EXCEEDED",
-  "SUBSTATION_DRAINING",
-]);
+const WAIT_REASONS = new Set<string>(
+  "GRID_FULL INSUFFICIENT_CAPACITY OPERATOR_LIMIT WAIT_QUEUE_FULL DEADLINE_EXCEEDED SUBSTATION_DRAINING".split(
+    " ",
+  ),
+);
 const MAX_WAIT_S = 300;
 /** Calls to the grid that failed are tried again from half a second, at most every 10 s. */
 const RETRY: BackoffOptions = { delayMs: 500, maxDelayMs: 10_000 };

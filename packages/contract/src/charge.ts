@@ -54,7 +54,8 @@ export function substationOfSession(sessionId: string): string {
   return sessionId.slice(0, sessionId.lastIndexOf("."));
 }
 
-const kw = (field: string) =>
+/** A power in kW, within what any session may have, its errors naming `field`. */
+export const kwFieldSchema = (field: string) =>
   z
     .number({ error: `${field} must be a number of kW` })
     .min(MIN_SESSION_KW, `${field} must be at least ${MIN_SESSION_KW} kW`)
@@ -106,8 +107,8 @@ const chargeFields = {
     .max(MAX_WAIT_S, `waitS must be at most ${MAX_WAIT_S}`)
     .optional()
     .describe("If the grid is full, wait up to this many seconds (a fair queue) for power to free up."),
-  maxKw: kw("maxKw").default(DEFAULT_MAX_KW).describe("The most power the vehicle takes."),
-  minKw: kw("minKw")
+  maxKw: kwFieldSchema("maxKw").default(DEFAULT_MAX_KW).describe("The most power the vehicle takes."),
+  minKw: kwFieldSchema("minKw")
     .optional()
     .describe(`The least power it can charge with; default the lower of maxKw and ${DEFAULT_MIN_KW}.`),
   durationS: z
@@ -225,7 +226,7 @@ export const dispatchRequestSchema = z
      * Admitted already capped, as by setSessionCap (the OCPP gateway: the session's share of its charge
      * point's maximum), so its first allocation is never above it.
      */
-    capKw: kw("capKw").optional(),
+    capKw: kwFieldSchema("capKw").optional(),
   })
   .superRefine(checkCharge)
   .transform((req) => ({
@@ -241,82 +242,3 @@ export type ChargeRequestInput = z.input<typeof chargeRequestSchema>;
 export type ChargeRequest = z.output<typeof chargeRequestSchema>;
 /** A charge request inside the grid, with its owner. */
 export type DispatchRequest = z.output<typeof dispatchRequestSchema>;
-
-/**
- * A public caller names a session. In open mode (no API keys) it must also show the session's secret,
- * which `requestCharge` handed to whoever started the session.
- */
-export const sessionRefSchema = z.strictObject({
-  sessionId: sessionIdSchema.describe("As requestCharge returned it: <substationId>.<32 hex>."),
-  sessionSecret: z
-    .string()
-    .max(128, "sessionSecret is at most 128 characters")
-    .nullish()
-    .describe(
-      "Open mode: the secret requestCharge returned, the proof that this caller started the session.",
-    ),
-});
-
-/**
- * A booking's idTag: what its owner presents at a charger (OCPP 1.6 idTag, 2.0.1 idToken) to claim it there.
- * requestCharge returns it to the session's owner only; it is derived from the session id under the grid's
- * service token (packages/kit token.ts), 20 characters of base32 (CiString20, 100 bits). A vehicle id alone
- * never claims a booking: anyone may know one.
- */
-export const bookingIdTagSchema = z
-  .string()
-  .regex(/^[A-Z2-7]{20}$/, "idTag is 20 of A-Z and 2-7, as requestCharge returned it");
-
-/** Finds the active booking an idTag claims (the OCPP gateway, when a charger presents one). */
-export const findBookingInputSchema = z.strictObject({ idTag: bookingIdTagSchema });
-
-/**
- * An internal call names a session. With `owner`, a session of anybody else is answered as not found
- * (the public API passes the caller's API key); without, any session (operators, the service token).
- */
-export const sessionAccessSchema = z.strictObject({
-  sessionId: sessionIdSchema,
-  owner: ownerSchema.optional(),
-});
-
-/** Ends a session: the operator's or owner's stop, or (OCPP gateway) its charger gone for good. */
-export const stopSessionInputSchema = z.strictObject({
-  sessionId: sessionIdSchema,
-  owner: ownerSchema.optional(),
-  reason: z.enum(["stopped", "charger_offline"]).default("stopped"),
-});
-
-/** Reclaim (OCPP gateway): an effective maximum below the session's maxKw while it draws less; null lifts it. */
-export const setSessionCapInputSchema = z.strictObject({
-  sessionId: sessionIdSchema,
-  capKw: kw("capKw").nullable(),
-  /**
-   * Its charger takes no limits (it rejects them or does not answer): the session is accounted at its
-   * effective maximum whatever the level, so the others' shares leave room for what it may really draw.
-   * Refused (INSUFFICIENT_CAPACITY / OPERATOR_LIMIT) if that maximum does not fit; false lifts it.
-   */
-  pinned: z.boolean().default(false),
-});
-
-/** A charger's meter (OCPP gateway): energy delivered to the session so far, which ends an energy session. */
-export const meterReadingInputSchema = z.strictObject({
-  sessionId: sessionIdSchema,
-  energyKwh: z
-    .number()
-    .nonnegative("energyKwh must be 0 or more")
-    .max(MAX_ENERGY_KWH * 2),
-});
-
-/**
- * What the car says it needs (OCPP 2.0.1 NotifyEVChargingNeeds, ISO 15118, through the OCPP gateway): this
- * much energy by this departure. The bound session takes them (a time-based walk-in becomes energy-based).
- */
-export const setSessionNeedsInputSchema = z.strictObject({
-  sessionId: sessionIdSchema,
-  energyKwh: z
-    .number()
-    .positive("energyKwh must be greater than 0")
-    .max(MAX_ENERGY_KWH, `energyKwh must be at most ${MAX_ENERGY_KWH}`),
-  departAt: z.iso.datetime({ offset: true }).optional(),
-});
-export type SessionNeeds = z.infer<typeof setSessionNeedsInputSchema>;

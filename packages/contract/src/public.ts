@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { bookingIdTagSchema } from "./charge.ts";
+import { bookingIdTagSchema } from "./booking.ts";
 import { sessionSchema, substationLoadSchema } from "./substation.ts";
 
 /**

@@ -1,0 +1,69 @@
+/** What internal calls name a session by, and what they change of it (the substations' procedures). */
+import { z } from "zod";
+import { kwFieldSchema, MAX_ENERGY_KWH, ownerSchema, sessionIdSchema } from "./charge.ts";
+
+/**
+ * A public caller names a session. In open mode (no API keys) it must also show the session's secret,
+ * which `requestCharge` handed to whoever started the session.
+ */
+export const sessionRefSchema = z.strictObject({
+  sessionId: sessionIdSchema.describe("As requestCharge returned it: <substationId>.<32 hex>."),
+  sessionSecret: z
+    .string()
+    .max(128, "sessionSecret is at most 128 characters")
+    .nullish()
+    .describe(
+      "Open mode: the secret requestCharge returned, the proof that this caller started the session.",
+    ),
+});
+
+/**
+ * An internal call names a session. With `owner`, a session of anybody else is answered as not found
+ * (the public API passes the caller's API key); without, any session (operators, the service token).
+ */
+export const sessionAccessSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  owner: ownerSchema.optional(),
+});
+
+/** Ends a session: the operator's or owner's stop, or (OCPP gateway) its charger gone for good. */
+export const stopSessionInputSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  owner: ownerSchema.optional(),
+  reason: z.enum(["stopped", "charger_offline"]).default("stopped"),
+});
+
+/** Reclaim (OCPP gateway): an effective maximum below the session's maxKw while it draws less; null lifts it. */
+export const setSessionCapInputSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  capKw: kwFieldSchema("capKw").nullable(),
+  /**
+   * Its charger takes no limits (it rejects them or does not answer): the session is accounted at its
+   * effective maximum whatever the level, so the others' shares leave room for what it may really draw.
+   * Refused (INSUFFICIENT_CAPACITY / OPERATOR_LIMIT) if that maximum does not fit; false lifts it.
+   */
+  pinned: z.boolean().default(false),
+});
+
+/** A charger's meter (OCPP gateway): energy delivered to the session so far, which ends an energy session. */
+export const meterReadingInputSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  energyKwh: z
+    .number()
+    .nonnegative("energyKwh must be 0 or more")
+    .max(MAX_ENERGY_KWH * 2),
+});
+
+/**
+ * What the car says it needs (OCPP 2.0.1 NotifyEVChargingNeeds, ISO 15118, through the OCPP gateway): this
+ * much energy by this departure. The bound session takes them (a time-based walk-in becomes energy-based).
+ */
+export const setSessionNeedsInputSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  energyKwh: z
+    .number()
+    .positive("energyKwh must be greater than 0")
+    .max(MAX_ENERGY_KWH, `energyKwh must be at most ${MAX_ENERGY_KWH}`),
+  departAt: z.iso.datetime({ offset: true }).optional(),
+});
+export type SessionNeeds = z.infer<typeof setSessionNeedsInputSchema>;
