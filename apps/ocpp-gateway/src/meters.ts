@@ -29,6 +29,8 @@ export interface MeterSettings {
 }
 
 export class Meters {
+  /** The needs last passed on per transaction, so a repeat is not sent again. */
+  private readonly neededSent = new WeakMap<Tx, string>();
   private readonly silence: ReturnType<typeof setInterval>;
 
   constructor(
@@ -142,16 +144,23 @@ export class Meters {
   needs(tx: Tx, e: EvNeeds): boolean {
     if (tx.phase.state !== "charging") return false;
     const { sessionId } = tx.phase;
-    if (e.maxKw !== undefined) {
+    if (e.maxKw !== undefined && e.maxKw !== tx.phase.evMaxKw) {
       tx.phase.evMaxKw = e.maxKw;
       void this.caps.sync(tx);
     }
     const site = this.grid.site(tx.substationId);
     if (e.energyKwh === undefined || !site) return true;
+    // The same needs again (a charger repeating itself, or hostile) cost no journal write and no re-share.
+    const key = `${sessionId}|${e.energyKwh}|${e.departAtMs ?? ""}`;
+    if (this.neededSent.get(tx) === key) return true;
+    this.neededSent.set(tx, key);
     const departAt = e.departAtMs === undefined ? {} : { departAt: new Date(e.departAtMs).toISOString() };
     void site.setSessionNeeds.mutate({ sessionId, energyKwh: e.energyKwh, ...departAt }).then(
       () => this.log.info("the car's needs were taken", { sessionId, energyKwh: e.energyKwh, ...departAt }),
-      (err) => this.log.warn("could not pass on the car's needs", { sessionId, error: describeFailure(err) }),
+      (err) => {
+        if (this.neededSent.get(tx) === key) this.neededSent.delete(tx); // sent again next time
+        this.log.warn("could not pass on the car's needs", { sessionId, error: describeFailure(err) });
+      },
     );
     return true;
   }
