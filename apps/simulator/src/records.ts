@@ -1,0 +1,39 @@
+/**
+ * What one simulated vehicle came to under one policy, and the offline optimum's answer: the shapes the
+ * engine, the optimum and the report agree on (the per-session CSV is one `SessionRecord` per line).
+ */
+
+/** How a vehicle's visit ended. */
+export type SessionOutcome =
+  /** Admitted (at once or after a wait) and charged, whatever it got. */
+  | "charged"
+  /** Never admitted: refused and did not wait, or waited past `maxWaitMin` or its departure. */
+  | "refused"
+  /** Every EVSE of its station was busy and the scenario says such a car leaves. */
+  | "no-evse";
+
+export interface SessionRecord {
+  id: number;
+  /** The substation it was sent to; null if it never was (no EVSE free, or refused by every site). */
+  siteId: string | null;
+  /** The CSV's `stationID` when there is one. */
+  stationId: string | null;
+  arriveMin: number;
+  departMin: number;
+  askedKwh: number;
+  deliveredKwh: number;
+  /** From its arrival (or from its curtailment, for a car cut and waiting again) to its admission. */
+  waitedMin: number;
+  outcome: SessionOutcome;
+}
+
+/** The most energy any policy could have delivered with perfect foresight (a linear program). */
+export interface OptimumResult {
+  deliveredKwh: number;
+  /** Solver status as the solver names it ("Optimal" when it is). */
+  status: string;
+  /** Time steps and variables of the program, to say what size was solved. */
+  stepMin: number;
+  variables: number;
+  solveMs: number;
+}
