@@ -1,7 +1,7 @@
 /**
  * The compose stack cannot run on this machine (no Docker engine, no collector, Tempo or Grafana binary),
  * so its configs are checked the way a reviewer would: they parse, validate where a validator exists
- * (docker-compose, promtool), and refer to each other consistently. Grafana's provisioning: grafana.test.ts.
+ * (docker-compose, promtool), and refer to each other consistently. Grafana's provisioning: grafana.e2e.test.ts.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
