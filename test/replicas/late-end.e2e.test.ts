@@ -4,31 +4,21 @@
  * because the session's expected end has passed. Substation-1's timers are held here (a manual scheduler),
  * which is that stall made deterministic.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { errorDataOf } from "@evgrid/contract";
 import { manualScheduler } from "@evgrid/kit";
-import { eventually, startRedis } from "@evgrid/testing";
-import { RedisClient } from "bun";
-import { startReplicas } from "./replica-grid.ts";
+import { eventually } from "@evgrid/testing";
+import { sharedRedis, startReplicas } from "./replica-grid.ts";
 
 setDefaultTimeout(60_000);
 
-let redis: Awaited<ReturnType<typeof startRedis>>;
-let store: RedisClient;
-beforeAll(async () => {
-  redis = await startRedis();
-  store = new RedisClient(redis.url);
-});
-afterAll(async () => {
-  store?.close();
-  await redis?.[Symbol.asyncDispose]();
-});
+const shared = sharedRedis();
 
 describe("a session that ends late at its substation", () => {
   test("the vehicle is not booked at another substation while its overdue session still runs", async () => {
     const late = manualScheduler();
     // 100 kW each: with the first session's 50 kW minimum at substation-1, substation-2 ranks first.
-    await using grid = await startReplicas(2, redis.url, 100, {}, late);
+    await using grid = await startReplicas(2, shared.redis.url, 100, {}, late);
     const vehicleId = "ev-late-end";
     const ask = { vehicleId, maxKw: 60, minKw: 50 };
     const first = await grid
@@ -42,7 +32,7 @@ describe("a session that ends late at its substation", () => {
     await eventually(
       async () => {
         expect(Date.now()).toBeGreaterThan(dueAtMs);
-        const ttlMs = await store.pttl(`evgrid:vehicle:${vehicleId}`);
+        const ttlMs = await shared.store.pttl(`evgrid:vehicle:${vehicleId}`);
         expect(ttlMs === -2 || ttlMs > 1000).toBe(true);
       },
       { timeoutMs: 10_000 },

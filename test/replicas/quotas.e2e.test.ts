@@ -3,7 +3,7 @@
  * whichever replicas its requests reach. Two balancer processes, substations and the charge-api in this
  * process, all over real HTTP.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import type { BalancerRouter } from "@evgrid/balancer";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
@@ -16,6 +16,7 @@ import { type RunningSubstation, startSubstation } from "@evgrid/substation/app"
 import { readEnv as substationEnv } from "@evgrid/substation/env";
 import { eventually, metricValue, spawnApp, startRedis } from "@evgrid/testing";
 import { RedisClient } from "bun";
+import { sharedRedis } from "./replica-grid.ts";
 
 setDefaultTimeout(60_000);
 
@@ -90,17 +91,11 @@ async function startGrid(redisUrl: string, key: string) {
   };
 }
 
-let redis: Awaited<ReturnType<typeof startRedis>>;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.[Symbol.asyncDispose]();
-});
+const shared = sharedRedis();
 
 describe("a caller's session quota across replicas", () => {
   test(`a key with a quota of ${QUOTA} sessions, its requests spread over 2 replicas: exactly ${QUOTA} admitted`, async () => {
-    await using grid = await startGrid(redis.url, "spread-key-0123456789abcdef");
+    await using grid = await startGrid(shared.redis.url, "spread-key-0123456789abcdef");
     const first = await grid.requestAll(Array.from({ length: 12 }, (_, i) => `ev-q-${i}`));
     console.log(`12 requests over 2 replicas: ${first.admitted.length} admitted, refused ${first.refused}`);
     expect(first.admitted.length).toBe(QUOTA);
@@ -121,7 +116,7 @@ describe("a caller's session quota across replicas", () => {
   });
 
   test("a session that ended at its substation, behind every balancer's back, frees its place", async () => {
-    await using grid = await startGrid(redis.url, "ended-key-0123456789abcdef");
+    await using grid = await startGrid(shared.redis.url, "ended-key-0123456789abcdef");
     const first = await grid.requestAll(Array.from({ length: QUOTA }, (_, i) => `ev-e-${i}`));
     expect(first.admitted.length).toBe(QUOTA);
     expect((await grid.requestAll(["ev-e-more"])).refused).toEqual(["QUOTA_EXCEEDED:active_sessions"]);
@@ -134,7 +129,7 @@ describe("a caller's session quota across replicas", () => {
   });
 
   test("at its quota, a key's request retried with its idempotency key, through either replica, gets its session", async () => {
-    await using grid = await startGrid(redis.url, "retry-key-0123456789abcdef");
+    await using grid = await startGrid(shared.redis.url, "retry-key-0123456789abcdef");
     const others = await grid.requestAll(Array.from({ length: QUOTA - 1 }, (_, i) => `ev-r-${i}`));
     expect(others.admitted.length).toBe(QUOTA - 1);
     const made = await grid.keyed("ev-r-keyed", "order-1");
@@ -194,10 +189,10 @@ describe("a caller's session quota across replicas", () => {
   });
 
   test("a store that forgot (FLUSHALL, SCRIPT FLUSH) is rebuilt from the substations before it counts: the quota holds", async () => {
-    await using grid = await startGrid(redis.url, "flush-key-0123456789abcdef");
+    await using grid = await startGrid(shared.redis.url, "flush-key-0123456789abcdef");
     const first = await grid.requestAll(Array.from({ length: QUOTA }, (_, i) => `ev-f-${i}`));
     expect(first.admitted.length).toBe(QUOTA);
-    const admin = new RedisClient(redis.url);
+    const admin = new RedisClient(shared.redis.url);
     await admin.send("FLUSHALL", []);
     // And its scripts: each replica loads the quota script again (EVALSHA answers NOSCRIPT).
     await admin.send("SCRIPT", ["FLUSH"]);

@@ -1,5 +1,5 @@
 /** A grid of balancer replicas sharing a redis-server: substations and the charge-api in this process. */
-import { expect } from "bun:test";
+import { afterAll, beforeAll, expect } from "bun:test";
 import { randomBytes } from "node:crypto";
 import type { BalancerRouter } from "@evgrid/balancer";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
@@ -9,7 +9,22 @@ import { type Scheduler, UNLIMITED_QUOTAS } from "@evgrid/kit";
 import { internalClient } from "@evgrid/link";
 import { type RunningSubstation, startSubstation } from "@evgrid/substation/app";
 import { readEnv as substationEnv } from "@evgrid/substation/env";
-import { eventually, spawnApp } from "@evgrid/testing";
+import { eventually, spawnApp, startRedis } from "@evgrid/testing";
+import { RedisClient } from "bun";
+
+/** One redis-server for a file's tests and a client to look into it: started before them, stopped after. */
+export function sharedRedis() {
+  const shared = {} as { redis: Awaited<ReturnType<typeof startRedis>>; store: RedisClient };
+  beforeAll(async () => {
+    shared.redis = await startRedis();
+    shared.store = new RedisClient(shared.redis.url);
+  });
+  afterAll(async () => {
+    shared.store?.close();
+    await shared.redis?.[Symbol.asyncDispose]();
+  });
+  return shared;
+}
 
 export async function startReplicas(
   count: number,

@@ -2,26 +2,20 @@
  * Balancer replicas sharing state in a real redis-server: 2-3 balancer processes, substations and the
  * charge-api (BALANCER_URLS) in this process, all over real HTTP and links.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { errorDataOf, walkInVehicleId } from "@evgrid/contract";
-import { eventually, metricValue, spawnApp, startOcppGateway, startRedis } from "@evgrid/testing";
+import { eventually, metricValue, spawnApp, startOcppGateway } from "@evgrid/testing";
 import { RedisClient } from "bun";
-import { startReplicas } from "./replica-grid.ts";
+import { sharedRedis, startReplicas } from "./replica-grid.ts";
 
 setDefaultTimeout(60_000);
 
-let redis: Awaited<ReturnType<typeof startRedis>>;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.[Symbol.asyncDispose]();
-});
+const shared = sharedRedis();
 
 describe("balancer replicas sharing state", () => {
   test("200 concurrent requests with one idempotency key, spread over 3 replicas: exactly 1 session", async () => {
-    await using grid = await startReplicas(3, redis.url);
+    await using grid = await startReplicas(3, shared.redis.url);
     const answers = await Promise.allSettled(
       Array.from({ length: 200 }, () =>
         grid.client.requestCharge.mutate({
@@ -47,7 +41,7 @@ describe("balancer replicas sharing state", () => {
   });
 
   test("the same vehicle through two replicas at once: 1 active session and a 409", async () => {
-    await using grid = await startReplicas(2, redis.url);
+    await using grid = await startReplicas(2, shared.redis.url);
     const outcomes: string[] = [];
     for (let i = 0; i < 20; i++) {
       const req = { vehicleId: `ev-twice-${i}`, maxKw: 11, minKw: 4.2, durationS: 600 };
@@ -66,7 +60,7 @@ describe("balancer replicas sharing state", () => {
   });
 
   test("kill -9 of one replica under load: the charge-api fails over, nothing hangs, no vehicle twice", async () => {
-    await using grid = await startReplicas(3, redis.url);
+    await using grid = await startReplicas(3, shared.redis.url);
     const latencies: number[] = [];
     const failures: string[] = [];
     let n = 0;
@@ -108,7 +102,7 @@ describe("balancer replicas sharing state", () => {
   });
 
   test("the wait queue is first come, first served across replicas", async () => {
-    await using grid = await startReplicas(2, redis.url, 11);
+    await using grid = await startReplicas(2, shared.redis.url, 11);
     const req = (vehicleId: string, waitS?: number) => ({
       vehicleId,
       maxKw: 11,
@@ -129,9 +123,9 @@ describe("balancer replicas sharing state", () => {
         });
     // The earlier waiter is on replica 0, the later on replica 1; the substation-1 is full. Each has its
     // ticket in the shared order before the next step.
-    const store = new RedisClient(redis.url);
+    const _store = new RedisClient(shared.redis.url);
     const tickets = (n: number) =>
-      eventually(async () => expect(Number(await store.send("ZCARD", ["evgrid:wait"]))).toBe(n), {
+      eventually(async () => expect(Number(await shared.store.send("ZCARD", ["evgrid:wait"]))).toBe(n), {
         timeoutMs: 10_000,
       });
     const early = wait(0, "ev-early");
@@ -156,17 +150,17 @@ describe("balancer replicas sharing state", () => {
     await grid.operator(0).stopSession.mutate({ sessionId: admitted.session.sessionId });
     await late;
     expect(order).toEqual(["ev-early", "ev-late"]);
-    store.close();
+    shared.store.close();
   });
 
   test("store down (gauge 0): a certain refusal for a lease, then one vehicle through both replicas is one session; back: shared again (gauge 1)", async () => {
-    await using grid = await startReplicas(2, redis.url);
+    await using grid = await startReplicas(2, shared.redis.url);
     const up = async () =>
       Promise.all(
         grid.balancers.map(async (b) => metricValue(await b.metrics(), "evgrid_balancer_state_store_up")),
       );
     expect(await up()).toEqual([1, 1]);
-    await redis.stop();
+    await shared.redis.stop();
     const req = { vehicleId: "ev-store-down", maxKw: 11, durationS: 600 };
     const reasonOf = (p: Promise<unknown>) =>
       p.then(
@@ -195,7 +189,7 @@ describe("balancer replicas sharing state", () => {
     expect(grid.activeByVehicle().get("ev-store-down")).toBe(1);
     await grid.operator(0).stopSession.mutate({ sessionId: during.session.sessionId });
 
-    await redis.start();
+    await shared.redis.start();
     await eventually(async () => expect(await up()).toEqual([1, 1]), { timeoutMs: 10_000 });
     // It came back empty (no persistence): each replica rebuilds it from the substations first.
     for (const i of [0, 1])
@@ -217,7 +211,7 @@ describe("balancer replicas sharing state", () => {
   });
 
   test("the OCPP gateway spreads over the replicas: with one killed, a walk-in is still admitted and powered", async () => {
-    await using grid = await startReplicas(2, redis.url);
+    await using grid = await startReplicas(2, shared.redis.url);
     await using ocpp = await startOcppGateway(
       { balancer: grid.balancers[0] as { url: string }, serviceToken: grid.token },
       { BALANCER_URLS: grid.balancers.map((b) => b.url).join(",") },
@@ -230,15 +224,15 @@ describe("balancer replicas sharing state", () => {
   });
 
   test("a replica started while the store is down starts anyway, on its own memory, and shares once it is back", async () => {
-    await redis.stop();
+    await shared.redis.stop();
     try {
       await using lone = await spawnApp("balancer", {
         SERVICE_TOKEN: randomBytes(24).toString("base64url"),
         SUBSTATION_URLS: "",
-        REDIS_URL: redis.url,
+        REDIS_URL: shared.redis.url,
       });
       expect(metricValue(await lone.metrics(), "evgrid_balancer_state_store_up")).toBe(0);
-      await redis.start();
+      await shared.redis.start();
       await eventually(
         async () => expect(metricValue(await lone.metrics(), "evgrid_balancer_state_store_up")).toBe(1),
         {
@@ -246,7 +240,7 @@ describe("balancer replicas sharing state", () => {
         },
       );
     } finally {
-      await redis.start();
+      await shared.redis.start();
     }
   });
 });

@@ -2,23 +2,17 @@
  * The store silent (stopped) under 2 balancer replicas: what a replica cannot vouch for goes where the
  * substations hold it (its key, or its vehicle's active session), never where the load says.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { BalancerRouter } from "@evgrid/balancer";
 import { errorDataOf } from "@evgrid/contract";
 import { internalClient } from "@evgrid/link";
-import { eventually, spawnApp, startRedis } from "@evgrid/testing";
+import { eventually, spawnApp } from "@evgrid/testing";
 import { RedisClient } from "bun";
-import { allSessions, startReplicas } from "./replica-grid.ts";
+import { allSessions, sharedRedis, startReplicas } from "./replica-grid.ts";
 
 setDefaultTimeout(90_000);
 
-let redis: Awaited<ReturnType<typeof startRedis>>;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.[Symbol.asyncDispose]();
-});
+const shared = sharedRedis();
 
 const reasonOf = (p: Promise<unknown>) =>
   p.then(
@@ -43,7 +37,7 @@ async function trusted(grid: Grid): Promise<void> {
 
 /** Stops the store and waits until both replicas admit unknown vehicles again (a lease later, by hash). */
 async function storeSilent(grid: Grid): Promise<void> {
-  await redis.stop();
+  await shared.redis.stop();
   for (const i of [0, 1])
     await eventually(
       async () =>
@@ -59,7 +53,7 @@ async function storeSilent(grid: Grid): Promise<void> {
 
 describe("the store silent: the substations say where a key or vehicle is", () => {
   test("a key that made a session (now ended) while the store was up, retried through the other replica: the same session, not a second", async () => {
-    await using grid = await startReplicas(2, redis.url);
+    await using grid = await startReplicas(2, shared.redis.url);
     await trusted(grid);
     try {
       // Three made while the store is up, placed by load: at least one of them is not at its hashed home.
@@ -89,12 +83,12 @@ describe("the store silent: the substations say where a key or vehicle is", () =
       }
       expect(allSessions(grid).filter((s) => s.idempotencyKey?.startsWith("ended-key-")).length).toBe(3);
     } finally {
-      await redis.start();
+      await shared.redis.start();
     }
   });
 
   test("a key reused for another vehicle through the other replica: refused by the key's substation, one session", async () => {
-    await using grid = await startReplicas(2, redis.url);
+    await using grid = await startReplicas(2, shared.redis.url);
     await trusted(grid);
     try {
       const keys = [0, 1, 2].map((i) => `reused-key-${i}`);
@@ -114,14 +108,14 @@ describe("the store silent: the substations say where a key or vehicle is", () =
       }
       expect(allSessions(grid).filter((s) => s.idempotencyKey?.startsWith("reused-key-")).length).toBe(3);
     } finally {
-      await redis.start();
+      await shared.redis.start();
     }
   });
 
   test("a replica started after the store forgot, before it was rebuilt, does not trust it: a charging vehicle is not booked elsewhere", async () => {
-    await using grid = await startReplicas(2, redis.url);
+    await using grid = await startReplicas(2, shared.redis.url);
     await trusted(grid);
-    const admin = new RedisClient(redis.url);
+    const admin = new RedisClient(shared.redis.url);
     try {
       const vehicles = [0, 1, 2].map((i) => `ev-before-flush-${i}`);
       for (const vehicleId of vehicles)
@@ -134,7 +128,7 @@ describe("the store silent: the substations say where a key or vehicle is", () =
       await using late = await spawnApp("balancer", {
         SERVICE_TOKEN: grid.token,
         SUBSTATION_URLS: grid.substations.map((s) => s.url).join(","),
-        REDIS_URL: redis.url,
+        REDIS_URL: shared.redis.url,
       });
       const operator = internalClient<BalancerRouter>(late.url, { timeoutMs: 15_000, token: grid.token });
       for (const vehicleId of vehicles) {
@@ -148,7 +142,7 @@ describe("the store silent: the substations say where a key or vehicle is", () =
   });
 
   test("back after a silence, not rebuilt yet: a vehicle the store last saw elsewhere goes where it charges now, not there", async () => {
-    await using grid = await startReplicas(2, redis.url);
+    await using grid = await startReplicas(2, shared.redis.url);
     await trusted(grid);
     try {
       const vehicles = [0, 1, 2, 3, 4].map((i) => `ev-moved-${i}`);
@@ -159,7 +153,7 @@ describe("the store silent: the substations say where a key or vehicle is", () =
         const at = grid.substations.find((s) => s.station.id === session.substationId);
         await at?.station.stop(session.sessionId);
       }
-      redis.pause();
+      shared.redis.pause();
       // Silent: each charges again at its hashed home, which the store never hears of.
       await eventually(
         async () =>
@@ -172,7 +166,7 @@ describe("the store silent: the substations say where a key or vehicle is", () =
         },
       );
       for (const v of vehicles) await grid.operator(1).dispatch.mutate(req(v));
-      redis.resume();
+      shared.redis.resume();
       await eventually(async () => expect((await grid.operator(0).stateInfo.query()).storeUp).toBe(true), {
         timeoutMs: 15_000,
       });
@@ -183,7 +177,7 @@ describe("the store silent: the substations say where a key or vehicle is", () =
         ]);
       for (const v of vehicles) expect([v, grid.activeByVehicle().get(v)]).toEqual([v, 1]);
     } finally {
-      redis.resume();
+      shared.redis.resume();
     }
   });
 });

@@ -2,24 +2,14 @@
  * The shared store misbehaving as stores do (issue 18): hung, flushed, fed garbage or planted keys, against a
  * real redis-server and real balancer processes.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { errorDataOf } from "@evgrid/contract";
-import { eventually, metricValue, startRedis } from "@evgrid/testing";
-import { RedisClient } from "bun";
-import { allSessions, startReplicas } from "./replica-grid.ts";
+import { eventually, metricValue } from "@evgrid/testing";
+import { allSessions, sharedRedis, startReplicas } from "./replica-grid.ts";
 
 setDefaultTimeout(90_000);
 
-let redis: Awaited<ReturnType<typeof startRedis>>;
-let store: RedisClient;
-beforeAll(async () => {
-  redis = await startRedis();
-  store = new RedisClient(redis.url);
-});
-afterAll(async () => {
-  store?.close();
-  await redis?.[Symbol.asyncDispose]();
-});
+const shared = sharedRedis();
 
 const first0 = (grid: { balancers: { metrics(): Promise<string> }[] }) =>
   grid.balancers[0] as { metrics(): Promise<string> };
@@ -28,7 +18,7 @@ const storeUp = async (b: { metrics(): Promise<string> }) =>
 
 describe("a shared store that misbehaves", () => {
   test("a request that starts waiting while the store hangs is served once it is back and power frees up", async () => {
-    await using grid = await startReplicas(2, redis.url, 11);
+    await using grid = await startReplicas(2, shared.redis.url, 11);
     const req = (vehicleId: string, waitS?: number) => ({
       vehicleId,
       maxKw: 11,
@@ -38,7 +28,7 @@ describe("a shared store that misbehaves", () => {
       ...(waitS === undefined ? {} : { waitS }),
     });
     const holder = await grid.operator(0).dispatch.mutate(req("ev-holder-starve"));
-    redis.pause();
+    shared.redis.pause();
     try {
       // Not held by the hung store: its commands time out; a certain refusal for a lease (another replica's
       // dispatch may still land), then the substation the vehicle is pinned to serves it.
@@ -58,26 +48,29 @@ describe("a shared store that misbehaves", () => {
           expect(metricValue(await first0(grid).metrics(), "evgrid_balancer_waiting_requests")).toBe(1),
         { timeoutMs: 10_000 },
       );
-      redis.resume();
+      shared.redis.resume();
       await eventually(async () => expect(await storeUp(first0(grid))).toBe(1), {
         timeoutMs: 10_000,
       });
       // Back: the waiter takes its place in the shared order, then gets the power the holder frees.
-      await eventually(async () => expect(Number(await store.send("ZCARD", ["evgrid:wait"]))).toBe(1), {
-        timeoutMs: 10_000,
-      });
+      await eventually(
+        async () => expect(Number(await shared.store.send("ZCARD", ["evgrid:wait"]))).toBe(1),
+        {
+          timeoutMs: 10_000,
+        },
+      );
       await grid.operator(0).stopSession.mutate({ sessionId: holder.session.sessionId });
       const served = await waiting;
       expect(served.session.vehicleId).toBe("ev-starved");
     } finally {
-      redis.resume();
+      shared.redis.resume();
     }
   });
 
   test("a malformed value under a claim is treated as absent (counted), not as a dead store", async () => {
-    await using grid = await startReplicas(2, redis.url);
-    await store.send("SET", ["evgrid:vehicle:ev-garbage", "{not json", "PX", "600000"]);
-    await store.send("SET", ["evgrid:key:operator\u0000k-garbage", "\u0000\u0001", "PX", "600000"]);
+    await using grid = await startReplicas(2, shared.redis.url);
+    await shared.store.send("SET", ["evgrid:vehicle:ev-garbage", "{not json", "PX", "600000"]);
+    await shared.store.send("SET", ["evgrid:key:operator\u0000k-garbage", "\u0000\u0001", "PX", "600000"]);
     const first = await grid.operator(0).dispatch.mutate({
       vehicleId: "ev-garbage",
       durationS: 600,
@@ -99,25 +92,25 @@ describe("a shared store that misbehaves", () => {
   });
 
   test("a claim planted without expiry locks nobody out", async () => {
-    await using grid = await startReplicas(2, redis.url);
+    await using grid = await startReplicas(2, shared.redis.url);
     const forever = JSON.stringify({ s: "p", t: "planted", u: Date.now() + 10 * 365 * 86_400_000 });
-    await store.send("SET", ["evgrid:vehicle:ev-planted", forever]);
-    await store.send("SET", ["evgrid:vehicle:ev-planted-ttl", forever, "PX", "86400000"]);
+    await shared.store.send("SET", ["evgrid:vehicle:ev-planted", forever]);
+    await shared.store.send("SET", ["evgrid:vehicle:ev-planted-ttl", forever, "PX", "86400000"]);
     for (const vehicleId of ["ev-planted", "ev-planted-ttl"]) {
       const r = await grid.operator(1).dispatch.mutate({ vehicleId, durationS: 600 });
       expect(r.session.vehicleId).toBe(vehicleId);
     }
     // And what the balancer wrote instead has an expiry.
-    expect(Number(await store.send("PTTL", ["evgrid:vehicle:ev-planted"]))).toBeGreaterThan(0);
+    expect(Number(await shared.store.send("PTTL", ["evgrid:vehicle:ev-planted"]))).toBeGreaterThan(0);
   });
 
   test("a dead replica's claim taken over at a substation where the vehicle charges: the claim says so, the next request is not booked elsewhere", async () => {
-    await using grid = await startReplicas(2, redis.url);
+    await using grid = await startReplicas(2, shared.redis.url);
     const req = { vehicleId: "ev-taken-over", maxKw: 11, durationS: 600 };
     await grid.operator(0).dispatch.mutate({ ...req, substationId: "substation-1" });
     // As a replica killed after its startSession landed leaves it: pending, lease run out, trying substation-1.
     const dead = JSON.stringify({ s: "p", t: "killed", u: 1, at: "substation-1" });
-    await store.send("SET", ["evgrid:vehicle:ev-taken-over", dead, "PX", "600000"]);
+    await shared.store.send("SET", ["evgrid:vehicle:ev-taken-over", dead, "PX", "600000"]);
     const reasonOf = (p: Promise<unknown>) =>
       p.then(
         () => "ok",
@@ -129,15 +122,15 @@ describe("a shared store that misbehaves", () => {
   });
 
   test("a request waiting for another replica's claim on its key is woken when it finishes, not polling", async () => {
-    await using grid = await startReplicas(2, redis.url);
-    const [seconds] = (await store.send("TIME", [])) as [string, string];
+    await using grid = await startReplicas(2, shared.redis.url);
+    const [seconds] = (await shared.store.send("TIME", [])) as [string, string];
     const claimName = "evgrid:key:operator\u0000k-woken";
     // Another replica holds the key for 3 s more (within the lease a balancer gives).
     const held = JSON.stringify({ s: "p", t: "elsewhere", u: Number(seconds) * 1000 + 3000 });
-    await store.send("SET", [claimName, held, "PX", "600000"]);
-    await store.send("CONFIG", ["RESETSTAT"]);
+    await shared.store.send("SET", [claimName, held, "PX", "600000"]);
+    await shared.store.send("CONFIG", ["RESETSTAT"]);
     const evalshaCalls = async () => {
-      const info = String(await store.send("INFO", ["commandstats"]));
+      const info = String(await shared.store.send("INFO", ["commandstats"]));
       return Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0);
     };
     const answer = grid.operator(0).dispatch.mutate({
@@ -147,24 +140,29 @@ describe("a shared store that misbehaves", () => {
     });
     // It waits, subscribed to the claim's channel.
     await eventually(async () => {
-      const channels = (await store.send("PUBSUB", ["CHANNELS", "evgrid:done:*"])) as string[];
+      const channels = (await shared.store.send("PUBSUB", ["CHANNELS", "evgrid:done:*"])) as string[];
       expect(channels).toContain(`evgrid:done:${claimName}`);
     });
     const whileWaiting = await evalshaCalls();
     // The holder finishes: its session is on substation-2.
-    await store.send("SET", [claimName, JSON.stringify({ s: "d", at: "substation-2" }), "PX", "600000"]);
-    await store.send("PUBLISH", [`evgrid:done:${claimName}`, "1"]);
+    await shared.store.send("SET", [
+      claimName,
+      JSON.stringify({ s: "d", at: "substation-2" }),
+      "PX",
+      "600000",
+    ]);
+    await shared.store.send("PUBLISH", [`evgrid:done:${claimName}`, "1"]);
     const r = await answer;
     expect(r.session.substationId).toBe("substation-2");
     // A handful of script calls (claim, re-check once subscribed, re-check when woken), not one every 20 ms;
     // and never the script text (EVAL).
     expect(whileWaiting).toBeLessThanOrEqual(4);
-    const info = String(await store.send("INFO", ["commandstats"]));
+    const info = String(await shared.store.send("INFO", ["commandstats"]));
     expect(info).not.toContain("cmdstat_eval:");
   });
 
   test("FLUSHALL: a vehicle and a key another replica started are not booked elsewhere", async () => {
-    await using grid = await startReplicas(2, redis.url);
+    await using grid = await startReplicas(2, shared.redis.url);
     const req = { vehicleId: "ev-forgotten", durationS: 600, idempotencyKey: "forgotten-key" };
     const first = await grid.operator(0).dispatch.mutate(req);
     const home = first.session.substationId;
@@ -173,7 +171,7 @@ describe("a shared store that misbehaves", () => {
       const view = await grid.operator(1).listSubstations.query();
       expect(view.find((s) => s.substationId === home)?.load?.allocatedKw ?? 0).toBeGreaterThan(0);
     });
-    await store.send("FLUSHALL", []);
+    await shared.store.send("FLUSHALL", []);
     // Not rebuilt yet, replica 1 asks the substations where the vehicle charges: there, the same session.
     const during = await grid.operator(1).dispatch.mutate(req);
     expect(during.session.sessionId).toBe(first.session.sessionId);
@@ -200,7 +198,7 @@ describe("a shared store that misbehaves", () => {
   });
 
   test("FLUSHALL under load: no vehicle twice, no key twice, the reset counted", async () => {
-    await using grid = await startReplicas(2, redis.url);
+    await using grid = await startReplicas(2, shared.redis.url);
     const seed = Number(process.env.SEED ?? Date.now() % 100_000);
     let state = seed;
     const random = (n: number) => {
@@ -224,7 +222,7 @@ describe("a shared store that misbehaves", () => {
     };
     const wave = () => Promise.all(Array.from({ length: 60 }, one));
     await wave();
-    await Promise.all([wave(), store.send("FLUSHALL", []), wave()]);
+    await Promise.all([wave(), shared.store.send("FLUSHALL", []), wave()]);
     await eventually(
       async () => {
         const resets = await Promise.all(
