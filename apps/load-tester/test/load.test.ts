@@ -54,7 +54,8 @@ describe("load driver", () => {
         poisson: false,
       },
     );
-    expect(stats.sent + stats.dropped).toBeGreaterThanOrEqual(95);
+    // Every arrival of the 0.5 s is sent or dropped, however late this machine runs the loop.
+    expect(stats.sent + stats.dropped).toBe(100);
     expect(stats.sent).toBeLessThanOrEqual(15);
     expect(stats.dropped).toBeGreaterThan(80);
     expect(stats.outcomes.get("X/Y")).toBe(stats.completed);

@@ -65,5 +65,10 @@ export async function runOpen(
     }
     await Bun.sleep(Math.max(0, Math.min(5, nextArrivalMs - (performance.now() - t0))));
   }
+  // Arrivals that fell due before the end while this loop was held up (a busy machine) were not sent: they
+  // count as dropped, so the rate offered is the rate asked and the drops show the generator fell behind.
+  if (stop.durationS !== undefined && stop.count === undefined)
+    for (const endMs = stop.durationS * 1000; nextArrivalMs < endMs; nextArrivalMs += gapMs())
+      stats.dropped += 1;
   await Promise.all(pending);
 }
