@@ -170,4 +170,25 @@ describe("prepared internal calls answer as tRPC's middleware chain", () => {
     });
     expect(compared).toBe(cases().length);
   });
+
+  test("a dispatch that cannot wait reads no abort signal (no AbortController on the link); one that may wait does", async () => {
+    const reads = { count: 0 };
+    const counted = (): CallSignal => ({
+      get signal() {
+        reads.count += 1;
+        return new AbortController().signal;
+      },
+    });
+    const dispatch = preparedAt("balancer", "dispatch");
+    await dispatch(onLink(recordingObs().obs), { vehicleId: "no-wait", minKw: 1, maxKw: 2 }, counted());
+    expect(reads.count).toBe(0);
+    // The big site is full: a request that may wait joins the queue, with the call's signal to leave it.
+    const waited = await dispatch(
+      onLink(recordingObs().obs),
+      { vehicleId: "may-wait", minKw: 100, maxKw: 100, waitS: 0.5 },
+      counted(),
+    ).catch((err: unknown) => err);
+    expect(waited).toBeInstanceOf(Error);
+    expect(reads.count).toBe(1);
+  });
 });
