@@ -13,6 +13,7 @@ import { type CallSignal, errorShapeOf, resolveProcedures } from "@evgrid/link";
 import { substationRouter } from "@evgrid/substation/router";
 import { startGrid } from "@evgrid/testing";
 import type { AnyRouter, TRPCError } from "@trpc/server";
+import fc from "fast-check";
 import { type Call, calls, SESSION } from "./equivalence-cases.ts";
 
 type App = "substation" | "balancer";
@@ -190,5 +191,77 @@ describe("prepared internal calls answer as tRPC's middleware chain", () => {
     ).catch((err: unknown) => err);
     expect(waited).toBeInstanceOf(Error);
     expect(reads.count).toBe(1);
+  });
+
+  test("random inputs to the procedures that only read: the same answers and errors both ways (seeded)", async () => {
+    const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    console.log(`prepared-link: seed ${seed} (FUZZ_SEED=${seed} replays it)`);
+    // Values near each field's rules, and anything at all: most are refused, some pass.
+    const value = fc.oneof(
+      fc.constantFrom(
+        SESSION,
+        "substation-1",
+        "ev-1",
+        "operator",
+        "key:0123456789abcdef",
+        "all",
+        "x".repeat(200),
+      ),
+      fc.string({ maxLength: 12 }),
+      fc.integer({ min: -5, max: 20_000 }),
+      fc.double(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.anything({ maxDepth: 1 }),
+    );
+    const keys = [
+      "sessionId",
+      "owner",
+      "vehicleId",
+      "idTag",
+      "idempotencyKey",
+      "status",
+      "limit",
+      "__proto__",
+      "x",
+    ];
+    const input = fc.oneof(
+      fc.dictionary(fc.constantFrom(...keys), value, { maxKeys: 4 }),
+      value,
+      fc.constant(undefined),
+    );
+    const reads: [App, string][] = [
+      ["substation", "getSession"],
+      ["substation", "findSession"],
+      ["substation", "findBooking"],
+      ["substation", "findKeySession"],
+      ["substation", "listSessions"],
+      ["balancer", "getSession"],
+      ["balancer", "findVehicleSession"],
+      ["balancer", "findBooking"],
+    ];
+    const call = fc.tuple(fc.constantFrom(...reads), input);
+    const differences: string[] = [];
+    for (const [[app, path], raw] of fc.sample(call, { numRuns: 300, seed })) {
+      const procedure = resolveProcedures<RequestContext>(routers[app], prepareInternal)(path);
+      if (!procedure) throw new Error(`${app} has no ${path}`);
+      const chain = recordingObs();
+      const lean = recordingObs();
+      const a = JSON.stringify({
+        outcome: await outcome(routers[app], path, procedure.type, () =>
+          procedure.call(onLink(chain.obs), raw, undefined),
+        ),
+        points: chain.points,
+      });
+      const b = JSON.stringify({
+        outcome: await outcome(routers[app], path, procedure.type, () =>
+          preparedAt(app, path)(onLink(lean.obs), raw, aCall()),
+        ),
+        points: lean.points,
+      });
+      if (a !== b)
+        differences.push(`${app}.${path}(${JSON.stringify(raw)}):\n  chain    ${a}\n  prepared ${b}`);
+    }
+    expect({ seed, differences: differences.slice(0, 3) }).toEqual({ seed, differences: [] });
   });
 });
