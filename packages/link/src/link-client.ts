@@ -50,14 +50,13 @@ export class Link {
   ): Promise<unknown> {
     if (opts.signal?.aborted) throw aborted();
     const deadline = Date.now() + opts.timeoutMs;
-    await this.openWithin(deadline);
+    // An open link (nearly always) is used as it is: no promise made to find it open.
+    if (this.ws?.readyState !== WebSocket.OPEN) await this.openWithin(deadline);
     if (Date.now() >= deadline) throw lateCall(path);
     const id = this.nextId++;
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    const entry = new PendingCall(this.pending, id, resolve, reject, opts.signal);
-    entry.wait(Math.max(0, deadline - Date.now()), this.stopCall);
     // What is left of the deadline once the link is open: the peer's own deadline for this call.
     const budgetMs = Math.max(0, deadline - Date.now());
+    // Serialized before anything waits for an answer: an input that cannot be sent fails alone, at once.
     const message = JSON.stringify(
       opts.traceparent
         ? {
@@ -74,10 +73,11 @@ export class Link {
     // answered here as the peer answers an oversized HTTP body: typed, certainly not run.
     const bytes = Buffer.byteLength(message);
     if (bytes > this.maxFrameBytes) {
-      entry.reject(tooLarge(`a call of ${bytes} bytes is over the link's ${this.maxFrameBytes}`, path));
-    } else {
-      this.post(message);
+      throw tooLarge(`a call of ${bytes} bytes is over the link's ${this.maxFrameBytes}`, path);
     }
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    new PendingCall(this.pending, id, resolve, reject, opts.signal).wait(budgetMs, this.stopCall);
+    this.post(message);
     return promise;
   }
 
