@@ -8,6 +8,7 @@ import type { CallSignal } from "./procedures.ts";
 export class RunningCall implements CallSignal {
   private controller: AbortController | null = null;
   private aborted = false;
+  private finished = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   /** `deadlineAtMs`: past it the call is let go as one whose caller hung up (null: no deadline). */
@@ -17,7 +18,7 @@ export class RunningCall implements CallSignal {
     if (this.controller === null) {
       this.controller = new AbortController();
       if (this.aborted) this.controller.abort();
-      else if (this.deadlineAtMs !== null) {
+      else if (this.deadlineAtMs !== null && !this.finished) {
         this.timer = setTimeout(() => this.abort(), Math.max(0, this.deadlineAtMs - Date.now()));
       }
     }
@@ -31,6 +32,7 @@ export class RunningCall implements CallSignal {
 
   /** The call answered: its deadline no longer matters. */
   finish(): void {
+    this.finished = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
   }
 }
