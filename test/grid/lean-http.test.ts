@@ -17,25 +17,12 @@ import { substationRouter } from "@evgrid/substation/router";
 import { type Json, startGrid } from "@evgrid/testing";
 import type { AnyRouter } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-
-interface Call {
-  name: string;
-  app: "substation" | "balancer" | "chargeApi" | "keyedApi";
-  method: "GET" | "POST";
-  path: string;
-  /** Query input (GET, in ?input=) or raw body (POST). */
-  input?: unknown;
-  /** Raw ?input= text, instead of `input`. */
-  query?: string;
-  raw?: string;
-  token?: string;
-}
+import { type Call, calls, KEY } from "./equivalence-cases.ts";
 
 let grid: Awaited<ReturnType<typeof startGrid>>;
 /** Two of each router, one per path, so that state of the charge-api's own (its rate limiter) is not shared. */
 let routers: { lean: Record<Call["app"], AnyRouter>; adapter: Record<Call["app"], AnyRouter> };
 const BASE = "http://127.0.0.1";
-const KEY = "a-key-0123456789abcdef";
 
 beforeAll(async () => {
   grid = await startGrid({ capacitiesKw: [150, 4.2], defaultQuotas: true });
@@ -109,223 +96,11 @@ async function both(c: Call) {
   return { leanRes, adapterRes };
 }
 
-const SESSION = `substation-1.${"0".repeat(32)}`;
-const token = () => grid.serviceToken;
-/** Each case: a procedure, and one way it succeeds or fails. */
-const calls = (): Call[] => [
-  // substation (internal)
-  { name: "getLoad", app: "substation", method: "GET", path: "getLoad", token: token() },
-  { name: "getLoad without the token", app: "substation", method: "GET", path: "getLoad" },
-  {
-    name: "getLoad with a wrong token",
-    app: "substation",
-    method: "GET",
-    path: "getLoad",
-    token: "x".repeat(20),
-  },
-  {
-    name: "listSessions",
-    app: "substation",
-    method: "GET",
-    path: "listSessions",
-    input: { status: "all" },
-    token: token(),
-  },
-  {
-    name: "listSessions, bad status",
-    app: "substation",
-    method: "GET",
-    path: "listSessions",
-    input: { status: "x" },
-    token: token(),
-  },
-  {
-    name: "getSession unknown",
-    app: "substation",
-    method: "GET",
-    path: "getSession",
-    input: { sessionId: SESSION },
-    token: token(),
-  },
-  {
-    name: "getSession malformed id",
-    app: "substation",
-    method: "GET",
-    path: "getSession",
-    input: { sessionId: "../x" },
-    token: token(),
-  },
-  { name: "getSession no input", app: "substation", method: "GET", path: "getSession", token: token() },
-  {
-    name: "getSession ?input not JSON",
-    app: "substation",
-    method: "GET",
-    path: "getSession",
-    token: token(),
-    input: undefined,
-  },
-  {
-    name: "startSession invalid",
-    app: "substation",
-    method: "POST",
-    path: "startSession",
-    input: { vehicleId: "ev", maxKw: 999 },
-    token: token(),
-  },
-  {
-    name: "startSession unknown field",
-    app: "substation",
-    method: "POST",
-    path: "startSession",
-    input: { vehicleId: "ev", constructor: 1 },
-    token: token(),
-  },
-  {
-    name: "startSession body not JSON",
-    app: "substation",
-    method: "POST",
-    path: "startSession",
-    raw: "{nope",
-    token: token(),
-  },
-  {
-    name: "startSession empty body",
-    app: "substation",
-    method: "POST",
-    path: "startSession",
-    raw: "",
-    token: token(),
-  },
-  {
-    name: "stopSession unknown",
-    app: "substation",
-    method: "POST",
-    path: "stopSession",
-    input: { sessionId: SESSION },
-    token: token(),
-  },
-  {
-    name: "setLimit invalid",
-    app: "substation",
-    method: "POST",
-    path: "setLimit",
-    input: { limitKw: -1 },
-    token: token(),
-  },
-  {
-    name: "setDraining invalid",
-    app: "substation",
-    method: "POST",
-    path: "setDraining",
-    input: { draining: "yes" },
-    token: token(),
-  },
-  // balancer (internal)
-  { name: "listSubstations", app: "balancer", method: "GET", path: "listSubstations", token: token() },
-  {
-    name: "dispatch, full everywhere",
-    app: "balancer",
-    method: "POST",
-    path: "dispatch",
-    input: { vehicleId: "huge", minKw: 100, maxKw: 100 },
-    token: token(),
-  },
-  {
-    name: "dispatch, impossible minimum",
-    app: "balancer",
-    method: "POST",
-    path: "dispatch",
-    input: { vehicleId: "x", minKw: 300, maxKw: 300 },
-    token: token(),
-  },
-  {
-    name: "dispatch, bad owner",
-    app: "balancer",
-    method: "POST",
-    path: "dispatch",
-    input: { vehicleId: "x", owner: "me" },
-    token: token(),
-  },
-  {
-    name: "register, bad url",
-    app: "balancer",
-    method: "POST",
-    path: "register",
-    input: { url: "ftp://x" },
-    token: token(),
-  },
-  {
-    name: "deregister unknown",
-    app: "balancer",
-    method: "POST",
-    path: "deregister",
-    input: { url: "http://127.0.0.1:9" },
-    token: token(),
-  },
-  {
-    name: "getSession unknown substation",
-    app: "balancer",
-    method: "GET",
-    path: "getSession",
-    input: { sessionId: `elsewhere.${"0".repeat(32)}` },
-    token: token(),
-  },
-  {
-    name: "stopSession unknown",
-    app: "balancer",
-    method: "POST",
-    path: "stopSession",
-    input: { sessionId: SESSION },
-    token: token(),
-  },
-  // charge-api (public)
-  { name: "gridStatus", app: "chargeApi", method: "GET", path: "gridStatus" },
-  {
-    name: "requestCharge invalid",
-    app: "chargeApi",
-    method: "POST",
-    path: "requestCharge",
-    input: { vehicleId: "ev 1" },
-  },
-  {
-    name: "requestCharge with an owner",
-    app: "chargeApi",
-    method: "POST",
-    path: "requestCharge",
-    input: { vehicleId: "ev", owner: "operator" },
-  },
-  {
-    name: "getSession without a secret",
-    app: "chargeApi",
-    method: "GET",
-    path: "getSession",
-    input: { sessionId: SESSION },
-  },
-  {
-    name: "stopCharge with a wrong secret",
-    app: "chargeApi",
-    method: "POST",
-    path: "stopCharge",
-    input: { sessionId: SESSION, sessionSecret: "x" },
-  },
-  {
-    name: "getSession as operator, unknown",
-    app: "chargeApi",
-    method: "GET",
-    path: "getSession",
-    input: { sessionId: SESSION },
-    token: token(),
-  },
-  { name: "without an API key", app: "keyedApi", method: "GET", path: "gridStatus" },
-  { name: "with an API key", app: "keyedApi", method: "GET", path: "gridStatus", token: KEY },
-  { name: "over the rate quota", app: "keyedApi", method: "GET", path: "gridStatus", token: KEY },
-];
-
 describe("the lean HTTP path answers as tRPC's fetch adapter", () => {
   test("every procedure, every way of failing: same status, envelope, error and Retry-After", async () => {
     const differences: string[] = [];
     let compared = 0;
-    for (const c of calls()) {
+    for (const c of calls(grid.serviceToken)) {
       const { leanRes, adapterRes } = await both(c);
       expect({ name: c.name, leanServed: leanRes !== null }).toEqual({ name: c.name, leanServed: true });
       if (!leanRes) continue;
@@ -349,7 +124,7 @@ describe("the lean HTTP path answers as tRPC's fetch adapter", () => {
       compared += 1;
     }
     expect(differences).toEqual([]);
-    expect(compared).toBe(calls().length);
+    expect(compared).toBe(calls(grid.serviceToken).length);
   });
 
   test("what the lean path does not serve (batches, wrong methods, unknown paths) it leaves to the adapter", async () => {

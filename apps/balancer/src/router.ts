@@ -15,10 +15,19 @@ import type { Dispatcher } from "./dispatcher.ts";
 export function balancerRouter(dispatcher: Dispatcher) {
   const { view } = dispatcher;
   return router({
-    /** A session for this request, or (with waitS) once power frees up; a caller that hangs up leaves the queue. */
+    /**
+     * A session for this request, or (with waitS) once power frees up; a caller that hangs up leaves the queue.
+     * Only a request that may wait reads the call's signal: on a link, the others cost no AbortController.
+     */
     dispatch: internalProcedure
       .input(dispatchRequestSchema)
-      .mutation(({ input, ctx, signal }) => dispatcher.request(input, signal, ctx.deadlineAtMs ?? null)),
+      .mutation((call) =>
+        dispatcher.request(
+          call.input,
+          call.input.waitS === undefined ? undefined : call.signal,
+          call.ctx.deadlineAtMs ?? null,
+        ),
+      ),
     listSubstations: internalProcedure.query(() => view.status()),
     /**
      * Whether this replica shares state with the others right now (REDIS_URL set and reachable): only then may

@@ -13,6 +13,7 @@ export * from "./listening.ts";
 export * from "./log.ts";
 export * from "./observe.ts";
 export * from "./openapi.ts";
+export * from "./prepared.ts";
 export * from "./private-files.ts";
 export * from "./process.ts";
 export * from "./redact.ts";

@@ -10,6 +10,7 @@ import { errorResponse, retryAfterMeta } from "./http-errors.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { RpcObservability } from "./observe.ts";
+import { prepareInternal } from "./prepared.ts";
 import { INSECURE_DEMO_WARNING } from "./secrets.ts";
 import { type ApiKeys, tokenMatches } from "./token.ts";
 import type { RequestContext } from "./trpc.ts";
@@ -134,6 +135,8 @@ function listen(opts: AppServerOptions, startedAt: number) {
     addressKey: normalizeAddress,
     maxFrameBytes: MAX_BODY_BYTES,
     onInternalError: logInternal,
+    // Internal procedures skip tRPC's middleware chain on a link: its handshake was the trust check.
+    prepare: prepareInternal,
     ...(opts.links || {}),
   });
   const server = Bun.serve<LinkData>({

@@ -6,7 +6,7 @@ import { OPERATOR, reasons } from "@evgrid/contract";
 import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError, z } from "zod";
 import { GridError } from "./errors.ts";
-import { observeProcedure, type RpcObservability, type TraceCarrier } from "./observe.ts";
+import { type Failure, observeProcedure, type RpcObservability, type TraceCarrier } from "./observe.ts";
 import { type ApiKeys, tokenMatches } from "./token.ts";
 
 // 1. Context: what every procedure may read about its request.
@@ -101,7 +101,7 @@ const t = initTRPC.context<RequestContext>().create({ isDev: false, errorFormatt
 
 // 4. Every procedure is a SERVER span and a point in the RED histogram.
 /** Where the caller's trace context is: the request's headers, an internal link's message, or nowhere. */
-function traceCarrier(ctx: RequestContext): TraceCarrier {
+export function traceCarrier(ctx: RequestContext): TraceCarrier {
   if (ctx.req) return { remote: true, get: (key) => ctx.req?.headers.get(key) ?? undefined };
   if (ctx.link) {
     const { traceparent, tracestate } = ctx.link;
@@ -113,19 +113,22 @@ function traceCarrier(ctx: RequestContext): TraceCarrier {
   return { remote: false, get: () => undefined };
 }
 
+/** What a failed call records: its code, message and (a GridError's, or bad input's) reason. */
+export function failureOf(error: TRPCError): Failure {
+  const reason =
+    error instanceof GridError
+      ? error.reason
+      : error.cause instanceof ZodError
+        ? reasons.INVALID_INPUT
+        : undefined;
+  return { code: error.code, message: error.message, reason };
+}
+
 const observed = t.middleware(({ ctx, path, next }) => {
   if (!ctx.obs) return next();
-  return observeProcedure(ctx.obs, traceCarrier(ctx), path, next, (result) => {
-    if (result.ok) return undefined;
-    const { error } = result;
-    const reason =
-      error instanceof GridError
-        ? error.reason
-        : error.cause instanceof ZodError
-          ? reasons.INVALID_INPUT
-          : undefined;
-    return { code: error.code, message: error.message, reason };
-  });
+  return observeProcedure(ctx.obs, traceCarrier(ctx), path, next, (result) =>
+    result.ok ? undefined : failureOf(result.error),
+  );
 });
 
 // 5. Internal and admin procedures need the service token (Authorization: Bearer <SERVICE_TOKEN>).
@@ -170,4 +173,6 @@ export const router = t.router;
 export const publicProcedure = t.procedure.use(observed).use(identified);
 /** For the other services of the grid (and operators) holding the service token. */
 export const internalProcedure = t.procedure.use(observed).use(serviceOnly);
+/** The two middlewares every internal procedure starts with, as tRPC holds them (prepared.ts finds them). */
+export const internalChain: readonly unknown[] = [...observed._middlewares, ...serviceOnly._middlewares];
 export { z };

@@ -99,7 +99,7 @@ export interface LinkOptions {
 export interface Pending {
   resolve: (data: unknown) => void;
   reject: (err: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 /** A subscription on a link, sent again whenever the link reopens. */

@@ -1,7 +1,8 @@
 import { TRPCClientError } from "@trpc/client";
 import type { Answer, LinkCallOptions, LinkOptions, Pending, Subscription } from "./client-types.ts";
 import { DEFAULT_MAX_FRAME_BYTES, frames } from "./frames.ts";
-import { aborted, dropped, lateCall, refused, timedOut, tooLarge } from "./link-failures.ts";
+import { aborted, dropped, lateCall, refused, tooLarge } from "./link-failures.ts";
+import { PendingCall } from "./pending-call.ts";
 import { backoffDelayMs } from "./retry.ts";
 
 const FIRST_BACKOFF_MS = 50;
@@ -49,59 +50,41 @@ export class Link {
   ): Promise<unknown> {
     if (opts.signal?.aborted) throw aborted();
     const deadline = Date.now() + opts.timeoutMs;
-    const ws = await this.openWithin(deadline);
+    // An open link (nearly always) is used as it is: no promise made to find it open.
+    if (this.ws?.readyState !== WebSocket.OPEN) await this.openWithin(deadline);
     if (Date.now() >= deadline) throw lateCall(path);
     const id = this.nextId++;
-    return new Promise<unknown>((resolve, reject) => {
-      const finish = () => {
-        clearTimeout(entry.timer);
-        this.pending.delete(id);
-        opts.signal?.removeEventListener("abort", onAbort);
-      };
-      const onAbort = () => {
-        finish();
-        // tRPC's protocol cancels with subscription.stop; our server aborts the call's signal for any call
-        // (a waiting dispatch whose caller hung up leaves the queue). A stock tRPC server ignores it.
-        if (ws.readyState === WebSocket.OPEN) this.post({ id, method: "subscription.stop" });
-        reject(aborted());
-      };
-      const entry: Pending = {
-        resolve: (data) => {
-          finish();
-          resolve(data);
-        },
-        reject: (err) => {
-          finish();
-          reject(err);
-        },
-        timer: setTimeout(() => entry.reject(timedOut()), Math.max(0, deadline - Date.now())),
-      };
-      this.pending.set(id, entry);
-      opts.signal?.addEventListener("abort", onAbort, { once: true });
-      // What is left of the deadline once the link is open: the peer's own deadline for this call.
-      const budgetMs = Math.max(0, deadline - Date.now());
-      const message = JSON.stringify(
-        opts.traceparent
-          ? {
-              id,
-              method: type,
-              params: { path, input },
-              budgetMs,
-              traceparent: opts.traceparent,
-              tracestate: opts.tracestate,
-            }
-          : { id, method: type, params: { path, input }, budgetMs },
-      );
-      // A message the peer would refuse by closing the link (failing every call on it) fails alone, unsent,
-      // answered here as the peer answers an oversized HTTP body: typed, certainly not run.
-      const bytes = Buffer.byteLength(message);
-      if (bytes > this.maxFrameBytes) {
-        entry.reject(tooLarge(`a call of ${bytes} bytes is over the link's ${this.maxFrameBytes}`, path));
-        return;
-      }
-      this.post(message);
-    });
+    // What is left of the deadline once the link is open: the peer's own deadline for this call.
+    const budgetMs = Math.max(0, deadline - Date.now());
+    // Serialized before anything waits for an answer: an input that cannot be sent fails alone, at once.
+    const message = JSON.stringify(
+      opts.traceparent
+        ? {
+            id,
+            method: type,
+            params: { path, input },
+            budgetMs,
+            traceparent: opts.traceparent,
+            tracestate: opts.tracestate,
+          }
+        : { id, method: type, params: { path, input }, budgetMs },
+    );
+    // A message the peer would refuse by closing the link (failing every call on it) fails alone, unsent,
+    // answered here as the peer answers an oversized HTTP body: typed, certainly not run.
+    const bytes = Buffer.byteLength(message);
+    if (bytes > this.maxFrameBytes) {
+      throw tooLarge(`a call of ${bytes} bytes is over the link's ${this.maxFrameBytes}`, path);
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    new PendingCall(this.pending, id, resolve, reject, opts.signal).wait(budgetMs, this.stopCall);
+    this.post(message);
+    return promise;
   }
+
+  /** Tells the peer a call's caller gave up (one function per link, not one per call). */
+  private readonly stopCall = (id: number) => {
+    if (this.ws?.readyState === WebSocket.OPEN) this.post({ id, method: "subscription.stop" });
+  };
 
   /**
    * A subscription: `onData` for every value. It outlives the link: when the link drops, or cannot be

@@ -14,6 +14,7 @@ import {
   unauthorized,
 } from "./messages.ts";
 import { resolveProcedures } from "./procedures.ts";
+import { RunningCall } from "./running-call.ts";
 import type { LinkData, LinkServerOptions } from "./server-types.ts";
 
 type Ws = ServerWebSocket<LinkData>;
@@ -31,14 +32,15 @@ export const LINK_CLOSE = { unauthorized: 4401, badMessage: 4400 } as const;
  * clients that cannot set headers (browsers, tRPC's createWSClient), in tRPC's `connectionParams` message
  * (`?connectionParams=1`, then `{method: "connectionParams", data: {token}}` first). Anything else first,
  * or nothing within `authTimeoutMs`, closes the link; links waiting for it are capped per address. Each call
- * then runs like an HTTP call (every middleware, validator and error format), with its own trace context
+ * then runs like an HTTP call (every middleware, validator and error format; or, for a procedure the
+ * `prepare` option recognised, the same checks prepared once at start), with its own trace context
  * (`traceparent` beside `params`), its own deadline (`budgetMs` beside `params`: deadline.ts) and its own
- * abort signal, which fires when the link drops or the deadline passes: a waiting dispatch whose caller is
- * gone leaves the queue.
+ * abort signal (made only if read: running-call.ts), which fires when the link drops or the deadline
+ * passes: a waiting dispatch whose caller is gone leaves the queue.
  */
 export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
   // Resolved once: a call looks its procedure up by path, no caller is built per call.
-  const procedureAt = resolveProcedures<TContext>(opts.router);
+  const procedureAt = resolveProcedures<TContext>(opts.router, opts.prepare);
   const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const maxRunning = opts.maxRunning ?? 100_000;
   const open = new Set<Ws>();
@@ -113,17 +115,16 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
       const message = `at most ${maxRunning} calls at once on one link`;
       return fail(ws, id, new TRPCError({ code: "TOO_MANY_REQUESTS", message }), params.path);
     }
-    const aborter = new AbortController();
-    ws.data.running.set(id, aborter);
     // Past its deadline a call is let go as one whose caller hung up: a waiting dispatch leaves the queue.
-    const late =
-      deadlineAtMs === null || method === "subscription"
-        ? undefined
-        : setTimeout(() => aborter.abort(), Math.max(0, deadlineAtMs - Date.now()));
+    const call = new RunningCall(method === "subscription" ? null : deadlineAtMs);
+    ws.data.running.set(id, call);
     const ctx = opts.createContext(trace, deadlineAtMs);
     try {
-      const data = await procedure.call(ctx, params.input, aborter.signal);
-      if (method === "subscription") await stream(ws, id, data as AsyncIterable<unknown>, aborter.signal);
+      // Prepared once (the link proved the token): no middleware chain, no signal unless the procedure reads it.
+      const data = procedure.prepared
+        ? await procedure.prepared(ctx, params.input, call)
+        : await procedure.call(ctx, params.input, call.signal);
+      if (method === "subscription") await stream(ws, id, data as AsyncIterable<unknown>, call.signal);
       else send(ws, { id, result: { type: "data", data } });
     } catch (err) {
       const error =
@@ -131,7 +132,7 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
       if (error.code === "INTERNAL_SERVER_ERROR") opts.onInternalError?.(error, params.path);
       fail(ws, id, error, params.path, procedure.type);
     } finally {
-      clearTimeout(late);
+      call.finish();
       ws.data.running.delete(id);
     }
   }
@@ -230,7 +231,7 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
       release(ws.data);
       open.delete(ws);
       dirty.delete(ws);
-      for (const aborter of ws.data.running.values()) aborter.abort();
+      for (const call of ws.data.running.values()) call.abort();
       ws.data.running.clear();
     },
   };

@@ -1,12 +1,14 @@
 import type { AnyRouter, TRPCError } from "@trpc/server";
 import type { TraceFields } from "./messages.ts";
+import type { Prepare } from "./procedures.ts";
+import type { RunningCall } from "./running-call.ts";
 
 /** What link-server.ts keeps per link, and what it is given. */
 export interface LinkData {
   /** The token was shown at the upgrade; else the first message must be connectionParams. */
   authed: boolean;
   /** Calls running on this link, to abort when it closes (and to bound). */
-  running: Map<string | number, AbortController>;
+  running: Map<string | number, RunningCall>;
   /** The client reads several answers in one frame (it asked with `?batch=1`; tRPC's own client does not). */
   batch: boolean;
   /** Answers waiting for the end of this turn of the event loop (batching links only). */
@@ -43,4 +45,9 @@ export interface LinkServerOptions<TContext> {
    */
   maxPendingPerAddress?: number;
   onInternalError?: (error: TRPCError, path: string) => void;
+  /**
+   * Prepares, once at start, the procedures it recognises for calls on a link (whose caller proved the
+   * service token when it opened): they skip tRPC's middleware chain. Others run the chain.
+   */
+  prepare?: Prepare<TContext>;
 }

@@ -1,0 +1,56 @@
+import type { Pending } from "./client-types.ts";
+import { aborted, timedOut } from "./link-failures.ts";
+
+/**
+ * One call waiting for its answer on a link: a single record whose methods are shared, instead of a promise
+ * executor and four closures per call. Only a call that can be aborted (its caller gave a signal) gets an
+ * abort listener, bound when it is sent.
+ */
+export class PendingCall implements Pending {
+  timer: ReturnType<typeof setTimeout> | undefined;
+  private onAbort: (() => void) | null = null;
+
+  constructor(
+    private readonly pending: Map<number, Pending>,
+    private readonly id: number,
+    private readonly settle: (data: unknown) => void,
+    private readonly fail: (err: Error) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  /** Waits for the answer until `timeoutMs` passes, or (with a signal) until the caller gives up. */
+  wait(timeoutMs: number, stop: (id: number) => void): void {
+    this.pending.set(this.id, this);
+    this.timer = setTimeout(timeOut, timeoutMs, this);
+    if (this.signal) {
+      this.onAbort = () => {
+        this.finish();
+        // tRPC's protocol cancels with subscription.stop; our server aborts the call's signal for any call
+        // (a waiting dispatch whose caller hung up leaves the queue). A stock tRPC server ignores it.
+        stop(this.id);
+        this.fail(aborted());
+      };
+      this.signal.addEventListener("abort", this.onAbort, { once: true });
+    }
+  }
+
+  resolve(data: unknown): void {
+    this.finish();
+    this.settle(data);
+  }
+
+  reject(err: Error): void {
+    this.finish();
+    this.fail(err);
+  }
+
+  private finish(): void {
+    clearTimeout(this.timer);
+    this.pending.delete(this.id);
+    if (this.onAbort) this.signal?.removeEventListener("abort", this.onAbort);
+  }
+}
+
+function timeOut(call: PendingCall): void {
+  call.reject(timedOut());
+}
