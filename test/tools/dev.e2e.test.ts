@@ -49,6 +49,16 @@ describe("bun run dev, end to end, as a user runs it", () => {
     expect(dev.output()).not.toContain(token);
   });
 
+  test("Ctrl-C that reaches an app before the runner (a busy machine) is still a clean stop", async () => {
+    await using dev = await startDev(["--random-ports"]);
+    // What the race looks like to the runner: the app stops (exit 0) and the runner's own signal is late.
+    for (const pid of await dev.pidsOf("apps/charge-api/")) process.kill(pid, "SIGINT");
+    expect(await dev.proc.exited).toBe(0);
+    expect(dev.output()).not.toContain("exited unexpectedly");
+    expect(dev.output()).toContain("all apps stopped");
+    expect(dev.tree.filter(alive)).toEqual([]);
+  });
+
   test("SIGTERM to the runner alone also stops every app", async () => {
     await using dev = await startDev(["--random-ports", "--substations", "3", "--capacities", "150,100,50"]);
     expect(Object.keys(dev.urls.substations)).toHaveLength(3);

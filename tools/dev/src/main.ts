@@ -134,6 +134,13 @@ supervisor.onUnexpectedExit = (name, code) => {
     console.error(`dev: ${name} exited (code ${code}); the others keep running (--keep-going)`);
     return;
   }
+  // An app that exits 0 was asked to stop. Ctrl-C signals every process of the terminal's group, and on a
+  // busy machine an app can be gone before this runner has handled its own copy of the signal.
+  if (code === 0) {
+    console.log(`dev: ${name} stopped; stopping the others`);
+    shutdown(0);
+    return;
+  }
   console.error(`dev: ${name} exited unexpectedly (code ${code}); stopping everything`);
   shutdown(1);
 };
