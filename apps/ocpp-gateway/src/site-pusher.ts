@@ -1,4 +1,4 @@
-import { answered, budgetWatts, sent } from "@evgrid/policy";
+import { answered, budgetWatts, committedW, sent } from "@evgrid/policy";
 import {
   type ChargerState,
   dueSlots,
@@ -97,8 +97,7 @@ export class SitePusher implements Pusher {
     // Not seen opening (restored after a restart, say): what holds it is unknown, so its maximum.
     if (!slot || slot.transactionId !== t.transactionId) this.add(ch, t, t.maxW, targetW, true);
     else {
-      // Its first limit goes out even if unchanged.
-      this.touch(slot, slot.resend || slot.lastSentW === null);
+      this.touch(slot, slot.resend || slot.lastSentW === null); // its first goes out even if unchanged
       if (slot.power.targetW !== targetW) {
         slot.power = { ...slot.power, targetW };
         slot.sinceMs ??= sinceMs;
@@ -141,6 +140,11 @@ export class SitePusher implements Pusher {
     return this.chargers.get(chargePointId)?.slots.get(connectorId)?.power.acceptedW ?? null;
   }
 
+  heldW(chargePointId: string, connectorId: number): number | null {
+    const slot = this.chargers.get(chargePointId)?.slots.get(connectorId);
+    return slot ? committedW(slot.power) : null;
+  }
+
   /** Its charge-point-wide default is in force (a transaction there starts at defaultW). */
   hasDefault(chargePointId: string): boolean {
     return this.chargers.get(chargePointId)?.defaultAccepted ?? false;
@@ -152,15 +156,12 @@ export class SitePusher implements Pusher {
 
   /** Chargers that take no limits now (the unmanaged-chargers gauge). */
   unmanagedCount(): number {
-    let n = 0;
-    for (const ch of this.chargers.values()) if (!ch.managed) n++;
-    return n;
+    return [...this.chargers.values()].filter((ch) => !ch.managed).length;
   }
 
   /** What the gateway counts a site's chargers at (W): Σ max(accepted, in flight), maxima for unmanaged. */
   committedW(substationId: string): number {
-    const site = this.sites.get(substationId);
-    return site ? heldW(site) : 0;
+    return heldW(this.sites.get(substationId) ?? newSite());
   }
 
   close(): void {
