@@ -170,3 +170,19 @@ export function dueSlots(site: Site): { go: Slot[]; work: number } {
   work += site.slots.size;
   return { go: [...sendable(changes, site.budgetW ?? 0, heldW(site)), ...resends], work };
 }
+
+/** A charger's answer in its books: back-off reset or doubled; whether it became managed or unmanaged. */
+export function settled(ch: ChargerState, cfg: PusherSettings, o: PushOutcome, nowMs: number): boolean {
+  if (o === "lost") return false; // the connection's fault, not the charger's
+  const managed = o === "accepted";
+  if (managed) {
+    ch.failures = 0;
+    ch.retryAtMs = 0;
+  } else {
+    ch.failures += 1;
+    ch.retryAtMs = nowMs + retryDelayMs(cfg, ch.failures);
+  }
+  if (managed === ch.managed) return false;
+  ch.managed = managed;
+  return true;
+}

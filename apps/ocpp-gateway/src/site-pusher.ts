@@ -10,9 +10,9 @@ import {
   type PushOutcome,
   type PushTransport,
   pushOnce,
-  retryDelayMs,
   type Site,
   type Slot,
+  settled,
 } from "./push-transport.ts";
 import type { Pusher, PushTarget } from "./pusher.ts";
 
@@ -260,17 +260,8 @@ export class SitePusher implements Pusher {
 
   /** Managed again on an acceptance; unmanaged, backing off, on a refusal or silence. */
   private settle(chargePointId: string, ch: ChargerState, o: PushOutcome): void {
-    if (o === "lost") return;
-    const managed = o === "accepted";
-    if (managed) {
-      ch.failures = 0;
-      ch.retryAtMs = 0;
-    } else {
-      ch.failures += 1;
-      ch.retryAtMs = this.now() + retryDelayMs(this.cfg, ch.failures);
-    }
-    if (managed === ch.managed) return;
-    ch.managed = managed;
+    if (!settled(ch, this.cfg, o, this.now())) return;
+    const managed = ch.managed;
     for (const slot of ch.slots.values()) this.touch(slot, slot.resend, { ...slot.power, managed });
     this.transport.managed(chargePointId, managed);
   }
@@ -287,13 +278,18 @@ export class SitePusher implements Pusher {
   }
 
   private site(substationId: string): Site {
-    const site = this.sites.get(substationId) ?? newSite();
+    const known = this.sites.get(substationId);
+    if (known) return known;
+    const site = newSite();
     this.sites.set(substationId, site);
     return site;
   }
 
+  /** Set only when new: this runs for every transaction at every re-share. */
   private charger(chargePointId: string, substationId: string): ChargerState {
-    const ch = this.chargers.get(chargePointId) ?? newChargerState(substationId);
+    const known = this.chargers.get(chargePointId);
+    if (known) return known;
+    const ch = newChargerState(substationId);
     this.chargers.set(chargePointId, ch);
     return ch;
   }
