@@ -14,7 +14,7 @@ import { gatewayRouter } from "./router.ts";
  */
 export function startGateway(env: GatewayEnv) {
   return launchApp("ocpp-gateway", pkg.version, env, async ({ telemetry, obs, log }) => {
-    const registry = new Registry(env.OCPP_DB_PATH, { maxMb: env.OCPP_DB_MAX_MB });
+    const registry = new Registry(env.OCPP_DB_PATH, { maxMb: env.OCPP_DB_MAX_MB, argon2: env.argon2 });
     const metrics = gatewayMetrics(telemetry.meter);
     let gateway: Gateway | undefined;
     const grid = new Grid({

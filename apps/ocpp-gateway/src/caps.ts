@@ -10,8 +10,10 @@ const NO_ROOM = new Set(["INSUFFICIENT_CAPACITY", "OPERATOR_LIMIT"]);
 /**
  * A bound session's cap at its substation (setSessionCap): the lower of its share of the charge point's
  * maximum and a reclaim; and its pin while its charger takes no limits (held at that cap, or its maximum,
- * whatever the level, so the others' shares leave room for what it may really draw; no reclaim then). The
- * cap is recorded at once (optimistic), so a burst of readings asks once; a refusal puts the old one back.
+ * whatever the level, so the others' shares leave room for what it may really draw; no reclaim then), or
+ * while its charger is disconnected (held at the limit it may still be charging at, offline, until it is
+ * back or its grace ends the session). The cap is recorded at once (optimistic), so a burst of readings
+ * asks once; a refusal puts the old one back.
  */
 export class Caps {
   constructor(
@@ -21,12 +23,16 @@ export class Caps {
     private readonly isManaged: (chargePointId: string) => boolean,
     /** A session whose charger takes no limits, and whose maximum does not fit: it must stop. */
     private readonly onPinRefused: (tx: Tx) => void,
+    /** What a disconnected charger's transaction may still draw (kW, site-pusher.ts); null while connected. */
+    private readonly offlineHeldKw: (tx: Tx) => number | null = () => null,
   ) {}
 
   /** The cap the transaction's session should have now (null: none, its own maximum). */
   desired(tx: Tx): number | null {
     if (tx.phase.state !== "charging") return null;
     const { chargePointKw, reclaimKw, limits, evMaxKw } = tx.phase;
+    const heldKw = this.offlineHeldKw(tx);
+    if (heldKw !== null) return heldKw < limits.maxKw ? heldKw : null;
     const reclaim = this.isManaged(tx.chargePointId) ? (reclaimKw ?? Number.POSITIVE_INFINITY) : Infinity;
     // The car's own maximum caps it too: power it cannot take goes to the others.
     const kw = Math.min(chargePointKw ?? Number.POSITIVE_INFINITY, reclaim, evMaxKw ?? Infinity);
@@ -45,7 +51,8 @@ export class Caps {
     const site = this.grid.site(tx.substationId);
     if (!site || tx.phase.state !== "charging") return;
     const capKw = this.desired(tx);
-    const pinned = !this.isManaged(tx.chargePointId);
+    const unmanaged = !this.isManaged(tx.chargePointId);
+    const pinned = unmanaged || this.offlineHeldKw(tx) !== null;
     const { sessionId, limits } = tx.phase;
     if (capKw === limits.capKw && pinned === (limits.pinned ?? false)) return;
     const previous = { capKw: limits.capKw, pinned: limits.pinned };
@@ -56,7 +63,8 @@ export class Caps {
       this.log.info("session cap changed", { sessionId, capKw, pinned });
     } catch (err) {
       if (limits.capKw === capKw && limits.pinned === pinned) Object.assign(limits, previous);
-      if (pinned && NO_ROOM.has(errorDataOf(err)?.reason ?? "")) {
+      // Offline, it cannot be asked to stop; its grace ends it.
+      if (unmanaged && NO_ROOM.has(errorDataOf(err)?.reason ?? "")) {
         this.log.warn("a charger that takes no limits does not fit at its maximum; stopping it", {
           sessionId,
         });

@@ -1,5 +1,6 @@
 import type { Logger } from "@evgrid/kit";
 import type { RPCClient } from "ocpp-rpc";
+import type { Caps } from "./caps.ts";
 import type { Charger, ChargerTable } from "./chargers.ts";
 import type { Ends } from "./ends.ts";
 import type { ChargerEvents, ChargerLink } from "./model.ts";
@@ -21,6 +22,7 @@ export class Connections {
     private readonly transactions: Transactions,
     private readonly ends: Ends,
     private readonly pusher: Pusher,
+    private readonly caps: Caps,
     private readonly serve: ServeCharger,
     private readonly offlineGraceMs: number,
     private readonly log: Logger,
@@ -45,10 +47,21 @@ export class Connections {
       this.pusher.offline(cp.chargePointId);
       this.log.info("charge point disconnected", { chargePointId: cp.chargePointId });
       if (ch.txs.size > 0) this.startGrace(ch);
+      this.pinWhileOffline(ch);
     });
     this.log.info("charge point connected", { chargePointId: cp.chargePointId, protocol: link.protocol });
     // Back within the grace period: its transactions resume, with their current power sent again.
     if (cp.bootedAt !== null) this.transactions.resend(ch);
+    this.pinWhileOffline(ch);
+  }
+
+  /**
+   * Gone, a charger may charge on at the limits it has: its sessions are pinned at them at the substation
+   * (so the others are given what is really left, not shares break before make must hold back until the
+   * grace ends); back, they follow the shares again.
+   */
+  private pinWhileOffline(ch: Charger): void {
+    for (const tx of ch.txs.values()) void this.caps.sync(tx);
   }
 
   /** Its transactions end unless it is back within the grace (also for those restored after a restart). */

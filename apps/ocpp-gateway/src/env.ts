@@ -103,6 +103,13 @@ const schema = z
     OCPP_AUTH_TRACKED: z.coerce.number().int().min(100).max(10_000_000).default(100_000),
     /** argon2id verifications at once: each takes a core for ~40 ms, so a flood cannot take every core. */
     OCPP_AUTH_VERIFY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+    /**
+     * argon2id cost of stored passwords (memory in KiB, passes): OWASP's minimum by default. Lower only
+     * for benchmarks and tests that register thousands of chargers; hashes keep their own cost, so a
+     * change applies to passwords registered after it.
+     */
+    OCPP_ARGON2_MEMORY_KIB: z.coerce.number().int().min(64).max(4_194_304).default(19_456),
+    OCPP_ARGON2_TIME_COST: z.coerce.number().int().min(1).max(100).default(2),
     /** Logins waiting for a verification at most; more are refused at once (HTTP 503) rather than queued. */
     OCPP_AUTH_VERIFY_QUEUE: z.coerce.number().int().min(0).max(100_000).default(64),
     /**
@@ -124,6 +131,7 @@ const schema = z
   .transform((env) => ({
     ...env,
     BALANCER_URLS: balancerUrlsOf(env),
+    argon2: { memoryKib: env.OCPP_ARGON2_MEMORY_KIB, timeCost: env.OCPP_ARGON2_TIME_COST },
     ocppAuth: {
       pairFailures: env.OCPP_AUTH_PAIR_FAILURES,
       addressFailures: env.OCPP_AUTH_ADDRESS_FAILURES,

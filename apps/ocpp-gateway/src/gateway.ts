@@ -80,6 +80,11 @@ export class Gateway {
       log,
       (id) => this.pusher.isManaged(id),
       (tx) => void this.ends.unaffordable(tx),
+      (tx) => {
+        if (this.table.get(tx.chargePointId)?.link) return null;
+        const w = this.pusher.heldW(tx.chargePointId, tx.connectorId);
+        return w === null ? null : w / 1000;
+      },
     );
     const pusher = sitePusher(this.table, caps, cfg, metrics, log);
     this.pusher = pusher;
@@ -117,6 +122,7 @@ export class Gateway {
       transactions,
       this.ends,
       pusher,
+      caps,
       serve,
       cfg.offlineGraceMs,
       log,

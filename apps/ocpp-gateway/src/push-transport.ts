@@ -2,7 +2,7 @@
  * The pusher's side of the wire (what it needs from the gateway, how an answer is classified) and its books.
  */
 import { backoffDelayMs } from "@evgrid/kit/retry";
-import type { ConnectorPower } from "@evgrid/policy";
+import { type ConnectorPower, committedW, sendable } from "@evgrid/policy";
 import { TimeoutError } from "ocpp-rpc";
 
 export type PushOutcome = "accepted" | "rejected" | "timeout" | "lost";
@@ -92,10 +92,32 @@ export interface ChargerState {
 export interface Site {
   budgetW: number | null;
   slots: Map<string, Slot>;
+  /**
+   * Connectors that may need a call (a new target, an answer in, a resend), oldest first: planning looks at
+   * these only, so an answer at a site of thousands costs one connector's check, not a pass over all.
+   */
+  waiting: Set<Slot>;
   /** Chargers whose default is to be sent (before anything else). */
   defaults: Set<string>;
   planned: boolean;
 }
+
+export const newSlot = (
+  chargePointId: string,
+  connectorId: number,
+  transactionId: string,
+  power: ConnectorPower,
+  sinceMs: number,
+  resend: boolean,
+): Slot => ({ chargePointId, connectorId, transactionId, power, sinceMs, resend, lastSentW: null });
+
+export const newSite = (): Site => ({
+  budgetW: null,
+  slots: new Map(),
+  waiting: new Set(),
+  defaults: new Set(),
+  planned: false,
+});
 
 /** A charger as the pusher first sees it: not connected, managed until it refuses a limit. */
 export function newChargerState(substationId: string): ChargerState {
@@ -119,4 +141,48 @@ export function newChargerState(substationId: string): ChargerState {
 /** How long a charger that refused or ignored its last `failures` limits is left alone (kit's back-off). */
 export function retryDelayMs(cfg: PusherSettings, failures: number): number {
   return backoffDelayMs(failures - 1, { delayMs: cfg.backoffMs, maxDelayMs: cfg.backoffMaxMs });
+}
+
+/** Σ what a site's connectors may draw as far as the gateway knows (W). */
+export function heldW(site: Site): number {
+  let w = 0;
+  for (const slot of site.slots.values()) w += committedW(slot.power);
+  return w;
+}
+
+/**
+ * The connectors of a site that may be sent their limit now, break before make (decreases first), then the
+ * unchanged ones to send again; `work`: connectors looked at. Those in flight or at their target leave the
+ * waiting set (an answer or a new target puts them back), so answers cost in proportion to what changed.
+ */
+export function dueSlots(site: Site): { go: Slot[]; work: number } {
+  const changes = new Map<Slot, ConnectorPower>();
+  const resends: Slot[] = [];
+  let work = site.waiting.size;
+  for (const slot of site.waiting) {
+    const { inFlightW, targetW, acceptedW } = slot.power;
+    if (inFlightW !== null || (targetW === acceptedW && !slot.resend)) site.waiting.delete(slot);
+    // An unchanged limit sent again after a reconnect changes nothing in the books.
+    else if (targetW === acceptedW) resends.push(slot);
+    else changes.set(slot, slot.power);
+  }
+  if (changes.size === 0) return { go: resends, work };
+  work += site.slots.size;
+  return { go: [...sendable(changes, site.budgetW ?? 0, heldW(site)), ...resends], work };
+}
+
+/** A charger's answer in its books: back-off reset or doubled; whether it became managed or unmanaged. */
+export function settled(ch: ChargerState, cfg: PusherSettings, o: PushOutcome, nowMs: number): boolean {
+  if (o === "lost") return false; // the connection's fault, not the charger's
+  const managed = o === "accepted";
+  if (managed) {
+    ch.failures = 0;
+    ch.retryAtMs = 0;
+  } else {
+    ch.failures += 1;
+    ch.retryAtMs = nowMs + retryDelayMs(cfg, ch.failures);
+  }
+  if (managed === ch.managed) return false;
+  ch.managed = managed;
+  return true;
 }

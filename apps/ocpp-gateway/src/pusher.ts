@@ -34,6 +34,8 @@ export interface Pusher {
    */
   online(chargePointId: string, substationId: string, waitMs?: number): Promise<void>;
   offline(chargePointId: string): void;
+  /** What the connector may draw as far as the gateway knows (W): max(accepted, in flight), or its maximum. */
+  heldW(chargePointId: string, connectorId: number): number | null;
   /** false: it rejects limits or does not answer, and is counted at its maximum. */
   isManaged(chargePointId: string): boolean;
   unmanagedCount(): number;

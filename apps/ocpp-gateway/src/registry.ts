@@ -5,8 +5,13 @@ import { preparePrivateDatabase } from "@evgrid/kit/private-files";
 /**
  * argon2id with OWASP's recommended minimum (19 MiB, 2 passes) rather than Bun's 64 MiB default: a gateway
  * restarted under 1,000 chargers verifies 1,000 passwords as they reconnect, and each costs this much.
+ * Settable (OCPP_ARGON2_*) only so a benchmark registering thousands of chargers is not all hashing.
  */
-const ARGON2 = { algorithm: "argon2id", memoryCost: 19_456, timeCost: 2 } as const;
+export const ARGON2_DEFAULTS = { memoryKib: 19_456, timeCost: 2 };
+export interface Argon2Cost {
+  memoryKib: number;
+  timeCost: number;
+}
 
 export type OcppProtocol = "ocpp1.6" | "ocpp2.0.1";
 
@@ -48,10 +53,14 @@ export class Registry {
   /** SHA-256 of passwords already verified per charge point: argon2 once per password, not per connect. */
   private readonly verified = new Map<string, Buffer>();
   /** What unknown ids are verified against: a hash of a random password no one knows. */
-  private readonly dummyHash = Bun.password.hash(randomBytes(24).toString("base64url"), ARGON2);
+  private readonly dummyHash: Promise<string>;
+  private readonly argon2: { algorithm: "argon2id"; memoryCost: number; timeCost: number };
 
   /** `maxMb`: a cap on the file (SQLite max_page_count); past it every write fails as on a full disk. */
-  constructor(path: string, opts: { maxMb?: number | undefined } = {}) {
+  constructor(path: string, opts: { maxMb?: number | undefined; argon2?: Argon2Cost } = {}) {
+    const cost = opts.argon2 ?? ARGON2_DEFAULTS;
+    this.argon2 = { algorithm: "argon2id", memoryCost: cost.memoryKib, timeCost: cost.timeCost };
+    this.dummyHash = Bun.password.hash(randomBytes(24).toString("base64url"), this.argon2);
     preparePrivateDatabase(path);
     this.db = new Database(path, { create: true, strict: true });
     this.db.run("PRAGMA journal_mode = WAL");
@@ -85,7 +94,7 @@ export class Registry {
   }
 
   async register(cp: Omit<ChargePoint, "bootedAt"> & { password: string }) {
-    const hash = await Bun.password.hash(cp.password, ARGON2);
+    const hash = await Bun.password.hash(cp.password, this.argon2);
     this.verified.delete(cp.chargePointId);
     this.db.run(
       `INSERT INTO charge_points (id, substation_id, password_hash, max_kw, connectors) VALUES (?, ?, ?, ?, ?)

@@ -1,14 +1,18 @@
-import { answered, budgetWatts, type ConnectorPower, sendable, sent, siteCommittedW } from "@evgrid/policy";
+import { answered, budgetWatts, committedW, sent } from "@evgrid/policy";
 import {
   type ChargerState,
+  dueSlots,
+  heldW,
   newChargerState,
+  newSite,
+  newSlot,
   type PusherSettings,
   type PushOutcome,
   type PushTransport,
   pushOnce,
-  retryDelayMs,
   type Site,
   type Slot,
+  settled,
 } from "./push-transport.ts";
 import type { Pusher, PushTarget } from "./pusher.ts";
 
@@ -25,6 +29,8 @@ const keyOf = (chargePointId: string, connectorId: number) => `${chargePointId}\
 export class SitePusher implements Pusher {
   private readonly sites = new Map<string, Site>();
   private readonly chargers = new Map<string, ChargerState>();
+  /** Connectors looked at by planning so far: what a site's answers cost (tests; linear, not quadratic). */
+  planWork = 0;
 
   constructor(
     private readonly transport: PushTransport,
@@ -46,7 +52,7 @@ export class SitePusher implements Pusher {
     // One on its way already answers for this one too.
     if (!ch.defaultInFlight) ch.defaultWanted = true;
     this.site(substationId).defaults.add(chargePointId);
-    for (const slot of ch.slots.values()) slot.resend = true;
+    for (const slot of ch.slots.values()) this.touch(slot, true);
     this.plan(substationId);
     // Backing off (it refused before): not waited for; it is sent when the back-off ends.
     if (this.now() < ch.retryAtMs) return Promise.resolve();
@@ -73,7 +79,7 @@ export class SitePusher implements Pusher {
     ch.busy = false;
     ch.defaultInFlight = false;
     for (const slot of ch.slots.values())
-      if (slot.power.inFlightW !== null) slot.power = answered(slot.power, "lost");
+      if (slot.power.inFlightW !== null) this.touch(slot, slot.resend, answered(slot.power, "lost"));
   }
 
   /** A transaction opened: in the books from now, at the default if its charger took it, else its maximum. */
@@ -91,7 +97,7 @@ export class SitePusher implements Pusher {
     // Not seen opening (restored after a restart, say): what holds it is unknown, so its maximum.
     if (!slot || slot.transactionId !== t.transactionId) this.add(ch, t, t.maxW, targetW, true);
     else {
-      if (slot.lastSentW === null) slot.resend = true; // its first limit goes out even if unchanged
+      this.touch(slot, slot.resend || slot.lastSentW === null); // its first goes out even if unchanged
       if (slot.power.targetW !== targetW) {
         slot.power = { ...slot.power, targetW };
         slot.sinceMs ??= sinceMs;
@@ -103,8 +109,12 @@ export class SitePusher implements Pusher {
   /** The transaction ended: its connector leaves the books (the charger stopped drawing for it). */
   forget(chargePointId: string, connectorId: number): void {
     const ch = this.chargers.get(chargePointId);
-    if (!ch?.slots.delete(connectorId)) return;
-    this.sites.get(ch.substationId)?.slots.delete(keyOf(chargePointId, connectorId));
+    const slot = ch?.slots.get(connectorId);
+    if (!ch || !slot) return;
+    ch.slots.delete(connectorId);
+    const site = this.sites.get(ch.substationId);
+    site?.slots.delete(keyOf(chargePointId, connectorId));
+    site?.waiting.delete(slot);
     this.plan(ch.substationId);
   }
 
@@ -130,6 +140,11 @@ export class SitePusher implements Pusher {
     return this.chargers.get(chargePointId)?.slots.get(connectorId)?.power.acceptedW ?? null;
   }
 
+  heldW(chargePointId: string, connectorId: number): number | null {
+    const slot = this.chargers.get(chargePointId)?.slots.get(connectorId);
+    return slot ? committedW(slot.power) : null;
+  }
+
   /** Its charge-point-wide default is in force (a transaction there starts at defaultW). */
   hasDefault(chargePointId: string): boolean {
     return this.chargers.get(chargePointId)?.defaultAccepted ?? false;
@@ -141,14 +156,12 @@ export class SitePusher implements Pusher {
 
   /** Chargers that take no limits now (the unmanaged-chargers gauge). */
   unmanagedCount(): number {
-    let n = 0;
-    for (const ch of this.chargers.values()) if (!ch.managed) n++;
-    return n;
+    return [...this.chargers.values()].filter((ch) => !ch.managed).length;
   }
 
   /** What the gateway counts a site's chargers at (W): Σ max(accepted, in flight), maxima for unmanaged. */
   committedW(substationId: string): number {
-    return siteCommittedW([...(this.sites.get(substationId)?.slots.values() ?? [])].map((s) => s.power));
+    return heldW(this.sites.get(substationId) ?? newSite());
   }
 
   close(): void {
@@ -173,19 +186,20 @@ export class SitePusher implements Pusher {
       if (!ch?.defaultWanted) site.defaults.delete(id);
       else if (this.ready(ch, nowMs)) this.sendDefault(id, ch);
     }
-    const powers = new Map<string, ConnectorPower>();
-    for (const [key, slot] of site.slots) powers.set(key, slot.power);
-    const go = sendable(powers, site.budgetW ?? 0);
-    // An unchanged limit sent again after a reconnect changes nothing in the books.
-    for (const [key, slot] of site.slots) {
-      if (slot.resend && slot.power.inFlightW === null && slot.power.targetW === slot.power.acceptedW)
-        go.push(key);
+    const { go, work } = dueSlots(site);
+    this.planWork += work;
+    for (const slot of go) {
+      const ch = this.chargers.get(slot.chargePointId);
+      if (ch && this.ready(ch, nowMs) && !ch.defaultWanted) this.sendLimit(slot, ch);
     }
-    for (const key of go) {
-      const slot = site.slots.get(key);
-      const ch = slot && this.chargers.get(slot.chargePointId);
-      if (slot && ch && this.ready(ch, nowMs) && !ch.defaultWanted) this.sendLimit(slot, ch);
-    }
+  }
+
+  /** A connector may need a call: planned with the next pass (and sent again even if unchanged: `resend`). */
+  private touch(slot: Slot, resend: boolean, power = slot.power): void {
+    slot.power = power;
+    slot.resend = resend;
+    const site = this.sites.get(this.chargers.get(slot.chargePointId)?.substationId ?? "");
+    site?.waiting.add(slot);
   }
 
   /** Connected, no call out, and not backing off (a retry is scheduled for when it may). */
@@ -231,11 +245,9 @@ export class SitePusher implements Pusher {
       (o) => {
         if (ch.epoch !== epoch) return;
         ch.busy = false;
-        slot.power = answered(slot.power, o);
-        if (o === "lost") {
-          slot.resend = true; // sent again once it is back
-          ch.connected = false;
-        }
+        // Lost: sent again once it is back.
+        this.touch(slot, o === "lost", answered(slot.power, o));
+        if (o === "lost") ch.connected = false;
         const reached = o === "accepted" && slot.power.acceptedW === slot.power.targetW;
         const latencyMs = reached ? this.now() - (slot.sinceMs ?? this.now()) : null;
         if (reached) slot.sinceMs = null;
@@ -248,18 +260,9 @@ export class SitePusher implements Pusher {
 
   /** Managed again on an acceptance; unmanaged, backing off, on a refusal or silence. */
   private settle(chargePointId: string, ch: ChargerState, o: PushOutcome): void {
-    if (o === "lost") return;
-    const managed = o === "accepted";
-    if (managed) {
-      ch.failures = 0;
-      ch.retryAtMs = 0;
-    } else {
-      ch.failures += 1;
-      ch.retryAtMs = this.now() + retryDelayMs(this.cfg, ch.failures);
-    }
-    if (managed === ch.managed) return;
-    ch.managed = managed;
-    for (const slot of ch.slots.values()) slot.power = { ...slot.power, managed };
+    if (!settled(ch, this.cfg, o, this.now())) return;
+    const managed = ch.managed;
+    for (const slot of ch.slots.values()) this.touch(slot, slot.resend, { ...slot.power, managed });
     this.transport.managed(chargePointId, managed);
   }
 
@@ -267,34 +270,27 @@ export class SitePusher implements Pusher {
     const { chargePointId, connectorId, transactionId, maxW } = t;
     if (ch.slots.has(connectorId)) this.forget(chargePointId, connectorId);
     const power = { acceptedW, inFlightW: null, targetW, maxW, managed: ch.managed };
-    const slot = {
-      chargePointId,
-      connectorId,
-      transactionId,
-      power,
-      sinceMs: this.now(),
-      resend,
-      lastSentW: null,
-    };
+    const slot = newSlot(chargePointId, connectorId, transactionId, power, this.now(), resend);
     ch.slots.set(connectorId, slot);
-    this.site(t.substationId).slots.set(keyOf(chargePointId, connectorId), slot);
+    const site = this.site(t.substationId);
+    site.slots.set(keyOf(chargePointId, connectorId), slot);
+    site.waiting.add(slot);
   }
 
   private site(substationId: string): Site {
-    let site = this.sites.get(substationId);
-    if (!site) {
-      site = { budgetW: null, slots: new Map(), defaults: new Set(), planned: false };
-      this.sites.set(substationId, site);
-    }
+    const known = this.sites.get(substationId);
+    if (known) return known;
+    const site = newSite();
+    this.sites.set(substationId, site);
     return site;
   }
 
+  /** Set only when new: this runs for every transaction at every re-share. */
   private charger(chargePointId: string, substationId: string): ChargerState {
-    let ch = this.chargers.get(chargePointId);
-    if (!ch) {
-      ch = newChargerState(substationId);
-      this.chargers.set(chargePointId, ch);
-    }
+    const known = this.chargers.get(chargePointId);
+    if (known) return known;
+    const ch = newChargerState(substationId);
+    this.chargers.set(chargePointId, ch);
     return ch;
   }
 }

@@ -53,6 +53,7 @@ describe("the charger table's indexes", () => {
       online: async () => {},
       offline: () => {},
       isManaged: () => true,
+      heldW: () => null,
       unmanagedCount: () => 0,
       close: () => {},
     };

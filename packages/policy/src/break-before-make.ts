@@ -50,11 +50,17 @@ export function siteCommittedW(connectors: Iterable<ConnectorPower>): number {
  * the order given (callers pass the oldest waiting first). An unmanaged connector already counts at its
  * maximum, so it may be sent up to that while the site is within budget (a timeout may have pushed the
  * books over: then only decreases). Decreases come first in the result.
+ * `siteW`: the whole site's Σ committed, when `connectors` are only those waiting for a call (a site of
+ * thousands answers one call at a time, and each answer must not cost a pass over all of them).
  */
-export function sendable<K>(connectors: ReadonlyMap<K, ConnectorPower>, budgetW: number): K[] {
+export function sendable<K>(
+  connectors: ReadonlyMap<K, ConnectorPower>,
+  budgetW: number,
+  siteW: number = siteCommittedW(connectors.values()),
+): K[] {
   const decreases: K[] = [];
   const increases: K[] = [];
-  let roomW = budgetW - siteCommittedW(connectors.values());
+  let roomW = budgetW - siteW;
   for (const [key, c] of connectors) {
     if (c.inFlightW !== null || c.targetW === c.acceptedW) continue;
     if (c.targetW < c.acceptedW) decreases.push(key);

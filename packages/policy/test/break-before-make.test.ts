@@ -72,6 +72,27 @@ describe("break before make", () => {
   });
 });
 
+test("property: given only the waiting connectors and the whole site's sum, sendable picks what it picks from the whole site", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.nat(22_000), fc.nat(22_000), fc.boolean(), fc.boolean()), { maxLength: 30 }),
+      fc.nat(300_000),
+      (rows, budgetW) => {
+        const site = new Map(
+          rows.map(([a, t, flying, managed], i) => [
+            i,
+            { acceptedW: a, inFlightW: flying ? t : null, targetW: t, maxW: 22_000, managed },
+          ]),
+        );
+        const waiting = new Map(
+          [...site].filter(([, c]) => c.inFlightW === null && c.targetW !== c.acceptedW),
+        );
+        expect(sendable(waiting, budgetW, siteCommittedW(site.values()))).toEqual(sendable(site, budgetW));
+      },
+    ),
+  );
+});
+
 type Step =
   | { t: "reshare"; budgetW: number; weights: number[] }
   | { t: "answer"; pick: number; outcome: "accepted" | "timeout" | "lost"; applied: boolean }
