@@ -58,9 +58,11 @@ export function appendDurably(path: string, text: string): void {
 }
 
 /**
- * Exports ended sessions from the journal as charge detail records (JSON Lines), oldest end first, and marks
- * them exported; only exported sessions are ever pruned. At least once: a crash between the append and the
- * mark writes those lines again on the next run, so consumers dedupe by `sessionId`.
+ * Exports ended sessions from the journal as charge detail records (JSON Lines), in the order their ends were
+ * journaled, and moves the export's position past them (one write per batch, no mark per session; the read is
+ * a range of the log's rowid, which admissions never touch). Only events before that position are ever
+ * pruned. At least once: a crash between the append and the move writes those lines again on the next run,
+ * so consumers dedupe by `sessionId`.
  */
 export class CdrExport {
   constructor(
@@ -82,7 +84,7 @@ export class CdrExport {
     }
     ensurePrivateDir(this.dir);
     for (const [file, lines] of byFile) appendDurably(join(this.dir, file), `${lines.join("\n")}\n`);
-    this.journal.markExported(recs.map((r) => r.sessionId));
+    this.journal.markExported(recs[recs.length - 1]?.seq ?? 0);
     return recs.length;
   }
 }

@@ -24,7 +24,8 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Keeps the journal small: every tick exports newly ended sessions as charge detail records, then deletes
- * those that ended more than the retention ago and were exported. Work is done in small batches with a turn
+ * the oldest events, by range of the log, up to the first one newer than the retention, not yet exported,
+ * or of a session still active. Work is done in small batches with a turn
  * of the event loop between them, so admissions never wait behind it; failures are counted and the next tick
  * tries again (a row is never deleted before it is exported). Deleting also frees room on a full journal.
  */
@@ -72,11 +73,18 @@ export class Retention {
       ? await this.batches("export", deadlineMs, () => cdr.exportBatch(this.batchRows))
       : 0;
     this.opts.onExported?.(exported);
-    const pruned = await this.batches("prune", deadlineMs, () => {
-      let beforeMs = this.now() - this.opts.retentionMs;
-      // Never past the oldest session still waiting for export: the index range then holds only exported rows.
-      if (cdr) beforeMs = Math.min(beforeMs, journal.oldestUnexportedMs() ?? beforeMs);
-      return journal.prune(beforeMs, this.batchRows, cdr !== undefined);
+    const nowMs = this.now();
+    const beforeMs = nowMs - this.opts.retentionMs;
+    // A session active since before the retention would hold back every event after its start: carried
+    // forward as a fresh start (with its energy), it no longer does.
+    this.attempt("prune", () => journal.compact(beforeMs, nowMs, this.batchRows));
+    let pruned = 0;
+    await this.batches("prune", deadlineMs, () => {
+      // Never past the export's position: only exported ends are deleted.
+      const throughSeq = cdr ? journal.exportedThroughSeq() : Number.POSITIVE_INFINITY;
+      const done = journal.prune(beforeMs, this.batchRows, throughSeq);
+      pruned += done.sessions;
+      return done.events;
     });
     this.opts.onPruned?.(pruned);
     return { exported, pruned };
