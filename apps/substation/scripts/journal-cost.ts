@@ -2,12 +2,13 @@
  * What the journal costs per request served: a station on a real journal (in this process, no HTTP, so
  * `strace -c -f -e trace=pwrite64,fdatasync` counts the journal's and the export's system calls only) serves
  * REQUESTS sessions, CONCURRENCY at a time; each is admitted, charges HOLD_MS, and is stopped. Checkpoints
- * (every 2 s) and retention (export and pruning every second, RETENTION_S) run as in the app. Prints the rows
- * SQLite wrote (total_changes(): inserts, updates, deletes) per request.
+ * (every 2 s) and retention (export and pruning every second, RETENTION_S) run as in the app. Prints, per
+ * request, the statements that wrote (INSERT, UPDATE, DELETE runs) and the rows they changed (total_changes()).
  *
  *   strace -c -f -e trace=pwrite64,fdatasync bun apps/substation/scripts/journal-cost.ts
  *   SUBSTATION_SYNC=full REQUESTS=3000 bun apps/substation/scripts/journal-cost.ts
  */
+import { Database, type Statement } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,10 +25,30 @@ const holdMs = Number(process.env.HOLD_MS ?? 50);
 const retentionS = Number(process.env.RETENTION_S ?? 2);
 const sync = (process.env.SUBSTATION_SYNC ?? "normal") as JournalSync;
 
+// Counts every statement that writes (INSERT, UPDATE, DELETE) as it runs: the journal's writes, old or new.
+let statements = 0;
+const WRITE = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i;
+for (const method of ["prepare", "query"] as const) {
+  const original = Database.prototype[method];
+  Database.prototype[method] = function (this: Database, sql: string, ...rest: unknown[]) {
+    const stmt = (original as (...a: unknown[]) => Statement).call(this, sql, ...rest);
+    const marked = stmt as Statement & { counted?: boolean };
+    if (WRITE.test(sql) && !marked.counted) {
+      const run = stmt.run.bind(stmt);
+      stmt.run = (...args: Parameters<Statement["run"]>) => {
+        statements += 1;
+        return run(...args);
+      };
+      marked.counted = true;
+    }
+    return stmt;
+  } as never;
+}
+
 const dir = mkdtempSync(join(tmpdir(), "evgrid-journal-cost-"));
 const journal = new Journal(join(dir, "substation.sqlite"), { sync });
 // The journal's own connection: total_changes() counts every row it inserted, updated or deleted.
-const db = (journal as unknown as { db: import("bun:sqlite").Database }).db;
+const db = (journal as unknown as { db: Database }).db;
 const changes = () => (db.query("SELECT total_changes() AS n").get() as { n: number }).n;
 const health = new JournalHealth();
 const station = new Station({ id: "sub-a", capacityKw: 1_000_000, journal, journalHealth: health });
@@ -55,6 +76,7 @@ async function user(u: number) {
 }
 const startMs = performance.now();
 const before = changes();
+const statementsBefore = statements;
 await Promise.all(Array.from({ length: concurrency }, (_, u) => user(u)));
 // Let the last ends commit, then one retention round exports and prunes what the run left.
 await sleep(retentionS * 1000 + 50);
@@ -70,6 +92,7 @@ console.log(
     holdMs,
     elapsedS: Number(elapsedS.toFixed(1)),
     reqPerS: Math.round(requests / elapsedS),
+    writeStatementsPerRequest: Number(((statements - statementsBefore) / requests).toFixed(2)),
     rowsWritten: rows,
     rowsPerRequest: Number((rows / requests).toFixed(2)),
     ...(stats ? { commitsPerRequest: Number(((stats.commits ?? 0) / requests).toFixed(3)), stats } : {}),

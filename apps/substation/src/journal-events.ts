@@ -36,8 +36,10 @@ export interface JournalStats {
  * - `start`: a session admitted (its record; `delivered_kwh` non-zero only when compaction carries a long
  *   session forward, or a journal from before the log was converted);
  * - `needs`: a car's needs (energy, departure): from then on the session is energy-based;
- * - `checkpoint`: the energy drawn by the energy-based sessions (`energies`, JSON [[id, kWh], ...]) and where
- *   replay must begin to find every session active at that moment (`from_seq`; null: at this row);
+ * - `checkpoint`: the energy drawn by the energy-based sessions (`energies`, JSON [startSeq, kWh, ...], each
+ *   session by the `seq` of its start) and where replay must begin to find every session active at that
+ *   moment (`from_seq`; null: at this row). Only the newest is kept: each replaces the one before it in its
+ *   transaction, so checkpoints take the room of one, however long the retention;
  * - `end`: a session ended, self-contained (every field of its start, its energy, when and why), so an
  *   ended session is found, exported and kept for its idempotency key without its start.
  */
@@ -90,6 +92,7 @@ export const QUERIES = {
   unexported: "SELECT * FROM events WHERE seq > $afterSeq AND kind = 'end' ORDER BY seq LIMIT $limit",
   oldest: "SELECT seq, kind, at_ms FROM events ORDER BY seq LIMIT $limit",
   prune: "DELETE FROM events WHERE seq <= $throughSeq",
+  dropCheckpoints: "DELETE FROM events WHERE kind = 'checkpoint' AND seq < $seq",
 } as const;
 
 export const INSERT_EVENT = `INSERT INTO events (kind, at_ms, session_id, vehicle_id, min_kw, max_kw, started_at_ms,
@@ -166,9 +169,12 @@ export function replay(rows: Iterable<EventRow>, into = new Map<string, LiveReco
       continue;
     }
     if (r.kind === "checkpoint") {
-      for (const [id, kwh] of JSON.parse(r.energies ?? "[]") as [string, number][]) {
-        const live = into.get(id);
-        if (live) live.rec = { ...live.rec, deliveredKwh: kwh };
+      const bySeq = new Map<number, LiveRecord>();
+      for (const live of into.values()) bySeq.set(live.startSeq, live);
+      const energies = JSON.parse(r.energies ?? "[]") as number[];
+      for (let i = 0; i + 1 < energies.length; i += 2) {
+        const live = bySeq.get(energies[i] as number);
+        if (live) live.rec = { ...live.rec, deliveredKwh: energies[i + 1] as number };
       }
       continue;
     }

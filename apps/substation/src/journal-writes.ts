@@ -183,40 +183,42 @@ export class JournalWrites {
     this.scheduled = null;
     const starts = this.starts;
     this.starts = [];
+    const ends = [...this.pendingEnds.values()];
+    if (starts.length + ends.length > 0) this.commitSessions(starts, ends);
+    // The checkpoint (one row with every energy-based session's energy, the biggest row) commits on its own,
+    // once per interval: when it does not fit, no admission or end is refused or held back with it.
     const checkpoint = this.checkpointRows ?? [];
     this.checkpointRows = null;
     const mark = this.mark;
     this.mark = false;
-    const ends = [...this.pendingEnds.values()];
-    if (starts.length + ends.length + checkpoint.length === 0 && !mark) return;
-    const group = { ends, starts: starts.map((s) => s.record), checkpoint, mark };
-    const op: JournalOp = starts.length > 0 ? "start" : ends.length > 0 ? "end" : "checkpoint";
-    if (this.attempt(op, () => this.journal.commit(group))) {
-      this.written(ends, checkpoint);
+    if (checkpoint.length === 0 && !mark) return;
+    const group = { ends: [], starts: [], checkpoint, mark };
+    if (this.attempt("checkpoint", () => this.journal.commit(group))) this.checkpointBehind = false;
+    else this.checkpointBehind ||= checkpoint.length > 0;
+  }
+
+  private commitSessions(starts: typeof this.starts, ends: EndRecord[]): void {
+    const group = { ends, starts: starts.map((s) => s.record), checkpoint: [] };
+    if (this.attempt(starts.length > 0 ? "start" : "end", () => this.journal.commit(group))) {
+      this.written(ends);
       for (const s of starts) s.done(null);
       return;
     }
     // All or nothing: no admission of the group is journaled, so none is answered as admitted. What
     // already happened is tried again on its own (an admission's new row may be what did not fit).
     for (const s of starts) s.done(this.unavailable());
-    const retried = { ends, starts: [], checkpoint };
-    const retry = starts.length > 0 && ends.length + checkpoint.length > 0;
-    if (retry && this.attempt(ends.length > 0 ? "end" : "checkpoint", () => this.journal.commit(retried))) {
-      this.written(ends, checkpoint);
+    const retried = { ends, starts: [], checkpoint: [] };
+    if (starts.length > 0 && ends.length > 0 && this.attempt("end", () => this.journal.commit(retried))) {
+      this.written(ends);
       return;
     }
     this.endsBehind = ends.length > 0;
-    this.checkpointBehind ||= checkpoint.length > 0;
   }
 
-  private written(ends: readonly EndRecord[], checkpoint: readonly unknown[]): void {
+  private written(ends: readonly EndRecord[]): void {
     for (const end of ends) this.pendingEnds.delete(end.sessionId);
     if (ends.length > 0) this.health.worked("end");
     this.endsBehind = false;
-    if (checkpoint.length > 0) {
-      this.checkpointBehind = false;
-      this.health.worked("checkpoint");
-    }
   }
 
   private attempt(op: JournalOp, write: () => void): boolean {

@@ -275,11 +275,12 @@ export class Journal {
     }
     for (const r of later) end(r);
     if (g.checkpoint.length > 0 || g.mark) {
-      const energies: [string, number][] = [];
+      const energies: number[] = [];
       for (const c of g.checkpoint) {
-        if (!find(c.sessionId)) continue;
+        const live = find(c.sessionId);
+        if (!live) continue;
         change.energies.set(c.sessionId, c.deliveredKwh);
-        energies.push([c.sessionId, c.deliveredKwh]);
+        energies.push(live.startSeq, c.deliveredKwh);
       }
       let fromSeq: number | null = null;
       for (const [id, l] of this.live)
@@ -288,7 +289,11 @@ export class Journal {
           break;
         }
       fromSeq ??= change.added.values().next().value?.startSeq ?? null;
-      this.append("checkpoint", this.lastAtMs, null, { energies: JSON.stringify(energies), fromSeq });
+      const seq = this.append("checkpoint", this.lastAtMs, null, {
+        energies: JSON.stringify(energies),
+        fromSeq,
+      });
+      this.db.query(QUERIES.dropCheckpoints).run({ seq });
     }
     return change;
   }

@@ -82,9 +82,10 @@ export class Retention {
     await this.batches("prune", deadlineMs, () => {
       // Never past the export's position: only exported ends are deleted.
       const throughSeq = cdr ? journal.exportedThroughSeq() : Number.POSITIVE_INFINITY;
-      const done = journal.prune(beforeMs, this.batchRows, throughSeq);
+      // A session is two events or more (start, end): a batch of `batchRows` sessions.
+      const done = journal.prune(beforeMs, 2 * this.batchRows, throughSeq);
       pruned += done.sessions;
-      return done.events;
+      return done.events / 2;
     });
     this.opts.onPruned?.(pruned);
     return { exported, pruned };
