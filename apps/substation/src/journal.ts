@@ -275,20 +275,20 @@ export class Journal {
     }
     for (const r of later) end(r);
     if (g.checkpoint.length > 0 || g.mark) {
+      // A whole snapshot of the energies (those given, the others as last known), so the newest checkpoint
+      // alone is enough and replaces the one before it.
+      const given = new Map(g.checkpoint.map((c) => [c.sessionId, c.deliveredKwh]));
       const energies: number[] = [];
-      for (const c of g.checkpoint) {
-        const live = find(c.sessionId);
-        if (!live) continue;
-        change.energies.set(c.sessionId, c.deliveredKwh);
-        energies.push(live.startSeq, c.deliveredKwh);
-      }
       let fromSeq: number | null = null;
-      for (const [id, l] of this.live)
-        if (!change.removed.has(id)) {
-          fromSeq = l.startSeq;
-          break;
-        }
-      fromSeq ??= change.added.values().next().value?.startSeq ?? null;
+      const add = (l: LiveRecord) => {
+        fromSeq ??= l.startSeq;
+        const kwh = given.get(l.rec.sessionId);
+        if (kwh !== undefined) change.energies.set(l.rec.sessionId, kwh);
+        if (kwh !== undefined || l.rec.deliveredKwh !== 0)
+          energies.push(l.startSeq, kwh ?? l.rec.deliveredKwh);
+      };
+      for (const [id, l] of this.live) if (!change.removed.has(id)) add(l);
+      for (const l of change.added.values()) add(l);
       const seq = this.append("checkpoint", this.lastAtMs, null, {
         energies: JSON.stringify(energies),
         fromSeq,
