@@ -57,34 +57,97 @@ export function appendDurably(path: string, text: string): void {
   }
 }
 
+/** Appends the records of `recs` to their day files in `dir`, each file synced before this returns. */
+export function writeRecords(dir: string, substationId: string, recs: readonly SessionRecord[]): void {
+  if (recs.length === 0) return;
+  const byFile = new Map<string, string[]>();
+  for (const rec of recs) {
+    const file = cdrFileName(substationId, rec.endedAtMs ?? rec.startedAtMs);
+    const lines = byFile.get(file) ?? [];
+    lines.push(JSON.stringify(cdrOf(rec, substationId)));
+    byFile.set(file, lines);
+  }
+  ensurePrivateDir(dir);
+  for (const [file, lines] of byFile) appendDurably(join(dir, file), `${lines.join("\n")}\n`);
+}
+
+/** A batch for the export thread (cdr-worker.ts): up to `limit` ends after `afterSeq`. */
+export interface ExportJob {
+  id: number;
+  dbPath: string;
+  dir: string;
+  substationId: string;
+  afterSeq: number;
+  limit: number;
+}
+export type ExportResult = { id: number; count: number; throughSeq: number } | { id: number; error: string };
+
 /**
  * Exports ended sessions from the journal as charge detail records (JSON Lines), in the order their ends were
- * journaled, and moves the export's position past them (one write per batch, no mark per session; the read is
- * a range of the log's rowid, which admissions never touch). Only events before that position are ever
- * pruned. At least once: a crash between the append and the move writes those lines again on the next run,
- * so consumers dedupe by `sessionId`.
+ * journaled, then moves the export's position past them (one write per batch, no mark per session). The
+ * reading, formatting and fsync run on a thread of their own (cdr-worker.ts), off the event loop that admits
+ * sessions; a journal in memory has no file to share, so its export runs here. Only events before the
+ * position are ever pruned. At least once: a crash between the append and the move writes those lines again
+ * on the next run, so consumers dedupe by `sessionId`.
  */
 export class CdrExport {
+  private worker: Worker | undefined;
+  private readonly waiting = new Map<number, (r: ExportResult) => void>();
+  private nextId = 0;
+
   constructor(
     readonly dir: string,
     private readonly substationId: string,
     private readonly journal: Journal,
   ) {}
 
-  /** Exports up to `limit` sessions; returns how many. Throws (nothing marked) if a file cannot be written. */
-  exportBatch(limit: number): number {
-    const recs = this.journal.unexported(limit);
-    if (recs.length === 0) return 0;
-    const byFile = new Map<string, string[]>();
-    for (const rec of recs) {
-      const file = cdrFileName(this.substationId, rec.endedAtMs ?? rec.startedAtMs);
-      const lines = byFile.get(file) ?? [];
-      lines.push(JSON.stringify(cdrOf(rec, this.substationId)));
-      byFile.set(file, lines);
+  /** Exports up to `limit` sessions; resolves to how many. Rejects (nothing moved) if a file cannot be written. */
+  async exportBatch(limit: number): Promise<number> {
+    const afterSeq = this.journal.exportedThroughSeq();
+    // Nothing ended since: no thread woken, nothing read.
+    if (this.journal.lastEndSeq <= afterSeq) return 0;
+    const done =
+      this.journal.path === ":memory:" ? this.here(afterSeq, limit) : await this.inWorker(afterSeq, limit);
+    if ("error" in done) throw new Error(done.error);
+    if (done.count > 0) this.journal.markExported(done.throughSeq);
+    return done.count;
+  }
+
+  /** Stops the export thread (a batch in flight is dropped, and exported again by the next run). */
+  close(): void {
+    this.worker?.terminate();
+    this.worker = undefined;
+    for (const resolve of this.waiting.values()) resolve({ id: -1, error: "export stopped" });
+    this.waiting.clear();
+  }
+
+  private here(afterSeq: number, limit: number): ExportResult {
+    const recs = this.journal.unexported(limit, afterSeq);
+    writeRecords(this.dir, this.substationId, recs);
+    return { id: 0, count: recs.length, throughSeq: recs.at(-1)?.seq ?? afterSeq };
+  }
+
+  private inWorker(afterSeq: number, limit: number): Promise<ExportResult> {
+    if (!this.worker) {
+      const worker = new Worker(new URL("./cdr-worker.ts", import.meta.url).href);
+      worker.onmessage = (e: MessageEvent<ExportResult>) => {
+        this.waiting.get(e.data.id)?.(e.data);
+        this.waiting.delete(e.data.id);
+      };
+      worker.unref(); // housekeeping: never what keeps the process alive
+      this.worker = worker;
     }
-    ensurePrivateDir(this.dir);
-    for (const [file, lines] of byFile) appendDurably(join(this.dir, file), `${lines.join("\n")}\n`);
-    this.journal.markExported(recs[recs.length - 1]?.seq ?? 0);
-    return recs.length;
+    const job: ExportJob = {
+      id: ++this.nextId,
+      dbPath: this.journal.path,
+      dir: this.dir,
+      substationId: this.substationId,
+      afterSeq,
+      limit,
+    };
+    return new Promise((resolve) => {
+      this.waiting.set(job.id, resolve);
+      this.worker?.postMessage(job);
+    });
   }
 }

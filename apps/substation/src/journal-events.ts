@@ -30,6 +30,19 @@ export interface JournalStats {
   events: number;
 }
 
+export interface JournalOptions {
+  /** A cap on the database's size (SQLite max_page_count); past it every write fails as on a full disk. */
+  maxMb?: number;
+  /**
+   * `normal` (default): each commit survives a crash of the process (kill -9), the failure a substation
+   * process has. `full`: an fsync per commit, so it also survives a power loss; one per group of writes.
+   */
+  sync?: JournalSync;
+}
+
+export const JOURNAL_SYNC = ["normal", "full"] as const;
+export type JournalSync = (typeof JOURNAL_SYNC)[number];
+
 /**
  * The journal's one table: an append-only log of events, in commit order (`seq`, the rowid). A row is never
  * updated; retention deletes the oldest ones by range of `seq`.
@@ -85,6 +98,8 @@ export const QUERIES = {
   lastCheckpoint: "SELECT seq, from_seq FROM events WHERE kind = 'checkpoint' ORDER BY seq DESC LIMIT 1",
   replay: "SELECT * FROM events WHERE seq >= $fromSeq ORDER BY seq",
   newest: "SELECT at_ms FROM events ORDER BY seq DESC LIMIT 1",
+  // From the end of the log backwards, not through the ends' index (which SQLite would read whole, then sort).
+  newestEnd: "SELECT seq FROM events NOT INDEXED WHERE kind = 'end' ORDER BY seq DESC LIMIT 1",
   recentlyEnded: "SELECT * FROM events WHERE kind = 'end' ORDER BY seq DESC LIMIT $limit",
   endById: "SELECT * FROM events WHERE kind = 'end' AND session_id = $sessionId ORDER BY seq DESC LIMIT 1",
   endByKey: `SELECT * FROM events WHERE kind = 'end' AND owner = $owner AND idempotency_key = $key

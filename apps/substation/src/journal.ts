@@ -9,6 +9,7 @@ import {
   eventParams,
   INSERT_EVENT,
   type JournalGroup,
+  type JournalOptions,
   type JournalStats,
   type LiveRecord,
   QUERIES,
@@ -21,25 +22,15 @@ import { convertSessionsTable } from "./journal-upgrade.ts";
 
 export {
   type EndRecord,
+  JOURNAL_SYNC,
   type JournalGroup,
+  type JournalOptions,
   type JournalStats,
+  type JournalSync,
   QUERIES,
   type StartRecord,
 } from "./journal-events.ts";
 export { type SessionRecord, sessionOf } from "./journal-rows.ts";
-
-export interface JournalOptions {
-  /** A cap on the database's size (SQLite max_page_count); past it every write fails as on a full disk. */
-  maxMb?: number;
-  /**
-   * `normal` (default): each commit survives a crash of the process (kill -9), the failure a substation
-   * process has. `full`: an fsync per commit, so it also survives a power loss; one per group of writes.
-   */
-  sync?: JournalSync;
-}
-
-export const JOURNAL_SYNC = ["normal", "full"] as const;
-export type JournalSync = (typeof JOURNAL_SYNC)[number];
 
 interface GroupChange {
   added: Map<string, LiveRecord>;
@@ -57,6 +48,8 @@ interface GroupChange {
  */
 export class Journal {
   readonly stats: JournalStats = { commits: 0, events: 0 };
+  /** The position of the newest end in the log (0: none): nothing to export while it is exported. */
+  lastEndSeq = 0;
   private readonly db: Database;
   private readonly insertStmt;
   private readonly groupTx: (group: JournalGroup) => GroupChange;
@@ -66,9 +59,14 @@ export class Journal {
   private sinceCheckpoint = 0;
   /** The time of the newest event: a checkpoint or needs row (the journal has no clock) is as new. */
   private lastAtMs = 0;
+
   private indexed = false;
 
-  constructor(path: string, opts: JournalOptions = {}) {
+  constructor(
+    /** The database file (":memory:": none). */
+    readonly path: string,
+    opts: JournalOptions = {},
+  ) {
     preparePrivateDatabase(path);
     this.db = new Database(path, { create: true, strict: true });
     const synchronous = opts.sync === "full" ? "FULL" : "NORMAL";
@@ -94,6 +92,7 @@ export class Journal {
     const recovered = recoverLive(this.db);
     this.live = recovered.live;
     this.lastAtMs = recovered.lastAtMs;
+    this.lastEndSeq = (this.db.query(QUERIES.newestEnd).get() as { seq: number } | null)?.seq ?? 0;
     this.groupTx = this.db.transaction((g: JournalGroup) => this.appendGroup(g));
   }
 
@@ -240,6 +239,7 @@ export class Journal {
   private append(kind: EventRow["kind"], atMs: number, rec: Partial<SessionRecord> | null, extra = {}) {
     const seq = Number(this.insertStmt.run(eventParams(kind, atMs, rec, extra)).lastInsertRowid);
     this.lastAtMs = Math.max(this.lastAtMs, atMs);
+    if (kind === "end") this.lastEndSeq = seq;
     this.stats.events += 1;
     this.sinceCheckpoint = kind === "checkpoint" ? 0 : this.sinceCheckpoint + 1;
     return seq;

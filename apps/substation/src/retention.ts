@@ -62,17 +62,20 @@ export class Retention {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.running;
+    this.opts.cdr?.close();
   }
 
   private async round() {
     const { journal, cdr } = this.opts;
-    const deadlineMs = performance.now() + this.budgetMs;
     // Indexes that could not be built at start (a full journal) are tried again until they are.
     this.attempt("schema", () => journal.ensureIndexes());
+    // The export's reading and writing run on their own thread: its time is not the event loop's.
     const exported = cdr
-      ? await this.batches("export", deadlineMs, () => cdr.exportBatch(this.batchRows))
+      ? await this.batches("export", Number.POSITIVE_INFINITY, () => cdr.exportBatch(this.batchRows))
       : 0;
     this.opts.onExported?.(exported);
+    // The budget is the event loop's: it starts once the export (on its own thread) is done.
+    const deadlineMs = performance.now() + this.budgetMs;
     const nowMs = this.now();
     const beforeMs = nowMs - this.opts.retentionMs;
     // A session active since before the retention would hold back every event after its start: carried
@@ -91,12 +94,25 @@ export class Retention {
     return { exported, pruned };
   }
 
-  /** Runs `batch` until it does less than a full batch, fails, or the tick's time is spent. */
-  private async batches(op: JournalOp, deadlineMs: number, batch: () => number): Promise<number> {
+  /**
+   * Runs `batch` until it does less than a full batch, fails, or the tick's time on the event loop is spent
+   * (a batch that waits for the export thread spends none of it while it waits).
+   */
+  private async batches(
+    op: JournalOp,
+    deadlineMs: number,
+    batch: () => number | Promise<number>,
+  ): Promise<number> {
     let total = 0;
     for (;;) {
-      let n = 0;
-      if (!this.attempt(op, () => (n = batch()))) return total;
+      let n: number;
+      try {
+        n = await batch();
+        this.opts.health.worked(op);
+      } catch (err) {
+        this.opts.health.failed(op, err);
+        return total;
+      }
       total += n;
       if (n < this.batchRows || performance.now() > deadlineMs) return total;
       await nextTurn();
