@@ -42,7 +42,7 @@ const post = async (procedure: string, input: unknown) => {
     body: JSON.stringify(input),
   });
   if (res.status !== 200) throw new Error(`${procedure}: ${res.status} ${await res.text()}`);
-  return (await res.json()).result.data;
+  return ((await res.json()) as { result: { data: { session: { sessionId: string } } } }).result.data;
 };
 const appends = async () => {
   const page = await (await fetch(`${sub.url}/metrics`)).text();

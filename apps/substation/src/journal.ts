@@ -133,13 +133,11 @@ export class Journal {
     return rows.map(recordOf).reverse();
   }
 
-  /** The newest session this owner started with this key since `sinceMs`, if the journal still has it. */
+  /**
+   * The newest ended session this owner started with this key since `sinceMs`, if the journal still has it:
+   * one index lookup. Active sessions' keys are the station's (it holds every active session in memory).
+   */
   findByKey(owner: string, key: string, sinceMs: number): SessionRecord | null {
-    let found: SessionRecord | null = null;
-    for (const { rec } of this.live.values())
-      if (rec.owner === owner && rec.idempotencyKey === key && rec.startedAtMs >= sinceMs)
-        if (!found || rec.startedAtMs >= found.startedAtMs) found = rec;
-    if (found) return found; // an active session is newer than any ended one with its key
     const row = this.db.query(QUERIES.endByKey).get({ owner, key, sinceMs }) as EventRow | null;
     return row ? recordOf(row) : null;
   }
