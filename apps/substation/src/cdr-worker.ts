@@ -12,7 +12,13 @@ declare const self: Worker;
 
 const connections = new Map<string, Database>();
 
-self.onmessage = (event: MessageEvent<ExportJob>) => {
+self.onmessage = (event: MessageEvent<ExportJob | { close: string }>) => {
+  if ("close" in event.data) {
+    // That journal closed: its reader goes too.
+    connections.get(event.data.close)?.close();
+    connections.delete(event.data.close);
+    return;
+  }
   const job = event.data;
   let result: ExportResult;
   try {

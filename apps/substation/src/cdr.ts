@@ -91,9 +91,7 @@ export type ExportResult = { id: number; count: number; throughSeq: number } | {
  * on the next run, so consumers dedupe by `sessionId`.
  */
 export class CdrExport {
-  private worker: Worker | undefined;
-  private readonly waiting = new Map<number, (r: ExportResult) => void>();
-  private nextId = 0;
+  private users = false;
 
   constructor(
     readonly dir: string,
@@ -106,19 +104,30 @@ export class CdrExport {
     const afterSeq = this.journal.exportedThroughSeq();
     // Nothing ended since: no thread woken, nothing read.
     if (this.journal.lastEndSeq <= afterSeq) return 0;
-    const done =
-      this.journal.path === ":memory:" ? this.here(afterSeq, limit) : await this.inWorker(afterSeq, limit);
+    const job = {
+      dbPath: this.journal.path,
+      dir: this.dir,
+      substationId: this.substationId,
+      afterSeq,
+      limit,
+    };
+    let done: ExportResult;
+    if (this.journal.path === ":memory:") done = this.here(afterSeq, limit);
+    else {
+      if (!this.users) exportThread.users += 1;
+      this.users = true;
+      done = await exportThread.run(job);
+    }
     if ("error" in done) throw new Error(done.error);
     if (done.count > 0) this.journal.markExported(done.throughSeq);
     return done.count;
   }
 
-  /** Stops the export thread (a batch in flight is dropped, and exported again by the next run). */
+  /** Lets go of the export thread (the last one to go stops it; a batch in flight is exported again later). */
   close(): void {
-    this.worker?.terminate();
-    this.worker = undefined;
-    for (const resolve of this.waiting.values()) resolve({ id: -1, error: "export stopped" });
-    this.waiting.clear();
+    if (!this.users) return;
+    this.users = false;
+    exportThread.release(this.journal.path);
   }
 
   private here(afterSeq: number, limit: number): ExportResult {
@@ -126,8 +135,18 @@ export class CdrExport {
     writeRecords(this.dir, this.substationId, recs);
     return { id: 0, count: recs.length, throughSeq: recs.at(-1)?.seq ?? afterSeq };
   }
+}
 
-  private inWorker(afterSeq: number, limit: number): Promise<ExportResult> {
+/**
+ * One export thread per process, shared by every substation it hosts (SUBSTATION_SITES: a thread each would
+ * be a JavaScript heap each). Started on the first batch, stopped when the last export lets go of it.
+ */
+const exportThread = {
+  worker: undefined as Worker | undefined,
+  users: 0,
+  nextId: 0,
+  waiting: new Map<number, (r: ExportResult) => void>(),
+  run(job: Omit<ExportJob, "id">): Promise<ExportResult> {
     if (!this.worker) {
       const worker = new Worker(new URL("./cdr-worker.ts", import.meta.url).href);
       worker.onmessage = (e: MessageEvent<ExportResult>) => {
@@ -137,17 +156,19 @@ export class CdrExport {
       worker.unref(); // housekeeping: never what keeps the process alive
       this.worker = worker;
     }
-    const job: ExportJob = {
-      id: ++this.nextId,
-      dbPath: this.journal.path,
-      dir: this.dir,
-      substationId: this.substationId,
-      afterSeq,
-      limit,
-    };
+    const id = ++this.nextId;
     return new Promise((resolve) => {
-      this.waiting.set(job.id, resolve);
-      this.worker?.postMessage(job);
+      this.waiting.set(id, resolve);
+      this.worker?.postMessage({ ...job, id });
     });
-  }
-}
+  },
+  release(dbPath: string): void {
+    this.users -= 1;
+    this.worker?.postMessage({ close: dbPath });
+    if (this.users > 0) return;
+    this.worker?.terminate();
+    this.worker = undefined;
+    for (const resolve of this.waiting.values()) resolve({ id: -1, error: "export stopped" });
+    this.waiting.clear();
+  },
+};
