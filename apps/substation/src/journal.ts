@@ -55,11 +55,12 @@ export class Journal {
   private readonly groupTx: (group: JournalGroup) => GroupChange;
   /** Active sessions in start order, as the log says. */
   private readonly live: Map<string, LiveRecord>;
-  /** Events appended since the last checkpoint row. */
-  private sinceCheckpoint = 0;
+  /** Events appended since the last checkpoint row: a checkpoint now would move recovery's start. */
+  eventsSinceCheckpoint = 0;
   /** The time of the newest event: a checkpoint or needs row (the journal has no clock) is as new. */
   private lastAtMs = 0;
-
+  /** Events appended by the write under way: counted in `stats` once it commits. */
+  private uncounted = 0;
   private indexed = false;
 
   constructor(
@@ -107,7 +108,7 @@ export class Journal {
 
   /** Appends a group of ends, starts and energy figures in one transaction: all or none. */
   commit(group: JournalGroup): void {
-    const change = this.groupTx(group);
+    const change = this.counted(() => this.groupTx(group));
     // Memory follows only a committed transaction: a failed one leaves the journal's view as it was.
     for (const id of change.removed) this.live.delete(id);
     for (const [id, l] of change.added) this.live.set(id, l);
@@ -116,11 +117,6 @@ export class Journal {
       if (live) live.rec = { ...live.rec, deliveredKwh: kwh };
     }
     this.stats.commits += 1;
-  }
-
-  /** Events appended since the last checkpoint row: a checkpoint now would move recovery's start. */
-  get eventsSinceCheckpoint(): number {
-    return this.sinceCheckpoint;
   }
 
   active(): SessionRecord[] {
@@ -197,7 +193,8 @@ export class Journal {
       old.push(l);
     }
     if (old.length === 0) return 0;
-    const seqs = this.db.transaction(() => old.map((l) => this.append("start", nowMs, l.rec)))();
+    const carry = this.db.transaction(() => old.map((l) => this.append("start", nowMs, l.rec)));
+    const seqs = this.counted(carry);
     old.forEach((l, i) => {
       this.live.delete(l.rec.sessionId);
       this.live.set(l.rec.sessionId, { rec: l.rec, startSeq: seqs[i] as number, startAtMs: nowMs });
@@ -209,11 +206,8 @@ export class Journal {
   setNeeds(n: { sessionId: string; energyKwh: number; departAtMs: number | null }): void {
     const live = this.live.get(n.sessionId);
     if (!live) return;
-    this.append("needs", this.lastAtMs, {
-      sessionId: n.sessionId,
-      energyKwh: n.energyKwh,
-      departAtMs: n.departAtMs,
-    });
+    const { sessionId, energyKwh, departAtMs } = n;
+    this.counted(() => this.append("needs", this.lastAtMs, { sessionId, energyKwh, departAtMs }));
     live.rec = withNeeds(live.rec, n.energyKwh, n.departAtMs);
   }
 
@@ -234,12 +228,19 @@ export class Journal {
     this.db.close();
   }
 
+  private counted<T>(write: () => T): T {
+    this.uncounted = 0;
+    const result = write();
+    this.stats.events += this.uncounted;
+    return result;
+  }
+
   private append(kind: EventRow["kind"], atMs: number, rec: Partial<SessionRecord> | null, extra = {}) {
     const seq = Number(this.insertStmt.run(eventParams(kind, atMs, rec, extra)).lastInsertRowid);
     this.lastAtMs = Math.max(this.lastAtMs, atMs);
     if (kind === "end") this.lastEndSeq = seq;
-    this.stats.events += 1;
-    this.sinceCheckpoint = kind === "checkpoint" ? 0 : this.sinceCheckpoint + 1;
+    this.uncounted += 1;
+    this.eventsSinceCheckpoint = kind === "checkpoint" ? 0 : this.eventsSinceCheckpoint + 1;
     return seq;
   }
 
