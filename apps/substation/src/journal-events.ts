@@ -107,7 +107,7 @@ export const QUERIES = {
   unexported: "SELECT * FROM events WHERE seq > $afterSeq AND kind = 'end' ORDER BY seq LIMIT $limit",
   oldest: "SELECT seq, kind, at_ms FROM events ORDER BY seq LIMIT $limit",
   prune: "DELETE FROM events WHERE seq <= $throughSeq",
-  dropCheckpoints: "DELETE FROM events WHERE kind = 'checkpoint' AND seq < $seq",
+  dropCheckpoints: "DELETE FROM events WHERE kind = 'checkpoint'",
 } as const;
 
 export const INSERT_EVENT = `INSERT INTO events (kind, at_ms, session_id, vehicle_id, min_kw, max_kw, started_at_ms,

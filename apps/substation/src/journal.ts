@@ -288,11 +288,9 @@ export class Journal {
       };
       for (const [id, l] of this.live) if (!change.removed.has(id)) add(l);
       for (const l of change.added.values()) add(l);
-      const seq = this.append("checkpoint", this.lastAtMs, null, {
-        energies: JSON.stringify(energies),
-        fromSeq,
-      });
-      this.db.query(QUERIES.dropCheckpoints).run({ seq });
+      // The one before goes first: on a nearly full journal the new row takes the pages the old one frees.
+      this.db.query(QUERIES.dropCheckpoints).run();
+      this.append("checkpoint", this.lastAtMs, null, { energies: JSON.stringify(energies), fromSeq });
     }
     return change;
   }
