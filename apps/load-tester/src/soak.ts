@@ -90,16 +90,15 @@ const MB = 1024 * 1024;
 const mb = (bytes: number) => Math.round((bytes / MB) * 100) / 100;
 const sizeOf = (path: string) => (existsSync(path) ? statSync(path).size : 0);
 
+/** Sessions the journal's log holds: active (a start and no end yet) and ended (an end). */
 function rowCounts(dbPath: string): { active: number; ended: number } {
   const db = new Database(dbPath, { readonly: true });
   try {
-    const rows = db.query("SELECT status, count(*) AS n FROM sessions GROUP BY status").all() as {
-      status: string;
-      n: number;
-    }[];
+    const count = (sql: string) => (db.query(sql).get() as { n: number }).n;
     return {
-      active: rows.find((r) => r.status === "active")?.n ?? 0,
-      ended: rows.find((r) => r.status === "ended")?.n ?? 0,
+      active: count(`SELECT count(DISTINCT session_id) AS n FROM events s WHERE kind = 'start'
+        AND NOT EXISTS (SELECT 1 FROM events e WHERE e.kind = 'end' AND e.session_id = s.session_id)`),
+      ended: count("SELECT count(*) AS n FROM events WHERE kind = 'end'"),
     };
   } finally {
     db.close();

@@ -47,6 +47,10 @@ export function startSubstation(env: SubstationEnv, extra: { scheduler?: Schedul
       journalHealth,
       idempotencyTtlMs: env.IDEMPOTENCY_TTL_H * 3_600_000,
       checkpointMs: env.SUBSTATION_CHECKPOINT_MS,
+      commitGrouping: {
+        windowMs: env.SUBSTATION_COMMIT_WINDOW_MS,
+        maxEvents: env.SUBSTATION_COMMIT_MAX_EVENTS,
+      },
       reshareMinMs: env.SUBSTATION_RESHARE_MIN_MS,
       // Tests make session ends late (a substation whose event loop stalls).
       ...(extra.scheduler ? { scheduler: extra.scheduler } : {}),
@@ -68,6 +72,7 @@ export function startSubstation(env: SubstationEnv, extra: { scheduler?: Schedul
     let membership: ReturnType<typeof joinBalancers> | undefined;
     measures.observe(station);
     journalMeasures.observePending(() => station.pendingJournalWrites);
+    journalMeasures.observeAppends(() => journal.stats);
     if (recovery.resumed + recovery.endedWhileDown > 0)
       log.info("recovered sessions from the journal", { dbPath, ...recovery });
     return {

@@ -57,32 +57,118 @@ export function appendDurably(path: string, text: string): void {
   }
 }
 
+/** Appends the records of `recs` to their day files in `dir`, each file synced before this returns. */
+export function writeRecords(dir: string, substationId: string, recs: readonly SessionRecord[]): void {
+  if (recs.length === 0) return;
+  const byFile = new Map<string, string[]>();
+  for (const rec of recs) {
+    const file = cdrFileName(substationId, rec.endedAtMs ?? rec.startedAtMs);
+    const lines = byFile.get(file) ?? [];
+    lines.push(JSON.stringify(cdrOf(rec, substationId)));
+    byFile.set(file, lines);
+  }
+  ensurePrivateDir(dir);
+  for (const [file, lines] of byFile) appendDurably(join(dir, file), `${lines.join("\n")}\n`);
+}
+
+/** A batch for the export thread (cdr-worker.ts): up to `limit` ends after `afterSeq`. */
+export interface ExportJob {
+  id: number;
+  dbPath: string;
+  dir: string;
+  substationId: string;
+  afterSeq: number;
+  limit: number;
+}
+export type ExportResult = { id: number; count: number; throughSeq: number } | { id: number; error: string };
+
 /**
- * Exports ended sessions from the journal as charge detail records (JSON Lines), oldest end first, and marks
- * them exported; only exported sessions are ever pruned. At least once: a crash between the append and the
- * mark writes those lines again on the next run, so consumers dedupe by `sessionId`.
+ * Exports ended sessions from the journal as charge detail records (JSON Lines), in the order their ends were
+ * journaled, then moves the export's position past them (one write per batch, no mark per session). The
+ * reading, formatting and fsync run on a thread of their own (cdr-worker.ts), off the event loop that admits
+ * sessions; a journal in memory has no file to share, so its export runs here. Only events before the
+ * position are ever pruned. At least once: a crash between the append and the move writes those lines again
+ * on the next run, so consumers dedupe by `sessionId`.
  */
 export class CdrExport {
+  private users = false;
+
   constructor(
     readonly dir: string,
     private readonly substationId: string,
     private readonly journal: Journal,
   ) {}
 
-  /** Exports up to `limit` sessions; returns how many. Throws (nothing marked) if a file cannot be written. */
-  exportBatch(limit: number): number {
-    const recs = this.journal.unexported(limit);
-    if (recs.length === 0) return 0;
-    const byFile = new Map<string, string[]>();
-    for (const rec of recs) {
-      const file = cdrFileName(this.substationId, rec.endedAtMs ?? rec.startedAtMs);
-      const lines = byFile.get(file) ?? [];
-      lines.push(JSON.stringify(cdrOf(rec, this.substationId)));
-      byFile.set(file, lines);
+  /** Exports up to `limit` sessions; resolves to how many. Rejects (nothing moved) if a file cannot be written. */
+  async exportBatch(limit: number): Promise<number> {
+    const afterSeq = this.journal.exportedThroughSeq();
+    // Nothing ended since: no thread woken, nothing read.
+    if (this.journal.lastEndSeq <= afterSeq) return 0;
+    const job = {
+      dbPath: this.journal.path,
+      dir: this.dir,
+      substationId: this.substationId,
+      afterSeq,
+      limit,
+    };
+    let done: ExportResult;
+    if (this.journal.path === ":memory:") done = this.here(afterSeq, limit);
+    else {
+      if (!this.users) exportThread.users += 1;
+      this.users = true;
+      done = await exportThread.run(job);
     }
-    ensurePrivateDir(this.dir);
-    for (const [file, lines] of byFile) appendDurably(join(this.dir, file), `${lines.join("\n")}\n`);
-    this.journal.markExported(recs.map((r) => r.sessionId));
-    return recs.length;
+    if ("error" in done) throw new Error(done.error);
+    if (done.count > 0) this.journal.markExported(done.throughSeq);
+    return done.count;
+  }
+
+  /** Lets go of the export thread (the last one to go stops it; a batch in flight is exported again later). */
+  close(): void {
+    if (!this.users) return;
+    this.users = false;
+    exportThread.release(this.journal.path);
+  }
+
+  private here(afterSeq: number, limit: number): ExportResult {
+    const recs = this.journal.unexported(limit, afterSeq);
+    writeRecords(this.dir, this.substationId, recs);
+    return { id: 0, count: recs.length, throughSeq: recs.at(-1)?.seq ?? afterSeq };
   }
 }
+
+/**
+ * One export thread per process, shared by every substation it hosts (SUBSTATION_SITES: a thread each would
+ * be a JavaScript heap each). Started on the first batch, stopped when the last export lets go of it.
+ */
+const exportThread = {
+  worker: undefined as Worker | undefined,
+  users: 0,
+  nextId: 0,
+  waiting: new Map<number, (r: ExportResult) => void>(),
+  run(job: Omit<ExportJob, "id">): Promise<ExportResult> {
+    if (!this.worker) {
+      const worker = new Worker(new URL("./cdr-worker.ts", import.meta.url).href);
+      worker.onmessage = (e: MessageEvent<ExportResult>) => {
+        this.waiting.get(e.data.id)?.(e.data);
+        this.waiting.delete(e.data.id);
+      };
+      worker.unref(); // housekeeping: never what keeps the process alive
+      this.worker = worker;
+    }
+    const id = ++this.nextId;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.worker?.postMessage({ ...job, id });
+    });
+  },
+  release(dbPath: string): void {
+    this.users -= 1;
+    this.worker?.postMessage({ close: dbPath });
+    if (this.users > 0) return;
+    this.worker?.terminate();
+    this.worker = undefined;
+    for (const resolve of this.waiting.values()) resolve({ id: -1, error: "export stopped" });
+    this.waiting.clear();
+  },
+};

@@ -59,6 +59,13 @@ const schema = z
      */
     SUBSTATION_SYNC: z.enum(JOURNAL_SYNC).default("normal"),
     /**
+     * Group commit: 0 commits the admissions and ends of one event-loop turn together; above, a group waits
+     * this long for more (fewer commits, fewer fsyncs with SUBSTATION_SYNC=full; each admission waits for it).
+     */
+    SUBSTATION_COMMIT_WINDOW_MS: z.coerce.number().int().min(0).max(1000).default(0),
+    /** A group this big (admissions and ends) is committed at once, window or not: bounds one transaction. */
+    SUBSTATION_COMMIT_MAX_EVENTS: z.coerce.number().int().min(1).max(100_000).default(1000),
+    /**
      * Optional cap on the journal's size in MB (SQLite max_page_count; the WAL comes on top). At the cap the
      * journal behaves as on a full disk: new sessions and settings are refused 503 JOURNAL_UNAVAILABLE,
      * sessions already charging run on and their ends are retried. Unset: the disk is the limit.

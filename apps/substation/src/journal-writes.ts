@@ -15,6 +15,14 @@ export const JOURNAL_OPS = [
 ] as const;
 export type JournalOp = (typeof JOURNAL_OPS)[number];
 
+/** How admissions and ends are grouped into one commit (one WAL commit; one fsync with `sync: "full"`). */
+export interface CommitGrouping {
+  /** 0 (default): a group is one turn of the event loop. Above: a group waits up to this long for more. */
+  windowMs?: number;
+  /** A group this big (admissions and ends) is committed at the end of its turn, window or not. */
+  maxEvents?: number;
+}
+
 /** At most one log line per kind of write and event in this long: a full disk must not also flood the log. */
 const LOG_EVERY_MS = 60_000;
 
@@ -67,9 +75,9 @@ export class JournalHealth {
 /**
  * The station's writes to its journal, grouped and with the rule for each when the journal cannot be written.
  *
- * Group commit: the admissions, ends and energy checkpoint of one turn of the event loop are written in one
- * transaction at its end (one WAL commit, one fsync with `sync: "full"`, however many sessions). An admission
- * is answered only once its group is committed.
+ * Group commit: the admissions, ends and energy checkpoint of one turn of the event loop (or of a time
+ * window, `CommitGrouping`) are appended in one transaction (one WAL commit, one fsync with `sync: "full"`,
+ * however many sessions). An admission is answered only once its group is committed.
  *
  * When the journal cannot be written:
  * - a write the caller waits for (an admission, an operator setting) is refused 503 JOURNAL_UNAVAILABLE,
@@ -83,15 +91,19 @@ export class JournalWrites {
   /** Admissions of this turn, each with its caller waiting for the commit. */
   private starts: { record: StartRecord; done: (err: GridError | null) => void }[] = [];
   private checkpointRows: { sessionId: string; deliveredKwh: number }[] | null = null;
+  /** A checkpoint row is due even without energies: it moves where recovery's replay begins. */
+  private mark = false;
   private checkpointBehind = false;
   /** A commit of ends failed: later ends only join them until the next flush (no retry per end on a full disk). */
   private endsBehind = false;
-  private scheduled = false;
+  private scheduled: "turn" | "window" | null = null;
+  private windowTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly journal: Journal,
     private readonly substationId: string,
     private readonly health: JournalHealth = new JournalHealth(),
+    private readonly grouping: CommitGrouping = {},
   ) {}
 
   /** Writes not yet in the journal: ends, plus one while the energy checkpoint is behind. */
@@ -133,7 +145,9 @@ export class JournalWrites {
   checkpoint(rows: { sessionId: string; deliveredKwh: number }[]): void {
     if (rows.length === 0) {
       this.checkpointBehind = false;
-      return;
+      // Nothing to measure, but sessions came and went: a row that tells recovery where to begin.
+      if (this.journal.eventsSinceCheckpoint === 0) return;
+      this.mark = true;
     }
     this.checkpointRows = rows;
     this.schedule();
@@ -149,48 +163,62 @@ export class JournalWrites {
   }
 
   private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
+    const full = this.starts.length + this.pendingEnds.size >= (this.grouping.maxEvents ?? 1000);
+    const windowMs = this.grouping.windowMs ?? 0;
+    if (this.scheduled === "turn" || (this.scheduled === "window" && !full)) return;
+    if (windowMs > 0 && !full) {
+      // Wait for more: with `sync: "full"` each commit is an fsync, and the callers wait for it anyway.
+      this.scheduled = "window";
+      this.windowTimer = setTimeout(() => this.commit(), windowMs);
+      return;
+    }
+    clearTimeout(this.windowTimer);
+    this.scheduled = "turn";
     // After this turn's I/O callbacks: every call that arrived with this one is in the group.
     setImmediate(() => this.commit());
   }
 
   private commit(): void {
-    this.scheduled = false;
+    if (this.scheduled === "window") clearTimeout(this.windowTimer);
+    this.scheduled = null;
     const starts = this.starts;
     this.starts = [];
+    const ends = [...this.pendingEnds.values()];
+    if (starts.length + ends.length > 0) this.commitSessions(starts, ends);
+    // The checkpoint (one row with every energy-based session's energy, the biggest row) commits on its own,
+    // once per interval: when it does not fit, no admission or end is refused or held back with it.
     const checkpoint = this.checkpointRows ?? [];
     this.checkpointRows = null;
-    const ends = [...this.pendingEnds.values()];
-    if (starts.length + ends.length + checkpoint.length === 0) return;
-    const group = { ends, starts: starts.map((s) => s.record), checkpoint };
-    const op: JournalOp = starts.length > 0 ? "start" : ends.length > 0 ? "end" : "checkpoint";
-    if (this.attempt(op, () => this.journal.commit(group))) {
-      this.written(ends, checkpoint);
+    const mark = this.mark;
+    this.mark = false;
+    if (checkpoint.length === 0 && !mark) return;
+    const group = { ends: [], starts: [], checkpoint, mark };
+    if (this.attempt("checkpoint", () => this.journal.commit(group))) this.checkpointBehind = false;
+    else this.checkpointBehind ||= checkpoint.length > 0;
+  }
+
+  private commitSessions(starts: typeof this.starts, ends: EndRecord[]): void {
+    const group = { ends, starts: starts.map((s) => s.record), checkpoint: [] };
+    if (this.attempt(starts.length > 0 ? "start" : "end", () => this.journal.commit(group))) {
+      this.written(ends);
       for (const s of starts) s.done(null);
       return;
     }
     // All or nothing: no admission of the group is journaled, so none is answered as admitted. What
     // already happened is tried again on its own (an admission's new row may be what did not fit).
     for (const s of starts) s.done(this.unavailable());
-    const retried = { ends, starts: [], checkpoint };
-    const retry = starts.length > 0 && ends.length + checkpoint.length > 0;
-    if (retry && this.attempt(ends.length > 0 ? "end" : "checkpoint", () => this.journal.commit(retried))) {
-      this.written(ends, checkpoint);
+    const retried = { ends, starts: [], checkpoint: [] };
+    if (starts.length > 0 && ends.length > 0 && this.attempt("end", () => this.journal.commit(retried))) {
+      this.written(ends);
       return;
     }
     this.endsBehind = ends.length > 0;
-    this.checkpointBehind ||= checkpoint.length > 0;
   }
 
-  private written(ends: readonly EndRecord[], checkpoint: readonly unknown[]): void {
+  private written(ends: readonly EndRecord[]): void {
     for (const end of ends) this.pendingEnds.delete(end.sessionId);
     if (ends.length > 0) this.health.worked("end");
     this.endsBehind = false;
-    if (checkpoint.length > 0) {
-      this.checkpointBehind = false;
-      this.health.worked("checkpoint");
-    }
   }
 
   private attempt(op: JournalOp, write: () => void): boolean {

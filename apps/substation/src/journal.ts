@@ -1,91 +1,73 @@
 import { Database } from "bun:sqlite";
-import type { EndReason } from "@evgrid/contract";
 import { preparePrivateDatabase } from "@evgrid/kit/private-files";
-import { fromRow, type Row, type SessionRecord } from "./journal-rows.ts";
+import {
+  type EndRecord,
+  EVENTS_INDEXES,
+  EVENTS_SCHEMA,
+  type EventRow,
+  endedRecord,
+  eventParams,
+  INSERT_EVENT,
+  type JournalGroup,
+  type JournalOptions,
+  type JournalStats,
+  type LiveRecord,
+  QUERIES,
+  recordOf,
+  recoverLive,
+  withNeeds,
+} from "./journal-events.ts";
+import type { SessionRecord } from "./journal-rows.ts";
+import { convertSessionsTable } from "./journal-upgrade.ts";
 
+export {
+  type EndRecord,
+  JOURNAL_SYNC,
+  type JournalGroup,
+  type JournalOptions,
+  type JournalStats,
+  type JournalSync,
+  QUERIES,
+  type StartRecord,
+} from "./journal-events.ts";
 export { type SessionRecord, sessionOf } from "./journal-rows.ts";
 
-/** An end to write: what the session drew, when and why it ended. */
-export interface EndRecord {
-  sessionId: string;
-  deliveredKwh: number;
-  endedAtMs: number;
-  endReason: EndReason;
+interface GroupChange {
+  added: Map<string, LiveRecord>;
+  removed: Set<string>;
+  energies: Map<string, number>;
 }
 
 /**
- * What recovery, lookups, export and pruning read; each has an index (below) so that none scans the table.
- * Exported so a test can show their query plans.
- */
-export const QUERIES = {
-  active: "SELECT * FROM sessions WHERE status = 'active' ORDER BY started_at_ms",
-  recentlyEnded: "SELECT * FROM sessions WHERE status = 'ended' ORDER BY ended_at_ms DESC LIMIT $limit",
-  byKey: `SELECT * FROM sessions WHERE owner = $owner AND idempotency_key = $key AND started_at_ms >= $sinceMs
-          ORDER BY started_at_ms DESC LIMIT 1`,
-  byId: "SELECT * FROM sessions WHERE session_id = $sessionId",
-  unexported: `SELECT * FROM sessions WHERE status = 'ended' AND cdr_exported = 0
-               ORDER BY ended_at_ms LIMIT $limit`,
-  oldestUnexported:
-    "SELECT MIN(ended_at_ms) AS atMs FROM sessions WHERE status = 'ended' AND cdr_exported = 0",
-  prune: `DELETE FROM sessions WHERE rowid IN (
-            SELECT rowid FROM sessions WHERE status = 'ended' AND ended_at_ms < $beforeMs
-            AND cdr_exported >= $exported LIMIT $limit)`,
-} as const;
-
-/**
- * Partial indexes: each holds only the rows its query reads, so the ended sessions that make up almost all
- * of a journal cost no index space for the active scan, and the export backlog index empties as it goes.
- */
-const INDEXES = `
-  CREATE INDEX IF NOT EXISTS sessions_active_by_start ON sessions (started_at_ms) WHERE status = 'active';
-  CREATE INDEX IF NOT EXISTS sessions_ended_by_end ON sessions (ended_at_ms) WHERE status = 'ended';
-  CREATE INDEX IF NOT EXISTS sessions_unexported ON sessions (ended_at_ms) WHERE status = 'ended' AND cdr_exported = 0;
-  CREATE INDEX IF NOT EXISTS sessions_by_owner_key ON sessions (owner, idempotency_key, started_at_ms)
-    WHERE idempotency_key IS NOT NULL;
-  DROP INDEX IF EXISTS sessions_active;
-  UPDATE sessions SET owner = 'operator' WHERE owner IS NULL;
-`;
-
-export interface JournalOptions {
-  /** A cap on the database's size (SQLite max_page_count); past it every write fails as on a full disk. */
-  maxMb?: number;
-  /**
-   * `normal` (default): each commit survives a crash of the process (kill -9), the failure a substation
-   * process has. `full`: an fsync per commit, so it also survives a power loss; one per group of writes.
-   */
-  sync?: JournalSync;
-}
-
-export const JOURNAL_SYNC = ["normal", "full"] as const;
-export type JournalSync = (typeof JOURNAL_SYNC)[number];
-
-/** What one group commit writes: ends first (a vehicle's old session never outlives its new one), then starts. */
-export interface JournalGroup {
-  ends: readonly EndRecord[];
-  starts: readonly StartRecord[];
-  checkpoint: readonly { sessionId: string; deliveredKwh: number }[];
-}
-
-export type StartRecord = Omit<SessionRecord, "deliveredKwh" | "status" | "endedAtMs" | "endReason">;
-
-/**
- * The substation's journal in an embedded SQLite database (WAL). Admissions are written before they are
- * answered, so a session the balancer was told about survives a crash; `synchronous = NORMAL` makes each
- * commit durable against a process crash (kill -9), which is the failure a substation process has, and
- * `FULL` (sync: "full") against a power loss too. The writes of one turn of the event loop share one
- * transaction (`commit`, driven by journal-writes.ts): one WAL commit for many admissions and ends.
- * Any write may throw (disk full, the size cap, I/O errors): callers decide what that means (journal-writes.ts).
+ * The substation's journal: an append-only log of events (journal-events.ts) in an embedded SQLite database
+ * (WAL). Admissions are written before they are answered; `synchronous = NORMAL` makes each commit durable
+ * against a process crash (kill -9), `FULL` (sync: "full") against a power loss too. The writes of a group
+ * (journal-writes.ts) are one transaction: one WAL commit for many admissions, ends and a checkpoint.
+ * The active sessions are kept here too, rebuilt at open by replaying the log from the last checkpoint, so an
+ * end is written whole and never needs a read. Any write may throw (disk full, the size cap, I/O errors).
  */
 export class Journal {
+  readonly stats: JournalStats = { commits: 0, events: 0 };
+  /** The position of the newest end in the log (0: none): nothing to export while it is exported. */
+  lastEndSeq = 0;
   private readonly db: Database;
   private readonly insertStmt;
-  private readonly endStmt;
-  private readonly checkpointStmt;
-  private readonly markStmt;
-  private readonly groupTx: (group: JournalGroup) => void;
+  private readonly groupTx: (group: JournalGroup) => GroupChange;
+  /** Active sessions in start order, as the log says. */
+  private readonly live: Map<string, LiveRecord>;
+  /** Events appended since the last checkpoint row: a checkpoint now would move recovery's start. */
+  eventsSinceCheckpoint = 0;
+  /** The time of the newest event: a checkpoint or needs row (the journal has no clock) is as new. */
+  private lastAtMs = 0;
+  /** Events appended by the write under way: counted in `stats` once it commits. */
+  private uncounted = 0;
   private indexed = false;
 
-  constructor(path: string, opts: JournalOptions = {}) {
+  constructor(
+    /** The database file (":memory:": none). */
+    readonly path: string,
+    opts: JournalOptions = {},
+  ) {
     preparePrivateDatabase(path);
     this.db = new Database(path, { create: true, strict: true });
     const synchronous = opts.sync === "full" ? "FULL" : "NORMAL";
@@ -101,130 +83,132 @@ export class Journal {
       const pages = Math.max(1, Math.floor((opts.maxMb * 1024 * 1024) / page_size));
       this.db.exec(`PRAGMA max_page_count = ${pages}`);
     }
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS sessions (
-        session_id TEXT PRIMARY KEY,
-        vehicle_id TEXT NOT NULL,
-        min_kw REAL NOT NULL,
-        max_kw REAL NOT NULL,
-        started_at_ms INTEGER NOT NULL,
-        duration_s REAL,
-        energy_kwh REAL,
-        delivered_kwh REAL NOT NULL DEFAULT 0,
-        status TEXT NOT NULL CHECK (status IN ('active', 'ended')),
-        ended_at_ms INTEGER,
-        end_reason TEXT,
-        idempotency_key TEXT,
-        owner TEXT,
-        priority TEXT,
-        cdr_exported INTEGER NOT NULL DEFAULT 0,
-        depart_at_ms INTEGER
-      );
-      CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT);
-    `);
-    // Journals written by older versions get the newer columns (a change of schema only: no page is added,
-    // so this works on a full journal too).
-    const columns = this.db.query("PRAGMA table_info(sessions)").all() as { name: string }[];
-    for (const [name, type] of [
-      ["idempotency_key", "TEXT"],
-      ["owner", "TEXT"],
-      ["priority", "TEXT"],
-      ["cdr_exported", "INTEGER NOT NULL DEFAULT 0"],
-      ["depart_at_ms", "INTEGER"],
-    ]) {
-      if (!columns.some((c) => c.name === name))
-        this.db.exec(`ALTER TABLE sessions ADD COLUMN ${name} ${type}`);
-    }
+    this.db.exec(EVENTS_SCHEMA);
+    this.insertStmt = this.db.prepare(INSERT_EVENT);
+    convertSessionsTable(this.db, (kind, atMs, rec) => this.append(kind, atMs, rec));
     // Indexes need pages: on a full journal they wait (ensureIndexes is retried) rather than stop the start.
     try {
       this.ensureIndexes();
     } catch {}
-    this.insertStmt = this.db.prepare(
-      `INSERT INTO sessions (session_id, vehicle_id, min_kw, max_kw, started_at_ms, duration_s, energy_kwh, status, idempotency_key, owner, priority, depart_at_ms)
-       VALUES ($sessionId, $vehicleId, $minKw, $maxKw, $startedAtMs, $durationS, $energyKwh, 'active', $idempotencyKey, $owner, $priority, $departAtMs)`,
-    );
-    this.endStmt = this.db.prepare(
-      `UPDATE sessions SET status = 'ended', delivered_kwh = $deliveredKwh, ended_at_ms = $endedAtMs, end_reason = $endReason
-       WHERE session_id = $sessionId`,
-    );
-    this.checkpointStmt = this.db.prepare(
-      "UPDATE sessions SET delivered_kwh = $deliveredKwh WHERE session_id = $sessionId AND status = 'active'",
-    );
-    this.markStmt = this.db.prepare("UPDATE sessions SET cdr_exported = 1 WHERE session_id = $sessionId");
-    this.groupTx = this.db.transaction((g: JournalGroup) => {
-      for (const r of g.ends) this.endStmt.run({ ...r });
-      for (const r of g.starts) this.insertStmt.run(r);
-      // A session whose end came before its own admission's commit (a stalled process): ended after its start.
-      for (const r of g.ends)
-        if (g.starts.some((s) => s.sessionId === r.sessionId)) this.endStmt.run({ ...r });
-      for (const r of g.checkpoint) this.checkpointStmt.run(r);
-    });
+    const recovered = recoverLive(this.db);
+    this.live = recovered.live;
+    this.lastAtMs = recovered.lastAtMs;
+    this.lastEndSeq = (this.db.query(QUERIES.newestEnd).get() as { seq: number } | null)?.seq ?? 0;
+    this.groupTx = this.db.transaction((g: JournalGroup) => this.appendGroup(g));
   }
 
-  /** Creates the indexes (and upgrades old rows) once; true when done. Throws if the journal is full. */
+  /** Creates the indexes once; true when done. Throws if the journal is full. */
   ensureIndexes(): boolean {
     if (!this.indexed) {
-      this.db.transaction(() => this.db.exec(INDEXES))();
+      this.db.transaction(() => this.db.exec(EVENTS_INDEXES))();
       this.indexed = true;
     }
     return this.indexed;
   }
 
-  /** Writes a group of ends, starts and energy figures in one transaction: all or none. */
+  /** Appends a group of ends, starts and energy figures in one transaction: all or none. */
   commit(group: JournalGroup): void {
-    this.groupTx(group);
+    const change = this.counted(() => this.groupTx(group));
+    // Memory follows only a committed transaction: a failed one leaves the journal's view as it was.
+    for (const id of change.removed) this.live.delete(id);
+    for (const [id, l] of change.added) this.live.set(id, l);
+    for (const [id, kwh] of change.energies) {
+      const live = this.live.get(id);
+      if (live) live.rec = { ...live.rec, deliveredKwh: kwh };
+    }
+    this.stats.commits += 1;
   }
 
   active(): SessionRecord[] {
-    return (this.db.query(QUERIES.active).all() as Row[]).map(fromRow);
+    return [...this.live.values()].map((l) => l.rec).sort((a, b) => a.startedAtMs - b.startedAtMs);
   }
 
+  /** The last `limit` sessions that ended, oldest first. */
   recentlyEnded(limit: number): SessionRecord[] {
-    const rows = this.db.query(QUERIES.recentlyEnded).all({ limit }) as Row[];
-    return rows.map(fromRow).reverse();
-  }
-
-  /** The newest session this owner started with this key since `sinceMs`, if the journal still has it. */
-  findByKey(owner: string, key: string, sinceMs: number): SessionRecord | null {
-    const row = this.db.query(QUERIES.byKey).get({ owner, key, sinceMs }) as Row | null;
-    return row ? fromRow(row) : null;
-  }
-
-  find(sessionId: string): SessionRecord | null {
-    const row = this.db.query(QUERIES.byId).get({ sessionId }) as Row | null;
-    return row ? fromRow(row) : null;
-  }
-
-  /** Ended sessions not yet exported as charge detail records, oldest end first. */
-  unexported(limit: number): SessionRecord[] {
-    return (this.db.query(QUERIES.unexported).all({ limit }) as Row[]).map(fromRow);
-  }
-
-  markExported(sessionIds: readonly string[]): void {
-    this.db.transaction((ids: readonly string[]) => {
-      for (const sessionId of ids) this.markStmt.run({ sessionId });
-    })(sessionIds);
-  }
-
-  /** When the oldest ended session still waiting for export ended; null if none waits. */
-  oldestUnexportedMs(): number | null {
-    return (this.db.query(QUERIES.oldestUnexported).get() as { atMs: number | null }).atMs;
+    const rows = this.db.query(QUERIES.recentlyEnded).all({ limit }) as EventRow[];
+    return rows.map(recordOf).reverse();
   }
 
   /**
-   * Deletes up to `limit` sessions that ended before `beforeMs` (with `exportedOnly`, only those already
-   * exported); returns how many.
+   * The newest ended session this owner started with this key since `sinceMs`, if the journal still has it:
+   * one index lookup. Active sessions' keys are the station's (it holds every active session in memory).
    */
-  prune(beforeMs: number, limit: number, exportedOnly: boolean): number {
-    return this.db.query(QUERIES.prune).run({ beforeMs, limit, exported: exportedOnly ? 1 : 0 }).changes;
+  findByKey(owner: string, key: string, sinceMs: number): SessionRecord | null {
+    const row = this.db.query(QUERIES.endByKey).get({ owner, key, sinceMs }) as EventRow | null;
+    return row ? recordOf(row) : null;
+  }
+
+  find(sessionId: string): SessionRecord | null {
+    const live = this.live.get(sessionId);
+    if (live) return live.rec;
+    const row = this.db.query(QUERIES.endById).get({ sessionId }) as EventRow | null;
+    return row ? recordOf(row) : null;
+  }
+
+  /** Up to `limit` ended sessions after `afterSeq` in the log, each with its `seq`: a range of the rowid. */
+  unexported(limit: number, afterSeq = this.exportedThroughSeq()): (SessionRecord & { seq: number })[] {
+    const rows = this.db.query(QUERIES.unexported).all({ afterSeq, limit }) as EventRow[];
+    return rows.map((r) => ({ ...recordOf(r), seq: r.seq }));
+  }
+
+  /** Every end up to `throughSeq` is exported: one write, however many sessions. */
+  markExported(throughSeq: number): void {
+    if (throughSeq > this.exportedThroughSeq()) this.setSetting("cdr_exported_seq", String(throughSeq));
+  }
+
+  /** The log position up to which ended sessions are exported (0: none yet). */
+  exportedThroughSeq(): number {
+    return Number(this.getSetting("cdr_exported_seq") ?? 0);
+  }
+
+  /**
+   * Deletes the oldest events, one range: at most `limit` of them, none at or after `beforeMs`, none past
+   * `throughSeq` (the export's position) and none of an active session (retention.ts chooses the bounds).
+   * Returns the events and the sessions (ends) deleted.
+   */
+  prune(beforeMs: number, limit: number, throughSeq: number): { events: number; sessions: number } {
+    const firstActive = this.live.values().next().value?.startSeq ?? Number.POSITIVE_INFINITY;
+    const bound = Math.min(throughSeq, firstActive - 1);
+    let cut = 0;
+    let sessions = 0;
+    let events = 0;
+    for (const r of this.db.query(QUERIES.oldest).all({ limit }) as EventRow[]) {
+      if (r.seq > bound || r.at_ms >= beforeMs) break;
+      cut = r.seq;
+      events += 1;
+      if (r.kind === "end") sessions += 1;
+    }
+    if (events > 0) this.db.query(QUERIES.prune).run({ throughSeq: cut });
+    return { events, sessions };
+  }
+
+  /**
+   * Re-appends active sessions that started before `beforeMs` as fresh starts (with the energy of the last
+   * checkpoint), so that one long session does not hold every later event past its retention. Returns how many.
+   */
+  compact(beforeMs: number, nowMs: number, limit: number): number {
+    const old: LiveRecord[] = [];
+    for (const l of this.live.values()) {
+      if (old.length >= limit || l.startAtMs >= beforeMs) break;
+      old.push(l);
+    }
+    if (old.length === 0) return 0;
+    const carry = this.db.transaction(() => old.map((l) => this.append("start", nowMs, l.rec)));
+    const seqs = this.counted(carry);
+    old.forEach((l, i) => {
+      this.live.delete(l.rec.sessionId);
+      this.live.set(l.rec.sessionId, { rec: l.rec, startSeq: seqs[i] as number, startAtMs: nowMs });
+    });
+    return old.length;
   }
 
   /** A car's needs (NotifyEVChargingNeeds): the active session is energy-based from now on, maybe by a departure. */
   setNeeds(n: { sessionId: string; energyKwh: number; departAtMs: number | null }): void {
-    this.db
-      .query(`UPDATE sessions SET energy_kwh = $energyKwh, duration_s = NULL, depart_at_ms = $departAtMs
-              WHERE session_id = $sessionId AND status = 'active'`)
-      .run(n);
+    const live = this.live.get(n.sessionId);
+    if (!live) return;
+    const { sessionId, energyKwh, departAtMs } = n;
+    this.counted(() => this.append("needs", this.lastAtMs, { sessionId, energyKwh, departAtMs }));
+    live.rec = withNeeds(live.rec, n.energyKwh, n.departAtMs);
   }
 
   getSetting(key: string): string | null {
@@ -242,5 +226,72 @@ export class Journal {
 
   close(): void {
     this.db.close();
+  }
+
+  private counted<T>(write: () => T): T {
+    this.uncounted = 0;
+    const result = write();
+    this.stats.events += this.uncounted;
+    return result;
+  }
+
+  private append(kind: EventRow["kind"], atMs: number, rec: Partial<SessionRecord> | null, extra = {}) {
+    const seq = Number(this.insertStmt.run(eventParams(kind, atMs, rec, extra)).lastInsertRowid);
+    this.lastAtMs = Math.max(this.lastAtMs, atMs);
+    if (kind === "end") this.lastEndSeq = seq;
+    this.uncounted += 1;
+    this.eventsSinceCheckpoint = kind === "checkpoint" ? 0 : this.eventsSinceCheckpoint + 1;
+    return seq;
+  }
+
+  /**
+   * Inside the group's transaction: appends its events, and returns what they change (applied to `live` only
+   * once the transaction committed). O(group), not O(active sessions).
+   */
+  private appendGroup(g: JournalGroup): GroupChange {
+    const change: GroupChange = { added: new Map(), removed: new Set(), energies: new Map() };
+    const find = (id: string) =>
+      change.added.get(id) ?? (change.removed.has(id) ? undefined : this.live.get(id));
+    const end = (r: EndRecord) => {
+      const live = find(r.sessionId);
+      if (!live) return false;
+      this.append("end", r.endedAtMs, endedRecord(live.rec, r));
+      if (!change.added.delete(r.sessionId)) change.removed.add(r.sessionId);
+      return true;
+    };
+    // An end of a session started in this very group (a stalled process) goes after its start.
+    const later = g.ends.filter((r) => !end(r));
+    for (const s of g.starts) {
+      const rec: SessionRecord = {
+        ...s,
+        deliveredKwh: 0,
+        status: "active",
+        endedAtMs: null,
+        endReason: null,
+      };
+      const startSeq = this.append("start", s.startedAtMs, rec);
+      change.added.set(s.sessionId, { rec, startSeq, startAtMs: s.startedAtMs });
+    }
+    for (const r of later) end(r);
+    if (g.checkpoint.length > 0 || g.mark) {
+      // A whole snapshot of the energies (those given, the others as last known), so the newest checkpoint
+      // alone is enough and replaces the one before it.
+      const given = new Map(g.checkpoint.map((c) => [c.sessionId, c.deliveredKwh]));
+      const energies: number[] = [];
+      let fromSeq: number | null = null;
+      const add = (l: LiveRecord) => {
+        fromSeq ??= l.startSeq;
+        const kwh = given.get(l.rec.sessionId);
+        if (kwh !== undefined) change.energies.set(l.rec.sessionId, kwh);
+        if (kwh !== undefined || l.rec.deliveredKwh !== 0)
+          energies.push(l.startSeq, kwh ?? l.rec.deliveredKwh);
+      };
+      for (const [id, l] of this.live) if (!change.removed.has(id)) add(l);
+      for (const l of change.added.values()) add(l);
+      // The one before goes first: on a nearly full journal the new row takes the pages the old one frees.
+      this.db.query(QUERIES.dropCheckpoints).run();
+      this.append("checkpoint", this.lastAtMs, null, { energies: JSON.stringify(energies), fromSeq });
+    }
+    return change;
   }
 }

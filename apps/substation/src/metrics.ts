@@ -112,8 +112,25 @@ export function journalMetrics(meter: Meter, substationId: string) {
   const pending = meter.createObservableGauge("evgrid_substation_journal_pending_writes", {
     description: "Journal writes waiting for room: ends, and the energy checkpoint while it is behind",
   });
+  const commits = meter.createObservableCounter("evgrid_substation_journal_commits", {
+    description: "Journal transactions committed by group commit (one WAL commit, one fsync with sync=full)",
+  });
+  const events = meter.createObservableCounter("evgrid_substation_journal_events", {
+    description: "Events appended to the journal (starts, needs, checkpoints, ends)",
+  });
   return {
     onError: (op: JournalOp) => errors.add(1, { ...attrs, op }),
+    /** Commits and events per request served: how well group commit groups. */
+    observeAppends(read: () => { commits: number; events: number }) {
+      meter.addBatchObservableCallback(
+        (r) => {
+          const s = read();
+          r.observe(commits, s.commits, attrs);
+          r.observe(events, s.events, attrs);
+        },
+        [commits, events],
+      );
+    },
     onPruned: (n: number) => pruned.add(n, attrs),
     onExported: (n: number) => exported.add(n, attrs),
     observePending(read: () => number) {

@@ -24,7 +24,8 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Keeps the journal small: every tick exports newly ended sessions as charge detail records, then deletes
- * those that ended more than the retention ago and were exported. Work is done in small batches with a turn
+ * the oldest events, by range of the log, up to the first one newer than the retention, not yet exported,
+ * or of a session still active. Work is done in small batches with a turn
  * of the event loop between them, so admissions never wait behind it; failures are counted and the next tick
  * tries again (a row is never deleted before it is exported). Deleting also frees room on a full journal.
  */
@@ -61,33 +62,57 @@ export class Retention {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.running;
+    this.opts.cdr?.close();
   }
 
   private async round() {
     const { journal, cdr } = this.opts;
-    const deadlineMs = performance.now() + this.budgetMs;
     // Indexes that could not be built at start (a full journal) are tried again until they are.
     this.attempt("schema", () => journal.ensureIndexes());
+    // The export's reading and writing run on their own thread: its time is not the event loop's.
     const exported = cdr
-      ? await this.batches("export", deadlineMs, () => cdr.exportBatch(this.batchRows))
+      ? await this.batches("export", Number.POSITIVE_INFINITY, () => cdr.exportBatch(this.batchRows))
       : 0;
     this.opts.onExported?.(exported);
-    const pruned = await this.batches("prune", deadlineMs, () => {
-      let beforeMs = this.now() - this.opts.retentionMs;
-      // Never past the oldest session still waiting for export: the index range then holds only exported rows.
-      if (cdr) beforeMs = Math.min(beforeMs, journal.oldestUnexportedMs() ?? beforeMs);
-      return journal.prune(beforeMs, this.batchRows, cdr !== undefined);
+    // The budget is the event loop's: it starts once the export (on its own thread) is done.
+    const deadlineMs = performance.now() + this.budgetMs;
+    const nowMs = this.now();
+    const beforeMs = nowMs - this.opts.retentionMs;
+    // A session active since before the retention would hold back every event after its start: carried
+    // forward as a fresh start (with its energy), it no longer does.
+    this.attempt("prune", () => journal.compact(beforeMs, nowMs, this.batchRows));
+    let pruned = 0;
+    await this.batches("prune", deadlineMs, () => {
+      // Never past the export's position: only exported ends are deleted.
+      const throughSeq = cdr ? journal.exportedThroughSeq() : Number.POSITIVE_INFINITY;
+      // A session is two events or more (start, end): a batch of `batchRows` sessions.
+      const done = journal.prune(beforeMs, 2 * this.batchRows, throughSeq);
+      pruned += done.sessions;
+      return done.events / 2;
     });
     this.opts.onPruned?.(pruned);
     return { exported, pruned };
   }
 
-  /** Runs `batch` until it does less than a full batch, fails, or the tick's time is spent. */
-  private async batches(op: JournalOp, deadlineMs: number, batch: () => number): Promise<number> {
+  /**
+   * Runs `batch` until it does less than a full batch, fails, or the tick's time on the event loop is spent
+   * (a batch that waits for the export thread spends none of it while it waits).
+   */
+  private async batches(
+    op: JournalOp,
+    deadlineMs: number,
+    batch: () => number | Promise<number>,
+  ): Promise<number> {
     let total = 0;
     for (;;) {
-      let n = 0;
-      if (!this.attempt(op, () => (n = batch()))) return total;
+      let n: number;
+      try {
+        n = await batch();
+        this.opts.health.worked(op);
+      } catch (err) {
+        this.opts.health.failed(op, err);
+        return total;
+      }
       total += n;
       if (n < this.batchRows || performance.now() > deadlineMs) return total;
       await nextTurn();

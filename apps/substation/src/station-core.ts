@@ -10,7 +10,7 @@ import { curtailSite, effectiveCapacityKw, KW_EPSILON } from "@evgrid/policy";
 import { CrossingTimer, needOf, reasonAtDeparture } from "./departures.ts";
 import { IdempotencyKeys } from "./idempotency.ts";
 import { type Journal, sessionOf } from "./journal.ts";
-import { type JournalHealth, JournalWrites } from "./journal-writes.ts";
+import { type CommitGrouping, type JournalHealth, JournalWrites } from "./journal-writes.ts";
 import type { PowerClass } from "./power-class.ts";
 import { PowerFeed } from "./power-feed.ts";
 import { PowerPool } from "./power-pool.ts";
@@ -39,6 +39,8 @@ export interface StationOptions {
   idempotencyTtlMs?: number;
   /** How often energy drawn by active energy-based sessions is written to the journal (and failed ends retried). */
   checkpointMs?: number;
+  /** How admissions and ends are grouped into journal commits (default: one group per event-loop turn). */
+  commitGrouping?: CommitGrouping;
   /** The least time between two re-shares for a departures' laxity crossing (default 1 s). */
   reshareMinMs?: number;
 }
@@ -85,7 +87,7 @@ export abstract class StationCore {
       opts.scheduler,
     );
     if (opts.journal) {
-      this.writes = new JournalWrites(opts.journal, this.id, opts.journalHealth);
+      this.writes = new JournalWrites(opts.journal, this.id, opts.journalHealth, opts.commitGrouping);
       const saved = opts.journal.getSetting("limitKw");
       if (saved !== null) this.limitKw = Number(saved);
       this.draining = opts.journal.getSetting("draining") === "true";

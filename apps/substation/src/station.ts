@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type {
   DispatchRequest,
   PowerEvent,
@@ -60,7 +59,9 @@ export class Station extends StationOps {
     );
     const nowMs = this.now();
     const departure = departureOf(req, nowMs);
-    const sessionId = `${this.id}.${randomUUID().replaceAll("-", "")}`;
+    // Time-ordered (UUIDv7, 74 random bits): the journal's index of ends by session grows at its right edge,
+    // one page written per commit instead of a random page per end.
+    const sessionId = `${this.id}.${Bun.randomUUIDv7().replaceAll("-", "")}`;
     const durationS = "durationS" in req ? req.durationS : null;
     const energyKwh = "energyKwh" in req ? req.energyKwh : null;
     const priority = req.priority ?? "standard";

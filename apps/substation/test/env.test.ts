@@ -15,6 +15,13 @@ describe("journal settings", () => {
     ]);
   });
 
+  test("group commit: one event-loop turn by default; a window and a size bound are settable", () => {
+    const env = readEnv(TOKEN);
+    expect([env.SUBSTATION_COMMIT_WINDOW_MS, env.SUBSTATION_COMMIT_MAX_EVENTS]).toEqual([0, 1000]);
+    const set = readEnv({ ...TOKEN, SUBSTATION_COMMIT_WINDOW_MS: "2", SUBSTATION_COMMIT_MAX_EVENTS: "64" });
+    expect([set.SUBSTATION_COMMIT_WINDOW_MS, set.SUBSTATION_COMMIT_MAX_EVENTS]).toEqual([2, 64]);
+  });
+
   test("a retention shorter than the idempotency TTL is refused at start, saying why", async () => {
     const proc = Bun.spawn([process.execPath, "apps/substation/src/main.ts"], {
       cwd: repoRoot,

@@ -1,0 +1,96 @@
+/**
+ * What the journal costs per request a substation process serves over HTTP: the process (`bun
+ * apps/substation/src/main.ts`) runs under `strace -c -f` (pwrite64, fsync, fdatasync), CONCURRENCY callers
+ * each start a session, hold it HOLD_MS and stop it, REQUESTS in all, with a retention short enough that
+ * export and pruning run during the run. Prints the system calls per request, and the journal's commits and
+ * events per request where the substation exposes them (evgrid_substation_journal_{commits,events}_total).
+ *
+ *   bun apps/substation/scripts/journal-cost-http.ts
+ *   SUBSTATION_SYNC=full REQUESTS=2000 CONCURRENCY=32 bun apps/substation/scripts/journal-cost-http.ts
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { metricValue, spawnListening } from "@evgrid/testing";
+
+const requests = Number(process.env.REQUESTS ?? 3000);
+const concurrency = Number(process.env.CONCURRENCY ?? 32);
+const holdMs = Number(process.env.HOLD_MS ?? 50);
+const sync = process.env.SUBSTATION_SYNC ?? "normal";
+const token = `journal-cost-${crypto.randomUUID()}`;
+
+const dir = mkdtempSync(join(tmpdir(), "evgrid-journal-http-"));
+const straceOut = join(dir, "strace.txt");
+const trace = ["strace", "-c", "-f", "-e", "trace=pwrite64,fsync,fdatasync", "-o", straceOut];
+const sub = await spawnListening([...trace, process.execPath, "apps/substation/src/main.ts"], {
+  HOST: "127.0.0.1",
+  PORT: "0",
+  SERVICE_TOKEN: token,
+  SUBSTATION_DB_PATH: join(dir, "substation.sqlite"),
+  SUBSTATION_CAPACITY_KW: "1000000",
+  SUBSTATION_SYNC: sync,
+  // Two seconds: ended sessions are exported and pruned while the run goes on.
+  SUBSTATION_RETENTION_H: String(2 / 3600),
+  IDEMPOTENCY_TTL_H: String(2 / 3600),
+  OTEL_SDK_DISABLED: "true",
+});
+const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+const post = async (procedure: string, input: unknown) => {
+  const res = await fetch(`${sub.url}/trpc/${procedure}`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify(input),
+  });
+  if (res.status !== 200) throw new Error(`${procedure}: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { result: { data: { session: { sessionId: string } } } }).result.data;
+};
+const appends = async () => {
+  const page = await (await fetch(`${sub.url}/metrics`)).text();
+  return {
+    commits: metricValue(page, "evgrid_substation_journal_commits_total"),
+    events: metricValue(page, "evgrid_substation_journal_events_total"),
+  };
+};
+
+const before = await appends();
+let next = 0;
+const startMs = performance.now();
+await Promise.all(
+  Array.from({ length: concurrency }, async (_, u) => {
+    while (next < requests) {
+      const i = next++;
+      const shape = i % 2 === 0 ? { maxKw: 11, energyKwh: 50 } : { durationS: 3600 };
+      const { session } = await post("startSession", { vehicleId: `ev-${u}-${i}`, ...shape });
+      await Bun.sleep(holdMs);
+      await post("stopSession", { sessionId: session.sessionId });
+    }
+  }),
+);
+const elapsedS = (performance.now() - startMs) / 1000;
+await Bun.sleep(3000); // a retention round or two after the last end: its export and pruning counted too
+const after = await appends();
+// The substation is strace's child: SIGTERM it, and strace writes its summary as it exits.
+const child = Number((await Bun.$`pgrep -P ${sub.pid}`.text()).trim().split("\n")[0] ?? Number.NaN);
+process.kill(child, "SIGTERM");
+await sub.proc.exited;
+const calls = (name: string) => {
+  const line = readFileSync(straceOut, "utf8")
+    .split("\n")
+    .find((l) => l.trim().endsWith(` ${name}`));
+  return Number(line?.trim().split(/\s+/)[3] ?? 0);
+};
+const per = (n: number | undefined) => (n === undefined ? null : Number((n / requests).toFixed(3)));
+console.log(
+  JSON.stringify({
+    sync,
+    requests,
+    concurrency,
+    holdMs,
+    reqPerS: Math.round(requests / elapsedS),
+    pwritePerRequest: per(calls("pwrite64")),
+    fsyncPerRequest: per(calls("fsync") + calls("fdatasync")),
+    commitsPerRequest: per(after.commits === undefined ? undefined : after.commits - (before.commits ?? 0)),
+    eventsPerRequest: per(after.events === undefined ? undefined : after.events - (before.events ?? 0)),
+  }),
+);
+rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,127 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { dispatchRequestSchema } from "@evgrid/contract";
+import { CdrExport } from "../src/cdr.ts";
+import { Journal } from "../src/journal.ts";
+import { JournalHealth } from "../src/journal-writes.ts";
+import { Retention } from "../src/retention.ts";
+import { Station } from "../src/station.ts";
+import { nextTurn, open, tempDir } from "./fixtures.ts";
+
+const HOUR_MS = 3_600_000;
+const startReq = (vehicleId: string, shape: Record<string, unknown> = { durationS: 60 }) =>
+  dispatchRequestSchema.parse({ vehicleId, ...shape });
+
+/** The seq of every event left in the journal at `path`, in order. */
+function seqs(path: string): number[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (
+      db.query("SELECT seq FROM events WHERE kind != 'checkpoint' ORDER BY seq").all() as { seq: number }[]
+    ).map((r) => r.seq);
+  } finally {
+    db.close();
+  }
+}
+
+describe("retention by range of the log", () => {
+  test("deletes the oldest events as one range; a session charging since before the retention is carried forward, not kept in the way", async () => {
+    const dir = tempDir("evgrid-range-");
+    const path = join(dir, "substation.sqlite");
+    const clock = { ms: Date.parse("2030-05-01T10:00:00Z") };
+    const journal = new Journal(path);
+    const station = new Station({
+      id: "sub-a",
+      capacityKw: 10_000,
+      journal,
+      now: () => clock.ms,
+      checkpointMs: 3_600_000,
+    });
+    open.push(station, journal);
+    const retention = new Retention({
+      journal,
+      retentionMs: HOUR_MS,
+      cdr: new CdrExport(join(dir, "cdr"), "sub-a", journal),
+      health: new JournalHealth(),
+      now: () => clock.ms,
+    });
+    // The first event of the log: a session that charges all along.
+    const long = (await station.start(startReq("long", { maxKw: 11, energyKwh: 500 }))).session;
+    const stopMany = async (prefix: string, n: number) => {
+      for (let i = 0; i < n; i++)
+        station.stop((await station.start(startReq(`${prefix}-${i}`))).session.sessionId);
+      await nextTurn();
+    };
+    await stopMany("old", 30);
+    clock.ms += 2 * HOUR_MS;
+    station.checkpoint(); // the long session's energy so far
+    await nextTurn();
+    const drawnKwh = station.get(long.sessionId).deliveredKwh;
+    expect(drawnKwh).toBeGreaterThan(0);
+    await stopMany("new", 5);
+    const before = seqs(path);
+    expect(before).toHaveLength(1 + 60 + 10);
+
+    expect(await retention.tick()).toEqual({ exported: 35, pruned: 30 });
+    const after = seqs(path);
+    // What is left is one block at the end of the log: the 5 recent sessions and the long one's carried start.
+    expect(after).toHaveLength(10 + 1);
+    expect((after.at(-1) ?? 0) - (after[0] ?? 0) + 1).toBe(after.length);
+    expect(after[0]).toBe(before.at(-10));
+
+    // A restart finds the long session as it was, with the energy of its last checkpoint.
+    station.close();
+    journal.close();
+    const again = new Journal(path);
+    open.push(again);
+    expect(again.active()).toEqual([
+      expect.objectContaining({
+        sessionId: long.sessionId,
+        startedAtMs: Date.parse(long.startedAt),
+        deliveredKwh: drawnKwh,
+      }),
+    ]);
+  });
+});
+
+describe("a journal written before the log", () => {
+  test("becomes events once: the active session resumes with its energy, ended ones stay found, exported ones are not exported again", () => {
+    const path = join(tempDir("evgrid-upgrade-"), "substation.sqlite");
+    const old = new Database(path, { create: true });
+    old.exec(`
+      CREATE TABLE sessions (session_id TEXT PRIMARY KEY, vehicle_id TEXT NOT NULL, min_kw REAL NOT NULL,
+        max_kw REAL NOT NULL, started_at_ms INTEGER NOT NULL, duration_s REAL, energy_kwh REAL,
+        delivered_kwh REAL NOT NULL DEFAULT 0, status TEXT NOT NULL, ended_at_ms INTEGER, end_reason TEXT,
+        idempotency_key TEXT, owner TEXT, priority TEXT, cdr_exported INTEGER NOT NULL DEFAULT 0, depart_at_ms INTEGER);
+      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);
+      INSERT INTO settings VALUES ('limitKw', '40');
+      INSERT INTO sessions VALUES ('a', 'ev-a', 4.2, 11, 1000, NULL, 30, 3.5, 'active', NULL, NULL, 'k-a', 'key:1', 'standard', 0, NULL);
+      INSERT INTO sessions VALUES ('b', 'ev-b', 4.2, 11, 900, 600, NULL, 1.25, 'ended', 1500, 'stopped', NULL, NULL, NULL, 1, NULL);
+      INSERT INTO sessions VALUES ('c', 'ev-c', 4.2, 11, 950, 600, NULL, 2, 'ended', 1600, 'time_elapsed', 'k-c', 'key:1', 'premium', 0, NULL);
+    `);
+    old.close();
+
+    const journal = new Journal(path);
+    open.push(journal);
+    expect(journal.active()).toEqual([
+      expect.objectContaining({
+        sessionId: "a",
+        deliveredKwh: 3.5,
+        energyKwh: 30,
+        idempotencyKey: "k-a",
+        owner: "key:1",
+      }),
+    ]);
+    expect(journal.find("b")).toMatchObject({ status: "ended", deliveredKwh: 1.25, owner: "operator" });
+    expect(journal.findByKey("key:1", "k-c", 0)).toMatchObject({ sessionId: "c", endReason: "time_elapsed" });
+    expect(journal.unexported(10).map((r) => r.sessionId)).toEqual(["c"]);
+    expect(journal.getSetting("limitKw")).toBe("40");
+    journal.close();
+    // Once: a second open finds the log, not the old table, and the same sessions.
+    const again = new Journal(path);
+    open.push(again);
+    expect(again.active().map((r) => r.sessionId)).toEqual(["a"]);
+    expect(again.unexported(10).map((r) => r.sessionId)).toEqual(["c"]);
+  });
+});
