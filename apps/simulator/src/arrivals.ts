@@ -3,8 +3,6 @@ import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import type { Scenario } from "./scenario.ts";
 
-export { readSessionsCsv } from "./sessions-csv.ts";
-
 /** One vehicle of the day: when it comes and goes, what it wants, what it can take. */
 export interface Arrival {
   id: number;

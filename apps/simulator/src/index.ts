@@ -1,12 +1,14 @@
 /** The simulator as a library: what `bun run simulate` does, for tests and the bench. */
-export { type Arrival, generateArrivals, readSessionsCsv } from "./arrivals.ts";
+export { type Arrival, generateArrivals } from "./arrivals.ts";
 export { POLICIES, type PolicyResult, simulate } from "./engine.ts";
 export { buildReport, renderHtml } from "./report.ts";
 export { loadScenario, parseScenario, type Scenario, ScenarioError } from "./scenario.ts";
+export { readSessionsCsv } from "./sessions-csv.ts";
 
-import { generateArrivals, readSessionsCsv } from "./arrivals.ts";
+import { generateArrivals } from "./arrivals.ts";
 import { POLICIES, type PolicyResult, simulate } from "./engine.ts";
 import type { Scenario } from "./scenario.ts";
+import { readSessionsCsv } from "./sessions-csv.ts";
 
 /** Every policy on the scenario's arrivals (its process, or its CSV read relative to `dir`). */
 export function runAll(scenario: Scenario, dir = "."): PolicyResult[] {

@@ -6,10 +6,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseCommandLine } from "@evgrid/kit/cli";
 import { z } from "zod";
-import { type Arrival, generateArrivals, readSessionsCsv } from "./arrivals.ts";
+import { type Arrival, generateArrivals } from "./arrivals.ts";
 import { POLICIES, type PolicyResult, simulate } from "./engine.ts";
 import { buildReport, powerChart, renderHtml, SUMMARY_HEADER, summaryRows } from "./report.ts";
 import { loadScenario, ScenarioError } from "./scenario.ts";
+import { readSessionsCsv } from "./sessions-csv.ts";
 
 const HELP = `Usage: bun run simulate [--scenario <file>] [--out <dir>] [--json]
 
