@@ -35,5 +35,10 @@ export interface OptimumResult {
   /** Time steps and variables of the program, to say what size was solved. */
   stepMin: number;
   variables: number;
+  /** Rows of the program: one per car, one per site (or pooled sites) and step. */
+  constraints: number;
+  /** "pooled": every car may draw from every site (the relaxation); "fixed": each car on a given site. */
+  sites: "pooled" | "fixed";
+  /** Building and solving the program. */
   solveMs: number;
 }
