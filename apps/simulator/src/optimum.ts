@@ -30,6 +30,11 @@ export interface OptimumOptions {
   siteOf?: ReadonlyMap<number, string>;
   /** The solver stops after this long and reports `TimeLimit` with the best energy found (default 600 s). */
   timeLimitS?: number;
+  /**
+   * Refuse a program with more car-steps than this (default 5,000,000, about 2 GB for HiGHS and well past a
+   * minute of solving): a week-long dwell at 1-minute steps times a million cars is a mistake, not a plan.
+   */
+  maxCarSteps?: number;
 }
 
 const DAY_MIN = 24 * 60;
@@ -94,7 +99,9 @@ function windowsOf(
   startMin: number,
   stepMin: number,
   siteOf: OptimumOptions["siteOf"],
+  maxCarSteps: number,
 ) {
+  let carSteps = 0;
   const siteIndex = new Map(scenario.substations.map((s, i) => [s.id, i]));
   const out: Window[] = [];
   for (const a of arrivals) {
@@ -109,6 +116,11 @@ function windowsOf(
     }
     const first = Math.floor((a.arriveMin - startMin) / stepMin);
     const last = Math.ceil((a.departMin - startMin) / stepMin);
+    carSteps += last - first;
+    if (carSteps > maxCarSteps)
+      throw new RangeError(
+        `the program would have over ${maxCarSteps} car-steps (maxCarSteps) at ${stepMin}-minute steps: take longer steps or fewer cars`,
+      );
     const parkedMin: number[] = [];
     for (let k = first; k < last; k++) {
       const from = startMin + k * stepMin;
@@ -149,7 +161,7 @@ function buildProgram(
   scenario: Scenario,
   arrivals: readonly Arrival[],
   stepMin: number,
-  siteOf?: OptimumOptions["siteOf"],
+  opts: OptimumOptions,
 ): Program {
   const sites = scenario.substations;
   let firstMin = Number.POSITIVE_INFINITY;
@@ -163,9 +175,16 @@ function buildProgram(
   if (arrivals.length === 0) return p;
   const startMin = Math.floor(firstMin / stepMin) * stepMin;
   const steps = Math.max(0, Math.ceil((lastMin - startMin) / stepMin));
-  const windows = windowsOf(arrivals, scenario, startMin, stepMin, siteOf);
+  const windows = windowsOf(
+    arrivals,
+    scenario,
+    startMin,
+    stepMin,
+    opts.siteOf,
+    opts.maxCarSteps ?? 5_000_000,
+  );
   // Pooled: one "site" with every capacity; fixed: each real site.
-  const siteCount = siteOf ? sites.length : 1;
+  const siteCount = opts.siteOf ? sites.length : 1;
   const supplyKwh = supplyByStep(scenario, siteCount, startMin, stepMin, steps);
   const demandKwh = new Float64Array(siteCount * steps);
   for (const w of windows) {
@@ -221,7 +240,7 @@ export async function offlineOptimum(
   const stepMin = opts.stepMin ?? 5;
   if (!Number.isInteger(stepMin) || stepMin < 1 || stepMin > DAY_MIN)
     throw new RangeError(`stepMin must be a whole number of minutes in [1, ${DAY_MIN}]: ${stepMin}`);
-  const p = buildProgram(scenario, arrivals, stepMin, opts.siteOf);
+  const p = buildProgram(scenario, arrivals, stepMin, opts);
   const variables = p.colUpper.length;
   const result = (status: string, deliveredKwh: number): OptimumResult => ({
     deliveredKwh,

@@ -95,6 +95,10 @@ describe("offline optimum: small cases known by reasoning", () => {
       offlineOptimum(site(), [car(1, 0, 60, 1, 1)], { siteOf: new Map([[1, "zz"]]) }),
     ).rejects.toThrow(/arrival 1: no substation zz/);
     await expect(offlineOptimum(site(), [car(1, 0, 60, 1, 1)], { stepMin: 0.5 })).rejects.toThrow(/stepMin/);
+    // A week parked at 1-minute steps is 10,080 car-steps: over a limit of 10,000, refused before solving.
+    await expect(
+      offlineOptimum(site(), [car(1, 0, 7 * 24 * 60, 1, 1)], { stepMin: 1, maxCarSteps: 10_000 }),
+    ).rejects.toThrow(/over 10000 car-steps \(maxCarSteps\)/);
   });
 });
 
