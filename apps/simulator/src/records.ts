@@ -39,6 +39,11 @@ export interface OptimumResult {
   constraints: number;
   /** "pooled": every car may draw from every site (the relaxation); "fixed": each car on a given site. */
   sites: "pooled" | "fixed";
+  /**
+   * "highs": the solver's answer; "bound": a greedy schedule reached the bound Σ min(asked, maxKw × parked),
+   * which no schedule can exceed, so the solver was not needed.
+   */
+  provedBy: "highs" | "bound";
   /** Building and solving the program. */
   solveMs: number;
 }

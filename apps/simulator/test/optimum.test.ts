@@ -1,4 +1,5 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import fc from "fast-check";
 import {
   type Arrival,
   generateArrivals,
@@ -8,6 +9,7 @@ import {
   runAllWithOptimum,
   simulate,
 } from "../src/index.ts";
+import { leastLaxityFirst, prepare } from "../src/optimum-program.ts";
 
 // A seeded day of 300 cars through every policy and one linear program: seconds, more on a busy machine.
 setDefaultTimeout(60_000);
@@ -37,11 +39,16 @@ describe("offline optimum: small cases known by reasoning", () => {
     // The site supplies 10 kWh per hour, 20 kWh in the two hours, and both cars together want 20: the bound is
     // 20, reached only by giving A the whole first hour (it needs all of it) and B the second. Equal shares
     // would give A 5 kWh in the first hour and B 5 + 5: 15 kWh, so the optimum is not a fair share.
-    const r = await offlineOptimum(site(), [car(1, 0, 60, 10, 10), car(2, 0, 120, 10, 10)]);
-    expect(r.status).toBe("Optimal");
-    expect(r.deliveredKwh).toBeCloseTo(20, 6);
-    expect(r.sites).toBe("pooled");
-    expect(r.variables).toBeGreaterThan(0);
+    const cars = [car(1, 0, 60, 10, 10), car(2, 0, 120, 10, 10)];
+    // 20 is also the bound Σ min(asked, maxKw × parked) = 10 + 10, and the least-laxity schedule reaches it:
+    // proved without the solver. The solver finds the same.
+    const proved = await offlineOptimum(site(), cars);
+    expect(proved).toMatchObject({ status: "Optimal", provedBy: "bound", sites: "pooled" });
+    expect(proved.deliveredKwh).toBeCloseTo(20, 6);
+    const solved = await offlineOptimum(site(), cars, { greedyProof: false });
+    expect(solved).toMatchObject({ status: "Optimal", provedBy: "highs" });
+    expect(solved.deliveredKwh).toBeCloseTo(20, 6);
+    expect(solved.variables).toBeGreaterThan(0);
   });
 
   test("the operator's limit, each car's maximum and its window bound it", async () => {
@@ -121,6 +128,9 @@ describe("offline optimum on a seeded day", () => {
     const arrivals = generateArrivals(s);
     const optimum = await offlineOptimum(s, arrivals, { stepMin: 5 });
     expect(optimum.status).toBe("Optimal");
+    // The greedy proof and the solver agree (whichever answered first above).
+    const solved = await offlineOptimum(s, arrivals, { stepMin: 5, greedyProof: false });
+    expect(solved.deliveredKwh).toBeCloseTo(optimum.deliveredKwh, 4);
     const asked = arrivals.reduce((sum, a) => sum + a.wantKwh, 0);
     expect(optimum.deliveredKwh).toBeLessThanOrEqual(asked + 1e-6);
     for (const policy of POLICIES) {
@@ -143,5 +153,37 @@ describe("offline optimum on a seeded day", () => {
     // Taking the limit away can only raise the optimum.
     const free = await offlineOptimum(day(), generateArrivals(day()));
     expect(free.deliveredKwh).toBeGreaterThanOrEqual(optimum.deliveredKwh - 1e-6);
+  });
+});
+
+describe("offline optimum: the greedy proof against the solver", () => {
+  test("the least-laxity schedule never beats the solver, which never beats the bound (fast-check)", async () => {
+    const carArb = fc
+      .record({
+        arriveMin: fc.integer({ min: 0, max: 600 }),
+        dwellMin: fc.integer({ min: 1, max: 480 }),
+        wantKwh: fc.double({ min: 0.5, max: 60, noNaN: true }),
+        maxKw: fc.constantFrom(3.7, 7.4, 11, 22),
+      })
+      .map((c) => ({ ...c, departMin: c.arriveMin + c.dwellMin }));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(carArb, { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 5, max: 40 }),
+        async (cs, capacityKw) => {
+          const s = site({ substations: [{ id: "a", capacityKw }] });
+          const cars = cs.map((c, i) => car(i, c.arriveMin, c.departMin, c.wantKwh, c.maxKw));
+          const prepared = prepare(s, cars, 5, {});
+          const greedy = leastLaxityFirst(prepared);
+          const solved = await offlineOptimum(s, cars, { greedyProof: false });
+          expect(solved.status).toBe("Optimal");
+          expect(greedy.deliveredKwh).toBeLessThanOrEqual(solved.deliveredKwh + 1e-6);
+          expect(solved.deliveredKwh).toBeLessThanOrEqual(greedy.boundKwh + 1e-6);
+          const answer = await offlineOptimum(s, cars);
+          expect(answer.deliveredKwh).toBeCloseTo(solved.deliveredKwh, 5);
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });
