@@ -13,25 +13,36 @@ import { loadScenario } from "./scenario.ts";
 const flags = parseCommandLine({
   command: "bench:optimum",
   help: `Usage: bun run bench:optimum [--sessions 10000] [--step-min 5] [--time-limit-s 60] [--solver-only]
+                             [--capacity-scale 1]
 
 The offline optimum (a linear program, HiGHS) on the shipped scenario's day with about N sessions.
+--capacity-scale multiplies every substation's capacity (below 1, capacity binds and the solver must work).
 --solver-only skips the greedy proof (a least-laxity schedule reaching the trivial bound) and always solves.`,
   flags: {
     sessions: { type: "string" },
     "step-min": { type: "string" },
     "time-limit-s": { type: "string" },
     "solver-only": { type: "boolean" },
+    "capacity-scale": { type: "string" },
   },
   schema: z.object({
     sessions: numberFlag(1, { integer: true }).default(10_000),
     "step-min": numberFlag(1, { integer: true }).default(5),
     "time-limit-s": numberFlag(1).default(60),
     "solver-only": z.boolean().default(false),
+    "capacity-scale": numberFlag(0.01).default(1),
   }),
 });
 
 const { scenario } = loadScenario(resolve(import.meta.dir, "../scenarios/workplace-and-home.yaml"));
-const day = { ...scenario, arrivals: { peaks: [], ...scenario.arrivals, perDay: flags.sessions } };
+const day = {
+  ...scenario,
+  substations: scenario.substations.map((s) => ({
+    ...s,
+    capacityKw: s.capacityKw * flags["capacity-scale"],
+  })),
+  arrivals: { peaks: [], ...scenario.arrivals, perDay: flags.sessions },
+};
 const arrivals = generateArrivals(day);
 const cpu0 = process.cpuUsage();
 const r = await offlineOptimum(day, arrivals, {
