@@ -1,8 +1,8 @@
 /** The simulator as a library: what `bun run simulate` does, for tests and the bench. */
 export { type Arrival, generateArrivals } from "./arrivals.ts";
 export { POLICIES, type PolicyResult, simulate } from "./engine.ts";
-export { type OptimumOptions, offlineOptimum } from "./optimum.ts";
-export type { OptimumResult } from "./records.ts";
+export { type OptimumOptions, offlineOptimum, placementOf } from "./optimum.ts";
+export type { OptimumResult, SessionRecord } from "./records.ts";
 export { buildReport, renderHtml } from "./report.ts";
 export { loadScenario, parseScenario, type Scenario, ScenarioError } from "./scenario.ts";
 export { readSessionsCsv } from "./sessions-csv.ts";

@@ -21,7 +21,7 @@
 import loadHighs, { type Highs } from "highs";
 import type { Arrival } from "./arrivals.ts";
 import { leastLaxityFirst, type OptimumOptions, prepare, programOf } from "./optimum-program.ts";
-import type { OptimumResult } from "./records.ts";
+import type { OptimumResult, SessionRecord } from "./records.ts";
 import type { Scenario } from "./scenario.ts";
 
 export type { OptimumOptions } from "./optimum-program.ts";
@@ -113,4 +113,11 @@ export async function offlineOptimum(
   } finally {
     model.dispose();
   }
+}
+
+/** Where a policy sent each car (its per-session records), as `siteOf` for the optimum of that placement. */
+export function placementOf(records: readonly SessionRecord[]): Map<number, string> {
+  const siteOf = new Map<number, string>();
+  for (const r of records) if (r.siteId !== null) siteOf.set(r.id, r.siteId);
+  return siteOf;
 }

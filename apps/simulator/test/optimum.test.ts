@@ -6,6 +6,7 @@ import {
   offlineOptimum,
   POLICIES,
   parseScenario,
+  placementOf,
   runAllWithOptimum,
   simulate,
 } from "../src/index.ts";
@@ -80,6 +81,19 @@ describe("offline optimum: small cases known by reasoning", () => {
     const fixed = await offlineOptimum(two, cars, { siteOf: both });
     expect(fixed.sites).toBe("fixed");
     expect(fixed.deliveredKwh).toBeCloseTo(10, 6);
+    // From a policy's per-session records: a car it never placed (siteId null) is not charged.
+    const records = [1, 2].map((id) => ({
+      id,
+      siteId: id === 1 ? "b" : null,
+      stationId: null,
+      arriveMin: 0,
+      departMin: 60,
+      askedKwh: 10,
+      deliveredKwh: 0,
+      waitedMin: 0,
+      outcome: "charged" as const,
+    }));
+    expect(placementOf(records)).toEqual(new Map([[1, "b"]]));
     // A car with no site (refused by the policy) is not charged.
     expect((await offlineOptimum(two, cars, { siteOf: new Map([[1, "b"]]) })).deliveredKwh).toBeCloseTo(
       10,
