@@ -1,11 +1,7 @@
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import type { PriorityClass } from "@evgrid/policy";
-import { parse } from "csv-parse/sync";
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import { z } from "zod";
-import { type Scenario, ScenarioError } from "./scenario.ts";
+import type { Scenario } from "./scenario.ts";
 
 /** One vehicle of the day: when it comes and goes, what it wants, what it can take. */
 export interface Arrival {
@@ -18,6 +14,8 @@ export interface Arrival {
   maxKw: number;
   kind: string;
   priority: PriorityClass;
+  /** The CSV's `stationID` (the EVSE it used), when the data has one. */
+  stationId?: string;
 }
 
 /** A seeded source of numbers: the same seed, the same day. */
@@ -96,14 +94,15 @@ export function generateArrivals(s: Scenario): Arrival[] {
   return out.sort((a, b) => a.arriveMin - b.arriveMin || a.id - b.id);
 }
 
-function vehicleAt(
+/** A vehicle of the mix (drawn) arriving and leaving at the given times, wanting `wantKwh`. */
+export function vehicleAt(
   s: Scenario,
   random: Random,
   id: number,
   arriveMin: number,
   departMin: number,
   wantKwh: number,
-) {
+): Arrival {
   const v = random.pick(s.vehicles);
   const r = random.next();
   const priority: PriorityClass =
@@ -113,57 +112,4 @@ function vehicleAt(
         ? "fleet"
         : "standard";
   return { id, arriveMin, departMin, wantKwh, minKw: v.minKw, maxKw: v.maxKw, kind: v.name, priority };
-}
-
-const acnRow = z.object({
-  connectionTime: z.string().refine((t) => !Number.isNaN(Date.parse(t)), "connectionTime is not a date"),
-  disconnectTime: z.string().refine((t) => !Number.isNaN(Date.parse(t)), "disconnectTime is not a date"),
-  kWhDelivered: z.coerce
-    .number({ error: "kWhDelivered is not a number" })
-    .positive("kWhDelivered must be positive"),
-});
-
-/**
- * Real sessions from a CSV in ACN-Data's layout (`connectionTime`, `disconnectTime`, `kWhDelivered`; other
- * columns are ignored). Times are placed on one day by their time of day relative to the first session's
- * midnight; the energy they received is what they want. The vehicle kind (power) is drawn from the mix.
- * A bad row is an error naming its line.
- */
-export function readSessionsCsv(s: Scenario, dir: string): Arrival[] {
-  const path = resolve(dir, s.sessionsCsv as string);
-  let records: { record: Record<string, string>; line: number }[];
-  try {
-    const rows = parse(readFileSync(path, "utf8"), {
-      columns: true,
-      skip_empty_lines: true,
-      info: true,
-      trim: true,
-    }) as unknown as { record: Record<string, string>; info: { lines: number } }[];
-    records = rows.map((r) => ({ record: r.record, line: r.info.lines }));
-  } catch (err) {
-    throw new ScenarioError(`${path}: ${(err as Error).message}`);
-  }
-  const random = new Random(s.seed);
-  const rows = records.map(({ record, line }) => {
-    const parsed = acnRow.safeParse(record);
-    if (!parsed.success) {
-      throw new ScenarioError(
-        `${path} line ${line}: ${parsed.error.issues.map((i) => i.message).join("; ")}`,
-      );
-    }
-    const start = Date.parse(parsed.data.connectionTime);
-    const end = Date.parse(parsed.data.disconnectTime);
-    if (end <= start)
-      throw new ScenarioError(`${path} line ${line}: disconnectTime must be after connectionTime`);
-    return { start, end, kwh: parsed.data.kWhDelivered };
-  });
-  if (rows.length === 0) throw new ScenarioError(`${path}: no sessions`);
-  const first = Math.min(...rows.map((r) => r.start));
-  const midnight = first - (first % 86_400_000);
-  return rows
-    .map((r, i) => {
-      const arriveMin = ((((r.start - midnight) / 60_000) % DAY_MIN) + DAY_MIN) % DAY_MIN;
-      return vehicleAt(s, random, i, arriveMin, arriveMin + (r.end - r.start) / 60_000, r.kwh);
-    })
-    .sort((a, b) => a.arriveMin - b.arriveMin || a.id - b.id);
 }

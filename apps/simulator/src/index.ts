@@ -1,15 +1,35 @@
 /** The simulator as a library: what `bun run simulate` does, for tests and the bench. */
-export { type Arrival, generateArrivals, readSessionsCsv } from "./arrivals.ts";
+export { type Arrival, generateArrivals } from "./arrivals.ts";
 export { POLICIES, type PolicyResult, simulate } from "./engine.ts";
+export { type OptimumOptions, offlineOptimum, placementOf } from "./optimum.ts";
+export type { OptimumResult, SessionRecord } from "./records.ts";
 export { buildReport, renderHtml } from "./report.ts";
 export { loadScenario, parseScenario, type Scenario, ScenarioError } from "./scenario.ts";
+export { readSessionsCsv } from "./sessions-csv.ts";
 
-import { generateArrivals, readSessionsCsv } from "./arrivals.ts";
+import { generateArrivals } from "./arrivals.ts";
 import { POLICIES, type PolicyResult, simulate } from "./engine.ts";
+import { type OptimumOptions, offlineOptimum } from "./optimum.ts";
+import type { OptimumResult } from "./records.ts";
 import type { Scenario } from "./scenario.ts";
+import { readSessionsCsv } from "./sessions-csv.ts";
 
 /** Every policy on the scenario's arrivals (its process, or its CSV read relative to `dir`). */
 export function runAll(scenario: Scenario, dir = "."): PolicyResult[] {
   const arrivals = scenario.sessionsCsv ? readSessionsCsv(scenario, dir) : generateArrivals(scenario);
   return POLICIES.map((p) => simulate(scenario, arrivals, p));
+}
+
+/**
+ * `runAll` and the offline optimum on the same arrivals (asynchronous: the solver's WebAssembly loads so), for
+ * callers that report each policy's energy as a share of the optimum.
+ */
+export async function runAllWithOptimum(
+  scenario: Scenario,
+  dir = ".",
+  opts: OptimumOptions = {},
+): Promise<{ results: PolicyResult[]; optimum: OptimumResult }> {
+  const arrivals = scenario.sessionsCsv ? readSessionsCsv(scenario, dir) : generateArrivals(scenario);
+  const results = POLICIES.map((p) => simulate(scenario, arrivals, p));
+  return { results, optimum: await offlineOptimum(scenario, arrivals, opts) };
 }

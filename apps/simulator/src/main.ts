@@ -6,10 +6,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseCommandLine } from "@evgrid/kit/cli";
 import { z } from "zod";
-import { type Arrival, generateArrivals, readSessionsCsv } from "./arrivals.ts";
+import { type Arrival, generateArrivals } from "./arrivals.ts";
 import { POLICIES, type PolicyResult, simulate } from "./engine.ts";
 import { buildReport, powerChart, renderHtml, SUMMARY_HEADER, summaryRows } from "./report.ts";
 import { loadScenario, ScenarioError } from "./scenario.ts";
+import { readSessionsCsv } from "./sessions-csv.ts";
 
 const HELP = `Usage: bun run simulate [--scenario <file>] [--out <dir>] [--json]
 
@@ -38,6 +39,9 @@ Scenario format (every field checked; an error names the field):
                                      (the rest arrive evenly over the day)
   sessionsCsv: sessions.csv          ...or real sessions, ACN-Data layout: connectionTime, disconnectTime,
                                      kWhDelivered (other columns ignored; path relative to the scenario)
+                                     optional: stationID (overlaps refused), maxKw or maxPowerKw (kW)
+  maxCsvMb: 2048                     a larger sessionsCsv is refused before it is read
+  maxDwellH: 168                     a CSV session parked longer is refused (its line named)
   vehicles: [{ name, share, maxKw, minKw }]   the mix (default: AC 7.4 / 11 / 22 kW, DC 100 kW)
   energyKwh: { mean, sd, min, max }  energy wanted        dwellH: { mean, sd, min, max }  time parked
   priorities: { fleet: 0.1, emergency: 0.01 }   shares of arrivals above standard

@@ -35,5 +35,15 @@ export interface OptimumResult {
   /** Time steps and variables of the program, to say what size was solved. */
   stepMin: number;
   variables: number;
+  /** Rows of the program: one per car, one per site (or pooled sites) and step. */
+  constraints: number;
+  /** "pooled": every car may draw from every site (the relaxation); "fixed": each car on a given site. */
+  sites: "pooled" | "fixed";
+  /**
+   * "highs": the solver's answer; "bound": a greedy schedule reached the bound Σ min(asked, maxKw × parked),
+   * which no schedule can exceed, so the solver was not needed.
+   */
+  provedBy: "highs" | "bound";
+  /** Building and solving the program. */
   solveMs: number;
 }

@@ -66,6 +66,17 @@ export const scenarioSchema = z
       .optional(),
     /** Real sessions instead: a CSV in ACN-Data's layout (connectionTime, disconnectTime, kWhDelivered). */
     sessionsCsv: z.string().min(1).optional(),
+    /**
+     * A larger CSV is refused before reading: 2 GB holds 1,000,000 ACN rows with their `userInputs` (about 1 KB
+     * each), the issue's largest replay, and reads in well under a minute; beyond that it is a mistake or an attack.
+     */
+    maxCsvMb: z.number().positive().max(1_000_000).default(2048),
+    /** A CSV session parked longer is bad data (7 days, as the API's bound on `departAt`). */
+    maxDwellH: z
+      .number()
+      .positive()
+      .max(366 * 24)
+      .default(7 * 24),
     /** The vehicle mix: each kind's share of arrivals, its maximum and minimum power. */
     vehicles: z
       .array(

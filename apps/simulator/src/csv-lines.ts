@@ -1,0 +1,100 @@
+/**
+ * A CSV file as records, read in chunks so memory holds one chunk and the rows kept, never the whole file:
+ * csv-parse's synchronous parser is fed one batch of whole records at a time. A batch ends at the last
+ * newline outside quotes (a newline inside a quoted field belongs to its record; `""` keeps the parity).
+ * Synchronous on purpose: `runAll` and the engine stay synchronous, and a replay reads one file anyway.
+ */
+import { closeSync, openSync, readSync } from "node:fs";
+import { CsvError, parse } from "csv-parse/sync";
+
+const CHUNK_BYTES = 1 << 20;
+/** One record longer than this is an unterminated quote, not data: refuse it instead of growing forever. */
+const MAX_RECORD_BYTES = 1 << 20;
+
+export interface CsvRecord {
+  fields: string[];
+  /** 1-based line of the file where the record ends. */
+  line: number;
+}
+
+export class CsvReadError extends Error {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
+    super(message);
+  }
+}
+
+const NEWLINE = 0x0a;
+const QUOTE = 0x22;
+
+/** Where the last whole record of `buf` ends (-1 if none), and how many lines lie before that point. */
+function lastRecordEnd(buf: Buffer): { end: number; lines: number } {
+  let inQuotes = false;
+  let end = -1;
+  let lines = 0;
+  let newlines = 0;
+  for (let i = 0; i < buf.length; i++) {
+    const b = buf[i];
+    if (b === QUOTE) inQuotes = !inQuotes;
+    else if (b === NEWLINE) {
+      newlines++;
+      if (!inQuotes) {
+        end = i + 1;
+        lines = newlines;
+      }
+    }
+  }
+  return { end, lines };
+}
+
+function parseBatch(batch: Buffer, lineBase: number, first: boolean): CsvRecord[] {
+  try {
+    const rows = parse(batch, {
+      bom: first,
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      trim: true,
+    }) as unknown as { record: string[]; info: { lines: number } }[];
+    return rows.map((r) => ({ fields: r.record, line: lineBase + r.info.lines }));
+  } catch (err) {
+    if (err instanceof CsvError) {
+      const line = lineBase + Number((err as unknown as { lines?: number }).lines ?? 1);
+      throw new CsvReadError(`malformed CSV (${err.code})`, line);
+    }
+    throw err;
+  }
+}
+
+/** Every record of the file, the header included, in order. */
+export function* csvRecords(path: string): Generator<CsvRecord> {
+  const fd = openSync(path, "r");
+  try {
+    const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    let carry: Buffer = Buffer.alloc(0);
+    let lineBase = 0;
+    let first = true;
+    for (;;) {
+      const n = readSync(fd, chunk, 0, CHUNK_BYTES, null);
+      if (n === 0) break;
+      const buf = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, n)]) : chunk.subarray(0, n);
+      const { end, lines } = lastRecordEnd(buf);
+      if (end < 0) {
+        if (buf.length > MAX_RECORD_BYTES)
+          throw new CsvReadError("a record longer than 1 MiB (an unterminated quote?)", lineBase + 1);
+        carry = Buffer.from(buf);
+        continue;
+      }
+      yield* parseBatch(buf.subarray(0, end), lineBase, first);
+      first = false;
+      lineBase += lines;
+      // Copied: `chunk` is overwritten by the next read.
+      carry = Buffer.from(buf.subarray(end));
+    }
+    if (carry.length > 0) yield* parseBatch(carry, lineBase, first);
+  } finally {
+    closeSync(fd);
+  }
+}

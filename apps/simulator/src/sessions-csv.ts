@@ -1,0 +1,173 @@
+/**
+ * Real sessions from a CSV in ACN-Data's layout, streamed (see csv-lines.ts) and checked row by row: every
+ * problem is a `ScenarioError` naming the file, the line and the field, which `bun run simulate` prints and
+ * exits 2 on.
+ *
+ * Columns honoured (others, e.g. ACN's `sessionID`, `siteID`, `doneChargingTime`, `userInputs`, are ignored):
+ * - `connectionTime`, `disconnectTime` (required): any date `Date.parse` reads (ACN's RFC 1123 or ISO 8601);
+ * - `kWhDelivered` (required): what the car received is what it wants in the replay;
+ * - `stationID` (optional): the EVSE it was plugged into; two sessions overlapping on one station are refused;
+ * - `maxKw` or `maxPowerKw` (optional): the car's maximum power, kW, instead of the drawn vehicle kind's
+ *   (ACN's exports have no such column; its `userInputs` carry energy and departure requests, not power).
+ */
+import { statSync } from "node:fs";
+import { resolve } from "node:path";
+import { type Arrival, Random, vehicleAt } from "./arrivals.ts";
+import { CsvReadError, csvRecords } from "./csv-lines.ts";
+import { type Scenario, ScenarioError } from "./scenario.ts";
+
+const DAY_MIN = 24 * 60;
+const REQUIRED = ["connectionTime", "disconnectTime", "kWhDelivered"] as const;
+/** The scenario schema's own ceiling for a vehicle's power. */
+const MAX_VEHICLE_KW = 350;
+
+interface Row {
+  startMs: number;
+  endMs: number;
+  kwh: number;
+  stationId: string | undefined;
+  maxKw: number | undefined;
+  line: number;
+}
+
+interface Columns {
+  connectionTime: number;
+  disconnectTime: number;
+  kWhDelivered: number;
+  stationID: number;
+  maxKw: number;
+}
+
+function columnsOf(header: string[], path: string): Columns {
+  const at = (name: string) => header.indexOf(name);
+  for (const name of REQUIRED) {
+    if (at(name) < 0)
+      throw new ScenarioError(
+        `${path} line 1: no column "${name}" (required: ${REQUIRED.join(", ")}; the header has: ${header.join(", ")})`,
+      );
+  }
+  return {
+    connectionTime: at("connectionTime"),
+    disconnectTime: at("disconnectTime"),
+    kWhDelivered: at("kWhDelivered"),
+    stationID: at("stationID"),
+    maxKw: at("maxKw") >= 0 ? at("maxKw") : at("maxPowerKw"),
+  };
+}
+
+/** One data row checked; `fail` names the field. */
+function rowOf(
+  fields: string[],
+  line: number,
+  c: Columns,
+  maxDwellH: number,
+  fail: (m: string) => never,
+): Row {
+  const date = (name: "connectionTime" | "disconnectTime") => {
+    const text = fields[c[name]];
+    if (text === undefined || text === "") fail(`${name} is missing`);
+    const ms = Date.parse(text);
+    if (Number.isNaN(ms)) fail(`${name} is not a date: "${text.slice(0, 40)}"`);
+    return ms;
+  };
+  const startMs = date("connectionTime");
+  const endMs = date("disconnectTime");
+  if (endMs <= startMs) fail("disconnectTime must be after connectionTime");
+  const dwellH = (endMs - startMs) / 3_600_000;
+  if (dwellH > maxDwellH)
+    fail(
+      `the session lasts ${dwellH >= 48 ? `${(dwellH / 24).toFixed(1)} days` : `${dwellH.toFixed(1)} h`} (disconnectTime - connectionTime), over maxDwellH ${maxDwellH} h`,
+    );
+  const kwhText = fields[c.kWhDelivered];
+  if (kwhText === undefined || kwhText === "") fail("kWhDelivered is missing");
+  const kwh = Number(kwhText);
+  if (!Number.isFinite(kwh)) fail(`kWhDelivered is not a number: "${kwhText.slice(0, 40)}"`);
+  if (kwh <= 0) fail("kWhDelivered must be positive");
+  let maxKw: number | undefined;
+  const maxText = c.maxKw >= 0 ? fields[c.maxKw] : undefined;
+  if (maxText !== undefined && maxText !== "") {
+    maxKw = Number(maxText);
+    if (!Number.isFinite(maxKw) || maxKw <= 0 || maxKw > MAX_VEHICLE_KW)
+      fail(`maxKw must be a number in (0, ${MAX_VEHICLE_KW}] kW: "${maxText.slice(0, 40)}"`);
+  }
+  const station = c.stationID >= 0 ? fields[c.stationID] : undefined;
+  return { startMs, endMs, kwh, stationId: station || undefined, maxKw, line };
+}
+
+/** Two sessions on one EVSE at once is bad data (a missed disconnect, a merged export): refuse it. */
+function refuseOverlaps(rows: readonly Row[], path: string) {
+  const byStation = new Map<string, Row[]>();
+  for (const r of rows) {
+    if (r.stationId === undefined) continue;
+    const list = byStation.get(r.stationId);
+    if (list) list.push(r);
+    else byStation.set(r.stationId, [r]);
+  }
+  for (const [station, list] of byStation) {
+    list.sort((a, b) => a.startMs - b.startMs || a.line - b.line);
+    for (let i = 1; i < list.length; i++) {
+      const before = list[i - 1] as Row;
+      const r = list[i] as Row;
+      if (r.startMs < before.endMs)
+        throw new ScenarioError(
+          `${path} line ${r.line}: stationID ${station} is still in use by the session on line ${before.line} (until ${new Date(before.endMs).toISOString()})`,
+        );
+    }
+  }
+}
+
+/**
+ * The sessions as arrivals. Times are placed on one day by their time of day relative to the first
+ * session's midnight (UTC); the vehicle kind (power) is drawn from the mix unless the row gives `maxKw`.
+ */
+export function readSessionsCsv(s: Scenario, dir: string): Arrival[] {
+  const path = resolve(dir, s.sessionsCsv as string);
+  let bytes: number;
+  try {
+    bytes = statSync(path).size;
+  } catch (err) {
+    throw new ScenarioError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  if (bytes > s.maxCsvMb * 1024 * 1024)
+    throw new ScenarioError(
+      `${path} is ${(bytes / 1024 / 1024).toFixed(0)} MB, over the limit of ${s.maxCsvMb} MB (maxCsvMb in the scenario)`,
+    );
+  const rows: Row[] = [];
+  let columns: Columns | undefined;
+  try {
+    for (const { fields, line } of csvRecords(path)) {
+      if (!columns) {
+        columns = columnsOf(fields, path);
+        continue;
+      }
+      const fail = (m: string): never => {
+        throw new ScenarioError(`${path} line ${line}: ${m}`);
+      };
+      rows.push(rowOf(fields, line, columns, s.maxDwellH, fail));
+    }
+  } catch (err) {
+    if (err instanceof CsvReadError) throw new ScenarioError(`${path} line ${err.line}: ${err.message}`);
+    if (err instanceof ScenarioError) throw err;
+    throw new ScenarioError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  if (rows.length === 0) throw new ScenarioError(`${path}: no sessions`);
+  refuseOverlaps(rows, path);
+  // A loop, not Math.min(...rows): a spread over 800,000 rows overflows the call stack.
+  let first = Number.POSITIVE_INFINITY;
+  for (const r of rows) first = Math.min(first, r.startMs);
+  const midnight = first - (first % 86_400_000);
+  const random = new Random(s.seed);
+  const out: Arrival[] = [];
+  // In file order (rows are), so the same file and seed draw the same vehicles.
+  for (const [i, r] of rows.entries()) {
+    const arriveMin = ((((r.startMs - midnight) / 60_000) % DAY_MIN) + DAY_MIN) % DAY_MIN;
+    const a = vehicleAt(s, random, i, arriveMin, arriveMin + (r.endMs - r.startMs) / 60_000, r.kwh);
+    if (r.maxKw !== undefined) {
+      a.maxKw = r.maxKw;
+      a.minKw = Math.min(a.minKw, r.maxKw);
+    }
+    if (r.stationId !== undefined) a.stationId = r.stationId;
+    out.push(a);
+  }
+  return out.sort((a, b) => a.arriveMin - b.arriveMin || a.id - b.id);
+}

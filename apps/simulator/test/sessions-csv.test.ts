@@ -1,0 +1,187 @@
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { closeSync, mkdtempSync, openSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseScenario, readSessionsCsv } from "../src/index.ts";
+
+// The 800,000-row file: about 4 s of CPU, several times that on a busy shared machine.
+setDefaultTimeout(60_000);
+
+const HEADER = "sessionID,stationID,connectionTime,disconnectTime,kWhDelivered";
+const row = (id: string, station: string, from: string, to: string, kwh: string | number) =>
+  `${id},${station},"${from}","${to}",${kwh}`;
+const ok1 = row("a", "CA-1", "Tue, 10 Mar 2026 07:00:00 GMT", "Tue, 10 Mar 2026 09:00:00 GMT", 10);
+const ok2 = row("b", "CA-2", "Tue, 10 Mar 2026 08:00:00 GMT", "Tue, 10 Mar 2026 12:00:00 GMT", 20);
+
+const scenarioFor = (over: Record<string, unknown> = {}) =>
+  parseScenario({
+    name: "csv",
+    substations: [{ id: "a", capacityKw: 50 }],
+    sessionsCsv: "sessions.csv",
+    vehicles: [{ name: "AC 11", share: 1, maxKw: 11, minKw: 4.2 }],
+    ...over,
+  });
+
+/** Writes the lines as `sessions.csv` in a fresh directory and reads them. */
+function read(lines: string[], over: Record<string, unknown> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "evgrid-csv-"));
+  writeFileSync(join(dir, "sessions.csv"), `${lines.join("\n")}\n`);
+  return readSessionsCsv(scenarioFor(over), dir);
+}
+
+describe("sessions CSV: every problem names the file, the line and the field", () => {
+  test("a missing required column is named, not 'expected string, received undefined'", () => {
+    expect(() => read(["connectionTime,kWhDelivered", '"Tue, 10 Mar 2026 07:00:00 GMT",10'])).toThrow(
+      /sessions\.csv line 1: no column "disconnectTime"/,
+    );
+  });
+
+  test.each([
+    [
+      row("x", "CA-9", "yesterday", "Tue, 10 Mar 2026 09:00:00 GMT", 5),
+      /line 3: connectionTime is not a date/,
+    ],
+    [row("x", "CA-9", "Tue, 10 Mar 2026 07:00:00 GMT", "", 5), /line 3: disconnectTime is missing/],
+    [
+      row("x", "CA-9", "Tue, 10 Mar 2026 07:00:00 GMT", "Tue, 10 Mar 2026 09:00:00 GMT", "lots"),
+      /line 3: kWhDelivered is not a number/,
+    ],
+    [
+      row("x", "CA-9", "Tue, 10 Mar 2026 07:00:00 GMT", "Tue, 10 Mar 2026 09:00:00 GMT", 0),
+      /line 3: kWhDelivered must be positive/,
+    ],
+    [
+      row("x", "CA-9", "Tue, 10 Mar 2026 09:00:00 GMT", "Tue, 10 Mar 2026 07:00:00 GMT", 5),
+      /line 3: disconnectTime must be after connectionTime/,
+    ],
+    ['x,CA-9,"Tue, 10 Mar 2026 07:00:00 GMT"', /line 3: disconnectTime is missing/],
+    // An unterminated quote runs on into the next line, where the parser notices it.
+    ['x,CA-9,"Tue, 10 Mar 2026 07:00:00 GMT,5', /line 4: malformed CSV \(CSV_INVALID_CLOSING_QUOTE\)/],
+  ])("a bad row names its line and field: %s", (bad, message) => {
+    expect(() => read([HEADER, ok1, bad, ok2])).toThrow(message);
+  });
+
+  test("a session lasting 73 years, or a week and a minute, is refused; a settable maximum", () => {
+    const long = row("x", "CA-9", "Mon, 01 Jan 1953 07:00:00 GMT", "Tue, 10 Mar 2026 09:00:00 GMT", 5);
+    expect(() => read([HEADER, ok1, long])).toThrow(
+      /line 3: the session lasts 26\d{3}\.\d days .* over maxDwellH 168 h/,
+    );
+    const week = row("x", "CA-9", "Tue, 10 Mar 2026 07:00:00 GMT", "Tue, 17 Mar 2026 07:01:00 GMT", 5);
+    expect(() => read([HEADER, week])).toThrow(/line 2: .*over maxDwellH 168 h/);
+    expect(read([HEADER, week], { maxDwellH: 200 })).toHaveLength(1);
+  });
+
+  test("two sessions on one station at once are refused, naming both lines; back to back is fine", () => {
+    const clash = row("c", "CA-1", "Tue, 10 Mar 2026 08:59:00 GMT", "Tue, 10 Mar 2026 10:00:00 GMT", 5);
+    expect(() => read([HEADER, ok1, ok2, clash])).toThrow(
+      /line 4: stationID CA-1 is still in use by the session on line 2/,
+    );
+    const next = row("c", "CA-1", "Tue, 10 Mar 2026 09:00:00 GMT", "Tue, 10 Mar 2026 10:00:00 GMT", 5);
+    expect(read([HEADER, ok1, ok2, next])).toHaveLength(3);
+  });
+
+  test("stationID and a maxKw (or maxPowerKw) column reach the arrivals; without them the mix is drawn", () => {
+    const arrivals = read([`${HEADER},maxPowerKw`, `${ok1},3.3`, `${ok2},`]);
+    expect(arrivals.map((a) => [a.stationId, a.maxKw, a.minKw])).toEqual([
+      ["CA-1", 3.3, 3.3],
+      ["CA-2", 11, 4.2],
+    ]);
+    expect(() => read([`${HEADER},maxKw`, `${ok1},-2`])).toThrow(/line 2: maxKw must be a number/);
+  });
+
+  test("quoted fields with commas and newlines are one field; later line numbers still count them", () => {
+    const withInputs = `${HEADER},userInputs`;
+    const multiLine = `${ok1},"[{'kWhRequested': 10.0,\n 'WhPerMile': 250}]"`;
+    const bad = row("x", "CA-9", "yesterday", "Tue, 10 Mar 2026 09:00:00 GMT", 5);
+    expect(read([withInputs, multiLine, `${ok2},`])).toHaveLength(2);
+    expect(() => read([withInputs, multiLine, `${ok2},`, `${bad},`])).toThrow(/line 5: connectionTime/);
+  });
+
+  test("a file over maxCsvMb is refused before it is read, naming the file and the limit", () => {
+    expect(() => read([HEADER, ok1, ok2], { maxCsvMb: 0.0001 })).toThrow(
+      /sessions\.csv is 0 MB, over the limit of 0\.0001 MB \(maxCsvMb/,
+    );
+  });
+
+  /** `count` rows on 1,000 stations, each used every 1,000 minutes for 2 hours (no overlap), then `tail`. */
+  function bigFile(count: number, tail = "") {
+    const dir = mkdtempSync(join(tmpdir(), "evgrid-csv-big-"));
+    const fd = openSync(join(dir, "sessions.csv"), "w");
+    writeSync(fd, "stationID,connectionTime,disconnectTime,kWhDelivered\n");
+    const start = Date.parse("2026-03-10T00:00:00Z");
+    for (let i = 0; i < count; i += 10_000) {
+      const lines: string[] = [];
+      for (let j = i; j < Math.min(count, i + 10_000); j++) {
+        const t = start + j * 60_000;
+        lines.push(`S-${j % 1000},${new Date(t).toISOString()},${new Date(t + 7_200_000).toISOString()},7`);
+      }
+      writeSync(fd, `${lines.join("\n")}\n`);
+    }
+    writeSync(fd, tail);
+    closeSync(fd);
+    return dir;
+  }
+
+  test("800,000 rows are read (Math.min over a spread of them overflowed the call stack)", () => {
+    const arrivals = readSessionsCsv(scenarioFor(), bigFile(800_000));
+    expect(arrivals).toHaveLength(800_000);
+    expect(arrivals[0]?.arriveMin).toBe(0);
+  });
+
+  test("line numbers hold across the reader's 1 MiB chunks", () => {
+    const dir = bigFile(40_000, "S-x,2026-03-10T00:00:00Z,2026-03-10T01:00:00Z,none\n");
+    expect(() => readSessionsCsv(scenarioFor(), dir)).toThrow(
+      /line 40002: kWhDelivered is not a number: "none"/,
+    );
+  });
+});
+
+describe("bun run simulate on a bad CSV", () => {
+  const main = resolve(import.meta.dir, "../src/main.ts");
+  async function simulate(csv: string, over: Record<string, unknown> = {}) {
+    const dir = mkdtempSync(join(tmpdir(), "evgrid-csv-cli-"));
+    writeFileSync(join(dir, "sessions.csv"), csv);
+    const scenario = {
+      name: "cli",
+      substations: [{ id: "a", capacityKw: 50 }],
+      sessionsCsv: "sessions.csv",
+      ...over,
+    };
+    writeFileSync(join(dir, "scenario.json"), JSON.stringify(scenario));
+    const child = Bun.spawn(
+      ["bun", main, "--scenario", join(dir, "scenario.json"), "--out", join(dir, "out")],
+      {
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
+    const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+    return { code, stderr };
+  }
+
+  test.each([
+    [
+      "a missing column",
+      `connectionTime,kWhDelivered\n"Tue, 10 Mar 2026 07:00:00 GMT",3\n`,
+      {},
+      /line 1: no column "disconnectTime"/,
+    ],
+    [
+      "a 73-year session",
+      `${HEADER}\n${row("x", "A", "Mon, 01 Jan 1953 07:00:00 GMT", "Tue, 10 Mar 2026 09:00:00 GMT", 5)}\n`,
+      {},
+      /line 2: the session lasts .* days/,
+    ],
+    [
+      "a file over the limit",
+      `${HEADER}\n${ok1}\n`,
+      { maxCsvMb: 0.00001 },
+      /sessions\.csv is 0 MB, over the limit of 0\.00001 MB/,
+    ],
+  ])("%s: exit 2, one line naming it, no stack trace", async (_, csv, over, message) => {
+    const { code, stderr } = await simulate(csv, over);
+    expect(stderr).toMatch(message);
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(code).toBe(2);
+  });
+});
