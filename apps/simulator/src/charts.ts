@@ -95,9 +95,9 @@ export function powerChart(
         ),
         line(
           "operator limit",
-          "#9467bd",
+          "#6a3d9a",
           site.limit.map((l) => (l === null ? site.capacityKw : Number(l.toFixed(1)))),
-          { step: "end", lineStyle: { type: "dotted", color: "#9467bd", width: 2 } },
+          { step: "end", lineStyle: { type: "dotted", color: "#6a3d9a", width: 2 } },
         ),
       ],
     },

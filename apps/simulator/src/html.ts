@@ -22,9 +22,9 @@ const figure = (kind: string, chart: string, attrs = "") =>
   `<figure class="chart" data-chart="${kind}"${attrs}>${chart}</figure>`;
 
 const table = (header: string[], body: string[][]) =>
-  `<table><thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${body
+  `<div class="wide"><table><thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${body
     .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`)
-    .join("")}</tbody></table>`;
+    .join("")}</tbody></table></div>`;
 
 function sitesSection(scenario: Scenario, results: readonly PolicyResult[]): string {
   const order = sitesWorstFirst(results);
@@ -78,7 +78,7 @@ export function renderHtml(
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:960px;color:#222}
 table{border-collapse:collapse;margin:1rem 0;font-size:.8rem}th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}figure{margin:1.5rem 0;overflow-x:auto}
-.multiples{display:flex;flex-wrap:wrap;gap:0 1rem}.multiples figure{margin:.5rem 0}
+.wide{overflow-x:auto}.multiples{display:flex;flex-wrap:wrap;gap:0 1rem}.multiples figure{margin:.5rem 0}
 summary{cursor:pointer;font-weight:600}.verdict{font-family:ui-monospace,monospace;font-size:.85rem}
 </style></head><body>
 <h1>${esc(scenario.name)}</h1>

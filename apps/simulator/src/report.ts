@@ -123,7 +123,7 @@ export const SUMMARY_HEADER = [
   "peak utilization",
   "site-min over capacity",
   "site-min over limit",
-  "drawn over capacity",
+  "drawn over capacity (of delivered)",
   "Jain fairness",
   "kWh held back by limit",
 ];
