@@ -99,7 +99,14 @@ export function sweepChart(sweep: SweepResult): string {
     },
     legend: { bottom: 0, type: "plain" },
     grid: { left: 80, right: 30, top: 40, bottom: 70 },
-    xAxis: { type: "value", name: "kW per site", nameLocation: "middle", nameGap: 25, scale: true },
+    xAxis: {
+      type: "value",
+      name: "kW per site",
+      nameLocation: "middle",
+      nameGap: 25,
+      min: "dataMin",
+      max: "dataMax",
+    },
     yAxis: { type: "value", name: "kWh" },
     series: sweep.policies.map((p, i) => ({
       name: p.id,
