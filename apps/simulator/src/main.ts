@@ -28,6 +28,7 @@ try {
     policiesMs: Record<string, number>;
     sweepMs?: number;
     optimumMs?: number;
+    reportMs?: number;
     runtimeMs?: number;
   } = { policiesMs: {} };
   const { scenario, dir } = loadScenario(flags.scenario);
@@ -60,11 +61,13 @@ try {
   // The offline optimum (optimum.ts) is wired here once it is part of this command.
   const optimum = { reason: "this build of the simulator has no offline optimum" } as OptimumInput;
   if (!("reason" in optimum)) timing.optimumMs = optimum.solveMs;
+  const t0 = performance.now();
   const report = buildReport({ scenario, source, results, optimum, sweep });
   writeFileSync(resolve(out, "report.json"), reportJson(report));
   writeFileSync(resolve(out, "report.html"), renderHtml(scenario, report, results));
   // The first substation's power chart on its own, to put in a document.
   writeFileSync(resolve(out, "substation-power.svg"), powerChart(results, 0, scenario.sampleMin));
+  timing.reportMs = Math.round(performance.now() - t0);
   timing.runtimeMs = Math.round(performance.now() - started);
   writeFileSync(resolve(out, "timing.json"), `${JSON.stringify(timing, null, 2)}\n`);
   if (flags.json) console.log(JSON.stringify(report));
