@@ -3,9 +3,9 @@ export { type Arrival, generateArrivals, readSessionsCsv } from "./arrivals.ts";
 export { POLICIES, type PolicyResult, simulate } from "./engine.ts";
 export { renderHtml } from "./html.ts";
 export type { OptimumResult, SessionOutcome, SessionRecord } from "./records.ts";
+export { SESSIONS_CSV_HEADER, SessionsCsvWriter, sessionCsvRow } from "./records-csv.ts";
 export { buildReport, type OptimumInput, reportJson, type SimulationReport, verdictLine } from "./report.ts";
 export { loadScenario, parseScenario, type Scenario, ScenarioError } from "./scenario.ts";
-export { SESSIONS_CSV_HEADER, SessionsCsvWriter, sessionCsvRow } from "./sessions-csv.ts";
 export { parseSweep, runSweep, type SweepResult } from "./sweep.ts";
 
 import { generateArrivals, readSessionsCsv } from "./arrivals.ts";

@@ -11,9 +11,9 @@ import { powerChart } from "./charts.ts";
 import { FLAGS, flagSchema, HELP } from "./command-line.ts";
 import { type PolicyResult, simulate } from "./engine.ts";
 import { renderHtml } from "./html.ts";
+import { SessionsCsvWriter } from "./records-csv.ts";
 import { buildReport, type OptimumInput, reportJson, SUMMARY_HEADER, summaryRows } from "./report.ts";
 import { loadScenario, ScenarioError } from "./scenario.ts";
-import { SessionsCsvWriter } from "./sessions-csv.ts";
 import { runSweep, type SweepResult } from "./sweep.ts";
 
 const flags = parseCommandLine({ command: "simulate", help: HELP, flags: FLAGS, schema: flagSchema });
