@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { numberFlag } from "@evgrid/kit/cli";
 import { z } from "zod";
 import { POLICIES, type Policy } from "./engine.ts";
+import { DEFAULT_OPTIMUM_MAX_SESSIONS } from "./optimum-gate.ts";
 import { DEFAULT_SWEEP_MAX_POINTS, parseSweep } from "./sweep.ts";
 
 const policyList = () => POLICIES.map((p, i) => `  ${i + 1}. ${p.id.padEnd(20)} ${p.label}`).join("\n");
@@ -27,6 +28,8 @@ Options:
                             energy delivered against capacity, and its numbers in report.json
   --sweep-max-points <n>    refuse a sweep with more points than this (default: ${DEFAULT_SWEEP_MAX_POINTS}; each point is a day
                             per policy)
+  --optimum-max-sessions <n> solve the offline optimum only up to this many sessions (default:
+                            ${DEFAULT_OPTIMUM_MAX_SESSIONS}; 0 skips it); past it the report says "not computed" and why
   --json                    print the report's JSON instead of the table
   -h, --help                this help
 
@@ -72,6 +75,7 @@ export const FLAGS = {
   policy: { type: "string" },
   sweep: { type: "string" },
   "sweep-max-points": { type: "string" },
+  "optimum-max-sessions": { type: "string" },
   json: { type: "boolean" },
 } as const;
 
@@ -85,6 +89,7 @@ export const flagSchema = z
     policy: z.string().optional(),
     sweep: z.string().optional(),
     "sweep-max-points": numberFlag(1, { integer: true }).default(DEFAULT_SWEEP_MAX_POINTS),
+    "optimum-max-sessions": numberFlag(0, { integer: true }).default(DEFAULT_OPTIMUM_MAX_SESSIONS),
     json: z.boolean().default(false),
   })
   .transform((f, ctx) => {
@@ -96,6 +101,7 @@ export const flagSchema = z
       scenario: f.scenario,
       out: f.out,
       json: f.json,
+      optimumMaxSessions: f["optimum-max-sessions"],
       policies: Array.isArray(policies) ? policies : [],
       sweep: sweep && !("error" in sweep) ? sweep : undefined,
     };

@@ -11,8 +11,9 @@ import { powerChart } from "./charts.ts";
 import { FLAGS, flagSchema, HELP } from "./command-line.ts";
 import { type PolicyResult, simulate } from "./engine.ts";
 import { renderHtml } from "./html.ts";
+import { optimumOrReason } from "./optimum-gate.ts";
 import { SessionsCsvWriter } from "./records-csv.ts";
-import { buildReport, type OptimumInput, reportJson, SUMMARY_HEADER, summaryRows } from "./report.ts";
+import { buildReport, optimumNote, reportJson, SUMMARY_HEADER, summaryRows } from "./report.ts";
 import { loadScenario, ScenarioError } from "./scenario.ts";
 import { runSweep, type SweepResult } from "./sweep.ts";
 
@@ -58,8 +59,8 @@ try {
     );
     timing.sweepMs = Math.round(performance.now() - t0);
   }
-  // The offline optimum (optimum.ts) is wired here once it is part of this command.
-  const optimum = { reason: "this build of the simulator has no offline optimum" } as OptimumInput;
+  // The solver (optimum.ts's offlineOptimum) is passed here once it is part of this command.
+  const optimum = await optimumOrReason(scenario, arrivals, flags.optimumMaxSessions, undefined);
   if (!("reason" in optimum)) timing.optimumMs = optimum.solveMs;
   const t0 = performance.now();
   const report = buildReport({ scenario, source, results, optimum, sweep });
@@ -82,6 +83,7 @@ try {
       );
     console.log("");
     for (const p of report.policies) console.log(p.verdict);
+    console.log(optimumNote(report.optimum));
     console.log(`\nreport: ${resolve(out, "report.html")} (and report.json, sessions.csv)`);
     say(`${timing.runtimeMs} ms in all`);
   }

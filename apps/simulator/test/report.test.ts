@@ -23,6 +23,7 @@ import {
   simulate,
   verdictLine,
 } from "../src/index.ts";
+import { optimumOrReason } from "../src/optimum-gate.ts";
 import { optimumSummary, summaryRows } from "../src/report.ts";
 
 const day = (seed = 5) =>
@@ -107,6 +108,28 @@ describe("verdict", () => {
     });
     expect(reportJson(solved)).not.toContain("solveMs");
     expect(solved.policies[0]?.verdict).toContain("% of the optimum");
+  });
+});
+
+test("the optimum is solved only when asked, within the session cap; a failing solver costs the column only", async () => {
+  const { scenario, arrivals } = runDay();
+  const solved = { deliveredKwh: 10, status: "Optimal", stepMin: 5, variables: 3, solveMs: 1 };
+  const solve = async () => solved;
+  expect(await optimumOrReason(scenario, arrivals, 1_000, solve)).toEqual(solved);
+  expect(await optimumOrReason(scenario, arrivals, 0, solve)).toEqual({
+    reason: "skipped: --optimum-max-sessions 0",
+  });
+  expect(await optimumOrReason(scenario, arrivals, 10, solve)).toEqual({
+    reason: `${arrivals.length} sessions, more than --optimum-max-sessions 10`,
+  });
+  expect(await optimumOrReason(scenario, arrivals, 1_000, undefined)).toMatchObject({
+    reason: expect.stringContaining("no offline optimum solver"),
+  });
+  const broken = async () => {
+    throw new Error("out of memory");
+  };
+  expect(await optimumOrReason(scenario, arrivals, 1_000, broken)).toEqual({
+    reason: "the solver failed: out of memory",
   });
 });
 
