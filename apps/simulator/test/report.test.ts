@@ -136,10 +136,12 @@ test("the optimum is solved only when asked, within the session cap; a failing s
 describe("every policy, whatever the list", () => {
   test("six policies: six verdicts, six numbered entries, none numbered twice", () => {
     const { scenario, results } = runDay();
-    const six = [...results, ...results.slice(0, 2)].map((r, i) => ({
-      ...r,
-      policy: { ...r.policy, id: `${r.policy.id}-${i}` as PolicyResult["policy"]["id"] },
-    }));
+    const six = Array.from({ length: 6 }, (_, i) => results[i % results.length] as PolicyResult).map(
+      (r, i) => ({
+        ...r,
+        policy: { ...r.policy, id: `${r.policy.id}-${i}` as PolicyResult["policy"]["id"] },
+      }),
+    );
     const html = renderHtml(scenario, buildReport({ scenario, source: "test", results: six }), six);
     expect(html.match(/<li class="verdict">/g)).toHaveLength(6);
     const list = /<ol class="policies">(.*?)<\/ol>/s.exec(html)?.[1] ?? "";
