@@ -1,9 +1,9 @@
 /**
- * `bun run simulate` as a user runs it, and its report opened by a real browser: headless Chromium
- * (Debian's `chromium`) loads the HTML from the file, and every chart must have rendered.
+ * `bun run simulate` as a user runs it: its flags, its errors, and the same seed giving the same bytes. The
+ * report in a browser is report.e2e.test.ts.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { repoRoot, runCommand } from "@evgrid/testing";
@@ -35,43 +35,45 @@ describe("bun run simulate", () => {
     expect(bad.stderr).toContain("substations.0.id");
   });
 
-  test("the shipped scenario runs; headless Chromium opens the report from disk and every chart rendered", async () => {
-    const chromium = Bun.which("chromium") ?? Bun.which("chromium-browser");
-    if (!chromium)
-      throw new Error("chromium is not installed: apt-get install -y chromium (scripts/test.sh does)");
-    const out = mkdtempSync(join(tmpdir(), "evgrid-report-"));
-    const sim = await run([process.execPath, "run", "simulate", "--out", out]);
-    expect(sim.code).toBe(0);
-    expect(sim.stdout).toContain("evgrid-priorities");
-    const report = `file://${join(out, "report.html")}`;
-    const flags = [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-dev-shm-usage",
-      "--no-first-run",
-    ];
-    // One browser run: the DOM as it rendered it, and a picture of it kept as an artefact of the run.
-    const artifacts = resolve(repoRoot, "artifacts");
-    mkdirSync(artifacts, { recursive: true });
-    const shot = join(artifacts, "simulation-report.png");
-    const dom = await run([
-      chromium,
-      ...flags,
-      "--dump-dom",
-      `--screenshot=${shot}`,
-      "--window-size=1000,2400",
-      report,
-    ]);
-    expect(dom.code).toBe(0);
-    const figures = dom.stdout.match(/<figure class="chart">[\s\S]*?<\/figure>/g) ?? [];
-    // 4 substations' power, queue length, waiting-time CDF, unmet energy.
-    expect(figures).toHaveLength(7);
-    for (const f of figures) {
-      expect(f).toContain("<svg");
-      const paths = [...f.matchAll(/<path[^>]*\sd="([^"]*)"/g)].map((m) => m[1] ?? "");
-      expect(paths.filter((d) => d.length > 20).length).toBeGreaterThan(3);
+  test("--policy with an unknown id, or a bad --sweep: exit 2 naming what is wrong", async () => {
+    const unknown = await run([process.execPath, "run", "simulate", "--policy", "evgrid,nope"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(
+      '--policy: unknown policy "nope"; valid: fewest-sessions, least-utilization',
+    );
+    for (const [sweep, says] of [
+      ["capacity=30:150", "expected capacity=START:END:STEP"],
+      [
+        "capacity=30:150:-5",
+        "expected capacity=START:END:STEP in kW, e.g. capacity=30:150:10 (START, END and STEP are plain numbers)",
+      ],
+      ["capacity=1:1000:1", "1000 points, more than --sweep-max-points 50"],
+    ] as const) {
+      const bad = await run([process.execPath, "run", "simulate", "--sweep", sweep]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain(`--sweep: ${says}`);
     }
-    expect((await Bun.file(shot).arrayBuffer()).byteLength).toBeGreaterThan(20_000);
+    const capped = await run([
+      process.execPath,
+      ...["run", "simulate", "--sweep", "capacity=30:150:10", "--sweep-max-points", "5"],
+    ]);
+    expect(capped.code).toBe(2);
+    expect(capped.stderr).toContain("13 points, more than --sweep-max-points 5");
+  });
+
+  test("the same seed twice: byte-identical report.json; the run time is in timing.json", async () => {
+    const acn = resolve(repoRoot, "apps/simulator/scenarios/acn-workplace.yaml");
+    const dir = mkdtempSync(join(tmpdir(), "evgrid-same-"));
+    const outputs: string[] = [];
+    for (const name of ["a", "b"]) {
+      const out = join(dir, name);
+      const sim = await run([process.execPath, "run", "simulate", "--scenario", acn, "--out", out]);
+      expect(sim.code).toBe(0);
+      outputs.push(await Bun.file(join(out, "report.json")).text());
+      const timing = await Bun.file(join(out, "timing.json")).json();
+      expect(timing.runtimeMs).toBeGreaterThanOrEqual(0);
+    }
+    expect(outputs[1]).toBe(outputs[0] as string);
+    expect(outputs[0]).not.toContain("runtimeMs");
   });
 });

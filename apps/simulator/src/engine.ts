@@ -19,6 +19,7 @@ import {
 } from "@evgrid/policy";
 import { Heap } from "heap-js";
 import { type Arrival, Random } from "./arrivals.ts";
+import type { SessionRecord } from "./records.ts";
 import type { Scenario } from "./scenario.ts";
 
 export type PolicyId = "fewest-sessions" | "least-utilization" | "evgrid" | "evgrid-priorities";
@@ -35,23 +36,23 @@ export interface Policy {
 export const POLICIES: readonly Policy[] = [
   {
     id: "fewest-sessions",
-    label: "1. fewest sessions, no admission (original)",
+    label: "fewest sessions, no admission (original)",
     controlled: false,
     priorities: false,
   },
   {
     id: "least-utilization",
-    label: "2. least utilization, no admission",
+    label: "least utilization, no admission",
     controlled: false,
     priorities: false,
   },
   {
     id: "evgrid",
-    label: "3. evgrid: capacity-weighted, admission, water-filling, waiting",
+    label: "evgrid: capacity-weighted, admission, water-filling, waiting",
     controlled: true,
     priorities: false,
   },
-  { id: "evgrid-priorities", label: "4. evgrid with priorities", controlled: true, priorities: true },
+  { id: "evgrid-priorities", label: "evgrid with priorities", controlled: true, priorities: true },
 ];
 
 interface Site {
@@ -89,6 +90,8 @@ interface Vehicle {
   /** When it was admitted (minutes); null while waiting or if never. */
   admittedMin: number | null;
   waitedMin: number;
+  /** The site it was last admitted to, for its session record. */
+  siteId: string | null;
   state: "new" | "waiting" | "charging" | "done" | "gone";
   refused: boolean;
   curtailed: number;
@@ -116,8 +119,11 @@ export interface PolicyResult {
   /** Sorted waiting times of admitted vehicles (0 for those admitted at once), for the CDF. */
   waits: number[];
   jainFairness: number;
-  curtailedKwMin: number;
+  /** Energy the operator's limit held back: what the sites would have handed out without it. */
+  curtailedKwh: number;
   curtailedSessions: number;
+  /** Energy delivered while no site drew more than its capacity: what a real grid would have supplied. */
+  withinLimitsKwh: number;
   /** Energy counted as delivered while a site drew more than its capacity: breakers trip; it is on paper only. */
   overCapacityKwh: number;
   byClass: Record<string, { vehicles: number; wantedKwh: number; deliveredKwh: number }>;
@@ -138,7 +144,12 @@ const KWH_EPSILON = 1e-6;
 
 /** Replays the day under one policy. */
 // biome-ignore lint/complexity/noExcessiveCognitiveComplexity: the day's loop (simulator engine issue)
-export function simulate(scenario: Scenario, arrivals: readonly Arrival[], policy: Policy): PolicyResult {
+export function simulate(
+  scenario: Scenario,
+  arrivals: readonly Arrival[],
+  policy: Policy,
+  options: { onSession?: (record: SessionRecord) => void } = {},
+): PolicyResult {
   const random = new Random(scenario.seed + 7919);
   const sites: Site[] = scenario.substations.map((s, index) => ({
     id: s.id,
@@ -167,6 +178,7 @@ export function simulate(scenario: Scenario, arrivals: readonly Arrival[], polic
     deliveredKwh: 0,
     admittedMin: null,
     waitedMin: 0,
+    siteId: null,
     state: "new",
     refused: false,
     curtailed: 0,
@@ -242,6 +254,7 @@ export function simulate(scenario: Scenario, arrivals: readonly Arrival[], polic
     site.demandKw += v.a.maxKw;
     v.state = "charging";
     v.admittedMin ??= t;
+    v.siteId = site.id;
     reshare(site, t);
   };
 
@@ -388,8 +401,22 @@ export function simulate(scenario: Scenario, arrivals: readonly Arrival[], polic
     }
   }
   for (const s of sites) advance(s, Math.max(s.atMin, DAY_MIN));
+  if (options.onSession) for (const v of vehicles) options.onSession(sessionRecord(v));
   return measure(policy, vehicles, sites, queueSeries, curtailedSessions);
 }
+
+/** A vehicle's visit as the per-session CSV gives it. */
+const sessionRecord = (v: Vehicle): SessionRecord => ({
+  id: v.a.id,
+  siteId: v.siteId,
+  stationId: null,
+  arriveMin: v.a.arriveMin,
+  departMin: v.a.departMin,
+  askedKwh: v.a.wantKwh,
+  deliveredKwh: v.deliveredKwh,
+  waitedMin: v.waitedMin,
+  outcome: v.admittedMin === null ? "refused" : "charged",
+});
 
 function percentile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return 0;
@@ -442,8 +469,9 @@ function measure(
     waitP95Min: percentile(waitedTimes, 0.95),
     waits,
     jainFairness: vehicles.length === 0 ? 1 : (sumRatio * sumRatio) / (vehicles.length * sumRatio2 || 1),
-    curtailedKwMin: sites.reduce((s, x) => s + x.curtailedKwMin, 0),
+    curtailedKwh: sites.reduce((s, x) => s + x.curtailedKwMin, 0) / 60,
     overCapacityKwh: sites.reduce((s, x) => s + x.overCapacityKwh, 0),
+    withinLimitsKwh: delivered - sites.reduce((s, x) => s + x.overCapacityKwh, 0),
     curtailedSessions,
     byClass,
     substations: sites.map((s) => ({

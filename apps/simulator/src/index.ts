@@ -1,11 +1,14 @@
 /** The simulator as a library: what `bun run simulate` does, for tests and the bench. */
 export { type Arrival, generateArrivals } from "./arrivals.ts";
 export { POLICIES, type PolicyResult, simulate } from "./engine.ts";
+export { renderHtml } from "./html.ts";
 export { type OptimumOptions, offlineOptimum, placementOf } from "./optimum.ts";
-export type { OptimumResult, SessionRecord } from "./records.ts";
-export { buildReport, renderHtml } from "./report.ts";
+export type { OptimumResult, SessionOutcome, SessionRecord } from "./records.ts";
+export { SESSIONS_CSV_HEADER, SessionsCsvWriter, sessionCsvRow } from "./records-csv.ts";
+export { buildReport, type OptimumInput, reportJson, type SimulationReport, verdictLine } from "./report.ts";
 export { loadScenario, parseScenario, type Scenario, ScenarioError } from "./scenario.ts";
 export { readSessionsCsv } from "./sessions-csv.ts";
+export { parseSweep, runSweep, type SweepResult } from "./sweep.ts";
 
 import { generateArrivals } from "./arrivals.ts";
 import { POLICIES, type PolicyResult, simulate } from "./engine.ts";

@@ -1,0 +1,236 @@
+/**
+ * The report's charts, as SVG drawn here by Apache ECharts' server-side renderer (`renderToSVGString`: no
+ * browser and no DOM needed, a well-kept library that draws time series, bars and step lines alike, and whose
+ * SVG any browser shows as it is). One colour per policy, by its place in the run, whatever the list.
+ */
+import * as echarts from "echarts";
+import type { PolicyResult } from "./engine.ts";
+
+/** Tableau 10: distinct enough for up to ten policies side by side; more cycle. */
+const PALETTE = [
+  "#d62728",
+  "#ff7f0e",
+  "#1f77b4",
+  "#2ca02c",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#17becf",
+  "#bcbd22",
+  "#7f7f7f",
+];
+export const colorOf = (i: number) => PALETTE[i % PALETTE.length] as string;
+
+export const esc = (s: string) =>
+  s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
+
+export const hhmm = (min: number) =>
+  `${String(Math.floor(min / 60) % 24).padStart(2, "0")}:${String(Math.round(min % 60)).padStart(2, "0")}`;
+
+export function svg(option: echarts.EChartsOption, width = 900, height = 320): string {
+  const chart = echarts.init(null, null, { renderer: "svg", ssr: true, width, height });
+  chart.setOption({ animation: false, ...option });
+  const out = chart.renderToSVGString();
+  chart.dispose();
+  // An accessible name (the chart's title) for screen readers and for an <img> of the file.
+  const title = (option.title as { text?: string } | undefined)?.text ?? "chart";
+  return out.replace(
+    /^<svg\b([^>]*)>/,
+    `<svg$1 role="img" aria-label="${esc(title)}"><title>${esc(title)}</title>`,
+  );
+}
+
+const title = (text: string, fontSize = 14) => ({ text, left: "center", textStyle: { fontSize } });
+
+/** Every `n` samples folded into one by `pick` (the peak, say): a thumbnail that draws fast and keeps peaks. */
+const fold = <T>(xs: readonly T[], n: number, pick: (a: T, b: T) => T): T[] => {
+  if (n <= 1) return [...xs];
+  const out: T[] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n).reduce((a, b) => pick(a, b)));
+  return out;
+};
+const SMALL_STEP_MIN = 15;
+const tightest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
+
+/**
+ * One substation's power over the day under every policy, against its capacity and the operator's limit.
+ * `small`: a thumbnail for the small multiples (no legend, fewer labels, each 15 minutes' peak: a page
+ * with hundreds of sites renders in seconds, not a minute).
+ */
+export function powerChart(
+  results: readonly PolicyResult[],
+  siteIndex: number,
+  sampleMin: number,
+  small = false,
+): string {
+  const site = results[0]?.substations[siteIndex];
+  if (!site) return "";
+  const every = small ? Math.max(1, Math.round(SMALL_STEP_MIN / sampleMin)) : 1;
+  const times = fold(
+    site.power.map((_, i) => i * sampleMin),
+    every,
+    (a) => a,
+  ).map(hhmm);
+  const line = (name: string, color: string, data: number[], extra: object = {}) => ({
+    name,
+    type: "line" as const,
+    showSymbol: false,
+    lineStyle: { width: small ? 1 : 1.5, color },
+    itemStyle: { color },
+    data,
+    ...extra,
+  });
+  return svg(
+    {
+      title: title(`${site.id}: power over the day (kW)`, small ? 12 : 14),
+      legend: small ? undefined : { bottom: 0, type: "plain" },
+      grid: small
+        ? { left: 50, right: 10, top: 30, bottom: 25 }
+        : { left: 60, right: 20, top: 40, bottom: 60 },
+      xAxis: {
+        type: "category",
+        data: times,
+        axisLabel: { interval: Math.round((small ? 360 : 120) / (sampleMin * every)) - 1 },
+      },
+      yAxis: { type: "value", name: small ? undefined : "kW" },
+      series: [
+        ...results.map((r, i) =>
+          line(
+            r.policy.id,
+            colorOf(i),
+            fold(
+              (r.substations[siteIndex] as PolicyResult["substations"][number]).power,
+              every,
+              Math.max,
+            ).map((x) => Number(x.toFixed(1))),
+          ),
+        ),
+        line(
+          "capacity",
+          "#000",
+          times.map(() => site.capacityKw),
+          { lineStyle: { type: "dashed", color: "#000", width: 1 } },
+        ),
+        line(
+          "operator limit",
+          "#6a3d9a",
+          fold(site.limit, every, tightest).map((l) => (l === null ? site.capacityKw : Number(l.toFixed(1)))),
+          { step: "end", lineStyle: { type: "dotted", color: "#6a3d9a", width: 2 } },
+        ),
+      ],
+    },
+    small ? 440 : 900,
+    small ? 220 : 320,
+  );
+}
+
+/** One policy's step line, in its colour. */
+const policySteps = (r: PolicyResult, i: number, data: number[] | number[][]) => ({
+  name: r.policy.id,
+  type: "line" as const,
+  step: "end" as const,
+  showSymbol: false,
+  lineStyle: { color: colorOf(i) },
+  itemStyle: { color: colorOf(i) },
+  data,
+});
+
+export function queueChart(results: readonly PolicyResult[], sampleMin: number): string {
+  const times = (results[0]?.queue ?? []).map((_, i) => hhmm(i * sampleMin));
+  return svg({
+    title: title("Vehicles waiting for power"),
+    legend: { bottom: 0, type: "plain" },
+    grid: { left: 60, right: 20, top: 40, bottom: 60 },
+    xAxis: { type: "category", data: times, axisLabel: { interval: Math.round(120 / sampleMin) - 1 } },
+    yAxis: { type: "value", name: "vehicles" },
+    series: results.map((r, i) => policySteps(r, i, r.queue)),
+  });
+}
+
+/** The share of admitted vehicles that waited at most x minutes. */
+export function waitCdfChart(results: readonly PolicyResult[]): string {
+  const points = (waits: number[]) => {
+    if (waits.length === 0) return [[0, 1]];
+    const step = Math.max(1, Math.floor(waits.length / 200));
+    const out: number[][] = [];
+    for (let i = 0; i < waits.length; i += step)
+      out.push([Number((waits[i] as number).toFixed(2)), (i + 1) / waits.length]);
+    out.push([waits.at(-1) as number, 1]);
+    return out;
+  };
+  return svg({
+    title: title("Waiting time before charging (CDF of admitted vehicles)"),
+    legend: { bottom: 0, type: "plain" },
+    grid: { left: 60, right: 20, top: 40, bottom: 60 },
+    xAxis: { type: "value", name: "minutes" },
+    yAxis: { type: "value", min: 0, max: 1, name: "share" },
+    series: results.map((r, i) => policySteps(r, i, points(r.waits))),
+  });
+}
+
+export function unmetChart(results: readonly PolicyResult[]): string {
+  return svg(
+    {
+      title: title("Energy wanted but not delivered (%)"),
+      grid: { left: 60, right: 20, top: 40, bottom: 80 },
+      xAxis: {
+        type: "category",
+        data: results.map((r) => r.policy.id),
+        axisLabel: { interval: 0, rotate: results.length > 5 ? 20 : 0 },
+      },
+      yAxis: { type: "value", name: "%" },
+      series: [
+        {
+          type: "bar",
+          data: results.map((r, i) => ({
+            value: Number(r.unmetPct.toFixed(2)),
+            itemStyle: { color: colorOf(i) },
+          })),
+          label: { show: true, position: "top" },
+        },
+      ],
+    },
+    Math.max(600, 110 * results.length),
+    320,
+  );
+}
+
+/**
+ * The trade-off, first thing on the page: per policy, the energy a real grid would have supplied (delivered
+ * while no site drew more than its capacity) next to the energy drawn over capacity (on paper only: a real
+ * transformer's protection trips).
+ */
+export function tradeoffChart(results: readonly PolicyResult[]): string {
+  const kwh = (x: number) => Number(x.toFixed(1));
+  return svg(
+    {
+      title: title("Energy delivered within limits vs energy drawn over capacity (kWh)"),
+      legend: { bottom: 0, type: "plain" },
+      grid: { left: 80, right: 20, top: 40, bottom: 80 },
+      xAxis: {
+        type: "category",
+        data: results.map((r) => r.policy.id),
+        axisLabel: { interval: 0, rotate: results.length > 5 ? 20 : 0 },
+      },
+      yAxis: { type: "value", name: "kWh" },
+      series: [
+        {
+          name: "delivered within limits",
+          type: "bar",
+          itemStyle: { color: "#2ca02c" },
+          data: results.map((r) => kwh(r.withinLimitsKwh)),
+        },
+        {
+          name: "drawn over capacity",
+          type: "bar",
+          itemStyle: { color: "#d62728" },
+          // A zero bar is invisible; its label still says 0.
+          label: { show: true, position: "top" },
+          data: results.map((r) => kwh(r.overCapacityKwh)),
+        },
+      ],
+    },
+    Math.max(900, 130 * results.length),
+    360,
+  );
+}

@@ -1,0 +1,111 @@
+/**
+ * `bun run simulate`'s flags: read and checked here, so that a wrong one is exit 2 naming it (kit's
+ * `parseCommandLine`), before any day is replayed.
+ */
+import { resolve } from "node:path";
+import { numberFlag } from "@evgrid/kit/cli";
+import { z } from "zod";
+import { POLICIES, type Policy } from "./engine.ts";
+import { DEFAULT_OPTIMUM_MAX_SESSIONS } from "./optimum-gate.ts";
+import { DEFAULT_SWEEP_MAX_POINTS, parseSweep } from "./sweep.ts";
+
+const policyList = () => POLICIES.map((p, i) => `  ${i + 1}. ${p.id.padEnd(20)} ${p.label}`).join("\n");
+
+export const HELP = `Usage: bun run simulate [--scenario <file>] [--out <dir>] [--policy a,b] [--sweep capacity=A:B:STEP] [--json]
+
+Replays a day of charging in virtual time (seconds, not a day) through the same admission, fair-sharing,
+choice, curtailment and wait-queue code the apps run, under each policy on the same arrivals:
+${policyList()}
+Writes to <out>: report.html (self-contained: open it from disk), report.json (the same seed gives the same
+bytes), sessions.csv (one line per vehicle and policy), timing.json (how long each part took) and
+substation-power.svg (the first substation's chart).
+
+Options:
+  --scenario <file>         JSON or YAML scenario   (default: apps/simulator/scenarios/workplace-and-home.yaml)
+  --out <dir>               where the report goes   (default: simulation/)
+  --policy <a,b>            run only these policies, by id (default: all)
+  --sweep capacity=A:B:STEP every chosen policy again with each site at A, A+STEP, ... B kW; a chart of
+                            energy delivered against capacity, and its numbers in report.json
+  --sweep-max-points <n>    refuse a sweep with more points than this (default: ${DEFAULT_SWEEP_MAX_POINTS}; each point is a day
+                            per policy)
+  --optimum-max-sessions <n> solve the offline optimum only up to this many sessions (default:
+                            ${DEFAULT_OPTIMUM_MAX_SESSIONS}; 0 skips it); past it the report says "not computed" and why
+  --json                    print the report's JSON instead of the table
+  -h, --help                this help
+
+Scenario format (every field checked; an error names the field):
+  name: text                         seed: integer (same seed, same day)
+  substations: [{ id: substation-1, capacityKw: 150 }, ...]
+  operatorLimits: [{ from: "17:00", to: "19:00", share: 0.6, substations: [ids] (default all) }]
+  arrivals:                          a Poisson process over the day...
+    perDay: 10000                    expected arrivals
+    peaks: [{ at: "08:30", spreadH: 1, share: 0.35 }, { at: "18:30", spreadH: 1.5, share: 0.4 }]
+                                     (the rest arrive evenly over the day)
+  sessionsCsv: sessions.csv          ...or real sessions, ACN-Data layout: connectionTime, disconnectTime,
+                                     kWhDelivered (other columns ignored; path relative to the scenario)
+                                     optional: stationID (overlaps refused), maxKw or maxPowerKw (kW)
+  maxCsvMb: 2048                     a larger sessionsCsv is refused before it is read
+  maxDwellH: 168                     a CSV session parked longer is refused (its line named)
+  vehicles: [{ name, share, maxKw, minKw }]   the mix (default: AC 7.4 / 11 / 22 kW, DC 100 kW)
+  energyKwh: { mean, sd, min, max }  energy wanted        dwellH: { mean, sd, min, max }  time parked
+  priorities: { fleet: 0.1, emergency: 0.01 }   shares of arrivals above standard
+  maxWaitMin: 30                     how long a refused vehicle waits for power (admitting policies)
+  sampleMin: 5                       chart resolution`;
+
+/** The policies a `--policy a,b` names, in the order given; or which id is unknown and what is valid. */
+export function selectPolicies(
+  text: string | undefined,
+  all: readonly Policy[] = POLICIES,
+): Policy[] | { error: string } {
+  if (text === undefined) return [...all];
+  const ids = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (ids.length === 0)
+    return { error: `name at least one policy; valid: ${all.map((p) => p.id).join(", ")}` };
+  const unknown = ids.filter((id) => !all.some((p) => p.id === id));
+  if (unknown.length > 0)
+    return {
+      error: `unknown policy ${unknown.map((u) => JSON.stringify(u)).join(", ")}; valid: ${all.map((p) => p.id).join(", ")}`,
+    };
+  return [...new Set(ids)].map((id) => all.find((p) => p.id === id) as Policy);
+}
+
+export const FLAGS = {
+  scenario: { type: "string" },
+  out: { type: "string" },
+  policy: { type: "string" },
+  sweep: { type: "string" },
+  "sweep-max-points": { type: "string" },
+  "optimum-max-sessions": { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+export const flagSchema = z
+  .object({
+    scenario: z
+      .string()
+      .min(1)
+      .default(resolve(import.meta.dir, "../scenarios/workplace-and-home.yaml")),
+    out: z.string().min(1).default("simulation"),
+    policy: z.string().optional(),
+    sweep: z.string().optional(),
+    "sweep-max-points": numberFlag(1, { integer: true }).default(DEFAULT_SWEEP_MAX_POINTS),
+    "optimum-max-sessions": numberFlag(0, { integer: true }).default(DEFAULT_OPTIMUM_MAX_SESSIONS),
+    json: z.boolean().default(false),
+  })
+  .transform((f, ctx) => {
+    const policies = selectPolicies(f.policy);
+    if ("error" in policies) ctx.addIssue({ code: "custom", path: ["policy"], message: policies.error });
+    const sweep = f.sweep === undefined ? undefined : parseSweep(f.sweep, f["sweep-max-points"]);
+    if (sweep && "error" in sweep) ctx.addIssue({ code: "custom", path: ["sweep"], message: sweep.error });
+    return {
+      scenario: f.scenario,
+      out: f.out,
+      json: f.json,
+      optimumMaxSessions: f["optimum-max-sessions"],
+      policies: Array.isArray(policies) ? policies : [],
+      sweep: sweep && !("error" in sweep) ? sweep : undefined,
+    };
+  });

@@ -1,0 +1,77 @@
+/**
+ * `<out>/sessions.csv`: one line per vehicle and policy, for a planner's own spreadsheet. Written as the
+ * engine hands over each session, in chunks: a million sessions times every policy is never one string.
+ */
+import { closeSync, openSync, writeSync } from "node:fs";
+import type { SessionRecord } from "./records.ts";
+
+export const SESSIONS_CSV_HEADER =
+  "policy,id,site,station,arrival_min,departure_min,asked_kwh,delivered_kwh,waited_min,outcome";
+
+/** RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. */
+const field = (s: string | null) => {
+  if (s === null) return "";
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+
+/** One line (without its line break); times are minutes since the first day's midnight. */
+export function sessionCsvRow(policyId: string, r: SessionRecord): string {
+  return [
+    field(policyId),
+    String(r.id),
+    field(r.siteId),
+    field(r.stationId),
+    r.arriveMin.toFixed(2),
+    r.departMin.toFixed(2),
+    r.askedKwh.toFixed(3),
+    r.deliveredKwh.toFixed(3),
+    r.waitedMin.toFixed(2),
+    r.outcome,
+  ].join(",");
+}
+
+/** Characters held before they are written: about a megabyte of text. */
+const FLUSH_CHARS = 1 << 20;
+
+/** The file, open for appending rows; `close()` (or `using`) writes what is left. */
+export class SessionsCsvWriter implements Disposable {
+  private readonly fd: number;
+  private chunk: string[] = [];
+  private chars = 0;
+  private closed = false;
+  rows = 0;
+
+  constructor(
+    path: string,
+    private readonly flushChars = FLUSH_CHARS,
+  ) {
+    this.fd = openSync(path, "w");
+    writeSync(this.fd, `${SESSIONS_CSV_HEADER}\n`);
+  }
+
+  add(policyId: string, record: SessionRecord): void {
+    const line = `${sessionCsvRow(policyId, record)}\n`;
+    this.chunk.push(line);
+    this.chars += line.length;
+    this.rows += 1;
+    if (this.chars >= this.flushChars) this.flush();
+  }
+
+  private flush(): void {
+    if (this.chunk.length === 0) return;
+    writeSync(this.fd, this.chunk.join(""));
+    this.chunk = [];
+    this.chars = 0;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.flush();
+    closeSync(this.fd);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

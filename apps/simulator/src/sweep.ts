@@ -1,0 +1,121 @@
+/**
+ * `--sweep capacity=30:150:10`: every chosen policy again at each capacity (kW, the same for every site), to
+ * see where buying capacity stops paying. The operator's limits are shares of capacity, so they follow.
+ */
+import type { Arrival } from "./arrivals.ts";
+import { colorOf, svg } from "./charts.ts";
+import type { Policy, PolicyResult } from "./engine.ts";
+import type { Scenario } from "./scenario.ts";
+
+/** How many points a sweep may have unless `--sweep-max-points` says otherwise: each is a full day per policy. */
+export const DEFAULT_SWEEP_MAX_POINTS = 50;
+/** A site's capacity, as the scenario bounds it. */
+const MAX_CAPACITY_KW = 1_000_000;
+
+export interface SweepSpec {
+  parameter: "capacity";
+  valuesKw: number[];
+}
+
+export interface SweepResult {
+  parameter: "capacity";
+  /** Each site's capacity at each point, kW. */
+  capacityKw: number[];
+  policies: {
+    id: string;
+    deliveredKwh: number[];
+    withinLimitsKwh: number[];
+    overCapacityKwh: number[];
+  }[];
+}
+
+const SYNTAX = "expected capacity=START:END:STEP in kW, e.g. capacity=30:150:10";
+
+/** Parses `capacity=START:END:STEP` (END included); a message saying what is wrong, or the points. */
+export function parseSweep(text: string, maxPoints: number): SweepSpec | { error: string } {
+  const m = /^capacity=([^:]+):([^:]+):([^:]+)$/.exec(text.trim());
+  if (!m) return { error: SYNTAX };
+  const [start, end, step] = [m[1], m[2], m[3]].map((x) => (/^\d+(\.\d+)?$/.test(x ?? "") ? Number(x) : NaN));
+  if (!Number.isFinite(start) || !Number.isFinite(end) || !Number.isFinite(step))
+    return { error: `${SYNTAX} (START, END and STEP are plain numbers)` };
+  const s = start as number;
+  const e = end as number;
+  const d = step as number;
+  if (s <= 0) return { error: "START must be more than 0 kW" };
+  if (e < s) return { error: `END (${e}) must not be below START (${s})` };
+  if (e > MAX_CAPACITY_KW) return { error: `END must be at most ${MAX_CAPACITY_KW} kW` };
+  if (d <= 0) return { error: "STEP must be more than 0 kW" };
+  // A tolerance so that 0.1 steps land on END despite binary fractions.
+  const points = Math.floor((e - s) / d + 1e-9) + 1;
+  if (points > maxPoints)
+    return { error: `${points} points, more than --sweep-max-points ${maxPoints}: take a larger STEP` };
+  return {
+    parameter: "capacity",
+    valuesKw: Array.from({ length: points }, (_, i) => Number((s + i * d).toFixed(6))),
+  };
+}
+
+type Simulate = (scenario: Scenario, arrivals: readonly Arrival[], policy: Policy) => PolicyResult;
+
+/** Runs the day at each capacity under each policy; `progress` hears each point as it is done. */
+export function runSweep(
+  scenario: Scenario,
+  arrivals: readonly Arrival[],
+  policies: readonly Policy[],
+  spec: SweepSpec,
+  simulate: Simulate,
+  progress: (capacityKw: number) => void = () => {},
+): SweepResult {
+  const rows = policies.map((p) => ({
+    id: p.id as string,
+    deliveredKwh: [] as number[],
+    withinLimitsKwh: [] as number[],
+    overCapacityKwh: [] as number[],
+  }));
+  for (const capacityKw of spec.valuesKw) {
+    const at: Scenario = {
+      ...scenario,
+      substations: scenario.substations.map((s) => ({ ...s, capacityKw })),
+    };
+    for (const [i, policy] of policies.entries()) {
+      const r = simulate(at, arrivals, policy);
+      const row = rows[i] as (typeof rows)[number];
+      row.deliveredKwh.push(r.deliveredKwh);
+      row.withinLimitsKwh.push(r.withinLimitsKwh);
+      row.overCapacityKwh.push(r.overCapacityKwh);
+    }
+    progress(capacityKw);
+  }
+  return { parameter: "capacity", capacityKw: spec.valuesKw, policies: rows };
+}
+
+/** Energy delivered within limits against each site's capacity, one line per policy. */
+export function sweepChart(sweep: SweepResult): string {
+  return svg({
+    title: {
+      text: "Energy delivered within limits against each site's capacity (kWh)",
+      left: "center",
+      textStyle: { fontSize: 14 },
+    },
+    legend: { bottom: 0, type: "plain" },
+    grid: { left: 80, right: 30, top: 40, bottom: 70 },
+    xAxis: {
+      type: "value",
+      name: "kW per site",
+      nameLocation: "middle",
+      nameGap: 25,
+      min: "dataMin",
+      max: "dataMax",
+    },
+    yAxis: { type: "value", name: "kWh" },
+    series: sweep.policies.map((p, i) => ({
+      name: p.id,
+      type: "line" as const,
+      showSymbol: true,
+      symbolSize: 5,
+      lineStyle: { color: colorOf(i) },
+      itemStyle: { color: colorOf(i) },
+      data: p.withinLimitsKwh.map((kwh, j) => [sweep.capacityKw[j] as number, Number(kwh.toFixed(1))]),
+    })),
+  });
+}
