@@ -192,7 +192,7 @@ export function summaryRows(results: PolicyResult[]): string[][] {
       `${f1(aboveLimit)}`,
       `${f1((100 * r.overCapacityKwh) / (r.deliveredKwh || 1))} %`,
       r.jainFairness.toFixed(3),
-      `${f1(r.curtailedKwMin)}`,
+      `${f1(r.curtailedKwh)}`,
     ];
   });
 }
@@ -207,7 +207,7 @@ export const SUMMARY_HEADER = [
   "site-minutes over limit",
   "energy drawn over capacity",
   "Jain fairness",
-  "kW-min held back by limit",
+  "kWh held back by limit",
 ];
 
 export function renderHtml(scenario: Scenario, report: SimulationReport, results: PolicyResult[]): string {

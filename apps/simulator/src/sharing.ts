@@ -1,0 +1,124 @@
+/**
+ * How one site's power is divided among its live sessions under a policy's share rule (policies.ts). The
+ * `water` and `deadlines` rules are packages/policy's `reshareSite`, the substation's own step; `edf` and
+ * `llf` are the classic online rules, written here because they are only compared, never run live.
+ */
+import {
+  type Capacity,
+  effectiveCapacityKw,
+  type NeedDemand,
+  nextLaxityCrossingS,
+  reshareSite,
+} from "@evgrid/policy";
+import type { ShareRule } from "./policies.ts";
+
+/** What sharing needs to know of a live session. */
+export interface Shared {
+  minKw: number;
+  /** Its maximum now (after any taper). */
+  capKw: number;
+  weight: number;
+  /** Energy still wanted, kWh. */
+  leftKwh: number;
+  departMin: number;
+  /** Start order at the site (ties broken by it). */
+  seq: number;
+  allocKw: number;
+}
+
+const S_PER_MIN = 60;
+
+/**
+ * Sets every session's `allocKw`; returns in how many minutes time alone changes the order (a laxity
+ * crossing), +Infinity if it never does under this rule.
+ */
+export function shareSite(rule: ShareRule, site: Capacity, live: readonly Shared[], nowMin: number): number {
+  switch (rule) {
+    case "max":
+      for (const l of live) l.allocKw = l.capKw;
+      return Number.POSITIVE_INFINITY;
+    case "water":
+      shareWater(site, live);
+      return Number.POSITIVE_INFINITY;
+    case "deadlines": {
+      const demands = live.map((l) => needOf(l, nowMin));
+      const shares = reshareSite(site, demands);
+      live.forEach((l, i) => {
+        l.allocKw = shares.sharesKw[i] as number;
+      });
+      return shares.nextCrossingS / S_PER_MIN;
+    }
+    case "edf":
+      shareInOrder(site, live, (l) => l.departMin);
+      return Number.POSITIVE_INFINITY;
+    case "llf": {
+      const demands = live.map((l) => needOf(l, nowMin));
+      shareInOrder(site, live, (_, i) => laxityMin(demands[i] as NeedDemand));
+      return (
+        nextLaxityCrossingS(
+          demands,
+          live.map((l) => l.allocKw),
+        ) / S_PER_MIN
+      );
+    }
+  }
+}
+
+const needOf = (l: Shared, nowMin: number): NeedDemand => ({
+  minKw: Math.min(l.minKw, l.capKw),
+  maxKw: l.capKw,
+  weight: l.weight,
+  energyLeftKwh: l.leftKwh,
+  departInS: (l.departMin - nowMin) * S_PER_MIN,
+});
+
+const laxityMin = (d: NeedDemand) =>
+  ((d.departInS ?? 0) - ((d.energyLeftKwh ?? 0) * 3600) / Math.max(d.maxKw, 1e-9)) / S_PER_MIN;
+
+/**
+ * Today's water-filling, by class: sessions alike in minimum, maximum and weight share one demand with a
+ * count (as the substation's power classes do), so a re-share costs O(classes), not O(sessions log sessions).
+ */
+function shareWater(site: Capacity, live: readonly Shared[]): void {
+  const classes = new Map<string, NeedDemand & { count: number }>();
+  const keys: string[] = [];
+  for (const l of live) {
+    const minKw = Math.min(l.minKw, l.capKw);
+    const key = `${minKw}|${l.capKw}|${l.weight}`;
+    keys.push(key);
+    const c = classes.get(key);
+    if (c) c.count += 1;
+    else classes.set(key, { minKw, maxKw: l.capKw, weight: l.weight, count: 1 });
+  }
+  const list = [...classes.values()];
+  const shares = reshareSite(site, list);
+  const shareOf = new Map<string, number>();
+  [...classes.keys()].forEach((k, i) => {
+    shareOf.set(k, shares.sharesKw[i] as number);
+  });
+  live.forEach((l, i) => {
+    l.allocKw = shareOf.get(keys[i] as string) as number;
+  });
+}
+
+/** Minimums first; then what is left to each in `key` order (lower first, then start order), up to its maximum. */
+function shareInOrder(site: Capacity, live: readonly Shared[], key: (l: Shared, i: number) => number): void {
+  let spareKw = effectiveCapacityKw(site);
+  for (const l of live) {
+    l.allocKw = Math.min(l.minKw, l.capKw);
+    spareKw -= l.allocKw;
+  }
+  if (spareKw <= 0) return;
+  const keys = live.map(key);
+  const order = live.map((_, i) => i);
+  order.sort(
+    (x, y) => (keys[x] as number) - (keys[y] as number) || (live[x]?.seq ?? 0) - (live[y]?.seq ?? 0),
+  );
+  for (const i of order) {
+    if (spareKw <= 0) break;
+    const l = live[i] as Shared;
+    const moreKw = Math.min(l.capKw - l.allocKw, spareKw);
+    l.allocKw += moreKw;
+    spareKw -= moreKw;
+  }
+}

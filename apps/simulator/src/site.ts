@@ -1,0 +1,140 @@
+/**
+ * One substation in the simulated day: its live sessions (an array with each session's index, so a
+ * departure is O(1), not indexOf/splice), the sums admission and choice read, and its energy books.
+ */
+import { type CandidateView, effectiveCapacityKw, KW_EPSILON } from "@evgrid/policy";
+import type { Shared } from "./sharing.ts";
+import type { Vehicle } from "./vehicle.ts";
+
+export interface Live extends Shared {
+  v: Vehicle;
+  /** Position in `site.live`. */
+  index: number;
+}
+
+export class Site {
+  limitKw: number | null = null;
+  readonly live: Live[] = [];
+  committedMinKw = 0;
+  demandKw = 0;
+  drawnKw = 0;
+  /** Virtual minute up to which energy is counted. */
+  atMin = 0;
+  /** Bumped at every re-share: older timed events for this site are stale. */
+  version = 0;
+  /** EVSEs held (admission to departure); the limit is the scenario's `evsesPerSite`. */
+  evsesHeld = 0;
+  /** What the balancer's choice reads, kept current instead of rebuilt per call. */
+  readonly view: CandidateView;
+  // measures
+  peakUtilization = 0;
+  minutesAboveCapacity = 0;
+  minutesAboveLimit = 0;
+  curtailedKwh = 0;
+  overCapacityKwh = 0;
+  withinLimitsKwh = 0;
+  readonly powerSeries: number[] = [];
+  readonly limitSeries: (number | null)[] = [];
+
+  constructor(
+    readonly id: string,
+    readonly index: number,
+    readonly capacityKw: number,
+    readonly evses: number,
+  ) {
+    this.view = {
+      id,
+      capacityKw,
+      effectiveCapacityKw: capacityKw,
+      committedMinKw: 0,
+      demandKw: 0,
+      inflightMinKw: 0,
+      inflightMaxKw: 0,
+    };
+  }
+
+  get effectiveKw(): number {
+    return effectiveCapacityKw(this);
+  }
+
+  get freeEvse(): boolean {
+    return this.evsesHeld < this.evses;
+  }
+
+  /** Minimum power a newcomer could still be promised here (admission's headroom). */
+  get headroomKw(): number {
+    return this.effectiveKw - this.committedMinKw;
+  }
+
+  setLimit(limitKw: number | null): void {
+    this.limitKw = limitKw;
+    this.view.effectiveCapacityKw = this.effectiveKw;
+  }
+
+  add(l: Live): void {
+    l.index = this.live.length;
+    this.live.push(l);
+    this.committedMinKw += l.minKw;
+    this.demandKw += l.v.a.maxKw;
+    this.sync();
+  }
+
+  remove(l: Live): void {
+    const last = this.live.pop() as Live;
+    if (last !== l) {
+      this.live[l.index] = last;
+      last.index = l.index;
+    }
+    this.committedMinKw -= l.minKw;
+    this.demandKw -= l.v.a.maxKw;
+    if (this.live.length === 0) {
+      // Exact zero again: sums of floats drift.
+      this.committedMinKw = 0;
+      this.demandKw = 0;
+    }
+    this.sync();
+  }
+
+  private sync(): void {
+    this.view.committedMinKw = this.committedMinKw;
+    this.view.demandKw = this.demandKw;
+  }
+
+  /** Counts energy and the time above capacity or limit up to `t`. O(live). */
+  advance(t: number): void {
+    const dt = t - this.atMin;
+    if (dt <= 0) return;
+    for (const l of this.live) {
+      const kwh = Math.min(l.leftKwh, (l.allocKw * dt) / 60);
+      l.leftKwh -= kwh;
+      l.v.deliveredKwh += kwh;
+    }
+    const over = this.drawnKw > this.capacityKw + KW_EPSILON;
+    const overLimit = this.limitKw !== null && this.drawnKw > this.limitKw + KW_EPSILON;
+    if (over) {
+      this.minutesAboveCapacity += dt;
+      this.overCapacityKwh += ((this.drawnKw - this.capacityKw) * dt) / 60;
+    }
+    if (overLimit) this.minutesAboveLimit += dt;
+    if (!over && !overLimit) this.withinLimitsKwh += (this.drawnKw * dt) / 60;
+    if (this.limitKw !== null) {
+      // What the limit held back: the power the site would have handed out without it.
+      const unlimited = Math.min(this.capacityKw, this.demandKw);
+      this.curtailedKwh += (Math.max(0, unlimited - this.drawnKw) * dt) / 60;
+    }
+    this.atMin = t;
+  }
+
+  /** After a re-share: what it draws, its peak, and the soonest a session completes (minutes). */
+  settleShares(t: number): number {
+    let drawn = 0;
+    let next = Number.POSITIVE_INFINITY;
+    for (const l of this.live) {
+      drawn += l.allocKw;
+      if (l.allocKw > 0) next = Math.min(next, t + (l.leftKwh / l.allocKw) * 60);
+    }
+    this.drawnKw = drawn;
+    this.peakUtilization = Math.max(this.peakUtilization, drawn / this.capacityKw);
+    return next;
+  }
+}
