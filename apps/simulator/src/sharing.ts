@@ -24,6 +24,9 @@ export interface Shared {
   /** Start order at the site (ties broken by it). */
   seq: number;
   allocKw: number;
+  /** Its class for water-filling (minimum, maximum, weight), cached: built only when its maximum changes. */
+  classKey?: string;
+  classCapKw?: number;
 }
 
 const S_PER_MIN = 60;
@@ -80,25 +83,29 @@ const laxityMin = (d: NeedDemand) =>
  * count (as the substation's power classes do), so a re-share costs O(classes), not O(sessions log sessions).
  */
 function shareWater(site: Capacity, live: readonly Shared[]): void {
-  const classes = new Map<string, NeedDemand & { count: number }>();
-  const keys: string[] = [];
+  const classes = new Map<string, NeedDemand & { count: number; shareKw: number }>();
   for (const l of live) {
-    const minKw = Math.min(l.minKw, l.capKw);
-    const key = `${minKw}|${l.capKw}|${l.weight}`;
-    keys.push(key);
-    const c = classes.get(key);
+    if (l.classCapKw !== l.capKw || l.classKey === undefined) {
+      l.classKey = `${Math.min(l.minKw, l.capKw)}|${l.capKw}|${l.weight}`;
+      l.classCapKw = l.capKw;
+    }
+    const c = classes.get(l.classKey);
     if (c) c.count += 1;
-    else classes.set(key, { minKw, maxKw: l.capKw, weight: l.weight, count: 1 });
+    else
+      classes.set(l.classKey, {
+        minKw: Math.min(l.minKw, l.capKw),
+        maxKw: l.capKw,
+        weight: l.weight,
+        count: 1,
+        shareKw: 0,
+      });
   }
   const list = [...classes.values()];
   const shares = reshareSite(site, list);
-  const shareOf = new Map<string, number>();
-  [...classes.keys()].forEach((k, i) => {
-    shareOf.set(k, shares.sharesKw[i] as number);
+  list.forEach((c, i) => {
+    c.shareKw = shares.sharesKw[i] as number;
   });
-  live.forEach((l, i) => {
-    l.allocKw = shareOf.get(keys[i] as string) as number;
-  });
+  for (const l of live) l.allocKw = (classes.get(l.classKey as string) as { shareKw: number }).shareKw;
 }
 
 /** Minimums first; then what is left to each in `key` order (lower first, then start order), up to its maximum. */
