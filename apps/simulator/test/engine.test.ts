@@ -148,7 +148,7 @@ describe("deadlines", () => {
       const arrivals = generateArrivals(day);
       const [evgrid, edf, llf, deadlines] = ["evgrid", "edf", "llf", "evgrid-deadlines"].map(
         (id) => run(day, arrivals, id).result,
-      ) as PolicyResult[];
+      ) as [PolicyResult, PolicyResult, PolicyResult, PolicyResult];
       const context = { seed, evgrid: evgrid.deliveredKwh, edf: edf.deliveredKwh, llf: llf.deliveredKwh };
       expect({ ...context, edf: edf.deliveredKwh > evgrid.deliveredKwh }).toMatchObject({ edf: true });
       expect({ ...context, llf: llf.deliveredKwh > evgrid.deliveredKwh }).toMatchObject({ llf: true });
@@ -178,7 +178,7 @@ describe("deadlines", () => {
     for (const { scenario, arrivals } of shipped) {
       const [edf, llf, deadlines] = ["edf", "llf", "evgrid-deadlines"].map(
         (id) => run(scenario, arrivals, id).result.deliveredKwh,
-      ) as number[];
+      ) as [number, number, number];
       expect(deadlines).toBeGreaterThanOrEqual(Math.max(edf, llf) - 1e-6);
     }
   });
