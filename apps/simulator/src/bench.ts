@@ -33,9 +33,13 @@ const scenario = {
   substations,
   arrivals: { perDay: flags.sessions, peaks: base.arrivals?.peaks ?? [] },
 };
-const policies = flags.policy
-  ? flags.policy.split(",").map((id) => policyById(id) ?? (console.error(`no policy ${id}`), process.exit(2)))
-  : POLICIES;
+const pick = (id: string) => {
+  const p = policyById(id);
+  if (p) return p;
+  console.error(`bench:sim: no policy ${id} (one of ${POLICIES.map((x) => x.id).join(", ")})`);
+  process.exit(2);
+};
+const policies = flags.policy ? flags.policy.split(",").map(pick) : POLICIES;
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 console.log(
