@@ -24,8 +24,8 @@ export interface Shared {
   /** Start order at the site (ties broken by it). */
   seq: number;
   allocKw: number;
-  /** Its class for water-filling (minimum, maximum, weight), cached: built only when its maximum changes. */
-  classKey?: string;
+  /** Its class for water-filling (minimum, maximum, weight), cached: looked up only when its maximum changes. */
+  cls?: Cls;
   classCapKw?: number;
 }
 
@@ -78,34 +78,57 @@ const needOf = (l: Shared, nowMin: number): NeedDemand => ({
 const laxityMin = (d: NeedDemand) =>
   ((d.departInS ?? 0) - ((d.energyLeftKwh ?? 0) * 3600) / Math.max(d.maxKw, 1e-9)) / S_PER_MIN;
 
+/** Sessions alike in minimum, maximum and weight: one demand with a count. */
+interface Cls {
+  minKw: number;
+  maxKw: number;
+  weight: number;
+  count: number;
+  shareKw: number;
+  /** Which re-share last counted it. */
+  stamp: number;
+}
+
+/** Classes are interned (a few vehicle kinds × classes); tapering maxima are many, so the table is bounded. */
+const interned = new Map<string, Cls>();
+const MAX_INTERNED = 10_000;
+let stamps = 0;
+
+function classOf(minKw: number, maxKw: number, weight: number): Cls {
+  const key = `${minKw}|${maxKw}|${weight}`;
+  let c = interned.get(key);
+  if (!c) {
+    c = { minKw, maxKw, weight, count: 0, shareKw: 0, stamp: 0 };
+    if (interned.size < MAX_INTERNED) interned.set(key, c);
+  }
+  return c;
+}
+
 /**
- * Today's water-filling, by class: sessions alike in minimum, maximum and weight share one demand with a
- * count (as the substation's power classes do), so a re-share costs O(classes), not O(sessions log sessions).
+ * Today's water-filling, by class: sessions alike share one demand with a count (as the substation's power
+ * classes do), so the re-share itself costs O(classes), and handing out the shares O(sessions) reads.
  */
 function shareWater(site: Capacity, live: readonly Shared[]): void {
-  const classes = new Map<string, NeedDemand & { count: number; shareKw: number }>();
+  const stamp = ++stamps;
+  const list: Cls[] = [];
   for (const l of live) {
-    if (l.classCapKw !== l.capKw || l.classKey === undefined) {
-      l.classKey = `${Math.min(l.minKw, l.capKw)}|${l.capKw}|${l.weight}`;
+    if (l.cls === undefined || l.classCapKw !== l.capKw) {
+      l.cls = classOf(Math.min(l.minKw, l.capKw), l.capKw, l.weight);
       l.classCapKw = l.capKw;
     }
-    const c = classes.get(l.classKey);
-    if (c) c.count += 1;
-    else
-      classes.set(l.classKey, {
-        minKw: Math.min(l.minKw, l.capKw),
-        maxKw: l.capKw,
-        weight: l.weight,
-        count: 1,
-        shareKw: 0,
-      });
+    const c = l.cls;
+    if (c.stamp !== stamp) {
+      c.stamp = stamp;
+      c.count = 0;
+      list.push(c);
+    }
+    c.count += 1;
   }
-  const list = [...classes.values()];
   const shares = reshareSite(site, list);
   list.forEach((c, i) => {
     c.shareKw = shares.sharesKw[i] as number;
   });
-  for (const l of live) l.allocKw = (classes.get(l.classKey as string) as { shareKw: number }).shareKw;
+  for (const l of live) l.allocKw = (l.cls as Cls).shareKw;
 }
 
 /** Minimums first; then what is left to each in `key` order (lower first, then start order), up to its maximum. */
