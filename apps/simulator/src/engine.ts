@@ -46,6 +46,8 @@ export function simulate(
   const byId = new Map(sites.map((s) => [s.id, s]));
   const stations = new Map<string, Site>();
   const taper = scenario.taper;
+  const lazy = policy.share === "max" && !taper;
+  for (const s of sites) s.lazy = lazy;
   const events = newTimeline();
   for (const l of scenario.operatorLimits) {
     const ids = l.substations ?? sites.map((s) => s.id);
@@ -77,6 +79,7 @@ export function simulate(
 
   /** New shares at a site after any change, and its next completion and re-share events. */
   const reshare = (site: Site, t: number) => {
+    if (lazy) return; // nobody's power changes but the one starting or stopping (start, stop)
     site.version += 1;
     if (taper) for (const l of site.live) l.capKw = taperedMaxKw(taper, l.v.a, l.v.deliveredKwh);
     const crossMin = shareSite(policy.share, site, site.live, t);
@@ -101,6 +104,7 @@ export function simulate(
       seq: seq++,
       allocKw: 0,
       index: 0,
+      sinceMin: t,
     };
     site.add(live);
     v.live = live;
@@ -112,11 +116,15 @@ export function simulate(
     }
     v.admittedMin ??= t;
     v.waitedMin = t - v.waitFromMin;
-    reshare(site, t);
+    if (lazy) events.push({ t: site.startLazy(live, t), order: 2, kind: "full", live });
+    else reshare(site, t);
   };
 
-  const stop = (v: Vehicle) => {
-    (v.site as Site).remove(v.live as Live);
+  /** It stops drawing (its site advanced to `t` first). */
+  const stop = (v: Vehicle, t: number) => {
+    const site = v.site as Site;
+    site.remove(v.live as Live);
+    if (lazy) site.stopLazy(v.live as Live, t);
     v.live = null;
   };
 
@@ -171,8 +179,8 @@ export function simulate(
   };
 
   /** A car that is full: it stops drawing (and is settled) but holds its EVSE until it leaves. */
-  const finish = (v: Vehicle) => {
-    stop(v);
+  const finish = (v: Vehicle, t: number) => {
+    stop(v, t);
     v.state = "done";
     settle(v);
   };
@@ -186,7 +194,7 @@ export function simulate(
     } else if (v.state === "charging") {
       const site = v.site as Site;
       site.advance(t);
-      stop(v);
+      stop(v, t);
       v.state = "gone";
       releaseEvse(v);
       settle(v);
@@ -203,7 +211,7 @@ export function simulate(
       const l = site.live[i] as Live;
       const capKw = taper ? taperedMaxKw(taper, l.v.a, l.v.deliveredKwh) : l.capKw;
       if (l.leftKwh <= KWH_EPSILON || capKw < FULL_AT_SHARE_OF_MAX * l.v.a.maxKw) {
-        finish(l.v);
+        finish(l.v, t);
         freed = true;
       }
     }
@@ -224,7 +232,7 @@ export function simulate(
         site.committedMinKw,
       );
       for (const l of newestFirst.slice(0, shed)) {
-        stop(l.v);
+        stop(l.v, t);
         releaseEvse(l.v);
         l.v.curtailed += 1;
         tally.curtailedSessions += 1;
@@ -240,6 +248,14 @@ export function simulate(
       case "depart":
         depart(e.v, t);
         break;
+      case "full": {
+        const v = e.live.v;
+        if (v.live !== e.live) break;
+        (v.site as Site).advance(t);
+        finish(v, t);
+        serve(t);
+        break;
+      }
       case "complete":
       case "tick":
         if (e.version === e.site.version) step(e.site, t);

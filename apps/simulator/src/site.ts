@@ -10,6 +10,8 @@ export interface Live extends Shared {
   v: Vehicle;
   /** Position in `site.live`. */
   index: number;
+  /** Lazy books only: since when it has drawn `allocKw` without its energy being counted. */
+  sinceMin: number;
 }
 
 export class Site {
@@ -24,6 +26,12 @@ export class Site {
   version = 0;
   /** EVSEs held (admission to departure); the limit is the scenario's `evsesPerSite`. */
   evsesHeld = 0;
+  /**
+   * Lazy books, for share rules under which a session's power never changes while it charges (everyone at
+   * its maximum, no taper): energy is counted per session when it stops, and `drawnKw` is kept as a sum,
+   * so an event costs O(1) instead of O(live sessions).
+   */
+  lazy = false;
   /** What the balancer's choice reads, kept current instead of rebuilt per call. */
   readonly view: CandidateView;
   // measures
@@ -104,11 +112,12 @@ export class Site {
   advance(t: number): void {
     const dt = t - this.atMin;
     if (dt <= 0) return;
-    for (const l of this.live) {
-      const kwh = Math.min(l.leftKwh, (l.allocKw * dt) / 60);
-      l.leftKwh -= kwh;
-      l.v.deliveredKwh += kwh;
-    }
+    if (!this.lazy)
+      for (const l of this.live) {
+        const kwh = Math.min(l.leftKwh, (l.allocKw * dt) / 60);
+        l.leftKwh -= kwh;
+        l.v.deliveredKwh += kwh;
+      }
     const over = this.drawnKw > this.capacityKw + KW_EPSILON;
     const overLimit = this.limitKw !== null && this.drawnKw > this.limitKw + KW_EPSILON;
     if (over) {
@@ -123,6 +132,23 @@ export class Site {
       this.curtailedKwh += (Math.max(0, unlimited - this.drawnKw) * dt) / 60;
     }
     this.atMin = t;
+  }
+
+  /** Lazy books: a session starts at its maximum; returns when it will be full (minutes). */
+  startLazy(l: Live, t: number): number {
+    l.allocKw = l.capKw;
+    l.sinceMin = t;
+    this.drawnKw += l.allocKw;
+    this.peakUtilization = Math.max(this.peakUtilization, this.drawnKw / this.capacityKw);
+    return l.allocKw > 0 ? t + (l.leftKwh / l.allocKw) * 60 : Number.POSITIVE_INFINITY;
+  }
+
+  /** Lazy books: a session stops at `t` (the site advanced to `t` first); its energy is counted now. */
+  stopLazy(l: Live, t: number): void {
+    const kwh = Math.min(l.leftKwh, (l.allocKw * (t - l.sinceMin)) / 60);
+    l.leftKwh -= kwh;
+    l.v.deliveredKwh += kwh;
+    this.drawnKw = this.live.length === 0 ? 0 : this.drawnKw - l.allocKw;
   }
 
   /** After a re-share: what it draws, its peak, and the soonest a session completes (minutes). */

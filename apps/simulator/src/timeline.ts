@@ -4,7 +4,7 @@
  */
 import { Heap } from "heap-js";
 import type { Arrival } from "./arrivals.ts";
-import type { Site } from "./site.ts";
+import type { Live, Site } from "./site.ts";
 import type { Vehicle } from "./vehicle.ts";
 
 /** At the same minute: limits, departures, completions and re-shares, give-ups, arrivals, samples. */
@@ -12,6 +12,7 @@ export type Event =
   | { t: number; order: 0; kind: "limit"; sites: string[]; share: number | null }
   | { t: number; order: 1; kind: "depart"; v: Vehicle }
   | { t: number; order: 2; kind: "complete" | "tick"; site: Site; version: number }
+  | { t: number; order: 2; kind: "full"; live: Live }
   | { t: number; order: 3; kind: "giveUp"; v: Vehicle; epoch: number }
   | { t: number; order: 5; kind: "sample" };
 
