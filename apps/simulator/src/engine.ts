@@ -18,6 +18,7 @@ import { type PolicyResult, Tally } from "./results.ts";
 import type { Scenario } from "./scenario.ts";
 import { shareSite } from "./sharing.ts";
 import { type Live, Site } from "./site.ts";
+import { SiteClock } from "./site-clock.ts";
 import { type Event, newTimeline, replay } from "./timeline.ts";
 import { type EngineArrival, newVehicle, recordOf, type Vehicle } from "./vehicle.ts";
 import { WaitQueue } from "./wait-queue.ts";
@@ -49,6 +50,7 @@ export function simulate(
   const lazy = policy.share === "max" && !taper;
   for (const s of sites) s.lazy = lazy;
   const events = newTimeline();
+  const clock = new SiteClock(sites.length);
   for (const l of scenario.operatorLimits) {
     const ids = l.substations ?? sites.map((s) => s.id);
     events.push({ t: l.from, order: 0, kind: "limit", sites: ids, share: l.share });
@@ -80,16 +82,12 @@ export function simulate(
   /** New shares at a site after any change, and its next completion and re-share events. */
   const reshare = (site: Site, t: number) => {
     if (lazy) return; // nobody's power changes but the one starting or stopping (start, stop)
-    site.version += 1;
     if (taper) for (const l of site.live) l.capKw = taperedMaxKw(taper, l.v.a, l.v.deliveredKwh);
     const crossMin = shareSite(policy.share, site, site.live, t);
     const next = site.settleShares(t);
-    if (next < Number.POSITIVE_INFINITY)
-      events.push({ t: next, order: 2, kind: "complete", site, version: site.version });
     let tick = t + Math.max(scenario.reshareGapMin, crossMin);
     if (taper && site.live.length > 0) tick = Math.min(tick, t + taper.stepMin);
-    if (tick < Number.POSITIVE_INFINITY)
-      events.push({ t: tick, order: 2, kind: "tick", site, version: site.version });
+    clock.set(site.index, Math.min(next, tick));
   };
 
   const start = (v: Vehicle, site: Site, t: number) => {
@@ -256,10 +254,6 @@ export function simulate(
         serve(t);
         break;
       }
-      case "complete":
-      case "tick":
-        if (e.version === e.site.version) step(e.site, t);
-        break;
       case "giveUp": {
         const v = e.v;
         if (v.state !== "waiting" || v.waitEpoch !== e.epoch) break;
@@ -291,7 +285,17 @@ export function simulate(
     if (!tryStart(v, a.arriveMin)) waitOrLeave(v, a.arriveMin);
   };
 
-  replay(events, arrivals as readonly EngineArrival[], arrive, handle);
+  replay(
+    { events, clock, arrivals: arrivals as readonly EngineArrival[] },
+    {
+      arrive,
+      event: handle,
+      wake: (i, t) => {
+        clock.set(i, Number.POSITIVE_INFINITY);
+        step(sites[i] as Site, t);
+      },
+    },
+  );
   for (const s of sites) s.advance(Math.max(s.atMin, DAY_MIN));
   return tally.result(policy, sites, queueSeries);
 }

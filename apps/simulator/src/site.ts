@@ -22,8 +22,6 @@ export class Site {
   drawnKw = 0;
   /** Virtual minute up to which energy is counted. */
   atMin = 0;
-  /** Bumped at every re-share: older timed events for this site are stale. */
-  version = 0;
   /** EVSEs held (admission to departure); the limit is the scenario's `evsesPerSite`. */
   evsesHeld = 0;
   /**

@@ -4,18 +4,22 @@
  */
 import { Heap } from "heap-js";
 import type { Arrival } from "./arrivals.ts";
-import type { Live, Site } from "./site.ts";
+import type { Live } from "./site.ts";
+import type { SiteClock } from "./site-clock.ts";
 import type { Vehicle } from "./vehicle.ts";
 
-/** At the same minute: limits, departures, completions and re-shares, give-ups, arrivals, samples. */
+/**
+ * At the same minute: limits, departures, a site's wake-up (a completion or a re-share due, from the
+ * SiteClock) or a car full, give-ups, arrivals, samples.
+ */
 export type Event =
   | { t: number; order: 0; kind: "limit"; sites: string[]; share: number | null }
   | { t: number; order: 1; kind: "depart"; v: Vehicle }
-  | { t: number; order: 2; kind: "complete" | "tick"; site: Site; version: number }
   | { t: number; order: 2; kind: "full"; live: Live }
   | { t: number; order: 3; kind: "giveUp"; v: Vehicle; epoch: number }
   | { t: number; order: 5; kind: "sample" };
 
+const WAKE_ORDER = 2;
 const ARRIVE_ORDER = 4;
 
 export const newTimeline = () => new Heap<Event>((x, y) => x.t - y.t || x.order - y.order);
@@ -28,25 +32,30 @@ function isSorted(arrivals: readonly Arrival[]): boolean {
   return true;
 }
 
-/** Runs every event and arrival in time order until none is left. */
+/** Runs every event, site wake-up and arrival in time order until none is left. */
 export function replay<A extends Arrival>(
-  events: Heap<Event>,
-  arrivals: readonly A[],
-  arrive: (a: A) => void,
-  handle: (e: Event) => void,
+  sources: { events: Heap<Event>; clock: SiteClock; arrivals: readonly A[] },
+  on: { arrive: (a: A) => void; event: (e: Event) => void; wake: (site: number, t: number) => void },
 ): void {
-  const ordered = isSorted(arrivals) ? arrivals : [...arrivals].sort(byArrival);
+  const { events, clock } = sources;
+  const ordered = isSorted(sources.arrivals) ? sources.arrivals : [...sources.arrivals].sort(byArrival);
   let next = 0;
   for (;;) {
     const top = events.peek();
+    const wake = clock.peek();
     const a = ordered[next];
-    if (a && (!top || a.arriveMin < top.t || (a.arriveMin === top.t && ARRIVE_ORDER < top.order))) {
-      next += 1;
-      arrive(a);
-      continue;
+    let t = top ? top.t : Number.POSITIVE_INFINITY;
+    let order = top ? top.order : Number.POSITIVE_INFINITY;
+    const wakeFirst = wake !== undefined && (wake.t < t || (wake.t === t && WAKE_ORDER < order));
+    if (wake && wakeFirst) {
+      t = wake.t;
+      order = WAKE_ORDER;
     }
-    if (!top) return;
-    events.pop();
-    handle(top);
+    if (a && (a.arriveMin < t || (a.arriveMin === t && ARRIVE_ORDER < order))) {
+      next += 1;
+      on.arrive(a);
+    } else if (wake && wakeFirst) on.wake(wake.site, wake.t);
+    else if (top) on.event(events.pop() as Event);
+    else return;
   }
 }
