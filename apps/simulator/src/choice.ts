@@ -59,3 +59,18 @@ function leastBy(sites: readonly Site[], score: (s: Site) => number): Site | und
   }
   return best;
 }
+
+/** A station is one EVSE of one site: stations are dealt to the sites in turn, in order of first appearance. */
+export class Stations {
+  private readonly site = new Map<string, Site>();
+  constructor(private readonly sites: readonly Site[]) {}
+
+  siteOf(stationId: string): Site {
+    let s = this.site.get(stationId);
+    if (!s) {
+      s = this.sites[this.site.size % this.sites.length] as Site;
+      this.site.set(stationId, s);
+    }
+    return s;
+  }
+}

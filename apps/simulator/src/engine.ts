@@ -10,7 +10,7 @@
  */
 import { curtailSite, PRIORITY_WEIGHT } from "@evgrid/policy";
 import { type Arrival, Random } from "./arrivals.ts";
-import { chooseSite, headroomKw } from "./choice.ts";
+import { chooseSite, headroomKw, Stations } from "./choice.ts";
 import type { Policy } from "./policies.ts";
 import { FULL_AT_SHARE_OF_MAX, taperedMaxKw } from "./realism.ts";
 import type { SessionRecord } from "./records.ts";
@@ -45,33 +45,17 @@ export function simulate(
   const evses = scenario.evsesPerSite ?? Number.POSITIVE_INFINITY;
   const sites = scenario.substations.map((s, i) => new Site(s.id, i, s.capacityKw, evses));
   const byId = new Map(sites.map((s) => [s.id, s]));
-  const stations = new Map<string, Site>();
+  const stations = new Stations(sites);
   const taper = scenario.taper;
   const lazy = policy.share === "max" && !taper;
   for (const s of sites) s.lazy = lazy;
-  const events = newTimeline();
+  const events = newTimeline(scenario, DAY_MIN);
   const clock = new SiteClock(sites.length);
-  for (const l of scenario.operatorLimits) {
-    const ids = l.substations ?? sites.map((s) => s.id);
-    events.push({ t: l.from, order: 0, kind: "limit", sites: ids, share: l.share });
-    events.push({ t: l.to, order: 0, kind: "limit", sites: ids, share: null });
-  }
-  for (let t = 0; t <= DAY_MIN; t += scenario.sampleMin) events.push({ t, order: 5, kind: "sample" });
 
   const queue = new WaitQueue();
   const queueSeries: number[] = [];
   const tally = new Tally();
   let seq = 0;
-
-  /** A station is one EVSE of one site: stations are dealt to sites in order of first appearance. */
-  const stationSite = (id: string): Site => {
-    let s = stations.get(id);
-    if (!s) {
-      s = sites[stations.size % sites.length] as Site;
-      stations.set(id, s);
-    }
-    return s;
-  };
 
   const settle = (v: Vehicle) => {
     const record = recordOf(v, !v.boundSite && !sites.some((s) => s.freeEvse));
@@ -279,7 +263,7 @@ export function simulate(
   };
 
   const arrive = (a: EngineArrival) => {
-    const bound = a.stationId === undefined ? null : stationSite(a.stationId);
+    const bound = a.stationId === undefined ? null : stations.siteOf(a.stationId);
     const v = newVehicle(a, policy.priorities, bound);
     events.push({ t: a.departMin, order: 1, kind: "depart", v });
     if (!tryStart(v, a.arriveMin)) waitOrLeave(v, a.arriveMin);

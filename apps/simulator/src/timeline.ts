@@ -4,6 +4,7 @@
  */
 import { Heap } from "heap-js";
 import type { Arrival } from "./arrivals.ts";
+import type { Scenario } from "./scenario.ts";
 import type { Live } from "./site.ts";
 import type { SiteClock } from "./site-clock.ts";
 import type { Vehicle } from "./vehicle.ts";
@@ -22,7 +23,17 @@ export type Event =
 const WAKE_ORDER = 2;
 const ARRIVE_ORDER = 4;
 
-export const newTimeline = () => new Heap<Event>((x, y) => x.t - y.t || x.order - y.order);
+/** The heap, holding the day's fixed events: the operator's limits and the chart samples. */
+export function newTimeline(scenario: Scenario, dayMin: number): Heap<Event> {
+  const events = new Heap<Event>((x, y) => x.t - y.t || x.order - y.order);
+  for (const l of scenario.operatorLimits) {
+    const ids = l.substations ?? scenario.substations.map((s) => s.id);
+    events.push({ t: l.from, order: 0, kind: "limit", sites: ids, share: l.share });
+    events.push({ t: l.to, order: 0, kind: "limit", sites: ids, share: null });
+  }
+  for (let t = 0; t <= dayMin; t += scenario.sampleMin) events.push({ t, order: 5, kind: "sample" });
+  return events;
+}
 
 const byArrival = (x: Arrival, y: Arrival) => x.arriveMin - y.arriveMin || x.id - y.id;
 
