@@ -11,6 +11,7 @@
 import { curtailSite, PRIORITY_WEIGHT } from "@evgrid/policy";
 import { type Arrival, Random } from "./arrivals.ts";
 import { chooseSite, headroomKw, Stations } from "./choice.ts";
+import { ClassBooks } from "./class-books.ts";
 import type { Policy } from "./policies.ts";
 import { FULL_AT_SHARE_OF_MAX, taperedMaxKw } from "./realism.ts";
 import type { SessionRecord } from "./records.ts";
@@ -48,7 +49,11 @@ export function simulate(
   const stations = new Stations(sites);
   const taper = scenario.taper;
   const lazy = policy.share === "max" && !taper;
-  for (const s of sites) s.lazy = lazy;
+  const byClass = policy.share === "water" && !taper;
+  for (const s of sites) {
+    s.lazy = lazy;
+    s.books = byClass ? new ClassBooks() : null;
+  }
   const events = newTimeline(scenario, DAY_MIN);
   const clock = new SiteClock(sites.length);
 
@@ -67,7 +72,7 @@ export function simulate(
   const reshare = (site: Site, t: number) => {
     if (lazy) return; // nobody's power changes but the one starting or stopping (start, stop)
     if (taper) for (const l of site.live) l.capKw = taperedMaxKw(taper, l.v.a, l.v.deliveredKwh);
-    const crossMin = shareSite(policy.share, site, site.live, t);
+    const crossMin = byClass ? Number.POSITIVE_INFINITY : shareSite(policy.share, site, site.live, t);
     const next = site.settleShares(t);
     let tick = t + Math.max(scenario.reshareGapMin, crossMin);
     if (taper && site.live.length > 0) tick = Math.min(tick, t + taper.stepMin);
@@ -189,7 +194,11 @@ export function simulate(
   const step = (site: Site, t: number) => {
     site.advance(t);
     let freed = false;
-    for (let i = site.live.length - 1; i >= 0; i--) {
+    for (const l of site.books?.full() ?? []) {
+      finish(l.v, t);
+      freed = true;
+    }
+    for (let i = site.live.length - 1; i >= 0 && !site.books; i--) {
       const l = site.live[i] as Live;
       const capKw = taper ? taperedMaxKw(taper, l.v.a, l.v.deliveredKwh) : l.capKw;
       if (l.leftKwh <= KWH_EPSILON || capKw < FULL_AT_SHARE_OF_MAX * l.v.a.maxKw) {

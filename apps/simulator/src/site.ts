@@ -3,6 +3,7 @@
  * departure is O(1), not indexOf/splice), the sums admission and choice read, and its energy books.
  */
 import { type CandidateView, effectiveCapacityKw, KW_EPSILON } from "@evgrid/policy";
+import type { ClassBooks } from "./class-books.ts";
 import type { Shared } from "./sharing.ts";
 import type { Vehicle } from "./vehicle.ts";
 
@@ -12,6 +13,9 @@ export interface Live extends Shared {
   index: number;
   /** Lazy books only: since when it has drawn `allocKw` without its energy being counted. */
   sinceMin: number;
+  /** Class books only: its class, and the class integral when it joined. */
+  book?: object | undefined;
+  joinedAtKwh?: number;
 }
 
 export class Site {
@@ -30,6 +34,8 @@ export class Site {
    * so an event costs O(1) instead of O(live sessions).
    */
   lazy = false;
+  /** Energy counted by class (water-filling without taper); null: per session. */
+  books: ClassBooks | null = null;
   /** What the balancer's choice reads, kept current instead of rebuilt per call. */
   readonly view: CandidateView;
   // measures
@@ -80,12 +86,18 @@ export class Site {
   add(l: Live): void {
     l.index = this.live.length;
     this.live.push(l);
+    this.books?.join(l);
     this.committedMinKw += l.minKw;
     this.demandKw += l.v.a.maxKw;
     this.sync();
   }
 
   remove(l: Live): void {
+    if (this.books) {
+      const kwh = this.books.leave(l);
+      l.leftKwh -= kwh;
+      l.v.deliveredKwh += kwh;
+    }
     const last = this.live.pop() as Live;
     if (last !== l) {
       this.live[l.index] = last;
@@ -110,7 +122,8 @@ export class Site {
   advance(t: number): void {
     const dt = t - this.atMin;
     if (dt <= 0) return;
-    if (!this.lazy)
+    if (this.books) this.books.advance(dt);
+    else if (!this.lazy)
       for (const l of this.live) {
         const kwh = Math.min(l.leftKwh, (l.allocKw * dt) / 60);
         l.leftKwh -= kwh;
@@ -149,8 +162,16 @@ export class Site {
     this.drawnKw = this.live.length === 0 ? 0 : this.drawnKw - l.allocKw;
   }
 
-  /** After a re-share: what it draws, its peak, and the soonest a session completes (minutes). */
+  /**
+   * After a re-share: what it draws, its peak, and the soonest a session completes (minutes). With class
+   * books it is the re-share too (by class).
+   */
   settleShares(t: number): number {
+    if (this.books) {
+      this.drawnKw = this.books.share(this);
+      this.peakUtilization = Math.max(this.peakUtilization, this.drawnKw / this.capacityKw);
+      return this.books.nextFullMin(t);
+    }
     let drawn = 0;
     let next = Number.POSITIVE_INFINITY;
     for (const l of this.live) {
