@@ -4,8 +4,11 @@
  */
 import { type CandidateView, effectiveCapacityKw, KW_EPSILON } from "@evgrid/policy";
 import type { ClassBooks } from "./class-books.ts";
+import { FULL_AT_SHARE_OF_MAX, type Taper, taperedMaxKw } from "./realism.ts";
 import type { Shared } from "./sharing.ts";
 import type { Vehicle } from "./vehicle.ts";
+
+const KWH_EPSILON = 1e-6;
 
 export interface Live extends Shared {
   v: Vehicle;
@@ -143,6 +146,17 @@ export class Site {
       this.curtailedKwh += (Math.max(0, unlimited - this.drawnKw) * dt) / 60;
     }
     this.atMin = t;
+  }
+
+  /** The sessions full by now (at the site's `atMin`): their energy is in, or their taper says full. */
+  full(taper: Taper | undefined): Live[] {
+    if (this.books) return this.books.full();
+    return this.live.filter(
+      (l) =>
+        l.leftKwh <= KWH_EPSILON ||
+        (taper !== undefined &&
+          taperedMaxKw(taper, l.v.a, l.v.deliveredKwh) < FULL_AT_SHARE_OF_MAX * l.v.a.maxKw),
+    );
   }
 
   /** Lazy books: a session starts at its maximum; returns when it will be full (minutes). */
