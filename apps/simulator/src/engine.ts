@@ -99,6 +99,8 @@ export function simulate(
       sinceMin: t,
     };
     site.add(live);
+    if (!v.departScheduled) events.push({ t: v.a.departMin, order: 1, kind: "depart", v });
+    v.departScheduled = true;
     v.live = live;
     v.site = site;
     v.state = "charging";
@@ -167,10 +169,10 @@ export function simulate(
       },
       (v) => {
         general = null;
+        // One due to leave now is not started (its give-up settles it); one that fits nowhere stays queued.
+        if (v.a.departMin <= t || !tryStart(v, t)) return false;
         queue.left();
-        if (tryStart(v, t)) return true;
-        queue.push(v);
-        return false;
+        return true;
       },
     );
   };
@@ -274,7 +276,6 @@ export function simulate(
   const arrive = (a: EngineArrival) => {
     const bound = a.stationId === undefined ? null : stations.siteOf(a.stationId);
     const v = newVehicle(a, policy.priorities, bound);
-    events.push({ t: a.departMin, order: 1, kind: "depart", v });
     if (!tryStart(v, a.arriveMin)) waitOrLeave(v, a.arriveMin);
   };
 

@@ -29,6 +29,11 @@ export interface Vehicle {
   live: Live | null;
   holdsEvse: boolean;
   curtailed: number;
+  /**
+   * Whether its departure is in the timeline: only once it first charges (a waiting car leaves by its
+   * give-up, due at its departure at the latest), so refused cars leave nothing behind in the heap.
+   */
+  departScheduled: boolean;
 }
 
 export function newVehicle(a: EngineArrival, priorities: boolean, boundSite: Site | null): Vehicle {
@@ -47,6 +52,7 @@ export function newVehicle(a: EngineArrival, priorities: boolean, boundSite: Sit
     live: null,
     holdsEvse: false,
     curtailed: 0,
+    departScheduled: false,
   };
 }
 
