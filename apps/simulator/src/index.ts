@@ -1,6 +1,16 @@
 /** The simulator as a library: what `bun run simulate` does, for tests and the bench. */
 export { type Arrival, generateArrivals, readSessionsCsv } from "./arrivals.ts";
-export { POLICIES, type PolicyResult, simulate } from "./engine.ts";
+export {
+  POLICIES,
+  type Policy,
+  type PolicyId,
+  type PolicyResult,
+  policyById,
+  type SimulateOptions,
+  simulate,
+} from "./engine.ts";
+export { POLICY_IDS } from "./policies.ts";
+export type { OptimumResult, SessionOutcome, SessionRecord } from "./records.ts";
 export { buildReport, renderHtml } from "./report.ts";
 export { loadScenario, parseScenario, type Scenario, ScenarioError } from "./scenario.ts";
 
