@@ -73,7 +73,7 @@ export function simulate(
     options.onSession?.(record);
   };
 
-  /** New shares at a site after any change, and its next completion and re-share events. */
+  /** New shares at a site after any change, and its next wake-up (a session full, a crossing, a taper step). */
   const reshare = (site: Site, t: number) => {
     if (lazy) return; // nobody's power changes but the one starting or stopping (start, stop)
     if (taper) for (const l of site.live) l.capKw = taperedMaxKw(taper, l.v.a, l.v.deliveredKwh);
