@@ -1,8 +1,17 @@
 /** The simulator as a library: what `bun run simulate` does, for tests and the bench. */
 export { type Arrival, generateArrivals } from "./arrivals.ts";
-export { POLICIES, type PolicyResult, simulate } from "./engine.ts";
+export {
+  POLICIES,
+  type Policy,
+  type PolicyId,
+  type PolicyResult,
+  policyById,
+  type SimulateOptions,
+  simulate,
+} from "./engine.ts";
 export { renderHtml } from "./html.ts";
 export { type OptimumOptions, offlineOptimum, placementOf } from "./optimum.ts";
+export { POLICY_IDS } from "./policies.ts";
 export type { OptimumResult, SessionOutcome, SessionRecord } from "./records.ts";
 export { SESSIONS_CSV_HEADER, SessionsCsvWriter, sessionCsvRow } from "./records-csv.ts";
 export { buildReport, type OptimumInput, reportJson, type SimulationReport, verdictLine } from "./report.ts";

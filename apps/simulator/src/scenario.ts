@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
+import { realismFields } from "./realism.ts";
 
 /** "HH:MM" within a day, as minutes since midnight. */
 const clock = z
@@ -112,6 +113,7 @@ export const scenarioSchema = z
       .default(30),
     /** Sampling step of the charts, minutes. */
     sampleMin: z.number().min(1).max(60).default(5),
+    ...realismFields,
   })
   .superRefine((s, ctx) => {
     if (!s.arrivals === !s.sessionsCsv) {

@@ -1,0 +1,67 @@
+/**
+ * `bun run bench:sim [--sessions 100000] [--sites 20] [--policy a,b]`: the engine's time and memory per
+ * policy on a generated day (the shipped workplace-and-home scenario, its arrivals scaled to `--sessions`
+ * and its substations repeated to `--sites`, so each site sees the same load per kW as in 100k/20).
+ * Prints the machine's load first: figures from a shared machine are only comparable within one run.
+ */
+import { loadavg } from "node:os";
+import { resolve } from "node:path";
+import { parseCommandLine } from "@evgrid/kit/cli";
+import { z } from "zod";
+import { generateArrivals } from "./arrivals.ts";
+import { POLICIES, policyById, simulate } from "./engine.ts";
+import { loadScenario } from "./scenario.ts";
+
+const flags = parseCommandLine({
+  command: "bench:sim",
+  help: "Usage: bun run bench:sim [--sessions N] [--sites N] [--policy id,id]",
+  flags: { sessions: { type: "string" }, sites: { type: "string" }, policy: { type: "string" } },
+  schema: z.object({
+    sessions: z.coerce.number().int().positive().max(10_000_000).default(100_000),
+    sites: z.coerce.number().int().positive().max(10_000).default(20),
+    policy: z.string().optional(),
+  }),
+});
+
+const { scenario: base } = loadScenario(resolve(import.meta.dir, "../scenarios/workplace-and-home.yaml"));
+const substations = Array.from({ length: flags.sites }, (_, i) => ({
+  id: `site-${i + 1}`,
+  capacityKw: (base.substations[i % base.substations.length] as { capacityKw: number }).capacityKw,
+}));
+const scenario = {
+  ...base,
+  substations,
+  arrivals: { perDay: flags.sessions, peaks: base.arrivals?.peaks ?? [] },
+};
+const pick = (id: string) => {
+  const p = policyById(id);
+  if (p) return p;
+  console.error(`bench:sim: no policy ${id} (one of ${POLICIES.map((x) => x.id).join(", ")})`);
+  process.exit(2);
+};
+const policies = flags.policy ? flags.policy.split(",").map(pick) : POLICIES;
+
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+console.log(
+  `load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ")} (${navigator.hardwareConcurrency} cores)`,
+);
+let t0 = performance.now();
+const arrivals = generateArrivals(scenario);
+console.log(
+  `${arrivals.length} arrivals on ${flags.sites} sites generated in ${((performance.now() - t0) / 1000).toFixed(1)} s, RSS ${mb(process.memoryUsage.rss())}`,
+);
+for (const policy of policies) {
+  t0 = performance.now();
+  let settled = 0;
+  const r = simulate(scenario, arrivals, policy, {
+    onSession: () => {
+      settled += 1;
+    },
+  });
+  const s = (performance.now() - t0) / 1000;
+  console.log(
+    `${policy.id.padEnd(18)} ${s.toFixed(1).padStart(6)} s  RSS ${mb(process.memoryUsage.rss()).padStart(7)}  delivered ${(r.deliveredKwh / 1000).toFixed(1)} MWh of ${(r.wantedKwh / 1000).toFixed(1)}  settled ${settled}`,
+  );
+}

@@ -1,0 +1,199 @@
+/**
+ * One substation in the simulated day: its live sessions (an array with each session's index, so a
+ * departure is O(1), not indexOf/splice), the sums admission and choice read, and its energy books.
+ */
+import { type CandidateView, effectiveCapacityKw, KW_EPSILON } from "@evgrid/policy";
+import type { ClassBooks } from "./class-books.ts";
+import { FULL_AT_SHARE_OF_MAX, type Taper, taperedMaxKw } from "./realism.ts";
+import type { Shared } from "./sharing.ts";
+import type { Vehicle } from "./vehicle.ts";
+
+const KWH_EPSILON = 1e-6;
+
+export interface Live extends Shared {
+  v: Vehicle;
+  /** Position in `site.live`. */
+  index: number;
+  /** Lazy books only: since when it has drawn `allocKw` without its energy being counted. */
+  sinceMin: number;
+  /** Class books only: its class, and the class integral when it joined. */
+  book?: object | undefined;
+  joinedAtKwh?: number;
+}
+
+export class Site {
+  limitKw: number | null = null;
+  readonly live: Live[] = [];
+  committedMinKw = 0;
+  demandKw = 0;
+  drawnKw = 0;
+  /** Virtual minute up to which energy is counted. */
+  atMin = 0;
+  /** EVSEs held (admission to departure); the limit is the scenario's `evsesPerSite`. */
+  evsesHeld = 0;
+  /**
+   * Lazy books, for share rules under which a session's power never changes while it charges (everyone at
+   * its maximum, no taper): energy is counted per session when it stops, and `drawnKw` is kept as a sum,
+   * so an event costs O(1) instead of O(live sessions).
+   */
+  lazy = false;
+  /** Energy counted by class (water-filling without taper); null: per session. */
+  books: ClassBooks | null = null;
+  /** What the balancer's choice reads, kept current instead of rebuilt per call. */
+  readonly view: CandidateView;
+  // measures
+  peakUtilization = 0;
+  minutesAboveCapacity = 0;
+  minutesAboveLimit = 0;
+  curtailedKwh = 0;
+  overCapacityKwh = 0;
+  withinLimitsKwh = 0;
+  readonly powerSeries: number[] = [];
+  readonly limitSeries: (number | null)[] = [];
+
+  constructor(
+    readonly id: string,
+    readonly index: number,
+    readonly capacityKw: number,
+    readonly evses: number,
+  ) {
+    this.view = {
+      id,
+      capacityKw,
+      effectiveCapacityKw: capacityKw,
+      committedMinKw: 0,
+      demandKw: 0,
+      inflightMinKw: 0,
+      inflightMaxKw: 0,
+    };
+  }
+
+  get effectiveKw(): number {
+    return effectiveCapacityKw(this);
+  }
+
+  get freeEvse(): boolean {
+    return this.evsesHeld < this.evses;
+  }
+
+  /** Minimum power a newcomer could still be promised here (admission's headroom). */
+  get headroomKw(): number {
+    return this.effectiveKw - this.committedMinKw;
+  }
+
+  setLimit(limitKw: number | null): void {
+    this.limitKw = limitKw;
+    this.view.effectiveCapacityKw = this.effectiveKw;
+  }
+
+  add(l: Live): void {
+    l.index = this.live.length;
+    this.live.push(l);
+    this.books?.join(l);
+    this.committedMinKw += l.minKw;
+    this.demandKw += l.v.a.maxKw;
+    this.sync();
+  }
+
+  remove(l: Live): void {
+    if (this.books) {
+      const kwh = this.books.leave(l);
+      l.leftKwh -= kwh;
+      l.v.deliveredKwh += kwh;
+    }
+    const last = this.live.pop() as Live;
+    if (last !== l) {
+      this.live[l.index] = last;
+      last.index = l.index;
+    }
+    this.committedMinKw -= l.minKw;
+    this.demandKw -= l.v.a.maxKw;
+    if (this.live.length === 0) {
+      // Exact zero again: sums of floats drift.
+      this.committedMinKw = 0;
+      this.demandKw = 0;
+    }
+    this.sync();
+  }
+
+  private sync(): void {
+    this.view.committedMinKw = this.committedMinKw;
+    this.view.demandKw = this.demandKw;
+  }
+
+  /** Counts energy and the time above capacity or limit up to `t`. O(live). */
+  advance(t: number): void {
+    const dt = t - this.atMin;
+    if (dt <= 0) return;
+    if (this.books) this.books.advance(dt);
+    else if (!this.lazy)
+      for (const l of this.live) {
+        const kwh = Math.min(l.leftKwh, (l.allocKw * dt) / 60);
+        l.leftKwh -= kwh;
+        l.v.deliveredKwh += kwh;
+      }
+    const over = this.drawnKw > this.capacityKw + KW_EPSILON;
+    const overLimit = this.limitKw !== null && this.drawnKw > this.limitKw + KW_EPSILON;
+    if (over) {
+      this.minutesAboveCapacity += dt;
+      this.overCapacityKwh += ((this.drawnKw - this.capacityKw) * dt) / 60;
+    }
+    if (overLimit) this.minutesAboveLimit += dt;
+    if (!over && !overLimit) this.withinLimitsKwh += (this.drawnKw * dt) / 60;
+    if (this.limitKw !== null) {
+      // What the limit held back: the power the site would have handed out without it.
+      const unlimited = Math.min(this.capacityKw, this.demandKw);
+      this.curtailedKwh += (Math.max(0, unlimited - this.drawnKw) * dt) / 60;
+    }
+    this.atMin = t;
+  }
+
+  /** The sessions full by now (at the site's `atMin`): their energy is in, or their taper says full. */
+  full(taper: Taper | undefined): Live[] {
+    if (this.books) return this.books.full();
+    return this.live.filter(
+      (l) =>
+        l.leftKwh <= KWH_EPSILON ||
+        (taper !== undefined &&
+          taperedMaxKw(taper, l.v.a, l.v.deliveredKwh) < FULL_AT_SHARE_OF_MAX * l.v.a.maxKw),
+    );
+  }
+
+  /** Lazy books: a session starts at its maximum; returns when it will be full (minutes). */
+  startLazy(l: Live, t: number): number {
+    l.allocKw = l.capKw;
+    l.sinceMin = t;
+    this.drawnKw += l.allocKw;
+    this.peakUtilization = Math.max(this.peakUtilization, this.drawnKw / this.capacityKw);
+    return l.allocKw > 0 ? t + (l.leftKwh / l.allocKw) * 60 : Number.POSITIVE_INFINITY;
+  }
+
+  /** Lazy books: a session stops at `t` (the site advanced to `t` first); its energy is counted now. */
+  stopLazy(l: Live, t: number): void {
+    const kwh = Math.min(l.leftKwh, (l.allocKw * (t - l.sinceMin)) / 60);
+    l.leftKwh -= kwh;
+    l.v.deliveredKwh += kwh;
+    this.drawnKw = this.live.length === 0 ? 0 : this.drawnKw - l.allocKw;
+  }
+
+  /**
+   * After a re-share: what it draws, its peak, and the soonest a session completes (minutes). With class
+   * books it is the re-share too (by class).
+   */
+  settleShares(t: number): number {
+    if (this.books) {
+      this.drawnKw = this.books.share(this);
+      this.peakUtilization = Math.max(this.peakUtilization, this.drawnKw / this.capacityKw);
+      return this.books.nextFullMin(t);
+    }
+    let drawn = 0;
+    let next = Number.POSITIVE_INFINITY;
+    for (const l of this.live) {
+      drawn += l.allocKw;
+      if (l.allocKw > 0) next = Math.min(next, t + (l.leftKwh / l.allocKw) * 60);
+    }
+    this.drawnKw = drawn;
+    this.peakUtilization = Math.max(this.peakUtilization, drawn / this.capacityKw);
+    return next;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The day's clock: timed events from a heap, arrivals merged in from their sorted array (so the heap holds
+ * only what is pending for cars already there, not the whole day's arrivals).
+ */
+import { Heap } from "heap-js";
+import type { Arrival } from "./arrivals.ts";
+import type { Scenario } from "./scenario.ts";
+import type { Live } from "./site.ts";
+import type { SiteClock } from "./site-clock.ts";
+import type { Vehicle } from "./vehicle.ts";
+
+/**
+ * At the same minute: limits, departures, a site's wake-up (a completion or a re-share due, from the
+ * SiteClock) or a car full, give-ups, arrivals, samples.
+ */
+export type Event =
+  | { t: number; order: 0; kind: "limit"; sites: string[]; share: number | null }
+  | { t: number; order: 1; kind: "depart"; v: Vehicle }
+  | { t: number; order: 2; kind: "full"; live: Live }
+  | { t: number; order: 3; kind: "giveUp"; v: Vehicle; epoch: number }
+  | { t: number; order: 5; kind: "sample" };
+
+const WAKE_ORDER = 2;
+const ARRIVE_ORDER = 4;
+
+/** The heap, holding the day's fixed events: the operator's limits and the chart samples. */
+export function newTimeline(scenario: Scenario, dayMin: number): Heap<Event> {
+  const events = new Heap<Event>((x, y) => x.t - y.t || x.order - y.order);
+  for (const l of scenario.operatorLimits) {
+    const ids = l.substations ?? scenario.substations.map((s) => s.id);
+    events.push({ t: l.from, order: 0, kind: "limit", sites: ids, share: l.share });
+    events.push({ t: l.to, order: 0, kind: "limit", sites: ids, share: null });
+  }
+  for (let t = 0; t <= dayMin; t += scenario.sampleMin) events.push({ t, order: 5, kind: "sample" });
+  return events;
+}
+
+const byArrival = (x: Arrival, y: Arrival) => x.arriveMin - y.arriveMin || x.id - y.id;
+
+function isSorted(arrivals: readonly Arrival[]): boolean {
+  for (let i = 1; i < arrivals.length; i++)
+    if (byArrival(arrivals[i - 1] as Arrival, arrivals[i] as Arrival) > 0) return false;
+  return true;
+}
+
+/** Runs every event, site wake-up and arrival in time order until none is left. */
+export function replay<A extends Arrival>(
+  sources: { events: Heap<Event>; clock: SiteClock; arrivals: readonly A[] },
+  on: { arrive: (a: A) => void; event: (e: Event) => void; wake: (site: number, t: number) => void },
+): void {
+  const { events, clock } = sources;
+  const ordered = isSorted(sources.arrivals) ? sources.arrivals : [...sources.arrivals].sort(byArrival);
+  let next = 0;
+  for (;;) {
+    const top = events.peek();
+    const wake = clock.peek();
+    const a = ordered[next];
+    let t = top ? top.t : Number.POSITIVE_INFINITY;
+    let order = top ? top.order : Number.POSITIVE_INFINITY;
+    const wakeFirst = wake !== undefined && (wake.t < t || (wake.t === t && WAKE_ORDER < order));
+    if (wake && wakeFirst) {
+      t = wake.t;
+      order = WAKE_ORDER;
+    }
+    if (a && (a.arriveMin < t || (a.arriveMin === t && ARRIVE_ORDER < order))) {
+      next += 1;
+      on.arrive(a);
+    } else if (wake && wakeFirst) on.wake(wake.site, wake.t);
+    else if (top) on.event(events.pop() as Event);
+    else return;
+  }
+}
