@@ -58,7 +58,9 @@ describe("a substation on a full disk (issue 8, point 3)", () => {
     const hog = diskHog(path, CAP_MB);
     try {
       await using a = await spawnSubstation(env);
-      hog.take(5); // room that will be freed later, as deleting some other file would
+      // Room that will be freed later, as deleting some other file would: more than the energy checkpoint
+      // of every session admitted below needs (one row, ~25 bytes a session), or it could not land after.
+      hog.take(15);
 
       // Sessions that will end by themselves while the disk is full.
       const short = await Promise.all(
