@@ -209,7 +209,7 @@ if (!smoke) {
   const t0 = performance.now();
   const runs = runAll(scenario, dir);
   simulateS = (performance.now() - t0) / 1000;
-  say(`  simulate (${runs[0]?.vehicles} sessions, 4 policies)       ${simulateS.toFixed(2)} s`);
+  say(`  simulate (${runs[0]?.vehicles} sessions, ${runs.length} policies)       ${simulateS.toFixed(2)} s`);
 }
 const station: [StationCost, StationCost] = smoke
   ? [await stationCost(10, 3, 500), await stationCost(1000, 3, 500)]

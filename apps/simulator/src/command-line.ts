@@ -50,6 +50,10 @@ Scenario format (every field checked; an error names the field):
   energyKwh: { mean, sd, min, max }  energy wanted        dwellH: { mean, sd, min, max }  time parked
   priorities: { fleet: 0.1, emergency: 0.01 }   shares of arrivals above standard
   maxWaitMin: 30                     how long a refused vehicle waits for power (admitting policies)
+  taper: { fromSoc: 0.8, batteryKwh: 60, stepMin: 5 }   battery taper, linear two-stage (default: none)
+  evsesPerSite: 20                   charging points per site (default: as many as cars)
+  whenEvsesBusy: wait | leave        a car that finds every EVSE busy           (default: wait)
+  reshareGapMin: 1                   least time between re-shares that only time triggers (deadline policies)
   sampleMin: 5                       chart resolution`;
 
 /** The policies a `--policy a,b` names, in the order given; or which id is unknown and what is valid. */
