@@ -111,6 +111,19 @@ export async function startReplicas(
 }
 
 /** Every session (active or ended) of every substation. */
+/** Waits until every replica has lost the store and places unknown vehicles by hash (a lease later). */
+export async function untilHashing(grid: Awaited<ReturnType<typeof startReplicas>>, replicas = [0, 1]) {
+  for (const i of replicas)
+    await eventually(
+      async () =>
+        expect(await grid.operator(i).stateInfo.query()).toMatchObject({
+          storeUp: false,
+          storeHashing: true,
+        }),
+      { timeoutMs: 15_000 },
+    );
+}
+
 export function allSessions(grid: { substations: RunningSubstation[] }) {
   return grid.substations.flatMap((s) => s.station.list("all", 100_000));
 }

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { errorDataOf, walkInVehicleId } from "@evgrid/contract";
 import { eventually, metricValue, spawnApp, startOcppGateway } from "@evgrid/testing";
 import { RedisClient } from "bun";
-import { sharedRedis, startReplicas } from "./replica-grid.ts";
+import { sharedRedis, startReplicas, untilHashing } from "./replica-grid.ts";
 
 setDefaultTimeout(60_000);
 
@@ -173,17 +173,7 @@ describe("balancer replicas sharing state", () => {
     expect((await grid.operator(0).stateInfo.query()).storeUp).toBe(false);
     // A lease later, the vehicle's hashed home (the same for every replica): the second replica's request
     // goes where the substations say it charges, which refuses it.
-    for (const i of [0, 1])
-      await eventually(
-        async () =>
-          expect(await grid.operator(i).stateInfo.query()).toMatchObject({
-            storeUp: false,
-            storeHashing: true,
-          }),
-        {
-          timeoutMs: 15_000,
-        },
-      );
+    await untilHashing(grid);
     const during = await grid.operator(0).dispatch.mutate(req);
     expect(await reasonOf(grid.operator(1).dispatch.mutate(req))).toBe("VEHICLE_ALREADY_CHARGING");
     expect(grid.activeByVehicle().get("ev-store-down")).toBe(1);

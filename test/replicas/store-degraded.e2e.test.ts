@@ -8,7 +8,7 @@ import { errorDataOf } from "@evgrid/contract";
 import { internalClient } from "@evgrid/link";
 import { eventually, spawnApp } from "@evgrid/testing";
 import { RedisClient } from "bun";
-import { allSessions, sharedRedis, startReplicas } from "./replica-grid.ts";
+import { allSessions, sharedRedis, startReplicas, untilHashing } from "./replica-grid.ts";
 
 setDefaultTimeout(90_000);
 
@@ -38,17 +38,7 @@ async function trusted(grid: Grid): Promise<void> {
 /** Stops the store and waits until both replicas admit unknown vehicles again (a lease later, by hash). */
 async function storeSilent(grid: Grid): Promise<void> {
   await shared.redis.stop();
-  for (const i of [0, 1])
-    await eventually(
-      async () =>
-        expect(await grid.operator(i).stateInfo.query()).toMatchObject({
-          storeUp: false,
-          storeHashing: true,
-        }),
-      {
-        timeoutMs: 15_000,
-      },
-    );
+  await untilHashing(grid);
 }
 
 describe("the store silent: the substations say where a key or vehicle is", () => {
