@@ -24,6 +24,8 @@ const HELP = `Usage: bun run bench:ocpp [options]
   --charging <n>   of them charging at substation-1            (default: 500; the rest idle at substation-2)
   --reshares <n>   operator-limit changes at substation-1      (default: 30)
   --json           print only the JSON result
+  --gateway-cpu-prof <dir>  run the gateway under Bun's --cpu-prof, stopped (SIGTERM) right after the re-shares
+                   so they are the profile's last seconds
 
 Bench-only gateway settings (every charger logs in from 127.0.0.1 at once, which production's login
 bounds are there to refuse): OCPP_AUTH_VERIFY_CONCURRENCY = the core count, OCPP_AUTH_VERIFY_QUEUE,
@@ -40,14 +42,17 @@ const flags = parseCommandLine({
     charging: { type: "string" },
     reshares: { type: "string" },
     json: { type: "boolean" },
+    "gateway-cpu-prof": { type: "string" },
   },
   schema: z.object({
     chargers: numberFlag(2, { integer: true }).default(1000),
     charging: numberFlag(1, { integer: true }).default(500),
     reshares: numberFlag(1, { integer: true }).default(30),
     json: z.boolean().default(false),
+    "gateway-cpu-prof": z.string().optional(),
   }),
 });
+const profileDir = flags["gateway-cpu-prof"];
 const say = (s: string) => !flags.json && console.log(s);
 const TARGET_P99_MS = 250;
 const token = randomBytes(24).toString("base64url");
@@ -71,25 +76,29 @@ await using s2 = await spawnApp("substation", {
   SUBSTATION_DB_PATH: ":memory:",
 });
 await using balancer = await spawnApp("balancer", { ...common, SUBSTATION_URLS: `${s1.url},${s2.url}` });
-await using gateway = await spawnApp("ocpp-gateway", {
-  ...common,
-  OCPP_PORT: "0",
-  BALANCER_URL: balancer.url,
-  OCPP_DB_PATH: `${dir.path}/gateway.sqlite`,
-  OCPP_WALKIN_MIN_KW: "1.4",
-  // Bench-only (see HELP): thousands of logins from one address, which the production bounds refuse.
-  OCPP_AUTH_VERIFY_CONCURRENCY: String(Math.max(1, Math.min(64, cpus().length))),
-  OCPP_AUTH_VERIFY_QUEUE: "100000",
-  OCPP_AUTH_VERIFY_PER_ADDRESS: "100000",
-  OCPP_AUTH_VERIFY_WAIT_MS: "600000",
-  // Bench-only: a cheap hash, so registering and connecting thousands is not an argon2 benchmark.
-  OCPP_ARGON2_MEMORY_KIB: "64",
-  OCPP_ARGON2_TIME_COST: "1",
-  // The simulated chargers send no MeterValues: a meter silent past OCPP_METER_SILENT_S counts as drawing
-  // nothing and reclaim caps it at its minimum (what an earlier 18-minute set-up ran into: every charger at
-  // 1.4 kW). The bench measures re-shares, not reclaim: silence never counts here.
-  OCPP_METER_SILENT_S: String(7 * 24 * 3600),
-});
+await using gateway = await spawnApp(
+  "ocpp-gateway",
+  {
+    ...common,
+    OCPP_PORT: "0",
+    BALANCER_URL: balancer.url,
+    OCPP_DB_PATH: `${dir.path}/gateway.sqlite`,
+    OCPP_WALKIN_MIN_KW: "1.4",
+    // Bench-only (see HELP): thousands of logins from one address, which the production bounds refuse.
+    OCPP_AUTH_VERIFY_CONCURRENCY: String(Math.max(1, Math.min(64, cpus().length))),
+    OCPP_AUTH_VERIFY_QUEUE: "100000",
+    OCPP_AUTH_VERIFY_PER_ADDRESS: "100000",
+    OCPP_AUTH_VERIFY_WAIT_MS: "600000",
+    // Bench-only: a cheap hash, so registering and connecting thousands is not an argon2 benchmark.
+    OCPP_ARGON2_MEMORY_KIB: "64",
+    OCPP_ARGON2_TIME_COST: "1",
+    // The simulated chargers send no MeterValues: a meter silent past OCPP_METER_SILENT_S counts as drawing
+    // nothing and reclaim caps it at its minimum (what an earlier 18-minute set-up ran into: every charger at
+    // 1.4 kW). The bench measures re-shares, not reclaim: silence never counts here.
+    OCPP_METER_SILENT_S: String(7 * 24 * 3600),
+  },
+  profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+);
 const info = (await gateway.call("gatewayInfo")).json.result.data as { ocppUrl: string };
 const rssIdle = await rssBytes(gateway.pid);
 
@@ -200,6 +209,9 @@ const cpuS = {
   chargers: (benchCpu.user + benchCpu.system) / 1e6,
 };
 const rssAfter = await rssBytes(gateway.pid);
+// Bun writes a CPU profile only on a clean exit: stop the gateway now (SIGTERM), so the re-shares are the
+// profile's last `wall` seconds.
+if (profileDir) say(`gateway stopped (exit ${await gateway.stop()}): CPU profile in ${profileDir}`);
 await Promise.all(chargers.map((c) => c.close()));
 
 const pct = (xs: number[], q: number) => {
