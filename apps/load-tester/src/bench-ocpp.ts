@@ -76,29 +76,27 @@ await using s2 = await spawnApp("substation", {
   SUBSTATION_DB_PATH: ":memory:",
 });
 await using balancer = await spawnApp("balancer", { ...common, SUBSTATION_URLS: `${s1.url},${s2.url}` });
-await using gateway = await spawnApp(
-  "ocpp-gateway",
-  {
-    ...common,
-    OCPP_PORT: "0",
-    BALANCER_URL: balancer.url,
-    OCPP_DB_PATH: `${dir.path}/gateway.sqlite`,
-    OCPP_WALKIN_MIN_KW: "1.4",
-    // Bench-only (see HELP): thousands of logins from one address, which the production bounds refuse.
-    OCPP_AUTH_VERIFY_CONCURRENCY: String(Math.max(1, Math.min(64, cpus().length))),
-    OCPP_AUTH_VERIFY_QUEUE: "100000",
-    OCPP_AUTH_VERIFY_PER_ADDRESS: "100000",
-    OCPP_AUTH_VERIFY_WAIT_MS: "600000",
-    // Bench-only: a cheap hash, so registering and connecting thousands is not an argon2 benchmark.
-    OCPP_ARGON2_MEMORY_KIB: "64",
-    OCPP_ARGON2_TIME_COST: "1",
-    // The simulated chargers send no MeterValues: a meter silent past OCPP_METER_SILENT_S counts as drawing
-    // nothing and reclaim caps it at its minimum (what an earlier 18-minute set-up ran into: every charger at
-    // 1.4 kW). The bench measures re-shares, not reclaim: silence never counts here.
-    OCPP_METER_SILENT_S: String(7 * 24 * 3600),
-  },
-  profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
-);
+await using gateway = await spawnApp("ocpp-gateway", {
+  ...common,
+  OCPP_PORT: "0",
+  BALANCER_URL: balancer.url,
+  OCPP_DB_PATH: `${dir.path}/gateway.sqlite`,
+  OCPP_WALKIN_MIN_KW: "1.4",
+  // Bench-only (see HELP): thousands of logins from one address, which the production bounds refuse.
+  OCPP_AUTH_VERIFY_CONCURRENCY: String(Math.max(1, Math.min(64, cpus().length))),
+  OCPP_AUTH_VERIFY_QUEUE: "100000",
+  OCPP_AUTH_VERIFY_PER_ADDRESS: "100000",
+  OCPP_AUTH_VERIFY_WAIT_MS: "600000",
+  // Bench-only: a cheap hash, so registering and connecting thousands is not an argon2 benchmark.
+  OCPP_ARGON2_MEMORY_KIB: "64",
+  OCPP_ARGON2_TIME_COST: "1",
+  // The simulated chargers send no MeterValues: a meter silent past OCPP_METER_SILENT_S counts as drawing
+  // nothing and reclaim caps it at its minimum (what an earlier 18-minute set-up ran into: every charger at
+  // 1.4 kW). The bench measures re-shares, not reclaim: silence never counts here.
+  OCPP_METER_SILENT_S: String(7 * 24 * 3600),
+  // Bun's own flags through its environment: the gateway alone runs under the profiler.
+  ...(profileDir ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
+});
 const info = (await gateway.call("gatewayInfo")).json.result.data as { ocppUrl: string };
 const rssIdle = await rssBytes(gateway.pid);
 

@@ -273,10 +273,8 @@ type Json = any;
 export async function spawnApp(
   app: "substation" | "balancer" | "charge-api" | "ocpp-gateway",
   env: Record<string, string>,
-  /** Bun's own flags before the script (a bench's `--cpu-prof`, say). */
-  bunArgs: string[] = [],
 ) {
-  const running = await spawnListening([process.execPath, ...bunArgs, `apps/${app}/src/main.ts`], {
+  const running = await spawnListening([process.execPath, `apps/${app}/src/main.ts`], {
     HOST: "127.0.0.1",
     PORT: "0",
     ...env,
