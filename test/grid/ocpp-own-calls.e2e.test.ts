@@ -4,7 +4,7 @@
  * charger unmanaged, counted at its maximum), never taken as an acceptance.
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { eventually, metricValue } from "@evgrid/testing";
+import { eventually, metricValue, startGrid, startOcppGateway } from "@evgrid/testing";
 import { type Frame, kind, type RawCharger, rawGateway } from "./ocpp-raw.ts";
 
 setDefaultTimeout(60_000);
@@ -56,4 +56,31 @@ test("a charger's malformed answer to its SetChargingProfile is refused: unmanag
   const [good] = open;
   expect(kind((await good?.call("SetChargingProfile", { evseId: "x" })) ?? null)).toBe("NotImplemented");
   expect(kind((await good?.call("SetChargingProfile", {})) ?? null)).toBe("NotImplemented");
+});
+
+test("a charger that never answers its SetChargingProfile times out (the gateway's own call timeout): unmanaged", async () => {
+  await using grid = await startGrid({ capacitiesKw: [40] });
+  await using ocpp = await startOcppGateway(grid, {
+    OCPP_CALL_TIMEOUT_MS: "300",
+    OCPP_PROFILE_BACKOFF_MS: "600000",
+  });
+  await ocpp.charger("cp-silent", { protocol: "ocpp1.6", behaviour: { profileAnswer: "silent" } });
+  await ocpp.charger("cp-answers", { protocol: "ocpp2.0.1" });
+  const timeouts = async () => {
+    const metrics = await (await fetch(`${ocpp.gateway.url}/metrics`)).text();
+    return {
+      profiles: metricValue(metrics, "evgrid_ocpp_profiles_total", { outcome: "timeout" }),
+      messages: metricValue(metrics, "evgrid_ocpp_messages_total", {
+        action: "SetChargingProfile",
+        direction: "out",
+        outcome: "timeout",
+      }),
+    };
+  };
+  await eventually(async () => expect(await timeouts()).toEqual({ profiles: 1, messages: 1 }));
+  const listed = await ocpp.admin.listChargePoints.query();
+  expect(Object.fromEntries(listed.map((cp) => [cp.chargePointId, cp.managed]))).toEqual({
+    "cp-silent": false,
+    "cp-answers": true,
+  });
 });

@@ -150,7 +150,7 @@ export class OcppConnection<In extends ActionTypes, Out extends ActionTypes> {
       return out;
     } catch (err) {
       const code = err instanceof Error && "rpcErrorCode" in err ? String(err.rpcErrorCode) : undefined;
-      const outcome = err instanceof Error && err.name === "TimeoutError" ? "timeout" : (code ?? "error");
+      const outcome = err instanceof TimeoutError ? "timeout" : (code ?? "error");
       this.ctx.metrics.message(action, direction, outcome);
       throw err;
     }
