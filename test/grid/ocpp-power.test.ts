@@ -4,7 +4,13 @@
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { walkInVehicleId } from "@evgrid/contract";
-import { eventually, type SimulatedChargePoint, startGrid, startOcppGateway } from "@evgrid/testing";
+import {
+  eventually,
+  metricValue,
+  type SimulatedChargePoint,
+  startGrid,
+  startOcppGateway,
+} from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
 
@@ -64,6 +70,10 @@ test("finding 11: a 2.0.1 station answering NotImplemented counts at its maximum
   expect(callsBefore).toBeLessThanOrEqual(2);
   const metrics = await (await fetch(`${ocpp.gateway.url}/metrics`)).text();
   expect(metrics).toMatch(/evgrid_ocpp_unmanaged_chargers(\{[^}]*\})? 1\b/);
+  // Its refusals are counted as messages by outcome (the CALLERROR's code) and as refused profiles.
+  const refusedCalls = { action: "SetChargingProfile", direction: "out", outcome: "NotImplemented" };
+  expect(metricValue(metrics, "evgrid_ocpp_messages_total", refusedCalls)).toBe(callsBefore);
+  expect(metricValue(metrics, "evgrid_ocpp_profiles_total", { outcome: "rejected" })).toBe(callsBefore);
 });
 
 test("finding 12: nine chargers sharing 60 kW are given limits that sum within it (watts rounded down)", async () => {

@@ -24,6 +24,8 @@ const HELP = `Usage: bun run bench:ocpp [options]
   --charging <n>   of them charging at substation-1            (default: 500; the rest idle at substation-2)
   --reshares <n>   operator-limit changes at substation-1      (default: 30)
   --json           print only the JSON result
+  --gateway-cpu-prof <dir>  run the gateway under Bun's --cpu-prof, stopped (SIGTERM) right after the re-shares
+                   so they are the profile's last seconds
 
 Bench-only gateway settings (every charger logs in from 127.0.0.1 at once, which production's login
 bounds are there to refuse): OCPP_AUTH_VERIFY_CONCURRENCY = the core count, OCPP_AUTH_VERIFY_QUEUE,
@@ -40,14 +42,17 @@ const flags = parseCommandLine({
     charging: { type: "string" },
     reshares: { type: "string" },
     json: { type: "boolean" },
+    "gateway-cpu-prof": { type: "string" },
   },
   schema: z.object({
     chargers: numberFlag(2, { integer: true }).default(1000),
     charging: numberFlag(1, { integer: true }).default(500),
     reshares: numberFlag(1, { integer: true }).default(30),
     json: z.boolean().default(false),
+    "gateway-cpu-prof": z.string().optional(),
   }),
 });
+const profileDir = flags["gateway-cpu-prof"];
 const say = (s: string) => !flags.json && console.log(s);
 const TARGET_P99_MS = 250;
 const token = randomBytes(24).toString("base64url");
@@ -89,6 +94,8 @@ await using gateway = await spawnApp("ocpp-gateway", {
   // nothing and reclaim caps it at its minimum (what an earlier 18-minute set-up ran into: every charger at
   // 1.4 kW). The bench measures re-shares, not reclaim: silence never counts here.
   OCPP_METER_SILENT_S: String(7 * 24 * 3600),
+  // Bun's own flags through its environment: the gateway alone runs under the profiler.
+  ...(profileDir ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
 });
 const info = (await gateway.call("gatewayInfo")).json.result.data as { ocppUrl: string };
 const rssIdle = await rssBytes(gateway.pid);
@@ -200,6 +207,9 @@ const cpuS = {
   chargers: (benchCpu.user + benchCpu.system) / 1e6,
 };
 const rssAfter = await rssBytes(gateway.pid);
+// Bun writes a CPU profile only on a clean exit: stop the gateway now (SIGTERM), so the re-shares are the
+// profile's last `wall` seconds.
+if (profileDir) say(`gateway stopped (exit ${await gateway.stop()}): CPU profile in ${profileDir}`);
 await Promise.all(chargers.map((c) => c.close()));
 
 const pct = (xs: number[], q: number) => {

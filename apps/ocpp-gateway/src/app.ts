@@ -48,7 +48,7 @@ export function startGateway(env: GatewayEnv) {
         },
       },
       metrics,
-      telemetry.tracer,
+      { tracer: telemetry.tracer, tracing: telemetry.tracing },
       log,
     );
     const gw = gateway;

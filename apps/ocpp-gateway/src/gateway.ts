@@ -71,7 +71,7 @@ export class Gateway {
     grid: Grid,
     cfg: GatewaySettings,
     metrics: GatewayMetrics,
-    tracer: Tracer,
+    traces: { tracer: Tracer; tracing: boolean },
     private readonly log: Logger,
   ) {
     this.table = new ChargerTable((ids) => grid.watchOnly(ids));
@@ -116,7 +116,7 @@ export class Gateway {
       metrics,
       cfg,
     );
-    const serve = ocppAdapter({ tracer, metrics, callTimeoutMs: cfg.callTimeoutMs });
+    const serve = ocppAdapter({ ...traces, metrics, callTimeoutMs: cfg.callTimeoutMs });
     this.connections = new Connections(
       this.table,
       transactions,

@@ -1,14 +1,35 @@
 import { durationBucketsS } from "@evgrid/telemetry";
-import type { Meter } from "@opentelemetry/api";
+import type { Attributes, Meter } from "@opentelemetry/api";
+
+/**
+ * A counter for the per-call counts (thousands a second in a re-share): kept in a Map and read at scrape or
+ * export time. A Counter's `add` hashes its attributes (sorted, stringified) on every call, a measurable share
+ * of a SetChargingProfile's cost; the numbers exported are the same.
+ */
+function tally(meter: Meter, name: string, description: string) {
+  const counts = new Map<string, { attrs: Attributes; n: number }>();
+  meter.createObservableCounter(name, { description }).addCallback((r) => {
+    for (const { attrs, n } of counts.values()) r.observe(n, attrs);
+  });
+  return (key: string, attrs: () => Attributes) => {
+    const c = counts.get(key);
+    if (c) c.n++;
+    else counts.set(key, { attrs: attrs(), n: 1 });
+  };
+}
 
 /** The gateway's metrics (Prometheus names: evgrid_ocpp_*). */
 export function gatewayMetrics(meter: Meter) {
-  const messages = meter.createCounter("evgrid_ocpp_messages", {
-    description: "OCPP calls by action, direction (in: from chargers, out: to them) and outcome",
-  });
-  const profiles = meter.createCounter("evgrid_ocpp_profiles", {
-    description: "SetChargingProfile calls by outcome (accepted, rejected, timeout, error)",
-  });
+  const messages = tally(
+    meter,
+    "evgrid_ocpp_messages",
+    "OCPP calls by action, direction (in: from chargers, out: to them) and outcome",
+  );
+  const profiles = tally(
+    meter,
+    "evgrid_ocpp_profiles",
+    "SetChargingProfile calls by outcome (accepted, rejected, timeout, error)",
+  );
   const pushLatency = meter.createHistogram("evgrid_ocpp_push_latency_seconds", {
     description: "From a re-share at the substation to the charger's answer to its new profile",
     unit: "s",
@@ -52,11 +73,11 @@ export function gatewayMetrics(meter: Meter) {
       meterReports.add(1, { outcome });
     },
     message(action: string, direction: "in" | "out", outcome: string) {
-      messages.add(1, { action, direction, outcome });
+      messages(`${action} ${direction} ${outcome}`, () => ({ action, direction, outcome }));
     },
     /** latencyMs: from the re-share to the answer that reached its value; null for any other answer. */
     profile(outcome: string, latencyMs: number | null) {
-      profiles.add(1, { outcome });
+      profiles(outcome, () => ({ outcome }));
       if (outcome === "accepted" && latencyMs !== null) pushLatency.record(latencyMs / 1000);
     },
     refused(reason: string) {

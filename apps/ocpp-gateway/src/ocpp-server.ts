@@ -6,6 +6,7 @@ import { RPCServer } from "ocpp-rpc";
 import { type AuthOptions, ChargerAuth } from "./auth.ts";
 import type { Gateway } from "./gateway.ts";
 import type { GatewayMetrics } from "./metrics.ts";
+import { strictValidators } from "./ocpp/validators.ts";
 import type { ChargePoint, Registry } from "./registry.ts";
 import { chargePointIdSchema } from "./router.ts";
 
@@ -27,7 +28,8 @@ export interface OcppServerOptions {
 /**
  * The charge points' endpoint: ws://HOST:PORT/ocpp/<chargePointId>, subprotocol ocpp1.6 or ocpp2.0.1,
  * Security Profile 1 (HTTP Basic auth on the upgrade, user = the charge point id). The OCPP-J framing and
- * the strict validation of every message against the official schemas, both ways, are ocpp-rpc's.
+ * the strict validation of every message against the official schemas are ocpp-rpc's (both ways, but for our
+ * own SetChargingProfile requests: see validators.ts).
  */
 export async function serveOcpp(
   opts: OcppServerOptions,
@@ -39,6 +41,7 @@ export async function serveOcpp(
   const rpc = new RPCServer({
     protocols: OCPP_PROTOCOLS,
     strictMode: true,
+    strictModeValidators: strictValidators(),
     callTimeoutMs: opts.callTimeoutMs,
     pingIntervalMs: 30_000,
     maxBadMessages: opts.maxBadMessages,
