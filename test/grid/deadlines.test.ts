@@ -151,6 +151,23 @@ describe("charge-api -> balancer -> substation", () => {
     expect(sessions.map((s) => [s.sessionId, s.idempotencyKey])).toEqual([[settled.sessionId, key]]);
   });
 
+  test("a waiter whose deadline passes is told DEADLINE_EXCEEDED, not that its caller hung up", async () => {
+    await using grid = await startGrid({ capacitiesKw: [4.2] });
+    await grid.client.requestCharge.mutate({ vehicleId: "holder", durationS: 60 });
+    // Straight to the balancer over a link, as the charge-api calls it: willing to wait 20 s, 300 ms left.
+    const answer = await overLink(grid.balancer.url, grid.serviceToken, {
+      id: 1,
+      method: "mutation",
+      params: {
+        path: "dispatch",
+        input: { vehicleId: "late-waiter", durationS: 60, waitS: 20, owner: "addr:10.0.0.9" },
+      },
+      budgetMs: 300,
+    });
+    // Before: 499 CALLER_GONE, which the charge-api passed on when it came before its own deadline fired.
+    expect(answer.error?.data).toMatchObject({ reason: "DEADLINE_EXCEEDED", code: "SERVICE_UNAVAILABLE" });
+  });
+
   test("a waiter whose caller gave up is never admitted when power frees up", async () => {
     await using grid = await startGrid({ capacitiesKw: [4.2], balancer: { LOAD_REFRESH_MS: "100" } });
     const holder = await grid.client.requestCharge.mutate({ vehicleId: "holder", durationS: 60 });

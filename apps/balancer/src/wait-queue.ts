@@ -1,5 +1,6 @@
 import { type DispatchRequest, OPERATOR, reasons } from "@evgrid/contract";
 import { GridError, type Scheduler, systemScheduler } from "@evgrid/kit";
+import { DeadlinePassed } from "@evgrid/link";
 import { byClassThenArrival } from "@evgrid/policy";
 import type { DispatchResult, WaitOrder } from "./types.ts";
 
@@ -25,6 +26,8 @@ interface Waiter {
   expired: boolean;
   /** The caller hung up (or gave up) while its dispatch was in flight: a session it got must be stopped. */
   abandoned: boolean;
+  /** What let it go (its call's signal), read once it is abandoned. */
+  signal?: AbortSignal | undefined;
   /** Answered and out of the queue. */
   done: boolean;
 }
@@ -95,7 +98,7 @@ export class WaitQueue {
         ),
       );
     }
-    if (signal?.aborted) return Promise.reject(callerGone());
+    if (signal?.aborted) return Promise.reject(callerGone(signal));
     const waitMs = (req.waitS ?? 0) * 1000;
     return new Promise<DispatchResult>((resolve, reject) => {
       const waiter: Waiter = {
@@ -109,6 +112,7 @@ export class WaitQueue {
         inFlight: false,
         expired: false,
         abandoned: false,
+        signal,
         done: false,
         timer: (this.opts.scheduler ?? systemScheduler).schedule(() => {
           waiter.expired = true;
@@ -130,7 +134,7 @@ export class WaitQueue {
         "abort",
         () => {
           if (waiter.inFlight) waiter.abandoned = true;
-          else this.settle(waiter, () => reject(callerGone()));
+          else this.settle(waiter, () => reject(callerGone(signal)));
         },
         { once: true },
       );
@@ -217,7 +221,7 @@ export class WaitQueue {
       const result = await this.opts.dispatch(waiter.req);
       if (waiter.abandoned) {
         this.opts.abandon(result);
-        this.settle(waiter, () => waiter.reject(callerGone()));
+        this.settle(waiter, () => waiter.reject(callerGone(waiter.signal)));
       } else {
         this.settle(waiter, () => waiter.resolve(result));
       }
@@ -227,7 +231,7 @@ export class WaitQueue {
         waiter.inFlight = false;
         return;
       }
-      this.settle(waiter, () => waiter.reject(waiter.abandoned ? callerGone() : err));
+      this.settle(waiter, () => waiter.reject(waiter.abandoned ? callerGone(waiter.signal) : err));
     }
   }
 
@@ -254,7 +258,16 @@ export function keepsWaiting(err: unknown): boolean {
   return isGridFull(err) || (err instanceof GridError && err.reason === reasons.STATE_REBUILDING);
 }
 
-/** Nobody reads this answer; it exists so the promise settles and the waiter's memory is freed. */
-function callerGone(): GridError {
+/**
+ * A waiter let go by its call: past its deadline, an answer its caller may still read (it is what the
+ * caller's own deadline would tell it); hung up, nobody reads it, it only settles the promise.
+ */
+function callerGone(signal?: AbortSignal): GridError {
+  if (signal?.reason instanceof DeadlinePassed)
+    return new GridError(
+      "SERVICE_UNAVAILABLE",
+      reasons.DEADLINE_EXCEEDED,
+      "the request's deadline passed while it waited for capacity",
+    );
   return new GridError("CLIENT_CLOSED_REQUEST", reasons.CALLER_GONE, "the caller stopped waiting");
 }

@@ -7,6 +7,17 @@
  */
 export const BUDGET_HEADER = "x-evgrid-budget-ms";
 
+/**
+ * The abort reason of a call let go because its deadline passed (not because its caller hung up): a call that
+ * was waiting can then answer DEADLINE_EXCEEDED, which its caller may still read, instead of "caller gone".
+ */
+export class DeadlinePassed extends Error {
+  override readonly name = "DeadlinePassed";
+  constructor() {
+    super("the call's deadline passed");
+  }
+}
+
 /** Budgets above this (a day) are read as this: nothing in the grid waits longer. */
 const MAX_BUDGET_MS = 86_400_000;
 
