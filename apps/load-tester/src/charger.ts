@@ -71,6 +71,12 @@ const cp = new SimulatedChargePoint({
   id: flags.id,
   password: flags.password,
   protocol: flags.protocol,
+  // Every limit as the charger takes it, the first included: watching for "the next" one after the
+  // transaction started could miss a first limit that came in the same turn as the start's answer.
+  onAccepted: (p) => {
+    if (p.connectorId === connector)
+      log(`power limit ${(p.watts / 1000).toFixed(2)} kW${p.watts === 0 ? " (waiting for power)" : ""}`);
+  },
 });
 const connector = flags.connector;
 let energyWh = 0;
@@ -108,14 +114,6 @@ try {
 await cp.status(connector, "Occupied");
 const transactionId = await cp.startTransaction(connector, idTag, 0);
 log(`vehicle plugged in, idTag ${idTag}: transaction ${transactionId}`);
-const watch = () =>
-  void cp
-    .nextProfile(connector, () => true, 2 ** 31 - 1)
-    .then((p) => {
-      log(`power limit ${(p.watts / 1000).toFixed(2)} kW${p.watts === 0 ? " (waiting for power)" : ""}`);
-      watch();
-    });
-watch();
 meterTimer = setInterval(() => {
   const now = Date.now();
   energyWh += (drawW() * (now - lastAt)) / 3_600_000;
