@@ -66,9 +66,13 @@ describe("distributed tracing", () => {
         const names = new Set(
           all.filter((s) => s.traceId === root?.traceId).map((s) => `${s.service}:${s.name}`),
         );
-        return (
-          names.has("substation:substation/startSession") && names.has("ocpp-gateway:ocpp SetChargingProfile")
-        );
+        // Every span asserted below: each process exports its own batches, in no set order.
+        return [
+          "substation:substation/startSession",
+          "ocpp-gateway:ocpp SetChargingProfile",
+          "ocpp-gateway:balancer/dispatch",
+          "balancer:balancer/dispatch",
+        ].every((n) => names.has(n));
       });
       const root = gw(spans) as ReceivedSpan;
       const trace = spans.filter((s) => s.traceId === root.traceId);
