@@ -46,8 +46,6 @@ export class Dispatcher {
   private readonly quota: QuotaGate;
   private readonly waiting: WaitQueue;
   private readonly now: () => number;
-  /** Each request's caller's deadline (epoch ms), for as long as the request is in flight or waiting. */
-  private readonly deadlines = new WeakMap<DispatchRequest, number>();
 
   constructor(
     readonly view: GridView,
@@ -68,7 +66,7 @@ export class Dispatcher {
         const pinned = view.byId(req.substationId);
         return pinned !== undefined && view.hasRoomAt(pinned, req);
       },
-      dispatch: (req) => this.admit(req),
+      dispatch: (req, deadlineAtMs) => this.admit(req, deadlineAtMs),
       abandon: (result) => void this.stopQuietly(result.session),
       maxWaiting: opts.maxWaiting,
       maxPerOwner: opts.maxWaitingPerOwner,
@@ -97,7 +95,6 @@ export class Dispatcher {
     deadlineAtMs: number | null = null,
   ): Promise<DispatchResult> {
     annotateRequest(req);
-    if (deadlineAtMs !== null) this.deadlines.set(req, deadlineAtMs);
     const largestKw = this.view.largestCapacityKw;
     if (largestKw > 0 && exceedsEverySite([largestKw], req.minKw)) {
       this.opts.report?.({ outcome: "invalid", substationId: null, tries: 0 });
@@ -109,11 +106,13 @@ export class Dispatcher {
       );
     }
     // Earlier waiters go first: a new waiting request takes its place at the back.
-    if (req.waitS !== undefined && this.waiting.length > 0) return this.waiting.wait(req, signal);
+    if (req.waitS !== undefined && this.waiting.length > 0) {
+      return this.waiting.wait(req, signal, deadlineAtMs);
+    }
     try {
-      return await this.admit(req);
+      return await this.admit(req, deadlineAtMs);
     } catch (err) {
-      if (req.waitS !== undefined && keepsWaiting(err)) return this.waiting.wait(req, signal);
+      if (req.waitS !== undefined && keepsWaiting(err)) return this.waiting.wait(req, signal, deadlineAtMs);
       throw err;
     }
   }
@@ -166,14 +165,17 @@ export class Dispatcher {
     }
   }
 
-  /** What every request goes through, directly or from the queue: its caller's quota, then the dispatch. */
-  private async admit(req: DispatchRequest): Promise<DispatchResult> {
+  /**
+   * What every request goes through, directly or from the queue: its caller's quota, then the dispatch,
+   * which ends by its caller's deadline (`deadlineAtMs`, epoch ms; null: the dispatch's own only).
+   */
+  private async admit(req: DispatchRequest, deadlineAtMs: number | null): Promise<DispatchResult> {
     // A retry of a request already made asks for nothing new: it is answered, not counted again.
     const counted = req.owner !== OPERATOR && !this.store.isRetry(req);
     // The quota's reservation point: this replica's count, then every replica's (quota-gate.ts).
     const place = await this.quota.reserve(req, counted);
     try {
-      const result = await this.dispatch(req);
+      const result = await this.dispatch(req, deadlineAtMs);
       place.admitted(result.session);
       return result;
     } finally {
@@ -190,11 +192,10 @@ export class Dispatcher {
    * One dispatch (coalesced per idempotency key here, claimed across replicas when state is shared), said on
    * the active span (the trace) and to the metrics.
    */
-  private async dispatch(req: DispatchRequest): Promise<DispatchResult> {
+  private async dispatch(req: DispatchRequest, callerDeadlineAtMs: number | null): Promise<DispatchResult> {
     let run: DispatchRun | undefined;
     try {
       const result = await this.store.coalesce(req, async () => {
-        const callerDeadlineAtMs = this.deadlines.get(req) ?? null;
         const deadlineAtMs = earliest(this.now() + this.opts.deadlineMs, callerDeadlineAtMs) as number;
         const claim = await this.store.claim(req, deadlineAtMs);
         run = new DispatchRun(this.view, req, this.opts, this.now, claim, callerDeadlineAtMs);

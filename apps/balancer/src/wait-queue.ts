@@ -28,13 +28,16 @@ interface Waiter {
   abandoned: boolean;
   /** What let it go (its call's signal), read once it is abandoned. */
   signal?: AbortSignal | undefined;
+  /** When its caller gives up (epoch ms; null: none sent): its dispatch ends by then. */
+  deadlineAtMs: number | null;
   /** Answered and out of the queue. */
   done: boolean;
 }
 
 export interface WaitQueueOptions {
   hasRoomFor: (req: DispatchRequest) => boolean;
-  dispatch: (req: DispatchRequest) => Promise<DispatchResult>;
+  /** `deadlineAtMs`: the waiter's caller's deadline (epoch ms), or null. */
+  dispatch: (req: DispatchRequest, deadlineAtMs: number | null) => Promise<DispatchResult>;
   /** Ends a session admitted for a caller that is no longer there to be told. */
   abandon: (result: DispatchResult) => void;
   /** Waiters across all callers. */
@@ -76,7 +79,11 @@ export class WaitQueue {
     return this.pumped;
   }
 
-  wait(req: DispatchRequest, signal?: AbortSignal): Promise<DispatchResult> {
+  wait(
+    req: DispatchRequest,
+    signal?: AbortSignal,
+    deadlineAtMs: number | null = null,
+  ): Promise<DispatchResult> {
     if (this.waiters.length >= this.opts.maxWaiting) {
       return Promise.reject(
         new GridError(
@@ -113,6 +120,7 @@ export class WaitQueue {
         expired: false,
         abandoned: false,
         signal,
+        deadlineAtMs,
         done: false,
         timer: (this.opts.scheduler ?? systemScheduler).schedule(() => {
           waiter.expired = true;
@@ -218,7 +226,7 @@ export class WaitQueue {
   private async serve(waiter: Waiter): Promise<void> {
     waiter.inFlight = true;
     try {
-      const result = await this.opts.dispatch(waiter.req);
+      const result = await this.opts.dispatch(waiter.req, waiter.deadlineAtMs);
       if (waiter.abandoned) {
         this.opts.abandon(result);
         this.settle(waiter, () => waiter.reject(callerGone(waiter.signal)));
