@@ -1,5 +1,5 @@
 import { type DispatchRequest, OPERATOR, reasons } from "@evgrid/contract";
-import { GridError, type Scheduler, systemScheduler } from "@evgrid/kit";
+import { deadlineExceeded, GridError, type Scheduler, systemScheduler } from "@evgrid/kit";
 import { DeadlinePassed } from "@evgrid/link";
 import { byClassThenArrival } from "@evgrid/policy";
 import type { DispatchResult, WaitOrder } from "./types.ts";
@@ -272,10 +272,6 @@ export function keepsWaiting(err: unknown): boolean {
  */
 function callerGone(signal?: AbortSignal): GridError {
   if (signal?.reason instanceof DeadlinePassed)
-    return new GridError(
-      "SERVICE_UNAVAILABLE",
-      reasons.DEADLINE_EXCEEDED,
-      "the request's deadline passed while it waited for capacity",
-    );
+    return deadlineExceeded("the request's deadline passed while it waited for capacity");
   return new GridError("CLIENT_CLOSED_REQUEST", reasons.CALLER_GONE, "the caller stopped waiting");
 }
