@@ -8,7 +8,7 @@ import type { CallSignal, PreparedCall, ProcedureDef } from "@evgrid/link";
 import { context } from "@opentelemetry/api";
 import { TRPCError } from "@trpc/server";
 import { getParseFn, getTRPCErrorFromUnknown } from "@trpc/server/unstable-core-do-not-import";
-import { procedureObserver, type TraceCarrier } from "./observe.ts";
+import { procedureObserver } from "./observe.ts";
 import { failureOf, internalChain, type RequestContext, traceCarrier } from "./trpc.ts";
 
 type ProcedureType = ProcedureDef["type"];
@@ -32,9 +32,6 @@ class ResolverOptions {
     return Promise.resolve(this.rawInput);
   }
 }
-
-/** A link call without a trace context: nothing to extract, and no closure made for it. */
-const NO_TRACE: TraceCarrier = { remote: true, get: () => undefined };
 
 const isInputCheck = (middleware: unknown) => (middleware as { _type?: unknown })._type === "input";
 
@@ -78,7 +75,7 @@ export function prepareInternal(def: ProcedureDef, path: string): PreparedCall<R
     }
     const observer = procedureObserver(ctx.obs, path);
     const startedMs = performance.now();
-    const scope = observer.open(ctx.link?.traceparent === undefined ? NO_TRACE : traceCarrier(ctx));
+    const scope = observer.open(traceCarrier(ctx));
     try {
       const data = scope?.runIn
         ? await context.with(scope.runIn, handle, undefined, ctx, rawInput, call)

@@ -100,11 +100,15 @@ export function formatError({ shape, error }: { shape: DefaultShape; error: TRPC
 const t = initTRPC.context<RequestContext>().create({ isDev: false, errorFormatter: formatError });
 
 // 4. Every procedure is a SERVER span and a point in the RED histogram.
+/** A link call without a trace context: nothing to extract, and no closure made for it. */
+const NO_TRACE: TraceCarrier = { remote: true, get: () => undefined };
+
 /** Where the caller's trace context is: the request's headers, an internal link's message, or nowhere. */
 export function traceCarrier(ctx: RequestContext): TraceCarrier {
   if (ctx.req) return { remote: true, get: (key) => ctx.req?.headers.get(key) ?? undefined };
   if (ctx.link) {
     const { traceparent, tracestate } = ctx.link;
+    if (traceparent === undefined) return NO_TRACE;
     return {
       remote: true,
       get: (key) => (key === "traceparent" ? traceparent : key === "tracestate" ? tracestate : undefined),
