@@ -1,4 +1,5 @@
 import type { DispatchRequest, Session } from "@evgrid/contract";
+import { vehicleHomeMs } from "./rebuild.ts";
 import type { Claim, DispatchResult, DispatchStore } from "./types.ts";
 
 interface Home {
@@ -12,7 +13,7 @@ interface Home {
  * - concurrent requests with the same idempotency key share one dispatch;
  * - an idempotency key (scoped to its owner: two callers' "order-1" are two keys) points at its substation
  *   for `keyTtlMs` (IDEMPOTENCY_TTL_H);
- * - a vehicle points at the substation of its active session until that session is expected to end.
+ * - a vehicle points at the substation of its active session until a grace past its expected end.
  * Bounded (oldest forgotten first). Lives in this process: see the README for what that does not cover.
  * The dispatch store of a lone replica, and the one a shared store falls back to while it is down.
  */
@@ -76,11 +77,12 @@ export class MemoryStore implements DispatchStore {
 
   remember(req: DispatchRequest, session: Session): void {
     const nowMs = this.now();
-    const endsAtMs = session.expectedEndAt
-      ? Date.parse(session.expectedEndAt) + this.vehicleGraceMs
-      : nowMs + this.keyTtlMs;
     if (req.idempotencyKey !== undefined) this.set(keyOf(req), session.substationId, nowMs + this.keyTtlMs);
-    if (session.status === "active") this.set(`vehicle:${req.vehicleId}`, session.substationId, endsAtMs);
+    if (session.status === "active") {
+      // As long as the shared store keeps it (rebuild.ts): a grace past the session's expected end.
+      const ttl = { keyTtlMs: this.keyTtlMs, vehicleGraceMs: this.vehicleGraceMs };
+      this.set(`vehicle:${req.vehicleId}`, session.substationId, nowMs + vehicleHomeMs(session, nowMs, ttl));
+    }
   }
 
   /** The substation of this vehicle's active session, as this balancer last knew it. */
