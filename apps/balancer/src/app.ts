@@ -39,22 +39,19 @@ export function startBalancer(env: BalancerEnv) {
     const conn: StoreConnection | undefined = env.REDIS_URL
       ? { url: env.REDIS_URL, password: env.REDIS_PASSWORD, tlsCaFile: env.REDIS_TLS_CA_FILE }
       : undefined;
+    // A claim outlives the longest dispatch; past it, a replica that died is taken over (and, the store
+    // silent, a vehicle no substation holds may go to its hashed home: the same lease).
+    const leaseMs = env.DISPATCH_DEADLINE_MS + env.CALL_TIMEOUT_MS;
     const shared = conn
       ? new RedisStore({
           ...conn,
           keyTtlMs: env.IDEMPOTENCY_TTL_H * 3_600_000,
-          // A claim outlives the longest dispatch; past it, a replica that died is taken over.
-          leaseMs: env.DISPATCH_DEADLINE_MS + env.CALL_TIMEOUT_MS,
+          leaseMs,
           vehicleGraceMs: env.VEHICLE_HOME_GRACE_MS,
           commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
           fallback: memory,
           sessions: () => sessionsOfGrid(view),
-          degradedHome: (req, sinceMs) =>
-            degradedHome(view, req, {
-              sinceMs,
-              leaseMs: env.DISPATCH_DEADLINE_MS + env.CALL_TIMEOUT_MS,
-              nowMs: Date.now(),
-            }),
+          degradedHome: (req, sinceMs) => degradedHome(view, req, { sinceMs, leaseMs, nowMs: Date.now() }),
           ...storeMetrics(telemetry.meter),
           log,
         })
