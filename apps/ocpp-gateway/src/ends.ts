@@ -4,7 +4,7 @@ import { describeFailure } from "@evgrid/link";
 import { type Charger, type ChargerTable, sessionOf } from "./chargers.ts";
 import type { ChargePointShares } from "./cp-shares.ts";
 import type { Grid } from "./grid.ts";
-import type { GatewayMetrics } from "./metrics.ts";
+import { type GatewayMetrics, writeRegistry } from "./metrics.ts";
 import type { Tx } from "./model.ts";
 import type { Pusher } from "./pusher.ts";
 import type { QueuedStop, Registry } from "./registry.ts";
@@ -47,12 +47,7 @@ export class Ends {
       const stopped = this.shares.whileLeaving(ch, this.outbox.stop({ sessionId, reason }, close));
       if (await stopped) void this.shares.rebalance(ch);
     } else {
-      try {
-        close(null);
-      } catch (err) {
-        this.metrics.registryWriteFailed();
-        this.log.error("could not record a transaction's end", { error: describeFailure(err) });
-      }
+      writeRegistry(this.metrics, this.log, "could not record a transaction's end", () => close(null));
     }
     if (reason === "charger_offline") {
       this.log.warn("charger stayed offline; its session ended", {

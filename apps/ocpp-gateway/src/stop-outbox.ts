@@ -2,7 +2,7 @@ import { errorDataOf } from "@evgrid/contract";
 import { Backoff, type Logger } from "@evgrid/kit";
 import { describeFailure } from "@evgrid/link";
 import type { Grid } from "./grid.ts";
-import type { GatewayMetrics } from "./metrics.ts";
+import { type GatewayMetrics, writeRegistry } from "./metrics.ts";
 import type { QueuedStop, Registry } from "./registry.ts";
 
 /**
@@ -102,13 +102,6 @@ export class StopOutbox {
   }
 
   private write(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.metrics.registryWriteFailed();
-      this.log.error("could not write the registry; the stop is kept in memory", {
-        error: describeFailure(err),
-      });
-    }
+    writeRegistry(this.metrics, this.log, "could not write the registry; the stop is kept in memory", fn);
   }
 }
