@@ -88,6 +88,28 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s: a stop the grid did not co
 });
 
 describe("a stop survives", () => {
+  test("a stop the grid confirms only on a retry still gives its share to the charge point's other transaction", async () => {
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    const { broken, proxy, via } = gridBehindProxy(grid);
+    using _proxy = proxy;
+    await using ocpp = await startOcppGateway(via, { OCPP_CALL_TIMEOUT_MS: "300" });
+    const cp = await ocpp.charger("cp-two", { maxKw: 22, connectors: 2 });
+    await cp.startTransaction(1, "ev-leaves");
+    await cp.startTransaction(2, "ev-stays");
+    // Two walk-ins on a 22 kW charge point: 11 kW each.
+    await eventually(() => expect(cp.limit(2)).toBe(11_000));
+
+    broken.on = true;
+    await cp.stopTransaction(1, 1000);
+    await eventually(() => expect(proxy.calls("stopSession")).toBeGreaterThanOrEqual(2), {
+      timeoutMs: 10_000,
+    });
+    broken.on = false;
+    await eventually(async () => expect(await active(grid, "ev-leaves")).toBe(false), { timeoutMs: 15_000 });
+    // The grid took its power back: the one left has the whole charge point.
+    await eventually(() => expect(cp.limit(2)).toBe(22_000), { timeoutMs: 15_000 });
+  });
+
   test("a full registry disk: the charger's StopTransaction is answered, and the grid session still ends", async () => {
     using dir = tempDir("evgrid-ocpp-full-");
     const path = join(dir.path, "registry.sqlite");

@@ -24,7 +24,7 @@ export class Caps {
     /** A session whose charger takes no limits, and whose maximum does not fit: it must stop. */
     private readonly onPinRefused: (tx: Tx) => void,
     /** What a disconnected charger's transaction may still draw (kW, site-pusher.ts); null while connected. */
-    private readonly offlineHeldKw: (tx: Tx) => number | null = () => null,
+    private readonly offlineHeldKw: (tx: Tx) => number | null,
   ) {}
 
   /** The cap the transaction's session should have now (null: none, its own maximum). */

@@ -4,7 +4,7 @@ import { describeFailure } from "@evgrid/link";
 import { type Charger, type ChargerTable, sessionOf } from "./chargers.ts";
 import type { ChargePointShares } from "./cp-shares.ts";
 import type { Grid } from "./grid.ts";
-import type { GatewayMetrics } from "./metrics.ts";
+import { type GatewayMetrics, writeRegistry } from "./metrics.ts";
 import type { Tx } from "./model.ts";
 import type { Pusher } from "./pusher.ts";
 import type { QueuedStop, Registry } from "./registry.ts";
@@ -43,16 +43,12 @@ export class Ends {
     const close = (stop: QueuedStop | null) =>
       this.registry.closeTransaction(ch.cp.chargePointId, tx.transactionId, Date.now(), stop);
     // Its power goes to its charge point's other transactions only once the grid has taken it back.
+    const rebalance = () => void this.shares.rebalance(ch);
     if (sessionId) {
-      const stopped = this.shares.whileLeaving(ch, this.outbox.stop({ sessionId, reason }, close));
-      if (await stopped) void this.shares.rebalance(ch);
+      const stopped = this.shares.whileLeaving(ch, this.outbox.stop({ sessionId, reason }, close, rebalance));
+      if (await stopped) rebalance();
     } else {
-      try {
-        close(null);
-      } catch (err) {
-        this.metrics.registryWriteFailed();
-        this.log.error("could not record a transaction's end", { error: describeFailure(err) });
-      }
+      writeRegistry(this.metrics, this.log, "could not record a transaction's end", () => close(null));
     }
     if (reason === "charger_offline") {
       this.log.warn("charger stayed offline; its session ended", {
@@ -105,9 +101,15 @@ export class Ends {
   private async stopFromGrid(tx: Tx): Promise<void> {
     if (tx.phase.state !== "charging" || !this.table.isCurrent(tx)) return;
     const { sessionId } = tx.phase;
-    const done = await this.outbox.stop({ sessionId, reason: "stopped" }, (queued) => {
-      if (queued) this.registry.queueStop(queued);
-    });
+    const ch = this.table.get(tx.chargePointId);
+    const done = await this.outbox.stop(
+      { sessionId, reason: "stopped" },
+      (queued) => {
+        if (queued) this.registry.queueStop(queued);
+      },
+      // Confirmed only on a retry: its power goes to the charge point's others then.
+      () => ch && void this.shares.rebalance(ch),
+    );
     this.gridEnded(tx, done);
   }
 

@@ -11,7 +11,7 @@ import {
 import type { Caps } from "./caps.ts";
 import type { ChargerTable } from "./chargers.ts";
 import type { Grid } from "./grid.ts";
-import type { GatewayMetrics } from "./metrics.ts";
+import { type GatewayMetrics, writeRegistry } from "./metrics.ts";
 import type { EvNeeds, MeterReading, Tx } from "./model.ts";
 import type { Power } from "./power.ts";
 import type { Registry } from "./registry.ts";
@@ -78,7 +78,9 @@ export class Meters {
       // No register known yet: this reading is the start, if it can be a meter's at all.
       if (!plausibleRegister(reading.wh)) return this.implausible("meter_start");
       tx.meterStartWh = reading.wh;
-      this.write(() => this.registry.setMeterStart(tx.chargePointId, tx.transactionId, reading.wh));
+      writeRegistry(this.metrics, this.log, "could not record a meter's start", () =>
+        this.registry.setMeterStart(tx.chargePointId, tx.transactionId, reading.wh),
+      );
     }
     const start = { wh: tx.meterStartWh, atMs: tx.startedAtMs };
     const verdict = checkMeterReading(reading, tx.lastEnergy ?? start, start, maxKw, this.cfg.slackWh);
@@ -114,15 +116,6 @@ export class Meters {
   private implausible(reason: "backwards" | "too_fast" | "meter_start"): false {
     this.metrics.meterImplausible(reason);
     return false;
-  }
-
-  private write(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.metrics.registryWriteFailed();
-      this.log.warn("could not record a meter's start", { error: describeFailure(err) });
-    }
   }
 
   /** Power taken back from vehicles drawing less than their share (the reclaimed-power gauge). */

@@ -1,3 +1,5 @@
+import type { Logger } from "@evgrid/kit";
+import { describeFailure } from "@evgrid/link";
 import { durationBucketsS } from "@evgrid/telemetry";
 import type { Attributes, Meter } from "@opentelemetry/api";
 
@@ -125,3 +127,13 @@ export function gatewayMetrics(meter: Meter) {
 }
 
 export type GatewayMetrics = ReturnType<typeof gatewayMetrics>;
+
+/** A registry write that may fail (a full disk): counted and logged, never thrown; the caller goes on. */
+export function writeRegistry(metrics: GatewayMetrics, log: Logger, failure: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    metrics.registryWriteFailed();
+    log.error(failure, { error: describeFailure(err) });
+  }
+}

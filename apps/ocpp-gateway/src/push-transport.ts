@@ -97,6 +97,8 @@ export interface Site {
    * these only, so an answer at a site of thousands costs one connector's check, not a pass over all.
    */
   waiting: Set<Slot>;
+  /** Σ committedW of `slots`, kept as each changes (setPower): planning must not recount the site per answer. */
+  heldW: number;
   /** Chargers whose default is to be sent (before anything else). */
   defaults: Set<string>;
   planned: boolean;
@@ -115,6 +117,7 @@ export const newSite = (): Site => ({
   budgetW: null,
   slots: new Map(),
   waiting: new Set(),
+  heldW: 0,
   defaults: new Set(),
   planned: false,
 });
@@ -143,7 +146,13 @@ export function retryDelayMs(cfg: PusherSettings, failures: number): number {
   return backoffDelayMs(failures - 1, { delayMs: cfg.backoffMs, maxDelayMs: cfg.backoffMaxMs });
 }
 
-/** Σ what a site's connectors may draw as far as the gateway knows (W). */
+/** A connector's books changed: the site's sum follows (`site`: the one holding the slot). */
+export function setPower(site: Site | undefined, slot: Slot, power: ConnectorPower): void {
+  if (site) site.heldW += committedW(power) - committedW(slot.power);
+  slot.power = power;
+}
+
+/** Σ what a site's connectors may draw as far as the gateway knows (W), counted again from its slots. */
 export function heldW(site: Site): number {
   let w = 0;
   for (const slot of site.slots.values()) w += committedW(slot.power);
@@ -158,7 +167,7 @@ export function heldW(site: Site): number {
 export function dueSlots(site: Site): { go: Slot[]; work: number } {
   const changes = new Map<Slot, ConnectorPower>();
   const resends: Slot[] = [];
-  let work = site.waiting.size;
+  const work = site.waiting.size;
   for (const slot of site.waiting) {
     const { inFlightW, targetW, acceptedW } = slot.power;
     if (inFlightW !== null || (targetW === acceptedW && !slot.resend)) site.waiting.delete(slot);
@@ -167,8 +176,7 @@ export function dueSlots(site: Site): { go: Slot[]; work: number } {
     else changes.set(slot, slot.power);
   }
   if (changes.size === 0) return { go: resends, work };
-  work += site.slots.size;
-  return { go: [...sendable(changes, site.budgetW ?? 0, heldW(site)), ...resends], work };
+  return { go: [...sendable(changes, site.budgetW ?? 0, site.heldW), ...resends], work };
 }
 
 /** A charger's answer in its books: back-off reset or doubled; whether it became managed or unmanaged. */

@@ -12,6 +12,7 @@ import {
   pushOnce,
   type Site,
   type Slot,
+  setPower,
   settled,
 } from "./push-transport.ts";
 import type { Pusher, PushTarget } from "./pusher.ts";
@@ -113,7 +114,7 @@ export class SitePusher implements Pusher {
     if (!ch || !slot) return;
     ch.slots.delete(connectorId);
     const site = this.sites.get(ch.substationId);
-    site?.slots.delete(keyOf(chargePointId, connectorId));
+    if (site?.slots.delete(keyOf(chargePointId, connectorId))) site.heldW -= committedW(slot.power);
     site?.waiting.delete(slot);
     this.plan(ch.substationId);
   }
@@ -196,9 +197,9 @@ export class SitePusher implements Pusher {
 
   /** A connector may need a call: planned with the next pass (and sent again even if unchanged: `resend`). */
   private touch(slot: Slot, resend: boolean, power = slot.power): void {
-    slot.power = power;
-    slot.resend = resend;
     const site = this.sites.get(this.chargers.get(slot.chargePointId)?.substationId ?? "");
+    setPower(site, slot, power);
+    slot.resend = resend;
     site?.waiting.add(slot);
   }
 
@@ -237,7 +238,7 @@ export class SitePusher implements Pusher {
   private sendLimit(slot: Slot, ch: ChargerState): void {
     ch.busy = true;
     slot.resend = false;
-    slot.power = sent(slot.power);
+    setPower(this.sites.get(ch.substationId), slot, sent(slot.power));
     const watts = slot.power.targetW;
     slot.lastSentW = watts;
     const epoch = ch.epoch;
@@ -274,6 +275,7 @@ export class SitePusher implements Pusher {
     ch.slots.set(connectorId, slot);
     const site = this.site(t.substationId);
     site.slots.set(keyOf(chargePointId, connectorId), slot);
+    site.heldW += committedW(power);
     site.waiting.add(slot);
   }
 

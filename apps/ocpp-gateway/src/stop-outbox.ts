@@ -2,7 +2,7 @@ import { errorDataOf } from "@evgrid/contract";
 import { Backoff, type Logger } from "@evgrid/kit";
 import { describeFailure } from "@evgrid/link";
 import type { Grid } from "./grid.ts";
-import type { GatewayMetrics } from "./metrics.ts";
+import { type GatewayMetrics, writeRegistry } from "./metrics.ts";
 import type { QueuedStop, Registry } from "./registry.ts";
 
 /**
@@ -11,7 +11,8 @@ import type { QueuedStop, Registry } from "./registry.ts";
  * and kept here too, so it is retried even when the registry cannot be written (a full disk).
  */
 export class StopOutbox {
-  private readonly pending = new Map<string, QueuedStop["reason"]>();
+  /** Stops not confirmed yet, by session: what is to run once a retry has the grid's confirmation. */
+  private readonly pending = new Map<string, (() => void)[]>();
   private readonly closing = new AbortController();
   /** Aborted (and replaced) to retry every pending stop now: the reconcile. */
   private wake = new AbortController();
@@ -26,14 +27,20 @@ export class StopOutbox {
   /**
    * Stops the session: one attempt now, then `record(queued)` (queued: the grid has not confirmed it yet),
    * then retries in the background until it has. A failed `record` is logged and counted, nothing more.
-   * Resolves true once the grid confirmed it.
+   * Resolves true once the grid confirmed it; false: `confirmedLater` runs once a retry has.
    */
-  async stop(stop: QueuedStop, record: (queued: QueuedStop | null) => void = () => {}): Promise<boolean> {
-    if (this.pending.has(stop.sessionId)) {
+  async stop(
+    stop: QueuedStop,
+    record: (queued: QueuedStop | null) => void = () => {},
+    confirmedLater: () => void = () => {},
+  ): Promise<boolean> {
+    const waiting = this.pending.get(stop.sessionId);
+    if (waiting) {
+      waiting.push(confirmedLater);
       this.write(() => record(stop)); // already on its way: only recorded
       return false;
     }
-    this.pending.set(stop.sessionId, stop.reason);
+    this.pending.set(stop.sessionId, [confirmedLater]);
     const done = await this.attempt(stop);
     this.write(() => record(done ? null : stop));
     if (done) this.pending.delete(stop.sessionId);
@@ -46,7 +53,7 @@ export class StopOutbox {
     const queued = this.registry.queuedStops();
     for (const stop of queued) {
       if (this.pending.has(stop.sessionId)) continue;
-      this.pending.set(stop.sessionId, stop.reason);
+      this.pending.set(stop.sessionId, []);
       void this.retry(stop);
     }
     return queued.length;
@@ -73,9 +80,11 @@ export class StopOutbox {
       await backoff.wait(AbortSignal.any([this.closing.signal, this.wake.signal]));
       if (this.closing.signal.aborted) return;
       if (await this.attempt(stop)) {
+        const confirmed = this.pending.get(stop.sessionId) ?? [];
         this.pending.delete(stop.sessionId);
         this.write(() => this.registry.stopDone(stop.sessionId));
         this.log.info("a stop the grid had not confirmed is done", { sessionId: stop.sessionId });
+        for (const fn of confirmed) fn();
         return;
       }
     }
@@ -102,13 +111,6 @@ export class StopOutbox {
   }
 
   private write(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.metrics.registryWriteFailed();
-      this.log.error("could not write the registry; the stop is kept in memory", {
-        error: describeFailure(err),
-      });
-    }
+    writeRegistry(this.metrics, this.log, "could not write the registry; the stop is kept in memory", fn);
   }
 }

@@ -76,4 +76,40 @@ describe("SitePusher at scale", () => {
     expect(accepted).toBe(N * 6);
     p.close();
   });
+
+  test("a transaction joining a full site waits for the others' cuts, and their answers cost linear planning", async () => {
+    const { calls, transport } = scripted();
+    const p = new SitePusher(transport, settings);
+    const shareW = 5000;
+    const budgetW = N * shareW;
+    p.setBudget("s1", budgetW / 1000);
+    const answerAll = async () => {
+      while (calls.length > 0) {
+        for (const c of calls.splice(0)) {
+          c.answer("Accepted");
+          await nextTask();
+          expect(p.committedW("s1")).toBeLessThanOrEqual(budgetW);
+        }
+        await nextTask();
+      }
+    };
+    for (let i = 0; i <= N; i++) void p.online(`cp-${i}`, "s1");
+    await nextTask();
+    await answerAll();
+    for (let i = 0; i < N; i++) p.opened(target(i));
+    for (let i = 0; i < N; i++) p.want(target(i), shareW, 0);
+    await nextTask();
+    await answerAll();
+    // One more: everyone's share is cut a little, and the newcomer's rise waits for all N cuts' answers.
+    const workBefore = p.planWork;
+    const joinedW = Math.floor(budgetW / (N + 1));
+    p.opened(target(N));
+    for (let i = 0; i <= N; i++) p.want(target(i), joinedW, 0);
+    await nextTask();
+    await answerAll();
+    for (let i = 0; i <= N; i++) expect(p.acceptedW(`cp-${i}`, 1)).toBe(joinedW);
+    // The blocked rise is looked at again per answer; the site's sum must not be recounted each time (N * N).
+    expect(p.planWork - workBefore).toBeLessThanOrEqual(10 * N);
+    p.close();
+  });
 });
