@@ -97,13 +97,11 @@ export class Journal {
     this.groupTx = this.db.transaction((g: JournalGroup) => this.appendGroup(g));
   }
 
-  /** Creates the indexes once; true when done. Throws if the journal is full. */
-  ensureIndexes(): boolean {
-    if (!this.indexed) {
-      this.db.transaction(() => this.db.exec(EVENTS_INDEXES))();
-      this.indexed = true;
-    }
-    return this.indexed;
+  /** Creates the indexes once. Throws if the journal is full. */
+  ensureIndexes(): void {
+    if (this.indexed) return;
+    this.db.transaction(() => this.db.exec(EVENTS_INDEXES))();
+    this.indexed = true;
   }
 
   /** Appends a group of ends, starts and energy figures in one transaction: all or none. */
