@@ -97,7 +97,7 @@ export const EVENTS_INDEXES = `
 export const QUERIES = {
   lastCheckpoint: "SELECT seq, from_seq FROM events WHERE kind = 'checkpoint' ORDER BY seq DESC LIMIT 1",
   replay: "SELECT * FROM events WHERE seq >= $fromSeq ORDER BY seq",
-  newest: "SELECT at_ms FROM events ORDER BY seq DESC LIMIT 1",
+  newest: "SELECT seq, at_ms FROM events ORDER BY seq DESC LIMIT 1",
   // From the end of the log backwards, not through the ends' index (which SQLite would read whole, then sort).
   newestEnd: "SELECT seq FROM events NOT INDEXED WHERE kind = 'end' ORDER BY seq DESC LIMIT 1",
   recentlyEnded: "SELECT * FROM events WHERE kind = 'end' ORDER BY seq DESC LIMIT $limit",
@@ -110,11 +110,11 @@ export const QUERIES = {
   dropCheckpoints: "DELETE FROM events WHERE kind = 'checkpoint'",
 } as const;
 
-export const INSERT_EVENT = `INSERT INTO events (kind, at_ms, session_id, vehicle_id, min_kw, max_kw, started_at_ms,
-  duration_s, energy_kwh, delivered_kwh, ended_at_ms, end_reason, idempotency_key, owner, priority, depart_at_ms,
-  energies, from_seq) VALUES ($kind, $atMs, $sessionId, $vehicleId, $minKw, $maxKw, $startedAtMs, $durationS,
-  $energyKwh, $deliveredKwh, $endedAtMs, $endReason, $idempotencyKey, $owner, $priority, $departAtMs, $energies,
-  $fromSeq)`;
+export const INSERT_EVENT = `INSERT INTO events (seq, kind, at_ms, session_id, vehicle_id, min_kw, max_kw,
+  started_at_ms, duration_s, energy_kwh, delivered_kwh, ended_at_ms, end_reason, idempotency_key, owner, priority,
+  depart_at_ms, energies, from_seq) VALUES ($seq, $kind, $atMs, $sessionId, $vehicleId, $minKw, $maxKw,
+  $startedAtMs, $durationS, $energyKwh, $deliveredKwh, $endedAtMs, $endReason, $idempotencyKey, $owner, $priority,
+  $departAtMs, $energies, $fromSeq)`;
 
 export type EventKind = "start" | "needs" | "checkpoint" | "end";
 
@@ -126,14 +126,16 @@ export interface EventRow extends Omit<Row, "status"> {
   from_seq: number | null;
 }
 
-/** The parameters of one INSERT_EVENT: a session's record (start, end), or a checkpoint. */
+/** The parameters of one INSERT_EVENT at `seq`: a session's record (start, end), or a checkpoint. */
 export function eventParams(
+  seq: number,
   kind: EventKind,
   atMs: number,
   rec: Partial<SessionRecord> | null,
   extra: { energies?: string; fromSeq?: number | null } = {},
 ) {
   return {
+    seq,
     kind,
     atMs,
     sessionId: rec?.sessionId ?? null,

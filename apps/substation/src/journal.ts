@@ -59,6 +59,8 @@ export class Journal {
   eventsSinceCheckpoint = 0;
   /** The time of the newest event: a checkpoint or needs row (the journal has no clock) is as new. */
   private lastAtMs = 0;
+  /** The newest position given out: SQLite would number an emptied log from 1 again, behind the export's. */
+  private lastSeq: number;
   /** Events appended by the write under way: counted in `stats` once it commits. */
   private uncounted = 0;
   private indexed = false;
@@ -85,6 +87,8 @@ export class Journal {
     }
     this.db.exec(EVENTS_SCHEMA);
     this.insertStmt = this.db.prepare(INSERT_EVENT);
+    const newest = this.db.query(QUERIES.newest).get() as { seq: number } | null;
+    this.lastSeq = Math.max(newest?.seq ?? 0, this.exportedThroughSeq());
     convertSessionsTable(this.db, (kind, atMs, rec) => this.append(kind, atMs, rec));
     // Indexes need pages: on a full journal they wait (ensureIndexes is retried) rather than stop the start.
     try {
@@ -234,7 +238,8 @@ export class Journal {
   }
 
   private append(kind: EventRow["kind"], atMs: number, rec: Partial<SessionRecord> | null, extra = {}) {
-    const seq = Number(this.insertStmt.run(eventParams(kind, atMs, rec, extra)).lastInsertRowid);
+    const seq = ++this.lastSeq;
+    this.insertStmt.run(eventParams(seq, kind, atMs, rec, extra));
     this.lastAtMs = Math.max(this.lastAtMs, atMs);
     if (kind === "end") this.lastEndSeq = seq;
     this.uncounted += 1;
