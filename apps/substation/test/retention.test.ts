@@ -34,7 +34,7 @@ function boot(opts: { retentionH?: number; batchRows?: number; budgetMs?: number
     // one tick does give it no budget; the budget has its own test.
     budgetMs: opts.budgetMs ?? Number.POSITIVE_INFINITY,
   });
-  open.push(station, journal);
+  open.push(cdr, station, journal); // the export lets go of its thread: the last one stops it
   /** Starts and stops `n` sessions (ended now), and lets the journal take the last end. */
   const endSessions = async (n: number, prefix: string) => {
     const ids: string[] = [];
