@@ -72,7 +72,6 @@ await Bun.sleep(retentionS * 1000 + 50);
 await retention.tick();
 const elapsedS = (performance.now() - startMs) / 1000;
 const rows = changes() - before;
-const stats = (journal as unknown as { stats?: Record<string, number> }).stats;
 console.log(
   JSON.stringify({
     ...loadLine(load, elapsedS),
@@ -80,7 +79,8 @@ console.log(
     writeStatementsPerRequest: Number(((statements - statementsBefore) / load.requests).toFixed(2)),
     rowsWritten: rows,
     rowsPerRequest: Number((rows / load.requests).toFixed(2)),
-    ...(stats ? { commitsPerRequest: Number(((stats.commits ?? 0) / load.requests).toFixed(3)), stats } : {}),
+    commitsPerRequest: Number((journal.stats.commits / load.requests).toFixed(3)),
+    stats: journal.stats,
   }),
 );
 await retention.stop();
