@@ -22,6 +22,13 @@ export interface JournalGroup {
   mark?: boolean;
 }
 
+/** What a committed group changes in the journal's view of the active sessions. */
+export interface GroupChange {
+  added: Map<string, LiveRecord>;
+  removed: Set<string>;
+  energies: Map<string, number>;
+}
+
 export type StartRecord = Omit<SessionRecord, "deliveredKwh" | "status" | "endedAtMs" | "endReason">;
 
 /** What the journal has done since it opened: commits (transactions) and events appended, for metrics. */
@@ -108,6 +115,7 @@ export const QUERIES = {
   oldest: "SELECT seq, kind, at_ms FROM events ORDER BY seq LIMIT $limit",
   prune: "DELETE FROM events WHERE seq <= $throughSeq",
   dropCheckpoints: "DELETE FROM events WHERE kind = 'checkpoint'",
+  dropEvent: "DELETE FROM events WHERE seq = $seq",
 } as const;
 
 export const INSERT_EVENT = `INSERT INTO events (seq, kind, at_ms, session_id, vehicle_id, min_kw, max_kw,
@@ -171,6 +179,8 @@ export interface LiveRecord {
   startSeq: number;
   /** When that start was appended (a compacted copy: when it was carried forward). */
   startAtMs: number;
+  /** The session's needs event since that start, if any: the next one replaces it. */
+  needsSeq?: number;
 }
 
 /**
@@ -198,7 +208,10 @@ export function replay(rows: Iterable<EventRow>, into = new Map<string, LiveReco
     const live = into.get(r.session_id as string);
     if (!live) continue;
     if (r.kind === "end") into.delete(r.session_id as string);
-    else live.rec = withNeeds(live.rec, r.energy_kwh as number, r.depart_at_ms);
+    else {
+      live.rec = withNeeds(live.rec, r.energy_kwh as number, r.depart_at_ms);
+      live.needsSeq = r.seq;
+    }
   }
   return into;
 }

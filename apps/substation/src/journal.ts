@@ -7,6 +7,7 @@ import {
   type EventRow,
   endedRecord,
   eventParams,
+  type GroupChange,
   INSERT_EVENT,
   type JournalGroup,
   type JournalOptions,
@@ -31,12 +32,6 @@ export {
   type StartRecord,
 } from "./journal-events.ts";
 export { type SessionRecord, sessionOf } from "./journal-rows.ts";
-
-interface GroupChange {
-  added: Map<string, LiveRecord>;
-  removed: Set<string>;
-  energies: Map<string, number>;
-}
 
 /**
  * The substation's journal: an append-only log of events (journal-events.ts) in an embedded SQLite database
@@ -208,8 +203,12 @@ export class Journal {
   setNeeds(n: { sessionId: string; energyKwh: number; departAtMs: number | null }): void {
     const live = this.live.get(n.sessionId);
     if (!live) return;
-    const { sessionId, energyKwh, departAtMs } = n;
-    this.counted(() => this.append("needs", this.lastAtMs, { sessionId, energyKwh, departAtMs }));
+    const replace = this.db.transaction(() => {
+      // They replace the ones before, whose row goes: a charger changing them at every message holds one row.
+      if (live.needsSeq !== undefined) this.db.query(QUERIES.dropEvent).run({ seq: live.needsSeq });
+      return this.append("needs", this.lastAtMs, n);
+    });
+    live.needsSeq = this.counted(replace);
     live.rec = withNeeds(live.rec, n.energyKwh, n.departAtMs);
   }
 
