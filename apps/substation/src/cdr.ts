@@ -176,8 +176,9 @@ const exportThread = {
     this.stop("export stopped");
   },
   stop(error: string): void {
-    this.worker?.terminate();
-    this.worker = undefined;
+    const worker = this.worker;
+    this.worker = undefined; // first: a 'close' that terminate() fires is then not this thread's any more
+    worker?.terminate();
     for (const resolve of this.waiting.values()) resolve({ id: -1, error });
     this.waiting.clear();
   },
