@@ -12,11 +12,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { metricValue, spawnListening } from "@evgrid/testing";
+import { drive, loadLine, loadOf } from "./journal-load.ts";
 
-const requests = Number(process.env.REQUESTS ?? 3000);
-const concurrency = Number(process.env.CONCURRENCY ?? 32);
-const holdMs = Number(process.env.HOLD_MS ?? 50);
-const sync = process.env.SUBSTATION_SYNC ?? "normal";
+const load = loadOf(3000);
 const token = `journal-cost-${crypto.randomUUID()}`;
 
 const dir = mkdtempSync(join(tmpdir(), "evgrid-journal-http-"));
@@ -28,7 +26,7 @@ const sub = await spawnListening([...trace, process.execPath, "apps/substation/s
   SERVICE_TOKEN: token,
   SUBSTATION_DB_PATH: join(dir, "substation.sqlite"),
   SUBSTATION_CAPACITY_KW: "1000000",
-  SUBSTATION_SYNC: sync,
+  SUBSTATION_SYNC: load.sync,
   // Two seconds: ended sessions are exported and pruned while the run goes on.
   SUBSTATION_RETENTION_H: String(2 / 3600),
   IDEMPOTENCY_TTL_H: String(2 / 3600),
@@ -53,18 +51,11 @@ const appends = async () => {
 };
 
 const before = await appends();
-let next = 0;
 const startMs = performance.now();
-await Promise.all(
-  Array.from({ length: concurrency }, async (_, u) => {
-    while (next < requests) {
-      const i = next++;
-      const shape = i % 2 === 0 ? { maxKw: 11, energyKwh: 50 } : { durationS: 3600 };
-      const { session } = await post("startSession", { vehicleId: `ev-${u}-${i}`, ...shape });
-      await Bun.sleep(holdMs);
-      await post("stopSession", { sessionId: session.sessionId });
-    }
-  }),
+await drive(
+  load,
+  async (vehicleId, shape) => (await post("startSession", { vehicleId, ...shape })).session.sessionId,
+  (sessionId) => post("stopSession", { sessionId }),
 );
 const elapsedS = (performance.now() - startMs) / 1000;
 await Bun.sleep(3000); // a retention round or two after the last end: its export and pruning counted too
@@ -79,14 +70,10 @@ const calls = (name: string) => {
     .find((l) => l.trim().endsWith(` ${name}`));
   return Number(line?.trim().split(/\s+/)[3] ?? 0);
 };
-const per = (n: number | undefined) => (n === undefined ? null : Number((n / requests).toFixed(3)));
+const per = (n: number | undefined) => (n === undefined ? null : Number((n / load.requests).toFixed(3)));
 console.log(
   JSON.stringify({
-    sync,
-    requests,
-    concurrency,
-    holdMs,
-    reqPerS: Math.round(requests / elapsedS),
+    ...loadLine(load, elapsedS),
     pwritePerRequest: per(calls("pwrite64")),
     fsyncPerRequest: per(calls("fsync") + calls("fdatasync")),
     commitsPerRequest: per(after.commits === undefined ? undefined : after.commits - (before.commits ?? 0)),

@@ -18,12 +18,10 @@ import { Journal, type JournalSync } from "../src/journal.ts";
 import { JournalHealth } from "../src/journal-writes.ts";
 import { Retention } from "../src/retention.ts";
 import { Station } from "../src/station.ts";
+import { drive, loadLine, loadOf } from "./journal-load.ts";
 
-const requests = Number(process.env.REQUESTS ?? 4000);
-const concurrency = Number(process.env.CONCURRENCY ?? 32);
-const holdMs = Number(process.env.HOLD_MS ?? 50);
+const load = loadOf(4000);
 const retentionS = Number(process.env.RETENTION_S ?? 2);
-const sync = (process.env.SUBSTATION_SYNC ?? "normal") as JournalSync;
 
 // Counts every statement that writes (INSERT, UPDATE, DELETE) as it runs: the journal's writes, old or new.
 let statements = 0;
@@ -46,7 +44,7 @@ for (const method of ["prepare", "query"] as const) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), "evgrid-journal-cost-"));
-const journal = new Journal(join(dir, "substation.sqlite"), { sync });
+const journal = new Journal(join(dir, "substation.sqlite"), { sync: load.sync as JournalSync });
 // The journal's own connection: total_changes() counts every row it inserted, updated or deleted.
 const db = (journal as unknown as { db: Database }).db;
 const changes = () => (db.query("SELECT total_changes() AS n").get() as { n: number }).n;
@@ -60,42 +58,29 @@ const retention = new Retention({
 });
 retention.start();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-let next = 0;
-async function user(u: number) {
-  while (next < requests) {
-    const i = next++;
-    // Half energy-based (checkpointed), half time-based, as chargers ask.
-    const shape = i % 2 === 0 ? { maxKw: 11, energyKwh: 50 } : { durationS: 3600 };
-    const { session } = await station.start(
-      dispatchRequestSchema.parse({ vehicleId: `ev-${u}-${i}`, ...shape }),
-    );
-    await sleep(holdMs);
-    station.stop(session.sessionId);
-  }
-}
 const startMs = performance.now();
 const before = changes();
 const statementsBefore = statements;
-await Promise.all(Array.from({ length: concurrency }, (_, u) => user(u)));
+await drive(
+  load,
+  async (vehicleId, shape) =>
+    (await station.start(dispatchRequestSchema.parse({ vehicleId, ...shape }))).session.sessionId,
+  (sessionId) => station.stop(sessionId),
+);
 // Let the last ends commit, then one retention round exports and prunes what the run left.
-await sleep(retentionS * 1000 + 50);
+await Bun.sleep(retentionS * 1000 + 50);
 await retention.tick();
 const elapsedS = (performance.now() - startMs) / 1000;
 const rows = changes() - before;
-const stats = (journal as unknown as { stats?: Record<string, number> }).stats;
 console.log(
   JSON.stringify({
-    sync,
-    requests,
-    concurrency,
-    holdMs,
+    ...loadLine(load, elapsedS),
     elapsedS: Number(elapsedS.toFixed(1)),
-    reqPerS: Math.round(requests / elapsedS),
-    writeStatementsPerRequest: Number(((statements - statementsBefore) / requests).toFixed(2)),
+    writeStatementsPerRequest: Number(((statements - statementsBefore) / load.requests).toFixed(2)),
     rowsWritten: rows,
-    rowsPerRequest: Number((rows / requests).toFixed(2)),
-    ...(stats ? { commitsPerRequest: Number(((stats.commits ?? 0) / requests).toFixed(3)), stats } : {}),
+    rowsPerRequest: Number((rows / load.requests).toFixed(2)),
+    commitsPerRequest: Number((journal.stats.commits / load.requests).toFixed(3)),
+    stats: journal.stats,
   }),
 );
 await retention.stop();

@@ -153,6 +153,13 @@ const exportThread = {
         this.waiting.get(e.data.id)?.(e.data);
         this.waiting.delete(e.data.id);
       };
+      // A thread that died (an uncaught error ends it) answers nothing more: its batches fail, and the next
+      // batch starts another, rather than every later round waiting for it forever.
+      const died = () => {
+        if (this.worker === worker) this.stop("the export thread stopped");
+      };
+      worker.addEventListener("error", died);
+      worker.addEventListener("close", died);
       worker.unref(); // housekeeping: never what keeps the process alive
       this.worker = worker;
     }
@@ -166,9 +173,13 @@ const exportThread = {
     this.users -= 1;
     this.worker?.postMessage({ close: dbPath });
     if (this.users > 0) return;
-    this.worker?.terminate();
-    this.worker = undefined;
-    for (const resolve of this.waiting.values()) resolve({ id: -1, error: "export stopped" });
+    this.stop("export stopped");
+  },
+  stop(error: string): void {
+    const worker = this.worker;
+    this.worker = undefined; // first: a 'close' that terminate() fires is then not this thread's any more
+    worker?.terminate();
+    for (const resolve of this.waiting.values()) resolve({ id: -1, error });
     this.waiting.clear();
   },
 };

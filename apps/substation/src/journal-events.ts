@@ -22,6 +22,13 @@ export interface JournalGroup {
   mark?: boolean;
 }
 
+/** What a committed group changes in the journal's view of the active sessions. */
+export interface GroupChange {
+  added: Map<string, LiveRecord>;
+  removed: Set<string>;
+  energies: Map<string, number>;
+}
+
 export type StartRecord = Omit<SessionRecord, "deliveredKwh" | "status" | "endedAtMs" | "endReason">;
 
 /** What the journal has done since it opened: commits (transactions) and events appended, for metrics. */
@@ -97,7 +104,7 @@ export const EVENTS_INDEXES = `
 export const QUERIES = {
   lastCheckpoint: "SELECT seq, from_seq FROM events WHERE kind = 'checkpoint' ORDER BY seq DESC LIMIT 1",
   replay: "SELECT * FROM events WHERE seq >= $fromSeq ORDER BY seq",
-  newest: "SELECT at_ms FROM events ORDER BY seq DESC LIMIT 1",
+  newest: "SELECT seq, at_ms FROM events ORDER BY seq DESC LIMIT 1",
   // From the end of the log backwards, not through the ends' index (which SQLite would read whole, then sort).
   newestEnd: "SELECT seq FROM events NOT INDEXED WHERE kind = 'end' ORDER BY seq DESC LIMIT 1",
   recentlyEnded: "SELECT * FROM events WHERE kind = 'end' ORDER BY seq DESC LIMIT $limit",
@@ -108,13 +115,14 @@ export const QUERIES = {
   oldest: "SELECT seq, kind, at_ms FROM events ORDER BY seq LIMIT $limit",
   prune: "DELETE FROM events WHERE seq <= $throughSeq",
   dropCheckpoints: "DELETE FROM events WHERE kind = 'checkpoint'",
+  dropEvent: "DELETE FROM events WHERE seq = $seq",
 } as const;
 
-export const INSERT_EVENT = `INSERT INTO events (kind, at_ms, session_id, vehicle_id, min_kw, max_kw, started_at_ms,
-  duration_s, energy_kwh, delivered_kwh, ended_at_ms, end_reason, idempotency_key, owner, priority, depart_at_ms,
-  energies, from_seq) VALUES ($kind, $atMs, $sessionId, $vehicleId, $minKw, $maxKw, $startedAtMs, $durationS,
-  $energyKwh, $deliveredKwh, $endedAtMs, $endReason, $idempotencyKey, $owner, $priority, $departAtMs, $energies,
-  $fromSeq)`;
+export const INSERT_EVENT = `INSERT INTO events (seq, kind, at_ms, session_id, vehicle_id, min_kw, max_kw,
+  started_at_ms, duration_s, energy_kwh, delivered_kwh, ended_at_ms, end_reason, idempotency_key, owner, priority,
+  depart_at_ms, energies, from_seq) VALUES ($seq, $kind, $atMs, $sessionId, $vehicleId, $minKw, $maxKw,
+  $startedAtMs, $durationS, $energyKwh, $deliveredKwh, $endedAtMs, $endReason, $idempotencyKey, $owner, $priority,
+  $departAtMs, $energies, $fromSeq)`;
 
 export type EventKind = "start" | "needs" | "checkpoint" | "end";
 
@@ -126,14 +134,16 @@ export interface EventRow extends Omit<Row, "status"> {
   from_seq: number | null;
 }
 
-/** The parameters of one INSERT_EVENT: a session's record (start, end), or a checkpoint. */
+/** The parameters of one INSERT_EVENT at `seq`: a session's record (start, end), or a checkpoint. */
 export function eventParams(
+  seq: number,
   kind: EventKind,
   atMs: number,
   rec: Partial<SessionRecord> | null,
   extra: { energies?: string; fromSeq?: number | null } = {},
 ) {
   return {
+    seq,
     kind,
     atMs,
     sessionId: rec?.sessionId ?? null,
@@ -169,6 +179,8 @@ export interface LiveRecord {
   startSeq: number;
   /** When that start was appended (a compacted copy: when it was carried forward). */
   startAtMs: number;
+  /** The session's needs event since that start, if any: the next one replaces it. */
+  needsSeq?: number;
 }
 
 /**
@@ -196,7 +208,10 @@ export function replay(rows: Iterable<EventRow>, into = new Map<string, LiveReco
     const live = into.get(r.session_id as string);
     if (!live) continue;
     if (r.kind === "end") into.delete(r.session_id as string);
-    else live.rec = withNeeds(live.rec, r.energy_kwh as number, r.depart_at_ms);
+    else {
+      live.rec = withNeeds(live.rec, r.energy_kwh as number, r.depart_at_ms);
+      live.needsSeq = r.seq;
+    }
   }
   return into;
 }

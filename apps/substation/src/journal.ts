@@ -7,6 +7,7 @@ import {
   type EventRow,
   endedRecord,
   eventParams,
+  type GroupChange,
   INSERT_EVENT,
   type JournalGroup,
   type JournalOptions,
@@ -32,12 +33,6 @@ export {
 } from "./journal-events.ts";
 export { type SessionRecord, sessionOf } from "./journal-rows.ts";
 
-interface GroupChange {
-  added: Map<string, LiveRecord>;
-  removed: Set<string>;
-  energies: Map<string, number>;
-}
-
 /**
  * The substation's journal: an append-only log of events (journal-events.ts) in an embedded SQLite database
  * (WAL). Admissions are written before they are answered; `synchronous = NORMAL` makes each commit durable
@@ -59,6 +54,8 @@ export class Journal {
   eventsSinceCheckpoint = 0;
   /** The time of the newest event: a checkpoint or needs row (the journal has no clock) is as new. */
   private lastAtMs = 0;
+  /** The newest position given out: SQLite would number an emptied log from 1 again, behind the export's. */
+  private lastSeq: number;
   /** Events appended by the write under way: counted in `stats` once it commits. */
   private uncounted = 0;
   private indexed = false;
@@ -85,6 +82,8 @@ export class Journal {
     }
     this.db.exec(EVENTS_SCHEMA);
     this.insertStmt = this.db.prepare(INSERT_EVENT);
+    const newest = this.db.query(QUERIES.newest).get() as { seq: number } | null;
+    this.lastSeq = Math.max(newest?.seq ?? 0, this.exportedThroughSeq());
     convertSessionsTable(this.db, (kind, atMs, rec) => this.append(kind, atMs, rec));
     // Indexes need pages: on a full journal they wait (ensureIndexes is retried) rather than stop the start.
     try {
@@ -97,13 +96,11 @@ export class Journal {
     this.groupTx = this.db.transaction((g: JournalGroup) => this.appendGroup(g));
   }
 
-  /** Creates the indexes once; true when done. Throws if the journal is full. */
-  ensureIndexes(): boolean {
-    if (!this.indexed) {
-      this.db.transaction(() => this.db.exec(EVENTS_INDEXES))();
-      this.indexed = true;
-    }
-    return this.indexed;
+  /** Creates the indexes once. Throws if the journal is full. */
+  ensureIndexes(): void {
+    if (this.indexed) return;
+    this.db.transaction(() => this.db.exec(EVENTS_INDEXES))();
+    this.indexed = true;
   }
 
   /** Appends a group of ends, starts and energy figures in one transaction: all or none. */
@@ -206,8 +203,12 @@ export class Journal {
   setNeeds(n: { sessionId: string; energyKwh: number; departAtMs: number | null }): void {
     const live = this.live.get(n.sessionId);
     if (!live) return;
-    const { sessionId, energyKwh, departAtMs } = n;
-    this.counted(() => this.append("needs", this.lastAtMs, { sessionId, energyKwh, departAtMs }));
+    const replace = this.db.transaction(() => {
+      // They replace the ones before, whose row goes: a charger changing them at every message holds one row.
+      if (live.needsSeq !== undefined) this.db.query(QUERIES.dropEvent).run({ seq: live.needsSeq });
+      return this.append("needs", this.lastAtMs, n);
+    });
+    live.needsSeq = this.counted(replace);
     live.rec = withNeeds(live.rec, n.energyKwh, n.departAtMs);
   }
 
@@ -236,7 +237,8 @@ export class Journal {
   }
 
   private append(kind: EventRow["kind"], atMs: number, rec: Partial<SessionRecord> | null, extra = {}) {
-    const seq = Number(this.insertStmt.run(eventParams(kind, atMs, rec, extra)).lastInsertRowid);
+    const seq = ++this.lastSeq;
+    this.insertStmt.run(eventParams(seq, kind, atMs, rec, extra));
     this.lastAtMs = Math.max(this.lastAtMs, atMs);
     if (kind === "end") this.lastEndSeq = seq;
     this.uncounted += 1;

@@ -181,4 +181,38 @@ describe("the journal's log", () => {
     expect(last).toEqual([{ seq: 200, from_seq: 100 }]);
     expect(new Journal(path).active().map((r) => r.sessionId)).toEqual(["s-99"]);
   });
+
+  test("a car whose needs change at every message holds one needs row, and a restart finds the last ones", () => {
+    const path = dbPath();
+    let journal = new Journal(path);
+    open.push(journal);
+    const session: StartRecord = {
+      sessionId: "s-1",
+      vehicleId: "ev-1",
+      minKw: 1,
+      maxKw: 11,
+      startedAtMs: 1000,
+      durationS: 3600,
+      energyKwh: null,
+      idempotencyKey: null,
+      owner: "operator",
+      priority: "standard",
+      departAtMs: null,
+    };
+    journal.commit({ ends: [], starts: [session], checkpoint: [] });
+    for (let i = 1; i <= 50; i++)
+      journal.setNeeds({ sessionId: "s-1", energyKwh: i, departAtMs: i % 2 === 0 ? 9000 + i : null });
+    journal.close();
+    const db = new (require("bun:sqlite").Database)(path, { readonly: true });
+    open.push(db);
+    expect(db.query("SELECT count(*) AS n FROM events WHERE kind = 'needs'").get()).toEqual({ n: 1 });
+    journal = new Journal(path);
+    open.push(journal);
+    expect(journal.active()).toEqual([
+      expect.objectContaining({ sessionId: "s-1", energyKwh: 50, durationS: null, departAtMs: 9050 }),
+    ]);
+    // After the restart the next needs replace the last ones too.
+    journal.setNeeds({ sessionId: "s-1", energyKwh: 60, departAtMs: null });
+    expect(db.query("SELECT count(*) AS n FROM events WHERE kind = 'needs'").get()).toEqual({ n: 1 });
+  });
 });

@@ -38,11 +38,12 @@ describe("retention by range of the log", () => {
       now: () => clock.ms,
       checkpointMs: 3_600_000,
     });
-    open.push(station, journal);
+    const cdr = new CdrExport(join(dir, "cdr"), "sub-a", journal);
+    open.push(cdr, station, journal);
     const retention = new Retention({
       journal,
       retentionMs: HOUR_MS,
-      cdr: new CdrExport(join(dir, "cdr"), "sub-a", journal),
+      cdr,
       health: new JournalHealth(),
       now: () => clock.ms,
     });

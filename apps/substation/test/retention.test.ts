@@ -34,7 +34,7 @@ function boot(opts: { retentionH?: number; batchRows?: number; budgetMs?: number
     // one tick does give it no budget; the budget has its own test.
     budgetMs: opts.budgetMs ?? Number.POSITIVE_INFINITY,
   });
-  open.push(station, journal);
+  open.push(cdr, station, journal); // the export lets go of its thread: the last one stops it
   /** Starts and stops `n` sessions (ended now), and lets the journal take the last end. */
   const endSessions = async (n: number, prefix: string) => {
     const ids: string[] = [];
@@ -87,6 +87,39 @@ describe("retention and charge detail records (issue 8, point 7)", () => {
     expect(after.map((id) => t.journal.find(id)?.status)).toEqual(["ended", "ended"]);
     expect(before.map((id) => t.journal.find(id))).toEqual([null, null, null]);
     expect(await t.retention.tick()).toEqual({ exported: 0, pruned: 0 });
+  });
+
+  test("sessions ended after retention emptied the journal are exported too, before a restart and after", async () => {
+    const t = boot({ retentionH: 1 });
+    await t.endSessions(3, "night");
+    t.clock.ms += 2 * HOUR_MS;
+    expect(await t.retention.tick()).toEqual({ exported: 3, pruned: 3 });
+    await t.endSessions(2, "morning");
+    expect(await t.retention.tick()).toEqual({ exported: 2, pruned: 0 });
+    // Emptied again, then a restart: the log goes on after the export's position.
+    t.clock.ms += 2 * HOUR_MS;
+    expect(await t.retention.tick()).toEqual({ exported: 0, pruned: 2 });
+    t.station.close();
+    t.journal.close();
+    const journal = new Journal(t.path);
+    const station = new Station({ id: "sub-a", capacityKw: 10_000, journal, now: () => t.clock.ms });
+    open.push(station, journal);
+    const { session } = await station.start(
+      dispatchRequestSchema.parse({ vehicleId: "noon", durationS: 60 }),
+    );
+    station.stop(session.sessionId);
+    await nextTurn();
+    const cdr = new CdrExport(t.cdrDir, "sub-a", journal);
+    expect(await cdr.exportBatch(10)).toBe(1);
+    cdr.close();
+    expect(t.records().map((r) => r.vehicleId)).toEqual([
+      "night-0",
+      "night-1",
+      "night-2",
+      "morning-0",
+      "morning-1",
+      "noon",
+    ]);
   });
 
   test("a session that cannot be exported is kept, and exported and pruned once it can", async () => {
