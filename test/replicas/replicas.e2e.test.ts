@@ -6,7 +6,6 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { errorDataOf, walkInVehicleId } from "@evgrid/contract";
 import { eventually, metricValue, spawnApp, startOcppGateway } from "@evgrid/testing";
-import { RedisClient } from "bun";
 import { sharedRedis, startReplicas, untilHashing } from "./replica-grid.ts";
 
 setDefaultTimeout(60_000);
@@ -123,7 +122,6 @@ describe("balancer replicas sharing state", () => {
         });
     // The earlier waiter is on replica 0, the later on replica 1; the substation-1 is full. Each has its
     // ticket in the shared order before the next step.
-    const _store = new RedisClient(shared.redis.url);
     const tickets = (n: number) =>
       eventually(async () => expect(Number(await shared.store.send("ZCARD", ["evgrid:wait"]))).toBe(n), {
         timeoutMs: 10_000,
@@ -150,7 +148,6 @@ describe("balancer replicas sharing state", () => {
     await grid.operator(0).stopSession.mutate({ sessionId: admitted.session.sessionId });
     await late;
     expect(order).toEqual(["ev-early", "ev-late"]);
-    shared.store.close();
   });
 
   test("store down (gauge 0): a certain refusal for a lease, then one vehicle through both replicas is one session; back: shared again (gauge 1)", async () => {
