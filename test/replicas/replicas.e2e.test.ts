@@ -6,7 +6,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { errorDataOf, walkInVehicleId } from "@evgrid/contract";
 import { eventually, metricValue, spawnApp, startOcppGateway } from "@evgrid/testing";
-import { sharedRedis, startReplicas, untilHashing } from "./replica-grid.ts";
+import { fillingSubstation1, sharedRedis, startReplicas, untilHashing } from "./replica-grid.ts";
 
 setDefaultTimeout(60_000);
 
@@ -101,15 +101,8 @@ describe("balancer replicas sharing state", () => {
   });
 
   test("the wait queue is first come, first served across replicas", async () => {
-    await using grid = await startReplicas(2, shared.redis.url, 11);
-    const req = (vehicleId: string, waitS?: number) => ({
-      vehicleId,
-      maxKw: 11,
-      minKw: 11,
-      durationS: 600,
-      substationId: "substation-1",
-      ...(waitS === undefined ? {} : { waitS }),
-    });
+    await using grid = await startReplicas(2, shared.redis.url, { capacityKw: 11 });
+    const req = fillingSubstation1;
     const first = await grid.operator(0).dispatch.mutate(req("ev-holder"));
     const order: string[] = [];
     const wait = (replica: number, vehicleId: string) =>
