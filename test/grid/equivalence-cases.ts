@@ -3,6 +3,28 @@
  * prepared-link.test.ts: prepared internal calls against tRPC's middleware chain): each procedure of each
  * app, and each way it can succeed or fail.
  */
+import { dispatchRequestSchema } from "@evgrid/contract";
+import { startGrid } from "@evgrid/testing";
+
+/**
+ * The grid both tests call, which the calls below assume: its big site is taken, so any minimum above 4.2 kW
+ * finds the grid full, however often it is asked.
+ */
+export async function startTakenGrid() {
+  const grid = await startGrid({ capacitiesKw: [150, 4.2], defaultQuotas: true });
+  try {
+    const { station } = grid.substations[0] as (typeof grid.substations)[number];
+    await station.start(
+      dispatchRequestSchema.parse({ vehicleId: "resident", minKw: 150, maxKw: 150, durationS: 3600 }),
+    );
+    await grid.balancer.view.refresh();
+    return grid;
+  } catch (err) {
+    await grid[Symbol.asyncDispose]();
+    throw err;
+  }
+}
+
 export interface Call {
   name: string;
   app: "substation" | "balancer" | "chargeApi" | "keyedApi";

@@ -10,28 +10,22 @@ import { balancerRouter } from "@evgrid/balancer/router";
 import { ChargeDesk } from "@evgrid/charge-api/desk";
 import { RateLimiter } from "@evgrid/charge-api/rate-limit";
 import { chargeApiRouter } from "@evgrid/charge-api/router";
-import { dispatchRequestSchema } from "@evgrid/contract";
 import { ApiKeys, type RequestContext, retryAfterMeta } from "@evgrid/kit";
 import { internalClient, leanTrpcHandler } from "@evgrid/link";
 import { substationRouter } from "@evgrid/substation/router";
-import { type Json, startGrid } from "@evgrid/testing";
+import type { Json } from "@evgrid/testing";
 import type { AnyRouter } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { type Call, calls, KEY } from "./equivalence-cases.ts";
+import { type Call, calls, KEY, startTakenGrid } from "./equivalence-cases.ts";
 
-let grid: Awaited<ReturnType<typeof startGrid>>;
+let grid: Awaited<ReturnType<typeof startTakenGrid>>;
 /** Two of each router, one per path, so that state of the charge-api's own (its rate limiter) is not shared. */
 let routers: { lean: Record<Call["app"], AnyRouter>; adapter: Record<Call["app"], AnyRouter> };
 const BASE = "http://127.0.0.1";
 
 beforeAll(async () => {
-  grid = await startGrid({ capacitiesKw: [150, 4.2], defaultQuotas: true });
-  // The big site is taken: any minimum above 4.2 kW finds the grid full, however often it is asked.
+  grid = await startTakenGrid();
   const { station, bookings } = grid.substations[0] as (typeof grid.substations)[number];
-  await station.start(
-    dispatchRequestSchema.parse({ vehicleId: "resident", minKw: 150, maxKw: 150, durationS: 3600 }),
-  );
-  await grid.balancer.view.refresh();
   const balancer = balancerPool([grid.balancer.url], (url) =>
     internalClient<BalancerRouter>(url, { timeoutMs: 5000, token: grid.serviceToken }),
   );

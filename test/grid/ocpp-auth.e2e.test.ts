@@ -4,7 +4,6 @@
  * a hostile id in the URL cannot forge a log line.
  */
 import { expect, setDefaultTimeout, spyOn, test } from "bun:test";
-import { randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { connect } from "node:net";
 import {
@@ -16,6 +15,7 @@ import {
   startGrid,
   startOcppGateway,
 } from "@evgrid/testing";
+import { upgradeHeaders } from "./ocpp-raw.ts";
 
 setDefaultTimeout(60_000);
 
@@ -33,14 +33,7 @@ function upgrade(ocppUrl: string, id: string, password: string, from = "127.0.0.
       port: url.port,
       path: url.pathname,
       localAddress: from,
-      headers: {
-        connection: "Upgrade",
-        upgrade: "websocket",
-        "sec-websocket-version": "13",
-        "sec-websocket-key": randomBytes(16).toString("base64"),
-        "sec-websocket-protocol": "ocpp1.6",
-        authorization: `Basic ${Buffer.from(`${id}:${password}`).toString("base64")}`,
-      },
+      headers: upgradeHeaders(id, password),
     });
     req.on("upgrade", (_res, socket) => {
       socket.destroy();

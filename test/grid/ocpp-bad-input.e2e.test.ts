@@ -4,11 +4,10 @@
  * and a fuzz run after which the grid and the gateway agree on every session.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { randomBytes } from "node:crypto";
 import { walkInVehicleId } from "@evgrid/contract";
 import { eventually, SimulatedChargePoint, startGrid, startOcppGateway } from "@evgrid/testing";
 import fc from "fast-check";
-import { type Frame, kind, RawCharger } from "./ocpp-raw.ts";
+import { type Frame, kind, RawCharger, upgradeHeaders } from "./ocpp-raw.ts";
 
 setDefaultTimeout(60_000);
 
@@ -69,14 +68,7 @@ describe("who may connect", () => {
     // The status a stranger sees does not say whether the id exists.
     const status = async (id: string, password: string) => {
       const res = await fetch(`${url.replace("ws:", "http:")}/${id}`, {
-        headers: {
-          connection: "Upgrade",
-          upgrade: "websocket",
-          "sec-websocket-version": "13",
-          "sec-websocket-key": randomBytes(16).toString("base64"),
-          "sec-websocket-protocol": "ocpp1.6",
-          authorization: `Basic ${Buffer.from(`${id}:${password}`).toString("base64")}`,
-        },
+        headers: upgradeHeaders(id, password),
       }).catch((e) => e);
       return res instanceof Response ? res.status : String(res);
     };

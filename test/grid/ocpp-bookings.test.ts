@@ -30,11 +30,20 @@ const statusOf = async (grid: Grid, grant: Grant) =>
   (await grid.client.getSession.query({ sessionId: grant.sessionId, sessionSecret: grant.sessionSecret }))
     .status;
 
+/** A grid, its gateway and a booking for `vehicleId`, where every test here starts; all stopped after. */
+async function withBooking(capacitiesKw: number[], vehicleId: string) {
+  await using stack = new AsyncDisposableStack();
+  const grid = stack.use(await startGrid({ capacitiesKw }));
+  const ocpp = stack.use(await startOcppGateway(grid));
+  const booking = await grid.client.requestCharge.mutate({ vehicleId, durationS: 600 });
+  const owned = stack.move();
+  return { grid, ocpp, booking, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+}
+
 describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
   test("a victim's vehicle id at a charger of another substation is a walk-in there; the booking stays", async () => {
-    await using grid = await startGrid({ capacitiesKw: [50, 100] });
-    await using ocpp = await startOcppGateway(grid);
-    const victim = await grid.client.requestCharge.mutate({ vehicleId: "ev-victim", durationS: 600 });
+    await using booked = await withBooking([50, 100], "ev-victim");
+    const { grid, ocpp, booking: victim } = booked;
     expect(victim.substationId).toBe("substation-2");
 
     const thief = await ocpp.charger("cp-thief", { protocol, substationId: "substation-1" });
@@ -54,9 +63,8 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
   });
 
   test("a victim's vehicle id at a charger of the booking's own substation takes nothing over", async () => {
-    await using grid = await startGrid({ capacitiesKw: [50] });
-    await using ocpp = await startOcppGateway(grid);
-    const victim = await grid.client.requestCharge.mutate({ vehicleId: "ev-victim", durationS: 600 });
+    await using booked = await withBooking([50], "ev-victim");
+    const { grid, ocpp, booking: victim } = booked;
     const thief = await ocpp.charger("cp-thief", { protocol });
     await thief.startTransaction(1, "ev-victim");
     const walkIn = await boundSession(ocpp, "cp-thief");
@@ -69,9 +77,8 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
   });
 
   test("the owner's idTag claims the booking at its own substation: the same session, no second one", async () => {
-    await using grid = await startGrid({ capacitiesKw: [50] });
-    await using ocpp = await startOcppGateway(grid);
-    const booking = await grid.client.requestCharge.mutate({ vehicleId: "ev-owner", durationS: 600 });
+    await using booked = await withBooking([50], "ev-owner");
+    const { grid, ocpp, booking } = booked;
     const cp = await ocpp.charger("cp-owner", { protocol });
     // OCPP compares idTags without regard to case (CiString): typed in lower case it is the same tag.
     await cp.startTransaction(1, protocol === "ocpp1.6" ? booking.idTag.toLowerCase() : booking.idTag);
@@ -84,9 +91,8 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
   });
 
   test("the owner's idTag at another substation moves the booking there, for the booked vehicle", async () => {
-    await using grid = await startGrid({ capacitiesKw: [50, 100] });
-    await using ocpp = await startOcppGateway(grid);
-    const booking = await grid.client.requestCharge.mutate({ vehicleId: "ev-owner", durationS: 600 });
+    await using booked = await withBooking([50, 100], "ev-owner");
+    const { grid, ocpp, booking } = booked;
     expect(booking.substationId).toBe("substation-2");
     const cp = await ocpp.charger("cp-owner", { protocol, substationId: "substation-1" });
     await cp.startTransaction(1, booking.idTag);
@@ -103,9 +109,8 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
 
 describe("one idTag, one transaction", () => {
   test("a booking's idTag already charging at one charger is ConcurrentTx at another", async () => {
-    await using grid = await startGrid({ capacitiesKw: [50] });
-    await using ocpp = await startOcppGateway(grid);
-    const booking = await grid.client.requestCharge.mutate({ vehicleId: "ev-owner", durationS: 600 });
+    await using booked = await withBooking([50], "ev-owner");
+    const { ocpp, booking } = booked;
     const first = await ocpp.charger("cp-first");
     await first.startTransaction(1, booking.idTag);
     expect(await boundSession(ocpp, "cp-first")).toBe(booking.sessionId);
@@ -114,9 +119,8 @@ describe("one idTag, one transaction", () => {
   });
 
   test("the same idTag in other letter case is the same tag: the second transaction is stopped, the booking stays bound", async () => {
-    await using grid = await startGrid({ capacitiesKw: [50] });
-    await using ocpp = await startOcppGateway(grid);
-    const booking = await grid.client.requestCharge.mutate({ vehicleId: "ev-owner", durationS: 600 });
+    await using booked = await withBooking([50], "ev-owner");
+    const { grid, ocpp, booking } = booked;
     const first = await ocpp.charger("cp-first");
     await first.startTransaction(1, booking.idTag);
     expect(await boundSession(ocpp, "cp-first")).toBe(booking.sessionId);

@@ -11,6 +11,20 @@ export type Frame = unknown[];
 export const kind = (f: Frame | null) =>
   f === null ? "none" : f[0] === 3 ? "result" : f[0] === 4 ? String(f[2]) : "other";
 
+/** Security Profile 1: a charger's id and password as HTTP Basic credentials. */
+export const basicAuth = (id: string, password: string) =>
+  `Basic ${Buffer.from(`${id}:${password}`).toString("base64")}`;
+
+/** An OCPP 1.6 WebSocket upgrade's headers, as a charger (or an attacker) sends them over plain HTTP. */
+export const upgradeHeaders = (id: string, password: string) => ({
+  connection: "Upgrade",
+  upgrade: "websocket",
+  "sec-websocket-version": "13",
+  "sec-websocket-key": randomBytes(16).toString("base64"),
+  "sec-websocket-protocol": "ocpp1.6",
+  authorization: basicAuth(id, password),
+});
+
 /** A charger speaking raw frames: what a broken or hostile one can send. */
 export class RawCharger {
   readonly frames: Frame[] = [];
@@ -34,7 +48,7 @@ export class RawCharger {
   static open(url: string, id: string, password: string, protocol = "ocpp1.6"): Promise<RawCharger> {
     const ws = new WebSocket(`${url}/${id}`, {
       protocols: [protocol],
-      headers: { authorization: `Basic ${Buffer.from(`${id}:${password}`).toString("base64")}` },
+      headers: { authorization: basicAuth(id, password) },
     } as never);
     return new Promise((resolve, reject) => {
       ws.onopen = () => resolve(new RawCharger(ws));

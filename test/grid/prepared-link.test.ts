@@ -7,27 +7,20 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { balancerRouter } from "@evgrid/balancer/router";
 import { chargeApiRouter } from "@evgrid/charge-api/router";
-import { dispatchRequestSchema } from "@evgrid/contract";
 import { ApiKeys, prepareInternal, type RequestContext, type RpcObservability } from "@evgrid/kit";
 import { type CallSignal, errorShapeOf, resolveProcedures } from "@evgrid/link";
 import { substationRouter } from "@evgrid/substation/router";
-import { startGrid } from "@evgrid/testing";
 import type { AnyRouter, TRPCError } from "@trpc/server";
 import fc from "fast-check";
-import { type Call, calls, SESSION } from "./equivalence-cases.ts";
+import { type Call, calls, SESSION, startTakenGrid } from "./equivalence-cases.ts";
 
 type App = "substation" | "balancer";
-let grid: Awaited<ReturnType<typeof startGrid>>;
+let grid: Awaited<ReturnType<typeof startTakenGrid>>;
 let routers: Record<App, AnyRouter>;
 
 beforeAll(async () => {
-  grid = await startGrid({ capacitiesKw: [150, 4.2], defaultQuotas: true });
-  // The big site is taken: any minimum above 4.2 kW finds the grid full, however often it is asked.
+  grid = await startTakenGrid();
   const { station, bookings } = grid.substations[0] as (typeof grid.substations)[number];
-  await station.start(
-    dispatchRequestSchema.parse({ vehicleId: "resident", minKw: 150, maxKw: 150, durationS: 3600 }),
-  );
-  await grid.balancer.view.refresh();
   routers = {
     substation: substationRouter(station, bookings),
     balancer: balancerRouter(grid.balancer.dispatcher),

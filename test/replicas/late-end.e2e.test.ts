@@ -18,7 +18,10 @@ describe("a session that ends late at its substation", () => {
   test("the vehicle is not booked at another substation while its overdue session still runs", async () => {
     const late = manualScheduler();
     // 100 kW each: with the first session's 50 kW minimum at substation-1, substation-2 ranks first.
-    await using grid = await startReplicas(2, shared.redis.url, 100, {}, late);
+    await using grid = await startReplicas(2, shared.redis.url, {
+      capacityKw: 100,
+      substation1Scheduler: late,
+    });
     const vehicleId = "ev-late-end";
     const ask = { vehicleId, maxKw: 60, minKw: 50 };
     const first = await grid

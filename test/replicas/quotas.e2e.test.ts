@@ -4,66 +4,26 @@
  * process, all over real HTTP.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { randomBytes } from "node:crypto";
-import type { BalancerRouter } from "@evgrid/balancer";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
-import { startChargeApi } from "@evgrid/charge-api/app";
-import { readEnv as chargeApiEnv } from "@evgrid/charge-api/env";
 import { errorDataOf } from "@evgrid/contract";
-import { UNLIMITED_QUOTAS } from "@evgrid/kit";
 import { internalClient } from "@evgrid/link";
-import { type RunningSubstation, startSubstation } from "@evgrid/substation/app";
-import { readEnv as substationEnv } from "@evgrid/substation/env";
-import { eventually, metricValue, spawnApp, startRedis } from "@evgrid/testing";
+import { eventually, metricValue, startRedis } from "@evgrid/testing";
 import { RedisClient } from "bun";
-import { sharedRedis } from "./replica-grid.ts";
+import { sharedRedis, startReplicas, untilHashing } from "./replica-grid.ts";
 
 setDefaultTimeout(60_000);
 
 const QUOTA = 4;
 /** Each test its own key: the store outlives a test's grid, and with it what the key holds. */
 async function startGrid(redisUrl: string, key: string) {
-  const token = randomBytes(24).toString("base64url");
-  const substations: RunningSubstation[] = await Promise.all(
-    [1, 2].map((i) =>
-      startSubstation(
-        substationEnv({
-          SUBSTATION_ID: `substation-${i}`,
-          SUBSTATION_CAPACITY_KW: "100000",
-          PORT: "0",
-          LOG_QUIET: "true",
-          SERVICE_TOKEN: token,
-          SUBSTATION_DB_PATH: ":memory:",
-        }),
-      ),
-    ),
-  );
-  const balancers = await Promise.all(
-    [0, 1].map(() =>
-      spawnApp("balancer", {
-        SERVICE_TOKEN: token,
-        SUBSTATION_URLS: substations.map((s) => s.url).join(","),
-        REDIS_URL: redisUrl,
-        ...UNLIMITED_QUOTAS,
-        QUOTA_ACTIVE_SESSIONS: String(QUOTA),
-      }),
-    ),
-  );
-  const api = await startChargeApi(
-    chargeApiEnv({
-      PORT: "0",
-      BALANCER_URLS: balancers.map((b) => b.url).join(","),
-      SERVICE_TOKEN: token,
-      LOG_QUIET: "true",
-      API_KEYS: key,
-      ...UNLIMITED_QUOTAS,
-    }),
-  );
+  const grid = await startReplicas(2, redisUrl, {
+    balancerEnv: { QUOTA_ACTIVE_SESSIONS: String(QUOTA) },
+    chargeApiEnv: { API_KEYS: key },
+  });
+  const { api, substations } = grid;
   const client = internalClient<ChargeApiRouter>(api.url, { timeoutMs: 15_000, token: key });
   return {
-    substations,
-    balancers,
-    token,
+    ...grid,
     /** One request per vehicle, all at once: the sessions admitted and the refusals' reasons and quotas. */
     async requestAll(vehicles: string[]) {
       const answers = await Promise.allSettled(
@@ -83,11 +43,6 @@ async function startGrid(redisUrl: string, key: string) {
       client.requestCharge.mutate({ vehicleId, durationS: 3600, idempotencyKey }),
     stop: (sessionId: string) => client.stopCharge.mutate({ sessionId }),
     active: () => substations.flatMap((s) => s.station.list("active", 100_000)),
-    async [Symbol.asyncDispose]() {
-      await api.stop();
-      await Promise.all(balancers.map((b) => b[Symbol.asyncDispose]()));
-      await Promise.all(substations.map((s) => s.stop()));
-    },
   };
 }
 
@@ -153,16 +108,7 @@ describe("a caller's session quota across replicas", () => {
         expect(metricValue(await b.metrics(), "evgrid_balancer_state_store_up")).toBe(0);
     });
     // A lease after losing it, unknown vehicles are admitted again (at their hashed home).
-    for (const b of grid.balancers) {
-      const operator = internalClient<BalancerRouter>(b.url, { timeoutMs: 5000, token: grid.token });
-      await eventually(
-        async () =>
-          expect(await operator.stateInfo.query()).toMatchObject({ storeUp: false, storeHashing: true }),
-        {
-          timeoutMs: 15_000,
-        },
-      );
-    }
+    await untilHashing(grid);
     const down = await grid.requestAll(Array.from({ length: 12 }, (_, i) => `ev-d-${i}`));
     console.log(`store down: ${down.admitted.length} admitted of 12 (quota ${QUOTA} per replica)`);
     expect(down.admitted.length).toBeGreaterThanOrEqual(QUOTA);
@@ -178,12 +124,11 @@ describe("a caller's session quota across replicas", () => {
     });
     // It came back empty: each replica first rebuilds the claims from the substations (their own epoch);
     // until then a request nobody can vouch for is refused STATE_REBUILDING, which is not the quota.
-    for (const b of grid.balancers) {
-      const operator = internalClient<BalancerRouter>(b.url, { timeoutMs: 5000, token: grid.token });
-      await eventually(async () => expect((await operator.stateInfo.query()).storeRebuilding).toBe(false), {
-        timeoutMs: 15_000,
-      });
-    }
+    for (const i of grid.balancers.keys())
+      await eventually(
+        async () => expect((await grid.operator(i).stateInfo.query()).storeRebuilding).toBe(false),
+        { timeoutMs: 15_000 },
+      );
     const back = await grid.requestAll(Array.from({ length: 12 }, (_, i) => `ev-b-${i}`));
     expect(back.admitted.length).toBe(QUOTA);
   });

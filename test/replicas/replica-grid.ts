@@ -26,14 +26,17 @@ export function sharedRedis() {
   return shared;
 }
 
-export async function startReplicas(
-  count: number,
-  redisUrl: string,
-  capacityKw = 100_000,
-  balancerEnv: Record<string, string> = {},
+export interface ReplicaOptions {
+  /** Each substation's (two of them). */
+  capacityKw?: number;
+  balancerEnv?: Record<string, string>;
+  chargeApiEnv?: Record<string, string>;
   /** Runs substation-1's session ends (a test makes them late); none: its own timers. */
-  substation1Scheduler?: Scheduler,
-) {
+  substation1Scheduler?: Scheduler;
+}
+
+export async function startReplicas(count: number, redisUrl: string, opts: ReplicaOptions = {}) {
+  const { capacityKw = 100_000, balancerEnv = {}, chargeApiEnv: apiEnv = {}, substation1Scheduler } = opts;
   const token = randomBytes(24).toString("base64url");
   const substations: RunningSubstation[] = await Promise.all(
     [1, 2].map((i) =>
@@ -68,6 +71,7 @@ export async function startReplicas(
       SERVICE_TOKEN: token,
       LOG_QUIET: "true",
       ...UNLIMITED_QUOTAS,
+      ...apiEnv,
     }),
   );
   const grid = {
@@ -92,17 +96,18 @@ export async function startReplicas(
       await Promise.all(substations.map((s) => s.stop()));
     },
   };
-  // A store an earlier test left unrebuilt (paused, flushed) is rebuilt before the test's requests count.
+  // Every replica trusts the store before the test's requests count: one an earlier test left unrebuilt
+  // (paused, flushed) is rebuilt first.
   try {
-    await eventually(
-      async () => {
-        for (const i of balancers.keys()) {
-          const info = await grid.operator(i).stateInfo.query();
-          expect(info.storeUp && info.storeRebuilding).toBe(false);
-        }
-      },
-      { timeoutMs: 15_000 },
-    );
+    for (const i of balancers.keys())
+      await eventually(
+        async () =>
+          expect(await grid.operator(i).stateInfo.query()).toMatchObject({
+            storeUp: true,
+            storeRebuilding: false,
+          }),
+        { timeoutMs: 15_000 },
+      );
   } catch (err) {
     await grid[Symbol.asyncDispose]();
     throw err;
@@ -110,7 +115,6 @@ export async function startReplicas(
   return grid;
 }
 
-/** Every session (active or ended) of every substation. */
 /** Waits until every replica has lost the store and places unknown vehicles by hash (a lease later). */
 export async function untilHashing(grid: Awaited<ReturnType<typeof startReplicas>>, replicas = [0, 1]) {
   for (const i of replicas)
@@ -124,6 +128,17 @@ export async function untilHashing(grid: Awaited<ReturnType<typeof startReplicas
     );
 }
 
+/** Every session (active or ended) of every substation. */
 export function allSessions(grid: { substations: RunningSubstation[] }) {
   return grid.substations.flatMap((s) => s.station.list("all", 100_000));
 }
+
+/** 11 kW, no less, for 10 minutes at substation-1: one such session fills an 11 kW grid's substation. */
+export const fillingSubstation1 = (vehicleId: string, waitS?: number) => ({
+  vehicleId,
+  maxKw: 11,
+  minKw: 11,
+  durationS: 600,
+  substationId: "substation-1",
+  ...(waitS === undefined ? {} : { waitS }),
+});

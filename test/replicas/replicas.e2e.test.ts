@@ -6,8 +6,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { errorDataOf, walkInVehicleId } from "@evgrid/contract";
 import { eventually, metricValue, spawnApp, startOcppGateway } from "@evgrid/testing";
-import { RedisClient } from "bun";
-import { sharedRedis, startReplicas, untilHashing } from "./replica-grid.ts";
+import { fillingSubstation1, sharedRedis, startReplicas, untilHashing } from "./replica-grid.ts";
 
 setDefaultTimeout(60_000);
 
@@ -102,15 +101,8 @@ describe("balancer replicas sharing state", () => {
   });
 
   test("the wait queue is first come, first served across replicas", async () => {
-    await using grid = await startReplicas(2, shared.redis.url, 11);
-    const req = (vehicleId: string, waitS?: number) => ({
-      vehicleId,
-      maxKw: 11,
-      minKw: 11,
-      durationS: 600,
-      substationId: "substation-1",
-      ...(waitS === undefined ? {} : { waitS }),
-    });
+    await using grid = await startReplicas(2, shared.redis.url, { capacityKw: 11 });
+    const req = fillingSubstation1;
     const first = await grid.operator(0).dispatch.mutate(req("ev-holder"));
     const order: string[] = [];
     const wait = (replica: number, vehicleId: string) =>
@@ -123,7 +115,6 @@ describe("balancer replicas sharing state", () => {
         });
     // The earlier waiter is on replica 0, the later on replica 1; the substation-1 is full. Each has its
     // ticket in the shared order before the next step.
-    const _store = new RedisClient(shared.redis.url);
     const tickets = (n: number) =>
       eventually(async () => expect(Number(await shared.store.send("ZCARD", ["evgrid:wait"]))).toBe(n), {
         timeoutMs: 10_000,
@@ -150,7 +141,6 @@ describe("balancer replicas sharing state", () => {
     await grid.operator(0).stopSession.mutate({ sessionId: admitted.session.sessionId });
     await late;
     expect(order).toEqual(["ev-early", "ev-late"]);
-    shared.store.close();
   });
 
   test("store down (gauge 0): a certain refusal for a lease, then one vehicle through both replicas is one session; back: shared again (gauge 1)", async () => {

@@ -22,19 +22,6 @@ const reasonOf = (p: Promise<unknown>) =>
 
 type Grid = Awaited<ReturnType<typeof startReplicas>>;
 
-/** Both replicas trust the store (a grid started on the store an earlier test left may rebuild first). */
-async function trusted(grid: Grid): Promise<void> {
-  for (const i of [0, 1])
-    await eventually(
-      async () =>
-        expect(await grid.operator(i).stateInfo.query()).toMatchObject({
-          storeUp: true,
-          storeRebuilding: false,
-        }),
-      { timeoutMs: 15_000 },
-    );
-}
-
 /** Stops the store and waits until both replicas admit unknown vehicles again (a lease later, by hash). */
 async function storeSilent(grid: Grid): Promise<void> {
   await shared.redis.stop();
@@ -44,7 +31,6 @@ async function storeSilent(grid: Grid): Promise<void> {
 describe("the store silent: the substations say where a key or vehicle is", () => {
   test("a key that made a session (now ended) while the store was up, retried through the other replica: the same session, not a second", async () => {
     await using grid = await startReplicas(2, shared.redis.url);
-    await trusted(grid);
     try {
       // Three made while the store is up, placed by load: at least one of them is not at its hashed home.
       const made = await Promise.all(
@@ -79,7 +65,6 @@ describe("the store silent: the substations say where a key or vehicle is", () =
 
   test("a key reused for another vehicle through the other replica: refused by the key's substation, one session", async () => {
     await using grid = await startReplicas(2, shared.redis.url);
-    await trusted(grid);
     try {
       const keys = [0, 1, 2].map((i) => `reused-key-${i}`);
       await Promise.all(
@@ -104,7 +89,6 @@ describe("the store silent: the substations say where a key or vehicle is", () =
 
   test("a replica started after the store forgot, before it was rebuilt, does not trust it: a charging vehicle is not booked elsewhere", async () => {
     await using grid = await startReplicas(2, shared.redis.url);
-    await trusted(grid);
     const admin = new RedisClient(shared.redis.url);
     try {
       const vehicles = [0, 1, 2].map((i) => `ev-before-flush-${i}`);
@@ -133,7 +117,6 @@ describe("the store silent: the substations say where a key or vehicle is", () =
 
   test("back after a silence, not rebuilt yet: a vehicle the store last saw elsewhere goes where it charges now, not there", async () => {
     await using grid = await startReplicas(2, shared.redis.url);
-    await trusted(grid);
     try {
       const vehicles = [0, 1, 2, 3, 4].map((i) => `ev-moved-${i}`);
       const req = (vehicleId: string) => ({ vehicleId, maxKw: 11, durationS: 600 });

@@ -5,7 +5,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { errorDataOf } from "@evgrid/contract";
 import { eventually, metricValue } from "@evgrid/testing";
-import { allSessions, sharedRedis, startReplicas } from "./replica-grid.ts";
+import { allSessions, fillingSubstation1, sharedRedis, startReplicas } from "./replica-grid.ts";
 
 setDefaultTimeout(90_000);
 
@@ -18,15 +18,8 @@ const storeUp = async (b: { metrics(): Promise<string> }) =>
 
 describe("a shared store that misbehaves", () => {
   test("a request that starts waiting while the store hangs is served once it is back and power frees up", async () => {
-    await using grid = await startReplicas(2, shared.redis.url, 11);
-    const req = (vehicleId: string, waitS?: number) => ({
-      vehicleId,
-      maxKw: 11,
-      minKw: 11,
-      durationS: 600,
-      substationId: "substation-1",
-      ...(waitS === undefined ? {} : { waitS }),
-    });
+    await using grid = await startReplicas(2, shared.redis.url, { capacityKw: 11 });
+    const req = fillingSubstation1;
     const holder = await grid.operator(0).dispatch.mutate(req("ev-holder-starve"));
     shared.redis.pause();
     try {
