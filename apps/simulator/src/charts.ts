@@ -168,17 +168,36 @@ export function waitCdfChart(results: readonly PolicyResult[]): string {
   });
 }
 
-export function unmetChart(results: readonly PolicyResult[]): string {
-  return svg(
+/** One bar (or one group of bars) per policy, its id under it, slanted when there are many. */
+const policyBars = (
+  results: readonly PolicyResult[],
+  option: { title: string; yName: string; left: number; legend?: boolean; series: echarts.BarSeriesOption[] },
+  size: { perPolicy: number; minWidth: number; height: number },
+) =>
+  svg(
     {
-      title: title("Energy wanted but not delivered (%)"),
-      grid: { left: 60, right: 20, top: 40, bottom: 80 },
+      title: title(option.title),
+      ...(option.legend ? { legend: { bottom: 0, type: "plain" } } : {}),
+      grid: { left: option.left, right: 20, top: 40, bottom: 80 },
       xAxis: {
         type: "category",
         data: results.map((r) => r.policy.id),
         axisLabel: { interval: 0, rotate: results.length > 5 ? 20 : 0 },
       },
-      yAxis: { type: "value", name: "%" },
+      yAxis: { type: "value", name: option.yName },
+      series: option.series,
+    },
+    Math.max(size.minWidth, size.perPolicy * results.length),
+    size.height,
+  );
+
+export function unmetChart(results: readonly PolicyResult[]): string {
+  return policyBars(
+    results,
+    {
+      title: "Energy wanted but not delivered (%)",
+      yName: "%",
+      left: 60,
       series: [
         {
           type: "bar",
@@ -190,8 +209,7 @@ export function unmetChart(results: readonly PolicyResult[]): string {
         },
       ],
     },
-    Math.max(600, 110 * results.length),
-    320,
+    { perPolicy: 110, minWidth: 600, height: 320 },
   );
 }
 
@@ -202,17 +220,13 @@ export function unmetChart(results: readonly PolicyResult[]): string {
  */
 export function tradeoffChart(results: readonly PolicyResult[]): string {
   const kwh = (x: number) => Number(x.toFixed(1));
-  return svg(
+  return policyBars(
+    results,
     {
-      title: title("Energy delivered within limits vs energy drawn over capacity (kWh)"),
-      legend: { bottom: 0, type: "plain" },
-      grid: { left: 80, right: 20, top: 40, bottom: 80 },
-      xAxis: {
-        type: "category",
-        data: results.map((r) => r.policy.id),
-        axisLabel: { interval: 0, rotate: results.length > 5 ? 20 : 0 },
-      },
-      yAxis: { type: "value", name: "kWh" },
+      title: "Energy delivered within limits vs energy drawn over capacity (kWh)",
+      yName: "kWh",
+      left: 80,
+      legend: true,
       series: [
         {
           name: "delivered within limits",
@@ -230,7 +244,6 @@ export function tradeoffChart(results: readonly PolicyResult[]): string {
         },
       ],
     },
-    Math.max(900, 130 * results.length),
-    360,
+    { perPolicy: 130, minWidth: 900, height: 360 },
   );
 }
