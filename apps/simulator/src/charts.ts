@@ -215,8 +215,8 @@ export function unmetChart(results: readonly PolicyResult[]): string {
 
 /**
  * The trade-off, first thing on the page: per policy, the energy a real grid would have supplied (delivered
- * while no site drew more than its capacity) next to the energy drawn over capacity (on paper only: a real
- * transformer's protection trips).
+ * while its site was within both its capacity and the operator's limit) next to the energy drawn over
+ * capacity (on paper only: a real transformer's protection trips).
  */
 export function tradeoffChart(results: readonly PolicyResult[]): string {
   const kwh = (x: number) => Number(x.toFixed(1));
