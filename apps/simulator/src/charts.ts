@@ -40,7 +40,12 @@ export function svg(option: echarts.EChartsOption, width = 900, height = 320): s
   );
 }
 
-const title = (text: string, fontSize = 14) => ({ text, left: "center", textStyle: { fontSize } });
+/** A chart's title, centred (the sweep's chart too). */
+export const chartTitle = (text: string, fontSize = 14) => ({
+  text,
+  left: "center",
+  textStyle: { fontSize },
+});
 
 /** Every `n` samples folded into one by `pick` (the peak, say): a thumbnail that draws fast and keeps peaks. */
 const fold = <T>(xs: readonly T[], n: number, pick: (a: T, b: T) => T): T[] => {
@@ -82,7 +87,7 @@ export function powerChart(
   });
   return svg(
     {
-      title: title(`${site.id}: power over the day (kW)`, small ? 12 : 14),
+      title: chartTitle(`${site.id}: power over the day (kW)`, small ? 12 : 14),
       legend: small ? undefined : { bottom: 0, type: "plain" },
       grid: small
         ? { left: 50, right: 10, top: 30, bottom: 25 }
@@ -138,7 +143,7 @@ const policySteps = (r: PolicyResult, i: number, data: number[] | number[][]) =>
 export function queueChart(results: readonly PolicyResult[], sampleMin: number): string {
   const times = (results[0]?.queue ?? []).map((_, i) => hhmm(i * sampleMin));
   return svg({
-    title: title("Vehicles waiting for power"),
+    title: chartTitle("Vehicles waiting for power"),
     legend: { bottom: 0, type: "plain" },
     grid: { left: 60, right: 20, top: 40, bottom: 60 },
     xAxis: { type: "category", data: times, axisLabel: { interval: Math.round(120 / sampleMin) - 1 } },
@@ -159,7 +164,7 @@ export function waitCdfChart(results: readonly PolicyResult[]): string {
     return out;
   };
   return svg({
-    title: title("Waiting time before charging (CDF of admitted vehicles)"),
+    title: chartTitle("Waiting time before charging (CDF of admitted vehicles)"),
     legend: { bottom: 0, type: "plain" },
     grid: { left: 60, right: 20, top: 40, bottom: 60 },
     xAxis: { type: "value", name: "minutes" },
@@ -176,7 +181,7 @@ const policyBars = (
 ) =>
   svg(
     {
-      title: title(option.title),
+      title: chartTitle(option.title),
       ...(option.legend ? { legend: { bottom: 0, type: "plain" } } : {}),
       grid: { left: option.left, right: 20, top: 40, bottom: 80 },
       xAxis: {
