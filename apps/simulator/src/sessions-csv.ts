@@ -12,7 +12,7 @@
  */
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
-import { type Arrival, Random, vehicleAt } from "./arrivals.ts";
+import { type Arrival, generateArrivals, Random, vehicleAt } from "./arrivals.ts";
 import { CsvReadError, csvRecords } from "./csv-lines.ts";
 import { type Scenario, ScenarioError } from "./scenario.ts";
 
@@ -171,3 +171,7 @@ export function readSessionsCsv(s: Scenario, dir: string): Arrival[] {
   }
   return out.sort((a, b) => a.arriveMin - b.arriveMin || a.id - b.id);
 }
+
+/** The day's arrivals: the scenario's sessions CSV (its path relative to `dir`), or else its Poisson process. */
+export const scenarioArrivals = (s: Scenario, dir: string): Arrival[] =>
+  s.sessionsCsv ? readSessionsCsv(s, dir) : generateArrivals(s);
