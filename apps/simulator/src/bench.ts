@@ -9,7 +9,8 @@ import { resolve } from "node:path";
 import { parseCommandLine } from "@evgrid/kit/cli";
 import { z } from "zod";
 import { generateArrivals } from "./arrivals.ts";
-import { POLICIES, policyById, simulate } from "./engine.ts";
+import { selectPolicies } from "./command-line.ts";
+import { simulate } from "./engine.ts";
 import { loadScenario } from "./scenario.ts";
 
 const flags = parseCommandLine({
@@ -33,13 +34,11 @@ const scenario = {
   substations,
   arrivals: { perDay: flags.sessions, peaks: base.arrivals?.peaks ?? [] },
 };
-const pick = (id: string) => {
-  const p = policyById(id);
-  if (p) return p;
-  console.error(`bench:sim: no policy ${id} (one of ${POLICIES.map((x) => x.id).join(", ")})`);
+const policies = selectPolicies(flags.policy);
+if ("error" in policies) {
+  console.error(`bench:sim: ${policies.error}`);
   process.exit(2);
-};
-const policies = flags.policy ? flags.policy.split(",").map(pick) : POLICIES;
+}
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 console.log(
