@@ -24,7 +24,7 @@ export const colorOf = (i: number) => PALETTE[i % PALETTE.length] as string;
 export const esc = (s: string) =>
   s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
 
-export const hhmm = (min: number) =>
+const hhmm = (min: number) =>
   `${String(Math.floor(min / 60) % 24).padStart(2, "0")}:${String(Math.round(min % 60)).padStart(2, "0")}`;
 
 export function svg(option: echarts.EChartsOption, width = 900, height = 320): string {

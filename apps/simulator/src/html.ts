@@ -16,7 +16,7 @@ import type { Scenario } from "./scenario.ts";
 import { sweepChart } from "./sweep.ts";
 
 /** Sites drawn full size; the others are small multiples one click away. */
-export const SITES_SHOWN = 4;
+const SITES_SHOWN = 4;
 
 const figure = (kind: string, chart: string, attrs = "") =>
   `<figure class="chart" data-chart="${kind}"${attrs}>${chart}</figure>`;

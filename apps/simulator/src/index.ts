@@ -11,7 +11,6 @@ export {
 } from "./engine.ts";
 export { renderHtml } from "./html.ts";
 export { type OptimumOptions, offlineOptimum, placementOf } from "./optimum.ts";
-export { POLICY_IDS } from "./policies.ts";
 export type { OptimumResult, SessionOutcome, SessionRecord } from "./records.ts";
 export { SESSIONS_CSV_HEADER, SessionsCsvWriter, sessionCsvRow } from "./records-csv.ts";
 export { buildReport, type OptimumInput, reportJson, type SimulationReport, verdictLine } from "./report.ts";
