@@ -14,12 +14,10 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Arrival, generateArrivals, Random, vehicleAt } from "./arrivals.ts";
 import { CsvReadError, csvRecords } from "./csv-lines.ts";
-import { type Scenario, ScenarioError } from "./scenario.ts";
+import { MAX_VEHICLE_KW, type Scenario, ScenarioError } from "./scenario.ts";
 
 const DAY_MIN = 24 * 60;
 const REQUIRED = ["connectionTime", "disconnectTime", "kWhDelivered"] as const;
-/** The scenario schema's own ceiling for a vehicle's power. */
-const MAX_VEHICLE_KW = 350;
 
 interface Row {
   startMs: number;

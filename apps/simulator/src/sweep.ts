@@ -5,12 +5,10 @@
 import type { Arrival } from "./arrivals.ts";
 import { chartTitle, colorOf, svg } from "./charts.ts";
 import type { Policy, PolicyResult } from "./engine.ts";
-import type { Scenario } from "./scenario.ts";
+import { MAX_CAPACITY_KW, type Scenario } from "./scenario.ts";
 
 /** How many points a sweep may have unless `--sweep-max-points` says otherwise: each is a full day per policy. */
 export const DEFAULT_SWEEP_MAX_POINTS = 50;
-/** A site's capacity, as the scenario bounds it. */
-const MAX_CAPACITY_KW = 1_000_000;
 
 export interface SweepSpec {
   parameter: "capacity";
