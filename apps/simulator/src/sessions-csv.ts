@@ -12,7 +12,7 @@
  */
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
-import { type Arrival, generateArrivals, Random, vehicleAt } from "./arrivals.ts";
+import { type Arrival, byArrival, generateArrivals, Random, vehicleAt } from "./arrivals.ts";
 import { CsvReadError, csvRecords } from "./csv-lines.ts";
 import { MAX_VEHICLE_KW, type Scenario, ScenarioError } from "./scenario.ts";
 
@@ -167,7 +167,7 @@ export function readSessionsCsv(s: Scenario, dir: string): Arrival[] {
     if (r.stationId !== undefined) a.stationId = r.stationId;
     out.push(a);
   }
-  return out.sort((a, b) => a.arriveMin - b.arriveMin || a.id - b.id);
+  return out.sort(byArrival);
 }
 
 /** The day's arrivals: the scenario's sessions CSV (its path relative to `dir`), or else its Poisson process. */
