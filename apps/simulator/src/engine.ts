@@ -186,13 +186,17 @@ export function simulate(
     settle(v);
   };
 
+  /** A waiting car leaves the queue unserved (its departure, or it gave up): settled now. */
+  const leaveQueue = (v: Vehicle, t: number) => {
+    queue.left();
+    v.state = "gone";
+    v.waitedMin = t - v.waitFromMin;
+    settle(v);
+  };
+
   const depart = (v: Vehicle, t: number) => {
-    if (v.state === "waiting") {
-      queue.left();
-      v.state = "gone";
-      v.waitedMin = t - v.waitFromMin;
-      settle(v);
-    } else if (v.state === "charging") {
+    if (v.state === "waiting") leaveQueue(v, t);
+    else if (v.state === "charging") {
       const site = v.site as Site;
       site.advance(t);
       stop(v, t);
@@ -253,11 +257,7 @@ export function simulate(
       }
       case "giveUp": {
         const v = e.v;
-        if (v.state !== "waiting" || v.waitEpoch !== e.epoch) break;
-        queue.left();
-        v.state = "gone";
-        v.waitedMin = t - v.waitFromMin;
-        settle(v);
+        if (v.state === "waiting" && v.waitEpoch === e.epoch) leaveQueue(v, t);
         break;
       }
       case "limit":
