@@ -5,13 +5,12 @@
  * Prints the machine's load first: figures from a shared machine are only comparable within one run.
  */
 import { loadavg } from "node:os";
-import { resolve } from "node:path";
 import { parseCommandLine } from "@evgrid/kit/cli";
 import { z } from "zod";
 import { generateArrivals } from "./arrivals.ts";
 import { selectPolicies } from "./command-line.ts";
 import { simulate } from "./engine.ts";
-import { loadScenario } from "./scenario.ts";
+import { loadScenario, SHIPPED_SCENARIO } from "./scenario.ts";
 
 const flags = parseCommandLine({
   command: "bench:sim",
@@ -24,7 +23,7 @@ const flags = parseCommandLine({
   }),
 });
 
-const { scenario: base } = loadScenario(resolve(import.meta.dir, "../scenarios/workplace-and-home.yaml"));
+const { scenario: base } = loadScenario(SHIPPED_SCENARIO);
 const substations = Array.from({ length: flags.sites }, (_, i) => ({
   id: `site-${i + 1}`,
   capacityKw: (base.substations[i % base.substations.length] as { capacityKw: number }).capacityKw,

@@ -2,11 +2,11 @@
  * `bun run simulate`'s flags: read and checked here, so that a wrong one is exit 2 naming it (kit's
  * `parseCommandLine`), before any day is replayed.
  */
-import { resolve } from "node:path";
 import { numberFlag } from "@evgrid/kit/cli";
 import { z } from "zod";
 import { POLICIES, type Policy, policyById } from "./engine.ts";
 import { DEFAULT_OPTIMUM_MAX_SESSIONS } from "./optimum-gate.ts";
+import { SHIPPED_SCENARIO } from "./scenario.ts";
 import { DEFAULT_SWEEP_MAX_POINTS, parseSweep } from "./sweep.ts";
 
 const policyList = () => POLICIES.map((p, i) => `  ${i + 1}. ${p.id.padEnd(20)} ${p.label}`).join("\n");
@@ -83,10 +83,7 @@ export const FLAGS = {
 
 export const flagSchema = z
   .object({
-    scenario: z
-      .string()
-      .min(1)
-      .default(resolve(import.meta.dir, "../scenarios/workplace-and-home.yaml")),
+    scenario: z.string().min(1).default(SHIPPED_SCENARIO),
     out: z.string().min(1).default("simulation"),
     policy: z.string().optional(),
     sweep: z.string().optional(),

@@ -28,6 +28,9 @@ const peak = z.object({
   share: z.number().min(0).max(1),
 });
 
+/** The shipped day (`bun run simulate` without `--scenario`, and the benches' base). */
+export const SHIPPED_SCENARIO = resolve(import.meta.dir, "../scenarios/workplace-and-home.yaml");
+
 /** A site's capacity at most, kW (a capacity sweep is held to it too). */
 export const MAX_CAPACITY_KW = 1_000_000;
 /** A vehicle's power at most, kW (a sessions CSV's maxKw column too). */
