@@ -66,6 +66,9 @@ export class Random {
 
 const DAY_MIN = 24 * 60;
 
+/** The day's order: by arrival time, then by id. */
+export const byArrival = (x: Arrival, y: Arrival) => x.arriveMin - y.arriveMin || x.id - y.id;
+
 /**
  * Arrivals of a non-homogeneous Poisson process: the count is Poisson(perDay), and given the count, each
  * arrival time is drawn from the day's profile (its peaks, the rest spread evenly), which is how such a
@@ -91,7 +94,7 @@ export function generateArrivals(s: Scenario): Arrival[] {
       vehicleAt(s, random, i, at, at + random.truncated(s.dwellH) * 60, random.truncated(s.energyKwh)),
     );
   }
-  return out.sort((a, b) => a.arriveMin - b.arriveMin || a.id - b.id);
+  return out.sort(byArrival);
 }
 
 /** A vehicle of the mix (drawn) arriving and leaving at the given times, wanting `wantKwh`. */

@@ -3,12 +3,11 @@
  * scenario's day with N sessions (its Poisson process at N per day), printing the program's size and the time
  * to build and solve it. The issue's target: 10,000 sessions in at most 60 s, or the size reached in that time.
  */
-import { resolve } from "node:path";
 import { numberFlag, parseCommandLine } from "@evgrid/kit/cli";
 import { z } from "zod";
 import { generateArrivals } from "./arrivals.ts";
 import { offlineOptimum } from "./optimum.ts";
-import { loadScenario } from "./scenario.ts";
+import { loadScenario, SHIPPED_SCENARIO } from "./scenario.ts";
 
 const flags = parseCommandLine({
   command: "bench:optimum",
@@ -34,7 +33,7 @@ The offline optimum (a linear program, HiGHS) on the shipped scenario's day with
   }),
 });
 
-const { scenario } = loadScenario(resolve(import.meta.dir, "../scenarios/workplace-and-home.yaml"));
+const { scenario } = loadScenario(SHIPPED_SCENARIO);
 const day = {
   ...scenario,
   substations: scenario.substations.map((s) => ({

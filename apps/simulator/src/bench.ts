@@ -5,12 +5,12 @@
  * Prints the machine's load first: figures from a shared machine are only comparable within one run.
  */
 import { loadavg } from "node:os";
-import { resolve } from "node:path";
 import { parseCommandLine } from "@evgrid/kit/cli";
 import { z } from "zod";
 import { generateArrivals } from "./arrivals.ts";
-import { POLICIES, policyById, simulate } from "./engine.ts";
-import { loadScenario } from "./scenario.ts";
+import { selectPolicies } from "./command-line.ts";
+import { simulate } from "./engine.ts";
+import { loadScenario, SHIPPED_SCENARIO } from "./scenario.ts";
 
 const flags = parseCommandLine({
   command: "bench:sim",
@@ -23,7 +23,7 @@ const flags = parseCommandLine({
   }),
 });
 
-const { scenario: base } = loadScenario(resolve(import.meta.dir, "../scenarios/workplace-and-home.yaml"));
+const { scenario: base } = loadScenario(SHIPPED_SCENARIO);
 const substations = Array.from({ length: flags.sites }, (_, i) => ({
   id: `site-${i + 1}`,
   capacityKw: (base.substations[i % base.substations.length] as { capacityKw: number }).capacityKw,
@@ -33,13 +33,11 @@ const scenario = {
   substations,
   arrivals: { perDay: flags.sessions, peaks: base.arrivals?.peaks ?? [] },
 };
-const pick = (id: string) => {
-  const p = policyById(id);
-  if (p) return p;
-  console.error(`bench:sim: no policy ${id} (one of ${POLICIES.map((x) => x.id).join(", ")})`);
+const policies = selectPolicies(flags.policy);
+if ("error" in policies) {
+  console.error(`bench:sim: ${policies.error}`);
   process.exit(2);
-};
-const policies = flags.policy ? flags.policy.split(",").map(pick) : POLICIES;
+}
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 console.log(

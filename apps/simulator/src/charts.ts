@@ -24,7 +24,7 @@ export const colorOf = (i: number) => PALETTE[i % PALETTE.length] as string;
 export const esc = (s: string) =>
   s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
 
-export const hhmm = (min: number) =>
+const hhmm = (min: number) =>
   `${String(Math.floor(min / 60) % 24).padStart(2, "0")}:${String(Math.round(min % 60)).padStart(2, "0")}`;
 
 export function svg(option: echarts.EChartsOption, width = 900, height = 320): string {
@@ -40,7 +40,12 @@ export function svg(option: echarts.EChartsOption, width = 900, height = 320): s
   );
 }
 
-const title = (text: string, fontSize = 14) => ({ text, left: "center", textStyle: { fontSize } });
+/** A chart's title, centred (the sweep's chart too). */
+export const chartTitle = (text: string, fontSize = 14) => ({
+  text,
+  left: "center",
+  textStyle: { fontSize },
+});
 
 /** Every `n` samples folded into one by `pick` (the peak, say): a thumbnail that draws fast and keeps peaks. */
 const fold = <T>(xs: readonly T[], n: number, pick: (a: T, b: T) => T): T[] => {
@@ -82,7 +87,7 @@ export function powerChart(
   });
   return svg(
     {
-      title: title(`${site.id}: power over the day (kW)`, small ? 12 : 14),
+      title: chartTitle(`${site.id}: power over the day (kW)`, small ? 12 : 14),
       legend: small ? undefined : { bottom: 0, type: "plain" },
       grid: small
         ? { left: 50, right: 10, top: 30, bottom: 25 }
@@ -138,7 +143,7 @@ const policySteps = (r: PolicyResult, i: number, data: number[] | number[][]) =>
 export function queueChart(results: readonly PolicyResult[], sampleMin: number): string {
   const times = (results[0]?.queue ?? []).map((_, i) => hhmm(i * sampleMin));
   return svg({
-    title: title("Vehicles waiting for power"),
+    title: chartTitle("Vehicles waiting for power"),
     legend: { bottom: 0, type: "plain" },
     grid: { left: 60, right: 20, top: 40, bottom: 60 },
     xAxis: { type: "category", data: times, axisLabel: { interval: Math.round(120 / sampleMin) - 1 } },
@@ -159,7 +164,7 @@ export function waitCdfChart(results: readonly PolicyResult[]): string {
     return out;
   };
   return svg({
-    title: title("Waiting time before charging (CDF of admitted vehicles)"),
+    title: chartTitle("Waiting time before charging (CDF of admitted vehicles)"),
     legend: { bottom: 0, type: "plain" },
     grid: { left: 60, right: 20, top: 40, bottom: 60 },
     xAxis: { type: "value", name: "minutes" },
@@ -168,17 +173,36 @@ export function waitCdfChart(results: readonly PolicyResult[]): string {
   });
 }
 
-export function unmetChart(results: readonly PolicyResult[]): string {
-  return svg(
+/** One bar (or one group of bars) per policy, its id under it, slanted when there are many. */
+const policyBars = (
+  results: readonly PolicyResult[],
+  option: { title: string; yName: string; left: number; legend?: boolean; series: echarts.BarSeriesOption[] },
+  size: { perPolicy: number; minWidth: number; height: number },
+) =>
+  svg(
     {
-      title: title("Energy wanted but not delivered (%)"),
-      grid: { left: 60, right: 20, top: 40, bottom: 80 },
+      title: chartTitle(option.title),
+      ...(option.legend ? { legend: { bottom: 0, type: "plain" } } : {}),
+      grid: { left: option.left, right: 20, top: 40, bottom: 80 },
       xAxis: {
         type: "category",
         data: results.map((r) => r.policy.id),
         axisLabel: { interval: 0, rotate: results.length > 5 ? 20 : 0 },
       },
-      yAxis: { type: "value", name: "%" },
+      yAxis: { type: "value", name: option.yName },
+      series: option.series,
+    },
+    Math.max(size.minWidth, size.perPolicy * results.length),
+    size.height,
+  );
+
+export function unmetChart(results: readonly PolicyResult[]): string {
+  return policyBars(
+    results,
+    {
+      title: "Energy wanted but not delivered (%)",
+      yName: "%",
+      left: 60,
       series: [
         {
           type: "bar",
@@ -190,29 +214,24 @@ export function unmetChart(results: readonly PolicyResult[]): string {
         },
       ],
     },
-    Math.max(600, 110 * results.length),
-    320,
+    { perPolicy: 110, minWidth: 600, height: 320 },
   );
 }
 
 /**
  * The trade-off, first thing on the page: per policy, the energy a real grid would have supplied (delivered
- * while no site drew more than its capacity) next to the energy drawn over capacity (on paper only: a real
- * transformer's protection trips).
+ * while its site was within both its capacity and the operator's limit) next to the energy drawn over
+ * capacity (on paper only: a real transformer's protection trips).
  */
 export function tradeoffChart(results: readonly PolicyResult[]): string {
   const kwh = (x: number) => Number(x.toFixed(1));
-  return svg(
+  return policyBars(
+    results,
     {
-      title: title("Energy delivered within limits vs energy drawn over capacity (kWh)"),
-      legend: { bottom: 0, type: "plain" },
-      grid: { left: 80, right: 20, top: 40, bottom: 80 },
-      xAxis: {
-        type: "category",
-        data: results.map((r) => r.policy.id),
-        axisLabel: { interval: 0, rotate: results.length > 5 ? 20 : 0 },
-      },
-      yAxis: { type: "value", name: "kWh" },
+      title: "Energy delivered within limits vs energy drawn over capacity (kWh)",
+      yName: "kWh",
+      left: 80,
+      legend: true,
       series: [
         {
           name: "delivered within limits",
@@ -230,7 +249,6 @@ export function tradeoffChart(results: readonly PolicyResult[]): string {
         },
       ],
     },
-    Math.max(900, 130 * results.length),
-    360,
+    { perPolicy: 130, minWidth: 900, height: 360 },
   );
 }

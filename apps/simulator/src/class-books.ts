@@ -27,7 +27,8 @@ interface Book {
   members: Heap<Member>;
 }
 
-const KWH_EPSILON = 1e-6;
+/** Energy left below this, kWh, is none: the session is full (sums of floats never reach 0 exactly). */
+export const KWH_EPSILON = 1e-6;
 
 /** Whether a heap entry still stands for a session charging in this book. */
 const current = (m: Member, book: Book) => m.live.v.live === m.live && m.live.book === book;

@@ -2,11 +2,11 @@
  * `bun run simulate`'s flags: read and checked here, so that a wrong one is exit 2 naming it (kit's
  * `parseCommandLine`), before any day is replayed.
  */
-import { resolve } from "node:path";
 import { numberFlag } from "@evgrid/kit/cli";
 import { z } from "zod";
-import { POLICIES, type Policy } from "./engine.ts";
+import { POLICIES, type Policy, policyById } from "./engine.ts";
 import { DEFAULT_OPTIMUM_MAX_SESSIONS } from "./optimum-gate.ts";
+import { SHIPPED_SCENARIO } from "./scenario.ts";
 import { DEFAULT_SWEEP_MAX_POINTS, parseSweep } from "./sweep.ts";
 
 const policyList = () => POLICIES.map((p, i) => `  ${i + 1}. ${p.id.padEnd(20)} ${p.label}`).join("\n");
@@ -57,23 +57,18 @@ Scenario format (every field checked; an error names the field):
   sampleMin: 5                       chart resolution`;
 
 /** The policies a `--policy a,b` names, in the order given; or which id is unknown and what is valid. */
-export function selectPolicies(
-  text: string | undefined,
-  all: readonly Policy[] = POLICIES,
-): Policy[] | { error: string } {
-  if (text === undefined) return [...all];
+export function selectPolicies(text: string | undefined): Policy[] | { error: string } {
+  if (text === undefined) return [...POLICIES];
+  const valid = `valid: ${POLICIES.map((p) => p.id).join(", ")}`;
   const ids = text
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
-  if (ids.length === 0)
-    return { error: `name at least one policy; valid: ${all.map((p) => p.id).join(", ")}` };
-  const unknown = ids.filter((id) => !all.some((p) => p.id === id));
+  if (ids.length === 0) return { error: `name at least one policy; ${valid}` };
+  const unknown = ids.filter((id) => !policyById(id));
   if (unknown.length > 0)
-    return {
-      error: `unknown policy ${unknown.map((u) => JSON.stringify(u)).join(", ")}; valid: ${all.map((p) => p.id).join(", ")}`,
-    };
-  return [...new Set(ids)].map((id) => all.find((p) => p.id === id) as Policy);
+    return { error: `unknown policy ${unknown.map((u) => JSON.stringify(u)).join(", ")}; ${valid}` };
+  return [...new Set(ids)].map((id) => policyById(id) as Policy);
 }
 
 export const FLAGS = {
@@ -88,10 +83,7 @@ export const FLAGS = {
 
 export const flagSchema = z
   .object({
-    scenario: z
-      .string()
-      .min(1)
-      .default(resolve(import.meta.dir, "../scenarios/workplace-and-home.yaml")),
+    scenario: z.string().min(1).default(SHIPPED_SCENARIO),
     out: z.string().min(1).default("simulation"),
     policy: z.string().optional(),
     sweep: z.string().optional(),

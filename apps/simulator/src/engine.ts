@@ -61,6 +61,8 @@ export function simulate(
   const touch = (site: Site) =>
     room.set(site.index, site.freeEvse ? -site.headroomKw : Number.POSITIVE_INFINITY);
   for (const s of sites) touch(s);
+  /** Whether any site has an EVSE free: those are the sites `room` holds. O(1), where a scan is O(sites). */
+  const evseFree = () => room.peek() !== undefined;
 
   const queue = new WaitQueue();
   const queueSeries: number[] = [];
@@ -68,7 +70,7 @@ export function simulate(
   let seq = 0;
 
   const settle = (v: Vehicle) => {
-    const record = recordOf(v, !v.boundSite && !sites.some((s) => s.freeEvse));
+    const record = recordOf(v, !v.boundSite && !evseFree());
     tally.add(record, v.priority, v.admittedMin === null ? null : v.admittedMin - v.a.arriveMin);
     options.onSession?.(record);
   };
@@ -135,7 +137,7 @@ export function simulate(
   /** Waits for power or an EVSE, up to maxWaitMin and never past its departure; else it leaves now. */
   const waitOrLeave = (v: Vehicle, t: number) => {
     v.waitFromMin = t;
-    const evseBusy = !v.boundSite && !sites.some((s) => s.freeEvse);
+    const evseBusy = !v.boundSite && !evseFree();
     const mayWait = !(evseBusy && scenario.whenEvsesBusy === "leave");
     if (mayWait && scenario.maxWaitMin > 0 && v.a.departMin > t) {
       v.state = "waiting";
@@ -184,13 +186,17 @@ export function simulate(
     settle(v);
   };
 
+  /** A waiting car leaves the queue unserved (its departure, or it gave up): settled now. */
+  const leaveQueue = (v: Vehicle, t: number) => {
+    queue.left();
+    v.state = "gone";
+    v.waitedMin = t - v.waitFromMin;
+    settle(v);
+  };
+
   const depart = (v: Vehicle, t: number) => {
-    if (v.state === "waiting") {
-      queue.left();
-      v.state = "gone";
-      v.waitedMin = t - v.waitFromMin;
-      settle(v);
-    } else if (v.state === "charging") {
+    if (v.state === "waiting") leaveQueue(v, t);
+    else if (v.state === "charging") {
       const site = v.site as Site;
       site.advance(t);
       stop(v, t);
@@ -251,11 +257,7 @@ export function simulate(
       }
       case "giveUp": {
         const v = e.v;
-        if (v.state !== "waiting" || v.waitEpoch !== e.epoch) break;
-        queue.left();
-        v.state = "gone";
-        v.waitedMin = t - v.waitFromMin;
-        settle(v);
+        if (v.state === "waiting" && v.waitEpoch === e.epoch) leaveQueue(v, t);
         break;
       }
       case "limit":

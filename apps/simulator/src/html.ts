@@ -2,6 +2,7 @@
  * report.html: self-contained (no server, no network: open it from disk), its charts inline SVG. The
  * trade-off comes first, then a verdict per policy, the numbers, the sweep, and every site.
  */
+import { PRIORITY_CLASSES } from "@evgrid/policy";
 import { esc, powerChart, queueChart, tradeoffChart, unmetChart, waitCdfChart } from "./charts.ts";
 import type { PolicyResult } from "./engine.ts";
 import {
@@ -16,7 +17,7 @@ import type { Scenario } from "./scenario.ts";
 import { sweepChart } from "./sweep.ts";
 
 /** Sites drawn full size; the others are small multiples one click away. */
-export const SITES_SHOWN = 4;
+const SITES_SHOWN = 4;
 
 const figure = (kind: string, chart: string, attrs = "") =>
   `<figure class="chart" data-chart="${kind}"${attrs}>${chart}</figure>`;
@@ -54,15 +55,14 @@ ${more}`;
 }
 
 function classTable(results: readonly PolicyResult[]): string {
-  const classes = ["standard", "fleet", "emergency"];
   const rows = results.map((r) => [
     r.policy.id,
-    ...classes.map((c) => {
+    ...PRIORITY_CLASSES.map((c) => {
       const x = r.byClass[c];
       return x ? `${((100 * x.deliveredKwh) / x.wantedKwh).toFixed(1)} % of ${x.vehicles}` : "-";
     }),
   ]);
-  return table(["policy", ...classes], rows);
+  return table(["policy", ...PRIORITY_CLASSES], rows);
 }
 
 export function renderHtml(

@@ -11,7 +11,6 @@ export {
 } from "./engine.ts";
 export { renderHtml } from "./html.ts";
 export { type OptimumOptions, offlineOptimum, placementOf } from "./optimum.ts";
-export { POLICY_IDS } from "./policies.ts";
 export type { OptimumResult, SessionOutcome, SessionRecord } from "./records.ts";
 export { SESSIONS_CSV_HEADER, SessionsCsvWriter, sessionCsvRow } from "./records-csv.ts";
 export { buildReport, type OptimumInput, reportJson, type SimulationReport, verdictLine } from "./report.ts";
@@ -19,17 +18,19 @@ export { loadScenario, parseScenario, type Scenario, ScenarioError } from "./sce
 export { readSessionsCsv } from "./sessions-csv.ts";
 export { parseSweep, runSweep, type SweepResult } from "./sweep.ts";
 
-import { generateArrivals } from "./arrivals.ts";
+import type { Arrival } from "./arrivals.ts";
 import { POLICIES, type PolicyResult, simulate } from "./engine.ts";
 import { type OptimumOptions, offlineOptimum } from "./optimum.ts";
 import type { OptimumResult } from "./records.ts";
 import type { Scenario } from "./scenario.ts";
-import { readSessionsCsv } from "./sessions-csv.ts";
+import { scenarioArrivals } from "./sessions-csv.ts";
+
+const simulateAll = (scenario: Scenario, arrivals: readonly Arrival[]) =>
+  POLICIES.map((p) => simulate(scenario, arrivals, p));
 
 /** Every policy on the scenario's arrivals (its process, or its CSV read relative to `dir`). */
 export function runAll(scenario: Scenario, dir = "."): PolicyResult[] {
-  const arrivals = scenario.sessionsCsv ? readSessionsCsv(scenario, dir) : generateArrivals(scenario);
-  return POLICIES.map((p) => simulate(scenario, arrivals, p));
+  return simulateAll(scenario, scenarioArrivals(scenario, dir));
 }
 
 /**
@@ -41,7 +42,9 @@ export async function runAllWithOptimum(
   dir = ".",
   opts: OptimumOptions = {},
 ): Promise<{ results: PolicyResult[]; optimum: OptimumResult }> {
-  const arrivals = scenario.sessionsCsv ? readSessionsCsv(scenario, dir) : generateArrivals(scenario);
-  const results = POLICIES.map((p) => simulate(scenario, arrivals, p));
-  return { results, optimum: await offlineOptimum(scenario, arrivals, opts) };
+  const arrivals = scenarioArrivals(scenario, dir);
+  return {
+    results: simulateAll(scenario, arrivals),
+    optimum: await offlineOptimum(scenario, arrivals, opts),
+  };
 }

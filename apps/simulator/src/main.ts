@@ -6,7 +6,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseCommandLine } from "@evgrid/kit/cli";
-import { type Arrival, generateArrivals } from "./arrivals.ts";
 import { powerChart } from "./charts.ts";
 import { FLAGS, flagSchema, HELP } from "./command-line.ts";
 import { type PolicyResult, simulate } from "./engine.ts";
@@ -16,7 +15,7 @@ import { optimumOrReason } from "./optimum-gate.ts";
 import { SessionsCsvWriter } from "./records-csv.ts";
 import { buildReport, optimumNote, reportJson, SUMMARY_HEADER, summaryRows } from "./report.ts";
 import { loadScenario, ScenarioError } from "./scenario.ts";
-import { readSessionsCsv } from "./sessions-csv.ts";
+import { scenarioArrivals } from "./sessions-csv.ts";
 import { runSweep, type SweepResult } from "./sweep.ts";
 
 const flags = parseCommandLine({ command: "simulate", help: HELP, flags: FLAGS, schema: flagSchema });
@@ -35,9 +34,7 @@ try {
     runtimeMs?: number;
   } = { policiesMs: {} };
   const { scenario, dir } = loadScenario(flags.scenario);
-  const arrivals: Arrival[] = scenario.sessionsCsv
-    ? readSessionsCsv(scenario, dir)
-    : generateArrivals(scenario);
+  const arrivals = scenarioArrivals(scenario, dir);
   const source = scenario.sessionsCsv ? `sessions from ${scenario.sessionsCsv}` : "Poisson arrivals";
   say(`${scenario.name}: ${arrivals.length} vehicles, ${scenario.substations.length} substations`);
   const out = resolve(flags.out);

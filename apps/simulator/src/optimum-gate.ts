@@ -17,10 +17,9 @@ export async function optimumOrReason(
   scenario: Scenario,
   arrivals: readonly Arrival[],
   maxSessions: number,
-  solve: OptimumSolver | undefined,
+  solve: OptimumSolver,
 ): Promise<OptimumInput> {
   if (maxSessions === 0) return { reason: "skipped: --optimum-max-sessions 0" };
-  if (!solve) return { reason: "this build of the simulator has no offline optimum solver" };
   if (arrivals.length > maxSessions)
     return {
       reason: `${arrivals.length} sessions, more than --optimum-max-sessions ${maxSessions}`,

@@ -92,6 +92,4 @@ export const POLICIES: readonly Policy[] = [
   },
 ];
 
-export const POLICY_IDS: readonly PolicyId[] = POLICIES.map((p) => p.id);
-
 export const policyById = (id: string): Policy | undefined => POLICIES.find((p) => p.id === id);

@@ -28,6 +28,14 @@ const peak = z.object({
   share: z.number().min(0).max(1),
 });
 
+/** The shipped day (`bun run simulate` without `--scenario`, and the benches' base). */
+export const SHIPPED_SCENARIO = resolve(import.meta.dir, "../scenarios/workplace-and-home.yaml");
+
+/** A site's capacity at most, kW (a capacity sweep is held to it too). */
+export const MAX_CAPACITY_KW = 1_000_000;
+/** A vehicle's power at most, kW (a sessions CSV's maxKw column too). */
+export const MAX_VEHICLE_KW = 350;
+
 /**
  * A day to replay. Every field is checked with a message naming it; `bun run simulate --help` prints this
  * format. Times are local clock times of the simulated day.
@@ -40,7 +48,7 @@ export const scenarioSchema = z
       .array(
         z.strictObject({
           id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, "substation id: a-z, 0-9 and -"),
-          capacityKw: z.number().positive().max(1_000_000),
+          capacityKw: z.number().positive().max(MAX_CAPACITY_KW),
         }),
       )
       .min(1, "give at least one substation")
@@ -84,8 +92,8 @@ export const scenarioSchema = z
         z.strictObject({
           name: z.string().min(1),
           share: z.number().positive(),
-          maxKw: z.number().min(1).max(350),
-          minKw: z.number().min(1).max(350),
+          maxKw: z.number().min(1).max(MAX_VEHICLE_KW),
+          minKw: z.number().min(1).max(MAX_VEHICLE_KW),
         }),
       )
       .min(1)

@@ -12,14 +12,12 @@
  */
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
-import { type Arrival, Random, vehicleAt } from "./arrivals.ts";
+import { type Arrival, byArrival, generateArrivals, Random, vehicleAt } from "./arrivals.ts";
 import { CsvReadError, csvRecords } from "./csv-lines.ts";
-import { type Scenario, ScenarioError } from "./scenario.ts";
+import { MAX_VEHICLE_KW, type Scenario, ScenarioError } from "./scenario.ts";
 
 const DAY_MIN = 24 * 60;
 const REQUIRED = ["connectionTime", "disconnectTime", "kWhDelivered"] as const;
-/** The scenario schema's own ceiling for a vehicle's power. */
-const MAX_VEHICLE_KW = 350;
 
 interface Row {
   startMs: number;
@@ -169,5 +167,9 @@ export function readSessionsCsv(s: Scenario, dir: string): Arrival[] {
     if (r.stationId !== undefined) a.stationId = r.stationId;
     out.push(a);
   }
-  return out.sort((a, b) => a.arriveMin - b.arriveMin || a.id - b.id);
+  return out.sort(byArrival);
 }
+
+/** The day's arrivals: the scenario's sessions CSV (its path relative to `dir`), or else its Poisson process. */
+export const scenarioArrivals = (s: Scenario, dir: string): Arrival[] =>
+  s.sessionsCsv ? readSessionsCsv(s, dir) : generateArrivals(s);

@@ -3,12 +3,10 @@
  * departure is O(1), not indexOf/splice), the sums admission and choice read, and its energy books.
  */
 import { type CandidateView, effectiveCapacityKw, KW_EPSILON } from "@evgrid/policy";
-import type { ClassBooks } from "./class-books.ts";
+import { type ClassBooks, KWH_EPSILON } from "./class-books.ts";
 import { FULL_AT_SHARE_OF_MAX, type Taper, taperedMaxKw } from "./realism.ts";
 import type { Shared } from "./sharing.ts";
 import type { Vehicle } from "./vehicle.ts";
-
-const KWH_EPSILON = 1e-6;
 
 export interface Live extends Shared {
   v: Vehicle;

@@ -3,14 +3,12 @@
  * see where buying capacity stops paying. The operator's limits are shares of capacity, so they follow.
  */
 import type { Arrival } from "./arrivals.ts";
-import { colorOf, svg } from "./charts.ts";
+import { chartTitle, colorOf, svg } from "./charts.ts";
 import type { Policy, PolicyResult } from "./engine.ts";
-import type { Scenario } from "./scenario.ts";
+import { MAX_CAPACITY_KW, type Scenario } from "./scenario.ts";
 
 /** How many points a sweep may have unless `--sweep-max-points` says otherwise: each is a full day per policy. */
 export const DEFAULT_SWEEP_MAX_POINTS = 50;
-/** A site's capacity, as the scenario bounds it. */
-const MAX_CAPACITY_KW = 1_000_000;
 
 export interface SweepSpec {
   parameter: "capacity";
@@ -92,11 +90,7 @@ export function runSweep(
 /** Energy delivered within limits against each site's capacity, one line per policy. */
 export function sweepChart(sweep: SweepResult): string {
   return svg({
-    title: {
-      text: "Energy delivered within limits against each site's capacity (kWh)",
-      left: "center",
-      textStyle: { fontSize: 14 },
-    },
+    title: chartTitle("Energy delivered within limits against each site's capacity (kWh)"),
     legend: { bottom: 0, type: "plain" },
     grid: { left: 80, right: 30, top: 40, bottom: 70 },
     xAxis: {

@@ -3,7 +3,7 @@
  * only what is pending for cars already there, not the whole day's arrivals).
  */
 import { Heap } from "heap-js";
-import type { Arrival } from "./arrivals.ts";
+import { type Arrival, byArrival } from "./arrivals.ts";
 import type { Scenario } from "./scenario.ts";
 import type { Live } from "./site.ts";
 import type { SiteClock } from "./site-clock.ts";
@@ -34,8 +34,6 @@ export function newTimeline(scenario: Scenario, dayMin: number): Heap<Event> {
   for (let t = 0; t <= dayMin; t += scenario.sampleMin) events.push({ t, order: 5, kind: "sample" });
   return events;
 }
-
-const byArrival = (x: Arrival, y: Arrival) => x.arriveMin - y.arriveMin || x.id - y.id;
 
 function isSorted(arrivals: readonly Arrival[]): boolean {
   for (let i = 1; i < arrivals.length; i++)

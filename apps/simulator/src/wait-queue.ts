@@ -55,7 +55,7 @@ export class WaitQueue {
    */
   serve(headroomKw: (site: Site | null) => number, start: (v: Vehicle) => boolean): void {
     if (this.size === 0) return;
-    const skipped: Entry[] = [];
+    const skipped: [Bucket, Entry][] = [];
     for (;;) {
       let best: Bucket | undefined;
       let bestHead: Entry | undefined;
@@ -73,8 +73,8 @@ export class WaitQueue {
       }
       if (!best || !bestHead) break;
       best.heap.pop();
-      if (!start(bestHead.v)) skipped.push(bestHead);
+      if (!start(bestHead.v)) skipped.push([best, bestHead]);
     }
-    for (const e of skipped) this.buckets.get(`${e.v.a.minKw}|${e.v.boundSite?.index ?? -1}`)?.heap.push(e);
+    for (const [b, e] of skipped) b.heap.push(e);
   }
 }

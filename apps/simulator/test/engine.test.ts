@@ -10,6 +10,7 @@ import {
   type Scenario,
 } from "../src/index.ts";
 import type { SessionRecord } from "../src/records.ts";
+import { eveningDay } from "./days.ts";
 
 // Whole days through seven policies: seconds alone, several times that on a busy shared machine.
 setDefaultTimeout(120_000);
@@ -74,17 +75,7 @@ describe("a car cut by the operator's limit", () => {
 });
 
 describe("per-session records and aggregates", () => {
-  const day = parseScenario({
-    name: "small",
-    seed: 3,
-    substations: [
-      { id: "tiny", capacityKw: 22 },
-      { id: "big", capacityKw: 110 },
-    ],
-    operatorLimits: [{ from: "18:00", to: "19:00", share: 0.5 }],
-    arrivals: { perDay: 300, peaks: [{ at: "18:00", spreadH: 1, share: 0.8 }] },
-    vehicles: [{ name: "AC 11", share: 1, maxKw: 11, minKw: 4.2 }],
-  });
+  const day = eveningDay(110, { operatorLimits: [{ from: "18:00", to: "19:00", share: 0.5 }] });
   const arrivals = generateArrivals(day);
 
   test("one record per vehicle; they add up to the aggregates; energy in kWh", () => {

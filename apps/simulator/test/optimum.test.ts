@@ -11,6 +11,7 @@ import {
   simulate,
 } from "../src/index.ts";
 import { leastLaxityFirst, prepare } from "../src/optimum-program.ts";
+import { eveningDay } from "./days.ts";
 
 // A seeded day of 300 cars through every policy and one linear program: seconds, more on a busy machine.
 setDefaultTimeout(60_000);
@@ -124,18 +125,7 @@ describe("offline optimum: small cases known by reasoning", () => {
 });
 
 describe("offline optimum on a seeded day", () => {
-  const day = (over: Record<string, unknown> = {}) =>
-    parseScenario({
-      name: "seeded",
-      seed: 11,
-      substations: [
-        { id: "tiny", capacityKw: 22 },
-        { id: "big", capacityKw: 120 },
-      ],
-      arrivals: { perDay: 300, peaks: [{ at: "18:00", spreadH: 1, share: 0.8 }] },
-      vehicles: [{ name: "AC 11", share: 1, maxKw: 11, minKw: 4.2 }],
-      ...over,
-    });
+  const day = (over: Record<string, unknown> = {}) => eveningDay(120, { seed: 11, ...over });
 
   test("no policy delivers more within capacity than the optimum; it is at most what was asked", async () => {
     const s = day();

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadScenario, parseScenario, runAll, ScenarioError } from "../src/index.ts";
+import { eveningDay } from "./days.ts";
 
 // A day of 10,000 sessions through four policies: 1-2 s alone, several times that on a busy shared machine.
 setDefaultTimeout(60_000);
@@ -11,18 +12,7 @@ const scenarios = resolve(import.meta.dir, "../scenarios");
 const shipped = loadScenario(join(scenarios, "workplace-and-home.yaml"));
 
 /** A small day: two sites of very different size, evening arrivals of 11 kW cars. */
-const small = (over: Record<string, unknown> = {}) =>
-  parseScenario({
-    name: "small",
-    seed: 3,
-    substations: [
-      { id: "tiny", capacityKw: 22 },
-      { id: "big", capacityKw: 220 },
-    ],
-    arrivals: { perDay: 300, peaks: [{ at: "18:00", spreadH: 1, share: 0.8 }] },
-    vehicles: [{ name: "AC 11", share: 1, maxKw: 11, minKw: 4.2 }],
-    ...over,
-  });
+const small = (over: Record<string, unknown> = {}) => eveningDay(220, over);
 
 describe("simulate", () => {
   test("the same scenario and seed give the same numbers; another seed, other numbers", () => {

@@ -2,7 +2,7 @@
  * One site's bookkeeping step, in plain data and virtual time: what a substation decides when a session asks
  * to start (admit), when anything changes (re-share), when the operator's limit drops (curtail) and, where a
  * site keeps a queue, when power frees up (serve waiters). The substation's Station calls it on its power
- * classes; the simulator's engine is to call it on its sessions (its own copy has drifted before).
+ * classes; the simulator's engine on its sessions or classes (apps/simulator: choice, sharing, class books).
  *
  * Contract for callers:
  * - Times are the caller's (virtual or wall): a demand's need is given as seconds left, never as a clock.
