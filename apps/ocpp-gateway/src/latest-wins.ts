@@ -24,6 +24,11 @@ export class LatestWins<K extends object> {
     });
   }
 
+  /** Whether a call runs for the key now (one made now would wait). */
+  busy(key: K): boolean {
+    return this.running.has(key);
+  }
+
   private async drive(key: K, slot: { waiting: Waiting | null }, call: () => Promise<void>): Promise<void> {
     try {
       await call();

@@ -37,6 +37,8 @@ export class Meters {
   /** One reportMeter and one setSessionNeeds in flight per transaction, the newest waiting (a flood). */
   private readonly reports = new LatestWins<Tx>();
   private readonly needsCalls = new LatestWins<Tx>();
+  /** A report that had to wait behind another: the transaction's end waits for it (its final energy). */
+  private readonly lateReport = new WeakMap<Tx, Promise<void>>();
   private readonly silence: ReturnType<typeof setInterval>;
 
   constructor(
@@ -172,7 +174,8 @@ export class Meters {
     if (!site) return;
     const energyKwh = Math.max(0, deliveredWh / 1000);
     // The register is cumulative: a report waiting behind a running one is replaced by a newer one.
-    void this.reports.run(tx, () =>
+    const late = this.reports.busy(tx);
+    const sent = this.reports.run(tx, () =>
       site.reportMeter.mutate({ sessionId, energyKwh }).then(
         () => this.metrics.meterReport("ok"),
         (err) => {
@@ -182,6 +185,17 @@ export class Meters {
         },
       ),
     );
+    if (late) this.lateReport.set(tx, sent);
+    else this.lateReport.delete(tx);
+  }
+
+  /**
+   * Resolves once the last reading's report has gone, if it had to wait behind another (a charger reporting
+   * faster than its substation answers); undefined otherwise. A stop waits for it, so the session's final
+   * energy is not reported after its end.
+   */
+  reportWaiting(tx: Tx): Promise<void> | undefined {
+    return this.lateReport.get(tx);
   }
 
   private reclaim(tx: Tx, now: number): void {
