@@ -41,6 +41,7 @@ export function startGateway(env: GatewayEnv) {
         profileBackoffMaxMs: env.OCPP_PROFILE_BACKOFF_MAX_MS,
         meterSlackWh: env.OCPP_METER_SLACK_WH,
         meterSilentMs: env.OCPP_METER_SILENT_S * 1000,
+        reclaimMaxSamples: env.OCPP_RECLAIM_MAX_SAMPLES,
         reclaim: {
           windowMs: env.OCPP_RECLAIM_WINDOW_S * 1000,
           belowRatio: env.OCPP_RECLAIM_RATIO,

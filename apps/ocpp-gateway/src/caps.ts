@@ -2,6 +2,7 @@ import { errorDataOf } from "@evgrid/contract";
 import type { Logger } from "@evgrid/kit";
 import { describeFailure } from "@evgrid/link";
 import type { Grid } from "./grid.ts";
+import { LatestWins } from "./latest-wins.ts";
 import type { Tx } from "./model.ts";
 
 /** Refusals of a pin: the charger's maximum does not fit beside the others' minimums. */
@@ -13,9 +14,12 @@ const NO_ROOM = new Set(["INSUFFICIENT_CAPACITY", "OPERATOR_LIMIT"]);
  * whatever the level, so the others' shares leave room for what it may really draw; no reclaim then), or
  * while its charger is disconnected (held at the limit it may still be charging at, offline, until it is
  * back or its grace ends the session). The cap is recorded at once (optimistic), so a burst of readings
- * asks once; a refusal puts the old one back.
+ * asks once; a refusal puts the old one back. One setSessionCap at a time per transaction: a sync asked
+ * while one runs goes after it, working out the cap then (a car flooding changing maximums asks no more).
  */
 export class Caps {
+  private readonly calls = new LatestWins<Tx>();
+
   constructor(
     private readonly grid: Grid,
     private readonly log: Logger,
@@ -47,7 +51,11 @@ export class Caps {
   }
 
   /** Brings the session's cap and pin at its substation to the desired ones; resolves once answered. */
-  async sync(tx: Tx): Promise<void> {
+  sync(tx: Tx): Promise<void> {
+    return this.calls.run(tx, () => this.syncNow(tx));
+  }
+
+  private async syncNow(tx: Tx): Promise<void> {
     const site = this.grid.site(tx.substationId);
     if (!site || tx.phase.state !== "charging") return;
     const capKw = this.desired(tx);

@@ -50,6 +50,12 @@ const schema = z
     /** ...and the cap is the draw plus this margin (kW). */
     OCPP_RECLAIM_MARGIN_KW: z.coerce.number().min(0).max(50).default(1),
     /**
+     * Meter readings kept per transaction inside the window at most: closer than window / this, they are
+     * merged (the higher draw), so a charger flooding MeterValues costs bounded memory and reclaim work.
+     * One per 100 ms at the default window: an honest meter, reporting every few seconds, is never merged.
+     */
+    OCPP_RECLAIM_MAX_SAMPLES: z.coerce.number().int().min(2).max(100_000).default(600),
+    /**
      * A meter that says nothing for this long counts as drawing nothing, so reclaim gives its power to the
      * others (a charger configured to never send MeterValues keeps only its minimum).
      */

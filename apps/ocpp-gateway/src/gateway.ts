@@ -39,6 +39,8 @@ export interface GatewaySettings {
   meterSlackWh: number;
   /** A meter silent this long counts as drawing nothing. */
   meterSilentMs: number;
+  /** Draw samples kept per transaction inside the reclaim window at most (a flood of readings is thinned). */
+  reclaimMaxSamples: number;
 }
 
 /**
@@ -90,7 +92,12 @@ export class Gateway {
     this.pusher = pusher;
     this.power = new Power(this.table, pusher);
     const shares = new ChargePointShares(caps, cfg.walkInMinKw);
-    const meterSettings = { reclaim: cfg.reclaim, slackWh: cfg.meterSlackWh, silentMs: cfg.meterSilentMs };
+    const meterSettings = {
+      reclaim: cfg.reclaim,
+      slackWh: cfg.meterSlackWh,
+      silentMs: cfg.meterSilentMs,
+      maxSamples: cfg.reclaimMaxSamples,
+    };
     this.meters = new Meters(this.table, grid, registry, this.power, caps, meterSettings, metrics, log);
     this.outbox = new StopOutbox(grid, registry, metrics, log);
     this.ends = new Ends(this.table, grid, registry, pusher, this.outbox, shares, metrics, log);

@@ -1,16 +1,17 @@
 import type { Logger } from "@evgrid/kit";
 import { describeFailure } from "@evgrid/link";
 import {
+  addSample,
   checkMeterReading,
   type MeterPoint,
   plausibleRegister,
   type ReclaimSettings,
   reclaimCap,
-  trimSamples,
 } from "@evgrid/policy";
 import type { Caps } from "./caps.ts";
 import type { ChargerTable } from "./chargers.ts";
 import type { Grid } from "./grid.ts";
+import { LatestWins } from "./latest-wins.ts";
 import { type GatewayMetrics, writeRegistry } from "./metrics.ts";
 import type { EvNeeds, MeterReading, Tx } from "./model.ts";
 import type { Power } from "./power.ts";
@@ -26,11 +27,18 @@ export interface MeterSettings {
   slackWh: number;
   /** A meter silent this long counts as drawing nothing. */
   silentMs: number;
+  /** Draw samples kept per transaction inside the reclaim window at most (closer ones are merged). */
+  maxSamples: number;
 }
 
 export class Meters {
   /** The needs last passed on per transaction, so a repeat is not sent again. */
   private readonly neededSent = new WeakMap<Tx, string>();
+  /** One reportMeter and one setSessionNeeds in flight per transaction, the newest waiting (a flood). */
+  private readonly reports = new LatestWins<Tx>();
+  private readonly needsCalls = new LatestWins<Tx>();
+  /** A report that had to wait behind another: the transaction's end waits for it (its final energy). */
+  private readonly lateReport = new WeakMap<Tx, Promise<void>>();
   private readonly silence: ReturnType<typeof setInterval>;
 
   constructor(
@@ -100,8 +108,8 @@ export class Meters {
 
   private sample(tx: Tx, now: number, drawKw: number): void {
     if (tx.phase.state !== "charging") return;
-    tx.samples.push({ atMs: now, drawKw: Math.max(0, drawKw) });
-    trimSamples(tx.samples, now, this.cfg.reclaim.windowMs);
+    const sample = { atMs: now, drawKw: Math.max(0, drawKw) };
+    addSample(tx.samples, sample, this.cfg.reclaim.windowMs, this.cfg.maxSamples);
     this.reclaim(tx, now);
   }
 
@@ -148,12 +156,15 @@ export class Meters {
     if (this.neededSent.get(tx) === key) return true;
     this.neededSent.set(tx, key);
     const departAt = e.departAtMs === undefined ? {} : { departAt: new Date(e.departAtMs).toISOString() };
-    void site.setSessionNeeds.mutate({ sessionId, energyKwh: e.energyKwh, ...departAt }).then(
-      () => this.log.info("the car's needs were taken", { sessionId, energyKwh: e.energyKwh, ...departAt }),
-      (err) => {
-        if (this.neededSent.get(tx) === key) this.neededSent.delete(tx); // sent again next time
-        this.log.warn("could not pass on the car's needs", { sessionId, error: describeFailure(err) });
-      },
+    const { energyKwh } = e;
+    void this.needsCalls.run(tx, () =>
+      site.setSessionNeeds.mutate({ sessionId, energyKwh, ...departAt }).then(
+        () => this.log.info("the car's needs were taken", { sessionId, energyKwh, ...departAt }),
+        (err) => {
+          if (this.neededSent.get(tx) === key) this.neededSent.delete(tx); // sent again next time
+          this.log.warn("could not pass on the car's needs", { sessionId, error: describeFailure(err) });
+        },
+      ),
     );
     return true;
   }
@@ -162,14 +173,29 @@ export class Meters {
     const site = this.grid.site(tx.substationId);
     if (!site) return;
     const energyKwh = Math.max(0, deliveredWh / 1000);
-    void site.reportMeter.mutate({ sessionId, energyKwh }).then(
-      () => this.metrics.meterReport("ok"),
-      (err) => {
-        // The next reading carries the whole register again: a lost report is only late.
-        this.metrics.meterReport("failed");
-        this.log.warn("could not report a meter reading", { sessionId, error: describeFailure(err) });
-      },
+    // The register is cumulative: a report waiting behind a running one is replaced by a newer one.
+    const late = this.reports.busy(tx);
+    const sent = this.reports.run(tx, () =>
+      site.reportMeter.mutate({ sessionId, energyKwh }).then(
+        () => this.metrics.meterReport("ok"),
+        (err) => {
+          // The next reading carries the whole register again: a lost report is only late.
+          this.metrics.meterReport("failed");
+          this.log.warn("could not report a meter reading", { sessionId, error: describeFailure(err) });
+        },
+      ),
     );
+    if (late) this.lateReport.set(tx, sent);
+    else this.lateReport.delete(tx);
+  }
+
+  /**
+   * Resolves once the last reading's report has gone, if it had to wait behind another (a charger reporting
+   * faster than its substation answers); undefined otherwise. A stop waits for it, so the session's final
+   * energy is not reported after its end.
+   */
+  reportWaiting(tx: Tx): Promise<void> | undefined {
+    return this.lateReport.get(tx);
   }
 
   private reclaim(tx: Tx, now: number): void {

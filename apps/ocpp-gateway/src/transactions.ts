@@ -189,7 +189,10 @@ export class Transactions {
     if (!tx) return status; // a transaction the grid already closed (after the offline grace, say)
     if (status === "Accepted" && e.token !== undefined) this.binder.identify(tx, e.token);
     this.meters.read(tx, e.reading);
-    if (e.ended) await this.ends.end(ch, tx, "stopped");
+    if (!e.ended) return status;
+    const finalReport = this.meters.reportWaiting(tx);
+    if (finalReport) await finalReport; // the session's final energy before its end
+    await this.ends.end(ch, tx, "stopped");
     return status;
   }
 

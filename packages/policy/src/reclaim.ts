@@ -72,3 +72,22 @@ export function trimSamples(samples: DrawSample[], nowMs: number, windowMs: numb
   const drop = firstInside - 1; // keep one sample at or before the window's start
   if (drop > 0) samples.splice(0, drop);
 }
+
+/**
+ * Adds a reading, keeping at most about `maxSamples` inside the window whatever the rate: one closer than
+ * windowMs / maxSamples to the last is merged into it (the higher draw, at the earlier time). A merge only
+ * raises the peak a decision sees, so a flood never takes more power than its readings would; readings
+ * spaced at least that far apart (an honest meter) are kept as they are. Then trims as trimSamples.
+ */
+export function addSample(
+  samples: DrawSample[],
+  sample: DrawSample,
+  windowMs: number,
+  maxSamples: number,
+): void {
+  const last = samples.at(-1);
+  if (last && sample.atMs - last.atMs < windowMs / maxSamples)
+    last.drawKw = Math.max(last.drawKw, sample.drawKw);
+  else samples.push(sample);
+  trimSamples(samples, sample.atMs, windowMs);
+}

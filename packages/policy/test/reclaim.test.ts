@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { type DrawSample, reclaimCap, shareFairly, trimSamples } from "../src/index.ts";
+import { addSample, type DrawSample, reclaimCap, shareFairly, trimSamples } from "../src/index.ts";
 
 const cfg = { windowMs: 10_000, belowRatio: 0.8, marginKw: 1 };
 const at = (pairs: [number, number][]): DrawSample[] => pairs.map(([atMs, drawKw]) => ({ atMs, drawKw }));
@@ -160,4 +160,59 @@ test("trimSamples keeps the window and the reading in force at its start", () =>
   ]);
   trimSamples(samples, 12_000, 10_000);
   expect(samples.map((x) => x.atMs)).toEqual([1000, 5000, 9000]);
+});
+
+describe("addSample: readings bounded by count as well as age", () => {
+  const readings = (minGapMs: number) =>
+    fc.array(
+      fc.record({
+        gapMs: fc.integer({ min: minGapMs, max: 3000 }),
+        drawKw: fc.double({ min: 0, max: 11, noNaN: true }),
+      }),
+      { maxLength: 300 },
+    );
+  const state = fc.record({
+    capKw: fc.option(fc.double({ min: 2, max: 11, noNaN: true })),
+    allocatedKw: fc.double({ min: 1.4, max: 11, noNaN: true }),
+  });
+
+  test("a flood keeps at most maxSamples + 2, and never takes more power than all its readings would", () => {
+    fc.assert(
+      fc.property(readings(0), fc.integer({ min: 1, max: 40 }), state, (history, maxSamples, s) => {
+        const all: DrawSample[] = [];
+        const kept: DrawSample[] = [];
+        let atMs = 0;
+        for (const { gapMs, drawKw } of history) {
+          atMs += gapMs;
+          all.push({ atMs, drawKw });
+          trimSamples(all, atMs, cfg.windowMs);
+          addSample(kept, { atMs, drawKw }, cfg.windowMs, maxSamples);
+          expect(kept.length).toBeLessThanOrEqual(maxSamples + 2);
+          const bounds = { ...session, ...s };
+          const thinned = reclaimCap(kept, atMs, bounds, cfg);
+          if (typeof thinned !== "number") continue;
+          const exact = reclaimCap(all, atMs, bounds, cfg);
+          expect(typeof exact).toBe("number");
+          expect(thinned).toBeGreaterThanOrEqual(exact as number);
+        }
+      }),
+    );
+  });
+
+  test("readings spaced windowMs / maxSamples or more are kept as they are", () => {
+    fc.assert(
+      fc.property(readings(500), (history) => {
+        const all: DrawSample[] = [];
+        const kept: DrawSample[] = [];
+        let atMs = 0;
+        for (const { gapMs, drawKw } of history) {
+          atMs += gapMs;
+          all.push({ atMs, drawKw });
+          trimSamples(all, atMs, cfg.windowMs);
+          addSample(kept, { atMs, drawKw }, cfg.windowMs, 20);
+        }
+        expect(kept).toEqual(all);
+      }),
+    );
+  });
 });
