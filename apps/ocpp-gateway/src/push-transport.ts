@@ -146,9 +146,19 @@ export function retryDelayMs(cfg: PusherSettings, failures: number): number {
   return backoffDelayMs(failures - 1, { delayMs: cfg.backoffMs, maxDelayMs: cfg.backoffMaxMs });
 }
 
-/** A connector's books changed: the site's sum follows (`site`: the one holding the slot). */
+/** A connector's key in its site's books. */
+export const slotKey = (chargePointId: string, connectorId: number) => `${chargePointId}\u0000${connectorId}`;
+
+/** Whether the site's books still hold this slot (not once its transaction ended, or another took it). */
+export const holds = (site: Site | undefined, slot: Slot): site is Site =>
+  site?.slots.get(slotKey(slot.chargePointId, slot.connectorId)) === slot;
+
+/**
+ * A connector's books changed: the site's sum follows. A slot the site no longer holds (an answer that came
+ * after its transaction ended) changes only itself: its share left the sum when it was forgotten.
+ */
 export function setPower(site: Site | undefined, slot: Slot, power: ConnectorPower): void {
-  if (site) site.heldW += committedW(power) - committedW(slot.power);
+  if (holds(site, slot)) site.heldW += committedW(power) - committedW(slot.power);
   slot.power = power;
 }
 

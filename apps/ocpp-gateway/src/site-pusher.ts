@@ -3,6 +3,7 @@ import {
   type ChargerState,
   dueSlots,
   heldW,
+  holds,
   newChargerState,
   newSite,
   newSlot,
@@ -14,10 +15,9 @@ import {
   type Slot,
   setPower,
   settled,
+  slotKey,
 } from "./push-transport.ts";
 import type { Pusher, PushTarget } from "./pusher.ts";
-
-const keyOf = (chargePointId: string, connectorId: number) => `${chargePointId}\u0000${connectorId}`;
 
 /**
  * Sends chargers their power limits, per substation, break before make (packages/policy): decreases at
@@ -114,7 +114,7 @@ export class SitePusher implements Pusher {
     if (!ch || !slot) return;
     ch.slots.delete(connectorId);
     const site = this.sites.get(ch.substationId);
-    if (site?.slots.delete(keyOf(chargePointId, connectorId))) site.heldW -= committedW(slot.power);
+    if (site?.slots.delete(slotKey(chargePointId, connectorId))) site.heldW -= committedW(slot.power);
     site?.waiting.delete(slot);
     this.plan(ch.substationId);
   }
@@ -200,7 +200,7 @@ export class SitePusher implements Pusher {
     const site = this.sites.get(this.chargers.get(slot.chargePointId)?.substationId ?? "");
     setPower(site, slot, power);
     slot.resend = resend;
-    site?.waiting.add(slot);
+    if (holds(site, slot)) site.waiting.add(slot);
   }
 
   /** Connected, no call out, and not backing off (a retry is scheduled for when it may). */
@@ -274,7 +274,7 @@ export class SitePusher implements Pusher {
     const slot = newSlot(chargePointId, connectorId, transactionId, power, this.now(), resend);
     ch.slots.set(connectorId, slot);
     const site = this.site(t.substationId);
-    site.slots.set(keyOf(chargePointId, connectorId), slot);
+    site.slots.set(slotKey(chargePointId, connectorId), slot);
     site.heldW += committedW(power);
     site.waiting.add(slot);
   }

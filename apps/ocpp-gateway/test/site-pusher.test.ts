@@ -134,4 +134,33 @@ describe("SitePusher", () => {
     await eventually(() => expect(calls.at(-1)?.watts).toBe(17_000));
     p.close();
   });
+
+  test("an answer that comes after its transaction ended leaves the site's books as they were", async () => {
+    const { calls, transport } = scripted();
+    const p = new SitePusher(transport, settings);
+    p.setBudget("s1", 40);
+    for (const id of ["A", "B", "C"]) void p.online(id, "s1");
+    await eventually(() => expect(open(calls)).toHaveLength(3));
+    for (const c of open(calls)) answer(c);
+    await eventually(() => expect(["A", "B", "C"].every((id) => p.hasDefault(id))).toBe(true));
+    p.opened(at("A", 1, "t1", 22_000));
+    p.want(at("A", 1, "t1", 22_000), 20_000, 0);
+    await eventually(() => expect(open(calls).map((c) => c.watts)).toEqual([20_000]));
+    answer(open(calls)[0]);
+    await eventually(() => expect(p.acceptedW("A", 1)).toBe(20_000));
+    // A decrease on its way when the transaction ends; its answer comes after.
+    p.want(at("A", 1, "t1", 22_000), 10_000, 0);
+    await eventually(() => expect(open(calls).map((c) => c.watts)).toEqual([10_000]));
+    p.forget("A", 1);
+    answer(open(calls)[0]);
+    // Two newcomers of 25 kW on 40 kW: one fits. Counting the late answer as a release would let both go.
+    p.opened(at("B", 1, "t2", 40_000));
+    p.opened(at("C", 1, "t3", 40_000));
+    p.want(at("B", 1, "t2", 40_000), 25_000, 0);
+    p.want(at("C", 1, "t3", 40_000), 25_000, 0);
+    await eventually(() => expect(open(calls).length).toBeGreaterThanOrEqual(1));
+    expect(open(calls).map((c) => c.watts)).toEqual([25_000]);
+    expect(p.committedW("s1")).toBeLessThanOrEqual(40_000);
+    p.close();
+  });
 });
