@@ -231,7 +231,7 @@ export class Dispatcher {
  */
 function uncertainAt(err: unknown, chargingAt: string | undefined): ClaimOutcome {
   // The vehicle charges there (the substation said so): a freed claim would let the next request go elsewhere.
-  if (chargingAt !== undefined) return { kind: "uncertain", at: chargingAt };
+  if (chargingAt !== undefined) return { kind: "uncertain", at: chargingAt, charging: true };
   if (!(err instanceof GridError)) return { kind: "none" };
   const details = err.details as { substationId?: unknown; uncertain?: unknown } | undefined;
   const uncertain = err.reason === reasons.SUBSTATION_TIMEOUT || details?.uncertain === true;

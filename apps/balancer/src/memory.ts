@@ -1,4 +1,5 @@
-import type { DispatchRequest, Session } from "@evgrid/contract";
+import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
+import { GridError } from "@evgrid/kit";
 import { vehicleHomeMs } from "./rebuild.ts";
 import type { Claim, DispatchResult, DispatchStore } from "./types.ts";
 
@@ -24,6 +25,8 @@ export class MemoryStore implements DispatchStore {
   readonly hashing = false;
   readonly waitOrder = undefined;
   private readonly inflight = new Map<string, Promise<DispatchResult>>();
+  /** Vehicles being dispatched here now: two at once could land at two substations (each admits one). */
+  private readonly vehiclesInFlight = new Set<string>();
   private readonly homes = new Map<string, Home>();
 
   constructor(
@@ -45,13 +48,29 @@ export class MemoryStore implements DispatchStore {
     return p;
   }
 
-  /** A claim in this process: concurrent ones are already coalesced, so it only says where to go. */
+  /**
+   * A claim in this process: one per vehicle at a time (requests with one key are already coalesced; one
+   * with another key, or none, is refused while the first is dispatched, as another replica's claim is);
+   * it says where to go.
+   */
   async claim(req: DispatchRequest): Promise<Claim> {
+    const { vehicleId } = req;
+    if (this.vehiclesInFlight.has(vehicleId))
+      throw new GridError(
+        "CONFLICT",
+        reasons.VEHICLE_ALREADY_CHARGING,
+        `vehicle ${vehicleId} is being started by another request; a retry with the key that started it gets it back`,
+      );
+    this.vehiclesInFlight.add(vehicleId);
+    let finished = false;
     return {
       home: this.homeOf(req),
       trying: async () => {},
       finish: async (outcome) => {
+        if (finished) return;
+        finished = true;
         if (outcome.kind === "admitted") this.remember(req, outcome.session);
+        this.vehiclesInFlight.delete(vehicleId);
       },
     };
   }

@@ -65,8 +65,15 @@ export async function claimKey(
   }
 }
 
-export async function claimOnce(c: Claimer, name: string, token: string, epoch: string): Promise<Answer> {
-  const args = [token, String(c.leaseMs), String(c.keyTtlMs), epoch];
+/** `takeDone`: a vehicle's claim (a done one is taken too: it may start elsewhere now); a key's: no. */
+export async function claimOnce(
+  c: Claimer,
+  name: string,
+  token: string,
+  epoch: string,
+  takeDone = false,
+): Promise<Answer> {
+  const args = [token, String(c.leaseMs), String(c.keyTtlMs), epoch, takeDone ? "1" : "0"];
   const [state, at, bad, msLeft] = (await c.link.run(CLAIM, [name, storeKeys.epoch], args)) as [
     string,
     string,

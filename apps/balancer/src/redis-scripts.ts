@@ -29,7 +29,8 @@ local bad = 0
 if v then
   local ok, d = pcall(cjson.decode, v)
   if ok and type(d) == 'table' and (d.at == nil or type(d.at) == 'string')
-    and ((d.s == 'd' and type(d.at) == 'string') or (d.s == 'p' and type(d.t) == 'string' and type(d.u) == 'number'))
+    and ((d.s == 'd' and type(d.at) == 'string') or (d.s == 'p' and type(d.t) == 'string' and type(d.u) == 'number'
+      and (d.h == nil or (type(d.h) == 'string' and type(d.hu) == 'number'))))
     and redis.call('PTTL', KEYS[1]) >= 0 then
     c = d
   else
@@ -43,6 +44,9 @@ end
  * (KEYS[2]) is still ARGV[4]. Answers {state, where, bad, msLeft}: `epoch` (the store is not the one this
  * replica knew), `claimed` (new, or taken over from a lease that ran out: where it last tried), `done`
  * (where it went) or `busy` (another replica holds it for msLeft more).
+ * With ARGV[5] = '1' (a vehicle: it may start somewhere else than where it last went), a done claim is taken
+ * too, `claimed` with where it went: the dispatch then writes where it starts, or gives the old home back
+ * (`h`, until `hu`) if it starts nowhere. Without it (a key: its session is where it went), `done`.
  */
 export const CLAIM = script(`${NOW}
 if redis.call('GET', KEYS[2]) ~= ARGV[4] then return {'epoch', '', 0, 0} end
@@ -52,7 +56,12 @@ if c == nil then
   redis.call('SET', KEYS[1], cjson.encode({s='p', t=ARGV[1], u=now + lease}), 'PX', ARGV[3])
   return {'claimed', '', bad, 0}
 end
-if c.s == 'd' then return {'done', c.at, bad, 0} end
+if c.s == 'd' then
+  if ARGV[5] ~= '1' then return {'done', c.at, bad, 0} end
+  local hu = now + redis.call('PTTL', KEYS[1])
+  redis.call('SET', KEYS[1], cjson.encode({s='p', t=ARGV[1], u=now + lease, at=c.at, h=c.at, hu=hu}), 'PX', ARGV[3])
+  return {'claimed', c.at, bad, 0}
+end
 if c.u < now or c.u > now + lease then
   c.t = ARGV[1]
   c.u = now + lease
@@ -72,13 +81,17 @@ return 1
 
 /**
  * Ends ARGV[1]'s claim: where the session is (ARGV[2], kept ARGV[3] ms), or released (ARGV[2] empty); then
- * wakes whoever waits for it. A claim lost meanwhile (the store forgot) is written again when there is a
- * session: it is the truth.
+ * wakes whoever waits for it. A home the claim took over (CLAIM's ARGV[5]) is given back for the rest of its
+ * time when released, and when ARGV[4] = '1' (the session is one that was there already) and it is there.
+ * A claim lost meanwhile (the store forgot) is written again when there is a session: it is the truth.
  */
-export const FINISH = script(`${READ}
+export const FINISH = script(`${NOW}${READ}
 local mine = c ~= nil and c.s == 'p' and c.t == ARGV[1]
 if mine or (c == nil and ARGV[2] ~= '') then
-  if ARGV[2] == '' then
+  local back = mine and c.h ~= nil and c.hu > now and (ARGV[2] == '' or (ARGV[4] == '1' and ARGV[2] == c.h))
+  if back then
+    redis.call('SET', KEYS[1], cjson.encode({s='d', at=c.h}), 'PX', c.hu - now)
+  elseif ARGV[2] == '' then
     redis.call('DEL', KEYS[1])
   else
     redis.call('SET', KEYS[1], cjson.encode({s='d', at=ARGV[2]}), 'PX', ARGV[3])

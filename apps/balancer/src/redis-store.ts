@@ -147,16 +147,22 @@ export class RedisStore implements DispatchStore {
     const release = (name: string) => this.link.run(FINISH, [name], [token, "", "0"]).catch(() => {});
     let home: string | undefined;
     let keyHeld = false;
+    let keyDone = false;
     let vehicleHeld = false;
     if (keyName !== undefined) {
       const k = await claimKey(this.claimer, keyName, token, epoch, deadlineMs);
       if (k.state === "epoch") return null;
       keyHeld = k.state === "claimed";
+      keyDone = k.state === "done";
       home = k.at || undefined;
     }
-    if (home === undefined) {
-      const v = await claimOnce(this.claimer, vehicleName, token, epoch);
-      if (v.state !== "claimed" && v.state !== "done") {
+    // A key already done is a replay (its session is where it went): nothing new can start, the vehicle is
+    // not claimed. Anything else may start a session, maybe away from where the vehicle last went: the
+    // vehicle is claimed (taken even when done), so its home in the store moves with it and nobody else
+    // starts it meanwhile.
+    if (!keyDone) {
+      const v = await claimOnce(this.claimer, vehicleName, token, epoch, true);
+      if (v.state !== "claimed") {
         if (keyHeld) await release(keyName as string);
         if (v.state === "epoch") return null;
         throw new GridError(
@@ -165,8 +171,8 @@ export class RedisStore implements DispatchStore {
           `vehicle ${req.vehicleId} is being started through another balancer; a retry with the key that started it gets it back`,
         );
       }
-      vehicleHeld = v.state === "claimed";
-      home = v.at || undefined;
+      vehicleHeld = true;
+      home ??= v.at || undefined;
     }
     // Not rebuilt yet, a claim proves nothing (absent, or stale: the vehicle may have charged elsewhere while
     // the store was silent): where the substations say, or the hashed home (a lease after it was distrusted:
@@ -198,10 +204,13 @@ export class RedisStore implements DispatchStore {
           at = outcome.session.substationId;
           vehicleMs = vehicleHomeMs(outcome.session, this.now(), this.opts);
         } else if (outcome.kind === "uncertain") at = outcome.at;
+        // Refused where it already charges: the home it had there, if any, is given back as it was.
+        const already = outcome.kind === "uncertain" && outcome.charging === true;
         await both(FINISH, (name) => [
           token,
           at,
           String(Math.round(name === vehicleName ? vehicleMs : this.opts.keyTtlMs)),
+          already ? "1" : "0",
         ]);
       },
     };

@@ -26,8 +26,11 @@ export interface DispatchReport {
 export type ClaimOutcome =
   /** A session (new or replayed): its key and vehicle now point at its substation. */
   | { kind: "admitted"; session: Session }
-  /** The substation never answered: it may hold a session, so a retry goes there and nowhere else. */
-  | { kind: "uncertain"; at: string }
+  /**
+   * The substation never answered: it may hold a session, so a retry goes there and nowhere else. Or
+   * (`charging`) it said the vehicle charges there: its session is there, whatever this request did.
+   */
+  | { kind: "uncertain"; at: string; charging?: boolean }
   /** Surely nothing was started (refused everywhere): the key and vehicle are free again. */
   | { kind: "none" };
 

@@ -1,0 +1,72 @@
+/**
+ * A vehicle's home in the shared store moves with the vehicle. Found by `bun run chaos --seed 1829160526`:
+ * a request found the vehicle's home at a substation whose session had ended and started elsewhere; the
+ * store kept the old home, so the vehicle's next request went there and got a second session.
+ */
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { errorDataOf } from "@evgrid/contract";
+import { fillingSubstation1, sharedRedis, startReplicas } from "./replica-grid.ts";
+
+setDefaultTimeout(60_000);
+
+const shared = sharedRedis();
+
+const anywhere = (vehicleId: string) => ({ vehicleId, maxKw: 11, minKw: 11, durationS: 600 });
+
+describe("a vehicle's home in the shared store", () => {
+  test("a vehicle that starts away from its old home (full there) is never booked at the old one again", async () => {
+    await using grid = await startReplicas(2, shared.redis.url, { capacityKw: 11 });
+    const substation1 = grid.substations[0]?.station;
+    if (!substation1) throw new Error("no substation-1");
+    // Its session at substation-1 ends there (its charger stopped): the store still names substation-1.
+    const first = await grid.operator(0).dispatch.mutate(fillingSubstation1("ev-moving"));
+    substation1.stop(first.session.sessionId);
+    expect(await shared.store.get("evgrid:vehicle:ev-moving")).toContain("substation-1");
+    // Another vehicle fills substation-1; the next request goes there first, is refused as full, starts at 2.
+    const filler = await grid.operator(0).dispatch.mutate(fillingSubstation1("ev-filler"));
+    const moved = await grid.operator(1).dispatch.mutate(anywhere("ev-moving"));
+    expect(moved.session.substationId).toBe("substation-2");
+    expect(await shared.store.get("evgrid:vehicle:ev-moving")).toContain("substation-2");
+    // substation-1 frees up: a third request for the vehicle, through either replica, is refused.
+    substation1.stop(filler.session.sessionId);
+    for (const replica of [0, 1]) {
+      const again = await grid
+        .operator(replica)
+        .dispatch.mutate(anywhere("ev-moving"))
+        .then(
+          (r) => r.session.substationId,
+          (err: unknown) => errorDataOf(err)?.reason,
+        );
+      expect({ replica, again }).toEqual({ replica, again: "VEHICLE_ALREADY_CHARGING" });
+    }
+    expect(grid.activeByVehicle().get("ev-moving")).toBe(1);
+    // Refused where it charges, its home is kept as it was: until its 10-minute session's end and a grace,
+    // not for a day (IDEMPOTENCY_TTL_H), which would send it there first long after that session ended.
+    const homeMs = Number(await shared.store.send("PTTL", ["evgrid:vehicle:ev-moving"]));
+    expect(homeMs).toBeGreaterThan(0);
+    expect(homeMs).toBeLessThanOrEqual(600_000 + 60_000);
+  });
+
+  test("two requests for one vehicle at once, its old home full: one session, the other refused", async () => {
+    await using grid = await startReplicas(2, shared.redis.url, { capacityKw: 11 });
+    const substation1 = grid.substations[0]?.station;
+    if (!substation1) throw new Error("no substation-1");
+    const first = await grid.operator(0).dispatch.mutate(fillingSubstation1("ev-twice"));
+    substation1.stop(first.session.sessionId);
+    await grid.operator(0).dispatch.mutate(fillingSubstation1("ev-filler-2"));
+    const answers = await Promise.all(
+      [0, 1].map((replica) =>
+        grid
+          .operator(replica)
+          .dispatch.mutate(anywhere("ev-twice"))
+          .then(
+            (r) => r.session.substationId,
+            (err: unknown) => errorDataOf(err)?.reason,
+          ),
+      ),
+    );
+    expect(answers.filter((a) => a === "substation-2")).toHaveLength(1);
+    expect(answers.filter((a) => a === "VEHICLE_ALREADY_CHARGING")).toHaveLength(1);
+    expect(grid.activeByVehicle().get("ev-twice")).toBe(1);
+  });
+});
