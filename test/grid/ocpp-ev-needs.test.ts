@@ -26,15 +26,25 @@ describe("charging needs from the charger", () => {
 
     expect(await soon.notifyEVChargingNeeds(1, { energyWh: 20_000, departureTime: inH(1) })).toBe("Accepted");
     expect(await late.notifyEVChargingNeeds(1, { energyWh: 20_000, departureTime: inH(8) })).toBe("Accepted");
-    // 20 kWh in 1 h needs 20 kW; the one staying 8 h has the rest (2.5 kW would do).
+    // Above the 4.2 kW minimums 30 - 8.4 = 21.6 kW. 20 kWh in 1 h at up to 22 kW leaves 327 s of slack, so
+    // the earliest departure is front-loaded to its 22 kW maximum; the one staying 8 h has the rest,
+    // 4.2 + 3.8 = 8 kW (2.5 kW would do).
     await eventually(() => {
-      near(20_000)(soon.limit(1));
-      near(10_000)(late.limit(1));
+      near(22_000)(soon.limit(1));
+      near(8_000)(late.limit(1));
     });
     const session = await grid.operator.findVehicleSession.query({ vehicleId: "ocpp:ev-soon" });
     expect(session).toMatchObject({ energyKwh: 20, durationS: null, onTrack: true });
+    await eventually(async () =>
+      expect(await grid.operator.findVehicleSession.query({ vehicleId: "ocpp:ev-late" })).toMatchObject({
+        energyKwh: 20,
+        allocatedKw: expect.closeTo(8, 6),
+        onTrack: true, // 8 kW for 8 h
+      }),
+    );
 
-    // The car can take 16 A on three phases (11.04 kW) only: capped there, the rest to its neighbour.
+    // The car can take 16 A on three phases (11.04 kW) only: 20 kWh in 1 h is out of its reach, so it is
+    // served first, at its 11.04 kW maximum; its neighbour, with slack, has the rest (30 - 11.04 = 18.96).
     await soon.notifyEVChargingNeeds(1, { energyWh: 20_000, departureTime: inH(1), evMaxCurrentA: 16 });
     await eventually(() => {
       near(11_040)(soon.limit(1));
@@ -58,9 +68,11 @@ describe("charging needs from the charger", () => {
     // The booking is claimed at the charger by its idTag (issue 17).
     await booked.startTransaction(1, grant.idTag);
     await walkIn.startTransaction(1, "ev-walk-in");
+    // The booking (20 kWh in 1 h, with slack) at its 22 kW maximum; the walk-in without a departure has
+    // the rest, 30 - 22 = 8 kW.
     await eventually(() => {
-      near(20_000)(booked.limit(1));
-      near(10_000)(walkIn.limit(1));
+      near(22_000)(booked.limit(1));
+      near(8_000)(walkIn.limit(1));
     });
   });
 });

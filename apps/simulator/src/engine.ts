@@ -79,7 +79,9 @@ export function simulate(
   const reshare = (site: Site, t: number) => {
     if (lazy) return; // nobody's power changes but the one starting or stopping (start, stop)
     if (taper) for (const l of site.live) l.capKw = taperedMaxKw(taper, l.v.a, l.v.deliveredKwh);
-    const crossMin = byClass ? Number.POSITIVE_INFINITY : shareSite(policy.share, site, site.live, t);
+    const crossMin = byClass
+      ? Number.POSITIVE_INFINITY
+      : shareSite(policy.share, site, site.live, t, scenario.reshareGapMin);
     const next = site.settleShares(t);
     let tick = t + Math.max(scenario.reshareGapMin, crossMin);
     if (taper && site.live.length > 0) tick = Math.min(tick, t + taper.stepMin);

@@ -17,7 +17,9 @@ export type PolicyId =
  * - `water`: water-filling above the minimums (reshareSite without departures: today's shares);
  * - `edf` / `llf`: minimums first, then the rest to the earliest departure / least laxity first, each up
  *   to its maximum (the classic online rules);
- * - `deadlines`: reshareSite with departures: need floors, then water-filling, re-shared at laxity crossings.
+ * - `deadlines`: reshareSite with departures: floors by need (out of slack to its required rate; those that
+ *   cannot make it, then those with slack, to their maximum, earliest departure first), then water-filling,
+ *   re-shared when a session's standing changes.
  */
 export type ShareRule = "max" | "water" | "edf" | "llf" | "deadlines";
 
@@ -84,7 +86,7 @@ export const POLICIES: readonly Policy[] = [
   },
   {
     id: "evgrid-deadlines",
-    label: "evgrid with deadlines: need floors, water-filling, laxity re-shares",
+    label: "evgrid with deadlines: by need, front-loaded, water-filling",
     controlled: true,
     priorities: false,
     choice: "evgrid",

@@ -28,8 +28,9 @@ export const realismFields = {
   /** EVSEs (charging points) per site; absent: as many as cars. A car holds one from admission to departure. */
   evsesPerSite: z.number().int().positive().max(100_000).optional(),
   /**
-   * The least time between two re-shares that only time triggers (a laxity crossing), minutes: the live
-   * system bounds its re-share rate too (the charger push coalesces anyway).
+   * The least time between two re-shares that only time triggers (a laxity crossing, a car out of slack),
+   * minutes: the live system bounds its re-share rate too (the charger push coalesces anyway). The deadline
+   * rule counts a car as out of slack this much early.
    */
   reshareGapMin: z.number().min(0.01).max(60).default(1),
   /** A car that finds every EVSE busy waits (up to maxWaitMin, as for power) or leaves at once. */

@@ -33,9 +33,16 @@ const S_PER_MIN = 60;
 
 /**
  * Sets every session's `allocKw`; returns in how many minutes time alone changes the order (a laxity
- * crossing), +Infinity if it never does under this rule.
+ * crossing, a session out of slack), +Infinity if it never does under this rule. `gapMin`: the least time
+ * between two such re-shares (the deadline rule serves a session out of slack that much early).
  */
-export function shareSite(rule: ShareRule, site: Capacity, live: readonly Shared[], nowMin: number): number {
+export function shareSite(
+  rule: ShareRule,
+  site: Capacity,
+  live: readonly Shared[],
+  nowMin: number,
+  gapMin: number,
+): number {
   switch (rule) {
     case "max":
       for (const l of live) l.allocKw = l.capKw;
@@ -45,7 +52,7 @@ export function shareSite(rule: ShareRule, site: Capacity, live: readonly Shared
       return Number.POSITIVE_INFINITY;
     case "deadlines": {
       const demands = live.map((l) => needOf(l, nowMin));
-      const shares = reshareSite(site, demands);
+      const shares = reshareSite(site, demands, gapMin * S_PER_MIN);
       live.forEach((l, i) => {
         l.allocKw = shares.sharesKw[i] as number;
       });

@@ -147,6 +147,33 @@ describe("deadlines", () => {
     }
   });
 
+  test("on seeded deadline-heavy days evgrid-deadlines is never below EDF and within 0.5 % of LLF", () => {
+    // LLF lets a car that cannot make its departure starve one that can; evgrid-deadlines never does, and
+    // that is all it gives up. A mixed fleet, three depot sizes.
+    for (const capacityKw of [40, 60, 120])
+      for (const seed of [1, 2, 3, 4, 5, 6]) {
+        const day = parseScenario({
+          name: "deadline-heavy, mixed",
+          seed,
+          substations: [{ id: "depot", capacityKw }],
+          arrivals: { perDay: 200, peaks: [{ at: "08:00", spreadH: 1.5, share: 0.7 }] },
+          vehicles: [
+            { name: "AC 22", share: 0.6, maxKw: 22, minKw: 1.4 },
+            { name: "AC 7", share: 0.4, maxKw: 7.4, minKw: 1.4 },
+          ],
+          energyKwh: { mean: 12, sd: 6, min: 2, max: 30 },
+          dwellH: { mean: 1.5, sd: 1, min: 0.5, max: 6 },
+        });
+        const arrivals = generateArrivals(day);
+        const [edf, llf, deadlines] = ["edf", "llf", "evgrid-deadlines"].map(
+          (id) => run(day, arrivals, id).result.deliveredKwh,
+        ) as [number, number, number];
+        const context = { capacityKw, seed, edf, llf, deadlines };
+        expect({ ...context, notBelowEdf: deadlines >= edf - 1e-6 }).toMatchObject({ notBelowEdf: true });
+        expect({ ...context, nearLlf: deadlines >= llf * 0.995 }).toMatchObject({ nearLlf: true });
+      }
+  });
+
   const scenarios = resolve(import.meta.dir, "../scenarios");
   const shipped = ["acn-workplace.yaml", "workplace-and-home.yaml"].map((f) => {
     const { scenario, dir } = loadScenario(join(scenarios, f));
@@ -162,9 +189,10 @@ describe("deadlines", () => {
       for (const id of ["edf", "llf", "evgrid-deadlines"]) withinLimits(run(scenario, arrivals, id).result);
   });
 
-  // The issue's quality bar, NOT met yet: the live rule (required-rate floors, then water-filling) spreads
-  // each car's energy over its stay and loses to EDF and LLF (ACN sample: 930 vs 945 and 946 kWh). Marked
-  // failing so the gap stays visible; remove `.failing` when the policy beats them.
+  // The issue's quality bar, NOT met on one scenario: on the ACN sample evgrid-deadlines delivers 923.33 kWh,
+  // EDF 923.50 (it serves a car out of slack a re-share gap early, so that car never misses its departure).
+  // On workplace-and-home it beats both (141,028 against 139,492 and 140,861 kWh). Marked failing so the gap
+  // stays visible; remove `.failing` when the policy beats them everywhere.
   test.failing("evgrid-deadlines delivers at least as much as EDF and LLF on every shipped scenario", () => {
     for (const { scenario, arrivals } of shipped) {
       const [edf, llf, deadlines] = ["edf", "llf", "evgrid-deadlines"].map(

@@ -100,8 +100,10 @@ export function departureView(
 }
 
 /**
- * Re-shares when time changes the departures' need order (a laxity crossing), but no more often than every
- * `minIntervalMs`: the floors drift between crossings, and a re-share costs O(k log k) for k classes.
+ * Re-shares when time changes the departures' need order (a session runs out of slack, or can no longer make
+ * its departure), but no more often than every `minIntervalMs`: a re-share costs O(k log k) for k classes.
+ * The policy treats a session as out of slack `guardS` before it is (`guardS`), so the delay never costs it
+ * its departure.
  */
 export class CrossingTimer {
   private timer: LongTimeout | undefined;
@@ -111,6 +113,11 @@ export class CrossingTimer {
     private readonly reshare: () => void,
     private readonly scheduler?: Scheduler,
   ) {}
+
+  /** The policy's guard: the least time between two re-shares this timer makes, in seconds. */
+  get guardS(): number {
+    return this.minIntervalMs / 1000;
+  }
 
   /** After any re-share: arm for the next crossing, `inS` seconds away (Infinity: none). */
   arm(inS: number): void {

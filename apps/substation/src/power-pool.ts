@@ -27,8 +27,8 @@ export class PowerPool {
   ) {}
 
   /**
-   * Seconds from the last re-share until time changes the departures' need order (a laxity crossing);
-   * +Infinity without departures.
+   * Seconds from the last re-share until time changes the departures' need order (a session's standing
+   * changes); +Infinity without departures.
    */
   nextCrossingS = Number.POSITIVE_INFINITY;
 
@@ -76,11 +76,11 @@ export class PowerPool {
   }
 
   /**
-   * Shares `availableKw` again (packages/policy's shareByNeed, by class: departures' floors, then
-   * water-filling) after any change, closing each class's energy books first; the sums are recomputed
+   * Shares `availableKw` again (packages/policy's reshareSite, by class: departures' floors, then
+   * water-filling; `guardS` is the least time between re-shares that only time triggers) after any change, closing each class's energy books first; the sums are recomputed
    * exactly from the classes. Without departures it is exactly today's water-filling.
    */
-  reshare(nowMs: number, site: Capacity): void {
+  reshare(nowMs: number, site: Capacity, guardS = 0): void {
     const classes = [...this.classes.values()];
     for (const cls of classes) cls.accrue(nowMs);
     const demands = classes.map((cls) => ({
@@ -90,7 +90,7 @@ export class PowerPool {
       weight: cls.weight,
       count: cls.count,
     }));
-    const shares = reshareSite(site, demands);
+    const shares = reshareSite(site, demands, guardS);
     this.levelKw = shares.levelKw;
     this.nextCrossingS = shares.nextCrossingS;
     let committed = 0;

@@ -41,7 +41,7 @@ export interface StationOptions {
   checkpointMs?: number;
   /** How admissions and ends are grouped into journal commits (default: one group per event-loop turn). */
   commitGrouping?: CommitGrouping;
-  /** The least time between two re-shares for a departures' laxity crossing (default 1 s). */
+  /** The least time between two re-shares that only time triggers (default 1 s); the departures' guard. */
   reshareMinMs?: number;
 }
 
@@ -248,7 +248,7 @@ export abstract class StationCore {
   }
 
   protected reshare(nowMs: number): void {
-    this.pool.reshare(nowMs, this.site());
+    this.pool.reshare(nowMs, this.site(), this.crossings.guardS);
     if (!this.closed) this.crossings.arm(this.pool.nextCrossingS);
     this.version += 1;
     this.feed.level(this.levelEvent());

@@ -1,6 +1,6 @@
 /**
  * Sharing by need over whole histories: random arrivals with and without departures, ends, an operator limit
- * going up and down and time passing (timers, energy goals, departures, laxity crossings all fire). After
+ * going up and down and time passing (timers, energy goals, departures, standing changes all fire). After
  * every step: never over the capacity in force, every minimum kept, no power left unused while someone
  * wants more. fast-check prints the seed and the shortest failing history.
  */

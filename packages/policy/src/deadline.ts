@@ -33,29 +33,51 @@ export function laxityS(d: NeedDemand): number | null {
 export const canMakeIt = (d: NeedDemand): boolean => (requiredKw(d) ?? 0) <= d.maxKw;
 
 /**
- * Each demand's floor for this re-share: its minimum, lifted towards its required rate (capped at its
- * maximum) with the power left above all the minimums. Lifted in need order: those that can still make their
- * departure first (one that cannot never takes from one that can), then the higher priority weight, then the
- * least laxity. Demands without a deadline keep their minimum. O(k log k) for k demands.
+ * Where a deadline session stands in the need order, first served first:
+ * 0. it can still make its departure but has no slack left (laxity at or below the guard, the caller's
+ *    least time between re-shares): it gets its required rate, so it makes its departure whatever else is here;
+ * 1. it cannot make its departure even at its maximum: every kW it gets is energy delivered, so it goes next;
+ * 2. it can make its departure with slack to spare: it can wait, and does, behind the two above.
+ * null: no deadline, or nothing left to deliver (it shares what is left like any session).
  */
-export function needFloors(demands: readonly NeedDemand[], availableKw: number): number[] {
+export function standing(d: NeedDemand, guardS = 0): 0 | 1 | 2 | null {
+  const laxity = laxityS(d);
+  if (laxity === null || (d.energyLeftKwh ?? 0) <= 0) return null;
+  if (!canMakeIt(d)) return 1;
+  return outOfSlack(laxity, guardS) ? 0 : 2;
+}
+
+/**
+ * A laxity at the guard, to a microsecond: the re-share timed for the moment a session runs out of slack
+ * finds its laxity a rounding error above the guard, and must count it as out of slack all the same.
+ */
+export const outOfSlack = (laxityS: number, guardS: number): boolean => laxityS <= guardS + 1e-6;
+
+/**
+ * Each demand's floor for this re-share: its minimum, lifted with the power left above all the minimums in
+ * need order (`standing`, then the higher priority weight, then the earliest departure): a session out of
+ * slack to its required rate, every other deadline session to its maximum (front-loaded: a car that is
+ * full early frees its EVSE and its minimum for the next one). Demands without a deadline keep their
+ * minimum. `guardS` is the caller's least time between two re-shares: a session whose slack runs out before
+ * the next re-share is served as out of slack now. O(k log k) for k demands.
+ */
+export function needFloors(demands: readonly NeedDemand[], availableKw: number, guardS = 0): number[] {
   const floors = demands.map((d) => d.minKw);
   let spareKw = availableKw;
   for (const d of demands) spareKw -= (d.count ?? 1) * d.minKw;
-  const order: { i: number; feasible: boolean; weight: number; laxity: number }[] = [];
+  const order: { i: number; rank: 0 | 1 | 2; weight: number; departInS: number }[] = [];
   demands.forEach((d, i) => {
-    const laxity = laxityS(d);
-    if (laxity === null || (requiredKw(d) ?? 0) <= d.minKw) return;
-    order.push({ i, feasible: canMakeIt(d), weight: d.weight ?? 1, laxity });
+    const rank = standing(d, guardS);
+    if (rank !== null) order.push({ i, rank, weight: d.weight ?? 1, departInS: d.departInS ?? 0 });
   });
-  order.sort((a, b) => Number(b.feasible) - Number(a.feasible) || b.weight - a.weight || a.laxity - b.laxity);
-  for (const { i } of order) {
+  order.sort((a, b) => a.rank - b.rank || b.weight - a.weight || a.departInS - b.departInS || a.i - b.i);
+  for (const { i, rank } of order) {
     if (spareKw <= 0) break;
     const d = demands[i] as NeedDemand;
     const n = d.count ?? 1;
     if (n === 0) continue;
-    const wantKw = Math.min(d.maxKw, requiredKw(d) ?? 0) - d.minKw;
-    const liftKw = Math.min(wantKw, spareKw / n);
+    const toKw = rank === 0 ? Math.min(d.maxKw, requiredKw(d) ?? 0) : d.maxKw;
+    const liftKw = Math.max(0, Math.min(toKw - d.minKw, spareKw / n));
     floors[i] = d.minKw + liftKw;
     spareKw -= n * liftKw;
   }
@@ -63,14 +85,13 @@ export function needFloors(demands: readonly NeedDemand[], availableKw: number):
 }
 
 /**
- * Deadline-aware shares: every minimum kept, each deadline's required rate served in need order
- * (needFloors), then what is left water-filled exactly as shareFairly does, from those floors. Without a
- * deadline it IS shareFairly. Work-conserving: power stays unused only when everyone has their maximum.
- * O(k log k) for k demands.
+ * Deadline-aware shares: every minimum kept, deadline sessions lifted in need order (needFloors), then what
+ * is left water-filled exactly as shareFairly does, from those floors. Without a deadline it IS shareFairly.
+ * Work-conserving: power stays unused only when everyone has their maximum. O(k log k) for k demands.
  */
-export function shareByNeed(demands: readonly NeedDemand[], availableKw: number): number[] {
+export function shareByNeed(demands: readonly NeedDemand[], availableKw: number, guardS = 0): number[] {
   if (!demands.some(hasDeadline)) return shareFairly(demands, availableKw);
-  const floors = needFloors(demands, availableKw);
+  const floors = needFloors(demands, availableKw, guardS);
   return shareFairly(
     demands.map((d, i) => ({ ...d, minKw: floors[i] as number })),
     availableKw,

@@ -1,4 +1,4 @@
-import { laxityS, type NeedDemand } from "./deadline.ts";
+import { laxityS, type NeedDemand, outOfSlack } from "./deadline.ts";
 
 /**
  * Seconds until time changes the need order at these shares: two deadline sessions' laxities cross, or one's
@@ -22,6 +22,29 @@ export function nextLaxityCrossingS(demands: readonly NeedDemand[], sharesKw: re
     // The one behind (more laxity) falls faster: it overtakes. Equal laxities have no order to change.
     if (next && next.slope < lane.slope && next.laxity > lane.laxity)
       soonestS = Math.min(soonestS, (next.laxity - lane.laxity) / (lane.slope - next.slope));
+  });
+  return soonestS;
+}
+
+/**
+ * Seconds until time alone changes a session's `standing` at these shares (the need order of shareByNeed):
+ * one with slack runs out of it (its laxity falls to `guardS`), or one out of slack can no longer make its
+ * departure (its laxity falls below 0). Within a standing the order is by departure, which time does not
+ * change. +Infinity if neither happens. O(k) for k demands.
+ */
+export function nextStandingChangeS(
+  demands: readonly NeedDemand[],
+  sharesKw: readonly number[],
+  guardS = 0,
+): number {
+  let soonestS = Number.POSITIVE_INFINITY;
+  demands.forEach((d, i) => {
+    const laxity = laxityS(d);
+    if (laxity === null || (d.energyLeftKwh ?? 0) <= 0 || laxity < 0) return;
+    const fallPerS = 1 - Math.min(1, (sharesKw[i] ?? 0) / d.maxKw);
+    if (fallPerS <= 0) return;
+    const toS = outOfSlack(laxity, guardS) ? laxity : laxity - guardS;
+    soonestS = Math.min(soonestS, toS / fallPerS);
   });
   return soonestS;
 }

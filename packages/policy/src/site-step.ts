@@ -15,7 +15,7 @@
 import { type AdmissionDecision, type Capacity, decideAdmission, effectiveCapacityKw } from "./admission.ts";
 import { curtailNewestFirst } from "./curtailment.ts";
 import { type NeedDemand, needFloors } from "./deadline.ts";
-import { nextLaxityCrossingS } from "./laxity.ts";
+import { nextStandingChangeS } from "./laxity.ts";
 import { byClassThenArrival, type PriorityClass } from "./priority.ts";
 import { shareAtLevel, waterLevel } from "./water-filling.ts";
 
@@ -26,7 +26,7 @@ export interface SiteShares {
   floorsKw: number[];
   /** Each demand's share (per session of a class). */
   sharesKw: number[];
-  /** Seconds until time changes the need order; +Infinity without departures. */
+  /** Seconds until time changes the need order (a session's standing); +Infinity without departures. */
   nextCrossingS: number;
 }
 
@@ -36,16 +36,18 @@ export const admitTo = (site: Capacity, committedMinKw: number, minKw: number): 
 
 /**
  * Re-share: floors by need, then water-filling from them, within the site's effective capacity. Without
- * departures, exactly today's water-filling. O(k log k) for k demands.
+ * departures, exactly today's water-filling. `guardS`: the caller's least time between two re-shares that
+ * only time triggers (see needFloors); 0 when it re-shares the moment `nextCrossingS` says. O(k log k) for
+ * k demands.
  */
-export function reshareSite(site: Capacity, demands: readonly NeedDemand[]): SiteShares {
+export function reshareSite(site: Capacity, demands: readonly NeedDemand[], guardS = 0): SiteShares {
   const availableKw = effectiveCapacityKw(site);
-  const floorsKw = needFloors(demands, availableKw);
+  const floorsKw = needFloors(demands, availableKw, guardS);
   const lifted = demands.map((d, i) => ({ ...d, minKw: floorsKw[i] as number }));
   const level = waterLevel(lifted, availableKw);
   const levelKw = level === Number.POSITIVE_INFINITY ? null : Math.max(0, level);
   const sharesKw = lifted.map((d) => shareAtLevel(d, levelKw));
-  return { levelKw, floorsKw, sharesKw, nextCrossingS: nextLaxityCrossingS(demands, sharesKw) };
+  return { levelKw, floorsKw, sharesKw, nextCrossingS: nextStandingChangeS(demands, sharesKw, guardS) };
 }
 
 /** Curtail: how many of the newest sessions to end so that the minimums left fit the capacity in force. */

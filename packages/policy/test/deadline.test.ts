@@ -1,14 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import {
-  canMakeIt,
   type NeedDemand,
   needFloors,
   projectAtDeparture,
   requiredKw,
   shareByNeed,
+  standing,
 } from "../src/deadline.ts";
-import { nextLaxityCrossingS } from "../src/laxity.ts";
+import { nextLaxityCrossingS, nextStandingChangeS } from "../src/laxity.ts";
 import { shareFairly } from "../src/water-filling.ts";
 
 const EPS = 1e-6;
@@ -53,13 +53,14 @@ const siteArb = (deadlines: boolean) =>
   );
 
 describe("shareByNeed", () => {
-  test("two cars, one leaving in an hour, one in eight: the early one gets what it needs first", () => {
+  test("two cars, one leaving in an hour, one in eight: the early one is served first, to its maximum", () => {
     // 20 kWh each, 30 kW site: equal shares (15 each) would leave the early car 5 kWh short at 1 h.
+    // Both can make it with slack: earliest departure first, front-loaded to its maximum (22), the rest (8).
     const early = { minKw: 4.2, maxKw: 22, energyLeftKwh: 20, departInS: 3600 };
     const late = { minKw: 4.2, maxKw: 22, energyLeftKwh: 20, departInS: 8 * 3600 };
     const [earlyKw, lateKw] = shareByNeed([early, late], 30) as [number, number];
-    expect(earlyKw).toBeCloseTo(20, 9);
-    expect(lateKw).toBeCloseTo(10, 9); // the rest: 2.5 kW would do for it
+    expect(earlyKw).toBeCloseTo(22, 9);
+    expect(lateKw).toBeCloseTo(8, 9); // 2.5 kW would do for it
     expect(shareFairly([early, late], 30)).toEqual([15, 15]);
     expect(
       projectAtDeparture({ targetKwh: 20, deliveredKwh: 0, departInS: 3600, allocatedKw: earlyKw }).onTrack,
@@ -98,22 +99,26 @@ describe("shareByNeed", () => {
     );
   });
 
-  test("a car that can make its departure is never starved by one that cannot", () => {
+  test("a car that can make its departure, out of slack, is never starved by one that cannot", () => {
     fc.assert(
-      fc.property(siteArb(true), ({ demands, availableKw }) => {
-        const shares = shareByNeed(demands, availableKw);
-        const floors = needFloors(demands, availableKw);
-        demands.forEach((a, i) => {
-          if (requiredKw(a) === null || !canMakeIt(a)) return;
-          const wantKw = Math.max(a.minKw, requiredKw(a) ?? 0);
-          demands.forEach((b, j) => {
-            if (requiredKw(b) === null || canMakeIt(b)) return;
-            // b was lifted above its minimum by need: then a has all it needs.
-            if ((floors[j] as number) > b.minKw + EPS)
-              expect(shares[i] as number).toBeGreaterThanOrEqual(wantKw - EPS);
+      fc.property(
+        siteArb(true),
+        fc.double({ min: 0, max: 60, noNaN: true }),
+        ({ demands, availableKw }, guardS) => {
+          const shares = shareByNeed(demands, availableKw, guardS);
+          const floors = needFloors(demands, availableKw, guardS);
+          const cannotLifted = demands.some(
+            (b, j) => standing(b, guardS) === 1 && (floors[j] as number) > b.minKw + EPS,
+          );
+          if (!cannotLifted) return;
+          demands.forEach((a, i) => {
+            // Out of slack: it gets what keeps it on time before one that cannot make it gets anything more.
+            if (standing(a, guardS) !== 0) return;
+            const wantKw = Math.min(a.maxKw, Math.max(a.minKw, requiredKw(a) ?? 0));
+            expect(shares[i] as number).toBeGreaterThanOrEqual(wantKw - EPS);
           });
-        });
-      }),
+        },
+      ),
     );
   });
 
@@ -164,6 +169,36 @@ describe("nextLaxityCrossingS", () => {
         expect(t).toBeGreaterThanOrEqual(0);
         if (!demands.some((d) => d.departInS !== undefined)) expect(t).toBe(Number.POSITIVE_INFINITY);
       }),
+    );
+  });
+});
+
+describe("nextStandingChangeS", () => {
+  test("a car with slack runs out of it at the guard; one out of slack falls behind at 0", () => {
+    // 1 h left, 10 kWh at 20 kW max = 0.5 h needed: laxity 1800 s. At 10 kW its laxity falls 0.5 s per s.
+    const slack = { minKw: 1, maxKw: 20, energyLeftKwh: 10, departInS: 3600 };
+    expect(nextStandingChangeS([slack], [10], 60)).toBeCloseTo((1800 - 60) / 0.5, 6);
+    expect(nextStandingChangeS([slack], [20], 60)).toBe(Number.POSITIVE_INFINITY);
+    // Laxity 30 s, inside a 60 s guard: at 10 kW it cannot make it 60 s from now.
+    const tight = { minKw: 1, maxKw: 20, energyLeftKwh: 10, departInS: 1830 };
+    expect(nextStandingChangeS([tight], [10], 60)).toBeCloseTo(60, 6);
+    // No departure, or already past hope: time changes nothing.
+    expect(nextStandingChangeS([{ minKw: 1, maxKw: 20 }], [1], 60)).toBe(Number.POSITIVE_INFINITY);
+    const hopeless = { minKw: 1, maxKw: 20, energyLeftKwh: 30, departInS: 3600 };
+    expect(nextStandingChangeS([hopeless], [1], 60)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  test("never in the past, and never without a deadline", () => {
+    fc.assert(
+      fc.property(
+        siteArb(true),
+        fc.double({ min: 0, max: 60, noNaN: true }),
+        ({ demands, availableKw }, guardS) => {
+          const t = nextStandingChangeS(demands, shareByNeed(demands, availableKw, guardS), guardS);
+          expect(t).toBeGreaterThanOrEqual(0);
+          if (!demands.some((d) => d.departInS !== undefined)) expect(t).toBe(Number.POSITIVE_INFINITY);
+        },
+      ),
     );
   });
 });
