@@ -1,11 +1,18 @@
 import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
 import { GridError } from "@evgrid/kit";
+import { Heap } from "heap-js";
 import { vehicleHomeMs } from "./rebuild.ts";
 import type { Claim, DispatchResult, DispatchStore } from "./types.ts";
 
 interface Home {
   substationId: string;
   expiresAtMs: number;
+}
+
+/** A home's name and when it expires, in the expiry heap (a stale one, replaced or deleted since, is skipped). */
+interface Expiry {
+  k: string;
+  home: Home;
 }
 
 /**
@@ -15,7 +22,9 @@ interface Home {
  * - an idempotency key (scoped to its owner: two callers' "order-1" are two keys) points at its substation
  *   for `keyTtlMs` (IDEMPOTENCY_TTL_H);
  * - a vehicle points at the substation of its active session until a grace past its expected end.
- * Bounded (oldest forgotten first). Lives in this process: see the README for what that does not cover.
+ * Bounded (oldest forgotten first), and what has expired is dropped as new homes come (a vehicle's lives about
+ * a minute past its session, so at a steady rate it holds about a minute of vehicles, not the bound). Lives in
+ * this process: see the README for what that does not cover.
  * The dispatch store of a lone replica, and the one a shared store falls back to while it is down.
  */
 export class MemoryStore implements DispatchStore {
@@ -28,6 +37,7 @@ export class MemoryStore implements DispatchStore {
   /** Vehicles being dispatched here now: two at once could land at two substations (each admits one). */
   private readonly vehiclesInFlight = new Set<string>();
   private readonly homes = new Map<string, Home>();
+  private readonly expiries = new Heap<Expiry>((a, b) => a.home.expiresAtMs - b.home.expiresAtMs);
 
   constructor(
     private readonly keyTtlMs = 24 * 3_600_000,
@@ -120,13 +130,37 @@ export class MemoryStore implements DispatchStore {
       : [`vehicle:${req.vehicleId}`];
   }
 
+  /** Homes held now (expired ones are dropped as new ones come). */
+  get size(): number {
+    return this.homes.size;
+  }
+
   private set(k: string, substationId: string, expiresAtMs: number): void {
+    this.dropExpired();
+    const home = { substationId, expiresAtMs };
     this.homes.delete(k);
-    this.homes.set(k, { substationId, expiresAtMs });
+    this.homes.set(k, home);
+    this.expiries.push({ k, home });
     if (this.homes.size > this.maxEntries) {
       const oldest = this.homes.keys().next().value;
       if (oldest !== undefined) this.homes.delete(oldest);
     }
+    // Entries of homes replaced or deleted since: rebuilt when they outnumber the live ones.
+    if (this.expiries.size() > 2 * this.homes.size + 64) this.rebuildExpiries();
+  }
+
+  /** O(log n) per home dropped: the heap's head is the next to expire. */
+  private dropExpired(): void {
+    const nowMs = this.now();
+    for (let e = this.expiries.peek(); e && e.home.expiresAtMs <= nowMs; e = this.expiries.peek()) {
+      this.expiries.pop();
+      if (this.homes.get(e.k) === e.home) this.homes.delete(e.k);
+    }
+  }
+
+  private rebuildExpiries(): void {
+    this.expiries.clear();
+    this.expiries.init([...this.homes].map(([k, home]) => ({ k, home })));
   }
 }
 

@@ -60,4 +60,22 @@ describe("MemoryStore", () => {
       true,
     ]);
   });
+
+  test("vehicles that came and went are dropped as new ones come: a steady flow holds a minute of them, not the bound", () => {
+    // As `bun run soak:chain` drives it: a new vehicle every 5 ms, each charging 1 s, no keys.
+    let nowMs = 0;
+    const memory = new MemoryStore(3_600_000, 200_000, () => nowMs, 60_000);
+    let most = 0;
+    for (let i = 0; i < 60_000; i++) {
+      nowMs = i * 5;
+      memory.remember(req({ vehicleId: `ev-${i}` }), session("substation-1", nowMs + 1000));
+      most = Math.max(most, memory.size);
+    }
+    // 61 s of vehicles at 200 per second (and the one just added), never the 60,000 seen.
+    expect(most).toBeLessThanOrEqual(61 * 200 + 1);
+    expect(memory.size).toBeGreaterThanOrEqual(61 * 200 - 1);
+    // The ones still within their time are all there.
+    expect(memory.homeOf(req({ vehicleId: "ev-59999" }))).toBe("substation-1");
+    expect(memory.homeOf(req({ vehicleId: `ev-${60_000 - 61 * 200 + 10}` }))).toBe("substation-1");
+  });
 });
