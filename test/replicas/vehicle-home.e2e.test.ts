@@ -5,6 +5,7 @@
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { errorDataOf } from "@evgrid/contract";
+import { eventually } from "@evgrid/testing";
 import { fillingSubstation1, sharedRedis, startReplicas } from "./replica-grid.ts";
 
 setDefaultTimeout(60_000);
@@ -68,5 +69,34 @@ describe("a vehicle's home in the shared store", () => {
     expect(answers.filter((a) => a === "substation-2")).toHaveLength(1);
     expect(answers.filter((a) => a === "VEHICLE_ALREADY_CHARGING")).toHaveLength(1);
     expect(grid.activeByVehicle().get("ev-twice")).toBe(1);
+  });
+
+  test("a vehicle whose old home is down when it asks again is not tied to that substation for a day", async () => {
+    await using grid = await startReplicas(2, shared.redis.url, { capacityKw: 11 });
+    const [first, second] = grid.substations;
+    if (!first || !second) throw new Error("two substations");
+    const old = await grid.operator(0).dispatch.mutate(fillingSubstation1("ev-stranded"));
+    first.station.stop(old.session.sessionId);
+    await first.stop();
+    await eventually(
+      async () => {
+        const view = await grid.operator(1).listSubstations.query();
+        expect(view.find((m) => m.substationId === "substation-1")?.healthy).toBe(false);
+      },
+      { timeoutMs: 15_000 },
+    );
+    // Its home is down: refused, nothing asked there. Before, the claim wrote that home for a day
+    // (IDEMPOTENCY_TTL_H): every request of the vehicle went there, refused while it was down, each renewing it.
+    const refused = await grid
+      .operator(1)
+      .dispatch.mutate({
+        ...fillingSubstation1("ev-stranded"),
+        substationId: undefined,
+        idempotencyKey: "k-1",
+      })
+      .catch((err: unknown) => errorDataOf(err)?.reason);
+    expect(refused).toBe("HOME_SUBSTATION_UNAVAILABLE");
+    const homeMs = Number(await shared.store.send("PTTL", ["evgrid:vehicle:ev-stranded"]));
+    expect(homeMs).toBeLessThanOrEqual(600_000 + 60_000);
   });
 });

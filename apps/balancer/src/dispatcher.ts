@@ -204,7 +204,7 @@ export class Dispatcher {
           await claim.finish({ kind: "admitted", session: r.session });
           return r;
         } catch (err) {
-          await claim.finish(uncertainAt(err, run?.chargingAt));
+          await claim.finish(uncertainAt(err, run?.chargingAt, (run?.tries ?? 0) > 0));
           throw err;
         }
       });
@@ -229,12 +229,12 @@ export class Dispatcher {
  * Where a failed dispatch may still have started a session: the substation that never answered. Its claim
  * then points there, so a retry (same key, any replica) goes there and never books a second session.
  */
-function uncertainAt(err: unknown, chargingAt: string | undefined): ClaimOutcome {
+function uncertainAt(err: unknown, chargingAt: string | undefined, asked: boolean): ClaimOutcome {
   // The vehicle charges there (the substation said so): a freed claim would let the next request go elsewhere.
   if (chargingAt !== undefined) return { kind: "uncertain", at: chargingAt, charging: true };
   if (!(err instanceof GridError)) return { kind: "none" };
   const details = err.details as { substationId?: unknown; uncertain?: unknown } | undefined;
   const uncertain = err.reason === reasons.SUBSTATION_TIMEOUT || details?.uncertain === true;
   const at = details?.substationId;
-  return uncertain && typeof at === "string" ? { kind: "uncertain", at } : { kind: "none" };
+  return uncertain && typeof at === "string" ? { kind: "uncertain", at, asked } : { kind: "none" };
 }

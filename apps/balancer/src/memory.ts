@@ -80,6 +80,7 @@ export class MemoryStore implements DispatchStore {
         if (finished) return;
         finished = true;
         if (outcome.kind === "admitted") this.remember(req, outcome.session);
+        if (outcome.kind === "uncertain") this.rememberUncertain(req, outcome);
         this.vehiclesInFlight.delete(vehicleId);
       },
     };
@@ -112,6 +113,23 @@ export class MemoryStore implements DispatchStore {
       const ttl = { keyTtlMs: this.keyTtlMs, vehicleGraceMs: this.vehicleGraceMs };
       this.set(`vehicle:${req.vehicleId}`, session.substationId, nowMs + vehicleHomeMs(session, nowMs, ttl));
     }
+  }
+
+  /**
+   * A substation that may hold this request's session (it never answered), or where the vehicle charges:
+   * the key and the vehicle point there, so a retry goes there and nowhere else (as the shared store's
+   * FINISH does). A vehicle's home already there is kept as it is when nothing new can be there.
+   */
+  private rememberUncertain(
+    req: DispatchRequest,
+    outcome: { at: string; charging?: boolean; asked?: boolean },
+  ) {
+    const nowMs = this.now();
+    if (req.idempotencyKey !== undefined) this.set(keyOf(req), outcome.at, nowMs + this.keyTtlMs);
+    const home = this.homes.get(`vehicle:${req.vehicleId}`);
+    const keep = outcome.charging === true || outcome.asked === false;
+    if (keep && home?.substationId === outcome.at && home.expiresAtMs > nowMs) return;
+    this.set(`vehicle:${req.vehicleId}`, outcome.at, nowMs + this.keyTtlMs);
   }
 
   /** The substation of this vehicle's active session, as this balancer last knew it. */

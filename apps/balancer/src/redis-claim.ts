@@ -1,8 +1,9 @@
 import { reasons } from "@evgrid/contract";
 import { GridError } from "@evgrid/kit";
-import { storeKeys } from "./rebuild.ts";
+import { storeKeys, vehicleHomeMs } from "./rebuild.ts";
 import type { RedisLink } from "./redis-link.ts";
 import { CLAIM } from "./redis-scripts.ts";
+import type { ClaimOutcome } from "./types.ts";
 
 /** What claiming needs of the store. */
 export interface Claimer {
@@ -83,3 +84,46 @@ export async function claimOnce(
   if (bad) c.onBadValue?.();
   return { state, at, msLeft: Number(msLeft) };
 }
+
+/**
+ * What a finished dispatch writes (FINISH): the key, where its session is or may be; the vehicle, where its
+ * active session is, for that session's time. A session replayed that has ended, or nothing started:
+ * the vehicle's claim is released (an old home it took over is given back). `keepHome`: the vehicle's old
+ * home, if it is that substation, is given back as it was (it charges there already, or nothing was asked
+ * there), never held for a day where it may not charge at all.
+ */
+export function finishPlaces(
+  outcome: ClaimOutcome,
+  nowMs: number,
+  ttl: { keyTtlMs: number; vehicleGraceMs: number },
+): { keyAt: string; vehicleAt: string; vehicleMs: number; keepHome: boolean } {
+  switch (outcome.kind) {
+    case "admitted": {
+      const { session } = outcome;
+      const active = session.status === "active";
+      return {
+        keyAt: session.substationId,
+        vehicleAt: active ? session.substationId : "",
+        vehicleMs: vehicleHomeMs(session, nowMs, ttl),
+        keepHome: false,
+      };
+    }
+    case "uncertain":
+      return {
+        keyAt: outcome.at,
+        vehicleAt: outcome.at,
+        vehicleMs: ttl.keyTtlMs,
+        keepHome: outcome.charging === true || outcome.asked === false,
+      };
+    case "none":
+      return { keyAt: "", vehicleAt: "", vehicleMs: ttl.keyTtlMs, keepHome: false };
+  }
+}
+
+/** Another replica is starting this vehicle now. */
+export const vehicleBusy = (vehicleId: string) =>
+  new GridError(
+    "CONFLICT",
+    reasons.VEHICLE_ALREADY_CHARGING,
+    `vehicle ${vehicleId} is being started through another balancer; a retry with the key that started it gets it back`,
+  );

@@ -1,8 +1,8 @@
-import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
-import { Backoff, GridError, type Logger, systemScheduler } from "@evgrid/kit";
+import type { DispatchRequest, Session } from "@evgrid/contract";
+import { Backoff, type Logger, systemScheduler } from "@evgrid/kit";
 import type { MemoryStore } from "./memory.ts";
-import { parseHome, rebuilding, storeKeys, vehicleHomeMs, writeHomes } from "./rebuild.ts";
-import { type Claimer, claimKey, claimOnce } from "./redis-claim.ts";
+import { parseHome, rebuilding, storeKeys, writeHomes } from "./rebuild.ts";
+import { type Claimer, claimKey, claimOnce, finishPlaces, vehicleBusy } from "./redis-claim.ts";
 import { RedisLink, StoreUnavailable } from "./redis-link.ts";
 import { EPOCH, FINISH, TRYING } from "./redis-scripts.ts";
 import { RedisWaitOrder } from "./redis-wait-order.ts";
@@ -144,35 +144,34 @@ export class RedisStore implements DispatchStore {
     const keyName =
       req.idempotencyKey === undefined ? undefined : storeKeys.key(req.owner, req.idempotencyKey);
     const vehicleName = storeKeys.vehicle(req.vehicleId);
-    const release = (name: string) => this.link.run(FINISH, [name], [token, "", "0"]).catch(() => {});
+    // Released: a key or vehicle taken over with a place (a dead replica's try, an old home) keeps it.
+    const release = (name: string, at = "") =>
+      this.link.run(FINISH, [name], [token, at, String(this.opts.keyTtlMs), "1"]).catch(() => {});
     let home: string | undefined;
+    let keyAt = "";
     let keyHeld = false;
-    let keyDone = false;
     let vehicleHeld = false;
     if (keyName !== undefined) {
       const k = await claimKey(this.claimer, keyName, token, epoch, deadlineMs);
       if (k.state === "epoch") return null;
       keyHeld = k.state === "claimed";
-      keyDone = k.state === "done";
+      keyAt = k.at;
       home = k.at || undefined;
     }
-    // A key already done is a replay (its session is where it went): nothing new can start, the vehicle is
-    // not claimed. Anything else may start a session, maybe away from where the vehicle last went: the
-    // vehicle is claimed (taken even when done), so its home in the store moves with it and nobody else
-    // starts it meanwhile.
-    if (!keyDone) {
-      const v = await claimOnce(this.claimer, vehicleName, token, epoch, true);
-      if (v.state !== "claimed") {
-        if (keyHeld) await release(keyName as string);
-        if (v.state === "epoch") return null;
-        throw new GridError(
-          "CONFLICT",
-          reasons.VEHICLE_ALREADY_CHARGING,
-          `vehicle ${req.vehicleId} is being started through another balancer; a retry with the key that started it gets it back`,
-        );
-      }
+    // Any request may start a session away from the vehicle's last home (even a done key's retry, if its try
+    // never reached its substation): the vehicle is claimed, even when done, so its home moves with it. A done
+    // key's retry goes on without it if another request holds it: its session is where the key says.
+    const v = await claimOnce(this.claimer, vehicleName, token, epoch, true);
+    if (v.state === "epoch") {
+      if (keyHeld) await release(keyName as string, keyAt);
+      return null;
+    }
+    if (v.state === "claimed") {
       vehicleHeld = true;
       home ??= v.at || undefined;
+    } else if (keyHeld || keyName === undefined) {
+      if (keyHeld) await release(keyName as string, keyAt);
+      throw vehicleBusy(req.vehicleId);
     }
     // Not rebuilt yet, a claim proves nothing (absent, or stale: the vehicle may have charged elsewhere while
     // the store was silent): where the substations say, or the hashed home (a lease after it was distrusted:
@@ -181,7 +180,7 @@ export class RedisStore implements DispatchStore {
     if (pinned) {
       home = await this.opts.degradedHome(req, this.distrustedAtMs).catch(async (err: unknown) => {
         await Promise.all([
-          keyHeld ? release(keyName as string) : null,
+          keyHeld ? release(keyName as string, keyAt) : null,
           vehicleHeld ? release(vehicleName) : null,
         ]);
         throw err;
@@ -197,21 +196,13 @@ export class RedisStore implements DispatchStore {
       pinned,
       trying: (substationId) => both(TRYING, () => [token, substationId]).then(() => {}),
       finish: async (outcome) => {
-        let at = "";
-        let vehicleMs = this.opts.keyTtlMs;
-        if (outcome.kind === "admitted") {
-          this.opts.fallback.remember(req, outcome.session);
-          at = outcome.session.substationId;
-          vehicleMs = vehicleHomeMs(outcome.session, this.now(), this.opts);
-        } else if (outcome.kind === "uncertain") at = outcome.at;
-        // Refused where it already charges: the home it had there, if any, is given back as it was.
-        const already = outcome.kind === "uncertain" && outcome.charging === true;
-        await both(FINISH, (name) => [
-          token,
-          at,
-          String(Math.round(name === vehicleName ? vehicleMs : this.opts.keyTtlMs)),
-          already ? "1" : "0",
-        ]);
+        if (outcome.kind === "admitted") this.opts.fallback.remember(req, outcome.session);
+        const { keyAt: at, vehicleAt, vehicleMs, keepHome } = finishPlaces(outcome, this.now(), this.opts);
+        await both(FINISH, (name) =>
+          name === vehicleName
+            ? [token, vehicleAt, String(Math.round(vehicleMs)), keepHome ? "1" : "0"]
+            : [token, at, String(this.opts.keyTtlMs), "0"],
+        );
       },
     };
   }

@@ -28,9 +28,10 @@ export type ClaimOutcome =
   | { kind: "admitted"; session: Session }
   /**
    * The substation never answered: it may hold a session, so a retry goes there and nowhere else. Or
-   * (`charging`) it said the vehicle charges there: its session is there, whatever this request did.
+   * (`charging`) it said the vehicle charges there: its session is there, whatever this request did. Or
+   * (`asked: false`) it was never asked (down before the try): the request started nothing there.
    */
-  | { kind: "uncertain"; at: string; charging?: boolean }
+  | { kind: "uncertain"; at: string; charging?: boolean; asked?: boolean }
   /** Surely nothing was started (refused everywhere): the key and vehicle are free again. */
   | { kind: "none" };
 

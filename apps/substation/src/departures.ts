@@ -124,7 +124,8 @@ export class CrossingTimer {
     this.timer?.clear();
     this.timer = undefined;
     if (!Number.isFinite(inS)) return;
-    const dueMs = Math.max(inS * 1000, this.minIntervalMs);
+    // Rounded up: a timer a fraction of a millisecond early would find the order not changed yet.
+    const dueMs = Math.max(Math.ceil(inS * 1000), this.minIntervalMs);
     this.timer = setLongTimeout(() => this.reshare(), dueMs, this.scheduler);
   }
 

@@ -96,8 +96,9 @@ const schema = z
      */
     SUBSTATION_CHECKPOINT_MS: positiveMsSchema.default(2000),
     /**
-     * The least time between two re-shares caused by time alone (departures' laxities crossing): bounds the
-     * re-share rate, and so the level events the gateway pushes to chargers (which it coalesces anyway).
+     * The least time between two re-shares caused by time alone (a departure session runs out of slack):
+     * bounds the re-share rate, and so the level events the gateway pushes to chargers (which it coalesces
+     * anyway). The deadline policy counts a session as out of slack this much early (its guard).
      */
     SUBSTATION_RESHARE_MIN_MS: positiveMsSchema.default(1000),
     /**

@@ -35,7 +35,8 @@ export const canMakeIt = (d: NeedDemand): boolean => (requiredKw(d) ?? 0) <= d.m
 /**
  * Where a deadline session stands in the need order, first served first:
  * 0. it can still make its departure but has no slack left (laxity at or below the guard, the caller's
- *    least time between re-shares): it gets its required rate, so it makes its departure whatever else is here;
+ *    least time between re-shares): it gets its required rate, so it makes its departure whatever cars that
+ *    cannot make theirs are here;
  * 1. it cannot make its departure even at its maximum: every kW it gets is energy delivered, so it goes next;
  * 2. it can make its departure with slack to spare: it can wait, and does, behind the two above.
  * null: no deadline, or nothing left to deliver (it shares what is left like any session).
@@ -48,10 +49,11 @@ export function standing(d: NeedDemand, guardS = 0): 0 | 1 | 2 | null {
 }
 
 /**
- * A laxity at the guard, to a microsecond: the re-share timed for the moment a session runs out of slack
- * finds its laxity a rounding error above the guard, and must count it as out of slack all the same.
+ * A laxity at the guard, to a millisecond (the clocks' grain): the re-share timed for the moment a session
+ * runs out of slack finds its laxity a rounding error above the guard (or a timer fires a millisecond early),
+ * and must count it as out of slack all the same.
  */
-export const outOfSlack = (laxityS: number, guardS: number): boolean => laxityS <= guardS + 1e-6;
+export const outOfSlack = (laxityS: number, guardS: number): boolean => laxityS <= guardS + 1e-3;
 
 /**
  * Each demand's floor for this re-share: its minimum, lifted with the power left above all the minimums in

@@ -1,0 +1,39 @@
+import { describe, expect, test } from "bun:test";
+import type { Session } from "@evgrid/contract";
+import { finishPlaces } from "../src/redis-claim.ts";
+
+const ttl = { keyTtlMs: 86_400_000, vehicleGraceMs: 60_000 };
+const session = (status: "active" | "ended") =>
+  ({ substationId: "substation-1", status, expectedEndAt: new Date(600_000).toISOString() }) as Session;
+
+describe("what a finished dispatch writes", () => {
+  test("a new session: key and vehicle where it is, the vehicle until a grace past its end", () => {
+    expect(finishPlaces({ kind: "admitted", session: session("active") }, 0, ttl)).toEqual({
+      keyAt: "substation-1",
+      vehicleAt: "substation-1",
+      vehicleMs: 660_000,
+      keepHome: false,
+    });
+  });
+
+  test("a replayed session that has ended: the key keeps its place, the vehicle's claim is released", () => {
+    // Before, the vehicle was written there for a day; its next request went there and started a second
+    // session while it charged elsewhere.
+    expect(finishPlaces({ kind: "admitted", session: session("ended") }, 0, ttl)).toMatchObject({
+      keyAt: "substation-1",
+      vehicleAt: "",
+    });
+  });
+
+  test("refused where it charges, or never asked: the vehicle's old home there is given back as it was", () => {
+    const charging = finishPlaces({ kind: "uncertain", at: "substation-1", charging: true }, 0, ttl);
+    const notAsked = finishPlaces({ kind: "uncertain", at: "substation-1", asked: false }, 0, ttl);
+    const timedOut = finishPlaces({ kind: "uncertain", at: "substation-1", asked: true }, 0, ttl);
+    expect([charging.keepHome, notAsked.keepHome, timedOut.keepHome]).toEqual([true, true, false]);
+    expect(timedOut).toMatchObject({
+      keyAt: "substation-1",
+      vehicleAt: "substation-1",
+      vehicleMs: 86_400_000,
+    });
+  });
+});
