@@ -25,8 +25,16 @@ describe("a flood of waiters", () => {
   beforeAll(async () => {
     // Four 4.2 kW places. The flood and the probes share one address, and no per-caller quota binds here:
     // what must hold is the global bound (WAIT_QUEUE_MAX, default 1,000) and the edge's cap on open calls.
+    // The active-sessions quota too: it counts dispatches in flight, and on a slow machine more than its
+    // default 100 of the flood's were at once (42 QUOTA_EXCEEDED in one fresh-clone CI run).
     dev = await startDev(["--random-ports", "--capacities", "8.4,8.4"], {
-      env: { QUOTA_WAITING: "100000", QUOTA_RPS: "100000", QUOTA_BURST: "100000", QUOTA_GRID_SHARE: "1" },
+      env: {
+        QUOTA_WAITING: "100000",
+        QUOTA_RPS: "100000",
+        QUOTA_BURST: "100000",
+        QUOTA_GRID_SHARE: "1",
+        QUOTA_ACTIVE_SESSIONS: "100000",
+      },
     });
   });
   afterAll(() => dev?.[Symbol.asyncDispose]());
