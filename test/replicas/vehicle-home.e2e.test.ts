@@ -14,30 +14,43 @@ const shared = sharedRedis();
 
 const anywhere = (vehicleId: string) => ({ vehicleId, maxKw: 11, minKw: 11, durationS: 600 });
 
+type Grid = Awaited<ReturnType<typeof startReplicas>>;
+
+/** The vehicle's session at substation-1 ends there (its charger stopped); another then fills substation-1. */
+async function endedThenFilled(grid: Grid, vehicleId: string, fillerId: string) {
+  const substation1 = grid.substations[0]?.station;
+  if (!substation1) throw new Error("no substation-1");
+  const first = await grid.operator(0).dispatch.mutate(fillingSubstation1(vehicleId));
+  substation1.stop(first.session.sessionId);
+  const homeBefore = await shared.store.get(`evgrid:vehicle:${vehicleId}`);
+  const filler = await grid.operator(0).dispatch.mutate(fillingSubstation1(fillerId));
+  return { substation1, homeBefore, filler };
+}
+
+/** A request for the vehicle through one replica: where it started, or why not. */
+const dispatchVia = (grid: Grid, replica: number, vehicleId: string) =>
+  grid
+    .operator(replica)
+    .dispatch.mutate(anywhere(vehicleId))
+    .then(
+      (r) => r.session.substationId,
+      (err: unknown) => errorDataOf(err)?.reason,
+    );
+
 describe("a vehicle's home in the shared store", () => {
   test("a vehicle that starts away from its old home (full there) is never booked at the old one again", async () => {
     await using grid = await startReplicas(2, shared.redis.url, { capacityKw: 11 });
-    const substation1 = grid.substations[0]?.station;
-    if (!substation1) throw new Error("no substation-1");
-    // Its session at substation-1 ends there (its charger stopped): the store still names substation-1.
-    const first = await grid.operator(0).dispatch.mutate(fillingSubstation1("ev-moving"));
-    substation1.stop(first.session.sessionId);
-    expect(await shared.store.get("evgrid:vehicle:ev-moving")).toContain("substation-1");
-    // Another vehicle fills substation-1; the next request goes there first, is refused as full, starts at 2.
-    const filler = await grid.operator(0).dispatch.mutate(fillingSubstation1("ev-filler"));
+    // Its session at substation-1 ended there: the store still names substation-1.
+    const { substation1, homeBefore, filler } = await endedThenFilled(grid, "ev-moving", "ev-filler");
+    expect(homeBefore).toContain("substation-1");
+    // substation-1 is full: the next request goes there first, is refused as full, starts at 2.
     const moved = await grid.operator(1).dispatch.mutate(anywhere("ev-moving"));
     expect(moved.session.substationId).toBe("substation-2");
     expect(await shared.store.get("evgrid:vehicle:ev-moving")).toContain("substation-2");
     // substation-1 frees up: a third request for the vehicle, through either replica, is refused.
     substation1.stop(filler.session.sessionId);
     for (const replica of [0, 1]) {
-      const again = await grid
-        .operator(replica)
-        .dispatch.mutate(anywhere("ev-moving"))
-        .then(
-          (r) => r.session.substationId,
-          (err: unknown) => errorDataOf(err)?.reason,
-        );
+      const again = await dispatchVia(grid, replica, "ev-moving");
       expect({ replica, again }).toEqual({ replica, again: "VEHICLE_ALREADY_CHARGING" });
     }
     expect(grid.activeByVehicle().get("ev-moving")).toBe(1);
@@ -50,22 +63,8 @@ describe("a vehicle's home in the shared store", () => {
 
   test("two requests for one vehicle at once, its old home full: one session, the other refused", async () => {
     await using grid = await startReplicas(2, shared.redis.url, { capacityKw: 11 });
-    const substation1 = grid.substations[0]?.station;
-    if (!substation1) throw new Error("no substation-1");
-    const first = await grid.operator(0).dispatch.mutate(fillingSubstation1("ev-twice"));
-    substation1.stop(first.session.sessionId);
-    await grid.operator(0).dispatch.mutate(fillingSubstation1("ev-filler-2"));
-    const answers = await Promise.all(
-      [0, 1].map((replica) =>
-        grid
-          .operator(replica)
-          .dispatch.mutate(anywhere("ev-twice"))
-          .then(
-            (r) => r.session.substationId,
-            (err: unknown) => errorDataOf(err)?.reason,
-          ),
-      ),
-    );
+    await endedThenFilled(grid, "ev-twice", "ev-filler-2");
+    const answers = await Promise.all([0, 1].map((replica) => dispatchVia(grid, replica, "ev-twice")));
     expect(answers.filter((a) => a === "substation-2")).toHaveLength(1);
     expect(answers.filter((a) => a === "VEHICLE_ALREADY_CHARGING")).toHaveLength(1);
     expect(grid.activeByVehicle().get("ev-twice")).toBe(1);

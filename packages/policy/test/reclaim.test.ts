@@ -171,6 +171,27 @@ describe("addSample: readings bounded by count as well as age", () => {
       }),
       { maxLength: 300 },
     );
+  /**
+   * Feeds the readings both to every sample in the window (`all`) and to the bounded list (`kept`), calling
+   * `each` after every reading; returns both.
+   */
+  const replay = (
+    history: { gapMs: number; drawKw: number }[],
+    maxSamples: number,
+    each?: (all: DrawSample[], kept: DrawSample[], atMs: number) => void,
+  ) => {
+    const all: DrawSample[] = [];
+    const kept: DrawSample[] = [];
+    let atMs = 0;
+    for (const { gapMs, drawKw } of history) {
+      atMs += gapMs;
+      all.push({ atMs, drawKw });
+      trimSamples(all, atMs, cfg.windowMs);
+      addSample(kept, { atMs, drawKw }, cfg.windowMs, maxSamples);
+      each?.(all, kept, atMs);
+    }
+    return { all, kept };
+  };
   const state = fc.record({
     capKw: fc.option(fc.double({ min: 2, max: 11, noNaN: true })),
     allocatedKw: fc.double({ min: 1.4, max: 11, noNaN: true }),
@@ -179,22 +200,15 @@ describe("addSample: readings bounded by count as well as age", () => {
   test("a flood keeps at most maxSamples + 2, and never takes more power than all its readings would", () => {
     fc.assert(
       fc.property(readings(0), fc.integer({ min: 1, max: 40 }), state, (history, maxSamples, s) => {
-        const all: DrawSample[] = [];
-        const kept: DrawSample[] = [];
-        let atMs = 0;
-        for (const { gapMs, drawKw } of history) {
-          atMs += gapMs;
-          all.push({ atMs, drawKw });
-          trimSamples(all, atMs, cfg.windowMs);
-          addSample(kept, { atMs, drawKw }, cfg.windowMs, maxSamples);
+        replay(history, maxSamples, (all, kept, atMs) => {
           expect(kept.length).toBeLessThanOrEqual(maxSamples + 2);
           const bounds = { ...session, ...s };
           const thinned = reclaimCap(kept, atMs, bounds, cfg);
-          if (typeof thinned !== "number") continue;
+          if (typeof thinned !== "number") return;
           const exact = reclaimCap(all, atMs, bounds, cfg);
           expect(typeof exact).toBe("number");
           expect(thinned).toBeGreaterThanOrEqual(exact as number);
-        }
+        });
       }),
     );
   });
@@ -202,15 +216,7 @@ describe("addSample: readings bounded by count as well as age", () => {
   test("readings spaced windowMs / maxSamples or more are kept as they are", () => {
     fc.assert(
       fc.property(readings(500), (history) => {
-        const all: DrawSample[] = [];
-        const kept: DrawSample[] = [];
-        let atMs = 0;
-        for (const { gapMs, drawKw } of history) {
-          atMs += gapMs;
-          all.push({ atMs, drawKw });
-          trimSamples(all, atMs, cfg.windowMs);
-          addSample(kept, { atMs, drawKw }, cfg.windowMs, 20);
-        }
+        const { all, kept } = replay(history, 20);
         expect(kept).toEqual(all);
       }),
     );
