@@ -3,6 +3,7 @@
  * `water` and `deadlines` rules are packages/policy's `reshareSite`, the substation's own step; `edf` and
  * `llf` are the classic online rules, written here because they are only compared, never run live.
  */
+
 import {
   type Capacity,
   effectiveCapacityKw,
@@ -10,6 +11,7 @@ import {
   nextLaxityCrossingS,
   reshareSite,
 } from "@evgrid/policy";
+import { Heap } from "heap-js";
 import type { ShareRule } from "./policies.ts";
 
 /** What sharing needs to know of a live session. */
@@ -138,7 +140,10 @@ function shareWater(site: Capacity, live: readonly Shared[]): void {
   for (const l of live) l.allocKw = (l.cls as Cls).shareKw;
 }
 
-/** Minimums first; then what is left to each in `key` order (lower first, then start order), up to its maximum. */
+/**
+ * Minimums first; then what is left to each in `key` order (lower first, then start order), up to its
+ * maximum. The order is a heap: a busy site hands its spare power to a few and never orders the rest.
+ */
 function shareInOrder(site: Capacity, live: readonly Shared[], key: (l: Shared, i: number) => number): void {
   let spareKw = effectiveCapacityKw(site);
   for (const l of live) {
@@ -146,13 +151,17 @@ function shareInOrder(site: Capacity, live: readonly Shared[], key: (l: Shared, 
     spareKw -= l.allocKw;
   }
   if (spareKw <= 0) return;
-  const keys = live.map(key);
-  const order = live.map((_, i) => i);
-  order.sort(
-    (x, y) => (keys[x] as number) - (keys[y] as number) || (live[x]?.seq ?? 0) - (live[y]?.seq ?? 0),
+  const keys = new Float64Array(live.length);
+  const indices = new Array<number>(live.length);
+  live.forEach((l, i) => {
+    keys[i] = key(l, i);
+    indices[i] = i;
+  });
+  const order = Heap.heapify(
+    indices,
+    (x, y) => (keys[x] as number) - (keys[y] as number) || (live[x] as Shared).seq - (live[y] as Shared).seq,
   );
-  for (const i of order) {
-    if (spareKw <= 0) break;
+  for (let i = order.pop(); i !== undefined && spareKw > 0; i = order.pop()) {
     const l = live[i] as Shared;
     const moreKw = Math.min(l.capKw - l.allocKw, spareKw);
     l.allocKw += moreKw;

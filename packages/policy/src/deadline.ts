@@ -1,3 +1,4 @@
+import { Heap } from "heap-js";
 import { type Demand, shareFairly } from "./water-filling.ts";
 
 const S_PER_HOUR = 3600;
@@ -61,29 +62,55 @@ export const outOfSlack = (laxityS: number, guardS: number): boolean => laxityS 
  * slack to its required rate, every other deadline session to its maximum (front-loaded: a car that is
  * full early frees its EVSE and its minimum for the next one). Demands without a deadline keep their
  * minimum. `guardS` is the caller's least time between two re-shares: a session whose slack runs out before
- * the next re-share is served as out of slack now. O(k log k) for k demands.
+ * the next re-share is served as out of slack now.
  */
-export function needFloors(demands: readonly NeedDemand[], availableKw: number, guardS = 0): number[] {
-  const floors = demands.map((d) => d.minKw);
-  let spareKw = availableKw;
-  for (const d of demands) spareKw -= (d.count ?? 1) * d.minKw;
-  const order: { i: number; rank: 0 | 1 | 2; weight: number; departInS: number }[] = [];
-  demands.forEach((d, i) => {
-    const rank = standing(d, guardS);
-    if (rank !== null) order.push({ i, rank, weight: d.weight ?? 1, departInS: d.departInS ?? 0 });
-  });
-  order.sort((a, b) => a.rank - b.rank || b.weight - a.weight || a.departInS - b.departInS || a.i - b.i);
-  for (const { i, rank } of order) {
-    if (spareKw <= 0) break;
+export const needFloors = (demands: readonly NeedDemand[], availableKw: number, guardS = 0): number[] =>
+  liftByNeed(demands, availableKw, guardS).floorsKw;
+
+/**
+ * needFloors, and the power left over the floors (at most 0: nothing is left to water-fill). Each standing
+ * is a heap of its own, built only if power is left when its turn comes: a busy site lifts a few sessions
+ * of the first standings and never orders the rest. O(k + m log k) for k demands and m lifted.
+ */
+export function liftByNeed(
+  demands: readonly NeedDemand[],
+  availableKw: number,
+  guardS = 0,
+): { floorsKw: number[]; spareKw: number } {
+  const k = demands.length;
+  const floorsKw = new Array<number>(k);
+  let minimumsKw = 0; // summed as waterLevel sums them: no spare here exactly when it finds none
+  for (let i = 0; i < k; i++) {
     const d = demands[i] as NeedDemand;
-    const n = d.count ?? 1;
-    if (n === 0) continue;
-    const toKw = rank === 0 ? Math.min(d.maxKw, requiredKw(d) ?? 0) : d.maxKw;
-    const liftKw = Math.max(0, Math.min(toKw - d.minKw, spareKw / n));
-    floors[i] = d.minKw + liftKw;
-    spareKw -= n * liftKw;
+    floorsKw[i] = d.minKw;
+    minimumsKw += (d.count ?? 1) * d.minKw;
   }
-  return floors;
+  let spareKw = availableKw - minimumsKw;
+  if (spareKw <= 0) return { floorsKw, spareKw };
+  const standings: [number[], number[], number[]] = [[], [], []];
+  for (let i = 0; i < k; i++) {
+    const rank = standing(demands[i] as NeedDemand, guardS);
+    if (rank !== null) standings[rank].push(i);
+  }
+  const before = (a: number, b: number) => {
+    const x = demands[a] as NeedDemand;
+    const y = demands[b] as NeedDemand;
+    return (y.weight ?? 1) - (x.weight ?? 1) || (x.departInS ?? 0) - (y.departInS ?? 0) || a - b;
+  };
+  standings.forEach((members, rank) => {
+    if (spareKw <= 0 || members.length === 0) return;
+    const order = Heap.heapify(members, before);
+    for (let i = order.pop(); i !== undefined && spareKw > 0; i = order.pop()) {
+      const d = demands[i] as NeedDemand;
+      const n = d.count ?? 1;
+      if (n === 0) continue;
+      const toKw = rank === 0 ? Math.min(d.maxKw, requiredKw(d) ?? 0) : d.maxKw;
+      const liftKw = Math.max(0, Math.min(toKw - d.minKw, spareKw / n));
+      floorsKw[i] = d.minKw + liftKw;
+      spareKw -= n * liftKw;
+    }
+  });
+  return { floorsKw, spareKw };
 }
 
 /**

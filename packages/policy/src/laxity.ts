@@ -3,23 +3,59 @@ import { laxityS, type NeedDemand, outOfSlack } from "./deadline.ts";
 /**
  * Seconds until time changes the need order at these shares: two deadline sessions' laxities cross, or one's
  * laxity reaches 0 (it can no longer make its departure alone). +Infinity if neither happens. A session's
- * laxity falls by 1 - share/max per second (constant at its maximum), so in laxity order the next crossing is
- * between neighbours (a kinetic sort): O(k log k) for k demands. The caller re-shares then, no sooner than
- * its bounded rate allows.
+ * laxity falls by 1 - share/max per second (constant at its maximum); one behind catches one ahead only if
+ * it falls faster. Sessions that fall alike (one slope: a kind of car at its minimum, or every car at its
+ * maximum) never cross each other, so each slope's laxities are sorted as plain numbers and each pair of
+ * slopes is compared in one pass: O(k log k + k·s) for k demands and s slopes; with many slopes (tapering
+ * maxima), one sort and neighbours only (a kinetic sort), O(k log k). The caller re-shares then, no sooner
+ * than its bounded rate allows.
  */
 export function nextLaxityCrossingS(demands: readonly NeedDemand[], sharesKw: readonly number[]): number {
-  const lanes: { laxity: number; slope: number }[] = [];
+  const bySlope = new Map<number, number[]>();
   demands.forEach((d, i) => {
     const laxity = laxityS(d);
     if (laxity === null || (d.energyLeftKwh ?? 0) <= 0) return;
-    lanes.push({ laxity, slope: Math.min(0, (sharesKw[i] ?? 0) / d.maxKw - 1) });
+    const slope = Math.min(0, (sharesKw[i] ?? 0) / d.maxKw - 1);
+    const run = bySlope.get(slope);
+    if (run) run.push(laxity);
+    else bySlope.set(slope, [laxity]);
   });
+  if (bySlope.size > MAX_SLOPES) return soonestByNeighbours(bySlope);
+  const runs = [...bySlope].map(([slope, run]) => ({ slope, laxities: new Float64Array(run).sort() }));
+  let soonestS = Number.POSITIVE_INFINITY;
+  for (const ahead of runs) {
+    // The least positive laxity of a run reaches 0 first.
+    const positive = ahead.laxities.find((x) => x > 0);
+    if (positive !== undefined && ahead.slope < 0) soonestS = Math.min(soonestS, positive / -ahead.slope);
+    for (const behind of runs) {
+      if (behind.slope >= ahead.slope) continue;
+      // The least gap from a laxity of `ahead` up to one of `behind` (equal laxities have no order to change).
+      let j = 0;
+      for (const laxity of ahead.laxities) {
+        while (j < behind.laxities.length && (behind.laxities[j] as number) <= laxity) j++;
+        if (j === behind.laxities.length) break;
+        soonestS = Math.min(
+          soonestS,
+          ((behind.laxities[j] as number) - laxity) / (ahead.slope - behind.slope),
+        );
+      }
+    }
+  }
+  return soonestS;
+}
+
+/** Past this many slopes, pairs of slopes cost more than one sort. */
+const MAX_SLOPES = 8;
+
+/** In laxity order the next crossing is between neighbours: one sort of every session. */
+function soonestByNeighbours(bySlope: ReadonlyMap<number, readonly number[]>): number {
+  const lanes: { laxity: number; slope: number }[] = [];
+  for (const [slope, run] of bySlope) for (const laxity of run) lanes.push({ laxity, slope });
   lanes.sort((a, b) => a.laxity - b.laxity);
   let soonestS = Number.POSITIVE_INFINITY;
   lanes.forEach((lane, i) => {
     if (lane.laxity > 0 && lane.slope < 0) soonestS = Math.min(soonestS, lane.laxity / -lane.slope);
     const next = lanes[i + 1];
-    // The one behind (more laxity) falls faster: it overtakes. Equal laxities have no order to change.
     if (next && next.slope < lane.slope && next.laxity > lane.laxity)
       soonestS = Math.min(soonestS, (next.laxity - lane.laxity) / (lane.slope - next.slope));
   });

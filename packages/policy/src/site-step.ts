@@ -14,7 +14,7 @@
  */
 import { type AdmissionDecision, type Capacity, decideAdmission, effectiveCapacityKw } from "./admission.ts";
 import { curtailNewestFirst } from "./curtailment.ts";
-import { type NeedDemand, needFloors } from "./deadline.ts";
+import { liftByNeed, type NeedDemand } from "./deadline.ts";
 import { nextStandingChangeS } from "./laxity.ts";
 import { byClassThenArrival, type PriorityClass } from "./priority.ts";
 import { shareAtLevel, waterLevel } from "./water-filling.ts";
@@ -42,11 +42,11 @@ export const admitTo = (site: Capacity, committedMinKw: number, minKw: number): 
  */
 export function reshareSite(site: Capacity, demands: readonly NeedDemand[], guardS = 0): SiteShares {
   const availableKw = effectiveCapacityKw(site);
-  const floorsKw = needFloors(demands, availableKw, guardS);
-  const lifted = demands.map((d, i) => ({ ...d, minKw: floorsKw[i] as number }));
-  const level = waterLevel(lifted, availableKw);
+  const { floorsKw, spareKw } = liftByNeed(demands, availableKw, guardS);
+  // Nothing left over the floors: they are the shares (a sweep would find the same, to a rounding error).
+  const level = spareKw <= 0 ? Number.NEGATIVE_INFINITY : waterLevel(demands, availableKw, floorsKw);
   const levelKw = level === Number.POSITIVE_INFINITY ? null : Math.max(0, level);
-  const sharesKw = lifted.map((d) => shareAtLevel(d, levelKw));
+  const sharesKw = demands.map((d, i) => shareAtLevel(d, levelKw, floorsKw[i]));
   return { levelKw, floorsKw, sharesKw, nextCrossingS: nextStandingChangeS(demands, sharesKw, guardS) };
 }
 

@@ -25,44 +25,53 @@ export function shareFairly(demands: readonly Demand[], availableKw: number): nu
 }
 
 /**
- * One session's share at a water level: clamp(weight × level, minKw, maxKw). A substation streams its level
+ * One session's share at a water level: clamp(weight × level, minKw (or a floor lifted by need), maxKw). A substation streams its level
  * (null: no level binds, everyone has their maximum) and a watcher works out each session's power with this.
  */
 export function shareAtLevel(
   d: { minKw: number; maxKw: number; weight?: number | undefined },
   level: number | null,
+  floorKw = d.minKw,
 ): number {
-  return Math.min(d.maxKw, Math.max(d.minKw, (d.weight ?? 1) * (level ?? Number.POSITIVE_INFINITY)));
+  return Math.min(d.maxKw, Math.max(floorKw, (d.weight ?? 1) * (level ?? Number.POSITIVE_INFINITY)));
 }
 
 /**
  * The level L solving sum(count_i * clamp(weight_i * L, min_i, max_i)) = available; +Infinity when everyone can have
  * their maximum, -Infinity when not even the minimums fit. The sum is continuous, non-decreasing and linear
  * between breakpoints (the mins and maxes), so sweep them in order and solve in the first segment that
- * reaches the target.
+ * reaches the target. `floorsKw`, when given, stands in for each demand's `minKw` (floors lifted by need),
+ * so the caller need not copy its demands.
  */
-export function waterLevel(demands: readonly Demand[], availableKw: number): number {
+export function waterLevel(
+  demands: readonly Demand[],
+  availableKw: number,
+  floorsKw?: readonly number[],
+): number {
+  const floor = (d: Demand, i: number) => (floorsKw ? (floorsKw[i] as number) : d.minKw);
   let sumMin = 0;
   let sumMax = 0;
-  for (const d of demands) {
+  demands.forEach((d, i) => {
     const n = d.count ?? 1;
-    sumMin += n * d.minKw;
+    sumMin += n * floor(d, i);
     sumMax += n * d.maxKw;
-  }
+  });
   if (sumMax <= availableKw) return Number.POSITIVE_INFINITY;
   if (sumMin >= availableKw) return Number.NEGATIVE_INFINITY;
 
-  // A session rises with the level between L = min/w and L = max/w, at slope w.
+  // A session rises with the level between L = min/w and L = max/w, at slope w. One whose floor is its
+  // maximum never rises: it stays in `fixedKw` and needs no breakpoints (many do, once lifted by need).
   const events: { at: number; slope: number; kw: number; isMin: boolean }[] = [];
-  for (const d of demands) {
+  demands.forEach((d, i) => {
     const n = d.count ?? 1;
     const w = d.weight ?? 1;
-    if (n === 0) continue;
+    const minKw = floor(d, i);
+    if (n === 0 || minKw >= d.maxKw) return;
     events.push(
-      { at: d.minKw / w, slope: n * w, kw: n * d.minKw, isMin: true },
+      { at: minKw / w, slope: n * w, kw: n * minKw, isMin: true },
       { at: d.maxKw / w, slope: n * w, kw: n * d.maxKw, isMin: false },
     );
-  }
+  });
   events.sort((a, b) => a.at - b.at);
 
   // Below every breakpoint each session sits at its minimum: f(L) = sumMin, slope 0.

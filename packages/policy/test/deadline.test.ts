@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import {
+  laxityS,
   type NeedDemand,
   needFloors,
   projectAtDeparture,
@@ -9,6 +10,7 @@ import {
   standing,
 } from "../src/deadline.ts";
 import { nextLaxityCrossingS, nextStandingChangeS } from "../src/laxity.ts";
+import { reshareSite } from "../src/site-step.ts";
 import { shareFairly } from "../src/water-filling.ts";
 
 const EPS = 1e-6;
@@ -71,6 +73,45 @@ describe("shareByNeed", () => {
     fc.assert(
       fc.property(siteArb(false), ({ demands, availableKw }) => {
         expect(shareByNeed(demands, availableKw)).toEqual(shareFairly(demands, availableKw));
+      }),
+    );
+  });
+
+  test("floors follow the need order (standing, higher weight, earlier departure) as a full sort would", () => {
+    // needFloors orders each standing with a heap and stops when the power runs out; a plain sort of every
+    // session must lift the same sessions by the same amounts.
+    const byNeed = (demands: readonly NeedDemand[], availableKw: number, guardS: number) => {
+      const floors = demands.map((d) => d.minKw);
+      let spareKw = availableKw - sum(floors);
+      const order = demands
+        .map((d, i) => ({ d, i, rank: standing(d, guardS) }))
+        .filter((x) => x.rank !== null)
+        .sort(
+          (a, b) =>
+            (a.rank as number) - (b.rank as number) ||
+            (b.d.weight ?? 1) - (a.d.weight ?? 1) ||
+            (a.d.departInS ?? 0) - (b.d.departInS ?? 0) ||
+            a.i - b.i,
+        );
+      for (const { d, i, rank } of order) {
+        if (spareKw <= 0) break;
+        const toKw = rank === 0 ? Math.min(d.maxKw, requiredKw(d) ?? 0) : d.maxKw;
+        floors[i] = d.minKw + Math.max(0, Math.min(toKw - d.minKw, spareKw));
+        spareKw -= (floors[i] as number) - d.minKw;
+      }
+      return floors;
+    };
+    fc.assert(
+      fc.property(siteArb(true), fc.double({ min: 0, max: 60, noNaN: true }), (site, guardS) => {
+        const floors = needFloors(site.demands, site.availableKw, guardS);
+        byNeed(site.demands, site.availableKw, guardS).forEach((kw, i) => {
+          expect(floors[i] as number).toBeCloseTo(kw, 6);
+        });
+        // The site step shares from the same floors, and says so by its shares.
+        const step = reshareSite({ capacityKw: site.availableKw, limitKw: null }, site.demands, guardS);
+        step.sharesKw.forEach((kw, i) => {
+          expect(kw).toBeCloseTo(shareByNeed(site.demands, site.availableKw, guardS)[i] as number, 6);
+        });
       }),
     );
   });
@@ -160,6 +201,45 @@ describe("nextLaxityCrossingS", () => {
     const b = { minKw: 1, maxKw: 20, energyLeftKwh: 20, departInS: 7200 };
     expect(nextLaxityCrossingS([a, b], [20, 10])).toBeCloseTo(3600, 6);
     expect(nextLaxityCrossingS([a, b], [20, 20])).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  test("the soonest of every pair's crossing and every laxity reaching 0, with few slopes or many", () => {
+    // Brute force over all pairs: one behind (more laxity) catches one ahead if it falls faster.
+    const bruteForce = (demands: readonly NeedDemand[], shares: readonly number[]) => {
+      const lanes = demands.flatMap((d, i) =>
+        d.departInS === undefined || (d.energyLeftKwh ?? 0) <= 0
+          ? []
+          : [{ laxity: laxityS(d) as number, slope: Math.min(0, (shares[i] as number) / d.maxKw - 1) }],
+      );
+      let soonest = Number.POSITIVE_INFINITY;
+      for (const a of lanes) {
+        if (a.laxity > 0 && a.slope < 0) soonest = Math.min(soonest, a.laxity / -a.slope);
+        for (const b of lanes)
+          if (b.laxity > a.laxity && b.slope < a.slope)
+            soonest = Math.min(soonest, (b.laxity - a.laxity) / (a.slope - b.slope));
+      }
+      return soonest;
+    };
+    // Shares drawn from a few levels give few slopes (the pairwise path); any share gives many (the sort).
+    const sharesArb = (n: number) =>
+      fc.oneof(
+        fc.array(fc.constantFrom(0, 0.25, 0.5, 1), { minLength: n, maxLength: n }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: n, maxLength: n }),
+      );
+    fc.assert(
+      fc.property(
+        fc
+          .array(demandArb(true), { minLength: 1, maxLength: 40 })
+          .chain((demands) => fc.tuple(fc.constant(demands), sharesArb(demands.length))),
+        ([demands, fractions]) => {
+          const shares = demands.map((d, i) => d.minKw + (fractions[i] as number) * (d.maxKw - d.minKw));
+          const expected = bruteForce(demands, shares);
+          const t = nextLaxityCrossingS(demands, shares);
+          if (expected === Number.POSITIVE_INFINITY) expect(t).toBe(expected);
+          else expect(t).toBeCloseTo(expected, 6);
+        },
+      ),
+    );
   });
 
   test("never in the past, and never without a deadline", () => {
