@@ -68,7 +68,7 @@ export const needFloors = (demands: readonly NeedDemand[], availableKw: number, 
   liftByNeed(demands, availableKw, guardS).floorsKw;
 
 /**
- * needFloors, and the power left over the floors (at most 0: nothing is left to water-fill). Each standing
+ * needFloors, and the power left over the floors (0 or less: nothing is left to water-fill). Each standing
  * is a heap of its own, built only if power is left when its turn comes: a busy site lifts a few sessions
  * of the first standings and never orders the rest. O(k + m log k) for k demands and m lifted.
  */
