@@ -95,6 +95,7 @@ export * from "./eventually.ts";
 export * from "./faulty-proxy.ts";
 export * from "./gateway.ts";
 export * from "./otlp-sink.ts";
+export * from "./process-stats.ts";
 export * from "./processes.ts";
 export * from "./redis.ts";
 export * from "./stack.ts";
