@@ -79,11 +79,14 @@ export function liftByNeed(
 ): { floorsKw: number[]; spareKw: number } {
   const k = demands.length;
   const floorsKw = new Array<number>(k);
-  let minimumsKw = 0; // summed as waterLevel sums them: no spare here exactly when it finds none
+  // Summed as waterLevel sums them, so that before any lift both find "nothing spare" alike. After lifts
+  // the spare is a running difference: when the floors take it all, it ends at 0 give or take a rounding
+  // error, and the caller shares at the floors.
+  let minimumsKw = 0;
   for (let i = 0; i < k; i++) {
     const d = demands[i] as NeedDemand;
     floorsKw[i] = d.minKw;
-    minimumsKw += (d.count ?? 1) * d.minKw;
+    minimumsKw += (d.count ?? 1) * Math.min(d.minKw, d.maxKw);
   }
   let spareKw = availableKw - minimumsKw;
   if (spareKw <= 0) return { floorsKw, spareKw };

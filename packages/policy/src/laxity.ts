@@ -16,6 +16,7 @@ export function nextLaxityCrossingS(demands: readonly NeedDemand[], sharesKw: re
     const laxity = laxityS(d);
     if (laxity === null || (d.energyLeftKwh ?? 0) <= 0) return;
     const slope = Math.min(0, (sharesKw[i] ?? 0) / d.maxKw - 1);
+    if (Number.isNaN(slope) || Number.isNaN(laxity)) return; // no maximum, or no time: no lane to follow
     const run = bySlope.get(slope);
     if (run) run.push(laxity);
     else bySlope.set(slope, [laxity]);
@@ -51,7 +52,9 @@ const MAX_SLOPES = 8;
 function soonestByNeighbours(bySlope: ReadonlyMap<number, readonly number[]>): number {
   const lanes: { laxity: number; slope: number }[] = [];
   for (const [slope, run] of bySlope) for (const laxity of run) lanes.push({ laxity, slope });
-  lanes.sort((a, b) => a.laxity - b.laxity);
+  // Equal laxities in the order just after now (the faster falling first), so neighbours are every pair
+  // that can cross.
+  lanes.sort((a, b) => a.laxity - b.laxity || a.slope - b.slope);
   let soonestS = Number.POSITIVE_INFINITY;
   lanes.forEach((lane, i) => {
     if (lane.laxity > 0 && lane.slope < 0) soonestS = Math.min(soonestS, lane.laxity / -lane.slope);

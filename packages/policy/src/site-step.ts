@@ -17,7 +17,7 @@ import { curtailNewestFirst } from "./curtailment.ts";
 import { liftByNeed, type NeedDemand } from "./deadline.ts";
 import { nextStandingChangeS } from "./laxity.ts";
 import { byClassThenArrival, type PriorityClass } from "./priority.ts";
-import { shareAtLevel, waterLevel } from "./water-filling.ts";
+import { maximaKw, shareAtLevel, waterLevel } from "./water-filling.ts";
 
 export interface SiteShares {
   /** The water level above the floors; null: nobody is held below their maximum. 0: only minimums fit. */
@@ -37,14 +37,20 @@ export const admitTo = (site: Capacity, committedMinKw: number, minKw: number): 
 /**
  * Re-share: floors by need, then water-filling from them, within the site's effective capacity. Without
  * departures, exactly today's water-filling. `guardS`: the caller's least time between two re-shares that
- * only time triggers (see needFloors); 0 when it re-shares the moment `nextCrossingS` says. O(k log k) for
- * k demands.
+ * only time triggers (see needFloors); 0 when it re-shares the moment `nextCrossingS` says. O(k + m log k)
+ * for k demands and m lifted when the floors take all the power (a busy site), O(k log k) when some is left.
  */
 export function reshareSite(site: Capacity, demands: readonly NeedDemand[], guardS = 0): SiteShares {
   const availableKw = effectiveCapacityKw(site);
   const { floorsKw, spareKw } = liftByNeed(demands, availableKw, guardS);
-  // Nothing left over the floors: they are the shares (a sweep would find the same, to a rounding error).
-  const level = spareKw <= 0 ? Number.NEGATIVE_INFINITY : waterLevel(demands, availableKw, floorsKw);
+  // Nothing left over the floors: they are the shares, with no level above them (null if they are every
+  // maximum, as waterLevel says). A sweep would find a level only in the floors' rounding error.
+  const level =
+    spareKw > 0
+      ? waterLevel(demands, availableKw, floorsKw)
+      : maximaKw(demands) <= availableKw
+        ? Number.POSITIVE_INFINITY
+        : Number.NEGATIVE_INFINITY;
   const levelKw = level === Number.POSITIVE_INFINITY ? null : Math.max(0, level);
   const sharesKw = demands.map((d, i) => shareAtLevel(d, levelKw, floorsKw[i]));
   return { levelKw, floorsKw, sharesKw, nextCrossingS: nextStandingChangeS(demands, sharesKw, guardS) };

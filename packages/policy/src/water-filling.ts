@@ -25,8 +25,9 @@ export function shareFairly(demands: readonly Demand[], availableKw: number): nu
 }
 
 /**
- * One session's share at a water level: clamp(weight × level, minKw (or a floor lifted by need), maxKw). A substation streams its level
- * (null: no level binds, everyone has their maximum) and a watcher works out each session's power with this.
+ * One session's share at a water level: clamp(weight × level, minKw (or a floor lifted by need), maxKw). A
+ * substation streams its level (null: no level binds, everyone has their maximum) and a watcher works out each
+ * session's power with this.
  */
 export function shareAtLevel(
   d: { minKw: number; maxKw: number; weight?: number | undefined },
@@ -48,7 +49,8 @@ export function waterLevel(
   availableKw: number,
   floorsKw?: readonly number[],
 ): number {
-  const floor = (d: Demand, i: number) => (floorsKw ? (floorsKw[i] as number) : d.minKw);
+  // A floor above the maximum still gets the maximum (shareAtLevel): counted as such.
+  const floor = (d: Demand, i: number) => Math.min(d.maxKw, floorsKw ? (floorsKw[i] as number) : d.minKw);
   let sumMin = 0;
   let sumMax = 0;
   demands.forEach((d, i) => {
@@ -87,4 +89,11 @@ export function waterLevel(
     prevAt = e.at;
   }
   return prevAt; // unreachable when sumMax > available, kept for safety
+}
+
+/** What the demands would draw if everyone had their maximum. */
+export function maximaKw(demands: readonly Demand[]): number {
+  let sumKw = 0;
+  for (const d of demands) sumKw += (d.count ?? 1) * d.maxKw;
+  return sumKw;
 }

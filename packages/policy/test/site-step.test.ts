@@ -32,6 +32,17 @@ describe("the per-site step", () => {
     );
   });
 
+  test("the level says whether anybody is held below their maximum, also when departures lift the floors", () => {
+    const car = (departInS: number) => ({ minKw: 6, maxKw: 22, energyLeftKwh: 10, departInS });
+    // Everyone at their maximum: no level binds (null), as without departures.
+    expect(reshareSite({ capacityKw: 22, limitKw: null }, [car(36_000)]).levelKw).toBeNull();
+    expect(reshareSite({ capacityKw: 22, limitKw: null }, [{ minKw: 6, maxKw: 22 }]).levelKw).toBeNull();
+    // The floors take all the power and one car is below its maximum: only floors fit (0).
+    const busy = reshareSite({ capacityKw: 30, limitKw: null }, [car(3600), car(36_000)]);
+    expect(busy.levelKw).toBe(0);
+    expect(busy.sharesKw).toEqual([22, 8]);
+  });
+
   test("serve waiters: higher class first, then arrival; one that cannot start does not block the others", () => {
     const waiters = [
       { id: "a", seq: 1 },
