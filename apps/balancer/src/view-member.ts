@@ -1,0 +1,88 @@
+/** A member of the balancer's view of the grid (view.ts), what operators see of it, and what it counts for. */
+import type { SubstationLoad } from "@evgrid/contract";
+import type { Scheduler } from "@evgrid/kit";
+import type { InternalClient } from "@evgrid/link";
+import type { CandidateView } from "@evgrid/policy";
+import type { SubstationRouter } from "@evgrid/substation";
+
+export interface Member {
+  url: string;
+  client: InternalClient<SubstationRouter>;
+  /** Learned from the substation's own getLoad answer. */
+  id: string | null;
+  load: SubstationLoad | null;
+  receivedAtMs: number;
+  healthy: boolean;
+  lastError: string | null;
+  consecutiveFailures: number;
+  /** Not probed before this time while out of rotation (exponential back-off). */
+  nextProbeAtMs: number;
+  /** Failures so far (never reset): an answer to a probe sent before the last must not restore it. */
+  failures: number;
+  inflight: number;
+  inflightMinKw: number;
+  inflightMaxKw: number;
+  /** Joined by registering (not from the static list); leaves when its heartbeats stop. */
+  registered: boolean;
+  lastHeartbeatMs: number;
+}
+
+export interface GridViewOptions {
+  urls: readonly string[];
+  /** Builds the typed client for one substation (timeouts and tracing are the caller's choice). */
+  client: (url: string) => InternalClient<SubstationRouter>;
+  /** Longest wait between probes of a failing substation. */
+  maxBackoffMs?: number;
+  now?: () => number;
+  /** Schedules the next refresh (tests drive it by hand). */
+  scheduler?: Scheduler;
+  random?: () => number;
+}
+
+/** One member of the view, as operators see it (listSubstations). */
+export interface SubstationStatus {
+  url: string;
+  /** null until the substation has answered `getLoad` once. */
+  substationId: string | null;
+  healthy: boolean;
+  load: SubstationLoad | null;
+  /** How old `load` is, in ms, when this status was produced. */
+  ageMs: number | null;
+  /** Dispatches sent to it whose answers have not arrived yet. */
+  inflight: number;
+  lastError: string | null;
+  /** Failed calls in a row; a failing substation is probed again after an exponential back-off. */
+  consecutiveFailures: number;
+  /** When it will be probed next, if it is out of rotation. */
+  nextProbeInMs: number | null;
+  /** Joined by registering itself (rather than from SUBSTATION_URLS). */
+  registered: boolean;
+}
+
+/** The view's ranking, in members: who can take the request (best first), and who is full and why. */
+export interface MemberRanking {
+  feasible: Member[];
+  full: { member: Member; reason: "INSUFFICIENT_CAPACITY" | "OPERATOR_LIMIT" }[];
+}
+
+export const isCandidate = (m: Member) => m.healthy && m.load !== null && !m.load.draining;
+
+export function candidateView(m: Member): CandidateView {
+  const load = m.load as SubstationLoad;
+  return {
+    id: m.url,
+    capacityKw: load.capacityKw,
+    effectiveCapacityKw: load.effectiveCapacityKw,
+    committedMinKw: load.committedMinKw,
+    demandKw: load.demandKw,
+    inflightMinKw: m.inflightMinKw,
+    inflightMaxKw: m.inflightMaxKw,
+  };
+}
+
+/** What a member adds to the capacity in force: its effective capacity, if it takes sessions. */
+export const inForce = (m: Member) =>
+  m.healthy && m.load && !m.load.draining ? m.load.effectiveCapacityKw : 0;
+
+export const largestCapacity = (members: readonly Member[]) =>
+  members.reduce((max, m) => Math.max(max, m.load?.capacityKw ?? 0), 0);
