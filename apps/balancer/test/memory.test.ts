@@ -1,3 +1,4 @@
+import { heapStats } from "bun:jsc";
 import { describe, expect, test } from "bun:test";
 import { dispatchRequestSchema, type Session } from "@evgrid/contract";
 import { MemoryStore } from "../src/memory.ts";
@@ -71,11 +72,54 @@ describe("MemoryStore", () => {
       memory.remember(req({ vehicleId: `ev-${i}` }), session("substation-1", nowMs + 1000));
       most = Math.max(most, memory.size);
     }
-    // 61 s of vehicles at 200 per second (and the one just added), never the 60,000 seen.
-    expect(most).toBeLessThanOrEqual(61 * 200 + 1);
+    // 61 s of vehicles at 200 per second (and up to a second more: homes are dropped by whole seconds),
+    // never the 60,000 seen.
+    expect(most).toBeLessThanOrEqual(62 * 200 + 1);
     expect(memory.size).toBeGreaterThanOrEqual(61 * 200 - 1);
     // The ones still within their time are all there.
     expect(memory.homeOf(req({ vehicleId: "ev-59999" }))).toBe("substation-1");
     expect(memory.homeOf(req({ vehicleId: `ev-${60_000 - 61 * 200 + 10}` }))).toBe("substation-1");
   });
+});
+
+describe("MemoryStore's size per home", () => {
+  test("a home held costs its name and one slot: no object per home, no second copy of it", () => {
+    // As `bun run soak:chain` drives it: 200 vehicles a second, each with a key, held a minute.
+    let nowMs = 1_700_000_000_000;
+    const memory = new MemoryStore(60_000, 200_000, () => nowMs, 60_000);
+    const add = (i: number) => {
+      const r = req({ vehicleId: `ev-${i}`, idempotencyKey: `auto:${crypto.randomUUID()}` });
+      memory.remember(r, session("substation-1", nowMs + 1000));
+      nowMs += 5;
+    };
+    const settled = () => {
+      Bun.gc(true);
+      return heapStats();
+    };
+    add(0); // the store's own structures exist before the baseline
+    const before = settled();
+    for (let i = 1; i < 3 * 12_000; i++) add(i);
+    const after = settled();
+    const homes = memory.size;
+    expect(homes).toBeGreaterThan(24_000);
+    const objectsPerHome = (after.objectCount - before.objectCount) / homes;
+    const bytesPerHome = (after.heapSize - before.heapSize) / homes;
+    console.log(
+      `${homes} homes: ${objectsPerHome.toFixed(2)} heap cells and ${Math.round(bytesPerHome)} bytes each`,
+    );
+    // Its name (a string) is the one cell; before: a record and an expiry entry too (3 cells, ~310 bytes).
+    expect(objectsPerHome).toBeLessThan(1.2);
+    expect(bytesPerHome).toBeLessThan(260);
+  });
+});
+
+test("MemoryStore: more substation ids over its life than a home's packing indexes: each home keeps its own", () => {
+  let nowMs = 0;
+  const memory = new MemoryStore(1000, 200_000, () => nowMs, 0);
+  for (let i = 0; i < 5000; i++) {
+    nowMs = i * 10;
+    memory.remember(req({ vehicleId: `ev-${i}`, idempotencyKey: `k-${i}` }), session(`s-${i}`, nowMs));
+    expect(memory.homeOf(req({ vehicleId: "x", idempotencyKey: `k-${i}` }))).toBe(`s-${i}`);
+  }
+  expect(memory.homeOf(req({ vehicleId: "x", idempotencyKey: "k-4950" }))).toBe("s-4950");
 });

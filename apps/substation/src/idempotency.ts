@@ -1,16 +1,18 @@
 import type { Session } from "@evgrid/contract";
 import { type Journal, sessionOf } from "./journal.ts";
 
-/** Idempotency keys are scoped to their owner: two callers may use the same key without meeting. */
-const scopedKey = (owner: string, key: string) => `${owner}\u0000${key}`;
-
 /**
  * Which session each (owner, idempotency key) started. A key is honoured while its session is active or for
  * `ttlMs` after it started: from memory for the sessions the station still holds, from the journal beyond
  * (retention keeps journal rows at least that long). After that the key may start a new session.
  */
 export class IdempotencyKeys {
-  private readonly byKey = new Map<string, string>();
+  /**
+   * Keys are scoped to their owner (two callers may use the same key without meeting): by owner, then by the
+   * key as sent, so an entry holds the session's own strings, not a joined copy of them (~90 bytes each, for
+   * the ~10,000 ended sessions a station keeps).
+   */
+  private readonly byOwner = new Map<string, Map<string, string>>();
 
   constructor(
     private readonly substationId: string,
@@ -19,14 +21,19 @@ export class IdempotencyKeys {
   ) {}
 
   remember(owner: string, key: string | null, sessionId: string): void {
-    if (key !== null) this.byKey.set(scopedKey(owner, key), sessionId);
+    if (key === null) return;
+    const keys = this.byOwner.get(owner);
+    if (keys) keys.set(key, sessionId);
+    else this.byOwner.set(owner, new Map([[key, sessionId]]));
   }
 
   /** Forgets the key unless a newer session has taken it since. */
   forget(owner: string, key: string | null, sessionId: string): void {
     if (key === null) return;
-    const scoped = scopedKey(owner, key);
-    if (this.byKey.get(scoped) === sessionId) this.byKey.delete(scoped);
+    const keys = this.byOwner.get(owner);
+    if (keys?.get(key) !== sessionId) return;
+    keys.delete(key);
+    if (keys.size === 0) this.byOwner.delete(owner);
   }
 
   /**
@@ -40,7 +47,7 @@ export class IdempotencyKeys {
     held: (id: string) => Session | undefined,
   ): Session | undefined {
     const sinceMs = nowMs - this.ttlMs;
-    const id = this.byKey.get(scopedKey(owner, key));
+    const id = this.byOwner.get(owner)?.get(key);
     const inMemory = id === undefined ? undefined : held(id);
     if (inMemory) {
       const honoured = inMemory.status === "active" || Date.parse(inMemory.startedAt) >= sinceMs;

@@ -40,7 +40,7 @@ export interface LiveSession {
  */
 export class SessionBook {
   readonly active = new Map<string, LiveSession>();
-  private readonly ended = new Map<string, Session>();
+  private readonly ended = new Map<string, Ended>();
   private readonly byVehicle = new Map<string, string>();
 
   constructor(
@@ -71,7 +71,7 @@ export class SessionBook {
 
   /** Keeps an ended session queryable (and its key answered), forgetting the oldest past retention. */
   rememberEnded(session: Session): void {
-    this.ended.set(session.sessionId, session);
+    this.ended.set(session.sessionId, compact(session));
     this.keys.remember(session.owner, session.idempotencyKey, session.sessionId);
     if (this.ended.size <= this.retention) return;
     const oldest = this.ended.keys().next().value;
@@ -83,10 +83,96 @@ export class SessionBook {
   }
 
   endedSession(sessionId: string): Session | undefined {
-    return this.ended.get(sessionId);
+    const ended = this.ended.get(sessionId);
+    return ended && wireOf(ended);
   }
 
-  endedSessions(): IterableIterator<Session> {
-    return this.ended.values();
+  *endedSessions(): IterableIterator<Session> {
+    for (const ended of this.ended.values()) yield wireOf(ended);
   }
+}
+
+type Tail = Pick<Session, "departAt" | "projectedKwh" | "onTrack" | "maxDeliverableKwh">;
+/** The departure fields of a session without one, as a live one ends (shared) or as the journal gives it. */
+const NO_DEPARTURE: Tail = Object.freeze({ departAt: null, projectedKwh: null, onTrack: null });
+const NO_DEPARTURE_JOURNALED: Tail = Object.freeze({ departAt: null });
+
+/**
+ * An ended session as a station keeps it (10,000 of them by default): times as numbers, not ISO strings, and
+ * what every ended session shares (status, no power, no expected end, no departure) not held per session;
+ * its wire form is rebuilt when asked for, identical.
+ */
+interface Ended {
+  sessionId: string;
+  substationId: string;
+  vehicleId: string;
+  minKw: number;
+  maxKw: number;
+  capKw: number | null;
+  startedAtMs: number;
+  durationS: number | null;
+  energyKwh: number | null;
+  deliveredKwh: number;
+  endedAtMs: number;
+  endReason: Session["endReason"];
+  idempotencyKey: string | null;
+  owner: string;
+  priority: Priority;
+  tail: Tail;
+}
+
+/** Only for an ended session (what rememberEnded is given): its constants are not kept. */
+function compact(s: Session): Ended {
+  const has = (k: keyof Tail) => k in s;
+  let tail: Tail;
+  if (s.departAt === null && s.projectedKwh === null && s.onTrack === null && !has("maxDeliverableKwh"))
+    tail = NO_DEPARTURE;
+  else if (s.departAt === null && !has("projectedKwh") && !has("onTrack") && !has("maxDeliverableKwh"))
+    tail = NO_DEPARTURE_JOURNALED;
+  else {
+    const keys = ["departAt", "projectedKwh", "onTrack", "maxDeliverableKwh"] as const;
+    tail = Object.fromEntries(keys.filter(has).map((k) => [k, s[k]])) as Tail;
+  }
+  return {
+    sessionId: s.sessionId,
+    substationId: s.substationId,
+    vehicleId: s.vehicleId,
+    minKw: s.minKw,
+    maxKw: s.maxKw,
+    capKw: s.capKw,
+    startedAtMs: Date.parse(s.startedAt),
+    durationS: s.durationS,
+    energyKwh: s.energyKwh,
+    deliveredKwh: s.deliveredKwh,
+    endedAtMs: Date.parse(s.endedAt ?? s.startedAt),
+    endReason: s.endReason,
+    idempotencyKey: s.idempotencyKey,
+    owner: s.owner,
+    priority: s.priority,
+    tail,
+  };
+}
+
+function wireOf(e: Ended): Session {
+  return {
+    sessionId: e.sessionId,
+    substationId: e.substationId,
+    vehicleId: e.vehicleId,
+    minKw: e.minKw,
+    maxKw: e.maxKw,
+    capKw: e.capKw,
+    allocatedKw: 0,
+    status: "ended",
+    startedAt: new Date(e.startedAtMs).toISOString(),
+    durationS: e.durationS,
+    energyKwh: e.energyKwh,
+    deliveredKwh: e.deliveredKwh,
+    expectedEndAt: null,
+    endedAt: new Date(e.endedAtMs).toISOString(),
+    endReason: e.endReason,
+    idempotencyKey: e.idempotencyKey,
+    owner: e.owner,
+    priority: e.priority,
+    ...e.tail,
+  };
 }
