@@ -153,9 +153,11 @@ export class MemoryStore implements DispatchStore {
 
   private set(k: string, substationId: string, expiresAtMs: number): void {
     this.dropExpired();
+    // A whole ms, so the packing stays exact (a TTL of a fraction of an hour is a fraction of a ms).
+    const atMs = Math.ceil(expiresAtMs);
     this.homes.delete(k);
-    this.homes.set(k, expiresAtMs * SITES + this.indexOf(substationId));
-    this.expiry.add(k, expiresAtMs);
+    this.homes.set(k, atMs * SITES + this.indexOf(substationId));
+    this.expiry.add(k, atMs);
     if (this.homes.size > this.maxEntries) {
       const oldest = this.homes.keys().next().value;
       if (oldest !== undefined) this.homes.delete(oldest);

@@ -123,3 +123,15 @@ test("MemoryStore: more substation ids over its life than a home's packing index
   }
   expect(memory.homeOf(req({ vehicleId: "x", idempotencyKey: "k-4950" }))).toBe("s-4950");
 });
+
+test("MemoryStore: a time to live in a fraction of an hour (a fraction of a millisecond) keeps each home's substation", () => {
+  let nowMs = 1_000.25;
+  // IDEMPOTENCY_TTL_H=0.0167 is 60,120.00000000001 ms: the expiry is no whole number of ms.
+  const memory = new MemoryStore(0.0167 * 3_600_000, 200_000, () => nowMs, 0);
+  for (let i = 0; i < 50; i++) {
+    nowMs += 0.37;
+    memory.remember(req({ vehicleId: `ev-${i}`, idempotencyKey: `k-${i}` }), session(`s-${i}`, nowMs));
+  }
+  for (let i = 0; i < 50; i++)
+    expect(memory.homeOf(req({ vehicleId: "x", idempotencyKey: `k-${i}` }))).toBe(`s-${i}`);
+});
