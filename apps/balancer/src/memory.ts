@@ -1,15 +1,9 @@
 import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
 import { GridError } from "@evgrid/kit";
-import { Heap } from "heap-js";
+import { ExpiryWheel, expiresOf, indexOf, packHome, SiteTable } from "./memory-homes.ts";
 import { vehicleHomeMs } from "./rebuild.ts";
 import type { Claim, DispatchResult, DispatchStore } from "./types.ts";
 
-/**
- * A home is one number in the map, no object: its expiry (ms) and its substation's index in `sites`, packed as
- * `expiresAtMs * SITES + index` (exact while expiresAtMs < 2^53 / SITES, i.e. until the year 2109). At 200
- * vehicles a second a balancer holds ~24,000 homes: a record and an expiry entry each cost ~90 bytes more.
- */
-const SITES = 2048;
 /**
  * What this balancer remembers about its own dispatches, so retries and repeats go back to the substation
  * that knows them (which then answers with the same session, or refuses a second one for the vehicle):
@@ -31,11 +25,10 @@ export class MemoryStore implements DispatchStore {
   private readonly inflight = new Map<string, Promise<DispatchResult>>();
   /** Vehicles being dispatched here now: two at once could land at two substations (each admits one). */
   private readonly vehiclesInFlight = new Set<string>();
+  /** Each home one number (memory-homes.ts): when it expires, and its substation's index in `sites`. */
   private readonly homes = new Map<string, number>();
   private readonly expiry = new ExpiryWheel();
-  /** Substation ids by index (the few of the grid; re-packed if ever full). */
-  private sites: string[] = [];
-  private siteIndex = new Map<string, number>();
+  private readonly sites = new SiteTable();
 
   constructor(
     private readonly keyTtlMs = 24 * 3_600_000,
@@ -77,9 +70,12 @@ export class MemoryStore implements DispatchStore {
       finish: async (outcome) => {
         if (finished) return;
         finished = true;
-        if (outcome.kind === "admitted") this.remember(req, outcome.session);
-        if (outcome.kind === "uncertain") this.rememberUncertain(req, outcome);
-        this.vehiclesInFlight.delete(vehicleId);
+        try {
+          if (outcome.kind === "admitted") this.remember(req, outcome.session);
+          if (outcome.kind === "uncertain") this.rememberUncertain(req, outcome);
+        } finally {
+          this.vehiclesInFlight.delete(vehicleId);
+        }
       },
     };
   }
@@ -90,7 +86,7 @@ export class MemoryStore implements DispatchStore {
     for (const k of this.keysOf(req)) {
       const home = this.homes.get(k);
       if (home !== undefined && expiresOf(home) > nowMs) return this.siteOf(home);
-      if (home !== undefined) this.homes.delete(k);
+      if (home !== undefined) this.drop(k);
     }
     return undefined;
   }
@@ -137,7 +133,7 @@ export class MemoryStore implements DispatchStore {
   }
 
   async forgetVehicle(vehicleId: string): Promise<void> {
-    this.homes.delete(`vehicle:${vehicleId}`);
+    this.drop(`vehicle:${vehicleId}`);
   }
 
   private keysOf(req: DispatchRequest): string[] {
@@ -153,14 +149,24 @@ export class MemoryStore implements DispatchStore {
 
   private set(k: string, substationId: string, expiresAtMs: number): void {
     this.dropExpired();
-    // A whole ms, so the packing stays exact (a TTL of a fraction of an hour is a fraction of a ms).
-    const atMs = Math.ceil(expiresAtMs);
-    this.homes.delete(k);
-    this.homes.set(k, atMs * SITES + this.indexOf(substationId));
+    this.drop(k);
+    // More than SITES substations holding homes at once: the oldest homes make room (as at the bound).
+    let index = this.sites.take(substationId);
+    for (let oldest = this.oldest(); index === undefined && oldest !== undefined; oldest = this.oldest()) {
+      this.drop(oldest);
+      index = this.sites.take(substationId);
+    }
+    // A whole ms, so the packing stays exact (a TTL of a fraction of an hour is a fraction of a ms); rounded
+    // down, so a home lapses up to a ms early, never late.
+    const atMs = Math.floor(expiresAtMs);
+    this.homes.set(k, packHome(atMs, index as number));
     this.expiry.add(k, atMs);
     if (this.homes.size > this.maxEntries) {
-      const oldest = this.homes.keys().next().value;
-      if (oldest !== undefined) this.homes.delete(oldest);
+      // What has expired goes before a live home does: the wheel drops only seconds that have passed.
+      const nowMs = this.now();
+      for (const name of this.expiry.underWay()) this.dropIfExpired(name, nowMs);
+      const oldest = this.homes.size > this.maxEntries ? this.oldest() : undefined;
+      if (oldest !== undefined) this.drop(oldest);
     }
     // Names of homes replaced or deleted since: rebuilt when they outnumber the live ones.
     if (this.expiry.size > 2 * this.homes.size + 64) {
@@ -172,78 +178,28 @@ export class MemoryStore implements DispatchStore {
   /** O(1) per home dropped (plus O(log s) per second of expiries): the wheel's next second is due first. */
   private dropExpired(): void {
     const nowMs = this.now();
-    this.expiry.takeDue(nowMs, (name) => {
-      const home = this.homes.get(name);
-      // Renewed since: its later expiry is in a later second.
-      if (home !== undefined && expiresOf(home) <= nowMs) this.homes.delete(name);
-    });
+    this.expiry.takeDue(nowMs, (name) => this.dropIfExpired(name, nowMs));
+  }
+
+  /** Renewed since, a home's later expiry is in a later second: only an expired one goes. */
+  private dropIfExpired(name: string, nowMs: number): void {
+    const home = this.homes.get(name);
+    if (home !== undefined && expiresOf(home) <= nowMs) this.drop(name);
+  }
+
+  private drop(name: string): void {
+    const home = this.homes.get(name);
+    if (home === undefined) return;
+    this.homes.delete(name);
+    this.sites.release(indexOf(home));
+  }
+
+  private oldest(): string | undefined {
+    return this.homes.keys().next().value;
   }
 
   private siteOf(home: number): string {
-    return this.sites[home % SITES] as string;
-  }
-
-  private indexOf(substationId: string): number {
-    const known = this.siteIndex.get(substationId);
-    if (known !== undefined) return known;
-    if (this.sites.length === SITES) this.repackSites();
-    const index = this.sites.length;
-    this.sites.push(substationId);
-    this.siteIndex.set(substationId, index);
-    return index;
-  }
-
-  /** Every index taken (2,048 ids seen in this process's life): only the ids homes still use keep one. */
-  private repackSites(): void {
-    const old = this.sites;
-    this.sites = [];
-    this.siteIndex = new Map();
-    for (const [name, home] of this.homes)
-      this.homes.set(name, expiresOf(home) * SITES + this.indexOf(old[home % SITES] as string));
-    if (this.sites.length === SITES) throw new Error("more than 2048 substations hold homes at once");
-  }
-}
-
-const expiresOf = (home: number) => Math.floor(home / SITES);
-
-/**
- * Names by the second they expire in: one array slot per home (the name is the map's own string), and a heap
- * of the seconds that have names. A name whose home was renewed or deleted stays until its second is taken.
- */
-class ExpiryWheel {
-  private readonly names = new Map<number, string[]>();
-  private readonly seconds = new Heap<number>((a, b) => a - b);
-  size = 0;
-
-  add(name: string, expiresAtMs: number): void {
-    const second = Math.ceil(expiresAtMs / 1000);
-    const names = this.names.get(second);
-    if (names) names.push(name);
-    else {
-      this.names.set(second, [name]);
-      this.seconds.push(second);
-    }
-    this.size += 1;
-  }
-
-  /**
-   * Calls `due` with every name of the seconds that have passed by `nowMs` (each checks its home: renewed
-   * ones are not due). A home is dropped at most a second after it expired; until then lookups ignore it.
-   */
-  takeDue(nowMs: number, due: (name: string) => void): void {
-    for (let s = this.seconds.peek(); s !== undefined && s * 1000 <= nowMs; s = this.seconds.peek()) {
-      this.seconds.pop();
-      const names = this.names.get(s) ?? [];
-      this.names.delete(s);
-      this.size -= names.length;
-      for (const name of names) due(name);
-    }
-  }
-
-  clear(): void {
-    this.names.clear();
-    this.seconds.clear();
-    this.size = 0;
+    return this.sites.idAt(indexOf(home));
   }
 }
 

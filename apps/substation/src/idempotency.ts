@@ -8,32 +8,36 @@ import { type Journal, sessionOf } from "./journal.ts";
  */
 export class IdempotencyKeys {
   /**
-   * Keys are scoped to their owner (two callers may use the same key without meeting): by owner, then by the
-   * key as sent, so an entry holds the session's own strings, not a joined copy of them (~90 bytes each, for
-   * the ~10,000 ended sessions a station keeps).
+   * By the key as sent, so an entry holds the session's own strings and no joined copy (~90 bytes each, for
+   * the ~10,000 ended sessions a station keeps). Keys are scoped to their owner (two callers may use the same
+   * key without meeting): a key another owner holds already is kept under owner and key joined, in `clashes`.
    */
-  private readonly byOwner = new Map<string, Map<string, string>>();
+  private readonly byKey = new Map<string, string>();
+  private readonly clashes = new Map<string, string>();
 
   constructor(
     private readonly substationId: string,
     private readonly ttlMs: number,
     private readonly journal: Journal | undefined,
+    /** The owner of a session the station holds; undefined once it no longer does. */
+    private readonly ownerOf: (sessionId: string) => string | undefined,
   ) {}
 
   remember(owner: string, key: string | null, sessionId: string): void {
     if (key === null) return;
-    const keys = this.byOwner.get(owner);
-    if (keys) keys.set(key, sessionId);
-    else this.byOwner.set(owner, new Map([[key, sessionId]]));
+    const first = this.byKey.get(key);
+    const firstOwner = first === undefined ? undefined : this.ownerOf(first);
+    if (firstOwner === undefined || firstOwner === owner || first === sessionId)
+      this.byKey.set(key, sessionId);
+    else this.clashes.set(scopedKey(owner, key), sessionId);
   }
 
   /** Forgets the key unless a newer session has taken it since. */
   forget(owner: string, key: string | null, sessionId: string): void {
     if (key === null) return;
-    const keys = this.byOwner.get(owner);
-    if (keys?.get(key) !== sessionId) return;
-    keys.delete(key);
-    if (keys.size === 0) this.byOwner.delete(owner);
+    if (this.byKey.get(key) === sessionId) this.byKey.delete(key);
+    else if (this.clashes.get(scopedKey(owner, key)) === sessionId)
+      this.clashes.delete(scopedKey(owner, key));
   }
 
   /**
@@ -47,7 +51,9 @@ export class IdempotencyKeys {
     held: (id: string) => Session | undefined,
   ): Session | undefined {
     const sinceMs = nowMs - this.ttlMs;
-    const id = this.byOwner.get(owner)?.get(key);
+    const first = this.byKey.get(key);
+    const id =
+      first !== undefined && this.ownerOf(first) === owner ? first : this.clashes.get(scopedKey(owner, key));
     const inMemory = id === undefined ? undefined : held(id);
     if (inMemory) {
       const honoured = inMemory.status === "active" || Date.parse(inMemory.startedAt) >= sinceMs;
@@ -57,3 +63,5 @@ export class IdempotencyKeys {
     return rec ? sessionOf(rec, this.substationId) : undefined;
   }
 }
+
+const scopedKey = (owner: string, key: string) => `${owner}\u0000${key}`;

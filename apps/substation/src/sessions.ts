@@ -82,6 +82,11 @@ export class SessionBook {
     this.ended.delete(oldest);
   }
 
+  /** Whose session this is, if the station holds it (active or ended): what idempotency keys are scoped to. */
+  ownerOf(sessionId: string): string | undefined {
+    return this.active.get(sessionId)?.owner ?? this.ended.get(sessionId)?.owner;
+  }
+
   endedSession(sessionId: string): Session | undefined {
     const ended = this.ended.get(sessionId);
     return ended && wireOf(ended);
@@ -113,7 +118,8 @@ interface Ended {
   durationS: number | null;
   energyKwh: number | null;
   deliveredKwh: number;
-  endedAtMs: number;
+  /** null only for a row of an old journal that ended without a time. */
+  endedAtMs: number | null;
   endReason: Session["endReason"];
   idempotencyKey: string | null;
   owner: string;
@@ -144,7 +150,7 @@ function compact(s: Session): Ended {
     durationS: s.durationS,
     energyKwh: s.energyKwh,
     deliveredKwh: s.deliveredKwh,
-    endedAtMs: Date.parse(s.endedAt ?? s.startedAt),
+    endedAtMs: s.endedAt === null ? null : Date.parse(s.endedAt),
     endReason: s.endReason,
     idempotencyKey: s.idempotencyKey,
     owner: s.owner,
@@ -168,7 +174,7 @@ function wireOf(e: Ended): Session {
     energyKwh: e.energyKwh,
     deliveredKwh: e.deliveredKwh,
     expectedEndAt: null,
-    endedAt: new Date(e.endedAtMs).toISOString(),
+    endedAt: e.endedAtMs === null ? null : new Date(e.endedAtMs).toISOString(),
     endReason: e.endReason,
     idempotencyKey: e.idempotencyKey,
     owner: e.owner,

@@ -78,7 +78,9 @@ export abstract class StationCore {
     this.now = opts.now ?? Date.now;
     this.scheduler = opts.scheduler;
     this.hooks = { onStart: opts.onStart, onEnd: opts.onEnd, onRefuse: opts.onRefuse };
-    const keys = new IdempotencyKeys(this.id, opts.idempotencyTtlMs ?? 24 * 3_600_000, opts.journal);
+    const keys = new IdempotencyKeys(this.id, opts.idempotencyTtlMs ?? 24 * 3_600_000, opts.journal, (id) =>
+      this.book.ownerOf(id),
+    );
     this.book = new SessionBook(keys, opts.endedRetention ?? 10_000);
     this.pool = new PowerPool((cls) => this.energyDue(cls), opts.scheduler);
     this.crossings = new CrossingTimer(

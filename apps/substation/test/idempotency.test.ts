@@ -104,3 +104,29 @@ describe("idempotency keys beyond memory (issue 8, point 6)", () => {
     ).rejects.toThrow(expect.objectContaining({ code: "CONFLICT", reason: "IDEMPOTENCY_KEY_REUSED" }));
   });
 });
+
+test("two owners' same key at once: each replays their own session, from memory alone", async () => {
+  const clock = { ms: 9_000_000 };
+  // No journal: what the station holds in memory must tell the two apart by itself.
+  const station = new Station({ id: "sub-m", capacityKw: 1000, endedRetention: 3, now: () => clock.ms });
+  open.push(station);
+  const alices = (await station.start(req({ vehicleId: "a", idempotencyKey: "order-7" }))).session;
+  const bobs = (await station.start(req({ vehicleId: "b", idempotencyKey: "order-7", owner: BOB }))).session;
+  expect(bobs.sessionId).not.toBe(alices.sessionId);
+  const replayOf = async (owner: string, vehicleId: string) =>
+    (await station.start(req({ vehicleId, idempotencyKey: "order-7", owner }))).session.sessionId;
+  expect(await replayOf(ALICE, "a")).toBe(alices.sessionId);
+  expect(await replayOf(BOB, "b")).toBe(bobs.sessionId);
+  // Both end, and are still held: both still replay.
+  station.stop(alices.sessionId);
+  station.stop(bobs.sessionId);
+  expect(await replayOf(BOB, "b")).toBe(bobs.sessionId);
+  expect(await replayOf(ALICE, "a")).toBe(alices.sessionId);
+  // Alice's falls out of memory first (it ended first): Bob's key still finds his own.
+  for (let i = 0; i < 2; i++)
+    station.stop((await station.start(req({ vehicleId: `other-${i}` }))).session.sessionId);
+  expect(station.list("ended", 10).map((e) => e.sessionId)).toEqual(
+    expect.not.arrayContaining([alices.sessionId]),
+  );
+  expect(await replayOf(BOB, "b")).toBe(bobs.sessionId);
+});
