@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { dispatchRequestSchema } from "@evgrid/contract";
 import { Journal } from "../src/journal.ts";
-import { Station } from "../src/station.ts";
+import { soakStation } from "./soak-station.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -20,14 +20,7 @@ const owners = Number(values.owners);
 const dir = mkdtempSync(join(tmpdir(), "evgrid-heap-"));
 const journal = new Journal(join(dir, "substation.sqlite"));
 const clock = { ms: 1_700_000_000_000 };
-const s = new Station({
-  id: "substation-1",
-  capacityKw: 1_000_000,
-  journal,
-  endedRetention: 10_000,
-  idempotencyTtlMs: 60_000,
-  now: () => clock.ms,
-});
+const s = soakStation(journal, clock);
 // As the soak's requests arrive: parsed from JSON (fresh strings each), a key each, ended after it.
 const one = async (i: number) => {
   const n = i % owners;

@@ -10,19 +10,12 @@ import { IdempotencyKeys } from "../src/idempotency.ts";
 import { Journal } from "../src/journal.ts";
 import { sessionOf } from "../src/journal-rows.ts";
 import { SessionBook } from "../src/sessions.ts";
-import { Station } from "../src/station.ts";
 import { open, tempDir } from "./fixtures.ts";
+import { soakStation } from "./soak-station.ts";
 
 function station(clock: { ms: number }) {
   const journal = new Journal(join(tempDir("evgrid-mem-"), "substation.sqlite"));
-  const s = new Station({
-    id: "substation-1",
-    capacityKw: 1_000_000,
-    journal,
-    endedRetention: 10_000,
-    idempotencyTtlMs: 60_000,
-    now: () => clock.ms,
-  });
+  const s = soakStation(journal, clock);
   open.push(s, journal);
   return s;
 }

@@ -29,9 +29,12 @@ export const demandArb = (deadlines: boolean) =>
       }),
     );
 
-/** A site whose capacity covers the minimums (admission guarantees that). */
-export const siteArb = (deadlines: boolean) =>
-  fc.array(demandArb(deadlines), { minLength: 1, maxLength: 40 }).chain((demands) =>
+/** A site for these demands whose capacity covers the minimums (admission guarantees that). */
+export const coveringSite = <D extends { minKw: number; maxKw: number }>(
+  demand: fc.Arbitrary<D>,
+  maxLength: number,
+) =>
+  fc.array(demand, { minLength: 1, maxLength }).chain((demands) =>
     fc.record({
       demands: fc.constant(demands),
       availableKw: fc.double({
@@ -41,3 +44,5 @@ export const siteArb = (deadlines: boolean) =>
       }),
     }),
   );
+
+export const siteArb = (deadlines: boolean) => coveringSite(demandArb(deadlines), 40);

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { type Demand, shareFairly } from "../src/water-filling.ts";
+import { coveringSite } from "./need-arbitraries.ts";
 
 const EPS = 1e-6;
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -13,17 +14,7 @@ const demandArb = fc
   })
   .map(({ maxKw, minFraction }): Demand => ({ maxKw, minKw: Math.max(0.1, maxKw * minFraction) }));
 
-/** A site whose capacity covers the minimums (admission guarantees that). */
-const siteArb = fc.array(demandArb, { minLength: 1, maxLength: 60 }).chain((demands) =>
-  fc.record({
-    demands: fc.constant(demands),
-    availableKw: fc.double({
-      min: sum(demands.map((d) => d.minKw)),
-      max: sum(demands.map((d) => d.maxKw)) * 1.5,
-      noNaN: true,
-    }),
-  }),
-);
+const siteArb = coveringSite(demandArb, 60);
 
 describe("shareFairly", () => {
   test("everyone gets their maximum when power is plentiful", () => {
