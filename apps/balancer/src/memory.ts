@@ -84,9 +84,8 @@ export class MemoryStore implements DispatchStore {
   homeOf(req: DispatchRequest): string | undefined {
     const nowMs = this.now();
     for (const k of this.keysOf(req)) {
-      const home = this.homes.get(k);
-      if (home !== undefined && expiresOf(home) > nowMs) return this.siteOf(home);
-      if (home !== undefined) this.drop(k);
+      const site = this.liveSite(k, nowMs);
+      if (site !== undefined) return site;
     }
     return undefined;
   }
@@ -95,8 +94,7 @@ export class MemoryStore implements DispatchStore {
   isRetry(req: DispatchRequest): boolean {
     if (req.idempotencyKey === undefined) return false;
     const key = keyOf(req);
-    const home = this.homes.get(key);
-    return this.inflight.has(key) || (home !== undefined && expiresOf(home) > this.now());
+    return this.inflight.has(key) || this.liveSite(key, this.now()) !== undefined;
   }
 
   remember(req: DispatchRequest, session: Session): void {
@@ -120,16 +118,14 @@ export class MemoryStore implements DispatchStore {
   ) {
     const nowMs = this.now();
     if (req.idempotencyKey !== undefined) this.set(keyOf(req), outcome.at, nowMs + this.keyTtlMs);
-    const home = this.homes.get(`vehicle:${req.vehicleId}`);
     const keep = outcome.charging === true || outcome.asked === false;
-    if (keep && home !== undefined && this.siteOf(home) === outcome.at && expiresOf(home) > nowMs) return;
+    if (keep && this.liveSite(`vehicle:${req.vehicleId}`, nowMs) === outcome.at) return;
     this.set(`vehicle:${req.vehicleId}`, outcome.at, nowMs + this.keyTtlMs);
   }
 
   /** The substation of this vehicle's active session, as this balancer last knew it. */
   async vehicleHome(vehicleId: string): Promise<string | undefined> {
-    const home = this.homes.get(`vehicle:${vehicleId}`);
-    return home !== undefined && expiresOf(home) > this.now() ? this.siteOf(home) : undefined;
+    return this.liveSite(`vehicle:${vehicleId}`, this.now());
   }
 
   async forgetVehicle(vehicleId: string): Promise<void> {
@@ -198,8 +194,13 @@ export class MemoryStore implements DispatchStore {
     return this.homes.keys().next().value;
   }
 
-  private siteOf(home: number): string {
-    return this.sites.idAt(indexOf(home));
+  /** The substation of this home while it lasts; an expired one is dropped here (it is of no use). */
+  private liveSite(name: string, nowMs: number): string | undefined {
+    const home = this.homes.get(name);
+    if (home === undefined) return undefined;
+    if (expiresOf(home) > nowMs) return this.sites.idAt(indexOf(home));
+    this.drop(name);
+    return undefined;
   }
 }
 
