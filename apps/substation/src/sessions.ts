@@ -2,6 +2,7 @@ import type { Priority, Session } from "@evgrid/contract";
 import type { LongTimeout } from "@evgrid/kit";
 import type { Departure } from "./departures.ts";
 import type { IdempotencyKeys } from "./idempotency.ts";
+import { type SessionRecord, sessionOf } from "./journal-rows.ts";
 import type { EnergyGoal, PowerClass } from "./power-class.ts";
 
 /** A session charging now, as the station keeps it. */
@@ -44,6 +45,8 @@ export class SessionBook {
   private readonly byVehicle = new Map<string, string>();
 
   constructor(
+    /** The station's own id, which its ended sessions name. */
+    private readonly substationId: string,
     readonly keys: IdempotencyKeys,
     /** Ended sessions kept in memory. */
     readonly retention: number,
@@ -89,11 +92,11 @@ export class SessionBook {
 
   endedSession(sessionId: string): Session | undefined {
     const ended = this.ended.get(sessionId);
-    return ended && wireOf(ended);
+    return ended && wireOf(ended, this.substationId);
   }
 
   *endedSessions(): IterableIterator<Session> {
-    for (const ended of this.ended.values()) yield wireOf(ended);
+    for (const ended of this.ended.values()) yield wireOf(ended, this.substationId);
   }
 }
 
@@ -103,27 +106,12 @@ const NO_DEPARTURE: Tail = Object.freeze({ departAt: null, projectedKwh: null, o
 const NO_DEPARTURE_JOURNALED: Tail = Object.freeze({ departAt: null });
 
 /**
- * An ended session as a station keeps it (10,000 of them by default): times as numbers, not ISO strings, and
- * what every ended session shares (status, no power, no expected end, no departure) not held per session;
- * its wire form is rebuilt when asked for, identical.
+ * An ended session as a station keeps it (10,000 of them by default): its journal record (times as numbers,
+ * not ISO strings; what every ended session shares not held per session), its cap, and its departure fields
+ * as it ended. Its wire form is rebuilt when asked for, identical, as the journal's rows are (sessionOf).
  */
-interface Ended {
-  sessionId: string;
-  substationId: string;
-  vehicleId: string;
-  minKw: number;
-  maxKw: number;
+interface Ended extends SessionRecord {
   capKw: number | null;
-  startedAtMs: number;
-  durationS: number | null;
-  energyKwh: number | null;
-  deliveredKwh: number;
-  /** null only for a row of an old journal that ended without a time. */
-  endedAtMs: number | null;
-  endReason: Session["endReason"];
-  idempotencyKey: string | null;
-  owner: string;
-  priority: Priority;
   tail: Tail;
 }
 
@@ -141,44 +129,27 @@ function compact(s: Session): Ended {
   }
   return {
     sessionId: s.sessionId,
-    substationId: s.substationId,
     vehicleId: s.vehicleId,
     minKw: s.minKw,
     maxKw: s.maxKw,
-    capKw: s.capKw,
     startedAtMs: Date.parse(s.startedAt),
     durationS: s.durationS,
     energyKwh: s.energyKwh,
     deliveredKwh: s.deliveredKwh,
+    status: "ended",
     endedAtMs: s.endedAt === null ? null : Date.parse(s.endedAt),
     endReason: s.endReason,
     idempotencyKey: s.idempotencyKey,
     owner: s.owner,
     priority: s.priority,
+    departAtMs: null, // the departure is the tail's, as it ended
+    capKw: s.capKw,
     tail,
   };
 }
 
-function wireOf(e: Ended): Session {
-  return {
-    sessionId: e.sessionId,
-    substationId: e.substationId,
-    vehicleId: e.vehicleId,
-    minKw: e.minKw,
-    maxKw: e.maxKw,
-    capKw: e.capKw,
-    allocatedKw: 0,
-    status: "ended",
-    startedAt: new Date(e.startedAtMs).toISOString(),
-    durationS: e.durationS,
-    energyKwh: e.energyKwh,
-    deliveredKwh: e.deliveredKwh,
-    expectedEndAt: null,
-    endedAt: e.endedAtMs === null ? null : new Date(e.endedAtMs).toISOString(),
-    endReason: e.endReason,
-    idempotencyKey: e.idempotencyKey,
-    owner: e.owner,
-    priority: e.priority,
-    ...e.tail,
-  };
-}
+const wireOf = (e: Ended, substationId: string): Session => ({
+  ...sessionOf(e, substationId),
+  capKw: e.capKw,
+  ...e.tail,
+});

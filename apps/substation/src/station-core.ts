@@ -81,7 +81,7 @@ export abstract class StationCore {
     const keys = new IdempotencyKeys(this.id, opts.idempotencyTtlMs ?? 24 * 3_600_000, opts.journal, (id) =>
       this.book.ownerOf(id),
     );
-    this.book = new SessionBook(keys, opts.endedRetention ?? 10_000);
+    this.book = new SessionBook(this.id, keys, opts.endedRetention ?? 10_000);
     this.pool = new PowerPool((cls) => this.energyDue(cls), opts.scheduler);
     this.crossings = new CrossingTimer(
       opts.reshareMinMs ?? 1000,

@@ -63,6 +63,7 @@ test("an ended session held costs one record and its own strings, with one owner
 
 test("an ended session from an old journal, without an end time, reads back without one", () => {
   const book: SessionBook = new SessionBook(
+    "s",
     new IdempotencyKeys("s", 1000, undefined, (id) => book.ownerOf(id)),
     10,
   );
