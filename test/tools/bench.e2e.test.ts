@@ -20,6 +20,9 @@ describe("bun run bench --smoke", () => {
     }
     // With every session admitted, nothing is refused (one slow call on a busy machine is a typed 503).
     expect(r.system.tracesOff.notOk).toBeLessThanOrEqual(1);
+    // The chain's CPU is read from every app on the request path: a process not found would read as 0.
+    for (const app of ["chargeApi", "balancer", "substations"])
+      expect({ app, found: r.system.tracesOff.cpuUsPerRequest[app] > 0 }).toEqual({ app, found: true });
     expect(r.tracesExported.exports).toBeGreaterThan(0);
     expect(r.burst).toMatchObject({ requests: 100, admitted: 100, breaches: 0 });
     const names = r.targets.map((t: { name: string }) => t.name);

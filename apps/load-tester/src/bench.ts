@@ -11,7 +11,7 @@ import { cpuMs, repoRoot, spawnListening, startDev } from "@evgrid/testing";
 import { type BenchResults, renderReport, writeReport } from "./bench/report.ts";
 import { type BurstResult, burst, closedLoad, type Throughput } from "./bench/run.ts";
 import { type StationCost, stationCost } from "./bench/station-cost.ts";
-import { benchTargets, type SystemRun } from "./bench/targets.ts";
+import { benchTargets, type ChainCpu, chainCpuUs, type SystemRun } from "./bench/targets.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -109,14 +109,31 @@ async function system(o: SystemOptions): Promise<SystemRun> {
   );
   try {
     // The balancer's own CPU per dispatch isolates the cost of choosing from the machine-wide effect of
-    // the other processes on a few cores.
-    const [balancerPid] = await dev.pidsOf("apps/balancer/");
-    const before = balancerPid ? await cpuMs(balancerPid) : 0;
+    // the other processes on a few cores; the chain's CPU per request (every thread of each app on the
+    // request path, the idle gateway left out) is issue 21's absolute target.
+    const pids = {
+      chargeApi: await dev.pidsOf("apps/charge-api/"),
+      balancer: await dev.pidsOf("apps/balancer/"),
+      substations: await dev.pidsOf("apps/substation/"),
+    };
+    const cpuOf = async (list: number[]) => (await Promise.all(list.map(cpuMs))).reduce((a, b) => a + b, 0);
+    const cpuNow = async () => ({
+      chargeApi: await cpuOf(pids.chargeApi),
+      balancer: await cpuOf(pids.balancer),
+      substations: await cpuOf(pids.substations),
+    });
+    const before = await cpuNow();
     const t = await closedLoad(dev.urls.chargeApi, LOAD);
-    const after = balancerPid ? await cpuMs(balancerPid) : 0;
-    // Warm-up requests are in the CPU window too: divide by every request the balancer served.
+    const after = await cpuNow();
+    // Warm-up requests are in the CPU window too: divide by every request the chain served.
     const served = t.requests * (1 + LOAD.warmupS / LOAD.durationS);
-    return { ...t, balancerCpuUsPerDispatch: ((after - before) * 1000) / served };
+    const perRequest = (k: keyof typeof before) => ((after[k] - before[k]) * 1000) / served;
+    const cpuUsPerRequest = {
+      chargeApi: perRequest("chargeApi"),
+      balancer: perRequest("balancer"),
+      substations: perRequest("substations"),
+    };
+    return { ...t, balancerCpuUsPerDispatch: cpuUsPerRequest.balancer, cpuUsPerRequest };
   } finally {
     await dev.terminate();
     await dev[Symbol.asyncDispose]();
@@ -150,7 +167,13 @@ async function burstRun(replicas = 1): Promise<BurstResult> {
 }
 
 say(`bench: ${quick ? "quick " : ""}closed model, ${LOAD.concurrency} users, ${LOAD.durationS} s per run`);
-const line = (name: string, t: Throughput) => say(`  ${name.padEnd(40)} ${t.perS.toFixed(0)} req/s`);
+const line = (name: string, t: Throughput & { cpuUsPerRequest?: ChainCpu }) => {
+  const c = t.cpuUsPerRequest;
+  const cpu = c
+    ? `, CPU ${chainCpuUs(c).toFixed(0)} µs/req (charge-api ${c.chargeApi.toFixed(0)}, balancer ${c.balancer.toFixed(0)}, substations ${c.substations.toFixed(0)})`
+    : "";
+  say(`  ${name.padEnd(40)} ${t.perS.toFixed(0)} req/s${cpu}`);
+};
 const bare = await bareChain("http");
 line("bare chain, HTTP", bare);
 const bareWs = smoke ? undefined : await bareChain("ws");

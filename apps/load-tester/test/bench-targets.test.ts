@@ -3,6 +3,7 @@ import type { BurstResult, Throughput } from "../src/bench/run.ts";
 import { type BenchMeasurements, benchTargets, type SystemRun } from "../src/bench/targets.ts";
 
 const run = (perS: number, p99Ms: number, balancerCpuUsPerDispatch = 100): SystemRun => ({
+  cpuUsPerRequest: { chargeApi: 70, balancer: balancerCpuUsPerDispatch, substations: 80 },
   requests: perS * 8,
   perS,
   latency: { count: perS * 8, meanMs: 1, p50Ms: 1, p90Ms: 1, p99Ms, maxMs: p99Ms },
@@ -64,6 +65,10 @@ describe("bench targets", () => {
     });
     expect(t["p99 vs the bare chain's p99 (traces off)"]).toMatchObject({ value: 2, limit: 2, ok: true });
     expect(t["balancer CPU per dispatch, 128 substations / 2"]).toMatchObject({ value: 1.25, ok: true });
+    // The chain's CPU is its three apps' sum (70 + 100 + 80), at its limit.
+    expect(
+      t["CPU per request, whole chain (charge-api + balancer + substations), traces off, µs"],
+    ).toMatchObject({ value: 250, limit: 250, ok: true });
     expect(t["throughput at 32 substations / at 2"]?.value).toBeCloseTo(0.8, 12);
     expect(t["journal: group commit (sync normal) / in memory"]?.value).toBeCloseTo(0.95, 12);
     expect(t["burst: load spread <= one request's share of the smallest substation"]).toMatchObject({
@@ -77,7 +82,7 @@ describe("bench targets", () => {
     expect(four?.limit).toBeCloseTo(0.00275 * 376, 9);
     expect(four?.ok).toBe(true);
     expect(Object.values(t).every((x) => x.ok)).toBe(true);
-    expect(Object.keys(t)).toHaveLength(15);
+    expect(Object.keys(t)).toHaveLength(16);
   });
 
   test("one step past any limit is not met", () => {
@@ -88,6 +93,10 @@ describe("bench targets", () => {
         (m) => ((m.tracesOn as SystemRun).perS = 849),
       ],
       ["p99 vs the bare chain's p99 (traces off)", (m) => (m.tracesOff.latency.p99Ms = 21)],
+      [
+        "CPU per request, whole chain (charge-api + balancer + substations), traces off, µs",
+        (m) => (m.tracesOff.cpuUsPerRequest.substations = 80.5),
+      ],
       [
         "balancer CPU per dispatch, 128 substations / 2",
         (m) => ((m.substations128 as SystemRun).balancerCpuUsPerDispatch = 126),
@@ -128,6 +137,6 @@ describe("bench targets", () => {
     delete m.simulateS;
     const names = benchTargets(m).map((t) => t.name);
     expect(names).not.toContain("throughput at 32 substations / at 2");
-    expect(names).toHaveLength(7);
+    expect(names).toHaveLength(8);
   });
 });

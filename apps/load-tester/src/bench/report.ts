@@ -6,9 +6,9 @@ import { resolve } from "node:path";
 import { repoRoot } from "@evgrid/testing";
 import type { BurstResult, Throughput } from "./run.ts";
 import type { StationCost } from "./station-cost.ts";
-import { blindRequests, type Target } from "./targets.ts";
+import { blindRequests, type ChainCpu, chainCpuUs, type Target } from "./targets.ts";
 
-type Run = Throughput & { balancerCpuUsPerDispatch?: number };
+type Run = Throughput & { balancerCpuUsPerDispatch?: number; cpuUsPerRequest?: ChainCpu };
 
 export interface BenchResults {
   machine: { cpu: string; cores: number; memoryGiB: number; kernel: string; bun: string };
@@ -59,11 +59,11 @@ export function renderReport(results: BenchResults) {
   const f2 = (x: number) => x.toFixed(2);
   /** Enough digits that a value and its limit never round to the wrong side of each other. */
   const num = (x: number) => (x !== 0 && Math.abs(x) < 0.1 ? x.toPrecision(3) : x.toFixed(2));
-  const row = (name: string, t: Throughput & { balancerCpuUsPerDispatch?: number }, base: Throughput) =>
-    `| ${name} | ${f0(t.perS)} | ${f2(t.perS / base.perS)} | ${t.latency.p50Ms} | ${t.latency.p99Ms} | ${t.notOk} | ${
-      t.balancerCpuUsPerDispatch === undefined ? "" : f0(t.balancerCpuUsPerDispatch)
-    } |`;
-  const rows: [string, (Throughput & { balancerCpuUsPerDispatch?: number }) | undefined][] = [
+  const cpu = (c: ChainCpu | undefined) =>
+    c ? `${f0(chainCpuUs(c))} (${f0(c.chargeApi)} / ${f0(c.balancer)} / ${f0(c.substations)})` : "";
+  const row = (name: string, t: Throughput & { cpuUsPerRequest?: ChainCpu }, base: Throughput) =>
+    `| ${name} | ${f0(t.perS)} | ${f2(t.perS / base.perS)} | ${t.latency.p50Ms} | ${t.latency.p99Ms} | ${t.notOk} | ${cpu(t.cpuUsPerRequest)} |`;
+  const rows: [string, (Throughput & { cpuUsPerRequest?: ChainCpu }) | undefined][] = [
     ["bare chain: 3 Bun.serve processes, HTTP (fetch) hops", bare],
     ["bare chain: HTTP in, then WebSocket hops", bareWs],
     ["system: metrics on, traces off (2 substations)", tracesOff],
@@ -76,7 +76,7 @@ export function renderReport(results: BenchResults) {
     ["system: 128 substations (2 processes)", substations128],
   ];
   const table = [
-    "| run | req/s | vs bare | p50 ms | p99 ms | not 200 | balancer CPU µs/dispatch |",
+    "| run | req/s | vs bare | p50 ms | p99 ms | not 200 | CPU µs/req: chain (charge-api / balancer / substations) |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...rows.flatMap(([name, t]) => (t ? [row(name, t, bare)] : [])),
   ].join("\n");
