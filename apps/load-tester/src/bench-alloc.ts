@@ -4,25 +4,52 @@
  * the ratios printed come from the same minute of a shared machine. CPU per request is every thread of
  * every process of the chain (the load generator excluded). With --wrk, the load is `wrk -c32` on the
  * system and CPU is also printed per thread (the table in BENCHMARKS.md).
- *   bun run bench:alloc [--pairs 3] [--seconds 3] [--warmup-s 5] [--wrk] [--settings 100,-1]
+ *   bun run bench:alloc [--pairs 3] [--seconds 3] [--warmup-s 5] [--wrk] [--settings=100,-1] (--help)
  */
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { numberFlag, parseCommandLine } from "@evgrid/kit/cli";
 import { spawnListening, startDev } from "@evgrid/testing";
+import { z } from "zod";
 import { closedLoad } from "./bench/run.ts";
 import { byThreadName, type Sample, sample } from "./bench/threads.ts";
 
-const { values } = parseArgs({
-  args: Bun.argv.slice(2),
-  options: {
-    pairs: { type: "string", default: "3" },
-    seconds: { type: "string", default: "3" },
-    // Long enough that the JIT has compiled the hot path: its compiler threads are a warm-up cost.
-    "warmup-s": { type: "string", default: "5" },
-    wrk: { type: "boolean", default: false },
-    // mimalloc 3's default purge delay is 100 ms (MIMALLOC_VERBOSE=1 bun -e 1 prints it); -1: never purge.
-    settings: { type: "string", default: "100,-1" },
+const HELP = `Usage: bun run bench:alloc [options]
+
+The allocator's purge setting (MIMALLOC_PURGE_DELAY) in back-to-back pairs: the bare three-process HTTP
+chain and the system (bun run dev, one substation, metrics on, traces off), each half with the same setting
+for every process. Prints req/s, p99, CPU per request (every thread of every app) and page faults per request.
+
+Options:
+  --pairs <n>          pairs to run, the order alternating                      (default: 3)
+  --seconds <s>        measured seconds per run                                 (default: 3)
+  --warmup-s <s>       load before each measured run (the JIT's warm-up)         (default: 5)
+  --wrk                load with \`wrk -c32\` and print CPU per thread (needs wrk)
+  --settings=<a,b>     purge delays to compare, ms; -1 never purges            (default: 100,-1)
+                       (write it with "=": a value starting with "-" is read as a flag otherwise)
+  -h, --help           show this help`;
+
+const values = parseCommandLine({
+  command: "bench:alloc",
+  help: HELP,
+  flags: {
+    pairs: { type: "string" },
+    seconds: { type: "string" },
+    "warmup-s": { type: "string" },
+    wrk: { type: "boolean" },
+    settings: { type: "string" },
   },
+  schema: z.object({
+    pairs: numberFlag(1, { integer: true }).default(3),
+    seconds: numberFlag(0.5).default(3),
+    // Long enough that the JIT has compiled the hot path: its compiler threads are a warm-up cost.
+    "warmup-s": numberFlag(0).default(5),
+    wrk: z.boolean().default(false),
+    // mimalloc 3's default purge delay is 100 ms (MIMALLOC_VERBOSE=1 bun -e 1 prints it); -1: never purge.
+    settings: z
+      .string()
+      .regex(/^-?\d+(,-?\d+)*$/, "must be delays in ms separated by commas, like 100,-1")
+      .default("100,-1"),
+  }),
 });
 const durationS = Number(values.seconds);
 const LOAD = { concurrency: 64, durationS, warmupS: 0, sessionS: 1 };
@@ -133,7 +160,7 @@ async function system(purge: string): Promise<Measured> {
 }
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
-const settings = (values.settings ?? "100,-1").split(",");
+const settings = values.settings.split(",");
 console.log(
   `bench:alloc: ${values.pairs} pairs, ${durationS} s per run, ${values.wrk ? "wrk -c32" : "closed model, 64 users"}, MIMALLOC_PURGE_DELAY in ${settings.join(" / ")}`,
 );

@@ -4,24 +4,47 @@
  * memory (RSS) every --sample-s, and at the end each app's last RSS over its RSS at the first sample (the
  * target: ≤ 1.3 after 10 minutes). The allocator setting is the dev runner's unless MIMALLOC_PURGE_DELAY
  * is in the environment (100 is mimalloc's default, -1 never purges).
- *   bun run soak:chain [--duration-s 600] [--rate 200] [--sample-s 60] [--retention-s 60]
+ *   bun run soak:chain [--duration-s 600] [--rate 200] [--sample-s 60] [--retention-s 60] (--help)
  */
-import { parseArgs } from "node:util";
 import type { AppRouter } from "@evgrid/charge-api";
+import { numberFlag, parseCommandLine } from "@evgrid/kit/cli";
 import { rssBytes, startDev } from "@evgrid/testing";
 import { createTRPCClient, httpLink } from "@trpc/client";
+import { z } from "zod";
 import { chargeRequests } from "./load/charge.ts";
 import { runOpen } from "./load/driver.ts";
 import { RunStats, summarizeLatency } from "./load/stats.ts";
 
-const { values } = parseArgs({
-  args: Bun.argv.slice(2),
-  options: {
-    "duration-s": { type: "string", default: "600" },
-    rate: { type: "string", default: "200" },
-    "sample-s": { type: "string", default: "60" },
-    "retention-s": { type: "string", default: "60" },
+const HELP = `Usage: bun run soak:chain [options]
+
+Starts the whole chain (bun run dev: charge-api, balancer, one substation, the OCPP gateway) and sends it new
+vehicles at a steady rate through the public API (1 s sessions). Every --sample-s it prints each app's
+resident memory (RSS); at the end, each app's last RSS over its first sample (issue 21's target: <= 1.3
+after 10 minutes). The allocator setting is the dev runner's (MIMALLOC_PURGE_DELAY=-1) unless the shell
+sets MIMALLOC_PURGE_DELAY.
+
+Options:
+  --duration-s <s>     how long to send                                   (default: 600)
+  --rate <n/s>         new vehicles per second                            (default: 200)
+  --sample-s <s>       how often to read each app's RSS                   (default: 60)
+  --retention-s <s>    how long ended sessions and idempotency keys are kept (default: 60)
+  -h, --help           show this help`;
+
+const values = parseCommandLine({
+  command: "soak:chain",
+  help: HELP,
+  flags: {
+    "duration-s": { type: "string" },
+    rate: { type: "string" },
+    "sample-s": { type: "string" },
+    "retention-s": { type: "string" },
   },
+  schema: z.object({
+    "duration-s": numberFlag(1).default(600),
+    rate: numberFlag(1).default(200),
+    "sample-s": numberFlag(1).default(60),
+    "retention-s": numberFlag(1).default(60),
+  }),
 });
 const durationS = Number(values["duration-s"]);
 const rate = Number(values.rate);
