@@ -129,9 +129,12 @@ export class Journal {
   /**
    * The newest ended session this owner started with this key since `sinceMs`, if the journal still has it:
    * one index lookup. Active sessions' keys are the station's (it holds every active session in memory).
+   * Most keys asked about are new (a first request, not a retry): those are answered by `anyEndByKey`.
    */
   findByKey(owner: string, key: string, sinceMs: number): SessionRecord | null {
-    const row = this.db.query(QUERIES.endByKey).get({ owner, key, sinceMs }) as EventRow | null;
+    const params = { owner, key, sinceMs };
+    if (this.db.query(QUERIES.anyEndByKey).get(params) === null) return null;
+    const row = this.db.query(QUERIES.endByKey).get(params) as EventRow | null;
     return row ? recordOf(row) : null;
   }
 

@@ -208,6 +208,7 @@ describe("retention and charge detail records (issue 8, point 7)", () => {
     // Lookups by session, by key, of the last checkpoint: each through its partial index.
     expect(plans.endById?.join()).toContain("USING INDEX events_end_by_session");
     expect(plans.endByKey?.join()).toContain("USING INDEX events_end_by_key");
+    expect(plans.anyEndByKey?.join()).toContain("USING COVERING INDEX events_end_by_key");
     expect(plans.lastCheckpoint?.join()).toContain("USING INDEX events_checkpoints");
     // Replay, export and pruning: a range of the rowid (the log's order), from a position on or up to one.
     for (const name of ["replay", "unexported", "prune"])
