@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Balancers } from "@evgrid/balancer/pool";
 import { type ChargeRequest, type Priority, reasons, type SessionUpdate } from "@evgrid/contract";
 import {
@@ -117,7 +116,7 @@ export class ChargeDesk {
     if (waits) this.waitingNow += 1;
     // Every dispatch carries a key (the caller's, or one made here): an answer that cannot say whether a
     // session started hands it back, and a retry with it settles the question (never a second session).
-    const idempotencyKey = input.idempotencyKey ?? `auto:${randomUUID()}`;
+    const idempotencyKey = input.idempotencyKey ?? `auto:${Bun.randomUUIDv7()}`;
     try {
       // Several replicas sharing state: an answer that never came is asked again on another replica.
       const retryUncertain = this.balancers.count > 1 && this.balancers.allShared;
