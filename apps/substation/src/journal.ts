@@ -38,8 +38,8 @@ export { type SessionRecord, sessionOf } from "./journal-rows.ts";
  * (WAL). Admissions are written before they are answered; `synchronous = NORMAL` makes each commit durable
  * against a process crash (kill -9), `FULL` (sync: "full") against a power loss too. The writes of a group
  * (journal-writes.ts) are one transaction: one WAL commit for many admissions, ends and a checkpoint.
- * The active sessions are kept here too, rebuilt at open by replaying the log from the last checkpoint, so an
- * end is written whole and never needs a read. Any write may throw (disk full, the size cap, I/O errors).
+ * Active sessions are kept here too, rebuilt at open by replaying the log from the last checkpoint: an end is
+ * written whole, never read. Any write may throw (disk full, the size cap, I/O errors).
  */
 export class Journal {
   readonly stats: JournalStats = { commits: 0, events: 0 };
@@ -128,13 +128,12 @@ export class Journal {
 
   /**
    * The newest ended session this owner started with this key since `sinceMs`, if the journal still has it:
-   * one index lookup. Active sessions' keys are the station's (it holds every active session in memory).
-   * Most keys asked about are new (a first request, not a retry): those are answered by `anyEndByKey`.
+   * by index (a new key, most asked about, by `anyEndByKey`). Active sessions' keys are held in memory.
    */
   findByKey(owner: string, key: string, sinceMs: number): SessionRecord | null {
-    const params = { owner, key, sinceMs };
-    if (this.db.query(QUERIES.anyEndByKey).get(params) === null) return null;
-    const row = this.db.query(QUERIES.endByKey).get(params) as EventRow | null;
+    const p = { owner, key, sinceMs };
+    if (!this.db.query(QUERIES.anyEndByKey).get(p)) return null;
+    const row = this.db.query(QUERIES.endByKey).get(p) as EventRow | null;
     return row ? recordOf(row) : null;
   }
 
