@@ -56,8 +56,7 @@ export class Journal {
   private lastAtMs = 0;
   /** The newest position given out: SQLite would number an emptied log from 1 again, behind the export's. */
   private lastSeq: number;
-  /** Events appended by the write under way: counted in `stats` once it commits. */
-  private uncounted = 0;
+  private uncounted = 0; // events appended by the write under way: counted in `stats` once it commits
   private indexed = false;
 
   constructor(
