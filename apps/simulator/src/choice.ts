@@ -1,9 +1,9 @@
 /** Which site a car goes to under a policy (undefined: none may take it now). */
 import { admitTo, bestCandidate } from "@evgrid/policy";
-import type { Random } from "./arrivals.ts";
+import { byArrival, type Random } from "./arrivals.ts";
 import type { Policy } from "./policies.ts";
 import type { Site } from "./site.ts";
-import type { Vehicle } from "./vehicle.ts";
+import type { EngineArrival, Vehicle } from "./vehicle.ts";
 
 /**
  * A car tied to a station charges at that station's site (its own EVSE); others go where the policy says,
@@ -61,16 +61,31 @@ function leastBy(sites: readonly Site[], score: (s: Site) => number): Site | und
 }
 
 /** A station is one EVSE of one site: stations are dealt to the sites in turn, in order of first appearance. */
-export class Stations {
-  private readonly site = new Map<string, Site>();
-  constructor(private readonly sites: readonly Site[]) {}
+export class Stations<S> {
+  private readonly site = new Map<string, S>();
+  constructor(private readonly sites: readonly S[]) {}
 
-  siteOf(stationId: string): Site {
+  siteOf(stationId: string): S {
     let s = this.site.get(stationId);
-    if (!s) {
-      s = this.sites[this.site.size % this.sites.length] as Site;
+    if (s === undefined) {
+      s = this.sites[this.site.size % this.sites.length] as S;
       this.site.set(stationId, s);
     }
     return s;
   }
+}
+
+/**
+ * Each car's site when the data names every car's station: its station's, dealt as the engine deals them (in
+ * arrival order), so the offline optimum holds each car where it can charge. Undefined when a car names none.
+ */
+export function stationPlacement(
+  arrivals: readonly EngineArrival[],
+  siteIds: readonly string[],
+): Map<number, string> | undefined {
+  if (arrivals.length === 0 || arrivals.some((a) => a.stationId === undefined)) return undefined;
+  const stations = new Stations(siteIds);
+  const placement = new Map<number, string>();
+  for (const a of [...arrivals].sort(byArrival)) placement.set(a.id, stations.siteOf(a.stationId as string));
+  return placement;
 }

@@ -10,7 +10,10 @@ const DAY_MIN = 24 * 60;
 export interface OptimumOptions {
   /** Length of a time step, whole minutes (default 5): shorter is tighter and bigger. */
   stepMin?: number;
-  /** Each car's site by arrival id (cars not in it are not charged); default: every site, pooled. */
+  /**
+   * Each car's site by arrival id (cars not in it are not charged). Default: its station's site when the
+   * data names every car's station (`stationPlacement`), else every site, pooled.
+   */
   siteOf?: ReadonlyMap<number, string>;
   /** The solver stops after this long and reports `TimeLimit` with the best energy found (default 600 s). */
   timeLimitS?: number;

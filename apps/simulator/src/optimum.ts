@@ -17,9 +17,11 @@
  * a transportation problem with no per-pair limit). That relaxation of "the optimum chooses each car's site"
  * keeps the program linear (an integer choice would be a MILP far too big for 10,000 cars). With `siteOf`,
  * each car is fixed to a given site instead (e.g. where a policy sent it): the optimum of that placement.
+ * When the data names every car's station, that is the default: a car charges at its station's site only.
  */
 import loadHighs, { type Highs } from "highs";
 import type { Arrival } from "./arrivals.ts";
+import { stationPlacement } from "./choice.ts";
 import { leastLaxityFirst, type OptimumOptions, prepare, programOf } from "./optimum-program.ts";
 import type { OptimumResult, SessionRecord } from "./records.ts";
 import type { Scenario } from "./scenario.ts";
@@ -53,7 +55,13 @@ export async function offlineOptimum(
   const stepMin = opts.stepMin ?? 5;
   if (!Number.isInteger(stepMin) || stepMin < 1 || stepMin > DAY_MIN)
     throw new RangeError(`stepMin must be a whole number of minutes in [1, ${DAY_MIN}]: ${stepMin}`);
-  const prepared = prepare(scenario, arrivals, stepMin, opts);
+  const siteOf =
+    opts.siteOf ??
+    stationPlacement(
+      arrivals,
+      scenario.substations.map((s) => s.id),
+    );
+  const prepared = prepare(scenario, arrivals, stepMin, { ...opts, siteOf });
   const p = programOf(prepared);
   const variables = p.colUpper.length;
   const result = (
@@ -66,7 +74,7 @@ export async function offlineOptimum(
     stepMin,
     variables,
     constraints: p.rowUpper.length,
-    sites: opts.siteOf ? "fixed" : "pooled",
+    sites: siteOf ? "fixed" : "pooled",
     provedBy,
     solveMs: Math.round(performance.now() - started),
   });

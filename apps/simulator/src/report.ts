@@ -157,7 +157,9 @@ export function optimumNote(optimum: OptimumSummary): string {
   return optimum.computed
     ? `The offline optimum (a linear program with perfect foresight of every arrival, under capacity, limits ` +
         `and each car's maximum) delivers ${int(optimum.deliveredKwh)} kWh (solver: ${optimum.status}, ` +
-        `${optimum.stepMin}-minute steps, ${int(optimum.variables)} variables). Each policy is measured by the ` +
+        `${optimum.stepMin}-minute steps, ${int(optimum.variables)} variables, ${
+          optimum.sites === "fixed" ? "each car at its station's site" : "the sites pooled"
+        }). Each policy is measured by the ` +
         `energy it delivered within limits.`
     : `Share of the offline optimum: not computed (${optimum.reason}).`;
 }

@@ -102,6 +102,42 @@ describe("offline optimum: small cases known by reasoning", () => {
     );
   });
 
+  test("cars whose data names their station are held to its site, where the engine puts them", async () => {
+    const two = site({
+      substations: [
+        { id: "a", capacityKw: 10 },
+        { id: "b", capacityKw: 10 },
+      ],
+    });
+    // Stations are dealt to the sites in turn as they first appear: s1 to a, s2 to b, s3 to a. Cars 1 and 3
+    // share a's 10 kWh in the hour, car 2 takes its 1 kWh at b: 11 kWh. Pooled, the sites would give 20.
+    const at = (a: Arrival, stationId: string) => ({ ...a, stationId });
+    const cars = [
+      at(car(1, 0, 60, 10, 10), "s1"),
+      at(car(2, 0, 60, 1, 10), "s2"),
+      at(car(3, 0, 60, 10, 10), "s3"),
+    ];
+    const bound = await offlineOptimum(two, cars);
+    expect({ sites: bound.sites, kwh: bound.deliveredKwh.toFixed(6) }).toEqual({
+      sites: "fixed",
+      kwh: "11.000000",
+    });
+    // One car that names no station, and the sites are pooled for all.
+    expect((await offlineOptimum(two, [...cars.slice(0, 2), car(3, 0, 60, 10, 10)])).sites).toBe("pooled");
+    // The engine puts each car at the site the optimum held it to.
+    const placed = new Map<number, string | null>();
+    simulate(two, cars, POLICIES[2] as (typeof POLICIES)[number], {
+      onSession: (r) => placed.set(r.id, r.siteId),
+    });
+    expect(placed).toEqual(
+      new Map([
+        [1, "a"],
+        [2, "b"],
+        [3, "a"],
+      ]),
+    );
+  });
+
   test("nothing to charge is an optimum of 0; bad input is an error naming it", async () => {
     expect(await offlineOptimum(site(), [])).toMatchObject({
       deliveredKwh: 0,
