@@ -122,12 +122,13 @@ async function system(o: SystemOptions): Promise<SystemRun> {
       balancer: await cpuOf(pids.balancer),
       substations: await cpuOf(pids.substations),
     });
-    const before = await cpuNow();
-    const t = await closedLoad(dev.urls.chargeApi, LOAD);
+    // The CPU window opens after the warm-up: the measured requests only, on warm processes.
+    let before = { chargeApi: 0, balancer: 0, substations: 0 };
+    const t = await closedLoad(dev.urls.chargeApi, LOAD, async () => {
+      before = await cpuNow();
+    });
     const after = await cpuNow();
-    // Warm-up requests are in the CPU window too: divide by every request the chain served.
-    const served = t.requests * (1 + LOAD.warmupS / LOAD.durationS);
-    const perRequest = (k: keyof typeof before) => ((after[k] - before[k]) * 1000) / served;
+    const perRequest = (k: keyof typeof before) => ((after[k] - before[k]) * 1000) / t.requests;
     const cpuUsPerRequest = {
       chargeApi: perRequest("chargeApi"),
       balancer: perRequest("balancer"),

@@ -26,6 +26,8 @@ export interface Throughput {
 export async function closedLoad(
   url: string,
   opts: { concurrency: number; durationS: number; warmupS: number; sessionS: number },
+  /** Called between the warm-up and the measured run (to start a CPU window on warm processes). */
+  warmed?: () => Promise<void>,
 ): Promise<Throughput> {
   const api = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${url}/trpc` })] });
   const request = { maxKw: 11, durationS: opts.sessionS };
@@ -33,6 +35,7 @@ export async function closedLoad(
   await runClosed(new RunStats(), chargeRequests(api, "bench-warmup", request), opts.concurrency, {
     durationS: opts.warmupS,
   });
+  await warmed?.();
   const send = chargeRequests(api, "bench", request);
   const stats = new RunStats();
   const t0 = performance.now();
