@@ -217,10 +217,13 @@ describe("offline optimum: the greedy proof against the solver", () => {
           const greedy = leastLaxityFirst(prepared);
           const solved = await offlineOptimum(s, cars, { greedyProof: false });
           expect(solved.status).toBe("Optimal");
-          expect(greedy.deliveredKwh).toBeLessThanOrEqual(solved.deliveredKwh + 1e-6);
-          expect(solved.deliveredKwh).toBeLessThanOrEqual(greedy.boundKwh + 1e-6);
+          // The interior-point solver's answer is exact to a relative 1e-8 or so (seed 1029406673 found
+          // the greedy 1.07e-6 kWh above it on 107 kWh): compare within a relative 1e-7.
+          const tol = 1e-7 * Math.max(1, solved.deliveredKwh);
+          expect(greedy.deliveredKwh).toBeLessThanOrEqual(solved.deliveredKwh + tol);
+          expect(solved.deliveredKwh).toBeLessThanOrEqual(greedy.boundKwh + tol);
           const answer = await offlineOptimum(s, cars);
-          expect(answer.deliveredKwh).toBeCloseTo(solved.deliveredKwh, 5);
+          expect(Math.abs(answer.deliveredKwh - solved.deliveredKwh)).toBeLessThanOrEqual(tol);
         },
       ),
       { numRuns: 60 },
