@@ -114,6 +114,38 @@ describe("a shared store that misbehaves", () => {
     expect(grid.activeByVehicle().get("ev-taken-over")).toBe(1);
   });
 
+  test("a key tried by a dead replica, its vehicle held by another claim: the retry is uncertain, then gets the session", async () => {
+    // A long dispatch deadline, so a claim planted for a minute is a live one (a lease), not a stale plant.
+    await using grid = await startReplicas(2, shared.redis.url, {
+      balancerEnv: { DISPATCH_DEADLINE_MS: "120000" },
+    });
+    const req = { vehicleId: "ev-key-tried", maxKw: 11, durationS: 600, idempotencyKey: "k-tried" };
+    const started = await grid.operator(0).dispatch.mutate({ ...req, substationId: "substation-1" });
+    const [keyName] = (await shared.store.send("KEYS", ["evgrid:key:*k-tried"])) as string[];
+    // As a replica killed after its startSession landed leaves the key (lease run out, trying substation-1),
+    // while another request for the vehicle holds its claim for a while yet.
+    const dead = JSON.stringify({ s: "p", t: "killed", u: 1, at: "substation-1" });
+    const other = JSON.stringify({ s: "p", t: "other", u: Date.now() + 60_000 });
+    await shared.store.send("SET", [keyName as string, dead, "PX", "600000"]);
+    await shared.store.send("SET", ["evgrid:vehicle:ev-key-tried", other, "PX", "600000"]);
+    const refused = await grid
+      .operator(1)
+      .dispatch.mutate(req)
+      .then(
+        () => null,
+        (err: unknown) => errorDataOf(err),
+      );
+    // Not "VEHICLE_ALREADY_CHARGING", a certain none, when the key's session exists: retry with the key.
+    expect({ reason: refused?.reason, uncertain: refused?.details?.uncertain }).toEqual({
+      reason: "DEADLINE_EXCEEDED",
+      uncertain: true,
+    });
+    await shared.store.send("DEL", ["evgrid:vehicle:ev-key-tried"]);
+    const again = await grid.operator(1).dispatch.mutate(req);
+    expect(again.session.sessionId).toBe(started.session.sessionId);
+    expect(grid.activeByVehicle().get("ev-key-tried")).toBe(1);
+  });
+
   test("a request waiting for another replica's claim on its key is woken when it finishes, not polling", async () => {
     await using grid = await startReplicas(2, shared.redis.url);
     const [seconds] = (await shared.store.send("TIME", [])) as [string, string];

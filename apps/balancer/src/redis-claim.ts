@@ -43,15 +43,7 @@ export async function claimKey(
       answer = await claimOnce(c, name, token, epoch);
       if (answer.state !== "busy") return answer;
       const waitMs = Math.min(answer.msLeft + 1, deadlineMs - c.now());
-      if (waitMs <= 0) {
-        throw new GridError(
-          "SERVICE_UNAVAILABLE",
-          reasons.DEADLINE_EXCEEDED,
-          "a request with this idempotency key is still being dispatched; retry with the same key",
-          // That dispatch may still start the key's session: not a certain "none".
-          { uncertain: true },
-        );
-      }
+      if (waitMs <= 0) throw keyStillDispatching();
       if (woke) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, waitMs);
@@ -120,10 +112,25 @@ export function finishPlaces(
   }
 }
 
-/** Another replica is starting this vehicle now. */
-export const vehicleBusy = (vehicleId: string) =>
+/** A dispatch of this key may still start its session (or has): not a certain "none". */
+export const keyStillDispatching = () =>
   new GridError(
-    "CONFLICT",
-    reasons.VEHICLE_ALREADY_CHARGING,
-    `vehicle ${vehicleId} is being started through another balancer; a retry with the key that started it gets it back`,
+    "SERVICE_UNAVAILABLE",
+    reasons.DEADLINE_EXCEEDED,
+    "a request with this idempotency key is still being dispatched; retry with the same key",
+    { uncertain: true },
   );
+
+/**
+ * Another replica is starting this vehicle now: certain for a request whose key was never tried (nothing was
+ * started for it), not for one whose key was tried somewhere (`keyTried`: by a replica that died, say), whose
+ * session may exist (found by `bun run chaos`, kill_replica).
+ */
+export const vehicleBusy = (vehicleId: string, keyTried = false) =>
+  keyTried
+    ? keyStillDispatching()
+    : new GridError(
+        "CONFLICT",
+        reasons.VEHICLE_ALREADY_CHARGING,
+        `vehicle ${vehicleId} is being started through another balancer; a retry with the key that started it gets it back`,
+      );

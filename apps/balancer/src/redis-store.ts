@@ -171,7 +171,7 @@ export class RedisStore implements DispatchStore {
       home ??= v.at || undefined;
     } else if (keyHeld || keyName === undefined) {
       if (keyHeld) await release(keyName as string, keyAt);
-      throw vehicleBusy(req.vehicleId);
+      throw vehicleBusy(req.vehicleId, keyHeld && keyAt !== "");
     }
     // Not rebuilt yet, a claim proves nothing (absent, or stale: the vehicle may have charged elsewhere while
     // the store was silent): where the substations say, or the hashed home (a lease after it was distrusted:
