@@ -7,7 +7,12 @@
 export type Answer =
   | { kind: "ok"; sessionId: string; replayed: boolean }
   /** A certain refusal: nothing was started for this request. */
-  | { kind: "refused"; reason: string }
+  | {
+      kind: "refused";
+      reason: string;
+      /** What the refusal said: which component refused, and why. */
+      message?: string;
+    }
   /** The answer says it cannot tell (`details.uncertain`), with the key to settle it by. */
   | { kind: "uncertain"; reason: string; key: string | null }
   /** No answer at all by the deadline plus the driver's grace: the request hung. */
@@ -166,7 +171,7 @@ export function checkHistory(
       if (made.length > 0)
         fail(
           "uncertain_settled_wrong",
-          `#${r.i} ${r.key}: retry refused ${last.reason}, yet ${made[0]?.sessionId}`,
+          `#${r.i} ${r.key}: retry refused ${last.reason} ("${last.message ?? ""}"), yet ${made[0]?.sessionId}`,
         );
     }
   }

@@ -58,7 +58,10 @@ export async function send(
 function read(envelope: unknown): Answer {
   const e = envelope as {
     result?: { data?: { sessionId?: string; replayed?: boolean } };
-    error?: { data?: { reason?: string; details?: { uncertain?: unknown; idempotencyKey?: unknown } } };
+    error?: {
+      message?: string;
+      data?: { reason?: string; details?: { uncertain?: unknown; idempotencyKey?: unknown } };
+    };
   };
   const sessionId = e.result?.data?.sessionId;
   if (typeof sessionId === "string")
@@ -69,7 +72,7 @@ function read(envelope: unknown): Answer {
     const key = typeof details?.idempotencyKey === "string" ? details.idempotencyKey : null;
     return { kind: "uncertain", reason, key };
   }
-  return { kind: "refused", reason };
+  return { kind: "refused", reason, message: e.error?.message };
 }
 
 /**
