@@ -134,7 +134,7 @@ async function system(o: SystemOptions): Promise<SystemRun> {
       balancer: perRequest("balancer"),
       substations: perRequest("substations"),
     };
-    return { ...t, balancerCpuUsPerDispatch: cpuUsPerRequest.balancer, cpuUsPerRequest };
+    return { ...t, cpuUsPerRequest };
   } finally {
     await dev.terminate();
     await dev[Symbol.asyncDispose]();

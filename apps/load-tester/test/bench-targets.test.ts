@@ -9,7 +9,6 @@ const run = (perS: number, p99Ms: number, balancerCpuUsPerDispatch = 100): Syste
   latency: { count: perS * 8, meanMs: 1, p50Ms: 1, p90Ms: 1, p99Ms, maxMs: p99Ms },
   notOk: 0,
   failures: {},
-  balancerCpuUsPerDispatch,
 });
 const burst = (loadSpread: number, breaches = 0) =>
   ({
@@ -99,7 +98,7 @@ describe("bench targets", () => {
       ],
       [
         "balancer CPU per dispatch, 128 substations / 2",
-        (m) => ((m.substations128 as SystemRun).balancerCpuUsPerDispatch = 126),
+        (m) => ((m.substations128 as SystemRun).cpuUsPerRequest.balancer = 126),
       ],
       ["throughput at 32 substations / at 2", (m) => ((m.substations32 as SystemRun).perS = 799)],
       [

@@ -8,7 +8,7 @@ import type { BurstResult, Throughput } from "./run.ts";
 import type { StationCost } from "./station-cost.ts";
 import { blindRequests, type ChainCpu, chainCpuUs, type Target } from "./targets.ts";
 
-type Run = Throughput & { balancerCpuUsPerDispatch?: number; cpuUsPerRequest?: ChainCpu };
+type Run = Throughput & { cpuUsPerRequest?: ChainCpu };
 
 export interface BenchResults {
   machine: { cpu: string; cores: number; memoryGiB: number; kernel: string; bun: string };
