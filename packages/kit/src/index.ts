@@ -8,6 +8,7 @@ export * from "./errors.ts";
 export * from "./fd-limit.ts";
 export * from "./health.ts";
 export * from "./http-errors.ts";
+export * from "./insertion-order.ts";
 export * from "./limits.ts";
 export * from "./listening.ts";
 export * from "./log.ts";
