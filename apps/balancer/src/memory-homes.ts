@@ -54,6 +54,12 @@ export class SiteTable {
   }
 }
 
+/** A name of the second under way, with its home's expiry when it joined the heap. */
+interface Due {
+  name: string;
+  atMs: number;
+}
+
 /**
  * Names by the second their home expires in: one array slot per home (the name is the map's own string), and
  * a heap of the seconds that have names. A name whose home was renewed or deleted stays until its second is
@@ -63,6 +69,8 @@ export class ExpiryWheel {
   private readonly names = new Map<number, string[]>();
   private readonly seconds = new Heap<number>((a, b) => a - b);
   size = 0;
+  /** The second under way's names not yet taken, by expiry, and how many of its names the heap has had. */
+  private underWay: { second: number; from: number; byExpiry: Heap<Due> } | null = null;
 
   add(name: string, expiresAtMs: number): void {
     const second = Math.ceil(expiresAtMs / 1000);
@@ -89,15 +97,45 @@ export class ExpiryWheel {
     }
   }
 
-  /** The names of the second under way: the only ones, once `takeDue` ran, whose home may have expired. */
-  underWay(): readonly string[] {
-    const s = this.seconds.peek();
-    return s === undefined ? [] : (this.names.get(s) ?? []);
+  /**
+   * Calls `due` with each name of the second under way whose home has expired by `nowMs` (`expiresAtMs`: its
+   * home's expiry now, undefined if it has none): once `takeDue` ran, the only ones that may have. The
+   * second's names go into a heap by expiry once (and names that join it later, as they come), and those due
+   * are popped: O(log n) per name, where a scan of the second would cost one lookup per name on every call
+   * (thousands a second at a busy balancer, on every insert at the bound). A name renewed since its slot here
+   * expires later: popped early, it is checked by `due`, which keeps what has not expired.
+   */
+  takeExpiredUnderWay(
+    nowMs: number,
+    expiresAtMs: (name: string) => number | undefined,
+    due: (name: string) => void,
+  ): void {
+    const second = this.seconds.peek();
+    if (second === undefined) return;
+    const names = this.names.get(second) ?? [];
+    let c = this.underWay;
+    if (c === null || c.second !== second) {
+      c = { second, from: 0, byExpiry: new Heap<Due>((a, b) => a.atMs - b.atMs) };
+      this.underWay = c;
+    }
+    if (c.from < names.length) {
+      const joined = names.slice(c.from).map((name) => ({
+        name,
+        atMs: expiresAtMs(name) ?? Number.NEGATIVE_INFINITY,
+      }));
+      c.byExpiry.addAll(joined);
+      c.from = names.length;
+    }
+    for (let d = c.byExpiry.peek(); d !== undefined && d.atMs <= nowMs; d = c.byExpiry.peek()) {
+      c.byExpiry.pop();
+      due(d.name);
+    }
   }
 
   clear(): void {
     this.names.clear();
     this.seconds.clear();
+    this.underWay = null;
     this.size = 0;
   }
 }

@@ -1,5 +1,5 @@
 import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
-import { GridError } from "@evgrid/kit";
+import { GridError, InsertionOrder } from "@evgrid/kit";
 import { ExpiryWheel, expiresOf, indexOf, packHome, SiteTable } from "./memory-homes.ts";
 import { vehicleHomeMs } from "./rebuild.ts";
 import type { Claim, DispatchResult, DispatchStore } from "./types.ts";
@@ -28,6 +28,8 @@ export class MemoryStore implements DispatchStore {
   /** Each home one number (memory-homes.ts): when it expires, and its substation's index in `sites`. */
   private readonly homes = new Map<string, number>();
   private readonly expiry = new ExpiryWheel();
+  /** The homes' order (each stamped with its packed home), for making room: kit's InsertionOrder. */
+  private readonly order = new InsertionOrder<string, number>();
   private readonly sites = new SiteTable();
 
   constructor(
@@ -148,19 +150,31 @@ export class MemoryStore implements DispatchStore {
     this.drop(k);
     // More than SITES substations holding homes at once: the oldest homes make room (as at the bound).
     let index = this.sites.take(substationId);
-    for (let oldest = this.oldest(); index === undefined && oldest !== undefined; oldest = this.oldest()) {
+    while (index === undefined) {
+      const oldest = this.oldest();
+      if (oldest === undefined) break;
       this.drop(oldest);
       index = this.sites.take(substationId);
     }
     // A whole ms, so the packing stays exact (a TTL of a fraction of an hour is a fraction of a ms); rounded
     // down, so a home lapses up to a ms early, never late.
     const atMs = Math.floor(expiresAtMs);
-    this.homes.set(k, packHome(atMs, index as number));
+    const home = packHome(atMs, index as number);
+    this.homes.set(k, home);
+    this.order.add(k, home);
+    this.order.trim(this.homes.size, () => this.homes);
     this.expiry.add(k, atMs);
     if (this.homes.size > this.maxEntries) {
       // What has expired goes before a live home does: the wheel drops only seconds that have passed.
       const nowMs = this.now();
-      for (const name of this.expiry.underWay()) this.dropIfExpired(name, nowMs);
+      this.expiry.takeExpiredUnderWay(
+        nowMs,
+        (name) => {
+          const home = this.homes.get(name);
+          return home === undefined ? undefined : expiresOf(home);
+        },
+        (name) => this.dropIfExpired(name, nowMs),
+      );
       const oldest = this.homes.size > this.maxEntries ? this.oldest() : undefined;
       if (oldest !== undefined) this.drop(oldest);
     }
@@ -191,7 +205,7 @@ export class MemoryStore implements DispatchStore {
   }
 
   private oldest(): string | undefined {
-    return this.homes.keys().next().value;
+    return this.order.oldest((name, home) => this.homes.get(name) === home);
   }
 
   /** The substation of this home while it lasts; an expired one is dropped here (it is of no use). */
