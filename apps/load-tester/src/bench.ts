@@ -8,6 +8,7 @@ import { cpus, release, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { cpuMs, repoRoot, spawnListening, startDev } from "@evgrid/testing";
+import { type HomesCost, homesCost } from "./bench/memory-cost.ts";
 import { type BenchResults, renderReport, writeReport } from "./bench/report.ts";
 import { type BurstResult, burst, closedLoad, type Throughput } from "./bench/run.ts";
 import { type StationCost, stationCost } from "./bench/station-cost.ts";
@@ -238,6 +239,9 @@ if (!smoke) {
 const station: [StationCost, StationCost] = smoke
   ? [await stationCost(10, 3, 500), await stationCost(1000, 3, 500)]
   : [await stationCost(10), await stationCost(10_000)];
+const homes: [HomesCost, HomesCost] = smoke
+  ? [homesCost(200, 3, 500), homesCost(2_000, 3, 500)]
+  : [homesCost(2_000), homesCost(200_000)];
 
 const results: BenchResults = {
   machine: {
@@ -265,6 +269,7 @@ const results: BenchResults = {
   burstReplicas,
   simulateS,
   station,
+  homes,
   targets: benchTargets({
     bare,
     tracesOff,
@@ -276,6 +281,7 @@ const results: BenchResults = {
     burstReplicas,
     simulateS,
     station,
+    homes,
   }),
 };
 

@@ -39,6 +39,10 @@ const passing = (): BenchMeasurements => ({
     { sessions: 10, admitAndStopUs: 10, getLoadUs: 0.1 },
     { sessions: 10_000, admitAndStopUs: 20, getLoadUs: 0.2 },
   ],
+  homes: [
+    { homes: 2_000, rememberUs: 4 },
+    { homes: 200_000, rememberUs: 8 },
+  ],
 });
 
 const replicaRun = (m: BenchMeasurements, replicas: number) => {
@@ -75,13 +79,17 @@ describe("bench targets", () => {
       ok: true,
     });
     expect(t["admission cost at 10,000 sessions <= 2x at 10"]).toMatchObject({ value: 2, ok: true });
+    expect(t["balancer: remembering a dispatch at 200,000 homes (its bound) <= 2x at 2,000"]).toMatchObject({
+      value: 2,
+      ok: true,
+    });
     // With R replicas, each blind to the others' admissions until its next refresh.
     const four =
       t["burst, 4 balancer replicas: load spread <= the share of the requests one replica cannot see"];
     expect(four?.limit).toBeCloseTo(0.00275 * 376, 9);
     expect(four?.ok).toBe(true);
     expect(Object.values(t).every((x) => x.ok)).toBe(true);
-    expect(Object.keys(t)).toHaveLength(16);
+    expect(Object.keys(t)).toHaveLength(17);
   });
 
   test("one step past any limit is not met", () => {
@@ -118,6 +126,10 @@ describe("bench targets", () => {
       ["simulate: 24 h, 20 substations, 10,000 sessions, 4 policies, seconds", (m) => (m.simulateS = 10.5)],
       ["admission cost at 10,000 sessions <= 2x at 10", (m) => (m.station[1].admitAndStopUs = 21)],
       ["getLoad cost at 10,000 sessions <= 2x at 10", (m) => (m.station[1].getLoadUs = 0.21)],
+      [
+        "balancer: remembering a dispatch at 200,000 homes (its bound) <= 2x at 2,000",
+        (m) => (m.homes[1].rememberUs = 8.1),
+      ],
     ];
     for (const [name, spoil] of worse) {
       const m = passing();
@@ -136,6 +148,6 @@ describe("bench targets", () => {
     delete m.simulateS;
     const names = benchTargets(m).map((t) => t.name);
     expect(names).not.toContain("throughput at 32 substations / at 2");
-    expect(names).toHaveLength(8);
+    expect(names).toHaveLength(9);
   });
 });

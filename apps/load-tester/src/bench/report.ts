@@ -4,6 +4,7 @@
  */
 import { resolve } from "node:path";
 import { repoRoot } from "@evgrid/testing";
+import type { HomesCost } from "./memory-cost.ts";
 import type { BurstResult, Throughput } from "./run.ts";
 import type { StationCost } from "./station-cost.ts";
 import { blindRequests, type ChainCpu, chainCpuUs, type Target } from "./targets.ts";
@@ -39,6 +40,7 @@ export interface BenchResults {
   burstReplicas: { replicas: number; result: BurstResult }[] | undefined;
   simulateS: number | undefined;
   station: StationCost[];
+  homes: HomesCost[];
   targets: Target[];
 }
 
@@ -99,6 +101,11 @@ export function renderReport(results: BenchResults) {
     "| ---: | ---: | ---: |",
     ...results.station.map((s) => `| ${s.sessions} | ${f2(s.admitAndStopUs)} | ${s.getLoadUs.toFixed(3)} |`),
   ].join("\n");
+  const homesTable = [
+    "| homes held (at the bound) | remember one dispatch, µs |",
+    "| ---: | ---: |",
+    ...results.homes.map((h) => `| ${h.homes} | ${f2(h.rememberUs)} |`),
+  ].join("\n");
 
   // The same burst through balancer replicas sharing state: each replica counts only its own assignments in
   // flight, so up to R requests may pick one substation unseen by each other.
@@ -148,6 +155,10 @@ ${replicaSection}
 Substation cost, in process (four power classes):
 
 ${stationTable}
+
+Balancer memory, in process (10,000 dispatches a second in virtual time, each with a key and a vehicle):
+
+${homesTable}
 <!-- bench:end -->`;
   return { table, targetTable, generated };
 }

@@ -1,3 +1,4 @@
+import type { HomesCost } from "./memory-cost.ts";
 import type { BurstResult, Throughput } from "./run.ts";
 import type { StationCost } from "./station-cost.ts";
 
@@ -45,6 +46,8 @@ export interface BenchMeasurements {
   simulateS?: number;
   /** The substation's own cost at a few and at many sessions, in that order. */
   station: [StationCost, StationCost];
+  /** The balancer's memory at a bound of 2,000 and of 200,000 homes (its default). */
+  homes: [HomesCost, HomesCost];
 }
 
 /** The balancers' LOAD_REFRESH_MS default: how stale a replica's view of the others' admissions may be. */
@@ -152,6 +155,12 @@ const SPECS: Spec[] = [
   {
     name: "getLoad cost at 10,000 sessions <= 2x at 10",
     value: (m) => ratio(m.station[1].getLoadUs, m.station[0].getLoadUs),
+    limit: () => 2,
+    met: "at_most",
+  },
+  {
+    name: "balancer: remembering a dispatch at 200,000 homes (its bound) <= 2x at 2,000",
+    value: (m) => ratio(m.homes[1].rememberUs, m.homes[0].rememberUs),
     limit: () => 2,
     met: "at_most",
   },
