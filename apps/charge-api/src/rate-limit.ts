@@ -1,14 +1,17 @@
 import { reasons } from "@evgrid/contract";
-import { GridError } from "@evgrid/kit";
-import { bucketIsFull, type RateLimit, type TokenBucket, takeToken } from "@evgrid/policy";
+import { GridError, InsertionOrder } from "@evgrid/kit";
+import { type RateLimit, type TokenBucket, takeToken } from "@evgrid/policy";
 
 /**
  * Requests per second per caller (API key, or address in open mode), counted call by call, so a batch of
- * a thousand calls costs a thousand tokens. Idle callers are forgotten; the table is bounded, and past
- * `maxCallers` active ones the oldest is dropped (it starts again with a full bucket, never worse).
+ * a thousand calls costs a thousand tokens. The table is bounded: past `maxCallers` callers the least
+ * recently seen is forgotten (it starts again with a full bucket, never worse), in O(1): each new caller
+ * of a flood of addresses would otherwise cost a scan of the whole table.
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, TokenBucket>();
+  /** Callers, least recently seen first (kit's InsertionOrder; each stamped with its bucket). */
+  private readonly order = new InsertionOrder<string, TokenBucket>();
 
   constructor(
     private readonly limit: RateLimit,
@@ -21,7 +24,13 @@ export class RateLimiter {
     const decision = takeToken(this.buckets.get(owner), this.limit, nowMs);
     this.buckets.delete(owner);
     this.buckets.set(owner, decision.bucket);
-    if (this.buckets.size > this.maxCallers) this.forget(nowMs);
+    this.order.add(owner, decision.bucket);
+    this.order.trim(this.buckets.size, () => this.buckets);
+    while (this.buckets.size > this.maxCallers) {
+      const oldest = this.order.oldest((o, bucket) => this.buckets.get(o) === bucket);
+      if (oldest === undefined) break;
+      this.buckets.delete(oldest);
+    }
     if (!decision.allowed) {
       throw new GridError(
         "TOO_MANY_REQUESTS",
@@ -33,17 +42,6 @@ export class RateLimiter {
           retryAfterS: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
         },
       );
-    }
-  }
-
-  private forget(nowMs: number): void {
-    for (const [owner, bucket] of this.buckets) {
-      if (bucketIsFull(bucket, this.limit, nowMs)) this.buckets.delete(owner);
-    }
-    // Still over: the least recently seen go first.
-    for (const owner of this.buckets.keys()) {
-      if (this.buckets.size <= this.maxCallers) break;
-      this.buckets.delete(owner);
     }
   }
 }

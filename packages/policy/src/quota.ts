@@ -31,11 +31,6 @@ export function takeToken(bucket: TokenBucket | undefined, limit: RateLimit, now
   };
 }
 
-/** A bucket that has refilled completely carries no information and may be forgotten. */
-export function bucketIsFull(bucket: TokenBucket, limit: RateLimit, nowMs: number): boolean {
-  return bucket.tokens + ((nowMs - bucket.atMs) * limit.ratePerS) / 1000 >= limit.burst;
-}
-
 /** What one caller holds across the grid. */
 export interface OwnerUsage {
   activeSessions: number;
