@@ -43,7 +43,9 @@ const say = (s: string) => {
 const LOAD = {
   concurrency: 64,
   durationS: smoke ? 0.5 : quick ? 1 : 8,
-  warmupS: smoke ? 0.2 : quick ? 0.5 : 2,
+  // 10 s: the JIT compiles each app's hot code in its first seconds under load. After a 2 s warm-up its
+  // threads still took 60-76 µs per request across the chain in the next 8 s, after 10 s 13 (BENCHMARKS.md).
+  warmupS: smoke ? 0.2 : quick ? 0.5 : 10,
   sessionS: 1,
 };
 const BIG_KW = "1000000"; // every request admitted: the benchmark measures the admission path, not refusals
