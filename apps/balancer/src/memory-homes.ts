@@ -90,6 +90,7 @@ export class ExpiryWheel {
   takeDue(nowMs: number, due: (name: string) => void): void {
     for (let s = this.seconds.peek(); s !== undefined && s * 1000 <= nowMs; s = this.seconds.peek()) {
       this.seconds.pop();
+      if (this.underWay?.second === s) this.underWay = null;
       const names = this.names.get(s) ?? [];
       this.names.delete(s);
       this.size -= names.length;
@@ -123,7 +124,9 @@ export class ExpiryWheel {
         name,
         atMs: expiresAtMs(name) ?? Number.NEGATIVE_INFINITY,
       }));
-      c.byExpiry.addAll(joined);
+      // One at a time after the first batch (heap-js's addAll spreads its argument: a RangeError at 10^6).
+      if (c.byExpiry.length === 0) c.byExpiry.init(joined);
+      else for (const d of joined) c.byExpiry.push(d);
       c.from = names.length;
     }
     for (let d = c.byExpiry.peek(); d !== undefined && d.atMs <= nowMs; d = c.byExpiry.peek()) {

@@ -1,5 +1,5 @@
 import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
-import { GridError, InsertionOrder } from "@evgrid/kit";
+import { GridError, MapFront } from "@evgrid/kit";
 import { ExpiryWheel, expiresOf, indexOf, packHome, SiteTable } from "./memory-homes.ts";
 import { vehicleHomeMs } from "./rebuild.ts";
 import type { Claim, DispatchResult, DispatchStore } from "./types.ts";
@@ -28,8 +28,8 @@ export class MemoryStore implements DispatchStore {
   /** Each home one number (memory-homes.ts): when it expires, and its substation's index in `sites`. */
   private readonly homes = new Map<string, number>();
   private readonly expiry = new ExpiryWheel();
-  /** The homes' order (each stamped with its packed home), for making room: kit's InsertionOrder. */
-  private readonly order = new InsertionOrder<string, number>();
+  /** The oldest home, for making room (`homes.keys().next()` grows dear as homes come and go: kit's MapFront). */
+  private readonly front = new MapFront(this.homes);
   private readonly sites = new SiteTable();
 
   constructor(
@@ -159,10 +159,7 @@ export class MemoryStore implements DispatchStore {
     // A whole ms, so the packing stays exact (a TTL of a fraction of an hour is a fraction of a ms); rounded
     // down, so a home lapses up to a ms early, never late.
     const atMs = Math.floor(expiresAtMs);
-    const home = packHome(atMs, index as number);
-    this.homes.set(k, home);
-    this.order.add(k, home);
-    this.order.trim(this.homes.size, () => this.homes);
+    this.homes.set(k, packHome(atMs, index as number));
     this.expiry.add(k, atMs);
     if (this.homes.size > this.maxEntries) {
       // What has expired goes before a live home does: the wheel drops only seconds that have passed.
@@ -177,6 +174,9 @@ export class MemoryStore implements DispatchStore {
       );
       const oldest = this.homes.size > this.maxEntries ? this.oldest() : undefined;
       if (oldest !== undefined) this.drop(oldest);
+    } else if (this.homes.size < this.maxEntries * 0.9) {
+      // Well below the bound: the iterator would only hold on to tables the map has left.
+      this.front.release();
     }
     // Names of homes replaced or deleted since: rebuilt when they outnumber the live ones.
     if (this.expiry.size > 2 * this.homes.size + 64) {
@@ -205,7 +205,7 @@ export class MemoryStore implements DispatchStore {
   }
 
   private oldest(): string | undefined {
-    return this.order.oldest((name, home) => this.homes.get(name) === home);
+    return this.front.first();
   }
 
   /** The substation of this home while it lasts; an expired one is dropped here (it is of no use). */

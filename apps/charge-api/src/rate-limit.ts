@@ -1,17 +1,18 @@
 import { reasons } from "@evgrid/contract";
-import { GridError, InsertionOrder } from "@evgrid/kit";
+import { GridError, MapFront } from "@evgrid/kit";
 import { type RateLimit, type TokenBucket, takeToken } from "@evgrid/policy";
 
 /**
  * Requests per second per caller (API key, or address in open mode), counted call by call, so a batch of
  * a thousand calls costs a thousand tokens. The table is bounded: past `maxCallers` callers the least
  * recently seen is forgotten (it starts again with a full bucket, never worse), in O(1): each new caller
- * of a flood of addresses would otherwise cost a scan of the whole table.
+ * of a flood of addresses would otherwise cost a scan of the whole table. The table never shrinks (a
+ * caller is only forgotten to make room), so its iterator never holds a table it left.
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, TokenBucket>();
-  /** Callers, least recently seen first (kit's InsertionOrder; each stamped with its bucket). */
-  private readonly order = new InsertionOrder<string, TokenBucket>();
+  /** The caller seen least recently (`buckets.keys().next()` grows dear at the bound: kit's MapFront). */
+  private readonly oldest = new MapFront(this.buckets);
 
   constructor(
     private readonly limit: RateLimit,
@@ -24,12 +25,9 @@ export class RateLimiter {
     const decision = takeToken(this.buckets.get(owner), this.limit, nowMs);
     this.buckets.delete(owner);
     this.buckets.set(owner, decision.bucket);
-    this.order.add(owner, decision.bucket);
-    this.order.trim(this.buckets.size, () => this.buckets);
-    while (this.buckets.size > this.maxCallers) {
-      const oldest = this.order.oldest((o, bucket) => this.buckets.get(o) === bucket);
-      if (oldest === undefined) break;
-      this.buckets.delete(oldest);
+    if (this.buckets.size > this.maxCallers) {
+      const oldest = this.oldest.first();
+      if (oldest !== undefined) this.buckets.delete(oldest);
     }
     if (!decision.allowed) {
       throw new GridError(

@@ -13,7 +13,7 @@
  * A success clears its pair and makes it known good. Counts are forgotten `lockoutMaxMs` after their last
  * failure; every table is bounded (oldest entries go first), so a flood of invented ids costs bounded memory.
  */
-import { InsertionOrder } from "@evgrid/kit";
+import { MapFront } from "@evgrid/kit";
 
 export interface LoginLimits {
   pairFailures: number;
@@ -29,16 +29,13 @@ interface Strike {
   failures: number;
   lockedUntilMs: number;
   lastFailureMs: number;
-  /** When it was last (re-)inserted, in this table's count of inserts: its place in `order`. */
-  seq: number;
 }
 
 /** Failure counts by key with a lockout after `free` failures (see above). */
 class Strikes {
   private readonly entries = new Map<string, Strike>();
-  /** Oldest first (`entries.keys().next()` grows dear under a flood of failures: kit's InsertionOrder). */
-  private readonly order = new InsertionOrder<string, number>();
-  private inserts = 0;
+  /** The entry failed longest ago (`entries.keys().next()` grows dear under a flood: kit's MapFront). */
+  private readonly oldest = new MapFront(this.entries);
 
   constructor(
     private readonly free: number,
@@ -64,7 +61,7 @@ class Strikes {
 
   /** Counts a failure; returns the lockout it starts (0: none yet). */
   fail(key: string, nowMs: number): number {
-    const s = this.live(key, nowMs) ?? { failures: 0, lockedUntilMs: 0, lastFailureMs: nowMs, seq: 0 };
+    const s = this.live(key, nowMs) ?? { failures: 0, lockedUntilMs: 0, lastFailureMs: nowMs };
     s.failures += 1;
     s.lastFailureMs = nowMs;
     let lockMs = 0;
@@ -75,14 +72,11 @@ class Strikes {
     }
     // Re-inserted so the map's order is by last failure: the oldest go first when it is full.
     this.entries.delete(key);
-    s.seq = ++this.inserts;
     this.entries.set(key, s);
-    this.order.add(key, s.seq);
-    this.order.trim(this.entries.size, () => [...this.entries].map(([k, e]) => [k, e.seq] as const));
     if (this.entries.size > this.limits.maxTracked) {
-      const oldest = this.order.oldest((k, seq) => this.entries.get(k)?.seq === seq);
+      const oldest = this.oldest.first();
       if (oldest !== undefined) this.entries.delete(oldest);
-    }
+    } else if (this.entries.size < this.limits.maxTracked * 0.9) this.oldest.release();
     return lockMs;
   }
 

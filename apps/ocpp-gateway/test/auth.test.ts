@@ -90,6 +90,15 @@ describe("login lockouts (injected clock)", () => {
     for (let i = 0; i < 10_000; i++) l.failed(`cp-${i}`, `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`);
     expect(l.tracked()).toEqual({ pairs: 100, addresses: 100, ids: 100 });
   });
+
+  test("at the bound the entry whose last failure is oldest is forgotten, not the one failing again", () => {
+    const l = new LoginLimiter({ ...LIMITS, maxTracked: 3 }, () => 0);
+    const fail = (id: string) => l.failed(id, `10.0.0.${id.charCodeAt(0)}`);
+    for (const id of ["a", "a", "b", "b", "c", "c", "a"]) expect(fail(id)).toBe(0);
+    fail("d"); // four pairs: "b" (its last failure the oldest) goes, "a" (failing again since) stays
+    expect(fail("b")).toBe(0); // counted from one again
+    expect(fail("a")).toBeGreaterThan(0); // its fourth failure: locked
+  });
 });
 
 describe("the verification queue", () => {

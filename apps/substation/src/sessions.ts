@@ -1,5 +1,5 @@
 import type { Priority, Session } from "@evgrid/contract";
-import { InsertionOrder, type LongTimeout } from "@evgrid/kit";
+import { type LongTimeout, MapFront } from "@evgrid/kit";
 import type { Departure } from "./departures.ts";
 import type { IdempotencyKeys } from "./idempotency.ts";
 import { type SessionRecord, sessionOf } from "./journal-rows.ts";
@@ -42,8 +42,8 @@ export interface LiveSession {
 export class SessionBook {
   readonly active = new Map<string, LiveSession>();
   private readonly ended = new Map<string, Ended>();
-  /** The ended sessions' order, for forgetting the oldest (`ended.keys().next()` grows dear: kit's InsertionOrder). */
-  private readonly endedOrder = new InsertionOrder<string, Ended>();
+  /** The oldest ended session, to forget past retention (`ended.keys().next()` grows dear: kit's MapFront). */
+  private readonly oldestEnded = new MapFront(this.ended);
   private readonly byVehicle = new Map<string, string>();
 
   constructor(
@@ -76,13 +76,10 @@ export class SessionBook {
 
   /** Keeps an ended session queryable (and its key answered), forgetting the oldest past retention. */
   rememberEnded(session: Session): void {
-    const ended = compact(session);
-    this.ended.set(session.sessionId, ended);
-    this.endedOrder.add(session.sessionId, ended);
-    this.endedOrder.trim(this.ended.size, () => this.ended);
+    this.ended.set(session.sessionId, compact(session));
     this.keys.remember(session.owner, session.idempotencyKey, session.sessionId);
     if (this.ended.size <= this.retention) return;
-    const oldest = this.endedOrder.oldest((id, e) => this.ended.get(id) === e);
+    const oldest = this.oldestEnded.first();
     if (oldest === undefined) return;
     const old = this.ended.get(oldest);
     // The key stays honoured from the journal for the rest of its time to live.
