@@ -31,7 +31,9 @@ export function alive(pid: number): boolean {
 
 /** CPU time (user + system) a process has used, in ms, from /proc (Linux; clock ticks of 10 ms). */
 export async function cpuMs(pid: number): Promise<number> {
-  const fields = (await Bun.file(`/proc/${pid}/stat`).text()).split(") ")[1]?.split(" ") ?? [];
+  const stat = await Bun.file(`/proc/${pid}/stat`).text();
+  // After the last ")": the command name may hold ") " itself.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // utime and stime are fields 14 and 15 of stat: 12 and 13 once pid and command name are cut off.
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }

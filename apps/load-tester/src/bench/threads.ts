@@ -3,6 +3,8 @@
  * BENCHMARKS.md are measured with. Threads are grouped by name (the JavaScript thread is named after the
  * process, "bun"; JavaScriptCore's helpers, the HTTP client thread and mimalloc's are named on their own).
  */
+import { cpuMs } from "@evgrid/testing";
+
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
 function ticksOf(stat: string): { name: string; ms: number } {
@@ -25,11 +27,6 @@ export async function threadCpu(pid: number): Promise<Map<number, { name: string
   return out;
 }
 
-/** Process CPU ms (every thread, ended ones too), from /proc/<pid>/stat. */
-export async function processCpuMs(pid: number): Promise<number> {
-  return ticksOf(await Bun.file(`/proc/${pid}/stat`).text()).ms;
-}
-
 /** Minor page faults so far (field 10 of stat). */
 export async function minorFaults(pid: number): Promise<number> {
   const stat = await Bun.file(`/proc/${pid}/stat`).text();
@@ -43,8 +40,9 @@ export interface Sample {
 }
 
 export async function sample(pid: number): Promise<Sample> {
-  const [cpuMs, faults, threads] = await Promise.all([processCpuMs(pid), minorFaults(pid), threadCpu(pid)]);
-  return { cpuMs, faults, threads };
+  // Process CPU (every thread, ended ones too), as every other measurement reads it.
+  const [processMs, faults, threads] = await Promise.all([cpuMs(pid), minorFaults(pid), threadCpu(pid)]);
+  return { cpuMs: processMs, faults, threads };
 }
 
 /** CPU ms between two samples grouped by thread name; the JavaScript thread (the first, tid = pid) as "js". */
