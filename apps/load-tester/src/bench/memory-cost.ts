@@ -1,5 +1,6 @@
 import { MemoryStore } from "@evgrid/balancer/memory";
 import { dispatchRequestSchema, type Session } from "@evgrid/contract";
+import { median } from "../load/stats.ts";
 
 export interface HomesCost {
   /** Homes the balancer's memory held while measured. */
@@ -7,8 +8,6 @@ export interface HomesCost {
   /** What one dispatch adds to it (its key and its vehicle, each a home), microseconds. */
   rememberUs: number;
 }
-
-const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /**
  * The cost of the balancer remembering one dispatch (memory.ts) below its bound and at it, in process and
@@ -27,8 +26,12 @@ export function homesCost(bound: number, rounds = 7, perRound = 20_000): HomesCo
       owner: "addr:203.0.113.1",
       idempotencyKey: `auto:${n}`,
     });
-    const session = { substationId: `substation-${n % 4}`, status: "active", expectedEndAt: nowMs + 1000 };
-    memory.remember(req, { ...session, expectedEndAt: new Date(nowMs + 1000).toISOString() } as Session);
+    const session = {
+      substationId: `substation-${n % 4}`,
+      status: "active",
+      expectedEndAt: new Date(nowMs + 1000).toISOString(),
+    };
+    memory.remember(req, session as Session);
   };
   // Filled to the bound (or to its steady state below it) and past it once, before anything is timed.
   while (n < 2 * bound) remember();

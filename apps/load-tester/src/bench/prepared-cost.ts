@@ -16,6 +16,7 @@ import {
 } from "@evgrid/kit";
 import { type CallSignal, resolveProcedures } from "@evgrid/link";
 import { startTelemetry, telemetryEnvSchema } from "@evgrid/telemetry";
+import { median } from "../load/stats.ts";
 
 const N = 50_000;
 const ROUNDS = 7;
@@ -59,7 +60,6 @@ async function round(kind: Kind, path: string, input: unknown): Promise<number> 
   return ((performance.now() - t0) * 1000) / N;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 for (const [path, input] of [
   ["startSession", wire],
   ["getLoad", undefined],

@@ -7,6 +7,7 @@
 
 import { startTelemetry, telemetryEnvSchema } from "@evgrid/telemetry";
 import { type Attributes, createNoopMeter, type Histogram } from "@opentelemetry/api";
+import { median } from "../load/stats.ts";
 
 const N = 200_000;
 const ROUNDS = 7;
@@ -50,7 +51,6 @@ const kinds: Kind[] = ["sdk, object per call", "sdk, object per key", "no-op met
 const ns: Record<string, number[]> = {};
 for (const k of kinds) ns[k] = [];
 for (let r = 0; r < ROUNDS; r++) for (const k of kinds) ns[k]?.push(round(k));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 for (const k of kinds)
   console.log(`${k.padEnd(22)} ${median(ns[k] ?? []).toFixed(0)} ns per sample (median of ${ROUNDS})`);
 await telemetry.shutdown();

@@ -1,5 +1,6 @@
 import { dispatchRequestSchema } from "@evgrid/contract";
 import { Station } from "@evgrid/substation/station";
+import { median } from "../load/stats.ts";
 
 export interface StationCost {
   sessions: number;
@@ -12,8 +13,6 @@ export interface StationCost {
 const KINDS = [{ maxKw: 11 }, { maxKw: 22 }, { maxKw: 7.4, minKw: 1.4 }, { maxKw: 50, minKw: 20 }].map(
   (k, i) => dispatchRequestSchema.parse({ vehicleId: `bench-${i}`, durationS: 3600, ...k }),
 );
-
-const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /**
  * Cost of admission and of getLoad on one substation already holding `sessions` active sessions (in memory:

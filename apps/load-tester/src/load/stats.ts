@@ -1,6 +1,10 @@
 import * as hdr from "hdr-histogram-js";
 
 /** Latency in microseconds, 1 µs to 60 s, 3 significant digits (HdrHistogram). */
+/** The middle of a few timed rounds (the upper one of an even count): what the in-process benches report. */
+export const median = (xs: readonly number[]): number =>
+  xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
 export function latencyHistogram() {
   return hdr.build({
     lowestDiscernibleValue: 1,
