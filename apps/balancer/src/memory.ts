@@ -29,7 +29,7 @@ export class MemoryStore implements DispatchStore {
   private readonly homes = new Map<string, number>();
   private readonly expiry = new ExpiryWheel();
   /** The oldest home, for making room (`homes.keys().next()` grows dear as homes come and go: kit's MapFront). */
-  private readonly front = new MapFront(this.homes);
+  private readonly front: MapFront<string>;
   private readonly sites = new SiteTable();
 
   constructor(
@@ -38,7 +38,9 @@ export class MemoryStore implements DispatchStore {
     private readonly now: () => number = Date.now,
     /** Past a session's expected end, until its substation surely ended it (VEHICLE_HOME_GRACE_MS). */
     private readonly vehicleGraceMs = 60_000,
-  ) {}
+  ) {
+    this.front = new MapFront(this.homes, maxEntries);
+  }
 
   /** Runs `dispatch` once per idempotency key at a time; later callers with the key await the same result. */
   coalesce(req: DispatchRequest, dispatch: () => Promise<DispatchResult>): Promise<DispatchResult> {
@@ -172,12 +174,9 @@ export class MemoryStore implements DispatchStore {
         },
         (name) => this.dropIfExpired(name, nowMs),
       );
-      const oldest = this.homes.size > this.maxEntries ? this.oldest() : undefined;
-      if (oldest !== undefined) this.drop(oldest);
-    } else if (this.homes.size < this.maxEntries * 0.9) {
-      // Well below the bound: the iterator would only hold on to tables the map has left.
-      this.front.release();
     }
+    const oldest = this.front.over();
+    if (oldest !== undefined) this.drop(oldest);
     // Names of homes replaced or deleted since: rebuilt when they outnumber the live ones.
     if (this.expiry.size > 2 * this.homes.size + 64) {
       this.expiry.clear();

@@ -6,29 +6,28 @@ import { type RateLimit, type TokenBucket, takeToken } from "@evgrid/policy";
  * Requests per second per caller (API key, or address in open mode), counted call by call, so a batch of
  * a thousand calls costs a thousand tokens. The table is bounded: past `maxCallers` callers the least
  * recently seen is forgotten (it starts again with a full bucket, never worse), in O(1): each new caller
- * of a flood of addresses would otherwise cost a scan of the whole table. The table never shrinks (a
- * caller is only forgotten to make room), so its iterator never holds a table it left.
+ * of a flood of addresses would otherwise cost a scan of the whole table.
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, TokenBucket>();
   /** The caller seen least recently (`buckets.keys().next()` grows dear at the bound: kit's MapFront). */
-  private readonly oldest = new MapFront(this.buckets);
+  private readonly oldest: MapFront<string>;
 
   constructor(
     private readonly limit: RateLimit,
-    private readonly maxCallers = 100_000,
+    maxCallers = 100_000,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.oldest = new MapFront(this.buckets, maxCallers);
+  }
 
   take(owner: string): void {
     const nowMs = this.now();
     const decision = takeToken(this.buckets.get(owner), this.limit, nowMs);
     this.buckets.delete(owner);
     this.buckets.set(owner, decision.bucket);
-    if (this.buckets.size > this.maxCallers) {
-      const oldest = this.oldest.first();
-      if (oldest !== undefined) this.buckets.delete(oldest);
-    }
+    const oldest = this.oldest.over();
+    if (oldest !== undefined) this.buckets.delete(oldest);
     if (!decision.allowed) {
       throw new GridError(
         "TOO_MANY_REQUESTS",

@@ -35,12 +35,14 @@ interface Strike {
 class Strikes {
   private readonly entries = new Map<string, Strike>();
   /** The entry failed longest ago (`entries.keys().next()` grows dear under a flood: kit's MapFront). */
-  private readonly oldest = new MapFront(this.entries);
+  private readonly oldest: MapFront<string>;
 
   constructor(
     private readonly free: number,
     private readonly limits: LoginLimits,
-  ) {}
+  ) {
+    this.oldest = new MapFront(this.entries, limits.maxTracked);
+  }
 
   private live(key: string, nowMs: number): Strike | undefined {
     const s = this.entries.get(key);
@@ -73,10 +75,8 @@ class Strikes {
     // Re-inserted so the map's order is by last failure: the oldest go first when it is full.
     this.entries.delete(key);
     this.entries.set(key, s);
-    if (this.entries.size > this.limits.maxTracked) {
-      const oldest = this.oldest.first();
-      if (oldest !== undefined) this.entries.delete(oldest);
-    } else if (this.entries.size < this.limits.maxTracked * 0.9) this.oldest.release();
+    const oldest = this.oldest.over();
+    if (oldest !== undefined) this.entries.delete(oldest);
     return lockMs;
   }
 

@@ -43,7 +43,7 @@ export class SessionBook {
   readonly active = new Map<string, LiveSession>();
   private readonly ended = new Map<string, Ended>();
   /** The oldest ended session, to forget past retention (`ended.keys().next()` grows dear: kit's MapFront). */
-  private readonly oldestEnded = new MapFront(this.ended);
+  private readonly oldestEnded: MapFront<string>;
   private readonly byVehicle = new Map<string, string>();
 
   constructor(
@@ -52,7 +52,9 @@ export class SessionBook {
     readonly keys: IdempotencyKeys,
     /** Ended sessions kept in memory. */
     readonly retention: number,
-  ) {}
+  ) {
+    this.oldestEnded = new MapFront(this.ended, retention);
+  }
 
   add(live: LiveSession): void {
     this.active.set(live.sessionId, live);
@@ -78,8 +80,7 @@ export class SessionBook {
   rememberEnded(session: Session): void {
     this.ended.set(session.sessionId, compact(session));
     this.keys.remember(session.owner, session.idempotencyKey, session.sessionId);
-    if (this.ended.size <= this.retention) return;
-    const oldest = this.oldestEnded.first();
+    const oldest = this.oldestEnded.over();
     if (oldest === undefined) return;
     const old = this.ended.get(oldest);
     // The key stays honoured from the journal for the rest of its time to live.

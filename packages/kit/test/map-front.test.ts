@@ -14,7 +14,7 @@ test("the first key is the Map's own, whatever was set, set again, deleted, evic
   fc.assert(
     fc.property(fc.array(op, { maxLength: 600 }), (ops) => {
       const map = new Map<string, number>();
-      const front = new MapFront(map);
+      const front = new MapFront(map, 1_000);
       for (const o of ops) {
         if (o.kind === "set") map.set(`k${o.key}`, o.key);
         else if (o.kind === "reset") {
@@ -37,11 +37,14 @@ test("the first key is the Map's own, whatever was set, set again, deleted, evic
 
 test("a FIFO at its bound of 200,000: the oldest goes each time, across the map's rehashes", () => {
   const map = new Map<number, number>();
-  const front = new MapFront(map);
-  for (let i = 0; i < 200_000; i++) map.set(i, i);
+  const front = new MapFront(map, 200_000);
+  for (let i = 0; i < 200_000; i++) {
+    map.set(i, i);
+    expect(front.over()).toBeUndefined(); // within its bound
+  }
   for (let i = 200_000; i < 600_000; i++) {
     map.set(i, i);
-    const first = front.first() as number;
+    const first = front.over() as number;
     expect(first).toBe(i - 200_000);
     map.delete(first);
   }
