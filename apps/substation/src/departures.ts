@@ -102,8 +102,8 @@ export function departureView(
 /**
  * Re-shares when time changes the departures' need order (a session runs out of slack, or can no longer make
  * its departure), but no more often than every `minIntervalMs`: a re-share costs O(k log k) for k classes.
- * The policy treats a session as out of slack `guardS` before it is (`guardS`), so the delay never costs it
- * its departure.
+ * At each re-share the policy treats a session within `guardS` of running out of slack as out of it, so the
+ * delay never costs it its departure; the timer itself is set for the crossing (CROSSING_LEAD_S before).
  */
 export class CrossingTimer {
   private timer: LongTimeout | undefined;

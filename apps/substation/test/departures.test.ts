@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { type DispatchRequest, dispatchRequestSchema, type PowerEvent } from "@evgrid/contract";
 import { manualScheduler } from "@evgrid/kit";
-import { shareAtLevel } from "@evgrid/policy";
+import { CROSSING_LEAD_S, shareAtLevel } from "@evgrid/policy";
 import { Journal } from "../src/journal.ts";
 import { Station } from "../src/station.ts";
 import { dbPath, nextTurn, open, refusalOf } from "./fixtures.ts";
@@ -89,17 +89,23 @@ describe("Station with departures", () => {
   });
 
   /**
-   * On 24 kW, a: 20 kWh in 2 h at up to 12 kW; b: 40 kWh in 3 h at up to 15 kW; both have 1200 s of slack
-   * (2 h - 20/12 h; 3 h - 40/15 h). Above the minimums 24 - 8.4 = 15.6 kW: a leaves first, so it is lifted to
-   * its 12 kW maximum (+7.8) and b has the rest, 4.2 + 7.8 = 12 kW (36 kWh by its departure: behind for now).
-   * b's slack falls by 1 - 12/15 = 0.2 s per s: it reaches the 60 s guard after 1140 / 0.2 = 5700 s, before a
-   * is full (20/12 h = 6000 s). Then b has 40 - 12 x 5700/3600 = 21 kWh left in 5100 s: its required rate is
-   * 21 x 3600 / 5100 = 252/17 = 14.82 kW, and a (1 kWh left, slack 1200 s) has the rest, 24 - 252/17 = 156/17.
+   * On 24 kW, a: 20 kWh in 2 h at up to 12 kW (slack 2 h - 20/12 h = 1200 s); b: 42.5 kWh in 3 h at up to
+   * 15 kW (slack 3 h - 42.5/15 h = 600 s). Above the minimums 24 - 8.4 = 15.6 kW: a leaves first, so it is
+   * lifted to its 12 kW maximum (+7.8) and b has the rest, 4.2 + 7.8 = 12 kW (36 kWh by its departure: behind
+   * for now). b's slack falls by 1 - 12/15 = 0.2 s per s: it is down to CROSSING_LEAD_S after
+   * (600 - lead) / 0.2 s, long before a is full (6000 s). Then b is lifted to its required rate (energy left /
+   * time left, just under its maximum) and a has the rest. The 60 s guard is not paid: no re-share falls
+   * within b's last 60 s of slack, so nothing lifts it earlier.
    */
+  const crossingMs = ((600 - CROSSING_LEAD_S) / 0.2) * 1000;
+  const liftedKw = () => {
+    const leftKwh = 42.5 - (12 * crossingMs) / HOUR_MS;
+    return (leftKwh * HOUR_MS) / (3 * HOUR_MS - crossingMs);
+  };
   const slackRunsOut = async () => {
     const s = station(24, 60_000);
     const a = (await s.start(leaving("a", 20, 2, { maxKw: 12 }))).session;
-    const b = (await s.start(leaving("b", 40, 3, { maxKw: 15 }))).session;
+    const b = (await s.start(leaving("b", 42.5, 3, { maxKw: 15 }))).session;
     expect(s.get(a.sessionId)).toMatchObject({ allocatedKw: 12, onTrack: true });
     expect(s.get(b.sessionId)).toMatchObject({
       allocatedKw: expect.closeTo(12, 9),
@@ -107,56 +113,56 @@ describe("Station with departures", () => {
       projectedKwh: expect.closeTo(36, 9),
     });
     const before = s.load().version;
-    clock.advance(5_690_000);
+    // The old rule lifted b a guard early, at (600 - 60) / 0.2 = 2700 s: still 12 kW well past that.
+    clock.advance(crossingMs - 1000);
     expect(s.load().version).toBe(before);
     expect(s.get(b.sessionId).allocatedKw).toBeCloseTo(12, 9);
     return { s, a, b, before };
   };
 
-  test("a re-share when a car runs out of slack, not before", async () => {
+  test("a re-share when a car runs out of slack, not a guard before", async () => {
     const { s, a, b, before } = await slackRunsOut();
-    // Within one more bound (60 s) of the guard, b is lifted to its required rate (14.82 kW at 5700 s, a
-    // little more if lifted later) and is on track; a, with the rest, too.
-    clock.advance(80_000);
+    clock.advance(2000);
     expect(s.load().version).toBeGreaterThan(before);
     const lifted = s.get(b.sessionId);
-    expect(lifted).toMatchObject({ onTrack: true, projectedKwh: expect.closeTo(40, 6) });
-    expect(lifted.allocatedKw).toBeGreaterThanOrEqual(252 / 17 - 1e-9);
-    expect(lifted.allocatedKw).toBeLessThan(15);
+    expect(lifted).toMatchObject({ onTrack: true, projectedKwh: expect.closeTo(42.5, 6) });
+    expect(lifted.allocatedKw).toBeGreaterThan(12);
+    expect(lifted.allocatedKw).toBeLessThanOrEqual(15);
     expect(s.get(a.sessionId)).toMatchObject({
       allocatedKw: expect.closeTo(24 - lifted.allocatedKw, 9),
       onTrack: true,
     });
   });
 
-  // The timer fires exactly when b's laxity reaches the guard, and rounding leaves it a hair above (60 + 9e-13
-  // s): `standing` must count that as out of slack, or b is lifted only one bound later (at 5760 s).
-  test("the re-share at the guard itself lifts the car out of slack (one re-share, exact rate)", async () => {
+  test("the re-share at the crossing lifts the car out of slack (one re-share, exact rate)", async () => {
     const { s, a, b, before } = await slackRunsOut();
-    clock.advance(20_000);
+    clock.advance(1500);
     expect(s.load().version).toBe(before + 1);
-    // To 5 digits: the timer rounds up to the next millisecond (b is lifted < 1 ms after 5700 s).
+    // To 5 digits: the timer rounds up to the next millisecond (the departure is a whole millisecond too).
     expect(s.get(b.sessionId)).toMatchObject({
-      allocatedKw: expect.closeTo(252 / 17, 5),
+      allocatedKw: expect.closeTo(liftedKw(), 5),
       onTrack: true,
-      projectedKwh: expect.closeTo(40, 6),
+      projectedKwh: expect.closeTo(42.5, 6),
     });
-    expect(s.get(a.sessionId)).toMatchObject({ allocatedKw: expect.closeTo(156 / 17, 5), onTrack: true });
+    expect(s.get(a.sessionId)).toMatchObject({
+      allocatedKw: expect.closeTo(24 - liftedKw(), 5),
+      onTrack: true,
+    });
   });
 
   test("re-shares for crossings are bounded by SUBSTATION_RESHARE_MIN_MS", async () => {
-    // As above with a 1100 s bound (so a 1100 s guard): both still have slack (1200 s), 12 kW each, and b's
-    // reaches the guard after (1200 - 1100) / 0.2 = 500 s, but the re-share waits for the bound. At 1100 s b
-    // has 40 - 12 x 1100/3600 = 36.33 kWh left in 9700 s: lifted to 130800 / 9700 = 13.48 kW.
-    const s = station(24, 1_100_000);
-    await s.start(leaving("a", 20, 2, { maxKw: 12 }));
-    const b = (await s.start(leaving("b", 40, 3, { maxKw: 15 }))).session;
+    // b alone on 12 kW with a 1100 s bound: 535/12 kWh in 3 h at up to 15 kW is 100 s of slack, inside the
+    // guard, so it is out of slack from the start, and at 12 kW it falls behind (can no longer make it) after
+    // 100 / 0.2 = 500 s. That re-share waits for the bound.
+    const s = station(12, 1_100_000);
+    const b = (await s.start(leaving("b", 535 / 12, 3, { maxKw: 15 }))).session;
+    expect(s.get(b.sessionId)).toMatchObject({ allocatedKw: 12, onTrack: false });
     const before = s.load().version;
     clock.advance(1_099_000);
     expect(s.load().version).toBe(before);
     clock.advance(2000);
     expect(s.load().version).toBe(before + 1);
-    expect(s.get(b.sessionId).allocatedKw).toBeCloseTo(130_800 / 9700, 6);
+    expect(s.get(b.sessionId)).toMatchObject({ allocatedKw: 12, onTrack: false });
   });
 });
 

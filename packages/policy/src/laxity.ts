@@ -66,10 +66,22 @@ function soonestByNeighbours(bySlope: ReadonlyMap<number, readonly number[]>): n
 }
 
 /**
+ * How long before its slack runs out a session with slack is re-shared (seconds, or the guard if that is
+ * less): then its laxity is this much, not a rounding error from 0 where it would count as unable to make
+ * its departure, and a timer a little late (a busy event loop) still finds it able to.
+ */
+export const CROSSING_LEAD_S = 0.25;
+
+/**
  * Seconds until time alone changes a session's `standing` at these shares (the need order of shareByNeed):
- * one with slack runs out of it (its laxity falls to `guardS`), or one out of slack can no longer make its
- * departure (its laxity falls below 0). Within a standing the order is by departure, which time does not
- * change. +Infinity if neither happens. O(k) for k demands.
+ * one with slack runs out of it (its laxity falls to CROSSING_LEAD_S), or one out of slack can no longer
+ * make its departure (its laxity falls below 0). Within a standing the order is by departure, which time
+ * does not change. +Infinity if neither happens. O(k) for k demands.
+ *
+ * Timed for the crossing itself, not the guard early: a session with more than `guardS` of slack now has
+ * some left when the caller may re-share again (laxity falls at most 1 s a second), and every re-share in
+ * between lifts one already within `guardS` of its crossing (standing 0). So a session is lifted early only
+ * when a re-share falls within its last `guardS` of slack, not at every crossing.
  */
 export function nextStandingChangeS(
   demands: readonly NeedDemand[],
@@ -82,7 +94,7 @@ export function nextStandingChangeS(
     if (laxity === null || (d.energyLeftKwh ?? 0) <= 0 || laxity < 0) return;
     const fallPerS = 1 - Math.min(1, (sharesKw[i] ?? 0) / d.maxKw);
     if (fallPerS <= 0) return;
-    const toS = outOfSlack(laxity, guardS) ? laxity : laxity - guardS;
+    const toS = outOfSlack(laxity, guardS) ? laxity : laxity - Math.min(guardS, CROSSING_LEAD_S);
     soonestS = Math.min(soonestS, toS / fallPerS);
   });
   return soonestS;
