@@ -1,6 +1,6 @@
 import { type DispatchRequest, reasons, type Session, type SessionNeeds } from "@evgrid/contract";
 import { GridError, type LongTimeout, type Scheduler, setLongTimeout } from "@evgrid/kit";
-import { projectAtDeparture } from "@evgrid/policy";
+import { CROSSING_LEAD_S, projectAtDeparture } from "@evgrid/policy";
 import type { NeedOf } from "./power-class.ts";
 import type { LiveSession } from "./sessions.ts";
 
@@ -103,7 +103,8 @@ export function departureView(
  * Re-shares when time changes the departures' need order (a session runs out of slack, or can no longer make
  * its departure), but no more often than every `minIntervalMs`: a re-share costs O(k log k) for k classes.
  * At each re-share the policy treats a session within `guardS` of running out of slack as out of it, so the
- * delay never costs it its departure; the timer itself is set for the crossing (CROSSING_LEAD_S before).
+ * delay never costs it its departure, even with the timer up to CROSSING_LEAD_S late (a busy event loop);
+ * the timer itself is set for the crossing (CROSSING_LEAD_S before).
  */
 export class CrossingTimer {
   private timer: LongTimeout | undefined;
@@ -114,9 +115,13 @@ export class CrossingTimer {
     private readonly scheduler?: Scheduler,
   ) {}
 
-  /** The policy's guard: the least time between two re-shares this timer makes, in seconds. */
+  /**
+   * The policy's guard, in seconds: the least time between two re-shares this timer makes, and
+   * CROSSING_LEAD_S for a timer that fires late. Without it, a re-share that finds a session's slack just
+   * over the bound arms the next for the bound, when as little as a millisecond of it is left.
+   */
   get guardS(): number {
-    return this.minIntervalMs / 1000;
+    return this.minIntervalMs / 1000 + CROSSING_LEAD_S;
   }
 
   /** After any re-share: arm for the next crossing, `inS` seconds away (Infinity: none). */

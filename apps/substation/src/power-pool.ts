@@ -77,9 +77,9 @@ export class PowerPool {
 
   /**
    * Shares `availableKw` again (packages/policy's reshareSite, by class: departures' floors, then
-   * water-filling; `guardS` is the least time between re-shares that only time triggers) after any change,
-   * closing each class's energy books first; the sums are recomputed exactly from the classes. Without
-   * departures it is exactly today's water-filling.
+   * water-filling; `guardS` is the departures' guard, CrossingTimer.guardS) after any change, closing each
+   * class's energy books first; the sums are recomputed exactly from the classes. Without departures it is
+   * exactly today's water-filling.
    */
   reshare(nowMs: number, site: Capacity, guardS = 0): void {
     const classes = [...this.classes.values()];

@@ -1,0 +1,58 @@
+/**
+ * A busy event loop fires the crossing timer late. A re-share that finds a session's slack just over the
+ * re-share bound (here a limit set; an admission or an end alike) arms the next for the bound itself, when
+ * little of that slack is left: that late re-share must still find the session able to make its departure.
+ */
+import { expect, test } from "bun:test";
+import { dispatchRequestSchema } from "@evgrid/contract";
+import { manualScheduler } from "@evgrid/kit";
+import { Station } from "../src/station.ts";
+
+const HOUR_MS = 3_600_000;
+
+test("a crossing timer 30 ms late after a re-share just outside the bound: the car still makes its departure", async () => {
+  const clock = manualScheduler(Date.now());
+  /** How late the timers armed now fire (ms). */
+  let lateMs = 0;
+  const late = {
+    now: clock.now,
+    schedule: (run: () => void, ms: number) => clock.schedule(run, ms + lateMs),
+  };
+  const s = new Station({
+    id: "sub-a",
+    capacityKw: 101,
+    now: clock.now,
+    scheduler: late,
+    reshareMinMs: 1000,
+  });
+  const car = (vehicleId: string, energyKwh: number, inH: number) =>
+    dispatchRequestSchema.parse({
+      vehicleId,
+      minKw: 1,
+      maxKw: 100,
+      energyKwh,
+      departAt: new Date(clock.now() + inH * HOUR_MS).toISOString(),
+    });
+  try {
+    // h cannot make its departure (300 kWh in 2 h at 100 kW), so it goes before b, which has 100.01 s of
+    // slack (wantedKwh in 1 h at 100 kW): h has 100 kW, b its 1 kW minimum, and b's slack falls 0.99 s per s.
+    const wantedKwh = (100 * (3600 - 100.01)) / 3600;
+    await s.start(car("h", 300, 2));
+    const b = (await s.start(car("b", wantedKwh, 1))).session;
+    expect(s.get(b.sessionId)).toMatchObject({ allocatedKw: 1, onTrack: false });
+    // At 100 s b has 1.01 s of slack, just over the 1 s bound. The re-share then (the limit) arms the next
+    // for the bound, when b has 0.02 s of slack left, and that timer fires 30 ms late.
+    clock.advance(100_000);
+    lateMs = 30;
+    s.setLimit(null);
+    lateMs = 0;
+    clock.advance(1100);
+    expect(s.get(b.sessionId)).toMatchObject({ onTrack: true, projectedKwh: expect.closeTo(wantedKwh, 6) });
+    clock.advance(HOUR_MS);
+    const ended = s.get(b.sessionId);
+    expect(ended).toMatchObject({ status: "ended", endReason: "energy_delivered" });
+    expect(ended.deliveredKwh).toBeCloseTo(wantedKwh, 6);
+  } finally {
+    s.close();
+  }
+});
