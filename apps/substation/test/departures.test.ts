@@ -238,13 +238,13 @@ describe("departures across a restart, and to a watcher", () => {
     // (1 h - 20/22 h = 327 s): b at its 22 kW maximum, a the rest, 4.2 + 3.8 = 8 kW, short at that rate.
     expect((await next).value).toMatchObject({ allocatedKw: 8, projectedKwh: 8, onTrack: false });
     expect(s.get(b.sessionId)).toMatchObject({ allocatedKw: 22, projectedKwh: 22, onTrack: false });
-    // a's slack falls by 1 - 8/22 = 14/22 s per s: it reaches the 1 s guard after 326.27 x 22/14 = 512.7 s,
-    // having 1.14 kWh. Out of slack, it is lifted to its required rate, 18.86 kWh in 3087.3 s = 21.99 kW
-    // (22 x 3086.3 / 3087.3), and on track again; b has the rest.
+    // a's slack falls by 1 - 8/22 = 14/22 s per s: it is down to CROSSING_LEAD_S after 327.02 x 22/14 =
+    // 513.9 s, having 1.14 kWh. Out of slack, it is lifted to its required rate, 18.86 kWh in 3086.1 s =
+    // 22 x 3085.9 / 3086.1 = 21.998 kW, and on track again; b has the rest.
     const lifted = updates.next();
     clock.advance(600_000);
     expect((await lifted).value).toMatchObject({
-      allocatedKw: expect.closeTo(21.995, 2), // 21.993 at 512.7 s; 21.997 if lifted one 1 s bound later
+      allocatedKw: expect.closeTo(21.995, 2), // 21.998 at 513.9 s; 21.993 if lifted a whole guard early
       projectedKwh: expect.closeTo(20, 6),
       onTrack: true,
     });

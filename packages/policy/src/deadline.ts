@@ -50,9 +50,9 @@ export function standing(d: NeedDemand, guardS = 0): 0 | 1 | 2 | null {
 }
 
 /**
- * A laxity at the guard, to a millisecond (the clocks' grain): a re-share timed for when a session's slack
- * falls to the guard (a guard under CROSSING_LEAD_S, or a crossing the re-share gap held back) finds it a
- * rounding error above the guard (or a timer fires a millisecond early), and must count it as out of slack.
+ * A laxity at the guard, to a millisecond (the clocks' grain): with a guard under CROSSING_LEAD_S the
+ * re-share is timed for when a session's slack falls to the guard, finds it a rounding error above it (or a
+ * timer fires a millisecond early), and must count it as out of slack.
  */
 export const outOfSlack = (laxityS: number, guardS: number): boolean => laxityS <= guardS + 1e-3;
 

@@ -74,9 +74,10 @@ export const CROSSING_LEAD_S = 0.25;
 
 /**
  * Seconds until time alone changes a session's `standing` at these shares (the need order of shareByNeed):
- * one with slack runs out of it (its laxity falls to CROSSING_LEAD_S), or one out of slack can no longer
- * make its departure (its laxity falls below 0). Within a standing the order is by departure, which time
- * does not change. +Infinity if neither happens. O(k) for k demands.
+ * one with slack runs out of it (its laxity falls to CROSSING_LEAD_S, or to `guardS` if that is less: the
+ * re-share then finds it out of slack), or one out of slack can no longer make its departure (its laxity
+ * falls below 0). Within a standing the order is by departure, which time does not change. +Infinity if
+ * neither happens. O(k) for k demands.
  *
  * Timed for the crossing itself, not the guard early: a session with more than `guardS` of slack now has
  * some left when the caller may re-share again (laxity falls at most 1 s a second), and every re-share in
