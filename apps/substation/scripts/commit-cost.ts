@@ -29,9 +29,17 @@ function run(path: string): { cpu: number; sys: number } {
       const sessionId = Bun.randomUUIDv7();
       n += 1;
       starts.push({
-        ...{ sessionId, vehicleId: `v-${n % 5000}`, minKw: 1.4, maxKw: 11, startedAtMs: Date.now() },
-        ...{ durationS: 1, energyKwh: null, idempotencyKey: `key-${n}`, owner: "owner-1" },
-        ...{ priority: "standard", departAtMs: null },
+        sessionId,
+        vehicleId: `v-${n % 5000}`,
+        minKw: 1.4,
+        maxKw: 11,
+        startedAtMs: Date.now(),
+        durationS: 1,
+        energyKwh: null,
+        idempotencyKey: `key-${n}`,
+        owner: "owner-1",
+        priority: "standard",
+        departAtMs: null,
       });
       live.push(sessionId);
     }
