@@ -4,7 +4,10 @@
  * app, and each way it can succeed or fail.
  */
 import { dispatchRequestSchema } from "@evgrid/contract";
+import type { RpcObservability } from "@evgrid/kit";
+import { errorShapeOf } from "@evgrid/link";
 import { startGrid } from "@evgrid/testing";
+import type { AnyRouter, TRPCError } from "@trpc/server";
 
 /**
  * The grid both tests call, which the calls below assume: its big site is taken, so any minimum above 4.2 kW
@@ -22,6 +25,32 @@ export async function startTakenGrid() {
   } catch (err) {
     await grid[Symbol.asyncDispose]();
     throw err;
+  }
+}
+
+/** An app's observability whose histogram remembers every point it was given. */
+export function recordingObs() {
+  const points: unknown[] = [];
+  const histogram = {
+    record: (_s: number, attributes: unknown) => points.push({ ...(attributes as object) }),
+  };
+  const obs = {
+    service: "test",
+    telemetry: { tracing: false },
+    serverDuration: histogram,
+    clientDuration: histogram,
+    procedures: new Map(),
+  } as unknown as RpcObservability;
+  return { obs, points };
+}
+
+/** What its caller sees: the data's shape (calls ran twice, a version may differ), or the error's shape. */
+export async function outcome(router: AnyRouter, path: string, type: string, run: () => Promise<unknown>) {
+  try {
+    const data = await run();
+    return { data: data !== null && typeof data === "object" ? Object.keys(data).sort() : typeof data };
+  } catch (err) {
+    return { error: errorShapeOf(router, err as TRPCError, path, type as "query") };
   }
 }
 

@@ -10,7 +10,7 @@ import { balancerRouter } from "@evgrid/balancer/router";
 import { ChargeDesk } from "@evgrid/charge-api/desk";
 import { RateLimiter } from "@evgrid/charge-api/rate-limit";
 import { chargeApiRouter } from "@evgrid/charge-api/router";
-import { ApiKeys, type RequestContext, retryAfterMeta } from "@evgrid/kit";
+import { ApiKeys, preparePublic, type RequestContext, retryAfterMeta } from "@evgrid/kit";
 import { internalClient, leanTrpcHandler } from "@evgrid/link";
 import { substationRouter } from "@evgrid/substation/router";
 import type { Json } from "@evgrid/testing";
@@ -78,6 +78,8 @@ async function both(c: Call) {
   const lean = request(c);
   const leanRes = await leanTrpcHandler<RequestContext>(routers.lean[c.app], {
     responseMeta: retryAfterMeta,
+    // As the app server runs it: public procedures prepared (prepared-public.test.ts), the rest by the chain.
+    prepare: preparePublic,
   })(lean.req, lean.url, c.path, lean.body, context(c, lean.req));
   const viaAdapter = request(c);
   const adapterRes = await fetchRequestHandler({

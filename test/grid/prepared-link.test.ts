@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { balancerRouter } from "@evgrid/balancer/router";
 import { chargeApiRouter } from "@evgrid/charge-api/router";
 import { ApiKeys, prepareInternal, type RequestContext, type RpcObservability } from "@evgrid/kit";
-import { type CallSignal, errorShapeOf, resolveProcedures } from "@evgrid/link";
+import { type CallSignal, resolveProcedures } from "@evgrid/link";
 import { substationRouter } from "@evgrid/substation/router";
-import type { AnyRouter, TRPCError } from "@trpc/server";
+import type { AnyRouter } from "@trpc/server";
 import fc from "fast-check";
-import { type Call, calls, SESSION, startTakenGrid } from "./equivalence-cases.ts";
+import { type Call, calls, outcome, recordingObs, SESSION, startTakenGrid } from "./equivalence-cases.ts";
 
 type App = "substation" | "balancer";
 let grid: Awaited<ReturnType<typeof startTakenGrid>>;
@@ -27,22 +27,6 @@ beforeAll(async () => {
   };
 });
 afterAll(() => grid?.[Symbol.asyncDispose]());
-
-/** An app's observability whose histogram remembers every point it was given. */
-function recordingObs() {
-  const points: unknown[] = [];
-  const histogram = {
-    record: (_s: number, attributes: unknown) => points.push({ ...(attributes as object) }),
-  };
-  const obs = {
-    service: "test",
-    telemetry: { tracing: false },
-    serverDuration: histogram,
-    clientDuration: histogram,
-    procedures: new Map(),
-  } as unknown as RpcObservability;
-  return { obs, points };
-}
 
 /** A call's context on an internal link, as the app server builds it. */
 const onLink = (obs: RpcObservability): RequestContext => ({
@@ -63,16 +47,6 @@ function preparedAt(app: App, path: string) {
 }
 
 const aCall = (): CallSignal => ({ signal: new AbortController().signal });
-
-/** What its caller sees: the data's shape (calls ran twice, a version may differ), or the error's shape. */
-async function outcome(router: AnyRouter, path: string, type: string, run: () => Promise<unknown>) {
-  try {
-    const data = await run();
-    return { data: data !== null && typeof data === "object" ? Object.keys(data).sort() : typeof data };
-  } catch (err) {
-    return { error: errorShapeOf(router, err as TRPCError, path, type as "query") };
-  }
-}
 
 /** Bad input only a link can carry (JSON of the wrong kind), and calls the HTTP cases make with a body. */
 const linkOnly = (): Call[] => [

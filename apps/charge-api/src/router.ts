@@ -1,14 +1,11 @@
 import { chargeRequestSchema, sessionRefSchema } from "@evgrid/contract";
-import { publicProcedure, router } from "@evgrid/kit";
+import { gatedPublicProcedure, router } from "@evgrid/kit";
 import type { ChargeDesk } from "./desk.ts";
 
 /** The public API: validates input and delegates to the desk, which owns every admission rule and count. */
 export function chargeApiRouter(desk: ChargeDesk) {
-  // Every call is counted against its caller's rate, one by one, batched or not.
-  const limited = publicProcedure.use(({ ctx, next }) => {
-    desk.countCall(ctx.caller);
-    return next();
-  });
+  // Every call is counted against its caller's rate, one by one, batched or not, before its input is read.
+  const limited = gatedPublicProcedure((caller) => desk.countCall(caller));
   return router({
     /** Starts a charging session on the substation with the most headroom, or says why none can. */
     requestCharge: limited

@@ -1,15 +1,28 @@
 /**
- * One trust check per boundary: an internal procedure called on an authenticated link (the link proved the
- * service token when it opened) runs prepared once at start, observe → input check → handler, instead of
- * tRPC's middleware chain, which copies its options and context at every step of every call. Answers,
- * error shapes and metrics are the chain's (test/grid/lean-http.test.ts compares them call by call).
+ * One trust check per boundary. A procedure is prepared once at start, observe → trust check → input check
+ * → handler, instead of tRPC's middleware chain, which copies its options and context at every step of
+ * every call:
+ * - an internal procedure called on an authenticated link (the link proved the service token when it
+ *   opened: that was the trust check);
+ * - a public query or mutation on the lean HTTP path (the caller identified as the chain identifies it, then
+ *   the app's gate, its rate quota).
+ * Answers, error shapes and metrics are the chain's (test/grid/prepared-link.test.ts and
+ * prepared-public.test.ts compare them call by call).
  */
 import type { CallSignal, PreparedCall, ProcedureDef } from "@evgrid/link";
 import { context } from "@opentelemetry/api";
 import { TRPCError } from "@trpc/server";
 import { getParseFn, getTRPCErrorFromUnknown } from "@trpc/server/unstable-core-do-not-import";
 import { procedureObserver } from "./observe.ts";
-import { failureOf, internalChain, type RequestContext, traceCarrier } from "./trpc.ts";
+import {
+  failureOf,
+  gateCheckOf,
+  identifyCaller,
+  internalChain,
+  publicChain,
+  type RequestContext,
+  traceCarrier,
+} from "./trpc.ts";
 
 type ProcedureType = ProcedureDef["type"];
 
@@ -35,23 +48,29 @@ class ResolverOptions {
 
 const isInputCheck = (middleware: unknown) => (middleware as { _type?: unknown })._type === "input";
 
+/** What every prepared procedure does after its trust check: its input parsed, then its resolver. */
+type Handle = (ctx: RequestContext, rawInput: unknown, call: CallSignal) => Promise<unknown>;
+
 /**
- * Prepares an internal procedure (`internalProcedure`, at most one `.input`, then its handler); anything else
- * (public procedures, an output check, a middleware of an app's own) is left to tRPC's chain (undefined).
+ * The resolver behind `head` middlewares and at most one `.input`, as `handle` runs it with the context its
+ * middlewares would have given it (`ctx`); undefined if the procedure has anything else in its chain.
  */
-export function prepareInternal(def: ProcedureDef, path: string): PreparedCall<RequestContext> | undefined {
+function prepareHandle(
+  def: ProcedureDef,
+  path: string,
+  head: number,
+  withContext: (ctx: RequestContext) => RequestContext,
+): Handle | undefined {
   const chain = def.middlewares;
   const inputs = def.inputs.length;
-  const head = internalChain.length;
   if (inputs > 1 || def.resolver === undefined || chain.length !== head + inputs + 1) return undefined;
-  if (!internalChain.every((middleware, i) => chain[i] === middleware)) return undefined;
   if (inputs === 1 && !isInputCheck(chain[head])) return undefined;
   const parse = inputs === 1 ? getParseFn(def.inputs[0] as Parameters<typeof getParseFn>[0]) : null;
   const resolver = def.resolver as unknown as (opts: ResolverOptions) => unknown;
   const { type, meta } = def;
-
   // tRPC's input middleware: the input parsed (its schema's own errors, as BAD_REQUEST); no parser, no input.
-  async function handle(ctx: RequestContext, rawInput: unknown, call: CallSignal): Promise<unknown> {
+  return async (ctx, rawInput, call) => {
+    const resolverCtx = withContext(ctx);
     let input: unknown;
     if (parse !== null) {
       try {
@@ -60,12 +79,13 @@ export function prepareInternal(def: ProcedureDef, path: string): PreparedCall<R
         throw new TRPCError({ code: "BAD_REQUEST", cause });
       }
     }
-    return await resolver(new ResolverOptions(ctx, input, path, type, meta, call, rawInput));
-  }
+    return await resolver(new ResolverOptions(resolverCtx, input, path, type, meta, call, rawInput));
+  };
+}
 
+/** `handle` observed as the chain's first middleware observes it: one span and one point per call. */
+function observed(path: string, handle: Handle): PreparedCall<RequestContext> {
   return async (ctx, rawInput, call) => {
-    // The trust check was the link's handshake; a call with a request must take the chain's token check.
-    if (ctx.req !== null) throw new Error(`${path}: prepared calls are for authenticated links only`);
     if (ctx.obs === null) {
       try {
         return await handle(ctx, rawInput, call);
@@ -88,4 +108,39 @@ export function prepareInternal(def: ProcedureDef, path: string): PreparedCall<R
       throw error;
     }
   };
+}
+
+const startsWith = (chain: readonly unknown[], head: readonly unknown[]) =>
+  head.every((middleware, i) => chain[i] === middleware);
+
+/**
+ * Prepares an internal procedure (`internalProcedure`, at most one `.input`, then its handler); anything else
+ * (public procedures, an output check, a middleware of an app's own) is left to tRPC's chain (undefined).
+ */
+export function prepareInternal(def: ProcedureDef, path: string): PreparedCall<RequestContext> | undefined {
+  if (!startsWith(def.middlewares, internalChain)) return undefined;
+  const handle = prepareHandle(def, path, internalChain.length, (ctx) => {
+    // The trust check was the link's handshake; a call with a request must take the chain's token check.
+    if (ctx.req !== null) throw new Error(`${path}: prepared calls are for authenticated links only`);
+    return ctx;
+  });
+  return handle && observed(path, handle);
+}
+
+/**
+ * Prepares a public query or mutation (`publicProcedure` or `gatedPublicProcedure`, at most one `.input`,
+ * then its handler) for the lean HTTP path: the caller identified (the API key, the service token or the
+ * address), the gate's check, the input parsed, the handler, in the chain's order and with its errors.
+ * Anything else is left to tRPC's chain (undefined).
+ */
+export function preparePublic(def: ProcedureDef, path: string): PreparedCall<RequestContext> | undefined {
+  if (def.type === "subscription" || !startsWith(def.middlewares, publicChain)) return undefined;
+  const check = gateCheckOf(def.middlewares[publicChain.length]);
+  const head = publicChain.length + (check ? 1 : 0);
+  const handle = prepareHandle(def, path, head, (ctx) => {
+    const caller = identifyCaller(ctx);
+    check?.(caller);
+    return { ...ctx, caller } as RequestContext;
+  });
+  return handle && observed(path, handle);
 }

@@ -10,7 +10,7 @@ import { errorResponse, retryAfterMeta } from "./http-errors.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { RpcObservability } from "./observe.ts";
-import { prepareInternal } from "./prepared.ts";
+import { prepareInternal, preparePublic } from "./prepared.ts";
 import { INSECURE_DEMO_WARNING } from "./secrets.ts";
 import { type ApiKeys, tokenMatches } from "./token.ts";
 import type { RequestContext } from "./trpc.ts";
@@ -106,6 +106,8 @@ function listen(opts: AppServerOptions, startedAt: number) {
   const lean = leanTrpcHandler<RequestContext>(opts.router, {
     onError: logInternal,
     responseMeta: retryAfterMeta,
+    // Public procedures skip tRPC's middleware chain: the same checks, prepared once.
+    prepare: preparePublic,
   });
   const probes = {
     service: opts.service,

@@ -175,6 +175,27 @@ const identified = t.middleware(({ ctx, next }) => next({ ctx: { caller: identif
 export const router = t.router;
 /** For anyone (holding an API key, if the app has API_KEYS): the charge-api's procedures. `ctx.caller` says who. */
 export const publicProcedure = t.procedure.use(observed).use(identified);
+/** The two middlewares every public procedure starts with, as tRPC holds them (prepared.ts finds them). */
+export const publicChain: readonly unknown[] = [...observed._middlewares, ...identified._middlewares];
+
+/** Each gate's check, by the middleware tRPC holds for it (prepared.ts runs the check itself). */
+const gateChecks = new WeakMap<object, (caller: Caller) => void>();
+
+/**
+ * A public procedure whose caller is checked before its input is read (an app's rate quota): `check` throws
+ * to refuse the call. Prepared calls (prepared.ts) run the same check at the same step.
+ */
+export function gatedPublicProcedure(check: (caller: Caller) => void) {
+  const gated = publicProcedure.use(({ ctx, next }) => {
+    check(ctx.caller);
+    return next();
+  });
+  gateChecks.set(gated._def.middlewares.at(-1) as object, check);
+  return gated;
+}
+
+/** The check of a gate made by gatedPublicProcedure; undefined for any other middleware. */
+export const gateCheckOf = (middleware: unknown) => gateChecks.get(middleware as object);
 /** For the other services of the grid (and operators) holding the service token. */
 export const internalProcedure = t.procedure.use(observed).use(serviceOnly);
 /** The two middlewares every internal procedure starts with, as tRPC holds them (prepared.ts finds them). */
