@@ -76,6 +76,25 @@ export function clientAddress(
 }
 
 export function normalizeAddress(raw: string): string {
+  // Anything longer than an address (a forwarded header's hop is the caller's text) is parsed, not kept.
+  if (raw.length > MEMO_KEY_LENGTH) return normalize(raw);
+  let normal = normalized.get(raw);
+  if (normal === undefined) {
+    normal = normalize(raw);
+    // Bounded: a caller with many addresses empties it, and pays only the parsing it saved the others.
+    if (normalized.size >= MEMO_SIZE) normalized.clear();
+    normalized.set(raw, normal);
+  }
+  return normal;
+}
+
+/** Addresses already normalized: a busy client sends every request from the same one. */
+const normalized = new Map<string, string>();
+const MEMO_SIZE = 4096;
+/** The longest IPv6 text with an embedded IPv4 tail and brackets is 47 characters; a zone adds a little. */
+const MEMO_KEY_LENGTH = 64;
+
+function normalize(raw: string): string {
   const address = raw.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped?.[1]) return mapped[1];

@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
@@ -67,9 +67,21 @@ const SESSION_SECRET_LABEL = "evgrid session secret v1:";
  * idempotency key gets the same secret back. Rotating the service token invalidates the secrets in use.
  */
 export function sessionSecretFor(serviceToken: string, sessionId: string): string {
-  return createHmac("sha256", serviceToken)
+  return hmacUnder(serviceToken)
     .update(SESSION_SECRET_LABEL + sessionId)
     .digest("base64url");
+}
+
+/**
+ * The HMAC keyed with the service token, keyed once: a copy per message skips keying (its two blocks). An
+ * app has one service token; another token (a test's) takes the slot.
+ */
+let keyedHmac: { token: string; hmac: Bun.CryptoHasher } | undefined;
+function hmacUnder(serviceToken: string): Bun.CryptoHasher {
+  if (keyedHmac?.token !== serviceToken) {
+    keyedHmac = { token: serviceToken, hmac: new Bun.CryptoHasher("sha256", serviceToken) };
+  }
+  return keyedHmac.hmac.copy();
 }
 
 /** Constant-time check of a presented session secret; never logs or echoes it. */
@@ -89,7 +101,7 @@ export const ID_TAG_LENGTH = 20;
  * replica derives the same one, so nothing is stored beyond a substation's index of its active sessions.
  */
 export function idTagFor(serviceToken: string, sessionId: string): string {
-  const mac = createHmac("sha256", serviceToken)
+  const mac = hmacUnder(serviceToken)
     .update(ID_TAG_LABEL + sessionId)
     .digest();
   let tag = "";

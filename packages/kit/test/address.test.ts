@@ -64,4 +64,19 @@ describe("client address", () => {
     expect(normalizeAddress("<script>")).toBe("invalid");
     expect(normalizeAddress("a".repeat(500))).toBe("invalid");
   });
+
+  test("an address asked again, after thousands of others, has the same answer (the memo empties when full)", () => {
+    const cases: [string, string][] = [
+      ["2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"],
+      ["::ffff:192.0.2.1", "192.0.2.1"],
+      ["203.0.113.9", "203.0.113.9"],
+      ["<script>", "invalid"],
+    ];
+    for (let round = 0; round < 3; round++) {
+      for (const [raw, want] of cases) expect(normalizeAddress(raw)).toBe(want);
+      for (let i = 0; i < 5000; i++) {
+        expect(normalizeAddress(`10.${round}.${i >> 8}.${i & 255}`)).toBe(`10.${round}.${i >> 8}.${i & 255}`);
+      }
+    }
+  });
 });

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { bookingIdTagSchema } from "@evgrid/contract";
 import fc from "fast-check";
-import { ID_TAG_LENGTH, idTagFor } from "../src/token.ts";
+import { ID_TAG_LENGTH, idTagFor, sessionSecretFor, sessionSecretMatches } from "../src/token.ts";
 
 /** RFC 4648 base32 of a buffer, the long way round (bit by bit), to check the encoder against. */
 function base32Bits(buf: Buffer, chars: number): string {
@@ -34,5 +34,26 @@ describe("booking idTags", () => {
     expect(idTagFor(token, "substation-1.00000000000000000000000000000001")).toBe(a);
     expect(idTagFor(token, "substation-1.00000000000000000000000000000002")).not.toBe(a);
     expect(idTagFor(`${token}x`, "substation-1.00000000000000000000000000000001")).not.toBe(a);
+  });
+});
+
+describe("session secrets", () => {
+  test("the HMAC of the session id under the service token, in base64url, however often a token is used", () => {
+    // A few tokens, each used many times (an app keys its HMAC once and copies it), and many used once.
+    const tokens = fc.oneof(
+      fc.constantFrom("token-one-of-16+", "token-two-of-16+", "x".repeat(200)),
+      fc.string(),
+    );
+    fc.assert(
+      fc.property(tokens, fc.string(), (token, sessionId) => {
+        const want = createHmac("sha256", token)
+          .update(`evgrid session secret v1:${sessionId}`)
+          .digest("base64url");
+        expect(sessionSecretFor(token, sessionId)).toBe(want);
+        expect(sessionSecretMatches(token, sessionId, want)).toBe(true);
+        expect(sessionSecretMatches(`${token}x`, sessionId, want)).toBe(false);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
