@@ -6,9 +6,12 @@
  *   opened: that was the trust check);
  * - a public query or mutation on the lean HTTP path (the caller identified as the chain identifies it, then
  *   the app's gate, its rate quota).
+ * On an internal hop, a dispatch request the entry checked already is recognised in one pass
+ * (`asCheckedDispatchRequest`) instead of parsed again; anything else takes its full schema.
  * Answers, error shapes and metrics are the chain's (test/grid/prepared-link.test.ts and
  * prepared-public.test.ts compare them call by call).
  */
+import { asCheckedDispatchRequest, dispatchRequestSchema } from "@evgrid/contract";
 import type { CallSignal, PreparedCall, ProcedureDef } from "@evgrid/link";
 import { context } from "@opentelemetry/api";
 import { TRPCError } from "@trpc/server";
@@ -60,19 +63,22 @@ function prepareHandle(
   path: string,
   head: number,
   withContext: (ctx: RequestContext) => RequestContext,
+  checked?: Map<unknown, (input: unknown) => unknown>,
 ): Handle | undefined {
   const chain = def.middlewares;
   const inputs = def.inputs.length;
   if (inputs > 1 || def.resolver === undefined || chain.length !== head + inputs + 1) return undefined;
   if (inputs === 1 && !isInputCheck(chain[head])) return undefined;
   const parse = inputs === 1 ? getParseFn(def.inputs[0] as Parameters<typeof getParseFn>[0]) : null;
+  // An input its schema checked where it entered the grid, recognised as such (undefined: not recognised).
+  const recognise = inputs === 1 ? checked?.get(def.inputs[0]) : undefined;
   const resolver = def.resolver as unknown as (opts: ResolverOptions) => unknown;
   const { type, meta } = def;
   // tRPC's input middleware: the input parsed (its schema's own errors, as BAD_REQUEST); no parser, no input.
   return async (ctx, rawInput, call) => {
     const resolverCtx = withContext(ctx);
-    let input: unknown;
-    if (parse !== null) {
+    let input = recognise?.(rawInput);
+    if (parse !== null && input === undefined) {
       try {
         input = await parse(rawInput);
       } catch (cause) {
@@ -110,6 +116,14 @@ function observed(path: string, handle: Handle): PreparedCall<RequestContext> {
   };
 }
 
+/**
+ * Inputs checked in full where they entered the grid (the public API, the gateway), recognised on an
+ * internal hop in one pass (`asCheckedDispatchRequest`); what is not recognised takes the full schema.
+ */
+const CHECKED_ON_ENTRY = new Map<unknown, (input: unknown) => unknown>([
+  [dispatchRequestSchema, (input) => asCheckedDispatchRequest(input)],
+]);
+
 const startsWith = (chain: readonly unknown[], head: readonly unknown[]) =>
   head.every((middleware, i) => chain[i] === middleware);
 
@@ -119,11 +133,17 @@ const startsWith = (chain: readonly unknown[], head: readonly unknown[]) =>
  */
 export function prepareInternal(def: ProcedureDef, path: string): PreparedCall<RequestContext> | undefined {
   if (!startsWith(def.middlewares, internalChain)) return undefined;
-  const handle = prepareHandle(def, path, internalChain.length, (ctx) => {
-    // The trust check was the link's handshake; a call with a request must take the chain's token check.
-    if (ctx.req !== null) throw new Error(`${path}: prepared calls are for authenticated links only`);
-    return ctx;
-  });
+  const handle = prepareHandle(
+    def,
+    path,
+    internalChain.length,
+    (ctx) => {
+      // The trust check was the link's handshake; a call with a request must take the chain's token check.
+      if (ctx.req !== null) throw new Error(`${path}: prepared calls are for authenticated links only`);
+      return ctx;
+    },
+    CHECKED_ON_ENTRY,
+  );
   return handle && observed(path, handle);
 }
 
