@@ -67,18 +67,32 @@ export interface MemberRanking {
 
 export const isCandidate = (m: Member) => m.healthy && m.load !== null && !m.load.draining;
 
-export function candidateView(m: Member): CandidateView {
+export function candidateView(m: Member, into?: CandidateView): CandidateView {
   const load = m.load as SubstationLoad;
-  return {
-    id: m.url,
-    capacityKw: load.capacityKw,
-    effectiveCapacityKw: load.effectiveCapacityKw,
-    committedMinKw: load.committedMinKw,
-    demandKw: load.demandKw,
-    inflightMinKw: m.inflightMinKw,
-    inflightMaxKw: m.inflightMaxKw,
-  };
+  const view = into ?? ({} as CandidateView);
+  view.id = m.url;
+  view.capacityKw = load.capacityKw;
+  view.effectiveCapacityKw = load.effectiveCapacityKw;
+  view.committedMinKw = load.committedMinKw;
+  view.demandKw = load.demandKw;
+  view.inflightMinKw = m.inflightMinKw;
+  view.inflightMaxKw = m.inflightMaxKw;
+  return view;
 }
+
+/**
+ * One view filled in turn with each member's numbers, for a pass that reads each only while it looks at it
+ * (bestCandidate): a dispatch over N substations allocates nothing per substation.
+ */
+export const scratchView = (): CandidateView => ({
+  id: "",
+  capacityKw: 0,
+  effectiveCapacityKw: 0,
+  committedMinKw: 0,
+  demandKw: 0,
+  inflightMinKw: 0,
+  inflightMaxKw: 0,
+});
 
 /** What a member adds to the capacity in force: its effective capacity, if it takes sessions. */
 export const inForce = (m: Member) =>

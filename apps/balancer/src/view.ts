@@ -12,6 +12,7 @@ import {
   type Member,
   type MemberRanking,
   type SubstationStatus,
+  scratchView,
 } from "./view-member.ts";
 
 export type { GridViewOptions, Member, MemberRanking, SubstationStatus } from "./view-member.ts";
@@ -29,6 +30,7 @@ export class GridView {
   private readonly now: () => number;
   private readonly scheduler: Scheduler;
   private readonly random: () => number;
+  private readonly scratch = scratchView();
   private next: { cancel(): void } | undefined;
   private running = false;
   /** Capacity in force over the members taking sessions, kept as members change (O(1) to read). */
@@ -225,10 +227,12 @@ export class GridView {
    * (loads plus in-flight assignments), leaving out `except`; undefined if none has room.
    */
   best(req: { minKw: number; maxKw: number }, except: ReadonlySet<Member> = NONE): Member | undefined {
-    // The ranking's first choice in one pass: a dispatch costs O(N) cheap steps, not a sort of N.
+    // The ranking's first choice in one pass: a dispatch costs O(N) cheap steps, not a sort of N. The pass
+    // reads each view only while it looks at it, so one scratch view serves them all.
+    const scratch = this.scratch;
     return bestCandidate(
       this.members,
-      (m) => (isCandidate(m) && !except.has(m) ? candidateView(m) : null),
+      (m) => (isCandidate(m) && !except.has(m) ? candidateView(m, scratch) : null),
       req,
       this.random,
     );
@@ -238,7 +242,11 @@ export class GridView {
   rank(req: { minKw: number; maxKw: number }, except: ReadonlySet<Member> = new Set()): MemberRanking {
     const open = this.candidates().filter((m) => !except.has(m));
     const byUrl = new Map(open.map((m) => [m.url, m]));
-    const ranking = rankSubstations(open.map(candidateView), req, this.random);
+    const ranking = rankSubstations(
+      open.map((m) => candidateView(m)),
+      req,
+      this.random,
+    );
     return {
       feasible: ranking.feasible.flatMap((c) => byUrl.get(c.id) ?? []),
       full: ranking.full.flatMap((f) => {
