@@ -162,7 +162,7 @@ export class Journal {
   /**
    * Deletes the oldest events, one range: at most `limit` of them, none at or after `beforeMs`, none past
    * `throughSeq` (the export's position) and none of an active session (retention.ts chooses the bounds).
-   * Returns the events and the sessions (ends) deleted.
+   * Returns the events and the sessions (ends) deleted. Rows are read one by one: nearly always the first is new.
    */
   prune(beforeMs: number, limit: number, throughSeq: number): { events: number; sessions: number } {
     const firstActive = this.live.values().next().value?.startSeq ?? Number.POSITIVE_INFINITY;
@@ -170,7 +170,7 @@ export class Journal {
     let cut = 0;
     let sessions = 0;
     let events = 0;
-    for (const r of this.db.query(QUERIES.oldest).all({ limit }) as EventRow[]) {
+    for (const r of this.db.query(QUERIES.oldest).iterate({ limit }) as Iterable<EventRow>) {
       if (r.seq > bound || r.at_ms >= beforeMs) break;
       cut = r.seq;
       events += 1;
