@@ -120,7 +120,7 @@ export const calls = (serviceToken: string): Call[] => [
     method: "GET",
     path: "getSession",
     token: serviceToken,
-    input: undefined,
+    query: "{nope",
   },
   {
     name: "startSession invalid",

@@ -16,7 +16,7 @@ import { substationRouter } from "@evgrid/substation/router";
 import type { Json } from "@evgrid/testing";
 import type { AnyRouter } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { type Call, calls, KEY, startTakenGrid } from "./equivalence-cases.ts";
+import { type Call, calls, KEY, recordingObs, startTakenGrid } from "./equivalence-cases.ts";
 
 let grid: Awaited<ReturnType<typeof startTakenGrid>>;
 /** Two of each router, one per path, so that state of the charge-api's own (its rate limiter) is not shared. */
@@ -46,14 +46,15 @@ beforeAll(async () => {
     keyedApi: api(1),
   });
   routers = { lean: set(), adapter: set() };
+  freshKeyedApi = () => api(1);
 });
+/** A charge-api of its own (API keys, one request of quota), for a test that spends its quota. */
+let freshKeyedApi: () => AnyRouter;
 afterAll(() => grid?.[Symbol.asyncDispose]());
 
 function request(c: Call): { req: Request; url: URL; body: string } {
-  const q =
-    c.method === "GET" && c.input !== undefined
-      ? `?input=${encodeURIComponent(JSON.stringify(c.input))}`
-      : "";
+  const text = c.query ?? (c.input === undefined ? undefined : JSON.stringify(c.input));
+  const q = c.method === "GET" && text !== undefined ? `?input=${encodeURIComponent(text)}` : "";
   const url = new URL(`${BASE}/trpc/${c.path}${q}`);
   const body = c.method === "POST" ? (c.raw ?? (c.input === undefined ? "" : JSON.stringify(c.input))) : "";
   const headers: Record<string, string> = { "content-type": "application/json" };
@@ -136,5 +137,55 @@ describe("the lean HTTP path answers as tRPC's fetch adapter", () => {
       const req = new Request(url.href, { method, body: method === "POST" ? "{}" : undefined });
       expect(await lean(req, url, path, "{}", context({ app: "substation" } as Call, req))).toBeNull();
     }
+  });
+
+  test("input that is not JSON fails where the input is read: after the caller and its quota, as the adapter", async () => {
+    // Who calls and whether their quota allows it come first: an unreadable body earns no 400 before its 401,
+    // costs quota like any call, and a procedure without input never reads it.
+    const steps: Call[] = [
+      { name: "no key", app: "keyedApi", method: "POST", path: "requestCharge", raw: "{nope" },
+      { name: "key", app: "keyedApi", method: "POST", path: "requestCharge", raw: "{nope", token: KEY },
+      {
+        name: "over quota",
+        app: "keyedApi",
+        method: "POST",
+        path: "requestCharge",
+        raw: "{nope",
+        token: KEY,
+      },
+      { name: "no input read", app: "keyedApi", method: "GET", path: "gridStatus", query: "{nope" },
+    ];
+    const [lean, adapter] = [freshKeyedApi(), freshKeyedApi()];
+    const [leanObs, adapterObs] = [recordingObs(), recordingObs()];
+    const seen = { lean: [] as unknown[], adapter: [] as unknown[] };
+    for (const c of steps) {
+      const token = c.path === "gridStatus" ? grid.serviceToken : c.token;
+      const [l, a] = [request({ ...c, token }), request({ ...c, token })];
+      const leanRes = await leanTrpcHandler<RequestContext>(lean, { prepare: preparePublic })(
+        l.req,
+        l.url,
+        c.path,
+        l.body,
+        { ...context(c, l.req), obs: leanObs.obs },
+      );
+      const adapterRes = await fetchRequestHandler({
+        endpoint: "/trpc",
+        req: a.req,
+        router: adapter,
+        createContext: () => ({ ...context(c, a.req), obs: adapterObs.obs }),
+      });
+      // The grid's status is read twice: compare that it came, not its numbers.
+      const norm = (j: Json) => (j.result ? { result: typeof j.result.data } : j);
+      seen.lean.push({ name: c.name, status: leanRes?.status, body: norm((await leanRes?.json()) as Json) });
+      seen.adapter.push({
+        name: c.name,
+        status: adapterRes.status,
+        body: norm((await adapterRes.json()) as Json),
+      });
+    }
+    expect({ steps: seen.lean, points: leanObs.points }).toEqual({
+      steps: seen.adapter,
+      points: adapterObs.points,
+    });
   });
 });

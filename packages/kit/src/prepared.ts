@@ -12,7 +12,7 @@
  * prepared-public.test.ts compare them call by call).
  */
 import { asCheckedDispatchRequest, dispatchRequestSchema } from "@evgrid/contract";
-import type { CallSignal, PreparedCall, ProcedureDef } from "@evgrid/link";
+import { type CallSignal, type PreparedCall, type ProcedureDef, readRawInput } from "@evgrid/link";
 import { context } from "@opentelemetry/api";
 import { TRPCError } from "@trpc/server";
 import { getParseFn, getTRPCErrorFromUnknown } from "@trpc/server/unstable-core-do-not-import";
@@ -45,7 +45,7 @@ class ResolverOptions {
     return this.call.signal;
   }
   getRawInput(): Promise<unknown> {
-    return Promise.resolve(this.rawInput);
+    return readRawInput(this.rawInput);
   }
 }
 
@@ -79,8 +79,10 @@ function prepareHandle(
     const resolverCtx = withContext(ctx);
     let input = recognise?.(rawInput);
     if (parse !== null && input === undefined) {
+      // Not JSON (the lean HTTP path): refused here, at the input step, as tRPC's input middleware does.
+      const raw = await readRawInput(rawInput);
       try {
-        input = await parse(rawInput);
+        input = await parse(raw);
       } catch (cause) {
         throw new TRPCError({ code: "BAD_REQUEST", cause });
       }

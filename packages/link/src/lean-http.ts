@@ -1,6 +1,6 @@
 import { type AnyRouter, TRPCError } from "@trpc/server";
 import { errorResponseOf, JSON_HEADERS, type ResponseMeta } from "./error-shape.ts";
-import { type CallSignal, type Prepare, resolveProcedures } from "./procedures.ts";
+import { type CallSignal, type Prepare, resolveProcedures, UnreadableInput } from "./procedures.ts";
 
 export interface LeanHttpOptions<TContext = unknown> {
   /** Every failed call, with its path (an app logs its internal errors). */
@@ -42,21 +42,11 @@ export function leanTrpcHandler<TContext>(router: AnyRouter, opts: LeanHttpOptio
     const procedure = procedureAt(path);
     if (procedure === undefined || url.searchParams.has("batch")) return null;
     const type = procedure.type;
-    let input: unknown;
-    try {
-      // As tRPC's adapter reads them: an empty body or `?input=` is no input.
-      if (type === "mutation" && req.method === "POST") {
-        input = body ? JSON.parse(body) : undefined;
-      } else if (type === "query" && req.method === "GET") {
-        const raw = url.searchParams.get("input");
-        input = raw ? JSON.parse(raw) : undefined;
-      } else {
-        return null;
-      }
-    } catch (cause) {
-      const message = cause instanceof Error ? cause.message : "Invalid input";
-      return errorResponse(new TRPCError({ code: "BAD_REQUEST", message, cause }), path);
-    }
+    let text: string | null;
+    if (type === "mutation" && req.method === "POST") text = body;
+    else if (type === "query" && req.method === "GET") text = url.searchParams.get("input");
+    else return null;
+    const input = inputOf(text);
     try {
       // The request's signal reaches the procedure: a caller that hangs up can be let go (the wait queue).
       const data = procedure.prepared
@@ -70,4 +60,18 @@ export function leanTrpcHandler<TContext>(router: AnyRouter, opts: LeanHttpOptio
       return errorResponse(error, path);
     }
   };
+}
+
+/**
+ * As tRPC's adapter reads it: an empty body or `?input=` is no input; text that is not JSON fails only when
+ * the procedure reads its input, after its caller and quota were checked (UnreadableInput).
+ */
+function inputOf(text: string | null): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    const message = cause instanceof Error ? cause.message : "Invalid input";
+    return new UnreadableInput(new TRPCError({ code: "BAD_REQUEST", message, cause }));
+  }
 }

@@ -1,4 +1,4 @@
-import type { AnyRouter } from "@trpc/server";
+import type { AnyRouter, TRPCError } from "@trpc/server";
 
 type ProcedureType = "query" | "mutation" | "subscription";
 
@@ -22,6 +22,19 @@ type Procedure = ((opts: {
   signal: AbortSignal | undefined;
   batchIndex: number;
 }) => Promise<unknown>) & { _def: ProcedureDef };
+
+/**
+ * Input that could not be read (a body or `?input=` that is not JSON). As in tRPC's adapters, its error is
+ * thrown where the input is read, after the caller and its quota were checked; a procedure without input
+ * never reads it.
+ */
+export class UnreadableInput {
+  constructor(readonly error: TRPCError) {}
+}
+
+/** The input a call's chain reads, or the error reading it would have thrown. */
+export const readRawInput = (input: unknown): Promise<unknown> =>
+  input instanceof UnreadableInput ? Promise.reject(input.error) : Promise.resolve(input);
 
 /** A call's abort signal, read only by the procedures that can be aborted: it is made when first read. */
 export interface CallSignal {
@@ -71,7 +84,7 @@ export function resolveProcedures<TContext = unknown>(
     table.set(path, {
       type,
       call: (ctx, input, signal) =>
-        procedure({ ctx, path, getRawInput: async () => input, type, signal, batchIndex: 0 }),
+        procedure({ ctx, path, getRawInput: () => readRawInput(input), type, signal, batchIndex: 0 }),
       prepared: prepare?.(procedure._def, path),
     });
   }
