@@ -3,9 +3,14 @@
  * prepared-link.test.ts: prepared internal calls against tRPC's middleware chain): each procedure of each
  * app, and each way it can succeed or fail.
  */
+import type { BalancerRouter } from "@evgrid/balancer";
+import { balancerPool } from "@evgrid/balancer/pool";
+import { ChargeDesk } from "@evgrid/charge-api/desk";
+import { RateLimiter } from "@evgrid/charge-api/rate-limit";
+import { chargeApiRouter } from "@evgrid/charge-api/router";
 import { dispatchRequestSchema } from "@evgrid/contract";
 import type { RpcObservability } from "@evgrid/kit";
-import { errorShapeOf } from "@evgrid/link";
+import { errorShapeOf, internalClient } from "@evgrid/link";
 import { startGrid } from "@evgrid/testing";
 import type { AnyRouter, TRPCError } from "@trpc/server";
 
@@ -26,6 +31,21 @@ export async function startTakenGrid() {
     await grid[Symbol.asyncDispose]();
     throw err;
   }
+}
+
+/** Charge-api routers over the grid's balancer, each with a rate limiter of its own: `burst` calls, then 429. */
+export function chargeApis(grid: { balancer: { url: string }; serviceToken: string }) {
+  const balancer = balancerPool([grid.balancer.url], (url) =>
+    internalClient<BalancerRouter>(url, { timeoutMs: 5000, token: grid.serviceToken }),
+  );
+  const desk = (burst: number) =>
+    new ChargeDesk(balancer, {
+      callTimeoutMs: 5000,
+      serviceToken: grid.serviceToken,
+      rate: new RateLimiter({ ratePerS: 0.001, burst }),
+      maxWaiting: 10,
+    });
+  return (burst: number): AnyRouter => chargeApiRouter(desk(burst));
 }
 
 /** An app's observability whose histogram remembers every point it was given. */

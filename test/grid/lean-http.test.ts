@@ -4,19 +4,14 @@
  * reason, same Retry-After. Every procedure of every app, and each way a call can fail, both ways.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { BalancerRouter } from "@evgrid/balancer";
-import { balancerPool } from "@evgrid/balancer/pool";
 import { balancerRouter } from "@evgrid/balancer/router";
-import { ChargeDesk } from "@evgrid/charge-api/desk";
-import { RateLimiter } from "@evgrid/charge-api/rate-limit";
-import { chargeApiRouter } from "@evgrid/charge-api/router";
 import { ApiKeys, preparePublic, type RequestContext, retryAfterMeta } from "@evgrid/kit";
-import { internalClient, leanTrpcHandler } from "@evgrid/link";
+import { leanTrpcHandler } from "@evgrid/link";
 import { substationRouter } from "@evgrid/substation/router";
 import type { Json } from "@evgrid/testing";
 import type { AnyRouter } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { type Call, calls, KEY, recordingObs, startTakenGrid } from "./equivalence-cases.ts";
+import { type Call, calls, chargeApis, KEY, recordingObs, startTakenGrid } from "./equivalence-cases.ts";
 
 let grid: Awaited<ReturnType<typeof startTakenGrid>>;
 /** Two of each router, one per path, so that state of the charge-api's own (its rate limiter) is not shared. */
@@ -26,18 +21,7 @@ const BASE = "http://127.0.0.1";
 beforeAll(async () => {
   grid = await startTakenGrid();
   const { station, bookings } = grid.substations[0] as (typeof grid.substations)[number];
-  const balancer = balancerPool([grid.balancer.url], (url) =>
-    internalClient<BalancerRouter>(url, { timeoutMs: 5000, token: grid.serviceToken }),
-  );
-  const api = (burst: number) =>
-    chargeApiRouter(
-      new ChargeDesk(balancer, {
-        callTimeoutMs: 5000,
-        serviceToken: grid.serviceToken,
-        rate: new RateLimiter({ ratePerS: 0.001, burst }),
-        maxWaiting: 10,
-      }),
-    );
+  const api = chargeApis(grid);
   const set = (): Record<Call["app"], AnyRouter> => ({
     substation: substationRouter(station, bookings),
     balancer: balancerRouter(grid.balancer.dispatcher),

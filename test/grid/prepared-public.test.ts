@@ -6,19 +6,15 @@
  * same metric points. Every public case of the equivalence cases, a session's whole life, and a fuzz.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { BalancerRouter } from "@evgrid/balancer";
-import { balancerPool } from "@evgrid/balancer/pool";
-import { ChargeDesk } from "@evgrid/charge-api/desk";
-import { RateLimiter } from "@evgrid/charge-api/rate-limit";
-import { chargeApiRouter } from "@evgrid/charge-api/router";
 import { ApiKeys, preparePublic, type RequestContext, type RpcObservability } from "@evgrid/kit";
-import { internalClient, resolveProcedures } from "@evgrid/link";
+import { resolveProcedures } from "@evgrid/link";
 import { substationRouter } from "@evgrid/substation/router";
 import type { AnyRouter } from "@trpc/server";
 import fc from "fast-check";
 import {
   type Call,
   calls,
+  chargeApis,
   KEY,
   outcome,
   recordingObs,
@@ -34,18 +30,7 @@ let routers: Record<Way, Record<App, AnyRouter>>;
 
 beforeAll(async () => {
   grid = await startTakenGrid();
-  const balancer = balancerPool([grid.balancer.url], (url) =>
-    internalClient<BalancerRouter>(url, { timeoutMs: 5000, token: grid.serviceToken }),
-  );
-  const api = (burst: number) =>
-    chargeApiRouter(
-      new ChargeDesk(balancer, {
-        callTimeoutMs: 5000,
-        serviceToken: grid.serviceToken,
-        rate: new RateLimiter({ ratePerS: 0.001, burst }),
-        maxWaiting: 10,
-      }),
-    );
+  const api = chargeApis(grid);
   // keyedApi: a caller with one request; its second is over the rate quota.
   const set = () => ({ chargeApi: api(1_000_000), keyedApi: api(1) });
   routers = { chain: set(), prepared: set() };
