@@ -55,8 +55,9 @@ const isInputCheck = (middleware: unknown) => (middleware as { _type?: unknown }
 type Handle = (ctx: RequestContext, rawInput: unknown, call: CallSignal) => Promise<unknown>;
 
 /**
- * The resolver behind `head` middlewares and at most one `.input`, as `handle` runs it with the context its
- * middlewares would have given it (`ctx`); undefined if the procedure has anything else in its chain.
+ * The resolver behind `head` middlewares and at most one `.input`, run after `withContext` (the trust check,
+ * returning the context those middlewares would have made); undefined if the chain holds anything else.
+ * `checked`: inputs recognised without their schema (CHECKED_ON_ENTRY, internal hops only).
  */
 function prepareHandle(
   def: ProcedureDef,
