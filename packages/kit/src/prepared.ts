@@ -12,7 +12,13 @@
  * prepared-public.test.ts compare them call by call).
  */
 import { asCheckedDispatchRequest, dispatchRequestSchema } from "@evgrid/contract";
-import { type CallSignal, type PreparedCall, type ProcedureDef, readRawInput } from "@evgrid/link";
+import {
+  type CallSignal,
+  type PreparedCall,
+  type ProcedureDef,
+  readRawInput,
+  UnreadableInput,
+} from "@evgrid/link";
 import { context } from "@opentelemetry/api";
 import { TRPCError } from "@trpc/server";
 import { getParseFn, getTRPCErrorFromUnknown } from "@trpc/server/unstable-core-do-not-import";
@@ -81,9 +87,9 @@ function prepareHandle(
     let input = recognise?.(rawInput);
     if (parse !== null && input === undefined) {
       // Not JSON (the lean HTTP path): refused here, at the input step, as tRPC's input middleware does.
-      const raw = await readRawInput(rawInput);
+      if (rawInput instanceof UnreadableInput) throw rawInput.error;
       try {
-        input = await parse(raw);
+        input = await parse(rawInput);
       } catch (cause) {
         throw new TRPCError({ code: "BAD_REQUEST", cause });
       }
