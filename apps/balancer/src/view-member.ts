@@ -67,9 +67,14 @@ export interface MemberRanking {
 
 export const isCandidate = (m: Member) => m.healthy && m.load !== null && !m.load.draining;
 
-export function candidateView(m: Member, into?: CandidateView): CandidateView {
+export const candidateView = (m: Member): CandidateView => fillCandidateView(emptyCandidateView(), m);
+
+/**
+ * `view` filled with this member's numbers. A pass that reads each view only while it looks at it
+ * (bestCandidate) fills one view in turn: a dispatch over N substations allocates nothing per substation.
+ */
+export function fillCandidateView(view: CandidateView, m: Member): CandidateView {
   const load = m.load as SubstationLoad;
-  const view = into ?? ({} as CandidateView);
   view.id = m.url;
   view.capacityKw = load.capacityKw;
   view.effectiveCapacityKw = load.effectiveCapacityKw;
@@ -80,11 +85,7 @@ export function candidateView(m: Member, into?: CandidateView): CandidateView {
   return view;
 }
 
-/**
- * One view filled in turn with each member's numbers, for a pass that reads each only while it looks at it
- * (bestCandidate): a dispatch over N substations allocates nothing per substation.
- */
-export const scratchView = (): CandidateView => ({
+export const emptyCandidateView = (): CandidateView => ({
   id: "",
   capacityKw: 0,
   effectiveCapacityKw: 0,

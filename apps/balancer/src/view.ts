@@ -5,6 +5,8 @@ import { bestCandidate, projectedUtilizationAt, rankSubstations } from "@evgrid/
 import { withoutTracing } from "@evgrid/telemetry";
 import {
   candidateView,
+  emptyCandidateView,
+  fillCandidateView,
   type GridViewOptions,
   inForce,
   isCandidate,
@@ -12,7 +14,6 @@ import {
   type Member,
   type MemberRanking,
   type SubstationStatus,
-  scratchView,
 } from "./view-member.ts";
 
 export type { GridViewOptions, Member, MemberRanking, SubstationStatus } from "./view-member.ts";
@@ -30,7 +31,7 @@ export class GridView {
   private readonly now: () => number;
   private readonly scheduler: Scheduler;
   private readonly random: () => number;
-  private readonly scratch = scratchView();
+  private readonly scratch = emptyCandidateView();
   private next: { cancel(): void } | undefined;
   private running = false;
   /** Capacity in force over the members taking sessions, kept as members change (O(1) to read). */
@@ -232,7 +233,7 @@ export class GridView {
     const scratch = this.scratch;
     return bestCandidate(
       this.members,
-      (m) => (isCandidate(m) && !except.has(m) ? candidateView(m, scratch) : null),
+      (m) => (isCandidate(m) && !except.has(m) ? fillCandidateView(scratch, m) : null),
       req,
       this.random,
     );
@@ -242,11 +243,7 @@ export class GridView {
   rank(req: { minKw: number; maxKw: number }, except: ReadonlySet<Member> = new Set()): MemberRanking {
     const open = this.candidates().filter((m) => !except.has(m));
     const byUrl = new Map(open.map((m) => [m.url, m]));
-    const ranking = rankSubstations(
-      open.map((m) => candidateView(m)),
-      req,
-      this.random,
-    );
+    const ranking = rankSubstations(open.map(candidateView), req, this.random);
     return {
       feasible: ranking.feasible.flatMap((c) => byUrl.get(c.id) ?? []),
       full: ranking.full.flatMap((f) => {

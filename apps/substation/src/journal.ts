@@ -162,7 +162,7 @@ export class Journal {
   /**
    * Deletes the oldest events, one range: at most `limit` of them, none at or after `beforeMs`, none past
    * `throughSeq` (the export's position) and none of an active session (retention.ts chooses the bounds).
-   * Returns the events and the sessions (ends) deleted. Rows are read one by one: nearly always the first is new.
+   * Returns the events and the sessions (ends) deleted. Read row by row: the first is nearly always too new.
    */
   prune(beforeMs: number, limit: number, throughSeq: number): { events: number; sessions: number } {
     const firstActive = this.live.values().next().value?.startSeq ?? Number.POSITIVE_INFINITY;
