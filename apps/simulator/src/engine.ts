@@ -79,13 +79,13 @@ export function simulate(
   const reshare = (site: Site, t: number) => {
     if (lazy) return; // nobody's power changes but the one starting or stopping (start, stop)
     if (taper) for (const l of site.live) l.capKw = taperedMaxKw(taper, l.v.a, l.v.deliveredKwh);
+    const holdMin = site.holdMin(t, scenario.reshareGapMin);
     const crossMin = byClass
       ? Number.POSITIVE_INFINITY
-      : shareSite(policy.share, site, site.live, t, scenario.reshareGapMin);
+      : shareSite(policy.share, site, site.live, t, holdMin);
     const next = site.settleShares(t);
-    let tick = t + Math.max(scenario.reshareGapMin, crossMin);
-    if (taper && site.live.length > 0) tick = Math.min(tick, t + taper.stepMin);
-    clock.set(site.index, Math.min(next, tick));
+    const stepMin = taper && site.live.length > 0 ? taper.stepMin : Number.POSITIVE_INFINITY;
+    clock.set(site.index, Math.min(next, site.timedAt(t + Math.min(Math.max(holdMin, crossMin), stepMin))));
   };
 
   const start = (v: Vehicle, site: Site, t: number) => {

@@ -35,15 +35,16 @@ const S_PER_MIN = 60;
 
 /**
  * Sets every session's `allocKw`; returns in how many minutes time alone changes the order (a laxity
- * crossing, a session out of slack), +Infinity if it never does under this rule. `gapMin`: the least time
- * between two such re-shares (the deadline rule serves a session out of slack that much early).
+ * crossing, a session out of slack), +Infinity if it never does under this rule. `guardMin`: how long until
+ * the next such re-share may come (the deadline rule serves a session whose slack runs out before then as
+ * out of slack now).
  */
 export function shareSite(
   rule: ShareRule,
   site: Capacity,
   live: readonly Shared[],
   nowMin: number,
-  gapMin: number,
+  guardMin: number,
 ): number {
   switch (rule) {
     case "max":
@@ -54,7 +55,7 @@ export function shareSite(
       return Number.POSITIVE_INFINITY;
     case "deadlines": {
       const demands = live.map((l) => needOf(l, nowMin));
-      const shares = reshareSite(site, demands, gapMin * S_PER_MIN);
+      const shares = reshareSite(site, demands, guardMin * S_PER_MIN);
       live.forEach((l, i) => {
         l.allocKw = shares.sharesKw[i] as number;
       });

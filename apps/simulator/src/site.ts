@@ -39,6 +39,9 @@ export class Site {
   books: ClassBooks | null = null;
   /** What the balancer's choice reads, kept current instead of rebuilt per call. */
   readonly view: CandidateView;
+  /** When a re-share time alone triggered came last, and when the next is due (virtual minutes). */
+  private timedAtMin = Number.NEGATIVE_INFINITY;
+  private dueMin = Number.POSITIVE_INFINITY;
   // measures
   peakUtilization = 0;
   minutesAboveCapacity = 0;
@@ -77,6 +80,22 @@ export class Site {
   /** Minimum power a newcomer could still be promised here (admission's headroom). */
   get headroomKw(): number {
     return this.effectiveKw - this.committedMinKw;
+  }
+
+  /**
+   * Minutes until time alone may re-share this site again. Such re-shares are `gapMin` apart (one at or
+   * after the time due is one); one a start or an end causes neither waits for that nor holds the next
+   * back, as the substation's CrossingTimer.
+   */
+  holdMin(t: number, gapMin: number): number {
+    if (t >= this.dueMin) this.timedAtMin = t;
+    return Math.max(0, this.timedAtMin + gapMin - t);
+  }
+
+  /** When time alone re-shares this site next (a crossing, a taper step); returned as given. */
+  timedAt(dueMin: number): number {
+    this.dueMin = dueMin;
+    return dueMin;
   }
 
   setLimit(limitKw: number | null): void {

@@ -1,5 +1,5 @@
 import { type DispatchRequest, reasons, type Session, type SessionNeeds } from "@evgrid/contract";
-import { GridError, type LongTimeout, type Scheduler, setLongTimeout } from "@evgrid/kit";
+import { GridError, type LongTimeout, type Scheduler, setLongTimeout, systemScheduler } from "@evgrid/kit";
 import { CROSSING_LEAD_S, projectAtDeparture } from "@evgrid/policy";
 import type { NeedOf } from "./power-class.ts";
 import type { LiveSession } from "./sessions.ts";
@@ -102,26 +102,35 @@ export function departureView(
 /**
  * Re-shares when time changes the departures' need order (a session runs out of slack, or can no longer make
  * its departure), but no more often than every `minIntervalMs`: a re-share costs O(k log k) for k classes.
- * At each re-share the policy treats a session within `guardS` of running out of slack as out of it, so the
- * delay never costs it its departure, even with the timer up to CROSSING_LEAD_S late (a busy event loop);
- * the timer itself is set for the crossing (CROSSING_LEAD_S before).
+ * The bound is on these timed re-shares only; one an event causes (a start, an end, a limit) neither waits
+ * for it nor holds the timer back. At each re-share the policy treats a session within `guardS` of running
+ * out of slack (the time until the timer may fire again, plus CROSSING_LEAD_S) as out of it, so the wait
+ * never costs it its departure, even with the timer up to CROSSING_LEAD_S late (a busy event loop); the
+ * timer itself is set for the crossing (CROSSING_LEAD_S before).
  */
 export class CrossingTimer {
   private timer: LongTimeout | undefined;
+  /** When the timer last fired, on the scheduler's clock. */
+  private firedAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly minIntervalMs: number,
     private readonly reshare: () => void,
-    private readonly scheduler?: Scheduler,
+    private readonly scheduler: Scheduler = systemScheduler,
   ) {}
 
+  /** Milliseconds until the timer may fire again (0: it may now). */
+  private holdMs(): number {
+    return Math.max(0, this.firedAtMs + this.minIntervalMs - this.scheduler.now());
+  }
+
   /**
-   * The policy's guard, in seconds: the least time between two re-shares this timer makes, and
-   * CROSSING_LEAD_S for a timer that fires late. Without it, a re-share that finds a session's slack just
-   * over the bound arms the next for the bound, when as little as a millisecond of it is left.
+   * The policy's guard, in seconds: the time until the timer may next re-share, and CROSSING_LEAD_S for a
+   * timer that fires late. Without it, a re-share that finds a session's slack just over the hold arms the
+   * next for the hold's end, when as little as a millisecond of it is left.
    */
   get guardS(): number {
-    return this.minIntervalMs / 1000 + CROSSING_LEAD_S;
+    return this.holdMs() / 1000 + CROSSING_LEAD_S;
   }
 
   /** After any re-share: arm for the next crossing, `inS` seconds away (Infinity: none). */
@@ -130,8 +139,15 @@ export class CrossingTimer {
     this.timer = undefined;
     if (!Number.isFinite(inS)) return;
     // Rounded up: a timer a fraction of a millisecond early would find the order not changed yet.
-    const dueMs = Math.max(Math.ceil(inS * 1000), this.minIntervalMs);
-    this.timer = setLongTimeout(() => this.reshare(), dueMs, this.scheduler);
+    const dueMs = Math.max(Math.ceil(inS * 1000), this.holdMs());
+    this.timer = setLongTimeout(
+      () => {
+        this.firedAtMs = this.scheduler.now();
+        this.reshare();
+      },
+      dueMs,
+      this.scheduler,
+    );
   }
 
   clear(): void {

@@ -98,8 +98,9 @@ const schema = z
     /**
      * The least time between two re-shares caused by time alone (a departure session runs out of slack):
      * bounds the re-share rate, and so the level events the gateway pushes to chargers (which it coalesces
-     * anyway). The deadline policy counts a session as out of slack this much and 0.25 s early (its guard; the
-     * 0.25 s for a timer that fires late).
+     * anyway). A re-share an event causes neither waits for it nor holds it back. The deadline policy counts
+     * a session as out of slack if its slack runs out within 0.25 s of the next such re-share's earliest time
+     * (its guard; the 0.25 s for a timer that fires late).
      */
     SUBSTATION_RESHARE_MIN_MS: positiveMsSchema.default(1000),
     /**

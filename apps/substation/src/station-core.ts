@@ -41,7 +41,7 @@ export interface StationOptions {
   checkpointMs?: number;
   /** How admissions and ends are grouped into journal commits (default: one group per event-loop turn). */
   commitGrouping?: CommitGrouping;
-  /** The least time between two re-shares that only time triggers (default 1 s); the departures' guard. */
+  /** The least time between two re-shares that only time triggers (default 1 s): CrossingTimer. */
   reshareMinMs?: number;
 }
 

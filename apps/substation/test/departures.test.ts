@@ -150,18 +150,38 @@ describe("Station with departures", () => {
     });
   });
 
-  test("re-shares for crossings are bounded by SUBSTATION_RESHARE_MIN_MS", async () => {
-    // b alone on 12 kW with a 1100 s bound: 535/12 kWh in 3 h at up to 15 kW is 100 s of slack, inside the
-    // guard, so it is out of slack from the start, and at 12 kW it falls behind (can no longer make it) after
-    // 100 / 0.2 = 500 s. That re-share waits for the bound.
+  test("re-shares for crossings are bounded by SUBSTATION_RESHARE_MIN_MS, from one to the next", async () => {
+    // b alone on 12 kW with a 1100 s bound: 535/12 kWh in 3 h at up to 15 kW is 100 s of slack, falling
+    // 0.2 s a second at 12 kW. No timed re-share came before, so the first is at its crossing (slack down to
+    // CROSSING_LEAD_S, 498.75 s); it can no longer make it 1.25 s later, and that re-share waits for the bound.
     const s = station(12, 1_100_000);
     const b = (await s.start(leaving("b", 535 / 12, 3, { maxKw: 15 }))).session;
     expect(s.get(b.sessionId)).toMatchObject({ allocatedKw: 12, onTrack: false });
     const before = s.load().version;
-    clock.advance(1_099_000);
+    clock.advance(498_000);
     expect(s.load().version).toBe(before);
-    clock.advance(2000);
+    clock.advance(1000);
     expect(s.load().version).toBe(before + 1);
+    clock.advance(1_098_000);
+    expect(s.load().version).toBe(before + 1);
+    clock.advance(2000);
+    expect(s.load().version).toBe(before + 2);
+    expect(s.get(b.sessionId)).toMatchObject({ allocatedKw: 12, onTrack: false });
+  });
+
+  test("a re-share an event causes neither waits for the bound nor holds the timer back", async () => {
+    // The same b; at 400 s the operator sets a limit above the capacity: a re-share at once, no share
+    // changed. b's crossing still re-shares at 498.75 s, not at 400 s + the bound.
+    const s = station(12, 1_100_000);
+    const b = (await s.start(leaving("b", 535 / 12, 3, { maxKw: 15 }))).session;
+    const before = s.load().version;
+    clock.advance(400_000);
+    s.setLimit(20);
+    expect(s.load().version).toBe(before + 1);
+    clock.advance(98_000);
+    expect(s.load().version).toBe(before + 1);
+    clock.advance(1000);
+    expect(s.load().version).toBe(before + 2);
     expect(s.get(b.sessionId)).toMatchObject({ allocatedKw: 12, onTrack: false });
   });
 });

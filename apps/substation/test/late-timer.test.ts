@@ -6,6 +6,7 @@
 import { expect, test } from "bun:test";
 import { dispatchRequestSchema } from "@evgrid/contract";
 import { manualScheduler } from "@evgrid/kit";
+import fc from "fast-check";
 import { Station } from "../src/station.ts";
 
 const HOUR_MS = 3_600_000;
@@ -55,4 +56,58 @@ test("a crossing timer 30 ms late after a re-share just outside the bound: the c
   } finally {
     s.close();
   }
+});
+
+test("over any history of re-shares and timers up to 0.24 s late, a car that can make its departure does", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        boundMs: fc.constantFrom(200, 1000, 5000),
+        slackS: fc.double({ min: 0, max: 600, noNaN: true }),
+        lateMs: fc.array(fc.integer({ min: 0, max: 240 }), { minLength: 1, maxLength: 20 }),
+        // Re-shares an event causes (a limit that leaves the shares as they are), at random times.
+        events: fc.array(fc.integer({ min: 1, max: 30_000 }), { maxLength: 40 }),
+      }),
+      async ({ boundMs, slackS, lateMs, events }) => {
+        const clock = manualScheduler(0);
+        const baseMs = Date.now();
+        const now = () => baseMs + clock.now();
+        let armed = 0;
+        const late = {
+          now: clock.now,
+          schedule: (run: () => void, ms: number) =>
+            clock.schedule(run, ms + (lateMs[armed++ % lateMs.length] ?? 0)),
+        };
+        const s = new Station({ id: "sub-a", capacityKw: 101, now, scheduler: late, reshareMinMs: boundMs });
+        const car = (vehicleId: string, energyKwh: number, inH: number) =>
+          dispatchRequestSchema.parse({
+            vehicleId,
+            minKw: 1,
+            maxKw: 100,
+            energyKwh,
+            departAt: new Date(now() + inH * HOUR_MS).toISOString(),
+          });
+        try {
+          // h cannot make its departure, so it has every kW above b's minimum until b runs out of slack.
+          await s.start(car("h", 300, 2));
+          const wantedKwh = (100 * (3600 - slackS)) / 3600;
+          const b = (await s.start(car("b", wantedKwh, 1))).session;
+          for (const [i, atMs] of events.entries()) {
+            clock.advance(atMs);
+            s.setLimit(i % 2 === 0 ? 150 : null);
+          }
+          // Past its departure, and every timer's lateness.
+          clock.advance(HOUR_MS + 1000);
+          const ended = s.get(b.sessionId);
+          expect({ slackS, boundMs, ended }).toMatchObject({
+            ended: { status: "ended", endReason: "energy_delivered" },
+          });
+          expect(ended.deliveredKwh).toBeCloseTo(wantedKwh, 6);
+        } finally {
+          s.close();
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
 });

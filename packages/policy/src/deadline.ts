@@ -35,8 +35,8 @@ export const canMakeIt = (d: NeedDemand): boolean => (requiredKw(d) ?? 0) <= d.m
 
 /**
  * Where a deadline session stands in the need order, first served first:
- * 0. it can still make its departure but has no slack left (laxity at or below the guard, the caller's
- *    least time between re-shares): it gets its required rate, so it makes its departure whatever cars that
+ * 0. it can still make its departure but has no slack left (laxity at or below the guard: how long until
+ *    the caller may next re-share on time alone): it gets its required rate, so it makes its departure whatever cars that
  *    cannot make theirs are here;
  * 1. it cannot make its departure even at its maximum: every kW it gets is energy delivered, so it goes next;
  * 2. it can make its departure with slack to spare: it can wait, and does, behind the two above.
@@ -61,8 +61,8 @@ export const outOfSlack = (laxityS: number, guardS: number): boolean => laxityS 
  * need order (`standing`, then the higher priority weight, then the earliest departure): a session out of
  * slack to its required rate, every other deadline session to its maximum (front-loaded: a car that is
  * full early frees its EVSE and its minimum for the next one). Demands without a deadline keep their
- * minimum. `guardS` is the caller's least time between two re-shares: a session whose slack runs out before
- * the next re-share is served as out of slack now.
+ * minimum. `guardS` is how long until the caller may next re-share on time alone: a session whose slack runs
+ * out before then is served as out of slack now.
  */
 export const needFloors = (demands: readonly NeedDemand[], availableKw: number, guardS = 0): number[] =>
   liftByNeed(demands, availableKw, guardS).floorsKw;

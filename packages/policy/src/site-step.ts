@@ -36,8 +36,8 @@ export const admitTo = (site: Capacity, committedMinKw: number, minKw: number): 
 
 /**
  * Re-share: floors by need, then water-filling from them, within the site's effective capacity. Without
- * departures, exactly today's water-filling. `guardS`: the caller's least time between two re-shares that
- * only time triggers (see needFloors); 0 when it re-shares the moment `nextCrossingS` says. O(k + m log k)
+ * departures, exactly today's water-filling. `guardS`: how long until the caller may next re-share on time
+ * alone (see needFloors); 0 when it re-shares the moment `nextCrossingS` says. O(k + m log k)
  * for k demands and m lifted when the floors take all the power (a busy site), O(k log k) when some is left.
  */
 export function reshareSite(site: Capacity, demands: readonly NeedDemand[], guardS = 0): SiteShares {
