@@ -65,8 +65,15 @@ test("over any history of re-shares and timers up to 0.24 s late, a car that can
         boundMs: fc.constantFrom(200, 1000, 5000),
         slackS: fc.double({ min: 0, max: 600, noNaN: true }),
         lateMs: fc.array(fc.integer({ min: 0, max: 240 }), { minLength: 1, maxLength: 20 }),
-        // Re-shares an event causes (a limit that leaves the shares as they are), at random times.
-        events: fc.array(fc.integer({ min: 1, max: 30_000 }), { maxLength: 40 }),
+        // Re-shares an event causes, at random times: a limit that leaves the shares as they are, a walk-in
+        // (no departure, 1 kW minimum) arriving or leaving.
+        events: fc.array(
+          fc.record({
+            afterMs: fc.integer({ min: 1, max: 30_000 }),
+            kind: fc.constantFrom("limit", "walk-in"),
+          }),
+          { maxLength: 40 },
+        ),
       }),
       async ({ boundMs, slackS, lateMs, events }) => {
         const clock = manualScheduler(0);
@@ -78,7 +85,7 @@ test("over any history of re-shares and timers up to 0.24 s late, a car that can
           schedule: (run: () => void, ms: number) =>
             clock.schedule(run, ms + (lateMs[armed++ % lateMs.length] ?? 0)),
         };
-        const s = new Station({ id: "sub-a", capacityKw: 101, now, scheduler: late, reshareMinMs: boundMs });
+        const s = new Station({ id: "sub-a", capacityKw: 102, now, scheduler: late, reshareMinMs: boundMs });
         const car = (vehicleId: string, energyKwh: number, inH: number) =>
           dispatchRequestSchema.parse({
             vehicleId,
@@ -88,13 +95,30 @@ test("over any history of re-shares and timers up to 0.24 s late, a car that can
             departAt: new Date(now() + inH * HOUR_MS).toISOString(),
           });
         try {
-          // h cannot make its departure, so it has every kW above b's minimum until b runs out of slack.
+          // h cannot make its departure, so it has every kW above the minimums until b runs out of slack; with
+          // a walk-in's 1 kW, b still has its 100 kW.
           await s.start(car("h", 300, 2));
           const wantedKwh = (100 * (3600 - slackS)) / 3600;
           const b = (await s.start(car("b", wantedKwh, 1))).session;
-          for (const [i, atMs] of events.entries()) {
-            clock.advance(atMs);
-            s.setLimit(i % 2 === 0 ? 150 : null);
+          let walkIn: string | null = null;
+          let limited = false;
+          for (const { afterMs, kind } of events) {
+            clock.advance(afterMs);
+            if (kind === "limit") {
+              limited = !limited;
+              s.setLimit(limited ? 150 : null);
+            } else if (walkIn === null) {
+              const req = dispatchRequestSchema.parse({
+                vehicleId: "w",
+                minKw: 1,
+                maxKw: 11,
+                durationS: 7200,
+              });
+              walkIn = (await s.start(req)).session.sessionId;
+            } else {
+              s.stop(walkIn);
+              walkIn = null;
+            }
           }
           // Past its departure, and every timer's lateness.
           clock.advance(HOUR_MS + 1000);
