@@ -85,7 +85,8 @@ export class Site {
   /**
    * Minutes until time alone may re-share this site again. Such re-shares are `gapMin` apart (one at or
    * after the time due is one); one a start or an end causes neither waits for that nor holds the next
-   * back, as the substation's CrossingTimer.
+   * back, as the substation's CrossingTimer. Unlike it, the guard has no CROSSING_LEAD_S added: virtual
+   * time has no late timers.
    */
   holdMin(t: number, gapMin: number): number {
     if (t >= this.dueMin) this.timedAtMin = t;

@@ -147,6 +147,26 @@ describe("deadlines", () => {
     }
   });
 
+  test("a car with any slack at all is never starved by one that cannot make its departure", () => {
+    // One 12.4 kW site: h cannot make its departure (100 kWh in an hour), b can, with `slackS` to spare. The
+    // re-share at b's crossing, the first one time alone triggers, must find b able, however little slack
+    // is left (a rounding error below 0 must not put it behind h).
+    const site = parseScenario({
+      name: "one",
+      substations: [{ id: "a", capacityKw: 12.4 }],
+      arrivals: { perDay: 1 },
+    });
+    const short: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const slackS = 0.05 + i * 0.37;
+      const wantKwh = (11 * (120 - slackS / 60)) / 60;
+      const cars = [car(0, 0, 60, { wantKwh: 100, minKw: 1.4 }), car(1, 0, 120, { wantKwh, minKw: 1.4 })];
+      const b = run(site, cars, "evgrid-deadlines").records[1] as SessionRecord;
+      if (b.deliveredKwh < wantKwh - 1e-6) short.push(slackS);
+    }
+    expect(short).toEqual([]);
+  });
+
   test("on seeded deadline-heavy days evgrid-deadlines is never below EDF and within 0.5 % of LLF", () => {
     // LLF lets a car that cannot make its departure starve one that can; evgrid-deadlines never does, and
     // that is all it gives up. A mixed fleet, three depot sizes.

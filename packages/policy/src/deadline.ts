@@ -33,11 +33,14 @@ export function laxityS(d: NeedDemand): number | null {
 /** Whether it can still have its energy by its departure on its own (at its maximum). */
 export const canMakeIt = (d: NeedDemand): boolean => (requiredKw(d) ?? 0) <= d.maxKw;
 
+/** The clocks' grain, in seconds: a laxity within it of a boundary is at the boundary. */
+export const GRAIN_S = 1e-3;
+
 /**
  * Where a deadline session stands in the need order, first served first:
  * 0. it can still make its departure but has no slack left (laxity at or below the guard: how long until
- *    the caller may next re-share on time alone): it gets its required rate, so it makes its departure whatever cars that
- *    cannot make theirs are here;
+ *    the caller may next re-share on time alone): it gets its required rate, so it makes its departure
+ *    whatever cars that cannot make theirs are here;
  * 1. it cannot make its departure even at its maximum: every kW it gets is energy delivered, so it goes next;
  * 2. it can make its departure with slack to spare: it can wait, and does, behind the two above.
  * null: no deadline, or nothing left to deliver (it shares what is left like any session).
@@ -45,7 +48,9 @@ export const canMakeIt = (d: NeedDemand): boolean => (requiredKw(d) ?? 0) <= d.m
 export function standing(d: NeedDemand, guardS = 0): 0 | 1 | 2 | null {
   const laxity = laxityS(d);
   if (laxity === null || (d.energyLeftKwh ?? 0) <= 0) return null;
-  if (!canMakeIt(d)) return 1;
+  // Unable only beyond the grain: a re-share timed for the moment its slack runs out finds it a rounding
+  // error below 0, and must still serve it first (at its maximum, its required rate then).
+  if (laxity < -GRAIN_S) return 1;
   return outOfSlack(laxity, guardS) ? 0 : 2;
 }
 
@@ -54,7 +59,7 @@ export function standing(d: NeedDemand, guardS = 0): 0 | 1 | 2 | null {
  * re-share is timed for when a session's slack falls to the guard, finds it a rounding error above it (or a
  * timer fires a millisecond early), and must count it as out of slack.
  */
-export const outOfSlack = (laxityS: number, guardS: number): boolean => laxityS <= guardS + 1e-3;
+export const outOfSlack = (laxityS: number, guardS: number): boolean => laxityS <= guardS + GRAIN_S;
 
 /**
  * Each demand's floor for this re-share: its minimum, lifted with the power left above all the minimums in

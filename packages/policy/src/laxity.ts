@@ -1,4 +1,4 @@
-import { laxityS, type NeedDemand, outOfSlack } from "./deadline.ts";
+import { GRAIN_S, laxityS, type NeedDemand, outOfSlack } from "./deadline.ts";
 
 /**
  * Seconds until time changes the need order at these shares: two deadline sessions' laxities cross, or one's
@@ -76,8 +76,8 @@ export const CROSSING_LEAD_S = 0.25;
  * Seconds until time alone changes a session's `standing` at these shares (the need order of shareByNeed):
  * one with slack runs out of it (its laxity falls to CROSSING_LEAD_S, or to `guardS` if that is less: the
  * re-share then finds it out of slack), or one out of slack can no longer make its departure (its laxity
- * falls below 0). Within a standing the order is by departure, which time does not change. +Infinity if
- * neither happens. O(k) for k demands.
+ * falls more than GRAIN_S below 0). Within a standing the order is by departure, which time does not
+ * change. +Infinity if neither happens. O(k) for k demands.
  *
  * Timed for the crossing itself, not the guard early: a session with more than `guardS` of slack now has
  * some left when the caller may re-share again (laxity falls at most 1 s a second), and every re-share in
@@ -92,10 +92,13 @@ export function nextStandingChangeS(
   let soonestS = Number.POSITIVE_INFINITY;
   demands.forEach((d, i) => {
     const laxity = laxityS(d);
-    if (laxity === null || (d.energyLeftKwh ?? 0) <= 0 || laxity < 0) return;
+    if (laxity === null || (d.energyLeftKwh ?? 0) <= 0 || laxity < -GRAIN_S) return;
     const fallPerS = 1 - Math.min(1, (sharesKw[i] ?? 0) / d.maxKw);
     if (fallPerS <= 0) return;
-    const toS = outOfSlack(laxity, guardS) ? laxity : laxity - Math.min(guardS, CROSSING_LEAD_S);
+    // Out of slack, it is unable once its laxity is a grain below 0: timed for two, so the re-share finds it.
+    const toS = outOfSlack(laxity, guardS)
+      ? laxity + 2 * GRAIN_S
+      : laxity - Math.min(guardS, CROSSING_LEAD_S);
     soonestS = Math.min(soonestS, toS / fallPerS);
   });
   return soonestS;

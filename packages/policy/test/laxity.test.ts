@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { laxityS, type NeedDemand, shareByNeed } from "../src/deadline.ts";
+import { GRAIN_S, laxityS, type NeedDemand, shareByNeed } from "../src/deadline.ts";
 import { CROSSING_LEAD_S, nextLaxityCrossingS, nextStandingChangeS } from "../src/laxity.ts";
 import { demandArb, siteArb } from "./need-arbitraries.ts";
 
@@ -87,16 +87,17 @@ describe("nextLaxityCrossingS", () => {
 });
 
 describe("nextStandingChangeS", () => {
-  test("a car with slack runs out of it at its crossing, not a guard early; one out of slack falls behind at 0", () => {
+  test("a car with slack runs out of it at its crossing, not a guard early; one out of slack falls behind past 0", () => {
     // 1 h left, 10 kWh at 20 kW max = 0.5 h needed: laxity 1800 s. At 10 kW its laxity falls 0.5 s per s.
     const slack = { minKw: 1, maxKw: 20, energyLeftKwh: 10, departInS: 3600 };
     expect(nextStandingChangeS([slack], [10], 60)).toBeCloseTo((1800 - CROSSING_LEAD_S) / 0.5, 6);
     // A guard under the lead: the crossing comes when the laxity falls to the guard.
     expect(nextStandingChangeS([slack], [10], 0.1)).toBeCloseTo((1800 - 0.1) / 0.5, 6);
     expect(nextStandingChangeS([slack], [20], 60)).toBe(Number.POSITIVE_INFINITY);
-    // Laxity 30 s, inside a 60 s guard: at 10 kW it cannot make it 60 s from now.
+    // Laxity 30 s, inside a 60 s guard: at 10 kW it cannot make it 60 s from now (a grain past 0: two grains
+    // at 0.5 s a second).
     const tight = { minKw: 1, maxKw: 20, energyLeftKwh: 10, departInS: 1830 };
-    expect(nextStandingChangeS([tight], [10], 60)).toBeCloseTo(60, 6);
+    expect(nextStandingChangeS([tight], [10], 60)).toBeCloseTo(60 + 4 * GRAIN_S, 6);
     // No departure, or already past hope: time changes nothing.
     expect(nextStandingChangeS([{ minKw: 1, maxKw: 20 }], [1], 60)).toBe(Number.POSITIVE_INFINITY);
     const hopeless = { minKw: 1, maxKw: 20, energyLeftKwh: 30, departInS: 3600 };
