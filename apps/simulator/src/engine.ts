@@ -79,7 +79,8 @@ export function simulate(
   const reshare = (site: Site, t: number) => {
     if (lazy) return; // nobody's power changes but the one starting or stopping (start, stop)
     if (taper) for (const l of site.live) l.capKw = taperedMaxKw(taper, l.v.a, l.v.deliveredKwh);
-    const holdMin = site.holdMin(t, scenario.reshareGapMin);
+    // LLF (compared only) waits a gap after any re-share; the deadline rule as the substation (Site.holdMin).
+    const holdMin = policy.share === "llf" ? scenario.reshareGapMin : site.holdMin(t, scenario.reshareGapMin);
     const crossMin = byClass
       ? Number.POSITIVE_INFINITY
       : shareSite(policy.share, site, site.live, t, holdMin);
