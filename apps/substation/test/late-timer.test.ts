@@ -12,6 +12,16 @@ import { Station } from "../src/station.ts";
 
 const HOUR_MS = 3_600_000;
 
+/** A car of 1 to 100 kW wanting `energyKwh` within `inH` hours of `now()`. */
+const leaving = (now: () => number, vehicleId: string, energyKwh: number, inH: number) =>
+  dispatchRequestSchema.parse({
+    vehicleId,
+    minKw: 1,
+    maxKw: 100,
+    energyKwh,
+    departAt: new Date(now() + inH * HOUR_MS).toISOString(),
+  });
+
 test("a crossing timer 30 ms late after an event's re-share: the car still makes its departure", async () => {
   const clock = manualScheduler(Date.now());
   /** How late the timers armed now fire (ms). */
@@ -28,13 +38,7 @@ test("a crossing timer 30 ms late after an event's re-share: the car still makes
     reshareMinMs: 1000,
   });
   const car = (vehicleId: string, energyKwh: number, inH: number) =>
-    dispatchRequestSchema.parse({
-      vehicleId,
-      minKw: 1,
-      maxKw: 100,
-      energyKwh,
-      departAt: new Date(clock.now() + inH * HOUR_MS).toISOString(),
-    });
+    leaving(clock.now, vehicleId, energyKwh, inH);
   try {
     // h cannot make its departure (300 kWh in 2 h at 100 kW), so it goes before b, which has 100.01 s of
     // slack (wantedKwh in 1 h at 100 kW): h has 100 kW, b its 1 kW minimum, and b's slack falls 0.99 s per s.
@@ -100,13 +104,7 @@ test("over any history of re-shares and timers up to 0.24 s late, cars that can 
           reshareMinMs: boundMs,
         });
         const car = (vehicleId: string, energyKwh: number, inH: number) =>
-          dispatchRequestSchema.parse({
-            vehicleId,
-            minKw: 1,
-            maxKw: 100,
-            energyKwh,
-            departAt: new Date(now() + inH * HOUR_MS).toISOString(),
-          });
+          leaving(now, vehicleId, energyKwh, inH);
         try {
           // One hopeless car (300 kWh in 2 h) per car that can make it: together they take every kW above
           // the minimums, so each car that can waits at its minimum until its slack runs out.
