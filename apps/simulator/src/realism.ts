@@ -29,9 +29,10 @@ export const realismFields = {
   evsesPerSite: z.number().int().positive().max(100_000).optional(),
   /**
    * The least time between two re-shares that only time triggers (a laxity crossing, a car out of slack),
-   * minutes, counted from the last one (a re-share a start or an end causes neither waits for it nor holds
-   * it back): the live system bounds its re-share rate too (the charger push coalesces anyway). The deadline
-   * rule counts a car as out of slack if its slack runs out before the next such re-share may come.
+   * minutes: the live system bounds its re-share rate too (the charger push coalesces anyway). For the
+   * deadline rule it is counted from the last such re-share, as the substation does (a start or an end
+   * neither waits for it nor holds it back), and a car counts as out of slack if its slack runs out before
+   * the next may come; `llf` re-sorts no sooner than this after any re-share.
    */
   reshareGapMin: z.number().min(0.01).max(60).default(1),
   /** A car that finds every EVSE busy waits (up to maxWaitMin, as for power) or leaves at once. */

@@ -30,9 +30,6 @@ export function laxityS(d: NeedDemand): number | null {
   return d.departInS - (Math.max(0, d.energyLeftKwh) * S_PER_HOUR) / d.maxKw;
 }
 
-/** Whether it can still have its energy by its departure on its own (at its maximum). */
-export const canMakeIt = (d: NeedDemand): boolean => (requiredKw(d) ?? 0) <= d.maxKw;
-
 /** The clocks' grain, in seconds: a laxity within it of a boundary is at the boundary. */
 export const GRAIN_S = 1e-3;
 
