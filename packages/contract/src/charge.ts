@@ -20,11 +20,16 @@ export const MAX_DEPART_IN_S = 7 * 24 * 60 * 60;
 /** Longest a request may wait for capacity. */
 export const MAX_WAIT_S = 300;
 
+/** The characters of a vehicle id and an idempotency key. */
+export const ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
+export const MAX_VEHICLE_ID_LENGTH = 64;
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
+
 export const vehicleIdSchema = z
   .string()
   .min(1, "vehicleId must not be empty")
-  .max(64, "vehicleId is at most 64 characters")
-  .regex(/^[A-Za-z0-9._:-]+$/, "vehicleId may use letters, digits and . _ : - only");
+  .max(MAX_VEHICLE_ID_LENGTH, `vehicleId is at most ${MAX_VEHICLE_ID_LENGTH} characters`)
+  .regex(ID_PATTERN, "vehicleId may use letters, digits and . _ : - only");
 
 /**
  * The vehicle id the OCPP gateway gives a walk-in: its idTag / idToken under a prefix the public API refuses,
@@ -34,9 +39,10 @@ export const WALK_IN_VEHICLE_PREFIX = "ocpp:";
 export const walkInVehicleId = (idTag: string) => `${WALK_IN_VEHICLE_PREFIX}${idTag}`;
 
 /** Lower-case and dash only: ids appear in URLs, metric labels and session ids. */
+export const SUBSTATION_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,47}$/;
 export const substationIdSchema = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,47}$/, "substation id: 1-48 of a-z, 0-9 and -, not starting with -");
+  .regex(SUBSTATION_ID_PATTERN, "substation id: 1-48 of a-z, 0-9 and -, not starting with -");
 
 /**
  * A session id is `<substationId>.<32 hex>`: the substation that owns it can be found from the id alone,
@@ -65,21 +71,20 @@ export const kwFieldSchema = (field: string) =>
 export const idempotencyKeySchema = z
   .string()
   .min(1, "idempotencyKey must not be empty")
-  .max(128, "idempotencyKey is at most 128 characters")
-  .regex(/^[A-Za-z0-9._:-]+$/, "idempotencyKey may use letters, digits and . _ : - only");
+  .max(MAX_IDEMPOTENCY_KEY_LENGTH, `idempotencyKey is at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`)
+  .regex(ID_PATTERN, "idempotencyKey may use letters, digits and . _ : - only");
 
 /**
  * Who a session belongs to, as the public API identified its caller: `key:<16 hex>` (an API key, by a hash of
  * it), `addr:<address>` (open mode: the client's address, IPv6 by its /64) or `operator` (the service token).
  * Set by the charge-api, never by the caller; internal procedures use it to scope keys and check access.
  */
+export const OWNER_PATTERN = /^(operator|key:[0-9a-f]{16}|addr:[0-9A-Za-z.:/]{1,64})$/;
+export const MAX_OWNER_LENGTH = 72;
 export const ownerSchema = z
   .string()
-  .max(72)
-  .regex(
-    /^(operator|key:[0-9a-f]{16}|addr:[0-9A-Za-z.:/]{1,64})$/,
-    "owner: operator, key:<hex> or addr:<address>",
-  );
+  .max(MAX_OWNER_LENGTH)
+  .regex(OWNER_PATTERN, "owner: operator, key:<hex> or addr:<address>");
 export const OPERATOR = "operator";
 
 /**

@@ -9,17 +9,20 @@
  */
 import {
   type DispatchRequest,
+  ID_PATTERN,
   MAX_DEPART_IN_S,
   MAX_DURATION_S,
   MAX_ENERGY_KWH,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_OWNER_LENGTH,
   MAX_SESSION_KW,
+  MAX_VEHICLE_ID_LENGTH,
   MAX_WAIT_S,
   MIN_SESSION_KW,
+  OWNER_PATTERN,
+  SUBSTATION_ID_PATTERN,
 } from "./charge.ts";
 
-const ID = /^[A-Za-z0-9._:-]+$/;
-const OWNER = /^(operator|key:[0-9a-f]{16}|addr:[0-9A-Za-z.:/]{1,64})$/;
-const SUBSTATION = /^[a-z0-9][a-z0-9-]{0,47}$/;
 /** What `Date.prototype.toISOString` writes for years 0000-9999: the only departure form normalize makes. */
 const CANONICAL_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -27,18 +30,18 @@ const isKw = (x: unknown): x is number => typeof x === "number" && x >= MIN_SESS
 /** Above 0 and at most `max` (NaN and infinities fail both comparisons or the second). */
 const isPositiveUpTo = (x: unknown, max: number): x is number => typeof x === "number" && x > 0 && x <= max;
 const isId = (x: unknown, max: number): x is string =>
-  typeof x === "string" && x.length >= 1 && x.length <= max && ID.test(x);
+  typeof x === "string" && x.length >= 1 && x.length <= max && ID_PATTERN.test(x);
 
 /**
  * The optional fields of a checked request that stand alone, each with its check. A Map: a key is the
  * caller's text, and "__proto__" or "constructor" must find nothing.
  */
 const OPTIONAL = new Map<string, (x: unknown) => boolean>([
-  ["idempotencyKey", (x) => isId(x, 128)],
+  ["idempotencyKey", (x) => isId(x, MAX_IDEMPOTENCY_KEY_LENGTH)],
   ["waitS", (x) => isPositiveUpTo(x, MAX_WAIT_S)],
   // normalize drops `standard`: a request that still says it was not normalized.
   ["priority", (x) => x === "fleet" || x === "emergency"],
-  ["substationId", (x) => typeof x === "string" && SUBSTATION.test(x)],
+  ["substationId", (x) => typeof x === "string" && SUBSTATION_ID_PATTERN.test(x)],
   ["capKw", isKw],
 ]);
 /** The other keys it may have: checked together below. */
@@ -67,8 +70,10 @@ export function asCheckedDispatchRequest(input: unknown, nowMs = Date.now()): Di
     const check = OPTIONAL.get(key);
     if (check ? !check(r[key]) : !OTHER_KEYS.has(key)) return undefined;
   }
-  if (!isId(r.vehicleId, 64) || !isKw(r.maxKw) || !isKw(r.minKw) || r.minKw > r.maxKw) return undefined;
-  if (typeof r.owner !== "string" || r.owner.length > 72 || !OWNER.test(r.owner)) return undefined;
+  if (!isId(r.vehicleId, MAX_VEHICLE_ID_LENGTH) || !isKw(r.maxKw) || !isKw(r.minKw) || r.minKw > r.maxKw)
+    return undefined;
+  if (typeof r.owner !== "string" || r.owner.length > MAX_OWNER_LENGTH || !OWNER_PATTERN.test(r.owner))
+    return undefined;
   return endIsChecked(r, nowMs) ? (r as DispatchRequest) : undefined;
 }
 
