@@ -4,13 +4,15 @@
  * "other sites" (the click a reader makes) and measures what the browser laid out in every chart: the
  * policies' lines and the bars and points ECharts marks as data. Missing Chromium fails the test.
  */
-import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { repoRoot, runCommand } from "@evgrid/testing";
+import { removeScratchDirs, repoRoot, runCommand, scratchDir } from "@evgrid/testing";
 import { colorOf } from "../../apps/simulator/src/charts.ts";
 import type { SimulationReport } from "../../apps/simulator/src/report.ts";
+
+// The CSV files, reports and scenarios written here go with the run.
+afterAll(removeScratchDirs);
 
 setDefaultTimeout(120_000);
 
@@ -54,7 +56,7 @@ async function openInChromium(html: string, shot?: string) {
   if (!chromium)
     throw new Error("chromium is not installed: apt-get install -y chromium (scripts/test.sh does)");
   const probe = html.replace("</body>", `${PROBE}</body>`);
-  const dir = mkdtempSync(join(tmpdir(), "evgrid-probe-"));
+  const dir = scratchDir("evgrid-probe-");
   writeFileSync(join(dir, "probe.html"), probe);
   const flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"];
   const run = await runCommand([
@@ -112,7 +114,7 @@ const simulate = (args: string[]) => runCommand([process.execPath, "run", "simul
 
 describe("the simulation report in a browser", () => {
   test("six sites, a sweep: trade-off first, a verdict per policy, every site and the sweep drawn", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "evgrid-report-"));
+    const dir = scratchDir("evgrid-report-");
     const scenario = join(dir, "six.json");
     writeFileSync(
       scenario,
@@ -152,7 +154,7 @@ describe("the simulation report in a browser", () => {
   });
 
   test("the shipped scenario: all its sites drawn, worst 4 in view, the rest one click away", async () => {
-    const out = mkdtempSync(join(tmpdir(), "evgrid-report-"));
+    const out = scratchDir("evgrid-report-");
     const sim = await simulate(["--out", out]);
     expect(sim.code).toBe(0);
     const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8")) as SimulationReport;

@@ -2,11 +2,12 @@
  * `bun run simulate` as a user runs it: its flags, its errors, and the same seed giving the same bytes. The
  * report in a browser is report.e2e.test.ts.
  */
-import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join, resolve } from "node:path";
-import { repoRoot, runCommand } from "@evgrid/testing";
+import { removeScratchDirs, repoRoot, runCommand, scratchDir } from "@evgrid/testing";
+
+// The CSV files, reports and scenarios written here go with the run.
+afterAll(removeScratchDirs);
 
 setDefaultTimeout(60_000);
 
@@ -25,7 +26,7 @@ describe("bun run simulate", () => {
       "priorities:",
     ])
       expect(help.stdout).toContain(field);
-    const dir = mkdtempSync(join(tmpdir(), "evgrid-sim-"));
+    const dir = scratchDir("evgrid-sim-");
     await Bun.write(
       join(dir, "bad.json"),
       JSON.stringify({ name: "x", substations: [{ id: "A", capacityKw: 1 }] }),
@@ -63,7 +64,7 @@ describe("bun run simulate", () => {
 
   test("the same seed twice: byte-identical report.json; the run time is in timing.json", async () => {
     const acn = resolve(repoRoot, "apps/simulator/scenarios/acn-workplace.yaml");
-    const dir = mkdtempSync(join(tmpdir(), "evgrid-same-"));
+    const dir = scratchDir("evgrid-same-");
     const outputs: string[] = [];
     for (const name of ["a", "b"]) {
       const out = join(dir, name);

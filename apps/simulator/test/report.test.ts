@@ -2,10 +2,10 @@
  * The report's pure parts: a verdict a planner can quote, the optimum column when there is none, the
  * session CSV's rows and its streaming, the sweep's syntax, the policy choice, and the same bytes twice.
  */
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { removeScratchDirs, scratchDir } from "@evgrid/testing/temp";
 import { selectPolicies } from "../src/command-line.ts";
 import { renderHtml } from "../src/html.ts";
 import {
@@ -26,6 +26,9 @@ import {
 import { optimumOrReason } from "../src/optimum-gate.ts";
 import type { OptimumResult } from "../src/records.ts";
 import { optimumSummary, summaryRows } from "../src/report.ts";
+
+// The CSV files, reports and scenarios written here go with the run.
+afterAll(removeScratchDirs);
 
 const day = (seed = 5) =>
   parseScenario({
@@ -206,7 +209,7 @@ describe("sessions.csv", () => {
 
   test("written as a stream: rows are on disk before the file is closed, all of them after", () => {
     const { records } = runDay();
-    const path = join(mkdtempSync(join(tmpdir(), "evgrid-csv-")), "sessions.csv");
+    const path = join(scratchDir("evgrid-csv-"), "sessions.csv");
     const csv = new SessionsCsvWriter(path, 4096);
     for (const [id, r] of records.slice(0, 200)) csv.add(id, r);
     expect(statSync(path).size).toBeGreaterThan(4096);

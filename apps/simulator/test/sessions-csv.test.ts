@@ -1,8 +1,11 @@
-import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { closeSync, mkdtempSync, openSync, writeFileSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { removeScratchDirs, scratchDir } from "@evgrid/testing/temp";
 import { parseScenario, readSessionsCsv } from "../src/index.ts";
+
+// The CSV files, reports and scenarios written here go with the run.
+afterAll(removeScratchDirs);
 
 // The 800,000-row file: about 4 s of CPU, several times that on a busy shared machine.
 setDefaultTimeout(60_000);
@@ -24,7 +27,7 @@ const scenarioFor = (over: Record<string, unknown> = {}) =>
 
 /** Writes the lines as `sessions.csv` in a fresh directory and reads them. */
 function read(lines: string[], over: Record<string, unknown> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), "evgrid-csv-"));
+  const dir = scratchDir("evgrid-csv-");
   writeFileSync(join(dir, "sessions.csv"), `${lines.join("\n")}\n`);
   return readSessionsCsv(scenarioFor(over), dir);
 }
@@ -105,7 +108,7 @@ describe("sessions CSV: every problem names the file, the line and the field", (
 
   /** `count` rows on 1,000 stations, each used every 1,000 minutes for 2 hours (no overlap), then `tail`. */
   function bigFile(count: number, tail = "") {
-    const dir = mkdtempSync(join(tmpdir(), "evgrid-csv-big-"));
+    const dir = scratchDir("evgrid-csv-big-");
     const fd = openSync(join(dir, "sessions.csv"), "w");
     writeSync(fd, "stationID,connectionTime,disconnectTime,kWhDelivered\n");
     const start = Date.parse("2026-03-10T00:00:00Z");
@@ -139,7 +142,7 @@ describe("sessions CSV: every problem names the file, the line and the field", (
 describe("bun run simulate on a bad CSV", () => {
   const main = resolve(import.meta.dir, "../src/main.ts");
   async function simulate(csv: string, over: Record<string, unknown> = {}) {
-    const dir = mkdtempSync(join(tmpdir(), "evgrid-csv-cli-"));
+    const dir = scratchDir("evgrid-csv-cli-");
     writeFileSync(join(dir, "sessions.csv"), csv);
     const scenario = {
       name: "cli",

@@ -1,9 +1,12 @@
-import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { removeScratchDirs, scratchDir } from "@evgrid/testing/temp";
 import { loadScenario, parseScenario, runAll, ScenarioError } from "../src/index.ts";
 import { eveningDay } from "./days.ts";
+
+// The CSV files, reports and scenarios written here go with the run.
+afterAll(removeScratchDirs);
 
 // A day of 10,000 sessions through four policies: 1-2 s alone, several times that on a busy shared machine.
 setDefaultTimeout(60_000);
@@ -74,7 +77,7 @@ describe("simulate", () => {
     const acn = loadScenario(join(scenarios, "acn-workplace.yaml"));
     const [first] = runAll(acn.scenario, acn.dir);
     expect(first?.vehicles).toBe(80);
-    const dir = mkdtempSync(join(tmpdir(), "evgrid-sim-"));
+    const dir = scratchDir("evgrid-sim-");
     writeFileSync(
       join(dir, "bad.csv"),
       [

@@ -99,3 +99,4 @@ export * from "./process-stats.ts";
 export * from "./processes.ts";
 export * from "./redis.ts";
 export * from "./stack.ts";
+export * from "./temp.ts";

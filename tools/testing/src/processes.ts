@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { rmSync } from "node:fs";
+import { resolve } from "node:path";
 import { listeningUrl } from "@evgrid/kit/listening";
 import type { Subprocess } from "bun";
+import { eventually } from "./eventually.ts";
 import { alive, descendants } from "./process-stats.ts";
+import { scratchDir } from "./temp.ts";
 
 export const repoRoot = resolve(import.meta.dir, "../../..");
 
@@ -48,9 +49,9 @@ export async function startDev(
 ) {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   // A fresh journal directory per run unless the caller chose one: runs must not inherit each other's sessions.
-  const dataArgs = args.includes("--data-dir")
-    ? []
-    : ["--data-dir", mkdtempSync(join(tmpdir(), "evgrid-dev-"))];
+  // Removed once every process is gone (the dispose below), or when this process exits.
+  const dataDir = args.includes("--data-dir") ? undefined : scratchDir("evgrid-dev-");
+  const dataArgs = dataDir === undefined ? [] : ["--data-dir", dataDir];
   const proc: Subprocess<"ignore", "pipe", "pipe"> = Bun.spawn(
     [process.execPath, "run", "dev", ...args, ...dataArgs],
     {
@@ -149,6 +150,13 @@ export async function startDev(
         } catch {}
       }
       for (const pid of tree) if (alive(pid)) process.kill(pid, "SIGKILL");
+      if (dataDir === undefined) return;
+      // Its journals go once no process can write them any more (or after 5 s regardless: cleaning up
+      // never fails a test).
+      await eventually(() => {
+        if (tree.some(alive)) throw new Error("bun run dev's processes still running");
+      }).catch(() => {});
+      rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
     },
   };
 }
@@ -264,10 +272,4 @@ export async function spawnApp(
     return { status: res.status, json: await res.json() };
   };
   return { ...running, call, metrics: async () => (await fetch(`${running.url}/metrics`)).text() };
-}
-
-/** A fresh directory, removed by `using`. */
-export function tempDir(prefix: string) {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
 }
