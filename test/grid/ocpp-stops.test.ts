@@ -87,6 +87,29 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s: a stop the grid did not co
   });
 });
 
+describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s: a session the grid ends", (protocol) => {
+  test("its charger is held at 0 W until it reports the end, even one that accepts the stop and charges on", async () => {
+    await using grid = await startGrid({ capacitiesKw: [22] });
+    await using ocpp = await startOcppGateway(grid);
+    const cp = await ocpp.charger("cp-deaf", { protocol, behaviour: { stopWhenAsked: false } });
+    await charging(cp, grid, "ev-deaf");
+    const session = await grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-deaf") });
+    await grid.operator.stopSession.mutate({ sessionId: session?.sessionId as string });
+    await eventually(() => expect(cp.stopsAsked).toHaveLength(1));
+    // The transaction is still open at the charger, and may draw nothing.
+    await eventually(() => expect(cp.limit(1)).toBe(0));
+    expect(cp.transactions.size).toBe(1);
+    // When it does end it, the gateway has nothing left to tell it.
+    const calls = cp.profileCalls;
+    await cp.stopTransaction(1, 1000);
+    await eventually(async () => {
+      const status = await (await fetch(`${ocpp.gateway.url}/metrics`)).text();
+      expect(metricValue(status, "evgrid_ocpp_transactions", { state: "stopping" })).toBe(0);
+    });
+    expect(cp.profileCalls).toBe(calls);
+  });
+});
+
 describe("a stop survives", () => {
   test("a stop the grid confirms only on a retry still gives its share to the charge point's other transaction", async () => {
     await using grid = await startGrid({ capacitiesKw: [150] });

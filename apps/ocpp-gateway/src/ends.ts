@@ -6,6 +6,7 @@ import type { ChargePointShares } from "./cp-shares.ts";
 import type { Grid } from "./grid.ts";
 import { type GatewayMetrics, writeRegistry } from "./metrics.ts";
 import type { Tx } from "./model.ts";
+import type { Power } from "./power.ts";
 import type { Pusher } from "./pusher.ts";
 import type { QueuedStop, Registry } from "./registry.ts";
 import type { StopOutbox } from "./stop-outbox.ts";
@@ -23,6 +24,7 @@ export class Ends {
     private readonly grid: Grid,
     private readonly registry: Registry,
     private readonly pusher: Pusher,
+    private readonly power: Power,
     private readonly outbox: StopOutbox,
     private readonly shares: ChargePointShares,
     private readonly metrics: GatewayMetrics,
@@ -64,6 +66,7 @@ export class Ends {
     const sessionId = sessionOf(tx);
     if (sessionId) this.table.unbindSession(sessionId);
     tx.phase = { state: "stopping" };
+    this.power.release(tx);
     void this.askToStop(tx);
     const ch = this.table.get(tx.chargePointId);
     // Its power goes to the charge point's others once the grid has taken it back.

@@ -100,7 +100,7 @@ export class Gateway {
     };
     this.meters = new Meters(this.table, grid, registry, this.power, caps, meterSettings, metrics, log);
     this.outbox = new StopOutbox(grid, registry, metrics, log);
-    this.ends = new Ends(this.table, grid, registry, pusher, this.outbox, shares, metrics, log);
+    this.ends = new Ends(this.table, grid, registry, pusher, this.power, this.outbox, shares, metrics, log);
     this.binder = new Binder(
       this.table,
       grid,

@@ -74,6 +74,16 @@ export class Power {
     this.pusher.want(this.targetOf(ch, tx), wattsDown(this.powerOf(tx)), sinceMs);
   }
 
+  /**
+   * The grid ended its session and its charger was asked to stop: 0 W until the charger reports the end (a
+   * charger that accepts the stop and keeps charging draws nothing, and the site's books count nothing).
+   */
+  release(tx: Tx): void {
+    const ch = this.table.get(tx.chargePointId);
+    if (!ch?.link || ch.cp.bootedAt === null) return;
+    this.pusher.want(this.targetOf(ch, tx), 0, Date.now(), true);
+  }
+
   private targetOf(ch: Charger, tx: Tx): PushTarget {
     return {
       chargePointId: tx.chargePointId,

@@ -67,6 +67,11 @@ export interface Slot {
   /** Sent again even if unchanged (after a reconnect the charger is told its limit once more). */
   resend: boolean;
   lastSentW: number | null;
+  /**
+   * Its session ended and the charger was asked to stop: a refusal of its limit (as of one forgotten, whose
+   * transaction ended) says the transaction is gone, not that the charger takes no limits.
+   */
+  ending?: boolean;
 }
 
 export interface ChargerState {

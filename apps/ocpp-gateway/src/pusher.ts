@@ -16,8 +16,11 @@ export interface PushTarget {
 export interface Pusher {
   /** A transaction opened on the connector: in the books from now (at the default, or its maximum). */
   opened(target: PushTarget): void;
-  /** The limit the transaction should have now (W, rounded down), since the re-share at `sinceMs`. */
-  want(target: PushTarget, watts: number, sinceMs: number): void;
+  /**
+   * The limit the transaction should have now (W, rounded down), since the re-share at `sinceMs`; `ending`:
+   * its session ended and its charger was asked to stop (0 W until it reports the end).
+   */
+  want(target: PushTarget, watts: number, sinceMs: number, ending?: boolean): void;
   /** The transaction on this connector ended: it leaves the books. */
   forget(chargePointId: string, connectorId: number): void;
   /** The charge point is gone. */

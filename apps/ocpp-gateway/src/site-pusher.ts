@@ -92,7 +92,7 @@ export class SitePusher implements Pusher {
   }
 
   /** The limit a connector's transaction should have now (W, already rounded down). */
-  want(t: PushTarget, targetW: number, sinceMs: number): void {
+  want(t: PushTarget, targetW: number, sinceMs: number, ending = false): void {
     const ch = this.charger(t.chargePointId, t.substationId);
     const slot = ch.slots.get(t.connectorId);
     // Not seen opening (restored after a restart, say): what holds it is unknown, so its maximum.
@@ -104,6 +104,7 @@ export class SitePusher implements Pusher {
         slot.sinceMs ??= sinceMs;
       }
     }
+    if (ending) (ch.slots.get(t.connectorId) as Slot).ending = true;
     this.plan(t.substationId);
   }
 
@@ -253,7 +254,8 @@ export class SitePusher implements Pusher {
         const latencyMs = reached ? this.now() - (slot.sinceMs ?? this.now()) : null;
         if (reached) slot.sinceMs = null;
         this.transport.outcome(slot.chargePointId, slot.connectorId, watts, o, latencyMs);
-        this.settle(slot.chargePointId, ch, o);
+        const gone = slot.ending || ch.slots.get(slot.connectorId) !== slot;
+        if (!(gone && o === "rejected")) this.settle(slot.chargePointId, ch, o);
         this.plan(ch.substationId);
       },
     );

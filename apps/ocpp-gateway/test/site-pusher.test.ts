@@ -163,4 +163,28 @@ describe("SitePusher", () => {
     expect(p.committedW("s1")).toBeLessThanOrEqual(40_000);
     p.close();
   });
+
+  test("a transaction the charger has just ended refuses its 0 W: the charger still takes limits", async () => {
+    const { calls, managed, transport } = scripted();
+    const p = new SitePusher(transport, settings);
+    p.setBudget("s1", 40);
+    void p.online("A", "s1");
+    await eventually(() => expect(open(calls)).toHaveLength(1));
+    answer(open(calls)[0]);
+    p.opened(at("A", 1, "t1", 22_000));
+    p.opened(at("A", 2, "t2", 22_000));
+    p.want(at("A", 1, "t1", 22_000), 11_000, 0);
+    await eventually(() => expect(open(calls).map((c) => c.watts)).toEqual([11_000]));
+    answer(open(calls)[0]);
+    // The grid ended t1's session: 0 W, while the charger stops it. It refuses (t1 is gone there) ...
+    p.want(at("A", 1, "t1", 22_000), 0, 0, true);
+    await eventually(() => expect(open(calls).map((c) => c.watts)).toEqual([0]));
+    answer(open(calls)[0], "Rejected");
+    // ... and its other connector is still managed: its limit goes out, not its maximum counted.
+    p.want(at("A", 2, "t2", 22_000), 11_000, 0);
+    await eventually(() => expect(open(calls).map((c) => c.watts)).toEqual([11_000]));
+    expect(managed).toEqual([]);
+    expect(p.isManaged("A")).toBe(true);
+    p.close();
+  });
 });
