@@ -30,6 +30,28 @@ describe("departures through the public API", () => {
     expect(l).toMatchObject({ onTrack: true, projectedKwh: expect.closeTo(20, 1) });
   });
 
+  test("a session ends at its energy or at its departure, whichever comes first, and says so", async () => {
+    await using grid = await startGrid({ capacitiesKw: [30] });
+    // 20 kWh in 10 min at 11 kW: not in time (at most 1.83 kWh), so it ends at its departure.
+    const short = await grid.client.requestCharge.mutate({
+      vehicleId: "ev-short",
+      maxKw: 11,
+      energyKwh: 20,
+      departInS: 600,
+    });
+    expect(short.expectedEndAt).toBe(short.departAt as string);
+    // 1 kWh by then at 11 kW: its energy first, about 5.5 min after it started.
+    const small = await grid.client.requestCharge.mutate({
+      vehicleId: "ev-small",
+      maxKw: 11,
+      energyKwh: 1,
+      departInS: 600,
+    });
+    const endsInMs = Date.parse(small.expectedEndAt ?? "") - Date.parse(small.startedAt);
+    expect(endsInMs).toBeGreaterThan(300_000);
+    expect(endsInMs).toBeLessThan(Date.parse(small.departAt ?? "") - Date.parse(small.startedAt));
+  });
+
   test("without departures the shares are exactly today's water-filling", async () => {
     await using grid = await startGrid({ capacitiesKw: [30] });
     const a = await grid.client.requestCharge.mutate({ vehicleId: "ev-a", maxKw: 22, energyKwh: 20 });

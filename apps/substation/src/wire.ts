@@ -17,6 +17,9 @@ export function activeSession(substationId: string, live: LiveSession, nowMs: nu
   } else {
     const remainingKwh = Math.max(0, (live.energyKwh ?? 0) - drawnKwh);
     expectedEndMs = cls.allocatedKw > 0 ? nowMs + (remainingKwh / cls.allocatedKw) * MS_PER_HOUR : Number.NaN;
+    // It ends at its departure if its energy comes later (or never, at no power).
+    const departAtMs = live.departure?.departAtMs;
+    if (departAtMs !== undefined && !(expectedEndMs <= departAtMs)) expectedEndMs = departAtMs;
   }
   return {
     sessionId: live.sessionId,
