@@ -88,6 +88,15 @@ export class SessionBook {
     this.ended.delete(oldest);
   }
 
+  /** Forgets an ended session and its key (one the journal never had: its start was refused). */
+  forgetEnded(sessionId: string): Session | undefined {
+    const ended = this.ended.get(sessionId);
+    if (!ended) return undefined;
+    this.ended.delete(sessionId);
+    this.keys.forget(ended.owner, ended.idempotencyKey, sessionId);
+    return wireOf(ended, this.substationId);
+  }
+
   /** Whose session this is, if the station holds it (active or ended): what idempotency keys are scoped to. */
   ownerOf(sessionId: string): string | undefined {
     return this.active.get(sessionId)?.owner ?? this.ended.get(sessionId)?.owner;

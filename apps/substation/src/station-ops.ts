@@ -1,7 +1,7 @@
 import type { Session, SubstationLoad } from "@evgrid/contract";
 import { GridError } from "@evgrid/kit";
 import { decideAdmission, KW_EPSILON, PRIORITY_WEIGHT } from "@evgrid/policy";
-import { departureAfterRestart, needOf } from "./departures.ts";
+import { departureAfterRestart, drawnKwh, needOf } from "./departures.ts";
 import { sessionOf } from "./journal.ts";
 import { type Recovery, recoveryOf } from "./recovery.ts";
 import type { LiveSession } from "./sessions.ts";
@@ -88,8 +88,9 @@ export abstract class StationOps extends StationCore {
   }
 
   /**
-   * Writes the energy drawn so far by energy-based sessions (the only ones whose end depends on it), after
-   * retrying ends the journal could not take before. Never throws: a full journal is counted, not fatal.
+   * Writes the energy every active session has drawn so far (its charger's meter once it reports, up to its
+   * target), after retrying ends the journal could not take before: a restart resumes each where it was, and
+   * one that ends while the substation is down is recorded with it. Never throws: a full journal is counted.
    */
   checkpoint(): void {
     if (!this.writes || this.closed) return;
@@ -97,8 +98,10 @@ export abstract class StationOps extends StationCore {
     const nowMs = this.now();
     const rows: { sessionId: string; deliveredKwh: number }[] = [];
     for (const live of this.book.active.values()) {
-      if (live.energyKwh !== null)
-        rows.push({ sessionId: live.sessionId, deliveredKwh: live.cls.integralAt(nowMs) - live.startKwh });
+      const drawn = drawnKwh(live, nowMs);
+      // Nothing drawn yet is what the journal knows already (a start is at 0): no room taken for it.
+      if (drawn > 0)
+        rows.push({ sessionId: live.sessionId, deliveredKwh: Math.min(drawn, live.energyKwh ?? drawn) });
     }
     this.writes.checkpoint(rows);
   }
@@ -121,7 +124,13 @@ export abstract class StationOps extends StationCore {
 
   /** Takes back an admission the journal could not take: as if it never happened. */
   protected undo(live: LiveSession): void {
-    if (this.book.active.get(live.sessionId) !== live) return; // already ended (curtailed) meanwhile
+    if (this.book.active.get(live.sessionId) !== live) {
+      // Ended meanwhile (a stalled turn, a stop, a curtailment): the journal never had it, so neither its
+      // key nor its end may answer anyone (a retry with the key would replay a session no restart knows).
+      const ended = this.book.forgetEnded(live.sessionId);
+      if (ended) this.endedEnergyKwh -= ended.deliveredKwh;
+      return;
+    }
     this.book.remove(live.sessionId);
     this.book.keys.forget(live.owner, live.idempotencyKey, live.sessionId);
     live.timer?.clear();

@@ -1,28 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import type { Session } from "@evgrid/contract";
 import { manualScheduler } from "@evgrid/kit";
-import { Journal, type JournalGroup, type JournalOptions } from "../src/journal.ts";
-import { Station } from "../src/station.ts";
+import type { Journal, JournalGroup } from "../src/journal.ts";
 import { diskHog } from "./disk-hog.ts";
 import { dbPath, nextTurn, open, refusal, refusalOf, req } from "./fixtures.ts";
-
-/**
- * A substation process: a journal on `path` and a station on it, on a clock that moves only when told (so a
- * "crashed" station, dropped without closing, never runs a timer again). A crash leaves no last checkpoint.
- */
-function boot(
-  path: string,
-  capacityKw = 100,
-  clock = manualScheduler(5_000_000),
-  journalOpts: JournalOptions = {},
-) {
-  const journal = new Journal(path, journalOpts);
-  const station = new Station({ id: "sub-a", capacityKw, journal, now: clock.now, scheduler: clock });
-  const recovery = station.recover();
-  return { journal, station, recovery, clock };
-}
-/** A crash: the process is gone mid-flight. Its file handle goes with it; nothing is flushed or closed. */
-const crash = (b: ReturnType<typeof boot>) => open.push(b.journal);
+import { boot, crash } from "./journal-boot.ts";
 
 /** Records every group the journal is asked to commit (whether it takes it or not), then commits it. */
 function spyCommits(journal: Journal): JournalGroup[] {
