@@ -91,6 +91,36 @@ describe("departures through the public API", () => {
     expect(admitted).toMatchObject({ onTrack: false, maxDeliverableKwh: expect.closeTo(11, 1) });
   });
 
+  test("on a full grid too: strict and out of reach is DEPARTURE_UNREACHABLE, and a wait ends at the departure", async () => {
+    await using grid = await startGrid({ capacitiesKw: [10] });
+    await grid.client.requestCharge.mutate({ vehicleId: "ev-full", maxKw: 10, minKw: 10, durationS: 600 });
+    const strict = await grid.client.requestCharge
+      .mutate({ vehicleId: "ev-s", maxKw: 11, energyKwh: 50, departInS: 60, strict: true })
+      .catch((e) => e);
+    expect(errorDataOf(strict)).toMatchObject({
+      reason: "DEPARTURE_UNREACHABLE",
+      details: { field: "energyKwh" },
+    });
+    // Willing to wait 30 s for room, but leaving in 2: refused by its departure, not past it.
+    const startedMs = Date.now();
+    const waited = await grid.client.requestCharge
+      .mutate({ vehicleId: "ev-w", energyKwh: 5, departInS: 2, waitS: 30 })
+      .catch((e) => e);
+    expect(Date.now() - startedMs).toBeLessThan(10_000);
+    expect(errorDataOf(waited)).toMatchObject({ httpStatus: 429, reason: "GRID_FULL" });
+  });
+
+  test("a departure under a second away is refused where it is given, naming departInS", async () => {
+    await using grid = await startGrid({ capacitiesKw: [30] });
+    const refused = await grid.client.requestCharge
+      .mutate({ vehicleId: "ev-b", energyKwh: 5, departInS: 0.001 })
+      .catch((e) => e);
+    expect(errorDataOf(refused)).toMatchObject({
+      reason: "INVALID_INPUT",
+      fieldErrors: { departInS: ["departInS must be at least 1 (second)"] },
+    });
+  });
+
   test("a departure in the past is refused as invalid input, naming the field", async () => {
     await using grid = await startGrid({ capacitiesKw: [30] });
     const refused = await grid.client.requestCharge

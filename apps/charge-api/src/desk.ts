@@ -7,6 +7,7 @@ import {
   relayUpstreamError,
   sessionSecretFor,
   sessionSecretMatches,
+  strictDepartureCheck,
 } from "@evgrid/kit";
 import { earliest, subscriptionValues } from "@evgrid/link";
 import { mayRequest } from "@evgrid/policy";
@@ -107,11 +108,18 @@ export class ChargeDesk {
         { retryAfterS: WAIT_FULL_RETRY_S },
       );
     }
+    // Refused before it waits or asks anyone: what its maximum cannot deliver by then, it never will.
+    const departure = strictDepartureCheck(input, Date.now());
+    // A vehicle waits for room no longer than until it leaves (then GRID_FULL, as any wait that runs out).
+    const waitS =
+      departure && input.waitS !== undefined
+        ? Math.max(0.001, Math.min(input.waitS, (departure.departAtMs - Date.now()) / 1000))
+        : input.waitS;
     // The request's deadline: the call timeout (a waiting request's wait on top), or sooner if its caller
     // sent a shorter budget. It travels with the dispatch: nothing starts for this request after it.
     const deadline = earliest(
       deadlineAtMs,
-      Date.now() + this.opts.callTimeoutMs + (input.waitS ?? 0) * 1000,
+      Date.now() + this.opts.callTimeoutMs + (waitS ?? 0) * 1000,
     ) as number;
     if (waits) this.waitingNow += 1;
     // Every dispatch carries a key (the caller's, or one made here): an answer that cannot say whether a
@@ -120,7 +128,12 @@ export class ChargeDesk {
     try {
       // Several replicas sharing state: an answer that never came is asked again on another replica.
       const retryUncertain = this.balancers.count > 1 && this.balancers.allShared;
-      const req = { ...input, owner: caller.owner, idempotencyKey };
+      const req = {
+        ...input,
+        owner: caller.owner,
+        idempotencyKey,
+        ...(waitS === undefined ? {} : { waitS }),
+      };
       // A waiting request is let go if its caller hangs up.
       const callOpts = {
         context: {

@@ -1,5 +1,11 @@
-import { type DispatchRequest, reasons, type Session, type SessionNeeds } from "@evgrid/contract";
-import { GridError, type LongTimeout, type Scheduler, setLongTimeout, systemScheduler } from "@evgrid/kit";
+import type { DispatchRequest, Session, SessionNeeds } from "@evgrid/contract";
+import {
+  type LongTimeout,
+  type Scheduler,
+  setLongTimeout,
+  strictDepartureCheck,
+  systemScheduler,
+} from "@evgrid/kit";
 import { CROSSING_LEAD_S, projectAtDeparture } from "@evgrid/policy";
 import type { NeedOf } from "./power-class.ts";
 import type { LiveSession } from "./sessions.ts";
@@ -19,18 +25,7 @@ export interface Departure {
  * without strict it is admitted and delivers what it can. null without a departure.
  */
 export function departureOf(req: DispatchRequest, nowMs: number): Departure | null {
-  if (!("energyKwh" in req) || req.departAt === undefined) return null;
-  const departAtMs = Date.parse(req.departAt);
-  const maxDeliverableKwh = (req.maxKw * Math.max(0, departAtMs - nowMs)) / MS_PER_HOUR;
-  if (req.strict && maxDeliverableKwh < req.energyKwh) {
-    throw new GridError(
-      "BAD_REQUEST",
-      reasons.DEPARTURE_UNREACHABLE,
-      `${req.energyKwh} kWh cannot be delivered by ${req.departAt}: at most ${maxDeliverableKwh.toFixed(2)} kWh at ${req.maxKw} kW`,
-      { field: "energyKwh", maxDeliverableKwh },
-    );
-  }
-  return { departAtMs, maxDeliverableKwh };
+  return "energyKwh" in req ? strictDepartureCheck(req, nowMs) : null;
 }
 
 /**

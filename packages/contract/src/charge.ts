@@ -134,7 +134,8 @@ const chargeFields = {
     .describe("With energyKwh: this much energy by then. The session ends at its energy or here, first."),
   departInS: z
     .number()
-    .positive("departInS must be greater than 0")
+    // A departure under a second away has passed before the request reaches a substation.
+    .min(1, "departInS must be at least 1 (second)")
     .max(MAX_DEPART_IN_S, `departInS must be at most ${MAX_DEPART_IN_S} (7 days)`)
     .optional()
     .describe("As departAt, in seconds from now."),

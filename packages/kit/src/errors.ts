@@ -8,6 +8,8 @@ type Code = TRPCError["code"];
 export class GridError extends TRPCError {
   readonly reason: Reason;
   readonly details: Record<string, unknown> | undefined;
+  /** Which fields were refused (an input error relayed from the next hop keeps them). */
+  fieldErrors: Record<string, string[] | undefined> | undefined;
 
   constructor(code: Code, reason: Reason, message: string, details?: Record<string, unknown>) {
     super({ code, message });
@@ -39,9 +41,33 @@ export function relayUpstreamError(err: unknown, upstream: string): GridError {
   const data = errorDataOf(err);
   if (data) {
     const message = err instanceof Error ? err.message : `${upstream} refused`;
-    return new GridError(data.code as Code, data.reason as Reason, message, data.details);
+    const relayed = new GridError(data.code as Code, data.reason as Reason, message, data.details);
+    relayed.fieldErrors = data.fieldErrors;
+    return relayed;
   }
   // What exactly broke (a socket error's text, a runtime hint) is not the caller's business.
   const why = classifyCallFailure(err) === "unreachable" ? "is unreachable" : "did not answer";
   return new GridError("SERVICE_UNAVAILABLE", reasons.UPSTREAM_UNAVAILABLE, `${upstream} ${why}`);
+}
+
+/**
+ * A `strict` request whose energy its maximum cannot deliver by its departure (issue 22): refused wherever it
+ * is seen first (the charge-api, before it waits or asks anyone; a substation, on its own clock).
+ */
+export function strictDepartureCheck(
+  req: { maxKw: number; energyKwh?: number; departAt?: string; strict?: boolean },
+  nowMs: number,
+): { departAtMs: number; maxDeliverableKwh: number } | null {
+  if (req.energyKwh === undefined || req.departAt === undefined) return null;
+  const departAtMs = Date.parse(req.departAt);
+  const maxDeliverableKwh = (req.maxKw * Math.max(0, departAtMs - nowMs)) / 3_600_000;
+  if (req.strict && maxDeliverableKwh < req.energyKwh) {
+    throw new GridError(
+      "BAD_REQUEST",
+      reasons.DEPARTURE_UNREACHABLE,
+      `${req.energyKwh} kWh cannot be delivered by ${req.departAt}: at most ${maxDeliverableKwh.toFixed(2)} kWh at ${req.maxKw} kW`,
+      { field: "energyKwh", maxDeliverableKwh },
+    );
+  }
+  return { departAtMs, maxDeliverableKwh };
 }

@@ -90,7 +90,8 @@ export function formatError({ shape, error }: { shape: DefaultShape; error: TRPC
     return { ...shape, message, data: { ...data, reason: reasons.INVALID_INPUT, fieldErrors } };
   }
   if (error instanceof GridError) {
-    return { ...shape, data: { ...data, reason: error.reason, details: error.details } };
+    const fields = error.fieldErrors === undefined ? {} : { fieldErrors: error.fieldErrors };
+    return { ...shape, data: { ...data, reason: error.reason, details: error.details, ...fields } };
   }
   const reason = defaultReason[error.code] ?? reasons.INTERNAL;
   const message = error.code === "INTERNAL_SERVER_ERROR" ? "internal error" : shape.message;
