@@ -54,6 +54,25 @@ describe("charging needs from the charger", () => {
     expect(capped).toMatchObject({ capKw: expect.closeTo(11.04, 6), onTrack: false });
   });
 
+  test("2.0.1: a departure sent alone goes with the energy last asked for; with none asked, it is refused", async () => {
+    await using grid = await startGrid({ capacitiesKw: [30] });
+    await using ocpp = await startOcppGateway(grid);
+    const cp = await ocpp.charger("cp-dc", { protocol: "ocpp2.0.1", maxKw: 22 });
+    await cp.startTransaction(1, "ev-dc");
+    await eventually(() => expect(cp.limit(1)).toBeGreaterThan(0));
+    // Nothing asked yet: a departure has no energy to go with.
+    expect(await cp.notifyEVChargingNeeds(1, { departureTime: inH(2) })).toBe("Rejected");
+    expect(await cp.notifyEVChargingNeeds(1, { energyWh: 20_000, departureTime: inH(1) })).toBe("Accepted");
+    const later = inH(8);
+    expect(await cp.notifyEVChargingNeeds(1, { departureTime: later })).toBe("Accepted");
+    await eventually(async () =>
+      expect(await grid.operator.findVehicleSession.query({ vehicleId: "ocpp:ev-dc" })).toMatchObject({
+        energyKwh: 20,
+        departAt: new Date(Date.parse(later)).toISOString(),
+      }),
+    );
+  });
+
   test("1.6: the departure comes from the booking made through the public API", async () => {
     await using grid = await startGrid({ capacitiesKw: [30] });
     await using ocpp = await startOcppGateway(grid);

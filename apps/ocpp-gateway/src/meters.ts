@@ -34,6 +34,8 @@ export interface MeterSettings {
 export class Meters {
   /** The needs last passed on per transaction, so a repeat is not sent again. */
   private readonly neededSent = new WeakMap<Tx, string>();
+  /** The energy each car last asked for, which a later departure alone goes with. */
+  private readonly neededEnergy = new WeakMap<Tx, number>();
   /** One reportMeter and one setSessionNeeds in flight per transaction, the newest waiting (a flood). */
   private readonly reports = new LatestWins<Tx>();
   private readonly needsCalls = new LatestWins<Tx>();
@@ -150,13 +152,16 @@ export class Meters {
       void this.caps.sync(tx);
     }
     const site = this.grid.site(tx.substationId);
-    if (e.energyKwh === undefined || !site) return true;
+    // A departure alone (a DC car's energy is optional) goes with the energy it last asked for; with none
+    // known it is refused (a departure needs an energy), though its maximum, a safety matter, still caps it.
+    const energyKwh = e.energyKwh ?? (e.departAtMs === undefined ? undefined : this.neededEnergy.get(tx));
+    if (energyKwh === undefined || !site) return e.departAtMs === undefined;
+    this.neededEnergy.set(tx, energyKwh);
     // The same needs again (a charger repeating itself, or hostile) cost no journal write and no re-share.
-    const key = `${sessionId}|${e.energyKwh}|${e.departAtMs ?? ""}`;
+    const key = `${sessionId}|${energyKwh}|${e.departAtMs ?? ""}`;
     if (this.neededSent.get(tx) === key) return true;
     this.neededSent.set(tx, key);
     const departAt = e.departAtMs === undefined ? {} : { departAt: new Date(e.departAtMs).toISOString() };
-    const { energyKwh } = e;
     void this.needsCalls.run(tx, () =>
       site.setSessionNeeds.mutate({ sessionId, energyKwh, ...departAt }).then(
         () => this.log.info("the car's needs were taken", { sessionId, energyKwh, ...departAt }),

@@ -200,20 +200,27 @@ export class SimulatedChargePoint {
    */
   async notifyEVChargingNeeds(
     connectorId: number,
-    needs: { energyWh: number; departureTime?: string; evMaxCurrentA?: number },
+    /** Without `energyWh`, as a DC car may send them (its energy is optional there). */
+    needs: { energyWh?: number; departureTime?: string; evMaxCurrentA?: number },
   ): Promise<string> {
     if (this.v16) throw new Error("NotifyEVChargingNeeds is OCPP 2.0.1");
+    const parameters =
+      needs.energyWh === undefined
+        ? { dcChargingParameters: { evMaxCurrent: needs.evMaxCurrentA ?? 32, evMaxVoltage: 400 } }
+        : {
+            acChargingParameters: {
+              energyAmount: needs.energyWh,
+              evMinCurrent: 6,
+              evMaxCurrent: needs.evMaxCurrentA ?? 32,
+              evMaxVoltage: 230,
+            },
+          };
     const res = (await this.client.call("NotifyEVChargingNeeds", {
       evseId: connectorId,
       chargingNeeds: {
-        requestedEnergyTransfer: "AC_three_phase",
+        requestedEnergyTransfer: needs.energyWh === undefined ? "DC" : "AC_three_phase",
         ...(needs.departureTime === undefined ? {} : { departureTime: needs.departureTime }),
-        acChargingParameters: {
-          energyAmount: needs.energyWh,
-          evMinCurrent: 6,
-          evMaxCurrent: needs.evMaxCurrentA ?? 32,
-          evMaxVoltage: 230,
-        },
+        ...parameters,
       },
     })) as { status: string };
     return res.status;
