@@ -53,11 +53,9 @@ export function departureAfterRestart(
   return { departAtMs: rec.departAtMs, maxDeliverableKwh: rec.deliveredKwh + leftKwh };
 }
 
-/** Why a session ends at its departure: its energy, if it had it by then (a tie), or its departure. */
-export const reasonAtDeparture = (live: LiveSession): "energy_delivered" | "departed" =>
-  drawnKwh(live, live.departure?.departAtMs ?? 0) >= (live.energyKwh ?? 0) - 1e-6
-    ? "energy_delivered"
-    : "departed";
+/** Why a session ends at its departure: its energy, if it has just had it (a tie), or its departure. */
+export const reasonAtDeparture = (live: LiveSession, nowMs: number): "energy_delivered" | "departed" =>
+  drawnKwh(live, nowMs) >= (live.energyKwh ?? 0) - 1e-6 ? "energy_delivered" : "departed";
 
 /** Energy drawn so far: the charger's meter once it reports, else what the allocation integrates to. */
 export const drawnKwh = (live: LiveSession, nowMs: number): number =>

@@ -162,7 +162,7 @@ export abstract class StationCore {
       const departAtMs = live.departure?.departAtMs;
       if (departAtMs !== undefined)
         live.timer = setLongTimeout(
-          () => this.end(live.sessionId, reasonAtDeparture(live)),
+          () => this.end(live.sessionId, reasonAtDeparture(live, this.now())),
           departAtMs - nowMs,
           this.scheduler,
         );
@@ -189,9 +189,7 @@ export abstract class StationCore {
     const nowMs = this.now();
     const live = this.book.remove(sessionId);
     if (!live) throw this.notFound(sessionId);
-    // A vehicle draws nothing past its departure, however late the timer that ends it fires.
-    const drawnToMs = Math.min(nowMs, live.departure?.departAtMs ?? nowMs);
-    const session = endedSession(activeSession(this.id, live, drawnToMs), nowMs, reason);
+    const session = endedSession(activeSession(this.id, live, nowMs), nowMs, reason);
     live.timer?.clear();
     this.pool.leave(live);
     this.book.rememberEnded(session);

@@ -137,7 +137,7 @@ export class Station extends StationOps {
       departAtMs === null
         ? undefined
         : setLongTimeout(
-            () => this.end(live.sessionId, reasonAtDeparture(live)),
+            () => this.end(live.sessionId, reasonAtDeparture(live, this.now())),
             departAtMs - nowMs,
             this.scheduler,
           );
