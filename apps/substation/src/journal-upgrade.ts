@@ -2,10 +2,16 @@ import type { Database } from "bun:sqlite";
 import type { EventKind } from "./journal-events.ts";
 import { fromRow, type Row, type SessionRecord } from "./journal-rows.ts";
 
+/** Old rows moved per transaction: the conversion needs room for this many more, not for a second journal. */
+const BATCH = 500;
+
 /**
- * A journal written before the log (one `sessions` row per session, updated in place) becomes events, once,
- * in one transaction: exported ended sessions, then the export's position, then the rest of the ended ones,
- * then the active ones as starts with the energy of their last checkpoint. The old table goes with it.
+ * A journal written before the log (one `sessions` row per session, updated in place) becomes events, once:
+ * exported ended sessions, then the rest of the ended ones, then the active ones as starts with the energy of
+ * their last checkpoint. In batches, each one transaction that takes its rows out of the old table and
+ * appends them (their pages freed first, for the events to reuse): a journal near its size cap converts
+ * within it, and one interrupted midway goes on where it stopped at the next start. The export's position
+ * follows the exported ones; the old table goes once empty.
  */
 export function convertSessionsTable(
   db: Database,
@@ -15,26 +21,36 @@ export function convertSessionsTable(
   if (!old) return;
   const columns = (db.query("PRAGMA table_info(sessions)").all() as { name: string }[]).map((c) => c.name);
   const exportedCol = columns.includes("cdr_exported") ? "cdr_exported" : "0";
-  const rows = (exported: number, status: string) =>
-    (
-      db
-        .query(
-          `SELECT * FROM sessions WHERE status = $status AND ${exportedCol} = $exported ORDER BY ${
-            status === "ended" ? "ended_at_ms" : "started_at_ms"
-          }`,
-        )
-        .all({ status, exported }) as Row[]
-    ).map(fromRow);
-  db.transaction(() => {
-    let exportedThrough = 0;
-    for (const rec of rows(1, "ended"))
-      exportedThrough = append("end", rec.endedAtMs ?? rec.startedAtMs, rec);
-    if (exportedThrough > 0)
+  const batchOf = (exported: number, status: string) =>
+    db
+      .query(
+        `SELECT rowid AS old_rowid, * FROM sessions WHERE status = $status AND ${exportedCol} = $exported
+         ORDER BY ${status === "ended" ? "ended_at_ms" : "started_at_ms"}, rowid LIMIT ${BATCH}`,
+      )
+      .all({ status, exported }) as (Row & { old_rowid: number })[];
+  const take = db.query("DELETE FROM sessions WHERE rowid = $rowid");
+  const move = db.transaction((exported: number, status: string): number => {
+    const rows = batchOf(exported, status);
+    for (const r of rows) take.run({ rowid: r.old_rowid });
+    let last = 0;
+    for (const rec of rows.map(fromRow)) {
+      last =
+        status === "ended"
+          ? append("end", rec.endedAtMs ?? rec.startedAtMs, rec)
+          : append("start", rec.startedAtMs, rec);
+    }
+    if (exported === 1 && last > 0)
       db.query("INSERT OR REPLACE INTO settings (key, value) VALUES ('cdr_exported_seq', $v)").run({
-        v: String(exportedThrough),
+        v: String(last),
       });
-    for (const rec of rows(0, "ended")) append("end", rec.endedAtMs ?? rec.startedAtMs, rec);
-    for (const rec of rows(0, "active")) append("start", rec.startedAtMs, rec);
-    db.exec("DROP TABLE sessions");
-  })();
+    return rows.length;
+  });
+  for (const [exported, status] of [
+    [1, "ended"],
+    [0, "ended"],
+    [0, "active"],
+  ] as const) {
+    while (move(exported, status) === BATCH) {}
+  }
+  db.exec("DROP TABLE sessions");
 }

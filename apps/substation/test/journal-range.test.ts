@@ -1,9 +1,11 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { dispatchRequestSchema } from "@evgrid/contract";
 import { CdrExport } from "../src/cdr.ts";
 import { Journal } from "../src/journal.ts";
+import { convertSessionsTable } from "../src/journal-upgrade.ts";
 import { JournalHealth } from "../src/journal-writes.ts";
 import { Retention } from "../src/retention.ts";
 import { Station } from "../src/station.ts";
@@ -124,5 +126,72 @@ describe("a journal written before the log", () => {
     open.push(again);
     expect(again.active().map((r) => r.sessionId)).toEqual(["a"]);
     expect(again.unexported(10).map((r) => r.sessionId)).toEqual(["c"]);
+  });
+
+  test("converts within the size cap it had: one near its cap comes up, every session still found", () => {
+    const path = join(tempDir("evgrid-upgrade-"), "substation.sqlite");
+    const old = new Database(path, { create: true });
+    old.exec(`
+      CREATE TABLE sessions (session_id TEXT PRIMARY KEY, vehicle_id TEXT NOT NULL, min_kw REAL NOT NULL,
+        max_kw REAL NOT NULL, started_at_ms INTEGER NOT NULL, duration_s REAL, energy_kwh REAL,
+        delivered_kwh REAL NOT NULL DEFAULT 0, status TEXT NOT NULL, ended_at_ms INTEGER, end_reason TEXT,
+        idempotency_key TEXT, owner TEXT, priority TEXT, cdr_exported INTEGER NOT NULL DEFAULT 0, depart_at_ms INTEGER);
+      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);`);
+    const insert = old.prepare(
+      "INSERT INTO sessions VALUES (?, ?, 4.2, 11, ?, 600, NULL, 1, ?, ?, ?, ?, 'key:1', 'standard', ?, NULL)",
+    );
+    const n = 4000;
+    old.transaction(() => {
+      for (let i = 0; i < n; i++) {
+        const ended = i < n - 10;
+        const id = `sub-a.${i.toString(16).padStart(32, "0")}`;
+        insert.run(
+          id,
+          `ev-${i}`,
+          1000 + i,
+          ended ? "ended" : "active",
+          ended ? 2000 + i : null,
+          ended ? "stopped" : null,
+          `key-${i}`,
+          i < n / 2 ? 1 : 0,
+        );
+      }
+    })();
+    old.close();
+    // The cap it ran under (a full journal of the old kind sits at it): the conversion must fit in it.
+    const journal = new Journal(path, { maxMb: (statSync(path).size / 1024 / 1024) * 1.2 });
+    open.push(journal);
+    expect(journal.active()).toHaveLength(10);
+    expect(journal.find(`sub-a.${(0).toString(16).padStart(32, "0")}`)).toMatchObject({ status: "ended" });
+    expect(journal.findByKey("key:1", `key-${n - 11}`, 0)).toMatchObject({ endReason: "stopped" });
+    expect(journal.unexported(n).length).toBe(n / 2 - 10);
+  });
+
+  test("a conversion stopped midway goes on where it stopped: every old row once", () => {
+    const db = new Database(":memory:");
+    db.exec(`CREATE TABLE sessions (session_id TEXT PRIMARY KEY, vehicle_id TEXT NOT NULL, min_kw REAL NOT NULL,
+        max_kw REAL NOT NULL, started_at_ms INTEGER NOT NULL, duration_s REAL, energy_kwh REAL,
+        delivered_kwh REAL NOT NULL DEFAULT 0, status TEXT NOT NULL, ended_at_ms INTEGER, end_reason TEXT,
+        idempotency_key TEXT, owner TEXT, priority TEXT, cdr_exported INTEGER NOT NULL DEFAULT 0, depart_at_ms INTEGER);
+      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);`);
+    for (let i = 0; i < 1200; i++)
+      db.run(
+        "INSERT INTO sessions VALUES (?, 'ev', 4.2, 11, ?, 600, NULL, 1, 'ended', ?, 'stopped', NULL, NULL, NULL, 0, NULL)",
+        [`s${i}`, i, i + 1],
+      );
+    const seen: string[] = [];
+    const append = (_kind: string, _atMs: number, rec: { sessionId: string }) => seen.push(rec.sessionId);
+    // The process dies in the middle of the second batch: that batch is rolled back, the first is kept.
+    expect(() =>
+      convertSessionsTable(db, (kind, atMs, rec) => {
+        if (seen.length === 700) throw new Error("killed");
+        return append(kind, atMs, rec);
+      }),
+    ).toThrow("killed");
+    seen.length = 500; // what the rolled-back batch appended was never committed
+    convertSessionsTable(db, append);
+    expect(new Set(seen).size).toBe(1200);
+    expect(seen).toHaveLength(1200);
+    expect(db.query("SELECT name FROM sqlite_master WHERE name = 'sessions'").get()).toBeNull();
   });
 });
