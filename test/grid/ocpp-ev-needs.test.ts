@@ -73,6 +73,26 @@ describe("charging needs from the charger", () => {
     );
   });
 
+  test("2.0.1: a car that can take less than its session's minimum holds no more than it can take", async () => {
+    await using grid = await startGrid({ capacitiesKw: [10] });
+    await using ocpp = await startOcppGateway(grid);
+    const cp = await ocpp.charger("cp-weak", { protocol: "ocpp2.0.1", maxKw: 11 });
+    await cp.startTransaction(1, "ev-weak");
+    await eventually(() => expect(cp.limit(1)).toBeGreaterThan(0));
+    // 1 A on three phases: 0.69 kW, the least a session may have (1 kW) then; its minimum was 4.2 kW.
+    const needs = { energyWh: 3000, departureTime: inH(1), evMaxCurrentA: 1 };
+    expect(await cp.notifyEVChargingNeeds(1, needs)).toBe("Accepted");
+    await eventually(async () => {
+      const session = await grid.operator.findVehicleSession.query({ vehicleId: "ocpp:ev-weak" });
+      // 1 kW for 1 h: 1 of its 3 kWh, and it says so.
+      expect(session).toMatchObject({ allocatedKw: expect.closeTo(1, 6), onTrack: false, minKw: 4.2 });
+      const [site] = await grid.operator.listSubstations.query();
+      // The 3.2 kW it cannot take are free for others.
+      expect(site?.load?.committedMinKw).toBeCloseTo(1, 6);
+    });
+    await eventually(() => expect(cp.limit(1)).toBe(1000));
+  });
+
   test("1.6: the departure comes from the booking made through the public API", async () => {
     await using grid = await startGrid({ capacitiesKw: [30] });
     await using ocpp = await startOcppGateway(grid);

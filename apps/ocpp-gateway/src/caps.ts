@@ -62,15 +62,20 @@ export class Caps {
     const unmanaged = !this.isManaged(tx.chargePointId);
     const pinned = unmanaged || this.offlineHeldKw(tx) !== null;
     const { sessionId, limits } = tx.phase;
-    if (capKw === limits.capKw && pinned === (limits.pinned ?? false)) return;
-    const previous = { capKw: limits.capKw, pinned: limits.pinned };
+    // The car's own maximum, which may lower the session's minimum there (it cannot take more).
+    const carMaxKw = tx.phase.evMaxKw ?? null;
+    const same = capKw === limits.capKw && pinned === (limits.pinned ?? false);
+    if (same && carMaxKw === (limits.carMaxKw ?? null)) return;
+    const previous = { capKw: limits.capKw, pinned: limits.pinned, carMaxKw: limits.carMaxKw };
     limits.capKw = capKw;
     limits.pinned = pinned;
+    limits.carMaxKw = carMaxKw;
     try {
-      await site.setSessionCap.mutate({ sessionId, capKw, pinned });
-      this.log.info("session cap changed", { sessionId, capKw, pinned });
+      await site.setSessionCap.mutate({ sessionId, capKw, pinned, carMaxKw });
+      this.log.info("session cap changed", { sessionId, capKw, pinned, carMaxKw });
     } catch (err) {
-      if (limits.capKw === capKw && limits.pinned === pinned) Object.assign(limits, previous);
+      if (limits.capKw === capKw && limits.pinned === pinned && limits.carMaxKw === carMaxKw)
+        Object.assign(limits, previous);
       // Offline, it cannot be asked to stop; its grace ends it.
       if (unmanaged && NO_ROOM.has(errorDataOf(err)?.reason ?? "")) {
         this.log.warn("a charger that takes no limits does not fit at its maximum; stopping it", {

@@ -125,6 +125,8 @@ export interface SessionLimits {
   weight: number;
   /** Its charger takes no limits: the session is held at its maximum in the substation's books. */
   pinned?: boolean;
+  /** The car's own maximum as last told to the substation (it lowers the minimum there if below it). */
+  carMaxKw?: number | null;
 }
 
 /**

@@ -75,7 +75,7 @@ export function substationRouter(station: Station, bookings: BookingIndex) {
      */
     setSessionCap: internalProcedure
       .input(setSessionCapInputSchema)
-      .mutation(({ input }) => station.setCap(input.sessionId, input.capKw, input.pinned)),
+      .mutation(({ input }) => station.setCap(input.sessionId, input.capKw, input.pinned, input.carMaxKw)),
     /** What the car needs (OCPP gateway, NotifyEVChargingNeeds): energy by a departure. */
     setSessionNeeds: internalProcedure
       .input(setSessionNeedsInputSchema)

@@ -15,7 +15,10 @@ export interface LiveSession {
   capKw: number | null;
   /** Energy as the charger's meter reports it; once set, it is the session's delivered energy and ends it. */
   meteredKwh: number | null;
-  /** Set while pinned (its charger takes no limits): its own minimum, the class's being its maximum. */
+  /**
+   * Its own minimum, while its class's differs: pinned (its charger takes no limits; the class's is its
+   * maximum), or lowered to what the car itself can take (setCap's carMaxKw).
+   */
   unpinnedMinKw?: number;
   cls: PowerClass;
   startedAtMs: number;

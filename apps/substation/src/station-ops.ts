@@ -172,13 +172,15 @@ export abstract class StationOps extends StationCore {
    * Reclaim (OCPP gateway): the session may take at most `capKw` (clamped to its minimum and maximum) while
    * its vehicle draws less than it is given; null lifts the cap. The power freed goes to the others at once.
    * `pinned`: its charger takes no limits, so the session counts at that effective maximum (its minimum is
-   * raised to it), refused like an admission if that does not fit. Neither is journaled: after a restart a
-   * session has its own bounds again until the gateway sets them anew.
+   * raised to it), refused like an admission if that does not fit. `carMaxKw`: the most the vehicle itself
+   * can take; below its minimum, the minimum is lowered to it (nothing held for power it cannot draw). None
+   * is journaled: after a restart a session has its own bounds again until the gateway sets them anew.
    */
-  setCap(sessionId: string, capKw: number | null, pinned = false): Session {
+  setCap(sessionId: string, capKw: number | null, pinned = false, carMaxKw: number | null = null): Session {
     const live = this.activeOrNotFound(sessionId);
     const nowMs = this.now();
-    const minKw = live.unpinnedMinKw ?? live.cls.minKw;
+    const ownMinKw = live.unpinnedMinKw ?? live.cls.minKw;
+    const minKw = carMaxKw !== null && carMaxKw < ownMinKw ? carMaxKw : ownMinKw;
     const effectiveMax = capKw === null ? live.maxKw : Math.min(live.maxKw, Math.max(minKw, capKw));
     const effectiveMin = pinned ? effectiveMax : minKw;
     if (effectiveMin > live.cls.minKw) {
@@ -193,7 +195,7 @@ export abstract class StationOps extends StationCore {
       }
     }
     live.capKw = effectiveMax < live.maxKw ? effectiveMax : null;
-    live.unpinnedMinKw = pinned ? minKw : undefined;
+    live.unpinnedMinKw = pinned || minKw < ownMinKw ? ownMinKw : undefined;
     if (effectiveMax !== live.cls.maxKw || effectiveMin !== live.cls.minKw) {
       this.moveToClass(live, effectiveMin, effectiveMax, nowMs);
       this.reshare(nowMs);

@@ -43,6 +43,11 @@ export const setSessionCapInputSchema = z.strictObject({
    * Refused (INSUFFICIENT_CAPACITY / OPERATOR_LIMIT) if that maximum does not fit; false lifts it.
    */
   pinned: z.boolean().default(false),
+  /**
+   * The most the vehicle itself can take (NotifyEVChargingNeeds). Below the session's minimum, the minimum
+   * is lowered to it while it lasts: power the car cannot take is not held back from the others.
+   */
+  carMaxKw: kwFieldSchema("carMaxKw").nullish(),
 });
 
 /** A charger's meter (OCPP gateway): energy delivered to the session so far, which ends an energy session. */
