@@ -1,5 +1,15 @@
-import { closeSync, fchmodSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import {
+  closeSync,
+  existsSync,
+  fchmodSync,
+  fdatasyncSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  writeSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
 import type { EndReason } from "@evgrid/contract";
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from "@evgrid/kit/private-files";
 import type { Journal, SessionRecord } from "./journal.ts";
@@ -39,6 +49,7 @@ export const cdrFileName = (substationId: string, endedAtMs: number) =>
  * it never holds half a line.
  */
 export function appendDurably(path: string, text: string): void {
+  const created = !existsSync(path);
   const fd = openSync(path, "a", PRIVATE_FILE_MODE);
   try {
     fchmodSync(fd, PRIVATE_FILE_MODE); // a file an older version made 0644
@@ -52,6 +63,18 @@ export function appendDurably(path: string, text: string): void {
       } catch {}
       throw err;
     }
+  } finally {
+    closeSync(fd);
+  }
+  // A new day file's name is on disk too (its directory synced), or a power loss could keep the export's
+  // position past records whose file is gone.
+  if (created) syncDir(dirname(path));
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
