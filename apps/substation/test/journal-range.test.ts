@@ -88,16 +88,20 @@ describe("retention by range of the log", () => {
   });
 });
 
+/** The journal's tables before the log: one row per session, updated in place. */
+const OLD_TABLES = `
+  CREATE TABLE sessions (session_id TEXT PRIMARY KEY, vehicle_id TEXT NOT NULL, min_kw REAL NOT NULL,
+    max_kw REAL NOT NULL, started_at_ms INTEGER NOT NULL, duration_s REAL, energy_kwh REAL,
+    delivered_kwh REAL NOT NULL DEFAULT 0, status TEXT NOT NULL, ended_at_ms INTEGER, end_reason TEXT,
+    idempotency_key TEXT, owner TEXT, priority TEXT, cdr_exported INTEGER NOT NULL DEFAULT 0, depart_at_ms INTEGER);
+  CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);`;
+
 describe("a journal written before the log", () => {
   test("becomes events once: the active session resumes with its energy, ended ones stay found, exported ones are not exported again", () => {
     const path = join(tempDir("evgrid-upgrade-"), "substation.sqlite");
     const old = new Database(path, { create: true });
+    old.exec(OLD_TABLES);
     old.exec(`
-      CREATE TABLE sessions (session_id TEXT PRIMARY KEY, vehicle_id TEXT NOT NULL, min_kw REAL NOT NULL,
-        max_kw REAL NOT NULL, started_at_ms INTEGER NOT NULL, duration_s REAL, energy_kwh REAL,
-        delivered_kwh REAL NOT NULL DEFAULT 0, status TEXT NOT NULL, ended_at_ms INTEGER, end_reason TEXT,
-        idempotency_key TEXT, owner TEXT, priority TEXT, cdr_exported INTEGER NOT NULL DEFAULT 0, depart_at_ms INTEGER);
-      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);
       INSERT INTO settings VALUES ('limitKw', '40');
       INSERT INTO sessions VALUES ('a', 'ev-a', 4.2, 11, 1000, NULL, 30, 3.5, 'active', NULL, NULL, 'k-a', 'key:1', 'standard', 0, NULL);
       INSERT INTO sessions VALUES ('b', 'ev-b', 4.2, 11, 900, 600, NULL, 1.25, 'ended', 1500, 'stopped', NULL, NULL, NULL, 1, NULL);
@@ -131,12 +135,7 @@ describe("a journal written before the log", () => {
   test("converts within the size cap it had: one near its cap comes up, every session still found", () => {
     const path = join(tempDir("evgrid-upgrade-"), "substation.sqlite");
     const old = new Database(path, { create: true });
-    old.exec(`
-      CREATE TABLE sessions (session_id TEXT PRIMARY KEY, vehicle_id TEXT NOT NULL, min_kw REAL NOT NULL,
-        max_kw REAL NOT NULL, started_at_ms INTEGER NOT NULL, duration_s REAL, energy_kwh REAL,
-        delivered_kwh REAL NOT NULL DEFAULT 0, status TEXT NOT NULL, ended_at_ms INTEGER, end_reason TEXT,
-        idempotency_key TEXT, owner TEXT, priority TEXT, cdr_exported INTEGER NOT NULL DEFAULT 0, depart_at_ms INTEGER);
-      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);`);
+    old.exec(OLD_TABLES);
     const insert = old.prepare(
       "INSERT INTO sessions VALUES (?, ?, 4.2, 11, ?, 600, NULL, 1, ?, ?, ?, ?, 'key:1', 'standard', ?, NULL)",
     );
@@ -169,11 +168,7 @@ describe("a journal written before the log", () => {
 
   test("a conversion stopped midway goes on where it stopped: every old row once", () => {
     const db = new Database(":memory:");
-    db.exec(`CREATE TABLE sessions (session_id TEXT PRIMARY KEY, vehicle_id TEXT NOT NULL, min_kw REAL NOT NULL,
-        max_kw REAL NOT NULL, started_at_ms INTEGER NOT NULL, duration_s REAL, energy_kwh REAL,
-        delivered_kwh REAL NOT NULL DEFAULT 0, status TEXT NOT NULL, ended_at_ms INTEGER, end_reason TEXT,
-        idempotency_key TEXT, owner TEXT, priority TEXT, cdr_exported INTEGER NOT NULL DEFAULT 0, depart_at_ms INTEGER);
-      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);`);
+    db.exec(OLD_TABLES);
     for (let i = 0; i < 1200; i++)
       db.run(
         "INSERT INTO sessions VALUES (?, 'ev', 4.2, 11, ?, 600, NULL, 1, 'ended', ?, 'stopped', NULL, NULL, NULL, 0, NULL)",
