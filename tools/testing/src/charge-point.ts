@@ -204,23 +204,17 @@ export class SimulatedChargePoint {
     needs: { energyWh?: number; departureTime?: string; evMaxCurrentA?: number },
   ): Promise<string> {
     if (this.v16) throw new Error("NotifyEVChargingNeeds is OCPP 2.0.1");
-    const parameters =
-      needs.energyWh === undefined
-        ? { dcChargingParameters: { evMaxCurrent: needs.evMaxCurrentA ?? 32, evMaxVoltage: 400 } }
-        : {
-            acChargingParameters: {
-              energyAmount: needs.energyWh,
-              evMinCurrent: 6,
-              evMaxCurrent: needs.evMaxCurrentA ?? 32,
-              evMaxVoltage: 230,
-            },
-          };
+    const { energyWh: energyAmount, departureTime, evMaxCurrentA: evMaxCurrent = 32 } = needs;
     const res = (await this.client.call("NotifyEVChargingNeeds", {
       evseId: connectorId,
       chargingNeeds: {
-        requestedEnergyTransfer: needs.energyWh === undefined ? "DC" : "AC_three_phase",
-        ...(needs.departureTime === undefined ? {} : { departureTime: needs.departureTime }),
-        ...parameters,
+        ...(departureTime === undefined ? {} : { departureTime }),
+        ...(energyAmount === undefined
+          ? { requestedEnergyTransfer: "DC", dcChargingParameters: { evMaxCurrent, evMaxVoltage: 400 } }
+          : {
+              requestedEnergyTransfer: "AC_three_phase",
+              acChargingParameters: { energyAmount, evMinCurrent: 6, evMaxCurrent, evMaxVoltage: 230 },
+            }),
       },
     })) as { status: string };
     return res.status;
