@@ -108,6 +108,19 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s: a session the grid ends", 
     });
     expect(cp.profileCalls).toBe(calls);
   });
+
+  test("a charger offline when its session ends is held at 0 W once it is back, not at its old limit", async () => {
+    await using grid = await startGrid({ capacitiesKw: [22] });
+    await using ocpp = await startOcppGateway(grid);
+    const cp = await ocpp.charger("cp-away", { protocol, behaviour: { stopWhenAsked: false } });
+    await charging(cp, grid, "ev-away");
+    const session = await grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-away") });
+    await cp.close();
+    await grid.operator.stopSession.mutate({ sessionId: session?.sessionId as string });
+    await cp.connect();
+    await eventually(() => expect(cp.stopsAsked).toHaveLength(1));
+    await eventually(() => expect(cp.limit(1)).toBe(0));
+  });
 });
 
 describe("a stop survives", () => {

@@ -80,7 +80,10 @@ export class Power {
    */
   release(tx: Tx): void {
     const ch = this.table.get(tx.chargePointId);
-    if (!ch?.link || ch.cp.bootedAt === null) return;
+    // Only a transaction still open there (one the charger has ended has no limit left to hold), whether
+    // its charger is connected or not: the pusher sends it once it is.
+    if (!ch || !this.table.isCurrent(tx) || this.pusher.heldW(ch.cp.chargePointId, tx.connectorId) === null)
+      return;
     this.pusher.want(this.targetOf(ch, tx), 0, Date.now(), true);
   }
 

@@ -98,13 +98,13 @@ export class SitePusher implements Pusher {
     // Not seen opening (restored after a restart, say): what holds it is unknown, so its maximum.
     if (!slot || slot.transactionId !== t.transactionId) this.add(ch, t, t.maxW, targetW, true);
     else {
+      slot.ending ||= ending; // (release() asks for an open transaction's slot only)
       this.touch(slot, slot.resend || slot.lastSentW === null); // its first goes out even if unchanged
       if (slot.power.targetW !== targetW) {
         slot.power = { ...slot.power, targetW };
         slot.sinceMs ??= sinceMs;
       }
     }
-    if (ending) (ch.slots.get(t.connectorId) as Slot).ending = true;
     this.plan(t.substationId);
   }
 
@@ -247,15 +247,16 @@ export class SitePusher implements Pusher {
       (o) => {
         if (ch.epoch !== epoch) return;
         ch.busy = false;
-        // Lost: sent again once it is back.
-        this.touch(slot, o === "lost", answered(slot.power, o));
+        this.touch(slot, o === "lost", answered(slot.power, o)); // lost: sent again once it is back
         if (o === "lost") ch.connected = false;
         const reached = o === "accepted" && slot.power.acceptedW === slot.power.targetW;
         const latencyMs = reached ? this.now() - (slot.sinceMs ?? this.now()) : null;
         if (reached) slot.sinceMs = null;
         this.transport.outcome(slot.chargePointId, slot.connectorId, watts, o, latencyMs);
-        const gone = slot.ending || ch.slots.get(slot.connectorId) !== slot;
-        if (!(gone && o === "rejected")) this.settle(slot.chargePointId, ch, o);
+        // A transaction gone refuses its limit: asked again only once the charger reconnects.
+        if (o === "rejected" && (slot.ending || ch.slots.get(slot.connectorId) !== slot))
+          this.sites.get(ch.substationId)?.waiting.delete(slot);
+        else this.settle(slot.chargePointId, ch, o);
         this.plan(ch.substationId);
       },
     );
@@ -282,11 +283,8 @@ export class SitePusher implements Pusher {
   }
 
   private site(substationId: string): Site {
-    const known = this.sites.get(substationId);
-    if (known) return known;
-    const site = newSite();
-    this.sites.set(substationId, site);
-    return site;
+    const site = this.sites.get(substationId);
+    return site ?? (this.sites.set(substationId, newSite()).get(substationId) as Site);
   }
 
   /** Set only when new: this runs for every transaction at every re-share. */

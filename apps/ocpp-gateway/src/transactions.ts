@@ -104,8 +104,10 @@ export class Transactions {
   /** Back (a reconnect, a boot): each transaction's power is sent again, or its stop asked again. */
   resend(ch: Charger): void {
     for (const tx of ch.txs.values()) {
-      if (tx.phase.state === "stopping") void this.ends.askToStop(tx);
-      else this.power.push(tx, Date.now());
+      if (tx.phase.state === "stopping") {
+        this.power.release(tx); // its 0 W first, then the stop again
+        void this.ends.askToStop(tx);
+      } else this.power.push(tx, Date.now());
     }
   }
 

@@ -185,6 +185,10 @@ describe("SitePusher", () => {
     await eventually(() => expect(open(calls).map((c) => c.watts)).toEqual([11_000]));
     expect(managed).toEqual([]);
     expect(p.isManaged("A")).toBe(true);
+    // The refused 0 W is not asked again and again (a charger refusing it would get a call per turn).
+    answer(open(calls)[0]);
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(calls.filter((c) => c.connectorId === 1 && c.watts === 0)).toHaveLength(1);
     p.close();
   });
 });
