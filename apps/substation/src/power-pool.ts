@@ -10,8 +10,14 @@ import type { LiveSession } from "./sessions.ts";
  */
 export class PowerPool {
   private readonly classes = new Map<string, PowerClass>();
-  /** Sum of the active sessions' minimums: what admission has promised. */
+  /** Sum of the active sessions' minimums: what admission has promised (held-back room included). */
   committedMinKw = 0;
+  /**
+   * Room admission keeps for sessions whose car takes less than their minimum (setCap's carMaxKw): not
+   * shared to anyone's floor, but not promised to a newcomer either, so a restart (each session at its own
+   * minimum again until the gateway says otherwise) never has to curtail anyone for it.
+   */
+  private heldBackKw = 0;
   /** Sum of the active sessions' maximums: what they would take if power were unlimited. */
   demandKw = 0;
   /**
@@ -64,6 +70,12 @@ export class PowerPool {
     if (live.goal) live.cls.addGoal(live.goal);
   }
 
+  /** Sets the room `live` holds back beside its class's minimum (0 when it ends); counted at the next re-share. */
+  holdBack(live: LiveSession, kw: number): void {
+    this.heldBackKw += kw - (live.heldBackKw ?? 0);
+    live.heldBackKw = kw;
+  }
+
   leave(live: LiveSession): void {
     const { cls } = live;
     if (live.goal) live.goal.done = true;
@@ -103,7 +115,7 @@ export class PowerPool {
       demand += cls.count * cls.maxKw;
       cls.arm(nowMs, () => this.onEnergyDue(cls), this.scheduler);
     });
-    this.committedMinKw = committed;
+    this.committedMinKw = committed + this.heldBackKw;
     this.demandKw = demand;
   }
 

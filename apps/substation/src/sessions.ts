@@ -20,6 +20,8 @@ export interface LiveSession {
    * maximum), or lowered to what the car itself can take (setCap's carMaxKw).
    */
   unpinnedMinKw?: number;
+  /** Its own minimum less its class's while its car takes less (PowerPool.holdBack): kept from admission. */
+  heldBackKw?: number;
   cls: PowerClass;
   startedAtMs: number;
   durationS: number | null;

@@ -191,6 +191,7 @@ export abstract class StationCore {
     if (!live) throw this.notFound(sessionId);
     const session = endedSession(activeSession(this.id, live, nowMs), nowMs, reason);
     live.timer?.clear();
+    this.pool.holdBack(live, 0);
     this.pool.leave(live);
     this.book.rememberEnded(session);
     this.endedEnergyKwh += session.deliveredKwh;

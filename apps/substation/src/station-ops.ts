@@ -134,6 +134,7 @@ export abstract class StationOps extends StationCore {
     this.book.remove(live.sessionId);
     this.book.keys.forget(live.owner, live.idempotencyKey, live.sessionId);
     live.timer?.clear();
+    this.pool.holdBack(live, 0);
     this.pool.leave(live);
     this.reshare(this.now());
   }
@@ -173,8 +174,9 @@ export abstract class StationOps extends StationCore {
    * its vehicle draws less than it is given; null lifts the cap. The power freed goes to the others at once.
    * `pinned`: its charger takes no limits, so the session counts at that effective maximum (its minimum is
    * raised to it), refused like an admission if that does not fit. `carMaxKw`: the most the vehicle itself
-   * can take; below its minimum, the minimum is lowered to it (nothing held for power it cannot draw). None
-   * is journaled: after a restart a session has its own bounds again until the gateway sets them anew.
+   * can take; below its minimum, its share is lowered to it (the rest goes to the others) while admission
+   * keeps the room (PowerPool.holdBack). None is journaled: after a restart a session has its own bounds
+   * again until the gateway sets them anew, and the room kept means no one is curtailed for it.
    */
   setCap(sessionId: string, capKw: number | null, pinned = false, carMaxKw: number | null = null): Session {
     const live = this.activeOrNotFound(sessionId);
@@ -183,8 +185,8 @@ export abstract class StationOps extends StationCore {
     const minKw = carMaxKw !== null && carMaxKw < ownMinKw ? carMaxKw : ownMinKw;
     const effectiveMax = capKw === null ? live.maxKw : Math.min(live.maxKw, Math.max(minKw, capKw));
     const effectiveMin = pinned ? effectiveMax : minKw;
-    if (effectiveMin > live.cls.minKw) {
-      const others = this.pool.committedMinKw - live.cls.minKw;
+    if (effectiveMin > live.cls.minKw + (live.heldBackKw ?? 0)) {
+      const others = this.pool.committedMinKw - live.cls.minKw - (live.heldBackKw ?? 0);
       const decision = decideAdmission(this.site(), others, effectiveMin);
       if (!decision.admitted) {
         throw new GridError(
@@ -196,10 +198,11 @@ export abstract class StationOps extends StationCore {
     }
     live.capKw = effectiveMax < live.maxKw ? effectiveMax : null;
     live.unpinnedMinKw = pinned || minKw < ownMinKw ? ownMinKw : undefined;
-    if (effectiveMax !== live.cls.maxKw || effectiveMin !== live.cls.minKw) {
-      this.moveToClass(live, effectiveMin, effectiveMax, nowMs);
-      this.reshare(nowMs);
-    }
+    const heldBefore = live.heldBackKw ?? 0;
+    this.pool.holdBack(live, pinned ? 0 : ownMinKw - minKw);
+    const moved = effectiveMax !== live.cls.maxKw || effectiveMin !== live.cls.minKw;
+    if (moved) this.moveToClass(live, effectiveMin, effectiveMax, nowMs);
+    if (moved || live.heldBackKw !== heldBefore) this.reshare(nowMs);
     return activeSession(this.id, live, nowMs);
   }
 

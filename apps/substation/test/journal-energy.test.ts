@@ -81,3 +81,20 @@ test("a start the journal refused, whose session ended before the commit: its ke
   const again = await second.station.start(req({ vehicleId: "ev", durationS: 3600, idempotencyKey: "K" }));
   expect(again).toMatchObject({ replayed: true, session: { sessionId: retry.session.sessionId } });
 });
+
+test("a car's own maximum below its minimum: a restart, at every session's own minimum again, curtails no one", async () => {
+  const path = dbPath();
+  const first = boot(path, 10);
+  const a = (await first.station.start(req({ vehicleId: "a", maxKw: 11, minKw: 4.2 }))).session;
+  first.station.setCap(a.sessionId, 1, false, 1);
+  await first.station.start(req({ vehicleId: "b", maxKw: 11, minKw: 4.2 }));
+  // Its room was kept: a third 4.2 kW would be admitted only to be curtailed at the next restart.
+  await expect(first.station.start(req({ vehicleId: "c", maxKw: 11, minKw: 4.2 }))).rejects.toMatchObject({
+    reason: "INSUFFICIENT_CAPACITY",
+  });
+  await nextTurn();
+  shutDown(first);
+  const second = boot(path, 10, first.clock);
+  open.push(second.station, second.journal);
+  expect(second.recovery).toMatchObject({ resumed: 2, curtailed: 0 });
+});

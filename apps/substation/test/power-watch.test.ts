@@ -74,20 +74,24 @@ describe("caps (reclaim) and meters", () => {
     expect(s.setCap(a.sessionId, 50)).toMatchObject({ capKw: null, allocatedKw: 11 });
   });
 
-  test("a car that can take less than its minimum holds only that; its minimum back only if it fits", async () => {
+  test("a car that can take less than its minimum draws only that, the rest shared; admission keeps its room", async () => {
     const s = station(10);
     const a = (await s.start(req({ vehicleId: "a", maxKw: 11, minKw: 4.2 }))).session;
+    const b = (await s.start(req({ vehicleId: "b", maxKw: 11, minKw: 4.2 }))).session;
     expect(s.setCap(a.sessionId, 1, false, 1)).toMatchObject({ minKw: 4.2, capKw: 1, allocatedKw: 1 });
-    expect(s.load().committedMinKw).toBeCloseTo(1, 9);
-    // The room it frees admits others: 1 + 4.2 + 4.2 <= 10, which its own 4.2 would not have allowed.
-    await s.start(req({ vehicleId: "b", maxKw: 11, minKw: 4.2 }));
-    const c = (await s.start(req({ vehicleId: "c", maxKw: 11, minKw: 4.2 }))).session;
-    // The car can take more again: its minimum comes back only if it fits (here not), as at admission.
-    expect(() => s.setCap(a.sessionId, null, false, null)).toThrow(/cannot be held/);
-    expect(s.get(a.sessionId)).toMatchObject({ allocatedKw: 1, minKw: 4.2 });
-    s.stop(c.sessionId);
+    // What a cannot take goes to b above its minimum: 10 - 1.
+    expect(s.get(b.sessionId).allocatedKw).toBeCloseTo(9, 9);
+    // Its room stays promised: a newcomer's 4.2 kW does not fit beside 4.2 + 4.2, as before.
+    expect(s.load().committedMinKw).toBeCloseTo(8.4, 9);
+    await expect(s.start(req({ vehicleId: "c", maxKw: 11, minKw: 4.2 }))).rejects.toMatchObject({
+      reason: "INSUFFICIENT_CAPACITY",
+    });
+    // The car can take more again: its minimum is back, in the room kept for it.
     expect(s.setCap(a.sessionId, null, false, null).allocatedKw).toBeCloseTo(5, 9);
     expect(s.load().committedMinKw).toBeCloseTo(8.4, 9);
+    // Its end gives the room back.
+    s.stop(a.sessionId);
+    expect(s.load().committedMinKw).toBeCloseTo(4.2, 9);
   });
 
   test("a pinned session (its charger takes no limits) counts at its maximum, and the others share the rest", async () => {
