@@ -6,7 +6,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { errorDataOf } from "@evgrid/contract";
 import { shareFairly } from "@evgrid/policy";
-import { startGrid } from "@evgrid/testing";
+import { eventually, startGrid } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
 
@@ -101,6 +101,18 @@ describe("departures through the public API", () => {
       reason: "DEPARTURE_UNREACHABLE",
       details: { field: "energyKwh" },
     });
+    // With the caller's own key too (then the grid is asked first: it may hold an earlier try's session).
+    const keyed = await grid.client.requestCharge
+      .mutate({
+        vehicleId: "ev-k",
+        maxKw: 11,
+        energyKwh: 50,
+        departInS: 60,
+        strict: true,
+        idempotencyKey: "k-1",
+      })
+      .catch((e) => e);
+    expect(errorDataOf(keyed)).toMatchObject({ reason: "DEPARTURE_UNREACHABLE" });
     // Willing to wait 30 s for room, but leaving in 2: refused by its departure, not past it.
     const startedMs = Date.now();
     const waited = await grid.client.requestCharge
@@ -108,6 +120,19 @@ describe("departures through the public API", () => {
       .catch((e) => e);
     expect(Date.now() - startedMs).toBeLessThan(10_000);
     expect(errorDataOf(waited)).toMatchObject({ httpStatus: 429, reason: "GRID_FULL" });
+  });
+
+  test("a strict request's retry with its key gets its session back, even once its energy is out of reach", async () => {
+    await using grid = await startGrid({ capacitiesKw: [30] });
+    // 11 kW for 600 s is 1.8333... kWh: within reach at once, out of it some 10 ms later.
+    const ask = { vehicleId: "ev-r", maxKw: 11, energyKwh: 1.8333, strict: true, idempotencyKey: "r-1" };
+    const first = await grid.client.requestCharge.mutate({ ...ask, departInS: 600 });
+    const departAt = first.departAt as string;
+    await eventually(() =>
+      expect((11 * (Date.parse(departAt) - Date.now())) / 3_600_000).toBeLessThan(1.8333),
+    );
+    const retry = await grid.client.requestCharge.mutate({ ...ask, departAt });
+    expect(retry).toMatchObject({ replayed: true, sessionId: first.sessionId });
   });
 
   test("a departure under a second away is refused where it is given, naming departInS", async () => {

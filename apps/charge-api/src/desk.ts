@@ -1,5 +1,11 @@
 import type { Balancers } from "@evgrid/balancer/pool";
-import { type ChargeRequest, type Priority, reasons, type SessionUpdate } from "@evgrid/contract";
+import {
+  type ChargeRequest,
+  errorDataOf,
+  type Priority,
+  reasons,
+  type SessionUpdate,
+} from "@evgrid/contract";
 import {
   type Caller,
   GridError,
@@ -108,8 +114,13 @@ export class ChargeDesk {
         { retryAfterS: WAIT_FULL_RETRY_S },
       );
     }
-    // Refused before it waits or asks anyone: what its maximum cannot deliver by then, it never will.
-    const departure = strictDepartureCheck(input, Date.now());
+    // Refused before it waits or asks anyone: what its maximum cannot deliver by then, it never will. Not
+    // with the caller's own key: a retry gets the session an earlier try started (the substation replays a
+    // key before it checks), and a grid full for it says DEPARTURE_UNREACHABLE below.
+    const departure = (input.idempotencyKey === undefined ? strictDepartureCheck : departureOnly)(
+      input,
+      Date.now(),
+    );
     // A vehicle waits for room no longer than until it leaves (then GRID_FULL, as any wait that runs out).
     const waitS =
       departure && input.waitS !== undefined
@@ -144,7 +155,10 @@ export class ChargeDesk {
       };
       const { session, tries, replayed } = await this.balancers
         .call((b) => b.dispatch.mutate(req, callOpts), { retryUncertain })
-        .catch((err: unknown) => relayDispatchError(err, idempotencyKey));
+        .catch((err: unknown) => {
+          if (errorDataOf(err)?.reason === reasons.GRID_FULL) strictDepartureCheck(input, Date.now());
+          return relayDispatchError(err, idempotencyKey);
+        });
       annotateGrant(session, tries);
       return {
         ...grantOf(session),
@@ -225,3 +239,7 @@ export class ChargeDesk {
     return { sessionId: ref.sessionId };
   }
 }
+
+/** The departure's time and reach, without refusing a strict request (strictDepartureCheck, minus strict). */
+const departureOnly = (req: ChargeRequest, nowMs: number) =>
+  strictDepartureCheck({ ...req, strict: false }, nowMs);
