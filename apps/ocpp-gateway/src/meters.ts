@@ -155,7 +155,8 @@ export class Meters {
     // A departure alone (a DC car's energy is optional) goes with the energy it last asked for; with none
     // known it is refused (a departure needs an energy), though its maximum, a safety matter, still caps it.
     const energyKwh = e.energyKwh ?? (e.departAtMs === undefined ? undefined : this.neededEnergy.get(tx));
-    if (energyKwh === undefined || !site) return e.departAtMs === undefined;
+    if (!site) return true;
+    if (energyKwh === undefined) return e.departAtMs === undefined;
     this.neededEnergy.set(tx, energyKwh);
     // The same needs again (a charger repeating itself, or hostile) cost no journal write and no re-share.
     const key = `${sessionId}|${energyKwh}|${e.departAtMs ?? ""}`;
