@@ -1,6 +1,5 @@
 import {
   closeSync,
-  existsSync,
   fchmodSync,
   fdatasyncSync,
   fstatSync,
@@ -49,11 +48,12 @@ export const cdrFileName = (substationId: string, endedAtMs: number) =>
  * it never holds half a line.
  */
 export function appendDurably(path: string, text: string): void {
-  const created = !existsSync(path);
   const fd = openSync(path, "a", PRIVATE_FILE_MODE);
+  let first = false;
   try {
     fchmodSync(fd, PRIVATE_FILE_MODE); // a file an older version made 0644
     const sizeBefore = fstatSync(fd).size;
+    first = sizeBefore === 0; // a new file, or one whose first write failed and was cut back
     try {
       writeSync(fd, text);
       fdatasyncSync(fd);
@@ -68,7 +68,7 @@ export function appendDurably(path: string, text: string): void {
   }
   // A new day file's name is on disk too (its directory synced), or a power loss could keep the export's
   // position past records whose file is gone.
-  if (created) syncDir(dirname(path));
+  if (first) syncDir(dirname(path));
 }
 
 function syncDir(dir: string): void {
