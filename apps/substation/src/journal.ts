@@ -72,18 +72,18 @@ export class Journal {
     );
     // The WAL is reused after each checkpoint but never shrinks by itself: cut it back to 4 MB after a burst.
     this.db.exec("PRAGMA journal_size_limit = 4194304;");
-    if (opts.maxMb !== undefined) {
-      const { page_size } = this.db.query("PRAGMA page_size").get() as { page_size: number };
-      // Per connection, not stored: each start applies the cap in force. SQLite never sets it below the
-      // pages already used, so a lowered cap freezes a bigger journal where it is rather than failing to open.
-      const pages = Math.max(1, Math.floor((opts.maxMb * 1024 * 1024) / page_size));
-      this.db.exec(`PRAGMA max_page_count = ${pages}`);
-    }
     this.db.exec(EVENTS_SCHEMA);
     this.insertStmt = this.db.prepare(INSERT_EVENT);
     const newest = this.db.query(QUERIES.newest).get() as { seq: number } | null;
     this.lastSeq = Math.max(newest?.seq ?? 0, this.exportedThroughSeq());
     convertSessionsTable(this.db, (kind, atMs, rec) => this.append(kind, atMs, rec));
+    if (opts.maxMb !== undefined) {
+      const { page_size } = this.db.query("PRAGMA page_size").get() as { page_size: number };
+      // Per connection, not stored: each start applies it, after any conversion of the old table (which may
+      // pass it by a batch). SQLite never sets it below the pages in use: a bigger journal freezes where it is.
+      const pages = Math.max(1, Math.floor((opts.maxMb * 1024 * 1024) / page_size));
+      this.db.exec(`PRAGMA max_page_count = ${pages}`);
+    }
     // Indexes need pages: on a full journal they wait (ensureIndexes is retried) rather than stop the start.
     try {
       this.ensureIndexes();
