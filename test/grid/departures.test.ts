@@ -113,12 +113,11 @@ describe("departures through the public API", () => {
       })
       .catch((e) => e);
     expect(errorDataOf(keyed)).toMatchObject({ reason: "DEPARTURE_UNREACHABLE" });
-    // Willing to wait 30 s for room, but leaving in 2: refused by its departure, not past it.
-    const startedMs = Date.now();
+    // Willing to wait 5 min for room, but leaving in 2 s: refused at its departure (a wait past it would
+    // outlast the test), as any wait that runs out.
     const waited = await grid.client.requestCharge
-      .mutate({ vehicleId: "ev-w", energyKwh: 5, departInS: 2, waitS: 30 })
+      .mutate({ vehicleId: "ev-w", energyKwh: 5, departInS: 2, waitS: 300 })
       .catch((e) => e);
-    expect(Date.now() - startedMs).toBeLessThan(10_000);
     expect(errorDataOf(waited)).toMatchObject({ httpStatus: 429, reason: "GRID_FULL" });
   });
 
