@@ -185,9 +185,11 @@ describe("SitePusher", () => {
     await eventually(() => expect(open(calls).map((c) => c.watts)).toEqual([11_000]));
     expect(managed).toEqual([]);
     expect(p.isManaged("A")).toBe(true);
-    // The refused 0 W is not asked again and again (a charger refusing it would get a call per turn).
+    // The refused 0 W is not asked again and again (a charger refusing it would get a call per turn): the
+    // next call the charger gets is the next limit of its other connector.
     answer(open(calls)[0]);
-    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    p.want(at("A", 2, "t2", 22_000), 5_000, 0);
+    await eventually(() => expect(open(calls).map((c) => c.watts)).toEqual([5_000]));
     expect(calls.filter((c) => c.connectorId === 1 && c.watts === 0)).toHaveLength(1);
     p.close();
   });
