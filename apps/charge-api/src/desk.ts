@@ -117,14 +117,12 @@ export class ChargeDesk {
     // Refused before it waits or asks anyone: what its maximum cannot deliver by then, it never will. Not
     // with the caller's own key: a retry gets the session an earlier try started (the substation replays a
     // key before it checks), and a grid full for it says DEPARTURE_UNREACHABLE below.
-    const departure = (input.idempotencyKey === undefined ? strictDepartureCheck : departureOnly)(
-      input,
-      Date.now(),
-    );
+    if (input.idempotencyKey === undefined) strictDepartureCheck(input, Date.now());
     // A vehicle waits for room no longer than until it leaves (then GRID_FULL, as any wait that runs out).
+    const departAt = "departAt" in input ? input.departAt : undefined;
     const waitS =
-      departure && input.waitS !== undefined
-        ? Math.max(0.001, Math.min(input.waitS, (departure.departAtMs - Date.now()) / 1000))
+      departAt !== undefined && input.waitS !== undefined
+        ? Math.max(0.001, Math.min(input.waitS, (Date.parse(departAt) - Date.now()) / 1000))
         : input.waitS;
     // The request's deadline: the call timeout (a waiting request's wait on top), or sooner if its caller
     // sent a shorter budget. It travels with the dispatch: nothing starts for this request after it.
@@ -239,7 +237,3 @@ export class ChargeDesk {
     return { sessionId: ref.sessionId };
   }
 }
-
-/** The departure's time and reach, without refusing a strict request (strictDepartureCheck, minus strict). */
-const departureOnly = (req: ChargeRequest, nowMs: number) =>
-  strictDepartureCheck({ ...req, strict: false }, nowMs);

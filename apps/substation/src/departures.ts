@@ -1,5 +1,6 @@
 import type { DispatchRequest, Session, SessionNeeds } from "@evgrid/contract";
 import {
+  deliverableKwh,
   type LongTimeout,
   type Scheduler,
   setLongTimeout,
@@ -9,8 +10,6 @@ import {
 import { CROSSING_LEAD_S, projectAtDeparture } from "@evgrid/policy";
 import type { NeedOf } from "./power-class.ts";
 import type { LiveSession } from "./sessions.ts";
-
-const MS_PER_HOUR = 3_600_000;
 
 /** A session's departure as the station keeps it. */
 export interface Departure {
@@ -37,7 +36,7 @@ export function takeNeeds(live: LiveSession, needs: SessionNeeds, nowMs: number)
   live.durationS = null;
   if (needs.departAt !== undefined) {
     const departAtMs = Date.parse(needs.departAt);
-    const leftKwh = (live.maxKw * Math.max(0, departAtMs - nowMs)) / MS_PER_HOUR;
+    const leftKwh = deliverableKwh(live.maxKw, departAtMs, nowMs);
     live.departure = { departAtMs, maxDeliverableKwh: drawnKwh(live, nowMs) + leftKwh };
   }
   return drawnKwh(live, nowMs) >= needs.energyKwh - 1e-9;
@@ -49,7 +48,7 @@ export function departureAfterRestart(
   nowMs: number,
 ): Departure | null {
   if (rec.departAtMs === null) return null;
-  const leftKwh = (rec.maxKw * Math.max(0, rec.departAtMs - nowMs)) / MS_PER_HOUR;
+  const leftKwh = deliverableKwh(rec.maxKw, rec.departAtMs, nowMs);
   return { departAtMs: rec.departAtMs, maxDeliverableKwh: rec.deliveredKwh + leftKwh };
 }
 

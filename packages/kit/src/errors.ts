@@ -50,6 +50,10 @@ export function relayUpstreamError(err: unknown, upstream: string): GridError {
   return new GridError("SERVICE_UNAVAILABLE", reasons.UPSTREAM_UNAVAILABLE, `${upstream} ${why}`);
 }
 
+/** The most energy `maxKw` can deliver from `nowMs` until `departAtMs` (kWh; 0 once it has passed). */
+export const deliverableKwh = (maxKw: number, departAtMs: number, nowMs: number): number =>
+  (maxKw * Math.max(0, departAtMs - nowMs)) / 3_600_000;
+
 /**
  * A `strict` request whose energy its maximum cannot deliver by its departure (issue 22): refused wherever it
  * is seen first (the charge-api, before it waits or asks anyone; a substation, on its own clock).
@@ -60,7 +64,7 @@ export function strictDepartureCheck(
 ): { departAtMs: number; maxDeliverableKwh: number } | null {
   if (req.energyKwh === undefined || req.departAt === undefined) return null;
   const departAtMs = Date.parse(req.departAt);
-  const maxDeliverableKwh = (req.maxKw * Math.max(0, departAtMs - nowMs)) / 3_600_000;
+  const maxDeliverableKwh = deliverableKwh(req.maxKw, departAtMs, nowMs);
   if (req.strict && maxDeliverableKwh < req.energyKwh) {
     throw new GridError(
       "BAD_REQUEST",
