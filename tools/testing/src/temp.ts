@@ -12,9 +12,9 @@ export function tempDir(prefix: string) {
 }
 
 /**
- * A fresh directory in the system's temporary directory, removed when this process exits: a test run
- * leaves nothing behind (journals, CSV files and reports add up to tens of MB a run), while a test that
- * fails still leaves its files in place until then.
+ * A fresh directory in the system's temporary directory, removed by `removeScratchDirs`: a test file calls
+ * it `afterAll` (bun's test runner does not run exit handlers), a script at its exit. A run leaves nothing
+ * behind (journals, CSV files and reports add up to tens of MB a run).
  */
 export function scratchDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
