@@ -46,6 +46,8 @@ export interface WaitQueueOptions {
   maxPerOwner: number;
   /** Runs a waiter's expiry after its wait (tests drive it by hand). */
   scheduler?: Scheduler;
+  /** The wall clock a departure is read on (epoch ms; tests move it with their scheduler). */
+  wallNow?: () => number;
   /** The first-come-first-served order shared with other balancer replicas, if any. */
   order?: WaitOrder;
 }
@@ -106,14 +108,16 @@ export class WaitQueue {
       );
     }
     if (signal?.aborted) return Promise.reject(callerGone(signal));
-    const waitMs = (req.waitS ?? 0) * 1000;
+    // A vehicle waits no longer than until it leaves, whatever its caller asked.
+    const nowMs = this.wallNow();
+    const untilMs = Math.min(nowMs + (req.waitS ?? 0) * 1000, departureMs(req));
     return new Promise<DispatchResult>((resolve, reject) => {
       const waiter: Waiter = {
         req,
         seq: this.arrivals++,
         priority: req.priority,
         place: { kind: "local" },
-        untilMs: Date.now() + waitMs,
+        untilMs,
         resolve,
         reject,
         inFlight: false,
@@ -125,17 +129,8 @@ export class WaitQueue {
         timer: (this.opts.scheduler ?? systemScheduler).schedule(() => {
           waiter.expired = true;
           if (waiter.inFlight) return;
-          this.settle(waiter, () =>
-            reject(
-              new GridError(
-                "TOO_MANY_REQUESTS",
-                reasons.GRID_FULL,
-                `grid full: no substation freed up power for this vehicle's minimum within ${req.waitS} s`,
-                { waitedS: req.waitS },
-              ),
-            ),
-          );
-        }, waitMs),
+          this.settle(waiter, () => reject(waitRanOut(req, untilMs)));
+        }, untilMs - nowMs),
       };
       // A caller that hangs up leaves the queue at once; one whose dispatch is under way is let go after it.
       signal?.addEventListener(
@@ -239,8 +234,16 @@ export class WaitQueue {
         waiter.inFlight = false;
         return;
       }
-      this.settle(waiter, () => waiter.reject(waiter.abandoned ? callerGone(waiter.signal) : err));
+      // Its vehicle left while the dispatch was under way (the substation refuses a departure gone by).
+      const left =
+        err instanceof GridError && err.code === "BAD_REQUEST" && this.wallNow() >= departureMs(waiter.req);
+      const answer = left ? waitRanOut(waiter.req, waiter.untilMs) : err;
+      this.settle(waiter, () => waiter.reject(waiter.abandoned ? callerGone(waiter.signal) : answer));
     }
+  }
+
+  private wallNow(): number {
+    return (this.opts.wallNow ?? Date.now)();
   }
 
   private settle(waiter: Waiter, finish: () => void): void {
@@ -254,6 +257,23 @@ export class WaitQueue {
     else this.perOwner.delete(waiter.req.owner);
     finish();
   }
+}
+
+/** When a request's vehicle leaves (epoch ms), or never. */
+const departureMs = (req: DispatchRequest): number =>
+  "departAt" in req && req.departAt !== undefined ? Date.parse(req.departAt) : Number.POSITIVE_INFINITY;
+
+/** A waiter's wait ran out (at `untilMs`): its own, or its vehicle's departure, whichever came first. */
+function waitRanOut(req: DispatchRequest, untilMs: number): GridError {
+  const byDeparture = untilMs >= departureMs(req);
+  return new GridError(
+    "TOO_MANY_REQUESTS",
+    reasons.GRID_FULL,
+    byDeparture
+      ? "grid full: no substation freed up power for this vehicle's minimum before its departure"
+      : `grid full: no substation freed up power for this vehicle's minimum within ${req.waitS} s`,
+    byDeparture && "departAt" in req ? { departAt: req.departAt } : { waitedS: req.waitS },
+  );
 }
 
 /** "No room now": the one failure a request that said it would wait keeps waiting after. */

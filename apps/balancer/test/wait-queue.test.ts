@@ -55,6 +55,58 @@ describe("WaitQueue", () => {
     expect(q.length).toBe(0);
   });
 
+  test("a vehicle leaves at its departure: its wait ends then, and a refusal because it left while its dispatch was in flight is GRID_FULL too", async () => {
+    // Wall time runs with the hand-driven clock; the request's departure is 3 s away.
+    const clock = manualScheduler();
+    const startMs = Date.now();
+    const departAt = new Date(startMs + 3000).toISOString();
+    const departed = new GridError("BAD_REQUEST", "INVALID_INPUT", "departAt is in the past");
+    departed.fieldErrors = { departAt: ["departAt is in the past"] };
+    let inFlight: ((err: unknown) => void) | undefined;
+    const q = new WaitQueue({
+      hasRoomFor: (r) => r.vehicleId === "served",
+      dispatch: () => new Promise((_, reject) => (inFlight = reject)),
+      abandon: () => {},
+      maxWaiting: 10,
+      maxPerOwner: 10,
+      scheduler: clock,
+      wallNow: () => startMs + clock.now(),
+    });
+    const waited = q.wait(req("waited", { waitS: 60, departAt, energyKwh: 5 })).catch((e: unknown) => e);
+    const served = q.wait(req("served", { waitS: 60, departAt, energyKwh: 5 })).catch((e: unknown) => e);
+    await flush();
+    clock.advance(2999);
+    await flush();
+    expect(q.length).toBe(2);
+    // The substation's answer comes after the departure: the car left before room came, not a bad request.
+    clock.advance(1);
+    inFlight?.(departed);
+    for (const answer of [await waited, await served]) {
+      expect(answer).toMatchObject({
+        reason: "GRID_FULL",
+        message: expect.stringContaining("before its departure"),
+        details: { departAt },
+      });
+    }
+    expect(q.length).toBe(0);
+  });
+
+  test("a bad request answered before the departure is relayed as it is", async () => {
+    const wrong = new GridError("BAD_REQUEST", "INVALID_INPUT", "maxKw is too large");
+    const q = new WaitQueue({
+      hasRoomFor: () => true,
+      dispatch: async () => {
+        throw wrong;
+      },
+      abandon: () => {},
+      maxWaiting: 10,
+      maxPerOwner: 10,
+      scheduler: manualScheduler(),
+    });
+    const departAt = new Date(Date.now() + 60_000).toISOString();
+    expect(await q.wait(req("a", { departAt, energyKwh: 5 })).catch((e: unknown) => e)).toBe(wrong);
+  });
+
   test("an optimistic view (the substation was full after all) keeps the waiter's place", async () => {
     let refusals = 1;
     const q = new WaitQueue({
