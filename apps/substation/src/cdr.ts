@@ -1,16 +1,7 @@
-import {
-  closeSync,
-  fchmodSync,
-  fdatasyncSync,
-  fstatSync,
-  fsyncSync,
-  ftruncateSync,
-  openSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, fchmodSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { EndReason } from "@evgrid/contract";
-import { ensurePrivateDir, PRIVATE_FILE_MODE } from "@evgrid/kit/private-files";
+import { ensurePrivateDir, PRIVATE_FILE_MODE, syncDir } from "@evgrid/kit/private-files";
 import type { Journal, SessionRecord } from "./journal.ts";
 
 /** One charge detail record: what billing needs of an ended session, one JSON object per line. */
@@ -71,15 +62,6 @@ export function appendDurably(path: string, text: string): void {
   if (first) syncDir(dirname(path));
 }
 
-function syncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Appends the records of `recs` to their day files in `dir`, each file synced before this returns. */
 export function writeRecords(dir: string, substationId: string, recs: readonly SessionRecord[]): void {
   if (recs.length === 0) return;
@@ -90,7 +72,7 @@ export function writeRecords(dir: string, substationId: string, recs: readonly S
     lines.push(JSON.stringify(cdrOf(rec, substationId)));
     byFile.set(file, lines);
   }
-  ensurePrivateDir(dir);
+  ensurePrivateDir(dir, { durable: true });
   for (const [file, lines] of byFile) appendDurably(join(dir, file), `${lines.join("\n")}\n`);
 }
 

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 
 /**
@@ -9,9 +9,27 @@ import { dirname } from "node:path";
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
 
-/** Creates `dir` (and missing parents) as 0700. */
-export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+/**
+ * Creates `dir` (and missing parents) as 0700. `durable`: each directory it makes has its name synced to disk
+ * in its parent, so a power loss cannot take back a directory whose files were synced.
+ */
+export function ensurePrivateDir(dir: string, { durable = false } = {}): void {
+  const first = mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  if (!durable || first === undefined) return;
+  for (let made = dir; ; made = dirname(made)) {
+    syncDir(dirname(made));
+    if (made === first) break;
+  }
+}
+
+/** Syncs a directory's entries (a file or directory made in it) to disk. */
+export function syncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
