@@ -73,6 +73,27 @@ describe("charging needs from the charger", () => {
     );
   });
 
+  test("2.0.1: a departure sent alone for a booking goes with the booking's energy", async () => {
+    await using grid = await startGrid({ capacitiesKw: [30] });
+    await using ocpp = await startOcppGateway(grid);
+    const grant = await grid.client.requestCharge.mutate({
+      vehicleId: "ev-booked-dc",
+      maxKw: 22,
+      energyKwh: 15,
+    });
+    const cp = await ocpp.charger("cp-booked-dc", { protocol: "ocpp2.0.1", maxKw: 22 });
+    await cp.startTransaction(1, grant.idTag);
+    await eventually(() => expect(cp.limit(1)).toBeGreaterThan(0));
+    const leaves = inH(3);
+    expect(await cp.notifyEVChargingNeeds(1, { departureTime: leaves })).toBe("Accepted");
+    await eventually(async () =>
+      expect(await grid.operator.findVehicleSession.query({ vehicleId: "ev-booked-dc" })).toMatchObject({
+        energyKwh: 15,
+        departAt: new Date(Date.parse(leaves)).toISOString(),
+      }),
+    );
+  });
+
   test("2.0.1: a car that can take less than its session's minimum holds no more than it can take", async () => {
     await using grid = await startGrid({ capacitiesKw: [10] });
     await using ocpp = await startOcppGateway(grid);

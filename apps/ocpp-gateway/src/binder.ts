@@ -29,8 +29,7 @@ const MAX_WAIT_S = 300;
 const RETRY: BackoffOptions = { delayMs: 500, maxDelayMs: 10_000 };
 const walkInKey = (tx: Tx) => `ocpp:${tx.chargePointId}:${tx.transactionId}`;
 type WalkIn = z.input<typeof dispatchRequestSchema>;
-/** What one admission try leaves to do. */
-type Step = "done" | "again" | "backoff" | { as: string };
+type Step = "done" | "again" | "backoff" | { as: string }; // what one admission try leaves to do
 
 /**
  * Binds transactions to grid sessions, and owns their phase from `binding` to `charging`: the booking its
@@ -275,6 +274,7 @@ export class Binder {
       levelVersion,
       chargePointKw: null,
       reclaimKw: null,
+      energyKwh: s.energyKwh,
     };
     this.table.bindSession(s.sessionId, tx);
     this.registry.bind(tx.chargePointId, tx.transactionId, tx.vehicleId, s.sessionId);

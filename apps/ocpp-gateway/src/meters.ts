@@ -34,8 +34,6 @@ export interface MeterSettings {
 export class Meters {
   /** The needs last passed on per transaction, so a repeat is not sent again. */
   private readonly neededSent = new WeakMap<Tx, string>();
-  /** The energy each car last asked for, which a later departure alone goes with. */
-  private readonly neededEnergy = new WeakMap<Tx, number>();
   /** One reportMeter and one setSessionNeeds in flight per transaction, the newest waiting (a flood). */
   private readonly reports = new LatestWins<Tx>();
   private readonly needsCalls = new LatestWins<Tx>();
@@ -152,12 +150,14 @@ export class Meters {
       void this.caps.sync(tx);
     }
     const site = this.grid.site(tx.substationId);
-    // A departure alone (a DC car's energy is optional) goes with the energy it last asked for; with none
-    // known it is refused (a departure needs an energy), though its maximum, a safety matter, still caps it.
-    const energyKwh = e.energyKwh ?? (e.departAtMs === undefined ? undefined : this.neededEnergy.get(tx));
+    // A departure alone (a DC car's energy is optional) goes with its session's energy: its booking's, or
+    // the last the car asked for. With none (a timed walk-in) it is refused (a departure needs an energy),
+    // though its maximum, a safety matter, still caps it.
+    const energyKwh =
+      e.energyKwh ?? (e.departAtMs === undefined ? undefined : (tx.phase.energyKwh ?? undefined));
     if (!site) return true;
     if (energyKwh === undefined) return e.departAtMs === undefined;
-    this.neededEnergy.set(tx, energyKwh);
+    tx.phase.energyKwh = energyKwh;
     // The same needs again (a charger repeating itself, or hostile) cost no journal write and no re-share.
     const key = `${sessionId}|${energyKwh}|${e.departAtMs ?? ""}`;
     if (this.neededSent.get(tx) === key) return true;

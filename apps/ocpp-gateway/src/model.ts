@@ -153,6 +153,8 @@ export type TxPhase =
       reclaimKw: number | null;
       /** The car's own maximum, as it reported it (NotifyEVChargingNeeds): a cap too. */
       evMaxKw?: number;
+      /** The energy its session asks (its booking's, then the car's last asked), or null: a timed walk-in. */
+      energyKwh: number | null;
     }
   | { state: "stopping" };
 

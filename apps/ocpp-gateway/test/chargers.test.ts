@@ -34,6 +34,7 @@ function charging(tx: Tx, levelVersion = -1): Tx {
     levelVersion,
     chargePointKw: null,
     reclaimKw: null,
+    energyKwh: null,
   };
   return tx;
 }

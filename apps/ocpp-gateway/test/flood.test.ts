@@ -68,6 +68,7 @@ function setUp() {
     levelVersion: -1,
     chargePointKw: null,
     reclaimKw: null,
+    energyKwh: null,
   };
   table.addTx(ch, tx, false);
   const caps = new Caps(
