@@ -26,10 +26,20 @@ const ARRIVE_ORDER = 4;
 /** The heap, holding the day's fixed events: the operator's limits and the chart samples. */
 export function newTimeline(scenario: Scenario, dayMin: number): Heap<Event> {
   const events = new Heap<Event>((x, y) => x.t - y.t || x.order - y.order);
-  for (const l of scenario.operatorLimits) {
-    const ids = l.substations ?? scenario.substations.map((s) => s.id);
-    events.push({ t: l.from, order: 0, kind: "limit", sites: ids, share: l.share });
-    events.push({ t: l.to, order: 0, kind: "limit", sites: ids, share: null });
+  for (const site of scenario.substations) {
+    // The share in force at each minute a limit starts or ends: the lowest of those in force then (limits
+    // may touch or nest, as in the offline optimum). One event per change, so no end undoes a start.
+    const limits = scenario.operatorLimits.filter((l) => l.substations?.includes(site.id) ?? true);
+    const changes = [...new Set(limits.flatMap((l) => [l.from, l.to]))].sort((x, y) => x - y);
+    let inForce: number | null = null;
+    for (const t of changes) {
+      const share = limits.reduce<number | null>(
+        (low, l) => (l.from <= t && t < l.to && (low === null || l.share < low) ? l.share : low),
+        null,
+      );
+      if (share !== inForce) events.push({ t, order: 0, kind: "limit", sites: [site.id], share });
+      inForce = share;
+    }
   }
   for (let t = 0; t <= dayMin; t += scenario.sampleMin) events.push({ t, order: 5, kind: "sample" });
   return events;

@@ -5,6 +5,22 @@ import { generateArrivals, parseScenario } from "../src/index.ts";
 import type { SessionRecord } from "../src/records.ts";
 
 /**
+ * One to three limits from `from` on, each 30 min to 4 h: after the first, half start where the one before
+ * ends (back to back), half inside it (nested), at shares from 0 to 1.
+ */
+function limitsFrom(r: Random, from: number, hh: (m: number) => string) {
+  const limits = [];
+  let [at, end] = [from, from + 30 * (1 + Math.floor(r.next() * 8))];
+  for (let n = 1 + Math.floor(r.next() * 3); n > 0; n--) {
+    limits.push({ from: hh(at), to: hh(Math.min(end, 23 * 60 + 30)), share: Math.round(r.next() * 10) / 10 });
+    if (end >= 23 * 60) break;
+    if (r.next() < 0.5) [at, end] = [end, end + 30 * (1 + Math.floor(r.next() * 8))];
+    else [at, end] = [at + 30, Math.max(at + 60, end - 30)];
+  }
+  return limits;
+}
+
+/**
  * Seeded random days (sites, limits, mix, taper, EVSEs all drawn from the seed), every policy, whole
  * histories: controlled policies never draw above a site's capacity or limit; every car is settled once;
  * nobody gets more than it asked; the records add up to the aggregates. The seed is in every failure.
@@ -25,8 +41,7 @@ test("invariants over seeded random days, every policy", () => {
         id: `s${i}`,
         capacityKw: 20 + Math.round(r.next() * 200),
       })),
-      operatorLimits:
-        r.next() < 0.7 ? [{ from: hh(from), to: hh(from + 120), share: Math.round(r.next() * 10) / 10 }] : [],
+      operatorLimits: r.next() < 0.7 ? limitsFrom(r, from, hh) : [],
       arrivals: { perDay: 50 + Math.round(r.next() * 250), peaks: [{ at: "09:00", spreadH: 2, share: 0.6 }] },
       maxWaitMin: Math.round(r.next() * 60),
       ...(r.next() < 0.4 ? { taper: { fromSoc: 0.7 + r.next() * 0.25, stepMin: 5 } } : {}),
@@ -52,6 +67,20 @@ test("invariants over seeded random days, every policy", () => {
         gap: true,
       });
       if (!p.controlled) continue;
+      // At every sample, the lowest limit in force there (limits may touch or nest), read off the scenario.
+      for (const s of result.substations) {
+        const capKw = s.capacityKw;
+        s.power.forEach((kw, i) => {
+          const t = i * scenario.sampleMin;
+          const shares = scenario.operatorLimits
+            .filter((l) => l.from <= t && t < l.to && (l.substations ?? [s.id]).includes(s.id))
+            .map((l) => l.share);
+          const limitKw = shares.length === 0 ? null : capKw * Math.min(...shares);
+          const at = { ...context, site: s.id, t };
+          expect({ ...at, limitKw: s.limit[i] }).toEqual({ ...at, limitKw });
+          expect({ ...at, over: kw > (limitKw ?? capKw) + 1e-6 }).toEqual({ ...at, over: false });
+        });
+      }
       for (const s of result.substations)
         expect({ ...context, site: s.id, above: s.minutesAboveCapacity + s.minutesAboveLimit }).toEqual({
           ...context,
