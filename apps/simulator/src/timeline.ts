@@ -26,6 +26,8 @@ const ARRIVE_ORDER = 4;
 /** The heap, holding the day's fixed events: the operator's limits and the chart samples. */
 export function newTimeline(scenario: Scenario, dayMin: number): Heap<Event> {
   const events = new Heap<Event>((x, y) => x.t - y.t || x.order - y.order);
+  // Sites whose limit changes alike at a minute change in one event (then waiters are served once).
+  const changed = new Map<string, Extract<Event, { kind: "limit" }>>();
   for (const site of scenario.substations) {
     // The share in force at each minute a limit starts or ends: the lowest of those in force then (limits
     // may touch or nest, as in the offline optimum). One event per change, so no end undoes a start.
@@ -37,10 +39,14 @@ export function newTimeline(scenario: Scenario, dayMin: number): Heap<Event> {
         (low, l) => (l.from <= t && t < l.to && (low === null || l.share < low) ? l.share : low),
         null,
       );
-      if (share !== inForce) events.push({ t, order: 0, kind: "limit", sites: [site.id], share });
+      if (share === inForce) continue;
       inForce = share;
+      const alike = changed.get(`${t} ${share}`);
+      if (alike) alike.sites.push(site.id);
+      else changed.set(`${t} ${share}`, { t, order: 0, kind: "limit", sites: [site.id], share });
     }
   }
+  for (const e of changed.values()) events.push(e);
   for (let t = 0; t <= dayMin; t += scenario.sampleMin) events.push({ t, order: 5, kind: "sample" });
   return events;
 }
