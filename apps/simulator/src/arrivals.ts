@@ -1,6 +1,6 @@
 import type { PriorityClass } from "@evgrid/policy";
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
-import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
+import { xoroshiro128plusFromState } from "pure-rand/generator/xoroshiro128plus";
 import type { Scenario } from "./scenario.ts";
 
 /** One vehicle of the day: when it comes and goes, what it wants, what it can take. */
@@ -18,11 +18,29 @@ export interface Arrival {
   stationId?: string;
 }
 
+/**
+ * xoroshiro128+'s state from a seed, as its authors advise: two outputs of splitmix64. (pure-rand's own
+ * seeding puts a small seed's bits straight into the state: every positive seed's first draw was ~1.0 and
+ * every negative one's ~0, which biased the day's arrival count, and seeds past 32 bits collided.)
+ */
+function stateOf(seed: number): [number, number, number, number] {
+  let x = BigInt.asUintN(64, BigInt(seed));
+  const words: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    x = BigInt.asUintN(64, x + 0x9e3779b97f4a7c15n);
+    let z = BigInt.asUintN(64, (x ^ (x >> 30n)) * 0xbf58476d1ce4e5b9n);
+    z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
+    z ^= z >> 31n;
+    words.push(Number(z >> 32n) | 0, Number(z & 0xffffffffn) | 0);
+  }
+  return words as [number, number, number, number];
+}
+
 /** A seeded source of numbers: the same seed, the same day. */
 export class Random {
   private readonly rng;
   constructor(seed: number) {
-    this.rng = xoroshiro128plus(seed);
+    this.rng = xoroshiro128plusFromState(stateOf(seed));
   }
   /** Uniform in [0, 1). */
   next(): number {
