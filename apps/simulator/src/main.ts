@@ -3,7 +3,6 @@
  * chosen policies side by side on the same arrivals, an HTML report with charts, the same numbers as JSON
  * and one CSV line per session. Timings go to stderr and timing.json only, so report.json is reproducible.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseCommandLine } from "@evgrid/kit/cli";
 import { powerChart } from "./charts.ts";
@@ -12,6 +11,7 @@ import { type PolicyResult, simulate } from "./engine.ts";
 import { renderHtml } from "./html.ts";
 import { offlineOptimum } from "./optimum.ts";
 import { optimumOrReason } from "./optimum-gate.ts";
+import { OutputError, prepareOutDir, writeOutput, writeStdout } from "./output.ts";
 import { SessionsCsvWriter } from "./records-csv.ts";
 import { buildReport, optimumNote, reportJson, SUMMARY_HEADER, summaryRows } from "./report.ts";
 import { loadScenario, ScenarioError } from "./scenario.ts";
@@ -34,11 +34,12 @@ try {
     runtimeMs?: number;
   } = { policiesMs: {} };
   const { scenario, dir } = loadScenario(flags.scenario);
+  // Where the report goes is settled before the sessions are read: a million rows are not replayed to find
+  // that it cannot be written.
+  const out = prepareOutDir(flags.out);
   const arrivals = scenarioArrivals(scenario, dir);
   const source = scenario.sessionsCsv ? `sessions from ${scenario.sessionsCsv}` : "Poisson arrivals";
   say(`${scenario.name}: ${arrivals.length} vehicles, ${scenario.substations.length} substations`);
-  const out = resolve(flags.out);
-  mkdirSync(out, { recursive: true });
   const results: PolicyResult[] = [];
   {
     using csv = new SessionsCsvWriter(resolve(out, "sessions.csv"));
@@ -62,31 +63,28 @@ try {
   if (!("reason" in optimum)) timing.optimumMs = optimum.solveMs;
   const t0 = performance.now();
   const report = buildReport({ scenario, source, results, optimum, sweep });
-  writeFileSync(resolve(out, "report.json"), reportJson(report));
-  writeFileSync(resolve(out, "report.html"), renderHtml(scenario, report, results));
+  writeOutput(resolve(out, "report.json"), reportJson(report));
+  writeOutput(resolve(out, "report.html"), renderHtml(scenario, report, results));
   // The first substation's power chart on its own, to put in a document.
-  writeFileSync(resolve(out, "substation-power.svg"), powerChart(results, 0, scenario.sampleMin));
+  writeOutput(resolve(out, "substation-power.svg"), powerChart(results, 0, scenario.sampleMin));
   timing.reportMs = Math.round(performance.now() - t0);
   timing.runtimeMs = Math.round(performance.now() - started);
-  writeFileSync(resolve(out, "timing.json"), `${JSON.stringify(timing, null, 2)}\n`);
-  if (flags.json) console.log(JSON.stringify(report));
+  writeOutput(resolve(out, "timing.json"), `${JSON.stringify(timing, null, 2)}\n`);
+  if (flags.json) await writeStdout(`${JSON.stringify(report)}\n`);
   else {
     const rows = [SUMMARY_HEADER, ...summaryRows(report, results)];
     const widths = SUMMARY_HEADER.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
-    for (const r of rows)
-      console.log(
-        r
-          .map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0)))
-          .join("  "),
-      );
-    console.log("");
-    for (const p of report.policies) console.log(p.verdict);
-    console.log(optimumNote(report.optimum));
-    console.log(`\nreport: ${resolve(out, "report.html")} (and report.json, sessions.csv)`);
+    const table = rows.map((r) =>
+      r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join("  "),
+    );
+    const verdicts = report.policies.map((p) => p.verdict);
+    const where = `report: ${resolve(out, "report.html")} (and report.json, sessions.csv)`;
+    // Written and waited for: a full disk or a closed pipe under the table is a failed run, not exit 0.
+    await writeStdout(`${[...table, "", ...verdicts, optimumNote(report.optimum), "", where].join("\n")}\n`);
     say(`${timing.runtimeMs} ms in all`);
   }
 } catch (err) {
-  if (err instanceof ScenarioError) {
+  if (err instanceof ScenarioError || err instanceof OutputError) {
     console.error(`simulate: ${err.message}`);
     process.exit(2);
   }

@@ -3,6 +3,7 @@
  * engine hands over each session, in chunks: a million sessions times every policy is never one string.
  */
 import { closeSync, openSync, writeSync } from "node:fs";
+import { writing } from "./output.ts";
 import type { SessionRecord } from "./records.ts";
 
 export const SESSIONS_CSV_HEADER =
@@ -42,11 +43,11 @@ export class SessionsCsvWriter implements Disposable {
   rows = 0;
 
   constructor(
-    path: string,
+    private readonly path: string,
     private readonly flushChars = FLUSH_CHARS,
   ) {
-    this.fd = openSync(path, "w");
-    writeSync(this.fd, `${SESSIONS_CSV_HEADER}\n`);
+    this.fd = writing(path, () => openSync(path, "w"));
+    writing(path, () => writeSync(this.fd, `${SESSIONS_CSV_HEADER}\n`));
   }
 
   add(policyId: string, record: SessionRecord): void {
@@ -59,7 +60,7 @@ export class SessionsCsvWriter implements Disposable {
 
   private flush(): void {
     if (this.chunk.length === 0) return;
-    writeSync(this.fd, this.chunk.join(""));
+    writing(this.path, () => writeSync(this.fd, this.chunk.join("")));
     this.chunk = [];
     this.chars = 0;
   }
@@ -67,8 +68,11 @@ export class SessionsCsvWriter implements Disposable {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.flush();
-    closeSync(this.fd);
+    try {
+      this.flush();
+    } finally {
+      closeSync(this.fd);
+    }
   }
 
   [Symbol.dispose](): void {

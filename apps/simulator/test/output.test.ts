@@ -1,0 +1,72 @@
+/**
+ * `--out`: a directory the run cannot write to is exit 2 naming the path and the system's reason (before
+ * the sessions are read), never a stack trace.
+ */
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { removeScratchDirs } from "@evgrid/testing/temp";
+import { acnDir, noStack, runMain } from "./run-main.ts";
+
+afterAll(removeScratchDirs);
+// A child bun per test: well under a second alone, more on a busy shared machine.
+setDefaultTimeout(30_000);
+
+const quick = ["--optimum-max-sessions", "0"];
+
+describe("an --out that cannot be written: exit 2, the path and the reason, one line", () => {
+  const cases: [string, (dir: string) => string, (out: string) => string][] = [
+    ["an existing file", (d) => file(d), (out) => `cannot write to ${out}: not a directory`],
+    ["a path under a file", (d) => join(file(d), "sub"), (out) => `${out}: not a directory`],
+    [
+      "a directory named sessions.csv in it",
+      (d) => {
+        mkdirSync(join(d, "out", "sessions.csv"), { recursive: true });
+        return join(d, "out");
+      },
+      (out) => `cannot write to ${join(out, "sessions.csv")}: is a directory`,
+    ],
+  ];
+  if (process.platform === "linux")
+    cases.push([
+      "under /proc",
+      () => "/proc/nope",
+      () => "cannot write to /proc/nope: no such file or directory",
+    ]);
+
+  test.each(cases)("%s", async (_, outOf, message) => {
+    const { dir, scenario } = acnDir();
+    const out = outOf(dir);
+    const run = await runMain(["--scenario", scenario, "--out", out, ...quick]);
+    expect(run.stderr).toContain(message(out));
+    expect(run.stderr).not.toMatch(noStack);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.code).toBe(2);
+  });
+
+  test("checked before the sessions are read: a bad CSV is not what it reports", async () => {
+    const { dir, scenario, csv } = acnDir();
+    writeFileSync(csv, "connectionTime,kWhDelivered\n");
+    const out = file(dir);
+    const run = await runMain(["--scenario", scenario, "--out", out, ...quick]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`cannot write to ${out}: not a directory`);
+    expect(run.stderr).not.toContain("disconnectTime");
+  });
+
+  test.skipIf(!existsSync("/dev/full"))("a full disk under the table (stdout) is not exit 0", async () => {
+    const { dir, scenario } = acnDir();
+    const run = await runMain(["--scenario", scenario, "--out", join(dir, "out"), ...quick], {
+      stdout: "/dev/full",
+    });
+    expect(run.stderr).toContain("cannot write to stdout: no space left on device");
+    expect(run.stderr).not.toMatch(noStack);
+    expect(run.code).toBe(2);
+  });
+});
+
+function file(dir: string): string {
+  const path = join(dir, "afile");
+  writeFileSync(path, "");
+  return path;
+}
