@@ -23,7 +23,7 @@ substation-power.svg (the first substation's chart).
 Options:
   --scenario <file>         JSON or YAML scenario   (default: apps/simulator/scenarios/workplace-and-home.yaml)
   --out <dir>               where the report goes   (default: simulation/); made and checked before the
-                            sessions are read
+                            sessions are read, refused if a file of the run would be the scenario or its CSV
   --policy <a,b>            run only these policies, by id (default: all)
   --sweep capacity=A:B:STEP every chosen policy again with each site at A, A+STEP, ... B kW; a chart of
                             energy delivered against capacity, and its numbers in report.json

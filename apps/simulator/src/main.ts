@@ -11,7 +11,7 @@ import { type PolicyResult, simulate } from "./engine.ts";
 import { renderHtml } from "./html.ts";
 import { offlineOptimum } from "./optimum.ts";
 import { optimumOrReason } from "./optimum-gate.ts";
-import { OutputError, prepareOutDir, writeOutput, writeStdout } from "./output.ts";
+import { OutputError, prepareOutDir, refuseOverwritingInputs, writeOutput, writeStdout } from "./output.ts";
 import { SessionsCsvWriter } from "./records-csv.ts";
 import { buildReport, optimumNote, reportJson, SUMMARY_HEADER, summaryRows } from "./report.ts";
 import { loadScenario, ScenarioError } from "./scenario.ts";
@@ -35,8 +35,14 @@ try {
   } = { policiesMs: {} };
   const { scenario, dir } = loadScenario(flags.scenario);
   // Where the report goes is settled before the sessions are read: a million rows are not replayed to find
-  // that it cannot be written.
+  // that it cannot be written, or that it would be written over them.
   const out = prepareOutDir(flags.out);
+  refuseOverwritingInputs(out, [
+    { path: flags.scenario, what: "the scenario file" },
+    ...(scenario.sessionsCsv
+      ? [{ path: resolve(dir, scenario.sessionsCsv), what: "the scenario's sessionsCsv" }]
+      : []),
+  ]);
   const arrivals = scenarioArrivals(scenario, dir);
   const source = scenario.sessionsCsv ? `sessions from ${scenario.sessionsCsv}` : "Poisson arrivals";
   say(`${scenario.name}: ${arrivals.length} vehicles, ${scenario.substations.length} substations`);

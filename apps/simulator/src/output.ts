@@ -1,7 +1,8 @@
 /**
  * Where `bun run simulate` writes: `--out` is made and checked before the sessions are read (a day of a
- * million rows is not replayed to find the report cannot be written), and every failed write, stdout's
- * included, is an `OutputError` naming the path and the system's reason (exit 2), not a stack trace.
+ * million rows is not replayed to find the report cannot be written), a file of the run that would be one
+ * of its inputs is refused, and every failed write, stdout's included, is an `OutputError` naming the path
+ * and the system's reason (exit 2), not a stack trace.
  */
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -37,6 +38,15 @@ export function writing<T>(path: string, write: () => T): T {
   }
 }
 
+const identity = (path: string) => {
+  try {
+    const s = statSync(path);
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return undefined;
+  }
+};
+
 export const writeOutput = (path: string, text: string) => writing(path, () => writeFileSync(path, text));
 
 /**
@@ -67,6 +77,25 @@ export function prepareOutDir(outFlag: string): string {
     if (isDirectory) throw cannotWrite(path, "is a directory");
   }
   return out;
+}
+
+/**
+ * Refuses a run one of whose files would be one of its inputs (the same file, through a link too: compared
+ * as the files they are, device and inode), before it writes anything.
+ */
+export function refuseOverwritingInputs(out: string, inputs: { path: string; what: string }[]): void {
+  for (const name of OUTPUT_FILES) {
+    const path = join(out, name);
+    const id = identity(path);
+    if (id === undefined) continue;
+    for (const input of inputs) {
+      if (identity(input.path) === id)
+        throw new OutputError(
+          `--out ${out}: ${path} is ${resolve(input.path)}, ${input.what}; the run would overwrite it ` +
+            "(choose another --out)",
+        );
+    }
+  }
 }
 
 /** Writes to stdout, a failure (a full disk, a closed pipe) an `OutputError` once the text could not go. */

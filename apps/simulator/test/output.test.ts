@@ -1,11 +1,11 @@
 /**
- * `--out`: a directory the run cannot write to is exit 2 naming the path and the system's reason (before
- * the sessions are read), never a stack trace.
+ * `--out`: the run never writes over its own input, and a directory it cannot write to is exit 2 naming the
+ * path and the system's reason (before the sessions are read), never a stack trace.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { removeScratchDirs } from "@evgrid/testing/temp";
+import { removeScratchDirs, scratchDir } from "@evgrid/testing/temp";
 import { acnDir, noStack, runMain } from "./run-main.ts";
 
 afterAll(removeScratchDirs);
@@ -13,6 +13,42 @@ afterAll(removeScratchDirs);
 setDefaultTimeout(30_000);
 
 const quick = ["--optimum-max-sessions", "0"];
+
+describe("--out never overwrites the input", () => {
+  test("the scenario's own directory: refused before anything is written, both paths named", async () => {
+    const { dir, scenario, csv } = acnDir();
+    const before = readFileSync(csv, "utf8");
+    const run = await runMain(["--scenario", scenario, "--out", dir, ...quick]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${csv} is ${csv}, the scenario's sessionsCsv`);
+    expect(run.stderr).not.toMatch(noStack);
+    expect(readFileSync(csv, "utf8")).toBe(before);
+    expect(existsSync(join(dir, "report.json"))).toBe(false);
+  });
+
+  test("through a link, and the scenario file itself: compared as real files", async () => {
+    const { dir, scenario, csv } = acnDir();
+    const out = join(dir, "out");
+    mkdirSync(out);
+    symlinkSync(csv, join(out, "sessions.csv"));
+    const linked = await runMain(["--scenario", scenario, "--out", out, ...quick]);
+    expect(linked.code).toBe(2);
+    expect(linked.stderr).toContain(`${join(out, "sessions.csv")} is ${csv}, the scenario's sessionsCsv`);
+
+    const own = scratchDir("evgrid-main-");
+    const json = join(own, "report.json");
+    const text = JSON.stringify({
+      name: "x",
+      substations: [{ id: "a", capacityKw: 50 }],
+      arrivals: { perDay: 5 },
+    });
+    writeFileSync(json, text);
+    const self = await runMain(["--scenario", json, "--out", own, ...quick]);
+    expect(self.code).toBe(2);
+    expect(self.stderr).toContain(`${json} is ${json}, the scenario file`);
+    expect(readFileSync(json, "utf8")).toBe(text);
+  });
+});
 
 describe("an --out that cannot be written: exit 2, the path and the reason, one line", () => {
   const cases: [string, (dir: string) => string, (out: string) => string][] = [
