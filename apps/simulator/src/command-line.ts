@@ -7,7 +7,7 @@ import { z } from "zod";
 import { POLICIES, type Policy, policyById } from "./engine.ts";
 import { DEFAULT_OPTIMUM_MAX_SESSIONS } from "./optimum-gate.ts";
 import { SHIPPED_SCENARIO } from "./scenario.ts";
-import { DEFAULT_SWEEP_MAX_POINTS, parseSweep } from "./sweep.ts";
+import { DEFAULT_SWEEP_MAX_POINTS, MAX_SWEEP_POINTS, parseSweep } from "./sweep.ts";
 
 const policyList = () => POLICIES.map((p, i) => `  ${i + 1}. ${p.id.padEnd(20)} ${p.label}`).join("\n");
 
@@ -25,10 +25,11 @@ Options:
   --out <dir>               where the report goes   (default: simulation/); made and checked before the
                             sessions are read, refused if a file of the run would be the scenario or its CSV
   --policy <a,b>            run only these policies, by id (default: all)
-  --sweep capacity=A:B:STEP every chosen policy again with each site at A, A+STEP, ... B kW; a chart of
-                            energy delivered against capacity, and its numbers in report.json
+  --sweep capacity=A:B:STEP every chosen policy again with each site at A, A+STEP, ... B kW (B must be A plus
+                            a whole number of STEPs); a chart of energy delivered against capacity, and its
+                            numbers in report.json
   --sweep-max-points <n>    refuse a sweep with more points than this (default: ${DEFAULT_SWEEP_MAX_POINTS}; each point is a day
-                            per policy)
+                            per policy; at most ${MAX_SWEEP_POINTS})
   --optimum-max-sessions <n> solve the offline optimum only up to this many sessions (default:
                             ${DEFAULT_OPTIMUM_MAX_SESSIONS}; 0 skips it); past it the report says "not computed" and why
   --json                    print the report's JSON instead of the table
@@ -88,7 +89,9 @@ export const flagSchema = z
     out: z.string().min(1).default("simulation"),
     policy: z.string().optional(),
     sweep: z.string().optional(),
-    "sweep-max-points": numberFlag(1, { integer: true }).default(DEFAULT_SWEEP_MAX_POINTS),
+    "sweep-max-points": numberFlag(1, { integer: true })
+      .refine((n) => n <= MAX_SWEEP_POINTS, `must be at most ${MAX_SWEEP_POINTS}`)
+      .default(DEFAULT_SWEEP_MAX_POINTS),
     "optimum-max-sessions": numberFlag(0, { integer: true }).default(DEFAULT_OPTIMUM_MAX_SESSIONS),
     json: z.boolean().default(false),
   })

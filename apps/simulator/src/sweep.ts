@@ -9,6 +9,8 @@ import { MAX_CAPACITY_KW, type Scenario } from "./scenario.ts";
 
 /** How many points a sweep may have unless `--sweep-max-points` says otherwise: each is a full day per policy. */
 export const DEFAULT_SWEEP_MAX_POINTS = 50;
+/** `--sweep-max-points` at most: 1,000 days per policy is hours of replay already, and an array that fits. */
+export const MAX_SWEEP_POINTS = 1000;
 
 export interface SweepSpec {
   parameter: "capacity";
@@ -29,7 +31,17 @@ export interface SweepResult {
 
 const SYNTAX = "expected capacity=START:END:STEP in kW, e.g. capacity=30:150:10";
 
-/** Parses `capacity=START:END:STEP` (END included); a message saying what is wrong, or the points. */
+/** Whole steps from START to END, within this much of one (binary fractions: 0.1:0.3:0.1 is 2 steps). */
+const STEP_TOLERANCE = 1e-6;
+
+const kw = (x: number) => String(Number(x.toFixed(6)));
+
+/**
+ * Parses `capacity=START:END:STEP` (END included, and reached: START plus a whole number of STEPs, or it is
+ * refused with the two ENDs nearest that are, rather than a sweep that silently stops short); a message
+ * saying what is wrong, or the points. The points are counted before any is made, and held to
+ * `maxPoints`, itself at most `MAX_SWEEP_POINTS`.
+ */
 export function parseSweep(text: string, maxPoints: number): SweepSpec | { error: string } {
   const m = /^capacity=([^:]+):([^:]+):([^:]+)$/.exec(text.trim());
   if (!m) return { error: SYNTAX };
@@ -43,10 +55,19 @@ export function parseSweep(text: string, maxPoints: number): SweepSpec | { error
   if (e < s) return { error: `END (${e}) must not be below START (${s})` };
   if (e > MAX_CAPACITY_KW) return { error: `END must be at most ${MAX_CAPACITY_KW} kW` };
   if (d <= 0) return { error: "STEP must be more than 0 kW" };
-  // A tolerance so that 0.1 steps land on END despite binary fractions.
-  const points = Math.floor((e - s) / d + 1e-9) + 1;
-  if (points > maxPoints)
-    return { error: `${points} points, more than --sweep-max-points ${maxPoints}: take a larger STEP` };
+  const steps = (e - s) / d;
+  const points = Math.floor(steps + STEP_TOLERANCE) + 1;
+  const max = Math.min(maxPoints, MAX_SWEEP_POINTS);
+  if (points > max)
+    return { error: `${points} points, more than --sweep-max-points ${max}: take a larger STEP` };
+  if (Math.abs(steps - Math.round(steps)) > STEP_TOLERANCE) {
+    const below = s + (points - 1) * d;
+    const above = below + d;
+    const ends = [below, ...(above <= MAX_CAPACITY_KW ? [above] : [])].map(
+      (x) => `capacity=${kw(s)}:${kw(x)}:${kw(d)}`,
+    );
+    return { error: `END ${kw(e)} is not START plus a whole number of STEPs: ${ends.join(" or ")}` };
+  }
   return {
     parameter: "capacity",
     valuesKw: Array.from({ length: points }, (_, i) => Number((s + i * d).toFixed(6))),

@@ -245,6 +245,12 @@ describe("--sweep", () => {
     expect(error("capacity=30:150:10", 12)).toBe(
       "13 points, more than --sweep-max-points 12: take a larger STEP",
     );
+    // Counted before any array is made, and never more than the bound, whatever a caller allows.
+    expect(error("capacity=1:1000000:0.000000001", 1e15)).toContain("more than --sweep-max-points 1000");
+    expect(error("capacity=30:35:10")).toBe(
+      "END 35 is not START plus a whole number of STEPs: capacity=30:30:10 or capacity=30:40:10",
+    );
+    expect(error("capacity=0.1:0.35:0.1")).toContain("capacity=0.1:0.3:0.1 or capacity=0.1:0.4:0.1");
   });
 });
 
