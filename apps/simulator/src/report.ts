@@ -65,7 +65,8 @@ export function shareOfOptimumPct(r: PolicyResult, optimum: OptimumSummary): num
 
 /**
  * One line a planner can quote, e.g. "evgrid: 97.1 % of the optimum, 0 min over capacity or limit,
- * p95 wait 3 min".
+ * p95 wait 3 min"; cars that found every EVSE busy and left are counted at the end when there are any
+ * ("79 of 105 cars left, no free EVSE"): the energy shares alone would hide that most got nothing.
  */
 export function verdictLine(r: PolicyResult, optimum: OptimumSummary): string {
   const share = shareOfOptimumPct(r, optimum);
@@ -80,7 +81,8 @@ export function verdictLine(r: PolicyResult, optimum: OptimumSummary): string {
       ? "0 min over capacity or limit"
       : `${int(overCapacity)} site-min over capacity, ${int(overLimit)} over the limit` +
         (r.overCapacityKwh > 0 ? ` (${int(r.overCapacityKwh)} kWh drawn over capacity, on paper only)` : "");
-  return `${r.policy.id}: ${energy}, ${over}, p95 wait ${short(r.waitP95Min)} min`;
+  const noEvse = r.noEvse > 0 ? `, ${int(r.noEvse)} of ${int(r.vehicles)} cars left, no free EVSE` : "";
+  return `${r.policy.id}: ${energy}, ${over}, p95 wait ${short(r.waitP95Min)} min${noEvse}`;
 }
 
 export function buildReport(input: ReportInput): SimulationReport {
@@ -118,6 +120,7 @@ export const SUMMARY_HEADER = [
   "of the optimum",
   "unmet energy",
   "refused",
+  "no free EVSE",
   "waited",
   "wait p50/p95 min",
   "peak utilization",
@@ -140,6 +143,7 @@ export function summaryRows(report: SimulationReport, results: readonly PolicyRe
       share === null ? "not computed" : `${f1(share)} %`,
       `${f1(r.unmetPct)} %`,
       `${r.refused}`,
+      `${r.noEvse}`,
       `${r.waited}`,
       `${f1(r.waitP50Min)} / ${f1(r.waitP95Min)}`,
       `${(worst.peakUtilization * 100).toFixed(0)} %`,
