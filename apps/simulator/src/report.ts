@@ -13,7 +13,8 @@ export type OptimumInput = OptimumResult | { reason: string };
 
 export type OptimumSummary =
   | ({ computed: true } & Omit<OptimumResult, "solveMs">)
-  | { computed: false; reason: string };
+  /** `status`: the solver's, when it answered without proving an optimum. */
+  | { computed: false; reason: string; status?: string };
 
 export interface ReportInput {
   scenario: Scenario;
@@ -39,9 +40,20 @@ export interface SimulationReport {
 
 const NO_OPTIMUM = "no optimum was given to the report";
 
+/**
+ * The optimum the report measures against, or why there is none. Only a proved one counts: the solver's
+ * Optimal, or the bound a greedy schedule reached (no solver needed, `provedBy: "bound"`). A solver stopped
+ * by its time limit, or in any other state, gives a number that is no optimum: no share is taken of it.
+ */
 export function optimumSummary(optimum: OptimumInput | undefined): OptimumSummary {
   if (!optimum) return { computed: false, reason: NO_OPTIMUM };
   if ("reason" in optimum) return { computed: false, reason: optimum.reason };
+  if (optimum.status !== "Optimal" && optimum.provedBy !== "bound")
+    return {
+      computed: false,
+      reason: `the solver stopped at ${optimum.status}, not Optimal, so no optimum was proved`,
+      status: optimum.status,
+    };
   // The solve time varies from run to run: it belongs to timing.json, not to the report's numbers.
   const { solveMs: _t, ...rest } = optimum;
   return { computed: true, ...rest };
