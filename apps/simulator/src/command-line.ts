@@ -47,7 +47,8 @@ Scenario format (every field checked; an error names the field):
                                      kWhDelivered (other columns ignored; path relative to the scenario)
                                      optional: stationID (overlaps refused), maxKw or maxPowerKw (kW)
   maxCsvMb: 2048                     a larger sessionsCsv is refused before it is read
-  maxDwellH: 168                     a CSV session parked longer is refused (its line named)
+  maxDwellH: 168                     a CSV session parked longer is refused (its line named); dwellH.max
+                                     may not exceed it either
   vehicles: [{ name, share, maxKw, minKw }]   the mix (default: AC 7.4 / 11 / 22 kW, DC 100 kW)
   energyKwh: { mean, sd, min, max }  energy wanted        dwellH: { mean, sd, min, max }  time parked
   priorities: { fleet: 0.1, emergency: 0.01 }   shares of arrivals above standard

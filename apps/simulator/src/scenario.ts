@@ -80,7 +80,10 @@ export const scenarioSchema = z
      * each), the issue's largest replay, and reads in well under a minute; beyond that it is a mistake or an attack.
      */
     maxCsvMb: z.number().positive().max(1_000_000).default(2048),
-    /** A CSV session parked longer is bad data (7 days, as the API's bound on `departAt`). */
+    /**
+     * A CSV session parked longer is bad data (7 days, as the API's bound on `departAt`); the generated
+     * arrivals' `dwellH.max` is held to it too.
+     */
     maxDwellH: z
       .number()
       .positive()
@@ -135,6 +138,13 @@ export const scenarioSchema = z
           message: "minKw must not exceed maxKw",
         });
     }
+    // Generated cars park no longer than a CSV's may (a dwell of 1e9 h was a day of 114,000 years).
+    if (s.arrivals && s.dwellH.max > s.maxDwellH)
+      ctx.addIssue({
+        code: "custom",
+        path: ["dwellH", "max"],
+        message: `at most maxDwellH (${s.maxDwellH} h), as for a CSV session: got ${s.dwellH.max}`,
+      });
     const peakShare = (s.arrivals?.peaks ?? []).reduce((sum, p) => sum + p.share, 0);
     if (peakShare > 1 + 1e-9)
       ctx.addIssue({

@@ -106,4 +106,21 @@ describe("simulate", () => {
       }),
     ).toThrow(ScenarioError);
   });
+
+  test("generated cars park no longer than a CSV's may: dwellH.max is held to maxDwellH", () => {
+    const day = (over: Record<string, unknown>) =>
+      parseScenario({
+        name: "x",
+        substations: [{ id: "a", capacityKw: 50 }],
+        arrivals: { perDay: 10 },
+        ...over,
+      });
+    // 114,000 years parked: refused, naming the field and the bound.
+    expect(() => day({ dwellH: { mean: 1e9, sd: 1, max: 1e9 } })).toThrow(
+      /dwellH\.max: at most maxDwellH \(168 h\)/,
+    );
+    expect(() => day({ dwellH: { mean: 100, sd: 1, max: 169 } })).toThrow(/dwellH\.max/);
+    expect(day({ dwellH: { mean: 100, sd: 1, max: 168 } }).dwellH.max).toBe(168);
+    expect(day({ maxDwellH: 1000, dwellH: { mean: 500, sd: 1, max: 1000 } }).dwellH.max).toBe(1000);
+  });
 });
