@@ -2,7 +2,6 @@
  * `bun run simulate`'s flags: read and checked here, so that a wrong one is exit 2 naming it (kit's
  * `parseCommandLine`), before any day is replayed.
  */
-import { numberFlag } from "@evgrid/kit/cli";
 import { z } from "zod";
 import { POLICIES, type Policy, policyById } from "./engine.ts";
 import { DEFAULT_OPTIMUM_MAX_SESSIONS } from "./optimum-gate.ts";
@@ -34,6 +33,7 @@ Options:
                             ${DEFAULT_OPTIMUM_MAX_SESSIONS}; 0 skips it); past it the report says "not computed" and why
   --json                    print the report's JSON instead of the table
   -h, --help                this help
+Each flag at most once: a second --policy or --sweep is refused, not taken instead of the first.
 
 Scenario format (every field checked; an error names the field):
   name: text                         seed: integer (same seed, same day)
@@ -74,26 +74,47 @@ export function selectPolicies(text: string | undefined): Policy[] | { error: st
   return [...new Set(ids)].map((id) => policyById(id) as Policy);
 }
 
+// Every value flag is read as a list, so that one given twice is refused rather than the last one taken
+// silently (a second --policy or --sweep is more likely a mistake than a change of mind).
 export const FLAGS = {
-  scenario: { type: "string" },
-  out: { type: "string" },
-  policy: { type: "string" },
-  sweep: { type: "string" },
-  "sweep-max-points": { type: "string" },
-  "optimum-max-sessions": { type: "string" },
+  scenario: { type: "string", multiple: true },
+  out: { type: "string", multiple: true },
+  policy: { type: "string", multiple: true },
+  sweep: { type: "string", multiple: true },
+  "sweep-max-points": { type: "string", multiple: true },
+  "optimum-max-sessions": { type: "string", multiple: true },
   json: { type: "boolean" },
 } as const;
 
+/** A value flag given at most once: its value. */
+const once = z
+  .array(z.string())
+  .max(1, "given more than once: give it once")
+  .transform((values) => values[0] as string);
+
+/** A whole-number flag given once, at least `min`; not empty (`z.coerce` would take "" for 0). */
+const integerOnce = (min: number) =>
+  once.transform((text, ctx) => {
+    const n = text.trim() === "" ? Number.NaN : Number(text);
+    if (Number.isInteger(n) && n >= min) return n;
+    const empty = text.trim() === "" ? ", not empty" : "";
+    ctx.addIssue({
+      code: "custom",
+      message: `must be an integer >= ${min}${empty} (got ${JSON.stringify(text)})`,
+    });
+    return z.NEVER;
+  });
+
 export const flagSchema = z
   .object({
-    scenario: z.string().min(1).default(SHIPPED_SCENARIO),
-    out: z.string().min(1).default("simulation"),
-    policy: z.string().optional(),
-    sweep: z.string().optional(),
-    "sweep-max-points": numberFlag(1, { integer: true })
+    scenario: once.pipe(z.string().min(1)).default(SHIPPED_SCENARIO),
+    out: once.pipe(z.string().min(1)).default("simulation"),
+    policy: once.optional(),
+    sweep: once.optional(),
+    "sweep-max-points": integerOnce(1)
       .refine((n) => n <= MAX_SWEEP_POINTS, `must be at most ${MAX_SWEEP_POINTS}`)
       .default(DEFAULT_SWEEP_MAX_POINTS),
-    "optimum-max-sessions": numberFlag(0, { integer: true }).default(DEFAULT_OPTIMUM_MAX_SESSIONS),
+    "optimum-max-sessions": integerOnce(0).default(DEFAULT_OPTIMUM_MAX_SESSIONS),
     json: z.boolean().default(false),
   })
   .transform((f, ctx) => {

@@ -43,3 +43,33 @@ describe("--sweep", () => {
     expect(r.code).toBe(2);
   });
 });
+
+describe("a flag given twice, or a number given empty", () => {
+  test.each([
+    ["--policy", "evgrid", "edf"],
+    ["--sweep", "capacity=30:40:10", "capacity=50:60:10"],
+    ["--scenario", "x.yaml", "y.yaml"],
+  ])("%s twice: exit 2 naming it, not the last one silently", async (flag, first, second) => {
+    const r = await run(flag, first, flag, second, "--optimum-max-sessions", "0");
+    expect(r.stderr).toContain(`${flag}: given more than once`);
+    expect(r.code).toBe(2);
+  });
+
+  test("--out twice", async () => {
+    const { dir, scenario } = acnDir();
+    const r = await runMain(["--scenario", scenario, "--out", join(dir, "a"), "--out", join(dir, "b")]);
+    expect(r.stderr).toContain("--out: given more than once");
+    expect(r.code).toBe(2);
+  });
+
+  test.each(["--optimum-max-sessions", "--sweep-max-points"])(
+    '%s "": exit 2, not taken as 0',
+    async (flag) => {
+      const r = await run(flag, "");
+      expect(r.stderr).toContain(
+        `${flag}: must be an integer >= ${flag === "--sweep-max-points" ? 1 : 0}, not empty`,
+      );
+      expect(r.code).toBe(2);
+    },
+  );
+});
