@@ -2,35 +2,14 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { removeScratchDirs, scratchDir } from "@evgrid/testing/temp";
-import { parseScenario, readSessionsCsv } from "../src/index.ts";
+import { readSessionsCsv } from "../src/index.ts";
+import { HEADER, ok1, ok2, read, row, scenarioFor } from "./csv-fixtures.ts";
 
 // The CSV files, reports and scenarios written here go with the run.
 afterAll(removeScratchDirs);
 
 // The 800,000-row file: about 4 s of CPU, several times that on a busy shared machine.
 setDefaultTimeout(60_000);
-
-const HEADER = "sessionID,stationID,connectionTime,disconnectTime,kWhDelivered";
-const row = (id: string, station: string, from: string, to: string, kwh: string | number) =>
-  `${id},${station},"${from}","${to}",${kwh}`;
-const ok1 = row("a", "CA-1", "Tue, 10 Mar 2026 07:00:00 GMT", "Tue, 10 Mar 2026 09:00:00 GMT", 10);
-const ok2 = row("b", "CA-2", "Tue, 10 Mar 2026 08:00:00 GMT", "Tue, 10 Mar 2026 12:00:00 GMT", 20);
-
-const scenarioFor = (over: Record<string, unknown> = {}) =>
-  parseScenario({
-    name: "csv",
-    substations: [{ id: "a", capacityKw: 50 }],
-    sessionsCsv: "sessions.csv",
-    vehicles: [{ name: "AC 11", share: 1, maxKw: 11, minKw: 4.2 }],
-    ...over,
-  });
-
-/** Writes the lines as `sessions.csv` in a fresh directory and reads them. */
-function read(lines: string[], over: Record<string, unknown> = {}) {
-  const dir = scratchDir("evgrid-csv-");
-  writeFileSync(join(dir, "sessions.csv"), `${lines.join("\n")}\n`);
-  return readSessionsCsv(scenarioFor(over), dir);
-}
 
 describe("sessions CSV: every problem names the file, the line and the field", () => {
   test("a missing required column is named, not 'expected string, received undefined'", () => {
