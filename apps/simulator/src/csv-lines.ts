@@ -1,7 +1,10 @@
 /**
  * A CSV file as records, read in chunks so memory holds one chunk and the rows kept, never the whole file:
- * csv-parse's synchronous parser is fed one batch of whole records at a time. A batch ends at the last
- * newline outside quotes (a newline inside a quoted field belongs to its record; `""` keeps the parity).
+ * csv-parse's synchronous parser is fed one batch of whole records at a time. A batch ends at the last line
+ * ending outside quotes (a line ending inside a quoted field belongs to its record; `""` keeps the parity).
+ * Every line ending is one: CRLF, LF and a lone CR, mixed in one file too (an export appended to by another
+ * tool). Each batch has them made LF before csv-parse sees it, so it never guesses the delimiter from a
+ * batch's first line (a CRLF header then read LF rows as one record); a quoted field's line endings read as LF.
  * Synchronous on purpose: `runAll` and the engine stay synchronous, and a replay reads one file anyway.
  */
 import { closeSync, openSync, readSync } from "node:fs";
@@ -26,34 +29,58 @@ export class CsvReadError extends Error {
   }
 }
 
-const NEWLINE = 0x0a;
+const LF = 0x0a;
+const CR = 0x0d;
 const QUOTE = 0x22;
 
-/** Where the last whole record of `buf` ends (-1 if none), and how many lines lie before that point. */
-function lastRecordEnd(buf: Buffer): { end: number; lines: number } {
+/**
+ * Where the last whole record of `buf` ends (-1 if none), and how many lines lie before that point. A CR
+ * ending `buf` is left for the next chunk (its LF may start it) unless `buf` is the end of the file.
+ */
+function lastRecordEnd(buf: Buffer, atEof: boolean): { end: number; lines: number } {
   let inQuotes = false;
   let end = -1;
   let lines = 0;
-  let newlines = 0;
+  let breaks = 0;
   for (let i = 0; i < buf.length; i++) {
     const b = buf[i];
     if (b === QUOTE) inQuotes = !inQuotes;
-    else if (b === NEWLINE) {
-      newlines++;
+    else if (b === LF || b === CR) {
+      if (b === CR) {
+        if (i + 1 < buf.length) {
+          if (buf[i + 1] === LF) continue;
+        } else if (!atEof) break;
+      }
+      breaks++;
       if (!inQuotes) {
         end = i + 1;
-        lines = newlines;
+        lines = breaks;
       }
     }
   }
   return { end, lines };
 }
 
+/** `buf` with every CRLF and lone CR made LF (`buf` itself if it has no CR). */
+function withLf(buf: Buffer): Buffer {
+  if (buf.indexOf(CR) < 0) return buf;
+  const out = Buffer.allocUnsafe(buf.length);
+  let n = 0;
+  for (let i = 0; i < buf.length; i++) {
+    const b = buf[i] as number;
+    if (b !== CR) out[n++] = b;
+    else if (buf[i + 1] !== LF) out[n++] = LF;
+  }
+  return out.subarray(0, n);
+}
+
 function parseBatch(batch: Buffer, lineBase: number, first: boolean): CsvRecord[] {
   try {
-    const rows = parse(batch, {
+    const rows = parse(withLf(batch), {
       bom: first,
+      record_delimiter: "\n",
       info: true,
+      // Rows of any length come through: the reader names what a short row lacks and refuses a long one.
       relax_column_count: true,
       skip_empty_lines: true,
       trim: true,
@@ -80,7 +107,7 @@ export function* csvRecords(path: string): Generator<CsvRecord> {
       const n = readSync(fd, chunk, 0, CHUNK_BYTES, null);
       if (n === 0) break;
       const buf = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, n)]) : chunk.subarray(0, n);
-      const { end, lines } = lastRecordEnd(buf);
+      const { end, lines } = lastRecordEnd(buf, false);
       if (end < 0) {
         if (buf.length > MAX_RECORD_BYTES)
           throw new CsvReadError("a record longer than 1 MiB (an unterminated quote?)", lineBase + 1);

@@ -34,6 +34,8 @@ interface Columns {
   kWhDelivered: number;
   stationID: number;
   maxKw: number;
+  /** The header's. */
+  count: number;
 }
 
 function columnsOf(header: string[], path: string): Columns {
@@ -50,6 +52,7 @@ function columnsOf(header: string[], path: string): Columns {
     kWhDelivered: at("kWhDelivered"),
     stationID: at("stationID"),
     maxKw: at("maxKw") >= 0 ? at("maxKw") : at("maxPowerKw"),
+    count: header.length,
   };
 }
 
@@ -61,6 +64,9 @@ function rowOf(
   maxDwellH: number,
   fail: (m: string) => never,
 ): Row {
+  // A short row is named by the field it lacks; a long one would have its fields out of place or lost.
+  if (fields.length > c.count)
+    fail(`${fields.length} fields, the header has ${c.count} (a comma in a field unquoted?)`);
   const date = (name: "connectionTime" | "disconnectTime") => {
     const text = fields[c[name]];
     if (text === undefined || text === "") fail(`${name} is missing`);
