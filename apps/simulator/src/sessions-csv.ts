@@ -4,7 +4,8 @@
  * exits 2 on.
  *
  * Columns honoured (others, e.g. ACN's `sessionID`, `siteID`, `doneChargingTime`, `userInputs`, are ignored):
- * - `connectionTime`, `disconnectTime` (required): any date `Date.parse` reads (ACN's RFC 1123 or ISO 8601);
+ * - `connectionTime`, `disconnectTime` (required): ISO 8601 (UTC unless it names a zone) or ACN's RFC 1123
+ *   (`Wed, 25 Apr 2018 11:08:04 GMT`, its zone required), see csv-values.ts;
  * - `kWhDelivered` (required): what the car received is what it wants in the replay;
  * - `stationID` (optional): the EVSE it was plugged into; two sessions overlapping on one station are refused;
  * - `maxKw` or `maxPowerKw` (optional): the car's maximum power, kW, instead of the drawn vehicle kind's
@@ -14,6 +15,7 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Arrival, byArrival, generateArrivals, Random, vehicleAt } from "./arrivals.ts";
 import { CsvReadError, csvRecords } from "./csv-lines.ts";
+import { parseTime, TIME_FORMATS } from "./csv-values.ts";
 import { MAX_VEHICLE_KW, type Scenario, ScenarioError } from "./scenario.ts";
 
 const DAY_MIN = 24 * 60;
@@ -70,8 +72,8 @@ function rowOf(
   const date = (name: "connectionTime" | "disconnectTime") => {
     const text = fields[c[name]];
     if (text === undefined || text === "") fail(`${name} is missing`);
-    const ms = Date.parse(text);
-    if (Number.isNaN(ms)) fail(`${name} is not a date: "${text.slice(0, 40)}"`);
+    const ms = parseTime(text);
+    if (ms === undefined) fail(`${name} is not a date: "${text.slice(0, 40)}" (${TIME_FORMATS})`);
     return ms;
   };
   const startMs = date("connectionTime");
