@@ -51,3 +51,13 @@ export function parseTime(text: string): number | undefined {
   const groups = (ISO.exec(text) ?? RFC.exec(text))?.groups;
   return groups ? instant(groups) : undefined;
 }
+
+// 12, 12.5, .5, +7, 1.5e1: not 0x1A, 0b11, Infinity or 1,5 (`Number` reads the first three).
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** A decimal number, or undefined if the text is not one (or is too large to be finite). */
+export function parseDecimal(text: string): number | undefined {
+  if (!DECIMAL.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isFinite(n) ? n : undefined;
+}

@@ -6,16 +6,18 @@
  * Columns honoured (others, e.g. ACN's `sessionID`, `siteID`, `doneChargingTime`, `userInputs`, are ignored):
  * - `connectionTime`, `disconnectTime` (required): ISO 8601 (UTC unless it names a zone) or ACN's RFC 1123
  *   (`Wed, 25 Apr 2018 11:08:04 GMT`, its zone required), see csv-values.ts;
- * - `kWhDelivered` (required): what the car received is what it wants in the replay;
+ * - `kWhDelivered` (required): what the car received is what it wants in the replay, a decimal number in
+ *   (0, MAX_ENERGY_KWH] (the API's bound on a session's energy);
  * - `stationID` (optional): the EVSE it was plugged into; two sessions overlapping on one station are refused;
  * - `maxKw` or `maxPowerKw` (optional): the car's maximum power, kW, instead of the drawn vehicle kind's
  *   (ACN's exports have no such column; its `userInputs` carry energy and departure requests, not power).
  */
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
+import { MAX_ENERGY_KWH } from "@evgrid/contract";
 import { type Arrival, byArrival, generateArrivals, Random, vehicleAt } from "./arrivals.ts";
 import { CsvReadError, csvRecords } from "./csv-lines.ts";
-import { parseTime, TIME_FORMATS } from "./csv-values.ts";
+import { parseDecimal, parseTime, TIME_FORMATS } from "./csv-values.ts";
 import { MAX_VEHICLE_KW, type Scenario, ScenarioError } from "./scenario.ts";
 
 const DAY_MIN = 24 * 60;
@@ -86,14 +88,19 @@ function rowOf(
     );
   const kwhText = fields[c.kWhDelivered];
   if (kwhText === undefined || kwhText === "") fail("kWhDelivered is missing");
-  const kwh = Number(kwhText);
-  if (!Number.isFinite(kwh)) fail(`kWhDelivered is not a number: "${kwhText.slice(0, 40)}"`);
+  const kwh = parseDecimal(kwhText);
+  if (kwh === undefined)
+    fail(`kWhDelivered is not a number: "${kwhText.slice(0, 40)}" (decimal, such as 12.5)`);
   if (kwh <= 0) fail("kWhDelivered must be positive");
+  if (kwh > MAX_ENERGY_KWH)
+    fail(
+      `kWhDelivered must be at most ${MAX_ENERGY_KWH} kWh: "${kwhText.slice(0, 40)}" (the API's bound on a session)`,
+    );
   let maxKw: number | undefined;
   const maxText = c.maxKw >= 0 ? fields[c.maxKw] : undefined;
   if (maxText !== undefined && maxText !== "") {
-    maxKw = Number(maxText);
-    if (!Number.isFinite(maxKw) || maxKw <= 0 || maxKw > MAX_VEHICLE_KW)
+    maxKw = parseDecimal(maxText);
+    if (maxKw === undefined || maxKw <= 0 || maxKw > MAX_VEHICLE_KW)
       fail(`maxKw must be a number in (0, ${MAX_VEHICLE_KW}] kW: "${maxText.slice(0, 40)}"`);
   }
   const station = c.stationID >= 0 ? fields[c.stationID] : undefined;

@@ -82,3 +82,32 @@ describe("sessions CSV: a time is ISO 8601 (UTC unless it says otherwise) or RFC
     expect(newYork).toEqual(utc);
   });
 });
+
+describe("sessions CSV: numbers are decimal, and a session's energy is at most the API's 1000 kWh", () => {
+  const SEVEN = "Tue, 10 Mar 2026 07:00:00 GMT";
+  const withKwh = (kwh: string) => row("x", "CA-9", SEVEN, NINE, kwh);
+
+  test.each([
+    ["12.5", 12.5],
+    ["+7", 7],
+    [".5", 0.5],
+    ["1.5e1", 15],
+    ["1000", 1000],
+  ])("kWhDelivered %s is %d kWh", (kwh, want) => {
+    expect(read([HEADER, withKwh(kwh)])[0]?.wantKwh).toBe(want);
+  });
+
+  test.each([
+    ["0x1A", /line 3: kWhDelivered is not a number: "0x1A"/],
+    ["0b11", /line 3: kWhDelivered is not a number: "0b11"/],
+    ["Infinity", /line 3: kWhDelivered is not a number: "Infinity"/],
+    ["1e308", /line 3: kWhDelivered must be at most 1000 kWh: "1e308"/],
+    ["1000.5", /line 3: kWhDelivered must be at most 1000 kWh: "1000.5"/],
+  ])("kWhDelivered %s is refused, naming the line", (kwh, message) => {
+    expect(() => read([HEADER, ok1, withKwh(kwh), ok2])).toThrow(message);
+  });
+
+  test("a maxKw in hexadecimal is refused too", () => {
+    expect(() => read([`${HEADER},maxKw`, `${ok1},0x10`])).toThrow(/line 2: maxKw must be a number/);
+  });
+});

@@ -155,6 +155,12 @@ describe("bun run simulate on a bad CSV", () => {
       /line 2: the session lasts .* days/,
     ],
     [
+      "an energy of 1e308 kWh (was Infinity and NaN % in the report)",
+      `${HEADER}\n${row("x", "A", "Tue, 10 Mar 2026 07:00:00 GMT", "Tue, 10 Mar 2026 09:00:00 GMT", "1e308")}\n`,
+      {},
+      /line 2: kWhDelivered must be at most 1000 kWh/,
+    ],
+    [
       "a file over the limit",
       `${HEADER}\n${ok1}\n`,
       { maxCsvMb: 0.00001 },
