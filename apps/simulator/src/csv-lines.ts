@@ -74,9 +74,40 @@ function withLf(buf: Buffer): Buffer {
   return out.subarray(0, n);
 }
 
+const SPACE = 0x20;
+const TAB = 0x09;
+
+/**
+ * The line (1-based, in `text`, whose line ends are LF) on which record number `index` (0-based) begins:
+ * records end at a line end outside quotes, and lines of blanks are skipped, as csv-parse does with
+ * `skip_empty_lines` and `trim`. The records before it parsed, so their quotes pair as csv-parse paired them.
+ */
+function recordStart(text: Buffer, index: number): number {
+  let line = 1;
+  let records = 0;
+  let inRecord = false;
+  let inQuotes = false;
+  for (let i = 0; i < text.length; i++) {
+    const b = text[i];
+    if (b === LF) {
+      line++;
+      if (inRecord && !inQuotes) {
+        records++;
+        inRecord = false;
+      }
+    } else if (inRecord || (b !== SPACE && b !== TAB)) {
+      if (!inRecord && records === index) return line;
+      inRecord = true;
+      if (b === QUOTE) inQuotes = !inQuotes;
+    }
+  }
+  return line;
+}
+
 function parseBatch(batch: Buffer, lineBase: number, first: boolean): CsvRecord[] {
+  const text = withLf(batch);
   try {
-    const rows = parse(withLf(batch), {
+    const rows = parse(text, {
       bom: first,
       record_delimiter: "\n",
       info: true,
@@ -88,8 +119,13 @@ function parseBatch(batch: Buffer, lineBase: number, first: boolean): CsvRecord[
     return rows.map((r) => ({ fields: r.record, line: lineBase + r.info.lines }));
   } catch (err) {
     if (err instanceof CsvError) {
-      const line = lineBase + Number((err as unknown as { lines?: number }).lines ?? 1);
-      throw new CsvReadError(`malformed CSV (${err.code})`, line);
+      // csv-parse names the line it stopped on (an unclosed quote: the next quote, or the end of the file);
+      // the user is shown the line where that record, and so the quote, began.
+      const { lines, records } = err as unknown as { lines?: number; records?: number };
+      const line = lineBase + recordStart(text, records ?? 0);
+      const stopped = lineBase + (lines ?? 1);
+      const where = stopped > line ? `; the parser stopped on line ${stopped}` : "";
+      throw new CsvReadError(`malformed CSV (${err.code}${where})`, line);
     }
     throw err;
   }

@@ -42,12 +42,12 @@ interface Columns {
   count: number;
 }
 
-function columnsOf(header: string[], path: string): Columns {
+function columnsOf(header: string[], line: number, path: string): Columns {
   const at = (name: string) => header.indexOf(name);
   for (const name of REQUIRED) {
     if (at(name) < 0)
       throw new ScenarioError(
-        `${path} line 1: no column "${name}" (required: ${REQUIRED.join(", ")}; the header has: ${header.join(", ")})`,
+        `${path} line ${line}: no column "${name}" (required: ${REQUIRED.join(", ")}; the header has: ${header.join(", ")})`,
       );
   }
   return {
@@ -150,7 +150,7 @@ export function readSessionsCsv(s: Scenario, dir: string): Arrival[] {
   try {
     for (const { fields, line } of csvRecords(path)) {
       if (!columns) {
-        columns = columnsOf(fields, path);
+        columns = columnsOf(fields, line, path);
         continue;
       }
       const fail = (m: string): never => {

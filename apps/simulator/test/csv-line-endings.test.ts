@@ -73,3 +73,27 @@ describe("sessions CSV: every line ending reads every row, and the lines are cou
     );
   });
 });
+
+describe("sessions CSV: a malformed record is named at the line it begins on", () => {
+  const unclosed = 'x,CA-9,"Tue, 10 Mar 2026 07:00:00 GMT,5';
+
+  test.each([
+    ["before another row", [HEADER, ok1, unclosed, ok2], /line 3: malformed CSV \(CSV_INVALID_CLOSING_QUOTE/],
+    [
+      "after a blank line",
+      [HEADER, ok1, "", unclosed, ok2],
+      /line 4: malformed CSV \(CSV_INVALID_CLOSING_QUOTE/,
+    ],
+    [
+      "to the end of the file",
+      [HEADER, ok1, unclosed, "y,CA-8,2026-03-10T07:00:00Z,2026-03-10T08:00:00Z,5"],
+      /line 3: malformed CSV \(CSV_QUOTE_NOT_CLOSED/,
+    ],
+  ])("a quote never closed, %s", (_, lines, message) => {
+    expect(() => readText(`${lines.join("\n")}\n`)).toThrow(message);
+  });
+
+  test("a header after blank lines is named at its own line", () => {
+    expect(() => readText("\n\nconnectionTime,kWhDelivered\n")).toThrow(/line 3: no column "disconnectTime"/);
+  });
+});

@@ -37,8 +37,8 @@ describe("sessions CSV: every problem names the file, the line and the field", (
       /line 3: disconnectTime must be after connectionTime/,
     ],
     ['x,CA-9,"Tue, 10 Mar 2026 07:00:00 GMT"', /line 3: disconnectTime is missing/],
-    // An unterminated quote runs on into the next line, where the parser notices it.
-    ['x,CA-9,"Tue, 10 Mar 2026 07:00:00 GMT,5', /line 4: malformed CSV \(CSV_INVALID_CLOSING_QUOTE\)/],
+    // An unterminated quote runs on into the next line, where the parser notices it: named where it began.
+    ['x,CA-9,"Tue, 10 Mar 2026 07:00:00 GMT,5', /line 3: malformed CSV \(CSV_INVALID_CLOSING_QUOTE/],
   ])("a bad row names its line and field: %s", (bad, message) => {
     expect(() => read([HEADER, ok1, bad, ok2])).toThrow(message);
   });
