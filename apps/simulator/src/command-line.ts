@@ -45,7 +45,8 @@ Scenario format (every field checked; an error names the field):
                                      (the rest arrive evenly over the day)
   sessionsCsv: sessions.csv          ...or real sessions, ACN-Data layout: connectionTime, disconnectTime,
                                      kWhDelivered (other columns ignored; path relative to the scenario)
-                                     optional: stationID (overlaps refused), maxKw or maxPowerKw (kW)
+                                     optional: stationID (overlaps refused), maxKw or maxPowerKw (kW;
+                                     an empty cell: drawn from the mix)
                                      times: ISO 8601 (2026-03-10T07:00:00Z; UTC if no zone) or RFC 1123
                                      (Tue, 10 Mar 2026 07:00:00 GMT)
   maxCsvMb: 2048                     a larger sessionsCsv is refused before it is read

@@ -9,8 +9,9 @@
  * - `kWhDelivered` (required): what the car received is what it wants in the replay, a decimal number in
  *   (0, MAX_ENERGY_KWH] (the API's bound on a session's energy);
  * - `stationID` (optional): the EVSE it was plugged into; two sessions overlapping on one station are refused;
- * - `maxKw` or `maxPowerKw` (optional): the car's maximum power, kW, instead of the drawn vehicle kind's
- *   (ACN's exports have no such column; its `userInputs` carry energy and departure requests, not power).
+ * - `maxKw` or `maxPowerKw` (optional): the car's maximum power, kW, instead of the drawn vehicle kind's; an
+ *   empty cell is unknown, that car's kind drawn as without the column (ACN's exports have no such column;
+ *   its `userInputs` carry energy and departure requests, not power).
  */
 import { statSync } from "node:fs";
 import { resolve } from "node:path";

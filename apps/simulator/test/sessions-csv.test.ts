@@ -62,7 +62,7 @@ describe("sessions CSV: every problem names the file, the line and the field", (
     expect(read([HEADER, ok1, ok2, next])).toHaveLength(3);
   });
 
-  test("stationID and a maxKw (or maxPowerKw) column reach the arrivals; without them the mix is drawn", () => {
+  test("stationID and a maxKw (or maxPowerKw) column reach the arrivals; without them, or in an empty cell, the mix is drawn", () => {
     const arrivals = read([`${HEADER},maxPowerKw`, `${ok1},3.3`, `${ok2},`]);
     expect(arrivals.map((a) => [a.stationId, a.maxKw, a.minKw])).toEqual([
       ["CA-1", 3.3, 3.3],
