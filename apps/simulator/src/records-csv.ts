@@ -9,9 +9,14 @@ import type { SessionRecord } from "./records.ts";
 export const SESSIONS_CSV_HEADER =
   "policy,id,site,station,arrival_min,departure_min,asked_kwh,delivered_kwh,waited_min,outcome";
 
-/** RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. */
-const field = (s: string | null) => {
-  if (s === null) return "";
+/**
+ * RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. Text a spreadsheet would
+ * run as a formula (its first character =, +, -, @, a tab or a carriage return: a station id from someone
+ * else's export) starts with a quote mark, so it opens as text.
+ */
+const field = (text: string | null) => {
+  if (text === null) return "";
+  const s = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 

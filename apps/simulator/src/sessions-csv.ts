@@ -144,7 +144,7 @@ export function readSessionsCsv(s: Scenario, dir: string): Arrival[] {
   }
   if (bytes > s.maxCsvMb * 1024 * 1024)
     throw new ScenarioError(
-      `${path} is ${(bytes / 1024 / 1024).toFixed(0)} MB, over the limit of ${s.maxCsvMb} MB (maxCsvMb in the scenario)`,
+      `${path} is ${bytes.toLocaleString("en-US")} bytes, over the limit of ${s.maxCsvMb} MB (${Math.floor(s.maxCsvMb * 1024 * 1024).toLocaleString("en-US")} bytes; maxCsvMb in the scenario)`,
     );
   const rows: Row[] = [];
   let columns: Columns | undefined;

@@ -203,6 +203,16 @@ describe("sessions.csv", () => {
         outcome: "charged",
       }),
     ).toBe('evgrid,7,site-1,"bay ""3"", west",480.12,600.00,12.346,10.000,1.20,charged');
+    // A station id a spreadsheet would run as a formula (=, +, -, @) is written as text.
+    const formula = { id: 8, siteId: "site-1", stationId: "=HYPERLINK(1)", arriveMin: 0, departMin: 1 };
+    const row = sessionCsvRow("evgrid", {
+      ...formula,
+      askedKwh: 1,
+      deliveredKwh: 1,
+      waitedMin: 0,
+      outcome: "charged",
+    });
+    expect(row.split(",")[3]).toBe("'=HYPERLINK(1)");
     const never = records.find(([, r]) => r.outcome === "refused")?.[1];
     if (never) expect(never.deliveredKwh).toBe(0);
   });

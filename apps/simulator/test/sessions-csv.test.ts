@@ -81,7 +81,7 @@ describe("sessions CSV: every problem names the file, the line and the field", (
 
   test("a file over maxCsvMb is refused before it is read, naming the file and the limit", () => {
     expect(() => read([HEADER, ok1, ok2], { maxCsvMb: 0.0001 })).toThrow(
-      /sessions\.csv is 0 MB, over the limit of 0\.0001 MB \(maxCsvMb/,
+      /sessions\.csv is [\d,]+ bytes, over the limit of 0\.0001 MB \(104 bytes; maxCsvMb/,
     );
   });
 
@@ -164,7 +164,7 @@ describe("bun run simulate on a bad CSV", () => {
       "a file over the limit",
       `${HEADER}\n${ok1}\n`,
       { maxCsvMb: 0.00001 },
-      /sessions\.csv is 0 MB, over the limit of 0\.00001 MB/,
+      /sessions\.csv is [\d,]+ bytes, over the limit of 0\.00001 MB/,
     ],
   ])("%s: exit 2, one line naming it, no stack trace", async (_, csv, over, message) => {
     const { code, stderr } = await simulate(csv, over);
