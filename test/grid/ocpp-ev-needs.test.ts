@@ -4,7 +4,8 @@
  * A 1.6 charger's session takes its departure from the booking made through the public API.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { eventually, startGrid, startOcppGateway } from "@evgrid/testing";
+import { join } from "node:path";
+import { eventually, freePort, startGrid, startOcppGateway, tempDir } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
 
@@ -92,6 +93,37 @@ describe("charging needs from the charger", () => {
         departAt: new Date(Date.parse(leaves)).toISOString(),
       }),
     );
+  });
+
+  test("2.0.1: after a gateway restart, a departure sent alone goes with the energy its car asked before", async () => {
+    await using grid = await startGrid({ capacitiesKw: [30] });
+    using dir = tempDir("evgrid-ocpp-needs-restart-");
+    // A gateway on a port of its own with its registry on disk: the next one, on the same port, resumes.
+    const env = { OCPP_PORT: String(freePort()), OCPP_DB_PATH: join(dir.path, "gateway.sqlite") };
+    const first = await startOcppGateway(grid, env);
+    const cp = await first.charger("cp-restart-dc", { protocol: "ocpp2.0.1", maxKw: 22 });
+    try {
+      await cp.startTransaction(1, "ev-restart-dc");
+      await eventually(() => expect(cp.limit(1)).toBeGreaterThan(0));
+      expect(await cp.notifyEVChargingNeeds(1, { energyWh: 15_000, departureTime: inH(8) })).toBe("Accepted");
+      const session = () => grid.operator.findVehicleSession.query({ vehicleId: "ocpp:ev-restart-dc" });
+      await eventually(async () => expect(await session()).toMatchObject({ energyKwh: 15 }));
+      await first.gateway.stop(); // the charger stays, and reconnects to the next gateway
+
+      const resent = cp.nextProfile(1, (w) => w > 0, 15_000);
+      await using _again = await startOcppGateway(grid, env);
+      await resent; // its transaction resumed, bound to the same session
+      const leaves = inH(3);
+      expect(await cp.notifyEVChargingNeeds(1, { departureTime: leaves })).toBe("Accepted");
+      await eventually(async () =>
+        expect(await session()).toMatchObject({
+          energyKwh: 15,
+          departAt: new Date(Date.parse(leaves)).toISOString(),
+        }),
+      );
+    } finally {
+      await cp.close();
+    }
   });
 
   test("2.0.1: a car that can take less than its session's minimum holds no more than it can take", async () => {
