@@ -3,7 +3,7 @@
  * engine hands over each session, in chunks: a million sessions times every policy is never one string.
  */
 import { closeSync, openSync, writeSync } from "node:fs";
-import { writing } from "./output.ts";
+import { cannotWrite, writing } from "./output.ts";
 import type { SessionRecord } from "./records.ts";
 
 export const SESSIONS_CSV_HEADER =
@@ -45,6 +45,7 @@ export class SessionsCsvWriter implements Disposable {
   private chunk: string[] = [];
   private chars = 0;
   private closed = false;
+  private failed = false;
   rows = 0;
 
   constructor(
@@ -52,7 +53,12 @@ export class SessionsCsvWriter implements Disposable {
     private readonly flushChars = FLUSH_CHARS,
   ) {
     this.fd = writing(path, () => openSync(path, "w"));
-    writing(path, () => writeSync(this.fd, `${SESSIONS_CSV_HEADER}\n`));
+    try {
+      this.write(`${SESSIONS_CSV_HEADER}\n`);
+    } catch (err) {
+      closeSync(this.fd);
+      throw err;
+    }
   }
 
   add(policyId: string, record: SessionRecord): void {
@@ -64,10 +70,26 @@ export class SessionsCsvWriter implements Disposable {
   }
 
   private flush(): void {
-    if (this.chunk.length === 0) return;
-    writing(this.path, () => writeSync(this.fd, this.chunk.join("")));
+    if (this.chunk.length === 0 || this.failed) return;
+    const text = this.chunk.join("");
     this.chunk = [];
     this.chars = 0;
+    this.write(text);
+  }
+
+  /** All of `text`: a write may take only part (a disk filling up), the rest goes in the next. */
+  private write(text: string): void {
+    const bytes = Buffer.from(text);
+    try {
+      for (let done = 0; done < bytes.length; ) {
+        const wrote = writing(this.path, () => writeSync(this.fd, bytes, done));
+        if (wrote === 0) throw cannotWrite(this.path, "nothing could be written");
+        done += wrote;
+      }
+    } catch (err) {
+      this.failed = true; // closing only closes the file then: the error is the run's, told once
+      throw err;
+    }
   }
 
   close(): void {

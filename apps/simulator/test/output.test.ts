@@ -6,7 +6,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { removeScratchDirs, scratchDir } from "@evgrid/testing/temp";
-import { acnDir, noStack, runMain } from "./run-main.ts";
+import { acnDir, mainPath, noStack, runMain } from "./run-main.ts";
 
 afterAll(removeScratchDirs);
 // A child bun per test: well under a second alone, more on a busy shared machine.
@@ -106,3 +106,17 @@ function file(dir: string): string {
   writeFileSync(path, "");
   return path;
 }
+
+describe("a write that fails midway", () => {
+  test("a file size limit hit while sessions.csv is written: exit 2 naming it, never a cut file and exit 0", async () => {
+    const { dir, scenario } = acnDir();
+    const out = join(dir, "out");
+    // 16 KiB a file (SIGXFSZ ignored, so a write past it is short, then fails): sessions.csv needs about 40.
+    const command = `trap "" XFSZ; ulimit -f 16; exec bun ${mainPath} --scenario ${scenario} --out ${out} --optimum-max-sessions 0`;
+    const child = Bun.spawn(["bash", "-c", command], { stdout: "ignore", stderr: "pipe" });
+    const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`simulate: cannot write to ${join(out, "sessions.csv")}: file too large`);
+    expect(stderr).not.toMatch(noStack);
+  });
+});

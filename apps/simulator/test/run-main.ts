@@ -3,7 +3,8 @@ import { cpSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { scratchDir } from "@evgrid/testing/temp";
 
-const main = resolve(import.meta.dir, "../src/main.ts");
+/** The command's entry point, for a test that starts it its own way. */
+export const mainPath = resolve(import.meta.dir, "../src/main.ts");
 const scenarios = resolve(import.meta.dir, "../scenarios");
 
 export interface Run {
@@ -14,7 +15,7 @@ export interface Run {
 
 /** Runs main.ts with these arguments; `stdout` a file to send it to (e.g. /dev/full) instead of a pipe. */
 export async function runMain(args: string[], opts: { stdout?: string } = {}): Promise<Run> {
-  const child = Bun.spawn(["bun", main, ...args], {
+  const child = Bun.spawn(["bun", mainPath, ...args], {
     stdout: opts.stdout ? Bun.file(opts.stdout) : "pipe",
     stderr: "pipe",
   });
