@@ -234,10 +234,10 @@ export class WaitQueue {
         waiter.inFlight = false;
         return;
       }
-      // Its vehicle left while the dispatch was under way (the substation refuses a departure gone by).
-      const left =
-        err instanceof GridError && err.code === "BAD_REQUEST" && this.wallNow() >= departureMs(waiter.req);
-      const answer = left ? waitRanOut(waiter.req, waiter.untilMs) : err;
+      // Its vehicle left while the dispatch was under way: the substation refuses the departure, which
+      // passed every check here, as gone by (by its clock, which may run ahead of this one).
+      const left = err instanceof GridError && err.code === "BAD_REQUEST" && err.fieldErrors?.departAt;
+      const answer = left ? waitRanOut(waiter.req, departureMs(waiter.req)) : err;
       this.settle(waiter, () => waiter.reject(waiter.abandoned ? callerGone(waiter.signal) : answer));
     }
   }

@@ -91,20 +91,30 @@ describe("WaitQueue", () => {
     expect(q.length).toBe(0);
   });
 
-  test("a bad request answered before the departure is relayed as it is", async () => {
+  test("a departure refused by a substation whose clock runs ahead is GRID_FULL; any other bad request is relayed as it is", async () => {
+    const departed = new GridError("BAD_REQUEST", "INVALID_INPUT", "departAt is in the past");
+    departed.fieldErrors = { departAt: ["departAt is in the past"] };
     const wrong = new GridError("BAD_REQUEST", "INVALID_INPUT", "maxKw is too large");
-    const q = new WaitQueue({
-      hasRoomFor: () => true,
-      dispatch: async () => {
-        throw wrong;
-      },
-      abandon: () => {},
-      maxWaiting: 10,
-      maxPerOwner: 10,
-      scheduler: manualScheduler(),
-    });
+    wrong.fieldErrors = { maxKw: ["maxKw is too large"] };
+    const refusing = (refusal: GridError, wallNow?: () => number) =>
+      new WaitQueue({
+        hasRoomFor: () => true,
+        dispatch: async () => {
+          throw refusal;
+        },
+        abandon: () => {},
+        maxWaiting: 10,
+        maxPerOwner: 10,
+        scheduler: manualScheduler(),
+        ...(wallNow ? { wallNow } : {}),
+      });
     const departAt = new Date(Date.now() + 60_000).toISOString();
-    expect(await q.wait(req("a", { departAt, energyKwh: 5 })).catch((e: unknown) => e)).toBe(wrong);
+    const wait = (q: WaitQueue) => q.wait(req("a", { departAt, energyKwh: 5 })).catch((e: unknown) => e);
+    // The departure is a minute away here; the substation says it has passed.
+    expect(await wait(refusing(departed))).toMatchObject({ reason: "GRID_FULL", details: { departAt } });
+    expect(await wait(refusing(wrong))).toBe(wrong);
+    // Also once the departure has passed here: an answer about maxKw is not one about the departure.
+    expect(await wait(refusing(wrong, () => Date.now() + 120_000))).toBe(wrong);
   });
 
   test("an optimistic view (the substation was full after all) keeps the waiter's place", async () => {
