@@ -58,8 +58,12 @@ export function appendDurably(path: string, text: string): void {
     closeSync(fd);
   }
   // A new day file's name is on disk too (its directory synced), or a power loss could keep the export's
-  // position past records whose file is gone.
-  if (first) syncDir(dirname(path));
+  // position past records whose file is gone; and the directory's own name, in case it was made by a run
+  // that stopped before it synced it.
+  if (first) {
+    syncDir(dirname(path));
+    syncDir(dirname(dirname(path)));
+  }
 }
 
 /** Appends the records of `recs` to their day files in `dir`, each file synced before this returns. */
