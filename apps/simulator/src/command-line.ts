@@ -25,7 +25,7 @@ Options:
                             sessions are read, refused if a file of the run would be the scenario or its CSV
   --policy <a,b>            run only these policies, by id (default: all)
   --sweep capacity=A:B:STEP every chosen policy again with each site at A, A+STEP, ... B kW (B must be A plus
-                            a whole number of STEPs); a chart of energy delivered against capacity, and its
+                            a whole number of STEPs, A and STEP at least 0.001 kW); a chart of energy delivered against capacity, and its
                             numbers in report.json
   --sweep-max-points <n>    refuse a sweep with more points than this (default: ${DEFAULT_SWEEP_MAX_POINTS}; each point is a day
                             per policy; at most ${MAX_SWEEP_POINTS})

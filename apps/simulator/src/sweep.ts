@@ -35,6 +35,7 @@ const SYNTAX = "expected capacity=START:END:STEP in kW, e.g. capacity=30:150:10"
 const STEP_TOLERANCE = 1e-6;
 
 const kw = (x: number) => String(Number(x.toFixed(6)));
+const MIN_SWEEP_KW = 0.001;
 
 /**
  * Parses `capacity=START:END:STEP` (END included, and reached: START plus a whole number of STEPs, or it is
@@ -60,6 +61,9 @@ export function parseSweep(text: string, maxPoints: number): SweepSpec | { error
   const max = Math.min(maxPoints, MAX_SWEEP_POINTS);
   if (points > max)
     return { error: `${points} points, more than --sweep-max-points ${max}: take a larger STEP` };
+  // Points are kW to the watt's thousandth: a finer START or STEP would give points that round alike.
+  if (s < MIN_SWEEP_KW || d < MIN_SWEEP_KW)
+    return { error: `START and STEP must be at least ${MIN_SWEEP_KW} kW (a watt)` };
   if (Math.abs(steps - Math.round(steps)) > STEP_TOLERANCE) {
     const below = s + (points - 1) * d;
     const above = below + d;

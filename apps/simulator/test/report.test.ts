@@ -257,6 +257,9 @@ describe("--sweep", () => {
     );
     // Counted before any array is made, and never more than the bound, whatever a caller allows.
     expect(error("capacity=1:1000000:0.000000001", 1e15)).toContain("more than --sweep-max-points 1000");
+    // Finer than a watt, points would round alike (or to 0).
+    expect(error("capacity=1:1.00001:0.0000001", 200)).toContain("at least 0.001 kW");
+    expect(error("capacity=0.0000001:0.0000005:0.0000001")).toContain("at least 0.001 kW");
     expect(error("capacity=30:35:10")).toBe(
       "END 35 is not START plus a whole number of STEPs: capacity=30:30:10 or capacity=30:40:10",
     );
