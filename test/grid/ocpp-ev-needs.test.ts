@@ -167,4 +167,32 @@ describe("charging needs from the charger", () => {
       near(8_000)(walkIn.limit(1));
     });
   });
+
+  test("1.6: a booking claimed at another substation's charger keeps its energy and departure there", async () => {
+    // The booking goes to the site with the most headroom (substation-2); the charger is on substation-1.
+    await using grid = await startGrid({ capacitiesKw: [30, 100] });
+    await using ocpp = await startOcppGateway(grid);
+    const departAt = new Date(Date.parse(inH(2))).toISOString();
+    const grant = await grid.client.requestCharge.mutate({
+      vehicleId: "ev-moved",
+      maxKw: 22,
+      energyKwh: 20,
+      departAt,
+    });
+    expect(grant.substationId).toBe("substation-2");
+    const cp = await ocpp.charger("cp-moved", {
+      protocol: "ocpp1.6",
+      maxKw: 22,
+      substationId: "substation-1",
+    });
+    await cp.startTransaction(1, grant.idTag);
+    await eventually(async () => {
+      const moved = await grid.operator.findVehicleSession.query({ vehicleId: "ev-moved" });
+      expect(moved).toMatchObject({
+        substationId: "substation-1",
+        energyKwh: expect.closeTo(20, 2),
+        departAt,
+      });
+    });
+  });
 });

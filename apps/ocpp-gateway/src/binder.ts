@@ -3,7 +3,7 @@ import { Backoff, type BackoffOptions, type Logger, retry } from "@evgrid/kit";
 import { describeFailure } from "@evgrid/link";
 import { PRIORITY_WEIGHT } from "@evgrid/policy";
 import type { z } from "zod";
-import { findBooking } from "./booking-lookup.ts";
+import { findBooking, type WalkInAs, walkInEnd } from "./booking-lookup.ts";
 import type { ChargerTable } from "./chargers.ts";
 import type { ChargePointShares } from "./cp-shares.ts";
 import type { Ends } from "./ends.ts";
@@ -85,7 +85,7 @@ export class Binder {
           this.log.info("booking claimed at another substation; released there", {
             sessionId: found.sessionId,
           });
-          return await this.admit(tx, found.vehicleId);
+          return await this.admit(tx, found.vehicleId, found);
         }
         return await this.admit(tx, walkInVehicleId(idTag));
       } catch (err) {
@@ -135,27 +135,27 @@ export class Binder {
    * A walk-in: admitted at the charger's own substation, waiting (0 W) while the grid is full. Each try takes
    * the charge point's turn: its share is planned, admitted and bound before another transaction's is.
    */
-  private async admit(tx: Tx, asVehicle: string): Promise<void> {
+  private async admit(tx: Tx, asVehicle: string, booking?: Session): Promise<void> {
     const backoff = new Backoff(RETRY);
-    let vehicleId = asVehicle;
+    let as: WalkInAs = { vehicleId: asVehicle, end: walkInEnd(booking, this.cfg.walkInMaxS, Date.now()) };
     while (this.table.isCurrent(tx)) {
       const release = await this.shares.turns.take(tx.chargePointId, tx.life.signal);
       if (!release) return;
       let next: Step;
       try {
-        next = await this.tryAdmit(tx, vehicleId, backoff);
+        next = await this.tryAdmit(tx, as, backoff);
       } finally {
         release();
       }
       if (next === "done") return;
       if (next === "backoff" && !(await backoff.wait(tx.life.signal))) return;
-      if (typeof next === "object") vehicleId = next.as;
+      if (typeof next === "object") as = { vehicleId: next.as, end: { durationS: this.cfg.walkInMaxS } };
     }
   }
 
   /** One admission try: bound or settled (done), again now, again after a back-off, or again as a walk-in. */
   // biome-ignore lint/complexity/noExcessiveCognitiveComplexity: one admission answer per branch (the gateway split issue)
-  private async tryAdmit(tx: Tx, vehicleId: string, backoff: Backoff): Promise<Step> {
+  private async tryAdmit(tx: Tx, { vehicleId, end }: WalkInAs, backoff: Backoff): Promise<Step> {
     const ch = this.table.get(tx.chargePointId);
     if (!ch) return "done";
     const maxKw = ch.cp.maxKw;
@@ -173,7 +173,7 @@ export class Binder {
       maxKw,
       ...(shareKw < maxKw ? { capKw: shareKw } : {}),
       minKw: Math.min(maxKw, this.cfg.walkInMinKw),
-      durationS: this.cfg.walkInMaxS,
+      ...end,
       substationId: tx.substationId,
       idempotencyKey: walkInKey(tx),
       ...(waitS === undefined ? {} : { waitS }),
