@@ -1,5 +1,9 @@
-import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { alive, repoRoot, runClient, startDev } from "@evgrid/testing";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { alive, eventually, repoRoot, runClient, startDev } from "@evgrid/testing";
+import { removeScratchDirs, scratchDir } from "@evgrid/testing/temp";
+
+// The data directory of the run whose script is killed goes with this file's run.
+afterAll(removeScratchDirs);
 
 setDefaultTimeout(60_000);
 
@@ -65,6 +69,28 @@ describe("bun run dev, end to end, as a user runs it", () => {
     const { code } = await dev.terminate();
     expect(code).toBe(0);
     expect(dev.tree.filter(alive)).toEqual([]);
+  });
+
+  test("a script that started it (as the soak and the bench do) and is killed leaves no process behind", async () => {
+    // The script starts bun run dev (its own process group, out of reach of the script's terminal), prints
+    // every process of it, and waits; then it is killed as a kill -9 or an OOM kill would.
+    const data = scratchDir("evgrid-dev-killed-");
+    const script = `import { startDev } from "@evgrid/testing";
+      const dev = await startDev(["--random-ports", "--data-dir", ${JSON.stringify(data)}]);
+      console.log(JSON.stringify([dev.proc.pid, ...dev.tree]));
+      await new Promise(() => {});`;
+    const parent = Bun.spawn([process.execPath, "-e", script], { cwd: repoRoot, stdout: "pipe" });
+    const reader = parent.stdout.getReader();
+    let printed = "";
+    while (!printed.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      printed += new TextDecoder().decode(value);
+    }
+    const processes = JSON.parse(printed) as number[];
+    expect(processes.filter(alive).length).toBeGreaterThanOrEqual(5);
+    parent.kill("SIGKILL");
+    await eventually(() => expect(processes.filter(alive)).toEqual([]), { timeoutMs: 30_000 });
   });
 
   test("bad options are refused with the flag named and exit status 2", async () => {

@@ -127,7 +127,14 @@ const shutdown = onShutdown(
     await supervisor.stop();
     console.log("dev: all apps stopped");
   },
-  { timeoutMs: 60_000, onForce: () => supervisor.killAll() },
+  // It also stops with whoever started it: the process PARENT_PID names (a script, as startDev does: this
+  // runs in a process group of its own, out of reach of that script's Ctrl-C), else its own parent (`bun
+  // run`), so a killed script or wrapper leaves no apps behind.
+  {
+    timeoutMs: 60_000,
+    onForce: () => supervisor.killAll(),
+    parentPid: Number(process.env.PARENT_PID) || process.ppid,
+  },
 );
 supervisor.onUnexpectedExit = (name, code) => {
   if (opts.keepGoing) {

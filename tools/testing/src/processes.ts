@@ -60,7 +60,8 @@ export async function startDev(
       stdout: "pipe",
       stderr: "pipe",
       detached: true,
-      env: { ...process.env, NO_COLOR: "1", ...opts.env },
+      // The runner stops with this process (it is out of reach of this one's Ctrl-C otherwise).
+      env: { ...process.env, NO_COLOR: "1", PARENT_PID: String(process.pid), ...opts.env },
     },
   );
   let output = "";
