@@ -37,6 +37,7 @@ Options (environment variable in brackets):
   --chargers <k>           register k demo charge points per substation; ids and passwords are printed
                                                                 [DEV_CHARGERS]        (default: 0)
   --substation-base-port <p>  substation i listens on p+i       [SUBSTATION_BASE_PORT] (default: 8100)
+                           (passing over the other apps' ports: substation-80 and up past 8180-8181)
   --random-ports           let the OS pick every port           [DEV_RANDOM_PORTS=true]
   --keep-going             an app that exits does not stop the others (watch failover)
   --no-quotas              no per-caller quotas: for load tests from one address (bun run load, k6)

@@ -53,6 +53,15 @@ export const devOptionsSchema = z
       });
     }
     const list = o.capacities ?? [];
+    const count = o.substations ?? Math.max(list.length, 2);
+    // Past the other apps' ports (up to 4 + 8 replicas), the last substation's still has to exist.
+    if (!o["random-ports"] && o["substation-base-port"] + count + 12 > 65535) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["substation-base-port"],
+        message: `${count} substations from port ${o["substation-base-port"] + 1} run past 65535: choose a lower base`,
+      });
+    }
     if (o.substations !== undefined && list.length > 1 && list.length !== o.substations) {
       ctx.addIssue({
         code: "custom",
@@ -87,15 +96,31 @@ export interface SubstationSpec {
   port: number;
 }
 
+/** The ports the other apps take: the charge-api, each balancer replica, the gateway's two. */
+const otherPorts = (o: DevOptions) =>
+  new Set([
+    o.chargeApiPort,
+    ...Array.from({ length: o.balancers }, (_, r) => o.balancerPort + r),
+    o.ocppPort,
+    o.gatewayPort,
+  ]);
+
+/**
+ * Substation i listens on base + i, passing over a port another app takes (so, by default, substation-80
+ * and up move past the gateway's 8180 and 8181), or on a port the OS picks with --random-ports.
+ */
 export function planSubstations(o: DevOptions): SubstationSpec[] {
   const list = o.capacitiesKw ?? [DEFAULT_CAPACITY_KW];
   const count = o.substations ?? (list.length > 1 ? list.length : 2);
+  const taken = otherPorts(o);
+  let port = o.substationBasePort;
   return Array.from({ length: count }, (_, k) => {
-    const i = k + 1;
+    do port++;
+    while (taken.has(port));
     return {
-      id: `substation-${i}`,
+      id: `substation-${k + 1}`,
       capacityKw: list.length === 1 ? (list[0] as number) : (list[k] as number),
-      port: o.randomPorts ? 0 : o.substationBasePort + i,
+      port: o.randomPorts ? 0 : port,
     };
   });
 }
