@@ -2,38 +2,39 @@
  * `bun run bench`: measures, in one run on this machine, the bare three-process Bun chain, this system end
  * to end with telemetry off and on, its cost as substations grow, a burst, and the substation's own cost
  * at 10 and 10,000 sessions. Prints a table and JSON, and rewrites the generated part of BENCHMARKS.md.
- *   bun run bench [--quick | --smoke] [--json] [--no-write]
  */
 import { cpus, release, totalmem } from "node:os";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "@evgrid/kit/cli";
 import { cpuMs, repoRoot, spawnListening, startDev } from "@evgrid/testing";
+import { z } from "zod";
 import { type HomesCost, homesCost } from "./bench/memory-cost.ts";
 import { type BenchResults, renderReport, writeReport } from "./bench/report.ts";
 import { type BurstResult, burst, closedLoad, type Throughput } from "./bench/run.ts";
 import { type StationCost, stationCost } from "./bench/station-cost.ts";
 import { benchTargets, type ChainCpu, chainCpuUs, type SystemRun } from "./bench/targets.ts";
 
-const { values } = parseArgs({
-  args: Bun.argv.slice(2),
-  options: {
-    quick: { type: "boolean", default: false },
-    smoke: { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-    "no-write": { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
-if (values.help) {
-  console.log(`Usage: bun run bench [--quick | --smoke] [--json] [--no-write]
+const HELP = `Usage: bun run bench [--quick | --smoke] [--json] [--no-write]
 
   --quick      short runs of every measurement (numbers are noisy)
   --smoke      the least that exercises the machinery: bare chain, 2 substations with and without
                traces, a small burst, the substation's cost (the test suite runs this; numbers mean little)
   --json       print only the JSON results
-  --no-write   do not update BENCHMARKS.md`);
-  process.exit(0);
-}
+  --no-write   do not update BENCHMARKS.md`;
+const values = parseCommandLine({
+  command: "bench",
+  help: HELP,
+  flags: {
+    quick: { type: "boolean" },
+    smoke: { type: "boolean" },
+    json: { type: "boolean" },
+    "no-write": { type: "boolean" },
+  },
+  schema: z
+    .object({ quick: z.boolean(), smoke: z.boolean(), json: z.boolean(), "no-write": z.boolean() })
+    .partial()
+    .refine((v) => !(v.quick && v.smoke), "--quick and --smoke are alternatives: give one"),
+});
 const smoke = values.smoke === true;
 const quick = values.quick === true || smoke;
 const say = (s: string) => {

@@ -26,7 +26,9 @@ The offline optimum (a linear program, HiGHS) on the shipped scenario's day with
   },
   schema: z.object({
     sessions: numberFlag(1, { integer: true }).default(10_000),
-    "step-min": numberFlag(1, { integer: true }).default(5),
+    "step-min": numberFlag(1, { integer: true })
+      .refine((m) => m <= 1440, "must be at most 1440 (a day)")
+      .default(5),
     "time-limit-s": numberFlag(1).default(60),
     "solver-only": z.boolean().default(false),
     "capacity-scale": numberFlag(0.01).default(1),

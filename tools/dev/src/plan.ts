@@ -6,7 +6,16 @@ const port = z.coerce.number().int().min(1).max(65535);
 const capacityList = z
   .string()
   .transform((s) => s.split(",").map((x) => (x.trim() === "" ? Number.NaN : Number(x))))
-  .pipe(z.array(z.number("each capacity must be a number of kW").positive().max(1_000_000)).min(1));
+  .pipe(
+    z
+      .array(
+        z
+          .number("each capacity must be a number of kW")
+          .positive("each capacity must be above 0 kW")
+          .max(1_000_000, "each capacity must be at most 1000000 kW"),
+      )
+      .min(1),
+  );
 /** A switch given as a flag (true) or by an environment variable ("true"/"false"). */
 const flag = z.union([z.boolean(), z.stringbool()]).default(false);
 

@@ -6,7 +6,7 @@
  *   bun apps/load-tester/src/bench/trace-cost.ts [--requests N]
  */
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { numberFlag, parseCommandLine } from "@evgrid/kit/cli";
 import { spawnListening } from "@evgrid/testing";
 import { context, SpanKind, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
@@ -14,6 +14,7 @@ import { OTLPTraceExporter as JsonExporter } from "@opentelemetry/exporter-trace
 import { OTLPTraceExporter as ProtoExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import { z } from "zod";
 
 export interface TraceCostCase {
   name: string;
@@ -129,8 +130,12 @@ export async function traceCost(requests: number): Promise<TraceCost[]> {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ args: Bun.argv.slice(2), options: { requests: { type: "string" } } });
-  const requests = Number(values.requests ?? 20_000);
+  const { requests } = parseCommandLine({
+    command: "trace-cost",
+    help: "Usage: bun apps/load-tester/src/bench/trace-cost.ts [--requests N]   (requests per way; default 20000)",
+    flags: { requests: { type: "string" } },
+    schema: z.object({ requests: numberFlag(1, { integer: true }).default(20_000) }),
+  });
   for (const r of await traceCost(requests))
     console.log(
       `${r.name.padEnd(36)} ${r.cpuUsPerRequest.toFixed(1).padStart(7)} µs/request  ${r.bytesPerSpan.toFixed(0)} B/span`,
