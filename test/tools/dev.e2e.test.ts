@@ -93,6 +93,21 @@ describe("bun run dev, end to end, as a user runs it", () => {
     await eventually(() => expect(processes.filter(alive)).toEqual([]), { timeoutMs: 30_000 });
   });
 
+  test("a second copy on the same data directory is refused, naming the first, which keeps serving", async () => {
+    const data = scratchDir("evgrid-dev-shared-");
+    await using first = await startDev(["--random-ports", "--data-dir", data]);
+    const second = Bun.spawn([process.execPath, "run", "dev", "--random-ports", "--data-dir", data], {
+      cwd: repoRoot,
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+    const stderr = await new Response(second.stderr).text();
+    expect(await second.exited).toBe(2);
+    expect(stderr).toContain(`dev: another bun run dev (pid `);
+    expect(stderr).toContain("give this one its own --data-dir");
+    expect((await fetch(`${first.urls.chargeApi}/healthz`)).ok).toBe(true);
+  });
+
   test("bad options are refused with the flag named and exit status 2", async () => {
     const proc = Bun.spawn([process.execPath, "run", "dev", "--substations", "3", "--capacities", "1,2"], {
       stdout: "pipe",

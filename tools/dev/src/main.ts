@@ -11,6 +11,7 @@ import { redactUrl } from "@evgrid/kit/redact";
 import { internalClient } from "@evgrid/link";
 import type { GatewayRouter } from "@evgrid/ocpp-gateway";
 import { demoLines, registerDemoChargers } from "./chargers.ts";
+import { lockDataDir } from "./data-lock.ts";
 import { devOptionsSchema, planHosts, planSubstations } from "./plan.ts";
 import { startRedis } from "./redis.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -42,6 +43,7 @@ Options (environment variable in brackets):
   --keep-going             an app that exits does not stop the others (watch failover)
   --no-quotas              no per-caller quotas: for load tests from one address (bun run load, k6)
   --data-dir <dir>         journals and the gateway's registry  [DEV_DATA_DIR]        (default: .evgrid/data)
+                           (one run each: a second copy needs its own, beside --random-ports)
   -h, --help               show this help
 
 Examples:
@@ -117,6 +119,15 @@ const base = {
   ...(opts.noQuotas ? UNLIMITED_QUOTAS : {}),
 } as Record<string, string>;
 
+// One run per data directory (the journals are not shared); a second copy is told which --data-dir to give.
+const lock = lockDataDir(resolve(opts.dataDir));
+if ("heldBy" in lock) {
+  console.error(
+    `dev: another bun run dev (pid ${lock.heldBy}) uses ${opts.dataDir}: stop it, or give this one its own --data-dir`,
+  );
+  process.exit(2);
+}
+
 const supervisor = new Supervisor({
   nameWidth: Math.max(12, ...hosts.map((h) => h.name.length)),
   color: process.stdout.isTTY === true && !process.env.NO_COLOR,
@@ -126,6 +137,7 @@ const shutdown = onShutdown(
   async () => {
     console.log("dev: stopping all apps ...");
     await supervisor.stop();
+    lock.release();
     console.log("dev: all apps stopped");
   },
   // It also stops with whoever started it: the process PARENT_PID names (a script, as startDev does: this
