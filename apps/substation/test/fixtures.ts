@@ -1,10 +1,10 @@
 /** What the substation's unit tests share: journals in temporary directories, removed after each test. */
 import { afterEach } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { type DispatchRequest, dispatchRequestSchema } from "@evgrid/contract";
 import { GridError } from "@evgrid/kit";
+import { scratchDir } from "@evgrid/testing/temp";
 
 const dirs: string[] = [];
 /** Journals and stations to close after the test (before their directories go). */
@@ -14,9 +14,12 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-/** A fresh directory, removed after the test. */
+/**
+ * A fresh directory, removed after the test (by the hook above, which only the first test file of a process
+ * to import this runs), or else once the process's files have run (a scratch directory: the test preload).
+ */
 export function tempDir(prefix = "evgrid-substation-"): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = scratchDir(prefix);
   dirs.push(dir);
   return dir;
 }
