@@ -3,7 +3,7 @@
  * Defaults reproduce the original tester (20 requests, 0.5 s apart). `bun run client --help` for flags.
  */
 import type { AppRouter } from "@evgrid/charge-api";
-import { errorDataOf } from "@evgrid/contract";
+import { errorDataOf, MAX_DURATION_S, MAX_SESSION_KW, MIN_SESSION_KW } from "@evgrid/contract";
 import { numberFlag, parseCommandLine } from "@evgrid/kit/cli";
 import { createTRPCClient, httpLink, httpSubscriptionLink, splitLink } from "@trpc/client";
 import { EventSource } from "eventsource";
@@ -20,16 +20,25 @@ Options:
   --count <n>            number of requests              (default: 20)
   --interval <s>         seconds between request starts  (default: 0.5; 0 = as fast as --concurrency allows)
   --concurrency <n>      requests in flight at most      (default: 1)
-  --max-kw <kW>          each vehicle's maximum power    (default: 11)
-  --min-kw <kW>          each vehicle's minimum power    (default: min(max-kw, 4.2))
-  --duration-s <s>       session length in seconds       (default: 5)
+  --max-kw <kW>          each vehicle's maximum power    (default: 11; ${MIN_SESSION_KW} to ${MAX_SESSION_KW})
+  --min-kw <kW>          each vehicle's minimum power    (default: min(max-kw, 4.2); at most max-kw)
+  --duration-s <s>       session length in seconds       (default: 5; at most ${MAX_DURATION_S})
   --vehicle-prefix <p>   vehicle ids are <p>-<n>         (default: client-<pid>)
-  --timeout-ms <ms>      per-request timeout             (default: 10000)
+  --timeout-ms <ms>      per-request timeout             (default: 10000; at most 3600000)
+  --api-key <key>        send this API key (a charge-api with API_KEYS)  (default: $API_KEY)
   --json                 print one JSON document instead of lines and a table
   --watch                then watch every admitted session live (power, energy, end) until all end
   -h, --help             show this help
 
 Exit status: 0 when every request got an answer (admitted or refused), 1 when some failed, 2 on bad flags.`;
+
+/** How long after a watched session was due to end its stream may stay quiet before the watch gives up. */
+const WATCH_GRACE_S = 30;
+/** A power flag: what the API accepts. */
+const kw = numberFlag(0).refine(
+  (x) => x >= MIN_SESSION_KW && x <= MAX_SESSION_KW,
+  `must be from ${MIN_SESSION_KW} to ${MAX_SESSION_KW} kW`,
+);
 
 const flags = parseCommandLine({
   command: "client",
@@ -44,6 +53,7 @@ const flags = parseCommandLine({
     "duration-s": { type: "string" },
     "vehicle-prefix": { type: "string" },
     "timeout-ms": { type: "string" },
+    "api-key": { type: "string" },
     json: { type: "boolean" },
     watch: { type: "boolean" },
   },
@@ -53,13 +63,22 @@ const flags = parseCommandLine({
       count: numberFlag(1, { integer: true }).default(20),
       interval: numberFlag(0).default(0.5),
       concurrency: numberFlag(1, { integer: true }).default(1),
-      "max-kw": numberFlag(0).default(11),
-      "min-kw": numberFlag(0).optional(),
-      "duration-s": numberFlag(0).default(5),
+      "max-kw": kw.default(11),
+      "min-kw": kw.optional(),
+      "duration-s": numberFlag(0)
+        .refine((s) => s > 0 && s <= MAX_DURATION_S, `must be above 0 and at most ${MAX_DURATION_S}`)
+        .default(5),
       "vehicle-prefix": z.string().min(1).default(`client-${process.pid}`),
-      "timeout-ms": numberFlag(1, { integer: true }).default(10_000),
+      "timeout-ms": numberFlag(1, { integer: true })
+        .refine((ms) => ms <= 3_600_000, "must be at most 3600000 (an hour)")
+        .default(10_000),
+      "api-key": z.string().min(1).optional(),
       json: z.boolean().default(false),
       watch: z.boolean().default(false),
+    })
+    .refine((f) => f["min-kw"] === undefined || f["min-kw"] <= f["max-kw"], {
+      path: ["min-kw"],
+      message: "must not be above --max-kw",
     })
     .transform((f) => ({
       url: f.url,
@@ -71,19 +90,32 @@ const flags = parseCommandLine({
       durationS: f["duration-s"],
       vehiclePrefix: f["vehicle-prefix"],
       timeoutMs: f["timeout-ms"],
+      apiKey: f["api-key"],
       json: f.json,
       watch: f.watch,
     })),
-  fallbacks: { url: process.env.CHARGE_API_URL ?? "http://127.0.0.1:8080" },
+  fallbacks: {
+    url: process.env.CHARGE_API_URL ?? "http://127.0.0.1:8080",
+    ...(process.env.API_KEY ? { "api-key": process.env.API_KEY } : {}),
+  },
 });
 const url = `${flags.url}/trpc`;
+// An API key goes on every call, and on the watch's event stream (the eventsource package's own fetch).
+const auth: Record<string, string> = flags.apiKey ? { authorization: `Bearer ${flags.apiKey}` } : {};
 // Calls over plain HTTP; watching over SSE (Bun has no EventSource of its own: the eventsource package).
 const api = createTRPCClient<AppRouter>({
   links: [
     splitLink({
       condition: (op) => op.type === "subscription",
-      true: httpSubscriptionLink({ url, EventSource }),
-      false: httpLink({ url }),
+      true: httpSubscriptionLink({
+        url,
+        EventSource,
+        eventSourceOptions: {
+          fetch: (input: string | URL | Request, init?: RequestInit) =>
+            fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...auth } }),
+        },
+      }),
+      false: httpLink({ url, headers: auth }),
     }),
   ],
 });
@@ -155,9 +187,28 @@ async function watchAll(all: Outcome[]): Promise<void> {
   await Promise.all(
     admitted.map(
       (grant) =>
-        new Promise<void>((resolve) => {
+        new Promise<void>((done) => {
+          // A stream that goes quiet (the system stopped: the link reconnects without end) is given up half
+          // a minute after the session should have ended, saying so.
+          const quiet = setTimeout(
+            () => {
+              console.error(
+                `${grant.vehicleId}: no end heard ${WATCH_GRACE_S} s after it was due; stopped watching`,
+              );
+              sub.unsubscribe();
+              resolve();
+            },
+            (flags.durationS + WATCH_GRACE_S) * 1000,
+          );
+          const resolve = () => {
+            clearTimeout(quiet);
+            done();
+          };
           const sub = api.watchSession.subscribe(
-            { sessionId: grant.sessionId, sessionSecret: grant.sessionSecret },
+            {
+              sessionId: grant.sessionId,
+              ...(grant.sessionSecret ? { sessionSecret: grant.sessionSecret } : {}),
+            },
             {
               onData: (u) => {
                 const time = new Date(u.atMs).toISOString().slice(11, 19);
