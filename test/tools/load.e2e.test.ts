@@ -40,6 +40,25 @@ describe("bun run load", () => {
     expect(report.latency.p99Ms).toBeGreaterThan(0);
   });
 
+  test("requests that get no answer fail the run (exit 1), with what they got in the report", async () => {
+    // An API that answers the first status check, then cuts off every charge request.
+    using api = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req) =>
+        new URL(req.url).pathname.endsWith("/gridStatus")
+          ? Response.json({ result: { data: { substations: [] } } })
+          : new Response("upstream went away", { status: 502 }),
+    });
+    const proc = Bun.spawn(
+      [process.execPath, "run", "load", "--url", `http://127.0.0.1:${api.port}`, "--count", "3"],
+      { cwd: repoRoot, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } },
+    );
+    const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    expect(out).toMatch(/NETWORK\/UNREACHABLE\s+3/);
+    expect(code).toBe(1);
+  });
+
   test("bad flags exit 2 and say which; an unreachable API exits 1", async () => {
     const bad = Bun.spawn([process.execPath, "run", "load", "--rate", "10", "--concurrency", "4"], {
       cwd: repoRoot,

@@ -12,7 +12,7 @@ import { chargeRequests } from "./load/charge.ts";
 import { runClosed, runOpen } from "./load/driver.ts";
 import { GridWatcher, loadRatio, viaGridStatus } from "./load/grid-watch.ts";
 import { buildReport, formatReport, progressLine } from "./load/report.ts";
-import { RunStats } from "./load/stats.ts";
+import { RunStats, unanswered } from "./load/stats.ts";
 
 const HELP = `Usage: bun run load [options]
 
@@ -38,6 +38,9 @@ Options:
   --json                print one JSON report, nothing else
   --no-progress         no live progress line
   -h, --help            show this help
+
+Exit status: 0 when every request got an answer (admitted or refused), 1 when some got none (the API
+unreachable or cut off, or an internal error), 2 on bad flags.
 
 Examples:
   bun run load --rate 200 --duration-s 30 --poisson
@@ -167,3 +170,5 @@ if (f.progress && process.stdout.isTTY) logUpdate.done();
 const grid = watcher ? await watcher.stop() : null;
 const report = buildReport(f.rate !== undefined ? "open" : "closed", f.url, stats, elapsedS, grid);
 console.log(f.json ? JSON.stringify(report, null, 2) : `\n${formatReport(report)}`);
+// A request that got no answer (unreachable, cut off, an internal error) fails the run; a refusal does not.
+if (unanswered(stats) > 0) process.exitCode = 1;

@@ -73,3 +73,11 @@ export class RunStats {
     return w;
   }
 }
+
+/** Requests that got no answer: the API unreachable or the connection cut ("NETWORK"), or an internal error. */
+export function unanswered(stats: RunStats): number {
+  let n = 0;
+  for (const [key, count] of stats.outcomes)
+    if (key.startsWith("NETWORK/") || key.startsWith("INTERNAL_SERVER_ERROR/")) n += count;
+  return n;
+}
