@@ -58,6 +58,13 @@ const args = parseCommandLine({
 console.log(
   `chaos: seed ${args.seed}, ${args.requests} requests, at most ${args.duration} s, ${args.faults} faults`,
 );
+// The balancer replicas share a real redis-server: without one, say so in a line, not a stack trace.
+if (!Bun.which("redis-server")) {
+  console.error(
+    "chaos: redis-server is not installed (the balancer replicas share it): apt-get install -y redis-server",
+  );
+  process.exit(1);
+}
 const report = await runChaos({
   seed: args.seed,
   requests: args.requests,

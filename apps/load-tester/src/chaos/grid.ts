@@ -22,8 +22,8 @@ export interface ChaosGridOptions {
  */
 export async function startChaosGrid(opts: ChaosGridOptions) {
   const token = randomBytes(24).toString("base64url");
-  const dataDir = mkdtempSync(join(tmpdir(), "evgrid-chaos-"));
   const redis = await startRedis();
+  const dataDir = mkdtempSync(join(tmpdir(), "evgrid-chaos-"));
   const started: App[] = [];
   try {
     const sites = Array.from(
