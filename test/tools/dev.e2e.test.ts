@@ -116,5 +116,17 @@ describe("bun run dev, end to end, as a user runs it", () => {
     const stderr = await new Response(proc.stderr).text();
     expect(await proc.exited).toBe(2);
     expect(stderr).toContain("--capacities");
+    // An empty environment variable sets nothing: the error names the flag typed, not one never given.
+    const blank = Bun.spawn([process.execPath, "run", "dev", "--capacities", "abc"], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, DEV_SUBSTATIONS: "", DEV_CHARGERS: "" },
+    });
+    // What it says is wrong (the help follows it).
+    const blankErr = (await new Response(blank.stderr).text()).split("Usage:")[0] as string;
+    expect(await blank.exited).toBe(2);
+    expect(blankErr).toContain("--capacities: each capacity must be a number of kW");
+    expect(blankErr).not.toContain("--substations");
+    expect(blankErr).not.toContain("--chargers");
   });
 });

@@ -13,7 +13,7 @@ export interface CommandLine<S extends z.ZodType> {
    * types and defaults. An issue at path `x` is reported as `--x`.
    */
   schema: S;
-  /** Values to use for flags not given (environment variables, say). */
+  /** Values to use for flags not given (environment variables, say); an empty one counts as not set. */
   fallbacks?: Record<string, unknown>;
   argv?: string[];
 }
@@ -42,12 +42,14 @@ export function parseCommandLine<S extends z.ZodType>(spec: CommandLine<S>): z.o
     process.exit(0);
   }
   const given = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
-  const parsed = spec.schema.safeParse({ ...spec.fallbacks, ...given });
+  // `DEV_SUBSTATIONS= bun run dev` sets nothing: an empty variable is not a value to refuse.
+  const fallbacks = Object.fromEntries(Object.entries(spec.fallbacks ?? {}).filter(([, v]) => v !== ""));
+  const parsed = spec.schema.safeParse({ ...fallbacks, ...given });
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((i) => {
     if (i.path.length === 0) return i.message;
     const name = String(i.path[0]);
-    const value = given[name] ?? spec.fallbacks?.[name];
+    const value = given[name] ?? fallbacks[name];
     return `--${name}: ${i.message}${typeof value === "string" ? ` (got ${JSON.stringify(value)})` : ""}`;
   });
   return fail(lines.join("\n"));
