@@ -124,6 +124,15 @@ async function main() {
     if (!opts.json) console.log(s);
   };
   const dir = mkdtempSync(join(tmpdir(), "evgrid-soak-"));
+  // Ctrl-C (or SIGTERM) mid-run: the substation is stopped (its export would make its directories again),
+  // then the directory goes.
+  let running: { stop(): Promise<number> } | undefined;
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, async () => {
+      await running?.stop().catch(() => 0);
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
   const dbPath = join(dir, "substation.sqlite");
   const cdrDir = join(dir, "cdr");
   const token = randomBytes(24).toString("base64url");
@@ -142,6 +151,7 @@ async function main() {
   const spawn = async () => {
     const t0 = performance.now();
     const sub = await spawnListening([process.execPath, "apps/substation/src/main.ts"], env);
+    running = sub;
     return { sub, startupMs: Math.round(performance.now() - t0) };
   };
 

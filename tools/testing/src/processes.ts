@@ -194,7 +194,8 @@ export const runClient = (args: string[], env: Record<string, string> = {}) => r
 export async function spawnListening(cmd: string[], env: Record<string, string> = {}, timeoutMs = 15_000) {
   const proc = Bun.spawn(cmd, {
     cwd: repoRoot,
-    env: { ...process.env, ...env },
+    // Every app stops with this process (PARENT_PID), so a script or test killed midway leaves none behind.
+    env: { ...process.env, PARENT_PID: String(process.pid), ...env },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
