@@ -53,16 +53,23 @@ export function onShutdown(
   return (exitCode) => shutdown(exitCode);
 }
 
-/** Polls the parent: signal 0 checks existence without touching it. */
+/** Whether process `pid` exists: signal 0 checks without touching it (one of another user's exists too). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Polls the parent. */
 function watchParent(pid: number, onGone: () => void): void {
   const timer = setInterval(() => {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      clearInterval(timer);
-      console.error(`parent process ${pid} is gone; shutting down`);
-      onGone();
-    }
+    if (isAlive(pid)) return;
+    clearInterval(timer);
+    console.error(`parent process ${pid} is gone; shutting down`);
+    onGone();
   }, 1000);
   timer.unref();
 }

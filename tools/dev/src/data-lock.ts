@@ -6,15 +6,7 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { ensurePrivateDir } from "@evgrid/kit/private-files";
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
+import { isAlive } from "@evgrid/kit/process";
 
 const pidIn = (path: string): number | null => {
   try {
@@ -38,7 +30,7 @@ export function lockDataDir(dir: string): { release: () => void } | { heldBy: nu
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const pid = pidIn(path);
-      if (pid !== null && pid !== process.pid && alive(pid)) return { heldBy: pid };
+      if (pid !== null && pid !== process.pid && isAlive(pid)) return { heldBy: pid };
       rmSync(path, { force: true }); // left by a runner that is gone
     }
   }

@@ -20,14 +20,7 @@ export async function descendants(pid: number): Promise<number[]> {
   return found;
 }
 
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { isAlive as alive } from "@evgrid/kit/process";
 
 /** CPU time (user + system) a process has used, in ms, from /proc (Linux; clock ticks of 10 ms). */
 export async function cpuMs(pid: number): Promise<number> {
