@@ -2,8 +2,9 @@
  * `<out>/sessions.csv`: one line per vehicle and policy, for a planner's own spreadsheet. Written as the
  * engine hands over each session, in chunks: a million sessions times every policy is never one string.
  */
-import { closeSync, openSync, writeSync } from "node:fs";
-import { cannotWrite, writing } from "./output.ts";
+import { closeSync, openSync } from "node:fs";
+import { writeAllSync } from "@evgrid/kit/private-files";
+import { writing } from "./output.ts";
 import type { SessionRecord } from "./records.ts";
 
 export const SESSIONS_CSV_HEADER =
@@ -77,15 +78,10 @@ export class SessionsCsvWriter implements Disposable {
     this.write(text);
   }
 
-  /** All of `text`: a write may take only part (a disk filling up), the rest goes in the next. */
+  /** All of `text` (kit's writeAllSync: a short write is finished or fails). */
   private write(text: string): void {
-    const bytes = Buffer.from(text);
     try {
-      for (let done = 0; done < bytes.length; ) {
-        const wrote = writing(this.path, () => writeSync(this.fd, bytes, done));
-        if (wrote === 0) throw cannotWrite(this.path, "nothing could be written");
-        done += wrote;
-      }
+      writing(this.path, () => writeAllSync(this.fd, text));
     } catch (err) {
       this.failed = true; // closing only closes the file then: the error is the run's, told once
       throw err;

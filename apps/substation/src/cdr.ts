@@ -1,7 +1,7 @@
-import { closeSync, fchmodSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fdatasyncSync, fstatSync, ftruncateSync, openSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { EndReason } from "@evgrid/contract";
-import { ensurePrivateDir, PRIVATE_FILE_MODE, syncDir } from "@evgrid/kit/private-files";
+import { ensurePrivateDir, PRIVATE_FILE_MODE, syncDir, writeAllSync } from "@evgrid/kit/private-files";
 import type { Journal, SessionRecord } from "./journal.ts";
 
 /** One charge detail record: what billing needs of an ended session, one JSON object per line. */
@@ -46,7 +46,7 @@ export function appendDurably(path: string, text: string): void {
     const sizeBefore = fstatSync(fd).size;
     first = sizeBefore === 0; // a new file, or one whose first write failed and was cut back
     try {
-      writeSync(fd, text);
+      writeAllSync(fd, text); // a short write finished, or cut back below: never half a line
       fdatasyncSync(fd);
     } catch (err) {
       try {

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 
 /**
@@ -42,5 +42,18 @@ export function preparePrivateDatabase(path: string): void {
   closeSync(openSync(path, "a", PRIVATE_FILE_MODE));
   for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) {
     if (existsSync(file)) chmodSync(file, PRIVATE_FILE_MODE);
+  }
+}
+
+/**
+ * Writes all of `text` at the file's position: a write may take only part (a disk filling up, a file size
+ * limit), the rest goes in the next, and one that writes nothing is an error. Throws what the system said.
+ */
+export function writeAllSync(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  for (let done = 0; done < bytes.length; ) {
+    const wrote = writeSync(fd, bytes, done);
+    if (wrote === 0) throw new Error("ENOSPC: nothing could be written");
+    done += wrote;
   }
 }
