@@ -118,17 +118,11 @@ export class ChargeDesk {
     // with the caller's own key: a retry gets the session an earlier try started (the substation replays a
     // key before it checks), and a grid full for it says DEPARTURE_UNREACHABLE below.
     if (input.idempotencyKey === undefined) strictDepartureCheck(input, Date.now());
-    // A vehicle waits for room no longer than until it leaves (then GRID_FULL, as any wait that runs out).
-    const departAt = "departAt" in input ? input.departAt : undefined;
-    const waitS =
-      departAt !== undefined && input.waitS !== undefined
-        ? Math.max(0.001, Math.min(input.waitS, (Date.parse(departAt) - Date.now()) / 1000))
-        : input.waitS;
     // The request's deadline: the call timeout (a waiting request's wait on top), or sooner if its caller
     // sent a shorter budget. It travels with the dispatch: nothing starts for this request after it.
     const deadline = earliest(
       deadlineAtMs,
-      Date.now() + this.opts.callTimeoutMs + (waitS ?? 0) * 1000,
+      Date.now() + this.opts.callTimeoutMs + (input.waitS ?? 0) * 1000,
     ) as number;
     if (waits) this.waitingNow += 1;
     // Every dispatch carries a key (the caller's, or one made here): an answer that cannot say whether a
@@ -141,9 +135,9 @@ export class ChargeDesk {
         ...input,
         owner: caller.owner,
         idempotencyKey,
-        ...(waitS === undefined ? {} : { waitS }),
       };
-      // A waiting request is let go if its caller hangs up.
+      // A waiting request is let go if its caller hangs up, and answered GRID_FULL at its vehicle's departure
+      // (the balancer's wait queue ends a wait there).
       const callOpts = {
         context: {
           timeoutMs: deadline - Date.now(),
