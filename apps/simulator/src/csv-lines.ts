@@ -16,8 +16,21 @@ const MAX_RECORD_BYTES = 1 << 20;
 
 export interface CsvRecord {
   fields: string[];
-  /** 1-based line of the file where the record ends. */
+  /** 1-based line of the file where the record begins: where a reader of the file looks for it. */
   line: number;
+  /** Where it ends: after `line` when a quoted field holds a line break. */
+  lastLine: number;
+}
+
+/** "line 3", or "lines 3-5" for a record over several lines, for messages. */
+export const linesOf = (r: { line: number; lastLine: number }) =>
+  r.lastLine > r.line ? `lines ${r.line}-${r.lastLine}` : `line ${r.line}`;
+
+/** Line breaks in the fields: only a quoted field holds one, each an LF here (see `withLf`). */
+function breaksIn(fields: readonly string[]): number {
+  let n = 0;
+  for (const f of fields) for (let i = f.indexOf("\n"); i >= 0; i = f.indexOf("\n", i + 1)) n++;
+  return n;
 }
 
 export class CsvReadError extends Error {
@@ -116,7 +129,11 @@ function parseBatch(batch: Buffer, lineBase: number, first: boolean): CsvRecord[
       skip_empty_lines: true,
       trim: true,
     }) as unknown as { record: string[]; info: { lines: number } }[];
-    return rows.map((r) => ({ fields: r.record, line: lineBase + r.info.lines }));
+    // csv-parse counts the line a record ends on; it begins as many lines earlier as its fields hold breaks.
+    return rows.map((r) => {
+      const lastLine = lineBase + r.info.lines;
+      return { fields: r.record, line: lastLine - breaksIn(r.record), lastLine };
+    });
   } catch (err) {
     if (err instanceof CsvError) {
       // csv-parse names the line it stopped on (an unclosed quote: the next quote, or the end of the file);

@@ -17,7 +17,7 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { MAX_ENERGY_KWH } from "@evgrid/contract";
 import { type Arrival, byArrival, generateArrivals, Random, vehicleAt } from "./arrivals.ts";
-import { CsvReadError, csvRecords } from "./csv-lines.ts";
+import { CsvReadError, csvRecords, linesOf } from "./csv-lines.ts";
 import { parseDecimal, parseTime, TIME_FORMATS } from "./csv-values.ts";
 import { MAX_VEHICLE_KW, type Scenario, ScenarioError } from "./scenario.ts";
 
@@ -30,7 +30,9 @@ interface Row {
   kwh: number;
   stationId: string | undefined;
   maxKw: number | undefined;
+  /** Where its record begins and ends in the file. */
   line: number;
+  lastLine: number;
 }
 
 interface Columns {
@@ -43,12 +45,12 @@ interface Columns {
   count: number;
 }
 
-function columnsOf(header: string[], line: number, path: string): Columns {
+function columnsOf(header: string[], where: string, path: string): Columns {
   const at = (name: string) => header.indexOf(name);
   for (const name of REQUIRED) {
     if (at(name) < 0)
       throw new ScenarioError(
-        `${path} line ${line}: no column "${name}" (required: ${REQUIRED.join(", ")}; the header has: ${header.join(", ")})`,
+        `${path} ${where}: no column "${name}" (required: ${REQUIRED.join(", ")}; the header has: ${header.join(", ")})`,
       );
   }
   return {
@@ -64,7 +66,7 @@ function columnsOf(header: string[], line: number, path: string): Columns {
 /** One data row checked; `fail` names the field. */
 function rowOf(
   fields: string[],
-  line: number,
+  at: { line: number; lastLine: number },
   c: Columns,
   maxDwellH: number,
   fail: (m: string) => never,
@@ -105,7 +107,15 @@ function rowOf(
       fail(`maxKw must be a number in (0, ${MAX_VEHICLE_KW}] kW: "${maxText.slice(0, 40)}"`);
   }
   const station = c.stationID >= 0 ? fields[c.stationID] : undefined;
-  return { startMs, endMs, kwh, stationId: station || undefined, maxKw, line };
+  return {
+    startMs,
+    endMs,
+    kwh,
+    stationId: station || undefined,
+    maxKw,
+    line: at.line,
+    lastLine: at.lastLine,
+  };
 }
 
 /** Two sessions on one EVSE at once is bad data (a missed disconnect, a merged export): refuse it. */
@@ -124,7 +134,7 @@ function refuseOverlaps(rows: readonly Row[], path: string) {
       const r = list[i] as Row;
       if (r.startMs < before.endMs)
         throw new ScenarioError(
-          `${path} line ${r.line}: stationID ${station} is still in use by the session on line ${before.line} (until ${new Date(before.endMs).toISOString()})`,
+          `${path} ${linesOf(r)}: stationID ${station} is still in use by the session on ${linesOf(before)} (until ${new Date(before.endMs).toISOString()})`,
         );
     }
   }
@@ -149,15 +159,15 @@ export function readSessionsCsv(s: Scenario, dir: string): Arrival[] {
   const rows: Row[] = [];
   let columns: Columns | undefined;
   try {
-    for (const { fields, line } of csvRecords(path)) {
+    for (const record of csvRecords(path)) {
       if (!columns) {
-        columns = columnsOf(fields, line, path);
+        columns = columnsOf(record.fields, linesOf(record), path);
         continue;
       }
       const fail = (m: string): never => {
-        throw new ScenarioError(`${path} line ${line}: ${m}`);
+        throw new ScenarioError(`${path} ${linesOf(record)}: ${m}`);
       };
-      rows.push(rowOf(fields, line, columns, s.maxDwellH, fail));
+      rows.push(rowOf(record.fields, record, columns, s.maxDwellH, fail));
     }
   } catch (err) {
     if (err instanceof CsvReadError) throw new ScenarioError(`${path} line ${err.line}: ${err.message}`);

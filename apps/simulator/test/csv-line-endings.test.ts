@@ -93,6 +93,25 @@ describe("sessions CSV: a malformed record is named at the line it begins on", (
     expect(() => readText(`${lines.join("\n")}\n`)).toThrow(message);
   });
 
+  test.each([
+    ["LF", "\n"],
+    ["CRLF", "\r\n"],
+    ["CR", "\r"],
+  ])("a bad value in a record over several lines (%s) names the lines it spans, from its first", (_, eol) => {
+    // Its userInputs over three lines: a bad energy on line 3 is named there, not at the record's end.
+    const spread = (kwh: string | number) =>
+      `${row("x", "CA-9", at(7), at(9), kwh)},"[{'kWhRequested': 10.0,${eol} 'WhPerMile': 250,${eol} 'milesRequested': 40}]"`;
+    const text = (lines: string[]) => `${[`${HEADER},userInputs`, ...lines].join(eol)}${eol}`;
+    expect(() => readText(text([`${ok1},x`, spread("abc"), `${ok2},x`]))).toThrow(
+      /sessions\.csv lines 3-5: kWhDelivered is not a number: "abc"/,
+    );
+    // An overlap names both sessions where they begin: line 6, and lines 3-5 for the one before it.
+    const clash = row("y", "CA-9", at(8), at(10), 5);
+    expect(() => readText(text([`${ok1},x`, spread(10), `${clash},x`]))).toThrow(
+      /sessions\.csv line 6: stationID CA-9 is still in use by the session on lines 3-5 /,
+    );
+  });
+
   test("a header after blank lines is named at its own line", () => {
     expect(() => readText("\n\nconnectionTime,kWhDelivered\n")).toThrow(/line 3: no column "disconnectTime"/);
   });
