@@ -39,6 +39,7 @@ Scenario format (every field checked; an error names the field):
   name: text                         seed: integer (same seed, same day)
   substations: [{ id: substation-1, capacityKw: 150 }, ...]
   operatorLimits: [{ from: "17:00", to: "19:00", share: 0.6, substations: [ids] (default all) }]
+                                     times HH:MM; to may be "24:00", the end of the day
   arrivals:                          a Poisson process over the day...
     perDay: 10000                    expected arrivals
     peaks: [{ at: "08:30", spreadH: 1, share: 0.35 }, { at: "18:30", spreadH: 1.5, share: 0.4 }]

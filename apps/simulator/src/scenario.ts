@@ -3,11 +3,20 @@ import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { realismFields } from "./realism.ts";
 
-/** "HH:MM" within a day, as minutes since midnight. */
-const clock = z
-  .string()
-  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be a time of day, HH:MM")
-  .transform((s) => Number(s.slice(0, 2)) * 60 + Number(s.slice(3)));
+/**
+ * "HH:MM" as minutes since midnight: a moment of the day up to 23:59, or, for the end of a span such as a
+ * limit's `to`, up to 24:00, the end of the day (a limit to midnight had to stop at 23:59 before).
+ */
+const clockTo = (last: "23:59" | "24:00") => {
+  const format = last === "24:00" ? /^(?:([01]\d|2[0-3]):[0-5]\d|24:00)$/ : /^([01]\d|2[0-3]):[0-5]\d$/;
+  const error = (iss: { input?: unknown }) =>
+    `must be a time of day, HH:MM from 00:00 to ${last}${last === "24:00" ? " (the end of the day)" : ""}: got ${JSON.stringify(iss.input)}`;
+  return z
+    .string({ error })
+    .regex(format, { error })
+    .transform((s) => Number(s.slice(0, 2)) * 60 + Number(s.slice(3)));
+};
+const clock = clockTo("23:59");
 
 const range = (what: string, min: number, max: number) =>
   z
@@ -58,7 +67,7 @@ export const scenarioSchema = z
       .array(
         z.strictObject({
           from: clock,
-          to: clock,
+          to: clockTo("24:00"),
           share: z.number().min(0).max(1),
           substations: z.array(z.string()).optional(),
         }),
@@ -202,6 +211,8 @@ export function loadScenario(path: string): { scenario: Scenario; dir: string } 
 export function parseScenario(raw: unknown, source = "scenario"): Scenario {
   const parsed = scenarioSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
-  const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(top level)"}: ${i.message}`);
-  throw new ScenarioError(`${source} is not a valid scenario:\n${lines.join("\n")}`);
+  const lines = parsed.error.issues.map((i) => `${i.path.join(".") || "(top level)"}: ${i.message}`);
+  // One problem, one line (a terminal or a log shows it whole); several, one line each.
+  if (lines.length === 1) throw new ScenarioError(`${source} is not a valid scenario: ${lines[0]}`);
+  throw new ScenarioError(`${source} is not a valid scenario:\n${lines.map((l) => `  ${l}`).join("\n")}`);
 }
