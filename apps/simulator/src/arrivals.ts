@@ -16,6 +16,8 @@ export interface Arrival {
   priority: PriorityClass;
   /** The CSV's `stationID` (the EVSE it used), when the data has one. */
   stationId?: string;
+  /** The CSV's `sessionID`, when the data has one: sessions.csv carries it, to join back to the input. */
+  sessionId?: string;
 }
 
 /**

@@ -7,13 +7,17 @@ import { writeAllSync } from "@evgrid/kit/private-files";
 import { writing } from "./output.ts";
 import type { SessionRecord } from "./records.ts";
 
+/**
+ * `id` is the simulator's number for the car; `session_id` the input's sessionID (empty for generated
+ * arrivals), last so that a reader taking the columns by position before it still reads them.
+ */
 export const SESSIONS_CSV_HEADER =
-  "policy,id,site,station,arrival_min,departure_min,asked_kwh,delivered_kwh,waited_min,outcome";
+  "policy,id,site,station,arrival_min,departure_min,asked_kwh,delivered_kwh,waited_min,outcome,session_id";
 
 /**
  * RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. Text a spreadsheet would
- * run as a formula (its first character =, +, -, @, a tab or a carriage return: a station id from someone
- * else's export) starts with a quote mark, so it opens as text.
+ * run as a formula (its first character =, +, -, @, a tab or a carriage return: a station or session id
+ * from someone else's export) starts with a quote mark, so it opens as text.
  */
 const field = (text: string | null) => {
   if (text === null) return "";
@@ -34,6 +38,7 @@ export function sessionCsvRow(policyId: string, r: SessionRecord): string {
     r.deliveredKwh.toFixed(3),
     r.waitedMin.toFixed(2),
     r.outcome,
+    field(r.sessionId),
   ].join(",");
 }
 

@@ -13,7 +13,10 @@ export type SessionOutcome =
   | "no-evse";
 
 export interface SessionRecord {
+  /** The simulator's own number for the car (its place in the day's arrivals). */
   id: number;
+  /** The input's `sessionID` (a sessions CSV's), null for generated arrivals or an empty cell. */
+  sessionId: string | null;
   /** The substation it was sent to; null if it never was (no EVSE free, or refused by every site). */
   siteId: string | null;
   /** The CSV's `stationID` when there is one. */

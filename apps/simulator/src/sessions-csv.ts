@@ -3,12 +3,13 @@
  * problem is a `ScenarioError` naming the file, the line and the field, which `bun run simulate` prints and
  * exits 2 on.
  *
- * Columns honoured (others, e.g. ACN's `sessionID`, `siteID`, `doneChargingTime`, `userInputs`, are ignored):
+ * Columns honoured (others, e.g. ACN's `siteID`, `doneChargingTime`, `userInputs`, are ignored):
  * - `connectionTime`, `disconnectTime` (required): ISO 8601 (UTC unless it names a zone) or ACN's RFC 1123
  *   (`Wed, 25 Apr 2018 11:08:04 GMT`, its zone required), see csv-values.ts;
  * - `kWhDelivered` (required): what the car received is what it wants in the replay, a decimal number in
  *   (0, MAX_ENERGY_KWH] (the API's bound on a session's energy);
  * - `stationID` (optional): the EVSE it was plugged into; two sessions overlapping on one station are refused;
+ * - `sessionID` (optional): carried to sessions.csv's `session_id` untouched, for a join back to this file;
  * - `maxKw` or `maxPowerKw` (optional): the car's maximum power, kW, instead of the drawn vehicle kind's; an
  *   empty cell is unknown, that car's kind drawn as without the column (ACN's exports have no such column;
  *   its `userInputs` carry energy and departure requests, not power).
@@ -29,6 +30,7 @@ interface Row {
   endMs: number;
   kwh: number;
   stationId: string | undefined;
+  sessionId: string | undefined;
   maxKw: number | undefined;
   /** Where its record begins and ends in the file. */
   line: number;
@@ -40,6 +42,7 @@ interface Columns {
   disconnectTime: number;
   kWhDelivered: number;
   stationID: number;
+  sessionID: number;
   maxKw: number;
   /** The header's. */
   count: number;
@@ -58,6 +61,7 @@ function columnsOf(header: string[], where: string, path: string): Columns {
     disconnectTime: at("disconnectTime"),
     kWhDelivered: at("kWhDelivered"),
     stationID: at("stationID"),
+    sessionID: at("sessionID"),
     maxKw: at("maxKw") >= 0 ? at("maxKw") : at("maxPowerKw"),
     count: header.length,
   };
@@ -107,11 +111,13 @@ function rowOf(
       fail(`maxKw must be a number in (0, ${MAX_VEHICLE_KW}] kW: "${maxText.slice(0, 40)}"`);
   }
   const station = c.stationID >= 0 ? fields[c.stationID] : undefined;
+  const session = c.sessionID >= 0 ? fields[c.sessionID] : undefined;
   return {
     startMs,
     endMs,
     kwh,
     stationId: station || undefined,
+    sessionId: session || undefined,
     maxKw,
     line: at.line,
     lastLine: at.lastLine,
@@ -191,6 +197,7 @@ export function readSessionsCsv(s: Scenario, dir: string): Arrival[] {
       a.minKw = Math.min(a.minKw, r.maxKw);
     }
     if (r.stationId !== undefined) a.stationId = r.stationId;
+    if (r.sessionId !== undefined) a.sessionId = r.sessionId;
     out.push(a);
   }
   return out.sort(byArrival);

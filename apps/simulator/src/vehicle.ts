@@ -62,6 +62,7 @@ export const outcomeOf = (v: Vehicle, noEvse: boolean): SessionOutcome =>
 
 export const recordOf = (v: Vehicle, noEvse: boolean): SessionRecord => ({
   id: v.a.id,
+  sessionId: v.a.sessionId ?? null,
   siteId: v.site?.id ?? null,
   stationId: v.a.stationId ?? null,
   arriveMin: v.a.arriveMin,

@@ -85,6 +85,7 @@ describe("offline optimum: small cases known by reasoning", () => {
     // From a policy's per-session records: a car it never placed (siteId null) is not charged.
     const records = [1, 2].map((id) => ({
       id,
+      sessionId: null,
       siteId: id === 1 ? "b" : null,
       stationId: null,
       arriveMin: 0,

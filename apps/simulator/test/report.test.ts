@@ -193,6 +193,7 @@ describe("sessions.csv", () => {
     expect(
       sessionCsvRow("evgrid", {
         id: 7,
+        sessionId: "s-7",
         siteId: "site-1",
         stationId: 'bay "3", west',
         arriveMin: 480.123,
@@ -202,9 +203,16 @@ describe("sessions.csv", () => {
         waitedMin: 1.2,
         outcome: "charged",
       }),
-    ).toBe('evgrid,7,site-1,"bay ""3"", west",480.12,600.00,12.346,10.000,1.20,charged');
+    ).toBe('evgrid,7,site-1,"bay ""3"", west",480.12,600.00,12.346,10.000,1.20,charged,s-7');
     // A station id a spreadsheet would run as a formula (=, +, -, @) is written as text.
-    const formula = { id: 8, siteId: "site-1", stationId: "=HYPERLINK(1)", arriveMin: 0, departMin: 1 };
+    const formula = {
+      id: 8,
+      sessionId: null,
+      siteId: "site-1",
+      stationId: "=HYPERLINK(1)",
+      arriveMin: 0,
+      departMin: 1,
+    };
     const row = sessionCsvRow("evgrid", {
       ...formula,
       askedKwh: 1,
