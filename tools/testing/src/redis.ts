@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "@evgrid/kit/listening";
+import { killWithThisProcess } from "@evgrid/kit/watchdog";
 import { RedisClient } from "bun";
 
 export { freePort };
@@ -55,9 +56,10 @@ function selfSignedCert(): { dir: string; cert: string; key: string } {
 
 /**
  * A real redis-server (Debian's `redis-server`) on 127.0.0.1 and a free port, nothing persisted, closed with a
- * password if asked (its config comes on stdin: no password in the process list). `stop()` and `start()` take
- * it down and bring it back on the same port (a store outage); `await using` stops it. Throws, never skips,
- * when the binary is missing: the tests that need it must fail in CI.
+ * password if asked (its config comes on stdin: no password in the process list, none on disk). `stop()` and
+ * `start()` take it down and bring it back on the same port (a store outage); `await using` stops it for
+ * good. It dies with the process that started it, even one killed with kill -9 (a test runner, `bun run
+ * chaos`). Throws, never skips, when the binary is missing: the tests that need it must fail in CI.
  */
 export async function startRedis(opts: RedisOptions = {}) {
   const bin = Bun.which("redis-server");
@@ -76,9 +78,14 @@ export async function startRedis(opts: RedisOptions = {}) {
     ...(opts.user ? [`user ${opts.user.name} on >${opts.user.password} ~evgrid:* &* +@all`] : []),
   ].join("\n");
   let proc: ReturnType<typeof Bun.spawn> | null = null;
+  let guarded: Promise<void> = Promise.resolve();
+  let disposed = false;
   const start = async () => {
+    // A fault still running when its run was interrupted must not bring a store back after the end.
+    if (disposed) throw new Error("this redis-server was stopped for good");
     if (proc) return; // running already
     proc = Bun.spawn([bin, "-"], { stdin: new Blob([`${config}\n`]), stdout: "ignore", stderr: "pipe" });
+    guarded = killWithThisProcess(proc);
     const deadline = Date.now() + 10_000;
     while (!(await pings(port))) {
       if (proc.exitCode !== null || Date.now() > deadline)
@@ -91,6 +98,7 @@ export async function startRedis(opts: RedisOptions = {}) {
     proc.kill("SIGCONT"); // a paused one too
     proc.kill("SIGKILL");
     await proc.exited;
+    await guarded; // its watchdog gone too
     proc = null;
   };
   /** SIGSTOP / SIGCONT: a store that hangs (connections stay open, nothing answers), then carries on. */
@@ -127,6 +135,7 @@ export async function startRedis(opts: RedisOptions = {}) {
       }
     },
     async [Symbol.asyncDispose]() {
+      disposed = true;
       await stop();
       if (tls) rmSync(tls.dir, { recursive: true, force: true });
     },
