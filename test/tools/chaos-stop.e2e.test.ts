@@ -1,5 +1,6 @@
 /** `bun run chaos` stopped midway: interrupted, or killed outright, it leaves no process and no file behind. */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readdirSync } from "node:fs";
 import { alive, descendants, eventually, repoRoot, tempDir } from "@evgrid/testing";
 
 setDefaultTimeout(120_000);
@@ -59,6 +60,29 @@ async function storeOf(parent: number): Promise<{ pid: number; paused: boolean }
 }
 
 describe("bun run chaos, stopped midway", () => {
+  test("SIGTERM while a fault has the store paused: resumed, then stopped with everything else; exit 130", async () => {
+    using tmp = tempDir("evgrid-chaos-stop-");
+    await using run = startChaos(tmp.path);
+    const store = await eventually(
+      async () => {
+        const found = await storeOf(run.proc.pid);
+        if (!found?.paused) throw new Error(`no store paused yet:\n${run.stdout()}`);
+        return found;
+      },
+      { timeoutMs: 90_000, intervalMs: 100 },
+    );
+    const tree = await run.tree();
+    expect(tree).toContain(store.pid);
+    // What a process manager does: SIGTERM to the top process only (the apps and the store get nothing).
+    run.proc.kill("SIGTERM");
+    const code = await run.proc.exited;
+    expect({ code, stderr: code === 130 ? "" : await run.stderr() }).toEqual({ code: 130, stderr: "" });
+    expect(await run.stderr()).toContain("chaos: interrupted");
+    // It waited for each of them: none is left, not even for a moment, and its journals are gone.
+    expect(tree.filter(alive)).toEqual([]);
+    expect(readdirSync(tmp.path)).toEqual([]);
+  });
+
   test("kill -9 of the run: its store goes too (a watchdog), as every app does (their parent watch)", async () => {
     using tmp = tempDir("evgrid-chaos-killed-");
     await using run = startChaos(tmp.path);

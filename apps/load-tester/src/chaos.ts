@@ -4,6 +4,7 @@
  * substations. Exits 1 on any violation, printing the seed to replay.
  */
 import { numberFlag, parseCommandLine } from "@evgrid/kit";
+import { onShutdown } from "@evgrid/kit/process";
 import { z } from "zod";
 import { tally } from "./chaos/check.ts";
 import { FAULT_KINDS, type FaultKind } from "./chaos/faults.ts";
@@ -29,6 +30,9 @@ are over; then every request and answer is checked against every session the sub
   --kinds LIST    faults to draw from, comma-separated (default all):
                   pause_store, flush_store, restart_store, kill_replica
   -h, --help      this text
+
+Ctrl-C (or SIGTERM) stops the run and every process it started (a paused store is resumed, then stopped),
+removes its files, and exits 130.
 
 Exits 0 when every invariant holds, 1 otherwise (with the seed to replay), 2 on a wrong flag.`;
 
@@ -65,14 +69,31 @@ if (!Bun.which("redis-server")) {
   );
   process.exit(1);
 }
-const report = await runChaos({
+const interrupt = new AbortController();
+const run = runChaos({
   seed: args.seed,
   requests: args.requests,
   durationS: args.duration,
   faults: args.faults,
   kinds: args.kinds,
   log: (line) => console.log(`  ${line}`),
+  signal: interrupt.signal,
 });
+// Ctrl-C (or SIGTERM): the run stops its grid (a paused store resumed first, then stopped; its journals
+// removed), then exits 130; a second Ctrl-C a while later exits at once (the store's watchdog and the apps'
+// parent watch still stop them).
+onShutdown(
+  async () => {
+    console.error("chaos: interrupted; stopping every process of the run");
+    interrupt.abort(new Error("interrupted"));
+    await run.catch(() => {});
+  },
+  { signalExitCode: 130, timeoutMs: 30_000 },
+);
+// Interrupted, the shutdown above ends the process once the grid is down: nothing more to print.
+const report = await run.catch((err) =>
+  interrupt.signal.aborted ? new Promise<never>(() => {}) : Promise.reject(err),
+);
 const c = report.counts;
 console.log(
   `requests    ${c.requests} answered: ${c.ok} with a session, ${c.uncertain} uncertain, ${c.hung} hung`,

@@ -8,6 +8,8 @@ export interface ShutdownOptions {
   timeoutMs?: number;
   /** A second signal (not an echo of the first) means "now": runs this, then exits 130. */
   onForce?: () => void;
+  /** The exit status once a signal's cleanup is done: 0 (the default) for a server asked to stop. */
+  signalExitCode?: number;
 }
 
 /**
@@ -47,8 +49,8 @@ export function onShutdown(
         },
       );
   };
-  process.on("SIGINT", (signal) => shutdown(0, signal));
-  process.on("SIGTERM", (signal) => shutdown(0, signal));
+  process.on("SIGINT", (signal) => shutdown(opts.signalExitCode ?? 0, signal));
+  process.on("SIGTERM", (signal) => shutdown(opts.signalExitCode ?? 0, signal));
   if (opts.parentPid !== undefined) watchParent(opts.parentPid, () => shutdown(0, "parent gone"));
   return (exitCode) => shutdown(exitCode);
 }

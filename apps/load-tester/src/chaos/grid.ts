@@ -8,6 +8,7 @@ import { spawnApp, startRedis } from "@evgrid/testing";
 import type { SessionRecord } from "./check.ts";
 
 type App = Awaited<ReturnType<typeof spawnApp>>;
+export type ChaosGrid = Awaited<ReturnType<typeof startChaosGrid>>;
 
 export interface ChaosGridOptions {
   substations: number;
@@ -25,6 +26,7 @@ export async function startChaosGrid(opts: ChaosGridOptions) {
   const redis = await startRedis();
   const dataDir = mkdtempSync(join(tmpdir(), "evgrid-chaos-"));
   const started: App[] = [];
+  let closed = false;
   try {
     const sites = Array.from(
       { length: opts.substations },
@@ -75,8 +77,14 @@ export async function startChaosGrid(opts: ChaosGridOptions) {
       async restartReplica(i: number) {
         const old = replicas[i] as App;
         await old.proc.exited;
+        // An interrupted run's fault must not start a replica once the grid is stopped.
+        if (closed) return;
         const port = new URL(old.url).port;
         const fresh = await spawnApp("balancer", balancerEnv(port));
+        if (closed) {
+          await fresh[Symbol.asyncDispose]();
+          return;
+        }
         replicas[i] = fresh;
         started.push(fresh);
       },
@@ -110,7 +118,9 @@ export async function startChaosGrid(opts: ChaosGridOptions) {
           })),
         );
       },
+      /** Stops every app, then the store (resumed first, if a fault paused it), then removes the journals. */
       async [Symbol.asyncDispose]() {
+        closed = true;
         await stopAll(started);
         await redis[Symbol.asyncDispose]();
         rmSync(dataDir, { recursive: true, force: true });

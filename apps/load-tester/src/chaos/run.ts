@@ -1,7 +1,7 @@
 import { type CheckCounts, checkHistory, type RequestRecord, type Violation } from "./check.ts";
 import { drive, settle } from "./drive.ts";
 import { type Fault, type FaultKind, planFaults, Rng, runFaults } from "./faults.ts";
-import { startChaosGrid } from "./grid.ts";
+import { type ChaosGrid, startChaosGrid } from "./grid.ts";
 
 export interface ChaosOptions {
   seed: number;
@@ -17,6 +17,8 @@ export interface ChaosOptions {
   budgetMs?: number;
   /** Told what happens as it happens (the command prints it). */
   log?: (line: string) => void;
+  /** Ctrl-C: the run stops at once, its grid with it (a paused store resumed, then stopped), and it rejects. */
+  signal?: AbortSignal;
 }
 
 export interface ChaosReport {
@@ -35,15 +37,23 @@ const SLACK_MS = 500;
  * every uncertain answer settled with its key, then the whole history checked against the substations.
  */
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
+  await using grid = await startChaosGrid({ substations: 3, replicas: 2, capacityKw: 100 });
+  opts.signal?.throwIfAborted();
+  // Interrupted, the run is left where it is and the grid goes (`await using`), whatever a fault was doing.
+  return await Promise.race([runOn(grid, opts), interruption(opts.signal)]);
+}
+
+async function runOn(grid: ChaosGrid, opts: ChaosOptions): Promise<ChaosReport> {
   const log = opts.log ?? (() => {});
   const rng = new Rng(opts.seed);
   const durationMs = opts.durationS * 1000;
-  await using grid = await startChaosGrid({ substations: 3, replicas: 2, capacityKw: 100 });
   const plan = opts.plan ?? planFaults(rng, opts.faults, durationMs, 2, opts.kinds);
   log(`grid up: charge-api ${grid.apiUrl}, 2 replicas, 3 substations, redis on ${grid.redis.port}`);
   const startMs = Date.now();
   let driving = true;
   const faults = runFaults(grid, plan, startMs, () => !driving);
+  // A fault that fails is reported where it is awaited, after the drive: not as an unhandled rejection.
+  faults.catch(() => {});
   const records = await drive(
     {
       apiUrl: grid.apiUrl,
@@ -70,6 +80,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const sessions = await grid.sessions();
   const { violations, counts } = checkHistory(records, sessions, { slackMs: SLACK_MS });
   return { seed: opts.seed, faults: ran, counts, violations, records };
+}
+
+/** Rejects once `signal` fires; never without one. */
+function interruption(signal: AbortSignal | undefined): Promise<never> {
+  return new Promise((_, reject) =>
+    signal?.addEventListener("abort", () => reject(signal.reason), { once: true }),
+  );
 }
 
 export function describe(f: Fault): string {
