@@ -1,9 +1,11 @@
 /** `bun run dev --balancers n --redis`: balancer replicas sharing state in a local redis-server. */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { BalancerRouter } from "@evgrid/balancer";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { internalClient } from "@evgrid/link";
-import { alive, descendants, runCommand, startDev, startRedis } from "@evgrid/testing";
+import { alive, descendants, runCommand, startDev, startRedis, tempDir } from "@evgrid/testing";
 
 setDefaultTimeout(60_000);
 
@@ -11,16 +13,27 @@ const runDevMain = (args: string[], env: Record<string, string> = {}) =>
   runCommand([process.execPath, "tools/dev/src/main.ts", ...args], env);
 
 describe("bun run dev with balancer replicas", () => {
-  test("more than one balancer without --redis, or --redis without redis-server: exit 2 with the fix", async () => {
+  test("more than one balancer without --redis, or --redis without redis-server: exit 2 with the fix, before any app starts", async () => {
     const unshared = await runDevMain(["--balancers", "2", "--random-ports"]);
     expect(unshared.code).toBe(2);
     expect(unshared.stderr).toContain("--balancers: more than one balancer needs shared state: add --redis");
-    const missing = await runDevMain(["--balancers", "2", "--redis", "--random-ports"], {
-      PATH: "/nonexistent",
-      REDIS_URL: "",
-    });
+    using scratch = tempDir("evgrid-dev-no-redis-");
+    const dataDir = join(scratch.path, "data");
+    const missing = await runDevMain(
+      ["--balancers", "2", "--redis", "--random-ports", "--data-dir", dataDir],
+      {
+        PATH: "/nonexistent",
+        REDIS_URL: "",
+      },
+    );
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("apt-get install -y redis-server");
+    // One line, and nothing started: no substation came up only to be stopped, no data directory taken.
+    expect({
+      stdout: missing.stdout,
+      lines: missing.stderr.trim().split("\n").length,
+      dataDir: existsSync(dataDir),
+    }).toEqual({ stdout: "", lines: 1, dataDir: false });
   });
 
   test("--balancers 2 --redis: both replicas share a local redis-server; Ctrl-C stops it too", async () => {

@@ -13,7 +13,7 @@ import type { GatewayRouter } from "@evgrid/ocpp-gateway";
 import { demoLines, registerDemoChargers } from "./chargers.ts";
 import { lockDataDir } from "./data-lock.ts";
 import { devOptionsSchema, planHosts, planSubstations } from "./plan.ts";
-import { startRedis } from "./redis.ts";
+import { planRedis, startRedis } from "./redis.ts";
 import { Supervisor } from "./supervisor.ts";
 
 const HELP = `Usage: bun run dev [options]
@@ -96,6 +96,8 @@ const opts = parseCommandLine({
 });
 const substations = planSubstations(opts);
 const hosts = planHosts(opts, substations);
+// Checked before anything starts: a missing redis-server is one line, not apps started then stopped.
+const redisPlan = opts.redis ? planRedis() : undefined;
 const root = resolve(import.meta.dir, "../../..");
 const app = (name: string) => [process.execPath, resolve(root, `apps/${name}/src/main.ts`)];
 const portOf = (p: number) => String(opts.randomPorts ? 0 : p);
@@ -182,7 +184,7 @@ try {
     }),
   );
   const substationUrls = hosted.flat();
-  const redisUrl = opts.redis ? await startRedis(supervisor, opts.host, resolve(opts.dataDir)) : undefined;
+  const redisUrl = redisPlan && (await startRedis(supervisor, redisPlan, opts.host, resolve(opts.dataDir)));
   const balancerUrls: string[] = [];
   for (let i = 0; i < opts.balancers; i++) {
     const name = opts.balancers === 1 ? "balancer" : `balancer-${i + 1}`;
