@@ -1,6 +1,6 @@
 /** `bun run dev --balancers n --redis`: balancer replicas sharing state in a local redis-server. */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BalancerRouter } from "@evgrid/balancer";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
@@ -61,6 +61,24 @@ describe("bun run dev with balancer replicas", () => {
       const { code } = await dev.interrupt();
       expect(code).toBe(0);
       for (const pid of tree) expect({ pid, alive: alive(pid) }).toEqual({ pid, alive: false });
+    } finally {
+      await dev[Symbol.asyncDispose]();
+    }
+  });
+
+  test("--redis: the run's password is on no disk", async () => {
+    using data = tempDir("evgrid-dev-redis-");
+    const dev = await startDev(["--random-ports", "--balancers", "2", "--redis", "--data-dir", data.path], {
+      env: { REDIS_URL: "" },
+    });
+    try {
+      const [store] = await dev.pidsOf("redis-server");
+      expect(store !== undefined && dev.tree.includes(store)).toBe(true);
+      // Its config (with the password) came on redis-server's stdin: no file keeps it.
+      const withPassword = readdirSync(data.path, { withFileTypes: true })
+        .filter((f) => f.isFile() && readFileSync(join(data.path, f.name)).includes("requirepass"))
+        .map((f) => f.name);
+      expect(withPassword).toEqual([]);
     } finally {
       await dev[Symbol.asyncDispose]();
     }

@@ -1,6 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { freePort } from "@evgrid/kit/listening";
 import type { Supervisor } from "./supervisor.ts";
 
@@ -24,31 +22,22 @@ export function planRedis(): RedisPlan {
 /**
  * The store of the plan: the user's URL as it is, or a redis-server started on a free port, in memory only
  * (nothing saved), supervised like the apps. Closed even here: a password made for this run, in a config
- * file only this user may read (never on the command line, where `ps` shows it). The URL it answers carries
- * the password: print it only through `redactUrl`.
+ * that redis-server reads from its stdin (`redis-server -`), so it is on no disk and in no process list
+ * (nothing here uses CONFIG REWRITE, the one command that would want a config file). The URL it answers
+ * carries the password: print it only through `redactUrl`.
  */
-export async function startRedis(
-  supervisor: Supervisor,
-  plan: RedisPlan,
-  host: string,
-  dataDir: string,
-): Promise<string> {
+export async function startRedis(supervisor: Supervisor, plan: RedisPlan, host: string): Promise<string> {
   if ("url" in plan) return plan.url;
   const port = freePort(host);
   const password = randomBytes(24).toString("hex");
-  mkdirSync(dataDir, { recursive: true });
-  const config = join(dataDir, "redis.conf");
-  writeFileSync(
-    config,
-    [`port ${port}`, `bind ${host}`, 'save ""', "appendonly no", `requirepass ${password}`, ""].join("\n"),
-    { mode: 0o600 },
-  );
+  const config = [`port ${port}`, `bind ${host}`, 'save ""', "appendonly no", `requirepass ${password}`, ""];
   await supervisor.startUntil(
     "redis",
-    [plan.bin, config],
+    [plan.bin, "-"],
     process.env as Record<string, string>,
     1,
     (line) => (line.includes("Ready to accept connections") ? "ready" : undefined),
+    { stdin: config.join("\n") },
   );
   return `redis://:${password}@${host.includes(":") ? `[${host}]` : host}:${port}`;
 }

@@ -1,9 +1,15 @@
 import { listeningUrl } from "@evgrid/kit/listening";
-import type { Subprocess } from "bun";
+import type { SpawnOptions, Subprocess } from "bun";
 
 interface Child {
   name: string;
-  proc: Subprocess<"ignore", "pipe", "pipe">;
+  proc: Subprocess<SpawnOptions.Writable, "pipe", "pipe">;
+}
+
+export interface StartOptions {
+  timeoutMs?: number;
+  /** Written to its stdin, which is then closed (redis-server's config: never on disk, never in `ps`). */
+  stdin?: string;
 }
 
 const COLORS = [36, 33, 35, 32, 34, 91, 92, 93, 94, 95, 96];
@@ -41,7 +47,7 @@ export class Supervisor {
     count: number,
     timeoutMs = 20_000,
   ): Promise<string[]> {
-    return this.startUntil(name, cmd, env, count, listeningUrl, timeoutMs);
+    return this.startUntil(name, cmd, env, count, listeningUrl, { timeoutMs });
   }
 
   /**
@@ -54,9 +60,11 @@ export class Supervisor {
     env: Record<string, string>,
     count: number,
     ready: (line: string) => string | undefined,
-    timeoutMs = 20_000,
+    opts: StartOptions = {},
   ): Promise<string[]> {
-    const proc = Bun.spawn(cmd, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const timeoutMs = opts.timeoutMs ?? 20_000;
+    const stdin = opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]);
+    const proc = Bun.spawn(cmd, { env, stdin, stdout: "pipe", stderr: "pipe" });
     this.children.push({ name, proc });
     const prefix = this.prefix(name, this.children.length - 1);
     return new Promise<string[]>((resolve, reject) => {
