@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { BalancerRouter } from "@evgrid/balancer";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { internalClient } from "@evgrid/link";
-import { alive, descendants, runCommand, startDev, startRedis, tempDir } from "@evgrid/testing";
+import { alive, descendants, eventually, runCommand, startDev, startRedis, tempDir } from "@evgrid/testing";
 
 setDefaultTimeout(60_000);
 
@@ -66,7 +66,7 @@ describe("bun run dev with balancer replicas", () => {
     }
   });
 
-  test("--redis: the run's password is on no disk", async () => {
+  test("--redis: the run's password is on no disk, and its redis-server dies with a runner killed by kill -9", async () => {
     using data = tempDir("evgrid-dev-redis-");
     const dev = await startDev(["--random-ports", "--balancers", "2", "--redis", "--data-dir", data.path], {
       env: { REDIS_URL: "" },
@@ -79,6 +79,10 @@ describe("bun run dev with balancer replicas", () => {
         .filter((f) => f.isFile() && readFileSync(join(data.path, f.name)).includes("requirepass"))
         .map((f) => f.name);
       expect(withPassword).toEqual([]);
+      // The runner itself (not its `bun run` wrapper), as a kill -9 or an OOM kill ends it.
+      const [runner] = await dev.pidsOf("tools/dev/src/main.ts");
+      process.kill(runner as number, "SIGKILL");
+      await eventually(() => expect(dev.tree.filter(alive)).toEqual([]), { timeoutMs: 30_000 });
     } finally {
       await dev[Symbol.asyncDispose]();
     }

@@ -1,15 +1,23 @@
 import { listeningUrl } from "@evgrid/kit/listening";
+import { killWithThisProcess } from "@evgrid/kit/watchdog";
 import type { SpawnOptions, Subprocess } from "bun";
 
 interface Child {
   name: string;
   proc: Subprocess<SpawnOptions.Writable, "pipe", "pipe">;
+  /** Its watchdog, for a child that cannot watch PARENT_PID itself: gone once the child is. */
+  watched?: Promise<void>;
 }
 
 export interface StartOptions {
   timeoutMs?: number;
   /** Written to its stdin, which is then closed (redis-server's config: never on disk, never in `ps`). */
   stdin?: string;
+  /**
+   * It cannot watch PARENT_PID as our apps do (redis-server): a watchdog kills it when this runner is gone,
+   * even by kill -9.
+   */
+  watchdog?: boolean;
 }
 
 const COLORS = [36, 33, 35, 32, 34, 91, 92, 93, 94, 95, 96];
@@ -65,7 +73,7 @@ export class Supervisor {
     const timeoutMs = opts.timeoutMs ?? 20_000;
     const stdin = opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]);
     const proc = Bun.spawn(cmd, { env, stdin, stdout: "pipe", stderr: "pipe" });
-    this.children.push({ name, proc });
+    this.children.push({ name, proc, ...(opts.watchdog ? { watched: killWithThisProcess(proc) } : {}) });
     const prefix = this.prefix(name, this.children.length - 1);
     return new Promise<string[]>((resolve, reject) => {
       const urls: string[] = [];
@@ -94,21 +102,26 @@ export class Supervisor {
     });
   }
 
-  /** Stops the newest first (the public API before what it depends on). */
+  /** Stops the newest first (the public API before what it depends on), and the watchdogs with them. */
   async stop(graceMs = 5000): Promise<void> {
     this.stopping = true;
     for (const child of [...this.children].reverse()) {
-      if (child.proc.exitCode !== null || child.proc.signalCode !== null) continue;
-      child.proc.kill("SIGTERM");
-      const exited = await Promise.race([
-        child.proc.exited.then(() => true),
-        Bun.sleep(graceMs).then(() => false),
-      ]);
-      if (!exited) {
-        process.stderr.write(`${child.name} did not stop within ${graceMs} ms; killing it\n`);
-        child.proc.kill("SIGKILL");
-        await child.proc.exited;
-      }
+      if (child.proc.exitCode === null && child.proc.signalCode === null) await this.stopOne(child, graceMs);
+      await child.watched;
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period. */
+  private async stopOne(child: Child, graceMs: number): Promise<void> {
+    child.proc.kill("SIGTERM");
+    const exited = await Promise.race([
+      child.proc.exited.then(() => true),
+      Bun.sleep(graceMs).then(() => false),
+    ]);
+    if (!exited) {
+      process.stderr.write(`${child.name} did not stop within ${graceMs} ms; killing it\n`);
+      child.proc.kill("SIGKILL");
+      await child.proc.exited;
     }
   }
 
