@@ -5,6 +5,7 @@
  * also run as written with Debian's redis-server, to show the settings take.
  */
 import { describe, expect, test } from "bun:test";
+import { killWithThisProcess } from "@evgrid/kit/watchdog";
 import { eventually, freePort, readYaml, repoRoot, tempDir } from "@evgrid/testing";
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are checked field by field.
@@ -42,6 +43,8 @@ async function runStartScript(script: string, passwordVar: string) {
       stderr: "ignore",
     },
   );
+  // A test runner killed midway must not leave it running.
+  const watched = killWithThisProcess(server);
   const cli = (auth: string | undefined, ...args: string[]) => {
     const env = { ...process.env, REDISCLI_AUTH: auth };
     const out = Bun.spawnSync(["redis-cli", "-p", String(port), ...args], { env, stderr: "pipe" });
@@ -57,6 +60,7 @@ async function runStartScript(script: string, passwordVar: string) {
   } finally {
     server.kill("SIGKILL");
     await server.exited;
+    await watched;
   }
 }
 
