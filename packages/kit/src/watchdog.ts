@@ -7,8 +7,9 @@
  * whatever the cause, so the watchdog's read ends at once and it kills the child. Bun opens its pipes
  * close-on-exec, so no other child holds the writing end open. Chosen over:
  * - polling our pid from the watchdog: late by a poll, and fooled by a pid reused meanwhile;
- * - Linux's PDEATHSIG (`setpriv --pdeathsig`): tied to the thread that forked, not the process, and Bun
- *   does not promise which of its threads spawns; macOS has nothing like it;
+ * - Linux's PDEATHSIG (`setpriv --pdeathsig`): tied to the thread that forked, not the process (with Bun
+ *   1.4.5 a child spawned from a Worker is killed when that Worker ends, its process alive), and Linux only:
+ *   macOS has nothing like it;
  * - redis-server itself: it has no setting to follow its parent (and its stdin is read only for its config).
  */
 import { resolve } from "node:path";
