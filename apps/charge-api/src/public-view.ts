@@ -32,8 +32,11 @@ export function grantOf(s: Session) {
 
 export type Grant = ReturnType<typeof grantOf>;
 
-/** What the owner sees of its session: everything but the owner id (its own key comes back as it sent it). */
-export function publicSession({ owner: _owner, ...session }: Session): PublicSession {
+/**
+ * What the owner sees of its session: everything but the owner id (its own key comes back as it sent it) and
+ * the internal meteredKwh (deliveredKwh already is the meter's, once one reports).
+ */
+export function publicSession({ owner: _owner, meteredKwh: _metered, ...session }: Session): PublicSession {
   return session;
 }
 

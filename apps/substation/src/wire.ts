@@ -34,6 +34,8 @@ export function activeSession(substationId: string, live: LiveSession, nowMs: nu
     durationS: live.durationS,
     energyKwh: live.energyKwh,
     deliveredKwh,
+    // Real energy only: what a meter reported (the gateway owes a booking claimed elsewhere the rest).
+    ...(live.meteredKwh === null ? {} : { meteredKwh: live.meteredKwh }),
     expectedEndAt: Number.isFinite(expectedEndMs) ? iso(expectedEndMs) : null,
     endedAt: null,
     endReason: null,
@@ -45,7 +47,12 @@ export function activeSession(substationId: string, live: LiveSession, nowMs: nu
 }
 
 /** The same session once ended at `nowMs`: no power any more, and why it ended. */
-export function endedSession(last: Session, nowMs: number, reason: EndReason): Session {
+export function endedSession(
+  { meteredKwh: _metered, ...last }: Session,
+  nowMs: number,
+  reason: EndReason,
+): Session {
+  // meteredKwh is for active sessions only: an ended one is read back from memory or the journal without it.
   return {
     ...last,
     allocatedKw: 0,

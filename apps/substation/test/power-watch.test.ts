@@ -132,9 +132,15 @@ describe("caps (reclaim) and meters", () => {
   });
 
   test("the meter is the delivered energy, and ends an energy session at its target", async () => {
-    const s = station(50);
+    let nowMs = 1_000_000;
+    const s = new Station({ id: "s1", capacityKw: 50, now: () => nowMs });
+    open.push(s);
     const e = (await s.start(req({ vehicleId: "e", maxKw: 11, energyKwh: 20 }))).session;
-    expect(s.meter(e.sessionId, 5)).toMatchObject({ status: "active", deliveredKwh: 5 });
+    // Before a meter reports, delivered is what the allocation integrates to: an estimate, not metered.
+    nowMs += 3_600_000 / 2;
+    expect(s.get(e.sessionId).deliveredKwh).toBeCloseTo(5.5, 9);
+    expect(s.get(e.sessionId).meteredKwh).toBeUndefined();
+    expect(s.meter(e.sessionId, 5)).toMatchObject({ status: "active", deliveredKwh: 5, meteredKwh: 5 });
     // A meter never runs backwards.
     expect(s.meter(e.sessionId, 4).deliveredKwh).toBe(5);
     expect(s.meter(e.sessionId, 20)).toMatchObject({
@@ -142,6 +148,7 @@ describe("caps (reclaim) and meters", () => {
       endReason: "energy_delivered",
       deliveredKwh: 20,
     });
+    expect(s.get(e.sessionId).meteredKwh).toBeUndefined(); // active sessions only
     expect(() => s.meter(e.sessionId, 21)).toThrow(/no session/);
   });
 });

@@ -8,8 +8,8 @@ import { sessionSchema, substationLoadSchema } from "./substation.ts";
  * router returns, so a field added to an answer fails the typecheck until it is added here.
  */
 
-/** A session as the public sees it (stopCharge): everything but the owner id. */
-export const publicSessionSchema = sessionSchema.omit({ owner: true });
+/** A session as the public sees it (stopCharge): everything but the owner id and the meter's internal view. */
+export const publicSessionSchema = sessionSchema.omit({ owner: true, meteredKwh: true });
 
 /** A session as its owner reads it (getSession): with the idTag that claims it at a charger. */
 export const ownedSessionSchema = publicSessionSchema.extend({ idTag: bookingIdTagSchema });

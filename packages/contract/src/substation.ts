@@ -33,6 +33,12 @@ export const sessionSchema = z.object({
   /** Set for energy-based sessions: the target. */
   energyKwh: z.number().nullable(),
   deliveredKwh: z.number(),
+  /**
+   * Active sessions only, and only once a charger's meter has reported (OCPP gateway): the energy it metered,
+   * which deliveredKwh then is. Absent: deliveredKwh is what the allocation integrates to, an estimate (a
+   * booking made through the public API has no car before one plugs in). The public API never shows it.
+   */
+  meteredKwh: z.number().optional(),
   /** When the session will end at the current allocation (an estimate for energy-based sessions). */
   expectedEndAt: z.iso.datetime().nullable(),
   endedAt: z.iso.datetime().nullable(),
@@ -54,7 +60,7 @@ export const sessionSchema = z.object({
 });
 export type Session = z.infer<typeof sessionSchema>;
 /** A session as its owner sees it through the public API. */
-export type PublicSession = Omit<Session, "owner">;
+export type PublicSession = Omit<Session, "owner" | "meteredKwh">;
 
 /** One substation's load as its own authority reports it. */
 export const substationLoadSchema = z.object({
