@@ -5,8 +5,9 @@
  * idTag (requestCharge answers it to the owner only) claims the booking, at its own substation or another.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import type { RouterOutputs } from "@evgrid/charge-api";
-import { walkInVehicleId } from "@evgrid/contract";
+import type { ChargeApiRouter, RouterOutputs } from "@evgrid/charge-api";
+import { errorDataOf, walkInVehicleId } from "@evgrid/contract";
+import { internalClient } from "@evgrid/link";
 import { eventually, startGrid, startOcppGateway } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
@@ -51,7 +52,12 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     const walkIn = await boundSession(ocpp, "cp-thief");
     expect(walkIn).not.toBe(victim.sessionId);
     const taken = await grid.operator.getSession.query({ sessionId: walkIn });
-    expect(taken).toMatchObject({ substationId: "substation-1", vehicleId: walkInVehicleId("ev-victim") });
+    // Nothing the charger said makes it anybody's but the operator's: the victim cannot be billed for it.
+    expect(taken).toMatchObject({
+      substationId: "substation-1",
+      vehicleId: walkInVehicleId("ev-victim"),
+      owner: "operator",
+    });
     expect(await statusOf(grid, victim)).toBe("active");
 
     // Its stop ends its own walk-in, and only that.
@@ -129,5 +135,59 @@ describe("one idTag, one transaction", () => {
     await eventually(() => expect(second.stopsAsked).toEqual([tx]));
     expect(await boundSession(ocpp, "cp-first")).toBe(booking.sessionId);
     expect(grid.substations[0]?.station.load().activeSessions).toBe(1);
+  });
+});
+
+describe("a booking claimed at another substation's charger stays its owner's", () => {
+  const KEY = "key-owner-aaaaaaaaaaaa";
+  const OTHER_KEY = "key-other-bbbbbbbbbbbb";
+
+  test("the API key that booked it reads the session there; another key cannot", async () => {
+    await using grid = await startGrid({
+      capacitiesKw: [50, 100],
+      chargeApi: { API_KEYS: `${KEY},${OTHER_KEY}` },
+    });
+    await using ocpp = await startOcppGateway(grid);
+    const as = (token: string) => internalClient<ChargeApiRouter>(grid.api.url, { timeoutMs: 10_000, token });
+    const owner = as(KEY);
+    const booking = await owner.requestCharge.mutate({ vehicleId: "ev-owner", durationS: 600 });
+    expect(booking.substationId).toBe("substation-2");
+
+    const cp = await ocpp.charger("cp-owner", { substationId: "substation-1" });
+    await cp.startTransaction(1, booking.idTag);
+    const here = await boundSession(ocpp, "cp-owner");
+    expect(here).not.toBe(booking.sessionId);
+    expect(await owner.getSession.query({ sessionId: here })).toMatchObject({
+      substationId: "substation-1",
+      vehicleId: "ev-owner",
+      status: "active",
+    });
+    const stranger = await as(OTHER_KEY)
+      .getSession.query({ sessionId: here })
+      .catch((e: unknown) => e);
+    expect(errorDataOf(stranger)?.reason).toBe("SESSION_NOT_FOUND");
+    // Its one place in the owner's quotas moved with it: the booking there has ended.
+    expect((await owner.getSession.query({ sessionId: booking.sessionId })).status).toBe("ended");
+  });
+
+  test("it holds one place in its owner's quota, there as here: never two, never none", async () => {
+    await using grid = await startGrid({
+      capacitiesKw: [50, 100],
+      chargeApi: { API_KEYS: KEY },
+      balancer: { QUOTA_ACTIVE_SESSIONS: "1" },
+    });
+    await using ocpp = await startOcppGateway(grid);
+    const owner = internalClient<ChargeApiRouter>(grid.api.url, { timeoutMs: 10_000, token: KEY });
+    const booking = await owner.requestCharge.mutate({ vehicleId: "ev-owner", durationS: 600 });
+    const cp = await ocpp.charger("cp-owner", { substationId: "substation-1" });
+    await cp.startTransaction(1, booking.idTag);
+    // Admitted there within the owner's one session: the booking's place went with it.
+    const here = await boundSession(ocpp, "cp-owner");
+    expect((await owner.getSession.query({ sessionId: here })).status).toBe("active");
+    // And it is counted there: the owner's one place is taken.
+    const second = await owner.requestCharge
+      .mutate({ vehicleId: "ev-second", durationS: 600 })
+      .catch((e: unknown) => e);
+    expect(errorDataOf(second)).toMatchObject({ reason: "QUOTA_EXCEEDED" });
   });
 });

@@ -1,9 +1,8 @@
-import { type dispatchRequestSchema, errorDataOf, type Session, walkInVehicleId } from "@evgrid/contract";
+import { errorDataOf, type Session, walkInVehicleId } from "@evgrid/contract";
 import { Backoff, type BackoffOptions, type Logger, retry } from "@evgrid/kit";
 import { describeFailure } from "@evgrid/link";
 import { PRIORITY_WEIGHT } from "@evgrid/policy";
-import type { z } from "zod";
-import { findBooking, type WalkInAs, walkInEnd } from "./booking-lookup.ts";
+import { findBooking } from "./booking-lookup.ts";
 import type { ChargerTable } from "./chargers.ts";
 import type { ChargePointShares } from "./cp-shares.ts";
 import type { Ends } from "./ends.ts";
@@ -12,6 +11,7 @@ import type { Tx } from "./model.ts";
 import type { Power } from "./power.ts";
 import type { Registry } from "./registry.ts";
 import type { StopOutbox } from "./stop-outbox.ts";
+import { claimedAs, type WalkIn, type WalkInAs, walkInRequest } from "./walk-in.ts";
 
 export interface BinderSettings {
   walkInMaxS: number;
@@ -27,8 +27,6 @@ const WAIT_REASONS = new Set<string>(
 const MAX_WAIT_S = 300;
 /** Calls to the grid that failed are tried again from half a second, at most every 10 s. */
 const RETRY: BackoffOptions = { delayMs: 500, maxDelayMs: 10_000 };
-const walkInKey = (tx: Tx) => `ocpp:${tx.chargePointId}:${tx.transactionId}`;
-type WalkIn = z.input<typeof dispatchRequestSchema>;
 type Step = "done" | "again" | "backoff" | { as: string }; // what one admission try leaves to do
 
 /**
@@ -54,7 +52,8 @@ export class Binder {
 
   /**
    * The idTag is a booking's (its owner was told it): that session at this substation becomes this
-   * transaction's; booked elsewhere, it is released there and the booked vehicle admitted here as a walk-in.
+   * transaction's; booked elsewhere, it is released there and the booked vehicle admitted here as a walk-in
+   * that goes on with the booking (its owner's, with what it has left).
    * Any other idTag is a walk-in of its own (`ocpp:<idTag>`): a vehicle id claims nobody's booking.
    */
   async bind(tx: Tx): Promise<void> {
@@ -85,9 +84,12 @@ export class Binder {
           this.log.info("booking claimed at another substation; released there", {
             sessionId: found.sessionId,
           });
-          return await this.admit(tx, found.vehicleId, found);
+          return await this.admit(tx, claimedAs(found, this.cfg.walkInMaxS, Date.now()));
         }
-        return await this.admit(tx, walkInVehicleId(idTag));
+        return await this.admit(tx, {
+          vehicleId: walkInVehicleId(idTag),
+          end: { durationS: this.cfg.walkInMaxS },
+        });
       } catch (err) {
         this.log.warn("cannot look the idTag up yet; retrying", { error: describeFailure(err) });
         if (!(await backoff.wait(tx.life.signal))) return;
@@ -135,9 +137,9 @@ export class Binder {
    * A walk-in: admitted at the charger's own substation, waiting (0 W) while the grid is full. Each try takes
    * the charge point's turn: its share is planned, admitted and bound before another transaction's is.
    */
-  private async admit(tx: Tx, asVehicle: string, booking?: Session): Promise<void> {
+  private async admit(tx: Tx, first: WalkInAs): Promise<void> {
     const backoff = new Backoff(RETRY);
-    let as: WalkInAs = { vehicleId: asVehicle, end: walkInEnd(booking, this.cfg.walkInMaxS, Date.now()) };
+    let as = first;
     while (this.table.isCurrent(tx)) {
       const release = await this.shares.turns.take(tx.chargePointId, tx.life.signal);
       if (!release) return;
@@ -149,13 +151,15 @@ export class Binder {
       }
       if (next === "done") return;
       if (next === "backoff" && !(await backoff.wait(tx.life.signal))) return;
-      if (typeof next === "object") as = { vehicleId: next.as, end: { durationS: this.cfg.walkInMaxS } };
+      // Still the claimed booking's owner's, if it was one: the holder showed the booking's idTag.
+      if (typeof next === "object")
+        as = { ...as, vehicleId: next.as, end: { durationS: this.cfg.walkInMaxS } };
     }
   }
 
   /** One admission try: bound or settled (done), again now, again after a back-off, or again as a walk-in. */
-  // biome-ignore lint/complexity/noExcessiveCognitiveComplexity: one admission answer per branch (the gateway split issue)
-  private async tryAdmit(tx: Tx, { vehicleId, end }: WalkInAs, backoff: Backoff): Promise<Step> {
+  private async tryAdmit(tx: Tx, as: WalkInAs, backoff: Backoff): Promise<Step> {
+    const { vehicleId } = as;
     const ch = this.table.get(tx.chargePointId);
     if (!ch) return "done";
     const maxKw = ch.cp.maxKw;
@@ -168,16 +172,7 @@ export class Binder {
     }
     if (!this.table.isCurrent(tx)) return "done";
     const levelVersion = this.power.levelVersion(tx.substationId);
-    const request: WalkIn = {
-      vehicleId,
-      maxKw,
-      ...(shareKw < maxKw ? { capKw: shareKw } : {}),
-      minKw: Math.min(maxKw, this.cfg.walkInMinKw),
-      ...end,
-      substationId: tx.substationId,
-      idempotencyKey: walkInKey(tx),
-      ...(waitS === undefined ? {} : { waitS }),
-    };
+    const request = walkInRequest(tx, as, { maxKw, shareKw, minKw: this.cfg.walkInMinKw }, waitS);
     let session: Session;
     try {
       ({ session } = await this.grid.balancers.call(

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import type { Session } from "@evgrid/contract";
-import { walkInEnd } from "../src/booking-lookup.ts";
+import { dispatchRequestSchema, type Session } from "@evgrid/contract";
+import type { Tx } from "../src/model.ts";
+import { claimedAs, walkInEnd, walkInRequest } from "../src/walk-in.ts";
 
 const NOW_MS = Date.parse("2026-01-01T10:00:00.000Z");
 const booking = (o: Partial<Session>): Session => ({
@@ -45,5 +46,28 @@ describe("how a booking claimed at another substation's charger ends there", () 
       durationS: 86_400,
     });
     expect(walkInEnd(undefined, 86_400, NOW_MS)).toEqual({ durationS: 86_400 });
+  });
+});
+
+describe("what a walk-in is admitted as", () => {
+  const tx = { chargePointId: "cp-1", transactionId: "7", substationId: "substation-1" } as Tx;
+  const power = { maxKw: 22, shareKw: 22, minKw: 4.2 };
+
+  test("a claimed booking's session is its owner's, as the grid's record of the booking says", () => {
+    const as = claimedAs(booking({ vehicleId: "ev-owner" }), 86_400, NOW_MS);
+    const request = dispatchRequestSchema.parse(walkInRequest(tx, as, power, undefined));
+    expect(request).toMatchObject({
+      vehicleId: "ev-owner",
+      owner: "key:0123456789abcdef",
+      energyKwh: 20,
+      substationId: "substation-1",
+      idempotencyKey: "ocpp:cp-1:7",
+    });
+  });
+
+  test("any other walk-in is the operator's", () => {
+    const as = { vehicleId: "ocpp:TAG", end: { durationS: 600 } };
+    const request = dispatchRequestSchema.parse(walkInRequest(tx, as, { ...power, shareKw: 11 }, 300));
+    expect(request).toMatchObject({ owner: "operator", capKw: 11, waitS: 300, durationS: 600 });
   });
 });
