@@ -5,10 +5,12 @@
  * idTag (requestCharge answers it to the owner only) claims the booking, at its own substation or another.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import type { ChargeApiRouter, RouterOutputs } from "@evgrid/charge-api";
-import { errorDataOf, walkInVehicleId } from "@evgrid/contract";
+import type { AppRouter, ChargeApiRouter, RouterOutputs } from "@evgrid/charge-api";
+import { errorDataOf, type SessionUpdate, walkInVehicleId } from "@evgrid/contract";
 import { internalClient } from "@evgrid/link";
 import { eventually, startGrid, startOcppGateway } from "@evgrid/testing";
+import { createTRPCClient, httpSubscriptionLink } from "@trpc/client";
+import { EventSource } from "eventsource";
 
 setDefaultTimeout(30_000);
 
@@ -166,8 +168,12 @@ describe("a booking claimed at another substation's charger stays its owner's", 
       .getSession.query({ sessionId: here })
       .catch((e: unknown) => e);
     expect(errorDataOf(stranger)?.reason).toBe("SESSION_NOT_FOUND");
-    // Its one place in the owner's quotas moved with it: the booking there has ended.
-    expect((await owner.getSession.query({ sessionId: booking.sessionId })).status).toBe("ended");
+    // The booking says where it went (an API key needs no secret there).
+    expect(await owner.getSession.query({ sessionId: booking.sessionId })).toMatchObject({
+      status: "ended",
+      endReason: "moved",
+      movedTo: { sessionId: here, sessionSecret: null },
+    });
   });
 
   test("it holds one place in its owner's quota, there as here: never two, never none", async () => {
@@ -190,4 +196,45 @@ describe("a booking claimed at another substation's charger stays its owner's", 
       .catch((e: unknown) => e);
     expect(errorDataOf(second)).toMatchObject({ reason: "QUOTA_EXCEEDED" });
   });
+
+  test("open mode: the booking says where it went (movedTo, with the secret there); its owner reads and watches it", async () => {
+    await using booked = await withBooking([50, 100], "ev-owner");
+    const { grid, ocpp, booking } = booked;
+    const cp = await ocpp.charger("cp-owner", { substationId: "substation-1" });
+    await cp.startTransaction(1, booking.idTag);
+    const here = await boundSession(ocpp, "cp-owner");
+    const ref = { sessionId: booking.sessionId, sessionSecret: booking.sessionSecret };
+    const left = await grid.client.getSession.query(ref);
+    expect(left).toMatchObject({ status: "ended", endReason: "moved" });
+    expect(left.movedTo?.sessionId).toBe(here);
+    const there = { sessionId: here, sessionSecret: left.movedTo?.sessionSecret };
+    expect(await grid.client.getSession.query(there)).toMatchObject({
+      substationId: "substation-1",
+      vehicleId: "ev-owner",
+      status: "active",
+      movedTo: null,
+    });
+    // Its secret is the proof there too: without it, nothing.
+    const without = await grid.client.getSession.query({ sessionId: here }).catch((e: unknown) => e);
+    expect(errorDataOf(without)?.reason).toBe("SESSION_FORBIDDEN");
+
+    const updates = watch(grid, there);
+    try {
+      await eventually(() => expect(updates.at(-1)).toMatchObject({ sessionId: here, status: "active" }));
+      await cp.stopTransaction(1, 100);
+      await eventually(() => expect(updates.at(-1)).toMatchObject({ status: "ended", endReason: "stopped" }));
+    } finally {
+      updates.stop();
+    }
+  });
 });
+
+/** The public watchSession over SSE (tRPC's httpSubscriptionLink), as a browser or `bun run client` uses it. */
+function watch(grid: Grid, ref: { sessionId: string; sessionSecret?: string | null | undefined }) {
+  const api = createTRPCClient<AppRouter>({
+    links: [httpSubscriptionLink({ url: `${grid.api.url}/trpc`, EventSource })],
+  });
+  const updates: SessionUpdate[] = [];
+  const sub = api.watchSession.subscribe(ref, { onData: (u) => updates.push(u) });
+  return Object.assign(updates, { stop: () => sub.unsubscribe() });
+}

@@ -1,4 +1,11 @@
-import { type DispatchRequest, OPERATOR, reasons, type Session, type SessionUpdate } from "@evgrid/contract";
+import {
+  type DispatchRequest,
+  OPERATOR,
+  reasons,
+  type Session,
+  type SessionUpdate,
+  type StopReason,
+} from "@evgrid/contract";
 import { GridError, relayUpstreamError } from "@evgrid/kit";
 import { earliest, subscriptionValues } from "@evgrid/link";
 import { exceedsEverySite, type SessionQuota } from "@evgrid/policy";
@@ -150,7 +157,7 @@ export class Dispatcher {
   async stopSession(ref: {
     sessionId: string;
     owner?: string | undefined;
-    reason?: "stopped" | "charger_offline";
+    reason?: StopReason;
   }): Promise<Session> {
     const member = ownerOf(this.view, ref.sessionId);
     try {

@@ -8,7 +8,7 @@ import {
 import { internalProcedure, router } from "@evgrid/kit";
 import { membershipProcedures } from "@evgrid/membership";
 import { z } from "zod";
-import { findBooking } from "./bookings.ts";
+import { findBooking, findMovedSession } from "./bookings.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 
 /** Every procedure is internal: charge-api and operators call them with the service token. */
@@ -58,6 +58,13 @@ export function balancerRouter(dispatcher: Dispatcher) {
     findBooking: internalProcedure
       .input(findBookingInputSchema)
       .query(({ input }) => findBooking(view, input.idTag)),
+    /**
+     * The session a booking claimed at a charger of another substation goes on in, or null (the public
+     * getSession's movedTo). With `owner`, only that owner's.
+     */
+    findMovedSession: internalProcedure
+      .input(sessionAccessSchema)
+      .query(({ input }) => findMovedSession(view, input)),
     /** One session's power, energy and end as they change (the public watchSession). */
     watchSession: internalProcedure
       .input(sessionAccessSchema)

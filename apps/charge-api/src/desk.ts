@@ -4,6 +4,7 @@ import {
   errorDataOf,
   type Priority,
   reasons,
+  type Session,
   type SessionUpdate,
 } from "@evgrid/contract";
 import {
@@ -177,9 +178,27 @@ export class ChargeDesk {
 
   async getSession(caller: Caller, ref: SessionRef) {
     const access = this.access(caller, ref);
-    return this.balancers
-      .call((b) => b.getSession.query(access))
-      .then((s) => ({ ...publicSession(s), idTag: idTagFor(this.opts.serviceToken, s.sessionId) }), relay);
+    const s = await this.balancers.call((b) => b.getSession.query(access)).catch(relay);
+    return {
+      ...publicSession(s),
+      idTag: idTagFor(this.opts.serviceToken, s.sessionId),
+      movedTo: s.endReason === "moved" ? await this.movedTo(caller, s) : null,
+    };
+  }
+
+  /**
+   * Where a booking claimed at a charger of another substation goes on, for whoever may read the booking: the
+   * session there, if it is the booking owner's (the substation checks), with its secret for open mode (the
+   * caller proved the booking is its own). null until it is admitted there.
+   */
+  private async movedTo(caller: Caller, booking: Session) {
+    const ref = { sessionId: booking.sessionId, owner: booking.owner };
+    const there = await this.balancers.call((b) => b.findMovedSession.query(ref)).catch(relay);
+    if (!there) return null;
+    const sessionSecret = caller.owner.startsWith("key:")
+      ? null
+      : sessionSecretFor(this.opts.serviceToken, there.sessionId);
+    return { sessionId: there.sessionId, sessionSecret };
   }
 
   /** A session's power, energy and end as they change, until it ends or the caller goes. */

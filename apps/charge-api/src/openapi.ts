@@ -58,7 +58,9 @@ const docs: Record<keyof RouterOutputs, ProcedureDoc> = {
   },
   getSession: {
     summary: "Read a session",
-    description: "Open mode: send the `sessionSecret` requestCharge returned.",
+    description:
+      "Open mode: send the `sessionSecret` requestCharge returned. A booking claimed at a charger of " +
+      "another substation ends `moved`; `movedTo` names the session it goes on in there (with its secret).",
   },
   watchSession: {
     summary: "Watch a session's power, energy and end",

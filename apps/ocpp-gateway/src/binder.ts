@@ -11,19 +11,20 @@ import type { Tx } from "./model.ts";
 import type { Power } from "./power.ts";
 import type { Registry } from "./registry.ts";
 import type { StopOutbox } from "./stop-outbox.ts";
-import { claimedAs, type WalkIn, type WalkInAs, walkInRequest } from "./walk-in.ts";
+import {
+  claimedAs,
+  NEVER_REASONS,
+  WAIT_REASONS,
+  type WalkIn,
+  type WalkInAs,
+  walkInRequest,
+} from "./walk-in.ts";
 
 export interface BinderSettings {
   walkInMaxS: number;
   walkInMinKw: number;
 }
 
-/** Admission answers that mean "no power now": the transaction waits with a 0 W profile. */
-const WAIT_REASONS = new Set<string>(
-  "GRID_FULL INSUFFICIENT_CAPACITY OPERATOR_LIMIT WAIT_QUEUE_FULL DEADLINE_EXCEEDED SUBSTATION_DRAINING".split(
-    " ",
-  ),
-);
 const MAX_WAIT_S = 300;
 /** Calls to the grid that failed are tried again from half a second, at most every 10 s. */
 const RETRY: BackoffOptions = { delayMs: 500, maxDelayMs: 10_000 };
@@ -79,7 +80,7 @@ export class Binder {
         }
         if (found) {
           await this.grid.balancers.call((b) =>
-            b.stopSession.mutate({ sessionId: found.sessionId, reason: "stopped" }),
+            b.stopSession.mutate({ sessionId: found.sessionId, reason: "moved" }),
           );
           this.log.info("booking claimed at another substation; released there", {
             sessionId: found.sessionId,
@@ -210,7 +211,7 @@ export class Binder {
         this.ends.gridEnded(tx);
         return "done";
       }
-      if (reason === "EXCEEDS_SITE_CAPACITY" || reason === "INVALID_INPUT") {
+      if (reason !== undefined && NEVER_REASONS.has(reason)) {
         this.log.warn("walk-in can never be admitted here; stopping it", { vehicleId, reason });
         this.ends.gridEnded(tx);
         return "done";

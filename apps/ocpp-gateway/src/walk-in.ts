@@ -8,13 +8,34 @@ export type WalkIn = z.input<typeof dispatchRequestSchema>;
 export type WalkInEnd = { durationS: number } | { energyKwh: number; departAt?: string };
 /**
  * Who a walk-in is admitted as, and how its session ends. `booking`: a booking claimed at another
- * substation's charger, whose owner the session keeps (its owner follows it through the public API).
+ * substation's charger, which the session goes on with (its owner follows it through the public API).
  */
 export type WalkInAs = { vehicleId: string; end: WalkInEnd; booking?: ClaimedBooking };
 /** What a claimed booking hands on to the session that goes on with it, read from the booking the grid found. */
 export interface ClaimedBooking {
   owner: string;
+  /** The booking's session: the one here takes an id derived from it, by which its owner finds it. */
+  sessionId: string;
 }
+
+/** Admission answers that mean "no power now": the transaction waits with a 0 W profile. */
+export const WAIT_REASONS: ReadonlySet<string> = new Set([
+  "GRID_FULL",
+  "INSUFFICIENT_CAPACITY",
+  "OPERATOR_LIMIT",
+  "WAIT_QUEUE_FULL",
+  "DEADLINE_EXCEEDED",
+  "SUBSTATION_DRAINING",
+]);
+/**
+ * Admission answers that mean "never here": the transaction is stopped. BOOKING_ALREADY_MOVED: the booking
+ * it claimed goes on in another session here already.
+ */
+export const NEVER_REASONS: ReadonlySet<string> = new Set([
+  "EXCEEDS_SITE_CAPACITY",
+  "INVALID_INPUT",
+  "BOOKING_ALREADY_MOVED",
+]);
 
 /** One transaction, one key: an answer lost with a replica may be asked of another without a second session. */
 export const walkInKey = (tx: Tx) => `ocpp:${tx.chargePointId}:${tx.transactionId}`;
@@ -48,7 +69,7 @@ export function claimedAs(booking: Session, maxS: number, nowMs: number): WalkIn
   return {
     vehicleId: booking.vehicleId,
     end: walkInEnd(booking, maxS, nowMs),
-    booking: { owner: booking.owner },
+    booking: { owner: booking.owner, sessionId: booking.sessionId },
   };
 }
 
@@ -73,6 +94,6 @@ export function walkInRequest(
     substationId: tx.substationId,
     idempotencyKey: walkInKey(tx),
     ...(waitS === undefined ? {} : { waitS }),
-    ...(booking ? { owner: booking.owner } : {}),
+    ...(booking ? { owner: booking.owner, movedFrom: booking.sessionId } : {}),
   };
 }

@@ -59,6 +59,7 @@ describe("what a walk-in is admitted as", () => {
     expect(request).toMatchObject({
       vehicleId: "ev-owner",
       owner: "key:0123456789abcdef",
+      movedFrom: "substation-2.0123456789abcdef0123456789abcdef",
       energyKwh: 20,
       substationId: "substation-1",
       idempotencyKey: "ocpp:cp-1:7",

@@ -90,6 +90,16 @@ export function replayOf(req: DispatchRequest, earlier: Session): Session {
   return earlier;
 }
 
+/** A booking goes on in one session: the one it goes on in here exists already (a retry has its key). */
+export function alreadyMoved(substationId: string, movedFrom: string): GridError {
+  return new GridError(
+    "CONFLICT",
+    reasons.BOOKING_ALREADY_MOVED,
+    `${substationId}: booking ${movedFrom} goes on in a session here already`,
+    { field: "movedFrom" },
+  );
+}
+
 /** The station is shutting down (SIGTERM): nothing new, not even a replay. */
 export function closing(substationId: string): GridError {
   return new GridError(

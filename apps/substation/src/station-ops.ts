@@ -1,4 +1,4 @@
-import type { Session, SubstationLoad } from "@evgrid/contract";
+import type { Session, StopReason, SubstationLoad } from "@evgrid/contract";
 import { GridError } from "@evgrid/kit";
 import { decideAdmission, KW_EPSILON, PRIORITY_WEIGHT } from "@evgrid/policy";
 import { departureAfterRestart, drawnKwh, needOf } from "./departures.ts";
@@ -140,13 +140,14 @@ export abstract class StationOps extends StationCore {
   }
 
   /**
-   * Ends a session now (`stopped`, or `charger_offline` when the OCPP gateway gave up on its charger). With
-   * `owner`, only that owner's session: anybody else's is "not found". An ended session is answered as it is.
+   * Ends a session now (`stopped`; `charger_offline` when the OCPP gateway gave up on its charger; `moved`
+   * when it claimed the booking at a charger of another substation, where it goes on). With `owner`, only
+   * that owner's session: anybody else's is "not found". An ended session is answered as it is.
    */
   stop(
     sessionId: string,
     owner?: string,
-    reason: "stopped" | "charger_offline" = "stopped",
+    reason: StopReason = "stopped",
   ): { session: Session; load: SubstationLoad } {
     const found = this.get(sessionId, owner);
     const session = this.book.active.has(sessionId) ? this.end(sessionId, reason) : found;

@@ -6,9 +6,9 @@ import type {
   SessionUpdate,
   SubstationLoad,
 } from "@evgrid/contract";
-import { setLongTimeout } from "@evgrid/kit";
+import { movedSessionId, setLongTimeout } from "@evgrid/kit";
 import { PRIORITY_WEIGHT } from "@evgrid/policy";
-import { checkAdmission, closing, replayOf } from "./admission.ts";
+import { alreadyMoved, checkAdmission, closing, replayOf } from "./admission.ts";
 import { departureOf, needOf, reasonAtDeparture, takeNeeds } from "./departures.ts";
 import type { LiveSession } from "./sessions.ts";
 import { StationOps } from "./station-ops.ts";
@@ -60,8 +60,14 @@ export class Station extends StationOps {
     const nowMs = this.now();
     const departure = departureOf(req, nowMs);
     // Time-ordered (UUIDv7, 74 random bits): the journal's index of ends by session grows at its right edge,
-    // one page written per commit instead of a random page per end.
-    const sessionId = `${this.id}.${Bun.randomUUIDv7().replaceAll("-", "")}`;
+    // one page written per commit instead of a random page per end. A booking that goes on here has the id
+    // derived from its own (its owner finds it from that); one booking goes on in one session.
+    const sessionId =
+      req.movedFrom === undefined
+        ? `${this.id}.${Bun.randomUUIDv7().replaceAll("-", "")}`
+        : movedSessionId(this.id, req.movedFrom);
+    if (req.movedFrom !== undefined && (this.held(sessionId) ?? this.journaled(sessionId)))
+      throw alreadyMoved(this.id, req.movedFrom);
     const durationS = "durationS" in req ? req.durationS : null;
     const energyKwh = "energyKwh" in req ? req.energyKwh : null;
     const priority = req.priority ?? "standard";

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { type DispatchRequest, dispatchRequestSchema } from "@evgrid/contract";
-import { manualScheduler } from "@evgrid/kit";
+import { manualScheduler, movedSessionId } from "@evgrid/kit";
 import { shareFairly } from "@evgrid/policy";
 import { Station } from "../src/station.ts";
 import { refusal, refusalOf } from "./fixtures.ts";
@@ -48,6 +48,37 @@ describe("Station admission", () => {
     await s.start(req({ vehicleId: "b", maxKw: 22, durationS: 60 }));
     expect(s.get(a.sessionId).allocatedKw).toBe(15);
     expect(s.load()).toMatchObject({ allocatedKw: 30, demandKw: 44, committedMinKw: 8.4 });
+  });
+});
+
+describe("a booking that goes on here (claimed at a charger of this substation, booked at another)", () => {
+  test("its session's id is derived from the booking's; one booking goes on in one session", async () => {
+    const s = station(50);
+    const movedFrom = `sub-b.${"c".repeat(32)}`;
+    const moved = { vehicleId: "ev-moved", owner: "key:0123456789abcdef", movedFrom, energyKwh: 20 };
+    const first = await s.start(req({ ...moved, idempotencyKey: "ocpp:cp-1:1" }));
+    expect(first.session).toMatchObject({
+      sessionId: movedSessionId("sub-a", movedFrom),
+      owner: "key:0123456789abcdef",
+    });
+    // Its own retry is answered; another request to go on with the same booking is refused, typed.
+    const retry = await s.start(req({ ...moved, idempotencyKey: "ocpp:cp-1:1" }));
+    expect(retry).toMatchObject({ replayed: true, session: { sessionId: first.session.sessionId } });
+    s.stop(first.session.sessionId);
+    const again = await refusalOf(s.start(req({ ...moved, idempotencyKey: "ocpp:cp-2:1" })));
+    expect({ code: again.code, reason: again.reason }).toEqual({
+      code: "CONFLICT",
+      reason: "BOOKING_ALREADY_MOVED",
+    });
+  });
+
+  test("the booking it left ends moved", async () => {
+    const s = station(50);
+    const booking = (await s.start(req({ energyKwh: 20 }))).session;
+    expect(s.stop(booking.sessionId, undefined, "moved").session).toMatchObject({
+      status: "ended",
+      endReason: "moved",
+    });
   });
 });
 

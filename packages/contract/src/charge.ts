@@ -48,13 +48,11 @@ export const substationIdSchema = z
  * A session id is `<substationId>.<32 hex>`: the substation that owns it can be found from the id alone,
  * so no shared database is needed to route stop/get calls.
  */
+export const SESSION_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,47}\.[0-9a-f]{32}$/;
 export const sessionIdSchema = z
   .string()
   .max(100)
-  .regex(
-    /^[a-z0-9][a-z0-9-]{0,47}\.[0-9a-f]{32}$/,
-    "sessionId must look like <substationId>.<32 hex digits>",
-  );
+  .regex(SESSION_ID_PATTERN, "sessionId must look like <substationId>.<32 hex digits>");
 
 export function substationOfSession(sessionId: string): string {
   return sessionId.slice(0, sessionId.lastIndexOf("."));
@@ -233,6 +231,12 @@ export const dispatchRequestSchema = z
      * point's maximum), so its first allocation is never above it.
      */
     capKw: kwFieldSchema("capKw").optional(),
+    /**
+     * The booking this session goes on with (the OCPP gateway: a booking claimed at a charger of this
+     * substation, ended there `moved`). The session's id is derived from it (kit movedSessionId), so the
+     * booking's owner finds it from the booking's id alone; one booking goes on in one session.
+     */
+    movedFrom: sessionIdSchema.optional(),
   })
   .superRefine(checkCharge)
   .transform((req) => ({
@@ -240,6 +244,7 @@ export const dispatchRequestSchema = z
     owner: req.owner,
     ...(req.substationId === undefined ? {} : { substationId: req.substationId }),
     ...(req.capKw === undefined ? {} : { capKw: req.capKw }),
+    ...(req.movedFrom === undefined ? {} : { movedFrom: req.movedFrom }),
   }));
 
 /** What callers send (defaults optional). */

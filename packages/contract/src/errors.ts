@@ -78,6 +78,11 @@ export const reasons = {
    * (`details.maxDeliverableKwh`). Without strict it is admitted and delivers what it can.
    */
   DEPARTURE_UNREACHABLE: "DEPARTURE_UNREACHABLE",
+  /**
+   * (OCPP gateway, internal) The booking a request goes on with (`movedFrom`) goes on in a session of this
+   * substation already: one session continues a booking.
+   */
+  BOOKING_ALREADY_MOVED: "BOOKING_ALREADY_MOVED",
   /** The caller hung up before its answer was ready (recorded in metrics and traces; nobody reads it). */
   CALLER_GONE: "CALLER_GONE",
   INTERNAL: "INTERNAL",

@@ -20,6 +20,7 @@ import {
   MAX_WAIT_S,
   MIN_SESSION_KW,
   OWNER_PATTERN,
+  SESSION_ID_PATTERN,
   SUBSTATION_ID_PATTERN,
 } from "./charge.ts";
 
@@ -43,6 +44,7 @@ const OPTIONAL = new Map<string, (x: unknown) => boolean>([
   ["priority", (x) => x === "fleet" || x === "emergency"],
   ["substationId", (x) => typeof x === "string" && SUBSTATION_ID_PATTERN.test(x)],
   ["capKw", isKw],
+  ["movedFrom", (x) => typeof x === "string" && SESSION_ID_PATTERN.test(x)],
 ]);
 /** The other keys it may have: checked together below. */
 const OTHER_KEYS = new Set([

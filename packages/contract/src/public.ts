@@ -11,8 +11,21 @@ import { sessionSchema, substationLoadSchema } from "./substation.ts";
 /** A session as the public sees it (stopCharge): everything but the owner id and the meter's internal view. */
 export const publicSessionSchema = sessionSchema.omit({ owner: true, meteredKwh: true });
 
-/** A session as its owner reads it (getSession): with the idTag that claims it at a charger. */
-export const ownedSessionSchema = publicSessionSchema.extend({ idTag: bookingIdTagSchema });
+/**
+ * A session as its owner reads it (getSession): with the idTag that claims it at a charger, and, for a
+ * booking claimed at a charger of another substation (`endReason: "moved"`), the session it goes on in there
+ * (null until it is admitted there, and for any other session).
+ */
+export const ownedSessionSchema = publicSessionSchema.extend({
+  idTag: bookingIdTagSchema,
+  movedTo: z
+    .object({
+      sessionId: z.string(),
+      /** Open mode: its secret, for getSession, stopCharge and watchSession; null for API-key callers. */
+      sessionSecret: z.string().nullable(),
+    })
+    .nullable(),
+});
 
 /** What requestCharge answers: the session as granted, how it was reached, and how to act on it later. */
 export const chargeGrantSchema = sessionSchema

@@ -26,12 +26,16 @@ export const sessionAccessSchema = z.strictObject({
   owner: ownerSchema.optional(),
 });
 
-/** Ends a session: the operator's or owner's stop, or (OCPP gateway) its charger gone for good. */
+/**
+ * Ends a session: the operator's or owner's stop, or (OCPP gateway) its charger gone for good, or its booking
+ * claimed at a charger of another substation (`moved`: it goes on there).
+ */
 export const stopSessionInputSchema = z.strictObject({
   sessionId: sessionIdSchema,
   owner: ownerSchema.optional(),
-  reason: z.enum(["stopped", "charger_offline"]).default("stopped"),
+  reason: z.enum(["stopped", "charger_offline", "moved"]).default("stopped"),
 });
+export type StopReason = z.output<typeof stopSessionInputSchema>["reason"];
 
 /** Reclaim (OCPP gateway): an effective maximum below the session's maxKw while it draws less; null lifts it. */
 export const setSessionCapInputSchema = z.strictObject({

@@ -10,6 +10,11 @@ export const endReasons = [
   "charger_offline",
   /** Its departure came before its energy was delivered. */
   "departed",
+  /**
+   * A booking claimed at a charger of another substation (OCPP gateway): it goes on there, in the session
+   * the public getSession names as its `movedTo`.
+   */
+  "moved",
 ] as const;
 export type EndReason = (typeof endReasons)[number];
 

@@ -1,5 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { chargeRequestSchema, sessionIdSchema, substationOfSession } from "../src/index.ts";
+import {
+  chargeRequestSchema,
+  dispatchRequestSchema,
+  sessionIdSchema,
+  substationOfSession,
+} from "../src/index.ts";
 
 describe("chargeRequestSchema", () => {
   test("defaults reproduce the original system: 11 kW, 4.2 kW minimum, 5 s", () => {
@@ -40,6 +45,17 @@ describe("chargeRequestSchema", () => {
     const result = chargeRequestSchema.safeParse(input);
     expect(result.success).toBe(false);
     expect(result.error?.issues.map((i) => i.path[0])).toContain(field);
+  });
+});
+
+describe("dispatchRequestSchema", () => {
+  test("names the booking a session goes on with (the OCPP gateway's); the public request may not", () => {
+    const movedFrom = `substation-2.${"a".repeat(32)}`;
+    expect(dispatchRequestSchema.parse({ vehicleId: "ev", movedFrom }).movedFrom).toBe(movedFrom);
+    expect(dispatchRequestSchema.safeParse({ vehicleId: "ev", movedFrom: "substation-2" }).success).toBe(
+      false,
+    );
+    expect(chargeRequestSchema.safeParse({ vehicleId: "ev", movedFrom }).success).toBe(false);
   });
 });
 

@@ -57,6 +57,7 @@ const valid = fc
       priority: optional(fc.constantFrom("standard", "fleet", "emergency")),
       substationId: optional(fc.constant("substation-1")),
       capKw: optional(validKw),
+      movedFrom: optional(fc.stringMatching(/^substation-2\.[0-9a-f]{32}$/)),
     },
     { requiredKeys: ["vehicleId"] },
   )
@@ -96,6 +97,7 @@ const wild = fc.record(
     strict: optional(fc.boolean()),
     substationId: optional(fc.constantFrom("substation-1", "Bad Id", "-x")),
     capKw: optional(kw),
+    movedFrom: optional(fc.oneof(fc.stringMatching(/^[a-z0-9-]{0,50}\.[0-9a-fA-F]{30,34}$/), id)),
   },
   { requiredKeys: ["vehicleId"] },
 );
@@ -115,7 +117,7 @@ const KEYS = [
 ];
 const tampered = fc.tuple(
   valid,
-  fc.constantFrom(...KEYS, "strict", "capKw", "departInS", "__proto__", "extra"),
+  fc.constantFrom(...KEYS, "strict", "capKw", "movedFrom", "departInS", "__proto__", "extra"),
   fc.oneof(fc.anything(), kw, fc.constant(undefined), fc.constant(Number.POSITIVE_INFINITY)),
 );
 

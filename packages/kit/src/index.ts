@@ -22,6 +22,7 @@ export * from "./replica-pool.ts";
 export * from "./retry.ts";
 export * from "./secrets.ts";
 export * from "./server.ts";
+export * from "./session-ids.ts";
 export * from "./timers.ts";
 export * from "./token.ts";
 export * from "./trpc.ts";
