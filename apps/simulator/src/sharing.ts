@@ -7,11 +7,11 @@
 import {
   type Capacity,
   effectiveCapacityKw,
+  giveInOrder,
   type NeedDemand,
   nextLaxityCrossingS,
   reshareSite,
 } from "@evgrid/policy";
-import { Heap } from "heap-js";
 import type { ShareRule } from "./policies.ts";
 
 /** What sharing needs to know of a live session. */
@@ -143,7 +143,8 @@ function shareWater(site: Capacity, live: readonly Shared[]): void {
 
 /**
  * Minimums first; then what is left to each in `key` order (lower first, then start order), up to its
- * maximum. The order is a heap: a busy site hands its spare power to a few and never orders the rest.
+ * maximum. The order is never sorted: a selection finds where the power runs out (giveInOrder), as a busy
+ * site hands its spare power to hundreds of sessions at each re-share.
  */
 function shareInOrder(site: Capacity, live: readonly Shared[], key: (l: Shared, i: number) => number): void {
   let spareKw = effectiveCapacityKw(site);
@@ -153,19 +154,23 @@ function shareInOrder(site: Capacity, live: readonly Shared[], key: (l: Shared, 
   }
   if (spareKw <= 0) return;
   const keys = new Float64Array(live.length);
+  const seqs = new Float64Array(live.length);
   const indices = new Array<number>(live.length);
   live.forEach((l, i) => {
     keys[i] = key(l, i);
+    seqs[i] = l.seq;
     indices[i] = i;
   });
-  const order = Heap.heapify(
+  giveInOrder(
     indices,
-    (x, y) => (keys[x] as number) - (keys[y] as number) || (live[x] as Shared).seq - (live[y] as Shared).seq,
+    (x, y) => (keys[x] as number) - (keys[y] as number) || (seqs[x] as number) - (seqs[y] as number),
+    (i) => {
+      const l = live[i] as Shared;
+      return l.capKw - l.allocKw;
+    },
+    (i, kw) => {
+      (live[i] as Shared).allocKw += kw;
+    },
+    spareKw,
   );
-  for (let i = order.pop(); i !== undefined && spareKw > 0; i = order.pop()) {
-    const l = live[i] as Shared;
-    const moreKw = Math.min(l.capKw - l.allocKw, spareKw);
-    l.allocKw += moreKw;
-    spareKw -= moreKw;
-  }
 }

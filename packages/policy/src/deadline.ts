@@ -1,4 +1,4 @@
-import { Heap } from "heap-js";
+import { giveInOrder } from "./in-order.ts";
 import { type Demand, shareFairly } from "./water-filling.ts";
 
 const S_PER_HOUR = 3600;
@@ -71,8 +71,8 @@ export const needFloors = (demands: readonly NeedDemand[], availableKw: number, 
 
 /**
  * needFloors, and the power left over the floors (0 or less: nothing is left to water-fill). Each standing
- * is a heap of its own, built only if power is left when its turn comes: a busy site lifts a few sessions
- * of the first standings and never orders the rest. O(k + m log k) for k demands and m lifted.
+ * gets what is left when its turn comes, in need order, and is never sorted: a selection finds where the
+ * power runs out (in-order.ts). O(k) expected for k demands, O(k log k) at worst.
  */
 export function liftByNeed(
   demands: readonly NeedDemand[],
@@ -97,23 +97,35 @@ export function liftByNeed(
     const rank = standing(demands[i] as NeedDemand, guardS);
     if (rank !== null) standings[rank].push(i);
   }
-  const before = (a: number, b: number) => {
-    const x = demands[a] as NeedDemand;
-    const y = demands[b] as NeedDemand;
-    return (y.weight ?? 1) - (x.weight ?? 1) || (x.departInS ?? 0) - (y.departInS ?? 0) || a - b;
-  };
+  // The order within a standing: the higher priority weight, then the earliest departure, then the index.
+  const weight = new Float64Array(k);
+  const departS = new Float64Array(k);
+  for (let i = 0; i < k; i++) {
+    const d = demands[i] as NeedDemand;
+    weight[i] = d.weight ?? 1;
+    departS[i] = d.departInS ?? 0;
+  }
+  const before = (a: number, b: number) =>
+    (weight[b] as number) - (weight[a] as number) || (departS[a] as number) - (departS[b] as number) || a - b;
+  const wantKw = new Float64Array(k);
   standings.forEach((members, rank) => {
     if (spareKw <= 0 || members.length === 0) return;
-    const order = Heap.heapify(members, before);
-    for (let i = order.pop(); i !== undefined && spareKw > 0; i = order.pop()) {
+    // What each would take to its target (a session out of slack: its required rate; else its maximum).
+    for (const i of members) {
       const d = demands[i] as NeedDemand;
-      const n = d.count ?? 1;
-      if (n === 0) continue;
       const toKw = rank === 0 ? Math.min(d.maxKw, requiredKw(d) ?? 0) : d.maxKw;
-      const liftKw = Math.max(0, Math.min(toKw - d.minKw, spareKw / n));
-      floorsKw[i] = d.minKw + liftKw;
-      spareKw -= n * liftKw;
+      wantKw[i] = (d.count ?? 1) * Math.max(0, toKw - d.minKw);
     }
+    spareKw = giveInOrder(
+      members,
+      before,
+      (i) => wantKw[i] as number,
+      (i, kw) => {
+        const d = demands[i] as NeedDemand;
+        floorsKw[i] = d.minKw + kw / (d.count ?? 1);
+      },
+      spareKw,
+    );
   });
   return { floorsKw, spareKw };
 }

@@ -5,6 +5,7 @@ export * from "./choice.ts";
 export * from "./curtailment.ts";
 export * from "./deadline.ts";
 export * from "./dispatch.ts";
+export * from "./in-order.ts";
 export * from "./laxity.ts";
 export * from "./meter.ts";
 export * from "./priority.ts";
