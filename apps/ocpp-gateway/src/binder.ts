@@ -8,12 +8,15 @@ import type { ChargePointShares } from "./cp-shares.ts";
 import type { Ends } from "./ends.ts";
 import type { Grid } from "./grid.ts";
 import type { Tx } from "./model.ts";
+import type { Moves } from "./moves.ts";
 import type { Power } from "./power.ts";
 import type { Registry } from "./registry.ts";
 import type { StopOutbox } from "./stop-outbox.ts";
 import {
+  type Claim,
   claimedAs,
   NEVER_REASONS,
+  ownWalkIn,
   WAIT_REASONS,
   type WalkIn,
   type WalkInAs,
@@ -47,6 +50,7 @@ export class Binder {
     private readonly shares: ChargePointShares,
     private readonly ends: Ends,
     private readonly outbox: StopOutbox,
+    private readonly moves: Moves,
     private readonly cfg: BinderSettings,
     private readonly log: Logger,
   ) {}
@@ -78,24 +82,24 @@ export class Binder {
             release();
           }
         }
-        if (found) {
-          await this.grid.balancers.call((b) =>
-            b.stopSession.mutate({ sessionId: found.sessionId, reason: "moved" }),
-          );
-          this.log.info("booking claimed at another substation; released there", {
-            sessionId: found.sessionId,
-          });
-          return await this.admit(tx, claimedAs(found, this.cfg.walkInMaxS, Date.now()));
-        }
-        return await this.admit(tx, {
-          vehicleId: walkInVehicleId(idTag),
-          end: { durationS: this.cfg.walkInMaxS },
-        });
+        if (found) return await this.goOn(tx, claimedAs(found, this.cfg.walkInMaxS, Date.now()));
+        return await this.admit(tx, ownWalkIn(idTag, this.cfg.walkInMaxS));
       } catch (err) {
         this.log.warn("cannot look the idTag up yet; retrying", { error: describeFailure(err) });
         if (!(await backoff.wait(tx.life.signal))) return;
       }
     }
+  }
+
+  /**
+   * A booking claimed at another substation's charger goes on here: released there (moves.ts), then admitted;
+   * after a gateway restart, the claim it recorded goes on the same way. Ended otherwise: a walk-in.
+   */
+  async goOn(tx: Tx, claim: Claim): Promise<void> {
+    const released = await this.moves.release(tx, claim, RETRY);
+    if (released === "moved") await this.admit(tx, claim);
+    else if (released === "not-moved" && tx.vehicleId)
+      await this.admit(tx, ownWalkIn(tx.vehicleId, this.cfg.walkInMaxS));
   }
 
   /** A 2.0.1 charger said who its unidentified transaction is for. */

@@ -13,6 +13,7 @@ import type { Grid } from "./grid.ts";
 import { Meters } from "./meters.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { TxState } from "./model.ts";
+import { claimOf, Moves } from "./moves.ts";
 import { ocppAdapter } from "./ocpp/adapter.ts";
 import { Power } from "./power.ts";
 import type { PushOutcome } from "./push-transport.ts";
@@ -109,6 +110,7 @@ export class Gateway {
       shares,
       this.ends,
       this.outbox,
+      new Moves(this.table, grid, registry, metrics, log),
       cfg,
       log,
     );
@@ -157,7 +159,10 @@ export class Gateway {
       );
       tx.lastReadingAtMs = Date.now(); // its meter's silence counts from now, not from before the restart
       this.table.addTx(ch, tx, false);
+      const claim = claimOf(row.claim);
       if (row.sessionId) this.binder.resume(tx, row.sessionId);
+      else if (claim)
+        void this.binder.goOn(tx, claim); // released there (or about to be): never looked up again
       else if (tx.vehicleId) void this.binder.bind(tx);
       this.connections.startGrace(ch);
     }

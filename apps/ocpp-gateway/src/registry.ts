@@ -1,6 +1,18 @@
 import { Database } from "bun:sqlite";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { preparePrivateDatabase } from "@evgrid/kit/private-files";
+import {
+  type ChargePoint,
+  type RawChargePoint,
+  type RawTx,
+  SELECT_CP,
+  SELECT_TX,
+  type TransactionRow,
+  toChargePoint,
+  toTx,
+} from "./registry-rows.ts";
+
+export type { ChargePoint, TransactionRow } from "./registry-rows.ts";
 
 /**
  * argon2id with OWASP's recommended minimum (19 MiB, 2 passes) rather than Bun's 64 MiB default: a gateway
@@ -15,33 +27,10 @@ export interface Argon2Cost {
 
 export type OcppProtocol = "ocpp1.6" | "ocpp2.0.1";
 
-export interface ChargePoint {
-  chargePointId: string;
-  substationId: string;
-  maxKw: number;
-  /** Its connectors (1.6) / EVSEs (2.0.1), numbered 1..connectors: any other id is refused. */
-  connectors: number;
-  /** Set once it has sent an accepted BootNotification: until then only BootNotification is served. */
-  bootedAt: number | null;
-}
-
 /** A grid session to stop, and why. */
 export interface QueuedStop {
   sessionId: string;
   reason: "stopped" | "charger_offline";
-}
-
-/** A charger's transaction as the gateway keeps it across restarts. */
-export interface TransactionRow {
-  chargePointId: string;
-  connectorId: number;
-  transactionId: string;
-  vehicleId: string | null;
-  sessionId: string | null;
-  /** null: not known yet (stored as -1). */
-  meterStartWh: number | null;
-  startedAt: number;
-  endedAt: number | null;
 }
 
 /**
@@ -82,6 +71,9 @@ export class Registry {
       charge_point_id TEXT NOT NULL, connector_id INTEGER NOT NULL, transaction_id TEXT NOT NULL,
       vehicle_id TEXT, session_id TEXT, meter_start_wh REAL NOT NULL, started_at INTEGER NOT NULL,
       ended_at INTEGER, PRIMARY KEY (charge_point_id, transaction_id))`);
+    const txColumns = this.db.query<{ name: string }, []>("PRAGMA table_info(transactions)").all();
+    if (!txColumns.some((c) => c.name === "claim"))
+      this.db.run("ALTER TABLE transactions ADD COLUMN claim TEXT");
     this.db.run(
       "CREATE INDEX IF NOT EXISTS transactions_open ON transactions (charge_point_id) WHERE ended_at IS NULL",
     );
@@ -154,7 +146,7 @@ export class Registry {
     return row?.next ?? 1;
   }
 
-  openTransaction(t: Omit<TransactionRow, "endedAt">): void {
+  openTransaction(t: Omit<TransactionRow, "endedAt" | "claim">): void {
     this.db.run(
       `INSERT INTO transactions (charge_point_id, connector_id, transaction_id, vehicle_id, session_id,
          meter_start_wh, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -175,6 +167,15 @@ export class Registry {
       "UPDATE transactions SET vehicle_id = ?, session_id = ? WHERE charge_point_id = ? AND transaction_id = ?",
       [vehicleId, sessionId, chargePointId, transactionId],
     );
+  }
+
+  /** A booking its transaction claimed at another substation's charger (moves.ts), before it is released there. */
+  recordClaim(chargePointId: string, transactionId: string, claim: string): void {
+    this.db.run("UPDATE transactions SET claim = ? WHERE charge_point_id = ? AND transaction_id = ?", [
+      claim,
+      chargePointId,
+      transactionId,
+    ]);
   }
 
   /** The transaction ended; `stop`: its session is still to be stopped (recorded with it, atomically). */
@@ -249,46 +250,3 @@ export class Registry {
     this.db.close();
   }
 }
-
-interface RawTx {
-  charge_point_id: string;
-  connector_id: number;
-  transaction_id: string;
-  vehicle_id: string | null;
-  session_id: string | null;
-  meter_start_wh: number;
-  started_at: number;
-  ended_at: number | null;
-}
-
-const SELECT_TX = `SELECT charge_point_id, connector_id, transaction_id, vehicle_id, session_id, meter_start_wh,
-  started_at, ended_at FROM transactions`;
-
-const toTx = (r: RawTx): TransactionRow => ({
-  chargePointId: r.charge_point_id,
-  connectorId: r.connector_id,
-  transactionId: r.transaction_id,
-  vehicleId: r.vehicle_id,
-  sessionId: r.session_id,
-  meterStartWh: r.meter_start_wh < 0 ? null : r.meter_start_wh,
-  startedAt: r.started_at,
-  endedAt: r.ended_at,
-});
-
-interface RawChargePoint {
-  id: string;
-  substation_id: string;
-  max_kw: number;
-  connectors: number;
-  booted_at: number | null;
-}
-
-const SELECT_CP = "SELECT id, substation_id, max_kw, connectors, booted_at FROM charge_points";
-
-const toChargePoint = (r: RawChargePoint): ChargePoint => ({
-  chargePointId: r.id,
-  substationId: r.substation_id,
-  maxKw: r.max_kw,
-  connectors: r.connectors,
-  bootedAt: r.booted_at,
-});

@@ -1,4 +1,4 @@
-import type { dispatchRequestSchema, Session } from "@evgrid/contract";
+import { type dispatchRequestSchema, type Session, walkInVehicleId } from "@evgrid/contract";
 import type { z } from "zod";
 import type { Tx } from "./model.ts";
 
@@ -11,6 +11,8 @@ export type WalkInEnd = { durationS: number } | { energyKwh: number; departAt?: 
  * substation's charger, which the session goes on with (its owner follows it through the public API).
  */
 export type WalkInAs = { vehicleId: string; end: WalkInEnd; booking?: ClaimedBooking };
+/** A booking claimed at another substation's charger, as it goes on here (and as the registry keeps it). */
+export type Claim = WalkInAs & { booking: ClaimedBooking };
 /** What a claimed booking hands on to the session that goes on with it, read from the booking the grid found. */
 export interface ClaimedBooking {
   owner: string;
@@ -65,13 +67,19 @@ export function walkInEnd(booking: Session | undefined, maxS: number, nowMs: num
  * record of who made it), never anything the charger said: a charger can only hand a session to the owner
  * whose idTag it was shown.
  */
-export function claimedAs(booking: Session, maxS: number, nowMs: number): WalkInAs {
+export function claimedAs(booking: Session, maxS: number, nowMs: number): Claim {
   return {
     vehicleId: booking.vehicleId,
     end: walkInEnd(booking, maxS, nowMs),
     booking: { owner: booking.owner, sessionId: booking.sessionId },
   };
 }
+
+/** Any idTag that claims no booking: a walk-in of its own (`ocpp:<idTag>`), the operator's, after `maxS`. */
+export const ownWalkIn = (idTag: string, maxS: number): WalkInAs => ({
+  vehicleId: walkInVehicleId(idTag),
+  end: { durationS: maxS },
+});
 
 /**
  * The dispatch for a walk-in: the charge point's maximum (capped at its share of it), a minimum of at most

@@ -1,10 +1,15 @@
 /**
  * A proxy in front of a substation that forwards as a real proxy would, over HTTP or over an internal link
  * (WebSocket, its Authorization header included), except for the calls `hangs` picks: those it takes and
- * never answers, as a wedged process does. Counts calls per procedure (the path after /trpc/, or a link
- * message's params.path); `hangs` is asked again for every call, so a test can break and repair it.
+ * never answers, as a wedged process does; and those `losesAnswer` picks: forwarded, done, but their answer
+ * is lost on the way back. Counts calls per procedure (the path after /trpc/, or a link message's
+ * params.path); both are asked again for every call, so a test can break and repair it.
  */
-export function faultyProxy(target: string, hangs: (procedure: string) => boolean) {
+export function faultyProxy(
+  target: string,
+  hangs: (procedure: string) => boolean,
+  losesAnswer: (procedure: string) => boolean = () => false,
+) {
   const calls = new Map<string, number>();
   /** The budget (ms) each call carried, by procedure: what was left of its caller's deadline. */
   const budgets = new Map<string, number[]>();
@@ -18,6 +23,8 @@ export function faultyProxy(target: string, hangs: (procedure: string) => boolea
     upstream: WebSocket;
     /** Messages from the client before the upstream link is open. */
     queued: string[];
+    /** Ids of the calls whose answers are lost. */
+    lost: Set<unknown>;
   }
   const server = Bun.serve<Relay>({
     hostname: "127.0.0.1",
@@ -29,36 +36,45 @@ export function faultyProxy(target: string, hangs: (procedure: string) => boolea
         const upstream = new WebSocket(`${target.replace(/^http/, "ws")}/trpc${url.search}`, {
           headers: auth ? { authorization: auth } : {},
         } as unknown as string[]);
-        if (srv.upgrade(req, { data: { upstream, queued: [] } })) return undefined;
+        if (srv.upgrade(req, { data: { upstream, queued: [], lost: new Set() } })) return undefined;
         upstream.close();
         return new Response("expected a WebSocket", { status: 400 });
       }
       const procedure = url.pathname.replace(/^\/trpc\//, "");
       count(procedure, req.headers.get("x-evgrid-budget-ms"));
       if (hangs(procedure)) return new Promise<Response>(() => {});
-      return fetch(new Request(`${target}${url.pathname}${url.search}`, req));
+      const forwarded = fetch(new Request(`${target}${url.pathname}${url.search}`, req));
+      if (!losesAnswer(procedure)) return forwarded;
+      return forwarded.then(() => new Promise<Response>(() => {}));
     },
     websocket: {
       open(ws) {
-        const { upstream, queued } = ws.data;
+        const { upstream, queued, lost } = ws.data;
         upstream.addEventListener("open", () => {
           for (const m of queued.splice(0)) upstream.send(m);
         });
-        upstream.addEventListener("message", (e) => ws.send(String(e.data)));
+        upstream.addEventListener("message", (e) => {
+          const text = String(e.data);
+          const kept = lost.size === 0 ? text : withoutLost(text, lost);
+          if (kept !== null) ws.send(kept);
+        });
         upstream.addEventListener("close", (e) => ws.close(e.code === 1005 ? 1000 : e.code, e.reason));
       },
       message(ws, raw) {
         const text = String(raw);
         let path: string | undefined;
         let budgetMs: unknown;
+        let id: unknown;
         try {
-          const msg = JSON.parse(text) as { params?: { path?: string }; budgetMs?: unknown };
+          const msg = JSON.parse(text) as { id?: unknown; params?: { path?: string }; budgetMs?: unknown };
           path = msg.params?.path;
           budgetMs = msg.budgetMs;
+          id = msg.id;
         } catch {}
         if (path !== undefined) {
           count(path, budgetMs);
           if (hangs(path)) return; // taken, never answered
+          if (losesAnswer(path) && id !== undefined) ws.data.lost.add(id);
         }
         const { upstream, queued } = ws.data;
         if (upstream.readyState === WebSocket.OPEN) upstream.send(text);
@@ -75,4 +91,19 @@ export function faultyProxy(target: string, hangs: (procedure: string) => boolea
     budgets: (procedure: string) => budgets.get(procedure) ?? [],
     [Symbol.dispose]: () => server.stop(true),
   };
+}
+
+/** An upstream frame (one answer, or several in an array) without the answers to lost calls; null if none is left. */
+function withoutLost(text: string, lost: Set<unknown>): string | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  const isLost = (m: unknown) => lost.delete((m as { id?: unknown } | null)?.id);
+  if (!Array.isArray(parsed)) return isLost(parsed) ? null : text;
+  const kept = parsed.filter((m) => !isLost(m));
+  if (kept.length === parsed.length) return text;
+  return kept.length === 0 ? null : JSON.stringify(kept);
 }

@@ -1,0 +1,105 @@
+/**
+ * A booking claimed at a charger of another substation ends there `moved` before the session that goes on
+ * with it is admitted here: from then on nothing finds the booking by its idTag. What the gateway knew of it
+ * must survive what comes between: an answer lost, the gateway's own restart, a grid full here.
+ */
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { join } from "node:path";
+import type { ChargeApiRouter } from "@evgrid/charge-api";
+import { internalClient } from "@evgrid/link";
+import { eventually, faultyProxy, freePort, startGrid, startOcppGateway, tempDir } from "@evgrid/testing";
+
+setDefaultTimeout(30_000);
+
+type Grid = Awaited<ReturnType<typeof startGrid>>;
+type Ocpp = Awaited<ReturnType<typeof startOcppGateway>>;
+
+const KEY = "key-owner-aaaaaaaaaaaa";
+
+/** A grid of two substations whose booking for `ev-owner` lands on substation-2, and its owner's API key. */
+async function gridWithBooking(capacitiesKw: number[]) {
+  const grid = await startGrid({ capacitiesKw, chargeApi: { API_KEYS: KEY } });
+  const owner = internalClient<ChargeApiRouter>(grid.api.url, { timeoutMs: 10_000, token: KEY });
+  const booking = await owner.requestCharge.mutate({ vehicleId: "ev-owner", energyKwh: 20 });
+  expect(booking.substationId).toBe("substation-2");
+  return { grid, owner, booking };
+}
+
+/** A charge point's first transaction once it is in `state`, with its session (if bound). */
+async function txIn(ocpp: Ocpp, chargePointId: string, state: "charging" | "waiting") {
+  let tx: { sessionId: string | null } | undefined;
+  await eventually(async () => {
+    const cp = (await ocpp.admin.listChargePoints.query()).find((c) => c.chargePointId === chargePointId);
+    expect(cp?.transactions[0]?.state).toBe(state);
+    tx = cp?.transactions[0];
+  });
+  return tx?.sessionId ?? "";
+}
+
+/** The grid's balancer behind a proxy (the gateway's calls to the grid go through it). */
+const via = (grid: Grid, proxy: { url: string }) => ({
+  balancer: { url: proxy.url },
+  serviceToken: grid.serviceToken,
+});
+
+describe("a booking claimed at another substation's charger goes on, whatever comes between", () => {
+  test("the gateway restarts while the car waits for room here: the session there is still the booking's", async () => {
+    const { grid, owner, booking } = await gridWithBooking([5, 100]);
+    await using _grid = grid;
+    using dir = tempDir("h-revA-ocpp-moves-");
+    // A gateway on a port of its own with its registry on disk: the next one, on the same port, resumes.
+    const env = { OCPP_PORT: String(freePort()), OCPP_DB_PATH: join(dir.path, "gateway.sqlite") };
+    const first = await startOcppGateway(grid, env);
+    const filler = await first.charger("cp-filler", { substationId: "substation-1" });
+    const cp = await first.charger("cp-owner", { substationId: "substation-1" });
+    try {
+      // substation-1 (5 kW) holds one 4.2 kW minimum: the booked car waits there, its booking released.
+      await filler.startTransaction(1, "ev-filler");
+      await txIn(first, "cp-filler", "charging");
+      await cp.startTransaction(1, booking.idTag);
+      await txIn(first, "cp-owner", "waiting");
+      const left = await owner.getSession.query({ sessionId: booking.sessionId });
+      expect(left).toMatchObject({ endReason: "moved", movedTo: null });
+      await first.gateway.stop(); // the chargers stay, and reconnect to the next gateway
+
+      await using again = await startOcppGateway(grid, env);
+      await txIn(again, "cp-filler", "charging");
+      await filler.stopTransaction(1, 100); // room for the booked car
+      const here = await txIn(again, "cp-owner", "charging");
+      // The booking's, as before the restart: its vehicle, its energy, its owner's (whose key reads it).
+      expect(await owner.getSession.query({ sessionId: here })).toMatchObject({
+        substationId: "substation-1",
+        vehicleId: "ev-owner",
+        energyKwh: 20,
+        status: "active",
+      });
+      const moved = await owner.getSession.query({ sessionId: booking.sessionId });
+      expect(moved.movedTo?.sessionId).toBe(here);
+    } finally {
+      await filler.close();
+      await cp.close();
+    }
+  });
+
+  test("the answer to the booking's release is lost: released again, it goes on all the same", async () => {
+    const { grid, owner, booking } = await gridWithBooking([50, 100]);
+    await using _grid = grid;
+    // The first stopSession is done by the grid, and its answer never comes back.
+    const proxy = faultyProxy(
+      grid.balancer.url,
+      () => false,
+      (p) => p === "stopSession" && proxy.calls("stopSession") === 1,
+    );
+    using _proxy = proxy;
+    await using ocpp = await startOcppGateway(via(grid, proxy), { OCPP_CALL_TIMEOUT_MS: "300" });
+    const cp = await ocpp.charger("cp-owner", { substationId: "substation-1" });
+    await cp.startTransaction(1, booking.idTag);
+    const here = await txIn(ocpp, "cp-owner", "charging");
+    expect(await owner.getSession.query({ sessionId: here })).toMatchObject({
+      vehicleId: "ev-owner",
+      energyKwh: 20,
+      status: "active",
+    });
+    expect((await owner.getSession.query({ sessionId: booking.sessionId })).movedTo?.sessionId).toBe(here);
+  });
+});
