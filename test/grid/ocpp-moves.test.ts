@@ -6,6 +6,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
+import { walkInVehicleId } from "@evgrid/contract";
 import { internalClient } from "@evgrid/link";
 import { eventually, faultyProxy, freePort, startGrid, startOcppGateway, tempDir } from "@evgrid/testing";
 
@@ -101,5 +102,29 @@ describe("a booking claimed at another substation's charger goes on, whatever co
       status: "active",
     });
     expect((await owner.getSession.query({ sessionId: booking.sessionId })).movedTo?.sessionId).toBe(here);
+  });
+
+  test("its owner stopped it before the gateway could release it: the car is a walk-in, nothing goes on", async () => {
+    const { grid, owner, booking } = await gridWithBooking([50, 100]);
+    await using _grid = grid;
+    const broken = { on: true };
+    const proxy = faultyProxy(grid.balancer.url, (p) => broken.on && p === "stopSession");
+    using _proxy = proxy;
+    await using ocpp = await startOcppGateway(via(grid, proxy), { OCPP_CALL_TIMEOUT_MS: "300" });
+    const cp = await ocpp.charger("cp-owner", { substationId: "substation-1" });
+    await cp.startTransaction(1, booking.idTag);
+    // Found, and being released (the release does not get through yet) when its owner stops it.
+    await eventually(() => expect(proxy.calls("stopSession")).toBeGreaterThanOrEqual(1));
+    expect(await owner.stopCharge.mutate({ sessionId: booking.sessionId })).toMatchObject({
+      endReason: "stopped",
+    });
+    broken.on = false;
+    const here = await txIn(ocpp, "cp-owner", "charging");
+    expect(await grid.operator.getSession.query({ sessionId: here })).toMatchObject({
+      vehicleId: walkInVehicleId(booking.idTag),
+      owner: "operator",
+    });
+    const stopped = await owner.getSession.query({ sessionId: booking.sessionId });
+    expect(stopped).toMatchObject({ endReason: "stopped", movedTo: null });
   });
 });

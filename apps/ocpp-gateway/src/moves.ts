@@ -9,7 +9,10 @@ import type { Tx } from "./model.ts";
 import type { Registry } from "./registry.ts";
 import type { Claim } from "./walk-in.ts";
 
-/** What became of a claimed booking: released as `moved` (it goes on here), ended otherwise, or the car left. */
+/**
+ * What became of a claimed booking: released as `moved` (it goes on here); ended otherwise before it could
+ * be (the car is a walk-in like any idTag that claims no booking); or the car left.
+ */
 export type Released = "moved" | "not-moved" | "gone";
 
 /** A claim as the registry keeps it (the gateway's own JSON): anything else is no claim. */
@@ -61,10 +64,9 @@ export class Moves {
         const left = await this.grid.balancers.call((b) =>
           b.stopSession.mutate({ sessionId, reason: "moved" }),
         );
-        this.log.info("booking claimed at another substation; released there", {
-          sessionId,
-          endReason: left.endReason,
-        });
+        // Ended otherwise before this release (its owner stopped it, its departure came): it goes on nowhere.
+        if (left.endReason !== "moved") return "not-moved";
+        this.log.info("booking claimed at another substation; released there", { sessionId });
         return "moved";
       } catch (err) {
         // Its substation has forgotten it: nothing to go on with.
