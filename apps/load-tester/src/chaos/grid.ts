@@ -27,6 +27,8 @@ export async function startChaosGrid(opts: ChaosGridOptions) {
   const dataDir = mkdtempSync(join(tmpdir(), "evgrid-chaos-"));
   const started: App[] = [];
   let closed = false;
+  // Replica restarts under way: the stop waits for them, or a replica still starting outlives the run.
+  const restarts = new Set<Promise<void>>();
   try {
     const sites = Array.from(
       { length: opts.substations },
@@ -74,19 +76,25 @@ export async function startChaosGrid(opts: ChaosGridOptions) {
       killReplica(i: number) {
         replicas[i]?.proc.kill("SIGKILL");
       },
-      async restartReplica(i: number) {
-        const old = replicas[i] as App;
-        await old.proc.exited;
-        // An interrupted run's fault must not start a replica once the grid is stopped.
-        if (closed) return;
-        const port = new URL(old.url).port;
-        const fresh = await spawnApp("balancer", balancerEnv(port));
-        if (closed) {
-          await fresh[Symbol.asyncDispose]();
-          return;
-        }
-        replicas[i] = fresh;
-        started.push(fresh);
+      restartReplica(i: number): Promise<void> {
+        const restart = (async () => {
+          const old = replicas[i] as App;
+          await old.proc.exited;
+          // An interrupted run's fault must not start a replica once the grid is stopped.
+          if (closed) return;
+          const port = new URL(old.url).port;
+          const fresh = await spawnApp("balancer", balancerEnv(port));
+          if (closed) {
+            await fresh[Symbol.asyncDispose]();
+            return;
+          }
+          replicas[i] = fresh;
+          started.push(fresh);
+        })();
+        restarts.add(restart);
+        const done = () => restarts.delete(restart);
+        restart.then(done, done);
+        return restart;
       },
       /** Every replica answers and shares state again (the store back, reconnected). */
       async allSharing(): Promise<boolean> {
@@ -118,9 +126,13 @@ export async function startChaosGrid(opts: ChaosGridOptions) {
           })),
         );
       },
-      /** Stops every app, then the store (resumed first, if a fault paused it), then removes the journals. */
+      /**
+       * Stops every app, a replica being restarted once it is up (the run exits when this resolves), then
+       * the store (resumed first, if a fault paused it), then removes the journals.
+       */
       async [Symbol.asyncDispose]() {
         closed = true;
+        await Promise.allSettled([...restarts]);
         await stopAll(started);
         await redis[Symbol.asyncDispose]();
         rmSync(dataDir, { recursive: true, force: true });
