@@ -83,3 +83,21 @@ export function parseDecimal(text: string): number | undefined {
   const n = Number(text);
   return Number.isFinite(n) ? n : undefined;
 }
+
+/** What JSON.stringify leaves as it is among control characters: DEL and the C1 set (U+009B is a CSI). */
+const C1_AND_DEL = /[\u007f-\u009f]/g;
+
+/**
+ * A value of the file in a message: quoted, at most `max` characters, its line breaks and control characters
+ * escaped (`\n`, `\u001b`), so the message stays on its line and a file from someone else cannot send the
+ * terminal an escape sequence (retitle it, clear it, rewrite what it showed).
+ */
+export const shown = (text: string, max = 40): string =>
+  JSON.stringify(text.slice(0, max)).replace(
+    C1_AND_DEL,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+
+/** A name from the file (a column, a station) as it is, or `shown` if it holds a control character or a quote. */
+export const named = (text: string): string =>
+  shown(text, text.length) === `"${text}"` ? text : shown(text);

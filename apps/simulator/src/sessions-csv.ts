@@ -19,7 +19,7 @@ import { resolve } from "node:path";
 import { MAX_ENERGY_KWH } from "@evgrid/contract";
 import { type Arrival, byArrival, generateArrivals, Random, vehicleAt } from "./arrivals.ts";
 import { CsvReadError, csvRecords, linesOf } from "./csv-lines.ts";
-import { parseDecimal, parseTime, TIME_FORMATS } from "./csv-values.ts";
+import { named, parseDecimal, parseTime, shown, TIME_FORMATS } from "./csv-values.ts";
 import { MAX_VEHICLE_KW, type Scenario, ScenarioError } from "./scenario.ts";
 
 const DAY_MIN = 24 * 60;
@@ -53,7 +53,7 @@ function columnsOf(header: string[], where: string, path: string): Columns {
   for (const name of REQUIRED) {
     if (at(name) < 0)
       throw new ScenarioError(
-        `${path} ${where}: no column "${name}" (required: ${REQUIRED.join(", ")}; the header has: ${header.join(", ")})`,
+        `${path} ${where}: no column "${name}" (required: ${REQUIRED.join(", ")}; the header has: ${header.map(named).join(", ")})`,
       );
   }
   return {
@@ -82,7 +82,7 @@ function rowOf(
     const text = fields[c[name]];
     if (text === undefined || text === "") fail(`${name} is missing`);
     const ms = parseTime(text);
-    if (ms === undefined) fail(`${name} is not a date: "${text.slice(0, 40)}" (${TIME_FORMATS})`);
+    if (ms === undefined) fail(`${name} is not a date: ${shown(text)} (${TIME_FORMATS})`);
     return ms;
   };
   const startMs = date("connectionTime");
@@ -96,19 +96,18 @@ function rowOf(
   const kwhText = fields[c.kWhDelivered];
   if (kwhText === undefined || kwhText === "") fail("kWhDelivered is missing");
   const kwh = parseDecimal(kwhText);
-  if (kwh === undefined)
-    fail(`kWhDelivered is not a number: "${kwhText.slice(0, 40)}" (decimal, such as 12.5)`);
+  if (kwh === undefined) fail(`kWhDelivered is not a number: ${shown(kwhText)} (decimal, such as 12.5)`);
   if (kwh <= 0) fail("kWhDelivered must be positive");
   if (kwh > MAX_ENERGY_KWH)
     fail(
-      `kWhDelivered must be at most ${MAX_ENERGY_KWH} kWh: "${kwhText.slice(0, 40)}" (the API's bound on a session)`,
+      `kWhDelivered must be at most ${MAX_ENERGY_KWH} kWh: ${shown(kwhText)} (the API's bound on a session)`,
     );
   let maxKw: number | undefined;
   const maxText = c.maxKw >= 0 ? fields[c.maxKw] : undefined;
   if (maxText !== undefined && maxText !== "") {
     maxKw = parseDecimal(maxText);
     if (maxKw === undefined || maxKw <= 0 || maxKw > MAX_VEHICLE_KW)
-      fail(`maxKw must be a number in (0, ${MAX_VEHICLE_KW}] kW: "${maxText.slice(0, 40)}"`);
+      fail(`maxKw must be a number in (0, ${MAX_VEHICLE_KW}] kW: ${shown(maxText)}`);
   }
   const station = c.stationID >= 0 ? fields[c.stationID] : undefined;
   const session = c.sessionID >= 0 ? fields[c.sessionID] : undefined;
@@ -140,7 +139,7 @@ function refuseOverlaps(rows: readonly Row[], path: string) {
       const r = list[i] as Row;
       if (r.startMs < before.endMs)
         throw new ScenarioError(
-          `${path} ${linesOf(r)}: stationID ${station} is still in use by the session on ${linesOf(before)} (until ${new Date(before.endMs).toISOString()})`,
+          `${path} ${linesOf(r)}: stationID ${named(station)} is still in use by the session on ${linesOf(before)} (until ${new Date(before.endMs).toISOString()})`,
         );
     }
   }

@@ -79,6 +79,32 @@ describe("sessions CSV: every problem names the file, the line and the field", (
     expect(() => read([withInputs, multiLine, `${ok2},`, `${bad},`])).toThrow(/line 5: connectionTime/);
   });
 
+  test("a value from the file is shown escaped, on the message's one line: never a terminal's escape sequence", () => {
+    // What a CSV from someone else may hold: an OSC that retitles the terminal, a clear screen, a line break.
+    const evil = "\u001b]0;owned\u0007\u001b[2J1\n2\u009b";
+    const at = (h: number) => `Tue, 10 Mar 2026 ${String(h).padStart(2, "0")}:00:00 GMT`;
+    const messageOf = (lines: string[]) => {
+      try {
+        read(lines);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      throw new Error("read it");
+    };
+    const quoted = `"${evil}"`;
+    for (const message of [
+      messageOf([HEADER, row("x", "CA-9", at(7), at(9), quoted)]),
+      messageOf(
+        [`${HEADER},${quoted}`, row("x", "CA-9", at(7), at(9), 5)].map((l) => l.replace(",kWhDelivered", "")),
+      ),
+      messageOf([HEADER, row("x", quoted, at(7), at(9), 5), row("y", quoted, at(8), at(10), 5)]),
+    ]) {
+      const controls = [...message].filter((c) => c < " " || (c >= "\u007f" && c <= "\u009f"));
+      expect(controls).toEqual([]);
+      expect(message).toContain(String.raw`\u001b]0;owned\u0007\u001b[2J1\n2\u009b`);
+    }
+  });
+
   test("a file over maxCsvMb is refused before it is read, naming the file and the limit", () => {
     expect(() => read([HEADER, ok1, ok2], { maxCsvMb: 0.0001 })).toThrow(
       /sessions\.csv is [\d,]+ bytes, over the limit of 0\.0001 MB \(104 bytes; maxCsvMb/,
