@@ -23,4 +23,26 @@ describe("one session per vehicle through one balancer", () => {
     const active = grid.substations.flatMap((s) => s.station.list("active", 100));
     expect(active.map((s) => s.vehicleId)).toEqual(["ev-many"]);
   });
+
+  test("a dispatch pinned to another substation than the one the vehicle charges at is refused, not a second session", async () => {
+    // Before: a pinned dispatch (the OCPP gateway's, for a car at a charger there) went to the pinned
+    // substation only, which knew nothing of the session elsewhere, and admitted it: two for one vehicle.
+    await using grid = await startGrid({ capacitiesKw: [150, 150] });
+    const grant = await grid.client.requestCharge.mutate({
+      vehicleId: "ev-pinned",
+      maxKw: 11,
+      durationS: 600,
+    });
+    const other = grant.substationId === "substation-1" ? "substation-2" : "substation-1";
+    const pinnedThere = { vehicleId: "ev-pinned", maxKw: 11, durationS: 600, substationId: other };
+    const refused = await grid.operator.dispatch.mutate(pinnedThere).catch((e: unknown) => e);
+    expect(errorDataOf(refused)?.reason).toBe("VEHICLE_ALREADY_CHARGING");
+    const active = () => grid.substations.flatMap((s) => s.station.list("active", 100));
+    expect(active().map((s) => s.sessionId)).toEqual([grant.sessionId]);
+    // Once that session has ended, the pinned dispatch is admitted where it is pinned.
+    await grid.client.stopCharge.mutate({ sessionId: grant.sessionId, sessionSecret: grant.sessionSecret });
+    const admitted = await grid.operator.dispatch.mutate(pinnedThere);
+    expect(admitted.session.substationId).toBe(other);
+    expect(active().map((s) => s.vehicleId)).toEqual(["ev-pinned"]);
+  });
 });

@@ -93,6 +93,10 @@ export class DispatchRun {
     const pinned = pinnedId === undefined ? undefined : view.byId(pinnedId);
     if (pinnedId !== undefined && !pinned?.healthy)
       throw homeUnavailable(pinnedId, keyed && this.claim.pinned);
+    // Pinned elsewhere than where the vehicle was last admitted: that substation may still hold its session,
+    // and the pinned one cannot know (a second session for one vehicle). Asked, on this rare path only.
+    if (pinned !== undefined && homeMember !== undefined && homeMember !== pinned)
+      await this.refuseIfChargingAt(homeMember, deadline);
 
     while (this.asked.size < opts.maxTries) {
       const remainingMs = deadline - this.now();
@@ -144,6 +148,25 @@ export class DispatchRun {
       }
     }
     throw this.noneAdmitted();
+  }
+
+  /** VEHICLE_ALREADY_CHARGING if the vehicle has an active session at `home`; unreachable: not known, refused. */
+  private async refuseIfChargingAt(home: Member, deadline: number): Promise<void> {
+    const homeId = home.id ?? "unknown";
+    const timeoutMs = Math.min(this.opts.callTimeoutMs, deadline - this.now());
+    const active = await home.client.findSession
+      .query({ vehicleId: this.req.vehicleId }, { context: { timeoutMs } })
+      .catch(() => {
+        throw homeUnavailable(homeId);
+      });
+    if (active === null) return;
+    this.chargingAt = homeId;
+    throw new GridError(
+      "CONFLICT",
+      reasons.VEHICLE_ALREADY_CHARGING,
+      // As the substation says it: who asks may not be who charges, so no session id.
+      `vehicle ${this.req.vehicleId} already has an active session; a retry with the key that started it gets it back`,
+    );
   }
 
   /** Learns from the failure, then goes on to the next substation or ends the dispatch, as the rules say. */
