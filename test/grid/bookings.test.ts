@@ -44,6 +44,13 @@ describe("booking idTags", () => {
     const refused = await grid.client.requestCharge.mutate({ vehicleId: "ocpp:CARD-1" }).catch(errorDataOf);
     expect(refused).toMatchObject({ httpStatus: 400, reason: "INVALID_INPUT" });
     expect(JSON.stringify(refused)).toContain("vehicleId");
+    // Nor may a caller's own key take the gateway's form: the gateway's admission of a booking moved to
+    // another substation's charger, in the same owner's key space, would be answered as a replay of it.
+    const keyed = await grid.client.requestCharge
+      .mutate({ vehicleId: "ev-key", durationS: 60, idempotencyKey: "ocpp:CP-1:42" })
+      .catch(errorDataOf);
+    expect(keyed).toMatchObject({ httpStatus: 400, reason: "INVALID_INPUT" });
+    expect(JSON.stringify(keyed)).toContain("idempotencyKey");
   });
 
   test("a restarted substation finds its resumed bookings by their idTags again", async () => {

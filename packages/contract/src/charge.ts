@@ -213,6 +213,14 @@ export const chargeRequestSchema = z
     vehicleId: vehicleIdSchema.refine((id) => !id.startsWith(WALK_IN_VEHICLE_PREFIX), {
       message: `vehicleId may not start with ${WALK_IN_VEHICLE_PREFIX} (kept for vehicles at chargers)`,
     }),
+    // The gateway's keys (`ocpp:<charge point>:<transaction>`) can be in an owner's key space (a booking it
+    // goes on with elsewhere): a caller's own key of that form would make the gateway's admission a replay.
+    idempotencyKey: idempotencyKeySchema
+      .refine((key) => !key.startsWith(WALK_IN_VEHICLE_PREFIX), {
+        message: `idempotencyKey may not start with ${WALK_IN_VEHICLE_PREFIX} (kept for sessions at chargers)`,
+      })
+      .optional()
+      .describe(chargeFields.idempotencyKey.description ?? ""),
   })
   .superRefine(checkCharge)
   .transform(normalize);
