@@ -1,6 +1,6 @@
 /** `bun run dev --balancers n --redis`: balancer replicas sharing state in a local redis-server. */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import type { BalancerRouter } from "@evgrid/balancer";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
@@ -79,6 +79,9 @@ describe("bun run dev with balancer replicas", () => {
         .filter((f) => f.isFile() && readFileSync(join(data.path, f.name)).includes("requirepass"))
         .map((f) => f.name);
       expect(withPassword).toEqual([]);
+      // It works in the data directory: a SAVE by hand writes there, not where bun run dev was started.
+      if (process.platform === "linux")
+        expect(readlinkSync(`/proc/${store}/cwd`)).toBe(realpathSync(data.path));
       // The runner itself (not its `bun run` wrapper), as a kill -9 or an OOM kill ends it.
       const [runner] = await dev.pidsOf("tools/dev/src/main.ts");
       process.kill(runner as number, "SIGKILL");

@@ -184,7 +184,7 @@ try {
     }),
   );
   const substationUrls = hosted.flat();
-  const redisUrl = redisPlan && (await startRedis(supervisor, redisPlan, opts.host));
+  const redisUrl = redisPlan && (await startRedis(supervisor, redisPlan, opts.host, resolve(opts.dataDir)));
   const balancerUrls: string[] = [];
   for (let i = 0; i < opts.balancers; i++) {
     const name = opts.balancers === 1 ? "balancer" : `balancer-${i + 1}`;

@@ -27,11 +27,27 @@ export function planRedis(): RedisPlan {
  * watch PARENT_PID as the apps do, so a watchdog kills it should this runner be killed. The URL it answers
  * carries the password: print it only through `redactUrl`.
  */
-export async function startRedis(supervisor: Supervisor, plan: RedisPlan, host: string): Promise<string> {
+export async function startRedis(
+  supervisor: Supervisor,
+  plan: RedisPlan,
+  host: string,
+  dataDir: string,
+): Promise<string> {
   if ("url" in plan) return plan.url;
   const port = freePort(host);
   const password = randomBytes(24).toString("hex");
-  const config = [`port ${port}`, `bind ${host}`, 'save ""', "appendonly no", `requirepass ${password}`, ""];
+  const config = [
+    `port ${port}`,
+    `bind ${host}`,
+    'save ""',
+    "appendonly no",
+    // Its working directory: a SAVE asked by hand (or SHUTDOWN SAVE) writes dump.rdb with the run's data, not
+    // into whatever directory bun run dev was started from (a repository's root). A quoted string, as
+    // redis-server reads one.
+    `dir ${JSON.stringify(dataDir)}`,
+    `requirepass ${password}`,
+    "",
+  ];
   await supervisor.startUntil(
     "redis",
     [plan.bin, "-"],
