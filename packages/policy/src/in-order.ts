@@ -3,9 +3,9 @@
  * one where it runs out gets the rest; those after it nothing. Only that boundary depends on the order, so
  * the members are not sorted: a selection (quickselect, weighted by what each wants) finds the boundary in
  * O(k) expected for k members, where a sort or a heap drained to the boundary costs O(k log k). A busy site
- * lifts hundreds of its sessions at every re-share, so this is most of a re-share's cost (a 100,000-session
- * CSV replay with 450 cars a site: 27 s → see BENCHMARKS.md). After a few bad pivots (inputs a caller chose
- * to defeat them: departures are the public API's) the range left is sorted, so the worst case stays
+ * lifts hundreds of its sessions at every re-share, so this was most of a re-share's cost (a 100,000-session
+ * CSV replay with 450 cars a site: 22 s, now 11 s; BENCHMARKS.md). After a few bad pivots (inputs a caller
+ * chose to defeat them: departures are the public API's) the range left is sorted, so the worst case stays
  * O(k log k).
  */
 
