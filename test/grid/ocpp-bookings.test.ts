@@ -176,6 +176,22 @@ describe("a booking claimed at another substation's charger stays its owner's", 
     });
   });
 
+  test("stopping the booking stops the car where it went on, and answers that session", async () => {
+    // Before: stopCharge on the booking answered ended/moved while the car charged on at substation-1, in the
+    // owner's name (and on the owner's bill): the owner was told it had stopped.
+    await using grid = await startGrid({ capacitiesKw: [50, 100], chargeApi: { API_KEYS: KEY } });
+    await using ocpp = await startOcppGateway(grid);
+    const owner = internalClient<ChargeApiRouter>(grid.api.url, { timeoutMs: 10_000, token: KEY });
+    const booking = await owner.requestCharge.mutate({ vehicleId: "ev-owner", durationS: 600 });
+    const cp = await ocpp.charger("cp-owner", { substationId: "substation-1" });
+    await cp.startTransaction(1, booking.idTag);
+    const here = await boundSession(ocpp, "cp-owner");
+    const stopped = await owner.stopCharge.mutate({ sessionId: booking.sessionId });
+    expect(stopped).toMatchObject({ sessionId: here, status: "ended", endReason: "stopped" });
+    expect(await owner.getSession.query({ sessionId: here })).toMatchObject({ status: "ended" });
+    expect(grid.substations.flatMap((s) => s.station.list("active", 10))).toEqual([]);
+  });
+
   test("it holds one place in its owner's quota, there as here: never two, never none", async () => {
     await using grid = await startGrid({
       capacitiesKw: [50, 100],

@@ -58,6 +58,9 @@ const relay = (err: unknown): never => {
  * session, and the idempotency key a dispatch carries across balancer replicas. The router only validates
  * input and delegates here; the balancer decides where (and whether) a session starts.
  */
+/** How many moves of a booking (a charger elsewhere, then another) a stop follows. */
+const MAX_MOVES_FOLLOWED = 4;
+
 export class ChargeDesk {
   private waitingNow = 0;
   private readonly watchers: WatcherSlots | null;
@@ -173,7 +176,21 @@ export class ChargeDesk {
   async stopCharge(caller: Caller, ref: SessionRef) {
     // Checked here, before any call: a refusal is the caller's answer, not a replica's failure.
     const access = this.access(caller, ref);
-    return this.balancers.call((b) => b.stopSession.mutate(access)).then(publicSession, relay);
+    let s = await this.balancers.call((b) => b.stopSession.mutate(access)).catch(relay);
+    // A booking its car claimed at another substation's charger has ended `moved`, and the car charges on
+    // there in the session it went on in: the owner's stop means that one (never answered "ended" while the
+    // car still charges). Its owner's only (the substation checks), and at most a few moves on.
+    for (let hops = 0; s.endReason === "moved" && hops < MAX_MOVES_FOLLOWED; hops++) {
+      const from = s;
+      const there = await this.balancers
+        .call((b) => b.findMovedSession.query({ sessionId: from.sessionId, owner: from.owner }))
+        .catch(relay);
+      if (!there) break; // not admitted there (yet): the booking's end is the answer
+      s = await this.balancers
+        .call((b) => b.stopSession.mutate({ sessionId: there.sessionId, owner: from.owner }))
+        .catch(relay);
+    }
+    return publicSession(s);
   }
 
   async getSession(caller: Caller, ref: SessionRef) {

@@ -54,13 +54,17 @@ const docs: Record<keyof RouterOutputs, ProcedureDoc> = {
   },
   stopCharge: {
     summary: "Stop a session",
-    description: "Open mode: send the `sessionSecret` requestCharge returned. Answers the session as ended.",
+    description:
+      "Open mode: send the `sessionSecret` requestCharge returned. Answers the session as ended. A booking " +
+      "that went on at a charger of another substation (`moved`) stops the session it went on in, and " +
+      "answers that one.",
   },
   getSession: {
     summary: "Read a session",
     description:
       "Open mode: send the `sessionSecret` requestCharge returned. A booking claimed at a charger of " +
-      "another substation ends `moved`; `movedTo` names the session it goes on in there (with its secret).",
+      "another substation ends `moved`; `movedTo` names the session it goes on in there (with its secret in " +
+      "open mode).",
   },
   watchSession: {
     summary: "Watch a session's power, energy and end",
