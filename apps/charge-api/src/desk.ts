@@ -52,15 +52,15 @@ const relay = (err: unknown): never => {
   throw relayUpstreamError(err, "balancer");
 };
 
+/** How many moves of a booking (a charger elsewhere, then another) a stop follows. */
+const MAX_MOVES_FOLLOWED = 4;
+
 /**
  * The charge-api's admission side, in one place: each caller's rate, which priority class it may ask for,
  * how many requests may wait for capacity and how many sessions may be watched here, who may act on a
  * session, and the idempotency key a dispatch carries across balancer replicas. The router only validates
  * input and delegates here; the balancer decides where (and whether) a session starts.
  */
-/** How many moves of a booking (a charger elsewhere, then another) a stop follows. */
-const MAX_MOVES_FOLLOWED = 4;
-
 export class ChargeDesk {
   private waitingNow = 0;
   private readonly watchers: WatcherSlots | null;
