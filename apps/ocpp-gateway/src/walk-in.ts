@@ -1,4 +1,10 @@
-import { type dispatchRequestSchema, type Session, walkInVehicleId } from "@evgrid/contract";
+import {
+  type dispatchRequestSchema,
+  reasons,
+  type Session,
+  WALK_IN_VEHICLE_PREFIX,
+  walkInVehicleId,
+} from "@evgrid/contract";
 import type { z } from "zod";
 import type { Tx } from "./model.ts";
 
@@ -22,25 +28,28 @@ export interface ClaimedBooking {
 
 /** Admission answers that mean "no power now": the transaction waits with a 0 W profile. */
 export const WAIT_REASONS: ReadonlySet<string> = new Set([
-  "GRID_FULL",
-  "INSUFFICIENT_CAPACITY",
-  "OPERATOR_LIMIT",
-  "WAIT_QUEUE_FULL",
-  "DEADLINE_EXCEEDED",
-  "SUBSTATION_DRAINING",
+  reasons.GRID_FULL,
+  reasons.INSUFFICIENT_CAPACITY,
+  reasons.OPERATOR_LIMIT,
+  reasons.WAIT_QUEUE_FULL,
+  reasons.DEADLINE_EXCEEDED,
+  reasons.SUBSTATION_DRAINING,
 ]);
 /**
  * Admission answers that mean "never here": the transaction is stopped. BOOKING_ALREADY_MOVED: the booking
  * it claimed goes on in another session here already.
  */
 export const NEVER_REASONS: ReadonlySet<string> = new Set([
-  "EXCEEDS_SITE_CAPACITY",
-  "INVALID_INPUT",
-  "BOOKING_ALREADY_MOVED",
+  reasons.EXCEEDS_SITE_CAPACITY,
+  reasons.INVALID_INPUT,
+  reasons.BOOKING_ALREADY_MOVED,
 ]);
 
-/** One transaction, one key: an answer lost with a replica may be asked of another without a second session. */
-export const walkInKey = (tx: Tx) => `ocpp:${tx.chargePointId}:${tx.transactionId}`;
+/**
+ * One transaction, one key: an answer lost with a replica may be asked of another without a second session.
+ * Under the prefix the public API refuses for keys, so no caller's own key can be one.
+ */
+export const walkInKey = (tx: Tx) => `${WALK_IN_VEHICLE_PREFIX}${tx.chargePointId}:${tx.transactionId}`;
 
 /**
  * How a walk-in ends: one admitted for a booking claimed at another substation's charger with the energy
