@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { errorDataOf } from "@evgrid/contract";
 import { numberFlag, parseCommandLine } from "@evgrid/kit/cli";
+import { onShutdown } from "@evgrid/kit/process";
 import { internalClient } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
 import { rssBytes, spawnListening } from "@evgrid/testing";
@@ -125,14 +126,17 @@ async function main() {
   };
   const dir = mkdtempSync(join(tmpdir(), "evgrid-soak-"));
   // Ctrl-C (or SIGTERM) mid-run: the substation is stopped (its export would make its directories again),
-  // then the directory goes.
+  // then the directory goes, and the soak exits 130. kit's onShutdown takes the echo of one Ctrl-C (the
+  // process group's, and `bun run` forwarding it) as one: a second handler-less SIGINT would end the process
+  // before its clean-up.
   let running: { stop(): Promise<number> } | undefined;
-  for (const signal of ["SIGINT", "SIGTERM"] as const)
-    process.once(signal, async () => {
+  onShutdown(
+    async () => {
       await running?.stop().catch(() => 0);
       rmSync(dir, { recursive: true, force: true });
-      process.exit(130);
-    });
+    },
+    { signalExitCode: 130, timeoutMs: 30_000 },
+  );
   const dbPath = join(dir, "substation.sqlite");
   const cdrDir = join(dir, "cdr");
   const token = randomBytes(24).toString("base64url");
