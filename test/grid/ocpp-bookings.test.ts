@@ -144,20 +144,30 @@ describe("a booking claimed at another substation's charger stays its owner's", 
   const KEY = "key-owner-aaaaaaaaaaaa";
   const OTHER_KEY = "key-other-bbbbbbbbbbbb";
 
-  test("the API key that booked it reads the session there; another key cannot", async () => {
-    await using grid = await startGrid({
-      capacitiesKw: [50, 100],
-      chargeApi: { API_KEYS: `${KEY},${OTHER_KEY}` },
-    });
-    await using ocpp = await startOcppGateway(grid);
+  /**
+   * A grid of substations of 50 and 100 kW whose charge-api takes `keys`, the gateway, and a booking the
+   * first key made (at substation-2) claimed at a charger of substation-1: `here` is the session there.
+   */
+  async function movedBooking(keys: string[], balancer: Record<string, string> = {}) {
+    await using stack = new AsyncDisposableStack();
+    const grid = stack.use(
+      await startGrid({ capacitiesKw: [50, 100], chargeApi: { API_KEYS: keys.join(",") }, balancer }),
+    );
+    const ocpp = stack.use(await startOcppGateway(grid));
     const as = (token: string) => internalClient<ChargeApiRouter>(grid.api.url, { timeoutMs: 10_000, token });
-    const owner = as(KEY);
+    const owner = as(keys[0] as string);
     const booking = await owner.requestCharge.mutate({ vehicleId: "ev-owner", durationS: 600 });
-    expect(booking.substationId).toBe("substation-2");
-
     const cp = await ocpp.charger("cp-owner", { substationId: "substation-1" });
     await cp.startTransaction(1, booking.idTag);
     const here = await boundSession(ocpp, "cp-owner");
+    const owned = stack.move();
+    return { grid, as, owner, booking, here, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+  }
+
+  test("the API key that booked it reads the session there; another key cannot", async () => {
+    await using moved = await movedBooking([KEY, OTHER_KEY]);
+    const { as, owner, booking, here } = moved;
+    expect(booking.substationId).toBe("substation-2");
     expect(here).not.toBe(booking.sessionId);
     expect(await owner.getSession.query({ sessionId: here })).toMatchObject({
       substationId: "substation-1",
@@ -179,13 +189,8 @@ describe("a booking claimed at another substation's charger stays its owner's", 
   test("stopping the booking stops the car where it went on, and answers that session", async () => {
     // Before: stopCharge on the booking answered ended/moved while the car charged on at substation-1, in the
     // owner's name (and on the owner's bill): the owner was told it had stopped.
-    await using grid = await startGrid({ capacitiesKw: [50, 100], chargeApi: { API_KEYS: KEY } });
-    await using ocpp = await startOcppGateway(grid);
-    const owner = internalClient<ChargeApiRouter>(grid.api.url, { timeoutMs: 10_000, token: KEY });
-    const booking = await owner.requestCharge.mutate({ vehicleId: "ev-owner", durationS: 600 });
-    const cp = await ocpp.charger("cp-owner", { substationId: "substation-1" });
-    await cp.startTransaction(1, booking.idTag);
-    const here = await boundSession(ocpp, "cp-owner");
+    await using moved = await movedBooking([KEY]);
+    const { grid, owner, booking, here } = moved;
     const stopped = await owner.stopCharge.mutate({ sessionId: booking.sessionId });
     expect(stopped).toMatchObject({ sessionId: here, status: "ended", endReason: "stopped" });
     expect(await owner.getSession.query({ sessionId: here })).toMatchObject({ status: "ended" });
@@ -193,18 +198,9 @@ describe("a booking claimed at another substation's charger stays its owner's", 
   });
 
   test("it holds one place in its owner's quota, there as here: never two, never none", async () => {
-    await using grid = await startGrid({
-      capacitiesKw: [50, 100],
-      chargeApi: { API_KEYS: KEY },
-      balancer: { QUOTA_ACTIVE_SESSIONS: "1" },
-    });
-    await using ocpp = await startOcppGateway(grid);
-    const owner = internalClient<ChargeApiRouter>(grid.api.url, { timeoutMs: 10_000, token: KEY });
-    const booking = await owner.requestCharge.mutate({ vehicleId: "ev-owner", durationS: 600 });
-    const cp = await ocpp.charger("cp-owner", { substationId: "substation-1" });
-    await cp.startTransaction(1, booking.idTag);
     // Admitted there within the owner's one session: the booking's place went with it.
-    const here = await boundSession(ocpp, "cp-owner");
+    await using moved = await movedBooking([KEY], { QUOTA_ACTIVE_SESSIONS: "1" });
+    const { owner, here } = moved;
     expect((await owner.getSession.query({ sessionId: here })).status).toBe("active");
     // And it is counted there: the owner's one place is taken.
     const second = await owner.requestCharge
