@@ -1,16 +1,19 @@
 /**
  * How one site's power is divided among its live sessions under a policy's share rule (policies.ts). The
- * `water` and `deadlines` rules are packages/policy's `reshareSite`, the substation's own step; `edf` and
- * `llf` are the classic online rules, written here because they are only compared, never run live.
+ * `water` and `deadlines` rules are packages/policy's re-share, the substation's own step (`reshareSite`;
+ * `reshareTable`, the same step on a table of rows refilled in place, for the deadline rule's hundreds of
+ * sessions a site); `edf` and `llf` are the classic online rules, written here because they are only
+ * compared, never run live.
  */
 
 import {
   type Capacity,
   effectiveCapacityKw,
   giveInOrder,
-  type NeedDemand,
-  nextLaxityCrossingS,
+  NeedTable,
+  nextLaxityCrossingOf,
   reshareSite,
+  reshareTable,
 } from "@evgrid/policy";
 import type { ShareRule } from "./policies.ts";
 
@@ -33,6 +36,9 @@ export interface Shared {
 
 const S_PER_MIN = 60;
 
+/** The deadline rule's rows, refilled at each re-share (one site at a time). */
+const table = new NeedTable();
+
 /**
  * Sets every session's `allocKw`; returns in how many minutes time alone changes the order (a laxity
  * crossing, a session out of slack), +Infinity if it never does under this rule. `guardMin`: how long until
@@ -54,39 +60,53 @@ export function shareSite(
       shareWater(site, live);
       return Number.POSITIVE_INFINITY;
     case "deadlines": {
-      const demands = live.map((l) => needOf(l, nowMin));
-      const shares = reshareSite(site, demands, guardMin * S_PER_MIN);
-      live.forEach((l, i) => {
-        l.allocKw = shares.sharesKw[i] as number;
-      });
-      return shares.nextCrossingS / S_PER_MIN;
+      const k = fillTable(live, nowMin);
+      const { nextCrossingS } = reshareTable(site, table, guardMin * S_PER_MIN);
+      for (let i = 0; i < k; i++) (live[i] as Shared).allocKw = table.sharesKw[i] as number;
+      return nextCrossingS / S_PER_MIN;
     }
     case "edf":
       shareInOrder(site, live, (l) => l.departMin);
       return Number.POSITIVE_INFINITY;
     case "llf": {
-      const demands = live.map((l) => needOf(l, nowMin));
-      shareInOrder(site, live, (_, i) => laxityMin(demands[i] as NeedDemand));
-      return (
-        nextLaxityCrossingS(
-          demands,
-          live.map((l) => l.allocKw),
-        ) / S_PER_MIN
-      );
+      // The least laxity first; then, from the table of needOf's numbers, when two laxities cross.
+      const k = fillTable(live, nowMin);
+      const keys = new Float64Array(k);
+      for (let i = 0; i < k; i++) keys[i] = laxityMin(live[i] as Shared, nowMin);
+      shareInOrder(site, live, (_, i) => keys[i] as number);
+      for (let i = 0; i < k; i++) table.sharesKw[i] = (live[i] as Shared).allocKw;
+      table.laxities();
+      return nextLaxityCrossingOf(table) / S_PER_MIN;
     }
   }
 }
 
-const needOf = (l: Shared, nowMin: number): NeedDemand => ({
-  minKw: Math.min(l.minKw, l.capKw),
-  maxKw: l.capKw,
-  weight: l.weight,
-  energyLeftKwh: l.leftKwh,
-  departInS: (l.departMin - nowMin) * S_PER_MIN,
-});
+/**
+ * Each live session's need, as a demand for the deadline rule (a session's minimum, its maximum now, its
+ * weight, the energy it still wants and the seconds until it leaves), written into the table kept across
+ * re-shares: no object per session per event. Returns the rows.
+ */
+function fillTable(live: readonly Shared[], nowMin: number): number {
+  const k = live.length;
+  table.resize(k);
+  for (let i = 0; i < k; i++) {
+    const l = live[i] as Shared;
+    table.set(
+      i,
+      Math.min(l.minKw, l.capKw),
+      l.capKw,
+      l.weight,
+      1,
+      l.leftKwh,
+      (l.departMin - nowMin) * S_PER_MIN,
+    );
+  }
+  return k;
+}
 
-const laxityMin = (d: NeedDemand) =>
-  ((d.departInS ?? 0) - ((d.energyLeftKwh ?? 0) * 3600) / Math.max(d.maxKw, 1e-9)) / S_PER_MIN;
+/** Minutes until it can no longer make its departure at its maximum (LLF's order). */
+const laxityMin = (l: Shared, nowMin: number) =>
+  ((l.departMin - nowMin) * S_PER_MIN - (l.leftKwh * 3600) / Math.max(l.capKw, 1e-9)) / S_PER_MIN;
 
 /** Sessions alike in minimum, maximum and weight: one demand with a count. */
 interface Cls {
@@ -153,21 +173,22 @@ function shareInOrder(site: Capacity, live: readonly Shared[], key: (l: Shared, 
     spareKw -= l.allocKw;
   }
   if (spareKw <= 0) return;
-  const keys = new Float64Array(live.length);
-  const seqs = new Float64Array(live.length);
-  const indices = new Array<number>(live.length);
-  live.forEach((l, i) => {
-    keys[i] = key(l, i);
-    seqs[i] = l.seq;
+  const k = live.length;
+  const order = { first: new Float64Array(k), second: new Float64Array(k) };
+  const wantKw = new Float64Array(k);
+  const indices = new Int32Array(k);
+  for (let i = 0; i < k; i++) {
+    const l = live[i] as Shared;
+    order.first[i] = key(l, i);
+    order.second[i] = l.seq;
+    wantKw[i] = l.capKw - l.allocKw;
     indices[i] = i;
-  });
+  }
   giveInOrder(
     indices,
-    (x, y) => (keys[x] as number) - (keys[y] as number) || (seqs[x] as number) - (seqs[y] as number),
-    (i) => {
-      const l = live[i] as Shared;
-      return l.capKw - l.allocKw;
-    },
+    k,
+    order,
+    wantKw,
     (i, kw) => {
       (live[i] as Shared).allocKw += kw;
     },

@@ -1,5 +1,8 @@
-import { giveInOrder } from "./in-order.ts";
+import { NeedTable } from "./need-table.ts";
+import { GRAIN_S, outOfSlack } from "./slack.ts";
 import { type Demand, shareFairly } from "./water-filling.ts";
+
+export { GRAIN_S, outOfSlack } from "./slack.ts";
 
 const S_PER_HOUR = 3600;
 
@@ -30,9 +33,6 @@ export function laxityS(d: NeedDemand): number | null {
   return d.departInS - (Math.max(0, d.energyLeftKwh) * S_PER_HOUR) / d.maxKw;
 }
 
-/** The clocks' grain, in seconds: a laxity within it of a boundary is at the boundary. */
-export const GRAIN_S = 1e-3;
-
 /**
  * Where a deadline session stands in the need order, first served first:
  * 0. it can still make its departure but has no slack left (laxity at or below the guard: how long until
@@ -50,13 +50,6 @@ export function standing(d: NeedDemand, guardS = 0): 0 | 1 | 2 | null {
   if (laxity < -GRAIN_S) return 1;
   return outOfSlack(laxity, guardS) ? 0 : 2;
 }
-
-/**
- * A laxity at the guard, to a millisecond (the clocks' grain): with a guard under CROSSING_LEAD_S the
- * re-share is timed for when a session's slack falls to the guard, finds it a rounding error above it (or a
- * timer fires a millisecond early), and must count it as out of slack.
- */
-export const outOfSlack = (laxityS: number, guardS: number): boolean => laxityS <= guardS + GRAIN_S;
 
 /**
  * Each demand's floor for this re-share: its minimum, lifted with the power left above all the minimums in
@@ -79,55 +72,10 @@ export function liftByNeed(
   availableKw: number,
   guardS = 0,
 ): { floorsKw: number[]; spareKw: number } {
-  const k = demands.length;
-  const floorsKw = new Array<number>(k);
-  // Summed as waterLevel sums them, so that before any lift both find "nothing spare" alike. After lifts
-  // the spare is a running difference: when the floors take it all, it ends at 0 give or take a rounding
-  // error, and the caller shares at the floors.
-  let minimumsKw = 0;
-  for (let i = 0; i < k; i++) {
-    const d = demands[i] as NeedDemand;
-    floorsKw[i] = d.minKw;
-    minimumsKw += (d.count ?? 1) * Math.min(d.minKw, d.maxKw);
-  }
-  let spareKw = availableKw - minimumsKw;
-  if (spareKw <= 0) return { floorsKw, spareKw };
-  const standings: [number[], number[], number[]] = [[], [], []];
-  for (let i = 0; i < k; i++) {
-    const rank = standing(demands[i] as NeedDemand, guardS);
-    if (rank !== null) standings[rank].push(i);
-  }
-  // The order within a standing: the higher priority weight, then the earliest departure, then the index.
-  const weight = new Float64Array(k);
-  const departS = new Float64Array(k);
-  for (let i = 0; i < k; i++) {
-    const d = demands[i] as NeedDemand;
-    weight[i] = d.weight ?? 1;
-    departS[i] = d.departInS ?? 0;
-  }
-  const before = (a: number, b: number) =>
-    (weight[b] as number) - (weight[a] as number) || (departS[a] as number) - (departS[b] as number) || a - b;
-  const wantKw = new Float64Array(k);
-  standings.forEach((members, rank) => {
-    if (spareKw <= 0 || members.length === 0) return;
-    // What each would take to its target (a session out of slack: its required rate; else its maximum).
-    for (const i of members) {
-      const d = demands[i] as NeedDemand;
-      const toKw = rank === 0 ? Math.min(d.maxKw, requiredKw(d) ?? 0) : d.maxKw;
-      wantKw[i] = (d.count ?? 1) * Math.max(0, toKw - d.minKw);
-    }
-    spareKw = giveInOrder(
-      members,
-      before,
-      (i) => wantKw[i] as number,
-      (i, kw) => {
-        const d = demands[i] as NeedDemand;
-        floorsKw[i] = d.minKw + kw / (d.count ?? 1);
-      },
-      spareKw,
-    );
-  });
-  return { floorsKw, spareKw };
+  const table = NeedTable.scratchOf(demands);
+  table.laxities();
+  const spareKw = table.lift(availableKw, guardS);
+  return { floorsKw: Array.from(table.floorsKw.subarray(0, table.size)), spareKw };
 }
 
 /**

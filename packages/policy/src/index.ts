@@ -8,6 +8,7 @@ export * from "./dispatch.ts";
 export * from "./in-order.ts";
 export * from "./laxity.ts";
 export * from "./meter.ts";
+export * from "./need-table.ts";
 export * from "./priority.ts";
 export * from "./quota.ts";
 export * from "./reclaim.ts";

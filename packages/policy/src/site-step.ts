@@ -14,10 +14,9 @@
  */
 import { type AdmissionDecision, type Capacity, decideAdmission, effectiveCapacityKw } from "./admission.ts";
 import { curtailNewestFirst } from "./curtailment.ts";
-import { liftByNeed, type NeedDemand } from "./deadline.ts";
-import { nextStandingChangeS } from "./laxity.ts";
+import type { NeedDemand } from "./deadline.ts";
+import { NeedTable } from "./need-table.ts";
 import { byClassThenArrival, type PriorityClass } from "./priority.ts";
-import { maximaKw, shareAtLevel, waterLevel } from "./water-filling.ts";
 
 export interface SiteShares {
   /** The water level above the floors; null: nobody is held below their maximum. 0: only minimums fit. */
@@ -41,19 +40,40 @@ export const admitTo = (site: Capacity, committedMinKw: number, minKw: number): 
  * for k demands and m lifted when the floors take all the power (a busy site), O(k log k) when some is left.
  */
 export function reshareSite(site: Capacity, demands: readonly NeedDemand[], guardS = 0): SiteShares {
+  const table = NeedTable.scratchOf(demands);
+  const { levelKw, nextCrossingS } = reshareTable(site, table, guardS);
+  return {
+    levelKw,
+    floorsKw: Array.from(table.floorsKw.subarray(0, table.size)),
+    sharesKw: Array.from(table.sharesKw.subarray(0, table.size)),
+    nextCrossingS,
+  };
+}
+
+/**
+ * reshareSite on a table its caller fills and keeps (need-table.ts): the floors and shares are left in
+ * `table.floorsKw` and `table.sharesKw`. What a caller re-sharing hundreds of sessions at every event uses
+ * (the simulator): nothing is allocated per session.
+ */
+export function reshareTable(
+  site: Capacity,
+  table: NeedTable,
+  guardS = 0,
+): { levelKw: number | null; nextCrossingS: number } {
   const availableKw = effectiveCapacityKw(site);
-  const { floorsKw, spareKw } = liftByNeed(demands, availableKw, guardS);
+  table.laxities();
+  const spareKw = table.lift(availableKw, guardS);
   // Nothing left over the floors: they are the shares, with no level above them (null if they are every
   // maximum, as waterLevel says). A sweep would find a level only in the floors' rounding error.
   const level =
     spareKw > 0
-      ? waterLevel(demands, availableKw, floorsKw)
-      : maximaKw(demands) <= availableKw
+      ? table.waterLevel(availableKw, true)
+      : table.maximaKw() <= availableKw
         ? Number.POSITIVE_INFINITY
         : Number.NEGATIVE_INFINITY;
   const levelKw = level === Number.POSITIVE_INFINITY ? null : Math.max(0, level);
-  const sharesKw = demands.map((d, i) => shareAtLevel(d, levelKw, floorsKw[i]));
-  return { levelKw, floorsKw, sharesKw, nextCrossingS: nextStandingChangeS(demands, sharesKw, guardS) };
+  table.shareAt(levelKw);
+  return { levelKw, nextCrossingS: table.nextStandingChangeS(guardS) };
 }
 
 /** Curtail: how many of the newest sessions to end so that the minimums left fit the capacity in force. */

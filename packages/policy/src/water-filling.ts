@@ -1,3 +1,5 @@
+import { NeedTable } from "./need-table.ts";
+
 export interface Demand {
   minKw: number;
   maxKw: number;
@@ -49,46 +51,9 @@ export function waterLevel(
   availableKw: number,
   floorsKw?: readonly number[],
 ): number {
-  // A floor above the maximum still gets the maximum (shareAtLevel): counted as such.
-  const floor = (d: Demand, i: number) => Math.min(d.maxKw, floorsKw ? (floorsKw[i] as number) : d.minKw);
-  let sumMin = 0;
-  let sumMax = 0;
-  demands.forEach((d, i) => {
-    const n = d.count ?? 1;
-    sumMin += n * floor(d, i);
-    sumMax += n * d.maxKw;
-  });
-  if (sumMax <= availableKw) return Number.POSITIVE_INFINITY;
-  if (sumMin >= availableKw) return Number.NEGATIVE_INFINITY;
-
-  // A session rises with the level between L = min/w and L = max/w, at slope w. One whose floor is its
-  // maximum never rises: it stays in `fixedKw` and needs no breakpoints (many do, once lifted by need).
-  const events: { at: number; slope: number; kw: number; isMin: boolean }[] = [];
-  demands.forEach((d, i) => {
-    const n = d.count ?? 1;
-    const w = d.weight ?? 1;
-    const minKw = floor(d, i);
-    if (n === 0 || minKw >= d.maxKw) return;
-    events.push(
-      { at: minKw / w, slope: n * w, kw: n * minKw, isMin: true },
-      { at: d.maxKw / w, slope: n * w, kw: n * d.maxKw, isMin: false },
-    );
-  });
-  events.sort((a, b) => a.at - b.at);
-
-  // Below every breakpoint each session sits at its minimum: f(L) = sumMin, slope 0.
-  let fixedKw = sumMin; // minimums of sessions not yet lifted + maximums of sessions already capped
-  let rising = 0; // total weight of the sessions whose share currently equals weight × L
-  let prevAt = 0;
-  for (const e of events) {
-    if (rising > 0 && fixedKw + rising * e.at >= availableKw) {
-      return Math.max(prevAt, (availableKw - fixedKw) / rising);
-    }
-    fixedKw += e.isMin ? -e.kw : e.kw;
-    rising += e.isMin ? e.slope : -e.slope;
-    prevAt = e.at;
-  }
-  return prevAt; // unreachable when sumMax > available, kept for safety
+  const table = NeedTable.scratchOf(demands);
+  if (floorsKw) for (let i = 0; i < table.size; i++) table.floorsKw[i] = floorsKw[i] as number;
+  return table.waterLevel(availableKw, floorsKw !== undefined);
 }
 
 /** What the demands would draw if everyone had their maximum. */

@@ -2,10 +2,20 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { giveInOrder } from "../src/in-order.ts";
 
-/** The obvious way: sort, then hand out first to last while power lasts. */
-function byHand(keys: readonly number[], wants: readonly number[], spareKw: number) {
+/** The obvious way: sort (by key, then second key, then index), then hand out first to last while power lasts. */
+function byHand(
+  keys: readonly number[],
+  wants: readonly number[],
+  spareKw: number,
+  seconds = keys.map(() => 0),
+) {
   const given = new Array<number>(keys.length).fill(0);
-  const order = keys.map((_, i) => i).sort((a, b) => (keys[a] as number) - (keys[b] as number) || a - b);
+  const order = keys
+    .map((_, i) => i)
+    .sort(
+      (a, b) =>
+        (keys[a] as number) - (keys[b] as number) || (seconds[a] as number) - (seconds[b] as number) || a - b,
+    );
   for (const i of order) {
     if (spareKw <= 0) break;
     const kw = Math.min(wants[i] as number, spareKw);
@@ -15,13 +25,20 @@ function byHand(keys: readonly number[], wants: readonly number[], spareKw: numb
   return { given, spareKw };
 }
 
-function selected(keys: readonly number[], wants: readonly number[], spareKw: number) {
+function selected(
+  keys: readonly number[],
+  wants: readonly number[],
+  spareKw: number,
+  seconds = keys.map(() => 0),
+) {
   const given = new Array<number>(keys.length).fill(0);
   const calls: number[] = [];
+  const n = keys.length;
   const left = giveInOrder(
-    keys.map((_, i) => i),
-    (a, b) => (keys[a] as number) - (keys[b] as number) || a - b,
-    (i) => wants[i] as number,
+    Int32Array.from(keys, (_, i) => i),
+    n,
+    { first: Float64Array.from(keys), second: Float64Array.from(seconds) },
+    Float64Array.from(wants),
     (i, kw) => {
       calls.push(i);
       given[i] = kw;
@@ -50,18 +67,29 @@ describe("giveInOrder", () => {
     expect(calls).not.toContain(1);
   });
 
+  test("equal keys go by the second key, and only then by index", () => {
+    const { given } = selected([1, 1, 1, 0], [6, 6, 6, 6], 10, [9, 2, 2, 50]);
+    expect(given).toEqual([0, 4, 0, 6]);
+  });
+
   test("the same as sorting and handing out in turn, for any keys, wants and spare power (to rounding)", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.double({ min: 0, max: 22, noNaN: true })), {
-          maxLength: 300,
-        }),
+        fc.array(
+          fc.tuple(
+            fc.integer({ min: 0, max: 40 }),
+            fc.integer({ min: 0, max: 3 }),
+            fc.double({ min: 0, max: 22, noNaN: true }),
+          ),
+          { maxLength: 300 },
+        ),
         fc.double({ min: 0, max: 5000, noNaN: true }),
         (rows, spareKw) => {
           const keys = rows.map((r) => r[0]);
-          const wants = rows.map((r) => r[1]);
-          const want = byHand(keys, wants, spareKw);
-          const got = selected(keys, wants, spareKw);
+          const seconds = rows.map((r) => r[1]);
+          const wants = rows.map((r) => r[2]);
+          const want = byHand(keys, wants, spareKw, seconds);
+          const got = selected(keys, wants, spareKw, seconds);
           got.given.forEach((kw, i) => {
             expect(Math.abs(kw - (want.given[i] as number))).toBeLessThan(1e-9);
           });
