@@ -71,9 +71,7 @@ export function shareSite(
     case "llf": {
       // The least laxity first; then, from the table of needOf's numbers, when two laxities cross.
       const k = fillTable(live, nowMin);
-      const keys = new Float64Array(k);
-      for (let i = 0; i < k; i++) keys[i] = laxityMin(live[i] as Shared, nowMin);
-      shareInOrder(site, live, (_, i) => keys[i] as number);
+      shareInOrder(site, live, (l) => laxityMin(l, nowMin));
       for (let i = 0; i < k; i++) table.sharesKw[i] = (live[i] as Shared).allocKw;
       table.laxities();
       return nextLaxityCrossingOf(table) / S_PER_MIN;
@@ -161,6 +159,14 @@ function shareWater(site: Capacity, live: readonly Shared[]): void {
   for (const l of live) l.allocKw = (l.cls as Cls).shareKw;
 }
 
+/** shareInOrder's rows (its order, wants and indices), kept across re-shares and grown as needed. */
+const inOrderOf = (n: number) => ({
+  order: { first: new Float64Array(n), second: new Float64Array(n) },
+  wantKw: new Float64Array(n),
+  indices: new Int32Array(n),
+});
+let inOrder = inOrderOf(16);
+
 /**
  * Minimums first; then what is left to each in `key` order (lower first, then start order), up to its
  * maximum. The order is never sorted: a selection finds where the power runs out (giveInOrder), as a busy
@@ -174,9 +180,8 @@ function shareInOrder(site: Capacity, live: readonly Shared[], key: (l: Shared, 
   }
   if (spareKw <= 0) return;
   const k = live.length;
-  const order = { first: new Float64Array(k), second: new Float64Array(k) };
-  const wantKw = new Float64Array(k);
-  const indices = new Int32Array(k);
+  if (inOrder.wantKw.length < k) inOrder = inOrderOf(Math.max(k, 2 * inOrder.wantKw.length));
+  const { order, wantKw, indices } = inOrder;
   for (let i = 0; i < k; i++) {
     const l = live[i] as Shared;
     order.first[i] = key(l, i);

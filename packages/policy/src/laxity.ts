@@ -24,48 +24,111 @@ export function nextLaxityCrossingS(demands: readonly NeedDemand[], sharesKw: re
 
 /** nextLaxityCrossingS on a table (need-table.ts) with its laxities and shares filled in. */
 export function nextLaxityCrossingOf(table: NeedTable): number {
-  const bySlope = lanesOf(table);
-  if (bySlope.size > MAX_SLOPES) return soonestByNeighbours(bySlope);
-  const runs = [...bySlope].map(([slope, run]) => laneOf(slope, run));
+  const lanes = lanesOf(table);
+  if (lanes === null) return soonestByNeighbours(bySlopeOf(table));
   let soonestS = Number.POSITIVE_INFINITY;
-  for (const ahead of runs) {
+  for (const ahead of lanes) {
     // The least positive laxity of a run reaches 0 first.
     if (ahead.leastPositive < Number.POSITIVE_INFINITY && ahead.slope < 0) {
       soonestS = Math.min(soonestS, ahead.leastPositive / -ahead.slope);
     }
-    for (const behind of runs) {
-      if (behind.slope < ahead.slope) soonestS = Math.min(soonestS, soonestCatch(ahead, behind));
+    for (const behind of lanes) {
+      if (behind.slope < ahead.slope) soonestS = Math.min(soonestS, soonestCatch(table, ahead, behind));
     }
   }
   return soonestS;
 }
 
-/** Each deadline row's laxity, by the slope it falls at (1 - share/max a second). */
-function lanesOf(table: NeedTable): Map<number, number[]> {
-  const { size, departInS, leftKwh, laxityS, sharesKw, maxKw } = table;
-  const bySlope = new Map<number, number[]>();
+/** The rows that follow a lane (a slope), and a deadline row's laxity: time alone changes nothing else. */
+const follows = (table: NeedTable, i: number): boolean =>
+  !Number.isNaN(table.departInS[i] as number) &&
+  (table.leftKwh[i] as number) > 0 &&
+  !Number.isNaN(table.laxityS[i] as number);
+
+/** The slope a row's laxity falls at (1 - share/max a second, 0 at its maximum); NaN without a maximum. */
+const slopeOf = (table: NeedTable, i: number): number =>
+  Math.min(0, (table.sharesKw[i] as number) / (table.maxKw[i] as number) - 1);
+
+/**
+ * One slope's laxities: their least, most and least positive, found in one pass over the rows; the laxities
+ * themselves, sorted, only for a pair of lanes that interleave (rows of the lane: `laneOfRow`).
+ */
+interface Lane {
+  index: number;
+  slope: number;
+  least: number;
+  most: number;
+  leastPositive: number;
+  sorted: Float64Array | null;
+}
+
+/** Each row's lane in the last `lanesOf` (-1: none). */
+let laneOfRow = new Int32Array(16);
+
+/**
+ * The lanes of the deadline rows, or null past MAX_SLOPES. A site has few slopes (a kind of car at its
+ * maximum, at its minimum, one in between): each row's is found among the few seen so far, with no array
+ * or Map entry per row.
+ */
+function lanesOf(table: NeedTable): Lane[] | null {
+  const { size, laxityS, departInS, leftKwh, sharesKw, maxKw } = table;
+  if (laneOfRow.length < size) laneOfRow = new Int32Array(Math.max(size, 2 * laneOfRow.length));
+  const rows = laneOfRow;
+  const { slopes, least, most, leastPositive } = stats;
+  let n = 0;
+  let last = -1;
   for (let i = 0; i < size; i++) {
-    if (Number.isNaN(departInS[i] as number) || (leftKwh[i] as number) <= 0) continue;
+    rows[i] = -1;
     const laxity = laxityS[i] as number;
+    if (Number.isNaN(departInS[i] as number) || (leftKwh[i] as number) <= 0 || Number.isNaN(laxity)) continue;
     const slope = Math.min(0, (sharesKw[i] as number) / (maxKw[i] as number) - 1);
-    if (Number.isNaN(slope) || Number.isNaN(laxity)) continue; // no maximum, or no time: no lane to follow
+    if (Number.isNaN(slope)) continue; // no maximum: no lane to follow
+    let j = last >= 0 && slopes[last] === slope ? last : 0;
+    while (j < n && slopes[j] !== slope) j++;
+    if (j === n) {
+      if (n === MAX_SLOPES) return null;
+      openLane(j, slope);
+      n++;
+    }
+    last = j;
+    least[j] = Math.min(least[j] as number, laxity);
+    most[j] = Math.max(most[j] as number, laxity);
+    if (laxity > 0) leastPositive[j] = Math.min(leastPositive[j] as number, laxity);
+    rows[i] = j;
+  }
+  return Array.from({ length: n }, (_, j) => ({
+    index: j,
+    slope: slopes[j] as number,
+    least: least[j] as number,
+    most: most[j] as number,
+    leastPositive: leastPositive[j] as number,
+    sorted: null,
+  }));
+}
+
+/** Every deadline row's laxity by slope: for the kinetic sort past MAX_SLOPES. */
+function bySlopeOf(table: NeedTable): Map<number, number[]> {
+  const bySlope = new Map<number, number[]>();
+  for (let i = 0; i < table.size; i++) {
+    const slope = slopeOf(table, i);
+    if (!follows(table, i) || Number.isNaN(slope)) continue;
     const run = bySlope.get(slope);
-    if (run) run.push(laxity);
-    else bySlope.set(slope, [laxity]);
+    if (run) run.push(table.laxityS[i] as number);
+    else bySlope.set(slope, [table.laxityS[i] as number]);
   }
   return bySlope;
 }
 
 /** Seconds until a laxity of `behind` (falling faster) catches one of `ahead` from above. */
-function soonestCatch(ahead: Lane, behind: Lane): number {
+function soonestCatch(table: NeedTable, ahead: Lane, behind: Lane): number {
   const fallS = ahead.slope - behind.slope;
   // Every laxity behind above every one ahead (the rule served the least laxities first, so a kind of car
   // at its maximum and the same kind at its minimum are apart): the least gap is between the two ends.
   if (behind.least > ahead.most) return (behind.least - ahead.most) / fallS;
   // Interleaved: the least gap from a laxity of `ahead` up to one of `behind`, both sorted (equal laxities
   // have no order to change).
-  const a = sortedOf(ahead);
-  const b = sortedOf(behind);
+  const a = sortedOf(table, ahead);
+  const b = sortedOf(table, behind);
   let soonestS = Number.POSITIVE_INFINITY;
   let j = 0;
   for (const laxity of a) {
@@ -76,35 +139,33 @@ function soonestCatch(ahead: Lane, behind: Lane): number {
   return soonestS;
 }
 
-/** One slope's laxities: their least, most and least positive, and their sorted copy once one is needed. */
-interface Lane {
-  slope: number;
-  laxities: number[];
-  least: number;
-  most: number;
-  leastPositive: number;
-  sorted: Float64Array | null;
-}
-
-function laneOf(slope: number, laxities: number[]): Lane {
-  let least = Number.POSITIVE_INFINITY;
-  let most = Number.NEGATIVE_INFINITY;
-  let leastPositive = Number.POSITIVE_INFINITY;
-  for (const x of laxities) {
-    if (x < least) least = x;
-    if (x > most) most = x;
-    if (x > 0 && x < leastPositive) leastPositive = x;
-  }
-  return { slope, laxities, least, most, leastPositive, sorted: null };
-}
-
-function sortedOf(lane: Lane): Float64Array {
-  lane.sorted ??= new Float64Array(lane.laxities).sort();
+/** A lane's laxities, sorted (gathered from the rows of the last `lanesOf`, once). */
+function sortedOf(table: NeedTable, lane: Lane): Float64Array {
+  if (lane.sorted) return lane.sorted;
+  const laxities: number[] = [];
+  for (let i = 0; i < table.size; i++)
+    if (laneOfRow[i] === lane.index) laxities.push(table.laxityS[i] as number);
+  lane.sorted = new Float64Array(laxities).sort();
   return lane.sorted;
 }
 
 /** Past this many slopes, pairs of slopes cost more than one sort. */
 const MAX_SLOPES = 8;
+
+/** lanesOf's running figures per lane. */
+const stats = {
+  slopes: new Float64Array(MAX_SLOPES),
+  least: new Float64Array(MAX_SLOPES),
+  most: new Float64Array(MAX_SLOPES),
+  leastPositive: new Float64Array(MAX_SLOPES),
+};
+
+function openLane(j: number, slope: number): void {
+  stats.slopes[j] = slope;
+  stats.least[j] = Number.POSITIVE_INFINITY;
+  stats.most[j] = Number.NEGATIVE_INFINITY;
+  stats.leastPositive[j] = Number.POSITIVE_INFINITY;
+}
 
 /** In laxity order the next crossing is between neighbours: one sort of every session. */
 function soonestByNeighbours(bySlope: ReadonlyMap<number, readonly number[]>): number {
