@@ -1,6 +1,6 @@
-import { type Session, substationOfSession } from "@evgrid/contract";
-import { movedSessionId } from "@evgrid/kit";
-import type { GridView } from "./view.ts";
+import { errorDataOf, reasons, type Session, substationOfSession } from "@evgrid/contract";
+import { GridError, movedSessionId, relayUpstreamError } from "@evgrid/kit";
+import type { GridView, Member } from "./view.ts";
 
 /**
  * The active booking an idTag claims, or null: every healthy substation is asked at once, each answering from
@@ -15,23 +15,55 @@ export async function findBooking(view: GridView, idTag: string): Promise<Sessio
   return found.find((s) => s !== null) ?? null;
 }
 
+/** A booking whose `moved` end names no destination asks the other substations this many at a time. */
+const UNRECORDED_MOVE_WAVE = 16;
+
 /**
  * The session a booking claimed at a charger of another substation goes on in, or null (not admitted there
- * yet, or its substation unreachable): each other healthy substation is asked at once for the one id it
- * would have (kit movedSessionId). With `owner`, only that owner's session.
+ * yet). Its id there is derived from the booking's (kit movedSessionId). With `owner`, only that owner's.
+ *
+ * With `movedToSubstationId` (the booking's end records where it went) that one substation is asked: one
+ * call. One that cannot answer is an error (UPSTREAM_UNAVAILABLE), never "not admitted yet"; one this grid
+ * does not have (deregistered) has nothing to show: null.
+ * Without (a move journaled before destinations were recorded, a set that only shrinks) every other healthy
+ * substation is asked, at most UNRECORDED_MOVE_WAVE at once, until one has it; one down counts as not having it.
  */
 export async function findMovedSession(
   view: GridView,
-  ref: { sessionId: string; owner?: string | undefined },
+  ref: { sessionId: string; owner?: string | undefined; movedToSubstationId?: string | undefined },
 ): Promise<Session | null> {
+  const to = ref.movedToSubstationId;
+  if (to !== undefined) return askDestination(view, ref, to);
   const from = substationOfSession(ref.sessionId);
   const members = view.members.filter((m) => m.healthy && m.id !== null && m.id !== from);
-  const found = await Promise.all(
-    members.map((m) =>
-      m.client.getSession
-        .query({ sessionId: movedSessionId(m.id as string, ref.sessionId), owner: ref.owner })
-        .catch(() => null),
-    ),
-  );
-  return found.find((s) => s !== null) ?? null;
+  for (let i = 0; i < members.length; i += UNRECORDED_MOVE_WAVE) {
+    const wave = members.slice(i, i + UNRECORDED_MOVE_WAVE);
+    const found = await Promise.all(wave.map((m) => movedThere(m, m.id as string, ref).catch(() => null)));
+    const session = found.find((s) => s !== null);
+    if (session) return session;
+  }
+  return null;
 }
+
+async function askDestination(
+  view: GridView,
+  ref: { sessionId: string; owner?: string | undefined },
+  to: string,
+): Promise<Session | null> {
+  const member = view.byId(to);
+  if (!member) {
+    // Known by id once it has answered: while some member never has, it may be that one, down.
+    if (view.members.every((m) => m.id !== null)) return null;
+    throw new GridError("SERVICE_UNAVAILABLE", reasons.UPSTREAM_UNAVAILABLE, `${to} is unreachable`);
+  }
+  try {
+    return await movedThere(member, to, ref);
+  } catch (err) {
+    if (errorDataOf(err)?.reason === reasons.SESSION_NOT_FOUND) return null;
+    throw relayUpstreamError(err, to);
+  }
+}
+
+/** The session `ref` goes on in at `member` (whose id is `id`); SESSION_NOT_FOUND if there is none (yet). */
+const movedThere = (member: Member, id: string, ref: { sessionId: string; owner?: string | undefined }) =>
+  member.client.getSession.query({ sessionId: movedSessionId(id, ref.sessionId), owner: ref.owner });

@@ -1,6 +1,7 @@
 import {
   dispatchRequestSchema,
   findBookingInputSchema,
+  findMovedSessionInputSchema,
   sessionAccessSchema,
   stopSessionInputSchema,
   vehicleIdSchema,
@@ -60,10 +61,11 @@ export function balancerRouter(dispatcher: Dispatcher) {
       .query(({ input }) => findBooking(view, input.idTag)),
     /**
      * The session a booking claimed at a charger of another substation goes on in, or null (the public
-     * getSession's movedTo). With `owner`, only that owner's.
+     * getSession's movedTo). With `owner`, only that owner's; with `movedToSubstationId` (the booking's end
+     * names it), only that substation is asked.
      */
     findMovedSession: internalProcedure
-      .input(sessionAccessSchema)
+      .input(findMovedSessionInputSchema)
       .query(({ input }) => findMovedSession(view, input)),
     /** One session's power, energy and end as they change (the public watchSession). */
     watchSession: internalProcedure

@@ -56,6 +56,16 @@ const relay = (err: unknown): never => {
 const MAX_MOVES_FOLLOWED = 4;
 
 /**
+ * What finds the session a booking ended `moved` goes on in: the booking's owner's, at the substation its end
+ * names (one call); a substation there that cannot answer is an error, not "not admitted yet".
+ */
+const movedRef = (booking: Session) => ({
+  sessionId: booking.sessionId,
+  owner: booking.owner,
+  movedToSubstationId: booking.movedToSubstationId,
+});
+
+/**
  * The charge-api's admission side, in one place: each caller's rate, which priority class it may ask for,
  * how many requests may wait for capacity and how many sessions may be watched here, who may act on a
  * session, and the idempotency key a dispatch carries across balancer replicas. The router only validates
@@ -182,9 +192,7 @@ export class ChargeDesk {
     // car still charges). Its owner's only (the substation checks), and at most a few moves on.
     for (let hops = 0; s.endReason === "moved" && hops < MAX_MOVES_FOLLOWED; hops++) {
       const from = s;
-      const there = await this.balancers
-        .call((b) => b.findMovedSession.query({ sessionId: from.sessionId, owner: from.owner }))
-        .catch(relay);
+      const there = await this.balancers.call((b) => b.findMovedSession.query(movedRef(from))).catch(relay);
       if (!there) break; // not admitted there (yet): the booking's end is the answer
       s = await this.balancers
         .call((b) => b.stopSession.mutate({ sessionId: there.sessionId, owner: from.owner }))
@@ -209,8 +217,7 @@ export class ChargeDesk {
    * caller proved the booking is its own). null until it is admitted there.
    */
   private async movedTo(caller: Caller, booking: Session) {
-    const ref = { sessionId: booking.sessionId, owner: booking.owner };
-    const there = await this.balancers.call((b) => b.findMovedSession.query(ref)).catch(relay);
+    const there = await this.balancers.call((b) => b.findMovedSession.query(movedRef(booking))).catch(relay);
     if (!there) return null;
     const sessionSecret = caller.owner.startsWith("key:")
       ? null

@@ -57,14 +57,15 @@ const docs: Record<keyof RouterOutputs, ProcedureDoc> = {
     description:
       "Open mode: send the `sessionSecret` requestCharge returned. Answers the session as ended. A booking " +
       "that went on at a charger of another substation (`moved`) stops the session it went on in, and " +
-      "answers that one.",
+      "answers that one (503 UPSTREAM_UNAVAILABLE while that substation cannot answer).",
   },
   getSession: {
     summary: "Read a session",
     description:
       "Open mode: send the `sessionSecret` requestCharge returned. A booking claimed at a charger of " +
       "another substation ends `moved`; `movedTo` names the session it goes on in there (with its secret in " +
-      "open mode).",
+      "open mode; null until it is admitted there; 503 UPSTREAM_UNAVAILABLE while that substation cannot " +
+      "answer).",
   },
   watchSession: {
     summary: "Watch a session's power, energy and end",

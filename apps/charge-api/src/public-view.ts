@@ -1,5 +1,5 @@
 /** What the public API shows of sessions and of the grid: plain data in, plain data out. */
-import type { PublicSession, Session, SubstationLoad } from "@evgrid/contract";
+import type { INTERNAL_SESSION_FIELDS, PublicSession, Session, SubstationLoad } from "@evgrid/contract";
 
 /** A substation as the balancer lists it (listSubstations); the rest of its fields stay internal. */
 export interface ListedSubstation {
@@ -33,12 +33,23 @@ export function grantOf(s: Session) {
 export type Grant = ReturnType<typeof grantOf>;
 
 /**
- * What the owner sees of its session: everything but the owner id (its own key comes back as it sent it) and
- * the internal meteredKwh (deliveredKwh already is the meter's, once one reports).
+ * What the owner sees of its session: everything but the internal fields (INTERNAL_SESSION_FIELDS): the owner
+ * id (its own key comes back as it sent it), meteredKwh (deliveredKwh already is the meter's, once one
+ * reports) and where a moved booking went (getSession's movedTo names the session there).
  */
-export function publicSession({ owner: _owner, meteredKwh: _metered, ...session }: Session): PublicSession {
-  return session;
+export function publicSession({
+  owner: _owner,
+  meteredKwh: _metered,
+  movedToSubstationId: _movedTo,
+  ...session
+}: Session): PublicSession {
+  // A field added to INTERNAL_SESSION_FIELDS and not taken out above fails to compile here.
+  const shown: WithoutInternal<typeof session> = session;
+  return shown;
 }
+
+/** `T` with every internal session field it still has typed `never`. */
+type WithoutInternal<T> = { [K in keyof T]: K extends keyof typeof INTERNAL_SESSION_FIELDS ? never : T[K] };
 
 /** Every substation's health and load, with grid totals over the healthy ones. */
 export function publicGridStatus(members: readonly ListedSubstation[]) {

@@ -61,9 +61,9 @@ export class Moves {
     const backoff = new Backoff(retry);
     while (this.table.isCurrent(tx)) {
       try {
-        const left = await this.grid.balancers.call((b) =>
-          b.stopSession.mutate({ sessionId, reason: "moved" }),
-        );
+        // Where it goes on is kept with its end: the booking's owner follows it there in one call.
+        const release = { sessionId, reason: "moved" as const, movedToSubstationId: tx.substationId };
+        const left = await this.grid.balancers.call((b) => b.stopSession.mutate(release));
         // Ended otherwise before this release (its owner stopped it, its departure came): it goes on nowhere.
         if (left.endReason !== "moved") return "not-moved";
         this.log.info("booking claimed at another substation; released there", { sessionId });

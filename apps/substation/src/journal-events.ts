@@ -2,12 +2,13 @@ import type { Database } from "bun:sqlite";
 import type { EndReason } from "@evgrid/contract";
 import { fromRow, type Row, type SessionRecord } from "./journal-rows.ts";
 
-/** An end to write: what the session drew, when and why it ended. */
+/** An end to write: what the session drew, when and why it ended (`moved`: maybe where it went on). */
 export interface EndRecord {
   sessionId: string;
   deliveredKwh: number;
   endedAtMs: number;
   endReason: EndReason;
+  movedToSubstationId?: string | null;
 }
 
 /**
@@ -29,7 +30,10 @@ export interface GroupChange {
   energies: Map<string, number>;
 }
 
-export type StartRecord = Omit<SessionRecord, "deliveredKwh" | "status" | "endedAtMs" | "endReason">;
+export type StartRecord = Omit<
+  SessionRecord,
+  "deliveredKwh" | "status" | "endedAtMs" | "endReason" | "movedToSubstationId"
+>;
 
 /** What the journal has done since it opened: commits (transactions) and events appended, for metrics. */
 export interface JournalStats {
@@ -60,8 +64,10 @@ export type JournalSync = (typeof JOURNAL_SYNC)[number];
  *   session by the `seq` of its start) and where replay must begin to find every session active at that
  *   moment (`from_seq`; null: at this row). Only the newest is kept: each replaces the one before it in its
  *   transaction, so checkpoints take the room of one, however long the retention;
- * - `end`: a session ended, self-contained (every field of its start, its energy, when and why), so an
- *   ended session is found, exported and kept for its idempotency key without its start.
+ * - `end`: a session ended, self-contained (every field of its start, its energy, when and why, and for a
+ *   `moved` one the substation it went on at), so an ended session is found, exported and kept for its
+ *   idempotency key without its start.
+ * Columns added since the table was first made are in EVENT_COLUMNS_ADDED: an older journal gets them at open.
  */
 export const EVENTS_SCHEMA = `
   CREATE TABLE IF NOT EXISTS events (
@@ -83,7 +89,8 @@ export const EVENTS_SCHEMA = `
     priority TEXT,
     depart_at_ms INTEGER,
     energies TEXT,
-    from_seq INTEGER
+    from_seq INTEGER,
+    moved_to_substation_id TEXT
   );
   CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT);
 `;
@@ -124,9 +131,14 @@ export const QUERIES = {
 
 export const INSERT_EVENT = `INSERT INTO events (seq, kind, at_ms, session_id, vehicle_id, min_kw, max_kw,
   started_at_ms, duration_s, energy_kwh, delivered_kwh, ended_at_ms, end_reason, idempotency_key, owner, priority,
-  depart_at_ms, energies, from_seq) VALUES ($seq, $kind, $atMs, $sessionId, $vehicleId, $minKw, $maxKw,
-  $startedAtMs, $durationS, $energyKwh, $deliveredKwh, $endedAtMs, $endReason, $idempotencyKey, $owner, $priority,
-  $departAtMs, $energies, $fromSeq)`;
+  depart_at_ms, energies, from_seq, moved_to_substation_id) VALUES ($seq, $kind, $atMs, $sessionId, $vehicleId,
+  $minKw, $maxKw, $startedAtMs, $durationS, $energyKwh, $deliveredKwh, $endedAtMs, $endReason, $idempotencyKey,
+  $owner, $priority, $departAtMs, $energies, $fromSeq, $movedToSubstationId)`;
+
+/** Columns of `events` added after its first version, with their types: added to an older journal at open. */
+export const EVENT_COLUMNS_ADDED: readonly (readonly [string, string])[] = [
+  ["moved_to_substation_id", "TEXT"],
+];
 
 export type EventKind = "start" | "needs" | "checkpoint" | "end";
 
@@ -166,6 +178,7 @@ export function eventParams(
     departAtMs: rec?.departAtMs ?? null,
     energies: extra.energies ?? null,
     fromSeq: extra.fromSeq ?? null,
+    movedToSubstationId: rec?.movedToSubstationId ?? null,
   };
 }
 
@@ -229,10 +242,12 @@ export const withNeeds = (rec: SessionRecord, energyKwh: number, departAtMs: num
 });
 
 /** An active session's record as it ends. */
-export const endedRecord = (
-  rec: SessionRecord,
-  end: { deliveredKwh: number; endedAtMs: number; endReason: EndReason },
-): SessionRecord => ({ ...rec, ...end, status: "ended" });
+export const endedRecord = (rec: SessionRecord, end: EndRecord): SessionRecord => ({
+  ...rec,
+  ...end,
+  movedToSubstationId: end.movedToSubstationId ?? null,
+  status: "ended",
+});
 
 /**
  * Recovery: the active sessions, replayed from where the last checkpoint says the oldest of them started

@@ -21,6 +21,8 @@ export interface SessionRecord {
   priority: Priority;
   /** When an energy session's vehicle leaves; null: no departure. */
   departAtMs: number | null;
+  /** Ended `moved`: the substation it goes on at (null: not moved, or moved before this was recorded). */
+  movedToSubstationId: string | null;
 }
 
 export interface Row {
@@ -39,6 +41,8 @@ export interface Row {
   owner: string | null;
   priority: Priority | null;
   depart_at_ms: number | null;
+  /** Absent from rows of the old sessions table. */
+  moved_to_substation_id?: string | null;
 }
 
 export const fromRow = (r: Row): SessionRecord => ({
@@ -59,6 +63,7 @@ export const fromRow = (r: Row): SessionRecord => ({
   // Sessions journaled before priority classes existed were all standard.
   priority: r.priority ?? "standard",
   departAtMs: r.depart_at_ms ?? null,
+  movedToSubstationId: r.moved_to_substation_id ?? null,
 });
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -85,5 +90,6 @@ export function sessionOf(rec: SessionRecord, substationId: string): Session {
     owner: rec.owner,
     priority: rec.priority,
     departAt: rec.departAtMs === null ? null : iso(rec.departAtMs),
+    ...(rec.movedToSubstationId === null ? {} : { movedToSubstationId: rec.movedToSubstationId }),
   };
 }

@@ -1,6 +1,18 @@
 import type { Database } from "bun:sqlite";
-import type { EventKind } from "./journal-events.ts";
+import { EVENT_COLUMNS_ADDED, EVENTS_SCHEMA, type EventKind } from "./journal-events.ts";
 import { fromRow, type Row, type SessionRecord } from "./journal-rows.ts";
+
+/**
+ * The journal's tables, made if new; a journal made before a column of `events` was added gets it (empty in
+ * every row already there: what such a row meant before, see fromRow).
+ */
+export function openEventsTable(db: Database): void {
+  db.exec(EVENTS_SCHEMA);
+  const columns = db.query("PRAGMA table_info(events)").all() as { name: string }[];
+  for (const [name, type] of EVENT_COLUMNS_ADDED) {
+    if (!columns.some((c) => c.name === name)) db.exec(`ALTER TABLE events ADD COLUMN ${name} ${type}`);
+  }
+}
 
 /** Old rows moved per transaction: the conversion needs room for this many more, not for a second journal. */
 const BATCH = 500;

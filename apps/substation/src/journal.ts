@@ -3,7 +3,6 @@ import { preparePrivateDatabase } from "@evgrid/kit/private-files";
 import {
   type EndRecord,
   EVENTS_INDEXES,
-  EVENTS_SCHEMA,
   type EventRow,
   endedRecord,
   eventParams,
@@ -19,7 +18,7 @@ import {
   withNeeds,
 } from "./journal-events.ts";
 import type { SessionRecord } from "./journal-rows.ts";
-import { convertSessionsTable } from "./journal-upgrade.ts";
+import { convertSessionsTable, openEventsTable } from "./journal-upgrade.ts";
 
 export {
   type EndRecord,
@@ -72,7 +71,7 @@ export class Journal {
     );
     // The WAL is reused after each checkpoint but never shrinks by itself: cut it back to 4 MB after a burst.
     this.db.exec("PRAGMA journal_size_limit = 4194304;");
-    this.db.exec(EVENTS_SCHEMA);
+    openEventsTable(this.db);
     this.insertStmt = this.db.prepare(INSERT_EVENT);
     const newest = this.db.query(QUERIES.newest).get() as { seq: number } | null;
     this.lastSeq = Math.max(newest?.seq ?? 0, this.exportedThroughSeq());
@@ -271,6 +270,7 @@ export class Journal {
         status: "active",
         endedAtMs: null,
         endReason: null,
+        movedToSubstationId: null,
       };
       const startSeq = this.append("start", s.startedAtMs, rec);
       change.added.set(s.sessionId, { rec, startSeq, startAtMs: s.startedAtMs });

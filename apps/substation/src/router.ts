@@ -34,7 +34,9 @@ export function substationRouter(station: Station, bookings: BookingIndex) {
     /** With `owner`, only that owner's session (the public API passes the caller's); without, any. */
     stopSession: internalProcedure
       .input(stopSessionInputSchema)
-      .mutation(({ input }) => station.stop(input.sessionId, input.owner, input.reason)),
+      .mutation(({ input }) =>
+        station.stop(input.sessionId, input.owner, input.reason, input.movedToSubstationId),
+      ),
     /** The active session of a vehicle here, or null (operators and the balancer's findVehicleSession). */
     findSession: internalProcedure
       .input(z.strictObject({ vehicleId: vehicleIdSchema }))

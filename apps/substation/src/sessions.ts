@@ -160,6 +160,7 @@ function compact(s: Session): Ended {
     owner: s.owner,
     priority: s.priority,
     departAtMs: null, // the departure is the tail's, as it ended
+    movedToSubstationId: s.movedToSubstationId ?? null,
     capKw: s.capKw,
     tail,
   };

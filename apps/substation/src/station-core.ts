@@ -185,11 +185,12 @@ export abstract class StationCore {
     return curtailed;
   }
 
-  protected end(sessionId: string, reason: EndReason, reshare = true): Session {
+  /** `movedTo`: ended `moved`, the substation it goes on at (kept with the end, journaled). */
+  protected end(sessionId: string, reason: EndReason, reshare = true, movedTo?: string): Session {
     const nowMs = this.now();
     const live = this.book.remove(sessionId);
     if (!live) throw this.notFound(sessionId);
-    const session = endedSession(activeSession(this.id, live, nowMs), nowMs, reason);
+    const session = endedSession(activeSession(this.id, live, nowMs), nowMs, reason, movedTo);
     live.timer?.clear();
     this.pool.holdBack(live, 0);
     this.pool.leave(live);
@@ -202,6 +203,7 @@ export abstract class StationCore {
       deliveredKwh: session.deliveredKwh,
       endedAtMs: nowMs,
       endReason: reason,
+      movedToSubstationId: movedTo ?? null,
     });
     if (reshare) this.reshare(nowMs);
     this.feed.ended({

@@ -141,16 +141,19 @@ export abstract class StationOps extends StationCore {
 
   /**
    * Ends a session now (`stopped`; `charger_offline` when the OCPP gateway gave up on its charger; `moved`
-   * when it claimed the booking at a charger of another substation, where it goes on). With `owner`, only
-   * that owner's session: anybody else's is "not found". An ended session is answered as it is.
+   * when it claimed the booking at a charger of another substation, `movedTo`, where it goes on). With
+   * `owner`, only that owner's session: anybody else's is "not found". An ended session is answered as it is.
    */
   stop(
     sessionId: string,
     owner?: string,
     reason: StopReason = "stopped",
+    movedTo?: string,
   ): { session: Session; load: SubstationLoad } {
     const found = this.get(sessionId, owner);
-    const session = this.book.active.has(sessionId) ? this.end(sessionId, reason) : found;
+    const session = this.book.active.has(sessionId)
+      ? this.end(sessionId, reason, true, reason === "moved" ? movedTo : undefined)
+      : found;
     return { session, load: this.load() };
   }
 

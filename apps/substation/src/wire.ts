@@ -46,11 +46,12 @@ export function activeSession(substationId: string, live: LiveSession, nowMs: nu
   };
 }
 
-/** The same session once ended at `nowMs`: no power any more, and why it ended. */
+/** The same session once ended at `nowMs`: no power any more, why it ended, and (moved) where it went on. */
 export function endedSession(
   { meteredKwh: _metered, ...last }: Session,
   nowMs: number,
   reason: EndReason,
+  movedTo?: string,
 ): Session {
   // meteredKwh is for active sessions only: an ended one is read back from memory or the journal without it.
   return {
@@ -60,5 +61,6 @@ export function endedSession(
     expectedEndAt: null,
     endedAt: iso(nowMs),
     endReason: reason,
+    ...(movedTo === undefined ? {} : { movedToSubstationId: movedTo }),
   };
 }

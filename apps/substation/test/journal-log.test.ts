@@ -98,6 +98,7 @@ function runHistory(steps: Step[]) {
             status: "active",
             endedAtMs: null,
             endReason: null,
+            movedToSubstationId: null,
           });
         for (const e of endRecords) {
           const rec = live.get(e.sessionId);

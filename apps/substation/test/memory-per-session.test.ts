@@ -83,6 +83,7 @@ test("an ended session from an old journal, without an end time, reads back with
     owner: "operator",
     priority: "standard" as const,
     departAtMs: null,
+    movedToSubstationId: null,
   };
   const ended = sessionOf(row, "s");
   book.rememberEnded(ended);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { bookingIdTagSchema } from "./booking.ts";
-import { sessionSchema, substationLoadSchema } from "./substation.ts";
+import { INTERNAL_SESSION_FIELDS, sessionSchema, substationLoadSchema } from "./substation.ts";
 
 /**
  * What the public API answers, as schemas: the OpenAPI document is generated from them. The charge-api does
@@ -8,8 +8,11 @@ import { sessionSchema, substationLoadSchema } from "./substation.ts";
  * router returns, so a field added to an answer fails the typecheck until it is added here.
  */
 
-/** A session as the public sees it (stopCharge): everything but the owner id and the meter's internal view. */
-export const publicSessionSchema = sessionSchema.omit({ owner: true, meteredKwh: true });
+/**
+ * A session as the public sees it (stopCharge): everything but the owner id, the meter's internal view and
+ * where a moved booking went (getSession's movedTo says that, to its owner).
+ */
+export const publicSessionSchema = sessionSchema.omit(INTERNAL_SESSION_FIELDS);
 
 /**
  * A session as its owner reads it (getSession): with the idTag that claims it at a charger, and, for a

@@ -1,6 +1,13 @@
 /** What internal calls name a session by, and what they change of it (the substations' procedures). */
 import { z } from "zod";
-import { kwFieldSchema, MAX_ENERGY_KWH, ownerSchema, sessionIdSchema } from "./charge.ts";
+import {
+  kwFieldSchema,
+  MAX_ENERGY_KWH,
+  ownerSchema,
+  sessionIdSchema,
+  substationIdSchema,
+  substationOfSession,
+} from "./charge.ts";
 
 /**
  * A public caller names a session. In open mode (no API keys) it must also show the session's secret,
@@ -28,14 +35,38 @@ export const sessionAccessSchema = z.strictObject({
 
 /**
  * Ends a session: the operator's or owner's stop, or (OCPP gateway) its charger gone for good, or its booking
- * claimed at a charger of another substation (`moved`: it goes on there).
+ * claimed at a charger of another substation (`moved`: it goes on there, at `movedToSubstationId`).
  */
-export const stopSessionInputSchema = z.strictObject({
-  sessionId: sessionIdSchema,
-  owner: ownerSchema.optional(),
-  reason: z.enum(["stopped", "charger_offline", "moved"]).default("stopped"),
-});
+export const stopSessionInputSchema = z
+  .strictObject({
+    sessionId: sessionIdSchema,
+    owner: ownerSchema.optional(),
+    reason: z.enum(["stopped", "charger_offline", "moved"]).default("stopped"),
+    /**
+     * With `moved` only: the substation the booking goes on at (the charger's). Kept with the end, so
+     * whoever follows the move asks that one substation (the balancer's findMovedSession), not all of them.
+     */
+    movedToSubstationId: substationIdSchema.optional(),
+  })
+  .superRefine((input, ctx) => {
+    const to = input.movedToSubstationId;
+    if (to === undefined) return;
+    const issue = (message: string) =>
+      ctx.addIssue({ code: "custom", path: ["movedToSubstationId"], message });
+    if (input.reason !== "moved") issue("movedToSubstationId goes with reason moved only");
+    else if (to === substationOfSession(input.sessionId))
+      issue("movedToSubstationId names another substation than the session's own");
+  });
 export type StopReason = z.output<typeof stopSessionInputSchema>["reason"];
+
+/**
+ * The session a booking that ended `moved` goes on in (the balancer's findMovedSession). With
+ * `movedToSubstationId` (the booking's end recorded it) only that substation is asked; without (a move
+ * recorded before destinations were), every other one.
+ */
+export const findMovedSessionInputSchema = sessionAccessSchema.extend({
+  movedToSubstationId: substationIdSchema.optional(),
+});
 
 /** Reclaim (OCPP gateway): an effective maximum below the session's maxKw while it draws less; null lifts it. */
 export const setSessionCapInputSchema = z.strictObject({

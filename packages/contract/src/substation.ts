@@ -44,6 +44,11 @@ export const sessionSchema = z.object({
    * booking made through the public API has no car before one plugs in). The public API never shows it.
    */
   meteredKwh: z.number().optional(),
+  /**
+   * Ended `moved` only: the substation the booking goes on at, as the OCPP gateway said when it released it
+   * (absent for a move journaled before destinations were). Internal: the public API shows `movedTo`.
+   */
+  movedToSubstationId: substationIdSchema.optional(),
   /** When the session will end at the current allocation (an estimate for energy-based sessions). */
   expectedEndAt: z.iso.datetime().nullable(),
   endedAt: z.iso.datetime().nullable(),
@@ -64,8 +69,10 @@ export const sessionSchema = z.object({
   maxDeliverableKwh: z.number().nullish(),
 });
 export type Session = z.infer<typeof sessionSchema>;
+/** The fields of a session that stay inside the grid: the public API strips them (charge-api public-view.ts). */
+export const INTERNAL_SESSION_FIELDS = { owner: true, meteredKwh: true, movedToSubstationId: true } as const;
 /** A session as its owner sees it through the public API. */
-export type PublicSession = Omit<Session, "owner" | "meteredKwh">;
+export type PublicSession = Omit<Session, keyof typeof INTERNAL_SESSION_FIELDS>;
 
 /** One substation's load as its own authority reports it. */
 export const substationLoadSchema = z.object({
