@@ -91,8 +91,9 @@ const schema = z
     ADVERTISE_URL: httpUrlSchema.optional(),
     HEARTBEAT_MS: positiveMsSchema.default(2000),
     /**
-     * How often the energy drawn by energy-based sessions is written to the journal (and writes the journal
-     * could not take are retried): a crash loses at most this much accounting; more often is more writes.
+     * How often the energy drawn by active sessions, and their meters' readings, are written to the journal
+     * (and writes the journal could not take are retried): a crash loses at most this much accounting; more
+     * often is more writes.
      */
     SUBSTATION_CHECKPOINT_MS: positiveMsSchema.default(2000),
     /**

@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import type { EndReason } from "@evgrid/contract";
+import { applyCheckpoint, type EnergyChange, type EnergyFigure } from "./journal-checkpoint.ts";
 import { fromRow, type Row, type SessionRecord } from "./journal-rows.ts";
 
 /** An end to write: what the session drew, when and why it ended (`moved`: maybe where it went on). */
@@ -19,7 +20,7 @@ export interface EndRecord {
 export interface JournalGroup {
   ends: readonly EndRecord[];
   starts: readonly StartRecord[];
-  checkpoint: readonly { sessionId: string; deliveredKwh: number }[];
+  checkpoint: readonly EnergyFigure[];
   mark?: boolean;
 }
 
@@ -27,12 +28,12 @@ export interface JournalGroup {
 export interface GroupChange {
   added: Map<string, LiveRecord>;
   removed: Set<string>;
-  energies: Map<string, number>;
+  energies: Map<string, EnergyChange>;
 }
 
 export type StartRecord = Omit<
   SessionRecord,
-  "deliveredKwh" | "status" | "endedAtMs" | "endReason" | "movedToSubstationId"
+  "deliveredKwh" | "status" | "endedAtMs" | "endReason" | "movedToSubstationId" | "meteredKwh"
 >;
 
 /** What the journal has done since it opened: commits (transactions) and events appended, for metrics. */
@@ -57,12 +58,12 @@ export type JournalSync = (typeof JOURNAL_SYNC)[number];
 /**
  * The journal's one table: an append-only log of events, in commit order (`seq`, the rowid). A row is never
  * updated; retention deletes the oldest ones by range of `seq`.
- * - `start`: a session admitted (its record; `delivered_kwh` non-zero only when compaction carries a long
- *   session forward, or a journal from before the log was converted);
+ * - `start`: a session admitted (its record; `delivered_kwh` and `metered_kwh` set only when compaction
+ *   carries a long session forward, or, the former, in a journal from before the log was converted);
  * - `needs`: a car's needs (energy, departure): from then on the session is energy-based;
- * - `checkpoint`: the energy drawn by the energy-based sessions (`energies`, JSON [startSeq, kWh, ...], each
- *   session by the `seq` of its start) and where replay must begin to find every session active at that
- *   moment (`from_seq`; null: at this row). Only the newest is kept: each replaces the one before it in its
+ * - `checkpoint`: the energy drawn by the active sessions and their meters' readings (`energies`, `metered`:
+ *   journal-checkpoint.ts) and where replay must begin to find every session active at that moment
+ *   (`from_seq`; null: at this row). Only the newest is kept: each replaces the one before it in its
  *   transaction, so checkpoints take the room of one, however long the retention;
  * - `end`: a session ended, self-contained (every field of its start, its energy, when and why, and for a
  *   `moved` one the substation it went on at), so an ended session is found, exported and kept for its
@@ -90,7 +91,9 @@ export const EVENTS_SCHEMA = `
     depart_at_ms INTEGER,
     energies TEXT,
     from_seq INTEGER,
-    moved_to_substation_id TEXT
+    moved_to_substation_id TEXT,
+    metered_kwh REAL,
+    metered TEXT
   );
   CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT);
 `;
@@ -131,13 +134,16 @@ export const QUERIES = {
 
 export const INSERT_EVENT = `INSERT INTO events (seq, kind, at_ms, session_id, vehicle_id, min_kw, max_kw,
   started_at_ms, duration_s, energy_kwh, delivered_kwh, ended_at_ms, end_reason, idempotency_key, owner, priority,
-  depart_at_ms, energies, from_seq, moved_to_substation_id) VALUES ($seq, $kind, $atMs, $sessionId, $vehicleId,
-  $minKw, $maxKw, $startedAtMs, $durationS, $energyKwh, $deliveredKwh, $endedAtMs, $endReason, $idempotencyKey,
-  $owner, $priority, $departAtMs, $energies, $fromSeq, $movedToSubstationId)`;
+  depart_at_ms, energies, from_seq, moved_to_substation_id, metered_kwh, metered) VALUES ($seq, $kind, $atMs,
+  $sessionId, $vehicleId, $minKw, $maxKw, $startedAtMs, $durationS, $energyKwh, $deliveredKwh, $endedAtMs,
+  $endReason, $idempotencyKey, $owner, $priority, $departAtMs, $energies, $fromSeq, $movedToSubstationId,
+  $meteredKwh, $metered)`;
 
 /** Columns of `events` added after its first version, with their types: added to an older journal at open. */
 export const EVENT_COLUMNS_ADDED: readonly (readonly [string, string])[] = [
   ["moved_to_substation_id", "TEXT"],
+  ["metered_kwh", "REAL"],
+  ["metered", "TEXT"],
 ];
 
 export type EventKind = "start" | "needs" | "checkpoint" | "end";
@@ -148,6 +154,7 @@ export interface EventRow extends Omit<Row, "status"> {
   at_ms: number;
   energies: string | null;
   from_seq: number | null;
+  metered: string | null;
 }
 
 /** The parameters of one INSERT_EVENT at `seq`: a session's record (start, end), or a checkpoint. */
@@ -156,7 +163,7 @@ export function eventParams(
   kind: EventKind,
   atMs: number,
   rec: Partial<SessionRecord> | null,
-  extra: { energies?: string; fromSeq?: number | null } = {},
+  extra: { energies?: string; fromSeq?: number | null; metered?: string | null } = {},
 ) {
   return {
     seq,
@@ -179,6 +186,8 @@ export function eventParams(
     energies: extra.energies ?? null,
     fromSeq: extra.fromSeq ?? null,
     movedToSubstationId: rec?.movedToSubstationId ?? null,
+    meteredKwh: rec?.meteredKwh ?? null,
+    metered: extra.metered ?? null,
   };
 }
 
@@ -213,13 +222,7 @@ export function replay(rows: Iterable<EventRow>, into = new Map<string, LiveReco
       continue;
     }
     if (r.kind === "checkpoint") {
-      const bySeq = new Map<number, LiveRecord>();
-      for (const live of into.values()) bySeq.set(live.startSeq, live);
-      const energies = JSON.parse(r.energies ?? "[]") as number[];
-      for (let i = 0; i + 1 < energies.length; i += 2) {
-        const live = bySeq.get(energies[i] as number);
-        if (live) live.rec = { ...live.rec, deliveredKwh: energies[i + 1] as number };
-      }
+      applyCheckpoint(r, into.values());
       continue;
     }
     const live = into.get(r.session_id as string);
@@ -246,6 +249,7 @@ export const endedRecord = (rec: SessionRecord, end: EndRecord): SessionRecord =
   ...rec,
   ...end,
   movedToSubstationId: end.movedToSubstationId ?? null,
+  meteredKwh: null, // an active session's only
   status: "ended",
 });
 

@@ -23,6 +23,8 @@ export interface SessionRecord {
   departAtMs: number | null;
   /** Ended `moved`: the substation it goes on at (null: not moved, or moved before this was recorded). */
   movedToSubstationId: string | null;
+  /** Active: its charger's meter reading at the last checkpoint (null: none reported, or not checkpointed). */
+  meteredKwh: number | null;
 }
 
 export interface Row {
@@ -43,6 +45,7 @@ export interface Row {
   depart_at_ms: number | null;
   /** Absent from rows of the old sessions table. */
   moved_to_substation_id?: string | null;
+  metered_kwh?: number | null;
 }
 
 export const fromRow = (r: Row): SessionRecord => ({
@@ -64,12 +67,16 @@ export const fromRow = (r: Row): SessionRecord => ({
   priority: r.priority ?? "standard",
   departAtMs: r.depart_at_ms ?? null,
   movedToSubstationId: r.moved_to_substation_id ?? null,
+  meteredKwh: r.metered_kwh ?? null,
 });
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** A journaled session as the API shows it (an ended or recovered session has no allocation). */
-export function sessionOf(rec: SessionRecord, substationId: string): Session {
+/**
+ * A journaled session as the API shows it (an ended or recovered session has no allocation; a recovered one's
+ * meter reading is the station's to show, once it is live again).
+ */
+export function sessionOf(rec: Omit<SessionRecord, "meteredKwh">, substationId: string): Session {
   return {
     sessionId: rec.sessionId,
     substationId,

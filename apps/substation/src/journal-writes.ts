@@ -1,6 +1,7 @@
 import { reasons } from "@evgrid/contract";
 import { GridError, type Logger } from "@evgrid/kit";
 import type { EndRecord, Journal, StartRecord } from "./journal.ts";
+import type { EnergyFigure } from "./journal-checkpoint.ts";
 
 /** Every kind of journal write, as the error metric labels them. */
 export const JOURNAL_OPS = [
@@ -90,7 +91,7 @@ export class JournalWrites {
   private readonly pendingEnds = new Map<string, EndRecord>();
   /** Admissions of this turn, each with its caller waiting for the commit. */
   private starts: { record: StartRecord; done: (err: GridError | null) => void }[] = [];
-  private checkpointRows: { sessionId: string; deliveredKwh: number }[] | null = null;
+  private checkpointRows: EnergyFigure[] | null = null;
   /** A checkpoint row is due even without energies: it moves where recovery's replay begins. */
   private mark = false;
   private checkpointBehind = false;
@@ -141,8 +142,11 @@ export class JournalWrites {
     if (!this.endsBehind) this.schedule();
   }
 
-  /** Energy drawn so far, with this turn's group; a failed checkpoint needs no copy, the next is fresher. */
-  checkpoint(rows: { sessionId: string; deliveredKwh: number }[]): void {
+  /**
+   * Energy drawn so far and meters' readings, with this turn's group; a failed checkpoint needs no copy, the
+   * next is fresher.
+   */
+  checkpoint(rows: EnergyFigure[]): void {
     if (rows.length === 0) {
       this.checkpointBehind = false;
       // Nothing to measure, but sessions came and went: a row that tells recovery where to begin.

@@ -1,5 +1,6 @@
 import { Database } from "bun:sqlite";
 import { preparePrivateDatabase } from "@evgrid/kit/private-files";
+import { checkpointColumns } from "./journal-checkpoint.ts";
 import {
   type EndRecord,
   EVENTS_INDEXES,
@@ -107,9 +108,9 @@ export class Journal {
     // Memory follows only a committed transaction: a failed one leaves the journal's view as it was.
     for (const id of change.removed) this.live.delete(id);
     for (const [id, l] of change.added) this.live.set(id, l);
-    for (const [id, kwh] of change.energies) {
+    for (const [id, energy] of change.energies) {
       const live = this.live.get(id);
-      if (live) live.rec = { ...live.rec, deliveredKwh: kwh };
+      if (live) live.rec = { ...live.rec, ...energy };
     }
     this.stats.commits += 1;
   }
@@ -271,29 +272,23 @@ export class Journal {
         endedAtMs: null,
         endReason: null,
         movedToSubstationId: null,
+        meteredKwh: null,
       };
       const startSeq = this.append("start", s.startedAtMs, rec);
       change.added.set(s.sessionId, { rec, startSeq, startAtMs: s.startedAtMs });
     }
     for (const r of later) end(r);
     if (g.checkpoint.length > 0 || g.mark) {
-      // A whole snapshot of the energies (those given, the others as last known), so the newest checkpoint
-      // alone is enough and replaces the one before it.
-      const given = new Map(g.checkpoint.map((c) => [c.sessionId, c.deliveredKwh]));
-      const energies: number[] = [];
-      let fromSeq: number | null = null;
-      const add = (l: LiveRecord) => {
-        fromSeq ??= l.startSeq;
-        const kwh = given.get(l.rec.sessionId);
-        if (kwh !== undefined) change.energies.set(l.rec.sessionId, kwh);
-        if (kwh !== undefined || l.rec.deliveredKwh !== 0)
-          energies.push(l.startSeq, kwh ?? l.rec.deliveredKwh);
+      // A whole snapshot (those given, the others as last known): the newest checkpoint alone is enough.
+      const after = function* (live: Map<string, LiveRecord>) {
+        for (const [id, l] of live) if (!change.removed.has(id)) yield l;
+        yield* change.added.values();
       };
-      for (const [id, l] of this.live) if (!change.removed.has(id)) add(l);
-      for (const l of change.added.values()) add(l);
+      const { columns, changes } = checkpointColumns(after(this.live), g.checkpoint);
+      change.energies = changes;
       // The one before goes first: on a nearly full journal the new row takes the pages the old one frees.
       this.db.query(QUERIES.dropCheckpoints).run();
-      this.append("checkpoint", this.lastAtMs, null, { energies: JSON.stringify(energies), fromSeq });
+      this.append("checkpoint", this.lastAtMs, null, columns);
     }
     return change;
   }

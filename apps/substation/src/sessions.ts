@@ -127,7 +127,7 @@ const NO_DEPARTURE_JOURNALED: Tail = Object.freeze({ departAt: null });
  * not ISO strings; what every ended session shares not held per session), its cap, and its departure fields
  * as it ended. Its wire form is rebuilt when asked for, identical, as the journal's rows are (sessionOf).
  */
-interface Ended extends SessionRecord {
+interface Ended extends Omit<SessionRecord, "meteredKwh"> {
   capKw: number | null;
   tail: Tail;
 }

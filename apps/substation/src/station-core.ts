@@ -37,7 +37,7 @@ export interface StationOptions {
   journalHealth?: JournalHealth;
   /** How long an idempotency key is honoured after its session started (looked up in the journal beyond memory). */
   idempotencyTtlMs?: number;
-  /** How often energy drawn by active energy-based sessions is written to the journal (and failed ends retried). */
+  /** How often energy drawn and meter readings are written to the journal (and failed ends retried). */
   checkpointMs?: number;
   /** How admissions and ends are grouped into journal commits (default: one group per event-loop turn). */
   commitGrouping?: CommitGrouping;
@@ -154,11 +154,13 @@ export abstract class StationCore {
       // Long timeout: a duration is bounded today (24 h), but a timer from input must never clamp to 1 ms.
       live.timer = setLongTimeout(() => this.end(live.sessionId, "time_elapsed"), endsInMs, this.scheduler);
     } else {
-      live.goal = {
-        sessionId: live.sessionId,
-        finishAtKwh: live.startKwh + (live.energyKwh ?? 0),
-        done: false,
-      };
+      // A metered one (recovered) is ended by its meter (StationOps.meter), not by its allocation.
+      if (live.meteredKwh === null)
+        live.goal = {
+          sessionId: live.sessionId,
+          finishAtKwh: live.startKwh + (live.energyKwh ?? 0),
+          done: false,
+        };
       const departAtMs = live.departure?.departAtMs;
       if (departAtMs !== undefined)
         live.timer = setLongTimeout(

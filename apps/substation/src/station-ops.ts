@@ -3,6 +3,7 @@ import { GridError } from "@evgrid/kit";
 import { decideAdmission, KW_EPSILON, PRIORITY_WEIGHT } from "@evgrid/policy";
 import { departureAfterRestart, drawnKwh, needOf } from "./departures.ts";
 import { sessionOf } from "./journal.ts";
+import type { EnergyFigure } from "./journal-checkpoint.ts";
 import { type Recovery, recoveryOf } from "./recovery.ts";
 import type { LiveSession } from "./sessions.ts";
 import { StationCore } from "./station-core.ts";
@@ -66,7 +67,8 @@ export abstract class StationOps extends StationCore {
           vehicleId: rec.vehicleId,
           maxKw: rec.maxKw,
           capKw: null,
-          meteredKwh: null,
+          // Its meter's reading as of the last checkpoint: the meter still decides when it has its energy.
+          meteredKwh: rec.meteredKwh,
           cls,
           startedAtMs: rec.startedAtMs,
           durationS: rec.durationS,
@@ -89,19 +91,22 @@ export abstract class StationOps extends StationCore {
 
   /**
    * Writes the energy every active session has drawn so far (its charger's meter once it reports, up to its
-   * target), after retrying ends the journal could not take before: a restart resumes each where it was, and
-   * one that ends while the substation is down is recorded with it. Never throws: a full journal is counted.
+   * target), and each meter's reading, after retrying ends the journal could not take before: a restart
+   * resumes each where it was (a metered one still ended by its meter), and one that ends while the substation
+   * is down is recorded with it. Never throws: a full journal is counted.
    */
   checkpoint(): void {
     if (!this.writes || this.closed) return;
     this.writes.flush();
     const nowMs = this.now();
-    const rows: { sessionId: string; deliveredKwh: number }[] = [];
+    const rows: EnergyFigure[] = [];
     for (const live of this.book.active.values()) {
       const drawn = drawnKwh(live, nowMs);
-      // Nothing drawn yet is what the journal knows already (a start is at 0): no room taken for it.
-      if (drawn > 0)
-        rows.push({ sessionId: live.sessionId, deliveredKwh: Math.min(drawn, live.energyKwh ?? drawn) });
+      const deliveredKwh = Math.min(drawn, live.energyKwh ?? drawn);
+      // Nothing drawn yet and no meter is what the journal knows already (a start): no room taken for it.
+      if (live.meteredKwh !== null)
+        rows.push({ sessionId: live.sessionId, deliveredKwh, meteredKwh: live.meteredKwh });
+      else if (drawn > 0) rows.push({ sessionId: live.sessionId, deliveredKwh });
     }
     this.writes.checkpoint(rows);
   }

@@ -27,6 +27,18 @@ export function tempDir(prefix = "evgrid-substation-"): string {
 /** A journal path in a fresh directory. */
 export const dbPath = (prefix?: string) => join(tempDir(prefix), "substation.sqlite");
 
+/**
+ * The journal's tables as the log was first made: before moved ends kept their destination and checkpoints
+ * the meters' readings (an older journal, to open with today's code).
+ */
+export const EVENTS_TABLE_V1 = `
+  CREATE TABLE events (seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('start', 'needs', 'checkpoint', 'end')), at_ms INTEGER NOT NULL,
+    session_id TEXT, vehicle_id TEXT, min_kw REAL, max_kw REAL, started_at_ms INTEGER, duration_s REAL,
+    energy_kwh REAL, delivered_kwh REAL, ended_at_ms INTEGER, end_reason TEXT, idempotency_key TEXT, owner TEXT,
+    priority TEXT, depart_at_ms INTEGER, energies TEXT, from_seq INTEGER);
+  CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);`;
+
 /** A charge request as the balancer sends it (defaults filled in; vehicle "ev" unless given). */
 export const req = (o: Record<string, unknown> = {}): DispatchRequest =>
   dispatchRequestSchema.parse({ vehicleId: "ev", ...o });

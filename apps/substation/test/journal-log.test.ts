@@ -86,9 +86,11 @@ function runHistory(steps: Step[]) {
           endReason: "stopped" as const,
         }));
         const checkpointIds = step.checkpoint.map(pick).filter((id): id is string => id !== undefined);
+        // Every other one metered (a charger's meter reported for it): its reading is what it drew.
         const checkpoint = [...new Set(checkpointIds)].map((sessionId, i) => ({
           sessionId,
           deliveredKwh: step.kwh / (i + 2),
+          ...(i % 2 === 1 ? { meteredKwh: step.kwh / (i + 2) } : {}),
         }));
         journal.commit({ ends: endRecords, starts, checkpoint });
         for (const s of starts)
@@ -99,16 +101,17 @@ function runHistory(steps: Step[]) {
             endedAtMs: null,
             endReason: null,
             movedToSubstationId: null,
+            meteredKwh: null,
           });
         for (const e of endRecords) {
           const rec = live.get(e.sessionId);
           if (!rec) continue;
           live.delete(e.sessionId);
-          ended.set(e.sessionId, { ...rec, ...e, status: "ended" });
+          ended.set(e.sessionId, { ...rec, ...e, status: "ended", meteredKwh: null });
         }
         for (const c of checkpoint) {
           const rec = live.get(c.sessionId);
-          if (rec) live.set(c.sessionId, { ...rec, deliveredKwh: c.deliveredKwh });
+          if (rec) live.set(c.sessionId, { ...rec, ...c, meteredKwh: c.meteredKwh ?? null });
         }
       } else if (step.kind === "needs") {
         const id = pick(step.pick);

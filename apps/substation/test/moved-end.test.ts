@@ -6,7 +6,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { Journal } from "../src/journal.ts";
-import { dbPath, nextTurn, open, req } from "./fixtures.ts";
+import { dbPath, EVENTS_TABLE_V1, nextTurn, open, req } from "./fixtures.ts";
 import { boot, crash } from "./journal-boot.ts";
 
 describe("a moved end keeps where the booking went", () => {
@@ -42,14 +42,8 @@ describe("a moved end keeps where the booking went", () => {
   });
 });
 
-/** The log as journals were written before moved ends kept their destination. */
-const EVENTS_BEFORE_DESTINATIONS = `
-  CREATE TABLE events (seq INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL CHECK (kind IN ('start', 'needs', 'checkpoint', 'end')), at_ms INTEGER NOT NULL,
-    session_id TEXT, vehicle_id TEXT, min_kw REAL, max_kw REAL, started_at_ms INTEGER, duration_s REAL,
-    energy_kwh REAL, delivered_kwh REAL, ended_at_ms INTEGER, end_reason TEXT, idempotency_key TEXT, owner TEXT,
-    priority TEXT, depart_at_ms INTEGER, energies TEXT, from_seq INTEGER);
-  CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);
+/** A log written before moved ends kept their destination: a moved end, and a session still active. */
+const EVENTS_BEFORE_DESTINATIONS = `${EVENTS_TABLE_V1}
   INSERT INTO events (seq, kind, at_ms, session_id, vehicle_id, min_kw, max_kw, started_at_ms, energy_kwh,
     delivered_kwh, ended_at_ms, end_reason, owner, priority) VALUES
     (1, 'start', 1000, 'sub-a.moved', 'ev-m', 4.2, 11, 1000, 20, 0, NULL, NULL, 'key:1', 'standard'),
