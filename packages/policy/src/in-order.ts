@@ -39,10 +39,13 @@ export function giveInOrder(
   let hi = n;
   let pivots = 2 * Math.ceil(Math.log2(hi + 1)) + 4;
   while (lo < hi && spareKw > 0) {
-    if (pivots-- === 0) return giveSorted(members.subarray(lo, hi).sort(before), wantKw, give, spareKw);
+    if (pivots-- === 0) {
+      members.subarray(lo, hi).sort(before);
+      return giveSorted(members, lo, hi, wantKw, give, spareKw);
+    }
     let total = 0;
     for (let j = lo; j < hi; j++) total += wantKw[members[j] as number] as number;
-    if (total <= spareKw) return giveSorted(members.subarray(lo, hi), wantKw, give, spareKw);
+    if (total <= spareKw) return giveSorted(members, lo, hi, wantKw, give, spareKw);
     const p = partition(members, lo, hi, before);
     let leftKw = 0;
     for (let j = lo; j < p; j++) leftKw += wantKw[members[j] as number] as number;
@@ -50,7 +53,7 @@ export function giveInOrder(
       hi = p; // the boundary is before the pivot
       continue;
     }
-    spareKw = giveSorted(members.subarray(lo, p), wantKw, give, spareKw);
+    spareKw = giveSorted(members, lo, p, wantKw, give, spareKw);
     const pivot = members[p] as number;
     const kw = Math.min(wantKw[pivot] as number, spareKw);
     if (kw > 0) give(pivot, kw);
@@ -60,14 +63,16 @@ export function giveInOrder(
   return spareKw;
 }
 
-/** Each in turn (their order among themselves does not matter while power lasts for all but the last). */
+/** members[lo, hi) each in turn (their order among themselves does not matter while power lasts for all but the last). */
 function giveSorted(
   members: Int32Array,
+  lo: number,
+  hi: number,
   wantKw: Float64Array,
   give: (i: number, kw: number) => void,
   spareKw: number,
 ): number {
-  for (let j = 0; j < members.length; j++) {
+  for (let j = lo; j < hi; j++) {
     if (spareKw <= 0) break;
     const i = members[j] as number;
     const kw = Math.min(wantKw[i] as number, spareKw);

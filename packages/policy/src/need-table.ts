@@ -36,6 +36,10 @@ export class NeedTable {
   private byNeed: GiveOrder = { first: new Float64Array(0), second: this.departInS };
   /** Each standing's rows (the first few of each array: `lift` counts them). */
   private members = [new Int32Array(0), new Int32Array(0), new Int32Array(0)];
+  /** A lifted row's floor: its minimum and its share of what it was given (made once, not per re-share). */
+  private readonly give = (i: number, kw: number) => {
+    this.floorsKw[i] = (this.minKw[i] as number) + kw / (this.count[i] as number);
+  };
   /** How many rows each standing has, in `members`. */
   private readonly sizes = new Int32Array(3);
 
@@ -147,13 +151,10 @@ export class NeedTable {
       (members[rank] as Int32Array)[sizes[rank] as number] = i;
       sizes[rank] = (sizes[rank] as number) + 1;
     }
-    const give = (i: number, kw: number) => {
-      floorsKw[i] = (minKw[i] as number) + kw / (count[i] as number);
-    };
     for (let rank = 0; rank < 3; rank++) {
       const n = sizes[rank] as number;
       if (spareKw <= 0 || n === 0) continue;
-      spareKw = giveInOrder(members[rank] as Int32Array, n, byNeed, wantKw, give, spareKw);
+      spareKw = giveInOrder(members[rank] as Int32Array, n, byNeed, wantKw, this.give, spareKw);
     }
     return spareKw;
   }
