@@ -44,7 +44,7 @@ async function runStartScript(script: string, passwordVar: string) {
     },
   );
   // A test runner killed midway must not leave it running.
-  const watched = killWithThisProcess(server);
+  const { done: watched } = await killWithThisProcess(server);
   const cli = (auth: string | undefined, ...args: string[]) => {
     const env = { ...process.env, REDISCLI_AUTH: auth };
     const out = Bun.spawnSync(["redis-cli", "-p", String(port), ...args], { env, stderr: "pipe" });

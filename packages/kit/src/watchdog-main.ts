@@ -1,8 +1,10 @@
 /**
  * The watchdog of watchdog.ts: `bun watchdog-main.ts <pid>`. Its stdin is a pipe from the process that
- * started it, which never writes: the end of stdin means that process is gone, and `pid` is killed.
+ * started it, which never writes: the end of stdin means that process is gone, and `pid` is killed. It says
+ * "watching" on stdout once it reads, so that its starter knows a kill -9 will be seen.
  */
 import { isAlive } from "./process.ts";
+import { WATCHING_LINE } from "./watchdog.ts";
 
 const pid = Number(process.argv[2]);
 if (!Number.isInteger(pid) || pid <= 0) {
@@ -13,7 +15,9 @@ if (!Number.isInteger(pid) || pid <= 0) {
 setInterval(() => {
   if (!isAlive(pid)) process.exit(0);
 }, 1000);
-for await (const _ of Bun.stdin.stream()) {
+const stdin = Bun.stdin.stream();
+console.log(WATCHING_LINE);
+for await (const _ of stdin) {
   // nothing is written: only the end counts
 }
 try {

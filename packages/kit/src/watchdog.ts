@@ -15,23 +15,72 @@
 import { resolve } from "node:path";
 
 const WATCHDOG = resolve(import.meta.dir, "watchdog-main.ts");
+/** What watchdog-main.ts prints once it watches: before it, a kill -9 of this process would not be seen. */
+export const WATCHING_LINE = "watching";
+
+export interface Watchdog {
+  /** Resolves once the child has exited and its watchdog is gone too. */
+  done: Promise<void>;
+}
 
 /**
  * Kills `child` (SIGCONT for one that is paused, then SIGKILL) as soon as this process is gone: for a child
- * with nothing to save. Resolves once the child has exited and its watchdog is gone too (the watchdog is
- * stopped when the child exits, so a pid the system reuses later is never killed).
+ * with nothing to save. Resolves once its watchdog watches; `done` once the child has exited and its watchdog
+ * is gone too (the watchdog is stopped when the child exits, so a pid the system reuses later is never
+ * killed). When no watchdog can watch (it could not be spawned, or it ended before it said it watches), the
+ * child is killed at once and this rejects, saying so: a child that a kill -9 of this process would leave
+ * running is never left unwatched in silence. `command` replaces the watchdog's (tests: one that fails).
  */
-export function killWithThisProcess(child: { pid: number; exited: Promise<unknown> }): Promise<void> {
-  const watchdog = Bun.spawn([process.execPath, WATCHDOG, String(child.pid)], {
-    stdin: "pipe",
-    stdout: "ignore",
-    stderr: "ignore",
-    detached: true,
-  });
+export async function killWithThisProcess(
+  child: { pid: number; exited: Promise<unknown>; kill(signal?: NodeJS.Signals): void },
+  opts: { command?: string[] } = {},
+): Promise<Watchdog> {
+  const fail = async (why: string): Promise<never> => {
+    child.kill("SIGCONT");
+    child.kill("SIGKILL");
+    await child.exited;
+    throw new Error(
+      `no watchdog for process ${child.pid} (${why}): stopped it, as it would outlive a kill -9`,
+    );
+  };
+  let watchdog: Bun.Subprocess<"pipe", "pipe", "ignore">;
+  try {
+    watchdog = Bun.spawn(opts.command ?? [process.execPath, WATCHDOG, String(child.pid)], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "ignore",
+      detached: true,
+    });
+  } catch (err) {
+    return fail(`it could not start: ${(err as Error).message}`);
+  }
   // It must not keep this process running; nothing is ever written to it.
   watchdog.unref();
-  return child.exited.then(async () => {
+  if (!(await saysWatching(watchdog.stdout))) {
     watchdog.kill("SIGKILL");
-    await watchdog.exited;
-  });
+    return fail(`it exited with code ${await watchdog.exited} before it watched`);
+  }
+  return {
+    done: child.exited.then(async () => {
+      watchdog.kill("SIGKILL");
+      await watchdog.exited;
+    }),
+  };
+}
+
+/** Whether the watchdog's first line says it watches (its stdout ends, or says something else, if not). */
+async function saysWatching(stdout: ReadableStream<Uint8Array>): Promise<boolean> {
+  const reader = stdout.getReader();
+  let text = "";
+  try {
+    while (!text.includes("\n")) {
+      const chunk = await reader.read();
+      if (chunk.done) return false;
+      text += new TextDecoder().decode(chunk.value);
+    }
+    return text.slice(0, text.indexOf("\n")) === WATCHING_LINE;
+  } finally {
+    // Nothing more comes; the pipe must not keep this process's event loop alive.
+    void reader.cancel().catch(() => {});
+  }
 }

@@ -82,10 +82,24 @@ describe("killWithThisProcess", () => {
   test("a child that exits on its own takes its watchdog with it, and the starter lives on", async () => {
     const child = Bun.spawn(["sleep", "600"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
     started.push(child.pid);
-    const done = killWithThisProcess(child);
+    const { done } = await killWithThisProcess(child);
     const watchdog = await until("the watchdog runs", () => watchdogOf(process.pid));
     child.kill("SIGTERM");
     await done;
     expect(isAlive(watchdog)).toBe(false);
+  });
+
+  // A child a kill -9 of its starter would leave running is not kept running unwatched: it is stopped, and
+  // the starter is told why (bun run dev then stops and says so).
+  test.each([
+    ["cannot be spawned", ["/nonexistent/watchdog"], "it could not start: ENOENT"],
+    ["exits before it watches", ["sh", "-c", "exit 3"], "it exited with code 3 before it watched"],
+  ])("a watchdog that %s: the child is stopped and the start fails, saying why", async (_, command, why) => {
+    const child = Bun.spawn(["sleep", "600"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    started.push(child.pid);
+    const failed = await killWithThisProcess(child, { command }).catch((err: Error) => err.message);
+    expect(failed).toContain(`no watchdog for process ${child.pid} (${why}`);
+    expect(await child.exited).not.toBe(0);
+    expect(isAlive(child.pid)).toBe(false);
   });
 });

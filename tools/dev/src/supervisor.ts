@@ -1,5 +1,5 @@
 import { listeningUrl } from "@evgrid/kit/listening";
-import { killWithThisProcess } from "@evgrid/kit/watchdog";
+import { killWithThisProcess, type Watchdog } from "@evgrid/kit/watchdog";
 import type { SpawnOptions, Subprocess } from "bun";
 
 interface Child {
@@ -15,7 +15,7 @@ export interface StartOptions {
   stdin?: string;
   /**
    * It cannot watch PARENT_PID as our apps do (redis-server): a watchdog kills it when this runner is gone,
-   * even by kill -9.
+   * even by kill -9. Without a watchdog it is not kept running: the start fails, saying why.
    */
   watchdog?: boolean;
 }
@@ -31,11 +31,14 @@ export class Supervisor {
   private stopping = false;
   private readonly nameWidth: number;
   private readonly color: boolean;
+  private readonly guard: (child: Subprocess) => Promise<Watchdog>;
   onUnexpectedExit: (name: string, code: number | null) => void = () => {};
 
-  constructor(opts: { nameWidth: number; color: boolean }) {
+  /** `guard` starts a child's watchdog (tests: one that fails). */
+  constructor(opts: { nameWidth: number; color: boolean; guard?: (child: Subprocess) => Promise<Watchdog> }) {
     this.nameWidth = opts.nameWidth;
     this.color = opts.color;
+    this.guard = opts.guard ?? ((child) => killWithThisProcess(child));
   }
 
   /** Starts a child and resolves with the URL it says it listens on. */
@@ -62,7 +65,7 @@ export class Supervisor {
    * Starts any child (redis-server, say) and resolves once `ready` has recognised `count` of its lines,
    * with what it made of them.
    */
-  startUntil(
+  async startUntil(
     name: string,
     cmd: string[],
     env: Record<string, string>,
@@ -73,9 +76,12 @@ export class Supervisor {
     const timeoutMs = opts.timeoutMs ?? 20_000;
     const stdin = opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]);
     const proc = Bun.spawn(cmd, { env, stdin, stdout: "pipe", stderr: "pipe" });
-    this.children.push({ name, proc, ...(opts.watchdog ? { watched: killWithThisProcess(proc) } : {}) });
+    const child: Child = { name, proc };
+    this.children.push(child);
     const prefix = this.prefix(name, this.children.length - 1);
-    return new Promise<string[]>((resolve, reject) => {
+    // Stopped because no watchdog could watch it: that error is the one to report, not its exit.
+    let unwatched = false;
+    const started = new Promise<string[]>((resolve, reject) => {
       const urls: string[] = [];
       const done = () => urls.length >= count;
       const timer = setTimeout(
@@ -97,9 +103,19 @@ export class Supervisor {
       void proc.exited.then((code) => {
         clearTimeout(timer);
         if (!done()) reject(new Error(`${name} exited with code ${code} before it was ready`));
-        else if (!this.stopping) this.onUnexpectedExit(name, code);
+        else if (!this.stopping && !unwatched) this.onUnexpectedExit(name, code);
       });
     });
+    if (opts.watchdog) {
+      try {
+        child.watched = (await this.guard(proc)).done;
+      } catch (err) {
+        unwatched = true;
+        started.catch(() => {}); // it was stopped: this error says why
+        throw new Error(`${name}: ${(err as Error).message}`);
+      }
+    }
+    return started;
   }
 
   /** Stops the newest first (the public API before what it depends on), and the watchdogs with them. */

@@ -85,7 +85,7 @@ export async function startRedis(opts: RedisOptions = {}) {
     if (disposed) throw new Error("this redis-server was stopped for good");
     if (proc) return; // running already
     proc = Bun.spawn([bin, "-"], { stdin: new Blob([`${config}\n`]), stdout: "ignore", stderr: "pipe" });
-    guarded = killWithThisProcess(proc);
+    guarded = (await killWithThisProcess(proc)).done;
     const deadline = Date.now() + 10_000;
     while (!(await pings(port))) {
       if (proc.exitCode !== null || Date.now() > deadline)
