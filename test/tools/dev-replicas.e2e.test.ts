@@ -36,7 +36,7 @@ describe("bun run dev with balancer replicas", () => {
     }).toEqual({ stdout: "", lines: 1, dataDir: false });
   });
 
-  test("--balancers 2 --redis: both replicas share a local redis-server; Ctrl-C stops it too", async () => {
+  test("--balancers 2 --redis: both replicas share a local redis-server; Ctrl-C stops it too, after the balancers", async () => {
     const dev = await startDev(["--random-ports", "--balancers", "2", "--redis"], { env: { REDIS_URL: "" } });
     try {
       expect(dev.urls.balancers).toHaveLength(2);
@@ -58,9 +58,17 @@ describe("bun run dev with balancer replicas", () => {
       // Its redis-server wants the password made for this run, which the banner does not show.
       expect(dev.output()).toMatch(/state in redis:\/\/:\*\*\*@127\.0\.0\.1:\d+/);
       const tree = await descendants(dev.proc.pid);
-      const { code } = await dev.interrupt();
+      // Out of the terminal's process group (the run's), so Ctrl-C does not stop it under the balancers.
+      const [store] = await dev.pidsOf("redis-server");
+      const pgid = await new Response(Bun.spawn(["ps", "-o", "pgid=", "-p", String(store)]).stdout).text();
+      expect(Number(pgid)).not.toBe(dev.proc.pid);
+      const { code, output } = await dev.interrupt();
       expect(code).toBe(0);
       for (const pid of tree) expect({ pid, alive: alive(pid) }).toEqual({ pid, alive: false });
+      // Its one signal is the runner's SIGTERM, once the apps are stopped (it logs every signal it takes).
+      const signals = output.split("\n").filter((l) => /^redis\s+\|.*Received SIG/.test(l));
+      expect(signals.map((l) => /Received (SIG\w+)/.exec(l)?.[1])).toEqual(["SIGTERM"]);
+      expect(output.indexOf(signals[0] as string)).toBeGreaterThan(output.indexOf("dev: stopping all apps"));
     } finally {
       await dev[Symbol.asyncDispose]();
     }

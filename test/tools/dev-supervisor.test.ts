@@ -1,5 +1,6 @@
-/** `bun run dev`'s supervisor with redis-server's stand-in (--redis). */
+/** `bun run dev`'s supervisor with a store (redis-server under --redis), on stand-in processes. */
 import { afterEach, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { killWithThisProcess } from "@evgrid/kit/watchdog";
 import { alive, tempDir } from "@evgrid/testing";
@@ -18,8 +19,36 @@ const standIn = (name: string, log: string) => [
 ];
 const readyPid = (line: string) => (line.startsWith("ready ") ? line.slice(6) : undefined);
 
-describe("Supervisor, a child that needs a watchdog (redis-server)", () => {
-  test("a child whose watchdog cannot start: the start fails saying so, and it is not left running", async () => {
+const pgidOf = async (pid: number) =>
+  Number((await new Response(Bun.spawn(["ps", "-o", "pgid=", "-p", String(pid)]).stdout).text()).trim());
+
+describe("Supervisor, a store among the apps", () => {
+  test("the store has a process group of its own (a terminal's Ctrl-C misses it) and stops after every app", async () => {
+    using dir = tempDir("evgrid-supervisor-");
+    const log = join(dir.path, "stopped");
+    const supervisor = new Supervisor({ nameWidth: 10, color: false });
+    const start = async (name: string, store: boolean) => {
+      const [pid] = await supervisor.startUntil(name, standIn(name, log), {}, 1, readyPid, { store });
+      started.push(Number(pid));
+      return Number(pid);
+    };
+    try {
+      // As bun run dev starts them: the substations, then the store, then the balancers that use it.
+      const substation = await start("substation", false);
+      const store = await start("redis", true);
+      await start("balancer", false);
+      expect({ substation: await pgidOf(substation), store: await pgidOf(store) }).toEqual({
+        substation: await pgidOf(process.pid),
+        store,
+      });
+      await supervisor.stop();
+      expect(readFileSync(log, "utf8").trim().split("\n")).toEqual(["balancer", "substation", "redis"]);
+    } finally {
+      supervisor.killAll();
+    }
+  });
+
+  test("a store whose watchdog cannot start: the start fails saying so, and the store is not left running", async () => {
     using dir = tempDir("evgrid-supervisor-");
     const supervisor = new Supervisor({
       nameWidth: 10,
@@ -28,7 +57,7 @@ describe("Supervisor, a child that needs a watchdog (redis-server)", () => {
     });
     try {
       const failed = await supervisor
-        .startUntil("redis", standIn("redis", join(dir.path, "stopped")), {}, 1, readyPid, { watchdog: true })
+        .startUntil("redis", standIn("redis", join(dir.path, "stopped")), {}, 1, readyPid, { store: true })
         .then(
           () => "started",
           (err: Error) => err.message,

@@ -23,9 +23,10 @@ export function planRedis(): RedisPlan {
  * The store of the plan: the user's URL as it is, or a redis-server started on a free port, in memory only
  * (nothing saved), supervised like the apps. Closed even here: a password made for this run, in a config
  * that redis-server reads from its stdin (`redis-server -`), so it is on no disk and in no process list
- * (nothing here uses CONFIG REWRITE, the one command that would want a config file). redis-server cannot
- * watch PARENT_PID as the apps do, so a watchdog kills it should this runner be killed. The URL it answers
- * carries the password: print it only through `redactUrl`.
+ * (nothing here uses CONFIG REWRITE, the one command that would want a config file). Started as a store
+ * (Supervisor's StartOptions): out of reach of a terminal's Ctrl-C, stopped after the balancers that use it,
+ * and killed by a watchdog should this runner be killed. The URL it answers carries the password: print it
+ * only through `redactUrl`.
  */
 export async function startRedis(
   supervisor: Supervisor,
@@ -54,7 +55,7 @@ export async function startRedis(
     process.env as Record<string, string>,
     1,
     (line) => (line.includes("Ready to accept connections") ? "ready" : undefined),
-    { stdin: config.join("\n"), watchdog: true },
+    { stdin: config.join("\n"), store: true },
   );
   return `redis://:${password}@${host.includes(":") ? `[${host}]` : host}:${port}`;
 }

@@ -5,7 +5,9 @@ import type { SpawnOptions, Subprocess } from "bun";
 interface Child {
   name: string;
   proc: Subprocess<SpawnOptions.Writable, "pipe", "pipe">;
-  /** Its watchdog, for a child that cannot watch PARENT_PID itself: gone once the child is. */
+  /** A store the apps use (StartOptions.store): stopped after every app. */
+  store: boolean;
+  /** Its watchdog (a store's): gone once the child is. */
   watched?: Promise<void>;
 }
 
@@ -14,10 +16,13 @@ export interface StartOptions {
   /** Written to its stdin, which is then closed (redis-server's config: never on disk, never in `ps`). */
   stdin?: string;
   /**
-   * It cannot watch PARENT_PID as our apps do (redis-server): a watchdog kills it when this runner is gone,
-   * even by kill -9. Without a watchdog it is not kept running: the start fails, saying why.
+   * A store the apps use, which cannot watch PARENT_PID as our apps do (redis-server). It runs in a process
+   * group of its own: a terminal's Ctrl-C reaches every process of the terminal's group at once, and would
+   * stop it before the apps that still use it (a balancer answering its last calls). `stop()` stops it after
+   * every app; a watchdog kills it should this runner be killed, even by kill -9, and without a watchdog it
+   * is not kept running (the start fails, saying why).
    */
-  watchdog?: boolean;
+  store?: boolean;
 }
 
 const COLORS = [36, 33, 35, 32, 34, 91, 92, 93, 94, 95, 96];
@@ -34,7 +39,7 @@ export class Supervisor {
   private readonly guard: (child: Subprocess) => Promise<Watchdog>;
   onUnexpectedExit: (name: string, code: number | null) => void = () => {};
 
-  /** `guard` starts a child's watchdog (tests: one that fails). */
+  /** `guard` starts a store's watchdog (tests: one that fails). */
   constructor(opts: { nameWidth: number; color: boolean; guard?: (child: Subprocess) => Promise<Watchdog> }) {
     this.nameWidth = opts.nameWidth;
     this.color = opts.color;
@@ -75,8 +80,9 @@ export class Supervisor {
   ): Promise<string[]> {
     const timeoutMs = opts.timeoutMs ?? 20_000;
     const stdin = opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]);
-    const proc = Bun.spawn(cmd, { env, stdin, stdout: "pipe", stderr: "pipe" });
-    const child: Child = { name, proc };
+    const store = opts.store === true;
+    const proc = Bun.spawn(cmd, { env, stdin, stdout: "pipe", stderr: "pipe", detached: store });
+    const child: Child = { name, proc, store };
     this.children.push(child);
     const prefix = this.prefix(name, this.children.length - 1);
     // Stopped because no watchdog could watch it: that error is the one to report, not its exit.
@@ -106,7 +112,7 @@ export class Supervisor {
         else if (!this.stopping && !unwatched) this.onUnexpectedExit(name, code);
       });
     });
-    if (opts.watchdog) {
+    if (store) {
       try {
         child.watched = (await this.guard(proc)).done;
       } catch (err) {
@@ -118,10 +124,14 @@ export class Supervisor {
     return started;
   }
 
-  /** Stops the newest first (the public API before what it depends on), and the watchdogs with them. */
+  /**
+   * Stops the newest first (the public API before what it depends on), then the stores, which every app may
+   * use until it is gone; and the watchdogs with them.
+   */
   async stop(graceMs = 5000): Promise<void> {
     this.stopping = true;
-    for (const child of [...this.children].reverse()) {
+    const newestFirst = [...this.children].reverse();
+    for (const child of [...newestFirst.filter((c) => !c.store), ...newestFirst.filter((c) => c.store)]) {
       if (child.proc.exitCode === null && child.proc.signalCode === null) await this.stopOne(child, graceMs);
       await child.watched;
     }
