@@ -7,20 +7,8 @@ import { RedisClient } from "bun";
 
 export { freePort };
 
-/** Answers PING on the port? */
-async function pings(port: number): Promise<boolean> {
-  try {
-    const socket = await Bun.connect({
-      hostname: "127.0.0.1",
-      port,
-      socket: { data() {}, error() {} },
-    });
-    socket.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** What redis-server (and Valkey) logs once it accepts connections: its own word, not anyone's on the port. */
+const READY_LINE = "Ready to accept connections";
 
 export interface RedisOptions {
   /** `requirepass`: the default user needs it (`redis://:password@...`). */
@@ -84,14 +72,39 @@ export async function startRedis(opts: RedisOptions = {}) {
     // A fault still running when its run was interrupted must not bring a store back after the end.
     if (disposed) throw new Error("this redis-server was stopped for good");
     if (proc) return; // running already
-    proc = Bun.spawn([bin, "-"], { stdin: new Blob([`${config}\n`]), stdout: "ignore", stderr: "pipe" });
-    guarded = (await killWithThisProcess(proc)).done;
+    const spawned = Bun.spawn([bin, "-"], {
+      stdin: new Blob([`${config}\n`]),
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const watch = await killWithThisProcess(spawned);
+    // Ready when it says so: a connection to the port proves nothing (the port may be taken, and then
+    // redis-server exits while the other listener answers). Its log is read to the end (never a full pipe)
+    // and kept up to then, for the error.
+    let log = "";
+    let ready = false;
+    const read = async (stream: ReadableStream<Uint8Array>) => {
+      for await (const chunk of stream) {
+        if (ready) continue;
+        log = (log + new TextDecoder().decode(chunk)).slice(-4096);
+        ready = log.includes(READY_LINE);
+      }
+    };
+    const reading = Promise.all([read(spawned.stdout), read(spawned.stderr)]);
     const deadline = Date.now() + 10_000;
-    while (!(await pings(port))) {
-      if (proc.exitCode !== null || Date.now() > deadline)
-        throw new Error(`redis-server did not start on ${port}`);
+    while (!ready) {
+      if (spawned.exitCode !== null || Date.now() > deadline) {
+        // Not running, and not taken for running: a later start() starts it again.
+        const why =
+          spawned.exitCode !== null ? `it exited with code ${spawned.exitCode}` : "not ready in 10 s";
+        spawned.kill("SIGKILL");
+        await Promise.all([spawned.exited, reading, watch.done]);
+        throw new Error(`redis-server did not start on ${port} (${why}):\n${log.trim()}`);
+      }
       await Bun.sleep(20);
     }
+    proc = spawned;
+    guarded = watch.done;
   };
   const stop = async () => {
     if (!proc) return;
