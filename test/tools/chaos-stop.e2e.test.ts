@@ -83,6 +83,26 @@ describe("bun run chaos, stopped midway", () => {
     expect(readdirSync(tmp.path)).toEqual([]);
   });
 
+  test("its terminal closed (SIGHUP to the job): stopped as by SIGTERM, its files removed; exit 130", async () => {
+    using tmp = tempDir("evgrid-chaos-hangup-");
+    await using run = startChaos(tmp.path);
+    await eventually(
+      () => {
+        if (!run.stdout().includes("grid up")) throw new Error(`the grid is not up yet:\n${run.stdout()}`);
+      },
+      { timeoutMs: 90_000, intervalMs: 100 },
+    );
+    const tree = await run.tree();
+    expect(readdirSync(tmp.path)).toEqual([expect.stringMatching(/^evgrid-chaos-\d+-/)]);
+    // What a shell does to its jobs when its terminal goes: SIGHUP to the whole process group.
+    process.kill(-run.proc.pid, "SIGHUP");
+    const code = await run.proc.exited;
+    expect({ code, stderr: code === 130 ? "" : await run.stderr() }).toEqual({ code: 130, stderr: "" });
+    expect(await run.stderr()).toContain("chaos: interrupted");
+    expect(tree.filter(alive)).toEqual([]);
+    expect(readdirSync(tmp.path)).toEqual([]);
+  });
+
   test("kill -9 of the run: its store goes too (a watchdog), as every app does (their parent watch)", async () => {
     using tmp = tempDir("evgrid-chaos-killed-");
     await using run = startChaos(tmp.path);

@@ -31,8 +31,9 @@ are over; then every request and answer is checked against every session the sub
                   pause_store, flush_store, restart_store, kill_replica
   -h, --help      this text
 
-Ctrl-C (or SIGTERM) stops the run and every process it started (a paused store is resumed, then stopped),
-removes its files, and exits 130.
+Ctrl-C, SIGTERM or its terminal closed (SIGHUP; not under nohup) stops the run and every process it started
+(a paused store is resumed, then stopped), removes its files, and exits 130. A run killed outright (kill -9)
+cannot: the next run removes the files it left.
 
 Exits 0 when every invariant holds, 1 otherwise (with the seed to replay), 2 on a wrong flag.`;
 
@@ -79,16 +80,16 @@ const run = runChaos({
   log: (line) => console.log(`  ${line}`),
   signal: interrupt.signal,
 });
-// Ctrl-C (or SIGTERM): the run stops its grid (a paused store resumed first, then stopped; its journals
-// removed), then exits 130; a second Ctrl-C a while later exits at once (the store's watchdog and the apps'
-// parent watch still stop them).
+// Ctrl-C, SIGTERM or a closed terminal (SIGHUP): the run stops its grid (a paused store resumed first, then
+// stopped; its journals removed), then exits 130; a second Ctrl-C a while later exits at once (the store's
+// watchdog and the apps' parent watch still stop them).
 onShutdown(
   async () => {
     console.error("chaos: interrupted; stopping every process of the run");
     interrupt.abort(new Error("interrupted"));
     await run.catch(() => {});
   },
-  { signalExitCode: 130, timeoutMs: 30_000 },
+  { signalExitCode: 130, timeoutMs: 30_000, hangup: true },
 );
 // Interrupted, the shutdown above ends the process once the grid is down: nothing more to print.
 const report = await run.catch((err) =>

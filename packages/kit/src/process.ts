@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+
 /** A repeat within this window is an echo (Ctrl-C reaches the whole process group, and `bun run` forwards it too). */
 export const SIGNAL_ECHO_MS = 1000;
 
@@ -10,10 +12,15 @@ export interface ShutdownOptions {
   onForce?: () => void;
   /** The exit status once a signal's cleanup is done: 0 (the default) for a server asked to stop. */
   signalExitCode?: number;
+  /**
+   * SIGHUP (its terminal closed) too, as SIGTERM: for a command that owns files to remove. Not when it was
+   * started with SIGHUP ignored (`nohup`): it was asked to outlive its terminal.
+   */
+  hangup?: boolean;
 }
 
 /**
- * Runs `cleanup` once on SIGINT or SIGTERM, then exits 0. A second signal a while later (an impatient
+ * Runs `cleanup` once on SIGINT or SIGTERM (and SIGHUP, with `hangup`), then exits 0. A second signal a while later (an impatient
  * Ctrl-C) exits at once, so a process never hangs. Returns the same shutdown to call from code, with the
  * exit status to end with (a supervised child died, start-up failed).
  */
@@ -51,8 +58,23 @@ export function onShutdown(
   };
   process.on("SIGINT", (signal) => shutdown(opts.signalExitCode ?? 0, signal));
   process.on("SIGTERM", (signal) => shutdown(opts.signalExitCode ?? 0, signal));
+  if (opts.hangup && !startedIgnoring(1))
+    process.on("SIGHUP", (signal) => shutdown(opts.signalExitCode ?? 0, signal));
   if (opts.parentPid !== undefined) watchParent(opts.parentPid, () => shutdown(0, "parent gone"));
   return (exitCode) => shutdown(exitCode);
+}
+
+/**
+ * Whether signal number `signo` is ignored (as `nohup` ignores SIGHUP): read before any handler is set, that
+ * is how this process was started. Linux's /proc says; elsewhere, taken as not ignored.
+ */
+function startedIgnoring(signo: number): boolean {
+  try {
+    const mask = /^SigIgn:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+    return mask !== undefined && ((BigInt(`0x${mask}`) >> BigInt(signo - 1)) & 1n) === 1n;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether process `pid` exists: signal 0 checks without touching it (one of another user's exists too). */

@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isAlive } from "@evgrid/kit/process";
 
 const made: string[] = [];
 let hooked = false;
@@ -29,4 +30,24 @@ export function scratchDir(prefix: string): string {
 /** Removes every directory scratchDir made so far (on exit; or sooner, by a caller that is done with them). */
 export function removeScratchDirs(): void {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/**
+ * A fresh directory `<prefix><pid>-XXXXXX` (in `parent`, the system's temporary directory by default) for a
+ * command that removes it itself when it stops (`bun run chaos`). Its own clean-up cannot run after a kill -9,
+ * so first the directories of this prefix whose process is gone are removed: what a killed run left goes
+ * at the next run. One of a live process (another run) is left alone, and so is one that cannot be removed
+ * (another user's).
+ */
+export function runTempDir(prefix: string, parent = tmpdir()): string {
+  for (const name of readdirSync(parent)) {
+    const pid = Number(/^(\d+)-[^-]+$/.exec(name.startsWith(prefix) ? name.slice(prefix.length) : "")?.[1]);
+    if (!(pid > 0) || isAlive(pid)) continue;
+    try {
+      rmSync(join(parent, name), { recursive: true, force: true });
+    } catch {
+      // not ours to remove
+    }
+  }
+  return mkdtempSync(join(parent, `${prefix}${process.pid}-`));
 }

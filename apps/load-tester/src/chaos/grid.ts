@@ -1,10 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { UNLIMITED_QUOTAS } from "@evgrid/kit";
 import { listeningUrl } from "@evgrid/kit/listening";
-import { spawnApp, startRedis } from "@evgrid/testing";
+import { runTempDir, spawnApp, startRedis } from "@evgrid/testing";
 import type { SessionRecord } from "./check.ts";
 
 type App = Awaited<ReturnType<typeof spawnApp>>;
@@ -24,7 +22,8 @@ export interface ChaosGridOptions {
 export async function startChaosGrid(opts: ChaosGridOptions) {
   const token = randomBytes(24).toString("base64url");
   const redis = await startRedis();
-  const dataDir = mkdtempSync(join(tmpdir(), "evgrid-chaos-"));
+  // Removed when the grid stops; one a killed run (kill -9) left is removed by the next run.
+  const dataDir = runTempDir("evgrid-chaos-");
   const started: App[] = [];
   let closed = false;
   // Replica restarts under way: the stop waits for them, or a replica still starting outlives the run.

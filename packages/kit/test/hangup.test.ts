@@ -1,0 +1,53 @@
+/** onShutdown's `hangup`: a closed terminal (SIGHUP) stops a command as SIGTERM does, unless run by nohup. */
+import { describe, expect, test } from "bun:test";
+import { resolve } from "node:path";
+
+const FIXTURE = resolve(import.meta.dir, "fixtures/hangup.ts");
+
+/** The fixture, started as `prefix` says (nohup ignores SIGHUP before it runs), once it is ready. */
+async function start(prefix: string[] = []) {
+  const proc = Bun.spawn([...prefix, process.execPath, FIXTURE], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "ignore",
+  });
+  const reader = proc.stdout.getReader();
+  let out = "";
+  const until = async (text: string) => {
+    while (!out.includes(text)) {
+      const chunk = await reader.read();
+      if (chunk.done) throw new Error(`ended before "${text}": ${out}`);
+      out += new TextDecoder().decode(chunk.value);
+    }
+  };
+  await until("ready");
+  return { proc, until, out: () => out };
+}
+
+describe("onShutdown({ hangup: true })", () => {
+  test("SIGHUP runs the cleanup, then the signal's exit status", async () => {
+    const run = await start();
+    try {
+      run.proc.kill("SIGHUP");
+      expect(await run.proc.exited).toBe(130);
+      await run.until("cleanup");
+    } finally {
+      run.proc.kill("SIGKILL");
+    }
+  });
+
+  test("started by nohup (SIGHUP ignored): it carries on, and ends as it would have", async () => {
+    const run = await start(["nohup"]);
+    try {
+      run.proc.kill("SIGHUP");
+      // It still answers after the hangup, and ends on the end of its input: not by the hangup's cleanup.
+      run.proc.stdin.write("ping\n");
+      await run.until("pong");
+      run.proc.stdin.end();
+      expect(await run.proc.exited).toBe(0);
+      expect(run.out()).not.toContain("cleanup");
+    } finally {
+      run.proc.kill("SIGKILL");
+    }
+  });
+});
