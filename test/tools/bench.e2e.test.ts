@@ -1,6 +1,7 @@
 /** `bun run bench --smoke`: the benchmark's machinery end to end, in seconds; its numbers mean little. */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { repoRoot } from "@evgrid/testing";
+import { readdirSync } from "node:fs";
+import { alive, descendants, eventually, repoRoot, tempDir } from "@evgrid/testing";
 
 setDefaultTimeout(120_000);
 
@@ -29,5 +30,41 @@ describe("bun run bench --smoke", () => {
     expect(names).toContain("burst: 0 capacity breaches");
     expect(names).toContain("throughput vs the bare HTTP chain, every span exported");
     expect(r.targets.find((t: { name: string }) => t.name === "burst: 0 capacity breaches").ok).toBe(true);
+  });
+
+  test("SIGTERM midway: the bun run dev it measures is stopped and its data directory removed; exit 130", async () => {
+    using tmp = tempDir("evgrid-bench-stop-");
+    const proc = Bun.spawn(
+      [process.execPath, "apps/load-tester/src/bench.ts", "--smoke", "--no-write", "--json"],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, TMPDIR: tmp.path },
+        stdin: "ignore",
+        stdout: "ignore",
+        stderr: "pipe",
+        detached: true,
+      },
+    );
+    const stderr = new Response(proc.stderr).text();
+    let tree: number[] = [];
+    try {
+      // A bun run dev of the bench has its data directory (scratchDir) in the bench's TMPDIR.
+      await eventually(
+        () => expect(readdirSync(tmp.path)).toContainEqual(expect.stringMatching(/^evgrid-dev-/)),
+        {
+          timeoutMs: 60_000,
+        },
+      );
+      tree = await descendants(proc.pid);
+      // What a process manager does: SIGTERM to the top process only.
+      proc.kill("SIGTERM");
+      const code = await proc.exited;
+      expect({ code, stderr: code === 130 ? "" : await stderr }).toEqual({ code: 130, stderr: "" });
+      expect(readdirSync(tmp.path)).toEqual([]);
+      expect(tree.filter(alive)).toEqual([]);
+    } finally {
+      if (alive(proc.pid)) process.kill(-proc.pid, "SIGKILL");
+      for (const pid of tree) if (alive(pid)) process.kill(pid, "SIGKILL");
+    }
   });
 });

@@ -21,6 +21,21 @@ export interface DevUrls {
   serviceToken: string;
 }
 
+/** What stops each `bun run dev` that startDev has started and not yet disposed of (see stopDevRuns). */
+const devRuns = new Set<() => Promise<void>>();
+let devRunsStopped = false;
+
+/**
+ * Stops every `bun run dev` that startDev has running, as SIGTERM does (its apps drain, then it exits), and
+ * removes their data directories; startDev starts no more (a call never settles): for a command stopped midway
+ * (`bun run bench`), which exits next. Its own handler cannot do it: its exit handlers do not run on a signal,
+ * and a data directory removed under a run still starting would be made again.
+ */
+export async function stopDevRuns(): Promise<void> {
+  devRunsStopped = true;
+  await Promise.all([...devRuns].map((stop) => stop()));
+}
+
 /**
  * Runs `bun run dev <args>` exactly as a user would, in its own process group (like a terminal job), and
  * waits for the banner. `interrupt()` is Ctrl-C: SIGINT to the whole group.
@@ -29,6 +44,7 @@ export async function startDev(
   args: string[],
   opts: { env?: Record<string, string>; timeoutMs?: number } = {},
 ) {
+  if (devRunsStopped) return new Promise<never>(() => {});
   const timeoutMs = opts.timeoutMs ?? 30_000;
   // A fresh journal directory per run unless the caller chose one: runs must not inherit each other's sessions.
   // Removed once every process is gone (the dispose below), or when this process exits.
@@ -46,6 +62,29 @@ export async function startDev(
       env: { ...process.env, NO_COLOR: "1", PARENT_PID: String(process.pid), ...opts.env },
     },
   );
+  let tree: number[] = [];
+  const dispose = async () => {
+    devRuns.delete(stopRun);
+    if (alive(proc.pid)) {
+      try {
+        process.kill(-proc.pid, "SIGKILL");
+      } catch {}
+    }
+    for (const pid of tree) if (alive(pid)) process.kill(pid, "SIGKILL");
+    if (dataDir === undefined) return;
+    // Its journals go once no process can write them any more (or after 5 s regardless: cleaning up
+    // never fails a test).
+    await eventually(() => {
+      if (tree.some(alive)) throw new Error("bun run dev's processes still running");
+    }).catch(() => {});
+    rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
+  };
+  const stopRun = async () => {
+    proc.kill("SIGTERM");
+    await within(proc.exited, 15_000, undefined);
+    await dispose();
+  };
+  devRuns.add(stopRun);
   let output = "";
   const stderr = new Response(proc.stderr).text();
   const reader = proc.stdout.getReader();
@@ -57,7 +96,10 @@ export async function startDev(
       proc.kill("SIGKILL");
       throw new Error(`bun run dev printed no banner within ${timeoutMs} ms:\n${output}`);
     }
-    if (chunk.done) throw new Error(`bun run dev exited early:\n${output}\n${await stderr}`);
+    if (chunk.done) {
+      if (devRunsStopped) return new Promise<never>(() => {}); // stopped by stopDevRuns: its command exits
+      throw new Error(`bun run dev exited early:\n${output}\n${await stderr}`);
+    }
     output += decoder.decode(chunk.value, { stream: true });
   }
   // Keep draining so a chatty child never blocks on a full pipe.
@@ -92,7 +134,7 @@ export async function startDev(
       urls.balancer ||= url;
     } else urls.substations[name] = url;
   }
-  const tree = await descendants(proc.pid);
+  tree = await descendants(proc.pid);
 
   /** The PIDs of the app processes whose command line contains `needle` (e.g. "apps/substation"). */
   const pidsOf = async (needle: string) => {
@@ -126,20 +168,6 @@ export async function startDev(
       proc.kill("SIGTERM");
       return waitExit(ms);
     },
-    async [Symbol.asyncDispose]() {
-      if (alive(proc.pid)) {
-        try {
-          process.kill(-proc.pid, "SIGKILL");
-        } catch {}
-      }
-      for (const pid of tree) if (alive(pid)) process.kill(pid, "SIGKILL");
-      if (dataDir === undefined) return;
-      // Its journals go once no process can write them any more (or after 5 s regardless: cleaning up
-      // never fails a test).
-      await eventually(() => {
-        if (tree.some(alive)) throw new Error("bun run dev's processes still running");
-      }).catch(() => {});
-      rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
-    },
+    [Symbol.asyncDispose]: dispose,
   };
 }
