@@ -48,7 +48,7 @@ Scenario format (every field checked; an error names the field):
                                      kWhDelivered (other columns ignored; path relative to the scenario)
                                      optional: stationID (overlaps refused), maxKw or maxPowerKw (kW;
                                      an empty cell: drawn from the mix), sessionID (sessions.csv's
-                                     session_id, to join back to this file)
+                                     session_id, to join back to this file; each id once)
                                      times: ISO 8601 (2026-03-10T07:00:00Z; UTC if no zone) or RFC 1123
                                      (Tue, 10 Mar 2026 07:00:00 GMT)
   maxCsvMb: 2048                     a larger sessionsCsv is refused before it is read

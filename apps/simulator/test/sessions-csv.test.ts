@@ -62,6 +62,18 @@ describe("sessions CSV: every problem names the file, the line and the field", (
     expect(read([HEADER, ok1, ok2, next])).toHaveLength(3);
   });
 
+  test("one sessionID on two rows is refused, naming the first repeat and the row it repeats", () => {
+    const at = (h: number) => `Tue, 10 Mar 2026 ${String(h).padStart(2, "0")}:00:00 GMT`;
+    // "b" again on line 5 and "a" again on line 6: the repeat first in the file is named, not "a".
+    const again = [row("b", "CA-3", at(9), at(10), 5), row("a", "CA-4", at(9), at(10), 5)];
+    expect(() => read([HEADER, ok1, ok2, row("c", "CA-5", at(9), at(10), 5), ...again])).toThrow(
+      /sessions\.csv line 5: sessionID b repeats the session on line 3 \(each sessionID once/,
+    );
+    // Rows without an id (no column, or an empty cell) are not repeats of each other.
+    const noId = (station: string) => row("", station, at(9), at(10), 5);
+    expect(read([HEADER, ok1, noId("CA-3"), noId("CA-4")])).toHaveLength(3);
+  });
+
   test("stationID and a maxKw (or maxPowerKw) column reach the arrivals; without them, or in an empty cell, the mix is drawn", () => {
     const arrivals = read([`${HEADER},maxPowerKw`, `${ok1},3.3`, `${ok2},`]);
     expect(arrivals.map((a) => [a.stationId, a.maxKw, a.minKw])).toEqual([
@@ -185,6 +197,12 @@ describe("bun run simulate on a bad CSV", () => {
       `${HEADER}\n${row("x", "A", "Tue, 10 Mar 2026 07:00:00 GMT", "Tue, 10 Mar 2026 09:00:00 GMT", "1e308")}\n`,
       {},
       /line 2: kWhDelivered must be at most 1000 kWh/,
+    ],
+    [
+      "one sessionID twice",
+      `${HEADER}\n${ok1}\n${ok2}\n${ok1.replace("CA-1", "CA-3")}\n`,
+      {},
+      /line 4: sessionID a repeats the session on line 2 /,
     ],
     [
       "a file over the limit",
