@@ -39,7 +39,10 @@ Scenario format (every field checked; an error names the field):
   name: text                         seed: integer (same seed, same day)
   substations: [{ id: substation-1, capacityKw: 150 }, ...]
   operatorLimits: [{ from: "17:00", to: "19:00", share: 0.6, substations: [ids] (default all) }]
-                                     times HH:MM; to may be "24:00", the end of the day
+                                     times HH:MM; to may be "24:00", the end of the day, or before
+                                     from: across midnight ("22:00" to "06:00": the night); each limit
+                                     holds every day the run covers (a car parked past midnight is
+                                     under the next day's)
   arrivals:                          a Poisson process over the day...
     perDay: 10000                    expected arrivals
     peaks: [{ at: "08:30", spreadH: 1, share: 0.35 }, { at: "18:30", spreadH: 1.5, share: 0.4 }]

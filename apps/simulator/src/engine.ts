@@ -53,7 +53,7 @@ export function simulate(
     s.lazy = lazy;
     s.books = byClass ? new ClassBooks() : null;
   }
-  const events = newTimeline(scenario, DAY_MIN);
+  const events = newTimeline(scenario, DAY_MIN, arrivals);
   const clock = new SiteClock(sites.length);
   // The same indexed heap, keyed by minus each site's headroom (sites with an EVSE free): the waiters'
   // question "where is the most room" in O(1), not O(sites), on every freed kW.

@@ -38,11 +38,13 @@ function sharesByMinute(scenario: Scenario): Float64Array[] {
   });
 }
 
-/** kWh a site can supply over [fromMin, toMin): its effective capacity integrated minute by minute. */
+/**
+ * kWh a site can supply over [fromMin, toMin): its effective capacity integrated minute by minute, under the
+ * day's limits every day (as the engine: a car parked past midnight is under the next day's).
+ */
 function stepEnergyKwh(capacityKw: number, share: Float64Array, fromMin: number, toMin: number): number {
   let kwMin = 0;
-  for (let m = fromMin; m < toMin; m++)
-    kwMin += capacityKw * (m >= 0 && m < DAY_MIN ? (share[m] as number) : 1);
+  for (let m = fromMin; m < toMin; m++) kwMin += capacityKw * (m >= 0 ? (share[m % DAY_MIN] as number) : 1);
   return kwMin / 60;
 }
 

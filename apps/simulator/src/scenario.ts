@@ -62,7 +62,12 @@ export const scenarioSchema = z
       )
       .min(1, "give at least one substation")
       .max(1000),
-    /** Operator (demand-response) limits: a share of each listed substation's capacity (all if none listed). */
+    /**
+     * Operator (demand-response) limits: a share of each listed substation's capacity (all if none listed),
+     * from `from` to `to` every day the run covers (cars parked past midnight are under the next day's). One
+     * that crosses midnight (22:00 to 06:00) is read as two, 22:00-24:00 and 00:00-06:00: every limit of a
+     * parsed scenario has from < to.
+     */
     operatorLimits: z
       .array(
         z.strictObject({
@@ -172,8 +177,12 @@ export const scenarioSchema = z
     if (ids.size !== s.substations.length)
       ctx.addIssue({ code: "custom", path: ["substations"], message: "substation ids must be unique" });
     for (const [i, l] of s.operatorLimits.entries()) {
-      if (l.to <= l.from)
-        ctx.addIssue({ code: "custom", path: ["operatorLimits", i, "to"], message: "to must be after from" });
+      if (l.to === l.from)
+        ctx.addIssue({
+          code: "custom",
+          path: ["operatorLimits", i, "to"],
+          message: 'must not equal from (all day is from "00:00" to "24:00")',
+        });
       for (const id of l.substations ?? []) {
         if (!ids.has(id))
           ctx.addIssue({
@@ -183,7 +192,17 @@ export const scenarioSchema = z
           });
       }
     }
-  });
+  })
+  .transform((s) => ({ ...s, operatorLimits: s.operatorLimits.flatMap(withinTheDay) }));
+
+/** A limit across midnight as its two parts in the day: to 24:00, and from 00:00 (an empty part dropped). */
+function withinTheDay<L extends { from: number; to: number }>(l: L): L[] {
+  if (l.from < l.to) return [l];
+  return [
+    { ...l, to: 24 * 60 },
+    { ...l, from: 0 },
+  ].filter((part) => part.from < part.to);
+}
 
 export type Scenario = z.output<typeof scenarioSchema>;
 

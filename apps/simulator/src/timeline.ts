@@ -23,27 +23,44 @@ export type Event =
 const WAKE_ORDER = 2;
 const ARRIVE_ORDER = 4;
 
-/** The heap, holding the day's fixed events: the operator's limits and the chart samples. */
-export function newTimeline(scenario: Scenario, dayMin: number): Heap<Event> {
+/**
+ * The heap, holding the day's fixed events: the operator's limits and the chart samples. Limits hold every day
+ * the run covers, to the last departure (`arrivals`'): a car parked past midnight is under the next day's.
+ */
+export function newTimeline(
+  scenario: Scenario,
+  dayMin: number,
+  arrivals: readonly Arrival[] = [],
+): Heap<Event> {
   const events = new Heap<Event>((x, y) => x.t - y.t || x.order - y.order);
+  let untilMin = dayMin;
+  for (const a of arrivals) untilMin = Math.max(untilMin, a.departMin);
   // Sites whose limit changes alike at a minute change in one event (then waiters are served once).
   const changed = new Map<string, Extract<Event, { kind: "limit" }>>();
   for (const site of scenario.substations) {
-    // The share in force at each minute a limit starts or ends: the lowest of those in force then (limits
-    // may touch or nest, as in the offline optimum). One event per change, so no end undoes a start.
+    // The share in force at each minute of the day a limit starts or ends: the lowest of those in force then
+    // (limits may touch or nest, as in the offline optimum). One event per change, so no end undoes a start.
     const limits = scenario.operatorLimits.filter((l) => l.substations?.includes(site.id) ?? true);
-    const changes = [...new Set(limits.flatMap((l) => [l.from, l.to]))].sort((x, y) => x - y);
-    let inForce: number | null = null;
-    for (const t of changes) {
-      const share = limits.reduce<number | null>(
-        (low, l) => (l.from <= t && t < l.to && (low === null || l.share < low) ? l.share : low),
+    const minutes = [...new Set([0, ...limits.flatMap((l) => [l.from, l.to % dayMin])])].sort(
+      (x, y) => x - y,
+    );
+    const shares = minutes.map((m) =>
+      limits.reduce<number | null>(
+        (low, l) => (l.from <= m && m < l.to && (low === null || l.share < low) ? l.share : low),
         null,
-      );
-      if (share === inForce) continue;
-      inForce = share;
-      const alike = changed.get(`${t} ${share}`);
-      if (alike) alike.sites.push(site.id);
-      else changed.set(`${t} ${share}`, { t, order: 0, kind: "limit", sites: [site.id], share });
+      ),
+    );
+    let inForce: number | null = null;
+    for (let day = 0; day * dayMin <= untilMin; day++) {
+      for (const [i, m] of minutes.entries()) {
+        const t = day * dayMin + m;
+        const share = shares[i] as number | null;
+        if (t > untilMin || share === inForce) continue;
+        inForce = share;
+        const alike = changed.get(`${t} ${share}`);
+        if (alike) alike.sites.push(site.id);
+        else changed.set(`${t} ${share}`, { t, order: 0, kind: "limit", sites: [site.id], share });
+      }
     }
   }
   for (const e of changed.values()) events.push(e);

@@ -1,12 +1,14 @@
 /**
  * The operator's limits as a scenario writes them: "HH:MM" within the day, a limit ending at 24:00 (the end of
- * the day), and every other time refused with one line naming the field.
+ * the day) or crossing midnight (22:00 to 06:00: the night), in force every day the run covers; every other
+ * time refused with one line naming the field.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { removeScratchDirs, scratchDir } from "@evgrid/testing/temp";
-import { parseScenario, runAll } from "../src/index.ts";
+import { POLICIES, simulate } from "../src/engine.ts";
+import { type Arrival, offlineOptimum, parseScenario, runAll } from "../src/index.ts";
 import { newTimeline } from "../src/timeline.ts";
 import { eveningDay } from "./days.ts";
 import { noStack, runMain } from "./run-main.ts";
@@ -41,7 +43,65 @@ describe("operator limits", () => {
     expect(overLimit(evgrid)).toBe(0);
   });
 
+  test("a limit across midnight is the night: 22:00 to 24:00 and 00:00 to 06:00, each day", () => {
+    const night = withLimit("22:00", "06:00");
+    expect(night.operatorLimits.map((l) => [l.from, l.to, l.share])).toEqual([
+      [22 * 60, 24 * 60, 0.5],
+      [0, 6 * 60, 0.5],
+    ]);
+    expect(withLimit("22:00", "00:00").operatorLimits.map((l) => [l.from, l.to])).toEqual([
+      [22 * 60, 24 * 60],
+    ]);
+    // Cars parked until 30:00 (06:00 the next morning): the night's limit holds to its end, then lifts.
+    const park = { id: 0, arriveMin: 20 * 60, departMin: 31 * 60 } as Arrival;
+    const limits = newTimeline(night, 24 * 60, [park])
+      .toArray()
+      .filter((e) => e.kind === "limit")
+      .sort((x, y) => x.t - y.t);
+    expect(limits.map((e) => [e.t / 60, e.share])).toEqual([
+      [0, 0.5],
+      [6, null],
+      [22, 0.5],
+      [30, null],
+    ]);
+  });
+
+  test("a car parked overnight under a night limit: held to it from 22:00 to 06:00 the next morning", async () => {
+    // One 20 kW site at half from 22:00 to 06:00; one car of 20 kW there from 21:00 to 07:00, wanting more
+    // than it can get: 1 h at 20 kW, 8 h at 10 kW, 1 h at 20 kW.
+    const day = parseScenario({
+      name: "overnight",
+      substations: [{ id: "home", capacityKw: 20 }],
+      arrivals: { perDay: 1 },
+      operatorLimits: [{ from: "22:00", to: "06:00", share: 0.5 }],
+      sampleMin: 60,
+    });
+    const car: Arrival = {
+      id: 0,
+      arriveMin: 21 * 60,
+      departMin: 31 * 60,
+      wantKwh: 500,
+      minKw: 4.2,
+      maxKw: 20,
+      kind: "AC 22",
+      priority: "standard",
+    };
+    const policy = (id: string) => POLICIES.find((p) => p.id === id) as (typeof POLICIES)[number];
+    const evgrid = simulate(day, [car], policy("evgrid"));
+    expect(evgrid.deliveredKwh).toBeCloseTo(20 + 8 * 10 + 20, 6);
+    expect(evgrid.substations[0]?.minutesAboveLimit).toBe(0);
+    // The chart's limit line: 10 kW at night, either side of midnight, none by day.
+    expect([3, 12, 23, 24].map((h) => evgrid.substations[0]?.limit[h])).toEqual([10, null, 10, 10]);
+    // A policy that ignores the limit draws 20 kW all night: 8 h over it, the next morning's 6 h included.
+    const ignoring = simulate(day, [car], policy("fewest-sessions"));
+    expect(ignoring.deliveredKwh).toBeCloseTo(200, 6);
+    expect(ignoring.substations[0]?.minutesAboveLimit).toBe(8 * 60);
+    // The offline optimum is held to the same night.
+    expect((await offlineOptimum(day, [car], { stepMin: 5 })).deliveredKwh).toBeCloseTo(120, 6);
+  });
+
   test.each([
+    ["to", "22:00", "22:00", 'to: must not equal from (all day is from "00:00" to "24:00")'],
     ["to", "22:00", "24:01", "to: must be a time of day, HH:MM from 00:00 to 24:00"],
     ["to", "22:00", "25:00", "to: must be a time of day, HH:MM from 00:00 to 24:00"],
     ["to", "22:00", "24:60", "to: must be a time of day, HH:MM from 00:00 to 24:00"],
@@ -51,7 +111,7 @@ describe("operator limits", () => {
     expect(() => withLimit(from, to)).toThrow(`operatorLimits.0.${message}`);
   });
 
-  test("bun run simulate: 24:00 runs; 24:01 is exit 2, one line naming the field and what it got", async () => {
+  test("bun run simulate: 24:00 and 06:00 (across midnight) run; 24:01 is exit 2, one line naming the field and what it got", async () => {
     const dir = scratchDir("evgrid-limits-");
     const run = async (to: string) => {
       const scenario = join(dir, `limit-${to.replace(":", "")}.yaml`);
@@ -68,9 +128,13 @@ describe("operator limits", () => {
       const args = ["--policy", "evgrid", "--optimum-max-sessions", "0", "--json"];
       return runMain(["--scenario", scenario, "--out", join(dir, `out-${to.replace(":", "")}`), ...args]);
     };
-    const ok = await run("24:00");
-    expect(ok.stderr).not.toMatch(/not a valid scenario/);
-    expect(ok.code).toBe(0);
+    for (const to of ["24:00", "06:00"]) {
+      const ok = await run(to);
+      expect({ to, stderr: ok.stderr }).not.toMatchObject({
+        stderr: expect.stringMatching(/not a valid scenario/),
+      });
+      expect({ to, code: ok.code }).toEqual({ to, code: 0 });
+    }
     const bad = await run("24:01");
     expect(bad.stderr.trimEnd().split("\n")).toEqual([
       expect.stringMatching(/^simulate: .*limit-2401\.yaml is not a valid scenario: operatorLimits\.0\.to: /),
