@@ -78,12 +78,12 @@ export function simulate(
   /** New shares at a site after any change, and its next wake-up (a session full, a crossing, a taper step). */
   const reshare = (site: Site, t: number) => {
     if (lazy) return; // nobody's power changes but the one starting or stopping (start, stop)
-    if (taper) for (const l of site.live) l.capKw = taperedMaxKw(taper, l.v.a, l.v.deliveredKwh);
+    if (taper) site.taperCaps(taper);
     // LLF (compared only) waits a gap after any re-share; the deadline rule as the substation (Site.holdMin).
     const holdMin = policy.share === "llf" ? scenario.reshareGapMin : site.holdMin(t, scenario.reshareGapMin);
     const crossMin = byClass
       ? Number.POSITIVE_INFINITY
-      : shareSite(policy.share, site, site.live, t, holdMin);
+      : shareSite(policy.share, site, site.rows, site.live, t, holdMin);
     const next = site.settleShares(t);
     const stepMin = taper && site.live.length > 0 ? taper.stepMin : Number.POSITIVE_INFINITY;
     clock.set(site.index, Math.min(next, site.timedAt(t + Math.min(Math.max(holdMin, crossMin), stepMin))));

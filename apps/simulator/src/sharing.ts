@@ -16,8 +16,12 @@ import {
   reshareTable,
 } from "@evgrid/policy";
 import type { ShareRule } from "./policies.ts";
+import type { SiteRows } from "./site-rows.ts";
 
-/** What sharing needs to know of a live session. */
+/**
+ * A live session's figures. Sharing reads and writes them in the site's rows (site-rows.ts), in the same
+ * order as the site's sessions; of the session itself only the water rule's cached class.
+ */
 export interface Shared {
   minKw: number;
   /** Its maximum now (after any taper). */
@@ -40,39 +44,41 @@ const S_PER_MIN = 60;
 const table = new NeedTable();
 
 /**
- * Sets every session's `allocKw`; returns in how many minutes time alone changes the order (a laxity
- * crossing, a session out of slack), +Infinity if it never does under this rule. `guardMin`: how long until
- * the next such re-share may come (the deadline rule serves a session whose slack runs out before then as
- * out of slack now).
+ * Sets every session's power (`rows.allocKw`); returns in how many minutes time alone changes the order (a
+ * laxity crossing, a session out of slack), +Infinity if it never does under this rule. `guardMin`: how long
+ * until the next such re-share may come (the deadline rule serves a session whose slack runs out before then
+ * as out of slack now). `live` are the sessions of the rows, in the same order.
  */
 export function shareSite(
   rule: ShareRule,
   site: Capacity,
+  rows: SiteRows,
   live: readonly Shared[],
   nowMin: number,
   guardMin: number,
 ): number {
+  const k = live.length;
   switch (rule) {
     case "max":
-      for (const l of live) l.allocKw = l.capKw;
+      rows.allocKw.set(rows.capKw.subarray(0, k));
       return Number.POSITIVE_INFINITY;
     case "water":
-      shareWater(site, live);
+      shareWater(site, rows, live);
       return Number.POSITIVE_INFINITY;
     case "deadlines": {
-      const k = fillTable(live, nowMin);
+      fillTable(rows, k, nowMin);
       const { nextCrossingS } = reshareTable(site, table, guardMin * S_PER_MIN);
-      for (let i = 0; i < k; i++) (live[i] as Shared).allocKw = table.sharesKw[i] as number;
+      rows.allocKw.set(table.sharesKw.subarray(0, k));
       return nextCrossingS / S_PER_MIN;
     }
     case "edf":
-      shareInOrder(site, live, (l) => l.departMin);
+      shareInOrder(site, rows, k, (i) => rows.departMin[i] as number);
       return Number.POSITIVE_INFINITY;
     case "llf": {
       // The least laxity first; then, from the table of needOf's numbers, when two laxities cross.
-      const k = fillTable(live, nowMin);
-      shareInOrder(site, live, (l) => laxityMin(l, nowMin));
-      for (let i = 0; i < k; i++) table.sharesKw[i] = (live[i] as Shared).allocKw;
+      fillTable(rows, k, nowMin);
+      shareInOrder(site, rows, k, (i) => laxityMin(rows, i, nowMin));
+      table.sharesKw.set(rows.allocKw.subarray(0, k));
       table.laxities();
       return nextLaxityCrossingOf(table) / S_PER_MIN;
     }
@@ -82,29 +88,30 @@ export function shareSite(
 /**
  * Each live session's need, as a demand for the deadline rule (a session's minimum, its maximum now, its
  * weight, the energy it still wants and the seconds until it leaves), written into the table kept across
- * re-shares: no object per session per event. Returns the rows.
+ * re-shares: no object per session per event.
  */
-function fillTable(live: readonly Shared[], nowMin: number): number {
-  const k = live.length;
+function fillTable(rows: SiteRows, k: number, nowMin: number): void {
   table.resize(k);
+  const { minKw, capKw, weight, leftKwh, departMin } = rows;
   for (let i = 0; i < k; i++) {
-    const l = live[i] as Shared;
+    const cap = capKw[i] as number;
     table.set(
       i,
-      Math.min(l.minKw, l.capKw),
-      l.capKw,
-      l.weight,
+      Math.min(minKw[i] as number, cap),
+      cap,
+      weight[i] as number,
       1,
-      l.leftKwh,
-      (l.departMin - nowMin) * S_PER_MIN,
+      leftKwh[i] as number,
+      ((departMin[i] as number) - nowMin) * S_PER_MIN,
     );
   }
-  return k;
 }
 
 /** Minutes until it can no longer make its departure at its maximum (LLF's order). */
-const laxityMin = (l: Shared, nowMin: number) =>
-  ((l.departMin - nowMin) * S_PER_MIN - (l.leftKwh * 3600) / Math.max(l.capKw, 1e-9)) / S_PER_MIN;
+const laxityMin = (rows: SiteRows, i: number, nowMin: number) =>
+  (((rows.departMin[i] as number) - nowMin) * S_PER_MIN -
+    ((rows.leftKwh[i] as number) * 3600) / Math.max(rows.capKw[i] as number, 1e-9)) /
+  S_PER_MIN;
 
 /** Sessions alike in minimum, maximum and weight: one demand with a count. */
 interface Cls {
@@ -136,13 +143,14 @@ function classOf(minKw: number, maxKw: number, weight: number): Cls {
  * Today's water-filling, by class: sessions alike share one demand with a count (as the substation's power
  * classes do), so the re-share itself costs O(classes), and handing out the shares O(sessions) reads.
  */
-function shareWater(site: Capacity, live: readonly Shared[]): void {
+function shareWater(site: Capacity, rows: SiteRows, live: readonly Shared[]): void {
   const stamp = ++stamps;
   const list: Cls[] = [];
-  for (const l of live) {
-    if (l.cls === undefined || l.classCapKw !== l.capKw) {
-      l.cls = classOf(Math.min(l.minKw, l.capKw), l.capKw, l.weight);
-      l.classCapKw = l.capKw;
+  live.forEach((l, i) => {
+    const capKw = rows.capKw[i] as number;
+    if (l.cls === undefined || l.classCapKw !== capKw) {
+      l.cls = classOf(Math.min(rows.minKw[i] as number, capKw), capKw, rows.weight[i] as number);
+      l.classCapKw = capKw;
     }
     const c = l.cls;
     if (c.stamp !== stamp) {
@@ -151,12 +159,14 @@ function shareWater(site: Capacity, live: readonly Shared[]): void {
       list.push(c);
     }
     c.count += 1;
-  }
+  });
   const shares = reshareSite(site, list);
   list.forEach((c, i) => {
     c.shareKw = shares.sharesKw[i] as number;
   });
-  for (const l of live) l.allocKw = (l.cls as Cls).shareKw;
+  live.forEach((l, i) => {
+    rows.allocKw[i] = (l.cls as Cls).shareKw;
+  });
 }
 
 /** shareInOrder's rows (its order, wants and indices), kept across re-shares and grown as needed. */
@@ -172,21 +182,20 @@ let inOrder = inOrderOf(16);
  * maximum. The order is never sorted: a selection finds where the power runs out (giveInOrder), as a busy
  * site hands its spare power to hundreds of sessions at each re-share.
  */
-function shareInOrder(site: Capacity, live: readonly Shared[], key: (l: Shared, i: number) => number): void {
+function shareInOrder(site: Capacity, rows: SiteRows, k: number, key: (i: number) => number): void {
+  const { minKw, capKw, allocKw, seq } = rows;
   let spareKw = effectiveCapacityKw(site);
-  for (const l of live) {
-    l.allocKw = Math.min(l.minKw, l.capKw);
-    spareKw -= l.allocKw;
+  for (let i = 0; i < k; i++) {
+    allocKw[i] = Math.min(minKw[i] as number, capKw[i] as number);
+    spareKw -= allocKw[i] as number;
   }
   if (spareKw <= 0) return;
-  const k = live.length;
   if (inOrder.wantKw.length < k) inOrder = inOrderOf(Math.max(k, 2 * inOrder.wantKw.length));
   const { order, wantKw, indices } = inOrder;
   for (let i = 0; i < k; i++) {
-    const l = live[i] as Shared;
-    order.first[i] = key(l, i);
-    order.second[i] = l.seq;
-    wantKw[i] = l.capKw - l.allocKw;
+    order.first[i] = key(i);
+    order.second[i] = seq[i] as number;
+    wantKw[i] = (capKw[i] as number) - (allocKw[i] as number);
     indices[i] = i;
   }
   giveInOrder(
@@ -195,7 +204,7 @@ function shareInOrder(site: Capacity, live: readonly Shared[], key: (l: Shared, 
     order,
     wantKw,
     (i, kw) => {
-      (live[i] as Shared).allocKw += kw;
+      allocKw[i] = (allocKw[i] as number) + kw;
     },
     spareKw,
   );

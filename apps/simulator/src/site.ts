@@ -6,8 +6,14 @@ import { type CandidateView, effectiveCapacityKw, KW_EPSILON } from "@evgrid/pol
 import { type ClassBooks, KWH_EPSILON } from "./class-books.ts";
 import { FULL_AT_SHARE_OF_MAX, type Taper, taperedMaxKw } from "./realism.ts";
 import type { Shared } from "./sharing.ts";
+import { SiteRows } from "./site-rows.ts";
 import type { Vehicle } from "./vehicle.ts";
 
+/**
+ * A session charging at a site. Under per-session books its row in `site.rows` is what is true while it
+ * charges: `leftKwh`, `allocKw`, `capKw` here (and its vehicle's `deliveredKwh`) are the figures it joined
+ * with, written back when it leaves (`remove`).
+ */
 export interface Live extends Shared {
   v: Vehicle;
   /** Position in `site.live`. */
@@ -37,6 +43,8 @@ export class Site {
   lazy = false;
   /** Energy counted by class (water-filling without taper); null: per session. */
   books: ClassBooks | null = null;
+  /** Per-session books (neither lazy nor by class): the live sessions' figures, one row each (site-rows.ts). */
+  readonly rows = new SiteRows();
   /** What the balancer's choice reads, kept current instead of rebuilt per call. */
   readonly view: CandidateView;
   /** When a re-share time alone triggered came last, and when the next is due (virtual minutes). */
@@ -104,9 +112,15 @@ export class Site {
     this.view.effectiveCapacityKw = this.effectiveKw;
   }
 
+  /** Whether energy is counted per session at every event, in `rows`. */
+  get perSession(): boolean {
+    return !this.lazy && this.books === null;
+  }
+
   add(l: Live): void {
     l.index = this.live.length;
     this.live.push(l);
+    if (this.perSession) this.rows.write(l.index, l);
     this.books?.join(l);
     this.committedMinKw += l.minKw;
     this.demandKw += l.v.a.maxKw;
@@ -119,8 +133,10 @@ export class Site {
       l.leftKwh -= kwh;
       l.v.deliveredKwh += kwh;
     }
+    if (this.perSession) this.rows.read(l.index, l);
     const last = this.live.pop() as Live;
     if (last !== l) {
+      if (this.perSession) this.rows.move(last.index, l.index);
       this.live[l.index] = last;
       last.index = l.index;
     }
@@ -144,12 +160,14 @@ export class Site {
     const dt = t - this.atMin;
     if (dt <= 0) return;
     if (this.books) this.books.advance(dt);
-    else if (!this.lazy)
-      for (const l of this.live) {
-        const kwh = Math.min(l.leftKwh, (l.allocKw * dt) / 60);
-        l.leftKwh -= kwh;
-        l.v.deliveredKwh += kwh;
+    else if (!this.lazy) {
+      const { leftKwh, allocKw, deliveredKwh } = this.rows;
+      for (let i = 0; i < this.live.length; i++) {
+        const kwh = Math.min(leftKwh[i] as number, ((allocKw[i] as number) * dt) / 60);
+        leftKwh[i] = (leftKwh[i] as number) - kwh;
+        deliveredKwh[i] = (deliveredKwh[i] as number) + kwh;
       }
+    }
     const over = this.drawnKw > this.capacityKw + KW_EPSILON;
     const overLimit = this.limitKw !== null && this.drawnKw > this.limitKw + KW_EPSILON;
     if (over) {
@@ -169,12 +187,21 @@ export class Site {
   /** The sessions full by now (at the site's `atMin`): their energy is in, or their taper says full. */
   full(taper: Taper | undefined): Live[] {
     if (this.books) return this.books.full();
+    const { leftKwh, deliveredKwh } = this.rows;
     return this.live.filter(
-      (l) =>
-        l.leftKwh <= KWH_EPSILON ||
+      (l, i) =>
+        (leftKwh[i] as number) <= KWH_EPSILON ||
         (taper !== undefined &&
-          taperedMaxKw(taper, l.v.a, l.v.deliveredKwh) < FULL_AT_SHARE_OF_MAX * l.v.a.maxKw),
+          taperedMaxKw(taper, l.v.a, deliveredKwh[i] as number) < FULL_AT_SHARE_OF_MAX * l.v.a.maxKw),
     );
+  }
+
+  /** With the taper: each session's maximum now, from its energy so far. */
+  taperCaps(taper: Taper): void {
+    const { capKw, deliveredKwh } = this.rows;
+    this.live.forEach((l, i) => {
+      capKw[i] = taperedMaxKw(taper, l.v.a, deliveredKwh[i] as number);
+    });
   }
 
   /** Lazy books: a session starts at its maximum; returns when it will be full (minutes). */
@@ -206,9 +233,11 @@ export class Site {
     }
     let drawn = 0;
     let next = Number.POSITIVE_INFINITY;
-    for (const l of this.live) {
-      drawn += l.allocKw;
-      if (l.allocKw > 0) next = Math.min(next, t + (l.leftKwh / l.allocKw) * 60);
+    const { leftKwh, allocKw } = this.rows;
+    for (let i = 0; i < this.live.length; i++) {
+      const kw = allocKw[i] as number;
+      drawn += kw;
+      if (kw > 0) next = Math.min(next, t + ((leftKwh[i] as number) / kw) * 60);
     }
     this.drawnKw = drawn;
     this.peakUtilization = Math.max(this.peakUtilization, drawn / this.capacityKw);
