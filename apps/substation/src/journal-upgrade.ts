@@ -1,16 +1,46 @@
-import type { Database } from "bun:sqlite";
-import { EVENT_COLUMNS_ADDED, EVENTS_SCHEMA, type EventKind } from "./journal-events.ts";
+import type { Database, Statement } from "bun:sqlite";
+import {
+  EVENT_COLUMNS_ADDED,
+  EVENTS_SCHEMA,
+  type EventKind,
+  type eventParams,
+  INSERT_EVENT,
+} from "./journal-events.ts";
 import { fromRow, type Row, type SessionRecord } from "./journal-rows.ts";
 
 /**
- * The journal's tables, made if new; a journal made before a column of `events` was added gets it (empty in
- * every row already there: what such a row meant before, see fromRow).
+ * The journal's one insert (of an event), on its tables, made if new. A journal made before a column of
+ * `events` was added gets it (empty in every row already there: what such a row meant before, see fromRow):
+ * a write, which a full disk refuses. Then the journal opens without it, as a full journal (reads answered,
+ * writes refused: a restart on a full journal comes up), and each write first tries again (`ready`).
  */
-export function openEventsTable(db: Database): void {
-  db.exec(EVENTS_SCHEMA);
-  const columns = db.query("PRAGMA table_info(events)").all() as { name: string }[];
-  for (const [name, type] of EVENT_COLUMNS_ADDED) {
-    if (!columns.some((c) => c.name === name)) db.exec(`ALTER TABLE events ADD COLUMN ${name} ${type}`);
+export class EventInsert {
+  private stmt: Statement | undefined;
+
+  constructor(private readonly db: Database) {
+    db.exec(EVENTS_SCHEMA);
+    try {
+      this.ready();
+    } catch {}
+  }
+
+  /**
+   * Adds the columns missing, once; throws if the journal cannot take them. Outside a transaction only: one
+   * rolled back would take them back from under the prepared insert.
+   */
+  ready(): void {
+    if (this.stmt) return;
+    const columns = this.db.query("PRAGMA table_info(events)").all() as { name: string }[];
+    for (const [name, type] of EVENT_COLUMNS_ADDED) {
+      if (!columns.some((c) => c.name === name))
+        this.db.exec(`ALTER TABLE events ADD COLUMN ${name} ${type}`);
+    }
+    this.stmt = this.db.prepare(INSERT_EVENT);
+  }
+
+  run(params: ReturnType<typeof eventParams>): void {
+    if (!this.stmt) throw new Error("the journal is full: its new columns could not be added yet");
+    this.stmt.run(params);
   }
 }
 

@@ -8,7 +8,6 @@ import {
   endedRecord,
   eventParams,
   type GroupChange,
-  INSERT_EVENT,
   type JournalGroup,
   type JournalOptions,
   type JournalStats,
@@ -19,7 +18,7 @@ import {
   withNeeds,
 } from "./journal-events.ts";
 import type { SessionRecord } from "./journal-rows.ts";
-import { convertSessionsTable, openEventsTable } from "./journal-upgrade.ts";
+import { convertSessionsTable, EventInsert } from "./journal-upgrade.ts";
 
 export {
   type EndRecord,
@@ -46,7 +45,7 @@ export class Journal {
   /** The position of the newest end in the log (0: none): nothing to export while it is exported. */
   lastEndSeq = 0;
   private readonly db: Database;
-  private readonly insertStmt;
+  private readonly insert: EventInsert;
   private readonly groupTx: (group: JournalGroup) => GroupChange;
   /** Active sessions in start order, as the log says. */
   private readonly live: Map<string, LiveRecord>;
@@ -72,8 +71,7 @@ export class Journal {
     );
     // The WAL is reused after each checkpoint but never shrinks by itself: cut it back to 4 MB after a burst.
     this.db.exec("PRAGMA journal_size_limit = 4194304;");
-    openEventsTable(this.db);
-    this.insertStmt = this.db.prepare(INSERT_EVENT);
+    this.insert = new EventInsert(this.db);
     const newest = this.db.query(QUERIES.newest).get() as { seq: number } | null;
     this.lastSeq = Math.max(newest?.seq ?? 0, this.exportedThroughSeq());
     convertSessionsTable(this.db, (kind, atMs, rec) => this.append(kind, atMs, rec));
@@ -104,6 +102,7 @@ export class Journal {
 
   /** Appends a group of ends, starts and energy figures in one transaction: all or none. */
   commit(group: JournalGroup): void {
+    this.insert.ready();
     const change = this.counted(() => this.groupTx(group));
     // Memory follows only a committed transaction: a failed one leaves the journal's view as it was.
     for (const id of change.removed) this.live.delete(id);
@@ -191,6 +190,7 @@ export class Journal {
       old.push(l);
     }
     if (old.length === 0) return 0;
+    this.insert.ready();
     const carry = this.db.transaction(() => old.map((l) => this.append("start", nowMs, l.rec)));
     const seqs = this.counted(carry);
     old.forEach((l, i) => {
@@ -204,6 +204,7 @@ export class Journal {
   setNeeds(n: { sessionId: string; energyKwh: number; departAtMs: number | null }): void {
     const live = this.live.get(n.sessionId);
     if (!live) return;
+    this.insert.ready();
     const replace = this.db.transaction(() => {
       // They replace the ones before, whose row goes: a charger changing them at every message holds one row.
       if (live.needsSeq !== undefined) this.db.query(QUERIES.dropEvent).run({ seq: live.needsSeq });
@@ -239,7 +240,7 @@ export class Journal {
 
   private append(kind: EventRow["kind"], atMs: number, rec: Partial<SessionRecord> | null, extra = {}) {
     const seq = ++this.lastSeq;
-    this.insertStmt.run(eventParams(seq, kind, atMs, rec, extra));
+    this.insert.run(eventParams(seq, kind, atMs, rec, extra));
     this.lastAtMs = Math.max(this.lastAtMs, atMs);
     if (kind === "end") this.lastEndSeq = seq;
     this.uncounted += 1;
