@@ -23,8 +23,8 @@ const UNRECORDED_MOVE_WAVE = 16;
  * yet). Its id there is derived from the booking's (kit movedSessionId). With `owner`, only that owner's.
  *
  * With `movedToSubstationId` (the booking's end records where it went) that one substation is asked: one
- * call. One that cannot answer is an error (UPSTREAM_UNAVAILABLE), never "not admitted yet"; one this grid
- * does not have (deregistered) has nothing to show: null.
+ * call. One that cannot answer, or that this balancer does not have (never heard from, deregistered), is an
+ * error (UPSTREAM_UNAVAILABLE), never "not admitted yet": null would answer a stop while the car charges on.
  * Without (a move journaled before destinations were recorded, a set that only shrinks) every other healthy
  * substation is asked, at most UNRECORDED_MOVE_WAVE at once, until one has it; one down counts as not having it.
  */
@@ -51,11 +51,10 @@ async function askDestination(
   to: string,
 ): Promise<Session | null> {
   const member = view.byId(to);
-  if (!member) {
-    // Known by id once it has answered: while some member never has, it may be that one, down.
-    if (view.members.every((m) => m.id !== null)) return null;
+  // Not in this view is not "not there": a member is known by id once it has answered, and a registered one
+  // leaves it while it restarts (deregistered, or its heartbeats expired) and comes back with its sessions.
+  if (!member)
     throw new GridError("SERVICE_UNAVAILABLE", reasons.UPSTREAM_UNAVAILABLE, `${to} is unreachable`);
-  }
   try {
     return await movedThere(member, to, ref);
   } catch (err) {

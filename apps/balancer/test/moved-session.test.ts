@@ -80,7 +80,7 @@ describe("findMovedSession", () => {
     expect(refused).toMatchObject({ code: "SERVICE_UNAVAILABLE", reason: "UPSTREAM_UNAVAILABLE" });
   });
 
-  test("a destination this balancer never heard from: unavailable while a member never answered, else null", async () => {
+  test("a destination this balancer never heard from: unavailable, whether or not every member answered", async () => {
     const silent = site("substation-9", "has");
     silent.up = false;
     const sites = [site("substation-1", "not"), silent];
@@ -94,8 +94,37 @@ describe("findMovedSession", () => {
     expect(await findMovedSession(later, ref)).toMatchObject({
       sessionId: movedSessionId("substation-9", BOOKING),
     });
-    // Every member known, none of them it (gone from the grid): nothing to show.
-    expect(await findMovedSession(later, { ...ref, movedToSubstationId: "substation-7" })).toBeNull();
+    // Every member known, none of them it: still where the car charges on, unreachable from here.
+    expect(
+      await findMovedSession(later, { ...ref, movedToSubstationId: "substation-7" }).catch((e) => e),
+    ).toMatchObject({
+      reason: "UPSTREAM_UNAVAILABLE",
+    });
+  });
+
+  test("a destination that left the grid (deregistered to restart, heartbeats expired) is unavailable, not null", async () => {
+    const sites = [site("substation-1", "not"), site("substation-2", "has")];
+    const byUrl = new Map(sites.map((s, i) => [`http://s${i}`, s]));
+    const view = new GridView({
+      urls: ["http://s0"],
+      client: (url) => (byUrl.get(url) as ReturnType<typeof site>).client,
+      now: manualScheduler().now,
+      scheduler: manualScheduler(),
+      random: () => 0.5,
+    });
+    await view.refresh();
+    await view.register("http://s1");
+    const ref = { sessionId: BOOKING, owner: "key:1", movedToSubstationId: "substation-2" };
+    expect(await findMovedSession(view, ref)).toMatchObject({
+      sessionId: movedSessionId("substation-2", BOOKING),
+    });
+    // Its graceful stop deregisters it; it comes back with the session (its journal) once restarted. Until
+    // then, null would read "not admitted there yet": the owner's stop answered as done while the car charges.
+    view.deregister("http://s1");
+    expect(await findMovedSession(view, ref).catch((e: unknown) => e)).toMatchObject({
+      code: "SERVICE_UNAVAILABLE",
+      reason: "UPSTREAM_UNAVAILABLE",
+    });
   });
 
   test("without one (journaled before destinations were kept): the others, 16 at a time, until one has it", async () => {
