@@ -51,6 +51,17 @@ export function checkpointColumns(sessions: Iterable<LiveRecord>, given: readonl
   return { columns, changes };
 }
 
+/**
+ * Whether the journal holds these figures already, each as its session's record (`live`): a checkpoint of
+ * them, with no event since the last one, would write that one again (a meter that did not move, nothing drawn).
+ */
+export function holdsFigures(live: ReadonlyMap<string, LiveRecord>, given: readonly EnergyFigure[]): boolean {
+  return given.every((g) => {
+    const rec = live.get(g.sessionId)?.rec;
+    return rec?.deliveredKwh === g.deliveredKwh && rec.meteredKwh === (g.meteredKwh ?? null);
+  });
+}
+
 /** A checkpoint row read back over the sessions replayed so far: each it names takes its figures. */
 export function applyCheckpoint(r: EventRow, sessions: Iterable<LiveRecord>): void {
   const bySeq = new Map<number, LiveRecord>();

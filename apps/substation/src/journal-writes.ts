@@ -147,6 +147,11 @@ export class JournalWrites {
    * next is fresher.
    */
   checkpoint(rows: EnergyFigure[]): void {
+    // Idle sessions (a meter that did not move, nothing drawn) cost no write every interval.
+    if (rows.length > 0 && this.journal.holds(rows)) {
+      this.checkpointBehind = false;
+      return;
+    }
     if (rows.length === 0) {
       this.checkpointBehind = false;
       // Nothing to measure, but sessions came and went: a row that tells recovery where to begin.

@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { preparePrivateDatabase } from "@evgrid/kit/private-files";
-import { checkpointColumns } from "./journal-checkpoint.ts";
+import { checkpointColumns, type EnergyFigure, holdsFigures } from "./journal-checkpoint.ts";
 import {
   type EndRecord,
   EVENTS_INDEXES,
@@ -113,6 +113,10 @@ export class Journal {
     }
     this.stats.commits += 1;
   }
+
+  /** Whether a checkpoint of `figures` would write the newest one again: no event since it, no figure changed. */
+  holds = (figures: readonly EnergyFigure[]) =>
+    this.eventsSinceCheckpoint === 0 && holdsFigures(this.live, figures);
 
   active(): SessionRecord[] {
     return [...this.live.values()].map((l) => l.rec).sort((a, b) => a.startedAtMs - b.startedAtMs);

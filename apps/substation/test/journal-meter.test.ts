@@ -53,6 +53,30 @@ describe("a meter's reading across a restart", () => {
     expect(second.station.get(b.sessionId).meteredKwh).toBe(0);
   });
 
+  test("a checkpoint that would write what the journal holds already is not written", async () => {
+    const b = boot(dbPath());
+    open.push(b.station, b.journal);
+    // Plugged in, not drawing (its meter says 0), and one whose meter stopped where it was: as idle a site as
+    // one with no session, which writes nothing (meters report about once a minute, checkpoints every 2 s).
+    const idle = (await b.station.start(req({ vehicleId: "idle", energyKwh: 20 }))).session;
+    const full = (await b.station.start(req({ vehicleId: "full", energyKwh: 20 }))).session;
+    b.station.meter(idle.sessionId, 0);
+    b.station.meter(full.sessionId, 12.5);
+    const tick = async () => {
+      b.clock.advance(CHECKPOINT_MS);
+      await nextTurn(); // its commit, if any
+      return b.journal.stats.commits;
+    };
+    const first = await tick(); // the readings, once
+    expect([await tick(), await tick(), await tick()]).toEqual([first, first, first]);
+    // A new reading is written at the next checkpoint, and kept.
+    b.station.meter(idle.sessionId, 0.5);
+    expect(await tick()).toBe(first + 1);
+    expect(b.journal.active()).toContainEqual(
+      expect.objectContaining({ sessionId: idle.sessionId, meteredKwh: 0.5, deliveredKwh: 0.5 }),
+    );
+  });
+
   test("a long session carried forward by compaction keeps its reading", () => {
     const path = dbPath();
     const journal = new Journal(path);
