@@ -29,4 +29,28 @@ describe("startRedis", () => {
       client.close();
     }
   });
+
+  test("stopped for good while a start() is under way: that redis-server goes too, not up after the end", async () => {
+    const redis = await startRedis();
+    await redis.stop();
+    // What a chaos run interrupted midway does: its grid goes while a restart_store fault is starting it.
+    const starting = redis.start().then(
+      () => "started",
+      (err: Error) => err.message,
+    );
+    await redis[Symbol.asyncDispose]();
+    expect(await starting).toContain("stopped while it started");
+    const answers = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: redis.port,
+      socket: { data() {} },
+    }).then(
+      (socket) => {
+        socket.end();
+        return true;
+      },
+      () => false,
+    );
+    expect(answers).toBe(false);
+  });
 });

@@ -77,7 +77,13 @@ export async function startRedis(opts: RedisOptions = {}) {
       stdout: "pipe",
       stderr: "pipe",
     });
-    const watch = await killWithThisProcess(spawned);
+    // Taken for running from now on, ready or not: a stop() (a dispose) meanwhile stops this one for good.
+    proc = spawned;
+    const stoppedMeanwhile = () => proc !== spawned || spawned.signalCode !== null;
+    const watch = await killWithThisProcess(spawned).catch((err: unknown) => {
+      if (proc === spawned) proc = null;
+      throw err;
+    });
     // Ready when it says so: a connection to the port proves nothing (the port may be taken, and then
     // redis-server exits while the other listener answers). Its log is read to the end (never a full pipe)
     // and kept up to then, for the error.
@@ -92,27 +98,31 @@ export async function startRedis(opts: RedisOptions = {}) {
     };
     const reading = Promise.all([read(spawned.stdout), read(spawned.stderr)]);
     const deadline = Date.now() + 10_000;
-    while (!ready) {
-      if (spawned.exitCode !== null || Date.now() > deadline) {
+    while (!ready || stoppedMeanwhile()) {
+      if (spawned.exitCode !== null || stoppedMeanwhile() || Date.now() > deadline) {
         // Not running, and not taken for running: a later start() starts it again.
-        const why =
-          spawned.exitCode !== null ? `it exited with code ${spawned.exitCode}` : "not ready in 10 s";
+        const why = stoppedMeanwhile()
+          ? "stopped while it started"
+          : spawned.exitCode !== null
+            ? `it exited with code ${spawned.exitCode}`
+            : "not ready in 10 s";
         spawned.kill("SIGKILL");
         await Promise.all([spawned.exited, reading, watch.done]);
+        if (proc === spawned) proc = null;
         throw new Error(`redis-server did not start on ${port} (${why}):\n${log.trim()}`);
       }
       await Bun.sleep(20);
     }
-    proc = spawned;
     guarded = watch.done;
   };
   const stop = async () => {
-    if (!proc) return;
-    proc.kill("SIGCONT"); // a paused one too
-    proc.kill("SIGKILL");
-    await proc.exited;
-    await guarded; // its watchdog gone too
-    proc = null;
+    const stopping = proc;
+    if (!stopping) return;
+    stopping.kill("SIGCONT"); // a paused one too
+    stopping.kill("SIGKILL");
+    await stopping.exited;
+    await guarded; // its watchdog gone too (one still starting: its start() waits for it)
+    if (proc === stopping) proc = null;
   };
   /** SIGSTOP / SIGCONT: a store that hangs (connections stay open, nothing answers), then carries on. */
   const pause = () => proc?.kill("SIGSTOP");
