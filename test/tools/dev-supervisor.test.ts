@@ -22,6 +22,32 @@ const readyPid = (line: string) => (line.startsWith("ready ") ? line.slice(6) : 
 const pgidOf = async (pid: number) =>
   Number((await new Response(Bun.spawn(["ps", "-o", "pgid=", "-p", String(pid)]).stdout).text()).trim());
 
+describe("Supervisor, stopped while bun run dev still starts its apps", () => {
+  test("a start asked for once stop() began starts nothing: no app is left that the stop never saw", async () => {
+    using dir = tempDir("evgrid-supervisor-");
+    const log = join(dir.path, "stopped");
+    const supervisor = new Supervisor({ nameWidth: 10, color: false });
+    try {
+      const [first] = await supervisor.startUntil("substation", standIn("substation", log), {}, 1, readyPid);
+      started.push(Number(first));
+      // SIGTERM during start-up: the stop runs while bun run dev's start sequence goes on to the next app.
+      const stopping = supervisor.stop();
+      const late = await supervisor.startUntil("balancer", standIn("balancer", log), {}, 1, readyPid).then(
+        ([pid]) => {
+          started.push(Number(pid));
+          return `started ${pid}`;
+        },
+        (err: Error) => err.message,
+      );
+      await stopping;
+      expect(late).toBe("balancer: not started, stopping");
+      expect(readFileSync(log, "utf8").trim().split("\n")).toEqual(["substation"]);
+    } finally {
+      supervisor.killAll();
+    }
+  });
+});
+
 describe("Supervisor, a store among the apps", () => {
   test("the store has a process group of its own (a terminal's Ctrl-C misses it) and stops after every app", async () => {
     using dir = tempDir("evgrid-supervisor-");

@@ -239,6 +239,10 @@ try {
     ].join("\n"),
   );
 } catch (err) {
-  console.error(`dev: ${(err as Error).message}; stopping`);
-  shutdown(1);
+  // Stopped during start-up (Ctrl-C, SIGTERM): a start cut short is that stop's doing, not a second signal
+  // (which would kill every app at once).
+  if (!supervisor.stopping) {
+    console.error(`dev: ${(err as Error).message}; stopping`);
+    shutdown(1);
+  }
 }

@@ -33,7 +33,8 @@ const COLORS = [36, 33, 35, 32, 34, 91, 92, 93, 94, 95, 96];
  */
 export class Supervisor {
   private readonly children: Child[] = [];
-  private stopping = false;
+  /** stop() began: no child is started any more (one the stop never saw would outlive it). */
+  stopping = false;
   private readonly nameWidth: number;
   private readonly color: boolean;
   private readonly guard: (child: Subprocess) => Promise<Watchdog>;
@@ -78,6 +79,7 @@ export class Supervisor {
     ready: (line: string) => string | undefined,
     opts: StartOptions = {},
   ): Promise<string[]> {
+    if (this.stopping) throw new Error(`${name}: not started, stopping`);
     const timeoutMs = opts.timeoutMs ?? 20_000;
     const stdin = opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]);
     const store = opts.store === true;
