@@ -74,5 +74,8 @@ export function applyCheckpoint(r: EventRow, sessions: Iterable<LiveRecord>): vo
     }
   };
   take(r.energies, "deliveredKwh");
+  // `metered` names every session with a reading (given or as last known): one it leaves out has none, even
+  // if a start row carried forward before it (compaction) still says it had, as the journal's memory says.
+  for (const l of bySeq.values()) if (l.rec.meteredKwh !== null) l.rec = { ...l.rec, meteredKwh: null };
   take(r.metered, "meteredKwh");
 }

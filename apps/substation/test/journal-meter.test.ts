@@ -108,6 +108,39 @@ describe("a meter's reading across a restart", () => {
     ]);
   });
 
+  test("a reopened journal agrees with the one that wrote it: the last checkpoint's readings win over a start carried forward", () => {
+    // The shrunk counterexample of journal-log.test.ts's replay property (FC_SEED=1977068187), which failed
+    // at random in `bun run test`: a reading a compacted start carried came back after a checkpoint had none.
+    const path = dbPath();
+    const journal = new Journal(path);
+    const start = {
+      sessionId: "s-1",
+      vehicleId: "ev",
+      minKw: 1,
+      maxKw: 11,
+      startedAtMs: 1000,
+      durationS: null,
+      energyKwh: 40,
+      idempotencyKey: null,
+      owner: "operator",
+      priority: "standard" as const,
+      departAtMs: null,
+    };
+    journal.commit({ ends: [], starts: [start], checkpoint: [] });
+    journal.commit({
+      ends: [],
+      starts: [],
+      checkpoint: [{ sessionId: "s-1", deliveredKwh: 1, meteredKwh: 1 }],
+    });
+    expect(journal.compact(2000, 5000, 10)).toBe(1);
+    journal.commit({ ends: [], starts: [], checkpoint: [{ sessionId: "s-1", deliveredKwh: 2 }] });
+    const written = journal.active();
+    journal.close();
+    const again = new Journal(path);
+    open.push(again);
+    expect(again.active()).toEqual(written);
+  });
+
   test("a journal from before readings were kept opens, and keeps them from then on", async () => {
     const path = dbPath();
     const old = new Database(path, { create: true });
