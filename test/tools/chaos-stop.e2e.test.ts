@@ -59,6 +59,15 @@ async function storeOf(parent: number): Promise<{ pid: number; paused: boolean }
   return undefined;
 }
 
+/** Until the run says its grid is up. */
+const gridUp = (run: { stdout(): string }) =>
+  eventually(
+    () => {
+      if (!run.stdout().includes("grid up")) throw new Error(`the grid is not up yet:\n${run.stdout()}`);
+    },
+    { timeoutMs: 90_000, intervalMs: 100 },
+  );
+
 describe("bun run chaos, stopped midway", () => {
   test("SIGTERM while a fault has the store paused: resumed, then stopped with everything else; exit 130", async () => {
     using tmp = tempDir("evgrid-chaos-stop-");
@@ -86,12 +95,7 @@ describe("bun run chaos, stopped midway", () => {
   test("its terminal closed (SIGHUP to the job): stopped as by SIGTERM, its files removed; exit 130", async () => {
     using tmp = tempDir("evgrid-chaos-hangup-");
     await using run = startChaos(tmp.path);
-    await eventually(
-      () => {
-        if (!run.stdout().includes("grid up")) throw new Error(`the grid is not up yet:\n${run.stdout()}`);
-      },
-      { timeoutMs: 90_000, intervalMs: 100 },
-    );
+    await gridUp(run);
     const tree = await run.tree();
     expect(readdirSync(tmp.path)).toEqual([expect.stringMatching(/^evgrid-chaos-\d+-/)]);
     // What a shell does to its jobs when its terminal goes: SIGHUP to the whole process group.
@@ -106,12 +110,7 @@ describe("bun run chaos, stopped midway", () => {
   test("kill -9 of the run: its store goes too (a watchdog), as every app does (their parent watch)", async () => {
     using tmp = tempDir("evgrid-chaos-killed-");
     await using run = startChaos(tmp.path);
-    await eventually(
-      () => {
-        if (!run.stdout().includes("grid up")) throw new Error(`the grid is not up yet:\n${run.stdout()}`);
-      },
-      { timeoutMs: 90_000, intervalMs: 100 },
-    );
+    await gridUp(run);
     const tree = await run.tree();
     const store = await storeOf(run.proc.pid);
     expect(store && tree.includes(store.pid)).toBe(true);

@@ -14,6 +14,21 @@ import { boot, crash, shutDown } from "./journal-boot.ts";
 /** The station's checkpoint interval (StationOptions.checkpointMs' default). */
 const CHECKPOINT_MS = 2000;
 
+/** A session of 40 kWh, long enough for compaction to carry it forward. */
+const longStart = {
+  sessionId: "s-1",
+  vehicleId: "ev",
+  minKw: 1,
+  maxKw: 11,
+  startedAtMs: 1000,
+  durationS: null,
+  energyKwh: 40,
+  idempotencyKey: null,
+  owner: "operator",
+  priority: "standard" as const,
+  departAtMs: null,
+};
+
 describe("a meter's reading across a restart", () => {
   test("a crash after a checkpoint keeps it, and the meter, not the allocation, still ends the session", async () => {
     const path = dbPath();
@@ -80,20 +95,7 @@ describe("a meter's reading across a restart", () => {
   test("a long session carried forward by compaction keeps its reading", () => {
     const path = dbPath();
     const journal = new Journal(path);
-    const start = {
-      sessionId: "s-1",
-      vehicleId: "ev",
-      minKw: 1,
-      maxKw: 11,
-      startedAtMs: 1000,
-      durationS: null,
-      energyKwh: 40,
-      idempotencyKey: null,
-      owner: "operator",
-      priority: "standard" as const,
-      departAtMs: null,
-    };
-    journal.commit({ ends: [], starts: [start], checkpoint: [] });
+    journal.commit({ ends: [], starts: [longStart], checkpoint: [] });
     journal.commit({
       ends: [],
       starts: [],
@@ -113,20 +115,7 @@ describe("a meter's reading across a restart", () => {
     // at random in `bun run test`: a reading a compacted start carried came back after a checkpoint had none.
     const path = dbPath();
     const journal = new Journal(path);
-    const start = {
-      sessionId: "s-1",
-      vehicleId: "ev",
-      minKw: 1,
-      maxKw: 11,
-      startedAtMs: 1000,
-      durationS: null,
-      energyKwh: 40,
-      idempotencyKey: null,
-      owner: "operator",
-      priority: "standard" as const,
-      departAtMs: null,
-    };
-    journal.commit({ ends: [], starts: [start], checkpoint: [] });
+    journal.commit({ ends: [], starts: [longStart], checkpoint: [] });
     journal.commit({
       ends: [],
       starts: [],
