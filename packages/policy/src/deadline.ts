@@ -1,5 +1,5 @@
 import { NeedTable } from "./need-table.ts";
-import { GRAIN_S, outOfSlack } from "./slack.ts";
+import { rankOf } from "./slack.ts";
 import { type Demand, shareFairly } from "./water-filling.ts";
 
 export { GRAIN_S, outOfSlack } from "./slack.ts";
@@ -47,8 +47,7 @@ export function standing(d: NeedDemand, guardS = 0): 0 | 1 | 2 | null {
   if (laxity === null || (d.energyLeftKwh ?? 0) <= 0) return null;
   // Unable only beyond the grain: a re-share timed for the moment its slack runs out finds it a rounding
   // error below 0, and must still serve it first (at its maximum, its required rate then).
-  if (laxity < -GRAIN_S) return 1;
-  return outOfSlack(laxity, guardS) ? 0 : 2;
+  return rankOf(laxity, guardS);
 }
 
 /**

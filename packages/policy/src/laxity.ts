@@ -71,7 +71,7 @@ let laneOfRow = new Int32Array(16);
  * or Map entry per row.
  */
 function lanesOf(table: NeedTable): Lane[] | null {
-  const { size, laxityS, departInS, leftKwh, sharesKw, maxKw } = table;
+  const { size, laxityS } = table;
   if (laneOfRow.length < size) laneOfRow = new Int32Array(Math.max(size, 2 * laneOfRow.length));
   const rows = laneOfRow;
   const { slopes, least, most, leastPositive } = stats;
@@ -79,9 +79,9 @@ function lanesOf(table: NeedTable): Lane[] | null {
   let last = -1;
   for (let i = 0; i < size; i++) {
     rows[i] = -1;
+    if (!follows(table, i)) continue;
     const laxity = laxityS[i] as number;
-    if (Number.isNaN(departInS[i] as number) || (leftKwh[i] as number) <= 0 || Number.isNaN(laxity)) continue;
-    const slope = Math.min(0, (sharesKw[i] as number) / (maxKw[i] as number) - 1);
+    const slope = slopeOf(table, i);
     if (Number.isNaN(slope)) continue; // no maximum: no lane to follow
     let j = last >= 0 && slopes[last] === slope ? last : 0;
     while (j < n && slopes[j] !== slope) j++;

@@ -9,7 +9,7 @@
  */
 import type { NeedDemand } from "./deadline.ts";
 import { type GiveOrder, giveInOrder } from "./in-order.ts";
-import { CROSSING_LEAD_S, GRAIN_S, outOfSlack } from "./slack.ts";
+import { CROSSING_LEAD_S, GRAIN_S, outOfSlack, rankOf } from "./slack.ts";
 
 const S_PER_HOUR = 3600;
 
@@ -137,10 +137,9 @@ export class NeedTable {
     for (let i = 0; i < size; i++) {
       const depart = departInS[i] as number;
       const left = leftKwh[i] as number;
-      // standing(i), inline: this loop runs for every row of every re-share.
+      // deadline.ts `standing`: none without a deadline or with nothing left.
       if (Number.isNaN(depart) || left <= 0) continue;
-      const laxity = laxityS[i] as number;
-      const rank = laxity < -GRAIN_S ? 1 : outOfSlack(laxity, guardS) ? 0 : 2;
+      const rank = rankOf(laxityS[i] as number, guardS);
       const max = maxKw[i] as number;
       const toKw =
         rank === 0
@@ -157,14 +156,6 @@ export class NeedTable {
       spareKw = giveInOrder(members[rank] as Int32Array, n, byNeed, wantKw, this.give, spareKw);
     }
     return spareKw;
-  }
-
-  /** deadline.ts `standing`: 0 out of slack, 1 unable, 2 with slack; -1 none (no deadline, nothing left). */
-  standing(i: number, guardS: number): number {
-    const laxity = this.laxityS[i] as number;
-    if (Number.isNaN(this.departInS[i] as number) || (this.leftKwh[i] as number) <= 0) return -1;
-    if (laxity < -GRAIN_S) return 1;
-    return outOfSlack(laxity, guardS) ? 0 : 2;
   }
 
   /**

@@ -14,3 +14,10 @@ export const outOfSlack = (laxityS: number, guardS: number): boolean => laxityS 
  * its departure, and a timer a little late (a busy event loop) still finds it able to.
  */
 export const CROSSING_LEAD_S = 0.25;
+
+/**
+ * Where a deadline session with energy left stands by its laxity: 0 out of slack (at or below the guard), 1
+ * unable to make its departure (beyond the grain below 0), 2 with slack to spare (deadline.ts `standing`).
+ */
+export const rankOf = (laxityS: number, guardS: number): 0 | 1 | 2 =>
+  laxityS < -GRAIN_S ? 1 : outOfSlack(laxityS, guardS) ? 0 : 2;
