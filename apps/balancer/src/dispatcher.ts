@@ -4,7 +4,7 @@ import {
   reasons,
   type Session,
   type SessionUpdate,
-  type StopReason,
+  type StopSessionInput,
 } from "@evgrid/contract";
 import { GridError, relayUpstreamError } from "@evgrid/kit";
 import { earliest, subscriptionValues } from "@evgrid/link";
@@ -154,11 +154,7 @@ export class Dispatcher {
   }
 
   /** `stopSession`: ends it now and lets the waiters have its power. */
-  async stopSession(ref: {
-    sessionId: string;
-    owner?: string | undefined;
-    reason?: StopReason;
-  }): Promise<Session> {
+  async stopSession(ref: StopSessionInput): Promise<Session> {
     const member = ownerOf(this.view, ref.sessionId);
     try {
       const { session, load } = await member.client.stopSession.mutate(ref);

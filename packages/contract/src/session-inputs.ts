@@ -58,6 +58,8 @@ export const stopSessionInputSchema = z
       issue("movedToSubstationId names another substation than the session's own");
   });
 export type StopReason = z.output<typeof stopSessionInputSchema>["reason"];
+/** What a stop names: the session, whose it is, why, and where a `moved` one went. */
+export type StopSessionInput = z.input<typeof stopSessionInputSchema>;
 
 /**
  * The session a booking that ended `moved` goes on in (the balancer's findMovedSession). With
