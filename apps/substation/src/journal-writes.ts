@@ -148,14 +148,14 @@ export class JournalWrites {
    */
   checkpoint(rows: EnergyFigure[]): void {
     // Idle sessions (a meter that did not move, nothing drawn) cost no write every interval.
-    if (rows.length > 0 && this.journal.holds(rows)) {
+    // (No rows: it holds them when nothing happened since the last checkpoint.)
+    if (this.journal.holds(rows)) {
       this.checkpointBehind = false;
       return;
     }
     if (rows.length === 0) {
       this.checkpointBehind = false;
       // Nothing to measure, but sessions came and went: a row that tells recovery where to begin.
-      if (this.journal.eventsSinceCheckpoint === 0) return;
       this.mark = true;
     }
     this.checkpointRows = rows;

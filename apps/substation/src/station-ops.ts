@@ -104,9 +104,8 @@ export abstract class StationOps extends StationCore {
       const drawn = drawnKwh(live, nowMs);
       const deliveredKwh = Math.min(drawn, live.energyKwh ?? drawn);
       // Nothing drawn yet and no meter is what the journal knows already (a start): no room taken for it.
-      if (live.meteredKwh !== null)
+      if (live.meteredKwh !== null || drawn > 0)
         rows.push({ sessionId: live.sessionId, deliveredKwh, meteredKwh: live.meteredKwh });
-      else if (drawn > 0) rows.push({ sessionId: live.sessionId, deliveredKwh });
     }
     this.writes.checkpoint(rows);
   }
