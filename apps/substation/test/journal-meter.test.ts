@@ -11,6 +11,28 @@ import { Journal } from "../src/journal.ts";
 import { dbPath, EVENTS_TABLE_V1, nextTurn, open, req } from "./fixtures.ts";
 import { boot, crash, shutDown } from "./journal-boot.ts";
 
+/** A journal with the long session metered at `kwh`, then carried forward by compaction. */
+function meteredThenCompacted(kwh: number) {
+  const path = dbPath();
+  const journal = new Journal(path);
+  journal.commit({ ends: [], starts: [longStart], checkpoint: [] });
+  journal.commit({
+    ends: [],
+    starts: [],
+    checkpoint: [{ sessionId: "s-1", deliveredKwh: kwh, meteredKwh: kwh }],
+  });
+  expect(journal.compact(2000, 5000, 10)).toBe(1);
+  return { journal, path };
+}
+
+/** The active sessions of `journal` once closed and opened again. */
+function reopened(journal: Journal, path: string) {
+  journal.close();
+  const again = new Journal(path);
+  open.push(again);
+  return again.active();
+}
+
 /** The station's checkpoint interval (StationOptions.checkpointMs' default). */
 const CHECKPOINT_MS = 2000;
 
@@ -93,19 +115,8 @@ describe("a meter's reading across a restart", () => {
   });
 
   test("a long session carried forward by compaction keeps its reading", () => {
-    const path = dbPath();
-    const journal = new Journal(path);
-    journal.commit({ ends: [], starts: [longStart], checkpoint: [] });
-    journal.commit({
-      ends: [],
-      starts: [],
-      checkpoint: [{ sessionId: "s-1", deliveredKwh: 3, meteredKwh: 3 }],
-    });
-    expect(journal.compact(2000, 5000, 10)).toBe(1);
-    journal.close();
-    const again = new Journal(path);
-    open.push(again);
-    expect(again.active()).toEqual([
+    const { journal, path } = meteredThenCompacted(3);
+    expect(reopened(journal, path)).toEqual([
       expect.objectContaining({ sessionId: "s-1", deliveredKwh: 3, meteredKwh: 3 }),
     ]);
   });
@@ -113,21 +124,10 @@ describe("a meter's reading across a restart", () => {
   test("a reopened journal agrees with the one that wrote it: the last checkpoint's readings win over a start carried forward", () => {
     // The shrunk counterexample of journal-log.test.ts's replay property (FC_SEED=1977068187), which failed
     // at random in `bun run test`: a reading a compacted start carried came back after a checkpoint had none.
-    const path = dbPath();
-    const journal = new Journal(path);
-    journal.commit({ ends: [], starts: [longStart], checkpoint: [] });
-    journal.commit({
-      ends: [],
-      starts: [],
-      checkpoint: [{ sessionId: "s-1", deliveredKwh: 1, meteredKwh: 1 }],
-    });
-    expect(journal.compact(2000, 5000, 10)).toBe(1);
+    const { journal, path } = meteredThenCompacted(1);
     journal.commit({ ends: [], starts: [], checkpoint: [{ sessionId: "s-1", deliveredKwh: 2 }] });
     const written = journal.active();
-    journal.close();
-    const again = new Journal(path);
-    open.push(again);
-    expect(again.active()).toEqual(written);
+    expect(reopened(journal, path)).toEqual(written);
   });
 
   test("a journal from before readings were kept opens, and keeps them from then on", async () => {
