@@ -83,14 +83,7 @@ test("a booking's metered energy survives its substation's SIGKILL: claimed else
   await using ocpp = await startOcppGateway({ balancer: { url: balancer.url }, serviceToken: token });
   const cp = await ocpp.charger("cp-elsewhere", { substationId: "substation-1", maxKw: 22 });
   await cp.startTransaction(1, booking.idTag);
-  let here = "";
-  await eventually(async () => {
-    const charger = (await ocpp.admin.listChargePoints.query()).find(
-      (c) => c.chargePointId === "cp-elsewhere",
-    );
-    expect(charger?.transactions[0]?.state).toBe("charging");
-    here = charger?.transactions[0]?.sessionId ?? "";
-  });
+  const here = await ocpp.txSession("cp-elsewhere");
   expect(await owner.getSession.query({ sessionId: here })).toMatchObject({
     substationId: "substation-1",
     vehicleId: "ev-owner",

@@ -15,19 +15,7 @@ import { EventSource } from "eventsource";
 setDefaultTimeout(30_000);
 
 type Grid = Awaited<ReturnType<typeof startGrid>>;
-type Ocpp = Awaited<ReturnType<typeof startOcppGateway>>;
 type Grant = RouterOutputs["requestCharge"];
-
-/** The session a charger's transaction is bound to, once it is (charging). */
-async function boundSession(ocpp: Ocpp, chargePointId: string): Promise<string> {
-  let sessionId = "";
-  await eventually(async () => {
-    const cp = (await ocpp.admin.listChargePoints.query()).find((c) => c.chargePointId === chargePointId);
-    expect(cp?.transactions[0]?.state).toBe("charging");
-    sessionId = cp?.transactions[0]?.sessionId ?? "";
-  });
-  return sessionId;
-}
 
 const statusOf = async (grid: Grid, grant: Grant) =>
   (await grid.client.getSession.query({ sessionId: grant.sessionId, sessionSecret: grant.sessionSecret }))
@@ -51,7 +39,7 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
 
     const thief = await ocpp.charger("cp-thief", { protocol, substationId: "substation-1" });
     await thief.startTransaction(1, "ev-victim");
-    const walkIn = await boundSession(ocpp, "cp-thief");
+    const walkIn = await ocpp.txSession("cp-thief");
     expect(walkIn).not.toBe(victim.sessionId);
     const taken = await grid.operator.getSession.query({ sessionId: walkIn });
     // Nothing the charger said makes it anybody's but the operator's: the victim cannot be billed for it.
@@ -75,7 +63,7 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     const { grid, ocpp, booking: victim } = booked;
     const thief = await ocpp.charger("cp-thief", { protocol });
     await thief.startTransaction(1, "ev-victim");
-    const walkIn = await boundSession(ocpp, "cp-thief");
+    const walkIn = await ocpp.txSession("cp-thief");
     expect(walkIn).not.toBe(victim.sessionId);
     expect(grid.substations[0]?.station.load().activeSessions).toBe(2);
 
@@ -90,7 +78,7 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     const cp = await ocpp.charger("cp-owner", { protocol });
     // OCPP compares idTags without regard to case (CiString): typed in lower case it is the same tag.
     await cp.startTransaction(1, protocol === "ocpp1.6" ? booking.idTag.toLowerCase() : booking.idTag);
-    expect(await boundSession(ocpp, "cp-owner")).toBe(booking.sessionId);
+    expect(await ocpp.txSession("cp-owner")).toBe(booking.sessionId);
     expect(grid.substations[0]?.station.load().activeSessions).toBe(1);
 
     // The charger's stop ends the booking it claimed.
@@ -104,7 +92,7 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     expect(booking.substationId).toBe("substation-2");
     const cp = await ocpp.charger("cp-owner", { protocol, substationId: "substation-1" });
     await cp.startTransaction(1, booking.idTag);
-    const here = await boundSession(ocpp, "cp-owner");
+    const here = await ocpp.txSession("cp-owner");
     expect(await grid.operator.getSession.query({ sessionId: here })).toMatchObject({
       substationId: "substation-1",
       vehicleId: "ev-owner",
@@ -121,7 +109,7 @@ describe("one idTag, one transaction", () => {
     const { ocpp, booking } = booked;
     const first = await ocpp.charger("cp-first");
     await first.startTransaction(1, booking.idTag);
-    expect(await boundSession(ocpp, "cp-first")).toBe(booking.sessionId);
+    expect(await ocpp.txSession("cp-first")).toBe(booking.sessionId);
     const second = await ocpp.charger("cp-second");
     await expect(second.startTransaction(1, booking.idTag)).rejects.toThrow(/ConcurrentTx/);
   });
@@ -131,11 +119,11 @@ describe("one idTag, one transaction", () => {
     const { grid, ocpp, booking } = booked;
     const first = await ocpp.charger("cp-first");
     await first.startTransaction(1, booking.idTag);
-    expect(await boundSession(ocpp, "cp-first")).toBe(booking.sessionId);
+    expect(await ocpp.txSession("cp-first")).toBe(booking.sessionId);
     const second = await ocpp.charger("cp-second");
     const tx = await second.startTransaction(1, booking.idTag.toLowerCase());
     await eventually(() => expect(second.stopsAsked).toEqual([tx]));
-    expect(await boundSession(ocpp, "cp-first")).toBe(booking.sessionId);
+    expect(await ocpp.txSession("cp-first")).toBe(booking.sessionId);
     expect(grid.substations[0]?.station.load().activeSessions).toBe(1);
   });
 });
@@ -159,7 +147,7 @@ describe("a booking claimed at another substation's charger stays its owner's", 
     const booking = await owner.requestCharge.mutate({ vehicleId: "ev-owner", durationS: 600 });
     const cp = await ocpp.charger("cp-owner", { substationId: "substation-1" });
     await cp.startTransaction(1, booking.idTag);
-    const here = await boundSession(ocpp, "cp-owner");
+    const here = await ocpp.txSession("cp-owner");
     const owned = stack.move();
     return { grid, as, owner, booking, here, [Symbol.asyncDispose]: () => owned.disposeAsync() };
   }
@@ -214,7 +202,7 @@ describe("a booking claimed at another substation's charger stays its owner's", 
     const { grid, ocpp, booking } = booked;
     const cp = await ocpp.charger("cp-owner", { substationId: "substation-1" });
     await cp.startTransaction(1, booking.idTag);
-    const here = await boundSession(ocpp, "cp-owner");
+    const here = await ocpp.txSession("cp-owner");
     const ref = { sessionId: booking.sessionId, sessionSecret: booking.sessionSecret };
     const left = await grid.client.getSession.query(ref);
     expect(left).toMatchObject({ status: "ended", endReason: "moved" });

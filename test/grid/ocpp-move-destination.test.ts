@@ -9,7 +9,7 @@ import { errorDataOf } from "@evgrid/contract";
 import { movedSessionId } from "@evgrid/kit";
 import { internalClient } from "@evgrid/link";
 import type { RunningSubstation } from "@evgrid/substation/app";
-import { eventually, startGrid, startOcppGateway } from "@evgrid/testing";
+import { startGrid, startOcppGateway } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
 
@@ -41,12 +41,7 @@ async function movedBooking() {
   expect(booking.substationId).toBe("substation-2");
   const cp = await ocpp.charger("cp-owner", { substationId: "substation-1" });
   await cp.startTransaction(1, booking.idTag);
-  let here = "";
-  await eventually(async () => {
-    const charger = (await ocpp.admin.listChargePoints.query()).find((c) => c.chargePointId === "cp-owner");
-    expect(charger?.transactions[0]?.state).toBe("charging");
-    here = charger?.transactions[0]?.sessionId ?? "";
-  });
+  const here = await ocpp.txSession("cp-owner");
   const owned = stack.move();
   return { grid, owner, booking, here, [Symbol.asyncDispose]: () => owned.disposeAsync() };
 }

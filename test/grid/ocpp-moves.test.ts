@@ -13,7 +13,6 @@ import { eventually, faultyProxy, freePort, startGrid, startOcppGateway, tempDir
 setDefaultTimeout(30_000);
 
 type Grid = Awaited<ReturnType<typeof startGrid>>;
-type Ocpp = Awaited<ReturnType<typeof startOcppGateway>>;
 
 const KEY = "key-owner-aaaaaaaaaaaa";
 
@@ -24,17 +23,6 @@ async function gridWithBooking(capacitiesKw: number[]) {
   const booking = await owner.requestCharge.mutate({ vehicleId: "ev-owner", energyKwh: 20 });
   expect(booking.substationId).toBe("substation-2");
   return { grid, owner, booking };
-}
-
-/** A charge point's first transaction once it is in `state`, with its session (if bound). */
-async function txIn(ocpp: Ocpp, chargePointId: string, state: "charging" | "waiting") {
-  let tx: { sessionId: string | null } | undefined;
-  await eventually(async () => {
-    const cp = (await ocpp.admin.listChargePoints.query()).find((c) => c.chargePointId === chargePointId);
-    expect(cp?.transactions[0]?.state).toBe(state);
-    tx = cp?.transactions[0];
-  });
-  return tx?.sessionId ?? "";
 }
 
 /** The grid's balancer behind a proxy (the gateway's calls to the grid go through it). */
@@ -56,17 +44,17 @@ describe("a booking claimed at another substation's charger goes on, whatever co
     try {
       // substation-1 (5 kW) holds one 4.2 kW minimum: the booked car waits there, its booking released.
       await filler.startTransaction(1, "ev-filler");
-      await txIn(first, "cp-filler", "charging");
+      await first.txSession("cp-filler", "charging");
       await cp.startTransaction(1, booking.idTag);
-      await txIn(first, "cp-owner", "waiting");
+      await first.txSession("cp-owner", "waiting");
       const left = await owner.getSession.query({ sessionId: booking.sessionId });
       expect(left).toMatchObject({ endReason: "moved", movedTo: null });
       await first.gateway.stop(); // the chargers stay, and reconnect to the next gateway
 
       await using again = await startOcppGateway(grid, env);
-      await txIn(again, "cp-filler", "charging");
+      await again.txSession("cp-filler", "charging");
       await filler.stopTransaction(1, 100); // room for the booked car
-      const here = await txIn(again, "cp-owner", "charging");
+      const here = await again.txSession("cp-owner", "charging");
       // The booking's, as before the restart: its vehicle, its energy, its owner's (whose key reads it).
       expect(await owner.getSession.query({ sessionId: here })).toMatchObject({
         substationId: "substation-1",
@@ -95,7 +83,7 @@ describe("a booking claimed at another substation's charger goes on, whatever co
     await using ocpp = await startOcppGateway(via(grid, proxy), { OCPP_CALL_TIMEOUT_MS: "300" });
     const cp = await ocpp.charger("cp-owner", { substationId: "substation-1" });
     await cp.startTransaction(1, booking.idTag);
-    const here = await txIn(ocpp, "cp-owner", "charging");
+    const here = await ocpp.txSession("cp-owner", "charging");
     expect(await owner.getSession.query({ sessionId: here })).toMatchObject({
       vehicleId: "ev-owner",
       energyKwh: 20,
@@ -119,7 +107,7 @@ describe("a booking claimed at another substation's charger goes on, whatever co
       endReason: "stopped",
     });
     broken.on = false;
-    const here = await txIn(ocpp, "cp-owner", "charging");
+    const here = await ocpp.txSession("cp-owner", "charging");
     expect(await grid.operator.getSession.query({ sessionId: here })).toMatchObject({
       vehicleId: walkInVehicleId(booking.idTag),
       owner: "operator",

@@ -4,6 +4,7 @@ import type { GatewayRouter } from "@evgrid/ocpp-gateway";
 import { startGateway } from "@evgrid/ocpp-gateway/app";
 import { readEnv } from "@evgrid/ocpp-gateway/env";
 import { type ChargePointOptions, type OcppVersion, SimulatedChargePoint } from "./charge-point.ts";
+import { eventually } from "./eventually.ts";
 
 /**
  * An OCPP gateway on 127.0.0.1 port 0 (both its ports) beside a grid of startGrid, with helpers to register
@@ -65,6 +66,18 @@ export async function startOcppGateway(
       if (opts.boot === false) await cp.client.connect();
       else await cp.connect();
       return cp;
+    },
+    /** The session of a charge point's first transaction once it is in `state` ("" while bound to none). */
+    async txSession(chargePointId: string, state: "charging" | "waiting" = "charging"): Promise<string> {
+      let sessionId = "";
+      await eventually(async () => {
+        const charger = (await admin.listChargePoints.query()).find((c) => c.chargePointId === chargePointId);
+        const tx = charger?.transactions[0];
+        if (tx?.state !== state)
+          throw new Error(`${chargePointId}: transaction ${tx?.state ?? "none"}, not ${state}`);
+        sessionId = tx.sessionId ?? "";
+      });
+      return sessionId;
     },
     async [Symbol.asyncDispose]() {
       await Promise.all(chargers.map((c) => c.close()));
