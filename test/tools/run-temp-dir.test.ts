@@ -10,7 +10,12 @@ test("a directory of a process that is gone is removed; a live process's, and ot
   await gone.exited;
   const left = join(parent.path, `evgrid-x-${gone.pid}-AbC123`);
   const live = join(parent.path, `evgrid-x-${process.pid}-dEf456`);
-  const others = ["evgrid-x-stop-ghi789", "evgrid-xy-1-jkl012", `evgrid-y-${gone.pid}-mno345`];
+  const others = [
+    "evgrid-x-stop-ghi789",
+    "evgrid-xy-1-jkl012",
+    `evgrid-y-${gone.pid}-mno345`,
+    `evgrid-x-${gone.pid}-old`,
+  ];
   for (const dir of [left, live, ...others.map((o) => join(parent.path, o))]) mkdirSync(dir);
   const made = runTempDir("evgrid-x-", parent.path);
   expect(made.startsWith(join(parent.path, `evgrid-x-${process.pid}-`))).toBe(true);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAlive } from "@evgrid/kit/process";
@@ -32,19 +32,24 @@ export function removeScratchDirs(): void {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 
+/** The rest of a run directory's name after its prefix: the pid of its run, then mkdtemp's six characters. */
+const RUN_DIR = /^(\d+)-[A-Za-z0-9]{6}$/;
+
 /**
  * A fresh directory `<prefix><pid>-XXXXXX` (in `parent`, the system's temporary directory by default) for a
  * command that removes it itself when it stops (`bun run chaos`). Its own clean-up cannot run after a kill -9,
  * so first the directories of this prefix whose process is gone are removed: what a killed run left goes
- * at the next run. One of a live process (another run) is left alone, and so is one that cannot be removed
- * (another user's).
+ * at the next run. One of a live process (another run) is left alone, and so is another user's, and any
+ * other name (`<prefix><pid>-old`).
  */
 export function runTempDir(prefix: string, parent = tmpdir()): string {
   for (const name of readdirSync(parent)) {
-    const pid = Number(/^(\d+)-[^-]+$/.exec(name.startsWith(prefix) ? name.slice(prefix.length) : "")?.[1]);
+    // Exactly what mkdtemp makes of `<prefix><pid>-` (six characters after it), and this user's only.
+    const pid = Number(RUN_DIR.exec(name.startsWith(prefix) ? name.slice(prefix.length) : "")?.[1]);
     if (!(pid > 0) || isAlive(pid)) continue;
     try {
-      rmSync(join(parent, name), { recursive: true, force: true });
+      const path = join(parent, name);
+      if (lstatSync(path).uid === process.getuid?.()) rmSync(path, { recursive: true, force: true });
     } catch {
       // not ours to remove
     }
