@@ -63,21 +63,27 @@ export async function startDev(
     },
   );
   let tree: number[] = [];
-  const dispose = async () => {
-    devRuns.delete(stopRun);
-    if (alive(proc.pid)) {
-      try {
-        process.kill(-proc.pid, "SIGKILL");
-      } catch {}
-    }
-    for (const pid of tree) if (alive(pid)) process.kill(pid, "SIGKILL");
-    if (dataDir === undefined) return;
-    // Its journals go once no process can write them any more (or after 5 s regardless: cleaning up
-    // never fails a test).
-    await eventually(() => {
-      if (tree.some(alive)) throw new Error("bun run dev's processes still running");
-    }).catch(() => {});
-    rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
+  // Forgotten (devRuns) only once stopped and its data gone, so stopDevRuns waits for a dispose under way.
+  let disposing: Promise<void> | undefined;
+  const dispose = () => {
+    disposing ??= (async () => {
+      if (alive(proc.pid)) {
+        try {
+          process.kill(-proc.pid, "SIGKILL");
+        } catch {}
+      }
+      for (const pid of tree) if (alive(pid)) process.kill(pid, "SIGKILL");
+      if (dataDir !== undefined) {
+        // Its journals go once no process can write them any more (or after 5 s regardless: cleaning up
+        // never fails a test).
+        await eventually(() => {
+          if (tree.some(alive)) throw new Error("bun run dev's processes still running");
+        }).catch(() => {});
+        rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
+      }
+      devRuns.delete(stopRun);
+    })();
+    return disposing;
   };
   const stopRun = async () => {
     proc.kill("SIGTERM");
@@ -93,12 +99,14 @@ export async function startDev(
   while (!output.includes("Ctrl-C stops everything") || !output.includes("every app also serves")) {
     const chunk = await within(reader.read(), deadline - Date.now(), null);
     if (chunk === null) {
-      proc.kill("SIGKILL");
+      await dispose(); // its whole process group, and its data
       throw new Error(`bun run dev printed no banner within ${timeoutMs} ms:\n${output}`);
     }
     if (chunk.done) {
       if (devRunsStopped) return new Promise<never>(() => {}); // stopped by stopDevRuns: its command exits
-      throw new Error(`bun run dev exited early:\n${output}\n${await stderr}`);
+      const error = new Error(`bun run dev exited early:\n${output}\n${await stderr}`);
+      await dispose();
+      throw error;
     }
     output += decoder.decode(chunk.value, { stream: true });
   }
