@@ -87,8 +87,9 @@ export class Supervisor {
     const child: Child = { name, proc, store };
     this.children.push(child);
     const prefix = this.prefix(name, this.children.length - 1);
-    // Stopped because no watchdog could watch it: that error is the one to report, not its exit.
-    let unwatched = false;
+    // Whether a watchdog watches it (a store). One that failed stopped it: that error is the one to report,
+    // not its exit, which comes first (the failing guard awaits the exit before it rejects).
+    let watched: Promise<boolean> = Promise.resolve(true);
     const started = new Promise<string[]>((resolve, reject) => {
       const urls: string[] = [];
       const done = () => urls.length >= count;
@@ -108,17 +109,21 @@ export class Supervisor {
       };
       void pumpLines(proc.stdout, (l) => onLine(l, false));
       void pumpLines(proc.stderr, (l) => onLine(l, true));
-      void proc.exited.then((code) => {
+      void proc.exited.then(async (code) => {
         clearTimeout(timer);
         if (!done()) reject(new Error(`${name} exited with code ${code} before it was ready`));
-        else if (!this.stopping && !unwatched) this.onUnexpectedExit(name, code);
+        else if ((await watched) && !this.stopping) this.onUnexpectedExit(name, code);
       });
     });
     if (store) {
+      const guarding = this.guard(proc);
+      watched = guarding.then(
+        () => true,
+        () => false,
+      );
       try {
-        child.watched = (await this.guard(proc)).done;
+        child.watched = (await guarding).done;
       } catch (err) {
-        unwatched = true;
         started.catch(() => {}); // it was stopped: this error says why
         throw new Error(`${name}: ${(err as Error).message}`);
       }
