@@ -8,7 +8,7 @@ import {
   systemScheduler,
 } from "@evgrid/kit";
 import { CROSSING_LEAD_S, projectAtDeparture } from "@evgrid/policy";
-import type { NeedOf } from "./power-class.ts";
+import type { NeedOf, OwnSession } from "./power-class.ts";
 import type { LiveSession } from "./sessions.ts";
 
 /** A session's departure as the station keeps it. */
@@ -70,6 +70,13 @@ export const needOf =
       departInS: ((s.departure?.departAtMs ?? nowMs) - nowMs) / 1000,
     };
   };
+
+/** A departure session's class of one (power-class.ts): its need, and its departure, read from the session. */
+export const ownClassOf = (sessionId: string, live: () => LiveSession): OwnSession => ({
+  id: sessionId,
+  need: needOf(live),
+  departAtMs: () => live().departure?.departAtMs,
+});
 
 /** What the wire shows of a departure: when, what it will have by then at its allocation now, on track. */
 export function departureView(

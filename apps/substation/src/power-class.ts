@@ -22,6 +22,13 @@ export const classKey = (minKw: number, maxKw: number, weight = 1, own?: string)
 /** A departure session's need as of a time: energy still wanted, seconds left (packages/policy NeedDemand). */
 export type NeedOf = (nowMs: number) => { energyLeftKwh: number; departInS: number };
 
+/** What a class of one with a departure knows of its session: its need, and when its car leaves. */
+export interface OwnSession {
+  id: string;
+  need: NeedOf;
+  departAtMs: () => number | undefined;
+}
+
 /**
  * All active sessions with the same (minKw, maxKw). Water-filling gives every session of a class the same
  * power, so a class keeps one allocation and one running integral of energy per session: a session's
@@ -36,6 +43,11 @@ export class PowerClass {
   floorKw: number;
   /** Set for a class of one with a departure. */
   need: NeedOf | undefined;
+  /**
+   * Set for a class of one with a departure: when its car leaves (read each time, as a charger may move
+   * it). Nothing accrues past it, however late the timer that ends the session fires.
+   */
+  departAtMs: (() => number | undefined) | undefined;
   /** Sum of its active sessions' starting integrals: energy drawn by all = count x integral - this. */
   startKwhSum = 0;
   private integralKwh = 0;
@@ -59,7 +71,14 @@ export class PowerClass {
 
   /** Energy one session of this class has received since the class began, as of `nowMs`. */
   integralAt(nowMs: number): number {
-    return this.integralKwh + (this.allocatedKw * (nowMs - this.accruedToMs)) / MS_PER_HOUR;
+    let toMs = nowMs;
+    // Read only once time has passed: a class is made (and read) before its session is.
+    if (nowMs > this.accruedToMs && this.departAtMs) {
+      const departAtMs = this.departAtMs();
+      // Books closed past the departure (accruedToMs later than it) stay closed.
+      if (departAtMs !== undefined) toMs = Math.min(nowMs, Math.max(departAtMs, this.accruedToMs));
+    }
+    return this.integralKwh + (this.allocatedKw * (toMs - this.accruedToMs)) / MS_PER_HOUR;
   }
 
   /** Closes the books at `nowMs` before the allocation changes. */

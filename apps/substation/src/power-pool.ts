@@ -1,6 +1,6 @@
 import type { Scheduler } from "@evgrid/kit";
 import { type Capacity, reshareSite } from "@evgrid/policy";
-import { classKey, type NeedOf, PowerClass } from "./power-class.ts";
+import { classKey, type OwnSession, PowerClass } from "./power-class.ts";
 import type { LiveSession } from "./sessions.ts";
 
 /**
@@ -42,11 +42,12 @@ export class PowerPool {
    * The class for this (minKw, maxKw, weight), made if it is new; with `need`, a class of its own for
    * session `own` (a departure).
    */
-  classFor(minKw: number, maxKw: number, nowMs: number, weight = 1, own?: { id: string; need: NeedOf }) {
+  classFor(minKw: number, maxKw: number, nowMs: number, weight = 1, own?: OwnSession) {
     let cls = this.classes.get(classKey(minKw, maxKw, weight, own?.id));
     if (!cls) {
       cls = new PowerClass(minKw, maxKw, nowMs, weight, own?.id);
       cls.need = own?.need;
+      cls.departAtMs = own?.departAtMs;
       this.classes.set(cls.key, cls);
     }
     return cls;

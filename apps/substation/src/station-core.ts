@@ -7,7 +7,7 @@ import {
 } from "@evgrid/contract";
 import { GridError, type Scheduler, setLongTimeout } from "@evgrid/kit";
 import { curtailSite, effectiveCapacityKw, KW_EPSILON } from "@evgrid/policy";
-import { CrossingTimer, needOf, reasonAtDeparture } from "./departures.ts";
+import { CrossingTimer, ownClassOf, reasonAtDeparture } from "./departures.ts";
 import { IdempotencyKeys } from "./idempotency.ts";
 import { type Journal, sessionOf } from "./journal.ts";
 import { type CommitGrouping, type JournalHealth, JournalWrites } from "./journal-writes.ts";
@@ -224,7 +224,7 @@ export abstract class StationCore {
   protected moveToClass(live: LiveSession, minKw: number, maxKw: number, nowMs: number): void {
     const drawnKwh = live.cls.integralAt(nowMs) - live.startKwh;
     this.pool.leave(live);
-    const own = live.departure ? { id: live.sessionId, need: needOf(() => live) } : undefined;
+    const own = live.departure ? ownClassOf(live.sessionId, () => live) : undefined;
     const cls = this.pool.classFor(minKw, maxKw, nowMs, live.cls.weight, own);
     cls.accrue(nowMs);
     live.cls = cls;

@@ -1,7 +1,7 @@
 import type { Session, StopReason, SubstationLoad } from "@evgrid/contract";
 import { GridError } from "@evgrid/kit";
 import { decideAdmission, KW_EPSILON, PRIORITY_WEIGHT } from "@evgrid/policy";
-import { departureAfterRestart, drawnKwh, needOf } from "./departures.ts";
+import { departureAfterRestart, drawnKwh, ownClassOf } from "./departures.ts";
 import { sessionOf } from "./journal.ts";
 import type { EnergyFigure } from "./journal-checkpoint.ts";
 import { type Recovery, recoveryOf } from "./recovery.ts";
@@ -59,7 +59,7 @@ export abstract class StationOps extends StationCore {
         continue;
       }
       const departure = departureAfterRestart(rec, nowMs);
-      const own = departure ? { id: rec.sessionId, need: needOf(() => live) } : undefined;
+      const own = departure ? ownClassOf(rec.sessionId, () => live) : undefined;
       const cls = this.pool.classFor(rec.minKw, rec.maxKw, nowMs, PRIORITY_WEIGHT[rec.priority], own);
       const live: LiveSession = this.activate(
         {

@@ -9,7 +9,7 @@ import type {
 import { movedSessionId, setLongTimeout } from "@evgrid/kit";
 import { PRIORITY_WEIGHT } from "@evgrid/policy";
 import { alreadyMoved, checkAdmission, closing, replayOf } from "./admission.ts";
-import { departureOf, needOf, reasonAtDeparture, takeNeeds } from "./departures.ts";
+import { departureOf, ownClassOf, reasonAtDeparture, takeNeeds } from "./departures.ts";
 import type { LiveSession } from "./sessions.ts";
 import { StationOps } from "./station-ops.ts";
 import { activeSession } from "./wire.ts";
@@ -73,7 +73,7 @@ export class Station extends StationOps {
     const priority = req.priority ?? "standard";
     // Capped from the start (as setCap clamps it): power above the cap goes to the others.
     const capKw = req.capKw !== undefined && req.capKw < req.maxKw ? Math.max(req.minKw, req.capKw) : null;
-    const own = departure ? { id: sessionId, need: needOf(() => live) } : undefined;
+    const own = departure ? ownClassOf(sessionId, () => live) : undefined;
     const cls = this.pool.classFor(req.minKw, capKw ?? req.maxKw, nowMs, PRIORITY_WEIGHT[priority], own);
     const live: LiveSession = this.activate(
       {

@@ -65,6 +65,19 @@ describe("Station with departures", () => {
     expect(s.get(a.sessionId).deliveredKwh).toBeCloseTo(22, 6);
   });
 
+  test("a departure timer that fires late counts energy up to the departure only", async () => {
+    const late = { now: clock.now, schedule: (run: () => void, ms: number) => clock.schedule(run, ms + 500) };
+    const s = new Station({ id: "sub-a", capacityKw: 30, now: clock.now, scheduler: late });
+    stations.push(s);
+    const { session } = await s.start(leaving("ev", 100, 1 / 60, { maxKw: 11 })); // out of reach in 1 min
+    clock.advance(61_000);
+    expect(s.get(session.sessionId)).toMatchObject({
+      status: "ended",
+      endReason: "departed",
+      deliveredKwh: expect.closeTo(11 / 60, 9), // 11 kW for the minute, not the 0.5 s after it
+    });
+  });
+
   test("strict: energy its maximum cannot deliver in time is refused, saying how much it could", async () => {
     const s = station(30);
     const err = await refusalOf(s.start(leaving("a", 100, 1, { strict: true })));

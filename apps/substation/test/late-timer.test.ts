@@ -63,7 +63,7 @@ test("a crossing timer 30 ms late after an event's re-share: the car still makes
   }
 });
 
-test("over any history of re-shares and timers up to 0.24 s late, cars that can make their departures do", async () => {
+test("over any history of re-shares and timers up to 0.24 s late, cars that can make their departures do, and none draws past its departure", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.record({
@@ -108,7 +108,8 @@ test("over any history of re-shares and timers up to 0.24 s late, cars that can 
         try {
           // One hopeless car (300 kWh in 2 h) per car that can make it: together they take every kW above
           // the minimums, so each car that can waits at its minimum until its slack runs out.
-          for (let i = 0; i < k; i++) await s.start(car(`h${i}`, 300, 2));
+          const hopeless: string[] = [];
+          for (let i = 0; i < k; i++) hopeless.push((await s.start(car(`h${i}`, 300, 2))).session.sessionId);
           const wantedKwh = slacksS.map((slackS) => (100 * (3600 - slackS)) / 3600);
           const cars: string[] = [];
           for (const [i, kWh] of wantedKwh.entries())
@@ -141,6 +142,18 @@ test("over any history of re-shares and timers up to 0.24 s late, cars that can 
               ended: { status: "ended", endReason: "energy_delivered" },
             });
             expect(ended.deliveredKwh).toBeCloseTo(wantedKwh[i] as number, 6);
+          }
+          // The hopeless cars at their departure, and past every timer's lateness: none drew after it.
+          clock.advance(2 * HOUR_MS - clock.now());
+          const atDeparture = hopeless.map((id) => s.get(id).deliveredKwh);
+          clock.advance(HOUR_MS);
+          for (const [i, id] of hopeless.entries()) {
+            const ended = s.get(id);
+            expect(ended).toMatchObject({ status: "ended", endReason: "departed" });
+            expect({ car: i, deliveredKwh: ended.deliveredKwh }).toEqual({
+              car: i,
+              deliveredKwh: expect.closeTo(atDeparture[i] as number, 9),
+            });
           }
         } finally {
           s.close();
