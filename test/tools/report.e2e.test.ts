@@ -2,7 +2,8 @@
  * The simulator's report as a planner opens it: `bun run simulate` into a temp dir, then headless Chromium
  * (Debian's `chromium`) loads report.html from disk. A probe script, added to a copy of the page, opens the
  * "other sites" (the click a reader makes) and measures what the browser laid out in every chart: the
- * policies' lines and the bars and points ECharts marks as data. Missing Chromium fails the test.
+ * policies' lines, the bars and points ECharts marks as data, and the texts (the time axes' labels). Missing
+ * Chromium fails the test.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -26,6 +27,8 @@ interface Figure {
   lines: { stroke: string; widthPx: number; heightPx: number }[];
   /** Data marks (bars, points) ECharts tags with their series and data index, and their laid-out size. */
   marks: { series: number; data: number; widthPx: number; heightPx: number }[];
+  /** Every text the chart shows (title, axis labels, legend). */
+  texts: string[];
 }
 
 /** Runs in the page: opens every <details>, then describes each chart as the browser laid it out. */
@@ -42,6 +45,7 @@ const figures = [...document.querySelectorAll("figure.chart")].map((f) => {
     marks: [...f.querySelectorAll('[ecmeta_ssr_type="chart"]')].map((m) => ({
       series: Number(m.getAttribute("ecmeta_series_index")), data: Number(m.getAttribute("ecmeta_data_index")),
       widthPx: box(m).width, heightPx: box(m).height })),
+    texts: [...f.querySelectorAll("text")].map((t) => t.textContent),
   };
 });
 const verdicts = [...document.querySelectorAll("li.verdict")].map((l) => l.textContent);
@@ -171,6 +175,14 @@ describe("the simulation report in a browser", () => {
     expect(page.figures[0]?.kind).toBe("tradeoff");
     expect(page.verdicts).toHaveLength(report.policies.length);
     expectEveryChartDrawn(page.figures, report);
+    // Its evening's last cars leave after midnight: every time axis goes on to them, its hours labelled +1d.
+    const samples = Object.values(report.series.queue)[0]?.length ?? 0;
+    expect((samples - 1) * report.series.sampleMin).toBeGreaterThan(24 * 60);
+    for (const f of page.figures.filter((x) => x.kind === "site-power" || x.kind === "queue")) {
+      const where = `${f.kind} ${f.site ?? ""}`;
+      expect({ where, nextDay: f.texts.includes("+1d 00:00") }).toEqual({ where, nextDay: true });
+    }
+    expect(page.body).toContain('times past midnight read "+1d"');
   });
 });
 

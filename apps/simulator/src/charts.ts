@@ -24,8 +24,36 @@ export const colorOf = (i: number) => PALETTE[i % PALETTE.length] as string;
 export const esc = (s: string) =>
   s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
 
-const hhmm = (min: number) =>
-  `${String(Math.floor(min / 60) % 24).padStart(2, "0")}:${String(Math.round(min % 60)).padStart(2, "0")}`;
+const DAY_MIN = 24 * 60;
+const pad = (n: number) => String(n).padStart(2, "0");
+/**
+ * A time of the run on a chart's axis: the day's clock, "+1d 02:00" past midnight (the next morning, as a
+ * planner reads a night; a run can cover days when cars park for days).
+ */
+export const clockLabel = (min: number) => {
+  const m = Math.round(min);
+  const day = Math.floor(m / DAY_MIN);
+  const hhmm = `${pad(Math.floor((m % DAY_MIN) / 60))}:${pad(m % 60)}`;
+  return day > 0 ? `+${day}d ${hhmm}` : hhmm;
+};
+
+/**
+ * Minutes between the time axis' labels: every 2 hours over a day (6 on a thumbnail), longer as the run
+ * covers more (at most about 12 labels, 4 on a thumbnail), always a divisor or multiple of a day, so
+ * midnight is labelled.
+ */
+const labelStepMin = (spanMin: number, small: boolean) => {
+  const most = small ? 4 : 12;
+  const step = [120, 180, 240, 360, 720].find((m) => (!small || m >= 360) && spanMin / m <= most);
+  return step ?? DAY_MIN * Math.ceil(spanMin / DAY_MIN / most);
+};
+
+/** A category time axis over `n` samples `stepMin` apart, labelled by `labelStepMin`. */
+const timeAxis = (n: number, stepMin: number, small = false) => ({
+  type: "category" as const,
+  data: Array.from({ length: n }, (_, i) => clockLabel(i * stepMin)),
+  axisLabel: { interval: Math.max(0, Math.round(labelStepMin((n - 1) * stepMin, small) / stepMin) - 1) },
+});
 
 export function svg(option: echarts.EChartsOption, width = 900, height = 320): string {
   const chart = echarts.init(null, null, { renderer: "svg", ssr: true, width, height });
@@ -71,11 +99,7 @@ export function powerChart(
   const site = results[0]?.substations[siteIndex];
   if (!site) return "";
   const every = small ? Math.max(1, Math.round(SMALL_STEP_MIN / sampleMin)) : 1;
-  const times = fold(
-    site.power.map((_, i) => i * sampleMin),
-    every,
-    (a) => a,
-  ).map(hhmm);
+  const xAxis = timeAxis(Math.ceil(site.power.length / every), sampleMin * every, small);
   const line = (name: string, color: string, data: number[], extra: object = {}) => ({
     name,
     type: "line" as const,
@@ -92,11 +116,7 @@ export function powerChart(
       grid: small
         ? { left: 50, right: 10, top: 30, bottom: 25 }
         : { left: 60, right: 20, top: 40, bottom: 60 },
-      xAxis: {
-        type: "category",
-        data: times,
-        axisLabel: { interval: Math.round((small ? 360 : 120) / (sampleMin * every)) - 1 },
-      },
+      xAxis,
       yAxis: { type: "value", name: small ? undefined : "kW" },
       series: [
         ...results.map((r, i) =>
@@ -113,7 +133,7 @@ export function powerChart(
         line(
           "capacity",
           "#000",
-          times.map(() => site.capacityKw),
+          xAxis.data.map(() => site.capacityKw),
           { lineStyle: { type: "dashed", color: "#000", width: 1 } },
         ),
         line(
@@ -141,12 +161,11 @@ const policySteps = (r: PolicyResult, i: number, data: number[] | number[][]) =>
 });
 
 export function queueChart(results: readonly PolicyResult[], sampleMin: number): string {
-  const times = (results[0]?.queue ?? []).map((_, i) => hhmm(i * sampleMin));
   return svg({
     title: chartTitle("Vehicles waiting for power"),
     legend: { bottom: 0, type: "plain" },
     grid: { left: 60, right: 20, top: 40, bottom: 60 },
-    xAxis: { type: "category", data: times, axisLabel: { interval: Math.round(120 / sampleMin) - 1 } },
+    xAxis: timeAxis(results[0]?.queue.length ?? 0, sampleMin),
     yAxis: { type: "value", name: "vehicles" },
     series: results.map((r, i) => policySteps(r, i, r.queue)),
   });

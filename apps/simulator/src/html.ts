@@ -37,12 +37,17 @@ function sitesSection(scenario: Scenario, results: readonly PolicyResult[]): str
       powerChart(results, i, scenario.sampleMin, small),
       ` data-site="${esc(results[0]?.substations[i]?.id ?? "")}"`,
     );
+  const samples = results[0]?.substations[0]?.power.length ?? 0;
+  const night =
+    (samples - 1) * scenario.sampleMin > 24 * 60
+      ? ` The charts run to the last car's departure: times past midnight read "+1d" (the next day).`
+      : "";
   const intro =
     rest.length === 0
       ? `<p>Every site's power over the day under each policy, against its capacity (dashed) and the
-operator's limit (dotted).</p>`
+operator's limit (dotted).${night}</p>`
       : `<p>The ${shown.length} sites pushed hardest (highest peak utilization under any policy, then minutes over
-capacity) are drawn here; the other ${rest.length} are one click away below, as small multiples.</p>`;
+capacity) are drawn here; the other ${rest.length} are one click away below, as small multiples.${night}</p>`;
   const more =
     rest.length === 0
       ? ""

@@ -38,9 +38,12 @@ export interface PolicyResult {
     peakUtilization: number;
     minutesAboveCapacity: number;
     minutesAboveLimit: number;
+    /** Sampled every `sampleMin` from 00:00 to the last departure (past midnight when a car stays). */
     power: number[];
+    /** The limit in force at each sample, kW (null: none). */
     limit: (number | null)[];
   }[];
+  /** Vehicles waiting at each sample, as `power`. */
   queue: number[];
 }
 

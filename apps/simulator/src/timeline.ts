@@ -24,8 +24,18 @@ const WAKE_ORDER = 2;
 const ARRIVE_ORDER = 4;
 
 /**
+ * Whether a chart sample is taken at `t` (the `i`th): every `sampleMin` to the end of the day, or, when a car
+ * stays past midnight (`untilMin`, the last departure), on to the first sample at or after it: the series,
+ * and the charts, cover every minute the run counts energy in.
+ */
+function sampleAt(t: number, i: number, dayMin: number, sampleMin: number, untilMin: number): boolean {
+  return untilMin > dayMin ? i <= Math.ceil(untilMin / sampleMin) : t <= dayMin;
+}
+
+/**
  * The heap, holding the day's fixed events: the operator's limits and the chart samples. Limits hold every day
- * the run covers, to the last departure (`arrivals`'): a car parked past midnight is under the next day's.
+ * the run covers, to the last departure (`arrivals`'): a car parked past midnight is under the next day's; the
+ * samples run as long (`sampleAt`).
  */
 export function newTimeline(
   scenario: Scenario,
@@ -64,7 +74,9 @@ export function newTimeline(
     }
   }
   for (const e of changed.values()) events.push(e);
-  for (let t = 0; t <= dayMin; t += scenario.sampleMin) events.push({ t, order: 5, kind: "sample" });
+  const step = scenario.sampleMin;
+  for (let t = 0, i = 0; sampleAt(t, i, dayMin, step, untilMin); t += step, i++)
+    events.push({ t, order: 5, kind: "sample" });
   return events;
 }
 

@@ -67,13 +67,15 @@ test("invariants over seeded random days, every policy", () => {
         gap: true,
       });
       if (!p.controlled) continue;
-      // At every sample, the lowest limit in force there (limits may touch or nest), read off the scenario.
+      // At every sample, the lowest limit in force there (limits may touch or nest), read off the scenario;
+      // past midnight (the samples go on to the last departure), the next day's.
       for (const s of result.substations) {
         const capKw = s.capacityKw;
         s.power.forEach((kw, i) => {
           const t = i * scenario.sampleMin;
+          const m = t % (24 * 60);
           const shares = scenario.operatorLimits
-            .filter((l) => l.from <= t && t < l.to && (l.substations ?? [s.id]).includes(s.id))
+            .filter((l) => l.from <= m && m < l.to && (l.substations ?? [s.id]).includes(s.id))
             .map((l) => l.share);
           const limitKw = shares.length === 0 ? null : capKw * Math.min(...shares);
           const at = { ...context, site: s.id, t };

@@ -1,0 +1,96 @@
+/**
+ * A run whose cars stay past midnight: its series and its charts go on to the last departure (as its totals
+ * do), the hours after midnight labelled "+1d HH:MM", a night limit drawn on both sides of midnight.
+ */
+import { describe, expect, test } from "bun:test";
+import { colorOf, powerChart, queueChart } from "../src/charts.ts";
+import { type Arrival, POLICIES, parseScenario, simulate } from "../src/index.ts";
+
+const evgrid = POLICIES.find((p) => p.id === "evgrid") as (typeof POLICIES)[number];
+
+// One 20 kW site at half from 22:00 to 06:00; one car of 20 kW there from 21:00 to 07:00 the next morning.
+const night = parseScenario({
+  name: "overnight",
+  substations: [{ id: "home", capacityKw: 20 }],
+  arrivals: { perDay: 1 },
+  operatorLimits: [{ from: "22:00", to: "06:00", share: 0.5 }],
+  sampleMin: 30,
+});
+const car: Arrival = {
+  id: 0,
+  arriveMin: 21 * 60,
+  departMin: 31 * 60,
+  wantKwh: 500,
+  minKw: 4.2,
+  maxKw: 20,
+  kind: "AC 22",
+  priority: "standard",
+};
+
+/** The chart's x-axis labels by their x, and the points of the path stroked in `color`. */
+function drawn(svg: string, color: string) {
+  const labels = new Map<string, number>();
+  for (const [, x, text] of svg.matchAll(
+    /<text[^>]*transform="translate\(([\d.]+) 268\)"[^>]*>([^<]+)<\/text>/g,
+  ))
+    labels.set(text as string, Number(x));
+  const d = new RegExp(`<path d="(M[^"]+)" fill="none"[^>]*stroke="${color}"`).exec(svg)?.[1] ?? "";
+  const points = [...d.matchAll(/[ML]([\d.]+) ([\d.]+)/g)].map(([, x, y]) => [Number(x), Number(y)] as const);
+  /** The line's height at a label (its last point there: a step's new level). */
+  const yAt = (label: string) => {
+    const x = labels.get(label) ?? Number.NaN;
+    return points.findLast(([px]) => Math.abs(px - x) < 1)?.[1];
+  };
+  return { labels: [...labels.keys()], xOf: (label: string) => labels.get(label) ?? Number.NaN, points, yAt };
+}
+
+describe("a run past midnight", () => {
+  const result = simulate(night, [car], evgrid);
+  const site = result.substations[0] as (typeof result.substations)[number];
+
+  test("its series reach the last departure: the car's power and the night limit after midnight", () => {
+    const sampleAt = (h: number) => (h * 60) / night.sampleMin;
+    expect((site.power.length - 1) * night.sampleMin).toBe(car.departMin);
+    expect(result.queue).toHaveLength(site.power.length);
+    // 10 kW under the limit until 06:00 the next morning, then 20 kW until it leaves at 07:00.
+    expect([23, 24, 27, 29.5, 30, 30.5, 31].map((h) => site.power[sampleAt(h)])).toEqual([
+      10, 10, 10, 10, 20, 20, 0,
+    ]);
+    expect([23, 24, 27, 29.5, 30, 31].map((h) => site.limit[sampleAt(h)])).toEqual([
+      10,
+      10,
+      10,
+      10,
+      null,
+      null,
+    ]);
+  });
+
+  test("its chart draws the hours after midnight, labelled +1d, the night limit on both sides of midnight", () => {
+    const chart = powerChart([result], 0, night.sampleMin);
+    const limit = drawn(chart, "#6a3d9a");
+    expect(limit.labels).toEqual([
+      ...["00:00", "03:00", "06:00", "09:00", "12:00", "15:00", "18:00", "21:00"],
+      ...["+1d 00:00", "+1d 03:00", "+1d 06:00"],
+    ]);
+    const [limitY, capacityY] = [limit.yAt("03:00"), limit.yAt("12:00")];
+    expect(limitY).toBeGreaterThan(capacityY as number);
+    // The limit holds from 22:00 past midnight to 06:00 the next morning, then lifts, as on the first night.
+    expect([limit.yAt("+1d 00:00"), limit.yAt("+1d 03:00"), limit.yAt("+1d 06:00")]).toEqual([
+      limitY,
+      limitY,
+      capacityY,
+    ]);
+    // The car's line goes on to its departure at +1d 07:00, past the last label, at 20 kW after the limit.
+    const power = drawn(chart, colorOf(0));
+    expect(power.points.at(-1)?.[0]).toBeGreaterThan(power.xOf("+1d 06:00") + 10);
+    expect(power.yAt("+1d 03:00")).toBe(limitY);
+    expect(power.yAt("+1d 06:00")).toBe(capacityY);
+    // The queue's chart has the same time axis.
+    expect(drawn(queueChart([result], night.sampleMin), colorOf(0)).labels.slice(-3)).toEqual([
+      "+1d 00:00",
+      "+1d 03:00",
+      "+1d 06:00",
+    ]);
+  });
+});
