@@ -3,9 +3,8 @@
  * supply, the columns and rows HiGHS takes, and a greedy schedule that proves the optimum when it can.
  */
 import type { Arrival } from "./arrivals.ts";
+import { DAY_MIN, shareSteps } from "./limits.ts";
 import type { Scenario } from "./scenario.ts";
-
-const DAY_MIN = 24 * 60;
 
 export interface OptimumOptions {
   /** Length of a time step, whole minutes (default 5): shorter is tighter and bigger. */
@@ -26,14 +25,16 @@ export interface OptimumOptions {
   greedyProof?: boolean;
 }
 
-/** Each site's effective share of its capacity, minute by minute of the day (1 when no limit applies). */
+/**
+ * Each site's effective share of its capacity, minute by minute of the day (1 when no limit applies): the
+ * limits read as the engine reads them (limits.ts; one across midnight is the night).
+ */
 function sharesByMinute(scenario: Scenario): Float64Array[] {
   return scenario.substations.map((site) => {
-    const share = new Float64Array(DAY_MIN).fill(1);
-    for (const l of scenario.operatorLimits) {
-      if (l.substations && !l.substations.includes(site.id)) continue;
-      for (let m = l.from; m < l.to; m++) share[m] = Math.min(share[m] as number, l.share);
-    }
+    const share = new Float64Array(DAY_MIN);
+    const steps = shareSteps(scenario.operatorLimits, site.id);
+    for (const [i, { at, share: s }] of steps.entries())
+      share.fill(Math.min(1, s ?? 1), at, steps[i + 1]?.at ?? DAY_MIN);
     return share;
   });
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
+import { withinTheDay } from "./limits.ts";
 import { realismFields } from "./realism.ts";
 
 /**
@@ -65,8 +66,9 @@ export const scenarioSchema = z
     /**
      * Operator (demand-response) limits: a share of each listed substation's capacity (all if none listed),
      * from `from` to `to` every day the run covers (cars parked past midnight are under the next day's). One
-     * that crosses midnight (22:00 to 06:00) is read as two, 22:00-24:00 and 00:00-06:00: every limit of a
-     * parsed scenario has from < to.
+     * that crosses midnight (22:00 to 06:00) is read as two, 22:00-24:00 and 00:00-06:00 (limits.ts, the rule
+     * the engine and the optimum read a hand-built scenario's limits by too): every limit of a parsed scenario
+     * has from < to.
      */
     operatorLimits: z
       .array(
@@ -193,16 +195,8 @@ export const scenarioSchema = z
       }
     }
   })
-  .transform((s) => ({ ...s, operatorLimits: s.operatorLimits.flatMap(withinTheDay) }));
-
-/** A limit across midnight as its two parts in the day: to 24:00, and from 00:00 (an empty part dropped). */
-function withinTheDay<L extends { from: number; to: number }>(l: L): L[] {
-  if (l.from < l.to) return [l];
-  return [
-    { ...l, to: 24 * 60 },
-    { ...l, from: 0 },
-  ].filter((part) => part.from < part.to);
-}
+  // The limits as every reader takes them (limits.ts): a `Scenario` built by hand may hold one across midnight.
+  .transform((s) => ({ ...s, operatorLimits: s.operatorLimits.flatMap((l) => withinTheDay(l)) }));
 
 export type Scenario = z.output<typeof scenarioSchema>;
 

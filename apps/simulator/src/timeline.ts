@@ -4,6 +4,7 @@
  */
 import { Heap } from "heap-js";
 import { type Arrival, byArrival } from "./arrivals.ts";
+import { shareSteps } from "./limits.ts";
 import type { Scenario } from "./scenario.ts";
 import type { Live } from "./site.ts";
 import type { SiteClock } from "./site-clock.ts";
@@ -48,23 +49,13 @@ export function newTimeline(
   // Sites whose limit changes alike at a minute change in one event (then waiters are served once).
   const changed = new Map<string, Extract<Event, { kind: "limit" }>>();
   for (const site of scenario.substations) {
-    // The share in force at each minute of the day a limit starts or ends: the lowest of those in force then
-    // (limits may touch or nest, as in the offline optimum). One event per change, so no end undoes a start.
-    const limits = scenario.operatorLimits.filter((l) => l.substations?.includes(site.id) ?? true);
-    const minutes = [...new Set([0, ...limits.flatMap((l) => [l.from, l.to % dayMin])])].sort(
-      (x, y) => x - y,
-    );
-    const shares = minutes.map((m) =>
-      limits.reduce<number | null>(
-        (low, l) => (l.from <= m && m < l.to && (low === null || l.share < low) ? l.share : low),
-        null,
-      ),
-    );
+    // The share in force from each minute of the day it changes at (limits.ts): one event per change, every
+    // day the run covers, so no end undoes a start.
+    const steps = shareSteps(scenario.operatorLimits, site.id);
     let inForce: number | null = null;
     for (let day = 0; day * dayMin <= untilMin; day++) {
-      for (const [i, m] of minutes.entries()) {
-        const t = day * dayMin + m;
-        const share = shares[i] as number | null;
+      for (const { at, share } of steps) {
+        const t = day * dayMin + at;
         if (t > untilMin || share === inForce) continue;
         inForce = share;
         const alike = changed.get(`${t} ${share}`);

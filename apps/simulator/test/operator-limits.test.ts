@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { removeScratchDirs, scratchDir } from "@evgrid/testing/temp";
 import { POLICIES, simulate } from "../src/engine.ts";
-import { type Arrival, offlineOptimum, parseScenario, runAll } from "../src/index.ts";
+import { type Arrival, offlineOptimum, parseScenario, runAll, type Scenario } from "../src/index.ts";
 import { newTimeline } from "../src/timeline.ts";
 import { eveningDay } from "./days.ts";
 import { noStack, runMain } from "./run-main.ts";
@@ -23,6 +23,19 @@ const withLimit = (from: string, to: string) =>
     arrivals: { perDay: 10 },
     operatorLimits: [{ from, to, share: 0.5 }],
   });
+
+/** A car of 20 kW parked from 21:00 to 07:00 the next morning, wanting more than a night can give. */
+const car: Arrival = {
+  id: 0,
+  arriveMin: 21 * 60,
+  departMin: 31 * 60,
+  wantKwh: 500,
+  minKw: 4.2,
+  maxKw: 20,
+  kind: "AC 22",
+  priority: "standard",
+};
+const policy = (id: string) => POLICIES.find((p) => p.id === id) as (typeof POLICIES)[number];
 
 describe("operator limits", () => {
   test("a limit may end at 24:00, the end of the day, and is in force until then", () => {
@@ -76,17 +89,6 @@ describe("operator limits", () => {
       operatorLimits: [{ from: "22:00", to: "06:00", share: 0.5 }],
       sampleMin: 60,
     });
-    const car: Arrival = {
-      id: 0,
-      arriveMin: 21 * 60,
-      departMin: 31 * 60,
-      wantKwh: 500,
-      minKw: 4.2,
-      maxKw: 20,
-      kind: "AC 22",
-      priority: "standard",
-    };
-    const policy = (id: string) => POLICIES.find((p) => p.id === id) as (typeof POLICIES)[number];
     const evgrid = simulate(day, [car], policy("evgrid"));
     expect(evgrid.deliveredKwh).toBeCloseTo(20 + 8 * 10 + 20, 6);
     expect(evgrid.substations[0]?.minutesAboveLimit).toBe(0);
@@ -98,6 +100,47 @@ describe("operator limits", () => {
     expect(ignoring.substations[0]?.minutesAboveLimit).toBe(8 * 60);
     // The offline optimum is held to the same night.
     expect((await offlineOptimum(day, [car], { stepMin: 5 })).deliveredKwh).toBeCloseTo(120, 6);
+  });
+
+  test("a Scenario built by hand (the library API) with a limit across midnight: the night, as a parsed one", async () => {
+    // The same night as above, written as minutes of the day with to before from, not through the parser.
+    const parsed = parseScenario({
+      name: "by hand",
+      substations: [{ id: "home", capacityKw: 20 }],
+      arrivals: { perDay: 1 },
+      sampleMin: 60,
+    });
+    const byHand: Scenario = { ...parsed, operatorLimits: [{ from: 22 * 60, to: 6 * 60, share: 0.5 }] };
+    const evgrid = simulate(byHand, [car], policy("evgrid"));
+    expect(evgrid.deliveredKwh).toBeCloseTo(20 + 8 * 10 + 20, 6);
+    expect(evgrid.substations[0]?.minutesAboveLimit).toBe(0);
+    // 10 kW from 22:00 to 06:00, on the first night's morning and the next one's.
+    expect([3, 6, 12, 21, 22, 24, 29, 30].map((h) => evgrid.substations[0]?.limit[h])).toEqual([
+      10,
+      null,
+      null,
+      null,
+      10,
+      10,
+      10,
+      null,
+    ]);
+    const ignoring = simulate(byHand, [car], policy("fewest-sessions"));
+    expect(ignoring.substations[0]?.minutesAboveLimit).toBe(8 * 60);
+    expect((await offlineOptimum(byHand, [car], { stepMin: 5 })).deliveredKwh).toBeCloseTo(120, 6);
+    // A time outside the day, or to equal to from, is refused by name rather than read as no limit.
+    for (const [from, to] of [
+      [22 * 60, 22 * 60],
+      [22 * 60, 30 * 60],
+      [-60, 6 * 60],
+    ])
+      expect(() =>
+        simulate(
+          { ...parsed, operatorLimits: [{ from, to, share: 0.5 }] } as Scenario,
+          [car],
+          policy("evgrid"),
+        ),
+      ).toThrow(RangeError);
   });
 
   test.each([
