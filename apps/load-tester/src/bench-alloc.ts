@@ -8,7 +8,8 @@
  */
 import { resolve } from "node:path";
 import { numberFlag, parseCommandLine } from "@evgrid/kit/cli";
-import { spawnListening, startDev } from "@evgrid/testing";
+import { onShutdown } from "@evgrid/kit/process";
+import { spawnListening, startDev, stopStarted } from "@evgrid/testing";
 import { z } from "zod";
 import { closedLoad } from "./bench/run.ts";
 import { byThreadName, type Sample, sample } from "./bench/threads.ts";
@@ -26,7 +27,9 @@ Options:
   --wrk                load with \`wrk -c32\` and print CPU per thread (needs wrk)
   --settings=<a,b>     purge delays to compare, ms; -1 never purges            (default: 100,-1)
                        (write it with "=": a value starting with "-" is read as a flag otherwise)
-  -h, --help           show this help`;
+  -h, --help           show this help
+
+Ctrl-C, SIGTERM or its terminal closed stops every process it started and removes their data; exit 130.`;
 
 const values = parseCommandLine({
   command: "bench:alloc",
@@ -51,6 +54,16 @@ const values = parseCommandLine({
       .default("100,-1"),
   }),
 });
+// Ctrl-C, SIGTERM or a closed terminal: the chains measured (bun run dev and its data directory, the bare
+// hops) and wrk are stopped; exit 130.
+const wrkRuns = new Set<Bun.Subprocess>();
+onShutdown(
+  async () => {
+    for (const w of wrkRuns) w.kill("SIGKILL");
+    await stopStarted();
+  },
+  { signalExitCode: 130, timeoutMs: 30_000, hangup: true },
+);
 const durationS = Number(values.seconds);
 const LOAD = { concurrency: 64, durationS, warmupS: 0, sessionS: 1 };
 const BUN = process.execPath;
@@ -104,8 +117,10 @@ async function wrk(url: string) {
     ["wrk", "-t1", "-c32", `-d${durationS}s`, "--latency", "-s", script, `${url}/trpc/requestCharge`],
     { stdout: "pipe", stderr: "inherit" },
   );
+  wrkRuns.add(proc);
   const text = await new Response(proc.stdout).text();
   await proc.exited;
+  wrkRuns.delete(proc);
   const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
   const perS = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? 0);
   const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(text);

@@ -7,7 +7,7 @@ import { cpus, release, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { parseCommandLine } from "@evgrid/kit/cli";
 import { onShutdown } from "@evgrid/kit/process";
-import { cpuMs, repoRoot, spawnListening, startDev, stopDevRuns } from "@evgrid/testing";
+import { cpuMs, repoRoot, spawnListening, startDev, stopStarted } from "@evgrid/testing";
 import { z } from "zod";
 import { type HomesCost, homesCost } from "./bench/memory-cost.ts";
 import { type BenchResults, renderReport, writeReport } from "./bench/report.ts";
@@ -36,8 +36,8 @@ const values = parseCommandLine({
     .partial()
     .refine((v) => !(v.quick && v.smoke), "--quick and --smoke are alternatives: give one"),
 });
-// Ctrl-C, SIGTERM, a closed terminal: the bun run dev measured stops, its data directory goes; exit 130.
-onShutdown(stopDevRuns, { signalExitCode: 130, timeoutMs: 30_000, hangup: true });
+// Ctrl-C, SIGTERM, a closed terminal: every process it started stops, its data directories go; exit 130.
+onShutdown(stopStarted, { signalExitCode: 130, timeoutMs: 30_000, hangup: true });
 const smoke = values.smoke === true;
 const quick = values.quick === true || smoke;
 const say = (s: string) => {

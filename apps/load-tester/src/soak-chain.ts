@@ -8,7 +8,8 @@
  */
 import type { AppRouter } from "@evgrid/charge-api";
 import { numberFlag, parseCommandLine } from "@evgrid/kit/cli";
-import { rssBytes, startDev } from "@evgrid/testing";
+import { onShutdown } from "@evgrid/kit/process";
+import { rssBytes, startDev, stopDevRuns } from "@evgrid/testing";
 import { createTRPCClient, httpLink } from "@trpc/client";
 import { z } from "zod";
 import { chargeRequests } from "./load/charge.ts";
@@ -28,7 +29,9 @@ Options:
   --rate <n/s>         new vehicles per second                            (default: 200)
   --sample-s <s>       how often to read each app's RSS                   (default: 60)
   --retention-s <s>    how long ended sessions and idempotency keys are kept (default: 60)
-  -h, --help           show this help`;
+  -h, --help           show this help
+
+Ctrl-C, SIGTERM or its terminal closed stops the chain and removes its data; exit 130.`;
 
 const values = parseCommandLine({
   command: "soak:chain",
@@ -51,6 +54,8 @@ const rate = Number(values.rate);
 const sampleS = Number(values["sample-s"]);
 const retentionH = String(Number(values["retention-s"]) / 3600);
 const APPS = ["charge-api", "balancer", "substation", "ocpp-gateway"];
+// Ctrl-C, SIGTERM or a closed terminal: the bun run dev measured stops, its data directory goes; exit 130.
+onShutdown(stopDevRuns, { signalExitCode: 130, timeoutMs: 30_000, hangup: true });
 
 const dev = await startDev(
   ["--random-ports", "--no-quotas", "--substations", "1", "--capacities", "1000000"],

@@ -5,15 +5,14 @@
  */
 import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { errorDataOf } from "@evgrid/contract";
 import { numberFlag, parseCommandLine } from "@evgrid/kit/cli";
 import { onShutdown } from "@evgrid/kit/process";
 import { internalClient } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
-import { rssBytes, spawnListening } from "@evgrid/testing";
+import { rssBytes, runTempDir, spawnListening, stopSpawned } from "@evgrid/testing";
 import { z } from "zod";
 import { runOpen } from "./load/driver.ts";
 import { RunStats, summarizeLatency } from "./load/stats.ts";
@@ -23,7 +22,8 @@ const HELP = `Usage: bun run soak [options]
 Runs one substation process with a short retention, sends it sessions at a steady rate through its tRPC
 startSession (service token), and every --sample-s prints the journal's size (file and WAL), its rows,
 the charge detail records written, the process's memory (RSS) and admission latency. Then restarts the
-substation and times its start-up. Everything lives in a temporary directory, removed at the end.
+substation and times its start-up. Everything lives in a temporary directory, removed at the end, or
+when Ctrl-C, SIGTERM or a closed terminal stops it (exit 130); the next run removes one a kill -9 left.
 
 Options:
   --duration-s <s>    how long to send                            (default: 600)
@@ -124,18 +124,17 @@ async function main() {
   const say = (s: string) => {
     if (!opts.json) console.log(s);
   };
-  const dir = mkdtempSync(join(tmpdir(), "evgrid-soak-"));
-  // Ctrl-C (or SIGTERM) mid-run: the substation is stopped (its export would make its directories again),
-  // then the directory goes, and the soak exits 130. kit's onShutdown takes the echo of one Ctrl-C (the
-  // process group's, and `bun run` forwarding it) as one: a second handler-less SIGINT would end the process
-  // before its clean-up.
-  let running: { stop(): Promise<number> } | undefined;
+  // Named for this run (its pid): one a killed run (kill -9) left is removed by the next.
+  const dir = runTempDir("evgrid-soak-");
+  // Ctrl-C, SIGTERM or its terminal closed (SIGHUP) mid-run: the substation is stopped (its export would
+  // make its directories again), one still starting too, then the directory goes; exit 130. kit's onShutdown
+  // takes the echo of one Ctrl-C (the process group's, and `bun run` forwarding it) as one.
   onShutdown(
     async () => {
-      await running?.stop().catch(() => 0);
+      await stopSpawned();
       rmSync(dir, { recursive: true, force: true });
     },
-    { signalExitCode: 130, timeoutMs: 30_000 },
+    { signalExitCode: 130, timeoutMs: 30_000, hangup: true },
   );
   const dbPath = join(dir, "substation.sqlite");
   const cdrDir = join(dir, "cdr");
@@ -155,7 +154,6 @@ async function main() {
   const spawn = async () => {
     const t0 = performance.now();
     const sub = await spawnListening([process.execPath, "apps/substation/src/main.ts"], env);
-    running = sub;
     return { sub, startupMs: Math.round(performance.now() - t0) };
   };
 

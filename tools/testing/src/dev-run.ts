@@ -3,7 +3,7 @@ import { rmSync } from "node:fs";
 import type { Subprocess } from "bun";
 import { eventually } from "./eventually.ts";
 import { alive, descendants } from "./process-stats.ts";
-import { repoRoot, within } from "./processes.ts";
+import { repoRoot, stopSpawned, within } from "./processes.ts";
 import { scratchDir } from "./temp.ts";
 
 export interface DevUrls {
@@ -34,6 +34,15 @@ let devRunsStopped = false;
 export async function stopDevRuns(): Promise<void> {
   devRunsStopped = true;
   await Promise.all([...devRuns].map((stop) => stop()));
+}
+
+/**
+ * What a command stopped midway (SIGTERM, Ctrl-C, its terminal closed) runs before it exits: every `bun run
+ * dev` (stopDevRuns) and every process of spawnListening (stopSpawned) it started is stopped, and their data
+ * directories removed.
+ */
+export async function stopStarted(): Promise<void> {
+  await Promise.all([stopDevRuns(), stopSpawned()]);
 }
 
 /**

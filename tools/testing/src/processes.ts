@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { listeningUrl } from "@evgrid/kit/listening";
+import type { Subprocess } from "bun";
 
 export const repoRoot = resolve(import.meta.dir, "../../..");
 
@@ -43,12 +44,34 @@ export const runScript = (script: string, args: string[], env: Record<string, st
 /** Runs the client script as a user would, and returns what it printed. */
 export const runClient = (args: string[], env: Record<string, string> = {}) => runScript("client", args, env);
 
+/** The processes spawnListening started that have not exited yet (see stopSpawned). */
+const spawned = new Set<Subprocess>();
+let spawnedStopped = false;
+
+/**
+ * Stops every process spawnListening started (SIGTERM, SIGKILL after 10 s), one still starting too, and
+ * spawnListening starts no more (a call never settles): for a command stopped midway (`bun run soak`), which
+ * exits next. Their parent watch would stop most of them only a second after it exits, and not every one
+ * has it (the bench's bare hops).
+ */
+export async function stopSpawned(): Promise<void> {
+  spawnedStopped = true;
+  await Promise.all(
+    [...spawned].map(async (proc) => {
+      proc.kill("SIGTERM");
+      if ((await within(proc.exited, 10_000, "late" as const)) === "late") proc.kill("SIGKILL");
+      await proc.exited;
+    }),
+  );
+}
+
 /**
  * Starts a process that prints `... listening ... url=<url>` when ready (every app here does) and returns
  * its URL. What it prints is kept (`stdout()`, `stderr()`); `stop()` sends SIGTERM and resolves with the
  * exit code; `await using` kills it if the test did not stop it.
  */
 export async function spawnListening(cmd: string[], env: Record<string, string> = {}, timeoutMs = 15_000) {
+  if (spawnedStopped) return new Promise<never>(() => {});
   const proc = Bun.spawn(cmd, {
     cwd: repoRoot,
     // Every app stops with this process (PARENT_PID), so a script or test killed midway leaves none behind.
@@ -57,6 +80,8 @@ export async function spawnListening(cmd: string[], env: Record<string, string> 
     stdout: "pipe",
     stderr: "pipe",
   });
+  spawned.add(proc);
+  void proc.exited.then(() => spawned.delete(proc));
   const out = { text: "" };
   const err = { text: "" };
   // Always drained, so the child never blocks on a full pipe.
@@ -69,7 +94,8 @@ export async function spawnListening(cmd: string[], env: Record<string, string> 
       .map(listeningUrl)
       .find((u) => u !== undefined);
     if (url) break;
-    if (proc.exitCode !== null || Date.now() > deadline) {
+    if (proc.exitCode !== null || proc.signalCode !== null || Date.now() > deadline) {
+      if (spawnedStopped) return new Promise<never>(() => {}); // stopped by stopSpawned: its command exits
       proc.kill("SIGKILL");
       throw new Error(
         `${cmd.join(" ")} did not report listening (exit ${proc.exitCode}):\n${out.text}\n${err.text}`,
