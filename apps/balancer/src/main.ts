@@ -5,5 +5,5 @@ import { readEnv } from "./env.ts";
 await runMain("balancer", async () => {
   const env = readEnv();
   const app = await startBalancer(env);
-  onShutdown(() => app.stop(), { parentPid: env.PARENT_PID });
+  onShutdown(() => app.stop(), { parentPid: env.PARENT_PID, hangup: true });
 });

@@ -5,5 +5,5 @@ import { readEnv } from "./env.ts";
 await runMain("charge-api", async () => {
   const env = readEnv();
   const app = await startChargeApi(env);
-  onShutdown(() => app.stop(), { parentPid: env.PARENT_PID });
+  onShutdown(() => app.stop(), { parentPid: env.PARENT_PID, hangup: true });
 });

@@ -5,5 +5,5 @@ import { readEnv } from "./env.ts";
 await runMain("ocpp-gateway", async () => {
   const env = readEnv();
   const app = await startGateway(env);
-  onShutdown(() => app.stop(), { parentPid: env.PARENT_PID });
+  onShutdown(() => app.stop(), { parentPid: env.PARENT_PID, hangup: true });
 });

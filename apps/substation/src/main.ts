@@ -11,6 +11,6 @@ await runMain("substation", async () => {
     async () => {
       await Promise.all(apps.map((app) => app.stop()));
     },
-    { parentPid: env.PARENT_PID },
+    { parentPid: env.PARENT_PID, hangup: true },
   );
 });

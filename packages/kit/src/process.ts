@@ -13,8 +13,9 @@ export interface ShutdownOptions {
   /** The exit status once a signal's cleanup is done: 0 (the default) for a server asked to stop. */
   signalExitCode?: number;
   /**
-   * SIGHUP (its terminal closed) too, as SIGTERM: for a command that owns files to remove. Not when it was
-   * started with SIGHUP ignored (`nohup`): it was asked to outlive its terminal.
+   * SIGHUP (its terminal closed) too, as SIGTERM: for a command that owns files to remove, and an app whose
+   * stop closes its journal. Not when it was started with SIGHUP ignored (`nohup`): it was asked to outlive
+   * its terminal.
    */
   hangup?: boolean;
 }
