@@ -115,4 +115,33 @@ describe("a booking claimed at another substation's charger goes on, whatever co
     const stopped = await owner.getSession.query({ sessionId: booking.sessionId });
     expect(stopped).toMatchObject({ endReason: "stopped", movedTo: null });
   });
+
+  test("the grid refuses its release as unreadable: asked once, the charger asked to stop, the booking left as it was", async () => {
+    const { grid, owner, booking } = await gridWithBooking([50, 100]);
+    await using _grid = grid;
+    // Every stopSession reaches the balancer unreadable, as from a gateway whose contract it does not share.
+    const proxy = faultyProxy(
+      grid.balancer.url,
+      () => false,
+      () => false,
+      (p) => p === "stopSession",
+    );
+    using _proxy = proxy;
+    await using ocpp = await startOcppGateway(via(grid, proxy));
+    const cp = await ocpp.charger("cp-owner", { substationId: "substation-1" });
+    const transactionId = await cp.startTransaction(1, booking.idTag);
+    // Not retried for ever at 0 W: the charger is asked to stop, and stops (the end that follows the refusal).
+    await eventually(() => expect(cp.stopsAsked).toEqual([transactionId]));
+    await eventually(async () => {
+      const charger = (await ocpp.admin.listChargePoints.query()).find((c) => c.chargePointId === "cp-owner");
+      expect(charger?.transactions).toEqual([]);
+    });
+    expect(proxy.calls("stopSession")).toBe(1);
+    // The booking still holds its power where it was made, and the car was not admitted here besides.
+    expect(await owner.getSession.query({ sessionId: booking.sessionId })).toMatchObject({
+      status: "active",
+      endReason: null,
+    });
+    expect(grid.substations[0]?.station.list("active", 10)).toEqual([]);
+  });
 });

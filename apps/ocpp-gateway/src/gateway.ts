@@ -110,7 +110,7 @@ export class Gateway {
       shares,
       this.ends,
       this.outbox,
-      new Moves(this.table, grid, registry, metrics, log),
+      new Moves(this.table, grid, registry, this.ends, metrics, log),
       cfg,
       log,
     );

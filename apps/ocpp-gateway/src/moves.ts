@@ -3,6 +3,7 @@ import { Backoff, type Logger } from "@evgrid/kit";
 import { describeFailure } from "@evgrid/link";
 import { z } from "zod";
 import type { ChargerTable } from "./chargers.ts";
+import type { Ends } from "./ends.ts";
 import type { Grid } from "./grid.ts";
 import { type GatewayMetrics, writeRegistry } from "./metrics.ts";
 import type { Tx } from "./model.ts";
@@ -11,9 +12,11 @@ import type { Claim } from "./walk-in.ts";
 
 /**
  * What became of a claimed booking: released as `moved` (it goes on here); ended otherwise before it could
- * be (the car is a walk-in like any idTag that claims no booking); or the car left.
+ * be (the car is a walk-in like any idTag that claims no booking); refused for good (it stays where it is
+ * booked, and the transaction is stopped: a walk-in too would be a second session of one car); or the car
+ * left.
  */
-export type Released = "moved" | "not-moved" | "gone";
+export type Released = "moved" | "not-moved" | "refused" | "gone";
 
 /** A claim as the registry keeps it (the gateway's own JSON): anything else is no claim. */
 const claimSchema = z.object({
@@ -48,11 +51,15 @@ export class Moves {
     private readonly table: ChargerTable,
     private readonly grid: Grid,
     private readonly registry: Registry,
+    private readonly ends: Ends,
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
   ) {}
 
-  /** Records the claim, then releases the booking until the grid answers (or the transaction ends). */
+  /**
+   * Records the claim, then releases the booking until the grid answers (or the transaction ends); a
+   * release the grid refuses as malformed is not retried: its transaction is stopped.
+   */
   async release(tx: Tx, claim: Claim, retry: { delayMs: number; maxDelayMs: number }): Promise<Released> {
     writeRegistry(this.metrics, this.log, "could not record a claimed booking", () =>
       this.registry.recordClaim(tx.chargePointId, tx.transactionId, JSON.stringify(claim)),
@@ -69,8 +76,20 @@ export class Moves {
         this.log.info("booking claimed at another substation; released there", { sessionId });
         return "moved";
       } catch (err) {
+        const data = errorDataOf(err);
         // Its substation has forgotten it: nothing to go on with.
-        if (errorDataOf(err)?.reason === reasons.SESSION_NOT_FOUND) return "not-moved";
+        if (data?.reason === reasons.SESSION_NOT_FOUND) return "not-moved";
+        // The grid cannot read this release (a claim another version recorded, a contract it does not
+        // share): the same answer every time, so it is not asked again.
+        if (data?.code === "BAD_REQUEST" || data?.reason === reasons.INVALID_INPUT) {
+          this.log.error("the grid refused to release the claimed booking; giving up", {
+            sessionId,
+            reason: data.reason,
+            fieldErrors: data.fieldErrors,
+          });
+          this.ends.gridEnded(tx);
+          return "refused";
+        }
         this.log.warn("cannot release the claimed booking yet; retrying", {
           sessionId,
           error: describeFailure(err),

@@ -2,13 +2,15 @@
  * A proxy in front of a substation that forwards as a real proxy would, over HTTP or over an internal link
  * (WebSocket, its Authorization header included), except for the calls `hangs` picks: those it takes and
  * never answers, as a wedged process does; and those `losesAnswer` picks: forwarded, done, but their answer
- * is lost on the way back. Counts calls per procedure (the path after /trpc/, or a link message's
- * params.path); both are asked again for every call, so a test can break and repair it.
+ * is lost on the way back; and those `garbles` picks: forwarded with an input the peer cannot read (`{}`),
+ * as from a caller that does not share its contract. Counts calls per procedure (the path after /trpc/, or a
+ * link message's params.path); each is asked again for every call, so a test can break and repair it.
  */
 export function faultyProxy(
   target: string,
   hangs: (procedure: string) => boolean,
   losesAnswer: (procedure: string) => boolean = () => false,
+  garbles: (procedure: string) => boolean = () => false,
 ) {
   const calls = new Map<string, number>();
   /** The budget (ms) each call carried, by procedure: what was left of its caller's deadline. */
@@ -43,7 +45,12 @@ export function faultyProxy(
       const procedure = url.pathname.replace(/^\/trpc\//, "");
       count(procedure, req.headers.get("x-evgrid-budget-ms"));
       if (hangs(procedure)) return new Promise<Response>(() => {});
-      const forwarded = fetch(new Request(`${target}${url.pathname}${url.search}`, req));
+      const to = `${target}${url.pathname}${url.search}`;
+      const headers = new Headers(req.headers);
+      headers.delete("content-length");
+      const forwarded = garbles(procedure)
+        ? fetch(to, { method: "POST", headers, body: "{}" })
+        : fetch(new Request(to, req));
       if (!losesAnswer(procedure)) return forwarded;
       return forwarded.then(() => new Promise<Response>(() => {}));
     },
@@ -61,7 +68,7 @@ export function faultyProxy(
         upstream.addEventListener("close", (e) => ws.close(e.code === 1005 ? 1000 : e.code, e.reason));
       },
       message(ws, raw) {
-        const text = String(raw);
+        let text = String(raw);
         let path: string | undefined;
         let budgetMs: unknown;
         let id: unknown;
@@ -75,6 +82,7 @@ export function faultyProxy(
           count(path, budgetMs);
           if (hangs(path)) return; // taken, never answered
           if (losesAnswer(path) && id !== undefined) ws.data.lost.add(id);
+          if (garbles(path)) text = JSON.stringify({ ...JSON.parse(text), params: { path, input: {} } });
         }
         const { upstream, queued } = ws.data;
         if (upstream.readyState === WebSocket.OPEN) upstream.send(text);
