@@ -2,8 +2,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { killWithThisProcess } from "@evgrid/kit/watchdog";
-import { alive, tempDir } from "@evgrid/testing";
+import { killWithThisProcess, type Watchdog } from "@evgrid/kit/watchdog";
+import { alive, eventually, tempDir } from "@evgrid/testing";
 import { Supervisor } from "../../tools/dev/src/supervisor.ts";
 
 const started: number[] = [];
@@ -94,6 +94,40 @@ describe("Supervisor, a store among the apps", () => {
       expect(alive(pid)).toBe(false);
     } finally {
       await supervisor.stop();
+    }
+  });
+
+  test("its watchdog killed while it runs: reported as the store's own exit would be, the store left to stop()", async () => {
+    using dir = tempDir("evgrid-supervisor-");
+    const log = join(dir.path, "stopped");
+    const watchdogs: Watchdog[] = [];
+    const supervisor = new Supervisor({
+      nameWidth: 10,
+      color: false,
+      guard: async (child) => {
+        const watchdog = await killWithThisProcess(child);
+        watchdogs.push(watchdog);
+        return watchdog;
+      },
+    });
+    const reports: string[] = [];
+    supervisor.onUnexpectedExit = (name, code) => reports.push(`${name} ${code}`);
+    try {
+      const [pid] = await supervisor.startUntil("redis", standIn("redis", log), {}, 1, readyPid, {
+        store: true,
+      });
+      started.push(Number(pid));
+      const [watchdog] = watchdogs as [Watchdog];
+      started.push(watchdog.pid);
+      process.kill(watchdog.pid, "SIGKILL");
+      // 128 + 9: killed by SIGKILL. What bun run dev does with it is its onUnexpectedExit's (stop everything).
+      await eventually(() => expect(reports).toEqual(["redis's watchdog 137"]));
+      expect(alive(Number(pid))).toBe(true);
+      await supervisor.stop();
+      expect(readFileSync(log, "utf8").trim().split("\n")).toEqual(["redis"]);
+      expect(reports).toEqual(["redis's watchdog 137"]);
+    } finally {
+      supervisor.killAll();
     }
   });
 });

@@ -19,8 +19,15 @@ const WATCHDOG = resolve(import.meta.dir, "watchdog-main.ts");
 export const WATCHING_LINE = "watching";
 
 export interface Watchdog {
+  /** The watchdog's own process. */
+  pid: number;
   /** Resolves once the child has exited and its watchdog is gone too. */
   done: Promise<void>;
+  /**
+   * Resolves with the watchdog's exit code should it end while the child runs (killed, say): from then on a
+   * kill -9 of this process would leave the child running. Never resolves otherwise.
+   */
+  lost: Promise<number>;
 }
 
 /**
@@ -60,11 +67,15 @@ export async function killWithThisProcess(
     watchdog.kill("SIGKILL");
     return fail(`it exited with code ${await watchdog.exited} before it watched`);
   }
+  let childGone = false;
   return {
+    pid: watchdog.pid,
     done: child.exited.then(async () => {
+      childGone = true;
       watchdog.kill("SIGKILL");
       await watchdog.exited;
     }),
+    lost: watchdog.exited.then((code) => (childGone ? new Promise<never>(() => {}) : code)),
   };
 }
 

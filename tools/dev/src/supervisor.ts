@@ -121,12 +121,20 @@ export class Supervisor {
         () => true,
         () => false,
       );
+      let watchdog: Watchdog;
       try {
-        child.watched = (await guarding).done;
+        watchdog = await guarding;
       } catch (err) {
         started.catch(() => {}); // it was stopped: this error says why
         throw new Error(`${name}: ${(err as Error).message}`);
       }
+      child.watched = watchdog.done;
+      // Its watchdog gone while it runs (killed): a kill -9 of this runner would leave it running. Reported
+      // as its own exit is (bun run dev stops everything, unless --keep-going).
+      void watchdog.lost.then((code) => {
+        if (!this.stopping && proc.exitCode === null && proc.signalCode === null)
+          this.onUnexpectedExit(`${name}'s watchdog`, code);
+      });
     }
     return started;
   }
