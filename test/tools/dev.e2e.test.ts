@@ -71,6 +71,14 @@ describe("bun run dev, end to end, as a user runs it", () => {
     expect(dev.tree.filter(alive)).toEqual([]);
   });
 
+  test("its terminal closed (SIGHUP to the runner) stops every app as Ctrl-C does", async () => {
+    await using dev = await startDev(["--random-ports"]);
+    dev.proc.kill("SIGHUP");
+    expect(await dev.proc.exited).toBe(0);
+    expect(dev.output()).toContain("all apps stopped");
+    expect(dev.tree.filter(alive)).toEqual([]);
+  });
+
   test("a script that started it (as the soak and the bench do) and is killed leaves no process behind", async () => {
     // The script starts bun run dev (its own process group, out of reach of the script's terminal), prints
     // every process of it, and waits; then it is killed as a kill -9 or an OOM kill would.

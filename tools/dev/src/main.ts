@@ -20,7 +20,7 @@ const HELP = `Usage: bun run dev [options]
 
 Starts N substations, the balancer, the charge-api and the OCPP gateway as separate processes, with
 prefixed logs.
-Ctrl-C (or SIGTERM) stops all of them.
+Ctrl-C (or SIGTERM, or closing the terminal) stops all of them.
 
 Options (environment variable in brackets):
   --substations <n>        how many substations                 [DEV_SUBSTATIONS]     (default: 2)
@@ -134,7 +134,7 @@ const supervisor = new Supervisor({
   nameWidth: Math.max(12, ...hosts.map((h) => h.name.length)),
   color: process.stdout.isTTY === true && !process.env.NO_COLOR,
 });
-// Ctrl-C (or SIGTERM) stops every app, newest first; a second Ctrl-C a while later kills them at once.
+// Ctrl-C (or SIGTERM, or SIGHUP) stops every app, newest first; a second Ctrl-C a while later kills them at once.
 const shutdown = onShutdown(
   async () => {
     console.log("dev: stopping all apps ...");
@@ -149,6 +149,9 @@ const shutdown = onShutdown(
     timeoutMs: 60_000,
     onForce: () => supervisor.killAll(),
     parentPid: Number(process.env.PARENT_PID) || process.ppid,
+    // A closed terminal too: the apps stop on their own SIGHUP, and this runner must still release its
+    // data directory and say so (under nohup it carries on).
+    hangup: true,
   },
 );
 supervisor.onUnexpectedExit = (name, code) => {
