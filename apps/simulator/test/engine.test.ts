@@ -5,6 +5,7 @@ import {
   type Arrival,
   generateArrivals,
   loadScenario,
+  offlineOptimum,
   parseScenario,
   readSessionsCsv,
   type Scenario,
@@ -209,14 +210,22 @@ describe("deadlines", () => {
       for (const id of ["edf", "llf", "evgrid-deadlines"]) withinLimits(run(scenario, arrivals, id).result);
   });
 
-  // The quality bar: on the ACN sample evgrid-deadlines and EDF deliver the same (923.50 kWh), on
-  // workplace-and-home evgrid-deadlines delivers the most.
-  test("evgrid-deadlines delivers at least as much as EDF and LLF on every shipped scenario", () => {
-    for (const { scenario, arrivals } of shipped) {
+  // The quality bar, on the scenarios as shipped (their own seeds): on the ACN sample evgrid-deadlines
+  // delivers 95.3 % of the optimum (937.4 kWh; EDF 937.1, LLF 936.8), on workplace-and-home 98.2 %.
+  test("on every shipped scenario evgrid-deadlines delivers at least as much as EDF and LLF, and 95 % of the offline optimum", async () => {
+    for (const { f, scenario, arrivals } of shipped) {
       const [edf, llf, deadlines] = ["edf", "llf", "evgrid-deadlines"].map(
-        (id) => run(scenario, arrivals, id).result.deliveredKwh,
-      ) as [number, number, number];
-      expect(deadlines).toBeGreaterThanOrEqual(Math.max(edf, llf) - 1e-6);
+        (id) => run(scenario, arrivals, id).result,
+      ) as [PolicyResult, PolicyResult, PolicyResult];
+      const optimumKwh = (await offlineOptimum(scenario, arrivals)).deliveredKwh;
+      const context = { f, edf: edf.deliveredKwh, llf: llf.deliveredKwh, optimumKwh };
+      const notBelow = deadlines.deliveredKwh >= Math.max(edf.deliveredKwh, llf.deliveredKwh) - 1e-6;
+      const ofOptimum = deadlines.withinLimitsKwh / optimumKwh;
+      expect({ ...context, ofOptimum, notBelow, atLeast95: ofOptimum >= 0.95 }).toMatchObject({
+        notBelow: true,
+        atLeast95: true,
+      });
+      withinLimits(deadlines);
     }
   });
 });
