@@ -70,6 +70,33 @@ describe("a booking claimed at another substation's charger goes on, whatever co
     }
   });
 
+  test("its owner stops it while the car waits for room here: room comes, and the car is not admitted", async () => {
+    const { grid, owner, booking } = await gridWithBooking([5, 100]);
+    await using _grid = grid;
+    await using ocpp = await startOcppGateway(grid);
+    const filler = await ocpp.charger("cp-filler", { substationId: "substation-1" });
+    const cp = await ocpp.charger("cp-owner", { substationId: "substation-1" });
+    try {
+      await filler.startTransaction(1, "ev-filler");
+      await ocpp.txSession("cp-filler", "charging");
+      const transactionId = await cp.startTransaction(1, booking.idTag);
+      await ocpp.txSession("cp-owner", "waiting");
+      // The owner's stop, while the booking is released there and not yet admitted here: it means the car.
+      const stopped = await owner.stopCharge.mutate({ sessionId: booking.sessionId });
+      expect(stopped).toMatchObject({ substationId: "substation-1", status: "ended", endReason: "stopped" });
+      expect(stopped.deliveredKwh).toBe(0);
+      await filler.stopTransaction(1, 100); // room for the booked car, which its owner stopped
+      await eventually(() => expect(cp.stopsAsked).toEqual([transactionId]));
+      expect(grid.substations[0]?.station.list("active", 10)).toEqual([]);
+      // Its owner reads where it went: the session it would have gone on in, ended by the stop.
+      const read = await owner.getSession.query({ sessionId: booking.sessionId });
+      expect(read).toMatchObject({ endReason: "moved", movedTo: { sessionId: stopped.sessionId } });
+    } finally {
+      await filler.close();
+      await cp.close();
+    }
+  });
+
   test("the answer to the booking's release is lost: released again, it goes on all the same", async () => {
     const { grid, owner, booking } = await gridWithBooking([50, 100]);
     await using _grid = grid;

@@ -45,16 +45,24 @@ export async function findMovedSession(
   return null;
 }
 
+/**
+ * The substation a booking went to, as this balancer knows it. Not in this view is not "not there": a member
+ * is known by id once it has answered, and a registered one leaves it while it restarts (deregistered, or its
+ * heartbeats expired) and comes back with its sessions: UPSTREAM_UNAVAILABLE.
+ */
+export function destinationOf(view: GridView, to: string): Member {
+  const member = view.byId(to);
+  if (!member)
+    throw new GridError("SERVICE_UNAVAILABLE", reasons.UPSTREAM_UNAVAILABLE, `${to} is unreachable`);
+  return member;
+}
+
 async function askDestination(
   view: GridView,
   ref: { sessionId: string; owner?: string | undefined },
   to: string,
 ): Promise<Session | null> {
-  const member = view.byId(to);
-  // Not in this view is not "not there": a member is known by id once it has answered, and a registered one
-  // leaves it while it restarts (deregistered, or its heartbeats expired) and comes back with its sessions.
-  if (!member)
-    throw new GridError("SERVICE_UNAVAILABLE", reasons.UPSTREAM_UNAVAILABLE, `${to} is unreachable`);
+  const member = destinationOf(view, to);
   try {
     return await movedThere(member, to, ref);
   } catch (err) {

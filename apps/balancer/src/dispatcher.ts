@@ -4,19 +4,22 @@ import {
   reasons,
   type Session,
   type SessionUpdate,
+  type StopMovedSessionInput,
   type StopSessionInput,
+  type SubstationLoad,
 } from "@evgrid/contract";
 import { GridError, relayUpstreamError } from "@evgrid/kit";
 import { earliest, subscriptionValues } from "@evgrid/link";
 import { exceedsEverySite, type SessionQuota } from "@evgrid/policy";
 import { annotate, annotateGrant, annotateRequest, attr } from "@evgrid/telemetry";
+import { destinationOf, findMovedSession } from "./bookings.ts";
 import { DispatchRun } from "./dispatch-run.ts";
 import { MemoryStore } from "./memory.ts";
 import { QuotaGate } from "./quota-gate.ts";
 import { findVehicleSession, outcomeOf, ownerOf } from "./session-access.ts";
 import type { SharedQuota } from "./shared-quota.ts";
 import type { ClaimOutcome, DispatchReport, DispatchResult, DispatchStore } from "./types.ts";
-import type { GridView } from "./view.ts";
+import type { GridView, Member } from "./view.ts";
 import { keepsWaiting, WaitQueue } from "./wait-queue.ts";
 
 export type { DispatchReport, DispatchResult } from "./types.ts";
@@ -157,15 +160,46 @@ export class Dispatcher {
   async stopSession(ref: StopSessionInput): Promise<Session> {
     const member = ownerOf(this.view, ref.sessionId);
     try {
-      const { session, load } = await member.client.stopSession.mutate(ref);
-      this.view.record(member, load);
-      await this.store.forgetVehicle(session.vehicleId);
-      this.quota.ended(session);
-      void this.waiting.pump();
-      return session;
+      return this.stopped(member, await member.client.stopSession.mutate(ref));
     } catch (err) {
       throw relayUpstreamError(err, member.id ?? member.url);
     }
+  }
+
+  /**
+   * `stopMovedSession`: a booking that ended `moved`, stopped by its owner where it went, whether or not it is
+   * admitted there yet (the substation's stopMovedSession). Without a recorded destination, the session it
+   * went on in is looked for and stopped; null if there is none (not admitted yet: nothing to stop there).
+   */
+  async stopMovedSession(ref: StopMovedSessionInput): Promise<Session | null> {
+    const to = ref.movedToSubstationId;
+    if (to === undefined) {
+      const there = await findMovedSession(this.view, ref);
+      return there && this.stopSession({ sessionId: there.sessionId, owner: ref.owner });
+    }
+    const member = destinationOf(this.view, to);
+    const { sessionId: movedFrom, owner, vehicleId, minKw, maxKw } = ref;
+    try {
+      const answer = await member.client.stopMovedSession.mutate({
+        movedFrom,
+        owner,
+        vehicleId,
+        minKw,
+        maxKw,
+      });
+      return this.stopped(member, answer);
+    } catch (err) {
+      throw relayUpstreamError(err, to);
+    }
+  }
+
+  /** A stop's bookkeeping: the substation's load, the vehicle free to go anywhere, its place in quota, the waiters. */
+  private async stopped(member: Member, { session, load }: { session: Session; load: SubstationLoad }) {
+    this.view.record(member, load);
+    await this.store.forgetVehicle(session.vehicleId);
+    this.quota.ended(session);
+    void this.waiting.pump();
+    return session;
   }
 
   /**

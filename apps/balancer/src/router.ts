@@ -3,6 +3,7 @@ import {
   findBookingInputSchema,
   findMovedSessionInputSchema,
   sessionAccessSchema,
+  stopMovedSessionInputSchema,
   stopSessionInputSchema,
   vehicleIdSchema,
 } from "@evgrid/contract";
@@ -67,6 +68,14 @@ export function balancerRouter(dispatcher: Dispatcher) {
     findMovedSession: internalProcedure
       .input(findMovedSessionInputSchema)
       .query(({ input }) => findMovedSession(view, input)),
+    /**
+     * A booking that ended `moved`, stopped by its owner (the public stopCharge): where it went, the session it
+     * goes on in is stopped, or, not admitted yet, never will be. null: a move recorded without its
+     * destination, not found admitted anywhere.
+     */
+    stopMovedSession: internalProcedure
+      .input(stopMovedSessionInputSchema)
+      .mutation(({ input }) => dispatcher.stopMovedSession(input)),
     /** One session's power, energy and end as they change (the public watchSession). */
     watchSession: internalProcedure
       .input(sessionAccessSchema)

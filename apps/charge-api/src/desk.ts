@@ -188,15 +188,16 @@ export class ChargeDesk {
     const access = this.access(caller, ref);
     let s = await this.balancers.call((b) => b.stopSession.mutate(access)).catch(relay);
     // A booking its car claimed at another substation's charger has ended `moved`, and the car charges on
-    // there in the session it went on in: the owner's stop means that one (never answered "ended" while the
-    // car still charges). Its owner's only (the substation checks), and at most a few moves on.
+    // there in the session it went on in, or waits for room to: the owner's stop means that one (never
+    // answered "ended" while the car still charges, or charges later). One call: the substation it went to
+    // stops it, or records it ended before it began. Its owner's only (the substation checks), and at most
+    // a few moves on.
     for (let hops = 0; s.endReason === "moved" && hops < MAX_MOVES_FOLLOWED; hops++) {
       const from = s;
-      const there = await this.balancers.call((b) => b.findMovedSession.query(movedRef(from))).catch(relay);
-      if (!there) break; // not admitted there (yet): the booking's end is the answer
-      s = await this.balancers
-        .call((b) => b.stopSession.mutate({ sessionId: there.sessionId, owner: from.owner }))
-        .catch(relay);
+      const ref = { ...movedRef(from), vehicleId: from.vehicleId, minKw: from.minKw, maxKw: from.maxKw };
+      const there = await this.balancers.call((b) => b.stopMovedSession.mutate(ref)).catch(relay);
+      if (!there) break; // a move recorded without its destination, admitted nowhere: the booking's end
+      s = there;
     }
     return publicSession(s);
   }

@@ -10,6 +10,7 @@ import {
   setLimitInputSchema,
   setSessionCapInputSchema,
   setSessionNeedsInputSchema,
+  stopMovedInputSchema,
   stopSessionInputSchema,
   vehicleIdSchema,
 } from "@evgrid/contract";
@@ -37,6 +38,13 @@ export function substationRouter(station: Station, bookings: BookingIndex) {
       .mutation(({ input }) =>
         station.stop(input.sessionId, input.owner, input.reason, input.movedToSubstationId),
       ),
+    /**
+     * A booking that ended `moved` to here, stopped by its owner: the session it goes on in here is stopped,
+     * or, not admitted yet, recorded ended before it began, so it never is (the balancer's stopMovedSession).
+     */
+    stopMovedSession: internalProcedure
+      .input(stopMovedInputSchema)
+      .mutation(({ input }) => station.stopMoved(input)),
     /** The active session of a vehicle here, or null (operators and the balancer's findVehicleSession). */
     findSession: internalProcedure
       .input(z.strictObject({ vehicleId: vehicleIdSchema }))

@@ -4,12 +4,14 @@ import type {
   Session,
   SessionNeeds,
   SessionUpdate,
+  StopMovedInput,
   SubstationLoad,
 } from "@evgrid/contract";
 import { movedSessionId, setLongTimeout } from "@evgrid/kit";
 import { PRIORITY_WEIGHT } from "@evgrid/policy";
 import { alreadyMoved, checkAdmission, closing, replayOf } from "./admission.ts";
 import { departureOf, ownClassOf, reasonAtDeparture, takeNeeds } from "./departures.ts";
+import { sessionOf } from "./journal.ts";
 import type { LiveSession } from "./sessions.ts";
 import { StationOps } from "./station-ops.ts";
 import { activeSession } from "./wire.ts";
@@ -151,6 +153,47 @@ export class Station extends StationOps {
     this.moveToClass(live, live.cls.minKw, live.cls.maxKw, nowMs);
     this.reshare(nowMs);
     return activeSession(this.id, live, nowMs);
+  }
+
+  /**
+   * The owner's stop of a booking that ended `moved` to this substation: the session it goes on in here is
+   * stopped (or answered as it ended). Not admitted yet (its car waits for room), it is recorded ended before
+   * it began: in memory at once, so an admission for the booking is BOOKING_ALREADY_MOVED from now on (the
+   * OCPP gateway then stops the car's transaction), and in the journal before the answer. Another owner's
+   * is "not found". Without this the stop ended nothing, and the car charged once room came.
+   */
+  async stopMoved(input: StopMovedInput): Promise<{ session: Session; load: SubstationLoad }> {
+    const sessionId = movedSessionId(this.id, input.movedFrom);
+    if (this.held(sessionId) ?? this.journaled(sessionId)) return this.stop(sessionId, input.owner);
+    if (this.closed) throw closing(this.id);
+    const nowMs = this.now();
+    const start = {
+      sessionId,
+      vehicleId: input.vehicleId,
+      minKw: input.minKw,
+      maxKw: input.maxKw,
+      startedAtMs: nowMs,
+      // Timed: a restart between its start and its end in the journal ends it by its time, never resumes it.
+      durationS: 1,
+      energyKwh: null,
+      idempotencyKey: null,
+      owner: input.owner,
+      priority: "standard" as const,
+      departAtMs: null,
+    };
+    const end = {
+      deliveredKwh: 0,
+      endedAtMs: nowMs,
+      endReason: "stopped" as const,
+      movedToSubstationId: null,
+    };
+    const session = sessionOf({ ...start, ...end, status: "ended" }, this.id);
+    this.book.rememberEnded(session);
+    if (this.writes) {
+      await this.writes.started(start);
+      this.writes.ended({ sessionId, ...end });
+    }
+    return { session, load: this.load() };
   }
 
   /**

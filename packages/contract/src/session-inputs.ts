@@ -7,6 +7,7 @@ import {
   sessionIdSchema,
   substationIdSchema,
   substationOfSession,
+  vehicleIdSchema,
 } from "./charge.ts";
 
 /**
@@ -69,6 +70,34 @@ export type StopSessionInput = z.input<typeof stopSessionInputSchema>;
 export const findMovedSessionInputSchema = sessionAccessSchema.extend({
   movedToSubstationId: substationIdSchema.optional(),
 });
+
+/**
+ * A booking that ended `moved`, stopped by its owner, at the substation it went to (`movedFrom`: the
+ * booking's id): the session it goes on in there is stopped; not admitted yet (its car waits for room), it is
+ * recorded there as ended before it began, so it never is (one booking goes on in one session). The booking's
+ * vehicle and bounds are that record's.
+ */
+export const stopMovedInputSchema = z.strictObject({
+  movedFrom: sessionIdSchema,
+  owner: ownerSchema,
+  vehicleId: vehicleIdSchema,
+  minKw: kwFieldSchema("minKw"),
+  maxKw: kwFieldSchema("maxKw"),
+});
+export type StopMovedInput = z.output<typeof stopMovedInputSchema>;
+
+/**
+ * The balancer's stopMovedSession: the booking as findMovedSession names it (its id, its owner, where it
+ * went), with its vehicle and bounds. Without `movedToSubstationId` (a move recorded before destinations
+ * were), the session it went on in is looked for and stopped if found.
+ */
+export const stopMovedSessionInputSchema = findMovedSessionInputSchema.extend({
+  owner: ownerSchema,
+  vehicleId: vehicleIdSchema,
+  minKw: kwFieldSchema("minKw"),
+  maxKw: kwFieldSchema("maxKw"),
+});
+export type StopMovedSessionInput = z.output<typeof stopMovedSessionInputSchema>;
 
 /** Reclaim (OCPP gateway): an effective maximum below the session's maxKw while it draws less; null lifts it. */
 export const setSessionCapInputSchema = z.strictObject({
