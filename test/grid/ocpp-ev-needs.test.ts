@@ -55,6 +55,35 @@ describe("charging needs from the charger", () => {
     expect(capped).toMatchObject({ capKw: expect.closeTo(11.04, 6), onTrack: false });
   });
 
+  test("2.0.1: a timed walk-in its car's needs make energy-based still ends at its time bound (OCPP_WALKIN_MAX_S)", async () => {
+    await using grid = await startGrid({ capacitiesKw: [50] });
+    await using ocpp = await startOcppGateway(grid, { OCPP_WALKIN_MAX_S: "3" });
+    // One car asks energy only, the other energy by a departure six days away: neither ends by its time now.
+    const needs = {
+      "ev-energy": { energyWh: 50_000 },
+      "ev-far": { energyWh: 50_000, departureTime: inH(144) },
+    };
+    for (const [vehicleId, asked] of Object.entries(needs)) {
+      const cp = await ocpp.charger(`cp-${vehicleId}`, { protocol: "ocpp2.0.1", maxKw: 22 });
+      await cp.startTransaction(1, vehicleId);
+      await eventually(() => expect(cp.limit(1)).toBeGreaterThan(0));
+      expect(await cp.notifyEVChargingNeeds(1, asked)).toBe("Accepted");
+      // Taken while the walk-in still charges: it is energy-based now, its time no longer ends it.
+      await eventually(async () =>
+        expect(
+          await grid.operator.findVehicleSession.query({ vehicleId: `ocpp:${vehicleId}` }),
+        ).toMatchObject({ status: "active", energyKwh: 50, durationS: null }),
+      );
+    }
+    for (const cp of ocpp.chargers) {
+      await eventually(() => expect(cp.stopsAsked.length).toBe(1), { timeoutMs: 10_000 });
+    }
+    for (const vehicleId of Object.keys(needs)) {
+      const session = await grid.operator.findVehicleSession.query({ vehicleId: `ocpp:${vehicleId}` });
+      expect(session).toBeNull();
+    }
+  });
+
   test("2.0.1: a departure sent alone goes with the energy last asked for; with none asked, it is refused", async () => {
     await using grid = await startGrid({ capacitiesKw: [30] });
     await using ocpp = await startOcppGateway(grid);

@@ -12,7 +12,7 @@ import { Ends } from "./ends.ts";
 import type { Grid } from "./grid.ts";
 import { Meters } from "./meters.ts";
 import type { GatewayMetrics } from "./metrics.ts";
-import type { TxState } from "./model.ts";
+import type { Tx, TxState } from "./model.ts";
 import { claimOf, Moves } from "./moves.ts";
 import { ocppAdapter } from "./ocpp/adapter.ts";
 import { Power } from "./power.ts";
@@ -99,7 +99,20 @@ export class Gateway {
       silentMs: cfg.meterSilentMs,
       maxSamples: cfg.reclaimMaxSamples,
     };
-    this.meters = new Meters(this.table, grid, registry, this.power, caps, meterSettings, metrics, log);
+    // A timed session its car's needs make energy-based ends, as every energy session at a charger does, at
+    // the latest OCPP_WALKIN_MAX_S after it started.
+    const bound = (tx: Tx, startedAtMs: number) => this.ends.endBy(tx, startedAtMs + cfg.walkInMaxS * 1000);
+    this.meters = new Meters(
+      this.table,
+      grid,
+      registry,
+      this.power,
+      caps,
+      meterSettings,
+      metrics,
+      log,
+      bound,
+    );
     this.outbox = new StopOutbox(grid, registry, metrics, log);
     this.ends = new Ends(this.table, grid, registry, pusher, this.power, this.outbox, shares, metrics, log);
     this.binder = new Binder(

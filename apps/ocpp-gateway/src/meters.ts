@@ -37,6 +37,8 @@ export class Meters {
   /** One reportMeter and one setSessionNeeds in flight per transaction, the newest waiting (a flood). */
   private readonly reports = new LatestWins<Tx>();
   private readonly needsCalls = new LatestWins<Tx>();
+  /** Timed sessions whose car's needs make them energy-based: bounded in time once the grid has taken them. */
+  private readonly madeEnergyBased = new WeakSet<Tx>();
   /** A report that had to wait behind another: the transaction's end waits for it (its final energy). */
   private readonly lateReport = new WeakMap<Tx, Promise<void>>();
   private readonly silence: ReturnType<typeof setInterval>;
@@ -50,6 +52,11 @@ export class Meters {
     private readonly cfg: MeterSettings,
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
+    /**
+     * A timed session (a walk-in, a timed booking) its car's needs made energy-based, started at
+     * `startedAtMs`: its time ends it no more, so it gets the bound every energy session at a charger has.
+     */
+    private readonly onEnergyBased: (tx: Tx, startedAtMs: number) => void = () => {},
   ) {
     const everyMs = Math.max(100, Math.min(cfg.silentMs, cfg.reclaim.windowMs) / 2);
     this.silence = setInterval(() => this.sweepSilent(Date.now()), everyMs);
@@ -157,6 +164,7 @@ export class Meters {
       e.energyKwh ?? (e.departAtMs === undefined ? undefined : (tx.phase.energyKwh ?? undefined));
     if (!site) return true;
     if (energyKwh === undefined) return e.departAtMs === undefined;
+    if (tx.phase.energyKwh === null) this.madeEnergyBased.add(tx);
     tx.phase.energyKwh = energyKwh;
     // The same needs again (a charger repeating itself, or hostile) cost no journal write and no re-share.
     const key = `${sessionId}|${energyKwh}|${e.departAtMs ?? ""}`;
@@ -165,7 +173,10 @@ export class Meters {
     const departAt = e.departAtMs === undefined ? {} : { departAt: new Date(e.departAtMs).toISOString() };
     void this.needsCalls.run(tx, () =>
       site.setSessionNeeds.mutate({ sessionId, energyKwh, ...departAt }).then(
-        () => this.log.info("the car's needs were taken", { sessionId, energyKwh, ...departAt }),
+        (session) => {
+          this.log.info("the car's needs were taken", { sessionId, energyKwh, ...departAt });
+          if (this.madeEnergyBased.delete(tx)) this.onEnergyBased(tx, Date.parse(session.startedAt));
+        },
         (err) => {
           if (this.neededSent.get(tx) === key) this.neededSent.delete(tx); // sent again next time
           this.log.warn("could not pass on the car's needs", { sessionId, error: describeFailure(err) });
