@@ -175,6 +175,27 @@ describe("charging needs from the charger", () => {
     await eventually(() => expect(cp.limit(1)).toBe(1000));
   });
 
+  test("2.0.1: on a charger that takes no limits, a car claiming a tiny maximum stays accounted at what it may draw", async () => {
+    await using grid = await startGrid({ capacitiesKw: [30] });
+    await using ocpp = await startOcppGateway(grid);
+    const cp = await ocpp.charger("cp-deaf", {
+      protocol: "ocpp2.0.1",
+      maxKw: 22,
+      behaviour: { profileAnswer: "Rejected" },
+    });
+    await cp.startTransaction(1, "ev-deaf");
+    const load = async () => (await grid.operator.listSubstations.query())[0]?.load;
+    // Unmanaged: pinned at its 22 kW maximum, whatever the level.
+    await eventually(async () => expect((await load())?.committedMinKw).toBeCloseTo(22, 6));
+    // Its charger says the car takes 1 A (0.69 kW): nothing holds it to that, so the site's books keep its
+    // 22 kW (the others are not handed power it may still draw). Its energy is taken (after the cap, same link).
+    expect(await cp.notifyEVChargingNeeds(1, { energyWh: 20_000, evMaxCurrentA: 1 })).toBe("Accepted");
+    const session = () => grid.operator.findVehicleSession.query({ vehicleId: "ocpp:ev-deaf" });
+    await eventually(async () => expect(await session()).toMatchObject({ energyKwh: 20 }));
+    expect(await session()).toMatchObject({ capKw: null, allocatedKw: 22 });
+    expect((await load())?.committedMinKw).toBeCloseTo(22, 6);
+  });
+
   test("1.6: the departure comes from the booking made through the public API", async () => {
     await using grid = await startGrid({ capacitiesKw: [30] });
     await using ocpp = await startOcppGateway(grid);

@@ -37,9 +37,13 @@ export class Caps {
     const { chargePointKw, reclaimKw, limits, evMaxKw } = tx.phase;
     const heldKw = this.offlineHeldKw(tx);
     if (heldKw !== null) return heldKw < limits.maxKw ? heldKw : null;
-    const reclaim = this.isManaged(tx.chargePointId) ? (reclaimKw ?? Number.POSITIVE_INFINITY) : Infinity;
-    // The car's own maximum caps it too: power it cannot take goes to the others.
-    const kw = Math.min(chargePointKw ?? Number.POSITIVE_INFINITY, reclaim, evMaxKw ?? Infinity);
+    const managed = this.isManaged(tx.chargePointId);
+    const reclaim = managed ? (reclaimKw ?? Number.POSITIVE_INFINITY) : Infinity;
+    // The car's own maximum caps it too: power it cannot take goes to the others. Not on a charger that
+    // takes no limits: that is its charger's word, which nothing holds it to, and it is pinned at what it
+    // may really draw (a car claiming 1 kW there must not leave the others the 21 kW it can still take).
+    const carKw = managed ? (evMaxKw ?? Infinity) : Infinity;
+    const kw = Math.min(chargePointKw ?? Number.POSITIVE_INFINITY, reclaim, carKw);
     return kw < limits.maxKw ? kw : null;
   }
 
