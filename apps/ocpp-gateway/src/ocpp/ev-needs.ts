@@ -15,12 +15,25 @@ export function evNeedsOf(req: M.NotifyEVChargingNeedsRequest, nowMs: number): E
   const departAtMs = departureTime === undefined ? Number.NaN : Date.parse(departureTime);
   if (departAtMs > nowMs && departAtMs - nowMs <= MAX_DEPART_IN_S * 1000) needs.departAtMs = departAtMs;
   const maxW = dc
-    ? (dc.evMaxPower ?? dc.evMaxCurrent * dc.evMaxVoltage)
+    ? (dc.evMaxPower ?? watts(dc.evMaxCurrent, dc.evMaxVoltage))
     : ac
-      ? // Three phases: by phase voltage (230 V) or, if it reads like one, by line voltage (400 V).
-        ac.evMaxCurrent * ac.evMaxVoltage * (ac.evMaxVoltage > 300 ? Math.sqrt(3) : 3)
+      ? // The current is per phase, on the phases the car asks for; its voltage is the phase voltage (230 V)
+        // or, if it reads like one, the line voltage (400 V, √3 times the phase voltage).
+        PHASES[req.chargingNeeds.requestedEnergyTransfer] *
+        watts(ac.evMaxCurrent, ac.evMaxVoltage > 300 ? ac.evMaxVoltage / Math.sqrt(3) : ac.evMaxVoltage)
       : undefined;
   if (maxW !== undefined && maxW > 0)
     needs.maxKw = Math.min(MAX_SESSION_KW, Math.max(MIN_SESSION_KW, maxW / 1000));
   return needs;
 }
+
+/** Phases an AC transfer mode uses (DC with AC parameters: read as three phases, the most). */
+const PHASES: Record<M.EnergyTransferModeEnumType, number> = {
+  AC_single_phase: 1,
+  AC_two_phase: 2,
+  AC_three_phase: 3,
+  DC: 3,
+};
+
+/** A current times a voltage, both of which must be positive (two negatives are no maximum either). */
+const watts = (a: number, v: number): number => (a > 0 && v > 0 ? a * v : 0);
