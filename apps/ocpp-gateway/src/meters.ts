@@ -31,12 +31,20 @@ export interface MeterSettings {
   maxSamples: number;
 }
 
+/** The least time between two passings-on of one transaction's needs (NotifyEVChargingNeeds). */
+export const NEEDS_MIN_GAP_MS = 1000;
+
 export class Meters {
   /** The needs last passed on per transaction, so a repeat is not sent again. */
   private readonly neededSent = new WeakMap<Tx, string>();
   /** One reportMeter and one setSessionNeeds in flight per transaction, the newest waiting (a flood). */
   private readonly reports = new LatestWins<Tx>();
   private readonly needsCalls = new LatestWins<Tx>();
+  /** The needs a transaction's car asked last and its car's maximum changed, until the next flush. */
+  private readonly wanted = new WeakMap<Tx, { energyKwh: number; departAtMs?: number }>();
+  private readonly capWanted = new WeakSet<Tx>();
+  /** Per transaction: when its needs last went, and the flush waiting for NEEDS_MIN_GAP_MS to pass. */
+  private readonly flushes = new WeakMap<Tx, { atMs: number; timer: Timer | undefined }>();
   /** Timed sessions whose car's needs make them energy-based: bounded in time once the grid has taken them. */
   private readonly madeEnergyBased = new WeakSet<Tx>();
   /** A report that had to wait behind another: the transaction's end waits for it (its final energy). */
@@ -147,30 +155,68 @@ export class Meters {
   /**
    * What the car needs (NotifyEVChargingNeeds): its maximum caps its session (setSessionCap, with the
    * charge point's share); its energy and departure go to the session at its substation. False if the
-   * transaction is not bound to a session yet (the car may send them again).
+   * transaction is not bound to a session yet (the car may send them again). Passed on at once, and then at
+   * most once per NEEDS_MIN_GAP_MS (the newest, nothing lost): a charger sending them as fast as its
+   * substation answers costs it a journal write and re-shares (and every charger of the site new
+   * profiles) per interval, not per message.
    */
   needs(tx: Tx, e: EvNeeds): boolean {
     if (tx.phase.state !== "charging") return false;
-    const { sessionId } = tx.phase;
     if (e.maxKw !== undefined && e.maxKw !== tx.phase.evMaxKw) {
       tx.phase.evMaxKw = e.maxKw;
-      void this.caps.sync(tx);
+      this.capWanted.add(tx);
     }
-    const site = this.grid.site(tx.substationId);
     // A departure alone (a DC car's energy is optional) goes with its session's energy: its booking's, or
     // the last the car asked for. With none (a timed walk-in) it is refused (a departure needs an energy),
     // though its maximum, a safety matter, still caps it.
     const energyKwh =
       e.energyKwh ?? (e.departAtMs === undefined ? undefined : (tx.phase.energyKwh ?? undefined));
-    if (!site) return true;
-    if (energyKwh === undefined) return e.departAtMs === undefined;
-    if (tx.phase.energyKwh === null) this.madeEnergyBased.add(tx);
-    tx.phase.energyKwh = energyKwh;
+    const site = this.grid.site(tx.substationId);
+    const taken = !site || energyKwh !== undefined || e.departAtMs === undefined;
+    if (energyKwh !== undefined && site) {
+      if (tx.phase.energyKwh === null) this.madeEnergyBased.add(tx);
+      tx.phase.energyKwh = energyKwh;
+      // A departure not said again is the one asked before (or the session's own): as if sent one by one.
+      const departAtMs = e.departAtMs ?? this.wanted.get(tx)?.departAtMs;
+      this.wanted.set(tx, { energyKwh, ...(departAtMs === undefined ? {} : { departAtMs }) });
+    }
+    this.flushSoon(tx);
+    return taken;
+  }
+
+  /** The transaction's needs go now, or NEEDS_MIN_GAP_MS after they last went (one flush waiting). */
+  private flushSoon(tx: Tx): void {
+    const slot = this.flushes.get(tx) ?? { atMs: Number.NEGATIVE_INFINITY, timer: undefined };
+    this.flushes.set(tx, slot);
+    if (slot.timer !== undefined) return; // the one waiting sends the newest
+    const waitMs = slot.atMs + NEEDS_MIN_GAP_MS - Date.now();
+    if (waitMs <= 0) {
+      this.flush(tx, slot);
+      return;
+    }
+    slot.timer = setTimeout(() => {
+      slot.timer = undefined;
+      this.flush(tx, slot);
+    }, waitMs);
+    slot.timer.unref?.();
+  }
+
+  private flush(tx: Tx, slot: { atMs: number }): void {
+    slot.atMs = Date.now();
+    if (tx.phase.state !== "charging" || !this.table.isCurrent(tx)) return;
+    if (this.capWanted.delete(tx)) void this.caps.sync(tx);
+    const want = this.wanted.get(tx);
+    const site = this.grid.site(tx.substationId);
+    this.wanted.delete(tx);
+    if (!want || !site) return;
+    const { sessionId } = tx.phase;
+    const { energyKwh } = want;
     // The same needs again (a charger repeating itself, or hostile) cost no journal write and no re-share.
-    const key = `${sessionId}|${energyKwh}|${e.departAtMs ?? ""}`;
-    if (this.neededSent.get(tx) === key) return true;
+    const key = `${sessionId}|${energyKwh}|${want.departAtMs ?? ""}`;
+    if (this.neededSent.get(tx) === key) return;
     this.neededSent.set(tx, key);
-    const departAt = e.departAtMs === undefined ? {} : { departAt: new Date(e.departAtMs).toISOString() };
+    const departAt =
+      want.departAtMs === undefined ? {} : { departAt: new Date(want.departAtMs).toISOString() };
     void this.needsCalls.run(tx, () =>
       site.setSessionNeeds.mutate({ sessionId, energyKwh, ...departAt }).then(
         (session) => {
@@ -183,7 +229,6 @@ export class Meters {
         },
       ),
     );
-    return true;
   }
 
   private report(tx: Tx, sessionId: string, deliveredWh: number): void {

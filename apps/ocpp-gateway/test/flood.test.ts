@@ -9,7 +9,7 @@ import { eventually } from "@evgrid/testing";
 import { Caps } from "../src/caps.ts";
 import { ChargerTable } from "../src/chargers.ts";
 import type { Grid } from "../src/grid.ts";
-import { Meters } from "../src/meters.ts";
+import { Meters, NEEDS_MIN_GAP_MS } from "../src/meters.ts";
 import type { GatewayMetrics } from "../src/metrics.ts";
 import type { Tx } from "../src/model.ts";
 import type { Power } from "../src/power.ts";
@@ -99,6 +99,27 @@ describe("a charger flooding the gateway", () => {
     expect(s.substation.maxInFlight).toEqual({ setSessionNeeds: 1, setSessionCap: 1 });
     // The first, and the newest of those that came while it ran.
     expect(s.substation.calls).toEqual({ setSessionNeeds: 2, setSessionCap: 2 });
+  });
+
+  test("NotifyEVChargingNeeds as fast as the substation answers them: passed on once per NEEDS_MIN_GAP_MS, the last wins", async () => {
+    using s = setUp();
+    const startedMs = Date.now();
+    for (let i = 1; i <= 50; i++) {
+      expect(s.meters.needs(s.tx, { connectorId: 1, energyKwh: i, maxKw: 4 + i / 100 })).toBe(true);
+      // Each message comes once the substation has answered every call so far: nothing to collapse.
+      await eventually(() =>
+        expect(s.substation.inFlight).toMatchObject({ setSessionNeeds: 0, setSessionCap: 0 }),
+      );
+    }
+    const floodMs = Date.now() - startedMs;
+    await eventually(() => {
+      expect(s.substation.last.setSessionNeeds).toMatchObject({ sessionId: "s-1", energyKwh: 50 });
+      expect(s.substation.last.setSessionCap).toMatchObject({ sessionId: "s-1", capKw: 4.5 });
+    });
+    // The first at once, then one per interval the flood lasted, and the newest after it: not one per message.
+    const most = 2 + Math.floor(floodMs / NEEDS_MIN_GAP_MS);
+    expect(s.substation.calls.setSessionNeeds).toBeLessThanOrEqual(most);
+    expect(s.substation.calls.setSessionCap).toBeLessThanOrEqual(most);
   });
 
   test("2,000 MeterValues: the samples stay bounded and the substation ends at the last reading", async () => {
