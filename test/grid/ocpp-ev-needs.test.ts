@@ -84,6 +84,33 @@ describe("charging needs from the charger", () => {
     }
   });
 
+  test("2.0.1: needs a car sends while its transaction waits for power are taken once it is admitted", async () => {
+    // Room for one 4.2 kW minimum: the second car waits at 0 W.
+    await using grid = await startGrid({ capacitiesKw: [6] });
+    await using ocpp = await startOcppGateway(grid);
+    const first = await ocpp.charger("cp-first", { protocol: "ocpp2.0.1", maxKw: 22 });
+    const next = await ocpp.charger("cp-next", { protocol: "ocpp2.0.1", maxKw: 22 });
+    await first.startTransaction(1, "ev-first");
+    await eventually(() => expect(first.limit(1)).toBe(6000));
+    await next.startTransaction(1, "ev-next");
+    await eventually(async () => {
+      const [cp] = (await ocpp.admin.listChargePoints.query()).filter((c) => c.chargePointId === "cp-next");
+      expect(cp?.transactions[0]?.state).toBe("waiting");
+    });
+    // A car says its needs once per negotiation: kept (Processing) rather than refused and lost.
+    const departAt = inH(2);
+    const asked = { energyWh: 12_000, departureTime: departAt, evMaxCurrentA: 8 };
+    expect(await next.notifyEVChargingNeeds(1, asked)).toBe("Processing");
+    await first.stopTransaction(1);
+    await eventually(async () =>
+      expect(await grid.operator.findVehicleSession.query({ vehicleId: "ocpp:ev-next" })).toMatchObject({
+        energyKwh: 12,
+        departAt: new Date(Date.parse(departAt)).toISOString(),
+        capKw: expect.closeTo(5.52, 6), // 8 A on three phases at 230 V
+      }),
+    );
+  });
+
   test("2.0.1: a departure sent alone goes with the energy last asked for; with none asked, it is refused", async () => {
     await using grid = await startGrid({ capacitiesKw: [30] });
     await using ocpp = await startOcppGateway(grid);

@@ -31,8 +31,14 @@ export class ChargerTable {
   private readonly bySession = new Map<string, Tx>();
   private connected = 0;
 
-  /** `onSitesChanged`: the substations with a transaction or a connected charger changed (watch their power). */
-  constructor(private readonly onSitesChanged: (substationIds: Set<string>) => void = () => {}) {}
+  /**
+   * `onSitesChanged`: the substations with a transaction or a connected charger changed (watch their power).
+   * `onBound`: a transaction is bound to its session, with its power (charging).
+   */
+  constructor(
+    private readonly onSitesChanged: (substationIds: Set<string>) => void = () => {},
+    private readonly onBound: (tx: Tx) => void = () => {},
+  ) {}
 
   /** Tells the watcher which substations are in use now. */
   sitesChanged(): void {
@@ -143,6 +149,7 @@ export class ChargerTable {
 
   bindSession(sessionId: string, tx: Tx): void {
     this.bySession.set(sessionId, tx);
+    if (tx.phase.state === "charging") this.onBound(tx);
   }
 
   unbindSession(sessionId: string): void {

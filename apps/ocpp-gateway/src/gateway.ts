@@ -77,7 +77,10 @@ export class Gateway {
     traces: { tracer: Tracer; tracing: boolean },
     private readonly log: Logger,
   ) {
-    this.table = new ChargerTable((ids) => grid.watchOnly(ids));
+    this.table = new ChargerTable(
+      (ids) => grid.watchOnly(ids),
+      (tx) => transactions.bound(tx),
+    );
     const caps = new Caps(
       grid,
       log,

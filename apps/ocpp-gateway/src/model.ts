@@ -87,8 +87,11 @@ export interface ChargerEvents {
   start(e: TxStarted): Answered<StartOutcome>;
   update(e: TxUpdated): Promise<TokenStatus | undefined>;
   meter(e: MeterEvent): void;
-  /** What the car needs (2.0.1 NotifyEVChargingNeeds, ISO 15118); false if no bound transaction takes it. */
-  needs(e: EvNeeds): boolean;
+  /**
+   * What the car needs (2.0.1 NotifyEVChargingNeeds, ISO 15118): taken by its bound transaction, kept until
+   * its transaction is bound (Processing), or not taken.
+   */
+  needs(e: EvNeeds): "Accepted" | "Processing" | "Rejected";
 }
 
 /** A car's charging needs on a connector: its energy, its departure, its own maximum power. */

@@ -10,6 +10,7 @@ import type { GatewayMetrics } from "./metrics.ts";
 import type {
   Answered,
   ChargerEvents,
+  EvNeeds,
   StartOutcome,
   TokenStatus,
   Tx,
@@ -62,6 +63,9 @@ export function newTx(
  * events; transactions are opened here and handed to the binder, meters and ends.
  */
 export class Transactions {
+  /** Needs a car sent before its transaction was bound, until it is. */
+  private readonly early = new WeakMap<Tx, EvNeeds>();
+
   constructor(
     private readonly table: ChargerTable,
     private readonly registry: Registry,
@@ -96,9 +100,25 @@ export class Transactions {
       },
       needs: (e) => {
         const tx = this.table.txOnConnector(ch, e.connectorId);
-        return tx !== undefined && this.meters.needs(tx, e);
+        if (tx === undefined || tx.phase.state === "stopping") return "Rejected";
+        if (tx.phase.state !== "charging") {
+          // Not bound yet (being admitted, waiting for power, read back): kept, the newest of each, until it
+          // is. A car says its needs once per negotiation: refused now, they would be lost.
+          this.early.set(tx, { ...this.early.get(tx), ...e });
+          return "Processing";
+        }
+        return this.meters.needs(tx, e) ? "Accepted" : "Rejected";
       },
     };
+  }
+
+  /** A transaction is bound to its session: the needs its car sent before go on (a departure still ahead). */
+  bound(tx: Tx): void {
+    const e = this.early.get(tx);
+    if (!e) return;
+    this.early.delete(tx);
+    const { departAtMs, ...rest } = e;
+    this.meters.needs(tx, departAtMs !== undefined && departAtMs > Date.now() ? e : rest);
   }
 
   /** Back (a reconnect, a boot): each transaction's power is sent again, or its stop asked again. */

@@ -72,10 +72,9 @@ export function serve201(
     events.meter({ connectorId: req.evseId, transactionId: undefined, reading: reading(req.meterValue) });
     return {};
   });
-  // Accepted once a bound transaction takes them; the car may send them again (it does on renegotiation).
-  conn.handle("NotifyEVChargingNeeds", (req) => ({
-    status: events.needs(evNeedsOf(req, Date.now())) ? "Accepted" : "Rejected",
-  }));
+  // Accepted once a bound transaction takes them, Processing while it is being bound (taken once it is); the
+  // car may send them again (it does on renegotiation).
+  conn.handle("NotifyEVChargingNeeds", (req) => ({ status: events.needs(evNeedsOf(req, Date.now())) }));
   conn.handle("TransactionEvent", async (req, after) => {
     const token = req.idToken?.idToken;
     const transactionId = req.transactionInfo.transactionId;
