@@ -42,6 +42,7 @@ export function startGateway(env: GatewayEnv) {
         meterSlackWh: env.OCPP_METER_SLACK_WH,
         meterSilentMs: env.OCPP_METER_SILENT_S * 1000,
         reclaimMaxSamples: env.OCPP_RECLAIM_MAX_SAMPLES,
+        needsMinGapMs: env.OCPP_NEEDS_MIN_GAP_MS,
         reclaim: {
           windowMs: env.OCPP_RECLAIM_WINDOW_S * 1000,
           belowRatio: env.OCPP_RECLAIM_RATIO,

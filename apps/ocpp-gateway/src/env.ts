@@ -54,6 +54,11 @@ const schema = z
      * merged (the higher draw), so a charger flooding MeterValues costs bounded memory and reclaim work.
      * One per 100 ms at the default window: an honest meter, reporting every few seconds, is never merged.
      */
+    /**
+     * A car's needs (NotifyEVChargingNeeds) go to its substation at most once per this many ms per transaction
+     * (the newest; nothing lost): each costs a journal write and a re-share there.
+     */
+    OCPP_NEEDS_MIN_GAP_MS: z.coerce.number().int().min(0).max(3_600_000).default(1000),
     OCPP_RECLAIM_MAX_SAMPLES: z.coerce.number().int().min(2).max(100_000).default(600),
     /**
      * A meter that says nothing for this long counts as drawing nothing, so reclaim gives its power to the

@@ -42,6 +42,8 @@ export interface GatewaySettings {
   meterSilentMs: number;
   /** Draw samples kept per transaction inside the reclaim window at most (a flood of readings is thinned). */
   reclaimMaxSamples: number;
+  /** A car's needs go to its substation at most once per this many ms per transaction. */
+  needsMinGapMs: number;
 }
 
 /**
@@ -101,6 +103,7 @@ export class Gateway {
       slackWh: cfg.meterSlackWh,
       silentMs: cfg.meterSilentMs,
       maxSamples: cfg.reclaimMaxSamples,
+      needsMinGapMs: cfg.needsMinGapMs,
     };
     // A timed session its car's needs make energy-based ends, as every energy session at a charger does, at
     // the latest OCPP_WALKIN_MAX_S after it started.

@@ -29,10 +29,9 @@ export interface MeterSettings {
   silentMs: number;
   /** Draw samples kept per transaction inside the reclaim window at most (closer ones are merged). */
   maxSamples: number;
+  /** The least time between two passings-on of one transaction's needs (NotifyEVChargingNeeds); 1 s. */
+  needsMinGapMs?: number;
 }
-
-/** The least time between two passings-on of one transaction's needs (NotifyEVChargingNeeds). */
-export const NEEDS_MIN_GAP_MS = 1000;
 
 export class Meters {
   /** The needs last passed on per transaction, so a repeat is not sent again. */
@@ -43,7 +42,7 @@ export class Meters {
   /** The needs a transaction's car asked last and its car's maximum changed, until the next flush. */
   private readonly wanted = new WeakMap<Tx, { energyKwh: number; departAtMs?: number }>();
   private readonly capWanted = new WeakSet<Tx>();
-  /** Per transaction: when its needs last went, and the flush waiting for NEEDS_MIN_GAP_MS to pass. */
+  /** Per transaction: when its needs last went, and the flush waiting for needsMinGapMs to pass. */
   private readonly flushes = new WeakMap<Tx, { atMs: number; timer: Timer | undefined }>();
   /** Timed sessions whose car's needs make them energy-based: bounded in time once the grid has taken them. */
   private readonly madeEnergyBased = new WeakSet<Tx>();
@@ -156,7 +155,7 @@ export class Meters {
    * What the car needs (NotifyEVChargingNeeds): its maximum caps its session (setSessionCap, with the
    * charge point's share); its energy and departure go to the session at its substation. False if the
    * transaction is not bound to a session yet (the car may send them again). Passed on at once, and then at
-   * most once per NEEDS_MIN_GAP_MS (the newest, nothing lost): a charger sending them as fast as its
+   * most once per needsMinGapMs (the newest, nothing lost): a charger sending them as fast as its
    * substation answers costs it a journal write and re-shares (and every charger of the site new
    * profiles) per interval, not per message.
    */
@@ -184,12 +183,12 @@ export class Meters {
     return taken;
   }
 
-  /** The transaction's needs go now, or NEEDS_MIN_GAP_MS after they last went (one flush waiting). */
+  /** The transaction's needs go now, or needsMinGapMs after they last went (one flush waiting). */
   private flushSoon(tx: Tx): void {
     const slot = this.flushes.get(tx) ?? { atMs: Number.NEGATIVE_INFINITY, timer: undefined };
     this.flushes.set(tx, slot);
     if (slot.timer !== undefined) return; // the one waiting sends the newest
-    const waitMs = slot.atMs + NEEDS_MIN_GAP_MS - Date.now();
+    const waitMs = slot.atMs + (this.cfg.needsMinGapMs ?? 1000) - Date.now();
     if (waitMs <= 0) {
       this.flush(tx, slot);
       return;

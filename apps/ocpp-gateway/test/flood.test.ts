@@ -9,7 +9,7 @@ import { eventually } from "@evgrid/testing";
 import { Caps } from "../src/caps.ts";
 import { ChargerTable } from "../src/chargers.ts";
 import type { Grid } from "../src/grid.ts";
-import { Meters, NEEDS_MIN_GAP_MS } from "../src/meters.ts";
+import { Meters } from "../src/meters.ts";
 import type { GatewayMetrics } from "../src/metrics.ts";
 import type { Tx } from "../src/model.ts";
 import type { Power } from "../src/power.ts";
@@ -52,6 +52,8 @@ const metrics = {
 } as unknown as GatewayMetrics;
 const window = { windowMs: 60_000, belowRatio: 0.8, marginKw: 1 };
 const maxSamples = 600;
+/** The gateway's default OCPP_NEEDS_MIN_GAP_MS. */
+const NEEDS_GAP_MS = 1000;
 
 function setUp() {
   const substation = new CountingSubstation();
@@ -80,7 +82,13 @@ function setUp() {
   );
   const power = { powerOf: () => 11 } as unknown as Power;
   const registry = { setMeterStart: () => {} } as unknown as Registry;
-  const settings = { reclaim: window, slackWh: 1000, silentMs: 300_000, maxSamples };
+  const settings = {
+    reclaim: window,
+    slackWh: 1000,
+    silentMs: 300_000,
+    maxSamples,
+    needsMinGapMs: NEEDS_GAP_MS,
+  };
   const meters = new Meters(table, grid, registry, power, caps, settings, metrics, quiet);
   return { substation, tx, meters, [Symbol.dispose]: () => meters.close() };
 }
@@ -101,7 +109,7 @@ describe("a charger flooding the gateway", () => {
     expect(s.substation.calls).toEqual({ setSessionNeeds: 2, setSessionCap: 2 });
   });
 
-  test("NotifyEVChargingNeeds as fast as the substation answers them: passed on once per NEEDS_MIN_GAP_MS, the last wins", async () => {
+  test("NotifyEVChargingNeeds as fast as the substation answers them: passed on once per OCPP_NEEDS_MIN_GAP_MS, the last wins", async () => {
     using s = setUp();
     const startedMs = Date.now();
     for (let i = 1; i <= 50; i++) {
@@ -117,7 +125,7 @@ describe("a charger flooding the gateway", () => {
       expect(s.substation.last.setSessionCap).toMatchObject({ sessionId: "s-1", capKw: 4.5 });
     });
     // The first at once, then one per interval the flood lasted, and the newest after it: not one per message.
-    const most = 2 + Math.floor(floodMs / NEEDS_MIN_GAP_MS);
+    const most = 2 + Math.floor(floodMs / NEEDS_GAP_MS);
     expect(s.substation.calls.setSessionNeeds).toBeLessThanOrEqual(most);
     expect(s.substation.calls.setSessionCap).toBeLessThanOrEqual(most);
   });
