@@ -40,6 +40,19 @@ if ("error" in policies) {
 }
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+/** The scale targets (issue 22), at the sizes they are set for: a policy's time, and its process's RSS. */
+const TARGETS: Record<string, { s: number; rssMb: number }> = {
+  "100000/20": { s: 10, rssMb: Number.POSITIVE_INFINITY },
+  "1000000/200": { s: 60, rssMb: 1536 },
+};
+const target = TARGETS[`${flags.sessions}/${flags.sites}`];
+const verdict = (s: number, rss: number) => {
+  if (!target) return "";
+  const limits = `≤ ${target.s} s${Number.isFinite(target.rssMb) ? `, RSS ≤ ${target.rssMb} MB` : ""}`;
+  return s <= target.s && rss <= target.rssMb * 2 ** 20
+    ? `  target ${limits}: met`
+    : `  target ${limits}: NOT MET`;
+};
 console.log(
   `load average ${loadavg()
     .map((x) => x.toFixed(2))
@@ -59,7 +72,8 @@ for (const policy of policies) {
     },
   });
   const s = (performance.now() - t0) / 1000;
+  const rss = process.memoryUsage.rss();
   console.log(
-    `${policy.id.padEnd(18)} ${s.toFixed(1).padStart(6)} s  RSS ${mb(process.memoryUsage.rss()).padStart(7)}  delivered ${(r.deliveredKwh / 1000).toFixed(1)} MWh of ${(r.wantedKwh / 1000).toFixed(1)}  settled ${settled}`,
+    `${policy.id.padEnd(18)} ${s.toFixed(1).padStart(6)} s  RSS ${mb(rss).padStart(7)}  delivered ${(r.deliveredKwh / 1000).toFixed(1)} MWh of ${(r.wantedKwh / 1000).toFixed(1)}  settled ${settled}${verdict(s, rss)}`,
   );
 }
