@@ -10,7 +10,7 @@ import { removeScratchDirs, scratchDir } from "@evgrid/testing/temp";
 import { POLICIES, simulate } from "../src/engine.ts";
 import { type Arrival, offlineOptimum, parseScenario, runAll, type Scenario } from "../src/index.ts";
 import { newTimeline } from "../src/timeline.ts";
-import { eveningDay } from "./days.ts";
+import { eveningDay, overnightCar } from "./days.ts";
 import { noStack, runMain } from "./run-main.ts";
 
 afterAll(removeScratchDirs);
@@ -24,17 +24,7 @@ const withLimit = (from: string, to: string) =>
     operatorLimits: [{ from, to, share: 0.5 }],
   });
 
-/** A car of 20 kW parked from 21:00 to 07:00 the next morning, wanting more than a night can give. */
-const car: Arrival = {
-  id: 0,
-  arriveMin: 21 * 60,
-  departMin: 31 * 60,
-  wantKwh: 500,
-  minKw: 4.2,
-  maxKw: 20,
-  kind: "AC 22",
-  priority: "standard",
-};
+const car = overnightCar;
 const policy = (id: string) => POLICIES.find((p) => p.id === id) as (typeof POLICIES)[number];
 
 describe("operator limits", () => {

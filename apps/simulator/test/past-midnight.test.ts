@@ -4,7 +4,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { colorOf, powerChart, queueChart } from "../src/charts.ts";
-import { type Arrival, POLICIES, parseScenario, simulate } from "../src/index.ts";
+import { POLICIES, parseScenario, simulate } from "../src/index.ts";
+import { overnightCar } from "./days.ts";
 
 const evgrid = POLICIES.find((p) => p.id === "evgrid") as (typeof POLICIES)[number];
 
@@ -16,16 +17,7 @@ const night = parseScenario({
   operatorLimits: [{ from: "22:00", to: "06:00", share: 0.5 }],
   sampleMin: 30,
 });
-const car: Arrival = {
-  id: 0,
-  arriveMin: 21 * 60,
-  departMin: 31 * 60,
-  wantKwh: 500,
-  minKw: 4.2,
-  maxKw: 20,
-  kind: "AC 22",
-  priority: "standard",
-};
+const car = overnightCar;
 
 /** The chart's x-axis labels by their x, and the points of the path stroked in `color`. */
 function drawn(svg: string, color: string) {

@@ -71,19 +71,21 @@ export const findMovedSessionInputSchema = sessionAccessSchema.extend({
   movedToSubstationId: substationIdSchema.optional(),
 });
 
+/** What the record of a moved booking stopped before it was admitted where it went keeps of the booking. */
+const movedBookingFields = () => ({
+  owner: ownerSchema,
+  vehicleId: vehicleIdSchema,
+  minKw: kwFieldSchema("minKw"),
+  maxKw: kwFieldSchema("maxKw"),
+});
+
 /**
  * A booking that ended `moved`, stopped by its owner, at the substation it went to (`movedFrom`: the
  * booking's id): the session it goes on in there is stopped; not admitted yet (its car waits for room), it is
  * recorded there as ended before it began, so it never is (one booking goes on in one session). The booking's
  * vehicle and bounds are that record's.
  */
-export const stopMovedInputSchema = z.strictObject({
-  movedFrom: sessionIdSchema,
-  owner: ownerSchema,
-  vehicleId: vehicleIdSchema,
-  minKw: kwFieldSchema("minKw"),
-  maxKw: kwFieldSchema("maxKw"),
-});
+export const stopMovedInputSchema = z.strictObject({ movedFrom: sessionIdSchema, ...movedBookingFields() });
 export type StopMovedInput = z.output<typeof stopMovedInputSchema>;
 
 /**
@@ -91,12 +93,7 @@ export type StopMovedInput = z.output<typeof stopMovedInputSchema>;
  * went), with its vehicle and bounds. Without `movedToSubstationId` (a move recorded before destinations
  * were), the session it went on in is looked for and stopped if found.
  */
-export const stopMovedSessionInputSchema = findMovedSessionInputSchema.extend({
-  owner: ownerSchema,
-  vehicleId: vehicleIdSchema,
-  minKw: kwFieldSchema("minKw"),
-  maxKw: kwFieldSchema("maxKw"),
-});
+export const stopMovedSessionInputSchema = findMovedSessionInputSchema.extend(movedBookingFields());
 export type StopMovedSessionInput = z.output<typeof stopMovedSessionInputSchema>;
 
 /** Reclaim (OCPP gateway): an effective maximum below the session's maxKw while it draws less; null lifts it. */
