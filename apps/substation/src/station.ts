@@ -139,6 +139,9 @@ export class Station extends StationOps {
     const departAtMs =
       needs.departAt === undefined ? (live.departure?.departAtMs ?? null) : Date.parse(needs.departAt);
     this.writes?.needs({ sessionId: live.sessionId, energyKwh: needs.energyKwh, departAtMs });
+    // Its books closed under the departure it had: its class reads the departure lazily, so one moved
+    // earlier (into the past: a flush's wait, another host's clock) would take back energy already drawn.
+    live.cls.accrue(nowMs);
     const enough = takeNeeds(live, needs, nowMs);
     live.timer?.clear();
     live.timer =

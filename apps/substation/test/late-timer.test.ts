@@ -163,3 +163,29 @@ test("over any history of re-shares and timers up to 0.24 s late, cars that can 
     { numRuns: 500 },
   );
 });
+
+test("a car's needs that move its departure earlier, into the past, take back none of the energy it drew", async () => {
+  const clock = manualScheduler(Date.now());
+  const s = new Station({ id: "sub-a", capacityKw: 30, now: clock.now, scheduler: clock });
+  try {
+    const { session } = await s.start(leaving(clock.now, "a", 100, 2)); // 30 kW: out of reach in 2 h
+    clock.advance(HOUR_MS / 2);
+    const drawnKwh = s.get(session.sessionId).deliveredKwh;
+    expect(drawnKwh).toBeCloseTo(15, 9);
+    // Already passed as it arrives (the gateway's wait between two passings-on, or its clock ahead).
+    const departAt = new Date(clock.now() - 20 * 60_000).toISOString();
+    expect(s.setNeeds({ sessionId: session.sessionId, energyKwh: 100, departAt }).deliveredKwh).toBeCloseTo(
+      drawnKwh,
+      9,
+    );
+    clock.advance(1);
+    expect(s.get(session.sessionId)).toMatchObject({
+      status: "ended",
+      endReason: "departed",
+      deliveredKwh: expect.closeTo(drawnKwh, 9),
+    });
+    expect(s.energyDeliveredKwh()).toBeCloseTo(drawnKwh, 9);
+  } finally {
+    s.close();
+  }
+});
