@@ -167,6 +167,8 @@ export class Station extends StationOps {
    */
   async stopMoved(input: StopMovedInput): Promise<{ session: Session; load: SubstationLoad }> {
     const sessionId = movedSessionId(this.id, input.movedFrom);
+    // An admission (or a record) in flight: its fate first, as a write that fails undoes it, end and all.
+    await this.uncommitted.get(sessionId)?.catch(() => {});
     if (this.held(sessionId) ?? this.journaled(sessionId)) return this.stop(sessionId, input.owner);
     if (this.closed) throw closing(this.id);
     const nowMs = this.now();
@@ -193,7 +195,17 @@ export class Station extends StationOps {
     const session = sessionOf({ ...start, ...end, status: "ended" }, this.id);
     this.book.rememberEnded(session);
     if (this.writes) {
-      await this.writes.started(start);
+      const committed = this.writes.started(start);
+      this.uncommitted.set(sessionId, committed);
+      try {
+        await committed;
+      } catch (err) {
+        // Not kept unjournaled: a retry would be answered from memory, and a restart would admit the car.
+        this.book.forgetEnded(sessionId);
+        throw err;
+      } finally {
+        this.uncommitted.delete(sessionId);
+      }
       this.writes.ended({ sessionId, ...end });
     }
     return { session, load: this.load() };

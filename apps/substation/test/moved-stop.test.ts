@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { movedSessionId } from "@evgrid/kit";
+import type { Journal } from "../src/journal.ts";
 import { dbPath, nextTurn, open, refusalOf, req } from "./fixtures.ts";
 import { boot, crash } from "./journal-boot.ts";
 
@@ -13,6 +14,15 @@ const movedFrom = `sub-b.${"d".repeat(32)}`;
 const booking = { movedFrom, owner: OWNER, vehicleId: "ev-moved", minKw: 4.2, maxKw: 11 };
 /** The gateway's admission for the booking (its car at a charger here). */
 const goesOn = () => req({ vehicleId: "ev-moved", owner: OWNER, movedFrom, energyKwh: 20 });
+
+/** The journal's next group commit fails (a full disk), the ones after it work again. */
+function failNextCommit(journal: Journal): void {
+  const commit = journal.commit.bind(journal);
+  journal.commit = () => {
+    journal.commit = commit;
+    throw new Error("database or disk is full");
+  };
+}
 
 describe("a moved booking stopped by its owner at the substation it went to", () => {
   test("not admitted yet: ended before it began, and never admitted, after a restart too", async () => {
@@ -61,5 +71,33 @@ describe("a moved booking stopped by its owner at the substation it went to", ()
     const stranger = await refusalOf(b.station.stopMoved({ ...booking, owner: "key:fedcba9876543210" }));
     expect(stranger.reason).toBe("SESSION_NOT_FOUND");
     expect(b.station.get(there.sessionId).status).toBe("active");
+  });
+
+  test("a record the journal could not take is not kept: the owner's retry records it, across a restart too", async () => {
+    const path = dbPath();
+    const first = boot(path, 100);
+    failNextCommit(first.journal);
+    expect((await refusalOf(first.station.stopMoved(booking))).reason).toBe("JOURNAL_UNAVAILABLE");
+    // Before: the record stayed in memory only, so the retry was answered from it and never journaled.
+    expect((await first.station.stopMoved(booking)).session).toMatchObject({ status: "ended" });
+    await nextTurn(); // the end's group commit
+    crash(first);
+    const second = boot(path, 100);
+    open.push(second.station, second.journal);
+    expect((await refusalOf(second.station.start(goesOn()))).reason).toBe("BOOKING_ALREADY_MOVED");
+  });
+
+  test("an admission in flight whose journal write fails: the stop waits for it, and records the booking ended", async () => {
+    const b = boot(dbPath(), 100);
+    open.push(b.station, b.journal);
+    failNextCommit(b.journal);
+    const admission = refusalOf(b.station.start(goesOn()));
+    // Before: the stop ended the admission in flight, which its failed write then undid, record and all.
+    const { session } = await b.station.stopMoved(booking);
+    expect(session).toMatchObject({ status: "ended", endReason: "stopped", deliveredKwh: 0 });
+    expect((await admission).reason).toBe("JOURNAL_UNAVAILABLE");
+    // The gateway asks again for the car: refused, as the owner stopped it.
+    expect((await refusalOf(b.station.start(goesOn()))).reason).toBe("BOOKING_ALREADY_MOVED");
+    expect(b.station.list("active", 10)).toEqual([]);
   });
 });
