@@ -45,4 +45,27 @@ describe("one session per vehicle through one balancer", () => {
     expect(admitted.session.substationId).toBe(other);
     expect(active().map((s) => s.vehicleId)).toEqual(["ev-pinned"]);
   });
+
+  test("a stop of the vehicle's ended session (a retry, an old one) keeps it from a second session elsewhere", async () => {
+    // Before: every stop forgot the vehicle's home, even one that ended nothing, so the vehicle's next request
+    // went where the most room was, not to the substation it charges at: two active sessions for one vehicle.
+    await using grid = await startGrid({ capacitiesKw: [150, 150] });
+    const old = await grid.client.requestCharge.mutate({ vehicleId: "ev-again", maxKw: 11, durationS: 600 });
+    const stop = { sessionId: old.sessionId, sessionSecret: old.sessionSecret };
+    await grid.client.stopCharge.mutate(stop);
+    const other = old.substationId === "substation-1" ? "substation-2" : "substation-1";
+    const now = await grid.operator.dispatch.mutate({
+      vehicleId: "ev-again",
+      maxKw: 11,
+      durationS: 600,
+      substationId: other,
+    });
+    expect(await grid.client.stopCharge.mutate(stop)).toMatchObject({ status: "ended" });
+    const again = await grid.client.requestCharge
+      .mutate({ vehicleId: "ev-again", maxKw: 11, durationS: 600 })
+      .catch((e: unknown) => e);
+    expect(errorDataOf(again)?.reason).toBe("VEHICLE_ALREADY_CHARGING");
+    const active = grid.substations.flatMap((s) => s.station.list("active", 100));
+    expect(active.map((s) => s.sessionId)).toEqual([now.session.sessionId]);
+  });
 });

@@ -196,10 +196,22 @@ export class Dispatcher {
   /** A stop's bookkeeping: the substation's load, the vehicle free to go anywhere, its place in quota, the waiters. */
   private async stopped(member: Member, { session, load }: { session: Session; load: SubstationLoad }) {
     this.view.record(member, load);
-    await this.store.forgetVehicle(session.vehicleId);
+    await this.freeVehicle(member, session.vehicleId, session.substationId);
     this.quota.ended(session);
     void this.waiting.pump();
     return session;
+  }
+
+  /**
+   * The vehicle's home forgotten, so its next request may go anywhere: only if it is the stopped session's
+   * substation and that has no active session of the vehicle. A stop answers an ended session as it is (a
+   * retried stop, an old session, a moved booking's record ended before it began): forgetting the home of
+   * the session the vehicle charges in now would let its next request start a second one elsewhere.
+   */
+  private async freeVehicle(member: Member, vehicleId: string, substationId: string): Promise<void> {
+    if ((await this.store.vehicleHome(vehicleId)) !== substationId) return;
+    const active = await member.client.findSession.query({ vehicleId }).catch(() => undefined);
+    if (active === null) await this.store.forgetVehicle(vehicleId);
   }
 
   /**
