@@ -178,8 +178,9 @@ export class Station extends StationOps {
       minKw: input.minKw,
       maxKw: input.maxKw,
       startedAtMs: nowMs,
-      // Timed: a restart between its start and its end in the journal ends it by its time, never resumes it.
-      durationS: 1,
+      // Timed, a millisecond: a restart between its start and its end in the journal finds its time passed
+      // and ends it (0 kWh), never resumes it (a second resumed would hold its minimum for that second).
+      durationS: 0.001,
       energyKwh: null,
       idempotencyKey: null,
       owner: input.owner,

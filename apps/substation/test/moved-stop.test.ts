@@ -4,7 +4,7 @@
  * room comes the car is never admitted for it, across a restart too.
  */
 import { describe, expect, test } from "bun:test";
-import { movedSessionId } from "@evgrid/kit";
+import { manualScheduler, movedSessionId } from "@evgrid/kit";
 import type { Journal } from "../src/journal.ts";
 import { dbPath, nextTurn, open, refusalOf, req } from "./fixtures.ts";
 import { boot, crash } from "./journal-boot.ts";
@@ -53,6 +53,22 @@ describe("a moved booking stopped by its owner at the substation it went to", ()
     const again = await refusalOf(second.station.start(goesOn()));
     expect(again.reason).toBe("BOOKING_ALREADY_MOVED");
     expect(second.station.list("active", 10)).toEqual([]);
+  });
+
+  test("a restart between its start and its end in the journal: ended by its time, never resumed", async () => {
+    const path = dbPath();
+    const first = boot(path, 100);
+    await first.station.stopMoved(booking);
+    crash(first); // before the end's group commit: only its start is in the journal
+    // The next process, a few milliseconds later.
+    const second = boot(path, 100, manualScheduler(first.clock.now() + 10));
+    open.push(second.station, second.journal);
+    expect(second.station.list("active", 10)).toEqual([]);
+    expect(second.station.get(movedSessionId("sub-a", movedFrom))).toMatchObject({
+      status: "ended",
+      deliveredKwh: 0,
+    });
+    expect((await refusalOf(second.station.start(goesOn()))).reason).toBe("BOOKING_ALREADY_MOVED");
   });
 
   test("admitted already: that session is stopped, and its power goes to the others", async () => {
