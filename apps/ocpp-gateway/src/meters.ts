@@ -1,3 +1,4 @@
+import { errorDataOf } from "@evgrid/contract";
 import type { Logger } from "@evgrid/kit";
 import { describeFailure } from "@evgrid/link";
 import {
@@ -225,6 +226,10 @@ export class Meters {
         (err) => {
           if (this.neededSent.get(tx) === key) this.neededSent.delete(tx); // sent again next time
           this.log.warn("could not pass on the car's needs", { sessionId, error: describeFailure(err) });
+          // No answer (a timeout, a link gone): the substation may have taken them, and the car may never send
+          // them again. Bounded in time from the transaction's start, as if it had (a refusal said it did not).
+          if (errorDataOf(err)?.reason === undefined && this.madeEnergyBased.delete(tx))
+            this.onEnergyBased(tx, tx.startedAtMs);
         },
       ),
     );

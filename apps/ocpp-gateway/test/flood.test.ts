@@ -23,6 +23,9 @@ class CountingSubstation {
   readonly last: Record<string, unknown> = {};
   readonly calls: Record<string, number> = {};
 
+  /** Calls whose answer is lost after they were taken (a timeout): they throw an untyped error. */
+  readonly lost = new Set<string>();
+
   private procedure(name: string) {
     return {
       mutate: async (input: unknown) => {
@@ -32,7 +35,8 @@ class CountingSubstation {
         await new Promise((resolve) => setImmediate(resolve));
         this.last[name] = input;
         this.inFlight[name] -= 1;
-        return {};
+        if (this.lost.has(name)) throw new Error("the call timed out");
+        return { startedAt: new Date(0).toISOString() };
       },
     };
   }
@@ -89,8 +93,11 @@ function setUp() {
     maxSamples,
     needsMinGapMs: NEEDS_GAP_MS,
   };
-  const meters = new Meters(table, grid, registry, power, caps, settings, metrics, quiet);
-  return { substation, tx, meters, [Symbol.dispose]: () => meters.close() };
+  /** The time bounds the gateway set: a timed session its car's needs made energy-based. */
+  const bounded: number[] = [];
+  const bound = (_tx: Tx, startedAtMs: number) => bounded.push(startedAtMs);
+  const meters = new Meters(table, grid, registry, power, caps, settings, metrics, quiet, bound);
+  return { substation, tx, meters, bounded, [Symbol.dispose]: () => meters.close() };
 }
 
 describe("a charger flooding the gateway", () => {
@@ -128,6 +135,13 @@ describe("a charger flooding the gateway", () => {
     const most = 2 + Math.floor(floodMs / NEEDS_GAP_MS);
     expect(s.substation.calls.setSessionNeeds).toBeLessThanOrEqual(most);
     expect(s.substation.calls.setSessionCap).toBeLessThanOrEqual(most);
+  });
+
+  test("a timed session's needs whose answer is lost (they may have been taken) still get the time bound", async () => {
+    using s = setUp();
+    s.substation.lost.add("setSessionNeeds");
+    expect(s.meters.needs(s.tx, { connectorId: 1, energyKwh: 30 })).toBe(true);
+    await eventually(() => expect(s.bounded).toEqual([s.tx.startedAtMs]));
   });
 
   test("2,000 MeterValues: the samples stay bounded and the substation ends at the last reading", async () => {
