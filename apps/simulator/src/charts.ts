@@ -48,6 +48,10 @@ const labelStepMin = (spanMin: number, small: boolean) => {
   return step ?? DAY_MIN * Math.ceil(spanMin / DAY_MIN / most);
 };
 
+/** Minutes between the samples of a run's series: its `sampleMin`, longer over a run of days (seriesStepOf). */
+export const seriesStep = (scenario: { sampleMin: number }, results: readonly PolicyResult[]) =>
+  results[0]?.seriesStepMin ?? scenario.sampleMin;
+
 /** A category time axis over `n` samples `stepMin` apart, labelled by `labelStepMin`. */
 const timeAxis = (n: number, stepMin: number, small = false) => ({
   type: "category" as const,

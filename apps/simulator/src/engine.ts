@@ -20,7 +20,7 @@ import type { Scenario } from "./scenario.ts";
 import { shareSite } from "./sharing.ts";
 import { type Live, Site } from "./site.ts";
 import { SiteClock } from "./site-clock.ts";
-import { type Event, newTimeline, replay } from "./timeline.ts";
+import { type Event, newTimeline, replay, seriesStepOf } from "./timeline.ts";
 import { type EngineArrival, newVehicle, recordOf, type Vehicle } from "./vehicle.ts";
 import { WaitQueue } from "./wait-queue.ts";
 
@@ -296,5 +296,5 @@ export function simulate(
     },
   );
   for (const s of sites) s.advance(Math.max(s.atMin, DAY_MIN));
-  return tally.result(policy, sites, queueSeries);
+  return tally.result(policy, sites, queueSeries, seriesStepOf(scenario, arrivals, DAY_MIN));
 }

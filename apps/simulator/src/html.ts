@@ -3,7 +3,15 @@
  * trade-off comes first, then a verdict per policy, the numbers, the sweep, and every site.
  */
 import { PRIORITY_CLASSES } from "@evgrid/policy";
-import { esc, powerChart, queueChart, tradeoffChart, unmetChart, waitCdfChart } from "./charts.ts";
+import {
+  esc,
+  powerChart,
+  queueChart,
+  seriesStep,
+  tradeoffChart,
+  unmetChart,
+  waitCdfChart,
+} from "./charts.ts";
 import type { PolicyResult } from "./engine.ts";
 import {
   f1,
@@ -31,16 +39,19 @@ function sitesSection(scenario: Scenario, results: readonly PolicyResult[]): str
   const order = sitesWorstFirst(results);
   const shown = order.slice(0, SITES_SHOWN);
   const rest = order.slice(SITES_SHOWN);
+  const stepMin = seriesStep(scenario, results);
   const siteFigure = (i: number, small: boolean) =>
     figure(
       "site-power",
-      powerChart(results, i, scenario.sampleMin, small),
+      powerChart(results, i, stepMin, small),
       ` data-site="${esc(results[0]?.substations[i]?.id ?? "")}"`,
     );
   const samples = results[0]?.substations[0]?.power.length ?? 0;
   const night =
-    (samples - 1) * scenario.sampleMin > 24 * 60
-      ? ` The charts run to the last car's departure: times past midnight read "+1d" (the next day).`
+    (samples - 1) * stepMin > 24 * 60
+      ? ` The charts run to the last car's departure: times past midnight read "+1d" (the next day)${
+          stepMin > scenario.sampleMin ? `, sampled every ${stepMin} minutes over a run this long` : ""
+        }.`
       : "";
   const intro =
     rest.length === 0
@@ -111,7 +122,7 @@ ${figure("sweep", sweepChart(sweep))}`
 }
 ${sitesSection(scenario, results)}
 <h2>Waiting and what was not delivered</h2>
-${figure("queue", queueChart(results, scenario.sampleMin))}
+${figure("queue", queueChart(results, seriesStep(scenario, results)))}
 ${figure("wait-cdf", waitCdfChart(results))}
 ${figure("unmet", unmetChart(results))}
 <script type="application/json" id="results">${JSON.stringify(report).replace(/</g, "\\u003c")}</script>

@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import { parseCommandLine } from "@evgrid/kit/cli";
-import { powerChart } from "./charts.ts";
+import { powerChart, seriesStep } from "./charts.ts";
 import { FLAGS, flagSchema, HELP } from "./command-line.ts";
 import { type PolicyResult, simulate } from "./engine.ts";
 import { renderHtml } from "./html.ts";
@@ -75,7 +75,7 @@ try {
   writeOutput(resolve(out, "report.json"), reportJson(report));
   writeOutput(resolve(out, "report.html"), renderHtml(scenario, report, results));
   // The first substation's power chart on its own, to put in a document.
-  writeOutput(resolve(out, "substation-power.svg"), powerChart(results, 0, scenario.sampleMin));
+  writeOutput(resolve(out, "substation-power.svg"), powerChart(results, 0, seriesStep(scenario, results)));
   timing.reportMs = Math.round(performance.now() - t0);
   timing.runtimeMs = Math.round(performance.now() - started);
   writeOutput(resolve(out, "timing.json"), `${JSON.stringify(timing, null, 2)}\n`);

@@ -28,12 +28,13 @@ export interface ReportInput {
 export interface SimulationReport {
   scenario: { name: string; seed: number; substations: number; vehicles: number; source: string };
   optimum: OptimumSummary;
-  policies: (Omit<PolicyResult, "waits" | "queue" | "substations"> & {
+  policies: (Omit<PolicyResult, "waits" | "queue" | "substations" | "seriesStepMin"> & {
     /** Energy delivered within limits as a share of the optimum; null when it was not computed. */
     shareOfOptimumPct: number | null;
     verdict: string;
   })[];
   substations: Record<string, PolicyResult["substations"]>;
+  /** `sampleMin`: minutes between the samples of every series (the scenario's, longer over a run of days). */
   series: { sampleMin: number; queue: Record<string, number[]> };
   sweep: SweepResult | null;
 }
@@ -110,12 +111,12 @@ export function buildReport(input: ReportInput): SimulationReport {
     },
     optimum,
     policies: results.map((r) => {
-      const { waits: _w, queue: _q, substations: _s, ...rest } = r;
+      const { waits: _w, queue: _q, substations: _s, seriesStepMin: _m, ...rest } = r;
       return { ...rest, shareOfOptimumPct: shareOfOptimumPct(r, optimum), verdict: verdictLine(r, optimum) };
     }),
     substations: Object.fromEntries(results.map((r) => [r.policy.id, r.substations])),
     series: {
-      sampleMin: scenario.sampleMin,
+      sampleMin: results[0]?.seriesStepMin ?? scenario.sampleMin,
       queue: Object.fromEntries(results.map((r) => [r.policy.id, r.queue])),
     },
     sweep: input.sweep ?? null,

@@ -38,13 +38,15 @@ export interface PolicyResult {
     peakUtilization: number;
     minutesAboveCapacity: number;
     minutesAboveLimit: number;
-    /** Sampled every `sampleMin` from 00:00 to the last departure (past midnight when a car stays). */
+    /** Sampled every `seriesStepMin` from 00:00 to the last departure (past midnight when a car stays). */
     power: number[];
     /** The limit in force at each sample, kW (null: none). */
     limit: (number | null)[];
   }[];
   /** Vehicles waiting at each sample, as `power`. */
   queue: number[];
+  /** Minutes between the samples: the scenario's `sampleMin`, longer for a run of more than 2 days. */
+  seriesStepMin: number;
 }
 
 function percentile(sorted: readonly number[], q: number): number {
@@ -88,7 +90,7 @@ export class Tally {
     if (r.waitedMin > 0) this.waitedTimes.push(r.waitedMin);
   }
 
-  result(policy: Policy, sites: readonly Site[], queue: number[]): PolicyResult {
+  result(policy: Policy, sites: readonly Site[], queue: number[], seriesStepMin: number): PolicyResult {
     const byNumber = (a: number, b: number) => a - b;
     this.waits.sort(byNumber);
     this.waitedTimes.sort(byNumber);
@@ -125,6 +127,7 @@ export class Tally {
         limit: s.limitSeries,
       })),
       queue,
+      seriesStepMin,
     };
   }
 }

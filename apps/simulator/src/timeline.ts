@@ -24,19 +24,42 @@ export type Event =
 const WAKE_ORDER = 2;
 const ARRIVE_ORDER = 4;
 
+/** Days of a run its chart samples keep `sampleMin` over: a longer one is sampled less often (seriesStepOf). */
+const SERIES_DAYS = 2;
+
+/** The last minute a run counts: the end of the day, or the last departure past it. */
+function runEndMin(arrivals: readonly Arrival[], dayMin: number): number {
+  let untilMin = dayMin;
+  for (const a of arrivals) untilMin = Math.max(untilMin, a.departMin);
+  return untilMin;
+}
+
 /**
- * Whether a chart sample is taken at `t` (the `i`th): every `sampleMin` to the end of the day, or, when a car
+ * Minutes between chart samples: `sampleMin`, or, for a run past 2 days (a car parked for a week, or for the
+ * year `maxDwellH` allows), the least multiple of it that keeps the samples to 2 days' worth, one that divides a
+ * day or is whole days if one can (so midnight is sampled). Series and charts grow with the run's length no
+ * further: at `sampleMin` throughout, one car parked a year made a 1 GB report.json and took 4 GB.
+ */
+export function seriesStepOf(scenario: Scenario, arrivals: readonly Arrival[], dayMin: number): number {
+  const step = scenario.sampleMin;
+  let k = Math.max(1, Math.ceil(runEndMin(arrivals, dayMin) / (SERIES_DAYS * dayMin)));
+  if (dayMin % step === 0) while (dayMin % (k * step) !== 0 && (k * step) % dayMin !== 0) k++;
+  return k * step;
+}
+
+/**
+ * Whether a chart sample is taken at `t` (the `i`th): every `stepMin` to the end of the day, or, when a car
  * stays past midnight (`untilMin`, the last departure), on to the first sample at or after it: the series,
  * and the charts, cover every minute the run counts energy in.
  */
-function sampleAt(t: number, i: number, dayMin: number, sampleMin: number, untilMin: number): boolean {
-  return untilMin > dayMin ? i <= Math.ceil(untilMin / sampleMin) : t <= dayMin;
+function sampleAt(t: number, i: number, dayMin: number, stepMin: number, untilMin: number): boolean {
+  return untilMin > dayMin ? i <= Math.ceil(untilMin / stepMin) : t <= dayMin;
 }
 
 /**
  * The heap, holding the day's fixed events: the operator's limits and the chart samples. Limits hold every day
  * the run covers, to the last departure (`arrivals`'): a car parked past midnight is under the next day's; the
- * samples run as long (`sampleAt`).
+ * samples run as long (`sampleAt`), every `seriesStepOf`.
  */
 export function newTimeline(
   scenario: Scenario,
@@ -44,8 +67,10 @@ export function newTimeline(
   arrivals: readonly Arrival[] = [],
 ): Heap<Event> {
   const events = new Heap<Event>((x, y) => x.t - y.t || x.order - y.order);
-  let untilMin = dayMin;
-  for (const a of arrivals) untilMin = Math.max(untilMin, a.departMin);
+  const untilMin = runEndMin(arrivals, dayMin);
+  const step = seriesStepOf(scenario, arrivals, dayMin);
+  // Limits change to the last sample (at or after the last departure), so every sample shows the one in force.
+  const lastMin = untilMin > dayMin ? Math.ceil(untilMin / step) * step : untilMin;
   // Sites whose limit changes alike at a minute change in one event (then waiters are served once).
   const changed = new Map<string, Extract<Event, { kind: "limit" }>>();
   for (const site of scenario.substations) {
@@ -53,10 +78,10 @@ export function newTimeline(
     // day the run covers, so no end undoes a start.
     const steps = shareSteps(scenario.operatorLimits, site.id);
     let inForce: number | null = null;
-    for (let day = 0; day * dayMin <= untilMin; day++) {
+    for (let day = 0; day * dayMin <= lastMin; day++) {
       for (const { at, share } of steps) {
         const t = day * dayMin + at;
-        if (t > untilMin || share === inForce) continue;
+        if (t > lastMin || share === inForce) continue;
         inForce = share;
         const alike = changed.get(`${t} ${share}`);
         if (alike) alike.sites.push(site.id);
@@ -65,7 +90,6 @@ export function newTimeline(
     }
   }
   for (const e of changed.values()) events.push(e);
-  const step = scenario.sampleMin;
   for (let t = 0, i = 0; sampleAt(t, i, dayMin, step, untilMin); t += step, i++)
     events.push({ t, order: 5, kind: "sample" });
   return events;

@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { colorOf, powerChart, queueChart } from "../src/charts.ts";
-import { POLICIES, parseScenario, simulate } from "../src/index.ts";
+import { type Arrival, buildReport, POLICIES, parseScenario, renderHtml, simulate } from "../src/index.ts";
 import { overnightCar } from "./days.ts";
 
 const evgrid = POLICIES.find((p) => p.id === "evgrid") as (typeof POLICIES)[number];
@@ -84,5 +84,48 @@ describe("a run past midnight", () => {
       "+1d 03:00",
       "+1d 06:00",
     ]);
+  });
+});
+
+describe("a run of many days", () => {
+  // One car parked a year (as maxDwellH allows) on a site at 5-minute samples: at that step throughout its series
+  // would hold 105,000 samples per site and policy (a 1 GB report.json for 50 sites).
+  const year = parseScenario({
+    name: "a year",
+    substations: [{ id: "home", capacityKw: 20 }],
+    arrivals: { perDay: 1 },
+    operatorLimits: [{ from: "22:00", to: "06:00", share: 0.5 }],
+    maxDwellH: 366 * 24,
+  });
+  const departMin = 365 * 24 * 60 + 7 * 60;
+  const parked: Arrival = { ...car, arriveMin: 21 * 60, departMin, wantKwh: 1000 };
+  const result = simulate(year, [parked], evgrid);
+  const site = result.substations[0] as (typeof result.substations)[number];
+
+  test("its series are sampled less often, to 2 days' worth, still to the last departure and at midnight", () => {
+    expect(result.seriesStepMin).toBe(24 * 60);
+    expect(site.power.length).toBeLessThanOrEqual((2 * 24 * 60) / year.sampleMin + 1);
+    expect(result.queue).toHaveLength(site.power.length);
+    expect((site.power.length - 1) * result.seriesStepMin).toBeGreaterThanOrEqual(departMin);
+    // Sampled at midnight: the night limit (10 kW) in force at every sample.
+    expect(new Set(site.limit)).toEqual(new Set([10]));
+    const report = buildReport({ scenario: year, source: "test", results: [result] });
+    expect(report.series.sampleMin).toBe(24 * 60);
+    expect(report.policies[0]).not.toHaveProperty("seriesStepMin");
+  });
+
+  test("a run within 2 days keeps the scenario's sampleMin", () => {
+    const overnight = simulate(year, [{ ...parked, departMin: 31 * 60 }], evgrid);
+    expect(overnight.seriesStepMin).toBe(year.sampleMin);
+    expect(simulate(year, [], evgrid).substations[0]?.power).toHaveLength((24 * 60) / year.sampleMin + 1);
+  });
+
+  test("its charts' axes are labelled by the day, sampled every day", () => {
+    const labels = drawn(powerChart([result], 0, result.seriesStepMin), "#6a3d9a").labels;
+    expect(labels.length).toBeLessThanOrEqual(13);
+    expect(labels.every((l) => /(^|d )00:00$/.test(l))).toBe(true);
+    expect(
+      renderHtml(year, buildReport({ scenario: year, source: "test", results: [result] }), [result]),
+    ).toContain("sampled every 1440 minutes");
   });
 });
