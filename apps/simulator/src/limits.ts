@@ -18,8 +18,9 @@ export interface OperatorLimit {
 
 /**
  * A limit as its parts within the day, each with from < to: itself, or, across midnight, to 24:00 and from
- * 00:00 (an empty part dropped). A time outside the day, or `to` equal to `from` (all day is 0 to 24 × 60), is
- * refused: the parser names the field before this, so only a hand-built scenario can get here with one.
+ * 00:00 (an empty part dropped). A time outside the day, `to` equal to `from` (all day is 0 to 24 × 60), or a
+ * share outside 0 to 1 is refused: the parser names the field before this, so only a hand-built scenario can
+ * get here with one (a negative share made the optimum "Infeasible", NaN its solver fail).
  */
 export function withinTheDay<L extends OperatorLimit>(l: L): L[] {
   const inDay = (m: number) => Number.isFinite(m) && m >= 0 && m <= DAY_MIN;
@@ -27,6 +28,10 @@ export function withinTheDay<L extends OperatorLimit>(l: L): L[] {
     throw new RangeError(
       `an operator limit from ${l.from} to ${l.to} (minutes of the day): each must be in [0, ${DAY_MIN}], ` +
         `and to must differ from from (all day is 0 to ${DAY_MIN}; to before from crosses midnight)`,
+    );
+  if (!(l.share >= 0 && l.share <= 1))
+    throw new RangeError(
+      `an operator limit's share must be from 0 to 1 (of each site's capacity): ${l.share}`,
     );
   if (l.from < l.to) return [l];
   return [

@@ -133,6 +133,25 @@ describe("operator limits", () => {
       ).toThrow(RangeError);
   });
 
+  test("a hand-built limit's share outside 0 to 1 is refused, as the parser refuses it, by the engine and the optimum", async () => {
+    // A share of -0.5 made the optimum "Infeasible" with -600 kWh delivered and the engine count every minute
+    // over the limit; NaN made HiGHS fail on its row bound; 1.5 was a limit above capacity in the engine only.
+    const parsed = parseScenario({
+      name: "by hand",
+      substations: [{ id: "home", capacityKw: 20 }],
+      arrivals: { perDay: 1 },
+    });
+    for (const share of [-0.5, Number.NaN, 1.5]) {
+      const byHand: Scenario = { ...parsed, operatorLimits: [{ from: 0, to: 24 * 60, share }] };
+      expect(() => simulate(byHand, [car], policy("evgrid"))).toThrow(RangeError);
+      await expect(offlineOptimum(byHand, [car], { stepMin: 5 })).rejects.toThrow(RangeError);
+    }
+    for (const share of [0, 1])
+      expect(
+        simulate({ ...parsed, operatorLimits: [{ from: 0, to: 60, share }] }, [car], policy("evgrid")),
+      ).toBeDefined();
+  });
+
   test.each([
     ["to", "22:00", "22:00", 'to: must not equal from (all day is from "00:00" to "24:00")'],
     ["to", "22:00", "24:01", "to: must be a time of day, HH:MM from 00:00 to 24:00"],
