@@ -1,7 +1,7 @@
 /** `bun run chaos` stopped midway: interrupted, or killed outright, it leaves no process and no file behind. */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync } from "node:fs";
-import { alive, descendants, eventually, repoRoot, tempDir } from "@evgrid/testing";
+import { alive, eventually, printedLine, startToolJob, tempDir } from "@evgrid/testing";
 
 setDefaultTimeout(120_000);
 
@@ -10,43 +10,6 @@ const PAUSING = ["--seed", "7", "--requests", "1000000", "--duration", "30", "--
   "--kinds",
   "pause_store",
 ]);
-
-/**
- * The chaos command as its own process group (a terminal job), its temporary files in `tmp`; what it prints
- * is kept. `await using` kills whatever of it is left.
- */
-function startChaos(tmp: string) {
-  const proc = Bun.spawn([process.execPath, "apps/load-tester/src/chaos.ts", ...PAUSING], {
-    cwd: repoRoot,
-    env: { ...process.env, TMPDIR: tmp },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    detached: true,
-  });
-  const out = { text: "" };
-  void (async () => {
-    for await (const chunk of proc.stdout) out.text += new TextDecoder().decode(chunk);
-  })();
-  const stderr = new Response(proc.stderr).text();
-  const seen = new Set<number>();
-  return {
-    proc,
-    stdout: () => out.text,
-    stderr: () => stderr,
-    /** Every process of the run now (remembered for the clean-up). */
-    async tree(): Promise<number[]> {
-      const tree = await descendants(proc.pid);
-      for (const pid of tree) seen.add(pid);
-      return tree;
-    },
-    async [Symbol.asyncDispose]() {
-      if (alive(proc.pid)) process.kill(-proc.pid, "SIGKILL");
-      for (const pid of seen) if (alive(pid)) process.kill(pid, "SIGKILL");
-      await proc.exited;
-    },
-  };
-}
 
 /** The run's redis-server, if it runs: its pid and whether it is stopped (`ps` state T). */
 async function storeOf(parent: number): Promise<{ pid: number; paused: boolean } | undefined> {
@@ -59,19 +22,10 @@ async function storeOf(parent: number): Promise<{ pid: number; paused: boolean }
   return undefined;
 }
 
-/** Until the run says its grid is up. */
-const gridUp = (run: { stdout(): string }) =>
-  eventually(
-    () => {
-      if (!run.stdout().includes("grid up")) throw new Error(`the grid is not up yet:\n${run.stdout()}`);
-    },
-    { timeoutMs: 90_000, intervalMs: 100 },
-  );
-
 describe("bun run chaos, stopped midway", () => {
   test("SIGTERM while a fault has the store paused: resumed, then stopped with everything else; exit 130", async () => {
     using tmp = tempDir("evgrid-chaos-stop-");
-    await using run = startChaos(tmp.path);
+    await using run = startToolJob("chaos.ts", PAUSING, tmp.path);
     const store = await eventually(
       async () => {
         const found = await storeOf(run.proc.pid);
@@ -80,7 +34,7 @@ describe("bun run chaos, stopped midway", () => {
       },
       { timeoutMs: 90_000, intervalMs: 100 },
     );
-    const tree = await run.tree();
+    const tree = await run.pids();
     expect(tree).toContain(store.pid);
     // What a process manager does: SIGTERM to the top process only (the apps and the store get nothing).
     run.proc.kill("SIGTERM");
@@ -94,9 +48,9 @@ describe("bun run chaos, stopped midway", () => {
 
   test("its terminal closed (SIGHUP to the job): stopped as by SIGTERM, its files removed; exit 130", async () => {
     using tmp = tempDir("evgrid-chaos-hangup-");
-    await using run = startChaos(tmp.path);
-    await gridUp(run);
-    const tree = await run.tree();
+    await using run = startToolJob("chaos.ts", PAUSING, tmp.path);
+    await printedLine(run, "grid up");
+    const tree = await run.pids();
     expect(readdirSync(tmp.path)).toEqual([expect.stringMatching(/^evgrid-chaos-\d+-/)]);
     // What a shell does to its jobs when its terminal goes: SIGHUP to the whole process group.
     process.kill(-run.proc.pid, "SIGHUP");
@@ -109,9 +63,9 @@ describe("bun run chaos, stopped midway", () => {
 
   test("kill -9 of the run: its store goes too (a watchdog), as every app does (their parent watch)", async () => {
     using tmp = tempDir("evgrid-chaos-killed-");
-    await using run = startChaos(tmp.path);
-    await gridUp(run);
-    const tree = await run.tree();
+    await using run = startToolJob("chaos.ts", PAUSING, tmp.path);
+    await printedLine(run, "grid up");
+    const tree = await run.pids();
     const store = await storeOf(run.proc.pid);
     expect(store && tree.includes(store.pid)).toBe(true);
     run.proc.kill("SIGKILL");

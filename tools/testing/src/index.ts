@@ -101,3 +101,4 @@ export * from "./processes.ts";
 export * from "./redis.ts";
 export * from "./stack.ts";
 export * from "./temp.ts";
+export * from "./tool-job.ts";
