@@ -48,3 +48,21 @@ describe("the car's maximum from its AC parameters", () => {
     expect(evNeedsOf(dc, NOW).maxKw).toBeUndefined();
   });
 });
+
+describe("the car's departure", () => {
+  const leaving = (departureTime: string): M.NotifyEVChargingNeedsRequest => ({
+    evseId: 1,
+    chargingNeeds: { requestedEnergyTransfer: "DC", departureTime },
+  });
+
+  test("a time with its zone is taken, in that zone; one without is no moment and is left out", () => {
+    expect(evNeedsOf(leaving("2026-12-04T14:00:00Z"), NOW).departAtMs).toBe(
+      Date.parse("2026-12-04T14:00:00Z"),
+    );
+    expect(evNeedsOf(leaving("2026-12-04T15:00:00+01:00"), NOW).departAtMs).toBe(
+      Date.parse("2026-12-04T14:00:00Z"),
+    );
+    // Read in the gateway's own zone it would be off by that zone's offset: a car's word is not guessed at.
+    expect(evNeedsOf(leaving("2026-12-04T14:00:00"), NOW).departAtMs).toBeUndefined();
+  });
+});

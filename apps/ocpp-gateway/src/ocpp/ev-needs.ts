@@ -12,7 +12,9 @@ export function evNeedsOf(req: M.NotifyEVChargingNeedsRequest, nowMs: number): E
   const needs: EvNeeds = { connectorId: req.evseId };
   const energyWh = dc?.energyAmount ?? ac?.energyAmount;
   if (energyWh !== undefined && energyWh > 0) needs.energyKwh = Math.min(MAX_ENERGY_KWH, energyWh / 1000);
-  const departAtMs = departureTime === undefined ? Number.NaN : Date.parse(departureTime);
+  // A time without its zone is not a moment (Date.parse would read it in the gateway's own zone): left out.
+  const departAtMs =
+    departureTime === undefined || !ZONED.test(departureTime) ? Number.NaN : Date.parse(departureTime);
   if (departAtMs > nowMs && departAtMs - nowMs <= MAX_DEPART_IN_S * 1000) needs.departAtMs = departAtMs;
   const maxW = dc
     ? (dc.evMaxPower ?? watts(dc.evMaxCurrent, dc.evMaxVoltage))
@@ -26,6 +28,9 @@ export function evNeedsOf(req: M.NotifyEVChargingNeedsRequest, nowMs: number): E
     needs.maxKw = Math.min(MAX_SESSION_KW, Math.max(MIN_SESSION_KW, maxW / 1000));
   return needs;
 }
+
+/** An RFC 3339 date-time's end: its zone, `Z` or an offset. */
+const ZONED = /(?:Z|[+-]\d{2}:\d{2})$/i;
 
 /** Phases an AC transfer mode uses (DC with AC parameters: read as three phases, the most). */
 const PHASES: Record<M.EnergyTransferModeEnumType, number> = {
