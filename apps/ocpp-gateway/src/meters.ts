@@ -30,8 +30,8 @@ export interface MeterSettings {
   silentMs: number;
   /** Draw samples kept per transaction inside the reclaim window at most (closer ones are merged). */
   maxSamples: number;
-  /** The least time between two passings-on of one transaction's needs (NotifyEVChargingNeeds); 1 s. */
-  needsMinGapMs?: number;
+  /** The least time between two passings-on of one transaction's needs (OCPP_NEEDS_MIN_GAP_MS). */
+  needsMinGapMs: number;
 }
 
 export class Meters {
@@ -189,7 +189,7 @@ export class Meters {
     const slot = this.flushes.get(tx) ?? { atMs: Number.NEGATIVE_INFINITY, timer: undefined };
     this.flushes.set(tx, slot);
     if (slot.timer !== undefined) return; // the one waiting sends the newest
-    const waitMs = slot.atMs + (this.cfg.needsMinGapMs ?? 1000) - Date.now();
+    const waitMs = slot.atMs + this.cfg.needsMinGapMs - Date.now();
     if (waitMs <= 0) {
       this.flush(tx, slot);
       return;
