@@ -12,6 +12,8 @@ import { PRIORITY_WEIGHT } from "@evgrid/policy";
 import { alreadyMoved, checkAdmission, closing, replayOf } from "./admission.ts";
 import { departureOf, ownClassOf, reasonAtDeparture, takeNeeds } from "./departures.ts";
 import { sessionOf } from "./journal.ts";
+import type { StartRecord } from "./journal-events.ts";
+import type { JournalWrites } from "./journal-writes.ts";
 import type { LiveSession } from "./sessions.ts";
 import { StationOps } from "./station-ops.ts";
 import { activeSession } from "./wire.ts";
@@ -100,7 +102,7 @@ export class Station extends StationOps {
     if (this.writes) {
       // Journaled before it is answered: if it cannot be, the vehicle is refused rather than admitted and
       // forgotten at the next restart.
-      const committed = this.writes.started({
+      const start: StartRecord = {
         sessionId,
         vehicleId: req.vehicleId,
         minKw: req.minKw,
@@ -112,16 +114,8 @@ export class Station extends StationOps {
         owner: req.owner,
         priority,
         departAtMs: departure?.departAtMs ?? null,
-      });
-      this.uncommitted.set(sessionId, committed);
-      try {
-        await committed;
-      } catch (err) {
-        this.undo(live);
-        throw err;
-      } finally {
-        this.uncommitted.delete(sessionId);
-      }
+      };
+      await this.commitStart(this.writes, start, () => this.undo(live));
     }
     const session = activeSession(this.id, live, nowMs);
     this.hooks.onStart?.(session);
@@ -196,20 +190,28 @@ export class Station extends StationOps {
     const session = sessionOf({ ...start, ...end, status: "ended" }, this.id);
     this.book.rememberEnded(session);
     if (this.writes) {
-      const committed = this.writes.started(start);
-      this.uncommitted.set(sessionId, committed);
-      try {
-        await committed;
-      } catch (err) {
-        // Not kept unjournaled: a retry would be answered from memory, and a restart would admit the car.
-        this.book.forgetEnded(sessionId);
-        throw err;
-      } finally {
-        this.uncommitted.delete(sessionId);
-      }
+      // Not kept unjournaled: a retry would be answered from memory, and a restart would admit the car.
+      await this.commitStart(this.writes, start, () => this.book.forgetEnded(sessionId));
       this.writes.ended({ sessionId, ...end });
     }
     return { session, load: this.load() };
+  }
+
+  /**
+   * A start journaled before it is answered, in flight in `uncommitted` meanwhile (a retry, or a moved
+   * booking's stop, waits for its fate); `undo` if it cannot be written, and the caller's error stands.
+   */
+  private async commitStart(writes: JournalWrites, start: StartRecord, undo: () => void): Promise<void> {
+    const committed = writes.started(start);
+    this.uncommitted.set(start.sessionId, committed);
+    try {
+      await committed;
+    } catch (err) {
+      undo();
+      throw err;
+    } finally {
+      this.uncommitted.delete(start.sessionId);
+    }
   }
 
   /**
