@@ -1,9 +1,5 @@
-import { onShutdown, runMain } from "@evgrid/kit";
+import { runApp } from "@evgrid/kit";
 import { startGateway } from "./app.ts";
 import { readEnv } from "./env.ts";
 
-await runMain("ocpp-gateway", async () => {
-  const env = readEnv();
-  const app = await startGateway(env);
-  onShutdown(() => app.stop(), { parentPid: env.PARENT_PID, hangup: true });
-});
+await runApp("ocpp-gateway", readEnv, startGateway);

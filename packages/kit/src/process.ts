@@ -108,3 +108,23 @@ export async function runMain(service: string, start: () => Promise<void> | void
     process.exit(1);
   }
 }
+
+/**
+ * Runs a server app: reads its settings, installs its signal handlers, then starts it. Handlers first, so a
+ * signal that comes once it says it is listening, or while it starts, stops it cleanly (after start-up) instead
+ * of killing it by the signal's default action.
+ */
+export async function runApp<E extends { PARENT_PID?: number | undefined }>(
+  service: string,
+  readEnv: () => E,
+  start: (env: E) => Promise<{ stop(): Promise<void> | void }>,
+): Promise<void> {
+  await runMain(service, async () => {
+    const env = readEnv();
+    const started = Promise.withResolvers<{ stop(): Promise<void> | void }>();
+    started.promise.catch(() => {}); // a failed start is runMain's to report
+    onShutdown(async () => (await started.promise).stop(), { parentPid: env.PARENT_PID, hangup: true });
+    start(env).then(started.resolve, started.reject);
+    await started.promise;
+  });
+}

@@ -3,10 +3,11 @@ import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 
 const FIXTURE = resolve(import.meta.dir, "fixtures/hangup.ts");
+const RUN_APP = resolve(import.meta.dir, "fixtures/run-app.ts");
 
-/** The fixture, started as `prefix` says (nohup ignores SIGHUP before it runs), once it is ready. */
-async function start(prefix: string[] = []) {
-  const proc = Bun.spawn([...prefix, process.execPath, FIXTURE], {
+/** A fixture, started as `prefix` says (nohup ignores SIGHUP before it runs), once it prints `ready`. */
+async function start(prefix: string[] = [], fixture = FIXTURE, ready = "ready") {
+  const proc = Bun.spawn([...prefix, process.execPath, fixture], {
     stdin: "pipe",
     stdout: "pipe",
     stderr: "ignore",
@@ -20,7 +21,7 @@ async function start(prefix: string[] = []) {
       out += new TextDecoder().decode(chunk.value);
     }
   };
-  await until("ready");
+  await until(ready);
   return { proc, until, out: () => out };
 }
 
@@ -46,6 +47,20 @@ describe("onShutdown({ hangup: true })", () => {
       run.proc.stdin.end();
       expect(await run.proc.exited).toBe(0);
       expect(run.out()).not.toContain("cleanup");
+    } finally {
+      run.proc.kill("SIGKILL");
+    }
+  });
+});
+
+describe("runApp", () => {
+  test("a hangup once it says it is listening, while its start-up goes on, stops it once started, exit 0", async () => {
+    const run = await start([], RUN_APP, "listening");
+    try {
+      run.proc.kill("SIGHUP");
+      run.proc.stdin.write("go\n"); // start-up ends only now
+      expect(await run.proc.exited).toBe(0);
+      await run.until("stopped");
     } finally {
       run.proc.kill("SIGKILL");
     }
