@@ -117,6 +117,8 @@ export interface LinkCallOptions {
   signal?: AbortSignal | undefined;
   traceparent?: string | undefined;
   tracestate?: string | undefined;
+  /** The site of the peer's process the call is for (link-sites.ts); none: the peer itself. */
+  site?: string | undefined;
 }
 
 /** An answer as it arrives, not yet checked. */
@@ -124,4 +126,6 @@ export interface Answer {
   id?: number;
   result?: { type?: string; data?: unknown };
   error?: unknown;
+  /** The call named a site the peer's process does not host (link-sites.ts): it did not run. */
+  siteMissing?: boolean;
 }

@@ -7,6 +7,7 @@ export * from "./internal-client.ts";
 export * from "./lean-http.ts";
 export * from "./link-client.ts";
 export * from "./link-server.ts";
+export * from "./link-sites.ts";
 export type { TraceFields } from "./messages.ts";
 export * from "./procedures.ts";
 export type * from "./server-types.ts";

@@ -1,10 +1,16 @@
 import { errorDataOf } from "@evgrid/contract";
 import { TRPCClientError } from "@trpc/client";
 import type { AnyRouter } from "@trpc/server";
-import type { CallObserver, CallOptions, ProcedureNode, RouterClient } from "./client-types.ts";
+import type {
+  CallObserver,
+  CallOptions,
+  LinkCallOptions,
+  ProcedureNode,
+  RouterClient,
+} from "./client-types.ts";
 import { BUDGET_HEADER, earliest } from "./deadline.ts";
 import { Link } from "./link-client.ts";
-import { lateCall } from "./link-failures.ts";
+import { isNotHosted, lateCall } from "./link-failures.ts";
 
 export interface InternalClientOptions {
   timeoutMs: number;
@@ -18,6 +24,19 @@ export interface InternalClientOptions {
    * their internal calls (INTERNAL_TRANSPORT).
    */
   transport?: Transport;
+  /**
+   * Another link to the same process that carries this client's calls (queries and mutations) for now,
+   * naming this peer as `site` (link-sites.ts); undefined: its own link. Asked at every call.
+   */
+  route?: () => LinkRoute | undefined;
+}
+
+/** A link to a process hosting several sites, and the site a call through it is for. */
+export interface LinkRoute {
+  link: Link;
+  site: string;
+  /** That link's process refused a call for `site` (it does not host it): stop routing by it. */
+  missed?: () => void;
 }
 
 export type Transport = "ws" | "http";
@@ -31,9 +50,14 @@ type ProcedureType = "query" | "mutation";
 
 /** Closes a client's link (a `ws` client); `client[closeLink]()`. */
 export const closeLink = Symbol("closeLink");
+/** A client's own link (a `ws` client; null over `http`): `client[linkOf]`, for other clients to route by. */
+export const linkOf = Symbol("linkOf");
 
-/** A typed client: the router's procedures (nested routers too) and `[closeLink]()`. */
-export type InternalClient<TRouter extends AnyRouter> = RouterClient<TRouter> & { [closeLink](): void };
+/** A typed client: the router's procedures (nested routers too), `[closeLink]()` and `[linkOf]`. */
+export type InternalClient<TRouter extends AnyRouter> = RouterClient<TRouter> & {
+  [closeLink](): void;
+  readonly [linkOf]: Link | null;
+};
 
 /**
  * A typed client for another app's router: `client.getLoad.query()`, `client.startSession.mutate(input)`,
@@ -100,6 +124,29 @@ export function internalClient<TRouter extends AnyRouter>(
     }
   }
 
+  /**
+   * A call on the route's link if there is one, else on this client's own. A route whose process does not
+   * host this site (it restarted, the site stopped) refused it unrun: it is told, and the call goes direct.
+   */
+  async function onLink(
+    route: LinkRoute | undefined,
+    type: ProcedureType,
+    path: string,
+    input: unknown,
+    callOpts: LinkCallOptions,
+  ) {
+    if (!route) return (link as Link).call(type, path, input, callOpts);
+    callOpts.site = route.site;
+    try {
+      return await route.link.call(type, path, input, callOpts);
+    } catch (err) {
+      if (!isNotHosted(err)) throw err;
+      route.missed?.();
+      callOpts.site = undefined;
+      return (link as Link).call(type, path, input, callOpts);
+    }
+  }
+
   async function call(path: string, type: ProcedureType, input: unknown, callOpts?: CallOptions) {
     const nowMs = Date.now();
     const deadlineAtMs = earliest(
@@ -110,9 +157,10 @@ export function internalClient<TRouter extends AnyRouter>(
     if (timeoutMs <= 0) throw lateCall(path);
     const traced = opts.observe ? opts.observe(path) : null;
     const signal = callOpts?.context?.signal;
+    const route = opts.route?.();
     try {
       const data = link
-        ? await link.call(type, path, input, {
+        ? await onLink(route, type, path, input, {
             timeoutMs,
             signal,
             traceparent: traced?.headers.traceparent,
@@ -168,6 +216,7 @@ export function internalClient<TRouter extends AnyRouter>(
   return new Proxy({} as InternalClient<TRouter>, {
     get(_, key) {
       if (key === closeLink) return () => link?.close();
+      if (key === linkOf) return link;
       if (typeof key !== "string" || key === "then") return undefined;
       return nodeAt(key);
     },

@@ -1,7 +1,7 @@
 import { TRPCClientError } from "@trpc/client";
 import type { Answer, LinkCallOptions, LinkOptions, Pending, Subscription } from "./client-types.ts";
 import { DEFAULT_MAX_FRAME_BYTES, frames } from "./frames.ts";
-import { aborted, dropped, lateCall, refused, tooLarge } from "./link-failures.ts";
+import { aborted, dropped, lateCall, notHosted, refused, tooLarge } from "./link-failures.ts";
 import { PendingCall } from "./pending-call.ts";
 import { backoffDelayMs } from "./retry.ts";
 
@@ -64,10 +64,11 @@ export class Link {
             method: type,
             params: { path, input },
             budgetMs,
+            site: opts.site,
             traceparent: opts.traceparent,
             tracestate: opts.tracestate,
           }
-        : { id, method: type, params: { path, input }, budgetMs },
+        : { id, method: type, params: { path, input }, budgetMs, site: opts.site },
     );
     // A message the peer would refuse by closing the link (failing every call on it) fails alone, unsent,
     // answered here as the peer answers an oversized HTTP body: typed, certainly not run.
@@ -262,7 +263,8 @@ export class Link {
     }
     const call = this.pending.get(msg.id);
     if (!call) return; // answered after its deadline: nobody waits for it any more
-    if (msg.error !== undefined) call.reject(TRPCClientError.from({ error: msg.error } as never));
+    if (msg.siteMissing === true) call.reject(notHosted(msg.error));
+    else if (msg.error !== undefined) call.reject(TRPCClientError.from({ error: msg.error } as never));
     else call.resolve(msg.result?.data);
   }
 

@@ -19,6 +19,21 @@ export function refused(why: string): TRPCClientError<never> {
   return transportError(Object.assign(new Error(why || "link refused"), { code: "ConnectionRefused" }));
 }
 
+/**
+ * A call that named a site the peer's process does not host (link-sites.ts): refused there, so certainly
+ * not run (unreachable, as a refused link); internalClient then calls the site on its own link.
+ */
+export function notHosted(answer: unknown): TRPCClientError<never> {
+  const why = (answer as { message?: unknown } | null)?.message;
+  const error = new Error(typeof why === "string" ? why : "site not hosted by that link's process");
+  return transportError(Object.assign(error, { code: "ConnectionRefused", siteMissing: true }));
+}
+
+/** Whether a call failed as notHosted. */
+export const isNotHosted = (err: unknown): boolean =>
+  err instanceof TRPCClientError &&
+  (err.cause as { siteMissing?: unknown } | undefined)?.siteMissing === true;
+
 export function dropped(why: string): TRPCClientError<never> {
   return transportError(Object.assign(new Error(why), { code: "ConnectionClosed" }));
 }

@@ -3,21 +3,14 @@ import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { deadlineFromBudget } from "./deadline.ts";
 import { errorShapeOf } from "./error-shape.ts";
 import { DEFAULT_MAX_FRAME_BYTES, frames } from "./frames.ts";
-import {
-  type CallParams,
-  isCall,
-  isParams,
-  type Message,
-  parseFrame,
-  type TraceFields,
-  tooMany,
-  unauthorized,
-} from "./messages.ts";
+import { type HostedSite, hostedSite, hostSite } from "./link-sites.ts";
+import { isCall, isParams, type Message, parseFrame, tooMany, unauthorized } from "./messages.ts";
 import { resolveProcedures } from "./procedures.ts";
 import { RunningCall } from "./running-call.ts";
 import type { LinkData, LinkServerOptions } from "./server-types.ts";
 
 type Ws = ServerWebSocket<LinkData>;
+const ignore = () => {};
 
 /** Close codes: the WebSocket range for applications (4000-4999), after HTTP's statuses. */
 export const LINK_CLOSE = { unauthorized: 4401, badMessage: 4400 } as const;
@@ -34,9 +27,9 @@ export const LINK_CLOSE = { unauthorized: 4401, badMessage: 4400 } as const;
  * or nothing within `authTimeoutMs`, closes the link; links waiting for it are capped per address. Each call
  * then runs like an HTTP call (every middleware, validator and error format; or, for a procedure the
  * `prepare` option recognised, the same checks prepared once at start), with its own trace context
- * (`traceparent` beside `params`), its own deadline (`budgetMs` beside `params`: deadline.ts) and its own
- * abort signal (made only if read: running-call.ts), which fires when the link drops or the deadline
- * passes: a waiting dispatch whose caller is gone leaves the queue.
+ * (`traceparent` beside `params`), its own deadline (`budgetMs`: deadline.ts), its site (`site`: another app
+ * of this process, link-sites.ts) and its own abort signal (made only if read: running-call.ts), which fires
+ * when the link drops or the deadline passes: a waiting dispatch whose caller is gone leaves the queue.
  */
 export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
   // Resolved once: a call looks its procedure up by path, no caller is built per call.
@@ -78,72 +71,76 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
     if (dirty.size === 0) setImmediate(flush);
     dirty.add(ws);
   };
-  const fail = (
-    ws: Ws,
+  const failWith = (
+    reply: (message: object) => void,
     id: string | number | null,
     error: TRPCError,
     path?: string,
     type: "query" | "mutation" | "subscription" | "unknown" = "unknown",
-  ) => send(ws, { id, error: errorShapeOf(opts.router, error, path, type) });
+  ) => reply({ id, error: errorShapeOf(opts.router, error, path, type) });
 
-  async function run(
-    ws: Ws,
-    id: string | number,
-    method: string,
-    params: CallParams,
-    trace: TraceFields,
-    deadlineAtMs: number | null,
-  ) {
+  /**
+   * Runs a call on this app: `reply` sends on the link it came by (this app's, or one to another site of its
+   * process: link-sites.ts), `running` is that link's calls.
+   */
+  const run: HostedSite["run"] = async (reply, id, method, params, trace, deadlineAtMs, running) => {
     const procedure = procedureAt(params.path);
     if (!procedure) {
-      return fail(
-        ws,
-        id,
-        new TRPCError({ code: "NOT_FOUND", message: `no procedure ${params.path}` }),
-        params.path,
-      );
+      const error = new TRPCError({ code: "NOT_FOUND", message: `no procedure ${params.path}` });
+      return failWith(reply, id, error, params.path);
     }
     if (procedure.type !== method) {
       const message = `${params.path} is a ${procedure.type}, not a ${method}`;
-      return fail(ws, id, new TRPCError({ code: "METHOD_NOT_SUPPORTED", message }), params.path);
+      return failWith(reply, id, new TRPCError({ code: "METHOD_NOT_SUPPORTED", message }), params.path);
     }
-    if (ws.data.running.has(id)) {
+    if (running.has(id)) {
       const message = `call id ${id} is already running on this link`;
-      return fail(ws, id, new TRPCError({ code: "BAD_REQUEST", message }), params.path);
+      return failWith(reply, id, new TRPCError({ code: "BAD_REQUEST", message }), params.path);
     }
-    if (ws.data.running.size >= maxRunning) {
+    if (running.size >= maxRunning) {
       const message = `at most ${maxRunning} calls at once on one link`;
-      return fail(ws, id, new TRPCError({ code: "TOO_MANY_REQUESTS", message }), params.path);
+      return failWith(reply, id, new TRPCError({ code: "TOO_MANY_REQUESTS", message }), params.path);
     }
     // Past its deadline a call is let go as one whose caller hung up: a waiting dispatch leaves the queue.
     const call = new RunningCall(method === "subscription" ? null : deadlineAtMs);
-    ws.data.running.set(id, call);
+    running.set(id, call);
     const ctx = opts.createContext(trace, deadlineAtMs);
     try {
       // Prepared once (the link proved the token): no middleware chain, no signal unless the procedure reads it.
       const data = procedure.prepared
         ? await procedure.prepared(ctx, params.input, call)
         : await procedure.call(ctx, params.input, call.signal);
-      if (method === "subscription") await stream(ws, id, data as AsyncIterable<unknown>, call.signal);
-      else send(ws, { id, result: { type: "data", data } });
+      if (method === "subscription") await stream(reply, id, data as AsyncIterable<unknown>, call.signal);
+      else reply({ id, result: { type: "data", data } });
     } catch (err) {
       const error =
         err instanceof TRPCError ? err : new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: err });
       if (error.code === "INTERNAL_SERVER_ERROR") opts.onInternalError?.(error, params.path);
-      fail(ws, id, error, params.path, procedure.type);
+      failWith(reply, id, error, params.path, procedure.type);
     } finally {
       call.finish();
-      ws.data.running.delete(id);
+      running.delete(id);
     }
-  }
+  };
+  const self: HostedSite = { run };
+  // The group this app's site is hosted in (host()), if any: calls naming a site are looked up there.
+  let group: string | null = null;
+  let unhost: (() => void) | null = null;
+  const siteFor = (name: unknown) =>
+    group !== null && typeof name === "string" ? hostedSite(group, name) : undefined;
 
   /**
    * A subscription: started, every value as data, then stopped (the client's stop, or the stream's end). A
    * stream that fails ends with its error alone, as tRPC's own server ends it: a client that read `stopped`
    * first would take the failure for a normal end.
    */
-  async function stream(ws: Ws, id: string | number, values: AsyncIterable<unknown>, signal: AbortSignal) {
-    send(ws, { id, result: { type: "started" } });
+  async function stream(
+    reply: (message: object) => void,
+    id: string | number,
+    values: AsyncIterable<unknown>,
+    signal: AbortSignal,
+  ) {
+    reply({ id, result: { type: "started" } });
     const iterator = values[Symbol.asyncIterator]();
     const stopped = new Promise<void>((resolve) =>
       signal.addEventListener("abort", () => resolve(), { once: true }),
@@ -152,14 +149,14 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
       for (;;) {
         const next = await Promise.race([iterator.next(), stopped.then(() => null)]);
         if (next === null || next.done) break;
-        send(ws, { id, result: { type: "data", data: next.value } });
+        reply({ id, result: { type: "data", data: next.value } });
       }
     } catch (err) {
       await iterator.return?.();
       throw err;
     }
     await iterator.return?.();
-    send(ws, { id, result: { type: "stopped" } });
+    reply({ id, result: { type: "stopped" } });
   }
 
   /** One message of a frame; false when it closed the link (the rest of the frame is dropped). */
@@ -187,17 +184,31 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
         code: "BAD_REQUEST",
         message: "a call needs an id, a method and params.path",
       });
-      fail(ws, msg.id ?? null, error);
+      failWith(ws.data.reply, msg.id ?? null, error);
+      return true;
+    }
+    // A call for another site of this process (link-sites.ts), or for this app.
+    const site = msg.site === undefined ? self : siteFor(msg.site);
+    if (!site) {
+      // Not run: marked so our client takes it as a refused link (certainly not run) and calls directly.
+      const message = `no site ${String(msg.site)} shares this link's process and token`;
+      const error = new TRPCError({ code: "NOT_FOUND", message });
+      ws.data.reply({
+        id: msg.id,
+        error: errorShapeOf(opts.router, error, msg.params.path),
+        siteMissing: true,
+      });
       return true;
     }
     // The call's budget becomes a deadline on this host's clock as it is read (deadline.ts).
-    void run(
-      ws,
+    void site.run(
+      ws.data.reply,
       msg.id,
       msg.method,
       msg.params,
       { traceparent: msg.traceparent, tracestate: msg.tracestate },
       deadlineFromBudget(msg.budgetMs),
+      ws.data.running,
     );
     return true;
   }
@@ -208,6 +219,7 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
     idleTimeout: 120,
     open(ws) {
       open.add(ws);
+      ws.data.reply = (message) => send(ws, message);
       // An unauthenticated link holds a socket for nothing: it gets a few seconds, not the idle timeout.
       if (!ws.data.authed) {
         ws.data.authTimer = setTimeout(
@@ -241,6 +253,8 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
    * links as "going away" (1001); their peers open new ones, to wherever the app comes back.
    */
   async function drain(timeoutMs: number): Promise<void> {
+    unhost?.();
+    unhost = null;
     const deadline = Date.now() + timeoutMs;
     while ([...open].some((ws) => ws.data.running.size > 0) && Date.now() < deadline) await Bun.sleep(10);
     flush(); // the last answers, before the links close
@@ -250,6 +264,15 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
   return {
     websocket,
     drain,
+    /**
+     * Takes calls for `site` on links to any app of `linkGroup` in this process (link-sites.ts), and lets
+     * calls on its own links reach the group's other sites. False if the group has a site by that name.
+     */
+    host(linkGroup: string, site: string): boolean {
+      group = linkGroup;
+      unhost = hostSite(linkGroup, site, self);
+      return unhost !== null;
+    },
     /**
      * Takes `GET /trpc` with `Upgrade: websocket` if it shows the service token (or will, in connectionParams);
      * answers 401 otherwise, before any WebSocket opens. Undefined when upgraded.
@@ -267,7 +290,7 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
         pending.set(address, count + 1);
       }
       const batch = url.searchParams.get("batch") === "1";
-      const data: LinkData = { authed, running: new Map(), batch, outbox: [], address };
+      const data: LinkData = { authed, running: new Map(), batch, outbox: [], address, reply: ignore };
       if (server.upgrade(req, { data })) return undefined;
       release(data);
       return Response.json({ error: "expected a WebSocket upgrade" }, { status: 400 });

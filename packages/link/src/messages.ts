@@ -14,6 +14,8 @@ export interface Message extends TraceFields {
   id?: string | number | null;
   /** What is left of the caller's deadline, in ms (ours; tRPC's own clients send none). */
   budgetMs?: unknown;
+  /** The site of the peer's process the call is for (ours: link-sites.ts); none: the peer itself. */
+  site?: unknown;
   method?: unknown;
   params?: unknown;
   data?: unknown;
@@ -52,6 +54,7 @@ function asMessage(item: unknown): Message | null {
     params: m.params,
     data: m.data,
     budgetMs: m.budgetMs,
+    site: m.site,
     traceparent: typeof m.traceparent === "string" ? m.traceparent : undefined,
     tracestate: typeof m.tracestate === "string" ? m.tracestate : undefined,
   };

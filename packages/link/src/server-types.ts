@@ -15,6 +15,8 @@ export interface LinkData {
   outbox: object[];
   /** The peer's address (IPv6 by its /64): links still waiting for the token are counted per address. */
   address: string;
+  /** Sends a message on this link (answers of one turn go out together): set when it opens. */
+  reply: (message: object) => void;
   /** Closes a link that has not shown the token in time. */
   authTimer?: ReturnType<typeof setTimeout> | undefined;
 }

@@ -1,0 +1,122 @@
+/**
+ * Sites of one process share links (link-sites.ts): a call on a link to one site, naming another of the
+ * same process and token, runs there; one naming a site the process does not host is refused unrun, and
+ * the client then calls that site on its own link.
+ */
+import { describe, expect, test } from "bun:test";
+import { initTRPC } from "@trpc/server";
+import { closeLink, internalClient, type LinkRoute, linkOf } from "../src/internal-client.ts";
+import type { Link } from "../src/link-client.ts";
+import { linkServer } from "../src/link-server.ts";
+import { linkGroupOf } from "../src/link-sites.ts";
+import type { LinkData } from "../src/server-types.ts";
+
+const TOKEN = "link-sites-token-of-at-least-32-characters";
+
+function siteRouter(name: string) {
+  const t = initTRPC.create();
+  return t.router({ whoami: t.procedure.query(() => name) });
+}
+
+/** A site's server on 127.0.0.1:0, hosted in its token's group; counts the links opened to it. */
+function site(name: string, token = TOKEN) {
+  const links = linkServer({
+    router: siteRouter(name),
+    authorize: (authorization) => authorization === `Bearer ${token}`,
+    createContext: () => ({}),
+  });
+  let upgrades = 0;
+  const server = Bun.serve<LinkData>({
+    hostname: "127.0.0.1",
+    port: 0,
+    websocket: links.websocket,
+    fetch: (req, srv) => {
+      upgrades += 1;
+      return links.upgrade(req, srv);
+    },
+  });
+  const hosted = links.host(linkGroupOf(token), name);
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    hosted,
+    links,
+    get upgrades() {
+      return upgrades;
+    },
+    async [Symbol.asyncDispose]() {
+      await links.drain(0);
+      await server.stop(true);
+    },
+  };
+}
+
+type SiteRouter = ReturnType<typeof siteRouter>;
+const client = (url: string, route?: () => LinkRoute | undefined) =>
+  internalClient<SiteRouter>(url, { transport: "ws", timeoutMs: 5000, token: TOKEN, route });
+
+describe("sites of one process share links", () => {
+  test("a call naming another site runs there, on the link already open to the first", async () => {
+    await using a = site("a");
+    await using b = site("b");
+    expect([a.hosted, b.hosted]).toEqual([true, true]);
+    const toA = client(a.url);
+    let missed = 0;
+    const toB = client(b.url, () => ({ link: toA[linkOf] as Link, site: "b", missed: () => missed++ }));
+    try {
+      expect(await toA.whoami.query()).toBe("a");
+      expect(await Promise.all([toB.whoami.query(), toB.whoami.query()])).toEqual(["b", "b"]);
+      expect({ a: a.upgrades, b: b.upgrades, missed }).toEqual({ a: 1, b: 0, missed: 0 });
+    } finally {
+      toA[closeLink]();
+      toB[closeLink]();
+    }
+  });
+
+  test("a site name taken in its group is not hosted twice: the first keeps it", async () => {
+    await using first = site("same");
+    await using second = site("same");
+    expect([first.hosted, second.hosted]).toEqual([true, false]);
+  });
+
+  for (const [why, setUp] of [
+    ["the site stopped (left its group)", async (b: ReturnType<typeof site>) => b.links.drain(0)],
+    ["no such site in the process", async () => {}],
+  ] as const) {
+    test(`${why}: refused unrun, the route told, and the call made on the site's own link`, async () => {
+      await using a = site("a");
+      await using b = site("b");
+      await setUp(b);
+      const toA = client(a.url);
+      let missed = 0;
+      const name = why.startsWith("no such") ? "nowhere" : "b";
+      const toB = client(b.url, () => ({ link: toA[linkOf] as Link, site: name, missed: () => missed++ }));
+      try {
+        expect(await toB.whoami.query()).toBe("b");
+        expect({ b: b.upgrades, missed }).toEqual({ b: 1, missed: 1 });
+      } finally {
+        toA[closeLink]();
+        toB[closeLink]();
+      }
+    });
+  }
+
+  test("a site of the same process under another service token is out of reach", async () => {
+    await using a = site("a");
+    await using b = site("b", "another-token-of-at-least-32-characters!!");
+    const toA = client(a.url);
+    let missed = 0;
+    const toB = internalClient<SiteRouter>(b.url, {
+      transport: "ws",
+      timeoutMs: 5000,
+      token: "another-token-of-at-least-32-characters!!",
+      route: () => ({ link: toA[linkOf] as Link, site: "b", missed: () => missed++ }),
+    });
+    try {
+      expect(await toB.whoami.query()).toBe("b");
+      expect({ b: b.upgrades, missed }).toEqual({ b: 1, missed: 1 });
+    } finally {
+      toA[closeLink]();
+      toB[closeLink]();
+    }
+  });
+});
