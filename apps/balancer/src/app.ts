@@ -21,9 +21,10 @@ export function startBalancer(env: BalancerEnv) {
     const view = new GridView({
       urls: env.SUBSTATION_URLS,
       maxBackoffMs: env.MAX_BACKOFF_MS,
-      client: (url) =>
+      client: (url, route) =>
         internalClient<SubstationRouter>(url, {
           transport: env.INTERNAL_TRANSPORT,
+          route,
           timeoutMs: env.CALL_TIMEOUT_MS,
           observe: observeCalls(obs, "substation"),
           token: env.SERVICE_TOKEN,

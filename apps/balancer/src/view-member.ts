@@ -1,13 +1,17 @@
 /** A member of the balancer's view of the grid (view.ts), what operators see of it, and what it counts for. */
 import type { SubstationLoad } from "@evgrid/contract";
 import type { Scheduler } from "@evgrid/kit";
-import type { InternalClient } from "@evgrid/link";
+import type { InternalClient, LinkRoute } from "@evgrid/link";
 import type { CandidateView } from "@evgrid/policy";
 import type { SubstationRouter } from "@evgrid/substation";
 
 export interface Member {
   url: string;
   client: InternalClient<SubstationRouter>;
+  /** The link group its getLoad named (link-groups.ts), null if none or out of it. */
+  linkGroup: string | null;
+  /** Another member's link its calls go on (same group), or undefined: its own. */
+  route: LinkRoute | undefined;
   /** Learned from the substation's own getLoad answer. */
   id: string | null;
   load: SubstationLoad | null;
@@ -29,8 +33,11 @@ export interface Member {
 
 export interface GridViewOptions {
   urls: readonly string[];
-  /** Builds the typed client for one substation (timeouts and tracing are the caller's choice). */
-  client: (url: string) => InternalClient<SubstationRouter>;
+  /**
+   * Builds the typed client for one substation (timeouts and tracing are the caller's choice); `route` is
+   * the link its calls go on now, if not its own (internalClient's `route`).
+   */
+  client: (url: string, route: () => LinkRoute | undefined) => InternalClient<SubstationRouter>;
   /** Longest wait between probes of a failing substation. */
   maxBackoffMs?: number;
   now?: () => number;
@@ -101,3 +108,27 @@ export const inForce = (m: Member) =>
 
 export const largestCapacity = (members: readonly Member[]) =>
   members.reduce((max, m) => Math.max(max, m.load?.capacityKw ?? 0), 0);
+
+/** A member not heard from yet; its client's calls go on its own link until it joins a link group. */
+export function newMember(url: string, registered: boolean, client: GridViewOptions["client"]): Member {
+  const m: Member = {
+    url,
+    client: client(url, () => m.route),
+    linkGroup: null,
+    route: undefined,
+    id: null,
+    load: null,
+    receivedAtMs: 0,
+    healthy: false,
+    lastError: "not contacted yet",
+    consecutiveFailures: 0,
+    nextProbeAtMs: 0,
+    failures: 0,
+    inflight: 0,
+    inflightMinKw: 0,
+    inflightMaxKw: 0,
+    registered,
+    lastHeartbeatMs: 0,
+  };
+  return m;
+}

@@ -3,6 +3,7 @@ import { backoffDelayMs, type Scheduler, systemScheduler } from "@evgrid/kit";
 import { closeLink, describeFailure } from "@evgrid/link";
 import { bestCandidate, projectedUtilizationAt, rankSubstations } from "@evgrid/policy";
 import { withoutTracing } from "@evgrid/telemetry";
+import { LinkGroups } from "./link-groups.ts";
 import {
   candidateView,
   emptyCandidateView,
@@ -13,6 +14,7 @@ import {
   largestCapacity,
   type Member,
   type MemberRanking,
+  newMember,
   type SubstationStatus,
 } from "./view-member.ts";
 
@@ -39,6 +41,7 @@ export class GridView {
   /** The largest physical capacity of any member heard from; recomputed only when capacities change. */
   private largestKw = 0;
   private readonly byIdMap = new Map<string, Member>();
+  private readonly groups = new LinkGroups();
   /** Told after every background refresh (the wait queue checks for freed power). */
   onRefreshed: () => void = () => {};
 
@@ -52,23 +55,7 @@ export class GridView {
   }
 
   private newMember(url: string, registered: boolean): Member {
-    return {
-      url,
-      client: this.client(url),
-      id: null,
-      load: null,
-      receivedAtMs: 0,
-      healthy: false,
-      lastError: "not contacted yet",
-      consecutiveFailures: 0,
-      nextProbeAtMs: 0,
-      failures: 0,
-      inflight: 0,
-      inflightMinKw: 0,
-      inflightMaxKw: 0,
-      registered,
-      lastHeartbeatMs: 0,
-    };
+    return newMember(url, registered, this.client);
   }
 
   /**
@@ -93,6 +80,7 @@ export class GridView {
     if (i < 0) return false;
     const [gone] = this.members.splice(i, 1);
     if (gone) {
+      this.groups.leave(gone);
       gone.client[closeLink]();
       this.inForceKw -= inForce(gone);
       if (gone.id !== null && this.byIdMap.get(gone.id) === gone) this.byIdMap.delete(gone.id);
@@ -128,7 +116,7 @@ export class GridView {
   private async probe(m: Member): Promise<void> {
     const failuresWhenSent = m.failures;
     try {
-      const load = await m.client.getLoad.query();
+      const load = this.groups.answered(m, await m.client.getLoad.query());
       // A call failed while this probe was on its way: keep the failure (and its back-off); the load is
       // still news, but only a probe sent after the failure may put the substation back in rotation.
       if (m.failures !== failuresWhenSent && !m.healthy) {
@@ -188,6 +176,7 @@ export class GridView {
   }
 
   markFailed(m: Member, why: string): void {
+    this.groups.leave(m);
     this.change(m, () => {
       m.healthy = false;
       m.lastError = why;

@@ -12,8 +12,15 @@ import { Retention } from "./retention.ts";
 import { substationRouter } from "./router.ts";
 import { Station } from "./station.ts";
 
-/** Wires config -> telemetry -> station -> router -> server. Used by main.ts and by tests (port 0). */
-export function startSubstation(env: SubstationEnv, extra: { scheduler?: Scheduler } = {}) {
+/**
+ * Wires config -> telemetry -> station -> router -> server. Used by main.ts and by tests (port 0).
+ * `sharedLinks`: one of several sites of this process (SUBSTATION_SITES), whose links carry each other's
+ * calls (@evgrid/link's link-sites.ts); they stop together.
+ */
+export function startSubstation(
+  env: SubstationEnv,
+  extra: { scheduler?: Scheduler; sharedLinks?: boolean } = {},
+) {
   return launchApp("substation", pkg.version, env, ({ telemetry, log }) => {
     const measures = stationMetrics(telemetry.meter, env.SUBSTATION_ID);
     const dbPath = env.SUBSTATION_DB_PATH ?? join(env.SUBSTATION_DATA_DIR, `${env.SUBSTATION_ID}.sqlite`);
@@ -70,13 +77,15 @@ export function startSubstation(env: SubstationEnv, extra: { scheduler?: Schedul
     });
     retention.start();
     let membership: ReturnType<typeof joinBalancers> | undefined;
+    let linkGroup: string | null = null;
     measures.observe(station);
     journalMeasures.observePending(() => station.pendingJournalWrites);
     journalMeasures.observeAppends(() => journal.stats);
     if (recovery.resumed + recovery.endedWhileDown > 0)
       log.info("recovered sessions from the journal", { dbPath, ...recovery });
     return {
-      router: substationRouter(station, bookings),
+      router: substationRouter(station, bookings, () => linkGroup),
+      linkSite: extra.sharedLinks ? station.id : undefined,
       ready: () => {
         const failing = journalHealth.failingOps();
         return failing.length === 0 ? null : `journal writes failing: ${failing.join(", ")}`;
@@ -93,6 +102,7 @@ export function startSubstation(env: SubstationEnv, extra: { scheduler?: Schedul
       },
       // Once listening, join the balancers (if any are named) and keep heartbeating.
       afterStart: (server) => {
+        linkGroup = server.linkGroup;
         if (env.BALANCER_URLS.length === 0) return;
         const advertiseUrl = env.ADVERTISE_URL ?? server.url.replace("//0.0.0.0:", "//127.0.0.1:");
         membership = joinBalancers({

@@ -5,7 +5,8 @@ import { readEnv, siteEnvs } from "./env.ts";
 await runApp("substation", readEnv, async (env) => {
   // One after another, so their "listening" lines come in the order of SUBSTATION_SITES.
   const apps: Awaited<ReturnType<typeof startSubstation>>[] = [];
-  for (const site of siteEnvs(env)) apps.push(await startSubstation(site));
+  const sites = siteEnvs(env);
+  for (const site of sites) apps.push(await startSubstation(site, { sharedLinks: sites.length > 1 }));
   return {
     async stop() {
       await Promise.all(apps.map((app) => app.stop()));

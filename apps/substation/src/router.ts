@@ -20,11 +20,24 @@ import { z } from "zod";
 import type { BookingIndex } from "./bookings.ts";
 import type { Station } from "./station.ts";
 
-/** Every procedure is internal: the balancer and operators call them with the service token. */
-export function substationRouter(station: Station, bookings: BookingIndex) {
+/**
+ * Every procedure is internal: the balancer and operators call them with the service token. `linkGroup`:
+ * the group of sites of this process whose links carry this one's calls (link-sites.ts), once it listens.
+ */
+export function substationRouter(
+  station: Station,
+  bookings: BookingIndex,
+  linkGroup: () => string | null = () => null,
+) {
   return router({
-    /** The load the balancer ranks by: one O(1) snapshot, no per-session walk. */
-    getLoad: internalProcedure.query(() => station.load()),
+    /**
+     * The load the balancer ranks by: one O(1) snapshot, no per-session walk; and the site's link group, so
+     * a caller of many sites of one process calls them all on one link.
+     */
+    getLoad: internalProcedure.query(() => {
+      const group = linkGroup();
+      return group === null ? station.load() : { ...station.load(), linkGroup: group };
+    }),
     /**
      * Admits atomically or refuses with INSUFFICIENT_CAPACITY / OPERATOR_LIMIT and the current load; past the
      * call's deadline, refuses DEADLINE_EXCEEDED (a retried key still gets its session back).

@@ -34,6 +34,8 @@ export interface AppParts<Extra> {
   ready?: ReadinessCheck;
   /** False when no caller opens an internal link (WebSocket) to this app: upgrades are refused. */
   links?: boolean;
+  /** Its name among the apps of its process: their links carry its calls too (a substation's id). */
+  linkSite?: string;
   /** Facts for the start-up log line. */
   describe?: Record<string, unknown>;
   /** Runs before the server stops (timers, background loops, refusing new work). */
@@ -93,6 +95,7 @@ export async function launchApp<Extra>(
     ready: parts.ready,
     insecureDemo: env.EVGRID_INSECURE_DEMO === true,
     links: parts.links === false ? false : linkLimits(env),
+    linkSite: parts.linkSite,
     openFilesLimit: files,
   });
   log.info(listeningLine(service), {

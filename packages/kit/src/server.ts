@@ -1,4 +1,11 @@
-import { BUDGET_HEADER, deadlineFromBudget, type LinkData, leanTrpcHandler, linkServer } from "@evgrid/link";
+import {
+  BUDGET_HEADER,
+  deadlineFromBudget,
+  type LinkData,
+  leanTrpcHandler,
+  linkGroupOf,
+  linkServer,
+} from "@evgrid/link";
 import type { Telemetry } from "@evgrid/telemetry";
 import { type AnyRouter, TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
@@ -53,12 +60,16 @@ export interface AppServerOptions {
   routes?: Record<string, RouteHandler>;
   /** What /readyz asks (none: ready whenever it serves). */
   ready?: ReadinessCheck | undefined;
+  /** This app's name among the sites of its process: links to any of them carry its calls (link-sites.ts). */
+  linkSite?: string | undefined;
 }
 
 export interface AppServer {
   /** e.g. http://127.0.0.1:8101, with the real port when 0 was asked for. */
   url: string;
   port: number;
+  /** The group of sites whose links carry this app's calls (its `linkSite` was hosted), or null. */
+  linkGroup: string | null;
   stop(): Promise<void>;
 }
 
@@ -77,9 +88,13 @@ export function serveApp(opts: AppServerOptions): AppServer {
     throw new Error(`${opts.service} cannot listen on ${opts.hostname}:${opts.port} (${code})`);
   }
   const port = server.port ?? opts.port;
+  // Its site joins the process's others (same service token) once it listens; a name taken stays out.
+  const group = opts.links && opts.linkSite ? linkGroupOf(opts.serviceToken) : null;
+  const hosted = group !== null && links.host(group, opts.linkSite as string);
   return {
     url: `http://${opts.hostname}:${port}`,
     port,
+    linkGroup: hosted ? group : null,
     /**
      * Graceful: no new connections; in-flight requests and link calls finish (at most 3 s); links are closed
      * as going away; then whatever is left.

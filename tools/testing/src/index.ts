@@ -19,6 +19,8 @@ export interface GridOptions {
   chargeApi?: Record<string, string>;
   /** The apps' own default quotas; without, quotas never bind (tests of other behaviour send many requests). */
   defaultQuotas?: boolean;
+  /** The substations as the sites of one process (SUBSTATION_SITES): their links carry each other's calls. */
+  sharedLinks?: boolean;
 }
 
 /**
@@ -39,6 +41,7 @@ export async function startGrid(opts: GridOptions) {
           SERVICE_TOKEN: serviceToken,
           SUBSTATION_DB_PATH: ":memory:",
         }),
+        { sharedLinks: opts.sharedLinks === true },
       ),
     ),
   );
