@@ -56,11 +56,8 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
       ws.data.outbox = [];
       if (ws.readyState !== 1) continue;
       // Frames no bigger than the client would take from us (the same limit we take from it).
-      for (const frame of frames(
-        messages.map((m) => JSON.stringify(m)),
-        maxFrameBytes,
-      ))
-        ws.send(frame);
+      const texts = messages.map((m) => JSON.stringify(m));
+      for (const frame of frames(texts, maxFrameBytes)) ws.send(frame);
     }
     dirty.clear();
   };
@@ -79,10 +76,9 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
     type: "query" | "mutation" | "subscription" | "unknown" = "unknown",
   ) => reply({ id, error: errorShapeOf(opts.router, error, path, type) });
 
-  /**
-   * Runs a call on this app: `reply` sends on the link it came by (this app's, or one to another site of its
-   * process: link-sites.ts), `running` is that link's calls.
-   */
+  // Calls running on this app, on its own links or on another site's (the drain waits for them all).
+  let runningHere = 0;
+  /** Runs a call on this app; `reply` and `running` are the link's it came by (maybe another site's). */
   const run: HostedSite["run"] = async (reply, id, method, params, trace, deadlineAtMs, running) => {
     const procedure = procedureAt(params.path);
     if (!procedure) {
@@ -104,6 +100,7 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
     // Past its deadline a call is let go as one whose caller hung up: a waiting dispatch leaves the queue.
     const call = new RunningCall(method === "subscription" ? null : deadlineAtMs);
     running.set(id, call);
+    runningHere += 1;
     const ctx = opts.createContext(trace, deadlineAtMs);
     try {
       // Prepared once (the link proved the token): no middleware chain, no signal unless the procedure reads it.
@@ -120,6 +117,7 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
     } finally {
       call.finish();
       running.delete(id);
+      runningHere -= 1;
     }
   };
   const self: HostedSite = { run };
@@ -256,7 +254,8 @@ export function linkServer<TContext>(opts: LinkServerOptions<TContext>) {
     unhost?.();
     unhost = null;
     const deadline = Date.now() + timeoutMs;
-    while ([...open].some((ws) => ws.data.running.size > 0) && Date.now() < deadline) await Bun.sleep(10);
+    const busy = () => runningHere > 0 || [...open].some((ws) => ws.data.running.size > 0);
+    while (busy() && Date.now() < deadline) await Bun.sleep(10);
     flush(); // the last answers, before the links close
     for (const ws of open) ws.close(1001, "shutting down");
   }

@@ -13,15 +13,23 @@ import type { LinkData } from "../src/server-types.ts";
 
 const TOKEN = "link-sites-token-of-at-least-32-characters";
 
-function siteRouter(name: string) {
+/** `hold` runs until the test lets it go (`held` says it runs). */
+function siteRouter(name: string, gate = { held: false, release: Promise.resolve() }) {
   const t = initTRPC.create();
-  return t.router({ whoami: t.procedure.query(() => name) });
+  return t.router({
+    whoami: t.procedure.query(() => name),
+    hold: t.procedure.mutation(async () => {
+      gate.held = true;
+      await gate.release;
+      return name;
+    }),
+  });
 }
 
 /** A site's server on 127.0.0.1:0, hosted in its token's group; counts the links opened to it. */
-function site(name: string, token = TOKEN) {
+function site(name: string, token = TOKEN, gate?: { held: boolean; release: Promise<void> }) {
   const links = linkServer({
-    router: siteRouter(name),
+    router: siteRouter(name, gate),
     authorize: (authorization) => authorization === `Bearer ${token}`,
     createContext: () => ({}),
   });
@@ -114,6 +122,31 @@ describe("sites of one process share links", () => {
     try {
       expect(await toB.whoami.query()).toBe("b");
       expect({ b: b.upgrades, missed }).toEqual({ b: 1, missed: 1 });
+    } finally {
+      toA[closeLink]();
+      toB[closeLink]();
+    }
+  });
+
+  test("a site's drain waits for its calls running on another site's link", async () => {
+    const release = Promise.withResolvers<void>();
+    const gate = { held: false, release: release.promise };
+    await using a = site("a");
+    await using b = site("b", TOKEN, gate);
+    const toA = client(a.url);
+    const toB = client(b.url, () => ({ link: toA[linkOf] as Link, site: "b" }));
+    try {
+      const events: string[] = [];
+      const held = toB.hold.mutate();
+      while (!gate.held) await Bun.sleep(1); // until it runs (state, polled)
+      const drained = b.links.drain(10_000).then(() => events.push("drained"));
+      // A round trip on the same link: the drain has had every chance to end, had it not waited.
+      expect(await toA.whoami.query()).toBe("a");
+      events.push("released");
+      release.resolve();
+      expect(await held).toBe("b");
+      await drained;
+      expect(events).toEqual(["released", "drained"]);
     } finally {
       toA[closeLink]();
       toB[closeLink]();
