@@ -17,8 +17,13 @@ export class LinkGroups {
   /** Each member's site name, as its getLoad answer gave it. */
   private readonly sites = new WeakMap<Member, string>();
 
-  /** getLoad's answer: the load alone (the group stays inside the grid), `m` joined to the group it names. */
-  answered(m: Member, answer: SubstationLoad & { linkGroup?: string }): SubstationLoad {
+  /**
+   * getLoad's answer: the load alone (the group stays inside the grid), `m` joined to the group it names.
+   * `routed`: it came on another member's link, from the site named, wherever that is now. A different
+   * group or site (that process restarted, maybe with other sites on its ports) is not taken as `m`'s: `m`
+   * is back on its own link, and this answer fails, so the next probe asks whoever answers at its URL.
+   */
+  answered(m: Member, answer: SubstationLoad & { linkGroup?: string }, routed: boolean): SubstationLoad {
     if (answer.linkGroup === undefined) {
       this.leave(m);
       return answer;
@@ -26,6 +31,7 @@ export class LinkGroups {
     const { linkGroup, ...load } = answer;
     if (m.linkGroup !== linkGroup || this.sites.get(m) !== load.substationId) {
       this.leave(m);
+      if (routed) throw new Error("its process changed since it was last asked on its own link");
       m.linkGroup = linkGroup;
       this.sites.set(m, load.substationId);
       const members = this.groups.get(linkGroup) ?? [];

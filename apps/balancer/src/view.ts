@@ -116,7 +116,8 @@ export class GridView {
   private async probe(m: Member): Promise<void> {
     const failuresWhenSent = m.failures;
     try {
-      const load = this.groups.answered(m, await m.client.getLoad.query());
+      const routed = m.route !== undefined;
+      const load = this.groups.answered(m, await m.client.getLoad.query(), routed);
       // A call failed while this probe was on its way: keep the failure (and its back-off); the load is
       // still news, but only a probe sent after the failure may put the substation back in rotation.
       if (m.failures !== failuresWhenSent && !m.healthy) {
