@@ -42,17 +42,21 @@ export class LinkGroups {
     return load;
   }
 
-  /** `m` calls on its own link until it names its group again. */
-  leave(m: Member): void {
+  /**
+   * `m` calls on its own link until it names its group again. True if that link carried other members'
+   * calls (they go on another's from now on; those already out on it are still to be answered there).
+   */
+  leave(m: Member): boolean {
     const group = m.linkGroup;
     m.route = undefined;
-    if (group === null) return;
+    if (group === null) return false;
     m.linkGroup = null;
     const members = this.groups.get(group) ?? [];
     const at = members.indexOf(m);
     if (at >= 0) members.splice(at, 1);
     if (members.length === 0) this.groups.delete(group);
     else if (at === 0) this.reroute(members);
+    return at === 0 && members.length > 0;
   }
 
   /** Every member of a group calls on its first member's link, naming its own site. */

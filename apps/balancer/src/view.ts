@@ -1,6 +1,6 @@
 import type { SubstationLoad } from "@evgrid/contract";
 import { backoffDelayMs, type Scheduler, systemScheduler } from "@evgrid/kit";
-import { closeLink, describeFailure } from "@evgrid/link";
+import { closeLink, describeFailure, linkOf } from "@evgrid/link";
 import { bestCandidate, projectedUtilizationAt, rankSubstations } from "@evgrid/policy";
 import { withoutTracing } from "@evgrid/telemetry";
 import { LinkGroups } from "./link-groups.ts";
@@ -80,8 +80,9 @@ export class GridView {
     if (i < 0) return false;
     const [gone] = this.members.splice(i, 1);
     if (gone) {
-      this.groups.leave(gone);
-      gone.client[closeLink]();
+      // A link that carried other members' calls closes once they are answered.
+      if (this.groups.leave(gone)) gone.client[linkOf]?.closeWhenIdle();
+      else gone.client[closeLink]();
       this.inForceKw -= inForce(gone);
       if (gone.id !== null && this.byIdMap.get(gone.id) === gone) this.byIdMap.delete(gone.id);
       this.largestKw = largestCapacity(this.members);

@@ -39,8 +39,9 @@ describe("LinkGroups", () => {
       [c, "s-c"],
     ] as const)
       groups.answered(m, answer(site, "g1"), false);
-    groups.leave(a);
+    expect(groups.leave(a)).toBe(true); // its link carried others' calls: closed only once they are answered
     expect(links(a, b, c)).toEqual(["own", "own", "b/s-c"]);
+    expect(groups.leave(c)).toBe(false);
   });
 
   test("a routed answer naming another group (the process restarted) fails, and puts it on its own link", () => {

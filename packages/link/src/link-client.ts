@@ -22,6 +22,7 @@ export class Link {
   private failures = 0;
   private retryAtMs = 0;
   private closed = false;
+  private closing = false;
   private reopening: ReturnType<typeof setTimeout> | undefined;
   /** Messages (serialized) waiting for the end of this turn of the event loop, to go out in few frames. */
   private outbox: string[] = [];
@@ -49,6 +50,7 @@ export class Link {
     opts: LinkCallOptions,
   ): Promise<unknown> {
     if (opts.signal?.aborted) throw aborted();
+    if (this.closing) throw refused("link closed");
     const deadline = Date.now() + opts.timeoutMs;
     // An open link (nearly always) is used as it is: no promise made to find it open.
     if (this.ws?.readyState !== WebSocket.OPEN) await this.openWithin(deadline);
@@ -125,6 +127,24 @@ export class Link {
   }
 
   /** Closes the link; calls in flight fail as if it dropped. */
+  /**
+   * Closes it once no call waits on it (at the latest when the last one's deadline passes): a link that
+   * carries other clients' calls (a route) lets them finish instead of failing them as dropped. New calls
+   * fail at once, unsent, as on a closed link.
+   */
+  closeWhenIdle(): void {
+    this.closing = true;
+    if (this.pending.size === 0) {
+      this.close();
+      return;
+    }
+    const check = setInterval(() => {
+      if (this.pending.size > 0) return;
+      clearInterval(check);
+      this.close();
+    }, 50);
+  }
+
   close(): void {
     clearTimeout(this.reopening);
     this.closed = true;

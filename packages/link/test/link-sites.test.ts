@@ -152,4 +152,19 @@ describe("sites of one process share links", () => {
       toB[closeLink]();
     }
   });
+
+  test("closeWhenIdle: the calls out on the link are answered, then it closes", async () => {
+    const release = Promise.withResolvers<void>();
+    const gate = { held: false, release: release.promise };
+    await using a = site("a", TOKEN, gate);
+    const toA = client(a.url);
+    const link = toA[linkOf] as Link;
+    const held = toA.hold.mutate();
+    while (!gate.held) await Bun.sleep(1); // until it runs (state, polled)
+    link.closeWhenIdle();
+    // New calls fail at once, unsent; the one out on it is answered.
+    expect(String(await toA.whoami.query().catch((err: unknown) => err))).toContain("link closed");
+    release.resolve();
+    expect(await held).toBe("a");
+  });
 });
