@@ -26,6 +26,11 @@ export interface Member {
   inflight: number;
   inflightMinKw: number;
   inflightMaxKw: number;
+  /**
+   * What the choice reads of it (its load and in-flight assignments), while it is a candidate; else null.
+   * Kept by the view at each change (refreshCandidate), so a dispatch reads it without copying.
+   */
+  candidate: CandidateView | null;
   /** Joined by registering (not from the static list); leaves when its heartbeats stop. */
   registered: boolean;
   lastHeartbeatMs: number;
@@ -92,6 +97,11 @@ export function fillCandidateView(view: CandidateView, m: Member): CandidateView
   return view;
 }
 
+/** Brings `m.candidate` up to date after a change to it (its load, health or in-flight assignments). */
+export function refreshCandidate(m: Member): void {
+  m.candidate = isCandidate(m) ? fillCandidateView(m.candidate ?? emptyCandidateView(), m) : null;
+}
+
 export const emptyCandidateView = (): CandidateView => ({
   id: "",
   capacityKw: 0,
@@ -127,6 +137,7 @@ export function newMember(url: string, registered: boolean, client: GridViewOpti
     inflight: 0,
     inflightMinKw: 0,
     inflightMaxKw: 0,
+    candidate: null,
     registered,
     lastHeartbeatMs: 0,
   };

@@ -6,8 +6,6 @@ import { withoutTracing } from "@evgrid/telemetry";
 import { LinkGroups } from "./link-groups.ts";
 import {
   candidateView,
-  emptyCandidateView,
-  fillCandidateView,
   type GridViewOptions,
   inForce,
   isCandidate,
@@ -15,6 +13,7 @@ import {
   type Member,
   type MemberRanking,
   newMember,
+  refreshCandidate,
   type SubstationStatus,
 } from "./view-member.ts";
 
@@ -33,7 +32,6 @@ export class GridView {
   private readonly now: () => number;
   private readonly scheduler: Scheduler;
   private readonly random: () => number;
-  private readonly scratch = emptyCandidateView();
   private next: { cancel(): void } | undefined;
   private running = false;
   /** Capacity in force over the members taking sessions, kept as members change (O(1) to read). */
@@ -206,6 +204,7 @@ export class GridView {
     this.inForceKw -= inForce(m);
     mutate();
     this.inForceKw += inForce(m);
+    refreshCandidate(m);
     if (m.load?.capacityKw !== capacityBefore) this.largestKw = largestCapacity(this.members);
   }
 
@@ -219,15 +218,10 @@ export class GridView {
    * (loads plus in-flight assignments), leaving out `except`; undefined if none has room.
    */
   best(req: { minKw: number; maxKw: number }, except: ReadonlySet<Member> = NONE): Member | undefined {
-    // The ranking's first choice in one pass: a dispatch costs O(N) cheap steps, not a sort of N. The pass
-    // reads each view only while it looks at it, so one scratch view serves them all.
-    const scratch = this.scratch;
-    return bestCandidate(
-      this.members,
-      (m) => (isCandidate(m) && !except.has(m) ? fillCandidateView(scratch, m) : null),
-      req,
-      this.random,
-    );
+    // The ranking's first choice in one pass: a dispatch costs O(N) cheap steps, not a sort of N, each
+    // reading the member's candidate view as its changes left it (nothing copied per dispatch).
+    const view = except.size === 0 ? candidateOf : (m: Member) => (except.has(m) ? null : m.candidate);
+    return bestCandidate(this.members, view, req, this.random);
   }
 
   /** The pure ranking policy over what this view knows, in members, leaving out `except`. */
@@ -257,6 +251,7 @@ export class GridView {
     m.inflight += 1;
     m.inflightMinKw += req.minKw;
     m.inflightMaxKw += req.maxKw;
+    refreshCandidate(m);
   }
 
   endAssignment(m: Member, req: { minKw: number; maxKw: number }): void {
@@ -264,6 +259,7 @@ export class GridView {
     // Reset exactly at zero so float drift cannot leave phantom kilowatts behind.
     m.inflightMinKw = m.inflight === 0 ? 0 : m.inflightMinKw - req.minKw;
     m.inflightMaxKw = m.inflight === 0 ? 0 : m.inflightMaxKw - req.maxKw;
+    refreshCandidate(m);
   }
 
   status(): SubstationStatus[] {
@@ -284,3 +280,4 @@ export class GridView {
 }
 
 const NONE: ReadonlySet<Member> = new Set();
+const candidateOf = (m: Member) => m.candidate;
