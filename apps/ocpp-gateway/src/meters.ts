@@ -226,10 +226,13 @@ export class Meters {
         (err) => {
           if (this.neededSent.get(tx) === key) this.neededSent.delete(tx); // sent again next time
           this.log.warn("could not pass on the car's needs", { sessionId, error: describeFailure(err) });
-          // No answer (a timeout, a link gone): the substation may have taken them, and the car may never send
-          // them again. Bounded in time from the transaction's start, as if it had (a refusal said it did not).
-          if (errorDataOf(err)?.reason === undefined && this.madeEnergyBased.delete(tx))
-            this.onEnergyBased(tx, tx.startedAtMs);
+          if (errorDataOf(err)?.reason !== undefined) return; // refused: they would be refused again
+          // No answer (a timeout, a link gone): the substation may or may not have taken them, and the car
+          // may never send them again. Sent again (the same needs twice are the needs once) after the gap,
+          // unless newer ones wait; and bounded in time from the transaction's start, as if taken.
+          if (!this.wanted.has(tx)) this.wanted.set(tx, want);
+          this.flushSoon(tx);
+          if (this.madeEnergyBased.delete(tx)) this.onEnergyBased(tx, tx.startedAtMs);
         },
       ),
     );
