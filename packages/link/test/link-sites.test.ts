@@ -59,8 +59,8 @@ function site(name: string, token = TOKEN, gate?: { held: boolean; release: Prom
 }
 
 type SiteRouter = ReturnType<typeof siteRouter>;
-const client = (url: string, route?: () => LinkRoute | undefined) =>
-  internalClient<SiteRouter>(url, { transport: "ws", timeoutMs: 5000, token: TOKEN, route });
+const client = (url: string, route?: () => LinkRoute | undefined, token = TOKEN) =>
+  internalClient<SiteRouter>(url, { transport: "ws", timeoutMs: 5000, token, route });
 
 describe("sites of one process share links", () => {
   test("a call naming another site runs there, on the link already open to the first", async () => {
@@ -100,12 +100,8 @@ describe("sites of one process share links", () => {
       await setUp(b);
       const toA = client(a.url);
       let missed = 0;
-      const toB = internalClient<SiteRouter>(b.url, {
-        transport: "ws",
-        timeoutMs: 5000,
-        token,
-        route: () => ({ link: toA[linkOf] as Link, site: name, missed: () => missed++ }),
-      });
+      const route = () => ({ link: toA[linkOf] as Link, site: name, missed: () => missed++ });
+      const toB = client(b.url, route, token);
       try {
         expect(await toB.whoami.query()).toBe("b");
         expect({ b: b.upgrades, missed }).toEqual({ b: 1, missed: 1 });
