@@ -5,6 +5,7 @@ import {
   type RefusalDetails,
   reasons,
   refusalDetailsSchema,
+  retryOf,
 } from "@evgrid/contract";
 import { deadlineExceeded, GridError, gridFull, relayUpstreamError } from "@evgrid/kit";
 import { classifyCallFailure, describeFailure, earliest } from "@evgrid/link";
@@ -131,7 +132,9 @@ export class DispatchRun {
         // What is left now, after the claim's write: a store that stalled must not send a late start.
         const timeoutMs = Math.min(opts.callTimeoutMs, deadline - this.now());
         if (timeoutMs <= 0) throw deadlineExceeded("the deadline passed before a substation was asked");
-        const res = await member.client.startSession.mutate(req, {
+        // A new key stays new for the first substation asked only: a later one follows a try that may have run.
+        const sent = this.asked.size === 1 && home === undefined ? req : retryOf(req);
+        const res = await member.client.startSession.mutate(sent, {
           context: { timeoutMs, deadlineAtMs: this.callerDeadlineAtMs },
         });
         view.record(member, res.load);

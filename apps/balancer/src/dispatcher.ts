@@ -2,6 +2,7 @@ import {
   type DispatchRequest,
   OPERATOR,
   reasons,
+  retryOf,
   type Session,
   type SessionUpdate,
   type StopMovedSessionInput,
@@ -76,7 +77,8 @@ export class Dispatcher {
         const pinned = view.byId(req.substationId);
         return pinned !== undefined && view.hasRoomAt(pinned, req);
       },
-      dispatch: (req, deadlineAtMs) => this.admit(req, deadlineAtMs),
+      // Tried once already, or about to be after others were: a new key is not new any more.
+      dispatch: (req, deadlineAtMs) => this.admit(retryOf(req), deadlineAtMs),
       abandon: (result) => void this.stopQuietly(result.session),
       maxWaiting: opts.maxWaiting,
       maxPerOwner: opts.maxWaitingPerOwner,

@@ -1,9 +1,11 @@
 import type { Balancers } from "@evgrid/balancer/pool";
 import {
   type ChargeRequest,
+  type DispatchRequest,
   errorDataOf,
   type Priority,
   reasons,
+  retryOf,
   type Session,
   type SessionUpdate,
 } from "@evgrid/contract";
@@ -145,11 +147,15 @@ export class ChargeDesk {
     try {
       // Several replicas sharing state: an answer that never came is asked again on another replica.
       const retryUncertain = this.balancers.count > 1 && this.balancers.allShared;
-      const req = {
+      // A key made here is new on its first try (the substation need not look it up in its journal); a
+      // retry of it on another replica may follow a try that ran, so it goes without that promise.
+      const req: DispatchRequest = {
         ...input,
         owner: caller.owner,
         idempotencyKey,
+        ...(input.idempotencyKey === undefined ? { newKey: true as const } : {}),
       };
+      let tried = false;
       // A waiting request is let go if its caller hangs up, and answered GRID_FULL at its vehicle's departure
       // (the balancer's wait queue ends a wait there).
       const callOpts = {
@@ -160,7 +166,14 @@ export class ChargeDesk {
         },
       };
       const { session, tries, replayed } = await this.balancers
-        .call((b) => b.dispatch.mutate(req, callOpts), { retryUncertain })
+        .call(
+          (b) => {
+            const sent = tried ? retryOf(req) : req;
+            tried = true;
+            return b.dispatch.mutate(sent, callOpts);
+          },
+          { retryUncertain },
+        )
         .catch((err: unknown) => {
           if (errorDataOf(err)?.reason === reasons.GRID_FULL) strictDepartureCheck(input, Date.now());
           return relayDispatchError(err, idempotencyKey);

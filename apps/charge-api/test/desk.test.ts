@@ -32,10 +32,13 @@ const sessionFor = (req: { vehicleId: string; owner: string; priority?: Session[
   priority: req.priority ?? "standard",
 });
 
-type Dispatched = ChargeRequest & { owner: string; idempotencyKey?: string };
+type Dispatched = ChargeRequest & { owner: string; idempotencyKey?: string; newKey?: true };
 
-/** A pool of `replicas` balancers sharing state or not; dispatches wait for `release()` when `hold` is set. */
-function fakeBalancers({ replicas = 1, shared = false, hold = false } = {}) {
+/**
+ * A pool of `replicas` balancers sharing state or not; dispatches wait for `release()` when `hold` is set.
+ * `tries`: each call is made that many times, as the pool does when an answer never comes (the last counts).
+ */
+function fakeBalancers({ replicas = 1, shared = false, hold = false, tries = 1 } = {}) {
   const dispatched: Dispatched[] = [];
   const looked: unknown[] = [];
   const pending: (() => void)[] = [];
@@ -57,7 +60,10 @@ function fakeBalancers({ replicas = 1, shared = false, hold = false } = {}) {
   const pool = {
     count: replicas,
     allShared: shared,
-    call: <T>(fn: (c: typeof client) => Promise<T>) => fn(client),
+    call: async <T>(fn: (c: typeof client) => Promise<T>) => {
+      for (let i = 1; i < tries; i++) await fn(client);
+      return fn(client);
+    },
     pick: () => client,
   } as unknown as Balancers;
   return {
@@ -146,6 +152,21 @@ describe("ChargeDesk", () => {
     await d.requestCharge(open, request({ idempotencyKey: "mine-1" }));
     expect(shared.dispatched[0]?.idempotencyKey).toMatch(/^auto:[0-9a-f-]{36}$/);
     expect(shared.dispatched[1]?.idempotencyKey).toBe("mine-1");
+  });
+
+  test("a key made here goes as new on its first try only (no journal lookup); a caller's key never does", async () => {
+    const b = fakeBalancers({ replicas: 2, shared: true, tries: 2 });
+    const d = desk(b.pool);
+    await d.requestCharge(open, request());
+    await d.requestCharge(open, request({ vehicleId: "ev-2", idempotencyKey: "mine-2" }));
+    const [first, retry, mine, mineAgain] = b.dispatched;
+    expect(first?.idempotencyKey).toMatch(/^auto:/);
+    expect(first?.newKey).toBe(true);
+    // The retry may follow a try that started the session: the substation must look the key up.
+    expect(retry?.idempotencyKey).toBe(first?.idempotencyKey as string);
+    expect(retry).not.toHaveProperty("newKey");
+    expect(mine).not.toHaveProperty("newKey");
+    expect(mineAgain).not.toHaveProperty("newKey");
   });
 
   test("open mode: the grant carries the session's secret, and only that secret opens the session", async () => {

@@ -42,13 +42,15 @@ export class IdempotencyKeys {
 
   /**
    * The session this owner started with this key, if the key is still honoured. `held` reads a session the
-   * station holds in memory (undefined if it has forgotten it).
+   * station holds in memory (undefined if it has forgotten it). `newKey`: its sender made the key for this
+   * request and tries it for the first time, so the journal (a lookup with its locks) cannot have it.
    */
   find(
     owner: string,
     key: string,
     nowMs: number,
     held: (id: string) => Session | undefined,
+    newKey = false,
   ): Session | undefined {
     const sinceMs = nowMs - this.ttlMs;
     const first = this.byKey.get(key);
@@ -59,6 +61,7 @@ export class IdempotencyKeys {
       const honoured = inMemory.status === "active" || Date.parse(inMemory.startedAt) >= sinceMs;
       return honoured ? inMemory : undefined;
     }
+    if (newKey) return undefined;
     const rec = this.journal?.findByKey(owner, key, sinceMs);
     return rec ? sessionOf(rec, this.substationId) : undefined;
   }

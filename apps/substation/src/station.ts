@@ -42,7 +42,9 @@ export class Station extends StationOps {
     // A retry of a request this substation already answered gets the same session, even if it is full now.
     const key = req.idempotencyKey ?? null;
     const earlier =
-      key === null ? undefined : this.book.keys.find(req.owner, key, this.now(), (id) => this.held(id));
+      key === null
+        ? undefined
+        : this.book.keys.find(req.owner, key, this.now(), (id) => this.held(id), req.newKey === true);
     if (earlier !== undefined) {
       // A retry within the same turn waits for the first one's commit, and shares its fate.
       await this.uncommitted.get(earlier.sessionId);

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { join } from "node:path";
 import { dispatchRequestSchema } from "@evgrid/contract";
 import { Journal } from "../src/journal.ts";
@@ -102,6 +102,31 @@ describe("idempotency keys beyond memory (issue 8, point 6)", () => {
     await expect(
       station.start(req({ vehicleId: "someone-else", idempotencyKey: "order-7" })),
     ).rejects.toThrow(expect.objectContaining({ code: "CONFLICT", reason: "IDEMPOTENCY_KEY_REUSED" }));
+  });
+
+  test("a key its sender made for the request (newKey) is looked for in memory, never in the journal", async () => {
+    const clock = { ms: 1_000_000 };
+    const station = boot(clock);
+    const lookups = spyOn(Journal.prototype, "findByKey");
+    try {
+      const fresh = { idempotencyKey: "auto:0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", newKey: true };
+      const first = (await station.start(req(fresh))).session;
+      expect(lookups).not.toHaveBeenCalled();
+      // Said new again while its session is held (a sender that broke its word): memory still replays it.
+      expect(await station.start(req(fresh))).toMatchObject({
+        replayed: true,
+        session: { sessionId: first.sessionId },
+      });
+      expect(lookups).not.toHaveBeenCalled();
+      // Once memory has let it go, a retry (never new) finds it in the journal: the key was journaled.
+      station.stop(first.sessionId);
+      await churn(station, 5);
+      const retry = await station.start(req({ idempotencyKey: fresh.idempotencyKey }));
+      expect(retry).toMatchObject({ replayed: true, session: { sessionId: first.sessionId } });
+      expect(lookups).toHaveBeenCalled();
+    } finally {
+      lookups.mockRestore();
+    }
   });
 });
 

@@ -245,6 +245,12 @@ export const dispatchRequestSchema = z
      * booking's owner finds it from the booking's id alone; one booking goes on in one session.
      */
     movedFrom: sessionIdSchema.optional(),
+    /**
+     * The key was made for this request by its sender (the charge-api) and this is the key's first try
+     * anywhere: no session can hold it yet, so the substation does not look for it in its journal (memory is
+     * still asked). Never sent again with the key: every retry, and every key a caller chose, leaves it out.
+     */
+    newKey: z.literal(true).optional(),
   })
   .superRefine(checkCharge)
   .transform((req) => ({
@@ -253,7 +259,15 @@ export const dispatchRequestSchema = z
     ...(req.substationId === undefined ? {} : { substationId: req.substationId }),
     ...(req.capKw === undefined ? {} : { capKw: req.capKw }),
     ...(req.movedFrom === undefined ? {} : { movedFrom: req.movedFrom }),
+    ...(req.newKey === undefined ? {} : { newKey: req.newKey }),
   }));
+
+/** The request as a retry sends it: the same, without `newKey` (a key tried once may be held somewhere). */
+export function retryOf(req: DispatchRequest): DispatchRequest {
+  if (req.newKey === undefined) return req;
+  const { newKey: _, ...rest } = req;
+  return rest;
+}
 
 /** What callers send (defaults optional). */
 export type ChargeRequestInput = z.input<typeof chargeRequestSchema>;

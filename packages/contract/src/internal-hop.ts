@@ -45,6 +45,7 @@ const OPTIONAL = new Map<string, (x: unknown) => boolean>([
   ["substationId", (x) => typeof x === "string" && SUBSTATION_ID_PATTERN.test(x)],
   ["capKw", isKw],
   ["movedFrom", (x) => typeof x === "string" && SESSION_ID_PATTERN.test(x)],
+  ["newKey", (x) => x === true],
 ]);
 /** The other keys it may have: checked together below. */
 const OTHER_KEYS = new Set([

@@ -58,6 +58,7 @@ const valid = fc
       substationId: optional(fc.constant("substation-1")),
       capKw: optional(validKw),
       movedFrom: optional(fc.stringMatching(/^substation-2\.[0-9a-f]{32}$/)),
+      newKey: optional(fc.constant(true as const)),
     },
     { requiredKeys: ["vehicleId"] },
   )
@@ -98,6 +99,7 @@ const wild = fc.record(
     substationId: optional(fc.constantFrom("substation-1", "Bad Id", "-x")),
     capKw: optional(kw),
     movedFrom: optional(fc.oneof(fc.stringMatching(/^[a-z0-9-]{0,50}\.[0-9a-fA-F]{30,34}$/), id)),
+    newKey: optional(fc.constantFrom<unknown>(true, false, "true", 1, null)),
   },
   { requiredKeys: ["vehicleId"] },
 );
@@ -117,7 +119,7 @@ const KEYS = [
 ];
 const tampered = fc.tuple(
   valid,
-  fc.constantFrom(...KEYS, "strict", "capKw", "movedFrom", "departInS", "__proto__", "extra"),
+  fc.constantFrom(...KEYS, "strict", "capKw", "movedFrom", "newKey", "departInS", "__proto__", "extra"),
   fc.oneof(fc.anything(), kw, fc.constant(undefined), fc.constant(Number.POSITIVE_INFINITY)),
 );
 
