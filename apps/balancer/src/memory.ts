@@ -96,7 +96,8 @@ export class MemoryStore implements DispatchStore {
 
   /** A retry (same owner, same key) of a dispatch this balancer made: it replays, it asks for nothing new. */
   isRetry(req: DispatchRequest): boolean {
-    if (req.idempotencyKey === undefined) return false;
+    // A new key (its first try anywhere) cannot be known here yet.
+    if (req.idempotencyKey === undefined || req.newKey === true) return false;
     const key = keyOf(req);
     return this.inflight.has(key) || this.liveSite(key, this.now()) !== undefined;
   }
@@ -137,7 +138,7 @@ export class MemoryStore implements DispatchStore {
   }
 
   private keysOf(req: DispatchRequest): string[] {
-    return req.idempotencyKey !== undefined
+    return req.idempotencyKey !== undefined && req.newKey !== true
       ? [keyOf(req), `vehicle:${req.vehicleId}`]
       : [`vehicle:${req.vehicleId}`];
   }
