@@ -4,10 +4,14 @@ import type { Session } from "@evgrid/contract";
  * Which active session each booking idTag claims: the OCPP gateway asks when a charger presents one, so the
  * lookup is one map read, never a walk over the sessions. Fed by the station's starts and ends, and filled
  * again from the active sessions after a restart (the tags are derived, so nothing extra is journaled).
+ * A tag (an HMAC) is derived when a charger next asks, not at admission: most sessions end before any
+ * charger does, and an admission's path stays free of it.
  */
 export class BookingIndex {
   private readonly byTag = new Map<string, string>();
   private readonly tagOf = new Map<string, string>();
+  /** Sessions started since the last lookup, their tags not derived yet. */
+  private readonly untagged = new Set<string>();
 
   constructor(
     /** The idTag of a session (idTagFor under the service token). */
@@ -17,13 +21,11 @@ export class BookingIndex {
   ) {}
 
   add(sessionId: string): void {
-    if (this.tagOf.has(sessionId)) return;
-    const tag = this.idTagOf(sessionId);
-    this.byTag.set(tag, sessionId);
-    this.tagOf.set(sessionId, tag);
+    if (!this.tagOf.has(sessionId)) this.untagged.add(sessionId);
   }
 
   remove(sessionId: string): void {
+    if (this.untagged.delete(sessionId)) return;
     const tag = this.tagOf.get(sessionId);
     if (tag === undefined) return;
     this.tagOf.delete(sessionId);
@@ -32,6 +34,7 @@ export class BookingIndex {
 
   /** The active session this idTag claims here, or null. */
   find(idTag: string): Session | null {
+    this.tagUntagged();
     const sessionId = this.byTag.get(idTag);
     if (sessionId === undefined) return null;
     const session = this.read(sessionId);
@@ -41,6 +44,15 @@ export class BookingIndex {
   }
 
   get size(): number {
-    return this.byTag.size;
+    return this.byTag.size + this.untagged.size;
+  }
+
+  private tagUntagged(): void {
+    for (const sessionId of this.untagged) {
+      const tag = this.idTagOf(sessionId);
+      this.byTag.set(tag, sessionId);
+      this.tagOf.set(sessionId, tag);
+    }
+    this.untagged.clear();
   }
 }
