@@ -132,7 +132,8 @@ export class DispatchRun {
         // What is left now, after the claim's write: a store that stalled must not send a late start.
         const timeoutMs = Math.min(opts.callTimeoutMs, deadline - this.now());
         if (timeoutMs <= 0) throw deadlineExceeded("the deadline passed before a substation was asked");
-        // A new key stays new for the first substation asked only: a later one follows a try that may have run.
+        // A new key stays new for the first substation asked only (a later one follows a try that may have
+        // run), and only without a home (the key's own, from an earlier try, or the vehicle's).
         const sent = this.asked.size === 1 && home === undefined ? req : retryOf(req);
         const res = await member.client.startSession.mutate(sent, {
           context: { timeoutMs, deadlineAtMs: this.callerDeadlineAtMs },

@@ -96,8 +96,7 @@ export class MemoryStore implements DispatchStore {
 
   /** A retry (same owner, same key) of a dispatch this balancer made: it replays, it asks for nothing new. */
   isRetry(req: DispatchRequest): boolean {
-    // A new key (its first try anywhere) cannot be known here yet.
-    if (req.idempotencyKey === undefined || req.newKey === true) return false;
+    if (req.idempotencyKey === undefined) return false;
     const key = keyOf(req);
     return this.inflight.has(key) || this.liveSite(key, this.now()) !== undefined;
   }
@@ -138,7 +137,7 @@ export class MemoryStore implements DispatchStore {
   }
 
   private keysOf(req: DispatchRequest): string[] {
-    return req.idempotencyKey !== undefined && req.newKey !== true
+    return req.idempotencyKey !== undefined
       ? [keyOf(req), `vehicle:${req.vehicleId}`]
       : [`vehicle:${req.vehicleId}`];
   }
