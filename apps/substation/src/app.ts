@@ -64,7 +64,8 @@ export function startSubstation(
     });
     const recovery = station.recover();
     // Resumed sessions keep the idTags their owners were given.
-    for (const session of station.list("active", Number.MAX_SAFE_INTEGER)) bookings.add(session.sessionId);
+    for (const session of station.list("active", Number.MAX_SAFE_INTEGER))
+      bookings.add(session.sessionId, true);
     const cdrDir =
       env.SUBSTATION_CDR_DIR ?? (dbPath === ":memory:" ? undefined : join(dirname(dbPath), "cdr"));
     const retention = new Retention({

@@ -20,8 +20,11 @@ export class BookingIndex {
     private readonly read: (sessionId: string) => Session | null,
   ) {}
 
-  add(sessionId: string): void {
-    if (!this.tagOf.has(sessionId)) this.untagged.add(sessionId);
+  /** `now`: derive its tag at once (sessions resumed at start: the boot pays, not the first charger). */
+  add(sessionId: string, now = false): void {
+    if (this.tagOf.has(sessionId)) return;
+    if (now) this.tag(sessionId);
+    else this.untagged.add(sessionId);
   }
 
   remove(sessionId: string): void {
@@ -47,12 +50,15 @@ export class BookingIndex {
     return this.byTag.size + this.untagged.size;
   }
 
+  /** Tags the sessions started since the last lookup: at most the active ones, each once. */
   private tagUntagged(): void {
-    for (const sessionId of this.untagged) {
-      const tag = this.idTagOf(sessionId);
-      this.byTag.set(tag, sessionId);
-      this.tagOf.set(sessionId, tag);
-    }
+    for (const sessionId of this.untagged) this.tag(sessionId);
     this.untagged.clear();
+  }
+
+  private tag(sessionId: string): void {
+    const tag = this.idTagOf(sessionId);
+    this.byTag.set(tag, sessionId);
+    this.tagOf.set(sessionId, tag);
   }
 }

@@ -24,7 +24,7 @@ function index() {
     active.delete(id);
     bookings.remove(id);
   };
-  return { bookings, derived, start, end };
+  return { bookings, derived, active, start, end };
 }
 
 describe("BookingIndex", () => {
@@ -48,5 +48,14 @@ describe("BookingIndex", () => {
     start("s-4");
     expect(bookings.find(idTagFor(TOKEN, "s-4"))?.sessionId).toBe("s-4");
     expect(bookings.size).toBe(2);
+  });
+
+  test("sessions resumed at a restart are tagged at once: the first charger does not pay for them", () => {
+    const { bookings, derived, active } = index();
+    active.add("resumed-1");
+    bookings.add("resumed-1", true);
+    expect(derived).toEqual(["resumed-1"]);
+    expect(bookings.find(idTagFor(TOKEN, "resumed-1"))?.sessionId).toBe("resumed-1");
+    expect(derived).toEqual(["resumed-1"]);
   });
 });
