@@ -82,8 +82,8 @@ export const isCandidate = (m: Member) => m.healthy && m.load !== null && !m.loa
 export const candidateView = (m: Member): CandidateView => fillCandidateView(emptyCandidateView(), m);
 
 /**
- * `view` filled with this member's numbers. A pass that reads each view only while it looks at it
- * (bestCandidate) fills one view in turn: a dispatch over N substations allocates nothing per substation.
+ * `view` filled with this member's numbers: the member's own kept view (refreshCandidate), refilled in place
+ * at each change, so a dispatch over N substations reads N views and allocates none.
  */
 export function fillCandidateView(view: CandidateView, m: Member): CandidateView {
   const load = m.load as SubstationLoad;

@@ -126,7 +126,6 @@ export class Link {
     );
   }
 
-  /** Closes the link; calls in flight fail as if it dropped. */
   /**
    * Closes it once no call waits on it (at the latest when the last one's deadline passes): a link that
    * carries other clients' calls (a route) lets them finish instead of failing them as dropped. New calls
@@ -145,6 +144,7 @@ export class Link {
     }, 50);
   }
 
+  /** Closes the link; calls in flight fail as if it dropped. */
   close(): void {
     clearTimeout(this.reopening);
     this.closed = true;
