@@ -13,13 +13,20 @@ import type { LinkData } from "../src/server-types.ts";
 
 const TOKEN = "link-sites-token-of-at-least-32-characters";
 
-/** `hold` runs until the test lets it go (`held` says it runs). */
-function siteRouter(name: string, gate = { held: false, release: Promise.resolve() }) {
+/** A `hold` call's gate: `started` once it runs, and it runs until `release` does. */
+interface Gate {
+  started: PromiseWithResolvers<void>;
+  release: Promise<void>;
+}
+const gateOf = (release: Promise<void>): Gate => ({ started: Promise.withResolvers<void>(), release });
+
+/** `hold` runs until the test lets it go. */
+function siteRouter(name: string, gate: Gate = gateOf(Promise.resolve())) {
   const t = initTRPC.create();
   return t.router({
     whoami: t.procedure.query(() => name),
     hold: t.procedure.mutation(async () => {
-      gate.held = true;
+      gate.started.resolve();
       await gate.release;
       return name;
     }),
@@ -27,7 +34,7 @@ function siteRouter(name: string, gate = { held: false, release: Promise.resolve
 }
 
 /** A site's server on 127.0.0.1:0, hosted in its token's group; counts the links opened to it. */
-function site(name: string, token = TOKEN, gate?: { held: boolean; release: Promise<void> }) {
+function site(name: string, token = TOKEN, gate?: Gate) {
   const links = linkServer({
     router: siteRouter(name, gate),
     authorize: (authorization) => authorization === `Bearer ${token}`,
@@ -114,7 +121,7 @@ describe("sites of one process share links", () => {
 
   test("a site's drain waits for its calls running on another site's link", async () => {
     const release = Promise.withResolvers<void>();
-    const gate = { held: false, release: release.promise };
+    const gate = gateOf(release.promise);
     await using a = site("a");
     await using b = site("b", TOKEN, gate);
     const toA = client(a.url);
@@ -122,7 +129,7 @@ describe("sites of one process share links", () => {
     try {
       const events: string[] = [];
       const held = toB.hold.mutate();
-      while (!gate.held) await Bun.sleep(1); // until it runs (state, polled)
+      await gate.started.promise; // it runs on b
       const drained = b.links.drain(10_000).then(() => events.push("drained"));
       // A round trip on the same link: the drain has had every chance to end, had it not waited.
       expect(await toA.whoami.query()).toBe("a");
@@ -139,12 +146,12 @@ describe("sites of one process share links", () => {
 
   test("closeWhenIdle: the calls out on the link are answered, then it closes", async () => {
     const release = Promise.withResolvers<void>();
-    const gate = { held: false, release: release.promise };
+    const gate = gateOf(release.promise);
     await using a = site("a", TOKEN, gate);
     const toA = client(a.url);
     const link = toA[linkOf] as Link;
     const held = toA.hold.mutate();
-    while (!gate.held) await Bun.sleep(1); // until it runs (state, polled)
+    await gate.started.promise; // it runs on a
     link.closeWhenIdle();
     // New calls fail at once, unsent; the one out on it is answered.
     expect(String(await toA.whoami.query().catch((err: unknown) => err))).toContain("link closed");
