@@ -126,7 +126,8 @@ export function internalClient<TRouter extends AnyRouter>(
 
   /**
    * A call on the route's link if there is one, else on this client's own. A route whose process does not
-   * host this site (it restarted, the site stopped) refused it unrun: it is told, and the call goes direct.
+   * host this site (it restarted, the site stopped) refused it unrun: it is told, and the call goes direct
+   * with what is left of its deadline (the miss took some of it), or, if nothing is, is not sent at all.
    */
   async function onLink(
     route: LinkRoute | undefined,
@@ -134,6 +135,7 @@ export function internalClient<TRouter extends AnyRouter>(
     path: string,
     input: unknown,
     callOpts: LinkCallOptions,
+    deadlineAtMs: number,
   ) {
     if (!route) return (link as Link).call(type, path, input, callOpts);
     callOpts.site = route.site;
@@ -143,6 +145,8 @@ export function internalClient<TRouter extends AnyRouter>(
       if (!isNotHosted(err)) throw err;
       route.missed?.();
       callOpts.site = undefined;
+      callOpts.timeoutMs = deadlineAtMs - Date.now();
+      if (callOpts.timeoutMs <= 0) throw lateCall(path);
       return (link as Link).call(type, path, input, callOpts);
     }
   }
@@ -160,12 +164,19 @@ export function internalClient<TRouter extends AnyRouter>(
     const route = opts.route?.();
     try {
       const data = link
-        ? await onLink(route, type, path, input, {
-            timeoutMs,
-            signal,
-            traceparent: traced?.headers.traceparent,
-            tracestate: traced?.headers.tracestate,
-          })
+        ? await onLink(
+            route,
+            type,
+            path,
+            input,
+            {
+              timeoutMs,
+              signal,
+              traceparent: traced?.headers.traceparent,
+              tracestate: traced?.headers.tracestate,
+            },
+            deadlineAtMs,
+          )
         : await overHttp(
             type === "query" && input !== undefined
               ? `${root}/${path}?input=${encodeURIComponent(JSON.stringify(input))}`

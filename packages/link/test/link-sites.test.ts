@@ -3,10 +3,11 @@
  * same process and token, runs there; one naming a site the process does not host is refused unrun, and
  * the client then calls that site on its own link.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setSystemTime, test } from "bun:test";
 import { initTRPC } from "@trpc/server";
 import { closeLink, internalClient, type LinkRoute, linkOf } from "../src/internal-client.ts";
 import type { Link } from "../src/link-client.ts";
+import { notHosted } from "../src/link-failures.ts";
 import { linkServer } from "../src/link-server.ts";
 import { linkGroupOf } from "../src/link-sites.ts";
 import type { LinkData } from "../src/server-types.ts";
@@ -22,9 +23,14 @@ const gateOf = (release: Promise<void>): Gate => ({ started: Promise.withResolve
 
 /** `hold` runs until the test lets it go. */
 function siteRouter(name: string, gate: Gate = gateOf(Promise.resolve())) {
-  const t = initTRPC.create();
+  const t = initTRPC.context<{ deadlineAtMs: number | null }>().create();
   return t.router({
     whoami: t.procedure.query(() => name),
+    /** The deadline the call arrived with (epoch ms). */
+    deadline: t.procedure.mutation(({ ctx }) => {
+      gate.started.resolve();
+      return ctx.deadlineAtMs;
+    }),
     hold: t.procedure.mutation(async () => {
       gate.started.resolve();
       await gate.release;
@@ -38,7 +44,7 @@ function site(name: string, token = TOKEN, gate?: Gate) {
   const links = linkServer({
     router: siteRouter(name, gate),
     authorize: (authorization) => authorization === `Bearer ${token}`,
-    createContext: () => ({}),
+    createContext: (_trace, deadlineAtMs) => ({ deadlineAtMs }),
   });
   let upgrades = 0;
   const server = Bun.serve<LinkData>({
@@ -118,6 +124,44 @@ describe("sites of one process share links", () => {
       }
     });
   }
+
+  // A route that answers "not hosted" once `tookMs` of the call's time has gone (the clock moved on meanwhile).
+  const missingAfter = (tookMs: number): LinkRoute => ({
+    link: {
+      call: async () => {
+        setSystemTime(new Date(Date.now() + tookMs));
+        throw notHosted(null);
+      },
+    } as unknown as Link,
+    site: "b",
+  });
+  test("after a miss the call goes direct with what is left of its deadline, not a new one", async () => {
+    await using b = site("b");
+    const toB = client(b.url, () => missingAfter(3000)); // of its 5 s
+    const before = Date.now();
+    try {
+      const arrivedWith = await toB.deadline.mutate();
+      expect(arrivedWith).not.toBeNull();
+      expect(arrivedWith as number).toBeLessThanOrEqual(before + 5000);
+    } finally {
+      setSystemTime();
+      toB[closeLink]();
+    }
+  });
+
+  test("a deadline that passed while the route answered: the call is not sent, and says so", async () => {
+    await using b = site("b");
+    const toB = client(b.url, () => missingAfter(6000));
+    try {
+      const err = await toB.deadline.mutate().catch((e: unknown) => e);
+      expect(String(err)).toContain("the deadline passed before deadline was sent");
+      // Not sent: the site's own link was never even opened.
+      expect(b.upgrades).toBe(0);
+    } finally {
+      setSystemTime();
+      toB[closeLink]();
+    }
+  });
 
   test("a site's drain waits for its calls running on another site's link", async () => {
     const release = Promise.withResolvers<void>();
