@@ -155,7 +155,6 @@ export class ChargeDesk {
         idempotencyKey,
         ...(input.idempotencyKey === undefined ? { newKey: true as const } : {}),
       };
-      let tried = false;
       // A waiting request is let go if its caller hangs up, and answered GRID_FULL at its vehicle's departure
       // (the balancer's wait queue ends a wait there).
       const callOpts = {
@@ -166,14 +165,9 @@ export class ChargeDesk {
         },
       };
       const { session, tries, replayed } = await this.balancers
-        .call(
-          (b) => {
-            const sent = tried ? retryOf(req) : req;
-            tried = true;
-            return b.dispatch.mutate(sent, callOpts);
-          },
-          { retryUncertain },
-        )
+        .call((b, attempt) => b.dispatch.mutate(attempt === 0 ? req : retryOf(req), callOpts), {
+          retryUncertain,
+        })
         .catch((err: unknown) => {
           if (errorDataOf(err)?.reason === reasons.GRID_FULL) strictDepartureCheck(input, Date.now());
           return relayDispatchError(err, idempotencyKey);

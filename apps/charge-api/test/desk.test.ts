@@ -60,9 +60,9 @@ function fakeBalancers({ replicas = 1, shared = false, hold = false, tries = 1 }
   const pool = {
     count: replicas,
     allShared: shared,
-    call: async <T>(fn: (c: typeof client) => Promise<T>) => {
-      for (let i = 1; i < tries; i++) await fn(client);
-      return fn(client);
+    call: async <T>(fn: (c: typeof client, attempt: number) => Promise<T>) => {
+      for (let i = 0; i < tries - 1; i++) await fn(client, i);
+      return fn(client, tries - 1);
     },
     pick: () => client,
   } as unknown as Balancers;

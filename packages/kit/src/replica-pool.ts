@@ -87,10 +87,10 @@ export class ReplicaPool<TRouter extends AnyRouter> {
 
   /**
    * Runs `call` on a replica: the next healthy one, then the others if a replica refuses the connection, or
-   * (with `retryUncertain`, when both share state) if its answer never came.
+   * (with `retryUncertain`, when both share state) if its answer never came. `attempt` counts from 0.
    */
   async call<T>(
-    call: (client: InternalClient<TRouter>) => Promise<T>,
+    call: (client: InternalClient<TRouter>, attempt: number) => Promise<T>,
     opts: { retryUncertain?: boolean } = {},
   ): Promise<T> {
     const order = this.order();
@@ -99,7 +99,7 @@ export class ReplicaPool<TRouter extends AnyRouter> {
     let uncertain: unknown;
     for (const [i, r] of order.entries()) {
       try {
-        return await call(r.client);
+        return await call(r.client, i);
       } catch (err) {
         lastError = uncertain ?? err;
         // Only a call's own failures decide a retry; anything else (a bug, a refusal raised here) is the answer.
