@@ -123,12 +123,13 @@ describe("departures through the public API", () => {
 
   test("a strict request's retry with its key gets its session back, even once its energy is out of reach", async () => {
     await using grid = await startGrid({ capacitiesKw: [30] });
-    // 11 kW for 600 s is 1.8333... kWh: within reach at once, out of it some 10 ms later.
-    const ask = { vehicleId: "ev-r", maxKw: 11, energyKwh: 1.8333, strict: true, idempotencyKey: "r-1" };
+    // 11 kW for 600 s is 1.8333... kWh, so 1.832 kWh is within reach for some 436 ms, then out of it. (1.8333
+    // was within reach for only 11 ms: a first answer that took longer was refused, and a full run failed.)
+    const ask = { vehicleId: "ev-r", maxKw: 11, energyKwh: 1.832, strict: true, idempotencyKey: "r-1" };
     const first = await grid.client.requestCharge.mutate({ ...ask, departInS: 600 });
     const departAt = first.departAt as string;
     await eventually(() =>
-      expect((11 * (Date.parse(departAt) - Date.now())) / 3_600_000).toBeLessThan(1.8333),
+      expect((11 * (Date.parse(departAt) - Date.now())) / 3_600_000).toBeLessThan(ask.energyKwh),
     );
     const retry = await grid.client.requestCharge.mutate({ ...ask, departAt });
     expect(retry).toMatchObject({ replayed: true, sessionId: first.sessionId });
