@@ -21,6 +21,16 @@ export function faultyProxy(
     if (budgetMs !== null && budgetMs !== undefined && Number.isFinite(ms))
       budgets.set(procedure, [...(budgets.get(procedure) ?? []), ms]);
   };
+  /** What of one client call goes upstream (undefined: it is taken and never answered); counts it. */
+  const passOn = (lost: Set<unknown>, msg: unknown): unknown => {
+    const call = msg as { id?: unknown; params?: { path?: unknown }; budgetMs?: unknown } | null;
+    const path = call?.params?.path;
+    if (typeof path !== "string") return msg;
+    count(path, call?.budgetMs);
+    if (hangs(path)) return undefined;
+    if (losesAnswer(path) && call?.id !== undefined) lost.add(call.id);
+    return garbles(path) ? { ...call, params: { path, input: {} } } : msg;
+  };
   interface Relay {
     upstream: WebSocket;
     /** Messages from the client before the upstream link is open. */
@@ -68,25 +78,21 @@ export function faultyProxy(
         upstream.addEventListener("close", (e) => ws.close(e.code === 1005 ? 1000 : e.code, e.reason));
       },
       message(ws, raw) {
-        let text = String(raw);
-        let path: string | undefined;
-        let budgetMs: unknown;
-        let id: unknown;
+        // A frame is one call or an array of them (the link sends the calls of one turn together): each call
+        // is counted, taken or passed on by itself, as the peer would see it.
+        const text = String(raw);
+        let parsed: unknown;
         try {
-          const msg = JSON.parse(text) as { id?: unknown; params?: { path?: string }; budgetMs?: unknown };
-          path = msg.params?.path;
-          budgetMs = msg.budgetMs;
-          id = msg.id;
-        } catch {}
-        if (path !== undefined) {
-          count(path, budgetMs);
-          if (hangs(path)) return; // taken, never answered
-          if (losesAnswer(path) && id !== undefined) ws.data.lost.add(id);
-          if (garbles(path)) text = JSON.stringify({ ...JSON.parse(text), params: { path, input: {} } });
+          parsed = JSON.parse(text);
+        } catch {
+          return relay(ws.data, text);
         }
-        const { upstream, queued } = ws.data;
-        if (upstream.readyState === WebSocket.OPEN) upstream.send(text);
-        else queued.push(text);
+        const calls: unknown[] = Array.isArray(parsed) ? parsed : [parsed];
+        const kept = calls.map((msg) => passOn(ws.data.lost, msg)).filter((m) => m !== undefined);
+        if (kept.length === 0) return;
+        const unchanged = kept.length === calls.length && kept.every((m, i) => m === calls[i]);
+        if (unchanged) relay(ws.data, text);
+        else relay(ws.data, JSON.stringify(Array.isArray(parsed) ? kept : kept[0]));
       },
       close(ws) {
         ws.data.upstream.close();
@@ -99,6 +105,12 @@ export function faultyProxy(
     budgets: (procedure: string) => budgets.get(procedure) ?? [],
     [Symbol.dispose]: () => server.stop(true),
   };
+}
+
+/** Sends a client's frame upstream, or queues it until the upstream link is open. */
+function relay(data: { upstream: WebSocket; queued: string[] }, text: string): void {
+  if (data.upstream.readyState === WebSocket.OPEN) data.upstream.send(text);
+  else data.queued.push(text);
 }
 
 /** An upstream frame (one answer, or several in an array) without the answers to lost calls; null if none is left. */
