@@ -32,18 +32,20 @@ describe("bounded waiting for capacity (waitS)", () => {
 
   test("waiters are served first come, first served", async () => {
     await using grid = await startGrid({ capacitiesKw: [4.2], balancer: fast });
-    await grid.client.requestCharge.mutate({ vehicleId: "first", durationS: 1 });
+    // Held until all three wait (a session that ended on its own while they queued let x in too early).
+    const first = await grid.client.requestCharge.mutate({ vehicleId: "first", durationS: 600 });
     const order: string[] = [];
     const waiters: Promise<void>[] = [];
     // Each joins the queue only once the one before it is in: arrival order is certain.
     for (const [i, vehicleId] of ["x", "y", "z"].entries()) {
       waiters.push(
         grid.client.requestCharge
-          .mutate({ vehicleId, durationS: 0.4, waitS: 5 })
+          .mutate({ vehicleId, durationS: 0.4, waitS: 30 })
           .then((g) => void order.push(g.vehicleId)),
       );
       await eventually(() => expect(grid.balancer.dispatcher.waitingCount).toBe(i + 1));
     }
+    await grid.client.stopCharge.mutate({ sessionId: first.sessionId, sessionSecret: first.sessionSecret });
     await Promise.all(waiters);
     expect(order).toEqual(["x", "y", "z"]);
   });
