@@ -32,7 +32,8 @@ const session = (sessionId: string, owner: string, minKw: number) =>
 
 describe("SharedQuota", () => {
   test("a reservation its replica never finished (killed mid-dispatch) frees its place once its TTL runs out", async () => {
-    const dead = await replica(300);
+    // 2 s: the other replica's refusal comes well within it on a loaded machine (300 ms did not always).
+    const dead = await replica(2000);
     const alive = await replica();
     const quota = { maxActiveSessions: 1, maxGridShare: 1 };
     const taken = await dead.reserve("key:00000000000000a1", undefined, 1, quota, 0, grid);
@@ -40,11 +41,14 @@ describe("SharedQuota", () => {
     const refused = await alive.reserve("key:00000000000000a1", undefined, 1, quota, 0, grid);
     expect(refused).toMatchObject({ ok: false, decision: { quota: "active_sessions", limit: 1 } });
     // The store's clock expires it: no replica has to be alive for that.
-    await eventually(async () => {
-      const answer = await alive.reserve("key:00000000000000a1", undefined, 1, quota, 0, grid);
-      expect(answer?.ok).toBe(true);
-      if (answer?.ok) answer.reservation.release();
-    });
+    await eventually(
+      async () => {
+        const answer = await alive.reserve("key:00000000000000a1", undefined, 1, quota, 0, grid);
+        expect(answer?.ok).toBe(true);
+        if (answer?.ok) answer.reservation.release();
+      },
+      { timeoutMs: 15_000 },
+    );
   });
 
   test("minimums add up across replicas against the grid share; a release gives the kW back", async () => {
