@@ -58,12 +58,19 @@ async function answer(res: Response): Promise<Answer> {
   return { status: res.status, headers: res.headers, json };
 }
 
-export async function mutation(base: string, path: string, input: unknown, as: As = {}): Promise<Answer> {
+export async function mutation(
+  base: string,
+  path: string,
+  input: unknown,
+  as: As = {},
+  signal?: AbortSignal,
+): Promise<Answer> {
   return answer(
     await fetch(`${base}/trpc/${path}`, {
       method: "POST",
       headers: headersFor(as, { "content-type": "application/json" }),
       body: JSON.stringify(input),
+      signal,
     }),
   );
 }

@@ -59,15 +59,25 @@ describe("waiting, one caller at a time", () => {
     const api = dev.urls.chargeApi;
     // Both sites full (this test runs first, on an empty grid).
     const freeWall = await fillBothSites("wall", {});
+    // Fifteen that would wait up to 30 s: ten wait, five are refused at once, whatever the order they came in.
+    const hangUp = new AbortController();
+    const answered: Awaited<ReturnType<typeof mutation>>[] = [];
     const waiters = Array.from({ length: 15 }, (_, i) =>
-      mutation(api, "requestCharge", { vehicleId: `q-${i}`, waitS: 0.5, durationS: 5 }),
+      mutation(api, "requestCharge", { vehicleId: `q-${i}`, waitS: 30, durationS: 5 }, {}, hangUp.signal)
+        .then((a) => void answered.push(a))
+        .catch(() => {}),
     );
-    const answers = await Promise.all(waiters);
-    const overQuota = answers.filter((a) => reasonOf(a) === "QUOTA_EXCEEDED");
-    expect(overQuota).toHaveLength(5);
-    for (const a of overQuota)
+    await eventually(() => expect(answered).toHaveLength(5), { timeoutMs: 20_000 });
+    await untilWaiting(10);
+    for (const a of answered) {
+      expect(reasonOf(a)).toBe("QUOTA_EXCEEDED");
       expect(a.json.error.data.details).toMatchObject({ quota: "waiting", limit: 10 });
-    expect(answers.filter((a) => reasonOf(a) === "GRID_FULL")).toHaveLength(10);
+    }
+    // The ten hang up: they leave the queue, and nothing else was answered meanwhile.
+    hangUp.abort();
+    await Promise.all(waiters);
+    await untilWaiting(0);
+    expect(answered).toHaveLength(5);
     await freeWall();
   });
 
