@@ -20,6 +20,9 @@ export interface MembershipOptions {
   log: Logger;
 }
 
+/** How long a graceful stop waits for each balancer to drop this substation, whatever the heartbeat interval. */
+const DEREGISTER_MS = 2000;
+
 interface Balancer {
   url: string;
   client: InternalClient<MembershipRouter>;
@@ -88,15 +91,27 @@ export function joinBalancers(opts: MembershipOptions) {
         }
       }),
     );
-  void beat();
-  const timer = setInterval(() => void beat(), opts.intervalMs);
+  /** The heartbeat under way (each balancer's failure is caught: it never rejects). */
+  let beating: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  const tick = () => {
+    if (!stopped) beating = beat();
+  };
+  tick();
+  const timer = setInterval(tick, opts.intervalMs);
   return {
     /** Stops heartbeating; with `deregister`, also tells the balancers to drop this substation now. */
     async stop(deregister = true) {
+      stopped = true;
       clearInterval(timer);
       if (!deregister) return;
+      // A heartbeat still under way (looking balancers up, or its register not sent yet) would join them
+      // again after the goodbye: it goes first. The goodbye may take longer than a heartbeat's timeout.
+      await beating;
       await Promise.allSettled(
-        [...balancers.values()].map((b) => b.client.deregister.mutate({ url: opts.advertiseUrl })),
+        [...balancers.values()].map((b) =>
+          b.client.deregister.mutate({ url: opts.advertiseUrl }, { context: { timeoutMs: DEREGISTER_MS } }),
+        ),
       );
     },
   };
