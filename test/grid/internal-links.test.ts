@@ -196,6 +196,8 @@ describe("a dropped or silent peer", () => {
   });
 
   test("a peer that accepts the link and never answers: each call times out on its own deadline", async () => {
+    let linked = () => {};
+    const linkOpen = new Promise<void>((resolve) => (linked = resolve));
     const silent = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
@@ -203,14 +205,18 @@ describe("a dropped or silent peer", () => {
         if (server.upgrade(req, { data: undefined })) return undefined;
         return new Response("no");
       },
-      websocket: { message() {} },
+      websocket: { open: () => linked(), message() {} },
     });
     const client = internalClient<SubstationRouter>(`http://127.0.0.1:${silent.port}`, {
       timeoutMs: 300,
       token: "any-token-0123456789",
       transport: "ws",
     });
+    // The link is opened first, by a call with time to spare: the calls below time out unanswered, not
+    // unsent (a link slower to open than 200 ms would refuse them as unreachable).
+    const opening = client.getLoad.query(undefined, { context: { timeoutMs: 30_000 } }).catch(() => {});
     try {
+      await linkOpen;
       // Lower bounds and order only: a slow machine makes each later, never earlier nor out of order.
       const t0 = performance.now();
       const settled: string[] = [];
@@ -230,6 +236,7 @@ describe("a dropped or silent peer", () => {
       expect(long.ms).toBeGreaterThanOrEqual(590);
     } finally {
       client[closeLink]();
+      await opening;
       silent.stop(true);
     }
   });

@@ -104,6 +104,8 @@ describe("deadlines on a link", () => {
 
   test("the server lets a call go once its deadline passes (its signal aborts, the link stays up)", async () => {
     await using end = await start();
+    // The link open first: a 200 ms call must reach the server, not give up opening it on a slow machine.
+    await end.client.deadline.query();
     const failed = end.client.wait
       .mutate(undefined, { context: { timeoutMs: 200 } })
       .catch((e: unknown) => e);
