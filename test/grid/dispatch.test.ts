@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { errorDataOf } from "@evgrid/contract";
-import { faultyProxy, startGrid } from "@evgrid/testing";
+import { eventually, faultyProxy, startGrid } from "@evgrid/testing";
 
 describe("dispatch when a substation hangs", () => {
   test("a start that times out is not retried elsewhere (no double booking) and fails typed within the deadline", async () => {
@@ -15,7 +15,13 @@ describe("dispatch when a substation hangs", () => {
         SUBSTATION_URLS: `${front.url},${inner.substations[1]?.url}`,
         CALL_TIMEOUT_MS: "300",
         DISPATCH_DEADLINE_MS: "1000",
+        // A failed substation is probed again after about one interval: 5 s keeps it out for the next request.
+        LOAD_REFRESH_MS: "5000",
       },
+    });
+    // Both loads known before the first request (a first probe slower than 300 ms is tried again).
+    await eventually(() => expect(grid.balancer.view.status().map((s) => s.healthy)).toEqual([true, true]), {
+      timeoutMs: 20_000,
     });
     // Answered on the call's own timeout (the reason says so), not left to hang.
     const err = await grid.client.requestCharge

@@ -28,10 +28,17 @@ describe("a retry after a substation that never answered", () => {
         SERVICE_TOKEN: grid.serviceToken,
         LOG_QUIET: "true",
         CALL_TIMEOUT_MS: "300",
+        // substation-1, once failed, is probed again after about one interval: 5 s keeps it out while the
+        // retries below come.
+        LOAD_REFRESH_MS: "5000",
         ...UNLIMITED_QUOTAS,
       }),
     );
     try {
+      // Both loads known first (a first probe through the proxy slower than 300 ms is tried again).
+      await eventually(() => expect(balancer.view.status().map((s) => s.healthy)).toEqual([true, true]), {
+        timeoutMs: 20_000,
+      });
       const operator = internalClient<BalancerRouter>(balancer.url, {
         timeoutMs: 10_000,
         token: grid.serviceToken,
@@ -52,11 +59,14 @@ describe("a retry after a substation that never answered", () => {
       expect(second.station.list("all", 100)).toEqual([]);
       // substation-1 answers again: the retry gets its session there.
       hang = false;
-      const granted = await eventually(async () => {
-        const r = await operator.dispatch.mutate(req);
-        expect(r.session.substationId).toBe("substation-1");
-        return r;
-      });
+      const granted = await eventually(
+        async () => {
+          const r = await operator.dispatch.mutate(req);
+          expect(r.session.substationId).toBe("substation-1");
+          return r;
+        },
+        { timeoutMs: 20_000 },
+      );
       expect(granted.session.vehicleId).toBe("ev-unsure");
       expect(second.station.list("all", 100)).toEqual([]);
     } finally {
