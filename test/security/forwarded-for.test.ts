@@ -34,15 +34,17 @@ describe("TRUST_PROXY", () => {
       // The proxies are in 10/8; this test calls from 127.0.0.1, as a client reaching a NodePort would.
       chargeApi: { TRUST_PROXY: "10.0.0.0/8", QUOTA_RPS: "1", QUOTA_BURST: String(BURST) },
     });
+    const startedMs = performance.now();
     const answers = await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
         query(grid.api.url, "gridStatus", undefined, { address: `198.51.${i >> 8}.${i & 255}` }),
       ),
     );
+    // The burst, plus one token a second refilled while the 60 were answered (however slow the machine).
+    const refilled = Math.ceil((performance.now() - startedMs) / 1000) + 1;
     const served = answers.filter((a) => a.status === 200).length;
     expect(served).toBeGreaterThanOrEqual(1);
-    // The burst, plus what one token a second refills while the 60 are answered.
-    expect(served).toBeLessThanOrEqual(BURST + 5);
-    expect(answers.filter((a) => a.status === 429).length).toBeGreaterThanOrEqual(60 - BURST - 5);
+    expect(served).toBeLessThanOrEqual(BURST + refilled);
+    expect(answers.filter((a) => a.status === 429).length).toBeGreaterThanOrEqual(60 - BURST - refilled);
   });
 });
