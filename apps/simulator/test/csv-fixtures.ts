@@ -1,5 +1,5 @@
 /** Sessions CSVs for the tests: ACN-style rows, a scenario replaying `sessions.csv`, a file written raw. */
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { scratchDir } from "@evgrid/testing/temp";
 import { parseScenario, readSessionsCsv } from "../src/index.ts";
@@ -29,3 +29,22 @@ export function readText(text: string, over: Record<string, unknown> = {}) {
 /** The lines, each ended by "\n", read as `sessions.csv`. */
 export const read = (lines: string[], over: Record<string, unknown> = {}) =>
   readText(`${lines.join("\n")}\n`, over);
+
+/** `count` rows on 1,000 stations, each used every 1,000 minutes for 2 hours (no overlap), then `tail`. */
+export function bigFile(count: number, tail = "") {
+  const dir = scratchDir("evgrid-csv-big-");
+  const fd = openSync(join(dir, "sessions.csv"), "w");
+  writeSync(fd, "stationID,connectionTime,disconnectTime,kWhDelivered\n");
+  const start = Date.parse("2026-03-10T00:00:00Z");
+  for (let i = 0; i < count; i += 10_000) {
+    const lines: string[] = [];
+    for (let j = i; j < Math.min(count, i + 10_000); j++) {
+      const t = start + j * 60_000;
+      lines.push(`S-${j % 1000},${new Date(t).toISOString()},${new Date(t + 7_200_000).toISOString()},7`);
+    }
+    writeSync(fd, `${lines.join("\n")}\n`);
+  }
+  writeSync(fd, tail);
+  closeSync(fd);
+  return dir;
+}
