@@ -61,6 +61,12 @@ const schema = z.object({
    * request; well inside DISPATCH_DEADLINE_MS.
    */
   REDIS_COMMAND_TIMEOUT_MS: positiveMsSchema.default(300),
+  /**
+   * Homes (idempotency keys, vehicles' sessions) this balancer keeps in memory with no REDIS_URL (or while
+   * its store is down). Past it the oldest go; while one it dropped would still be live, a request it holds
+   * no home for is located at the substations first (two calls to each).
+   */
+  MEMORY_HOMES: z.coerce.number().int().min(1).max(10_000_000).default(200_000),
   /** How long an idempotency key is honoured (hours). */
   IDEMPOTENCY_TTL_H: z.coerce
     .number()
