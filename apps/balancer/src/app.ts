@@ -2,7 +2,7 @@ import { launchApp, observeCalls } from "@evgrid/kit";
 import { internalClient } from "@evgrid/link";
 import type { SubstationRouter } from "@evgrid/substation";
 import pkg from "../package.json" with { type: "json" };
-import { degradedHome, locateRequest } from "./degraded.ts";
+import { degradedHome } from "./degraded.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import type { BalancerEnv } from "./env.ts";
 import { MemoryStore } from "./memory.ts";
@@ -36,9 +36,6 @@ export function startBalancer(env: BalancerEnv) {
       env.MEMORY_HOMES,
       Date.now,
       env.VEHICLE_HOME_GRACE_MS,
-      // Alone, past its bound: the substations say where a home it may have forgotten is. (A shared store's
-      // fallback does not ask: the shared store asks them itself while it cannot vouch.)
-      env.REDIS_URL ? undefined : (req) => locateRequest(view, req),
     );
     const conn: StoreConnection | undefined = env.REDIS_URL
       ? { url: env.REDIS_URL, password: env.REDIS_PASSWORD, tlsCaFile: env.REDIS_TLS_CA_FILE }

@@ -63,8 +63,7 @@ const schema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: positiveMsSchema.default(300),
   /**
    * Homes (idempotency keys, vehicles' sessions) this balancer keeps in memory with no REDIS_URL (or while
-   * its store is down). Past it the oldest go; while one it dropped would still be live, a request it holds
-   * no home for is located at the substations first (two calls to each).
+   * its store is down); past it the oldest go, live ones too (README, "Idempotency").
    */
   MEMORY_HOMES: z.coerce.number().int().min(1).max(10_000_000).default(200_000),
   /** How long an idempotency key is honoured (hours). */

@@ -1,15 +1,8 @@
 import { type DispatchRequest, reasons, type Session } from "@evgrid/contract";
 import { GridError, MapFront } from "@evgrid/kit";
-import { cannotVouch } from "./degraded.ts";
 import { ExpiryWheel, expiresOf, indexOf, packHome, SiteTable } from "./memory-homes.ts";
 import { vehicleHomeMs } from "./rebuild.ts";
 import type { Claim, DispatchResult, DispatchStore } from "./types.ts";
-
-/**
- * Where the substations hold a request's key or its vehicle's active session (degraded.ts's
- * locateRequest): undefined if none does, null if one did not answer.
- */
-export type Locate = (req: DispatchRequest) => Promise<string | undefined | null>;
 
 /**
  * What this balancer remembers about its own dispatches, so retries and repeats go back to the substation
@@ -19,10 +12,8 @@ export type Locate = (req: DispatchRequest) => Promise<string | undefined | null
  *   for `keyTtlMs` (IDEMPOTENCY_TTL_H);
  * - a vehicle points at the substation of its active session until a grace past its expected end.
  * Bounded (oldest forgotten first), and what has expired is dropped as new homes come (a vehicle's lives about
- * a minute past its session, so at a steady rate it holds about a minute of vehicles, not the bound). Once it
- * has dropped a live home to make room, a request it holds no home for may have one it forgot: until that
- * home would have expired, the substations are asked first (`locate`), as a shared store that cannot vouch
- * does. Lives in this process: see the README for what that does not cover.
+ * a minute past its session, so at a steady rate it holds about a minute of vehicles, not the bound). Lives in
+ * this process: see the README for what that does not cover.
  * The dispatch store of a lone replica, and the one a shared store falls back to while it is down.
  */
 export class MemoryStore implements DispatchStore {
@@ -40,11 +31,6 @@ export class MemoryStore implements DispatchStore {
   /** The oldest home, for making room (`homes.keys().next()` grows dear as homes come and go: kit's MapFront). */
   private readonly front: MapFront<string>;
   private readonly sites = new SiteTable();
-  /**
-   * Until when a live home this store dropped to make room would have lasted: till then a request it has
-   * no home for may have one it forgot, so the substations are asked (`locate`).
-   */
-  private forgottenUntilMs = 0;
 
   constructor(
     private readonly keyTtlMs = 24 * 3_600_000,
@@ -52,8 +38,6 @@ export class MemoryStore implements DispatchStore {
     private readonly now: () => number = Date.now,
     /** Past a session's expected end, until its substation surely ended it (VEHICLE_HOME_GRACE_MS). */
     private readonly vehicleGraceMs = 60_000,
-    /** Asks the substations; without it (a shared store's fallback, which asks them itself) nobody is asked. */
-    private readonly locate?: Locate,
   ) {
     this.front = new MapFront(this.homes, maxEntries);
   }
@@ -83,26 +67,9 @@ export class MemoryStore implements DispatchStore {
         `vehicle ${vehicleId} is being started by another request; a retry with the key that started it gets it back`,
       );
     this.vehiclesInFlight.add(vehicleId);
-    let home = this.homeOf(req);
-    let pinned = false;
-    if (home === undefined && this.locate !== undefined && this.now() < this.forgottenUntilMs) {
-      try {
-        const found = await this.locate(req);
-        if (found === null)
-          throw cannotVouch(
-            1000,
-            "this balancer's memory is full and may have forgotten where this vehicle charges, and not every substation answered",
-          );
-        if (found !== undefined) [home, pinned] = [found, true];
-      } catch (err) {
-        this.vehiclesInFlight.delete(vehicleId);
-        throw err;
-      }
-    }
     let finished = false;
     return {
-      home,
-      pinned,
+      home: this.homeOf(req),
       trying: async () => {},
       finish: async (outcome) => {
         if (finished) return;
@@ -188,7 +155,7 @@ export class MemoryStore implements DispatchStore {
     while (index === undefined) {
       const oldest = this.oldest();
       if (oldest === undefined) break;
-      this.evict(oldest);
+      this.drop(oldest);
       index = this.sites.take(substationId);
     }
     // A whole ms, so the packing stays exact (a TTL of a fraction of an hour is a fraction of a ms); rounded
@@ -209,7 +176,7 @@ export class MemoryStore implements DispatchStore {
       );
     }
     const oldest = this.front.over();
-    if (oldest !== undefined) this.evict(oldest);
+    if (oldest !== undefined) this.drop(oldest);
     // Names of homes replaced or deleted since: rebuilt when they outnumber the live ones.
     if (this.expiry.size > 2 * this.homes.size + 64) {
       this.expiry.clear();
@@ -227,15 +194,6 @@ export class MemoryStore implements DispatchStore {
   private dropIfExpired(name: string, nowMs: number): void {
     const home = this.homes.get(name);
     if (home !== undefined && expiresOf(home) <= nowMs) this.drop(name);
-  }
-
-  /** Dropped to make room: a home still live is remembered as forgotten until it would have expired. */
-  private evict(name: string): void {
-    const home = this.homes.get(name);
-    if (home === undefined) return;
-    const untilMs = expiresOf(home);
-    if (untilMs > this.now()) this.forgottenUntilMs = Math.max(this.forgottenUntilMs, untilMs);
-    this.drop(name);
   }
 
   private drop(name: string): void {
