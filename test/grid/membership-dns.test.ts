@@ -113,4 +113,23 @@ describe("joining balancers found by DNS", () => {
       await balancer.stop();
     }
   });
+
+  test("a graceful stop while the lookup hangs still returns (after the goodbye's 2 s), so the shutdown goes on", async () => {
+    const balancer = await balancerAt("127.0.0.1", 0);
+    const membership = joinBalancers({
+      balancerUrls: [`http://balancer-members.test:${balancer.port}`],
+      discovery: "dns",
+      lookup: () => new Promise(() => {}), // a resolver that never answers
+      advertiseUrl: "http://127.0.0.1:1",
+      token: serviceToken,
+      intervalMs: 60_000,
+      log: createLogger({ quiet: true }),
+    });
+    try {
+      await membership.stop(true);
+      expect(balancer.view.status()).toEqual([]);
+    } finally {
+      await balancer.stop();
+    }
+  }, 15_000);
 });

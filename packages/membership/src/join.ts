@@ -91,23 +91,30 @@ export function joinBalancers(opts: MembershipOptions) {
         }
       }),
     );
-  /** The heartbeat under way (each balancer's failure is caught: it never rejects). */
+  /** The heartbeat under way (each balancer's failure is logged in it; nothing else may reject it). */
   let beating: Promise<unknown> = Promise.resolve();
   let stopped = false;
   const tick = () => {
-    if (!stopped) beating = beat();
+    if (!stopped) beating = beat().catch(() => {});
   };
   tick();
-  const timer = setInterval(tick, opts.intervalMs);
+  const heartbeats = setInterval(tick, opts.intervalMs);
   return {
     /** Stops heartbeating; with `deregister`, also tells the balancers to drop this substation now. */
     async stop(deregister = true) {
       stopped = true;
-      clearInterval(timer);
+      clearInterval(heartbeats);
       if (!deregister) return;
       // A heartbeat still under way (looking balancers up, or its register not sent yet) would join them
-      // again after the goodbye: it goes first. The goodbye may take longer than a heartbeat's timeout.
-      await beating;
+      // again after the goodbye: it goes first, for as long as a goodbye may take (a lookup that hangs must
+      // not hold the shutdown). The goodbye may take longer than a heartbeat's timeout.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, DEREGISTER_MS);
+        timer.unref?.();
+      });
+      await Promise.race([beating, late]);
+      clearTimeout(timer);
       await Promise.allSettled(
         [...balancers.values()].map((b) =>
           b.client.deregister.mutate({ url: opts.advertiseUrl }, { context: { timeoutMs: DEREGISTER_MS } }),
