@@ -1,5 +1,5 @@
 import { lookup } from "node:dns/promises";
-import type { Logger } from "@evgrid/kit";
+import { type Logger, within } from "@evgrid/kit";
 import { describeFailure, type InternalClient, internalClient } from "@evgrid/link";
 import type { MembershipRouter } from "./procedures.ts";
 
@@ -108,13 +108,7 @@ export function joinBalancers(opts: MembershipOptions) {
       // A heartbeat still under way (looking balancers up, or its register not sent yet) would join them
       // again after the goodbye: it goes first, for as long as a goodbye may take (a lookup that hangs must
       // not hold the shutdown). The goodbye may take longer than a heartbeat's timeout.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, DEREGISTER_MS);
-        timer.unref?.();
-      });
-      await Promise.race([beating, late]);
-      clearTimeout(timer);
+      await within(beating, DEREGISTER_MS, undefined);
       await Promise.allSettled(
         [...balancers.values()].map((b) =>
           b.client.deregister.mutate({ url: opts.advertiseUrl }, { context: { timeoutMs: DEREGISTER_MS } }),

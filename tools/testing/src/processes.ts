@@ -1,24 +1,11 @@
 import { resolve } from "node:path";
 import { listeningUrl } from "@evgrid/kit/listening";
+import { within } from "@evgrid/kit/timers";
 import type { Subprocess } from "bun";
 
-export const repoRoot = resolve(import.meta.dir, "../../..");
+export { within };
 
-/**
- * `promise`, or `onTimeout` after `ms`, whichever comes first. Unlike racing a bare `Bun.sleep`, the timer
- * is cleared when the promise wins, so a finished script does not linger until every deadline has passed.
- */
-export async function within<T, U>(promise: Promise<T>, ms: number, onTimeout: U): Promise<T | U> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<U>((resolve) => {
-    timer = setTimeout(() => resolve(onTimeout), Math.max(0, ms));
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export const repoRoot = resolve(import.meta.dir, "../../..");
 
 /** Runs a command from the repository's root as a user would, and returns what it printed and its exit code. */
 export async function runCommand(cmd: string[], env: Record<string, string> = {}) {
