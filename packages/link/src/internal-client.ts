@@ -129,6 +129,13 @@ export function internalClient<TRouter extends AnyRouter>(
    * host this site (it restarted, the site stopped) refused it unrun: it is told, and the call goes direct
    * with what is left of its deadline (the miss took some of it), or, if nothing is, is not sent at all.
    */
+  /** What is left of a call's deadline; none left: refused unsent (DEADLINE_EXCEEDED, certainly not run). */
+  function timeLeft(deadlineAtMs: number, path: string, nowMs: number): number {
+    const ms = deadlineAtMs - nowMs;
+    if (ms <= 0) throw lateCall(path);
+    return ms;
+  }
+
   async function onLink(
     route: LinkRoute | undefined,
     type: ProcedureType,
@@ -145,8 +152,7 @@ export function internalClient<TRouter extends AnyRouter>(
       if (!isNotHosted(err)) throw err;
       route.missed?.();
       callOpts.site = undefined;
-      callOpts.timeoutMs = deadlineAtMs - Date.now();
-      if (callOpts.timeoutMs <= 0) throw lateCall(path);
+      callOpts.timeoutMs = timeLeft(deadlineAtMs, path, Date.now());
       return (link as Link).call(type, path, input, callOpts);
     }
   }
@@ -157,8 +163,7 @@ export function internalClient<TRouter extends AnyRouter>(
       nowMs + (callOpts?.context?.timeoutMs ?? opts.timeoutMs),
       callOpts?.context?.deadlineAtMs,
     ) as number;
-    const timeoutMs = deadlineAtMs - nowMs;
-    if (timeoutMs <= 0) throw lateCall(path);
+    const timeoutMs = timeLeft(deadlineAtMs, path, nowMs);
     const traced = opts.observe ? opts.observe(path) : null;
     const signal = callOpts?.context?.signal;
     const route = opts.route?.();
