@@ -103,4 +103,25 @@ describe("the chaos history checker", () => {
       vehicle_two_active_sessions: 1,
     });
   });
+
+  test("a retry told to ask again (the store cannot vouch yet) settles nothing: the next answer does", () => {
+    const rebuilding: Answer = { kind: "refused", reason: "STATE_REBUILDING" };
+    const sessions = [session("s1", "k1", "ev-1", T, T + 1000), session("s2", "k2", "ev-2", T, T + 1000)];
+    const uncertain = (i: number): Answer => ({
+      kind: "uncertain",
+      reason: "SUBSTATION_TIMEOUT",
+      key: `k${i}`,
+    });
+    expect(
+      check(
+        [
+          // Asked again, then the key's session: settled, and rightly.
+          req(1, uncertain(1), { settle: [rebuilding, { kind: "ok", sessionId: "s1", replayed: true }] }),
+          // Only ever told to ask again: not settled (the key did make a session, which it never heard of).
+          req(2, uncertain(2), { settle: [rebuilding] }),
+        ],
+        sessions,
+      ),
+    ).toEqual({ uncertain_unsettled: 1 });
+  });
 });

@@ -18,6 +18,13 @@ export type Answer =
   /** No answer at all by the deadline plus the driver's grace: the request hung. */
   | { kind: "hung" };
 
+/**
+ * Refusals that say "ask again shortly" (the store cannot vouch yet, the key's substation is out): certain
+ * that this try started nothing, but they say nothing of what the key's earlier try did, so they settle
+ * nothing.
+ */
+export const askAgain: ReadonlySet<string> = new Set(["STATE_REBUILDING", "HOME_SUBSTATION_UNAVAILABLE"]);
+
 export interface RequestRecord {
   i: number;
   key: string;
@@ -154,11 +161,14 @@ export function checkHistory(
 
   function settle(r: RequestRecord, made: readonly SessionRecord[]): void {
     const last = r.settle.at(-1);
-    if (!last || last.kind === "uncertain" || last.kind === "hung") {
-      fail(
-        "uncertain_unsettled",
-        `#${r.i} ${r.key}: still ${last?.kind ?? "unretried"} after ${r.settle.length} retries`,
-      );
+    if (
+      !last ||
+      last.kind === "uncertain" ||
+      last.kind === "hung" ||
+      (last.kind === "refused" && askAgain.has(last.reason))
+    ) {
+      const still = last?.kind === "refused" ? `refused ${last.reason}` : (last?.kind ?? "unretried");
+      fail("uncertain_unsettled", `#${r.i} ${r.key}: still ${still} after ${r.settle.length} retries`);
     } else if (last.kind === "ok") {
       counts.settledWithSession += 1;
       if (made.length !== 1 || made[0]?.sessionId !== last.sessionId)

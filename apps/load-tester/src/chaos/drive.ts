@@ -1,4 +1,4 @@
-import type { Answer, RequestRecord } from "./check.ts";
+import { type Answer, askAgain, type RequestRecord } from "./check.ts";
 import type { Rng } from "./faults.ts";
 
 /** The header the public API reads a caller's budget from (packages/kit deadline.ts). */
@@ -132,7 +132,7 @@ export async function settle(
       for (let t = 0; t < tries; t++) {
         const { answer } = await send(apiUrl, body, 5000, 5000);
         r.settle.push(answer);
-        if (answer.kind === "ok" || answer.kind === "refused") return;
+        if (answer.kind === "ok" || (answer.kind === "refused" && !askAgain.has(answer.reason))) return;
         await Bun.sleep(pauseMs);
       }
     }),

@@ -76,7 +76,7 @@ async function runOn(grid: ChaosGrid, opts: ChaosOptions): Promise<ChaosReport> 
   await grid.redis.start();
   const backBy = Date.now() + 20_000;
   while (!(await grid.allSharing()) && Date.now() < backBy) await Bun.sleep(200);
-  await settle(grid.apiUrl, records, 5, 1000);
+  await settle(grid.apiUrl, records, 10, 1000);
   const sessions = await grid.sessions();
   const { violations, counts } = checkHistory(records, sessions, { slackMs: SLACK_MS });
   return { seed: opts.seed, faults: ran, counts, violations, records };
