@@ -3,6 +3,7 @@ import type { Answer, LinkCallOptions, LinkOptions, Pending, Subscription } from
 import { DEFAULT_MAX_FRAME_BYTES, frames } from "./frames.ts";
 import { aborted, dropped, lateCall, notHosted, refused, tooLarge } from "./link-failures.ts";
 import { PendingCall } from "./pending-call.ts";
+import { BUDGET_BYTES, leaving, QueuedCall, queuedCall } from "./queued-call.ts";
 import { backoffDelayMs } from "./retry.ts";
 
 const FIRST_BACKOFF_MS = 50;
@@ -25,7 +26,7 @@ export class Link {
   private closing = false;
   private reopening: ReturnType<typeof setTimeout> | undefined;
   /** Messages (serialized) waiting for the end of this turn of the event loop, to go out in few frames. */
-  private outbox: string[] = [];
+  private outbox: (string | QueuedCall)[] = [];
   private flushing = false;
   private readonly maxFrameBytes: number;
 
@@ -57,30 +58,20 @@ export class Link {
     if (Date.now() >= deadline) throw lateCall(path);
     const id = this.nextId++;
     // What is left of the deadline once the link is open: the peer's own deadline for this call.
-    const budgetMs = Math.max(0, deadline - Date.now());
     // Serialized before anything waits for an answer: an input that cannot be sent fails alone, at once.
-    const message = JSON.stringify(
-      opts.traceparent
-        ? {
-            id,
-            method: type,
-            params: { path, input },
-            budgetMs,
-            site: opts.site,
-            traceparent: opts.traceparent,
-            tracestate: opts.tracestate,
-          }
-        : { id, method: type, params: { path, input }, budgetMs, site: opts.site },
-    );
+    // Its budget is written as it leaves, at the end of the turn (queued-call.ts).
+    const call = queuedCall(id, type, path, input, deadline, opts);
     // A message the peer would refuse by closing the link (failing every call on it) fails alone, unsent,
     // answered here as the peer answers an oversized HTTP body: typed, certainly not run.
-    const bytes = Buffer.byteLength(message);
+    const bytes = Buffer.byteLength(call.rest) + BUDGET_BYTES;
     if (bytes > this.maxFrameBytes) {
       throw tooLarge(`a call of ${bytes} bytes is over the link's ${this.maxFrameBytes}`, path);
     }
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    new PendingCall(this.pending, id, resolve, reject, opts.signal).wait(budgetMs, this.stopCall);
-    this.post(message);
+    const waiting = new PendingCall(this.pending, id, resolve, reject, opts.signal);
+    waiting.queued = call;
+    waiting.wait(deadline - Date.now(), this.stopCall);
+    this.post(call);
     return promise;
   }
 
@@ -165,7 +156,9 @@ export class Link {
    * for many calls, which is most of what a call costs under load.
    */
   private post(message: object | string): void {
-    this.outbox.push(typeof message === "string" ? message : JSON.stringify(message));
+    this.outbox.push(
+      message instanceof QueuedCall || typeof message === "string" ? message : JSON.stringify(message),
+    );
     if (this.flushing) return;
     this.flushing = true;
     setImmediate(() => this.flush());
@@ -179,7 +172,10 @@ export class Link {
     const ws = this.ws;
     // Dropped between the call and the end of the turn: the close handler fails the calls.
     if (ws?.readyState !== WebSocket.OPEN) return;
-    for (const frame of frames(messages, this.maxFrameBytes)) ws.send(frame);
+    const texts = leaving(messages, Date.now(), (late) =>
+      this.pending.get(late.id)?.reject(lateCall(late.path)),
+    );
+    for (const frame of frames(texts, this.maxFrameBytes)) ws.send(frame);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Pending } from "./client-types.ts";
-import { aborted, timedOut } from "./link-failures.ts";
+import { aborted, lateCall, timedOut } from "./link-failures.ts";
+import type { QueuedCall } from "./queued-call.ts";
 
 /**
  * One call waiting for its answer on a link: a single record whose methods are shared, instead of a promise
@@ -8,6 +9,8 @@ import { aborted, timedOut } from "./link-failures.ts";
  */
 export class PendingCall implements Pending {
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Its message, until it leaves at the end of the turn: timed out before that, it certainly did not run. */
+  queued: QueuedCall | undefined;
   private onAbort: (() => void) | null = null;
 
   constructor(
@@ -52,5 +55,10 @@ export class PendingCall implements Pending {
 }
 
 function timeOut(call: PendingCall): void {
-  call.reject(timedOut());
+  const q = call.queued;
+  if (q?.state === "queued") {
+    // A stalled sender's call whose deadline passed before the end of its turn: it never leaves.
+    q.state = "gone";
+    call.reject(lateCall(q.path));
+  } else call.reject(timedOut());
 }

@@ -102,6 +102,26 @@ describe("deadlines on a link", () => {
     expect(end.seen.calls).toBe(1);
   });
 
+  test("a sender stalled between a call and the end of its turn: the budget sent is what is left when it leaves", async () => {
+    await using end = await start();
+    await end.client.deadline.query(); // the link open: the calls below leave at the end of this turn
+    const stalledMs = 300;
+    const late = end.client.deadline
+      .query(undefined, { context: { deadlineAtMs: Date.now() + 100 } })
+      .catch((err: unknown) => err);
+    const onTime = end.client.deadline.query(undefined, { context: { deadlineAtMs: Date.now() + 30_000 } });
+    // The process stalls (a collector pause, a frozen VM) before the turn ends and the frame leaves.
+    Bun.sleepSync(stalledMs);
+    // The first call's deadline passed while it waited to leave: refused unsent, as a late call is.
+    expect(errorDataOf(await late)?.reason).toBe(reasons.DEADLINE_EXCEEDED);
+    expect(classifyCallFailure(await late)).toBe("answered");
+    // The second left with what was left of its 30 s then, not what was left when it was made: the
+    // receiver's deadline (its clock at receipt plus the budget) is over by the time the answer is back.
+    const seenDeadline = (await onTime) as number;
+    expect(seenDeadline).toBeLessThanOrEqual(Date.now() + 30_000 - stalledMs);
+    expect(end.seen.calls).toBe(2); // the opening call and the one on time: the late one never ran
+  });
+
   test("the server lets a call go once its deadline passes (its signal aborts, the link stays up)", async () => {
     await using end = await start();
     // The link open first: a 200 ms call must reach the server, not give up opening it on a slow machine.
