@@ -53,6 +53,25 @@ describe("idempotency and one session per vehicle", () => {
     expect(data).toMatchObject({ code: "CONFLICT", reason: "IDEMPOTENCY_KEY_REUSED" });
   });
 
+  test("one key sent at once for two vehicles: one is admitted, the other refused, never handed its session", async () => {
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    const ask = (vehicleId: string, idempotencyKey: string) =>
+      grid.client.requestCharge.mutate({ vehicleId, idempotencyKey, durationS: 60 });
+    for (let round = 0; round < 5; round++) {
+      const key = `k-twice-${round}`;
+      const both = await Promise.allSettled([ask(`ev-x-${round}`, key), ask(`ev-y-${round}`, key)]);
+      const outcomes = both.map((b, i) =>
+        b.status === "fulfilled"
+          ? b.value.vehicleId === [`ev-x-${round}`, `ev-y-${round}`][i]
+            ? "own session"
+            : "another vehicle's session"
+          : errorDataOf(b.reason)?.reason,
+      );
+      // Whichever comes first takes the key; the other is told the key is another vehicle's.
+      expect(outcomes.sort()).toEqual(["IDEMPOTENCY_KEY_REUSED", "own session"]);
+    }
+  });
+
   test("if the substation holding the vehicle's session is down, the vehicle is not booked elsewhere", async () => {
     await using grid = await startGrid({ capacitiesKw: [150, 150] });
     const first = await grid.client.requestCharge.mutate({

@@ -22,7 +22,8 @@ export class MemoryStore implements DispatchStore {
   readonly rebuilding = false;
   readonly hashing = false;
   readonly waitOrder = undefined;
-  private readonly inflight = new Map<string, Promise<DispatchResult>>();
+  /** Dispatches running now, by key, with the vehicle each is for. */
+  private readonly inflight = new Map<string, { vehicleId: string; result: Promise<DispatchResult> }>();
   /** Vehicles being dispatched here now: two at once could land at two substations (each admits one). */
   private readonly vehiclesInFlight = new Set<string>();
   /** Each home one number (memory-homes.ts): when it expires, and its substation's index in `sites`. */
@@ -42,15 +43,22 @@ export class MemoryStore implements DispatchStore {
     this.front = new MapFront(this.homes, maxEntries);
   }
 
-  /** Runs `dispatch` once per idempotency key at a time; later callers with the key await the same result. */
+  /**
+   * Runs `dispatch` once per idempotency key at a time; later callers with the key await the same result,
+   * unless they send it for another vehicle (refused, as the substation refuses such a retry: never handed
+   * the other vehicle's session as theirs).
+   */
   coalesce(req: DispatchRequest, dispatch: () => Promise<DispatchResult>): Promise<DispatchResult> {
     if (req.idempotencyKey === undefined) return dispatch();
     const key = keyOf(req);
     const running = this.inflight.get(key);
-    if (running) return running.then((r) => ({ ...r, replayed: true }));
-    const p = dispatch().finally(() => this.inflight.delete(key));
-    this.inflight.set(key, p);
-    return p;
+    if (running) {
+      if (running.vehicleId !== req.vehicleId) return Promise.reject(keyReused(req.idempotencyKey));
+      return running.result.then((r) => ({ ...r, replayed: true }));
+    }
+    const result = dispatch().finally(() => this.inflight.delete(key));
+    this.inflight.set(key, { vehicleId: req.vehicleId, result });
+    return result;
   }
 
   /**
@@ -216,5 +224,13 @@ export class MemoryStore implements DispatchStore {
     return undefined;
   }
 }
+
+const keyReused = (key: string) =>
+  new GridError(
+    "CONFLICT",
+    reasons.IDEMPOTENCY_KEY_REUSED,
+    `idempotencyKey ${key} is being used to start a session for another vehicle`,
+    { field: "idempotencyKey" },
+  );
 
 const keyOf = (req: DispatchRequest) => `key:${req.owner}\u0000${req.idempotencyKey}`;
