@@ -31,6 +31,8 @@ beforeAll(async () => {
       QUOTA_RPS: String(RPS),
       QUOTA_BURST: String(BURST),
       QUOTA_ACTIVE_SESSIONS: "20",
+      // Above the 1,100-call batch below; the bound itself is the last test's.
+      MAX_BATCH_CALLS: "1200",
     },
   });
   api = dev.urls.chargeApi;
@@ -180,6 +182,23 @@ describe("batches and streamed bodies", () => {
     expect(admitted).toBeLessThanOrEqual(20);
     const reasons = new Set(parsed.filter((r) => r.error).map((r) => r.error.data.reason));
     expect([...reasons].sort()).toEqual(["QUOTA_EXCEEDED"]);
+  });
+
+  test("a batch over MAX_BATCH_CALLS is refused whole, typed, before any call runs or costs anything", async () => {
+    // Calls to procedures that do not exist cost no quota: only the bound keeps such a batch cheap.
+    for (const path of ["nope", "getSession"]) {
+      const res = await fetch(`${api}/trpc/${Array(1201).fill(path).join(",")}?batch=1&input={}`, {
+        headers: { authorization: `Bearer ${CALM.bearer}` },
+      });
+      expect(res.status).toBe(413);
+      expect(res.headers.get("content-type")).toStartWith("application/json");
+      const { error } = (await res.json()) as Json;
+      expect(error.data.reason).toBe("PAYLOAD_TOO_LARGE");
+      expect(error.message).toBe("a batch may carry at most 1200 calls; send fewer per request");
+    }
+    // At the bound, a batch is served: every call answered (here, each as a missing procedure).
+    const res = await fetch(`${api}/trpc/${Array(1200).fill("nope").join(",")}?batch=1&input={}`);
+    expect((await res.json()) as Json[]).toHaveLength(1200);
   });
 
   test("a chunked body over 64 KiB is refused with the same typed 413 as one with a length", async () => {

@@ -21,6 +21,7 @@ export interface AppEnv extends TelemetryEnv {
   METRICS_TOKEN?: string | undefined;
   LINK_AUTH_TIMEOUT_MS?: number;
   LINK_MAX_PENDING_PER_ADDRESS?: number;
+  MAX_BATCH_CALLS?: number;
   /** Only the public app (charge-api) reads these two. */
   API_KEYS?: readonly string[];
   TRUST_PROXY?: TrustedProxies;
@@ -95,6 +96,7 @@ export async function launchApp<Extra>(
     ready: parts.ready,
     insecureDemo: env.EVGRID_INSECURE_DEMO === true,
     links: parts.links === false ? false : linkLimits(env),
+    maxBatchCalls: env.MAX_BATCH_CALLS,
     linkSite: parts.linkSite,
     openFilesLimit: files,
   });

@@ -1,6 +1,7 @@
 import { telemetryEnvShape } from "@evgrid/telemetry";
 import { z } from "zod";
 import { TrustedProxies } from "./address.ts";
+import { DEFAULT_MAX_BATCH_CALLS } from "./limits.ts";
 import { serviceTokenProblem } from "./secrets.ts";
 
 /** A TCP port; 0 asks the OS for a free one (tests). */
@@ -47,6 +48,11 @@ export const commonEnvShape = {
    * upgrade), so only a flood of strangers reaches this and gets 429.
    */
   LINK_MAX_PENDING_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(16),
+  /**
+   * Calls one HTTP request may carry as a tRPC batch (`?batch=1`); more is 413 PAYLOAD_TOO_LARGE, unrun.
+   * Calls to procedures that do not exist cost no quota, so this is what bounds what one request costs.
+   */
+  MAX_BATCH_CALLS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_MAX_BATCH_CALLS),
   /** If set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>` (give Prometheus the same). */
   METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
   ...telemetryEnvShape,

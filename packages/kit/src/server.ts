@@ -14,7 +14,7 @@ import { clientAddress, normalizeAddress, type TrustedProxies } from "./address.
 import { readBodyLimited } from "./body.ts";
 import { healthResponse, type ReadinessCheck } from "./health.ts";
 import { errorResponse, retryAfterMeta } from "./http-errors.ts";
-import { MAX_BODY_BYTES } from "./limits.ts";
+import { DEFAULT_MAX_BATCH_CALLS, MAX_BODY_BYTES } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { RpcObservability } from "./observe.ts";
 import { prepareInternal, preparePublic } from "./prepared.ts";
@@ -60,6 +60,8 @@ export interface AppServerOptions {
   routes?: Record<string, RouteHandler>;
   /** What /readyz asks (none: ready whenever it serves). */
   ready?: ReadinessCheck | undefined;
+  /** Calls one HTTP request may carry as a tRPC batch (MAX_BATCH_CALLS; default DEFAULT_MAX_BATCH_CALLS). */
+  maxBatchCalls?: number | undefined;
   /** This app's name among the sites of its process: links to any of them carry its calls (link-sites.ts). */
   linkSite?: string | undefined;
 }
@@ -209,6 +211,9 @@ function listen(opts: AppServerOptions, startedAt: number) {
         }
         const fast = await lean(req, url, path, body, ctx);
         if (fast) return fast;
+        // A batch's calls, each answered (a missing procedure too) before any quota counts it: bounded here.
+        const tooMany = batchOverLimit(url, path, opts.maxBatchCalls ?? DEFAULT_MAX_BATCH_CALLS);
+        if (tooMany) return errorResponse(tooMany);
         // Batches and anything unusual: tRPC's own adapter, on the body already read (and bounded).
         return fetchRequestHandler({
           endpoint: "/trpc",
@@ -246,4 +251,14 @@ function listen(opts: AppServerOptions, startedAt: number) {
     },
   });
   return { server, links };
+}
+
+/** A tRPC batch (`?batch=1`, its procedures comma-separated in the path) of more calls than `max`. */
+function batchOverLimit(url: URL, path: string, max: number): TRPCError | null {
+  if (url.searchParams.get("batch") !== "1") return null;
+  let calls = 1;
+  for (let i = 0; i < path.length && calls <= max; i++) if (path.charCodeAt(i) === 44) calls++;
+  if (calls <= max) return null;
+  const message = `a batch may carry at most ${max} calls; send fewer per request`;
+  return new TRPCError({ code: "PAYLOAD_TOO_LARGE", message });
 }
