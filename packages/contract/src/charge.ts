@@ -147,7 +147,11 @@ const chargeFields = {
 
 type ChargeFields = z.output<z.ZodObject<typeof chargeFields>>;
 
-function checkCharge(req: ChargeFields, ctx: z.RefinementCtx): void {
+/**
+ * The checks across fields. `minAheadMs`: how far ahead a departAt must be; a caller's at least a second
+ * (departInS's own minimum), a request inside the grid only ahead (it has travelled since it was checked).
+ */
+function checkCharge(req: ChargeFields, ctx: z.RefinementCtx, minAheadMs = 0): void {
   if (req.minKw !== undefined && req.minKw > req.maxKw) {
     ctx.addIssue({ code: "custom", path: ["minKw"], message: "minKw must not exceed maxKw" });
   }
@@ -158,11 +162,11 @@ function checkCharge(req: ChargeFields, ctx: z.RefinementCtx): void {
       message: "give either durationS or energyKwh, not both",
     });
   }
-  checkDeparture(req, ctx);
+  checkDeparture(req, ctx, minAheadMs);
 }
 
 /** A departure goes with an energy target, one way of saying it, between now and a week from now. */
-function checkDeparture(req: ChargeFields, ctx: z.RefinementCtx): void {
+function checkDeparture(req: ChargeFields, ctx: z.RefinementCtx, minAheadMs: number): void {
   const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
   if (req.departAt !== undefined && req.departInS !== undefined)
     issue("departInS", "give either departAt or departInS, not both");
@@ -175,6 +179,7 @@ function checkDeparture(req: ChargeFields, ctx: z.RefinementCtx): void {
   if (req.departAt === undefined) return;
   const inMs = Date.parse(req.departAt) - Date.now();
   if (inMs <= 0) issue("departAt", "departAt is in the past");
+  else if (inMs < minAheadMs) issue("departAt", "departAt must be at least a second away");
   else if (inMs > MAX_DEPART_IN_S * 1000) issue("departAt", "departAt must be at most 7 days away");
 }
 
@@ -222,7 +227,7 @@ export const chargeRequestSchema = z
       .optional()
       .describe(chargeFields.idempotencyKey.description ?? ""),
   })
-  .superRefine(checkCharge)
+  .superRefine((req, ctx) => checkCharge(req, ctx, 1000))
   .transform(normalize);
 
 /**

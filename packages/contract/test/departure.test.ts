@@ -33,6 +33,9 @@ describe("a departure in a charge request", () => {
 
   test("refused, naming the field: in the past, over 7 days away, without energy, given twice, not a time", () => {
     expect(fieldsOf({ vehicleId: "ev", energyKwh: 20, departAt: inH(-1) })).toEqual(["departAt"]);
+    // Under a second away, as departInS's minimum of 1: nothing could charge by then.
+    expect(fieldsOf({ vehicleId: "ev", energyKwh: 1, departAt: inH(0.5 / 3600) })).toEqual(["departAt"]);
+    expect(fieldsOf({ vehicleId: "ev", energyKwh: 1, departAt: inH(5 / 3600) })).toEqual([]);
     expect(fieldsOf({ vehicleId: "ev", energyKwh: 20, departAt: inH(24 * 7 + 1) })).toEqual(["departAt"]);
     expect(fieldsOf({ vehicleId: "ev", energyKwh: 20, departInS: 7 * 86_400 + 1 })).toEqual(["departInS"]);
     expect(fieldsOf({ vehicleId: "ev", durationS: 60, departInS: 60 })).toEqual(["departInS"]);
