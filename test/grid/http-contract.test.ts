@@ -27,9 +27,36 @@ describe("POST /request_charge (the original system's text contract)", () => {
     expect(await ok.text()).toMatch(/^Routed to substation-[12]\n$/);
     const bad = await fetch(`${grid.api.url}/request_charge`, { method: "POST", body: '{"maxKw": 9000}' });
     expect(bad.status).toBe(400);
-    expect(await bad.text()).toMatch(/^Bad request: .*maxKw.*\n$/);
+    expect(await bad.text()).toMatch(/^Bad request: invalid input: maxKw: .*\n$/);
+    // Several bad fields: each named, as the tRPC route names them, not the validator's raw issue list.
+    const worse = await fetch(`${grid.api.url}/request_charge`, {
+      method: "POST",
+      body: '{"maxKw": "x", "vehicleId": null}',
+    });
+    const line = await worse.text();
+    expect(line).toMatch(/^Bad request: .*maxKw: .*\n$/);
+    expect(line).toContain("vehicleId: ");
+    expect(line).not.toContain('"code"');
     const garbage = await fetch(`${grid.api.url}/request_charge`, { method: "POST", body: "<html>" });
     expect(garbage.status).toBe(400);
+  });
+
+  test("a retry with the request's idempotency key gets its session back, not a refusal", async () => {
+    const send = (key: string) =>
+      fetch(`${grid.api.url}/request_charge`, {
+        method: "POST",
+        body: JSON.stringify({ idempotencyKey: key, durationS: 60 }),
+      });
+    const active = () => grid.substations.reduce((n, s) => n + s.station.load().activeSessions, 0);
+    const before = active();
+    const first = await (await send("legacy-order-1")).text();
+    expect(first).toMatch(/^Routed to substation-[12]\n$/);
+    // The same key again (its answer was lost, say): the same session, on the same substation.
+    const again = await send("legacy-order-1");
+    expect([again.status, await again.text()]).toEqual([200, first]);
+    // Another key is another request.
+    expect((await send("legacy-order-2")).status).toBe(200);
+    expect(active() - before).toBe(2);
   });
 
   test("grid full: 429 with one line of text", async () => {

@@ -52,7 +52,11 @@ const defaultReason: Partial<Record<TRPCError["code"], string>> = {
   UNAUTHORIZED: reasons.UNAUTHORIZED,
 };
 
-function describeZodError(error: ZodError): { message: string; fieldErrors: Record<string, string[]> } {
+/** A validation failure as callers read it: one line naming each field, and the messages by field. */
+export function describeZodError(error: ZodError): {
+  message: string;
+  fieldErrors: Record<string, string[]>;
+} {
   // A Map, not an object: field names come from the caller, and "constructor" or "__proto__" must not
   // find Object.prototype's members (found by the fuzz test).
   const byField = new Map<string, string[]>();
