@@ -139,6 +139,14 @@ describe("bad input on the tRPC API: 400 naming the field, never a 500", () => {
     const unknown = await postJson(`${grid.api.url}/trpc/launchMissiles`, {});
     expect(unknown.status).toBe(404);
     expect(unknown.json.error.data.reason).toBe("NOT_FOUND");
+    // Neither GET nor POST: 405 saying which are, not a demand for a JSON body.
+    for (const method of ["OPTIONS", "PUT", "DELETE"]) {
+      const res = await fetch(`${grid.api.url}/trpc/requestCharge`, { method });
+      expect([res.status, res.headers.get("allow")]).toEqual([405, "GET, POST"]);
+      expect(((await res.json()) as { error: { data: { code: string } } }).error.data.code).toBe(
+        "METHOD_NOT_SUPPORTED",
+      );
+    }
   });
 });
 

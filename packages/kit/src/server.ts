@@ -199,6 +199,13 @@ function listen(opts: AppServerOptions, startedAt: number) {
       }
       if (pathname.startsWith("/trpc/")) {
         const path = pathname.slice("/trpc/".length);
+        // Queries are GET, mutations POST: anything else (OPTIONS, PUT...) is told so, not asked for JSON.
+        if (req.method !== "GET" && req.method !== "POST") {
+          const message = `${req.method} is not how tRPC is called: queries are GET, mutations POST`;
+          const res = errorResponse(new TRPCError({ code: "METHOD_NOT_SUPPORTED", message }), path);
+          res.headers.set("allow", "GET, POST");
+          return res;
+        }
         // Bodies are JSON; tRPC's adapter would answer anything else with an untyped text/plain 415.
         if (hasBody(req.method) && !isJson(req)) {
           return errorResponse(
