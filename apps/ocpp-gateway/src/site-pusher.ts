@@ -18,6 +18,7 @@ import {
   slotKey,
 } from "./push-transport.ts";
 import type { Pusher, PushTarget } from "./pusher.ts";
+import { SiteBooks } from "./site-books.ts";
 
 /**
  * Sends chargers their power limits, per substation, break before make (packages/policy): decreases at
@@ -27,9 +28,7 @@ import type { Pusher, PushTarget } from "./pusher.ts";
  * limits or does not answer is unmanaged (counted at its maximum) and retried with a bounded exponential
  * back-off until it accepts one.
  */
-export class SitePusher implements Pusher {
-  private readonly sites = new Map<string, Site>();
-  private readonly chargers = new Map<string, ChargerState>();
+export class SitePusher extends SiteBooks implements Pusher {
   /** Connectors looked at by planning so far: what a site's answers cost (tests; linear, not quadratic). */
   planWork = 0;
 
@@ -37,7 +36,9 @@ export class SitePusher implements Pusher {
     private readonly transport: PushTransport,
     private readonly cfg: PusherSettings,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    super();
+  }
 
   /** The substation's effective capacity, from its level event. */
   setBudget(substationId: string, effectiveCapacityKw: number): void {
@@ -79,6 +80,8 @@ export class SitePusher implements Pusher {
     ch.epoch += 1;
     ch.busy = false;
     ch.defaultInFlight = false;
+    // In force again only once this connection's charger says so: until then a new transaction is unlimited.
+    ch.defaultAccepted = false;
     for (const slot of ch.slots.values())
       if (slot.power.inFlightW !== null) this.touch(slot, slot.resend, answered(slot.power, "lost"));
   }
@@ -126,44 +129,6 @@ export class SitePusher implements Pusher {
     for (const connectorId of [...ch.slots.keys()]) this.forget(chargePointId, connectorId);
     if (ch.retry) clearTimeout(ch.retry);
     this.chargers.delete(chargePointId);
-  }
-
-  lastSent(chargePointId: string, connectorId: number): number | null {
-    return this.chargers.get(chargePointId)?.slots.get(connectorId)?.lastSentW ?? null;
-  }
-
-  budgetW(substationId: string): number | null {
-    const w = this.sites.get(substationId)?.budgetW ?? null;
-    return Number.isFinite(w) ? w : null; // infinite (no capacity sent): nothing enforced, shown as null
-  }
-
-  /** What the connector's charger has acknowledged (W), or null. */
-  acceptedW(chargePointId: string, connectorId: number): number | null {
-    return this.chargers.get(chargePointId)?.slots.get(connectorId)?.power.acceptedW ?? null;
-  }
-
-  heldW(chargePointId: string, connectorId: number): number | null {
-    const slot = this.chargers.get(chargePointId)?.slots.get(connectorId);
-    return slot ? committedW(slot.power) : null;
-  }
-
-  /** Its charge-point-wide default is in force (a transaction there starts at defaultW). */
-  hasDefault(chargePointId: string): boolean {
-    return this.chargers.get(chargePointId)?.defaultAccepted ?? false;
-  }
-
-  isManaged(chargePointId: string): boolean {
-    return this.chargers.get(chargePointId)?.managed ?? true;
-  }
-
-  /** Chargers that take no limits now (the unmanaged-chargers gauge). */
-  unmanagedCount(): number {
-    return [...this.chargers.values()].filter((ch) => !ch.managed).length;
-  }
-
-  /** What the gateway counts a site's chargers at (W): Σ max(accepted, in flight), maxima for unmanaged. */
-  committedW(substationId: string): number {
-    return heldW(this.sites.get(substationId) ?? newSite());
   }
 
   close(): void {
@@ -229,6 +194,7 @@ export class SitePusher implements Pusher {
       // Lost: the connection is gone; the next online() (its reconnect) sends the default again.
       if (o === "lost") ch.connected = false;
       else ch.defaultAccepted = o === "accepted";
+      if (ch.defaultAccepted) this.underDefault(ch);
       for (const wake of ch.defaultWaiters.splice(0)) wake();
       this.settle(chargePointId, ch, o);
       this.transport.outcome(chargePointId, 0, this.cfg.defaultW, o, this.now() - startMs);
@@ -262,6 +228,16 @@ export class SitePusher implements Pusher {
     );
   }
 
+  /**
+   * The default was accepted: a transaction that opened before it (counted at its maximum, no limit of its
+   * own sent yet) now draws at the default, so its first limit is the raise it is, sent only once it fits.
+   */
+  private underDefault(ch: ChargerState): void {
+    for (const slot of ch.slots.values())
+      if (slot.lastSentW === null && slot.power.inFlightW === null && slot.power.managed)
+        this.touch(slot, slot.resend, { ...slot.power, acceptedW: this.cfg.defaultW });
+  }
+
   /** Managed again on an acceptance; unmanaged, backing off, on a refusal or silence. */
   private settle(chargePointId: string, ch: ChargerState, o: PushOutcome): void {
     if (!settled(ch, this.cfg, o, this.now())) return;
@@ -280,19 +256,5 @@ export class SitePusher implements Pusher {
     site.slots.set(slotKey(chargePointId, connectorId), slot);
     site.heldW += committedW(power);
     site.waiting.add(slot);
-  }
-
-  private site(substationId: string): Site {
-    const site = this.sites.get(substationId);
-    return site ?? (this.sites.set(substationId, newSite()).get(substationId) as Site);
-  }
-
-  /** Set only when new: this runs for every transaction at every re-share. */
-  private charger(chargePointId: string, substationId: string): ChargerState {
-    const known = this.chargers.get(chargePointId);
-    if (known) return known;
-    const ch = newChargerState(substationId);
-    this.chargers.set(chargePointId, ch);
-    return ch;
   }
 }

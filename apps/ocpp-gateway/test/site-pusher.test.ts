@@ -40,6 +40,69 @@ const answer = (c: Call | undefined, status = "Accepted") => {
 };
 
 describe("SitePusher", () => {
+  test("a transaction opened before its charger took the default: the default accepted, its first limit is a raise", async () => {
+    // Found by a hostile-charger probe: the first limit of such a transaction went out as a decrease (from
+    // its maximum), at once, while the cuts that make room for it were unanswered: 200 kW on 150.
+    const { calls, transport } = scripted();
+    const p = new SitePusher(transport, settings);
+    p.setBudget("s1", 150);
+    for (const id of ["X1", "X2"]) void p.online(id, "s1");
+    await eventually(() => expect(open(calls)).toHaveLength(2));
+    for (const c of open(calls)) answer(c);
+    await eventually(() => expect(p.hasDefault("X1") && p.hasDefault("X2")).toBe(true));
+    for (const [id, tx] of [
+      ["X1", "t1"],
+      ["X2", "t2"],
+    ] as const) {
+      p.opened(at(id, 1, tx, 100_000));
+      p.want(at(id, 1, tx, 100_000), 75_000, 0);
+    }
+    await eventually(() => expect(open(calls)).toHaveLength(2));
+    for (const c of open(calls)) answer(c);
+    await eventually(() =>
+      expect(p.acceptedW("X1", 1) === 75_000 && p.acceptedW("X2", 1) === 75_000).toBe(true),
+    );
+    // Y1 comes; its default is not answered yet when its transaction opens (counted at its maximum).
+    void p.online("Y1", "s1");
+    await eventually(() => expect(open(calls).map((c) => c.chargePointId)).toEqual(["Y1"]));
+    const yDefault = open(calls)[0];
+    p.opened(at("Y1", 1, "t3", 100_000));
+    for (const [id, tx] of [
+      ["X1", "t1"],
+      ["X2", "t2"],
+      ["Y1", "t3"],
+    ] as const)
+      p.want(at(id, 1, tx, 100_000), 50_000, 0);
+    await eventually(() =>
+      expect(
+        open(calls)
+          .map((c) => [c.chargePointId, c.watts])
+          .sort(),
+      ).toEqual([
+        ["X1", 50_000],
+        ["X2", 50_000],
+        ["Y1", 0],
+      ]),
+    );
+    // The default is in force: Y1 draws 0 W now; its 50 kW goes out only once both cuts are acknowledged.
+    answer(yDefault);
+    await eventually(() => expect(p.acceptedW("Y1", 1)).toBe(0));
+    expect(
+      open(calls)
+        .map((c) => c.chargePointId)
+        .sort(),
+    ).toEqual(["X1", "X2"]);
+    answer(open(calls).find((c) => c.chargePointId === "X1"));
+    await eventually(() => expect(p.acceptedW("X1", 1)).toBe(50_000));
+    expect(open(calls).map((c) => c.chargePointId)).toEqual(["X2"]);
+    answer(open(calls)[0]);
+    await eventually(() =>
+      expect(open(calls).map((c) => [c.chargePointId, c.watts])).toEqual([["Y1", 50_000]]),
+    );
+    expect(p.committedW("s1")).toBe(150_000);
+    p.close();
+  });
+
   test("the default goes first; a raise waits until the decrease it needs is acknowledged", async () => {
     const { calls, transport } = scripted();
     const p = new SitePusher(transport, settings);

@@ -1,0 +1,63 @@
+import { committedW } from "@evgrid/policy";
+import { type ChargerState, heldW, newChargerState, newSite, type Site } from "./push-transport.ts";
+
+/**
+ * What the gateway knows of each site's chargers and connectors (the pusher's books), and what it answers
+ * about them: the read side of SitePusher, which keeps them.
+ */
+export class SiteBooks {
+  protected readonly sites = new Map<string, Site>();
+  protected readonly chargers = new Map<string, ChargerState>();
+
+  lastSent(chargePointId: string, connectorId: number): number | null {
+    return this.chargers.get(chargePointId)?.slots.get(connectorId)?.lastSentW ?? null;
+  }
+
+  budgetW(substationId: string): number | null {
+    const w = this.sites.get(substationId)?.budgetW ?? null;
+    return Number.isFinite(w) ? w : null; // infinite (no capacity sent): nothing enforced, shown as null
+  }
+
+  /** What the connector's charger has acknowledged (W), or null. */
+  acceptedW(chargePointId: string, connectorId: number): number | null {
+    return this.chargers.get(chargePointId)?.slots.get(connectorId)?.power.acceptedW ?? null;
+  }
+
+  heldW(chargePointId: string, connectorId: number): number | null {
+    const slot = this.chargers.get(chargePointId)?.slots.get(connectorId);
+    return slot ? committedW(slot.power) : null;
+  }
+
+  /** Its charge-point-wide default is in force (a transaction there starts at defaultW). */
+  hasDefault(chargePointId: string): boolean {
+    return this.chargers.get(chargePointId)?.defaultAccepted ?? false;
+  }
+
+  isManaged(chargePointId: string): boolean {
+    return this.chargers.get(chargePointId)?.managed ?? true;
+  }
+
+  /** Chargers that take no limits now (the unmanaged-chargers gauge). */
+  unmanagedCount(): number {
+    return [...this.chargers.values()].filter((ch) => !ch.managed).length;
+  }
+
+  /** What the gateway counts a site's chargers at (W): Σ max(accepted, in flight), maxima for unmanaged. */
+  committedW(substationId: string): number {
+    return heldW(this.sites.get(substationId) ?? newSite());
+  }
+
+  protected site(substationId: string): Site {
+    const site = this.sites.get(substationId);
+    return site ?? (this.sites.set(substationId, newSite()).get(substationId) as Site);
+  }
+
+  /** Set only when new: this runs for every transaction at every re-share. */
+  protected charger(chargePointId: string, substationId: string): ChargerState {
+    const known = this.chargers.get(chargePointId);
+    if (known) return known;
+    const ch = newChargerState(substationId);
+    this.chargers.set(chargePointId, ch);
+    return ch;
+  }
+}
