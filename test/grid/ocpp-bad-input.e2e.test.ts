@@ -94,6 +94,24 @@ describe("bad messages get the OCPP-J error, and the connection stays open", () 
     expect(c.closed).toBeNull();
   });
 
+  test("a schema failure is answered without its payload; more than OCPP_MAX_BAD_MESSAGES in a row close", async () => {
+    await using s = await setUp({ OCPP_MAX_BAD_MESSAGES: "3" });
+    const c = await s.raw();
+    await c.call("BootNotification", boot16);
+    // Nested 20,000 deep, under the frame limit: its echo cost the gateway's one thread half a second.
+    const deep = JSON.parse(`${"[".repeat(20_000)}${"]".repeat(20_000)}`);
+    const answer = await c.call("Heartbeat", deep);
+    expect(answer?.[0]).toBe(4);
+    expect(answer?.[4]).toEqual({}); // no details: nothing of what was sent comes back
+    expect(JSON.stringify(answer).length).toBeLessThan(400);
+    // A good call between bad ones starts the count again (as for unreadable frames).
+    expect(kind(await c.call("Heartbeat", {}))).toBe("result");
+    for (let i = 0; i < 3; i++) expect(kind(await c.call("Heartbeat", [i]))).toMatch(/Violation/);
+    expect(c.closed).toBeNull();
+    await c.send([2, "bad-4", "Heartbeat", [4]], "bad-4");
+    await eventually(() => expect(c.closed?.code).toBe(1002));
+  });
+
   test("a frame over 64 KiB closes the connection with 1009 and nothing else happens", async () => {
     await using s = await setUp();
     const c = await s.raw();

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { clientAddress, type Logger, type TrustedProxies } from "@evgrid/kit";
-import { RPCServer } from "ocpp-rpc";
+import { type RPCClient, RPCServer } from "ocpp-rpc";
 import { type AuthOptions, ChargerAuth } from "./auth.ts";
 import type { Gateway } from "./gateway.ts";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -84,7 +84,10 @@ export async function serveOcpp(
     if (gateway.connectedCount >= opts.maxChargers) return refuse(503, "Service Unavailable", "full");
     accept({ cp } satisfies { cp: ChargePoint });
   });
-  rpc.on("client", (client) => gateway.connect((client.session as { cp: ChargePoint }).cp, client));
+  rpc.on("client", (client) => {
+    closeOnBadCalls(client, opts.maxBadMessages);
+    gateway.connect((client.session as { cp: ChargePoint }).cp, client);
+  });
   rpc.on("error", (err: Error) => log.warn("ocpp server error", { error: err.message }));
 
   const server = createServer((_req, res) => {
@@ -119,6 +122,22 @@ export async function serveOcpp(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Calls that fail their schema are bad messages too (ocpp-rpc counts only frames it cannot read): more than
+ * `max` in a row, and the connection closes, as OCPP_MAX_BAD_MESSAGES says.
+ */
+function closeOnBadCalls(client: RPCClient, max: number): void {
+  let bad = 0;
+  client.on("strictValidationFailure", (e: { outbound: boolean; isCall: boolean }) => {
+    if (e.outbound || !e.isCall) return;
+    bad += 1;
+    if (bad > max) void client.close({ code: 1002, reason: "Protocol error" }).catch(() => {});
+  });
+  client.on("callResult", (e: { outbound: boolean }) => {
+    if (!e.outbound) bad = 0;
+  });
 }
 
 /** The path's last segment (the charge point id) is valid %-encoding. */

@@ -1,4 +1,4 @@
-import { createValidator } from "ocpp-rpc";
+import { createRPCError, createValidator } from "ocpp-rpc";
 import ocpp16 from "ocpp-rpc/lib/schemas/ocpp1_6.json";
 import ocpp201 from "ocpp-rpc/lib/schemas/ocpp2_0_1.json";
 
@@ -16,7 +16,29 @@ export function strictValidators() {
   const skipped = new Set(OWN_REQUESTS.map((action) => `urn:${action}.req`));
   return [createValidator("ocpp1.6", ocpp16), createValidator("ocpp2.0.1", ocpp201)].map((v) => {
     const validateAll = v.validate.bind(v);
-    v.validate = (schemaId, params) => skipped.has(schemaId) || validateAll(schemaId, params);
+    v.validate = (schemaId, params) => {
+      if (skipped.has(schemaId)) return true;
+      try {
+        return validateAll(schemaId, params);
+      } catch (err) {
+        throw withoutEcho(err);
+      }
+    };
     return v;
   });
+}
+
+/** The longest error description a charger is sent back (ajv's names the path, which a charger controls). */
+const MAX_DESCRIPTION = 200;
+
+/**
+ * A schema failure as the charger is told it: its code and a bounded description, no details. ocpp-rpc's
+ * own carries the charger's whole payload back (`details.data`): a 60 KB frame nested 30,000 deep took the
+ * gateway's one thread half a second to answer, for every other charger too (a hostile-charger probe).
+ */
+function withoutEcho(err: unknown): Error {
+  const e = err as { rpcErrorCode?: string; message?: string };
+  if (typeof e?.rpcErrorCode !== "string") return err as Error;
+  const message = (e.message ?? "").slice(0, MAX_DESCRIPTION);
+  return createRPCError(e.rpcErrorCode, message, {}) as unknown as Error;
 }
