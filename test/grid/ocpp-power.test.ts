@@ -76,6 +76,34 @@ test("finding 11: a 2.0.1 station answering NotImplemented counts at its maximum
   expect(metricValue(metrics, "evgrid_ocpp_profiles_total", { outcome: "rejected" })).toBe(callsBefore);
 });
 
+test("a charger that takes no limits, on a full site: its transaction cannot wait at 0 W, so it is stopped", async () => {
+  // Found by a hostile-charger probe: it waited 40 s counted at 110 kW on a 10 kW site, never stopped.
+  // 3 kW: below a walk-in's minimum, so the grid is full for each.
+  await using grid = await startGrid({ capacitiesKw: [150] });
+  grid.substations[0]?.station.setLimit(3);
+  await using ocpp = await startOcppGateway(grid, { OCPP_PROFILE_BACKOFF_MS: "600000" });
+  const deaf = await ocpp.charger("cp-deaf-full", {
+    protocol: "ocpp1.6",
+    maxKw: 110,
+    behaviour: { profileAnswer: "Rejected" },
+  });
+  await deaf.startTransaction(1, "ev-deaf-full");
+  await eventually(() => expect(deaf.stopsAsked).toHaveLength(1));
+  expect(
+    await grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId("ev-deaf-full") }),
+  ).toBeNull();
+  // A charger that takes limits waits at 0 W on the same full site, as before.
+  const polite = await ocpp.charger("cp-polite-full", { protocol: "ocpp1.6", maxKw: 110 });
+  await polite.startTransaction(1, "ev-polite-full");
+  await eventually(async () => {
+    const [p] = (await ocpp.admin.listChargePoints.query()).filter(
+      (c) => c.chargePointId === "cp-polite-full",
+    );
+    expect(p?.transactions[0]?.state).toBe("waiting");
+  });
+  expect(polite.stopsAsked).toHaveLength(0);
+});
+
 test("finding 12: nine chargers sharing 60 kW are given limits that sum within it (watts rounded down)", async () => {
   await using grid = await startGrid({ capacitiesKw: [60] });
   await using ocpp = await startOcppGateway(grid);

@@ -3,9 +3,9 @@ import { Backoff, type BackoffOptions, type Logger, retry } from "@evgrid/kit";
 import { describeFailure } from "@evgrid/link";
 import { PRIORITY_WEIGHT } from "@evgrid/policy";
 import { findBooking } from "./booking-lookup.ts";
-import type { ChargerTable } from "./chargers.ts";
+import type { Charger, ChargerTable } from "./chargers.ts";
 import type { ChargePointShares } from "./cp-shares.ts";
-import type { Ends } from "./ends.ts";
+import { type Ends, TURNED_AWAY } from "./ends.ts";
 import type { Grid } from "./grid.ts";
 import type { Tx } from "./model.ts";
 import type { Moves } from "./moves.ts";
@@ -76,7 +76,8 @@ export class Binder {
           if (!release) return;
           try {
             const demand = { minKw: found.minKw, maxKw: found.maxKw };
-            if (ch && (await this.shares.makeRoom(ch, tx, demand)) === null) return this.cannotFit(tx);
+            if (ch && (await this.shares.makeRoom(ch, tx, demand)) === null)
+              return void this.ends.turnAway(tx, TURNED_AWAY.cannotFit);
             return this.attach(tx, found, found.allocatedKw, -1);
           } finally {
             release();
@@ -172,7 +173,7 @@ export class Binder {
     // Its share of the charge point, made before it is admitted and admitted capped at it.
     const shareKw = await this.shares.makeRoom(ch, tx);
     if (shareKw === null) {
-      this.cannotFit(tx);
+      this.ends.turnAway(tx, TURNED_AWAY.cannotFit);
       return "done";
     }
     if (!this.table.isCurrent(tx)) return "done";
@@ -196,13 +197,8 @@ export class Binder {
       }
       const reason = errorDataOf(err)?.reason;
       if (reason !== undefined && WAIT_REASONS.has(reason)) {
-        if (tx.phase.state !== "waiting") {
-          tx.phase = { state: "waiting" };
-          this.log.info("grid full: the transaction waits for power at 0 W", { vehicleId });
-          this.power.push(tx, Date.now());
-        }
         backoff.reset();
-        return "again";
+        return this.waitAtZero(tx, ch, vehicleId);
       }
       if (reason === "VEHICLE_ALREADY_CHARGING") {
         // A claimed booking's vehicle booked again meanwhile: the holder charges as a walk-in instead.
@@ -289,12 +285,14 @@ export class Binder {
     this.power.push(tx, Date.now());
   }
 
-  /** Its minimum does not fit in what the charge point has left: the charger is asked to stop it. */
-  private cannotFit(tx: Tx): void {
-    this.log.warn("the charge point's maximum cannot hold this transaction's minimum; stopping it", {
-      chargePointId: tx.chargePointId,
-      transactionId: tx.transactionId,
-    });
-    this.ends.gridEnded(tx);
+  /** Grid full: it waits at 0 W, unless its charger takes no limits (TURNED_AWAY.cannotWait). */
+  private waitAtZero(tx: Tx, ch: Charger, vehicleId: string): Step {
+    if (!this.power.isManaged(ch)) return this.ends.turnAway(tx, TURNED_AWAY.cannotWait);
+    if (tx.phase.state !== "waiting") {
+      tx.phase = { state: "waiting" };
+      this.log.info("grid full: the transaction waits for power at 0 W", { vehicleId });
+      this.power.push(tx, Date.now());
+    }
+    return "again";
   }
 }

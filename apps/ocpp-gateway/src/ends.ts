@@ -13,6 +13,13 @@ import type { StopOutbox } from "./stop-outbox.ts";
 
 export type EndReason = "stopped" | "charger_offline";
 
+/** Why a transaction is turned away (Ends.turnAway), as the log says it. */
+export const TURNED_AWAY = {
+  cannotFit: "the charge point's maximum cannot hold this transaction's minimum; stopping it",
+  /** Waiting is at 0 W: a charger that takes no limits may draw its maximum, so it cannot wait. */
+  cannotWait: "grid full and the charger takes no limits, so it cannot wait at 0 W; stopping it",
+} as const;
+
 /**
  * How transactions end: the charger reports the end (or stays offline past its grace) and the grid session
  * is stopped; or the grid ends the session and the charger is asked to stop. The reconcile finds ends whose
@@ -71,6 +78,17 @@ export class Ends {
     const ch = this.table.get(tx.chargePointId);
     // Its power goes to the charge point's others once the grid has taken it back.
     if (ch && sessionId && sessionGone) void this.shares.rebalance(ch);
+  }
+
+  /**
+   * A transaction the grid cannot take as it is (`why` is logged): the charger is asked to stop it, and an
+   * admission on its way is given up (one that lands anyway is released: the binder owns it).
+   */
+  turnAway(tx: Tx, why: string): "done" {
+    this.log.warn(why, { chargePointId: tx.chargePointId, transactionId: tx.transactionId });
+    this.gridEnded(tx);
+    tx.life.abort();
+    return "done"; // nothing more to do for it
   }
 
   /**

@@ -8,7 +8,7 @@ import { Caps } from "./caps.ts";
 import { ChargerTable } from "./chargers.ts";
 import { Connections } from "./connections.ts";
 import { ChargePointShares } from "./cp-shares.ts";
-import { Ends } from "./ends.ts";
+import { Ends, TURNED_AWAY } from "./ends.ts";
 import type { Grid } from "./grid.ts";
 import { Meters } from "./meters.ts";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -94,7 +94,9 @@ export class Gateway {
         return w === null ? null : w / 1000;
       },
     );
-    const pusher = sitePusher(this.table, caps, cfg, metrics, log);
+    // A charger found to take no limits while a transaction of its waits at 0 W: it cannot wait.
+    const unmanagedWaiting = (tx: Tx) => this.ends.turnAway(tx, TURNED_AWAY.cannotWait);
+    const pusher = sitePusher(this.table, caps, cfg, metrics, log, unmanagedWaiting);
     this.pusher = pusher;
     this.power = new Power(this.table, pusher);
     const shares = new ChargePointShares(caps, cfg.walkInMinKw);
@@ -257,6 +259,7 @@ function sitePusher(
   cfg: GatewaySettings,
   metrics: GatewayMetrics,
   log: Logger,
+  unmanagedWaiting: (tx: Tx) => void,
 ): SitePusher {
   const outcomeLabel = (o: PushOutcome) => (o === "lost" ? "error" : o);
   return new SitePusher(
@@ -279,7 +282,10 @@ function sitePusher(
         log.warn(managed ? "charger takes limits again" : "charger takes no limits: counted at its maximum", {
           chargePointId,
         });
-        for (const tx of ch.txs.values()) void caps.sync(tx);
+        for (const tx of ch.txs.values()) {
+          if (!managed && tx.phase.state === "waiting") unmanagedWaiting(tx);
+          else void caps.sync(tx);
+        }
       },
     },
     { backoffMs: cfg.profileBackoffMs, backoffMaxMs: cfg.profileBackoffMaxMs, defaultW: DEFAULT_LIMIT_W },
