@@ -105,7 +105,12 @@ const step = fc.record({
 
 test("fuzz: 600 seeded 2.0.1 frames, 0 internal errors, grid and gateway agree afterwards", async () => {
   console.log(`ocpp 2.0.1 fuzz: seed ${seed} (FUZZ_SEED=${seed} replays it)`);
-  await using s = await rawGateway({ OCPP_MAX_BAD_MESSAGES: "100000", OCPP_OFFLINE_GRACE_S: "2" });
+  // Floods on purpose: no bound on bad messages or on the message rate.
+  await using s = await rawGateway({
+    OCPP_MAX_BAD_MESSAGES: "100000",
+    OCPP_MESSAGE_BURST: "10000000",
+    OCPP_OFFLINE_GRACE_S: "2",
+  });
   const chargers = [await s.raw201("cp-fuzz-a"), await s.raw201("cp-fuzz-b")];
   const steps = fc.sample(step, { numRuns: 600, seed });
   const answers: Record<string, number> = {};

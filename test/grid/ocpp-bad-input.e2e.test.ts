@@ -112,6 +112,20 @@ describe("bad messages get the OCPP-J error, and the connection stays open", () 
     await eventually(() => expect(c.closed?.code).toBe(1002));
   });
 
+  test("a flood of messages, valid or not, closes the connection (1008); a charger within the rate is served", async () => {
+    await using s = await setUp({ OCPP_MESSAGES_PER_S: "5", OCPP_MESSAGE_BURST: "20" });
+    const c = await s.raw();
+    await c.call("BootNotification", boot16);
+    // Sent without waiting for answers, as a flooding charger does: the 21st message finds no token.
+    for (let i = 0; i < 40; i++) void c.send([2, `flood-${i}`, "Heartbeat", {}], `flood-${i}`);
+    await eventually(() => expect(c.closed?.code).toBe(1008));
+    // Another connection has its own budget; its burst is plenty for a charger's boot.
+    const calm = await s.raw();
+    await calm.call("BootNotification", boot16);
+    for (let i = 0; i < 10; i++) expect(kind(await calm.call("Heartbeat", {}))).toBe("result");
+    expect(calm.closed).toBeNull();
+  });
+
   test("a frame over 64 KiB closes the connection with 1009 and nothing else happens", async () => {
     await using s = await setUp();
     const c = await s.raw();

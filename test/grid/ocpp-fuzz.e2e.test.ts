@@ -13,7 +13,12 @@ setDefaultTimeout(60_000);
 test("fuzz: 1,200 mutated and random frames from both versions, 0 crashes, grid and gateway agree afterwards", async () => {
   const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
   console.log(`ocpp fuzz: seed ${seed} (FUZZ_SEED=${seed} replays it)`);
-  await using s = await setUp({ OCPP_MAX_BAD_MESSAGES: "100000", OCPP_OFFLINE_GRACE_S: "2" });
+  // Floods on purpose: no bound on bad messages or on the message rate.
+  await using s = await setUp({
+    OCPP_MAX_BAD_MESSAGES: "100000",
+    OCPP_MESSAGE_BURST: "10000000",
+    OCPP_OFFLINE_GRACE_S: "2",
+  });
   const c16 = await s.raw("ocpp1.6");
   await c16.call("BootNotification", boot16);
   const c201 = await s.booted201("cp-fuzz-201");

@@ -70,6 +70,7 @@ export function startGateway(env: GatewayEnv) {
         callTimeoutMs: env.OCPP_CALL_TIMEOUT_MS,
         maxChargers: env.OCPP_MAX_CHARGERS,
         maxBadMessages: env.OCPP_MAX_BAD_MESSAGES,
+        messageRate: { ratePerS: env.OCPP_MESSAGES_PER_S, burst: env.OCPP_MESSAGE_BURST },
         auth: env.ocppAuth,
         trustedProxies: env.OCPP_TRUST_PROXY,
       },

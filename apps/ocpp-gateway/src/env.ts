@@ -92,6 +92,12 @@ const schema = z
     /** A charger sending this many malformed or invalid messages is disconnected. */
     OCPP_MAX_BAD_MESSAGES: z.coerce.number().int().min(1).max(1_000_000).default(20),
     /**
+     * Messages one charger's connection may send a second on average, in bursts of OCPP_MESSAGE_BURST; a
+     * flood past them closes the connection (1008). A charger sends a few a minute, and a burst at boot.
+     */
+    OCPP_MESSAGES_PER_S: z.coerce.number().positive().max(1_000_000).default(20),
+    OCPP_MESSAGE_BURST: z.coerce.number().int().min(1).max(10_000_000).default(200),
+    /**
      * Failed logins (HTTP Basic at the upgrade) allowed per charge point id + address before that pair is
      * locked out (HTTP 429) for OCPP_AUTH_LOCKOUT_MS, doubled per further failure up to OCPP_AUTH_LOCKOUT_MAX_MS.
      */

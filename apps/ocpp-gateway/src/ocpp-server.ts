@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { clientAddress, type Logger, type TrustedProxies } from "@evgrid/kit";
+import { type RateLimit, type TokenBucket, takeToken } from "@evgrid/policy";
 import { type RPCClient, RPCServer } from "ocpp-rpc";
 import { type AuthOptions, ChargerAuth } from "./auth.ts";
 import type { Gateway } from "./gateway.ts";
@@ -20,6 +21,8 @@ export interface OcppServerOptions {
   callTimeoutMs: number;
   maxChargers: number;
   maxBadMessages: number;
+  /** Messages a connection may send (a token bucket); a flood past it is closed (1008). */
+  messageRate: RateLimit;
   auth: AuthOptions;
   /** Reverse proxies of our own in front (their X-Forwarded-For names the charger's address). */
   trustedProxies: TrustedProxies;
@@ -86,6 +89,9 @@ export async function serveOcpp(
   });
   rpc.on("client", (client) => {
     closeOnBadCalls(client, opts.maxBadMessages);
+    closeOnFlood(client, opts.messageRate, () =>
+      log.warn("charge point sent too many messages: disconnected", { chargePointId: client.identity }),
+    );
     gateway.connect((client.session as { cp: ChargePoint }).cp, client);
   });
   rpc.on("error", (err: Error) => log.warn("ocpp server error", { error: err.message }));
@@ -137,6 +143,24 @@ function closeOnBadCalls(client: RPCClient, max: number): void {
   });
   client.on("callResult", (e: { outbound: boolean }) => {
     if (!e.outbound) bad = 0;
+  });
+}
+
+/**
+ * Every message a charger sends takes a token; none left, and the connection closes (1008): a flood costs
+ * the gateway's one thread whatever the messages say, valid or not.
+ */
+const OPEN_STATE = 1; // WebSocket.OPEN, as ocpp-rpc's client.state says it
+
+function closeOnFlood(client: RPCClient, limit: RateLimit, flooded: () => void): void {
+  let bucket: TokenBucket | undefined;
+  client.on("message", (e: { outbound: boolean }) => {
+    if (e.outbound || client.state !== OPEN_STATE) return;
+    const decision = takeToken(bucket, limit, Date.now());
+    bucket = decision.bucket;
+    if (decision.allowed) return;
+    flooded();
+    void client.close({ code: 1008, reason: "too many messages" }).catch(() => {});
   });
 }
 
