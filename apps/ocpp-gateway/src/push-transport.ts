@@ -72,6 +72,22 @@ export interface Slot {
    * transaction ended) says the transaction is gone, not that the charger takes no limits.
    */
   ending?: boolean;
+  /**
+   * Opened with no default in force (its charger had not accepted it): it may draw nothing (a default taken
+   * since applies to it) or up to its maximum (one that does not). Counted at its maximum, and its first
+   * limit waits until no decrease is in flight at its site: whichever it was, that limit never raises it
+   * into room others have not given up yet.
+   */
+  unknownDraw?: boolean;
+}
+
+/** A decrease is in flight at the site: an unknown draw's first limit waits for it (Slot.unknownDraw). */
+export function decreasing(site: Site): boolean {
+  for (const slot of site.slots.values()) {
+    const { inFlightW, acceptedW } = slot.power;
+    if (inFlightW !== null && inFlightW < acceptedW) return true;
+  }
+  return false;
 }
 
 export interface ChargerState {

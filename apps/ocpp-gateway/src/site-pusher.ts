@@ -1,6 +1,7 @@
 import { answered, budgetWatts, committedW, sent } from "@evgrid/policy";
 import {
   type ChargerState,
+  decreasing,
   dueSlots,
   heldW,
   holds,
@@ -89,9 +90,11 @@ export class SitePusher extends SiteBooks implements Pusher {
   /** A transaction opened: in the books from now, at the default if its charger took it, else its maximum. */
   opened(t: PushTarget): void {
     const ch = this.charger(t.chargePointId, t.substationId);
-    const acceptedW = ch.defaultAccepted && ch.managed ? this.cfg.defaultW : t.maxW;
+    const underDefault = ch.defaultAccepted && ch.managed;
+    const acceptedW = underDefault ? this.cfg.defaultW : t.maxW;
     // Nothing to send: its first limit comes once bound (after the charger has its transaction id).
-    this.add(ch, t, acceptedW, acceptedW, false);
+    const slot = this.add(ch, t, acceptedW, acceptedW, false);
+    slot.unknownDraw = !underDefault;
   }
 
   /** The limit a connector's transaction should have now (W, already rounded down). */
@@ -155,7 +158,10 @@ export class SitePusher extends SiteBooks implements Pusher {
     }
     const { go, work } = dueSlots(site);
     this.planWork += work;
-    for (const slot of go) {
+    // Decreases and known draws first; then an unknown draw's first limit, if no decrease is in flight.
+    const unknown = go.filter((slot) => slot.unknownDraw);
+    for (const slot of unknown.length === 0 ? go : [...go.filter((s) => !s.unknownDraw), ...unknown]) {
+      if (slot.unknownDraw && decreasing(site)) continue; // still waiting: planned again on each answer
       const ch = this.chargers.get(slot.chargePointId);
       if (ch && this.ready(ch, nowMs) && !ch.defaultWanted) this.sendLimit(slot, ch);
     }
@@ -194,7 +200,6 @@ export class SitePusher extends SiteBooks implements Pusher {
       // Lost: the connection is gone; the next online() (its reconnect) sends the default again.
       if (o === "lost") ch.connected = false;
       else ch.defaultAccepted = o === "accepted";
-      if (ch.defaultAccepted) this.underDefault(ch);
       for (const wake of ch.defaultWaiters.splice(0)) wake();
       this.settle(chargePointId, ch, o);
       this.transport.outcome(chargePointId, 0, this.cfg.defaultW, o, this.now() - startMs);
@@ -205,6 +210,7 @@ export class SitePusher extends SiteBooks implements Pusher {
   private sendLimit(slot: Slot, ch: ChargerState): void {
     ch.busy = true;
     slot.resend = false;
+    slot.unknownDraw = false; // once its limit is acknowledged, it draws at most that
     setPower(this.sites.get(ch.substationId), slot, sent(slot.power));
     const watts = slot.power.targetW;
     slot.lastSentW = watts;
@@ -228,16 +234,6 @@ export class SitePusher extends SiteBooks implements Pusher {
     );
   }
 
-  /**
-   * The default was accepted: a transaction that opened before it (counted at its maximum, no limit of its
-   * own sent yet) now draws at the default, so its first limit is the raise it is, sent only once it fits.
-   */
-  private underDefault(ch: ChargerState): void {
-    for (const slot of ch.slots.values())
-      if (slot.lastSentW === null && slot.power.inFlightW === null && slot.power.managed)
-        this.touch(slot, slot.resend, { ...slot.power, acceptedW: this.cfg.defaultW });
-  }
-
   /** Managed again on an acceptance; unmanaged, backing off, on a refusal or silence. */
   private settle(chargePointId: string, ch: ChargerState, o: PushOutcome): void {
     if (!settled(ch, this.cfg, o, this.now())) return;
@@ -246,7 +242,7 @@ export class SitePusher extends SiteBooks implements Pusher {
     this.transport.managed(chargePointId, managed);
   }
 
-  private add(ch: ChargerState, t: PushTarget, acceptedW: number, targetW: number, resend: boolean): void {
+  private add(ch: ChargerState, t: PushTarget, acceptedW: number, targetW: number, resend: boolean): Slot {
     const { chargePointId, connectorId, transactionId, maxW } = t;
     if (ch.slots.has(connectorId)) this.forget(chargePointId, connectorId);
     const power = { acceptedW, inFlightW: null, targetW, maxW, managed: ch.managed };
@@ -256,5 +252,6 @@ export class SitePusher extends SiteBooks implements Pusher {
     site.slots.set(slotKey(chargePointId, connectorId), slot);
     site.heldW += committedW(power);
     site.waiting.add(slot);
+    return slot;
   }
 }
