@@ -196,6 +196,9 @@ describe("batches and streamed bodies", () => {
       expect(error.data.reason).toBe("PAYLOAD_TOO_LARGE");
       expect(error.message).toBe("a batch may carry at most 1200 calls; send fewer per request");
     }
+    // Commas sent encoded separate calls too (tRPC decodes the path): counted the same.
+    const encoded = await fetch(`${api}/trpc/${Array(1201).fill("nope").join("%2C")}?batch=1&input={}`);
+    expect(encoded.status).toBe(413);
     // At the bound, a batch is served: every call answered (here, each as a missing procedure).
     const res = await fetch(`${api}/trpc/${Array(1200).fill("nope").join(",")}?batch=1&input={}`);
     expect((await res.json()) as Json[]).toHaveLength(1200);

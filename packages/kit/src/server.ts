@@ -227,6 +227,8 @@ function listen(opts: AppServerOptions, startedAt: number) {
           req: hasBody(req.method) ? new Request(req, { body }) : req,
           router: opts.router,
           createContext: () => ctx,
+          // A backstop to batchOverLimit (tRPC's own count: 400 if ours ever missed a way to separate calls).
+          maxBatchSize: opts.maxBatchCalls ?? DEFAULT_MAX_BATCH_CALLS,
           onError: ({ error, path }) => logInternal(error, path),
           responseMeta: retryAfterMeta,
         });
@@ -260,9 +262,18 @@ function listen(opts: AppServerOptions, startedAt: number) {
   return { server, links };
 }
 
-/** A tRPC batch (`?batch=1`, its procedures comma-separated in the path) of more calls than `max`. */
-function batchOverLimit(url: URL, path: string, max: number): TRPCError | null {
+/**
+ * A tRPC batch (`?batch=1`, its procedures comma-separated in the path, as tRPC reads it: decoded, so `%2C`
+ * separates too) of more calls than `max`. A path that does not decode is tRPC's to refuse.
+ */
+function batchOverLimit(url: URL, rawPath: string, max: number): TRPCError | null {
   if (url.searchParams.get("batch") !== "1") return null;
+  let path: string;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    return null;
+  }
   let calls = 1;
   for (let i = 0; i < path.length && calls <= max; i++) if (path.charCodeAt(i) === 44) calls++;
   if (calls <= max) return null;
