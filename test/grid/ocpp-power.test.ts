@@ -104,6 +104,27 @@ test("a charger that takes no limits, on a full site: its transaction cannot wai
   expect(polite.stopsAsked).toHaveLength(0);
 });
 
+test("a charger slow to answer its limits is counted at its maximum, but its waiting transaction waits on", async () => {
+  // A review: one timed-out answer must not end a car's wait (a refusal does, above).
+  await using grid = await startGrid({ capacitiesKw: [150] });
+  grid.substations[0]?.station.setLimit(3);
+  await using ocpp = await startOcppGateway(grid, {
+    OCPP_PROFILE_BACKOFF_MS: "600000",
+    OCPP_CALL_TIMEOUT_MS: "1000",
+  });
+  const slow = await ocpp.charger("cp-slow-full", {
+    protocol: "ocpp1.6",
+    maxKw: 110,
+    behaviour: { profileAnswer: "silent" },
+  });
+  await slow.startTransaction(1, "ev-slow-full");
+  await eventually(async () => {
+    const [c] = (await ocpp.admin.listChargePoints.query()).filter((x) => x.chargePointId === "cp-slow-full");
+    expect(c).toMatchObject({ managed: false, transactions: [{ state: "waiting" }] });
+  });
+  expect(slow.stopsAsked).toHaveLength(0);
+});
+
 test("finding 12: nine chargers sharing 60 kW are given limits that sum within it (watts rounded down)", async () => {
   await using grid = await startGrid({ capacitiesKw: [60] });
   await using ocpp = await startOcppGateway(grid);

@@ -287,7 +287,7 @@ export class Binder {
 
   /** Grid full: it waits at 0 W, unless its charger takes no limits (TURNED_AWAY.cannotWait). */
   private waitAtZero(tx: Tx, ch: Charger, vehicleId: string): Step {
-    if (!this.power.isManaged(ch)) return this.ends.turnAway(tx, TURNED_AWAY.cannotWait);
+    if (this.power.refusesLimits(ch)) return this.ends.turnAway(tx, TURNED_AWAY.cannotWait);
     if (tx.phase.state !== "waiting") {
       tx.phase = { state: "waiting" };
       this.log.info("grid full: the transaction waits for power at 0 W", { vehicleId });

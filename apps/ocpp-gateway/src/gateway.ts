@@ -276,14 +276,14 @@ function sitePusher(
         if (o !== "accepted")
           log.warn("charging profile not applied", { chargePointId, connectorId, watts, outcome: o });
       },
-      managed(chargePointId, managed) {
+      managed(chargePointId, managed, refuses) {
         const ch = table.get(chargePointId);
         if (!ch) return;
         log.warn(managed ? "charger takes limits again" : "charger takes no limits: counted at its maximum", {
           chargePointId,
         });
         for (const tx of ch.txs.values()) {
-          if (!managed && tx.phase.state === "waiting") unmanagedWaiting(tx);
+          if (tx.phase.state === "waiting" && refuses) unmanagedWaiting(tx);
           else void caps.sync(tx);
         }
       },

@@ -111,4 +111,8 @@ export class Power {
   isManaged(ch: Charger): boolean {
     return this.pusher.isManaged(ch.cp.chargePointId);
   }
+
+  refusesLimits(ch: Charger): boolean {
+    return this.pusher.refusesLimits(ch.cp.chargePointId);
+  }
 }

@@ -25,7 +25,8 @@ export interface PushTransport {
     latencyMs: number | null,
   ): void;
   /** A charger became unmanaged (true: managed again): its sessions are pinned at their maximum, or not. */
-  managed(chargePointId: string, managed: boolean): void;
+  /** It became managed or unmanaged; `refuses`: unmanaged by a refusal, not by silence. */
+  managed(chargePointId: string, managed: boolean, refuses: boolean): void;
 }
 
 export interface PusherSettings {
@@ -104,6 +105,8 @@ export interface ChargerState {
   /** Counts its connections: an answer from an older one (a call lost with it) changes nothing. */
   epoch: number;
   failures: number;
+  /** Its last answer refused a limit (not silence): it takes none, not merely slow to say so. */
+  refuses: boolean;
   retryAtMs: number;
   retry: ReturnType<typeof setTimeout> | null;
   slots: Map<number, Slot>;
@@ -156,6 +159,7 @@ export function newChargerState(substationId: string): ChargerState {
     defaultWaiters: [],
     epoch: 0,
     failures: 0,
+    refuses: false,
     retryAtMs: 0,
     retry: null,
     slots: new Map(),
@@ -214,6 +218,7 @@ export function dueSlots(site: Site): { go: Slot[]; work: number } {
 export function settled(ch: ChargerState, cfg: PusherSettings, o: PushOutcome, nowMs: number): boolean {
   if (o === "lost") return false; // the connection's fault, not the charger's
   const managed = o === "accepted";
+  ch.refuses = o === "rejected";
   if (managed) {
     ch.failures = 0;
     ch.retryAtMs = 0;

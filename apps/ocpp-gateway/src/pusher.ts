@@ -41,6 +41,8 @@ export interface Pusher {
   heldW(chargePointId: string, connectorId: number): number | null;
   /** false: it rejects limits or does not answer, and is counted at its maximum. */
   isManaged(chargePointId: string): boolean;
+  /** Its last answer refused a limit (a timeout is not a refusal): it can hold no transaction at 0 W. */
+  refusesLimits(chargePointId: string): boolean;
   unmanagedCount(): number;
   /** No timer left (the gateway stops). */
   close(): void;

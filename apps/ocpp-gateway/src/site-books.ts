@@ -37,6 +37,10 @@ export class SiteBooks {
     return this.chargers.get(chargePointId)?.managed ?? true;
   }
 
+  refusesLimits(chargePointId: string): boolean {
+    return this.chargers.get(chargePointId)?.refuses ?? false;
+  }
+
   /** Chargers that take no limits now (the unmanaged-chargers gauge). */
   unmanagedCount(): number {
     return [...this.chargers.values()].filter((ch) => !ch.managed).length;

@@ -239,7 +239,7 @@ export class SitePusher extends SiteBooks implements Pusher {
     if (!settled(ch, this.cfg, o, this.now())) return;
     const managed = ch.managed;
     for (const slot of ch.slots.values()) this.touch(slot, slot.resend, { ...slot.power, managed });
-    this.transport.managed(chargePointId, managed);
+    this.transport.managed(chargePointId, managed, ch.refuses);
   }
 
   private add(ch: ChargerState, t: PushTarget, acceptedW: number, targetW: number, resend: boolean): Slot {

@@ -54,6 +54,7 @@ describe("the charger table's indexes", () => {
       online: async () => {},
       offline: () => {},
       isManaged: () => true,
+      refusesLimits: () => false,
       heldW: () => null,
       unmanagedCount: () => 0,
       close: () => {},
