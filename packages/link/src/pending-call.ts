@@ -28,9 +28,11 @@ export class PendingCall implements Pending {
     if (this.signal) {
       this.onAbort = () => {
         this.finish();
+        // Not sent yet (aborted in the turn it was made): it never leaves, and there is nothing to stop.
+        if (this.queued?.state === "queued") this.queued.state = "gone";
         // tRPC's protocol cancels with subscription.stop; our server aborts the call's signal for any call
         // (a waiting dispatch whose caller hung up leaves the queue). A stock tRPC server ignores it.
-        stop(this.id);
+        else stop(this.id);
         this.fail(aborted());
       };
       this.signal.addEventListener("abort", this.onAbort, { once: true });

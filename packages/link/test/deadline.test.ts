@@ -122,6 +122,19 @@ describe("deadlines on a link", () => {
     expect(end.seen.calls).toBe(2); // the opening call and the one on time: the late one never ran
   });
 
+  test("a call aborted in the turn it was made never leaves: the server runs nothing, is sent no stop", async () => {
+    await using end = await start();
+    await end.client.deadline.query(); // the link open: the call below would leave at the end of this turn
+    const controller = new AbortController();
+    const call = end.client.deadline
+      .query(undefined, { context: { signal: controller.signal } })
+      .catch((e: unknown) => e);
+    controller.abort();
+    expect(await call).toBeInstanceOf(Error);
+    await end.client.deadline.query();
+    expect(end.seen.calls).toBe(2); // the opening call and the last: the aborted one never ran
+  });
+
   test("the server lets a call go once its deadline passes (its signal aborts, the link stays up)", async () => {
     await using end = await start();
     // The link open first: a 200 ms call must reach the server, not give up opening it on a slow machine.
