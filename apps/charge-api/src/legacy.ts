@@ -1,7 +1,8 @@
-import { createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import {
   describeZodError,
   identifyCaller,
+  legacyVehicleFor,
   type RequestContext,
   type RouteHandler,
   retryAfterOf,
@@ -90,6 +91,5 @@ function legacyVehicleOf(ctx: RequestContext, key: unknown): string {
   } catch {
     return `legacy-${randomUUID()}`; // refused by the procedure anyway (no API key)
   }
-  const digest = createHmac("sha256", ctx.serviceToken).update(`legacy\0${owner}\0${key}`).digest("hex");
-  return `legacy-${digest.slice(0, 32)}`;
+  return legacyVehicleFor(ctx.serviceToken, owner, key);
 }

@@ -89,6 +89,17 @@ export function sessionSecretMatches(serviceToken: string, sessionId: string, pr
   return timingSafeEqual(digest(sessionSecretFor(serviceToken, sessionId)), digest(presented));
 }
 
+const LEGACY_VEHICLE_LABEL = "evgrid legacy vehicle v1:";
+
+/**
+ * The vehicle a keyed request to the original `POST /request_charge` (which names none) stands for: one per
+ * caller and key, so a retry with the key is the same request, and no one else can name (or squat) it.
+ */
+export function legacyVehicleFor(serviceToken: string, owner: string, key: string): string {
+  const hex = hmacUnder(serviceToken).update(`${LEGACY_VEHICLE_LABEL}${owner}\0${key}`).digest("hex");
+  return `legacy-${hex.slice(0, 32)}`;
+}
+
 const ID_TAG_LABEL = "evgrid booking idTag v1:";
 /** RFC 4648 base32: upper case and digits 2-7, which every charger keypad and RFID backend takes. */
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
