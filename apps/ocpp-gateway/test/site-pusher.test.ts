@@ -129,10 +129,12 @@ describe("SitePusher", () => {
       ).toEqual(["X", "Z"]),
     );
     answer(open(calls).find((c) => c.chargePointId === "X"));
+    await eventually(() => expect(p.hasDefault("X")).toBe(true));
+    const planned = p.planWork;
     p.opened(at("X", 1, "tx", 60_000));
     p.want(at("X", 1, "tx", 60_000), 60_000, 0);
-    // X's 60 kW fits only once Z's cut to 40 kW is acknowledged.
-    await new Promise((resolve) => setImmediate(resolve));
+    // X's 60 kW fits only once Z's cut to 40 kW is acknowledged: the pass that looked at it sent nothing.
+    await eventually(() => expect(p.planWork).toBeGreaterThan(planned));
     expect(open(calls).map((c) => c.chargePointId)).toEqual(["Z"]);
     answer(open(calls)[0]);
     await eventually(() =>
