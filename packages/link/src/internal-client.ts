@@ -124,11 +124,6 @@ export function internalClient<TRouter extends AnyRouter>(
     }
   }
 
-  /**
-   * A call on the route's link if there is one, else on this client's own. A route whose process does not
-   * host this site (it restarted, the site stopped) refused it unrun: it is told, and the call goes direct
-   * with what is left of its deadline (the miss took some of it), or, if nothing is, is not sent at all.
-   */
   /** What is left of a call's deadline; none left: refused unsent (DEADLINE_EXCEEDED, certainly not run). */
   function timeLeft(deadlineAtMs: number, path: string, nowMs: number): number {
     const ms = deadlineAtMs - nowMs;
@@ -136,6 +131,11 @@ export function internalClient<TRouter extends AnyRouter>(
     return ms;
   }
 
+  /**
+   * A call on the route's link if there is one, else on this client's own. A route whose process does not
+   * host this site (it restarted, the site stopped) refused it unrun: it is told, and the call goes direct
+   * with what is left of its deadline (the miss took some of it), or, if nothing is, is not sent at all.
+   */
   async function onLink(
     route: LinkRoute | undefined,
     type: ProcedureType,
