@@ -43,6 +43,11 @@ export function startGateway(env: GatewayEnv) {
         meterSilentMs: env.OCPP_METER_SILENT_S * 1000,
         reclaimMaxSamples: env.OCPP_RECLAIM_MAX_SAMPLES,
         needsMinGapMs: env.OCPP_NEEDS_MIN_GAP_MS,
+        overdraw: {
+          windowMs: env.OCPP_OVERDRAW_S * 1000,
+          marginRatio: env.OCPP_OVERDRAW_MARGIN_PCT / 100,
+          marginKw: env.OCPP_OVERDRAW_MARGIN_KW,
+        },
         reclaim: {
           windowMs: env.OCPP_RECLAIM_WINDOW_S * 1000,
           belowRatio: env.OCPP_RECLAIM_RATIO,

@@ -66,6 +66,16 @@ const schema = z
      */
     OCPP_METER_SILENT_S: seconds.default(300),
     /**
+     * A charger whose meter shows it drawing more than its connector's accepted limit (plus
+     * OCPP_OVERDRAW_MARGIN_PCT of it and OCPP_OVERDRAW_MARGIN_KW) in every reading for this long takes no
+     * limits, whatever it answers, until the gateway restarts: counted at its maximum, its sessions pinned
+     * there (stopped if that does not fit), its waiting ones turned away. One reading within the limit
+     * starts the count again (a car ramping down after a lower limit).
+     */
+    OCPP_OVERDRAW_S: seconds.default(30),
+    OCPP_OVERDRAW_MARGIN_PCT: z.coerce.number().min(0).max(1000).default(10),
+    OCPP_OVERDRAW_MARGIN_KW: z.coerce.number().min(0).max(1000).default(1),
+    /**
      * Meter readings above what the connector's maximum could deliver since the last one (and since the start)
      * are ignored and counted; this much energy (Wh) is allowed on top: a kWh meter steps 1,000 Wh at once.
      */

@@ -15,6 +15,7 @@ import type { GatewayMetrics } from "./metrics.ts";
 import type { Tx, TxState } from "./model.ts";
 import { claimOf, Moves } from "./moves.ts";
 import { ocppAdapter } from "./ocpp/adapter.ts";
+import type { OverdrawSettings } from "./overdraw.ts";
 import { Power } from "./power.ts";
 import type { PushOutcome } from "./push-transport.ts";
 import type { Pusher } from "./pusher.ts";
@@ -44,6 +45,7 @@ export interface GatewaySettings {
   reclaimMaxSamples: number;
   /** A car's needs go to its substation at most once per this many ms per transaction. */
   needsMinGapMs: number;
+  overdraw: OverdrawSettings;
 }
 
 /**
@@ -106,6 +108,7 @@ export class Gateway {
       silentMs: cfg.meterSilentMs,
       maxSamples: cfg.reclaimMaxSamples,
       needsMinGapMs: cfg.needsMinGapMs,
+      overdraw: cfg.overdraw,
     };
     // A timed session its car's needs make energy-based ends, as every energy session at a charger does, at
     // the latest OCPP_WALKIN_MAX_S after it started.

@@ -15,6 +15,7 @@ import type { Grid } from "./grid.ts";
 import { LatestWins } from "./latest-wins.ts";
 import { type GatewayMetrics, writeRegistry } from "./metrics.ts";
 import type { EvNeeds, MeterReading, Tx } from "./model.ts";
+import { type OverdrawSettings, Overdraws } from "./overdraw.ts";
 import type { Power } from "./power.ts";
 import type { Registry } from "./registry.ts";
 
@@ -32,6 +33,8 @@ export interface MeterSettings {
   maxSamples: number;
   /** The least time between two passings-on of one transaction's needs (OCPP_NEEDS_MIN_GAP_MS). */
   needsMinGapMs: number;
+  /** A charger drawing more than its limit for this long takes no limits (overdraw.ts). */
+  overdraw: OverdrawSettings;
 }
 
 export class Meters {
@@ -50,6 +53,7 @@ export class Meters {
   /** A report that had to wait behind another: the transaction's end waits for it (its final energy). */
   private readonly lateReport = new WeakMap<Tx, Promise<void>>();
   private readonly silence: ReturnType<typeof setInterval>;
+  private readonly overdraws: Overdraws;
 
   constructor(
     private readonly table: ChargerTable,
@@ -69,6 +73,7 @@ export class Meters {
     const everyMs = Math.max(100, Math.min(cfg.silentMs, cfg.reclaim.windowMs) / 2);
     this.silence = setInterval(() => this.sweepSilent(Date.now()), everyMs);
     this.silence.unref?.();
+    this.overdraws = new Overdraws(cfg.overdraw, power, metrics, log);
   }
 
   /** A reading: believed (monotonic, within what the connector could deliver), or ignored and counted. */
@@ -88,7 +93,9 @@ export class Meters {
     }
     if (drawW === undefined && r.energyWh === undefined) return;
     tx.lastReadingAtMs = now;
-    if (drawW !== undefined && Number.isFinite(drawW)) this.sample(tx, now, drawW / 1000);
+    if (drawW === undefined || !Number.isFinite(drawW)) return;
+    this.overdraws.check(tx, now, drawW / 1000); // waiting at 0 W too
+    this.sample(tx, now, drawW / 1000);
   }
 
   close(): void {

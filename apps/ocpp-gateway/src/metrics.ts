@@ -58,7 +58,14 @@ export function gatewayMetrics(meter: Meter) {
     description:
       "Meter readings ignored as not believable, by reason (backwards, too_fast, power, meter_start)",
   });
+  const overdraws = meter.createCounter("evgrid_ocpp_overdraws", {
+    description:
+      "Chargers found drawing more than their accepted limit (OCPP_OVERDRAW_S): counted at their maximum since",
+  });
   return {
+    overdraw() {
+      overdraws.add(1);
+    },
     meterImplausible(reason: "backwards" | "too_fast" | "power" | "meter_start") {
       implausible.add(1, { reason });
     },

@@ -112,6 +112,17 @@ export class Power {
     return this.pusher.isManaged(ch.cp.chargePointId);
   }
 
+  /** What the transaction's connector is counted at in its site's books (kW), or null if it is not in them. */
+  heldKw(tx: Tx): number | null {
+    const w = this.pusher.heldW(tx.chargePointId, tx.connectorId);
+    return w === null ? null : w / 1000;
+  }
+
+  /** Its charger's meter shows it ignores its limits: counted at its maximum from now (false: known already). */
+  ignoresLimits(tx: Tx): boolean {
+    return this.pusher.ignoresLimits(tx.chargePointId);
+  }
+
   refusesLimits(ch: Charger): boolean {
     return this.pusher.refusesLimits(ch.cp.chargePointId);
   }

@@ -24,8 +24,10 @@ export interface PushTransport {
     o: PushOutcome,
     latencyMs: number | null,
   ): void;
-  /** A charger became unmanaged (true: managed again): its sessions are pinned at their maximum, or not. */
-  /** It became managed or unmanaged; `refuses`: unmanaged by a refusal, not by silence. */
+  /**
+   * A charger became unmanaged (true: managed again): its sessions are pinned at their maximum, or not.
+   * `refuses`: unmanaged by a refusal (or a meter showing it ignores its limits), not by silence.
+   */
   managed(chargePointId: string, managed: boolean, refuses: boolean): void;
 }
 
@@ -107,6 +109,11 @@ export interface ChargerState {
   failures: number;
   /** Its last answer refused a limit (not silence): it takes none, not merely slow to say so. */
   refuses: boolean;
+  /**
+   * Its meter showed it drawing more than it had accepted (overdraw.ts): it takes no limits, whatever it
+   * answers, for as long as the gateway runs.
+   */
+  overdraws: boolean;
   retryAtMs: number;
   retry: ReturnType<typeof setTimeout> | null;
   slots: Map<number, Slot>;
@@ -160,6 +167,7 @@ export function newChargerState(substationId: string): ChargerState {
     epoch: 0,
     failures: 0,
     refuses: false,
+    overdraws: false,
     retryAtMs: 0,
     retry: null,
     slots: new Map(),
@@ -217,8 +225,9 @@ export function dueSlots(site: Site): { go: Slot[]; work: number } {
 /** A charger's answer in its books: back-off reset or doubled; whether it became managed or unmanaged. */
 export function settled(ch: ChargerState, cfg: PusherSettings, o: PushOutcome, nowMs: number): boolean {
   if (o === "lost") return false; // the connection's fault, not the charger's
-  const managed = o === "accepted";
-  ch.refuses = o === "rejected";
+  // One whose meter showed it ignores its limits is not believed when it says it took one.
+  const managed = o === "accepted" && !ch.overdraws;
+  ch.refuses = o === "rejected" || ch.overdraws;
   if (managed) {
     ch.failures = 0;
     ch.retryAtMs = 0;

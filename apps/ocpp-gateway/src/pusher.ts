@@ -44,6 +44,11 @@ export interface Pusher {
   /** Its last answer refused a limit (a timeout is not a refusal): it can hold no transaction at 0 W. */
   refusesLimits(chargePointId: string): boolean;
   unmanagedCount(): number;
+  /**
+   * Its meter shows it draws more than it accepted: unmanaged, whatever it answers, while the gateway runs.
+   * False if it was already known to.
+   */
+  ignoresLimits(chargePointId: string): boolean;
   /** No timer left (the gateway stops). */
   close(): void;
 }

@@ -126,6 +126,21 @@ export class SitePusher extends SiteBooks implements Pusher {
     this.plan(ch.substationId);
   }
 
+  /**
+   * Its meter shows it draws more than it accepted: it takes no limits, whatever it answers from now on
+   * (counted at its maximum, its sessions pinned there). False if it was known to already.
+   */
+  ignoresLimits(chargePointId: string): boolean {
+    const ch = this.chargers.get(chargePointId);
+    if (!ch || ch.overdraws) return false;
+    ch.overdraws = true;
+    const silent = !ch.managed && !ch.refuses; // unmanaged by silence so far: its waiting ones may wait
+    this.settle(chargePointId, ch, "rejected");
+    if (silent) this.transport.managed(chargePointId, false, true);
+    this.plan(ch.substationId);
+    return true;
+  }
+
   drop(chargePointId: string): void {
     const ch = this.chargers.get(chargePointId);
     if (!ch) return;

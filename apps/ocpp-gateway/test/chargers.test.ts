@@ -57,6 +57,7 @@ describe("the charger table's indexes", () => {
       refusesLimits: () => false,
       heldW: () => null,
       unmanagedCount: () => 0,
+      ignoresLimits: () => false,
       close: () => {},
     };
     const power = new Power(table, pusher);

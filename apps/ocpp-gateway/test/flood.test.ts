@@ -84,7 +84,7 @@ function setUp() {
     () => {},
     () => null,
   );
-  const power = { powerOf: () => 11 } as unknown as Power;
+  const power = { powerOf: () => 11, heldKw: () => 11, ignoresLimits: () => false } as unknown as Power;
   const registry = { setMeterStart: () => {} } as unknown as Registry;
   const settings = {
     reclaim: window,
@@ -92,6 +92,7 @@ function setUp() {
     silentMs: 300_000,
     maxSamples,
     needsMinGapMs: NEEDS_GAP_MS,
+    overdraw: { windowMs: 30_000, marginRatio: 0.1, marginKw: 1 },
   };
   /** The time bounds the gateway set: a timed session its car's needs made energy-based. */
   const bounded: number[] = [];
