@@ -125,6 +125,32 @@ test("a charger slow to answer its limits is counted at its maximum, but its wai
   expect(slow.stopsAsked).toHaveLength(0);
 });
 
+test("a charger that first does not answer, then refuses: its waiting transaction is turned away at the refusal", async () => {
+  // Found by a review: unmanaged by silence first, the refusal that followed changed nothing, and the
+  // transaction waited on, counted at its maximum, until its next admission try (up to its wait, 300 s).
+  await using grid = await startGrid({ capacitiesKw: [150] });
+  grid.substations[0]?.station.setLimit(3);
+  await using ocpp = await startOcppGateway(grid, {
+    OCPP_PROFILE_BACKOFF_MS: "200",
+    OCPP_CALL_TIMEOUT_MS: "1000",
+  });
+  const fickle = await ocpp.charger("cp-fickle-full", {
+    protocol: "ocpp1.6",
+    maxKw: 110,
+    behaviour: { profileAnswer: "silent" },
+  });
+  await fickle.startTransaction(1, "ev-fickle-full");
+  await eventually(async () => {
+    const [c] = (await ocpp.admin.listChargePoints.query()).filter(
+      (x) => x.chargePointId === "cp-fickle-full",
+    );
+    expect(c).toMatchObject({ managed: false, transactions: [{ state: "waiting" }] });
+  });
+  expect(fickle.stopsAsked).toHaveLength(0);
+  fickle.opts.profileAnswer = "Rejected";
+  await eventually(() => expect(fickle.stopsAsked).toHaveLength(1));
+});
+
 test("finding 12: nine chargers sharing 60 kW are given limits that sum within it (watts rounded down)", async () => {
   await using grid = await startGrid({ capacitiesKw: [60] });
   await using ocpp = await startOcppGateway(grid);

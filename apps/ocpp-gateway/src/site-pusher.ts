@@ -134,9 +134,7 @@ export class SitePusher extends SiteBooks implements Pusher {
     const ch = this.chargers.get(chargePointId);
     if (!ch || ch.overdraws) return false;
     ch.overdraws = true;
-    const silent = !ch.managed && !ch.refuses; // unmanaged by silence so far: its waiting ones may wait
     this.settle(chargePointId, ch, "rejected");
-    if (silent) this.transport.managed(chargePointId, false, true);
     this.plan(ch.substationId);
     return true;
   }
@@ -251,7 +249,12 @@ export class SitePusher extends SiteBooks implements Pusher {
 
   /** Managed again on an acceptance; unmanaged, backing off, on a refusal or silence. */
   private settle(chargePointId: string, ch: ChargerState, o: PushOutcome): void {
-    if (!settled(ch, this.cfg, o, this.now())) return;
+    const refused = ch.refuses;
+    if (!settled(ch, this.cfg, o, this.now())) {
+      // Unmanaged by silence so far, now by a refusal: its waiting transactions cannot wait at 0 W.
+      if (!ch.managed && ch.refuses && !refused) this.transport.managed(chargePointId, false, true);
+      return;
+    }
     const managed = ch.managed;
     for (const slot of ch.slots.values()) this.touch(slot, slot.resend, { ...slot.power, managed });
     this.transport.managed(chargePointId, managed, ch.refuses);
