@@ -9,6 +9,7 @@ import { ChargerTable } from "./chargers.ts";
 import { Connections } from "./connections.ts";
 import { ChargePointShares } from "./cp-shares.ts";
 import { Ends, TURNED_AWAY } from "./ends.ts";
+import { sitePusher } from "./gateway-pusher.ts";
 import type { Grid } from "./grid.ts";
 import { Meters } from "./meters.ts";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -17,10 +18,8 @@ import { claimOf, Moves } from "./moves.ts";
 import { ocppAdapter } from "./ocpp/adapter.ts";
 import type { OverdrawSettings } from "./overdraw.ts";
 import { Power } from "./power.ts";
-import type { PushOutcome } from "./push-transport.ts";
 import type { Pusher } from "./pusher.ts";
 import type { ChargePoint, Registry } from "./registry.ts";
-import { SitePusher } from "./site-pusher.ts";
 import { Status } from "./status.ts";
 import { StopOutbox } from "./stop-outbox.ts";
 import { newTx, Transactions } from "./transactions.ts";
@@ -45,16 +44,8 @@ export interface GatewaySettings {
   reclaimMaxSamples: number;
   /** A car's needs go to its substation at most once per this many ms per transaction. */
   needsMinGapMs: number;
-  overdraw: OverdrawSettings;
+  overdraw: Omit<OverdrawSettings, "slackWh">;
 }
-
-/**
- * The charge-point-wide default sent at boot: 0 W. A transaction then draws nothing until its own limit,
- * which break before make sends once its share fits. The walk-in minimum instead would have to be reserved
- * in the site's budget for every idle connector, or a burst of plug-ins could exceed the site before any
- * admission.
- */
-const DEFAULT_LIMIT_W = 0;
 
 /**
  * The gateway, composed along the flow: OCPP adapters (ocpp/) turn each charger's messages into events for
@@ -250,47 +241,4 @@ export class Gateway {
     this.outbox.close();
     this.meters.close();
   }
-}
-
-/**
- * Break before make per substation (site-pusher.ts); outcomes counted and refusals logged; a charger that
- * stops or starts taking limits has its sessions pinned at their maximum, or unpinned.
- */
-function sitePusher(
-  table: ChargerTable,
-  caps: Caps,
-  cfg: GatewaySettings,
-  metrics: GatewayMetrics,
-  log: Logger,
-  unmanagedWaiting: (tx: Tx) => void,
-): SitePusher {
-  const outcomeLabel = (o: PushOutcome) => (o === "lost" ? "error" : o);
-  return new SitePusher(
-    {
-      send(chargePointId, connectorId, transactionId, watts) {
-        const link = table.get(chargePointId)?.link;
-        if (!link) return Promise.reject(new Error("charger offline"));
-        if (transactionId === null) return link.setDefaultLimit(watts);
-        const trace = table.get(chargePointId)?.txs.get(transactionId)?.trace ?? null;
-        return link.setLimit(connectorId, transactionId, watts, trace);
-      },
-      outcome(chargePointId, connectorId, watts, o, latencyMs) {
-        metrics.profile(outcomeLabel(o), latencyMs);
-        if (o !== "accepted")
-          log.warn("charging profile not applied", { chargePointId, connectorId, watts, outcome: o });
-      },
-      managed(chargePointId, managed, refuses) {
-        const ch = table.get(chargePointId);
-        if (!ch) return;
-        log.warn(managed ? "charger takes limits again" : "charger takes no limits: counted at its maximum", {
-          chargePointId,
-        });
-        for (const tx of ch.txs.values()) {
-          if (tx.phase.state === "waiting" && refuses) unmanagedWaiting(tx);
-          else void caps.sync(tx);
-        }
-      },
-    },
-    { backoffMs: cfg.profileBackoffMs, backoffMaxMs: cfg.profileBackoffMaxMs, defaultW: DEFAULT_LIMIT_W },
-  );
 }

@@ -1,43 +1,8 @@
 /** The per-site pusher with a scripted transport: no sockets, every answer released by hand. */
 import { describe, expect, test } from "bun:test";
 import { eventually } from "@evgrid/testing";
-import type { PushTransport } from "../src/push-transport.ts";
 import { SitePusher } from "../src/site-pusher.ts";
-
-interface Call {
-  chargePointId: string;
-  connectorId: number;
-  watts: number;
-  answer: (status: string) => void;
-  fail: (err: Error) => void;
-}
-
-function scripted() {
-  const calls: Call[] = [];
-  const managed: [string, boolean][] = [];
-  const transport: PushTransport = {
-    send: (chargePointId, connectorId, _tx, watts) =>
-      new Promise<string>((answer, fail) => calls.push({ chargePointId, connectorId, watts, answer, fail })),
-    outcome: () => {},
-    managed: (id, m) => managed.push([id, m]),
-  };
-  return { calls, managed, transport };
-}
-
-const at = (chargePointId: string, connectorId: number, transactionId: string, maxW: number) => ({
-  chargePointId,
-  substationId: "s1",
-  connectorId,
-  transactionId,
-  maxW,
-});
-const settings = { backoffMs: 60_000, backoffMaxMs: 600_000, defaultW: 0 };
-const open = (calls: Call[]) => calls.filter((c) => !(c as { done?: boolean }).done);
-const answer = (c: Call | undefined, status = "Accepted") => {
-  if (!c) throw new Error("no such call");
-  (c as { done?: boolean }).done = true;
-  c.answer(status);
-};
+import { answer, at, type Call, open, scripted, settings } from "./scripted-transport.ts";
 
 describe("SitePusher", () => {
   test("a transaction opened before its charger took the default: its first limit waits for the cuts in flight", async () => {
