@@ -111,3 +111,87 @@ test("a car waiting at 0 W that draws anyway is turned away", async () => {
   expect(first.limit(1)).toBe(5000);
   expect(first.stopsAsked).toHaveLength(0);
 });
+
+/** One 1.6 MeterValues of the given sampled values (strings, as 1.6 sends them) for connector 1. */
+const meterValues = (cp: SimulatedChargePoint, sampledValue: Record<string, string>[]) =>
+  cp.client.call("MeterValues", {
+    connectorId: 1,
+    transactionId: Number(cp.transactions.get(1)),
+    meterValue: [{ timestamp: new Date().toISOString(), sampledValue }],
+  });
+
+/** Two 22 kW chargers sharing 16 kW (8 kW each): one draws more. */
+async function twoAt16(env: Record<string, string>) {
+  const grid = await startGrid({ capacitiesKw: [150] });
+  grid.substations[0]?.station.setLimit(16);
+  const ocpp = await startOcppGateway(grid, env);
+  const greedy = await ocpp.charger("cp-greedy-22", { maxKw: 22 });
+  const honest = await ocpp.charger("cp-honest-22", { maxKw: 22 });
+  await greedy.startTransaction(1, "ev-greedy-22");
+  await honest.startTransaction(1, "ev-honest-22");
+  await eventually(() => expect([greedy.limit(1), honest.limit(1)]).toEqual([8000, 8000]));
+  return {
+    grid,
+    ocpp,
+    greedy,
+    honest,
+    async [Symbol.asyncDispose]() {
+      await ocpp[Symbol.asyncDispose]();
+      await grid[Symbol.asyncDispose]();
+    },
+  };
+}
+
+describe("ways round the check, found by a probe", () => {
+  test("its register read more often than once a second, or its power said lower: the register catches it", async () => {
+    // 20 Wh of register resolution: 22 kW under an 8 kW limit is 12 kW over, past 20 Wh in about 6 s.
+    await using s = await twoAt16({ OCPP_OVERDRAW_S: "3600", OCPP_METER_SLACK_WH: "20" });
+    const t0 = Date.now();
+    await eventually(
+      async () => {
+        // Its true register at 22 kW, a reading every 0.1 s, each claiming 7 kW.
+        await s.greedy.meter(1, { energyWh: Math.floor((22 * (Date.now() - t0)) / 3600), powerW: 7000 });
+        expect(await overdraws(s.ocpp)).toBe(1);
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
+    // Its 22 kW do not fit beside the other's 4.2 kW minimum: stopped, and the other gets the site.
+    await eventually(() => expect(s.greedy.stopsAsked).toHaveLength(1));
+    await s.greedy.stopTransaction(1);
+    await eventually(() => expect(s.honest.limit(1)).toBe(16_000));
+  });
+
+  test("its power per phase only (L1, L2, L3), no total: the lines are added up", async () => {
+    await using s = await twoAt16(FAST);
+    const line = (phase: string) => ({ value: "3700", measurand: "Power.Active.Import", unit: "W", phase });
+    await eventually(
+      async () => {
+        await meterValues(s.greedy, [line("L1"), line("L2"), line("L3")]); // 11.1 kW under 8
+        expect(await overdraws(s.ocpp)).toBe(1);
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
+  });
+
+  test("a booking whose maximum is below its charger's: caught, it is stopped, not pinned below what it may draw", async () => {
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    grid.substations[0]?.station.setLimit(30);
+    await using ocpp = await startOcppGateway(grid, FAST);
+    const booking = await grid.client.requestCharge.mutate({ vehicleId: "ev-booked-11", durationS: 600 });
+    expect(booking.maxKw).toBe(11);
+    const greedy = await ocpp.charger("cp-greedy-booked", { maxKw: 22 });
+    const honest = await ocpp.charger("cp-honest-booked", { maxKw: 22 });
+    await greedy.startTransaction(1, booking.idTag);
+    await ocpp.txSession("cp-greedy-booked");
+    await honest.startTransaction(1, "ev-honest-booked");
+    await eventually(() => expect([greedy.limit(1), honest.limit(1)]).toEqual([11_000, 19_000]));
+    await drawUntilCaught(ocpp, greedy, 22_000);
+    await eventually(() => expect(greedy.stopsAsked).toHaveLength(1));
+    const session = await grid.client.getSession.query({
+      sessionId: booking.sessionId,
+      sessionSecret: booking.sessionSecret,
+    });
+    expect(session.status).toBe("ended");
+    expect(honest.stopsAsked).toHaveLength(0);
+  });
+});

@@ -29,6 +29,8 @@ export class Caps {
     private readonly onPinRefused: (tx: Tx) => void,
     /** What a disconnected charger's transaction may still draw (kW, site-pusher.ts); null while connected. */
     private readonly offlineHeldKw: (tx: Tx) => number | null,
+    /** Its charge point's maximum (kW) if its meter showed it ignores its limits (overdraw.ts), else null. */
+    private readonly ignoresLimitsUpTo: (chargePointId: string) => number | null = () => null,
   ) {}
 
   /** The cap the transaction's session should have now (null: none, its own maximum). */
@@ -66,6 +68,18 @@ export class Caps {
     const unmanaged = !this.isManaged(tx.chargePointId);
     const pinned = unmanaged || this.offlineHeldKw(tx) !== null;
     const { sessionId, limits } = tx.phase;
+    // Its charger ignores limits: it may draw what its charge point can, whatever the session's maximum. A
+    // session below that cannot be held at what it may draw (the others would be left too much): it stops.
+    const canDrawKw = this.ignoresLimitsUpTo(tx.chargePointId);
+    if (canDrawKw !== null && limits.maxKw < canDrawKw) {
+      this.log.warn("a charger that ignores its limits may draw more than its session allows; stopping it", {
+        sessionId,
+        sessionMaxKw: limits.maxKw,
+        chargePointKw: canDrawKw,
+      });
+      this.onPinRefused(tx);
+      return;
+    }
     // The car's own maximum, which may lower the session's minimum there (it cannot take more).
     const carMaxKw = tx.phase.evMaxKw ?? null;
     const same = capKw === limits.capKw && pinned === (limits.pinned ?? false);

@@ -66,11 +66,12 @@ const schema = z
      */
     OCPP_METER_SILENT_S: seconds.default(300),
     /**
-     * A charger whose meter shows it drawing more than its connector's accepted limit (plus
-     * OCPP_OVERDRAW_MARGIN_PCT of it and OCPP_OVERDRAW_MARGIN_KW) in every reading for this long takes no
-     * limits, whatever it answers, until the gateway restarts: counted at its maximum, its sessions pinned
-     * there (stopped if that does not fit), its waiting ones turned away. One reading within the limit
-     * starts the count again (a car ramping down after a lower limit).
+     * A charger whose meter shows power above its connector's limit (plus OCPP_OVERDRAW_MARGIN_PCT of it and
+     * OCPP_OVERDRAW_MARGIN_KW) in every reading for this long, or a register that grew more than its limits
+     * allowed by over OCPP_METER_SLACK_WH, takes no limits, whatever it answers, until the gateway restarts:
+     * counted at its maximum, its sessions pinned there (stopped if that does not fit, or if their own
+     * maximum is below it), its waiting ones turned away. One power reading within the limit starts that
+     * count again (a car ramping down after a lower limit).
      */
     OCPP_OVERDRAW_S: seconds.default(30),
     OCPP_OVERDRAW_MARGIN_PCT: z.coerce.number().min(0).max(1000).default(10),

@@ -86,6 +86,7 @@ export class Gateway {
         const w = this.pusher.heldW(tx.chargePointId, tx.connectorId);
         return w === null ? null : w / 1000;
       },
+      (id) => (this.pusher.overdraws(id) ? (this.table.get(id)?.cp.maxKw ?? null) : null),
     );
     // A charger found to take no limits while a transaction of its waits at 0 W: it cannot wait.
     const unmanagedWaiting = (tx: Tx) => this.ends.turnAway(tx, TURNED_AWAY.cannotWait);

@@ -33,8 +33,8 @@ export interface MeterSettings {
   maxSamples: number;
   /** The least time between two passings-on of one transaction's needs (OCPP_NEEDS_MIN_GAP_MS). */
   needsMinGapMs: number;
-  /** A charger drawing more than its limit for this long takes no limits (overdraw.ts). */
-  overdraw: OverdrawSettings;
+  /** A charger drawing more than its limit takes no limits (overdraw.ts; the register's slack is slackWh). */
+  overdraw: Omit<OverdrawSettings, "slackWh">;
 }
 
 export class Meters {
@@ -73,19 +73,20 @@ export class Meters {
     const everyMs = Math.max(100, Math.min(cfg.silentMs, cfg.reclaim.windowMs) / 2);
     this.silence = setInterval(() => this.sweepSilent(Date.now()), everyMs);
     this.silence.unref?.();
-    this.overdraws = new Overdraws(cfg.overdraw, power, metrics, log);
+    this.overdraws = new Overdraws({ ...cfg.overdraw, slackWh: cfg.slackWh }, power, metrics, log);
   }
 
   /** A reading: believed (monotonic, within what the connector could deliver), or ignored and counted. */
   read(tx: Tx, r: MeterReading): void {
     const now = Date.now();
     const maxKw = this.table.get(tx.chargePointId)?.cp.maxKw ?? 0;
-    let drawW = r.powerW;
+    let powerW = r.powerW;
     // A draw no connector of this charge point could have (10 % over its maximum allowed).
-    if (drawW !== undefined && !(drawW >= 0 && drawW <= maxKw * 1100)) {
+    if (powerW !== undefined && !(powerW >= 0 && powerW <= maxKw * 1100)) {
       this.metrics.meterImplausible("power");
-      drawW = undefined;
+      powerW = undefined;
     }
+    let drawW = powerW;
     if (r.energyWh !== undefined) {
       // A reading whose register is not believed is not believed at all (its power neither).
       if (!this.energy(tx, { wh: r.energyWh, atMs: now }, maxKw)) return;
@@ -93,8 +94,9 @@ export class Meters {
     }
     if (drawW === undefined && r.energyWh === undefined) return;
     tx.lastReadingAtMs = now;
+    const powerKw = powerW === undefined ? undefined : powerW / 1000;
+    this.overdraws.check(tx, now, { powerKw, energyWh: r.energyWh }); // waiting at 0 W too
     if (drawW === undefined || !Number.isFinite(drawW)) return;
-    this.overdraws.check(tx, now, drawW / 1000); // waiting at 0 W too
     this.sample(tx, now, drawW / 1000);
   }
 

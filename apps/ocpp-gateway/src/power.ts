@@ -112,9 +112,9 @@ export class Power {
     return this.pusher.isManaged(ch.cp.chargePointId);
   }
 
-  /** What the transaction's connector is counted at in its site's books (kW), or null if it is not in them. */
-  heldKw(tx: Tx): number | null {
-    const w = this.pusher.heldW(tx.chargePointId, tx.connectorId);
+  /** The most the transaction's connector was counted at since the last call (kW); null if not in the books. */
+  takePeakKw(tx: Tx): number | null {
+    const w = this.pusher.takePeakW(tx.chargePointId, tx.connectorId);
     return w === null ? null : w / 1000;
   }
 

@@ -82,6 +82,8 @@ export interface Slot {
    * into room others have not given up yet.
    */
   unknownDraw?: boolean;
+  /** The most it was counted at since its meter was last checked against it (overdraw.ts; W). */
+  peakW: number;
 }
 
 /** A decrease is in flight at the site: an unknown draw's first limit waits for it (Slot.unknownDraw). */
@@ -142,7 +144,16 @@ export const newSlot = (
   power: ConnectorPower,
   sinceMs: number,
   resend: boolean,
-): Slot => ({ chargePointId, connectorId, transactionId, power, sinceMs, resend, lastSentW: null });
+): Slot => ({
+  chargePointId,
+  connectorId,
+  transactionId,
+  power,
+  sinceMs,
+  resend,
+  lastSentW: null,
+  peakW: committedW(power),
+});
 
 export const newSite = (): Site => ({
   budgetW: null,
@@ -192,6 +203,7 @@ export const holds = (site: Site | undefined, slot: Slot): site is Site =>
  */
 export function setPower(site: Site | undefined, slot: Slot, power: ConnectorPower): void {
   if (holds(site, slot)) site.heldW += committedW(power) - committedW(slot.power);
+  slot.peakW = Math.max(slot.peakW, committedW(power));
   slot.power = power;
 }
 

@@ -49,6 +49,10 @@ export interface Pusher {
    * False if it was already known to.
    */
   ignoresLimits(chargePointId: string): boolean;
+  /** Its meter showed it draws more than it accepted. */
+  overdraws(chargePointId: string): boolean;
+  /** The most the connector was counted at since the last call (W); null if it is not in the books. */
+  takePeakW(chargePointId: string, connectorId: number): number | null;
   /** No timer left (the gateway stops). */
   close(): void;
 }

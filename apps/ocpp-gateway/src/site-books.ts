@@ -28,6 +28,19 @@ export class SiteBooks {
     return slot ? committedW(slot.power) : null;
   }
 
+  /**
+   * The most the connector was counted at since the last call (W), so a meter reading is checked against
+   * every limit it may have been under since the one before; null if it is not in the books.
+   */
+  takePeakW(chargePointId: string, connectorId: number): number | null {
+    const slot = this.chargers.get(chargePointId)?.slots.get(connectorId);
+    if (!slot) return null;
+    const now = committedW(slot.power);
+    const peak = Math.max(slot.peakW, now);
+    slot.peakW = now;
+    return peak;
+  }
+
   /** Its charge-point-wide default is in force (a transaction there starts at defaultW). */
   hasDefault(chargePointId: string): boolean {
     return this.chargers.get(chargePointId)?.defaultAccepted ?? false;
@@ -39,6 +52,11 @@ export class SiteBooks {
 
   refusesLimits(chargePointId: string): boolean {
     return this.chargers.get(chargePointId)?.refuses ?? false;
+  }
+
+  /** Its meter showed it draws more than it accepted (overdraw.ts). */
+  overdraws(chargePointId: string): boolean {
+    return this.chargers.get(chargePointId)?.overdraws ?? false;
   }
 
   /** Chargers that take no limits now (the unmanaged-chargers gauge). */

@@ -232,7 +232,9 @@ export class SitePusher extends SiteBooks implements Pusher {
       (o) => {
         if (ch.epoch !== epoch) return;
         ch.busy = false;
-        this.touch(slot, o === "lost", answered(slot.power, o)); // lost: sent again once it is back
+        // Lost: sent again once it is back. One whose meter showed it ignores its limits is not believed.
+        const power = answered(slot.power, o);
+        this.touch(slot, o === "lost", ch.overdraws ? { ...power, managed: false } : power);
         if (o === "lost") ch.connected = false;
         const reached = o === "accepted" && slot.power.acceptedW === slot.power.targetW;
         const latencyMs = reached ? this.now() - (slot.sinceMs ?? this.now()) : null;

@@ -58,6 +58,8 @@ describe("the charger table's indexes", () => {
       heldW: () => null,
       unmanagedCount: () => 0,
       ignoresLimits: () => false,
+      overdraws: () => false,
+      takePeakW: () => null,
       close: () => {},
     };
     const power = new Power(table, pusher);

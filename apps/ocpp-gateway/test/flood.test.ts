@@ -84,7 +84,7 @@ function setUp() {
     () => {},
     () => null,
   );
-  const power = { powerOf: () => 11, heldKw: () => 11, ignoresLimits: () => false } as unknown as Power;
+  const power = { powerOf: () => 11, takePeakKw: () => 11, ignoresLimits: () => false } as unknown as Power;
   const registry = { setMeterStart: () => {} } as unknown as Registry;
   const settings = {
     reclaim: window,

@@ -12,13 +12,15 @@ export interface Call {
 export function scripted() {
   const calls: Call[] = [];
   const managed: [string, boolean][] = [];
+  /** Each answer as the pusher took it: "X 1 5000 accepted". */
+  const outcomes: string[] = [];
   const transport: PushTransport = {
     send: (chargePointId, connectorId, _tx, watts) =>
       new Promise<string>((answer, fail) => calls.push({ chargePointId, connectorId, watts, answer, fail })),
-    outcome: () => {},
+    outcome: (id, connectorId, watts, o) => outcomes.push(`${id} ${connectorId} ${watts} ${o}`),
     managed: (id, m) => managed.push([id, m]),
   };
-  return { calls, managed, transport };
+  return { calls, managed, outcomes, transport };
 }
 
 export const at = (chargePointId: string, connectorId: number, transactionId: string, maxW: number) => ({
