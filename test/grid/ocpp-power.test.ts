@@ -151,6 +151,29 @@ test("a charger that first does not answer, then refuses: its waiting transactio
   await eventually(() => expect(fickle.stopsAsked).toHaveLength(1));
 });
 
+test("a two-connector charger that takes no limits counts at its maximum once, not per connector: a newcomer gets power", async () => {
+  // Found by a probe: each connector was counted at the charge point's whole 22 kW (44 kW in the books for a
+  // charger that can draw 22), so a newcomer the substation had made room for was never sent its limit.
+  await using grid = await startGrid({ capacitiesKw: [150] });
+  grid.substations[0]?.station.setLimit(40);
+  await using ocpp = await startOcppGateway(grid, { OCPP_PROFILE_BACKOFF_MS: "600000" });
+  const dual = await ocpp.charger("cp-dual-deaf", {
+    maxKw: 22,
+    connectors: 2,
+    behaviour: { profileAnswer: "NotImplemented" },
+  });
+  const other = await ocpp.charger("cp-other", { maxKw: 22 });
+  await dual.startTransaction(1, "ev-dual-1");
+  await ocpp.txSession("cp-dual-deaf");
+  await dual.startTransaction(2, "ev-dual-2");
+  await other.startTransaction(1, "ev-other");
+  await eventually(() => expect(other.limit(1)).toBe(18_000)); // 40 - 22
+  const late = await ocpp.charger("cp-late", { maxKw: 11 });
+  await late.startTransaction(1, "ev-late");
+  // 40 = 22 (the two-connector charger, whatever its connectors draw) + 9 + 9.
+  await eventually(() => expect([other.limit(1), late.limit(1)]).toEqual([9000, 9000]));
+});
+
 test("finding 12: nine chargers sharing 60 kW are given limits that sum within it (watts rounded down)", async () => {
   await using grid = await startGrid({ capacitiesKw: [60] });
   await using ocpp = await startOcppGateway(grid);

@@ -116,6 +116,9 @@ export interface ChargerState {
    * answers, for as long as the gateway runs.
    */
   overdraws: boolean;
+  /** Σ committedW of its slots in the books, and its charge point's maximum (W), which caps what it counts. */
+  sumW: number;
+  capW: number;
   retryAtMs: number;
   retry: ReturnType<typeof setTimeout> | null;
   slots: Map<number, Slot>;
@@ -130,7 +133,11 @@ export interface Site {
    * these only, so an answer at a site of thousands costs one connector's check, not a pass over all.
    */
   waiting: Set<Slot>;
-  /** Σ committedW of `slots`, kept as each changes (setPower): planning must not recount the site per answer. */
+  /**
+   * Σ over its chargers of their slots' committedW, each charger at most its charge point's maximum (a
+   * charger with two connectors counted at its maximum each can still draw its maximum only), kept as each
+   * changes (setPower): planning must not recount the site per answer.
+   */
   heldW: number;
   /** Chargers whose default is to be sent (before anything else). */
   defaults: Set<string>;
@@ -179,6 +186,8 @@ export function newChargerState(substationId: string): ChargerState {
     failures: 0,
     refuses: false,
     overdraws: false,
+    sumW: 0,
+    capW: 0,
     retryAtMs: 0,
     retry: null,
     slots: new Map(),
@@ -197,20 +206,38 @@ export const slotKey = (chargePointId: string, connectorId: number) => `${charge
 export const holds = (site: Site | undefined, slot: Slot): site is Site =>
   site?.slots.get(slotKey(slot.chargePointId, slot.connectorId)) === slot;
 
+/** What a charger counts for in its site's sum: its slots', at most its charge point's maximum. */
+const chargerW = (ch: ChargerState) => Math.min(ch.sumW, ch.capW);
+
+/** A charger's slots' sum changes by `deltaW` (its maximum becomes `capW`): the site's sum follows. */
+export function addToCharger(site: Site, ch: ChargerState, deltaW: number, capW = ch.capW): void {
+  const before = chargerW(ch);
+  ch.sumW += deltaW;
+  ch.capW = capW;
+  site.heldW += chargerW(ch) - before;
+}
+
 /**
- * A connector's books changed: the site's sum follows. A slot the site no longer holds (an answer that came
- * after its transaction ended) changes only itself: its share left the sum when it was forgotten.
+ * A connector's books changed: its charger's and the site's sums follow. A slot the site no longer holds
+ * (an answer that came after its transaction ended) changes only itself: it left the sums when forgotten.
  */
-export function setPower(site: Site | undefined, slot: Slot, power: ConnectorPower): void {
-  if (holds(site, slot)) site.heldW += committedW(power) - committedW(slot.power);
+export function setPower(site: Site | undefined, ch: ChargerState, slot: Slot, power: ConnectorPower): void {
+  if (holds(site, slot)) addToCharger(site, ch, committedW(power) - committedW(slot.power));
   slot.peakW = Math.max(slot.peakW, committedW(power));
   slot.power = power;
 }
 
-/** Σ what a site's connectors may draw as far as the gateway knows (W), counted again from its slots. */
+/** Σ what a site's chargers may draw as far as the gateway knows (W), counted again from its slots. */
 export function heldW(site: Site): number {
+  const chargers = new Map<string, { sumW: number; capW: number }>();
+  for (const slot of site.slots.values()) {
+    const ch = chargers.get(slot.chargePointId) ?? { sumW: 0, capW: 0 };
+    chargers.set(slot.chargePointId, ch);
+    ch.sumW += committedW(slot.power);
+    ch.capW = Math.max(ch.capW, slot.power.maxW);
+  }
   let w = 0;
-  for (const slot of site.slots.values()) w += committedW(slot.power);
+  for (const ch of chargers.values()) w += Math.min(ch.sumW, ch.capW);
   return w;
 }
 

@@ -1,5 +1,6 @@
 import { answered, budgetWatts, committedW, sent } from "@evgrid/policy";
 import {
+  addToCharger,
   type ChargerState,
   decreasing,
   dueSlots,
@@ -121,7 +122,8 @@ export class SitePusher extends SiteBooks implements Pusher {
     if (!ch || !slot) return;
     ch.slots.delete(connectorId);
     const site = this.sites.get(ch.substationId);
-    if (site?.slots.delete(slotKey(chargePointId, connectorId))) site.heldW -= committedW(slot.power);
+    if (site?.slots.delete(slotKey(chargePointId, connectorId)))
+      addToCharger(site, ch, -committedW(slot.power));
     site?.waiting.delete(slot);
     this.plan(ch.substationId);
   }
@@ -182,8 +184,10 @@ export class SitePusher extends SiteBooks implements Pusher {
 
   /** A connector may need a call: planned with the next pass (and sent again even if unchanged: `resend`). */
   private touch(slot: Slot, resend: boolean, power = slot.power): void {
-    const site = this.sites.get(this.chargers.get(slot.chargePointId)?.substationId ?? "");
-    setPower(site, slot, power);
+    const ch = this.chargers.get(slot.chargePointId);
+    const site = ch && this.sites.get(ch.substationId);
+    if (ch) setPower(site, ch, slot, power);
+    else slot.power = power;
     slot.resend = resend;
     if (holds(site, slot)) site.waiting.add(slot);
   }
@@ -224,7 +228,7 @@ export class SitePusher extends SiteBooks implements Pusher {
     ch.busy = true;
     slot.resend = false;
     slot.unknownDraw = false; // once its limit is acknowledged, it draws at most that
-    setPower(this.sites.get(ch.substationId), slot, sent(slot.power));
+    setPower(this.sites.get(ch.substationId), ch, slot, sent(slot.power));
     const watts = slot.power.targetW;
     slot.lastSentW = watts;
     const epoch = ch.epoch;
@@ -270,7 +274,7 @@ export class SitePusher extends SiteBooks implements Pusher {
     ch.slots.set(connectorId, slot);
     const site = this.site(t.substationId);
     site.slots.set(slotKey(chargePointId, connectorId), slot);
-    site.heldW += committedW(power);
+    addToCharger(site, ch, committedW(power), maxW);
     site.waiting.add(slot);
     return slot;
   }
