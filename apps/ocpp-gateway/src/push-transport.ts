@@ -62,6 +62,8 @@ export async function pushOnce(
 
 export interface Slot {
   chargePointId: string;
+  /** The site whose books hold it (its charger's may have changed since it opened). */
+  substationId: string;
   connectorId: number;
   transactionId: string;
   power: ConnectorPower;
@@ -116,9 +118,6 @@ export interface ChargerState {
    * answers, for as long as the gateway runs.
    */
   overdraws: boolean;
-  /** Σ committedW of its slots in the books, and its charge point's maximum (W), which caps what it counts. */
-  sumW: number;
-  capW: number;
   retryAtMs: number;
   retry: ReturnType<typeof setTimeout> | null;
   slots: Map<number, Slot>;
@@ -146,6 +145,7 @@ export interface Site {
 
 export const newSlot = (
   chargePointId: string,
+  substationId: string,
   connectorId: number,
   transactionId: string,
   power: ConnectorPower,
@@ -153,6 +153,7 @@ export const newSlot = (
   resend: boolean,
 ): Slot => ({
   chargePointId,
+  substationId,
   connectorId,
   transactionId,
   power,
@@ -186,8 +187,6 @@ export function newChargerState(substationId: string): ChargerState {
     failures: 0,
     refuses: false,
     overdraws: false,
-    sumW: 0,
-    capW: 0,
     retryAtMs: 0,
     retry: null,
     slots: new Map(),
@@ -206,25 +205,34 @@ export const slotKey = (chargePointId: string, connectorId: number) => `${charge
 export const holds = (site: Site | undefined, slot: Slot): site is Site =>
   site?.slots.get(slotKey(slot.chargePointId, slot.connectorId)) === slot;
 
-/** What a charger counts for in its site's sum: its slots', at most its charge point's maximum. */
-const chargerW = (ch: ChargerState) => Math.min(ch.sumW, ch.capW);
+/** What a charger counts for in a site's sum: its slots the site holds, at most its charge point's maximum. */
+function chargerW(site: Site, ch: ChargerState): number {
+  let sumW = 0;
+  let capW = 0;
+  for (const slot of ch.slots.values()) {
+    if (!holds(site, slot)) continue;
+    sumW += committedW(slot.power);
+    capW = Math.max(capW, slot.power.maxW);
+  }
+  return Math.min(sumW, capW);
+}
 
-/** A charger's slots' sum changes by `deltaW` (its maximum becomes `capW`): the site's sum follows. */
-export function addToCharger(site: Site, ch: ChargerState, deltaW: number, capW = ch.capW): void {
-  const before = chargerW(ch);
-  ch.sumW += deltaW;
-  ch.capW = capW;
-  site.heldW += chargerW(ch) - before;
+/** Makes a change to the charger's slots at the site (`change`), and moves the site's sum by what it changed. */
+export function changing(site: Site | undefined, ch: ChargerState, change: () => void): void {
+  const before = site ? chargerW(site, ch) : 0;
+  change();
+  if (site) site.heldW += chargerW(site, ch) - before;
 }
 
 /**
- * A connector's books changed: its charger's and the site's sums follow. A slot the site no longer holds
- * (an answer that came after its transaction ended) changes only itself: it left the sums when forgotten.
+ * A connector's books changed: the site's sum follows. A slot the site no longer holds (an answer that came
+ * after its transaction ended) changes only itself: it left the sum when it was forgotten.
  */
 export function setPower(site: Site | undefined, ch: ChargerState, slot: Slot, power: ConnectorPower): void {
-  if (holds(site, slot)) addToCharger(site, ch, committedW(power) - committedW(slot.power));
-  slot.peakW = Math.max(slot.peakW, committedW(power));
-  slot.power = power;
+  changing(holds(site, slot) ? site : undefined, ch, () => {
+    slot.peakW = Math.max(slot.peakW, committedW(power));
+    slot.power = power;
+  });
 }
 
 /** Σ what a site's chargers may draw as far as the gateway knows (W), counted again from its slots. */

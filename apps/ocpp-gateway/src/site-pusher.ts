@@ -1,7 +1,7 @@
 import { answered, budgetWatts, committedW, sent } from "@evgrid/policy";
 import {
-  addToCharger,
   type ChargerState,
+  changing,
   decreasing,
   dueSlots,
   heldW,
@@ -120,12 +120,13 @@ export class SitePusher extends SiteBooks implements Pusher {
     const ch = this.chargers.get(chargePointId);
     const slot = ch?.slots.get(connectorId);
     if (!ch || !slot) return;
-    ch.slots.delete(connectorId);
-    const site = this.sites.get(ch.substationId);
-    if (site?.slots.delete(slotKey(chargePointId, connectorId)))
-      addToCharger(site, ch, -committedW(slot.power));
+    const site = this.sites.get(slot.substationId);
+    changing(holds(site, slot) ? site : undefined, ch, () => {
+      ch.slots.delete(connectorId);
+      site?.slots.delete(slotKey(chargePointId, connectorId));
+    });
     site?.waiting.delete(slot);
-    this.plan(ch.substationId);
+    this.plan(slot.substationId);
   }
 
   /**
@@ -185,7 +186,7 @@ export class SitePusher extends SiteBooks implements Pusher {
   /** A connector may need a call: planned with the next pass (and sent again even if unchanged: `resend`). */
   private touch(slot: Slot, resend: boolean, power = slot.power): void {
     const ch = this.chargers.get(slot.chargePointId);
-    const site = ch && this.sites.get(ch.substationId);
+    const site = this.sites.get(slot.substationId);
     if (ch) setPower(site, ch, slot, power);
     else slot.power = power;
     slot.resend = resend;
@@ -228,7 +229,7 @@ export class SitePusher extends SiteBooks implements Pusher {
     ch.busy = true;
     slot.resend = false;
     slot.unknownDraw = false; // once its limit is acknowledged, it draws at most that
-    setPower(this.sites.get(ch.substationId), ch, slot, sent(slot.power));
+    setPower(this.sites.get(slot.substationId), ch, slot, sent(slot.power));
     const watts = slot.power.targetW;
     slot.lastSentW = watts;
     const epoch = ch.epoch;
@@ -246,9 +247,9 @@ export class SitePusher extends SiteBooks implements Pusher {
         this.transport.outcome(slot.chargePointId, slot.connectorId, watts, o, latencyMs);
         // A transaction gone refuses its limit: asked again only once the charger reconnects.
         if (o === "rejected" && (slot.ending || ch.slots.get(slot.connectorId) !== slot))
-          this.sites.get(ch.substationId)?.waiting.delete(slot);
+          this.sites.get(slot.substationId)?.waiting.delete(slot);
         else this.settle(slot.chargePointId, ch, o);
-        this.plan(ch.substationId);
+        this.plan(slot.substationId);
       },
     );
   }
@@ -270,11 +271,20 @@ export class SitePusher extends SiteBooks implements Pusher {
     const { chargePointId, connectorId, transactionId, maxW } = t;
     if (ch.slots.has(connectorId)) this.forget(chargePointId, connectorId);
     const power = { acceptedW, inFlightW: null, targetW, maxW, managed: ch.managed };
-    const slot = newSlot(chargePointId, connectorId, transactionId, power, this.now(), resend);
-    ch.slots.set(connectorId, slot);
+    const slot = newSlot(
+      chargePointId,
+      t.substationId,
+      connectorId,
+      transactionId,
+      power,
+      this.now(),
+      resend,
+    );
     const site = this.site(t.substationId);
-    site.slots.set(slotKey(chargePointId, connectorId), slot);
-    addToCharger(site, ch, committedW(power), maxW);
+    changing(site, ch, () => {
+      ch.slots.set(connectorId, slot);
+      site.slots.set(slotKey(chargePointId, connectorId), slot);
+    });
     site.waiting.add(slot);
     return slot;
   }
