@@ -1,13 +1,10 @@
-import { answered, budgetWatts, committedW, sent } from "@evgrid/policy";
+import { answered, budgetWatts, sent } from "@evgrid/policy";
 import {
   type ChargerState,
   changing,
   decreasing,
   dueSlots,
-  heldW,
   holds,
-  newChargerState,
-  newSite,
   newSlot,
   type PusherSettings,
   type PushOutcome,
