@@ -68,7 +68,8 @@ const schema = z
     /**
      * A charger whose meter shows power above its connector's limit (plus OCPP_OVERDRAW_MARGIN_PCT of it and
      * OCPP_OVERDRAW_MARGIN_KW) in every reading for this long, or a register that grew more than its limits
-     * allowed by over OCPP_METER_SLACK_WH, takes no limits, whatever it answers, until the gateway restarts:
+     * allowed (each for as long as it was in force) by over OCPP_METER_SLACK_WH in all, takes no limits,
+     * whatever it answers, until the gateway restarts:
      * counted at its maximum, its sessions pinned there (stopped if that does not fit, or if their own
      * maximum is below it), its waiting ones turned away. One power reading within the limit starts that
      * count again (a car ramping down after a lower limit).

@@ -1,6 +1,7 @@
 import type { Logger } from "@evgrid/kit";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { Tx } from "./model.ts";
+import type { Allowance } from "./site-sums.ts";
 
 export interface OverdrawSettings {
   /** A power reading over the connector's limit for this long (OCPP_OVERDRAW_S, ms), two readings at least... */
@@ -15,8 +16,8 @@ export interface OverdrawSettings {
 
 /** What the check needs of the gateway's books: what a connector counts at, and how to give up on a charger. */
 export interface OverdrawBooks {
-  /** The most the transaction's connector was counted at since the last call (kW); null if not counted. */
-  takePeakKw(tx: Tx): number | null;
+  /** What the transaction's connector is checked against (site-books.ts); null if it is not counted. */
+  allowance(tx: Tx, nowMs: number): Allowance | null;
   /** Its charger takes no limits from now (counted at its maximum); false if it was known to already. */
   ignoresLimits(tx: Tx): boolean;
 }
@@ -27,29 +28,41 @@ export interface DrawReading {
   energyWh?: number | undefined;
 }
 
-/** The energy check's state per transaction: the last register, and the energy drawn beyond the limits. */
-interface EnergyState {
+/** Where the register was last, and the energy the books had allowed by then (Wh). */
+interface Mark {
   atMs: number;
   wh: number;
-  excessWh: number;
+  allowedWh: number;
+}
+
+/** Per connector: energy drawn beyond its limits so far, and the last reading's unused allowance. */
+interface Excess {
+  wh: number;
+  creditWh: number;
+  creditUntilMs: number;
 }
 
 /**
  * A charger that accepts its limits and draws more (buggy, or hostile) is caught by its own meter, in two
  * ways. Its power: a reading over what its connector may draw (the most it was counted at since the reading
  * before, plus the margins) in every reading for `windowMs`; one within starts the count again (a car
- * ramping down after a lower limit). Its energy register, which a charger cannot make lower without being
- * found out (a register that goes back is not believed): the energy it delivered beyond what its limits
- * allowed, from one reading to the next, summed (never below nothing, so time spent below its limit is not
- * saved up for later); past the register's resolution (`slackWh`) it is caught, however often or rarely it
- * reports, whatever power it claims. Caught, its charger counts as taking no limits, whatever it answers
- * (its sessions pinned at their maximum, stopped if that does not fit). A charger that reports neither
- * power nor energy is not checked (its reclaim treats it as drawing nothing).
+ * ramping down after a lower limit). Its energy register, which a charger cannot lower without being found
+ * out (a register that goes back is not believed): from one reading to the next, the energy it delivered
+ * against what the books allowed it over that time (each limit for as long as it was in force, plus the
+ * margins); the energy beyond is summed per connector (a new transaction does not start it again), never
+ * below nothing (time below its limit is not saved up for later), and past the register's resolution
+ * (`slackWh`) it is caught, however often it reports and whatever power it claims. One exception: what a
+ * reading left unused may pay for what the next ones report within `windowMs` (a charger sends the readings
+ * it queued while offline in a burst). Caught, its charger counts as taking no limits, whatever it answers
+ * (its sessions pinned at their maximum, stopped if that does not fit). A charger that reports neither power
+ * nor energy is not checked (its reclaim treats it as drawing nothing).
  */
 export class Overdraws {
   /** Per transaction: since when every power reading has been over its limit. */
   private readonly overSince = new WeakMap<Tx, number>();
-  private readonly energy = new WeakMap<Tx, EnergyState>();
+  private readonly marks = new WeakMap<Tx, Mark>();
+  /** Connectors with energy beyond their limits or a credit (none: not here, so this stays small). */
+  private readonly excess = new Map<string, Excess>();
 
   constructor(
     private readonly cfg: OverdrawSettings,
@@ -60,15 +73,15 @@ export class Overdraws {
 
   /** A believed reading of the transaction's meter at `nowMs`. */
   check(tx: Tx, nowMs: number, r: DrawReading): void {
-    const limitKw = this.books.takePeakKw(tx);
-    if (limitKw === null) {
+    const allowance = this.books.allowance(tx, nowMs);
+    if (allowance === null) {
       this.overSince.delete(tx);
-      this.energy.delete(tx);
+      this.marks.delete(tx);
       return;
     }
-    const allowedKw = limitKw * (1 + this.cfg.marginRatio) + this.cfg.marginKw;
-    const byPower = r.powerKw === undefined ? null : this.power(tx, nowMs, r.powerKw, allowedKw);
-    const byEnergy = r.energyWh === undefined ? null : this.register(tx, nowMs, r.energyWh, allowedKw);
+    const limitKw = allowance.peakW / 1000;
+    const byPower = r.powerKw === undefined ? null : this.power(tx, nowMs, r.powerKw, limitKw);
+    const byEnergy = r.energyWh === undefined ? null : this.register(tx, nowMs, r.energyWh, allowance);
     const evidence = byPower ?? byEnergy;
     if (evidence === null || !this.books.ignoresLimits(tx)) return;
     this.metrics.overdraw();
@@ -83,8 +96,8 @@ export class Overdraws {
     );
   }
 
-  private power(tx: Tx, nowMs: number, drawKw: number, allowedKw: number) {
-    if (drawKw <= allowedKw) {
+  private power(tx: Tx, nowMs: number, drawKw: number, limitKw: number) {
+    if (drawKw <= limitKw * (1 + this.cfg.marginRatio) + this.cfg.marginKw) {
       this.overSince.delete(tx);
       return null;
     }
@@ -95,20 +108,39 @@ export class Overdraws {
     return { drawKw, forMs: nowMs - since };
   }
 
-  private register(tx: Tx, nowMs: number, wh: number, allowedKw: number) {
-    const last = this.energy.get(tx);
-    if (last === undefined) {
-      this.energy.set(tx, { atMs: nowMs, wh, excessWh: 0 });
-      return null;
+  private register(tx: Tx, nowMs: number, wh: number, a: Allowance) {
+    const mark: Mark = { atMs: nowMs, wh, allowedWh: a.allowedWh };
+    // The first reading: judged from the start of the transaction if its connector entered the books then
+    // (not if it was restored after a restart, with no allowance for the time before), else a start itself.
+    const last =
+      this.marks.get(tx) ??
+      (tx.meterStartWh !== null && Math.abs(a.openedAtMs - tx.startedAtMs) <= 5000
+        ? { atMs: a.openedAtMs, wh: tx.meterStartWh, allowedWh: 0 }
+        : mark);
+    this.marks.set(tx, mark);
+    const key = `${tx.chargePointId}\u0000${tx.connectorId}`;
+    const e = this.excess.get(key) ?? { wh: 0, creditWh: 0, creditUntilMs: 0 };
+    const allowedWh =
+      (a.allowedWh - last.allowedWh) * (1 + this.cfg.marginRatio) +
+      (this.cfg.marginKw * (nowMs - last.atMs)) / 3600; // kW over ms is W·s
+    const overWh = wh - last.wh - allowedWh;
+    if (overWh < 0) {
+      // Below its limits: what it drew beyond them before goes first; what is left may pay for a while.
+      const drained = Math.min(e.wh, -overWh);
+      e.wh -= drained;
+      e.creditWh = -overWh - drained;
+      e.creditUntilMs = nowMs + this.cfg.windowMs;
+    } else {
+      const paid = nowMs <= e.creditUntilMs ? Math.min(overWh, e.creditWh) : 0;
+      e.creditWh -= paid;
+      e.wh += overWh - paid;
     }
-    // kW over ms is W·s: / 3600 is Wh. The limit used is the highest the connector had since the last reading.
-    const allowedWh = (allowedKw * (nowMs - last.atMs)) / 3600;
-    last.excessWh = Math.max(0, last.excessWh + (wh - last.wh) - allowedWh);
-    last.atMs = nowMs;
-    last.wh = wh;
-    if (last.excessWh <= this.cfg.slackWh) return null;
-    const excessWh = last.excessWh;
-    last.excessWh = 0;
-    return { excessWh };
+    if (e.wh > this.cfg.slackWh) {
+      this.excess.delete(key);
+      return { excessWh: e.wh };
+    }
+    if (e.wh === 0 && nowMs > e.creditUntilMs) this.excess.delete(key);
+    else this.excess.set(key, e);
+    return null;
   }
 }

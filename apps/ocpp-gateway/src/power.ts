@@ -2,6 +2,7 @@ import { shareAtLevel, wattsDown } from "@evgrid/policy";
 import type { Charger, ChargerTable } from "./chargers.ts";
 import type { Tx } from "./model.ts";
 import type { Pusher, PushTarget } from "./pusher.ts";
+import type { Allowance } from "./site-sums.ts";
 
 /**
  * From the substations' water levels to each transaction's limit: a level event re-computes the power of the
@@ -112,10 +113,9 @@ export class Power {
     return this.pusher.isManaged(ch.cp.chargePointId);
   }
 
-  /** The most the transaction's connector was counted at since the last call (kW); null if not in the books. */
-  takePeakKw(tx: Tx): number | null {
-    const w = this.pusher.takePeakW(tx.chargePointId, tx.connectorId);
-    return w === null ? null : w / 1000;
+  /** What the transaction's meter is checked against (site-books.ts); null if it is not in the books. */
+  allowance(tx: Tx, nowMs: number): Allowance | null {
+    return this.pusher.allowance(tx.chargePointId, tx.connectorId, nowMs);
   }
 
   /** Its charger's meter shows it ignores its limits: counted at its maximum from now (false: known already). */

@@ -86,6 +86,10 @@ export interface Slot {
   unknownDraw?: boolean;
   /** The most it was counted at since its meter was last checked against it (overdraw.ts; W). */
   peakW: number;
+  /** When it entered the books, and the energy they allowed it since, up to `allowedAtMs` (Wh). */
+  openedAtMs: number;
+  allowedWh: number;
+  allowedAtMs: number;
 }
 
 /** A decrease is in flight at the site: an unknown draw's first limit waits for it (Slot.unknownDraw). */
@@ -161,6 +165,9 @@ export const newSlot = (
   resend,
   lastSentW: null,
   peakW: committedW(power),
+  openedAtMs: sinceMs,
+  allowedWh: 0,
+  allowedAtMs: sinceMs,
 });
 
 export const newSite = (): Site => ({
@@ -204,50 +211,6 @@ export const slotKey = (chargePointId: string, connectorId: number) => `${charge
 /** Whether the site's books still hold this slot (not once its transaction ended, or another took it). */
 export const holds = (site: Site | undefined, slot: Slot): site is Site =>
   site?.slots.get(slotKey(slot.chargePointId, slot.connectorId)) === slot;
-
-/** What a charger counts for in a site's sum: its slots the site holds, at most its charge point's maximum. */
-function chargerW(site: Site, ch: ChargerState): number {
-  let sumW = 0;
-  let capW = 0;
-  for (const slot of ch.slots.values()) {
-    if (!holds(site, slot)) continue;
-    sumW += committedW(slot.power);
-    capW = Math.max(capW, slot.power.maxW);
-  }
-  return Math.min(sumW, capW);
-}
-
-/** Makes a change to the charger's slots at the site (`change`), and moves the site's sum by what it changed. */
-export function changing(site: Site | undefined, ch: ChargerState, change: () => void): void {
-  const before = site ? chargerW(site, ch) : 0;
-  change();
-  if (site) site.heldW += chargerW(site, ch) - before;
-}
-
-/**
- * A connector's books changed: the site's sum follows. A slot the site no longer holds (an answer that came
- * after its transaction ended) changes only itself: it left the sum when it was forgotten.
- */
-export function setPower(site: Site | undefined, ch: ChargerState, slot: Slot, power: ConnectorPower): void {
-  changing(holds(site, slot) ? site : undefined, ch, () => {
-    slot.peakW = Math.max(slot.peakW, committedW(power));
-    slot.power = power;
-  });
-}
-
-/** Σ what a site's chargers may draw as far as the gateway knows (W), counted again from its slots. */
-export function heldW(site: Site): number {
-  const chargers = new Map<string, { sumW: number; capW: number }>();
-  for (const slot of site.slots.values()) {
-    const ch = chargers.get(slot.chargePointId) ?? { sumW: 0, capW: 0 };
-    chargers.set(slot.chargePointId, ch);
-    ch.sumW += committedW(slot.power);
-    ch.capW = Math.max(ch.capW, slot.power.maxW);
-  }
-  let w = 0;
-  for (const ch of chargers.values()) w += Math.min(ch.sumW, ch.capW);
-  return w;
-}
 
 /**
  * The connectors of a site that may be sent their limit now, break before make (decreases first), then the

@@ -1,3 +1,5 @@
+import type { Allowance } from "./site-sums.ts";
+
 /** Which transaction a limit is for, on which substation (whose pushes are ordered together). */
 export interface PushTarget {
   chargePointId: string;
@@ -51,8 +53,8 @@ export interface Pusher {
   ignoresLimits(chargePointId: string): boolean;
   /** Its meter showed it draws more than it accepted. */
   overdraws(chargePointId: string): boolean;
-  /** The most the connector was counted at since the last call (W); null if it is not in the books. */
-  takePeakW(chargePointId: string, connectorId: number): number | null;
+  /** What the connector's meter is checked against (site-books.ts); null if it is not in the books. */
+  allowance(chargePointId: string, connectorId: number, nowMs: number): Allowance | null;
   /** No timer left (the gateway stops). */
   close(): void;
 }

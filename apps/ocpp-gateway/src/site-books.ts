@@ -1,5 +1,6 @@
 import { committedW } from "@evgrid/policy";
-import { type ChargerState, heldW, newChargerState, newSite, type Site } from "./push-transport.ts";
+import { type ChargerState, newChargerState, newSite, type Site } from "./push-transport.ts";
+import { type Allowance, allowedWh, heldW } from "./site-sums.ts";
 
 /**
  * What the gateway knows of each site's chargers and connectors (the pusher's books), and what it answers
@@ -29,16 +30,17 @@ export class SiteBooks {
   }
 
   /**
-   * The most the connector was counted at since the last call (W), so a meter reading is checked against
-   * every limit it may have been under since the one before; null if it is not in the books.
+   * What the connector's meter is checked against (overdraw.ts), or null if it is not in the books: the most
+   * it was counted at since the last call (W), the energy the books allowed it since it entered them (Wh),
+   * and when that was.
    */
-  takePeakW(chargePointId: string, connectorId: number): number | null {
+  allowance(chargePointId: string, connectorId: number, nowMs: number): Allowance | null {
     const slot = this.chargers.get(chargePointId)?.slots.get(connectorId);
     if (!slot) return null;
     const now = committedW(slot.power);
-    const peak = Math.max(slot.peakW, now);
+    const peakW = Math.max(slot.peakW, now);
     slot.peakW = now;
-    return peak;
+    return { peakW, allowedWh: allowedWh(slot, nowMs), openedAtMs: slot.openedAtMs };
   }
 
   /** Its charge-point-wide default is in force (a transaction there starts at defaultW). */

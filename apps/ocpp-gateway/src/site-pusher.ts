@@ -1,7 +1,6 @@
 import { answered, budgetWatts, sent } from "@evgrid/policy";
 import {
   type ChargerState,
-  changing,
   decreasing,
   dueSlots,
   holds,
@@ -12,12 +11,12 @@ import {
   pushOnce,
   type Site,
   type Slot,
-  setPower,
   settled,
   slotKey,
 } from "./push-transport.ts";
 import type { Pusher, PushTarget } from "./pusher.ts";
 import { SiteBooks } from "./site-books.ts";
+import { changing, setPower } from "./site-sums.ts";
 
 /**
  * Sends chargers their power limits, per substation, break before make (packages/policy): decreases at
@@ -184,7 +183,7 @@ export class SitePusher extends SiteBooks implements Pusher {
   private touch(slot: Slot, resend: boolean, power = slot.power): void {
     const ch = this.chargers.get(slot.chargePointId);
     const site = this.sites.get(slot.substationId);
-    if (ch) setPower(site, ch, slot, power);
+    if (ch) setPower(site, ch, slot, power, this.now());
     else slot.power = power;
     slot.resend = resend;
     if (holds(site, slot)) site.waiting.add(slot);
@@ -226,7 +225,7 @@ export class SitePusher extends SiteBooks implements Pusher {
     ch.busy = true;
     slot.resend = false;
     slot.unknownDraw = false; // once its limit is acknowledged, it draws at most that
-    setPower(this.sites.get(slot.substationId), ch, slot, sent(slot.power));
+    setPower(this.sites.get(slot.substationId), ch, slot, sent(slot.power), this.now());
     const watts = slot.power.targetW;
     slot.lastSentW = watts;
     const epoch = ch.epoch;

@@ -59,7 +59,7 @@ describe("the charger table's indexes", () => {
       unmanagedCount: () => 0,
       ignoresLimits: () => false,
       overdraws: () => false,
-      takePeakW: () => null,
+      allowance: () => null,
       close: () => {},
     };
     const power = new Power(table, pusher);

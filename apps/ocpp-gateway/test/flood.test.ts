@@ -84,7 +84,11 @@ function setUp() {
     () => {},
     () => null,
   );
-  const power = { powerOf: () => 11, takePeakKw: () => 11, ignoresLimits: () => false } as unknown as Power;
+  const power = {
+    powerOf: () => 11,
+    allowance: () => ({ peakW: 11_000, allowedWh: 0, openedAtMs: 0 }),
+    ignoresLimits: () => false,
+  } as unknown as Power;
   const registry = { setMeterStart: () => {} } as unknown as Registry;
   const settings = {
     reclaim: window,

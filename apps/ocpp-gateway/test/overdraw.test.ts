@@ -7,23 +7,29 @@ import { type DrawReading, Overdraws } from "../src/overdraw.ts";
 const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {} };
 
 /**
- * A connector under `limitKw` (9.8 kW allowed at 8 kW with the default margins), a 30 s window for power, a
- * register resolution of `slackWh`; `caught` lists the times (s) its charger was caught.
+ * A connector under an 8 kW limit (9.8 kW allowed with the default margins), a 30 s window for power, a
+ * register resolution of `slackWh`; `caught` lists the times (s) its charger was caught. The books are
+ * modelled as the gateway keeps them: the most the connector was counted at since the last reading, and the
+ * energy allowed so far (each limit for as long as it was in force).
  */
 function setUp(slackWh = 1000) {
   const caught: number[] = [];
   let clock = 0;
   let known = false;
-  /** What the books count it at now, and the most they counted it at since the last reading. */
-  const books = { limitKw: 8 as number | null, peakKw: 0 };
+  const books = { limitKw: 8 as number | null, peakKw: 8, allowedWh: 0, atS: 0, openedAtS: 0 };
+  const accrue = (atS: number) => {
+    books.allowedWh += ((books.limitKw ?? 0) * 1000 * (atS - books.atS)) / 3600;
+    books.atS = atS;
+  };
   const overdraws = new Overdraws(
     { windowMs: 30_000, marginRatio: 0.1, marginKw: 1, slackWh },
     {
-      takePeakKw: () => {
+      allowance: (_tx, nowMs) => {
         if (books.limitKw === null) return null;
-        const peak = Math.max(books.peakKw, books.limitKw);
+        accrue(nowMs / 1000);
+        const peakW = Math.max(books.peakKw, books.limitKw) * 1000;
         books.peakKw = books.limitKw;
-        return peak;
+        return { peakW, allowedWh: books.allowedWh, openedAtMs: books.openedAtS * 1000 };
       },
       ignoresLimits: () => {
         caught.push(clock);
@@ -35,17 +41,25 @@ function setUp(slackWh = 1000) {
     { overdraw: () => {} } as unknown as GatewayMetrics,
     quiet,
   );
-  const tx = {} as Tx;
+  const newTx = (meterStartWh: number | null = null, atS = 0) =>
+    ({ chargePointId: "cp", connectorId: 1, meterStartWh, startedAtMs: atS * 1000 }) as Tx;
+  let tx = newTx();
   const read = (atS: number, r: DrawReading) => {
     clock = atS;
-    overdraws.check(tx, atS * 1000, r);
+    if (caught.length === 0) overdraws.check(tx, atS * 1000, r);
   };
-  /** A limit in force from now: the books have counted it at the higher of the two since the last reading. */
-  const limit = (kw: number) => {
+  /** A limit in force from `atS`. */
+  const limit = (atS: number, kw: number) => {
+    accrue(atS);
     books.peakKw = Math.max(books.peakKw, books.limitKw ?? 0, kw);
     books.limitKw = kw;
   };
-  return { read, caught, limit, books };
+  /** Its transaction ends at `atS` and another starts on the connector: a new slot in the books. */
+  const restart = (atS: number, meterStartWh: number | null) => {
+    tx = newTx(meterStartWh, atS);
+    Object.assign(books, { allowedWh: 0, atS, openedAtS: atS });
+  };
+  return { read, caught, limit, books, restart };
 }
 
 describe("a charger's power against its limit", () => {
@@ -72,8 +86,8 @@ describe("a charger's power against its limit", () => {
   test("a reading is held to the highest limit since the one before (a limit lowered in between)", () => {
     const s = setUp();
     s.read(0, { powerKw: 11 }); // over 8 kW: the count starts
-    s.limit(22);
-    s.limit(8); // raised and lowered again before the next reading: it may still be drawing 22 kW
+    s.limit(10, 22);
+    s.limit(20, 8); // raised and lowered again before the next reading: it may still be drawing 22 kW
     s.read(40, { powerKw: 21 });
     s.read(80, { powerKw: 11 });
     expect(s.caught).toEqual([]);
@@ -99,7 +113,7 @@ describe("a charger's energy register against its limits", () => {
       s.read(i * 0.9, { energyWh: register(11, i * 0.9) });
     expect(s.caught).toHaveLength(1);
     expect(s.caught[0]).toBeGreaterThan(25);
-    expect(s.caught[0]).toBeLessThan(40);
+    expect(s.caught[0]).toBeLessThan(60);
   });
 
   test("a register read again unchanged between readings, or a power that says less, changes nothing", () => {
@@ -108,8 +122,8 @@ describe("a charger's energy register against its limits", () => {
     for (let i = 0; i <= 80; i++) {
       const at = i * 1.05;
       const wh = register(11, i % 2 === 0 ? at : at - 1.05); // every other reading repeats the one before
-      if (repeats.caught.length === 0) repeats.read(at, { energyWh: wh });
-      if (liar.caught.length === 0) liar.read(at, { energyWh: register(11, at), powerKw: 7 });
+      repeats.read(at, { energyWh: wh });
+      liar.read(at, { energyWh: register(11, at), powerKw: 7 });
     }
     expect(repeats.caught).toHaveLength(1);
     expect(liar.caught).toHaveLength(1);
@@ -125,10 +139,57 @@ describe("a charger's energy register against its limits", () => {
     const s = setUp(10);
     for (let i = 0; i <= 360; i++) s.read(i * 10, { energyWh: register(1, i * 10) });
     const base = register(1, 3600);
-    // Now 11 kW: 0.33 Wh a second over the allowance, past 10 Wh in about 30 s.
-    for (let i = 1; i <= 10 && s.caught.length === 0; i++)
-      s.read(3600 + i * 5, { energyWh: base + register(11, i * 5) });
+    // Now 11 kW: 0.33 Wh a second over the allowance, past 10 Wh in about 30 s once the last reading's
+    // unused allowance (usable for OCPP_OVERDRAW_S, 30 s) is spent.
+    for (let i = 1; i <= 40; i++) s.read(3600 + i * 5, { energyWh: base + register(11, i * 5) });
     expect(s.caught).toHaveLength(1);
-    expect(s.caught[0]).toBeLessThanOrEqual(3600 + 40);
+    expect(s.caught[0]).toBeLessThanOrEqual(3600 + 75);
+  });
+
+  test("a limit raised for a second does not excuse the whole interval (found by a probe)", () => {
+    const s = setUp(20);
+    s.read(0, { energyWh: 0 });
+    s.limit(10, 22);
+    s.limit(11, 8);
+    s.read(60, { energyWh: register(22, 60) }); // 22 kW for a minute: allowed 8 kW but for one second
+    expect(s.caught).toEqual([60]);
+  });
+
+  test("readings queued while offline, sent in a burst, are paid for by the time they cover (found by a probe)", () => {
+    const s = setUp(20);
+    for (let i = 0; i <= 10; i++) s.read(i * 60, { energyWh: register(8, i * 60) });
+    // Offline from 600 s to 1,200 s, sampling every 60 s; back, it sends the 10 readings within a second.
+    for (let i = 1; i <= 10; i++) s.read(1200 + i * 0.05, { energyWh: register(8, 600 + i * 60) });
+    for (let i = 1; i <= 5; i++) s.read(1200 + i * 60, { energyWh: register(8, 1200 + i * 60) });
+    expect(s.caught).toEqual([]);
+  });
+
+  test("power and energy in separate readings, a limit lowered between energy readings: each limit for its time", () => {
+    // Found by a probe: every power reading moved the mark, and the energy was held to the last limit alone.
+    const s = setUp(20);
+    s.limit(0, 22);
+    s.read(0, { energyWh: 0 });
+    for (let t = 60; t < 900; t += 60) {
+      if (t === 600) s.limit(600, 8);
+      s.read(t, { powerKw: t < 600 ? 22 : 8 });
+    }
+    s.read(900, { energyWh: register(22, 600) + register(8, 300) });
+    expect(s.caught).toEqual([]);
+  });
+
+  test("a new transaction on the connector goes on from its excess, and is judged from its meter's start", () => {
+    const s = setUp(20);
+    s.read(0, { energyWh: 0 });
+    s.read(10, { energyWh: register(11, 10) + 0 }); // ~3.4 Wh over 10 s allowed ~27.2 Wh: nothing yet
+    s.read(60, { energyWh: register(14, 60) }); // 233 Wh against 163 allowed: 70 over, past 20
+    expect(s.caught).toEqual([60]);
+    const fresh = setUp(20);
+    fresh.read(0, { energyWh: 0 });
+    fresh.read(40, { energyWh: register(10.5, 40) }); // 116.7 Wh against 108.9: 7.8 over
+    fresh.restart(40, register(10.5, 40)); // stopped and started again, its register where it was
+    // Its first reading, 40 s on, judged from the start: another 7.8 over, and the first 7.8 still count.
+    fresh.read(80, { energyWh: register(10.5, 80) });
+    fresh.read(120, { energyWh: register(10.5, 120) });
+    expect(fresh.caught).toEqual([120]);
   });
 });

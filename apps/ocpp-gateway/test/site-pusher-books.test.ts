@@ -8,8 +8,9 @@
 import { expect, test } from "bun:test";
 import fc from "fast-check";
 import { TimeoutError } from "ocpp-rpc";
-import { heldW, type Site } from "../src/push-transport.ts";
+import type { Site } from "../src/push-transport.ts";
 import { SitePusher } from "../src/site-pusher.ts";
+import { heldW } from "../src/site-sums.ts";
 import { open, scripted } from "./scripted-transport.ts";
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
