@@ -28,11 +28,12 @@ export interface DrawReading {
   energyWh?: number | undefined;
 }
 
-/** Where the register was last, and the energy the books had allowed by then (Wh). */
+/** Where the register was last, and the energy the books had allowed by then (Wh), in which entry of theirs. */
 interface Mark {
   atMs: number;
   wh: number;
   allowedWh: number;
+  openedAtMs: number;
 }
 
 /** Per connector: energy drawn beyond its limits so far, and the last reading's unused allowance. */
@@ -109,14 +110,18 @@ export class Overdraws {
   }
 
   private register(tx: Tx, nowMs: number, wh: number, a: Allowance) {
-    const mark: Mark = { atMs: nowMs, wh, allowedWh: a.allowedWh };
+    const { openedAtMs } = a;
+    const mark: Mark = { atMs: nowMs, wh, allowedWh: a.allowedWh, openedAtMs };
     // The first reading: judged from the start of the transaction if its connector entered the books then
-    // (not if it was restored after a restart, with no allowance for the time before), else a start itself.
+    // (not if it was restored after a restart, with no allowance for the time before), else a start itself;
+    // so is one after its connector entered the books again (its allowance counts from then).
+    const before = this.marks.get(tx);
     const last =
-      this.marks.get(tx) ??
-      (tx.meterStartWh !== null && Math.abs(a.openedAtMs - tx.startedAtMs) <= 5000
-        ? { atMs: a.openedAtMs, wh: tx.meterStartWh, allowedWh: 0 }
-        : mark);
+      before?.openedAtMs === openedAtMs
+        ? before
+        : before === undefined && tx.meterStartWh !== null && Math.abs(openedAtMs - tx.startedAtMs) <= 5000
+          ? { atMs: openedAtMs, wh: tx.meterStartWh, allowedWh: 0, openedAtMs }
+          : mark;
     this.marks.set(tx, mark);
     const key = `${tx.chargePointId}\u0000${tx.connectorId}`;
     const e = this.excess.get(key) ?? { wh: 0, creditWh: 0, creditUntilMs: 0 };

@@ -59,7 +59,9 @@ function setUp(slackWh = 1000) {
     tx = newTx(meterStartWh, atS);
     Object.assign(books, { allowedWh: 0, atS, openedAtS: atS });
   };
-  return { read, caught, limit, books, restart };
+  /** Its connector leaves the books and enters them again at `atS`, its transaction going on. */
+  const reenter = (atS: number) => Object.assign(books, { allowedWh: 0, atS, openedAtS: atS });
+  return { read, caught, limit, books, restart, reenter };
 }
 
 describe("a charger's power against its limit", () => {
@@ -191,5 +193,14 @@ describe("a charger's energy register against its limits", () => {
     fresh.read(80, { energyWh: register(10.5, 80) });
     fresh.read(120, { energyWh: register(10.5, 120) });
     expect(fresh.caught).toEqual([120]);
+  });
+
+  test("its connector entering the books again mid-transaction starts the allowance again, not a false excess", () => {
+    const s = setUp(20);
+    for (let t = 0; t <= 300; t += 60) s.read(t, { energyWh: register(8, t) }); // 667 Wh allowed so far
+    s.reenter(310);
+    s.read(360, { energyWh: register(8, 360) }); // a new start: 50 s allowed since, not 360 s
+    for (let t = 420; t <= 900; t += 60) s.read(t, { energyWh: register(8, t) });
+    expect(s.caught).toEqual([]);
   });
 });
