@@ -104,51 +104,46 @@ test("a charger that takes no limits, on a full site: its transaction cannot wai
   expect(polite.stopsAsked).toHaveLength(0);
 });
 
-test("a charger slow to answer its limits is counted at its maximum, but its waiting transaction waits on", async () => {
-  // A review: one timed-out answer must not end a car's wait (a refusal does, above).
-  await using grid = await startGrid({ capacitiesKw: [150] });
+/** A charger that does not answer its limits (timed out after 1 s), its transaction waiting on a full site. */
+async function silentAndWaiting(id: string, backoffMs: string) {
+  const grid = await startGrid({ capacitiesKw: [150] });
   grid.substations[0]?.station.setLimit(3);
-  await using ocpp = await startOcppGateway(grid, {
-    OCPP_PROFILE_BACKOFF_MS: "600000",
+  const ocpp = await startOcppGateway(grid, {
+    OCPP_PROFILE_BACKOFF_MS: backoffMs,
     OCPP_CALL_TIMEOUT_MS: "1000",
   });
-  const slow = await ocpp.charger("cp-slow-full", {
+  const cp = await ocpp.charger(id, {
     protocol: "ocpp1.6",
     maxKw: 110,
     behaviour: { profileAnswer: "silent" },
   });
-  await slow.startTransaction(1, "ev-slow-full");
+  await cp.startTransaction(1, `ev-${id}`);
   await eventually(async () => {
-    const [c] = (await ocpp.admin.listChargePoints.query()).filter((x) => x.chargePointId === "cp-slow-full");
+    const [c] = (await ocpp.admin.listChargePoints.query()).filter((x) => x.chargePointId === id);
     expect(c).toMatchObject({ managed: false, transactions: [{ state: "waiting" }] });
   });
-  expect(slow.stopsAsked).toHaveLength(0);
+  return {
+    cp,
+    async [Symbol.asyncDispose]() {
+      await ocpp[Symbol.asyncDispose]();
+      await grid[Symbol.asyncDispose]();
+    },
+  };
+}
+
+test("a charger slow to answer its limits is counted at its maximum, but its waiting transaction waits on", async () => {
+  // A review: one timed-out answer must not end a car's wait (a refusal does, above).
+  await using s = await silentAndWaiting("cp-slow-full", "600000");
+  expect(s.cp.stopsAsked).toHaveLength(0);
 });
 
 test("a charger that first does not answer, then refuses: its waiting transaction is turned away at the refusal", async () => {
   // Found by a review: unmanaged by silence first, the refusal that followed changed nothing, and the
   // transaction waited on, counted at its maximum, until its next admission try (up to its wait, 300 s).
-  await using grid = await startGrid({ capacitiesKw: [150] });
-  grid.substations[0]?.station.setLimit(3);
-  await using ocpp = await startOcppGateway(grid, {
-    OCPP_PROFILE_BACKOFF_MS: "200",
-    OCPP_CALL_TIMEOUT_MS: "1000",
-  });
-  const fickle = await ocpp.charger("cp-fickle-full", {
-    protocol: "ocpp1.6",
-    maxKw: 110,
-    behaviour: { profileAnswer: "silent" },
-  });
-  await fickle.startTransaction(1, "ev-fickle-full");
-  await eventually(async () => {
-    const [c] = (await ocpp.admin.listChargePoints.query()).filter(
-      (x) => x.chargePointId === "cp-fickle-full",
-    );
-    expect(c).toMatchObject({ managed: false, transactions: [{ state: "waiting" }] });
-  });
-  expect(fickle.stopsAsked).toHaveLength(0);
-  fickle.opts.profileAnswer = "Rejected";
-  await eventually(() => expect(fickle.stopsAsked).toHaveLength(1));
+  await using s = await silentAndWaiting("cp-fickle-full", "200");
+  expect(s.cp.stopsAsked).toHaveLength(0);
+  s.cp.opts.profileAnswer = "Rejected";
+  await eventually(() => expect(s.cp.stopsAsked).toHaveLength(1));
 });
 
 test("a two-connector charger that takes no limits counts at its maximum once, not per connector: a newcomer gets power", async () => {
