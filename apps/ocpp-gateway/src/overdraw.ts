@@ -28,6 +28,9 @@ export interface DrawReading {
   energyWh?: number | undefined;
 }
 
+/** How long what a reading left unused may pay for the readings after it (a burst of queued ones). */
+const CREDIT_MS = 30_000;
+
 /** Where the register was last, and the energy the books had allowed by then (Wh), in which entry of theirs. */
 interface Mark {
   atMs: number;
@@ -53,8 +56,8 @@ interface Excess {
  * margins); the energy beyond is summed per connector (a new transaction does not start it again), never
  * below nothing (time below its limit is not saved up for later), and past the register's resolution
  * (`slackWh`) it is caught, however often it reports and whatever power it claims. One exception: what a
- * reading left unused may pay for what the next ones report within `windowMs` (a charger sends the readings
- * it queued while offline in a burst). Caught, its charger counts as taking no limits, whatever it answers
+ * reading left unused may pay for what the next ones report within 30 s (`windowMs` if shorter: a charger
+ * sends the readings it queued while offline in a burst). Caught, its charger counts as taking no limits, whatever it answers
  * (its sessions pinned at their maximum, stopped if that does not fit). A charger that reports neither power
  * nor energy is not checked (its reclaim treats it as drawing nothing).
  */
@@ -62,7 +65,10 @@ export class Overdraws {
   /** Per transaction: since when every power reading has been over its limit. */
   private readonly overSince = new WeakMap<Tx, number>();
   private readonly marks = new WeakMap<Tx, Mark>();
-  /** Connectors with energy beyond their limits or a credit (none: not here, so this stays small). */
+  /**
+   * Per connector that drew beyond its limits or has a credit running (one with neither is not kept): at
+   * most one entry per connector that reports, removed when it has neither at its next reading.
+   */
   private readonly excess = new Map<string, Excess>();
 
   constructor(
@@ -130,11 +136,15 @@ export class Overdraws {
       (this.cfg.marginKw * (nowMs - last.atMs)) / 3600; // kW over ms is W·s
     const overWh = wh - last.wh - allowedWh;
     if (overWh < 0) {
-      // Below its limits: what it drew beyond them before goes first; what is left may pay for a while.
+      // Below its limits: what it drew beyond them before goes first; what is left may pay for a while (the
+      // larger of this and a credit still running: a repeated register must not cut a burst's credit short).
       const drained = Math.min(e.wh, -overWh);
       e.wh -= drained;
-      e.creditWh = -overWh - drained;
-      e.creditUntilMs = nowMs + this.cfg.windowMs;
+      const creditWh = -overWh - drained;
+      if (nowMs > e.creditUntilMs || creditWh >= e.creditWh) {
+        e.creditWh = creditWh;
+        e.creditUntilMs = nowMs + Math.min(this.cfg.windowMs, CREDIT_MS);
+      }
     } else {
       const paid = nowMs <= e.creditUntilMs ? Math.min(overWh, e.creditWh) : 0;
       e.creditWh -= paid;

@@ -12,7 +12,7 @@ const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {} };
  * modelled as the gateway keeps them: the most the connector was counted at since the last reading, and the
  * energy allowed so far (each limit for as long as it was in force).
  */
-function setUp(slackWh = 1000) {
+function setUp(slackWh = 1000, windowMs = 30_000) {
   const caught: number[] = [];
   let clock = 0;
   let known = false;
@@ -22,7 +22,7 @@ function setUp(slackWh = 1000) {
     books.atS = atS;
   };
   const overdraws = new Overdraws(
-    { windowMs: 30_000, marginRatio: 0.1, marginKw: 1, slackWh },
+    { windowMs, marginRatio: 0.1, marginKw: 1, slackWh },
     {
       allowance: (_tx, nowMs) => {
         if (books.limitKw === null) return null;
@@ -164,6 +164,22 @@ describe("a charger's energy register against its limits", () => {
     for (let i = 1; i <= 10; i++) s.read(1200 + i * 0.05, { energyWh: register(8, 600 + i * 60) });
     for (let i = 1; i <= 5; i++) s.read(1200 + i * 60, { energyWh: register(8, 1200 + i * 60) });
     expect(s.caught).toEqual([]);
+    // Each queued reading sent twice (a repeat is a reading below the allowance): the burst's credit holds.
+    const twice = setUp(20);
+    for (let i = 0; i <= 10; i++) twice.read(i * 60, { energyWh: register(8, i * 60) });
+    for (let i = 1; i <= 20; i++)
+      twice.read(1200 + i * 0.05, { energyWh: register(8, 600 + Math.ceil(i / 2) * 60) });
+    expect(twice.caught).toEqual([]);
+  });
+
+  test("what a reading left unused pays for 30 s at most, however long OCPP_OVERDRAW_S", () => {
+    // A review: with the power check set aside (an hour), 20 idle minutes paid for 15 minutes over the limit.
+    const s = setUp(20, 3_600_000);
+    s.read(0, { energyWh: 0 });
+    s.read(1200, { energyWh: 0 }); // idle: 3.3 kWh allowed and unused
+    for (let t = 1210; t <= 1300; t += 10) s.read(t, { energyWh: register(22, t - 1200) });
+    expect(s.caught).toHaveLength(1);
+    expect(s.caught[0]).toBeLessThanOrEqual(1260);
   });
 
   test("power and energy in separate readings, a limit lowered between energy readings: each limit for its time", () => {
