@@ -37,6 +37,7 @@ interface Mark {
   wh: number;
   allowedWh: number;
   openedAtMs: number;
+  connection: number;
 }
 
 /** Per connector: energy drawn beyond its limits so far, and the last reading's unused allowance. */
@@ -56,8 +57,9 @@ interface Excess {
  * margins); the energy beyond is summed per connector (a new transaction does not start it again), never
  * below nothing (time below its limit is not saved up for later), and past the register's resolution
  * (`slackWh`) it is caught, however often it reports and whatever power it claims. One exception: what a
- * reading left unused may pay for what the next ones report within 30 s (`windowMs` if shorter: a charger
- * sends the readings it queued while offline in a burst). Caught, its charger counts as taking no limits, whatever it answers
+ * reading after its charger came back left unused may pay for what the next ones report within 30 s
+ * (`windowMs` if shorter): a charger sends the readings it queued while offline in a burst. Only then: a
+ * charger that reported nothing for a while and then reports energy ahead of drawing it is caught. Caught, its charger counts as taking no limits, whatever it answers
  * (its sessions pinned at their maximum, stopped if that does not fit). A charger that reports neither power
  * nor energy is not checked (its reclaim treats it as drawing nothing).
  */
@@ -116,8 +118,9 @@ export class Overdraws {
   }
 
   private register(tx: Tx, nowMs: number, wh: number, a: Allowance) {
-    const { openedAtMs } = a;
-    const mark: Mark = { atMs: nowMs, wh, allowedWh: a.allowedWh, openedAtMs };
+    const { openedAtMs, connection } = a;
+    if (!Number.isFinite(wh) || !Number.isFinite(a.allowedWh)) return null;
+    const mark: Mark = { atMs: nowMs, wh, allowedWh: a.allowedWh, openedAtMs, connection };
     // The first reading: judged from the start of the transaction if its connector entered the books then
     // (not if it was restored after a restart, with no allowance for the time before), else a start itself;
     // so is one after its connector entered the books again (its allowance counts from then).
@@ -126,9 +129,11 @@ export class Overdraws {
       before?.openedAtMs === openedAtMs
         ? before
         : before === undefined && tx.meterStartWh !== null && Math.abs(openedAtMs - tx.startedAtMs) <= 5000
-          ? { atMs: openedAtMs, wh: tx.meterStartWh, allowedWh: 0, openedAtMs }
+          ? { atMs: openedAtMs, wh: tx.meterStartWh, allowedWh: 0, openedAtMs, connection }
           : mark;
     this.marks.set(tx, mark);
+    // The clock stepped back: this reading is a start again, nothing judged across the step.
+    if (nowMs < last.atMs || a.allowedWh < last.allowedWh) return null;
     const key = `${tx.chargePointId}\u0000${tx.connectorId}`;
     const e = this.excess.get(key) ?? { wh: 0, creditWh: 0, creditUntilMs: 0 };
     const allowedWh =
@@ -141,7 +146,8 @@ export class Overdraws {
       const drained = Math.min(e.wh, -overWh);
       e.wh -= drained;
       const creditWh = -overWh - drained;
-      if (nowMs > e.creditUntilMs || creditWh >= e.creditWh) {
+      const back = connection !== last.connection;
+      if (back && (nowMs > e.creditUntilMs || creditWh >= e.creditWh)) {
         e.creditWh = creditWh;
         e.creditUntilMs = nowMs + Math.min(this.cfg.windowMs, CREDIT_MS);
       }

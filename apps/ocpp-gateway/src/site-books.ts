@@ -35,12 +35,13 @@ export class SiteBooks {
    * and when that was.
    */
   allowance(chargePointId: string, connectorId: number, nowMs: number): Allowance | null {
-    const slot = this.chargers.get(chargePointId)?.slots.get(connectorId);
-    if (!slot) return null;
+    const ch = this.chargers.get(chargePointId);
+    const slot = ch?.slots.get(connectorId);
+    if (!ch || !slot) return null;
     const now = committedW(slot.power);
     const peakW = Math.max(slot.peakW, now);
     slot.peakW = now;
-    return { peakW, allowedWh: allowedWh(slot, nowMs), openedAtMs: slot.openedAtMs };
+    return { peakW, allowedWh: allowedWh(slot, nowMs), openedAtMs: slot.openedAtMs, connection: ch.epoch };
   }
 
   /** Its charge-point-wide default is in force (a transaction there starts at defaultW). */

@@ -48,6 +48,8 @@ export interface Allowance {
   peakW: number;
   allowedWh: number;
   openedAtMs: number;
+  /** Its charger's connection (counted from 1): a reading after a reconnect may be one it queued offline. */
+  connection: number;
 }
 
 /** The energy the books allowed the connector since it entered them (Wh): what it was counted at, over time. */

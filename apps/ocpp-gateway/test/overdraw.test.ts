@@ -16,7 +16,7 @@ function setUp(slackWh = 1000, windowMs = 30_000) {
   const caught: number[] = [];
   let clock = 0;
   let known = false;
-  const books = { limitKw: 8 as number | null, peakKw: 8, allowedWh: 0, atS: 0, openedAtS: 0 };
+  const books = { limitKw: 8 as number | null, peakKw: 8, allowedWh: 0, atS: 0, openedAtS: 0, connection: 1 };
   const accrue = (atS: number) => {
     books.allowedWh += ((books.limitKw ?? 0) * 1000 * (atS - books.atS)) / 3600;
     books.atS = atS;
@@ -29,7 +29,8 @@ function setUp(slackWh = 1000, windowMs = 30_000) {
         accrue(nowMs / 1000);
         const peakW = Math.max(books.peakKw, books.limitKw) * 1000;
         books.peakKw = books.limitKw;
-        return { peakW, allowedWh: books.allowedWh, openedAtMs: books.openedAtS * 1000 };
+        const { allowedWh, connection } = books;
+        return { peakW, allowedWh, openedAtMs: books.openedAtS * 1000, connection };
       },
       ignoresLimits: () => {
         caught.push(clock);
@@ -61,7 +62,11 @@ function setUp(slackWh = 1000, windowMs = 30_000) {
   };
   /** Its connector leaves the books and enters them again at `atS`, its transaction going on. */
   const reenter = (atS: number) => Object.assign(books, { allowedWh: 0, atS, openedAtS: atS });
-  return { read, caught, limit, books, restart, reenter };
+  /** Its charger connects again (its readings after may be ones it queued while offline). */
+  const reconnect = () => {
+    books.connection += 1;
+  };
+  return { read, caught, limit, books, restart, reenter, reconnect };
 }
 
 describe("a charger's power against its limit", () => {
@@ -161,22 +166,25 @@ describe("a charger's energy register against its limits", () => {
     const s = setUp(20);
     for (let i = 0; i <= 10; i++) s.read(i * 60, { energyWh: register(8, i * 60) });
     // Offline from 600 s to 1,200 s, sampling every 60 s; back, it sends the 10 readings within a second.
+    s.reconnect();
     for (let i = 1; i <= 10; i++) s.read(1200 + i * 0.05, { energyWh: register(8, 600 + i * 60) });
     for (let i = 1; i <= 5; i++) s.read(1200 + i * 60, { energyWh: register(8, 1200 + i * 60) });
     expect(s.caught).toEqual([]);
     // Each queued reading sent twice (a repeat is a reading below the allowance): the burst's credit holds.
     const twice = setUp(20);
     for (let i = 0; i <= 10; i++) twice.read(i * 60, { energyWh: register(8, i * 60) });
+    twice.reconnect();
     for (let i = 1; i <= 20; i++)
       twice.read(1200 + i * 0.05, { energyWh: register(8, 600 + Math.ceil(i / 2) * 60) });
     expect(twice.caught).toEqual([]);
   });
 
-  test("what a reading left unused pays for 30 s at most, however long OCPP_OVERDRAW_S", () => {
+  test("what a reading after a reconnect left unused pays for 30 s at most, however long OCPP_OVERDRAW_S", () => {
     // A review: with the power check set aside (an hour), 20 idle minutes paid for 15 minutes over the limit.
     const s = setUp(20, 3_600_000);
     s.read(0, { energyWh: 0 });
-    s.read(1200, { energyWh: 0 }); // idle: 3.3 kWh allowed and unused
+    s.reconnect();
+    s.read(1200, { energyWh: 0 }); // back after 20 idle minutes offline: 3.3 kWh allowed and unused
     for (let t = 1210; t <= 1300; t += 10) s.read(t, { energyWh: register(22, t - 1200) });
     expect(s.caught).toHaveLength(1);
     expect(s.caught[0]).toBeLessThanOrEqual(1260);
@@ -217,6 +225,24 @@ describe("a charger's energy register against its limits", () => {
     s.reenter(310);
     s.read(360, { energyWh: register(8, 360) }); // a new start: 50 s allowed since, not 360 s
     for (let t = 420; t <= 900; t += 60) s.read(t, { energyWh: register(8, t) });
+    expect(s.caught).toEqual([]);
+  });
+
+  test("a charger silent for a while that then reports energy ahead of drawing it is caught", () => {
+    // A review: 20 idle minutes, one reading, then 3 kWh reported within a second (each step within a meter's
+    // slack), then drawing 22 kW while repeating that register: the unused allowance paid for minutes over.
+    const s = setUp(1000);
+    s.read(0, { energyWh: 0 });
+    s.read(1200, { energyWh: 0 });
+    for (let i = 1; i <= 3; i++) s.read(1200 + i * 0.05, { energyWh: i * 1000 });
+    expect(s.caught).toHaveLength(1);
+  });
+
+  test("a clock stepped back starts the check again, judging nothing across the step", () => {
+    const s = setUp(20);
+    for (let t = 0; t <= 600; t += 60) s.read(t, { energyWh: register(8, t) });
+    // The wall clock goes back ten minutes; the books' allowance does not.
+    s.read(10, { energyWh: register(8, 660) });
     expect(s.caught).toEqual([]);
   });
 });
