@@ -52,19 +52,21 @@ function selfSignedCert(): { dir: string; cert: string; key: string } {
 export async function startRedis(opts: RedisOptions = {}) {
   const bin = Bun.which("redis-server");
   if (!bin) throw new Error("redis-server is not installed: apt-get install -y redis-server (.ci/run does)");
-  const port = freePort();
+  let port = freePort();
   const tls = opts.tls ? selfSignedCert() : undefined;
-  const config = [
-    ...(tls
-      ? ["port 0", `tls-port ${port}`, `tls-cert-file ${tls.cert}`, `tls-key-file ${tls.key}`]
-      : [`port ${port}`]),
-    ...(tls ? [`tls-ca-cert-file ${tls.cert}`, "tls-auth-clients no"] : []),
-    "bind 127.0.0.1",
-    'save ""',
-    "appendonly no",
-    ...(opts.password ? [`requirepass ${opts.password}`] : []),
-    ...(opts.user ? [`user ${opts.user.name} on >${opts.user.password} ~evgrid:* &* +@all`] : []),
-  ].join("\n");
+  const configFor = (port: number) =>
+    [
+      ...(tls
+        ? ["port 0", `tls-port ${port}`, `tls-cert-file ${tls.cert}`, `tls-key-file ${tls.key}`]
+        : [`port ${port}`]),
+      ...(tls ? [`tls-ca-cert-file ${tls.cert}`, "tls-auth-clients no"] : []),
+      "bind 127.0.0.1",
+      'save ""',
+      "appendonly no",
+      ...(opts.password ? [`requirepass ${opts.password}`] : []),
+      ...(opts.user ? [`user ${opts.user.name} on >${opts.user.password} ~evgrid:* &* +@all`] : []),
+    ].join("\n");
+  let config = configFor(port);
   let proc: ReturnType<typeof Bun.spawn> | null = null;
   let guarded: Promise<void> = Promise.resolve();
   let disposed = false;
@@ -127,7 +129,18 @@ export async function startRedis(opts: RedisOptions = {}) {
   /** SIGSTOP / SIGCONT: a store that hangs (connections stay open, nothing answers), then carries on. */
   const pause = () => proc?.kill("SIGSTOP");
   const resume = () => proc?.kill("SIGCONT");
-  await start();
+  // A port found free can be taken before redis-server binds it (another test's server, on a busy machine):
+  // the first start then takes another. A start after stop() keeps its port (a store comes back where it was).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (attempt >= 5 || !String(err).includes("Address already in use")) throw err;
+      port = freePort();
+      config = configFor(port);
+    }
+  }
   const auth = opts.user
     ? `${opts.user.name}:${encodeURIComponent(opts.user.password)}@`
     : opts.password
