@@ -10,7 +10,7 @@ import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { eventually, freePort, readYaml } from "@evgrid/testing";
+import { eventually, freePort, readYaml, startOnFreePort } from "@evgrid/testing";
 
 setDefaultTimeout(60_000);
 
@@ -37,22 +37,25 @@ async function startDaemon(binary: string, args: (port: number) => string[]) {
       `${binary} is not installed; on Debian/Ubuntu: apt-get install -y prometheus prometheus-alertmanager`,
     );
   }
-  const port = freePort();
-  const proc = Bun.spawn([binary, ...args(port)], { stdout: "ignore", stderr: "pipe" });
-  const stderr = new Response(proc.stderr).text();
-  cleanups.push(async () => {
-    proc.kill("SIGTERM");
-    await proc.exited;
+  // A port found free can be taken before the daemon binds it (another process, on a busy machine): then
+  // another port.
+  return startOnFreePort(async (port) => {
+    const proc = Bun.spawn([binary, ...args(port)], { stdout: "ignore", stderr: "pipe" });
+    const stderr = new Response(proc.stderr).text();
+    cleanups.push(async () => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await eventually(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`${binary} exited: ${await stderr}`);
+        expect((await fetch(`${url}/-/ready`)).ok).toBe(true);
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
+    return url;
   });
-  const url = `http://127.0.0.1:${port}`;
-  await eventually(
-    async () => {
-      if (proc.exitCode !== null) throw new Error(`${binary} exited: ${await stderr}`);
-      expect((await fetch(`${url}/-/ready`)).ok).toBe(true);
-    },
-    { timeoutMs: 20_000, intervalMs: 100 },
-  );
-  return url;
 }
 
 test("a substation that does not answer and a store reset reach the operator's webhook, with their runbooks", async () => {

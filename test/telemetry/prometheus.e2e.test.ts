@@ -11,12 +11,12 @@ import { join, resolve } from "node:path";
 import {
   alertRules,
   dashboardQueries,
-  freePort,
   readYaml,
   repoRoot,
   runClient,
   SimulatedChargePoint,
   startDev,
+  startOnFreePort,
   substituteGrafanaVariables,
 } from "@evgrid/testing";
 
@@ -51,34 +51,37 @@ async function startPrometheus(scrapeConfigs: ScrapeJob[]) {
   };
   // JSON is YAML: the config is written as JSON.
   await Bun.write(join(dir, "prometheus.yml"), JSON.stringify(config, null, 2));
-  const port = freePort();
-  const proc = Bun.spawn(
-    [
-      "prometheus",
-      `--config.file=${join(dir, "prometheus.yml")}`,
-      `--storage.tsdb.path=${join(dir, "data")}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      "--log.level=warn",
-    ],
-    { stdout: "ignore", stderr: "pipe" },
-  );
-  cleanups.push(async () => {
-    proc.kill("SIGTERM");
-    await proc.exited;
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const ready = await fetch(`${url}/-/ready`).then(
-      (r) => r.ok,
-      () => false,
+  // A port found free can be taken before Prometheus binds it (another process, on a busy machine): then
+  // another port.
+  const url = await startOnFreePort(async (port) => {
+    const proc = Bun.spawn(
+      [
+        "prometheus",
+        `--config.file=${join(dir, "prometheus.yml")}`,
+        `--storage.tsdb.path=${join(dir, "data")}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        "--log.level=warn",
+      ],
+      { stdout: "ignore", stderr: "pipe" },
     );
-    if (ready) break;
-    if (proc.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`prometheus did not start: ${await new Response(proc.stderr).text()}`);
+    cleanups.push(async () => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const ready = await fetch(`${url}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ready) return url;
+      if (proc.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`prometheus did not start: ${await new Response(proc.stderr).text()}`);
+      }
+      await Bun.sleep(200);
     }
-    await Bun.sleep(200);
-  }
+  });
   return {
     url,
     async query(expr: string): Promise<PromResult> {

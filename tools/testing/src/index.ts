@@ -97,6 +97,7 @@ export * from "./charge-point.ts";
 export * from "./dev-run.ts";
 export * from "./eventually.ts";
 export * from "./faulty-proxy.ts";
+export * from "./free-port.ts";
 export * from "./gateway.ts";
 export * from "./otlp-sink.ts";
 export * from "./process-stats.ts";

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { freePort } from "@evgrid/kit/listening";
 import { killWithThisProcess } from "@evgrid/kit/watchdog";
 import { RedisClient } from "bun";
+import { startOnFreePort } from "./free-port.ts";
 
 export { freePort };
 
@@ -52,7 +53,7 @@ function selfSignedCert(): { dir: string; cert: string; key: string } {
 export async function startRedis(opts: RedisOptions = {}) {
   const bin = Bun.which("redis-server");
   if (!bin) throw new Error("redis-server is not installed: apt-get install -y redis-server (.ci/run does)");
-  let port = freePort();
+  let port = 0;
   const tls = opts.tls ? selfSignedCert() : undefined;
   const configFor = (port: number) =>
     [
@@ -66,7 +67,7 @@ export async function startRedis(opts: RedisOptions = {}) {
       ...(opts.password ? [`requirepass ${opts.password}`] : []),
       ...(opts.user ? [`user ${opts.user.name} on >${opts.user.password} ~evgrid:* &* +@all`] : []),
     ].join("\n");
-  let config = configFor(port);
+  let config = "";
   let proc: ReturnType<typeof Bun.spawn> | null = null;
   let guarded: Promise<void> = Promise.resolve();
   let disposed = false;
@@ -131,16 +132,11 @@ export async function startRedis(opts: RedisOptions = {}) {
   const resume = () => proc?.kill("SIGCONT");
   // A port found free can be taken before redis-server binds it (another test's server, on a busy machine):
   // the first start then takes another. A start after stop() keeps its port (a store comes back where it was).
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await start();
-      break;
-    } catch (err) {
-      if (attempt >= 5 || !String(err).includes("Address already in use")) throw err;
-      port = freePort();
-      config = configFor(port);
-    }
-  }
+  await startOnFreePort(async (free) => {
+    port = free;
+    config = configFor(free);
+    await start();
+  });
   const auth = opts.user
     ? `${opts.user.name}:${encodeURIComponent(opts.user.password)}@`
     : opts.password
