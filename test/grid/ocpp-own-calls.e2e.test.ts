@@ -60,8 +60,10 @@ test("a charger's malformed answer to its SetChargingProfile is refused: unmanag
 
 test("a charger that never answers its SetChargingProfile times out (the gateway's own call timeout): unmanaged", async () => {
   await using grid = await startGrid({ capacitiesKw: [40] });
+  // Long enough that the charger that answers always does in time, on a machine with both cores busy (300 ms
+  // was not: its default timed out too, once); the silent one times out all the same.
   await using ocpp = await startOcppGateway(grid, {
-    OCPP_CALL_TIMEOUT_MS: "300",
+    OCPP_CALL_TIMEOUT_MS: "2000",
     OCPP_PROFILE_BACKOFF_MS: "600000",
   });
   await ocpp.charger("cp-silent", { protocol: "ocpp1.6", behaviour: { profileAnswer: "silent" } });
@@ -77,7 +79,9 @@ test("a charger that never answers its SetChargingProfile times out (the gateway
       }),
     };
   };
-  await eventually(async () => expect(await timeouts()).toEqual({ profiles: 1, messages: 1 }));
+  await eventually(async () => expect(await timeouts()).toEqual({ profiles: 1, messages: 1 }), {
+    timeoutMs: 15_000,
+  });
   const listed = await ocpp.admin.listChargePoints.query();
   expect(Object.fromEntries(listed.map((cp) => [cp.chargePointId, cp.managed]))).toEqual({
     "cp-silent": false,
