@@ -4,13 +4,15 @@
  * hostile-charger probe: one drawing 11 kW under a 5.5 kW limit stayed managed, counted at its limit.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { walkInVehicleId } from "@evgrid/contract";
+import { join } from "node:path";
+import { errorDataOf, walkInVehicleId } from "@evgrid/contract";
 import {
   eventually,
   metricValue,
   type SimulatedChargePoint,
   startGrid,
   startOcppGateway,
+  tempDir,
 } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
@@ -193,5 +195,60 @@ describe("ways round the check, found by a probe", () => {
     });
     expect(session.status).toBe("ended");
     expect(honest.stopsAsked).toHaveLength(0);
+  });
+});
+
+describe("a catch is kept", () => {
+  test("across the gateway's restart, shown to operators, until one clears it", async () => {
+    using dir = tempDir("evgrid-ocpp-overdraw-");
+    const env = { ...FAST, OCPP_DB_PATH: join(dir.path, "registry.sqlite") };
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    grid.substations[0]?.station.setLimit(16);
+    /** The two chargers on this gateway, each with a transaction: both at 8 kW while both are trusted. */
+    const bothCharging = async (ocpp: Ocpp) => {
+      const greedy = await ocpp.charger("cp-greedy-kept", { maxKw: 11 });
+      const honest = await ocpp.charger("cp-honest-kept", { maxKw: 11 });
+      await greedy.startTransaction(1, "ev-greedy-kept");
+      await honest.startTransaction(1, "ev-honest-kept");
+      return { greedy, honest };
+    };
+    {
+      await using ocpp = await startOcppGateway(grid, env);
+      const { greedy, honest } = await bothCharging(ocpp);
+      await eventually(() => expect([greedy.limit(1), honest.limit(1)]).toEqual([8000, 8000]));
+      await drawUntilCaught(ocpp, greedy, 11_000);
+      await eventually(() => expect(honest.limit(1)).toBe(5000));
+      await greedy.stopTransaction(1);
+      await honest.stopTransaction(1);
+      for (const vehicle of ["ev-greedy-kept", "ev-honest-kept"]) {
+        const vehicleId = walkInVehicleId(vehicle);
+        await eventually(async () =>
+          expect(await grid.operator.findVehicleSession.query({ vehicleId })).toBeNull(),
+        );
+      }
+    }
+
+    // A new gateway on the same registry: the charger is not believed from its first answer on, though it
+    // was registered again (a new password) and accepts every limit.
+    await using ocpp = await startOcppGateway(grid, env);
+    const { greedy, honest } = await bothCharging(ocpp);
+    await eventually(() => expect([greedy.limit(1), honest.limit(1)]).toEqual([11_000, 5000]));
+    const caught = await listed(ocpp, "cp-greedy-kept");
+    expect(caught).toMatchObject({ managed: false });
+    expect(Date.parse(caught?.overdrawnAt ?? "")).toBeGreaterThan(0);
+    expect(await listed(ocpp, "cp-honest-kept")).toMatchObject({ managed: true, overdrawnAt: null });
+
+    // An operator looked at it: trusted again, the two share the site again.
+    expect(await ocpp.admin.clearOverdraw.mutate({ chargePointId: "cp-honest-kept" })).toEqual({
+      chargePointId: "cp-honest-kept",
+      cleared: false,
+    });
+    expect(await ocpp.admin.clearOverdraw.mutate({ chargePointId: "cp-greedy-kept" })).toMatchObject({
+      cleared: true,
+    });
+    await eventually(() => expect([greedy.limit(1), honest.limit(1)]).toEqual([8000, 8000]));
+    expect(await listed(ocpp, "cp-greedy-kept")).toMatchObject({ managed: true, overdrawnAt: null });
+    const missing = await ocpp.admin.clearOverdraw.mutate({ chargePointId: "cp-nowhere" }).catch((e) => e);
+    expect(errorDataOf(missing)).toMatchObject({ code: "NOT_FOUND", reason: "NOT_FOUND" });
   });
 });

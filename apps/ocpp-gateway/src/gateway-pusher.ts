@@ -26,6 +26,8 @@ export function sitePusher(
   metrics: GatewayMetrics,
   log: Logger,
   unmanagedWaiting: (tx: Tx) => void,
+  /** Caught drawing more than it accepted before a restart (the registry's mark). */
+  caughtBefore: (chargePointId: string) => boolean,
 ): SitePusher {
   const outcomeLabel = (o: PushOutcome) => (o === "lost" ? "error" : o);
   return new SitePusher(
@@ -55,5 +57,7 @@ export function sitePusher(
       },
     },
     { backoffMs: cfg.profileBackoffMs, backoffMaxMs: cfg.profileBackoffMaxMs, defaultW: DEFAULT_LIMIT_W },
+    Date.now,
+    caughtBefore,
   );
 }

@@ -12,7 +12,7 @@ import { Ends, TURNED_AWAY } from "./ends.ts";
 import { sitePusher } from "./gateway-pusher.ts";
 import type { Grid } from "./grid.ts";
 import { Meters } from "./meters.ts";
-import type { GatewayMetrics } from "./metrics.ts";
+import { type GatewayMetrics, writeRegistry } from "./metrics.ts";
 import type { Tx, TxState } from "./model.ts";
 import { claimOf, Moves } from "./moves.ts";
 import { ocppAdapter } from "./ocpp/adapter.ts";
@@ -90,9 +90,14 @@ export class Gateway {
     );
     // A charger found to take no limits while a transaction of its waits at 0 W: it cannot wait.
     const unmanagedWaiting = (tx: Tx) => this.ends.turnAway(tx, TURNED_AWAY.cannotWait);
-    const pusher = sitePusher(this.table, caps, cfg, metrics, log, unmanagedWaiting);
+    const caughtBefore = (id: string) => registry.get(id)?.overdrawnAt != null;
+    const pusher = sitePusher(this.table, caps, cfg, metrics, log, unmanagedWaiting, caughtBefore);
     this.pusher = pusher;
-    this.power = new Power(this.table, pusher);
+    this.power = new Power(this.table, pusher, (id) =>
+      writeRegistry(metrics, log, "cannot record a charger caught drawing over its limit", () =>
+        registry.markOverdrawn(id, Date.now()),
+      ),
+    );
     const shares = new ChargePointShares(caps, cfg.walkInMinKw);
     const meterSettings = {
       reclaim: cfg.reclaim,
@@ -207,6 +212,15 @@ export class Gateway {
   /** A charge point was removed: it is disconnected and its sessions end. */
   removed(chargePointId: string): Promise<void> {
     return this.connections.removed(chargePointId);
+  }
+
+  /**
+   * An operator trusts a charger caught drawing more than it accepted again: the registry's mark goes, and
+   * its next accepted limit makes it managed. False if it was not caught.
+   */
+  trustAgain(chargePointId: string): boolean {
+    const marked = this.registry.clearOverdrawn(chargePointId);
+    return this.pusher.trustAgain(chargePointId) || marked;
   }
 
   status(cp: ChargePoint) {

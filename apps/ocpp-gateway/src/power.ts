@@ -18,6 +18,8 @@ export class Power {
   constructor(
     private readonly table: ChargerTable,
     private readonly pusher: Pusher,
+    /** A charger newly caught drawing more than it accepted: recorded, so a restart does not forget it. */
+    private readonly caught: (chargePointId: string) => void = () => {},
   ) {}
 
   /**
@@ -120,7 +122,9 @@ export class Power {
 
   /** Its charger's meter shows it ignores its limits: counted at its maximum from now (false: known already). */
   ignoresLimits(tx: Tx): boolean {
-    return this.pusher.ignoresLimits(tx.chargePointId);
+    if (!this.pusher.ignoresLimits(tx.chargePointId)) return false;
+    this.caught(tx.chargePointId);
+    return true;
   }
 
   refusesLimits(ch: Charger): boolean {

@@ -200,6 +200,15 @@ export function newChargerState(substationId: string): ChargerState {
   };
 }
 
+/** An operator trusts a charger caught drawing over its limits again: no back-off, its next acceptance counts. */
+export function trusted(ch: ChargerState): void {
+  ch.overdraws = false;
+  ch.failures = 0;
+  ch.retryAtMs = 0;
+  if (ch.retry) clearTimeout(ch.retry);
+  ch.retry = null;
+}
+
 /** How long a charger that refused or ignored its last `failures` limits is left alone (kit's back-off). */
 export function retryDelayMs(cfg: PusherSettings, failures: number): number {
   return backoffDelayMs(failures - 1, { delayMs: cfg.backoffMs, maxDelayMs: cfg.backoffMaxMs });

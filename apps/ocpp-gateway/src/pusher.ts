@@ -47,12 +47,14 @@ export interface Pusher {
   refusesLimits(chargePointId: string): boolean;
   unmanagedCount(): number;
   /**
-   * Its meter shows it draws more than it accepted: unmanaged, whatever it answers, while the gateway runs.
+   * Its meter shows it draws more than it accepted: unmanaged, whatever it answers, until trusted again.
    * False if it was already known to.
    */
   ignoresLimits(chargePointId: string): boolean;
   /** Its meter showed it draws more than it accepted. */
   overdraws(chargePointId: string): boolean;
+  /** An operator trusts it again (its next accepted limit makes it managed); false if it was not caught. */
+  trustAgain(chargePointId: string): boolean;
   /** What the connector's meter is checked against (site-books.ts); null if it is not in the books. */
   allowance(chargePointId: string, connectorId: number, nowMs: number): Allowance | null;
   /** No timer left (the gateway stops). */

@@ -8,6 +8,11 @@ export interface ChargePoint {
   connectors: number;
   /** Set once it has sent an accepted BootNotification: until then only BootNotification is served. */
   bootedAt: number | null;
+  /**
+   * When its meter first showed it drawing more than it accepted (overdraw.ts): from then it takes no limits,
+   * across restarts, until an operator clears it (clearOverdraw). null: never, or cleared.
+   */
+  overdrawnAt: number | null;
 }
 
 /** A charger's transaction as the gateway keeps it across restarts. */
@@ -58,9 +63,11 @@ export interface RawChargePoint {
   max_kw: number;
   connectors: number;
   booted_at: number | null;
+  overdrawn_at: number | null;
 }
 
-export const SELECT_CP = "SELECT id, substation_id, max_kw, connectors, booted_at FROM charge_points";
+export const SELECT_CP =
+  "SELECT id, substation_id, max_kw, connectors, booted_at, overdrawn_at FROM charge_points";
 
 export const toChargePoint = (r: RawChargePoint): ChargePoint => ({
   chargePointId: r.id,
@@ -68,4 +75,5 @@ export const toChargePoint = (r: RawChargePoint): ChargePoint => ({
   maxKw: r.max_kw,
   connectors: r.connectors,
   bootedAt: r.booted_at,
+  overdrawnAt: r.overdrawn_at,
 });

@@ -67,6 +67,8 @@ export class Registry {
       // Registries from before connectors were counted: the default of registerChargePoint.
       this.db.run("ALTER TABLE charge_points ADD COLUMN connectors INTEGER NOT NULL DEFAULT 2");
     }
+    if (!columns.some((c) => c.name === "overdrawn_at"))
+      this.db.run("ALTER TABLE charge_points ADD COLUMN overdrawn_at INTEGER");
     this.db.run(`CREATE TABLE IF NOT EXISTS transactions (
       charge_point_id TEXT NOT NULL, connector_id INTEGER NOT NULL, transaction_id TEXT NOT NULL,
       vehicle_id TEXT, session_id TEXT, meter_start_wh REAL NOT NULL, started_at INTEGER NOT NULL,
@@ -85,7 +87,8 @@ export class Registry {
     this.db.run("DELETE FROM transactions WHERE ended_at < ?", [Date.now() - 7 * 86_400_000]);
   }
 
-  async register(cp: Omit<ChargePoint, "bootedAt"> & { password: string }) {
+  /** Registering it again (a new password, site or maximum) keeps what its meter showed (overdrawnAt). */
+  async register(cp: Omit<ChargePoint, "bootedAt" | "overdrawnAt"> & { password: string }) {
     const hash = await Bun.password.hash(cp.password, this.argon2);
     this.verified.delete(cp.chargePointId);
     this.db.run(
@@ -133,6 +136,23 @@ export class Registry {
 
   markBooted(chargePointId: string, atMs: number): void {
     this.db.run("UPDATE charge_points SET booted_at = ? WHERE id = ?", [atMs, chargePointId]);
+  }
+
+  /** Its meter showed it draws more than it accepted: it takes no limits, from now and after a restart. */
+  markOverdrawn(chargePointId: string, atMs: number): void {
+    this.db.run("UPDATE charge_points SET overdrawn_at = ? WHERE id = ? AND overdrawn_at IS NULL", [
+      atMs,
+      chargePointId,
+    ]);
+  }
+
+  /** An operator trusts it again: false if it was not marked. */
+  clearOverdrawn(chargePointId: string): boolean {
+    return (
+      this.db.run("UPDATE charge_points SET overdrawn_at = NULL WHERE id = ? AND overdrawn_at IS NOT NULL", [
+        chargePointId,
+      ]).changes > 0
+    );
   }
 
   /** The next 1.6 transaction id (the backend hands them out), never reused. */

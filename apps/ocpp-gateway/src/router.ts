@@ -47,6 +47,8 @@ export function gatewayRouter(registry: Registry, gateway: Gateway, ocppUrl: str
       substationId: cp.substationId,
       maxKw: cp.maxKw,
       bootedAt: cp.bootedAt === null ? null : new Date(cp.bootedAt).toISOString(),
+      /** When its meter showed it drawing more than it accepted (it takes no limits since); null: never. */
+      overdrawnAt: cp.overdrawnAt === null ? null : new Date(cp.overdrawnAt).toISOString(),
       ...gateway.status(cp),
     }));
   return router({
@@ -67,6 +69,20 @@ export function gatewayRouter(registry: Registry, gateway: Gateway, ocppUrl: str
         await gateway.removed(input.chargePointId);
         registry.remove(input.chargePointId);
         return { removed: true };
+      }),
+    /**
+     * Trusts a charge point caught drawing more than it accepted again (see `overdrawnAt`), once it has
+     * been looked at: its next accepted limit makes it managed. `cleared: false`: it was not caught.
+     */
+    clearOverdraw: internalProcedure
+      .input(z.strictObject({ chargePointId: chargePointIdSchema }))
+      .mutation(({ input }) => {
+        if (!registry.get(input.chargePointId)) {
+          throw new GridError("NOT_FOUND", reasons.NOT_FOUND, `no charge point ${input.chargePointId}`, {
+            chargePointId: input.chargePointId,
+          });
+        }
+        return { chargePointId: input.chargePointId, cleared: gateway.trustAgain(input.chargePointId) };
       }),
     /** Where charge points connect (ws://HOST:OCPP_PORT/ocpp), and how many are registered and connected. */
     gatewayInfo: internalProcedure.query(() => ({

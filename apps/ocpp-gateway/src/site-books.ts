@@ -10,6 +10,11 @@ export class SiteBooks {
   protected readonly sites = new Map<string, Site>();
   protected readonly chargers = new Map<string, ChargerState>();
 
+  constructor(
+    /** Whether a charger was caught drawing more than it accepted before (the registry's mark). */
+    private readonly caughtBefore: (chargePointId: string) => boolean = () => false,
+  ) {}
+
   lastSent(chargePointId: string, connectorId: number): number | null {
     return this.chargers.get(chargePointId)?.slots.get(connectorId)?.lastSentW ?? null;
   }
@@ -82,6 +87,12 @@ export class SiteBooks {
     const known = this.chargers.get(chargePointId);
     if (known) return known;
     const ch = newChargerState(substationId);
+    // Caught before: not believed from its first answer on (counted at its maximum, its sessions pinned).
+    if (this.caughtBefore(chargePointId)) {
+      ch.overdraws = true;
+      ch.refuses = true;
+      ch.managed = false;
+    }
     this.chargers.set(chargePointId, ch);
     return ch;
   }

@@ -13,6 +13,7 @@ import {
   type Slot,
   settled,
   slotKey,
+  trusted,
 } from "./push-transport.ts";
 import type { Pusher, PushTarget } from "./pusher.ts";
 import { SiteBooks } from "./site-books.ts";
@@ -34,8 +35,10 @@ export class SitePusher extends SiteBooks implements Pusher {
     private readonly transport: PushTransport,
     private readonly cfg: PusherSettings,
     private readonly now: () => number = Date.now,
+    /** Chargers caught before (the registry's mark): they take no limits from their first answer. */
+    caughtBefore: (chargePointId: string) => boolean = () => false,
   ) {
-    super();
+    super(caughtBefore);
   }
 
   /** The substation's effective capacity, from its level event. */
@@ -134,6 +137,16 @@ export class SitePusher extends SiteBooks implements Pusher {
     if (!ch || ch.overdraws) return false;
     ch.overdraws = true;
     this.settle(chargePointId, ch, "rejected");
+    this.plan(ch.substationId);
+    return true;
+  }
+
+  /** An operator trusts it again: limits resent now, managed at its next acceptance. False: not caught here. */
+  trustAgain(chargePointId: string): boolean {
+    const ch = this.chargers.get(chargePointId);
+    if (!ch?.overdraws) return false;
+    trusted(ch);
+    for (const slot of ch.slots.values()) this.touch(slot, true);
     this.plan(ch.substationId);
     return true;
   }

@@ -59,6 +59,7 @@ describe("the charger table's indexes", () => {
       unmanagedCount: () => 0,
       ignoresLimits: () => false,
       overdraws: () => false,
+      trustAgain: () => false,
       allowance: () => null,
       close: () => {},
     };
@@ -69,6 +70,7 @@ describe("the charger table's indexes", () => {
       maxKw: 11,
       connectors: 2,
       bootedAt: 1,
+      overdrawnAt: null,
     });
     for (let i = 0; i < 1000; i++) {
       const ch = table.ensure(cp(`far-${i}`, "substation-2"));
