@@ -14,6 +14,7 @@ const ACTIONS = {
     actions: [
       "Authorize",
       "BootNotification",
+      "ChangeConfiguration",
       "Heartbeat",
       "MeterValues",
       "RemoteStopTransaction",
@@ -34,6 +35,7 @@ const ACTIONS = {
       "NotifyEVChargingNeeds",
       "RequestStopTransaction",
       "SetChargingProfile",
+      "SetVariables",
       "StatusNotification",
       "TransactionEvent",
     ],

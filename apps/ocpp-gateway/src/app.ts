@@ -32,6 +32,7 @@ export function startGateway(env: GatewayEnv) {
       grid,
       {
         heartbeatS: env.OCPP_HEARTBEAT_S,
+        meterIntervalS: env.OCPP_METER_INTERVAL_S,
         callTimeoutMs: env.OCPP_CALL_TIMEOUT_MS,
         offlineGraceMs: env.OCPP_OFFLINE_GRACE_S * 1000,
         walkInMaxS: env.OCPP_WALKIN_MAX_S,

@@ -10,6 +10,11 @@ export interface Charger {
   connectors: Map<number, string>;
   txs: Map<string, Tx>;
   offlineTimer: ReturnType<typeof setTimeout> | null;
+  /**
+   * What it answered when asked at its last boot to report its meter (meter-reports.ts): "Accepted", another
+   * status, "NotImplemented" or "timeout"; null if not asked (not booted here, or OCPP_METER_INTERVAL_S 0).
+   */
+  meterReports: string | null;
 }
 
 /** The session a transaction is bound to, if any. */
@@ -53,7 +58,15 @@ export class ChargerTable {
   ensure(cp: ChargePoint): Charger {
     let ch = this.byId.get(cp.chargePointId);
     if (!ch) {
-      ch = { cp, link: null, connectedAt: null, connectors: new Map(), txs: new Map(), offlineTimer: null };
+      ch = {
+        cp,
+        link: null,
+        connectedAt: null,
+        connectors: new Map(),
+        txs: new Map(),
+        offlineTimer: null,
+        meterReports: null,
+      };
       this.byId.set(cp.chargePointId, ch);
     } else if (ch.cp.substationId !== cp.substationId) {
       this.bySubstation.get(ch.cp.substationId)?.delete(ch);

@@ -66,10 +66,17 @@ const schema = z
      */
     OCPP_METER_SILENT_S: seconds.default(300),
     /**
+     * At every boot a charger is asked to report its energy register and power this often while it charges
+     * (1.6 ChangeConfiguration MeterValueSampleInterval and MeterValuesSampledData; 2.0.1 SetVariables
+     * SampledDataCtrlr TxUpdatedInterval and TxUpdatedMeasurands): reclaim and the over-draw check read them.
+     * 0: chargers' own settings are left as they are.
+     */
+    OCPP_METER_INTERVAL_S: z.coerce.number().int().min(0).max(3600).default(15),
+    /**
      * A charger whose meter shows power above its connector's limit (plus OCPP_OVERDRAW_MARGIN_PCT of it and
      * OCPP_OVERDRAW_MARGIN_KW) in every reading for this long, or a register that grew more than its limits
      * allowed (each for as long as it was in force) by over OCPP_METER_SLACK_WH in all, takes no limits,
-     * whatever it answers, until the gateway restarts:
+     * whatever it answers, until an operator clears it (clearOverdraw; kept across restarts):
      * counted at its maximum, its sessions pinned there (stopped if that does not fit, or if their own
      * maximum is below it), its waiting ones turned away. One power reading within the limit starts that
      * count again (a car ramping down after a lower limit).

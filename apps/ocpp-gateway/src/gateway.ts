@@ -11,6 +11,7 @@ import { ChargePointShares } from "./cp-shares.ts";
 import { Ends, TURNED_AWAY } from "./ends.ts";
 import { sitePusher } from "./gateway-pusher.ts";
 import type { Grid } from "./grid.ts";
+import { MeterReports } from "./meter-reports.ts";
 import { Meters } from "./meters.ts";
 import { type GatewayMetrics, writeRegistry } from "./metrics.ts";
 import type { Tx, TxState } from "./model.ts";
@@ -26,6 +27,8 @@ import { newTx, Transactions } from "./transactions.ts";
 
 export interface GatewaySettings {
   heartbeatS: number;
+  /** How often a charger is asked at boot to report its meter (s); 0: not asked (meter-reports.ts). */
+  meterIntervalS: number;
   callTimeoutMs: number;
   offlineGraceMs: number;
   walkInMaxS: number;
@@ -145,6 +148,7 @@ export class Gateway {
       shares,
       metrics,
       cfg,
+      new MeterReports(cfg.meterIntervalS, log),
     );
     const serve = ocppAdapter({ ...traces, metrics, callTimeoutMs: cfg.callTimeoutMs });
     this.connections = new Connections(

@@ -116,6 +116,11 @@ export interface ChargerLink {
   setDefaultLimit(watts: number): Promise<string>;
   /** RemoteStopTransaction (1.6) / RequestStopTransaction (2.0.1). */
   requestStop(transactionId: string, parent: SpanContext | null): Promise<string>;
+  /**
+   * Asks it to report its energy register and power every `intervalS` while it charges (meter-values.ts's
+   * METER_MEASURANDS): "Accepted", else the first other status it answered.
+   */
+  configureMeterReports(intervalS: number): Promise<string>;
   close(code: number, reason: string): Promise<void>;
   onClose(fn: () => void): void;
 }

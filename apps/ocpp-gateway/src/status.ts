@@ -34,6 +34,8 @@ export class Status {
       /** What its substation's chargers are held to in sum (W): the effective capacity the gateway last heard. */
       substationBudgetW: this.pusher.budgetW(cp.substationId),
       protocol: ch?.link ? ch.link.protocol : null,
+      /** What it answered when asked at its boot to report its meter ("Accepted"...); null: not asked. */
+      meterReports: ch?.meterReports ?? null,
       connectedAt: ch?.connectedAt ? new Date(ch.connectedAt).toISOString() : null,
       connectors,
       transactions,

@@ -5,6 +5,7 @@ import type { Binder } from "./binder.ts";
 import type { Charger, ChargerTable } from "./chargers.ts";
 import type { ChargePointShares } from "./cp-shares.ts";
 import type { Ends } from "./ends.ts";
+import type { MeterReports } from "./meter-reports.ts";
 import type { Meters } from "./meters.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type {
@@ -76,6 +77,7 @@ export class Transactions {
     private readonly shares: ChargePointShares,
     private readonly metrics: GatewayMetrics,
     private readonly cfg: TransactionSettings,
+    private readonly meterReports: MeterReports,
   ) {}
 
   /** The events of one charger's connection. */
@@ -138,7 +140,11 @@ export class Transactions {
     // Answered once its default (0 W) is in place, so no transaction can start unlimited; waited for a
     // bounded time, since the charger's own boot call has a timeout too.
     await this.power.online(ch, Math.min(this.cfg.callTimeoutMs, BOOT_DEFAULT_WAIT_MS));
-    return { answer: { atMs, heartbeatS: this.cfg.heartbeatS }, afterAnswer: () => this.resend(ch) };
+    const afterAnswer = () => {
+      this.resend(ch);
+      void this.meterReports.ask(ch);
+    };
+    return { answer: { atMs, heartbeatS: this.cfg.heartbeatS }, afterAnswer };
   }
 
   private tokenStatus(token: string | undefined, exceptTransactionId?: string): TokenStatus | undefined {

@@ -21,6 +21,7 @@ const link: ChargerLink = {
   setLimit: async () => "Accepted",
   setDefaultLimit: async () => "Accepted",
   requestStop: async () => "Accepted",
+  configureMeterReports: async () => "Accepted",
   close: async () => {},
   onClose: () => {},
 };

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createRPCError, RPCClient } from "ocpp-rpc";
+import { type ConfigAnswer, meterValue, serveConfiguration } from "./charge-point-config.ts";
 
 export type OcppVersion = "ocpp1.6" | "ocpp2.0.1";
 
@@ -24,6 +25,8 @@ export interface ChargePointOptions {
   onAccepted?: (p: ProfileReceived) => void;
   /** When asked to stop remotely, end the transaction at once (default true), as real chargers do. */
   stopWhenAsked?: boolean;
+  /** How it answers ChangeConfiguration / SetVariables (default "Accepted"; kept in `configuration`). */
+  configAnswer?: ConfigAnswer;
 }
 
 export interface ProfileReceived {
@@ -52,6 +55,8 @@ export class SimulatedChargePoint {
   pendingProfiles = 0;
   /** Open transactions: connector -> transaction id. */
   readonly transactions = new Map<number, string>();
+  /** Settings it took (charge-point-config.ts), e.g. MeterValueSampleInterval. */
+  readonly configuration = new Map<string, string>();
   private readonly listeners = new Set<(p: ProfileReceived) => void>();
   private seqNo = 0;
 
@@ -67,6 +72,7 @@ export class SimulatedChargePoint {
       backoff: { initialDelay: 200, maxDelay: 2000, factor: 2, randomisationFactor: 0.25 },
     } as ConstructorParameters<typeof RPCClient>[0]);
     this.client.handle("SetChargingProfile", async ({ params }) => this.onProfile(params ?? {}));
+    serveConfiguration(this.client, this.v16, this.configuration, opts.configAnswer ?? "Accepted");
     const stop = async ({ params }: { params?: Record<string, unknown> }) => {
       const transactionId = String(params?.transactionId);
       this.stopsAsked.push(transactionId);
@@ -152,7 +158,7 @@ export class SimulatedChargePoint {
         transactionInfo: { transactionId, chargingState: "Charging" },
         idToken: { idToken: vehicleId, type: "Central" },
         evse: { id: connectorId, connectorId: 1 },
-        meterValue: [this.meterValue({ energyWh: meterStartWh })],
+        meterValue: [meterValue(this.v16, { energyWh: meterStartWh })],
       });
     }
     this.transactions.set(connectorId, transactionId);
@@ -189,9 +195,9 @@ export class SimulatedChargePoint {
       ? this.client.call("MeterValues", {
           connectorId,
           ...(transactionId === undefined ? {} : { transactionId: Number(transactionId) }),
-          meterValue: [this.meterValue(reading)],
+          meterValue: [meterValue(this.v16, reading)],
         })
-      : this.client.call("MeterValues", { evseId: connectorId, meterValue: [this.meterValue(reading)] });
+      : this.client.call("MeterValues", { evseId: connectorId, meterValue: [meterValue(this.v16, reading)] });
   }
 
   /**
@@ -218,17 +224,6 @@ export class SimulatedChargePoint {
       },
     })) as { status: string };
     return res.status;
-  }
-
-  private meterValue(r: { energyWh?: number; powerW?: number }) {
-    const sampled: Record<string, unknown>[] = [];
-    const add = (value: number, measurand: string, unit: string) =>
-      sampled.push(
-        this.v16 ? { value: String(value), measurand, unit } : { value, measurand, unitOfMeasure: { unit } },
-      );
-    if (r.energyWh !== undefined) add(r.energyWh, "Energy.Active.Import.Register", "Wh");
-    if (r.powerW !== undefined) add(r.powerW, "Power.Active.Import", "W");
-    return { timestamp: new Date().toISOString(), sampledValue: sampled };
   }
 
   /** The newest limit received for a connector (W), or undefined. */

@@ -43,7 +43,7 @@ export async function startOcppGateway(
         /** How the simulated charger answers profiles (slowly, not at all...). */
         behaviour?: Pick<
           ChargePointOptions,
-          "profileAnswer" | "profileDelayMs" | "stopWhenAsked" | "onAccepted"
+          "profileAnswer" | "profileDelayMs" | "stopWhenAsked" | "onAccepted" | "configAnswer"
         >;
       } = {},
     ) {

@@ -42,3 +42,6 @@ export function readSamples(samples: Iterable<Sample>): MeterReading {
   if (out.powerW === undefined && lines.size > 0) out.powerW = [...lines.values()].reduce((a, b) => a + b, 0);
   return out;
 }
+
+/** What a charger is asked to sample while it charges (a comma-separated list in both versions). */
+export const METER_MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import";

@@ -5,6 +5,8 @@ export interface Messages {
   AuthorizeResponse?: AuthorizeResponse;
   BootNotificationRequest?: BootNotificationRequest;
   BootNotificationResponse?: BootNotificationResponse;
+  ChangeConfigurationRequest?: ChangeConfigurationRequest;
+  ChangeConfigurationResponse?: ChangeConfigurationResponse;
   HeartbeatRequest?: HeartbeatRequest;
   HeartbeatResponse?: HeartbeatResponse;
   MeterValuesRequest?: MeterValuesRequest;
@@ -45,6 +47,13 @@ export interface BootNotificationResponse {
   status: "Accepted" | "Pending" | "Rejected";
   currentTime: string;
   interval: number;
+}
+export interface ChangeConfigurationRequest {
+  key: string;
+  value: string;
+}
+export interface ChangeConfigurationResponse {
+  status: "Accepted" | "Rejected" | "RebootRequired" | "NotSupported";
 }
 export interface HeartbeatRequest {}
 export interface HeartbeatResponse {

@@ -1,7 +1,7 @@
 /** OCPP 1.6J: its messages into the gateway's version-free events, and its calls out of the gateway's asks. */
 import { createRPCError, type RPCClient } from "ocpp-rpc";
 import type { ChargerEvents, ChargerLink } from "../model.ts";
-import { readSamples } from "./meter-values.ts";
+import { METER_MEASURANDS, readSamples } from "./meter-values.ts";
 import { OcppConnection, type OcppContext, profileIdOf } from "./rpc.ts";
 import type * as M from "./v16-types.ts";
 
@@ -17,6 +17,7 @@ type In = {
 type Out = {
   SetChargingProfile: { req: M.SetChargingProfileRequest; res: M.SetChargingProfileResponse };
   RemoteStopTransaction: { req: M.RemoteStopTransactionRequest; res: M.RemoteStopTransactionResponse };
+  ChangeConfiguration: { req: M.ChangeConfigurationRequest; res: M.ChangeConfigurationResponse };
 };
 
 const reading = (values: M.MeterValuesRequest["meterValue"]) =>
@@ -132,6 +133,17 @@ export function serve16(
     async requestStop(transactionId, parent) {
       const r = await conn.call("RemoteStopTransaction", { transactionId: Number(transactionId) }, parent);
       return r.status;
+    },
+    async configureMeterReports(intervalS) {
+      const statuses: string[] = [];
+      const settings: [string, string][] = [
+        ["MeterValueSampleInterval", String(intervalS)],
+        ["MeterValuesSampledData", METER_MEASURANDS],
+      ];
+      for (const [key, value] of settings) {
+        statuses.push((await conn.call("ChangeConfiguration", { key, value }, null)).status);
+      }
+      return statuses.find((s) => s !== "Accepted") ?? "Accepted";
     },
     close: (code, reason) =>
       client.close({ code, reason }).then(

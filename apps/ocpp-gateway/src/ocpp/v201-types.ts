@@ -190,6 +190,17 @@ export type CostKindEnumType = "CarbonDioxideEmission" | "RelativePricePercentag
  */
 export type ChargingProfileStatusEnumType = "Accepted" | "Rejected";
 /**
+ * Type of attribute: Actual, Target, MinSet, MaxSet. Default is Actual when omitted.
+ *
+ */
+export type AttributeEnumType = "Actual" | "Target" | "MinSet" | "MaxSet";
+/**
+ * Result status of setting the variable.
+ *
+ */
+export type SetVariableStatusEnumType =
+  "Accepted" | "Rejected" | "UnknownComponent" | "UnknownVariable" | "NotSupportedAttributeType" | "RebootRequired";
+/**
  * This contains the current status of the Connector.
  *
  */
@@ -276,6 +287,8 @@ export interface Messages {
   RequestStopTransactionResponse?: RequestStopTransactionResponse;
   SetChargingProfileRequest?: SetChargingProfileRequest;
   SetChargingProfileResponse?: SetChargingProfileResponse;
+  SetVariablesRequest?: SetVariablesRequest;
+  SetVariablesResponse?: SetVariablesResponse;
   StatusNotificationRequest?: StatusNotificationRequest;
   StatusNotificationResponse?: StatusNotificationResponse;
   TransactionEventRequest?: TransactionEventRequest;
@@ -1087,6 +1100,97 @@ export interface SetChargingProfileResponse {
   status: ChargingProfileStatusEnumType;
   statusInfo?: StatusInfoType;
 }
+export interface SetVariablesRequest {
+  customData?: CustomDataType;
+  /**
+   * @minItems 1
+   */
+  setVariableData: [SetVariableDataType, ...SetVariableDataType[]];
+}
+export interface SetVariableDataType {
+  customData?: CustomDataType;
+  attributeType?: AttributeEnumType;
+  /**
+   * Value to be assigned to attribute of variable.
+   *
+   * The Configuration Variable &lt;&lt;configkey-configuration-value-size,ConfigurationValueSize&gt;&gt; can be used to limit SetVariableData.attributeValue and VariableCharacteristics.valueList. The max size of these values will always remain equal.
+   *
+   */
+  attributeValue: string;
+  component: ComponentType;
+  variable: VariableType;
+}
+/**
+ * A physical or logical component
+ *
+ */
+export interface ComponentType {
+  customData?: CustomDataType;
+  evse?: EVSEType;
+  /**
+   * Name of the component. Name should be taken from the list of standardized component names whenever possible. Case Insensitive. strongly advised to use Camel Case.
+   *
+   */
+  name: string;
+  /**
+   * Name of instance in case the component exists as multiple instances. Case Insensitive. strongly advised to use Camel Case.
+   *
+   */
+  instance?: string;
+}
+/**
+ * EVSE
+ * urn:x-oca:ocpp:uid:2:233123
+ * Electric Vehicle Supply Equipment
+ *
+ */
+export interface EVSEType {
+  customData?: CustomDataType;
+  /**
+   * Identified_ Object. MRID. Numeric_ Identifier
+   * urn:x-enexis:ecdm:uid:1:569198
+   * EVSE Identifier. This contains a number (&gt; 0) designating an EVSE of the Charging Station.
+   *
+   */
+  id: number;
+  /**
+   * An id to designate a specific connector (on an EVSE) by connector index number.
+   *
+   */
+  connectorId?: number;
+}
+/**
+ * Reference key to a component-variable.
+ *
+ */
+export interface VariableType {
+  customData?: CustomDataType;
+  /**
+   * Name of the variable. Name should be taken from the list of standardized variable names whenever possible. Case Insensitive. strongly advised to use Camel Case.
+   *
+   */
+  name: string;
+  /**
+   * Name of instance in case the variable exists as multiple instances. Case Insensitive. strongly advised to use Camel Case.
+   *
+   */
+  instance?: string;
+}
+export interface SetVariablesResponse {
+  customData?: CustomDataType;
+  /**
+   * @minItems 1
+   */
+  setVariableResult: [SetVariableResultType, ...SetVariableResultType[]];
+}
+export interface SetVariableResultType {
+  customData?: CustomDataType;
+  attributeType?: AttributeEnumType;
+  attributeStatus: SetVariableStatusEnumType;
+  attributeStatusInfo?: StatusInfoType;
+  component: ComponentType;
+  variable: VariableType;
+}
 export interface StatusNotificationRequest {
   customData?: CustomDataType;
   /**
@@ -1177,27 +1281,6 @@ export interface TransactionType {
    *
    */
   remoteStartId?: number;
-}
-/**
- * EVSE
- * urn:x-oca:ocpp:uid:2:233123
- * Electric Vehicle Supply Equipment
- *
- */
-export interface EVSEType {
-  customData?: CustomDataType;
-  /**
-   * Identified_ Object. MRID. Numeric_ Identifier
-   * urn:x-enexis:ecdm:uid:1:569198
-   * EVSE Identifier. This contains a number (&gt; 0) designating an EVSE of the Charging Station.
-   *
-   */
-  id: number;
-  /**
-   * An id to designate a specific connector (on an EVSE) by connector index number.
-   *
-   */
-  connectorId?: number;
 }
 export interface TransactionEventResponse {
   customData?: CustomDataType;

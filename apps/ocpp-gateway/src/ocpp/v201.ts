@@ -2,7 +2,7 @@
 import { createRPCError, type RPCClient } from "ocpp-rpc";
 import type { ChargerEvents, ChargerLink, StartRefusal, TokenStatus } from "../model.ts";
 import { evNeedsOf } from "./ev-needs.ts";
-import { readSamples } from "./meter-values.ts";
+import { METER_MEASURANDS, readSamples } from "./meter-values.ts";
 import { OcppConnection, type OcppContext, profileIdOf } from "./rpc.ts";
 import type * as M from "./v201-types.ts";
 
@@ -18,6 +18,7 @@ type In = {
 type Out = {
   SetChargingProfile: { req: M.SetChargingProfileRequest; res: M.SetChargingProfileResponse };
   RequestStopTransaction: { req: M.RequestStopTransactionRequest; res: M.RequestStopTransactionResponse };
+  SetVariables: { req: M.SetVariablesRequest; res: M.SetVariablesResponse };
 };
 
 /** A refused TransactionEvent Started, in 2.0.1's error codes. */
@@ -141,6 +142,20 @@ export function serve201(
     async requestStop(transactionId, parent) {
       const r = await conn.call("RequestStopTransaction", { transactionId }, parent);
       return r.status;
+    },
+    async configureMeterReports(intervalS) {
+      const component = { name: "SampledDataCtrlr" };
+      const r = await conn.call(
+        "SetVariables",
+        {
+          setVariableData: [
+            { component, variable: { name: "TxUpdatedInterval" }, attributeValue: String(intervalS) },
+            { component, variable: { name: "TxUpdatedMeasurands" }, attributeValue: METER_MEASURANDS },
+          ],
+        },
+        null,
+      );
+      return r.setVariableResult.map((v) => v.attributeStatus).find((s) => s !== "Accepted") ?? "Accepted";
     },
     close: (code, reason) =>
       client.close({ code, reason }).then(

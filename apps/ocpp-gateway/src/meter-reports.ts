@@ -1,0 +1,42 @@
+import type { Logger } from "@evgrid/kit";
+import type { Charger } from "./chargers.ts";
+
+/**
+ * At each boot a charger is asked to report its energy register and power every OCPP_METER_INTERVAL_S while
+ * it charges: many chargers send no readings unless told to, and without them reclaim takes a silent meter
+ * for drawing nothing (its power down to its minimum) and the over-draw check has nothing to judge. What it
+ * answered is shown in listChargePoints (`meterReports`) and logged when it is not "Accepted".
+ */
+export class MeterReports {
+  constructor(
+    /** 0: never asked (chargers' own settings left as they are). */
+    private readonly intervalS: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** After the boot's answer, behind the calls already queued to the charger (its default and limits). */
+  async ask(ch: Charger): Promise<void> {
+    const link = ch.link;
+    if (this.intervalS === 0 || !link) return;
+    let answer: string;
+    try {
+      answer = await link.configureMeterReports(this.intervalS);
+    } catch (err) {
+      const e = err as { rpcErrorCode?: unknown; name?: unknown };
+      answer =
+        typeof e.rpcErrorCode === "string" ? e.rpcErrorCode : e.name === "TimeoutError" ? "timeout" : "error";
+    }
+    if (ch.link !== link) return; // a newer connection: its own boot asks again
+    ch.meterReports = answer;
+    if (answer !== "Accepted") {
+      this.log.warn(
+        "charger did not take its meter reporting: reclaim and over-draw checks need its readings",
+        {
+          chargePointId: ch.cp.chargePointId,
+          intervalS: this.intervalS,
+          answer,
+        },
+      );
+    }
+  }
+}

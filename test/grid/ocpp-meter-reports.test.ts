@@ -1,0 +1,60 @@
+/**
+ * Many chargers send no meter readings unless told to; without them reclaim takes a silent meter for drawing
+ * nothing and the over-draw check has nothing to judge. At each boot the gateway asks a charger to report its
+ * register and power every OCPP_METER_INTERVAL_S while it charges, and shows what it answered.
+ */
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { eventually, startGrid, startOcppGateway } from "@evgrid/testing";
+
+setDefaultTimeout(30_000);
+
+type Ocpp = Awaited<ReturnType<typeof startOcppGateway>>;
+
+const meterReports = async (ocpp: Ocpp, chargePointId: string) =>
+  (await ocpp.admin.listChargePoints.query()).find((c) => c.chargePointId === chargePointId)?.meterReports;
+
+const SETTINGS = {
+  "ocpp1.6": {
+    MeterValueSampleInterval: "20",
+    MeterValuesSampledData: "Energy.Active.Import.Register,Power.Active.Import",
+  },
+  "ocpp2.0.1": {
+    "SampledDataCtrlr.TxUpdatedInterval": "20",
+    "SampledDataCtrlr.TxUpdatedMeasurands": "Energy.Active.Import.Register,Power.Active.Import",
+  },
+} as const;
+
+describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
+  test("a charger is asked at boot to report its register and power; one that cannot is shown, and still charges", async () => {
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    await using ocpp = await startOcppGateway(grid, { OCPP_METER_INTERVAL_S: "20" });
+    const told = await ocpp.charger("cp-told", { protocol });
+    await eventually(async () => expect(await meterReports(ocpp, "cp-told")).toBe("Accepted"));
+    expect(Object.fromEntries(told.configuration)).toEqual(SETTINGS[protocol]);
+
+    const deaf = await ocpp.charger("cp-no-config", {
+      protocol,
+      behaviour: { configAnswer: "NotImplemented" },
+    });
+    const refusing = await ocpp.charger("cp-refuses-config", {
+      protocol,
+      behaviour: { configAnswer: "Rejected" },
+    });
+    await eventually(async () => expect(await meterReports(ocpp, "cp-no-config")).toBe("NotImplemented"));
+    await eventually(async () => expect(await meterReports(ocpp, "cp-refuses-config")).toBe("Rejected"));
+    expect(deaf.configuration.size + refusing.configuration.size).toBe(0);
+    await deaf.startTransaction(1, "ev-no-config");
+    await eventually(() => expect(deaf.limit(1)).toBe(11_000));
+  });
+});
+
+test("OCPP_METER_INTERVAL_S=0 leaves chargers' own settings alone", async () => {
+  await using grid = await startGrid({ capacitiesKw: [150] });
+  await using ocpp = await startOcppGateway(grid, { OCPP_METER_INTERVAL_S: "0" });
+  const cp = await ocpp.charger("cp-left-alone");
+  await cp.startTransaction(1, "ev-left-alone");
+  // Its first limit goes out after the boot's answer, as the settings would have.
+  await eventually(() => expect(cp.limit(1)).toBe(11_000));
+  expect(cp.configuration.size).toBe(0);
+  expect(await meterReports(ocpp, "cp-left-alone")).toBeNull();
+});
