@@ -1,6 +1,7 @@
 import { reasons, type Session } from "@evgrid/contract";
 import { GridError } from "@evgrid/kit";
 import type { RedisLink } from "./redis-link.ts";
+import { REBUILD_HOME } from "./redis-scripts.ts";
 import type { GridView } from "./view.ts";
 
 /** Names of what the replicas share in the store. */
@@ -80,7 +81,7 @@ export function homesOf(
 }
 
 /**
- * Writes every home the sessions imply (never over a newer claim), then marks the store rebuilt under
+ * Writes every home the sessions imply (never over a newer claim: REBUILD_HOME), then marks the store rebuilt under
  * `epoch`, for replicas that start later.
  */
 export async function writeHomes(
@@ -92,7 +93,7 @@ export async function writeHomes(
 ): Promise<void> {
   const homes = homesOf(sessions, ttl, nowMs);
   await Promise.all(
-    homes.map((h) => link.send("SET", [h.name, h.value, "PX", String(Math.round(h.ttlMs)), "NX"])),
+    homes.map((h) => link.run(REBUILD_HOME, [h.name], [h.value, String(Math.round(h.ttlMs))])),
   );
   await link.send("SET", [storeKeys.rebuilt, epoch, "PX", String(ttl.keyTtlMs + ttl.leaseMs)]);
 }

@@ -42,8 +42,10 @@ end
 /**
  * Claims KEYS[1] for token ARGV[1] with a lease of ARGV[2] ms, the key living ARGV[3] ms, if the store's epoch
  * (KEYS[2]) is still ARGV[4]. Answers {state, where, bad, msLeft}: `epoch` (the store is not the one this
- * replica knew), `claimed` (new, or taken over from a lease that ran out: where it last tried), `done`
- * (where it went) or `busy` (another replica holds it for msLeft more).
+ * replica knew), `claimed` (new, or taken over from a lease that ran out: where it last tried), `stale` (taken
+ * over from a lease that ran out with no place recorded: its TRYING may have been lost with the connection
+ * while its start went on, so where its session is, if anywhere, only the substations know), `done` (where it
+ * went) or `busy` (another replica holds it for msLeft more).
  * With ARGV[5] = '1' (a vehicle: it may start somewhere else than where it last went), a done claim is taken
  * too, `claimed` with where it went: the dispatch then writes where it starts, or gives the old home back
  * (`h`, until `hu`) if it starts nowhere. Without it (a key: its session is where it went), `done`.
@@ -66,9 +68,21 @@ if c.u < now or c.u > now + lease then
   c.t = ARGV[1]
   c.u = now + lease
   redis.call('SET', KEYS[1], cjson.encode(c), 'KEEPTTL')
-  return {'claimed', c.at or '', bad, 0}
+  if c.at == nil then return {'stale', '', bad, 0} end
+  return {'claimed', c.at, bad, 0}
 end
 return {'busy', c.at or '', bad, c.u - now}
+`);
+
+/**
+ * A rebuilt home (rebuild.ts): ARGV[1] written for ARGV[2] ms unless KEYS[1] holds a done claim (written since
+ * the sessions were read: newer) or a pending one whose lease still runs (its dispatch will finish it). A
+ * pending claim whose lease ran out is overwritten: it may have lost its place with a dropped connection.
+ */
+export const REBUILD_HOME = script(`${NOW}${READ}
+if c ~= nil and (c.s == 'd' or c.u >= now) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 `);
 
 /** Records the substation ARGV[2] about to be asked, if the claim is still ARGV[1]'s. */

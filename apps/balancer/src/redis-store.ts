@@ -1,37 +1,12 @@
-import type { DispatchRequest, Session } from "@evgrid/contract";
-import { Backoff, type Logger, systemScheduler } from "@evgrid/kit";
-import type { MemoryStore } from "./memory.ts";
+import type { DispatchRequest } from "@evgrid/contract";
+import { Backoff, systemScheduler } from "@evgrid/kit";
 import { parseHome, rebuilding, storeKeys, writeHomes } from "./rebuild.ts";
 import { type Claimer, claimKey, claimOnce, finishPlaces, vehicleBusy } from "./redis-claim.ts";
 import { RedisLink, StoreUnavailable } from "./redis-link.ts";
 import { EPOCH, FINISH, TRYING } from "./redis-scripts.ts";
 import { RedisWaitOrder } from "./redis-wait-order.ts";
-import type { StoreConnection } from "./store-connection.ts";
+import type { RedisStoreOptions } from "./store-connection.ts";
 import type { Claim, DispatchResult, DispatchStore, WaitOrder } from "./types.ts";
-
-/** Where the store is and how to log in (credentials, TLS): store-connection.ts. */
-export interface RedisStoreOptions extends StoreConnection {
-  /** How long an idempotency key is honoured. */
-  keyTtlMs: number;
-  /** How long a claim holds without being finished (a dispatch's deadline, and some). */
-  leaseMs: number;
-  /** A vehicle's home outlives its session's expected end by this (VEHICLE_HOME_GRACE_MS: late ends). */
-  vehicleGraceMs: number;
-  /** Each store command at most: past it, the store is down for that call (well inside the deadline). */
-  commandTimeoutMs: number;
-  /** This replica's own memory: coalescing, retries, and the claim it records in while the store is silent. */
-  fallback: MemoryStore;
-  /** Every session of the grid (null if a substation did not answer): what a forgetful store is rebuilt from. */
-  sessions: () => Promise<Session[] | null>;
-  /** Where a request goes while the store cannot vouch (since `sinceMs`), or a certain refusal: degraded.ts. */
-  degradedHome: (req: DispatchRequest, sinceMs: number) => Promise<string>;
-  /** The store forgot (its epoch changed or vanished): a counter, and an alert. */
-  onReset?: () => void;
-  /** A value that does not parse (or was planted without expiry) was treated as absent. */
-  onBadValue?: () => void;
-  log?: Logger;
-  now?: () => number;
-}
 
 /** How long a starting balancer waits for the store before it starts without it (and keeps trying). */
 const START_WAIT_MS = 2000;
@@ -151,10 +126,12 @@ export class RedisStore implements DispatchStore {
     let keyAt = "";
     let keyHeld = false;
     let vehicleHeld = false;
+    let stale = false; // a claim taken over with no place: where its session is, only the substations know
     if (keyName !== undefined) {
       const k = await claimKey(this.claimer, keyName, token, epoch, deadlineMs);
       if (k.state === "epoch") return null;
-      keyHeld = k.state === "claimed";
+      keyHeld = k.state === "claimed" || k.state === "stale";
+      stale = k.state === "stale";
       keyAt = k.at;
       home = k.at || undefined;
     }
@@ -166,19 +143,23 @@ export class RedisStore implements DispatchStore {
       if (keyHeld) await release(keyName as string, keyAt);
       return null;
     }
-    if (v.state === "claimed") {
+    if (v.state === "claimed" || v.state === "stale") {
       vehicleHeld = true;
+      stale ||= v.state === "stale";
       home ??= v.at || undefined;
     } else if (keyHeld || keyName === undefined) {
       if (keyHeld) await release(keyName as string, keyAt);
-      throw vehicleBusy(req.vehicleId, keyHeld && keyAt !== "");
+      // A stale key may have started a session: uncertain, as one tried somewhere is.
+      throw vehicleBusy(req.vehicleId, keyHeld && (keyAt !== "" || stale));
     }
     // Not rebuilt yet, a claim proves nothing (absent, or stale: the vehicle may have charged elsewhere while
     // the store was silent): where the substations say, or the hashed home (a lease after it was distrusted:
-    // claims made before have landed), and nowhere else. The claims still serialize the replicas.
-    const pinned = !this.trusted;
+    // claims made before have landed), and nowhere else; so for a stale claim (its lease ran out: landed or
+    // refused). The claims still serialize the replicas.
+    const pinned = !this.trusted || stale;
     if (pinned) {
-      home = await this.opts.degradedHome(req, this.distrustedAtMs).catch(async (err: unknown) => {
+      const sinceMs = this.trusted ? 0 : this.distrustedAtMs;
+      home = await this.opts.degradedHome(req, sinceMs).catch(async (err: unknown) => {
         await Promise.all([
           keyHeld ? release(keyName as string, keyAt) : null,
           vehicleHeld ? release(vehicleName) : null,

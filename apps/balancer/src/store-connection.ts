@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
+import type { DispatchRequest, Session } from "@evgrid/contract";
+import type { Logger } from "@evgrid/kit";
 import { redactUrl } from "@evgrid/kit/redact";
 import { RedisClient, type RedisOptions } from "bun";
+import type { MemoryStore } from "./memory.ts";
 
 /**
  * How to reach the shared Valkey/Redis, closed: `REDIS_URL` may carry a user and password
@@ -35,4 +38,28 @@ export function openStoreClient(conn: StoreConnection, options: RedisOptions): R
 /** The store as it may be logged: never its password. */
 export function printableStore(conn: StoreConnection): string {
   return redactUrl(conn.url);
+}
+
+/** What the shared store (redis-store.ts) is given: where it is and how to log in, and the rest. */
+export interface RedisStoreOptions extends StoreConnection {
+  /** How long an idempotency key is honoured. */
+  keyTtlMs: number;
+  /** How long a claim holds without being finished (a dispatch's deadline, and some). */
+  leaseMs: number;
+  /** A vehicle's home outlives its session's expected end by this (VEHICLE_HOME_GRACE_MS: late ends). */
+  vehicleGraceMs: number;
+  /** Each store command at most: past it, the store is down for that call (well inside the deadline). */
+  commandTimeoutMs: number;
+  /** This replica's own memory: coalescing, retries, and the claim it records in while the store is silent. */
+  fallback: MemoryStore;
+  /** Every session of the grid (null if a substation did not answer): what a forgetful store is rebuilt from. */
+  sessions: () => Promise<Session[] | null>;
+  /** Where a request goes while the store cannot vouch (since `sinceMs`), or a certain refusal: degraded.ts. */
+  degradedHome: (req: DispatchRequest, sinceMs: number) => Promise<string>;
+  /** The store forgot (its epoch changed or vanished): a counter, and an alert. */
+  onReset?: () => void;
+  /** A value that does not parse (or was planted without expiry) was treated as absent. */
+  onBadValue?: () => void;
+  log?: Logger;
+  now?: () => number;
 }
