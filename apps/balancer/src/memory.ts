@@ -115,7 +115,7 @@ export class MemoryStore implements DispatchStore {
     if (session.status === "active") {
       // As long as the shared store keeps it (rebuild.ts): a grace past the session's expected end.
       const ttl = { keyTtlMs: this.keyTtlMs, vehicleGraceMs: this.vehicleGraceMs };
-      this.set(`vehicle:${req.vehicleId}`, session.substationId, nowMs + vehicleHomeMs(session, nowMs, ttl));
+      this.set(`vehicle:${req.vehicleId}`, session.substationId, nowMs + vehicleHomeMs(session, ttl));
     }
   }
 

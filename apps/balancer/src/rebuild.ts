@@ -44,14 +44,14 @@ export async function sessionsOfGrid(view: GridView): Promise<Session[] | null> 
  * How long a vehicle stays homed at its session's substation: the grace past the session's expected end (that
  * substation ends it when its timer fires, late if its event loop stalls, and refuses the vehicle until then;
  * asked anywhere else meanwhile, it would get a second session), or the key TTL for one with no expected end.
+ * Its length from its start to its expected end, both on the substation's clock: a balancer whose clock runs
+ * ahead must not let the home go while the session runs (a store-fault probe: 2 minutes ahead, a second
+ * session). For a session that started a while ago (a replay, a rebuild), the home outlives it by that
+ * while: the vehicle's next request is asked there first, which admits it once the session has ended.
  */
-export function vehicleHomeMs(
-  s: Session,
-  nowMs: number,
-  ttl: { keyTtlMs: number; vehicleGraceMs: number },
-): number {
+export function vehicleHomeMs(s: Session, ttl: { keyTtlMs: number; vehicleGraceMs: number }): number {
   if (s.status !== "active" || !s.expectedEndAt) return ttl.keyTtlMs;
-  return Math.max(1, Date.parse(s.expectedEndAt) - nowMs) + ttl.vehicleGraceMs;
+  return Math.max(1, Date.parse(s.expectedEndAt) - Date.parse(s.startedAt)) + ttl.vehicleGraceMs;
 }
 
 /**
@@ -73,7 +73,7 @@ export function homesOf(
         homes.push({ name: storeKeys.key(s.owner, s.idempotencyKey), value: done(s.substationId), ttlMs });
     }
     if (s.status === "active") {
-      const ttlMs = Math.max(1000, vehicleHomeMs(s, nowMs, ttl));
+      const ttlMs = Math.max(1000, vehicleHomeMs(s, ttl));
       homes.push({ name: storeKeys.vehicle(s.vehicleId), value: done(s.substationId), ttlMs });
     }
   }

@@ -96,7 +96,7 @@ export function finishPlaces(
       return {
         keyAt: session.substationId,
         vehicleAt: active ? session.substationId : "",
-        vehicleMs: vehicleHomeMs(session, nowMs, ttl),
+        vehicleMs: vehicleHomeMs(session, ttl),
         keepHome: false,
       };
     }

@@ -4,7 +4,12 @@ import { finishPlaces } from "../src/redis-claim.ts";
 
 const ttl = { keyTtlMs: 86_400_000, vehicleGraceMs: 60_000 };
 const session = (status: "active" | "ended") =>
-  ({ substationId: "substation-1", status, expectedEndAt: new Date(600_000).toISOString() }) as Session;
+  ({
+    substationId: "substation-1",
+    status,
+    startedAt: new Date(0).toISOString(),
+    expectedEndAt: new Date(600_000).toISOString(),
+  }) as Session;
 
 describe("what a finished dispatch writes", () => {
   test("a new session: key and vehicle where it is, the vehicle until a grace past its end", () => {
@@ -14,6 +19,15 @@ describe("what a finished dispatch writes", () => {
       vehicleMs: 660_000,
       keepHome: false,
     });
+  });
+
+  test("a balancer whose clock runs ahead of the substation's: the vehicle is homed for the whole session", () => {
+    // Two minutes ahead: reckoned against its own clock, the home went a minute before the session ended,
+    // and the vehicle's next request was admitted at another substation (a store-fault probe).
+    const aheadMs = 120_000;
+    expect(finishPlaces({ kind: "admitted", session: session("active") }, aheadMs, ttl).vehicleMs).toBe(
+      660_000,
+    );
   });
 
   test("a replayed session that has ended: the key keeps its place, the vehicle's claim is released", () => {
