@@ -28,6 +28,9 @@ export interface DrawReading {
   energyWh?: number | undefined;
 }
 
+/** A connector's key: what is judged goes on across its transactions. */
+const connectorKey = (tx: Tx) => `${tx.chargePointId}\u0000${tx.connectorId}`;
+
 /** How long what a reading left unused may pay for the readings after it (a burst of queued ones). */
 const CREDIT_MS = 30_000;
 
@@ -64,8 +67,12 @@ interface Excess {
  * nor energy is not checked (its reclaim treats it as drawing nothing).
  */
 export class Overdraws {
-  /** Per transaction: since when every power reading has been over its limit. */
-  private readonly overSince = new WeakMap<Tx, number>();
+  /**
+   * Per connector: since when every power reading has been over its limit. A new transaction goes on from it
+   * (a charger ending and reopening its transaction every few seconds must not start the count again: a
+   * hostile-charger probe drew 11 kW under 8 for ten windows that way). Removed at a reading within.
+   */
+  private readonly overSince = new Map<string, number>();
   private readonly marks = new WeakMap<Tx, Mark>();
   /**
    * Per connector that drew beyond its limits or has a credit running (one with neither is not kept): at
@@ -84,7 +91,7 @@ export class Overdraws {
   check(tx: Tx, nowMs: number, r: DrawReading): void {
     const allowance = this.books.allowance(tx, nowMs);
     if (allowance === null) {
-      this.overSince.delete(tx);
+      this.overSince.delete(connectorKey(tx));
       this.marks.delete(tx);
       return;
     }
@@ -106,14 +113,15 @@ export class Overdraws {
   }
 
   private power(tx: Tx, nowMs: number, drawKw: number, limitKw: number) {
+    const key = connectorKey(tx);
     if (drawKw <= limitKw * (1 + this.cfg.marginRatio) + this.cfg.marginKw) {
-      this.overSince.delete(tx);
+      this.overSince.delete(key);
       return null;
     }
-    const since = this.overSince.get(tx);
-    if (since === undefined) this.overSince.set(tx, nowMs);
+    const since = this.overSince.get(key);
+    if (since === undefined) this.overSince.set(key, nowMs);
     if (since === undefined || nowMs - since < this.cfg.windowMs) return null;
-    this.overSince.delete(tx);
+    this.overSince.delete(key);
     return { drawKw, forMs: nowMs - since };
   }
 
@@ -134,7 +142,7 @@ export class Overdraws {
     this.marks.set(tx, mark);
     // The clock stepped back: this reading is a start again, nothing judged across the step.
     if (nowMs < last.atMs || a.allowedWh < last.allowedWh) return null;
-    const key = `${tx.chargePointId}\u0000${tx.connectorId}`;
+    const key = connectorKey(tx);
     const e = this.excess.get(key) ?? { wh: 0, creditWh: 0, creditUntilMs: 0 };
     const allowedWh =
       (a.allowedWh - last.allowedWh) * (1 + this.cfg.marginRatio) +

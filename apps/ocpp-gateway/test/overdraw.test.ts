@@ -100,6 +100,16 @@ describe("a charger's power against its limit", () => {
     expect(s.caught).toEqual([]);
   });
 
+  test("a new transaction on the connector goes on from the count (one reopened every few seconds)", () => {
+    // A hostile-charger probe: 11 kW under 8 for ten windows, its transaction ended and reopened every 2.5 s.
+    const s = setUp();
+    for (let atS = 0; atS <= 30; atS += 0.5) {
+      if (atS > 0 && atS % 2.5 === 0) s.restart(atS, null);
+      s.read(atS, { powerKw: 11 });
+    }
+    expect(s.caught).toEqual([30]);
+  });
+
   test("a connector not in the books is not checked", () => {
     const s = setUp();
     s.books.limitKw = null;
