@@ -31,6 +31,11 @@ export class Caps {
     private readonly offlineHeldKw: (tx: Tx) => number | null,
     /** Its charge point's maximum (kW) if its meter showed it ignores its limits (overdraw.ts), else null. */
     private readonly ignoresLimitsUpTo: (chargePointId: string) => number | null = () => null,
+    /**
+     * While its charger takes no limits: what its session must hold at the substation (kW), its part of the
+     * charge point's maximum among the charger's sessions; null if its charger is not known.
+     */
+    private readonly unmanagedHoldKw: (tx: Tx) => number | null = () => null,
   ) {}
 
   /** The cap the transaction's session should have now (null: none, its own maximum). */
@@ -40,6 +45,11 @@ export class Caps {
     const heldKw = this.offlineHeldKw(tx);
     if (heldKw !== null) return heldKw < limits.maxKw ? heldKw : null;
     const managed = this.isManaged(tx.chargePointId);
+    // Taking no limits, it may draw its charge point's maximum on any connector: its sessions together hold
+    // that, each its part, above its own maximum if need be (a hostile-charger probe: a booking for 11 kW at
+    // a 22 kW charger that refused limits was held at 11, and the gateway's books showed 41 kW on 30).
+    const holdKw = managed ? null : this.unmanagedHoldKw(tx);
+    if (holdKw !== null) return holdKw === limits.maxKw ? null : holdKw;
     const reclaim = managed ? (reclaimKw ?? Number.POSITIVE_INFINITY) : Infinity;
     // The car's own maximum caps it too: power it cannot take goes to the others. Not on a charger that
     // takes no limits: that is its charger's word, which nothing holds it to, and it is pinned at what it

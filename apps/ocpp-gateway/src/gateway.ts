@@ -90,6 +90,12 @@ export class Gateway {
         return w === null ? null : w / 1000;
       },
       (id) => (this.pusher.overdraws(id) ? (this.table.get(id)?.cp.maxKw ?? null) : null),
+      (tx) => {
+        const ch = this.table.get(tx.chargePointId);
+        if (!ch) return null;
+        const bound = [...ch.txs.values()].filter((t) => t.phase.state === "charging").length;
+        return ch.cp.maxKw / Math.max(1, bound);
+      },
     );
     // A charger found to take no limits while a transaction of its waits at 0 W: it cannot wait.
     const unmanagedWaiting = (tx: Tx) => this.ends.turnAway(tx, TURNED_AWAY.cannotWait);

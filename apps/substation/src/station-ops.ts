@@ -181,7 +181,8 @@ export abstract class StationOps extends StationCore {
    * Reclaim (OCPP gateway): the session may take at most `capKw` (clamped to its minimum and maximum) while
    * its vehicle draws less than it is given; null lifts the cap. The power freed goes to the others at once.
    * `pinned`: its charger takes no limits, so the session counts at that effective maximum (its minimum is
-   * raised to it), refused like an admission if that does not fit. `carMaxKw`: the most the vehicle itself
+   * raised to it), refused like an admission if that does not fit; a pin may be above the session's own
+   * maximum (a booking for 11 kW at a 22 kW charger that takes no limits may draw 22). `carMaxKw`: the most the vehicle itself
    * can take; below its minimum, its share is lowered to it (the rest goes to the others) while admission
    * keeps the room (PowerPool.holdBack). None is journaled: after a restart a session has its own bounds
    * again until the gateway sets them anew, and the room kept means no one is curtailed for it.
@@ -191,7 +192,8 @@ export abstract class StationOps extends StationCore {
     const nowMs = this.now();
     const ownMinKw = live.unpinnedMinKw ?? live.cls.minKw;
     const minKw = carMaxKw !== null && carMaxKw < ownMinKw ? carMaxKw : ownMinKw;
-    const effectiveMax = capKw === null ? live.maxKw : Math.min(live.maxKw, Math.max(minKw, capKw));
+    const ceilingKw = pinned && capKw !== null ? Math.max(live.maxKw, capKw) : live.maxKw;
+    const effectiveMax = capKw === null ? live.maxKw : Math.min(ceilingKw, Math.max(minKw, capKw));
     const effectiveMin = pinned ? effectiveMax : minKw;
     if (effectiveMin > live.cls.minKw + (live.heldBackKw ?? 0)) {
       const others = this.pool.committedMinKw - live.cls.minKw - (live.heldBackKw ?? 0);

@@ -119,6 +119,16 @@ describe("caps (reclaim) and meters", () => {
     ac.abort();
   });
 
+  test("a pin may be above the session's own maximum (what its charger may draw); a cap alone may not", async () => {
+    const s = station(30);
+    const a = (await s.start(req({ vehicleId: "a", maxKw: 11, minKw: 4 }))).session;
+    const b = (await s.start(req({ vehicleId: "b", maxKw: 22, minKw: 4 }))).session;
+    expect(s.setCap(a.sessionId, 22, false).allocatedKw).toBe(11);
+    expect(s.setCap(a.sessionId, 22, true).allocatedKw).toBe(22);
+    expect(s.get(b.sessionId).allocatedKw).toBe(8);
+    expect(s.setCap(a.sessionId, null, false).allocatedKw).toBe(11);
+  });
+
   test("moving a session to a capped class keeps the energy it has drawn", async () => {
     let nowMs = 1_000_000;
     const s = new Station({ id: "s1", capacityKw: 22, now: () => nowMs });

@@ -102,7 +102,8 @@ export const setSessionCapInputSchema = z.strictObject({
   capKw: kwFieldSchema("capKw").nullable(),
   /**
    * Its charger takes no limits (it rejects them or does not answer): the session is accounted at its
-   * effective maximum whatever the level, so the others' shares leave room for what it may really draw.
+   * effective maximum whatever the level, so the others' shares leave room for what it may really draw;
+   * pinned, `capKw` may be above the session's own maximum (what its charger may draw).
    * Refused (INSUFFICIENT_CAPACITY / OPERATOR_LIMIT) if that maximum does not fit; false lifts it.
    */
   pinned: z.boolean().default(false),
