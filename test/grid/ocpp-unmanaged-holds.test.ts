@@ -5,7 +5,8 @@
  * others were given the rest, and the gateway counted 41 kW on a 30 kW site.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { eventually, startGrid, startOcppGateway } from "@evgrid/testing";
+import { walkInVehicleId } from "@evgrid/contract";
+import { eventually, type SimulatedChargePoint, startGrid, startOcppGateway } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
 
@@ -38,5 +39,55 @@ describe.each(["Rejected", "NotImplemented"] as const)("a charger answering %s",
     // Its transaction ends: the honest one gets the site again.
     await refuser.stopTransaction(1);
     await eventually(() => expect(honest.limit(1)).toBe(22_000));
+  });
+});
+
+/** A 2.0.1 TransactionEvent Started with no idToken: a transaction not yet for anyone (no session). */
+let seqNo = 1000;
+const startUnidentified = (cp: SimulatedChargePoint, evseId: number, transactionId: string) =>
+  cp.client.call("TransactionEvent", {
+    eventType: "Started",
+    timestamp: new Date().toISOString(),
+    triggerReason: "CablePluggedIn",
+    seqNo: seqNo++,
+    transactionInfo: { transactionId, chargingState: "EVConnected" },
+    evse: { id: evseId, connectorId: 1 },
+  });
+
+describe("a transaction with no session yet (2.0.1, no idToken)", () => {
+  test("at a charger that refuses limits is stopped: nothing at its substation would hold what it may draw", async () => {
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    grid.substations[0]?.station.setLimit(16);
+    await using ocpp = await startOcppGateway(grid);
+    const honest = await ocpp.charger("cp-honest-u", { maxKw: 22 });
+    await honest.startTransaction(1, "ev-honest-u");
+    await eventually(() => expect(honest.limit(1)).toBe(16_000));
+    const refuser = await ocpp.charger("cp-refuser-u", {
+      protocol: "ocpp2.0.1",
+      maxKw: 11,
+      behaviour: { profileAnswer: "Rejected" },
+    });
+    await startUnidentified(refuser, 1, "u-refused");
+    await eventually(() => expect(refuser.stopsAsked).toEqual(["u-refused"]));
+  });
+
+  test("at a charger that stops taking limits is stopped then, the one with a session kept", async () => {
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    await using ocpp = await startOcppGateway(grid);
+    const cp = await ocpp.charger("cp-turns", { protocol: "ocpp2.0.1", maxKw: 22 });
+    const session = await cp.startTransaction(1, "ev-turns");
+    await startUnidentified(cp, 2, "u-turns");
+    grid.substations[0]?.station.setLimit(8);
+    await eventually(() => expect(cp.limit(1)).toBe(8000));
+    // It refuses from now on; a new level makes the gateway send it a limit, which it refuses. Pinned at its
+    // 22 kW, its session still fits in 30.
+    cp.opts.profileAnswer = "Rejected";
+    grid.substations[0]?.station.setLimit(30);
+    await eventually(() => expect(cp.stopsAsked).toEqual(["u-turns"]));
+    const vehicleId = walkInVehicleId("ev-turns");
+    await eventually(async () =>
+      expect((await grid.operator.findVehicleSession.query({ vehicleId }))?.allocatedKw).toBe(22),
+    );
+    expect(cp.stopsAsked).not.toContain(session);
   });
 });

@@ -18,6 +18,8 @@ export const TURNED_AWAY = {
   cannotFit: "the charge point's maximum cannot hold this transaction's minimum; stopping it",
   /** Waiting is at 0 W: a charger that takes no limits may draw its maximum, so it cannot wait. */
   cannotWait: "grid full and the charger takes no limits, so it cannot wait at 0 W; stopping it",
+  /** Unidentified (2.0.1), a transaction has no session: one at a charger that takes no limits is held nowhere. */
+  unidentified: "a transaction with no session yet at a charger that takes no limits; stopping it",
 } as const;
 
 /**

@@ -51,7 +51,10 @@ export function sitePusher(
           chargePointId,
         });
         for (const tx of ch.txs.values()) {
-          if (tx.phase.state === "waiting" && refuses) unmanagedWaiting(tx);
+          // At 0 W (for power, or for who it is for), which a charger refusing limits does not hold to: with
+          // no session, nothing at its substation would make room for what it may draw.
+          const atZero = tx.phase.state === "waiting" || tx.phase.state === "unidentified";
+          if (atZero && refuses) unmanagedWaiting(tx);
           else void caps.sync(tx);
         }
       },

@@ -98,7 +98,11 @@ export class Gateway {
       },
     );
     // A charger found to take no limits while a transaction of its waits at 0 W: it cannot wait.
-    const unmanagedWaiting = (tx: Tx) => this.ends.turnAway(tx, TURNED_AWAY.cannotWait);
+    const unmanagedWaiting = (tx: Tx) =>
+      this.ends.turnAway(
+        tx,
+        tx.phase.state === "unidentified" ? TURNED_AWAY.unidentified : TURNED_AWAY.cannotWait,
+      );
     const caughtBefore = (id: string) => registry.get(id)?.overdrawnAt != null;
     const pusher = sitePusher(this.table, caps, cfg, metrics, log, unmanagedWaiting, caughtBefore);
     this.pusher = pusher;

@@ -4,7 +4,7 @@ import { context, trace } from "@opentelemetry/api";
 import type { Binder } from "./binder.ts";
 import type { Charger, ChargerTable } from "./chargers.ts";
 import type { ChargePointShares } from "./cp-shares.ts";
-import type { Ends } from "./ends.ts";
+import { type Ends, TURNED_AWAY } from "./ends.ts";
 import type { MeterReports } from "./meter-reports.ts";
 import type { Meters } from "./meters.ts";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -207,7 +207,13 @@ export class Transactions {
     const tx = this.open(ch, e.connectorId, transactionId, vehicleId, e.meterStartWh);
     // Bound only once the answer has gone out: the charger must know the transaction id before its profiles.
     const ctx = context.active();
-    const afterAnswer = vehicleId ? () => context.with(ctx, () => void this.binder.bind(tx)) : undefined;
+    // Unidentified, it waits at 0 W with no session: a charger refusing limits may draw its maximum on it.
+    const refused = !vehicleId && this.power.refusesLimits(ch);
+    const afterAnswer = vehicleId
+      ? () => context.with(ctx, () => void this.binder.bind(tx))
+      : refused
+        ? () => void this.ends.turnAway(tx, TURNED_AWAY.unidentified)
+        : undefined;
     return { answer: { kind: "opened", transactionId, token }, ...(afterAnswer ? { afterAnswer } : {}) };
   }
 
