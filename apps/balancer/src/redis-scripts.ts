@@ -117,7 +117,9 @@ return mine and 1 or 0
 
 /**
  * The store's epoch KEYS[1]: its value (kept ARGV[2] ms more), or ARGV[1] written now if it had none.
- * Answers {epoch, 1 if written now}.
+ * Answers {epoch, 1 if written now}. Written again, not only touched: a store that refuses writes (full
+ * under noeviction) fails this probe, so it is down, not up a second at a time (a store-fault probe: every
+ * new vehicle refused STATE_REBUILDING for as long as it stayed full, its lease restarting at each failure).
  */
 export const EPOCH = script(`
 local e = redis.call('GET', KEYS[1])
@@ -125,7 +127,7 @@ if not e then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return {ARGV[1], 1}
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[1], e, 'PX', ARGV[2])
 return {e, 0}
 `);
 
