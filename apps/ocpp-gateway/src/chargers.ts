@@ -69,7 +69,9 @@ export class ChargerTable {
       };
       this.byId.set(cp.chargePointId, ch);
     } else if (ch.cp.substationId !== cp.substationId) {
-      this.bySubstation.get(ch.cp.substationId)?.delete(ch);
+      // Its transactions there stay there, and their site's levels must still reach them (a hostile-charger
+      // probe: moved with a transaction open, it kept 8 kW after its old site went down to 10 for two).
+      this.leaveSite(ch, ch.cp.substationId, cp.substationId);
     }
     ch.cp = cp;
     const site = this.bySubstation.get(cp.substationId) ?? new Set<Charger>();
@@ -81,9 +83,10 @@ export class ChargerTable {
   delete(ch: Charger): void {
     this.setLink(ch, null);
     this.byId.delete(ch.cp.chargePointId);
-    const site = this.bySubstation.get(ch.cp.substationId);
-    site?.delete(ch);
-    if (site?.size === 0) this.bySubstation.delete(ch.cp.substationId);
+    for (const [substationId, site] of this.bySubstation) {
+      site.delete(ch);
+      if (site.size === 0) this.bySubstation.delete(substationId);
+    }
   }
 
   all(): IterableIterator<Charger> {
@@ -102,6 +105,15 @@ export class ChargerTable {
 
   get connectedCount(): number {
     return this.connected;
+  }
+
+  /** Out of a site's index, unless it is its site now or it has a transaction there still. */
+  private leaveSite(ch: Charger, substationId: string, current: string): void {
+    if (substationId === current) return;
+    for (const tx of ch.txs.values()) if (tx.substationId === substationId) return;
+    const site = this.bySubstation.get(substationId);
+    site?.delete(ch);
+    if (site?.size === 0) this.bySubstation.delete(substationId);
   }
 
   /** The substations with a connected charger or an open transaction: the ones whose power is watched. */
@@ -127,6 +139,7 @@ export class ChargerTable {
 
   removeTx(ch: Charger, tx: Tx): void {
     if (ch.txs.get(tx.transactionId) === tx) ch.txs.delete(tx.transactionId);
+    this.leaveSite(ch, tx.substationId, ch.cp.substationId);
     if (tx.vehicleId) {
       const set = this.byVehicle.get(tx.vehicleId);
       set?.delete(tx);
