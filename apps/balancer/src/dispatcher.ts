@@ -252,7 +252,7 @@ export class Dispatcher {
         run = new DispatchRun(this.view, req, this.opts, this.now, claim, callerDeadlineAtMs);
         try {
           const r = await run.run(claim.home);
-          await claim.finish({ kind: "admitted", session: r.session });
+          await claim.finish({ kind: "admitted", session: r.session, replayed: r.replayed });
           return r;
         } catch (err) {
           await claim.finish(uncertainAt(err, run?.chargingAt, (run?.tries ?? 0) > 0));

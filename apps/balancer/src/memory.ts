@@ -83,7 +83,7 @@ export class MemoryStore implements DispatchStore {
         if (finished) return;
         finished = true;
         try {
-          if (outcome.kind === "admitted") this.remember(req, outcome.session);
+          if (outcome.kind === "admitted") this.remember(req, outcome.session, outcome.replayed === false);
           if (outcome.kind === "uncertain") this.rememberUncertain(req, outcome);
         } finally {
           this.vehiclesInFlight.delete(vehicleId);
@@ -109,13 +109,18 @@ export class MemoryStore implements DispatchStore {
     return this.inflight.has(key) || this.liveSite(key, this.now()) !== undefined;
   }
 
-  remember(req: DispatchRequest, session: Session): void {
+  /** `fresh`: this dispatch started the session (rebuild.ts vehicleHomeMs). */
+  remember(req: DispatchRequest, session: Session, fresh = false): void {
     const nowMs = this.now();
     if (req.idempotencyKey !== undefined) this.set(keyOf(req), session.substationId, nowMs + this.keyTtlMs);
     if (session.status === "active") {
       // As long as the shared store keeps it (rebuild.ts): a grace past the session's expected end.
       const ttl = { keyTtlMs: this.keyTtlMs, vehicleGraceMs: this.vehicleGraceMs };
-      this.set(`vehicle:${req.vehicleId}`, session.substationId, nowMs + vehicleHomeMs(session, ttl));
+      this.set(
+        `vehicle:${req.vehicleId}`,
+        session.substationId,
+        nowMs + vehicleHomeMs(session, nowMs, ttl, fresh),
+      );
     }
   }
 

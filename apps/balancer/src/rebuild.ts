@@ -44,14 +44,22 @@ export async function sessionsOfGrid(view: GridView): Promise<Session[] | null> 
  * How long a vehicle stays homed at its session's substation: the grace past the session's expected end (that
  * substation ends it when its timer fires, late if its event loop stalls, and refuses the vehicle until then;
  * asked anywhere else meanwhile, it would get a second session), or the key TTL for one with no expected end.
- * Its length from its start to its expected end, both on the substation's clock: a balancer whose clock runs
- * ahead must not let the home go while the session runs (a store-fault probe: 2 minutes ahead, a second
- * session). For a session that started a while ago (a replay, a rebuild), the home outlives it by that
- * while: the vehicle's next request is asked there first, which admits it once the session has ended.
+ * `fresh` (this dispatch started it, just now): from its start to its expected end, both on the substation's
+ * clock, so a balancer whose clock runs ahead does not let the home go while the session runs (a store-fault
+ * probe: 2 minutes ahead, a second session). A replayed or rebuilt one, which may have started hours ago, is
+ * reckoned from this balancer's now: its clock must agree with the substations' within the grace.
  */
-export function vehicleHomeMs(s: Session, ttl: { keyTtlMs: number; vehicleGraceMs: number }): number {
-  if (s.status !== "active" || !s.expectedEndAt) return ttl.keyTtlMs;
-  return Math.max(1, Date.parse(s.expectedEndAt) - Date.parse(s.startedAt)) + ttl.vehicleGraceMs;
+export function vehicleHomeMs(
+  s: Session,
+  nowMs: number,
+  ttl: { keyTtlMs: number; vehicleGraceMs: number },
+  fresh = false,
+): number {
+  const endMs = s.status === "active" && s.expectedEndAt ? Date.parse(s.expectedEndAt) : Number.NaN;
+  if (!Number.isFinite(endMs)) return ttl.keyTtlMs;
+  const startedMs = Date.parse(s.startedAt);
+  const fromMs = fresh && Number.isFinite(startedMs) ? startedMs : nowMs;
+  return Math.max(1, endMs - fromMs) + ttl.vehicleGraceMs;
 }
 
 /**
@@ -73,7 +81,7 @@ export function homesOf(
         homes.push({ name: storeKeys.key(s.owner, s.idempotencyKey), value: done(s.substationId), ttlMs });
     }
     if (s.status === "active") {
-      const ttlMs = Math.max(1000, vehicleHomeMs(s, ttl));
+      const ttlMs = Math.max(1000, vehicleHomeMs(s, nowMs, ttl));
       homes.push({ name: storeKeys.vehicle(s.vehicleId), value: done(s.substationId), ttlMs });
     }
   }

@@ -96,7 +96,7 @@ export function finishPlaces(
       return {
         keyAt: session.substationId,
         vehicleAt: active ? session.substationId : "",
-        vehicleMs: vehicleHomeMs(session, ttl),
+        vehicleMs: vehicleHomeMs(session, nowMs, ttl, outcome.replayed === false),
         keepHome: false,
       };
     }

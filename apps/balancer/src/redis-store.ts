@@ -177,7 +177,8 @@ export class RedisStore implements DispatchStore {
       pinned,
       trying: (substationId) => both(TRYING, () => [token, substationId]).then(() => {}),
       finish: async (outcome) => {
-        if (outcome.kind === "admitted") this.opts.fallback.remember(req, outcome.session);
+        if (outcome.kind === "admitted")
+          this.opts.fallback.remember(req, outcome.session, outcome.replayed === false);
         const { keyAt: at, vehicleAt, vehicleMs, keepHome } = finishPlaces(outcome, this.now(), this.opts);
         await both(FINISH, (name) =>
           name === vehicleName

@@ -24,8 +24,11 @@ export interface DispatchReport {
 
 /** How a dispatch ended, as its claim records it. */
 export type ClaimOutcome =
-  /** A session (new or replayed): its key and vehicle now point at its substation. */
-  | { kind: "admitted"; session: Session }
+  /**
+   * A session (new or replayed): its key and vehicle now point at its substation. `replayed` false: this
+   * dispatch started it, just now (its vehicle's home is then reckoned on the substation's clock alone).
+   */
+  | { kind: "admitted"; session: Session; replayed?: boolean }
   /**
    * The substation never answered: it may hold a session, so a retry goes there and nowhere else. Or
    * (`charging`) it said the vehicle charges there: its session is there, whatever this request did. Or

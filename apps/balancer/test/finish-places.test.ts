@@ -13,7 +13,7 @@ const session = (status: "active" | "ended") =>
 
 describe("what a finished dispatch writes", () => {
   test("a new session: key and vehicle where it is, the vehicle until a grace past its end", () => {
-    expect(finishPlaces({ kind: "admitted", session: session("active") }, 0, ttl)).toEqual({
+    expect(finishPlaces({ kind: "admitted", session: session("active"), replayed: false }, 0, ttl)).toEqual({
       keyAt: "substation-1",
       vehicleAt: "substation-1",
       vehicleMs: 660_000,
@@ -21,13 +21,15 @@ describe("what a finished dispatch writes", () => {
     });
   });
 
-  test("a balancer whose clock runs ahead of the substation's: the vehicle is homed for the whole session", () => {
+  test("a balancer whose clock runs ahead of the substation's: a new session's vehicle is homed for all of it", () => {
     // Two minutes ahead: reckoned against its own clock, the home went a minute before the session ended,
     // and the vehicle's next request was admitted at another substation (a store-fault probe).
     const aheadMs = 120_000;
-    expect(finishPlaces({ kind: "admitted", session: session("active") }, aheadMs, ttl).vehicleMs).toBe(
-      660_000,
-    );
+    const fresh = { kind: "admitted", session: session("active"), replayed: false } as const;
+    expect(finishPlaces(fresh, aheadMs, ttl).vehicleMs).toBe(660_000);
+    // A replayed one may have started hours ago: what is left of it, by this balancer's clock.
+    const replayed = { kind: "admitted", session: session("active"), replayed: true } as const;
+    expect(finishPlaces(replayed, 500_000, ttl).vehicleMs).toBe(160_000);
   });
 
   test("a replayed session that has ended: the key keeps its place, the vehicle's claim is released", () => {
