@@ -17,6 +17,14 @@ const shared = sharedRedis();
 /** Pending, no place recorded, its lease long run out: what a lost TRYING leaves behind. */
 const PLACELESS = JSON.stringify({ s: "p", t: "lost", u: 1 });
 const plant = (name: string) => shared.store.send("SET", [name, PLACELESS, "PX", "600000"]);
+/** Both replicas see substation-1 full: a request either placed by load would go to substation-2. */
+async function seeSubstation1Full(grid: Awaited<ReturnType<typeof startReplicas>>): Promise<void> {
+  for (const i of [0, 1])
+    await eventually(async () => {
+      const view = await grid.operator(i).listSubstations.query();
+      expect(view.find((s) => s.substationId === "substation-1")?.load?.allocatedKw).toBe(11);
+    });
+}
 const keyClaim = async (key: string) =>
   ((await shared.store.send("KEYS", [`evgrid:key:*${key}`])) as string[])[0] as string;
 
@@ -32,6 +40,7 @@ describe("a claim that lost its place", () => {
       idempotencyKey: "k-placeless",
     };
     const started = await grid.operator(0).dispatch.mutate({ ...req, substationId: "substation-1" });
+    await seeSubstation1Full(grid);
     await plant(await keyClaim("k-placeless"));
     await plant("evgrid:vehicle:ev-placeless");
 
@@ -47,6 +56,40 @@ describe("a claim that lost its place", () => {
       );
     expect(other).toBe("VEHICLE_ALREADY_CHARGING");
     expect(grid.activeByVehicle().get("ev-placeless")).toBe(1);
+  });
+
+  test("refused once because a substation did not answer, is still taken over where its session is", async () => {
+    await using grid = await startReplicas(2, shared.redis.url, { capacityKw: 11 });
+    const req = {
+      vehicleId: "ev-unanswered",
+      maxKw: 11,
+      minKw: 11,
+      durationS: 600,
+      idempotencyKey: "k-unanswered",
+    };
+    const started = await grid.operator(0).dispatch.mutate({ ...req, substationId: "substation-1" });
+    await seeSubstation1Full(grid);
+    await plant(await keyClaim("k-unanswered"));
+    await plant("evgrid:vehicle:ev-unanswered");
+    // substation-2 does not answer where the vehicle charges, once: nobody can vouch, a certain refusal.
+    const station = grid.substations[1]?.station as unknown as { activeSessionOf: (v: string) => unknown };
+    const real = station.activeSessionOf.bind(station);
+    station.activeSessionOf = () => {
+      throw new Error("substation-2 is not answering");
+    };
+    const first = await grid
+      .operator(1)
+      .dispatch.mutate(req)
+      .then(
+        () => "admitted",
+        (err: unknown) => errorDataOf(err)?.reason,
+      );
+    station.activeSessionOf = real;
+    expect(first).toBe("STATE_REBUILDING");
+    // The claims were left as they were (released, they were deleted, and the retry was placed by load).
+    const again = await eventually(() => grid.operator(1).dispatch.mutate(req), { timeoutMs: 20_000 });
+    expect(again.session.sessionId).toBe(started.session.sessionId);
+    expect(grid.activeByVehicle().get("ev-unanswered")).toBe(1);
   });
 
   test("is corrected by the rebuild after the store forgot: its key and vehicle point at the session again", async () => {

@@ -119,19 +119,24 @@ export class RedisStore implements DispatchStore {
     const keyName =
       req.idempotencyKey === undefined ? undefined : storeKeys.key(req.owner, req.idempotencyKey);
     const vehicleName = storeKeys.vehicle(req.vehicleId);
-    // Released: a key or vehicle taken over with a place (a dead replica's try, an old home) keeps it.
+    // Released: a key or vehicle taken over with a place (a dead replica's try, an old home) keeps it. A
+    // stale one (taken over with no place: where its session is, only the substations know) is left as it is
+    // when this request started nothing: released it would be deleted, and the next request placed as if
+    // nothing had been tried (a review); its lease runs out and it is stale again.
     const release = (name: string, at = "") =>
       this.link.run(FINISH, [name], [token, at, String(this.opts.keyTtlMs), "1"]).catch(() => {});
     let home: string | undefined;
     let keyAt = "";
     let keyHeld = false;
     let vehicleHeld = false;
-    let stale = false; // a claim taken over with no place: where its session is, only the substations know
+    let keyStale = false;
+    let vehicleStale = false;
+    const releaseKey = () => (keyHeld && !keyStale ? release(keyName as string, keyAt) : null);
     if (keyName !== undefined) {
       const k = await claimKey(this.claimer, keyName, token, epoch, deadlineMs);
       if (k.state === "epoch") return null;
       keyHeld = k.state === "claimed" || k.state === "stale";
-      stale = k.state === "stale";
+      keyStale = k.state === "stale";
       keyAt = k.at;
       home = k.at || undefined;
     }
@@ -140,30 +145,27 @@ export class RedisStore implements DispatchStore {
     // key's retry goes on without it if another request holds it: its session is where the key says.
     const v = await claimOnce(this.claimer, vehicleName, token, epoch, true);
     if (v.state === "epoch") {
-      if (keyHeld) await release(keyName as string, keyAt);
+      await releaseKey();
       return null;
     }
     if (v.state === "claimed" || v.state === "stale") {
       vehicleHeld = true;
-      stale ||= v.state === "stale";
+      vehicleStale = v.state === "stale";
       home ??= v.at || undefined;
     } else if (keyHeld || keyName === undefined) {
-      if (keyHeld) await release(keyName as string, keyAt);
+      await releaseKey();
       // A stale key may have started a session: uncertain, as one tried somewhere is.
-      throw vehicleBusy(req.vehicleId, keyHeld && (keyAt !== "" || stale));
+      throw vehicleBusy(req.vehicleId, keyHeld && (keyAt !== "" || keyStale));
     }
     // Not rebuilt yet, a claim proves nothing (absent, or stale: the vehicle may have charged elsewhere while
     // the store was silent): where the substations say, or the hashed home (a lease after it was distrusted:
     // claims made before have landed), and nowhere else; so for a stale claim (its lease ran out: landed or
     // refused). The claims still serialize the replicas.
-    const pinned = !this.trusted || stale;
+    const pinned = !this.trusted || keyStale || vehicleStale;
     if (pinned) {
       const sinceMs = this.trusted ? 0 : this.distrustedAtMs;
       home = await this.opts.degradedHome(req, sinceMs).catch(async (err: unknown) => {
-        await Promise.all([
-          keyHeld ? release(keyName as string, keyAt) : null,
-          vehicleHeld ? release(vehicleName) : null,
-        ]);
+        await Promise.all([releaseKey(), vehicleHeld && !vehicleStale ? release(vehicleName) : null]);
         throw err;
       });
     }
