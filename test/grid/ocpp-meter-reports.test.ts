@@ -4,7 +4,7 @@
  * register and power every OCPP_METER_INTERVAL_S while it charges, and shows what it answered.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { eventually, startGrid, startOcppGateway } from "@evgrid/testing";
+import { eventually, metricValue, startGrid, startOcppGateway } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
 
@@ -57,4 +57,19 @@ test("OCPP_METER_INTERVAL_S=0 leaves chargers' own settings alone", async () => 
   await eventually(() => expect(cp.limit(1)).toBe(11_000));
   expect(cp.configuration.size).toBe(0);
   expect(await meterReports(ocpp, "cp-left-alone")).toBeNull();
+});
+
+test("a charger slow to take its settings is not taken for silent: a limit waits for its turn, then has its own time", async () => {
+  await using grid = await startGrid({ capacitiesKw: [150] });
+  await using ocpp = await startOcppGateway(grid, { OCPP_CALL_TIMEOUT_MS: "2000" });
+  // Each answer within the call timeout; a limit behind the settings' two answers would not be.
+  const cp = await ocpp.charger("cp-slow-settings", {
+    behaviour: { configDelayMs: 1500, profileDelayMs: () => 700 },
+  });
+  await cp.startTransaction(1, "ev-slow-settings");
+  await eventually(() => expect(cp.limit(1)).toBe(11_000), { timeoutMs: 15_000 });
+  await eventually(async () => expect(await meterReports(ocpp, "cp-slow-settings")).toBe("Accepted"));
+  const metrics = await (await fetch(`${ocpp.gateway.url}/metrics`)).text();
+  expect(metricValue(metrics, "evgrid_ocpp_profiles_total", { outcome: "timeout" }) ?? 0).toBe(0);
+  expect((await ocpp.admin.listChargePoints.query())[0]).toMatchObject({ managed: true });
 });

@@ -1,4 +1,5 @@
 import type { Logger } from "@evgrid/kit";
+import { TimeoutError } from "ocpp-rpc";
 import type { Charger } from "./chargers.ts";
 
 /**
@@ -22,9 +23,9 @@ export class MeterReports {
     try {
       answer = await link.configureMeterReports(this.intervalS);
     } catch (err) {
-      const e = err as { rpcErrorCode?: unknown; name?: unknown };
-      answer =
-        typeof e.rpcErrorCode === "string" ? e.rpcErrorCode : e.name === "TimeoutError" ? "timeout" : "error";
+      // ocpp-rpc's TimeoutError keeps Error's name: only its class tells it apart.
+      const code = (err as { rpcErrorCode?: unknown }).rpcErrorCode;
+      answer = typeof code === "string" ? code : err instanceof TimeoutError ? "timeout" : "error";
     }
     if (ch.link !== link) return; // a newer connection: its own boot asks again
     ch.meterReports = answer;

@@ -11,14 +11,17 @@ export function serveConfiguration(
   client: RPCClient,
   v16: boolean,
   settings: Map<string, string>,
-  answer: ConfigAnswer,
+  /** `configDelayMs`: before answering, it waits this long (a charger writing its settings to flash). */
+  opts: { configAnswer?: ConfigAnswer; configDelayMs?: number },
 ): void {
+  const { configAnswer: answer = "Accepted", configDelayMs: delayMs = 0 } = opts;
   const refuseOr = (status: string) => {
     if (answer === "NotImplemented") throw createRPCError("NotImplemented", "no configuration here");
     return answer === "Accepted" ? status : "Rejected";
   };
   if (v16) {
     client.handle("ChangeConfiguration", async ({ params }) => {
+      await Bun.sleep(delayMs);
       // The library validated the payload against the OCPP schema (strict mode).
       const { key, value } = params as { key: string; value: string };
       const status = refuseOr("Accepted");
@@ -28,14 +31,17 @@ export function serveConfiguration(
     return;
   }
   type Data = { component: { name: string }; variable: { name: string }; attributeValue: string };
-  client.handle("SetVariables", async ({ params }) => ({
-    setVariableResult: (params as { setVariableData: Data[] }).setVariableData.map((d) => {
-      const attributeStatus = refuseOr("Accepted");
-      if (attributeStatus === "Accepted")
-        settings.set(`${d.component.name}.${d.variable.name}`, d.attributeValue);
-      return { attributeStatus, component: d.component, variable: d.variable };
-    }),
-  }));
+  client.handle("SetVariables", async ({ params }) => {
+    await Bun.sleep(delayMs);
+    return {
+      setVariableResult: (params as { setVariableData: Data[] }).setVariableData.map((d) => {
+        const attributeStatus = refuseOr("Accepted");
+        if (attributeStatus === "Accepted")
+          settings.set(`${d.component.name}.${d.variable.name}`, d.attributeValue);
+        return { attributeStatus, component: d.component, variable: d.variable };
+      }),
+    };
+  });
 }
 
 /** One meter value: the energy register (Wh) and/or the power drawn (W), as each version writes them. */

@@ -25,8 +25,9 @@ export interface ChargePointOptions {
   onAccepted?: (p: ProfileReceived) => void;
   /** When asked to stop remotely, end the transaction at once (default true), as real chargers do. */
   stopWhenAsked?: boolean;
-  /** How it answers ChangeConfiguration / SetVariables (default "Accepted"; kept in `configuration`). */
+  /** How it answers ChangeConfiguration / SetVariables (default "Accepted", kept in `configuration`), how late. */
   configAnswer?: ConfigAnswer;
+  configDelayMs?: number;
 }
 
 export interface ProfileReceived {
@@ -72,7 +73,7 @@ export class SimulatedChargePoint {
       backoff: { initialDelay: 200, maxDelay: 2000, factor: 2, randomisationFactor: 0.25 },
     } as ConstructorParameters<typeof RPCClient>[0]);
     this.client.handle("SetChargingProfile", async ({ params }) => this.onProfile(params ?? {}));
-    serveConfiguration(this.client, this.v16, this.configuration, opts.configAnswer ?? "Accepted");
+    serveConfiguration(this.client, this.v16, this.configuration, opts);
     const stop = async ({ params }: { params?: Record<string, unknown> }) => {
       const transactionId = String(params?.transactionId);
       this.stopsAsked.push(transactionId);

@@ -43,7 +43,12 @@ export async function startOcppGateway(
         /** How the simulated charger answers profiles (slowly, not at all...). */
         behaviour?: Pick<
           ChargePointOptions,
-          "profileAnswer" | "profileDelayMs" | "stopWhenAsked" | "onAccepted" | "configAnswer"
+          | "profileAnswer"
+          | "profileDelayMs"
+          | "stopWhenAsked"
+          | "onAccepted"
+          | "configAnswer"
+          | "configDelayMs"
         >;
       } = {},
     ) {

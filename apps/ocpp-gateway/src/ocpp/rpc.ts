@@ -41,6 +41,8 @@ function schemaChecked<T>(payload: unknown): T {
  */
 export class OcppConnection<In extends ActionTypes, Out extends ActionTypes> {
   private readonly pendingAfter = new Map<string, () => void>();
+  /** Settles when the last call of ours asked so far has been answered or has failed. */
+  private lastCall: Promise<void> = Promise.resolve();
 
   constructor(
     readonly client: RPCClient,
@@ -96,7 +98,26 @@ export class OcppConnection<In extends ActionTypes, Out extends ActionTypes> {
     return schemaChecked<Out[A]["res"]>(res);
   }
 
+  /**
+   * One call of ours out at a time (OCPP-J; ocpp-rpc would queue them too), each timed from when it goes out:
+   * timed from when it was asked, a limit queued behind a slow answer (a charger writing its settings to
+   * flash at boot) timed out, and an honest charger was taken for silent (a review).
+   */
   private async callWithin(action: string, params: object): Promise<unknown> {
+    const before = this.lastCall;
+    let done = () => {};
+    this.lastCall = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    try {
+      await before;
+      return await this.timedCall(action, params);
+    } finally {
+      done();
+    }
+  }
+
+  private async timedCall(action: string, params: object): Promise<unknown> {
     const late = new AbortController();
     const timer = setTimeout(() => late.abort("Call timeout"), this.ctx.callTimeoutMs);
     try {
