@@ -72,7 +72,7 @@ export class Overdraws {
    * (a charger ending and reopening its transaction every few seconds must not start the count again: a
    * hostile-charger probe drew 11 kW under 8 for ten windows that way). Removed at a reading within.
    */
-  private readonly overSince = new Map<string, number>();
+  private readonly overSince = new Map<string, { since: number; lastAtMs: number; transactionId: string }>();
   private readonly marks = new WeakMap<Tx, Mark>();
   /**
    * Per connector that drew beyond its limits or has a credit running (one with neither is not kept): at
@@ -118,9 +118,14 @@ export class Overdraws {
       this.overSince.delete(key);
       return null;
     }
-    const since = this.overSince.get(key);
-    if (since === undefined) this.overSince.set(key, nowMs);
-    if (since === undefined || nowMs - since < this.cfg.windowMs) return null;
+    const over = this.overSince.get(key);
+    // Another transaction's, and more than a window ago (a car that left over its limit, hours before the
+    // next one came): the count starts again (a review).
+    const stale =
+      over && over.transactionId !== tx.transactionId && nowMs - over.lastAtMs > this.cfg.windowMs;
+    const since = over && !stale ? over.since : nowMs;
+    this.overSince.set(key, { since, lastAtMs: nowMs, transactionId: tx.transactionId });
+    if (nowMs - since < this.cfg.windowMs || since === nowMs) return null;
     this.overSince.delete(key);
     return { drawKw, forMs: nowMs - since };
   }

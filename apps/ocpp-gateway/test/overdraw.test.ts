@@ -43,7 +43,13 @@ function setUp(slackWh = 1000, windowMs = 30_000) {
     quiet,
   );
   const newTx = (meterStartWh: number | null = null, atS = 0) =>
-    ({ chargePointId: "cp", connectorId: 1, meterStartWh, startedAtMs: atS * 1000 }) as Tx;
+    ({
+      chargePointId: "cp",
+      connectorId: 1,
+      transactionId: `t-${atS}`,
+      meterStartWh,
+      startedAtMs: atS * 1000,
+    }) as Tx;
   let tx = newTx();
   const read = (atS: number, r: DrawReading) => {
     clock = atS;
@@ -108,6 +114,16 @@ describe("a charger's power against its limit", () => {
       s.read(atS, { powerKw: 11 });
     }
     expect(s.caught).toEqual([30]);
+  });
+
+  test("the count another transaction left more than a window ago starts again (a car that left hours before)", () => {
+    const s = setUp();
+    s.read(0, { powerKw: 11 }); // a car still ramping down after a cut, then unplugged
+    s.restart(7200, null);
+    s.read(7200, { powerKw: 11 });
+    expect(s.caught).toEqual([]);
+    s.read(7230, { powerKw: 11 });
+    expect(s.caught).toEqual([7230]);
   });
 
   test("a connector not in the books is not checked", () => {
