@@ -119,7 +119,7 @@ export interface ChargerState {
   refuses: boolean;
   /**
    * Its meter showed it drawing more than it had accepted (overdraw.ts): it takes no limits, whatever it
-   * answers, for as long as the gateway runs.
+   * answers, until an operator clears it (kept in the registry across restarts).
    */
   overdraws: boolean;
   retryAtMs: number;

@@ -26,7 +26,8 @@ export const sessionSchema = z.object({
   maxKw: z.number(),
   /**
    * An effective maximum below maxKw while the vehicle draws less than it is given (reclaim, set by the OCPP
-   * gateway from the charger's meter); null: maxKw. Power above it goes to the others.
+   * gateway from the charger's meter); null: maxKw. Power above it goes to the others. (A session pinned
+   * above maxKw, at a charger that takes no limits, shows allocatedKw above maxKw and capKw null.)
    */
   capKw: z.number().nullable(),
   /** Power the substation gives this session right now (0 once ended). */
