@@ -42,30 +42,6 @@ describe.each(["Rejected", "NotImplemented"] as const)("a charger answering %s",
   });
 });
 
-test("two transactions at a charger that takes no limits share its maximum: the first comes down before the second is admitted", async () => {
-  // 30 kW: the refusing charger's 22, split 11 and 11, beside the honest one's 8. Held at 22 while the second
-  // was admitted at 11, 33 kW would not fit beside the honest one's minimum: the second would be stopped.
-  await using grid = await startGrid({ capacitiesKw: [150] });
-  grid.substations[0]?.station.setLimit(30);
-  await using ocpp = await startOcppGateway(grid);
-  const honest = await ocpp.charger("cp-honest-two", { maxKw: 22 });
-  await honest.startTransaction(1, "ev-honest-two");
-  const refuser = await ocpp.charger("cp-refuser-two", {
-    maxKw: 22,
-    behaviour: { profileAnswer: "Rejected" },
-  });
-  await refuser.startTransaction(1, "ev-first-of-two");
-  await eventually(() => expect(honest.limit(1)).toBe(8000));
-  await refuser.startTransaction(2, "ev-second-of-two");
-  const allocated = async (vehicle: string) =>
-    (await grid.operator.findVehicleSession.query({ vehicleId: walkInVehicleId(vehicle) }))?.allocatedKw;
-  await eventually(async () =>
-    expect([await allocated("ev-first-of-two"), await allocated("ev-second-of-two")]).toEqual([11, 11]),
-  );
-  expect(refuser.stopsAsked).toHaveLength(0);
-  expect(honest.limit(1)).toBe(8000);
-});
-
 /** A 2.0.1 TransactionEvent Started with no idToken: a transaction not yet for anyone (no session). */
 let seqNo = 1000;
 const startUnidentified = (cp: SimulatedChargePoint, evseId: number, transactionId: string) =>

@@ -93,10 +93,8 @@ export class Gateway {
       (tx) => {
         const ch = this.table.get(tx.chargePointId);
         if (!ch) return null;
-        // Its sessions, and one being admitted: the others' pins come down before it is (cp-shares.ts).
-        const holding = new Set(["charging", "binding", "resuming"]);
-        const sessions = [...ch.txs.values()].filter((t) => holding.has(t.phase.state)).length;
-        return ch.cp.maxKw / Math.max(1, sessions);
+        const bound = [...ch.txs.values()].filter((t) => t.phase.state === "charging").length;
+        return ch.cp.maxKw / Math.max(1, bound);
       },
     );
     // A charger found to take no limits while a transaction of its waits at 0 W: it cannot wait.
