@@ -92,6 +92,62 @@ describe("a claim that lost its place", () => {
     expect(grid.activeByVehicle().get("ev-unanswered")).toBe(1);
   });
 
+  test("handed back stale when its request started nothing: the same request's retry is not refused as busy", async () => {
+    await using grid = await startReplicas(2, shared.redis.url, { capacityKw: 11 });
+    const req = { vehicleId: "ev-handed-back", maxKw: 11, minKw: 11, durationS: 600, idempotencyKey: "k-hb" };
+    await plant("evgrid:vehicle:ev-handed-back"); // it charges nowhere
+    const station = grid.substations[1]?.station as unknown as { activeSessionOf: (v: string) => unknown };
+    const real = station.activeSessionOf.bind(station);
+    station.activeSessionOf = () => {
+      throw new Error("substation-2 is not answering");
+    };
+    const reason = (p: Promise<unknown>) =>
+      p.then(
+        () => "admitted",
+        (err: unknown) => errorDataOf(err)?.reason,
+      );
+    expect(await reason(grid.operator(1).dispatch.mutate(req))).toBe("STATE_REBUILDING");
+    station.activeSessionOf = real;
+    // At once: kept with its lease, the claim made this a certain VEHICLE_ALREADY_CHARGING (the OCPP gateway
+    // stops a car's transaction on that).
+    expect(await reason(grid.operator(1).dispatch.mutate(req))).toBe("admitted");
+  });
+
+  test("handed back stale when its run ended with nothing started (the caller gave up): the retry finds the session", async () => {
+    await using grid = await startReplicas(2, shared.redis.url, { capacityKw: 11 });
+    const req = {
+      vehicleId: "ev-gave-up",
+      maxKw: 11,
+      minKw: 11,
+      durationS: 600,
+      idempotencyKey: "k-gave-up",
+    };
+    const started = await grid.operator(0).dispatch.mutate({ ...req, substationId: "substation-1" });
+    await seeSubstation1Full(grid);
+    const keyName = await keyClaim("k-gave-up");
+    await plant(keyName);
+    await plant("evgrid:vehicle:ev-gave-up");
+    // substation-2 says where the vehicle and key are only after the caller's 500 ms.
+    type Lookups = Record<"activeSessionOf" | "sessionOfKey", (...a: unknown[]) => unknown>;
+    const station = grid.substations[1]?.station as unknown as Lookups;
+    const real = { activeSessionOf: station.activeSessionOf, sessionOfKey: station.sessionOfKey };
+    for (const name of ["activeSessionOf", "sessionOfKey"] as const)
+      station[name] = (...a: unknown[]) => Bun.sleep(700).then(() => real[name].apply(station, a));
+    await grid
+      .operator(1)
+      .dispatch.mutate(req, { context: { timeoutMs: 500 } })
+      .catch(() => {});
+    // Its dispatch ends after its caller gave up, with nothing started: the key's claim is handed back (it
+    // was deleted, and the retry placed by load).
+    await eventually(async () =>
+      expect(JSON.parse(String(await shared.store.send("GET", [keyName])))).toMatchObject({ t: "" }),
+    );
+    Object.assign(station, real);
+    const again = await eventually(() => grid.operator(1).dispatch.mutate(req), { timeoutMs: 20_000 });
+    expect(again.session.sessionId).toBe(started.session.sessionId);
+    expect(grid.activeByVehicle().get("ev-gave-up")).toBe(1);
+  });
+
   test("is corrected by the rebuild after the store forgot: its key and vehicle point at the session again", async () => {
     await using grid = await startReplicas(2, shared.redis.url);
     const req = { vehicleId: "ev-rebuilt", durationS: 600, idempotencyKey: "k-rebuilt" };

@@ -85,6 +85,21 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `);
 
+/**
+ * Hands back ARGV[1]'s claim that it took over stale (no place) when its request started nothing: still
+ * pending, with no owner and its lease run out, so the next request takes it over stale at once. Released
+ * (FINISH with no place) it was deleted and the retry placed by load; kept with its lease, the retry was
+ * refused as busy (a review).
+ */
+export const UNCLAIM = script(`${READ}
+if c == nil or c.s ~= 'p' or c.t ~= ARGV[1] then return 0 end
+c.t = ''
+c.u = 0
+redis.call('SET', KEYS[1], cjson.encode(c), 'KEEPTTL')
+redis.call('PUBLISH', 'evgrid:done:' .. KEYS[1], '1')
+return 1
+`);
+
 /** Records the substation ARGV[2] about to be asked, if the claim is still ARGV[1]'s. */
 export const TRYING = script(`${READ}
 if c == nil or c.s ~= 'p' or c.t ~= ARGV[1] then return 0 end

@@ -3,7 +3,7 @@ import { Backoff, systemScheduler } from "@evgrid/kit";
 import { parseHome, rebuilding, storeKeys, writeHomes } from "./rebuild.ts";
 import { type Claimer, claimKey, claimOnce, finishPlaces, vehicleBusy } from "./redis-claim.ts";
 import { RedisLink, StoreUnavailable } from "./redis-link.ts";
-import { EPOCH, FINISH, TRYING } from "./redis-scripts.ts";
+import { EPOCH, FINISH, TRYING, UNCLAIM } from "./redis-scripts.ts";
 import { RedisWaitOrder } from "./redis-wait-order.ts";
 import type { RedisStoreOptions } from "./store-connection.ts";
 import type { Claim, DispatchResult, DispatchStore, WaitOrder } from "./types.ts";
@@ -120,18 +120,25 @@ export class RedisStore implements DispatchStore {
       req.idempotencyKey === undefined ? undefined : storeKeys.key(req.owner, req.idempotencyKey);
     const vehicleName = storeKeys.vehicle(req.vehicleId);
     // Released: a key or vehicle taken over with a place (a dead replica's try, an old home) keeps it. A
-    // stale one (taken over with no place: where its session is, only the substations know) is left as it is
-    // when this request started nothing: released it would be deleted, and the next request placed as if
-    // nothing had been tried (a review); its lease runs out and it is stale again.
+    // stale one (taken over with no place: where its session is, only the substations know) is handed back
+    // stale when this request started nothing (UNCLAIM).
     const release = (name: string, at = "") =>
       this.link.run(FINISH, [name], [token, at, String(this.opts.keyTtlMs), "1"]).catch(() => {});
+    const unclaim = (name: string) => this.link.run(UNCLAIM, [name], [token]);
     let home: string | undefined;
     let keyAt = "";
     let keyHeld = false;
     let vehicleHeld = false;
     let keyStale = false;
     let vehicleStale = false;
-    const releaseKey = () => (keyHeld && !keyStale ? release(keyName as string, keyAt) : null);
+    const releaseKey = () =>
+      !keyHeld
+        ? null
+        : keyStale
+          ? unclaim(keyName as string).catch(() => {})
+          : release(keyName as string, keyAt);
+    const releaseVehicle = () =>
+      !vehicleHeld ? null : vehicleStale ? unclaim(vehicleName).catch(() => {}) : release(vehicleName);
     if (keyName !== undefined) {
       const k = await claimKey(this.claimer, keyName, token, epoch, deadlineMs);
       if (k.state === "epoch") return null;
@@ -165,27 +172,34 @@ export class RedisStore implements DispatchStore {
     if (pinned) {
       const sinceMs = this.trusted ? 0 : this.distrustedAtMs;
       home = await this.opts.degradedHome(req, sinceMs).catch(async (err: unknown) => {
-        await Promise.all([releaseKey(), vehicleHeld && !vehicleStale ? release(vehicleName) : null]);
+        await Promise.all([releaseKey(), releaseVehicle()]);
         throw err;
       });
     }
-    const both = (script: typeof TRYING, args: (name: string) => string[]) =>
+    const both = (run: (name: string, stale: boolean) => Promise<unknown>) =>
       Promise.all([
-        keyHeld ? this.link.run(script, [keyName as string], args(keyName as string)) : null,
-        vehicleHeld ? this.link.run(script, [vehicleName], args(vehicleName)) : null,
+        keyHeld ? run(keyName as string, keyStale) : null,
+        vehicleHeld ? run(vehicleName, vehicleStale) : null,
       ]).catch((err) => this.markDown(err));
     return {
       home,
       pinned,
-      trying: (substationId) => both(TRYING, () => [token, substationId]).then(() => {}),
+      trying: (substationId) =>
+        both((name) => this.link.run(TRYING, [name], [token, substationId])).then(() => {}),
       finish: async (outcome) => {
         if (outcome.kind === "admitted")
           this.opts.fallback.remember(req, outcome.session, outcome.replayed === false);
         const { keyAt: at, vehicleAt, vehicleMs, keepHome } = finishPlaces(outcome, this.now(), this.opts);
-        await both(FINISH, (name) =>
-          name === vehicleName
-            ? [token, vehicleAt, String(Math.round(vehicleMs)), keepHome ? "1" : "0"]
-            : [token, at, String(this.opts.keyTtlMs), "0"],
+        await both((name, stale) =>
+          stale && outcome.kind === "none"
+            ? unclaim(name) // nothing started: still stale for the next request
+            : this.link.run(
+                FINISH,
+                [name],
+                name === vehicleName
+                  ? [token, vehicleAt, String(Math.round(vehicleMs)), keepHome ? "1" : "0"]
+                  : [token, at, String(this.opts.keyTtlMs), "0"],
+              ),
         );
       },
     };
