@@ -61,10 +61,11 @@ test("OCPP_METER_INTERVAL_S=0 leaves chargers' own settings alone", async () => 
 
 test("a charger slow to take its settings is not taken for silent: a limit waits for its turn, then has its own time", async () => {
   await using grid = await startGrid({ capacitiesKw: [150] });
-  await using ocpp = await startOcppGateway(grid, { OCPP_CALL_TIMEOUT_MS: "2000" });
-  // Each answer within the call timeout; a limit behind the settings' two answers would not be.
+  await using ocpp = await startOcppGateway(grid, { OCPP_CALL_TIMEOUT_MS: "4000" });
+  // Each answer within the call timeout (a second to spare on a busy machine); a limit timed from when it
+  // was asked, behind a settings answer, would not be (3 + 1.8 s).
   const cp = await ocpp.charger("cp-slow-settings", {
-    behaviour: { configDelayMs: 1500, profileDelayMs: () => 700 },
+    behaviour: { configDelayMs: 3000, profileDelayMs: () => 1800 },
   });
   await cp.startTransaction(1, "ev-slow-settings");
   await eventually(() => expect(cp.limit(1)).toBe(11_000), { timeoutMs: 15_000 });
