@@ -9,6 +9,12 @@ import type { Charger } from "./chargers.ts";
  * answered is shown in listChargePoints (`meterReports`) and logged when it is not "Accepted".
  */
 export class MeterReports {
+  /**
+   * Connections asked and not answered yet: a charger sending BootNotification again and again is asked
+   * once at a time, not queued two calls per boot in front of its limits.
+   */
+  private readonly asking = new WeakSet<object>();
+
   constructor(
     /** 0: never asked (chargers' own settings left as they are). */
     private readonly intervalS: number,
@@ -18,7 +24,8 @@ export class MeterReports {
   /** After the boot's answer, behind the calls already queued to the charger (its default and limits). */
   async ask(ch: Charger): Promise<void> {
     const link = ch.link;
-    if (this.intervalS === 0 || !link) return;
+    if (this.intervalS === 0 || !link || this.asking.has(link)) return;
+    this.asking.add(link);
     let answer: string;
     try {
       answer = await link.configureMeterReports(this.intervalS);
@@ -27,6 +34,7 @@ export class MeterReports {
       const code = (err as { rpcErrorCode?: unknown }).rpcErrorCode;
       answer = typeof code === "string" ? code : err instanceof TimeoutError ? "timeout" : "error";
     }
+    this.asking.delete(link);
     if (ch.link !== link) return; // a newer connection: its own boot asks again
     ch.meterReports = answer;
     if (answer !== "Accepted") {
