@@ -238,6 +238,7 @@ describe("dashboards and alerts against a real Prometheus", () => {
               "SubstationJournalFailing",
               "BalancerStateStoreDown",
               "BalancerStateStoreForgot",
+              "BalancerStateStoreEvicts",
               "OcppStopsPending",
               // Apps down or unscraped: the substations stop below; the rest is alertmanager.e2e's.
               "AppDown",
@@ -247,15 +248,20 @@ describe("dashboards and alerts against a real Prometheus", () => {
         )
         .map((r) => ({ name: `alert ${r.alert}`, expr: r.expr.replaceAll("[5m]", "[15s]") })),
       // A failing journal needs a full disk (test/substation/full-disk.e2e.test.ts), a store reset a store that
-      // forgot (alertmanager.e2e.test.ts), a stuck stop a grid that refuses it for minutes (its promtool
+      // forgot (alertmanager.e2e.test.ts), an evicting store its policy (store-evicting.e2e), a stuck stop a grid that refuses it for minutes (its promtool
       // test); here their expressions, without the threshold, must find the series the apps export.
       ...rules
         .filter((r) =>
-          ["SubstationJournalFailing", "BalancerStateStoreForgot", "OcppStopsPending"].includes(r.alert),
+          [
+            "SubstationJournalFailing",
+            "BalancerStateStoreForgot",
+            "BalancerStateStoreEvicts",
+            "OcppStopsPending",
+          ].includes(r.alert),
         )
         .map((r) => ({
           name: `alert ${r.alert} (healthy: 0)`,
-          expr: r.expr.replace(/\s*>\s*0\s*$/, "").replaceAll("[5m]", "[15s]"),
+          expr: r.expr.replace(/\s*(>\s*0|==\s*1)\s*$/, "").replaceAll("[5m]", "[15s]"),
         })),
     ];
     const emptyWhileFull = await untilAllHaveData(prom, saturated, 30_000);

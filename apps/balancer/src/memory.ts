@@ -21,6 +21,7 @@ export class MemoryStore implements DispatchStore {
   readonly up = false;
   readonly rebuilding = false;
   readonly hashing = false;
+  readonly evicting = false;
   readonly waitOrder = undefined;
   /** Dispatches running now, by key, with the vehicle each is for. */
   private readonly inflight = new Map<string, { vehicleId: string; result: Promise<DispatchResult> }>();

@@ -85,7 +85,22 @@ export function storeMetrics(meter: Meter) {
   const bad = meter.createCounter("evgrid_balancer_state_store_bad_values_total", {
     description: "Values in the shared store that did not parse (or had no expiry), treated as absent",
   });
+  let evicting: boolean | undefined;
+  meter
+    .createObservableGauge("evgrid_balancer_state_store_evicting", {
+      description:
+        "1 if the shared store's maxmemory-policy may evict keys: not trusted, requests placed as when it cannot vouch (README)",
+    })
+    .addCallback((r) => {
+      if (evicting !== undefined) r.observe(evicting ? 1 : 0);
+    });
   resets.add(0);
   bad.add(0);
-  return { onReset: () => resets.add(1), onBadValue: () => bad.add(1) };
+  return {
+    onReset: () => resets.add(1),
+    onBadValue: () => bad.add(1),
+    onEvicting: (now: boolean) => {
+      evicting = now;
+    },
+  };
 }

@@ -1,11 +1,12 @@
 import type { DispatchRequest } from "@evgrid/contract";
 import { Backoff, systemScheduler } from "@evgrid/kit";
 import { parseHome, rebuilding, storeKeys, writeHomes } from "./rebuild.ts";
-import { type Claimer, claimKey, claimOnce, finishPlaces, vehicleBusy } from "./redis-claim.ts";
 import { RedisLink, StoreUnavailable } from "./redis-link.ts";
-import { EPOCH, FINISH, TRYING, UNCLAIM } from "./redis-scripts.ts";
+import { EPOCH } from "./redis-scripts.ts";
 import { RedisWaitOrder } from "./redis-wait-order.ts";
+import { claimShared, type SharedClaimContext } from "./shared-claim.ts";
 import type { RedisStoreOptions } from "./store-connection.ts";
+import { type EvictionCheck, EvictionWatch } from "./store-evictions.ts";
 import type { Claim, DispatchResult, DispatchStore, WaitOrder } from "./types.ts";
 
 /** How long a starting balancer waits for the store before it starts without it (and keeps trying). */
@@ -26,16 +27,26 @@ export class RedisStore implements DispatchStore {
   private reachable = false;
   private epoch: string | undefined; // as this replica knows the store; undefined until it first answered
   private trusted = false; // the store holds every session of the grid (rebuilt since it forgot or was silent)
+  private evicts = false; // its maxmemory-policy may drop claims: never trusted (store-evictions.ts)
   private rebuildRound = 0;
   private distrustedAtMs: number; // since when absent claims prove nothing (lost, forgot, or at start)
   private health: ReturnType<typeof setInterval> | undefined;
-  private readonly claimer: Claimer;
+  private readonly claimSide: SharedClaimContext;
+  private readonly evictions: EvictionWatch;
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.now = opts.now ?? Date.now;
     this.distrustedAtMs = this.now(); // the window applies at start too
     this.link = new RedisLink(opts, opts.commandTimeoutMs);
-    this.claimer = { ...opts, link: this.link, now: this.now };
+    this.claimSide = {
+      claimer: { ...opts, link: this.link, now: this.now },
+      link: this.link,
+      opts,
+      now: this.now,
+      distrustedSince: () => (this.trusted ? null : this.distrustedAtMs),
+      markDown: (err) => this.markDown(err),
+    };
+    this.evictions = new EvictionWatch(opts.log);
     this.waitOrder = new RedisWaitOrder(crypto.randomUUID(), {
       link: this.link,
       available: () => this.reachable,
@@ -52,7 +63,8 @@ export class RedisStore implements DispatchStore {
     // Up and trusted (marked rebuilt, or rebuilt: a new store), or the deadline: it starts either way.
     // Ref'd timers: the replica has nothing else holding the process open before its server starts.
     const backoff = new Backoff({ delayMs: 100, maxDelayMs: 500, scheduler: systemScheduler });
-    while (!((await this.probe()) && this.trusted) && this.now() < deadline) await backoff.wait();
+    while (!((await this.probe()) && (this.trusted || this.evicts)) && this.now() < deadline)
+      await backoff.wait();
     if (!this.reachable)
       this.opts.log?.warn("state store unreachable at start: placing as the substations say");
     // Every second, whatever the traffic: the gauge, the fallback and the epoch follow the store.
@@ -65,7 +77,11 @@ export class RedisStore implements DispatchStore {
   }
 
   get rebuilding(): boolean {
-    return this.reachable && !this.trusted;
+    return this.reachable && !this.trusted && !this.evicts;
+  }
+
+  get evicting(): boolean {
+    return this.evicts;
   }
 
   get hashing(): boolean {
@@ -86,7 +102,7 @@ export class RedisStore implements DispatchStore {
   async claim(req: DispatchRequest, deadlineMs: number): Promise<Claim> {
     for (let round = 0; this.reachable && this.epoch !== undefined && round < 2; round++) {
       try {
-        const claim = await this.claimShared(req, deadlineMs, this.epoch);
+        const claim = await claimShared(this.claimSide, req, deadlineMs, this.epoch);
         if (claim) return claim;
         await this.probe(); // the epoch changed: learn the new one, then claim under it
       } catch (err) {
@@ -113,100 +129,41 @@ export class RedisStore implements DispatchStore {
       await this.link.send("DEL", [storeKeys.vehicle(vehicleId)]).catch((err) => this.markDown(err));
   }
 
-  /** Claims key then vehicle; null if the store's epoch is not `epoch`. */
-  private async claimShared(req: DispatchRequest, deadlineMs: number, epoch: string): Promise<Claim | null> {
-    const token = crypto.randomUUID();
-    const keyName =
-      req.idempotencyKey === undefined ? undefined : storeKeys.key(req.owner, req.idempotencyKey);
-    const vehicleName = storeKeys.vehicle(req.vehicleId);
-    // Released: a key or vehicle taken over with a place (a dead replica's try, an old home) keeps it. A
-    // stale one (taken over with no place: where its session is, only the substations know) is handed back
-    // stale when this request started nothing (UNCLAIM).
-    const release = (name: string, at = "") =>
-      this.link.run(FINISH, [name], [token, at, String(this.opts.keyTtlMs), "1"]).catch(() => {});
-    const unclaim = (name: string) => this.link.run(UNCLAIM, [name], [token]);
-    let home: string | undefined;
-    let keyAt = "";
-    let keyHeld = false;
-    let vehicleHeld = false;
-    let keyStale = false;
-    let vehicleStale = false;
-    const releaseKey = () =>
-      !keyHeld
-        ? null
-        : keyStale
-          ? unclaim(keyName as string).catch(() => {})
-          : release(keyName as string, keyAt);
-    const releaseVehicle = () =>
-      !vehicleHeld ? null : vehicleStale ? unclaim(vehicleName).catch(() => {}) : release(vehicleName);
-    if (keyName !== undefined) {
-      const k = await claimKey(this.claimer, keyName, token, epoch, deadlineMs);
-      if (k.state === "epoch") return null;
-      keyHeld = k.state === "claimed" || k.state === "stale";
-      keyStale = k.state === "stale";
-      keyAt = k.at;
-      home = k.at || undefined;
+  /** Does the store answer, is it the one this replica knew, and may it drop keys? */
+  private async probe(): Promise<boolean> {
+    if (!(await this.probeEpoch())) return false;
+    const seen = await this.evictions.check(() => this.link.send("INFO", []));
+    if (seen) this.followEvictions(seen);
+    return true;
+  }
+
+  /** A store that evicted keys forgot some: rebuilt. One whose policy may evict is not trusted at all. */
+  private followEvictions(seen: EvictionCheck): void {
+    const was = this.evicts;
+    this.evicts = seen.evicting;
+    this.opts.onEvicting?.(seen.evicting);
+    if (seen.evicting && !was) {
+      this.opts.log?.error(
+        `state store may evict keys (maxmemory-policy ${seen.policy}): a dropped claim would let a vehicle or key start a second session, so it is not trusted; placing as when it cannot vouch. Set maxmemory-policy noeviction`,
+      );
+      this.trusted = false;
+      this.distrustedAtMs = this.now();
     }
-    // Any request may start a session away from the vehicle's last home (even a done key's retry, if its try
-    // never reached its substation): the vehicle is claimed, even when done, so its home moves with it. A done
-    // key's retry goes on without it if another request holds it: its session is where the key says.
-    const v = await claimOnce(this.claimer, vehicleName, token, epoch, true);
-    if (v.state === "epoch") {
-      await releaseKey();
-      return null;
+    if (seen.evictedSince > 0) {
+      this.opts.onReset?.();
+      this.opts.log?.warn(
+        `state store evicted ${seen.evictedSince} keys: rebuilding it from the substations`,
+      );
+      this.distrustedAtMs = this.now();
+      this.forgot(this.opts.leaseMs);
+    } else if (was && !seen.evicting) {
+      this.opts.log?.info("state store no longer evicts: rebuilt from the substations before trusted");
+      this.forgot(0);
     }
-    if (v.state === "claimed" || v.state === "stale") {
-      vehicleHeld = true;
-      vehicleStale = v.state === "stale";
-      home ??= v.at || undefined;
-    } else if (keyHeld || keyName === undefined) {
-      await releaseKey();
-      // A stale key may have started a session: uncertain, as one tried somewhere is.
-      throw vehicleBusy(req.vehicleId, keyHeld && (keyAt !== "" || keyStale));
-    }
-    // Not rebuilt yet, a claim proves nothing (absent, or stale: the vehicle may have charged elsewhere while
-    // the store was silent): where the substations say, or the hashed home (a lease after it was distrusted:
-    // claims made before have landed), and nowhere else; so for a stale claim (its lease ran out: landed or
-    // refused). The claims still serialize the replicas.
-    const pinned = !this.trusted || keyStale || vehicleStale;
-    if (pinned) {
-      const sinceMs = this.trusted ? 0 : this.distrustedAtMs;
-      home = await this.opts.degradedHome(req, sinceMs).catch(async (err: unknown) => {
-        await Promise.all([releaseKey(), releaseVehicle()]);
-        throw err;
-      });
-    }
-    const both = (run: (name: string, stale: boolean) => Promise<unknown>) =>
-      Promise.all([
-        keyHeld ? run(keyName as string, keyStale) : null,
-        vehicleHeld ? run(vehicleName, vehicleStale) : null,
-      ]).catch((err) => this.markDown(err));
-    return {
-      home,
-      pinned,
-      trying: (substationId) =>
-        both((name) => this.link.run(TRYING, [name], [token, substationId])).then(() => {}),
-      finish: async (outcome) => {
-        if (outcome.kind === "admitted")
-          this.opts.fallback.remember(req, outcome.session, outcome.replayed === false);
-        const { keyAt: at, vehicleAt, vehicleMs, keepHome } = finishPlaces(outcome, this.now(), this.opts);
-        await both((name, stale) =>
-          stale && outcome.kind === "none"
-            ? unclaim(name) // nothing started: still stale for the next request
-            : this.link.run(
-                FINISH,
-                [name],
-                name === vehicleName
-                  ? [token, vehicleAt, String(Math.round(vehicleMs)), keepHome ? "1" : "0"]
-                  : [token, at, String(this.opts.keyTtlMs), "0"],
-              ),
-        );
-      },
-    };
   }
 
   /** Does the store answer, and is it the one this replica knew? (Learns its epoch, or a new one.) */
-  private async probe(): Promise<boolean> {
+  private async probeEpoch(): Promise<boolean> {
     let answer: [string, number];
     try {
       const ttlMs = String(this.opts.keyTtlMs + this.opts.leaseMs);
@@ -257,10 +214,11 @@ export class RedisStore implements DispatchStore {
         fresh && (await this.link.send("GET", [storeKeys.rebuilt]).catch(() => null)) === this.epoch;
       const done = marked || (this.now() >= untilMs && (await this.rebuild()));
       if (round !== this.rebuildRound) return; // it forgot again meanwhile: a newer round rebuilds
-      if (done) {
+      if (!done) setTimeout(() => void attempt(), this.now() < untilMs ? 200 : 1000).unref?.();
+      else if (!this.evicts) {
         this.trusted = true;
         this.opts.log?.info("state store rebuilt from the substations: claims are trusted again");
-      } else setTimeout(() => void attempt(), this.now() < untilMs ? 200 : 1000).unref?.();
+      }
     };
     setTimeout(() => void attempt(), fresh ? 0 : waitMs).unref?.();
   }

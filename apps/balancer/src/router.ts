@@ -42,6 +42,8 @@ export function balancerRouter(dispatcher: Dispatcher) {
       storeRebuilding: dispatcher.store.rebuilding,
       /** The store is silent: a vehicle no substation holds goes to its hashed home (after a lease). */
       storeHashing: dispatcher.store.hashing,
+      /** The store's maxmemory-policy may evict keys: not trusted (placed as when it cannot vouch). */
+      storeEvicting: dispatcher.store.evicting,
     })),
     /** register and deregister: substations join and leave (packages/membership). */
     ...membershipProcedures(view),

@@ -58,6 +58,8 @@ export interface RedisStoreOptions extends StoreConnection {
   degradedHome: (req: DispatchRequest, sinceMs: number) => Promise<string>;
   /** The store forgot (its epoch changed or vanished): a counter, and an alert. */
   onReset?: () => void;
+  /** Whether the store's maxmemory-policy may evict keys, at each probe (a gauge, and an alert). */
+  onEvicting?: (evicting: boolean) => void;
   /** A value that does not parse (or was planted without expiry) was treated as absent. */
   onBadValue?: () => void;
   log?: Logger;

@@ -85,6 +85,8 @@ export interface DispatchStore {
   readonly rebuilding: boolean;
   /** The store is silent and a lease has passed: unknown vehicles go to their hashed home (degraded.ts). */
   readonly hashing: boolean;
+  /** The store's maxmemory-policy may drop keys: never trusted, placed as when it cannot vouch. */
+  readonly evicting: boolean;
   /** Runs `dispatch` once per idempotency key at a time in this process; later callers get a replay. */
   coalesce(req: DispatchRequest, dispatch: () => Promise<DispatchResult>): Promise<DispatchResult>;
   /** A retry of a dispatch this replica made (it asks for nothing new: no quota is counted). */

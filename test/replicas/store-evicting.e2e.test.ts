@@ -1,0 +1,82 @@
+/**
+ * A store whose `maxmemory-policy` may evict drops claims and homes silently when it fills: the epoch stays,
+ * so nothing showed it, and the next request for that vehicle, finding no claim, was placed by load: a second
+ * session (the README said only that such a policy is unsafe). The replicas read the policy at each probe and
+ * do not trust such a store: requests go where the substations hold the vehicle, as when it cannot vouch.
+ */
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { errorDataOf } from "@evgrid/contract";
+import { eventually } from "@evgrid/testing";
+import { sharedRedis, startReplicas } from "./replica-grid.ts";
+
+setDefaultTimeout(90_000);
+
+const shared = sharedRedis();
+const config = (name: string, value: string) => shared.store.send("CONFIG", ["SET", name, value]);
+
+async function untilEvicting(grid: Awaited<ReturnType<typeof startReplicas>>, evicting: boolean) {
+  for (const i of [0, 1])
+    await eventually(
+      async () =>
+        expect(await grid.operator(i).stateInfo.query()).toMatchObject({
+          storeUp: true,
+          storeEvicting: evicting,
+        }),
+      { timeoutMs: 15_000 },
+    );
+}
+
+describe("a store whose maxmemory-policy evicts", () => {
+  test("is not trusted: a vehicle whose home it dropped is still refused a second session", async () => {
+    // Two 11 kW substations: once substation-1 holds the 11 kW session, a request placed by load goes to 2.
+    await using grid = await startReplicas(2, shared.redis.url, { capacityKw: 11 });
+    const req = { vehicleId: "ev-evicted", maxKw: 11, minKw: 11, durationS: 600 };
+    await grid.operator(0).dispatch.mutate({ ...req, substationId: "substation-1" });
+    for (const i of [0, 1])
+      await eventually(async () => {
+        const view = await grid.operator(i).listSubstations.query();
+        expect(view.find((s) => s.substationId === "substation-1")?.load?.allocatedKw).toBe(11);
+      });
+    await config("maxmemory", "64mb");
+    await config("maxmemory-policy", "allkeys-lru");
+    try {
+      await untilEvicting(grid, true);
+      await shared.store.send("DEL", ["evgrid:vehicle:ev-evicted"]); // what an eviction does
+      const again = await grid
+        .operator(1)
+        .dispatch.mutate(req)
+        .then(
+          (r) => `admitted at ${r.session.substationId}`,
+          (err: unknown) => errorDataOf(err)?.reason,
+        );
+      expect(again).toBe("VEHICLE_ALREADY_CHARGING");
+      expect(grid.activeByVehicle().get("ev-evicted")).toBe(1);
+    } finally {
+      await config("maxmemory-policy", "noeviction");
+      await config("maxmemory", "0");
+    }
+  });
+
+  test("set back to noeviction, the store is rebuilt and trusted again", async () => {
+    await using grid = await startReplicas(2, shared.redis.url);
+    await config("maxmemory", "64mb");
+    await config("maxmemory-policy", "volatile-ttl");
+    try {
+      await untilEvicting(grid, true);
+      expect(await grid.operator(0).stateInfo.query()).toMatchObject({ storeRebuilding: false });
+    } finally {
+      await config("maxmemory-policy", "noeviction");
+    }
+    await untilEvicting(grid, false);
+    for (const i of [0, 1])
+      await eventually(
+        async () =>
+          expect(await grid.operator(i).stateInfo.query()).toMatchObject({
+            storeRebuilding: false,
+            storeHashing: false,
+          }),
+        { timeoutMs: 15_000 },
+      );
+    await config("maxmemory", "0");
+  });
+});
