@@ -19,6 +19,8 @@ const NO_ROOM = new Set(["INSUFFICIENT_CAPACITY", "OPERATOR_LIMIT"]);
  */
 export class Caps {
   private readonly calls = new LatestWins<Tx>();
+  /** Sessions whose substation restarted since their cap and pin were last sent (resend). */
+  private readonly forgotten = new WeakSet<Tx>();
 
   constructor(
     private readonly grid: Grid,
@@ -71,6 +73,15 @@ export class Caps {
     return this.calls.run(tx, () => this.syncNow(tx));
   }
 
+  /**
+   * Its substation restarted and forgot the session's cap and pin (they are not journaled): the next sync
+   * sends them even if unchanged here (whichever sync runs: a newer one replaces a waiting one).
+   */
+  resend(tx: Tx): Promise<void> {
+    this.forgotten.add(tx);
+    return this.sync(tx);
+  }
+
   private async syncNow(tx: Tx): Promise<void> {
     const site = this.grid.site(tx.substationId);
     if (!site || tx.phase.state !== "charging") return;
@@ -93,7 +104,9 @@ export class Caps {
     // The car's own maximum, which may lower the session's minimum there (it cannot take more).
     const carMaxKw = tx.phase.evMaxKw ?? null;
     const same = capKw === limits.capKw && pinned === (limits.pinned ?? false);
-    if (same && carMaxKw === (limits.carMaxKw ?? null)) return;
+    const again = this.forgotten.delete(tx);
+    const asBooted = capKw === null && !pinned && carMaxKw === null; // what a restarted substation has
+    if (same && carMaxKw === (limits.carMaxKw ?? null) && (!again || asBooted)) return;
     const previous = { capKw: limits.capKw, pinned: limits.pinned, carMaxKw: limits.carMaxKw };
     limits.capKw = capKw;
     limits.pinned = pinned;
@@ -112,6 +125,7 @@ export class Caps {
         this.onPinRefused(tx);
         return;
       }
+      if (again) this.forgotten.add(tx); // the next sync tries again
       this.log.warn("could not change the session's cap", { error: describeFailure(err) });
     }
   }

@@ -66,6 +66,9 @@ export class Gateway {
   private readonly connections: Connections;
   private readonly view: Status;
   private readonly pusher: Pusher;
+  private readonly caps: Caps;
+  /** Each substation's run as its level events name it (bootId): a new one forgot its sessions' caps and pins. */
+  private readonly boots = new Map<string, string>();
 
   constructor(
     private readonly registry: Registry,
@@ -97,6 +100,7 @@ export class Gateway {
         return ch.cp.maxKw / Math.max(1, bound);
       },
     );
+    this.caps = caps;
     // A charger found to take no limits while a transaction of its waits at 0 W: it cannot wait.
     const unmanagedWaiting = (tx: Tx) =>
       this.ends.turnAway(
@@ -219,8 +223,28 @@ export class Gateway {
 
   /** A substation's event: a new water level (every transaction there gets its share) or a session's end. */
   onPower(e: PowerEvent): void {
-    if (e.type === "ended") this.ends.onSessionEnded(e.sessionId);
-    else this.power.onLevel(e.substationId, e.levelKw, e.effectiveCapacityKw, e.atMs, e.floorsKw);
+    if (e.type === "ended") {
+      this.ends.onSessionEnded(e.sessionId);
+      return;
+    }
+    const before = this.boots.get(e.substationId);
+    if (e.bootId !== undefined) this.boots.set(e.substationId, e.bootId);
+    if (before !== undefined && e.bootId !== undefined && before !== e.bootId) this.restarted(e.substationId);
+    this.power.onLevel(e.substationId, e.levelKw, e.effectiveCapacityKw, e.atMs, e.floorsKw);
+  }
+
+  /**
+   * A substation restarted: it recovered its sessions from its journal, not the caps and pins set on them. A
+   * pin lost there (a charger that takes no limits, held at its maximum) would leave the others its power.
+   */
+  private restarted(substationId: string): void {
+    const txs = [...this.table.atSubstation(substationId)].flatMap((ch) => [...ch.txs.values()]);
+    const bound = txs.filter((tx) => tx.phase.state === "charging");
+    this.log.info("a substation restarted: its sessions' caps and pins are set again", {
+      substationId,
+      sessions: bound.length,
+    });
+    for (const tx of bound) void this.caps.resend(tx);
   }
 
   /** A charge point was removed: it is disconnected and its sessions end. */

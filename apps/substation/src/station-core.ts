@@ -61,6 +61,8 @@ export abstract class StationCore {
   /** Energy of sessions already ended; active ones are added when asked. */
   protected endedEnergyKwh = 0;
   protected version = 0;
+  /** This run (level events): caps and pins are not journaled, so a new one tells the gateway to set them. */
+  private readonly bootId = crypto.randomUUID();
   protected closed = false;
   protected draining = false;
   protected readonly writes: JournalWrites | undefined;
@@ -247,6 +249,7 @@ export abstract class StationCore {
       type: "level",
       substationId: this.id,
       version: this.version,
+      bootId: this.bootId,
       levelKw: this.pool.levelKw,
       effectiveCapacityKw: effectiveCapacityKw(this.site()),
       ...(floorsKw ? { floorsKw } : {}),

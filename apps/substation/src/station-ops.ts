@@ -185,7 +185,8 @@ export abstract class StationOps extends StationCore {
    * maximum (a booking for 11 kW at a 22 kW charger that takes no limits may draw 22). `carMaxKw`: the most the vehicle itself
    * can take; below its minimum, its share is lowered to it (the rest goes to the others) while admission
    * keeps the room (PowerPool.holdBack). None is journaled: after a restart a session has its own bounds
-   * again until the gateway sets them anew, and the room kept means no one is curtailed for it.
+   * again until the gateway sets them anew (a level event's new `bootId` tells it), and the room kept means
+   * no one is curtailed for it.
    */
   setCap(sessionId: string, capKw: number | null, pinned = false, carMaxKw: number | null = null): Session {
     const live = this.activeOrNotFound(sessionId);

@@ -145,6 +145,11 @@ export const powerEventSchema = z.discriminatedUnion("type", [
     type: z.literal("level"),
     substationId: substationIdSchema,
     version: z.number().int(),
+    /**
+     * This run of the substation: another after a restart, which forgets what was set on its sessions and not
+     * journaled (setSessionCap's caps and pins): the gateway sets them again. Absent: an older substation.
+     */
+    bootId: z.string().max(64).optional(),
     /** null: power for everyone's maximum (no level binds). */
     levelKw: z.number().nullable(),
     /**

@@ -21,6 +21,8 @@ export interface GridOptions {
   defaultQuotas?: boolean;
   /** The substations as the sites of one process (SUBSTATION_SITES): their links carry each other's calls. */
   sharedLinks?: boolean;
+  /** More settings for substation `i` (0-based), e.g. a journal on disk to restart it with. */
+  substationEnv?: (i: number) => Record<string, string>;
 }
 
 /**
@@ -40,6 +42,7 @@ export async function startGrid(opts: GridOptions) {
           LOG_QUIET: "true",
           SERVICE_TOKEN: serviceToken,
           SUBSTATION_DB_PATH: ":memory:",
+          ...opts.substationEnv?.(i),
         }),
         { sharedLinks: opts.sharedLinks === true },
       ),
