@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { errorDataOf } from "@evgrid/contract";
-import { startGrid } from "@evgrid/testing";
+import { eventually, startGrid } from "@evgrid/testing";
 
 describe("one session per vehicle through one balancer", () => {
   test("20 requests for one vehicle at once, each with its own key, 4 substations: 1 session, the rest refused", async () => {
@@ -67,5 +67,33 @@ describe("one session per vehicle through one balancer", () => {
     expect(errorDataOf(again)?.reason).toBe("VEHICLE_ALREADY_CHARGING");
     const active = grid.substations.flatMap((s) => s.station.list("active", 100));
     expect(active.map((s) => s.sessionId)).toEqual([now.session.sessionId]);
+  });
+
+  test("an energy session whose share falls keeps its vehicle homed past its first projected end", async () => {
+    // Before: the vehicle's home lasted its projected end (energy over its power then) plus the grace; more
+    // cars at its substation lowered its share, it charged on past that, and the vehicle's next request went
+    // where the most room was: a second session.
+    await using grid = await startGrid({
+      capacitiesKw: [22, 150],
+      balancer: { VEHICLE_HOME_GRACE_MS: "100" },
+    });
+    const at1 = { maxKw: 22, minKw: 4.4, substationId: "substation-1" };
+    const first = await grid.operator.dispatch.mutate({ ...at1, vehicleId: "ev-slower", energyKwh: 0.02 });
+    const projectedEndMs = Date.parse(first.session.expectedEndAt as string); // 22 kW: 3.3 s
+    for (const i of [1, 2, 3])
+      await grid.operator.dispatch.mutate({ ...at1, vehicleId: `ev-crowd-${i}`, durationS: 600 });
+    // Its share is now 5.5 kW: still charging once its first projection (and the grace) have passed.
+    const s1 = grid.substations[0]?.station;
+    await eventually(() => {
+      expect(Date.now()).toBeGreaterThan(projectedEndMs + 300);
+      expect(s1?.get(first.session.sessionId).status).toBe("active");
+    });
+    const again = await grid.client.requestCharge
+      .mutate({ vehicleId: "ev-slower", maxKw: 11, durationS: 600 })
+      .then(
+        (g) => `admitted at ${g.substationId}`,
+        (err: unknown) => errorDataOf(err)?.reason,
+      );
+    expect(again).toBe("VEHICLE_ALREADY_CHARGING");
   });
 });

@@ -43,7 +43,8 @@ export async function sessionsOfGrid(view: GridView): Promise<Session[] | null> 
 /**
  * How long a vehicle stays homed at its session's substation: the grace past the session's expected end (that
  * substation ends it when its timer fires, late if its event loop stalls, and refuses the vehicle until then;
- * asked anywhere else meanwhile, it would get a second session), or the key TTL for one with no expected end.
+ * asked anywhere else meanwhile, it would get a second session), or the key TTL for one with no expected end;
+ * an energy session's, until the latest it can end (below).
  * `fresh` (this dispatch started it, just now): from its start to its expected end, both on the substation's
  * clock, so a balancer whose clock runs ahead does not let the home go while the session runs (a store-fault
  * probe: 2 minutes ahead, a second session). A replayed or rebuilt one, which may have started hours ago, is
@@ -59,7 +60,16 @@ export function vehicleHomeMs(
   if (!Number.isFinite(endMs)) return ttl.keyTtlMs;
   const startedMs = Date.parse(s.startedAt);
   const fromMs = fresh && Number.isFinite(startedMs) ? startedMs : nowMs;
-  return Math.max(1, endMs - fromMs) + ttl.vehicleGraceMs;
+  if (s.durationS !== null) return Math.max(1, endMs - fromMs) + ttl.vehicleGraceMs;
+  // An energy session's expected end is a projection at its power now: a smaller share later (more cars at
+  // its substation) moves it later, past a home written from it (then a second session elsewhere). Homed
+  // until the latest it can end: its energy at its minimum power (what admission keeps for it), or its
+  // departure if sooner (it ends there); a day at most.
+  const remainingKwh = Math.max(0, (s.energyKwh ?? 0) - s.deliveredKwh);
+  const atMinimumMs = s.minKw > 0 ? fromMs + (remainingKwh / s.minKw) * 3_600_000 : Number.POSITIVE_INFINITY;
+  const departMs = s.departAt ? Date.parse(s.departAt) : Number.NaN;
+  const latestMs = Math.max(endMs, Number.isFinite(departMs) ? Math.min(departMs, atMinimumMs) : atMinimumMs);
+  return Math.min(ttl.keyTtlMs, Math.max(1, latestMs - fromMs) + ttl.vehicleGraceMs);
 }
 
 /**

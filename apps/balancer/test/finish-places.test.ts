@@ -32,6 +32,31 @@ describe("what a finished dispatch writes", () => {
     expect(finishPlaces(replayed, 500_000, ttl).vehicleMs).toBe(160_000);
   });
 
+  test("an energy session: homed until its energy could be delivered at its minimum, not its projected end", () => {
+    // 11 kWh at 11 kW: projected to end in an hour; at its 4.4 kW minimum (more cars there) 2.5 hours. Homed
+    // for the projection, the vehicle's request an hour and a minute in went elsewhere: a second session.
+    const energy = {
+      ...session("active"),
+      durationS: null,
+      energyKwh: 11,
+      deliveredKwh: 0,
+      minKw: 4.4,
+      expectedEndAt: new Date(3_600_000).toISOString(),
+    } as Session;
+    const fresh = { kind: "admitted", session: energy, replayed: false } as const;
+    expect(finishPlaces(fresh, 0, ttl).vehicleMs).toBe(9_000_000 + 60_000);
+    // A departure sooner: it ends there.
+    const departing = { ...energy, departAt: new Date(7_200_000).toISOString() } as Session;
+    expect(finishPlaces({ ...fresh, session: departing }, 0, ttl).vehicleMs).toBe(7_200_000 + 60_000);
+    // Replayed half-way: what is left of its energy, from now; never more than a day.
+    const half = { ...energy, deliveredKwh: 5.5 } as Session;
+    expect(finishPlaces({ ...fresh, session: half, replayed: true }, 1_000_000, ttl).vehicleMs).toBe(
+      4_500_000 + 60_000,
+    );
+    const slow = { ...energy, minKw: 0.01 } as Session;
+    expect(finishPlaces({ ...fresh, session: slow }, 0, ttl).vehicleMs).toBe(86_400_000);
+  });
+
   test("a replayed session that has ended: the key keeps its place, the vehicle's claim is released", () => {
     // Before, the vehicle was written there for a day; its next request went there and started a second
     // session while it charged elsewhere.
