@@ -79,4 +79,43 @@ describe("a store whose maxmemory-policy evicts", () => {
       );
     await config("maxmemory", "0");
   });
+
+  test("that keeps evicting: new vehicles are served by their hashed home after a lease, not refused on", async () => {
+    // Each eviction was taken as a new loss: the lease began again every second, and while the store stayed
+    // full every new vehicle was refused STATE_REBUILDING (a review).
+    await using grid = await startReplicas(2, shared.redis.url);
+    const evicted = async () =>
+      Number(/evicted_keys:(\d+)/.exec(String(await shared.store.send("INFO", ["stats"])))?.[1]);
+    const before = await evicted();
+    const used = Number(/used_memory:(\d+)/.exec(String(await shared.store.send("INFO", ["memory"])))?.[1]);
+    await config("maxmemory", String(used + 4_000_000));
+    await config("maxmemory-policy", "allkeys-lru");
+    let filling = true;
+    const junk = "x".repeat(64_000);
+    const filler = (async () => {
+      for (let i = 0; filling; i++) {
+        await shared.store.send("SET", [`junk:${i}`, junk]).catch(() => {});
+        await Bun.sleep(40); // a steady trickle of evictions, not a measure of anything
+      }
+    })();
+    try {
+      await untilEvicting(grid, true);
+      let n = 0;
+      const served = await eventually(
+        () => grid.operator(1).dispatch.mutate({ vehicleId: `ev-evicting-${++n}`, durationS: 600 }),
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
+      expect(served.session.status).toBe("active");
+      expect(await evicted()).toBeGreaterThan(before);
+      expect(await grid.operator(1).stateInfo.query()).toMatchObject({
+        storeEvicting: true,
+        storeHashing: true,
+      });
+    } finally {
+      filling = false;
+      await filler;
+      await config("maxmemory-policy", "noeviction");
+      await config("maxmemory", "0");
+    }
+  });
 });

@@ -64,12 +64,13 @@ export function vehicleHomeMs(
   // An energy session's expected end is a projection at its power now: a smaller share later (more cars at
   // its substation) moves it later, past a home written from it (then a second session elsewhere). Homed
   // until the latest it can end: its energy at its minimum power (what admission keeps for it), or its
-  // departure if sooner (it ends there); a day at most.
+  // departure if sooner (it ends there). That extension is capped at the key's TTL; the projection is not.
+  const projectedMs = Math.max(1, endMs - fromMs) + ttl.vehicleGraceMs;
   const remainingKwh = Math.max(0, (s.energyKwh ?? 0) - s.deliveredKwh);
   const atMinimumMs = s.minKw > 0 ? fromMs + (remainingKwh / s.minKw) * 3_600_000 : Number.POSITIVE_INFINITY;
   const departMs = s.departAt ? Date.parse(s.departAt) : Number.NaN;
-  const latestMs = Math.max(endMs, Number.isFinite(departMs) ? Math.min(departMs, atMinimumMs) : atMinimumMs);
-  return Math.min(ttl.keyTtlMs, Math.max(1, latestMs - fromMs) + ttl.vehicleGraceMs);
+  const latestMs = Number.isFinite(departMs) ? Math.min(departMs, atMinimumMs) : atMinimumMs;
+  return Math.max(projectedMs, Math.min(ttl.keyTtlMs, latestMs - fromMs + ttl.vehicleGraceMs));
 }
 
 /**

@@ -149,7 +149,9 @@ export class RedisStore implements DispatchStore {
       this.trusted = false;
       this.distrustedAtMs = this.now();
     }
-    if (seen.evictedSince > 0) {
+    // While it may evict it is not trusted anyway: what it evicts changes nothing (counted as a new loss each
+    // second, new vehicles were refused for as long as it stayed full: a review).
+    if (seen.evictedSince > 0 && !seen.evicting) {
       this.opts.onReset?.();
       this.opts.log?.warn(
         `state store evicted ${seen.evictedSince} keys: rebuilding it from the substations`,
@@ -157,8 +159,10 @@ export class RedisStore implements DispatchStore {
       this.distrustedAtMs = this.now();
       this.forgot(this.opts.leaseMs);
     } else if (was && !seen.evicting) {
+      // Claims made while it evicted may still land: a lease first, as after a reset (unknown vehicles still
+      // go to their hashed home meanwhile).
       this.opts.log?.info("state store no longer evicts: rebuilt from the substations before trusted");
-      this.forgot(0);
+      this.forgot(this.opts.leaseMs);
     }
   }
 

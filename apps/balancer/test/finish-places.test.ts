@@ -48,13 +48,19 @@ describe("what a finished dispatch writes", () => {
     // A departure sooner: it ends there.
     const departing = { ...energy, departAt: new Date(7_200_000).toISOString() } as Session;
     expect(finishPlaces({ ...fresh, session: departing }, 0, ttl).vehicleMs).toBe(7_200_000 + 60_000);
-    // Replayed half-way: what is left of its energy, from now; never more than a day.
+    // Replayed half-way: what is left of its energy, from now.
     const half = { ...energy, deliveredKwh: 5.5 } as Session;
     expect(finishPlaces({ ...fresh, session: half, replayed: true }, 1_000_000, ttl).vehicleMs).toBe(
       4_500_000 + 60_000,
     );
+    // The extension is capped at the key's TTL (a day here), never the projection itself (a review: 100 kWh
+    // projected at 33 h was homed for 24).
     const slow = { ...energy, minKw: 0.01 } as Session;
     expect(finishPlaces({ ...fresh, session: slow }, 0, ttl).vehicleMs).toBe(86_400_000);
+    const long = { ...energy, energyKwh: 100, expectedEndAt: new Date(33 * 3_600_000).toISOString() };
+    expect(finishPlaces({ ...fresh, session: long as Session }, 0, ttl).vehicleMs).toBe(
+      33 * 3_600_000 + 60_000,
+    );
   });
 
   test("a replayed session that has ended: the key keeps its place, the vehicle's claim is released", () => {
