@@ -7,6 +7,11 @@ import type { Tx } from "./model.ts";
 
 /** Refusals of a pin: the charger's maximum does not fit beside the others' minimums. */
 const NO_ROOM = new Set(["INSUFFICIENT_CAPACITY", "OPERATOR_LIMIT"]);
+/** The session is gone there (ended): nothing to hold any more. */
+const GONE = new Set(["SESSION_NOT_FOUND"]);
+/** A sync that failed is tried again after this, doubling while they keep failing. */
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30_000;
 
 /**
  * A bound session's cap at its substation (setSessionCap): the lower of its share of the charge point's
@@ -21,6 +26,14 @@ export class Caps {
   private readonly calls = new LatestWins<Tx>();
   /** Sessions whose substation restarted since their cap and pin were last sent (resend). */
   private readonly forgotten = new WeakSet<Tx>();
+  /**
+   * Sessions whose last sync failed short of an answer that settles it (a timeout, a link closed, an offline
+   * pin refused for room): synced again with back-off. A pin lost that way left the substation sharing out
+   * what the charger may draw, for good (a hostile-charger probe).
+   */
+  private readonly unsettled = new Set<Tx>();
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryDelayMs = RETRY_MIN_MS;
 
   constructor(
     private readonly grid: Grid,
@@ -117,16 +130,50 @@ export class Caps {
     } catch (err) {
       if (limits.capKw === capKw && limits.pinned === pinned && limits.carMaxKw === carMaxKw)
         Object.assign(limits, previous);
-      // Offline, it cannot be asked to stop; its grace ends it.
-      if (unmanaged && NO_ROOM.has(errorDataOf(err)?.reason ?? "")) {
-        this.log.warn("a charger that takes no limits does not fit at its maximum; stopping it", {
-          sessionId,
-        });
-        this.onPinRefused(tx);
-        return;
-      }
-      if (again) this.forgotten.add(tx); // the next sync tries again
-      this.log.warn("could not change the session's cap", { error: describeFailure(err) });
+      this.failed(tx, err, unmanaged, again);
     }
+  }
+
+  /** Not taken: a charger that takes no limits and does not fit stops; a session gone is done; else retried. */
+  private failed(tx: Tx, err: unknown, unmanaged: boolean, again: boolean): void {
+    const reason = errorDataOf(err)?.reason ?? "";
+    // Offline, it cannot be asked to stop; its grace ends it.
+    if (unmanaged && NO_ROOM.has(reason)) {
+      this.log.warn("a charger that takes no limits does not fit at its maximum; stopping it", {
+        sessionId: tx.phase.state === "charging" ? tx.phase.sessionId : undefined,
+      });
+      this.onPinRefused(tx);
+      return;
+    }
+    if (GONE.has(reason)) return;
+    if (again) this.forgotten.add(tx);
+    this.retryLater(tx);
+    this.log.warn("could not change the session's cap; trying again", { error: describeFailure(err) });
+  }
+
+  private retryLater(tx: Tx): void {
+    this.unsettled.add(tx);
+    if (this.retryTimer !== undefined) return;
+    this.retryTimer = setTimeout(() => void this.retry(), this.retryDelayMs);
+    this.retryTimer.unref?.();
+  }
+
+  private async retry(): Promise<void> {
+    const due = [...this.unsettled];
+    this.unsettled.clear();
+    await Promise.all(due.map((tx) => this.sync(tx)));
+    this.retryTimer = undefined;
+    // Still failing (its substation down, or no room yet): wait longer; all through: the shortest wait again.
+    this.retryDelayMs =
+      this.unsettled.size > 0 ? Math.min(RETRY_MAX_MS, this.retryDelayMs * 2) : RETRY_MIN_MS;
+    if (this.unsettled.size > 0) {
+      this.retryTimer = setTimeout(() => void this.retry(), this.retryDelayMs);
+      this.retryTimer.unref?.();
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.retryTimer);
+    this.unsettled.clear();
   }
 }

@@ -198,6 +198,9 @@ export class Gateway {
       );
       tx.lastReadingAtMs = Date.now(); // its meter's silence counts from now, not from before the restart
       this.table.addTx(ch, tx, false);
+      // In the books at once, at its maximum (what it accepted is not known here), its charger back or not:
+      // counted only once back, a new charger took 15 kW of 30 beside it drawing 22 (a probe).
+      this.power.opened(tx);
       const claim = claimOf(row.claim);
       if (row.sessionId) this.binder.resume(tx, row.sessionId);
       else if (claim)
@@ -227,16 +230,14 @@ export class Gateway {
       this.ends.onSessionEnded(e.sessionId);
       return;
     }
+    // "" for a substation that names no run (older): its restart into one that does is a restart too.
     const before = this.boots.get(e.substationId);
-    if (e.bootId !== undefined) this.boots.set(e.substationId, e.bootId);
-    if (before !== undefined && e.bootId !== undefined && before !== e.bootId) this.restarted(e.substationId);
+    this.boots.set(e.substationId, e.bootId ?? "");
+    if (before !== undefined && before !== (e.bootId ?? "")) this.restarted(e.substationId);
     this.power.onLevel(e.substationId, e.levelKw, e.effectiveCapacityKw, e.atMs, e.floorsKw);
   }
 
-  /**
-   * A substation restarted: it recovered its sessions from its journal, not the caps and pins set on them. A
-   * pin lost there (a charger that takes no limits, held at its maximum) would leave the others its power.
-   */
+  /** A substation restarted: its journal kept its sessions, not their caps and pins: they are sent again. */
   private restarted(substationId: string): void {
     const txs = [...this.table.atSubstation(substationId)].flatMap((ch) => [...ch.txs.values()]);
     const bound = txs.filter((tx) => tx.phase.state === "charging");
@@ -288,6 +289,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    this.caps.close();
     this.connections.close();
     this.binder.close();
     this.pusher.close();
