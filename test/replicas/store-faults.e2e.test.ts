@@ -77,6 +77,12 @@ describe("a shared store that misbehaves", () => {
       idempotencyKey: "k-garbage",
     });
     expect(again.session.sessionId).toBe(first.session.sessionId);
+    // A key of another type (a hash): garbage too. As an error it took the replica off the store at each
+    // request for that vehicle, and every new vehicle was refused meanwhile (a store-fault probe).
+    await shared.store.send("HSET", ["evgrid:vehicle:ev-typed", "owner", "someone else"]);
+    const typed = await grid.operator(0).dispatch.mutate({ vehicleId: "ev-typed", durationS: 600 });
+    expect(typed.session.status).toBe("active");
+    expect((await grid.operator(0).stateInfo.query()).storeUp).toBe(true);
     const bad = metricValue(
       (await grid.balancers[0]?.metrics()) ?? "",
       "evgrid_balancer_state_store_bad_values_total",

@@ -157,11 +157,12 @@ describe("a claim that lost its place", () => {
     await plant("evgrid:vehicle:ev-rebuilt");
     // A new epoch: the replicas distrust the store and rebuild it from the substations (after a lease).
     await shared.store.send("DEL", ["evgrid:epoch"]);
-    const home = JSON.stringify({ s: "d", at: started.session.substationId });
+    const home = { s: "d", at: started.session.substationId };
+    const claim = async (name: string) => JSON.parse(String(await shared.store.send("GET", [name])));
     await eventually(
       async () => {
-        expect(await shared.store.send("GET", [keyName])).toBe(home);
-        expect(await shared.store.send("GET", ["evgrid:vehicle:ev-rebuilt"])).toBe(home);
+        expect(await claim(keyName)).toMatchObject(home);
+        expect(await claim("evgrid:vehicle:ev-rebuilt")).toMatchObject(home);
       },
       { timeoutMs: 30_000 },
     );

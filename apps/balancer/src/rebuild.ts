@@ -7,6 +7,8 @@ import type { GridView } from "./view.ts";
 /** Names of what the replicas share in the store. */
 export const storeKeys = {
   epoch: "evgrid:epoch",
+  /** The server's run id when the epoch was last kept (INFO run_id): another one, it restarted. */
+  run: "evgrid:run",
   /** The epoch the state was last rebuilt under: a replica that starts trusts a store only with it. */
   rebuilt: "evgrid:rebuilt",
   key: (owner: string, idempotencyKey: string) => `evgrid:key:${owner}\u0000${idempotencyKey}`,
@@ -81,10 +83,13 @@ export function homesOf(
   sessions: readonly Session[],
   ttl: { keyTtlMs: number; vehicleGraceMs: number },
   nowMs: number,
+  /** When the sessions were read, on the store's clock: the homes are written as of then. */
+  listedAtMs?: number,
 ): Home[] {
   const { keyTtlMs } = ttl;
   const homes: Home[] = [];
-  const done = (at: string) => JSON.stringify({ s: "d", at });
+  const done = (at: string) =>
+    JSON.stringify({ s: "d", at, ...(listedAtMs === undefined ? {} : { w: listedAtMs }) });
   for (const s of sessions) {
     if (s.idempotencyKey !== null) {
       const ttlMs = Date.parse(s.startedAt) + keyTtlMs - nowMs;
@@ -109,10 +114,13 @@ export async function writeHomes(
   epoch: string,
   ttl: { keyTtlMs: number; leaseMs: number; vehicleGraceMs: number },
   nowMs: number,
+  /** When the sessions were read, on the store's clock (storeNowMs): older done claims are overwritten. */
+  listedAtMs: number,
 ): Promise<void> {
-  const homes = homesOf(sessions, ttl, nowMs);
+  const homes = homesOf(sessions, ttl, nowMs, listedAtMs);
+  const at = String(listedAtMs);
   await Promise.all(
-    homes.map((h) => link.run(REBUILD_HOME, [h.name], [h.value, String(Math.round(h.ttlMs))])),
+    homes.map((h) => link.run(REBUILD_HOME, [h.name], [h.value, String(Math.round(h.ttlMs)), at])),
   );
   await link.send("SET", [storeKeys.rebuilt, epoch, "PX", String(ttl.keyTtlMs + ttl.leaseMs)]);
 }
@@ -137,4 +145,10 @@ export function rebuilding(leaseMs: number): GridError {
     "the balancers' shared state was lost and is being rebuilt from the substations; nothing was started, retry shortly",
     { retryAfterS: Math.max(1, Math.ceil(leaseMs / 1000)) },
   );
+}
+
+/** The store's clock (TIME), in ms: what its scripts compare claims' times on. */
+export async function storeNowMs(link: RedisLink): Promise<number> {
+  const [seconds, micros] = (await link.send("TIME", [])) as [string, string];
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
 }

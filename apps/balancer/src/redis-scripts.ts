@@ -21,12 +21,18 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
-/** Reads KEYS[1] as a claim: `c` the claim, or nil (absent or garbage, `bad` = 1). */
+/**
+ * Reads KEYS[1] as a claim: `c` the claim, or nil (absent or garbage, `bad` = 1). A key of another type (a
+ * hash another client wrote) is garbage too, not an error: an error took the replica off the store, at every
+ * request for that vehicle (a store-fault probe). SET replaces a key of any type.
+ */
 const READ = `
-local v = redis.call('GET', KEYS[1])
+local v = redis.pcall('GET', KEYS[1])
 local c = nil
 local bad = 0
-if v then
+if type(v) == 'table' and v.err then
+  bad = 1
+elseif v then
   local ok, d = pcall(cjson.decode, v)
   if ok and type(d) == 'table' and (d.at == nil or type(d.at) == 'string')
     and ((d.s == 'd' and type(d.at) == 'string') or (d.s == 'p' and type(d.t) == 'string' and type(d.u) == 'number'
@@ -61,7 +67,7 @@ end
 if c.s == 'd' then
   if ARGV[5] ~= '1' then return {'done', c.at, bad, 0} end
   local hu = now + redis.call('PTTL', KEYS[1])
-  redis.call('SET', KEYS[1], cjson.encode({s='p', t=ARGV[1], u=now + lease, at=c.at, h=c.at, hu=hu}), 'PX', ARGV[3])
+  redis.call('SET', KEYS[1], cjson.encode({s='p', t=ARGV[1], u=now + lease, at=c.at, h=c.at, hu=hu, hw=c.w}), 'PX', ARGV[3])
   return {'claimed', c.at, bad, 0}
 end
 if c.u < now or c.u > now + lease then
@@ -75,12 +81,17 @@ return {'busy', c.at or '', bad, c.u - now}
 `);
 
 /**
- * A rebuilt home (rebuild.ts): ARGV[1] written for ARGV[2] ms unless KEYS[1] holds a done claim (written since
- * the sessions were read: newer) or a pending one whose lease still runs (its dispatch will finish it). A
- * pending claim whose lease ran out is overwritten: it may have lost its place with a dropped connection.
+ * A rebuilt home (rebuild.ts): ARGV[1] written for ARGV[2] ms unless KEYS[1] holds a done claim written since
+ * the sessions were read (at ARGV[3], the server's clock: newer than what they say) or a pending one whose
+ * lease still runs (its dispatch will finish it). An older done claim is overwritten: a vehicle that started
+ * elsewhere while the store was silent kept its old home, and its next request was admitted there, a second
+ * session (a store-fault probe). So is a pending claim whose lease ran out: it may have lost its place with a
+ * dropped connection. A done claim's `w` is when it was written (none: older than any rebuild).
  */
 export const REBUILD_HOME = script(`${NOW}${READ}
-if c ~= nil and (c.s == 'd' or c.u >= now) then return 0 end
+if c ~= nil and ((c.s == 'd' and c.w ~= nil and c.w >= tonumber(ARGV[3])) or (c.s == 'p' and c.u >= now)) then
+  return 0
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `);
@@ -119,11 +130,11 @@ local mine = c ~= nil and c.s == 'p' and c.t == ARGV[1]
 if mine or (c == nil and ARGV[2] ~= '') then
   local back = mine and c.h ~= nil and c.hu > now and (ARGV[2] == '' or (ARGV[4] == '1' and ARGV[2] == c.h))
   if back then
-    redis.call('SET', KEYS[1], cjson.encode({s='d', at=c.h}), 'PX', c.hu - now)
+    redis.call('SET', KEYS[1], cjson.encode({s='d', at=c.h, w=c.hw}), 'PX', c.hu - now)
   elseif ARGV[2] == '' then
     redis.call('DEL', KEYS[1])
   else
-    redis.call('SET', KEYS[1], cjson.encode({s='d', at=ARGV[2]}), 'PX', ARGV[3])
+    redis.call('SET', KEYS[1], cjson.encode({s='d', at=ARGV[2], w=now}), 'PX', ARGV[3])
   end
 end
 redis.call('PUBLISH', 'evgrid:done:' .. KEYS[1], '1')
@@ -135,9 +146,21 @@ return mine and 1 or 0
  * Answers {epoch, 1 if written now}. Written again, not only touched: a store that refuses writes (full
  * under noeviction) fails this probe, so it is down, not up a second at a time (a store-fault probe: every
  * new vehicle refused STATE_REBUILDING for as long as it stayed full, its lease restarting at each failure).
+ * ARGV[3]: the server's run id (INFO; '' if unknown), kept in KEYS[2]. Another one there means the server
+ * restarted (or failed over) since: what it came back with (a snapshot, an AOF, a lagging replica) may be
+ * older than the replicas' last writes, its old epoch and rebuilt mark with it, so it gets a new epoch (a
+ * store-fault probe: a replica started on a restored store trusted it, and a key's retry made a second
+ * session).
  */
 export const EPOCH = script(`
-local e = redis.call('GET', KEYS[1])
+local e = redis.pcall('GET', KEYS[1])
+if type(e) == 'table' and e.err then e = nil end
+if ARGV[3] ~= '' then
+  local r = redis.pcall('GET', KEYS[2])
+  if type(r) == 'table' and r.err then r = nil end
+  if r and r ~= ARGV[3] then e = nil end
+  if r ~= ARGV[3] then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2]) end
+end
 if not e then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return {ARGV[1], 1}

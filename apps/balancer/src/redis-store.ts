@@ -1,6 +1,6 @@
 import type { DispatchRequest } from "@evgrid/contract";
 import { Backoff, systemScheduler } from "@evgrid/kit";
-import { parseHome, rebuilding, storeKeys, writeHomes } from "./rebuild.ts";
+import { parseHome, rebuilding, storeKeys, storeNowMs, writeHomes } from "./rebuild.ts";
 import { RedisLink, StoreUnavailable } from "./redis-link.ts";
 import { EPOCH } from "./redis-scripts.ts";
 import { RedisWaitOrder } from "./redis-wait-order.ts";
@@ -29,6 +29,7 @@ export class RedisStore implements DispatchStore {
   private trusted = false; // the store holds every session of the grid (rebuilt since it forgot or was silent)
   private evicts = false; // its maxmemory-policy may drop claims: never trusted (store-evictions.ts)
   private rebuildRound = 0;
+  private rebuildNotBeforeMs = 0; // the lease a rebuild waits out (forgot): claims before it may still land
   private distrustedAtMs: number; // since when absent claims prove nothing (lost, forgot, or at start)
   private health: ReturnType<typeof setInterval> | undefined;
   private readonly claimSide: SharedClaimContext;
@@ -117,8 +118,11 @@ export class RedisStore implements DispatchStore {
   }
 
   async vehicleHome(vehicleId: string): Promise<string | undefined> {
+    // A key of another type is garbage (counted), not a store down.
     const raw = this.reachable
-      ? await this.link.send("GET", [storeKeys.vehicle(vehicleId)]).catch((err) => this.markDown(err))
+      ? await this.link
+          .send("GET", [storeKeys.vehicle(vehicleId)])
+          .catch((err) => (String(err).includes("WRONGTYPE") ? "" : this.markDown(err)))
       : undefined;
     return parseHome(raw, this.opts.onBadValue) ?? this.opts.fallback.vehicleHome(vehicleId);
   }
@@ -131,8 +135,8 @@ export class RedisStore implements DispatchStore {
 
   /** Does the store answer, is it the one this replica knew, and may it drop keys? */
   private async probe(): Promise<boolean> {
-    if (!(await this.probeEpoch())) return false;
     const seen = await this.evictions.check(() => this.link.send("INFO", []));
+    if (!(await this.probeEpoch(seen?.runId ?? ""))) return false;
     if (seen) this.followEvictions(seen);
     return true;
   }
@@ -167,14 +171,12 @@ export class RedisStore implements DispatchStore {
   }
 
   /** Does the store answer, and is it the one this replica knew? (Learns its epoch, or a new one.) */
-  private async probeEpoch(): Promise<boolean> {
+  private async probeEpoch(runId: string): Promise<boolean> {
     let answer: [string, number];
     try {
       const ttlMs = String(this.opts.keyTtlMs + this.opts.leaseMs);
-      answer = (await this.link.run(EPOCH, [storeKeys.epoch], [crypto.randomUUID(), ttlMs])) as [
-        string,
-        number,
-      ];
+      const keys = [storeKeys.epoch, storeKeys.run];
+      answer = (await this.link.run(EPOCH, keys, [crypto.randomUUID(), ttlMs, runId])) as [string, number];
     } catch (err) {
       this.markDown(err);
       return false;
@@ -210,7 +212,9 @@ export class RedisStore implements DispatchStore {
   private forgot(waitMs: number, fresh = false): void {
     this.trusted = false;
     const round = ++this.rebuildRound;
-    const untilMs = this.now() + waitMs;
+    // Never sooner than a wait already running asked: a later reason must not cut a lease short.
+    const untilMs = Math.max(this.rebuildNotBeforeMs, this.now() + waitMs);
+    this.rebuildNotBeforeMs = untilMs;
     const attempt = async (): Promise<void> => {
       if (round !== this.rebuildRound) return;
       // Started on a store another replica is rebuilding: its mark, when it comes, is enough.
@@ -229,11 +233,19 @@ export class RedisStore implements DispatchStore {
 
   /** Writes every home the substations' sessions imply (never over a newer claim); false if incomplete. */
   private async rebuild(): Promise<boolean> {
+    let listedAtMs: number;
+    try {
+      listedAtMs = await storeNowMs(this.link); // read first: a claim written after it is newer than the list
+    } catch (err) {
+      this.markDown(err);
+      return false;
+    }
     const sessions = await this.opts.sessions();
     if (sessions === null || !this.reachable) return false;
     const epoch = this.epoch;
     try {
-      if (epoch !== undefined) await writeHomes(this.link, sessions, epoch, this.opts, this.now());
+      if (epoch !== undefined)
+        await writeHomes(this.link, sessions, epoch, this.opts, this.now(), listedAtMs);
     } catch (err) {
       this.markDown(err);
       return false;

@@ -29,7 +29,12 @@ export interface EvictionCheck {
   evicting: boolean;
   policy: string;
   evictedSince: number;
+  /** The server's run id (new at each start, and after a failover), if INFO says. */
+  runId: string | undefined;
 }
+
+/** INFO's run_id. */
+export const runIdOf = (info: string): string | undefined => /^run_id:([0-9a-f]+)\s*$/m.exec(info)?.[1];
 
 /**
  * Reads `INFO` each probe and says what changed. A store that refuses `INFO` (an ACL without it, the
@@ -45,8 +50,11 @@ export class EvictionWatch {
   async check(info: () => Promise<unknown>): Promise<EvictionCheck | null> {
     if (this.refused) return null;
     let reading: EvictionReading | null;
+    let runId: string | undefined;
     try {
-      reading = readEvictions(String(await info()));
+      const text = String(await info());
+      reading = readEvictions(text);
+      runId = runIdOf(text);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       // Down or slow: the epoch probe says so. Refused for good: say it once and stop asking.
@@ -64,6 +72,6 @@ export class EvictionWatch {
     this.lastEvicted = reading.evictedKeys;
     // A count that went down is a restarted store: its epoch says so; nothing to add here.
     const evictedSince = before === undefined ? 0 : Math.max(0, reading.evictedKeys - before);
-    return { evicting: reading.evicting, policy: reading.policy, evictedSince };
+    return { evicting: reading.evicting, policy: reading.policy, evictedSince, runId };
   }
 }

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { EvictionWatch, readEvictions } from "../src/store-evictions.ts";
 
 const info = (policy: string, maxmemory: number, evicted: number) =>
-  `# Memory\r\nused_memory:1000\r\nmaxmemory:${maxmemory}\r\nmaxmemory_policy:${policy}\r\n# Stats\r\nevicted_keys:${evicted}\r\n`;
+  `# Server\r\nrun_id:5a4b3c2d1e0f\r\n# Memory\r\nused_memory:1000\r\nmaxmemory:${maxmemory}\r\nmaxmemory_policy:${policy}\r\n# Stats\r\nevicted_keys:${evicted}\r\n`;
 
 function quietLog() {
   const warnings: string[] = [];
@@ -29,7 +29,12 @@ describe("what the store's INFO says about evictions", () => {
     const watch = new EvictionWatch();
     let evicted = 7;
     const read = async () => info("allkeys-lru", 1 << 26, evicted);
-    expect(await watch.check(read)).toEqual({ evicting: true, policy: "allkeys-lru", evictedSince: 0 });
+    expect(await watch.check(read)).toEqual({
+      evicting: true,
+      policy: "allkeys-lru",
+      evictedSince: 0,
+      runId: "5a4b3c2d1e0f",
+    });
     expect((await watch.check(read))?.evictedSince).toBe(0);
     evicted = 12;
     expect((await watch.check(read))?.evictedSince).toBe(5);

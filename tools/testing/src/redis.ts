@@ -18,6 +18,11 @@ export interface RedisOptions {
   user?: { name: string; password: string };
   /** TLS only (`rediss://`), with a self-signed certificate for 127.0.0.1 made by openssl (`caFile`). */
   tls?: boolean;
+  /**
+   * Where a `SAVE` writes its snapshot, which a restart (`stop()` then `start()`) loads: a store restored
+   * from persistence. Without, nothing is persisted.
+   */
+  dir?: string;
 }
 
 /** A self-signed certificate and its key for 127.0.0.1, in a fresh directory. */
@@ -64,6 +69,7 @@ export async function startRedis(opts: RedisOptions = {}) {
       "bind 127.0.0.1",
       'save ""',
       "appendonly no",
+      ...(opts.dir ? [`dir ${opts.dir}`, "dbfilename dump.rdb"] : []),
       ...(opts.password ? [`requirepass ${opts.password}`] : []),
       ...(opts.user ? [`user ${opts.user.name} on >${opts.user.password} ~evgrid:* &* +@all`] : []),
     ].join("\n");
