@@ -23,6 +23,7 @@ import type { Pusher } from "./pusher.ts";
 import type { ChargePoint, Registry } from "./registry.ts";
 import { Status } from "./status.ts";
 import { StopOutbox } from "./stop-outbox.ts";
+import { StrayDraws } from "./stray-draw.ts";
 import { newTx, Transactions } from "./transactions.ts";
 
 export interface GatewaySettings {
@@ -110,11 +111,11 @@ export class Gateway {
     const caughtBefore = (id: string) => registry.get(id)?.overdrawnAt != null;
     const pusher = sitePusher(this.table, caps, cfg, metrics, log, unmanagedWaiting, caughtBefore);
     this.pusher = pusher;
-    this.power = new Power(this.table, pusher, (id) =>
+    const caught = (id: string) =>
       writeRegistry(metrics, log, "cannot record a charger caught drawing over its limit", () =>
         registry.markOverdrawn(id, Date.now()),
-      ),
-    );
+      );
+    this.power = new Power(this.table, pusher, caught, new StrayDraws(cfg.overdraw, metrics, log));
     const shares = new ChargePointShares(caps, cfg.walkInMinKw);
     const meterSettings = {
       reclaim: cfg.reclaim,

@@ -1,8 +1,9 @@
 import { shareAtLevel, wattsDown } from "@evgrid/policy";
 import type { Charger, ChargerTable } from "./chargers.ts";
-import type { Tx } from "./model.ts";
+import type { MeterReading, Tx } from "./model.ts";
 import type { Pusher, PushTarget } from "./pusher.ts";
 import type { Allowance } from "./site-sums.ts";
+import { STRAY_TX, type StrayDraws } from "./stray-draw.ts";
 
 /**
  * From the substations' water levels to each transaction's limit: a level event re-computes the power of the
@@ -20,7 +21,29 @@ export class Power {
     private readonly pusher: Pusher,
     /** A charger newly caught drawing more than it accepted: recorded, so a restart does not forget it. */
     private readonly caught: (chargePointId: string) => void = () => {},
+    /** Draws on connectors with no transaction (stray-draw.ts). */
+    private readonly strays?: StrayDraws,
   ) {}
+
+  /** A reading on a connector with no open transaction (stray-draw.ts). */
+  strayReading(ch: Charger, connectorId: number, r: MeterReading): void {
+    this.strays?.read(this, ch, connectorId, r, Date.now());
+  }
+
+  /** Caught drawing where it has no transaction: it takes no limits, that connector counted at its maximum. */
+  drawsWithoutTransaction(ch: Charger, connectorId: number): boolean {
+    const id = ch.cp.chargePointId;
+    const newly = this.pusher.ignoresLimits(id);
+    if (newly) this.caught(id);
+    const maxW = wattsDown(ch.cp.maxKw);
+    const { substationId } = ch.cp;
+    this.pusher.opened({ chargePointId: id, substationId, connectorId, transactionId: STRAY_TX, maxW });
+    return newly;
+  }
+
+  strayStopped(ch: Charger, connectorId: number): void {
+    this.pusher.forget(ch.cp.chargePointId, connectorId);
+  }
 
   /**
    * A substation's new water level: every transaction there gets its share, within the substation's
@@ -100,9 +123,10 @@ export class Power {
     };
   }
 
-  /** A transaction opened: the pusher counts it from now. */
+  /** A transaction opened: the pusher counts it from now (in place of a draw counted there without one). */
   opened(tx: Tx): void {
     const ch = this.table.get(tx.chargePointId);
+    this.strays?.opened(tx.chargePointId, tx.connectorId);
     if (ch) this.pusher.opened(this.targetOf(ch, tx));
   }
 

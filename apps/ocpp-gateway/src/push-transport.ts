@@ -232,7 +232,9 @@ export function dueSlots(site: Site): { go: Slot[]; work: number } {
   const work = site.waiting.size;
   for (const slot of site.waiting) {
     const { inFlightW, targetW, acceptedW } = slot.power;
-    if (inFlightW !== null || (targetW === acceptedW && !slot.resend)) site.waiting.delete(slot);
+    // A draw counted with no transaction (stray-draw.ts, transactionId ""): no limit to send it.
+    if (inFlightW !== null || (targetW === acceptedW && !slot.resend) || slot.transactionId === "")
+      site.waiting.delete(slot);
     // An unchanged limit sent again after a reconnect changes nothing in the books.
     else if (targetW === acceptedW) resends.push(slot);
     else changes.set(slot, slot.power);

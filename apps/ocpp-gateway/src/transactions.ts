@@ -99,6 +99,10 @@ export class Transactions {
             ? ch.txs.get(e.transactionId)
             : this.table.txOnConnector(ch, e.connectorId);
         if (tx) this.meters.read(tx, e.reading);
+        // None open there (one naming an old transaction on a connector with a new one is not judged; nor
+        // connector 0, the whole charge point's meter).
+        else if (e.connectorId > 0 && !this.table.txOnConnector(ch, e.connectorId))
+          this.power.strayReading(ch, e.connectorId, e.reading);
       },
       needs: (e) => {
         const tx = this.table.txOnConnector(ch, e.connectorId);

@@ -1,0 +1,141 @@
+/**
+ * A charger whose meter shows it drawing on a connector with no open transaction (after its own stop, after
+ * its start was refused): its readings were dropped, so it was neither caught nor counted (a hostile-charger
+ * probe: 22 kW drawn beside others given the whole site). Now, over the margin for OCPP_OVERDRAW_S, it is
+ * caught (takes no limits, recorded) and that connector counts at its maximum in the site's books until it
+ * reports drawing nothing: no limit is raised into that power meanwhile. The substation holds nothing for it
+ * (there is no session): limits already accepted at the site are not lowered for it (README).
+ */
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import {
+  eventually,
+  metricValue,
+  type SimulatedChargePoint,
+  startGrid,
+  startOcppGateway,
+} from "@evgrid/testing";
+
+setDefaultTimeout(30_000);
+
+type Ocpp = Awaited<ReturnType<typeof startOcppGateway>>;
+const overdraws = async (ocpp: Ocpp) =>
+  metricValue(await (await fetch(`${ocpp.gateway.url}/metrics`)).text(), "evgrid_ocpp_overdraws_total") ?? 0;
+const listed = async (ocpp: Ocpp, id: string) =>
+  (await ocpp.admin.listChargePoints.query()).find((c) => c.chargePointId === id);
+
+/** 1.6 MeterValues on connector 1 (naming a transaction, or none): power only. */
+const drawing = (cp: SimulatedChargePoint, powerW: number, transactionId?: number) =>
+  cp.client.call("MeterValues", {
+    connectorId: 1,
+    ...(transactionId === undefined ? {} : { transactionId }),
+    meterValue: [
+      {
+        timestamp: new Date().toISOString(),
+        sampledValue: [{ value: String(powerW), measurand: "Power.Active.Import", unit: "W" }],
+      },
+    ],
+  });
+
+/** It reports 22 kW, reading after reading, until the gateway has caught it. */
+async function drawsUntilCaught(ocpp: Ocpp, id: string, cp: SimulatedChargePoint, transactionId?: number) {
+  await eventually(
+    async () => {
+      await drawing(cp, 22_000, transactionId);
+      expect(await overdraws(ocpp)).toBe(1);
+    },
+    { intervalMs: 100 },
+  );
+  const entry = await listed(ocpp, id);
+  expect({ managed: entry?.managed, caught: entry?.overdrawnAt != null }).toEqual({
+    managed: false,
+    caught: true,
+  });
+}
+
+const FAST = { OCPP_OVERDRAW_S: "0.3" };
+
+describe("a charger drawing 22 kW on a connector with no open transaction (30 kW site)", () => {
+  test("after reporting its own stop: caught, and counted until it reports drawing nothing", async () => {
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    grid.substations[0]?.station.setLimit(30);
+    await using ocpp = await startOcppGateway(grid, FAST);
+    const hostile = await ocpp.charger("cp-hostile-nt", { maxKw: 22 });
+    const txId = Number(await hostile.startTransaction(1, "ev-hostile-nt"));
+    await eventually(() => expect(hostile.limit(1)).toBe(22_000));
+    await hostile.stopTransaction(1); // its own stop; it draws on
+    await drawsUntilCaught(ocpp, "cp-hostile-nt", hostile, txId); // naming the transaction it ended
+    // biome-ignore lint/suspicious/noExplicitAny: the test reads the gateway's books.
+    const books = (ocpp.gateway.gateway as any).pusher;
+    await eventually(() => expect(books.committedW("substation-1")).toBe(22_000));
+    // A car arriving at another charger: the substation (which holds nothing for that draw) gives it 22 kW,
+    // the site's books have 8: it is not raised into the 22 drawn beside it (it waits at its default).
+    const other = await ocpp.charger("cp-other-nt", { maxKw: 22 });
+    await other.startTransaction(1, "ev-other-nt");
+    await ocpp.txSession("cp-other-nt");
+    await eventually(() => expect(books.heldW("cp-other-nt", 1)).not.toBeNull());
+    expect(other.limit(1) ?? 0).toBeLessThanOrEqual(8000);
+    // Drawing nothing again: the connector leaves the books, and the other car gets its share.
+    await drawing(hostile, 0);
+    await eventually(() => expect(other.limit(1)).toBe(22_000));
+    expect(books.committedW("substation-1")).toBe(22_000);
+  });
+
+  test("after its StartTransaction was refused (ConcurrentTx): caught", async () => {
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    await using ocpp = await startOcppGateway(grid, FAST);
+    const honest = await ocpp.charger("cp-honest-rf", { maxKw: 22 });
+    const hostile = await ocpp.charger("cp-hostile-rf", { maxKw: 22 });
+    await honest.startTransaction(1, "ev-shared-rf");
+    const refused = (await hostile.client.call("StartTransaction", {
+      connectorId: 1,
+      idTag: "ev-shared-rf",
+      meterStart: 10_000,
+      timestamp: new Date().toISOString(),
+    })) as { transactionId: number; idTagInfo: { status: string } };
+    expect(refused.idTagInfo.status).toBe("ConcurrentTx");
+    await drawsUntilCaught(ocpp, "cp-hostile-rf", hostile, refused.transactionId);
+  });
+
+  test("2.0.1, after its own TransactionEvent Ended, readings naming no transaction: caught", async () => {
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    await using ocpp = await startOcppGateway(grid, FAST);
+    const hostile = await ocpp.charger("cp-hostile-201", { maxKw: 22, protocol: "ocpp2.0.1" });
+    await hostile.startTransaction(1, "ev-hostile-201");
+    await hostile.stopTransaction(1);
+    await eventually(
+      async () => {
+        await hostile.meter(1, { powerW: 22_000 }); // MeterValues, evse 1
+        expect(await overdraws(ocpp)).toBe(1);
+      },
+      { intervalMs: 100 },
+    );
+    expect((await listed(ocpp, "cp-hostile-201"))?.managed).toBe(false);
+  });
+
+  test("an honest charger's main meter (connector 0) reporting its transactions' draw is not caught", async () => {
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    await using ocpp = await startOcppGateway(grid, FAST);
+    const cp = await ocpp.charger("cp-main-meter", { maxKw: 22 });
+    await cp.startTransaction(1, "ev-main-meter");
+    const mainMeter = (powerW: number) =>
+      cp.client.call("MeterValues", {
+        connectorId: 0,
+        meterValue: [
+          {
+            timestamp: new Date().toISOString(),
+            sampledValue: [{ value: String(powerW), measurand: "Power.Active.Import", unit: "W" }],
+          },
+        ],
+      });
+    // Readings over the whole over-draw window, twice over (what a stray draw is judged on).
+    const t0 = Date.now();
+    while (Date.now() - t0 < 800) {
+      await mainMeter(22_000);
+      await Bun.sleep(100); // the pace of a charger's readings, not a wait for something
+    }
+    // A reading of its transaction's own connector after them: everything before it was handled.
+    await cp.meter(1, { powerW: 22_000 });
+    await eventually(async () => expect((await listed(ocpp, "cp-main-meter"))?.managed).toBe(true));
+    expect(await overdraws(ocpp)).toBe(0);
+  });
+});
