@@ -8,8 +8,6 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { walkInVehicleId } from "@evgrid/contract";
-import { startSubstation } from "@evgrid/substation/app";
-import { readEnv as substationEnv } from "@evgrid/substation/env";
 import { eventually, SimulatedChargePoint, startGrid, startOcppGateway, tempDir } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
@@ -129,21 +127,7 @@ test("a substation restarted after the gateway's restart, the refusing charger n
     expect(allocated("ev-refuser-rp")).toBe(22);
 
     // The substation restarts in place (same port, same journal): the refuser's pin is forgotten there.
-    const old = grid.substations[0];
-    if (!old) throw new Error("no substation");
-    const port = new URL(old.url).port;
-    await old.stop();
-    grid.substations[0] = await startSubstation(
-      substationEnv({
-        SUBSTATION_ID: "substation-1",
-        SUBSTATION_CAPACITY_KW: "150",
-        PORT: port,
-        LOG_QUIET: "true",
-        SERVICE_TOKEN: grid.serviceToken,
-        SUBSTATION_DB_PATH: journal,
-      }),
-    );
-    grid.substations[0]?.station.setLimit(30);
+    await grid.restartSubstation(0);
     // biome-ignore lint/suspicious/noExplicitAny: the test reads the gateway's books.
     const pusher = (second.gateway.gateway as any).pusher;
     await eventually(

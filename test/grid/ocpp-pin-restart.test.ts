@@ -7,8 +7,6 @@
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { startSubstation } from "@evgrid/substation/app";
-import { readEnv as substationEnv } from "@evgrid/substation/env";
 import { eventually, startGrid, startOcppGateway, tempDir } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
@@ -44,20 +42,7 @@ describe("a substation restarted under a charger that takes no limits", () => {
     expect(honestSession).toBeDefined();
 
     // Restarted in place: same port, same journal (its sessions and its operator limit come back).
-    const old = grid.substations[0];
-    if (!old) throw new Error("no substation");
-    const port = new URL(old.url).port;
-    await old.stop();
-    grid.substations[0] = await startSubstation(
-      substationEnv({
-        SUBSTATION_ID: "substation-1",
-        SUBSTATION_CAPACITY_KW: "150",
-        PORT: port,
-        LOG_QUIET: "true",
-        SERVICE_TOKEN: grid.serviceToken,
-        SUBSTATION_DB_PATH: journal,
-      }),
-    );
+    await grid.restartSubstation(0);
     await eventually(() => expect(allocations()).toEqual({ booked: 22, honest: 8 }), { timeoutMs: 15_000 });
     await eventually(() => expect(honest.limit(1)).toBe(8000));
     expect(refuser.stopsAsked).toHaveLength(0);

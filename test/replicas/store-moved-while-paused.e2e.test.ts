@@ -35,7 +35,7 @@ describe("a vehicle that moves while the store is paused", () => {
     ) as string;
     const name = `evgrid:vehicle:${vehicleId}`;
     // 1. A short session at substation-1 (a charger there), which ends by itself.
-    const first = await grid
+    await grid
       .operator(0)
       .dispatch.mutate({ vehicleId, durationS: 2, idempotencyKey: "k-m1", substationId: "substation-1" });
     await eventually(() => expect(grid.activeByVehicle().get(vehicleId)).toBeUndefined(), {
@@ -64,6 +64,9 @@ describe("a vehicle that moves while the store is paused", () => {
           }),
         { timeoutMs: 30_000 },
       );
+    // The rebuild homed it where it charges now.
+    const rebuilt = JSON.parse(String(await shared.store.send("GET", [name])));
+    expect(rebuilt).toMatchObject({ s: "d", at: "substation-2" });
     // 5. Another request for the vehicle (another key).
     const third = await grid
       .operator(0)

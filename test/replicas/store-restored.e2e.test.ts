@@ -60,7 +60,8 @@ describe("a store restored from an older snapshot", () => {
           }),
         { timeoutMs: 30_000 },
       );
-    const claim = await store.send("GET", [`evgrid:vehicle:${vehicleId}`]);
+    const claim = JSON.parse(String(await store.send("GET", [`evgrid:vehicle:${vehicleId}`])));
+    expect(claim).toMatchObject({ s: "d", at: second.session.substationId });
     // 6. A new request for the vehicle (another key, no charger), through either replica.
     const third = await grid
       .operator(1)

@@ -32,20 +32,18 @@ export interface GridOptions {
 export async function startGrid(opts: GridOptions) {
   const serviceToken = opts.serviceToken ?? randomBytes(24).toString("base64url");
   const quotas = opts.defaultQuotas ? {} : UNLIMITED_QUOTAS;
+  const envOf = (i: number, port = "0") => ({
+    SUBSTATION_ID: `substation-${i + 1}`,
+    SUBSTATION_CAPACITY_KW: String(opts.capacitiesKw[i]),
+    PORT: port,
+    LOG_QUIET: "true",
+    SERVICE_TOKEN: serviceToken,
+    SUBSTATION_DB_PATH: ":memory:",
+    ...opts.substationEnv?.(i),
+  });
   const substations: RunningSubstation[] = await Promise.all(
-    opts.capacitiesKw.map((capacityKw, i) =>
-      startSubstation(
-        substationEnv({
-          SUBSTATION_ID: `substation-${i + 1}`,
-          SUBSTATION_CAPACITY_KW: String(capacityKw),
-          PORT: "0",
-          LOG_QUIET: "true",
-          SERVICE_TOKEN: serviceToken,
-          SUBSTATION_DB_PATH: ":memory:",
-          ...opts.substationEnv?.(i),
-        }),
-        { sharedLinks: opts.sharedLinks === true },
-      ),
+    opts.capacitiesKw.map((_, i) =>
+      startSubstation(substationEnv(envOf(i)), { sharedLinks: opts.sharedLinks === true }),
     ),
   );
   const balancer = await startBalancer(
@@ -76,6 +74,18 @@ export async function startGrid(opts: GridOptions) {
     client: internalClient<ChargeApiRouter>(api.url, { timeoutMs: 10_000 }),
     /** The balancer as an operator sees it (service token): membership, errors, every session. */
     operator: internalClient<BalancerRouter>(balancer.url, { timeoutMs: 10_000, token: serviceToken }),
+    /**
+     * Stops substation `i` and starts it again in place (same port, same settings): with a journal on disk
+     * (`substationEnv`), its sessions come back; what it held only in memory does not.
+     */
+    async restartSubstation(i: number) {
+      const old = substations[i];
+      if (!old) throw new Error(`no substation ${i}`);
+      await old.stop();
+      substations[i] = await startSubstation(substationEnv(envOf(i, new URL(old.url).port)), {
+        sharedLinks: opts.sharedLinks === true,
+      });
+    },
     async [Symbol.asyncDispose]() {
       await api.stop();
       await balancer.stop();
