@@ -1,12 +1,4 @@
 /**
- * Probe: a vehicle that moves while the store is paused. Its last session (at substation-1) has ended, but
- * its done claim lives on for VEHICLE_HOME_GRACE_MS past that session's end. The store pauses; once the
- * replicas place by hash, the vehicle starts at its hashed home, substation-2: written only to the replica's
- * own memory. The store resumes, the replicas rebuild it from the substations before trusting it... but
- * REBUILD_HOME leaves any done claim as it is ("newer"), so the vehicle stays homed at substation-1, and its
- * next request (another key) is admitted there while it charges at substation-2.
- */
-/**
  * A vehicle that ended a session at one substation and, while the store was paused, started at its hashed
  * home, another one: the rebuild after the pause left its old done claim (it took any done claim for newer
  * than the substations' lists), and its next request was admitted at the old home, a second session (a

@@ -35,6 +35,7 @@ if type(v) == 'table' and v.err then
 elseif v then
   local ok, d = pcall(cjson.decode, v)
   if ok and type(d) == 'table' and (d.at == nil or type(d.at) == 'string')
+    and (d.w == nil or type(d.w) == 'number') and (d.hw == nil or type(d.hw) == 'number')
     and ((d.s == 'd' and type(d.at) == 'string') or (d.s == 'p' and type(d.t) == 'string' and type(d.u) == 'number'
       and (d.h == nil or (type(d.h) == 'string' and type(d.hu) == 'number'))))
     and redis.call('PTTL', KEYS[1]) >= 0 then
@@ -86,10 +87,11 @@ return {'busy', c.at or '', bad, c.u - now}
  * lease still runs (its dispatch will finish it). An older done claim is overwritten: a vehicle that started
  * elsewhere while the store was silent kept its old home, and its next request was admitted there, a second
  * session (a store-fault probe). So is a pending claim whose lease ran out: it may have lost its place with a
- * dropped connection. A done claim's `w` is when it was written (none: older than any rebuild).
+ * dropped connection. A done claim's `w` is when it was written; one without (written by a replica of an
+ * older version, during a rolling upgrade) is kept, as before.
  */
 export const REBUILD_HOME = script(`${NOW}${READ}
-if c ~= nil and ((c.s == 'd' and c.w ~= nil and c.w >= tonumber(ARGV[3])) or (c.s == 'p' and c.u >= now)) then
+if c ~= nil and ((c.s == 'd' and (c.w == nil or c.w >= tonumber(ARGV[3]))) or (c.s == 'p' and c.u >= now)) then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -159,7 +161,7 @@ if ARGV[3] ~= '' then
   local r = redis.pcall('GET', KEYS[2])
   if type(r) == 'table' and r.err then r = nil end
   if r and r ~= ARGV[3] then e = nil end
-  if r ~= ARGV[3] then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2]) end
+  redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2]) -- kept as long as the epoch
 end
 if not e then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
