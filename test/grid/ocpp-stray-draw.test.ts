@@ -7,13 +7,7 @@
  * (there is no session): limits already accepted at the site are not lowered for it (README).
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import {
-  eventually,
-  metricValue,
-  type SimulatedChargePoint,
-  startGrid,
-  startOcppGateway,
-} from "@evgrid/testing";
+import { eventually, metricValue, SimulatedChargePoint, startGrid, startOcppGateway } from "@evgrid/testing";
 
 setDefaultTimeout(30_000);
 
@@ -23,10 +17,10 @@ const overdraws = async (ocpp: Ocpp) =>
 const listed = async (ocpp: Ocpp, id: string) =>
   (await ocpp.admin.listChargePoints.query()).find((c) => c.chargePointId === id);
 
-/** 1.6 MeterValues on connector 1 (naming a transaction, or none): power only. */
-const drawing = (cp: SimulatedChargePoint, powerW: number, transactionId?: number) =>
+/** 1.6 MeterValues on a connector (1 unless said; naming a transaction, or none): power only. */
+const drawing = (cp: SimulatedChargePoint, powerW: number, transactionId?: number, connectorId = 1) =>
   cp.client.call("MeterValues", {
-    connectorId: 1,
+    connectorId,
     ...(transactionId === undefined ? {} : { transactionId }),
     meterValue: [
       {
@@ -35,6 +29,15 @@ const drawing = (cp: SimulatedChargePoint, powerW: number, transactionId?: numbe
       },
     ],
   });
+
+/** Readings at a charger's pace for twice the over-draw window: each judged once answered. */
+async function drawsFor(ms: number, read: () => Promise<unknown>) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    await read();
+    await Bun.sleep(100); // the pace of a charger's readings, not a wait for something
+  }
+}
 
 /** It reports 22 kW, reading after reading, until the gateway has caught it. */
 async function drawsUntilCaught(ocpp: Ocpp, id: string, cp: SimulatedChargePoint, transactionId?: number) {
@@ -94,6 +97,17 @@ describe("a charger drawing 22 kW on a connector with no open transaction (30 kW
     })) as { transactionId: number; idTagInfo: { status: string } };
     expect(refused.idTagInfo.status).toBe("ConcurrentTx");
     await drawsUntilCaught(ocpp, "cp-hostile-rf", hostile, refused.transactionId);
+    // biome-ignore lint/suspicious/noExplicitAny: the test reads the gateway's books.
+    const books = (ocpp.gateway.gateway as any).pusher;
+    expect(books.heldW("cp-hostile-rf", 1)).toBe(22_000);
+    // It stops the transaction its readings named: that connector leaves the books (a review: an idle
+    // connector sends no more readings, and it stayed counted for good).
+    await hostile.client.call("StopTransaction", {
+      transactionId: refused.transactionId,
+      meterStop: 10_000,
+      timestamp: new Date().toISOString(),
+    });
+    expect(books.heldW("cp-hostile-rf", 1)).toBeNull();
   });
 
   test("2.0.1, after its own TransactionEvent Ended, readings naming no transaction: caught", async () => {
@@ -137,5 +151,67 @@ describe("a charger drawing 22 kW on a connector with no open transaction (30 kW
     await cp.meter(1, { powerW: 22_000 });
     await eventually(async () => expect((await listed(ocpp, "cp-main-meter"))?.managed).toBe(true));
     expect(await overdraws(ocpp)).toBe(0);
+  });
+
+  test("an honest charger back after the offline grace, reporting the transaction the gateway ended: not caught", async () => {
+    // A review: the gateway ends a transaction itself when its charger stays away past the grace, and the
+    // charger, not told, reports it on when it is back: it was caught (recorded until an operator clears it).
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    await using ocpp = await startOcppGateway(grid, { ...FAST, OCPP_OFFLINE_GRACE_S: "1" });
+    const password = "a-password-of-16chars";
+    const id = "cp-back-late";
+    await ocpp.admin.registerChargePoint.mutate({
+      chargePointId: id,
+      substationId: "substation-1",
+      password,
+      maxKw: 11,
+    });
+    const url = ocpp.gateway.ocppUrl;
+    const cp = new SimulatedChargePoint({ url, id, password, protocol: "ocpp1.6", reconnect: false });
+    ocpp.chargers.push(cp);
+    await cp.connect();
+    const txId = Number(await cp.startTransaction(1, "ev-back-late"));
+    await eventually(() => expect(cp.limit(1)).toBe(11_000));
+    await cp.close(); // away past the grace; it charges on at 11 kW
+    await eventually(async () => expect((await listed(ocpp, id))?.transactions).toHaveLength(0));
+    const back = new SimulatedChargePoint({ url, id, password, protocol: "ocpp1.6", reconnect: false });
+    ocpp.chargers.push(back);
+    await back.client.connect(); // back without a reboot
+    await drawsFor(800, () => drawing(back, 11_000, txId));
+    expect(await overdraws(ocpp)).toBe(0);
+    expect((await listed(ocpp, id))?.overdrawnAt ?? null).toBeNull();
+  });
+
+  test("connectors the charge point does not have are not judged, nor booked", async () => {
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    await using ocpp = await startOcppGateway(grid, FAST);
+    const cp = await ocpp.charger("cp-bogus-connectors", { maxKw: 22, connectors: 1 });
+    await drawsFor(800, async () => {
+      for (const c of [2, 3, 99]) await drawing(cp, 22_000, undefined, c);
+    });
+    expect(await overdraws(ocpp)).toBe(0);
+    // biome-ignore lint/suspicious/noExplicitAny: the test reads the gateway's books.
+    expect((ocpp.gateway.gateway as any).pusher.committedW("substation-1")).toBe(0);
+  });
+
+  test("a charge point removed and registered again: its stray draw is counted again", async () => {
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    await using ocpp = await startOcppGateway(grid, FAST);
+    // biome-ignore lint/suspicious/noExplicitAny: the test reads the gateway's books.
+    const books = (ocpp.gateway.gateway as any).pusher;
+    const first = await ocpp.charger("cp-readded", { maxKw: 22 });
+    await drawsUntilCaught(ocpp, "cp-readded", first);
+    await eventually(() => expect(books.committedW("substation-1")).toBe(22_000));
+    await first.close();
+    await ocpp.admin.removeChargePoint.mutate({ chargePointId: "cp-readded" });
+    await eventually(() => expect(books.committedW("substation-1")).toBe(0));
+    const again = await ocpp.charger("cp-readded", { maxKw: 22 });
+    await eventually(
+      async () => {
+        await drawing(again, 22_000);
+        expect(books.committedW("substation-1")).toBe(22_000);
+      },
+      { intervalMs: 100 },
+    );
   });
 });

@@ -7,8 +7,6 @@ import type { Tx } from "./model.ts";
 
 /** Refusals of a pin: the charger's maximum does not fit beside the others' minimums. */
 const NO_ROOM = new Set(["INSUFFICIENT_CAPACITY", "OPERATOR_LIMIT"]);
-/** The session is gone there (ended): nothing to hold any more. */
-const GONE = new Set(["SESSION_NOT_FOUND"]);
 /** A sync that failed is tried again after this, doubling while they keep failing. */
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
@@ -34,6 +32,7 @@ export class Caps {
   private readonly unsettled = new Set<Tx>();
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryDelayMs = RETRY_MIN_MS;
+  private closed = false;
 
   constructor(
     private readonly grid: Grid,
@@ -87,12 +86,27 @@ export class Caps {
   }
 
   /**
-   * Its substation restarted and forgot the session's cap and pin (they are not journaled): the next sync
-   * sends them even if unchanged here (whichever sync runs: a newer one replaces a waiting one).
+   * A substation restarted: its journal kept its sessions, not their caps and pins. Each is sent again, even
+   * if unchanged here (a marker, so whichever sync runs sends it: a newer one replaces a waiting one).
    */
-  resend(tx: Tx): Promise<void> {
-    this.forgotten.add(tx);
-    return this.sync(tx);
+  restarted(substationId: string, txs: Tx[]): void {
+    const bound = txs.filter((tx) => tx.phase.state === "charging");
+    this.log.info("a substation restarted: its sessions' caps and pins are set again", {
+      substationId,
+      sessions: bound.length,
+    });
+    for (const tx of bound) {
+      this.forgotten.add(tx);
+      void this.sync(tx);
+    }
+  }
+
+  /** A new level at a substation: a sync that failed there is tried now, not at its back-off's end. */
+  levelChanged(substationId: string): void {
+    if (this.closed || this.unsettled.size === 0) return;
+    const due = [...this.unsettled].filter((tx) => tx.substationId === substationId);
+    for (const tx of due) this.unsettled.delete(tx);
+    for (const tx of due) void this.sync(tx);
   }
 
   private async syncNow(tx: Tx): Promise<void> {
@@ -145,13 +159,20 @@ export class Caps {
       this.onPinRefused(tx);
       return;
     }
-    if (GONE.has(reason)) return;
     if (again) this.forgotten.add(tx);
+    // Retried: no answer (a timeout, a link closed), a substation unavailable, or no room yet (an offline
+    // charger's pin). Anything else (the session gone, a bad request) would fail the same way again.
+    const code = errorDataOf(err)?.code;
+    if (code !== undefined && code !== "SERVICE_UNAVAILABLE" && !NO_ROOM.has(reason)) {
+      this.log.warn("could not change the session's cap", { error: describeFailure(err) });
+      return;
+    }
     this.retryLater(tx);
     this.log.warn("could not change the session's cap; trying again", { error: describeFailure(err) });
   }
 
   private retryLater(tx: Tx): void {
+    if (this.closed) return;
     this.unsettled.add(tx);
     if (this.retryTimer !== undefined) return;
     this.retryTimer = setTimeout(() => void this.retry(), this.retryDelayMs);
@@ -166,13 +187,14 @@ export class Caps {
     // Still failing (its substation down, or no room yet): wait longer; all through: the shortest wait again.
     this.retryDelayMs =
       this.unsettled.size > 0 ? Math.min(RETRY_MAX_MS, this.retryDelayMs * 2) : RETRY_MIN_MS;
-    if (this.unsettled.size > 0) {
+    if (this.unsettled.size > 0 && !this.closed) {
       this.retryTimer = setTimeout(() => void this.retry(), this.retryDelayMs);
       this.retryTimer.unref?.();
     }
   }
 
   close(): void {
+    this.closed = true;
     clearTimeout(this.retryTimer);
     this.unsettled.clear();
   }

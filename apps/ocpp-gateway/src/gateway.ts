@@ -234,23 +234,16 @@ export class Gateway {
     // "" for a substation that names no run (older): its restart into one that does is a restart too.
     const before = this.boots.get(e.substationId);
     this.boots.set(e.substationId, e.bootId ?? "");
-    if (before !== undefined && before !== (e.bootId ?? "")) this.restarted(e.substationId);
+    const txs = () => [...this.table.atSubstation(e.substationId)].flatMap((ch) => [...ch.txs.values()]);
+    if (before !== undefined && before !== (e.bootId ?? "")) this.caps.restarted(e.substationId, txs());
+    else this.caps.levelChanged(e.substationId); // room may have come for a pin refused before
     this.power.onLevel(e.substationId, e.levelKw, e.effectiveCapacityKw, e.atMs, e.floorsKw);
-  }
-
-  /** A substation restarted: its journal kept its sessions, not their caps and pins: they are sent again. */
-  private restarted(substationId: string): void {
-    const txs = [...this.table.atSubstation(substationId)].flatMap((ch) => [...ch.txs.values()]);
-    const bound = txs.filter((tx) => tx.phase.state === "charging");
-    this.log.info("a substation restarted: its sessions' caps and pins are set again", {
-      substationId,
-      sessions: bound.length,
-    });
-    for (const tx of bound) void this.caps.resend(tx);
   }
 
   /** A charge point was removed: it is disconnected and its sessions end. */
   removed(chargePointId: string): Promise<void> {
+    const ch = this.table.get(chargePointId);
+    if (ch) this.power.strayNews(ch, "forget");
     return this.connections.removed(chargePointId);
   }
 
@@ -260,6 +253,8 @@ export class Gateway {
    */
   trustAgain(chargePointId: string): boolean {
     const marked = this.registry.clearOverdrawn(chargePointId);
+    const ch = this.table.get(chargePointId);
+    if (ch) this.power.strayNews(ch, "forget");
     return this.pusher.trustAgain(chargePointId) || marked;
   }
 

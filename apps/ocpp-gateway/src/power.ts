@@ -25,9 +25,22 @@ export class Power {
     private readonly strays?: StrayDraws,
   ) {}
 
-  /** A reading on a connector with no open transaction (stray-draw.ts). */
-  strayReading(ch: Charger, connectorId: number, r: MeterReading): void {
-    this.strays?.read(this, ch, connectorId, r, Date.now());
+  /** A reading on a connector with no open transaction, naming `transactionId` or none (stray-draw.ts). */
+  strayReading(ch: Charger, connectorId: number, transactionId: string | undefined, r: MeterReading): void {
+    this.strays?.read(this, ch, connectorId, transactionId, r, Date.now());
+  }
+
+  /** What the charger says of connectors and transactions it has and the gateway does not (stray-draw.ts). */
+  strayNews(
+    ch: Charger,
+    news: { ended: string } | { available: number } | { closedByGateway: number } | "forget",
+  ): void {
+    const s = this.strays;
+    if (!s) return;
+    if (news === "forget") s.forget(this, ch);
+    else if ("ended" in news) s.transactionEnded(this, ch, news.ended);
+    else if ("available" in news) s.available(this, ch, news.available);
+    else s.closedByGateway(ch.cp.chargePointId, news.closedByGateway);
   }
 
   /** Caught drawing where it has no transaction: it takes no limits, that connector counted at its maximum. */

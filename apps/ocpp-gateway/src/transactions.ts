@@ -89,6 +89,7 @@ export class Transactions {
       boot: () => this.boot(ch),
       status: (connectorId, status) => {
         if (ch.connectors.size < 64 || ch.connectors.has(connectorId)) ch.connectors.set(connectorId, status);
+        if (status === "Available") this.power.strayNews(ch, { available: connectorId });
       },
       authorize: (token) => (vehicleIdSchema.safeParse(token).success ? "Accepted" : "Invalid"),
       start: (e) => this.start(ch, e),
@@ -102,7 +103,7 @@ export class Transactions {
         // None open there (one naming an old transaction on a connector with a new one is not judged; nor
         // connector 0, the whole charge point's meter).
         else if (e.connectorId > 0 && !this.table.txOnConnector(ch, e.connectorId))
-          this.power.strayReading(ch, e.connectorId, e.reading);
+          this.power.strayReading(ch, e.connectorId, e.transactionId, e.reading);
       },
       needs: (e) => {
         const tx = this.table.txOnConnector(ch, e.connectorId);
@@ -224,7 +225,11 @@ export class Transactions {
   private async update(ch: Charger, e: TxUpdated): Promise<TokenStatus | undefined> {
     const tx = ch.txs.get(e.transactionId);
     const status = this.tokenStatus(e.token, e.transactionId);
-    if (!tx) return status; // a transaction the grid already closed (after the offline grace, say)
+    if (!tx) {
+      // A transaction the grid already closed (after the offline grace, say), or never opened (refused).
+      if (e.ended) this.power.strayNews(ch, { ended: e.transactionId });
+      return status;
+    }
     if (status === "Accepted" && e.token !== undefined) this.binder.identify(tx, e.token);
     this.meters.read(tx, e.reading);
     if (!e.ended) return status;
