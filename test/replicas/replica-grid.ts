@@ -142,3 +142,26 @@ export const fillingSubstation1 = (vehicleId: string, waitS?: number) => ({
   substationId: "substation-1",
   ...(waitS === undefined ? {} : { waitS }),
 });
+
+type Grid = Awaited<ReturnType<typeof startReplicas>>;
+
+/** Waits until each replica's stateInfo says `state`, e.g. trusted again: `{ storeUp: true, storeRebuilding: false }`. */
+export async function untilState(
+  grid: Grid,
+  state: Record<string, boolean>,
+  opts: { replicas?: number[]; timeoutMs?: number } = {},
+) {
+  for (const i of opts.replicas ?? [0, 1])
+    await eventually(async () => expect(await grid.operator(i).stateInfo.query()).toMatchObject(state), {
+      timeoutMs: opts.timeoutMs ?? 30_000,
+    });
+}
+
+/** Waits until every replica sees substation-1 holding `kw` (its load refresh): a request placed by load then knows. */
+export async function untilSeen(grid: Grid, kw: number, replicas = [0, 1]) {
+  for (const i of replicas)
+    await eventually(async () => {
+      const view = await grid.operator(i).listSubstations.query();
+      expect(view.find((s) => s.substationId === "substation-1")?.load?.allocatedKw).toBe(kw);
+    });
+}

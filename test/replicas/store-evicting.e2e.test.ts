@@ -7,24 +7,15 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { errorDataOf } from "@evgrid/contract";
 import { eventually } from "@evgrid/testing";
-import { sharedRedis, startReplicas } from "./replica-grid.ts";
+import { sharedRedis, startReplicas, untilSeen, untilState } from "./replica-grid.ts";
 
 setDefaultTimeout(90_000);
 
 const shared = sharedRedis();
 const config = (name: string, value: string) => shared.store.send("CONFIG", ["SET", name, value]);
 
-async function untilEvicting(grid: Awaited<ReturnType<typeof startReplicas>>, evicting: boolean) {
-  for (const i of [0, 1])
-    await eventually(
-      async () =>
-        expect(await grid.operator(i).stateInfo.query()).toMatchObject({
-          storeUp: true,
-          storeEvicting: evicting,
-        }),
-      { timeoutMs: 15_000 },
-    );
-}
+const untilEvicting = (grid: Awaited<ReturnType<typeof startReplicas>>, evicting: boolean) =>
+  untilState(grid, { storeUp: true, storeEvicting: evicting });
 
 describe("a store whose maxmemory-policy evicts", () => {
   test("is not trusted: a vehicle whose home it dropped is still refused a second session", async () => {
@@ -32,11 +23,7 @@ describe("a store whose maxmemory-policy evicts", () => {
     await using grid = await startReplicas(2, shared.redis.url, { capacityKw: 11 });
     const req = { vehicleId: "ev-evicted", maxKw: 11, minKw: 11, durationS: 600 };
     await grid.operator(0).dispatch.mutate({ ...req, substationId: "substation-1" });
-    for (const i of [0, 1])
-      await eventually(async () => {
-        const view = await grid.operator(i).listSubstations.query();
-        expect(view.find((s) => s.substationId === "substation-1")?.load?.allocatedKw).toBe(11);
-      });
+    await untilSeen(grid, 11);
     await config("maxmemory", "64mb");
     await config("maxmemory-policy", "allkeys-lru");
     try {
@@ -68,15 +55,7 @@ describe("a store whose maxmemory-policy evicts", () => {
       await config("maxmemory-policy", "noeviction");
     }
     await untilEvicting(grid, false);
-    for (const i of [0, 1])
-      await eventually(
-        async () =>
-          expect(await grid.operator(i).stateInfo.query()).toMatchObject({
-            storeRebuilding: false,
-            storeHashing: false,
-          }),
-        { timeoutMs: 15_000 },
-      );
+    await untilState(grid, { storeRebuilding: false, storeHashing: false });
     await config("maxmemory", "0");
   });
 

@@ -8,7 +8,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { errorDataOf } from "@evgrid/contract";
 import { eventually } from "@evgrid/testing";
-import { sharedRedis, startReplicas } from "./replica-grid.ts";
+import { sharedRedis, startReplicas, untilSeen, untilState } from "./replica-grid.ts";
 
 setDefaultTimeout(90_000);
 
@@ -18,13 +18,7 @@ const shared = sharedRedis();
 const PLACELESS = JSON.stringify({ s: "p", t: "lost", u: 1 });
 const plant = (name: string) => shared.store.send("SET", [name, PLACELESS, "PX", "600000"]);
 /** Both replicas see substation-1 full: a request either placed by load would go to substation-2. */
-async function seeSubstation1Full(grid: Awaited<ReturnType<typeof startReplicas>>): Promise<void> {
-  for (const i of [0, 1])
-    await eventually(async () => {
-      const view = await grid.operator(i).listSubstations.query();
-      expect(view.find((s) => s.substationId === "substation-1")?.load?.allocatedKw).toBe(11);
-    });
-}
+const seeSubstation1Full = (grid: Awaited<ReturnType<typeof startReplicas>>) => untilSeen(grid, 11);
 const keyClaim = async (key: string) =>
   ((await shared.store.send("KEYS", [`evgrid:key:*${key}`])) as string[])[0] as string;
 
@@ -177,20 +171,8 @@ describe("a claim that lost its place", () => {
     const badW = JSON.stringify({ s: "d", at: "substation-1", w: "yesterday" });
     await shared.store.send("SET", ["evgrid:vehicle:ev-bad-w", badW, "PX", "600000"]);
     await shared.store.send("DEL", ["evgrid:epoch"]); // forgotten: rebuilt after a lease
-    for (const i of [0, 1])
-      await eventually(
-        async () => expect(await grid.operator(i).stateInfo.query()).toMatchObject({ storeRebuilding: true }),
-        { timeoutMs: 15_000 },
-      );
-    for (const i of [0, 1])
-      await eventually(
-        async () =>
-          expect(await grid.operator(i).stateInfo.query()).toMatchObject({
-            storeUp: true,
-            storeRebuilding: false,
-          }),
-        { timeoutMs: 30_000 },
-      );
+    await untilState(grid, { storeRebuilding: true });
+    await untilState(grid, { storeUp: true, storeRebuilding: false });
     const claim = JSON.parse(String(await shared.store.send("GET", ["evgrid:vehicle:ev-bad-w"])));
     expect(claim).toMatchObject({ s: "d", at: "substation-1" });
     expect(typeof claim.w).toBe("number");

@@ -7,7 +7,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { errorDataOf } from "@evgrid/contract";
 import { eventually } from "@evgrid/testing";
-import { sharedRedis, startReplicas, untilHashing } from "./replica-grid.ts";
+import { sharedRedis, startReplicas, untilHashing, untilState } from "./replica-grid.ts";
 
 setDefaultTimeout(120_000);
 
@@ -46,16 +46,7 @@ describe("a vehicle that moves while the store is paused", () => {
       shared.redis.resume();
     }
     // 4. Back: rebuilt from the substations, then trusted.
-    for (const i of [0, 1])
-      await eventually(
-        async () =>
-          expect(await grid.operator(i).stateInfo.query()).toMatchObject({
-            storeUp: true,
-            storeRebuilding: false,
-            storeHashing: false,
-          }),
-        { timeoutMs: 30_000 },
-      );
+    await untilState(grid, { storeUp: true, storeRebuilding: false, storeHashing: false });
     // The rebuild homed it where it charges now.
     const rebuilt = JSON.parse(String(await shared.store.send("GET", [name])));
     expect(rebuilt).toMatchObject({ s: "d", at: "substation-2" });

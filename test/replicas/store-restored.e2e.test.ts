@@ -13,7 +13,7 @@ import { UNLIMITED_QUOTAS } from "@evgrid/kit";
 import { internalClient } from "@evgrid/link";
 import { eventually, removeScratchDirs, scratchDir, spawnApp, startRedis } from "@evgrid/testing";
 import { RedisClient } from "bun";
-import { startReplicas } from "./replica-grid.ts";
+import { startReplicas, untilSeen, untilState } from "./replica-grid.ts";
 
 setDefaultTimeout(120_000);
 
@@ -43,23 +43,15 @@ describe("a store restored from an older snapshot", () => {
       .dispatch.mutate({ vehicleId, durationS: 600, idempotencyKey: "k-b", substationId: "substation-2" });
     // 4. The store crashes and comes back from the snapshot; both replicas see it go.
     await redis.stop(); // kill -9: nothing saved on the way down
-    for (const i of [0, 1])
-      await eventually(async () => expect((await grid.operator(i).stateInfo.query()).storeUp).toBe(false), {
-        timeoutMs: 15_000,
-      });
+    await untilState(grid, { storeUp: false });
     await redis.start();
     // 5. Both replicas rebuild it from the substations and trust it again.
-    for (const i of [0, 1])
-      await eventually(
-        async () =>
-          expect(await grid.operator(i).stateInfo.query()).toMatchObject({
-            storeUp: true,
-            storeRebuilding: false,
-            storeHashing: false,
-            storeEvicting: false,
-          }),
-        { timeoutMs: 30_000 },
-      );
+    await untilState(grid, {
+      storeUp: true,
+      storeRebuilding: false,
+      storeHashing: false,
+      storeEvicting: false,
+    });
     const claim = JSON.parse(String(await store.send("GET", [`evgrid:vehicle:${vehicleId}`])));
     expect(claim).toMatchObject({ s: "d", at: second.session.substationId });
     // 6. A new request for the vehicle (another key, no charger), through either replica.
@@ -88,11 +80,7 @@ describe("a store restored from an older snapshot", () => {
       durationS: 600,
       substationId: "substation-1",
     });
-    for (const i of [0, 1])
-      await eventually(async () => {
-        const view = await grid.operator(i).listSubstations.query();
-        expect(view.find((s) => s.substationId === "substation-1")?.load?.allocatedKw).toBe(11);
-      });
+    await untilSeen(grid, 11);
     const req = {
       vehicleId: "ev-restarted",
       maxKw: 11,
