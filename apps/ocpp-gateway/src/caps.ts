@@ -33,6 +33,7 @@ export class Caps {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryDelayMs = RETRY_MIN_MS;
   private closed = false;
+  private readonly levelRetryAtMs = new Map<string, number>();
 
   constructor(
     private readonly grid: Grid,
@@ -101,9 +102,15 @@ export class Caps {
     }
   }
 
-  /** A new level at a substation: a sync that failed there is tried now, not at its back-off's end. */
+  /**
+   * A new level at a substation: a sync that failed there is tried now, not at its back-off's end (room
+   * may have come), at most once per RETRY_MIN_MS per substation (a busy site has many levels a second).
+   */
   levelChanged(substationId: string): void {
     if (this.closed || this.unsettled.size === 0) return;
+    const nowMs = Date.now();
+    if (nowMs - (this.levelRetryAtMs.get(substationId) ?? 0) < RETRY_MIN_MS) return;
+    this.levelRetryAtMs.set(substationId, nowMs);
     const due = [...this.unsettled].filter((tx) => tx.substationId === substationId);
     for (const tx of due) this.unsettled.delete(tx);
     for (const tx of due) void this.sync(tx);
@@ -160,10 +167,10 @@ export class Caps {
       return;
     }
     if (again) this.forgotten.add(tx);
-    // Retried: no answer (a timeout, a link closed), a substation unavailable, or no room yet (an offline
-    // charger's pin). Anything else (the session gone, a bad request) would fail the same way again.
+    // Retried: no answer (a timeout, a link closed), a substation busy or unavailable, no room yet (an
+    // offline charger's pin). Not what would fail the same way again: the session gone, a bad request.
     const code = errorDataOf(err)?.code;
-    if (code !== undefined && code !== "SERVICE_UNAVAILABLE" && !NO_ROOM.has(reason)) {
+    if (code === "NOT_FOUND" || code === "BAD_REQUEST" || code === "FORBIDDEN" || code === "UNAUTHORIZED") {
       this.log.warn("could not change the session's cap", { error: describeFailure(err) });
       return;
     }

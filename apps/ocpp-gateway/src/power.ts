@@ -33,24 +33,32 @@ export class Power {
   /** What the charger says of connectors and transactions it has and the gateway does not (stray-draw.ts). */
   strayNews(
     ch: Charger,
-    news: { ended: string } | { available: number } | { closedByGateway: number } | "forget",
+    news: { ended: string } | { available: number } | { closedByGateway: Tx } | "forget",
   ): void {
     const s = this.strays;
     if (!s) return;
     if (news === "forget") s.forget(this, ch);
     else if ("ended" in news) s.transactionEnded(this, ch, news.ended);
     else if ("available" in news) s.available(this, ch, news.available);
-    else s.closedByGateway(ch.cp.chargePointId, news.closedByGateway);
+    else
+      s.closedByGateway(
+        ch.cp.chargePointId,
+        news.closedByGateway.connectorId,
+        news.closedByGateway.transactionId,
+      );
   }
 
-  /** Caught drawing where it has no transaction: it takes no limits, that connector counted at its maximum. */
-  drawsWithoutTransaction(ch: Charger, connectorId: number): boolean {
-    const id = ch.cp.chargePointId;
-    const newly = this.pusher.ignoresLimits(id);
-    if (newly) this.caught(id);
-    const maxW = wattsDown(ch.cp.maxKw);
-    const { substationId } = ch.cp;
-    this.pusher.opened({ chargePointId: id, substationId, connectorId, transactionId: STRAY_TX, maxW });
+  /** A draw on a connector with no transaction: counted at its charge point's maximum (stray-draw.ts). */
+  countStray(ch: Charger, connectorId: number): void {
+    const { chargePointId, substationId, maxKw } = ch.cp;
+    const maxW = wattsDown(maxKw);
+    this.pusher.opened({ chargePointId, substationId, connectorId, transactionId: STRAY_TX, maxW });
+  }
+
+  /** Caught drawing where it has no transaction: it takes no limits from now, recorded. */
+  catchStray(ch: Charger): boolean {
+    const newly = this.pusher.ignoresLimits(ch.cp.chargePointId);
+    if (newly) this.caught(ch.cp.chargePointId);
     return newly;
   }
 

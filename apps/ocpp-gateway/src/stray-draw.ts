@@ -3,11 +3,13 @@ import type { Charger } from "./chargers.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { MeterReading } from "./model.ts";
 
-/** What the check needs of the books: catch the charger and count the connector, or stop counting it. */
+/** What the check needs of the books: count the connector, catch the charger, or stop counting it. */
 export interface StrayBooks {
-  /** The charger draws on a connector with no transaction: caught, the connector counted at its maximum. */
-  drawsWithoutTransaction(ch: Charger, connectorId: number): boolean;
-  /** It reports drawing nothing there again: the connector leaves the books. */
+  /** The connector counts at the charge point's maximum (a draw no session holds). */
+  countStray(ch: Charger, connectorId: number): void;
+  /** The charger is caught: it takes no limits from now, recorded. False if it was known to already. */
+  catchStray(ch: Charger): boolean;
+  /** The connector leaves the books. */
   strayStopped(ch: Charger, connectorId: number): void;
 }
 
@@ -23,9 +25,9 @@ export const STRAY_TX = "";
  * charger is caught (it takes no limits from now, recorded until an operator clears it) and the connector is
  * counted at the charge point's maximum in its site's books, so the others' limits leave room for it, until
  * it reports drawing nothing there, says the connector is Available, or stops the transaction its readings
- * name. Not judged: energy alone (no power); connectors it does not have; a connector whose transaction the
- * gateway ended itself while the charger was away (it may not know yet: an honest charger is not caught for
- * that), until a transaction opens there again.
+ * name (drawing again, it is counted again at once). Not judged: energy alone (no power); connectors it does
+ * not have; readings naming the transaction the gateway ended itself while the charger was away (it may not
+ * know yet): counted, but an honest charger is not caught for that.
  */
 export class StrayDraws {
   /** Per charge point, per connector (1..its connectors): what its readings with no transaction showed. */
@@ -50,18 +52,26 @@ export class StrayDraws {
     if (powerW === undefined || !(powerW >= 0 && powerW <= ch.cp.maxKw * 1100)) return;
     if (!Number.isInteger(connectorId) || connectorId < 1 || connectorId > ch.cp.connectors) return;
     const s = this.state(ch.cp.chargePointId, connectorId);
-    if (s.unjudged) return;
     if (powerW / 1000 <= this.cfg.marginKw) {
-      s.overSince = undefined;
-      this.uncount(books, ch, connectorId, s);
+      // Drawing nothing: the one thing that starts the count again (a review: Available, or the stop of
+      // a transaction it made up, did, and a charger sending them between its readings was never judged).
+      if (s.counted) books.strayStopped(ch, connectorId);
+      this.drop(ch.cp.chargePointId, connectorId);
       return;
     }
     s.overSince ??= nowMs;
     if (transactionId !== undefined) s.transactionId = transactionId;
-    if (s.counted || s.overSince === nowMs || nowMs - s.overSince < this.cfg.windowMs) return;
-    s.counted = true;
-    const caught = books.drawsWithoutTransaction(ch, connectorId);
-    if (!caught) return;
+    // The transaction the gateway ended itself while the charger was away: it may not know yet. Its draw is
+    // counted (no session holds it), and the charger is not caught for it.
+    if (s.closedTx !== undefined && transactionId === s.closedTx) {
+      this.count(books, ch, connectorId, s);
+      return;
+    }
+    if (s.overSince === nowMs || nowMs - s.overSince < this.cfg.windowMs) return;
+    this.count(books, ch, connectorId, s);
+    if (s.caught) return;
+    s.caught = true;
+    if (!books.catchStray(ch)) return;
     this.metrics.overdraw();
     this.log.warn(
       "a charger draws with no transaction open: it takes no limits from now, counted at its maximum",
@@ -71,21 +81,26 @@ export class StrayDraws {
 
   /** A transaction opened on the connector: its own entry in the books replaces the stray one. */
   opened(chargePointId: string, connectorId: number): void {
-    this.chargers.get(chargePointId)?.delete(connectorId);
+    this.drop(chargePointId, connectorId);
   }
 
-  /** The gateway ended the connector's transaction itself (its charger away): not judged until the next. */
-  closedByGateway(chargePointId: string, connectorId: number): void {
-    this.state(chargePointId, connectorId).unjudged = true;
+  /** The gateway ended the connector's transaction itself (its charger away): readings naming it may follow. */
+  closedByGateway(chargePointId: string, connectorId: number, transactionId: string): void {
+    this.state(chargePointId, connectorId).closedTx = transactionId;
   }
 
-  /** It ended a transaction the gateway no longer has: a connector whose readings named it is done. */
+  /**
+   * It ended a transaction the gateway no longer has: a connector whose readings named it leaves the books
+   * (an idle connector sends no reading of nothing). Its count goes on: drawing again, it is counted again.
+   */
   transactionEnded(books: StrayBooks, ch: Charger, transactionId: string): void {
-    for (const [connectorId, s] of this.chargers.get(ch.cp.chargePointId) ?? [])
+    for (const [connectorId, s] of this.chargers.get(ch.cp.chargePointId) ?? []) {
+      if (s.closedTx === transactionId) s.closedTx = undefined;
       if (s.transactionId === transactionId) this.uncount(books, ch, connectorId, s);
+    }
   }
 
-  /** It says the connector is Available: nothing draws there. */
+  /** It says the connector is Available: it leaves the books, its count goes on (as above). */
   available(books: StrayBooks, ch: Charger, connectorId: number): void {
     const s = this.chargers.get(ch.cp.chargePointId)?.get(connectorId);
     if (s) this.uncount(books, ch, connectorId, s);
@@ -98,9 +113,22 @@ export class StrayDraws {
     this.chargers.delete(ch.cp.chargePointId);
   }
 
+  private count(books: StrayBooks, ch: Charger, connectorId: number, s: StrayState): void {
+    if (s.counted) return;
+    s.counted = true;
+    books.countStray(ch, connectorId);
+  }
+
   private uncount(books: StrayBooks, ch: Charger, connectorId: number, s: StrayState): void {
-    if (s.counted) books.strayStopped(ch, connectorId);
-    this.chargers.get(ch.cp.chargePointId)?.delete(connectorId);
+    if (!s.counted) return;
+    s.counted = false;
+    books.strayStopped(ch, connectorId);
+  }
+
+  private drop(chargePointId: string, connectorId: number): void {
+    const connectors = this.chargers.get(chargePointId);
+    connectors?.delete(connectorId);
+    if (connectors?.size === 0) this.chargers.delete(chargePointId);
   }
 
   private state(chargePointId: string, connectorId: number): StrayState {
@@ -111,7 +139,7 @@ export class StrayDraws {
     }
     let s = connectors.get(connectorId);
     if (!s) {
-      s = { counted: false, unjudged: false };
+      s = { counted: false, caught: false };
       connectors.set(connectorId, s);
     }
     return s;
@@ -119,11 +147,14 @@ export class StrayDraws {
 }
 
 interface StrayState {
-  /** Since when every reading was over the margin. */
+  /** Since when every reading was over the margin (only a reading of nothing starts it again). */
   overSince?: number | undefined;
   /** In the books at the charge point's maximum. */
   counted: boolean;
+  /** Its charger was caught for this connector's draw. */
+  caught: boolean;
   /** The transaction its readings named (a 1.6 charger's after its own stop, or a refused start). */
   transactionId?: string;
-  unjudged: boolean;
+  /** The transaction the gateway ended here itself while the charger was away (grace). */
+  closedTx?: string | undefined;
 }
