@@ -1,5 +1,5 @@
 import { errorDataOf } from "@evgrid/contract";
-import type { Logger } from "@evgrid/kit";
+import { Backoff, type Logger } from "@evgrid/kit";
 import { describeFailure } from "@evgrid/link";
 import type { Grid } from "./grid.ts";
 import { LatestWins } from "./latest-wins.ts";
@@ -7,7 +7,7 @@ import type { Tx } from "./model.ts";
 
 /** Refusals of a pin: the charger's maximum does not fit beside the others' minimums. */
 const NO_ROOM = new Set(["INSUFFICIENT_CAPACITY", "OPERATOR_LIMIT"]);
-/** A sync that failed is tried again after this, doubling while they keep failing. */
+/** A sync that failed is tried again after this, doubling while they keep failing (to RETRY_MAX_MS). */
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 
@@ -31,7 +31,7 @@ export class Caps {
    */
   private readonly unsettled = new Set<Tx>();
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private retryDelayMs = RETRY_MIN_MS;
+  private readonly backoff = new Backoff({ delayMs: RETRY_MIN_MS, maxDelayMs: RETRY_MAX_MS, jitter: 0 });
   private closed = false;
   private readonly levelRetryAtMs = new Map<string, number>();
 
@@ -182,7 +182,7 @@ export class Caps {
     if (this.closed) return;
     this.unsettled.add(tx);
     if (this.retryTimer !== undefined) return;
-    this.retryTimer = setTimeout(() => void this.retry(), this.retryDelayMs);
+    this.retryTimer = setTimeout(() => void this.retry(), this.backoff.nextDelayMs());
     this.retryTimer.unref?.();
   }
 
@@ -192,10 +192,9 @@ export class Caps {
     await Promise.all(due.map((tx) => this.sync(tx)));
     this.retryTimer = undefined;
     // Still failing (its substation down, or no room yet): wait longer; all through: the shortest wait again.
-    this.retryDelayMs =
-      this.unsettled.size > 0 ? Math.min(RETRY_MAX_MS, this.retryDelayMs * 2) : RETRY_MIN_MS;
-    if (this.unsettled.size > 0 && !this.closed) {
-      this.retryTimer = setTimeout(() => void this.retry(), this.retryDelayMs);
+    if (this.unsettled.size === 0) this.backoff.reset();
+    else if (!this.closed) {
+      this.retryTimer = setTimeout(() => void this.retry(), this.backoff.nextDelayMs());
       this.retryTimer.unref?.();
     }
   }

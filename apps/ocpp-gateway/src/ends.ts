@@ -62,7 +62,7 @@ export class Ends {
       writeRegistry(this.metrics, this.log, "could not record a transaction's end", () => close(null));
     }
     if (reason === "charger_offline") {
-      this.power.strayNews(ch, { closedByGateway: tx }); // back, it may not know yet
+      this.power.strayClosedByGateway(tx); // back, it may not know yet
       this.log.warn("charger stayed offline; its session ended", {
         chargePointId: ch.cp.chargePointId,
         sessionId,

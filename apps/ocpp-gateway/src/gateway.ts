@@ -243,7 +243,7 @@ export class Gateway {
   /** A charge point was removed: it is disconnected and its sessions end. */
   removed(chargePointId: string): Promise<void> {
     const ch = this.table.get(chargePointId);
-    if (ch) this.power.strayNews(ch, "forget");
+    if (ch) this.power.forgetStrays(ch);
     return this.connections.removed(chargePointId);
   }
 
@@ -254,7 +254,7 @@ export class Gateway {
   trustAgain(chargePointId: string): boolean {
     const marked = this.registry.clearOverdrawn(chargePointId);
     const ch = this.table.get(chargePointId);
-    if (ch) this.power.strayNews(ch, "forget");
+    if (ch) this.power.forgetStrays(ch);
     return this.pusher.trustAgain(chargePointId) || marked;
   }
 

@@ -30,22 +30,24 @@ export class Power {
     this.strays?.read(this, ch, connectorId, transactionId, r, Date.now());
   }
 
-  /** What the charger says of connectors and transactions it has and the gateway does not (stray-draw.ts). */
-  strayNews(
-    ch: Charger,
-    news: { ended: string } | { available: number } | { closedByGateway: Tx } | "forget",
-  ): void {
-    const s = this.strays;
-    if (!s) return;
-    if (news === "forget") s.forget(this, ch);
-    else if ("ended" in news) s.transactionEnded(this, ch, news.ended);
-    else if ("available" in news) s.available(this, ch, news.available);
-    else
-      s.closedByGateway(
-        ch.cp.chargePointId,
-        news.closedByGateway.connectorId,
-        news.closedByGateway.transactionId,
-      );
+  /** It ended a transaction the gateway no longer has (stray-draw.ts). */
+  strayEnded(ch: Charger, transactionId: string): void {
+    this.strays?.transactionEnded(this, ch, transactionId);
+  }
+
+  /** It says a connector is Available (stray-draw.ts). */
+  strayAvailable(ch: Charger, connectorId: number): void {
+    this.strays?.available(this, ch, connectorId);
+  }
+
+  /** The gateway ended the transaction itself, its charger away (stray-draw.ts). */
+  strayClosedByGateway(tx: Tx): void {
+    this.strays?.closedByGateway(tx.chargePointId, tx.connectorId, tx.transactionId);
+  }
+
+  /** Removed, or trusted again: its stray draws forgotten (stray-draw.ts). */
+  forgetStrays(ch: Charger): void {
+    this.strays?.forget(this, ch);
   }
 
   /** A draw on a connector with no transaction: counted at its charge point's maximum (stray-draw.ts). */

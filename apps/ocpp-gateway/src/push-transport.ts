@@ -4,6 +4,7 @@
 import { backoffDelayMs } from "@evgrid/kit/retry";
 import { type ConnectorPower, committedW, sendable } from "@evgrid/policy";
 import { TimeoutError } from "ocpp-rpc";
+import { STRAY_TX } from "./stray-draw.ts";
 
 export type PushOutcome = "accepted" | "rejected" | "timeout" | "lost";
 
@@ -232,8 +233,8 @@ export function dueSlots(site: Site): { go: Slot[]; work: number } {
   const work = site.waiting.size;
   for (const slot of site.waiting) {
     const { inFlightW, targetW, acceptedW } = slot.power;
-    // A draw counted with no transaction (stray-draw.ts, transactionId ""): no limit to send it.
-    if (inFlightW !== null || (targetW === acceptedW && !slot.resend) || slot.transactionId === "")
+    // A draw counted with no transaction (stray-draw.ts): no limit to send it.
+    if (inFlightW !== null || (targetW === acceptedW && !slot.resend) || slot.transactionId === STRAY_TX)
       site.waiting.delete(slot);
     // An unchanged limit sent again after a reconnect changes nothing in the books.
     else if (targetW === acceptedW) resends.push(slot);

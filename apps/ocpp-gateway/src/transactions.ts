@@ -89,7 +89,7 @@ export class Transactions {
       boot: () => this.boot(ch),
       status: (connectorId, status) => {
         if (ch.connectors.size < 64 || ch.connectors.has(connectorId)) ch.connectors.set(connectorId, status);
-        if (status === "Available") this.power.strayNews(ch, { available: connectorId });
+        if (status === "Available") this.power.strayAvailable(ch, connectorId);
       },
       authorize: (token) => (vehicleIdSchema.safeParse(token).success ? "Accepted" : "Invalid"),
       start: (e) => this.start(ch, e),
@@ -227,7 +227,7 @@ export class Transactions {
     const status = this.tokenStatus(e.token, e.transactionId);
     if (!tx) {
       // A transaction the grid already closed (after the offline grace, say), or never opened (refused).
-      if (e.ended) this.power.strayNews(ch, { ended: e.transactionId });
+      if (e.ended) this.power.strayEnded(ch, e.transactionId);
       return status;
     }
     if (status === "Accepted" && e.token !== undefined) this.binder.identify(tx, e.token);
