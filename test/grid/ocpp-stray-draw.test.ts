@@ -233,7 +233,11 @@ describe("a charger drawing 22 kW on a connector with no open transaction (30 kW
     });
     expect(await overdraws(ocpp)).toBe(0);
     // biome-ignore lint/suspicious/noExplicitAny: the test reads the gateway's books.
-    expect((ocpp.gateway.gateway as any).pusher.committedW("substation-1")).toBe(0);
+    const books = (ocpp.gateway.gateway as any).pusher;
+    expect(books.committedW("substation-1")).toBe(0);
+    // Its one connector is judged (a later event that must follow): caught, and only it counted.
+    await drawsUntilCaught(ocpp, "cp-bogus-connectors", cp);
+    expect(books.committedW("substation-1")).toBe(22_000);
   });
 
   test("a charge point removed and registered again: its stray draw is counted again", async () => {

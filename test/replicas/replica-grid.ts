@@ -5,6 +5,7 @@ import type { BalancerRouter } from "@evgrid/balancer";
 import type { ChargeApiRouter } from "@evgrid/charge-api";
 import { startChargeApi } from "@evgrid/charge-api/app";
 import { readEnv as chargeApiEnv } from "@evgrid/charge-api/env";
+import { errorDataOf } from "@evgrid/contract";
 import { type Scheduler, UNLIMITED_QUOTAS } from "@evgrid/kit";
 import { internalClient } from "@evgrid/link";
 import { type RunningSubstation, startSubstation } from "@evgrid/substation/app";
@@ -165,3 +166,10 @@ export async function untilSeen(grid: Grid, kw: number, replicas = [0, 1]) {
       expect(view.find((s) => s.substationId === "substation-1")?.load?.allocatedKw).toBe(kw);
     });
 }
+
+/** A dispatch's outcome as one string: "admitted at <substation>", or the reason it was refused. */
+export const outcomeOf = (dispatch: Promise<{ session: { substationId: string } }>) =>
+  dispatch.then(
+    (r) => `admitted at ${r.session.substationId}`,
+    (err: unknown) => errorDataOf(err)?.reason,
+  );

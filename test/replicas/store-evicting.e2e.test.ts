@@ -5,9 +5,8 @@
  * do not trust such a store: requests go where the substations hold the vehicle, as when it cannot vouch.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { errorDataOf } from "@evgrid/contract";
 import { eventually } from "@evgrid/testing";
-import { sharedRedis, startReplicas, untilSeen, untilState } from "./replica-grid.ts";
+import { outcomeOf, sharedRedis, startReplicas, untilSeen, untilState } from "./replica-grid.ts";
 
 setDefaultTimeout(90_000);
 
@@ -29,13 +28,7 @@ describe("a store whose maxmemory-policy evicts", () => {
     try {
       await untilEvicting(grid, true);
       await shared.store.send("DEL", ["evgrid:vehicle:ev-evicted"]); // what an eviction does
-      const again = await grid
-        .operator(1)
-        .dispatch.mutate(req)
-        .then(
-          (r) => `admitted at ${r.session.substationId}`,
-          (err: unknown) => errorDataOf(err)?.reason,
-        );
+      const again = await outcomeOf(grid.operator(1).dispatch.mutate(req));
       expect(again).toBe("VEHICLE_ALREADY_CHARGING");
       expect(grid.activeByVehicle().get("ev-evicted")).toBe(1);
     } finally {

@@ -8,7 +8,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { errorDataOf } from "@evgrid/contract";
 import { eventually } from "@evgrid/testing";
-import { sharedRedis, startReplicas, untilSeen, untilState } from "./replica-grid.ts";
+import { outcomeOf, sharedRedis, startReplicas, untilSeen, untilState } from "./replica-grid.ts";
 
 setDefaultTimeout(90_000);
 
@@ -41,13 +41,9 @@ describe("a claim that lost its place", () => {
     const again = await grid.operator(1).dispatch.mutate(req);
     expect(again.session.sessionId).toBe(started.session.sessionId);
     await plant("evgrid:vehicle:ev-placeless");
-    const other = await grid
-      .operator(0)
-      .dispatch.mutate({ ...req, idempotencyKey: "k-placeless-2" })
-      .then(
-        (r) => `admitted at ${r.session.substationId}`,
-        (err: unknown) => errorDataOf(err)?.reason,
-      );
+    const other = await outcomeOf(
+      grid.operator(0).dispatch.mutate({ ...req, idempotencyKey: "k-placeless-2" }),
+    );
     expect(other).toBe("VEHICLE_ALREADY_CHARGING");
     expect(grid.activeByVehicle().get("ev-placeless")).toBe(1);
   });

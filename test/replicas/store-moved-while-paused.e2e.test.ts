@@ -5,9 +5,8 @@
  * store-fault probe). Done claims now carry when they were written; the rebuild overwrites older ones.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { errorDataOf } from "@evgrid/contract";
 import { eventually } from "@evgrid/testing";
-import { sharedRedis, startReplicas, untilHashing, untilState } from "./replica-grid.ts";
+import { outcomeOf, sharedRedis, startReplicas, untilHashing, untilState } from "./replica-grid.ts";
 
 setDefaultTimeout(120_000);
 
@@ -51,13 +50,9 @@ describe("a vehicle that moves while the store is paused", () => {
     const rebuilt = JSON.parse(String(await shared.store.send("GET", [name])));
     expect(rebuilt).toMatchObject({ s: "d", at: "substation-2" });
     // 5. Another request for the vehicle (another key).
-    const third = await grid
-      .operator(0)
-      .dispatch.mutate({ vehicleId, durationS: 600, idempotencyKey: "k-m3" })
-      .then(
-        (r) => `admitted at ${r.session.substationId}`,
-        (err: unknown) => errorDataOf(err)?.reason,
-      );
+    const third = await outcomeOf(
+      grid.operator(0).dispatch.mutate({ vehicleId, durationS: 600, idempotencyKey: "k-m3" }),
+    );
     const active = grid.activeByVehicle().get(vehicleId);
     expect(third).toBe("VEHICLE_ALREADY_CHARGING");
     expect(active).toBe(1);

@@ -13,7 +13,7 @@ import { UNLIMITED_QUOTAS } from "@evgrid/kit";
 import { internalClient } from "@evgrid/link";
 import { eventually, removeScratchDirs, scratchDir, spawnApp, startRedis } from "@evgrid/testing";
 import { RedisClient } from "bun";
-import { startReplicas, untilSeen, untilState } from "./replica-grid.ts";
+import { outcomeOf, startReplicas, untilSeen, untilState } from "./replica-grid.ts";
 
 setDefaultTimeout(120_000);
 
@@ -55,13 +55,9 @@ describe("a store restored from an older snapshot", () => {
     const claim = JSON.parse(String(await store.send("GET", [`evgrid:vehicle:${vehicleId}`])));
     expect(claim).toMatchObject({ s: "d", at: second.session.substationId });
     // 6. A new request for the vehicle (another key, no charger), through either replica.
-    const third = await grid
-      .operator(1)
-      .dispatch.mutate({ vehicleId, durationS: 600, idempotencyKey: "k-c" })
-      .then(
-        (r) => `admitted at ${r.session.substationId}`,
-        (err: unknown) => errorDataOf(err)?.reason,
-      );
+    const third = await outcomeOf(
+      grid.operator(1).dispatch.mutate({ vehicleId, durationS: 600, idempotencyKey: "k-c" }),
+    );
     const active = grid.activeByVehicle().get(vehicleId);
     expect(third).toBe("VEHICLE_ALREADY_CHARGING");
     expect(active).toBe(1);
