@@ -24,6 +24,7 @@ import type { ChargePoint, Registry } from "./registry.ts";
 import { Status } from "./status.ts";
 import { StopOutbox } from "./stop-outbox.ts";
 import { StrayDraws } from "./stray-draw.ts";
+import { StrayHolds } from "./stray-holds.ts";
 import { newTx, Transactions } from "./transactions.ts";
 
 export interface GatewaySettings {
@@ -115,7 +116,8 @@ export class Gateway {
       writeRegistry(metrics, log, "cannot record a charger caught drawing over its limit", () =>
         registry.markOverdrawn(id, Date.now()),
       );
-    this.power = new Power(this.table, pusher, caught, new StrayDraws(cfg.overdraw, metrics, log));
+    const strays = new StrayDraws(cfg.overdraw, metrics, log);
+    this.power = new Power(this.table, pusher, caught, strays, new StrayHolds(grid, log));
     const shares = new ChargePointShares(caps, cfg.walkInMinKw);
     const meterSettings = {
       reclaim: cfg.reclaim,
@@ -237,7 +239,7 @@ export class Gateway {
     const txs = () => [...this.table.atSubstation(e.substationId)].flatMap((ch) => [...ch.txs.values()]);
     if (before !== undefined && before !== (e.bootId ?? "")) this.caps.restarted(e.substationId, txs());
     else this.caps.levelChanged(e.substationId); // room may have come for a pin refused before
-    this.power.onLevel(e.substationId, e.levelKw, e.effectiveCapacityKw, e.atMs, e.floorsKw);
+    this.power.onLevel(e.substationId, e.levelKw, e.effectiveCapacityKw, e.atMs, e.floorsKw, e.heldDrawKw);
   }
 
   /** A charge point was removed: it is disconnected and its sessions end. */
@@ -286,6 +288,7 @@ export class Gateway {
 
   async close(): Promise<void> {
     this.caps.close();
+    this.power.close();
     this.connections.close();
     this.binder.close();
     this.pusher.close();

@@ -4,6 +4,7 @@ import type { MeterReading, Tx } from "./model.ts";
 import type { Pusher, PushTarget } from "./pusher.ts";
 import type { Allowance } from "./site-sums.ts";
 import { STRAY_TX, type StrayDraws } from "./stray-draw.ts";
+import type { StrayHolds } from "./stray-holds.ts";
 
 /**
  * From the substations' water levels to each transaction's limit: a level event re-computes the power of the
@@ -23,6 +24,8 @@ export class Power {
     private readonly caught: (chargePointId: string) => void = () => {},
     /** Draws on connectors with no transaction (stray-draw.ts). */
     private readonly strays?: StrayDraws,
+    /** What each substation is asked to hold for those draws (stray-holds.ts). */
+    private readonly holds?: StrayHolds,
   ) {}
 
   /** A reading on a connector with no open transaction, naming `transactionId` or none (stray-draw.ts). */
@@ -55,6 +58,7 @@ export class Power {
     const { chargePointId, substationId, maxKw } = ch.cp;
     const maxW = wattsDown(maxKw);
     this.pusher.opened({ chargePointId, substationId, connectorId, transactionId: STRAY_TX, maxW });
+    this.holds?.count(chargePointId, substationId, connectorId, maxKw);
   }
 
   /** Caught drawing where it has no transaction: it takes no limits from now, recorded. */
@@ -66,6 +70,7 @@ export class Power {
 
   strayStopped(ch: Charger, connectorId: number): void {
     this.pusher.forget(ch.cp.chargePointId, connectorId);
+    this.holds?.uncount(ch.cp.chargePointId, connectorId);
   }
 
   /**
@@ -79,8 +84,15 @@ export class Power {
     atMs: number,
     /** Sessions lifted above their minimum by their departure's need (packages/policy needFloors). */
     floorsKw?: Readonly<Record<string, number>>,
+    /** What the substation holds for draws no session holds (stray-holds.ts), taken off the capacity. */
+    heldDrawKw?: number,
   ): void {
-    this.pusher.setBudget(substationId, effectiveCapacityKw ?? Number.POSITIVE_INFINITY);
+    // The books count those draws themselves (countStray): their budget is the site's, with the hold.
+    this.pusher.setBudget(
+      substationId,
+      (effectiveCapacityKw ?? Number.POSITIVE_INFINITY) + (heldDrawKw ?? 0),
+    );
+    this.holds?.seen(substationId, heldDrawKw);
     // Counted here, not by the substation's own version (which starts again when it restarts).
     this.levels.set(substationId, { levelKw, version: ++this.levelSeq, floorsKw });
     for (const ch of this.table.atSubstation(substationId)) {
@@ -150,6 +162,7 @@ export class Power {
   opened(tx: Tx): void {
     const ch = this.table.get(tx.chargePointId);
     this.strays?.opened(tx.chargePointId, tx.connectorId);
+    this.holds?.uncount(tx.chargePointId, tx.connectorId);
     if (ch) this.pusher.opened(this.targetOf(ch, tx));
   }
 
@@ -176,5 +189,9 @@ export class Power {
 
   refusesLimits(ch: Charger): boolean {
     return this.pusher.refusesLimits(ch.cp.chargePointId);
+  }
+
+  close(): void {
+    this.holds?.close();
   }
 }

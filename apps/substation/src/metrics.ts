@@ -11,9 +11,15 @@ const LOAD_GAUGES: [string, string, string | null, (load: SubstationLoad) => num
   ["evgrid_substation_capacity_watts", "Physical capacity", "W", (l) => l.capacityKw * WATTS_PER_KW],
   [
     "evgrid_substation_effective_capacity_watts",
-    "Capacity in force: min(capacity, operator limit)",
+    "Capacity in force: min(capacity, operator limit), less power held for draws no session holds",
     "W",
     (l) => l.effectiveCapacityKw * WATTS_PER_KW,
+  ],
+  [
+    "evgrid_substation_held_draw_watts",
+    "Power held for draws no session holds (the OCPP gateway's chargers drawing with no transaction)",
+    "W",
+    (l) => (l.heldDrawKw ?? 0) * WATTS_PER_KW,
   ],
   [
     "evgrid_substation_allocated_watts",

@@ -7,6 +7,7 @@ import {
   ownerSchema,
   sessionAccessSchema,
   setDrainingInputSchema,
+  setDrawHoldInputSchema,
   setLimitInputSchema,
   setSessionCapInputSchema,
   setSessionNeedsInputSchema,
@@ -107,6 +108,13 @@ export function substationRouter(
     reportMeter: internalProcedure
       .input(meterReadingInputSchema)
       .mutation(({ input }) => station.meter(input.sessionId, input.energyKwh)),
+    /**
+     * Power drawn at the site that no session holds (OCPP gateway: chargers drawing with no transaction open),
+     * per source; 0 lifts it. Comes off the capacity: may curtail the newest sessions, as a limit may.
+     */
+    setDrawHold: internalProcedure
+      .input(setDrawHoldInputSchema)
+      .mutation(({ input }) => station.setDrawHold(input.source, input.kw)),
     /** Operator (demand-response) limit; null lifts it. May curtail the newest sessions. */
     setLimit: internalProcedure
       .input(setLimitInputSchema)

@@ -7,7 +7,8 @@ import {
 } from "@evgrid/contract";
 import { GridError, type Scheduler, setLongTimeout } from "@evgrid/kit";
 import { curtailSite, effectiveCapacityKw, KW_EPSILON } from "@evgrid/policy";
-import { CrossingTimer, ownClassOf, reasonAtDeparture } from "./departures.ts";
+import { CrossingTimer, reasonAtDeparture } from "./departures.ts";
+import { DrawHolds } from "./draw-holds.ts";
 import { IdempotencyKeys } from "./idempotency.ts";
 import { type Journal, sessionOf } from "./journal.ts";
 import { type CommitGrouping, type JournalHealth, JournalWrites } from "./journal-writes.ts";
@@ -72,6 +73,8 @@ export abstract class StationCore {
   /** Admissions waiting for their group commit, by session id. */
   protected readonly uncommitted = new Map<string, Promise<void>>();
   protected readonly crossings: CrossingTimer;
+  /** Power drawn at the site that no session holds (the OCPP gateway's stray draws): off its capacity. */
+  protected readonly holds = new DrawHolds();
 
   constructor(opts: StationOptions) {
     this.id = opts.id;
@@ -109,7 +112,7 @@ export abstract class StationCore {
   }
 
   protected site() {
-    return { capacityKw: this.capacityKw, limitKw: this.limitKw };
+    return this.holds.within({ capacityKw: this.capacityKw, limitKw: this.limitKw });
   }
 
   /** O(1): maintained sums; water-filling hands out everything up to the demand. */
@@ -131,6 +134,7 @@ export abstract class StationCore {
       activeSessions,
       utilization: effectiveKw > 0 ? allocatedKw / effectiveKw : activeSessions > 0 ? 1 : 0,
       headroomKw: Math.max(0, effectiveKw - committedMinKw),
+      heldDrawKw: this.holds.totalKw,
       draining: this.draining,
       version: this.version,
       measuredAtMs: this.now(),
@@ -222,21 +226,6 @@ export abstract class StationCore {
     return session;
   }
 
-  /** Moves a session to the power class of its new effective maximum, keeping the energy it has drawn. */
-  protected moveToClass(live: LiveSession, minKw: number, maxKw: number, nowMs: number): void {
-    const drawnKwh = live.cls.integralAt(nowMs) - live.startKwh;
-    this.pool.leave(live);
-    const own = live.departure ? ownClassOf(live.sessionId, () => live) : undefined;
-    const cls = this.pool.classFor(minKw, maxKw, nowMs, live.cls.weight, own);
-    cls.accrue(nowMs);
-    live.cls = cls;
-    live.startKwh = cls.integralAt(nowMs) - drawnKwh;
-    if (live.energyKwh !== null && live.meteredKwh === null) {
-      live.goal = { sessionId: live.sessionId, finishAtKwh: live.startKwh + live.energyKwh, done: false };
-    }
-    this.pool.join(live);
-  }
-
   protected activeOrNotFound(sessionId: string): LiveSession {
     const live = this.book.active.get(sessionId);
     if (!live) throw this.notFound(sessionId);
@@ -252,6 +241,7 @@ export abstract class StationCore {
       bootId: this.bootId,
       levelKw: this.pool.levelKw,
       effectiveCapacityKw: effectiveCapacityKw(this.site()),
+      heldDrawKw: this.holds.totalKw,
       ...(floorsKw ? { floorsKw } : {}),
       atMs: this.now(),
     };

@@ -24,6 +24,18 @@ export abstract class StationOps extends StationCore {
   }
 
   /**
+   * Power drawn at the site that no session holds, as `source` counts it (the OCPP gateway: chargers drawing
+   * with no open transaction); 0 lifts it. It comes off the capacity and the operator's limit (DrawHolds):
+   * the others' shares are lowered to fit beside it, and if their minimums no longer fit, the newest sessions
+   * are curtailed, as for the operator's limit: the site cannot draw more than it has, whoever draws it.
+   */
+  setDrawHold(source: string, kw: number): { load: SubstationLoad; curtailed: Session[] } {
+    if (!this.holds.set(source, kw)) return { load: this.load(), curtailed: [] };
+    const curtailed = this.curtailToFit();
+    return { load: this.load(), curtailed };
+  }
+
+  /**
    * Drain (operator, or SIGTERM): no new sessions; the ones charging run to their end. Remembered in the
    * journal, so a drained substation stays drained across a restart until undrained.
    */
@@ -215,6 +227,21 @@ export abstract class StationOps extends StationCore {
     if (moved) this.moveToClass(live, effectiveMin, effectiveMax, nowMs);
     if (moved || live.heldBackKw !== heldBefore) this.reshare(nowMs);
     return activeSession(this.id, live, nowMs);
+  }
+
+  /** Moves a session to the power class of its new effective maximum, keeping the energy it has drawn. */
+  protected moveToClass(live: LiveSession, minKw: number, maxKw: number, nowMs: number): void {
+    const drawnKwh = live.cls.integralAt(nowMs) - live.startKwh;
+    this.pool.leave(live);
+    const own = live.departure ? ownClassOf(live.sessionId, () => live) : undefined;
+    const cls = this.pool.classFor(minKw, maxKw, nowMs, live.cls.weight, own);
+    cls.accrue(nowMs);
+    live.cls = cls;
+    live.startKwh = cls.integralAt(nowMs) - drawnKwh;
+    if (live.energyKwh !== null && live.meteredKwh === null) {
+      live.goal = { sessionId: live.sessionId, finishAtKwh: live.startKwh + live.energyKwh, done: false };
+    }
+    this.pool.join(live);
   }
 
   /**

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { type DispatchRequest, dispatchRequestSchema } from "@evgrid/contract";
 import { manualScheduler, movedSessionId } from "@evgrid/kit";
 import { shareFairly } from "@evgrid/policy";
+import { MAX_DRAW_SOURCES } from "../src/draw-holds.ts";
 import { Station } from "../src/station.ts";
 import { refusal, refusalOf } from "./fixtures.ts";
 
@@ -144,6 +145,51 @@ describe("Station operator limit", () => {
     expect(curtailed.every((c) => c.endReason === "curtailed")).toBe(true);
     expect(load).toMatchObject({ effectiveCapacityKw: 10, activeSessions: 2, allocatedKw: 10 });
     expect(s.setLimit(null).load.allocatedKw).toBe(22);
+  });
+});
+
+describe("Station draw holds (power drawn at the site that no session holds)", () => {
+  test("come off the capacity and the limit: shares lowered, the newest curtailed when minimums no longer fit", async () => {
+    const s = station(100, 60);
+    const ids: string[] = [];
+    for (const i of [0, 1, 2, 3])
+      ids.push((await s.start(req({ vehicleId: `ev-${i}`, durationS: 60 }))).session.sessionId);
+    const first = s.setDrawHold("ocpp-gateway", 40);
+    expect(first.curtailed).toEqual([]);
+    expect(first.load).toMatchObject({
+      capacityKw: 100,
+      limitKw: 60,
+      heldDrawKw: 40,
+      effectiveCapacityKw: 20,
+    });
+    expect(first.load.allocatedKw).toBe(20);
+    // A second source adds to it: 10 kW left, as a limit of 10 would leave (the newest two curtailed).
+    const second = s.setDrawHold("other-source", 10);
+    expect(second.curtailed.map((c) => c.sessionId)).toEqual([ids[3], ids[2]] as string[]);
+    expect(second.load).toMatchObject({ heldDrawKw: 50, effectiveCapacityKw: 10, activeSessions: 2 });
+    const refused = await refusalOf(s.start(req({ vehicleId: "ev-late", durationS: 60 })));
+    expect(refused.code).toBe("TOO_MANY_REQUESTS");
+    // 0 lifts a source's hold; the same hold again changes nothing.
+    expect(s.setDrawHold("other-source", 0).load).toMatchObject({ heldDrawKw: 40, effectiveCapacityKw: 20 });
+    expect(s.setDrawHold("ocpp-gateway", 40).curtailed).toEqual([]);
+    expect(s.setDrawHold("ocpp-gateway", 0).load).toMatchObject({ heldDrawKw: 0, allocatedKw: 22 });
+  });
+
+  test("a bounded number of sources: one more is refused with the field that says why", () => {
+    const s = station(100);
+    for (let i = 0; i < MAX_DRAW_SOURCES; i++) s.setDrawHold(`source-${i}`, 1);
+    const err = refusal(() => s.setDrawHold("one-too-many", 1));
+    expect([err.code, err.reason, Object.keys(err.fieldErrors ?? {})]).toEqual([
+      "BAD_REQUEST",
+      "INVALID_INPUT",
+      ["source"],
+    ]);
+    expect(s.load()).toMatchObject({
+      heldDrawKw: MAX_DRAW_SOURCES,
+      effectiveCapacityKw: 100 - MAX_DRAW_SOURCES,
+    });
+    s.setDrawHold("source-0", 0); // a source lifting its hold makes room
+    expect(s.setDrawHold("one-too-many", 1).load.heldDrawKw).toBe(MAX_DRAW_SOURCES);
   });
 });
 

@@ -81,7 +81,7 @@ export const substationLoadSchema = z.object({
   capacityKw: z.number(),
   /** Operator (grid) limit in force, if any. */
   limitKw: z.number().nullable(),
-  /** min(capacityKw, limitKw): what may really be drawn. */
+  /** min(capacityKw, limitKw), less heldDrawKw: what sessions may really draw. */
   effectiveCapacityKw: z.number(),
   /** Power handed out right now: min(demandKw, effectiveCapacityKw). */
   allocatedKw: z.number(),
@@ -94,6 +94,8 @@ export const substationLoadSchema = z.object({
   utilization: z.number(),
   /** effectiveCapacityKw - committedMinKw: the largest minimum that could still be admitted. */
   headroomKw: z.number(),
+  /** Power drawn at the site that no session holds (setDrawHold: the OCPP gateway's stray draws). */
+  heldDrawKw: z.number().optional(),
   /** Drained by an operator: no new sessions. */
   draining: z.boolean(),
   /** Increases on every change, so a reader can tell which of two snapshots is newer. */
@@ -130,6 +132,19 @@ export const registrationSchema = z.strictObject({
 
 export const setDrainingInputSchema = z.strictObject({ draining: z.boolean() });
 
+/**
+ * Power drawn at the site that no session holds, as one source counts it (the OCPP gateway: chargers drawing
+ * on a connector with no open transaction); 0 lifts it. Each source's hold replaces its last one.
+ */
+export const setDrawHoldInputSchema = z.strictObject({
+  source: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9._:-]+$/, "source: letters, digits and . _ : - only"),
+  kw: z.number().nonnegative("kw must be 0 or more").max(1_000_000),
+});
+
 export const setLimitInputSchema = z.strictObject({
   /** null lifts the operator limit. */
   limitKw: z.number().nonnegative("limitKw must be 0 or more").max(1_000_000).nullable(),
@@ -153,10 +168,15 @@ export const powerEventSchema = z.discriminatedUnion("type", [
     /** null: power for everyone's maximum (no level binds). */
     levelKw: z.number().nullable(),
     /**
-     * min(capacityKw, limitKw) as of this level: what the chargers' accepted limits must stay within (the
-     * gateway sends decreases before increases against it).
+     * min(capacityKw, limitKw), less heldDrawKw, as of this level: what the sessions' chargers' accepted
+     * limits must stay within (the gateway sends decreases before increases against it).
      */
     effectiveCapacityKw: z.number(),
+    /**
+     * Power held for draws no session holds (setDrawHold), taken off effectiveCapacityKw: the gateway, which
+     * counts those draws in its own books, compares it with its count. Absent: an older substation.
+     */
+    heldDrawKw: z.number().optional(),
     /**
      * Sessions whose departure lifts their floor above their minimum (packages/policy needFloors), by id:
      * each gets shareAtLevel with this as its minimum. Absent: none.
