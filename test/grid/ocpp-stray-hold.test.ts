@@ -41,6 +41,42 @@ describe("a charger drawing 22 kW with no open transaction, on a 30 kW site", ()
     await eventually(() => expect(honest.limit(1)).toBe(22_000));
   });
 
+  test("flipping between Available and drawing 22 kW does not make its substation re-share each time", async () => {
+    // Available takes a connector out of the books, and its next reading over the margin counts it again at
+    // once. A hold comes down only once the charge point has drawn nothing for OCPP_OVERDRAW_S: without that,
+    // each flip lifted it and set it again, and the substation re-shared the site twice a flip.
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    const station = grid.substations[0]?.station;
+    if (!station) throw new Error("no substation");
+    station.setLimit(30);
+    await using ocpp = await startOcppGateway(grid, { ...FAST, OCPP_OVERDRAW_S: "1" });
+    const honest = await ocpp.charger("cp-honest-fl", { maxKw: 22 });
+    await honest.startTransaction(1, "ev-honest-fl");
+    const hostile = await ocpp.charger("cp-hostile-fl", { maxKw: 22 });
+    await drawsUntilCaught(ocpp, "cp-hostile-fl", hostile);
+    await eventually(() => expect(honest.limit(1)).toBe(8000));
+    // What the gateway asks of the substation from now on.
+    const asked: number[] = [];
+    const setDrawHold = station.setDrawHold.bind(station);
+    station.setDrawHold = (source, kw) => {
+      asked.push(kw);
+      return setDrawHold(source, kw);
+    };
+    for (let i = 0; i < 20; i++) {
+      await hostile.client.call("StatusNotification", {
+        connectorId: 1,
+        errorCode: "NoError",
+        status: "Available",
+      });
+      await drawing(hostile, 22_000);
+    }
+    // It stops for good: held for the window still, then lifted once, and the honest charger raised.
+    await drawing(hostile, 0);
+    await eventually(() => expect(honest.limit(1)).toBe(22_000));
+    expect(asked).toEqual([0]);
+    expect(honest.profiles.at(-1)?.watts).toBe(22_000);
+  });
+
   test("a restarted substation holds it again (a hold is not journaled)", async () => {
     using dir = tempDir("evgrid-stray-hold-");
     const journal = join(dir.path, "substation-1.sqlite");

@@ -117,7 +117,8 @@ export class Gateway {
         registry.markOverdrawn(id, Date.now()),
       );
     const strays = new StrayDraws(cfg.overdraw, metrics, log);
-    this.power = new Power(this.table, pusher, caught, strays, new StrayHolds(grid, log));
+    const holds = new StrayHolds(grid, log, cfg.overdraw.windowMs);
+    this.power = new Power(this.table, pusher, caught, strays, holds);
     const shares = new ChargePointShares(caps, cfg.walkInMinKw);
     const meterSettings = {
       reclaim: cfg.reclaim,

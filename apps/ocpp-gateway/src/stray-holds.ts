@@ -21,48 +21,61 @@ const LEVEL_RESYNC_MS = 1000;
  * to fit beside it. The gateway's books count the draw before the substation hears of it, so no limit is
  * raised into it meanwhile (site-pusher.ts).
  *
+ * A hold goes up at once and comes down only once the charge point has drawn nothing for `releaseMs` (the
+ * over-draw window, OCPP_OVERDRAW_S): a caught charger flipping its readings between nothing and its maximum
+ * must not make its substation re-share, and every other charger there take a new limit, at each reading.
+ *
  * One call at a time per substation, carrying the gateway's whole count there (a newer count waits behind
  * it). A hold is not journaled by the substation: each level event says what it holds, and a count that
  * differs (the substation restarted, or the gateway did, or a call was lost) is sent again, at most once a
  * second per substation; a call that fails is retried with back-off.
  */
 export class StrayHolds {
-  /** Per charge point counted: its substation, the connectors drawing, its maximum (kW). */
-  private readonly chargers = new Map<
-    string,
-    { substationId: string; connectors: Set<number>; kw: number }
-  >();
+  /** Per charge point counted: its substation, the connectors drawing, its maximum (kW), its release. */
+  private readonly chargers = new Map<string, CountedCharger>();
   private readonly sites = new Map<string, SiteHold>();
   private closed = false;
 
   constructor(
     private readonly grid: Grid,
     private readonly log: Logger,
+    /** How long a charge point draws nothing before its hold comes down. */
+    private readonly releaseMs: number,
   ) {}
 
   /** A connector of the charge point counts as drawing with no transaction. */
   count(chargePointId: string, substationId: string, connectorId: number, maxKw: number): void {
     let ch = this.chargers.get(chargePointId);
     if (ch && ch.substationId !== substationId) {
-      this.chargers.delete(chargePointId); // moved to another substation: held there from now
-      this.sync(ch.substationId);
+      this.release(chargePointId, ch); // moved to another substation: held there from now
       ch = undefined;
     }
-    if (!ch) {
-      ch = { substationId, connectors: new Set(), kw: maxKw };
-      this.chargers.set(chargePointId, ch);
+    clearTimeout(ch?.releasing); // drawing again before its release: held on, nothing to send
+    if (ch && ch.kw === maxKw) {
+      ch.releasing = undefined;
+      ch.connectors.add(connectorId);
+      return;
     }
-    ch.connectors.add(connectorId);
-    if (ch.connectors.size === 1 || ch.kw !== maxKw) {
-      ch.kw = maxKw;
-      this.sync(substationId);
-    }
+    this.chargers.set(chargePointId, {
+      substationId,
+      connectors: new Set([...(ch?.connectors ?? []), connectorId]),
+      kw: maxKw,
+      releasing: undefined,
+    });
+    this.sync(substationId);
   }
 
   /** That connector no longer counts (it draws nothing, a transaction opened there, the charger went). */
   uncount(chargePointId: string, connectorId: number): void {
     const ch = this.chargers.get(chargePointId);
-    if (!ch?.connectors.delete(connectorId) || ch.connectors.size > 0) return;
+    if (!ch?.connectors.delete(connectorId) || ch.connectors.size > 0 || this.closed) return;
+    ch.releasing = setTimeout(() => this.release(chargePointId, ch), this.releaseMs);
+    ch.releasing.unref?.();
+  }
+
+  private release(chargePointId: string, ch: CountedCharger): void {
+    clearTimeout(ch.releasing);
+    if (this.chargers.get(chargePointId) !== ch) return;
     this.chargers.delete(chargePointId);
     this.sync(ch.substationId);
   }
@@ -92,6 +105,7 @@ export class StrayHolds {
   close(): void {
     this.closed = true;
     for (const site of this.sites.values()) clearTimeout(site.retry);
+    for (const ch of this.chargers.values()) clearTimeout(ch.releasing);
   }
 
   private sync(substationId: string): void {
@@ -151,6 +165,14 @@ export class StrayHolds {
     }
     return site;
   }
+}
+
+interface CountedCharger {
+  substationId: string;
+  /** Its connectors counted now (none: its release is under way). */
+  connectors: Set<number>;
+  kw: number;
+  releasing: ReturnType<typeof setTimeout> | undefined;
 }
 
 interface SiteHold {
