@@ -7,7 +7,7 @@
  * for it (ocpp-stray-hold.test.ts: the limits others accepted before are lowered to fit beside it).
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { eventually, SimulatedChargePoint, startGrid, startOcppGateway } from "@evgrid/testing";
+import { eventually, meterValue, SimulatedChargePoint, startGrid, startOcppGateway } from "@evgrid/testing";
 import { drawing, drawsUntilCaught, FAST, listed, overdraws } from "./stray-setup.ts";
 
 setDefaultTimeout(30_000);
@@ -87,6 +87,36 @@ describe("a charger drawing 22 kW on a connector with no open transaction (30 kW
       { intervalMs: 100 },
     );
     expect((await listed(ocpp, "cp-hostile-201"))?.managed).toBe(false);
+  });
+
+  test("2.0.1, TransactionEvents of the transaction it ended, their EVSE not named: caught, and counted there", async () => {
+    // A charger probe: readings in a TransactionEvent for a transaction the gateway no longer has were
+    // dropped; a 2.0.1 charger names its EVSE only in a transaction's first event.
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    await using ocpp = await startOcppGateway(grid, FAST);
+    const hostile = await ocpp.charger("cp-hostile-te", { maxKw: 22, protocol: "ocpp2.0.1" });
+    const transactionId = await hostile.startTransaction(1, "ev-hostile-te");
+    await hostile.stopTransaction(1);
+    let seqNo = 100;
+    const updated = () =>
+      hostile.client.call("TransactionEvent", {
+        eventType: "Updated",
+        timestamp: new Date().toISOString(),
+        triggerReason: "MeterValuePeriodic",
+        seqNo: seqNo++,
+        transactionInfo: { transactionId, chargingState: "Charging" },
+        meterValue: [meterValue(false, { powerW: 22_000 })],
+      });
+    await eventually(
+      async () => {
+        await updated();
+        expect(await overdraws(ocpp)).toBe(1);
+      },
+      { intervalMs: 100 },
+    );
+    // biome-ignore lint/suspicious/noExplicitAny: the test reads the gateway's books.
+    const books = (ocpp.gateway.gateway as any).pusher;
+    expect(books.heldW("cp-hostile-te", 1)).toBe(22_000);
   });
 
   test("an honest charger's main meter (connector 0) reporting its transactions' draw is not caught", async () => {

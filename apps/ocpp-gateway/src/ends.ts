@@ -51,6 +51,7 @@ export class Ends {
     // Its retries stop; an admission on its way is settled by the binder, which owns it.
     tx.life.abort();
     this.pusher.forget(ch.cp.chargePointId, tx.connectorId);
+    this.power.closed(tx);
     const close = (stop: QueuedStop | null) =>
       this.registry.closeTransaction(ch.cp.chargePointId, tx.transactionId, Date.now(), stop);
     // Its power goes to its charge point's other transactions only once the grid has taken it back.

@@ -58,6 +58,8 @@ export type StartOutcome =
 /** Later news of a transaction (2.0.1 Updated/Ended, 1.6 StopTransaction). */
 export interface TxUpdated {
   transactionId: string;
+  /** 2.0.1 names its EVSE only in a transaction's first event (or the first once it is known). */
+  connectorId?: number | undefined;
   token: string | undefined;
   reading: MeterReading;
   ended: boolean;

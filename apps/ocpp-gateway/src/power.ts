@@ -33,6 +33,22 @@ export class Power {
     this.strays?.read(this, ch, connectorId, transactionId, r, Date.now());
   }
 
+  /**
+   * A reading in an event for a transaction the gateway no longer has (2.0.1 TransactionEvent): judged on its
+   * EVSE, or the connector that transaction ended on (a later event need not name its EVSE), if none is open
+   * there (stray-draw.ts).
+   */
+  goneTxReading(ch: Charger, transactionId: string, connectorId: number | undefined, r: MeterReading): void {
+    const on = connectorId ?? this.strays?.connectorOf(ch.cp.chargePointId, transactionId);
+    if (on !== undefined && on > 0 && !this.table.txOnConnector(ch, on))
+      this.strayReading(ch, on, transactionId, r);
+  }
+
+  /** A transaction left the books, ended by its charger or by the gateway (stray-draw.ts). */
+  closed(tx: Tx): void {
+    this.strays?.txEnded(tx.chargePointId, tx.connectorId, tx.transactionId);
+  }
+
   /** It ended a transaction the gateway no longer has (stray-draw.ts). */
   strayEnded(ch: Charger, transactionId: string): void {
     this.strays?.transactionEnded(this, ch, transactionId);

@@ -13,6 +13,9 @@ export interface StrayBooks {
   strayStopped(ch: Charger, connectorId: number): void;
 }
 
+/** Ended transactions remembered per charge point (its connectors, at most, end one each at a time). */
+const ENDED_KEPT = 8;
+
 /** The transaction id of a connector counted for drawing with none (never sent a limit: push-transport.ts). */
 export const STRAY_TX = "";
 
@@ -32,6 +35,8 @@ export const STRAY_TX = "";
 export class StrayDraws {
   /** Per charge point, per connector (1..its connectors): what its readings with no transaction showed. */
   private readonly chargers = new Map<string, Map<number, StrayState>>();
+  /** Per charge point, the connector each of its last ENDED_KEPT ended transactions was on. */
+  private readonly ended = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly cfg: { windowMs: number; marginKw: number },
@@ -79,6 +84,26 @@ export class StrayDraws {
     );
   }
 
+  /** A transaction ended on the connector: remembered (a few per charge point) for the events naming it. */
+  txEnded(chargePointId: string, connectorId: number, transactionId: string): void {
+    let ended = this.ended.get(chargePointId);
+    if (!ended) {
+      ended = new Map();
+      this.ended.set(chargePointId, ended);
+    }
+    ended.delete(transactionId);
+    ended.set(transactionId, connectorId);
+    for (const oldest of ended.keys()) {
+      if (ended.size <= ENDED_KEPT) break;
+      ended.delete(oldest);
+    }
+  }
+
+  /** The connector a transaction that ended lately was on. */
+  connectorOf(chargePointId: string, transactionId: string): number | undefined {
+    return this.ended.get(chargePointId)?.get(transactionId);
+  }
+
   /** A transaction opened on the connector: its own entry in the books replaces the stray one. */
   opened(chargePointId: string, connectorId: number): void {
     this.drop(chargePointId, connectorId);
@@ -111,6 +136,7 @@ export class StrayDraws {
     for (const [connectorId, s] of this.chargers.get(ch.cp.chargePointId) ?? [])
       if (s.counted) books.strayStopped(ch, connectorId);
     this.chargers.delete(ch.cp.chargePointId);
+    this.ended.delete(ch.cp.chargePointId);
   }
 
   private count(books: StrayBooks, ch: Charger, connectorId: number, s: StrayState): void {

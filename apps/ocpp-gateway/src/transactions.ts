@@ -228,6 +228,9 @@ export class Transactions {
     if (!tx) {
       // A transaction the grid already closed (after the offline grace, say), or never opened (refused).
       if (e.ended) this.power.strayEnded(ch, e.transactionId);
+      // Its power judged as a MeterValues naming it is (a charger probe: 2.0.1 readings in TransactionEvents
+      // for a transaction that was gone escaped the stray-draw check).
+      else this.power.goneTxReading(ch, e.transactionId, e.connectorId, e.reading);
       return status;
     }
     if (status === "Accepted" && e.token !== undefined) this.binder.identify(tx, e.token);

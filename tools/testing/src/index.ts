@@ -107,6 +107,7 @@ export async function postJson(url: string, body: unknown): Promise<{ status: nu
   return { status: res.status, json: await res.json() };
 }
 export * from "./charge-point.ts";
+export { meterValue } from "./charge-point-config.ts";
 export * from "./dev-run.ts";
 export * from "./eventually.ts";
 export * from "./faulty-proxy.ts";

@@ -82,7 +82,8 @@ export function serve201(
     const meter = reading(req.meterValue);
     if (req.eventType !== "Started") {
       const ended = req.eventType === "Ended";
-      return tokenInfo(await events.update({ transactionId, token, reading: meter, ended }));
+      const connectorId = req.evse?.id;
+      return tokenInfo(await events.update({ transactionId, connectorId, token, reading: meter, ended }));
     }
     const { answer, afterAnswer } = events.start({
       connectorId: req.evse?.id,
