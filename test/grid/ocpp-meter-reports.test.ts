@@ -1,7 +1,9 @@
 /**
  * Many chargers send no meter readings unless told to; without them reclaim takes a silent meter for drawing
  * nothing and the over-draw check has nothing to judge. At each boot the gateway asks a charger to report its
- * register and power every OCPP_METER_INTERVAL_S while it charges, and shows what it answered.
+ * register and power every OCPP_METER_INTERVAL_S while it charges, and shows what it answered; and to stop
+ * a transaction whose start it refused (StopTransactionOnInvalidId), so an honest charger does not charge on
+ * after a refusal (and get caught drawing with no transaction).
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { eventually, metricValue, startGrid, startOcppGateway } from "@evgrid/testing";
@@ -13,14 +15,17 @@ type Ocpp = Awaited<ReturnType<typeof startOcppGateway>>;
 const meterReports = async (ocpp: Ocpp, chargePointId: string) =>
   (await ocpp.admin.listChargePoints.query()).find((c) => c.chargePointId === chargePointId)?.meterReports;
 
+/** What a charger is told at boot: its meter reports, and to stop a transaction whose start was refused. */
 const SETTINGS = {
   "ocpp1.6": {
     MeterValueSampleInterval: "20",
     MeterValuesSampledData: "Energy.Active.Import.Register,Power.Active.Import",
+    StopTransactionOnInvalidId: "true",
   },
   "ocpp2.0.1": {
     "SampledDataCtrlr.TxUpdatedInterval": "20",
     "SampledDataCtrlr.TxUpdatedMeasurands": "Energy.Active.Import.Register,Power.Active.Import",
+    "TxCtrlr.StopTxOnInvalidId": "true",
   },
 } as const;
 
@@ -29,8 +34,8 @@ describe.each(["ocpp1.6", "ocpp2.0.1"] as const)("%s", (protocol) => {
     await using grid = await startGrid({ capacitiesKw: [150] });
     await using ocpp = await startOcppGateway(grid, { OCPP_METER_INTERVAL_S: "20" });
     const told = await ocpp.charger("cp-told", { protocol });
-    await eventually(async () => expect(await meterReports(ocpp, "cp-told")).toBe("Accepted"));
-    expect(Object.fromEntries(told.configuration)).toEqual(SETTINGS[protocol]);
+    await eventually(() => expect(Object.fromEntries(told.configuration)).toEqual(SETTINGS[protocol]));
+    expect(await meterReports(ocpp, "cp-told")).toBe("Accepted");
 
     const deaf = await ocpp.charger("cp-no-config", {
       protocol,

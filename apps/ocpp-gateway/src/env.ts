@@ -68,7 +68,8 @@ const schema = z
     /**
      * At every boot a charger is asked to report its energy register and power this often while it charges
      * (1.6 ChangeConfiguration MeterValueSampleInterval and MeterValuesSampledData; 2.0.1 SetVariables
-     * SampledDataCtrlr TxUpdatedInterval and TxUpdatedMeasurands): reclaim and the over-draw check read them.
+     * SampledDataCtrlr TxUpdatedInterval and TxUpdatedMeasurands): reclaim and the over-draw check read them;
+     * then to stop a transaction whose start was refused (StopTransactionOnInvalidId, TxCtrlr.StopTxOnInvalidId).
      * 0: chargers' own settings are left as they are.
      */
     OCPP_METER_INTERVAL_S: z.coerce.number().int().min(0).max(3600).default(15),

@@ -123,6 +123,11 @@ export interface ChargerLink {
    * METER_MEASURANDS): "Accepted", else the first other status it answered.
    */
   configureMeterReports(intervalS: number): Promise<string>;
+  /**
+   * Asks it to stop a transaction whose start the gateway refused (1.6 StopTransactionOnInvalidId, 2.0.1
+   * TxCtrlr.StopTxOnInvalidId): "Accepted", else its status.
+   */
+  configureStopOnInvalidId(): Promise<string>;
   close(code: number, reason: string): Promise<void>;
   onClose(fn: () => void): void;
 }

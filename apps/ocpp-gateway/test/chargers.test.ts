@@ -22,6 +22,7 @@ const link: ChargerLink = {
   setDefaultLimit: async () => "Accepted",
   requestStop: async () => "Accepted",
   configureMeterReports: async () => "Accepted",
+  configureStopOnInvalidId: async () => "Accepted",
   close: async () => {},
   onClose: () => {},
 };

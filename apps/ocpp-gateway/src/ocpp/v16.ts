@@ -145,6 +145,10 @@ export function serve16(
       }
       return statuses.find((s) => s !== "Accepted") ?? "Accepted";
     },
+    async configureStopOnInvalidId() {
+      const key = "StopTransactionOnInvalidId";
+      return (await conn.call("ChangeConfiguration", { key, value: "true" }, null)).status;
+    },
     close: (code, reason) =>
       client.close({ code, reason }).then(
         () => undefined,

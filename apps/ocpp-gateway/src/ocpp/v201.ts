@@ -158,6 +158,15 @@ export function serve201(
       );
       return r.setVariableResult.map((v) => v.attributeStatus).find((s) => s !== "Accepted") ?? "Accepted";
     },
+    async configureStopOnInvalidId() {
+      const setting = {
+        component: { name: "TxCtrlr" },
+        variable: { name: "StopTxOnInvalidId" },
+        attributeValue: "true",
+      };
+      const r = await conn.call("SetVariables", { setVariableData: [setting] }, null);
+      return r.setVariableResult[0]?.attributeStatus ?? "Rejected";
+    },
     close: (code, reason) =>
       client.close({ code, reason }).then(
         () => undefined,
