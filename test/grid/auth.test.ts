@@ -12,6 +12,7 @@ const INTERNAL: [app: "balancer" | "substation", path: string, method: "GET" | "
   ["substation", "listSessions", "GET", { status: "all" }],
   ["substation", "setLimit", "POST", { limitKw: 10 }],
   ["substation", "setDraining", "POST", { draining: false }],
+  ["substation", "setDrawHold", "POST", { source: "ocpp-gateway", kw: 0 }],
   ["balancer", "dispatch", "POST", { vehicleId: "ev", durationS: 60 }],
   ["balancer", "listSubstations", "GET", undefined],
   ["balancer", "getSession", "GET", { sessionId: SESSION }],

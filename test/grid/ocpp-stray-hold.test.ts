@@ -8,12 +8,28 @@
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { eventually, startGrid, startOcppGateway, tempDir } from "@evgrid/testing";
+import { eventually, SimulatedChargePoint, startGrid, startOcppGateway, tempDir } from "@evgrid/testing";
 import { drawing, drawsUntilCaught, FAST } from "./stray-setup.ts";
 
 setDefaultTimeout(30_000);
 
 type Grid = Awaited<ReturnType<typeof startGrid>>;
+type Station = NonNullable<Grid["substations"][number]>["station"];
+
+/** Every hold the gateway asks of the station from now on (kW). */
+function holdsAsked(station: Station | undefined): number[] {
+  if (!station) throw new Error("no substation");
+  const asked: number[] = [];
+  const setDrawHold = station.setDrawHold.bind(station);
+  station.setDrawHold = (source, kw) => {
+    asked.push(kw);
+    return setDrawHold(source, kw);
+  };
+  return asked;
+}
+
+/** The limits a charger accepted since `from` (W). */
+const acceptedSince = (cp: SimulatedChargePoint, from: number) => cp.profiles.slice(from).map((p) => p.watts);
 const held = (grid: Grid) => {
   const load = grid.substations[0]?.station.load();
   return { heldDrawKw: load?.heldDrawKw, effectiveCapacityKw: load?.effectiveCapacityKw };
@@ -46,22 +62,14 @@ describe("a charger drawing 22 kW with no open transaction, on a 30 kW site", ()
     // once. A hold comes down only once the charge point has drawn nothing for OCPP_OVERDRAW_S: without that,
     // each flip lifted it and set it again, and the substation re-shared the site twice a flip.
     await using grid = await startGrid({ capacitiesKw: [150] });
-    const station = grid.substations[0]?.station;
-    if (!station) throw new Error("no substation");
-    station.setLimit(30);
+    grid.substations[0]?.station.setLimit(30);
     await using ocpp = await startOcppGateway(grid, { ...FAST, OCPP_OVERDRAW_S: "1" });
     const honest = await ocpp.charger("cp-honest-fl", { maxKw: 22 });
     await honest.startTransaction(1, "ev-honest-fl");
     const hostile = await ocpp.charger("cp-hostile-fl", { maxKw: 22 });
     await drawsUntilCaught(ocpp, "cp-hostile-fl", hostile);
     await eventually(() => expect(honest.limit(1)).toBe(8000));
-    // What the gateway asks of the substation from now on.
-    const asked: number[] = [];
-    const setDrawHold = station.setDrawHold.bind(station);
-    station.setDrawHold = (source, kw) => {
-      asked.push(kw);
-      return setDrawHold(source, kw);
-    };
+    const asked = holdsAsked(grid.substations[0]?.station);
     for (let i = 0; i < 20; i++) {
       await hostile.client.call("StatusNotification", {
         connectorId: 1,
@@ -75,6 +83,110 @@ describe("a charger drawing 22 kW with no open transaction, on a 30 kW site", ()
     await eventually(() => expect(honest.limit(1)).toBe(22_000));
     expect(asked).toEqual([0]);
     expect(honest.profiles.at(-1)?.watts).toBe(22_000);
+  });
+
+  test("short transactions between its draws, or an operator's clearOverdraw, do not lift the hold", async () => {
+    // A charger probe: each transaction it opened wiped the connector's judgement, its stray draw after the
+    // stop waited a whole window to be counted again, and the hold came down meanwhile (44 kW on 30 for
+    // most of 10 s); clearOverdraw did the same until it was caught again.
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    grid.substations[0]?.station.setLimit(30);
+    await using ocpp = await startOcppGateway(grid, { OCPP_OVERDRAW_S: "1" });
+    const honest = await ocpp.charger("cp-honest-cy", { maxKw: 22 });
+    await honest.startTransaction(1, "ev-honest-cy");
+    const hostile = await ocpp.charger("cp-hostile-cy", { maxKw: 22 });
+    await drawsUntilCaught(ocpp, "cp-hostile-cy", hostile);
+    await eventually(() => expect(honest.limit(1)).toBe(8000));
+    const from = honest.profiles.length;
+    const asked = holdsAsked(grid.substations[0]?.station);
+    for (let n = 0; n < 4; n++) {
+      const txId = Number(await hostile.startTransaction(1, `ev-hostile-cy-${n}`));
+      for (let i = 0; i < 2; i++) {
+        await drawing(hostile, 22_000, txId);
+        await Bun.sleep(150); // the pace of a charger's readings, not a wait for something
+      }
+      await hostile.stopTransaction(1);
+      for (let i = 0; i < 4; i++) {
+        await drawing(hostile, 22_000, txId);
+        await Bun.sleep(150);
+      }
+    }
+    expect(await ocpp.admin.clearOverdraw.mutate({ chargePointId: "cp-hostile-cy" })).toMatchObject({
+      cleared: true,
+    });
+    // Drawing on, it is caught again (a later event that must follow everything before it).
+    await drawsUntilCaught(ocpp, "cp-hostile-cy", hostile, undefined, 1);
+    expect(asked.filter((kw) => kw < 22)).toEqual([]);
+    expect(acceptedSince(honest, from).filter((w) => w > 8000)).toEqual([]);
+  });
+
+  test("a restarted gateway keeps the hold it finds while the charger it caught draws on", async () => {
+    using dir = tempDir("evgrid-stray-gw-");
+    const env = { ...FAST, OCPP_OVERDRAW_S: "2", OCPP_DB_PATH: join(dir.path, "registry.sqlite") };
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    grid.substations[0]?.station.setLimit(30);
+    const first = await startOcppGateway(grid, env);
+    const hostile = await first.charger("cp-hostile-gw", { maxKw: 22 });
+    await drawsUntilCaught(first, "cp-hostile-gw", hostile);
+    await eventually(() => expect(held(grid).heldDrawKw).toBe(22));
+    first.gateway.grid.stop(); // kill -9: nothing more reaches the grid
+    await first[Symbol.asyncDispose]();
+    const asked = holdsAsked(grid.substations[0]?.station);
+    await using second = await startOcppGateway(grid, env);
+    const back = new SimulatedChargePoint({ ...hostile.opts, url: second.gateway.ocppUrl, reconnect: false });
+    second.chargers.push(back);
+    await back.client.connect();
+    // Caught before (the registry's mark): counted at its first reading, no window again.
+    await drawing(back, 22_000);
+    // biome-ignore lint/suspicious/noExplicitAny: the test reads the gateway's books.
+    const books = (second.gateway.gateway as any).pusher;
+    expect(books.heldW("cp-hostile-gw", 1)).toBe(22_000);
+    await eventually(() => expect(asked).toContain(22));
+    expect(asked.filter((kw) => kw < 22)).toEqual([]);
+    expect(held(grid).heldDrawKw).toBe(22);
+  });
+
+  test("moved to another substation while counted: held there, released at the first", async () => {
+    await using grid = await startGrid({ capacitiesKw: [150, 150] });
+    for (const sub of grid.substations) sub?.station.setLimit(30);
+    await using ocpp = await startOcppGateway(grid, FAST);
+    const honest = await ocpp.charger("cp-honest-mv", { maxKw: 22, substationId: "substation-2" });
+    await honest.startTransaction(1, "ev-honest-mv");
+    await eventually(() => expect(honest.limit(1)).toBe(22_000));
+    const hostile = await ocpp.charger("cp-hostile-mv", { maxKw: 22 });
+    await drawsUntilCaught(ocpp, "cp-hostile-mv", hostile);
+    await eventually(() => expect(grid.substations[0]?.station.load().heldDrawKw).toBe(22));
+    await ocpp.admin.registerChargePoint.mutate({
+      chargePointId: "cp-hostile-mv",
+      substationId: "substation-2",
+      password: hostile.opts.password,
+      maxKw: 22,
+    });
+    await hostile.close();
+    const moved = new SimulatedChargePoint({ ...hostile.opts, reconnect: false });
+    ocpp.chargers.push(moved);
+    await moved.connect();
+    await drawing(moved, 22_000);
+    await eventually(() => expect(honest.limit(1)).toBe(8000));
+    const heldAt = () => grid.substations.map((sub) => sub?.station.load().heldDrawKw);
+    await eventually(() => expect(heldAt()).toEqual([0, 22]));
+  });
+
+  test("another source's hold is not the gateway's: not given back to its books, nor lifted", async () => {
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    grid.substations[0]?.station.setLimit(30);
+    grid.substations[0]?.station.setDrawHold("site-meter", 10);
+    const asked = holdsAsked(grid.substations[0]?.station);
+    await using ocpp = await startOcppGateway(grid, FAST);
+    const a = await ocpp.charger("cp-a-os", { maxKw: 22 });
+    await a.startTransaction(1, "ev-a-os");
+    await eventually(() => expect(a.limit(1)).toBe(20_000));
+    const b = await ocpp.charger("cp-b-os", { maxKw: 22 });
+    await b.startTransaction(1, "ev-b-os");
+    await eventually(() => expect([a.limit(1), b.limit(1)]).toEqual([10_000, 10_000]));
+    // biome-ignore lint/suspicious/noExplicitAny: the test reads the gateway's books.
+    expect((ocpp.gateway.gateway as any).pusher.budgetW("substation-1")).toBe(20_000);
+    expect(asked).toEqual([]);
   });
 
   test("a restarted substation holds it again (a hold is not journaled)", async () => {

@@ -240,7 +240,7 @@ export class Gateway {
     const txs = () => [...this.table.atSubstation(e.substationId)].flatMap((ch) => [...ch.txs.values()]);
     if (before !== undefined && before !== (e.bootId ?? "")) this.caps.restarted(e.substationId, txs());
     else this.caps.levelChanged(e.substationId); // room may have come for a pin refused before
-    this.power.onLevel(e.substationId, e.levelKw, e.effectiveCapacityKw, e.atMs, e.floorsKw, e.heldDrawKw);
+    this.power.onLevel(e.substationId, e.levelKw, e.effectiveCapacityKw, e.atMs, e.floorsKw, e.drawHolds);
   }
 
   /** A charge point was removed: it is disconnected and its sessions end. */

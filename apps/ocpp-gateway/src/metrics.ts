@@ -60,7 +60,7 @@ export function gatewayMetrics(meter: Meter) {
   });
   const overdraws = meter.createCounter("evgrid_ocpp_overdraws", {
     description:
-      "Chargers found drawing more than their accepted limit (OCPP_OVERDRAW_S): counted at their maximum since",
+      "Chargers caught drawing more than their accepted limit, or with no transaction open (OCPP_OVERDRAW_S): counted at their maximum since",
   });
   return {
     overdraw() {

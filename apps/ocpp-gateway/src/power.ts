@@ -4,7 +4,7 @@ import type { MeterReading, Tx } from "./model.ts";
 import type { Pusher, PushTarget } from "./pusher.ts";
 import type { Allowance } from "./site-sums.ts";
 import { STRAY_TX, type StrayDraws } from "./stray-draw.ts";
-import type { StrayHolds } from "./stray-holds.ts";
+import { HOLD_SOURCE, type StrayHolds } from "./stray-holds.ts";
 
 /**
  * From the substations' water levels to each transaction's limit: a level event re-computes the power of the
@@ -84,6 +84,14 @@ export class Power {
     return newly;
   }
 
+  strayDrawing(ch: Charger): void {
+    this.holds?.drawing(ch.cp.chargePointId);
+  }
+
+  isCaught(ch: Charger): boolean {
+    return this.pusher.overdraws(ch.cp.chargePointId);
+  }
+
   strayStopped(ch: Charger, connectorId: number): void {
     this.pusher.forget(ch.cp.chargePointId, connectorId);
     this.holds?.uncount(ch.cp.chargePointId, connectorId);
@@ -100,15 +108,15 @@ export class Power {
     atMs: number,
     /** Sessions lifted above their minimum by their departure's need (packages/policy needFloors). */
     floorsKw?: Readonly<Record<string, number>>,
-    /** What the substation holds for draws no session holds (stray-holds.ts), taken off the capacity. */
-    heldDrawKw?: number,
+    /** What the substation holds for draws no session holds, by source, taken off the capacity. */
+    drawHolds?: Readonly<Record<string, number>>,
   ): void {
-    // The books count those draws themselves (countStray): their budget is the site's, with the hold.
-    this.pusher.setBudget(
-      substationId,
-      (effectiveCapacityKw ?? Number.POSITIVE_INFINITY) + (heldDrawKw ?? 0),
-    );
-    this.holds?.seen(substationId, heldDrawKw);
+    // The books count the draws they hold (countStray): their budget is the site's with the gateway's hold
+    // given back, never more of it than they count now (not another source's, nor one being released).
+    const ownKw = drawHolds === undefined ? undefined : (drawHolds[HOLD_SOURCE] ?? 0);
+    const backKw = Math.min(ownKw ?? 0, this.holds?.countedKw(substationId) ?? 0);
+    this.pusher.setBudget(substationId, (effectiveCapacityKw ?? Number.POSITIVE_INFINITY) + backKw);
+    this.holds?.seen(substationId, ownKw);
     // Counted here, not by the substation's own version (which starts again when it restarts).
     this.levels.set(substationId, { levelKw, version: ++this.levelSeq, floorsKw });
     for (const ch of this.table.atSubstation(substationId)) {

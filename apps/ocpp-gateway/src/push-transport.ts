@@ -261,3 +261,15 @@ export function settled(ch: ChargerState, cfg: PusherSettings, o: PushOutcome, n
   ch.managed = managed;
   return true;
 }
+
+/** Resolves once the charger answers its default (or after `waitMs`, whichever is first). */
+export function defaultAnswered(ch: ChargerState, waitMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, waitMs);
+    timer.unref?.();
+    ch.defaultWaiters.push(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -62,9 +62,10 @@ export class SiteBooks {
     return this.chargers.get(chargePointId)?.refuses ?? false;
   }
 
-  /** Its meter showed it draws more than it accepted (overdraw.ts). */
+  /** Its meter showed it draws more than it accepted, or with no transaction (overdraw.ts, stray-draw.ts). */
   overdraws(chargePointId: string): boolean {
-    return this.chargers.get(chargePointId)?.overdraws ?? false;
+    // Not in the books yet (no limit sent since a restart): the registry's mark says.
+    return this.chargers.get(chargePointId)?.overdraws ?? this.caughtBefore(chargePointId);
   }
 
   /** Chargers that take no limits now (the unmanaged-chargers gauge). */

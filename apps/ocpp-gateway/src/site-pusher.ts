@@ -2,6 +2,7 @@ import { answered, budgetWatts, sent } from "@evgrid/policy";
 import {
   type ChargerState,
   decreasing,
+  defaultAnswered,
   dueSlots,
   holds,
   newSlot,
@@ -18,6 +19,7 @@ import {
 import type { Pusher, PushTarget } from "./pusher.ts";
 import { SiteBooks } from "./site-books.ts";
 import { changing, setPower } from "./site-sums.ts";
+import { STRAY_TX } from "./stray-draw.ts";
 
 /**
  * Sends chargers their power limits, per substation, break before make (packages/policy): decreases at
@@ -59,14 +61,7 @@ export class SitePusher extends SiteBooks implements Pusher {
     this.plan(substationId);
     // Backing off (it refused before): not waited for; it is sent when the back-off ends.
     if (this.now() < ch.retryAtMs) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, waitMs);
-      timer.unref?.();
-      ch.defaultWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return defaultAnswered(ch, waitMs);
   }
 
   offline(chargePointId: string): void {
@@ -90,7 +85,8 @@ export class SitePusher extends SiteBooks implements Pusher {
   /** A transaction opened: in the books from now, at the default if its charger took it, else its maximum. */
   opened(t: PushTarget): void {
     const ch = this.charger(t.chargePointId, t.substationId);
-    const underDefault = ch.defaultAccepted && ch.managed;
+    // A draw with no transaction (stray-draw.ts) is under no default: at its maximum (a review: it was at 0).
+    const underDefault = ch.defaultAccepted && ch.managed && t.transactionId !== STRAY_TX;
     const acceptedW = underDefault ? this.cfg.defaultW : t.maxW;
     // Nothing to send: its first limit comes once bound (after the charger has its transaction id).
     const slot = this.add(ch, t, acceptedW, acceptedW, false);

@@ -11,6 +11,10 @@ export interface StrayBooks {
   catchStray(ch: Charger): boolean;
   /** The connector leaves the books. */
   strayStopped(ch: Charger, connectorId: number): void;
+  /** A reading over the margin on a connector with no transaction, counted or not (stray-holds.ts). */
+  strayDrawing(ch: Charger): void;
+  /** Caught before (drawing over its limits, or with no transaction): its draw is counted at once. */
+  isCaught(ch: Charger): boolean;
 }
 
 /** Ended transactions remembered per charge point (its connectors, at most, end one each at a time). */
@@ -57,6 +61,9 @@ export class StrayDraws {
     if (powerW === undefined || !(powerW >= 0 && powerW <= ch.cp.maxKw * 1100)) return;
     if (!Number.isInteger(connectorId) || connectorId < 1 || connectorId > ch.cp.connectors) return;
     const s = this.state(ch.cp.chargePointId, connectorId);
+    // Registered at another substation since it was counted (a charger probe: its old site held it, its new
+    // one did not): it leaves the old site's books, and is counted at the new one below.
+    if (s.counted && s.site !== ch.cp.substationId) this.uncount(books, ch, connectorId, s);
     if (powerW / 1000 <= this.cfg.marginKw) {
       // Drawing nothing: the one thing that starts the count again (a review: Available, or the stop of
       // a transaction it made up, did, and a charger sending them between its readings was never judged).
@@ -65,6 +72,7 @@ export class StrayDraws {
       return;
     }
     s.overSince ??= nowMs;
+    books.strayDrawing(ch);
     if (transactionId !== undefined) s.transactionId = transactionId;
     // The transaction the gateway ended itself while the charger was away: it may not know yet. Its draw is
     // counted (no session holds it), and the charger is not caught for it.
@@ -72,8 +80,12 @@ export class StrayDraws {
       this.count(books, ch, connectorId, s);
       return;
     }
-    if (s.overSince === nowMs || nowMs - s.overSince < this.cfg.windowMs) return;
+    // A charger caught before (its mark survives restarts) is counted at once: drawing again after a
+    // transaction of its, or after the gateway restarted, it is not given another window (a charger probe).
+    const judged = s.overSince !== nowMs && nowMs - s.overSince >= this.cfg.windowMs;
+    if (!judged && !books.isCaught(ch)) return;
     this.count(books, ch, connectorId, s);
+    if (!judged) return;
     if (s.caught) return;
     s.caught = true;
     if (!books.catchStray(ch)) return;
@@ -142,6 +154,7 @@ export class StrayDraws {
   private count(books: StrayBooks, ch: Charger, connectorId: number, s: StrayState): void {
     if (s.counted) return;
     s.counted = true;
+    s.site = ch.cp.substationId;
     books.countStray(ch, connectorId);
   }
 
@@ -177,6 +190,8 @@ interface StrayState {
   overSince?: number | undefined;
   /** In the books at the charge point's maximum. */
   counted: boolean;
+  /** The substation it was counted at. */
+  site?: string;
   /** Its charger was caught for this connector's draw. */
   caught: boolean;
   /** The transaction its readings named (a 1.6 charger's after its own stop, or a refused start). */

@@ -62,18 +62,15 @@ function noRoom(
   s: AdmissionState,
   decision: Exclude<AdmissionDecision, { admitted: true }>,
 ) {
-  const constraint =
-    decision.reason === "OPERATOR_LIMIT" ? `operator limit ${s.site.limitKw} kW` : "capacity";
+  const load = s.load();
+  // The limit as the operator set it (s.site has the holds taken off), and what is held beside it.
+  const held = load.heldDrawKw ? ` less ${load.heldDrawKw} kW held for draws no session holds` : "";
+  const constraint = decision.reason === "OPERATOR_LIMIT" ? `operator limit ${load.limitKw} kW` : "capacity";
   return new GridError(
     "TOO_MANY_REQUESTS",
     decision.reason,
-    `${s.substationId}: ${req.minKw} kW minimum does not fit; ${decision.headroomKw.toFixed(1)} kW of ${constraint} left`,
-    {
-      substationId: s.substationId,
-      requestedMinKw: req.minKw,
-      headroomKw: decision.headroomKw,
-      load: s.load(),
-    },
+    `${s.substationId}: ${req.minKw} kW minimum does not fit; ${decision.headroomKw.toFixed(1)} kW of ${constraint}${held} left`,
+    { substationId: s.substationId, requestedMinKw: req.minKw, headroomKw: decision.headroomKw, load },
   );
 }
 

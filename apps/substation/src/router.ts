@@ -110,7 +110,7 @@ export function substationRouter(
       .mutation(({ input }) => station.meter(input.sessionId, input.energyKwh)),
     /**
      * Power drawn at the site that no session holds (OCPP gateway: chargers drawing with no transaction open),
-     * per source; 0 lifts it. Comes off the capacity: may curtail the newest sessions, as a limit may.
+     * per source; 0 lifts it. Comes off the capacity and the limit for admissions and shares; curtails nobody.
      */
     setDrawHold: internalProcedure
       .input(setDrawHoldInputSchema)

@@ -241,7 +241,7 @@ export abstract class StationCore {
       bootId: this.bootId,
       levelKw: this.pool.levelKw,
       effectiveCapacityKw: effectiveCapacityKw(this.site()),
-      heldDrawKw: this.holds.totalKw,
+      drawHolds: this.holds.record,
       ...(floorsKw ? { floorsKw } : {}),
       atMs: this.now(),
     };

@@ -26,13 +26,11 @@ export abstract class StationOps extends StationCore {
   /**
    * Power drawn at the site that no session holds, as `source` counts it (the OCPP gateway: chargers drawing
    * with no open transaction); 0 lifts it. It comes off the capacity and the operator's limit (DrawHolds):
-   * the others' shares are lowered to fit beside it, and if their minimums no longer fit, the newest sessions
-   * are curtailed, as for the operator's limit: the site cannot draw more than it has, whoever draws it.
+   * new sessions are admitted, and the others' shares lowered, to fit beside it. Nobody is curtailed for it.
    */
-  setDrawHold(source: string, kw: number): { load: SubstationLoad; curtailed: Session[] } {
-    if (!this.holds.set(source, kw)) return { load: this.load(), curtailed: [] };
-    const curtailed = this.curtailToFit();
-    return { load: this.load(), curtailed };
+  setDrawHold(source: string, kw: number): SubstationLoad {
+    if (this.holds.set(source, kw)) this.reshare(this.now());
+    return this.load();
   }
 
   /**

@@ -149,47 +149,43 @@ describe("Station operator limit", () => {
 });
 
 describe("Station draw holds (power drawn at the site that no session holds)", () => {
-  test("come off the capacity and the limit: shares lowered, the newest curtailed when minimums no longer fit", async () => {
+  test("come off the capacity and the limit: shares lowered, admissions refused, nobody curtailed", async () => {
     const s = station(100, 60);
-    const ids: string[] = [];
-    for (const i of [0, 1, 2, 3])
-      ids.push((await s.start(req({ vehicleId: `ev-${i}`, durationS: 60 }))).session.sessionId);
+    for (const i of [0, 1, 2, 3]) await s.start(req({ vehicleId: `ev-${i}`, durationS: 60 }));
+    const committedMinKw = s.load().committedMinKw;
     const first = s.setDrawHold("ocpp-gateway", 40);
-    expect(first.curtailed).toEqual([]);
-    expect(first.load).toMatchObject({
-      capacityKw: 100,
-      limitKw: 60,
-      heldDrawKw: 40,
-      effectiveCapacityKw: 20,
-    });
-    expect(first.load.allocatedKw).toBe(20);
-    // A second source adds to it: 10 kW left, as a limit of 10 would leave (the newest two curtailed).
+    expect(first).toMatchObject({ capacityKw: 100, limitKw: 60, heldDrawKw: 40, effectiveCapacityKw: 20 });
+    expect(first.allocatedKw).toBe(20);
+    // A second source adds to it: 60 - 50 = 10 kW, below the four minimums. A charger's meter alone does not
+    // end anyone's session: they keep their minimums, and nothing new fits.
     const second = s.setDrawHold("other-source", 10);
-    expect(second.curtailed.map((c) => c.sessionId)).toEqual([ids[3], ids[2]] as string[]);
-    expect(second.load).toMatchObject({ heldDrawKw: 50, effectiveCapacityKw: 10, activeSessions: 2 });
+    expect(second).toMatchObject({ heldDrawKw: 50, effectiveCapacityKw: 10, activeSessions: 4 });
+    expect(second.allocatedKw).toBe(committedMinKw);
     const refused = await refusalOf(s.start(req({ vehicleId: "ev-late", durationS: 60 })));
-    expect(refused.code).toBe("TOO_MANY_REQUESTS");
+    expect([refused.code, refused.reason]).toEqual(["TOO_MANY_REQUESTS", "OPERATOR_LIMIT"]);
+    expect(refused.message).toContain("operator limit 60 kW less 50 kW held for draws no session holds");
     // 0 lifts a source's hold; the same hold again changes nothing.
-    expect(s.setDrawHold("other-source", 0).load).toMatchObject({ heldDrawKw: 40, effectiveCapacityKw: 20 });
-    expect(s.setDrawHold("ocpp-gateway", 40).curtailed).toEqual([]);
-    expect(s.setDrawHold("ocpp-gateway", 0).load).toMatchObject({ heldDrawKw: 0, allocatedKw: 22 });
+    expect(s.setDrawHold("other-source", 0)).toMatchObject({ heldDrawKw: 40, effectiveCapacityKw: 20 });
+    const version = s.load().version;
+    expect(s.setDrawHold("ocpp-gateway", 40).version).toBe(version);
+    expect(s.setDrawHold("ocpp-gateway", 0)).toMatchObject({ heldDrawKw: 0, allocatedKw: 44 });
   });
 
-  test("a bounded number of sources: one more is refused with the field that says why", () => {
+  test("a bounded number of sources: one more is refused, and says why", () => {
     const s = station(100);
     for (let i = 0; i < MAX_DRAW_SOURCES; i++) s.setDrawHold(`source-${i}`, 1);
     const err = refusal(() => s.setDrawHold("one-too-many", 1));
-    expect([err.code, err.reason, Object.keys(err.fieldErrors ?? {})]).toEqual([
-      "BAD_REQUEST",
-      "INVALID_INPUT",
-      ["source"],
+    expect([err.code, err.reason, err.details]).toEqual([
+      "CONFLICT",
+      "DRAW_HOLDS_FULL",
+      { field: "source", limit: MAX_DRAW_SOURCES },
     ]);
     expect(s.load()).toMatchObject({
       heldDrawKw: MAX_DRAW_SOURCES,
       effectiveCapacityKw: 100 - MAX_DRAW_SOURCES,
     });
     s.setDrawHold("source-0", 0); // a source lifting its hold makes room
-    expect(s.setDrawHold("one-too-many", 1).load.heldDrawKw).toBe(MAX_DRAW_SOURCES);
+    expect(s.setDrawHold("one-too-many", 1).heldDrawKw).toBe(MAX_DRAW_SOURCES);
   });
 });
 

@@ -83,6 +83,11 @@ export const reasons = {
    * substation already: one session continues a booking.
    */
   BOOKING_ALREADY_MOVED: "BOOKING_ALREADY_MOVED",
+  /**
+   * (Substation, internal) As many sources hold power drawn with no session there (setDrawHold) as it keeps:
+   * one must lift its hold first.
+   */
+  DRAW_HOLDS_FULL: "DRAW_HOLDS_FULL",
   /** The caller hung up before its answer was ready (recorded in metrics and traces; nobody reads it). */
   CALLER_GONE: "CALLER_GONE",
   INTERNAL: "INTERNAL",

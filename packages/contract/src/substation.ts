@@ -168,15 +168,16 @@ export const powerEventSchema = z.discriminatedUnion("type", [
     /** null: power for everyone's maximum (no level binds). */
     levelKw: z.number().nullable(),
     /**
-     * min(capacityKw, limitKw), less heldDrawKw, as of this level: what the sessions' chargers' accepted
+     * min(capacityKw, limitKw), less drawHolds, as of this level: what the sessions' chargers' accepted
      * limits must stay within (the gateway sends decreases before increases against it).
      */
     effectiveCapacityKw: z.number(),
     /**
-     * Power held for draws no session holds (setDrawHold), taken off effectiveCapacityKw: the gateway, which
-     * counts those draws in its own books, compares it with its count. Absent: an older substation.
+     * Power held for draws no session holds (setDrawHold), by source, taken off effectiveCapacityKw: the
+     * gateway, which counts its own in its books, compares its source's with its count. Absent: an older
+     * substation.
      */
-    heldDrawKw: z.number().optional(),
+    drawHolds: z.record(z.string(), z.number()).optional(),
     /**
      * Sessions whose departure lifts their floor above their minimum (packages/policy needFloors), by id:
      * each gets shareAtLevel with this as its minimum. Absent: none.

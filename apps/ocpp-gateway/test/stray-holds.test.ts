@@ -1,0 +1,86 @@
+/**
+ * StrayHolds against a substation that fails, restarts and answers late: what the gateway asks it to hold,
+ * and when. The substation's client is a stand-in recording each setDrawHold; failures are thrown as a link
+ * would (no answer: retried with back-off).
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { createLogger } from "@evgrid/kit";
+import { eventually } from "@evgrid/testing";
+import type { Grid } from "../src/grid.ts";
+import { HOLD_SOURCE, StrayHolds } from "../src/stray-holds.ts";
+
+const made: StrayHolds[] = [];
+afterEach(() => {
+  for (const h of made.splice(0)) h.close();
+});
+
+/** A substation whose setDrawHold fails while `down`; every call it took, in order. */
+function substation() {
+  const sub = { down: false, asked: [] as number[], tried: 0 };
+  const client = {
+    setDrawHold: {
+      mutate: async ({ source, kw }: { source: string; kw: number }) => {
+        sub.tried += 1;
+        expect(source).toBe(HOLD_SOURCE);
+        if (sub.down) throw new Error("link closed");
+        sub.asked.push(kw);
+        return {};
+      },
+    },
+  };
+  const grid = { site: () => client } as unknown as Grid;
+  const holds = new StrayHolds(grid, createLogger({ service: "test", quiet: true }), 60_000);
+  made.push(holds);
+  return { sub, holds };
+}
+
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+describe("StrayHolds", () => {
+  test("a level from a substation that is back sends the count at once, not at the retry's end", async () => {
+    const { sub, holds } = substation();
+    sub.down = true;
+    holds.count("cp-1", "substation-1", 1, 22);
+    await eventually(() => expect(sub.tried).toBe(1)); // failed: retried in a second or more
+    sub.down = false;
+    holds.seen("substation-1", 0); // its first level once back: it holds nothing
+    await settled();
+    expect(sub.asked).toEqual([22]);
+  });
+
+  test("a level that disagrees within a second of the last resend is looked at again, not dropped", async () => {
+    const { sub, holds } = substation();
+    holds.count("cp-1", "substation-1", 1, 22);
+    await eventually(() => expect(sub.asked).toEqual([22]));
+    holds.seen("substation-1", 0); // a level from before the hold: sent again
+    await eventually(() => expect(sub.asked).toEqual([22, 22]));
+    holds.seen("substation-1", 0); // it restarted at once: held back by the once-a-second limit...
+    await eventually(() => expect(sub.asked).toEqual([22, 22, 22])); // ...and sent then
+  });
+
+  test("a hold found at a substation when the gateway starts is kept, and not counted twice", async () => {
+    const { sub, holds } = substation();
+    holds.seen("substation-1", 22); // left by the gateway's previous run
+    await settled();
+    expect(sub.asked).toEqual([]); // kept (for the window), not lifted at the first level
+    expect(holds.wantedKw("substation-1")).toBe(22);
+    holds.count("cp-1", "substation-1", 1, 22); // its charger, counted again
+    expect(holds.wantedKw("substation-1")).toBe(22);
+    expect(holds.countedKw("substation-1")).toBe(22);
+  });
+
+  test("a charge point held once however many of its connectors draw, and released only after the window", async () => {
+    const { sub, holds } = substation();
+    holds.count("cp-1", "substation-1", 1, 22);
+    holds.count("cp-1", "substation-1", 2, 22);
+    await eventually(() => expect(sub.asked).toEqual([22]));
+    holds.uncount("cp-1", 1);
+    holds.uncount("cp-1", 2);
+    expect(holds.countedKw("substation-1")).toBe(0); // the books no longer count it...
+    expect(holds.wantedKw("substation-1")).toBe(22); // ...the substation holds it for the window
+    holds.drawing("cp-1"); // drawing again: its release waits
+    holds.count("cp-1", "substation-1", 1, 22);
+    await settled();
+    expect(sub.asked).toEqual([22]);
+  });
+});
