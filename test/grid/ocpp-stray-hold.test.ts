@@ -204,13 +204,16 @@ describe("a charger drawing 22 kW with no open transaction, on a 30 kW site", ()
     await drawsUntilCaught(ocpp, "cp-hostile-rh", hostile);
     await eventually(() => expect(honest.limit(1)).toBe(8000));
     // Restarted in place (same port, same journal): its session and its limit come back, the hold does not,
-    // until the gateway sees its first level there say 0 and sets it again.
+    // until the gateway sees its first level there say 0 and sets it again. Meanwhile the gateway's books,
+    // which count the draw, raise no limit into it.
+    const from = honest.profiles.length;
     await grid.restartSubstation(0);
     await eventually(() => expect(held(grid)).toEqual({ heldDrawKw: 22, effectiveCapacityKw: 8 }), {
       timeoutMs: 15_000,
     });
     await eventually(() => expect(grid.substations[0]?.station.list("active", 10)[0]?.allocatedKw).toBe(8));
     expect(honest.limit(1)).toBe(8000);
+    expect(acceptedSince(honest, from).filter((w) => w > 8000)).toEqual([]);
   });
 
   test("a hold the gateway does not count (left by a gateway that restarted) is lifted", async () => {
