@@ -25,13 +25,12 @@ export class Caps {
   /** Sessions whose substation restarted since their cap and pin were last sent (resend). */
   private readonly forgotten = new WeakSet<Tx>();
   /**
-   * Sessions whose last sync failed short of an answer that settles it (a timeout, a link closed, an offline
-   * pin refused for room): synced again with back-off. A pin lost that way left the substation sharing out
-   * what the charger may draw, for good (a hostile-charger probe).
+   * Per substation, sessions whose last sync failed short of an answer that settles it (a timeout, a link
+   * closed, an offline pin refused for room): synced again with that substation's own back-off (one down
+   * for long does not make another's retries wait as long). A pin lost that way left the substation sharing
+   * out what the charger may draw, for good (a hostile-charger probe).
    */
-  private readonly unsettled = new Set<Tx>();
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly backoff = new Backoff({ delayMs: RETRY_MIN_MS, maxDelayMs: RETRY_MAX_MS, jitter: 0 });
+  private readonly unsettled = new Map<string, Unsettled>();
   private closed = false;
   private readonly levelRetryAtMs = new Map<string, number>();
 
@@ -107,12 +106,13 @@ export class Caps {
    * may have come), at most once per RETRY_MIN_MS per substation (a busy site has many levels a second).
    */
   levelChanged(substationId: string): void {
-    if (this.closed || this.unsettled.size === 0) return;
+    const site = this.unsettled.get(substationId);
+    if (this.closed || !site || site.due.size === 0) return;
     const nowMs = Date.now();
     if (nowMs - (this.levelRetryAtMs.get(substationId) ?? 0) < RETRY_MIN_MS) return;
     this.levelRetryAtMs.set(substationId, nowMs);
-    const due = [...this.unsettled].filter((tx) => tx.substationId === substationId);
-    for (const tx of due) this.unsettled.delete(tx);
+    const due = [...site.due];
+    site.due.clear();
     for (const tx of due) void this.sync(tx);
   }
 
@@ -180,28 +180,44 @@ export class Caps {
 
   private retryLater(tx: Tx): void {
     if (this.closed) return;
-    this.unsettled.add(tx);
-    if (this.retryTimer !== undefined) return;
-    this.retryTimer = setTimeout(() => void this.retry(), this.backoff.nextDelayMs());
-    this.retryTimer.unref?.();
+    let site = this.unsettled.get(tx.substationId);
+    if (!site) {
+      const backoff = new Backoff({ delayMs: RETRY_MIN_MS, maxDelayMs: RETRY_MAX_MS, jitter: 0 });
+      site = { due: new Set(), timer: undefined, running: false, backoff };
+      this.unsettled.set(tx.substationId, site);
+    }
+    site.due.add(tx);
+    if (site.timer === undefined && !site.running) this.arm(tx.substationId, site);
   }
 
-  private async retry(): Promise<void> {
-    const due = [...this.unsettled];
-    this.unsettled.clear();
+  private arm(substationId: string, site: Unsettled): void {
+    site.timer = setTimeout(() => void this.retry(substationId, site), site.backoff.nextDelayMs());
+    site.timer.unref?.();
+  }
+
+  private async retry(substationId: string, site: Unsettled): Promise<void> {
+    site.timer = undefined;
+    site.running = true;
+    const due = [...site.due];
+    site.due.clear();
     await Promise.all(due.map((tx) => this.sync(tx)));
-    this.retryTimer = undefined;
+    site.running = false;
     // Still failing (its substation down, or no room yet): wait longer; all through: the shortest wait again.
-    if (this.unsettled.size === 0) this.backoff.reset();
-    else if (!this.closed) {
-      this.retryTimer = setTimeout(() => void this.retry(), this.backoff.nextDelayMs());
-      this.retryTimer.unref?.();
-    }
+    if (site.due.size === 0) this.unsettled.delete(substationId);
+    else if (!this.closed && site.timer === undefined) this.arm(substationId, site);
   }
 
   close(): void {
     this.closed = true;
-    clearTimeout(this.retryTimer);
+    for (const site of this.unsettled.values()) clearTimeout(site.timer);
     this.unsettled.clear();
   }
+}
+
+interface Unsettled {
+  due: Set<Tx>;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** Its retries are running: a failure among them waits for the next arm, after them. */
+  running: boolean;
+  backoff: Backoff;
 }
