@@ -175,15 +175,21 @@ describe("a charger drawing 22 kW on a connector with no open transaction (30 kW
     // Its default in force again first (a review: the draw was then booked at the default, 0 W).
     await eventually(() => expect(books.hasDefault(id)).toBe(true));
     await drawsFor(800, () => drawing(back, 22_000, txId));
+    // The car pauses a moment, and charges on (a probe: the pause lost it its exemption, and it was caught).
+    await drawing(back, 0, txId);
+    await drawsFor(800, () => drawing(back, 22_000, txId));
     expect(await overdraws(ocpp)).toBe(0);
     expect((await listed(ocpp, id))?.overdrawnAt ?? null).toBeNull();
     expect(books.committedW("substation-1")).toBe(22_000); // counted: no session holds that draw
-    // Told, it stops it; drawing on with no transaction named is judged as any other (a review: it was not).
+    // Told, it stops it, and sends the sample it took before (a probe: that one reading caught it).
     await back.client.call("StopTransaction", {
       transactionId: txId,
       meterStop: 1,
       timestamp: new Date().toISOString(),
     });
+    await drawing(back, 21_000, txId);
+    expect(await overdraws(ocpp)).toBe(0);
+    // Drawing on with no transaction named is judged as any other (a review: it was not).
     await drawsUntilCaught(ocpp, id, back);
   });
 

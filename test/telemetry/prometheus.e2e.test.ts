@@ -240,8 +240,7 @@ describe("dashboards and alerts against a real Prometheus", () => {
               "BalancerStateStoreForgot",
               "BalancerStateStoreEvicts",
               "OcppStopsPending",
-              // A caught charger needs a hostile one (test/grid/ocpp-stray-draw.test.ts, its promtool test):
-              // the counter has no series until one is.
+              // A caught charger needs a hostile one (test/grid/ocpp-stray-draw.test.ts, its promtool test).
               "OcppChargerCaught",
               // Apps down or unscraped: the substations stop below; the rest is alertmanager.e2e's.
               "AppDown",
@@ -260,6 +259,7 @@ describe("dashboards and alerts against a real Prometheus", () => {
             "BalancerStateStoreForgot",
             "BalancerStateStoreEvicts",
             "OcppStopsPending",
+            "OcppChargerCaught",
           ].includes(r.alert),
         )
         .map((r) => ({

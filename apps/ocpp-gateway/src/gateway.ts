@@ -116,7 +116,7 @@ export class Gateway {
       writeRegistry(metrics, log, "cannot record a charger caught drawing over its limit", () =>
         registry.markOverdrawn(id, Date.now()),
       );
-    const strays = new StrayDraws(cfg.overdraw, metrics, log);
+    const strays = new StrayDraws({ ...cfg.overdraw, silentMs: cfg.meterSilentMs }, metrics, log);
     const holds = new StrayHolds(grid, log, cfg.overdraw.windowMs);
     this.power = new Power(this.table, pusher, caught, strays, holds);
     const shares = new ChargePointShares(caps, cfg.walkInMinKw);
@@ -246,8 +246,8 @@ export class Gateway {
   /** A charge point was removed: it is disconnected and its sessions end. */
   removed(chargePointId: string): Promise<void> {
     const ch = this.table.get(chargePointId);
-    if (ch) this.power.forgetStrays(ch);
-    return this.connections.removed(chargePointId);
+    // After its transactions have ended (each remembered as it ends), or they would outlive it (a review).
+    return this.connections.removed(chargePointId).then(() => ch && this.power.forgetStrays(ch));
   }
 
   /**

@@ -35,7 +35,11 @@ export class MeterReports {
     if (this.intervalS === 0 || !link || this.asking.has(link)) return;
     this.asking.add(link);
     const answer = await link.configureMeterReports(this.intervalS).catch(failureOf);
-    if (ch.link === link) ch.meterReports = answer; // else a newer connection: its own boot asks again
+    if (ch.link !== link) {
+      this.asking.delete(link);
+      return; // a newer connection: its own boot asks again
+    }
+    ch.meterReports = answer;
     if (answer !== "Accepted")
       this.log.warn(
         "charger did not take its meter reporting: reclaim and over-draw checks need its readings",
@@ -49,7 +53,7 @@ export class MeterReports {
     // itself: one that charges on is caught drawing with no transaction (stray-draw.ts), which is recorded.
     const stops = await link.configureStopOnInvalidId().catch(failureOf);
     this.asking.delete(link);
-    if (stops !== "Accepted")
+    if (stops !== "Accepted" && ch.link === link)
       this.log.warn(
         "charger did not take StopTransactionOnInvalidId: after a refused start it may charge on",
         {

@@ -62,6 +62,8 @@ export function gatewayMetrics(meter: Meter) {
     description:
       "Chargers caught drawing more than their accepted limit, or with no transaction open (OCPP_OVERDRAW_S): counted at their maximum since",
   });
+  // A series from the start: the first catch is an increase alerts see (a counter appearing at 1 is not).
+  overdraws.add(0);
   return {
     overdraw() {
       overdraws.add(1);

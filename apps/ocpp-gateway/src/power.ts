@@ -47,6 +47,9 @@ export class Power {
   /** A transaction left the books, ended by its charger or by the gateway (stray-draw.ts). */
   closed(tx: Tx): void {
     this.strays?.txEnded(tx.chargePointId, tx.connectorId, tx.transactionId);
+    // Held while stopping (holdStopping): its end reported, released now (its draws from here are judged
+    // as any with no transaction; a window of delay here would hold it as long as OCPP_OVERDRAW_S is set).
+    this.holds?.uncount(tx.chargePointId, tx.connectorId, true);
   }
 
   /** It ended a transaction the gateway no longer has (stray-draw.ts). */
@@ -74,6 +77,9 @@ export class Power {
     const { chargePointId, substationId, maxKw } = ch.cp;
     const maxW = wattsDown(maxKw);
     this.pusher.opened({ chargePointId, substationId, connectorId, transactionId: STRAY_TX, maxW });
+    // Its substation's power watched (a charger with no transaction may be its only one there): its levels
+    // say what it holds, and the hold is sent once one has (stray-holds.ts).
+    this.table.sitesChanged();
     this.holds?.count(chargePointId, substationId, connectorId, maxKw);
   }
 
@@ -170,6 +176,18 @@ export class Power {
     if (!ch || !this.table.isCurrent(tx) || this.pusher.heldW(ch.cp.chargePointId, tx.connectorId) === null)
       return;
     this.pusher.want(this.targetOf(ch, tx), 0, Date.now(), true);
+    this.holdStopping(ch, tx);
+  }
+
+  /**
+   * Its session ended and it was asked to stop (0 W), but its charger takes no limits since it was caught, or
+   * its meter shows it drawing on: no session holds that power any more, and the books count it at the
+   * charge point's maximum until it reports the end. Held at its substation as long (stray-holds.ts; a
+   * charger probe: a new car there was given 22 kW the books never let out, and got nothing).
+   */
+  private holdStopping(ch: Charger, tx: Tx): void {
+    if (tx.phase.state === "stopping" && this.pusher.overdraws(ch.cp.chargePointId))
+      this.holds?.count(ch.cp.chargePointId, tx.substationId, tx.connectorId, ch.cp.maxKw);
   }
 
   private targetOf(ch: Charger, tx: Tx): PushTarget {
@@ -206,9 +224,11 @@ export class Power {
 
   /** Its charger's meter shows it ignores its limits: counted at its maximum from now (false: known already). */
   ignoresLimits(tx: Tx): boolean {
-    if (!this.pusher.ignoresLimits(tx.chargePointId)) return false;
-    this.caught(tx.chargePointId);
-    return true;
+    const newly = this.pusher.ignoresLimits(tx.chargePointId);
+    const ch = this.table.get(tx.chargePointId);
+    if (ch) this.holdStopping(ch, tx); // asked to stop, it draws on
+    if (newly) this.caught(tx.chargePointId);
+    return newly;
   }
 
   refusesLimits(ch: Charger): boolean {

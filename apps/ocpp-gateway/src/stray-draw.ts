@@ -43,7 +43,8 @@ export class StrayDraws {
   private readonly ended = new Map<string, Map<string, number>>();
 
   constructor(
-    private readonly cfg: { windowMs: number; marginKw: number },
+    /** silentMs: a connector with no reading this long drew nothing meanwhile (OCPP_METER_SILENT_S). */
+    private readonly cfg: { windowMs: number; marginKw: number; silentMs: number },
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
   ) {}
@@ -64,11 +65,17 @@ export class StrayDraws {
     // Registered at another substation since it was counted (a charger probe: its old site held it, its new
     // one did not): it leaves the old site's books, and is counted at the new one below.
     if (s.counted && s.site !== ch.cp.substationId) this.uncount(books, ch, connectorId, s);
+    // Silent longer than a meter may be (OCPP_METER_SILENT_S), it drew nothing meanwhile: the count starts
+    // again (a probe: two single readings hours apart, with nothing between, caught an honest charger).
+    if (s.lastAtMs !== undefined && nowMs - s.lastAtMs > this.cfg.silentMs) s.overSince = undefined;
+    s.lastAtMs = nowMs;
     if (powerW / 1000 <= this.cfg.marginKw) {
       // Drawing nothing: the one thing that starts the count again (a review: Available, or the stop of
       // a transaction it made up, did, and a charger sending them between its readings was never judged).
       if (s.counted) books.strayStopped(ch, connectorId);
       this.drop(ch.cp.chargePointId, connectorId);
+      // The transaction the gateway ended here stays known (a probe: a car pausing lost its exemption).
+      if (s.closedTx !== undefined) this.state(ch.cp.chargePointId, connectorId).closedTx = s.closedTx;
       return;
     }
     s.overSince ??= nowMs;
@@ -82,8 +89,12 @@ export class StrayDraws {
     }
     // A charger caught before (its mark survives restarts) is counted at once: drawing again after a
     // transaction of its, or after the gateway restarted, it is not given another window (a charger probe).
+    // Not for a reading naming a transaction that ended there lately: the one an honest charger queued
+    // before its own stop is not a draw after it (a review: held its maximum for as long as it was quiet).
     const judged = s.overSince !== nowMs && nowMs - s.overSince >= this.cfg.windowMs;
-    if (!judged && !books.isCaught(ch)) return;
+    const lateReading =
+      transactionId !== undefined && this.connectorOf(ch.cp.chargePointId, transactionId) === connectorId;
+    if (!judged && (lateReading || !books.isCaught(ch))) return;
     this.count(books, ch, connectorId, s);
     if (!judged) return;
     if (s.caught) return;
@@ -132,7 +143,12 @@ export class StrayDraws {
    */
   transactionEnded(books: StrayBooks, ch: Charger, transactionId: string): void {
     for (const [connectorId, s] of this.chargers.get(ch.cp.chargePointId) ?? []) {
-      if (s.closedTx === transactionId) s.closedTx = undefined;
+      // The charger ends what the gateway ended for it: its readings of that transaction were no stray draw,
+      // and what follows is judged from its own start (a probe: one late reading caught an honest charger).
+      if (s.closedTx === transactionId) {
+        s.closedTx = undefined;
+        s.overSince = undefined;
+      }
       if (s.transactionId === transactionId) this.uncount(books, ch, connectorId, s);
     }
   }
@@ -192,6 +208,8 @@ interface StrayState {
   counted: boolean;
   /** The substation it was counted at. */
   site?: string;
+  /** Its last reading with no transaction. */
+  lastAtMs?: number;
   /** Its charger was caught for this connector's draw. */
   caught: boolean;
   /** The transaction its readings named (a 1.6 charger's after its own stop, or a refused start). */

@@ -51,32 +51,38 @@ export class StrayHolds {
   count(chargePointId: string, substationId: string, connectorId: number, maxKw: number): void {
     let ch = this.chargers.get(chargePointId);
     if (ch && ch.substationId !== substationId) {
-      this.release(chargePointId, ch); // moved to another substation: held there from now
+      // Moved to another substation: held there from now, and no longer at the first.
+      clearTimeout(ch.releasing);
+      this.chargers.delete(chargePointId);
+      this.sync(ch.substationId);
       ch = undefined;
     }
-    clearTimeout(ch?.releasing); // drawing again before its release: held on, nothing to send
-    if (ch && ch.kw === maxKw) {
-      ch.releasing = undefined;
-      ch.connectors.add(connectorId);
-      return;
+    // Drawing again before its release: held on, nothing to send. A release still running goes on (it does
+    // nothing while a connector counts): a transaction held while stopping, ended, does not cut it short.
+    const fresh = ch === undefined;
+    if (!ch) {
+      ch = { substationId, connectors: new Set(), kw: maxKw, releasing: undefined };
+      this.chargers.set(chargePointId, ch);
+      // What a previous run left here was most likely this charger's: counted now, it is not held twice.
+      const site = this.site(substationId);
+      site.inheritedKw = Math.max(0, site.inheritedKw - maxKw);
     }
-    this.chargers.set(chargePointId, {
-      substationId,
-      connectors: new Set([...(ch?.connectors ?? []), connectorId]),
-      kw: maxKw,
-      releasing: undefined,
-    });
-    // What a previous run left here was most likely this charger's: counted now, it is not held twice.
-    const site = this.site(substationId);
-    site.inheritedKw = Math.max(0, site.inheritedKw - maxKw);
+    ch.connectors.add(connectorId);
+    if (!fresh && ch.kw === maxKw) return;
+    ch.kw = maxKw;
     this.sync(substationId);
   }
 
-  /** That connector no longer counts (it draws nothing, a transaction opened there, the charger went). */
-  uncount(chargePointId: string, connectorId: number): void {
+  /**
+   * That connector no longer counts (it draws nothing, a transaction opened there, the charger went); `now`:
+   * its hold, if it was the charge point's last, comes down at once (a transaction held while stopping ended).
+   */
+  uncount(chargePointId: string, connectorId: number, now = false): void {
     const ch = this.chargers.get(chargePointId);
     if (!ch?.connectors.delete(connectorId) || ch.connectors.size > 0) return;
-    this.releaseLater(chargePointId, ch);
+    if (ch.releasing !== undefined) return; // a stray draw's release already runs: it decides
+    if (now) this.release(chargePointId, ch);
+    else this.releaseLater(chargePointId, ch);
   }
 
   /** A reading over the margin on a connector of the charge point with no transaction: its release waits. */
@@ -118,7 +124,12 @@ export class StrayHolds {
 
   /** Sends the count again if the substation's last word differs from it: now, or once a second allows. */
   private resync(substationId: string, site: SiteHold): void {
-    if (site.running || this.closed || Math.abs(site.heldKw - this.wantedKw(substationId)) < 1e-9) return;
+    if (this.closed || Math.abs(site.heldKw - this.wantedKw(substationId)) < 1e-9) return;
+    // A call on its way may have gone to the substation's previous run (a review): once more after it.
+    if (site.running) {
+      site.again = true;
+      return;
+    }
     const waitMs = site.resyncAtMs + LEVEL_RESYNC_MS - Date.now();
     if (waitMs > 0) {
       // Not dropped (a review: a quiet site may send no other level for long): looked at again then.
@@ -152,7 +163,9 @@ export class StrayHolds {
 
   private release(chargePointId: string, ch: CountedCharger): void {
     clearTimeout(ch.releasing);
-    if (this.chargers.get(chargePointId) !== ch) return;
+    ch.releasing = undefined;
+    // Counted again meanwhile: held on (its next uncount releases it).
+    if (this.chargers.get(chargePointId) !== ch || ch.connectors.size > 0) return;
     this.chargers.delete(chargePointId);
     this.sync(ch.substationId);
   }
@@ -173,6 +186,9 @@ export class StrayHolds {
   private sync(substationId: string): void {
     if (this.closed) return;
     const site = this.site(substationId);
+    // Not before its first level says what it holds: a count sent first would replace what a previous run
+    // left there, unseen (a probe). The first level sends it (seen).
+    if (!site.seen) return;
     if (site.running) {
       site.again = true;
       return;
@@ -187,9 +203,13 @@ export class StrayHolds {
   private async send(substationId: string, site: SiteHold): Promise<void> {
     const kw = this.wantedKw(substationId);
     let retry = false;
+    const client = this.grid.site(substationId);
+    // Not known (gone from the grid): nothing to retry; its next level, once it is back, sends it (seen).
+    if (!client) {
+      site.running = false;
+      return;
+    }
     try {
-      const client = this.grid.site(substationId);
-      if (!client) throw new Error(`${substationId}: its address is not known yet`);
       await client.setDrawHold.mutate({ source: HOLD_SOURCE, kw });
       site.backoff.reset();
       this.log.info("power drawn with no transaction held at its substation", { substationId, heldKw: kw });

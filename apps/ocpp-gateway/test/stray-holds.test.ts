@@ -3,7 +3,7 @@
  * and when. The substation's client is a stand-in recording each setDrawHold; failures are thrown as a link
  * would (no answer: retried with back-off).
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, jest, test } from "bun:test";
 import { createLogger } from "@evgrid/kit";
 import { eventually } from "@evgrid/testing";
 import type { Grid } from "../src/grid.ts";
@@ -12,6 +12,7 @@ import { HOLD_SOURCE, StrayHolds } from "../src/stray-holds.ts";
 const made: StrayHolds[] = [];
 afterEach(() => {
   for (const h of made.splice(0)) h.close();
+  jest.useRealTimers();
 });
 
 /** A substation whose setDrawHold fails while `down`; every call it took, in order. */
@@ -39,6 +40,7 @@ const settled = () => new Promise((resolve) => setImmediate(resolve));
 describe("StrayHolds", () => {
   test("a level from a substation that is back sends the count at once, not at the retry's end", async () => {
     const { sub, holds } = substation();
+    holds.seen("substation-1", 0); // its first level: it holds nothing
     sub.down = true;
     holds.count("cp-1", "substation-1", 1, 22);
     await eventually(() => expect(sub.tried).toBe(1)); // failed: retried in a second or more
@@ -50,12 +52,25 @@ describe("StrayHolds", () => {
 
   test("a level that disagrees within a second of the last resend is looked at again, not dropped", async () => {
     const { sub, holds } = substation();
+    holds.seen("substation-1", 0);
     holds.count("cp-1", "substation-1", 1, 22);
     await eventually(() => expect(sub.asked).toEqual([22]));
     holds.seen("substation-1", 0); // a level from before the hold: sent again
     await eventually(() => expect(sub.asked).toEqual([22, 22]));
     holds.seen("substation-1", 0); // it restarted at once: held back by the once-a-second limit...
     await eventually(() => expect(sub.asked).toEqual([22, 22, 22])); // ...and sent then
+  });
+
+  test("nothing is sent before the first level says what is held: a previous run's hold is not replaced", async () => {
+    // A probe: a count sent first replaced the 44 kW a previous run held for two chargers with 22.
+    const { sub, holds } = substation();
+    holds.count("cp-a", "substation-1", 1, 22);
+    await settled();
+    expect(sub.asked).toEqual([]);
+    holds.seen("substation-1", 44); // its first level: 22 more than counted, kept for the window
+    await settled();
+    expect(sub.asked).toEqual([]);
+    expect(holds.wantedKw("substation-1")).toBe(44);
   });
 
   test("a hold found at a substation when the gateway starts is kept, and not counted twice", async () => {
@@ -70,7 +85,9 @@ describe("StrayHolds", () => {
   });
 
   test("a charge point held once however many of its connectors draw, and released only after the window", async () => {
+    jest.useFakeTimers();
     const { sub, holds } = substation();
+    holds.seen("substation-1", 0);
     holds.count("cp-1", "substation-1", 1, 22);
     holds.count("cp-1", "substation-1", 2, 22);
     await eventually(() => expect(sub.asked).toEqual([22]));
@@ -78,9 +95,13 @@ describe("StrayHolds", () => {
     holds.uncount("cp-1", 2);
     expect(holds.countedKw("substation-1")).toBe(0); // the books no longer count it...
     expect(holds.wantedKw("substation-1")).toBe(22); // ...the substation holds it for the window
-    holds.drawing("cp-1"); // drawing again: its release waits
-    holds.count("cp-1", "substation-1", 1, 22);
+    jest.advanceTimersByTime(50_000);
+    holds.drawing("cp-1"); // a reading over the margin, not counted yet: its release waits a window again
+    jest.advanceTimersByTime(50_000); // 100 s after the last count, 50 s after that reading
     await settled();
     expect(sub.asked).toEqual([22]);
+    jest.advanceTimersByTime(10_000); // a whole window (60 s) of nothing
+    await settled();
+    expect(sub.asked).toEqual([22, 0]);
   });
 });

@@ -111,8 +111,14 @@ export abstract class StationCore {
     return this.writes?.pending ?? 0;
   }
 
+  /** The capacity and limit sessions share: with the draw holds taken off (new admissions, shares). */
   protected site() {
-    return this.holds.within({ capacityKw: this.capacityKw, limitKw: this.limitKw });
+    return this.holds.within(this.ownSite());
+  }
+
+  /** The capacity and limit as installed and set: what curtailment and pins are judged on (holds curtail nobody). */
+  protected ownSite() {
+    return { capacityKw: this.capacityKw, limitKw: this.limitKw };
   }
 
   /** O(1): maintained sums; water-filling hands out everything up to the demand. */
@@ -120,7 +126,7 @@ export abstract class StationCore {
     const effectiveKw = effectiveCapacityKw(this.site());
     const { committedMinKw, demandKw } = this.pool;
     const activeSessions = this.book.active.size;
-    // Minimums above the capacity only happen within an operator cut, before curtailment; float noise aside.
+    // Minimums above the capacity: within an operator cut before curtailment, or while draws are held.
     const overCommitted = committedMinKw > effectiveKw + KW_EPSILON;
     const allocatedKw = Math.min(demandKw, overCommitted ? committedMinKw : effectiveKw);
     return {
@@ -184,7 +190,7 @@ export abstract class StationCore {
   protected curtailToFit(): Session[] {
     const newestFirst = [...this.book.active.values()].reverse();
     const shed = curtailSite(
-      this.site(),
+      this.ownSite(),
       newestFirst.map((live) => live.cls.minKw),
       this.pool.committedMinKw,
     );

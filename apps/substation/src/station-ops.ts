@@ -208,7 +208,8 @@ export abstract class StationOps extends StationCore {
     const effectiveMin = pinned ? effectiveMax : minKw;
     if (effectiveMin > live.cls.minKw + (live.heldBackKw ?? 0)) {
       const others = this.pool.committedMinKw - live.cls.minKw - (live.heldBackKw ?? 0);
-      const decision = decideAdmission(this.site(), others, effectiveMin);
+      // Judged without the draw holds: a hold, a charger's word, must not stop a session (a review).
+      const decision = decideAdmission(this.ownSite(), others, effectiveMin);
       if (!decision.admitted) {
         throw new GridError(
           "TOO_MANY_REQUESTS",

@@ -164,6 +164,12 @@ describe("Station draw holds (power drawn at the site that no session holds)", (
     const refused = await refusalOf(s.start(req({ vehicleId: "ev-late", durationS: 60 })));
     expect([refused.code, refused.reason]).toEqual(["TOO_MANY_REQUESTS", "OPERATOR_LIMIT"]);
     expect(refused.message).toContain("operator limit 60 kW less 50 kW held for draws no session holds");
+    // Nor does an operator's limit, judged without the holds, nor a pin (a review: both ended sessions).
+    expect(s.setLimit(60).curtailed).toEqual([]);
+    const pinned = s.list("active", 1)[0]?.sessionId as string;
+    expect(s.setCap(pinned, 22, true).allocatedKw).toBeGreaterThan(0);
+    expect(s.load().activeSessions).toBe(4);
+    s.setCap(pinned, null);
     // 0 lifts a source's hold; the same hold again changes nothing.
     expect(s.setDrawHold("other-source", 0)).toMatchObject({ heldDrawKw: 40, effectiveCapacityKw: 20 });
     const version = s.load().version;

@@ -90,7 +90,7 @@ export const substationLoadSchema = z.object({
   /** Sum of the active sessions' minKw: what admission has promised. */
   committedMinKw: z.number(),
   activeSessions: z.number().int(),
-  /** allocatedKw / effectiveCapacityKw, 0..1. */
+  /** allocatedKw / effectiveCapacityKw: 0..1, above 1 while minimums exceed it (draws held, a limit cut). */
   utilization: z.number(),
   /** effectiveCapacityKw - committedMinKw: the largest minimum that could still be admitted. */
   headroomKw: z.number(),
