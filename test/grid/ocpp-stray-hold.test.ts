@@ -9,31 +9,9 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { eventually, SimulatedChargePoint, startGrid, startOcppGateway, tempDir } from "@evgrid/testing";
-import { drawing, drawsUntilCaught, FAST } from "./stray-setup.ts";
+import { acceptedSince, drawing, drawsUntilCaught, FAST, held, holdsAsked } from "./stray-setup.ts";
 
 setDefaultTimeout(30_000);
-
-type Grid = Awaited<ReturnType<typeof startGrid>>;
-type Station = NonNullable<Grid["substations"][number]>["station"];
-
-/** Every hold the gateway asks of the station from now on (kW). */
-function holdsAsked(station: Station | undefined): number[] {
-  if (!station) throw new Error("no substation");
-  const asked: number[] = [];
-  const setDrawHold = station.setDrawHold.bind(station);
-  station.setDrawHold = (source, kw) => {
-    asked.push(kw);
-    return setDrawHold(source, kw);
-  };
-  return asked;
-}
-
-/** The limits a charger accepted since `from` (W). */
-const acceptedSince = (cp: SimulatedChargePoint, from: number) => cp.profiles.slice(from).map((p) => p.watts);
-const held = (grid: Grid) => {
-  const load = grid.substations[0]?.station.load();
-  return { heldDrawKw: load?.heldDrawKw, effectiveCapacityKw: load?.effectiveCapacityKw };
-};
 
 describe("a charger drawing 22 kW with no open transaction, on a 30 kW site", () => {
   test("the limit another charger accepted before is lowered to fit beside it, and raised once it stops", async () => {
@@ -208,7 +186,7 @@ describe("a charger drawing 22 kW with no open transaction, on a 30 kW site", ()
     const honest = await ocpp.charger("cp-honest-st", { maxKw: 22 });
     await honest.startTransaction(1, "ev-honest-st");
     await eventually(() => expect(honest.limit(1)).toBe(8000));
-    // It reports the end at last: released after the window, and the honest car raised.
+    // It reports the end at last: released (soon, not after a whole window), and the honest car raised.
     await hostile.client.call("StopTransaction", {
       transactionId: txId,
       meterStop: 1,

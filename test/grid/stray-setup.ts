@@ -1,6 +1,12 @@
 /** A charger drawing on a connector with no open transaction, as the stray-draw tests drive and read it. */
 import { expect } from "bun:test";
-import { eventually, metricValue, type SimulatedChargePoint, type startOcppGateway } from "@evgrid/testing";
+import {
+  eventually,
+  metricValue,
+  type SimulatedChargePoint,
+  type startGrid,
+  type startOcppGateway,
+} from "@evgrid/testing";
 
 export type Ocpp = Awaited<ReturnType<typeof startOcppGateway>>;
 
@@ -47,3 +53,27 @@ export async function drawsUntilCaught(
     caught: true,
   });
 }
+
+type Grid = Awaited<ReturnType<typeof startGrid>>;
+type Station = NonNullable<Grid["substations"][number]>["station"];
+
+/** Every hold the gateway asks of the station from now on (kW). */
+export function holdsAsked(station: Station | undefined): number[] {
+  if (!station) throw new Error("no substation");
+  const asked: number[] = [];
+  const setDrawHold = station.setDrawHold.bind(station);
+  station.setDrawHold = (source, kw) => {
+    asked.push(kw);
+    return setDrawHold(source, kw);
+  };
+  return asked;
+}
+
+/** The limits a charger accepted since `from` (W). */
+export const acceptedSince = (cp: SimulatedChargePoint, from: number) =>
+  cp.profiles.slice(from).map((p) => p.watts);
+/** What the first substation holds for draws with no session, and its capacity in force then (kW). */
+export const held = (grid: Grid) => {
+  const load = grid.substations[0]?.station.load();
+  return { heldDrawKw: load?.heldDrawKw, effectiveCapacityKw: load?.effectiveCapacityKw };
+};

@@ -35,6 +35,8 @@ export class ChargerTable {
   private readonly byVehicle = new Map<string, Set<Tx>>();
   private readonly bySession = new Map<string, Tx>();
   private connected = 0;
+  /** The substations last handed to onSitesChanged. */
+  private watched = new Set<string>();
 
   /**
    * `onSitesChanged`: the substations with a transaction or a connected charger changed (watch their power).
@@ -47,7 +49,8 @@ export class ChargerTable {
 
   /** Tells the watcher which substations are in use now. */
   sitesChanged(): void {
-    this.onSitesChanged(this.substationsInUse());
+    this.watched = this.substationsInUse();
+    this.onSitesChanged(this.watched);
   }
 
   get(chargePointId: string): Charger | undefined {
@@ -101,6 +104,9 @@ export class ChargerTable {
     if (Boolean(ch.link) !== Boolean(link)) this.connected += link ? 1 : -1;
     ch.link = link;
     ch.connectedAt = link ? Date.now() : null;
+    // A connected charger's substation is watched (its levels say what is held there for draws with no
+    // transaction: stray-holds.ts); only when it is not yet, so a thousand reconnecting cost one look each.
+    if (link && !this.watched.has(ch.cp.substationId)) this.sitesChanged();
   }
 
   get connectedCount(): number {

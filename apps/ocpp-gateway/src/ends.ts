@@ -52,6 +52,9 @@ export class Ends {
     tx.life.abort();
     this.pusher.forget(ch.cp.chargePointId, tx.connectorId);
     this.power.closed(tx);
+    // Back, it may not know yet: marked before the grid's stop is awaited (a probe: a slow stop let its
+    // readings of that transaction be judged as a stray draw meanwhile).
+    if (reason === "charger_offline") this.power.strayClosedByGateway(tx);
     const close = (stop: QueuedStop | null) =>
       this.registry.closeTransaction(ch.cp.chargePointId, tx.transactionId, Date.now(), stop);
     // Its power goes to its charge point's other transactions only once the grid has taken it back.
@@ -63,7 +66,6 @@ export class Ends {
       writeRegistry(this.metrics, this.log, "could not record a transaction's end", () => close(null));
     }
     if (reason === "charger_offline") {
-      this.power.strayClosedByGateway(tx); // back, it may not know yet
       this.log.warn("charger stayed offline; its session ended", {
         chargePointId: ch.cp.chargePointId,
         sessionId,

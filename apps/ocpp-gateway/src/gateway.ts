@@ -246,8 +246,9 @@ export class Gateway {
   /** A charge point was removed: it is disconnected and its sessions end. */
   removed(chargePointId: string): Promise<void> {
     const ch = this.table.get(chargePointId);
-    // After its transactions have ended (each remembered as it ends), or they would outlive it (a review).
-    return this.connections.removed(chargePointId).then(() => ch && this.power.forgetStrays(ch));
+    // Once its transactions have ended (each remembered as it ends); not if registered again meanwhile.
+    const forget = () => ch && (this.table.get(chargePointId) ?? ch) === ch && this.power.forgetStrays(ch);
+    return this.connections.removed(chargePointId).finally(forget);
   }
 
   /**

@@ -26,7 +26,9 @@ export class Power {
     private readonly strays?: StrayDraws,
     /** What each substation is asked to hold for those draws (stray-holds.ts). */
     private readonly holds?: StrayHolds,
-  ) {}
+  ) {
+    this.strays?.watchSilence(this);
+  }
 
   /** A reading on a connector with no open transaction, naming `transactionId` or none (stray-draw.ts). */
   strayReading(ch: Charger, connectorId: number, transactionId: string | undefined, r: MeterReading): void {
@@ -47,8 +49,7 @@ export class Power {
   /** A transaction left the books, ended by its charger or by the gateway (stray-draw.ts). */
   closed(tx: Tx): void {
     this.strays?.txEnded(tx.chargePointId, tx.connectorId, tx.transactionId);
-    // Held while stopping (holdStopping): its end reported, released now (its draws from here are judged
-    // as any with no transaction; a window of delay here would hold it as long as OCPP_OVERDRAW_S is set).
+    // Held while stopping (holdStopping): its end reported, released soon (stray-holds.ts).
     this.holds?.uncount(tx.chargePointId, tx.connectorId, true);
   }
 
@@ -77,9 +78,6 @@ export class Power {
     const { chargePointId, substationId, maxKw } = ch.cp;
     const maxW = wattsDown(maxKw);
     this.pusher.opened({ chargePointId, substationId, connectorId, transactionId: STRAY_TX, maxW });
-    // Its substation's power watched (a charger with no transaction may be its only one there): its levels
-    // say what it holds, and the hold is sent once one has (stray-holds.ts).
-    this.table.sitesChanged();
     this.holds?.count(chargePointId, substationId, connectorId, maxKw);
   }
 
@@ -87,11 +85,16 @@ export class Power {
   catchStray(ch: Charger): boolean {
     const newly = this.pusher.ignoresLimits(ch.cp.chargePointId);
     if (newly) this.caught(ch.cp.chargePointId);
+    if (newly) for (const tx of ch.txs.values()) this.holdStopping(ch, tx);
     return newly;
   }
 
   strayDrawing(ch: Charger): void {
     this.holds?.drawing(ch.cp.chargePointId);
+  }
+
+  chargerOf(chargePointId: string): Charger | undefined {
+    return this.table.get(chargePointId);
   }
 
   isCaught(ch: Charger): boolean {
@@ -186,6 +189,9 @@ export class Power {
    * charger probe: a new car there was given 22 kW the books never let out, and got nothing).
    */
   private holdStopping(ch: Charger, tx: Tx): void {
+    // Not for a transaction left at a substation its charger has moved from: holds go by charge point, at
+    // its substation now (a review: counted there, it would drop what is held at the new one).
+    if (tx.substationId !== ch.cp.substationId) return;
     if (tx.phase.state === "stopping" && this.pusher.overdraws(ch.cp.chargePointId))
       this.holds?.count(ch.cp.chargePointId, tx.substationId, tx.connectorId, ch.cp.maxKw);
   }
@@ -226,7 +232,9 @@ export class Power {
   ignoresLimits(tx: Tx): boolean {
     const newly = this.pusher.ignoresLimits(tx.chargePointId);
     const ch = this.table.get(tx.chargePointId);
-    if (ch) this.holdStopping(ch, tx); // asked to stop, it draws on
+    // Asked to stop, it draws on; caught now, any of its transactions asked to stop may (a probe: one caught
+    // on another connector was not held).
+    if (ch) for (const t of newly ? ch.txs.values() : [tx]) this.holdStopping(ch, t);
     if (newly) this.caught(tx.chargePointId);
     return newly;
   }
@@ -236,6 +244,7 @@ export class Power {
   }
 
   close(): void {
+    this.strays?.close();
     this.holds?.close();
   }
 }

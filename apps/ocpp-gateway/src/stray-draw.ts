@@ -15,6 +15,7 @@ export interface StrayBooks {
   strayDrawing(ch: Charger): void;
   /** Caught before (drawing over its limits, or with no transaction): its draw is counted at once. */
   isCaught(ch: Charger): boolean;
+  chargerOf(chargePointId: string): Charger | undefined;
 }
 
 /** Ended transactions remembered per charge point (its connectors, at most, end one each at a time). */
@@ -39,8 +40,9 @@ export const STRAY_TX = "";
 export class StrayDraws {
   /** Per charge point, per connector (1..its connectors): what its readings with no transaction showed. */
   private readonly chargers = new Map<string, Map<number, StrayState>>();
-  /** Per charge point, the connector each of its last ENDED_KEPT ended transactions was on. */
-  private readonly ended = new Map<string, Map<string, number>>();
+  /** Per charge point, the connector each of its last ENDED_KEPT ended transactions was on, and when it ended. */
+  private readonly ended = new Map<string, Map<string, { connectorId: number; atMs: number }>>();
+  private silence: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     /** silentMs: a connector with no reading this long drew nothing meanwhile (OCPP_METER_SILENT_S). */
@@ -65,17 +67,11 @@ export class StrayDraws {
     // Registered at another substation since it was counted (a charger probe: its old site held it, its new
     // one did not): it leaves the old site's books, and is counted at the new one below.
     if (s.counted && s.site !== ch.cp.substationId) this.uncount(books, ch, connectorId, s);
-    // Silent longer than a meter may be (OCPP_METER_SILENT_S), it drew nothing meanwhile: the count starts
-    // again (a probe: two single readings hours apart, with nothing between, caught an honest charger).
-    if (s.lastAtMs !== undefined && nowMs - s.lastAtMs > this.cfg.silentMs) s.overSince = undefined;
+    // Silent longer than a meter may be (OCPP_METER_SILENT_S) since the reading before: see below.
+    const afterSilence = s.lastAtMs !== undefined && nowMs - s.lastAtMs > this.cfg.silentMs;
     s.lastAtMs = nowMs;
     if (powerW / 1000 <= this.cfg.marginKw) {
-      // Drawing nothing: the one thing that starts the count again (a review: Available, or the stop of
-      // a transaction it made up, did, and a charger sending them between its readings was never judged).
-      if (s.counted) books.strayStopped(ch, connectorId);
-      this.drop(ch.cp.chargePointId, connectorId);
-      // The transaction the gateway ended here stays known (a probe: a car pausing lost its exemption).
-      if (s.closedTx !== undefined) this.state(ch.cp.chargePointId, connectorId).closedTx = s.closedTx;
+      this.drawsNothing(books, ch, connectorId, s);
       return;
     }
     s.overSince ??= nowMs;
@@ -89,14 +85,16 @@ export class StrayDraws {
     }
     // A charger caught before (its mark survives restarts) is counted at once: drawing again after a
     // transaction of its, or after the gateway restarted, it is not given another window (a charger probe).
-    // Not for a reading naming a transaction that ended there lately: the one an honest charger queued
-    // before its own stop is not a draw after it (a review: held its maximum for as long as it was quiet).
+    // Not for a reading naming a transaction that ended there within the window: the sample an honest
+    // charger took before its own stop is not a draw after it (a review: held its maximum while quiet).
     const judged = s.overSince !== nowMs && nowMs - s.overSince >= this.cfg.windowMs;
-    const lateReading =
-      transactionId !== undefined && this.connectorOf(ch.cp.chargePointId, transactionId) === connectorId;
+    const lateReading = this.endedJustNow(ch.cp.chargePointId, connectorId, transactionId, nowMs);
     if (!judged && (lateReading || !books.isCaught(ch))) return;
     this.count(books, ch, connectorId, s);
-    if (!judged) return;
+    // Judged across a silence (two single readings hours apart): counted while it lasts, not caught, which
+    // is recorded for good (a probe caught an honest charger that way; a review: a charger reporting more
+    // rarely than that must still be counted).
+    if (!judged || afterSilence) return;
     if (s.caught) return;
     s.caught = true;
     if (!books.catchStray(ch)) return;
@@ -107,6 +105,55 @@ export class StrayDraws {
     );
   }
 
+  /**
+   * Drawing nothing: the one thing that starts the count again (a review: Available, or the stop of a
+   * transaction it made up, did, and a charger sending them between its readings was never judged). The
+   * transaction the gateway ended there stays known (a probe: a car pausing lost its exemption).
+   */
+  private drawsNothing(books: StrayBooks, ch: Charger, connectorId: number, s: StrayState): void {
+    if (s.counted) books.strayStopped(ch, connectorId);
+    this.drop(ch.cp.chargePointId, connectorId);
+    if (s.closedTx !== undefined) this.state(ch.cp.chargePointId, connectorId).closedTx = s.closedTx;
+  }
+
+  /** Whether `transactionId` ended on this connector within the window (its late sample may follow). */
+  private endedJustNow(
+    chargePointId: string,
+    connectorId: number,
+    transactionId: string | undefined,
+    nowMs: number,
+  ) {
+    const ended = transactionId === undefined ? undefined : this.endedOn(chargePointId, transactionId);
+    return ended?.connectorId === connectorId && nowMs - ended.atMs < this.cfg.windowMs;
+  }
+
+  /**
+   * Counted connectors whose meter is silent longer than `silentMs` leave the books (silent, a meter counts
+   * as drawing nothing, as a transaction's does: meters.ts), checked every half of it; a probe: a counted
+   * charger gone offline was held, and its site's others lowered, for good.
+   */
+  watchSilence(books: StrayBooks): void {
+    this.silence = setInterval(
+      () => this.sweepSilent(books, Date.now()),
+      Math.max(100, this.cfg.silentMs / 2),
+    );
+    this.silence.unref?.();
+  }
+
+  close(): void {
+    clearInterval(this.silence);
+  }
+
+  private sweepSilent(books: StrayBooks, nowMs: number): void {
+    for (const [chargePointId, connectors] of this.chargers) {
+      for (const [connectorId, s] of connectors) {
+        if (!s.counted || s.lastAtMs === undefined || nowMs - s.lastAtMs < this.cfg.silentMs) continue;
+        const ch = books.chargerOf(chargePointId);
+        if (ch) this.uncount(books, ch, connectorId, s);
+      }
+    }
+  }
+
   /** A transaction ended on the connector: remembered (a few per charge point) for the events naming it. */
   txEnded(chargePointId: string, connectorId: number, transactionId: string): void {
     let ended = this.ended.get(chargePointId);
@@ -115,7 +162,7 @@ export class StrayDraws {
       this.ended.set(chargePointId, ended);
     }
     ended.delete(transactionId);
-    ended.set(transactionId, connectorId);
+    ended.set(transactionId, { connectorId, atMs: Date.now() });
     for (const oldest of ended.keys()) {
       if (ended.size <= ENDED_KEPT) break;
       ended.delete(oldest);
@@ -124,6 +171,10 @@ export class StrayDraws {
 
   /** The connector a transaction that ended lately was on. */
   connectorOf(chargePointId: string, transactionId: string): number | undefined {
+    return this.endedOn(chargePointId, transactionId)?.connectorId;
+  }
+
+  private endedOn(chargePointId: string, transactionId: string) {
     return this.ended.get(chargePointId)?.get(transactionId);
   }
 

@@ -10,6 +10,13 @@ const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 /** Failures that would fail the same way again (an older substation has no setDrawHold): not retried. */
 const FINAL = new Set(["NOT_FOUND", "BAD_REQUEST", "FORBIDDEN", "UNAUTHORIZED"]);
+/**
+ * A transaction held while stopping whose end is reported is released after this, not at once: a caught
+ * charger starting and stopping (each start turned away, asked to stop, held) must not re-share its site
+ * at its message rate (a probe: 20 hold changes in 158 ms); nor after a whole OCPP_OVERDRAW_S, which may
+ * be long.
+ */
+const STOPPED_RELEASE_MS = 5000;
 /** A level event that disagrees with the gateway's count re-sends it at most this often per substation. */
 const LEVEL_RESYNC_MS = 1000;
 
@@ -75,14 +82,14 @@ export class StrayHolds {
 
   /**
    * That connector no longer counts (it draws nothing, a transaction opened there, the charger went); `now`:
-   * its hold, if it was the charge point's last, comes down at once (a transaction held while stopping ended).
+   * its hold, if it was the charge point's last, comes down sooner (STOPPED_RELEASE_MS: a transaction held
+   * while stopping ended).
    */
   uncount(chargePointId: string, connectorId: number, now = false): void {
     const ch = this.chargers.get(chargePointId);
     if (!ch?.connectors.delete(connectorId) || ch.connectors.size > 0) return;
     if (ch.releasing !== undefined) return; // a stray draw's release already runs: it decides
-    if (now) this.release(chargePointId, ch);
-    else this.releaseLater(chargePointId, ch);
+    this.releaseLater(chargePointId, ch, now ? Math.min(STOPPED_RELEASE_MS, this.releaseMs) : this.releaseMs);
   }
 
   /** A reading over the margin on a connector of the charge point with no transaction: its release waits. */
@@ -154,10 +161,10 @@ export class StrayHolds {
     for (const ch of this.chargers.values()) clearTimeout(ch.releasing);
   }
 
-  private releaseLater(chargePointId: string, ch: CountedCharger): void {
+  private releaseLater(chargePointId: string, ch: CountedCharger, afterMs = this.releaseMs): void {
     clearTimeout(ch.releasing);
     if (this.closed) return;
-    ch.releasing = setTimeout(() => this.release(chargePointId, ch), this.releaseMs);
+    ch.releasing = setTimeout(() => this.release(chargePointId, ch), afterMs);
     ch.releasing.unref?.();
   }
 

@@ -104,4 +104,31 @@ describe("StrayHolds", () => {
     await settled();
     expect(sub.asked).toEqual([22, 0]);
   });
+
+  test("a transaction held while stopping comes down soon after its end, unless a stray draw's release runs", async () => {
+    jest.useFakeTimers();
+    const { sub, holds } = substation(); // OCPP_OVERDRAW_S 60 s: its stopped release is 5 s
+    holds.seen("substation-1", 0);
+    holds.count("cp-1", "substation-1", 1, 22); // a transaction asked to stop, drawing on
+    await settled();
+    holds.uncount("cp-1", 1, true); // its end reported
+    jest.advanceTimersByTime(4999);
+    await settled();
+    expect(sub.asked).toEqual([22]);
+    jest.advanceTimersByTime(1);
+    await settled();
+    expect(sub.asked).toEqual([22, 0]);
+    // A stray draw on connector 2 stopped (its 60 s release runs), then a stopping one on connector 1 ended:
+    // the stray's release decides.
+    holds.count("cp-1", "substation-1", 2, 22);
+    holds.uncount("cp-1", 2);
+    holds.count("cp-1", "substation-1", 1, 22);
+    holds.uncount("cp-1", 1, true);
+    jest.advanceTimersByTime(10_000);
+    await settled();
+    expect(sub.asked).toEqual([22, 0, 22]);
+    jest.advanceTimersByTime(50_000);
+    await settled();
+    expect(sub.asked).toEqual([22, 0, 22, 0]);
+  });
 });
