@@ -38,6 +38,24 @@ describe("draw holds at their edges (30 kW site, 22 kW chargers)", () => {
     expect(held(grid).heldDrawKw).toBe(22);
   });
 
+  test("a transaction held while stopping that reads nothing is released, held again if it draws", async () => {
+    // A review: only its reported end released it, so one whose StopTransaction was lost stayed held.
+    await using grid = await startGrid({ capacitiesKw: [150] });
+    grid.substations[0]?.station.setLimit(30);
+    await using ocpp = await startOcppGateway(grid, FAST);
+    const hostile = await ocpp.charger("cp-hostile-rn", { maxKw: 22, behaviour: { stopWhenAsked: false } });
+    const txId = Number(await hostile.startTransaction(1, "ev-hostile-rn"));
+    await eventually(() => expect(hostile.limit(1)).toBe(22_000));
+    await grid.operator.stopSession.mutate({ sessionId: await ocpp.txSession("cp-hostile-rn") });
+    await eventually(() => expect(hostile.limit(1)).toBe(0));
+    await drawsUntilCaught(ocpp, "cp-hostile-rn", hostile, txId);
+    await eventually(() => expect(held(grid).heldDrawKw).toBe(22));
+    await drawing(hostile, 0, txId);
+    await eventually(() => expect(held(grid).heldDrawKw).toBe(0));
+    await drawing(hostile, 22_000, txId); // caught: held again at once
+    await eventually(() => expect(held(grid).heldDrawKw).toBe(22));
+  });
+
   test("a caught charger starting and stopping at a full site does not move the hold at its pace", async () => {
     await using grid = await startGrid({ capacitiesKw: [150] });
     grid.substations[0]?.station.setLimit(5);

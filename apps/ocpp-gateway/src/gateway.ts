@@ -246,9 +246,8 @@ export class Gateway {
   /** A charge point was removed: it is disconnected and its sessions end. */
   removed(chargePointId: string): Promise<void> {
     const ch = this.table.get(chargePointId);
-    // Once its transactions have ended (each remembered as it ends); not if registered again meanwhile.
-    const forget = () => ch && (this.table.get(chargePointId) ?? ch) === ch && this.power.forgetStrays(ch);
-    return this.connections.removed(chargePointId).finally(forget);
+    // Once its transactions have ended (each remembered as it ends), whatever came of the removal.
+    return this.connections.removed(chargePointId).finally(() => ch && this.power.forgetStrays(ch));
   }
 
   /**

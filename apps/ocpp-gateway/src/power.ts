@@ -53,6 +53,17 @@ export class Power {
     this.holds?.uncount(tx.chargePointId, tx.connectorId, true);
   }
 
+  /**
+   * A reading of a transaction asked to stop: drawing nothing, its hold (holdStopping) comes down soon; over
+   * that, it is held (again) if its charger was caught (a review: held for good while it read 0 W).
+   */
+  stoppingReading(tx: Tx, r: MeterReading): void {
+    const ch = this.table.get(tx.chargePointId);
+    if (!ch || tx.phase.state !== "stopping" || r.powerW === undefined) return;
+    if (this.strays?.isNothing(r)) this.holds?.uncount(tx.chargePointId, tx.connectorId, true);
+    else this.holdStopping(ch, tx);
+  }
+
   /** It ended a transaction the gateway no longer has (stray-draw.ts). */
   strayEnded(ch: Charger, transactionId: string): void {
     this.strays?.transactionEnded(this, ch, transactionId);

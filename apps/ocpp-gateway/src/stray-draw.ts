@@ -74,27 +74,34 @@ export class StrayDraws {
       this.drawsNothing(books, ch, connectorId, s);
       return;
     }
-    s.overSince ??= nowMs;
     books.strayDrawing(ch);
     if (transactionId !== undefined) s.transactionId = transactionId;
     // The transaction the gateway ended itself while the charger was away: it may not know yet. Its draw is
-    // counted (no session holds it), and the charger is not caught for it.
+    // counted (no session holds it), and the charger is not caught for it (nor is its count started).
     if (s.closedTx !== undefined && transactionId === s.closedTx) {
       this.count(books, ch, connectorId, s);
       return;
     }
+    const lateReading = this.endedJustNow(ch.cp.chargePointId, connectorId, transactionId, nowMs);
+    // The sample it took before its own stop starts no count either (a review: it did, and a draw hours
+    // later was judged from it).
+    if (lateReading && s.overSince === undefined) return;
+    s.overSince ??= nowMs;
     // A charger caught before (its mark survives restarts) is counted at once: drawing again after a
     // transaction of its, or after the gateway restarted, it is not given another window (a charger probe).
     // Not for a reading naming a transaction that ended there within the window: the sample an honest
     // charger took before its own stop is not a draw after it (a review: held its maximum while quiet).
     const judged = s.overSince !== nowMs && nowMs - s.overSince >= this.cfg.windowMs;
-    const lateReading = this.endedJustNow(ch.cp.chargePointId, connectorId, transactionId, nowMs);
     if (!judged && (lateReading || !books.isCaught(ch))) return;
     this.count(books, ch, connectorId, s);
+    if (!judged) return;
     // Judged across a silence (two single readings hours apart): counted while it lasts, not caught, which
-    // is recorded for good (a probe caught an honest charger that way; a review: a charger reporting more
-    // rarely than that must still be counted).
-    if (!judged || afterSilence) return;
+    // is recorded for good, and its window starts again here (a probe caught an honest charger that way; a
+    // review: a charger reporting more rarely than that must still be counted).
+    if (afterSilence) {
+      s.overSince = nowMs;
+      return;
+    }
     if (s.caught) return;
     s.caught = true;
     if (!books.catchStray(ch)) return;
@@ -114,6 +121,11 @@ export class StrayDraws {
     if (s.counted) books.strayStopped(ch, connectorId);
     this.drop(ch.cp.chargePointId, connectorId);
     if (s.closedTx !== undefined) this.state(ch.cp.chargePointId, connectorId).closedTx = s.closedTx;
+  }
+
+  /** A reading of nothing (at or under the margin). */
+  isNothing(r: MeterReading): boolean {
+    return r.powerW !== undefined && r.powerW / 1000 <= this.cfg.marginKw;
   }
 
   /** Whether `transactionId` ended on this connector within the window (its late sample may follow). */

@@ -99,7 +99,10 @@ export class Transactions {
           e.transactionId !== undefined
             ? ch.txs.get(e.transactionId)
             : this.table.txOnConnector(ch, e.connectorId);
-        if (tx) this.meters.read(tx, e.reading);
+        if (tx) {
+          this.meters.read(tx, e.reading);
+          this.power.stoppingReading(tx, e.reading);
+        }
         // None open there (one naming an old transaction on a connector with a new one is not judged; nor
         // connector 0, the whole charge point's meter).
         else if (e.connectorId > 0 && !this.table.txOnConnector(ch, e.connectorId))
@@ -235,6 +238,7 @@ export class Transactions {
     }
     if (status === "Accepted" && e.token !== undefined) this.binder.identify(tx, e.token);
     this.meters.read(tx, e.reading);
+    this.power.stoppingReading(tx, e.reading);
     if (!e.ended) return status;
     const finalReport = this.meters.reportWaiting(tx);
     if (finalReport) await finalReport; // the session's final energy before its end
