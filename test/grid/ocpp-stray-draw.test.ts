@@ -7,8 +7,8 @@
  * for it (ocpp-stray-hold.test.ts: the limits others accepted before are lowered to fit beside it).
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { eventually, meterValue, SimulatedChargePoint, startGrid, startOcppGateway } from "@evgrid/testing";
-import { drawing, drawsUntilCaught, FAST, listed, overdraws } from "./stray-setup.ts";
+import { eventually, meterValue, startGrid, startOcppGateway } from "@evgrid/testing";
+import { backAfterGrace, drawing, drawsUntilCaught, FAST, listed, overdraws } from "./stray-setup.ts";
 
 setDefaultTimeout(30_000);
 
@@ -151,25 +151,8 @@ describe("a charger drawing 22 kW on a connector with no open transaction (30 kW
     // charger, not told, reports it on when it is back: it was caught (recorded until an operator clears it).
     await using grid = await startGrid({ capacitiesKw: [150] });
     await using ocpp = await startOcppGateway(grid, { ...FAST, OCPP_OFFLINE_GRACE_S: "1" });
-    const password = "a-password-of-16chars";
     const id = "cp-back-late";
-    await ocpp.admin.registerChargePoint.mutate({
-      chargePointId: id,
-      substationId: "substation-1",
-      password,
-      maxKw: 22,
-    });
-    const url = ocpp.gateway.ocppUrl;
-    const cp = new SimulatedChargePoint({ url, id, password, protocol: "ocpp1.6", reconnect: false });
-    ocpp.chargers.push(cp);
-    await cp.connect();
-    const txId = Number(await cp.startTransaction(1, "ev-back-late"));
-    await eventually(() => expect(cp.limit(1)).toBe(22_000));
-    await cp.close(); // away past the grace; it charges on at 22 kW
-    await eventually(async () => expect((await listed(ocpp, id))?.transactions).toHaveLength(0));
-    const back = new SimulatedChargePoint({ url, id, password, protocol: "ocpp1.6", reconnect: false });
-    ocpp.chargers.push(back);
-    await back.client.connect(); // back without a reboot
+    const { back, txId } = await backAfterGrace(ocpp, id);
     // biome-ignore lint/suspicious/noExplicitAny: the test reads the gateway's books.
     const books = (ocpp.gateway.gateway as any).pusher;
     // Its default in force again first (a review: the draw was then booked at the default, 0 W).

@@ -5,8 +5,16 @@
  * back after the offline grace while the grid's stop is slow.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { eventually, SimulatedChargePoint, startGrid, startOcppGateway } from "@evgrid/testing";
-import { drawing, drawsUntilCaught, FAST, held, holdsAsked, listed, overdraws } from "./stray-setup.ts";
+import { eventually, startGrid, startOcppGateway } from "@evgrid/testing";
+import {
+  backAfterGrace,
+  drawing,
+  drawsUntilCaught,
+  FAST,
+  held,
+  holdsAsked,
+  overdraws,
+} from "./stray-setup.ts";
 
 setDefaultTimeout(30_000);
 
@@ -133,25 +141,7 @@ describe("draw holds at their edges (30 kW site, 22 kW chargers)", () => {
       while (slow) await Bun.sleep(50); // held until the readings below are in
       return attempt(stop);
     };
-    const password = "a-password-of-16chars";
-    const id = "cp-slow-grace";
-    await ocpp.admin.registerChargePoint.mutate({
-      chargePointId: id,
-      substationId: "substation-1",
-      password,
-      maxKw: 22,
-    });
-    const url = ocpp.gateway.ocppUrl;
-    const cp = new SimulatedChargePoint({ url, id, password, protocol: "ocpp1.6", reconnect: false });
-    ocpp.chargers.push(cp);
-    await cp.connect();
-    const txId = Number(await cp.startTransaction(1, "ev-slow-grace"));
-    await eventually(() => expect(cp.limit(1)).toBe(22_000));
-    await cp.close();
-    await eventually(async () => expect((await listed(ocpp, id))?.transactions).toHaveLength(0));
-    const back = new SimulatedChargePoint({ url, id, password, protocol: "ocpp1.6", reconnect: false });
-    ocpp.chargers.push(back);
-    await back.client.connect();
+    const { back, txId } = await backAfterGrace(ocpp, "cp-slow-grace");
     const t0 = Date.now();
     while (Date.now() - t0 < 800) {
       await drawing(back, 22_000, txId);

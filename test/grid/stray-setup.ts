@@ -3,7 +3,7 @@ import { expect } from "bun:test";
 import {
   eventually,
   metricValue,
-  type SimulatedChargePoint,
+  SimulatedChargePoint,
   type startGrid,
   type startOcppGateway,
 } from "@evgrid/testing";
@@ -77,3 +77,33 @@ export const held = (grid: Grid) => {
   const load = grid.substations[0]?.station.load();
   return { heldDrawKw: load?.heldDrawKw, effectiveCapacityKw: load?.effectiveCapacityKw };
 };
+
+/**
+ * A 22 kW charger charging alone, then away past the offline grace (the gateway ends its transaction
+ * itself), then back without a reboot: it may not know its transaction was ended. `OCPP_OFFLINE_GRACE_S`
+ * must be short.
+ */
+export async function backAfterGrace(
+  ocpp: Ocpp,
+  id: string,
+): Promise<{ back: SimulatedChargePoint; txId: number }> {
+  const password = "a-password-of-16chars";
+  await ocpp.admin.registerChargePoint.mutate({
+    chargePointId: id,
+    substationId: "substation-1",
+    password,
+    maxKw: 22,
+  });
+  const url = ocpp.gateway.ocppUrl;
+  const cp = new SimulatedChargePoint({ url, id, password, protocol: "ocpp1.6", reconnect: false });
+  ocpp.chargers.push(cp);
+  await cp.connect();
+  const txId = Number(await cp.startTransaction(1, `ev-${id}`));
+  await eventually(() => expect(cp.limit(1)).toBe(22_000));
+  await cp.close(); // away past the grace; it charges on at 22 kW
+  await eventually(async () => expect((await listed(ocpp, id))?.transactions).toHaveLength(0));
+  const back = new SimulatedChargePoint({ url, id, password, protocol: "ocpp1.6", reconnect: false });
+  ocpp.chargers.push(back);
+  await back.client.connect(); // back without a reboot
+  return { back, txId };
+}
